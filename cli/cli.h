@@ -1,0 +1,55 @@
+/*
+ * cli.h — the fgq command: one function per subcommand, shared exit codes,
+ * and small helpers every subcommand uses (flag parsing, error printing).
+ */
+#ifndef FGQ_CLI_H
+#define FGQ_CLI_H
+
+#include "fgq_types.h"
+#include "graph.h"
+#include "run_graph.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes: 0 success; 1 internal failure (out of memory, a bug);
+ * 2 bad usage or bad input (a clear message names the file/node/reason). */
+enum { FGQ_EXIT_OK = 0, FGQ_EXIT_INTERNAL = 1, FGQ_EXIT_BAD = 2 };
+
+/* Each subcommand gets argv starting at its own name (argv[0] = "inspect"). */
+int fgq_cmd_inspect(int argc, char **argv);
+int fgq_cmd_weights(int argc, char **argv);
+int fgq_cmd_convert(int argc, char **argv);
+int fgq_cmd_run(int argc, char **argv);
+int fgq_cmd_eval(int argc, char **argv);
+int fgq_cmd_bench(int argc, char **argv);
+
+/* Maps a library status to the exit code the CLI promises. */
+int fgq_cli_exit_code(fgq_status st);
+/* Prints "fgq <cmd>: <msg>" to stderr and returns fgq_cli_exit_code(err->status). */
+int fgq_cli_report(const char *cmd, const fgq_error *err);
+/* Prints "fgq <cmd>: <printf message>\nTry 'fgq <cmd> --help'." and returns FGQ_EXIT_BAD. */
+int fgq_cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* True if argv contains -h or --help. */
+int fgq_cli_wants_help(int argc, char **argv);
+
+/* Imports an ONNX model, binds symbolic dims to `batch`, infers static shapes
+ * and, if `optimize`, runs the graph passes (BatchNorm folding, activation
+ * fusion, constant folding). Honours FGQ_MAX_MODEL_BYTES (a lower file size
+ * limit). On failure *out is untouched and err says why. */
+fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_graph **out,
+                             fgq_error *err);
+/* Opens MODEL for running: a .fgq file (recognised by its magic) is read and
+ * loaded as it is; anything else is imported as ONNX, optimized and lowered
+ * in memory. On failure r is left freed. */
+fgq_status fgq_cli_open_model(const char *path, int64_t batch, fgq_graph_runner *r, fgq_error *err);
+/* Parses a decimal integer in [lo, hi]; returns 0 if text is not one. */
+int fgq_cli_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out);
+/* "1x1x28x28" ("?" when unknown, "scalar" for rank 0) into buf. */
+void fgq_cli_format_shape(const fgq_ir_tensor *t, char *buf, size_t len);
+
+#endif /* FGQ_CLI_H */

@@ -1,0 +1,35 @@
+/*
+ * json.h — a small streaming JSON writer for the CLI's --json output.
+ * Tracks nesting so commas come out right; strings are escaped per RFC 8259;
+ * non-finite numbers are written as null (JSON has no NaN).
+ */
+#ifndef FGQ_JSON_H
+#define FGQ_JSON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define FGQ_JSON_MAX_DEPTH 32
+
+typedef struct {
+    FILE *out;
+    int depth;
+    int count[FGQ_JSON_MAX_DEPTH]; /* values written at each level */
+    int after_key;
+} fgq_json;
+
+void fgq_json_init(fgq_json *j, FILE *out);
+void fgq_json_begin_object(fgq_json *j);
+void fgq_json_end_object(fgq_json *j);
+void fgq_json_begin_array(fgq_json *j);
+void fgq_json_end_array(fgq_json *j);
+void fgq_json_key(fgq_json *j, const char *key);
+void fgq_json_string(fgq_json *j, const char *s);
+void fgq_json_int(fgq_json *j, int64_t v);
+void fgq_json_double(fgq_json *j, double v);
+void fgq_json_bool(fgq_json *j, int v);
+void fgq_json_null(fgq_json *j);
+/* Ends the document with a newline. */
+void fgq_json_finish(fgq_json *j);
+
+#endif /* FGQ_JSON_H */

@@ -1,0 +1,45 @@
+/* util.c — exit codes and error printing shared by every subcommand. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+int fgq_cli_exit_code(fgq_status st)
+{
+    switch (st) {
+    case FGQ_OK: return FGQ_EXIT_OK;
+    case FGQ_ERR_NOMEM: return FGQ_EXIT_INTERNAL;
+    case FGQ_ERR_IO:
+    case FGQ_ERR_FORMAT:
+    case FGQ_ERR_UNSUPPORTED:
+    case FGQ_ERR_SHAPE:
+    case FGQ_ERR_VALUE: return FGQ_EXIT_BAD;
+    }
+    return FGQ_EXIT_INTERNAL;
+}
+
+int fgq_cli_report(const char *cmd, const fgq_error *err)
+{
+    fprintf(stderr, "fgq %s: %s: %s\n", cmd, fgq_status_name(err->status),
+            err->msg[0] ? err->msg : "(no message)");
+    return fgq_cli_exit_code(err->status);
+}
+
+int fgq_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "fgq %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'fgq %s --help'.\n", cmd);
+    return FGQ_EXIT_BAD;
+}
+
+int fgq_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return 1;
+    return 0;
+}

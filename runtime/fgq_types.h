@@ -1,0 +1,70 @@
+/*
+ * fgq_types.h — types shared by every layer of fgq: status codes, the error
+ * record that carries a message with context, and tensor data types.
+ *
+ * Depends on nothing but <stdint.h>/<stddef.h>; safe for freestanding builds.
+ */
+#ifndef FGQ_TYPES_H
+#define FGQ_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. 0 is success; every failure carries a message in fgq_error. */
+typedef enum {
+    FGQ_OK = 0,
+    FGQ_ERR_IO = 1,          /* file missing, unreadable, too large */
+    FGQ_ERR_FORMAT = 2,      /* corrupt or hostile file contents */
+    FGQ_ERR_UNSUPPORTED = 3, /* valid input that fgq does not handle (yet) */
+    FGQ_ERR_SHAPE = 4,       /* shapes that do not fit together */
+    FGQ_ERR_VALUE = 5,       /* NaN/Inf, out-of-range value, bad argument */
+    FGQ_ERR_NOMEM = 6,       /* allocation failed / buffer too small */
+} fgq_status;
+
+/* Error record: the first failure's status and a human-readable message
+ * naming the file / node / tensor and the reason. Caller-owned, no heap. */
+#define FGQ_ERROR_MSG_LEN 512
+typedef struct {
+    fgq_status status;
+    char msg[FGQ_ERROR_MSG_LEN];
+} fgq_error;
+
+/* Records a failure (printf-style) unless one is already recorded, so the
+ * first, most specific cause wins; returns the status for `return fgq_fail(...)`.
+ * err may be NULL. Implemented in runtime/fgq_error.c. */
+fgq_status fgq_fail(fgq_error *err, fgq_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void fgq_error_clear(fgq_error *err);
+const char *fgq_status_name(fgq_status status);
+
+/* Tensor element types. Values are stable: they are written into .fgq files. */
+typedef enum {
+    FGQ_DT_UNDEF = 0,
+    FGQ_DT_F32 = 1,
+    FGQ_DT_U8 = 2,
+    FGQ_DT_S8 = 3,
+    FGQ_DT_S32 = 4,
+    FGQ_DT_S64 = 5,
+    FGQ_DT_F16 = 6,
+    FGQ_DT_BOOL = 7,
+    FGQ_DT_T2 = 8, /* ternary 2-bit codes, four per byte (see runtime/quant/t2.h) */
+    FGQ_DT_S4 = 9, /* signed 4-bit, two per byte, low nibble first */
+} fgq_dtype;
+
+/* Size in bytes of one element; 0 for sub-byte or undefined types. */
+size_t fgq_dtype_size(fgq_dtype dt);
+const char *fgq_dtype_name(fgq_dtype dt);
+
+#define FGQ_MAX_DIMS 8
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FGQ_TYPES_H */

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs everything fgq needs to build and test on Debian 12 (bookworm).
+# Safe to run twice: apt-get and pip skip what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# Build: C compiler, CMake, protobuf-c (compiler + library) and ONNX's own onnx.proto
+# (libonnx-dev), zlib for gzip IDX. Tests: ONNX backend node tests, Fashion-MNIST,
+# clang for libFuzzer, and the Cortex-M toolchain that proves the runtime builds
+# freestanding (scripts/check_freestanding.sh).
+DEBS=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+      zlib1g-dev libonnx-testdata dataset-fashion-mnist clang libclang-rt-dev
+      gcc-arm-none-eabi libnewlib-arm-none-eabi python3 python3-pip)
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# Test oracles from PyPI, pinned. Debian's own python refuses pip without this flag
+# (PEP 668); a pyenv or venv python does not need it.
+if ! python3 -m pip install -q -r requirements.txt 2>/tmp/fgq-pip.err; then
+  if grep -q externally-managed /tmp/fgq-pip.err; then
+    python3 -m pip install -q --break-system-packages -r requirements.txt
+  else
+    cat /tmp/fgq-pip.err >&2
+    exit 1
+  fi
+fi
+echo "install-deps: done"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Every test: the Release build, then the same suite built with AddressSanitizer + UBSan,
+# the runtime's freestanding (Cortex-M4) build check, and a short libFuzzer run of the
+# .fgq reader. Assumes scripts/install-deps.sh has run (scripts/setup.sh does it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="$(nproc)"
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFGQ_SANITIZE=address,undefined
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+scripts/check_freestanding.sh
+fuzz/run.sh build-fuzz "${FGQ_FUZZ_SECONDS:-45}"

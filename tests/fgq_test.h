@@ -1,0 +1,55 @@
+/*
+ * fgq_test.h — the minimal harness every C test uses: CHECK macros that count
+ * and report failures with file:line, and a closing line "N passed, N failed".
+ * Each test file defines its cases and calls FGQ_TEST_RUN from main().
+ */
+#ifndef FGQ_TEST_H
+#define FGQ_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    int passed, failed;
+} fgq_test_ctx;
+
+static fgq_test_ctx fgq_test_state_; /* test binaries only; never in the library */
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        if (cond) {                                                                     \
+            fgq_test_state_.passed++;                                                   \
+        } else {                                                                        \
+            fgq_test_state_.failed++;                                                   \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
+        }                                                                               \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                            \
+    do {                                                                                \
+        if (cond) {                                                                     \
+            fgq_test_state_.passed++;                                                   \
+        } else {                                                                        \
+            fgq_test_state_.failed++;                                                   \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);    \
+            fprintf(stderr, __VA_ARGS__);                                               \
+            fputc('\n', stderr);                                                        \
+        }                                                                               \
+    } while (0)
+
+#define CHECK_NEAR(a, b, tol) \
+    CHECK_MSG(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g (tol %.3g)", (double)(a), (double)(b), (double)(tol))
+
+#define RUN(test_fn)                                                                    \
+    do {                                                                                \
+        int failed_before_ = fgq_test_state_.failed;                                    \
+        test_fn();                                                                      \
+        fprintf(stderr, "%-6s %s\n", fgq_test_state_.failed == failed_before_ ? "ok" : "FAIL", #test_fn); \
+    } while (0)
+
+#define FGQ_TEST_DONE()                                                                 \
+    (printf("%d passed, %d failed\n", fgq_test_state_.passed, fgq_test_state_.failed), \
+     fgq_test_state_.failed == 0 ? 0 : 1)
+
+#endif /* FGQ_TEST_H */

@@ -1,0 +1,130 @@
+/*
+ * graph.h — fgq's one graph IR, for float and quantized models (DESIGN §2).
+ *
+ * A graph owns all of its memory (names, attribute arrays, constant data);
+ * fgq_graph_free releases it. Tensors and nodes refer to each other by index
+ * into graph->tensors / graph->nodes, never by pointer, so arrays may grow.
+ *
+ * Invariants after import + shape inference (tools/shape_infer.h):
+ *   - nodes are in topological order;
+ *   - every tensor has dtype and static dims (symbolic dims are bound, by
+ *     default to 1, and named in the tensor's `sym_dims` mask);
+ *   - constant tensors (initializers, Constant outputs once folded) own their
+ *     data in host order, element type `dtype`, `fgq_ir_tensor_numel` elements.
+ */
+#ifndef FGQ_GRAPH_H
+#define FGQ_GRAPH_H
+
+#include "fgq_types.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    FGQ_TK_INTERMEDIATE = 0, /* produced by a node */
+    FGQ_TK_INPUT = 1,        /* graph input fed by the caller */
+    FGQ_TK_CONST = 2,        /* initializer or folded constant: `data` is set */
+} fgq_tensor_kind;
+
+/* Quantization parameters of a tensor: x ≈ scale * (q - zero_point).
+ * n_scales == 0: not quantized. n_scales == 1: per tensor. Otherwise one
+ * (scale, zero_point) per channel along `axis`, or per group (group_size > 0)
+ * of consecutive elements along the reduction axis of each output channel. */
+typedef struct {
+    int32_t n_scales;
+    int32_t axis;
+    int32_t group_size;
+    float *scales;       /* n_scales entries, owned */
+    int32_t *zero_points; /* n_scales entries, owned (NULL means all zero) */
+} fgq_qparams;
+
+typedef struct {
+    char *name;
+    fgq_dtype dtype;
+    fgq_tensor_kind kind;
+    int32_t rank;                /* -1 while unknown */
+    int64_t dims[FGQ_MAX_DIMS];
+    uint32_t sym_dims;           /* bit i set: dims[i] was symbolic in the model */
+    void *data;                  /* FGQ_TK_CONST: owned, numel * fgq_dtype_size */
+    int32_t producer;            /* node index, or -1 */
+    int32_t is_output;           /* 1 if listed in the graph outputs */
+    fgq_qparams q;
+} fgq_ir_tensor;
+
+typedef enum {
+    FGQ_ATTR_UNDEF = 0,
+    FGQ_ATTR_FLOAT = 1,
+    FGQ_ATTR_INT = 2,
+    FGQ_ATTR_STRING = 3,
+    FGQ_ATTR_TENSOR = 4, /* value is a tensor index (a FGQ_TK_CONST tensor in this graph) */
+    FGQ_ATTR_FLOATS = 6,
+    FGQ_ATTR_INTS = 7,
+    FGQ_ATTR_STRINGS = 8,
+} fgq_attr_type; /* values match onnx.AttributeProto.AttributeType */
+
+typedef struct {
+    char *name;
+    fgq_attr_type type;
+    float f;
+    int64_t i;
+    char *s;          /* FGQ_ATTR_STRING, NUL-terminated, owned */
+    int32_t tensor;   /* FGQ_ATTR_TENSOR */
+    int32_t n;        /* element count for FLOATS / INTS / STRINGS */
+    float *floats;
+    int64_t *ints;
+    char **strings;
+} fgq_ir_attr;
+
+typedef struct {
+    char *name;       /* ONNX node name; import synthesises "<op>_<index>" if empty */
+    char *op_type;
+    char *domain;     /* "" for the default ONNX domain */
+    int32_t n_inputs;
+    int32_t *inputs;  /* tensor indices; -1 marks an omitted optional input */
+    int32_t n_outputs;
+    int32_t *outputs;
+    int32_t n_attrs;
+    fgq_ir_attr *attrs;
+} fgq_ir_node;
+
+typedef struct {
+    char *source_path;   /* the model file, for messages */
+    int64_t opset;       /* default-domain opset version */
+    int32_t n_tensors, cap_tensors;
+    fgq_ir_tensor *tensors;
+    int32_t n_nodes, cap_nodes;
+    fgq_ir_node *nodes;
+    int32_t n_inputs;
+    int32_t *inputs;     /* graph inputs that are fed at run time (not initializers) */
+    int32_t n_outputs;
+    int32_t *outputs;
+} fgq_graph;
+
+/* Lifetime. fgq_graph_new returns NULL on allocation failure. */
+fgq_graph *fgq_graph_new(void);
+void fgq_graph_free(fgq_graph *g);
+
+/* Adds a tensor named `name` (copied) and returns its index, or -1 on OOM.
+ * Fields other than name default to: UNDEF dtype, INTERMEDIATE, rank -1. */
+int32_t fgq_graph_add_tensor(fgq_graph *g, const char *name);
+/* Index of the tensor called `name`, or -1. Linear search; fine at model sizes
+ * (import keeps its own hash map while building). */
+int32_t fgq_graph_find_tensor(const fgq_graph *g, const char *name);
+
+int64_t fgq_ir_tensor_numel(const fgq_ir_tensor *t);
+
+/* Attribute lookup on a node; NULL if absent. The typed getters return
+ * `def` when the attribute is absent. */
+const fgq_ir_attr *fgq_node_attr(const fgq_ir_node *n, const char *name);
+int64_t fgq_node_attr_int(const fgq_ir_node *n, const char *name, int64_t def);
+float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def);
+
+void fgq_qparams_free(fgq_qparams *q);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FGQ_GRAPH_H */
