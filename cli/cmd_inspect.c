@@ -1,0 +1,304 @@
+/* cmd_inspect.c — `fgq inspect MODEL.onnx [--json] [--batch N]`: per node op,
+ * shapes, parameters and MACs; totals; the ops fgq does not support. */
+#include "cli.h"
+#include "json.h"
+
+#include "shape_infer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fgq inspect MODEL.onnx [--json] [--batch N]\n\n"
+            "Lists every node of an ONNX model with its op, input and output shapes,\n"
+            "parameters (elements of constant inputs) and multiply-accumulates, then totals\n"
+            "and the ops fgq does not support.\n\n"
+            "  --json      machine-readable output\n"
+            "  --batch N   value bound to symbolic dims (default 1)\n"
+            "  -h, --help  this help\n\n"
+            "Environment: FGQ_MAX_MODEL_BYTES lowers the model file size limit (default 2 GiB).\n");
+}
+
+typedef struct {
+    int64_t params, macs, weight_bytes;
+    int32_t n_unknown; /* intermediates whose shape could not be inferred */
+} totals;
+
+/* Totals count each constant once, however many nodes read it. */
+static totals compute_totals(const fgq_graph *g, int64_t *node_params, int64_t *node_macs)
+{
+    totals t = {0, 0, 0, 0};
+    unsigned char *seen = calloc((size_t)(g->n_tensors > 0 ? g->n_tensors : 1), 1);
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        fgq_node_stats(g, i, &node_params[i], &node_macs[i]);
+        t.macs += node_macs[i];
+        const fgq_ir_node *n = &g->nodes[i];
+        for (int32_t k = 0; k < n->n_inputs; k++) {
+            int32_t ti = n->inputs[k];
+            if (ti < 0 || g->tensors[ti].kind != FGQ_TK_CONST || (seen != NULL && seen[ti]))
+                continue;
+            if (seen != NULL)
+                seen[ti] = 1;
+            int64_t e = fgq_ir_tensor_numel(&g->tensors[ti]);
+            if (e > 0) {
+                t.params += e;
+                t.weight_bytes += e * (int64_t)fgq_dtype_size(g->tensors[ti].dtype);
+            }
+        }
+        for (int32_t k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0 && g->tensors[n->outputs[k]].rank < 0)
+                t.n_unknown++;
+    }
+    free(seen);
+    return t;
+}
+
+/* Distinct unsupported op names ("domain:Op" outside the default domain), in
+ * order of first appearance; returns how many were written to names. */
+static int32_t unsupported_ops(const fgq_graph *g, const char **names, const char **domains)
+{
+    int32_t n = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        if (fgq_node_is_supported(g, i))
+            continue;
+        const fgq_ir_node *nd = &g->nodes[i];
+        int dup = 0;
+        for (int32_t k = 0; k < n && !dup; k++)
+            dup = strcmp(names[k], nd->op_type) == 0 && strcmp(domains[k], nd->domain) == 0;
+        if (!dup) {
+            names[n] = nd->op_type;
+            domains[n++] = nd->domain;
+        }
+    }
+    return n;
+}
+
+static void json_shape(fgq_json *j, const fgq_ir_tensor *t)
+{
+    if (t == NULL || t->rank < 0) {
+        fgq_json_null(j);
+        return;
+    }
+    fgq_json_begin_array(j);
+    for (int32_t d = 0; d < t->rank; d++)
+        fgq_json_int(j, t->dims[d]);
+    fgq_json_end_array(j);
+}
+
+static void json_tensor_list(fgq_json *j, const fgq_graph *g, int32_t n, const int32_t *idx, int with_dtype)
+{
+    fgq_json_begin_array(j);
+    for (int32_t k = 0; k < n; k++) {
+        const fgq_ir_tensor *t = idx[k] >= 0 ? &g->tensors[idx[k]] : NULL;
+        fgq_json_begin_object(j);
+        fgq_json_key(j, "name");
+        fgq_json_string(j, t ? t->name : "");
+        fgq_json_key(j, "shape");
+        json_shape(j, t);
+        if (with_dtype) {
+            fgq_json_key(j, "dtype");
+            fgq_json_string(j, t ? fgq_dtype_name(t->dtype) : "undef");
+            fgq_json_key(j, "symbolic_dims");
+            fgq_json_begin_array(j);
+            for (int32_t d = 0; t != NULL && d < t->rank; d++)
+                if (t->sym_dims & (1u << d))
+                    fgq_json_int(j, d);
+            fgq_json_end_array(j);
+        }
+        fgq_json_end_object(j);
+    }
+    fgq_json_end_array(j);
+}
+
+static void print_json(const char *path, const fgq_graph *g, int64_t batch, const int64_t *np, const int64_t *nm,
+                       const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
+{
+    fgq_json j;
+    fgq_json_init(&j, stdout);
+    fgq_json_begin_object(&j);
+    fgq_json_key(&j, "model");
+    fgq_json_string(&j, path);
+    fgq_json_key(&j, "opset");
+    fgq_json_int(&j, g->opset);
+    fgq_json_key(&j, "batch");
+    fgq_json_int(&j, batch);
+    fgq_json_key(&j, "inputs");
+    json_tensor_list(&j, g, g->n_inputs, g->inputs, 1);
+    fgq_json_key(&j, "outputs");
+    json_tensor_list(&j, g, g->n_outputs, g->outputs, 1);
+    fgq_json_key(&j, "nodes");
+    fgq_json_begin_array(&j);
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const fgq_ir_node *n = &g->nodes[i];
+        fgq_json_begin_object(&j);
+        fgq_json_key(&j, "name");
+        fgq_json_string(&j, n->name);
+        fgq_json_key(&j, "op");
+        fgq_json_string(&j, n->op_type);
+        if (n->domain[0] != '\0') {
+            fgq_json_key(&j, "domain");
+            fgq_json_string(&j, n->domain);
+        }
+        fgq_json_key(&j, "inputs");
+        json_tensor_list(&j, g, n->n_inputs, n->inputs, 0);
+        fgq_json_key(&j, "outputs");
+        json_tensor_list(&j, g, n->n_outputs, n->outputs, 0);
+        fgq_json_key(&j, "params");
+        fgq_json_int(&j, np[i]);
+        fgq_json_key(&j, "macs");
+        fgq_json_int(&j, nm[i]);
+        fgq_json_key(&j, "supported");
+        fgq_json_bool(&j, fgq_node_is_supported(g, i));
+        fgq_json_end_object(&j);
+    }
+    fgq_json_end_array(&j);
+    fgq_json_key(&j, "total");
+    fgq_json_begin_object(&j);
+    fgq_json_key(&j, "nodes");
+    fgq_json_int(&j, g->n_nodes);
+    fgq_json_key(&j, "params");
+    fgq_json_int(&j, t->params);
+    fgq_json_key(&j, "macs");
+    fgq_json_int(&j, t->macs);
+    fgq_json_key(&j, "weight_bytes");
+    fgq_json_int(&j, t->weight_bytes);
+    fgq_json_key(&j, "unknown_shapes");
+    fgq_json_int(&j, t->n_unknown);
+    fgq_json_end_object(&j);
+    fgq_json_key(&j, "unsupported_ops");
+    fgq_json_begin_array(&j);
+    for (int32_t k = 0; k < n_unsup; k++) {
+        char name[256];
+        snprintf(name, sizeof name, "%s%s%s", unsup_dom[k], unsup_dom[k][0] ? ":" : "", unsup[k]);
+        fgq_json_string(&j, name);
+    }
+    fgq_json_end_array(&j);
+    fgq_json_end_object(&j);
+    fgq_json_finish(&j);
+}
+
+/* "a 1x3x32x32, b 16" for a node's tensor list, into buf. */
+static void shape_list(const fgq_graph *g, int32_t n, const int32_t *idx, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int32_t k = 0; k < n && used < len; k++) {
+        char s[160];
+        if (idx[k] < 0)
+            snprintf(s, sizeof s, "-");
+        else
+            fgq_cli_format_shape(&g->tensors[idx[k]], s, sizeof s);
+        int w = snprintf(buf + used, len - used, "%s%s", k ? ", " : "", s);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+static void print_io(const char *label, const fgq_graph *g, int32_t n, const int32_t *idx, int64_t batch)
+{
+    for (int32_t k = 0; k < n; k++) {
+        const fgq_ir_tensor *t = &g->tensors[idx[k]];
+        char s[160];
+        fgq_cli_format_shape(t, s, sizeof s);
+        printf("%-8s %s  %s %s", k == 0 ? label : "", t->name, s, fgq_dtype_name(t->dtype));
+        if (t->sym_dims != 0)
+            printf("  (symbolic dims bound to --batch %lld)", (long long)batch);
+        printf("\n");
+    }
+}
+
+static void print_table(const char *path, const fgq_graph *g, int64_t batch, const int64_t *np, const int64_t *nm,
+                        const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
+{
+    printf("model:   %s (opset %lld)\n", path, (long long)g->opset);
+    print_io("inputs:", g, g->n_inputs, g->inputs, batch);
+    print_io("outputs:", g, g->n_outputs, g->outputs, batch);
+    printf("\n%-4s %-28s %-20s %-32s %-20s %12s %14s\n", "#", "node", "op", "input shapes", "output shapes",
+           "params", "MACs");
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const fgq_ir_node *n = &g->nodes[i];
+        char ins[512], outs[256];
+        shape_list(g, n->n_inputs, n->inputs, ins, sizeof ins);
+        shape_list(g, n->n_outputs, n->outputs, outs, sizeof outs);
+        printf("%-4d %-28s %-20s %-32s %-20s %12lld %14lld%s\n", (int)i, n->name, n->op_type, ins, outs,
+               (long long)np[i], (long long)nm[i], fgq_node_is_supported(g, i) ? "" : "  (unsupported)");
+    }
+    printf("\ntotal: %d nodes, %lld params, %lld MACs, %lld weight bytes\n", (int)g->n_nodes, (long long)t->params,
+           (long long)t->macs, (long long)t->weight_bytes);
+    if (t->n_unknown > 0)
+        printf("unknown shapes: %d tensors (produced by ops fgq cannot infer, or downstream of them)\n",
+               (int)t->n_unknown);
+    if (n_unsup == 0) {
+        printf("unsupported ops: none\n");
+    } else {
+        printf("unsupported ops:");
+        for (int32_t k = 0; k < n_unsup; k++)
+            printf("%s %s%s%s", k ? "," : "", unsup_dom[k], unsup_dom[k][0] ? ":" : "", unsup[k]);
+        printf("\n");
+    }
+}
+
+int fgq_cmd_inspect(int argc, char **argv)
+{
+    const char *cmd = "inspect";
+    if (fgq_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return FGQ_EXIT_OK;
+    }
+    const char *path = NULL;
+    int json = 0;
+    int64_t batch = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--batch") == 0 || strncmp(a, "--batch=", 8) == 0) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (v == NULL)
+                return fgq_cli_usage_error(cmd, "--batch needs a value");
+            if (!fgq_cli_parse_i64(v, 1, INT32_MAX, &batch))
+                return fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
+        } else if (path == NULL) {
+            path = a;
+        } else {
+            return fgq_cli_usage_error(cmd, "one model at a time ('%s' and '%s')", path, a);
+        }
+    }
+    if (path == NULL)
+        return fgq_cli_usage_error(cmd, "missing MODEL.onnx");
+
+    fgq_error err = {FGQ_OK, ""};
+    fgq_graph *g = NULL;
+    if (fgq_cli_load_onnx(path, batch, 0, &g, &err) != FGQ_OK)
+        return fgq_cli_report(cmd, &err);
+
+    size_t nn = (size_t)(g->n_nodes > 0 ? g->n_nodes : 1);
+    int64_t *np = calloc(nn, sizeof *np), *nm = calloc(nn, sizeof *nm);
+    const char **unsup = calloc(nn, sizeof *unsup), **unsup_dom = calloc(nn, sizeof *unsup_dom);
+    if (np == NULL || nm == NULL || unsup == NULL || unsup_dom == NULL) {
+        free(np);
+        free(nm);
+        free(unsup);
+        free(unsup_dom);
+        fgq_graph_free(g);
+        fgq_fail(&err, FGQ_ERR_NOMEM, "%s: out of memory", path);
+        return fgq_cli_report(cmd, &err);
+    }
+    totals t = compute_totals(g, np, nm);
+    int32_t n_unsup = unsupported_ops(g, unsup, unsup_dom);
+    if (json)
+        print_json(path, g, batch, np, nm, &t, n_unsup, unsup, unsup_dom);
+    else
+        print_table(path, g, batch, np, nm, &t, n_unsup, unsup, unsup_dom);
+    free(np);
+    free(nm);
+    free(unsup);
+    free(unsup_dom);
+    fgq_graph_free(g);
+    return FGQ_EXIT_OK;
+}

@@ -1,0 +1,141 @@
+/* graph.c — lifetime, lookup and attribute access for the graph IR (graph.h). */
+#include "graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+fgq_graph *fgq_graph_new(void)
+{
+    return calloc(1, sizeof(fgq_graph));
+}
+
+void fgq_qparams_free(fgq_qparams *q)
+{
+    if (q == NULL)
+        return;
+    free(q->scales);
+    free(q->zero_points);
+    q->scales = NULL;
+    q->zero_points = NULL;
+    q->n_scales = 0;
+}
+
+static void attr_free(fgq_ir_attr *a)
+{
+    free(a->name);
+    free(a->s);
+    free(a->floats);
+    free(a->ints);
+    if (a->strings != NULL) {
+        for (int32_t i = 0; i < a->n; i++)
+            free(a->strings[i]);
+        free(a->strings);
+    }
+}
+
+void fgq_graph_free(fgq_graph *g)
+{
+    if (g == NULL)
+        return;
+    for (int32_t i = 0; i < g->n_tensors; i++) {
+        free(g->tensors[i].name);
+        free(g->tensors[i].data);
+        fgq_qparams_free(&g->tensors[i].q);
+    }
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        fgq_ir_node *n = &g->nodes[i];
+        free(n->name);
+        free(n->op_type);
+        free(n->domain);
+        free(n->inputs);
+        free(n->outputs);
+        for (int32_t k = 0; k < n->n_attrs; k++)
+            attr_free(&n->attrs[k]);
+        free(n->attrs);
+    }
+    free(g->tensors);
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->source_path);
+    free(g);
+}
+
+int32_t fgq_graph_add_tensor(fgq_graph *g, const char *name)
+{
+    if (g == NULL || name == NULL)
+        return -1;
+    if (g->n_tensors == g->cap_tensors) {
+        if (g->cap_tensors > INT32_MAX / 2)
+            return -1;
+        int32_t cap = g->cap_tensors ? g->cap_tensors * 2 : 16;
+        fgq_ir_tensor *t = realloc(g->tensors, (size_t)cap * sizeof *t);
+        if (t == NULL)
+            return -1;
+        g->tensors = t;
+        g->cap_tensors = cap;
+    }
+    size_t len = strlen(name);
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, name, len + 1);
+    fgq_ir_tensor *t = &g->tensors[g->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->name = copy;
+    t->dtype = FGQ_DT_UNDEF;
+    t->kind = FGQ_TK_INTERMEDIATE;
+    t->rank = -1;
+    t->producer = -1;
+    return g->n_tensors++;
+}
+
+int32_t fgq_graph_find_tensor(const fgq_graph *g, const char *name)
+{
+    if (g == NULL || name == NULL)
+        return -1;
+    for (int32_t i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* Product of dims: 1 for a scalar, -1 while the rank is unknown or a dim is
+ * negative, and -1 if the product would overflow int64. */
+int64_t fgq_ir_tensor_numel(const fgq_ir_tensor *t)
+{
+    if (t == NULL || t->rank < 0 || t->rank > FGQ_MAX_DIMS)
+        return -1;
+    int64_t n = 1;
+    for (int32_t i = 0; i < t->rank; i++) {
+        int64_t d = t->dims[i];
+        if (d < 0)
+            return -1;
+        if (d != 0 && n > INT64_MAX / d)
+            return -1;
+        n *= d;
+    }
+    return n;
+}
+
+const fgq_ir_attr *fgq_node_attr(const fgq_ir_node *n, const char *name)
+{
+    if (n == NULL || name == NULL)
+        return NULL;
+    for (int32_t i = 0; i < n->n_attrs; i++)
+        if (n->attrs[i].name != NULL && strcmp(n->attrs[i].name, name) == 0)
+            return &n->attrs[i];
+    return NULL;
+}
+
+int64_t fgq_node_attr_int(const fgq_ir_node *n, const char *name, int64_t def)
+{
+    const fgq_ir_attr *a = fgq_node_attr(n, name);
+    return (a != NULL && a->type == FGQ_ATTR_INT) ? a->i : def;
+}
+
+float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def)
+{
+    const fgq_ir_attr *a = fgq_node_attr(n, name);
+    return (a != NULL && a->type == FGQ_ATTR_FLOAT) ? a->f : def;
+}
