@@ -1,0 +1,143 @@
+/*
+ * activation_f32.c — elementwise activations: Relu, Clip, LeakyRelu, Sigmoid, Tanh.
+ * Output shape equals input shape; out may alias in[0].
+ */
+#include "ops_f32.h"
+#include "ops_util.h"
+
+#include <math.h>
+
+/* Shared check: one f32 input (Clip: plus optional min/max) with the output's shape. */
+static fgq_status check_unary(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, int32_t max_in, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, max_in, 1, err);
+    if (st != FGQ_OK)
+        return st;
+    return fgq_ops_check_out_dims(node, out[0], in[0]->rank, in[0]->dims, err);
+}
+
+fgq_status fgq_relu_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return check_unary(node, in, out, 1, err);
+}
+
+fgq_status fgq_relu_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    return FGQ_OK;
+}
+
+/* Clip: bounds come from fparams[0]/[1] (±INFINITY when absent); when the model
+ * feeds them as tensors (ONNX opset ≥ 11 inputs 1 and 2, possibly computed at
+ * run time) a present one-element input overrides the fparam. */
+fgq_status fgq_clip_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = check_unary(node, in, out, 3, err);
+    if (st != FGQ_OK)
+        return st;
+    for (int32_t i = 1; i < node->n_inputs; i++)
+        if (in[i] != NULL && fgq_ops_numel(in[i]) != 1)
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "bound input %d has %lld elements, expected 1",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)fgq_ops_numel(in[i]));
+    if (isnan(node->fparams[0]) || isnan(node->fparams[1]))
+        return fgq_fail(err, FGQ_ERR_VALUE, FGQ_NODE_FMT "clip bound is NaN", FGQ_NODE_ARGS(node));
+    return FGQ_OK;
+}
+
+fgq_status fgq_clip_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    float lo = node->fparams[0], hi = node->fparams[1];
+    if (node->n_inputs > 1 && in[1] != NULL)
+        lo = *(const float *)in[1]->data;
+    if (node->n_inputs > 2 && in[2] != NULL)
+        hi = *(const float *)in[2]->data;
+    const float *x = (const float *)in[0]->data;
+    float *yd = (float *)out[0]->data;
+    int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i] < lo ? lo : x[i];
+        yd[i] = v > hi ? hi : v;
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_leaky_relu_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                    const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = check_unary(node, in, out, 1, err);
+    if (st == FGQ_OK && isnan(node->fparams[0]))
+        return fgq_fail(err, FGQ_ERR_VALUE, FGQ_NODE_FMT "alpha is NaN", FGQ_NODE_ARGS(node));
+    return st;
+}
+
+fgq_status fgq_leaky_relu_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                  const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const float alpha = node->fparams[0];
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? alpha * x[i] : x[i];
+    return FGQ_OK;
+}
+
+fgq_status fgq_sigmoid_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                 const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return check_unary(node, in, out, 1, err);
+}
+
+fgq_status fgq_sigmoid_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    int64_t n = fgq_ops_numel(in[0]);
+    /* 1/(1+e^-x) for x ≥ 0 and e^x/(1+e^x) for x < 0: exp never overflows, and
+     * small outputs keep their relative precision. */
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (v >= 0.0f) {
+            y[i] = 1.0f / (1.0f + expf(-v));
+        } else {
+            float e = expf(v);
+            y[i] = e / (1.0f + e);
+        }
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_tanh_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return check_unary(node, in, out, 1, err);
+}
+
+fgq_status fgq_tanh_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+    return FGQ_OK;
+}

@@ -1,0 +1,44 @@
+/* op_table.c — the op traits table (one row per fgq_op), fgq_op_lookup and fgq_op_name. */
+#include "fgq_ops.h"
+#include "ops_f32.h"
+
+#include <stddef.h>
+
+#define ROW(op_, name_, min_, max_, fn_) \
+    [op_] = { name_, min_, max_, fgq_##fn_##_f32_check, fgq_##fn_##_f32_run }
+
+static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
+    ROW(FGQ_OP_CONV, "Conv", 2, 3, conv),
+    ROW(FGQ_OP_GEMM, "Gemm", 2, 3, gemm),
+    ROW(FGQ_OP_MATMUL, "MatMul", 2, 2, matmul),
+    ROW(FGQ_OP_ADD, "Add", 2, 2, eltwise),
+    ROW(FGQ_OP_SUB, "Sub", 2, 2, eltwise),
+    ROW(FGQ_OP_MUL, "Mul", 2, 2, eltwise),
+    ROW(FGQ_OP_DIV, "Div", 2, 2, eltwise),
+    ROW(FGQ_OP_RELU, "Relu", 1, 1, relu),
+    ROW(FGQ_OP_CLIP, "Clip", 1, 3, clip),
+    ROW(FGQ_OP_LEAKY_RELU, "LeakyRelu", 1, 1, leaky_relu),
+    ROW(FGQ_OP_SIGMOID, "Sigmoid", 1, 1, sigmoid),
+    ROW(FGQ_OP_TANH, "Tanh", 1, 1, tanh),
+    ROW(FGQ_OP_MAXPOOL, "MaxPool", 1, 1, maxpool),
+    ROW(FGQ_OP_AVGPOOL, "AveragePool", 1, 1, avgpool),
+    ROW(FGQ_OP_GLOBAL_AVGPOOL, "GlobalAveragePool", 1, 1, global_avgpool),
+    ROW(FGQ_OP_BATCHNORM, "BatchNormalization", 5, 5, batchnorm),
+    ROW(FGQ_OP_RESHAPE, "Reshape", 1, 1, reshape),
+    ROW(FGQ_OP_TRANSPOSE, "Transpose", 1, 1, transpose),
+    ROW(FGQ_OP_CONCAT, "Concat", 1, -1, concat),
+    ROW(FGQ_OP_SOFTMAX, "Softmax", 1, 1, softmax),
+};
+
+const fgq_op_impl *fgq_op_lookup(uint32_t op)
+{
+    if (op >= (uint32_t)FGQ_OP_COUNT_ || fgq_op_table[op].check == NULL)
+        return NULL;
+    return &fgq_op_table[op];
+}
+
+const char *fgq_op_name(fgq_op op)
+{
+    const fgq_op_impl *impl = fgq_op_lookup((uint32_t)op);
+    return impl != NULL ? impl->name : "invalid op";
+}

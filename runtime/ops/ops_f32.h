@@ -1,0 +1,42 @@
+/*
+ * ops_f32.h — the float32 reference kernels behind the op table (op_table.c).
+ * One check/run pair per op, with the fgq_op_impl signatures (runtime/fgq_ops.h).
+ * Layout NCHW, row-major, float32. `check` runs at load with data == NULL and
+ * validates counts, dtypes, ranks, params and that the output dims follow from
+ * the inputs; `run` trusts a passed check and never allocates. Elementwise ops
+ * (activations, Add..Div without broadcasting of the aliased input, BatchNorm,
+ * Softmax, Reshape) tolerate out->data == in[0]->data; Conv, Gemm, MatMul,
+ * pools, Transpose and Concat need distinct buffers.
+ */
+#ifndef FGQ_OPS_F32_H
+#define FGQ_OPS_F32_H
+
+#include "fgq_ops.h"
+
+#define FGQ_OPS_F32_DECL(op)                                                                                \
+    fgq_status fgq_##op##_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,            \
+                                    const fgq_tensor_view *const *out, fgq_error *err);                     \
+    fgq_status fgq_##op##_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,              \
+                                  const fgq_tensor_view *const *out, fgq_error *err);
+
+FGQ_OPS_F32_DECL(conv)           /* conv_f32.c */
+FGQ_OPS_F32_DECL(gemm)           /* gemm_f32.c */
+FGQ_OPS_F32_DECL(matmul)         /* gemm_f32.c */
+FGQ_OPS_F32_DECL(eltwise)        /* eltwise_f32.c: Add, Sub, Mul, Div by node->op */
+FGQ_OPS_F32_DECL(relu)           /* activation_f32.c */
+FGQ_OPS_F32_DECL(clip)
+FGQ_OPS_F32_DECL(leaky_relu)
+FGQ_OPS_F32_DECL(sigmoid)
+FGQ_OPS_F32_DECL(tanh)
+FGQ_OPS_F32_DECL(maxpool)        /* pool_f32.c */
+FGQ_OPS_F32_DECL(avgpool)
+FGQ_OPS_F32_DECL(global_avgpool)
+FGQ_OPS_F32_DECL(batchnorm)      /* batchnorm_f32.c */
+FGQ_OPS_F32_DECL(reshape)        /* layout_f32.c */
+FGQ_OPS_F32_DECL(transpose)
+FGQ_OPS_F32_DECL(concat)
+FGQ_OPS_F32_DECL(softmax)        /* softmax_f32.c */
+
+#undef FGQ_OPS_F32_DECL
+
+#endif /* FGQ_OPS_F32_H */

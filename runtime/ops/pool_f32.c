@@ -1,0 +1,193 @@
+/*
+ * pool_f32.c — MaxPool, AveragePool (1-D/2-D/3-D) and GlobalAveragePool, float32 NCHW.
+ *
+ * Window of output o on a spatial axis: taps p = o·s − pb + k·d, k < kernel.
+ * Taps outside [0, in) are padding: MaxPool ignores them; AveragePool divides
+ * the sum of the in-range taps by their count, or with count_include_pad by
+ * the count of taps inside the explicitly padded input [−pb, in + pe) — taps
+ * past the end padding (possible with ceil_mode) never count, as in ONNX
+ * Runtime. ceil_mode is already in Y's shape; check accepts floor or ceil.
+ */
+#include "ops_f32.h"
+#include "ops_util.h"
+
+#include <math.h>
+
+static fgq_status check_pool(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_ops_spatial *sp, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 1, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    st = fgq_ops_read_spatial(node, x, NULL, y, 1, sp, err);
+    if (st != FGQ_OK)
+        return st;
+    for (int32_t j = 0; j < 3; j++) {
+        /* ONNX Runtime's rule: pads smaller than the window, so no window is all padding. */
+        const int64_t ext = sp->dilation[j] * (sp->kernel[j] - 1) + 1;
+        if (sp->pad_begin[j] >= ext || sp->pad_end[j] >= ext)
+            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "pads %lld, %lld must be smaller than the window %lld",
+                            FGQ_NODE_ARGS(node), (long long)sp->pad_begin[j], (long long)sp->pad_end[j],
+                            (long long)ext);
+    }
+    if (y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1])
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "Y is [%lld, %lld, ...], expected [%lld, %lld, ...]",
+                        FGQ_NODE_ARGS(node), (long long)y->dims[0], (long long)y->dims[1], (long long)x->dims[0],
+                        (long long)x->dims[1]);
+    return FGQ_OK;
+}
+
+fgq_status fgq_maxpool_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                 const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    return check_pool(node, in, out, &sp, err);
+}
+
+fgq_status fgq_avgpool_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                 const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    fgq_status st = check_pool(node, in, out, &sp, err);
+    if (st != FGQ_OK)
+        return st;
+    const int32_t cip = node->iparams[FGQ_P_COUNT_PAD];
+    if (cip != 0 && cip != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "count_include_pad %d, expected 0 or 1",
+                        FGQ_NODE_ARGS(node), (int)cip);
+    return FGQ_OK;
+}
+
+/* One axis of a window: first tap index k and count of taps in [0, in), plus
+ * the count of taps in [−pb, in + pe) for count_include_pad. */
+typedef struct {
+    int64_t base;   /* input position of tap 0 (may be negative) */
+    int64_t k0, k1; /* in-range taps are k0 ≤ k < k1 */
+    int64_t n_pad;  /* taps inside the padded input */
+} window_axis;
+
+static window_axis window_for(const fgq_ops_spatial *sp, int32_t j, int64_t o)
+{
+    window_axis w;
+    const int64_t s = sp->stride[j], d = sp->dilation[j], k = sp->kernel[j];
+    const int64_t in = sp->in[j];
+    w.base = o * s - sp->pad_begin[j];
+    /* tap p = base + k·d: p ≥ 0 ⇔ k ≥ ceil(−base/d); p < lim ⇔ k < ceil((lim − base)/d). */
+    int64_t lo = w.base < 0 ? (-w.base + d - 1) / d : 0;
+    int64_t hi = in - w.base > 0 ? (in - w.base + d - 1) / d : 0;
+    const int64_t lim_pad = in + sp->pad_end[j];
+    int64_t hp = lim_pad - w.base > 0 ? (lim_pad - w.base + d - 1) / d : 0;
+    w.k0 = lo < k ? lo : k;
+    w.k1 = hi < k ? hi : k;
+    if (w.k1 < w.k0)
+        w.k1 = w.k0;
+    w.n_pad = hp < k ? hp : k; /* base ≥ −pb, so every tap is ≥ −pb */
+    return w;
+}
+
+static fgq_status run_pool(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out, int is_max, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    fgq_status st = check_pool(node, in, out, &sp, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    const float *xd = (const float *)x->data;
+    float *yd = (float *)y->data;
+    const int64_t planes = x->dims[0] * x->dims[1];
+    const int64_t IH = sp.in[1], IW = sp.in[2];
+    const int64_t x_plane = sp.in[0] * IH * IW;
+    const int64_t OD = sp.out[0], OH = sp.out[1], OW = sp.out[2];
+    const int64_t DD = sp.dilation[0], DH = sp.dilation[1], DW = sp.dilation[2];
+    const int count_pad = !is_max && node->iparams[FGQ_P_COUNT_PAD] == 1;
+
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = xd + pl * x_plane;
+        float *yp = yd + pl * OD * OH * OW;
+        for (int64_t od = 0; od < OD; od++) {
+            const window_axis wd = window_for(&sp, 0, od);
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const window_axis wh = window_for(&sp, 1, oh);
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const window_axis ww = window_for(&sp, 2, ow);
+                    float acc = is_max ? -INFINITY : 0.0f;
+                    for (int64_t kd = wd.k0; kd < wd.k1; kd++) {
+                        const int64_t id = wd.base + kd * DD;
+                        for (int64_t kh = wh.k0; kh < wh.k1; kh++) {
+                            const float *xr = xp + (id * IH + wh.base + kh * DH) * IW;
+                            if (is_max) {
+                                for (int64_t kw = ww.k0; kw < ww.k1; kw++) {
+                                    const float v = xr[ww.base + kw * DW];
+                                    acc = v > acc ? v : acc;
+                                }
+                            } else {
+                                for (int64_t kw = ww.k0; kw < ww.k1; kw++)
+                                    acc += xr[ww.base + kw * DW];
+                            }
+                        }
+                    }
+                    if (!is_max) {
+                        const int64_t cnt = count_pad ? wd.n_pad * wh.n_pad * ww.n_pad
+                                                      : (wd.k1 - wd.k0) * (wh.k1 - wh.k0) * (ww.k1 - ww.k0);
+                        acc = cnt > 0 ? acc / (float)cnt : 0.0f;
+                    }
+                    yp[(od * OH + oh) * OW + ow] = acc;
+                }
+            }
+        }
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_maxpool_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return run_pool(node, in, out, 1, err);
+}
+
+fgq_status fgq_avgpool_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return run_pool(node, in, out, 0, err);
+}
+
+/* GlobalAveragePool: Y[n, c, 1, ...] = mean of X[n, c, ...] over all spatial dims. */
+fgq_status fgq_global_avgpool_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                        const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 1, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0];
+    if (x->rank < 3)
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "X rank %d, expected >= 3 (N, C, spatial...)",
+                        FGQ_NODE_ARGS(node), (int)x->rank);
+    int64_t dims[FGQ_MAX_DIMS];
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    for (int32_t i = 2; i < x->rank; i++)
+        dims[i] = 1;
+    return fgq_ops_check_out_dims(node, out[0], x->rank, dims, err);
+}
+
+fgq_status fgq_global_avgpool_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                      const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const fgq_tensor_view *x = in[0];
+    const float *xd = (const float *)x->data;
+    float *yd = (float *)out[0]->data;
+    const int64_t planes = x->dims[0] * x->dims[1];
+    const int64_t hw = fgq_ops_dims_prod(x->dims, 2, x->rank);
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = xd + p * hw;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < hw; i++)
+            acc += xp[i];
+        yd[p] = hw > 0 ? acc / (float)hw : 0.0f;
+    }
+    return FGQ_OK;
+}

@@ -1,0 +1,101 @@
+/*
+ * test_ops_common.h — helpers for the op kernel tests (tests/test_ops_*.c):
+ * build tensor views and node views, call an op's check/run through the op
+ * table, and a deterministic random source. Test binaries only.
+ */
+#ifndef FGQ_TEST_OPS_COMMON_H
+#define FGQ_TEST_OPS_COMMON_H
+
+#include "fgq_ops.h"
+#include "fgq_test.h"
+
+#include <stdint.h>
+#include <string.h>
+
+static inline fgq_tensor_view tview(void *data, int32_t rank, const int64_t *dims)
+{
+    fgq_tensor_view v;
+    memset(&v, 0, sizeof v);
+    v.dtype = FGQ_DT_F32;
+    v.rank = rank;
+    for (int32_t i = 0; i < rank; i++)
+        v.dims[i] = dims[i];
+    v.data = data;
+    return v;
+}
+
+static inline int64_t tnumel(const fgq_tensor_view *t)
+{
+    int64_t n = 1;
+    for (int32_t i = 0; i < t->rank; i++)
+        n *= t->dims[i];
+    return n;
+}
+
+/* A node with zeroed params; tests fill ip/fp then call op_check / op_run. */
+typedef struct {
+    int32_t ip[32];
+    float fp[8];
+    fgq_node_view v;
+} tnode;
+
+static inline void tnode_init(tnode *n, fgq_op op, int32_t n_inputs)
+{
+    memset(n, 0, sizeof *n);
+    n->v.name = "node_under_test";
+    n->v.name_len = (uint32_t)strlen(n->v.name);
+    n->v.op = op;
+    n->v.n_inputs = n_inputs;
+    n->v.n_outputs = 1;
+    n->v.iparams = n->ip;
+    n->v.fparams = n->fp;
+}
+
+static inline fgq_status op_check(tnode *n, const fgq_tensor_view *const *in, const fgq_tensor_view *y, fgq_error *err)
+{
+    const fgq_op_impl *impl = fgq_op_lookup((uint32_t)n->v.op);
+    if (impl == NULL)
+        return FGQ_ERR_UNSUPPORTED;
+    const fgq_tensor_view *out[1] = { y };
+    fgq_error_clear(err);
+    return impl->check(&n->v, in, out, err);
+}
+
+/* check, then run; returns the first failing status. */
+static inline fgq_status op_check_run(tnode *n, const fgq_tensor_view *const *in, const fgq_tensor_view *y)
+{
+    fgq_error err;
+    fgq_status st = op_check(n, in, y, &err);
+    if (st != FGQ_OK) {
+        fprintf(stderr, "  check failed: %s\n", err.msg);
+        return st;
+    }
+    const fgq_tensor_view *out[1] = { y };
+    return fgq_op_lookup((uint32_t)n->v.op)->run(&n->v, in, out, &err);
+}
+
+/* check must fail with `want` and name the node. */
+#define CHECK_REJECTS(node, in, y, want)                                                   \
+    do {                                                                                   \
+        fgq_error e_;                                                                      \
+        fgq_status s_ = op_check((node), (in), (y), &e_);                                  \
+        CHECK_MSG(s_ == (want), "status %d, want %d (%s)", (int)s_, (int)(want), e_.msg);  \
+        CHECK_MSG(s_ == FGQ_OK || strstr(e_.msg, "node_under_test") != NULL, "%s", e_.msg); \
+    } while (0)
+
+/* Deterministic uniform floats in [-1, 1) (xorshift32; state owned by the caller). */
+static inline float trand(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return (float)((*s >> 8) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+static inline void tfill(float *p, int64_t n, uint32_t *s)
+{
+    for (int64_t i = 0; i < n; i++)
+        p[i] = trand(s);
+}
+
+#endif /* FGQ_TEST_OPS_COMMON_H */
