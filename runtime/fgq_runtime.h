@@ -1,0 +1,146 @@
+/*
+ * fgq_runtime.h — the public runtime API: load a .fgq model from memory,
+ * query it, and run it in one caller-provided arena (DESIGN §2, §4).
+ *
+ * Memory: nothing is allocated. The caller owns the model bytes, the
+ * fgq_model record, the arena and the input/output buffers.
+ *
+ * Model buffer: the .fgq bytes, read in place and never written, must stay
+ * alive and unchanged while the fgq_model is used, and must start at a
+ * 64-byte aligned address (checked: FGQ_ERR_VALUE). Because every blob sits
+ * at a 64-aligned file offset, constant data is then 64-aligned in memory and
+ * kernels read it directly as float / int32. Header and table records are
+ * decoded byte-wise (little-endian), so they need no alignment of their own.
+ * A big-endian host is refused (FGQ_ERR_UNSUPPORTED): constant blobs are
+ * little-endian and kernels read them in place.
+ *
+ * Load validates everything (hostile files are expected): layout, checksum,
+ * tables, graph order, op shapes (each op's `check`) and the stored memory
+ * plan. After FGQ_OK, fgq_model_run can trust the model; other calls on a
+ * record whose load failed are not allowed.
+ *
+ * Tensor lifetimes (the plan stored in the file, checked at load; see plan.h):
+ *   intermediate: first_node = its producer; input: first_node = 0;
+ *   last_node = max(first_node, last consuming node, n_nodes - 1 if it is a
+ *   graph output); a zero-node model uses step 0. Consts: first = last = -1.
+ */
+#ifndef FGQ_RUNTIME_H
+#define FGQ_RUNTIME_H
+
+#include "fgq_format.h"
+#include "fgq_ops.h"
+#include "fgq_types.h"
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Limits a loadable model must respect (so load/run need no allocation and
+ * their checks stay fast on hostile files). */
+#define FGQ_MAX_NODE_INPUTS 32  /* per node, omitted inputs included */
+#define FGQ_MAX_NODE_OUTPUTS 4  /* per node */
+#define FGQ_MAX_TENSORS 16384 /* keeps the O(n^2) plan check under ~1 s */
+#define FGQ_MAX_NODES 16384
+#define FGQ_MODEL_ALIGN 64u     /* model buffer and arena alignment */
+
+/* Tensor kinds as stored in fgq_file_tensor.kind (same values as the tools'
+ * fgq_tensor_kind). */
+enum { FGQ_KIND_INTERMEDIATE = 0, FGQ_KIND_INPUT = 1, FGQ_KIND_CONST = 2 };
+
+typedef struct {
+    const char *name;       /* points into the model; not NUL-terminated */
+    uint32_t name_len;
+    fgq_dtype dtype;
+    int32_t rank;
+    int64_t dims[FGQ_MAX_DIMS];
+    uint64_t size_bytes;
+} fgq_tensor_info;
+
+typedef struct {
+    const char *name;       /* points into the model; not NUL-terminated */
+    uint32_t name_len;
+    fgq_op op;
+    int32_t n_inputs, n_outputs;
+    int32_t inputs[FGQ_MAX_NODE_INPUTS];   /* tensor indices, -1 = omitted */
+    int32_t outputs[FGQ_MAX_NODE_OUTPUTS];
+    int32_t iparams[FGQ_NODE_MAX_IPARAMS];
+    float fparams[FGQ_NODE_MAX_FPARAMS];
+} fgq_node_info;
+
+/* Quantization parameters of a tensor, pointing into the model:
+ * x ≈ scales[i] * (q - zero_points[i]); n_scales == 0 means not quantized. */
+typedef struct {
+    int32_t n_scales, axis, group_size;
+    const float *scales;
+    const int32_t *zero_points;
+} fgq_tensor_qparams;
+
+/* Fixed size, caller-allocated; fields are private (filled by load). */
+typedef struct fgq_model {
+    const uint8_t *base;
+    uint64_t size;
+    uint64_t tensors_off, nodes_off, index_off, strings_off, strings_size;
+    int32_t n_tensors, n_nodes, n_inputs, n_outputs, n_index;
+    int32_t inputs_index, outputs_index;
+    uint64_t arena_size, arena_lower_bound, weight_bytes;
+} fgq_model;
+
+/* Validates `size` bytes at `buf` and fills *m. FGQ_ERR_FORMAT / _SHAPE with a
+ * message naming the section, node or tensor on any defect; FGQ_ERR_VALUE for
+ * a NULL or misaligned buffer; FGQ_ERR_UNSUPPORTED for an op this runtime does
+ * not implement or a limit above. */
+fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err);
+
+uint64_t fgq_model_arena_size(const fgq_model *m);        /* bytes the caller must provide to run */
+uint64_t fgq_model_arena_lower_bound(const fgq_model *m); /* max over node steps of live bytes
+                                                             (each tensor rounded up to 64) */
+uint64_t fgq_model_weight_bytes(const fgq_model *m);      /* bytes of constant tensor data */
+
+int32_t fgq_model_n_inputs(const fgq_model *m);
+int32_t fgq_model_n_outputs(const fgq_model *m);
+int32_t fgq_model_n_tensors(const fgq_model *m);
+int32_t fgq_model_n_nodes(const fgq_model *m);
+/* Graph input / output i, or any tensor t; FGQ_ERR_VALUE when out of range. */
+fgq_status fgq_model_input_info(const fgq_model *m, int32_t i, fgq_tensor_info *info);
+fgq_status fgq_model_output_info(const fgq_model *m, int32_t i, fgq_tensor_info *info);
+fgq_status fgq_model_tensor_info(const fgq_model *m, int32_t t, fgq_tensor_info *info);
+/* Tensor index of graph input / output i, or -1 when out of range. */
+int32_t fgq_model_input_tensor(const fgq_model *m, int32_t i);
+int32_t fgq_model_output_tensor(const fgq_model *m, int32_t i);
+/* FGQ_KIND_* of tensor t, or -1 when out of range. */
+int32_t fgq_model_tensor_kind(const fgq_model *m, int32_t t);
+/* Constant data of tensor t (in the model buffer), or NULL if t is not a const. */
+const void *fgq_model_tensor_data(const fgq_model *m, int32_t t);
+fgq_status fgq_model_tensor_qparams(const fgq_model *m, int32_t t, fgq_tensor_qparams *q);
+fgq_status fgq_model_node_info(const fgq_model *m, int32_t node, fgq_node_info *info);
+
+/* Called after node `node` ran, with views of its outputs (valid only during
+ * the call; do not write). */
+typedef void (*fgq_node_observer)(void *user, int32_t node, const fgq_tensor_view *const *outputs,
+                                  int32_t n_outputs);
+
+/* Runs the model. inputs[i] / outputs[i]: caller buffers of the graph input /
+ * output info.size_bytes each (any alignment); inputs are copied into their
+ * arena slots first, outputs copied out at the end (a graph output may be a
+ * graph input or a constant). arena: >= fgq_model_arena_size bytes, 64-byte
+ * aligned (FGQ_ERR_NOMEM if smaller, FGQ_ERR_VALUE if misaligned); its
+ * contents are scratch. obs may be NULL. Kernel failures are returned with the
+ * node named. The model is not modified: one model may run on several arenas
+ * at once. */
+fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
+                         void *const *outputs, fgq_node_observer obs, void *obs_user, fgq_error *err);
+
+/* Little-endian decoding of .fgq records from any address (runtime/format.c);
+ * the tools use them to read files back. */
+uint32_t fgq_read_u32le(const void *p);
+uint64_t fgq_read_u64le(const void *p);
+void fgq_file_header_decode(const void *p, fgq_file_header *h);
+void fgq_file_tensor_decode(const void *p, fgq_file_tensor *t);
+void fgq_file_node_decode(const void *p, fgq_file_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FGQ_RUNTIME_H */

@@ -1,0 +1,109 @@
+/* run.c — execute a loaded model in a caller-provided arena.
+ *
+ * Load proved every index, offset and shape, so running is: copy graph
+ * inputs into their arena slots, run the nodes in file order with views into
+ * the arena (or the read-only model for constants), then copy graph outputs
+ * out. Nothing here allocates; the model record is only read. */
+#include "fgq_runtime.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Where tensor t's bytes are: the model for constants, else the arena. The
+ * cast drops const for the view type only; kernels never write inputs. */
+static void *tensor_data(const fgq_model *m, const fgq_file_tensor *ft, uint8_t *arena)
+{
+    if (ft->kind == FGQ_KIND_CONST)
+        return (void *)(uintptr_t)(m->base + ft->data_off);
+    return arena + ft->data_off;
+}
+
+static void read_tensor(const fgq_model *m, int32_t t, fgq_file_tensor *ft)
+{
+    fgq_file_tensor_decode(m->base + m->tensors_off + sizeof(fgq_file_tensor) * (uint64_t)t, ft);
+}
+
+static void make_view(const fgq_model *m, int32_t t, uint8_t *arena, fgq_tensor_view *v)
+{
+    fgq_file_tensor ft;
+    read_tensor(m, t, &ft);
+    v->dtype = (fgq_dtype)ft.dtype;
+    v->rank = ft.rank;
+    for (int d = 0; d < FGQ_MAX_DIMS; d++)
+        v->dims[d] = ft.dims[d];
+    v->data = tensor_data(m, &ft, arena);
+}
+
+fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
+                         void *const *outputs, fgq_node_observer obs, void *obs_user, fgq_error *err)
+{
+    if (m == NULL || m->base == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: no loaded model");
+    if (arena_size < m->arena_size)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "fgq_model_run: arena has %llu bytes, the model needs %llu",
+                        (unsigned long long)arena_size, (unsigned long long)m->arena_size);
+    if (m->arena_size > 0 && (arena == NULL || (uintptr_t)arena % FGQ_MODEL_ALIGN != 0))
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: arena at %p is NULL or not %u-byte aligned", arena,
+                        FGQ_MODEL_ALIGN);
+    if ((m->n_inputs > 0 && inputs == NULL) || (m->n_outputs > 0 && outputs == NULL))
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: NULL input or output array");
+    uint8_t *a = (uint8_t *)arena;
+
+    for (int32_t i = 0; i < m->n_inputs; i++) {
+        fgq_file_tensor ft;
+        read_tensor(m, fgq_model_input_tensor(m, i), &ft);
+        if (ft.data_size == 0)
+            continue;
+        if (inputs[i] == NULL)
+            return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: graph input %ld '%.*s' is NULL", (long)i,
+                            (int)(ft.name_len > 64 ? 64 : ft.name_len),
+                            (const char *)(m->base + m->strings_off + ft.name_off));
+        memcpy(a + ft.data_off, inputs[i], (size_t)ft.data_size);
+    }
+
+    for (int32_t j = 0; j < m->n_nodes; j++) {
+        fgq_node_info ni;
+        fgq_model_node_info(m, j, &ni);
+        fgq_tensor_view views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS];
+        const fgq_tensor_view *in[FGQ_MAX_NODE_INPUTS];
+        const fgq_tensor_view *out[FGQ_MAX_NODE_OUTPUTS];
+        for (int32_t i = 0; i < ni.n_inputs; i++) {
+            in[i] = NULL;
+            if (ni.inputs[i] < 0)
+                continue;
+            make_view(m, ni.inputs[i], a, &views[i]);
+            in[i] = &views[i];
+        }
+        for (int32_t o = 0; o < ni.n_outputs; o++) {
+            make_view(m, ni.outputs[o], a, &views[FGQ_MAX_NODE_INPUTS + o]);
+            out[o] = &views[FGQ_MAX_NODE_INPUTS + o];
+        }
+        fgq_node_view nv = {
+            .name = ni.name,
+            .name_len = ni.name_len,
+            .op = ni.op,
+            .n_inputs = ni.n_inputs,
+            .n_outputs = ni.n_outputs,
+            .iparams = ni.iparams,
+            .fparams = ni.fparams,
+        };
+        const fgq_op_impl *impl = fgq_op_lookup((uint32_t)ni.op); /* non-NULL: checked at load */
+        fgq_status st = impl->run(&nv, in, out, err);
+        if (st != FGQ_OK)
+            return fgq_fail(err, st, "fgq_model_run: node %ld '%.*s' (%s) failed", (long)j,
+                            (int)(ni.name_len > 64 ? 64 : ni.name_len), ni.name, impl->name);
+        if (obs != NULL)
+            obs(obs_user, j, out, ni.n_outputs);
+    }
+
+    for (int32_t i = 0; i < m->n_outputs; i++) {
+        fgq_file_tensor ft;
+        read_tensor(m, fgq_model_output_tensor(m, i), &ft);
+        if (ft.data_size == 0)
+            continue;
+        if (outputs[i] == NULL)
+            return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: graph output %ld buffer is NULL", (long)i);
+        memcpy(outputs[i], tensor_data(m, &ft, a), (size_t)ft.data_size);
+    }
+    return FGQ_OK;
+}

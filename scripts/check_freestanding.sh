@@ -1,0 +1,63 @@
+#!/bin/sh
+# scripts/check_freestanding.sh — proves the runtime builds for a bare-metal
+# target and needs nothing beyond libc string/memory functions, vsnprintf,
+# libm and the compiler's own helper routines.
+#
+# Compiles every runtime/*.c runtime/*/*.c with -ffreestanding: for Cortex-M4
+# (arm-none-eabi-gcc, -mcpu=cortex-m4 -mthumb -mfloat-abi=hard
+# -mfpu=fpv4-sp-d16) when that compiler is installed (Debian gcc-arm-none-eabi
+# + libnewlib-arm-none-eabi), else with the host gcc as a fallback. Then lists
+# with nm every symbol the objects use but do not define, and fails if one is
+# outside the allow-list. Usage: scripts/check_freestanding.sh [--host]
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ "${1:-}" != "--host" ] && command -v arm-none-eabi-gcc >/dev/null 2>&1; then
+    cc=arm-none-eabi-gcc
+    nm=arm-none-eabi-nm
+    target="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+else
+    cc=${CC:-gcc}
+    nm="nm"
+    target=""
+    echo "check_freestanding: arm-none-eabi-gcc not found (or --host); using $cc -ffreestanding"
+fi
+cflags="-std=c11 -O2 -ffreestanding -fno-stack-protector -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror"
+
+n=0
+for src in "$root"/runtime/*.c "$root"/runtime/*/*.c; do
+    [ -e "$src" ] || continue
+    n=$((n + 1))
+    rel=${src#"$root"/}
+    obj="$tmp/$(echo "$rel" | tr '/.' '__').o"
+    # shellcheck disable=SC2086
+    if ! $cc $cflags $target -I"$root/runtime" -c "$src" -o "$obj"; then
+        echo "check_freestanding: FAILED to compile $rel with $cc" >&2
+        exit 1
+    fi
+done
+
+# Symbols defined by the runtime itself, and those it needs from outside.
+$nm --defined-only -g "$tmp"/*.o | awk 'NF >= 3 { print $3 }' | sort -u >"$tmp/defined"
+$nm -u "$tmp"/*.o | awk 'NF >= 2 && $1 == "U" { print $2 }' | sort -u >"$tmp/undef_all"
+comm -23 "$tmp/undef_all" "$tmp/defined" >"$tmp/external"
+
+# Allowed: libc string/memory, vsnprintf (fgq_fail), libm, and compiler
+# runtime helpers (ARM EABI __aeabi_*, libgcc arithmetic/conversion routines).
+allowed='^(memcpy|memmove|memset|memcmp|memchr|strlen|strnlen|strcmp|strncmp|strchr|strrchr|strstr|vsnprintf'
+allowed="$allowed"'|(exp|exp2|expm1|log|log2|log10|log1p|pow|sqrt|cbrt|sin|cos|tan|asin|acos|atan|atan2|sinh|cosh|tanh|erf|erfc'
+allowed="$allowed"'|fabs|floor|ceil|round|lround|llround|rint|lrint|llrint|nearbyint|trunc|fmod|remainder|fmax|fmin|fma|ldexp|frexp|modf|scalbn|copysign|hypot)[fl]?'
+allowed="$allowed"'|__aeabi_[a-z0-9_]+|__(u?(div|mod|mul)[dt]i3|u?divmod[dt]i4|(fix|fixuns|float|floatun)[sdt]f[sdt]i|(add|sub|mul|div)[sdt]f3|extendsfdf2|truncdfsf2|(eq|ne|lt|le|gt|ge|un)[sd]f2|clz[sd]i2|ctz[sd]i2|popcount[sd]i2|ffs[sd]i2|bswap[sd]i2))$'
+
+bad=$(grep -Ev "$allowed" "$tmp/external" || true)
+echo "check_freestanding: $n files compiled with $cc; external symbols: $(tr '\n' ' ' <"$tmp/external")"
+if [ -n "$bad" ]; then
+    echo "check_freestanding: FAILED: the runtime references symbols outside the allow-list:" >&2
+    for s in $bad; do
+        echo "  $s  (used by: $(cd "$tmp" && $nm -A -u ./*.o | awk -v s="$s" '$NF == s { sub(/^\.\//, "", $1); sub(/_o:$/, ".o", $1); print $1 }' | tr '\n' ' '))" >&2
+    done
+    exit 1
+fi
+echo "check_freestanding: OK"
