@@ -1,0 +1,400 @@
+/*
+ * test_passes.c — graph passes. Oracles: folded values recomputed here from
+ * the formulas (BN: W' = W·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β), graph
+ * structure after each pass, and runtime outputs before vs after the passes
+ * (hand-built graphs and the shared real models, on random inputs).
+ */
+#include "fgq_test.h"
+
+#include "graph.h"
+#include "onnx_import.h"
+#include "passes.h"
+#include "run_graph.h"
+#include "shape_infer.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- graph building helpers (test-local) ---- */
+static int32_t tensor(fgq_graph *g, const char *name, fgq_tensor_kind kind, int32_t rank, const int64_t *dims)
+{
+    int32_t t = fgq_graph_add_tensor(g, name);
+    fgq_ir_tensor *x = &g->tensors[t];
+    x->dtype = FGQ_DT_F32;
+    x->kind = kind;
+    x->rank = rank;
+    for (int32_t i = 0; i < rank; i++)
+        x->dims[i] = dims[i];
+    return t;
+}
+
+static int32_t const_f32(fgq_graph *g, const char *name, int32_t rank, const int64_t *dims, const float *v)
+{
+    int32_t t = tensor(g, name, FGQ_TK_CONST, rank, dims);
+    int64_t n = fgq_ir_tensor_numel(&g->tensors[t]);
+    g->tensors[t].data = malloc((size_t)(n ? n : 1) * 4);
+    memcpy(g->tensors[t].data, v, (size_t)n * 4);
+    return t;
+}
+
+static char *sdup(const char *s)
+{
+    char *d = malloc(strlen(s) + 1);
+    strcpy(d, s);
+    return d;
+}
+
+static int32_t node(fgq_graph *g, const char *name, const char *op, int32_t nin, const int32_t *in, int32_t out)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        g->cap_nodes = g->cap_nodes ? g->cap_nodes * 2 : 8;
+        g->nodes = realloc(g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
+    }
+    fgq_ir_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->name = sdup(name);
+    n->op_type = sdup(op);
+    n->domain = sdup("");
+    n->n_inputs = nin;
+    n->inputs = malloc((size_t)(nin ? nin : 1) * sizeof(int32_t));
+    memcpy(n->inputs, in, (size_t)nin * sizeof(int32_t));
+    n->n_outputs = 1;
+    n->outputs = malloc(sizeof(int32_t));
+    n->outputs[0] = out;
+    g->tensors[out].producer = g->n_nodes;
+    return g->n_nodes++;
+}
+
+static fgq_ir_attr *add_attr(fgq_graph *g, int32_t nd, const char *name, fgq_attr_type type)
+{
+    fgq_ir_node *n = &g->nodes[nd];
+    n->attrs = realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *n->attrs);
+    fgq_ir_attr *a = &n->attrs[n->n_attrs++];
+    memset(a, 0, sizeof *a);
+    a->name = sdup(name);
+    a->type = type;
+    a->tensor = -1;
+    return a;
+}
+
+static void set_io(fgq_graph *g, int32_t nin, const int32_t *in, int32_t nout, const int32_t *out)
+{
+    g->n_inputs = nin;
+    g->inputs = malloc((size_t)(nin ? nin : 1) * sizeof(int32_t));
+    memcpy(g->inputs, in, (size_t)nin * sizeof(int32_t));
+    g->n_outputs = nout;
+    g->outputs = malloc((size_t)(nout ? nout : 1) * sizeof(int32_t));
+    memcpy(g->outputs, out, (size_t)nout * sizeof(int32_t));
+    for (int32_t i = 0; i < nout; i++)
+        g->tensors[out[i]].is_output = 1;
+}
+
+
+/* Conv → BatchNormalization folds into one Conv whose W'/b' match the formula
+ * computed here in double; the runtime output before and after agrees. */
+static void test_fold_bn_conv(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t xd[4] = {1, 1, 3, 3}, wd[4] = {2, 1, 2, 2}, cd[1] = {2}, yd[4] = {1, 2, 2, 2};
+    float w[8] = {1, -1, 0.5f, 2, -0.5f, 0.25f, 1, 1}, b[2] = {0.5f, -1};
+    float gam[2] = {2, 0.5f}, bet[2] = {0.1f, -0.3f}, mu[2] = {0.2f, -0.4f}, var[2] = {4, 0.25f};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 4, xd);
+    int32_t wt = const_f32(g, "w", 4, wd, w), bt = const_f32(g, "b", 1, cd, b);
+    int32_t gt = const_f32(g, "g", 1, cd, gam), bb = const_f32(g, "beta", 1, cd, bet);
+    int32_t mt = const_f32(g, "mu", 1, cd, mu), vt = const_f32(g, "var", 1, cd, var);
+    int32_t c = tensor(g, "c", FGQ_TK_INTERMEDIATE, 4, yd), y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 4, yd);
+    node(g, "conv", "Conv", 3, (int32_t[]){x, wt, bt}, c);
+    int32_t bn = node(g, "bn", "BatchNormalization", 5, (int32_t[]){c, gt, bb, mt, vt}, y);
+    add_attr(g, bn, "epsilon", FGQ_ATTR_FLOAT)->f = 0.01f;
+    set_io(g, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    float in[9] = {1, 2, 3, -1, 0, 1, 0.5f, 0.25f, 2}, before[8], after[8];
+    fgq_graph_runner r;
+    fgq_error err = {0};
+    CHECK_MSG(fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){before}, NULL, NULL, &err) == FGQ_OK);
+    fgq_graph_runner_free(&r);
+    CHECK_MSG(fgq_graph_optimize(g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(g->n_nodes == 1 && strcmp(g->nodes[0].op_type, "Conv") == 0);
+    CHECK(strcmp(g->tensors[g->nodes[0].outputs[0]].name, "y") == 0);
+    CHECK(strcmp(g->tensors[g->outputs[0]].name, "y") == 0);
+    const float *nw = g->tensors[g->nodes[0].inputs[1]].data, *nb = g->tensors[g->nodes[0].inputs[2]].data;
+    for (int m = 0; m < 2; m++) {
+        double f = gam[m] / sqrt((double)var[m] + 0.01);
+        for (int k = 0; k < 4; k++)
+            CHECK_NEAR(nw[m * 4 + k], w[m * 4 + k] * f, 1e-6);
+        CHECK_NEAR(nb[m], (b[m] - mu[m]) * f + bet[m], 1e-6);
+    }
+    CHECK(g->n_tensors == 4); /* x, W', b', y: the BN params and old weights are gone */
+    CHECK_MSG(fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){after}, NULL, NULL, &err) == FGQ_OK);
+    fgq_graph_runner_free(&r);
+    for (int i = 0; i < 8; i++)
+        CHECK_NEAR(after[i], before[i], 1e-5);
+    fgq_graph_free(g);
+}
+
+/* Gemm (transB=0, beta=0.5) → BN: B' columns scaled, C' = f·(beta·C − μ) + β, beta becomes 1. */
+static void test_fold_bn_gemm(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    int64_t xd[2] = {1, 2}, wd[2] = {2, 3}, cd[1] = {3}, yd[2] = {1, 3};
+    float w[6] = {1, 2, 3, 4, 5, 6}, cb[3] = {1, 1, 2}, gam[3] = {1, 2, 3}, bet[3] = {0, 1, 0}, mu[3] = {1, 0, 1},
+          var[3] = {1, 4, 9};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 2, xd), wt = const_f32(g, "w", 2, wd, w), ct = const_f32(g, "cb", 1, cd, cb);
+    int32_t gt = const_f32(g, "g", 1, cd, gam), bt = const_f32(g, "bt", 1, cd, bet), mt = const_f32(g, "mu", 1, cd, mu),
+            vt = const_f32(g, "v", 1, cd, var);
+    int32_t h = tensor(g, "h", FGQ_TK_INTERMEDIATE, 2, yd), y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, yd);
+    int32_t gm = node(g, "fc", "Gemm", 3, (int32_t[]){x, wt, ct}, h);
+    add_attr(g, gm, "beta", FGQ_ATTR_FLOAT)->f = 0.5f;
+    int32_t bn = node(g, "bn", "BatchNormalization", 5, (int32_t[]){h, gt, bt, mt, vt}, y);
+    add_attr(g, bn, "epsilon", FGQ_ATTR_FLOAT)->f = 0.0f;
+    set_io(g, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    fgq_error err = {0};
+    CHECK(fgq_pass_fold_batchnorm(g, &err) == FGQ_OK);
+    CHECK(g->n_nodes == 1 && fgq_node_attr_float(&g->nodes[0], "beta", 0) == 1.0f);
+    const float *nw = g->tensors[g->nodes[0].inputs[1]].data, *nc = g->tensors[g->nodes[0].inputs[2]].data;
+    for (int n = 0; n < 3; n++) {
+        double f = gam[n] / sqrt((double)var[n]);
+        for (int k = 0; k < 2; k++)
+            CHECK_NEAR(nw[k * 3 + n], w[k * 3 + n] * f, 1e-6);
+        CHECK_NEAR(nc[n], f * (0.5 * cb[n] - mu[n]) + bet[n], 1e-6);
+    }
+    fgq_graph_free(g);
+}
+
+/* Identity before a graph output: the producer is renamed to write the output;
+ * Dropout in the middle: consumers read its input. */
+static void test_drop_identity(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    int64_t d[1] = {3};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 1, d), a = tensor(g, "a", FGQ_TK_INTERMEDIATE, 1, d);
+    int32_t b = tensor(g, "b", FGQ_TK_INTERMEDIATE, 1, d), c = tensor(g, "c", FGQ_TK_INTERMEDIATE, 1, d);
+    int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 1, d);
+    node(g, "s", "Sigmoid", 1, (int32_t[]){x}, a);
+    node(g, "drop", "Dropout", 1, (int32_t[]){a}, b);
+    node(g, "t", "Tanh", 1, (int32_t[]){b}, c);
+    node(g, "id", "Identity", 1, (int32_t[]){c}, y);
+    set_io(g, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    fgq_error err = {0};
+    CHECK(fgq_pass_drop_identity(g, &err) == FGQ_OK);
+    CHECK(g->n_nodes == 2 && strcmp(g->nodes[0].op_type, "Sigmoid") == 0 && strcmp(g->nodes[1].op_type, "Tanh") == 0);
+    CHECK(g->nodes[1].inputs[0] == g->nodes[0].outputs[0]);
+    CHECK(strcmp(g->tensors[g->nodes[1].outputs[0]].name, "y") == 0 && g->outputs[0] == g->nodes[1].outputs[0]);
+    CHECK(g->n_tensors == 3);
+    float in[3] = {-1, 0, 2}, out[3];
+    fgq_graph_runner r;
+    CHECK_MSG(fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){out}, NULL, NULL, &err) == FGQ_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(out[i], tanh(1.0 / (1.0 + exp(-in[i]))), 1e-6);
+    fgq_graph_runner_free(&r);
+    fgq_graph_free(g);
+
+    /* Identity of a graph input that is itself the output: kept (lowered as a copy) */
+    g = fgq_graph_new();
+    x = tensor(g, "x", FGQ_TK_INPUT, 1, d);
+    y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 1, d);
+    node(g, "id", "Identity", 1, (int32_t[]){x}, y);
+    set_io(g, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    CHECK(fgq_pass_drop_identity(g, &err) == FGQ_OK && g->n_nodes == 1);
+    fgq_graph_free(g);
+}
+
+static int32_t const_i64(fgq_graph *g, const char *name, int32_t rank, const int64_t *dims, const int64_t *v)
+{
+    int32_t t = tensor(g, name, FGQ_TK_CONST, rank, dims);
+    g->tensors[t].dtype = FGQ_DT_S64;
+    int64_t n = fgq_ir_tensor_numel(&g->tensors[t]);
+    g->tensors[t].data = malloc((size_t)(n ? n : 1) * 8);
+    memcpy(g->tensors[t].data, v, (size_t)n * 8);
+    return t;
+}
+
+/* Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) folds to Reshape(x, [2, -1]);
+ * Mul of two constants folds to their elementwise product with broadcasting. */
+static void test_fold_constants(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t xd[3] = {2, 3, 4}, one[1] = {1}, sd[1] = {3}, ud[1] = {1}, cd[1] = {2}, yd[2] = {2, 12};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 3, xd);
+    int32_t s = tensor(g, "s", FGQ_TK_INTERMEDIATE, 1, sd), s0 = tensor(g, "s0", FGQ_TK_INTERMEDIATE, 0, NULL);
+    int32_t u = tensor(g, "u", FGQ_TK_INTERMEDIATE, 1, ud), c = tensor(g, "c", FGQ_TK_INTERMEDIATE, 1, cd);
+    int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, yd);
+    int64_t zero = 0, m1 = -1;
+    int32_t idx = const_i64(g, "idx", 0, NULL, &zero), ax = const_i64(g, "ax", 1, one, &zero);
+    int32_t neg = const_i64(g, "neg", 1, one, &m1);
+    g->tensors[s].dtype = g->tensors[s0].dtype = g->tensors[u].dtype = g->tensors[c].dtype = FGQ_DT_S64;
+    node(g, "shape", "Shape", 1, (int32_t[]){x}, s);
+    node(g, "gather", "Gather", 2, (int32_t[]){s, idx}, s0);
+    node(g, "unsq", "Unsqueeze", 2, (int32_t[]){s0, ax}, u);
+    int32_t cc = node(g, "concat", "Concat", 2, (int32_t[]){u, neg}, c);
+    add_attr(g, cc, "axis", FGQ_ATTR_INT)->i = 0;
+    node(g, "reshape", "Reshape", 2, (int32_t[]){x, c}, y);
+    /* a constant product that is also a graph output */
+    int64_t ad[2] = {2, 1}, bd[1] = {3}, pd[2] = {2, 3};
+    float av[2] = {2, -1}, bv[3] = {1, 2, 3};
+    int32_t at = const_f32(g, "a", 2, ad, av), bt = const_f32(g, "bv", 1, bd, bv);
+    int32_t p = tensor(g, "p", FGQ_TK_INTERMEDIATE, 2, pd);
+    node(g, "mul", "Mul", 2, (int32_t[]){at, bt}, p);
+    set_io(g, 1, (int32_t[]){x}, 2, (int32_t[]){y, p});
+    fgq_error err = {0};
+    CHECK_MSG(fgq_pass_fold_constants(g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(g->n_nodes == 1 && strcmp(g->nodes[0].op_type, "Reshape") == 0);
+    const fgq_ir_tensor *shp = &g->tensors[g->nodes[0].inputs[1]];
+    CHECK(shp->kind == FGQ_TK_CONST && shp->dtype == FGQ_DT_S64 && shp->rank == 1 && shp->dims[0] == 2);
+    if (shp->data != NULL && shp->dims[0] == 2)
+        CHECK(((int64_t *)shp->data)[0] == 2 && ((int64_t *)shp->data)[1] == -1);
+    const fgq_ir_tensor *pt = &g->tensors[g->outputs[1]];
+    CHECK(pt->kind == FGQ_TK_CONST && pt->rank == 2 && pt->dims[0] == 2 && pt->dims[1] == 3);
+    const float pref[6] = {2, 4, 6, -1, -2, -3}; /* a[i] * b[j] */
+    for (int i = 0; i < 6 && pt->data != NULL; i++)
+        CHECK_NEAR(((float *)pt->data)[i], pref[i], 0);
+    /* and it still runs: reshape copies, the constant output comes out */
+    float in[24], o0[24], o1[6];
+    for (int i = 0; i < 24; i++)
+        in[i] = (float)i;
+    fgq_graph_runner r;
+    CHECK_MSG(fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){o0, o1}, NULL, NULL, &err) == FGQ_OK);
+    for (int i = 0; i < 24; i++)
+        CHECK_NEAR(o0[i], in[i], 0);
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(o1[i], pref[i], 0);
+    fgq_graph_runner_free(&r);
+    fgq_graph_free(g);
+}
+
+/* Conv → Clip(0, 6) (opset 13, constant inputs) → Relu: both fuse into the Conv as clip [0, 6]. */
+static void test_fuse_clip_relu(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t xd[4] = {1, 1, 1, 3}, wd[4] = {1, 1, 1, 1}, yd[4] = {1, 1, 1, 3};
+    float wv = 4.0f, lo = -1.0f, hi = 6.0f;
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 4, xd), wt = const_f32(g, "w", 4, wd, &wv);
+    int32_t lt = const_f32(g, "lo", 0, NULL, &lo), ht = const_f32(g, "hi", 0, NULL, &hi);
+    int32_t c = tensor(g, "c", FGQ_TK_INTERMEDIATE, 4, yd), k = tensor(g, "k", FGQ_TK_INTERMEDIATE, 4, yd);
+    int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 4, yd);
+    node(g, "conv", "Conv", 2, (int32_t[]){x, wt}, c);
+    node(g, "clip", "Clip", 3, (int32_t[]){c, lt, ht}, k);
+    node(g, "relu", "Relu", 1, (int32_t[]){k}, y);
+    set_io(g, 1, (int32_t[]){x}, 1, (int32_t[]){y});
+    fgq_error err = {0};
+    CHECK(fgq_pass_fuse_activations(g, &err) == FGQ_OK);
+    CHECK(g->n_nodes == 1);
+    CHECK(fgq_node_attr_int(&g->nodes[0], FGQ_ATTR_ACT, 0) == 2);
+    CHECK(fgq_node_attr_float(&g->nodes[0], FGQ_ATTR_ACT_MIN, -1) == 0.0f);
+    CHECK(fgq_node_attr_float(&g->nodes[0], FGQ_ATTR_ACT_MAX, -1) == 6.0f);
+    float in[3] = {-1, 0.5f, 3}, out[3], ref[3] = {0, 2, 6}; /* clamp(4x, 0, 6) */
+    fgq_graph_runner r;
+    CHECK_MSG(fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){out}, NULL, NULL, &err) == FGQ_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(out[i], ref[i], 0);
+    fgq_graph_runner_free(&r);
+    fgq_graph_free(g);
+}
+
+/* A producer whose output has a second reader is not fused into. */
+static void test_no_fuse_shared(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    int64_t d[2] = {1, 2};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 2, d), a = tensor(g, "a", FGQ_TK_INTERMEDIATE, 2, d);
+    int32_t r1 = tensor(g, "r", FGQ_TK_INTERMEDIATE, 2, d), s = tensor(g, "s", FGQ_TK_INTERMEDIATE, 2, d);
+    node(g, "add", "Add", 2, (int32_t[]){x, x}, a);
+    node(g, "relu", "Relu", 1, (int32_t[]){a}, r1);
+    node(g, "sig", "Sigmoid", 1, (int32_t[]){a}, s);
+    set_io(g, 1, (int32_t[]){x}, 2, (int32_t[]){r1, s});
+    fgq_error err = {0};
+    CHECK(fgq_graph_optimize(g, &err) == FGQ_OK && g->n_nodes == 3);
+    CHECK(fgq_node_attr(&g->nodes[0], FGQ_ATTR_ACT) == NULL);
+    fgq_graph_free(g);
+}
+
+/* Real models: float outputs before and after the passes agree on random inputs. */
+static void compare_model(const char *path)
+{
+    if (access(path, R_OK) != 0)
+        return;
+    fgq_graph *g = NULL;
+    fgq_error err = {0};
+    /* Constant nodes have no runtime op, so "before" is the graph with only
+     * constants folded; "after" adds identity removal, BN folding and fusion. */
+    if (fgq_onnx_load(path, NULL, &g, &err) != FGQ_OK || fgq_infer_shapes(g, &err) != FGQ_OK ||
+        fgq_pass_fold_constants(g, &err) != FGQ_OK) {
+        CHECK_MSG(0, "%s: %s", path, err.msg);
+        fgq_graph_free(g);
+        return;
+    }
+    float *in[8] = {0}, *before[8] = {0}, *after[8] = {0};
+    int64_t out_n[8] = {0};
+    int ok = g->n_inputs <= 8 && g->n_outputs <= 8;
+    uint32_t seed = 12345;
+    for (int32_t i = 0; ok && i < g->n_inputs; i++) {
+        int64_t n = fgq_ir_tensor_numel(&g->tensors[g->inputs[i]]);
+        in[i] = malloc((size_t)n * 4);
+        for (int64_t k = 0; k < n; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            in[i][k] = (float)(seed >> 8) / 16777216.0f * 2.0f - 1.0f;
+        }
+    }
+    for (int32_t i = 0; ok && i < g->n_outputs; i++) {
+        out_n[i] = fgq_ir_tensor_numel(&g->tensors[g->outputs[i]]);
+        before[i] = malloc((size_t)out_n[i] * 4);
+        after[i] = malloc((size_t)out_n[i] * 4);
+    }
+    int32_t nodes_before = g->n_nodes;
+    fgq_graph_runner r;
+    CHECK_MSG(ok && fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s: %s", path, err.msg);
+    if (err.status == FGQ_OK) {
+        CHECK_MSG(fgq_graph_runner_run(&r, (const float *const *)in, before, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
+        fgq_graph_runner_free(&r);
+    }
+    CHECK_MSG(fgq_graph_optimize(g, &err) == FGQ_OK, "%s: %s", path, err.msg);
+    CHECK_MSG(g->n_nodes < nodes_before, "%s: %d nodes before, %d after", path, (int)nodes_before, (int)g->n_nodes);
+    CHECK_MSG(err.status == FGQ_OK && fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s: %s", path, err.msg);
+    if (err.status == FGQ_OK) {
+        CHECK_MSG(fgq_graph_runner_run(&r, (const float *const *)in, after, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
+        fgq_graph_runner_free(&r);
+        double maxdiff = 0, maxabs = 0;
+        for (int32_t i = 0; i < g->n_outputs; i++)
+            for (int64_t k = 0; k < out_n[i]; k++) {
+                double dd = fabs((double)before[i][k] - after[i][k]);
+                maxdiff = dd > maxdiff ? dd : maxdiff;
+                maxabs = fabs(before[i][k]) > maxabs ? fabs(before[i][k]) : maxabs;
+            }
+        CHECK_MSG(maxdiff <= 1e-4 * (1 + maxabs), "%s: max diff %g (max |y| %g)", path, maxdiff, maxabs);
+    }
+    for (int i = 0; i < 8; i++) {
+        free(in[i]);
+        free(before[i]);
+        free(after[i]);
+    }
+    fgq_graph_free(g);
+}
+
+static void test_real_models(void)
+{
+    compare_model("/work/shared/models/mnist-8/model.onnx");
+    compare_model("/work/shared/models/tiny-v0.7/model_ic.onnx");
+    compare_model("/work/shared/models/tiny-v0.7/model_kws.onnx");
+    compare_model("/work/shared/models/tiny-v0.7/model_ad.onnx");
+}
+
+int main(void)
+{
+    RUN(test_fold_bn_conv);
+    RUN(test_fold_bn_gemm);
+    RUN(test_drop_identity);
+    RUN(test_fold_constants);
+    RUN(test_fuse_clip_relu);
+    RUN(test_no_fuse_shared);
+    RUN(test_real_models);
+    return FGQ_TEST_DONE();
+}

@@ -1,0 +1,29 @@
+/*
+ * fgq_writer.h — lowers a graph (graph.h) and serialises it as a .fgq file
+ * (runtime/fgq_format.h) that fgq_model_load accepts.
+ *
+ * Written: every node (lowered by lower.h, in graph order), the tensors those
+ * nodes read or write, and the graph inputs and outputs (an output may be a
+ * constant or a graph input). Constants nothing refers to are not written.
+ * Constant data and quantization parameters go to 64-byte aligned blobs; the
+ * arena is planned with runtime/plan.h (lifetimes as in fgq_runtime.h);
+ * the checksum covers bytes [128, file_size). Sub-byte dtypes are packed:
+ * t2 four codes per byte, s4 two per byte (size = ceil(numel / k)).
+ *
+ * fgq_write_model: *out_buf is 64-byte aligned (free with free()).
+ * fgq_write_model_file: the same bytes written atomically (fileutil.h).
+ * Errors: FGQ_ERR_UNSUPPORTED from lowering (node, op, attribute named);
+ * FGQ_ERR_SHAPE for a tensor without a static shape or dtype; FGQ_ERR_VALUE
+ * when the model exceeds the format's 32-bit section offsets; FGQ_ERR_NOMEM.
+ */
+#ifndef FGQ_WRITER_H
+#define FGQ_WRITER_H
+
+#include "graph.h"
+
+#include <stdint.h>
+
+fgq_status fgq_write_model(const fgq_graph *g, uint8_t **out_buf, uint64_t *out_size, fgq_error *err);
+fgq_status fgq_write_model_file(const fgq_graph *g, const char *path, fgq_error *err);
+
+#endif /* FGQ_WRITER_H */

@@ -1,0 +1,79 @@
+/* run_graph.c — graph → in-memory .fgq → fgq_model_load → fgq_model_run. */
+#include "run_graph.h"
+
+#include "fgq_writer.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads r->model_bytes and allocates the arena. */
+static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, fgq_error *err)
+{
+    fgq_status st = fgq_model_load(&r->model, r->model_bytes, r->model_size, err);
+    if (st != FGQ_OK) {
+        fgq_graph_runner_free(r);
+        return st;
+    }
+    r->arena_size = fgq_model_arena_size(&r->model);
+    /* aligned_alloc wants a multiple of the alignment; the planner rounds to 64 already. */
+    uint64_t alloc = r->arena_size ? (r->arena_size + 63u) & ~(uint64_t)63u : 64u;
+    r->arena = aligned_alloc(FGQ_MODEL_ALIGN, (size_t)alloc);
+    if (r->arena == NULL) {
+        fgq_graph_runner_free(r);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate an arena of %llu bytes", name,
+                        (unsigned long long)alloc);
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_error *err)
+{
+    memset(r, 0, sizeof *r);
+    fgq_status st = fgq_write_model(g, &r->model_bytes, &r->model_size, err);
+    if (st != FGQ_OK)
+        return st;
+    return load_and_alloc(r, g->source_path ? g->source_path : "model", err);
+}
+
+fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint64_t size, const char *name,
+                                       fgq_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (name == NULL)
+        name = "model";
+    if (bytes == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: no model bytes", name);
+    if ((uintptr_t)bytes % FGQ_MODEL_ALIGN != 0) {
+        /* the runtime reads constants in place as float/int32: it needs 64-byte alignment */
+        uint8_t *al = aligned_alloc(FGQ_MODEL_ALIGN, (size_t)((size + 63u) & ~(uint64_t)63u) + 64u);
+        if (al == NULL) {
+            free(bytes);
+            return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %llu bytes", name, (unsigned long long)size);
+        }
+        memcpy(al, bytes, (size_t)size);
+        free(bytes);
+        bytes = al;
+    }
+    r->model_bytes = bytes;
+    r->model_size = size;
+    return load_and_alloc(r, name, err);
+}
+
+fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs, float *const *outputs,
+                                fgq_node_observer obs, void *user, fgq_error *err)
+{
+    if (r == NULL || r->model_bytes == NULL || r->arena == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    return fgq_model_run(&r->model, r->arena, r->arena_size, (const void *const *)inputs, (void *const *)outputs, obs,
+                         user, err);
+}
+
+void fgq_graph_runner_free(fgq_graph_runner *r)
+{
+    if (r == NULL)
+        return;
+    free(r->model_bytes);
+    free(r->arena);
+    memset(r, 0, sizeof *r);
+}

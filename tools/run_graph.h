@@ -1,0 +1,39 @@
+/*
+ * run_graph.h — the one path by which the tools execute a graph (run, eval,
+ * calibration, conformance tests): the graph is written to .fgq bytes in
+ * memory (fgq_writer.h), loaded by the runtime (fgq_model_load, which checks
+ * it like any file) and run in a malloc'd arena.
+ *
+ * init copies nothing from g after it returns: the runner owns the model bytes
+ * and the arena, so g may be freed. run: inputs[i] / outputs[i] are buffers of
+ * graph input / output i, in the graph's order, of fgq_graph_runner_input/
+ * output info size_bytes each (float32 data for float tensors). obs (may be
+ * NULL) sees each node's outputs as it runs; node indices are the graph's
+ * (the writer keeps node order). free releases everything and is safe on a
+ * zeroed or failed runner.
+ */
+#ifndef FGQ_RUN_GRAPH_H
+#define FGQ_RUN_GRAPH_H
+
+#include "fgq_runtime.h"
+#include "graph.h"
+
+typedef struct {
+    uint8_t *model_bytes; /* 64-aligned, owned */
+    uint64_t model_size;
+    void *arena;          /* 64-aligned, owned */
+    uint64_t arena_size;
+    fgq_model model;
+} fgq_graph_runner;
+
+fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_error *err);
+fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs, float *const *outputs,
+                                fgq_node_observer obs, void *user, fgq_error *err);
+/* Runs an existing .fgq: takes ownership of `bytes` (malloc'd, e.g. by
+ * fgq_read_file; freed here on success and on failure) and copies it to a
+ * 64-byte aligned buffer when it is not aligned. `name` is for messages. */
+fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint64_t size, const char *name,
+                                       fgq_error *err);
+void fgq_graph_runner_free(fgq_graph_runner *r);
+
+#endif /* FGQ_RUN_GRAPH_H */
