@@ -1,0 +1,216 @@
+/* cmd_weights.c — `fgq weights`: quantize every weight tensor with one policy and
+ * show, per tensor, what it costs (SQNR) and buys (bits per weight, zeros). */
+#include "cli.h"
+#include "json.h"
+
+#include "quant/policy.h"
+#include "weights.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_usage[] =
+    "usage: fgq weights MODEL.onnx --weights POLICY [--json] [--batch N]\n"
+    "\n"
+    "Quantizes every weight tensor of MODEL (the weight input of Conv, Gemm and\n"
+    "MatMul, after BatchNormalization is folded into it) with POLICY and reports,\n"
+    "per tensor, its shape, bits per weight (scales included), SQNR of the\n"
+    "dequantized weights in dB and the fraction of zeros; then total float and\n"
+    "quantized bytes. Nothing is written.\n"
+    "\n"
+    "POLICY: f32 | u8 | s8 | s8:gN | s4:gN | ternary:gN[:twn|exact|asym] | ternary:twn|exact|asym\n"
+    "  u8        per tensor, TensorFlow min/max affine (0.0 exact)\n"
+    "  s8        per output channel, symmetric\n"
+    "  s8:gN     one symmetric scale per group of N weights along the reduction axis\n"
+    "  s4:gN     the same in 4 bits (-7..7)\n"
+    "  ternary:gN[:SOLVER]  FGQ ternary {-a-, 0, +a+} per group of N; SOLVER twn, exact\n"
+    "            (default: the least-squares optimum) or asym (+ and - solved apart)\n"
+    "\n"
+    "options:\n"
+    "  --weights POLICY  the weight policy (required)\n"
+    "  --json            print JSON: {\"policy\", \"tensors\": [{\"name\", \"shape\",\n"
+    "                    \"bits_per_weight\", \"sqnr_db\", \"zero_fraction\"}],\n"
+    "                    \"total\": {\"float_bytes\", \"quant_bytes\"}}\n"
+    "  --batch N         value bound to symbolic dims such as a batch axis (default 1)\n"
+    "  -h, --help        this text\n";
+
+typedef struct {
+    const fgq_ir_tensor *tensor;
+    int64_t rows, k;
+    fgq_weight_report rep;
+} weight_row;
+
+static void print_table(const char *model, const char *policy, const weight_row *rows, int32_t n,
+                        int64_t float_bytes, int64_t quant_bytes, int64_t n_weights)
+{
+    printf("weights of %s under %s (BatchNormalization folded into its producer)\n", model, policy);
+    printf("%-28s %-14s %8s %6s %9s %7s\n", "tensor", "shape", "rows x k", "bits/w", "SQNR dB",
+           "zeros");
+    for (int32_t i = 0; i < n; i++) {
+        char shape[96], rk[48];
+        fgq_cli_format_shape(rows[i].tensor, shape, sizeof shape);
+        snprintf(rk, sizeof rk, "%lldx%lld", (long long)rows[i].rows, (long long)rows[i].k);
+        char sqnr[32];
+        if (isinf(rows[i].rep.sqnr_db))
+            snprintf(sqnr, sizeof sqnr, "inf");
+        else
+            snprintf(sqnr, sizeof sqnr, "%.2f", rows[i].rep.sqnr_db);
+        printf("%-28s %-14s %8s %6.2f %9s %6.1f%%\n", rows[i].tensor->name, shape, rk,
+               rows[i].rep.bits_per_weight, sqnr, 100.0 * rows[i].rep.zero_fraction);
+    }
+    double ratio = quant_bytes > 0 ? (double)float_bytes / (double)quant_bytes : 0.0;
+    printf("total: %d tensors, %lld weights; float %lld bytes -> quantized %lld bytes (%.2fx smaller, "
+           "%.3f bits/weight)\n",
+           n, (long long)n_weights, (long long)float_bytes, (long long)quant_bytes, ratio,
+           n_weights > 0 ? 8.0 * (double)quant_bytes / (double)n_weights : 0.0);
+}
+
+static void print_json(const char *model, const char *policy, const weight_row *rows, int32_t n,
+                       int64_t float_bytes, int64_t quant_bytes)
+{
+    fgq_json j;
+    fgq_json_init(&j, stdout);
+    fgq_json_begin_object(&j);
+    fgq_json_key(&j, "model");
+    fgq_json_string(&j, model);
+    fgq_json_key(&j, "policy");
+    fgq_json_string(&j, policy);
+    fgq_json_key(&j, "tensors");
+    fgq_json_begin_array(&j);
+    for (int32_t i = 0; i < n; i++) {
+        const fgq_ir_tensor *t = rows[i].tensor;
+        fgq_json_begin_object(&j);
+        fgq_json_key(&j, "name");
+        fgq_json_string(&j, t->name);
+        fgq_json_key(&j, "shape");
+        fgq_json_begin_array(&j);
+        for (int32_t d = 0; d < t->rank; d++)
+            fgq_json_int(&j, t->dims[d]);
+        fgq_json_end_array(&j);
+        fgq_json_key(&j, "rows");
+        fgq_json_int(&j, rows[i].rows);
+        fgq_json_key(&j, "k");
+        fgq_json_int(&j, rows[i].k);
+        fgq_json_key(&j, "bits_per_weight");
+        fgq_json_double(&j, rows[i].rep.bits_per_weight);
+        fgq_json_key(&j, "sqnr_db"); /* null when the error is exactly 0 (infinite SQNR) */
+        fgq_json_double(&j, rows[i].rep.sqnr_db);
+        fgq_json_key(&j, "mse");
+        fgq_json_double(&j, rows[i].rep.mse);
+        fgq_json_key(&j, "zero_fraction");
+        fgq_json_double(&j, rows[i].rep.zero_fraction);
+        fgq_json_key(&j, "float_bytes");
+        fgq_json_int(&j, rows[i].rep.float_bytes);
+        fgq_json_key(&j, "quant_bytes");
+        fgq_json_int(&j, rows[i].rep.quant_bytes);
+        fgq_json_end_object(&j);
+    }
+    fgq_json_end_array(&j);
+    fgq_json_key(&j, "total");
+    fgq_json_begin_object(&j);
+    fgq_json_key(&j, "float_bytes");
+    fgq_json_int(&j, float_bytes);
+    fgq_json_key(&j, "quant_bytes");
+    fgq_json_int(&j, quant_bytes);
+    fgq_json_end_object(&j);
+    fgq_json_end_object(&j);
+    fgq_json_finish(&j);
+}
+
+int fgq_cmd_weights(int argc, char **argv)
+{
+    const char *cmd = "weights";
+    if (fgq_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return FGQ_EXIT_OK;
+    }
+    const char *model = NULL, *policy_text = NULL;
+    int json = 0;
+    int64_t batch = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--weights") == 0 || strcmp(a, "--batch") == 0) {
+            if (i + 1 >= argc)
+                return fgq_cli_usage_error(cmd, "%s needs a value", a);
+            const char *v = argv[++i];
+            if (strcmp(a, "--weights") == 0)
+                policy_text = v;
+            else if (!fgq_cli_parse_i64(v, 1, INT32_MAX, &batch))
+                return fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
+        } else if (model == NULL) {
+            model = a;
+        } else {
+            return fgq_cli_usage_error(cmd, "unexpected argument '%s'", a);
+        }
+    }
+    if (model == NULL)
+        return fgq_cli_usage_error(cmd, "no model given");
+    if (policy_text == NULL)
+        return fgq_cli_usage_error(cmd, "--weights POLICY is required");
+
+    fgq_error err;
+    fgq_error_clear(&err);
+    fgq_policy policy;
+    if (fgq_policy_parse(policy_text, &policy, &err) != FGQ_OK)
+        return fgq_cli_usage_error(cmd, "%s", err.msg);
+    char canonical[64];
+    fgq_policy_format(&policy, canonical, sizeof canonical);
+
+    fgq_graph *g = NULL;
+    if (fgq_cli_load_onnx(model, batch, 1, &g, &err) != FGQ_OK)
+        return fgq_cli_report(cmd, &err);
+
+    int rc = FGQ_EXIT_OK;
+    fgq_weight_ref *refs = NULL;
+    int32_t n = 0;
+    weight_row *rows = NULL;
+    float *buf = NULL;
+    if (fgq_find_weights(g, &refs, &n, &err) != FGQ_OK) {
+        rc = fgq_cli_report(cmd, &err);
+        goto done;
+    }
+    rows = calloc((size_t)(n > 0 ? n : 1), sizeof *rows);
+    if (rows == NULL) {
+        fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
+        rc = fgq_cli_report(cmd, &err);
+        goto done;
+    }
+    int64_t float_bytes = 0, quant_bytes = 0, n_weights = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const fgq_weight_ref *w = &refs[i];
+        float *grown = realloc(buf, (size_t)(w->rows * w->k) * sizeof *buf);
+        if (grown == NULL) {
+            fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory for weight %s", g->tensors[w->tensor].name);
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        buf = grown;
+        fgq_weight_rows_f32(g, w, buf);
+        rows[i].tensor = &g->tensors[w->tensor];
+        rows[i].rows = w->rows;
+        rows[i].k = w->k;
+        if (fgq_quantize_weights_f32(&policy, buf, w->rows, w->k, rows[i].tensor->name, &rows[i].rep,
+                                     NULL, &err) != FGQ_OK) {
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        float_bytes += rows[i].rep.float_bytes;
+        quant_bytes += rows[i].rep.quant_bytes;
+        n_weights += w->rows * w->k;
+    }
+    if (json)
+        print_json(model, canonical, rows, n, float_bytes, quant_bytes);
+    else
+        print_table(model, canonical, rows, n, float_bytes, quant_bytes, n_weights);
+done:
+    free(buf);
+    free(rows);
+    free(refs);
+    fgq_graph_free(g);
+    return rc;
+}

@@ -1,0 +1,34 @@
+/*
+ * weights.h — which constant tensors of a graph are weights, and how each is
+ * viewed as [rows, k] for quantization: row = output channel, k = reduction
+ * length (DESIGN §3: groups run along k within one row).
+ *
+ *   Conv   W [O, C/g, k1..kn]        rows = O, k = C/g·k1·…·kn (contiguous)
+ *   Gemm   B [N, K] (transB = 1)     rows = N, k = K (contiguous)
+ *          B [K, N] (transB = 0)     rows = N, k = K (transposed view)
+ *   MatMul B [..., K, N]             rows = N (× batch), k = K (transposed view)
+ *
+ * A tensor used as a weight by several nodes is listed once, with the view of
+ * its first user.
+ */
+#ifndef FGQ_WEIGHTS_H
+#define FGQ_WEIGHTS_H
+
+#include "graph.h"
+
+typedef struct {
+    int32_t node;       /* first node using it as a weight */
+    int32_t tensor;     /* the FGQ_TK_CONST tensor */
+    int64_t rows, k;
+    int32_t transposed; /* 1: stored [k, rows] per batch, so the view transposes */
+} fgq_weight_ref;
+
+/* Lists the graph's weight tensors in node order into *out (malloc'd; caller
+ * frees; NULL when none). Only float32 constants are weights. */
+fgq_status fgq_find_weights(const fgq_graph *g, fgq_weight_ref **out, int32_t *n_out,
+                            fgq_error *err);
+
+/* Copies weight `w` into dst [rows, k] row-major (dst holds rows·k floats). */
+void fgq_weight_rows_f32(const fgq_graph *g, const fgq_weight_ref *w, float *dst);
+
+#endif /* FGQ_WEIGHTS_H */
