@@ -1,0 +1,188 @@
+/* cmd_bench.c — `fgq bench`: latency percentiles and memory of one model. */
+#include "cli.h"
+#include "json.h"
+#include "progress.h"
+
+#include "run_graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_usage[] =
+    "usage: fgq bench MODEL.fgq|MODEL.onnx [--runs N] [--warmup N] [--threads N] [--json]\n"
+    "\n"
+    "Times MODEL on random inputs (fixed seed; uniform in [-1, 1)) and reports\n"
+    "latency p50 / p99 / mean, throughput, the arena the memory plan needs beside\n"
+    "its lower bound (the most bytes live at once), weight bytes and model bytes.\n"
+    "\n"
+    "options:\n"
+    "  --runs N      timed runs (default 200)\n"
+    "  --warmup N    untimed runs first (default 10)\n"
+    "  --threads N   threads per inference; this build's kernels are single-threaded,\n"
+    "                so only 1 is accepted\n"
+    "  --json        print {\"model\", \"runs\", \"threads\", \"latency_ms\": {\"p50\", \"p99\",\n"
+    "                \"mean\", \"min\"}, \"arena_bytes\", \"arena_lower_bound\", \"weight_bytes\",\n"
+    "                \"model_bytes\"}\n"
+    "  --batch N     ONNX models: value bound to symbolic dims (default 1)\n"
+    "  -h, --help    this text\n";
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted v[0..n). */
+static double percentile(const double *v, int64_t n, double p)
+{
+    int64_t i = (int64_t)(p / 100.0 * (double)n + 0.999999) - 1;
+    if (i < 0)
+        i = 0;
+    if (i >= n)
+        i = n - 1;
+    return v[i];
+}
+
+int fgq_cmd_bench(int argc, char **argv)
+{
+    const char *cmd = "bench";
+    if (fgq_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return FGQ_EXIT_OK;
+    }
+    const char *model = NULL;
+    int json = 0;
+    int64_t runs = 200, warmup = 10, threads = 1, batch = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+        } else if (strcmp(a, "--runs") == 0 || strcmp(a, "--warmup") == 0 || strcmp(a, "--threads") == 0 ||
+                   strcmp(a, "--batch") == 0) {
+            if (i + 1 >= argc)
+                return fgq_cli_usage_error(cmd, "%s needs a value", a);
+            const char *v = argv[++i];
+            int64_t *dst = strcmp(a, "--runs") == 0 ? &runs
+                           : strcmp(a, "--warmup") == 0 ? &warmup
+                           : strcmp(a, "--threads") == 0 ? &threads
+                                                          : &batch;
+            if (!fgq_cli_parse_i64(v, dst == &warmup ? 0 : 1, 100000000, dst))
+                return fgq_cli_usage_error(cmd, "%s '%s' is not a valid count", a, v);
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
+        } else if (model == NULL) {
+            model = a;
+        } else {
+            return fgq_cli_usage_error(cmd, "unexpected argument '%s'", a);
+        }
+    }
+    if (model == NULL)
+        return fgq_cli_usage_error(cmd, "no model given");
+    if (threads != 1)
+        return fgq_cli_usage_error(cmd, "--threads %lld: this build runs one thread per inference", (long long)threads);
+
+    fgq_error err;
+    fgq_error_clear(&err);
+    fgq_graph_runner r;
+    if (fgq_cli_open_model(model, batch, &r, &err) != FGQ_OK)
+        return fgq_cli_report(cmd, &err);
+
+    int rc = FGQ_EXIT_OK;
+    int32_t n_in = fgq_model_n_inputs(&r.model), n_out = fgq_model_n_outputs(&r.model);
+    void **in = calloc((size_t)n_in + 1, sizeof *in), **out = calloc((size_t)n_out + 1, sizeof *out);
+    double *lat = malloc((size_t)runs * sizeof *lat);
+    if (in == NULL || out == NULL || lat == NULL)
+        goto oom;
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (int32_t i = 0; i < n_in; i++) {
+        fgq_tensor_info info;
+        fgq_model_input_info(&r.model, i, &info);
+        if ((in[i] = malloc(info.size_bytes ? (size_t)info.size_bytes : 1)) == NULL)
+            goto oom;
+        if (info.dtype == FGQ_DT_F32) {
+            float *x = in[i];
+            for (uint64_t e = 0; e < info.size_bytes / sizeof(float); e++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                x[e] = (float)((double)(seed >> 40) / (double)(1ull << 24) * 2.0 - 1.0);
+            }
+        } else {
+            memset(in[i], 0, (size_t)info.size_bytes);
+        }
+    }
+    for (int32_t o = 0; o < n_out; o++) {
+        fgq_tensor_info info;
+        fgq_model_output_info(&r.model, o, &info);
+        if ((out[o] = malloc(info.size_bytes ? (size_t)info.size_bytes : 1)) == NULL)
+            goto oom;
+    }
+    for (int64_t k = 0; k < warmup + runs; k++) {
+        double t0 = fgq_now_seconds();
+        if (fgq_model_run(&r.model, r.arena, r.arena_size, (const void *const *)in, (void *const *)out, NULL, NULL,
+                          &err) != FGQ_OK) {
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        if (k >= warmup)
+            lat[k - warmup] = (fgq_now_seconds() - t0) * 1e3;
+    }
+    double mean = 0.0;
+    for (int64_t k = 0; k < runs; k++)
+        mean += lat[k] / (double)runs;
+    qsort(lat, (size_t)runs, sizeof *lat, cmp_double);
+    double p50 = percentile(lat, runs, 50), p99 = percentile(lat, runs, 99);
+    if (json) {
+        fgq_json j;
+        fgq_json_init(&j, stdout);
+        fgq_json_begin_object(&j);
+        fgq_json_key(&j, "model");
+        fgq_json_string(&j, model);
+        fgq_json_key(&j, "runs");
+        fgq_json_int(&j, runs);
+        fgq_json_key(&j, "threads");
+        fgq_json_int(&j, threads);
+        fgq_json_key(&j, "latency_ms");
+        fgq_json_begin_object(&j);
+        fgq_json_key(&j, "p50");
+        fgq_json_double(&j, p50);
+        fgq_json_key(&j, "p99");
+        fgq_json_double(&j, p99);
+        fgq_json_key(&j, "mean");
+        fgq_json_double(&j, mean);
+        fgq_json_key(&j, "min");
+        fgq_json_double(&j, lat[0]);
+        fgq_json_end_object(&j);
+        fgq_json_key(&j, "arena_bytes");
+        fgq_json_int(&j, (int64_t)fgq_model_arena_size(&r.model));
+        fgq_json_key(&j, "arena_lower_bound");
+        fgq_json_int(&j, (int64_t)fgq_model_arena_lower_bound(&r.model));
+        fgq_json_key(&j, "weight_bytes");
+        fgq_json_int(&j, (int64_t)fgq_model_weight_bytes(&r.model));
+        fgq_json_key(&j, "model_bytes");
+        fgq_json_int(&j, (int64_t)r.model_size);
+        fgq_json_end_object(&j);
+        fgq_json_finish(&j);
+    } else {
+        printf("%s: %lld runs after %lld warm-up, %lld thread\n", model, (long long)runs, (long long)warmup,
+               (long long)threads);
+        printf("latency  p50 %.4f ms  p99 %.4f ms  mean %.4f ms  min %.4f ms  (%.1f inferences/s at p50)\n", p50,
+               p99, mean, lat[0], p50 > 0 ? 1e3 / p50 : 0.0);
+        printf("arena    %llu bytes (lower bound %llu)\n", (unsigned long long)fgq_model_arena_size(&r.model),
+               (unsigned long long)fgq_model_arena_lower_bound(&r.model));
+        printf("weights  %llu bytes; model %llu bytes\n", (unsigned long long)fgq_model_weight_bytes(&r.model),
+               (unsigned long long)r.model_size);
+    }
+    goto done;
+oom:
+    fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
+    rc = fgq_cli_report(cmd, &err);
+done:
+    for (int32_t i = 0; in && i < n_in; i++)
+        free(in[i]);
+    for (int32_t o = 0; out && o < n_out; o++)
+        free(out[o]);
+    free(in);
+    free(out);
+    free(lat);
+    fgq_graph_runner_free(&r);
+    return rc;
+}

@@ -1,0 +1,224 @@
+/* cmd_run.c — `fgq run`: one model, inputs from .npy / .pb files, outputs to .npy. */
+#include "cli.h"
+
+#include "data/data.h"
+#include "onnx_import.h"
+#include "run_graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_usage[] =
+    "usage: fgq run MODEL.fgq|MODEL.onnx --input X.npy [--input X2.npy ...] [-o Y.npy ...]\n"
+    "\n"
+    "Runs MODEL on the given inputs (one --input per graph input, in order; .npy,\n"
+    "or an ONNX TensorProto .pb as in ONNX test data sets) and writes graph output i\n"
+    "to the i-th -o file (.npy, written atomically). An input holding a whole number\n"
+    "of model inputs (e.g. [N,1,28,28] for a [1,1,28,28] input) runs N times, and\n"
+    "the outputs are stacked along the first axis. Without -o the outputs' shapes\n"
+    "and first values are printed.\n"
+    "\n"
+    "options:\n"
+    "  --input FILE        an input (repeat for each graph input)\n"
+    "  -o, --output FILE   where to write an output (repeat for each output)\n"
+    "  --batch N           ONNX models: value bound to symbolic dims (default 1)\n"
+    "  -h, --help          this text\n";
+
+#define MAX_IO 16
+
+typedef struct {
+    float *data;
+    int64_t numel;
+    int32_t rank;
+    int64_t dims[FGQ_MAX_DIMS];
+} host_tensor;
+
+static fgq_status load_input(const char *path, host_tensor *t, fgq_error *err)
+{
+    size_t n = strlen(path);
+    if (n > 3 && strcmp(path + n - 3, ".pb") == 0) {
+        fgq_ir_tensor it;
+        memset(&it, 0, sizeof it);
+        fgq_status st = fgq_onnx_load_tensor_file(path, &it, err);
+        if (st != FGQ_OK)
+            return st;
+        if (it.dtype != FGQ_DT_F32) {
+            fgq_status bad = fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: input of type %s; fgq run feeds float32",
+                                      path, fgq_dtype_name(it.dtype));
+            fgq_onnx_tensor_release(&it);
+            return bad;
+        }
+        t->rank = it.rank;
+        memcpy(t->dims, it.dims, sizeof t->dims);
+        t->numel = fgq_ir_tensor_numel(&it);
+        t->data = it.data;
+        it.data = NULL;
+        fgq_onnx_tensor_release(&it);
+        return FGQ_OK;
+    }
+    fgq_dataset d;
+    fgq_status st = fgq_data_load(path, NULL, &d, err);
+    if (st != FGQ_OK)
+        return st;
+    t->data = d.data;
+    t->rank = d.rank;
+    memcpy(t->dims, d.dims, sizeof t->dims);
+    t->numel = fgq_dataset_numel(&d);
+    return FGQ_OK;
+}
+
+static void print_output(const fgq_tensor_info *info, const float *y, int64_t numel)
+{
+    printf("%.*s [", (int)info->name_len, info->name);
+    for (int32_t d = 0; d < info->rank; d++)
+        printf(d ? "x%lld" : "%lld", (long long)info->dims[d]);
+    printf("]:");
+    for (int64_t i = 0; i < numel && i < 10; i++)
+        printf(" %.6g", y[i]);
+    printf(numel > 10 ? " ...\n" : "\n");
+}
+
+int fgq_cmd_run(int argc, char **argv)
+{
+    const char *cmd = "run";
+    if (fgq_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return FGQ_EXIT_OK;
+    }
+    const char *model = NULL, *in_paths[MAX_IO], *out_paths[MAX_IO];
+    int n_in = 0, n_out = 0;
+    int64_t batch = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int is_in = strcmp(a, "--input") == 0 || strcmp(a, "-i") == 0;
+        int is_out = strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0;
+        if (is_in || is_out || strcmp(a, "--batch") == 0) {
+            if (i + 1 >= argc)
+                return fgq_cli_usage_error(cmd, "%s needs a value", a);
+            const char *v = argv[++i];
+            if (is_in || is_out) {
+                if ((is_in ? n_in : n_out) >= MAX_IO)
+                    return fgq_cli_usage_error(cmd, "at most %d %s", MAX_IO, a);
+                if (is_in)
+                    in_paths[n_in++] = v;
+                else
+                    out_paths[n_out++] = v;
+            } else if (!fgq_cli_parse_i64(v, 1, INT32_MAX, &batch)) {
+                return fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
+            }
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
+        } else if (model == NULL) {
+            model = a;
+        } else {
+            return fgq_cli_usage_error(cmd, "unexpected argument '%s'", a);
+        }
+    }
+    if (model == NULL)
+        return fgq_cli_usage_error(cmd, "no model given");
+
+    fgq_error err;
+    fgq_error_clear(&err);
+    fgq_graph_runner r;
+    if (fgq_cli_open_model(model, batch, &r, &err) != FGQ_OK)
+        return fgq_cli_report(cmd, &err);
+
+    int rc = FGQ_EXIT_OK;
+    host_tensor in[MAX_IO];
+    memset(in, 0, sizeof in);
+    float *outs[MAX_IO] = {0};
+    const float *in_ptrs[MAX_IO];
+    float *out_ptrs[MAX_IO];
+    fgq_tensor_info oinfo[MAX_IO];
+    int32_t gi = fgq_model_n_inputs(&r.model), go = fgq_model_n_outputs(&r.model);
+    if (gi != n_in) {
+        rc = fgq_cli_usage_error(cmd, "%s has %d input%s; %d --input given", model, gi, gi == 1 ? "" : "s", n_in);
+        goto done;
+    }
+    if (go > MAX_IO || n_out > go) {
+        rc = fgq_cli_usage_error(cmd, "%s has %d output%s; %d -o given", model, go, go == 1 ? "" : "s", n_out);
+        goto done;
+    }
+    /* Each input must hold `reps` whole model inputs, the same reps for all. */
+    int64_t reps = -1;
+    for (int32_t i = 0; i < gi; i++) {
+        fgq_tensor_info info;
+        fgq_model_input_info(&r.model, i, &info);
+        if (info.dtype != FGQ_DT_F32) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds float32", model,
+                     (int)info.name_len, info.name, fgq_dtype_name(info.dtype));
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        if (load_input(in_paths[i], &in[i], &err) != FGQ_OK) {
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        int64_t per = (int64_t)(info.size_bytes / sizeof(float));
+        int64_t k = per > 0 && in[i].numel % per == 0 ? in[i].numel / per : -1;
+        if (per == 0 && in[i].numel == 0)
+            k = 1;
+        if (k < 1 || (reps > 0 && k != reps)) {
+            fgq_fail(&err, FGQ_ERR_SHAPE, "%s: %lld elements do not make whole inputs of %.*s (%lld elements each%s)",
+                     in_paths[i], (long long)in[i].numel, (int)info.name_len, info.name, (long long)per,
+                     reps > 0 ? ", as many as the other inputs" : "");
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        reps = k;
+    }
+    if (reps < 1)
+        reps = 1;
+    for (int32_t o = 0; o < go; o++) {
+        fgq_model_output_info(&r.model, o, &oinfo[o]);
+        uint64_t bytes = oinfo[o].size_bytes * (uint64_t)reps;
+        outs[o] = malloc(bytes ? (size_t)bytes : 1);
+        if (outs[o] == NULL) {
+            fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory for outputs");
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+    }
+    for (int64_t rep = 0; rep < reps; rep++) {
+        for (int32_t i = 0; i < gi; i++)
+            in_ptrs[i] = in[i].data + rep * (in[i].numel / reps);
+        for (int32_t o = 0; o < go; o++)
+            out_ptrs[o] = outs[o] + rep * (int64_t)(oinfo[o].size_bytes / sizeof(float));
+        if (fgq_graph_runner_run(&r, in_ptrs, out_ptrs, NULL, NULL, &err) != FGQ_OK) {
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+    }
+    for (int32_t o = 0; o < go; o++) {
+        int64_t dims[FGQ_MAX_DIMS];
+        int32_t rank = oinfo[o].rank;
+        memcpy(dims, oinfo[o].dims, sizeof dims);
+        if (reps > 1) { /* stack along the first axis (add one for a scalar output) */
+            if (rank == 0)
+                dims[rank++] = 1;
+            dims[0] *= reps;
+        }
+        int64_t numel = (int64_t)(oinfo[o].size_bytes / sizeof(float)) * reps;
+        if (oinfo[o].dtype != FGQ_DT_F32) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes float32", (int)oinfo[o].name_len,
+                     oinfo[o].name, fgq_dtype_name(oinfo[o].dtype));
+            rc = fgq_cli_report(cmd, &err);
+            goto done;
+        }
+        if (o < n_out) {
+            if (fgq_npy_write_f32(out_paths[o], outs[o], rank, dims, &err) != FGQ_OK) {
+                rc = fgq_cli_report(cmd, &err);
+                goto done;
+            }
+        } else {
+            print_output(&oinfo[o], outs[o], numel);
+        }
+    }
+done:
+    for (int i = 0; i < MAX_IO; i++) {
+        free(in[i].data);
+        free(outs[i]);
+    }
+    fgq_graph_runner_free(&r);
+    return rc;
+}
