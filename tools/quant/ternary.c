@@ -153,10 +153,44 @@ static void radix_sort_desc(const float *m, int64_t n, float *out, uint32_t *a, 
         memcpy(&out[i], &a[i], sizeof out[i]);
 }
 
+/* Compare-exchange for a descending sorting network: branch-free
+ * (maxss/minss), which matters because groups of 4..8 are the common case
+ * and a data-dependent branch per comparison mispredicts half the time. */
+#define FGQ_CX(a, b)                                                                               \
+    do {                                                                                           \
+        float hi_ = fmaxf(v[a], v[b]), lo_ = fminf(v[a], v[b]);                                    \
+        v[a] = hi_;                                                                                \
+        v[b] = lo_;                                                                                \
+    } while (0)
+
+/* Optimal networks for 4 (5 comparators) and 8 (19 comparators) inputs;
+ * shorter groups are padded with -1 sentinels, which sort last. Magnitudes
+ * are never NaN (the caller rejects NaN weights). */
+static void network_sort_desc(const float *m, int64_t n, float *out)
+{
+    float v[8];
+    for (int64_t i = 0; i < 8; i++)
+        v[i] = i < n ? m[i] : -1.0f;
+    if (n <= 4) {
+        FGQ_CX(0, 1); FGQ_CX(2, 3); FGQ_CX(0, 2); FGQ_CX(1, 3); FGQ_CX(1, 2);
+    } else {
+        FGQ_CX(0, 2); FGQ_CX(1, 3); FGQ_CX(4, 6); FGQ_CX(5, 7);
+        FGQ_CX(0, 4); FGQ_CX(1, 5); FGQ_CX(2, 6); FGQ_CX(3, 7);
+        FGQ_CX(0, 1); FGQ_CX(2, 3); FGQ_CX(4, 5); FGQ_CX(6, 7);
+        FGQ_CX(2, 4); FGQ_CX(3, 5);
+        FGQ_CX(1, 4); FGQ_CX(3, 6);
+        FGQ_CX(1, 2); FGQ_CX(3, 4); FGQ_CX(5, 6);
+    }
+    memcpy(out, v, (size_t)n * sizeof *out);
+}
+#undef FGQ_CX
+
 /* Sorts n magnitudes (m sentinel-padded) descending into out. */
 static void sort_desc(float *m, int64_t n, float *out, uint32_t *ka, uint32_t *kb)
 {
-    if (n <= RANK_SORT_MAX) {
+    if (n <= 8) {
+        network_sort_desc(m, n, out);
+    } else if (n <= RANK_SORT_MAX) {
         pad_sentinels(m, n);
 #if defined(FGQ_TERNARY_AVX2)
         if (n > 8 && cpu_has_avx2()) {
