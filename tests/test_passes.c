@@ -5,6 +5,7 @@
  * (hand-built graphs and the shared real models, on random inputs).
  */
 #include "fgq_test.h"
+#include "graph_build.h"
 
 #include "graph.h"
 #include "onnx_import.h"
@@ -17,79 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- graph building helpers (test-local) ---- */
-static int32_t tensor(fgq_graph *g, const char *name, fgq_tensor_kind kind, int32_t rank, const int64_t *dims)
-{
-    int32_t t = fgq_graph_add_tensor(g, name);
-    fgq_ir_tensor *x = &g->tensors[t];
-    x->dtype = FGQ_DT_F32;
-    x->kind = kind;
-    x->rank = rank;
-    for (int32_t i = 0; i < rank; i++)
-        x->dims[i] = dims[i];
-    return t;
-}
-
-static int32_t const_f32(fgq_graph *g, const char *name, int32_t rank, const int64_t *dims, const float *v)
-{
-    int32_t t = tensor(g, name, FGQ_TK_CONST, rank, dims);
-    int64_t n = fgq_ir_tensor_numel(&g->tensors[t]);
-    g->tensors[t].data = malloc((size_t)(n ? n : 1) * 4);
-    memcpy(g->tensors[t].data, v, (size_t)n * 4);
-    return t;
-}
-
-static char *sdup(const char *s)
-{
-    char *d = malloc(strlen(s) + 1);
-    strcpy(d, s);
-    return d;
-}
-
-static int32_t node(fgq_graph *g, const char *name, const char *op, int32_t nin, const int32_t *in, int32_t out)
-{
-    if (g->n_nodes == g->cap_nodes) {
-        g->cap_nodes = g->cap_nodes ? g->cap_nodes * 2 : 8;
-        g->nodes = realloc(g->nodes, (size_t)g->cap_nodes * sizeof *g->nodes);
-    }
-    fgq_ir_node *n = &g->nodes[g->n_nodes];
-    memset(n, 0, sizeof *n);
-    n->name = sdup(name);
-    n->op_type = sdup(op);
-    n->domain = sdup("");
-    n->n_inputs = nin;
-    n->inputs = malloc((size_t)(nin ? nin : 1) * sizeof(int32_t));
-    memcpy(n->inputs, in, (size_t)nin * sizeof(int32_t));
-    n->n_outputs = 1;
-    n->outputs = malloc(sizeof(int32_t));
-    n->outputs[0] = out;
-    g->tensors[out].producer = g->n_nodes;
-    return g->n_nodes++;
-}
-
-static fgq_ir_attr *add_attr(fgq_graph *g, int32_t nd, const char *name, fgq_attr_type type)
-{
-    fgq_ir_node *n = &g->nodes[nd];
-    n->attrs = realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *n->attrs);
-    fgq_ir_attr *a = &n->attrs[n->n_attrs++];
-    memset(a, 0, sizeof *a);
-    a->name = sdup(name);
-    a->type = type;
-    a->tensor = -1;
-    return a;
-}
-
-static void set_io(fgq_graph *g, int32_t nin, const int32_t *in, int32_t nout, const int32_t *out)
-{
-    g->n_inputs = nin;
-    g->inputs = malloc((size_t)(nin ? nin : 1) * sizeof(int32_t));
-    memcpy(g->inputs, in, (size_t)nin * sizeof(int32_t));
-    g->n_outputs = nout;
-    g->outputs = malloc((size_t)(nout ? nout : 1) * sizeof(int32_t));
-    memcpy(g->outputs, out, (size_t)nout * sizeof(int32_t));
-    for (int32_t i = 0; i < nout; i++)
-        g->tensors[out[i]].is_output = 1;
-}
 
 
 /* Conv → BatchNormalization folds into one Conv whose W'/b' match the formula

@@ -33,6 +33,82 @@ static void attr_free(fgq_ir_attr *a)
     }
 }
 
+void fgq_ir_node_free(fgq_ir_node *n)
+{
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->inputs);
+    free(n->outputs);
+    for (int32_t k = 0; k < n->n_attrs; k++)
+        attr_free(&n->attrs[k]);
+    free(n->attrs);
+    memset(n, 0, sizeof *n);
+}
+
+static char *str_dup(const char *s)
+{
+    size_t len = strlen(s) + 1;
+    char *d = malloc(len);
+    if (d != NULL)
+        memcpy(d, s, len);
+    return d;
+}
+
+int32_t fgq_graph_add_node(fgq_graph *g, const char *name, const char *op_type, int32_t n_inputs,
+                           const int32_t *inputs, int32_t n_outputs, const int32_t *outputs)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        int32_t cap = g->cap_nodes ? 2 * g->cap_nodes : 16;
+        fgq_ir_node *grown = realloc(g->nodes, (size_t)cap * sizeof *grown);
+        if (grown == NULL)
+            return -1;
+        g->nodes = grown;
+        g->cap_nodes = cap;
+    }
+    fgq_ir_node n;
+    memset(&n, 0, sizeof n);
+    n.name = str_dup(name);
+    n.op_type = str_dup(op_type);
+    n.domain = str_dup("");
+    n.inputs = malloc((size_t)(n_inputs > 0 ? n_inputs : 1) * sizeof *n.inputs);
+    n.outputs = malloc((size_t)(n_outputs > 0 ? n_outputs : 1) * sizeof *n.outputs);
+    if (!n.name || !n.op_type || !n.domain || !n.inputs || !n.outputs) {
+        fgq_ir_node_free(&n);
+        return -1;
+    }
+    n.n_inputs = n_inputs;
+    n.n_outputs = n_outputs;
+    if (n_inputs > 0)
+        memcpy(n.inputs, inputs, (size_t)n_inputs * sizeof *n.inputs);
+    if (n_outputs > 0)
+        memcpy(n.outputs, outputs, (size_t)n_outputs * sizeof *n.outputs);
+    for (int32_t k = 0; k < n_outputs; k++)
+        if (outputs[k] >= 0 && outputs[k] < g->n_tensors)
+            g->tensors[outputs[k]].producer = g->n_nodes;
+    g->nodes[g->n_nodes] = n;
+    return g->n_nodes++;
+}
+
+fgq_ir_attr *fgq_node_attr_slot(fgq_ir_node *n, const char *name)
+{
+    for (int32_t i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0)
+            return &n->attrs[i];
+    char *copy = str_dup(name);
+    fgq_ir_attr *grown = copy ? realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *grown) : NULL;
+    if (grown == NULL) {
+        free(copy);
+        return NULL;
+    }
+    n->attrs = grown;
+    fgq_ir_attr *a = &grown[n->n_attrs++];
+    memset(a, 0, sizeof *a);
+    a->name = copy;
+    a->tensor = -1;
+    return a;
+}
+
 void fgq_graph_free(fgq_graph *g)
 {
     if (g == NULL)
@@ -42,17 +118,8 @@ void fgq_graph_free(fgq_graph *g)
         free(g->tensors[i].data);
         fgq_qparams_free(&g->tensors[i].q);
     }
-    for (int32_t i = 0; i < g->n_nodes; i++) {
-        fgq_ir_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->op_type);
-        free(n->domain);
-        free(n->inputs);
-        free(n->outputs);
-        for (int32_t k = 0; k < n->n_attrs; k++)
-            attr_free(&n->attrs[k]);
-        free(n->attrs);
-    }
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        fgq_ir_node_free(&g->nodes[i]);
     free(g->tensors);
     free(g->nodes);
     free(g->inputs);

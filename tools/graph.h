@@ -110,6 +110,16 @@ void fgq_graph_free(fgq_graph *g);
 /* Adds a tensor named `name` (copied) and returns its index, or -1 on OOM.
  * Fields other than name default to: UNDEF dtype, INTERMEDIATE, rank -1. */
 int32_t fgq_graph_add_tensor(fgq_graph *g, const char *name);
+/* Appends a node: name, op_type and the index arrays are copied, domain is
+ * "" and the node becomes the producer of each output. Returns its index, or
+ * -1 on OOM (the graph is unchanged then). */
+int32_t fgq_graph_add_node(fgq_graph *g, const char *name, const char *op_type, int32_t n_inputs,
+                           const int32_t *inputs, int32_t n_outputs, const int32_t *outputs);
+/* Frees what node n owns (strings, index arrays, attributes), not n itself. */
+void fgq_ir_node_free(fgq_ir_node *n);
+/* Node n's attribute `name`, appended (type UNDEF, tensor -1) when absent, so
+ * the caller sets its type and value; NULL on OOM. */
+fgq_ir_attr *fgq_node_attr_slot(fgq_ir_node *n, const char *name);
 /* Index of the tensor called `name`, or -1. Linear search; fine at model sizes
  * (import keeps its own hash map while building). */
 int32_t fgq_graph_find_tensor(const fgq_graph *g, const char *name);

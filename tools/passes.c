@@ -55,26 +55,10 @@ static int64_t numel_of(const fgq_ir_tensor *t)
 /* Sets (or adds) an attribute on node n. */
 static fgq_ir_attr *attr_slot(fgq_ir_node *n, const char *name, fgq_error *err)
 {
-    for (int32_t i = 0; i < n->n_attrs; i++)
-        if (strcmp(n->attrs[i].name, name) == 0)
-            return &n->attrs[i];
-    fgq_ir_attr *a = realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *a);
-    if (a == NULL) {
+    fgq_ir_attr *a = fgq_node_attr_slot(n, name);
+    if (a == NULL)
         fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory adding attribute %s", n->name, name);
-        return NULL;
-    }
-    n->attrs = a;
-    fgq_ir_attr *s = &a[n->n_attrs];
-    memset(s, 0, sizeof *s);
-    s->name = malloc(strlen(name) + 1);
-    if (s->name == NULL) {
-        fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory adding attribute %s", n->name, name);
-        return NULL;
-    }
-    strcpy(s->name, name);
-    s->tensor = -1;
-    n->n_attrs++;
-    return s;
+    return a;
 }
 
 static fgq_status set_attr_int(fgq_ir_node *n, const char *name, int64_t v, fgq_error *err)
@@ -128,34 +112,12 @@ static int32_t add_const(fgq_graph *g, const char *base, const char *suffix, fgq
 
 /* ---- compaction ----------------------------------------------------------------- */
 
-static void node_free(fgq_ir_node *n)
-{
-    free(n->name);
-    free(n->op_type);
-    free(n->domain);
-    free(n->inputs);
-    free(n->outputs);
-    for (int32_t k = 0; k < n->n_attrs; k++) {
-        fgq_ir_attr *a = &n->attrs[k];
-        free(a->name);
-        free(a->s);
-        free(a->floats);
-        free(a->ints);
-        if (a->strings != NULL) {
-            for (int32_t i = 0; i < a->n; i++)
-                free(a->strings[i]);
-            free(a->strings);
-        }
-    }
-    free(n->attrs);
-}
-
 fgq_status fgq_graph_compact(fgq_graph *g, const uint8_t *dead, fgq_error *err)
 {
     int32_t w = 0;
     for (int32_t i = 0; i < g->n_nodes; i++) {
         if (dead != NULL && dead[i]) {
-            node_free(&g->nodes[i]);
+            fgq_ir_node_free(&g->nodes[i]);
             continue;
         }
         g->nodes[w++] = g->nodes[i];
