@@ -36,6 +36,20 @@ typedef enum {
     FGQ_OP_TRANSPOSE = 18,    /* ip[0..rank) = perm */
     FGQ_OP_CONCAT = 19,       /* ip[0] = axis (non-negative) */
     FGQ_OP_SOFTMAX = 20,      /* ip[0] = axis (non-negative); ip[1] = 1 for opset < 13 (flatten at axis) */
+    /* Integer-only ops (docs/quantized-ops.md is the full contract). Activations
+     * u8 or s8, per tensor, x = s·(q − z); zero points, output clamp and
+     * requantization live in iparams (FGQ_QP_*) or in s32/u8 const inputs.
+     * QRESHAPE is FGQ_OP_RESHAPE (it copies any whole-byte dtype). */
+    FGQ_OP_QCONV = 21,        /* in: X u8|s8, W s8|s4|t2 [M, Kp], B? s32 [M], REQ s32 [M, 2], GS? u8 [M, G(, 2)];
+                                 spatial block (FGQ_P_ACT must be 0) + Q block */
+    FGQ_OP_QGEMM = 22,        /* in: A u8|s8 [..., K], W [N, Kp], B?, REQ [N, 2], GS? (as QCONV); Q block */
+    FGQ_OP_QADD = 23,         /* in: A, B u8|s8 (numpy broadcasting); FGQ_QP_ADD_* + Q block */
+    FGQ_OP_QMAXPOOL = 24,     /* spatial block + X/Y zero, qmin, qmax */
+    FGQ_OP_QAVGPOOL = 25,     /* spatial block, ip[FGQ_P_COUNT_PAD] + X/Y zero, qmin, qmax, REQ mult/shift */
+    FGQ_OP_QGLOBAL_AVGPOOL = 26, /* X/Y zero, qmin, qmax, REQ mult/shift */
+    FGQ_OP_QCONCAT = 27,      /* ip[0] axis, ip[1] z_y, ip[2+3i..] (z_i, mult_i, shift_i), at most 10 inputs */
+    FGQ_OP_QUANTIZE = 28,     /* f32 -> u8|s8: fp[0] scale; Y zero, qmin, qmax; ip[FGQ_QP_ROUND] */
+    FGQ_OP_DEQUANTIZE = 29,   /* u8|s8|s32 -> f32: fp[0] scale; ip[FGQ_QP_X_ZERO] */
     FGQ_OP_COUNT_
 } fgq_op;
 
@@ -64,6 +78,46 @@ enum { FGQ_PF_ACT0 = 6, FGQ_PF_ACT1 = 7 };
 enum { FGQ_P_TRANS_A = 0, FGQ_P_TRANS_B = 1, FGQ_P_GEMM_ACT = 2 };
 enum { FGQ_PF_ALPHA = 0, FGQ_PF_BETA = 1 };
 
+/* Q block: iparams of the integer-only ops (FGQ_OP_QCONV..FGQ_OP_DEQUANTIZE),
+ * after the spatial block. Values are checked at load (see docs/quantized-ops.md).
+ *   X_ZERO   zero point of input 0 (QADD: of A), in the dtype's range
+ *   Y_ZERO   zero point of the output, in the dtype's range
+ *   QMIN/QMAX output clamp, dtype range ∩ fused Relu/Clip, QMIN <= QMAX
+ *   W_GROUP  QCONV/QGEMM with GS: group size N >= 1 along K; 0 without GS
+ *   W_NALPHA QCONV/QGEMM with GS: multipliers per group, 1, or 2 (t2 only:
+ *            m+ then m-); 0 without GS
+ *   W_MMAX   QCONV/QGEMM with GS: M in 1..255, every multiplier is used as
+ *            min(m, M) and M enters the overflow bound; 0 without GS (m = 1)
+ *   REQ_MULT/REQ_SHIFT  QAVGPOOL, QGLOBAL_AVGPOOL, QADD: output requantization
+ *            (fgq_requantize_s32); MULT 0 means "same scale" where documented
+ *   ROUND    QUANTIZE: 0 round half away from zero (TF), 1 half to even (ONNX) */
+enum {
+    FGQ_QP_X_ZERO = 20,
+    FGQ_QP_Y_ZERO = 21,
+    FGQ_QP_QMIN = 22,
+    FGQ_QP_QMAX = 23,
+    FGQ_QP_W_GROUP = 24,
+    FGQ_QP_W_NALPHA = 25,
+    FGQ_QP_W_MMAX = 26,
+    FGQ_QP_REQ_MULT = 27,
+    FGQ_QP_REQ_SHIFT = 28,
+    FGQ_QP_ROUND = 29,
+};
+/* QADD: iparams 0..5 (no spatial block), beside the Q block's X_ZERO (z_a),
+ * Y_ZERO, QMIN, QMAX, REQ_MULT/REQ_SHIFT (output). TFLite's integer Add. */
+enum {
+    FGQ_QP_ADD_B_ZERO = 0,
+    FGQ_QP_ADD_LEFT_SHIFT = 1, /* 0..20 */
+    FGQ_QP_ADD_A_MULT = 2,     /* >= 0 */
+    FGQ_QP_ADD_A_SHIFT = 3,    /* -31..0 */
+    FGQ_QP_ADD_B_MULT = 4,
+    FGQ_QP_ADD_B_SHIFT = 5,
+};
+/* QCONCAT: iparams. */
+enum { FGQ_QP_CONCAT_AXIS = 0, FGQ_QP_CONCAT_Y_ZERO = 1, FGQ_QP_CONCAT_IN = 2, FGQ_QCONCAT_MAX_INPUTS = 10 };
+/* QUANTIZE / DEQUANTIZE fparams. */
+enum { FGQ_QPF_SCALE = 0 };
+
 const char *fgq_op_name(fgq_op op);
 
 /* What an op kernel sees: views into the arena / the model blob. */
@@ -74,6 +128,58 @@ typedef struct {
     void *data;            /* const tensors point into the read-only model: do not write */
 } fgq_tensor_view;
 
+/* Parallel-for over [0, n), supplied by the caller of the runtime (the
+ * runtime itself has no threads; tools/threadpool.h is one provider).
+ *
+ * Contract of parallel_for(impl, n, grain, fn, ctx): calls fn(ctx, b, e) on
+ * disjoint ranges [b, e) that together cover [0, n) exactly once, each at most
+ * `grain` long (grain >= 1), possibly from several threads at once, and returns
+ * only when every call has returned. fn must not call parallel_for again on
+ * the same provider. Kernels split only independent output elements, so every
+ * output is computed by the same float operations whatever the split: results
+ * are bit-identical for any n_threads. */
+typedef void (*fgq_task_fn)(void *ctx, int64_t begin, int64_t end);
+typedef struct fgq_parallel {
+    void *impl;
+    int32_t n_threads; /* threads parallel_for may use, the caller's included */
+    void (*parallel_for)(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx);
+} fgq_parallel;
+
+/* Work below this many multiply-adds (or comparable element steps) per chunk
+ * costs more to hand to another thread than to do inline. */
+#define FGQ_PARALLEL_MIN_WORK ((int64_t)1 << 14)
+
+/* Grain for n items of `cost` work each: about four chunks per thread (so a
+ * thread that falls behind is evened out by the atomic hand-out), but never
+ * less than FGQ_PARALLEL_MIN_WORK per chunk. Returns n (one chunk: run
+ * inline) when par is NULL or single-threaded. */
+static inline int64_t fgq_parallel_grain(const fgq_parallel *par, int64_t n, int64_t cost)
+{
+    if (par == NULL || par->n_threads <= 1 || n <= 1)
+        return n > 1 ? n : 1;
+    const int64_t chunks = 4 * (int64_t)par->n_threads;
+    int64_t g = (n + chunks - 1) / chunks;
+    if (cost < 1)
+        cost = 1;
+    const int64_t min_items = (FGQ_PARALLEL_MIN_WORK + cost - 1) / cost;
+    return g < min_items ? (min_items < n ? min_items : n) : g;
+}
+
+/* fn(ctx, 0, n) inline when par is NULL or single-threaded; else
+ * par->parallel_for (which runs a single chunk inline itself; tests use a
+ * provider that splits finer than asked). n <= 0 calls nothing. */
+static inline void fgq_parallel_for(const fgq_parallel *par, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+{
+    if (n <= 0)
+        return;
+    if (grain < 1)
+        grain = 1;
+    if (par == NULL || par->n_threads <= 1 || par->parallel_for == NULL)
+        fn(ctx, 0, n);
+    else
+        par->parallel_for(par->impl, n, grain, fn, ctx);
+}
+
 typedef struct {
     const char *name;      /* not NUL-terminated: name_len bytes */
     uint32_t name_len;
@@ -81,6 +187,7 @@ typedef struct {
     int32_t n_inputs, n_outputs;
     const int32_t *iparams; /* FGQ_NODE_MAX_IPARAMS */
     const float *fparams;   /* FGQ_NODE_MAX_FPARAMS */
+    const fgq_parallel *par; /* NULL: run serially (see fgq_parallel_for) */
 } fgq_node_view;
 
 /* One row per op (ggml-style traits): `check` validates params, dtypes and that

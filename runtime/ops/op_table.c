@@ -1,11 +1,14 @@
 /* op_table.c — the op traits table (one row per fgq_op), fgq_op_lookup and fgq_op_name. */
 #include "fgq_ops.h"
 #include "ops_f32.h"
+#include "ops_q.h"
 
 #include <stddef.h>
 
 #define ROW(op_, name_, min_, max_, fn_) \
     [op_] = { name_, min_, max_, fgq_##fn_##_f32_check, fgq_##fn_##_f32_run }
+/* Integer-only rows (ops_q.h). */
+#define QROW(op_, name_, min_, max_, fn_) [op_] = { name_, min_, max_, fgq_##fn_##_check, fgq_##fn_##_run }
 
 static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(FGQ_OP_CONV, "Conv", 2, 3, conv),
@@ -28,6 +31,15 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(FGQ_OP_TRANSPOSE, "Transpose", 1, 1, transpose),
     ROW(FGQ_OP_CONCAT, "Concat", 1, -1, concat),
     ROW(FGQ_OP_SOFTMAX, "Softmax", 1, 1, softmax),
+    QROW(FGQ_OP_QCONV, "QConv", 4, 5, qconv),
+    QROW(FGQ_OP_QGEMM, "QGemm", 4, 5, qgemm),
+    QROW(FGQ_OP_QADD, "QAdd", 2, 2, qadd),
+    QROW(FGQ_OP_QMAXPOOL, "QMaxPool", 1, 1, qmaxpool),
+    QROW(FGQ_OP_QAVGPOOL, "QAveragePool", 1, 1, qavgpool),
+    QROW(FGQ_OP_QGLOBAL_AVGPOOL, "QGlobalAveragePool", 1, 1, qglobal_avgpool),
+    QROW(FGQ_OP_QCONCAT, "QConcat", 1, FGQ_QCONCAT_MAX_INPUTS, qconcat),
+    QROW(FGQ_OP_QUANTIZE, "Quantize", 1, 1, quantize),
+    QROW(FGQ_OP_DEQUANTIZE, "Dequantize", 1, 1, dequantize),
 };
 
 const fgq_op_impl *fgq_op_lookup(uint32_t op)

@@ -1,0 +1,182 @@
+/*
+ * ops_q.h — the integer-only reference kernels behind the quantized rows of the
+ * op table (FGQ_OP_QCONV .. FGQ_OP_DEQUANTIZE), and the helpers they share.
+ *
+ * These kernels are the specification (docs/quantized-ops.md): straightforward
+ * loops, exact integer arithmetic, one documented rounding rule
+ * (fgq_requantize_s32, runtime/quant/affine.h). Optimized kernels must match
+ * them bit for bit. Activations are u8 or s8 per tensor, x = s·(q − z); every
+ * zero point, clamp and requantization parameter comes from the node (iparams)
+ * or from s32/u8 constant inputs, never from float arithmetic (QUANTIZE and
+ * DEQUANTIZE excepted: they convert at the float boundary).
+ *
+ * `check` validates everything that can be seen at load (dtypes, shapes,
+ * iparams, the int32 overflow bound); `run` additionally validates the
+ * per-channel requantization pairs in the REQ constant (FGQ_ERR_FORMAT when a
+ * shift is outside −31..31 or a multiplier is negative) because constant data
+ * is not visible to `check`. Every other constant value is safe by
+ * construction: multipliers are clamped to FGQ_QP_W_MMAX, the t2 code 3 reads
+ * as 0, the bias add saturates. No kernel allocates; none tolerates aliasing
+ * of an output with an input.
+ */
+#ifndef FGQ_OPS_Q_H
+#define FGQ_OPS_Q_H
+
+#include "fgq_ops.h"
+
+#include <stdint.h>
+
+#define FGQ_OPS_Q_DECL(op)                                                                                  \
+    fgq_status fgq_##op##_check(const fgq_node_view *node, const fgq_tensor_view *const *in,               \
+                                const fgq_tensor_view *const *out, fgq_error *err);                        \
+    fgq_status fgq_##op##_run(const fgq_node_view *node, const fgq_tensor_view *const *in,                 \
+                              const fgq_tensor_view *const *out, fgq_error *err);
+
+FGQ_OPS_Q_DECL(qconv)            /* qconv.c */
+FGQ_OPS_Q_DECL(qgemm)            /* qgemm.c */
+FGQ_OPS_Q_DECL(qadd)             /* qadd.c */
+FGQ_OPS_Q_DECL(qmaxpool)         /* qpool.c */
+FGQ_OPS_Q_DECL(qavgpool)
+FGQ_OPS_Q_DECL(qglobal_avgpool)
+FGQ_OPS_Q_DECL(qconcat)          /* qconcat.c */
+FGQ_OPS_Q_DECL(quantize)         /* qconvert.c */
+FGQ_OPS_Q_DECL(dequantize)
+
+#undef FGQ_OPS_Q_DECL
+
+/* ---- shared helpers (qutil.c and the inlines below) ---------------------- */
+
+/* Integer range of an activation dtype (u8 0..255, s8 −128..127); 0 for any
+ * other dtype. */
+int fgq_q_act_range(fgq_dtype dt, int32_t *lo, int32_t *hi);
+
+/* Input/output `t` must be u8 or s8 (FGQ_ERR_UNSUPPORTED otherwise). */
+fgq_status fgq_q_check_act(const fgq_node_view *node, const fgq_tensor_view *t, const char *role, int32_t index,
+                           fgq_error *err);
+/* z must lie in dt's range; `what` names it in the message. */
+fgq_status fgq_q_check_zero(const fgq_node_view *node, fgq_dtype dt, int32_t z, const char *what, fgq_error *err);
+/* Y_ZERO, QMIN, QMAX of the Q block against y's dtype: each in range, qmin <= qmax. */
+fgq_status fgq_q_check_out(const fgq_node_view *node, const fgq_tensor_view *y, fgq_error *err);
+/* mult >= 0 and shift in [shift_lo, shift_hi] (both within −31..31). */
+fgq_status fgq_q_check_req(const fgq_node_view *node, int32_t mult, int32_t shift, int32_t shift_lo,
+                           int32_t shift_hi, const char *what, fgq_error *err);
+
+/* Rounded integer division n / d (d > 0), halves away from zero. */
+static inline int64_t fgq_q_rdiv(int64_t n, int64_t d)
+{
+    return n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d);
+}
+
+static inline int32_t fgq_q_load(const void *p, int64_t i, int is_s8)
+{
+    return is_s8 ? (int32_t)((const int8_t *)p)[i] : (int32_t)((const uint8_t *)p)[i];
+}
+
+/* Stores clamp(v, qmin, qmax); qmin/qmax lie in the dtype's range (checked). */
+static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t qmin, int32_t qmax)
+{
+    const int32_t c = v < qmin ? qmin : v > qmax ? qmax : (int32_t)v;
+    if (is_s8)
+        ((int8_t *)p)[i] = (int8_t)c;
+    else
+        ((uint8_t *)p)[i] = (uint8_t)c;
+}
+
+/* ---- quantized weights: QCONV and QGEMM --------------------------------- */
+
+/* Largest |code| a weight dtype can hold (s8 128, s4 8, t2 1); 0 otherwise. */
+int32_t fgq_qw_code_max(fgq_dtype dt);
+
+/* Code k of a packed row: s8 as is, s4 sign-extended nibble (low first), t2
+ * 1 -> +1, 2 -> −1, 0 and the invalid 3 -> 0. */
+static inline int32_t fgq_qw_code(fgq_dtype dt, const uint8_t *row, int64_t k)
+{
+    if (dt == FGQ_DT_S8)
+        return (int32_t)(int8_t)row[k];
+    if (dt == FGQ_DT_S4) {
+        const int32_t nib = (row[k >> 1] >> (4 * (k & 1))) & 15;
+        return nib >= 8 ? nib - 16 : nib;
+    }
+    const int32_t c = (row[k >> 2] >> (2 * (k & 3))) & 3;
+    return c == 1 ? 1 : c == 2 ? -1 : 0;
+}
+
+/* A checked weight operand: W [rows, Kp] packed, B? s32 [rows], REQ s32
+ * [rows, 2], GS? u8 [rows, n_groups(, 2)], plus the Q block's W_* params. */
+typedef struct {
+    fgq_dtype dtype;
+    int64_t rows, k, row_bytes;
+    int64_t group, n_groups; /* group = k, n_groups = 1 without GS */
+    int32_t n_alpha, mmax;   /* 1, 1 without GS */
+    int has_gs;
+    const uint8_t *codes, *gs;
+    const int32_t *bias, *req;
+} fgq_qweights;
+
+/* Validates W, B, REQ, GS (views; data may be NULL) for `rows` output
+ * channels and reduction length k, and the int32 overflow bound
+ * k · code_max · dx_max · M <= 2^31 − 1 with dx_max = max(z_x − lo, hi − z_x)
+ * of X's dtype; fills *qw (data pointers as in the views). */
+fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *b,
+                              const fgq_tensor_view *req, const fgq_tensor_view *gs, int64_t rows, int64_t k,
+                              fgq_dtype x_dtype, fgq_qweights *qw, fgq_error *err);
+/* Run-time part: every REQ pair has mult >= 0 and shift in −31..31. */
+fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_qweights *qw, fgq_error *err);
+
+/* Group accumulator over one weight row: push (code, d = q_x − z_x) for k =
+ * 0, 1, ..., K − 1 in order; at each group end the group's
+ *   m⁺·Σ_{w>0} w·d − m⁻·Σ_{w<0} |w|·d      (m⁺ = m⁻ = m when n_alpha = 1)
+ * is added to acc, with m = min(GS value, M) (1 without GS). */
+typedef struct {
+    const fgq_qweights *qw;
+    const uint8_t *gs_row; /* this row's multipliers, NULL without GS */
+    int64_t left, g;       /* codes left in the current group, its index */
+    int32_t pos, neg, acc;
+} fgq_qacc;
+
+static inline void fgq_qacc_begin(fgq_qacc *a, const fgq_qweights *qw, int64_t row)
+{
+    a->qw = qw;
+    a->gs_row = qw->has_gs ? qw->gs + row * qw->n_groups * qw->n_alpha : NULL;
+    a->left = qw->group;
+    a->g = 0;
+    a->pos = a->neg = a->acc = 0;
+}
+
+static inline void fgq_qacc_flush(fgq_qacc *a)
+{
+    int32_t mp = 1, mn = 1;
+    if (a->gs_row != NULL) {
+        const uint8_t *m = a->gs_row + a->g * a->qw->n_alpha;
+        mp = m[0] < a->qw->mmax ? m[0] : a->qw->mmax;
+        mn = a->qw->n_alpha == 2 ? (m[1] < a->qw->mmax ? m[1] : a->qw->mmax) : mp;
+    }
+    a->acc += mp * a->pos - mn * a->neg;
+    a->pos = a->neg = 0;
+    a->g++;
+    a->left = a->qw->group;
+}
+
+static inline void fgq_qacc_push(fgq_qacc *a, int32_t w, int32_t d)
+{
+    if (w > 0)
+        a->pos += w * d;
+    else if (w < 0)
+        a->neg -= w * d;
+    if (--a->left == 0)
+        fgq_qacc_flush(a);
+}
+
+/* Final dot product of the row (flushes a short last group). */
+static inline int32_t fgq_qacc_end(fgq_qacc *a)
+{
+    if (a->left != a->qw->group)
+        fgq_qacc_flush(a);
+    return a->acc;
+}
+
+/* Output of channel `row` for its dot product: clamp(z_y +
+ * requant(sat32(bias + dot), mult, shift), qmin, qmax), before the store. */
+int64_t fgq_qweights_output(const fgq_qweights *qw, int64_t row, int32_t dot, int32_t z_y);
+
+#endif /* FGQ_OPS_Q_H */

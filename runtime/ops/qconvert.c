@@ -1,0 +1,104 @@
+/*
+ * qconvert.c — QUANTIZE (f32 -> u8|s8) and DEQUANTIZE (u8|s8|s32 -> f32),
+ * per tensor, at the float boundaries of an integer graph (model inputs,
+ * outputs, before Softmax). These are the only quantized ops that use float.
+ *   QUANTIZE:   q = clamp(round(x / s) + z_y, qmin, qmax), in float as
+ *               fgq_affine_quantize does; round = half away from zero
+ *               (FGQ_QP_ROUND 0, TF) or half to even (1, ONNX QuantizeLinear);
+ *               NaN -> qmin. s = fparams[FGQ_QPF_SCALE], finite and >= FLT_MIN.
+ *   DEQUANTIZE: y = (float)(q − z_x) · s, the difference taken exactly (int64);
+ *               z_x in the input dtype's range (any int32 for s32); s finite.
+ * Shapes: output dims equal input dims.
+ */
+#include "ops_q.h"
+#include "ops_util.h"
+
+#include <float.h>
+#include <math.h>
+
+static fgq_status check_same_dims(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
+                                  fgq_error *err)
+{
+    return fgq_ops_check_out_dims(node, y, x->rank, x->dims, err);
+}
+
+fgq_status fgq_quantize_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const float s = node->fparams[FGQ_QPF_SCALE];
+    if (in[0]->dtype != FGQ_DT_F32)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "input has dtype %s, expected f32", FGQ_NODE_ARGS(node),
+                        fgq_dtype_name(in[0]->dtype));
+    if ((st = fgq_q_check_act(node, out[0], "output", 0, err)) != FGQ_OK || (st = fgq_q_check_out(node, out[0], err)) != FGQ_OK)
+        return st;
+    if (!isfinite(s) || !(s >= FLT_MIN))
+        return fgq_fail(err, FGQ_ERR_VALUE, FGQ_NODE_FMT "scale %g, expected finite and >= FLT_MIN", FGQ_NODE_ARGS(node),
+                        (double)s);
+    if (node->iparams[FGQ_QP_ROUND] != 0 && node->iparams[FGQ_QP_ROUND] != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "rounding mode %d, expected 0 (half away) or 1 (half even)",
+                        FGQ_NODE_ARGS(node), (int)node->iparams[FGQ_QP_ROUND]);
+    return check_same_dims(node, in[0], out[0], err);
+}
+
+fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    const fgq_tensor_view *y = out[0];
+    const int32_t *ip = node->iparams;
+    const float s = node->fparams[FGQ_QPF_SCALE], z = (float)ip[FGQ_QP_Y_ZERO];
+    const float lo = (float)ip[FGQ_QP_QMIN], hi = (float)ip[FGQ_QP_QMAX];
+    const int even = ip[FGQ_QP_ROUND] == 1, y_s8 = y->dtype == FGQ_DT_S8;
+    const int64_t n = fgq_ops_numel(y);
+    for (int64_t i = 0; i < n; i++) {
+        const float r = x[i] / s;
+        float v = (even ? nearbyintf(r) : roundf(r)) + z;
+        v = !(v >= lo) ? lo : v > hi ? hi : v; /* NaN -> qmin */
+        fgq_q_store(y->data, i, y_s8, (int64_t)v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_dequantize_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    if (y->dtype != FGQ_DT_F32)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "output has dtype %s, expected f32", FGQ_NODE_ARGS(node),
+                        fgq_dtype_name(y->dtype));
+    if (x->dtype != FGQ_DT_S32) {
+        if ((st = fgq_q_check_act(node, x, "input", 0, err)) != FGQ_OK ||
+            (st = fgq_q_check_zero(node, x->dtype, node->iparams[FGQ_QP_X_ZERO], "input zero point", err)) != FGQ_OK)
+            return st;
+    }
+    if (!isfinite(node->fparams[FGQ_QPF_SCALE]))
+        return fgq_fail(err, FGQ_ERR_VALUE, FGQ_NODE_FMT "scale %g is not finite", FGQ_NODE_ARGS(node),
+                        (double)node->fparams[FGQ_QPF_SCALE]);
+    return check_same_dims(node, x, y, err);
+}
+
+fgq_status fgq_dequantize_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const fgq_tensor_view *x = in[0];
+    float *y = (float *)out[0]->data;
+    const float s = node->fparams[FGQ_QPF_SCALE];
+    const int64_t z = node->iparams[FGQ_QP_X_ZERO], n = fgq_ops_numel(x);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t q;
+        if (x->dtype == FGQ_DT_S32)
+            q = ((const int32_t *)x->data)[i];
+        else
+            q = fgq_q_load(x->data, i, x->dtype == FGQ_DT_S8);
+        y[i] = (float)(q - z) * s;
+    }
+    return FGQ_OK;
+}

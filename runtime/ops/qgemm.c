@@ -1,0 +1,87 @@
+/*
+ * qgemm.c — QGEMM: integer-only Gemm / MatMul with a constant weight.
+ *
+ *   dot[r, j] = Σ_k w[j, k] · (a[r, k] − z_x),   r < M (all leading dims of A), j < N
+ *   y[r, j]   = clamp(z_y + requant(sat32(B[j] + dot), REQ[j]), qmin, qmax)
+ *
+ * A u8|s8 [..., K] (rank >= 1), Y [..., N] with A's leading dims; W [N, Kp]
+ * packed rows (the tools transpose ONNX's B into [N, K] rows; transB,
+ * alpha and beta are folded into W, B and REQ). Weights per ops_q.h.
+ */
+#include "ops_q.h"
+#include "ops_util.h"
+
+static fgq_status qgemm_check_all(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                  const fgq_tensor_view *const *out, fgq_qweights *qw, fgq_error *err)
+{
+    if (node->n_inputs < 4 || node->n_inputs > 5 || node->n_outputs != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%d inputs / %d outputs, expected 4..5 / 1",
+                        FGQ_NODE_ARGS(node), (int)node->n_inputs, (int)node->n_outputs);
+    if (in == NULL || out == NULL || out[0] == NULL || in[0] == NULL || in[1] == NULL || in[3] == NULL)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "A, W, REQ and the output are required",
+                        FGQ_NODE_ARGS(node));
+    for (int32_t i = 0; i < node->n_inputs; i++) {
+        fgq_status st = in[i] != NULL ? fgq_ops_check_tensor(node, in[i], "input", i, err) : FGQ_OK;
+        if (st != FGQ_OK)
+            return st;
+    }
+    const fgq_tensor_view *a = in[0], *y = out[0];
+    fgq_status st = fgq_ops_check_tensor(node, y, "output", 0, err);
+    if (st == FGQ_OK)
+        st = fgq_q_check_act(node, a, "input", 0, err);
+    if (st == FGQ_OK)
+        st = fgq_q_check_act(node, y, "output", 0, err);
+    if (st == FGQ_OK)
+        st = fgq_q_check_zero(node, a->dtype, node->iparams[FGQ_QP_X_ZERO], "input zero point", err);
+    if (st == FGQ_OK)
+        st = fgq_q_check_out(node, y, err);
+    if (st != FGQ_OK)
+        return st;
+    if (a->rank < 1 || y->rank != a->rank)
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "A rank %d, Y rank %d: expected equal ranks >= 1",
+                        FGQ_NODE_ARGS(node), (int)a->rank, (int)y->rank);
+    for (int32_t i = 0; i + 1 < a->rank; i++)
+        if (y->dims[i] != a->dims[i])
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "Y dim %d is %lld, expected %lld (A's)",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)y->dims[i], (long long)a->dims[i]);
+    const fgq_tensor_view *gs = node->n_inputs > 4 ? in[4] : NULL;
+    return fgq_qweights_check(node, in[1], in[2], in[3], gs, y->dims[y->rank - 1], a->dims[a->rank - 1], a->dtype,
+                              qw, err);
+}
+
+fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_qweights qw;
+    return qgemm_check_all(node, in, out, &qw, err);
+}
+
+fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                         const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_qweights qw;
+    fgq_status st = qgemm_check_all(node, in, out, &qw, err);
+    if (st == FGQ_OK)
+        st = fgq_qweights_check_req(node, &qw, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *a = in[0], *y = out[0];
+    const int a_s8 = a->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    const int32_t zx = node->iparams[FGQ_QP_X_ZERO], zy = node->iparams[FGQ_QP_Y_ZERO];
+    const int32_t qmin = node->iparams[FGQ_QP_QMIN], qmax = node->iparams[FGQ_QP_QMAX];
+    const int64_t k_len = qw.k, n_out = qw.rows;
+    const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
+    for (int64_t r = 0; r < m_rows; r++) {
+        const void *ar = (const uint8_t *)a->data + r * k_len;
+        for (int64_t j = 0; j < n_out; j++) {
+            const uint8_t *wrow = qw.codes + j * qw.row_bytes;
+            fgq_qacc acc;
+            fgq_qacc_begin(&acc, &qw, j);
+            for (int64_t k = 0; k < k_len; k++)
+                fgq_qacc_push(&acc, fgq_qw_code(qw.dtype, wrow, k), fgq_q_load(ar, k, a_s8) - zx);
+            fgq_q_store(y->data, r * n_out + j, y_s8, fgq_qweights_output(&qw, j, fgq_qacc_end(&acc), zy), qmin,
+                        qmax);
+        }
+    }
+    return FGQ_OK;
+}

@@ -1,0 +1,222 @@
+/*
+ * qpool.c — QMAXPOOL, QAVGPOOL, QGLOBAL_AVGPOOL on u8|s8 NCHW (1-D/2-D/3-D).
+ *
+ * Windows, padding, ceil_mode and count_include_pad are those of the float
+ * pools (pool_f32.c). With d = q − z_x per in-range tap:
+ *   QMAXPOOL:  y = clamp(z_y + max d, qmin, qmax)   (a window with no tap: qmin)
+ *   QAVGPOOL / QGLOBAL_AVGPOOL: S = Σ d (padding taps are 0.0, i.e. d = 0),
+ *     c = tap count (float rule), then
+ *       REQ_MULT == 0 (same scale):  y = clamp(z_y + rdiv(S, c), qmin, qmax)
+ *       otherwise:                   y = clamp(z_y + requant(rdiv(S·2^8, c), mult, shift), qmin, qmax)
+ *     rdiv rounds halves away from zero; requant is fgq_requantize_s32 with
+ *     the real multiplier s_x / (2^8 · s_y). c == 0 gives y = clamp(z_y).
+ * Bound: the window (or plane) has at most (2^31 − 1) / 255 taps, so S is int32.
+ */
+#include "ops_q.h"
+#include "ops_util.h"
+#include "quant/affine.h"
+
+#define QAVG_FRAC_BITS 8
+#define QPOOL_MAX_TAPS (INT32_MAX / 255)
+
+static fgq_status check_qparams(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
+                                int with_req, fgq_error *err)
+{
+    const int32_t *ip = node->iparams;
+    fgq_status st;
+    if ((st = fgq_q_check_act(node, x, "input", 0, err)) != FGQ_OK ||
+        (st = fgq_q_check_act(node, y, "output", 0, err)) != FGQ_OK ||
+        (st = fgq_q_check_zero(node, x->dtype, ip[FGQ_QP_X_ZERO], "input zero point", err)) != FGQ_OK ||
+        (st = fgq_q_check_out(node, y, err)) != FGQ_OK)
+        return st;
+    if (with_req)
+        return fgq_q_check_req(node, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT], -31, 31, "output", err);
+    return FGQ_OK;
+}
+
+static fgq_status check_qpool(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, int is_avg, fgq_ops_spatial *sp, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    if ((st = check_qparams(node, x, y, is_avg, err)) != FGQ_OK)
+        return st;
+    if ((st = fgq_ops_read_spatial(node, x, NULL, y, 1, sp, err)) != FGQ_OK)
+        return st;
+    for (int32_t j = 0; j < 3; j++) {
+        const int64_t ext = sp->dilation[j] * (sp->kernel[j] - 1) + 1;
+        if (sp->pad_begin[j] >= ext || sp->pad_end[j] >= ext)
+            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "pads %lld, %lld must be smaller than the window %lld",
+                            FGQ_NODE_ARGS(node), (long long)sp->pad_begin[j], (long long)sp->pad_end[j],
+                            (long long)ext);
+    }
+    if (sp->kernel[0] * sp->kernel[1] > QPOOL_MAX_TAPS / sp->kernel[2]) /* each <= 2^20: no overflow */
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "window of more than %d taps", FGQ_NODE_ARGS(node),
+                        (int)QPOOL_MAX_TAPS);
+    if (is_avg && node->iparams[FGQ_P_COUNT_PAD] != 0 && node->iparams[FGQ_P_COUNT_PAD] != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "count_include_pad %d, expected 0 or 1",
+                        FGQ_NODE_ARGS(node), (int)node->iparams[FGQ_P_COUNT_PAD]);
+    if (y->dims[0] != x->dims[0] || y->dims[1] != x->dims[1])
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "Y is [%lld, %lld, ...], expected [%lld, %lld, ...]",
+                        FGQ_NODE_ARGS(node), (long long)y->dims[0], (long long)y->dims[1], (long long)x->dims[0],
+                        (long long)x->dims[1]);
+    return FGQ_OK;
+}
+
+fgq_status fgq_qmaxpool_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    return check_qpool(node, in, out, 0, &sp, err);
+}
+
+fgq_status fgq_qavgpool_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    return check_qpool(node, in, out, 1, &sp, err);
+}
+
+/* Average output for the sum S of c taps (c >= 0), before the clamp. */
+static int64_t avg_out(const int32_t *ip, int32_t s, int64_t c)
+{
+    const int32_t mult = ip[FGQ_QP_REQ_MULT];
+    if (c == 0)
+        return ip[FGQ_QP_Y_ZERO];
+    if (mult == 0)
+        return ip[FGQ_QP_Y_ZERO] + fgq_q_rdiv(s, c);
+    const int32_t v = (int32_t)fgq_q_rdiv((int64_t)s * (1 << QAVG_FRAC_BITS), c); /* |v| <= 255·2^8 */
+    return (int64_t)ip[FGQ_QP_Y_ZERO] + fgq_requantize_s32(v, mult, ip[FGQ_QP_REQ_SHIFT]);
+}
+
+/* One axis of a window: the in-range taps k0 <= k < k1 and the count of taps
+ * inside the padded input [−pb, in + pe) (count_include_pad). */
+typedef struct {
+    int64_t base, k0, k1, n_pad;
+} qwindow;
+
+static qwindow qwindow_for(const fgq_ops_spatial *sp, int32_t j, int64_t o)
+{
+    qwindow w;
+    const int64_t s = sp->stride[j], d = sp->dilation[j], k = sp->kernel[j], in = sp->in[j];
+    w.base = o * s - sp->pad_begin[j];
+    const int64_t lo = w.base < 0 ? (-w.base + d - 1) / d : 0;
+    const int64_t hi = in - w.base > 0 ? (in - w.base + d - 1) / d : 0;
+    const int64_t lim_pad = in + sp->pad_end[j];
+    const int64_t hp = lim_pad - w.base > 0 ? (lim_pad - w.base + d - 1) / d : 0;
+    w.k0 = lo < k ? lo : k;
+    w.k1 = hi < k ? hi : k;
+    if (w.k1 < w.k0)
+        w.k1 = w.k0;
+    w.n_pad = hp < k ? hp : k;
+    return w;
+}
+
+static void run_qpool(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
+                      const fgq_ops_spatial *sp, int is_avg)
+{
+    const int32_t *ip = node->iparams;
+    const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
+    const int count_pad = is_avg && ip[FGQ_P_COUNT_PAD] == 1;
+    const int64_t planes = x->dims[0] * x->dims[1];
+    const int64_t IH = sp->in[1], IW = sp->in[2], x_plane = sp->in[0] * IH * IW;
+    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const uint8_t *xp = (const uint8_t *)x->data + pl * x_plane;
+        for (int64_t od = 0; od < OD; od++) {
+            const qwindow wd = qwindow_for(sp, 0, od);
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const qwindow wh = qwindow_for(sp, 1, oh);
+                for (int64_t ow = 0; ow < OW; ow++) {
+                    const qwindow ww = qwindow_for(sp, 2, ow);
+                    int32_t acc = is_avg ? 0 : INT32_MIN;
+                    for (int64_t kd = wd.k0; kd < wd.k1; kd++)
+                        for (int64_t kh = wh.k0; kh < wh.k1; kh++)
+                            for (int64_t kw = ww.k0; kw < ww.k1; kw++) {
+                                const int64_t i = ((wd.base + kd * sp->dilation[0]) * IH + wh.base +
+                                                   kh * sp->dilation[1]) * IW + ww.base + kw * sp->dilation[2];
+                                const int32_t d = fgq_q_load(xp, i, x_s8) - zx;
+                                if (is_avg)
+                                    acc += d;
+                                else if (d > acc)
+                                    acc = d;
+                            }
+                    int64_t v;
+                    if (is_avg) {
+                        const int64_t c = count_pad ? wd.n_pad * wh.n_pad * ww.n_pad
+                                                    : (wd.k1 - wd.k0) * (wh.k1 - wh.k0) * (ww.k1 - ww.k0);
+                        v = avg_out(ip, acc, c);
+                    } else {
+                        v = acc == INT32_MIN ? qmin : (int64_t)zy + acc;
+                    }
+                    fgq_q_store(y->data, (pl * OD + od) * OH * OW + oh * OW + ow, y_s8, v, qmin, qmax);
+                }
+            }
+        }
+    }
+}
+
+fgq_status fgq_qmaxpool_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    fgq_status st = check_qpool(node, in, out, 0, &sp, err);
+    if (st == FGQ_OK)
+        run_qpool(node, in[0], out[0], &sp, 0);
+    return st;
+}
+
+fgq_status fgq_qavgpool_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_ops_spatial sp;
+    fgq_status st = check_qpool(node, in, out, 1, &sp, err);
+    if (st == FGQ_OK)
+        run_qpool(node, in[0], out[0], &sp, 1);
+    return st;
+}
+
+fgq_status fgq_qglobal_avgpool_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                     const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0];
+    if ((st = check_qparams(node, x, out[0], 1, err)) != FGQ_OK)
+        return st;
+    if (x->rank < 3)
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "X rank %d, expected >= 3 (N, C, spatial...)",
+                        FGQ_NODE_ARGS(node), (int)x->rank);
+    if (fgq_ops_dims_prod(x->dims, 2, x->rank) > QPOOL_MAX_TAPS)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "plane of more than %d elements", FGQ_NODE_ARGS(node),
+                        (int)QPOOL_MAX_TAPS);
+    int64_t dims[FGQ_MAX_DIMS];
+    dims[0] = x->dims[0];
+    dims[1] = x->dims[1];
+    for (int32_t i = 2; i < x->rank; i++)
+        dims[i] = 1;
+    return fgq_ops_check_out_dims(node, out[0], x->rank, dims, err);
+}
+
+fgq_status fgq_qglobal_avgpool_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                   const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_qglobal_avgpool_check(node, in, out, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    const int32_t *ip = node->iparams;
+    const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    const int64_t planes = x->dims[0] * x->dims[1], hw = fgq_ops_dims_prod(x->dims, 2, x->rank);
+    for (int64_t p = 0; p < planes; p++) {
+        int32_t s = 0;
+        for (int64_t i = 0; i < hw; i++)
+            s += fgq_q_load(x->data, p * hw + i, x_s8) - ip[FGQ_QP_X_ZERO];
+        fgq_q_store(y->data, p, y_s8, avg_out(ip, s, hw), ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+    }
+    return FGQ_OK;
+}

@@ -1,0 +1,190 @@
+/* qutil.c — checks and weight-operand helpers shared by the integer-only kernels (ops_q.h). */
+#include "ops_q.h"
+#include "ops_util.h"
+#include "quant/affine.h"
+
+int fgq_q_act_range(fgq_dtype dt, int32_t *lo, int32_t *hi)
+{
+    if (dt == FGQ_DT_U8) {
+        *lo = 0;
+        *hi = 255;
+        return 1;
+    }
+    if (dt == FGQ_DT_S8) {
+        *lo = -128;
+        *hi = 127;
+        return 1;
+    }
+    return 0;
+}
+
+fgq_status fgq_q_check_act(const fgq_node_view *node, const fgq_tensor_view *t, const char *role, int32_t index,
+                           fgq_error *err)
+{
+    if (t->dtype != FGQ_DT_U8 && t->dtype != FGQ_DT_S8)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "%s %d has dtype %s, expected u8 or s8",
+                        FGQ_NODE_ARGS(node), role, (int)index, fgq_dtype_name(t->dtype));
+    return FGQ_OK;
+}
+
+fgq_status fgq_q_check_zero(const fgq_node_view *node, fgq_dtype dt, int32_t z, const char *what, fgq_error *err)
+{
+    int32_t lo = 0, hi = 0;
+    if (!fgq_q_act_range(dt, &lo, &hi) || z < lo || z > hi)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%s %d outside the %s range", FGQ_NODE_ARGS(node), what,
+                        (int)z, fgq_dtype_name(dt));
+    return FGQ_OK;
+}
+
+fgq_status fgq_q_check_out(const fgq_node_view *node, const fgq_tensor_view *y, fgq_error *err)
+{
+    const int32_t *ip = node->iparams;
+    fgq_status st = fgq_q_check_zero(node, y->dtype, ip[FGQ_QP_Y_ZERO], "output zero point", err);
+    if (st != FGQ_OK)
+        return st;
+    int32_t lo = 0, hi = 0;
+    fgq_q_act_range(y->dtype, &lo, &hi);
+    const int32_t qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
+    if (qmin < lo || qmax > hi || qmin > qmax)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "output clamp [%d, %d] is empty or outside %s [%d, %d]",
+                        FGQ_NODE_ARGS(node), (int)qmin, (int)qmax, fgq_dtype_name(y->dtype), (int)lo, (int)hi);
+    return FGQ_OK;
+}
+
+fgq_status fgq_q_check_req(const fgq_node_view *node, int32_t mult, int32_t shift, int32_t shift_lo,
+                           int32_t shift_hi, const char *what, fgq_error *err)
+{
+    if (mult < 0 || shift < shift_lo || shift > shift_hi)
+        return fgq_fail(err, FGQ_ERR_FORMAT,
+                        FGQ_NODE_FMT "%s requantization (multiplier %ld, shift %ld): expected multiplier >= 0, shift in %ld..%ld",
+                        FGQ_NODE_ARGS(node), what, (long)mult, (long)shift, (long)shift_lo, (long)shift_hi);
+    return FGQ_OK;
+}
+
+int32_t fgq_qw_code_max(fgq_dtype dt)
+{
+    switch (dt) {
+    case FGQ_DT_S8:
+        return 128;
+    case FGQ_DT_S4:
+        return 8;
+    case FGQ_DT_T2:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Codes per byte of a weight dtype. */
+static int64_t codes_per_byte(fgq_dtype dt)
+{
+    return dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : 1;
+}
+
+static fgq_status check_dims2(const fgq_node_view *node, const fgq_tensor_view *t, const char *what, fgq_dtype dt,
+                              int32_t rank, int64_t d0, int64_t d1, int64_t d2, fgq_error *err)
+{
+    const int64_t want[3] = { d0, d1, d2 };
+    int ok = t->dtype == dt && t->rank == rank;
+    for (int32_t i = 0; ok && i < rank; i++)
+        ok = t->dims[i] == want[i];
+    if (!ok) {
+        if (rank == 1)
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "%s must be %s [%lld]", FGQ_NODE_ARGS(node), what,
+                            fgq_dtype_name(dt), (long long)d0);
+        if (rank == 2)
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "%s must be %s [%lld, %lld]", FGQ_NODE_ARGS(node),
+                            what, fgq_dtype_name(dt), (long long)d0, (long long)d1);
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "%s must be %s [%lld, %lld, %lld]", FGQ_NODE_ARGS(node),
+                        what, fgq_dtype_name(dt), (long long)d0, (long long)d1, (long long)d2);
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *b,
+                              const fgq_tensor_view *req, const fgq_tensor_view *gs, int64_t rows, int64_t k,
+                              fgq_dtype x_dtype, fgq_qweights *qw, fgq_error *err)
+{
+    const int32_t *ip = node->iparams;
+    const int32_t cmax = fgq_qw_code_max(w->dtype);
+    if (cmax == 0)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "W has dtype %s, expected s8, s4 or t2",
+                        FGQ_NODE_ARGS(node), fgq_dtype_name(w->dtype));
+    if (k < 1 || rows < 1)
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "reduction length %lld and %lld output channels, expected >= 1",
+                        FGQ_NODE_ARGS(node), (long long)k, (long long)rows);
+    const int64_t cpb = codes_per_byte(w->dtype);
+    const int64_t row_bytes = (k + cpb - 1) / cpb;
+    fgq_status st = check_dims2(node, w, "W", w->dtype, 2, rows, row_bytes * cpb, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    if (b != NULL && (st = check_dims2(node, b, "bias", FGQ_DT_S32, 1, rows, 0, 0, err)) != FGQ_OK)
+        return st;
+    if ((st = check_dims2(node, req, "REQ", FGQ_DT_S32, 2, rows, 2, 0, err)) != FGQ_OK)
+        return st;
+
+    const int32_t group = ip[FGQ_QP_W_GROUP], n_alpha = ip[FGQ_QP_W_NALPHA], mmax = ip[FGQ_QP_W_MMAX];
+    qw->dtype = w->dtype;
+    qw->rows = rows;
+    qw->k = k;
+    qw->row_bytes = row_bytes;
+    qw->has_gs = gs != NULL;
+    if (gs == NULL) {
+        if (group != 0 || n_alpha != 0 || mmax != 0)
+            return fgq_fail(err, FGQ_ERR_FORMAT,
+                            FGQ_NODE_FMT "group size %d, n_alpha %d, M %d without group multipliers, expected 0, 0, 0",
+                            FGQ_NODE_ARGS(node), (int)group, (int)n_alpha, (int)mmax);
+        qw->group = k;
+        qw->n_groups = 1;
+        qw->n_alpha = 1;
+        qw->mmax = 1;
+    } else {
+        if (group < 1 || mmax < 1 || mmax > 255 || (n_alpha != 1 && !(n_alpha == 2 && w->dtype == FGQ_DT_T2)))
+            return fgq_fail(err, FGQ_ERR_FORMAT,
+                            FGQ_NODE_FMT "group size %d, n_alpha %d, M %d: expected group >= 1, n_alpha 1 (2 for t2), M in 1..255",
+                            FGQ_NODE_ARGS(node), (int)group, (int)n_alpha, (int)mmax);
+        qw->group = group;
+        qw->n_groups = (k + group - 1) / group;
+        qw->n_alpha = n_alpha;
+        qw->mmax = mmax;
+        st = check_dims2(node, gs, "GS", FGQ_DT_U8, n_alpha == 2 ? 3 : 2, rows, qw->n_groups, 2, err);
+        if (st != FGQ_OK)
+            return st;
+    }
+
+    /* |dot| <= k · cmax · dx · M: exact in int32 for any data when this fits. */
+    int32_t lo = 0, hi = 0;
+    fgq_q_act_range(x_dtype, &lo, &hi);
+    const int64_t zx = ip[FGQ_QP_X_ZERO];
+    const int64_t dx = zx - lo > hi - zx ? zx - lo : hi - zx;
+    const int64_t per_k = (int64_t)cmax * (dx > 0 ? dx : 1) * qw->mmax;
+    if (k > INT32_MAX / per_k)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        FGQ_NODE_FMT "reduction length %lld exceeds the int32 bound %lld (|code| <= %d, |q_x - z_x| <= %lld, M = %d)",
+                        FGQ_NODE_ARGS(node), (long long)k, (long long)(INT32_MAX / per_k), (int)cmax, (long long)dx,
+                        (int)qw->mmax);
+    qw->codes = (const uint8_t *)w->data;
+    qw->gs = gs != NULL ? (const uint8_t *)gs->data : NULL;
+    qw->bias = b != NULL ? (const int32_t *)b->data : NULL;
+    qw->req = (const int32_t *)req->data;
+    return FGQ_OK;
+}
+
+fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_qweights *qw, fgq_error *err)
+{
+    for (int64_t r = 0; r < qw->rows; r++) {
+        const int32_t mult = qw->req[2 * r], shift = qw->req[2 * r + 1];
+        if (mult < 0 || shift < -31 || shift > 31)
+            return fgq_fail(err, FGQ_ERR_FORMAT,
+                            FGQ_NODE_FMT "REQ row %lld (multiplier %ld, shift %ld): expected multiplier >= 0, shift in -31..31",
+                            FGQ_NODE_ARGS(node), (long long)r, (long)mult, (long)shift);
+    }
+    return FGQ_OK;
+}
+
+int64_t fgq_qweights_output(const fgq_qweights *qw, int64_t row, int32_t dot, int32_t z_y)
+{
+    int64_t acc = (int64_t)dot + (qw->bias != NULL ? qw->bias[row] : 0);
+    acc = acc > INT32_MAX ? INT32_MAX : acc < INT32_MIN ? INT32_MIN : acc;
+    return (int64_t)fgq_requantize_s32((int32_t)acc, qw->req[2 * row], qw->req[2 * row + 1]) + z_y;
+}

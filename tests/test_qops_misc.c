@@ -1,0 +1,775 @@
+/*
+ * test_qops_misc.c — QADD, QMAXPOOL, QAVGPOOL, QGLOBAL_AVGPOOL, QCONCAT,
+ * QUANTIZE, DEQUANTIZE and FGQ_OP_RESHAPE on u8.
+ * Oracles: loops written here from docs/quantized-ops.md, with the gemmlowp
+ * requantization re-derived in int64 (floor((x·m + 2^30) / 2^31), then a
+ * right shift rounding halves away from zero) and rounded division written
+ * as sign·floor((2|n| + d) / 2d); bit-exact over >= 200 random shapes per op
+ * (broadcasting, 1-D/2-D/3-D windows with pads, strides, dilations,
+ * ceil_mode, count_include_pad, same-scale and requantized averages, 1..10
+ * concat inputs of mixed dtypes) with zero points at the dtype ends and
+ * saturating outputs. QADD is also checked against float semantics (the
+ * dequantized sum within one output step). QUANTIZE against
+ * fgq_affine_quantize (half away from zero) and a half-to-even rounding
+ * written here, including exact halves, NaN and infinities. check() rejects
+ * bad params and shapes.
+ */
+#include "test_ops_common.h"
+
+#include "quant/affine.h"
+
+#include <stdlib.h>
+
+static int64_t sat32(int64_t v)
+{
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : v;
+}
+
+static int64_t ref_requant(int64_t acc, int32_t mult, int32_t shift)
+{
+    const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    int64_t x = sat32(acc * ((int64_t)1 << left));
+    int64_t h = (x == INT32_MIN && mult == INT32_MIN) ? INT32_MAX : (x * mult + ((int64_t)1 << 30)) >> 31;
+    if (right == 0)
+        return h;
+    const int64_t half = (int64_t)1 << (right - 1);
+    return h >= 0 ? (h + half) >> right : -((-h + half) >> right);
+}
+
+static int64_t ref_rdiv(int64_t n, int64_t d)
+{
+    const int64_t a = n < 0 ? -n : n, q = (2 * a + d) / (2 * d);
+    return n < 0 ? -q : q;
+}
+
+static uint32_t rng = 0x9e3779b9u;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+static int32_t rint_in(int32_t lo, int32_t hi)
+{
+    return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(rnd() >> 8) * (1.0f / 16777216.0f);
+}
+
+static void act_range(fgq_dtype dt, int32_t *lo, int32_t *hi)
+{
+    *lo = dt == FGQ_DT_S8 ? -128 : 0;
+    *hi = dt == FGQ_DT_S8 ? 127 : 255;
+}
+
+static fgq_dtype rand_dt(void)
+{
+    return rnd() % 2 ? FGQ_DT_U8 : FGQ_DT_S8;
+}
+
+static int32_t rand_zero(fgq_dtype dt)
+{
+    int32_t lo, hi;
+    act_range(dt, &lo, &hi);
+    const uint32_t p = rnd() % 4;
+    return p == 0 ? lo : p == 1 ? hi : rint_in(lo, hi);
+}
+
+static void fill_q(uint8_t *x, int64_t n, fgq_dtype dt)
+{
+    int32_t lo, hi;
+    act_range(dt, &lo, &hi);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (uint8_t)(int8_t)rint_in(lo, hi);
+}
+
+static int32_t qget(const uint8_t *x, int64_t i, fgq_dtype dt)
+{
+    return dt == FGQ_DT_S8 ? (int8_t)x[i] : x[i];
+}
+
+static fgq_tensor_view qview(void *data, fgq_dtype dt, int32_t rank, const int64_t *dims)
+{
+    fgq_tensor_view v = tview(data, rank, dims);
+    v.dtype = dt;
+    return v;
+}
+
+static int64_t prod(const int64_t *d, int32_t n)
+{
+    int64_t p = 1;
+    for (int32_t i = 0; i < n; i++)
+        p *= d[i];
+    return p;
+}
+
+static void mult_of(double real, int32_t *m, int32_t *s)
+{
+    fgq_error e;
+    if (real < 0x1p-31)
+        real = 0x1p-31;
+    if (fgq_quantize_multiplier(real, m, s, &e) != FGQ_OK) {
+        *m = INT32_MAX;
+        *s = 31;
+    }
+}
+
+/* ---- QADD ---------------------------------------------------------------------- */
+
+static void test_qadd_random(void)
+{
+    int cases = 0, bad_cases = 0;
+    double worst = 0.0;
+    for (int it = 0; it < 240; it++) {
+        const int32_t rank = rint_in(1, 4);
+        int64_t yd[4], ad[4], bd[4];
+        int32_t ar = rint_in(1, rank), br = rint_in(1, rank);
+        if (it % 3 == 0)
+            ar = br = rank;
+        if (ar < rank && br < rank) /* numpy: the output rank is the larger input rank */
+            ar = rank;
+        for (int32_t i = 0; i < rank; i++)
+            yd[i] = rint_in(1, 4);
+        for (int32_t i = 0; i < ar; i++)
+            ad[i] = it % 3 == 0 || rnd() % 2 ? yd[rank - ar + i] : 1;
+        for (int32_t i = 0; i < br; i++)
+            bd[i] = it % 3 == 0 || rnd() % 2 ? yd[rank - br + i] : 1;
+        /* the output takes the larger dim per axis: make yd consistent */
+        for (int32_t i = 0; i < rank; i++) {
+            const int64_t da = i - (rank - ar) >= 0 ? ad[i - (rank - ar)] : 1;
+            const int64_t db = i - (rank - br) >= 0 ? bd[i - (rank - br)] : 1;
+            yd[i] = da > db ? da : db;
+        }
+        const fgq_dtype adt = rand_dt(), bdt = rand_dt(), ydt = rand_dt();
+        const int32_t za = rand_zero(adt), zb = rand_zero(bdt), zy = rand_zero(ydt);
+        int32_t qmin, qmax;
+        act_range(ydt, &qmin, &qmax);
+        const int clamp_relu = rnd() % 4 == 0;
+        if (clamp_relu)
+            qmin = zy;
+        const double sa = frand(0.001f, 0.1f), sb = it % 5 == 0 ? sa : frand(0.001f, 0.1f);
+        const double sy = it % 7 == 0 ? frand(0.0001f, 0.001f) : frand(0.002f, 0.2f);
+        const int32_t lsh = it % 11 == 0 ? rint_in(0, 20) : 20;
+        const double twice_max = 2.0 * (sa > sb ? sa : sb);
+        int32_t ma, sha, mb, shb, my, shy;
+        mult_of(sa / twice_max, &ma, &sha);
+        mult_of(sb / twice_max, &mb, &shb);
+        mult_of(twice_max / ((double)(1 << lsh) * sy), &my, &shy);
+        const int64_t na = prod(ad, ar), nb = prod(bd, br), ny = prod(yd, rank);
+        uint8_t *a = malloc((size_t)na), *b = malloc((size_t)nb), *y = malloc((size_t)ny);
+        fill_q(a, na, adt);
+        fill_q(b, nb, bdt);
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QADD, 2);
+        nd.ip[FGQ_QP_X_ZERO] = za;
+        nd.ip[FGQ_QP_ADD_B_ZERO] = zb;
+        nd.ip[FGQ_QP_Y_ZERO] = zy;
+        nd.ip[FGQ_QP_QMIN] = qmin;
+        nd.ip[FGQ_QP_QMAX] = qmax;
+        nd.ip[FGQ_QP_ADD_LEFT_SHIFT] = lsh;
+        nd.ip[FGQ_QP_ADD_A_MULT] = ma;
+        nd.ip[FGQ_QP_ADD_A_SHIFT] = sha;
+        nd.ip[FGQ_QP_ADD_B_MULT] = mb;
+        nd.ip[FGQ_QP_ADD_B_SHIFT] = shb;
+        nd.ip[FGQ_QP_REQ_MULT] = my;
+        nd.ip[FGQ_QP_REQ_SHIFT] = shy;
+        fgq_tensor_view av = qview(a, adt, ar, ad), bv = qview(b, bdt, br, bd), yv = qview(y, ydt, rank, yd);
+        const fgq_tensor_view *in[2] = { &av, &bv };
+        int bad = 0;
+        fgq_status st = op_check_run(&nd, in, &yv);
+        CHECK(st == FGQ_OK);
+        for (int64_t i = 0; st == FGQ_OK && i < ny; i++) {
+            int64_t idx[4], rem = i, ia = 0, ib = 0;
+            for (int32_t d = rank - 1; d >= 0; d--) {
+                idx[d] = rem % yd[d];
+                rem /= yd[d];
+            }
+            for (int32_t d = 0; d < ar; d++)
+                ia = ia * ad[d] + (ad[d] == 1 ? 0 : idx[rank - ar + d]);
+            for (int32_t d = 0; d < br; d++)
+                ib = ib * bd[d] + (bd[d] == 1 ? 0 : idx[rank - br + d]);
+            const int32_t qa = qget(a, ia, adt), qb = qget(b, ib, bdt);
+            const int64_t s = ref_requant((int64_t)(qa - za) * (1 << lsh), ma, sha) + ref_requant((int64_t)(qb - zb) * (1 << lsh), mb, shb);
+            int64_t v = zy + ref_requant(s, my, shy);
+            v = v < qmin ? qmin : v > qmax ? qmax : v;
+            const int32_t got = qget(y, i, ydt);
+            if (got != v && bad++ < 3)
+                fprintf(stderr, "  QADD case %d y[%lld] = %d, want %lld\n", it, (long long)i, got, (long long)v);
+            if (lsh == 20) { /* float semantics: within one output step of the clamped real sum */
+                double real = sa * (qa - za) + sb * (qb - zb);
+                const double lo = sy * (qmin - zy), hi = sy * (qmax - zy);
+                real = real < lo ? lo : real > hi ? hi : real;
+                const double e = fabs(sy * (got - zy) - real) / sy;
+                worst = e > worst ? e : worst;
+            }
+        }
+        CHECK_MSG(bad == 0, "QADD case %d: %d mismatches", it, bad);
+        cases++;
+        bad_cases += bad != 0;
+        free(a);
+        free(b);
+        free(y);
+    }
+    fprintf(stderr, "  QADD float semantics: worst error %.4f output steps\n", worst);
+    CHECK(worst <= 1.0);
+    CHECK(cases >= 200 && bad_cases == 0);
+}
+
+static void test_qadd_rejects(void)
+{
+    const int64_t d3[1] = { 3 }, d4[1] = { 4 };
+    fgq_tensor_view a = qview(NULL, FGQ_DT_U8, 1, d3), b = qview(NULL, FGQ_DT_S8, 1, d3), y = qview(NULL, FGQ_DT_U8, 1, d3);
+    fgq_tensor_view b4 = qview(NULL, FGQ_DT_U8, 1, d4), f = qview(NULL, FGQ_DT_F32, 1, d3);
+    const fgq_tensor_view *in[2] = { &a, &b }, *in_bad[2] = { &a, &b4 }, *in_f[2] = { &a, &f };
+    tnode nd;
+    fgq_error e;
+#define BASE()                                   \
+    do {                                         \
+        tnode_init(&nd, FGQ_OP_QADD, 2);         \
+        nd.ip[FGQ_QP_QMAX] = 255;                \
+        nd.ip[FGQ_QP_ADD_LEFT_SHIFT] = 20;       \
+        nd.ip[FGQ_QP_ADD_A_MULT] = 1 << 30;      \
+        nd.ip[FGQ_QP_ADD_B_MULT] = 1 << 30;      \
+        nd.ip[FGQ_QP_REQ_MULT] = 1 << 30;        \
+        nd.ip[FGQ_QP_REQ_SHIFT] = -19;           \
+    } while (0)
+    BASE();
+    CHECK(op_check(&nd, in, &y, &e) == FGQ_OK);
+    CHECK_REJECTS(&nd, in_bad, &y, FGQ_ERR_SHAPE);
+    CHECK_REJECTS(&nd, in_f, &y, FGQ_ERR_UNSUPPORTED);
+    nd.ip[FGQ_QP_ADD_LEFT_SHIFT] = 21;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_ADD_A_SHIFT] = 1; /* input multipliers must be < 1 */
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_ADD_B_MULT] = -1;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_REQ_SHIFT] = 32;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_ADD_B_ZERO] = 128; /* B is s8 */
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_X_ZERO] = -1;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+#undef BASE
+}
+
+/* ---- pools ---------------------------------------------------------------------- */
+
+typedef struct {
+    int ns;
+    int64_t n, c, in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
+} pool_shape;
+
+static void pool_set_node(tnode *nd, fgq_op op, const pool_shape *ps)
+{
+    tnode_init(nd, op, 1);
+    nd->ip[FGQ_P_NSPATIAL] = ps->ns;
+    for (int i = 0; i < ps->ns; i++) {
+        const int j = 3 - ps->ns + i;
+        nd->ip[FGQ_P_KERNEL + i] = (int32_t)ps->k[j];
+        nd->ip[FGQ_P_STRIDE + i] = (int32_t)ps->s[j];
+        nd->ip[FGQ_P_DILATION + i] = (int32_t)ps->d[j];
+        nd->ip[FGQ_P_PAD_BEGIN + i] = (int32_t)ps->pb[j];
+        nd->ip[FGQ_P_PAD_END + i] = (int32_t)ps->pe[j];
+    }
+}
+
+static void test_qpool_random(void)
+{
+    int cases = 0, bad_cases = 0;
+    for (int it = 0; it < 420; it++) {
+        const int is_avg = it % 2;
+        pool_shape ps;
+        memset(&ps, 0, sizeof ps);
+        ps.ns = it % 5 == 0 ? 3 : it % 3 == 0 ? 1 : 2;
+        ps.n = rint_in(1, 2);
+        ps.c = rint_in(1, 3);
+        for (int j = 0; j < 3; j++) {
+            ps.in[j] = ps.k[j] = ps.s[j] = ps.d[j] = ps.out[j] = 1;
+            ps.pb[j] = ps.pe[j] = 0;
+        }
+        const int ceil_mode = rnd() % 3 == 0;
+        for (int i = 0; i < ps.ns; i++) {
+            const int j = 3 - ps.ns + i;
+            ps.k[j] = rint_in(1, 3);
+            ps.s[j] = rint_in(1, 3);
+            ps.d[j] = rint_in(1, 2);
+            const int64_t ext = ps.d[j] * (ps.k[j] - 1) + 1;
+            ps.pb[j] = rint_in(0, (int32_t)ext - 1);
+            ps.pe[j] = rint_in(0, (int32_t)ext - 1);
+            ps.in[j] = rint_in(1, ps.ns == 3 ? 4 : 7);
+            if (ps.in[j] + ps.pb[j] + ps.pe[j] < ext)
+                ps.in[j] = ext;
+            const int64_t span = ps.in[j] + ps.pb[j] + ps.pe[j] - ext;
+            int64_t oc = (span + ps.s[j] - 1) / ps.s[j] + 1;
+            if ((oc - 1) * ps.s[j] >= ps.in[j] + ps.pb[j])
+                oc--;
+            ps.out[j] = ceil_mode ? oc : span / ps.s[j] + 1;
+        }
+        const fgq_dtype xdt = rand_dt(), ydt = rand_dt();
+        const int32_t zx = rand_zero(xdt), zy = rand_zero(ydt);
+        int32_t qmin, qmax;
+        act_range(ydt, &qmin, &qmax);
+        if (rnd() % 4 == 0)
+            qmin = zy;
+        const int count_pad = is_avg && rnd() % 2;
+        int32_t mult = 0, shift = 0;
+        if (is_avg && rnd() % 2)
+            mult_of(frand(0.2f, 3.0f) / 256.0, &mult, &shift);
+        int64_t xd[5] = { ps.n, ps.c, 1, 1, 1 }, yd[5] = { ps.n, ps.c, 1, 1, 1 };
+        for (int i = 0; i < ps.ns; i++) {
+            xd[2 + i] = ps.in[3 - ps.ns + i];
+            yd[2 + i] = ps.out[3 - ps.ns + i];
+        }
+        const int64_t nx = ps.n * ps.c * ps.in[0] * ps.in[1] * ps.in[2];
+        const int64_t ny = ps.n * ps.c * ps.out[0] * ps.out[1] * ps.out[2];
+        uint8_t *x = malloc((size_t)nx), *y = malloc((size_t)ny);
+        fill_q(x, nx, xdt);
+        tnode nd;
+        pool_set_node(&nd, is_avg ? FGQ_OP_QAVGPOOL : FGQ_OP_QMAXPOOL, &ps);
+        nd.ip[FGQ_P_COUNT_PAD] = count_pad;
+        nd.ip[FGQ_QP_X_ZERO] = zx;
+        nd.ip[FGQ_QP_Y_ZERO] = zy;
+        nd.ip[FGQ_QP_QMIN] = qmin;
+        nd.ip[FGQ_QP_QMAX] = qmax;
+        nd.ip[FGQ_QP_REQ_MULT] = mult;
+        nd.ip[FGQ_QP_REQ_SHIFT] = shift;
+        fgq_tensor_view xv = qview(x, xdt, ps.ns + 2, xd), yv = qview(y, ydt, ps.ns + 2, yd);
+        const fgq_tensor_view *in[1] = { &xv };
+        fgq_status st = op_check_run(&nd, in, &yv);
+        CHECK(st == FGQ_OK);
+        int bad = 0;
+        for (int64_t i = 0; st == FGQ_OK && i < ny; i++) {
+            const int64_t plane = i / (ps.out[0] * ps.out[1] * ps.out[2]);
+            const int64_t p = i % (ps.out[0] * ps.out[1] * ps.out[2]);
+            const int64_t o[3] = { p / (ps.out[1] * ps.out[2]), (p / ps.out[2]) % ps.out[1], p % ps.out[2] };
+            int64_t sum = 0, cnt = 0, cnt_pad = 0, mx = INT64_MIN;
+            for (int64_t k0 = 0; k0 < ps.k[0]; k0++)
+                for (int64_t k1 = 0; k1 < ps.k[1]; k1++)
+                    for (int64_t k2 = 0; k2 < ps.k[2]; k2++) {
+                        const int64_t kk[3] = { k0, k1, k2 };
+                        int64_t pos[3];
+                        int inside = 1, in_pad = 1;
+                        for (int j = 0; j < 3; j++) {
+                            pos[j] = o[j] * ps.s[j] - ps.pb[j] + kk[j] * ps.d[j];
+                            inside &= pos[j] >= 0 && pos[j] < ps.in[j];
+                            in_pad &= pos[j] >= -ps.pb[j] && pos[j] < ps.in[j] + ps.pe[j];
+                        }
+                        cnt_pad += in_pad;
+                        if (!inside)
+                            continue;
+                        const int64_t dv = qget(x, ((plane * ps.in[0] + pos[0]) * ps.in[1] + pos[1]) * ps.in[2] + pos[2], xdt) - zx;
+                        sum += dv;
+                        cnt++;
+                        mx = dv > mx ? dv : mx;
+                    }
+            int64_t v;
+            if (!is_avg)
+                v = cnt == 0 ? qmin : zy + mx;
+            else {
+                const int64_t c = count_pad ? cnt_pad : cnt;
+                v = c == 0 ? zy : mult == 0 ? zy + ref_rdiv(sum, c) : zy + ref_requant(ref_rdiv(sum * 256, c), mult, shift);
+            }
+            v = v < qmin ? qmin : v > qmax ? qmax : v;
+            const int32_t got = qget(y, i, ydt);
+            if (got != v && bad++ < 3)
+                fprintf(stderr, "  pool case %d (%s) y[%lld] = %d, want %lld\n", it, is_avg ? "avg" : "max", (long long)i,
+                        got, (long long)v);
+        }
+        CHECK_MSG(bad == 0, "pool case %d: %d mismatches", it, bad);
+        cases++;
+        bad_cases += bad != 0;
+        free(x);
+        free(y);
+    }
+    CHECK(cases >= 400 && bad_cases == 0);
+}
+
+static void test_qglobal_avgpool_random(void)
+{
+    int bad_cases = 0, cases = 0;
+    for (int it = 0; it < 220; it++) {
+        const int32_t rank = rint_in(3, 5);
+        int64_t xd[5], yd[5];
+        xd[0] = yd[0] = rint_in(1, 2);
+        xd[1] = yd[1] = rint_in(1, 4);
+        for (int32_t i = 2; i < rank; i++) {
+            xd[i] = rint_in(1, rank == 5 ? 4 : 9);
+            yd[i] = 1;
+        }
+        const fgq_dtype xdt = rand_dt(), ydt = rand_dt();
+        const int32_t zx = rand_zero(xdt), zy = rand_zero(ydt);
+        int32_t qmin, qmax, mult = 0, shift = 0;
+        act_range(ydt, &qmin, &qmax);
+        if (rnd() % 2)
+            mult_of(frand(0.2f, 3.0f) / 256.0, &mult, &shift);
+        const int64_t nx = prod(xd, rank), planes = xd[0] * xd[1], hw = nx / planes;
+        uint8_t *x = malloc((size_t)nx), y[8];
+        fill_q(x, nx, xdt);
+        if (it % 10 == 0) /* saturate: every value at the far end */
+            memset(x, xdt == FGQ_DT_S8 ? 0x7f : 0xff, (size_t)nx);
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QGLOBAL_AVGPOOL, 1);
+        nd.ip[FGQ_QP_X_ZERO] = zx;
+        nd.ip[FGQ_QP_Y_ZERO] = zy;
+        nd.ip[FGQ_QP_QMIN] = qmin;
+        nd.ip[FGQ_QP_QMAX] = qmax;
+        nd.ip[FGQ_QP_REQ_MULT] = mult;
+        nd.ip[FGQ_QP_REQ_SHIFT] = shift;
+        fgq_tensor_view xv = qview(x, xdt, rank, xd), yv = qview(y, ydt, rank, yd);
+        const fgq_tensor_view *in[1] = { &xv };
+        fgq_status st = op_check_run(&nd, in, &yv);
+        CHECK(st == FGQ_OK);
+        int bad = 0;
+        for (int64_t p = 0; st == FGQ_OK && p < planes; p++) {
+            int64_t s = 0;
+            for (int64_t i = 0; i < hw; i++)
+                s += qget(x, p * hw + i, xdt) - zx;
+            int64_t v = mult == 0 ? zy + ref_rdiv(s, hw) : zy + ref_requant(ref_rdiv(s * 256, hw), mult, shift);
+            v = v < qmin ? qmin : v > qmax ? qmax : v;
+            bad += qget(y, p, ydt) != v;
+        }
+        CHECK_MSG(bad == 0, "global avgpool case %d: %d mismatches", it, bad);
+        cases++;
+        bad_cases += bad != 0;
+        free(x);
+    }
+    CHECK(cases >= 200 && bad_cases == 0);
+}
+
+static void test_qpool_rejects(void)
+{
+    pool_shape ps;
+    memset(&ps, 0, sizeof ps);
+    ps.ns = 2;
+    for (int j = 0; j < 3; j++)
+        ps.k[j] = ps.s[j] = ps.d[j] = 1;
+    ps.k[1] = ps.k[2] = 3;
+    const int64_t xd[4] = { 1, 2, 5, 5 }, yd[4] = { 1, 2, 3, 3 };
+    fgq_tensor_view x = qview(NULL, FGQ_DT_U8, 4, xd), y = qview(NULL, FGQ_DT_U8, 4, yd);
+    const fgq_tensor_view *in[1] = { &x };
+    tnode nd;
+    fgq_error e;
+    pool_set_node(&nd, FGQ_OP_QAVGPOOL, &ps);
+    nd.ip[FGQ_QP_QMAX] = 255;
+    CHECK(op_check(&nd, in, &y, &e) == FGQ_OK);
+    nd.ip[FGQ_QP_REQ_SHIFT] = -32;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_QP_REQ_SHIFT] = 0;
+    nd.ip[FGQ_P_COUNT_PAD] = 2;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_P_COUNT_PAD] = 0;
+    nd.ip[FGQ_P_PAD_BEGIN] = 3; /* pad >= window */
+    const int64_t yd2[4] = { 1, 2, 6, 3 };
+    fgq_tensor_view y2 = qview(NULL, FGQ_DT_U8, 4, yd2);
+    CHECK_REJECTS(&nd, in, &y2, FGQ_ERR_FORMAT);
+    pool_set_node(&nd, FGQ_OP_QMAXPOOL, &ps);
+    nd.ip[FGQ_QP_QMAX] = 255;
+    nd.ip[FGQ_QP_Y_ZERO] = -1;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    /* a window of more than (2^31 − 1)/255 taps */
+    ps.k[1] = ps.k[2] = 3000;
+    const int64_t xb[4] = { 1, 1, 3000, 3000 }, yb[4] = { 1, 1, 1, 1 };
+    fgq_tensor_view xbig = qview(NULL, FGQ_DT_U8, 4, xb), ybig = qview(NULL, FGQ_DT_U8, 4, yb);
+    const fgq_tensor_view *inb[1] = { &xbig };
+    pool_set_node(&nd, FGQ_OP_QAVGPOOL, &ps);
+    nd.ip[FGQ_QP_QMAX] = 255;
+    CHECK_REJECTS(&nd, inb, &ybig, FGQ_ERR_UNSUPPORTED);
+    tnode_init(&nd, FGQ_OP_QGLOBAL_AVGPOOL, 1);
+    nd.ip[FGQ_QP_QMAX] = 255;
+    CHECK_REJECTS(&nd, inb, &ybig, FGQ_ERR_UNSUPPORTED);
+    const int64_t xs[4] = { 1, 1, 2900, 2900 };
+    fgq_tensor_view xok = qview(NULL, FGQ_DT_U8, 4, xs);
+    const fgq_tensor_view *inok[1] = { &xok };
+    CHECK(op_check(&nd, inok, &ybig, &e) == FGQ_OK);
+    fgq_tensor_view ywrong = qview(NULL, FGQ_DT_U8, 4, xs);
+    CHECK_REJECTS(&nd, inok, &ywrong, FGQ_ERR_SHAPE);
+}
+
+/* ---- QCONCAT --------------------------------------------------------------------- */
+
+static void test_qconcat_random(void)
+{
+    int cases = 0, bad_cases = 0;
+    for (int it = 0; it < 220; it++) {
+        const int32_t rank = rint_in(1, 4), axis = rint_in(0, rank - 1), nin = it % 10 + 1;
+        int64_t base[4], yd[4];
+        for (int32_t i = 0; i < rank; i++)
+            base[i] = rint_in(1, 4);
+        const fgq_dtype ydt = rand_dt();
+        const int32_t zy = rand_zero(ydt);
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QCONCAT, nin);
+        nd.ip[FGQ_QP_CONCAT_AXIS] = axis;
+        nd.ip[FGQ_QP_CONCAT_Y_ZERO] = zy;
+        fgq_tensor_view xv[10];
+        const fgq_tensor_view *in[10];
+        uint8_t *xs[10];
+        int64_t xdims[10][4];
+        fgq_dtype xdt[10];
+        memcpy(yd, base, sizeof yd);
+        yd[axis] = 0;
+        for (int t = 0; t < nin; t++) {
+            memcpy(xdims[t], base, sizeof base);
+            xdims[t][axis] = rint_in(0, 3);
+            yd[axis] += xdims[t][axis];
+            xdt[t] = rand_dt();
+            int32_t *p = nd.ip + FGQ_QP_CONCAT_IN + 3 * t;
+            p[0] = rand_zero(xdt[t]);
+            p[1] = p[2] = 0;
+            if (rnd() % 3 != 0)
+                mult_of(frand(0.1f, 4.0f), &p[1], &p[2]);
+            const int64_t n = prod(xdims[t], rank);
+            xs[t] = malloc((size_t)(n > 0 ? n : 1));
+            fill_q(xs[t], n, xdt[t]);
+            xv[t] = qview(xs[t], xdt[t], rank, xdims[t]);
+            in[t] = &xv[t];
+        }
+        const int64_t ny = prod(yd, rank);
+        uint8_t *y = malloc((size_t)(ny > 0 ? ny : 1));
+        fgq_tensor_view yv = qview(y, ydt, rank, yd);
+        fgq_status st = op_check_run(&nd, in, &yv);
+        CHECK(st == FGQ_OK);
+        int32_t lo, hi;
+        act_range(ydt, &lo, &hi);
+        int bad = 0;
+        const int64_t outer = prod(yd, axis), inner = prod(yd + axis + 1, rank - axis - 1);
+        for (int64_t o = 0; st == FGQ_OK && o < outer; o++) {
+            int64_t col = 0;
+            for (int t = 0; t < nin; t++) {
+                const int32_t *p = nd.ip + FGQ_QP_CONCAT_IN + 3 * t;
+                const int64_t chunk = xdims[t][axis] * inner;
+                for (int64_t i = 0; i < chunk; i++) {
+                    const int64_t dq = qget(xs[t], o * chunk + i, xdt[t]) - p[0];
+                    int64_t v = zy + (p[1] == 0 ? dq : ref_requant(dq, p[1], p[2]));
+                    v = v < lo ? lo : v > hi ? hi : v;
+                    bad += qget(y, o * yd[axis] * inner + col + i, ydt) != v;
+                }
+                col += chunk;
+            }
+        }
+        CHECK_MSG(bad == 0, "concat case %d: %d mismatches", it, bad);
+        cases++;
+        bad_cases += bad != 0;
+        for (int t = 0; t < nin; t++)
+            free(xs[t]);
+        free(y);
+    }
+    CHECK(cases >= 200 && bad_cases == 0);
+}
+
+static void test_qconcat_rejects(void)
+{
+    const int64_t d[2] = { 2, 3 }, d_bad[2] = { 3, 3 }, dy[2] = { 4, 3 };
+    fgq_tensor_view a = qview(NULL, FGQ_DT_U8, 2, d), b = qview(NULL, FGQ_DT_S8, 2, d), y = qview(NULL, FGQ_DT_U8, 2, dy);
+    fgq_tensor_view c = qview(NULL, FGQ_DT_S8, 2, d_bad), f = qview(NULL, FGQ_DT_F32, 2, d);
+    const fgq_tensor_view *in[11] = { &a, &b, &a, &a, &a, &a, &a, &a, &a, &a, &a };
+    tnode nd;
+    fgq_error e;
+    tnode_init(&nd, FGQ_OP_QCONCAT, 2);
+    CHECK(op_check(&nd, in, &y, &e) == FGQ_OK);
+    nd.ip[FGQ_QP_CONCAT_IN + 3] = 128; /* z of the s8 input */
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_QP_CONCAT_IN + 3] = 0;
+    nd.ip[FGQ_QP_CONCAT_IN + 5] = 40; /* shift */
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_QP_CONCAT_IN + 5] = 0;
+    nd.ip[FGQ_QP_CONCAT_AXIS] = 2;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_QP_CONCAT_AXIS] = 1;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_SHAPE);
+    nd.ip[FGQ_QP_CONCAT_AXIS] = 0;
+    const fgq_tensor_view *in_c[2] = { &a, &c }, *in_f[2] = { &a, &f };
+    CHECK_REJECTS(&nd, in_c, &y, FGQ_ERR_SHAPE);
+    CHECK_REJECTS(&nd, in_f, &y, FGQ_ERR_UNSUPPORTED);
+    tnode_init(&nd, FGQ_OP_QCONCAT, 11);
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+}
+
+/* ---- QUANTIZE / DEQUANTIZE / RESHAPE ------------------------------------------- */
+
+static float round_half_even(float r)
+{
+    const float f = floorf(r), diff = r - f;
+    if (diff > 0.5f)
+        return f + 1.0f;
+    if (diff < 0.5f)
+        return f;
+    return fmodf(f, 2.0f) == 0.0f ? f : f + 1.0f;
+}
+
+static void test_quantize(void)
+{
+    int cases = 0, bad_total = 0;
+    for (int it = 0; it < 220; it++) {
+        const fgq_dtype ydt = rand_dt();
+        int32_t lo, hi;
+        act_range(ydt, &lo, &hi);
+        const int32_t z = rand_zero(ydt), even = it % 2;
+        const int32_t qmin = rnd() % 4 == 0 ? z : lo, qmax = hi;
+        const float s = it % 9 == 0 ? 1.0f : frand(0.001f, 0.5f);
+        const int64_t n = rint_in(1, 64);
+        float *x = malloc(sizeof(float) * (size_t)n);
+        uint8_t *y = malloc((size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t p = rnd() % 10;
+            x[i] = p == 0 ? ((float)rint_in(-300, 300) + 0.5f) * s /* exact halves when s = 1 */
+                   : p == 1 ? NAN : p == 2 ? (rnd() % 2 ? INFINITY : -INFINITY) : p == 3 ? 1e30f : frand(-2.0f, 2.0f) * s * 200.0f;
+        }
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QUANTIZE, 1);
+        nd.fp[FGQ_QPF_SCALE] = s;
+        nd.ip[FGQ_QP_Y_ZERO] = z;
+        nd.ip[FGQ_QP_QMIN] = qmin;
+        nd.ip[FGQ_QP_QMAX] = qmax;
+        nd.ip[FGQ_QP_ROUND] = even;
+        const int64_t d[1] = { n };
+        fgq_tensor_view xv = qview(x, FGQ_DT_F32, 1, d), yv = qview(y, ydt, 1, d);
+        const fgq_tensor_view *in[1] = { &xv };
+        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+        const fgq_affine_params ap = { s, z, qmin, qmax };
+        for (int64_t i = 0; i < n; i++) {
+            int32_t want;
+            if (!even) {
+                want = fgq_affine_quantize(x[i], &ap);
+            } else {
+                const float v = round_half_even(x[i] / s) + (float)z;
+                want = !(v >= (float)qmin) ? qmin : v > (float)qmax ? qmax : (int32_t)v;
+            }
+            const int32_t got = qget(y, i, ydt);
+            if (got != want && bad_total++ < 5)
+                fprintf(stderr, "  quantize %.9g / %g (even %d): %d, want %d\n", (double)x[i], (double)s, even, got, want);
+        }
+        cases++;
+        free(x);
+        free(y);
+    }
+    CHECK(cases >= 200 && bad_total == 0);
+    /* the half cases themselves */
+    const float xs[6] = { 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f };
+    const int32_t away[6] = { 1, 2, 3, -1, -2, -3 }, evn[6] = { 0, 2, 2, 0, -2, -2 };
+    for (int mode = 0; mode < 2; mode++) {
+        int8_t y[6];
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QUANTIZE, 1);
+        nd.fp[FGQ_QPF_SCALE] = 1.0f;
+        nd.ip[FGQ_QP_QMIN] = -128;
+        nd.ip[FGQ_QP_QMAX] = 127;
+        nd.ip[FGQ_QP_ROUND] = mode;
+        const int64_t d[1] = { 6 };
+        fgq_tensor_view xv = qview((void *)xs, FGQ_DT_F32, 1, d), yv = qview(y, FGQ_DT_S8, 1, d);
+        const fgq_tensor_view *in[1] = { &xv };
+        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+        for (int i = 0; i < 6; i++)
+            CHECK(y[i] == (mode ? evn[i] : away[i]));
+    }
+    /* rejections */
+    const int64_t d[1] = { 4 };
+    fgq_tensor_view xf = qview(NULL, FGQ_DT_F32, 1, d), xu = qview(NULL, FGQ_DT_U8, 1, d), yu = qview(NULL, FGQ_DT_U8, 1, d);
+    const fgq_tensor_view *inf[1] = { &xf }, *inu[1] = { &xu };
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_QUANTIZE, 1);
+    nd.fp[FGQ_QPF_SCALE] = 0.0f;
+    nd.ip[FGQ_QP_QMAX] = 255;
+    CHECK_REJECTS(&nd, inf, &yu, FGQ_ERR_VALUE);
+    nd.fp[FGQ_QPF_SCALE] = NAN;
+    CHECK_REJECTS(&nd, inf, &yu, FGQ_ERR_VALUE);
+    nd.fp[FGQ_QPF_SCALE] = 0.1f;
+    nd.ip[FGQ_QP_ROUND] = 2;
+    CHECK_REJECTS(&nd, inf, &yu, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_QP_ROUND] = 0;
+    CHECK_REJECTS(&nd, inu, &yu, FGQ_ERR_UNSUPPORTED);
+    nd.ip[FGQ_QP_QMAX] = 256;
+    CHECK_REJECTS(&nd, inf, &yu, FGQ_ERR_FORMAT);
+}
+
+static void test_dequantize(void)
+{
+    const fgq_dtype dts[3] = { FGQ_DT_U8, FGQ_DT_S8, FGQ_DT_S32 };
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 210; it++) {
+        const fgq_dtype dt = dts[it % 3];
+        const int64_t n = rint_in(1, 40);
+        int32_t buf[40];
+        uint8_t *b8 = (uint8_t *)buf;
+        int32_t z = dt == FGQ_DT_S32 ? rint_in(-1000, 1000) : rand_zero(dt);
+        for (int64_t i = 0; i < n; i++) {
+            if (dt == FGQ_DT_S32)
+                buf[i] = i == 0 ? INT32_MIN : i == 1 ? INT32_MAX : (int32_t)rnd();
+            else
+                fill_q(b8 + i, 1, dt);
+        }
+        const float s = frand(0.001f, 2.0f);
+        float y[40];
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_DEQUANTIZE, 1);
+        nd.fp[FGQ_QPF_SCALE] = s;
+        nd.ip[FGQ_QP_X_ZERO] = z;
+        const int64_t d[1] = { n };
+        fgq_tensor_view xv = qview(buf, dt, 1, d), yv = qview(y, FGQ_DT_F32, 1, d);
+        const fgq_tensor_view *in[1] = { &xv };
+        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t q = dt == FGQ_DT_S32 ? buf[i] : qget(b8, i, dt);
+            bad += y[i] != (float)(q - z) * s;
+            if (dt == FGQ_DT_U8) {
+                const fgq_affine_params ap = { s, z, 0, 255 };
+                bad += y[i] != fgq_affine_dequantize((int32_t)q, &ap);
+            }
+        }
+        cases++;
+    }
+    CHECK(cases >= 200 && bad == 0);
+    const int64_t d[1] = { 4 };
+    fgq_tensor_view xs = qview(NULL, FGQ_DT_S8, 1, d), yf = qview(NULL, FGQ_DT_F32, 1, d), yu = qview(NULL, FGQ_DT_U8, 1, d);
+    const fgq_tensor_view *in[1] = { &xs };
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_DEQUANTIZE, 1);
+    nd.fp[FGQ_QPF_SCALE] = 1.0f;
+    nd.ip[FGQ_QP_X_ZERO] = 128;
+    CHECK_REJECTS(&nd, in, &yf, FGQ_ERR_FORMAT);
+    nd.ip[FGQ_QP_X_ZERO] = 0;
+    CHECK_REJECTS(&nd, in, &yu, FGQ_ERR_UNSUPPORTED);
+    nd.fp[FGQ_QPF_SCALE] = INFINITY;
+    CHECK_REJECTS(&nd, in, &yf, FGQ_ERR_VALUE);
+}
+
+/* FGQ_OP_RESHAPE is the quantized reshape: it copies u8 bytes unchanged. */
+static void test_reshape_u8(void)
+{
+    uint8_t x[12], y[12];
+    for (int i = 0; i < 12; i++)
+        x[i] = (uint8_t)(i * 21 + 3);
+    const int64_t xd[2] = { 3, 4 }, yd[3] = { 2, 2, 3 };
+    fgq_tensor_view xv = qview(x, FGQ_DT_U8, 2, xd), yv = qview(y, FGQ_DT_U8, 3, yd);
+    const fgq_tensor_view *in[1] = { &xv };
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_RESHAPE, 1);
+    CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+    CHECK(memcmp(x, y, 12) == 0);
+}
+
+int main(void)
+{
+    RUN(test_qadd_random);
+    RUN(test_qadd_rejects);
+    RUN(test_qpool_random);
+    RUN(test_qglobal_avgpool_random);
+    RUN(test_qpool_rejects);
+    RUN(test_qconcat_random);
+    RUN(test_qconcat_rejects);
+    RUN(test_quantize);
+    RUN(test_dequantize);
+    RUN(test_reshape_u8);
+    return FGQ_TEST_DONE();
+}
