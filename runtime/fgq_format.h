@@ -50,8 +50,27 @@ typedef struct {
     uint32_t inputs_index;
     uint32_t outputs_index;
     uint64_t arena_size;     /* bytes of activation arena the plan needs */
-    uint32_t reserved[12];   /* zero */
+    uint32_t meta_off;       /* 0, or file offset (64-aligned, >= 128) of an fgq_file_meta blob */
+    uint32_t meta_size;      /* 0 with meta_off 0, else the blob's bytes (>= sizeof(fgq_file_meta)) */
+    uint32_t reserved[10];   /* zero */
 } fgq_file_header;           /* 128 bytes */
+
+/* Model metadata blob (optional; written by `fgq quantize`): how samples were
+ * preprocessed for calibration, x = (x·scale − mean[c]) / std[c], so run and
+ * eval feed data the same way. Little-endian like every record. A newer
+ * version may append fields: readers check version and meta_size. */
+#define FGQ_META_VERSION 1u
+#define FGQ_META_MAX_CH 64
+enum { FGQ_META_HAS_PREPROCESS = 1u };
+typedef struct {
+    uint32_t version;            /* FGQ_META_VERSION */
+    uint32_t flags;              /* FGQ_META_* */
+    float scale;                 /* finite, non-zero */
+    int32_t n_mean, n_std;       /* 0 (none), 1 (all channels) or the channel count, <= FGQ_META_MAX_CH */
+    int32_t channel_axis;        /* model-input axis of the channels, -1 automatic */
+    float mean[FGQ_META_MAX_CH]; /* finite; unused entries 0 */
+    float std[FGQ_META_MAX_CH];  /* finite and non-zero where used; unused entries 0 */
+} fgq_file_meta;                 /* 536 bytes */
 
 enum { FGQ_FT_GRAPH_OUTPUT = 1u };
 
@@ -82,6 +101,7 @@ typedef struct {
 
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(sizeof(fgq_file_header) == 128, "header is 128 bytes");
+_Static_assert(sizeof(fgq_file_meta) == 536, "meta blob is 536 bytes");
 _Static_assert(sizeof(fgq_file_tensor) == 192, "tensor record is 192 bytes");
 _Static_assert(sizeof(fgq_file_node) == 192, "node record is 192 bytes");
 #endif

@@ -85,6 +85,7 @@ typedef struct fgq_model {
     int32_t n_tensors, n_nodes, n_inputs, n_outputs, n_index;
     int32_t inputs_index, outputs_index;
     uint64_t arena_size, arena_lower_bound, weight_bytes;
+    uint64_t meta_off, meta_size; /* 0, 0: no metadata blob */
 } fgq_model;
 
 /* Validates `size` bytes at `buf` and fills *m. FGQ_ERR_FORMAT / _SHAPE with a
@@ -116,6 +117,17 @@ const void *fgq_model_tensor_data(const fgq_model *m, int32_t t);
 fgq_status fgq_model_tensor_qparams(const fgq_model *m, int32_t t, fgq_tensor_qparams *q);
 fgq_status fgq_model_node_info(const fgq_model *m, int32_t node, fgq_node_info *info);
 
+/* Preprocessing stored by `fgq quantize` (fgq_format.h fgq_file_meta, checked
+ * at load): x = (x·scale − mean[c]) / std[c]; n_mean / n_std 0 (none), 1 (all
+ * channels) or per channel; channel_axis −1 automatic. */
+typedef struct {
+    float scale;
+    int32_t n_mean, n_std, channel_axis;
+    float mean[FGQ_META_MAX_CH], std[FGQ_META_MAX_CH];
+} fgq_model_preprocess;
+/* 1 and *p filled when the model stores preprocessing; 0 (p untouched) otherwise. */
+int fgq_model_get_preprocess(const fgq_model *m, fgq_model_preprocess *p);
+
 /* Called after node `node` ran, with views of its outputs (valid only during
  * the call; do not write). */
 typedef void (*fgq_node_observer)(void *user, int32_t node, const fgq_tensor_view *const *outputs,
@@ -131,6 +143,15 @@ typedef void (*fgq_node_observer)(void *user, int32_t node, const fgq_tensor_vie
  * at once. */
 fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
                          void *const *outputs, fgq_node_observer obs, void *obs_user, fgq_error *err);
+
+/* fgq_model_run with each node's kernel free to split its output over `par`
+ * (fgq_ops.h; NULL or one thread: serial, exactly fgq_model_run). Nodes still
+ * run one after another and obs is called from the calling thread only.
+ * Outputs are bit-identical for every thread count. One `par` provider must
+ * not serve two runs at the same time unless it says it can. */
+fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
+                                  void *const *outputs, fgq_node_observer obs, void *obs_user,
+                                  const fgq_parallel *par, fgq_error *err);
 
 /* Little-endian decoding of .fgq records from any address (runtime/format.c);
  * the tools use them to read files back. */

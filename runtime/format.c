@@ -77,6 +77,8 @@ void fgq_file_header_decode(const void *p, fgq_file_header *h)
     h->inputs_index = U32(r, fgq_file_header, inputs_index);
     h->outputs_index = U32(r, fgq_file_header, outputs_index);
     h->arena_size = U64(r, fgq_file_header, arena_size);
+    h->meta_off = U32(r, fgq_file_header, meta_off);
+    h->meta_size = U32(r, fgq_file_header, meta_size);
     for (int i = 0; i < (int)(sizeof h->reserved / sizeof h->reserved[0]); i++)
         h->reserved[i] = fgq_read_u32le(r + offsetof(fgq_file_header, reserved) + 4 * (size_t)i);
 }

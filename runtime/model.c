@@ -122,6 +122,65 @@ static fgq_status check_section(const char *what, uint64_t off, uint64_t count, 
     return FGQ_OK;
 }
 
+/* Decodes the metadata blob at off (bounds already checked). */
+static void meta_decode(const uint8_t *r, fgq_file_meta *mt)
+{
+    mt->version = fgq_read_u32le(r + offsetof(fgq_file_meta, version));
+    mt->flags = fgq_read_u32le(r + offsetof(fgq_file_meta, flags));
+    uint32_t u = fgq_read_u32le(r + offsetof(fgq_file_meta, scale));
+    memcpy(&mt->scale, &u, 4);
+    mt->n_mean = (int32_t)fgq_read_u32le(r + offsetof(fgq_file_meta, n_mean));
+    mt->n_std = (int32_t)fgq_read_u32le(r + offsetof(fgq_file_meta, n_std));
+    mt->channel_axis = (int32_t)fgq_read_u32le(r + offsetof(fgq_file_meta, channel_axis));
+    for (int i = 0; i < FGQ_META_MAX_CH; i++) {
+        u = fgq_read_u32le(r + offsetof(fgq_file_meta, mean) + 4 * (size_t)i);
+        memcpy(&mt->mean[i], &u, 4);
+        u = fgq_read_u32le(r + offsetof(fgq_file_meta, std) + 4 * (size_t)i);
+        memcpy(&mt->std[i], &u, 4);
+    }
+}
+
+/* The optional metadata blob: bounds, version, finite values (hostile files expected). */
+static fgq_status check_meta(const uint8_t *buf, uint64_t size, const fgq_file_header *h, fgq_error *err)
+{
+    if (h->meta_off == 0 && h->meta_size == 0)
+        return FGQ_OK;
+    if (h->meta_off < HDR_SIZE || h->meta_off % FGQ_FILE_ALIGN != 0 || h->meta_size < sizeof(fgq_file_meta) ||
+        (uint64_t)h->meta_off + h->meta_size > size)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata blob [%lu, +%lu) is misplaced or too small (file %llu bytes)",
+                        (unsigned long)h->meta_off, (unsigned long)h->meta_size, (unsigned long long)size);
+    fgq_file_meta mt;
+    meta_decode(buf + h->meta_off, &mt);
+    if (mt.version != FGQ_META_VERSION || (mt.flags & ~(uint32_t)FGQ_META_HAS_PREPROCESS) != 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata version %lu flags 0x%lx (this runtime reads version %u)",
+                        (unsigned long)mt.version, (unsigned long)mt.flags, FGQ_META_VERSION);
+    int ok = mt.n_mean >= 0 && mt.n_mean <= FGQ_META_MAX_CH && mt.n_std >= 0 && mt.n_std <= FGQ_META_MAX_CH &&
+             mt.channel_axis >= -1 && mt.channel_axis < FGQ_MAX_DIMS && mt.scale == mt.scale && mt.scale != 0.0f &&
+             mt.scale - mt.scale == 0.0f;
+    for (int i = 0; ok && i < FGQ_META_MAX_CH; i++)
+        ok = mt.mean[i] - mt.mean[i] == 0.0f && mt.std[i] - mt.std[i] == 0.0f && (i >= mt.n_std || mt.std[i] != 0.0f);
+    if (!ok)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata preprocessing has out-of-range counts or non-finite values");
+    return FGQ_OK;
+}
+
+int fgq_model_get_preprocess(const fgq_model *m, fgq_model_preprocess *p)
+{
+    if (m == NULL || m->base == NULL || m->meta_size == 0)
+        return 0;
+    fgq_file_meta mt;
+    meta_decode(m->base + m->meta_off, &mt);
+    if ((mt.flags & FGQ_META_HAS_PREPROCESS) == 0)
+        return 0;
+    p->scale = mt.scale;
+    p->n_mean = mt.n_mean;
+    p->n_std = mt.n_std;
+    p->channel_axis = mt.channel_axis;
+    memcpy(p->mean, mt.mean, sizeof p->mean);
+    memcpy(p->std, mt.std, sizeof p->std);
+    return 1;
+}
+
 static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, fgq_error *err)
 {
     if (size < HDR_SIZE)
@@ -139,6 +198,9 @@ static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, f
                         (unsigned long long)h.file_size, (unsigned long long)size);
     if (!all_zero(h.reserved, (int)(sizeof h.reserved / sizeof h.reserved[0])))
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: reserved header fields are not zero");
+    fgq_status mst = check_meta(buf, size, &h, err);
+    if (mst != FGQ_OK)
+        return mst;
     uint32_t sum = fgq_fnv1a32(buf + HDR_SIZE, size - HDR_SIZE);
     if (sum != h.checksum)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: checksum mismatch (header 0x%08lx, contents 0x%08lx)",
@@ -181,6 +243,8 @@ static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, f
     m->inputs_index = (int32_t)h.inputs_index;
     m->outputs_index = (int32_t)h.outputs_index;
     m->arena_size = h.arena_size;
+    m->meta_off = h.meta_off;
+    m->meta_size = h.meta_size;
     m->arena_lower_bound = 0;
     m->weight_bytes = 0;
     return FGQ_OK;
@@ -446,12 +510,14 @@ static fgq_status check_lifetime(const fgq_model *m, int32_t t, fgq_error *err)
 
 static fgq_status check_plan(fgq_model *m, fgq_error *err)
 {
-    uint64_t lower = 0;
+    uint64_t lower = 0, extent = 0;
     for (int32_t a = 0; a < m->n_tensors; a++) {
         if (t_kind(m, a) == FGQ_KIND_CONST)
             continue;
         int32_t fa = t_first(m, a), la = t_last(m, a);
         uint64_t oa = t_off(m, a), sa = t_size(m, a);
+        if (sa > 0 && oa + sa > extent) /* pass 2 proved oa + sa <= arena_size */
+            extent = oa + sa;
         uint64_t live = 0; /* bytes live at step fa: the max is reached at some first_node */
         for (int32_t b = 0; b < m->n_tensors; b++) {
             if (t_kind(m, b) == FGQ_KIND_CONST)
@@ -481,6 +547,11 @@ static fgq_status check_plan(fgq_model *m, fgq_error *err)
         if (live > lower)
             lower = live;
     }
+    /* The planner's arena is the highest slot end rounded up to 64; a larger
+     * arena_size would only make callers allocate what no tensor uses. */
+    if (m->arena_size > fgq_plan_align(extent))
+        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: arena_size %llu exceeds the %llu bytes the memory plan uses",
+                        (unsigned long long)m->arena_size, (unsigned long long)fgq_plan_align(extent));
     m->arena_lower_bound = lower;
     return FGQ_OK;
 }

@@ -37,6 +37,13 @@ static void make_view(const fgq_model *m, int32_t t, uint8_t *arena, fgq_tensor_
 fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
                          void *const *outputs, fgq_node_observer obs, void *obs_user, fgq_error *err)
 {
+    return fgq_model_run_parallel(m, arena, arena_size, inputs, outputs, obs, obs_user, NULL, err);
+}
+
+fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
+                                  void *const *outputs, fgq_node_observer obs, void *obs_user,
+                                  const fgq_parallel *par, fgq_error *err)
+{
     if (m == NULL || m->base == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: no loaded model");
     if (arena_size < m->arena_size)
@@ -86,6 +93,7 @@ fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, c
             .n_outputs = ni.n_outputs,
             .iparams = ni.iparams,
             .fparams = ni.fparams,
+            .par = par,
         };
         const fgq_op_impl *impl = fgq_op_lookup((uint32_t)ni.op); /* non-NULL: checked at load */
         fgq_status st = impl->run(&nv, in, out, err);

@@ -1,4 +1,5 @@
-/* run_graph.c — graph → in-memory .fgq → fgq_model_load → fgq_model_run. */
+/* run_graph.c — graph → in-memory .fgq → fgq_model_load → fgq_model_run_parallel
+ * (with the runner's thread pool, if any). */
 #include "run_graph.h"
 
 #include "fgq_writer.h"
@@ -7,12 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Loads r->model_bytes and allocates the arena. */
-static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, fgq_error *err)
+/* Loads r->model_bytes and allocates the arena. name_load_errors: prefix the
+ * loader's message with name (a file read from disk; the runtime does not know it). */
+static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, int name_load_errors, fgq_error *err)
 {
     fgq_status st = fgq_model_load(&r->model, r->model_bytes, r->model_size, err);
     if (st != FGQ_OK) {
         fgq_graph_runner_free(r);
+        size_t nl = strlen(name), cap = sizeof err->msg - 1;
+        if (name_load_errors && err != NULL && nl + 2 < cap) {
+            size_t ml = strlen(err->msg), keep = ml < cap - nl - 2 ? ml : cap - nl - 2;
+            memmove(err->msg + nl + 2, err->msg, keep);
+            memcpy(err->msg, name, nl);
+            memcpy(err->msg + nl, ": ", 2);
+            err->msg[nl + 2 + keep] = '\0';
+        }
         return st;
     }
     r->arena_size = fgq_model_arena_size(&r->model);
@@ -33,7 +43,7 @@ fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_er
     fgq_status st = fgq_write_model(g, &r->model_bytes, &r->model_size, err);
     if (st != FGQ_OK)
         return st;
-    return load_and_alloc(r, g->source_path ? g->source_path : "model", err);
+    return load_and_alloc(r, g->source_path ? g->source_path : "model", 0, err);
 }
 
 fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint64_t size, const char *name,
@@ -57,7 +67,7 @@ fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint
     }
     r->model_bytes = bytes;
     r->model_size = size;
-    return load_and_alloc(r, name, err);
+    return load_and_alloc(r, name, 1, err);
 }
 
 fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs, float *const *outputs,
@@ -65,14 +75,34 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
 {
     if (r == NULL || r->model_bytes == NULL || r->arena == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
-    return fgq_model_run(&r->model, r->arena, r->arena_size, (const void *const *)inputs, (void *const *)outputs, obs,
-                         user, err);
+    return fgq_model_run_parallel(&r->model, r->arena, r->arena_size, (const void *const *)inputs,
+                                  (void *const *)outputs, obs, user, fgq_threadpool_parallel(r->pool), err);
+}
+
+fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, fgq_error *err)
+{
+    if (r == NULL || r->model_bytes == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    if (n_threads < 1 || n_threads > FGQ_THREADPOOL_MAX_THREADS)
+        return fgq_fail(err, FGQ_ERR_VALUE, "thread count %ld is outside 1..%d", (long)n_threads,
+                        FGQ_THREADPOOL_MAX_THREADS);
+    fgq_threadpool_destroy(r->pool);
+    r->pool = NULL;
+    if (n_threads == 1)
+        return FGQ_OK;
+    return fgq_threadpool_create(n_threads, &r->pool, err);
+}
+
+int32_t fgq_graph_runner_threads(const fgq_graph_runner *r)
+{
+    return r != NULL ? fgq_threadpool_n_threads(r->pool) : 1;
 }
 
 void fgq_graph_runner_free(fgq_graph_runner *r)
 {
     if (r == NULL)
         return;
+    fgq_threadpool_destroy(r->pool);
     free(r->model_bytes);
     free(r->arena);
     memset(r, 0, sizeof *r);

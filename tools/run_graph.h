@@ -11,12 +11,18 @@
  * NULL) sees each node's outputs as it runs; node indices are the graph's
  * (the writer keeps node order). free releases everything and is safe on a
  * zeroed or failed runner.
+ *
+ * Threads: a runner runs serially until fgq_graph_runner_set_threads gives it
+ * a pool (tools/threadpool.h); its kernels then split each node's output over
+ * the pool's threads, with outputs bit-identical to the serial run. One
+ * runner must not run from two threads at once (it has one arena).
  */
 #ifndef FGQ_RUN_GRAPH_H
 #define FGQ_RUN_GRAPH_H
 
 #include "fgq_runtime.h"
 #include "graph.h"
+#include "threadpool.h"
 
 typedef struct {
     uint8_t *model_bytes; /* 64-aligned, owned */
@@ -24,6 +30,7 @@ typedef struct {
     void *arena;          /* 64-aligned, owned */
     uint64_t arena_size;
     fgq_model model;
+    fgq_threadpool *pool; /* owned; NULL: serial */
 } fgq_graph_runner;
 
 fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_error *err);
@@ -34,6 +41,12 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
  * 64-byte aligned buffer when it is not aligned. `name` is for messages. */
 fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint64_t size, const char *name,
                                        fgq_error *err);
+/* After a successful init: run with n_threads threads (caller included), in
+ * [1, FGQ_THREADPOOL_MAX_THREADS]; 1 drops the pool. Replaces any earlier
+ * pool; on failure the runner keeps running serially. */
+fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, fgq_error *err);
+/* Threads the runner uses per inference (1 without a pool). */
+int32_t fgq_graph_runner_threads(const fgq_graph_runner *r);
 void fgq_graph_runner_free(fgq_graph_runner *r);
 
 #endif /* FGQ_RUN_GRAPH_H */

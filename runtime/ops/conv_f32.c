@@ -6,7 +6,8 @@
  * W [M, C/G, k...], B [M] optional, Y [N, M, out...]; group G divides C and M;
  * fused activation iparams[FGQ_P_ACT] (none / relu / clip with fparams
  * [FGQ_PF_ACT0/1]). No scratch: the kernel walks Y row by row and adds each
- * kernel tap's contribution as a contiguous (stride 1) or strided axpy.
+ * kernel tap's contribution as a contiguous (stride 1) or strided axpy. Rows
+ * of Y are split over node->par's threads (bit-identical for any split).
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -52,6 +53,85 @@ static void tap_range(int64_t off, int64_t s, int64_t in, int64_t out, int64_t *
     *hi = h < out ? h : out;
 }
 
+/* Everything a chunk of output rows needs; read-only while the tasks run. */
+typedef struct {
+    const fgq_node_view *node;
+    const fgq_ops_spatial *sp;
+    const float *x, *w, *b;
+    float *y;
+    int64_t c_in, m_out, cg, mg;
+} conv_task;
+
+/* Output rows [begin, end) of the flattened (n, m, od, oh) row space. Each
+ * output element accumulates bias, then every (c, kd, kh, kw) tap in that
+ * order, then the activation — the same sequence whatever rows share a
+ * chunk, so any split gives bit-identical results. */
+static void conv_rows_f32(void *ctx, int64_t begin, int64_t end)
+{
+    const conv_task *t = (const conv_task *)ctx;
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2];
+    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2];
+    const int64_t SD = sp->stride[0], SH = sp->stride[1], SW = sp->stride[2];
+    const int64_t DD = sp->dilation[0], DH = sp->dilation[1], DW = sp->dilation[2];
+    const int64_t PD = sp->pad_begin[0], PH = sp->pad_begin[1], PW = sp->pad_begin[2];
+    const int64_t x_plane = ID * IH * IW, rows = OD * OH, y_plane = rows * OW;
+    const int64_t w_filter = t->cg * KD * KH * KW;
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
+    const float *const X = t->x, *const Wt = t->w, *const B = t->b;
+    float *const Y = t->y;
+    const int64_t c_in = t->c_in, m_out = t->m_out, cg = t->cg, mg = t->mg;
+
+    for (int64_t r = begin; r < end;) {
+        /* The run of rows [r0, r1) that lies in output plane (n, mo). */
+        const int64_t plane = r / rows, r0 = r % rows;
+        const int64_t r1 = rows - r0 < end - r ? rows : r0 + (end - r);
+        r += r1 - r0;
+        const int64_t n = plane / m_out, mo = plane % m_out, g = mo / mg;
+        float *yp = Y + plane * y_plane;
+        const float bias = B != NULL ? B[mo] : 0.0f;
+        for (int64_t i = r0 * OW; i < r1 * OW; i++)
+            yp[i] = bias;
+        const float *wf = Wt + mo * w_filter;
+        for (int64_t c = 0; c < cg; c++) {
+            const float *xp = X + (n * c_in + g * cg + c) * x_plane;
+            const float *wc = wf + c * KD * KH * KW;
+            for (int64_t row = r0; row < r1; row++) {
+                const int64_t od = row / OH, oh = row % OH;
+                float *yr = yp + row * OW;
+                for (int64_t kd = 0; kd < KD; kd++) {
+                    const int64_t id = od * SD - PD + kd * DD;
+                    if (id < 0 || id >= ID)
+                        continue;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        const int64_t ih = oh * SH - PH + kh * DH;
+                        if (ih < 0 || ih >= IH)
+                            continue;
+                        const float *xr = xp + (id * IH + ih) * IW;
+                        const float *wr = wc + (kd * KH + kh) * KW;
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            const int64_t off = kw * DW - PW;
+                            int64_t lo, hi;
+                            tap_range(off, SW, IW, OW, &lo, &hi);
+                            const float wv = wr[kw];
+                            if (SW == 1) {
+                                for (int64_t ow = lo; ow < hi; ow++)
+                                    yr[ow] += wv * xr[ow + off];
+                            } else {
+                                for (int64_t ow = lo; ow < hi; ow++)
+                                    yr[ow] += wv * xr[ow * SW + off];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fgq_ops_act_apply_f32(yp + r0 * OW, (r1 - r0) * OW, act, act_lo, act_hi);
+    }
+}
+
 fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                             const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -63,66 +143,23 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     fgq_status st = fgq_ops_read_spatial(node, x, w, y, 0, &sp, err);
     if (st != FGQ_OK)
         return st;
-    const float *xd = (const float *)x->data, *wd = (const float *)w->data;
-    const float *bd = b != NULL ? (const float *)b->data : NULL;
-    float *yd = (float *)y->data;
-
-    const int64_t n_batch = x->dims[0], c_in = x->dims[1], m_out = w->dims[0];
     const int64_t groups = node->iparams[FGQ_P_GROUP];
-    const int64_t cg = c_in / groups, mg = m_out / groups;
-    const int64_t ID = sp.in[0], IH = sp.in[1], IW = sp.in[2];
-    const int64_t OD = sp.out[0], OH = sp.out[1], OW = sp.out[2];
-    const int64_t KD = sp.kernel[0], KH = sp.kernel[1], KW = sp.kernel[2];
-    const int64_t SD = sp.stride[0], SH = sp.stride[1], SW = sp.stride[2];
-    const int64_t DD = sp.dilation[0], DH = sp.dilation[1], DW = sp.dilation[2];
-    const int64_t PD = sp.pad_begin[0], PH = sp.pad_begin[1], PW = sp.pad_begin[2];
-    const int64_t x_plane = ID * IH * IW, y_plane = OD * OH * OW, w_filter = cg * KD * KH * KW;
-
-    for (int64_t n = 0; n < n_batch; n++) {
-        for (int64_t mo = 0; mo < m_out; mo++) {
-            const int64_t g = mo / mg;
-            float *yp = yd + (n * m_out + mo) * y_plane;
-            const float bias = bd != NULL ? bd[mo] : 0.0f;
-            for (int64_t i = 0; i < y_plane; i++)
-                yp[i] = bias;
-            const float *wf = wd + mo * w_filter;
-            for (int64_t c = 0; c < cg; c++) {
-                const float *xp = xd + (n * c_in + g * cg + c) * x_plane;
-                const float *wc = wf + c * KD * KH * KW;
-                for (int64_t od = 0; od < OD; od++) {
-                    for (int64_t kd = 0; kd < KD; kd++) {
-                        const int64_t id = od * SD - PD + kd * DD;
-                        if (id < 0 || id >= ID)
-                            continue;
-                        for (int64_t oh = 0; oh < OH; oh++) {
-                            float *yr = yp + (od * OH + oh) * OW;
-                            for (int64_t kh = 0; kh < KH; kh++) {
-                                const int64_t ih = oh * SH - PH + kh * DH;
-                                if (ih < 0 || ih >= IH)
-                                    continue;
-                                const float *xr = xp + (id * IH + ih) * IW;
-                                const float *wr = wc + (kd * KH + kh) * KW;
-                                for (int64_t kw = 0; kw < KW; kw++) {
-                                    const int64_t off = kw * DW - PW;
-                                    int64_t lo, hi;
-                                    tap_range(off, SW, IW, OW, &lo, &hi);
-                                    const float wv = wr[kw];
-                                    if (SW == 1) {
-                                        for (int64_t ow = lo; ow < hi; ow++)
-                                            yr[ow] += wv * xr[ow + off];
-                                    } else {
-                                        for (int64_t ow = lo; ow < hi; ow++)
-                                            yr[ow] += wv * xr[ow * SW + off];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            fgq_ops_act_apply_f32(yp, y_plane, node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
-                                  node->fparams[FGQ_PF_ACT1]);
-        }
-    }
+    conv_task t = {
+        .node = node,
+        .sp = &sp,
+        .x = (const float *)x->data,
+        .w = (const float *)w->data,
+        .b = b != NULL ? (const float *)b->data : NULL,
+        .y = (float *)y->data,
+        .c_in = x->dims[1],
+        .m_out = w->dims[0],
+        .cg = x->dims[1] / groups,
+        .mg = w->dims[0] / groups,
+    };
+    /* Rows of output (batch × output channel × od × oh) are independent: the
+     * unit of work handed to threads. */
+    const int64_t n_rows = x->dims[0] * t.m_out * sp.out[0] * sp.out[1];
+    const int64_t row_cost = sp.out[2] * t.cg * sp.kernel[0] * sp.kernel[1] * sp.kernel[2];
+    fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), conv_rows_f32, &t);
     return FGQ_OK;
 }

@@ -9,27 +9,55 @@
  * MatMul (numpy matmul): a 1-D A is a row [1,K] and a 1-D B a column [K,1],
  * that dim then dropped from the output; leading (batch) dims broadcast like
  * Add. Fused activation in iparams[0].
+ *
+ * Both split Y over node->par's threads by rows, and by column blocks when
+ * rows are few (M = 1); no reduction is ever split, so results are
+ * bit-identical for any thread count.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
 
 #include <string.h>
 
-/* y[M,N] = a[M,K] · b[K,N], all row-major; i-k-j order keeps the inner loop a
- * contiguous axpy over a row of b and of y. */
-static void matmul_nn_f32(float *y, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+/* yr[j0, j1) = Σ_p a[p·as] · b[p, j] for one row of Y, b row-major [K, N]: the
+ * i-k-j order keeps the inner loop a contiguous axpy over a row of b. Each
+ * element sees the products in p order whatever [j0, j1) is, so splitting
+ * columns (or rows) over threads changes no bit of Y. */
+static void row_axpy_f32(float *yr, const float *a, int64_t as, const float *b, int64_t k, int64_t n, int64_t j0,
+                         int64_t j1)
 {
-    for (int64_t i = 0; i < m; i++) {
-        float *yr = y + i * n;
-        memset(yr, 0, (size_t)n * sizeof *yr);
-        const float *ar = a + i * k;
-        for (int64_t p = 0; p < k; p++) {
-            const float av = ar[p];
-            const float *br = b + p * n;
-            for (int64_t j = 0; j < n; j++)
-                yr[j] += av * br[j];
-        }
+    for (int64_t j = j0; j < j1; j++)
+        yr[j] = 0.0f;
+    for (int64_t p = 0; p < k; p++) {
+        const float av = a[p * as];
+        const float *br = b + p * n;
+        for (int64_t j = j0; j < j1; j++)
+            yr[j] += av * br[j];
     }
+}
+
+/* How Y's matrices (nmat of [m, n]) are cut into work units for threads: one
+ * unit is columns [jb·cb, min(n, (jb+1)·cb)) of one row. Rows alone are enough
+ * when there are many; with few rows (batch-1 fully connected layers have
+ * M = 1) the columns are cut too, in blocks of a multiple of 16 floats so
+ * threads write different cache lines. */
+typedef struct {
+    int64_t cb, nblk, units;
+} tile_plan;
+
+static tile_plan plan_tiles(const fgq_parallel *par, int64_t nmat, int64_t m, int64_t n)
+{
+    tile_plan tp = { n > 0 ? n : 1, 1, nmat * m };
+    const int64_t want = par != NULL && par->n_threads > 1 ? 4 * (int64_t)par->n_threads : 1;
+    if (n > 0 && tp.units < want) {
+        const int64_t split = (want + tp.units - 1) / tp.units;
+        int64_t cb = (n + split - 1) / split;
+        cb = (cb + 15) / 16 * 16;
+        tp.cb = cb < n ? cb : n;
+    }
+    tp.nblk = n > 0 ? (n + tp.cb - 1) / tp.cb : 1;
+    tp.units = nmat * m * tp.nblk;
+    return tp;
 }
 
 fgq_status fgq_gemm_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -73,76 +101,92 @@ fgq_status fgq_gemm_f32_check(const fgq_node_view *node, const fgq_tensor_view *
     return fgq_ops_check_out_dims(node, out[0], 2, dims, err);
 }
 
+typedef struct {
+    const float *a, *b, *c; /* c NULL: no C term (absent or beta == 0) */
+    float *y;
+    int64_t m, n, k, cs_i, cs_j;
+    int32_t ta, tb, act;
+    float alpha, beta, act_lo, act_hi;
+    tile_plan tp;
+} gemm_task;
+
+/* Gemm units [begin, end): per element, the K-sum in p order, then
+ * alpha·Y + beta·C, then the activation — as in a serial run. */
+static void gemm_units_f32(void *ctx, int64_t begin, int64_t end)
+{
+    const gemm_task *t = (const gemm_task *)ctx;
+    const int64_t m = t->m, n = t->n, k = t->k;
+    for (int64_t u = begin; u < end; u++) {
+        const int64_t i = u / t->tp.nblk, j0 = u % t->tp.nblk * t->tp.cb;
+        const int64_t j1 = j0 + t->tp.cb < n ? j0 + t->tp.cb : n;
+        float *yr = t->y + i * n;
+        if (!t->tb) {
+            /* A' = Aᵀ reads A[p, i] (stride m); B rows stay contiguous. */
+            row_axpy_f32(yr, t->ta ? t->a + i : t->a + i * k, t->ta ? m : 1, t->b, k, n, j0, j1);
+        } else {
+            /* B' = Bᵀ: Y(i,j) is the dot product of row i of A' and row j of B. */
+            for (int64_t j = j0; j < j1; j++) {
+                const float *br = t->b + j * k;
+                float acc = 0.0f;
+                if (!t->ta) {
+                    const float *ar = t->a + i * k;
+                    for (int64_t p = 0; p < k; p++)
+                        acc += ar[p] * br[p];
+                } else {
+                    for (int64_t p = 0; p < k; p++)
+                        acc += t->a[p * m + i] * br[p];
+                }
+                yr[j] = acc;
+            }
+        }
+        if (t->c != NULL) {
+            const float *cr = t->c + i * t->cs_i;
+            for (int64_t j = j0; j < j1; j++)
+                yr[j] = t->alpha * yr[j] + t->beta * cr[j * t->cs_j];
+        } else if (t->alpha != 1.0f) {
+            for (int64_t j = j0; j < j1; j++)
+                yr[j] *= t->alpha;
+        }
+        fgq_ops_act_apply_f32(yr + j0, j1 - j0, t->act, t->act_lo, t->act_hi);
+    }
+}
+
 fgq_status fgq_gemm_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                             const fgq_tensor_view *const *out, fgq_error *err)
 {
     (void)err;
     const fgq_tensor_view *a = in[0], *b = in[1];
     const fgq_tensor_view *c = node->n_inputs > 2 ? in[2] : NULL;
-    const int32_t ta = node->iparams[FGQ_P_TRANS_A], tb = node->iparams[FGQ_P_TRANS_B];
-    const float alpha = node->fparams[FGQ_PF_ALPHA], beta = node->fparams[FGQ_PF_BETA];
-    const float *ad = (const float *)a->data, *bd = (const float *)b->data;
-    float *y = (float *)out[0]->data;
-    const int64_t m = out[0]->dims[0], n = out[0]->dims[1];
-    const int64_t k = ta ? a->dims[0] : a->dims[1];
-
-    if (!ta && !tb) {
-        matmul_nn_f32(y, ad, bd, m, k, n);
-    } else if (!tb) {
-        /* A' = Aᵀ: A'(i,p) = A[p,i]; B rows stay contiguous. */
-        for (int64_t i = 0; i < m; i++) {
-            float *yr = y + i * n;
-            memset(yr, 0, (size_t)n * sizeof *yr);
-            for (int64_t p = 0; p < k; p++) {
-                const float av = ad[p * m + i];
-                const float *br = bd + p * n;
-                for (int64_t j = 0; j < n; j++)
-                    yr[j] += av * br[j];
-            }
-        }
-    } else {
-        /* B' = Bᵀ: Y(i,j) is the dot product of row i of A' and row j of B. */
-        for (int64_t i = 0; i < m; i++) {
-            for (int64_t j = 0; j < n; j++) {
-                const float *br = bd + j * k;
-                float acc = 0.0f;
-                if (!ta) {
-                    const float *ar = ad + i * k;
-                    for (int64_t p = 0; p < k; p++)
-                        acc += ar[p] * br[p];
-                } else {
-                    for (int64_t p = 0; p < k; p++)
-                        acc += ad[p * m + i] * br[p];
-                }
-                y[i * n + j] = acc;
-            }
-        }
-    }
-
+    const int32_t ta = node->iparams[FGQ_P_TRANS_A];
+    gemm_task t = {
+        .a = (const float *)a->data,
+        .b = (const float *)b->data,
+        .y = (float *)out[0]->data,
+        .m = out[0]->dims[0],
+        .n = out[0]->dims[1],
+        .k = ta ? a->dims[0] : a->dims[1],
+        .ta = ta,
+        .tb = node->iparams[FGQ_P_TRANS_B],
+        .act = node->iparams[FGQ_P_GEMM_ACT],
+        .alpha = node->fparams[FGQ_PF_ALPHA],
+        .beta = node->fparams[FGQ_PF_BETA],
+        .act_lo = node->fparams[FGQ_PF_ACT0],
+        .act_hi = node->fparams[FGQ_PF_ACT1],
+    };
     /* Y = alpha·Y + beta·C; C's strides are 0 along broadcast axes. As in BLAS
      * and ONNX Runtime, beta == 0 ignores C entirely. */
-    int64_t cs_i = 0, cs_j = 0;
-    const float *cd = NULL;
-    if (c != NULL && beta != 0.0f) {
-        cd = (const float *)c->data;
+    if (c != NULL && t.beta != 0.0f) {
+        t.c = (const float *)c->data;
         int64_t cm = c->rank == 2 ? c->dims[0] : 1;
         int64_t cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
-        cs_j = cn == 1 ? 0 : 1;
-        cs_i = cm == 1 ? 0 : cn;
+        t.cs_j = cn == 1 ? 0 : 1;
+        t.cs_i = cm == 1 ? 0 : cn;
     }
-    for (int64_t i = 0; i < m; i++) {
-        float *yr = y + i * n;
-        if (cd != NULL) {
-            const float *cr = cd + i * cs_i;
-            for (int64_t j = 0; j < n; j++)
-                yr[j] = alpha * yr[j] + beta * cr[j * cs_j];
-        } else if (alpha != 1.0f) {
-            for (int64_t j = 0; j < n; j++)
-                yr[j] *= alpha;
-        }
-    }
-    fgq_ops_act_apply_f32(y, m * n, node->iparams[FGQ_P_GEMM_ACT], node->fparams[FGQ_PF_ACT0],
-                          node->fparams[FGQ_PF_ACT1]);
+    if (t.m == 0 || t.n == 0)
+        return FGQ_OK;
+    t.tp = plan_tiles(node->par, 1, t.m, t.n);
+    fgq_parallel_for(node->par, t.tp.units, fgq_parallel_grain(node->par, t.tp.units, t.k * t.tp.cb + t.tp.cb),
+                     gemm_units_f32, &t);
     return FGQ_OK;
 }
 
@@ -197,49 +241,73 @@ fgq_status fgq_matmul_f32_check(const fgq_node_view *node, const fgq_tensor_view
     return fgq_ops_check_out_dims(node, out[0], rank, dims, err);
 }
 
+typedef struct {
+    const float *a, *b;
+    float *y;
+    matmul_shape s;
+    int64_t sa[FGQ_MAX_DIMS], sb[FGQ_MAX_DIMS]; /* matrix strides per batch axis; 0 where broadcast */
+    int32_t act;
+    float act_lo, act_hi;
+    tile_plan tp;
+} matmul_task;
+
+/* MatMul units [begin, end) of the (matrix, row, column block) space. */
+static void matmul_units_f32(void *ctx, int64_t begin, int64_t end)
+{
+    const matmul_task *t = (const matmul_task *)ctx;
+    const matmul_shape *s = &t->s;
+    const int64_t per_mat = s->m * t->tp.nblk;
+    for (int64_t u = begin; u < end; u++) {
+        const int64_t mat = u / per_mat, rest = u % per_mat;
+        const int64_t i = rest / t->tp.nblk, j0 = rest % t->tp.nblk * t->tp.cb;
+        const int64_t j1 = j0 + t->tp.cb < s->n ? j0 + t->tp.cb : s->n;
+        /* Offsets (in matrices) of A and B for output matrix `mat`. */
+        int64_t oa = 0, ob = 0, q = mat;
+        for (int32_t d = s->nbatch - 1; d >= 0; d--) {
+            const int64_t id = q % s->batch[d];
+            q /= s->batch[d];
+            oa += id * t->sa[d];
+            ob += id * t->sb[d];
+        }
+        float *yr = t->y + mat * s->m * s->n + i * s->n;
+        row_axpy_f32(yr, t->a + oa * s->m * s->k + i * s->k, 1, t->b + ob * s->k * s->n, s->k, s->n, j0, j1);
+        fgq_ops_act_apply_f32(yr + j0, j1 - j0, t->act, t->act_lo, t->act_hi);
+    }
+}
+
 fgq_status fgq_matmul_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                               const fgq_tensor_view *const *out, fgq_error *err)
 {
     (void)err;
     const fgq_tensor_view *a = in[0], *b = in[1];
-    const float *ad = (const float *)a->data, *bd = (const float *)b->data;
-    float *y = (float *)out[0]->data;
-    matmul_shape s;
-    s.k = a->dims[a->rank - 1];
-    s.m = a->rank > 1 ? a->dims[a->rank - 2] : 1;
-    s.n = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+    matmul_task t;
+    memset(&t, 0, sizeof t);
+    t.a = (const float *)a->data;
+    t.b = (const float *)b->data;
+    t.y = (float *)out[0]->data;
+    t.act = node->iparams[0];
+    t.act_lo = node->fparams[FGQ_PF_ACT0];
+    t.act_hi = node->fparams[FGQ_PF_ACT1];
+    matmul_shape *s = &t.s;
+    s->k = a->dims[a->rank - 1];
+    s->m = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+    s->n = b->rank > 1 ? b->dims[b->rank - 1] : 1;
     const int32_t ba = a->rank > 2 ? a->rank - 2 : 0, bb = b->rank > 2 ? b->rank - 2 : 0;
-    s.nbatch = ba > bb ? ba : bb;
-
-    /* Matrix strides (in whole matrices) of A and B per batch axis; 0 where broadcast. */
-    int64_t sa[FGQ_MAX_DIMS], sb[FGQ_MAX_DIMS], nmat = 1;
-    int64_t ka = 1, kb = 1;
-    for (int32_t i = s.nbatch - 1; i >= 0; i--) {
-        int64_t da = batch_dim(a, s.nbatch, i), db = batch_dim(b, s.nbatch, i);
-        s.batch[i] = da == 1 ? db : da;
-        sa[i] = da == 1 ? 0 : ka;
-        sb[i] = db == 1 ? 0 : kb;
+    s->nbatch = ba > bb ? ba : bb;
+    int64_t nmat = 1, ka = 1, kb = 1;
+    for (int32_t i = s->nbatch - 1; i >= 0; i--) {
+        int64_t da = batch_dim(a, s->nbatch, i), db = batch_dim(b, s->nbatch, i);
+        s->batch[i] = da == 1 ? db : da;
+        t.sa[i] = da == 1 ? 0 : ka;
+        t.sb[i] = db == 1 ? 0 : kb;
         ka *= da;
         kb *= db;
-        nmat *= s.batch[i];
+        nmat *= s->batch[i];
     }
-    const int64_t a_mat = s.m * s.k, b_mat = s.k * s.n, y_mat = s.m * s.n;
-    int64_t idx[FGQ_MAX_DIMS] = { 0 };
-    int64_t oa = 0, ob = 0;
-    for (int64_t t = 0; t < nmat; t++) {
-        matmul_nn_f32(y + t * y_mat, ad + oa * a_mat, bd + ob * b_mat, s.m, s.k, s.n);
-        for (int32_t i = s.nbatch - 1; i >= 0; i--) {
-            idx[i]++;
-            oa += sa[i];
-            ob += sb[i];
-            if (idx[i] < s.batch[i])
-                break;
-            oa -= sa[i] * idx[i];
-            ob -= sb[i] * idx[i];
-            idx[i] = 0;
-        }
-    }
-    fgq_ops_act_apply_f32(y, nmat * y_mat, node->iparams[0], node->fparams[FGQ_PF_ACT0],
-                          node->fparams[FGQ_PF_ACT1]);
+    if (nmat == 0 || s->m == 0 || s->n == 0)
+        return FGQ_OK;
+    t.tp = plan_tiles(node->par, nmat, s->m, s->n);
+    fgq_parallel_for(node->par, t.tp.units, fgq_parallel_grain(node->par, t.tp.units, s->k * t.tp.cb + t.tp.cb),
+                     matmul_units_f32, &t);
     return FGQ_OK;
 }

@@ -7,6 +7,8 @@
  * the count of taps inside the explicitly padded input [−pb, in + pe) — taps
  * past the end padding (possible with ceil_mode) never count, as in ONNX
  * Runtime. ceil_mode is already in Y's shape; check accepts floor or ceil.
+ * Output rows (GlobalAveragePool: planes) are split over node->par's threads;
+ * no window's sum is split, so any thread count gives the same bits.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -86,6 +88,58 @@ static window_axis window_for(const fgq_ops_spatial *sp, int32_t j, int64_t o)
     return w;
 }
 
+typedef struct {
+    const fgq_ops_spatial *sp;
+    const float *x;
+    float *y;
+    int is_max, count_pad;
+} pool_task;
+
+/* Output rows [begin, end) of the flattened (plane, od, oh) space; each
+ * output element reads only its own window, so any split is bit-identical. */
+static void pool_rows_f32(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_task *t = (const pool_task *)ctx;
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t IH = sp->in[1], IW = sp->in[2];
+    const int64_t x_plane = sp->in[0] * IH * IW;
+    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
+    const int64_t DD = sp->dilation[0], DH = sp->dilation[1], DW = sp->dilation[2];
+    const int is_max = t->is_max;
+    for (int64_t r = begin; r < end; r++) {
+        const int64_t pl = r / (OD * OH), od = r % (OD * OH) / OH, oh = r % OH;
+        const float *xp = t->x + pl * x_plane;
+        float *yr = t->y + r * OW;
+        const window_axis wd = window_for(sp, 0, od);
+        const window_axis wh = window_for(sp, 1, oh);
+        for (int64_t ow = 0; ow < OW; ow++) {
+            const window_axis ww = window_for(sp, 2, ow);
+            float acc = is_max ? -INFINITY : 0.0f;
+            for (int64_t kd = wd.k0; kd < wd.k1; kd++) {
+                const int64_t id = wd.base + kd * DD;
+                for (int64_t kh = wh.k0; kh < wh.k1; kh++) {
+                    const float *xr = xp + (id * IH + wh.base + kh * DH) * IW;
+                    if (is_max) {
+                        for (int64_t kw = ww.k0; kw < ww.k1; kw++) {
+                            const float v = xr[ww.base + kw * DW];
+                            acc = v > acc ? v : acc;
+                        }
+                    } else {
+                        for (int64_t kw = ww.k0; kw < ww.k1; kw++)
+                            acc += xr[ww.base + kw * DW];
+                    }
+                }
+            }
+            if (!is_max) {
+                const int64_t cnt = t->count_pad ? wd.n_pad * wh.n_pad * ww.n_pad
+                                                 : (wd.k1 - wd.k0) * (wh.k1 - wh.k0) * (ww.k1 - ww.k0);
+                acc = cnt > 0 ? acc / (float)cnt : 0.0f;
+            }
+            yr[ow] = acc;
+        }
+    }
+}
+
 static fgq_status run_pool(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out, int is_max, fgq_error *err)
 {
@@ -93,51 +147,16 @@ static fgq_status run_pool(const fgq_node_view *node, const fgq_tensor_view *con
     fgq_status st = check_pool(node, in, out, &sp, err);
     if (st != FGQ_OK)
         return st;
-    const fgq_tensor_view *x = in[0], *y = out[0];
-    const float *xd = (const float *)x->data;
-    float *yd = (float *)y->data;
-    const int64_t planes = x->dims[0] * x->dims[1];
-    const int64_t IH = sp.in[1], IW = sp.in[2];
-    const int64_t x_plane = sp.in[0] * IH * IW;
-    const int64_t OD = sp.out[0], OH = sp.out[1], OW = sp.out[2];
-    const int64_t DD = sp.dilation[0], DH = sp.dilation[1], DW = sp.dilation[2];
-    const int count_pad = !is_max && node->iparams[FGQ_P_COUNT_PAD] == 1;
-
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *xp = xd + pl * x_plane;
-        float *yp = yd + pl * OD * OH * OW;
-        for (int64_t od = 0; od < OD; od++) {
-            const window_axis wd = window_for(&sp, 0, od);
-            for (int64_t oh = 0; oh < OH; oh++) {
-                const window_axis wh = window_for(&sp, 1, oh);
-                for (int64_t ow = 0; ow < OW; ow++) {
-                    const window_axis ww = window_for(&sp, 2, ow);
-                    float acc = is_max ? -INFINITY : 0.0f;
-                    for (int64_t kd = wd.k0; kd < wd.k1; kd++) {
-                        const int64_t id = wd.base + kd * DD;
-                        for (int64_t kh = wh.k0; kh < wh.k1; kh++) {
-                            const float *xr = xp + (id * IH + wh.base + kh * DH) * IW;
-                            if (is_max) {
-                                for (int64_t kw = ww.k0; kw < ww.k1; kw++) {
-                                    const float v = xr[ww.base + kw * DW];
-                                    acc = v > acc ? v : acc;
-                                }
-                            } else {
-                                for (int64_t kw = ww.k0; kw < ww.k1; kw++)
-                                    acc += xr[ww.base + kw * DW];
-                            }
-                        }
-                    }
-                    if (!is_max) {
-                        const int64_t cnt = count_pad ? wd.n_pad * wh.n_pad * ww.n_pad
-                                                      : (wd.k1 - wd.k0) * (wh.k1 - wh.k0) * (ww.k1 - ww.k0);
-                        acc = cnt > 0 ? acc / (float)cnt : 0.0f;
-                    }
-                    yp[(od * OH + oh) * OW + ow] = acc;
-                }
-            }
-        }
-    }
+    pool_task t = {
+        .sp = &sp,
+        .x = (const float *)in[0]->data,
+        .y = (float *)out[0]->data,
+        .is_max = is_max,
+        .count_pad = !is_max && node->iparams[FGQ_P_COUNT_PAD] == 1,
+    };
+    const int64_t rows = in[0]->dims[0] * in[0]->dims[1] * sp.out[0] * sp.out[1];
+    const int64_t row_cost = sp.out[2] * sp.kernel[0] * sp.kernel[1] * sp.kernel[2];
+    fgq_parallel_for(node->par, rows, fgq_parallel_grain(node->par, rows, row_cost), pool_rows_f32, &t);
     return FGQ_OK;
 }
 
@@ -172,22 +191,31 @@ fgq_status fgq_global_avgpool_f32_check(const fgq_node_view *node, const fgq_ten
     return fgq_ops_check_out_dims(node, out[0], x->rank, dims, err);
 }
 
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t hw;
+} gap_task;
+
+static void global_avgpool_planes_f32(void *ctx, int64_t begin, int64_t end)
+{
+    const gap_task *t = (const gap_task *)ctx;
+    for (int64_t p = begin; p < end; p++) {
+        const float *xp = t->x + p * t->hw;
+        float acc = 0.0f;
+        for (int64_t i = 0; i < t->hw; i++)
+            acc += xp[i];
+        t->y[p] = t->hw > 0 ? acc / (float)t->hw : 0.0f;
+    }
+}
+
 fgq_status fgq_global_avgpool_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                       const fgq_tensor_view *const *out, fgq_error *err)
 {
-    (void)node;
     (void)err;
     const fgq_tensor_view *x = in[0];
-    const float *xd = (const float *)x->data;
-    float *yd = (float *)out[0]->data;
+    gap_task t = { (const float *)x->data, (float *)out[0]->data, fgq_ops_dims_prod(x->dims, 2, x->rank) };
     const int64_t planes = x->dims[0] * x->dims[1];
-    const int64_t hw = fgq_ops_dims_prod(x->dims, 2, x->rank);
-    for (int64_t p = 0; p < planes; p++) {
-        const float *xp = xd + p * hw;
-        float acc = 0.0f;
-        for (int64_t i = 0; i < hw; i++)
-            acc += xp[i];
-        yd[p] = hw > 0 ? acc / (float)hw : 0.0f;
-    }
+    fgq_parallel_for(node->par, planes, fgq_parallel_grain(node->par, planes, t.hw), global_avgpool_planes_f32, &t);
     return FGQ_OK;
 }

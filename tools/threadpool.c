@@ -1,0 +1,272 @@
+/* threadpool.c — persistent pthread workers behind fgq_parallel.
+ *
+ * One job at a time. The caller writes the job (fn, ctx, n, grain), then
+ * publishes it by storing a new generation into `state` (release) and wakes
+ * any sleeping worker; everyone, the caller included, takes chunks from the
+ * atomic `next` until it passes n.
+ *
+ * A worker may only touch a job it has *entered*: a CAS on `state` that
+ * raises the active count while the generation is still the one it saw and
+ * the job is not closed. When the caller has no chunk left to take it closes
+ * the job (a bit in `state`) and waits only for the workers inside it to
+ * leave (active count 0, acquire: their chunks' writes are then visible).
+ * A worker that wakes late (preempted, or slow out of cond_wait) finds the
+ * job closed and goes back to waiting, so a busy machine never makes the
+ * caller wait for a thread that did no work — and the caller rewrites the
+ * job fields only when no worker is inside.
+ *
+ * Workers and the waiting caller poll briefly before sleeping on a condition
+ * variable; sleeping and waking go through `mu`, so no wake-up is lost. */
+#include "threadpool.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Iterations a worker (or the waiting caller) polls before it sleeps: a
+ * model runs its nodes back to back, so the next job usually comes within
+ * microseconds, sooner than a futex wake-up round trip. Bounded, so an idle
+ * pool does not burn a core. */
+#define SPIN_ITERS 20000
+
+/* state = generation << 33 | closed << 32 | active workers. The generation
+ * wraps after 2^31 jobs; a worker only compares it for equality. */
+#define STATE_ACTIVE_MASK 0xFFFFFFFFull
+#define STATE_CLOSED (1ull << 32)
+#define STATE_GEN_SHIFT 33
+
+struct fgq_threadpool {
+    fgq_parallel par;          /* what the runtime sees; impl points back here */
+    int32_t n_threads;         /* caller included */
+    int32_t n_workers;         /* started and not yet joined */
+    pthread_t *workers;
+    pthread_mutex_t submit;    /* one parallel_for at a time */
+    pthread_mutex_t mu;        /* with the conds: sleeping and waking only */
+    pthread_cond_t wake, done;
+    int32_t sleepers;          /* workers in cond_wait on `wake` (under mu) */
+    int caller_waiting;        /* the caller is in cond_wait on `done` (under mu) */
+    uint64_t generation;       /* the caller's count of jobs (submit held) */
+    atomic_uint_fast64_t state;
+    atomic_int stop;
+    /* The job: written by the caller while no worker is inside one, read by
+     * workers only after entering. */
+    fgq_task_fn fn;
+    void *ctx;
+    int64_t n, grain;
+    atomic_int_fast64_t next;  /* start of the next chunk to hand out */
+};
+
+static uint64_t state_gen(uint64_t st)
+{
+    return st >> STATE_GEN_SHIFT;
+}
+
+static void run_chunks(fgq_threadpool *p, fgq_task_fn fn, void *ctx, int64_t n, int64_t grain)
+{
+    for (;;) {
+        const int64_t b = (int64_t)atomic_fetch_add_explicit(&p->next, grain, memory_order_relaxed);
+        if (b >= n)
+            return;
+        fn(ctx, b, n - b > grain ? b + grain : n);
+    }
+}
+
+/* Waits until the generation differs from `seen` or stop is set; returns it. */
+static uint64_t wait_for_job(fgq_threadpool *p, uint64_t seen)
+{
+    for (int i = 0; i < SPIN_ITERS; i++) {
+        const uint64_t g = state_gen(atomic_load_explicit(&p->state, memory_order_acquire));
+        if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed))
+            return g;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->sleepers++;
+    uint64_t g;
+    while ((g = state_gen(atomic_load_explicit(&p->state, memory_order_acquire))) == seen &&
+           !atomic_load_explicit(&p->stop, memory_order_relaxed))
+        pthread_cond_wait(&p->wake, &p->mu);
+    p->sleepers--;
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
+/* Joins job `gen` if it is still open: returns 1 when entered. */
+static int enter_job(fgq_threadpool *p, uint64_t gen)
+{
+    uint64_t st = atomic_load_explicit(&p->state, memory_order_acquire);
+    while (state_gen(st) == gen && !(st & STATE_CLOSED)) {
+        if (atomic_compare_exchange_weak_explicit(&p->state, &st, st + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return 1;
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    fgq_threadpool *p = (fgq_threadpool *)arg;
+    uint64_t seen = 0;
+    for (;;) {
+        seen = wait_for_job(p, seen);
+        if (atomic_load_explicit(&p->stop, memory_order_relaxed))
+            return NULL;
+        if (!enter_job(p, seen))
+            continue;
+        run_chunks(p, p->fn, p->ctx, p->n, p->grain);
+        const uint64_t before = atomic_fetch_sub_explicit(&p->state, 1, memory_order_acq_rel);
+        if ((before & STATE_CLOSED) && (before & STATE_ACTIVE_MASK) == 1) {
+            /* last one out of a closed job: wake the caller if it stopped polling */
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_waiting)
+                pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+static int job_busy(fgq_threadpool *p)
+{
+    return (atomic_load_explicit(&p->state, memory_order_acquire) & STATE_ACTIVE_MASK) != 0;
+}
+
+static void pool_parallel_for(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+{
+    fgq_threadpool *p = (fgq_threadpool *)impl;
+    if (n <= 0)
+        return;
+    if (grain < 1)
+        grain = 1;
+    if (p->n_workers == 0 || n <= grain) {
+        /* nobody to share with: the same chunks, in order, on this thread */
+        for (int64_t b = 0; b < n; b += grain)
+            fn(ctx, b, n - b > grain ? b + grain : n);
+        return;
+    }
+    pthread_mutex_lock(&p->submit);
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    p->grain = grain;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->generation = (p->generation + 1) & (STATE_ACTIVE_MASK >> 1);
+    pthread_mutex_lock(&p->mu);
+    atomic_store_explicit(&p->state, p->generation << STATE_GEN_SHIFT, memory_order_release);
+    if (p->sleepers > 0)
+        pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->mu);
+
+    run_chunks(p, fn, ctx, n, grain);
+
+    /* Every chunk is taken: no one may enter now; wait for those inside. */
+    atomic_fetch_or_explicit(&p->state, STATE_CLOSED, memory_order_acq_rel);
+    for (int spun = 0; spun < SPIN_ITERS && job_busy(p); spun++) {
+    }
+    if (job_busy(p)) {
+        pthread_mutex_lock(&p->mu);
+        p->caller_waiting = 1;
+        while (job_busy(p))
+            pthread_cond_wait(&p->done, &p->mu);
+        p->caller_waiting = 0;
+        pthread_mutex_unlock(&p->mu);
+    }
+    pthread_mutex_unlock(&p->submit);
+}
+
+/* Stops and joins the started workers, then frees what create made. */
+static void pool_release(fgq_threadpool *p, int sync_ready)
+{
+    if (sync_ready) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->stop, 1);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+        for (int32_t i = 0; i < p->n_workers; i++)
+            pthread_join(p->workers[i], NULL);
+        pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->mu);
+        pthread_mutex_destroy(&p->submit);
+    }
+    free(p->workers);
+    free(p);
+}
+
+fgq_status fgq_threadpool_create(int32_t n_threads, fgq_threadpool **out, fgq_error *err)
+{
+    if (out == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_threadpool_create: NULL result pointer");
+    *out = NULL;
+    if (n_threads < 1 || n_threads > FGQ_THREADPOOL_MAX_THREADS)
+        return fgq_fail(err, FGQ_ERR_VALUE, "thread count %ld is outside 1..%d", (long)n_threads,
+                        FGQ_THREADPOOL_MAX_THREADS);
+    fgq_threadpool *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "cannot allocate a thread pool");
+    p->n_threads = n_threads;
+    p->par.impl = p;
+    p->par.n_threads = n_threads;
+    p->par.parallel_for = pool_parallel_for;
+    atomic_init(&p->next, 0);
+    atomic_init(&p->state, 0);
+    atomic_init(&p->stop, 0);
+    if (n_threads > 1 && (p->workers = malloc((size_t)(n_threads - 1) * sizeof *p->workers)) == NULL) {
+        pool_release(p, 0);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "cannot allocate %ld worker records", (long)(n_threads - 1));
+    }
+    int ok = pthread_mutex_init(&p->submit, NULL) == 0;
+    if (ok && pthread_mutex_init(&p->mu, NULL) != 0) {
+        pthread_mutex_destroy(&p->submit);
+        ok = 0;
+    }
+    if (ok && pthread_cond_init(&p->wake, NULL) != 0) {
+        pthread_mutex_destroy(&p->mu);
+        pthread_mutex_destroy(&p->submit);
+        ok = 0;
+    }
+    if (ok && pthread_cond_init(&p->done, NULL) != 0) {
+        pthread_cond_destroy(&p->wake);
+        pthread_mutex_destroy(&p->mu);
+        pthread_mutex_destroy(&p->submit);
+        ok = 0;
+    }
+    if (!ok) {
+        pool_release(p, 0);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "cannot initialize the thread pool's mutexes");
+    }
+    for (int32_t i = 0; i < n_threads - 1; i++) {
+        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+            /* Keep the workers started so far counted so they are joined. */
+            pool_release(p, 1);
+            return fgq_fail(err, FGQ_ERR_NOMEM, "cannot start worker thread %ld of %ld", (long)(i + 1),
+                            (long)(n_threads - 1));
+        }
+        p->n_workers = i + 1;
+    }
+    *out = p;
+    return FGQ_OK;
+}
+
+const fgq_parallel *fgq_threadpool_parallel(const fgq_threadpool *pool)
+{
+    return pool != NULL ? &pool->par : NULL;
+}
+
+int32_t fgq_threadpool_n_threads(const fgq_threadpool *pool)
+{
+    return pool != NULL ? pool->n_threads : 1;
+}
+
+void fgq_threadpool_destroy(fgq_threadpool *pool)
+{
+    if (pool != NULL)
+        pool_release(pool, 1);
+}
+
+int32_t fgq_threadpool_default_threads(void)
+{
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > FGQ_THREADPOOL_MAX_THREADS ? FGQ_THREADPOOL_MAX_THREADS : (int32_t)n;
+}
