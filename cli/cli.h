@@ -8,6 +8,7 @@
 #include "fgq_types.h"
 #include "graph.h"
 #include "run_graph.h"
+#include "data/data.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ int fgq_cmd_convert(int argc, char **argv);
 int fgq_cmd_run(int argc, char **argv);
 int fgq_cmd_eval(int argc, char **argv);
 int fgq_cmd_bench(int argc, char **argv);
+int fgq_cmd_quantize(int argc, char **argv);
 
 /* Maps a library status to the exit code the CLI promises. */
 int fgq_cli_exit_code(fgq_status st);
@@ -47,6 +49,10 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
  * loaded as it is; anything else is imported as ONNX, optimized and lowered
  * in memory. On failure r is left freed. */
 fgq_status fgq_cli_open_model(const char *path, int64_t batch, fgq_graph_runner *r, fgq_error *err);
+/* Fills *pre with the preprocessing a .fgq stores (fgq quantize writes the
+ * calibration's), so run and eval feed data as calibration did; returns 0 and
+ * leaves *pre alone when the model stores none. */
+int fgq_cli_stored_preprocess(const fgq_model *m, fgq_preprocess *pre);
 /* Parses a decimal integer in [lo, hi]; returns 0 if text is not one. */
 int fgq_cli_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out);
 /* "1x1x28x28" ("?" when unknown, "scalar" for rank 0) into buf. */

@@ -4,6 +4,7 @@
 #include "data/data.h"
 #include "onnx_import.h"
 #include "run_graph.h"
+#include "threadpool.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -16,12 +17,17 @@ static const char k_usage[] =
     "to the i-th -o file (.npy, written atomically). An input holding a whole number\n"
     "of model inputs (e.g. [N,1,28,28] for a [1,1,28,28] input) runs N times, and\n"
     "the outputs are stacked along the first axis. Without -o the outputs' shapes\n"
-    "and first values are printed.\n"
+    "and first values are printed. A .fgq from `fgq quantize` stores how its\n"
+    "calibration data was preprocessed (scale, mean, std); run applies it to the\n"
+    "inputs, as eval does, unless --raw is given.\n"
     "\n"
     "options:\n"
     "  --input FILE        an input (repeat for each graph input)\n"
     "  -o, --output FILE   where to write an output (repeat for each output)\n"
+    "  --raw               feed inputs as they are, ignoring stored preprocessing\n"
     "  --batch N           ONNX models: value bound to symbolic dims (default 1)\n"
+    "  --threads N         threads per inference, 1..256 (default: the cores\n"
+    "                      available); outputs are bit-identical for any N\n"
     "  -h, --help          this text\n";
 
 #define MAX_IO 16
@@ -86,13 +92,17 @@ int fgq_cmd_run(int argc, char **argv)
         return FGQ_EXIT_OK;
     }
     const char *model = NULL, *in_paths[MAX_IO], *out_paths[MAX_IO];
-    int n_in = 0, n_out = 0;
-    int64_t batch = 1;
+    int n_in = 0, n_out = 0, raw = 0;
+    int64_t batch = 1, threads = fgq_threadpool_default_threads();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--raw") == 0) {
+            raw = 1;
+            continue;
+        }
         int is_in = strcmp(a, "--input") == 0 || strcmp(a, "-i") == 0;
         int is_out = strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0;
-        if (is_in || is_out || strcmp(a, "--batch") == 0) {
+        if (is_in || is_out || strcmp(a, "--batch") == 0 || strcmp(a, "--threads") == 0) {
             if (i + 1 >= argc)
                 return fgq_cli_usage_error(cmd, "%s needs a value", a);
             const char *v = argv[++i];
@@ -103,6 +113,10 @@ int fgq_cmd_run(int argc, char **argv)
                     in_paths[n_in++] = v;
                 else
                     out_paths[n_out++] = v;
+            } else if (strcmp(a, "--threads") == 0) {
+                if (!fgq_cli_parse_i64(v, 1, FGQ_THREADPOOL_MAX_THREADS, &threads))
+                    return fgq_cli_usage_error(cmd, "--threads '%s' is not a count in 1..%d", v,
+                                               FGQ_THREADPOOL_MAX_THREADS);
             } else if (!fgq_cli_parse_i64(v, 1, INT32_MAX, &batch)) {
                 return fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
             }
@@ -122,6 +136,10 @@ int fgq_cmd_run(int argc, char **argv)
     fgq_graph_runner r;
     if (fgq_cli_open_model(model, batch, &r, &err) != FGQ_OK)
         return fgq_cli_report(cmd, &err);
+    if (fgq_graph_runner_set_threads(&r, (int32_t)threads, &err) != FGQ_OK) {
+        fgq_graph_runner_free(&r);
+        return fgq_cli_report(cmd, &err);
+    }
 
     int rc = FGQ_EXIT_OK;
     host_tensor in[MAX_IO];
@@ -139,6 +157,8 @@ int fgq_cmd_run(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "%s has %d output%s; %d -o given", model, go, go == 1 ? "" : "s", n_out);
         goto done;
     }
+    fgq_preprocess pre;
+    int stored = fgq_cli_stored_preprocess(&r.model, &pre);
     /* Each input must hold `reps` whole model inputs, the same reps for all. */
     int64_t reps = -1;
     for (int32_t i = 0; i < gi; i++) {
@@ -166,6 +186,20 @@ int fgq_cmd_run(int argc, char **argv)
             goto done;
         }
         reps = k;
+        if (stored && !raw && info.rank > 0) { /* feed data as calibration did */
+            fgq_dataset d;
+            memset(&d, 0, sizeof d);
+            d.data = in[i].data;
+            d.rank = info.rank;
+            memcpy(d.dims, info.dims, sizeof d.dims);
+            d.dims[0] *= k;
+            fgq_status st = fgq_data_prepare(&d, in_paths[i], info.rank, info.dims, &pre, &err);
+            in[i].data = d.data;
+            if (st != FGQ_OK) {
+                rc = fgq_cli_report(cmd, &err);
+                goto done;
+            }
+        }
     }
     if (reps < 1)
         reps = 1;

@@ -5,6 +5,7 @@
 #include "passes.h"
 #include "shape_infer.h"
 
+#include "data/data.h"
 #include "fgq_format.h"
 #include "fileutil.h"
 
@@ -96,4 +97,20 @@ fgq_status fgq_cli_open_model(const char *path, int64_t batch, fgq_graph_runner 
         st = fgq_graph_runner_init(r, g, err);
     fgq_graph_free(g);
     return st;
+}
+
+int fgq_cli_stored_preprocess(const fgq_model *m, fgq_preprocess *pre)
+{
+    fgq_model_preprocess mp;
+    if (!fgq_model_get_preprocess(m, &mp))
+        return 0;
+    fgq_preprocess_default(pre);
+    pre->scale = mp.scale;
+    pre->n_mean = mp.n_mean;
+    pre->n_std = mp.n_std;
+    pre->channel_axis = mp.channel_axis;
+    _Static_assert(FGQ_PRE_MAX_CH == FGQ_META_MAX_CH, "preprocessing channel limits agree");
+    memcpy(pre->mean, mp.mean, sizeof pre->mean);
+    memcpy(pre->std, mp.std, sizeof pre->std);
+    return 1;
 }

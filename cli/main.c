@@ -13,6 +13,7 @@ typedef struct {
 static const fgq_command k_commands[] = {
     {"inspect", fgq_cmd_inspect, "ops, shapes, parameters and MACs of an ONNX model; what fgq supports"},
     {"weights", fgq_cmd_weights, "quantize every weight tensor with a policy and report bits, SQNR, zeros"},
+    {"quantize", fgq_cmd_quantize, "calibrate and write an integer-only model (u8/s8 acts; s8, s4, ternary weights)"},
     {"convert", fgq_cmd_convert, "ONNX -> .fgq: fold, fuse, plan the arena, write the runtime's file"},
     {"run", fgq_cmd_run, "run a model (.fgq or .onnx) on .npy / .pb inputs, write .npy outputs"},
     {"eval", fgq_cmd_eval, "accuracy (top-1, top-5) and samples/s on labelled data"},

@@ -68,6 +68,7 @@ typedef struct {
     int32_t n_ft;
     int32_t *first, *last;  /* per file tensor lifetime */
     uint64_t *arena_off;
+    const fgq_model_preprocess *pre; /* NULL: no metadata blob */
 } writer;
 
 static void mark(writer *w, int32_t t)
@@ -199,6 +200,13 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
         if (t->q.n_scales > 0)
             file_size = align64(file_size) + (uint64_t)t->q.n_scales * 8;
     }
+    uint64_t meta_off = 0;
+    if (w->pre != NULL) {
+        meta_off = align64(file_size);
+        file_size = meta_off + sizeof(fgq_file_meta);
+        if (meta_off > UINT32_MAX)
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: the metadata blob is past the format's 4 GiB offsets", src);
+    }
     file_size = align64(file_size);
     uint8_t *buf = aligned_alloc(64, (size_t)file_size);
     if (buf == NULL)
@@ -297,6 +305,22 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     W32(h, fgq_file_header, inputs_index, inputs_index);
     W32(h, fgq_file_header, outputs_index, outputs_index);
     W64(h, fgq_file_header, arena_size, arena_size);
+    if (w->pre != NULL) {
+        uint8_t *mt = buf + meta_off;
+        const fgq_model_preprocess *p = w->pre;
+        W32(h, fgq_file_header, meta_off, meta_off);
+        W32(h, fgq_file_header, meta_size, sizeof(fgq_file_meta));
+        W32(mt, fgq_file_meta, version, FGQ_META_VERSION);
+        W32(mt, fgq_file_meta, flags, FGQ_META_HAS_PREPROCESS);
+        put_f32(mt + offsetof(fgq_file_meta, scale), p->scale);
+        WS32(mt, fgq_file_meta, n_mean, p->n_mean);
+        WS32(mt, fgq_file_meta, n_std, p->n_std);
+        WS32(mt, fgq_file_meta, channel_axis, p->channel_axis);
+        for (int32_t c = 0; c < p->n_mean; c++)
+            put_f32(mt + offsetof(fgq_file_meta, mean) + 4 * (size_t)c, p->mean[c]);
+        for (int32_t c = 0; c < p->n_std; c++)
+            put_f32(mt + offsetof(fgq_file_meta, std) + 4 * (size_t)c, p->std[c]);
+    }
     W32(h, fgq_file_header, checksum, fgq_fnv1a32(buf + 128, file_size - 128));
     *out_buf = buf;
     *out_size = file_size;
@@ -304,6 +328,17 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
 }
 
 fgq_status fgq_write_model(const fgq_graph *g, uint8_t **out_buf, uint64_t *out_size, fgq_error *err)
+{
+    return fgq_write_model_meta(g, NULL, out_buf, out_size, err);
+}
+
+static int finite_f(float v)
+{
+    return v == v && v - v == 0.0f;
+}
+
+fgq_status fgq_write_model_meta(const fgq_graph *g, const fgq_model_preprocess *pre, uint8_t **out_buf,
+                                uint64_t *out_size, fgq_error *err)
 {
     *out_buf = NULL;
     *out_size = 0;
@@ -313,6 +348,18 @@ fgq_status fgq_write_model(const fgq_graph *g, uint8_t **out_buf, uint64_t *out_
     writer w;
     memset(&w, 0, sizeof w);
     w.g = g;
+    w.pre = pre;
+    if (pre != NULL) {
+        int ok = pre->n_mean >= 0 && pre->n_mean <= FGQ_META_MAX_CH && pre->n_std >= 0 &&
+                 pre->n_std <= FGQ_META_MAX_CH && pre->channel_axis >= -1 && pre->channel_axis < FGQ_MAX_DIMS &&
+                 finite_f(pre->scale) && pre->scale != 0.0f;
+        for (int32_t c = 0; ok && c < pre->n_mean; c++)
+            ok = finite_f(pre->mean[c]);
+        for (int32_t c = 0; ok && c < pre->n_std; c++)
+            ok = finite_f(pre->std[c]) && pre->std[c] != 0.0f;
+        if (!ok)
+            return fgq_fail(err, FGQ_ERR_VALUE, "model metadata: preprocessing counts or values out of range");
+    }
     w.low = calloc((size_t)(g->n_nodes ? g->n_nodes : 1), sizeof *w.low);
     w.fidx = malloc(nt * sizeof *w.fidx);
     w.irt = malloc(nt * sizeof *w.irt);
@@ -338,9 +385,15 @@ fgq_status fgq_write_model(const fgq_graph *g, uint8_t **out_buf, uint64_t *out_
 
 fgq_status fgq_write_model_file(const fgq_graph *g, const char *path, fgq_error *err)
 {
+    return fgq_write_model_file_meta(g, NULL, path, err);
+}
+
+fgq_status fgq_write_model_file_meta(const fgq_graph *g, const fgq_model_preprocess *pre, const char *path,
+                                     fgq_error *err)
+{
     uint8_t *buf;
     uint64_t size;
-    fgq_status st = fgq_write_model(g, &buf, &size, err);
+    fgq_status st = fgq_write_model_meta(g, pre, &buf, &size, err);
     if (st != FGQ_OK)
         return st;
     st = fgq_write_file_atomic(path, buf, (size_t)size, err);

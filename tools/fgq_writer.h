@@ -19,11 +19,20 @@
 #ifndef FGQ_WRITER_H
 #define FGQ_WRITER_H
 
+#include "fgq_runtime.h"
 #include "graph.h"
 
 #include <stdint.h>
 
 fgq_status fgq_write_model(const fgq_graph *g, uint8_t **out_buf, uint64_t *out_size, fgq_error *err);
 fgq_status fgq_write_model_file(const fgq_graph *g, const char *path, fgq_error *err);
+
+/* The same with a metadata blob (fgq_format.h fgq_file_meta) recording the
+ * preprocessing `pre` (NULL: no blob, as above). FGQ_ERR_VALUE when pre's
+ * counts exceed FGQ_META_MAX_CH or a value is not finite (std 0 included). */
+fgq_status fgq_write_model_meta(const fgq_graph *g, const fgq_model_preprocess *pre, uint8_t **out_buf,
+                                uint64_t *out_size, fgq_error *err);
+fgq_status fgq_write_model_file_meta(const fgq_graph *g, const fgq_model_preprocess *pre, const char *path,
+                                     fgq_error *err);
 
 #endif /* FGQ_WRITER_H */

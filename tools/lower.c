@@ -173,6 +173,8 @@ int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n)
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
+    if (n->domain != NULL && strcmp(n->domain, FGQ_DOMAIN) == 0)
+        return fgq_lower_prelowered(n, out, err);
     int64_t opset = g != NULL && g->opset > 0 ? g->opset : 13;
     if (n->domain != NULL && n->domain[0] != 0 && strcmp(n->domain, "ai.onnx") != 0)
         return UNSUP("node '%s' (%s): domain '%s' is not supported", n->name, n->op_type, n->domain);

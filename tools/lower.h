@@ -42,4 +42,19 @@ fgq_status fgq_lower_node(const fgq_graph *g, int32_t node, fgq_lowered_node *ou
 int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n);
 int fgq_lower_supports(const fgq_ir_node *n, char *why, size_t why_len);
 
+/* Pre-lowered nodes (tools/lower_q.c): a node of domain FGQ_DOMAIN carries its
+ * runtime op and parameters as attributes (INT FGQ_ATTR_OP, INTS
+ * FGQ_ATTR_IPARAMS of at most FGQ_NODE_MAX_IPARAMS, FLOATS FGQ_ATTR_FPARAMS
+ * of at most FGQ_NODE_MAX_FPARAMS) and keeps all of its inputs in order (-1 =
+ * omitted). The quantizer (quantize.h) builds its integer ops this way;
+ * fgq_lower_node passes them through unchanged. */
+#define FGQ_DOMAIN "fgq"
+#define FGQ_ATTR_OP "fgq_op"
+#define FGQ_ATTR_IPARAMS "fgq_iparams"
+#define FGQ_ATTR_FPARAMS "fgq_fparams"
+fgq_status fgq_lower_prelowered(const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err);
+/* Marks node n as pre-lowered: domain FGQ_DOMAIN and the three attributes
+ * (ip: FGQ_NODE_MAX_IPARAMS values, fp: FGQ_NODE_MAX_FPARAMS). FGQ_ERR_NOMEM. */
+fgq_status fgq_node_set_prelowered(fgq_ir_node *n, fgq_op op, const int32_t *ip, const float *fp, fgq_error *err);
+
 #endif /* FGQ_LOWER_H */

@@ -1,0 +1,342 @@
+/* cmd_quantize.c — `fgq quantize`: calibrate, build the integer model, report per-layer error, write .fgq. */
+#include "cli.h"
+#include "json.h"
+#include "progress.h"
+
+#include "calib.h"
+#include "data/data.h"
+#include "fgq_writer.h"
+#include "quantize.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char k_usage[] =
+    "usage: fgq quantize MODEL.onnx --calib X [--calib-samples A:B] -o OUT.fgq\n"
+    "                    --weights POLICY [--acts u8|s8|u4|dynamic]\n"
+    "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
+    "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
+    "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--json]\n"
+    "\n"
+    "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
+    "`fgq eval` feeds them), picks a range for every activation, quantizes the weights\n"
+    "and writes an integer-only model (u8/s8/u4 activations; s8, s4 or ternary\n"
+    "weights; int32 accumulators) that `fgq run`, `fgq eval` and `fgq bench` run.\n"
+    "The preprocessing (--scale/--mean/--std) is stored in the model. Ends with a\n"
+    "table per layer: weight SQNR, and SQNR of the layer's output against the float\n"
+    "model on the calibration samples.\n"
+    "\n"
+    "options:\n"
+    "  --calib X            calibration samples (required)\n"
+    "  --calib-samples A:B  use samples A..B-1 of X only (Python slice syntax)\n"
+    "  -o OUT.fgq           output model (required; written atomically)\n"
+    "  --weights POLICY     s8 | s8:gN | s4:gN | ternary:gN[:twn|exact|asym] | u8 | f32\n"
+    "                       (u8: per-tensor 8-bit, stored symmetric: the kernels take z_w = 0)\n"
+    "  --acts T             activations: u8 (default), s8, u4 (16 levels in u8), dynamic\n"
+    "  --observer O         minmax (default), mse, percentile[:P] (P default 99.99)\n"
+    "  --first-last P       policy of the first and last weight layers; 'same' = --weights\n"
+    "                       (default: s8 when --weights is s4 or ternary, else same)\n"
+    "  --keep-float NODE    run that node in float (repeatable)\n"
+    "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
+    "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
+    "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
+    "                       \"samples\", \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
+    "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\"}]}\n"
+    "  -h, --help           this text\n";
+
+static int parse_floats(const char *text, float *out, int32_t max, int32_t *n)
+{
+    *n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end = NULL;
+        float v = strtof(p, &end);
+        if (end == p || *n >= max || !isfinite(v))
+            return 0;
+        out[(*n)++] = v;
+        if (*end == ',')
+            end++;
+        else if (*end != '\0')
+            return 0;
+        p = end;
+    }
+    return *n > 0;
+}
+
+typedef struct {
+    fgq_progress bar;
+} prog_ctx;
+
+static void on_progress(void *user, int64_t done, int64_t total)
+{
+    (void)total;
+    fgq_progress_update(&((prog_ctx *)user)->bar, done);
+}
+
+static void json_db(fgq_json *j, double v)
+{
+    if (isfinite(v))
+        fgq_json_double(j, v);
+    else
+        fgq_json_null(j);
+}
+
+int fgq_cmd_quantize(int argc, char **argv)
+{
+    const char *cmd = "quantize";
+    if (fgq_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return FGQ_EXIT_OK;
+    }
+    const char *model = NULL, *calib_path = NULL, *range = NULL, *out_path = NULL, *wpol = NULL;
+    const char *acts_s = "u8", *obs_s = "minmax", *edge_s = NULL;
+    int json = 0;
+    fgq_preprocess pre;
+    fgq_preprocess_default(&pre);
+    fgq_layer_override *ov = calloc((size_t)(argc > 0 ? argc : 1), sizeof *ov);
+    int32_t n_ov = 0;
+    fgq_error err;
+    fgq_error_clear(&err);
+    int rc = FGQ_EXIT_OK;
+    if (ov == NULL)
+        return FGQ_EXIT_INTERNAL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
+        }
+        static const char *const valued[] = {"--calib", "--calib-samples", "-o", "--weights", "--acts", "--observer",
+                                             "--first-last", "--scale", "--mean", "--std", "--keep-float", "--layer"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= strcmp(a, valued[k]) == 0;
+        if (!known) {
+            if (a[0] == '-' && a[1] != '\0') {
+                rc = fgq_cli_usage_error(cmd, "unknown option '%s'", a);
+                goto out;
+            }
+            if (model != NULL) {
+                rc = fgq_cli_usage_error(cmd, "unexpected argument '%s'", a);
+                goto out;
+            }
+            model = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            rc = fgq_cli_usage_error(cmd, "%s needs a value", a);
+            goto out;
+        }
+        const char *v = argv[++i];
+        int32_t n = 0;
+        if (strcmp(a, "--calib") == 0) {
+            calib_path = v;
+        } else if (strcmp(a, "--calib-samples") == 0) {
+            range = v;
+        } else if (strcmp(a, "-o") == 0) {
+            out_path = v;
+        } else if (strcmp(a, "--weights") == 0) {
+            wpol = v;
+        } else if (strcmp(a, "--acts") == 0) {
+            acts_s = v;
+        } else if (strcmp(a, "--observer") == 0) {
+            obs_s = v;
+        } else if (strcmp(a, "--first-last") == 0) {
+            edge_s = v;
+        } else if (strcmp(a, "--scale") == 0) {
+            if (!parse_floats(v, &pre.scale, 1, &n) || pre.scale == 0.0f) {
+                rc = fgq_cli_usage_error(cmd, "--scale '%s' is not a non-zero number", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--mean") == 0) {
+            if (!parse_floats(v, pre.mean, FGQ_PRE_MAX_CH, &pre.n_mean)) {
+                rc = fgq_cli_usage_error(cmd, "--mean '%s' is not a list of numbers", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--std") == 0) {
+            int ok = parse_floats(v, pre.std, FGQ_PRE_MAX_CH, &pre.n_std);
+            for (int32_t c = 0; ok && c < pre.n_std; c++)
+                ok = pre.std[c] != 0.0f;
+            if (!ok) {
+                rc = fgq_cli_usage_error(cmd, "--std '%s' is not a list of non-zero numbers", v);
+                goto out;
+            }
+        } else if (strcmp(a, "--keep-float") == 0) {
+            ov[n_ov].node = v;
+            ov[n_ov++].keep_float = 1;
+        } else { /* --layer NODE=POLICY */
+            const char *eq = strrchr(v, '=');
+            if (eq == NULL || eq == v) {
+                rc = fgq_cli_usage_error(cmd, "--layer '%s' is not NODE=POLICY", v);
+                goto out;
+            }
+            if (fgq_policy_parse(eq + 1, &ov[n_ov].policy, &err) != FGQ_OK) {
+                rc = fgq_cli_report(cmd, &err);
+                goto out;
+            }
+            /* NODE is v up to '=': argv is writable, cut there */
+            argv[i][eq - v] = '\0';
+            ov[n_ov++].node = v;
+        }
+    }
+    if (model == NULL || calib_path == NULL || out_path == NULL || wpol == NULL) {
+        rc = fgq_cli_usage_error(cmd, "MODEL, --calib, -o and --weights are required");
+        goto out;
+    }
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    if (fgq_policy_parse(wpol, &cfg.weights, &err) != FGQ_OK || fgq_act_kind_parse(acts_s, &cfg.acts, &err) != FGQ_OK ||
+        fgq_observer_parse(obs_s, &cfg.observer, &err) != FGQ_OK) {
+        rc = fgq_cli_report(cmd, &err);
+        goto out;
+    }
+    if (edge_s == NULL) {
+        cfg.edge_set = cfg.weights.kind == FGQ_WQ_T2 || cfg.weights.kind == FGQ_WQ_S4;
+        cfg.edge.kind = FGQ_WQ_S8;
+        cfg.edge.solver = FGQ_TERNARY_EXACT;
+    } else if (strcmp(edge_s, "same") != 0) {
+        if (fgq_policy_parse(edge_s, &cfg.edge, &err) != FGQ_OK) {
+            rc = fgq_cli_report(cmd, &err);
+            goto out;
+        }
+        cfg.edge_set = 1;
+    }
+    cfg.n_overrides = n_ov;
+    cfg.overrides = ov;
+
+    fgq_graph *fg = NULL, *qg = NULL;
+    fgq_dataset d;
+    memset(&d, 0, sizeof d);
+    fgq_calib calib;
+    memset(&calib, 0, sizeof calib);
+    fgq_layer_report *layers = NULL;
+    int32_t n_layers = 0;
+    if (fgq_quant_config_check(&cfg, &err) != FGQ_OK) /* before any work */
+        goto fail;
+    if (fgq_cli_load_onnx(model, 1, 1, &fg, &err) != FGQ_OK)
+        goto fail;
+    if (fg->n_inputs != 1) {
+        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: quantize needs a model with one input (it has %d)", model,
+                 (int)fg->n_inputs);
+        goto fail;
+    }
+    const fgq_ir_tensor *in = &fg->tensors[fg->inputs[0]];
+    if (in->dtype != FGQ_DT_F32) {
+        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input '%s' is %s, quantize calibrates float32 inputs", model, in->name,
+                 fgq_dtype_name(in->dtype));
+        goto fail;
+    }
+    fgq_data_opts opts = {NULL, range, 0};
+    if (fgq_data_load(calib_path, &opts, &d, &err) != FGQ_OK)
+        goto fail;
+    if (d.dims[0] < 1) {
+        fgq_fail(&err, FGQ_ERR_VALUE, "%s: no calibration samples%s%s", calib_path, range ? " in range " : "",
+                 range ? range : "");
+        goto fail;
+    }
+    if (fgq_data_prepare(&d, calib_path, in->rank, in->dims, &pre, &err) != FGQ_OK)
+        goto fail;
+    if (fgq_dataset_sample_numel(&d) != fgq_ir_tensor_numel(in)) {
+        fgq_fail(&err, FGQ_ERR_SHAPE, "%s: a sample has %lld values but input '%s' takes %lld", calib_path,
+                 (long long)fgq_dataset_sample_numel(&d), in->name, (long long)fgq_ir_tensor_numel(in));
+        goto fail;
+    }
+    int64_t n = d.dims[0];
+    if (fgq_calib_init(&calib, fg, &err) != FGQ_OK)
+        goto fail;
+    prog_ctx pc;
+    fgq_progress_begin(&pc.bar, "calibrate", n);
+    fgq_status st = fgq_calib_run(&calib, fg, d.data, n, on_progress, &pc, &err);
+    fgq_progress_end(&pc.bar);
+    if (st != FGQ_OK)
+        goto fail;
+    if (fgq_quantize_graph(fg, &calib, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
+        goto fail;
+    fgq_progress_begin(&pc.bar, "measure", n);
+    st = fgq_quant_measure(fg, qg, d.data, n, layers, n_layers, on_progress, &pc, &err);
+    fgq_progress_end(&pc.bar);
+    if (st != FGQ_OK)
+        goto fail;
+    fgq_model_preprocess meta;
+    memset(&meta, 0, sizeof meta);
+    meta.scale = pre.scale != 0.0f ? pre.scale : 1.0f;
+    meta.n_mean = pre.n_mean;
+    meta.n_std = pre.n_std;
+    meta.channel_axis = pre.channel_axis;
+    memcpy(meta.mean, pre.mean, sizeof meta.mean);
+    memcpy(meta.std, pre.std, sizeof meta.std);
+    if (fgq_write_model_file_meta(qg, &meta, out_path, &err) != FGQ_OK)
+        goto fail;
+
+    if (json) {
+        fgq_json j;
+        fgq_json_init(&j, stdout);
+        fgq_json_begin_object(&j);
+        fgq_json_key(&j, "model");
+        fgq_json_string(&j, model);
+        fgq_json_key(&j, "output");
+        fgq_json_string(&j, out_path);
+        fgq_json_key(&j, "weights");
+        fgq_json_string(&j, wpol);
+        fgq_json_key(&j, "acts");
+        fgq_json_string(&j, acts_s);
+        fgq_json_key(&j, "observer");
+        fgq_json_string(&j, obs_s);
+        fgq_json_key(&j, "samples");
+        fgq_json_int(&j, n);
+        fgq_json_key(&j, "layers");
+        fgq_json_begin_array(&j);
+        for (int32_t L = 0; L < n_layers; L++) {
+            const fgq_layer_report *r = &layers[L];
+            fgq_json_begin_object(&j);
+            fgq_json_key(&j, "name");
+            fgq_json_string(&j, r->name);
+            fgq_json_key(&j, "op");
+            fgq_json_string(&j, r->op);
+            fgq_json_key(&j, "policy");
+            fgq_json_string(&j, r->policy);
+            fgq_json_key(&j, "quantized");
+            fgq_json_bool(&j, r->quantized);
+            fgq_json_key(&j, "weight_sqnr_db");
+            if (r->has_weights)
+                json_db(&j, r->weight_sqnr_db);
+            else
+                fgq_json_null(&j);
+            fgq_json_key(&j, "act_sqnr_db");
+            json_db(&j, r->act_sqnr_db);
+            fgq_json_key(&j, "bits");
+            fgq_json_double(&j, r->bits);
+            fgq_json_end_object(&j);
+        }
+        fgq_json_end_array(&j);
+        fgq_json_end_object(&j);
+        fgq_json_finish(&j);
+    } else {
+        printf("%s -> %s: weights %s, activations %s, observer %s, %lld calibration samples\n\n", model, out_path,
+               wpol, acts_s, obs_s, (long long)n);
+        printf("%-24s %-18s %-18s %12s %12s %8s\n", "layer", "op", "weights", "w SQNR dB", "act SQNR dB", "bits");
+        for (int32_t L = 0; L < n_layers; L++) {
+            const fgq_layer_report *r = &layers[L];
+            char ws[32] = "-", as[32] = "-";
+            if (r->has_weights)
+                snprintf(ws, sizeof ws, "%.2f", r->weight_sqnr_db);
+            if (!isnan(r->act_sqnr_db))
+                snprintf(as, sizeof as, "%.2f", r->act_sqnr_db);
+            printf("%-24s %-18s %-18s %12s %12s %8.2f\n", r->name, r->quantized ? r->op : "(float)", r->policy, ws,
+                   as, r->bits);
+        }
+    }
+    goto done;
+fail:
+    rc = fgq_cli_report(cmd, &err);
+done:
+    free(layers);
+    fgq_graph_free(qg);
+    fgq_graph_free(fg);
+    fgq_calib_free(&calib);
+    fgq_dataset_free(&d);
+out:
+    free(ov);
+    return rc;
+}

@@ -1,0 +1,123 @@
+"""`fgq quantize` end to end on mnist-8 and its bad-input cases.
+
+Oracle for accuracy: the float model evaluated by `fgq eval` on the same samples (the float path
+is itself checked against ONNX Runtime in test_models.py). Calibration on MNIST test images
+0..999, evaluation on 1000..9999 (smaller slices under FGQ_SANITIZED=1, where the thresholds
+are those measured with the full slices, widened for the smaller sample count).
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, run_fgq
+
+MNIST = str(REPO_ROOT / "examples" / "mnist-8" / "model.onnx")
+IMAGES = str(REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz")
+LABELS = str(REPO_ROOT / "examples" / "mnist" / "t10k-labels-idx1-ubyte.gz")
+SANITIZED = os.environ.get("FGQ_SANITIZED") == "1"
+CALIB = "0:200" if SANITIZED else "0:1000"
+EVAL = "1000:2500" if SANITIZED else "1000:10000"
+SLACK = 0.5 if SANITIZED else 0.0  # points of accuracy; 1500 samples are noisier than 9000
+TIMEOUT = 900 if SANITIZED else 300
+
+
+def top1(model):
+    p = run_fgq("eval", model, "--data", IMAGES, "--labels", LABELS, "--samples", EVAL, "--json", timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return 100.0 * json.loads(p.stdout)["top1"]
+
+
+def quantize(out, *args):
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", CALIB, "-o", out, "--json", *args,
+                timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+@pytest.fixture(scope="module")
+def float_top1():
+    return top1(MNIST)
+
+
+def test_s8_within_0p2_points(tmp_path, float_top1):
+    out = tmp_path / "s8.fgq"
+    rep = quantize(out, "--weights", "s8")
+    names = [r["name"] for r in rep["layers"]]
+    assert names == ["Convolution28", "Pooling66", "Convolution110", "Pooling160", "Times212_reshape0", "Times212"]
+    for r in rep["layers"]:
+        assert r["quantized"] is True
+        assert r["act_sqnr_db"] > 30.0, r  # 8-bit everywhere: tens of dB
+        if r["weight_sqnr_db"] is not None:
+            assert r["policy"] == "s8" and r["weight_sqnr_db"] > 35.0 and 8.0 < r["bits"] < 9.5
+    acc = top1(str(out))
+    assert abs(acc - float_top1) <= 0.2 + SLACK, (acc, float_top1)
+
+
+def test_ternary_g4_first_last_s8_within_0p5_points(tmp_path, float_top1):
+    out = tmp_path / "t4.fgq"
+    rep = quantize(out, "--weights", "ternary:g4:exact")  # default: first and last layers s8
+    pol = {r["name"]: r["policy"] for r in rep["layers"]}
+    assert pol["Convolution28"] == "s8" and pol["Times212"] == "s8"
+    assert pol["Convolution110"] == "ternary:g4:exact"
+    acc = top1(str(out))
+    assert float_top1 - acc <= 0.5 + SLACK, (acc, float_top1)
+
+
+def test_ternary_g4_all_layers_within_1p5_points(tmp_path, float_top1):
+    out = tmp_path / "t4all.fgq"
+    rep = quantize(out, "--weights", "ternary:g4:exact", "--first-last", "same")
+    for r in rep["layers"]:
+        if r["weight_sqnr_db"] is not None:
+            assert r["policy"] == "ternary:g4:exact"
+            assert 2.0 < r["bits"] < 6.5  # 2-bit codes + a u8 multiplier per 4 weights + a row scale
+    acc = top1(str(out))
+    assert float_top1 - acc <= 1.5 + 2 * SLACK, (acc, float_top1)
+
+
+def test_per_layer_overrides_and_table(tmp_path):
+    out = tmp_path / "mixed.fgq"
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:100", "-o", out, "--weights", "s4:g32",
+                "--keep-float", "Pooling66", "--layer", "Convolution110=ternary:g16:twn", timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    lines = {l.split()[0]: l.split() for l in p.stdout.splitlines() if l and l.split()[0].startswith(("Conv", "Pool", "Times"))}
+    assert lines["Pooling66"][1] == "(float)"
+    assert lines["Convolution110"][2] == "ternary:g16:twn"
+    assert lines["Convolution28"][2] == "s8"  # first layer: s8 by default under s4
+    assert out.exists()
+    p = run_fgq("run", out, "--input", REPO_ROOT / "examples" / "mnist-8" / "test_data_set_0" / "input_0.pb",
+                "-o", tmp_path / "y.npy")
+    assert p.returncode == 0, p.stderr
+    assert np.load(tmp_path / "y.npy").shape == (1, 10)
+
+
+@pytest.mark.parametrize("case", ["wrong_shape", "empty_range", "nan", "missing", "bad_policy", "bad_layer",
+                                  "dynamic", "bad_observer"])
+def test_bad_input_exit_2_and_no_output(tmp_path, case):
+    out = tmp_path / "m.fgq"
+    calib, extra = IMAGES, ["--weights", "s8"]
+    if case == "wrong_shape":
+        calib = tmp_path / "x.npy"
+        np.save(calib, np.zeros((4, 5, 5), np.float32))
+    elif case == "empty_range":
+        extra += ["--calib-samples", "5:5"]
+    elif case == "nan":
+        calib = tmp_path / "x.npy"
+        x = np.zeros((3, 1, 28, 28), np.float32)
+        x[1, 0, 3, 4] = np.nan
+        np.save(calib, x)
+    elif case == "missing":
+        calib = tmp_path / "nope.npy"
+    elif case == "bad_policy":
+        extra = ["--weights", "ternary:g0"]
+    elif case == "bad_layer":
+        extra += ["--layer", "NoSuchNode=s8"]
+    elif case == "dynamic":
+        extra += ["--acts", "dynamic"]
+    elif case == "bad_observer":
+        extra += ["--observer", "percentile:20"]
+    p = run_fgq("quantize", MNIST, "--calib", calib, "-o", out, *extra, timeout=TIMEOUT)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "fgq quantize" in p.stderr
+    assert not out.exists()
+    assert list(tmp_path.glob("m.fgq*")) == []  # no temporary left either

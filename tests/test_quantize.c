@@ -1,0 +1,359 @@
+/* test_quantize.c — the integer model of a small hand-built graph.
+ * Oracles: the float run of the same graph (the quantized output must lie
+ * within a few output quantization steps of it); bias and requantization
+ * constants recomputed here from the stored scales (DESIGN §3: bias =
+ * round(b / (s_x·s_w)), REQ = fgq_quantize_multiplier(s_x·s_w / s_y)); the s8
+ * per-channel scale max|w_r| / 127. */
+#include "calib.h"
+#include "fgq_writer.h"
+#include "fgq_test.h"
+#include "graph_build.h"
+#include "passes.h"
+#include "quant/affine.h"
+#include "quantize.h"
+#include "run_graph.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(float lo, float hi)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return lo + (hi - lo) * (float)((double)(rng >> 11) / 9007199254740992.0);
+}
+
+enum { C_IN = 2, H = 6, W = 6, C1 = 3, NCLS = 4, NSAMP = 40 };
+
+/* x[1,2,6,6] -> conv1 (3x3 pad 1, bias, fused Relu) -> c1
+ *            -> conv2 (1x1, no bias)                 -> c2
+ * add(c1, c2) -> s -> MaxPool 2x2 s2 -> p [1,3,3,3] -> Flatten -> f [1,27]
+ * -> Gemm (transB, C) -> y [1,4]. */
+static fgq_graph *build(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t dx[4] = {1, C_IN, H, W}, dc[4] = {1, C1, H, W}, dp[4] = {1, C1, 3, 3}, df[2] = {1, 27},
+            dy[2] = {1, NCLS};
+    int64_t dw1[4] = {C1, C_IN, 3, 3}, db1[1] = {C1}, dw2[4] = {C1, C_IN, 1, 1}, dwg[2] = {NCLS, 27},
+            dbg[1] = {NCLS};
+    float w1[C1 * C_IN * 9], b1[C1], w2[C1 * C_IN], wg[NCLS * 27], bg[NCLS];
+    for (size_t i = 0; i < sizeof w1 / sizeof w1[0]; i++)
+        w1[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < C1; i++)
+        b1[i] = frand(-0.2f, 0.3f);
+    for (size_t i = 0; i < sizeof w2 / sizeof w2[0]; i++)
+        w2[i] = frand(-1.0f, 1.0f);
+    for (size_t i = 0; i < sizeof wg / sizeof wg[0]; i++)
+        wg[i] = frand(-0.3f, 0.3f);
+    for (int i = 0; i < NCLS; i++)
+        bg[i] = frand(-0.1f, 0.1f);
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 4, dx);
+    int32_t W1 = const_f32(g, "w1", 4, dw1, w1), B1 = const_f32(g, "b1", 1, db1, b1);
+    int32_t W2 = const_f32(g, "w2", 4, dw2, w2);
+    int32_t WG = const_f32(g, "wg", 2, dwg, wg), BG = const_f32(g, "bg", 1, dbg, bg);
+    int32_t c1 = tensor(g, "c1", FGQ_TK_INTERMEDIATE, 4, dc), c2 = tensor(g, "c2", FGQ_TK_INTERMEDIATE, 4, dc);
+    int32_t s = tensor(g, "s", FGQ_TK_INTERMEDIATE, 4, dc), p = tensor(g, "p", FGQ_TK_INTERMEDIATE, 4, dp);
+    int32_t f = tensor(g, "f", FGQ_TK_INTERMEDIATE, 2, df), y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, dy);
+    int32_t in1[3] = {x, W1, B1}, in2[2] = {x, W2}, ina[2] = {c1, c2}, ing[3] = {f, WG, BG};
+    int32_t n1 = node(g, "conv1", "Conv", 3, in1, c1);
+    int64_t pads[4] = {1, 1, 1, 1}, k2[2] = {2, 2};
+    attr_ints(g, n1, "pads", 4, pads);
+    add_attr(g, n1, FGQ_ATTR_ACT, FGQ_ATTR_INT)->i = FGQ_ACT_RELU;
+    node(g, "conv2", "Conv", 2, in2, c2);
+    node(g, "add", "Add", 2, ina, s);
+    int32_t mp = node(g, "pool", "MaxPool", 1, &s, p);
+    attr_ints(g, mp, "kernel_shape", 2, k2);
+    attr_ints(g, mp, "strides", 2, k2);
+    node(g, "flat", "Flatten", 1, &p, f);
+    int32_t ng = node(g, "fc", "Gemm", 3, ing, y);
+    add_attr(g, ng, "transB", FGQ_ATTR_INT)->i = 1;
+    set_io(g, 1, &x, 1, &y);
+    return g;
+}
+
+static float *make_data(int n)
+{
+    float *d = malloc((size_t)n * C_IN * H * W * sizeof(float));
+    for (int i = 0; i < n * C_IN * H * W; i++)
+        d[i] = frand(-1.0f, 2.0f);
+    return d;
+}
+
+static const fgq_ir_tensor *find(const fgq_graph *g, const char *name)
+{
+    int32_t t = fgq_graph_find_tensor(g, name);
+    return t >= 0 ? &g->tensors[t] : NULL;
+}
+
+static fgq_graph *quantize(const fgq_graph *fg, const float *data, const fgq_quant_config *cfg,
+                           fgq_layer_report **rep, int32_t *n_rep, fgq_status *st_out, fgq_error *err)
+{
+    fgq_calib c;
+    fgq_graph *qg = NULL;
+    fgq_status st = fgq_calib_init(&c, fg, err);
+    if (st == FGQ_OK)
+        st = fgq_calib_run(&c, fg, data, NSAMP, NULL, NULL, err);
+    if (st == FGQ_OK)
+        st = fgq_quantize_graph(fg, &c, cfg, &qg, rep, n_rep, err);
+    fgq_calib_free(&c);
+    *st_out = st;
+    return qg;
+}
+
+/* Max |y_q - y_f| over samples, in units of the output scale. */
+static double max_err_steps(const fgq_graph *fg, const fgq_graph *qg, const float *data, int n, double s_y)
+{
+    fgq_graph_runner fr, qr;
+    fgq_error err;
+    fgq_error_clear(&err);
+    if (fgq_graph_runner_init(&fr, fg, &err) != FGQ_OK)
+        return INFINITY;
+    if (fgq_graph_runner_init(&qr, qg, &err) != FGQ_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        fgq_graph_runner_free(&fr);
+        return INFINITY;
+    }
+    double worst = 0;
+    for (int s = 0; s < n; s++) {
+        float yf[NCLS], yq[NCLS], *of = yf, *oq = yq;
+        const float *x = data + s * C_IN * H * W;
+        if (fgq_graph_runner_run(&fr, &x, &of, NULL, NULL, &err) != FGQ_OK ||
+            fgq_graph_runner_run(&qr, &x, &oq, NULL, NULL, &err) != FGQ_OK) {
+            fprintf(stderr, "%s\n", err.msg);
+            worst = INFINITY;
+            break;
+        }
+        for (int j = 0; j < NCLS; j++) {
+            double e = fabs((double)yf[j] - (double)yq[j]) / s_y;
+            worst = e > worst ? e : worst;
+        }
+    }
+    fgq_graph_runner_free(&fr);
+    fgq_graph_runner_free(&qr);
+    return worst;
+}
+
+static void test_s8_close_to_float(void)
+{
+    fgq_graph *fg = build();
+    float *calib = make_data(NSAMP), *test = make_data(NSAMP);
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
+    fgq_layer_report *rep = NULL;
+    int32_t n_rep = 0;
+    fgq_status st;
+    fgq_graph *qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+    CHECK_MSG(st == FGQ_OK, "%s", err.msg);
+    if (qg == NULL) {
+        fgq_graph_free(fg);
+        free(calib);
+        free(test);
+        return;
+    }
+    /* every node quantized: conv1, conv2, add, pool, flat, fc */
+    CHECK(n_rep == 6);
+    for (int32_t i = 0; i < n_rep; i++)
+        CHECK_MSG(rep[i].quantized, "layer %s runs float", rep[i].name);
+    const fgq_ir_tensor *yq = find(qg, "y.q"), *xq = find(qg, "x.q"), *c1 = find(qg, "c1");
+    CHECK(yq != NULL && xq != NULL && c1 != NULL && find(qg, "y") != NULL);
+    CHECK(c1 != NULL && c1->dtype == FGQ_DT_U8 && c1->q.n_scales == 1);
+    if (yq != NULL && xq != NULL && c1 != NULL) {
+        /* on the calibration samples: no value outside the calibrated ranges (no clipping) */
+        double steps = max_err_steps(fg, qg, calib, NSAMP, yq->q.scales[0]);
+        CHECK_MSG(steps <= 4.0, "quantized output off by %.2f steps", steps);
+
+        /* conv1's constants, recomputed */
+        const fgq_ir_tensor *w = find(qg, "conv1.w"), *b = find(qg, "conv1.b"), *req = find(qg, "conv1.req");
+        CHECK(w != NULL && b != NULL && req != NULL && w->dtype == FGQ_DT_S8 && w->q.n_scales == C1);
+        const float *w1 = fg->tensors[fgq_graph_find_tensor(fg, "w1")].data;
+        const float *b1 = fg->tensors[fgq_graph_find_tensor(fg, "b1")].data;
+        for (int r = 0; w != NULL && b != NULL && req != NULL && r < C1; r++) {
+            float amax = 0;
+            for (int k = 0; k < C_IN * 9; k++)
+                amax = fabsf(w1[r * C_IN * 9 + k]) > amax ? fabsf(w1[r * C_IN * 9 + k]) : amax;
+            double sx = xq->q.scales[0], sw = w->q.scales[r], sy = c1->q.scales[0];
+            CHECK_NEAR(sw, amax / 127.0f, 1e-7);
+            CHECK(((const int32_t *)b->data)[r] == (int32_t)nearbyint(b1[r] / (sx * sw)));
+            int32_t mult, shift;
+            CHECK(fgq_quantize_multiplier(sx * sw / sy, &mult, &shift, &err) == FGQ_OK);
+            CHECK(((const int32_t *)req->data)[2 * r] == mult && ((const int32_t *)req->data)[2 * r + 1] == shift);
+            /* codes: round(w / s_w) */
+            for (int k = 0; k < C_IN * 9; k++)
+                CHECK(((const int8_t *)w->data)[r * C_IN * 9 + k] == (int8_t)roundf(w1[r * C_IN * 9 + k] / (float)sw));
+        }
+        /* ReLU folded into the clamp: qmin is conv1's output zero point */
+        for (int32_t i = 0; i < qg->n_nodes; i++)
+            if (strcmp(qg->nodes[i].name, "conv1") == 0) {
+                const fgq_ir_attr *ip = fgq_node_attr(&qg->nodes[i], "fgq_iparams");
+                CHECK(ip != NULL && ip->ints[FGQ_QP_QMIN] == c1->q.zero_points[0] && ip->ints[FGQ_QP_QMAX] == 255);
+            }
+    }
+    free(rep);
+    fgq_graph_free(qg);
+    fgq_graph_free(fg);
+    free(calib);
+    free(test);
+}
+
+static void test_ternary_and_overrides(void)
+{
+    fgq_graph *fg = build();
+    float *calib = make_data(NSAMP), *test = make_data(NSAMP);
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_policy_parse("ternary:g4:asym", &cfg.weights, &err) == FGQ_OK);
+    fgq_layer_override ov[2];
+    memset(ov, 0, sizeof ov);
+    ov[0].node = "conv2";
+    ov[0].keep_float = 1;
+    ov[1].node = "fc";
+    CHECK(fgq_policy_parse("s4:g8", &ov[1].policy, &err) == FGQ_OK);
+    cfg.overrides = ov;
+    cfg.n_overrides = 2;
+    fgq_layer_report *rep = NULL;
+    int32_t n_rep = 0;
+    fgq_status st;
+    fgq_graph *qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+    CHECK_MSG(st == FGQ_OK, "%s", err.msg);
+    if (qg != NULL) {
+        const fgq_ir_tensor *w1 = find(qg, "conv1.w"), *gs1 = find(qg, "conv1.gs"), *wf = find(qg, "fc.w");
+        CHECK(w1 != NULL && w1->dtype == FGQ_DT_T2 && w1->dims[1] == 20); /* K = 18 padded to 20 */
+        CHECK(gs1 != NULL && gs1->rank == 3 && gs1->dims[1] == 5 && gs1->dims[2] == 2); /* asym: m+, m- */
+        CHECK(wf != NULL && wf->dtype == FGQ_DT_S4 && find(qg, "fc.gs") != NULL);
+        CHECK(find(qg, "conv2.w") == NULL); /* kept float */
+        int conv2_float = 0;
+        for (int32_t i = 0; i < qg->n_nodes; i++)
+            conv2_float |= strcmp(qg->nodes[i].name, "conv2") == 0 && strcmp(qg->nodes[i].op_type, "Conv") == 0 &&
+                           qg->nodes[i].domain[0] == '\0';
+        CHECK(conv2_float);
+        for (int32_t i = 0; i < n_rep; i++) {
+            if (strcmp(rep[i].name, "conv1") == 0)
+                CHECK(strcmp(rep[i].policy, "ternary:g4:asym") == 0 && rep[i].weight_sqnr_db > 3.0);
+            if (strcmp(rep[i].name, "conv2") == 0)
+                CHECK(!rep[i].quantized);
+        }
+        const fgq_ir_tensor *yq = find(qg, "y.q");
+        /* ternary is coarse: the float run is only the rough oracle here */
+        CHECK(yq != NULL && max_err_steps(fg, qg, test, NSAMP, yq->q.scales[0]) < 60.0);
+        CHECK(fgq_quant_measure(fg, qg, test, NSAMP, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
+        for (int32_t i = 0; i < n_rep; i++)
+            CHECK_MSG(!isnan(rep[i].act_sqnr_db) && rep[i].act_sqnr_db > 3.0, "%s: %.2f dB", rep[i].name,
+                      rep[i].act_sqnr_db);
+    }
+    free(rep);
+    fgq_graph_free(qg);
+
+    /* an override naming no node, and dynamic activations: clear errors */
+    ov[0].node = "nope";
+    fgq_error_clear(&err);
+    qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+    CHECK(st == FGQ_ERR_VALUE && qg == NULL && strstr(err.msg, "nope") != NULL);
+    cfg.n_overrides = 0;
+    cfg.acts = FGQ_ACTS_DYNAMIC;
+    fgq_error_clear(&err);
+    qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+    CHECK(st == FGQ_ERR_UNSUPPORTED && qg == NULL);
+    fgq_graph_free(fg);
+    free(calib);
+    free(test);
+}
+
+static void test_u4_and_s8_acts(void)
+{
+    const fgq_act_kind kinds[2] = {FGQ_ACTS_U4, FGQ_ACTS_S8};
+    for (int k = 0; k < 2; k++) {
+        fgq_graph *fg = build();
+        float *calib = make_data(NSAMP), *test = make_data(NSAMP);
+        fgq_quant_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        fgq_error err;
+        fgq_error_clear(&err);
+        CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
+        cfg.acts = kinds[k];
+        fgq_layer_report *rep = NULL;
+        int32_t n_rep = 0;
+        fgq_status st;
+        fgq_graph *qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+        CHECK_MSG(st == FGQ_OK, "%s", err.msg);
+        const fgq_ir_tensor *c1 = qg ? find(qg, "c1") : NULL, *yq = qg ? find(qg, "y.q") : NULL;
+        CHECK(c1 != NULL && c1->dtype == (kinds[k] == FGQ_ACTS_S8 ? FGQ_DT_S8 : FGQ_DT_U8));
+        if (c1 != NULL && yq != NULL) {
+            if (kinds[k] == FGQ_ACTS_U4)
+                CHECK(c1->q.zero_points[0] >= 0 && c1->q.zero_points[0] <= 15);
+            double steps = max_err_steps(fg, qg, calib, NSAMP, yq->q.scales[0]);
+            CHECK_MSG(steps <= (kinds[k] == FGQ_ACTS_U4 ? 6.0 : 4.0), "acts %d: %.2f steps", (int)kinds[k], steps);
+        }
+        free(rep);
+        fgq_graph_free(qg);
+        fgq_graph_free(fg);
+        free(calib);
+        free(test);
+    }
+}
+
+/* Preprocessing metadata: written, validated at load, read back by the getter. */
+static void test_model_metadata(void)
+{
+    fgq_graph *fg = build();
+    fgq_model_preprocess pre, got;
+    memset(&pre, 0, sizeof pre);
+    pre.scale = 1.0f / 255.0f;
+    pre.n_mean = 2;
+    pre.mean[0] = 0.1f;
+    pre.mean[1] = 0.2f;
+    pre.n_std = 1;
+    pre.std[0] = 0.3f;
+    pre.channel_axis = -1;
+    uint8_t *buf = NULL;
+    uint64_t size = 0;
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_write_model_meta(fg, &pre, &buf, &size, &err) == FGQ_OK);
+    fgq_model m;
+    CHECK_MSG(buf != NULL && fgq_model_load(&m, buf, size, &err) == FGQ_OK, "%s", err.msg);
+    memset(&got, 0, sizeof got);
+    CHECK(buf != NULL && fgq_model_get_preprocess(&m, &got) == 1);
+    CHECK(got.scale == pre.scale && got.n_mean == 2 && got.mean[1] == 0.2f && got.n_std == 1 && got.std[0] == 0.3f &&
+          got.channel_axis == -1);
+    if (buf != NULL) {
+        fgq_file_header h;
+        fgq_file_header_decode(buf, &h);
+        CHECK(h.meta_off % 64 == 0 && h.meta_size == sizeof(fgq_file_meta));
+        buf[offsetof(fgq_file_header, meta_off)] ^= 8; /* misaligned blob: refused */
+        fgq_error_clear(&err);
+        CHECK(fgq_model_load(&m, buf, size, &err) == FGQ_ERR_FORMAT && strstr(err.msg, "metadata") != NULL);
+        buf[offsetof(fgq_file_header, meta_off)] ^= 8;
+        buf[h.meta_off + offsetof(fgq_file_meta, n_std)] = 65; /* more channels than the blob holds */
+        fgq_error_clear(&err);
+        CHECK(fgq_model_load(&m, buf, size, &err) == FGQ_ERR_FORMAT && strstr(err.msg, "metadata") != NULL);
+    }
+    free(buf);
+    /* no metadata: the getter says so */
+    CHECK(fgq_write_model(fg, &buf, &size, &err) == FGQ_OK);
+    CHECK(buf != NULL && fgq_model_load(&m, buf, size, &err) == FGQ_OK && fgq_model_get_preprocess(&m, &got) == 0);
+    free(buf);
+    /* a std of 0 is refused by the writer */
+    pre.std[0] = 0.0f;
+    fgq_error_clear(&err);
+    CHECK(fgq_write_model_meta(fg, &pre, &buf, &size, &err) == FGQ_ERR_VALUE && buf == NULL);
+    fgq_graph_free(fg);
+}
+
+int main(void)
+{
+    RUN(test_model_metadata);
+    RUN(test_s8_close_to_float);
+    RUN(test_ternary_and_overrides);
+    RUN(test_u4_and_s8_acts);
+    return FGQ_TEST_DONE();
+}

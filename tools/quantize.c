@@ -1,0 +1,1183 @@
+/* quantize.c — float graph + calibration → integer-only graph (see quantize.h). */
+#include "quantize.h"
+
+#include "lower.h"
+#include "passes.h"
+#include "run_graph.h"
+
+#include "ops/ops_q.h"
+#include "quant/affine.h"
+#include "quant/metrics.h"
+#include "quant/s4.h"
+#include "quant/wformat.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+fgq_status fgq_act_kind_parse(const char *text, fgq_act_kind *out, fgq_error *err)
+{
+    static const char *const names[] = {"u8", "s8", "u4", "dynamic"};
+    for (int i = 0; text != NULL && i < 4; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (fgq_act_kind)i;
+            return FGQ_OK;
+        }
+    return fgq_fail(err, FGQ_ERR_VALUE, "unknown activation type '%s' (expected u8, s8, u4 or dynamic)",
+                    text ? text : "");
+}
+
+int32_t fgq_act_levels(fgq_act_kind k)
+{
+    return k == FGQ_ACTS_U4 ? 16 : 256;
+}
+
+typedef struct {
+    const fgq_graph *fg;
+    const fgq_calib *calib;
+    const fgq_quant_config *cfg;
+    fgq_graph *qg;
+    int32_t *fver, *qver;       /* per float tensor: its f32 / quantized version in qg, or -1 */
+    fgq_affine_params *qpar;    /* per float tensor: params of its quantized version */
+    int32_t *n_cons, *cons;     /* per float tensor: consumer count (graph output counts), last consumer */
+    uint8_t *absorbed;          /* per float node: folded into an earlier node */
+    int32_t first_w, last_w;    /* first / last weight layer node */
+    fgq_dtype act_dt;
+    int32_t act_qmin, act_qmax;
+    fgq_layer_report *rep;
+    int32_t n_rep;
+    fgq_error *err;
+} qctx;
+
+/* ---- small graph helpers ------------------------------------------------------ */
+
+static int op_is(const fgq_ir_node *n, const char *op)
+{
+    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, op) == 0;
+}
+
+static int is_const_f32(const fgq_graph *g, int32_t t)
+{
+    return t >= 0 && g->tensors[t].kind == FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32 &&
+           g->tensors[t].data != NULL;
+}
+
+static int is_activation(const fgq_graph *g, int32_t t)
+{
+    return t >= 0 && g->tensors[t].kind != FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32;
+}
+
+/* New qg tensor shaped like float tensor src (-1: no shape), named `base` when
+ * bare is set and that name is free, else base+suffix (+suffix... until unique). */
+static int32_t new_tensor(qctx *c, const char *base, const char *suffix, int32_t src, fgq_dtype dt, int bare)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s", base);
+    if (!bare || fgq_graph_find_tensor(c->qg, name) >= 0)
+        snprintf(name, sizeof name, "%s%s", base, suffix);
+    while (fgq_graph_find_tensor(c->qg, name) >= 0) {
+        size_t l = strlen(name);
+        if (l + 3 >= sizeof name)
+            return -1;
+        snprintf(name + l, sizeof name - l, "%s", suffix);
+    }
+    int32_t t = fgq_graph_add_tensor(c->qg, name);
+    if (t < 0)
+        return -1;
+    fgq_ir_tensor *x = &c->qg->tensors[t];
+    x->dtype = dt;
+    x->kind = FGQ_TK_INTERMEDIATE;
+    if (src >= 0) {
+        const fgq_ir_tensor *s = &c->fg->tensors[src];
+        x->rank = s->rank;
+        memcpy(x->dims, s->dims, sizeof x->dims);
+        x->sym_dims = s->sym_dims;
+    }
+    return t;
+}
+
+static fgq_status set_qparams(fgq_ir_tensor *t, int32_t n, const float *scales, const int32_t *zps, int32_t axis,
+                              int32_t group, fgq_error *err)
+{
+    fgq_qparams_free(&t->q);
+    t->q.scales = malloc((size_t)n * sizeof(float));
+    t->q.zero_points = malloc((size_t)n * sizeof(int32_t));
+    if (t->q.scales == NULL || t->q.zero_points == NULL) {
+        fgq_qparams_free(&t->q);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    }
+    for (int32_t i = 0; i < n; i++) {
+        t->q.scales[i] = scales[i];
+        t->q.zero_points[i] = zps != NULL ? zps[i] : 0;
+    }
+    t->q.n_scales = n;
+    t->q.axis = axis;
+    t->q.group_size = group;
+    return FGQ_OK;
+}
+
+/* A new constant in qg: `bytes` bytes of data (copied), dtype dt, given dims. */
+static int32_t new_const(qctx *c, const char *base, const char *suffix, int bare, fgq_dtype dt, int32_t rank,
+                         const int64_t *dims, const void *data, size_t bytes)
+{
+    int32_t t = new_tensor(c, base, suffix, -1, dt, bare);
+    if (t < 0)
+        return -1;
+    fgq_ir_tensor *x = &c->qg->tensors[t];
+    x->kind = FGQ_TK_CONST;
+    x->rank = rank;
+    for (int32_t i = 0; i < rank; i++)
+        x->dims[i] = dims[i];
+    x->data = malloc(bytes ? bytes : 1);
+    if (x->data == NULL)
+        return -1;
+    memcpy(x->data, data, bytes);
+    return t;
+}
+
+static int32_t add_node(qctx *c, const char *name, const char *op_type, int32_t n_in, const int32_t *in, int32_t out)
+{
+    char nm[512];
+    snprintf(nm, sizeof nm, "%s", name);
+    return fgq_graph_add_node(c->qg, nm, op_type, n_in, in, 1, &out);
+}
+
+/* Adds a pre-lowered integer node (lower.h). */
+static fgq_status add_qnode(qctx *c, const char *name, const char *label, fgq_op op, int32_t n_in,
+                            const int32_t *in, int32_t out, const int32_t *ip, const float *fp)
+{
+    int32_t nd = add_node(c, name, label, n_in, in, out);
+    if (nd < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    return fgq_node_set_prelowered(&c->qg->nodes[nd], op, ip, fp, c->err);
+}
+
+/* ---- activations ------------------------------------------------------------------ */
+
+/* TF parameters for float tensor t from its calibration statistics. */
+static fgq_status act_params(qctx *c, int32_t t, fgq_affine_params *ap)
+{
+    const fgq_ir_tensor *x = &c->fg->tensors[t];
+    if (t >= c->calib->n_tensors)
+        return fgq_fail(c->err, FGQ_ERR_VALUE, "calibration: no statistics for tensor '%s'", x->name);
+    float lo, hi;
+    fgq_status st = fgq_stats_range(&c->calib->stats[t], &c->cfg->observer, c->act_qmax - c->act_qmin + 1, x->name,
+                                    &lo, &hi, c->err);
+    if (st != FGQ_OK)
+        return st;
+    return fgq_affine_choose_tf(lo, hi, c->act_qmin, c->act_qmax, ap, c->err);
+}
+
+/* Quantized version of float tensor t exists from now on as qg tensor qt with params ap. */
+static fgq_status bind_q(qctx *c, int32_t t, int32_t qt, const fgq_affine_params *ap)
+{
+    c->qver[t] = qt;
+    c->qpar[t] = *ap;
+    return set_qparams(&c->qg->tensors[qt], 1, &ap->scale, &ap->zero_point, 0, 0, c->err);
+}
+
+/* Quantized output of float node output t: named like t unless t is a graph
+ * output (then "<t>.q", and the DEQUANTIZE to the graph output takes t's name). */
+static fgq_status q_output_named(qctx *c, int32_t t, const fgq_affine_params *ap, int32_t *qt)
+{
+    const fgq_ir_tensor *x = &c->fg->tensors[t];
+    *qt = new_tensor(c, x->name, ".q", t, c->act_dt, !x->is_output);
+    if (*qt < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    return bind_q(c, t, *qt, ap);
+}
+
+static fgq_status get_float(qctx *c, int32_t t, int32_t *out);
+
+/* The quantized version of float tensor t (QUANTIZE of its float version when needed). */
+static fgq_status get_quant(qctx *c, int32_t t, int32_t *out)
+{
+    if (c->qver[t] >= 0) {
+        *out = c->qver[t];
+        return FGQ_OK;
+    }
+    int32_t ft;
+    fgq_affine_params ap;
+    fgq_status st = get_float(c, t, &ft);
+    if (st == FGQ_OK)
+        st = act_params(c, t, &ap);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_ir_tensor *x = &c->fg->tensors[t];
+    int32_t qt = new_tensor(c, x->name, ".q", t, c->act_dt, 1);
+    if (qt < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    ip[FGQ_QP_Y_ZERO] = ap.zero_point;
+    ip[FGQ_QP_QMIN] = c->act_qmin;
+    ip[FGQ_QP_QMAX] = c->act_qmax;
+    fp[FGQ_QPF_SCALE] = ap.scale;
+    char name[512];
+    snprintf(name, sizeof name, "%s.quantize", x->name);
+    if ((st = add_qnode(c, name, "Quantize", FGQ_OP_QUANTIZE, 1, &ft, qt, ip, fp)) != FGQ_OK)
+        return st;
+    *out = qt;
+    return bind_q(c, t, qt, &ap);
+}
+
+static fgq_status get_float(qctx *c, int32_t t, int32_t *out)
+{
+    if (c->fver[t] >= 0) {
+        *out = c->fver[t];
+        return FGQ_OK;
+    }
+    const fgq_ir_tensor *x = &c->fg->tensors[t];
+    if (x->kind == FGQ_TK_CONST) {
+        size_t es = fgq_dtype_size(x->dtype);
+        int64_t n = fgq_ir_tensor_numel(x);
+        if (es == 0 || n < 0)
+            return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "constant '%s' of dtype %s", x->name,
+                            fgq_dtype_name(x->dtype));
+        int32_t ct = new_const(c, x->name, "_", 1, x->dtype, x->rank, x->dims, x->data, (size_t)n * es);
+        if (ct < 0)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory copying constant '%s'", x->name);
+        c->qg->tensors[ct].sym_dims = x->sym_dims;
+        *out = c->fver[t] = ct;
+        return FGQ_OK;
+    }
+    if (c->qver[t] < 0)
+        return fgq_fail(c->err, FGQ_ERR_FORMAT, "quantize: tensor '%s' is read before it is produced", x->name);
+    int32_t ft = new_tensor(c, x->name, ".f32", t, FGQ_DT_F32, 1);
+    if (ft < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    ip[FGQ_QP_X_ZERO] = c->qpar[t].zero_point;
+    fp[FGQ_QPF_SCALE] = c->qpar[t].scale;
+    char name[512];
+    snprintf(name, sizeof name, "%s.dequantize", x->name);
+    int32_t qt = c->qver[t];
+    fgq_status st = add_qnode(c, name, "Dequantize", FGQ_OP_DEQUANTIZE, 1, &qt, ft, ip, fp);
+    if (st != FGQ_OK)
+        return st;
+    *out = c->fver[t] = ft;
+    return FGQ_OK;
+}
+
+/* ---- float nodes ------------------------------------------------------------------- */
+
+static char *dup_str(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    char *d = malloc(strlen(s) + 1);
+    if (d != NULL)
+        strcpy(d, s);
+    return d;
+}
+
+static fgq_status copy_attr(qctx *c, const fgq_ir_attr *a, fgq_ir_attr *d)
+{
+    d->type = a->type;
+    d->f = a->f;
+    d->i = a->i;
+    d->n = a->n;
+    d->tensor = -1;
+    if (a->s != NULL && (d->s = dup_str(a->s)) == NULL)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+    if (a->floats != NULL) {
+        d->floats = malloc((size_t)(a->n ? a->n : 1) * sizeof(float));
+        if (d->floats == NULL)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+        memcpy(d->floats, a->floats, (size_t)a->n * sizeof(float));
+    }
+    if (a->ints != NULL) {
+        d->ints = malloc((size_t)(a->n ? a->n : 1) * sizeof(int64_t));
+        if (d->ints == NULL)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+        memcpy(d->ints, a->ints, (size_t)a->n * sizeof(int64_t));
+    }
+    if (a->strings != NULL) {
+        d->strings = calloc((size_t)(a->n ? a->n : 1), sizeof(char *));
+        if (d->strings == NULL)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+        for (int32_t i = 0; i < a->n; i++)
+            if ((d->strings[i] = dup_str(a->strings[i])) == NULL)
+                return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+    }
+    if (a->type == FGQ_ATTR_TENSOR && a->tensor >= 0)
+        return get_float(c, a->tensor, &d->tensor);
+    return FGQ_OK;
+}
+
+/* Copies float node i into qg: inputs[k] replaced by in_map[k] (or their float
+ * versions when in_map is NULL), output 0 becomes out0 (or a new f32 tensor). */
+static fgq_status copy_node(qctx *c, int32_t i, const int32_t *in_map, int32_t out0)
+{
+    const fgq_ir_node *n = &c->fg->nodes[i];
+    int32_t in[FGQ_LOWER_MAX_INPUTS], outs[FGQ_MAX_NODE_OUTPUTS];
+    if (n->n_inputs > FGQ_LOWER_MAX_INPUTS || n->n_outputs > FGQ_MAX_NODE_OUTPUTS || n->n_outputs < 1)
+        return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "node '%s' (%s): %d inputs / %d outputs", n->name, n->op_type,
+                        (int)n->n_inputs, (int)n->n_outputs);
+    for (int32_t k = 0; k < n->n_inputs; k++) {
+        in[k] = -1;
+        if (in_map != NULL && in_map[k] >= 0) {
+            in[k] = in_map[k];
+        } else if (n->inputs[k] >= 0) {
+            fgq_status st = get_float(c, n->inputs[k], &in[k]);
+            if (st != FGQ_OK)
+                return st;
+        }
+    }
+    for (int32_t k = 0; k < n->n_outputs; k++) {
+        int32_t t = n->outputs[k];
+        if (k == 0 && out0 >= 0) {
+            outs[k] = out0;
+            continue;
+        }
+        outs[k] = -1;
+        if (t < 0)
+            continue;
+        const fgq_ir_tensor *x = &c->fg->tensors[t];
+        int32_t ft = new_tensor(c, x->name, ".f32", t, x->dtype, 1);
+        if (ft < 0)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+        outs[k] = c->fver[t] = ft;
+    }
+    int32_t nd = fgq_graph_add_node(c->qg, n->name, n->op_type, n->n_inputs, in, n->n_outputs, outs);
+    if (nd < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    fgq_ir_node *d = &c->qg->nodes[nd];
+    if (n->domain != NULL && n->domain[0] != '\0') {
+        free(d->domain);
+        if ((d->domain = dup_str(n->domain)) == NULL)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+    }
+    for (int32_t k = 0; k < n->n_attrs; k++) {
+        fgq_ir_attr *a = fgq_node_attr_slot(&c->qg->nodes[nd], n->attrs[k].name);
+        if (a == NULL)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory");
+        fgq_status st = copy_attr(c, &n->attrs[k], a);
+        if (st != FGQ_OK)
+            return st;
+    }
+    return FGQ_OK;
+}
+
+/* ---- weights ----------------------------------------------------------------------- */
+
+typedef struct {
+    fgq_dtype dt;
+    int64_t rows, k, kp, row_bytes, group, n_groups;
+    int32_t n_alpha, mmax; /* mmax 0: no GS */
+    uint8_t *codes, *gs;
+    float *s_row;          /* rows */
+    float *deq;            /* rows * k: what the kernels compute */
+    int64_t bytes;         /* codes + GS + 4 per row */
+} qweights;
+
+static void qweights_free(qweights *w)
+{
+    free(w->codes);
+    free(w->gs);
+    free(w->s_row);
+    free(w->deq);
+    memset(w, 0, sizeof *w);
+}
+
+/* Largest M (<= 255) keeping k · code_max · dx · M within int32 (ops_q.h). */
+static int64_t mmax_bound(int64_t k, int32_t cmax, int32_t dx)
+{
+    int64_t per = (int64_t)cmax * (dx > 0 ? dx : 1) * k;
+    int64_t m = INT32_MAX / per;
+    return m > 255 ? 255 : m;
+}
+
+static fgq_status quantize_weight(qctx *c, const char *layer, const fgq_policy *p, const float *w, int64_t rows,
+                                  int64_t k, int32_t dx, qweights *q)
+{
+    fgq_error *err = c->err;
+    memset(q, 0, sizeof *q);
+    q->rows = rows;
+    q->k = k;
+    fgq_policy pol = *p;
+    int per_tensor = pol.kind == FGQ_WQ_U8;
+    if (per_tensor) {
+        pol.kind = FGQ_WQ_S8;
+        pol.group = 0;
+    }
+    for (int64_t i = 0; i < rows * k; i++)
+        if (!isfinite(w[i]))
+            return fgq_fail(err, FGQ_ERR_VALUE, "layer '%s': weight (%lld, %lld) is %s", layer, (long long)(i / k),
+                            (long long)(i % k), isnan(w[i]) ? "NaN" : "Inf");
+    fgq_packed_weights pw;
+    fgq_status st = per_tensor ? fgq_quantize_packed_f32(&pol, w, 1, rows * k, &pw, err)
+                               : fgq_quantize_packed_f32(&pol, w, rows, k, &pw, err);
+    if (st != FGQ_OK) {
+        fgq_packed_weights_free(&pw);
+        return st;
+    }
+    q->dt = pw.dtype;
+    q->s_row = malloc((size_t)rows * sizeof(float));
+    q->deq = malloc((size_t)(rows * k) * sizeof(float));
+    if (q->s_row == NULL || q->deq == NULL) {
+        fgq_packed_weights_free(&pw);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
+    }
+    const int32_t cmax = fgq_qw_code_max(q->dt);
+    const int64_t cpb = q->dt == FGQ_DT_T2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : 1;
+    q->row_bytes = (k + cpb - 1) / cpb;
+    q->kp = q->row_bytes * cpb;
+    q->group = per_tensor ? k : pw.layout.group;
+    q->n_groups = per_tensor ? 1 : pw.layout.n_groups;
+    if (q->dt == FGQ_DT_T2) {
+        q->n_alpha = pw.layout.n_alpha;
+        int32_t m = 1;
+        for (int64_t i = 0; i < pw.layout.n_mults; i++)
+            m = pw.mults[i] > m ? pw.mults[i] : m;
+        if (m > mmax_bound(k, cmax, dx)) {
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                            "layer '%s': reduction length %lld is too long for ternary multipliers up to %d in int32",
+                            layer, (long long)k, (int)m);
+        }
+        q->mmax = m;
+        memcpy(q->s_row, pw.scales, (size_t)rows * sizeof(float));
+        q->codes = pw.codes;
+        q->gs = pw.mults;
+        pw.codes = NULL;
+        pw.mults = NULL;
+    } else if (q->n_groups == 1) { /* s8 / s4 per row (or u8: per tensor) */
+        if (k > INT32_MAX / ((int64_t)cmax * (dx > 0 ? dx : 1))) {
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "layer '%s': reduction length %lld exceeds the int32 bound",
+                            layer, (long long)k);
+        }
+        for (int64_t r = 0; r < rows; r++)
+            q->s_row[r] = per_tensor ? pw.scales[0] : pw.scales[r];
+        q->codes = pw.codes;
+        pw.codes = NULL;
+    } else { /* s8 / s4 groups: integerise the group scales as m_g · s_r */
+        int64_t M = mmax_bound(k, cmax, dx);
+        if (M < 1) {
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "layer '%s': reduction length %lld exceeds the int32 bound",
+                            layer, (long long)k);
+        }
+        const int qmax = q->dt == FGQ_DT_S4 ? 7 : 127;
+        int64_t ng = q->n_groups;
+        q->n_alpha = 1;
+        q->codes = calloc((size_t)(rows * q->row_bytes) + 1, 1);
+        q->gs = malloc((size_t)(rows * ng) + 1);
+        int8_t *tmp = malloc((size_t)k);
+        if (q->codes == NULL || q->gs == NULL || tmp == NULL) {
+            free(tmp);
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
+        }
+        int32_t mused = 1;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *sc = pw.scales + r * ng;
+            float smax = 0.0f;
+            for (int64_t g = 0; g < ng; g++)
+                smax = sc[g] > smax ? sc[g] : smax;
+            float s_r = smax / (float)M;
+            if (!(s_r > 0.0f))
+                s_r = FLT_TRUE_MIN;
+            q->s_row[r] = s_r;
+            for (int64_t g = 0; g < ng; g++) {
+                double mg = ceil((double)sc[g] / (double)s_r - 1e-6);
+                mg = mg < 1.0 ? 1.0 : mg > (double)M ? (double)M : mg;
+                q->gs[r * ng + g] = (uint8_t)mg;
+                mused = (int32_t)mg > mused ? (int32_t)mg : mused;
+                float s = (float)mg * s_r;
+                int64_t g0 = g * q->group, len = g0 + q->group < k ? q->group : k - g0;
+                for (int64_t i = g0; i < g0 + len; i++) {
+                    float v = roundf(w[r * k + i] / s);
+                    v = v > (float)qmax ? (float)qmax : v < (float)-qmax ? (float)-qmax : v;
+                    tmp[i] = (int8_t)v;
+                }
+            }
+            if (q->dt == FGQ_DT_S4)
+                fgq_s4_pack(tmp, k, q->codes + r * q->row_bytes);
+            else
+                memcpy(q->codes + r * q->row_bytes, tmp, (size_t)k);
+        }
+        q->mmax = mused;
+        free(tmp);
+    }
+    fgq_packed_weights_free(&pw);
+    /* What the kernels compute: code · min(m, M) · s_r (ops_q.h fgq_qacc). */
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *row = q->codes + r * q->row_bytes;
+        for (int64_t i = 0; i < k; i++) {
+            int32_t code = fgq_qw_code(q->dt, row, i), m = 1;
+            if (q->gs != NULL) {
+                const uint8_t *mg = q->gs + (r * q->n_groups + i / q->group) * q->n_alpha;
+                m = q->n_alpha == 2 && code < 0 ? mg[1] : mg[0];
+                m = m < q->mmax ? m : q->mmax;
+            }
+            q->deq[r * k + i] = (float)code * (float)m * q->s_row[r];
+        }
+    }
+    q->bytes = rows * q->row_bytes + (q->gs != NULL ? rows * q->n_groups * q->n_alpha : 0) + 4 * rows;
+    return FGQ_OK;
+}
+
+/* ---- per-node quantization ------------------------------------------------------------ */
+
+static const fgq_layer_override *find_override(const qctx *c, const char *name)
+{
+    const fgq_layer_override *o = NULL;
+    for (int32_t i = 0; i < c->cfg->n_overrides; i++)
+        if (strcmp(c->cfg->overrides[i].node, name) == 0)
+            o = &c->cfg->overrides[i];
+    return o;
+}
+
+/* Weight layer: rows, k and its constant weight tensor; 0 if node i is not one. */
+static int weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed)
+{
+    const fgq_ir_node *n = &g->nodes[i];
+    if (n->n_inputs < 2 || n->n_outputs < 1 || !is_activation(g, n->inputs[0]) || !is_const_f32(g, n->inputs[1]))
+        return 0;
+    const fgq_ir_tensor *w = &g->tensors[n->inputs[1]];
+    *wt = n->inputs[1];
+    if (op_is(n, "Conv")) {
+        if (w->rank < 3 || w->rank > 5)
+            return 0;
+        *rows = w->dims[0];
+        *k = fgq_ir_tensor_numel(w) / (w->dims[0] > 0 ? w->dims[0] : 1);
+        *transposed = 0;
+        return *rows > 0 && *k > 0;
+    }
+    if (op_is(n, "Gemm")) {
+        if (w->rank != 2 || fgq_node_attr_int(n, "transA", 0) != 0 || g->tensors[n->inputs[0]].rank != 2)
+            return 0;
+        int tb = fgq_node_attr_int(n, "transB", 0) != 0;
+        *rows = tb ? w->dims[0] : w->dims[1];
+        *k = tb ? w->dims[1] : w->dims[0];
+        *transposed = !tb;
+        return *rows > 0 && *k > 0;
+    }
+    if (op_is(n, "MatMul")) {
+        if (w->rank != 2 || g->tensors[n->inputs[0]].rank < 1)
+            return 0;
+        *rows = w->dims[1];
+        *k = w->dims[0];
+        *transposed = 1;
+        return *rows > 0 && *k > 0;
+    }
+    return 0;
+}
+
+/* Per-channel vector of constant tensor b against output tensor y whose channel
+ * axis is ch: all dims 1 except ch (== rows). Fills bias[rows] (+=). */
+static int add_channel_vector(const fgq_graph *g, int32_t b, int32_t y, int32_t ch, int64_t rows, float *bias)
+{
+    const fgq_ir_tensor *bt = &g->tensors[b], *yt = &g->tensors[y];
+    if (!is_const_f32(g, b) || bt->rank > yt->rank)
+        return 0;
+    int64_t n = fgq_ir_tensor_numel(bt);
+    for (int32_t a = 0; a < bt->rank; a++) {
+        int32_t ya = a + yt->rank - bt->rank;
+        if (bt->dims[a] != 1 && !(ya == ch && bt->dims[a] == rows))
+            return 0;
+    }
+    if (n != 1 && n != rows)
+        return 0;
+    const float *v = bt->data;
+    for (int64_t r = 0; r < rows; r++)
+        bias[r] += n == 1 ? v[0] : v[r];
+    return 1;
+}
+
+/* Output clamp [qmin, qmax] for fused activation of node n over params ap. */
+static void act_clamp(const qctx *c, const fgq_ir_node *n, const fgq_affine_params *ap, int32_t *qmin, int32_t *qmax)
+{
+    *qmin = c->act_qmin;
+    *qmax = c->act_qmax;
+    int64_t act = n != NULL ? fgq_node_attr_int(n, FGQ_ATTR_ACT, FGQ_ACT_NONE) : FGQ_ACT_NONE;
+    if (act == FGQ_ACT_RELU) {
+        *qmin = ap->zero_point > *qmin ? ap->zero_point : *qmin;
+    } else if (act == FGQ_ACT_CLIP) {
+        float lo = fgq_node_attr_float(n, FGQ_ATTR_ACT_MIN, -INFINITY), hi = fgq_node_attr_float(n, FGQ_ATTR_ACT_MAX, INFINITY);
+        if (isfinite(lo)) {
+            int32_t q = fgq_affine_quantize(lo, ap);
+            *qmin = q > *qmin ? q : *qmin;
+        }
+        if (isfinite(hi)) {
+            int32_t q = fgq_affine_quantize(hi, ap);
+            *qmax = q < *qmax ? q : *qmax;
+        }
+        if (*qmax < *qmin)
+            *qmax = *qmin;
+    }
+}
+
+static fgq_layer_report *new_report(qctx *c, int32_t i, int32_t out_t)
+{
+    fgq_layer_report *r = &c->rep[c->n_rep++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->name, sizeof r->name, "%s", c->fg->nodes[i].name);
+    snprintf(r->op, sizeof r->op, "%s", c->fg->nodes[i].op_type);
+    snprintf(r->policy, sizeof r->policy, "-");
+    r->float_tensor = out_t;
+    r->q_tensor = -1;
+    r->act_sqnr_db = NAN;
+    return r;
+}
+
+static int32_t act_bits(const qctx *c)
+{
+    return c->cfg->acts == FGQ_ACTS_U4 ? 4 : 8;
+}
+
+static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
+                                        int64_t k, int transposed)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    int is_conv = op_is(n, "Conv"), is_gemm = op_is(n, "Gemm");
+    int32_t y = n->outputs[0], ch = is_conv ? 1 : fg->tensors[y].rank - 1;
+    const fgq_ir_node *act_node = n;
+    float *bias = calloc((size_t)rows, sizeof(float));
+    float *wr = malloc((size_t)(rows * k) * sizeof(float));
+    int32_t *bq = malloc((size_t)rows * sizeof(int32_t)), *req = malloc((size_t)rows * 2 * sizeof(int32_t));
+    qweights qw;
+    memset(&qw, 0, sizeof qw);
+    fgq_status st = FGQ_OK;
+    if (bias == NULL || wr == NULL || bq == NULL || req == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        goto done;
+    }
+    /* weights as [rows, k], Gemm's alpha folded in */
+    const float *w = fg->tensors[wt].data;
+    float alpha = is_gemm ? fgq_node_attr_float(n, "alpha", 1.0f) : 1.0f;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < k; j++)
+            wr[r * k + j] = alpha * (transposed ? w[j * rows + r] : w[r * k + j]);
+    /* own bias */
+    if (n->n_inputs > 2 && n->inputs[2] >= 0) {
+        int32_t b = n->inputs[2];
+        float beta = is_gemm ? fgq_node_attr_float(n, "beta", 1.0f) : 1.0f;
+        float *tmp = calloc((size_t)rows, sizeof(float));
+        int ok = tmp != NULL && (is_conv ? is_const_f32(fg, b) && fgq_ir_tensor_numel(&fg->tensors[b]) == rows &&
+                                               (memcpy(tmp, fg->tensors[b].data, (size_t)rows * sizeof(float)), 1)
+                                         : add_channel_vector(fg, b, y, ch, rows, tmp));
+        if (!ok) {
+            free(tmp);
+            st = fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "layer '%s' (%s): bias '%s' is not a constant per-output vector",
+                          n->name, n->op_type, fg->tensors[b].name);
+            goto done;
+        }
+        for (int64_t r = 0; r < rows; r++)
+            bias[r] += beta * tmp[r];
+        free(tmp);
+    }
+    /* fold a following Add of a constant per-channel vector (no activation in between) */
+    if (fgq_node_attr_int(n, FGQ_ATTR_ACT, FGQ_ACT_NONE) == FGQ_ACT_NONE && !fg->tensors[y].is_output &&
+        c->n_cons[y] == 1) {
+        int32_t j = c->cons[y];
+        const fgq_ir_node *a = &fg->nodes[j];
+        if (op_is(a, "Add") && a->n_inputs == 2 && a->n_outputs >= 1) {
+            int32_t other = a->inputs[0] == y ? a->inputs[1] : a->inputs[0];
+            if (other != y && add_channel_vector(fg, other, a->outputs[0], ch, rows, bias)) {
+                c->absorbed[j] = 1;
+                act_node = a;
+                y = a->outputs[0];
+            }
+        }
+    }
+    int32_t xq;
+    if ((st = get_quant(c, n->inputs[0], &xq)) != FGQ_OK)
+        goto done;
+    const fgq_affine_params ax = c->qpar[n->inputs[0]];
+    fgq_affine_params ay;
+    if ((st = act_params(c, y, &ay)) != FGQ_OK)
+        goto done;
+    int32_t lo, hi;
+    fgq_q_act_range(c->act_dt, &lo, &hi);
+    int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
+    if ((st = quantize_weight(c, n->name, pol, wr, rows, k, dx, &qw)) != FGQ_OK)
+        goto done;
+    for (int64_t r = 0; r < rows; r++) {
+        double sw = (double)ax.scale * (double)qw.s_row[r];
+        double b = nearbyint((double)bias[r] / sw);
+        bq[r] = b > INT32_MAX ? INT32_MAX : b < INT32_MIN ? INT32_MIN : (int32_t)b;
+        double real = sw / (double)ay.scale;
+        int32_t mult = 0, shift = 0;
+        if (real >= ldexp(1.0, -31)) {
+            fgq_error e2;
+            fgq_error_clear(&e2);
+            if (fgq_quantize_multiplier(real, &mult, &shift, &e2) != FGQ_OK) {
+                st = fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "layer '%s': requantization %g: %s", n->name, real, e2.msg);
+                goto done;
+            }
+        }
+        req[2 * r] = mult;
+        req[2 * r + 1] = shift;
+    }
+    {
+        int64_t wd[2] = {rows, qw.kp}, bd[1] = {rows}, rd[2] = {rows, 2}, gd[3] = {rows, qw.n_groups, 2};
+        int32_t in[5];
+        in[0] = xq;
+        in[1] = new_const(c, n->name, ".w", 0, qw.dt, 2, wd, qw.codes, (size_t)(rows * qw.row_bytes));
+        in[2] = new_const(c, n->name, ".b", 0, FGQ_DT_S32, 1, bd, bq, (size_t)rows * sizeof(int32_t));
+        in[3] = new_const(c, n->name, ".req", 0, FGQ_DT_S32, 2, rd, req, (size_t)rows * 2 * sizeof(int32_t));
+        int32_t n_in = 4;
+        if (qw.gs != NULL)
+            in[n_in++] = new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
+                                   (size_t)(rows * qw.n_groups * qw.n_alpha));
+        for (int32_t q = 1; q < n_in; q++)
+            if (in[q] < 0) {
+                st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+                goto done;
+            }
+        if ((st = set_qparams(&c->qg->tensors[in[1]], (int32_t)rows, qw.s_row, NULL, 0,
+                              qw.gs != NULL ? (int32_t)qw.group : 0, c->err)) != FGQ_OK)
+            goto done;
+        int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+        float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+        if (is_conv) {
+            fgq_lowered_node low;
+            if ((st = fgq_lower_node(fg, i, &low, c->err)) != FGQ_OK)
+                goto done;
+            memcpy(ip, low.iparams, FGQ_QP_X_ZERO * sizeof(int32_t));
+            ip[FGQ_P_ACT] = 0;
+            ip[FGQ_P_COUNT_PAD] = 0;
+        }
+        ip[FGQ_QP_X_ZERO] = ax.zero_point;
+        ip[FGQ_QP_Y_ZERO] = ay.zero_point;
+        act_clamp(c, act_node, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
+        if (qw.gs != NULL) {
+            ip[FGQ_QP_W_GROUP] = (int32_t)qw.group;
+            ip[FGQ_QP_W_NALPHA] = qw.n_alpha;
+            ip[FGQ_QP_W_MMAX] = qw.mmax;
+        }
+        int32_t yq;
+        if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK)
+            goto done;
+        if ((st = add_qnode(c, n->name, is_conv ? "QConv" : "QGemm", is_conv ? FGQ_OP_QCONV : FGQ_OP_QGEMM, n_in, in,
+                            yq, ip, fp)) != FGQ_OK)
+            goto done;
+        fgq_layer_report *rp = new_report(c, i, y);
+        rp->quantized = 1;
+        rp->has_weights = 1;
+        fgq_policy_format(pol, rp->policy, sizeof rp->policy);
+        rp->weight_sqnr_db = fgq_sqnr_db_f32(wr, qw.deq, rows * k);
+        rp->bits = 8.0 * (double)qw.bytes / (double)(rows * k);
+        rp->q_tensor = yq;
+    }
+done:
+    qweights_free(&qw);
+    free(bias);
+    free(wr);
+    free(bq);
+    free(req);
+    return st;
+}
+
+/* Node i runs float; report it. */
+static fgq_status float_node(qctx *c, int32_t i, const char *policy)
+{
+    fgq_status st = copy_node(c, i, NULL, -1);
+    if (st != FGQ_OK)
+        return st;
+    int32_t y = c->fg->nodes[i].outputs[0];
+    fgq_layer_report *r = new_report(c, i, y);
+    snprintf(r->policy, sizeof r->policy, "%s", policy);
+    r->bits = 32;
+    r->q_tensor = c->fver[y];
+    return FGQ_OK;
+}
+
+static void pass_report(qctx *c, int32_t i, int32_t y, int32_t yq)
+{
+    fgq_layer_report *r = new_report(c, i, y);
+    r->quantized = 1;
+    r->bits = act_bits(c);
+    r->q_tensor = yq;
+}
+
+static fgq_status quantize_node(qctx *c, int32_t i)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    int32_t y = n->n_outputs > 0 ? n->outputs[0] : -1;
+    const fgq_layer_override *ov = find_override(c, n->name);
+    if (y < 0 || fg->tensors[y].dtype != FGQ_DT_F32 || (ov != NULL && ov->keep_float))
+        return float_node(c, i, "f32");
+    int32_t wt;
+    int64_t rows, k;
+    int transposed;
+    if (weight_layer(fg, i, &wt, &rows, &k, &transposed)) {
+        fgq_policy pol = c->cfg->weights;
+        if (c->cfg->edge_set && (i == c->first_w || i == c->last_w))
+            pol = c->cfg->edge;
+        if (ov != NULL)
+            pol = ov->policy;
+        if (pol.kind == FGQ_WQ_F32)
+            return float_node(c, i, "f32");
+        return quantize_weight_layer(c, i, &pol, wt, rows, k, transposed);
+    }
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    fgq_status st;
+    if (op_is(n, "Add") && n->n_inputs == 2 && is_activation(fg, n->inputs[0]) && is_activation(fg, n->inputs[1])) {
+        int32_t in[2];
+        fgq_affine_params ay;
+        if ((st = get_quant(c, n->inputs[0], &in[0])) != FGQ_OK || (st = get_quant(c, n->inputs[1], &in[1])) != FGQ_OK ||
+            (st = act_params(c, y, &ay)) != FGQ_OK)
+            return st;
+        const fgq_affine_params a = c->qpar[n->inputs[0]], b = c->qpar[n->inputs[1]];
+        const int32_t lsh = 20;
+        double twice = 2.0 * (a.scale > b.scale ? a.scale : b.scale);
+        fgq_error e2;
+        fgq_error_clear(&e2);
+        if (fgq_quantize_multiplier(a.scale / twice, &ip[FGQ_QP_ADD_A_MULT], &ip[FGQ_QP_ADD_A_SHIFT], &e2) != FGQ_OK ||
+            fgq_quantize_multiplier(b.scale / twice, &ip[FGQ_QP_ADD_B_MULT], &ip[FGQ_QP_ADD_B_SHIFT], &e2) != FGQ_OK ||
+            fgq_quantize_multiplier(twice / (ldexp(1.0, lsh) * ay.scale), &ip[FGQ_QP_REQ_MULT], &ip[FGQ_QP_REQ_SHIFT],
+                                    &e2) != FGQ_OK)
+            return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "node '%s' (Add): scales out of range: %s", n->name, e2.msg);
+        ip[FGQ_QP_ADD_LEFT_SHIFT] = lsh;
+        ip[FGQ_QP_ADD_B_ZERO] = b.zero_point;
+        ip[FGQ_QP_X_ZERO] = a.zero_point;
+        ip[FGQ_QP_Y_ZERO] = ay.zero_point;
+        act_clamp(c, n, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
+        int32_t yq;
+        if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
+            (st = add_qnode(c, n->name, "QAdd", FGQ_OP_QADD, 2, in, yq, ip, fp)) != FGQ_OK)
+            return st;
+        pass_report(c, i, y, yq);
+        return FGQ_OK;
+    }
+    int is_max = op_is(n, "MaxPool"), is_avg = op_is(n, "AveragePool"), is_gap = op_is(n, "GlobalAveragePool");
+    if ((is_max || is_avg || is_gap) && n->n_inputs >= 1 && is_activation(fg, n->inputs[0]) &&
+        (n->n_outputs == 1 || n->outputs[1] < 0 || c->n_cons[n->outputs[1]] == 0)) {
+        fgq_lowered_node low;
+        int32_t xq, yq;
+        if ((st = fgq_lower_node(fg, i, &low, c->err)) != FGQ_OK || (st = get_quant(c, n->inputs[0], &xq)) != FGQ_OK)
+            return st;
+        const fgq_affine_params a = c->qpar[n->inputs[0]];
+        memcpy(ip, low.iparams, FGQ_QP_X_ZERO * sizeof(int32_t));
+        ip[FGQ_QP_X_ZERO] = a.zero_point;
+        ip[FGQ_QP_Y_ZERO] = a.zero_point;
+        ip[FGQ_QP_QMIN] = c->act_qmin;
+        ip[FGQ_QP_QMAX] = c->act_qmax;
+        fgq_op op = is_max ? FGQ_OP_QMAXPOOL : is_avg ? FGQ_OP_QAVGPOOL : FGQ_OP_QGLOBAL_AVGPOOL;
+        if ((st = q_output_named(c, y, &a, &yq)) != FGQ_OK ||
+            (st = add_qnode(c, n->name, is_max ? "QMaxPool" : is_avg ? "QAveragePool" : "QGlobalAveragePool", op, 1,
+                            &xq, yq, ip, fp)) != FGQ_OK)
+            return st;
+        pass_report(c, i, y, yq);
+        return FGQ_OK;
+    }
+    if (op_is(n, "Concat") && n->n_inputs >= 1 && n->n_inputs <= FGQ_QCONCAT_MAX_INPUTS) {
+        int ok = 1;
+        for (int32_t k2 = 0; k2 < n->n_inputs; k2++)
+            ok &= is_activation(fg, n->inputs[k2]);
+        if (ok) {
+            fgq_lowered_node low;
+            int32_t in[FGQ_QCONCAT_MAX_INPUTS], yq;
+            if ((st = fgq_lower_node(fg, i, &low, c->err)) != FGQ_OK)
+                return st;
+            float lo = 0.0f, hi = 0.0f;
+            for (int32_t k2 = 0; k2 < n->n_inputs; k2++) {
+                if ((st = get_quant(c, n->inputs[k2], &in[k2])) != FGQ_OK)
+                    return st;
+                const fgq_affine_params a = c->qpar[n->inputs[k2]];
+                float l = a.scale * (float)(a.qmin - a.zero_point), h = a.scale * (float)(a.qmax - a.zero_point);
+                lo = l < lo ? l : lo;
+                hi = h > hi ? h : hi;
+            }
+            fgq_affine_params ay;
+            if ((st = fgq_affine_choose_tf(lo, hi, c->act_qmin, c->act_qmax, &ay, c->err)) != FGQ_OK)
+                return st;
+            ip[FGQ_QP_CONCAT_AXIS] = low.iparams[0];
+            ip[FGQ_QP_CONCAT_Y_ZERO] = ay.zero_point;
+            for (int32_t k2 = 0; k2 < n->n_inputs; k2++) {
+                const fgq_affine_params a = c->qpar[n->inputs[k2]];
+                int32_t *slot = &ip[FGQ_QP_CONCAT_IN + 3 * k2];
+                slot[0] = a.zero_point;
+                if (a.scale != ay.scale) {
+                    fgq_error e2;
+                    fgq_error_clear(&e2);
+                    if (fgq_quantize_multiplier((double)a.scale / (double)ay.scale, &slot[1], &slot[2], &e2) != FGQ_OK)
+                        return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "node '%s' (Concat): %s", n->name, e2.msg);
+                }
+            }
+            if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
+                (st = add_qnode(c, n->name, "QConcat", FGQ_OP_QCONCAT, n->n_inputs, in, yq, ip, fp)) != FGQ_OK)
+                return st;
+            pass_report(c, i, y, yq);
+            return FGQ_OK;
+        }
+    }
+    static const char *const moves[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity",
+                                        "Dropout"};
+    for (size_t m = 0; m < sizeof moves / sizeof moves[0]; m++) {
+        if (!op_is(n, moves[m]) || n->n_inputs < 1 || !is_activation(fg, n->inputs[0]) || c->qver[n->inputs[0]] < 0)
+            continue;
+        int32_t in_map[FGQ_LOWER_MAX_INPUTS], yq;
+        for (int32_t k2 = 0; k2 < FGQ_LOWER_MAX_INPUTS; k2++)
+            in_map[k2] = -1;
+        in_map[0] = c->qver[n->inputs[0]];
+        const fgq_affine_params a = c->qpar[n->inputs[0]];
+        if ((st = q_output_named(c, y, &a, &yq)) != FGQ_OK || (st = copy_node(c, i, in_map, yq)) != FGQ_OK)
+            return st;
+        pass_report(c, i, y, yq);
+        return FGQ_OK;
+    }
+    return float_node(c, i, "f32");
+}
+
+/* ---- driver ---------------------------------------------------------------------------- */
+
+fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
+{
+    if (cfg->acts == FGQ_ACTS_DYNAMIC)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        "--acts dynamic is not available: the runtime's QUANTIZE (runtime/ops/qconvert.c) takes a "
+                        "fixed scale from the model; measuring min/max per inference needs a dynamic QUANTIZE op");
+    return FGQ_OK;
+}
+
+fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                              fgq_graph **out, fgq_layer_report **layers, int32_t *n_layers, fgq_error *err)
+{
+    *out = NULL;
+    *layers = NULL;
+    *n_layers = 0;
+    fgq_status cst = fgq_quant_config_check(cfg, err);
+    if (cst != FGQ_OK)
+        return cst;
+    for (int32_t o = 0; o < cfg->n_overrides; o++) {
+        int found = 0;
+        for (int32_t i = 0; i < fg->n_nodes && !found; i++)
+            found = strcmp(fg->nodes[i].name, cfg->overrides[o].node) == 0;
+        if (!found)
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: no node named '%s' (--keep-float / --layer)",
+                            fg->source_path ? fg->source_path : "model", cfg->overrides[o].node);
+    }
+    qctx c;
+    memset(&c, 0, sizeof c);
+    c.fg = fg;
+    c.calib = calib;
+    c.cfg = cfg;
+    c.err = err;
+    c.act_dt = cfg->acts == FGQ_ACTS_S8 ? FGQ_DT_S8 : FGQ_DT_U8;
+    c.act_qmin = cfg->acts == FGQ_ACTS_S8 ? -128 : 0;
+    c.act_qmax = cfg->acts == FGQ_ACTS_S8 ? 127 : cfg->acts == FGQ_ACTS_U4 ? 15 : 255;
+    size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1), nn = (size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1);
+    c.qg = fgq_graph_new();
+    c.fver = malloc(nt * sizeof *c.fver);
+    c.qver = malloc(nt * sizeof *c.qver);
+    c.qpar = calloc(nt, sizeof *c.qpar);
+    c.n_cons = calloc(nt, sizeof *c.n_cons);
+    c.cons = calloc(nt, sizeof *c.cons);
+    c.absorbed = calloc(nn, 1);
+    c.rep = calloc(nn, sizeof *c.rep);
+    fgq_status st = FGQ_OK;
+    if (c.qg == NULL || c.fver == NULL || c.qver == NULL || c.qpar == NULL || c.n_cons == NULL || c.cons == NULL ||
+        c.absorbed == NULL || c.rep == NULL) {
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing the model");
+        goto done;
+    }
+    for (size_t t = 0; t < nt; t++)
+        c.fver[t] = c.qver[t] = -1;
+    for (int32_t i = 0; i < fg->n_nodes; i++)
+        for (int32_t k = 0; k < fg->nodes[i].n_inputs; k++)
+            if (fg->nodes[i].inputs[k] >= 0) {
+                c.n_cons[fg->nodes[i].inputs[k]]++;
+                c.cons[fg->nodes[i].inputs[k]] = i;
+            }
+    for (int32_t o = 0; o < fg->n_outputs; o++)
+        c.n_cons[fg->outputs[o]]++;
+    c.first_w = c.last_w = -1;
+    for (int32_t i = 0; i < fg->n_nodes; i++) {
+        int32_t wt;
+        int64_t r, k;
+        int tr;
+        if (weight_layer(fg, i, &wt, &r, &k, &tr)) {
+            if (c.first_w < 0)
+                c.first_w = i;
+            c.last_w = i;
+        }
+    }
+    c.qg->opset = fg->opset;
+    if (fg->source_path != NULL && (c.qg->source_path = dup_str(fg->source_path)) == NULL) {
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    c.qg->inputs = malloc((size_t)(fg->n_inputs > 0 ? fg->n_inputs : 1) * sizeof(int32_t));
+    c.qg->outputs = malloc((size_t)(fg->n_outputs > 0 ? fg->n_outputs : 1) * sizeof(int32_t));
+    if (c.qg->inputs == NULL || c.qg->outputs == NULL) {
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int32_t i = 0; i < fg->n_inputs; i++) {
+        int32_t t = fg->inputs[i];
+        int32_t it = new_tensor(&c, fg->tensors[t].name, "_", t, fg->tensors[t].dtype, 1);
+        if (it < 0) {
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        c.qg->tensors[it].kind = FGQ_TK_INPUT;
+        c.qg->inputs[c.qg->n_inputs++] = c.fver[t] = it;
+    }
+    for (int32_t i = 0; i < fg->n_nodes && st == FGQ_OK; i++)
+        if (!c.absorbed[i])
+            st = quantize_node(&c, i);
+    for (int32_t o = 0; o < fg->n_outputs && st == FGQ_OK; o++) {
+        int32_t ft;
+        st = get_float(&c, fg->outputs[o], &ft);
+        if (st == FGQ_OK) {
+            c.qg->outputs[c.qg->n_outputs++] = ft;
+            c.qg->tensors[ft].is_output = 1;
+        }
+    }
+done:
+    free(c.fver);
+    free(c.qver);
+    free(c.qpar);
+    free(c.n_cons);
+    free(c.cons);
+    free(c.absorbed);
+    if (st != FGQ_OK) {
+        fgq_graph_free(c.qg);
+        free(c.rep);
+        return st;
+    }
+    *out = c.qg;
+    *layers = c.rep;
+    *n_layers = c.n_rep;
+    return FGQ_OK;
+}
+
+/* ---- measuring ------------------------------------------------------------------------- */
+
+typedef struct {
+    const fgq_graph *g;
+    const int32_t *layer_of; /* per tensor of g: layer index or -1 */
+    float **fbuf;            /* per layer: the float run's values */
+    int64_t *fnum;
+    double *sig, *noise;
+    int quant;               /* 0: the float run (store), 1: the quantized run (compare) */
+} measure_ctx;
+
+static void measure_obs(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
+{
+    measure_ctx *m = user;
+    if (node < 0 || node >= m->g->n_nodes || n_outputs < 1)
+        return;
+    int32_t t = m->g->nodes[node].outputs[0];
+    int32_t L = t >= 0 ? m->layer_of[t] : -1;
+    if (L < 0)
+        return;
+    const fgq_tensor_view *v = outputs[0];
+    int64_t n = 1;
+    for (int32_t d = 0; d < v->rank; d++)
+        n *= v->dims[d];
+    if (n != m->fnum[L])
+        return;
+    if (!m->quant) {
+        if (v->dtype == FGQ_DT_F32)
+            memcpy(m->fbuf[L], v->data, (size_t)n * sizeof(float));
+        return;
+    }
+    const fgq_ir_tensor *qt = &m->g->tensors[t];
+    float s = qt->q.n_scales > 0 ? qt->q.scales[0] : 1.0f;
+    int32_t z = qt->q.n_scales > 0 && qt->q.zero_points ? qt->q.zero_points[0] : 0;
+    for (int64_t i = 0; i < n; i++) {
+        double x;
+        if (v->dtype == FGQ_DT_F32)
+            x = ((const float *)v->data)[i];
+        else if (v->dtype == FGQ_DT_U8)
+            x = (double)s * (double)(((const uint8_t *)v->data)[i] - z);
+        else if (v->dtype == FGQ_DT_S8)
+            x = (double)s * (double)(((const int8_t *)v->data)[i] - z);
+        else
+            return;
+        double f = m->fbuf[L][i];
+        m->sig[L] += f * f;
+        m->noise[L] += (f - x) * (f - x);
+    }
+}
+
+fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const float *data, int64_t n_samples,
+                             fgq_layer_report *layers, int32_t n_layers, fgq_calib_progress progress, void *user,
+                             fgq_error *err)
+{
+    if (fg->n_inputs != 1 || qg->n_inputs != 1)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "measuring: only models with one input");
+    fgq_graph_runner fr, qr;
+    memset(&qr, 0, sizeof qr);
+    fgq_status st = fgq_graph_runner_init(&fr, fg, err);
+    if (st != FGQ_OK)
+        return st;
+    if ((st = fgq_graph_runner_init(&qr, qg, err)) != FGQ_OK) {
+        fgq_graph_runner_free(&fr);
+        return st;
+    }
+    size_t nl = (size_t)(n_layers > 0 ? n_layers : 1);
+    int32_t *flayer = malloc((size_t)(fg->n_tensors + 1) * sizeof(int32_t));
+    int32_t *qlayer = malloc((size_t)(qg->n_tensors + 1) * sizeof(int32_t));
+    float **fbuf = calloc(nl, sizeof *fbuf);
+    int64_t *fnum = calloc(nl, sizeof *fnum);
+    double *sig = calloc(nl, sizeof *sig), *noise = calloc(nl, sizeof *noise);
+    float *fo[16] = {0}, *qo[16] = {0};
+    if (flayer == NULL || qlayer == NULL || fbuf == NULL || fnum == NULL || sig == NULL || noise == NULL ||
+        fg->n_outputs > 16 || qg->n_outputs != fg->n_outputs)
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "measuring: out of memory (or more than 16 outputs)");
+    for (int32_t t = 0; st == FGQ_OK && t < fg->n_tensors; t++)
+        flayer[t] = -1;
+    for (int32_t t = 0; st == FGQ_OK && t < qg->n_tensors; t++)
+        qlayer[t] = -1;
+    for (int32_t L = 0; st == FGQ_OK && L < n_layers; L++) {
+        if (layers[L].float_tensor < 0 || layers[L].q_tensor < 0)
+            continue;
+        flayer[layers[L].float_tensor] = L;
+        qlayer[layers[L].q_tensor] = L;
+        fnum[L] = fgq_ir_tensor_numel(&fg->tensors[layers[L].float_tensor]);
+        if ((fbuf[L] = calloc((size_t)(fnum[L] > 0 ? fnum[L] : 1), sizeof(float))) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "measuring: out of memory");
+    }
+    for (int32_t o = 0; st == FGQ_OK && o < fg->n_outputs; o++) {
+        fgq_tensor_info a, b;
+        fgq_model_output_info(&fr.model, o, &a);
+        fgq_model_output_info(&qr.model, o, &b);
+        fo[o] = malloc((size_t)a.size_bytes + 1);
+        qo[o] = malloc((size_t)b.size_bytes + 1);
+        if (fo[o] == NULL || qo[o] == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "measuring: out of memory");
+    }
+    int64_t per = fgq_ir_tensor_numel(&fg->tensors[fg->inputs[0]]);
+    measure_ctx fm = {fg, flayer, fbuf, fnum, sig, noise, 0}, qm = {qg, qlayer, fbuf, fnum, sig, noise, 1};
+    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
+        const float *x = data + s * per;
+        st = fgq_graph_runner_run(&fr, &x, fo, measure_obs, &fm, err);
+        if (st == FGQ_OK)
+            st = fgq_graph_runner_run(&qr, &x, qo, measure_obs, &qm, err);
+        if (st == FGQ_OK && progress != NULL)
+            progress(user, s + 1, n_samples);
+    }
+    for (int32_t L = 0; st == FGQ_OK && L < n_layers; L++) {
+        if (fbuf[L] == NULL)
+            continue;
+        layers[L].act_sqnr_db = noise[L] > 0.0 ? 10.0 * log10(sig[L] / noise[L]) : INFINITY;
+    }
+    for (int32_t o = 0; o < 16; o++) {
+        free(fo[o]);
+        free(qo[o]);
+    }
+    for (size_t L = 0; fbuf != NULL && L < nl; L++)
+        free(fbuf[L]);
+    free(fbuf);
+    free(fnum);
+    free(sig);
+    free(noise);
+    free(flayer);
+    free(qlayer);
+    fgq_graph_runner_free(&fr);
+    fgq_graph_runner_free(&qr);
+    return st;
+}
