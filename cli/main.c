@@ -17,6 +17,7 @@ static const fgq_command k_commands[] = {
     {"convert", fgq_cmd_convert, "ONNX -> .fgq: fold, fuse, plan the arena, write the runtime's file"},
     {"run", fgq_cmd_run, "run a model (.fgq or .onnx) on .npy / .pb inputs, write .npy outputs"},
     {"eval", fgq_cmd_eval, "accuracy (top-1, top-5) and samples/s on labelled data"},
+    {"export", fgq_cmd_export, "write a .fgq model as QDQ ONNX that ONNX Runtime can run (--onnx)"},
     {"bench", fgq_cmd_bench, "latency p50/p99, arena bytes and its lower bound, weight bytes"},
 };
 
