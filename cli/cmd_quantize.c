@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char k_usage[] =
-    "usage: fgq quantize MODEL.onnx --calib X [--calib-samples A:B] -o OUT.fgq\n"
+    "usage: fgq quantize MODEL.onnx [--calib X [--calib-samples A:B]] -o OUT.fgq\n"
     "                    --weights POLICY [--acts u8|s8|u4|dynamic]\n"
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
@@ -27,8 +27,14 @@ static const char k_usage[] =
     "table per layer: weight SQNR, and SQNR of the layer's output against the float\n"
     "model on the calibration samples.\n"
     "\n"
+    "--acts dynamic needs no calibration: every Conv/Gemm/MatMul with a constant\n"
+    "weight quantizes its input per inference from the input's own min/max (ONNX\n"
+    "DynamicQuantizeLinear), accumulates in int32 against the quantized weights and\n"
+    "returns float; the rest of the graph runs float. With --calib, the samples\n"
+    "only measure the activation SQNR; without, that column is omitted.\n"
+    "\n"
     "options:\n"
-    "  --calib X            calibration samples (required)\n"
+    "  --calib X            calibration samples (required unless --acts dynamic)\n"
     "  --calib-samples A:B  use samples A..B-1 of X only (Python slice syntax)\n"
     "  -o OUT.fgq           output model (required; written atomically)\n"
     "  --weights POLICY     s8 | s8:gN | s4:gN | ternary:gN[:twn|exact|asym] | u8 | f32\n"
@@ -180,8 +186,8 @@ int fgq_cmd_quantize(int argc, char **argv)
             ov[n_ov++].node = v;
         }
     }
-    if (model == NULL || calib_path == NULL || out_path == NULL || wpol == NULL) {
-        rc = fgq_cli_usage_error(cmd, "MODEL, --calib, -o and --weights are required");
+    if (model == NULL || out_path == NULL || wpol == NULL) {
+        rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights are required");
         goto out;
     }
     fgq_quant_config cfg;
@@ -189,6 +195,12 @@ int fgq_cmd_quantize(int argc, char **argv)
     if (fgq_policy_parse(wpol, &cfg.weights, &err) != FGQ_OK || fgq_act_kind_parse(acts_s, &cfg.acts, &err) != FGQ_OK ||
         fgq_observer_parse(obs_s, &cfg.observer, &err) != FGQ_OK) {
         rc = fgq_cli_report(cmd, &err);
+        goto out;
+    }
+    const int dynamic = cfg.acts == FGQ_ACTS_DYNAMIC;
+    if (calib_path == NULL && (!dynamic || range != NULL)) {
+        rc = fgq_cli_usage_error(cmd, dynamic ? "--calib-samples needs --calib"
+                                              : "--calib is required (except with --acts dynamic)");
         goto out;
     }
     if (edge_s == NULL) {
@@ -227,6 +239,11 @@ int fgq_cmd_quantize(int argc, char **argv)
                  fgq_dtype_name(in->dtype));
         goto fail;
     }
+    int64_t n = 0;
+    prog_ctx pc;
+    fgq_status st;
+    if (calib_path == NULL) /* --acts dynamic without samples: nothing to calibrate or measure */
+        goto build;
     fgq_data_opts opts = {NULL, range, 0};
     if (fgq_data_load(calib_path, &opts, &d, &err) != FGQ_OK)
         goto fail;
@@ -242,22 +259,26 @@ int fgq_cmd_quantize(int argc, char **argv)
                  (long long)fgq_dataset_sample_numel(&d), in->name, (long long)fgq_ir_tensor_numel(in));
         goto fail;
     }
-    int64_t n = d.dims[0];
-    if (fgq_calib_init(&calib, fg, &err) != FGQ_OK)
+    n = d.dims[0];
+    if (!dynamic) { /* dynamic activations need no statistics */
+        if (fgq_calib_init(&calib, fg, &err) != FGQ_OK)
+            goto fail;
+        fgq_progress_begin(&pc.bar, "calibrate", n);
+        st = fgq_calib_run(&calib, fg, d.data, n, on_progress, &pc, &err);
+        fgq_progress_end(&pc.bar);
+        if (st != FGQ_OK)
+            goto fail;
+    }
+build:
+    if (fgq_quantize_graph(fg, dynamic ? NULL : &calib, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
         goto fail;
-    prog_ctx pc;
-    fgq_progress_begin(&pc.bar, "calibrate", n);
-    fgq_status st = fgq_calib_run(&calib, fg, d.data, n, on_progress, &pc, &err);
-    fgq_progress_end(&pc.bar);
-    if (st != FGQ_OK)
-        goto fail;
-    if (fgq_quantize_graph(fg, &calib, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
-        goto fail;
-    fgq_progress_begin(&pc.bar, "measure", n);
-    st = fgq_quant_measure(fg, qg, d.data, n, layers, n_layers, on_progress, &pc, &err);
-    fgq_progress_end(&pc.bar);
-    if (st != FGQ_OK)
-        goto fail;
+    if (n > 0) {
+        fgq_progress_begin(&pc.bar, "measure", n);
+        st = fgq_quant_measure(fg, qg, d.data, n, layers, n_layers, on_progress, &pc, &err);
+        fgq_progress_end(&pc.bar);
+        if (st != FGQ_OK)
+            goto fail;
+    }
     fgq_model_preprocess meta;
     memset(&meta, 0, sizeof meta);
     meta.scale = pre.scale != 0.0f ? pre.scale : 1.0f;
@@ -313,8 +334,12 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_end_object(&j);
         fgq_json_finish(&j);
     } else {
-        printf("%s -> %s: weights %s, activations %s, observer %s, %lld calibration samples\n\n", model, out_path,
-               wpol, acts_s, obs_s, (long long)n);
+        if (dynamic)
+            printf("%s -> %s: weights %s, activations dynamic (per inference), %lld measuring samples\n\n", model,
+                   out_path, wpol, (long long)n);
+        else
+            printf("%s -> %s: weights %s, activations %s, observer %s, %lld calibration samples\n\n", model, out_path,
+                   wpol, acts_s, obs_s, (long long)n);
         printf("%-24s %-18s %-18s %12s %12s %8s\n", "layer", "op", "weights", "w SQNR dB", "act SQNR dB", "bits");
         for (int32_t L = 0; L < n_layers; L++) {
             const fgq_layer_report *r = &layers[L];

@@ -50,6 +50,21 @@ typedef enum {
     FGQ_OP_QCONCAT = 27,      /* ip[0] axis, ip[1] z_y, ip[2+3i..] (z_i, mult_i, shift_i), at most 10 inputs */
     FGQ_OP_QUANTIZE = 28,     /* f32 -> u8|s8: fp[0] scale; Y zero, qmin, qmax; ip[FGQ_QP_ROUND] */
     FGQ_OP_DEQUANTIZE = 29,   /* u8|s8|s32 -> f32: fp[0] scale; ip[FGQ_QP_X_ZERO] */
+    FGQ_OP_MATMUL_INT = 30,   /* in: A u8|s8 [..., M, K], B u8|s8 [K, N] or [..., K, N] (A's batch dims);
+                                 ip X_ZERO (z_a), FGQ_QP_INT_W_ZERO (z_b); Y s32, or u8|s8 requantized
+                                 (Y_ZERO, QMIN, QMAX, REQ_MULT, REQ_SHIFT). ONNX MatMulInteger / QLinearMatMul */
+    FGQ_OP_CONV_INT = 31,     /* in: X u8|s8, W u8|s8 [M, C/G, k...], B? s32 [M]; spatial block (ACT 0),
+                                 zero points and output as MATMUL_INT. ONNX ConvInteger / QLinearConv */
+    /* Dynamic-range quantization (runtime/ops/qdyn.c, docs/quantized-ops.md "Dynamic activations"):
+     * activations quantized per inference from their own min/max, float between layers. */
+    FGQ_OP_DYNQUANT = 32,     /* in: X f32; out: Y u8 (X's dims), Y_SCALE f32 [], Y_ZERO u8 []. Exactly ONNX
+                                 DynamicQuantizeLinear (round half to even); no params */
+    FGQ_OP_QCONV_DYN = 33,    /* in: X u8|s8, X_SCALE f32 [], X_ZERO [] (X's dtype), W s8|s4|t2 [M, Kp],
+                                 W_SCALE f32 [M], B? f32 [M], GS? u8 [M, G(, 2)]; out f32 = (float)dot·(s_x·s_w[m])
+                                 + B[m], then the fused act; spatial block (ACT at FGQ_P_ACT, fp ACT0/1) +
+                                 W_GROUP, W_NALPHA, W_MMAX; the int32 bound with |q_x − z_x| <= 255 */
+    FGQ_OP_QGEMM_DYN = 34,    /* in: A u8|s8 [..., K], A_SCALE, A_ZERO, W [N, Kp], W_SCALE, B?, GS? (as QCONV_DYN);
+                                 out f32 [..., N]; act at FGQ_P_GEMM_ACT (fp ACT0/1) + W_GROUP, W_NALPHA, W_MMAX */
     FGQ_OP_COUNT_
 } fgq_op;
 
@@ -103,6 +118,9 @@ enum {
     FGQ_QP_REQ_SHIFT = 28,
     FGQ_QP_ROUND = 29,
 };
+/* MATMUL_INT / CONV_INT (runtime/ops/qinteger.c): zero point of the second
+ * operand (B / W), in its dtype's range; the first operand's is FGQ_QP_X_ZERO. */
+enum { FGQ_QP_INT_W_ZERO = 30 };
 /* QADD: iparams 0..5 (no spatial block), beside the Q block's X_ZERO (z_a),
  * Y_ZERO, QMIN, QMAX, REQ_MULT/REQ_SHIFT (output). TFLite's integer Add. */
 enum {
@@ -139,10 +157,17 @@ typedef struct {
  * output is computed by the same float operations whatever the split: results
  * are bit-identical for any n_threads. */
 typedef void (*fgq_task_fn)(void *ctx, int64_t begin, int64_t end);
+/* Kernel preference (fgq_parallel.kernels): AUTO runs the fastest kernel the
+ * CPU supports (chosen from a const table and a CPU-feature query at each
+ * run; runtime/ops/qgemm_dispatch.h), REF only the portable reference kernels.
+ * Every kernel gives the same bytes; REF exists to prove it. The CLI sets REF
+ * when the environment has FGQ_KERNELS=ref. */
+enum { FGQ_KERNELS_AUTO = 0, FGQ_KERNELS_REF = 1 };
 typedef struct fgq_parallel {
     void *impl;
     int32_t n_threads; /* threads parallel_for may use, the caller's included */
     void (*parallel_for)(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx);
+    int32_t kernels;   /* FGQ_KERNELS_AUTO (0) or FGQ_KERNELS_REF; a NULL provider means AUTO */
 } fgq_parallel;
 
 /* Work below this many multiply-adds (or comparable element steps) per chunk

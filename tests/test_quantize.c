@@ -253,16 +253,15 @@ static void test_ternary_and_overrides(void)
     free(rep);
     fgq_graph_free(qg);
 
-    /* an override naming no node, and dynamic activations: clear errors */
+    /* an override naming no node: a clear error */
     ov[0].node = "nope";
     fgq_error_clear(&err);
     qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
     CHECK(st == FGQ_ERR_VALUE && qg == NULL && strstr(err.msg, "nope") != NULL);
     cfg.n_overrides = 0;
-    cfg.acts = FGQ_ACTS_DYNAMIC;
+    /* static activations without calibration statistics: refused */
     fgq_error_clear(&err);
-    qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
-    CHECK(st == FGQ_ERR_UNSUPPORTED && qg == NULL);
+    CHECK(fgq_quantize_graph(fg, NULL, &cfg, &qg, &rep, &n_rep, &err) == FGQ_ERR_VALUE && qg == NULL);
     fgq_graph_free(fg);
     free(calib);
     free(test);
@@ -299,6 +298,94 @@ static void test_u4_and_s8_acts(void)
         free(calib);
         free(test);
     }
+}
+
+/* --acts dynamic without calibration: conv1, conv2 and fc become DYNQUANT ->
+ * QCONV_DYN / QGEMM_DYN (one DYNQUANT for x, shared by conv1 and conv2, one
+ * for f), add / pool / flat stay float. Oracles: the float run (output within
+ * 3 steps of the float output range / 255: 8-bit per-inference activations and
+ * s8 weights); conv1's W_SCALE = max|w_r| / 127 and float bias = b1 exactly;
+ * the fused Relu carried as the float activation. The quantized graph goes
+ * through the writer and the runtime loader (3-output nodes). */
+static void test_dynamic_acts(void)
+{
+    fgq_graph *fg = build();
+    float *test = make_data(NSAMP);
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
+    cfg.acts = FGQ_ACTS_DYNAMIC;
+    fgq_layer_report *rep = NULL;
+    int32_t n_rep = 0;
+    fgq_graph *qg = NULL;
+    CHECK_MSG(fgq_quantize_graph(fg, NULL, &cfg, &qg, &rep, &n_rep, &err) == FGQ_OK, "%s", err.msg);
+    if (qg == NULL) {
+        fgq_graph_free(fg);
+        free(test);
+        return;
+    }
+    CHECK(n_rep == 6);
+    for (int32_t i = 0; i < n_rep; i++) {
+        const int w = strcmp(rep[i].name, "conv1") == 0 || strcmp(rep[i].name, "conv2") == 0 ||
+                      strcmp(rep[i].name, "fc") == 0;
+        CHECK_MSG(rep[i].quantized == w && rep[i].has_weights == w, "layer %s", rep[i].name);
+        if (w)
+            CHECK_MSG(strcmp(rep[i].policy, "s8") == 0 && rep[i].weight_sqnr_db > 35.0, "%s", rep[i].name);
+    }
+    int n_dq = 0, n_conv = 0, n_gemm = 0;
+    for (int32_t i = 0; i < qg->n_nodes; i++) {
+        const fgq_ir_attr *op = fgq_node_attr(&qg->nodes[i], "fgq_op");
+        const fgq_ir_attr *ip = fgq_node_attr(&qg->nodes[i], "fgq_iparams");
+        if (op == NULL)
+            continue;
+        n_dq += op->i == FGQ_OP_DYNQUANT && qg->nodes[i].n_outputs == 3;
+        n_conv += op->i == FGQ_OP_QCONV_DYN;
+        n_gemm += op->i == FGQ_OP_QGEMM_DYN;
+        if (strcmp(qg->nodes[i].name, "conv1") == 0)
+            CHECK(op->i == FGQ_OP_QCONV_DYN && ip != NULL && ip->ints[FGQ_P_ACT] == FGQ_ACT_RELU &&
+                  qg->nodes[i].n_inputs == 6);
+        if (strcmp(qg->nodes[i].name, "conv2") == 0) /* no bias: 5 inputs */
+            CHECK(op->i == FGQ_OP_QCONV_DYN && ip != NULL && ip->ints[FGQ_P_ACT] == FGQ_ACT_NONE &&
+                  qg->nodes[i].n_inputs == 5);
+    }
+    CHECK(n_dq == 2 && n_conv == 2 && n_gemm == 1);
+    const fgq_ir_tensor *ws = find(qg, "conv1.w_scale"), *b = find(qg, "conv1.b");
+    CHECK(ws != NULL && b != NULL && ws->dtype == FGQ_DT_F32 && b->dtype == FGQ_DT_F32);
+    const float *w1 = fg->tensors[fgq_graph_find_tensor(fg, "w1")].data;
+    const float *b1 = fg->tensors[fgq_graph_find_tensor(fg, "b1")].data;
+    for (int r = 0; ws != NULL && b != NULL && r < C1; r++) {
+        float amax = 0;
+        for (int k = 0; k < C_IN * 9; k++)
+            amax = fabsf(w1[r * C_IN * 9 + k]) > amax ? fabsf(w1[r * C_IN * 9 + k]) : amax;
+        CHECK_NEAR(((const float *)ws->data)[r], amax / 127.0f, 1e-7);
+        CHECK(((const float *)b->data)[r] == b1[r]);
+    }
+    /* output range of the float model on the test samples -> one 8-bit step */
+    fgq_graph_runner fr;
+    float lo = 0.0f, hi = 0.0f;
+    CHECK(fgq_graph_runner_init(&fr, fg, &err) == FGQ_OK);
+    for (int s = 0; s < NSAMP; s++) {
+        float y[NCLS], *o = y;
+        const float *x = test + s * C_IN * H * W;
+        CHECK(fgq_graph_runner_run(&fr, &x, &o, NULL, NULL, &err) == FGQ_OK);
+        for (int j = 0; j < NCLS; j++) {
+            lo = y[j] < lo ? y[j] : lo;
+            hi = y[j] > hi ? y[j] : hi;
+        }
+    }
+    fgq_graph_runner_free(&fr);
+    double steps = max_err_steps(fg, qg, test, NSAMP, (hi - lo) / 255.0);
+    CHECK_MSG(steps <= 3.0, "dynamic output off by %.2f steps", steps);
+    /* activation SQNR is measured on samples when they are given */
+    CHECK(fgq_quant_measure(fg, qg, test, NSAMP, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
+    for (int32_t i = 0; i < n_rep; i++)
+        CHECK_MSG(rep[i].act_sqnr_db > 25.0, "%s: %.2f dB", rep[i].name, rep[i].act_sqnr_db);
+    free(rep);
+    fgq_graph_free(qg);
+    fgq_graph_free(fg);
+    free(test);
 }
 
 /* Preprocessing metadata: written, validated at load, read back by the getter. */
@@ -355,5 +442,6 @@ int main(void)
     RUN(test_s8_close_to_float);
     RUN(test_ternary_and_overrides);
     RUN(test_u4_and_s8_acts);
+    RUN(test_dynamic_acts);
     return FGQ_TEST_DONE();
 }

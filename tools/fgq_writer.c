@@ -94,7 +94,8 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     for (int32_t i = 0; i < nn; i++) {
         for (int32_t k = 0; k < w->low[i].n_inputs; k++)
             mark(w, w->low[i].inputs[k]);
-        mark(w, w->low[i].outputs[0]);
+        for (int32_t k = 0; k < w->low[i].n_outputs; k++)
+            mark(w, w->low[i].outputs[k]);
     }
     for (int32_t i = 0; i < g->n_outputs; i++)
         mark(w, g->outputs[i]);
@@ -114,15 +115,17 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
         if (t->kind == FGQ_TK_CONST && t->data == NULL && tensor_bytes(t) > 0)
             return fgq_fail(err, FGQ_ERR_FORMAT, "%s: constant '%s' has no data", src, t->name);
     }
-    for (int32_t i = 0; i < nn; i++) {
-        int32_t f = w->fidx[w->low[i].outputs[0]];
-        if (g->tensors[w->irt[f]].kind != FGQ_TK_INTERMEDIATE)
-            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: node '%s' writes '%s', which is an input or constant", src,
-                            g->nodes[i].name, g->tensors[w->irt[f]].name);
-        if (w->first[f] != -2)
-            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: tensor '%s' has two producers", src, g->tensors[w->irt[f]].name);
-        w->first[f] = w->last[f] = i;
-    }
+    for (int32_t i = 0; i < nn; i++)
+        for (int32_t k = 0; k < w->low[i].n_outputs; k++) {
+            int32_t f = w->fidx[w->low[i].outputs[k]];
+            if (g->tensors[w->irt[f]].kind != FGQ_TK_INTERMEDIATE)
+                return fgq_fail(err, FGQ_ERR_FORMAT, "%s: node '%s' writes '%s', which is an input or constant", src,
+                                g->nodes[i].name, g->tensors[w->irt[f]].name);
+            if (w->first[f] != -2)
+                return fgq_fail(err, FGQ_ERR_FORMAT, "%s: tensor '%s' has two producers", src,
+                                g->tensors[w->irt[f]].name);
+            w->first[f] = w->last[f] = i;
+        }
     for (int32_t i = 0; i < nn; i++)
         for (int32_t k = 0; k < w->low[i].n_inputs; k++) {
             int32_t t = w->low[i].inputs[k];
@@ -180,7 +183,7 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     uint64_t n_index = (uint64_t)g->n_inputs + (uint64_t)g->n_outputs;
     uint64_t strings_size = 0;
     for (int32_t i = 0; i < nn; i++) {
-        n_index += (uint64_t)w->low[i].n_inputs + 1;
+        n_index += (uint64_t)w->low[i].n_inputs + (uint64_t)w->low[i].n_outputs;
         strings_size += strlen(g->nodes[i].name);
     }
     for (int32_t f = 0; f < w->n_ft; f++)
@@ -271,11 +274,12 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
         spos += nl;
         W32(r, fgq_file_node, op, l->op);
         W32(r, fgq_file_node, n_inputs, l->n_inputs);
-        W32(r, fgq_file_node, n_outputs, 1);
+        W32(r, fgq_file_node, n_outputs, l->n_outputs);
         W32(r, fgq_file_node, io_index, ipos);
         for (int32_t k = 0; k < l->n_inputs; k++)
             put_s32(index + 4 * ipos++, l->inputs[k] < 0 ? -1 : w->fidx[l->inputs[k]]);
-        put_s32(index + 4 * ipos++, w->fidx[l->outputs[0]]);
+        for (int32_t k = 0; k < l->n_outputs; k++)
+            put_s32(index + 4 * ipos++, w->fidx[l->outputs[k]]);
         for (int32_t k = 0; k < FGQ_NODE_MAX_IPARAMS; k++)
             put_s32(r + offsetof(fgq_file_node, iparams) + 4 * (size_t)k, l->iparams[k]);
         for (int32_t k = 0; k < FGQ_NODE_MAX_FPARAMS; k++)

@@ -1,6 +1,7 @@
 /* lower.c — ONNX node → fgq_op + iparams/fparams (runtime/fgq_ops.h). */
 #include "lower.h"
 
+#include "lower_onnxq.h"
 #include "passes.h"
 
 #include <math.h>
@@ -180,6 +181,8 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         return UNSUP("node '%s' (%s): domain '%s' is not supported", n->name, n->op_type, n->domain);
     if (n->n_outputs < 1 || n->outputs[0] < 0)
         return UNSUP("node '%s' (%s): has no output", n->name, n->op_type);
+    if (fgq_lower_onnxq_handles(n)) /* ONNX's quantized ops (all outputs): tools/lower_onnxq.c */
+        return fgq_lower_onnxq(g, n, lower_spatial, out, err);
     /* Extra outputs must be unread (a graph-less support check cannot know). */
     for (int32_t k = 1; k < n->n_outputs && g != NULL; k++)
         if (tensor_used(g, n->outputs[k]))

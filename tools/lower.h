@@ -25,13 +25,16 @@
 #include <stddef.h>
 
 #define FGQ_LOWER_MAX_INPUTS 32
+/* = FGQ_MAX_NODE_OUTPUTS (fgq_runtime.h). ONNX ops lower to one output; a
+ * pre-lowered node may have more (DYNQUANT: Y, Y_SCALE, Y_ZERO). */
+#define FGQ_LOWER_MAX_OUTPUTS 4
 
 typedef struct {
     fgq_op op;
     int32_t n_inputs;
     int32_t inputs[FGQ_LOWER_MAX_INPUTS];
     int32_t n_outputs;
-    int32_t outputs[1];
+    int32_t outputs[FGQ_LOWER_MAX_OUTPUTS];
     int32_t iparams[FGQ_NODE_MAX_IPARAMS];
     float fparams[FGQ_NODE_MAX_FPARAMS];
 } fgq_lowered_node;
@@ -46,7 +49,8 @@ int fgq_lower_supports(const fgq_ir_node *n, char *why, size_t why_len);
  * runtime op and parameters as attributes (INT FGQ_ATTR_OP, INTS
  * FGQ_ATTR_IPARAMS of at most FGQ_NODE_MAX_IPARAMS, FLOATS FGQ_ATTR_FPARAMS
  * of at most FGQ_NODE_MAX_FPARAMS) and keeps all of its inputs in order (-1 =
- * omitted). The quantizer (quantize.h) builds its integer ops this way;
+ * omitted) and all of its outputs (1..FGQ_LOWER_MAX_OUTPUTS, each present).
+ * The quantizer (quantize.h) builds its integer ops this way;
  * fgq_lower_node passes them through unchanged. */
 #define FGQ_DOMAIN "fgq"
 #define FGQ_ATTR_OP "fgq_op"

@@ -17,10 +17,13 @@ fgq_status fgq_lower_prelowered(const fgq_ir_node *n, fgq_lowered_node *out, fgq
         (fp != NULL && (fp->type != FGQ_ATTR_FLOATS || fp->n > FGQ_NODE_MAX_FPARAMS)))
         return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (%s): pre-lowered params of the wrong type or length",
                         n->name, n->op_type);
-    if (n->n_inputs < 1 || n->n_inputs > FGQ_LOWER_MAX_INPUTS || n->inputs[0] < 0 || n->n_outputs != 1 ||
-        n->outputs[0] < 0)
-        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (%s): %d inputs / %d outputs (expected 1..%d / 1)", n->name,
-                        n->op_type, (int)n->n_inputs, (int)n->n_outputs, FGQ_LOWER_MAX_INPUTS);
+    int outs_ok = n->n_outputs >= 1 && n->n_outputs <= FGQ_LOWER_MAX_OUTPUTS;
+    for (int32_t k = 0; outs_ok && k < n->n_outputs; k++)
+        outs_ok = n->outputs[k] >= 0;
+    if (n->n_inputs < 1 || n->n_inputs > FGQ_LOWER_MAX_INPUTS || n->inputs[0] < 0 || !outs_ok)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (%s): %d inputs / %d outputs (expected 1..%d / 1..%d, all present)",
+                        n->name, n->op_type, (int)n->n_inputs, (int)n->n_outputs, FGQ_LOWER_MAX_INPUTS,
+                        FGQ_LOWER_MAX_OUTPUTS);
     out->op = (fgq_op)op->i;
     for (int32_t k = 0; ip != NULL && k < ip->n; k++) {
         if (ip->ints[k] < INT32_MIN || ip->ints[k] > INT32_MAX)
@@ -34,8 +37,8 @@ fgq_status fgq_lower_prelowered(const fgq_ir_node *n, fgq_lowered_node *out, fgq
     memcpy(out->inputs, n->inputs, (size_t)n->n_inputs * sizeof *n->inputs);
     while (out->n_inputs > 0 && out->inputs[out->n_inputs - 1] < 0)
         out->n_inputs--;
-    out->n_outputs = 1;
-    out->outputs[0] = n->outputs[0];
+    out->n_outputs = n->n_outputs;
+    memcpy(out->outputs, n->outputs, (size_t)n->n_outputs * sizeof *n->outputs);
     return FGQ_OK;
 }
 

@@ -43,6 +43,7 @@ typedef struct {
     fgq_affine_params *qpar;    /* per float tensor: params of its quantized version */
     int32_t *n_cons, *cons;     /* per float tensor: consumer count (graph output counts), last consumer */
     uint8_t *absorbed;          /* per float node: folded into an earlier node */
+    int32_t *dq;                /* --acts dynamic, per float tensor: its DYNQUANT's Y, Y_SCALE, Y_ZERO, or -1 */
     int32_t first_w, last_w;    /* first / last weight layer node */
     fgq_dtype act_dt;
     int32_t act_qmin, act_qmax;
@@ -631,24 +632,18 @@ static int32_t act_bits(const qctx *c)
     return c->cfg->acts == FGQ_ACTS_U4 ? 4 : 8;
 }
 
-static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
-                                        int64_t k, int transposed)
+/* The float layer behind weight node i: wr = its weights as [rows, k] (Gemm's
+ * alpha folded in), bias[rows] += its own bias (beta folded in) and a
+ * following Add of a constant per-channel vector (no activation in between),
+ * which is then absorbed: *act_node and *y become the Add's. */
+static fgq_status gather_layer(qctx *c, int32_t i, int32_t wt, int64_t rows, int64_t k, int transposed, float *wr,
+                               float *bias, const fgq_ir_node **act_node, int32_t *y_out)
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
     int is_conv = op_is(n, "Conv"), is_gemm = op_is(n, "Gemm");
     int32_t y = n->outputs[0], ch = is_conv ? 1 : fg->tensors[y].rank - 1;
-    const fgq_ir_node *act_node = n;
-    float *bias = calloc((size_t)rows, sizeof(float));
-    float *wr = malloc((size_t)(rows * k) * sizeof(float));
-    int32_t *bq = malloc((size_t)rows * sizeof(int32_t)), *req = malloc((size_t)rows * 2 * sizeof(int32_t));
-    qweights qw;
-    memset(&qw, 0, sizeof qw);
-    fgq_status st = FGQ_OK;
-    if (bias == NULL || wr == NULL || bq == NULL || req == NULL) {
-        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-        goto done;
-    }
+    *act_node = n;
     /* weights as [rows, k], Gemm's alpha folded in */
     const float *w = fg->tensors[wt].data;
     float alpha = is_gemm ? fgq_node_attr_float(n, "alpha", 1.0f) : 1.0f;
@@ -665,9 +660,9 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
                                          : add_channel_vector(fg, b, y, ch, rows, tmp));
         if (!ok) {
             free(tmp);
-            st = fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "layer '%s' (%s): bias '%s' is not a constant per-output vector",
-                          n->name, n->op_type, fg->tensors[b].name);
-            goto done;
+            return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED,
+                            "layer '%s' (%s): bias '%s' is not a constant per-output vector", n->name, n->op_type,
+                            fg->tensors[b].name);
         }
         for (int64_t r = 0; r < rows; r++)
             bias[r] += beta * tmp[r];
@@ -682,11 +677,35 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
             int32_t other = a->inputs[0] == y ? a->inputs[1] : a->inputs[0];
             if (other != y && add_channel_vector(fg, other, a->outputs[0], ch, rows, bias)) {
                 c->absorbed[j] = 1;
-                act_node = a;
+                *act_node = a;
                 y = a->outputs[0];
             }
         }
     }
+    *y_out = y;
+    return FGQ_OK;
+}
+
+static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
+                                        int64_t k, int transposed)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    int is_conv = op_is(n, "Conv");
+    int32_t y = n->outputs[0];
+    const fgq_ir_node *act_node = n;
+    float *bias = calloc((size_t)rows, sizeof(float));
+    float *wr = malloc((size_t)(rows * k) * sizeof(float));
+    int32_t *bq = malloc((size_t)rows * sizeof(int32_t)), *req = malloc((size_t)rows * 2 * sizeof(int32_t));
+    qweights qw;
+    memset(&qw, 0, sizeof qw);
+    fgq_status st = FGQ_OK;
+    if (bias == NULL || wr == NULL || bq == NULL || req == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        goto done;
+    }
+    if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK)
+        goto done;
     int32_t xq;
     if ((st = get_quant(c, n->inputs[0], &xq)) != FGQ_OK)
         goto done;
@@ -776,6 +795,124 @@ done:
     return st;
 }
 
+/* ---- dynamic activations (--acts dynamic) ------------------------------------------------- */
+
+/* DYNQUANT of float tensor t (once per tensor): out[0] Y u8 (t's dims), out[1]
+ * its scale f32 [], out[2] its zero point u8 []. */
+static fgq_status get_dynquant(qctx *c, int32_t t, int32_t out[3])
+{
+    if (c->dq[3 * t] >= 0) {
+        memcpy(out, &c->dq[3 * t], 3 * sizeof *out);
+        return FGQ_OK;
+    }
+    int32_t ft;
+    fgq_status st = get_float(c, t, &ft);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_ir_tensor *x = &c->fg->tensors[t];
+    out[0] = new_tensor(c, x->name, ".q", t, FGQ_DT_U8, 1);
+    out[1] = out[0] >= 0 ? new_tensor(c, x->name, ".scale", -1, FGQ_DT_F32, 1) : -1;
+    out[2] = out[1] >= 0 ? new_tensor(c, x->name, ".zero", -1, FGQ_DT_U8, 1) : -1;
+    if (out[2] < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    c->qg->tensors[out[1]].rank = 0;
+    c->qg->tensors[out[2]].rank = 0;
+    char name[512];
+    snprintf(name, sizeof name, "%s.dynquant", x->name);
+    int32_t nd = fgq_graph_add_node(c->qg, name, "DynQuantize", 1, &ft, 3, out);
+    if (nd < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    if ((st = fgq_node_set_prelowered(&c->qg->nodes[nd], FGQ_OP_DYNQUANT, ip, fp, c->err)) != FGQ_OK)
+        return st;
+    memcpy(&c->dq[3 * t], out, 3 * sizeof *out);
+    return FGQ_OK;
+}
+
+/* Weight node i under --acts dynamic: DYNQUANT of its input, then QCONV_DYN /
+ * QGEMM_DYN with float bias and the fused activation in float; output f32. */
+static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
+                                            int64_t k, int transposed)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    const int is_conv = op_is(n, "Conv");
+    int32_t y = n->outputs[0];
+    const fgq_ir_node *act_node = n;
+    float *bias = calloc((size_t)rows, sizeof(float));
+    float *wr = malloc((size_t)(rows * k) * sizeof(float));
+    qweights qw;
+    memset(&qw, 0, sizeof qw);
+    fgq_status st = FGQ_OK;
+    int32_t in[7], ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    if (bias == NULL || wr == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        goto done;
+    }
+    if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK ||
+        (st = get_dynquant(c, n->inputs[0], in)) != FGQ_OK ||
+        (st = quantize_weight(c, n->name, pol, wr, rows, k, 255, &qw)) != FGQ_OK)
+        goto done;
+    int has_bias = 0;
+    for (int64_t r = 0; r < rows; r++)
+        has_bias |= bias[r] != 0.0f;
+    int64_t wd[2] = {rows, qw.kp}, vd[1] = {rows}, gd[3] = {rows, qw.n_groups, 2};
+    in[3] = new_const(c, n->name, ".w", 0, qw.dt, 2, wd, qw.codes, (size_t)(rows * qw.row_bytes));
+    in[4] = new_const(c, n->name, ".w_scale", 0, FGQ_DT_F32, 1, vd, qw.s_row, (size_t)rows * sizeof(float));
+    in[5] = has_bias ? new_const(c, n->name, ".b", 0, FGQ_DT_F32, 1, vd, bias, (size_t)rows * sizeof(float)) : -1;
+    in[6] = qw.gs != NULL ? new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
+                                      (size_t)(rows * qw.n_groups * qw.n_alpha))
+                          : -1;
+    if (in[3] < 0 || in[4] < 0 || (has_bias && in[5] < 0) || (qw.gs != NULL && in[6] < 0)) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        goto done;
+    }
+    if ((st = set_qparams(&c->qg->tensors[in[3]], (int32_t)rows, qw.s_row, NULL, 0,
+                          qw.gs != NULL ? (int32_t)qw.group : 0, c->err)) != FGQ_OK)
+        goto done;
+    if (is_conv) {
+        fgq_lowered_node low;
+        if ((st = fgq_lower_node(fg, i, &low, c->err)) != FGQ_OK)
+            goto done;
+        memcpy(ip, low.iparams, FGQ_QP_X_ZERO * sizeof(int32_t));
+        ip[FGQ_P_COUNT_PAD] = 0;
+    }
+    const int32_t act_slot = is_conv ? FGQ_P_ACT : FGQ_P_GEMM_ACT;
+    ip[act_slot] = (int32_t)fgq_node_attr_int(act_node, FGQ_ATTR_ACT, FGQ_ACT_NONE);
+    fp[FGQ_PF_ACT0] = ip[act_slot] == FGQ_ACT_CLIP ? fgq_node_attr_float(act_node, FGQ_ATTR_ACT_MIN, -INFINITY) : 0.0f;
+    fp[FGQ_PF_ACT1] = ip[act_slot] == FGQ_ACT_CLIP ? fgq_node_attr_float(act_node, FGQ_ATTR_ACT_MAX, INFINITY) : 0.0f;
+    if (qw.gs != NULL) {
+        ip[FGQ_QP_W_GROUP] = (int32_t)qw.group;
+        ip[FGQ_QP_W_NALPHA] = qw.n_alpha;
+        ip[FGQ_QP_W_MMAX] = qw.mmax;
+    }
+    const fgq_ir_tensor *yt = &fg->tensors[y];
+    int32_t yf = new_tensor(c, yt->name, ".f32", y, FGQ_DT_F32, 1);
+    if (yf < 0) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+        goto done;
+    }
+    c->fver[y] = yf;
+    int32_t n_in = qw.gs != NULL ? 7 : has_bias ? 6 : 5;
+    if ((st = add_qnode(c, n->name, is_conv ? "QConvDyn" : "QGemmDyn", is_conv ? FGQ_OP_QCONV_DYN : FGQ_OP_QGEMM_DYN,
+                        n_in, in, yf, ip, fp)) != FGQ_OK)
+        goto done;
+    fgq_layer_report *rp = new_report(c, i, y);
+    rp->quantized = 1;
+    rp->has_weights = 1;
+    fgq_policy_format(pol, rp->policy, sizeof rp->policy);
+    rp->weight_sqnr_db = fgq_sqnr_db_f32(wr, qw.deq, rows * k);
+    rp->bits = 8.0 * (double)qw.bytes / (double)(rows * k);
+    rp->q_tensor = yf;
+done:
+    qweights_free(&qw);
+    free(bias);
+    free(wr);
+    return st;
+}
+
 /* Node i runs float; report it. */
 static fgq_status float_node(qctx *c, int32_t i, const char *policy)
 {
@@ -817,8 +954,12 @@ static fgq_status quantize_node(qctx *c, int32_t i)
             pol = ov->policy;
         if (pol.kind == FGQ_WQ_F32)
             return float_node(c, i, "f32");
+        if (c->cfg->acts == FGQ_ACTS_DYNAMIC)
+            return quantize_weight_layer_dyn(c, i, &pol, wt, rows, k, transposed);
         return quantize_weight_layer(c, i, &pol, wt, rows, k, transposed);
     }
+    if (c->cfg->acts == FGQ_ACTS_DYNAMIC) /* the graph between weight layers stays float */
+        return float_node(c, i, "-");
     int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     fgq_status st;
@@ -934,10 +1075,8 @@ static fgq_status quantize_node(qctx *c, int32_t i)
 
 fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
 {
-    if (cfg->acts == FGQ_ACTS_DYNAMIC)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
-                        "--acts dynamic is not available: the runtime's QUANTIZE (runtime/ops/qconvert.c) takes a "
-                        "fixed scale from the model; measuring min/max per inference needs a dynamic QUANTIZE op");
+    if (cfg->acts < FGQ_ACTS_U8 || cfg->acts > FGQ_ACTS_DYNAMIC)
+        return fgq_fail(err, FGQ_ERR_VALUE, "unknown activation kind %d", (int)cfg->acts);
     return FGQ_OK;
 }
 
@@ -950,6 +1089,9 @@ fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const
     fgq_status cst = fgq_quant_config_check(cfg, err);
     if (cst != FGQ_OK)
         return cst;
+    if (calib == NULL && cfg->acts != FGQ_ACTS_DYNAMIC)
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: activations %s need calibration statistics",
+                        fg->source_path ? fg->source_path : "model", cfg->acts == FGQ_ACTS_S8 ? "s8" : cfg->acts == FGQ_ACTS_U4 ? "u4" : "u8");
     for (int32_t o = 0; o < cfg->n_overrides; o++) {
         int found = 0;
         for (int32_t i = 0; i < fg->n_nodes && !found; i++)
@@ -975,15 +1117,16 @@ fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const
     c.n_cons = calloc(nt, sizeof *c.n_cons);
     c.cons = calloc(nt, sizeof *c.cons);
     c.absorbed = calloc(nn, 1);
+    c.dq = malloc(3 * nt * sizeof *c.dq);
     c.rep = calloc(nn, sizeof *c.rep);
     fgq_status st = FGQ_OK;
     if (c.qg == NULL || c.fver == NULL || c.qver == NULL || c.qpar == NULL || c.n_cons == NULL || c.cons == NULL ||
-        c.absorbed == NULL || c.rep == NULL) {
+        c.absorbed == NULL || c.dq == NULL || c.rep == NULL) {
         st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing the model");
         goto done;
     }
     for (size_t t = 0; t < nt; t++)
-        c.fver[t] = c.qver[t] = -1;
+        c.fver[t] = c.qver[t] = c.dq[3 * t] = c.dq[3 * t + 1] = c.dq[3 * t + 2] = -1;
     for (int32_t i = 0; i < fg->n_nodes; i++)
         for (int32_t k = 0; k < fg->nodes[i].n_inputs; k++)
             if (fg->nodes[i].inputs[k] >= 0) {
@@ -1042,6 +1185,7 @@ done:
     free(c.n_cons);
     free(c.cons);
     free(c.absorbed);
+    free(c.dq);
     if (st != FGQ_OK) {
         fgq_graph_free(c.qg);
         free(c.rep);

@@ -38,14 +38,20 @@
  * tensor, TF min/max parameters over the observer's range. Every quantized
  * tensor carries its scale and zero point in its qparams.
  *
+ * --acts dynamic (no calibration; calib may be NULL): every weight layer above
+ * becomes DYNQUANT of its float input (once per tensor) -> QCONV_DYN /
+ * QGEMM_DYN with W, W_SCALE (s_r), float bias B and GS as above (M chosen for
+ * |q_x − z_x| <= 255), the fused Relu/Clip applied in float, output f32;
+ * every other node runs float (docs/quantized-ops.md "Dynamic activations").
+ *
  * Names: a tensor of the quantized graph named like a float tensor holds the
  * same values (f32, or quantized with its qparams); a second version of a
  * tensor is named "<name>.q" (quantized) or "<name>.f32" (float). Graph input
  * and output names and order are unchanged.
  *
- * Errors: FGQ_ERR_VALUE for an override naming no node; FGQ_ERR_UNSUPPORTED
- * for --acts dynamic (the runtime's QUANTIZE takes a fixed scale) and for a
- * layer that cannot meet the int32 bound; FGQ_ERR_NOMEM.
+ * Errors: FGQ_ERR_VALUE for an override naming no node and for static
+ * activations without calibration statistics; FGQ_ERR_UNSUPPORTED for a layer
+ * that cannot meet the int32 bound; FGQ_ERR_NOMEM.
  */
 #ifndef FGQ_QUANTIZE_H
 #define FGQ_QUANTIZE_H
@@ -97,13 +103,14 @@ typedef struct {
     double act_sqnr_db;      /* filled by fgq_quant_measure; NAN until then */
 } fgq_layer_report;
 
-/* Checks what can be checked without the model: FGQ_ERR_UNSUPPORTED for
- * --acts dynamic (see above). fgq_quantize_graph calls it first. */
+/* Checks what can be checked without the model (an activation kind in
+ * range). fgq_quantize_graph calls it first. */
 fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err);
 
 /* Builds the integer graph of fg. *out (new graph) and *layers (malloc'd,
  * *n_layers rows) belong to the caller. fg must have static shapes; calib
- * must hold statistics of fg's tensors (fgq_calib_run on fg). */
+ * must hold statistics of fg's tensors (fgq_calib_run on fg), except with
+ * cfg->acts == FGQ_ACTS_DYNAMIC, where it is not read (NULL is fine). */
 fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
                               fgq_graph **out, fgq_layer_report **layers, int32_t *n_layers, fgq_error *err);
 

@@ -40,6 +40,11 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     QROW(FGQ_OP_QCONCAT, "QConcat", 1, FGQ_QCONCAT_MAX_INPUTS, qconcat),
     QROW(FGQ_OP_QUANTIZE, "Quantize", 1, 1, quantize),
     QROW(FGQ_OP_DEQUANTIZE, "Dequantize", 1, 1, dequantize),
+    QROW(FGQ_OP_MATMUL_INT, "MatMulInt", 2, 2, matmul_int),
+    QROW(FGQ_OP_CONV_INT, "ConvInt", 2, 3, conv_int),
+    QROW(FGQ_OP_DYNQUANT, "DynQuantize", 1, 1, dynquant),
+    QROW(FGQ_OP_QCONV_DYN, "QConvDyn", 5, 7, qconv_dyn),
+    QROW(FGQ_OP_QGEMM_DYN, "QGemmDyn", 5, 7, qgemm_dyn),
 };
 
 const fgq_op_impl *fgq_op_lookup(uint32_t op)

@@ -23,6 +23,7 @@
 #define FGQ_OPS_Q_H
 
 #include "fgq_ops.h"
+#include "ops_util.h"
 
 #include <stdint.h>
 
@@ -41,6 +42,11 @@ FGQ_OPS_Q_DECL(qglobal_avgpool)
 FGQ_OPS_Q_DECL(qconcat)          /* qconcat.c */
 FGQ_OPS_Q_DECL(quantize)         /* qconvert.c */
 FGQ_OPS_Q_DECL(dequantize)
+FGQ_OPS_Q_DECL(matmul_int)       /* qinteger.c */
+FGQ_OPS_Q_DECL(conv_int)
+FGQ_OPS_Q_DECL(dynquant)         /* qdyn.c */
+FGQ_OPS_Q_DECL(qconv_dyn)
+FGQ_OPS_Q_DECL(qgemm_dyn)
 
 #undef FGQ_OPS_Q_DECL
 
@@ -120,6 +126,12 @@ typedef struct {
 fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *b,
                               const fgq_tensor_view *req, const fgq_tensor_view *gs, int64_t rows, int64_t k,
                               fgq_dtype x_dtype, fgq_qweights *qw, fgq_error *err);
+/* The same for QCONV_DYN / QGEMM_DYN (qdyn.c): W_SCALE f32 [rows] instead of
+ * REQ, bias B? f32 [rows] (qw->bias and qw->req are NULL), and the bound with
+ * dx_max = 255 since X's zero point is only known at run time. */
+fgq_status fgq_qweights_check_dyn(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *w_scale,
+                                  const fgq_tensor_view *b, const fgq_tensor_view *gs, int64_t rows, int64_t k,
+                                  fgq_qweights *qw, fgq_error *err);
 /* Run-time part: every REQ pair has mult >= 0 and shift in −31..31. */
 fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_qweights *qw, fgq_error *err);
 
@@ -174,6 +186,34 @@ static inline int32_t fgq_qacc_end(fgq_qacc *a)
         fgq_qacc_flush(a);
     return a->acc;
 }
+
+/* Dot product of weight row `row` with the k activations at x (u8, or s8
+ * when x_s8): Σ_k w·(q_x − z_x) through fgq_qacc. QGEMM and QGEMM_DYN. */
+static inline int32_t fgq_qweights_dot(const fgq_qweights *qw, int64_t row, const void *x, int x_s8, int32_t zx)
+{
+    const uint8_t *wrow = qw->codes + row * qw->row_bytes;
+    fgq_qacc a;
+    fgq_qacc_begin(&a, qw, row);
+    for (int64_t k = 0; k < qw->k; k++)
+        fgq_qacc_push(&a, fgq_qw_code(qw->dtype, wrow, k), fgq_q_load(x, k, x_s8) - zx);
+    return fgq_qacc_end(&a);
+}
+
+/* Convolution geometry shared by QCONV and QCONV_DYN (qconv.c): the spatial
+ * block read against X and Y, the group count, K = (C/G)·Πkernel. */
+typedef struct {
+    fgq_ops_spatial sp;
+    int64_t groups, k;
+} fgq_qconv_geom;
+
+/* Spatial block (fgq_ops_read_spatial), group >= 1 dividing C_in and C_out =
+ * Y's dim 1, equal batch; X and Y dtypes are the caller's to check. */
+fgq_status fgq_qconv_geom_check(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
+                                fgq_qconv_geom *g, fgq_error *err);
+/* Dot product of output channel mo at batch n, output position (od, oh, ow):
+ * Σ_k w[mo, k]·(x[n, c(k), tap] − z_x) through fgq_qacc, padding taps 0. */
+int32_t fgq_qconv_dot(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x, int32_t zx,
+                      int64_t n, int64_t mo, int64_t od, int64_t oh, int64_t ow);
 
 /* Output of channel `row` for its dot product: clamp(z_y +
  * requant(sat32(bias + dot), mult, shift), qmin, qmax), before the store. */

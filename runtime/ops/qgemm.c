@@ -73,15 +73,9 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
     for (int64_t r = 0; r < m_rows; r++) {
         const void *ar = (const uint8_t *)a->data + r * k_len;
-        for (int64_t j = 0; j < n_out; j++) {
-            const uint8_t *wrow = qw.codes + j * qw.row_bytes;
-            fgq_qacc acc;
-            fgq_qacc_begin(&acc, &qw, j);
-            for (int64_t k = 0; k < k_len; k++)
-                fgq_qacc_push(&acc, fgq_qw_code(qw.dtype, wrow, k), fgq_q_load(ar, k, a_s8) - zx);
-            fgq_q_store(y->data, r * n_out + j, y_s8, fgq_qweights_output(&qw, j, fgq_qacc_end(&acc), zy), qmin,
-                        qmax);
-        }
+        for (int64_t j = 0; j < n_out; j++)
+            fgq_q_store(y->data, r * n_out + j, y_s8, fgq_qweights_output(&qw, j, fgq_qweights_dot(&qw, j, ar, a_s8, zx), zy),
+                        qmin, qmax);
     }
     return FGQ_OK;
 }

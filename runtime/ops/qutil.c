@@ -101,9 +101,12 @@ static fgq_status check_dims2(const fgq_node_view *node, const fgq_tensor_view *
     return FGQ_OK;
 }
 
-fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *b,
-                              const fgq_tensor_view *req, const fgq_tensor_view *gs, int64_t rows, int64_t k,
-                              fgq_dtype x_dtype, fgq_qweights *qw, fgq_error *err)
+/* W, GS and the W_* params for QCONV/QGEMM (b_dt s32, req present) and the
+ * dynamic ops (b_dt f32, w_scale present); dx = largest |q_x − z_x|. */
+static fgq_status qweights_check_impl(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *b,
+                                      fgq_dtype b_dt, const fgq_tensor_view *req, const fgq_tensor_view *w_scale,
+                                      const fgq_tensor_view *gs, int64_t rows, int64_t k, int64_t dx,
+                                      fgq_qweights *qw, fgq_error *err)
 {
     const int32_t *ip = node->iparams;
     const int32_t cmax = fgq_qw_code_max(w->dtype);
@@ -118,9 +121,11 @@ fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *
     fgq_status st = check_dims2(node, w, "W", w->dtype, 2, rows, row_bytes * cpb, 0, err);
     if (st != FGQ_OK)
         return st;
-    if (b != NULL && (st = check_dims2(node, b, "bias", FGQ_DT_S32, 1, rows, 0, 0, err)) != FGQ_OK)
+    if (b != NULL && (st = check_dims2(node, b, "bias", b_dt, 1, rows, 0, 0, err)) != FGQ_OK)
         return st;
-    if ((st = check_dims2(node, req, "REQ", FGQ_DT_S32, 2, rows, 2, 0, err)) != FGQ_OK)
+    if (req != NULL && (st = check_dims2(node, req, "REQ", FGQ_DT_S32, 2, rows, 2, 0, err)) != FGQ_OK)
+        return st;
+    if (w_scale != NULL && (st = check_dims2(node, w_scale, "W_SCALE", FGQ_DT_F32, 1, rows, 0, 0, err)) != FGQ_OK)
         return st;
 
     const int32_t group = ip[FGQ_QP_W_GROUP], n_alpha = ip[FGQ_QP_W_NALPHA], mmax = ip[FGQ_QP_W_MMAX];
@@ -153,10 +158,6 @@ fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *
     }
 
     /* |dot| <= k · cmax · dx · M: exact in int32 for any data when this fits. */
-    int32_t lo = 0, hi = 0;
-    fgq_q_act_range(x_dtype, &lo, &hi);
-    const int64_t zx = ip[FGQ_QP_X_ZERO];
-    const int64_t dx = zx - lo > hi - zx ? zx - lo : hi - zx;
     const int64_t per_k = (int64_t)cmax * (dx > 0 ? dx : 1) * qw->mmax;
     if (k > INT32_MAX / per_k)
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
@@ -165,9 +166,27 @@ fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *
                         (int)qw->mmax);
     qw->codes = (const uint8_t *)w->data;
     qw->gs = gs != NULL ? (const uint8_t *)gs->data : NULL;
-    qw->bias = b != NULL ? (const int32_t *)b->data : NULL;
-    qw->req = (const int32_t *)req->data;
+    qw->bias = b != NULL && b_dt == FGQ_DT_S32 ? (const int32_t *)b->data : NULL;
+    qw->req = req != NULL ? (const int32_t *)req->data : NULL;
     return FGQ_OK;
+}
+
+fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *b,
+                              const fgq_tensor_view *req, const fgq_tensor_view *gs, int64_t rows, int64_t k,
+                              fgq_dtype x_dtype, fgq_qweights *qw, fgq_error *err)
+{
+    int32_t lo = 0, hi = 0;
+    fgq_q_act_range(x_dtype, &lo, &hi);
+    const int64_t zx = node->iparams[FGQ_QP_X_ZERO];
+    const int64_t dx = zx - lo > hi - zx ? zx - lo : hi - zx;
+    return qweights_check_impl(node, w, b, FGQ_DT_S32, req, NULL, gs, rows, k, dx, qw, err);
+}
+
+fgq_status fgq_qweights_check_dyn(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *w_scale,
+                                  const fgq_tensor_view *b, const fgq_tensor_view *gs, int64_t rows, int64_t k,
+                                  fgq_qweights *qw, fgq_error *err)
+{
+    return qweights_check_impl(node, w, b, FGQ_DT_F32, NULL, w_scale, gs, rows, k, 255, qw, err);
 }
 
 fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_qweights *qw, fgq_error *err)
