@@ -6,6 +6,7 @@
 #include "run_graph.h"
 #include "threadpool.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +21,9 @@ static const char k_usage[] =
     "and first values are printed. A .fgq from `fgq quantize` stores how its\n"
     "calibration data was preprocessed (scale, mean, std); run applies it to the\n"
     "inputs, as eval does, unless --raw is given.\n"
+    "Inputs are fed in each model input's dtype (f32, u8, s8 or s32; integer\n"
+    "inputs must hold integral values in the dtype's range, else the file is\n"
+    "refused) and outputs are written in theirs (f32, u8, s8 or s32 .npy).\n"
     "\n"
     "options:\n"
     "  --input FILE        an input (repeat for each graph input)\n"
@@ -33,13 +37,84 @@ static const char k_usage[] =
 #define MAX_IO 16
 
 typedef struct {
-    float *data;
+    float *data;     /* numel elements of the model input's dtype (float only when it is f32) */
     int64_t numel;
     int32_t rank;
     int64_t dims[FGQ_MAX_DIMS];
 } host_tensor;
 
-static fgq_status load_input(const char *path, host_tensor *t, fgq_error *err)
+/* Element i of src (dtype sdt) as a double; 0 with *ok = 0 for an unknown dtype. */
+static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
+{
+    switch (sdt) {
+    case FGQ_DT_F32:
+        return ((const float *)src)[i];
+    case FGQ_DT_U8:
+        return ((const uint8_t *)src)[i];
+    case FGQ_DT_S8:
+        return ((const int8_t *)src)[i];
+    case FGQ_DT_S32:
+        return ((const int32_t *)src)[i];
+    case FGQ_DT_S64:
+        return (double)((const int64_t *)src)[i];
+    default:
+        *ok = 0;
+        return 0;
+    }
+}
+
+/* Converts n elements of src (dtype sdt) to a new buffer of the model input's
+ * dtype `want` (f32, u8, s8, s32): integer inputs take integral values within
+ * the dtype's range, else FGQ_ERR_VALUE naming the file and the element.
+ * `max_exact` > 0 bounds |v| (values read through float32 are exact only up to 2^24). */
+static fgq_status convert_input(const char *path, const void *src, fgq_dtype sdt, int64_t n, fgq_dtype want,
+                                double max_exact, void **out, fgq_error *err)
+{
+    const size_t es = fgq_dtype_size(want);
+    double lo = 0, hi = 0;
+    if (want == FGQ_DT_U8)
+        hi = 255;
+    else if (want == FGQ_DT_S8)
+        lo = -128, hi = 127;
+    else if (want == FGQ_DT_S32)
+        lo = -2147483648.0, hi = 2147483647.0;
+    else if (want != FGQ_DT_F32)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: fgq run feeds f32, u8, s8 or s32 inputs, not %s", path,
+                        fgq_dtype_name(want));
+    uint8_t *buf = malloc(n > 0 ? (size_t)n * es : 1);
+    if (buf == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", path);
+    for (int64_t i = 0; i < n; i++) {
+        int ok = 1;
+        const double v = elem_value(src, sdt, i, &ok);
+        if (!ok) {
+            free(buf);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data of type %s cannot feed a %s input", path,
+                            fgq_dtype_name(sdt), fgq_dtype_name(want));
+        }
+        if (want == FGQ_DT_F32) {
+            ((float *)buf)[i] = (float)v;
+            continue;
+        }
+        if (!(v >= lo && v <= hi) || v != floor(v) || (max_exact > 0 && fabs(v) > max_exact)) {
+            free(buf);
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]%s",
+                            path, (long long)i, v, fgq_dtype_name(want), lo, hi,
+                            max_exact > 0 && fabs(v) > max_exact ? " exactly representable in .npy float32 "
+                                                                   "conversion (give a .pb)" : "");
+        }
+        if (want == FGQ_DT_U8)
+            buf[i] = (uint8_t)v;
+        else if (want == FGQ_DT_S8)
+            ((int8_t *)buf)[i] = (int8_t)v;
+        else
+            ((int32_t *)buf)[i] = (int32_t)v;
+    }
+    *out = buf;
+    return FGQ_OK;
+}
+
+static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, fgq_error *err)
 {
     size_t n = strlen(path);
     if (n > 3 && strcmp(path + n - 3, ".pb") == 0) {
@@ -48,19 +123,19 @@ static fgq_status load_input(const char *path, host_tensor *t, fgq_error *err)
         fgq_status st = fgq_onnx_load_tensor_file(path, &it, err);
         if (st != FGQ_OK)
             return st;
-        if (it.dtype != FGQ_DT_F32) {
-            fgq_status bad = fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: input of type %s; fgq run feeds float32",
-                                      path, fgq_dtype_name(it.dtype));
-            fgq_onnx_tensor_release(&it);
-            return bad;
-        }
         t->rank = it.rank;
         memcpy(t->dims, it.dims, sizeof t->dims);
         t->numel = fgq_ir_tensor_numel(&it);
-        t->data = it.data;
-        it.data = NULL;
+        if (it.dtype == want) {
+            t->data = it.data;
+            it.data = NULL;
+        } else {
+            void *conv = NULL;
+            st = convert_input(path, it.data, it.dtype, t->numel, want, 0, &conv, err);
+            t->data = conv;
+        }
         fgq_onnx_tensor_release(&it);
-        return FGQ_OK;
+        return st;
     }
     fgq_dataset d;
     fgq_status st = fgq_data_load(path, NULL, &d, err);
@@ -70,17 +145,25 @@ static fgq_status load_input(const char *path, host_tensor *t, fgq_error *err)
     t->rank = d.rank;
     memcpy(t->dims, d.dims, sizeof t->dims);
     t->numel = fgq_dataset_numel(&d);
-    return FGQ_OK;
+    if (want != FGQ_DT_F32) { /* .npy data arrives as float32: exact for integers up to 2^24 */
+        void *conv = NULL;
+        st = convert_input(path, d.data, FGQ_DT_F32, t->numel, want, 16777216.0, &conv, err);
+        free(d.data);
+        t->data = conv;
+    }
+    return st;
 }
 
-static void print_output(const fgq_tensor_info *info, const float *y, int64_t numel)
+static void print_output(const fgq_tensor_info *info, const void *y, int64_t numel)
 {
     printf("%.*s [", (int)info->name_len, info->name);
     for (int32_t d = 0; d < info->rank; d++)
         printf(d ? "x%lld" : "%lld", (long long)info->dims[d]);
     printf("]:");
-    for (int64_t i = 0; i < numel && i < 10; i++)
-        printf(" %.6g", y[i]);
+    for (int64_t i = 0; i < numel && i < 10; i++) {
+        int ok = 1;
+        printf(" %.6g", elem_value(y, info->dtype, i, &ok));
+    }
     printf(numel > 10 ? " ...\n" : "\n");
 }
 
@@ -148,6 +231,7 @@ int fgq_cmd_run(int argc, char **argv)
     const float *in_ptrs[MAX_IO];
     float *out_ptrs[MAX_IO];
     fgq_tensor_info oinfo[MAX_IO];
+    fgq_dtype in_dtype[MAX_IO];
     int32_t gi = fgq_model_n_inputs(&r.model), go = fgq_model_n_outputs(&r.model);
     if (gi != n_in) {
         rc = fgq_cli_usage_error(cmd, "%s has %d input%s; %d --input given", model, gi, gi == 1 ? "" : "s", n_in);
@@ -164,17 +248,19 @@ int fgq_cmd_run(int argc, char **argv)
     for (int32_t i = 0; i < gi; i++) {
         fgq_tensor_info info;
         fgq_model_input_info(&r.model, i, &info);
-        if (info.dtype != FGQ_DT_F32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds float32", model,
+        if (info.dtype != FGQ_DT_F32 && info.dtype != FGQ_DT_U8 && info.dtype != FGQ_DT_S8 &&
+            info.dtype != FGQ_DT_S32) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds f32, u8, s8 or s32", model,
                      (int)info.name_len, info.name, fgq_dtype_name(info.dtype));
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }
-        if (load_input(in_paths[i], &in[i], &err) != FGQ_OK) {
+        in_dtype[i] = info.dtype;
+        if (load_input(in_paths[i], info.dtype, &in[i], &err) != FGQ_OK) {
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }
-        int64_t per = (int64_t)(info.size_bytes / sizeof(float));
+        int64_t per = (int64_t)(info.size_bytes / fgq_dtype_size(info.dtype));
         int64_t k = per > 0 && in[i].numel % per == 0 ? in[i].numel / per : -1;
         if (per == 0 && in[i].numel == 0)
             k = 1;
@@ -186,7 +272,7 @@ int fgq_cmd_run(int argc, char **argv)
             goto done;
         }
         reps = k;
-        if (stored && !raw && info.rank > 0) { /* feed data as calibration did */
+        if (stored && !raw && info.rank > 0 && info.dtype == FGQ_DT_F32) { /* feed data as calibration did */
             fgq_dataset d;
             memset(&d, 0, sizeof d);
             d.data = in[i].data;
@@ -214,10 +300,12 @@ int fgq_cmd_run(int argc, char **argv)
         }
     }
     for (int64_t rep = 0; rep < reps; rep++) {
+        /* buffers of any dtype travel as float pointers (run_graph.h copies size_bytes) */
         for (int32_t i = 0; i < gi; i++)
-            in_ptrs[i] = in[i].data + rep * (in[i].numel / reps);
+            in_ptrs[i] = (const float *)((const uint8_t *)in[i].data +
+                                         rep * (in[i].numel / reps) * (int64_t)fgq_dtype_size(in_dtype[i]));
         for (int32_t o = 0; o < go; o++)
-            out_ptrs[o] = outs[o] + rep * (int64_t)(oinfo[o].size_bytes / sizeof(float));
+            out_ptrs[o] = (float *)((uint8_t *)outs[o] + rep * (int64_t)oinfo[o].size_bytes);
         if (fgq_graph_runner_run(&r, in_ptrs, out_ptrs, NULL, NULL, &err) != FGQ_OK) {
             rc = fgq_cli_report(cmd, &err);
             goto done;
@@ -232,15 +320,17 @@ int fgq_cmd_run(int argc, char **argv)
                 dims[rank++] = 1;
             dims[0] *= reps;
         }
-        int64_t numel = (int64_t)(oinfo[o].size_bytes / sizeof(float)) * reps;
-        if (oinfo[o].dtype != FGQ_DT_F32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes float32", (int)oinfo[o].name_len,
-                     oinfo[o].name, fgq_dtype_name(oinfo[o].dtype));
+        const size_t oes = fgq_dtype_size(oinfo[o].dtype);
+        int64_t numel = oes > 0 ? (int64_t)(oinfo[o].size_bytes / oes) * reps : 0;
+        if (oinfo[o].dtype != FGQ_DT_F32 && oinfo[o].dtype != FGQ_DT_U8 && oinfo[o].dtype != FGQ_DT_S8 &&
+            oinfo[o].dtype != FGQ_DT_S32) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes f32, u8, s8 or s32",
+                     (int)oinfo[o].name_len, oinfo[o].name, fgq_dtype_name(oinfo[o].dtype));
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }
         if (o < n_out) {
-            if (fgq_npy_write_f32(out_paths[o], outs[o], rank, dims, &err) != FGQ_OK) {
+            if (fgq_npy_write_dtype(out_paths[o], oinfo[o].dtype, outs[o], rank, dims, &err) != FGQ_OK) {
                 rc = fgq_cli_report(cmd, &err);
                 goto done;
             }

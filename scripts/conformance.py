@@ -4,9 +4,14 @@
 For every node test whose single node is an op fgq claims, run fgq on each test data
 set and compare with the expected outputs (oracle: ONNX's own test data). Inputs that
 carry shapes or axes (int64: Reshape's shape, Squeeze/Unsqueeze axes) are bound as
-initializers first, because fgq plans memory from static shapes.
+initializers first, because fgq plans memory from static shapes. Likewise fgq quantizes
+with constant scales and zero points: the scale and zero-point inputs of ONNX's quantized
+ops (QPARAM_INPUTS: QuantizeLinear / DequantizeLinear inputs 1-2, MatMulInteger /
+ConvInteger 2-3, QLinearMatMul / QLinearConv 1-2 and 4-7) are bound as initializers; the
+data operands (x, w, A, B, bias) stay graph inputs fed at run time.
 
-A case passes when every output matches to rtol 1e-4, atol 1e-5. A case fgq refuses
+A case passes when every float output matches to rtol 1e-4, atol 1e-5 and every integer
+output (u8, s8, s32) matches exactly, with the expected dtype. A case fgq refuses
 with exit code 2 and a message is "unsupported" (the message is the reason). Anything
 else — wrong numbers, a crash, a different exit code — is a failure.
 
@@ -32,7 +37,14 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu",
            "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool",
            "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
-           "Concat", "Softmax", "Constant", "Identity", "Dropout"]
+           "Concat", "Softmax", "Constant", "Identity", "Dropout",
+           "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
+           "ConvInteger", "DynamicQuantizeLinear"]
+
+# Inputs of ONNX's quantized ops that are scales or zero points: bound as initializers.
+QPARAM_INPUTS = {"QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2), "MatMulInteger": (2, 3),
+                 "ConvInteger": (2, 3), "QLinearMatMul": (1, 2, 4, 5, 6, 7),
+                 "QLinearConv": (1, 2, 4, 5, 6, 7)}
 
 BEGIN, END = "<!-- op-table:begin -->", "<!-- op-table:end -->"
 
@@ -70,6 +82,8 @@ def run_case(fgq, path, tmp):
         model = onnx.ModelProto()
         model.CopyFrom(m)
         kept_inputs = []
+        node = m.graph.node[0]
+        qparams = {node.input[k] for k in QPARAM_INPUTS.get(node.op_type, ()) if k < len(node.input)}
         for i, inp in enumerate(m.graph.input):
             pb = os.path.join(sdir, f"input_{i}.pb")
             if not os.path.exists(pb):
@@ -77,7 +91,7 @@ def run_case(fgq, path, tmp):
             if not inp.type.HasField("tensor_type"):
                 return "unsupported", f"input {inp.name} is a {inp.type.WhichOneof('value')}, not a tensor"
             arr = load_pb(pb)
-            if arr.dtype == np.int64:  # shape / axes: bind as a constant
+            if arr.dtype == np.int64 or inp.name in qparams:  # shape / axes / scale / zero point: a constant
                 model.graph.initializer.append(numpy_helper.from_array(arr, inp.name))
                 continue
             kept_inputs.append(inp)
@@ -108,6 +122,13 @@ def run_case(fgq, path, tmp):
                 got = got.reshape(e.shape)
             if got.shape != e.shape:
                 return "fail", f"{s}: shape {got.shape} != expected {e.shape}"
+            if e.dtype.kind in "iub":
+                if got.dtype != e.dtype:
+                    return "fail", f"{s}: dtype {got.dtype} != expected {e.dtype}"
+                if not np.array_equal(got, e):
+                    err = np.max(np.abs(got.astype(np.int64) - e.astype(np.int64)))
+                    return "fail", f"{s}: integer output differs by up to {err} ({np.sum(got != e)} elements)"
+                continue
             if not np.allclose(got, e.astype(np.float32), rtol=1e-4, atol=1e-5, equal_nan=True):
                 err = np.max(np.abs(got - e))
                 return "fail", f"{s}: max abs error {err:.3g}"

@@ -468,3 +468,21 @@ fgq_status fgq_npy_write_i64(const char *path, const int64_t *data, int32_t rank
 {
     return npy_write(path, "<i8", data, 8, rank, dims, err);
 }
+
+fgq_status fgq_npy_write_dtype(const char *path, fgq_dtype dt, const void *data, int32_t rank, const int64_t *dims,
+                               fgq_error *err)
+{
+    switch (dt) {
+    case FGQ_DT_F32:
+        return npy_write(path, "<f4", data, 4, rank, dims, err);
+    case FGQ_DT_U8:
+        return npy_write(path, "|u1", data, 1, rank, dims, err);
+    case FGQ_DT_S8:
+        return npy_write(path, "|i1", data, 1, rank, dims, err);
+    case FGQ_DT_S32:
+        return npy_write(path, "<i4", data, 4, rank, dims, err);
+    default:
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: cannot write %s as .npy (f32, u8, s8, s32 only)", path,
+                        fgq_dtype_name(dt));
+    }
+}
