@@ -1,12 +1,19 @@
-/* cmd_eval.c — `fgq eval`: accuracy of a model on labelled data (top-1, top-5, samples/s). */
+/* cmd_eval.c — `fgq eval`: accuracy of a model on labelled data (top-1, top-5, samples/s); with two
+ * models, float against quantized (agreement, per-layer SQNR) and, with --sensitivity, which layer costs. */
 #include "cli.h"
 #include "json.h"
 #include "progress.h"
 
+#include "calib.h"
+#include "compare.h"
 #include "data/data.h"
+#include "fgq_format.h"
+#include "quantize.h"
 #include "run_graph.h"
+#include "sensitivity.h"
 #include "threadpool.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +21,11 @@ static const char k_usage[] =
     "usage: fgq eval MODEL.fgq|MODEL.onnx --data X --labels Y [--samples A:B] [--json]\n"
     "                [--scale S] [--mean M[,M...]] [--std S[,S...]] [--batch N]\n"
     "                [--threads N]\n"
+    "       fgq eval FLOAT.onnx|FLOAT.fgq QUANT.fgq --data X --labels Y [options above]\n"
+    "       fgq eval FLOAT.onnx [QUANT.fgq] --data X --labels Y --sensitivity\n"
+    "                --calib C [--calib-samples A:B] --weights POLICY [--acts u8|s8|u4]\n"
+    "                [--observer O] [--first-last P|same] [--keep-float NODE]...\n"
+    "                [--layer NODE=POLICY]... [options above]\n"
     "\n"
     "Runs MODEL on every sample of X and compares the arg-max of its first output\n"
     "with the labels Y: top-1 and top-5 accuracy and samples per second (samples\n"
@@ -23,6 +35,22 @@ static const char k_usage[] =
     "calibration's preprocessing (the flags override it); samples laid out HWC\n"
     "are transposed for an NCHW model.\n"
     "\n"
+    "With two models (a float one and its quantized twin, e.g. from `fgq quantize`),\n"
+    "both run on every sample, fed alike (the flags, else what QUANT.fgq stores):\n"
+    "top-1 / top-5 and samples/s of each, top-1 agreement (samples whose arg-maxes\n"
+    "agree), and per layer, in node order, the SQNR in dB of the quantized model's\n"
+    "activation (dequantized with its scale and zero point) against the float one,\n"
+    "over all samples: 10*log10(sum x^2 / sum (x - xq)^2), for every tensor both\n"
+    "models name (low = that layer hurts).\n"
+    "\n"
+    "--sensitivity quantizes one weight layer at a time (that layer at the policy\n"
+    "`fgq quantize` would give it with the same flags, every other node float),\n"
+    "evaluates each such model on the same samples and ranks the layers by the\n"
+    "top-1 they cost (float top-1 minus theirs), then by the SQNR of the model's\n"
+    "output. The quantize flags mean what they mean for `fgq quantize` (the .fgq\n"
+    "does not record them: give the ones QUANT.fgq was made with). Without QUANT.fgq\n"
+    "the float model is compared with all layers quantized by those flags.\n"
+    "\n"
     "options:\n"
     "  --data X          samples (required)\n"
     "  --labels Y        integer labels, one per sample (required)\n"
@@ -30,10 +58,21 @@ static const char k_usage[] =
     "  --scale S         multiply samples by S first (e.g. 0.00392157 for 1/255)\n"
     "  --mean M[,M...]   subtract, per channel or one for all\n"
     "  --std S[,S...]    then divide, per channel or one for all\n"
-    "  --json            print {\"model\", \"samples\", \"top1\", \"top5\", \"samples_per_s\"}\n"
+    "  --json            one model: print {\"model\", \"samples\", \"top1\", \"top5\",\n"
+    "                    \"samples_per_s\"}; two: {\"float_model\", \"quant_model\",\n"
+    "                    \"samples\", \"float\": {\"top1\", \"top5\", \"samples_per_s\"},\n"
+    "                    \"quant\": {...}, \"agreement\", \"output_sqnr_db\",\n"
+    "                    \"layers\": [{\"name\", \"node\", \"op\", \"dtype\", \"sqnr_db\"}]}; with\n"
+    "                    --sensitivity \"sensitivity\": [{\"name\", \"op\", \"policy\",\n"
+    "                    \"top1\", \"top1_drop\", \"agreement\", \"sqnr_db\", \"sqnr_rank\"}],\n"
+    "                    worst first (accuracies are fractions; an infinite SQNR is null)\n"
     "  --batch N         ONNX models: value bound to symbolic dims (default 1)\n"
     "  --threads N       threads per inference, 1..256 (default: the cores\n"
     "                    available); results are bit-identical for any N\n"
+    "  --sensitivity     rank the weight layers by what quantizing each alone costs\n"
+    "  --calib C, --calib-samples A:B, --weights P, --acts T, --observer O,\n"
+    "  --first-last P, --keep-float NODE, --layer NODE=POLICY\n"
+    "                    as for `fgq quantize` (with --sensitivity only)\n"
     "  -h, --help        this text\n";
 
 /* Parses "a,b,c" into at most max floats. */
@@ -67,87 +106,39 @@ static int64_t label_rank(const float *scores, int64_t n, int64_t label)
     return higher;
 }
 
-int fgq_cmd_eval(int argc, char **argv)
+typedef struct {
+    const char *models[2];
+    int n_models;
+    const char *data_path, *labels_path, *range;
+    int json, sensitivity;
+    int64_t batch, threads;
+    fgq_preprocess pre;
+    int pre_given; /* --scale/--mean/--std override what a .fgq stores */
+    /* --sensitivity: the quantize flags */
+    const char *calib_path, *calib_range, *wpol, *acts_s, *obs_s, *edge_s;
+    int quant_flag; /* any of them given */
+    fgq_layer_override *ov;
+    int32_t n_ov;
+} eval_args;
+
+static int eval_single(const eval_args *a)
 {
     const char *cmd = "eval";
-    if (fgq_cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
-        return FGQ_EXIT_OK;
-    }
-    const char *model = NULL, *data_path = NULL, *labels_path = NULL, *range = NULL;
-    int json = 0;
-    int64_t batch = 1, threads = fgq_threadpool_default_threads();
-    fgq_preprocess pre;
-    fgq_preprocess_default(&pre);
-    int pre_given = 0; /* --scale/--mean/--std override what a .fgq stores */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--json") == 0) {
-            json = 1;
-            continue;
-        }
-        static const char *const valued[] = {"--data", "--labels", "--samples", "--scale", "--mean", "--std", "--batch",
-                                             "--threads"};
-        int known = 0;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-            known |= strcmp(a, valued[k]) == 0;
-        if (known) {
-            if (i + 1 >= argc)
-                return fgq_cli_usage_error(cmd, "%s needs a value", a);
-            const char *v = argv[++i];
-            if (strcmp(a, "--data") == 0) {
-                data_path = v;
-            } else if (strcmp(a, "--labels") == 0) {
-                labels_path = v;
-            } else if (strcmp(a, "--samples") == 0) {
-                range = v;
-            } else if (strcmp(a, "--scale") == 0) {
-                int32_t n = 0;
-                pre_given = 1;
-                if (!parse_floats(v, &pre.scale, 1, &n) || pre.scale == 0.0f)
-                    return fgq_cli_usage_error(cmd, "--scale '%s' is not a non-zero number", v);
-            } else if (strcmp(a, "--mean") == 0) {
-                pre_given = 1;
-                if (!parse_floats(v, pre.mean, FGQ_PRE_MAX_CH, &pre.n_mean))
-                    return fgq_cli_usage_error(cmd, "--mean '%s' is not a list of numbers", v);
-            } else if (strcmp(a, "--std") == 0) {
-                pre_given = 1;
-                if (!parse_floats(v, pre.std, FGQ_PRE_MAX_CH, &pre.n_std))
-                    return fgq_cli_usage_error(cmd, "--std '%s' is not a list of numbers", v);
-                for (int32_t c = 0; c < pre.n_std; c++)
-                    if (pre.std[c] == 0.0f)
-                        return fgq_cli_usage_error(cmd, "--std must not contain 0");
-            } else if (strcmp(a, "--threads") == 0) {
-                if (!fgq_cli_parse_i64(v, 1, FGQ_THREADPOOL_MAX_THREADS, &threads))
-                    return fgq_cli_usage_error(cmd, "--threads '%s' is not a count in 1..%d", v,
-                                               FGQ_THREADPOOL_MAX_THREADS);
-            } else if (!fgq_cli_parse_i64(v, 1, INT32_MAX, &batch)) {
-                return fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
-        } else if (model == NULL) {
-            model = a;
-        } else {
-            return fgq_cli_usage_error(cmd, "unexpected argument '%s'", a);
-        }
-    }
-    if (model == NULL)
-        return fgq_cli_usage_error(cmd, "no model given");
-    if (data_path == NULL || labels_path == NULL)
-        return fgq_cli_usage_error(cmd, "--data and --labels are required");
-
+    const char *model = a->models[0], *data_path = a->data_path, *labels_path = a->labels_path, *range = a->range;
+    int json = a->json;
+    int64_t threads = a->threads;
+    fgq_preprocess pre = a->pre;
     fgq_error err;
     fgq_error_clear(&err);
     fgq_graph_runner r;
-    if (fgq_cli_open_model(model, batch, &r, &err) != FGQ_OK)
+    if (fgq_cli_open_model(model, a->batch, &r, &err) != FGQ_OK)
         return fgq_cli_report(cmd, &err);
     if (fgq_graph_runner_set_threads(&r, (int32_t)threads, &err) != FGQ_OK) {
         fgq_graph_runner_free(&r);
         return fgq_cli_report(cmd, &err);
     }
 
-    if (!pre_given)
+    if (!a->pre_given)
         fgq_cli_stored_preprocess(&r.model, &pre);
 
     int rc = FGQ_EXIT_OK;
@@ -252,5 +243,548 @@ done:
     free(labels);
     fgq_dataset_free(&d);
     fgq_graph_runner_free(&r);
+    return rc;
+}
+
+/* ---- float against quantized ------------------------------------------------------------ */
+
+static int is_fgq_file(const char *path)
+{
+    uint8_t magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return got == sizeof magic && memcmp(magic, FGQ_FILE_MAGIC, sizeof magic) == 0;
+}
+
+typedef struct {
+    fgq_progress bar;
+} prog_ctx;
+
+static void on_progress(void *user, int64_t done, int64_t total)
+{
+    prog_ctx *p = user;
+    p->bar.total = total;
+    fgq_progress_update(&p->bar, done);
+}
+
+static void json_db(fgq_json *j, double v)
+{
+    if (isfinite(v))
+        fgq_json_double(j, v);
+    else
+        fgq_json_null(j);
+}
+
+static const char *fmt_db(double v, char *buf, size_t len)
+{
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else if (isinf(v))
+        snprintf(buf, len, v > 0 ? "inf" : "-inf");
+    else
+        snprintf(buf, len, "%.2f", v);
+    return buf;
+}
+
+/* Worst first: larger top-1 drop (fewer correct), then lower output SQNR, then node order. */
+static int row_worse(const fgq_sensitivity_row *x, const fgq_sensitivity_row *y)
+{
+    if (x->top1 != y->top1)
+        return x->top1 < y->top1;
+    double sx = isnan(x->out_sqnr_db) ? INFINITY : x->out_sqnr_db;
+    double sy = isnan(y->out_sqnr_db) ? INFINITY : y->out_sqnr_db;
+    return sx < sy;
+}
+
+static void sort_rows(fgq_sensitivity_row *rows, int32_t n)
+{
+    for (int32_t i = 1; i < n; i++) { /* insertion sort: stable, and there are few layers */
+        fgq_sensitivity_row r = rows[i];
+        int32_t j = i;
+        for (; j > 0 && row_worse(&r, &rows[j - 1]); j--)
+            rows[j] = rows[j - 1];
+        rows[j] = r;
+    }
+}
+
+/* 1 + the number of layers whose output SQNR is strictly lower. */
+static int32_t sqnr_rank(const fgq_sensitivity_row *rows, int32_t n, int32_t i)
+{
+    int32_t r = 1;
+    for (int32_t k = 0; k < n; k++)
+        if (rows[k].out_sqnr_db < rows[i].out_sqnr_db)
+            r++;
+    return r;
+}
+
+static void json_acc(fgq_json *j, const char *key, double top1, double top5, int has_top5, double per_s)
+{
+    fgq_json_key(j, key);
+    fgq_json_begin_object(j);
+    fgq_json_key(j, "top1");
+    fgq_json_double(j, top1);
+    fgq_json_key(j, "top5");
+    if (has_top5)
+        fgq_json_double(j, top5);
+    else
+        fgq_json_null(j);
+    fgq_json_key(j, "samples_per_s");
+    fgq_json_double(j, per_s);
+    fgq_json_end_object(j);
+}
+
+static void print_compare(const eval_args *a, const char *qlabel, const fgq_dataset *d, const fgq_compare_result *res,
+                          const fgq_sensitivity_row *rows, int32_t n_rows, int64_t n_calib)
+{
+    double n = (double)res->samples;
+    int has_top5 = res->classes >= 5;
+    double f1 = res->top1[0] / n, f5 = res->top5[0] / n, q1 = res->top1[1] / n, q5 = res->top5[1] / n;
+    double fps = res->seconds[0] > 0 ? n / res->seconds[0] : 0.0, qps = res->seconds[1] > 0 ? n / res->seconds[1] : 0.0;
+    double out_db = fgq_compare_sqnr_db(res->out_sig, res->out_noise);
+    if (a->json) {
+        fgq_json j;
+        fgq_json_init(&j, stdout);
+        fgq_json_begin_object(&j);
+        fgq_json_key(&j, "float_model");
+        fgq_json_string(&j, a->models[0]);
+        fgq_json_key(&j, "quant_model");
+        fgq_json_string(&j, qlabel);
+        fgq_json_key(&j, "samples");
+        fgq_json_int(&j, res->samples);
+        json_acc(&j, "float", f1, f5, has_top5, fps);
+        json_acc(&j, "quant", q1, q5, has_top5, qps);
+        fgq_json_key(&j, "agreement");
+        fgq_json_double(&j, res->agree / n);
+        fgq_json_key(&j, "output_sqnr_db");
+        json_db(&j, out_db);
+        fgq_json_key(&j, "layers");
+        fgq_json_begin_array(&j);
+        for (int32_t L = 0; L < res->n_layers; L++) {
+            const fgq_compare_layer *l = &res->layers[L];
+            fgq_json_begin_object(&j);
+            fgq_json_key(&j, "name");
+            fgq_json_string(&j, l->name);
+            fgq_json_key(&j, "node");
+            fgq_json_string(&j, l->node);
+            fgq_json_key(&j, "op");
+            fgq_json_string(&j, l->op);
+            fgq_json_key(&j, "dtype");
+            fgq_json_string(&j, fgq_dtype_name(l->q_dtype));
+            fgq_json_key(&j, "sqnr_db");
+            json_db(&j, fgq_compare_sqnr_db(l->sig, l->noise));
+            fgq_json_end_object(&j);
+        }
+        fgq_json_end_array(&j);
+        if (a->sensitivity) {
+            fgq_json_key(&j, "calib_samples");
+            fgq_json_int(&j, n_calib);
+            fgq_json_key(&j, "sensitivity");
+            fgq_json_begin_array(&j);
+            for (int32_t i = 0; i < n_rows; i++) {
+                const fgq_sensitivity_row *r = &rows[i];
+                fgq_json_begin_object(&j);
+                fgq_json_key(&j, "name");
+                fgq_json_string(&j, r->name);
+                fgq_json_key(&j, "op");
+                fgq_json_string(&j, r->op);
+                fgq_json_key(&j, "policy");
+                fgq_json_string(&j, r->policy);
+                fgq_json_key(&j, "top1");
+                fgq_json_double(&j, r->top1 / n);
+                fgq_json_key(&j, "top1_drop");
+                fgq_json_double(&j, (double)(res->top1[0] - r->top1) / n);
+                fgq_json_key(&j, "agreement");
+                fgq_json_double(&j, r->agree / n);
+                fgq_json_key(&j, "sqnr_db");
+                json_db(&j, r->out_sqnr_db);
+                fgq_json_key(&j, "sqnr_rank");
+                fgq_json_int(&j, sqnr_rank(rows, n_rows, i));
+                fgq_json_end_object(&j);
+            }
+            fgq_json_end_array(&j);
+        }
+        fgq_json_end_object(&j);
+        fgq_json_finish(&j);
+        return;
+    }
+    char b1[32], b2[32];
+    printf("float      %s\nquantized  %s\n%lld samples of %s (first index %lld), %lld thread%s\n\n", a->models[0],
+           qlabel, (long long)res->samples, a->data_path, (long long)d->first_index, (long long)a->threads,
+           a->threads == 1 ? "" : "s");
+    printf("%-10s %9s %9s %11s\n", "", "top-1", "top-5", "samples/s");
+    const char *row_name[2] = {"float", "quantized"};
+    double row_top1[2] = {f1, q1}, row_top5[2] = {f5, q5}, row_ps[2] = {fps, qps};
+    for (int m = 0; m < 2; m++) {
+        printf("%-10s %7.2f %% ", row_name[m], 100.0 * row_top1[m]);
+        if (has_top5)
+            printf("%7.2f %% ", 100.0 * row_top5[m]);
+        else
+            printf("%9s ", "-");
+        printf("%11.1f\n", row_ps[m]);
+    }
+    printf("top-1 agreement %.2f %% (%lld / %lld); top-1 change %+.2f points; output SQNR %s dB\n", 100.0 * res->agree / n,
+           (long long)res->agree, (long long)res->samples, 100.0 * (q1 - f1), fmt_db(out_db, b1, sizeof b1));
+    if (res->n_layers > 0) {
+        int32_t worst = -1;
+        printf("\nper-layer activation SQNR, quantized vs float over all samples (node order; low = hurts)\n");
+        printf("%-32s %-28s %-6s %10s\n", "tensor", "float node (op)", "dtype", "SQNR dB");
+        for (int32_t L = 0; L < res->n_layers; L++) {
+            const fgq_compare_layer *l = &res->layers[L];
+            double db = fgq_compare_sqnr_db(l->sig, l->noise);
+            if (worst < 0 || db < fgq_compare_sqnr_db(res->layers[worst].sig, res->layers[worst].noise))
+                worst = L;
+            char node[160];
+            snprintf(node, sizeof node, "%s (%s)", l->node, l->op);
+            printf("%-32s %-28s %-6s %10s\n", l->name, node, fgq_dtype_name(l->q_dtype), fmt_db(db, b1, sizeof b1));
+        }
+        printf("lowest: %s (%s dB)\n", res->layers[worst].name,
+               fmt_db(fgq_compare_sqnr_db(res->layers[worst].sig, res->layers[worst].noise), b1, sizeof b1));
+    }
+    if (!a->sensitivity)
+        return;
+    printf("\nsensitivity: one weight layer quantized at a time, every other node float\n"
+           "(weights %s, acts %s, observer %s, %lld calibration samples); worst first\n",
+           a->wpol, a->acts_s, a->obs_s, (long long)n_calib);
+    printf("%-4s %-28s %-10s %-18s %8s %12s %10s %10s\n", "rank", "layer", "op", "policy", "top-1", "drop (pts)",
+           "out SQNR", "SQNR rank");
+    for (int32_t i = 0; i < n_rows; i++) {
+        const fgq_sensitivity_row *r = &rows[i];
+        printf("%-4d %-28s %-10s %-18s %6.2f %% %12.2f %10s %10d\n", (int)(i + 1), r->name, r->op, r->policy,
+               100.0 * r->top1 / n, 100.0 * (double)(res->top1[0] - r->top1) / n, fmt_db(r->out_sqnr_db, b2, sizeof b2),
+               (int)sqnr_rank(rows, n_rows, i));
+    }
+    if (n_rows > 0)
+        printf("float top-1 %.2f %%; the quantized model above: %.2f %% (drop %.2f pts)\n", 100.0 * f1, 100.0 * q1,
+               100.0 * (f1 - q1));
+}
+
+/* Fills *cfg from the quantize flags as `fgq quantize` does. */
+static fgq_status sensitivity_config(const eval_args *a, fgq_quant_config *cfg, fgq_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    fgq_status st;
+    if ((st = fgq_policy_parse(a->wpol, &cfg->weights, err)) != FGQ_OK ||
+        (st = fgq_act_kind_parse(a->acts_s, &cfg->acts, err)) != FGQ_OK ||
+        (st = fgq_observer_parse(a->obs_s, &cfg->observer, err)) != FGQ_OK)
+        return st;
+    if (a->edge_s == NULL) {
+        cfg->edge_set = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4;
+        cfg->edge.kind = FGQ_WQ_S8;
+        cfg->edge.solver = FGQ_TERNARY_EXACT;
+    } else if (strcmp(a->edge_s, "same") != 0) {
+        if ((st = fgq_policy_parse(a->edge_s, &cfg->edge, err)) != FGQ_OK)
+            return st;
+        cfg->edge_set = 1;
+    }
+    cfg->n_overrides = a->n_ov;
+    cfg->overrides = a->ov;
+    return fgq_quant_config_check(cfg, err);
+}
+
+/* Loads, shapes and preprocesses samples for a model input. */
+static fgq_status load_samples(const char *path, const char *range, const fgq_tensor_info *in,
+                               const fgq_preprocess *pre, fgq_dataset *d, fgq_error *err)
+{
+    fgq_data_opts opts = {NULL, range, 0};
+    fgq_status st = fgq_data_load(path, &opts, d, err);
+    if (st != FGQ_OK)
+        return st;
+    int64_t model_dims[FGQ_MAX_DIMS];
+    memcpy(model_dims, in->dims, sizeof model_dims);
+    if ((st = fgq_data_prepare(d, path, in->rank, model_dims, pre, err)) != FGQ_OK)
+        return st;
+    int64_t per_sample = fgq_dataset_sample_numel(d);
+    if (per_sample * (int64_t)sizeof(float) != (int64_t)in->size_bytes)
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a sample has %lld values but input %.*s takes %llu", path,
+                        (long long)per_sample, (int)in->name_len, in->name,
+                        (unsigned long long)(in->size_bytes / sizeof(float)));
+    return FGQ_OK;
+}
+
+static int eval_compare(const eval_args *a)
+{
+    const char *cmd = "eval";
+    const char *fname = a->models[0], *qname = a->n_models > 1 ? a->models[1] : NULL;
+    fgq_error err;
+    fgq_error_clear(&err);
+    int rc = FGQ_EXIT_OK;
+    fgq_graph *fg = NULL, *qg = NULL;
+    fgq_graph_runner fr, qr;
+    memset(&fr, 0, sizeof fr);
+    memset(&qr, 0, sizeof qr);
+    fgq_dataset d, cd;
+    memset(&d, 0, sizeof d);
+    memset(&cd, 0, sizeof cd);
+    fgq_calib calib;
+    memset(&calib, 0, sizeof calib);
+    fgq_compare_result res;
+    memset(&res, 0, sizeof res);
+    int64_t *labels = NULL, n_labels = 0;
+    float *float_out = NULL;
+    fgq_sensitivity_row *rows = NULL;
+    int32_t n_rows = 0;
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fgq_preprocess pre = a->pre;
+    char qlabel[256];
+    prog_ctx pc;
+
+    if (a->sensitivity) {
+        if (sensitivity_config(a, &cfg, &err) != FGQ_OK) /* before any work */
+            goto fail;
+        if (is_fgq_file(fname)) {
+            fgq_fail(&err, FGQ_ERR_VALUE, "%s: --sensitivity quantizes the float model again: give the .onnx", fname);
+            goto fail;
+        }
+        if (fgq_cli_load_onnx(fname, a->batch, 1, &fg, &err) != FGQ_OK)
+            goto fail;
+        if (fg->n_inputs != 1 || fg->tensors[fg->inputs[0]].dtype != FGQ_DT_F32) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: --sensitivity needs a model with one float32 input", fname);
+            goto fail;
+        }
+        if (fgq_graph_runner_init(&fr, fg, &err) != FGQ_OK)
+            goto fail;
+    } else if (fgq_cli_open_model(fname, a->batch, &fr, &err) != FGQ_OK) {
+        goto fail;
+    }
+    if (qname != NULL) {
+        if (fgq_cli_open_model(qname, a->batch, &qr, &err) != FGQ_OK)
+            goto fail;
+        snprintf(qlabel, sizeof qlabel, "%s", qname);
+    } else {
+        snprintf(qlabel, sizeof qlabel, "%s quantized in memory (weights %s, acts %s)", fname, a->wpol, a->acts_s);
+    }
+    if (!a->pre_given && !(qname != NULL && fgq_cli_stored_preprocess(&qr.model, &pre)))
+        fgq_cli_stored_preprocess(&fr.model, &pre);
+    if (qname != NULL && fgq_compare_check(&fr.model, fname, &qr.model, qname, &err) != FGQ_OK)
+        goto fail;
+    if (fgq_model_n_inputs(&fr.model) != 1) {
+        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: eval needs a model with one input (it has %d)", fname,
+                 (int)fgq_model_n_inputs(&fr.model));
+        goto fail;
+    }
+    fgq_tensor_info in_info;
+    fgq_model_input_info(&fr.model, 0, &in_info);
+    fgq_data_opts opts = {NULL, a->range, 0};
+    if (load_samples(a->data_path, a->range, &in_info, &pre, &d, &err) != FGQ_OK ||
+        fgq_labels_load(a->labels_path, &opts, &labels, &n_labels, &err) != FGQ_OK)
+        goto fail;
+    if (n_labels != d.dims[0]) {
+        fgq_fail(&err, FGQ_ERR_SHAPE, "%s has %lld labels but %s has %lld samples%s%s", a->labels_path,
+                 (long long)n_labels, a->data_path, (long long)d.dims[0], a->range ? " in range " : "",
+                 a->range ? a->range : "");
+        goto fail;
+    }
+    if (a->sensitivity) {
+        if (load_samples(a->calib_path, a->calib_range, &in_info, &pre, &cd, &err) != FGQ_OK ||
+            fgq_calib_init(&calib, fg, &err) != FGQ_OK)
+            goto fail;
+        fgq_progress_begin(&pc.bar, "calibrate", cd.dims[0]);
+        fgq_status st = fgq_calib_run(&calib, fg, cd.data, cd.dims[0], on_progress, &pc, &err);
+        fgq_progress_end(&pc.bar);
+        if (st != FGQ_OK)
+            goto fail;
+        if (qname == NULL) {
+            fgq_layer_report *rep = NULL;
+            int32_t n_rep = 0;
+            st = fgq_quantize_graph(fg, &calib, &cfg, &qg, &rep, &n_rep, &err);
+            free(rep);
+            if (st != FGQ_OK || fgq_graph_runner_init(&qr, qg, &err) != FGQ_OK)
+                goto fail;
+        }
+    }
+    if (fgq_compare_check(&fr.model, fname, &qr.model, qname ? qname : "the quantized model", &err) != FGQ_OK ||
+        fgq_graph_runner_set_threads(&fr, (int32_t)a->threads, &err) != FGQ_OK ||
+        fgq_graph_runner_set_threads(&qr, (int32_t)a->threads, &err) != FGQ_OK)
+        goto fail;
+    fgq_tensor_info out_info;
+    fgq_model_output_info(&fr.model, 0, &out_info);
+    int64_t n = d.dims[0];
+    if ((float_out = malloc((size_t)n * (size_t)out_info.size_bytes)) == NULL) {
+        fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    fgq_compare_input in = {d.data, n, labels, a->labels_path, d.first_index, 1, float_out, on_progress, &pc};
+    fgq_progress_begin(&pc.bar, "eval", n);
+    fgq_status st = fgq_compare_run(&fr, &qr, &in, &res, &err);
+    fgq_progress_end(&pc.bar);
+    if (st != FGQ_OK)
+        goto fail;
+    if (a->sensitivity) {
+        in.layers = 0;
+        fgq_progress_begin(&pc.bar, "sensitivity", n);
+        st = fgq_sensitivity_scan(fg, &calib, &cfg, &in, (int32_t)a->threads, &rows, &n_rows, &err);
+        fgq_progress_end(&pc.bar);
+        if (st != FGQ_OK)
+            goto fail;
+        sort_rows(rows, n_rows);
+    }
+    print_compare(a, qlabel, &d, &res, rows, n_rows, cd.dims[0]);
+    goto done;
+fail:
+    rc = fgq_cli_report(cmd, &err);
+done:
+    free(rows);
+    free(float_out);
+    free(labels);
+    fgq_compare_result_free(&res);
+    fgq_calib_free(&calib);
+    fgq_dataset_free(&cd);
+    fgq_dataset_free(&d);
+    fgq_graph_runner_free(&qr);
+    fgq_graph_runner_free(&fr);
+    fgq_graph_free(qg);
+    fgq_graph_free(fg);
+    return rc;
+}
+
+int fgq_cmd_eval(int argc, char **argv)
+{
+    const char *cmd = "eval";
+    if (fgq_cli_wants_help(argc, argv)) {
+        fputs(k_usage, stdout);
+        return FGQ_EXIT_OK;
+    }
+    eval_args a;
+    memset(&a, 0, sizeof a);
+    a.batch = 1;
+    a.threads = fgq_threadpool_default_threads();
+    a.acts_s = "u8";
+    a.obs_s = "minmax";
+    fgq_preprocess_default(&a.pre);
+    fgq_error err;
+    fgq_error_clear(&err);
+    int rc = FGQ_EXIT_OK;
+    a.ov = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a.ov);
+    if (a.ov == NULL)
+        return FGQ_EXIT_INTERNAL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--json") == 0) {
+            a.json = 1;
+            continue;
+        }
+        if (strcmp(arg, "--sensitivity") == 0) {
+            a.sensitivity = 1;
+            continue;
+        }
+        static const char *const valued[] = {"--data",    "--labels",        "--samples",  "--scale",
+                                             "--mean",    "--std",           "--batch",    "--threads",
+                                             "--calib",   "--calib-samples", "--weights",  "--acts",
+                                             "--observer", "--first-last",   "--keep-float", "--layer"};
+        int known = 0;
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            known |= strcmp(arg, valued[k]) == 0;
+        if (known) {
+            if (i + 1 >= argc) {
+                rc = fgq_cli_usage_error(cmd, "%s needs a value", arg);
+                goto out;
+            }
+            const char *v = argv[++i];
+            int32_t n = 0;
+            if (strcmp(arg, "--data") == 0) {
+                a.data_path = v;
+            } else if (strcmp(arg, "--labels") == 0) {
+                a.labels_path = v;
+            } else if (strcmp(arg, "--samples") == 0) {
+                a.range = v;
+            } else if (strcmp(arg, "--scale") == 0) {
+                a.pre_given = 1;
+                if (!parse_floats(v, &a.pre.scale, 1, &n) || a.pre.scale == 0.0f) {
+                    rc = fgq_cli_usage_error(cmd, "--scale '%s' is not a non-zero number", v);
+                    goto out;
+                }
+            } else if (strcmp(arg, "--mean") == 0) {
+                a.pre_given = 1;
+                if (!parse_floats(v, a.pre.mean, FGQ_PRE_MAX_CH, &a.pre.n_mean)) {
+                    rc = fgq_cli_usage_error(cmd, "--mean '%s' is not a list of numbers", v);
+                    goto out;
+                }
+            } else if (strcmp(arg, "--std") == 0) {
+                a.pre_given = 1;
+                if (!parse_floats(v, a.pre.std, FGQ_PRE_MAX_CH, &a.pre.n_std)) {
+                    rc = fgq_cli_usage_error(cmd, "--std '%s' is not a list of numbers", v);
+                    goto out;
+                }
+                for (int32_t c = 0; c < a.pre.n_std; c++)
+                    if (a.pre.std[c] == 0.0f) {
+                        rc = fgq_cli_usage_error(cmd, "--std must not contain 0");
+                        goto out;
+                    }
+            } else if (strcmp(arg, "--threads") == 0) {
+                if (!fgq_cli_parse_i64(v, 1, FGQ_THREADPOOL_MAX_THREADS, &a.threads)) {
+                    rc = fgq_cli_usage_error(cmd, "--threads '%s' is not a count in 1..%d", v,
+                                             FGQ_THREADPOOL_MAX_THREADS);
+                    goto out;
+                }
+            } else if (strcmp(arg, "--batch") == 0) {
+                if (!fgq_cli_parse_i64(v, 1, INT32_MAX, &a.batch)) {
+                    rc = fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
+                    goto out;
+                }
+            } else {
+                a.quant_flag = 1;
+                if (strcmp(arg, "--calib") == 0) {
+                    a.calib_path = v;
+                } else if (strcmp(arg, "--calib-samples") == 0) {
+                    a.calib_range = v;
+                } else if (strcmp(arg, "--weights") == 0) {
+                    a.wpol = v;
+                } else if (strcmp(arg, "--acts") == 0) {
+                    a.acts_s = v;
+                } else if (strcmp(arg, "--observer") == 0) {
+                    a.obs_s = v;
+                } else if (strcmp(arg, "--first-last") == 0) {
+                    a.edge_s = v;
+                } else if (strcmp(arg, "--keep-float") == 0) {
+                    a.ov[a.n_ov].node = v;
+                    a.ov[a.n_ov++].keep_float = 1;
+                } else { /* --layer NODE=POLICY */
+                    const char *eq = strrchr(v, '=');
+                    if (eq == NULL || eq == v) {
+                        rc = fgq_cli_usage_error(cmd, "--layer '%s' is not NODE=POLICY", v);
+                        goto out;
+                    }
+                    if (fgq_policy_parse(eq + 1, &a.ov[a.n_ov].policy, &err) != FGQ_OK) {
+                        rc = fgq_cli_report(cmd, &err);
+                        goto out;
+                    }
+                    argv[i][eq - v] = '\0'; /* NODE is v up to '=': argv is writable */
+                    a.ov[a.n_ov++].node = v;
+                }
+            }
+        } else if (arg[0] == '-' && arg[1] != '\0') {
+            rc = fgq_cli_usage_error(cmd, "unknown option '%s'", arg);
+            goto out;
+        } else if (a.n_models < 2) {
+            a.models[a.n_models++] = arg;
+        } else {
+            rc = fgq_cli_usage_error(cmd, "unexpected argument '%s'", arg);
+            goto out;
+        }
+    }
+    if (a.n_models == 0) {
+        rc = fgq_cli_usage_error(cmd, "no model given");
+        goto out;
+    }
+    if (a.data_path == NULL || a.labels_path == NULL) {
+        rc = fgq_cli_usage_error(cmd, "--data and --labels are required");
+        goto out;
+    }
+    if (a.quant_flag && !a.sensitivity) {
+        rc = fgq_cli_usage_error(cmd, "--calib, --weights and the other quantize flags go with --sensitivity");
+        goto out;
+    }
+    if (a.sensitivity && (a.calib_path == NULL || a.wpol == NULL)) {
+        rc = fgq_cli_usage_error(cmd, "--sensitivity quantizes the model layer by layer: it needs --calib and "
+                                      "--weights (the flags QUANT.fgq was made with; the .fgq does not record them)");
+        goto out;
+    }
+    rc = a.n_models == 1 && !a.sensitivity ? eval_single(&a) : eval_compare(&a);
+out:
+    free(a.ov);
     return rc;
 }
