@@ -597,6 +597,9 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
  *   GS, one alpha:   DequantizeLinear(codes, s_m·min(m_g, MMAX) [M, G], axis 1, block_size N)
  *   GS, m+ and m-:   DQ(P, s_m·m+) − DQ(Q, s_m·m-), P/Q the 0/1 masks of the +1/−1 codes
  * Codes: s8 and t2 as INT8 (t2: −1/0/+1), s4 as INT4. s_m_out gets s_m. */
+static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int64_t K, int32_t wt, int32_t gt,
+                         const double *s_m, const char **w_out);
+
 static fgq_status q_weights(xb *b, const fgq_node_info *ni, const char *base, int64_t K, float s_x, float s_y,
                             const char **w_out, double *s_m)
 {
@@ -627,6 +630,18 @@ static fgq_status q_weights(xb *b, const fgq_node_info *ni, const char *base, in
                             "(tensor qparams and REQ must describe the same scales)",
                             base, (long long)r, real, want);
     }
+    return w_float(b, ni, base, K, wt, gt, s_m, w_out);
+}
+
+/* W (s8/s4/t2 [M, Kp], GS gt or -1) with row scales s_m as the float [M, K]
+ * tensor of the comment above; shared by QCONV/QGEMM and QCONV_DYN/QGEMM_DYN. */
+static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int64_t K, int32_t wt, int32_t gt,
+                         const double *s_m, const char **w_out)
+{
+    fgq_tensor_info wi = tinfo(b, wt);
+    if (wi.rank != 2 || K < 1 || K > wi.dims[1] || fgq_model_tensor_kind(b->m, wt) != FGQ_KIND_CONST)
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': weights are not a constant [M, Kp]", base);
+    const int64_t M = wi.dims[0], Kp = wi.dims[1];
 
     /* codes as int8 [M, K] */
     int8_t *codes = xb_alloc(b, (size_t)(M * K));
@@ -727,6 +742,48 @@ static fgq_status q_weights(xb *b, const fgq_node_info *ni, const char *base, in
     return b->nomem ? nomem(b) : FGQ_OK;
 }
 
+/* The float Conv (weights reshaped to [M, C/G, k...]) / Gemm (A rank 2) /
+ * MatMul(+ Add bias) of QCONV, QGEMM, QCONV_DYN, QGEMM_DYN: xf, wf [M, K],
+ * bias ("" if none) -> acc. */
+static fgq_status lin_core(xb *b, const fgq_node_info *ni, const char *base, int is_conv, const fgq_tensor_info *xip,
+                           int64_t M, const char *xf, const char *wf, const char *bias, const char *acc)
+{
+    const int32_t *ip = ni->iparams;
+    const fgq_tensor_info xi = *xip;
+    int32_t ns = ip[FGQ_P_NSPATIAL], group = ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1;
+    if (is_conv) {
+        int64_t wd[5] = {M, xi.dims[1] / group, 1, 1, 1};
+        for (int32_t i = 0; i < ns; i++)
+            wd[2 + i] = ip[FGQ_P_KERNEL + i];
+        const char *wshaped = xb_fmt(b, "%s/w_conv", base);
+        const char *rin[2] = {wf, init_i64_vec(b, xb_fmt(b, "%s/w_shape", base), wd, ns + 2)};
+        xb_node1(b, "Reshape", xb_fmt(b, "%s/w_Reshape", base), 2, rin, wshaped);
+        const char *cin[3] = {xf, wshaped, bias};
+        Onnx__NodeProto *n = xb_node1(b, "Conv", base, 3, cin, acc);
+        spatial_attrs(b, n, ni, 1);
+        attr_int(b, n, "group", group);
+    } else if (xi.rank == 2) {
+        const char *gin[3] = {xf, wf, bias};
+        Onnx__NodeProto *n = xb_node1(b, "Gemm", base, 3, gin, acc);
+        attr_int(b, n, "transB", 1);
+    } else {
+        const char *wt = xb_fmt(b, "%s/w_t", base);
+        Onnx__NodeProto *n = xb_node1(b, "Transpose", xb_fmt(b, "%s/w_Transpose", base), 1, &wf, wt);
+        int64_t perm[2] = {1, 0};
+        attr_ints(b, n, "perm", perm, 2);
+        const char *min[2] = {xf, wt};
+        if (bias[0] == '\0') {
+            xb_node1(b, "MatMul", base, 2, min, acc);
+        } else {
+            const char *mm = xb_fmt(b, "%s/matmul", base);
+            xb_node1(b, "MatMul", base, 2, min, mm);
+            const char *ain[2] = {mm, bias};
+            xb_node1(b, "Add", xb_fmt(b, "%s/bias_Add", base), 2, ain, acc);
+        }
+    }
+    return b->nomem ? nomem(b) : FGQ_OK;
+}
+
 static fgq_status export_qconv_qgemm(xb *b, const fgq_node_info *ni, const char *base)
 {
     const int32_t *ip = ni->iparams;
@@ -774,39 +831,232 @@ static fgq_status export_qconv_qgemm(xb *b, const fgq_node_info *ni, const char 
         bias = xb_init_raw(b, xb_fmt(b, "%s/bias", base), ONNX_FLOAT, 1, bd, bf, (size_t)M * sizeof(float));
     }
     const char *acc = xb_fmt(b, "%s/acc", base);
-    if (is_conv) {
-        int64_t wd[5] = {M, xi.dims[1] / group, 1, 1, 1};
-        for (int32_t i = 0; i < ns; i++)
-            wd[2 + i] = ip[FGQ_P_KERNEL + i];
-        const char *wshaped = xb_fmt(b, "%s/w_conv", base);
-        const char *rin[2] = {wf, init_i64_vec(b, xb_fmt(b, "%s/w_shape", base), wd, ns + 2)};
-        xb_node1(b, "Reshape", xb_fmt(b, "%s/w_Reshape", base), 2, rin, wshaped);
-        const char *cin[3] = {xf, wshaped, bias};
-        Onnx__NodeProto *n = xb_node1(b, "Conv", base, 3, cin, acc);
-        spatial_attrs(b, n, ni, 1);
-        attr_int(b, n, "group", group);
-    } else if (xi.rank == 2) {
-        const char *gin[3] = {xf, wf, bias};
-        Onnx__NodeProto *n = xb_node1(b, "Gemm", base, 3, gin, acc);
-        attr_int(b, n, "transB", 1);
-    } else {
-        const char *wt = xb_fmt(b, "%s/w_t", base);
-        Onnx__NodeProto *n = xb_node1(b, "Transpose", xb_fmt(b, "%s/w_Transpose", base), 1, &wf, wt);
-        int64_t perm[2] = {1, 0};
-        attr_ints(b, n, "perm", perm, 2);
-        const char *min[2] = {xf, wt};
-        if (bias[0] == '\0') {
-            xb_node1(b, "MatMul", base, 2, min, acc);
-        } else {
-            const char *mm = xb_fmt(b, "%s/matmul", base);
-            xb_node1(b, "MatMul", base, 2, min, mm);
-            const char *ain[2] = {mm, bias};
-            xb_node1(b, "Add", xb_fmt(b, "%s/bias_Add", base), 2, ain, acc);
+    if ((st = lin_core(b, ni, base, is_conv, &xi, M, xf, wf, bias, acc)) != FGQ_OK)
+        return st;
+    return q_out(b, base, acc, y, s_y, ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+}
+
+/* ---- dynamic activations: DYNQUANT, QCONV_DYN, QGEMM_DYN ------------------ */
+
+/* DYNQUANT is DynamicQuantizeLinear itself; QCONV_DYN / QGEMM_DYN are
+ * DequantizeLinear(X, X_SCALE, X_ZERO) -> Conv / Gemm / MatMul with W_f built
+ * from W and W_SCALE (the s_m of the QCONV export) + the float bias -> act. */
+static fgq_status export_qdyn(xb *b, const fgq_node_info *ni, const char *base)
+{
+    fgq_status st;
+    if (ni->op == FGQ_OP_DYNQUANT) {
+        const char *x;
+        if (ni->n_inputs != 1 || ni->n_outputs != 3)
+            return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': DYNQUANT needs 1 input, 3 outputs", base);
+        if ((st = use_tensor(b, ni->inputs[0], &x)) != FGQ_OK)
+            return st;
+        /* ONNX's y_scale / y_zero_point are scalars; a [1] fgq tensor is reshaped to its dims */
+        const char *outs[3];
+        for (int k = 0; k < 3; k++) {
+            fgq_tensor_info oi = tinfo(b, ni->outputs[k]);
+            outs[k] = b->tname[ni->outputs[k]];
+            if (k > 0 && oi.rank != 0) {
+                const char *sc = xb_fmt(b, "%s/%s", base, k == 1 ? "scale0" : "zero0");
+                const char *rin[2] = {sc, init_i64_vec(b, xb_fmt(b, "%s/%s_shape", base, k == 1 ? "scale" : "zero"),
+                                                       oi.dims, oi.rank)};
+                xb_node1(b, "Reshape", xb_fmt(b, "%s/%s_Reshape", base, k == 1 ? "scale" : "zero"), 2, rin,
+                         outs[k]);
+                outs[k] = sc;
+            }
         }
+        xb_node(b, "DynamicQuantizeLinear", base, 1, &x, 3, outs);
+        return b->nomem ? nomem(b) : FGQ_OK;
     }
+    const int32_t *ip = ni->iparams;
+    const int is_conv = ni->op == FGQ_OP_QCONV_DYN;
+    if (ni->n_inputs < 5)
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': %d inputs (at least 5 expected)", base,
+                        (int)ni->n_inputs);
+    const int32_t x = ni->inputs[0], wt = ni->inputs[3], st_ = ni->inputs[4];
+    const int32_t bt = ni->n_inputs > 5 ? ni->inputs[5] : -1, gt = ni->n_inputs > 6 ? ni->inputs[6] : -1;
+    fgq_tensor_info xi = tinfo(b, x), wi = tinfo(b, wt), si = tinfo(b, st_);
+    if (xi.dtype != FGQ_DT_U8 && xi.dtype != FGQ_DT_S8)
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': input is %s (u8/s8 expected)", base,
+                        fgq_dtype_name(xi.dtype));
+    if (wi.rank != 2 || xi.rank < 1)
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': weights are not [M, Kp]", base);
+    const int64_t M = wi.dims[0];
+    if (fgq_model_tensor_kind(b->m, st_) != FGQ_KIND_CONST || si.dtype != FGQ_DT_F32 ||
+        si.size_bytes != (uint64_t)M * sizeof(float))
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': W_SCALE is not a constant f32 [M]", base);
+    int64_t K = 0;
+    int32_t ns = ip[FGQ_P_NSPATIAL], group = ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1;
+    if (is_conv) {
+        if (xi.rank != ns + 2 || ns < 1 || ns > 3 || xi.dims[1] % group != 0)
+            return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': input rank %d for %d spatial dims", base,
+                            (int)xi.rank, (int)ns);
+        K = xi.dims[1] / group;
+        for (int32_t i = 0; i < ns; i++)
+            K *= ip[FGQ_P_KERNEL + i];
+    } else {
+        K = xi.dims[xi.rank - 1];
+    }
+    double *s_m = xb_alloc(b, (size_t)M * sizeof(double));
+    if (s_m == NULL)
+        return nomem(b);
+    const float *sw = fgq_model_tensor_data(b->m, st_);
+    for (int64_t r = 0; r < M; r++)
+        s_m[r] = sw[r];
+    const char *xn, *sn, *zn, *wf, *bias = "";
+    if ((st = use_tensor(b, x, &xn)) != FGQ_OK || (st = use_tensor(b, ni->inputs[1], &sn)) != FGQ_OK ||
+        (st = use_tensor(b, ni->inputs[2], &zn)) != FGQ_OK ||
+        (st = w_float(b, ni, base, K, wt, gt, s_m, &wf)) != FGQ_OK)
+        return st;
+    if (bt >= 0) {
+        fgq_tensor_info bi = tinfo(b, bt);
+        if (bi.dtype != FGQ_DT_F32 || bi.size_bytes != (uint64_t)M * sizeof(float))
+            return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': bias is not f32 [M]", base);
+        if ((st = use_tensor(b, bt, &bias)) != FGQ_OK)
+            return st;
+    }
+    const char *dq[3] = {xn, sn, zn};
+    const char *xf = xb_fmt(b, "%s/dq0", base);
+    xb_node1(b, "DequantizeLinear", xb_fmt(b, "%s/DequantizeLinear0", base), 3, dq, xf);
+    const int32_t act = is_conv ? ip[FGQ_P_ACT] : ip[FGQ_P_GEMM_ACT];
+    const char *yn = b->tname[ni->outputs[0]];
+    const char *acc = act != FGQ_ACT_NONE ? xb_fmt(b, "%s/preact", base) : yn;
     if (b->nomem)
         return nomem(b);
-    return q_out(b, base, acc, y, s_y, ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+    if ((st = lin_core(b, ni, base, is_conv, &xi, M, xf, wf, bias, acc)) != FGQ_OK)
+        return st;
+    if (act != FGQ_ACT_NONE)
+        return fused_act(b, base, act, ni->fparams[FGQ_PF_ACT0], ni->fparams[FGQ_PF_ACT1], acc, yn);
+    return FGQ_OK;
+}
+
+/* ---- MATMUL_INT / CONV_INT ------------------------------------------------ */
+
+/* Scale of t from its qparams, 0 when it stores none (not an error here). */
+static float qp_scale(const xb *b, int32_t t)
+{
+    fgq_tensor_qparams q;
+    memset(&q, 0, sizeof q);
+    if (fgq_model_tensor_qparams(b->m, t, &q) != FGQ_OK || q.n_scales < 1 || q.scales == NULL ||
+        !isfinite(q.scales[0]) || q.scales[0] <= 0.0f)
+        return 0.0f;
+    return q.scales[0];
+}
+
+/* s32 output: MatMulInteger / ConvInteger (+ Add of the s32 bias); u8/s8
+ * output: QLinearMatMul / QLinearConv with the scales of A, W, Y from their
+ * qparams when all three have them (checked against REQ as for QCONV), else
+ * a_scale = real(REQ), b_scale = y_scale = 1 (the same multiplier); a clamp
+ * narrower than the dtype becomes an integer Clip. */
+static fgq_status export_int(xb *b, const fgq_node_info *ni, const char *base)
+{
+    const int32_t *ip = ni->iparams;
+    const int is_conv = ni->op == FGQ_OP_CONV_INT;
+    const int32_t a = ni->inputs[0], w = ni->inputs[1], bt = is_conv && ni->n_inputs > 2 ? ni->inputs[2] : -1;
+    const int32_t y = ni->outputs[0];
+    fgq_tensor_info ai = tinfo(b, a), wi = tinfo(b, w), yi = tinfo(b, y);
+    fgq_status st;
+    const char *an, *wn, *bn = "";
+    if ((st = use_tensor(b, a, &an)) != FGQ_OK || (st = use_tensor(b, w, &wn)) != FGQ_OK ||
+        (bt >= 0 && (st = use_tensor(b, bt, &bn)) != FGQ_OK))
+        return st;
+    if ((ai.dtype != FGQ_DT_U8 && ai.dtype != FGQ_DT_S8) || (wi.dtype != FGQ_DT_U8 && wi.dtype != FGQ_DT_S8))
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': operands %s, %s (u8/s8 expected)", base,
+                        fgq_dtype_name(ai.dtype), fgq_dtype_name(wi.dtype));
+    const char *yn = b->tname[y];
+    Onnx__NodeProto *n;
+    fgq_dtype zdt[2] = {ai.dtype, wi.dtype};
+    int32_t z[2] = {ip[FGQ_QP_X_ZERO], ip[FGQ_QP_INT_W_ZERO]};
+    if (yi.dtype == FGQ_DT_S32) {
+        /* ONNX Runtime's ConvInteger takes u8 operands only, its MatMulInteger no s8 A with u8 B:
+         * such an s8 operand q with zero point z becomes q + 128 with z + 128 (Cast to int32, Add,
+         * Cast to uint8), which keeps q − z exact */
+        const char **op[2] = {&an, &wn};
+        for (int k = 0; k < 2; k++) {
+            if (zdt[k] != FGQ_DT_S8 || (!is_conv && (k == 1 || zdt[1] != FGQ_DT_U8)))
+                continue;
+            const char *tag = k == 0 ? "x" : "w";
+            const char *c32 = xb_fmt(b, "%s/%s_s32", base, tag), *sh = xb_fmt(b, "%s/%s_shifted", base, tag);
+            const char *u8 = xb_fmt(b, "%s/%s_u8", base, tag);
+            n = xb_node1(b, "Cast", xb_fmt(b, "%s/%s_Cast_s32", base, tag), 1, op[k], c32);
+            attr_int(b, n, "to", ONNX_INT32);
+            int32_t off = 128;
+            const char *ain[2] = {c32, xb_init_copy(b, xb_fmt(b, "%s/%s_offset", base, tag), ONNX_INT32, 0, NULL, &off,
+                                                    sizeof off)};
+            xb_node1(b, "Add", xb_fmt(b, "%s/%s_Add", base, tag), 2, ain, sh);
+            n = xb_node1(b, "Cast", xb_fmt(b, "%s/%s_Cast_u8", base, tag), 1, &sh, u8);
+            attr_int(b, n, "to", ONNX_UINT8);
+            *op[k] = u8;
+            zdt[k] = FGQ_DT_U8;
+            z[k] += 128;
+        }
+    }
+    const char *za = init_zp(b, xb_fmt(b, "%s/a_zp", base), zdt[0], z[0]);
+    const char *zw = init_zp(b, xb_fmt(b, "%s/w_zp", base), zdt[1], z[1]);
+    if (yi.dtype == FGQ_DT_S32) {
+        const char *out = bn[0] != '\0' ? xb_fmt(b, "%s/acc", base) : yn;
+        const char *in[4] = {an, wn, za, zw};
+        n = xb_node1(b, is_conv ? "ConvInteger" : "MatMulInteger", base, 4, in, out);
+        if (is_conv) {
+            spatial_attrs(b, n, ni, 1);
+            attr_int(b, n, "group", ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1);
+        }
+        if (bn[0] != '\0') {
+            /* ConvInteger takes no bias: [M] -> [M, 1, ...] and an int32 Add */
+            int64_t bd[FGQ_MAX_DIMS];
+            bd[0] = -1;
+            for (int32_t i = 1; i + 1 < yi.rank; i++)
+                bd[i] = 1;
+            const char *bs = xb_fmt(b, "%s/bias_nd", base);
+            const char *rin[2] = {bn, init_i64_vec(b, xb_fmt(b, "%s/bias_shape", base), bd, yi.rank - 1)};
+            xb_node1(b, "Reshape", xb_fmt(b, "%s/bias_Reshape", base), 2, rin, bs);
+            const char *add[2] = {out, bs};
+            xb_node1(b, "Add", xb_fmt(b, "%s/bias_Add", base), 2, add, yn);
+        }
+        return b->nomem ? nomem(b) : FGQ_OK;
+    }
+    if (yi.dtype != FGQ_DT_U8 && yi.dtype != FGQ_DT_S8)
+        return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': output is %s (s32, u8 or s8 expected)", base,
+                        fgq_dtype_name(yi.dtype));
+    const double real = ldexp((double)ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT] - 31);
+    float sa = qp_scale(b, a), sw = qp_scale(b, w), sy = qp_scale(b, y);
+    if (sa > 0.0f && sw > 0.0f && sy > 0.0f && real > 0.0) {
+        const double want = (double)sa * sw / sy;
+        if (fabs(real - want) > 1e-3 * want)
+            return fgq_fail(b->err, FGQ_ERR_FORMAT,
+                            "export: node '%s': REQ multiplier %.9g disagrees with s_a·s_w/s_y = %.9g "
+                            "(tensor qparams and REQ must describe the same scales)",
+                            base, real, want);
+    } else {
+        sa = (float)real;
+        sw = sy = 1.0f;
+        if (!(sa > 0.0f))
+            return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': output multiplier %g has no ONNX scale",
+                            base, real);
+    }
+    int32_t lo, hi;
+    dtype_range(yi.dtype, &lo, &hi);
+    const int clamp = ip[FGQ_QP_QMIN] > lo || ip[FGQ_QP_QMAX] < hi;
+    const char *out = clamp ? xb_fmt(b, "%s/unclamped", base) : yn;
+    const char *in[9] = {an,
+                         init_f32_scalar(b, xb_fmt(b, "%s/a_scale", base), sa),
+                         za,
+                         wn,
+                         init_f32_scalar(b, xb_fmt(b, "%s/w_scale", base), sw),
+                         zw,
+                         init_f32_scalar(b, xb_fmt(b, "%s/y_scale", base), sy),
+                         init_zp(b, xb_fmt(b, "%s/y_zp", base), yi.dtype, ip[FGQ_QP_Y_ZERO]),
+                         bn};
+    n = xb_node1(b, is_conv ? "QLinearConv" : "QLinearMatMul", base, is_conv ? 9 : 8, in, out);
+    if (is_conv) {
+        spatial_attrs(b, n, ni, 1);
+        attr_int(b, n, "group", ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1);
+    }
+    if (clamp) {
+        const char *cin[3] = {out, init_zp(b, xb_fmt(b, "%s/clamp_min", base), yi.dtype, ip[FGQ_QP_QMIN]),
+                              init_zp(b, xb_fmt(b, "%s/clamp_max", base), yi.dtype, ip[FGQ_QP_QMAX])};
+        xb_node1(b, "Clip", xb_fmt(b, "%s/Clip", base), 3, cin, yn);
+    }
+    return b->nomem ? nomem(b) : FGQ_OK;
 }
 
 /* ---- other integer ops ---------------------------------------------------- */
@@ -1007,6 +1257,10 @@ static fgq_status build(xb *b, uint8_t **out, size_t *out_size)
             return nomem(b);
         if (ni.op == FGQ_OP_QCONV || ni.op == FGQ_OP_QGEMM)
             st = export_qconv_qgemm(b, &ni, base);
+        else if (ni.op == FGQ_OP_DYNQUANT || ni.op == FGQ_OP_QCONV_DYN || ni.op == FGQ_OP_QGEMM_DYN)
+            st = export_qdyn(b, &ni, base);
+        else if (ni.op == FGQ_OP_MATMUL_INT || ni.op == FGQ_OP_CONV_INT)
+            st = export_int(b, &ni, base);
         else if (ni.op >= FGQ_OP_QCONV)
             st = export_qother(b, &ni, base);
         else
