@@ -68,7 +68,7 @@ static void check_all_splits(const char *what, tnode *nd, const fgq_tensor_view 
     static const int64_t grains[] = { 1, 3 };
     for (size_t c = 0; c < sizeof claims / sizeof claims[0]; c++) {
         for (size_t g = 0; g < sizeof grains / sizeof grains[0]; g++) {
-            split_provider sp = { { NULL, claims[c], split_parallel_for }, fgq_threadpool_parallel(g_pools[4]),
+            split_provider sp = { { NULL, claims[c], split_parallel_for, FGQ_KERNELS_AUTO }, fgq_threadpool_parallel(g_pools[4]),
                                   grains[g] };
             sp.par.impl = &sp;
             memset(got, 0x5A, bytes);

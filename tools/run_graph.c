@@ -75,8 +75,17 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
 {
     if (r == NULL || r->model_bytes == NULL || r->arena == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    /* the pool's provider (or none: one thread) plus the kernel preference:
+     * FGQ_KERNELS=ref runs only the reference kernels (the same bytes, slower) */
+    const fgq_parallel *pool = fgq_threadpool_parallel(r->pool);
+    fgq_parallel par = { NULL, 1, NULL, FGQ_KERNELS_AUTO };
+    if (pool != NULL)
+        par = *pool;
+    const char *pref = getenv("FGQ_KERNELS");
+    if (pref != NULL && strcmp(pref, "ref") == 0)
+        par.kernels = FGQ_KERNELS_REF;
     return fgq_model_run_parallel(&r->model, r->arena, r->arena_size, (const void *const *)inputs,
-                                  (void *const *)outputs, obs, user, fgq_threadpool_parallel(r->pool), err);
+                                  (void *const *)outputs, obs, user, &par, err);
 }
 
 fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, fgq_error *err)

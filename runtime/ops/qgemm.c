@@ -7,9 +7,14 @@
  * A u8|s8 [..., K] (rank >= 1), Y [..., N] with A's leading dims; W [N, Kp]
  * packed rows (the tools transpose ONNX's B into [N, K] rows; transB,
  * alpha and beta are folded into W, B and REQ). Weights per ops_q.h.
+ *
+ * The dot products come from the microkernel qgemm_dispatch.c selects (AVX2
+ * for s8 and t2 where the CPU has it, else fgq_qweights_dot); all give the
+ * same integers. Blocks of QGEMM_JB output channels are split over node->par.
  */
 #include "ops_q.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 
 static fgq_status qgemm_check_all(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                   const fgq_tensor_view *const *out, fgq_qweights *qw, fgq_error *err)
@@ -56,6 +61,37 @@ fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *con
     return qgemm_check_all(node, in, out, &qw, err);
 }
 
+/* Output channels per task and per microkernel call: 64 weight rows stay in
+ * cache while every activation row passes over them. */
+enum { QGEMM_JB = 64 };
+
+typedef struct {
+    const fgq_qweights *qw;
+    const fgq_qgemm_kernel *kern;
+    const uint8_t *a;
+    void *y;
+    int a_s8, y_s8;
+    int32_t zx, zy, qmin, qmax;
+    int64_t m_rows;
+} qgemm_task;
+
+/* Column blocks [b, e) of QGEMM_JB output channels, every activation row. */
+static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
+{
+    const qgemm_task *t = (const qgemm_task *)ctx;
+    const fgq_qweights *qw = t->qw;
+    int32_t dot[QGEMM_JB];
+    for (int64_t jb = b; jb < e; jb++) {
+        const int64_t j0 = jb * QGEMM_JB, nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
+        for (int64_t r = 0; r < t->m_rows; r++) {
+            t->kern->dot(qw, j0, nb, t->a + r * qw->k, t->a_s8, t->zx, dot);
+            for (int64_t i = 0; i < nb; i++)
+                fgq_q_store(t->y, r * qw->rows + j0 + i, t->y_s8, fgq_qweights_output(qw, j0 + i, dot[i], t->zy),
+                            t->qmin, t->qmax);
+        }
+    }
+}
+
 fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                          const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -66,16 +102,22 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *a = in[0], *y = out[0];
-    const int a_s8 = a->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
-    const int32_t zx = node->iparams[FGQ_QP_X_ZERO], zy = node->iparams[FGQ_QP_Y_ZERO];
-    const int32_t qmin = node->iparams[FGQ_QP_QMIN], qmax = node->iparams[FGQ_QP_QMAX];
-    const int64_t k_len = qw.k, n_out = qw.rows;
-    const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
-    for (int64_t r = 0; r < m_rows; r++) {
-        const void *ar = (const uint8_t *)a->data + r * k_len;
-        for (int64_t j = 0; j < n_out; j++)
-            fgq_q_store(y->data, r * n_out + j, y_s8, fgq_qweights_output(&qw, j, fgq_qweights_dot(&qw, j, ar, a_s8, zx), zy),
-                        qmin, qmax);
-    }
+    qgemm_task t = {
+        .qw = &qw,
+        .kern = fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node)),
+        .a = (const uint8_t *)a->data,
+        .y = y->data,
+        .a_s8 = a->dtype == FGQ_DT_S8,
+        .y_s8 = y->dtype == FGQ_DT_S8,
+        .zx = node->iparams[FGQ_QP_X_ZERO],
+        .zy = node->iparams[FGQ_QP_Y_ZERO],
+        .qmin = node->iparams[FGQ_QP_QMIN],
+        .qmax = node->iparams[FGQ_QP_QMAX],
+        .m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1),
+    };
+    /* every output is one kernel call's integer, whatever the split */
+    const int64_t blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
+    fgq_parallel_for(node->par, blocks, fgq_parallel_grain(node->par, blocks, t.m_rows * QGEMM_JB * qw.k), qgemm_blocks,
+                     &t);
     return FGQ_OK;
 }

@@ -1,0 +1,60 @@
+"""The optimized QGEMM kernels give the same bytes as the reference kernels.
+
+Oracle: `fgq run` of the same quantized model with FGQ_KERNELS=ref (the
+portable reference kernels, runtime/ops/qgemm_dispatch.h) and 1 thread. The
+default kernels (AVX2 where the CPU has it) with 1 and 2 threads must write
+byte-identical .npy files — for mnist-8 quantized with s8, s4:g32, ternary:g4,
+ternary:g16:asym (Gemm/MatMul layers become QGEMM), and for the MLPerf Tiny
+anomaly-detection autoencoder (ten Gemm layers), calibrated on fixed random
+inputs.
+"""
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT, _shared_dir, run_fgq
+
+MNIST = REPO_ROOT / "examples" / "mnist-8" / "model.onnx"
+IMAGES = REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz"
+AD = _shared_dir() / "models" / "tiny-v0.7" / "model_ad.onnx"
+TIMEOUT = 600
+
+
+def _same_bytes_all_kernels(model, x, tmp_path):
+    outs = {}
+    for kernels in ("ref", "auto"):
+        for t in (1, 2):
+            y = tmp_path / f"y_{kernels}_{t}.npy"
+            env = {"FGQ_KERNELS": kernels}
+            r = run_fgq("run", model, "--input", x, "-o", y, "--threads", t, env=env, timeout=TIMEOUT)
+            assert r.returncode == 0, f"FGQ_KERNELS={kernels} --threads {t}: {r.stderr}"
+            outs[(kernels, t)] = y.read_bytes()
+    for key, b in outs.items():
+        assert b == outs[("ref", 1)], f"{model}: FGQ_KERNELS={key[0]} --threads {key[1]} differs from ref, 1 thread"
+    return np.load(tmp_path / "y_ref_1.npy")
+
+
+@pytest.mark.parametrize("weights", ["s8", "s4:g32", "ternary:g4", "ternary:g16:asym"])
+def test_mnist_quantized_same_bytes(fgq_bin, tmp_path, weights):
+    q = tmp_path / "m.fgq"
+    r = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:100", "--weights", weights, "-o", q,
+                timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    x = tmp_path / "x.npy"
+    rng = np.random.default_rng(7)
+    np.save(x, rng.uniform(0, 255, size=(5, 1, 28, 28)).astype(np.float32))
+    y = _same_bytes_all_kernels(q, x, tmp_path)
+    assert y.shape[-1] == 10
+
+
+@pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
+@pytest.mark.parametrize("weights", ["s8", "ternary:g16", "ternary:g64:asym"])
+def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
+    rng = np.random.default_rng(11)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.normal(0, 1, size=(32, 640)).astype(np.float32))
+    q = tmp_path / "ad.fgq"
+    r = run_fgq("quantize", AD, "--calib", calib, "--weights", weights, "-o", q, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    x = tmp_path / "x.npy"
+    np.save(x, rng.normal(0, 1, size=(4, 640)).astype(np.float32))
+    _same_bytes_all_kernels(q, x, tmp_path)

@@ -1,0 +1,373 @@
+/*
+ * test_qgemm_avx2.c — the AVX2 QGEMM microkernels (qgemm_u8s8_1x4c16__avx2,
+ * qgemm_u8t2_1x4c16__avx2) against their reference twin.
+ *
+ * Oracle: the reference path. Per case (a) every int32 dot product of the
+ * selected kernel equals fgq_qgemm_dot_ref's (fgq_qweights_dot), and (b) the
+ * QGEMM op's output bytes under FGQ_KERNELS_AUTO (1 and 2 threads) are
+ * memcmp-equal to those under FGQ_KERNELS_REF. Shapes: >= 1000 random per
+ * kernel (M = 1, N = 1, K off every multiple of 4/16/32, narrow and wide
+ * groups with tails, n_alpha 1 and 2), plus the limits: zero points at the
+ * ends of the dtype, s8 codes −128/127, all +1 / all −1 ternary rows, t2 code
+ * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
+ * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
+ * shifts, and bias saturation. Skips (passes) where the CPU lacks AVX2.
+ */
+#include "test_ops_common.h"
+
+#include "ops/qgemm_dispatch.h"
+#include "quant/t2.h"
+#include "threadpool.h"
+
+#include <stdlib.h>
+
+static uint64_t rs = 0x2545F4914F6CDD1Dull;
+static uint32_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)(rs >> 16);
+}
+static int32_t rin(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static fgq_threadpool *pool2; /* test binary only */
+
+typedef struct {
+    fgq_dtype wdt, xdt, ydt;
+    int64_t m, n, k, kp, row_bytes, group, n_groups;
+    int32_t n_alpha, mmax, has_gs, has_bias, zx, zy, qmin, qmax;
+    uint8_t *codes, *gs, *a;
+    int32_t *bias, *req;
+} qcase;
+
+static void qcase_free(qcase *c)
+{
+    free(c->codes);
+    free(c->gs);
+    free(c->a);
+    free(c->bias);
+    free(c->req);
+}
+
+/* Largest M for K under §3.5 (0: none). */
+static int64_t bound_mmax(const qcase *c)
+{
+    const int64_t lo = c->xdt == FGQ_DT_S8 ? -128 : 0, hi = c->xdt == FGQ_DT_S8 ? 127 : 255;
+    int64_t dx = c->zx - lo > hi - c->zx ? c->zx - lo : hi - c->zx;
+    if (dx < 1)
+        dx = 1;
+    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : 1;
+    const int64_t m = INT32_MAX / (c->k * cmax * dx);
+    return m > 255 ? 255 : m;
+}
+
+/* Weight fill modes: 0 random, 1 largest positive, 2 largest negative, 3 sparse. */
+static void fill_codes(qcase *c, int mode)
+{
+    c->codes = calloc((size_t)(c->n * c->row_bytes), 1);
+    for (int64_t j = 0; j < c->n; j++) {
+        uint8_t *row = c->codes + j * c->row_bytes;
+        for (int64_t k = 0; k < c->k; k++) {
+            if (c->wdt == FGQ_DT_S8) {
+                int32_t v = mode == 1 ? 127 : mode == 2 ? -128 : mode == 3 && rnd() % 4 ? 0 : rin(-128, 127);
+                row[k] = (uint8_t)(int8_t)v;
+            } else {
+                /* includes the invalid code 3, which must read as 0 */
+                uint32_t code = mode == 1 ? 1u : mode == 2 ? 2u : mode == 3 && rnd() % 4 ? 0u : rnd() % 4;
+                row[k >> 2] |= (uint8_t)(code << (2 * (k & 3)));
+            }
+        }
+    }
+}
+
+static void make_case(qcase *c, fgq_dtype wdt, int it)
+{
+    memset(c, 0, sizeof *c);
+    c->wdt = wdt;
+    c->xdt = rnd() % 4 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
+    c->ydt = rnd() % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
+    c->m = it % 3 == 0 ? 1 : rin(1, 12);
+    c->n = it % 8 == 0 ? 1 : it % 8 == 1 ? rin(60, 140) : rin(1, 40);
+    const int kc = (int)(rnd() % 10);
+    c->k = kc < 3 ? rin(1, 40) : kc < 8 ? rin(1, 400) : kc < 9 ? rin(400, 2000) : rin(4000, 5000);
+    c->kp = wdt == FGQ_DT_T2 ? 4 * ((c->k + 3) / 4) : c->k;
+    c->row_bytes = wdt == FGQ_DT_T2 ? (c->k + 3) / 4 : c->k;
+    const int32_t lo = c->xdt == FGQ_DT_S8 ? -128 : 0, hi = c->xdt == FGQ_DT_S8 ? 127 : 255;
+    const int zc = (int)(rnd() % 5);
+    c->zx = zc == 0 ? lo : zc == 1 ? hi : rin(lo, hi);
+    const int32_t ylo = c->ydt == FGQ_DT_S8 ? -128 : 0, yhi = c->ydt == FGQ_DT_S8 ? 127 : 255;
+    c->zy = rin(ylo, yhi);
+    c->qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
+    c->qmax = rnd() % 2 ? yhi : rin(c->qmin, yhi);
+
+    /* groups: none, narrow (1, 2, 4, 8), wide (16 | N), odd, one group */
+    const int64_t mm = bound_mmax(c);
+    c->has_gs = mm >= 1 && rnd() % 3 != 0;
+    if (c->has_gs) {
+        static const int64_t sizes[] = { 1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 20, 24, 32, 48, 64, 128, 256 };
+        const int gc = (int)(rnd() % 20);
+        c->group = gc < 17 ? sizes[gc] : gc == 17 ? c->k : gc == 18 ? c->k + rin(1, 9) : rin(1, (int32_t)c->k);
+        c->n_alpha = wdt == FGQ_DT_T2 && rnd() % 2 ? 2 : 1;
+        c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
+        c->n_groups = (c->k + c->group - 1) / c->group;
+        const int64_t ng = c->n * c->n_groups * c->n_alpha;
+        c->gs = malloc((size_t)ng);
+        for (int64_t i = 0; i < ng; i++) /* above M too: the kernel must clamp */
+            c->gs[i] = (uint8_t)(rnd() % 4 == 0 ? 255 : rnd() % 256);
+    } else {
+        c->group = c->k;
+        c->n_groups = 1;
+        c->n_alpha = 1;
+        c->mmax = 1;
+    }
+    const int wc = (int)(rnd() % 10);
+    fill_codes(c, wc < 6 ? 0 : wc < 7 ? 1 : wc < 8 ? 2 : 3);
+
+    c->a = malloc((size_t)(c->m * c->k));
+    const int ac = (int)(rnd() % 8);
+    for (int64_t i = 0; i < c->m * c->k; i++) {
+        const int32_t v = ac == 0 ? lo : ac == 1 ? hi : rin(lo, hi);
+        c->a[i] = (uint8_t)v;
+    }
+    c->has_bias = rnd() % 3 != 0;
+    c->bias = malloc(sizeof(int32_t) * (size_t)c->n);
+    c->req = malloc(sizeof(int32_t) * 2 * (size_t)c->n);
+    for (int64_t j = 0; j < c->n; j++) {
+        const int bc = (int)(rnd() % 10);
+        c->bias[j] = bc == 0 ? INT32_MAX : bc == 1 ? INT32_MIN : (int32_t)rnd() >> (rnd() % 24);
+        const int qc = (int)(rnd() % 8);
+        c->req[2 * j] = qc == 0 ? INT32_MAX : qc == 1 ? 0 : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+        c->req[2 * j + 1] = qc == 2 ? 31 : qc == 3 ? -31 : rin(-20, 2);
+    }
+}
+
+static fgq_qweights case_qweights(const qcase *c)
+{
+    fgq_qweights qw;
+    memset(&qw, 0, sizeof qw);
+    qw.dtype = c->wdt;
+    qw.rows = c->n;
+    qw.k = c->k;
+    qw.row_bytes = c->row_bytes;
+    qw.group = c->group;
+    qw.n_groups = c->n_groups;
+    qw.n_alpha = c->n_alpha;
+    qw.mmax = c->mmax;
+    qw.has_gs = c->has_gs;
+    qw.codes = c->codes;
+    qw.gs = c->gs;
+    qw.bias = c->has_bias ? c->bias : NULL;
+    qw.req = c->req;
+    return qw;
+}
+
+/* Runs QGEMM on the case under `kernels` with `par` (NULL: serial); y out. */
+static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y)
+{
+    fgq_parallel par = { NULL, 1, NULL, kernels };
+    if (pool != NULL) {
+        par = *pool;
+        par.kernels = kernels;
+    }
+    const int64_t ad[2] = { c->m, c->k }, wd[2] = { c->n, c->kp }, bd[1] = { c->n }, rd[2] = { c->n, 2 };
+    const int64_t gd[3] = { c->n, c->n_groups, 2 }, yd[2] = { c->m, c->n };
+    fgq_tensor_view av = tview(c->a, 2, ad), wv = tview(c->codes, 2, wd), bv = tview(c->bias, 1, bd);
+    fgq_tensor_view rv = tview(c->req, 2, rd), gv = tview(c->gs, c->n_alpha == 2 ? 3 : 2, gd), yv = tview(y, 2, yd);
+    av.dtype = c->xdt;
+    wv.dtype = c->wdt;
+    bv.dtype = FGQ_DT_S32;
+    rv.dtype = FGQ_DT_S32;
+    gv.dtype = FGQ_DT_U8;
+    yv.dtype = c->ydt;
+    const fgq_tensor_view *in[5] = { &av, &wv, c->has_bias ? &bv : NULL, &rv, &gv };
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_QGEMM, c->has_gs ? 5 : 4);
+    nd.ip[FGQ_QP_X_ZERO] = c->zx;
+    nd.ip[FGQ_QP_Y_ZERO] = c->zy;
+    nd.ip[FGQ_QP_QMIN] = c->qmin;
+    nd.ip[FGQ_QP_QMAX] = c->qmax;
+    if (c->has_gs) {
+        nd.ip[FGQ_QP_W_GROUP] = (int32_t)c->group;
+        nd.ip[FGQ_QP_W_NALPHA] = c->n_alpha;
+        nd.ip[FGQ_QP_W_MMAX] = c->mmax;
+    }
+    nd.v.par = &par;
+    const fgq_tensor_view *out[1] = { &yv };
+    fgq_error err;
+    fgq_status st = op_check(&nd, in, &yv, &err);
+    if (st == FGQ_OK)
+        st = fgq_op_lookup(FGQ_OP_QGEMM)->run(&nd.v, in, out, &err);
+    if (st != FGQ_OK)
+        fprintf(stderr, "  QGEMM: %s\n", err.msg);
+    return st;
+}
+
+/* One case through both checks; returns 1 when it matched. */
+static int check_case(const qcase *c, const char *what, int it)
+{
+    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(c->wdt, FGQ_KERNELS_AUTO);
+    const fgq_qweights qw = case_qweights(c);
+    int32_t *d_fast = malloc(sizeof(int32_t) * (size_t)c->n), *d_ref = malloc(sizeof(int32_t) * (size_t)c->n);
+    int ok = 1;
+    for (int64_t r = 0; r < c->m && ok; r++) {
+        const uint8_t *ar = c->a + r * c->k;
+        /* the whole row block, and an offset sub-block (j0 > 0, n % 4 != 0) */
+        kern->dot(&qw, 0, c->n, ar, c->xdt == FGQ_DT_S8, c->zx, d_fast);
+        fgq_qgemm_dot_ref(&qw, 0, c->n, ar, c->xdt == FGQ_DT_S8, c->zx, d_ref);
+        for (int64_t j = 0; j < c->n && ok; j++)
+            if (d_fast[j] != d_ref[j]) {
+                fprintf(stderr, "  %s case %d: row %lld col %lld: %s dot %d, ref %d\n", what, it, (long long)r,
+                        (long long)j, kern->name, d_fast[j], d_ref[j]);
+                ok = 0;
+            }
+        if (ok && c->n > 1) {
+            const int64_t j0 = 1, nn = c->n - 1 > 6 ? 6 : c->n - 1;
+            kern->dot(&qw, j0, nn, ar, c->xdt == FGQ_DT_S8, c->zx, d_fast);
+            for (int64_t j = 0; j < nn; j++)
+                ok &= d_fast[j] == d_ref[j0 + j];
+            if (!ok)
+                fprintf(stderr, "  %s case %d: sub-block j0 1 differs\n", what, it);
+        }
+    }
+    const size_t ysz = (size_t)(c->m * c->n);
+    uint8_t *y_ref = calloc(ysz, 1), *y_auto = calloc(ysz, 1), *y_par = calloc(ysz, 1);
+    ok &= run_op(c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK;
+    ok &= run_op(c, FGQ_KERNELS_AUTO, NULL, y_auto) == FGQ_OK;
+    ok &= run_op(c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par) == FGQ_OK;
+    if (ok && (memcmp(y_ref, y_auto, ysz) != 0 || memcmp(y_ref, y_par, ysz) != 0)) {
+        fprintf(stderr, "  %s case %d: QGEMM output bytes differ from FGQ_KERNELS_REF\n", what, it);
+        ok = 0;
+    }
+    if (!ok)
+        fprintf(stderr, "    M %lld N %lld K %lld x %s zx %d gs %d group %lld n_alpha %d M %d\n", (long long)c->m,
+                (long long)c->n, (long long)c->k, fgq_dtype_name(c->xdt), (int)c->zx, (int)c->has_gs,
+                (long long)c->group, (int)c->n_alpha, (int)c->mmax);
+    free(d_fast);
+    free(d_ref);
+    free(y_ref);
+    free(y_auto);
+    free(y_par);
+    return ok;
+}
+
+static void random_cases(fgq_dtype wdt, const char *want_name)
+{
+    CHECK_MSG(strcmp(fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO)->name, want_name) == 0, "AUTO picks %s",
+              fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO)->name);
+    CHECK(strcmp(fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_REF)->name, "ref") == 0);
+    int bad = 0;
+    const int n_cases = 1100;
+    for (int it = 0; it < n_cases; it++) {
+        qcase c;
+        make_case(&c, wdt, it);
+        bad += !check_case(&c, want_name, it);
+        qcase_free(&c);
+        if (bad > 5)
+            break;
+    }
+    CHECK_MSG(bad == 0, "%s: %d of %d random cases differ", want_name, bad, n_cases);
+}
+
+static void test_u8s8_random(void) { random_cases(FGQ_DT_S8, "qgemm_u8s8_1x4c16__avx2"); }
+static void test_u8t2_random(void) { random_cases(FGQ_DT_T2, "qgemm_u8t2_1x4c16__avx2"); }
+
+/* The limits, one deterministic case each: |d| = 255 everywhere, extreme
+ * codes, K at the §3.5 bound (s8 per channel 65793, s8 GS with M = 255: 258;
+ * t2 with M = 255: 33025), and the t2 int16 flush (K = 5000 in one group). */
+static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, int wmode, int64_t k, int64_t group,
+                       int32_t n_alpha, int32_t mmax, int32_t gs_val, const char *what)
+{
+    qcase c;
+    memset(&c, 0, sizeof c);
+    c.wdt = wdt;
+    c.xdt = xdt;
+    c.ydt = FGQ_DT_U8;
+    c.m = 2;
+    c.n = 5;
+    c.k = k;
+    c.kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : k;
+    c.row_bytes = wdt == FGQ_DT_T2 ? (k + 3) / 4 : k;
+    c.zx = zx;
+    c.zy = 128;
+    c.qmin = 0;
+    c.qmax = 255;
+    c.has_gs = group > 0;
+    c.group = group > 0 ? group : k;
+    c.n_groups = (k + c.group - 1) / c.group;
+    c.n_alpha = group > 0 ? n_alpha : 1;
+    c.mmax = group > 0 ? mmax : 1;
+    if (c.has_gs) {
+        const int64_t ng = c.n * c.n_groups * c.n_alpha;
+        c.gs = malloc((size_t)ng);
+        memset(c.gs, gs_val, (size_t)ng);
+    }
+    fill_codes(&c, wmode);
+    c.a = malloc((size_t)(c.m * k));
+    memset(c.a, (uint8_t)a_val, (size_t)(c.m * k));
+    c.has_bias = 1;
+    c.bias = calloc((size_t)c.n, sizeof(int32_t));
+    c.req = malloc(sizeof(int32_t) * 2 * (size_t)c.n);
+    for (int64_t j = 0; j < c.n; j++) {
+        c.req[2 * j] = j == 0 ? INT32_MAX : 1 << 30;
+        c.req[2 * j + 1] = j == 1 ? 31 : j == 2 ? -31 : -(int32_t)j * 4;
+    }
+    CHECK_MSG(bound_mmax(&c) >= (c.has_gs ? c.mmax : 1), "%s: outside the §3.5 bound", what);
+    CHECK_MSG(check_case(&c, what, 0), "%s", what);
+    /* the exact value, independent of both kernels */
+    const fgq_qweights qw = case_qweights(&c);
+    int32_t dot[5];
+    fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
+    const int64_t d = (int64_t)(xdt == FGQ_DT_S8 ? (int8_t)a_val : a_val) - zx;
+    const int64_t w = wdt == FGQ_DT_S8 ? (wmode == 1 ? 127 : -128) : (wmode == 1 ? 1 : -1);
+    const int64_t m = c.has_gs ? (gs_val < mmax ? gs_val : mmax) : 1;
+    const int64_t want = (int64_t)k * w * d * m; /* n_alpha 2 uses the same m+ and m− */
+    CHECK_MSG(want >= INT32_MIN && want <= INT32_MAX && dot[0] == (int32_t)want, "%s: dot %d, want %lld", what,
+              dot[0], (long long)want);
+    qcase_free(&c);
+}
+
+static void test_limits(void)
+{
+    /* s8 per channel at the bound: 65793·128·255 <= 2^31 − 1 */
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 0, 255, 2, 65793, 0, 1, 1, 0, "s8 K 65793, w -128, d 255");
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 255, 0, 2, 65793, 0, 1, 1, 0, "s8 K 65793, w -128, d -255");
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 0, 255, 1, 65793, 0, 1, 1, 0, "s8 K 65793, w 127, d 255");
+    limit_case(FGQ_DT_S8, FGQ_DT_S8, -128, 127, 2, 65793, 0, 1, 1, 0, "s8 x s8, zx -128");
+    limit_case(FGQ_DT_S8, FGQ_DT_S8, 127, -128, 2, 65793, 0, 1, 1, 0, "s8 x s8, zx 127");
+    /* s8 with GS, M = 255 at K 258; wide and narrow groups; multipliers above M */
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 0, 255, 2, 258, 32, 1, 255, 255, "s8 GS g32 M255 K258");
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 255, 0, 2, 258, 8, 1, 255, 255, "s8 GS g8 M255 K258");
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 0, 255, 1, 258, 4, 1, 200, 255, "s8 GS g4 clamp 200");
+    /* t2 with GS, M = 255 at K 33025 (and the int16 flush inside each group) */
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 33025, 0, 1, 1, 0, "t2 all +1, no GS, K 33025");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 33025, 33025, 1, 255, 255, "t2 all +1 one group M255 K33025");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 2, 33025, 4096, 2, 255, 255, "t2 all -1 g4096 asym M255");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 2, 33025, 4, 1, 255, 255, "t2 all -1 g4 d -255");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 1, 33025, 8, 2, 255, 255, "t2 all +1 g8 asym d -255");
+    limit_case(FGQ_DT_T2, FGQ_DT_S8, -128, 127, 1, 5000, 0, 1, 1, 0, "t2 x s8 zx -128, one flush-crossing group");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 2, 4099, 4099, 2, 255, 255, "t2 flush: 4099 in one group");
+}
+
+int main(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (!fgq_cpu_has_avx2()) {
+        printf("test_qgemm_avx2: skipped, this CPU has no AVX2\n");
+        return 0;
+    }
+#else
+    printf("test_qgemm_avx2: skipped, not x86\n");
+    return 0;
+#endif
+    fgq_error err;
+    if (fgq_threadpool_create(2, &pool2, &err) != FGQ_OK) {
+        fprintf(stderr, "threadpool: %s\n", err.msg);
+        return 1;
+    }
+    RUN(test_limits);
+    RUN(test_u8s8_random);
+    RUN(test_u8t2_random);
+    fgq_threadpool_destroy(pool2);
+    return FGQ_TEST_DONE();
+}
