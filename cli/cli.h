@@ -48,8 +48,10 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
                              fgq_error *err);
 /* Opens MODEL for running: a .fgq file (recognised by its magic) is read and
  * loaded as it is; anything else is imported as ONNX, optimized and lowered
- * in memory. On failure r is left freed. */
-fgq_status fgq_cli_open_model(const char *path, int64_t batch, fgq_graph_runner *r, fgq_error *err);
+ * in memory. threads > 1 gives the runner a pool of that many threads. On
+ * failure r is left freed. */
+fgq_status fgq_cli_open_model(const char *path, int64_t batch, int64_t threads, fgq_graph_runner *r,
+                              fgq_error *err);
 /* Fills *pre with the preprocessing a .fgq stores (fgq quantize writes the
  * calibration's), so run and eval feed data as calibration did; returns 0 and
  * leaves *pre alone when the model stores none. */

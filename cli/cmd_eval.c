@@ -131,12 +131,8 @@ static int eval_single(const eval_args *a)
     fgq_error err;
     fgq_error_clear(&err);
     fgq_graph_runner r;
-    if (fgq_cli_open_model(model, a->batch, &r, &err) != FGQ_OK)
+    if (fgq_cli_open_model(model, a->batch, threads, &r, &err) != FGQ_OK)
         return fgq_cli_report(cmd, &err);
-    if (fgq_graph_runner_set_threads(&r, (int32_t)threads, &err) != FGQ_OK) {
-        fgq_graph_runner_free(&r);
-        return fgq_cli_report(cmd, &err);
-    }
 
     if (!a->pre_given)
         fgq_cli_stored_preprocess(&r.model, &pre);
@@ -547,11 +543,11 @@ static int eval_compare(const eval_args *a)
         }
         if (fgq_graph_runner_init(&fr, fg, &err) != FGQ_OK)
             goto fail;
-    } else if (fgq_cli_open_model(fname, a->batch, &fr, &err) != FGQ_OK) {
+    } else if (fgq_cli_open_model(fname, a->batch, 1, &fr, &err) != FGQ_OK) { /* threads: below */
         goto fail;
     }
     if (qname != NULL) {
-        if (fgq_cli_open_model(qname, a->batch, &qr, &err) != FGQ_OK)
+        if (fgq_cli_open_model(qname, a->batch, 1, &qr, &err) != FGQ_OK)
             goto fail;
         snprintf(qlabel, sizeof qlabel, "%s", qname);
     } else {

@@ -217,12 +217,8 @@ int fgq_cmd_run(int argc, char **argv)
     fgq_error err;
     fgq_error_clear(&err);
     fgq_graph_runner r;
-    if (fgq_cli_open_model(model, batch, &r, &err) != FGQ_OK)
+    if (fgq_cli_open_model(model, batch, threads, &r, &err) != FGQ_OK)
         return fgq_cli_report(cmd, &err);
-    if (fgq_graph_runner_set_threads(&r, (int32_t)threads, &err) != FGQ_OK) {
-        fgq_graph_runner_free(&r);
-        return fgq_cli_report(cmd, &err);
-    }
 
     int rc = FGQ_EXIT_OK;
     host_tensor in[MAX_IO];

@@ -74,7 +74,7 @@ void fgq_cli_format_shape(const fgq_ir_tensor *t, char *buf, size_t len)
     }
 }
 
-fgq_status fgq_cli_open_model(const char *path, int64_t batch, fgq_graph_runner *r, fgq_error *err)
+static fgq_status open_runner(const char *path, int64_t batch, fgq_graph_runner *r, fgq_error *err)
 {
     memset(r, 0, sizeof *r);
     uint8_t magic[8] = {0};
@@ -96,6 +96,15 @@ fgq_status fgq_cli_open_model(const char *path, int64_t batch, fgq_graph_runner 
     if (st == FGQ_OK)
         st = fgq_graph_runner_init(r, g, err);
     fgq_graph_free(g);
+    return st;
+}
+
+fgq_status fgq_cli_open_model(const char *path, int64_t batch, int64_t threads, fgq_graph_runner *r,
+                              fgq_error *err)
+{
+    fgq_status st = open_runner(path, batch, r, err);
+    if (st == FGQ_OK && threads > 1 && (st = fgq_graph_runner_set_threads(r, (int32_t)threads, err)) != FGQ_OK)
+        fgq_graph_runner_free(r);
     return st;
 }
 
