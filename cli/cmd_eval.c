@@ -25,7 +25,7 @@ static const char k_usage[] =
     "       fgq eval FLOAT.onnx [QUANT.fgq] --data X --labels Y --sensitivity\n"
     "                --calib C [--calib-samples A:B] --weights POLICY [--acts u8|s8|u4]\n"
     "                [--observer O] [--first-last P|same] [--keep-float NODE]...\n"
-    "                [--layer NODE=POLICY]... [options above]\n"
+    "                [--layer NODE=POLICY]... [--bias-correction on|off] [options above]\n"
     "\n"
     "Runs MODEL on every sample of X and compares the arg-max of its first output\n"
     "with the labels Y: top-1 and top-5 accuracy and samples per second (samples\n"
@@ -71,7 +71,7 @@ static const char k_usage[] =
     "                    available); results are bit-identical for any N\n"
     "  --sensitivity     rank the weight layers by what quantizing each alone costs\n"
     "  --calib C, --calib-samples A:B, --weights P, --acts T, --observer O,\n"
-    "  --first-last P, --keep-float NODE, --layer NODE=POLICY\n"
+    "  --first-last P, --keep-float NODE, --layer NODE=POLICY, --bias-correction on|off\n"
     "                    as for `fgq quantize` (with --sensitivity only)\n"
     "  -h, --help        this text\n";
 
@@ -115,7 +115,7 @@ typedef struct {
     fgq_preprocess pre;
     int pre_given; /* --scale/--mean/--std override what a .fgq stores */
     /* --sensitivity: the quantize flags */
-    const char *calib_path, *calib_range, *wpol, *acts_s, *obs_s, *edge_s;
+    const char *calib_path, *calib_range, *wpol, *acts_s, *obs_s, *edge_s, *bc_s;
     int quant_flag; /* any of them given */
     fgq_layer_override *ov;
     int32_t n_ov;
@@ -464,7 +464,8 @@ static fgq_status sensitivity_config(const eval_args *a, fgq_quant_config *cfg, 
     fgq_status st;
     if ((st = fgq_policy_parse(a->wpol, &cfg->weights, err)) != FGQ_OK ||
         (st = fgq_act_kind_parse(a->acts_s, &cfg->acts, err)) != FGQ_OK ||
-        (st = fgq_observer_parse(a->obs_s, &cfg->observer, err)) != FGQ_OK)
+        (st = fgq_observer_parse(a->obs_s, &cfg->observer, err)) != FGQ_OK ||
+        (a->bc_s != NULL && (st = fgq_bias_correction_parse(a->bc_s, &cfg->bias_correction, err)) != FGQ_OK))
         return st;
     if (a->edge_s == NULL) {
         cfg->edge_set = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4;
@@ -524,6 +525,8 @@ static int eval_compare(const eval_args *a)
     int32_t n_rows = 0;
     fgq_quant_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    fgq_input_means means;
+    memset(&means, 0, sizeof means);
     fgq_preprocess pre = a->pre;
     char qlabel[256];
     prog_ctx pc;
@@ -583,6 +586,14 @@ static int eval_compare(const eval_args *a)
         fgq_progress_end(&pc.bar);
         if (st != FGQ_OK)
             goto fail;
+        if (fgq_quant_config_wants_means(&cfg)) { /* bias correction, as fgq quantize does */
+            fgq_progress_begin(&pc.bar, "bias means", cd.dims[0]);
+            st = fgq_input_means_run(&means, fg, cd.data, cd.dims[0], on_progress, &pc, &err);
+            fgq_progress_end(&pc.bar);
+            if (st != FGQ_OK)
+                goto fail;
+            cfg.means = &means;
+        }
         if (qname == NULL) {
             fgq_layer_report *rep = NULL;
             int32_t n_rep = 0;
@@ -628,6 +639,7 @@ done:
     free(labels);
     fgq_compare_result_free(&res);
     fgq_calib_free(&calib);
+    fgq_input_means_free(&means);
     fgq_dataset_free(&cd);
     fgq_dataset_free(&d);
     fgq_graph_runner_free(&qr);
@@ -670,7 +682,8 @@ int fgq_cmd_eval(int argc, char **argv)
         static const char *const valued[] = {"--data",    "--labels",        "--samples",  "--scale",
                                              "--mean",    "--std",           "--batch",    "--threads",
                                              "--calib",   "--calib-samples", "--weights",  "--acts",
-                                             "--observer", "--first-last",   "--keep-float", "--layer"};
+                                             "--observer", "--first-last",   "--keep-float", "--layer",
+                                             "--bias-correction"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(arg, valued[k]) == 0;
@@ -735,6 +748,8 @@ int fgq_cmd_eval(int argc, char **argv)
                     a.obs_s = v;
                 } else if (strcmp(arg, "--first-last") == 0) {
                     a.edge_s = v;
+                } else if (strcmp(arg, "--bias-correction") == 0) {
+                    a.bc_s = v;
                 } else if (strcmp(arg, "--keep-float") == 0) {
                     a.ov[a.n_ov].node = v;
                     a.ov[a.n_ov++].keep_float = 1;

@@ -17,7 +17,8 @@ static const char k_usage[] =
     "                    --weights POLICY [--acts u8|s8|u4|dynamic]\n"
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
-    "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--json]\n"
+    "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
+    "                    [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
     "`fgq eval` feeds them), picks a range for every activation, quantizes the weights\n"
@@ -43,6 +44,12 @@ static const char k_usage[] =
     "  --observer O         minmax (default), mse, percentile[:P] (P default 99.99)\n"
     "  --first-last P       policy of the first and last weight layers; 'same' = --weights\n"
     "                       (default: s8 when --weights is s4 or ternary, else same)\n"
+    "  --bias-correction on|off\n"
+    "                       subtract each output channel's mean shift from weight quantization,\n"
+    "                       sum_k (Wq - W)[o,k]·E[x_k] with E[x] measured on the calibration\n"
+    "                       samples, from the bias (default: on for ternary and s4 layers, off\n"
+    "                       for the others; on: every quantized weight layer). --acts dynamic:\n"
+    "                       only with --calib\n"
     "  --keep-float NODE    run that node in float (repeatable)\n"
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
@@ -96,7 +103,7 @@ int fgq_cmd_quantize(int argc, char **argv)
         return FGQ_EXIT_OK;
     }
     const char *model = NULL, *calib_path = NULL, *range = NULL, *out_path = NULL, *wpol = NULL;
-    const char *acts_s = "u8", *obs_s = "minmax", *edge_s = NULL;
+    const char *acts_s = "u8", *obs_s = "minmax", *edge_s = NULL, *bc_s = NULL;
     int json = 0;
     fgq_preprocess pre;
     fgq_preprocess_default(&pre);
@@ -114,7 +121,8 @@ int fgq_cmd_quantize(int argc, char **argv)
             continue;
         }
         static const char *const valued[] = {"--calib", "--calib-samples", "-o", "--weights", "--acts", "--observer",
-                                             "--first-last", "--scale", "--mean", "--std", "--keep-float", "--layer"};
+                                             "--first-last", "--scale", "--mean", "--std", "--keep-float", "--layer",
+                                             "--bias-correction"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(a, valued[k]) == 0;
@@ -150,6 +158,8 @@ int fgq_cmd_quantize(int argc, char **argv)
             obs_s = v;
         } else if (strcmp(a, "--first-last") == 0) {
             edge_s = v;
+        } else if (strcmp(a, "--bias-correction") == 0) {
+            bc_s = v;
         } else if (strcmp(a, "--scale") == 0) {
             if (!parse_floats(v, &pre.scale, 1, &n) || pre.scale == 0.0f) {
                 rc = fgq_cli_usage_error(cmd, "--scale '%s' is not a non-zero number", v);
@@ -193,7 +203,8 @@ int fgq_cmd_quantize(int argc, char **argv)
     fgq_quant_config cfg;
     memset(&cfg, 0, sizeof cfg);
     if (fgq_policy_parse(wpol, &cfg.weights, &err) != FGQ_OK || fgq_act_kind_parse(acts_s, &cfg.acts, &err) != FGQ_OK ||
-        fgq_observer_parse(obs_s, &cfg.observer, &err) != FGQ_OK) {
+        fgq_observer_parse(obs_s, &cfg.observer, &err) != FGQ_OK ||
+        (bc_s != NULL && fgq_bias_correction_parse(bc_s, &cfg.bias_correction, &err) != FGQ_OK)) {
         rc = fgq_cli_report(cmd, &err);
         goto out;
     }
@@ -201,6 +212,10 @@ int fgq_cmd_quantize(int argc, char **argv)
     if (calib_path == NULL && (!dynamic || range != NULL)) {
         rc = fgq_cli_usage_error(cmd, dynamic ? "--calib-samples needs --calib"
                                               : "--calib is required (except with --acts dynamic)");
+        goto out;
+    }
+    if (cfg.bias_correction == FGQ_BC_ON && calib_path == NULL) {
+        rc = fgq_cli_usage_error(cmd, "--bias-correction on measures the layer inputs on --calib samples");
         goto out;
     }
     if (edge_s == NULL) {
@@ -216,12 +231,16 @@ int fgq_cmd_quantize(int argc, char **argv)
     }
     cfg.n_overrides = n_ov;
     cfg.overrides = ov;
+    /* the float pass for bias correction only when some layer takes it */
+    int want_means = fgq_quant_config_wants_means(&cfg);
 
     fgq_graph *fg = NULL, *qg = NULL;
     fgq_dataset d;
     memset(&d, 0, sizeof d);
     fgq_calib calib;
     memset(&calib, 0, sizeof calib);
+    fgq_input_means means;
+    memset(&means, 0, sizeof means);
     fgq_layer_report *layers = NULL;
     int32_t n_layers = 0;
     if (fgq_quant_config_check(&cfg, &err) != FGQ_OK) /* before any work */
@@ -268,6 +287,14 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_progress_end(&pc.bar);
         if (st != FGQ_OK)
             goto fail;
+    }
+    if (want_means) {
+        fgq_progress_begin(&pc.bar, "bias means", n);
+        st = fgq_input_means_run(&means, fg, d.data, n, on_progress, &pc, &err);
+        fgq_progress_end(&pc.bar);
+        if (st != FGQ_OK)
+            goto fail;
+        cfg.means = &means;
     }
 build:
     if (fgq_quantize_graph(fg, dynamic ? NULL : &calib, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
@@ -360,6 +387,7 @@ done:
     fgq_graph_free(qg);
     fgq_graph_free(fg);
     fgq_calib_free(&calib);
+    fgq_input_means_free(&means);
     fgq_dataset_free(&d);
 out:
     free(ov);

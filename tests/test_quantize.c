@@ -11,6 +11,8 @@
 #include "passes.h"
 #include "quant/affine.h"
 #include "quantize.h"
+#include "lower.h"
+#include "ops/ops_q.h"
 #include "run_graph.h"
 
 #include <math.h>
@@ -436,6 +438,118 @@ static void test_model_metadata(void)
     fgq_graph_free(fg);
 }
 
+/* Bias correction on a hand-built Gemm y = x·Wᵀ + b (x [1, 8] a graph input).
+ * Oracle: b'[r] = b[r] − Σ_k (W_q[r,k] − W[r,k])·μ_k computed here, W_q
+ * decoded from the stored codes, multipliers and row scales as the kernels read
+ * them (code · min(m, M) · s_r), μ a mean vector set by hand; the stored int32
+ * bias must be round(b' / (s_x·s_r)). Also: fgq_input_means_run's mean of x is
+ * the plain average of the samples; off leaves round(b / (s_x·s_r)). */
+enum { GK = 8, GR = 3, GN = 50 };
+static void test_bias_correction_gemm(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t dx[2] = {1, GK}, dw[2] = {GR, GK}, db[1] = {GR}, dy[2] = {1, GR};
+    float w[GR * GK], b[GR], data[GN * GK];
+    for (int i = 0; i < GR * GK; i++)
+        w[i] = frand(-1.0f, 1.0f);
+    for (int i = 0; i < GR; i++)
+        b[i] = frand(-0.5f, 0.5f);
+    for (int i = 0; i < GN * GK; i++)
+        data[i] = frand(-0.5f, 2.0f);
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 2, dx), W_ = const_f32(g, "w", 2, dw, w), B = const_f32(g, "b", 1, db, b);
+    int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, dy), in[3] = {x, W_, B};
+    int32_t n = node(g, "fc", "Gemm", 3, in, y);
+    add_attr(g, n, "transB", FGQ_ATTR_INT)->i = 1;
+    set_io(g, 1, &x, 1, &y);
+    fgq_error err;
+    fgq_error_clear(&err);
+
+    /* the measured mean of x */
+    fgq_input_means m;
+    CHECK_MSG(fgq_input_means_run(&m, g, data, GN, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(m.mean != NULL && m.mean[x] != NULL && m.n_samples == GN);
+    for (int k = 0; m.mean != NULL && m.mean[x] != NULL && k < GK; k++) {
+        double a = 0.0;
+        for (int s = 0; s < GN; s++)
+            a += data[s * GK + k];
+        CHECK(fabs(m.mean[x][k] - a / GN) < 1e-9);
+    }
+    /* a known mean instead */
+    double mu[GK];
+    for (int k = 0; k < GK; k++) {
+        mu[k] = 0.25 * (double)k - 0.6;
+        if (m.mean != NULL && m.mean[x] != NULL)
+            m.mean[x][k] = mu[k];
+    }
+    for (int on = 0; on < 2; on++) {
+        fgq_quant_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        CHECK(fgq_policy_parse("ternary:g4:exact", &cfg.weights, &err) == FGQ_OK);
+        cfg.bias_correction = on ? FGQ_BC_ON : FGQ_BC_OFF;
+        cfg.means = &m;
+        fgq_layer_report *rep = NULL;
+        int32_t n_rep = 0;
+        fgq_status st;
+        fgq_graph *qg = quantize(g, data, &cfg, &rep, &n_rep, &st, &err);
+        CHECK_MSG(st == FGQ_OK, "%s", err.msg);
+        const fgq_ir_tensor *wq = qg ? find(qg, "fc.w") : NULL, *gs = qg ? find(qg, "fc.gs") : NULL,
+                            *bq = qg ? find(qg, "fc.b") : NULL, *xq = qg ? find(qg, "x.q") : NULL;
+        const fgq_ir_attr *ipa = NULL;
+        for (int32_t i = 0; qg != NULL && i < qg->n_nodes; i++)
+            if (strcmp(qg->nodes[i].name, "fc") == 0)
+                ipa = fgq_node_attr(&qg->nodes[i], FGQ_ATTR_IPARAMS);
+        CHECK(wq != NULL && gs != NULL && bq != NULL && xq != NULL && ipa != NULL && ipa->ints != NULL);
+        if (wq != NULL && gs != NULL && bq != NULL && xq != NULL && ipa != NULL && ipa->ints != NULL) {
+            const int64_t group = ipa->ints[FGQ_QP_W_GROUP], nalpha = ipa->ints[FGQ_QP_W_NALPHA];
+            const int64_t mmax = ipa->ints[FGQ_QP_W_MMAX], ng = gs->dims[1], row_bytes = (wq->dims[1] + 3) / 4;
+            CHECK(group == 4 && nalpha == 1 && ng == 2);
+            const double sx = xq->q.scales[0];
+            double moved = 0.0;
+            for (int r = 0; r < GR; r++) {
+                const double sr = wq->q.scales[r];
+                double shift = 0.0;
+                for (int k = 0; k < GK; k++) {
+                    int32_t code = fgq_qw_code(FGQ_DT_T2, (const uint8_t *)wq->data + r * row_bytes, k);
+                    int64_t mg = ((const uint8_t *)gs->data)[(r * ng + k / group) * nalpha];
+                    mg = mg < mmax ? mg : mmax;
+                    double wqf = (double)((float)code * (float)mg * (float)sr);
+                    shift += (wqf - (double)w[r * GK + k]) * mu[k];
+                }
+                double want = (double)b[r] - (on ? shift : 0.0);
+                int32_t got = ((const int32_t *)bq->data)[r];
+                CHECK_MSG(fabs((double)got * sx * sr - want) <= 0.5 * sx * sr * (1.0 + 1e-5) + 1e-7,
+                          "row %d (%s): bias %g, want %g", r, on ? "on" : "off", (double)got * sx * sr, want);
+                moved += fabs(shift) / (sx * sr);
+            }
+            CHECK(moved > 1.0); /* the correction is not vacuous here */
+        }
+        free(rep);
+        fgq_graph_free(qg);
+    }
+    /* on without means (static activations): refused */
+    {
+        fgq_quant_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        CHECK(fgq_policy_parse("ternary:g4:exact", &cfg.weights, &err) == FGQ_OK);
+        cfg.bias_correction = FGQ_BC_ON;
+        fgq_layer_report *rep = NULL;
+        int32_t n_rep = 0;
+        fgq_status st;
+        fgq_error_clear(&err);
+        fgq_graph *qg = quantize(g, data, &cfg, &rep, &n_rep, &st, &err);
+        CHECK(st == FGQ_ERR_VALUE && qg == NULL && strstr(err.msg, "bias correction") != NULL);
+        free(rep);
+        fgq_graph_free(qg);
+    }
+    fgq_bias_correction bc;
+    CHECK(fgq_bias_correction_parse("on", &bc, &err) == FGQ_OK && bc == FGQ_BC_ON);
+    CHECK(fgq_bias_correction_parse("off", &bc, &err) == FGQ_OK && bc == FGQ_BC_OFF);
+    CHECK(fgq_bias_correction_parse("maybe", &bc, &err) == FGQ_ERR_VALUE);
+    fgq_input_means_free(&m);
+    fgq_graph_free(g);
+}
+
 int main(void)
 {
     RUN(test_model_metadata);
@@ -443,5 +557,6 @@ int main(void)
     RUN(test_ternary_and_overrides);
     RUN(test_u4_and_s8_acts);
     RUN(test_dynamic_acts);
+    RUN(test_bias_correction_gemm);
     return FGQ_TEST_DONE();
 }

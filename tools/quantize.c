@@ -523,6 +523,265 @@ static fgq_status quantize_weight(qctx *c, const char *layer, const fgq_policy *
     return FGQ_OK;
 }
 
+/* ---- bias correction ------------------------------------------------------------------- */
+
+fgq_status fgq_bias_correction_parse(const char *text, fgq_bias_correction *out, fgq_error *err)
+{
+    if (text != NULL && strcmp(text, "on") == 0) {
+        *out = FGQ_BC_ON;
+        return FGQ_OK;
+    }
+    if (text != NULL && strcmp(text, "off") == 0) {
+        *out = FGQ_BC_OFF;
+        return FGQ_OK;
+    }
+    return fgq_fail(err, FGQ_ERR_VALUE, "bias correction '%s': expected on or off", text ? text : "");
+}
+
+static int weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed);
+
+void fgq_input_means_free(fgq_input_means *m)
+{
+    if (m == NULL)
+        return;
+    for (int32_t t = 0; m->mean != NULL && t < m->n_tensors; t++)
+        free(m->mean[t]);
+    free(m->mean);
+    memset(m, 0, sizeof *m);
+}
+
+typedef struct {
+    const fgq_graph *g;
+    fgq_input_means *m;
+    int64_t *count;
+} means_ctx;
+
+static void means_add(double *sum, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        sum[i] += (double)x[i];
+}
+
+static void means_obs(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
+{
+    means_ctx *o = user;
+    if (node < 0 || node >= o->g->n_nodes)
+        return;
+    const fgq_ir_node *nd = &o->g->nodes[node];
+    for (int32_t k = 0; k < n_outputs && k < nd->n_outputs; k++) {
+        int32_t t = nd->outputs[k];
+        if (t < 0 || o->m->mean[t] == NULL || outputs[k] == NULL || outputs[k]->dtype != FGQ_DT_F32)
+            continue;
+        int64_t n = 1;
+        for (int32_t d = 0; d < outputs[k]->rank; d++)
+            n *= outputs[k]->dims[d];
+        if (n != fgq_ir_tensor_numel(&o->g->tensors[t]))
+            continue;
+        means_add(o->m->mean[t], outputs[k]->data, n);
+        o->count[t]++;
+    }
+}
+
+fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
+                               fgq_calib_progress progress, void *user, fgq_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (fg->n_inputs != 1)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "bias correction: the model has %d inputs (only one is supported)",
+                        (int)fg->n_inputs);
+    if (n_samples < 1)
+        return fgq_fail(err, FGQ_ERR_VALUE, "bias correction: no samples");
+    size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
+    m->n_tensors = fg->n_tensors;
+    m->n_samples = n_samples;
+    m->mean = calloc(nt, sizeof *m->mean);
+    int64_t *count = calloc(nt, sizeof *count);
+    fgq_status st = m->mean == NULL || count == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory")
+                                                     : FGQ_OK;
+    for (int32_t i = 0; st == FGQ_OK && i < fg->n_nodes; i++) {
+        int32_t wt;
+        int64_t rows, k;
+        int tr;
+        if (!weight_layer(fg, i, &wt, &rows, &k, &tr))
+            continue;
+        int32_t x = fg->nodes[i].inputs[0];
+        int64_t n = fgq_ir_tensor_numel(&fg->tensors[x]);
+        if (m->mean[x] != NULL || n <= 0)
+            continue;
+        if ((m->mean[x] = calloc((size_t)n, sizeof(double))) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory");
+    }
+    fgq_graph_runner r;
+    memset(&r, 0, sizeof r);
+    int runner = 0;
+    float *outs[16] = {0};
+    if (st == FGQ_OK && fg->n_outputs > 16)
+        st = fgq_fail(err, FGQ_ERR_UNSUPPORTED, "bias correction: more than 16 outputs");
+    if (st == FGQ_OK && (st = fgq_graph_runner_init(&r, fg, err)) == FGQ_OK)
+        runner = 1;
+    for (int32_t o = 0; st == FGQ_OK && o < fg->n_outputs; o++) {
+        fgq_tensor_info info;
+        fgq_model_output_info(&r.model, o, &info);
+        if ((outs[o] = malloc((size_t)info.size_bytes + 1)) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory");
+    }
+    int32_t in_t = fg->inputs[0];
+    int64_t per = fgq_ir_tensor_numel(&fg->tensors[in_t]);
+    means_ctx o = {fg, m, count};
+    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
+        const float *x = data + s * per;
+        if (m->mean[in_t] != NULL) {
+            means_add(m->mean[in_t], x, per);
+            count[in_t]++;
+        }
+        st = fgq_graph_runner_run(&r, &x, outs, means_obs, &o, err);
+        if (st == FGQ_OK && progress != NULL)
+            progress(user, s + 1, n_samples);
+    }
+    for (int32_t t = 0; st == FGQ_OK && t < fg->n_tensors; t++) {
+        if (m->mean[t] == NULL)
+            continue;
+        if (count[t] == 0) { /* never seen: not corrected */
+            free(m->mean[t]);
+            m->mean[t] = NULL;
+            continue;
+        }
+        int64_t n = fgq_ir_tensor_numel(&fg->tensors[t]);
+        for (int64_t i = 0; i < n; i++)
+            m->mean[t][i] /= (double)count[t];
+    }
+    for (int32_t k = 0; k < 16; k++)
+        free(outs[k]);
+    if (runner)
+        fgq_graph_runner_free(&r);
+    free(count);
+    if (st != FGQ_OK)
+        fgq_input_means_free(m);
+    return st;
+}
+
+/* Mean of each reduction column of weight node i (E[x_k], see quantize.h):
+ * col[g·k + j] for group g (Conv groups; 1 otherwise). 0: cannot (no correction). */
+static int column_means(const qctx *c, int32_t i, int64_t k, const double *mx, double **col_out, int64_t *groups)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    const fgq_ir_tensor *xt = &fg->tensors[n->inputs[0]];
+    *col_out = NULL;
+    *groups = 1;
+    if (op_is(n, "Conv")) {
+        fgq_lowered_node low;
+        fgq_error e2;
+        fgq_error_clear(&e2);
+        if (fgq_lower_node(fg, i, &low, &e2) != FGQ_OK)
+            return 0;
+        const int32_t *ip = low.iparams;
+        const fgq_ir_tensor *yt = &fg->tensors[n->outputs[0]];
+        int32_t nsp = ip[FGQ_P_NSPATIAL];
+        if (nsp < 1 || nsp > 3 || xt->rank != nsp + 2 || yt->rank != nsp + 2)
+            return 0;
+        int64_t N = xt->dims[0], C = xt->dims[1], G = ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1;
+        int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, ker[3] = {1, 1, 1}, str[3] = {1, 1, 1}, dil[3] = {1, 1, 1},
+                pb[3] = {0, 0, 0};
+        for (int32_t d = 0; d < nsp; d++) {
+            in[d] = xt->dims[2 + d];
+            out[d] = yt->dims[2 + d];
+            ker[d] = ip[FGQ_P_KERNEL + d];
+            str[d] = ip[FGQ_P_STRIDE + d];
+            dil[d] = ip[FGQ_P_DILATION + d];
+            pb[d] = ip[FGQ_P_PAD_BEGIN + d];
+        }
+        int64_t kk = ker[0] * ker[1] * ker[2], Cg = C / G;
+        if (N < 1 || C % G != 0 || Cg * kk != k)
+            return 0;
+        double *col = calloc((size_t)(G * k), sizeof(double));
+        if (col == NULL)
+            return -1;
+        const double denom = (double)N * (double)(out[0] * out[1] * out[2]);
+        for (int64_t g = 0; g < G; g++)
+            for (int64_t ci = 0; ci < Cg; ci++)
+                for (int64_t a = 0; a < ker[0]; a++)
+                    for (int64_t b = 0; b < ker[1]; b++)
+                        for (int64_t e = 0; e < ker[2]; e++) {
+                            double sum = 0.0;
+                            for (int64_t b0 = 0; b0 < N; b0++) {
+                                const double *plane = mx + (b0 * C + g * Cg + ci) * in[0] * in[1] * in[2];
+                                for (int64_t o0 = 0; o0 < out[0]; o0++) {
+                                    int64_t i0 = o0 * str[0] - pb[0] + a * dil[0];
+                                    if (i0 < 0 || i0 >= in[0])
+                                        continue;
+                                    for (int64_t o1 = 0; o1 < out[1]; o1++) {
+                                        int64_t i1 = o1 * str[1] - pb[1] + b * dil[1];
+                                        if (i1 < 0 || i1 >= in[1])
+                                            continue;
+                                        for (int64_t o2 = 0; o2 < out[2]; o2++) {
+                                            int64_t i2 = o2 * str[2] - pb[2] + e * dil[2];
+                                            if (i2 >= 0 && i2 < in[2])
+                                                sum += plane[(i0 * in[1] + i1) * in[2] + i2];
+                                        }
+                                    }
+                                }
+                            }
+                            col[g * k + (ci * ker[0] + a) * ker[1] * ker[2] + b * ker[2] + e] = sum / denom;
+                        }
+        *col_out = col;
+        *groups = G;
+        return 1;
+    }
+    /* Gemm / MatMul: features on the last axis */
+    int64_t numel = fgq_ir_tensor_numel(xt);
+    if (xt->rank < 1 || xt->dims[xt->rank - 1] != k || numel <= 0)
+        return 0;
+    int64_t m = numel / k;
+    double *col = calloc((size_t)k, sizeof(double));
+    if (col == NULL)
+        return -1;
+    for (int64_t r = 0; r < m; r++)
+        for (int64_t j = 0; j < k; j++)
+            col[j] += mx[r * k + j];
+    for (int64_t j = 0; j < k; j++)
+        col[j] /= (double)m;
+    *col_out = col;
+    return 1;
+}
+
+/* b[r] -= Σ_k (W_q[r,k] − W[r,k]) · E[x_k] when cfg asks for it (quantize.h). */
+static fgq_status bias_correct(qctx *c, int32_t i, const fgq_policy *pol, int64_t rows, int64_t k, const float *wr,
+                               const float *deq, float *bias)
+{
+    const fgq_bias_correction bc = c->cfg->bias_correction;
+    if (bc == FGQ_BC_OFF || (bc != FGQ_BC_ON && pol->kind != FGQ_WQ_T2 && pol->kind != FGQ_WQ_S4))
+        return FGQ_OK;
+    const fgq_ir_node *n = &c->fg->nodes[i];
+    const fgq_input_means *m = c->cfg->means;
+    int32_t x = n->inputs[0];
+    if (m == NULL || x >= m->n_tensors || m->mean == NULL || m->mean[x] == NULL) {
+        if (bc == FGQ_BC_ON && c->cfg->acts != FGQ_ACTS_DYNAMIC)
+            return fgq_fail(c->err, FGQ_ERR_VALUE, "layer '%s': bias correction needs the mean of its input '%s'",
+                            n->name, c->fg->tensors[x].name);
+        return FGQ_OK;
+    }
+    double *col = NULL;
+    int64_t groups = 1;
+    int ok = column_means(c, i, k, m->mean[x], &col, &groups);
+    if (ok < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory correcting the bias of layer '%s'", n->name);
+    if (ok == 0 || rows % groups != 0) {
+        free(col);
+        return FGQ_OK;
+    }
+    const int64_t per_group = rows / groups;
+    for (int64_t r = 0; r < rows; r++) {
+        const double *e = col + (r / per_group) * k;
+        double shift = 0.0;
+        for (int64_t j = 0; j < k; j++)
+            shift += ((double)deq[r * k + j] - (double)wr[r * k + j]) * e[j];
+        bias[r] = (float)((double)bias[r] - shift);
+    }
+    free(col);
+    return FGQ_OK;
+}
+
 /* ---- per-node quantization ------------------------------------------------------------ */
 
 static const fgq_layer_override *find_override(const qctx *c, const char *name)
@@ -716,7 +975,8 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     int32_t lo, hi;
     fgq_q_act_range(c->act_dt, &lo, &hi);
     int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
-    if ((st = quantize_weight(c, n->name, pol, wr, rows, k, dx, &qw)) != FGQ_OK)
+    if ((st = quantize_weight(c, n->name, pol, wr, rows, k, dx, &qw)) != FGQ_OK ||
+        (st = bias_correct(c, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
     for (int64_t r = 0; r < rows; r++) {
         double sw = (double)ax.scale * (double)qw.s_row[r];
@@ -853,7 +1113,8 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
     }
     if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK ||
         (st = get_dynquant(c, n->inputs[0], in)) != FGQ_OK ||
-        (st = quantize_weight(c, n->name, pol, wr, rows, k, 255, &qw)) != FGQ_OK)
+        (st = quantize_weight(c, n->name, pol, wr, rows, k, 255, &qw)) != FGQ_OK ||
+        (st = bias_correct(c, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
     int has_bias = 0;
     for (int64_t r = 0; r < rows; r++)
@@ -1077,6 +1338,8 @@ fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
 {
     if (cfg->acts < FGQ_ACTS_U8 || cfg->acts > FGQ_ACTS_DYNAMIC)
         return fgq_fail(err, FGQ_ERR_VALUE, "unknown activation kind %d", (int)cfg->acts);
+    if (cfg->bias_correction < FGQ_BC_DEFAULT || cfg->bias_correction > FGQ_BC_ON)
+        return fgq_fail(err, FGQ_ERR_VALUE, "unknown bias correction mode %d", (int)cfg->bias_correction);
     return FGQ_OK;
 }
 
@@ -1324,4 +1587,18 @@ fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const flo
     fgq_graph_runner_free(&fr);
     fgq_graph_runner_free(&qr);
     return st;
+}
+
+int fgq_quant_config_wants_means(const fgq_quant_config *cfg)
+{
+    if (cfg->bias_correction == FGQ_BC_ON)
+        return 1;
+    if (cfg->bias_correction != FGQ_BC_DEFAULT)
+        return 0;
+    int want = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4 ||
+               (cfg->edge_set && (cfg->edge.kind == FGQ_WQ_T2 || cfg->edge.kind == FGQ_WQ_S4));
+    for (int32_t o = 0; o < cfg->n_overrides; o++)
+        want |= !cfg->overrides[o].keep_float &&
+                (cfg->overrides[o].policy.kind == FGQ_WQ_T2 || cfg->overrides[o].policy.kind == FGQ_WQ_S4);
+    return want;
 }

@@ -34,6 +34,20 @@
  * (s_x·s_r / s_y) (0, 0 when that real is below 2^-31); output clamp =
  * activation dtype range ∩ the fused Relu/Clip.
  *
+ * Bias correction (Nagel et al. 2019, empirical): with cfg->means (the float
+ * model's mean input of every weight layer over the calibration samples,
+ * fgq_input_means_run), a corrected layer's float bias becomes
+ *   b'[r] = b[r] − Σ_k (W_q[r,k] − W[r,k]) · E[x_k]
+ * before it is rounded to int32 (dynamic: stored f32), W_q the dequantized
+ * weights exactly as the kernels compute them (integerised multipliers
+ * included), E[x_k] the mean of reduction column k: for Gemm/MatMul the mean
+ * of input feature k over samples and rows, for Conv the exact mean of im2col
+ * column k (input channel of the row's group, kernel offset) over samples and
+ * output positions, padding zeros included. Which layers: cfg->bias_correction
+ * (FGQ_BC_DEFAULT: ternary and s4 layers; FGQ_BC_ON: every quantized weight
+ * layer; FGQ_BC_OFF: none). Without means nothing is corrected, except that
+ * FGQ_BC_ON with static activations is FGQ_ERR_VALUE.
+ *
  * Activations: u8 (0..255), s8 (−128..127), u4 (u8 storage, 0..15), each per
  * tensor, TF min/max parameters over the observer's range. Every quantized
  * tensor carries its scale and zero point in its qparams.
@@ -78,6 +92,30 @@ typedef struct {
     fgq_policy policy;  /* keep_float == 0: weight policy of that layer */
 } fgq_layer_override;
 
+typedef enum {
+    FGQ_BC_DEFAULT = 0, /* ternary and s4 layers */
+    FGQ_BC_OFF = 1,
+    FGQ_BC_ON = 2,      /* every quantized weight layer */
+} fgq_bias_correction;
+
+/* Parses on | off. */
+fgq_status fgq_bias_correction_parse(const char *text, fgq_bias_correction *out, fgq_error *err);
+
+/* Mean of every element of each weight layer's input tensor over the samples
+ * (the float graph's static shape, batch dimension included). */
+typedef struct {
+    int32_t n_tensors;   /* of the float graph */
+    int64_t n_samples;
+    double **mean;       /* per float tensor: numel means, NULL when not tracked */
+} fgq_input_means;
+
+/* Runs fg (float, one input; data as fgq_calib_run) on n_samples samples and
+ * averages the input of every Conv/Gemm/MatMul that fgq_quantize_graph can
+ * quantize. progress may be NULL. */
+fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
+                               fgq_calib_progress progress, void *user, fgq_error *err);
+void fgq_input_means_free(fgq_input_means *m);
+
 typedef struct {
     fgq_policy weights;        /* default weight policy */
     int edge_set;              /* 1: first and last weight layers use `edge` */
@@ -86,7 +124,13 @@ typedef struct {
     fgq_observer observer;
     int32_t n_overrides;
     const fgq_layer_override *overrides; /* later entries win */
+    fgq_bias_correction bias_correction;
+    const fgq_input_means *means;        /* NULL: no bias correction */
 } fgq_quant_config;
+
+/* 1 if cfg's bias correction applies to some layer (so the caller should run
+ * fgq_input_means_run on the calibration samples and set cfg->means). */
+int fgq_quant_config_wants_means(const fgq_quant_config *cfg);
 
 /* One row per float node that survives in the quantized model (a folded bias
  * Add is reported with its Conv/Gemm/MatMul). */
