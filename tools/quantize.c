@@ -945,6 +945,208 @@ static fgq_status gather_layer(qctx *c, int32_t i, int32_t wt, int64_t rows, int
     return FGQ_OK;
 }
 
+/* Weight node i under policy u8: TF 8-bit affine weights (per tensor, min/max
+ * widened to 0, zero point z_w nudged so 0.0 is exact) on CONV_INT (Conv) or
+ * MATMUL_INT (Gemm / MatMul, W as [K, N]). MATMUL_INT takes no bias, so a
+ * Gemm / MatMul layer with a nonzero int32 bias runs as a 1x1 CONV_INT between
+ * two RESHAPEs ([P, K] -> [P, K, 1, 1] -> [P, N, 1, 1] -> [P, N]). The output
+ * is requantized per tensor at s_x·s_w/s_y, clamped to the fused Relu/Clip. */
+static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows, int64_t k,
+                                    int transposed)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    const int is_conv = op_is(n, "Conv");
+    int32_t y = n->outputs[0];
+    const fgq_ir_node *act_node = n;
+    const int64_t nw = rows * k;
+    float *bias = calloc((size_t)rows, sizeof(float));
+    float *wr = malloc((size_t)nw * sizeof(float)), *deq = malloc((size_t)nw * sizeof(float));
+    uint8_t *codes = malloc((size_t)nw), *codes_t = malloc((size_t)nw);
+    int32_t *bq = malloc((size_t)rows * sizeof(int32_t));
+    fgq_status st = FGQ_OK;
+    if (bias == NULL || wr == NULL || deq == NULL || codes == NULL || codes_t == NULL || bq == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        goto done;
+    }
+    if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK)
+        goto done;
+    float wmin = 0.0f, wmax = 0.0f;
+    for (int64_t j = 0; j < nw; j++) {
+        if (!isfinite(wr[j])) {
+            st = fgq_fail(c->err, FGQ_ERR_VALUE, "layer '%s': weight (%lld, %lld) is %s", n->name, (long long)(j / k),
+                          (long long)(j % k), isnan(wr[j]) ? "NaN" : "Inf");
+            goto done;
+        }
+        wmin = wr[j] < wmin ? wr[j] : wmin;
+        wmax = wr[j] > wmax ? wr[j] : wmax;
+    }
+    if (wmax <= wmin) /* all-zero weights: any positive scale represents them exactly */
+        wmax = wmin + 1.0f;
+    fgq_affine_params aw;
+    if ((st = fgq_affine_choose_u8(wmin, wmax, &aw, c->err)) != FGQ_OK)
+        goto done;
+    fgq_affine_quantize_u8(wr, nw, &aw, codes);
+    fgq_affine_dequantize_u8(codes, nw, &aw, deq);
+    int32_t xq;
+    if ((st = get_quant(c, n->inputs[0], &xq)) != FGQ_OK)
+        goto done;
+    const fgq_affine_params ax = c->qpar[n->inputs[0]];
+    fgq_affine_params ay;
+    if ((st = act_params(c, y, &ay)) != FGQ_OK)
+        goto done;
+    int32_t lo, hi;
+    fgq_q_act_range(c->act_dt, &lo, &hi);
+    /* CONV_INT / MATMUL_INT overflow bound: K · d_max(z_x) · d_max(z_w) <= 2^31 − 1 */
+    const int64_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
+    const int64_t dw = aw.zero_point > 255 - aw.zero_point ? aw.zero_point : 255 - aw.zero_point;
+    if (k > INT32_MAX / ((dx > 0 ? dx : 1) * (dw > 0 ? dw : 1))) {
+        st = fgq_fail(c->err, FGQ_ERR_UNSUPPORTED,
+                      "layer '%s': u8 weights: reduction length %lld with |x - z_x| <= %lld and |w - z_w| <= %lld "
+                      "can overflow int32 (K * %lld * %lld must be <= 2^31 - 1)",
+                      n->name, (long long)k, (long long)dx, (long long)dw, (long long)dx, (long long)dw);
+        goto done;
+    }
+    if ((st = bias_correct(c, i, pol, rows, k, wr, deq, bias)) != FGQ_OK)
+        goto done;
+    const double sxw = (double)ax.scale * (double)aw.scale;
+    int any_bias = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double b = nearbyint((double)bias[r] / sxw);
+        bq[r] = b > INT32_MAX ? INT32_MAX : b < INT32_MIN ? INT32_MIN : (int32_t)b;
+        any_bias |= bq[r] != 0;
+    }
+    int32_t mult = 0, shift = 0;
+    const double real = sxw / (double)ay.scale;
+    if (real >= ldexp(1.0, -31)) {
+        fgq_error e2;
+        fgq_error_clear(&e2);
+        if (fgq_quantize_multiplier(real, &mult, &shift, &e2) != FGQ_OK || shift < -31 || shift > 31) {
+            st = fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "layer '%s': requantization s_x*s_w/s_y = %g is not representable%s%s",
+                          n->name, real, e2.msg[0] != '\0' ? ": " : "", e2.msg);
+            goto done;
+        }
+    }
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    const fgq_ir_tensor *xf = &fg->tensors[n->inputs[0]];
+    const int as_conv = is_conv || any_bias;
+    if (!is_conv && (xf->rank < 2 || (any_bias && xf->rank > 2 && (xf->sym_dims & ((1u << (xf->rank - 1)) - 1u))))) {
+        st = fgq_fail(c->err, FGQ_ERR_UNSUPPORTED,
+                      "layer '%s' (%s): u8 weights need an input of rank >= 2 (rank 2 when its leading dims are symbolic), "
+                      "got rank %d", n->name, n->op_type, (int)xf->rank);
+        goto done;
+    }
+    if (is_conv) {
+        fgq_lowered_node low;
+        if ((st = fgq_lower_node(fg, i, &low, c->err)) != FGQ_OK)
+            goto done;
+        memcpy(ip, low.iparams, FGQ_QP_X_ZERO * sizeof(int32_t));
+        ip[FGQ_P_ACT] = 0;
+        ip[FGQ_P_COUNT_PAD] = 0;
+    } else if (as_conv) { /* 1x1 convolution over [P, K, 1, 1] */
+        ip[FGQ_P_NSPATIAL] = 2;
+        ip[FGQ_P_GROUP] = 1;
+        for (int32_t d = 0; d < 3; d++) {
+            ip[FGQ_P_KERNEL + d] = 1;
+            ip[FGQ_P_STRIDE + d] = 1;
+            ip[FGQ_P_DILATION + d] = 1;
+        }
+    }
+    ip[FGQ_QP_X_ZERO] = ax.zero_point;
+    ip[FGQ_QP_INT_W_ZERO] = aw.zero_point;
+    ip[FGQ_QP_Y_ZERO] = ay.zero_point;
+    act_clamp(c, act_node, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
+    ip[FGQ_QP_REQ_MULT] = mult;
+    ip[FGQ_QP_REQ_SHIFT] = shift;
+    int32_t in[3], n_in = 2, yq;
+    in[0] = xq;
+    if (is_conv) {
+        const fgq_ir_tensor *wf = &fg->tensors[wt];
+        in[1] = new_const(c, n->name, ".w", 0, FGQ_DT_U8, wf->rank, wf->dims, codes, (size_t)nw);
+    } else if (as_conv) {
+        int64_t wd[4] = {rows, k, 1, 1};
+        in[1] = new_const(c, n->name, ".w", 0, FGQ_DT_U8, 4, wd, codes, (size_t)nw);
+    } else { /* MATMUL_INT: B [K, N] */
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < k; j++)
+                codes_t[j * rows + r] = codes[r * k + j];
+        int64_t wd[2] = {k, rows};
+        in[1] = new_const(c, n->name, ".w", 0, FGQ_DT_U8, 2, wd, codes_t, (size_t)nw);
+    }
+    if (as_conv) {
+        int64_t bd[1] = {rows};
+        in[n_in++] = new_const(c, n->name, ".b", 0, FGQ_DT_S32, 1, bd, bq, (size_t)rows * sizeof(int32_t));
+    }
+    for (int32_t q = 1; q < n_in; q++)
+        if (in[q] < 0) {
+            st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+            goto done;
+        }
+    if ((st = set_qparams(&c->qg->tensors[in[1]], 1, &aw.scale, &aw.zero_point, 0, 0, c->err)) != FGQ_OK)
+        goto done;
+    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK)
+        goto done;
+    if (is_conv || !as_conv) {
+        if ((st = add_qnode(c, n->name, is_conv ? "ConvInt" : "MatMulInt", is_conv ? FGQ_OP_CONV_INT : FGQ_OP_MATMUL_INT,
+                            n_in, in, yq, ip, fp)) != FGQ_OK)
+            goto done;
+    } else {
+        /* [..., K] -> [P, K, 1, 1] -> CONV_INT -> [P, N, 1, 1] -> [..., N] */
+        int64_t p = 1;
+        for (int32_t d = 0; d + 1 < xf->rank; d++)
+            p *= xf->dims[d];
+        const uint32_t sym = xf->sym_dims & 1u;
+        int32_t x4 = new_tensor(c, n->name, ".x4", -1, c->act_dt, 0);
+        int32_t y4 = x4 >= 0 ? new_tensor(c, n->name, ".y4", -1, c->act_dt, 0) : -1;
+        if (y4 < 0) {
+            st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+            goto done;
+        }
+        int64_t xd[4] = {p, k, 1, 1}, yd[4] = {p, rows, 1, 1};
+        fgq_ir_tensor *tx = &c->qg->tensors[x4];
+        tx->rank = 4;
+        memcpy(tx->dims, xd, sizeof xd);
+        tx->sym_dims = sym;
+        fgq_ir_tensor *ty = &c->qg->tensors[y4];
+        ty->rank = 4;
+        memcpy(ty->dims, yd, sizeof yd);
+        ty->sym_dims = sym;
+        int32_t ipr[FGQ_NODE_MAX_IPARAMS] = {0};
+        float fpr[FGQ_NODE_MAX_FPARAMS] = {0};
+        char nm[512];
+        if ((st = set_qparams(tx, 1, &ax.scale, &ax.zero_point, 0, 0, c->err)) != FGQ_OK ||
+            (st = set_qparams(&c->qg->tensors[y4], 1, &ay.scale, &ay.zero_point, 0, 0, c->err)) != FGQ_OK)
+            goto done;
+        snprintf(nm, sizeof nm, "%s.reshape_in", n->name);
+        if ((st = add_qnode(c, nm, "Reshape", FGQ_OP_RESHAPE, 1, &xq, x4, ipr, fpr)) != FGQ_OK)
+            goto done;
+        in[0] = x4;
+        if ((st = add_qnode(c, n->name, "ConvInt", FGQ_OP_CONV_INT, n_in, in, y4, ip, fp)) != FGQ_OK)
+            goto done;
+        snprintf(nm, sizeof nm, "%s.reshape_out", n->name);
+        if ((st = add_qnode(c, nm, "Reshape", FGQ_OP_RESHAPE, 1, &y4, yq, ipr, fpr)) != FGQ_OK)
+            goto done;
+    }
+    {
+        fgq_layer_report *rp = new_report(c, i, y);
+        rp->quantized = 1;
+        rp->has_weights = 1;
+        fgq_policy_format(pol, rp->policy, sizeof rp->policy);
+        rp->weight_sqnr_db = fgq_sqnr_db_f32(wr, deq, nw);
+        rp->bits = 8.0;
+        rp->q_tensor = yq;
+    }
+done:
+    free(bias);
+    free(wr);
+    free(deq);
+    free(codes);
+    free(codes_t);
+    free(bq);
+    return st;
+}
+
 static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
                                         int64_t k, int transposed)
 {
@@ -1217,6 +1419,8 @@ static fgq_status quantize_node(qctx *c, int32_t i)
             return float_node(c, i, "f32");
         if (c->cfg->acts == FGQ_ACTS_DYNAMIC)
             return quantize_weight_layer_dyn(c, i, &pol, wt, rows, k, transposed);
+        if (pol.kind == FGQ_WQ_U8)
+            return quantize_u8_layer(c, i, &pol, wt, rows, k, transposed);
         return quantize_weight_layer(c, i, &pol, wt, rows, k, transposed);
     }
     if (c->cfg->acts == FGQ_ACTS_DYNAMIC) /* the graph between weight layers stays float */
