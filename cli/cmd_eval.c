@@ -207,19 +207,15 @@ static int eval_single(const eval_args *a)
         fgq_json j;
         fgq_json_init(&j, stdout);
         fgq_json_begin_object(&j);
-        fgq_json_key(&j, "model");
-        fgq_json_string(&j, model);
-        fgq_json_key(&j, "samples");
-        fgq_json_int(&j, n);
-        fgq_json_key(&j, "top1");
-        fgq_json_double(&j, acc1);
+        fgq_json_kv_string(&j, "model", model);
+        fgq_json_kv_int(&j, "samples", n);
+        fgq_json_kv_double(&j, "top1", acc1);
         fgq_json_key(&j, "top5");
         if (has_top5)
             fgq_json_double(&j, acc5);
         else
             fgq_json_null(&j);
-        fgq_json_key(&j, "samples_per_s");
-        fgq_json_double(&j, secs > 0 ? (double)n / secs : 0.0);
+        fgq_json_kv_double(&j, "samples_per_s", secs > 0 ? (double)n / secs : 0.0);
         fgq_json_end_object(&j);
         fgq_json_finish(&j);
     } else {
@@ -264,14 +260,6 @@ static void on_progress(void *user, int64_t done, int64_t total)
     prog_ctx *p = user;
     p->bar.total = total;
     fgq_progress_update(&p->bar, done);
-}
-
-static void json_db(fgq_json *j, double v)
-{
-    if (isfinite(v))
-        fgq_json_double(j, v);
-    else
-        fgq_json_null(j);
 }
 
 static const char *fmt_db(double v, char *buf, size_t len)
@@ -320,15 +308,13 @@ static void json_acc(fgq_json *j, const char *key, double top1, double top5, int
 {
     fgq_json_key(j, key);
     fgq_json_begin_object(j);
-    fgq_json_key(j, "top1");
-    fgq_json_double(j, top1);
+    fgq_json_kv_double(j, "top1", top1);
     fgq_json_key(j, "top5");
     if (has_top5)
         fgq_json_double(j, top5);
     else
         fgq_json_null(j);
-    fgq_json_key(j, "samples_per_s");
-    fgq_json_double(j, per_s);
+    fgq_json_kv_double(j, "samples_per_s", per_s);
     fgq_json_end_object(j);
 }
 
@@ -344,60 +330,41 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
         fgq_json j;
         fgq_json_init(&j, stdout);
         fgq_json_begin_object(&j);
-        fgq_json_key(&j, "float_model");
-        fgq_json_string(&j, a->models[0]);
-        fgq_json_key(&j, "quant_model");
-        fgq_json_string(&j, qlabel);
-        fgq_json_key(&j, "samples");
-        fgq_json_int(&j, res->samples);
+        fgq_json_kv_string(&j, "float_model", a->models[0]);
+        fgq_json_kv_string(&j, "quant_model", qlabel);
+        fgq_json_kv_int(&j, "samples", res->samples);
         json_acc(&j, "float", f1, f5, has_top5, fps);
         json_acc(&j, "quant", q1, q5, has_top5, qps);
-        fgq_json_key(&j, "agreement");
-        fgq_json_double(&j, res->agree / n);
-        fgq_json_key(&j, "output_sqnr_db");
-        json_db(&j, out_db);
+        fgq_json_kv_double(&j, "agreement", res->agree / n);
+        fgq_json_kv_double(&j, "output_sqnr_db", out_db);
         fgq_json_key(&j, "layers");
         fgq_json_begin_array(&j);
         for (int32_t L = 0; L < res->n_layers; L++) {
             const fgq_compare_layer *l = &res->layers[L];
             fgq_json_begin_object(&j);
-            fgq_json_key(&j, "name");
-            fgq_json_string(&j, l->name);
-            fgq_json_key(&j, "node");
-            fgq_json_string(&j, l->node);
-            fgq_json_key(&j, "op");
-            fgq_json_string(&j, l->op);
-            fgq_json_key(&j, "dtype");
-            fgq_json_string(&j, fgq_dtype_name(l->q_dtype));
-            fgq_json_key(&j, "sqnr_db");
-            json_db(&j, fgq_compare_sqnr_db(l->sig, l->noise));
+            fgq_json_kv_string(&j, "name", l->name);
+            fgq_json_kv_string(&j, "node", l->node);
+            fgq_json_kv_string(&j, "op", l->op);
+            fgq_json_kv_string(&j, "dtype", fgq_dtype_name(l->q_dtype));
+            fgq_json_kv_double(&j, "sqnr_db", fgq_compare_sqnr_db(l->sig, l->noise));
             fgq_json_end_object(&j);
         }
         fgq_json_end_array(&j);
         if (a->sensitivity) {
-            fgq_json_key(&j, "calib_samples");
-            fgq_json_int(&j, n_calib);
+            fgq_json_kv_int(&j, "calib_samples", n_calib);
             fgq_json_key(&j, "sensitivity");
             fgq_json_begin_array(&j);
             for (int32_t i = 0; i < n_rows; i++) {
                 const fgq_sensitivity_row *r = &rows[i];
                 fgq_json_begin_object(&j);
-                fgq_json_key(&j, "name");
-                fgq_json_string(&j, r->name);
-                fgq_json_key(&j, "op");
-                fgq_json_string(&j, r->op);
-                fgq_json_key(&j, "policy");
-                fgq_json_string(&j, r->policy);
-                fgq_json_key(&j, "top1");
-                fgq_json_double(&j, r->top1 / n);
-                fgq_json_key(&j, "top1_drop");
-                fgq_json_double(&j, (double)(res->top1[0] - r->top1) / n);
-                fgq_json_key(&j, "agreement");
-                fgq_json_double(&j, r->agree / n);
-                fgq_json_key(&j, "sqnr_db");
-                json_db(&j, r->out_sqnr_db);
-                fgq_json_key(&j, "sqnr_rank");
-                fgq_json_int(&j, sqnr_rank(rows, n_rows, i));
+                fgq_json_kv_string(&j, "name", r->name);
+                fgq_json_kv_string(&j, "op", r->op);
+                fgq_json_kv_string(&j, "policy", r->policy);
+                fgq_json_kv_double(&j, "top1", r->top1 / n);
+                fgq_json_kv_double(&j, "top1_drop", (double)(res->top1[0] - r->top1) / n);
+                fgq_json_kv_double(&j, "agreement", r->agree / n);
+                fgq_json_kv_double(&j, "sqnr_db", r->out_sqnr_db);
+                fgq_json_kv_int(&j, "sqnr_rank", sqnr_rank(rows, n_rows, i));
                 fgq_json_end_object(&j);
             }
             fgq_json_end_array(&j);

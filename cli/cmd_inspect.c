@@ -93,13 +93,11 @@ static void json_tensor_list(fgq_json *j, const fgq_graph *g, int32_t n, const i
     for (int32_t k = 0; k < n; k++) {
         const fgq_ir_tensor *t = idx[k] >= 0 ? &g->tensors[idx[k]] : NULL;
         fgq_json_begin_object(j);
-        fgq_json_key(j, "name");
-        fgq_json_string(j, t ? t->name : "");
+        fgq_json_kv_string(j, "name", t ? t->name : "");
         fgq_json_key(j, "shape");
         json_shape(j, t);
         if (with_dtype) {
-            fgq_json_key(j, "dtype");
-            fgq_json_string(j, t ? fgq_dtype_name(t->dtype) : "undef");
+            fgq_json_kv_string(j, "dtype", t ? fgq_dtype_name(t->dtype) : "undef");
             fgq_json_key(j, "symbolic_dims");
             fgq_json_begin_array(j);
             for (int32_t d = 0; t != NULL && d < t->rank; d++)
@@ -118,12 +116,9 @@ static void print_json(const char *path, const fgq_graph *g, int64_t batch, cons
     fgq_json j;
     fgq_json_init(&j, stdout);
     fgq_json_begin_object(&j);
-    fgq_json_key(&j, "model");
-    fgq_json_string(&j, path);
-    fgq_json_key(&j, "opset");
-    fgq_json_int(&j, g->opset);
-    fgq_json_key(&j, "batch");
-    fgq_json_int(&j, batch);
+    fgq_json_kv_string(&j, "model", path);
+    fgq_json_kv_int(&j, "opset", g->opset);
+    fgq_json_kv_int(&j, "batch", batch);
     fgq_json_key(&j, "inputs");
     json_tensor_list(&j, g, g->n_inputs, g->inputs, 1);
     fgq_json_key(&j, "outputs");
@@ -133,39 +128,28 @@ static void print_json(const char *path, const fgq_graph *g, int64_t batch, cons
     for (int32_t i = 0; i < g->n_nodes; i++) {
         const fgq_ir_node *n = &g->nodes[i];
         fgq_json_begin_object(&j);
-        fgq_json_key(&j, "name");
-        fgq_json_string(&j, n->name);
-        fgq_json_key(&j, "op");
-        fgq_json_string(&j, n->op_type);
+        fgq_json_kv_string(&j, "name", n->name);
+        fgq_json_kv_string(&j, "op", n->op_type);
         if (n->domain[0] != '\0') {
-            fgq_json_key(&j, "domain");
-            fgq_json_string(&j, n->domain);
+            fgq_json_kv_string(&j, "domain", n->domain);
         }
         fgq_json_key(&j, "inputs");
         json_tensor_list(&j, g, n->n_inputs, n->inputs, 0);
         fgq_json_key(&j, "outputs");
         json_tensor_list(&j, g, n->n_outputs, n->outputs, 0);
-        fgq_json_key(&j, "params");
-        fgq_json_int(&j, np[i]);
-        fgq_json_key(&j, "macs");
-        fgq_json_int(&j, nm[i]);
-        fgq_json_key(&j, "supported");
-        fgq_json_bool(&j, fgq_node_is_supported(g, i));
+        fgq_json_kv_int(&j, "params", np[i]);
+        fgq_json_kv_int(&j, "macs", nm[i]);
+        fgq_json_kv_bool(&j, "supported", fgq_node_is_supported(g, i));
         fgq_json_end_object(&j);
     }
     fgq_json_end_array(&j);
     fgq_json_key(&j, "total");
     fgq_json_begin_object(&j);
-    fgq_json_key(&j, "nodes");
-    fgq_json_int(&j, g->n_nodes);
-    fgq_json_key(&j, "params");
-    fgq_json_int(&j, t->params);
-    fgq_json_key(&j, "macs");
-    fgq_json_int(&j, t->macs);
-    fgq_json_key(&j, "weight_bytes");
-    fgq_json_int(&j, t->weight_bytes);
-    fgq_json_key(&j, "unknown_shapes");
-    fgq_json_int(&j, t->n_unknown);
+    fgq_json_kv_int(&j, "nodes", g->n_nodes);
+    fgq_json_kv_int(&j, "params", t->params);
+    fgq_json_kv_int(&j, "macs", t->macs);
+    fgq_json_kv_int(&j, "weight_bytes", t->weight_bytes);
+    fgq_json_kv_int(&j, "unknown_shapes", t->n_unknown);
     fgq_json_end_object(&j);
     fgq_json_key(&j, "unsupported_ops");
     fgq_json_begin_array(&j);

@@ -87,14 +87,6 @@ static void on_progress(void *user, int64_t done, int64_t total)
     fgq_progress_update(&((prog_ctx *)user)->bar, done);
 }
 
-static void json_db(fgq_json *j, double v)
-{
-    if (isfinite(v))
-        fgq_json_double(j, v);
-    else
-        fgq_json_null(j);
-}
-
 int fgq_cmd_quantize(int argc, char **argv)
 {
     const char *cmd = "quantize";
@@ -321,40 +313,28 @@ build:
         fgq_json j;
         fgq_json_init(&j, stdout);
         fgq_json_begin_object(&j);
-        fgq_json_key(&j, "model");
-        fgq_json_string(&j, model);
-        fgq_json_key(&j, "output");
-        fgq_json_string(&j, out_path);
-        fgq_json_key(&j, "weights");
-        fgq_json_string(&j, wpol);
-        fgq_json_key(&j, "acts");
-        fgq_json_string(&j, acts_s);
-        fgq_json_key(&j, "observer");
-        fgq_json_string(&j, obs_s);
-        fgq_json_key(&j, "samples");
-        fgq_json_int(&j, n);
+        fgq_json_kv_string(&j, "model", model);
+        fgq_json_kv_string(&j, "output", out_path);
+        fgq_json_kv_string(&j, "weights", wpol);
+        fgq_json_kv_string(&j, "acts", acts_s);
+        fgq_json_kv_string(&j, "observer", obs_s);
+        fgq_json_kv_int(&j, "samples", n);
         fgq_json_key(&j, "layers");
         fgq_json_begin_array(&j);
         for (int32_t L = 0; L < n_layers; L++) {
             const fgq_layer_report *r = &layers[L];
             fgq_json_begin_object(&j);
-            fgq_json_key(&j, "name");
-            fgq_json_string(&j, r->name);
-            fgq_json_key(&j, "op");
-            fgq_json_string(&j, r->op);
-            fgq_json_key(&j, "policy");
-            fgq_json_string(&j, r->policy);
-            fgq_json_key(&j, "quantized");
-            fgq_json_bool(&j, r->quantized);
+            fgq_json_kv_string(&j, "name", r->name);
+            fgq_json_kv_string(&j, "op", r->op);
+            fgq_json_kv_string(&j, "policy", r->policy);
+            fgq_json_kv_bool(&j, "quantized", r->quantized);
             fgq_json_key(&j, "weight_sqnr_db");
             if (r->has_weights)
-                json_db(&j, r->weight_sqnr_db);
+                fgq_json_double(&j, r->weight_sqnr_db);
             else
                 fgq_json_null(&j);
-            fgq_json_key(&j, "act_sqnr_db");
-            json_db(&j, r->act_sqnr_db);
-            fgq_json_key(&j, "bits");
-            fgq_json_double(&j, r->bits);
+            fgq_json_kv_double(&j, "act_sqnr_db", r->act_sqnr_db);
+            fgq_json_kv_double(&j, "bits", r->bits);
             fgq_json_end_object(&j);
         }
         fgq_json_end_array(&j);

@@ -117,6 +117,30 @@ void fgq_json_null(fgq_json *j)
     fputs("null", j->out);
 }
 
+void fgq_json_kv_string(fgq_json *j, const char *key, const char *s)
+{
+    fgq_json_key(j, key);
+    fgq_json_string(j, s);
+}
+
+void fgq_json_kv_int(fgq_json *j, const char *key, int64_t v)
+{
+    fgq_json_key(j, key);
+    fgq_json_int(j, v);
+}
+
+void fgq_json_kv_double(fgq_json *j, const char *key, double v)
+{
+    fgq_json_key(j, key);
+    fgq_json_double(j, v);
+}
+
+void fgq_json_kv_bool(fgq_json *j, const char *key, int v)
+{
+    fgq_json_key(j, key);
+    fgq_json_bool(j, v);
+}
+
 void fgq_json_finish(fgq_json *j)
 {
     fputc('\n', j->out);

@@ -29,6 +29,11 @@ void fgq_json_int(fgq_json *j, int64_t v);
 void fgq_json_double(fgq_json *j, double v);
 void fgq_json_bool(fgq_json *j, int v);
 void fgq_json_null(fgq_json *j);
+/* "key": value in one call. */
+void fgq_json_kv_string(fgq_json *j, const char *key, const char *s);
+void fgq_json_kv_int(fgq_json *j, const char *key, int64_t v);
+void fgq_json_kv_double(fgq_json *j, const char *key, double v);
+void fgq_json_kv_bool(fgq_json *j, const char *key, int v);
 /* Ends the document with a newline. */
 void fgq_json_finish(fgq_json *j);
 
