@@ -886,6 +886,20 @@ static fgq_layer_report *new_report(qctx *c, int32_t i, int32_t out_t)
     return r;
 }
 
+/* Report row of a quantized weight layer: its policy, weight SQNR over the n
+ * weights w against their dequantized values deq, and bits per weight. */
+static void report_weight_layer(qctx *c, int32_t i, int32_t out_t, int32_t q_t, const fgq_policy *pol,
+                                const float *w, const float *deq, int64_t n, double bits)
+{
+    fgq_layer_report *rp = new_report(c, i, out_t);
+    rp->quantized = 1;
+    rp->has_weights = 1;
+    fgq_policy_format(pol, rp->policy, sizeof rp->policy);
+    rp->weight_sqnr_db = fgq_sqnr_db_f32(w, deq, n);
+    rp->bits = bits;
+    rp->q_tensor = q_t;
+}
+
 static int32_t act_bits(const qctx *c)
 {
     return c->cfg->acts == FGQ_ACTS_U4 ? 4 : 8;
@@ -1128,15 +1142,7 @@ static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, i
         if ((st = add_qnode(c, nm, "Reshape", FGQ_OP_RESHAPE, 1, &y4, yq, ipr, fpr)) != FGQ_OK)
             goto done;
     }
-    {
-        fgq_layer_report *rp = new_report(c, i, y);
-        rp->quantized = 1;
-        rp->has_weights = 1;
-        fgq_policy_format(pol, rp->policy, sizeof rp->policy);
-        rp->weight_sqnr_db = fgq_sqnr_db_f32(wr, deq, nw);
-        rp->bits = 8.0;
-        rp->q_tensor = yq;
-    }
+    report_weight_layer(c, i, y, yq, pol, wr, deq, nw, 8.0);
 done:
     free(bias);
     free(wr);
@@ -1240,13 +1246,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
         if ((st = add_qnode(c, n->name, is_conv ? "QConv" : "QGemm", is_conv ? FGQ_OP_QCONV : FGQ_OP_QGEMM, n_in, in,
                             yq, ip, fp)) != FGQ_OK)
             goto done;
-        fgq_layer_report *rp = new_report(c, i, y);
-        rp->quantized = 1;
-        rp->has_weights = 1;
-        fgq_policy_format(pol, rp->policy, sizeof rp->policy);
-        rp->weight_sqnr_db = fgq_sqnr_db_f32(wr, qw.deq, rows * k);
-        rp->bits = 8.0 * (double)qw.bytes / (double)(rows * k);
-        rp->q_tensor = yq;
+        report_weight_layer(c, i, y, yq, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k));
     }
 done:
     qweights_free(&qw);
@@ -1362,13 +1362,7 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
     if ((st = add_qnode(c, n->name, is_conv ? "QConvDyn" : "QGemmDyn", is_conv ? FGQ_OP_QCONV_DYN : FGQ_OP_QGEMM_DYN,
                         n_in, in, yf, ip, fp)) != FGQ_OK)
         goto done;
-    fgq_layer_report *rp = new_report(c, i, y);
-    rp->quantized = 1;
-    rp->has_weights = 1;
-    fgq_policy_format(pol, rp->policy, sizeof rp->policy);
-    rp->weight_sqnr_db = fgq_sqnr_db_f32(wr, qw.deq, rows * k);
-    rp->bits = 8.0 * (double)qw.bytes / (double)(rows * k);
-    rp->q_tensor = yf;
+    report_weight_layer(c, i, y, yf, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k));
 done:
     qweights_free(&qw);
     free(bias);
