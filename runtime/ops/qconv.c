@@ -10,9 +10,20 @@
  *   y = clamp(z_y + requant(sat32(B[m] + dot), REQ[m]), qmin, qmax).
  * The spatial block is the float Conv's (runtime/fgq_ops.h) with kernel dims
  * from iparams, since W is a 2-D packed matrix.
+ *
+ * Two paths, the same integers. Where the QGEMM kernel row selected for the
+ * weights is an optimized one (qgemm_dispatch.c), tiles of output positions
+ * are gathered into im2col rows of K bytes (padding taps = z_x) on the
+ * stack and handed to that GEMM kernel and its output stage; tasks (batch,
+ * group, tile) are split over node->par. Otherwise (the reference kernels,
+ * as on a microcontroller, or K past the tile budget) each output is one
+ * fgq_qconv_dot, with no buffer at all.
  */
 #include "ops_q.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
+
+#include <string.h>
 
 typedef struct {
     fgq_qconv_geom geom;
@@ -113,6 +124,116 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
     return qconv_check_all(node, in, out, &s, err);
 }
 
+/* im2col tile budget on the stack: positions × K bytes, plus two int32
+ * blocks of QCONV_TP × QCONV_JB (the dots, and the same transposed so that
+ * the output stage runs along a channel's positions). */
+enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64 };
+
+typedef struct {
+    const qconv_shape *s;
+    const fgq_qgemm_kernel *kern;
+    const fgq_tensor_view *x;
+    uint8_t *y;
+    int x_s8, y_s8;
+    int32_t zx, zy, qmin, qmax;
+    int64_t tp, tiles, positions; /* per image and group */
+} qconv_task;
+
+/* Positions [p0, p0 + np) of image n, group grp, as rows of K bytes. */
+static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0, int64_t np, uint8_t *buf)
+{
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const fgq_tensor_view *x = t->x;
+    const int64_t K = t->s->geom.k, c_in = x->dims[1], cg = c_in / t->s->geom.groups;
+    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2];
+    const uint8_t pad = (uint8_t)t->zx; /* the byte of z_x in X's dtype */
+    const uint8_t *xg = (const uint8_t *)x->data + (n * c_in + grp * cg) * ID * IH * IW;
+    for (int64_t r = 0; r < np; r++) {
+        const int64_t p = p0 + r, ow = p % OW, oh = (p / OW) % OH, od = p / (OW * OH);
+        uint8_t *row = buf + r * K;
+        const int64_t iw0 = ow * sp->stride[2] - sp->pad_begin[2], dw = sp->dilation[2];
+        const int w_inside = iw0 >= 0 && iw0 + (KW - 1) * dw < IW;
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t kd = 0; kd < KD; kd++) {
+                const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+                for (int64_t kh = 0; kh < KH; kh++, row += KW) {
+                    const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                    if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
+                        memset(row, pad, (size_t)KW);
+                        continue;
+                    }
+                    const uint8_t *xr = xg + ((c * ID + id) * IH + ih) * IW;
+                    if (w_inside && dw == 1)
+                        memcpy(row, xr + iw0, (size_t)KW);
+                    else
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            const int64_t iw = iw0 + kw * dw;
+                            row[kw] = iw >= 0 && iw < IW ? xr[iw] : pad;
+                        }
+                }
+            }
+    }
+}
+
+/* Tasks [b, e) over (image, group, tile). */
+static void qconv_tiles(void *ctx, int64_t b, int64_t e)
+{
+    const qconv_task *t = (const qconv_task *)ctx;
+    const fgq_qweights *qw = &t->s->qw;
+    const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k;
+    uint8_t buf[QCONV_TILE_BYTES];
+    int32_t dot[QCONV_TP * QCONV_JB], dot_t[QCONV_JB * QCONV_TP];
+    for (int64_t task = b; task < e; task++) {
+        const int64_t tile = task % t->tiles, grp = (task / t->tiles) % groups, n = task / (t->tiles * groups);
+        const int64_t p0 = tile * t->tp, np = t->positions - p0 < t->tp ? t->positions - p0 : t->tp;
+        qconv_im2col(t, n, grp, p0, np, buf);
+        for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
+            const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
+            fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, QCONV_JB);
+            for (int64_t r = 0; r < np; r++)
+                for (int64_t i = 0; i < nb; i++)
+                    dot_t[i * QCONV_TP + r] = dot[r * QCONV_JB + i];
+            for (int64_t i = 0; i < nb; i++)
+                t->kern->requant(qw, j0 + i, 0, dot_t + i * QCONV_TP, np, t->zy, t->qmin, t->qmax,
+                                 t->y + ((n * qw->rows + j0 + i) * t->positions + p0), t->y_s8);
+        }
+    }
+}
+
+/* The GEMM path; 0 when it does not apply (reference kernels, or K past
+ * the tile budget). */
+static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s,
+                                                    const fgq_tensor_view *x, const fgq_tensor_view *y)
+{
+    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s->qw.dtype, fgq_node_kernels(node), &s->qw);
+    const int64_t K = s->geom.k;
+    if (kern->dot == fgq_qgemm_dot_ref || K > QCONV_TILE_BYTES)
+        return 0;
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    qconv_task t = {
+        .s = s,
+        .kern = kern,
+        .x = x,
+        .y = (uint8_t *)y->data,
+        .x_s8 = x->dtype == FGQ_DT_S8,
+        .y_s8 = y->dtype == FGQ_DT_S8,
+        .zx = node->iparams[FGQ_QP_X_ZERO],
+        .zy = node->iparams[FGQ_QP_Y_ZERO],
+        .qmin = node->iparams[FGQ_QP_QMIN],
+        .qmax = node->iparams[FGQ_QP_QMAX],
+        .positions = sp->out[0] * sp->out[1] * sp->out[2],
+    };
+    t.tp = QCONV_TILE_BYTES / K < QCONV_TP ? QCONV_TILE_BYTES / K : QCONV_TP;
+    if (t.tp > 4)
+        t.tp &= ~(int64_t)3;
+    t.tiles = (t.positions + t.tp - 1) / t.tp;
+    const int64_t tasks = x->dims[0] * s->geom.groups * t.tiles;
+    const int64_t mg = s->qw.rows / s->geom.groups;
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, t.tp * mg * K), qconv_tiles, &t);
+    return 1;
+}
+
 fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                          const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -123,6 +244,8 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *x = in[0], *y = out[0];
+    if (qconv_run_gemm(node, &s, x, y))
+        return FGQ_OK;
     const int y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t zx = node->iparams[FGQ_QP_X_ZERO], zy = node->iparams[FGQ_QP_Y_ZERO];
     const int32_t qmin = node->iparams[FGQ_QP_QMIN], qmax = node->iparams[FGQ_QP_QMAX];

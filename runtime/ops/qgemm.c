@@ -8,9 +8,10 @@
  * packed rows (the tools transpose ONNX's B into [N, K] rows; transB,
  * alpha and beta are folded into W, B and REQ). Weights per ops_q.h.
  *
- * The dot products come from the microkernel qgemm_dispatch.c selects (AVX2
- * for s8 and t2 where the CPU has it, else fgq_qweights_dot); all give the
- * same integers. Blocks of QGEMM_JB output channels are split over node->par.
+ * The dot products and the output stage come from the kernel row
+ * qgemm_dispatch.c selects (AVX-512 VNNI or AVX2 for s8 and t2 where the CPU
+ * has them, else fgq_qweights_dot); all give the same integers. Tiles of
+ * QGEMM_MB rows × QGEMM_JB output channels are split over node->par.
  */
 #include "ops_q.h"
 #include "ops_util.h"
@@ -61,33 +62,50 @@ fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *con
     return qgemm_check_all(node, in, out, &qw, err);
 }
 
-/* Output channels per task and per microkernel call: 64 weight rows stay in
- * cache while every activation row passes over them. */
-enum { QGEMM_JB = 64 };
+/* A task: QGEMM_MB activation rows × QGEMM_JB output channels. 64 weight
+ * rows stay in cache while the rows pass over them. Kernels that take a
+ * block of rows at once (kern->gemm) keep the task's int32 dots on the
+ * stack (16 KiB, in a function of its own); the others, the reference
+ * among them (the one a microcontroller runs), need one row of 64. */
+enum { QGEMM_JB = 64, QGEMM_MB = 64 };
 
 typedef struct {
     const fgq_qweights *qw;
     const fgq_qgemm_kernel *kern;
     const uint8_t *a;
-    void *y;
+    uint8_t *y;
     int a_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
-    int64_t m_rows;
+    int64_t m_rows, j_blocks;
 } qgemm_task;
 
-/* Column blocks [b, e) of QGEMM_JB output channels, every activation row. */
+static __attribute__((noinline)) void qgemm_tile(const qgemm_task *t, int64_t r0, int64_t mb, int64_t j0, int64_t nb)
+{
+    int32_t dot[QGEMM_MB * QGEMM_JB];
+    const fgq_qweights *qw = t->qw;
+    t->kern->gemm(qw, j0, nb, t->a + r0 * qw->k, qw->k, mb, t->a_s8, t->zx, dot, QGEMM_JB);
+    for (int64_t r = 0; r < mb; r++)
+        t->kern->requant(qw, j0, 1, dot + r * QGEMM_JB, nb, t->zy, t->qmin, t->qmax, t->y + (r0 + r) * qw->rows + j0,
+                         t->y_s8);
+}
+
+/* Tasks [b, e): row block task / j_blocks, column block task % j_blocks. */
 static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
 {
     const qgemm_task *t = (const qgemm_task *)ctx;
     const fgq_qweights *qw = t->qw;
-    int32_t dot[QGEMM_JB];
-    for (int64_t jb = b; jb < e; jb++) {
-        const int64_t j0 = jb * QGEMM_JB, nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
-        for (int64_t r = 0; r < t->m_rows; r++) {
+    for (int64_t task = b; task < e; task++) {
+        const int64_t r0 = (task / t->j_blocks) * QGEMM_MB, j0 = (task % t->j_blocks) * QGEMM_JB;
+        const int64_t mb = t->m_rows - r0 < QGEMM_MB ? t->m_rows - r0 : QGEMM_MB;
+        const int64_t nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
+        if (t->kern->gemm != NULL) {
+            qgemm_tile(t, r0, mb, j0, nb);
+            continue;
+        }
+        int32_t dot[QGEMM_JB];
+        for (int64_t r = r0; r < r0 + mb; r++) {
             t->kern->dot(qw, j0, nb, t->a + r * qw->k, t->a_s8, t->zx, dot);
-            for (int64_t i = 0; i < nb; i++)
-                fgq_q_store(t->y, r * qw->rows + j0 + i, t->y_s8, fgq_qweights_output(qw, j0 + i, dot[i], t->zy),
-                            t->qmin, t->qmax);
+            t->kern->requant(qw, j0, 1, dot, nb, t->zy, t->qmin, t->qmax, t->y + r * qw->rows + j0, t->y_s8);
         }
     }
 }
@@ -104,9 +122,9 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     const fgq_tensor_view *a = in[0], *y = out[0];
     qgemm_task t = {
         .qw = &qw,
-        .kern = fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node)),
+        .kern = fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), &qw),
         .a = (const uint8_t *)a->data,
-        .y = y->data,
+        .y = (uint8_t *)y->data,
         .a_s8 = a->dtype == FGQ_DT_S8,
         .y_s8 = y->dtype == FGQ_DT_S8,
         .zx = node->iparams[FGQ_QP_X_ZERO],
@@ -115,9 +133,10 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
         .qmax = node->iparams[FGQ_QP_QMAX],
         .m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1),
     };
-    /* every output is one kernel call's integer, whatever the split */
-    const int64_t blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
-    fgq_parallel_for(node->par, blocks, fgq_parallel_grain(node->par, blocks, t.m_rows * QGEMM_JB * qw.k), qgemm_blocks,
+    /* every output is the same exact integer whatever the split */
+    t.j_blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
+    const int64_t tasks = t.j_blocks * ((t.m_rows + QGEMM_MB - 1) / QGEMM_MB);
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, QGEMM_MB * QGEMM_JB * qw.k), qgemm_blocks,
                      &t);
     return FGQ_OK;
 }

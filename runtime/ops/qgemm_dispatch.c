@@ -36,31 +36,82 @@ int fgq_cpu_has_avx2(void)
         return 0;
     return (ebx & (1u << 5)) != 0;
 }
+
+/* AVX2 as above, plus leaf 7 AVX512F (ebx 16), AVX512BW (ebx 30), AVX512VL
+ * (ebx 31), AVX512_VNNI (ecx 11) and XCR0 bits 5..7 (opmask, ZMM state). */
+int fgq_cpu_has_avx512vnni(void)
+{
+    if (!fgq_cpu_has_avx2())
+        return 0;
+    unsigned eax, ebx, ecx, edx, xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+    if ((xlo & 0xE6u) != 0xE6u || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        return 0;
+    const unsigned need_b = (1u << 16) | (1u << 30) | (1u << 31);
+    return (ebx & need_b) == need_b && (ecx & (1u << 11)) != 0;
+}
+
+int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
+{
+    return !qw->has_gs || (qw->n_alpha == 1 && qw->group % 32 == 0);
+}
 #endif
 
-/* First usable row for the dtype wins; the reference rows come last. */
+void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
+                      int32_t qmin, int32_t qmax, void *y, int y_s8)
+{
+    for (int64_t i = 0; i < n; i++)
+        fgq_q_store(y, i, y_s8, fgq_qweights_output(qw, c0 + i * c_step, dot[i], zy), qmin, qmax);
+}
+
+/* First usable, fitting row for the dtype wins; the reference rows come last. */
 static const fgq_qgemm_kernel qgemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
-    { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, fgq_cpu_has_avx2, fgq_qgemm_u8s8_1x4c16__avx2 },
-    { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, fgq_cpu_has_avx2, fgq_qgemm_u8t2_1x4c16__avx2 },
+    { "qgemm_u8s8_4x4c32__avx512vnni", FGQ_DT_S8, fgq_cpu_has_avx512vnni, fgq_qgemm_vnni_fits,
+      fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+    { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, fgq_cpu_has_avx512vnni, fgq_qgemm_vnni_fits,
+      fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+    { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, fgq_cpu_has_avx2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
+      fgq_qrequant__avx2 },
+    { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, fgq_cpu_has_avx2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,
+      fgq_qrequant__avx2 },
 #endif
-    { "ref", FGQ_DT_S8, NULL, fgq_qgemm_dot_ref },
-    { "ref", FGQ_DT_S4, NULL, fgq_qgemm_dot_ref },
-    { "ref", FGQ_DT_T2, NULL, fgq_qgemm_dot_ref },
+    { "ref", FGQ_DT_S8, NULL, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
+    { "ref", FGQ_DT_S4, NULL, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
+    { "ref", FGQ_DT_T2, NULL, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
 };
 
-static const fgq_qgemm_kernel qgemm_ref_any = { "ref", FGQ_DT_S8, NULL, fgq_qgemm_dot_ref };
+static const fgq_qgemm_kernel qgemm_ref_any = { "ref", FGQ_DT_S8, NULL, NULL, fgq_qgemm_dot_ref, NULL,
+                                                fgq_qrequant_ref };
 
-const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels)
+const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels, const fgq_qweights *qw)
 {
     if (kernels == FGQ_KERNELS_REF)
         return &qgemm_ref_any;
     for (size_t i = 0; i < sizeof qgemm_kernels / sizeof qgemm_kernels[0]; i++) {
         const fgq_qgemm_kernel *k = &qgemm_kernels[i];
-        if (k->w_dtype == w_dtype && (k->usable == NULL || k->usable()))
+        if (k->w_dtype == w_dtype && (k->usable == NULL || k->usable()) &&
+            (qw == NULL || k->fits == NULL || k->fits(qw)))
             return k;
     }
     return &qgemm_ref_any;
+}
+
+const fgq_qgemm_kernel *fgq_qgemm_kernel_at(size_t i)
+{
+    return i < sizeof qgemm_kernels / sizeof qgemm_kernels[0] ? &qgemm_kernels[i] : NULL;
+}
+
+void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n,
+                           const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+{
+    if (kern->gemm != NULL) {
+        kern->gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd);
+        return;
+    }
+    for (int64_t r = 0; r < m; r++)
+        kern->dot(qw, j0, n, a + r * lda, a_s8, zx, dot + r * ldd);
 }
 
 int32_t fgq_node_kernels(const fgq_node_view *node)
@@ -70,12 +121,12 @@ int32_t fgq_node_kernels(const fgq_node_view *node)
 
 const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype)
 {
-    return fgq_qgemm_kernel_select(w_dtype, fgq_node_kernels(node))->name;
+    return fgq_qgemm_kernel_select(w_dtype, fgq_node_kernels(node), NULL)->name;
 }
 
 const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype)
 {
-    if (op != FGQ_OP_QGEMM)
+    if (op != FGQ_OP_QGEMM && op != FGQ_OP_QCONV)
         return "ref";
-    return fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO)->name;
+    return fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, NULL)->name;
 }

@@ -8,16 +8,21 @@
  *
  * with the groups, multipliers (min(GS, W_MMAX)), t2 code 3 = 0 and result of
  * fgq_qweights_dot (ops_q.h), which is its reference twin: every kernel must
- * give the same integers (tests/test_qgemm_avx2.c). qw was validated by
+ * give the same integers (tests/test_qgemm_kernels.c). qw was validated by
  * fgq_qweights_check, so the §3.5 int32 bound of docs/quantized-ops.md holds
  * (every partial sum of |w|·m·|a − zx| fits in int32); a is u8, or s8 when
  * a_s8, with k = qw->k values; j0 + n <= qw->rows, n >= 1.
  *
+ * A kernel may also take a block of m activation rows at once (`gemm`,
+ * rows lda bytes apart, results dot[r·ldd + i]): the same integers as m
+ * calls of `dot`; NULL means the caller loops over `dot`.
+ *
  * Selection (fgq_qgemm_kernel_select): the first row of the table for the
- * weight dtype whose CPU test passes, unless the caller asked for the
- * reference kernels (fgq_parallel.kernels == FGQ_KERNELS_REF). The CPU is
- * queried at each call (cpuid, no cached state): the table is const and the
- * runtime keeps no mutable globals.
+ * weight dtype whose CPU test passes and that fits the weights (`fits`:
+ * group layouts a kernel handles; NULL: all), unless the caller asked for
+ * the reference kernels (fgq_parallel.kernels == FGQ_KERNELS_REF). The CPU
+ * is queried at each call (cpuid, no cached state): the table is const and
+ * the runtime keeps no mutable globals.
  */
 #ifndef FGQ_QGEMM_DISPATCH_H
 #define FGQ_QGEMM_DISPATCH_H
@@ -29,17 +34,39 @@
 typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
 
+typedef void (*fgq_qgemm_gemm_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                  int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+
+/* Output stage of n dot products: y[i] = clamp(z_y + requant(sat32(
+ * B[c] + dot[i]), REQ[c]), qmin, qmax) with channel c = c0 + i·c_step
+ * (c_step 1: a QGEMM row, 0: n positions of one QCONV channel). Reference
+ * twin: fgq_qweights_output + fgq_q_store. */
+typedef void (*fgq_qrequant_fn)(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n,
+                                int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8);
+
 typedef struct {
-    const char *name;   /* XNNPACK style: op, types, tile, ISA */
-    fgq_dtype w_dtype;  /* weights it handles (activations u8 and s8) */
+    const char *name;    /* XNNPACK style: op, types, tile, ISA */
+    fgq_dtype w_dtype;   /* weights it handles (activations u8 and s8) */
     int (*usable)(void); /* NULL: runs everywhere */
+    int (*fits)(const fgq_qweights *qw); /* NULL: every group layout */
     fgq_qgemm_dot_fn dot;
+    fgq_qgemm_gemm_fn gemm; /* NULL: `dot` per activation row */
+    fgq_qrequant_fn requant;
 } fgq_qgemm_kernel;
 
-/* The kernel QGEMM runs for weights of w_dtype under preference `kernels`
+/* The kernel QGEMM runs for weights qw (or, qw NULL, for any weights of
+ * w_dtype: the first row that could run) under preference `kernels`
  * (FGQ_KERNELS_AUTO / FGQ_KERNELS_REF). Never NULL: the reference row
  * matches every dtype. */
-const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels);
+const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels, const fgq_qweights *qw);
+
+/* Row i of the table (NULL past its end), for tests that try every kernel
+ * the CPU can run. */
+const fgq_qgemm_kernel *fgq_qgemm_kernel_at(size_t i);
+
+/* dot[r·ldd + i] for m activation rows: kern->gemm, or kern->dot per row. */
+void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n,
+                           const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
 
 /* The preference a node runs under: node->par's, AUTO when par is NULL. */
 int32_t fgq_node_kernels(const fgq_node_view *node);
@@ -56,6 +83,9 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype);
 /* Reference twin: fgq_qweights_dot per row. */
 void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                        int32_t *dot);
+/* Reference output stage: fgq_qweights_output + fgq_q_store per value. */
+void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
+                      int32_t qmin, int32_t qmax, void *y, int y_s8);
 
 #if defined(__x86_64__) || defined(__i386__)
 /* 1 when the CPU and the OS support AVX2 and FMA (cpuid + xgetbv). */
@@ -66,6 +96,24 @@ void fgq_qgemm_u8s8_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, 
 /* qgemm_u8t2_1x4c16__avx2.c: t2 weights, 4 rows a pass, 16 k a step. */
 void fgq_qgemm_u8t2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
+/* qrequant__avx2.c: the output stage, 8 values a step (bit-exact gemmlowp). */
+void fgq_qrequant__avx2(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
+                        int32_t qmin, int32_t qmax, void *y, int y_s8);
+
+/* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
+int fgq_cpu_has_avx512vnni(void);
+/* Weights the VNNI kernels take: no GS, or symmetric groups of 32·j codes. */
+int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
+/* qgemm_u8s8_4x4c32__avx512vnni.c / qgemm_u8t2_4x4c32__avx512vnni.c: 4
+ * activation rows × 4 weight rows a tile, 32 k a step, vpdpbusd. */
+void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+void fgq_qgemm_u8t2_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+void fgq_qgemm_u8s8_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                           int32_t zx, int32_t *dot);
+void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                           int32_t zx, int32_t *dot);
 #endif
 
 #endif /* FGQ_QGEMM_DISPATCH_H */

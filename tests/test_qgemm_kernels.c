@@ -1,12 +1,15 @@
 /*
- * test_qgemm_avx2.c — the AVX2 QGEMM microkernels (qgemm_u8s8_1x4c16__avx2,
- * qgemm_u8t2_1x4c16__avx2) against their reference twin.
+ * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
+ * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,t2}_1x4c16__avx2,
+ * the AVX2 output stage qrequant__avx2) against its reference twin.
  *
  * Oracle: the reference path. Per case (a) every int32 dot product of the
- * selected kernel equals fgq_qgemm_dot_ref's (fgq_qweights_dot), and (b) the
- * QGEMM op's output bytes under FGQ_KERNELS_AUTO (1 and 2 threads) are
- * memcmp-equal to those under FGQ_KERNELS_REF. Shapes: >= 1000 random per
- * kernel (M = 1, N = 1, K off every multiple of 4/16/32, narrow and wide
+ * kernel — one row at a time, and a block of rows (gemm), whole and offset —
+ * equals fgq_qgemm_dot_ref's (fgq_qweights_dot), (b) its output stage gives
+ * fgq_qrequant_ref's bytes, and (c) the QGEMM op's output bytes under
+ * FGQ_KERNELS_AUTO (1 and 2 threads) are memcmp-equal to those under
+ * FGQ_KERNELS_REF. Shapes: >= 1000 random per kernel, of the layouts it
+ * takes (M = 1, N = 1, K off every multiple of 4/16/32, narrow and wide
  * groups with tails, n_alpha 1 and 2), plus the limits: zero points at the
  * ends of the dtype, s8 codes −128/127, all +1 / all −1 ternary rows, t2 code
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
@@ -81,7 +84,7 @@ static void fill_codes(qcase *c, int mode)
     }
 }
 
-static void make_case(qcase *c, fgq_dtype wdt, int it)
+static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
 {
     memset(c, 0, sizeof *c);
     c->wdt = wdt;
@@ -109,6 +112,10 @@ static void make_case(qcase *c, fgq_dtype wdt, int it)
         const int gc = (int)(rnd() % 20);
         c->group = gc < 17 ? sizes[gc] : gc == 17 ? c->k : gc == 18 ? c->k + rin(1, 9) : rin(1, (int32_t)c->k);
         c->n_alpha = wdt == FGQ_DT_T2 && rnd() % 2 ? 2 : 1;
+        if (wide32) { /* the layouts the VNNI kernels take: 32·j, symmetric */
+            c->group = 32 * rin(1, rnd() % 2 ? 4 : 40);
+            c->n_alpha = 1;
+        }
         c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
         c->n_groups = (c->k + c->group - 1) / c->group;
         const int64_t ng = c->n * c->n_groups * c->n_alpha;
@@ -203,39 +210,82 @@ static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *po
     return st;
 }
 
-/* One case through both checks; returns 1 when it matched. */
-static int check_case(const qcase *c, const char *what, int it)
+static int cmp_dots(const int32_t *got, const int32_t *want, int64_t n, const char *what, const char *name, int it,
+                    const char *how)
 {
-    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(c->wdt, FGQ_KERNELS_AUTO);
+    for (int64_t j = 0; j < n; j++)
+        if (got[j] != want[j]) {
+            fprintf(stderr, "  %s case %d: %s %s: col %lld dot %d, ref %d\n", what, it, name, how, (long long)j,
+                    got[j], want[j]);
+            return 0;
+        }
+    return 1;
+}
+
+/* One case through every check of kernel `kern`; returns 1 when it matched:
+ * (a) its dot per row, on the whole row block and an offset sub-block,
+ * (b) its block of rows (fgq_qgemm_kernel_gemm), whole and offset,
+ * (c) its output stage on the reference dots, per row and per channel,
+ * all equal to the reference's, and (d) the QGEMM op's bytes under AUTO
+ * (1 and 2 threads) equal to FGQ_KERNELS_REF's. */
+static int check_case(const fgq_qgemm_kernel *kern, const qcase *c, const char *what, int it)
+{
     const fgq_qweights qw = case_qweights(c);
-    int32_t *d_fast = malloc(sizeof(int32_t) * (size_t)c->n), *d_ref = malloc(sizeof(int32_t) * (size_t)c->n);
+    const int a_s8 = c->xdt == FGQ_DT_S8;
+    const size_t mn = (size_t)(c->m * c->n);
+    int32_t *d_fast = malloc(sizeof(int32_t) * mn), *d_ref = malloc(sizeof(int32_t) * mn);
+    int32_t *d_blk = malloc(sizeof(int32_t) * mn);
+    uint8_t *yq_fast = malloc((size_t)c->n + (size_t)c->m), *yq_ref = malloc((size_t)c->n + (size_t)c->m);
     int ok = 1;
+    for (int64_t r = 0; r < c->m; r++)
+        fgq_qgemm_dot_ref(&qw, 0, c->n, c->a + r * c->k, a_s8, c->zx, d_ref + r * c->n);
     for (int64_t r = 0; r < c->m && ok; r++) {
-        const uint8_t *ar = c->a + r * c->k;
-        /* the whole row block, and an offset sub-block (j0 > 0, n % 4 != 0) */
-        kern->dot(&qw, 0, c->n, ar, c->xdt == FGQ_DT_S8, c->zx, d_fast);
-        fgq_qgemm_dot_ref(&qw, 0, c->n, ar, c->xdt == FGQ_DT_S8, c->zx, d_ref);
-        for (int64_t j = 0; j < c->n && ok; j++)
-            if (d_fast[j] != d_ref[j]) {
-                fprintf(stderr, "  %s case %d: row %lld col %lld: %s dot %d, ref %d\n", what, it, (long long)r,
-                        (long long)j, kern->name, d_fast[j], d_ref[j]);
-                ok = 0;
-            }
+        kern->dot(&qw, 0, c->n, c->a + r * c->k, a_s8, c->zx, d_fast);
+        ok = cmp_dots(d_fast, d_ref + r * c->n, c->n, what, kern->name, it, "dot");
         if (ok && c->n > 1) {
             const int64_t j0 = 1, nn = c->n - 1 > 6 ? 6 : c->n - 1;
-            kern->dot(&qw, j0, nn, ar, c->xdt == FGQ_DT_S8, c->zx, d_fast);
-            for (int64_t j = 0; j < nn; j++)
-                ok &= d_fast[j] == d_ref[j0 + j];
-            if (!ok)
-                fprintf(stderr, "  %s case %d: sub-block j0 1 differs\n", what, it);
+            kern->dot(&qw, j0, nn, c->a + r * c->k, a_s8, c->zx, d_fast);
+            ok = cmp_dots(d_fast, d_ref + r * c->n + j0, nn, what, kern->name, it, "dot sub-block j0 1");
         }
     }
-    const size_t ysz = (size_t)(c->m * c->n);
-    uint8_t *y_ref = calloc(ysz, 1), *y_auto = calloc(ysz, 1), *y_par = calloc(ysz, 1);
+    if (ok) {
+        fgq_qgemm_kernel_gemm(kern, &qw, 0, c->n, c->a, c->k, c->m, a_s8, c->zx, d_blk, c->n);
+        ok = cmp_dots(d_blk, d_ref, (int64_t)mn, what, kern->name, it, "gemm");
+    }
+    if (ok && c->m > 1 && c->n > 1) {
+        /* rows 1.., columns 1.., written with a wider stride */
+        const int64_t m1 = c->m - 1, n1 = c->n - 1, ldd = c->n + 3;
+        int32_t *d_off = malloc(sizeof(int32_t) * (size_t)(m1 * ldd));
+        fgq_qgemm_kernel_gemm(kern, &qw, 1, n1, c->a + c->k, c->k, m1, a_s8, c->zx, d_off, ldd);
+        for (int64_t r = 0; r < m1 && ok; r++)
+            ok = cmp_dots(d_off + r * ldd, d_ref + (r + 1) * c->n + 1, n1, what, kern->name, it, "gemm offset");
+        free(d_off);
+    }
+    for (int64_t r = 0; r < c->m && ok; r++) {
+        const int y_s8 = c->ydt == FGQ_DT_S8;
+        kern->requant(&qw, 0, 1, d_ref + r * c->n, c->n, c->zy, c->qmin, c->qmax, yq_fast, y_s8);
+        fgq_qrequant_ref(&qw, 0, 1, d_ref + r * c->n, c->n, c->zy, c->qmin, c->qmax, yq_ref, y_s8);
+        if (memcmp(yq_fast, yq_ref, (size_t)c->n) != 0) {
+            fprintf(stderr, "  %s case %d: %s output stage (per row) differs\n", what, it, kern->name);
+            ok = 0;
+        }
+        const int64_t ch = r % c->n;
+        int32_t col[64];
+        const int64_t nc = c->m < 64 ? c->m : 64;
+        for (int64_t i = 0; i < nc; i++)
+            col[i] = d_ref[i * c->n + ch];
+        kern->requant(&qw, ch, 0, col, nc, c->zy, c->qmin, c->qmax, yq_fast, y_s8);
+        fgq_qrequant_ref(&qw, ch, 0, col, nc, c->zy, c->qmin, c->qmax, yq_ref, y_s8);
+        if (ok && memcmp(yq_fast, yq_ref, (size_t)nc) != 0) {
+            fprintf(stderr, "  %s case %d: %s output stage (per channel) differs\n", what, it, kern->name);
+            ok = 0;
+        }
+    }
+    uint8_t *y_ref = calloc(mn, 1), *y_auto = calloc(mn, 1), *y_par = calloc(mn, 1);
     ok &= run_op(c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK;
     ok &= run_op(c, FGQ_KERNELS_AUTO, NULL, y_auto) == FGQ_OK;
     ok &= run_op(c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par) == FGQ_OK;
-    if (ok && (memcmp(y_ref, y_auto, ysz) != 0 || memcmp(y_ref, y_par, ysz) != 0)) {
+    if (ok && (memcmp(y_ref, y_auto, mn) != 0 || memcmp(y_ref, y_par, mn) != 0)) {
         fprintf(stderr, "  %s case %d: QGEMM output bytes differ from FGQ_KERNELS_REF\n", what, it);
         ok = 0;
     }
@@ -245,32 +295,96 @@ static int check_case(const qcase *c, const char *what, int it)
                 (long long)c->group, (int)c->n_alpha, (int)c->mmax);
     free(d_fast);
     free(d_ref);
+    free(d_blk);
+    free(yq_fast);
+    free(yq_ref);
     free(y_ref);
     free(y_auto);
     free(y_par);
     return ok;
 }
 
-static void random_cases(fgq_dtype wdt, const char *want_name)
+/* >= 1000 random cases that kernel `kern` takes (its `fits`). */
+static void random_cases(const fgq_qgemm_kernel *kern)
 {
-    CHECK_MSG(strcmp(fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO)->name, want_name) == 0, "AUTO picks %s",
-              fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO)->name);
-    CHECK(strcmp(fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_REF)->name, "ref") == 0);
-    int bad = 0;
+    int bad = 0, run = 0;
     const int n_cases = 1100;
-    for (int it = 0; it < n_cases; it++) {
+    for (int it = 0; run < n_cases && it < 20 * n_cases; it++) {
         qcase c;
-        make_case(&c, wdt, it);
-        bad += !check_case(&c, want_name, it);
+        make_case(&c, kern->w_dtype, it, kern->fits != NULL && it % 4 != 0);
+        const fgq_qweights qw = case_qweights(&c);
+        if (kern->fits == NULL || kern->fits(&qw)) {
+            run++;
+            bad += !check_case(kern, &c, kern->name, it);
+        }
         qcase_free(&c);
         if (bad > 5)
             break;
     }
-    CHECK_MSG(bad == 0, "%s: %d of %d random cases differ", want_name, bad, n_cases);
+    CHECK_MSG(run == n_cases, "%s: only %d fitting cases", kern->name, run);
+    CHECK_MSG(bad == 0, "%s: %d of %d random cases differ", kern->name, bad, run);
+    printf("  %s: %d random cases\n", kern->name, run);
 }
 
-static void test_u8s8_random(void) { random_cases(FGQ_DT_S8, "qgemm_u8s8_1x4c16__avx2"); }
-static void test_u8t2_random(void) { random_cases(FGQ_DT_T2, "qgemm_u8t2_1x4c16__avx2"); }
+/* Every table row this CPU can run, the reference rows excepted. */
+static void test_kernels_random(void)
+{
+    int tried = 0;
+    for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
+        const fgq_qgemm_kernel *k = fgq_qgemm_kernel_at(i);
+        if (strcmp(k->name, "ref") == 0 || (k->usable != NULL && !k->usable()))
+            continue;
+        random_cases(k);
+        tried++;
+    }
+    CHECK(tried >= 2); /* at least the two AVX2 kernels (main skips CPUs without AVX2) */
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, NULL)->name, "ref") == 0);
+}
+
+/* The output stage alone: random and extreme dots, biases, multipliers and
+ * shifts, zero points and clamps, per row and per channel. */
+static void test_requant_random(void)
+{
+    enum { N = 67 };
+    int32_t bias[N], req[2 * N], dot[N];
+    uint8_t y_fast[N], y_ref[N];
+    int bad = 0;
+    for (int it = 0; it < 3000 && bad == 0; it++) {
+        for (int j = 0; j < N; j++) {
+            const int bc = (int)(rnd() % 6), dc = (int)(rnd() % 6), qc = (int)(rnd() % 6);
+            bias[j] = bc == 0 ? INT32_MAX : bc == 1 ? INT32_MIN : (int32_t)(rnd() << (rnd() % 16));
+            dot[j] = dc == 0 ? INT32_MAX : dc == 1 ? INT32_MIN : dc == 2 ? (int32_t)(rnd() % 512) - 256
+                                                                      : (int32_t)((rnd() << 16) ^ rnd());
+            req[2 * j] = qc == 0 ? INT32_MAX : qc == 1 ? 0 : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+            req[2 * j + 1] = qc == 2 ? 31 : qc == 3 ? -31 : rin(-31, 31);
+        }
+        fgq_qweights qw;
+        memset(&qw, 0, sizeof qw);
+        qw.rows = N;
+        qw.bias = it % 5 == 0 ? NULL : bias;
+        qw.req = req;
+        const int y_s8 = it % 2;
+        const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
+        const int32_t zy = rin(ylo, yhi), qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
+        const int32_t qmax = rnd() % 2 ? yhi : rin(qmin, yhi);
+        const int64_t n = rin(1, N), c0 = it % 3 == 0 ? rin(0, (int32_t)(N - n)) : 0;
+        for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
+            const fgq_qgemm_kernel *k = fgq_qgemm_kernel_at(i);
+            if (k->usable != NULL && !k->usable())
+                continue;
+            for (int64_t step = 0; step < 2; step++) {
+                const int64_t cs = step == 0 ? rin(0, N - 1) : c0;
+                k->requant(&qw, cs, step, dot, step ? n : N, zy, qmin, qmax, y_fast, y_s8);
+                fgq_qrequant_ref(&qw, cs, step, dot, step ? n : N, zy, qmin, qmax, y_ref, y_s8);
+                if (memcmp(y_fast, y_ref, (size_t)(step ? n : N)) != 0) {
+                    fprintf(stderr, "  requant case %d: %s step %lld differs\n", it, k->name, (long long)step);
+                    bad++;
+                }
+            }
+        }
+    }
+    CHECK(bad == 0);
+}
 
 /* The limits, one deterministic case each: |d| = 255 everywhere, extreme
  * codes, K at the §3.5 bound (s8 per channel 65793, s8 GS with M = 255: 258;
@@ -313,11 +427,16 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
         c.req[2 * j + 1] = j == 1 ? 31 : j == 2 ? -31 : -(int32_t)j * 4;
     }
     CHECK_MSG(bound_mmax(&c) >= (c.has_gs ? c.mmax : 1), "%s: outside the §3.5 bound", what);
-    CHECK_MSG(check_case(&c, what, 0), "%s", what);
-    /* the exact value, independent of both kernels */
     const fgq_qweights qw = case_qweights(&c);
+    for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
+        const fgq_qgemm_kernel *kr = fgq_qgemm_kernel_at(i);
+        if (kr->w_dtype != wdt || (kr->usable != NULL && !kr->usable()) || (kr->fits != NULL && !kr->fits(&qw)))
+            continue;
+        CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s", what, kr->name);
+    }
+    /* the exact value, independent of both kernels */
     int32_t dot[5];
-    fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
+    fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO, &qw)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
     const int64_t d = (int64_t)(xdt == FGQ_DT_S8 ? (int8_t)a_val : a_val) - zx;
     const int64_t w = wdt == FGQ_DT_S8 ? (wmode == 1 ? 127 : -128) : (wmode == 1 ? 1 : -1);
     const int64_t m = c.has_gs ? (gs_val < mmax ? gs_val : mmax) : 1;
@@ -347,17 +466,22 @@ static void test_limits(void)
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 1, 33025, 8, 2, 255, 255, "t2 all +1 g8 asym d -255");
     limit_case(FGQ_DT_T2, FGQ_DT_S8, -128, 127, 1, 5000, 0, 1, 1, 0, "t2 x s8 zx -128, one flush-crossing group");
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 2, 4099, 4099, 2, 255, 255, "t2 flush: 4099 in one group");
+    /* layouts the VNNI kernels take, at the bound: groups of 32·j, one masked tail chunk */
+    limit_case(FGQ_DT_S8, FGQ_DT_U8, 0, 255, 2, 258, 64, 1, 255, 255, "s8 GS g64 M255 K258");
+    limit_case(FGQ_DT_S8, FGQ_DT_S8, 127, -128, 1, 65793, 0, 1, 1, 0, "s8 x s8 zx 127, w 127");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 2, 33025, 64, 1, 255, 255, "t2 all -1 g64 d -255 M255");
+    limit_case(FGQ_DT_T2, FGQ_DT_S8, -128, 127, 1, 33025, 96, 1, 255, 255, "t2 x s8 all +1 g96 M255");
 }
 
 int main(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     if (!fgq_cpu_has_avx2()) {
-        printf("test_qgemm_avx2: skipped, this CPU has no AVX2\n");
+        printf("test_qgemm_kernels: skipped, this CPU has no AVX2\n");
         return 0;
     }
 #else
-    printf("test_qgemm_avx2: skipped, not x86\n");
+    printf("test_qgemm_kernels: skipped, not x86\n");
     return 0;
 #endif
     fgq_error err;
@@ -366,8 +490,8 @@ int main(void)
         return 1;
     }
     RUN(test_limits);
-    RUN(test_u8s8_random);
-    RUN(test_u8t2_random);
+    RUN(test_requant_random);
+    RUN(test_kernels_random);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();
 }

@@ -1,0 +1,278 @@
+/*
+ * test_qconv_kernels.c — QCONV's GEMM path (im2col tiles on the stack, the
+ * optimized QGEMM kernel row and its output stage) against its reference
+ * twin (one fgq_qconv_dot per output, FGQ_KERNELS_REF).
+ *
+ * Oracle: the reference path, itself checked against int64 arithmetic in
+ * test_qops_conv.c. Per case the output bytes under FGQ_KERNELS_AUTO with 1
+ * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. >= 1000
+ * random shapes: 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
+ * stride, dilation and both pads, inputs smaller than the kernel's reach
+ * with padding, K from 1 to ~1000 (tails of every vector width), C_out past
+ * one 64-channel block, weights s8/t2/s4 with and without group
+ * multipliers (32·j groups for the VNNI rows, other sizes and asymmetric
+ * ternary for the AVX2 rows), zero points at both ends, extreme inputs.
+ * Skips (passes) where the CPU has no optimized kernel.
+ */
+#include "test_ops_common.h"
+
+#include "ops/qgemm_dispatch.h"
+#include "threadpool.h"
+
+#include <stdlib.h>
+
+static uint64_t rs = 0x9E3779B97F4A7C15ull;
+static uint32_t rnd(void)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)(rs >> 16);
+}
+static int32_t rin(int32_t lo, int32_t hi) { return lo + (int32_t)(rnd() % (uint32_t)(hi - lo + 1)); }
+
+static fgq_threadpool *pool2;
+
+typedef struct {
+    int ns;
+    int64_t n, c, m, g, k[3], s[3], d[3], pb[3], pe[3], in[3], out[3];
+    fgq_dtype xdt, ydt, wdt;
+    int32_t zx, zy, qmin, qmax, has_gs, group, n_alpha, mmax, has_bias;
+    int64_t kk, row_bytes, kp, n_groups;
+    uint8_t *x, *codes, *gs;
+    int32_t *bias, *req;
+} ccase;
+
+static int64_t prod3(const int64_t *v) { return v[0] * v[1] * v[2]; }
+
+static void ccase_free(ccase *c)
+{
+    free(c->x);
+    free(c->codes);
+    free(c->gs);
+    free(c->bias);
+    free(c->req);
+}
+
+static void make_case(ccase *c, int it)
+{
+    memset(c, 0, sizeof *c);
+    c->ns = it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
+    c->n = rin(1, 2);
+    const int gp = (int)(rnd() % 4);
+    const int64_t cg = rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96), mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
+    if (gp == 0) { /* depthwise */
+        c->g = c->c = c->m = rin(1, 24);
+    } else {
+        c->g = gp == 1 ? 2 : 1;
+        c->c = c->g * cg;
+        c->m = c->g * (gp == 1 && mg > 64 ? mg / 2 : mg);
+    }
+    for (int j = 0; j < 3; j++) {
+        c->in[j] = c->k[j] = c->s[j] = c->d[j] = c->out[j] = 1;
+        c->pb[j] = c->pe[j] = 0;
+    }
+    for (int i = 0; i < c->ns; i++) {
+        const int j = 3 - c->ns + i;
+        c->k[j] = rin(1, c->ns == 3 ? 2 : 3);
+        c->s[j] = rnd() % 3 == 0 ? 2 : 1;
+        c->d[j] = rnd() % 5 == 0 ? 2 : 1;
+        c->pb[j] = rin(0, 2);
+        c->pe[j] = rin(0, 2);
+        const int64_t ext = c->d[j] * (c->k[j] - 1) + 1;
+        c->in[j] = rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
+        if (c->in[j] + c->pb[j] + c->pe[j] < ext)
+            c->in[j] = ext;
+        c->out[j] = (c->in[j] + c->pb[j] + c->pe[j] - ext) / c->s[j] + 1;
+    }
+    c->xdt = rnd() % 4 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
+    c->ydt = rnd() % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
+    const int32_t lo = c->xdt == FGQ_DT_S8 ? -128 : 0, hi = c->xdt == FGQ_DT_S8 ? 127 : 255;
+    const int zc = (int)(rnd() % 5);
+    c->zx = zc == 0 ? lo : zc == 1 ? hi : rin(lo, hi);
+    const int32_t ylo = c->ydt == FGQ_DT_S8 ? -128 : 0, yhi = c->ydt == FGQ_DT_S8 ? 127 : 255;
+    c->zy = rin(ylo, yhi);
+    c->qmin = rnd() % 2 ? ylo : rin(ylo, c->zy);
+    c->qmax = rnd() % 2 ? yhi : rin(c->zy, yhi);
+
+    const int wc = (int)(rnd() % 8);
+    c->wdt = wc < 4 ? FGQ_DT_S8 : wc < 7 ? FGQ_DT_T2 : FGQ_DT_S4;
+    c->kk = (c->c / c->g) * prod3(c->k);
+    c->kp = c->wdt == FGQ_DT_T2 ? 4 * ((c->kk + 3) / 4) : c->wdt == FGQ_DT_S4 ? 2 * ((c->kk + 1) / 2) : c->kk;
+    c->row_bytes = c->wdt == FGQ_DT_T2 ? c->kp / 4 : c->wdt == FGQ_DT_S4 ? c->kp / 2 : c->kk;
+    /* §3.5: K·code_max·dx·M <= 2^31 − 1 */
+    const int64_t dx = c->zx - lo > hi - c->zx ? c->zx - lo : hi - c->zx;
+    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : 1;
+    int64_t mm = INT32_MAX / (c->kk * cmax * (dx > 0 ? dx : 1));
+    mm = mm > 255 ? 255 : mm;
+    c->has_gs = mm >= 1 && rnd() % 3 != 0;
+    if (c->has_gs) {
+        const int gsel = (int)(rnd() % 4);
+        c->group = gsel < 2 ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
+        c->n_alpha = c->wdt == FGQ_DT_T2 && rnd() % 4 == 0 ? 2 : 1;
+        c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
+        c->n_groups = (c->kk + c->group - 1) / c->group;
+        const int64_t ng = c->m * c->n_groups * c->n_alpha;
+        c->gs = malloc((size_t)ng);
+        for (int64_t i = 0; i < ng; i++)
+            c->gs[i] = (uint8_t)(rnd() % 4 == 0 ? 255 : rnd() % 256);
+    } else {
+        c->group = (int32_t)c->kk;
+        c->n_groups = 1;
+        c->n_alpha = 1;
+        c->mmax = 1;
+    }
+    c->codes = calloc((size_t)(c->m * c->row_bytes), 1);
+    const int extreme_w = rnd() % 8 == 0;
+    for (int64_t j = 0; j < c->m; j++) {
+        uint8_t *row = c->codes + j * c->row_bytes;
+        for (int64_t k = 0; k < c->kk; k++) {
+            if (c->wdt == FGQ_DT_S8)
+                row[k] = (uint8_t)(int8_t)(extreme_w ? (rnd() % 2 ? 127 : -128) : rin(-128, 127));
+            else if (c->wdt == FGQ_DT_S4)
+                row[k >> 1] |= (uint8_t)((uint32_t)rin(-8, 7) & 15u) << (4 * (k & 1));
+            else
+                row[k >> 2] |= (uint8_t)((rnd() % 4) << (2 * (k & 3)));
+        }
+    }
+    const int64_t nx = c->n * c->c * prod3(c->in);
+    c->x = malloc((size_t)nx);
+    const int extreme_x = rnd() % 6 == 0;
+    for (int64_t i = 0; i < nx; i++)
+        c->x[i] = (uint8_t)(extreme_x ? (rnd() % 2 ? lo : hi) : rin(lo, hi));
+    c->has_bias = rnd() % 4 != 0;
+    c->bias = malloc(sizeof(int32_t) * (size_t)c->m);
+    c->req = malloc(sizeof(int32_t) * 2 * (size_t)c->m);
+    /* outputs spread over the range: shift ~ −log2 of the dots' reach */
+    int sh = 0;
+    for (int64_t r = c->kk * cmax * (dx > 0 ? dx : 1) * (c->has_gs ? c->mmax : 1); r > 64; r >>= 1)
+        sh++;
+    for (int64_t j = 0; j < c->m; j++) {
+        c->bias[j] = rnd() % 10 == 0 ? INT32_MAX : (int32_t)(rnd() % 2001) - 1000;
+        c->req[2 * j] = (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+        c->req[2 * j + 1] = rnd() % 10 == 0 ? rin(-31, 31) : -sh + rin(-1, 1);
+    }
+}
+
+static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y)
+{
+    fgq_parallel par = { NULL, 1, NULL, kernels };
+    if (pool != NULL) {
+        par = *pool;
+        par.kernels = kernels;
+    }
+    int64_t xd[5], yd[5];
+    xd[0] = yd[0] = c->n;
+    xd[1] = c->c;
+    yd[1] = c->m;
+    for (int i = 0; i < c->ns; i++) {
+        xd[2 + i] = c->in[3 - c->ns + i];
+        yd[2 + i] = c->out[3 - c->ns + i];
+    }
+    const int64_t wd[2] = { c->m, c->kp }, bd[1] = { c->m }, rd[2] = { c->m, 2 };
+    const int64_t gd[3] = { c->m, c->n_groups, 2 };
+    fgq_tensor_view xv = tview(c->x, c->ns + 2, xd), yv = tview(y, c->ns + 2, yd), wv = tview(c->codes, 2, wd);
+    fgq_tensor_view bv = tview(c->bias, 1, bd), rv = tview(c->req, 2, rd);
+    fgq_tensor_view gv = tview(c->gs, c->n_alpha == 2 ? 3 : 2, gd);
+    xv.dtype = c->xdt;
+    yv.dtype = c->ydt;
+    wv.dtype = c->wdt;
+    bv.dtype = FGQ_DT_S32;
+    rv.dtype = FGQ_DT_S32;
+    gv.dtype = FGQ_DT_U8;
+    const fgq_tensor_view *in[5] = { &xv, &wv, c->has_bias ? &bv : NULL, &rv, &gv };
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_QCONV, c->has_gs ? 5 : 4);
+    nd.ip[FGQ_P_NSPATIAL] = c->ns;
+    nd.ip[FGQ_P_GROUP] = (int32_t)c->g;
+    for (int i = 0; i < c->ns; i++) {
+        const int j = 3 - c->ns + i;
+        nd.ip[FGQ_P_KERNEL + i] = (int32_t)c->k[j];
+        nd.ip[FGQ_P_STRIDE + i] = (int32_t)c->s[j];
+        nd.ip[FGQ_P_DILATION + i] = (int32_t)c->d[j];
+        nd.ip[FGQ_P_PAD_BEGIN + i] = (int32_t)c->pb[j];
+        nd.ip[FGQ_P_PAD_END + i] = (int32_t)c->pe[j];
+    }
+    nd.ip[FGQ_QP_X_ZERO] = c->zx;
+    nd.ip[FGQ_QP_Y_ZERO] = c->zy;
+    nd.ip[FGQ_QP_QMIN] = c->qmin;
+    nd.ip[FGQ_QP_QMAX] = c->qmax;
+    if (c->has_gs) {
+        nd.ip[FGQ_QP_W_GROUP] = c->group;
+        nd.ip[FGQ_QP_W_NALPHA] = c->n_alpha;
+        nd.ip[FGQ_QP_W_MMAX] = c->mmax;
+    }
+    nd.v.par = &par;
+    const fgq_tensor_view *out[1] = { &yv };
+    fgq_error err;
+    fgq_status st = op_check(&nd, in, &yv, &err);
+    if (st == FGQ_OK)
+        st = fgq_op_lookup(FGQ_OP_QCONV)->run(&nd.v, in, out, &err);
+    if (st != FGQ_OK)
+        fprintf(stderr, "  QCONV: %s\n", err.msg);
+    return st;
+}
+
+static void test_qconv_random(void)
+{
+    int bad = 0, vnni = 0, other = 0;
+    const int n_cases = 1000;
+    for (int it = 0; it < n_cases && bad < 5; it++) {
+        ccase c;
+        make_case(&c, it);
+        const int64_t ny = c.n * c.m * prod3(c.out);
+        uint8_t *y_ref = calloc((size_t)ny, 1), *y_auto = calloc((size_t)ny, 1), *y_par = calloc((size_t)ny, 1);
+        int ok = run_conv(&c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK;
+        ok &= run_conv(&c, FGQ_KERNELS_AUTO, NULL, y_auto) == FGQ_OK;
+        ok &= run_conv(&c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par) == FGQ_OK;
+        if (!ok || memcmp(y_ref, y_auto, (size_t)ny) != 0 || memcmp(y_ref, y_par, (size_t)ny) != 0) {
+            int64_t first = 0;
+            while (first < ny && y_ref[first] == y_auto[first] && y_ref[first] == y_par[first])
+                first++;
+            fprintf(stderr,
+                    "  case %d: ns %d n %lld c %lld m %lld g %lld K %lld w %s gs %d group %d n_alpha %d x %s zx %d: "
+                    "y[%lld] ref %d auto %d par %d\n",
+                    it, c.ns, (long long)c.n, (long long)c.c, (long long)c.m, (long long)c.g, (long long)c.kk,
+                    fgq_dtype_name(c.wdt), c.has_gs, c.group, c.n_alpha, fgq_dtype_name(c.xdt), c.zx, (long long)first,
+                    first < ny ? y_ref[first] : -1, first < ny ? y_auto[first] : -1, first < ny ? y_par[first] : -1);
+            bad++;
+        }
+        fgq_qweights qw;
+        memset(&qw, 0, sizeof qw);
+        qw.has_gs = c.has_gs;
+        qw.group = c.group;
+        qw.n_alpha = c.n_alpha;
+        if (c.wdt != FGQ_DT_S4 && fgq_qgemm_vnni_fits(&qw))
+            vnni++;
+        else
+            other++;
+        free(y_ref);
+        free(y_auto);
+        free(y_par);
+        ccase_free(&c);
+    }
+    CHECK_MSG(bad == 0, "%d random QCONV cases differ from the reference", bad);
+    CHECK(vnni >= 300 && other >= 300);
+    printf("  %d cases: %d in layouts the VNNI rows take, %d others\n", n_cases, vnni, other);
+}
+
+int main(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (!fgq_cpu_has_avx2()) {
+        printf("test_qconv_kernels: skipped, this CPU has no AVX2\n");
+        return 0;
+    }
+#else
+    printf("test_qconv_kernels: skipped, not x86\n");
+    return 0;
+#endif
+    fgq_error err;
+    if (fgq_threadpool_create(2, &pool2, &err) != FGQ_OK) {
+        fprintf(stderr, "threadpool: %s\n", err.msg);
+        return 1;
+    }
+    RUN(test_qconv_random);
+    fgq_threadpool_destroy(pool2);
+    return FGQ_TEST_DONE();
+}
