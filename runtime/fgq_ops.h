@@ -158,11 +158,17 @@ typedef struct {
  * are bit-identical for any n_threads. */
 typedef void (*fgq_task_fn)(void *ctx, int64_t begin, int64_t end);
 /* Kernel preference (fgq_parallel.kernels): AUTO runs the fastest kernel the
- * CPU supports (chosen from a const table and a CPU-feature query at each
- * run; runtime/ops/qgemm_dispatch.h), REF only the portable reference kernels.
+ * CPU supports (chosen from a const table and the CPU features fgq_model_load
+ * queried; runtime/ops/qgemm_dispatch.h), REF only the portable reference kernels.
  * Every kernel gives the same bytes; REF exists to prove it. The CLI sets REF
  * when the environment has FGQ_KERNELS=ref. */
 enum { FGQ_KERNELS_AUTO = 0, FGQ_KERNELS_REF = 1 };
+/* CPU features the optimized kernels need: FGQ_CPU_QUERIED is always set, so
+ * 0 means "not queried". cpuid/xgetbv on x86 (no libgcc, no cached state);
+ * FGQ_CPU_QUERIED alone elsewhere. */
+enum { FGQ_CPU_QUERIED = 1u, FGQ_CPU_AVX2 = 2u, FGQ_CPU_AVX512VNNI = 4u };
+uint32_t fgq_cpu_features(void);
+
 typedef struct fgq_parallel {
     void *impl;
     int32_t n_threads; /* threads parallel_for may use, the caller's included */
@@ -213,6 +219,8 @@ typedef struct {
     const int32_t *iparams; /* FGQ_NODE_MAX_IPARAMS */
     const float *fparams;   /* FGQ_NODE_MAX_FPARAMS */
     const fgq_parallel *par; /* NULL: run serially (see fgq_parallel_for) */
+    uint32_t cpu;            /* fgq_cpu_features() as the model's load found them; 0: not
+                                known, kernels query (ops/qgemm_dispatch.h) */
 } fgq_node_view;
 
 /* One row per op (ggml-style traits): `check` validates params, dtypes and that

@@ -86,6 +86,7 @@ typedef struct fgq_model {
     int32_t inputs_index, outputs_index;
     uint64_t arena_size, arena_lower_bound, weight_bytes;
     uint64_t meta_off, meta_size; /* 0, 0: no metadata blob */
+    uint32_t cpu;                 /* CPU features the kernels may use, queried once by load */
 } fgq_model;
 
 /* Validates `size` bytes at `buf` and fills *m. FGQ_ERR_FORMAT / _SHAPE with a

@@ -569,6 +569,8 @@ fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_erro
     fgq_status st = load_header(m, (const uint8_t *)buf, size, err);
     if (st != FGQ_OK)
         return st;
+    /* cpuid traps to the hypervisor in a VM (microseconds): once here, not per node */
+    m->cpu = fgq_cpu_features();
     int32_t n_input_kind = 0, n_output_flag = 0;
     for (int32_t t = 0; t < m->n_tensors; t++)
         if ((st = check_tensor(m, t, &n_input_kind, &n_output_flag, err)) != FGQ_OK)

@@ -94,6 +94,7 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
             .iparams = ni.iparams,
             .fparams = ni.fparams,
             .par = par,
+            .cpu = m->cpu,
         };
         const fgq_op_impl *impl = fgq_op_lookup((uint32_t)ni.op); /* non-NULL: checked at load */
         fgq_status st = impl->run(&nv, in, out, err);

@@ -3,6 +3,9 @@
  * optimized QGEMM kernel row and its output stage) against its reference
  * twin (one fgq_qconv_dot per output, FGQ_KERNELS_REF).
  *
+ * The depthwise path (effective tap weights, rows of outputs, the AVX2 row
+ * step qconv_dwrow__avx2) is checked the same way.
+ *
  * Oracle: the reference path, itself checked against int64 arithmetic in
  * test_qops_conv.c. Per case the output bytes under FGQ_KERNELS_AUTO with 1
  * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. >= 1000
@@ -215,7 +218,7 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
 
 static void test_qconv_random(void)
 {
-    int bad = 0, vnni = 0, other = 0;
+    int bad = 0, vnni = 0, other = 0, depthwise = 0;
     const int n_cases = 1000;
     for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
@@ -242,7 +245,10 @@ static void test_qconv_random(void)
         qw.has_gs = c.has_gs;
         qw.group = c.group;
         qw.n_alpha = c.n_alpha;
-        if (c.wdt != FGQ_DT_S4 && fgq_qgemm_vnni_fits(&qw))
+        qw.k = c.kk;
+        if (c.g == c.c && c.g == c.m)
+            depthwise++;
+        else if (c.wdt != FGQ_DT_S4 && fgq_qgemm_vnni_fits(&qw))
             vnni++;
         else
             other++;
@@ -252,8 +258,9 @@ static void test_qconv_random(void)
         ccase_free(&c);
     }
     CHECK_MSG(bad == 0, "%d random QCONV cases differ from the reference", bad);
-    CHECK(vnni >= 300 && other >= 300);
-    printf("  %d cases: %d in layouts the VNNI rows take, %d others\n", n_cases, vnni, other);
+    CHECK(vnni >= 150 && other >= 150 && depthwise >= 150);
+    printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take, %d others\n", n_cases, depthwise, vnni,
+           other);
 }
 
 int main(void)

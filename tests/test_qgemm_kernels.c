@@ -113,7 +113,7 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
         c->group = gc < 17 ? sizes[gc] : gc == 17 ? c->k : gc == 18 ? c->k + rin(1, 9) : rin(1, (int32_t)c->k);
         c->n_alpha = wdt == FGQ_DT_T2 && rnd() % 2 ? 2 : 1;
         if (wide32) { /* the layouts the VNNI kernels take: 32·j, symmetric */
-            c->group = 32 * rin(1, rnd() % 2 ? 4 : 40);
+            c->group = rnd() % 4 == 0 ? c->k + rin(0, 9) : 32 * rin(1, rnd() % 2 ? 4 : 40); /* or one group */
             c->n_alpha = 1;
         }
         c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
@@ -332,13 +332,13 @@ static void test_kernels_random(void)
     int tried = 0;
     for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
         const fgq_qgemm_kernel *k = fgq_qgemm_kernel_at(i);
-        if (strcmp(k->name, "ref") == 0 || (k->usable != NULL && !k->usable()))
+        if (strcmp(k->name, "ref") == 0 || !fgq_qgemm_kernel_usable(k, fgq_cpu_features()))
             continue;
         random_cases(k);
         tried++;
     }
     CHECK(tried >= 2); /* at least the two AVX2 kernels (main skips CPUs without AVX2) */
-    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, NULL)->name, "ref") == 0);
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
 }
 
 /* The output stage alone: random and extreme dots, biases, multipliers and
@@ -370,7 +370,7 @@ static void test_requant_random(void)
         const int64_t n = rin(1, N), c0 = it % 3 == 0 ? rin(0, (int32_t)(N - n)) : 0;
         for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
             const fgq_qgemm_kernel *k = fgq_qgemm_kernel_at(i);
-            if (k->usable != NULL && !k->usable())
+            if (!fgq_qgemm_kernel_usable(k, fgq_cpu_features()))
                 continue;
             for (int64_t step = 0; step < 2; step++) {
                 const int64_t cs = step == 0 ? rin(0, N - 1) : c0;
@@ -430,13 +430,13 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     const fgq_qweights qw = case_qweights(&c);
     for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
         const fgq_qgemm_kernel *kr = fgq_qgemm_kernel_at(i);
-        if (kr->w_dtype != wdt || (kr->usable != NULL && !kr->usable()) || (kr->fits != NULL && !kr->fits(&qw)))
+        if (kr->w_dtype != wdt || !fgq_qgemm_kernel_usable(kr, fgq_cpu_features()) || (kr->fits != NULL && !kr->fits(&qw)))
             continue;
         CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s", what, kr->name);
     }
     /* the exact value, independent of both kernels */
     int32_t dot[5];
-    fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO, &qw)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
+    fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO, fgq_cpu_features(), &qw)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
     const int64_t d = (int64_t)(xdt == FGQ_DT_S8 ? (int8_t)a_val : a_val) - zx;
     const int64_t w = wdt == FGQ_DT_S8 ? (wmode == 1 ? 127 : -128) : (wmode == 1 ? 1 : -1);
     const int64_t m = c.has_gs ? (gs_val < mmax ? gs_val : mmax) : 1;

@@ -410,13 +410,15 @@ static fgq_status fused_act(xb *b, const char *base, int32_t act, float lo, floa
     return b->nomem ? nomem(b) : FGQ_OK;
 }
 
-/* kernel_shape (if known), strides, dilations (if with_dil), pads from the
- * spatial block. */
+/* kernel_shape (if known), strides, dilations (if with_dil and not all 1, the
+ * ONNX default: ONNX Runtime 1.23 copies a pool's dilations into its fused
+ * QLinearAveragePool, which refuses the attribute), pads from the spatial
+ * block. */
 static void spatial_attrs(xb *b, Onnx__NodeProto *n, const fgq_node_info *ni, int with_dil)
 {
     int32_t ns = ni->iparams[FGQ_P_NSPATIAL];
     int64_t k[3], s[3], d[3], p[6];
-    int kernel_known = 1;
+    int kernel_known = 1, dil_1 = 1;
     for (int32_t i = 0; i < ns; i++) {
         k[i] = ni->iparams[FGQ_P_KERNEL + i];
         s[i] = ni->iparams[FGQ_P_STRIDE + i];
@@ -424,11 +426,12 @@ static void spatial_attrs(xb *b, Onnx__NodeProto *n, const fgq_node_info *ni, in
         p[i] = ni->iparams[FGQ_P_PAD_BEGIN + i];
         p[i + ns] = ni->iparams[FGQ_P_PAD_END + i];
         kernel_known &= k[i] > 0;
+        dil_1 &= d[i] == 1;
     }
     if (kernel_known)
         attr_ints(b, n, "kernel_shape", k, ns);
     attr_ints(b, n, "strides", s, ns);
-    if (with_dil)
+    if (with_dil && !dil_1)
         attr_ints(b, n, "dilations", d, ns);
     attr_ints(b, n, "pads", p, 2 * ns);
 }

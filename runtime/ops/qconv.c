@@ -17,7 +17,9 @@
  * stack and handed to that GEMM kernel and its output stage; tasks (batch,
  * group, tile) are split over node->par. Otherwise (the reference kernels,
  * as on a microcontroller, or K past the tile budget) each output is one
- * fgq_qconv_dot, with no buffer at all.
+ * fgq_qconv_dot, with no buffer at all. Depthwise layers (group = C_in =
+ * C_out) on such CPUs take a third: per channel, effective tap weights
+ * m·code, then rows of outputs accumulate tap by tap (qconv_dwrow__avx2.c).
  */
 #include "ops_q.h"
 #include "ops_util.h"
@@ -149,6 +151,15 @@ static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0
     const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2];
     const uint8_t pad = (uint8_t)t->zx; /* the byte of z_x in X's dtype */
     const uint8_t *xg = (const uint8_t *)x->data + (n * c_in + grp * cg) * ID * IH * IW;
+    if (K == cg && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 && sp->pad_begin[0] == 0 &&
+        sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 && sp->out[0] == ID && sp->out[1] == IH && sp->out[2] == IW) {
+        /* 1×1, stride 1, no padding: a transpose of [cg, positions] (same dims in and out) */
+        const int64_t plane = ID * IH * IW;
+        for (int64_t r = 0; r < np; r++)
+            for (int64_t c = 0; c < cg; c++)
+                buf[r * K + c] = xg[c * plane + p0 + r];
+        return;
+    }
     for (int64_t r = 0; r < np; r++) {
         const int64_t p = p0 + r, ow = p % OW, oh = (p / OW) % OH, od = p / (OW * OH);
         uint8_t *row = buf + r * K;
@@ -165,7 +176,8 @@ static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0
                     }
                     const uint8_t *xr = xg + ((c * ID + id) * IH + ih) * IW;
                     if (w_inside && dw == 1)
-                        memcpy(row, xr + iw0, (size_t)KW);
+                        for (int64_t kw = 0; kw < KW; kw++) /* KW is small: no memcpy call */
+                            row[kw] = xr[iw0 + kw];
                     else
                         for (int64_t kw = 0; kw < KW; kw++) {
                             const int64_t iw = iw0 + kw * dw;
@@ -201,12 +213,160 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     }
 }
 
+/* ---- depthwise: one channel in, one out (group = C_in = C_out) ------------ */
+
+enum { QCONV_DW_MAX_K = 1024, QCONV_DW_MAX_PLANE = 4096, QCONV_DW_MAX_PADDED = 8192 };
+
+typedef struct {
+    const qconv_shape *s;
+    fgq_qconv_dwrow_fn row;
+    fgq_qrequant_fn requant;
+    const fgq_tensor_view *x;
+    uint8_t *y;
+    int x_s8, y_s8, padded;
+    int32_t zx, zy, qmin, qmax;
+    int64_t ph, pw; /* padded plane (the `padded` case) */
+} qconv_dw_task;
+
+/* 2-D (or 1-D), stride 1: the channel's plane is copied into a plane padded
+ * with z_x (PH × PW), and every tap is then one run of L = (OH − 1)·PW + OW
+ * outputs on the padded-width grid: acc[i] += e·(xp[i + kh·dh·PW + kw·dw] − z_x).
+ * Reads stay inside xp (the last index is PH·PW − 1); the PW − OW extra
+ * columns of each row are computed and dropped, and no call is as short as
+ * one narrow output row. */
+static void qconv_dw_padded(const qconv_dw_task *t, int64_t c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
+                            uint8_t *xp, int32_t *acc)
+{
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2], PH = t->ph, PW = t->pw;
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
+    memset(xp, (uint8_t)t->zx, (size_t)(PH * PW));
+    for (int64_t ih = 0; ih < IH; ih++)
+        memcpy(xp + (ih + top) * PW + left, xc + ih * IW, (size_t)IW);
+    const int64_t L = (OH - 1) * PW + OW;
+    memset(acc, 0, sizeof(int32_t) * (size_t)L);
+    for (int64_t kh = 0; kh < KH; kh++)
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const int32_t et = ew[kh * KW + kw];
+            if (et != 0)
+                t->row(acc, xp + kh * dh * PW + kw * dw, L, et, t->zx, t->x_s8);
+        }
+    for (int64_t oh = 1; oh < OH; oh++) /* compact the rows: oh·OW <= oh·PW, forward is safe */
+        memmove(acc + oh * OW, acc + oh * PW, sizeof(int32_t) * (size_t)OW);
+    t->requant(&t->s->qw, c, 0, acc, OH * OW, t->zy, t->qmin, t->qmax, yc, t->y_s8);
+}
+
+/* Channels [b, e) of all images (task = n·C + c): per tap the effective
+ * weight e = m·code (m+ or m− by the code's sign), then along each output
+ * row acc[ow] += e·(x − z_x) over the outputs whose tap is inside X (taps
+ * in the padding add 0, as in the reference), then the output stage. */
+static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
+{
+    const qconv_dw_task *t = (const qconv_dw_task *)ctx;
+    const fgq_qweights *qw = &t->s->qw;
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t C = qw->rows, K = t->s->geom.k;
+    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sw = sp->stride[2], dw = sp->dilation[2];
+    int32_t ew[QCONV_DW_MAX_K], acc[QCONV_DW_MAX_PADDED];
+    uint8_t xp[QCONV_DW_MAX_PADDED];
+    for (int64_t task = b; task < e; task++) {
+        const int64_t n = task / C, c = task % C;
+        const uint8_t *wrow = qw->codes + c * qw->row_bytes;
+        for (int64_t k = 0; k < K; k++) {
+            const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
+            int32_t m = 1;
+            if (qw->has_gs) {
+                const uint8_t *mg = qw->gs + (c * qw->n_groups + k / qw->group) * qw->n_alpha;
+                m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
+                m = m < qw->mmax ? m : qw->mmax;
+            }
+            ew[k] = m * code;
+        }
+        const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
+        uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
+        if (t->padded) {
+            qconv_dw_padded(t, c, ew, xc, yc, xp, acc);
+            continue;
+        }
+        for (int64_t od = 0; od < OD; od++) {
+            memset(acc, 0, sizeof(int32_t) * (size_t)(OH * OW));
+            for (int64_t oh = 0; oh < OH; oh++) {
+                int32_t *acc_row = acc + oh * OW;
+                for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
+                    const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+                    if (id < 0 || id >= ID)
+                        continue;
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                        if (ih < 0 || ih >= IH)
+                            continue;
+                        const uint8_t *xr = xc + (id * IH + ih) * IW;
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            const int32_t et = ew[(kd * KH + kh) * KW + kw];
+                            const int64_t off = kw * dw - sp->pad_begin[2]; /* iw = ow·s + off */
+                            const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                            int64_t hi = IW - 1 - off < 0 ? -1 : (IW - 1 - off) / sw;
+                            hi = hi < OW - 1 ? hi : OW - 1;
+                            if (et == 0 || hi < lo)
+                                continue;
+                            if (sw == 1)
+                                t->row(acc_row + lo, xr + lo + off, hi - lo + 1, et, t->zx, t->x_s8);
+                            else
+                                for (int64_t ow = lo; ow <= hi; ow++)
+                                    acc_row[ow] += et * (fgq_q_load(xr, ow * sw + off, t->x_s8) - t->zx);
+                        }
+                    }
+                }
+            }
+            t->requant(qw, c, 0, acc, OH * OW, t->zy, t->qmin, t->qmax, yc + od * OH * OW, t->y_s8);
+        }
+    }
+}
+
+/* The depthwise path; 0 when it does not apply. */
+static __attribute__((noinline)) int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s,
+                                                  const fgq_tensor_view *x, const fgq_tensor_view *y)
+{
+    const int64_t C = x->dims[1];
+    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > QCONV_DW_MAX_K ||
+        s->geom.sp.out[1] * s->geom.sp.out[2] > QCONV_DW_MAX_PLANE)
+        return 0;
+    const int32_t kernels = fgq_node_kernels(node);
+    const uint32_t cpu = fgq_node_cpu(node);
+    qconv_dw_task t = {
+        .s = s,
+        .row = fgq_qconv_dwrow_select(kernels, cpu),
+        .requant = fgq_qgemm_kernel_select(s->qw.dtype, kernels, cpu, &s->qw)->requant,
+        .x = x,
+        .y = (uint8_t *)y->data,
+        .x_s8 = x->dtype == FGQ_DT_S8,
+        .y_s8 = y->dtype == FGQ_DT_S8,
+        .zx = node->iparams[FGQ_QP_X_ZERO],
+        .zy = node->iparams[FGQ_QP_Y_ZERO],
+        .qmin = node->iparams[FGQ_QP_QMIN],
+        .qmax = node->iparams[FGQ_QP_QMAX],
+    };
+    if (t.row == NULL)
+        return 0;
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    t.ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
+    t.pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
+               t.ph * t.pw <= QCONV_DW_MAX_PADDED && sp->out[1] == t.ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
+               sp->out[2] == t.pw - (sp->kernel[2] - 1) * sp->dilation[2];
+    const int64_t tasks = x->dims[0] * C, per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, per), qconv_dw_channels, &t);
+    return 1;
+}
+
 /* The GEMM path; 0 when it does not apply (reference kernels, or K past
  * the tile budget). */
 static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s,
                                                     const fgq_tensor_view *x, const fgq_tensor_view *y)
 {
-    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s->qw.dtype, fgq_node_kernels(node), &s->qw);
+    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s->qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s->qw);
     const int64_t K = s->geom.k;
     if (kern->dot == fgq_qgemm_dot_ref || K > QCONV_TILE_BYTES)
         return 0;
@@ -244,7 +404,7 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *x = in[0], *y = out[0];
-    if (qconv_run_gemm(node, &s, x, y))
+    if (qconv_run_dw(node, &s, x, y) || qconv_run_gemm(node, &s, x, y))
         return FGQ_OK;
     const int y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t zx = node->iparams[FGQ_QP_X_ZERO], zy = node->iparams[FGQ_QP_Y_ZERO];

@@ -122,7 +122,7 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     const fgq_tensor_view *a = in[0], *y = out[0];
     qgemm_task t = {
         .qw = &qw,
-        .kern = fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), &qw),
+        .kern = fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &qw),
         .a = (const uint8_t *)a->data,
         .y = (uint8_t *)y->data,
         .a_s8 = a->dtype == FGQ_DT_S8,

@@ -19,7 +19,7 @@
  * activation rows share the weights (GEMV: one pass over memory), and from
  * one pass per weight row before the tiles otherwise.
  * Groups: a chunk of 32 codes never straddles two groups because the group
- * size is a multiple of 32 (fgq_qgemm_vnni_fits); the last chunk of a row is
+ * size is a multiple of 32 or the row's one group (fgq_qgemm_vnni_fits); the last chunk of a row is
  * masked (loads and weights zeroed past K), so nothing past K is read.
  * t2 codes are decoded to s8 {−1, 0, +1} in registers: 8 code bytes
  * broadcast, vpshufb puts byte i/4 under lane byte i, vpand with

@@ -54,9 +54,39 @@ int fgq_cpu_has_avx512vnni(void)
 
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
 {
-    return !qw->has_gs || (qw->n_alpha == 1 && qw->group % 32 == 0);
+    return !qw->has_gs || (qw->n_alpha == 1 && (qw->group % 32 == 0 || qw->group >= qw->k));
 }
 #endif
+
+uint32_t fgq_cpu_features(void)
+{
+    uint32_t f = FGQ_CPU_QUERIED;
+#if defined(__x86_64__) || defined(__i386__)
+    if (fgq_cpu_has_avx2())
+        f |= FGQ_CPU_AVX2;
+    if (fgq_cpu_has_avx512vnni())
+        f |= FGQ_CPU_AVX512VNNI;
+#endif
+    return f;
+}
+
+void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8)
+{
+    for (int64_t i = 0; i < n; i++)
+        acc[i] += e * ((x_s8 ? (int32_t)(int8_t)x[i] : (int32_t)x[i]) - zx);
+}
+
+fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0)
+        return fgq_qconv_dwrow__avx2;
+#else
+    (void)kernels;
+    (void)cpu;
+#endif
+    return NULL;
+}
 
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                       int32_t qmin, int32_t qmax, void *y, int y_s8)
@@ -68,31 +98,36 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
 /* First usable, fitting row for the dtype wins; the reference rows come last. */
 static const fgq_qgemm_kernel qgemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
-    { "qgemm_u8s8_4x4c32__avx512vnni", FGQ_DT_S8, fgq_cpu_has_avx512vnni, fgq_qgemm_vnni_fits,
+    { "qgemm_u8s8_4x4c32__avx512vnni", FGQ_DT_S8, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
       fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni, fgq_qrequant__avx2 },
-    { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, fgq_cpu_has_avx512vnni, fgq_qgemm_vnni_fits,
+    { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
       fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx2 },
-    { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, fgq_cpu_has_avx2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
+    { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
-    { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, fgq_cpu_has_avx2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,
+    { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
 #endif
-    { "ref", FGQ_DT_S8, NULL, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
-    { "ref", FGQ_DT_S4, NULL, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
-    { "ref", FGQ_DT_T2, NULL, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
+    { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
+    { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
+    { "ref", FGQ_DT_T2, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
 };
 
-static const fgq_qgemm_kernel qgemm_ref_any = { "ref", FGQ_DT_S8, NULL, NULL, fgq_qgemm_dot_ref, NULL,
+static const fgq_qgemm_kernel qgemm_ref_any = { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL,
                                                 fgq_qrequant_ref };
 
-const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels, const fgq_qweights *qw)
+int fgq_qgemm_kernel_usable(const fgq_qgemm_kernel *k, uint32_t cpu)
+{
+    return (k->needs & cpu) == k->needs;
+}
+
+const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels, uint32_t cpu,
+                                               const fgq_qweights *qw)
 {
     if (kernels == FGQ_KERNELS_REF)
         return &qgemm_ref_any;
     for (size_t i = 0; i < sizeof qgemm_kernels / sizeof qgemm_kernels[0]; i++) {
         const fgq_qgemm_kernel *k = &qgemm_kernels[i];
-        if (k->w_dtype == w_dtype && (k->usable == NULL || k->usable()) &&
-            (qw == NULL || k->fits == NULL || k->fits(qw)))
+        if (k->w_dtype == w_dtype && fgq_qgemm_kernel_usable(k, cpu) && (qw == NULL || k->fits == NULL || k->fits(qw)))
             return k;
     }
     return &qgemm_ref_any;
@@ -119,14 +154,19 @@ int32_t fgq_node_kernels(const fgq_node_view *node)
     return node != NULL && node->par != NULL ? node->par->kernels : FGQ_KERNELS_AUTO;
 }
 
+uint32_t fgq_node_cpu(const fgq_node_view *node)
+{
+    return node != NULL && node->cpu != 0 ? node->cpu : fgq_cpu_features();
+}
+
 const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype)
 {
-    return fgq_qgemm_kernel_select(w_dtype, fgq_node_kernels(node), NULL)->name;
+    return fgq_qgemm_kernel_select(w_dtype, fgq_node_kernels(node), fgq_node_cpu(node), NULL)->name;
 }
 
 const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype)
 {
     if (op != FGQ_OP_QGEMM && op != FGQ_OP_QCONV)
         return "ref";
-    return fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, NULL)->name;
+    return fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name;
 }

@@ -18,11 +18,13 @@
  * calls of `dot`; NULL means the caller loops over `dot`.
  *
  * Selection (fgq_qgemm_kernel_select): the first row of the table for the
- * weight dtype whose CPU test passes and that fits the weights (`fits`:
- * group layouts a kernel handles; NULL: all), unless the caller asked for
- * the reference kernels (fgq_parallel.kernels == FGQ_KERNELS_REF). The CPU
- * is queried at each call (cpuid, no cached state): the table is const and
- * the runtime keeps no mutable globals.
+ * weight dtype whose CPU features (`needs`) the CPU has and that fits the
+ * weights (`fits`: group layouts a kernel handles; NULL: all), unless the
+ * caller asked for the reference kernels (fgq_parallel.kernels ==
+ * FGQ_KERNELS_REF). The features come from the node (fgq_model_load queried
+ * them once: cpuid traps to the hypervisor in a VM and cost more than a
+ * small model's whole run when asked per node); the table is const and the
+ * runtime keeps no mutable globals.
  */
 #ifndef FGQ_QGEMM_DISPATCH_H
 #define FGQ_QGEMM_DISPATCH_H
@@ -47,7 +49,7 @@ typedef void (*fgq_qrequant_fn)(const fgq_qweights *qw, int64_t c0, int64_t c_st
 typedef struct {
     const char *name;    /* XNNPACK style: op, types, tile, ISA */
     fgq_dtype w_dtype;   /* weights it handles (activations u8 and s8) */
-    int (*usable)(void); /* NULL: runs everywhere */
+    uint32_t needs;      /* FGQ_CPU_* bits it needs; 0: runs everywhere */
     int (*fits)(const fgq_qweights *qw); /* NULL: every group layout */
     fgq_qgemm_dot_fn dot;
     fgq_qgemm_gemm_fn gemm; /* NULL: `dot` per activation row */
@@ -58,7 +60,11 @@ typedef struct {
  * w_dtype: the first row that could run) under preference `kernels`
  * (FGQ_KERNELS_AUTO / FGQ_KERNELS_REF). Never NULL: the reference row
  * matches every dtype. */
-const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels, const fgq_qweights *qw);
+const fgq_qgemm_kernel *fgq_qgemm_kernel_select(fgq_dtype w_dtype, int32_t kernels, uint32_t cpu,
+                                               const fgq_qweights *qw);
+
+/* 1 when a CPU with features `cpu` can run row k. */
+int fgq_qgemm_kernel_usable(const fgq_qgemm_kernel *k, uint32_t cpu);
 
 /* Row i of the table (NULL past its end), for tests that try every kernel
  * the CPU can run. */
@@ -70,6 +76,8 @@ void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw,
 
 /* The preference a node runs under: node->par's, AUTO when par is NULL. */
 int32_t fgq_node_kernels(const fgq_node_view *node);
+/* The CPU features a node runs with: node->cpu, or a query when 0. */
+uint32_t fgq_node_cpu(const fgq_node_view *node);
 
 /* Name of the kernel `node` (a QGEMM) runs for weights of w_dtype. */
 const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype);
@@ -83,12 +91,20 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype);
 /* Reference twin: fgq_qweights_dot per row. */
 void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                        int32_t *dot);
+/* Depthwise QCONV step acc[i] += e·(x[i] − zx), i < n (x u8, or s8 when
+ * x_s8): the reference, and the row function for CPU features `cpu`
+ * (qconv_dwrow__avx2.c where AVX2 is there and kernels is not REF; else
+ * NULL: QCONV then takes its reference path). */
+void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
+
 /* Reference output stage: fgq_qweights_output + fgq_q_store per value. */
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                       int32_t qmin, int32_t qmax, void *y, int y_s8);
 
 #if defined(__x86_64__) || defined(__i386__)
-/* 1 when the CPU and the OS support AVX2 and FMA (cpuid + xgetbv). */
+/* 1 when the CPU and the OS support AVX2 and FMA (cpuid + xgetbv); tests. */
 int fgq_cpu_has_avx2(void);
 /* qgemm_u8s8_1x4c16__avx2.c: s8 weights, 4 rows a pass, 16 k a step. */
 void fgq_qgemm_u8s8_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
@@ -100,9 +116,12 @@ void fgq_qgemm_u8t2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, 
 void fgq_qrequant__avx2(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                         int32_t qmin, int32_t qmax, void *y, int y_s8);
 
+void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
-/* Weights the VNNI kernels take: no GS, or symmetric groups of 32·j codes. */
+/* Weights the VNNI kernels take: no GS, or symmetric groups of 32·j codes
+ * (or one group over the whole row). */
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
 /* qgemm_u8s8_4x4c32__avx512vnni.c / qgemm_u8t2_4x4c32__avx512vnni.c: 4
  * activation rows × 4 weight rows a tile, 32 k a step, vpdpbusd. */
