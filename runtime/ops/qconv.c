@@ -165,6 +165,22 @@ static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0
         uint8_t *row = buf + r * K;
         const int64_t iw0 = ow * sp->stride[2] - sp->pad_begin[2], dw = sp->dilation[2];
         const int w_inside = iw0 >= 0 && iw0 + (KW - 1) * dw < IW;
+        const int64_t ih0 = oh * sp->stride[1] - sp->pad_begin[1], dh = sp->dilation[1];
+        if (ID == 1 && KD == 1 && KW <= 4 && dw == 1 && w_inside && iw0 + 4 <= IW && ih0 >= 0 &&
+            ih0 + (KH - 1) * dh < IH) {
+            /* interior of a 2-D layer (the common case): KW <= 4 bytes a tap row, moved as one
+             * 4-byte word (the byte past KW is overwritten by the next row, or lands in the
+             * buffer's slack; the word read stays inside X since iw0 + 4 <= IW) */
+            const uint8_t *xp = xg + ih0 * IW + iw0;
+            const int64_t step = dh * IW;
+            for (int64_t c = 0; c < cg; c++, xp += IH * IW)
+                for (int64_t kh = 0; kh < KH; kh++, row += KW) {
+                    uint32_t v;
+                    memcpy(&v, xp + kh * step, 4);
+                    memcpy(row, &v, 4);
+                }
+            continue;
+        }
         for (int64_t c = 0; c < cg; c++)
             for (int64_t kd = 0; kd < KD; kd++) {
                 const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
@@ -194,7 +210,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     const qconv_task *t = (const qconv_task *)ctx;
     const fgq_qweights *qw = &t->s->qw;
     const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k;
-    uint8_t buf[QCONV_TILE_BYTES];
+    uint8_t buf[QCONV_TILE_BYTES + 8]; /* + slack for the 4-byte tap rows */
     int32_t dot[QCONV_TP * QCONV_JB], dot_t[QCONV_JB * QCONV_TP];
     for (int64_t task = b; task < e; task++) {
         const int64_t tile = task % t->tiles, grp = (task / t->tiles) % groups, n = task / (t->tiles * groups);

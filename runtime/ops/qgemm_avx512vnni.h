@@ -124,146 +124,290 @@ FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *r
         out[j] = (uint32_t)vnni_hsum(acc[j]);
 }
 
-/* One tile: MR activation rows (a, lda) × weight rows rows[0..3]. With
- * with_c the tile also sums C (into wsum); otherwise wsum holds C already.
- * out[r·ldd + j] for j < nj. MR and with_c are constants after inlining. */
-FGQ_VNNI_INLINE void vnni_tile(int t2, int MR, int with_c, const fgq_qweights *qw, const int64_t *rows, int nj,
-                               const uint8_t *a, int64_t lda, uint32_t zxp, const vnni_consts *c, uint32_t *wsum,
-                               int32_t *out, int64_t ldd)
+/* 32 weights from k of a chunk wholly inside the row (no mask). */
+FGQ_VNNI_INLINE __m256i vnni_w_full(int t2, const uint8_t *row, int64_t k, const vnni_consts *c)
+{
+    if (!t2)
+        return _mm256_loadu_si256((const __m256i *)(row + k));
+    const __m256i b = _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(row + k / 4)));
+    const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(b, c->rep), c->sel);
+    return _mm256_sub_epi8(_mm256_cmpeq_epi8(v, c->two), _mm256_cmpeq_epi8(v, c->one));
+}
+
+/* 32 activations from p as u8 (s8 ones flipped); masked: zero past the row. */
+FGQ_VNNI_INLINE __m256i vnni_a_full(int a_s8, const uint8_t *p, const vnni_consts *c)
+{
+    const __m256i v = _mm256_loadu_si256((const __m256i *)p);
+    return a_s8 ? _mm256_xor_si256(v, c->flip) : v;
+}
+FGQ_VNNI_INLINE __m256i vnni_a_mask(int a_s8, const uint8_t *p, __mmask32 mask, const vnni_consts *c)
+{
+    const __m256i v = _mm256_maskz_loadu_epi8(mask, p);
+    return a_s8 ? _mm256_xor_si256(v, c->flip) : v; /* lanes past K meet zero weights */
+}
+
+/* acc += Σ4 u8(x)·s8(w), as _mm256_dpbusd_epi32(acc, x, w). In asm with the
+ * accumulator tied ("+v"): GCC 12 copied every accumulator through a spare
+ * register around each intrinsic call (about 30 extra moves per 16
+ * vpdpbusd in the 4×4 tile; ~25 % of the tile's time). */
+#define VNNI_DP(acc, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w))
+#define VNNI_ROW4(r, x)              \
+    do {                             \
+        VNNI_DP(c##r##0, x, w0);     \
+        VNNI_DP(c##r##1, x, w1);     \
+        VNNI_DP(c##r##2, x, w2);     \
+        VNNI_DP(c##r##3, x, w3);     \
+    } while (0)
+
+/* Result of one (activation row, weight row) pair: Σ lanes − zx'·C (mod 2^32). */
+#define VNNI_OUT(out, ldd, r, j, v) (out)[(r) * (ldd) + (j)] = (int32_t)((uint32_t)vnni_hsum(v) - zxp * ws[j])
+/* Row r of a tile's results: accumulators c<r><j> (or s<r><j>), j < nj. */
+#define VNNI_OUT4_(p, r)                                                           \
+    do {                                                                           \
+        const __m128i h_ = qgemm_vnni_hsum4(p##r##0, p##r##1, p##r##2, p##r##3);   \
+        int32_t v_[4];                                                             \
+        _mm_storeu_si128((__m128i *)v_, h_);                                       \
+        for (int j_ = 0; j_ < nj; j_++)                                            \
+            out[(r) * ldd + j_] = (int32_t)((uint32_t)v_[j_] - zxp * ws[j_]);      \
+    } while (0)
+#define VNNI_OUT4(r) VNNI_OUT4_(c, r)
+#define VNNI_OUT4S(r) VNNI_OUT4_(s, r)
+
+/* [Σ lanes of x0, x1, x2, x3], wrapping. */
+FGQ_VNNI_INLINE __m128i qgemm_vnni_hsum4(__m256i x0, __m256i x1, __m256i x2, __m256i x3)
+{
+    const __m256i s = _mm256_hadd_epi32(_mm256_hadd_epi32(x0, x1), _mm256_hadd_epi32(x2, x3));
+    return _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+}
+
+/* 4 activation rows × weight rows w[0..3], no GS; C known (ws). Named
+ * accumulators, not arrays: GCC kept arrays of vectors on the stack. */
+FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const uint8_t *const *w, int nj,
+                              const uint8_t *a, int64_t lda, uint32_t zxp, const vnni_consts *c, const uint32_t *ws,
+                              int32_t *out, int64_t ldd)
+{
+    const int64_t K = qw->k, kf = K & ~(int64_t)31;
+    const uint8_t *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+    __m256i c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    for (int64_t k = 0; k < kf; k += 32) {
+        const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
+        const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+        __m256i x = vnni_a_full(a_s8, a0 + k, c);
+        VNNI_ROW4(0, x);
+        x = vnni_a_full(a_s8, a1 + k, c);
+        VNNI_ROW4(1, x);
+        x = vnni_a_full(a_s8, a2 + k, c);
+        VNNI_ROW4(2, x);
+        x = vnni_a_full(a_s8, a3 + k, c);
+        VNNI_ROW4(3, x);
+    }
+    if (kf < K) {
+        const __mmask32 mask = vnni_mask(kf, K);
+        const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
+        const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+        __m256i x = vnni_a_mask(a_s8, a0 + kf, mask, c);
+        VNNI_ROW4(0, x);
+        x = vnni_a_mask(a_s8, a1 + kf, mask, c);
+        VNNI_ROW4(1, x);
+        x = vnni_a_mask(a_s8, a2 + kf, mask, c);
+        VNNI_ROW4(2, x);
+        x = vnni_a_mask(a_s8, a3 + kf, mask, c);
+        VNNI_ROW4(3, x);
+    }
+    VNNI_OUT4(0);
+    VNNI_OUT4(1);
+    VNNI_OUT4(2);
+    VNNI_OUT4(3);
+}
+
+/* 2 activation rows × w[0..3] with group multipliers (groups of 32·j or one
+ * group): per group unscaled sums p, then acc += p·m; C known (ws). */
+FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const int64_t *rows,
+                               const uint8_t *const *w, int nj, const uint8_t *a, int64_t lda, uint32_t zxp,
+                               const vnni_consts *c, const uint32_t *ws, int32_t *out, int64_t ldd)
+{
+    const int64_t K = qw->k, G = qw->group;
+    const uint8_t *a0 = a, *a1 = a + lda;
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
+        const int64_t k1 = K - k0 > G ? k0 + G : K, kf = k0 + ((k1 - k0) & ~(int64_t)31);
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+                c13 = c00;
+        for (int64_t k = k0; k < kf; k += 32) {
+            const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
+            const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+            __m256i x = vnni_a_full(a_s8, a0 + k, c);
+            VNNI_ROW4(0, x);
+            x = vnni_a_full(a_s8, a1 + k, c);
+            VNNI_ROW4(1, x);
+        }
+        if (kf < k1) {
+            const __mmask32 mask = vnni_mask(kf, k1);
+            const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
+            const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+            __m256i x = vnni_a_mask(a_s8, a0 + kf, mask, c);
+            VNNI_ROW4(0, x);
+            x = vnni_a_mask(a_s8, a1 + kf, mask, c);
+            VNNI_ROW4(1, x);
+        }
+        const __m256i m0 = _mm256_set1_epi32(vnni_mult(qw, rows[0], g)), m1 = _mm256_set1_epi32(vnni_mult(qw, rows[1], g));
+        const __m256i m2 = _mm256_set1_epi32(vnni_mult(qw, rows[2], g)), m3 = _mm256_set1_epi32(vnni_mult(qw, rows[3], g));
+        s00 = _mm256_add_epi32(s00, _mm256_mullo_epi32(c00, m0));
+        s01 = _mm256_add_epi32(s01, _mm256_mullo_epi32(c01, m1));
+        s02 = _mm256_add_epi32(s02, _mm256_mullo_epi32(c02, m2));
+        s03 = _mm256_add_epi32(s03, _mm256_mullo_epi32(c03, m3));
+        s10 = _mm256_add_epi32(s10, _mm256_mullo_epi32(c10, m0));
+        s11 = _mm256_add_epi32(s11, _mm256_mullo_epi32(c11, m1));
+        s12 = _mm256_add_epi32(s12, _mm256_mullo_epi32(c12, m2));
+        s13 = _mm256_add_epi32(s13, _mm256_mullo_epi32(c13, m3));
+    }
+    VNNI_OUT4S(0);
+    VNNI_OUT4S(1);
+}
+
+/* 1 activation row × w[0..3], GS or not; with_c: C summed here too (one
+ * pass over the weights: GEMV), else taken from ws. */
+FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *qw, const int64_t *rows,
+                              const uint8_t *const *w, int nj, const uint8_t *a, uint32_t zxp, const vnni_consts *c,
+                              uint32_t *ws, int32_t *out)
 {
     const int64_t K = qw->k, G = qw->has_gs ? qw->group : K;
-    const uint8_t *w[VNNI_NR];
-    for (int j = 0; j < VNNI_NR; j++)
-        w[j] = qw->codes + rows[j] * qw->row_bytes;
-    __m256i acc[VNNI_MR][VNNI_NR], accq[VNNI_NR];
-#pragma GCC unroll 4
-    for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-        for (int j = 0; j < VNNI_NR; j++)
-            acc[r][j] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-    for (int j = 0; j < VNNI_NR; j++)
-        accq[j] = _mm256_setzero_si256();
+    __m256i s00 = _mm256_setzero_si256(), s01 = s00, s02 = s00, s03 = s00, q0 = s00, q1 = s00, q2 = s00, q3 = s00;
     for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
-        const int64_t k1 = K - k0 > G ? k0 + G : K;
-        __m256i p[VNNI_MR][VNNI_NR], q[VNNI_NR];
-#pragma GCC unroll 4
-        for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-            for (int j = 0; j < VNNI_NR; j++)
-                p[r][j] = _mm256_setzero_si256();
-#pragma GCC unroll 4
-        for (int j = 0; j < VNNI_NR; j++)
-            q[j] = _mm256_setzero_si256();
-        for (int64_t k = k0; k < k1; k += 32) {
-            const __mmask32 mask = vnni_mask(k, k1);
-            __m256i wv[VNNI_NR], av[VNNI_MR];
-#pragma GCC unroll 4
-            for (int j = 0; j < VNNI_NR; j++)
-                wv[j] = vnni_w(t2, w[j], k, mask, c);
-#pragma GCC unroll 4
-            for (int r = 0; r < MR; r++)
-                av[r] = _mm256_xor_si256(_mm256_maskz_loadu_epi8(mask, a + r * lda + k), c->flip);
-#pragma GCC unroll 4
-            for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-                for (int j = 0; j < VNNI_NR; j++)
-                    p[r][j] = _mm256_dpbusd_epi32(p[r][j], av[r], wv[j]);
-            if (with_c)
-#pragma GCC unroll 4
-                for (int j = 0; j < VNNI_NR; j++)
-                    q[j] = _mm256_dpbusd_epi32(q[j], c->ones, wv[j]);
+        const int64_t k1 = K - k0 > G ? k0 + G : K, kf = k0 + ((k1 - k0) & ~(int64_t)31);
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, e0 = c00, e1 = c00, e2 = c00, e3 = c00;
+        for (int64_t k = k0; k < kf; k += 32) {
+            const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
+            const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+            const __m256i x = vnni_a_full(a_s8, a + k, c);
+            VNNI_ROW4(0, x);
+            if (with_c) {
+                VNNI_DP(e0, c->ones, w0);
+                VNNI_DP(e1, c->ones, w1);
+                VNNI_DP(e2, c->ones, w2);
+                VNNI_DP(e3, c->ones, w3);
+            }
+        }
+        if (kf < k1) {
+            const __mmask32 mask = vnni_mask(kf, k1);
+            const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
+            const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+            const __m256i x = vnni_a_mask(a_s8, a + kf, mask, c);
+            VNNI_ROW4(0, x);
+            if (with_c) {
+                VNNI_DP(e0, c->ones, w0);
+                VNNI_DP(e1, c->ones, w1);
+                VNNI_DP(e2, c->ones, w2);
+                VNNI_DP(e3, c->ones, w3);
+            }
         }
         if (qw->has_gs) {
-#pragma GCC unroll 4
-            for (int j = 0; j < VNNI_NR; j++) {
-                const __m256i mj = _mm256_set1_epi32(vnni_mult(qw, rows[j], g));
-#pragma GCC unroll 4
-                for (int r = 0; r < MR; r++)
-                    acc[r][j] = _mm256_add_epi32(acc[r][j], _mm256_mullo_epi32(p[r][j], mj));
-                if (with_c)
-                    accq[j] = _mm256_add_epi32(accq[j], _mm256_mullo_epi32(q[j], mj));
+            const __m256i m0 = _mm256_set1_epi32(vnni_mult(qw, rows[0], g)),
+                          m1 = _mm256_set1_epi32(vnni_mult(qw, rows[1], g));
+            const __m256i m2 = _mm256_set1_epi32(vnni_mult(qw, rows[2], g)),
+                          m3 = _mm256_set1_epi32(vnni_mult(qw, rows[3], g));
+            c00 = _mm256_mullo_epi32(c00, m0);
+            c01 = _mm256_mullo_epi32(c01, m1);
+            c02 = _mm256_mullo_epi32(c02, m2);
+            c03 = _mm256_mullo_epi32(c03, m3);
+            if (with_c) {
+                e0 = _mm256_mullo_epi32(e0, m0);
+                e1 = _mm256_mullo_epi32(e1, m1);
+                e2 = _mm256_mullo_epi32(e2, m2);
+                e3 = _mm256_mullo_epi32(e3, m3);
             }
-        } else {
-#pragma GCC unroll 4
-            for (int r = 0; r < MR; r++)
-#pragma GCC unroll 4
-                for (int j = 0; j < VNNI_NR; j++)
-                    acc[r][j] = _mm256_add_epi32(acc[r][j], p[r][j]);
-#pragma GCC unroll 4
-            for (int j = 0; j < VNNI_NR; j++)
-                accq[j] = _mm256_add_epi32(accq[j], q[j]);
+        }
+        s00 = _mm256_add_epi32(s00, c00);
+        s01 = _mm256_add_epi32(s01, c01);
+        s02 = _mm256_add_epi32(s02, c02);
+        s03 = _mm256_add_epi32(s03, c03);
+        if (with_c) {
+            q0 = _mm256_add_epi32(q0, e0);
+            q1 = _mm256_add_epi32(q1, e1);
+            q2 = _mm256_add_epi32(q2, e2);
+            q3 = _mm256_add_epi32(q3, e3);
         }
     }
-    if (with_c)
-        for (int j = 0; j < VNNI_NR; j++)
-            wsum[j] = (uint32_t)vnni_hsum(accq[j]);
-    for (int r = 0; r < MR; r++)
-        for (int j = 0; j < nj; j++)
-            out[r * ldd + j] = (int32_t)((uint32_t)vnni_hsum(acc[r][j]) - zxp * wsum[j]);
+    if (with_c) {
+        ws[0] = (uint32_t)vnni_hsum(q0);
+        ws[1] = (uint32_t)vnni_hsum(q1);
+        ws[2] = (uint32_t)vnni_hsum(q2);
+        ws[3] = (uint32_t)vnni_hsum(q3);
+    }
+    const __m256i v[4] = { s00, s01, s02, s03 };
+    for (int j = 0; j < nj; j++)
+        VNNI_OUT(out, 0, 0, j, v[j]);
+}
+
+/* Weight rows j0 + b0 + i .. (4 of them, the last repeated past nb). */
+FGQ_VNNI_INLINE int vnni_rows(const fgq_qweights *qw, int64_t first, int64_t i, int64_t nb, int64_t *rows,
+                              const uint8_t **w)
+{
+    for (int j = 0; j < VNNI_NR; j++) {
+        rows[j] = first + (i + j < nb ? i + j : nb - 1);
+        w[j] = qw->codes + rows[j] * qw->row_bytes;
+    }
+    return nb - i < VNNI_NR ? (int)(nb - i) : VNNI_NR;
 }
 
 /* The whole kernel: rows j0 .. j0+n of W against m activation rows. */
-FGQ_VNNI_INLINE void vnni_gemm(int t2, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                               int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+                                  int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd)
 {
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
+    int64_t rows[VNNI_NR];
+    const uint8_t *w[VNNI_NR];
     if (m < VNNI_MR) {
-        /* GEMV-like: C inside the tile, one pass over the weights */
-        for (int64_t i = 0; i < n; i += VNNI_NR) {
-            int64_t rows[VNNI_NR];
-            for (int j = 0; j < VNNI_NR; j++)
-                rows[j] = j0 + (i + j < n ? i + j : n - 1);
-            const int nj = n - i < VNNI_NR ? (int)(n - i) : VNNI_NR;
-            uint32_t ws[VNNI_NR];
-            if (m == 1)
-                vnni_tile(t2, 1, 1, qw, rows, nj, a, lda, zxp, &c, ws, dot + i, ldd);
-            else if (m == 2)
-                vnni_tile(t2, 2, 1, qw, rows, nj, a, lda, zxp, &c, ws, dot + i, ldd);
-            else
-                vnni_tile(t2, 3, 1, qw, rows, nj, a, lda, zxp, &c, ws, dot + i, ldd);
-        }
+        /* GEMV-like: C inside the tile, one pass over the weights per row */
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t i = 0; i < n; i += VNNI_NR) {
+                const int nj = vnni_rows(qw, j0, i, n, rows, w);
+                uint32_t ws[VNNI_NR];
+                vnni_t14(t2, a_s8, 1, qw, rows, w, nj, a + r * lda, zxp, &c, ws, dot + r * ldd + i);
+            }
         return;
     }
-    /* blocks of VNNI_CB weight rows: their C once, then 4-row activation
-     * tiles (which stay in L1) against every 4 weight rows of the block */
+    /* blocks of VNNI_CB weight rows: their C once, then activation tiles
+     * (which stay in L1) against every 4 weight rows of the block */
+    const int gs = qw->has_gs, mr = gs ? 2 : 4;
     for (int64_t b0 = 0; b0 < n; b0 += VNNI_CB) {
         const int64_t nb = n - b0 < VNNI_CB ? n - b0 : VNNI_CB;
-        uint32_t ws[VNNI_CB];
+        uint32_t wsb[VNNI_CB];
         for (int64_t i = 0; i < nb; i += VNNI_NR) {
-            int64_t rows[VNNI_NR];
-            for (int j = 0; j < VNNI_NR; j++)
-                rows[j] = j0 + b0 + (i + j < nb ? i + j : nb - 1);
+            vnni_rows(qw, j0 + b0, i, nb, rows, w);
             uint32_t w4[VNNI_NR];
             vnni_wsums(t2, qw, rows, &c, w4);
             for (int j = 0; j < VNNI_NR && i + j < nb; j++)
-                ws[i + j] = w4[j];
+                wsb[i + j] = w4[j];
         }
-        for (int64_t r = 0; r < m; r += VNNI_MR) {
-            const int64_t mr = m - r < VNNI_MR ? m - r : VNNI_MR;
+        int64_t r = 0;
+        for (; r + mr <= m; r += mr)
             for (int64_t i = 0; i < nb; i += VNNI_NR) {
-                int64_t rows[VNNI_NR];
-                for (int j = 0; j < VNNI_NR; j++)
-                    rows[j] = j0 + b0 + (i + j < nb ? i + j : nb - 1);
-                const int nj = nb - i < VNNI_NR ? (int)(nb - i) : VNNI_NR;
-                uint32_t w4[VNNI_NR];
-                for (int j = 0; j < VNNI_NR; j++)
-                    w4[j] = ws[i + (j < nj ? j : nj - 1)];
-                const uint8_t *ar = a + r * lda;
+                const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
                 int32_t *out = dot + r * ldd + b0 + i;
-                if (mr == 4)
-                    vnni_tile(t2, 4, 0, qw, rows, nj, ar, lda, zxp, &c, w4, out, ldd);
-                else if (mr == 3)
-                    vnni_tile(t2, 3, 0, qw, rows, nj, ar, lda, zxp, &c, w4, out, ldd);
-                else if (mr == 2)
-                    vnni_tile(t2, 2, 0, qw, rows, nj, ar, lda, zxp, &c, w4, out, ldd);
+                if (gs)
+                    vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                 else
-                    vnni_tile(t2, 1, 0, qw, rows, nj, ar, lda, zxp, &c, w4, out, ldd);
+                    vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
             }
-        }
+        for (; r < m; r++)
+            for (int64_t i = 0; i < nb; i += VNNI_NR) {
+                const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
+                vnni_t14(t2, a_s8, 0, qw, rows, w, nj, a + r * lda, zxp, &c, wsb + i, dot + r * ldd + b0 + i);
+            }
     }
+}
+
+FGQ_VNNI_INLINE void vnni_gemm(int t2, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                               int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+{
+    if (a_s8)
+        vnni_gemm_as(t2, 1, qw, j0, n, a, lda, m, zx, dot, ldd);
+    else
+        vnni_gemm_as(t2, 0, qw, j0, n, a, lda, m, zx, dot, ldd);
 }
 
 #endif /* x86 */
