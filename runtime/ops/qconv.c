@@ -166,19 +166,32 @@ static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0
         const int64_t iw0 = ow * sp->stride[2] - sp->pad_begin[2], dw = sp->dilation[2];
         const int w_inside = iw0 >= 0 && iw0 + (KW - 1) * dw < IW;
         const int64_t ih0 = oh * sp->stride[1] - sp->pad_begin[1], dh = sp->dilation[1];
-        if (ID == 1 && KD == 1 && KW <= 4 && dw == 1 && w_inside && iw0 + 4 <= IW && ih0 >= 0 &&
-            ih0 + (KH - 1) * dh < IH) {
-            /* interior of a 2-D layer (the common case): KW <= 4 bytes a tap row, moved as one
-             * 4-byte word (the byte past KW is overwritten by the next row, or lands in the
-             * buffer's slack; the word read stays inside X since iw0 + 4 <= IW) */
+        if (ID == 1 && KD == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && KW <= 8 && dw == 1 && w_inside &&
+            ih0 >= 0 && ih0 + (KH - 1) * dh < IH) {
+            /* interior of a 2-D layer (the common case): each tap row of KW <= 8 bytes moves
+             * as one 4- or 8-byte word where the word stays inside X's row (the bytes past KW
+             * are overwritten by the next tap row, or land in the buffer's slack) */
             const uint8_t *xp = xg + ih0 * IW + iw0;
             const int64_t step = dh * IW;
-            for (int64_t c = 0; c < cg; c++, xp += IH * IW)
-                for (int64_t kh = 0; kh < KH; kh++, row += KW) {
-                    uint32_t v;
-                    memcpy(&v, xp + kh * step, 4);
-                    memcpy(row, &v, 4);
-                }
+            if (KW <= 4 && iw0 + 4 <= IW)
+                for (int64_t c = 0; c < cg; c++, xp += IH * IW)
+                    for (int64_t kh = 0; kh < KH; kh++, row += KW) {
+                        uint32_t v;
+                        memcpy(&v, xp + kh * step, 4);
+                        memcpy(row, &v, 4);
+                    }
+            else if (iw0 + 8 <= IW)
+                for (int64_t c = 0; c < cg; c++, xp += IH * IW)
+                    for (int64_t kh = 0; kh < KH; kh++, row += KW) {
+                        uint64_t v;
+                        memcpy(&v, xp + kh * step, 8);
+                        memcpy(row, &v, 8);
+                    }
+            else
+                for (int64_t c = 0; c < cg; c++, xp += IH * IW)
+                    for (int64_t kh = 0; kh < KH; kh++, row += KW)
+                        for (int64_t kw = 0; kw < KW; kw++)
+                            row[kw] = xp[kh * step + kw];
             continue;
         }
         for (int64_t c = 0; c < cg; c++)
@@ -210,7 +223,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     const qconv_task *t = (const qconv_task *)ctx;
     const fgq_qweights *qw = &t->s->qw;
     const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k;
-    uint8_t buf[QCONV_TILE_BYTES + 8]; /* + slack for the 4-byte tap rows */
+    uint8_t buf[QCONV_TILE_BYTES + 8]; /* + slack for the 4- and 8-byte tap rows */
     int32_t dot[QCONV_TP * QCONV_JB], dot_t[QCONV_JB * QCONV_TP];
     for (int64_t task = b; task < e; task++) {
         const int64_t tile = task % t->tiles, grp = (task / t->tiles) % groups, n = task / (t->tiles * groups);
@@ -372,8 +385,9 @@ static __attribute__((noinline)) int qconv_run_dw(const fgq_node_view *node, con
     t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
                t.ph * t.pw <= QCONV_DW_MAX_PADDED && sp->out[1] == t.ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
                sp->out[2] == t.pw - (sp->kernel[2] - 1) * sp->dilation[2];
+    /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */
     const int64_t tasks = x->dims[0] * C, per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;
-    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, per), qconv_dw_channels, &t);
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, per / 8), qconv_dw_channels, &t);
     return 1;
 }
 
@@ -406,7 +420,7 @@ static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, c
     t.tiles = (t.positions + t.tp - 1) / t.tp;
     const int64_t tasks = x->dims[0] * s->geom.groups * t.tiles;
     const int64_t mg = s->qw.rows / s->geom.groups;
-    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, t.tp * mg * K), qconv_tiles, &t);
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, t.tp * mg * K)), qconv_tiles, &t);
     return 1;
 }
 

@@ -12,6 +12,7 @@
  */
 #include "ops_q.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 
 #include <float.h>
 #include <math.h>
@@ -54,7 +55,12 @@ fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *co
     const float lo = (float)ip[FGQ_QP_QMIN], hi = (float)ip[FGQ_QP_QMAX];
     const int even = ip[FGQ_QP_ROUND] == 1, y_s8 = y->dtype == FGQ_DT_S8;
     const int64_t n = fgq_ops_numel(y);
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
+        i = fgq_quantize_f32__avx2(x, n, s, z, lo, hi, even, y->data, y_s8);
+#endif
+    for (; i < n; i++) {
         const float r = x[i] / s;
         float v = (even ? nearbyintf(r) : roundf(r)) + z;
         v = !(v >= lo) ? lo : v > hi ? hi : v; /* NaN -> qmin */

@@ -136,7 +136,7 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     /* every output is the same exact integer whatever the split */
     t.j_blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
     const int64_t tasks = t.j_blocks * ((t.m_rows + QGEMM_MB - 1) / QGEMM_MB);
-    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, QGEMM_MB * QGEMM_JB * qw.k), qgemm_blocks,
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(t.kern, QGEMM_MB * QGEMM_JB * qw.k)), qgemm_blocks,
                      &t);
     return FGQ_OK;
 }

@@ -70,6 +70,17 @@ int fgq_qgemm_kernel_usable(const fgq_qgemm_kernel *k, uint32_t cpu);
  * the CPU can run. */
 const fgq_qgemm_kernel *fgq_qgemm_kernel_at(size_t i);
 
+/* Work units (fgq_parallel_grain's cost) of `macs` multiply-adds on kernel
+ * row `kern`: the optimized rows do ~32 in the time the reference (and the
+ * float loops the grain was set for) do one; splitting a small layer over
+ * threads costs more than it saves. */
+void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                       int32_t *dot);
+static inline int64_t fgq_qgemm_cost(const fgq_qgemm_kernel *kern, int64_t macs)
+{
+    return kern->dot == fgq_qgemm_dot_ref ? macs : macs / 32;
+}
+
 /* dot[r·ldd + i] for m activation rows: kern->gemm, or kern->dot per row. */
 void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n,
                            const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
@@ -117,6 +128,10 @@ void fgq_qrequant__avx2(const fgq_qweights *qw, int64_t c0, int64_t c_step, cons
                         int32_t qmin, int32_t qmax, void *y, int y_s8);
 
 void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+/* qquantize__avx2.c: QUANTIZE's loop, 8 floats a step (twin: qconvert.c);
+ * returns how many it did (n & ~7). */
+int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
+                            int y_s8);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
