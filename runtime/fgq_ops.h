@@ -166,7 +166,7 @@ enum { FGQ_KERNELS_AUTO = 0, FGQ_KERNELS_REF = 1 };
 /* CPU features the optimized kernels need: FGQ_CPU_QUERIED is always set, so
  * 0 means "not queried". cpuid/xgetbv on x86 (no libgcc, no cached state);
  * FGQ_CPU_QUERIED alone elsewhere. */
-enum { FGQ_CPU_QUERIED = 1u, FGQ_CPU_AVX2 = 2u, FGQ_CPU_AVX512VNNI = 4u };
+enum { FGQ_CPU_QUERIED = 1u, FGQ_CPU_AVX2 = 2u, FGQ_CPU_AVX512VNNI = 4u, FGQ_CPU_AVX512VBMI = 8u };
 uint32_t fgq_cpu_features(void);
 
 typedef struct fgq_parallel {

@@ -52,6 +52,12 @@ int fgq_cpu_has_avx512vnni(void)
     return (ebx & need_b) == need_b && (ecx & (1u << 11)) != 0;
 }
 
+int fgq_cpu_has_avx512vbmi(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    return fgq_cpu_has_avx512vnni() && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 1)) != 0;
+}
+
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
 {
     return !qw->has_gs || (qw->n_alpha == 1 && (qw->group % 32 == 0 || qw->group >= qw->k));
@@ -66,6 +72,8 @@ uint32_t fgq_cpu_features(void)
         f |= FGQ_CPU_AVX2;
     if (fgq_cpu_has_avx512vnni())
         f |= FGQ_CPU_AVX512VNNI;
+    if (fgq_cpu_has_avx512vbmi())
+        f |= FGQ_CPU_AVX512VBMI;
 #endif
     return f;
 }
@@ -100,6 +108,8 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
     { "qgemm_u8s8_4x4c32__avx512vnni", FGQ_DT_S8, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
       fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+    { "qgemm_u8t2_1x4c64__avx512vbmi", FGQ_DT_T2, FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qgemm_vbmi_fits,
+      fgq_qgemm_u8t2_1x4c64__avx512vbmi, fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm, fgq_qrequant__avx2 },
     { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
       fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx2 },
     { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,

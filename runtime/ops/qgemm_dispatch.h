@@ -135,6 +135,16 @@ int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, floa
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
+/* The same plus AVX512_VBMI (vpermb, vpmultishiftqb). */
+int fgq_cpu_has_avx512vbmi(void);
+/* qgemm_u8t2_1x4c64__avx512vbmi.c: t2 GEMV, 64 codes a step; blocks of 4+
+ * activation rows go to the 4x4c32 VNNI kernel. Fits: no GS, or symmetric
+ * groups of 64·j (or one group). */
+int fgq_qgemm_vbmi_fits(const fgq_qweights *qw);
+void fgq_qgemm_u8t2_1x4c64__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                       int32_t zx, int32_t *dot);
+void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+                                            int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
 /* Weights the VNNI kernels take: no GS, or symmetric groups of 32·j codes
  * (or one group over the whole row). */
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
