@@ -129,7 +129,7 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
 /* im2col tile budget on the stack: positions × K bytes, plus two int32
  * blocks of QCONV_TP × QCONV_JB (the dots, and the same transposed so that
  * the output stage runs along a channel's positions). */
-enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64 };
+enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64, QCONV_PAD_BYTES = 32768 };
 
 typedef struct {
     const qconv_shape *s;
@@ -139,18 +139,19 @@ typedef struct {
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
     int64_t tp, tiles, positions; /* per image and group */
+    int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
+    fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
 } qconv_task;
 
-/* Positions [p0, p0 + np) of image n, group grp, as rows of K bytes. */
-static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0, int64_t np, uint8_t *buf)
+/* Positions [p0, p0 + np) as rows of K bytes, from the group's channels at
+ * xg (channel planes of sp->in, read with the geometry sp). */
+static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const uint8_t *xg, int64_t p0, int64_t np,
+                         uint8_t *buf)
 {
-    const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const fgq_tensor_view *x = t->x;
-    const int64_t K = t->s->geom.k, c_in = x->dims[1], cg = c_in / t->s->geom.groups;
+    const int64_t K = t->s->geom.k, cg = t->x->dims[1] / t->s->geom.groups;
     const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
     const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2];
     const uint8_t pad = (uint8_t)t->zx; /* the byte of z_x in X's dtype */
-    const uint8_t *xg = (const uint8_t *)x->data + (n * c_in + grp * cg) * ID * IH * IW;
     if (K == cg && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 && sp->pad_begin[0] == 0 &&
         sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 && sp->out[0] == ID && sp->out[1] == IH && sp->out[2] == IW) {
         /* 1×1, stride 1, no padding: a transpose of [cg, positions] (same dims in and out) */
@@ -217,6 +218,18 @@ static void qconv_im2col(const qconv_task *t, int64_t n, int64_t grp, int64_t p0
     }
 }
 
+/* The group's cg channels, H and W padded with z_x, into pbuf (t->psp's planes). */
+static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, int64_t cg, uint8_t *pbuf)
+{
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t IH = sp->in[1], IW = sp->in[2], PH = t->psp.in[1], PW = t->psp.in[2];
+    const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
+    memset(pbuf, (uint8_t)t->zx, (size_t)(cg * PH * PW));
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t ih = 0; ih < IH; ih++)
+            memcpy(pbuf + (c * PH + ih + top) * PW + left, xg + (c * IH + ih) * IW, (size_t)IW);
+}
+
 /* Tasks [b, e) over (image, group, tile). */
 static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 {
@@ -224,11 +237,24 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     const fgq_qweights *qw = &t->s->qw;
     const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k;
     uint8_t buf[QCONV_TILE_BYTES + 8]; /* + slack for the 4- and 8-byte tap rows */
+    uint8_t pbuf[QCONV_PAD_BYTES];     /* the padded copy (t->padded) */
     int32_t dot[QCONV_TP * QCONV_JB], dot_t[QCONV_JB * QCONV_TP];
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
+    int64_t built = -1; /* (n, grp) whose padded copy pbuf holds */
     for (int64_t task = b; task < e; task++) {
         const int64_t tile = task % t->tiles, grp = (task / t->tiles) % groups, n = task / (t->tiles * groups);
         const int64_t p0 = tile * t->tp, np = t->positions - p0 < t->tp ? t->positions - p0 : t->tp;
-        qconv_im2col(t, n, grp, p0, np, buf);
+        const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + grp * cg) * plane;
+        if (t->padded) {
+            if (built != task / t->tiles) {
+                qconv_pad_copy(t, xg, cg, pbuf);
+                built = task / t->tiles;
+            }
+            qconv_im2col(t, &t->psp, pbuf, p0, np, buf);
+        } else {
+            qconv_im2col(t, sp, xg, p0, np, buf);
+        }
         for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
             const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
             fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, QCONV_JB);
@@ -418,6 +444,18 @@ static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, c
     if (t.tp > 4)
         t.tp &= ~(int64_t)3;
     t.tiles = (t.positions + t.tp - 1) / t.tp;
+    /* small padded 2-D layers: border positions would take the slow per-tap path; a padded
+     * copy per (image, group) makes every position interior */
+    const int64_t cg = x->dims[1] / s->geom.groups;
+    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
+               (ph != sp->in[1] || pw != sp->in[2]) && cg * ph * pw <= QCONV_PAD_BYTES;
+    if (t.padded) {
+        t.psp = *sp;
+        t.psp.in[1] = ph;
+        t.psp.in[2] = pw;
+        t.psp.pad_begin[1] = t.psp.pad_begin[2] = t.psp.pad_end[1] = t.psp.pad_end[2] = 0;
+    }
     const int64_t tasks = x->dims[0] * s->geom.groups * t.tiles;
     const int64_t mg = s->qw.rows / s->geom.groups;
     fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, t.tp * mg * K)), qconv_tiles, &t);

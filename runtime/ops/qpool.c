@@ -114,9 +114,45 @@ static qwindow qwindow_for(const fgq_ops_spatial *sp, int32_t j, int64_t o)
     return w;
 }
 
+/* Max pool whose windows all lie inside X (2-D or 1-D, no padding, no
+ * dilation, the last window within the input): the same values as the
+ * general loop (max of x − z_x, then + z_y), without its per-tap window
+ * arithmetic. Returns 0 when the geometry is not of that kind. */
+static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
+                               const fgq_ops_spatial *sp)
+{
+    for (int j = 0; j < 3; j++)
+        if (sp->pad_begin[j] != 0 || sp->dilation[j] != 1 || (sp->out[j] - 1) * sp->stride[j] + sp->kernel[j] > sp->in[j])
+            return 0;
+    if (sp->in[0] != 1 || sp->kernel[0] != 1)
+        return 0;
+    const int32_t *ip = node->iparams;
+    const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
+    const int64_t planes = x->dims[0] * x->dims[1], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const uint8_t *xp = (const uint8_t *)x->data + pl * IH * IW;
+        for (int64_t oh = 0; oh < OH; oh++)
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const uint8_t *w = xp + oh * sh * IW + ow * sw;
+                int32_t m = INT32_MIN;
+                for (int64_t kh = 0; kh < KH; kh++, w += IW)
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const int32_t v = x_s8 ? (int32_t)(int8_t)w[kw] : (int32_t)w[kw];
+                        m = v > m ? v : m;
+                    }
+                fgq_q_store(y->data, (pl * OH + oh) * OW + ow, y_s8, (int64_t)zy + (m - zx), qmin, qmax);
+            }
+    }
+    return 1;
+}
+
 static void run_qpool(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
                       const fgq_ops_spatial *sp, int is_avg)
 {
+    if (!is_avg && run_qmaxpool_inside(node, x, y, sp))
+        return;
     const int32_t *ip = node->iparams;
     const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
