@@ -8,8 +8,10 @@
  *
  * Oracle: the reference path, itself checked against int64 arithmetic in
  * test_qops_conv.c. Per case the output bytes under FGQ_KERNELS_AUTO with 1
- * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. >= 1000
- * random shapes: 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
+ * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. 1000
+ * random shapes of every kind and 1000 more depthwise ones (the im2col
+ * tiles, the padded copy, the interior 4/8-byte rows and the depthwise
+ * planes each see hundreds): 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
  * stride, dilation and both pads, inputs smaller than the kernel's reach
  * with padding, K from 1 to ~1000 (tails of every vector width), C_out past
  * one 64-channel block, weights s8/t2/s4 with and without group
@@ -57,12 +59,14 @@ static void ccase_free(ccase *c)
     free(c->req);
 }
 
+/* it < 0: a depthwise case (group = C_in = C_out), else any kind. */
 static void make_case(ccase *c, int it)
 {
     memset(c, 0, sizeof *c);
-    c->ns = it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
+    const int iu = it < 0 ? -it : it;
+    c->ns = iu % 9 == 0 ? 3 : iu % 4 == 0 ? 1 : 2;
     c->n = rin(1, 2);
-    const int gp = (int)(rnd() % 4);
+    const int gp = it < 0 ? 0 : (int)(rnd() % 4);
     const int64_t cg = rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96), mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
     if (gp == 0) { /* depthwise */
         c->g = c->c = c->m = rin(1, 24);
@@ -216,11 +220,13 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
     return st;
 }
 
+/* 1000 cases of every kind, then 1000 more depthwise ones (their own path). */
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0;
-    const int n_cases = 1000;
-    for (int it = 0; it < n_cases && bad < 5; it++) {
+    const int n_cases = 2000;
+    for (int i = 0; i < n_cases && bad < 5; i++) {
+        const int it = i < 1000 ? i : -(i - 999);
         ccase c;
         make_case(&c, it);
         const int64_t ny = c.n * c.m * prod3(c.out);
@@ -258,7 +264,7 @@ static void test_qconv_random(void)
         ccase_free(&c);
     }
     CHECK_MSG(bad == 0, "%d random QCONV cases differ from the reference", bad);
-    CHECK(vnni >= 150 && other >= 150 && depthwise >= 150);
+    CHECK(vnni >= 150 && other >= 150 && depthwise >= 1000);
     printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take, %d others\n", n_cases, depthwise, vnni,
            other);
 }

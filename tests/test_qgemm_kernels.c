@@ -14,7 +14,8 @@
  * ends of the dtype, s8 codes −128/127, all +1 / all −1 ternary rows, t2 code
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
  * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
- * shifts, and bias saturation. Skips (passes) where the CPU lacks AVX2.
+ * shifts, and bias saturation. Also QUANTIZE's AVX2 loop (qquantize__avx2)
+ * against the scalar one. Skips (passes) where the CPU lacks AVX2.
  */
 #include "test_ops_common.h"
 
@@ -22,6 +23,7 @@
 #include "quant/t2.h"
 #include "threadpool.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static uint64_t rs = 0x2545F4914F6CDD1Dull;
@@ -473,6 +475,59 @@ static void test_limits(void)
     limit_case(FGQ_DT_T2, FGQ_DT_S8, -128, 127, 1, 33025, 96, 1, 255, 255, "t2 x s8 all +1 g96 M255");
 }
 
+/* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop
+ * for the rest) against FGQ_KERNELS_REF over 1000 random cases: lengths
+ * 1..100 (every tail), scales, zero points and clamps, both rounding modes,
+ * exact halves, NaN, ±Inf, huge values, −0.0 and denormals. */
+static void test_quantize_random(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 1000 && bad < 5; it++) {
+        const int64_t n = rin(1, 100);
+        const float s = it % 4 == 0 ? 1.0f : (float)(rnd() % 1000 + 1) / 997.0f * (it % 3 ? 1.0f : 1e-3f);
+        float *x = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            const uint32_t p = rnd() % 12;
+            x[i] = p == 0 ? ((float)rin(-300, 300) + 0.5f) * s
+                   : p == 1 ? NAN
+                   : p == 2 ? (rnd() % 2 ? INFINITY : -INFINITY)
+                   : p == 3 ? (rnd() % 2 ? 1e30f : -1e30f)
+                   : p == 4 ? -0.0f
+                   : p == 5 ? 1e-40f
+                   : ((float)(int32_t)(rnd() % 200001) - 100000.0f) / 100000.0f * s * 300.0f;
+        }
+        const int y_s8 = it % 2;
+        const int32_t lo = y_s8 ? -128 : 0, hi = y_s8 ? 127 : 255;
+        const int32_t z = rin(lo, hi), qmin = rnd() % 2 ? lo : rin(lo, z), qmax = rnd() % 2 ? hi : rin(z, hi);
+        uint8_t *y_ref = malloc((size_t)n), *y_auto = malloc((size_t)n);
+        for (int pass = 0; pass < 2; pass++) {
+            fgq_parallel par = { NULL, 1, NULL, pass == 0 ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO };
+            tnode nd;
+            tnode_init(&nd, FGQ_OP_QUANTIZE, 1);
+            nd.fp[FGQ_QPF_SCALE] = s;
+            nd.ip[FGQ_QP_Y_ZERO] = z;
+            nd.ip[FGQ_QP_QMIN] = qmin;
+            nd.ip[FGQ_QP_QMAX] = qmax;
+            nd.ip[FGQ_QP_ROUND] = it % 3 == 0;
+            nd.v.par = &par;
+            const int64_t d[1] = { n };
+            fgq_tensor_view xv = tview(x, 1, d), yv = tview(pass == 0 ? y_ref : y_auto, 1, d);
+            xv.dtype = FGQ_DT_F32;
+            yv.dtype = y_s8 ? FGQ_DT_S8 : FGQ_DT_U8;
+            const fgq_tensor_view *in[1] = { &xv };
+            CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+        }
+        if (memcmp(y_ref, y_auto, (size_t)n) != 0) {
+            fprintf(stderr, "  quantize case %d (n %lld, s %g): AUTO differs from REF\n", it, (long long)n, (double)s);
+            bad++;
+        }
+        free(x);
+        free(y_ref);
+        free(y_auto);
+    }
+    CHECK(bad == 0);
+}
+
 int main(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -491,6 +546,7 @@ int main(void)
     }
     RUN(test_limits);
     RUN(test_requant_random);
+    RUN(test_quantize_random);
     RUN(test_kernels_random);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();

@@ -401,9 +401,49 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
     }
 }
 
+/* t2 with 4+ activation rows: the tiles would decode every chunk once per
+ * 2 or 4 activation rows; instead blocks of weight rows are decoded once
+ * into s8 codes {−1, 0, +1} on the stack (rows padded to 32) and run as s8
+ * weights with the same group multipliers: the same integers. */
+enum { VNNI_DEC_BYTES = 16384 };
+
+FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+                                          int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd)
+{
+    uint8_t dec[VNNI_DEC_BYTES];
+    vnni_consts c;
+    vnni_consts_init(&c, a_s8);
+    const int64_t K = qw->k, rs = (K + 31) & ~(int64_t)31;
+    int64_t blk = VNNI_DEC_BYTES / rs;
+    blk = blk > VNNI_CB ? VNNI_CB : blk & ~(int64_t)(VNNI_NR - 1);
+    for (int64_t b0 = 0; b0 < n; b0 += blk) {
+        const int64_t nb = n - b0 < blk ? n - b0 : blk;
+        for (int64_t i = 0; i < nb; i++) {
+            const uint8_t *row = qw->codes + (j0 + b0 + i) * qw->row_bytes;
+            for (int64_t k = 0; k < K; k += 32)
+                _mm256_storeu_si256((__m256i *)(dec + i * rs + k), vnni_w(1, row, k, vnni_mask(k, K), &c));
+        }
+        fgq_qweights dq = *qw;
+        dq.dtype = FGQ_DT_S8;
+        dq.codes = dec;
+        dq.row_bytes = rs;
+        dq.rows = nb;
+        if (qw->has_gs)
+            dq.gs = qw->gs + (j0 + b0) * qw->n_groups; /* n_alpha is 1 here (fits) */
+        vnni_gemm_as(0, a_s8, &dq, 0, nb, a, lda, m, zx, dot + b0, ldd);
+    }
+}
+
 FGQ_VNNI_INLINE void vnni_gemm(int t2, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
 {
+    if (t2 && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
+        if (a_s8)
+            vnni_gemm_t2_decoded(1, qw, j0, n, a, lda, m, zx, dot, ldd);
+        else
+            vnni_gemm_t2_decoded(0, qw, j0, n, a, lda, m, zx, dot, ldd);
+        return;
+    }
     if (a_s8)
         vnni_gemm_as(t2, 1, qw, j0, n, a, lda, m, zx, dot, ldd);
     else
