@@ -535,7 +535,8 @@ int main(int argc, char **argv)
                            .n_outputs = 1,
                            .iparams = ip,
                            .fparams = fp,
-                           .par = &par };
+                           .par = &par,
+                           .cpu = fgq_cpu_features() }; /* once, as fgq_model_load does */
     const fgq_op_impl *impl = fgq_op_lookup(op);
     if (impl == NULL || impl->check == NULL || impl->run == NULL) {
         fprintf(stderr, "bench_qgemm: op %s is not implemented\n", fgq_op_name(op));

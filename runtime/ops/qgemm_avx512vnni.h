@@ -40,7 +40,12 @@
 #define FGQ_VNNI_FN __attribute__((target(FGQ_VNNI_TARGET)))
 #define FGQ_VNNI_INLINE static inline __attribute__((always_inline, target(FGQ_VNNI_TARGET)))
 
-enum { VNNI_NR = 4, VNNI_MR = 4, VNNI_CB = 64 /* C values on the stack per block of weight rows */ };
+enum {
+    VNNI_NR = 4,
+    VNNI_MR = 4,
+    VNNI_CB = 64,        /* C values on the stack per block of weight rows */
+    VNNI_A_L1 = 16384    /* activation bytes that stay in L1 while weights stream past */
+};
 
 typedef struct {
     __m256i rep, sel, one, two; /* t2 decode */
@@ -383,17 +388,33 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
             for (int j = 0; j < VNNI_NR && i + j < nb; j++)
                 wsb[i + j] = w4[j];
         }
-        int64_t r = 0;
-        for (; r + mr <= m; r += mr)
+        const int64_t mf = m - m % mr; /* rows in full tiles */
+        if (m * qw->k <= VNNI_A_L1) {
+            /* few activation rows (they stay in L1): each 4 weight rows meet all of them
+             * while in L1, so every weight byte comes from L2/L3 once per call */
             for (int64_t i = 0; i < nb; i += VNNI_NR) {
                 const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
-                int32_t *out = dot + r * ldd + b0 + i;
-                if (gs)
-                    vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
-                else
-                    vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                for (int64_t r = 0; r < mf; r += mr) {
+                    int32_t *out = dot + r * ldd + b0 + i;
+                    if (gs)
+                        vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                    else
+                        vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                }
             }
-        for (; r < m; r++)
+        } else {
+            /* many rows: a tile of activation rows stays in L1 against the block's weights (L2) */
+            for (int64_t r = 0; r < mf; r += mr)
+                for (int64_t i = 0; i < nb; i += VNNI_NR) {
+                    const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
+                    int32_t *out = dot + r * ldd + b0 + i;
+                    if (gs)
+                        vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                    else
+                        vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                }
+        }
+        for (int64_t r = mf; r < m; r++)
             for (int64_t i = 0; i < nb; i += VNNI_NR) {
                 const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
                 vnni_t14(t2, a_s8, 0, qw, rows, w, nj, a + r * lda, zxp, &c, wsb + i, dot + r * ldd + b0 + i);

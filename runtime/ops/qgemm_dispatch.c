@@ -16,11 +16,14 @@ void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* cpuid leaf 1: FMA (ecx 12), OSXSAVE (ecx 27), AVX (ecx 28); XCR0 bits 1, 2
- * (the OS saves XMM and YMM state); leaf 7: AVX2 (ebx 5). Header-only
- * (<cpuid.h> and one xgetbv): no libgcc __cpu_model, so the freestanding
- * check still holds. */
-int fgq_cpu_has_avx2(void)
+/* The x86 feature bits, from one query of each: cpuid leaf 1: FMA (ecx 12),
+ * OSXSAVE (ecx 27), AVX (ecx 28); XCR0 (xgetbv): bits 1, 2 (XMM, YMM state)
+ * and 5..7 (opmask, ZMM state); leaf 7: AVX2 (ebx 5), AVX512F (ebx 16),
+ * AVX512BW (ebx 30), AVX512VL (ebx 31), AVX512_VBMI (ecx 1), AVX512_VNNI
+ * (ecx 11). Header-only (<cpuid.h> and one xgetbv): no libgcc __cpu_model,
+ * so the freestanding check still holds. cpuid traps to the hypervisor in a
+ * VM (microseconds each): callers ask once (fgq_model_load). */
+static uint32_t x86_features(void)
 {
     unsigned eax, ebx, ecx, edx;
     if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
@@ -30,32 +33,31 @@ int fgq_cpu_has_avx2(void)
     unsigned xlo, xhi;
     __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
     (void)xhi;
-    if ((xlo & 6u) != 6u)
+    if ((xlo & 6u) != 6u || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(ebx & (1u << 5)))
         return 0;
-    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
-        return 0;
-    return (ebx & (1u << 5)) != 0;
+    uint32_t f = FGQ_CPU_AVX2;
+    const unsigned need_b = (1u << 16) | (1u << 30) | (1u << 31);
+    if ((xlo & 0xE6u) == 0xE6u && (ebx & need_b) == need_b && (ecx & (1u << 11)) != 0) {
+        f |= FGQ_CPU_AVX512VNNI;
+        if (ecx & (1u << 1))
+            f |= FGQ_CPU_AVX512VBMI;
+    }
+    return f;
 }
 
-/* AVX2 as above, plus leaf 7 AVX512F (ebx 16), AVX512BW (ebx 30), AVX512VL
- * (ebx 31), AVX512_VNNI (ecx 11) and XCR0 bits 5..7 (opmask, ZMM state). */
+int fgq_cpu_has_avx2(void)
+{
+    return (x86_features() & FGQ_CPU_AVX2) != 0;
+}
+
 int fgq_cpu_has_avx512vnni(void)
 {
-    if (!fgq_cpu_has_avx2())
-        return 0;
-    unsigned eax, ebx, ecx, edx, xlo, xhi;
-    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-    (void)xhi;
-    if ((xlo & 0xE6u) != 0xE6u || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
-        return 0;
-    const unsigned need_b = (1u << 16) | (1u << 30) | (1u << 31);
-    return (ebx & need_b) == need_b && (ecx & (1u << 11)) != 0;
+    return (x86_features() & FGQ_CPU_AVX512VNNI) != 0;
 }
 
 int fgq_cpu_has_avx512vbmi(void)
 {
-    unsigned eax, ebx, ecx, edx;
-    return fgq_cpu_has_avx512vnni() && __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 1)) != 0;
+    return (x86_features() & FGQ_CPU_AVX512VBMI) != 0;
 }
 
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
@@ -66,16 +68,11 @@ int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
 
 uint32_t fgq_cpu_features(void)
 {
-    uint32_t f = FGQ_CPU_QUERIED;
 #if defined(__x86_64__) || defined(__i386__)
-    if (fgq_cpu_has_avx2())
-        f |= FGQ_CPU_AVX2;
-    if (fgq_cpu_has_avx512vnni())
-        f |= FGQ_CPU_AVX512VNNI;
-    if (fgq_cpu_has_avx512vbmi())
-        f |= FGQ_CPU_AVX512VBMI;
+    return FGQ_CPU_QUERIED | x86_features();
+#else
+    return FGQ_CPU_QUERIED;
 #endif
-    return f;
 }
 
 void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8)
