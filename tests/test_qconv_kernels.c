@@ -9,9 +9,10 @@
  * Oracle: the reference path, itself checked against int64 arithmetic in
  * test_qops_conv.c. Per case the output bytes under FGQ_KERNELS_AUTO with 1
  * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. 1000
- * random shapes of every kind and 1000 more depthwise ones (the im2col
- * tiles, the padded copy, the interior 4/8-byte rows and the depthwise
- * planes each see hundreds): 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
+ * random shapes of every kind, 1000 depthwise ones and 1000 of the layers
+ * the packed kernel qconv_u8s8_4x32c4__avx512vnni takes (the im2col tiles,
+ * the padded copy, the interior 4/8-byte rows, the depthwise planes and the
+ * packed kernel each see hundreds or more): 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
  * stride, dilation and both pads, inputs smaller than the kernel's reach
  * with padding, K from 1 to ~1000 (tails of every vector width), C_out past
  * one 64-channel block, weights s8/t2/s4 with and without group
@@ -59,14 +60,14 @@ static void ccase_free(ccase *c)
     free(c->req);
 }
 
-/* it < 0: a depthwise case (group = C_in = C_out), else any kind. */
-static void make_case(ccase *c, int it)
+/* mode 0: any kind; 1: depthwise (group = C_in = C_out); 2: the packed conv
+ * kernel's layers (s8 per channel, 1-D/2-D, stride 1 along W, groups 1–2). */
+static void make_case(ccase *c, int it, int mode)
 {
     memset(c, 0, sizeof *c);
-    const int iu = it < 0 ? -it : it;
-    c->ns = iu % 9 == 0 ? 3 : iu % 4 == 0 ? 1 : 2;
+    c->ns = mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
     c->n = rin(1, 2);
-    const int gp = it < 0 ? 0 : (int)(rnd() % 4);
+    const int gp = mode == 1 ? 0 : mode == 2 ? 1 + (int)(rnd() % 3) : (int)(rnd() % 4);
     const int64_t cg = rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96), mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
     if (gp == 0) { /* depthwise */
         c->g = c->c = c->m = rin(1, 24);
@@ -82,7 +83,7 @@ static void make_case(ccase *c, int it)
     for (int i = 0; i < c->ns; i++) {
         const int j = 3 - c->ns + i;
         c->k[j] = rin(1, c->ns == 3 ? 2 : 3);
-        c->s[j] = rnd() % 3 == 0 ? 2 : 1;
+        c->s[j] = rnd() % 3 == 0 && !(mode == 2 && j == 2) ? 2 : 1;
         c->d[j] = rnd() % 5 == 0 ? 2 : 1;
         c->pb[j] = rin(0, 2);
         c->pe[j] = rin(0, 2);
@@ -103,7 +104,7 @@ static void make_case(ccase *c, int it)
     c->qmax = rnd() % 2 ? yhi : rin(c->zy, yhi);
 
     const int wc = (int)(rnd() % 8);
-    c->wdt = wc < 4 ? FGQ_DT_S8 : wc < 7 ? FGQ_DT_T2 : FGQ_DT_S4;
+    c->wdt = mode == 2 || wc < 4 ? FGQ_DT_S8 : wc < 7 ? FGQ_DT_T2 : FGQ_DT_S4;
     c->kk = (c->c / c->g) * prod3(c->k);
     c->kp = c->wdt == FGQ_DT_T2 ? 4 * ((c->kk + 3) / 4) : c->wdt == FGQ_DT_S4 ? 2 * ((c->kk + 1) / 2) : c->kk;
     c->row_bytes = c->wdt == FGQ_DT_T2 ? c->kp / 4 : c->wdt == FGQ_DT_S4 ? c->kp / 2 : c->kk;
@@ -112,7 +113,7 @@ static void make_case(ccase *c, int it)
     const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : 1;
     int64_t mm = INT32_MAX / (c->kk * cmax * (dx > 0 ? dx : 1));
     mm = mm > 255 ? 255 : mm;
-    c->has_gs = mm >= 1 && rnd() % 3 != 0;
+    c->has_gs = mode != 2 && mm >= 1 && rnd() % 3 != 0;
     if (c->has_gs) {
         const int gsel = (int)(rnd() % 4);
         c->group = gsel < 2 ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
@@ -220,15 +221,15 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
     return st;
 }
 
-/* 1000 cases of every kind, then 1000 more depthwise ones (their own path). */
+/* 1000 cases of every kind, then 1000 depthwise ones and 1000 for the packed
+ * conv kernel (their own paths). */
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0;
-    const int n_cases = 2000;
-    for (int i = 0; i < n_cases && bad < 5; i++) {
-        const int it = i < 1000 ? i : -(i - 999);
+    const int n_cases = 3000;
+    for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
-        make_case(&c, it);
+        make_case(&c, it, it / 1000);
         const int64_t ny = c.n * c.m * prod3(c.out);
         uint8_t *y_ref = calloc((size_t)ny, 1), *y_auto = calloc((size_t)ny, 1), *y_par = calloc((size_t)ny, 1);
         int ok = run_conv(&c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK;
@@ -264,7 +265,7 @@ static void test_qconv_random(void)
         ccase_free(&c);
     }
     CHECK_MSG(bad == 0, "%d random QCONV cases differ from the reference", bad);
-    CHECK(vnni >= 150 && other >= 150 && depthwise >= 1000);
+    CHECK(vnni >= 1150 && other >= 150 && depthwise >= 1000);
     printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take, %d others\n", n_cases, depthwise, vnni,
            other);
 }

@@ -140,6 +140,7 @@ typedef struct {
     int32_t zx, zy, qmin, qmax;
     int64_t tp, tiles, positions; /* per image and group */
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
+    int packed;                   /* qconv_u8s8_4x32c4__avx512vnni instead of im2col + GEMM */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
 } qconv_task;
 
@@ -246,15 +247,41 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
         const int64_t tile = task % t->tiles, grp = (task / t->tiles) % groups, n = task / (t->tiles * groups);
         const int64_t p0 = tile * t->tp, np = t->positions - p0 < t->tp ? t->positions - p0 : t->tp;
         const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + grp * cg) * plane;
-        if (t->padded) {
-            if (built != task / t->tiles) {
-                qconv_pad_copy(t, xg, cg, pbuf);
-                built = task / t->tiles;
-            }
-            qconv_im2col(t, &t->psp, pbuf, p0, np, buf);
-        } else {
-            qconv_im2col(t, sp, xg, p0, np, buf);
+        if (t->padded && built != task / t->tiles) {
+            qconv_pad_copy(t, xg, cg, pbuf);
+            built = task / t->tiles;
         }
+#if defined(__x86_64__) || defined(__i386__)
+        if (t->packed) {
+            const fgq_qconv_src src = {
+                .src = xg,
+                .ch_stride = sp->in[1] * sp->in[2],
+                .IH = sp->in[1],
+                .IW = sp->in[2],
+                .OW = sp->out[2],
+                .pt = sp->pad_begin[1],
+                .pl = sp->pad_begin[2],
+                .KH = sp->kernel[1],
+                .KW = sp->kernel[2],
+                .sh = sp->stride[1],
+                .dh = sp->dilation[1],
+                .dw = sp->dilation[2],
+                .K = K,
+            };
+            for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
+                const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
+                fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot);
+                for (int64_t i = 0; i < nb; i++)
+                    t->kern->requant(qw, j0 + i, 0, dot + i * FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
+                                     t->y + ((n * qw->rows + j0 + i) * t->positions + p0), t->y_s8);
+            }
+            continue;
+        }
+#endif
+        if (t->padded)
+            qconv_im2col(t, &t->psp, pbuf, p0, np, buf);
+        else
+            qconv_im2col(t, sp, xg, p0, np, buf);
         for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
             const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
             fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, QCONV_JB);
@@ -456,6 +483,18 @@ static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, c
         t.psp.in[2] = pw;
         t.psp.pad_begin[1] = t.psp.pad_begin[2] = t.psp.pad_end[1] = t.psp.pad_end[2] = 0;
     }
+#if defined(__x86_64__) || defined(__i386__)
+    /* s8 per channel on VNNI, 2-D, stride 1 along W: the packed conv kernel, 32 positions
+     * a tile, reading X (and its padding) itself */
+    t.packed = s->qw.dtype == FGQ_DT_S8 && !s->qw.has_gs && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0 &&
+               kern->dot != fgq_qgemm_dot_ref && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
+               sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
+    if (t.packed) {
+        t.padded = 0;
+        t.tp = FGQ_QCONV_PACK_TP;
+        t.tiles = (t.positions + t.tp - 1) / t.tp;
+    }
+#endif
     const int64_t tasks = x->dims[0] * s->geom.groups * t.tiles;
     const int64_t mg = s->qw.rows / s->geom.groups;
     fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, t.tp * mg * K)), qconv_tiles, &t);

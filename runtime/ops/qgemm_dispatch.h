@@ -133,6 +133,22 @@ void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e,
 int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
                             int y_s8);
 
+/* A QCONV source for the packed conv kernel: the group's channel planes at
+ * src (IH × IW, ch_stride bytes apart), 2-D, stride 1 along W, padding pt
+ * (top) and pl (left) read as z_x. */
+typedef struct {
+    const uint8_t *src;
+    int64_t ch_stride, IH, IW, OW, KH, KW, sh, dh, dw, pt, pl, K;
+} fgq_qconv_src;
+
+enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
+
+/* qconv_u8s8_4x32c4__avx512vnni.c: dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k,
+ * p0 + r) − zx) for j < nb, r < np <= 32; s8 weights without GS, K <=
+ * FGQ_QCONV_PACK_MAX_K. */
+void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
+
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
 /* The same plus AVX512_VBMI (vpermb, vpmultishiftqb). */
