@@ -10,9 +10,10 @@
  * test_qops_conv.c. Per case the output bytes under FGQ_KERNELS_AUTO with 1
  * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. 1000
  * random shapes of every kind, 1000 depthwise ones and 1000 of the layers
- * the packed kernel qconv_u8s8_4x32c4__avx512vnni takes (the im2col tiles,
- * the padded copy, the interior 4/8-byte rows, the depthwise planes and the
- * packed kernel each see hundreds or more): 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
+ * the packed kernels qconv_u8s8_4x32c4__avx512vnni and
+ * qconv_u8t2_2x32c4__avx512vnni take (the im2col tiles, the padded copy,
+ * the interior 4/8-byte rows, the depthwise planes and the packed kernels
+ * each see hundreds or more): 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
  * stride, dilation and both pads, inputs smaller than the kernel's reach
  * with padding, K from 1 to ~1000 (tails of every vector width), C_out past
  * one 64-channel block, weights s8/t2/s4 with and without group
@@ -61,7 +62,8 @@ static void ccase_free(ccase *c)
 }
 
 /* mode 0: any kind; 1: depthwise (group = C_in = C_out); 2: the packed conv
- * kernel's layers (s8 per channel, 1-D/2-D, stride 1 along W, groups 1–2). */
+ * kernels' layers (s8 or t2, per channel or symmetric groups of 32·j or one
+ * group, 1-D/2-D, stride 1 along W, groups 1–2). */
 static void make_case(ccase *c, int it, int mode)
 {
     memset(c, 0, sizeof *c);
@@ -104,7 +106,7 @@ static void make_case(ccase *c, int it, int mode)
     c->qmax = rnd() % 2 ? yhi : rin(c->zy, yhi);
 
     const int wc = (int)(rnd() % 8);
-    c->wdt = mode == 2 || wc < 4 ? FGQ_DT_S8 : wc < 7 ? FGQ_DT_T2 : FGQ_DT_S4;
+    c->wdt = mode == 2 ? (wc % 2 ? FGQ_DT_S8 : FGQ_DT_T2) : wc < 4 ? FGQ_DT_S8 : wc < 7 ? FGQ_DT_T2 : FGQ_DT_S4;
     c->kk = (c->c / c->g) * prod3(c->k);
     c->kp = c->wdt == FGQ_DT_T2 ? 4 * ((c->kk + 3) / 4) : c->wdt == FGQ_DT_S4 ? 2 * ((c->kk + 1) / 2) : c->kk;
     c->row_bytes = c->wdt == FGQ_DT_T2 ? c->kp / 4 : c->wdt == FGQ_DT_S4 ? c->kp / 2 : c->kk;
@@ -113,11 +115,11 @@ static void make_case(ccase *c, int it, int mode)
     const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : 1;
     int64_t mm = INT32_MAX / (c->kk * cmax * (dx > 0 ? dx : 1));
     mm = mm > 255 ? 255 : mm;
-    c->has_gs = mode != 2 && mm >= 1 && rnd() % 3 != 0;
+    c->has_gs = mm >= 1 && rnd() % 3 != 0;
     if (c->has_gs) {
         const int gsel = (int)(rnd() % 4);
-        c->group = gsel < 2 ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
-        c->n_alpha = c->wdt == FGQ_DT_T2 && rnd() % 4 == 0 ? 2 : 1;
+        c->group = gsel < 2 || (mode == 2 && gsel == 2) ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
+        c->n_alpha = mode != 2 && c->wdt == FGQ_DT_T2 && rnd() % 4 == 0 ? 2 : 1;
         c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
         c->n_groups = (c->kk + c->group - 1) / c->group;
         const int64_t ng = c->m * c->n_groups * c->n_alpha;

@@ -270,7 +270,10 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
             };
             for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
                 const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
-                fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot);
+                if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
+                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot);
+                else
+                    fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot);
                 for (int64_t i = 0; i < nb; i++)
                     t->kern->requant(qw, j0 + i, 0, dot + i * FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
                                      t->y + ((n * qw->rows + j0 + i) * t->positions + p0), t->y_s8);
@@ -484,9 +487,10 @@ static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, c
         t.psp.pad_begin[1] = t.psp.pad_begin[2] = t.psp.pad_end[1] = t.psp.pad_end[2] = 0;
     }
 #if defined(__x86_64__) || defined(__i386__)
-    /* s8 per channel on VNNI, 2-D, stride 1 along W: the packed conv kernel, 32 positions
-     * a tile, reading X (and its padding) itself */
-    t.packed = s->qw.dtype == FGQ_DT_S8 && !s->qw.has_gs && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0 &&
+    /* s8 or t2 on VNNI (VNNI group layouts), 2-D, stride 1 along W: the packed conv
+     * kernels, 32 positions a tile, reading X (and its padding) itself */
+    const int pk_w = (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2) && fgq_qgemm_vnni_fits(&s->qw);
+    t.packed = pk_w && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0 &&
                kern->dot != fgq_qgemm_dot_ref && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
                sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
     if (t.packed) {

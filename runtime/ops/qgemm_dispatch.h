@@ -148,6 +148,10 @@ enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
  * FGQ_QCONV_PACK_MAX_K. */
 void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
                                        int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
+/* qconv_u8t2_2x32c4__avx512vnni.c: the same for t2 weights, or s8 with GS;
+ * weights fgq_qgemm_vnni_fits takes. */
+void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
