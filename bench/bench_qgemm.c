@@ -53,14 +53,14 @@
 /* runtime/ops/qgemm_dispatch.h (not a public header): the kernel op `op`
  * runs for weights of dtype w_dtype under FGQ_KERNELS_AUTO. Weak, so a runtime
  * without it still links (the name is then "ref"). */
-extern const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype) __attribute__((weak));
+extern const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows) __attribute__((weak));
 
-static const char *kernel_name(uint32_t op, fgq_dtype w_dtype, int32_t kernels)
+static const char *kernel_name(uint32_t op, fgq_dtype w_dtype, int64_t m_rows, int32_t kernels)
 {
     if (kernels == FGQ_KERNELS_REF)
         return "ref";
     if (fgq_q_kernel_name != NULL) {
-        const char *s = fgq_q_kernel_name(op, (int32_t)w_dtype);
+        const char *s = fgq_q_kernel_name(op, (int32_t)w_dtype, m_rows);
         if (s != NULL)
             return s;
     }
@@ -588,7 +588,7 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "fgq-t2-g%lld", (long long)pol.group);
     else
         snprintf(label, sizeof label, "fgq-%s", pw.dtype == FGQ_DT_S4 ? "s4" : "s8");
-    const char *kname = kernel_name(op, pw.dtype, kernels);
+    const char *kname = kernel_name(op, pw.dtype, M, kernels);
     if (json)
         printf("{\"shape\": \"%s\", \"m\": %lld, \"k\": %lld, \"n\": %lld, \"threads\": %d, \"impl\": \"%s\", "
                "\"kernel\": \"%s\", \"weights\": \"%s\", \"gops\": %.4f, \"ms\": %.4f, \"reps\": %d, "

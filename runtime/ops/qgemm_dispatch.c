@@ -171,9 +171,22 @@ const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype)
     return fgq_qgemm_kernel_select(w_dtype, fgq_node_kernels(node), fgq_node_cpu(node), NULL)->name;
 }
 
-const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype)
+const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
 {
     if (op != FGQ_OP_QGEMM && op != FGQ_OP_QCONV)
         return "ref";
-    return fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name;
+    const uint32_t cpu = fgq_cpu_features();
+    const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
+    if (op == FGQ_OP_QCONV) {
+        if ((cpu & FGQ_CPU_AVX512VNNI) != 0 && (w_dtype == FGQ_DT_S8 || w_dtype == FGQ_DT_T2))
+            return w_dtype == FGQ_DT_S8 ? "qconv_u8s8_4x32c4__avx512vnni" : "qconv_u8t2_2x32c4__avx512vnni";
+        return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    if (k->gemm == fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm && m_rows >= 4)
+        return "qgemm_u8t2_4x4c32__avx512vnni"; /* what that row hands 4+ rows to */
+#else
+    (void)m_rows;
+#endif
+    return k->name;
 }

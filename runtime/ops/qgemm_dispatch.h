@@ -93,9 +93,11 @@ uint32_t fgq_node_cpu(const fgq_node_view *node);
 /* Name of the kernel `node` (a QGEMM) runs for weights of w_dtype. */
 const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype);
 
-/* Name of the kernel op `op` runs for weights of w_dtype under AUTO ("ref"
- * for every op without optimized kernels). For benchmarks' reports. */
-const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype);
+/* Name of the kernel op `op` runs for weights of w_dtype (per channel or
+ * groups of 64) and m_rows activation rows (QCONV: a 2-D stride-1 layer)
+ * under AUTO on this CPU ("ref" for ops without optimized kernels). For
+ * benchmarks' reports. */
+const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows);
 
 /* ---- the kernels ---------------------------------------------------------- */
 
