@@ -83,27 +83,37 @@ def ort_bench(model_path, runs, warmup, threads):
             "min": float(t.min())}
 
 
-def fmt(v, spec=".3f"):
-    return "n/a" if v is None else format(v, spec)
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_common_args(ap):
+    """The options float_models.py and quantized_models.py share."""
     ap.add_argument("--fgq", default=os.environ.get("FGQ_BIN", str(REPO / "build" / "fgq")))
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--json", metavar="FILE")
-    a = ap.parse_args()
+
+
+def resolve_common_args(a):
+    """(fgq binary, thread counts, model names) from add_common_args' options; exits on a bad one."""
     fgq = pathlib.Path(a.fgq)
     if not fgq.exists():
         sys.exit(f"{fgq}: no fgq binary (build it, or pass --fgq)")
-    threads = [int(t) for t in a.threads.split(",")]
     names = a.models.split(",")
     for n in names:
         if n not in MODELS or not MODELS[n].exists():
             sys.exit(f"model {n}: {MODELS.get(n, 'unknown name')} not found")
+    return fgq, [int(t) for t in a.threads.split(",")], names
+
+
+def fmt(v, spec=".3f"):
+    return "n/a" if v is None else format(v, spec)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_args(ap)
+    a = ap.parse_args()
+    fgq, threads, names = resolve_common_args(a)
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

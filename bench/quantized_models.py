@@ -22,7 +22,6 @@ usage: bench/quantized_models.py [--fgq build/fgq] [--runs 200] [--warmup 20] [-
 """
 import argparse
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -32,7 +31,8 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from float_models import MODELS, REPO, fgq_bench, ort_bench, fmt, ort_feed  # noqa: E402
+from float_models import (MODELS, REPO, add_common_args, fgq_bench, fmt, ort_bench, ort_feed,  # noqa: E402
+                          resolve_common_args)
 
 
 def calib_file(name, model_path, tmp):
@@ -57,22 +57,10 @@ def run(cmd):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fgq", default=os.environ.get("FGQ_BIN", str(REPO / "build" / "fgq")))
-    ap.add_argument("--runs", type=int, default=200)
-    ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--models", default=",".join(MODELS))
+    add_common_args(ap)
     ap.add_argument("--weights", default="s8,ternary:g64")
-    ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args()
-    fgq = pathlib.Path(a.fgq)
-    if not fgq.exists():
-        sys.exit(f"{fgq}: no fgq binary (build it, or pass --fgq)")
-    threads = [int(t) for t in a.threads.split(",")]
-    names = a.models.split(",")
-    for n in names:
-        if n not in MODELS or not MODELS[n].exists():
-            sys.exit(f"model {n}: {MODELS.get(n, 'unknown name')} not found")
+    fgq, threads, names = resolve_common_args(a)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
