@@ -272,6 +272,68 @@ static void test_qconv_random(void)
            other);
 }
 
+/* Depthwise 3-D layer with D = 1 whose only output depth reads the front
+ * pad (pads_d = (1, 0), stride_d 2): every tap is padding, so the dot is 0.
+ * The padded-plane depthwise path once treated depth 0 as in range (the
+ * random shapes reach this geometry about once in 500 depthwise cases). */
+static void test_depthwise_front_pad_d(void)
+{
+    int bad = 0;
+    for (int it = 0; it < 20; it++) {
+        ccase c;
+        memset(&c, 0, sizeof c);
+        c.ns = 3;
+        c.n = 1;
+        c.g = c.c = c.m = 8;
+        const int64_t kk[3] = { 1, 3, 3 }, in[3] = { 1, 6, 6 }, pb[3] = { 1, 1, 1 }, pe[3] = { 0, 1, 1 };
+        for (int j = 0; j < 3; j++) {
+            c.k[j] = kk[j];
+            c.in[j] = in[j];
+            c.pb[j] = pb[j];
+            c.pe[j] = pe[j];
+            c.s[j] = j == 0 ? 2 : 1;
+            c.d[j] = 1;
+            c.out[j] = (in[j] + pb[j] + pe[j] - kk[j]) / c.s[j] + 1;
+        }
+        CHECK(c.out[0] == 1);
+        c.xdt = FGQ_DT_U8;
+        c.ydt = FGQ_DT_U8;
+        c.zx = rin(0, 255);
+        c.zy = 128;
+        c.qmin = 0;
+        c.qmax = 255;
+        c.wdt = it % 2 ? FGQ_DT_S8 : FGQ_DT_T2;
+        c.kk = 9;
+        c.kp = c.wdt == FGQ_DT_T2 ? 12 : 9;
+        c.row_bytes = c.wdt == FGQ_DT_T2 ? 3 : 9;
+        c.group = 9;
+        c.n_groups = 1;
+        c.n_alpha = 1;
+        c.mmax = 1;
+        c.codes = calloc((size_t)(c.m * c.row_bytes), 1);
+        for (int64_t i = 0; i < c.m * c.row_bytes; i++)
+            c.codes[i] = (uint8_t)rnd();
+        c.x = malloc(8 * 36);
+        for (int i = 0; i < 8 * 36; i++)
+            c.x[i] = (uint8_t)rnd();
+        c.has_bias = 1;
+        c.bias = malloc(sizeof(int32_t) * 8);
+        c.req = malloc(sizeof(int32_t) * 16);
+        for (int j = 0; j < 8; j++) {
+            c.bias[j] = (int32_t)(rnd() % 2001) - 1000;
+            c.req[2 * j] = 1 << 30;
+            c.req[2 * j + 1] = -4;
+        }
+        const int64_t ny = 8 * 36;
+        uint8_t y_ref[8 * 36], y_auto[8 * 36];
+        CHECK(run_conv(&c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK);
+        CHECK(run_conv(&c, FGQ_KERNELS_AUTO, NULL, y_auto) == FGQ_OK);
+        bad += memcmp(y_ref, y_auto, (size_t)ny) != 0;
+        ccase_free(&c);
+    }
+    CHECK_MSG(bad == 0, "%d of 20 front-padded depthwise cases differ from the reference", bad);
+}
+
 int main(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -289,6 +351,7 @@ int main(void)
         return 1;
     }
     RUN(test_qconv_random);
+    RUN(test_depthwise_front_pad_d);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();
 }

@@ -234,8 +234,17 @@ fgq_status fgq_threadpool_create(int32_t n_threads, fgq_threadpool **out, fgq_er
         pool_release(p, 0);
         return fgq_fail(err, FGQ_ERR_NOMEM, "cannot initialize the thread pool's mutexes");
     }
+    /* The optimized integer kernels keep their tiles on the stack (QCONV's deepest path about
+     * 150 KiB): give workers a stack of known size rather than the C library's default
+     * (8 MiB with glibc, 128 KiB with musl). */
+    pthread_attr_t attr;
+    const int have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr)
+        (void)pthread_attr_setstacksize(&attr, FGQ_THREADPOOL_STACK_BYTES);
     for (int32_t i = 0; i < n_threads - 1; i++) {
-        if (pthread_create(&p->workers[i], NULL, worker_main, p) != 0) {
+        if (pthread_create(&p->workers[i], have_attr ? &attr : NULL, worker_main, p) != 0) {
+            if (have_attr)
+                pthread_attr_destroy(&attr);
             /* Keep the workers started so far counted so they are joined. */
             pool_release(p, 1);
             return fgq_fail(err, FGQ_ERR_NOMEM, "cannot start worker thread %ld of %ld", (long)(i + 1),
@@ -243,6 +252,8 @@ fgq_status fgq_threadpool_create(int32_t n_threads, fgq_threadpool **out, fgq_er
         }
         p->n_workers = i + 1;
     }
+    if (have_attr)
+        pthread_attr_destroy(&attr);
     *out = p;
     return FGQ_OK;
 }

@@ -21,9 +21,12 @@
 #include "fgq_ops.h"
 #include "fgq_types.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define FGQ_THREADPOOL_MAX_THREADS 256
+/* Stack of each worker thread: room for the kernels' stack tiles (runtime/ops/qconv.c). */
+#define FGQ_THREADPOOL_STACK_BYTES ((size_t)2 << 20)
 
 typedef struct fgq_threadpool fgq_threadpool;
 

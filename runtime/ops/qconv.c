@@ -438,7 +438,8 @@ static __attribute__((noinline)) int qconv_run_dw(const fgq_node_view *node, con
     const fgq_ops_spatial *sp = &s->geom.sp;
     t.ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
     t.pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
+    t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
+               sp->stride[1] == 1 && sp->stride[2] == 1 &&
                t.ph * t.pw <= QCONV_DW_MAX_PADDED && sp->out[1] == t.ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
                sp->out[2] == t.pw - (sp->kernel[2] - 1) * sp->dilation[2];
     /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */

@@ -14,6 +14,7 @@
  */
 #include "ops_q.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 #include "quant/affine.h"
 
 #define QAVG_FRAC_BITS 8
@@ -151,7 +152,7 @@ static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view 
 static void run_qpool(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
                       const fgq_ops_spatial *sp, int is_avg)
 {
-    if (!is_avg && run_qmaxpool_inside(node, x, y, sp))
+    if (!is_avg && fgq_node_kernels(node) != FGQ_KERNELS_REF && run_qmaxpool_inside(node, x, y, sp))
         return;
     const int32_t *ip = node->iparams;
     const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
