@@ -1,12 +1,14 @@
-"""The optimized QGEMM kernels give the same bytes as the reference kernels.
+"""The optimized integer kernels give the same bytes as the reference kernels.
 
 Oracle: `fgq run` of the same quantized model with FGQ_KERNELS=ref (the
 portable reference kernels, runtime/ops/qgemm_dispatch.h) and 1 thread. The
-default kernels (AVX2 where the CPU has it) with 1 and 2 threads must write
-byte-identical .npy files — for mnist-8 quantized with s8, s4:g32, ternary:g4,
-ternary:g16:asym (Gemm/MatMul layers become QGEMM), and for the MLPerf Tiny
-anomaly-detection autoencoder (ten Gemm layers), calibrated on fixed random
-inputs.
+default kernels (AVX-512 VNNI / AVX2 where the CPU has them) with 1 and 2
+threads must write byte-identical .npy files — for mnist-8 quantized with s8,
+s4:g32, ternary:g4, ternary:g16:asym, and for the four MLPerf Tiny models
+(ad: ten Gemm layers; ic: a ResNet of 3×3 convolutions; kws and vww:
+depthwise and pointwise convolutions, pools), calibrated on fixed random
+inputs: every QCONV path (packed conv kernels, im2col tiles, depthwise
+planes), QGEMM rows, QUANTIZE and the pools run inside a real model.
 """
 import numpy as np
 import pytest
@@ -15,7 +17,8 @@ from conftest import REPO_ROOT, _shared_dir, run_fgq
 
 MNIST = REPO_ROOT / "examples" / "mnist-8" / "model.onnx"
 IMAGES = REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz"
-AD = _shared_dir() / "models" / "tiny-v0.7" / "model_ad.onnx"
+TINY = _shared_dir() / "models" / "tiny-v0.7"
+AD = TINY / "model_ad.onnx"
 TIMEOUT = 600
 
 
@@ -57,4 +60,22 @@ def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
     assert r.returncode == 0, r.stderr
     x = tmp_path / "x.npy"
     np.save(x, rng.normal(0, 1, size=(4, 640)).astype(np.float32))
+    _same_bytes_all_kernels(q, x, tmp_path)
+
+
+@pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
+@pytest.mark.parametrize("name,weights", [("ic", "s8"), ("ic", "ternary:g64"), ("kws", "s8"), ("kws", "ternary:g16"),
+                                          ("vww", "s8"), ("vww", "ternary:g64")])
+def test_tiny_conv_models_quantized_same_bytes(fgq_bin, tmp_path, name, weights):
+    import onnx
+    model = TINY / f"model_{name}.onnx"
+    shape = [d.dim_value or 1 for d in onnx.load(str(model)).graph.input[0].type.tensor_type.shape.dim]
+    rng = np.random.default_rng(13)
+    calib = tmp_path / "calib.npy"
+    np.save(calib, rng.uniform(-1, 1, size=[16] + shape[1:]).astype(np.float32))
+    q = tmp_path / f"{name}.fgq"
+    r = run_fgq("quantize", model, "--calib", calib, "--weights", weights, "-o", q, timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    x = tmp_path / "x.npy"
+    np.save(x, rng.uniform(-1, 1, size=[3] + shape[1:]).astype(np.float32))
     _same_bytes_all_kernels(q, x, tmp_path)
