@@ -151,7 +151,8 @@ FGQ_VNNI_INLINE __m256i vnni_a_mask(int a_s8, const uint8_t *p, __mmask32 mask, 
     return a_s8 ? _mm256_xor_si256(v, c->flip) : v; /* lanes past K meet zero weights */
 }
 
-/* acc += Σ4 u8(x)·s8(w), as _mm256_dpbusd_epi32(acc, x, w). In asm with the
+/* acc += Σ4 u8(x)·s8(w), as _mm256_dpbusd_epi32(acc, x, w) (256- or 512-bit
+ * operands: "v" takes either). In asm with the
  * accumulator tied ("+v"): GCC 12 copied every accumulator through a spare
  * register around each intrinsic call (about 30 extra moves per 16
  * vpdpbusd in the 4×4 tile; ~25 % of the tile's time). */

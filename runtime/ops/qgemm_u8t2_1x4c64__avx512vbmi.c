@@ -33,7 +33,6 @@ typedef struct {
     __m512i act_perm, shift, lut, flip, zxv;
 } vbmi_consts;
 
-#define VBMI_DP(acc, x, w) __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(x), "v"(w))
 
 /* codes [k, k + 64) of a row (16 bytes, fewer at the row's end) as w in the
  * chunk's byte order, zero past `mask` (a mask in natural k order, permuted
@@ -66,17 +65,17 @@ FGQ_VBMI_INLINE __m512i vbmi_act(int a_s8, const uint8_t *p, __mmask64 mask, int
     do {                                                                           \
         const __m512i x = vbmi_act(a_s8, a + k, mask, full, c);                    \
         __m512i w = vbmi_decode(w0, k, mask, pmask, full, c);                      \
-        VBMI_DP(p0, x, w);                                                         \
-        VBMI_DP(q0, c->zxv, w);                                                    \
+        VNNI_DP(p0, x, w);                                                         \
+        VNNI_DP(q0, c->zxv, w);                                                    \
         w = vbmi_decode(w1, k, mask, pmask, full, c);                              \
-        VBMI_DP(p1, x, w);                                                         \
-        VBMI_DP(q1, c->zxv, w);                                                    \
+        VNNI_DP(p1, x, w);                                                         \
+        VNNI_DP(q1, c->zxv, w);                                                    \
         w = vbmi_decode(w2, k, mask, pmask, full, c);                              \
-        VBMI_DP(p2, x, w);                                                         \
-        VBMI_DP(q2, c->zxv, w);                                                    \
+        VNNI_DP(p2, x, w);                                                         \
+        VNNI_DP(q2, c->zxv, w);                                                    \
         w = vbmi_decode(w3, k, mask, pmask, full, c);                              \
-        VBMI_DP(p3, x, w);                                                         \
-        VBMI_DP(q3, c->zxv, w);                                                    \
+        VNNI_DP(p3, x, w);                                                         \
+        VNNI_DP(q3, c->zxv, w);                                                    \
     } while (0)
 
 /* The chunk-order mask of a natural-order mask: bit 8i + j <- bit 32(i mod 2) + 8(i/2) + j. */
