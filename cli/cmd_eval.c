@@ -8,6 +8,8 @@
 #include "compare.h"
 #include "data/data.h"
 #include "fgq_format.h"
+#include "quant/pipeline.h"
+#include "quant_flags.h"
 #include "quantize.h"
 #include "run_graph.h"
 #include "sensitivity.h"
@@ -25,7 +27,8 @@ static const char k_usage[] =
     "       fgq eval FLOAT.onnx [QUANT.fgq] --data X --labels Y --sensitivity\n"
     "                --calib C [--calib-samples A:B] --weights POLICY [--acts u8|s8|u4]\n"
     "                [--observer O] [--first-last P|same] [--keep-float NODE]...\n"
-    "                [--layer NODE=POLICY]... [--bias-correction on|off] [options above]\n"
+    "                [--layer NODE=POLICY]... [--bias-correction on|off] [--solver gptq|rtn]\n"
+    "                [--damp D] [options above]\n"
     "\n"
     "Runs MODEL on every sample of X and compares the arg-max of its first output\n"
     "with the labels Y: top-1 and top-5 accuracy and samples per second (samples\n"
@@ -71,7 +74,8 @@ static const char k_usage[] =
     "                    available); results are bit-identical for any N\n"
     "  --sensitivity     rank the weight layers by what quantizing each alone costs\n"
     "  --calib C, --calib-samples A:B, --weights P, --acts T, --observer O,\n"
-    "  --first-last P, --keep-float NODE, --layer NODE=POLICY, --bias-correction on|off\n"
+    "  --first-last P, --keep-float NODE, --layer NODE=POLICY, --bias-correction on|off,\n"
+    "  --solver gptq|rtn, --damp D\n"
     "                    as for `fgq quantize` (with --sensitivity only)\n"
     "  -h, --help        this text\n";
 
@@ -114,11 +118,7 @@ typedef struct {
     int64_t batch, threads;
     fgq_preprocess pre;
     int pre_given; /* --scale/--mean/--std override what a .fgq stores */
-    /* --sensitivity: the quantize flags */
-    const char *calib_path, *calib_range, *wpol, *acts_s, *obs_s, *edge_s, *bc_s;
-    int quant_flag; /* any of them given */
-    fgq_layer_override *ov;
-    int32_t n_ov;
+    fgq_quant_flags qf; /* --sensitivity: the quantize flags */
 } eval_args;
 
 static int eval_single(const eval_args *a)
@@ -260,6 +260,16 @@ static void on_progress(void *user, int64_t done, int64_t total)
     prog_ctx *p = user;
     p->bar.total = total;
     fgq_progress_update(&p->bar, done);
+}
+
+static void stage_begin(void *user, const char *stage, int64_t total)
+{
+    fgq_progress_begin(&((prog_ctx *)user)->bar, stage, total);
+}
+
+static void stage_end(void *user)
+{
+    fgq_progress_end(&((prog_ctx *)user)->bar);
 }
 
 static const char *fmt_db(double v, char *buf, size_t len)
@@ -410,7 +420,8 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
         return;
     printf("\nsensitivity: one weight layer quantized at a time, every other node float\n"
            "(weights %s, acts %s, observer %s, %lld calibration samples); worst first\n",
-           a->wpol, a->acts_s, a->obs_s, (long long)n_calib);
+           a->qf.weights, a->qf.acts ? a->qf.acts : "u8", a->qf.observer ? a->qf.observer : "minmax",
+           (long long)n_calib);
     printf("%-4s %-28s %-10s %-18s %8s %12s %10s %10s\n", "rank", "layer", "op", "policy", "top-1", "drop (pts)",
            "out SQNR", "SQNR rank");
     for (int32_t i = 0; i < n_rows; i++) {
@@ -422,30 +433,6 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
     if (n_rows > 0)
         printf("float top-1 %.2f %%; the quantized model above: %.2f %% (drop %.2f pts)\n", 100.0 * f1, 100.0 * q1,
                100.0 * (f1 - q1));
-}
-
-/* Fills *cfg from the quantize flags as `fgq quantize` does. */
-static fgq_status sensitivity_config(const eval_args *a, fgq_quant_config *cfg, fgq_error *err)
-{
-    memset(cfg, 0, sizeof *cfg);
-    fgq_status st;
-    if ((st = fgq_policy_parse(a->wpol, &cfg->weights, err)) != FGQ_OK ||
-        (st = fgq_act_kind_parse(a->acts_s, &cfg->acts, err)) != FGQ_OK ||
-        (st = fgq_observer_parse(a->obs_s, &cfg->observer, err)) != FGQ_OK ||
-        (a->bc_s != NULL && (st = fgq_bias_correction_parse(a->bc_s, &cfg->bias_correction, err)) != FGQ_OK))
-        return st;
-    if (a->edge_s == NULL) {
-        cfg->edge_set = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4;
-        cfg->edge.kind = FGQ_WQ_S8;
-        cfg->edge.solver = FGQ_TERNARY_EXACT;
-    } else if (strcmp(a->edge_s, "same") != 0) {
-        if ((st = fgq_policy_parse(a->edge_s, &cfg->edge, err)) != FGQ_OK)
-            return st;
-        cfg->edge_set = 1;
-    }
-    cfg->n_overrides = a->n_ov;
-    cfg->overrides = a->ov;
-    return fgq_quant_config_check(cfg, err);
 }
 
 /* Loads, shapes and preprocesses samples for a model input. */
@@ -482,8 +469,8 @@ static int eval_compare(const eval_args *a)
     fgq_dataset d, cd;
     memset(&d, 0, sizeof d);
     memset(&cd, 0, sizeof cd);
-    fgq_calib calib;
-    memset(&calib, 0, sizeof calib);
+    fgq_quant_stats stats;
+    memset(&stats, 0, sizeof stats);
     fgq_compare_result res;
     memset(&res, 0, sizeof res);
     int64_t *labels = NULL, n_labels = 0;
@@ -492,14 +479,12 @@ static int eval_compare(const eval_args *a)
     int32_t n_rows = 0;
     fgq_quant_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    fgq_input_means means;
-    memset(&means, 0, sizeof means);
     fgq_preprocess pre = a->pre;
     char qlabel[256];
     prog_ctx pc;
 
     if (a->sensitivity) {
-        if (sensitivity_config(a, &cfg, &err) != FGQ_OK) /* before any work */
+        if (fgq_quant_flags_config(&a->qf, &cfg, &err) != FGQ_OK) /* before any work */
             goto fail;
         if (is_fgq_file(fname)) {
             fgq_fail(&err, FGQ_ERR_VALUE, "%s: --sensitivity quantizes the float model again: give the .onnx", fname);
@@ -521,7 +506,7 @@ static int eval_compare(const eval_args *a)
             goto fail;
         snprintf(qlabel, sizeof qlabel, "%s", qname);
     } else {
-        snprintf(qlabel, sizeof qlabel, "%s quantized in memory (weights %s, acts %s)", fname, a->wpol, a->acts_s);
+        snprintf(qlabel, sizeof qlabel, "%s quantized in memory (weights %s, acts %s)", fname, a->qf.weights, a->qf.acts ? a->qf.acts : "u8");
     }
     if (!a->pre_given && !(qname != NULL && fgq_cli_stored_preprocess(&qr.model, &pre)))
         fgq_cli_stored_preprocess(&fr.model, &pre);
@@ -545,26 +530,16 @@ static int eval_compare(const eval_args *a)
         goto fail;
     }
     if (a->sensitivity) {
-        if (load_samples(a->calib_path, a->calib_range, &in_info, &pre, &cd, &err) != FGQ_OK ||
-            fgq_calib_init(&calib, fg, &err) != FGQ_OK)
+        if (load_samples(a->qf.calib, a->qf.calib_range, &in_info, &pre, &cd, &err) != FGQ_OK)
             goto fail;
-        fgq_progress_begin(&pc.bar, "calibrate", cd.dims[0]);
-        fgq_status st = fgq_calib_run(&calib, fg, cd.data, cd.dims[0], on_progress, &pc, &err);
-        fgq_progress_end(&pc.bar);
+        fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
+        fgq_status st = fgq_quant_stats_collect(&stats, fg, cd.data, cd.dims[0], &cfg, &sp, &err);
         if (st != FGQ_OK)
             goto fail;
-        if (fgq_quant_config_wants_means(&cfg)) { /* bias correction, as fgq quantize does */
-            fgq_progress_begin(&pc.bar, "bias means", cd.dims[0]);
-            st = fgq_input_means_run(&means, fg, cd.data, cd.dims[0], on_progress, &pc, &err);
-            fgq_progress_end(&pc.bar);
-            if (st != FGQ_OK)
-                goto fail;
-            cfg.means = &means;
-        }
         if (qname == NULL) {
             fgq_layer_report *rep = NULL;
             int32_t n_rep = 0;
-            st = fgq_quantize_graph(fg, &calib, &cfg, &qg, &rep, &n_rep, &err);
+            st = fgq_quantize_graph(fg, &stats.calib, &cfg, &qg, &rep, &n_rep, &err);
             free(rep);
             if (st != FGQ_OK || fgq_graph_runner_init(&qr, qg, &err) != FGQ_OK)
                 goto fail;
@@ -590,7 +565,7 @@ static int eval_compare(const eval_args *a)
     if (a->sensitivity) {
         in.layers = 0;
         fgq_progress_begin(&pc.bar, "sensitivity", n);
-        st = fgq_sensitivity_scan(fg, &calib, &cfg, &in, (int32_t)a->threads, &rows, &n_rows, &err);
+        st = fgq_sensitivity_scan(fg, &stats.calib, &cfg, &in, (int32_t)a->threads, &rows, &n_rows, &err);
         fgq_progress_end(&pc.bar);
         if (st != FGQ_OK)
             goto fail;
@@ -605,8 +580,7 @@ done:
     free(float_out);
     free(labels);
     fgq_compare_result_free(&res);
-    fgq_calib_free(&calib);
-    fgq_input_means_free(&means);
+    fgq_quant_stats_free(&stats);
     fgq_dataset_free(&cd);
     fgq_dataset_free(&d);
     fgq_graph_runner_free(&qr);
@@ -627,14 +601,11 @@ int fgq_cmd_eval(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.batch = 1;
     a.threads = fgq_threadpool_default_threads();
-    a.acts_s = "u8";
-    a.obs_s = "minmax";
     fgq_preprocess_default(&a.pre);
     fgq_error err;
     fgq_error_clear(&err);
     int rc = FGQ_EXIT_OK;
-    a.ov = calloc((size_t)(argc > 0 ? argc : 1), sizeof *a.ov);
-    if (a.ov == NULL)
+    if (!fgq_quant_flags_init(&a.qf, argc))
         return FGQ_EXIT_INTERNAL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -646,11 +617,13 @@ int fgq_cmd_eval(int argc, char **argv)
             a.sensitivity = 1;
             continue;
         }
-        static const char *const valued[] = {"--data",    "--labels",        "--samples",  "--scale",
-                                             "--mean",    "--std",           "--batch",    "--threads",
-                                             "--calib",   "--calib-samples", "--weights",  "--acts",
-                                             "--observer", "--first-last",   "--keep-float", "--layer",
-                                             "--bias-correction"};
+        int took = fgq_quant_flags_take(&a.qf, cmd, argc, argv, &i, &rc);
+        if (took < 0)
+            goto out;
+        if (took > 0)
+            continue;
+        static const char *const valued[] = {"--data", "--labels", "--samples", "--scale",
+                                             "--mean", "--std",    "--batch",   "--threads"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(arg, valued[k]) == 0;
@@ -701,38 +674,6 @@ int fgq_cmd_eval(int argc, char **argv)
                     rc = fgq_cli_usage_error(cmd, "--batch '%s' is not a positive integer", v);
                     goto out;
                 }
-            } else {
-                a.quant_flag = 1;
-                if (strcmp(arg, "--calib") == 0) {
-                    a.calib_path = v;
-                } else if (strcmp(arg, "--calib-samples") == 0) {
-                    a.calib_range = v;
-                } else if (strcmp(arg, "--weights") == 0) {
-                    a.wpol = v;
-                } else if (strcmp(arg, "--acts") == 0) {
-                    a.acts_s = v;
-                } else if (strcmp(arg, "--observer") == 0) {
-                    a.obs_s = v;
-                } else if (strcmp(arg, "--first-last") == 0) {
-                    a.edge_s = v;
-                } else if (strcmp(arg, "--bias-correction") == 0) {
-                    a.bc_s = v;
-                } else if (strcmp(arg, "--keep-float") == 0) {
-                    a.ov[a.n_ov].node = v;
-                    a.ov[a.n_ov++].keep_float = 1;
-                } else { /* --layer NODE=POLICY */
-                    const char *eq = strrchr(v, '=');
-                    if (eq == NULL || eq == v) {
-                        rc = fgq_cli_usage_error(cmd, "--layer '%s' is not NODE=POLICY", v);
-                        goto out;
-                    }
-                    if (fgq_policy_parse(eq + 1, &a.ov[a.n_ov].policy, &err) != FGQ_OK) {
-                        rc = fgq_cli_report(cmd, &err);
-                        goto out;
-                    }
-                    argv[i][eq - v] = '\0'; /* NODE is v up to '=': argv is writable */
-                    a.ov[a.n_ov++].node = v;
-                }
             }
         } else if (arg[0] == '-' && arg[1] != '\0') {
             rc = fgq_cli_usage_error(cmd, "unknown option '%s'", arg);
@@ -752,17 +693,17 @@ int fgq_cmd_eval(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "--data and --labels are required");
         goto out;
     }
-    if (a.quant_flag && !a.sensitivity) {
+    if (a.qf.any && !a.sensitivity) {
         rc = fgq_cli_usage_error(cmd, "--calib, --weights and the other quantize flags go with --sensitivity");
         goto out;
     }
-    if (a.sensitivity && (a.calib_path == NULL || a.wpol == NULL)) {
+    if (a.sensitivity && (a.qf.calib == NULL || a.qf.weights == NULL)) {
         rc = fgq_cli_usage_error(cmd, "--sensitivity quantizes the model layer by layer: it needs --calib and "
                                       "--weights (the flags QUANT.fgq was made with; the .fgq does not record them)");
         goto out;
     }
     rc = a.n_models == 1 && !a.sensitivity ? eval_single(&a) : eval_compare(&a);
 out:
-    free(a.ov);
+    fgq_quant_flags_free(&a.qf);
     return rc;
 }

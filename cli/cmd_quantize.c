@@ -6,6 +6,8 @@
 #include "calib.h"
 #include "data/data.h"
 #include "fgq_writer.h"
+#include "quant/pipeline.h"
+#include "quant_flags.h"
 #include "quantize.h"
 
 #include <math.h>
@@ -18,7 +20,7 @@ static const char k_usage[] =
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
-    "                    [--json]\n"
+    "                    [--solver gptq|rtn] [--damp F] [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
     "`fgq eval` feeds them), picks a range for every activation, quantizes the weights\n"
@@ -50,12 +52,22 @@ static const char k_usage[] =
     "                       samples, from the bias (default: on for ternary and s4 layers, off\n"
     "                       for the others; on: every quantized weight layer). --acts dynamic:\n"
     "                       only with --calib\n"
+    "  --solver gptq|rtn    how weight codes are chosen (default gptq with --calib, else rtn):\n"
+    "                       rtn rounds each weight to its group's grid; gptq quantizes each\n"
+    "                       layer column by column and pushes every column's rounding error\n"
+    "                       onto the columns not yet quantized through (H + lambda I)^-1,\n"
+    "                       H = sum x x^T over the calibration inputs of the layer, which\n"
+    "                       minimises the layer's output error instead of its weight error.\n"
+    "                       A quarter of the samples is held out: each layer keeps the damping\n"
+    "                       lambda = D * mean(diag H), D in 1e-4..1, or plain rounding, that\n"
+    "                       leaves the least output error there, then is solved on all samples\n"
+    "  --damp D             gptq with a fixed damping fraction D in (0, 100] (no search)\n"
     "  --keep-float NODE    run that node in float (repeatable)\n"
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
     "                       \"samples\", \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
-    "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\"}]}\n"
+    "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\"}]}\n"
     "  -h, --help           this text\n";
 
 static int parse_floats(const char *text, float *out, int32_t max, int32_t *n)
@@ -87,6 +99,16 @@ static void on_progress(void *user, int64_t done, int64_t total)
     fgq_progress_update(&((prog_ctx *)user)->bar, done);
 }
 
+static void stage_begin(void *user, const char *stage, int64_t total)
+{
+    fgq_progress_begin(&((prog_ctx *)user)->bar, stage, total);
+}
+
+static void stage_end(void *user)
+{
+    fgq_progress_end(&((prog_ctx *)user)->bar);
+}
+
 int fgq_cmd_quantize(int argc, char **argv)
 {
     const char *cmd = "quantize";
@@ -94,17 +116,15 @@ int fgq_cmd_quantize(int argc, char **argv)
         fputs(k_usage, stdout);
         return FGQ_EXIT_OK;
     }
-    const char *model = NULL, *calib_path = NULL, *range = NULL, *out_path = NULL, *wpol = NULL;
-    const char *acts_s = "u8", *obs_s = "minmax", *edge_s = NULL, *bc_s = NULL;
+    const char *model = NULL, *out_path = NULL;
     int json = 0;
     fgq_preprocess pre;
     fgq_preprocess_default(&pre);
-    fgq_layer_override *ov = calloc((size_t)(argc > 0 ? argc : 1), sizeof *ov);
-    int32_t n_ov = 0;
+    fgq_quant_flags qf;
     fgq_error err;
     fgq_error_clear(&err);
     int rc = FGQ_EXIT_OK;
-    if (ov == NULL)
+    if (!fgq_quant_flags_init(&qf, argc))
         return FGQ_EXIT_INTERNAL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -112,9 +132,12 @@ int fgq_cmd_quantize(int argc, char **argv)
             json = 1;
             continue;
         }
-        static const char *const valued[] = {"--calib", "--calib-samples", "-o", "--weights", "--acts", "--observer",
-                                             "--first-last", "--scale", "--mean", "--std", "--keep-float", "--layer",
-                                             "--bias-correction"};
+        int took = fgq_quant_flags_take(&qf, cmd, argc, argv, &i, &rc);
+        if (took < 0)
+            goto out;
+        if (took > 0)
+            continue;
+        static const char *const valued[] = {"-o", "--scale", "--mean", "--std"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(a, valued[k]) == 0;
@@ -136,22 +159,8 @@ int fgq_cmd_quantize(int argc, char **argv)
         }
         const char *v = argv[++i];
         int32_t n = 0;
-        if (strcmp(a, "--calib") == 0) {
-            calib_path = v;
-        } else if (strcmp(a, "--calib-samples") == 0) {
-            range = v;
-        } else if (strcmp(a, "-o") == 0) {
+        if (strcmp(a, "-o") == 0) {
             out_path = v;
-        } else if (strcmp(a, "--weights") == 0) {
-            wpol = v;
-        } else if (strcmp(a, "--acts") == 0) {
-            acts_s = v;
-        } else if (strcmp(a, "--observer") == 0) {
-            obs_s = v;
-        } else if (strcmp(a, "--first-last") == 0) {
-            edge_s = v;
-        } else if (strcmp(a, "--bias-correction") == 0) {
-            bc_s = v;
         } else if (strcmp(a, "--scale") == 0) {
             if (!parse_floats(v, &pre.scale, 1, &n) || pre.scale == 0.0f) {
                 rc = fgq_cli_usage_error(cmd, "--scale '%s' is not a non-zero number", v);
@@ -162,7 +171,7 @@ int fgq_cmd_quantize(int argc, char **argv)
                 rc = fgq_cli_usage_error(cmd, "--mean '%s' is not a list of numbers", v);
                 goto out;
             }
-        } else if (strcmp(a, "--std") == 0) {
+        } else { /* --std */
             int ok = parse_floats(v, pre.std, FGQ_PRE_MAX_CH, &pre.n_std);
             for (int32_t c = 0; ok && c < pre.n_std; c++)
                 ok = pre.std[c] != 0.0f;
@@ -170,73 +179,32 @@ int fgq_cmd_quantize(int argc, char **argv)
                 rc = fgq_cli_usage_error(cmd, "--std '%s' is not a list of non-zero numbers", v);
                 goto out;
             }
-        } else if (strcmp(a, "--keep-float") == 0) {
-            ov[n_ov].node = v;
-            ov[n_ov++].keep_float = 1;
-        } else { /* --layer NODE=POLICY */
-            const char *eq = strrchr(v, '=');
-            if (eq == NULL || eq == v) {
-                rc = fgq_cli_usage_error(cmd, "--layer '%s' is not NODE=POLICY", v);
-                goto out;
-            }
-            if (fgq_policy_parse(eq + 1, &ov[n_ov].policy, &err) != FGQ_OK) {
-                rc = fgq_cli_report(cmd, &err);
-                goto out;
-            }
-            /* NODE is v up to '=': argv is writable, cut there */
-            argv[i][eq - v] = '\0';
-            ov[n_ov++].node = v;
         }
     }
-    if (model == NULL || out_path == NULL || wpol == NULL) {
+    if (model == NULL || out_path == NULL || qf.weights == NULL) {
         rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights are required");
         goto out;
     }
     fgq_quant_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    if (fgq_policy_parse(wpol, &cfg.weights, &err) != FGQ_OK || fgq_act_kind_parse(acts_s, &cfg.acts, &err) != FGQ_OK ||
-        fgq_observer_parse(obs_s, &cfg.observer, &err) != FGQ_OK ||
-        (bc_s != NULL && fgq_bias_correction_parse(bc_s, &cfg.bias_correction, &err) != FGQ_OK)) {
+    if (fgq_quant_flags_config(&qf, &cfg, &err) != FGQ_OK) { /* before any work */
         rc = fgq_cli_report(cmd, &err);
         goto out;
     }
     const int dynamic = cfg.acts == FGQ_ACTS_DYNAMIC;
-    if (calib_path == NULL && (!dynamic || range != NULL)) {
+    if (qf.calib == NULL && (!dynamic || qf.calib_range != NULL)) {
         rc = fgq_cli_usage_error(cmd, dynamic ? "--calib-samples needs --calib"
                                               : "--calib is required (except with --acts dynamic)");
         goto out;
     }
-    if (cfg.bias_correction == FGQ_BC_ON && calib_path == NULL) {
-        rc = fgq_cli_usage_error(cmd, "--bias-correction on measures the layer inputs on --calib samples");
-        goto out;
-    }
-    if (edge_s == NULL) {
-        cfg.edge_set = cfg.weights.kind == FGQ_WQ_T2 || cfg.weights.kind == FGQ_WQ_S4;
-        cfg.edge.kind = FGQ_WQ_S8;
-        cfg.edge.solver = FGQ_TERNARY_EXACT;
-    } else if (strcmp(edge_s, "same") != 0) {
-        if (fgq_policy_parse(edge_s, &cfg.edge, &err) != FGQ_OK) {
-            rc = fgq_cli_report(cmd, &err);
-            goto out;
-        }
-        cfg.edge_set = 1;
-    }
-    cfg.n_overrides = n_ov;
-    cfg.overrides = ov;
-    /* the float pass for bias correction only when some layer takes it */
-    int want_means = fgq_quant_config_wants_means(&cfg);
+    const char *calib_path = qf.calib, *range = qf.calib_range;
 
     fgq_graph *fg = NULL, *qg = NULL;
     fgq_dataset d;
     memset(&d, 0, sizeof d);
-    fgq_calib calib;
-    memset(&calib, 0, sizeof calib);
-    fgq_input_means means;
-    memset(&means, 0, sizeof means);
+    fgq_quant_stats stats;
+    memset(&stats, 0, sizeof stats);
     fgq_layer_report *layers = NULL;
     int32_t n_layers = 0;
-    if (fgq_quant_config_check(&cfg, &err) != FGQ_OK) /* before any work */
-        goto fail;
     if (fgq_cli_load_onnx(model, 1, 1, &fg, &err) != FGQ_OK)
         goto fail;
     if (fg->n_inputs != 1) {
@@ -253,43 +221,28 @@ int fgq_cmd_quantize(int argc, char **argv)
     int64_t n = 0;
     prog_ctx pc;
     fgq_status st;
-    if (calib_path == NULL) /* --acts dynamic without samples: nothing to calibrate or measure */
-        goto build;
-    fgq_data_opts opts = {NULL, range, 0};
-    if (fgq_data_load(calib_path, &opts, &d, &err) != FGQ_OK)
-        goto fail;
-    if (d.dims[0] < 1) {
-        fgq_fail(&err, FGQ_ERR_VALUE, "%s: no calibration samples%s%s", calib_path, range ? " in range " : "",
-                 range ? range : "");
-        goto fail;
-    }
-    if (fgq_data_prepare(&d, calib_path, in->rank, in->dims, &pre, &err) != FGQ_OK)
-        goto fail;
-    if (fgq_dataset_sample_numel(&d) != fgq_ir_tensor_numel(in)) {
-        fgq_fail(&err, FGQ_ERR_SHAPE, "%s: a sample has %lld values but input '%s' takes %lld", calib_path,
-                 (long long)fgq_dataset_sample_numel(&d), in->name, (long long)fgq_ir_tensor_numel(in));
-        goto fail;
-    }
-    n = d.dims[0];
-    if (!dynamic) { /* dynamic activations need no statistics */
-        if (fgq_calib_init(&calib, fg, &err) != FGQ_OK)
+    if (calib_path != NULL) {
+        fgq_data_opts opts = {NULL, range, 0};
+        if (fgq_data_load(calib_path, &opts, &d, &err) != FGQ_OK)
             goto fail;
-        fgq_progress_begin(&pc.bar, "calibrate", n);
-        st = fgq_calib_run(&calib, fg, d.data, n, on_progress, &pc, &err);
-        fgq_progress_end(&pc.bar);
-        if (st != FGQ_OK)
+        if (d.dims[0] < 1) {
+            fgq_fail(&err, FGQ_ERR_VALUE, "%s: no calibration samples%s%s", calib_path, range ? " in range " : "",
+                     range ? range : "");
             goto fail;
-    }
-    if (want_means) {
-        fgq_progress_begin(&pc.bar, "bias means", n);
-        st = fgq_input_means_run(&means, fg, d.data, n, on_progress, &pc, &err);
-        fgq_progress_end(&pc.bar);
-        if (st != FGQ_OK)
+        }
+        if (fgq_data_prepare(&d, calib_path, in->rank, in->dims, &pre, &err) != FGQ_OK)
             goto fail;
-        cfg.means = &means;
+        if (fgq_dataset_sample_numel(&d) != fgq_ir_tensor_numel(in)) {
+            fgq_fail(&err, FGQ_ERR_SHAPE, "%s: a sample has %lld values but input '%s' takes %lld", calib_path,
+                     (long long)fgq_dataset_sample_numel(&d), in->name, (long long)fgq_ir_tensor_numel(in));
+            goto fail;
+        }
+        n = d.dims[0];
     }
-build:
-    if (fgq_quantize_graph(fg, dynamic ? NULL : &calib, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
+    fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
+    if (fgq_quant_stats_collect(&stats, fg, d.data, n, &cfg, &sp, &err) != FGQ_OK)
+        goto fail;
+    if (fgq_quantize_graph(fg, stats.has_calib ? &stats.calib : NULL, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
         goto fail;
     if (n > 0) {
         fgq_progress_begin(&pc.bar, "measure", n);
@@ -315,9 +268,9 @@ build:
         fgq_json_begin_object(&j);
         fgq_json_kv_string(&j, "model", model);
         fgq_json_kv_string(&j, "output", out_path);
-        fgq_json_kv_string(&j, "weights", wpol);
-        fgq_json_kv_string(&j, "acts", acts_s);
-        fgq_json_kv_string(&j, "observer", obs_s);
+        fgq_json_kv_string(&j, "weights", qf.weights);
+        fgq_json_kv_string(&j, "acts", qf.acts ? qf.acts : "u8");
+        fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
         fgq_json_key(&j, "layers");
         fgq_json_begin_array(&j);
@@ -335,6 +288,10 @@ build:
                 fgq_json_null(&j);
             fgq_json_kv_double(&j, "act_sqnr_db", r->act_sqnr_db);
             fgq_json_kv_double(&j, "bits", r->bits);
+            if (r->has_weights) {
+                fgq_json_kv_string(&j, "solver", r->solver);
+                fgq_json_kv_double(&j, "solve_s", r->solve_ms / 1e3);
+            }
             fgq_json_end_object(&j);
         }
         fgq_json_end_array(&j);
@@ -343,11 +300,12 @@ build:
     } else {
         if (dynamic)
             printf("%s -> %s: weights %s, activations dynamic (per inference), %lld measuring samples\n\n", model,
-                   out_path, wpol, (long long)n);
+                   out_path, qf.weights, (long long)n);
         else
             printf("%s -> %s: weights %s, activations %s, observer %s, %lld calibration samples\n\n", model, out_path,
-                   wpol, acts_s, obs_s, (long long)n);
-        printf("%-24s %-18s %-18s %12s %12s %8s\n", "layer", "op", "weights", "w SQNR dB", "act SQNR dB", "bits");
+                   qf.weights, qf.acts ? qf.acts : "u8", qf.observer ? qf.observer : "minmax", (long long)n);
+        printf("%-24s %-18s %-18s %12s %12s %8s  %s\n", "layer", "op", "weights", "w SQNR dB", "act SQNR dB", "bits",
+               "solver");
         for (int32_t L = 0; L < n_layers; L++) {
             const fgq_layer_report *r = &layers[L];
             char ws[32] = "-", as[32] = "-";
@@ -355,9 +313,14 @@ build:
                 snprintf(ws, sizeof ws, "%.2f", r->weight_sqnr_db);
             if (!isnan(r->act_sqnr_db))
                 snprintf(as, sizeof as, "%.2f", r->act_sqnr_db);
-            printf("%-24s %-18s %-18s %12s %12s %8.2f\n", r->name, r->quantized ? r->op : "(float)", r->policy, ws,
-                   as, r->bits);
+            printf("%-24s %-18s %-18s %12s %12s %8.2f  %s\n", r->name, r->quantized ? r->op : "(float)", r->policy,
+                   ws, as, r->bits, r->has_weights ? r->solver : "");
         }
+        double solve = 0.0;
+        for (int32_t L = 0; L < n_layers; L++)
+            solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;
+        printf("\ntime: calibrate %.2f s, bias means %.2f s, statistics %.2f s, solver %.2f s\n", stats.seconds[0],
+               stats.seconds[1], stats.seconds[2], solve);
     }
     goto done;
 fail:
@@ -366,10 +329,9 @@ done:
     free(layers);
     fgq_graph_free(qg);
     fgq_graph_free(fg);
-    fgq_calib_free(&calib);
-    fgq_input_means_free(&means);
+    fgq_quant_stats_free(&stats);
     fgq_dataset_free(&d);
 out:
-    free(ov);
+    fgq_quant_flags_free(&qf);
     return rc;
 }

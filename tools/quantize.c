@@ -4,9 +4,13 @@
 #include "lower.h"
 #include "passes.h"
 #include "run_graph.h"
+#include "weights.h"
 
 #include "ops/ops_q.h"
 #include "quant/affine.h"
+#include "quant/gptq.h"
+#include "quant/hessian.h"
+#include "quant/t2.h"
 #include "quant/metrics.h"
 #include "quant/s4.h"
 #include "quant/wformat.h"
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 fgq_status fgq_act_kind_parse(const char *text, fgq_act_kind *out, fgq_error *err)
 {
@@ -373,6 +378,9 @@ typedef struct {
     float *s_row;          /* rows */
     float *deq;            /* rows * k: what the kernels compute */
     int64_t bytes;         /* codes + GS + 4 per row */
+    char solver[32];       /* how the codes were chosen: "rtn", "gptq:0.01" */
+    double solve_ms;       /* time spent choosing them beyond rounding */
+    double out_sqnr_db;    /* SQNR of the layer's output on the calibration inputs (from H); NAN without H */
 } qweights;
 
 static void qweights_free(qweights *w)
@@ -392,11 +400,17 @@ static int64_t mmax_bound(int64_t k, int32_t cmax, int32_t dx)
     return m > 255 ? 255 : m;
 }
 
-static fgq_status quantize_weight(qctx *c, const char *layer, const fgq_policy *p, const float *w, int64_t rows,
+static fgq_status compensate(qctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
+                             int32_t dx, qweights *q);
+static double layer_out_sqnr(const qctx *c, int32_t node, const float *w, const float *deq, int64_t rows, int64_t k);
+
+static fgq_status quantize_weight(qctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows,
                                   int64_t k, int32_t dx, qweights *q)
 {
     fgq_error *err = c->err;
+    const char *layer = c->fg->nodes[node].name;
     memset(q, 0, sizeof *q);
+    snprintf(q->solver, sizeof q->solver, "rtn");
     q->rows = rows;
     q->k = k;
     fgq_policy pol = *p;
@@ -519,8 +533,195 @@ static fgq_status quantize_weight(qctx *c, const char *layer, const fgq_policy *
             q->deq[r * k + i] = (float)code * (float)m * q->s_row[r];
         }
     }
+    if (!per_tensor && c->cfg->solver == FGQ_SOLVER_GPTQ) {
+        fgq_status cs = compensate(c, node, &pol, w, rows, k, dx, q);
+        if (cs != FGQ_OK)
+            return cs;
+    }
+    q->out_sqnr_db = layer_out_sqnr(c, node, w, q->deq, rows, k);
     q->bytes = rows * q->row_bytes + (q->gs != NULL ? rows * q->n_groups * q->n_alpha : 0) + 4 * rows;
     return FGQ_OK;
+}
+
+/* ---- error compensation (quantize.h, quant/gptq.h) ------------------------------------ */
+
+/* Damping candidates, fractions of mean(diag H): the search range of quantize.h. */
+static const double k_damps[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* GPTQ over every convolution group of the layer with damping `damp`, fitting
+ * on `h` (groups of k·k); the output error on hv (may be NULL) is returned in
+ * *err_out. */
+static fgq_status gptq_layer(qctx *c, const fgq_gptq_grid *grid, const float *w, int64_t rows, int64_t k,
+                             int64_t groups, const double *h, const double *h2, double damp, const double *hv,
+                             double *u, double *hsum, int8_t *codes, uint8_t *mults, float *deq, double *err_out)
+{
+    const int64_t rb = rows / groups, ng = grid->mmax > 0 ? (k + grid->group - 1) / grid->group : 0;
+    const int32_t na = grid->n_alpha == 2 ? 2 : 1;
+    double total = 0.0;
+    for (int64_t g = 0; g < groups; g++) {
+        const double *hg = h + g * k * k;
+        if (h2 != NULL) {
+            for (int64_t i = 0; i < k * k; i++)
+                hsum[i] = hg[i] + h2[g * k * k + i];
+            hg = hsum;
+        }
+        fgq_status st = fgq_gptq_factor(hg, k, damp, u, c->err);
+        if (st != FGQ_OK)
+            return st;
+        fgq_gptq_grid gg = *grid;
+        gg.s_row = grid->s_row + g * rb;
+        st = fgq_gptq_quantize(&gg, w + g * rb * k, rb, k, u, codes + g * rb * k,
+                               mults != NULL ? mults + g * rb * ng * na : NULL, deq + g * rb * k, c->err);
+        if (st != FGQ_OK)
+            return st;
+        if (hv != NULL)
+            total += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, hv + g * k * k);
+    }
+    *err_out = total;
+    return FGQ_OK;
+}
+
+/* Replaces q's rounded codes by error-compensated ones when the layer has
+ * input statistics (cfg->hessians): the damping is chosen among k_damps (and
+ * plain rounding) by the output error on the held-out sum, then the codes are
+ * solved again on both sums (quantize.h). */
+static fgq_status compensate(qctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
+                             int32_t dx, qweights *q)
+{
+    const fgq_hessians *hs = c->cfg->hessians;
+    if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL ||
+        !(q->dt == FGQ_DT_S8 || q->dt == FGQ_DT_S4 || q->dt == FGQ_DT_T2))
+        return FGQ_OK;
+    const fgq_layer_hessian *lh = hs->layer[node];
+    const int64_t groups = lh->view.groups;
+    if (lh->view.k != k || rows % groups != 0 || lh->samples[FGQ_H_FIT] < 1)
+        return FGQ_OK;
+    const double t0 = now_ms();
+    const int32_t cmax = fgq_qw_code_max(q->dt);
+    fgq_gptq_grid grid;
+    memset(&grid, 0, sizeof grid);
+    grid.kind = q->dt == FGQ_DT_T2 ? FGQ_WQ_T2 : q->dt == FGQ_DT_S4 ? FGQ_WQ_S4 : FGQ_WQ_S8;
+    grid.solver = p->solver;
+    grid.group = q->group;
+    grid.n_alpha = q->dt == FGQ_DT_T2 ? q->n_alpha : 1;
+    if (q->gs != NULL) {
+        int64_t mb = mmax_bound(k, cmax, dx);
+        grid.mmax = (int32_t)(mb > 255 ? 255 : mb);
+    }
+    grid.s_row = q->s_row;
+    const int64_t ng = q->gs != NULL ? q->n_groups : 0, na = grid.n_alpha;
+    int8_t *codes = malloc((size_t)(rows * k));
+    uint8_t *mults = ng > 0 ? malloc((size_t)(rows * ng * na)) : NULL;
+    float *deq = malloc((size_t)(rows * k) * sizeof(float));
+    double *u = malloc((size_t)(k * k) * sizeof(double)), *hsum = malloc((size_t)(k * k) * sizeof(double));
+    fgq_status st = FGQ_OK;
+    if (codes == NULL || (ng > 0 && mults == NULL) || deq == NULL || u == NULL || hsum == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory compensating layer '%s'", c->fg->nodes[node].name);
+        goto done;
+    }
+    const double *hf = lh->h[FGQ_H_FIT], *hv = lh->h[FGQ_H_VAL];
+    const int held_out = lh->samples[FGQ_H_VAL] > 0;
+    double damp = c->cfg->damp > 0.0 ? c->cfg->damp : 1e-2;
+    if (c->cfg->damp <= 0.0 && held_out) { /* choose by the held-out output error; -1: plain rounding */
+        double best = 0.0;
+        for (int64_t g = 0; g < groups; g++)
+            best += fgq_gptq_output_error(w + g * (rows / groups) * k, q->deq + g * (rows / groups) * k,
+                                          rows / groups, k, hv + g * k * k);
+        damp = -1.0;
+        for (size_t d = 0; d < sizeof k_damps / sizeof k_damps[0]; d++) {
+            double e = 0.0;
+            fgq_error e2;
+            fgq_error_clear(&e2);
+            fgq_error *keep = c->err;
+            c->err = &e2; /* a candidate that cannot be factorised is skipped */
+            fgq_status cs = gptq_layer(c, &grid, w, rows, k, groups, hf, NULL, k_damps[d], hv, u, hsum, codes,
+                                       mults, deq, &e);
+            c->err = keep;
+            if (cs == FGQ_ERR_NOMEM) {
+                st = fgq_fail(c->err, FGQ_ERR_NOMEM, "%s", e2.msg);
+                goto done;
+            }
+            if (cs == FGQ_OK && e < best) {
+                best = e;
+                damp = k_damps[d];
+            }
+        }
+    }
+    if (damp > 0.0) {
+        double e;
+        if ((st = gptq_layer(c, &grid, w, rows, k, groups, hf, held_out ? hv : NULL, damp, NULL, u, hsum, codes,
+                             mults, deq, &e)) != FGQ_OK) {
+            if (st != FGQ_ERR_VALUE)
+                goto done;
+            fgq_error_clear(c->err); /* not factorisable even damped: keep the rounding */
+            st = FGQ_OK;
+            damp = -1.0;
+        }
+    }
+    if (damp > 0.0) {
+        for (int64_t r = 0; r < rows; r++) {
+            const int8_t *cr = codes + r * k;
+            uint8_t *dst = q->codes + r * q->row_bytes;
+            if (q->dt == FGQ_DT_T2)
+                fgq_t2_pack(cr, k, dst);
+            else if (q->dt == FGQ_DT_S4)
+                fgq_s4_pack(cr, k, dst);
+            else
+                memcpy(dst, cr, (size_t)k);
+        }
+        if (ng > 0) {
+            int32_t m = 1;
+            for (int64_t i = 0; i < rows * ng * na; i++)
+                m = mults[i] > m ? mults[i] : m;
+            memcpy(q->gs, mults, (size_t)(rows * ng * na));
+            q->mmax = m;
+        }
+        memcpy(q->deq, deq, (size_t)(rows * k) * sizeof(float));
+        snprintf(q->solver, sizeof q->solver, "gptq:%g", damp);
+    }
+    q->solve_ms = now_ms() - t0;
+done:
+    free(codes);
+    free(mults);
+    free(deq);
+    free(u);
+    free(hsum);
+    return st;
+}
+
+/* SQNR of W·x against W_q·x over every calibration input of the layer, from
+ * its H (both sums): 10·log10(Σ wᵀHw / Σ (w − w_q)ᵀH(w − w_q)). NAN when the
+ * layer has no statistics. */
+static double layer_out_sqnr(const qctx *c, int32_t node, const float *w, const float *deq, int64_t rows, int64_t k)
+{
+    const fgq_hessians *hs = c->cfg->hessians;
+    if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL)
+        return NAN;
+    const fgq_layer_hessian *lh = hs->layer[node];
+    const int64_t groups = lh->view.groups, rb = rows / groups;
+    if (lh->view.k != k || rows % groups != 0)
+        return NAN;
+    float *zero = calloc((size_t)(rb * k), sizeof(float));
+    if (zero == NULL)
+        return NAN;
+    double sig = 0.0, noise = 0.0;
+    for (int p = 0; p < 2; p++)
+        for (int64_t g = 0; g < groups; g++) {
+            const double *h = lh->h[p] + g * k * k;
+            sig += fgq_gptq_output_error(w + g * rb * k, zero, rb, k, h);
+            noise += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, h);
+        }
+    free(zero);
+    if (!(noise > 0.0))
+        return INFINITY;
+    return 10.0 * log10(sig / noise);
 }
 
 /* ---- bias correction ------------------------------------------------------------------- */
@@ -537,8 +738,6 @@ fgq_status fgq_bias_correction_parse(const char *text, fgq_bias_correction *out,
     }
     return fgq_fail(err, FGQ_ERR_VALUE, "bias correction '%s': expected on or off", text ? text : "");
 }
-
-static int weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed);
 
 void fgq_input_means_free(fgq_input_means *m)
 {
@@ -602,7 +801,7 @@ fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fl
         int32_t wt;
         int64_t rows, k;
         int tr;
-        if (!weight_layer(fg, i, &wt, &rows, &k, &tr))
+        if (!fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &tr))
             continue;
         int32_t x = fg->nodes[i].inputs[0];
         int64_t n = fgq_ir_tensor_numel(&fg->tensors[x]);
@@ -793,42 +992,6 @@ static const fgq_layer_override *find_override(const qctx *c, const char *name)
     return o;
 }
 
-/* Weight layer: rows, k and its constant weight tensor; 0 if node i is not one. */
-static int weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed)
-{
-    const fgq_ir_node *n = &g->nodes[i];
-    if (n->n_inputs < 2 || n->n_outputs < 1 || !is_activation(g, n->inputs[0]) || !is_const_f32(g, n->inputs[1]))
-        return 0;
-    const fgq_ir_tensor *w = &g->tensors[n->inputs[1]];
-    *wt = n->inputs[1];
-    if (op_is(n, "Conv")) {
-        if (w->rank < 3 || w->rank > 5)
-            return 0;
-        *rows = w->dims[0];
-        *k = fgq_ir_tensor_numel(w) / (w->dims[0] > 0 ? w->dims[0] : 1);
-        *transposed = 0;
-        return *rows > 0 && *k > 0;
-    }
-    if (op_is(n, "Gemm")) {
-        if (w->rank != 2 || fgq_node_attr_int(n, "transA", 0) != 0 || g->tensors[n->inputs[0]].rank != 2)
-            return 0;
-        int tb = fgq_node_attr_int(n, "transB", 0) != 0;
-        *rows = tb ? w->dims[0] : w->dims[1];
-        *k = tb ? w->dims[1] : w->dims[0];
-        *transposed = !tb;
-        return *rows > 0 && *k > 0;
-    }
-    if (op_is(n, "MatMul")) {
-        if (w->rank != 2 || g->tensors[n->inputs[0]].rank < 1)
-            return 0;
-        *rows = w->dims[1];
-        *k = w->dims[0];
-        *transposed = 1;
-        return *rows > 0 && *k > 0;
-    }
-    return 0;
-}
-
 /* Per-channel vector of constant tensor b against output tensor y whose channel
  * axis is ch: all dims 1 except ch (== rows). Fills bias[rows] (+=). */
 static int add_channel_vector(const fgq_graph *g, int32_t b, int32_t y, int32_t ch, int64_t rows, float *bias)
@@ -889,7 +1052,8 @@ static fgq_layer_report *new_report(qctx *c, int32_t i, int32_t out_t)
 /* Report row of a quantized weight layer: its policy, weight SQNR over the n
  * weights w against their dequantized values deq, and bits per weight. */
 static void report_weight_layer(qctx *c, int32_t i, int32_t out_t, int32_t q_t, const fgq_policy *pol,
-                                const float *w, const float *deq, int64_t n, double bits)
+                                const float *w, const float *deq, int64_t n, double bits, const char *solver,
+                                double solve_ms, double out_sqnr_db)
 {
     fgq_layer_report *rp = new_report(c, i, out_t);
     rp->quantized = 1;
@@ -898,6 +1062,9 @@ static void report_weight_layer(qctx *c, int32_t i, int32_t out_t, int32_t q_t, 
     rp->weight_sqnr_db = fgq_sqnr_db_f32(w, deq, n);
     rp->bits = bits;
     rp->q_tensor = q_t;
+    snprintf(rp->solver, sizeof rp->solver, "%s", solver);
+    rp->solve_ms = solve_ms;
+    rp->out_sqnr_db = out_sqnr_db;
 }
 
 static int32_t act_bits(const qctx *c)
@@ -1142,7 +1309,7 @@ static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, i
         if ((st = add_qnode(c, nm, "Reshape", FGQ_OP_RESHAPE, 1, &y4, yq, ipr, fpr)) != FGQ_OK)
             goto done;
     }
-    report_weight_layer(c, i, y, yq, pol, wr, deq, nw, 8.0);
+    report_weight_layer(c, i, y, yq, pol, wr, deq, nw, 8.0, "rtn", 0.0, NAN);
 done:
     free(bias);
     free(wr);
@@ -1183,7 +1350,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     int32_t lo, hi;
     fgq_q_act_range(c->act_dt, &lo, &hi);
     int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
-    if ((st = quantize_weight(c, n->name, pol, wr, rows, k, dx, &qw)) != FGQ_OK ||
+    if ((st = quantize_weight(c, i, pol, wr, rows, k, dx, &qw)) != FGQ_OK ||
         (st = bias_correct(c, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
     for (int64_t r = 0; r < rows; r++) {
@@ -1246,7 +1413,8 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
         if ((st = add_qnode(c, n->name, is_conv ? "QConv" : "QGemm", is_conv ? FGQ_OP_QCONV : FGQ_OP_QGEMM, n_in, in,
                             yq, ip, fp)) != FGQ_OK)
             goto done;
-        report_weight_layer(c, i, y, yq, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k));
+        report_weight_layer(c, i, y, yq, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k), qw.solver,
+                            qw.solve_ms, qw.out_sqnr_db);
     }
 done:
     qweights_free(&qw);
@@ -1315,7 +1483,7 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
     }
     if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK ||
         (st = get_dynquant(c, n->inputs[0], in)) != FGQ_OK ||
-        (st = quantize_weight(c, n->name, pol, wr, rows, k, 255, &qw)) != FGQ_OK ||
+        (st = quantize_weight(c, i, pol, wr, rows, k, 255, &qw)) != FGQ_OK ||
         (st = bias_correct(c, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
     int has_bias = 0;
@@ -1362,7 +1530,8 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
     if ((st = add_qnode(c, n->name, is_conv ? "QConvDyn" : "QGemmDyn", is_conv ? FGQ_OP_QCONV_DYN : FGQ_OP_QGEMM_DYN,
                         n_in, in, yf, ip, fp)) != FGQ_OK)
         goto done;
-    report_weight_layer(c, i, y, yf, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k));
+    report_weight_layer(c, i, y, yf, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k), qw.solver,
+                            qw.solve_ms, qw.out_sqnr_db);
 done:
     qweights_free(&qw);
     free(bias);
@@ -1403,7 +1572,7 @@ static fgq_status quantize_node(qctx *c, int32_t i)
     int32_t wt;
     int64_t rows, k;
     int transposed;
-    if (weight_layer(fg, i, &wt, &rows, &k, &transposed)) {
+    if (fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &transposed)) {
         fgq_policy pol = c->cfg->weights;
         if (c->cfg->edge_set && (i == c->first_w || i == c->last_w))
             pol = c->cfg->edge;
@@ -1601,7 +1770,7 @@ fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const
         int32_t wt;
         int64_t r, k;
         int tr;
-        if (weight_layer(fg, i, &wt, &r, &k, &tr)) {
+        if (fgq_quant_weight_layer(fg, i, &wt, &r, &k, &tr)) {
             if (c.first_w < 0)
                 c.first_w = i;
             c.last_w = i;
@@ -1799,4 +1968,17 @@ int fgq_quant_config_wants_means(const fgq_quant_config *cfg)
         want |= !cfg->overrides[o].keep_float &&
                 (cfg->overrides[o].policy.kind == FGQ_WQ_T2 || cfg->overrides[o].policy.kind == FGQ_WQ_S4);
     return want;
+}
+
+fgq_status fgq_weight_solver_parse(const char *text, fgq_weight_solver *out, fgq_error *err)
+{
+    if (text != NULL && strcmp(text, "rtn") == 0) {
+        *out = FGQ_SOLVER_RTN;
+        return FGQ_OK;
+    }
+    if (text != NULL && strcmp(text, "gptq") == 0) {
+        *out = FGQ_SOLVER_GPTQ;
+        return FGQ_OK;
+    }
+    return fgq_fail(err, FGQ_ERR_VALUE, "solver '%s': expected rtn or gptq", text ? text : "");
 }

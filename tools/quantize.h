@@ -72,6 +72,7 @@
 
 #include "calib.h"
 #include "graph.h"
+#include "quant/hessian.h"
 #include "quant/policy.h"
 
 typedef enum {
@@ -116,6 +117,15 @@ fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fl
                                fgq_calib_progress progress, void *user, fgq_error *err);
 void fgq_input_means_free(fgq_input_means *m);
 
+/* How weight codes are chosen (quant/gptq.h). */
+typedef enum {
+    FGQ_SOLVER_RTN = 0,  /* each weight rounded to its group's grid alone */
+    FGQ_SOLVER_GPTQ = 1, /* error-compensating, where cfg->hessians has the layer */
+} fgq_weight_solver;
+
+/* Parses rtn | gptq. */
+fgq_status fgq_weight_solver_parse(const char *text, fgq_weight_solver *out, fgq_error *err);
+
 typedef struct {
     fgq_policy weights;        /* default weight policy */
     int edge_set;              /* 1: first and last weight layers use `edge` */
@@ -126,6 +136,9 @@ typedef struct {
     const fgq_layer_override *overrides; /* later entries win */
     fgq_bias_correction bias_correction;
     const fgq_input_means *means;        /* NULL: no bias correction */
+    fgq_weight_solver solver;
+    const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
+    double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
 } fgq_quant_config;
 
 /* 1 if cfg's bias correction applies to some layer (so the caller should run
@@ -145,6 +158,10 @@ typedef struct {
     int32_t float_tensor;    /* output tensor in the float graph */
     int32_t q_tensor;        /* quantized graph tensor holding the same values */
     double act_sqnr_db;      /* filled by fgq_quant_measure; NAN until then */
+    char solver[32];         /* has_weights: "rtn", or "gptq:D" with the damping D it chose */
+    double solve_ms;         /* has_weights: time the solver took beyond rounding */
+    double out_sqnr_db;      /* has_weights: SQNR of W·x vs W_q·x over the calibration inputs x (from the
+                              * layer's H); NAN without input statistics */
 } fgq_layer_report;
 
 /* Checks what can be checked without the model (an activation kind in

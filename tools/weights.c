@@ -100,3 +100,55 @@ void fgq_weight_rows_f32(const fgq_graph *g, const fgq_weight_ref *w, float *dst
                 d[r * w->k + c] = s[c * n + r];
     }
 }
+
+static int node_is(const fgq_ir_node *n, const char *op)
+{
+    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, op) == 0;
+}
+
+static int is_f32_const(const fgq_graph *g, int32_t t)
+{
+    return t >= 0 && g->tensors[t].kind == FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32 &&
+           g->tensors[t].data != NULL;
+}
+
+static int is_f32_activation(const fgq_graph *g, int32_t t)
+{
+    return t >= 0 && g->tensors[t].kind != FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32;
+}
+
+int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed)
+{
+    const fgq_ir_node *n = &g->nodes[i];
+    if (n->n_inputs < 2 || n->n_outputs < 1 || !is_f32_activation(g, n->inputs[0]) || !is_f32_const(g, n->inputs[1]))
+        return 0;
+    const fgq_ir_tensor *w = &g->tensors[n->inputs[1]];
+    *wt = n->inputs[1];
+    if (node_is(n, "Conv")) {
+        if (w->rank < 3 || w->rank > 5)
+            return 0;
+        *rows = w->dims[0];
+        *k = fgq_ir_tensor_numel(w) / (w->dims[0] > 0 ? w->dims[0] : 1);
+        *transposed = 0;
+        return *rows > 0 && *k > 0;
+    }
+    if (node_is(n, "Gemm")) {
+        if (w->rank != 2 || fgq_node_attr_int(n, "transA", 0) != 0 || g->tensors[n->inputs[0]].rank != 2)
+            return 0;
+        int tb = fgq_node_attr_int(n, "transB", 0) != 0;
+        *rows = tb ? w->dims[0] : w->dims[1];
+        *k = tb ? w->dims[1] : w->dims[0];
+        *transposed = !tb;
+        return *rows > 0 && *k > 0;
+    }
+    if (node_is(n, "MatMul")) {
+        if (w->rank != 2 || g->tensors[n->inputs[0]].rank < 1)
+            return 0;
+        *rows = w->dims[1];
+        *k = w->dims[0];
+        *transposed = 1;
+        return *rows > 0 && *k > 0;
+    }
+    return 0;
+}
+

@@ -31,4 +31,11 @@ fgq_status fgq_find_weights(const fgq_graph *g, fgq_weight_ref **out, int32_t *n
 /* Copies weight `w` into dst [rows, k] row-major (dst holds rows·k floats). */
 void fgq_weight_rows_f32(const fgq_graph *g, const fgq_weight_ref *w, float *dst);
 
+/* 1 if node i is a layer the quantizer turns into QCONV / QGEMM: a Conv
+ * (weights of rank 3..5), a Gemm (transA = 0, rank-2 input) or a MatMul
+ * (2-D B) with a float activation as input 0 and a float constant weight as
+ * input 1; fills its weight tensor, its [rows, k] view and whether the view
+ * transposes the stored tensor. 0 otherwise. */
+int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed);
+
 #endif /* FGQ_WEIGHTS_H */

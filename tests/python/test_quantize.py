@@ -285,3 +285,59 @@ def test_u8_export_has_qlinear_ops_and_matches_ort(u8_model, tmp_path):
     got = np.concatenate([sess.run(None, {name: x[i:i + 1]})[0] for i in range(len(x))]).reshape(len(x), 10)
     agree = float(np.mean(got.argmax(axis=1) == want.argmax(axis=1)))
     assert agree >= 0.995, agree
+
+
+# ---- the error-compensating solver (--solver gptq, the default with --calib) ----
+
+def test_gptq_beats_rounding_on_ternary_all_layers(tmp_path):
+    """Every layer ternary:g64 (the hardest case on mnist-8): measured here 85.2 % with rtn and 97.2 % with gptq
+    (full slices); the gptq model must not lose to rtn and must report what each layer chose."""
+    acc = {}
+    for solver in ("rtn", "gptq"):
+        out = tmp_path / f"{solver}.fgq"
+        rep = quantize(out, "--weights", "ternary:g64:exact", "--first-last", "same", "--solver", solver)
+        for r in rep["layers"]:
+            if r["weight_sqnr_db"] is not None:
+                assert r["solver"] == "rtn" if solver == "rtn" else (r["solver"] == "rtn" or
+                                                                      r["solver"].startswith("gptq:")), r
+                assert r["solve_s"] >= 0.0
+        acc[solver] = top1(str(out))
+    assert acc["gptq"] >= acc["rtn"] + 5.0, acc
+
+
+def test_gptq_is_default_with_calib_and_deterministic(tmp_path):
+    a, b, c = tmp_path / "a.fgq", tmp_path / "b.fgq", tmp_path / "c.fgq"
+    rep = quantize(a, "--weights", "s4:g32")
+    assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"]), rep
+    quantize(b, "--weights", "s4:g32", "--solver", "gptq")
+    assert a.read_bytes() == b.read_bytes()  # same flags, same bytes
+    quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01")
+    rep = quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01")
+    assert all(r["solver"] == "gptq:0.01" for r in rep["layers"] if r["weight_sqnr_db"] is not None)
+
+
+def test_gptq_with_dynamic_acts_and_bias_correction(tmp_path, float_top1):
+    out = tmp_path / "d.fgq"
+    rep = quantize(out, "--weights", "ternary:g4:exact", "--acts", "dynamic", "--bias-correction", "on")
+    assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"])
+    assert top1(str(out)) >= float_top1 - 1.0 - SLACK
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--solver", "best"], "expected rtn or gptq"),
+    (["--damp", "-1"], "--damp"),
+    (["--damp", "x"], "--damp"),
+    (["--solver", "rtn", "--damp", "0.01"], "--damp"),
+])
+def test_solver_bad_flags_exit_2(tmp_path, args, msg):
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", out, "--weights", "s8", *args)
+    assert p.returncode == 2 and msg in p.stderr, p.stderr
+    assert not out.exists()
+
+
+def test_gptq_needs_calib(tmp_path):
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", MNIST, "-o", out, "--weights", "s8", "--acts", "dynamic", "--solver", "gptq")
+    assert p.returncode == 2 and "--calib" in p.stderr, p.stderr
+    assert not out.exists()

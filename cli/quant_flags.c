@@ -1,0 +1,133 @@
+/* quant_flags.c — the quantize flags, one parser; see quant_flags.h. */
+#include "quant_flags.h"
+
+#include "cli.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fgq_quant_flags_init(fgq_quant_flags *f, int argc)
+{
+    memset(f, 0, sizeof *f);
+    f->ov = calloc((size_t)(argc > 0 ? argc : 1), sizeof *f->ov);
+    return f->ov != NULL;
+}
+
+void fgq_quant_flags_free(fgq_quant_flags *f)
+{
+    free(f->ov);
+    memset(f, 0, sizeof *f);
+}
+
+int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **argv, int *i, int *rc)
+{
+    static const char *const names[] = {"--calib",         "--calib-samples", "--weights", "--acts",
+                                        "--observer",      "--first-last",    "--bias-correction",
+                                        "--solver",        "--damp",          "--budget",  "--size",
+                                        "--candidates",    "--keep-float",    "--layer"};
+    const char *a = argv[*i];
+    size_t which = sizeof names / sizeof names[0];
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strcmp(a, names[k]) == 0)
+            which = k;
+    if (which == sizeof names / sizeof names[0])
+        return 0;
+    if (*i + 1 >= argc) {
+        *rc = fgq_cli_usage_error(cmd, "%s needs a value", a);
+        return -1;
+    }
+    char *v = argv[++*i];
+    const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
+                           &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
+                           &f->size,     &f->candidates};
+    f->any = 1;
+    if (which < sizeof slot / sizeof slot[0]) {
+        *slot[which] = v;
+        return 1;
+    }
+    if (strcmp(a, "--keep-float") == 0) {
+        f->ov[f->n_ov].node = v;
+        f->ov[f->n_ov++].keep_float = 1;
+        return 1;
+    }
+    /* --layer NODE=POLICY */
+    char *eq = strrchr(v, '=');
+    if (eq == NULL || eq == v) {
+        *rc = fgq_cli_usage_error(cmd, "--layer '%s' is not NODE=POLICY", v);
+        return -1;
+    }
+    fgq_error err;
+    fgq_error_clear(&err);
+    if (fgq_policy_parse(eq + 1, &f->ov[f->n_ov].policy, &err) != FGQ_OK) {
+        *rc = fgq_cli_report(cmd, &err);
+        return -1;
+    }
+    *eq = '\0'; /* NODE is v up to '=' */
+    f->ov[f->n_ov++].node = v;
+    return 1;
+}
+
+fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cfg, fgq_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    fgq_status st;
+    if (f->weights == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "--weights is required");
+    if ((st = fgq_policy_parse(f->weights, &cfg->weights, err)) != FGQ_OK ||
+        (st = fgq_act_kind_parse(f->acts != NULL ? f->acts : "u8", &cfg->acts, err)) != FGQ_OK ||
+        (st = fgq_observer_parse(f->observer != NULL ? f->observer : "minmax", &cfg->observer, err)) != FGQ_OK ||
+        (f->bias_correction != NULL &&
+         (st = fgq_bias_correction_parse(f->bias_correction, &cfg->bias_correction, err)) != FGQ_OK))
+        return st;
+    if (f->first_last == NULL) {
+        cfg->edge_set = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4;
+        cfg->edge.kind = FGQ_WQ_S8;
+        cfg->edge.solver = FGQ_TERNARY_EXACT;
+    } else if (strcmp(f->first_last, "same") != 0) {
+        if ((st = fgq_policy_parse(f->first_last, &cfg->edge, err)) != FGQ_OK)
+            return st;
+        cfg->edge_set = 1;
+    }
+    cfg->solver = f->calib != NULL ? FGQ_SOLVER_GPTQ : FGQ_SOLVER_RTN;
+    if (f->solver != NULL && (st = fgq_weight_solver_parse(f->solver, &cfg->solver, err)) != FGQ_OK)
+        return st;
+    if (cfg->solver == FGQ_SOLVER_GPTQ && f->calib == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "--solver gptq measures the layer inputs on --calib samples");
+    if (f->damp != NULL) {
+        char *end = NULL;
+        double d = strtod(f->damp, &end);
+        if (end == f->damp || *end != '\0' || !(d > 0.0) || !(d <= 100.0))
+            return fgq_fail(err, FGQ_ERR_VALUE, "--damp '%s': expected a number in (0, 100]", f->damp);
+        if (cfg->solver != FGQ_SOLVER_GPTQ)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--damp is the gptq solver's damping (the solver is rtn)");
+        cfg->damp = d;
+    }
+    if (cfg->bias_correction == FGQ_BC_ON && f->calib == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "--bias-correction on measures the layer inputs on --calib samples");
+    cfg->n_overrides = f->n_ov;
+    cfg->overrides = f->ov;
+    return fgq_quant_config_check(cfg, err);
+}
+
+void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    const char *names[] = {"--weights", "--acts",   "--observer", "--first-last", "--bias-correction",
+                           "--solver",  "--damp",   "--budget",   "--size",       "--candidates"};
+    const char *vals[] = {f->weights, f->acts, f->observer, f->first_last, f->bias_correction,
+                          f->solver,  f->damp, f->budget,   f->size,       f->candidates};
+    for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
+        if (vals[k] != NULL)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);
+    for (int32_t k = 0; k < f->n_ov && used < len; k++) {
+        char pol[48] = "";
+        if (!f->ov[k].keep_float)
+            fgq_policy_format(&f->ov[k].policy, pol, sizeof pol);
+        used += (size_t)snprintf(buf + used, len - used, "%s%s %s%s%s", used ? " " : "",
+                                 f->ov[k].keep_float ? "--keep-float" : "--layer", f->ov[k].node,
+                                 f->ov[k].keep_float ? "" : "=", pol);
+    }
+}

@@ -1,0 +1,41 @@
+/*
+ * quant_flags.h — the quantize flags, parsed once for every command that
+ * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib,
+ * --calib-samples, --weights, --acts, --observer, --first-last,
+ * --bias-correction, --solver, --damp, --budget, --size, --candidates,
+ * --keep-float, --layer. The values stay text until fgq_quant_flags_config
+ * turns them into a fgq_quant_config, with the defaults `fgq quantize --help`
+ * states.
+ */
+#ifndef FGQ_CLI_QUANT_FLAGS_H
+#define FGQ_CLI_QUANT_FLAGS_H
+
+#include "quantize.h"
+
+typedef struct {
+    const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp;
+    const char *budget, *size, *candidates;
+    fgq_layer_override *ov; /* argc entries */
+    int32_t n_ov;
+    int any;                /* some flag was given */
+} fgq_quant_flags;
+
+/* 0 on out of memory. */
+int fgq_quant_flags_init(fgq_quant_flags *f, int argc);
+void fgq_quant_flags_free(fgq_quant_flags *f);
+
+/* If argv[*i] is a quantize flag, takes it and its value (advancing *i) and
+ * returns 1; returns 0 for any other argument; -1 after printing a usage
+ * error for `cmd` (*rc then holds the exit code). argv must be writable. */
+int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **argv, int *i, int *rc);
+
+/* The configuration the flags describe. Defaults: acts u8, observer minmax,
+ * first/last s8 for s4 and ternary weights, bias correction per quantize.h,
+ * solver gptq when there are calibration samples (rtn otherwise), damping
+ * chosen per layer. FGQ_ERR_VALUE with a message for a bad value. */
+fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cfg, fgq_error *err);
+
+/* The flags as one line of text, as given (for the model's record). */
+void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len);
+
+#endif /* FGQ_CLI_QUANT_FLAGS_H */

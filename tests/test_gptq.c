@@ -1,0 +1,485 @@
+/*
+ * test_gptq.c — the error-compensating solver (tools/quant/gptq.h) and the
+ * layer input statistics it reads (tools/quant/hessian.h).
+ *
+ * Oracles:
+ *  - the factor: Uᵀ·U·(H + λI) = I, U upper triangular with a positive diagonal;
+ *  - the algorithm: a float64 reference of the same algorithm written from the
+ *    Optimal Brain Quantizer form (Frantar & Alistarh 2022), which keeps the
+ *    explicit inverse of the not-yet-quantized block and shrinks it by one
+ *    Gaussian elimination step per column instead of reading a Cholesky factor:
+ *    same codes, same group multipliers, same values;
+ *  - the point of it: the output error ‖(W − Q)X‖² on inputs X, random and
+ *    correlated, measured on samples not used for H, below plain rounding's
+ *    for every grid (s8, s8:g32, s4:g32, ternary g4/g16/g64, twn/exact/asym);
+ *  - columns whose input is always 0 get plain rounding and push nothing;
+ *  - H from a convolution's im2col definition written out in the test.
+ */
+#include "fgq_test.h"
+#include "quant/gptq.h"
+#include "quant/hessian.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 0x243F6A8885A308D3ull;
+static uint64_t rng_u64(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static double rng_unit(void) { return ((double)(rng_u64() >> 11) + 0.5) / 9007199254740992.0; }
+static double rng_gauss(void) { return sqrt(-2.0 * log(rng_unit())) * cos(6.283185307179586 * rng_unit()); }
+
+/* n samples of k inputs; x [n, k]. correlated 1: mixed through a random k x k
+ * matrix, a few channels much larger; 2: independent |gauss| (what a ReLU
+ * passes on: random, their shared mean correlates them); 0: independent,
+ * zero-mean. */
+static void make_inputs(double *x, int64_t n, int64_t k, int correlated, const double *mix)
+{
+    for (int64_t s = 0; s < n; s++) {
+        double z[256];
+        for (int64_t j = 0; j < k; j++)
+            z[j] = rng_gauss();
+        for (int64_t j = 0; j < k; j++) {
+            double v = z[j];
+            if (correlated == 2)
+                v = fabs(v);
+            if (correlated == 1) {
+                v = 0.0;
+                for (int64_t l = 0; l < k; l++)
+                    v += mix[j * k + l] * z[l];
+                v *= j % 7 == 0 ? 4.0 : 1.0;
+            }
+            x[s * k + j] = v;
+        }
+    }
+}
+
+static void gram(const double *x, int64_t n, int64_t k, double *h)
+{
+    memset(h, 0, (size_t)(k * k) * sizeof(double));
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++)
+                h[i * k + j] += x[s * k + i] * x[s * k + j];
+}
+
+static void test_factor(void)
+{
+    for (int trial = 0; trial < 6; trial++) {
+        const int64_t k = trial < 3 ? 7 + trial * 13 : 64;
+        double *x = malloc(sizeof(double) * (size_t)(3 * k * k));
+        double *h = malloc(sizeof(double) * (size_t)(k * k)), *u = malloc(sizeof(double) * (size_t)(k * k));
+        make_inputs(x, trial == 5 ? k / 2 : 3 * k, k, 0, NULL); /* trial 5: H singular */
+        gram(x, trial == 5 ? k / 2 : 3 * k, k, h);
+        const double damp = trial == 5 ? 0.01 : 1e-4;
+        fgq_error err;
+        fgq_error_clear(&err);
+        CHECK_MSG(fgq_gptq_factor(h, k, damp, u, &err) == FGQ_OK, "%s", err.msg);
+        double mean = 0.0;
+        for (int64_t i = 0; i < k; i++)
+            mean += h[i * k + i] / (double)k;
+        double worst = 0.0;
+        for (int64_t i = 0; i < k; i++) {
+            CHECK(u[i * k + i] > 0.0);
+            for (int64_t j = 0; j < i; j++)
+                CHECK(u[i * k + j] == 0.0);
+        }
+        /* (UᵀU)(H + λI) = I */
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++) {
+                double s = 0.0;
+                for (int64_t l = 0; l < k; l++) {
+                    double inv = 0.0;
+                    for (int64_t m = 0; m <= (i < l ? i : l); m++)
+                        inv += u[m * k + i] * u[m * k + l];
+                    s += inv * (h[l * k + j] + (l == j ? damp * mean : 0.0));
+                }
+                double e = fabs(s - (i == j ? 1.0 : 0.0));
+                worst = e > worst ? e : worst;
+            }
+        CHECK_MSG(worst < 1e-8, "k %lld: |(UᵀU)A - I| = %g", (long long)k, worst);
+        free(x);
+        free(h);
+        free(u);
+    }
+    /* a singular H without damping is refused, not factorised into NaN */
+    double h0[4] = {1.0, 1.0, 1.0, 1.0}, u0[4];
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_gptq_factor(h0, 2, 0.0, u0, &err) == FGQ_ERR_VALUE);
+    double hn[1] = {NAN};
+    CHECK(fgq_gptq_factor(hn, 1, 0.01, u0, &err) == FGQ_ERR_VALUE);
+}
+
+/* The OBQ form of the same algorithm, float64 throughout: Hinv over the
+ * remaining columns F, for each column j in order: q = grid(w_j), w_F -=
+ * (w_j − q)/Hinv_jj · Hinv[F, j], then Hinv -= Hinv[:, j]·Hinv[j, :]/Hinv_jj.
+ * The grid rules are gptq.h's, written out again. */
+static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *h, double damp,
+                      int8_t *codes, uint8_t *mults, float *deq)
+{
+    const int64_t group = g->mmax > 0 ? g->group : k, ng = (k + group - 1) / group;
+    const int na = g->n_alpha == 2 ? 2 : 1, cmax = fgq_gptq_code_max(g->kind);
+    double *a = malloc(sizeof(double) * (size_t)(k * 2 * k)), *hinv = malloc(sizeof(double) * (size_t)(k * k));
+    double *wr = malloc(sizeof(double) * (size_t)k), *hi = malloc(sizeof(double) * (size_t)(k * k));
+    double mean = 0.0;
+    for (int64_t i = 0; i < k; i++)
+        mean += h[i * k + i] / (double)k;
+    const double lambda = damp * (mean > 0.0 ? mean : 1.0);
+    /* Gauss-Jordan inverse of H + λI */
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < 2 * k; j++)
+            a[i * 2 * k + j] = j < k ? h[i * k + j] + (i == j ? lambda : 0.0) : (j - k == i ? 1.0 : 0.0);
+    for (int64_t c = 0; c < k; c++) {
+        double p = a[c * 2 * k + c];
+        for (int64_t j = 0; j < 2 * k; j++)
+            a[c * 2 * k + j] /= p;
+        for (int64_t i = 0; i < k; i++) {
+            if (i == c)
+                continue;
+            double f = a[i * 2 * k + c];
+            for (int64_t j = 0; j < 2 * k; j++)
+                a[i * 2 * k + j] -= f * a[c * 2 * k + j];
+        }
+    }
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = 0; j < k; j++)
+            hinv[i * k + j] = a[i * 2 * k + k + j];
+    float *tmp = malloc(sizeof(float) * (size_t)group);
+    int8_t *tt = malloc((size_t)group);
+    void *scratch = malloc(fgq_ternary_scratch_bytes(group));
+    for (int64_t r = 0; r < rows; r++) {
+        memcpy(hi, hinv, sizeof(double) * (size_t)(k * k));
+        for (int64_t j = 0; j < k; j++)
+            wr[j] = w[r * k + j];
+        const double s = g->s_row[r];
+        double pos = s, neg = s;
+        int mp = 1, mn = 1;
+        for (int64_t j = 0; j < k; j++) {
+            if (g->mmax > 0 && j % group == 0) {
+                const int64_t len = j + group < k ? group : k - j;
+                if (g->kind == FGQ_WQ_T2) {
+                    for (int64_t i = 0; i < len; i++)
+                        tmp[i] = (float)wr[j + i];
+                    fgq_ternary_fit fit;
+                    fgq_ternary_solve_f32(g->solver, tmp, len, scratch, tt, &fit);
+                    double m1 = nearbyint(fit.alpha_pos / s), m2 = nearbyint(fit.alpha_neg / s);
+                    m1 = m1 > g->mmax ? g->mmax : m1;
+                    m2 = m2 > g->mmax ? g->mmax : m2;
+                    mp = (int)m1;
+                    mn = na == 2 ? (int)m2 : mp;
+                } else {
+                    double amax = 0.0;
+                    for (int64_t i = 0; i < len; i++)
+                        amax = fabs(wr[j + i]) > amax ? fabs(wr[j + i]) : amax;
+                    double m = ceil(amax / cmax / s - 1e-6);
+                    mp = mn = (int)(m < 1 ? 1 : m > g->mmax ? g->mmax : m);
+                }
+                mults[(r * ng + j / group) * na] = (uint8_t)mp;
+                if (na == 2)
+                    mults[(r * ng + j / group) * na + 1] = (uint8_t)mn;
+                pos = mp * s;
+                neg = mn * s;
+            }
+            double x = wr[j];
+            int c;
+            float q;
+            if (g->kind == FGQ_WQ_T2) {
+                c = x > 0 && pos > 0 && x > 0.5 * pos ? 1 : x < 0 && neg > 0 && -x > 0.5 * neg ? -1 : 0;
+                q = c == 0 ? 0.0f : (float)c * (float)(c > 0 ? mp : mn) * (float)s;
+            } else {
+                double cc = nearbyint(x / pos);
+                c = (int)(cc > cmax ? cmax : cc < -cmax ? -cmax : cc);
+                q = (float)c * (float)mp * (float)s;
+            }
+            codes[r * k + j] = (int8_t)c;
+            deq[r * k + j] = q;
+            const double d = hi[j * k + j], e = (x - q) / d;
+            for (int64_t l = j + 1; l < k; l++)
+                wr[l] -= e * hi[j * k + l];
+            for (int64_t l = j + 1; l < k; l++)
+                for (int64_t m = j + 1; m < k; m++)
+                    hi[l * k + m] -= hi[l * k + j] * hi[j * k + m] / d;
+        }
+    }
+    free(a);
+    free(hinv);
+    free(wr);
+    free(hi);
+    free(tmp);
+    free(tt);
+    free(scratch);
+}
+
+typedef struct {
+    fgq_wq_kind kind;
+    fgq_ternary_solver solver;
+    int64_t group;
+    int32_t n_alpha;
+} grid_case;
+
+static const grid_case k_cases[] = {
+    {FGQ_WQ_S8, FGQ_TERNARY_EXACT, 0, 1},   {FGQ_WQ_S8, FGQ_TERNARY_EXACT, 32, 1},
+    {FGQ_WQ_S4, FGQ_TERNARY_EXACT, 0, 1},   {FGQ_WQ_S4, FGQ_TERNARY_EXACT, 32, 1},
+    {FGQ_WQ_T2, FGQ_TERNARY_EXACT, 4, 1},   {FGQ_WQ_T2, FGQ_TERNARY_EXACT, 16, 1},
+    {FGQ_WQ_T2, FGQ_TERNARY_EXACT, 64, 1},  {FGQ_WQ_T2, FGQ_TERNARY_TWN, 16, 1},
+    {FGQ_WQ_T2, FGQ_TERNARY_ASYM, 16, 2},
+};
+
+/* Row steps as quantize.c sets them: per row max|w|/code_max, or the largest
+ * group scale / mmax (ternary: the largest exact α / 255). */
+static void row_steps(const grid_case *gc, const float *w, int64_t rows, int64_t k, float *s_row, int32_t *mmax)
+{
+    const int cmax = fgq_gptq_code_max(gc->kind);
+    *mmax = gc->group > 0 ? 255 : 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double amax = 0.0;
+        for (int64_t j = 0; j < k; j++)
+            amax = fabs(w[r * k + j]) > amax ? fabs(w[r * k + j]) : amax;
+        double base = gc->kind == FGQ_WQ_T2 ? 0.7 * amax : amax / cmax;
+        s_row[r] = (float)(gc->group > 0 ? base / 255.0 : base);
+    }
+}
+
+static void test_against_reference(void)
+{
+    const int64_t rows = 5, k = 70;
+    double *x = malloc(sizeof(double) * (size_t)(4 * k * k)), *mix = malloc(sizeof(double) * (size_t)(k * k));
+    double *h = malloc(sizeof(double) * (size_t)(k * k)), *u = malloc(sizeof(double) * (size_t)(k * k));
+    float *w = malloc(sizeof(float) * (size_t)(rows * k)), *d1 = malloc(sizeof(float) * (size_t)(rows * k));
+    float *d2 = malloc(sizeof(float) * (size_t)(rows * k)), s_row[5];
+    int8_t *c1 = malloc((size_t)(rows * k)), *c2 = malloc((size_t)(rows * k));
+    uint8_t m1[5 * 70 * 2], m2[5 * 70 * 2];
+    for (int64_t i = 0; i < k * k; i++)
+        mix[i] = rng_gauss() / sqrt((double)k) + (i % (k + 1) == 0 ? 1.0 : 0.0);
+    for (size_t ci = 0; ci < sizeof k_cases / sizeof k_cases[0]; ci++)
+        for (int corr = 0; corr < 2; corr++) {
+            const grid_case *gc = &k_cases[ci];
+            make_inputs(x, 2 * k, k, corr, mix);
+            gram(x, 2 * k, k, h);
+            for (int64_t i = 0; i < rows * k; i++)
+                w[i] = (float)(0.1 * rng_gauss());
+            fgq_gptq_grid g = {gc->kind, gc->solver, gc->group > 0 ? gc->group : k, gc->n_alpha, 0, s_row};
+            row_steps(gc, w, rows, k, s_row, &g.mmax);
+            fgq_error err;
+            fgq_error_clear(&err);
+            CHECK(fgq_gptq_factor(h, k, 0.01, u, &err) == FGQ_OK);
+            memset(m1, 0, sizeof m1);
+            memset(m2, 0, sizeof m2);
+            CHECK(fgq_gptq_quantize(&g, w, rows, k, u, c1, m1, d1, &err) == FGQ_OK);
+            reference(&g, w, rows, k, h, 0.01, c2, m2, d2);
+            int64_t diff = 0;
+            for (int64_t i = 0; i < rows * k; i++)
+                diff += c1[i] != c2[i] || d1[i] != d2[i];
+            CHECK_MSG(diff == 0, "case %zu corr %d: %lld of %lld weights differ from the OBQ reference", ci, corr,
+                      (long long)diff, (long long)(rows * k));
+            CHECK_MSG(memcmp(m1, m2, sizeof m1) == 0, "case %zu corr %d: group multipliers differ", ci, corr);
+        }
+    free(x);
+    free(mix);
+    free(h);
+    free(u);
+    free(w);
+    free(d1);
+    free(d2);
+    free(c1);
+    free(c2);
+}
+
+/* ‖(W − Q)X‖² over samples x [n, k] */
+static double out_err(const float *w, const float *q, int64_t rows, int64_t k, const double *x, int64_t n)
+{
+    double e = 0.0;
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t r = 0; r < rows; r++) {
+            double d = 0.0;
+            for (int64_t j = 0; j < k; j++)
+                d += ((double)w[r * k + j] - (double)q[r * k + j]) * x[s * k + j];
+            e += d * d;
+        }
+    return e;
+}
+
+static void test_beats_rounding(void)
+{
+    const int64_t rows = 16, k = 128, n = 8 * k;
+    double *x = malloc(sizeof(double) * (size_t)(n * k)), *xt = malloc(sizeof(double) * (size_t)(n * k));
+    double *mix = malloc(sizeof(double) * (size_t)(k * k)), *h = malloc(sizeof(double) * (size_t)(k * k));
+    double *u = malloc(sizeof(double) * (size_t)(k * k));
+    float *w = malloc(sizeof(float) * (size_t)(rows * k)), *dq = malloc(sizeof(float) * (size_t)(rows * k));
+    float *dr = malloc(sizeof(float) * (size_t)(rows * k)), s_row[16];
+    int8_t *codes = malloc((size_t)(rows * k));
+    uint8_t *mults = malloc((size_t)(rows * k * 2));
+    for (int64_t i = 0; i < k * k; i++)
+        mix[i] = rng_gauss() / sqrt((double)k) + (i % (k + 1) == 0 ? 0.5 : 0.0);
+    for (size_t ci = 0; ci < sizeof k_cases / sizeof k_cases[0]; ci++)
+        for (int corr = 0; corr < 3; corr++) {
+            const grid_case *gc = &k_cases[ci];
+            make_inputs(x, n, k, corr, mix);
+            make_inputs(xt, n, k, corr, mix); /* held out */
+            gram(x, n, k, h);
+            for (int64_t i = 0; i < rows * k; i++)
+                w[i] = (float)(0.05 * rng_gauss());
+            fgq_gptq_grid g = {gc->kind, gc->solver, gc->group > 0 ? gc->group : k, gc->n_alpha, 0, s_row};
+            row_steps(gc, w, rows, k, s_row, &g.mmax);
+            fgq_error err;
+            fgq_error_clear(&err);
+            CHECK(fgq_gptq_factor(h, k, 0.01, u, &err) == FGQ_OK);
+            CHECK(fgq_gptq_quantize(&g, w, rows, k, u, codes, mults, dq, &err) == FGQ_OK);
+            CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, codes, mults, dr, &err) == FGQ_OK);
+            double eg = out_err(w, dq, rows, k, xt, n), er = out_err(w, dr, rows, k, xt, n);
+            /* zero-mean independent inputs leave nothing to exploit: H ≈ n·I, and
+             * what GPTQ fits is sampling noise (quantize.c keeps rounding
+             * there, chosen on held-out samples); elsewhere it must win. */
+            if (corr == 0)
+                CHECK_MSG(eg < 1.2 * er, "case %zu iid: held-out output error gptq %.4g vs rounding %.4g", ci, eg, er);
+            else
+                CHECK_MSG(eg < 0.9 * er, "case %zu corr %d: held-out output error gptq %.4g vs rounding %.4g", ci, corr,
+                          eg, er);
+            /* fgq_gptq_output_error is the same quantity on H's own samples */
+            double eh = fgq_gptq_output_error(w, dq, rows, k, h), ex = out_err(w, dq, rows, k, x, n);
+            CHECK_MSG(fabs(eh - ex) <= 1e-9 * (ex > 1.0 ? ex : 1.0), "output error via H %.9g vs direct %.9g", eh,
+                      ex);
+        }
+    free(x);
+    free(xt);
+    free(mix);
+    free(h);
+    free(u);
+    free(w);
+    free(dq);
+    free(dr);
+    free(codes);
+    free(mults);
+}
+
+static void test_dead_columns(void)
+{
+    const int64_t rows = 4, k = 24, n = 100;
+    double x[100 * 24], h[24 * 24], u[24 * 24];
+    float w[4 * 24], dq[4 * 24], dr[4 * 24], s_row[4];
+    int8_t codes[4 * 24];
+    uint8_t mults[4 * 24];
+    make_inputs(x, n, k, 0, NULL);
+    for (int64_t s = 0; s < n; s++)
+        for (int64_t j = 0; j < k; j += 3)
+            x[s * k + j] = 0.0; /* every third input is always 0 */
+    gram(x, n, k, h);
+    for (int64_t i = 0; i < rows * k; i++)
+        w[i] = (float)rng_gauss();
+    const grid_case gc = {FGQ_WQ_S4, FGQ_TERNARY_EXACT, 0, 1};
+    fgq_gptq_grid g = {gc.kind, gc.solver, k, 1, 0, s_row};
+    row_steps(&gc, w, rows, k, s_row, &g.mmax);
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_gptq_factor(h, k, 0.01, u, &err) == FGQ_OK);
+    for (int64_t j = 0; j < k; j += 3)
+        for (int64_t l = 0; l < k; l++)
+            CHECK(l == j || (u[j * k + l] == 0.0 && u[l * k + j] == 0.0));
+    CHECK(fgq_gptq_quantize(&g, w, rows, k, u, codes, mults, dq, &err) == FGQ_OK);
+    CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, codes, mults, dr, &err) == FGQ_OK);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < k; j += 3)
+            CHECK(dq[r * k + j] == dr[r * k + j]); /* untouched by the others' errors: rounded as they are */
+}
+
+/* H of a grouped, strided, padded 2-D convolution against the im2col
+ * definition, and of a Gemm input. */
+static void test_hessian_conv(void)
+{
+    fgq_layer_view v;
+    memset(&v, 0, sizeof v);
+    v.is_conv = 1;
+    v.n = 2;
+    v.c = 4;
+    v.groups = 2;
+    v.in[0] = 5;
+    v.in[1] = 6;
+    v.in[2] = 1;
+    v.ker[0] = 3;
+    v.ker[1] = 2;
+    v.ker[2] = 1;
+    v.str[0] = 2;
+    v.str[1] = 1;
+    v.str[2] = 1;
+    v.dil[0] = 1;
+    v.dil[1] = 2;
+    v.dil[2] = 1;
+    v.pad[0] = 1;
+    v.pad[1] = 1;
+    v.out[0] = 3; /* (5 + 2 - 3) / 2 + 1 */
+    v.out[1] = 5; /* (6 + 1 + 1 - 3) / 1 + 1 with pad end 1 */
+    v.out[2] = 1;
+    v.k = 2 * 3 * 2;
+    v.rows = 6;
+    const int64_t k = v.k;
+    float x[2 * 4 * 5 * 6];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
+        x[i] = (float)(rng_gauss());
+    double *h = calloc((size_t)(2 * k * k), sizeof(double)), *ref = calloc((size_t)(2 * k * k), sizeof(double));
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_hessian_add(&v, x, h, &err) == FGQ_OK);
+    fgq_hessian_symmetrize(h, 2, k);
+    for (int64_t g = 0; g < 2; g++)
+        for (int64_t b = 0; b < 2; b++)
+            for (int64_t o0 = 0; o0 < 3; o0++)
+                for (int64_t o1 = 0; o1 < 5; o1++) {
+                    double col[12];
+                    for (int64_t ci = 0; ci < 2; ci++)
+                        for (int64_t a = 0; a < 3; a++)
+                            for (int64_t e = 0; e < 2; e++) {
+                                int64_t i0 = o0 * 2 - 1 + a, i1 = o1 - 1 + e * 2;
+                                col[(ci * 3 + a) * 2 + e] =
+                                    i0 >= 0 && i0 < 5 && i1 >= 0 && i1 < 6 ? x[((b * 4 + g * 2 + ci) * 5 + i0) * 6 + i1]
+                                                                           : 0.0;
+                            }
+                    for (int64_t i = 0; i < k; i++)
+                        for (int64_t j = 0; j < k; j++)
+                            ref[g * k * k + i * k + j] += col[i] * col[j];
+                }
+    double worst = 0.0;
+    for (int64_t i = 0; i < 2 * k * k; i++)
+        worst = fabs(h[i] - ref[i]) > worst ? fabs(h[i] - ref[i]) : worst;
+    CHECK_MSG(worst < 1e-4, "conv H differs from im2col by %g", worst);
+    /* Gemm: rows of the input */
+    fgq_layer_view gv;
+    memset(&gv, 0, sizeof gv);
+    gv.k = 40;
+    gv.m = 3;
+    gv.groups = 1;
+    float xg[120];
+    for (int i = 0; i < 120; i++)
+        xg[i] = (float)rng_gauss();
+    double *hg = calloc(1600, sizeof(double));
+    CHECK(fgq_hessian_add(&gv, xg, hg, &err) == FGQ_OK);
+    fgq_hessian_symmetrize(hg, 1, 40);
+    worst = 0.0;
+    for (int i = 0; i < 40; i++)
+        for (int j = 0; j < 40; j++) {
+            double s = 0.0;
+            for (int r = 0; r < 3; r++)
+                s += (double)xg[r * 40 + i] * xg[r * 40 + j];
+            worst = fabs(hg[i * 40 + j] - s) > worst ? fabs(hg[i * 40 + j] - s) : worst;
+        }
+    CHECK_MSG(worst < 1e-4, "gemm H differs by %g", worst);
+    free(h);
+    free(ref);
+    free(hg);
+}
+
+int main(void)
+{
+    RUN(test_factor);
+    RUN(test_against_reference);
+    RUN(test_beats_rounding);
+    RUN(test_dead_columns);
+    RUN(test_hessian_conv);
+    return FGQ_TEST_DONE();
+}

@@ -1,0 +1,41 @@
+/*
+ * pipeline.h — the statistics a quantization needs, gathered in one place for
+ * every caller (`fgq quantize`, `fgq eval --sensitivity`, the budget search):
+ * float passes over the calibration samples, each only when cfg asks for it.
+ *
+ *   calibrate     activation ranges (calib.h), unless cfg->acts is dynamic
+ *   bias means    mean input of each weight layer, when bias correction
+ *                 applies to some layer (fgq_quant_config_wants_means)
+ *   statistics    H = Σ x·xᵀ per weight layer (quant/hessian.h), when
+ *                 cfg->solver is GPTQ
+ * cfg->means and cfg->hessians are pointed at the results, which live in
+ * *s until fgq_quant_stats_free. progress may be NULL; each stage calls
+ * begin(stage, total samples), update(done) after every sample, end().
+ */
+#ifndef FGQ_TOOLS_QUANT_PIPELINE_H
+#define FGQ_TOOLS_QUANT_PIPELINE_H
+
+#include "quantize.h"
+
+typedef struct {
+    void (*begin)(void *user, const char *stage, int64_t total);
+    void (*update)(void *user, int64_t done, int64_t total);
+    void (*end)(void *user);
+    void *user;
+} fgq_stage_progress;
+
+typedef struct {
+    fgq_calib calib;
+    int has_calib;
+    fgq_input_means means;
+    fgq_hessians hessians;
+    double seconds[3]; /* wall time of calibrate, bias means, statistics */
+} fgq_quant_stats;
+
+/* fg: the optimized float graph with one float input; data: n samples of it
+ * (n may be 0 only with dynamic activations: nothing is gathered). */
+fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const float *data, int64_t n,
+                                   fgq_quant_config *cfg, const fgq_stage_progress *progress, fgq_error *err);
+void fgq_quant_stats_free(fgq_quant_stats *s);
+
+#endif /* FGQ_TOOLS_QUANT_PIPELINE_H */
