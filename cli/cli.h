@@ -52,6 +52,8 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
  * failure r is left freed. */
 fgq_status fgq_cli_open_model(const char *path, int64_t batch, int64_t threads, fgq_graph_runner *r,
                               fgq_error *err);
+/* 1 if the file at path starts with the .fgq magic. */
+int fgq_cli_is_fgq_file(const char *path);
 /* Fills *pre with the preprocessing a .fgq stores (fgq quantize writes the
  * calibration's), so run and eval feed data as calibration did; returns 0 and
  * leaves *pre alone when the model stores none. */

@@ -240,16 +240,6 @@ done:
 
 /* ---- float against quantized ------------------------------------------------------------ */
 
-static int is_fgq_file(const char *path)
-{
-    uint8_t magic[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return 0;
-    size_t got = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    return got == sizeof magic && memcmp(magic, FGQ_FILE_MAGIC, sizeof magic) == 0;
-}
 
 typedef struct {
     fgq_progress bar;
@@ -480,13 +470,13 @@ static int eval_compare(const eval_args *a)
     fgq_quant_config cfg;
     memset(&cfg, 0, sizeof cfg);
     fgq_preprocess pre = a->pre;
-    char qlabel[256];
+    char qlabel[768];
     prog_ctx pc;
 
     if (a->sensitivity) {
         if (fgq_quant_flags_config(&a->qf, &cfg, &err) != FGQ_OK) /* before any work */
             goto fail;
-        if (is_fgq_file(fname)) {
+        if (fgq_cli_is_fgq_file(fname)) {
             fgq_fail(&err, FGQ_ERR_VALUE, "%s: --sensitivity quantizes the float model again: give the .onnx", fname);
             goto fail;
         }
@@ -504,7 +494,16 @@ static int eval_compare(const eval_args *a)
     if (qname != NULL) {
         if (fgq_cli_open_model(qname, a->batch, 1, &qr, &err) != FGQ_OK)
             goto fail;
-        snprintf(qlabel, sizeof qlabel, "%s", qname);
+        const char *recipe = NULL;
+        uint32_t rlen = 0;
+        if (fgq_model_get_recipe(&qr.model, &recipe, &rlen)) { /* its first line: the flags */
+            uint32_t line = 0;
+            while (line < rlen && recipe[line] != '\n')
+                line++;
+            snprintf(qlabel, sizeof qlabel, "%s, made by: %.*s", qname, (int)line, recipe);
+        } else {
+            snprintf(qlabel, sizeof qlabel, "%s", qname);
+        }
     } else {
         snprintf(qlabel, sizeof qlabel, "%s quantized in memory (weights %s, acts %s)", fname, a->qf.weights, a->qf.acts ? a->qf.acts : "u8");
     }
@@ -691,6 +690,10 @@ int fgq_cmd_eval(int argc, char **argv)
     }
     if (a.data_path == NULL || a.labels_path == NULL) {
         rc = fgq_cli_usage_error(cmd, "--data and --labels are required");
+        goto out;
+    }
+    if (a.qf.budget != NULL || a.qf.size != NULL || a.qf.candidates != NULL) {
+        rc = fgq_cli_usage_error(cmd, "--budget, --size and --candidates go with `fgq quantize`");
         goto out;
     }
     if (a.qf.any && !a.sensitivity) {

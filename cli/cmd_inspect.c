@@ -3,19 +3,26 @@
 #include "cli.h"
 #include "json.h"
 
+#include "fgq_ops.h"
 #include "shape_infer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: fgq inspect MODEL.onnx [--json] [--batch N]\n\n"
+            "usage: fgq inspect MODEL.onnx|MODEL.fgq [--json] [--batch N]\n\n"
             "Lists every node of an ONNX model with its op, input and output shapes,\n"
             "parameters (elements of constant inputs) and multiply-accumulates, then totals\n"
-            "and the ops fgq does not support.\n\n"
-            "  --json      machine-readable output\n"
+            "and the ops fgq does not support. A .fgq (recognised by its magic) is listed\n"
+            "as the runtime loads it: nodes and their ops, inputs and outputs, constant\n"
+            "bytes, the activation arena, and how it was made (the recipe `fgq quantize`\n"
+            "stores: flags, each layer's policy, bits and solver).\n\n"
+            "  --json      machine-readable output ({\"model\", \"format\": \"fgq\", \"nodes\",\n"
+            "              \"inputs\", \"outputs\", \"const_bytes\", \"arena_bytes\", \"recipe\"} for a .fgq)\n"
+
             "  --batch N   value bound to symbolic dims (default 1)\n"
             "  -h, --help  this help\n\n"
             "Environment: FGQ_MAX_MODEL_BYTES lowers the model file size limit (default 2 GiB).\n");
@@ -225,6 +232,111 @@ static void print_table(const char *path, const fgq_graph *g, int64_t batch, con
     }
 }
 
+static void put_io(const fgq_model *m, int32_t t, char *buf, size_t len)
+{
+    fgq_tensor_info ti;
+    if (fgq_model_tensor_info(m, t, &ti) != FGQ_OK) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    size_t used = (size_t)snprintf(buf, len, "%.*s %s [", (int)ti.name_len, ti.name, fgq_dtype_name(ti.dtype));
+    for (int32_t d = 0; d < ti.rank && used < len; d++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? "x" : "", (long long)ti.dims[d]);
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+/* `inspect` of a .fgq: what the runtime loads, and the recipe. */
+static int inspect_fgq(const char *cmd, const char *path, int json)
+{
+    fgq_error err = {FGQ_OK, ""};
+    fgq_graph_runner r;
+    if (fgq_cli_open_model(path, 1, 1, &r, &err) != FGQ_OK)
+        return fgq_cli_report(cmd, &err);
+    const fgq_model *m = &r.model;
+    uint64_t const_bytes = 0;
+    for (int32_t t = 0; t < m->n_tensors; t++) {
+        fgq_tensor_info ti;
+        if (fgq_model_tensor_kind(m, t) == FGQ_KIND_CONST && fgq_model_tensor_info(m, t, &ti) == FGQ_OK)
+            const_bytes += ti.size_bytes;
+    }
+    const char *recipe = NULL;
+    uint32_t recipe_len = 0;
+    int has_recipe = fgq_model_get_recipe(m, &recipe, &recipe_len);
+    char buf[512];
+    if (json) {
+        fgq_json j;
+        fgq_json_init(&j, stdout);
+        fgq_json_begin_object(&j);
+        fgq_json_kv_string(&j, "model", path);
+        fgq_json_kv_string(&j, "format", "fgq");
+        fgq_json_key(&j, "nodes");
+        fgq_json_begin_array(&j);
+        for (int32_t i = 0; i < m->n_nodes; i++) {
+            fgq_node_info ni;
+            if (fgq_model_node_info(m, i, &ni) != FGQ_OK)
+                continue;
+            snprintf(buf, sizeof buf, "%.*s", (int)ni.name_len, ni.name);
+            fgq_json_begin_object(&j);
+            fgq_json_kv_string(&j, "name", buf);
+            fgq_json_kv_string(&j, "op", fgq_op_name(ni.op));
+            fgq_json_end_object(&j);
+        }
+        fgq_json_end_array(&j);
+        for (int io = 0; io < 2; io++) {
+            fgq_json_key(&j, io ? "outputs" : "inputs");
+            fgq_json_begin_array(&j);
+            int32_t n = io ? fgq_model_n_outputs(m) : fgq_model_n_inputs(m);
+            for (int32_t k = 0; k < n; k++) {
+                put_io(m, io ? fgq_model_output_tensor(m, k) : fgq_model_input_tensor(m, k), buf, sizeof buf);
+                fgq_json_string(&j, buf);
+            }
+            fgq_json_end_array(&j);
+        }
+        fgq_json_kv_int(&j, "const_bytes", (int64_t)const_bytes);
+        fgq_json_kv_int(&j, "arena_bytes", (int64_t)fgq_model_arena_size(m));
+        fgq_json_key(&j, "recipe");
+        if (has_recipe) {
+            char *text = malloc((size_t)recipe_len + 1);
+            if (text != NULL) {
+                memcpy(text, recipe, recipe_len);
+                text[recipe_len] = '\0';
+                fgq_json_string(&j, text);
+                free(text);
+            } else {
+                fgq_json_null(&j);
+            }
+        } else {
+            fgq_json_null(&j);
+        }
+        fgq_json_end_object(&j);
+        fgq_json_finish(&j);
+    } else {
+        printf("%s: fgq model, %d nodes, %d tensors, %llu constant bytes, arena %llu bytes\n", path,
+               (int)m->n_nodes, (int)m->n_tensors, (unsigned long long)const_bytes,
+               (unsigned long long)fgq_model_arena_size(m));
+        for (int io = 0; io < 2; io++) {
+            int32_t n = io ? fgq_model_n_outputs(m) : fgq_model_n_inputs(m);
+            for (int32_t k = 0; k < n; k++) {
+                put_io(m, io ? fgq_model_output_tensor(m, k) : fgq_model_input_tensor(m, k), buf, sizeof buf);
+                printf("%s %s\n", io ? "output" : "input ", buf);
+            }
+        }
+        printf("\n%-40s %s\n", "node", "op");
+        for (int32_t i = 0; i < m->n_nodes; i++) {
+            fgq_node_info ni;
+            if (fgq_model_node_info(m, i, &ni) == FGQ_OK)
+                printf("%-40.*s %s\n", (int)ni.name_len, ni.name, fgq_op_name(ni.op));
+        }
+        if (has_recipe)
+            printf("\nhow it was made:\n%.*s", (int)recipe_len, recipe);
+        else
+            printf("\nhow it was made: not recorded (fgq convert, or an fgq before recipes)\n");
+    }
+    fgq_graph_runner_free(&r);
+    return FGQ_EXIT_OK;
+}
+
 int fgq_cmd_inspect(int argc, char **argv)
 {
     const char *cmd = "inspect";
@@ -256,6 +368,8 @@ int fgq_cmd_inspect(int argc, char **argv)
     if (path == NULL)
         return fgq_cli_usage_error(cmd, "missing MODEL.onnx");
 
+    if (fgq_cli_is_fgq_file(path))
+        return inspect_fgq(cmd, path, json);
     fgq_error err = {FGQ_OK, ""};
     fgq_graph *g = NULL;
     if (fgq_cli_load_onnx(path, batch, 0, &g, &err) != FGQ_OK)

@@ -20,7 +20,8 @@ static const char k_usage[] =
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
-    "                    [--solver gptq|rtn] [--damp F] [--json]\n"
+    "                    [--solver gptq|rtn] [--damp F]\n"
+    "                    [--budget BITS | --size BYTES [--candidates P,P,...]] [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
     "`fgq eval` feeds them), picks a range for every activation, quantizes the weights\n"
@@ -62,6 +63,17 @@ static const char k_usage[] =
     "                       lambda = D * mean(diag H), D in 1e-4..1, or plain rounding, that\n"
     "                       leaves the least output error there, then is solved on all samples\n"
     "  --damp D             gptq with a fixed damping fraction D in (0, 100] (no search)\n"
+    "  --budget BITS        per-layer precision: each weight layer gets the candidate policy\n"
+    "                       that loses the least, the mean bits per weight (codes, group\n"
+    "                       multipliers and row scales of every quantized weight layer)\n"
+    "                       staying <= BITS. The loss of a layer at a policy is the noise it\n"
+    "                       adds at the model's output: its own output error (from H) times\n"
+    "                       its measured gain to output 0 (the layer alone quantized, on up to\n"
+    "                       64 calibration samples). --weights is then optional; the first\n"
+    "                       and last layers are searched too unless --first-last is given\n"
+    "  --size BYTES         the same with a total of quantized weight bytes\n"
+    "  --candidates LIST    the policies a budget chooses from (default ternary:g4:exact,\n"
+    "                       ternary:g16:exact, ternary:g64:exact, the three :asym, s4:g32, s8)\n"
     "  --keep-float NODE    run that node in float (repeatable)\n"
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
@@ -181,12 +193,15 @@ int fgq_cmd_quantize(int argc, char **argv)
             }
         }
     }
-    if (model == NULL || out_path == NULL || qf.weights == NULL) {
-        rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights are required");
+    if (model == NULL || out_path == NULL || (qf.weights == NULL && qf.budget == NULL && qf.size == NULL)) {
+        rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights (or --budget / --size) are required");
         goto out;
     }
     fgq_quant_config cfg;
-    if (fgq_quant_flags_config(&qf, &cfg, &err) != FGQ_OK) { /* before any work */
+    fgq_budget budget;
+    int has_budget = 0;
+    if (fgq_quant_flags_config(&qf, &cfg, &err) != FGQ_OK ||
+        fgq_quant_flags_budget(&qf, &has_budget, &budget, &err) != FGQ_OK) { /* before any work */
         rc = fgq_cli_report(cmd, &err);
         goto out;
     }
@@ -205,6 +220,8 @@ int fgq_cmd_quantize(int argc, char **argv)
     memset(&stats, 0, sizeof stats);
     fgq_layer_report *layers = NULL;
     int32_t n_layers = 0;
+    fgq_budget_result bres;
+    memset(&bres, 0, sizeof bres);
     if (fgq_cli_load_onnx(model, 1, 1, &fg, &err) != FGQ_OK)
         goto fail;
     if (fg->n_inputs != 1) {
@@ -242,6 +259,13 @@ int fgq_cmd_quantize(int argc, char **argv)
     fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
     if (fgq_quant_stats_collect(&stats, fg, d.data, n, &cfg, &sp, &err) != FGQ_OK)
         goto fail;
+    if (has_budget) {
+        if (fgq_budget_search(fg, stats.has_calib ? &stats.calib : NULL, &cfg, d.data, n, &budget, &sp, &bres,
+                              &err) != FGQ_OK)
+            goto fail;
+        cfg.overrides = bres.overrides;
+        cfg.n_overrides = bres.n_overrides;
+    }
     if (fgq_quantize_graph(fg, stats.has_calib ? &stats.calib : NULL, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
         goto fail;
     if (n > 0) {
@@ -259,7 +283,29 @@ int fgq_cmd_quantize(int argc, char **argv)
     meta.channel_axis = pre.channel_axis;
     memcpy(meta.mean, pre.mean, sizeof meta.mean);
     memcpy(meta.std, pre.std, sizeof meta.std);
-    if (fgq_write_model_file_meta(qg, &meta, out_path, &err) != FGQ_OK)
+    /* the recipe: how the model was made, read back by `fgq inspect` and `fgq eval` */
+    size_t cap = 512 + (size_t)n_layers * 400;
+    char *recipe = malloc(cap);
+    if (recipe == NULL) {
+        fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    size_t used = (size_t)snprintf(recipe, cap, "fgq quantize ");
+    fgq_quant_flags_describe(&qf, recipe + used, cap - used);
+    used = strlen(recipe);
+    used += (size_t)snprintf(recipe + used, cap - used, " (%lld calibration samples)\n", (long long)n);
+    for (int32_t L = 0; L < n_layers && used < cap; L++) {
+        const fgq_layer_report *r = &layers[L];
+        if (r->has_weights)
+            used += (size_t)snprintf(recipe + used, cap - used, "layer %s: %s, %.2f bits/weight, solver %s\n", r->name,
+                                     r->quantized ? r->policy : "f32", r->bits, r->solver);
+    }
+    if (has_budget && used < cap)
+        snprintf(recipe + used, cap - used, "budget: %.3f bits/weight asked, %.3f used (%lld bytes)\n",
+                 bres.limit_bits, bres.bits, (long long)bres.bytes);
+    st = fgq_write_model_file_recipe(qg, &meta, recipe, out_path, &err);
+    free(recipe);
+    if (st != FGQ_OK)
         goto fail;
 
     if (json) {
@@ -272,6 +318,34 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_string(&j, "acts", qf.acts ? qf.acts : "u8");
         fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
+        if (has_budget) {
+            fgq_json_key(&j, "budget");
+            fgq_json_begin_object(&j);
+            fgq_json_kv_double(&j, "limit_bits", bres.limit_bits);
+            fgq_json_kv_double(&j, "bits", bres.bits);
+            fgq_json_kv_int(&j, "bytes", bres.bytes);
+            fgq_json_kv_int(&j, "weights", bres.weights);
+            fgq_json_kv_double(&j, "predicted_noise", bres.noise);
+            fgq_json_key(&j, "layers");
+            fgq_json_begin_array(&j);
+            for (int32_t L = 0; L < bres.n_layers; L++) {
+                const fgq_budget_layer *bl = &bres.layers[L];
+                char pol[48];
+                fgq_json_begin_object(&j);
+                fgq_json_kv_string(&j, "name", bl->node);
+                fgq_json_kv_bool(&j, "searched", bl->searched);
+                if (bl->searched) {
+                    fgq_policy_format(&budget.candidates[bl->choice], pol, sizeof pol);
+                    fgq_json_kv_string(&j, "policy", pol);
+                    fgq_json_kv_double(&j, "gain", bl->gain);
+                }
+                fgq_json_kv_int(&j, "bytes", bl->bytes[bl->searched ? bl->choice : 0]);
+                fgq_json_kv_int(&j, "weights", bl->n_weights);
+                fgq_json_end_object(&j);
+            }
+            fgq_json_end_array(&j);
+            fgq_json_end_object(&j);
+        }
         fgq_json_key(&j, "layers");
         fgq_json_begin_array(&j);
         for (int32_t L = 0; L < n_layers; L++) {
@@ -316,6 +390,10 @@ int fgq_cmd_quantize(int argc, char **argv)
             printf("%-24s %-18s %-18s %12s %12s %8.2f  %s\n", r->name, r->quantized ? r->op : "(float)", r->policy,
                    ws, as, r->bits, r->has_weights ? r->solver : "");
         }
+        if (has_budget)
+            printf("\nbudget: %.3f bits per weight asked, %.3f used: %lld bytes of quantized weights for %lld "
+                   "weights in %d layers (policy per layer above)\n",
+                   bres.limit_bits, bres.bits, (long long)bres.bytes, (long long)bres.weights, (int)bres.n_layers);
         double solve = 0.0;
         for (int32_t L = 0; L < n_layers; L++)
             solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;
@@ -330,6 +408,7 @@ done:
     fgq_graph_free(qg);
     fgq_graph_free(fg);
     fgq_quant_stats_free(&stats);
+    fgq_budget_result_free(&bres);
     fgq_dataset_free(&d);
 out:
     fgq_quant_flags_free(&qf);

@@ -123,3 +123,14 @@ int fgq_cli_stored_preprocess(const fgq_model *m, fgq_preprocess *pre)
     memcpy(pre->std, mp.std, sizeof pre->std);
     return 1;
 }
+
+int fgq_cli_is_fgq_file(const char *path)
+{
+    uint8_t magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return got == sizeof magic && memcmp(magic, FGQ_FILE_MAGIC, sizeof magic) == 0;
+}

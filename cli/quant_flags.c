@@ -73,16 +73,17 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
 {
     memset(cfg, 0, sizeof *cfg);
     fgq_status st;
-    if (f->weights == NULL)
+    const int budget = f->budget != NULL || f->size != NULL;
+    if (f->weights == NULL && !budget)
         return fgq_fail(err, FGQ_ERR_VALUE, "--weights is required");
-    if ((st = fgq_policy_parse(f->weights, &cfg->weights, err)) != FGQ_OK ||
+    if ((st = fgq_policy_parse(f->weights != NULL ? f->weights : "s8", &cfg->weights, err)) != FGQ_OK ||
         (st = fgq_act_kind_parse(f->acts != NULL ? f->acts : "u8", &cfg->acts, err)) != FGQ_OK ||
         (st = fgq_observer_parse(f->observer != NULL ? f->observer : "minmax", &cfg->observer, err)) != FGQ_OK ||
         (f->bias_correction != NULL &&
          (st = fgq_bias_correction_parse(f->bias_correction, &cfg->bias_correction, err)) != FGQ_OK))
         return st;
-    if (f->first_last == NULL) {
-        cfg->edge_set = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4;
+    if (f->first_last == NULL) { /* a budget searches the first and last layers like the rest */
+        cfg->edge_set = !budget && (cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4);
         cfg->edge.kind = FGQ_WQ_S8;
         cfg->edge.solver = FGQ_TERNARY_EXACT;
     } else if (strcmp(f->first_last, "same") != 0) {
@@ -130,4 +131,36 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
                                  f->ov[k].keep_float ? "--keep-float" : "--layer", f->ov[k].node,
                                  f->ov[k].keep_float ? "" : "=", pol);
     }
+}
+
+fgq_status fgq_quant_flags_budget(const fgq_quant_flags *f, int *has, fgq_budget *b, fgq_error *err)
+{
+    memset(b, 0, sizeof *b);
+    *has = f->budget != NULL || f->size != NULL;
+    if (!*has) {
+        if (f->candidates != NULL)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--candidates goes with --budget or --size");
+        return FGQ_OK;
+    }
+    if (f->budget != NULL && f->size != NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "give --budget or --size, not both");
+    if (f->budget != NULL) {
+        char *end = NULL;
+        double v = strtod(f->budget, &end);
+        if (end == f->budget || *end != '\0' || !(v > 0.0) || !(v <= 32.0))
+            return fgq_fail(err, FGQ_ERR_VALUE, "--budget '%s': expected bits per weight in (0, 32]", f->budget);
+        b->bits = v;
+    } else {
+        int64_t v = 0;
+        if (!fgq_cli_parse_i64(f->size, 1, INT64_MAX / 16, &v))
+            return fgq_fail(err, FGQ_ERR_VALUE, "--size '%s': expected a positive number of bytes", f->size);
+        b->bytes = v;
+    }
+    if (f->calib == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "--budget and --size measure each layer on --calib samples");
+    b->gain_samples = 64;
+    if (f->candidates != NULL)
+        return fgq_budget_parse_candidates(f->candidates, b, err);
+    fgq_budget_default_candidates(b);
+    return FGQ_OK;
 }

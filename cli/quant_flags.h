@@ -10,6 +10,7 @@
 #ifndef FGQ_CLI_QUANT_FLAGS_H
 #define FGQ_CLI_QUANT_FLAGS_H
 
+#include "quant/budget.h"
 #include "quantize.h"
 
 typedef struct {
@@ -34,6 +35,11 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
  * solver gptq when there are calibration samples (rtn otherwise), damping
  * chosen per layer. FGQ_ERR_VALUE with a message for a bad value. */
 fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cfg, fgq_error *err);
+
+/* --budget B | --size BYTES [--candidates LIST] into *b; *has 0 when
+ * neither is given. FGQ_ERR_VALUE for a bad value (a budget <= 0, both
+ * given, an unknown candidate, no --calib). */
+fgq_status fgq_quant_flags_budget(const fgq_quant_flags *f, int *has, fgq_budget *b, fgq_error *err);
 
 /* The flags as one line of text, as given (for the model's record). */
 void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len);

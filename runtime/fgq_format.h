@@ -61,7 +61,12 @@ typedef struct {
  * version may append fields: readers check version and meta_size. */
 #define FGQ_META_VERSION 1u
 #define FGQ_META_MAX_CH 64
-enum { FGQ_META_HAS_PREPROCESS = 1u };
+/* FGQ_META_HAS_RECIPE: the blob goes on after the fixed part with a u32
+ * recipe size n and n bytes of UTF-8 text without NUL (meta_size >= 536 + 4
+ * + n): how the model was made (the quantize flags, each layer's policy and
+ * solver). */
+enum { FGQ_META_HAS_PREPROCESS = 1u, FGQ_META_HAS_RECIPE = 2u };
+#define FGQ_META_RECIPE_MAX (1u << 20)
 typedef struct {
     uint32_t version;            /* FGQ_META_VERSION */
     uint32_t flags;              /* FGQ_META_* */

@@ -128,6 +128,9 @@ typedef struct {
 } fgq_model_preprocess;
 /* 1 and *p filled when the model stores preprocessing; 0 (p untouched) otherwise. */
 int fgq_model_get_preprocess(const fgq_model *m, fgq_model_preprocess *p);
+/* How the model was made (fgq_format.h FGQ_META_HAS_RECIPE): 1 and *text
+ * (inside the model buffer, not NUL-terminated) / *len when it stores one. */
+int fgq_model_get_recipe(const fgq_model *m, const char **text, uint32_t *len);
 
 /* Called after node `node` ran, with views of its outputs (valid only during
  * the call; do not write). */

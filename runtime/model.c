@@ -151,7 +151,8 @@ static fgq_status check_meta(const uint8_t *buf, uint64_t size, const fgq_file_h
                         (unsigned long)h->meta_off, (unsigned long)h->meta_size, (unsigned long long)size);
     fgq_file_meta mt;
     meta_decode(buf + h->meta_off, &mt);
-    if (mt.version != FGQ_META_VERSION || (mt.flags & ~(uint32_t)FGQ_META_HAS_PREPROCESS) != 0)
+    if (mt.version != FGQ_META_VERSION ||
+        (mt.flags & ~(uint32_t)(FGQ_META_HAS_PREPROCESS | FGQ_META_HAS_RECIPE)) != 0)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata version %lu flags 0x%lx (this runtime reads version %u)",
                         (unsigned long)mt.version, (unsigned long)mt.flags, FGQ_META_VERSION);
     int ok = mt.n_mean >= 0 && mt.n_mean <= FGQ_META_MAX_CH && mt.n_std >= 0 && mt.n_std <= FGQ_META_MAX_CH &&
@@ -161,7 +162,34 @@ static fgq_status check_meta(const uint8_t *buf, uint64_t size, const fgq_file_h
         ok = mt.mean[i] - mt.mean[i] == 0.0f && mt.std[i] - mt.std[i] == 0.0f && (i >= mt.n_std || mt.std[i] != 0.0f);
     if (!ok)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata preprocessing has out-of-range counts or non-finite values");
+    if (mt.flags & FGQ_META_HAS_RECIPE) {
+        const uint64_t fixed = sizeof(fgq_file_meta);
+        if (h->meta_size < fixed + 4)
+            return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata says it holds a recipe but has no room for it");
+        const uint32_t n = fgq_read_u32le(buf + h->meta_off + fixed);
+        if (n > FGQ_META_RECIPE_MAX || fixed + 4 + (uint64_t)n > h->meta_size)
+            return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata recipe of %lu bytes does not fit its blob of %lu",
+                            (unsigned long)n, (unsigned long)h->meta_size);
+        const uint8_t *text = buf + h->meta_off + fixed + 4;
+        for (uint32_t i = 0; i < n; i++)
+            if (text[i] == 0)
+                return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata recipe holds a NUL byte at %lu", (unsigned long)i);
+    }
     return FGQ_OK;
+}
+
+int fgq_model_get_recipe(const fgq_model *m, const char **text, uint32_t *len)
+{
+    if (m == NULL || m->base == NULL || m->meta_size == 0)
+        return 0;
+    fgq_file_meta mt;
+    meta_decode(m->base + m->meta_off, &mt);
+    if ((mt.flags & FGQ_META_HAS_RECIPE) == 0)
+        return 0;
+    const uint8_t *r = m->base + m->meta_off + sizeof(fgq_file_meta);
+    *len = fgq_read_u32le(r);
+    *text = (const char *)(r + 4);
+    return 1;
 }
 
 int fgq_model_get_preprocess(const fgq_model *m, fgq_model_preprocess *p)

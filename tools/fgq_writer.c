@@ -68,7 +68,8 @@ typedef struct {
     int32_t n_ft;
     int32_t *first, *last;  /* per file tensor lifetime */
     uint64_t *arena_off;
-    const fgq_model_preprocess *pre; /* NULL: no metadata blob */
+    const fgq_model_preprocess *pre; /* NULL: no preprocessing in the metadata blob */
+    const char *recipe;              /* NULL: no recipe; neither: no blob */
 } writer;
 
 static void mark(writer *w, int32_t t)
@@ -203,10 +204,13 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
         if (t->q.n_scales > 0)
             file_size = align64(file_size) + (uint64_t)t->q.n_scales * 8;
     }
-    uint64_t meta_off = 0;
-    if (w->pre != NULL) {
+    uint64_t meta_off = 0, meta_size = sizeof(fgq_file_meta);
+    const uint64_t recipe_len = w->recipe != NULL ? strlen(w->recipe) : 0;
+    if (w->recipe != NULL)
+        meta_size += 4 + recipe_len;
+    if (w->pre != NULL || w->recipe != NULL) {
         meta_off = align64(file_size);
-        file_size = meta_off + sizeof(fgq_file_meta);
+        file_size = meta_off + meta_size;
         if (meta_off > UINT32_MAX)
             return fgq_fail(err, FGQ_ERR_VALUE, "%s: the metadata blob is past the format's 4 GiB offsets", src);
     }
@@ -309,13 +313,23 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     W32(h, fgq_file_header, inputs_index, inputs_index);
     W32(h, fgq_file_header, outputs_index, outputs_index);
     W64(h, fgq_file_header, arena_size, arena_size);
-    if (w->pre != NULL) {
+    if (w->pre != NULL || w->recipe != NULL) {
         uint8_t *mt = buf + meta_off;
-        const fgq_model_preprocess *p = w->pre;
+        fgq_model_preprocess none;
+        memset(&none, 0, sizeof none);
+        none.scale = 1.0f;
+        none.channel_axis = -1;
+        const fgq_model_preprocess *p = w->pre != NULL ? w->pre : &none;
         W32(h, fgq_file_header, meta_off, meta_off);
-        W32(h, fgq_file_header, meta_size, sizeof(fgq_file_meta));
+        W32(h, fgq_file_header, meta_size, meta_size);
         W32(mt, fgq_file_meta, version, FGQ_META_VERSION);
-        W32(mt, fgq_file_meta, flags, FGQ_META_HAS_PREPROCESS);
+        W32(mt, fgq_file_meta, flags,
+            (w->pre != NULL ? FGQ_META_HAS_PREPROCESS : 0u) | (w->recipe != NULL ? FGQ_META_HAS_RECIPE : 0u));
+        if (w->recipe != NULL) {
+            uint8_t *r = mt + sizeof(fgq_file_meta);
+            put_u32(r, (uint32_t)recipe_len);
+            memcpy(r + 4, w->recipe, (size_t)recipe_len);
+        }
         put_f32(mt + offsetof(fgq_file_meta, scale), p->scale);
         WS32(mt, fgq_file_meta, n_mean, p->n_mean);
         WS32(mt, fgq_file_meta, n_std, p->n_std);
@@ -344,6 +358,12 @@ static int finite_f(float v)
 fgq_status fgq_write_model_meta(const fgq_graph *g, const fgq_model_preprocess *pre, uint8_t **out_buf,
                                 uint64_t *out_size, fgq_error *err)
 {
+    return fgq_write_model_recipe(g, pre, NULL, out_buf, out_size, err);
+}
+
+fgq_status fgq_write_model_recipe(const fgq_graph *g, const fgq_model_preprocess *pre, const char *recipe,
+                                  uint8_t **out_buf, uint64_t *out_size, fgq_error *err)
+{
     *out_buf = NULL;
     *out_size = 0;
     if (g == NULL)
@@ -353,6 +373,10 @@ fgq_status fgq_write_model_meta(const fgq_graph *g, const fgq_model_preprocess *
     memset(&w, 0, sizeof w);
     w.g = g;
     w.pre = pre;
+    w.recipe = recipe;
+    if (recipe != NULL && strlen(recipe) > FGQ_META_RECIPE_MAX)
+        return fgq_fail(err, FGQ_ERR_VALUE, "model metadata: a recipe of %zu bytes (at most %u)", strlen(recipe),
+                        FGQ_META_RECIPE_MAX);
     if (pre != NULL) {
         int ok = pre->n_mean >= 0 && pre->n_mean <= FGQ_META_MAX_CH && pre->n_std >= 0 &&
                  pre->n_std <= FGQ_META_MAX_CH && pre->channel_axis >= -1 && pre->channel_axis < FGQ_MAX_DIMS &&
@@ -395,9 +419,15 @@ fgq_status fgq_write_model_file(const fgq_graph *g, const char *path, fgq_error 
 fgq_status fgq_write_model_file_meta(const fgq_graph *g, const fgq_model_preprocess *pre, const char *path,
                                      fgq_error *err)
 {
+    return fgq_write_model_file_recipe(g, pre, NULL, path, err);
+}
+
+fgq_status fgq_write_model_file_recipe(const fgq_graph *g, const fgq_model_preprocess *pre, const char *recipe,
+                                       const char *path, fgq_error *err)
+{
     uint8_t *buf;
     uint64_t size;
-    fgq_status st = fgq_write_model_meta(g, pre, &buf, &size, err);
+    fgq_status st = fgq_write_model_recipe(g, pre, recipe, &buf, &size, err);
     if (st != FGQ_OK)
         return st;
     st = fgq_write_file_atomic(path, buf, (size_t)size, err);

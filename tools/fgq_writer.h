@@ -34,5 +34,11 @@ fgq_status fgq_write_model_meta(const fgq_graph *g, const fgq_model_preprocess *
                                 uint64_t *out_size, fgq_error *err);
 fgq_status fgq_write_model_file_meta(const fgq_graph *g, const fgq_model_preprocess *pre, const char *path,
                                      fgq_error *err);
+/* ... and a recipe (NUL-free text, at most FGQ_META_RECIPE_MAX bytes; NULL:
+ * none) saying how the model was made (FGQ_META_HAS_RECIPE). */
+fgq_status fgq_write_model_recipe(const fgq_graph *g, const fgq_model_preprocess *pre, const char *recipe,
+                                  uint8_t **out_buf, uint64_t *out_size, fgq_error *err);
+fgq_status fgq_write_model_file_recipe(const fgq_graph *g, const fgq_model_preprocess *pre, const char *recipe,
+                                       const char *path, fgq_error *err);
 
 #endif /* FGQ_WRITER_H */

@@ -1065,6 +1065,7 @@ static void report_weight_layer(qctx *c, int32_t i, int32_t out_t, int32_t q_t, 
     snprintf(rp->solver, sizeof rp->solver, "%s", solver);
     rp->solve_ms = solve_ms;
     rp->out_sqnr_db = out_sqnr_db;
+    rp->n_weights = n;
 }
 
 static int32_t act_bits(const qctx *c)

@@ -154,6 +154,7 @@ typedef struct {
     int quantized;           /* 1: runs integer-only */
     int has_weights;
     double weight_sqnr_db;   /* has_weights: of the dequantized weights (what the kernels compute) */
+    int64_t n_weights;       /* has_weights: rows · k */
     double bits;             /* has_weights: bits per weight (codes + GS + one f32 scale per row); else activation bits */
     int32_t float_tensor;    /* output tensor in the float graph */
     int32_t q_tensor;        /* quantized graph tensor holding the same values */

@@ -54,8 +54,7 @@ static void on_layer_progress(void *user, int64_t done, int64_t total)
     p->outer->progress(p->outer->user, p->offset + done, p->total);
 }
 
-/* fg's node whose (possibly truncated) name a report row carries, or NULL. */
-static const char *node_of_row(const fgq_graph *fg, const fgq_layer_report *r)
+const char *fgq_report_node(const fgq_graph *fg, const fgq_layer_report *r)
 {
     for (int32_t i = 0; i < fg->n_nodes; i++) {
         char cut[sizeof r->name];
@@ -100,7 +99,7 @@ fgq_status fgq_sensitivity_scan(const fgq_graph *fg, const fgq_calib *calib, con
         const fgq_layer_report *r = &rep[L];
         if (!r->has_weights || !r->quantized)
             continue;
-        const char *node = node_of_row(fg, r);
+        const char *node = fgq_report_node(fg, r);
         fgq_policy pol;
         if (node == NULL)
             st = fgq_fail(err, FGQ_ERR_VALUE, "sensitivity: layer '%s' is not a node of the model", r->name);

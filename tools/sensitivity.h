@@ -45,4 +45,7 @@ fgq_status fgq_sensitivity_scan(const fgq_graph *fg, const fgq_calib *calib, con
                                 const fgq_compare_input *in, int32_t threads, fgq_sensitivity_row **rows,
                                 int32_t *n_rows, fgq_error *err);
 
+/* fg's node whose (possibly truncated) name report row r carries, or NULL. */
+const char *fgq_report_node(const fgq_graph *fg, const fgq_layer_report *r);
+
 #endif /* FGQ_SENSITIVITY_H */

@@ -1,0 +1,125 @@
+"""`fgq quantize --budget / --size`: per-layer precision under a size budget, and the recipe the
+model records (shown by `fgq inspect` and `fgq eval`).
+
+Oracles: the budget is a hard limit, checked from the per-layer bits and weight counts the
+command reports (bits include codes, group multipliers and row scales); accuracy against the
+float model by `fgq eval` on MNIST images 1000..9999 (float 98.93 %); the recipe's bytes
+against the format (fgq_format.h FGQ_META_HAS_RECIPE) with hostile edits re-sealed.
+"""
+import json
+import os
+import struct
+
+import pytest
+from conftest import REPO_ROOT, run_fgq
+from test_fgq_files import FgqFile
+
+MNIST = str(REPO_ROOT / "examples" / "mnist-8" / "model.onnx")
+IMAGES = str(REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz")
+LABELS = str(REPO_ROOT / "examples" / "mnist" / "t10k-labels-idx1-ubyte.gz")
+SANITIZED = os.environ.get("FGQ_SANITIZED") == "1"
+CALIB = "0:200" if SANITIZED else "0:500"
+EVAL = "1000:2500" if SANITIZED else "1000:10000"
+TIMEOUT = 900 if SANITIZED else 300
+
+
+def quantize(out, *args):
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", CALIB, "-o", out, "--json", *args,
+                timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout)
+
+
+def top1(model):
+    p = run_fgq("eval", model, "--data", IMAGES, "--labels", LABELS, "--samples", EVAL, "--json", timeout=TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    return 100.0 * json.loads(p.stdout)["top1"]
+
+
+@pytest.mark.parametrize("bits", [2.5, 3.0, 4.0])
+def test_budget_never_exceeded_and_recorded(tmp_path, bits):
+    out = tmp_path / "b.fgq"
+    rep = quantize(out, "--budget", str(bits))
+    b = rep["budget"]
+    assert b["bits"] <= bits + 1e-9 and b["limit_bits"] <= bits + 1e-9, b
+    weights = sum(r["weights"] for r in b["layers"])
+    used = sum(r["bytes"] for r in b["layers"])
+    assert used == b["bytes"] and weights == b["weights"] and 8 * used <= bits * weights + 1e-6
+    # the quantize table says the same per layer: bits x weights
+    table = {r["name"]: r for r in rep["layers"] if r["weight_sqnr_db"] is not None}
+    for L in b["layers"]:
+        assert L["searched"] and table[L["name"]]["policy"] == L["policy"], (L, table[L["name"]])
+        assert abs(table[L["name"]]["bits"] * L["weights"] / 8 - L["bytes"]) <= 1
+    # the recipe: inspect and eval show how the model was made
+    p = run_fgq("inspect", out, "--json")
+    assert p.returncode == 0, p.stderr
+    recipe = json.loads(p.stdout)["recipe"]
+    assert recipe.startswith(f"fgq quantize --budget {bits:g}") or recipe.startswith(f"fgq quantize --budget {bits}")
+    for L in b["layers"]:
+        assert f"layer {L['name']}: {L['policy']}" in recipe, recipe
+    p = run_fgq("eval", MNIST, out, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1100")
+    assert p.returncode == 0 and "made by: fgq quantize --budget" in p.stdout, p.stdout + p.stderr
+
+
+def test_budget_4_close_to_float(tmp_path):
+    """Measured: float 98.93 %, --budget 4 98.91 %, 3 98.50 %, 2.5 98.14 % (calib 0:1000)."""
+    out = tmp_path / "b4.fgq"
+    quantize(out, "--budget", "4")
+    assert top1(str(out)) >= 98.93 - 0.5 - (0.5 if SANITIZED else 0.0)
+
+
+def test_size_and_candidates(tmp_path):
+    out = tmp_path / "s.fgq"
+    rep = quantize(out, "--size", "2600", "--candidates", "ternary:g16,s4:g32,s8")
+    assert rep["budget"]["bytes"] <= 2600
+    assert {L["policy"] for L in rep["budget"]["layers"]} <= {"ternary:g16:exact", "s4:g32", "s8"}
+
+
+def test_fixed_layers_count_but_are_not_searched(tmp_path):
+    out = tmp_path / "f.fgq"
+    rep = quantize(out, "--budget", "5.5", "--first-last", "s8")  # s8 first/last alone: 5.05 bits
+    by = {L["name"]: L for L in rep["budget"]["layers"]}
+    assert not by["Convolution28"]["searched"] and not by["Times212"]["searched"]
+    assert by["Convolution110"]["searched"]
+    assert rep["budget"]["bits"] <= 5.5
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--budget", "-1"], "--budget"),
+    (["--budget", "0"], "--budget"),
+    (["--budget", "abc"], "--budget"),
+    (["--budget", "1.0"], "below the smallest"),
+    (["--size", "10"], "below the smallest"),
+    (["--budget", "3", "--size", "1000"], "not both"),
+    (["--budget", "3", "--candidates", "ternary:g4,bogus"], "bogus"),
+    (["--budget", "3", "--candidates", "f32"], "not a candidate"),
+    (["--weights", "s8", "--candidates", "s8"], "--candidates goes with"),
+])
+def test_budget_bad_values_exit_2_no_file(tmp_path, args, msg):
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", out, *args, timeout=TIMEOUT)
+    assert p.returncode == 2 and msg in p.stderr, p.stderr
+    assert not out.exists()
+
+
+def test_hostile_recipe_rejected(tmp_path):
+    out = tmp_path / "r.fgq"
+    quantize(out, "--weights", "s8")
+    f = FgqFile(out.read_bytes())
+    from test_fgq_files import HDR
+    meta_off = HDR.unpack_from(f.buf, 0)[17]  # fgq_file_header.meta_off follows arena_size
+    off = meta_off + 536
+    n = struct.unpack_from("<I", f.buf, off)[0]
+    assert n > 0 and bytes(f.buf[off + 4:off + 4 + n]).startswith(b"fgq quantize --weights s8")
+    x = tmp_path / "x.npy"
+    import numpy as np
+    np.save(x, np.zeros((1, 1, 28, 28), np.float32))
+    for name, edit in (("huge.fgq", lambda b: struct.pack_into("<I", b, off, 0xFFFFFF)),
+                       ("nul.fgq", lambda b: b.__setitem__(off + 4, 0))):
+        g = FgqFile(bytes(f.buf))
+        edit(g.buf)
+        g.seal()
+        p = tmp_path / name
+        p.write_bytes(bytes(g.buf))
+        r = run_fgq("run", p, "--input", x, "-o", tmp_path / "y.npy")
+        assert r.returncode == 2 and name in r.stderr and "recipe" in r.stderr, r.stderr

@@ -1,0 +1,76 @@
+/*
+ * budget.h — per-layer precision under a size budget (DESIGN §3): each weight
+ * layer gets the candidate policy that loses the least within the budget.
+ *
+ * Measured cost of a layer l at candidate c, predicted output noise:
+ *   N(l, c) = g_l · e_l(c)
+ *   e_l(c)  the layer's own relative output error, 1 / SQNR of W·x vs W_q·x
+ *           over its calibration inputs (quantize.h out_sqnr_db: from the
+ *           layer's H, the solver at work), for every candidate in one
+ *           quantization of the whole model per candidate;
+ *   g_l     how much of that reaches the model's output: the layer alone
+ *           quantized at the cheapest candidate, every other node float
+ *           (sensitivity.h), run on up to `gain_samples` calibration samples;
+ *           g_l = (Σ(y − ŷ)² / Σy² at output 0) / e_l(cheapest).
+ * Output SQNR rather than top-1, because it is additive across layers (the
+ * noise of independent layers adds at the output) and continuous: top-1 on
+ * a few hundred calibration samples cannot rank 50 layers by 8 candidates.
+ *
+ * Allocation (multiple-choice knapsack, greedy on the ratio): every searched
+ * layer starts at its cheapest candidate; then, while some upgrade fits,
+ * take the one with the largest drop of N per added byte. Bytes are the
+ * quantized weight bytes as stored (codes, group multipliers, one f32 scale
+ * per row). Layers the flags fix (--layer, --first-last, --keep-float) are
+ * not searched, but their bytes count. The result never exceeds the budget;
+ * a budget below the cheapest assignment is FGQ_ERR_VALUE.
+ */
+#ifndef FGQ_TOOLS_QUANT_BUDGET_H
+#define FGQ_TOOLS_QUANT_BUDGET_H
+
+#include "quant/pipeline.h"
+
+#define FGQ_BUDGET_MAX_CANDIDATES 16
+
+typedef struct {
+    fgq_policy candidates[FGQ_BUDGET_MAX_CANDIDATES];
+    int32_t n_candidates;
+    double bits;          /* > 0: mean bits per weight over every quantized weight layer; else 0 */
+    int64_t bytes;        /* > 0: total quantized weight bytes; else 0 */
+    int64_t gain_samples; /* samples for g_l (<= the calibration samples) */
+} fgq_budget;
+
+/* The default candidate list: ternary:g4/g16/g64 (exact and asym), s4:g32, s8. */
+void fgq_budget_default_candidates(fgq_budget *b);
+/* Parses "P1,P2,..." (policies of policy.h, f32 and u8 excluded). */
+fgq_status fgq_budget_parse_candidates(const char *text, fgq_budget *b, fgq_error *err);
+
+typedef struct {
+    char node[256];
+    int64_t n_weights;
+    int searched;                           /* 0: fixed by the flags */
+    int32_t choice;                         /* searched: index into the candidates */
+    double gain;
+    double err[FGQ_BUDGET_MAX_CANDIDATES];  /* e_l(c) */
+    int64_t bytes[FGQ_BUDGET_MAX_CANDIDATES];
+} fgq_budget_layer;
+
+typedef struct {
+    fgq_budget_layer *layers;
+    int32_t n_layers;
+    int64_t weights, bytes; /* totals of the assignment */
+    double bits;            /* 8 · bytes / weights */
+    double limit_bits;      /* what was asked, as bits per weight */
+    double noise;           /* Σ N(l, choice) */
+    fgq_layer_override *overrides; /* cfg's, then one per searched layer: hand these to fgq_quantize_graph */
+    int32_t n_overrides;
+} fgq_budget_result;
+
+/* Searches (see above). cfg: the configuration of the flags, with the
+ * statistics of pipeline.h (calib; hessians for e_l); data: n calibration
+ * samples. On success *res belongs to the caller (fgq_budget_result_free). */
+fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                             const float *data, int64_t n, const fgq_budget *b, const fgq_stage_progress *progress,
+                             fgq_budget_result *res, fgq_error *err);
+void fgq_budget_result_free(fgq_budget_result *res);
+
+#endif /* FGQ_TOOLS_QUANT_BUDGET_H */
