@@ -28,7 +28,7 @@ static const char k_usage[] =
     "                --calib C [--calib-samples A:B] --weights POLICY [--acts u8|s8|u4]\n"
     "                [--observer O] [--first-last P|same] [--keep-float NODE]...\n"
     "                [--layer NODE=POLICY]... [--bias-correction on|off] [--solver gptq|rtn]\n"
-    "                [--damp D] [options above]\n"
+    "                [--damp D] [--equalize on|off] [options above]\n"
     "\n"
     "Runs MODEL on every sample of X and compares the arg-max of its first output\n"
     "with the labels Y: top-1 and top-5 accuracy and samples per second (samples\n"
@@ -75,7 +75,7 @@ static const char k_usage[] =
     "  --sensitivity     rank the weight layers by what quantizing each alone costs\n"
     "  --calib C, --calib-samples A:B, --weights P, --acts T, --observer O,\n"
     "  --first-last P, --keep-float NODE, --layer NODE=POLICY, --bias-correction on|off,\n"
-    "  --solver gptq|rtn, --damp D\n"
+    "  --solver gptq|rtn, --damp D, --equalize on|off\n"
     "                    as for `fgq quantize` (with --sensitivity only)\n"
     "  -h, --help        this text\n";
 
@@ -532,6 +532,8 @@ static int eval_compare(const eval_args *a)
         if (load_samples(a->qf.calib, a->qf.calib_range, &in_info, &pre, &cd, &err) != FGQ_OK)
             goto fail;
         fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
+        if (fgq_quant_prepare_graph(fg, &cfg, NULL, &err) != FGQ_OK)
+            goto fail;
         fgq_status st = fgq_quant_stats_collect(&stats, fg, cd.data, cd.dims[0], &cfg, &sp, &err);
         if (st != FGQ_OK)
             goto fail;

@@ -20,7 +20,7 @@ static const char k_usage[] =
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
-    "                    [--solver gptq|rtn] [--damp F]\n"
+    "                    [--solver gptq|rtn] [--damp F] [--equalize on|off]\n"
     "                    [--budget BITS | --size BYTES [--candidates P,P,...]] [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
@@ -63,6 +63,10 @@ static const char k_usage[] =
     "                       lambda = D * mean(diag H), D in 1e-4..1, or plain rounding, that\n"
     "                       leaves the least output error there, then is solved on all samples\n"
     "  --damp D             gptq with a fixed damping fraction D in (0, 100] (no search)\n"
+    "  --equalize on|off    cross-layer equalization first (default off): Conv -> ReLU/identity\n"
+    "                       (-> pools) -> Conv pairs get per-channel scales that even out the\n"
+    "                       two layers' channel ranges without changing the float model;\n"
+    "                       ReLU6 pairs are left alone (the scale would change the model)\n"
     "  --budget BITS        per-layer precision: each weight layer gets the candidate policy\n"
     "                       that loses the least, the mean bits per weight (codes, group\n"
     "                       multipliers and row scales of every quantized weight layer)\n"
@@ -257,6 +261,9 @@ int fgq_cmd_quantize(int argc, char **argv)
         n = d.dims[0];
     }
     fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
+    int32_t eq_pairs = 0;
+    if (fgq_quant_prepare_graph(fg, &cfg, &eq_pairs, &err) != FGQ_OK)
+        goto fail;
     if (fgq_quant_stats_collect(&stats, fg, d.data, n, &cfg, &sp, &err) != FGQ_OK)
         goto fail;
     if (has_budget) {
@@ -394,6 +401,8 @@ int fgq_cmd_quantize(int argc, char **argv)
             printf("\nbudget: %.3f bits per weight asked, %.3f used: %lld bytes of quantized weights for %lld "
                    "weights in %d layers (policy per layer above)\n",
                    bres.limit_bits, bres.bits, (long long)bres.bytes, (long long)bres.weights, (int)bres.n_layers);
+        if (cfg.equalize)
+            printf("\nequalization: %d Conv pairs rescaled\n", (int)eq_pairs);
         double solve = 0.0;
         for (int32_t L = 0; L < n_layers; L++)
             solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;

@@ -139,6 +139,8 @@ typedef struct {
     fgq_weight_solver solver;
     const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
+    int equalize;                        /* 1: cross-layer equalization first (equalize.h; the caller runs
+                                          * fgq_quant_prepare_graph) */
 } fgq_quant_config;
 
 /* 1 if cfg's bias correction applies to some layer (so the caller should run

@@ -341,3 +341,13 @@ def test_gptq_needs_calib(tmp_path):
     p = run_fgq("quantize", MNIST, "-o", out, "--weights", "s8", "--acts", "dynamic", "--solver", "gptq")
     assert p.returncode == 2 and "--calib" in p.stderr, p.stderr
     assert not out.exists()
+
+
+def test_equalize_flag(tmp_path):
+    out = tmp_path / "e.fgq"
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:100", "-o", out, "--weights", "s8",
+                "--equalize", "on", timeout=TIMEOUT)
+    assert p.returncode == 0 and "equalization:" in p.stdout, p.stdout + p.stderr
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:100", "-o", tmp_path / "x.fgq",
+                "--weights", "s8", "--equalize", "maybe", timeout=TIMEOUT)
+    assert p.returncode == 2 and "--equalize" in p.stderr and not (tmp_path / "x.fgq").exists()

@@ -1,6 +1,8 @@
 /* pipeline.c — the float passes a quantization needs; see pipeline.h. */
 #include "quant/pipeline.h"
 
+#include "equalize.h"
+
 #include <string.h>
 #include <time.h>
 
@@ -91,4 +93,11 @@ void fgq_quant_stats_free(fgq_quant_stats *s)
     fgq_input_means_free(&s->means);
     fgq_hessians_free(&s->hessians);
     memset(s, 0, sizeof *s);
+}
+
+fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, int32_t *n_pairs, fgq_error *err)
+{
+    if (n_pairs != NULL)
+        *n_pairs = 0;
+    return cfg->equalize ? fgq_pass_equalize(fg, n_pairs, err) : FGQ_OK;
 }

@@ -32,6 +32,11 @@ typedef struct {
     double seconds[3]; /* wall time of calibrate, bias means, statistics */
 } fgq_quant_stats;
 
+/* The float graph as the quantization sees it: cross-layer equalization when
+ * cfg->equalize (equalize.h; *n_pairs, may be NULL, the pairs rescaled). Run
+ * it before fgq_quant_stats_collect. */
+fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, int32_t *n_pairs, fgq_error *err);
+
 /* fg: the optimized float graph with one float input; data: n samples of it
  * (n may be 0 only with dynamic activations: nothing is gathered). */
 fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const float *data, int64_t n,
