@@ -534,7 +534,7 @@ static int eval_compare(const eval_args *a)
         fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
         if (fgq_quant_prepare_graph(fg, &cfg, NULL, &err) != FGQ_OK)
             goto fail;
-        fgq_status st = fgq_quant_stats_collect(&stats, fg, cd.data, cd.dims[0], &cfg, &sp, &err);
+        fgq_status st = fgq_quant_stats_collect(&stats, fg, cd.data, cd.dims[0], &cfg, (int32_t)a->threads, &sp, &err);
         if (st != FGQ_OK)
             goto fail;
         if (qname == NULL) {

@@ -9,6 +9,7 @@
 #include "quant/pipeline.h"
 #include "quant_flags.h"
 #include "quantize.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -226,6 +227,11 @@ int fgq_cmd_quantize(int argc, char **argv)
     int32_t n_layers = 0;
     fgq_budget_result bres;
     memset(&bres, 0, sizeof bres);
+    fgq_threadpool *pool = NULL; /* the solver's threads; the model's bytes do not depend on them */
+    if (fgq_threadpool_default_threads() > 1 &&
+        fgq_threadpool_create(fgq_threadpool_default_threads(), &pool, &err) == FGQ_OK)
+        cfg.parallel = fgq_threadpool_parallel(pool);
+    fgq_error_clear(&err);
     if (fgq_cli_load_onnx(model, 1, 1, &fg, &err) != FGQ_OK)
         goto fail;
     if (fg->n_inputs != 1) {
@@ -264,7 +270,7 @@ int fgq_cmd_quantize(int argc, char **argv)
     int32_t eq_pairs = 0;
     if (fgq_quant_prepare_graph(fg, &cfg, &eq_pairs, &err) != FGQ_OK)
         goto fail;
-    if (fgq_quant_stats_collect(&stats, fg, d.data, n, &cfg, &sp, &err) != FGQ_OK)
+    if (fgq_quant_stats_collect(&stats, fg, d.data, n, &cfg, fgq_threadpool_default_threads(), &sp, &err) != FGQ_OK)
         goto fail;
     if (has_budget) {
         if (fgq_budget_search(fg, stats.has_calib ? &stats.calib : NULL, &cfg, d.data, n, &budget, &sp, &bres,
@@ -406,8 +412,8 @@ int fgq_cmd_quantize(int argc, char **argv)
         double solve = 0.0;
         for (int32_t L = 0; L < n_layers; L++)
             solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;
-        printf("\ntime: calibrate %.2f s, bias means %.2f s, statistics %.2f s, solver %.2f s\n", stats.seconds[0],
-               stats.seconds[1], stats.seconds[2], solve);
+        printf("\ntime: float pass (calibration%s%s) %.2f s, solver %.2f s\n", cfg.means ? ", bias means" : "",
+               cfg.hessians ? ", statistics" : "", stats.seconds, solve);
     }
     goto done;
 fail:
@@ -418,6 +424,7 @@ done:
     fgq_graph_free(fg);
     fgq_quant_stats_free(&stats);
     fgq_budget_result_free(&bres);
+    fgq_threadpool_destroy(pool);
     fgq_dataset_free(&d);
 out:
     fgq_quant_flags_free(&qf);

@@ -18,6 +18,7 @@
 #include "fgq_test.h"
 #include "quant/gptq.h"
 #include "quant/hessian.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -80,7 +81,7 @@ static void test_factor(void)
         const double damp = trial == 5 ? 0.01 : 1e-4;
         fgq_error err;
         fgq_error_clear(&err);
-        CHECK_MSG(fgq_gptq_factor(h, k, damp, u, &err) == FGQ_OK, "%s", err.msg);
+        CHECK_MSG(fgq_gptq_factor(h, k, damp, NULL, u, &err) == FGQ_OK, "%s", err.msg);
         double mean = 0.0;
         for (int64_t i = 0; i < k; i++)
             mean += h[i * k + i] / (double)k;
@@ -112,9 +113,9 @@ static void test_factor(void)
     double h0[4] = {1.0, 1.0, 1.0, 1.0}, u0[4];
     fgq_error err;
     fgq_error_clear(&err);
-    CHECK(fgq_gptq_factor(h0, 2, 0.0, u0, &err) == FGQ_ERR_VALUE);
+    CHECK(fgq_gptq_factor(h0, 2, 0.0, NULL, u0, &err) == FGQ_ERR_VALUE);
     double hn[1] = {NAN};
-    CHECK(fgq_gptq_factor(hn, 1, 0.01, u0, &err) == FGQ_ERR_VALUE);
+    CHECK(fgq_gptq_factor(hn, 1, 0.01, NULL, u0, &err) == FGQ_ERR_VALUE);
 }
 
 /* The OBQ form of the same algorithm, float64 throughout: Hinv over the
@@ -269,10 +270,10 @@ static void test_against_reference(void)
             row_steps(gc, w, rows, k, s_row, &g.mmax);
             fgq_error err;
             fgq_error_clear(&err);
-            CHECK(fgq_gptq_factor(h, k, 0.01, u, &err) == FGQ_OK);
+            CHECK(fgq_gptq_factor(h, k, 0.01, NULL, u, &err) == FGQ_OK);
             memset(m1, 0, sizeof m1);
             memset(m2, 0, sizeof m2);
-            CHECK(fgq_gptq_quantize(&g, w, rows, k, u, c1, m1, d1, &err) == FGQ_OK);
+            CHECK(fgq_gptq_quantize(&g, w, rows, k, u, NULL, c1, m1, d1, &err) == FGQ_OK);
             reference(&g, w, rows, k, h, 0.01, c2, m2, d2);
             int64_t diff = 0;
             for (int64_t i = 0; i < rows * k; i++)
@@ -330,9 +331,9 @@ static void test_beats_rounding(void)
             row_steps(gc, w, rows, k, s_row, &g.mmax);
             fgq_error err;
             fgq_error_clear(&err);
-            CHECK(fgq_gptq_factor(h, k, 0.01, u, &err) == FGQ_OK);
-            CHECK(fgq_gptq_quantize(&g, w, rows, k, u, codes, mults, dq, &err) == FGQ_OK);
-            CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, codes, mults, dr, &err) == FGQ_OK);
+            CHECK(fgq_gptq_factor(h, k, 0.01, NULL, u, &err) == FGQ_OK);
+            CHECK(fgq_gptq_quantize(&g, w, rows, k, u, NULL, codes, mults, dq, &err) == FGQ_OK);
+            CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, NULL, codes, mults, dr, &err) == FGQ_OK);
             double eg = out_err(w, dq, rows, k, xt, n), er = out_err(w, dr, rows, k, xt, n);
             /* zero-mean independent inputs leave nothing to exploit: H ≈ n·I, and
              * what GPTQ fits is sampling noise (quantize.c keeps rounding
@@ -343,7 +344,7 @@ static void test_beats_rounding(void)
                 CHECK_MSG(eg < 0.9 * er, "case %zu corr %d: held-out output error gptq %.4g vs rounding %.4g", ci, corr,
                           eg, er);
             /* fgq_gptq_output_error is the same quantity on H's own samples */
-            double eh = fgq_gptq_output_error(w, dq, rows, k, h), ex = out_err(w, dq, rows, k, x, n);
+            double eh = fgq_gptq_output_error(w, dq, rows, k, h, NULL), ex = out_err(w, dq, rows, k, x, n);
             CHECK_MSG(fabs(eh - ex) <= 1e-9 * (ex > 1.0 ? ex : 1.0), "output error via H %.9g vs direct %.9g", eh,
                       ex);
         }
@@ -378,12 +379,12 @@ static void test_dead_columns(void)
     row_steps(&gc, w, rows, k, s_row, &g.mmax);
     fgq_error err;
     fgq_error_clear(&err);
-    CHECK(fgq_gptq_factor(h, k, 0.01, u, &err) == FGQ_OK);
+    CHECK(fgq_gptq_factor(h, k, 0.01, NULL, u, &err) == FGQ_OK);
     for (int64_t j = 0; j < k; j += 3)
         for (int64_t l = 0; l < k; l++)
             CHECK(l == j || (u[j * k + l] == 0.0 && u[l * k + j] == 0.0));
-    CHECK(fgq_gptq_quantize(&g, w, rows, k, u, codes, mults, dq, &err) == FGQ_OK);
-    CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, codes, mults, dr, &err) == FGQ_OK);
+    CHECK(fgq_gptq_quantize(&g, w, rows, k, u, NULL, codes, mults, dq, &err) == FGQ_OK);
+    CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, NULL, codes, mults, dr, &err) == FGQ_OK);
     for (int64_t r = 0; r < rows; r++)
         for (int64_t j = 0; j < k; j += 3)
             CHECK(dq[r * k + j] == dr[r * k + j]); /* untouched by the others' errors: rounded as they are */
@@ -474,8 +475,53 @@ static void test_hessian_conv(void)
     free(hg);
 }
 
+/* Threads split rows (and U's rows): the same bytes as the serial run. */
+static void test_threads_same_bytes(void)
+{
+    const int64_t rows = 37, k = 96, n = 3 * k;
+    double *x = malloc(sizeof(double) * (size_t)(n * k)), *h = malloc(sizeof(double) * (size_t)(k * k));
+    double *u1 = malloc(sizeof(double) * (size_t)(k * k)), *u2 = malloc(sizeof(double) * (size_t)(k * k));
+    float *w = malloc(sizeof(float) * (size_t)(rows * k)), *d1 = malloc(sizeof(float) * (size_t)(rows * k));
+    float *d2 = malloc(sizeof(float) * (size_t)(rows * k)), s_row[37];
+    int8_t *c1 = malloc((size_t)(rows * k)), *c2 = malloc((size_t)(rows * k));
+    uint8_t m1[37 * 96 * 2], m2[37 * 96 * 2];
+    make_inputs(x, n, k, 2, NULL);
+    gram(x, n, k, h);
+    for (int64_t i = 0; i < rows * k; i++)
+        w[i] = (float)rng_gauss();
+    const grid_case gc = {FGQ_WQ_T2, FGQ_TERNARY_ASYM, 16, 2};
+    fgq_gptq_grid g = {gc.kind, gc.solver, 16, 2, 0, s_row};
+    row_steps(&gc, w, rows, k, s_row, &g.mmax);
+    fgq_threadpool *pool = NULL;
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_threadpool_create(3, &pool, &err) == FGQ_OK);
+    const fgq_parallel *par = fgq_threadpool_parallel(pool);
+    memset(m1, 0, sizeof m1);
+    memset(m2, 0, sizeof m2);
+    CHECK(fgq_gptq_factor(h, k, 0.01, NULL, u1, &err) == FGQ_OK);
+    CHECK(fgq_gptq_factor(h, k, 0.01, par, u2, &err) == FGQ_OK);
+    CHECK(memcmp(u1, u2, sizeof(double) * (size_t)(k * k)) == 0);
+    CHECK(fgq_gptq_quantize(&g, w, rows, k, u1, NULL, c1, m1, d1, &err) == FGQ_OK);
+    CHECK(fgq_gptq_quantize(&g, w, rows, k, u2, par, c2, m2, d2, &err) == FGQ_OK);
+    CHECK(memcmp(c1, c2, (size_t)(rows * k)) == 0 && memcmp(m1, m2, sizeof m1) == 0);
+    CHECK(memcmp(d1, d2, sizeof(float) * (size_t)(rows * k)) == 0);
+    CHECK(fgq_gptq_output_error(w, d1, rows, k, h, NULL) == fgq_gptq_output_error(w, d2, rows, k, h, par));
+    fgq_threadpool_destroy(pool);
+    free(x);
+    free(h);
+    free(u1);
+    free(u2);
+    free(w);
+    free(d1);
+    free(d2);
+    free(c1);
+    free(c2);
+}
+
 int main(void)
 {
+    RUN(test_threads_same_bytes);
     RUN(test_factor);
     RUN(test_against_reference);
     RUN(test_beats_rounding);

@@ -141,16 +141,9 @@ void fgq_calib_free(fgq_calib *c)
     memset(c, 0, sizeof *c);
 }
 
-typedef struct {
-    fgq_calib *c;
-    const fgq_graph *g;
-    fgq_error *err;
-    fgq_status st;
-} calib_obs_ctx;
-
 static void calib_observer(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
 {
-    calib_obs_ctx *o = user;
+    fgq_calib_sweep *o = user;
     if (o->st != FGQ_OK || node < 0 || node >= o->g->n_nodes || n_outputs < 1)
         return;
     int32_t t = o->g->nodes[node].outputs[0];
@@ -162,6 +155,36 @@ static void calib_observer(void *user, int32_t node, const fgq_tensor_view *cons
     o->st = fgq_stats_observe_f32(&o->c->stats[t], outputs[0]->data, n, o->g->tensors[t].name, o->err);
 }
 
+static fgq_status calib_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+{
+    (void)sample;
+    fgq_calib_sweep *o = user;
+    int32_t in_t = o->g->inputs[0];
+    if (o->c->stats[in_t].bins == NULL)
+        return FGQ_OK;
+    return fgq_stats_observe_f32(&o->c->stats[in_t], x, numel, o->g->tensors[in_t].name, err);
+}
+
+static fgq_status calib_after(void *user, int64_t sample, fgq_error *err)
+{
+    (void)sample;
+    (void)err;
+    return ((fgq_calib_sweep *)user)->st;
+}
+
+void fgq_calib_sweep_observer(fgq_calib_sweep *o, fgq_calib *c, const fgq_graph *g, fgq_error *err,
+                              fgq_sweep_observer *out)
+{
+    o->c = c;
+    o->g = g;
+    o->err = err;
+    o->st = FGQ_OK;
+    out->input = calib_input;
+    out->node = calib_observer;
+    out->after = calib_after;
+    out->user = o;
+}
+
 fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const float *data, int64_t n_samples,
                          fgq_calib_progress progress, void *user, fgq_error *err)
 {
@@ -170,39 +193,10 @@ fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const float *data, in
                         (int)g->n_inputs);
     if (n_samples < 1)
         return fgq_fail(err, FGQ_ERR_VALUE, "calibration: no samples");
-    fgq_graph_runner r;
-    fgq_status st = fgq_graph_runner_init(&r, g, err);
-    if (st != FGQ_OK)
-        return st;
-    int32_t in_t = g->inputs[0];
-    int64_t per = fgq_ir_tensor_numel(&g->tensors[in_t]);
-    int32_t n_out = g->n_outputs;
-    float **outs = calloc((size_t)(n_out > 0 ? n_out : 1), sizeof *outs);
-    st = outs == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "calibration: out of memory") : FGQ_OK;
-    for (int32_t i = 0; st == FGQ_OK && i < n_out; i++) {
-        fgq_tensor_info info;
-        fgq_model_output_info(&r.model, i, &info);
-        outs[i] = malloc((size_t)info.size_bytes + 1);
-        if (outs[i] == NULL)
-            st = fgq_fail(err, FGQ_ERR_NOMEM, "calibration: out of memory");
-    }
-    calib_obs_ctx o = {c, g, err, FGQ_OK};
-    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
-        const float *x = data + s * per;
-        if (c->stats[in_t].bins != NULL)
-            st = fgq_stats_observe_f32(&c->stats[in_t], x, per, g->tensors[in_t].name, err);
-        if (st == FGQ_OK)
-            st = fgq_graph_runner_run(&r, &x, outs, calib_observer, &o, err);
-        if (st == FGQ_OK)
-            st = o.st;
-        if (st == FGQ_OK && progress != NULL)
-            progress(user, s + 1, n_samples);
-    }
-    for (int32_t i = 0; outs != NULL && i < n_out; i++)
-        free(outs[i]);
-    free(outs);
-    fgq_graph_runner_free(&r);
-    return st;
+    fgq_calib_sweep o;
+    fgq_sweep_observer so;
+    fgq_calib_sweep_observer(&o, c, g, err, &so);
+    return fgq_graph_sweep(g, data, n_samples, &so, 1, 1, progress, user, err);
 }
 
 /* Value below which a fraction q of the histogram's mass lies (linear inside a bin). */

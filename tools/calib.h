@@ -31,6 +31,7 @@
 #define FGQ_CALIB_H
 
 #include "graph.h"
+#include "run_graph.h"
 
 #include <stdint.h>
 
@@ -80,6 +81,17 @@ fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n,
 typedef void (*fgq_calib_progress)(void *user, int64_t done, int64_t total);
 fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const float *data, int64_t n_samples,
                          fgq_calib_progress progress, void *user, fgq_error *err);
+
+/* The same as an observer of a sweep (run_graph.h fgq_graph_sweep), so one
+ * float pass can also feed other statistics; o holds its state. */
+typedef struct {
+    fgq_calib *c;
+    const fgq_graph *g;
+    fgq_error *err;
+    fgq_status st;
+} fgq_calib_sweep;
+void fgq_calib_sweep_observer(fgq_calib_sweep *o, fgq_calib *c, const fgq_graph *g, fgq_error *err,
+                              fgq_sweep_observer *out);
 
 /* Range of stats s under observer o for `levels` quantization levels (>= 2;
  * 256 for u8/s8, 16 for u4). Always lo <= 0 <= hi. */

@@ -572,17 +572,17 @@ static fgq_status gptq_layer(qctx *c, const fgq_gptq_grid *grid, const float *w,
                 hsum[i] = hg[i] + h2[g * k * k + i];
             hg = hsum;
         }
-        fgq_status st = fgq_gptq_factor(hg, k, damp, u, c->err);
+        fgq_status st = fgq_gptq_factor(hg, k, damp, c->cfg->parallel, u, c->err);
         if (st != FGQ_OK)
             return st;
         fgq_gptq_grid gg = *grid;
         gg.s_row = grid->s_row + g * rb;
-        st = fgq_gptq_quantize(&gg, w + g * rb * k, rb, k, u, codes + g * rb * k,
+        st = fgq_gptq_quantize(&gg, w + g * rb * k, rb, k, u, c->cfg->parallel, codes + g * rb * k,
                                mults != NULL ? mults + g * rb * ng * na : NULL, deq + g * rb * k, c->err);
         if (st != FGQ_OK)
             return st;
         if (hv != NULL)
-            total += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, hv + g * k * k);
+            total += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, hv + g * k * k, c->cfg->parallel);
     }
     *err_out = total;
     return FGQ_OK;
@@ -633,7 +633,7 @@ static fgq_status compensate(qctx *c, int32_t node, const fgq_policy *p, const f
         double best = 0.0;
         for (int64_t g = 0; g < groups; g++)
             best += fgq_gptq_output_error(w + g * (rows / groups) * k, q->deq + g * (rows / groups) * k,
-                                          rows / groups, k, hv + g * k * k);
+                                          rows / groups, k, hv + g * k * k, c->cfg->parallel);
         damp = -1.0;
         for (size_t d = 0; d < sizeof k_damps / sizeof k_damps[0]; d++) {
             double e = 0.0;
@@ -715,8 +715,8 @@ static double layer_out_sqnr(const qctx *c, int32_t node, const float *w, const 
     for (int p = 0; p < 2; p++)
         for (int64_t g = 0; g < groups; g++) {
             const double *h = lh->h[p] + g * k * k;
-            sig += fgq_gptq_output_error(w + g * rb * k, zero, rb, k, h);
-            noise += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, h);
+            sig += fgq_gptq_output_error(w + g * rb * k, zero, rb, k, h, c->cfg->parallel);
+            noise += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, h, c->cfg->parallel);
         }
     free(zero);
     if (!(noise > 0.0))
@@ -749,12 +749,6 @@ void fgq_input_means_free(fgq_input_means *m)
     memset(m, 0, sizeof *m);
 }
 
-typedef struct {
-    const fgq_graph *g;
-    fgq_input_means *m;
-    int64_t *count;
-} means_ctx;
-
 static void means_add(double *sum, const float *x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
@@ -763,7 +757,7 @@ static void means_add(double *sum, const float *x, int64_t n)
 
 static void means_obs(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
 {
-    means_ctx *o = user;
+    fgq_means_sweep *o = user;
     if (node < 0 || node >= o->g->n_nodes)
         return;
     const fgq_ir_node *nd = &o->g->nodes[node];
@@ -781,22 +775,35 @@ static void means_obs(void *user, int32_t node, const fgq_tensor_view *const *ou
     }
 }
 
-fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
-                               fgq_calib_progress progress, void *user, fgq_error *err)
+static fgq_status means_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+{
+    (void)sample;
+    (void)err;
+    fgq_means_sweep *o = user;
+    int32_t in_t = o->g->inputs[0];
+    if (o->m->mean[in_t] != NULL) {
+        means_add(o->m->mean[in_t], x, numel);
+        o->count[in_t]++;
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_input_means_begin(fgq_means_sweep *o, fgq_input_means *m, const fgq_graph *fg, fgq_error *err,
+                                 fgq_sweep_observer *out)
 {
     memset(m, 0, sizeof *m);
+    memset(o, 0, sizeof *o);
     if (fg->n_inputs != 1)
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "bias correction: the model has %d inputs (only one is supported)",
                         (int)fg->n_inputs);
-    if (n_samples < 1)
-        return fgq_fail(err, FGQ_ERR_VALUE, "bias correction: no samples");
     size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
     m->n_tensors = fg->n_tensors;
-    m->n_samples = n_samples;
     m->mean = calloc(nt, sizeof *m->mean);
-    int64_t *count = calloc(nt, sizeof *count);
-    fgq_status st = m->mean == NULL || count == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory")
-                                                     : FGQ_OK;
+    o->count = calloc(nt, sizeof *o->count);
+    o->g = fg;
+    o->m = m;
+    fgq_status st = m->mean == NULL || o->count == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory")
+                                                        : FGQ_OK;
     for (int32_t i = 0; st == FGQ_OK && i < fg->n_nodes; i++) {
         int32_t wt;
         int64_t rows, k;
@@ -810,50 +817,53 @@ fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fl
         if ((m->mean[x] = calloc((size_t)n, sizeof(double))) == NULL)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory");
     }
-    fgq_graph_runner r;
-    memset(&r, 0, sizeof r);
-    int runner = 0;
-    float *outs[16] = {0};
-    if (st == FGQ_OK && fg->n_outputs > 16)
-        st = fgq_fail(err, FGQ_ERR_UNSUPPORTED, "bias correction: more than 16 outputs");
-    if (st == FGQ_OK && (st = fgq_graph_runner_init(&r, fg, err)) == FGQ_OK)
-        runner = 1;
-    for (int32_t o = 0; st == FGQ_OK && o < fg->n_outputs; o++) {
-        fgq_tensor_info info;
-        fgq_model_output_info(&r.model, o, &info);
-        if ((outs[o] = malloc((size_t)info.size_bytes + 1)) == NULL)
-            st = fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory");
+    if (st != FGQ_OK) {
+        free(o->count);
+        o->count = NULL;
+        fgq_input_means_free(m);
+        return st;
     }
-    int32_t in_t = fg->inputs[0];
-    int64_t per = fgq_ir_tensor_numel(&fg->tensors[in_t]);
-    means_ctx o = {fg, m, count};
-    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
-        const float *x = data + s * per;
-        if (m->mean[in_t] != NULL) {
-            means_add(m->mean[in_t], x, per);
-            count[in_t]++;
-        }
-        st = fgq_graph_runner_run(&r, &x, outs, means_obs, &o, err);
-        if (st == FGQ_OK && progress != NULL)
-            progress(user, s + 1, n_samples);
-    }
-    for (int32_t t = 0; st == FGQ_OK && t < fg->n_tensors; t++) {
+    out->input = means_input;
+    out->node = means_obs;
+    out->after = NULL;
+    out->user = o;
+    return FGQ_OK;
+}
+
+void fgq_input_means_finish(fgq_means_sweep *o, int64_t n_samples)
+{
+    fgq_input_means *m = o->m;
+    m->n_samples = n_samples;
+    for (int32_t t = 0; t < m->n_tensors; t++) {
         if (m->mean[t] == NULL)
             continue;
-        if (count[t] == 0) { /* never seen: not corrected */
+        if (o->count[t] == 0) { /* never seen: not corrected */
             free(m->mean[t]);
             m->mean[t] = NULL;
             continue;
         }
-        int64_t n = fgq_ir_tensor_numel(&fg->tensors[t]);
+        int64_t n = fgq_ir_tensor_numel(&o->g->tensors[t]);
         for (int64_t i = 0; i < n; i++)
-            m->mean[t][i] /= (double)count[t];
+            m->mean[t][i] /= (double)o->count[t];
     }
-    for (int32_t k = 0; k < 16; k++)
-        free(outs[k]);
-    if (runner)
-        fgq_graph_runner_free(&r);
-    free(count);
+    free(o->count);
+    o->count = NULL;
+}
+
+fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
+                               fgq_calib_progress progress, void *user, fgq_error *err)
+{
+    if (n_samples < 1) {
+        memset(m, 0, sizeof *m);
+        return fgq_fail(err, FGQ_ERR_VALUE, "bias correction: no samples");
+    }
+    fgq_means_sweep o;
+    fgq_sweep_observer so;
+    fgq_status st = fgq_input_means_begin(&o, m, fg, err, &so);
+    if (st != FGQ_OK)
+        return st;
+    st = fgq_graph_sweep(fg, data, n_samples, &so, 1, 1, progress, user, err);
+    fgq_input_means_finish(&o, n_samples);
     if (st != FGQ_OK)
         fgq_input_means_free(m);
     return st;

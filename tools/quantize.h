@@ -117,6 +117,18 @@ fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fl
                                fgq_calib_progress progress, void *user, fgq_error *err);
 void fgq_input_means_free(fgq_input_means *m);
 
+/* The same as an observer of a sweep (run_graph.h), so one float pass can
+ * feed it with other statistics: begin allocates m and fills *out (o keeps
+ * the state), finish(n_samples) turns the sums into means. */
+typedef struct {
+    const fgq_graph *g;
+    fgq_input_means *m;
+    int64_t *count;
+} fgq_means_sweep;
+fgq_status fgq_input_means_begin(fgq_means_sweep *o, fgq_input_means *m, const fgq_graph *fg, fgq_error *err,
+                                 fgq_sweep_observer *out);
+void fgq_input_means_finish(fgq_means_sweep *o, int64_t n_samples);
+
 /* How weight codes are chosen (quant/gptq.h). */
 typedef enum {
     FGQ_SOLVER_RTN = 0,  /* each weight rounded to its group's grid alone */
@@ -139,6 +151,8 @@ typedef struct {
     fgq_weight_solver solver;
     const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
+    const fgq_parallel *parallel;        /* threads for the solver (tools/threadpool.h); NULL: serial.
+                                          * The model's bytes are the same for any thread count */
     int equalize;                        /* 1: cross-layer equalization first (equalize.h; the caller runs
                                           * fgq_quant_prepare_graph) */
 } fgq_quant_config;

@@ -116,3 +116,64 @@ void fgq_graph_runner_free(fgq_graph_runner *r)
     free(r->arena);
     memset(r, 0, sizeof *r);
 }
+
+typedef struct {
+    const fgq_sweep_observer *obs;
+    int32_t n;
+} sweep_fanout;
+
+static void fan_out(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
+{
+    const sweep_fanout *f = user;
+    for (int32_t i = 0; i < f->n; i++)
+        if (f->obs[i].node != NULL)
+            f->obs[i].node(f->obs[i].user, node, outputs, n_outputs);
+}
+
+fgq_status fgq_graph_sweep(const fgq_graph *g, const float *data, int64_t n_samples, const fgq_sweep_observer *obs,
+                           int32_t n_obs, int32_t threads, void (*progress)(void *user, int64_t done, int64_t total),
+                           void *user, fgq_error *err)
+{
+    if (g->n_inputs != 1)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "the model has %d inputs (only one is supported here)",
+                        (int)g->n_inputs);
+    if (n_samples < 1)
+        return fgq_fail(err, FGQ_ERR_VALUE, "no samples");
+    if (n_obs < 0 || n_obs > FGQ_SWEEP_MAX_OBSERVERS)
+        return fgq_fail(err, FGQ_ERR_VALUE, "%d observers (at most %d)", (int)n_obs, FGQ_SWEEP_MAX_OBSERVERS);
+    fgq_graph_runner r;
+    fgq_status st = fgq_graph_runner_init(&r, g, err);
+    if (st != FGQ_OK)
+        return st;
+    if (threads > 1 && fgq_graph_runner_set_threads(&r, threads, err) != FGQ_OK)
+        fgq_error_clear(err); /* runs serially */
+    const int32_t n_out = g->n_outputs;
+    float **outs = calloc((size_t)(n_out > 0 ? n_out : 1), sizeof *outs);
+    st = outs == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "out of memory") : FGQ_OK;
+    for (int32_t i = 0; st == FGQ_OK && i < n_out; i++) {
+        fgq_tensor_info info;
+        fgq_model_output_info(&r.model, i, &info);
+        if ((outs[i] = malloc((size_t)info.size_bytes + 1)) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    }
+    const int64_t per = fgq_ir_tensor_numel(&g->tensors[g->inputs[0]]);
+    sweep_fanout f = {obs, n_obs};
+    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
+        const float *x = data + s * per;
+        for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
+            if (obs[i].input != NULL)
+                st = obs[i].input(obs[i].user, s, x, per, err);
+        if (st == FGQ_OK)
+            st = fgq_graph_runner_run(&r, &x, outs, fan_out, &f, err);
+        for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
+            if (obs[i].after != NULL)
+                st = obs[i].after(obs[i].user, s, err);
+        if (st == FGQ_OK && progress != NULL)
+            progress(user, s + 1, n_samples);
+    }
+    for (int32_t i = 0; outs != NULL && i < n_out; i++)
+        free(outs[i]);
+    free(outs);
+    fgq_graph_runner_free(&r);
+    return st;
+}

@@ -49,4 +49,25 @@ fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, 
 int32_t fgq_graph_runner_threads(const fgq_graph_runner *r);
 void fgq_graph_runner_free(fgq_graph_runner *r);
 
+/* One float pass over samples feeding any number of observers, the one loop
+ * behind calibration, bias means and the solver's statistics (so the
+ * quantization pipeline runs the float model once). Per sample s: input(s,
+ * x) with the graph input (may be NULL), the run with node() seeing every
+ * node's outputs (may be NULL; it keeps its own failure), then after(s),
+ * whose status stops the sweep (may be NULL). */
+typedef struct {
+    fgq_status (*input)(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err);
+    fgq_node_observer node;
+    fgq_status (*after)(void *user, int64_t sample, fgq_error *err);
+    void *user;
+} fgq_sweep_observer;
+
+#define FGQ_SWEEP_MAX_OBSERVERS 8
+
+/* g: float, one input; data: n_samples consecutive inputs of its numel.
+ * threads: per inference (1: serial). progress may be NULL. */
+fgq_status fgq_graph_sweep(const fgq_graph *g, const float *data, int64_t n_samples, const fgq_sweep_observer *obs,
+                           int32_t n_obs, int32_t threads, void (*progress)(void *user, int64_t done, int64_t total),
+                           void *user, fgq_error *err);
+
 #endif /* FGQ_RUN_GRAPH_H */

@@ -18,13 +18,51 @@ int32_t fgq_gptq_code_max(fgq_wq_kind kind)
  * with U = V⁻¹, itself upper triangular with a positive diagonal. Two k³/6
  * passes, each reading rows contiguously.
  */
-fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, double *u, fgq_error *err)
+typedef struct {
+    const double *v;
+    double *u;
+    int64_t k;
+    int nomem;
+} inv_task;
+
+/* Rows [b, e) of U = V⁻¹: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l]. */
+static void inverse_rows(void *ctx, int64_t b, int64_t e)
+{
+    inv_task *t = ctx;
+    const int64_t k = t->k;
+    double *acc = malloc((size_t)k * sizeof(double));
+    if (acc == NULL) {
+        t->nomem = 1;
+        return;
+    }
+    for (int64_t i = b; i < e; i++) {
+        double *ui = t->u + i * k;
+        memset(ui, 0, (size_t)k * sizeof(double));
+        memset(acc, 0, (size_t)k * sizeof(double));
+        for (int64_t l = i; l < k; l++) {
+            const double *vl = t->v + l * k;
+            const double x = ((l == i ? 1.0 : 0.0) - acc[l]) / vl[l];
+            ui[l] = x;
+            for (int64_t m = l + 1; m < k; m++)
+                acc[m] += x * vl[m];
+        }
+    }
+    free(acc);
+}
+
+static void run_for(const fgq_parallel *par, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+{
+    if (par != NULL && par->parallel_for != NULL && par->n_threads > 1 && n > grain)
+        par->parallel_for(par->impl, n, grain, fn, ctx);
+    else
+        fn(ctx, 0, n);
+}
+
+fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
+                           fgq_error *err)
 {
     double *v = malloc((size_t)(k * k) * sizeof(double));
-    double *acc = malloc((size_t)k * sizeof(double));
-    if (v == NULL || acc == NULL) {
-        free(v);
-        free(acc);
+    if (v == NULL) {
         return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for a %lld x %lld factor", (long long)k,
                         (long long)k);
     }
@@ -57,21 +95,13 @@ fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, double *u, f
             v[j * k + i] = s / vii;
         }
     }
-    /* U = V⁻¹, row by row: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l] */
-    for (int64_t i = 0; i < k && st == FGQ_OK; i++) {
-        double *ui = u + i * k;
-        memset(ui, 0, (size_t)k * sizeof(double));
-        memset(acc, 0, (size_t)k * sizeof(double));
-        for (int64_t l = i; l < k; l++) {
-            const double *vl = v + l * k;
-            const double x = ((l == i ? 1.0 : 0.0) - acc[l]) / vl[l];
-            ui[l] = x;
-            for (int64_t m = l + 1; m < k; m++)
-                acc[m] += x * vl[m];
-        }
+    if (st == FGQ_OK) { /* U = V⁻¹, rows independent */
+        inv_task t = {v, u, k, 0};
+        run_for(par, k, 16, inverse_rows, &t);
+        if (t.nomem)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory");
     }
     free(v);
-    free(acc);
     return st;
 }
 
@@ -134,9 +164,24 @@ static int8_t quant_one(const fgq_gptq_grid *g, double x, const level *lv, float
 
 #define GPTQ_ROW_BLOCK 8
 
-fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *u,
-                             int8_t *codes, uint8_t *mults, float *deq, fgq_error *err)
+typedef struct {
+    const fgq_gptq_grid *g;
+    const float *w;
+    int64_t rows, k;
+    const double *u;
+    int8_t *codes;
+    uint8_t *mults;
+    float *deq;
+    int nomem;
+} quant_task;
+
+/* Row blocks [b, e) of GPTQ_ROW_BLOCK rows each: rows are independent given U. */
+static void quant_blocks(void *ctx, int64_t b, int64_t e)
 {
+    quant_task *t = ctx;
+    const fgq_gptq_grid *g = t->g;
+    const int64_t k = t->k, rows = t->rows;
+    const double *u = t->u;
     const int64_t group = g->mmax > 0 && g->group > 0 && g->group < k ? g->group : k;
     const int64_t ng = (k + group - 1) / group;
     const int32_t na = g->kind == FGQ_WQ_T2 && g->n_alpha == 2 ? 2 : 1;
@@ -145,51 +190,53 @@ fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t row
     int8_t *ttmp = malloc((size_t)group);
     void *scratch = malloc(fgq_ternary_scratch_bytes(group));
     if (wb == NULL || tmp == NULL || ttmp == NULL || scratch == NULL) {
+        t->nomem = 1;
         free(wb);
         free(tmp);
         free(ttmp);
         free(scratch);
-        return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for rows of %lld", (long long)k);
+        return;
     }
     level lv[GPTQ_ROW_BLOCK];
     uint8_t mg[GPTQ_ROW_BLOCK][2];
-    double e[GPTQ_ROW_BLOCK];
-    for (int64_t r0 = 0; r0 < rows; r0 += GPTQ_ROW_BLOCK) {
+    double e_[GPTQ_ROW_BLOCK];
+    for (int64_t blk = b; blk < e; blk++) {
+        const int64_t r0 = blk * GPTQ_ROW_BLOCK;
         const int64_t nb = rows - r0 < GPTQ_ROW_BLOCK ? rows - r0 : GPTQ_ROW_BLOCK;
-        for (int64_t b = 0; b < nb; b++)
+        for (int64_t i = 0; i < nb; i++)
             for (int64_t j = 0; j < k; j++)
-                wb[b * k + j] = (double)w[(r0 + b) * k + j];
+                wb[i * k + j] = (double)t->w[(r0 + i) * k + j];
         for (int64_t j = 0; j < k; j++) {
             const int64_t gi = j / group;
-            for (int64_t b = 0; b < nb; b++) {
-                const int64_t r = r0 + b;
+            for (int64_t i = 0; i < nb; i++) {
+                const int64_t r = r0 + i;
                 const float s_r = g->s_row[r];
                 if (j % group == 0) {
                     if (g->mmax > 0) {
                         const int64_t len = j + group < k ? group : k - j;
-                        solve_group(g, wb + b * k + j, len, s_r, tmp, ttmp, scratch, mg[b], &lv[b]);
-                        memcpy(mults + (r * ng + gi) * na, mg[b], (size_t)na);
+                        solve_group(g, wb + i * k + j, len, s_r, tmp, ttmp, scratch, mg[i], &lv[i]);
+                        memcpy(t->mults + (r * ng + gi) * na, mg[i], (size_t)na);
                     } else { /* per row: the step is s_row */
-                        mg[b][0] = mg[b][1] = 1;
-                        lv[b].pos = lv[b].neg = (double)s_r;
+                        mg[i][0] = mg[i][1] = 1;
+                        lv[i].pos = lv[i].neg = (double)s_r;
                     }
                 }
-                const double x = wb[b * k + j];
+                const double x = wb[i * k + j];
                 float dq;
-                const int mp = g->mmax > 0 ? mg[b][0] : 1, mn = g->mmax > 0 && na == 2 ? mg[b][1] : mp;
-                codes[r * k + j] = quant_one(g, x, &lv[b], s_r, mp, mn, &dq);
-                deq[r * k + j] = dq;
-                e[b] = u != NULL ? (x - (double)dq) / u[j * k + j] : 0.0;
+                const int mp = g->mmax > 0 ? mg[i][0] : 1, mn = g->mmax > 0 && na == 2 ? mg[i][1] : mp;
+                t->codes[r * k + j] = quant_one(g, x, &lv[i], s_r, mp, mn, &dq);
+                t->deq[r * k + j] = dq;
+                e_[i] = u != NULL ? (x - (double)dq) / u[j * k + j] : 0.0;
             }
             if (u == NULL)
                 continue;
             const double *uj = u + j * k;
-            for (int64_t b = 0; b < nb; b++) {
-                double *wr = wb + b * k, eb = e[b];
-                if (eb == 0.0)
+            for (int64_t i = 0; i < nb; i++) {
+                double *wr = wb + i * k, ei = e_[i];
+                if (ei == 0.0)
                     continue;
                 for (int64_t l = j + 1; l < k; l++)
-                    wr[l] -= eb * uj[l];
+                    wr[l] -= ei * uj[l];
             }
         }
     }
@@ -197,29 +244,64 @@ fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t row
     free(tmp);
     free(ttmp);
     free(scratch);
-    (void)ng;
+}
+
+fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *u,
+                             const fgq_parallel *par, int8_t *codes, uint8_t *mults, float *deq, fgq_error *err)
+{
+    quant_task t = {g, w, rows, k, u, codes, mults, deq, 0};
+    run_for(par, (rows + GPTQ_ROW_BLOCK - 1) / GPTQ_ROW_BLOCK, 1, quant_blocks, &t);
+    if (t.nomem)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for rows of %lld", (long long)k);
     return FGQ_OK;
 }
 
-double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h)
+typedef struct {
+    const float *w, *q;
+    int64_t k;
+    const double *h;
+    double *per_row;
+    int nomem;
+} err_task;
+
+static void err_rows(void *ctx, int64_t b, int64_t e)
 {
+    err_task *t = ctx;
+    const int64_t k = t->k;
     double *d = malloc((size_t)k * sizeof(double));
-    if (d == NULL)
-        return INFINITY;
-    double total = 0.0;
-    for (int64_t r = 0; r < rows; r++) {
+    if (d == NULL) {
+        t->nomem = 1;
+        return;
+    }
+    for (int64_t r = b; r < e; r++) {
         for (int64_t j = 0; j < k; j++)
-            d[j] = (double)w[r * k + j] - (double)q[r * k + j];
+            d[j] = (double)t->w[r * k + j] - (double)t->q[r * k + j];
+        double total = 0.0;
         for (int64_t i = 0; i < k; i++) {
             if (d[i] == 0.0)
                 continue;
-            const double *hi = h + i * k;
+            const double *hi = t->h + i * k;
             double s = 0.0;
             for (int64_t j = 0; j < k; j++)
                 s += hi[j] * d[j];
             total += d[i] * s;
         }
+        t->per_row[r] = total;
     }
     free(d);
-    return total;
+}
+
+double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
+                             const fgq_parallel *par)
+{
+    double *per_row = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
+    if (per_row == NULL)
+        return INFINITY;
+    err_task t = {w, q, k, h, per_row, 0};
+    run_for(par, rows, 4, err_rows, &t);
+    double total = 0.0;
+    for (int64_t r = 0; r < rows; r++) /* summed in row order: the same for any thread count */
+        total += per_row[r];
+    free(per_row);
+    return t.nomem ? INFINITY : total;
 }

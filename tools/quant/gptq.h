@@ -34,12 +34,14 @@
  * the kernels compute.
  *
  * All arithmetic on W and U is double; the result depends only on the inputs
- * (no threads, no randomness). Cost: k³ for the factorisations and
+ * (no randomness; `par`, NULL for serial, splits independent rows over
+ * threads without changing a bit). Cost: k³ for the factorisations and
  * rows·k² for the updates.
  */
 #ifndef FGQ_TOOLS_QUANT_GPTQ_H
 #define FGQ_TOOLS_QUANT_GPTQ_H
 
+#include "fgq_ops.h"
 #include "fgq_types.h"
 #include "quant/policy.h"
 
@@ -64,18 +66,20 @@ int32_t fgq_gptq_code_max(fgq_wq_kind kind);
  * symmetric (only its upper triangle is read). FGQ_ERR_VALUE when the
  * damped matrix is not positive definite (damp <= 0 with a singular h, or
  * a non-finite h); FGQ_ERR_NOMEM. */
-fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, double *u, fgq_error *err);
+fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
+                           fgq_error *err);
 
 /* Quantizes w [rows, k] on grid g with the factor u of fgq_gptq_factor
  * (u NULL: plain rounding to the grid, the same group rules, no error
  * pushed). Fills codes, mults (when g->mmax > 0; else untouched, may be
  * NULL) and deq. FGQ_ERR_NOMEM only. */
 fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *u,
-                             int8_t *codes, uint8_t *mults, float *deq, fgq_error *err);
+                             const fgq_parallel *par, int8_t *codes, uint8_t *mults, float *deq, fgq_error *err);
 
 /* Output error Σ_r (w_r − q_r)ᵀ h (w_r − q_r) of q against w, both [rows, k]
  * (h symmetric [k, k], full). */
-double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h);
+double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
+                             const fgq_parallel *par);
 
 #ifdef __cplusplus
 }

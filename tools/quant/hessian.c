@@ -174,16 +174,8 @@ void fgq_hessians_free(fgq_hessians *hs)
     memset(hs, 0, sizeof *hs);
 }
 
-typedef struct {
-    const fgq_graph *g;
-    fgq_hessians *hs;
-    int part;
-    fgq_status st;
-    fgq_error *err;
-} obs_ctx;
-
 /* Adds tensor t's values (one sample) to every layer reading it. */
-static void add_tensor(obs_ctx *o, int32_t t, const float *x, int64_t numel)
+static void add_tensor(fgq_hessian_sweep *o, int32_t t, const float *x, int64_t numel)
 {
     for (int32_t i = 0; i < o->hs->n_nodes && o->st == FGQ_OK; i++) {
         fgq_layer_hessian *l = o->hs->layer[i];
@@ -195,7 +187,7 @@ static void add_tensor(obs_ctx *o, int32_t t, const float *x, int64_t numel)
 
 static void observe(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
 {
-    obs_ctx *o = user;
+    fgq_hessian_sweep *o = user;
     if (node < 0 || node >= o->g->n_nodes || o->st != FGQ_OK)
         return;
     const fgq_ir_node *nd = &o->g->nodes[node];
@@ -209,15 +201,37 @@ static void observe(void *user, int32_t node, const fgq_tensor_view *const *outp
     }
 }
 
-fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *data, int64_t n_samples,
-                            fgq_calib_progress progress, void *user, fgq_error *err)
+static fgq_status on_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+{
+    (void)err;
+    fgq_hessian_sweep *o = user;
+    o->part = o->n_samples >= FGQ_HESSIAN_VAL_EVERY && sample % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
+                  ? FGQ_H_VAL
+                  : FGQ_H_FIT;
+    add_tensor(o, o->g->inputs[0], x, numel);
+    return o->st;
+}
+
+static fgq_status on_after(void *user, int64_t sample, fgq_error *err)
+{
+    (void)sample;
+    (void)err;
+    fgq_hessian_sweep *o = user;
+    if (o->st == FGQ_OK)
+        for (int32_t i = 0; i < o->hs->n_nodes; i++)
+            if (o->hs->layer[i] != NULL)
+                o->hs->layer[i]->samples[o->part]++;
+    return o->st;
+}
+
+fgq_status fgq_hessians_begin(fgq_hessian_sweep *o, fgq_hessians *hs, const fgq_graph *g, int64_t n_samples,
+                              fgq_error *err, fgq_sweep_observer *out)
 {
     memset(hs, 0, sizeof *hs);
+    memset(o, 0, sizeof *o);
     if (g->n_inputs != 1)
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "error compensation: the model has %d inputs (only one is supported)",
                         (int)g->n_inputs);
-    if (n_samples < 1)
-        return fgq_fail(err, FGQ_ERR_VALUE, "error compensation: no samples");
     hs->n_nodes = g->n_nodes;
     hs->layer = calloc((size_t)(g->n_nodes > 0 ? g->n_nodes : 1), sizeof *hs->layer);
     fgq_status st = hs->layer == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory") : FGQ_OK;
@@ -242,52 +256,48 @@ fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *d
         l->view = v;
         hs->layer[i] = l;
     }
-    fgq_graph_runner r;
-    memset(&r, 0, sizeof r);
-    int runner = 0;
-    float **outs = calloc((size_t)(g->n_outputs > 0 ? g->n_outputs : 1), sizeof *outs);
-    if (st == FGQ_OK && outs == NULL)
-        st = fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory");
-    if (st == FGQ_OK && (st = fgq_graph_runner_init(&r, g, err)) == FGQ_OK)
-        runner = 1;
-    for (int32_t o = 0; st == FGQ_OK && o < g->n_outputs; o++) {
-        fgq_tensor_info info;
-        fgq_model_output_info(&r.model, o, &info);
-        if ((outs[o] = malloc((size_t)info.size_bytes + 1)) == NULL)
-            st = fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory");
+    if (st != FGQ_OK) {
+        fgq_hessians_free(hs);
+        return st;
     }
-    const int32_t in_t = g->inputs[0];
-    const int64_t per = fgq_ir_tensor_numel(&g->tensors[in_t]);
-    obs_ctx o = {g, hs, FGQ_H_FIT, FGQ_OK, err};
-    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
-        const float *x = data + s * per;
-        o.part = n_samples >= FGQ_HESSIAN_VAL_EVERY && s % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
-                     ? FGQ_H_VAL
-                     : FGQ_H_FIT;
-        add_tensor(&o, in_t, x, per);
-        if (o.st == FGQ_OK)
-            st = fgq_graph_runner_run(&r, &x, outs, observe, &o, err);
-        if (st == FGQ_OK && (st = o.st) == FGQ_OK) {
-            for (int32_t i = 0; i < hs->n_nodes; i++)
-                if (hs->layer[i] != NULL)
-                    hs->layer[i]->samples[o.part]++;
-            if (progress != NULL)
-                progress(user, s + 1, n_samples);
-        }
-    }
-    for (int32_t i = 0; st == FGQ_OK && i < hs->n_nodes; i++) {
-        fgq_layer_hessian *l = hs->layer[i];
+    o->g = g;
+    o->hs = hs;
+    o->n_samples = n_samples;
+    o->err = err;
+    out->input = on_input;
+    out->node = observe;
+    out->after = on_after;
+    out->user = o;
+    return FGQ_OK;
+}
+
+void fgq_hessians_finish(fgq_hessian_sweep *o)
+{
+    for (int32_t i = 0; i < o->hs->n_nodes; i++) {
+        fgq_layer_hessian *l = o->hs->layer[i];
         if (l == NULL)
             continue;
         fgq_hessian_symmetrize(l->h[0], l->view.groups, l->view.k);
         fgq_hessian_symmetrize(l->h[1], l->view.groups, l->view.k);
     }
-    for (int32_t k = 0; outs != NULL && k < g->n_outputs; k++)
-        free(outs[k]);
-    free(outs);
-    if (runner)
-        fgq_graph_runner_free(&r);
+}
+
+fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *data, int64_t n_samples,
+                            fgq_calib_progress progress, void *user, fgq_error *err)
+{
+    if (n_samples < 1) {
+        memset(hs, 0, sizeof *hs);
+        return fgq_fail(err, FGQ_ERR_VALUE, "error compensation: no samples");
+    }
+    fgq_hessian_sweep o;
+    fgq_sweep_observer so;
+    fgq_status st = fgq_hessians_begin(&o, hs, g, n_samples, err, &so);
     if (st != FGQ_OK)
+        return st;
+    st = fgq_graph_sweep(g, data, n_samples, &so, 1, 1, progress, user, err);
+    if (st == FGQ_OK)
+        fgq_hessians_finish(&o);
+    else
         fgq_hessians_free(hs);
     return st;
 }

@@ -69,6 +69,21 @@ fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *d
                             fgq_calib_progress progress, void *user, fgq_error *err);
 void fgq_hessians_free(fgq_hessians *hs);
 
+/* The same as an observer of a sweep (run_graph.h): begin allocates hs and
+ * fills *out (o keeps the state; n_samples decides the held-out split),
+ * finish completes the sums after a successful sweep. */
+typedef struct {
+    const fgq_graph *g;
+    fgq_hessians *hs;
+    int64_t n_samples;
+    int part;
+    fgq_status st;
+    fgq_error *err;
+} fgq_hessian_sweep;
+fgq_status fgq_hessians_begin(fgq_hessian_sweep *o, fgq_hessians *hs, const fgq_graph *g, int64_t n_samples,
+                              fgq_error *err, fgq_sweep_observer *out);
+void fgq_hessians_finish(fgq_hessian_sweep *o);
+
 /* Adds the H of one input tensor x (the layer input of one sample, v's
  * shape) into h (groups·k·k, upper triangle and diagonal only: call
  * fgq_hessian_symmetrize once at the end). */

@@ -13,19 +13,6 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const fgq_stage_progress *stage_begin(const fgq_stage_progress *p, const char *stage, int64_t total)
-{
-    if (p != NULL && p->begin != NULL)
-        p->begin(p->user, stage, total);
-    return p;
-}
-
-static void stage_end(const fgq_stage_progress *p)
-{
-    if (p != NULL && p->end != NULL)
-        p->end(p->user);
-}
-
 static void on_sample(void *user, int64_t done, int64_t total)
 {
     const fgq_stage_progress *p = user;
@@ -34,7 +21,8 @@ static void on_sample(void *user, int64_t done, int64_t total)
 }
 
 fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const float *data, int64_t n,
-                                   fgq_quant_config *cfg, const fgq_stage_progress *progress, fgq_error *err)
+                                   fgq_quant_config *cfg, int32_t threads, const fgq_stage_progress *progress,
+                                   fgq_error *err)
 {
     memset(s, 0, sizeof *s);
     cfg->means = NULL;
@@ -44,45 +32,51 @@ fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, cons
             return FGQ_OK;
         return fgq_fail(err, FGQ_ERR_VALUE, "static activations need calibration samples");
     }
+    const double t0 = seconds();
+    fgq_sweep_observer obs[3];
+    int32_t n_obs = 0;
+    fgq_calib_sweep co;
+    fgq_means_sweep mo;
+    fgq_hessian_sweep ho;
+    int want_means = fgq_quant_config_wants_means(cfg), has_means = 0, has_h = 0;
     fgq_status st = FGQ_OK;
-    void *pu = (void *)progress;
-    double t0 = seconds();
     if (cfg->acts != FGQ_ACTS_DYNAMIC) {
         if ((st = fgq_calib_init(&s->calib, fg, err)) != FGQ_OK)
             return st;
         s->has_calib = 1;
-        stage_begin(progress, "calibrate", n);
-        st = fgq_calib_run(&s->calib, fg, data, n, on_sample, pu, err);
-        stage_end(progress);
-        if (st != FGQ_OK)
-            goto fail;
+        fgq_calib_sweep_observer(&co, &s->calib, fg, err, &obs[n_obs++]);
     }
-    s->seconds[0] = seconds() - t0;
-    t0 = seconds();
-    if (fgq_quant_config_wants_means(cfg)) {
-        stage_begin(progress, "bias means", n);
-        st = fgq_input_means_run(&s->means, fg, data, n, on_sample, pu, err);
-        stage_end(progress);
-        if (st != FGQ_OK)
-            goto fail;
+    if (st == FGQ_OK && want_means && (st = fgq_input_means_begin(&mo, &s->means, fg, err, &obs[n_obs])) == FGQ_OK) {
+        n_obs++;
+        has_means = 1;
+    }
+    if (st == FGQ_OK && cfg->solver == FGQ_SOLVER_GPTQ &&
+        (st = fgq_hessians_begin(&ho, &s->hessians, fg, n, err, &obs[n_obs])) == FGQ_OK) {
+        n_obs++;
+        has_h = 1;
+    }
+    const char *stage = has_h ? "calibrate + statistics" : "calibrate";
+    if (st == FGQ_OK && n_obs > 0) {
+        if (progress != NULL && progress->begin != NULL)
+            progress->begin(progress->user, stage, n);
+        st = fgq_graph_sweep(fg, data, n, obs, n_obs, threads, on_sample, (void *)progress, err);
+        if (progress != NULL && progress->end != NULL)
+            progress->end(progress->user);
+    }
+    if (has_means) {
+        fgq_input_means_finish(&mo, n);
         cfg->means = &s->means;
     }
-    s->seconds[1] = seconds() - t0;
-    t0 = seconds();
-    if (cfg->solver == FGQ_SOLVER_GPTQ) {
-        stage_begin(progress, "statistics", n);
-        st = fgq_hessians_run(&s->hessians, fg, data, n, on_sample, pu, err);
-        stage_end(progress);
-        if (st != FGQ_OK)
-            goto fail;
+    if (has_h && st == FGQ_OK) {
+        fgq_hessians_finish(&ho);
         cfg->hessians = &s->hessians;
     }
-    s->seconds[2] = seconds() - t0;
-    return FGQ_OK;
-fail:
-    fgq_quant_stats_free(s);
-    cfg->means = NULL;
-    cfg->hessians = NULL;
+    s->seconds = seconds() - t0;
+    if (st != FGQ_OK) {
+        fgq_quant_stats_free(s);
+        cfg->means = NULL;
+        cfg->hessians = NULL;
+    }
     return st;
 }
 

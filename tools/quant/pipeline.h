@@ -1,7 +1,8 @@
 /*
  * pipeline.h — the statistics a quantization needs, gathered in one place for
  * every caller (`fgq quantize`, `fgq eval --sensitivity`, the budget search):
- * float passes over the calibration samples, each only when cfg asks for it.
+ * ONE float pass over the calibration samples (run_graph.h fgq_graph_sweep)
+ * feeding each observer cfg asks for:
  *
  *   calibrate     activation ranges (calib.h), unless cfg->acts is dynamic
  *   bias means    mean input of each weight layer, when bias correction
@@ -9,8 +10,8 @@
  *   statistics    H = Σ x·xᵀ per weight layer (quant/hessian.h), when
  *                 cfg->solver is GPTQ
  * cfg->means and cfg->hessians are pointed at the results, which live in
- * *s until fgq_quant_stats_free. progress may be NULL; each stage calls
- * begin(stage, total samples), update(done) after every sample, end().
+ * *s until fgq_quant_stats_free. progress may be NULL: begin(stage, total
+ * samples), update(done) after every sample, end(). threads: per inference.
  */
 #ifndef FGQ_TOOLS_QUANT_PIPELINE_H
 #define FGQ_TOOLS_QUANT_PIPELINE_H
@@ -29,7 +30,7 @@ typedef struct {
     int has_calib;
     fgq_input_means means;
     fgq_hessians hessians;
-    double seconds[3]; /* wall time of calibrate, bias means, statistics */
+    double seconds;    /* wall time of the float pass */
 } fgq_quant_stats;
 
 /* The float graph as the quantization sees it: cross-layer equalization when
@@ -40,7 +41,8 @@ fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, i
 /* fg: the optimized float graph with one float input; data: n samples of it
  * (n may be 0 only with dynamic activations: nothing is gathered). */
 fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const float *data, int64_t n,
-                                   fgq_quant_config *cfg, const fgq_stage_progress *progress, fgq_error *err);
+                                   fgq_quant_config *cfg, int32_t threads, const fgq_stage_progress *progress,
+                                   fgq_error *err);
 void fgq_quant_stats_free(fgq_quant_stats *s);
 
 #endif /* FGQ_TOOLS_QUANT_PIPELINE_H */
