@@ -7,7 +7,7 @@
 
 #include "fgq_types.h"
 #include "graph.h"
-#include "run_graph.h"
+#include "run/run_graph.h"
 #include "data/data.h"
 
 #include <stdint.h>

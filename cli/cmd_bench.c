@@ -3,7 +3,7 @@
 #include "json.h"
 #include "progress.h"
 
-#include "run_graph.h"
+#include "run/run_graph.h"
 #include "threadpool.h"
 
 #include <stdlib.h>

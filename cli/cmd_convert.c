@@ -2,7 +2,7 @@
 #include "cli.h"
 
 #include "fgq_runtime.h"
-#include "fgq_writer.h"
+#include "export/fgq_writer.h"
 #include "fileutil.h"
 
 #include <stdlib.h>

@@ -4,15 +4,15 @@
 #include "json.h"
 #include "progress.h"
 
-#include "calib.h"
-#include "compare.h"
+#include "quant/stats/calib.h"
+#include "run/compare.h"
 #include "data/data.h"
 #include "fgq_format.h"
 #include "quant/pipeline.h"
 #include "quant_flags.h"
-#include "quantize.h"
-#include "run_graph.h"
-#include "sensitivity.h"
+#include "quant/quantize.h"
+#include "run/run_graph.h"
+#include "quant/search/sensitivity.h"
 #include "threadpool.h"
 
 #include <math.h>

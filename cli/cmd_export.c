@@ -1,7 +1,7 @@
 /* cmd_export.c — `fgq export`: a .fgq model as QDQ ONNX (ONNX Runtime cross-check). */
 #include "cli.h"
 
-#include "export_onnx.h"
+#include "export/export_onnx.h"
 #include "fgq_runtime.h"
 #include "fileutil.h"
 

@@ -4,7 +4,7 @@
 #include "json.h"
 
 #include "fgq_ops.h"
-#include "shape_infer.h"
+#include "import/shape_infer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

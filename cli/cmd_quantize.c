@@ -3,12 +3,12 @@
 #include "json.h"
 #include "progress.h"
 
-#include "calib.h"
+#include "quant/stats/calib.h"
 #include "data/data.h"
-#include "fgq_writer.h"
+#include "export/fgq_writer.h"
 #include "quant/pipeline.h"
 #include "quant_flags.h"
-#include "quantize.h"
+#include "quant/quantize.h"
 #include "threadpool.h"
 
 #include <math.h>

@@ -2,8 +2,8 @@
 #include "cli.h"
 
 #include "data/data.h"
-#include "onnx_import.h"
-#include "run_graph.h"
+#include "import/onnx_import.h"
+#include "run/run_graph.h"
 #include "threadpool.h"
 
 #include <math.h>

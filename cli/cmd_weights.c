@@ -3,8 +3,8 @@
 #include "cli.h"
 #include "json.h"
 
-#include "quant/policy.h"
-#include "weights.h"
+#include "quant/format/policy.h"
+#include "quant/format/weights.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* load.c — the one way the CLI turns an ONNX path into a graph ready for work. */
 #include "cli.h"
 
-#include "onnx_import.h"
-#include "passes.h"
-#include "shape_infer.h"
+#include "import/onnx_import.h"
+#include "passes/passes.h"
+#include "import/shape_infer.h"
 
 #include "data/data.h"
 #include "fgq_format.h"

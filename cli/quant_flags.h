@@ -10,8 +10,8 @@
 #ifndef FGQ_CLI_QUANT_FLAGS_H
 #define FGQ_CLI_QUANT_FLAGS_H
 
-#include "quant/budget.h"
-#include "quantize.h"
+#include "quant/search/budget.h"
+#include "quant/quantize.h"
 
 typedef struct {
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,

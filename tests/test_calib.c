@@ -3,7 +3,7 @@
  * histogram may be off by one bin width); the MSE observer against the true
  * quantization MSE of the data under the min/max range; a graph run whose
  * node outputs are known in closed form. */
-#include "calib.h"
+#include "quant/stats/calib.h"
 #include "fgq_test.h"
 #include "graph_build.h"
 #include "quant/affine.h"

@@ -1,5 +1,5 @@
 /*
- * test_equalize.c — cross-layer equalization (tools/equalize.h).
+ * test_equalize.c — cross-layer equalization (tools/passes/equalize.h).
  *
  * Oracles: the float model's outputs before the pass (equalization must not
  * change them beyond float rounding); the definition of the result (each
@@ -9,11 +9,11 @@
 #include "fgq_test.h"
 #include "graph_build.h"
 
-#include "equalize.h"
-#include "onnx_import.h"
-#include "passes.h"
-#include "run_graph.h"
-#include "shape_infer.h"
+#include "passes/equalize.h"
+#include "import/onnx_import.h"
+#include "passes/passes.h"
+#include "run/run_graph.h"
+#include "import/shape_infer.h"
 
 #include <math.h>
 #include <string.h>

@@ -16,8 +16,8 @@
  *  - H from a convolution's im2col definition written out in the test.
  */
 #include "fgq_test.h"
-#include "quant/gptq.h"
-#include "quant/hessian.h"
+#include "quant/solve/gptq.h"
+#include "quant/stats/hessian.h"
 #include "threadpool.h"
 
 #include <math.h>

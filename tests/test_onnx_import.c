@@ -4,7 +4,7 @@
  * and for the test-data reader Relu's definition max(x, 0) applied to input_0.pb. */
 #include "fgq_test.h"
 #include "onnx.pb-c.h"
-#include "onnx_import.h"
+#include "import/onnx_import.h"
 
 #include <stdint.h>
 #include <stdio.h>

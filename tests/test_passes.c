@@ -8,10 +8,10 @@
 #include "graph_build.h"
 
 #include "graph.h"
-#include "onnx_import.h"
-#include "passes.h"
-#include "run_graph.h"
-#include "shape_infer.h"
+#include "import/onnx_import.h"
+#include "passes/passes.h"
+#include "run/run_graph.h"
+#include "import/shape_infer.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -26,9 +26,9 @@
 #include "test_ops_common.h"
 
 #include "fgq_runtime.h"
-#include "fgq_writer.h"
+#include "export/fgq_writer.h"
 #include "graph_build.h"
-#include "lower.h"
+#include "lower/lower.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
 

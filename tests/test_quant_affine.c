@@ -9,7 +9,7 @@
  */
 #include "fgq_test.h"
 #include "quant/affine.h"
-#include "quant/wformat.h"
+#include "quant/format/wformat.h"
 
 #include <float.h>
 #include <math.h>

@@ -7,8 +7,8 @@
  * zero point or group multiplier).
  */
 #include "fgq_test.h"
-#include "quant/metrics.h"
-#include "quant/policy.h"
+#include "quant/format/metrics.h"
+#include "quant/format/policy.h"
 
 #include <math.h>
 #include <stdlib.h>

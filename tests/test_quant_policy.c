@@ -8,8 +8,8 @@
  * and that position.
  */
 #include "fgq_test.h"
-#include "quant/policy.h"
-#include "quant/wformat.h"
+#include "quant/format/policy.h"
+#include "quant/format/wformat.h"
 
 #include <math.h>
 #include <string.h>

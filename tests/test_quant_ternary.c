@@ -11,10 +11,10 @@
  *  - the per-group definition for tail groups and the integerised alphas.
  */
 #include "fgq_test.h"
-#include "quant/ternary.h"
+#include "quant/format/ternary.h"
 #include "quant/t2.h"
 #include "quant/s4.h"
-#include "quant/wformat.h"
+#include "quant/format/wformat.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -4,16 +4,16 @@
  * constants recomputed here from the stored scales (DESIGN §3: bias =
  * round(b / (s_x·s_w)), REQ = fgq_quantize_multiplier(s_x·s_w / s_y)); the s8
  * per-channel scale max|w_r| / 127. */
-#include "calib.h"
-#include "fgq_writer.h"
+#include "quant/stats/calib.h"
+#include "export/fgq_writer.h"
 #include "fgq_test.h"
 #include "graph_build.h"
-#include "passes.h"
+#include "passes/passes.h"
 #include "quant/affine.h"
-#include "quantize.h"
-#include "lower.h"
+#include "quant/quantize.h"
+#include "lower/lower.h"
 #include "ops/ops_q.h"
-#include "run_graph.h"
+#include "run/run_graph.h"
 
 #include <math.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * formulas evaluated by hand in each case's comment (conv/pool output extent
  * floor((in + pads - ((k-1)*d+1)) / s) + 1, numpy broadcasting, ...). */
 #include "fgq_test.h"
-#include "shape_infer.h"
+#include "import/shape_infer.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,11 +8,11 @@
 
 #include "fgq_format.h"
 #include "fgq_runtime.h"
-#include "fgq_writer.h"
+#include "export/fgq_writer.h"
 #include "graph.h"
-#include "lower.h"
-#include "passes.h"
-#include "run_graph.h"
+#include "lower/lower.h"
+#include "passes/passes.h"
+#include "run/run_graph.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  *   const  <index> <name>  <dtype>  <dims>     (data in OUTDIR/<index>.bin, host order)
  * Exit 0 on success, 2 if the import fails (message on stderr).
  */
-#include "onnx_import.h"
+#include "import/onnx_import.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
  * fgq_graph_free releases it. Tensors and nodes refer to each other by index
  * into graph->tensors / graph->nodes, never by pointer, so arrays may grow.
  *
- * Invariants after import + shape inference (tools/shape_infer.h):
+ * Invariants after import + shape inference (tools/import/shape_infer.h):
  *   - nodes are in topological order;
  *   - every tensor has dtype and static dims (symbolic dims are bound, by
  *     default to 1, and named in the tensor's `sym_dims` mask);

@@ -1,7 +1,7 @@
 /* pipeline.c — the float passes a quantization needs; see pipeline.h. */
 #include "quant/pipeline.h"
 
-#include "equalize.h"
+#include "passes/equalize.h"
 
 #include <string.h>
 #include <time.h>

@@ -16,7 +16,7 @@
 #ifndef FGQ_TOOLS_QUANT_PIPELINE_H
 #define FGQ_TOOLS_QUANT_PIPELINE_H
 
-#include "quantize.h"
+#include "quant/quantize.h"
 
 typedef struct {
     void (*begin)(void *user, const char *stage, int64_t total);

@@ -1,0 +1,353 @@
+/* lower.c — ONNX node → fgq_op + iparams/fparams (runtime/fgq_ops.h). */
+#include "lower/lower.h"
+
+#include "lower/lower_onnxq.h"
+#include "passes/passes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define UNSUP(...) fgq_fail(err, FGQ_ERR_UNSUPPORTED, __VA_ARGS__)
+
+static int op_is(const fgq_ir_node *n, const char *op)
+{
+    return strcmp(n->op_type, op) == 0;
+}
+
+static const fgq_ir_tensor *tensor_of(const fgq_graph *g, int32_t t)
+{
+    return (g != NULL && t >= 0 && t < g->n_tensors) ? &g->tensors[t] : NULL;
+}
+
+static int tensor_used(const fgq_graph *g, int32_t t)
+{
+    if (t < 0)
+        return 0;
+    for (int32_t i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == t)
+            return 1;
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        for (int32_t k = 0; k < g->nodes[i].n_inputs; k++)
+            if (g->nodes[i].inputs[k] == t)
+                return 1;
+    return 0;
+}
+
+/* Reads an INTS attribute of at most `cap` values into v; returns its length, def_n if absent, -1 if too long. */
+static int32_t ints_attr(const fgq_ir_node *n, const char *name, int64_t *v, int32_t cap, int32_t def_n)
+{
+    const fgq_ir_attr *a = fgq_node_attr(n, name);
+    if (a == NULL || a->type != FGQ_ATTR_INTS)
+        return def_n;
+    if (a->n > cap)
+        return -1;
+    for (int32_t i = 0; i < a->n; i++)
+        v[i] = a->ints[i];
+    return a->n;
+}
+
+/* Fused activation written by passes.h into iparams[ip_slot] and fparams act0/act1. */
+static void lower_act(const fgq_ir_node *n, fgq_lowered_node *out, int ip_slot)
+{
+    int64_t act = fgq_node_attr_int(n, FGQ_ATTR_ACT, FGQ_ACT_NONE);
+    out->iparams[ip_slot] = (int32_t)act;
+    if (act == FGQ_ACT_CLIP) {
+        out->fparams[FGQ_PF_ACT0] = fgq_node_attr_float(n, FGQ_ATTR_ACT_MIN, -INFINITY);
+        out->fparams[FGQ_PF_ACT1] = fgq_node_attr_float(n, FGQ_ATTR_ACT_MAX, INFINITY);
+    }
+}
+
+/* Spatial block for Conv / MaxPool / AveragePool. Conv takes the kernel from W. */
+static fgq_status lower_spatial(const fgq_graph *g, const fgq_ir_node *n, int is_conv, fgq_lowered_node *out,
+                                fgq_error *err)
+{
+    int64_t kernel[3] = {0, 0, 0}, strides[3] = {1, 1, 1}, dil[3] = {1, 1, 1}, pads[6] = {0};
+    int32_t ns = ints_attr(n, "kernel_shape", kernel, 3, 0);
+    const fgq_ir_tensor *x = tensor_of(g, n->n_inputs > 0 ? n->inputs[0] : -1);
+    const fgq_ir_tensor *w = is_conv ? tensor_of(g, n->n_inputs > 1 ? n->inputs[1] : -1) : NULL;
+    if (ns < 0)
+        return UNSUP("node '%s' (%s): kernel_shape has more than 3 dims (only 1-D..3-D)", n->name, n->op_type);
+    if (w != NULL) {
+        if (w->rank < 3 || w->rank > 5)
+            return UNSUP("node '%s' (%s): weight of rank %d (only 1-D..3-D convolutions)", n->name, n->op_type,
+                         (int)w->rank);
+        if (ns > 0 && ns != w->rank - 2)
+            return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Conv): kernel_shape has %d dims, weight %d", n->name,
+                            (int)ns, (int)w->rank - 2);
+        ns = w->rank - 2;
+        for (int32_t i = 0; i < ns; i++) {
+            if (kernel[i] != 0 && kernel[i] != w->dims[i + 2])
+                return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Conv): kernel_shape disagrees with the weight",
+                                n->name);
+            kernel[i] = w->dims[i + 2];
+        }
+    }
+    if (!is_conv && ns == 0)
+        return UNSUP("node '%s' (%s): attribute kernel_shape is missing", n->name, n->op_type);
+    if (ints_attr(n, "strides", strides, 3, 0) < 0 || ints_attr(n, "dilations", dil, 3, 0) < 0 ||
+        ints_attr(n, "pads", pads, 6, 0) < 0)
+        return UNSUP("node '%s' (%s): strides/dilations/pads longer than 3 spatial dims", n->name, n->op_type);
+    const fgq_ir_attr *ap = fgq_node_attr(n, "auto_pad");
+    const char *auto_pad = ap != NULL && ap->type == FGQ_ATTR_STRING && ap->s != NULL ? ap->s : "NOTSET";
+    int same_upper = strcmp(auto_pad, "SAME_UPPER") == 0, same_lower = strcmp(auto_pad, "SAME_LOWER") == 0;
+    if (strcmp(auto_pad, "VALID") == 0) {
+        memset(pads, 0, sizeof pads);
+    } else if (same_upper || same_lower) {
+        /* out = ceil(in / stride); total pad makes the last window end at the input end.
+         * The odd pixel goes at the end (SAME_UPPER) or the beginning (SAME_LOWER). */
+        if (x != NULL) {
+            if (x->rank != ns + 2)
+                return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (%s): input rank %d for %d spatial dims", n->name,
+                                n->op_type, (int)x->rank, (int)ns);
+            for (int32_t i = 0; i < ns; i++) {
+                int64_t in = x->dims[i + 2], s = strides[i] > 0 ? strides[i] : 1;
+                int64_t o = (in + s - 1) / s;
+                int64_t total = (o - 1) * s + (kernel[i] - 1) * dil[i] + 1 - in;
+                if (total < 0)
+                    total = 0;
+                pads[i] = same_upper ? total / 2 : total - total / 2;
+                pads[i + ns] = total - pads[i];
+            }
+        }
+    } else if (strcmp(auto_pad, "NOTSET") != 0) {
+        return UNSUP("node '%s' (%s): attribute auto_pad=%s is not supported", n->name, n->op_type, auto_pad);
+    }
+    if (g == NULL && ns == 0)
+        return FGQ_OK; /* support check of a Conv without kernel_shape: the weight decides later */
+    if (ns < 1 || ns > 3)
+        return UNSUP("node '%s' (%s): %d spatial dims (only 1-D..3-D)", n->name, n->op_type, (int)ns);
+    out->iparams[FGQ_P_NSPATIAL] = ns;
+    for (int32_t i = 0; i < ns; i++) {
+        if (kernel[i] <= 0 || kernel[i] > INT32_MAX || strides[i] <= 0 || strides[i] > INT32_MAX || dil[i] <= 0 ||
+            dil[i] > INT32_MAX || pads[i] < 0 || pads[i] > INT32_MAX || pads[i + ns] < 0 || pads[i + ns] > INT32_MAX)
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (%s): kernel/stride/dilation/pad out of range", n->name,
+                            n->op_type);
+        out->iparams[FGQ_P_KERNEL + i] = (int32_t)kernel[i];
+        out->iparams[FGQ_P_STRIDE + i] = (int32_t)strides[i];
+        out->iparams[FGQ_P_DILATION + i] = (int32_t)dil[i];
+        out->iparams[FGQ_P_PAD_BEGIN + i] = (int32_t)pads[i];
+        out->iparams[FGQ_P_PAD_END + i] = (int32_t)pads[i + ns];
+    }
+    return FGQ_OK;
+}
+
+static int32_t rank_of(const fgq_graph *g, int32_t t)
+{
+    const fgq_ir_tensor *x = tensor_of(g, t);
+    return x != NULL ? x->rank : -1;
+}
+
+/* Normalises a possibly negative axis against rank r (unknown rank: left as is when >= 0). */
+static fgq_status norm_axis(const fgq_ir_node *n, int64_t axis, int32_t r, int32_t *out, fgq_error *err)
+{
+    if (r >= 0) {
+        if (axis < -r || axis >= (r == 0 ? 1 : r))
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (%s): axis %lld out of range for rank %d", n->name,
+                            n->op_type, (long long)axis, (int)r);
+        if (axis < 0)
+            axis += r;
+    } else if (axis < 0) {
+        axis = 0; /* support check only: real lowering always knows the rank */
+    }
+    *out = (int32_t)axis;
+    return FGQ_OK;
+}
+
+int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n)
+{
+    if (fgq_node_attr_int(n, "training_mode", 0) != 0) /* opset < 12 attribute form */
+        return 0;
+    if (n->n_inputs < 3 || n->inputs[2] < 0)
+        return 1;
+    if (g == NULL)
+        return 0;
+    const fgq_ir_tensor *t = &g->tensors[n->inputs[2]];
+    if (t->kind != FGQ_TK_CONST || t->data == NULL || fgq_ir_tensor_numel(t) != 1)
+        return 0;
+    size_t es = fgq_dtype_size(t->dtype);
+    static const uint8_t zero[8] = {0};
+    return es > 0 && es <= sizeof zero && memcmp(t->data, zero, es) == 0;
+}
+
+/* g may be NULL: attribute-only check (fgq_lower_supports). */
+static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (n->domain != NULL && strcmp(n->domain, FGQ_DOMAIN) == 0)
+        return fgq_lower_prelowered(n, out, err);
+    int64_t opset = g != NULL && g->opset > 0 ? g->opset : 13;
+    if (n->domain != NULL && n->domain[0] != 0 && strcmp(n->domain, "ai.onnx") != 0)
+        return UNSUP("node '%s' (%s): domain '%s' is not supported", n->name, n->op_type, n->domain);
+    if (n->n_outputs < 1 || n->outputs[0] < 0)
+        return UNSUP("node '%s' (%s): has no output", n->name, n->op_type);
+    if (fgq_lower_onnxq_handles(n)) /* ONNX's quantized ops (all outputs): tools/lower_onnxq.c */
+        return fgq_lower_onnxq(g, n, lower_spatial, out, err);
+    /* Extra outputs must be unread (a graph-less support check cannot know). */
+    for (int32_t k = 1; k < n->n_outputs && g != NULL; k++)
+        if (tensor_used(g, n->outputs[k]))
+            return UNSUP("node '%s' (%s): output %d ('%s') is not supported (only the first output)", n->name,
+                         n->op_type, (int)k, g->tensors[n->outputs[k]].name);
+    out->n_outputs = 1;
+    out->outputs[0] = n->outputs[0];
+    if (n->n_inputs > FGQ_LOWER_MAX_INPUTS)
+        return UNSUP("node '%s' (%s): %d inputs, at most %d supported", n->name, n->op_type, (int)n->n_inputs,
+                     FGQ_LOWER_MAX_INPUTS);
+    int32_t keep = n->n_inputs; /* how many leading inputs the runtime op takes */
+
+    if (op_is(n, "Conv")) {
+        out->op = FGQ_OP_CONV;
+        int64_t group = fgq_node_attr_int(n, "group", 1);
+        if (group < 1 || group > INT32_MAX)
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Conv): group %lld", n->name, (long long)group);
+        out->iparams[FGQ_P_GROUP] = (int32_t)group;
+        fgq_status st = lower_spatial(g, n, 1, out, err);
+        if (st != FGQ_OK)
+            return st;
+        lower_act(n, out, FGQ_P_ACT);
+        keep = n->n_inputs < 3 ? n->n_inputs : 3;
+    } else if (op_is(n, "Gemm")) {
+        out->op = FGQ_OP_GEMM;
+        out->iparams[FGQ_P_TRANS_A] = fgq_node_attr_int(n, "transA", 0) != 0;
+        out->iparams[FGQ_P_TRANS_B] = fgq_node_attr_int(n, "transB", 0) != 0;
+        out->fparams[FGQ_PF_ALPHA] = fgq_node_attr_float(n, "alpha", 1.0f);
+        out->fparams[FGQ_PF_BETA] = fgq_node_attr_float(n, "beta", 1.0f);
+        lower_act(n, out, FGQ_P_GEMM_ACT);
+    } else if (op_is(n, "MatMul")) {
+        out->op = FGQ_OP_MATMUL;
+        lower_act(n, out, 0);
+    } else if (op_is(n, "Add") || op_is(n, "Sub") || op_is(n, "Mul") || op_is(n, "Div")) {
+        out->op = op_is(n, "Add") ? FGQ_OP_ADD : op_is(n, "Sub") ? FGQ_OP_SUB : op_is(n, "Mul") ? FGQ_OP_MUL : FGQ_OP_DIV;
+        lower_act(n, out, 0);
+    } else if (op_is(n, "Relu")) {
+        out->op = FGQ_OP_RELU;
+    } else if (op_is(n, "Clip")) {
+        out->op = FGQ_OP_CLIP;
+        float lo = -INFINITY, hi = INFINITY;
+        if (opset < 11) {
+            lo = fgq_node_attr_float(n, "min", -INFINITY);
+            hi = fgq_node_attr_float(n, "max", INFINITY);
+        }
+        /* Constant bounds fold into fparams; bounds computed at run time stay
+         * inputs, which the runtime's Clip reads in place of fparams. */
+        int runtime_bounds = 0;
+        for (int32_t k = 1; g != NULL && opset >= 11 && k < n->n_inputs && k < 3; k++) {
+            const fgq_ir_tensor *t = tensor_of(g, n->inputs[k]);
+            if (t == NULL)
+                continue;
+            if (t->dtype != FGQ_DT_F32 || fgq_ir_tensor_numel(t) != 1)
+                return UNSUP("node '%s' (Clip): input %s ('%s') must be an f32 scalar", n->name,
+                             k == 1 ? "min" : "max", t->name);
+            if (t->kind == FGQ_TK_CONST && t->data != NULL)
+                (k == 1 ? &lo : &hi)[0] = ((const float *)t->data)[0];
+            else
+                runtime_bounds = 1;
+        }
+        if (isnan(lo) || isnan(hi))
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Clip): NaN bound", n->name);
+        out->fparams[0] = lo;
+        out->fparams[1] = hi;
+        keep = runtime_bounds ? (n->n_inputs < 3 ? n->n_inputs : 3) : 1;
+    } else if (op_is(n, "LeakyRelu")) {
+        out->op = FGQ_OP_LEAKY_RELU;
+        out->fparams[0] = fgq_node_attr_float(n, "alpha", 0.01f);
+    } else if (op_is(n, "Sigmoid")) {
+        out->op = FGQ_OP_SIGMOID;
+    } else if (op_is(n, "Tanh")) {
+        out->op = FGQ_OP_TANH;
+    } else if (op_is(n, "MaxPool") || op_is(n, "AveragePool")) {
+        int is_max = op_is(n, "MaxPool");
+        out->op = is_max ? FGQ_OP_MAXPOOL : FGQ_OP_AVGPOOL;
+        if (is_max && fgq_node_attr_int(n, "storage_order", 0) != 0)
+            return UNSUP("node '%s' (MaxPool): attribute storage_order=%lld is not supported", n->name,
+                         (long long)fgq_node_attr_int(n, "storage_order", 0));
+        if (is_max && n->n_outputs > 1 && n->outputs[1] >= 0)
+            return UNSUP("node '%s' (MaxPool): the Indices output is not supported", n->name);
+        fgq_status st = lower_spatial(g, n, 0, out, err);
+        if (st != FGQ_OK)
+            return st;
+        if (!is_max)
+            out->iparams[FGQ_P_COUNT_PAD] = fgq_node_attr_int(n, "count_include_pad", 0) != 0;
+        keep = 1;
+    } else if (op_is(n, "GlobalAveragePool")) {
+        out->op = FGQ_OP_GLOBAL_AVGPOOL;
+    } else if (op_is(n, "BatchNormalization")) {
+        out->op = FGQ_OP_BATCHNORM;
+        if (fgq_node_attr_int(n, "training_mode", 0) != 0)
+            return UNSUP("node '%s' (BatchNormalization): attribute training_mode=1 is not supported", n->name);
+        for (int32_t k = 1; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0 && g != NULL && tensor_used(g, n->outputs[k]))
+                return UNSUP("node '%s' (BatchNormalization): training-mode outputs are not supported", n->name);
+        out->fparams[0] = fgq_node_attr_float(n, "epsilon", 1e-5f);
+    } else if (op_is(n, "Flatten") || op_is(n, "Reshape") || op_is(n, "Squeeze") || op_is(n, "Unsqueeze") ||
+               op_is(n, "Identity") || op_is(n, "Dropout")) {
+        out->op = FGQ_OP_RESHAPE;
+        if (op_is(n, "Dropout") && !fgq_dropout_is_inference(g, n))
+            return UNSUP("node '%s' (Dropout): training mode is not supported (fgq runs inference: "
+                         "training_mode must be absent or a constant false)", n->name);
+        keep = 1;
+    } else if (op_is(n, "Transpose")) {
+        out->op = FGQ_OP_TRANSPOSE;
+        int32_t r = rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1);
+        int64_t perm[FGQ_MAX_DIMS];
+        int32_t np = ints_attr(n, "perm", perm, FGQ_MAX_DIMS, -2);
+        if (np == -1)
+            return UNSUP("node '%s' (Transpose): attribute perm longer than %d", n->name, FGQ_MAX_DIMS);
+        if (np == -2) { /* default: reverse the dims */
+            np = r < 0 ? 0 : r;
+            for (int32_t i = 0; i < np; i++)
+                perm[i] = np - 1 - i;
+        }
+        if (r >= 0 && np != r)
+            return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Transpose): perm has %d entries for rank %d", n->name,
+                            (int)np, (int)r);
+        for (int32_t i = 0; i < np; i++) {
+            if (perm[i] < 0 || perm[i] >= np)
+                return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Transpose): perm[%d] = %lld", n->name, (int)i,
+                                (long long)perm[i]);
+            out->iparams[i] = (int32_t)perm[i];
+        }
+    } else if (op_is(n, "Concat")) {
+        out->op = FGQ_OP_CONCAT;
+        if (fgq_node_attr(n, "axis") == NULL)
+            return UNSUP("node '%s' (Concat): attribute axis is missing", n->name);
+        fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->outputs[0]), &out->iparams[0], err);
+        if (st != FGQ_OK)
+            return st;
+    } else if (op_is(n, "Softmax")) {
+        out->op = FGQ_OP_SOFTMAX;
+        int64_t axis = fgq_node_attr_int(n, "axis", opset >= 13 ? -1 : 1);
+        fgq_status st = norm_axis(n, axis, rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1), &out->iparams[0], err);
+        if (st != FGQ_OK)
+            return st;
+        out->iparams[1] = opset < 13;
+    } else {
+        return UNSUP("node '%s': op %s has no fgq lowering", n->name, n->op_type);
+    }
+    out->n_inputs = keep;
+    for (int32_t k = 0; k < keep; k++)
+        out->inputs[k] = n->inputs[k];
+    /* drop trailing omitted inputs */
+    while (out->n_inputs > 0 && out->inputs[out->n_inputs - 1] < 0)
+        out->n_inputs--;
+    if (out->n_inputs < 1 || out->inputs[0] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (%s): first input is missing", n->name, n->op_type);
+    return FGQ_OK;
+}
+
+fgq_status fgq_lower_node(const fgq_graph *g, int32_t node, fgq_lowered_node *out, fgq_error *err)
+{
+    if (g == NULL || node < 0 || node >= g->n_nodes)
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_lower_node: node %d out of range", (int)node);
+    return lower_impl(g, &g->nodes[node], out, err);
+}
+
+int fgq_lower_supports(const fgq_ir_node *n, char *why, size_t why_len)
+{
+    fgq_lowered_node tmp;
+    fgq_error e = {FGQ_OK, ""};
+    fgq_status st = lower_impl(NULL, n, &tmp, &e);
+    if (why != NULL && why_len > 0)
+        snprintf(why, why_len, "%s", st == FGQ_OK ? "" : e.msg);
+    return st == FGQ_OK;
+}

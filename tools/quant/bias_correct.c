@@ -1,0 +1,254 @@
+/* bias_correct.c — bias correction (quantize.h): the float model's mean layer
+ * inputs, gathered in a sweep, and each corrected layer's bias shift. */
+#include "quant/layer_weights.h"
+
+#include "quant/stats/hessian.h"
+#include "quant/format/weights.h"
+#include "run/run_graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- bias correction ------------------------------------------------------------------- */
+
+fgq_status fgq_bias_correction_parse(const char *text, fgq_bias_correction *out, fgq_error *err)
+{
+    if (text != NULL && strcmp(text, "on") == 0) {
+        *out = FGQ_BC_ON;
+        return FGQ_OK;
+    }
+    if (text != NULL && strcmp(text, "off") == 0) {
+        *out = FGQ_BC_OFF;
+        return FGQ_OK;
+    }
+    return fgq_fail(err, FGQ_ERR_VALUE, "bias correction '%s': expected on or off", text ? text : "");
+}
+
+void fgq_input_means_free(fgq_input_means *m)
+{
+    if (m == NULL)
+        return;
+    for (int32_t t = 0; m->mean != NULL && t < m->n_tensors; t++)
+        free(m->mean[t]);
+    free(m->mean);
+    memset(m, 0, sizeof *m);
+}
+
+static void means_add(double *sum, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        sum[i] += (double)x[i];
+}
+
+static void means_obs(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
+{
+    fgq_means_sweep *o = user;
+    if (node < 0 || node >= o->g->n_nodes)
+        return;
+    const fgq_ir_node *nd = &o->g->nodes[node];
+    for (int32_t k = 0; k < n_outputs && k < nd->n_outputs; k++) {
+        int32_t t = nd->outputs[k];
+        if (t < 0 || o->m->mean[t] == NULL || outputs[k] == NULL || outputs[k]->dtype != FGQ_DT_F32)
+            continue;
+        int64_t n = 1;
+        for (int32_t d = 0; d < outputs[k]->rank; d++)
+            n *= outputs[k]->dims[d];
+        if (n != fgq_ir_tensor_numel(&o->g->tensors[t]))
+            continue;
+        means_add(o->m->mean[t], outputs[k]->data, n);
+        o->count[t]++;
+    }
+}
+
+static fgq_status means_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+{
+    (void)sample;
+    (void)err;
+    fgq_means_sweep *o = user;
+    int32_t in_t = o->g->inputs[0];
+    if (o->m->mean[in_t] != NULL) {
+        means_add(o->m->mean[in_t], x, numel);
+        o->count[in_t]++;
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_input_means_begin(fgq_means_sweep *o, fgq_input_means *m, const fgq_graph *fg, fgq_error *err,
+                                 fgq_sweep_observer *out)
+{
+    memset(m, 0, sizeof *m);
+    memset(o, 0, sizeof *o);
+    if (fg->n_inputs != 1)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "bias correction: the model has %d inputs (only one is supported)",
+                        (int)fg->n_inputs);
+    size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
+    m->n_tensors = fg->n_tensors;
+    m->mean = calloc(nt, sizeof *m->mean);
+    o->count = calloc(nt, sizeof *o->count);
+    o->g = fg;
+    o->m = m;
+    fgq_status st = m->mean == NULL || o->count == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory")
+                                                        : FGQ_OK;
+    for (int32_t i = 0; st == FGQ_OK && i < fg->n_nodes; i++) {
+        int32_t wt;
+        int64_t rows, k;
+        int tr;
+        if (!fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &tr))
+            continue;
+        int32_t x = fg->nodes[i].inputs[0];
+        int64_t n = fgq_ir_tensor_numel(&fg->tensors[x]);
+        if (m->mean[x] != NULL || n <= 0)
+            continue;
+        if ((m->mean[x] = calloc((size_t)n, sizeof(double))) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "bias correction: out of memory");
+    }
+    if (st != FGQ_OK) {
+        free(o->count);
+        o->count = NULL;
+        fgq_input_means_free(m);
+        return st;
+    }
+    out->input = means_input;
+    out->node = means_obs;
+    out->after = NULL;
+    out->user = o;
+    return FGQ_OK;
+}
+
+void fgq_input_means_finish(fgq_means_sweep *o, int64_t n_samples)
+{
+    fgq_input_means *m = o->m;
+    m->n_samples = n_samples;
+    for (int32_t t = 0; t < m->n_tensors; t++) {
+        if (m->mean[t] == NULL)
+            continue;
+        if (o->count[t] == 0) { /* never seen: not corrected */
+            free(m->mean[t]);
+            m->mean[t] = NULL;
+            continue;
+        }
+        int64_t n = fgq_ir_tensor_numel(&o->g->tensors[t]);
+        for (int64_t i = 0; i < n; i++)
+            m->mean[t][i] /= (double)o->count[t];
+    }
+    free(o->count);
+    o->count = NULL;
+}
+
+fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
+                               fgq_calib_progress progress, void *user, fgq_error *err)
+{
+    if (n_samples < 1) {
+        memset(m, 0, sizeof *m);
+        return fgq_fail(err, FGQ_ERR_VALUE, "bias correction: no samples");
+    }
+    fgq_means_sweep o;
+    fgq_sweep_observer so;
+    fgq_status st = fgq_input_means_begin(&o, m, fg, err, &so);
+    if (st != FGQ_OK)
+        return st;
+    st = fgq_graph_sweep(fg, data, n_samples, &so, 1, 1, progress, user, err);
+    fgq_input_means_finish(&o, n_samples);
+    if (st != FGQ_OK)
+        fgq_input_means_free(m);
+    return st;
+}
+
+/* Mean of each reduction column of weight node i (E[x_k], see quantize.h):
+ * col[g·k + j] for group g (Conv groups; 1 otherwise), from the mean input
+ * mx over the layer's im2col view (quant/stats/hessian.h), padding as 0.
+ * 0: cannot (no correction); -1: out of memory. */
+static int column_means(const fgq_layer_ctx *c, int32_t i, int64_t k, const double *mx, double **col_out,
+                        int64_t *groups)
+{
+    fgq_layer_view v;
+    *col_out = NULL;
+    *groups = 1;
+    if (!fgq_layer_view_of(c->fg, i, &v) || v.k != k)
+        return 0;
+    if (!v.is_conv) { /* Gemm / MatMul: features on the last axis */
+        double *col = calloc((size_t)k, sizeof(double));
+        if (col == NULL)
+            return -1;
+        for (int64_t r = 0; r < v.m; r++)
+            for (int64_t j = 0; j < k; j++)
+                col[j] += mx[r * k + j];
+        for (int64_t j = 0; j < k; j++)
+            col[j] /= (double)v.m;
+        *col_out = col;
+        return 1;
+    }
+    const int64_t G = v.groups, Cg = v.c / G;
+    double *col = calloc((size_t)(G * k), sizeof(double));
+    if (col == NULL)
+        return -1;
+    const double denom = (double)v.n * (double)(v.out[0] * v.out[1] * v.out[2]);
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t ci = 0; ci < Cg; ci++)
+            for (int64_t a = 0; a < v.ker[0]; a++)
+                for (int64_t b = 0; b < v.ker[1]; b++)
+                    for (int64_t e = 0; e < v.ker[2]; e++) {
+                        double sum = 0.0;
+                        for (int64_t b0 = 0; b0 < v.n; b0++) {
+                            const double *plane = mx + (b0 * v.c + g * Cg + ci) * v.in[0] * v.in[1] * v.in[2];
+                            for (int64_t o0 = 0; o0 < v.out[0]; o0++) {
+                                int64_t i0 = o0 * v.str[0] - v.pad[0] + a * v.dil[0];
+                                if (i0 < 0 || i0 >= v.in[0])
+                                    continue;
+                                for (int64_t o1 = 0; o1 < v.out[1]; o1++) {
+                                    int64_t i1 = o1 * v.str[1] - v.pad[1] + b * v.dil[1];
+                                    if (i1 < 0 || i1 >= v.in[1])
+                                        continue;
+                                    for (int64_t o2 = 0; o2 < v.out[2]; o2++) {
+                                        int64_t i2 = o2 * v.str[2] - v.pad[2] + e * v.dil[2];
+                                        if (i2 >= 0 && i2 < v.in[2])
+                                            sum += plane[(i0 * v.in[1] + i1) * v.in[2] + i2];
+                                    }
+                                }
+                            }
+                        }
+                        col[g * k + (ci * v.ker[0] + a) * v.ker[1] * v.ker[2] + b * v.ker[2] + e] = sum / denom;
+                    }
+    *col_out = col;
+    *groups = G;
+    return 1;
+}
+
+/* b[r] -= Σ_k (W_q[r,k] − W[r,k]) · E[x_k] when cfg asks for it (quantize.h). */
+fgq_status fgq_bias_correct(const fgq_layer_ctx *c, int32_t i, const fgq_policy *pol, int64_t rows, int64_t k, const float *wr,
+                               const float *deq, float *bias)
+{
+    const fgq_bias_correction bc = c->cfg->bias_correction;
+    if (bc == FGQ_BC_OFF || (bc != FGQ_BC_ON && pol->kind != FGQ_WQ_T2 && pol->kind != FGQ_WQ_S4))
+        return FGQ_OK;
+    const fgq_ir_node *n = &c->fg->nodes[i];
+    const fgq_input_means *m = c->cfg->means;
+    int32_t x = n->inputs[0];
+    if (m == NULL || x >= m->n_tensors || m->mean == NULL || m->mean[x] == NULL) {
+        if (bc == FGQ_BC_ON && c->cfg->acts != FGQ_ACTS_DYNAMIC)
+            return fgq_fail(c->err, FGQ_ERR_VALUE, "layer '%s': bias correction needs the mean of its input '%s'",
+                            n->name, c->fg->tensors[x].name);
+        return FGQ_OK;
+    }
+    double *col = NULL;
+    int64_t groups = 1;
+    int ok = column_means(c, i, k, m->mean[x], &col, &groups);
+    if (ok < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory correcting the bias of layer '%s'", n->name);
+    if (ok == 0 || rows % groups != 0) {
+        free(col);
+        return FGQ_OK;
+    }
+    const int64_t per_group = rows / groups;
+    for (int64_t r = 0; r < rows; r++) {
+        const double *e = col + (r / per_group) * k;
+        double shift = 0.0;
+        for (int64_t j = 0; j < k; j++)
+            shift += ((double)deq[r * k + j] - (double)wr[r * k + j]) * e[j];
+        bias[r] = (float)((double)bias[r] - shift);
+    }
+    free(col);
+    return FGQ_OK;
+}
+

@@ -1,0 +1,359 @@
+/* layer_weights.c — one weight layer's codes: rounding to its policy's grid, then
+ * the error-compensating solver where the layer has statistics (quantize.h,
+ * quant/solve/gptq.h). */
+#include "quant/layer_weights.h"
+
+#include "ops/ops_q.h"
+#include "quant/format/wformat.h"
+#include "quant/s4.h"
+#include "quant/solve/gptq.h"
+#include "quant/stats/hessian.h"
+#include "quant/t2.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void fgq_layer_qweights_free(fgq_layer_qweights *w)
+{
+    free(w->codes);
+    free(w->gs);
+    free(w->s_row);
+    free(w->deq);
+    memset(w, 0, sizeof *w);
+}
+
+/* Largest M (<= 255) keeping k · code_max · dx · M within int32 (ops_q.h). */
+static int64_t mmax_bound(int64_t k, int32_t cmax, int32_t dx)
+{
+    int64_t per = (int64_t)cmax * (dx > 0 ? dx : 1) * k;
+    int64_t m = INT32_MAX / per;
+    return m > 255 ? 255 : m;
+}
+
+static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
+                             int32_t dx, fgq_layer_qweights *q);
+static double layer_out_sqnr(const fgq_layer_ctx *c, int32_t node, const float *w, const float *deq, int64_t rows, int64_t k);
+
+fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows,
+                                  int64_t k, int32_t dx, fgq_layer_qweights *q)
+{
+    fgq_error *err = c->err;
+    const char *layer = c->fg->nodes[node].name;
+    memset(q, 0, sizeof *q);
+    snprintf(q->solver, sizeof q->solver, "rtn");
+    q->rows = rows;
+    q->k = k;
+    fgq_policy pol = *p;
+    int per_tensor = pol.kind == FGQ_WQ_U8;
+    if (per_tensor) {
+        pol.kind = FGQ_WQ_S8;
+        pol.group = 0;
+    }
+    for (int64_t i = 0; i < rows * k; i++)
+        if (!isfinite(w[i]))
+            return fgq_fail(err, FGQ_ERR_VALUE, "layer '%s': weight (%lld, %lld) is %s", layer, (long long)(i / k),
+                            (long long)(i % k), isnan(w[i]) ? "NaN" : "Inf");
+    fgq_packed_weights pw;
+    fgq_status st = per_tensor ? fgq_quantize_packed_f32(&pol, w, 1, rows * k, &pw, err)
+                               : fgq_quantize_packed_f32(&pol, w, rows, k, &pw, err);
+    if (st != FGQ_OK) {
+        fgq_packed_weights_free(&pw);
+        return st;
+    }
+    q->dt = pw.dtype;
+    q->s_row = malloc((size_t)rows * sizeof(float));
+    q->deq = malloc((size_t)(rows * k) * sizeof(float));
+    if (q->s_row == NULL || q->deq == NULL) {
+        fgq_packed_weights_free(&pw);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
+    }
+    const int32_t cmax = fgq_qw_code_max(q->dt);
+    const int64_t cpb = q->dt == FGQ_DT_T2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : 1;
+    q->row_bytes = (k + cpb - 1) / cpb;
+    q->kp = q->row_bytes * cpb;
+    q->group = per_tensor ? k : pw.layout.group;
+    q->n_groups = per_tensor ? 1 : pw.layout.n_groups;
+    if (q->dt == FGQ_DT_T2) {
+        q->n_alpha = pw.layout.n_alpha;
+        int32_t m = 1;
+        for (int64_t i = 0; i < pw.layout.n_mults; i++)
+            m = pw.mults[i] > m ? pw.mults[i] : m;
+        if (m > mmax_bound(k, cmax, dx)) {
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                            "layer '%s': reduction length %lld is too long for ternary multipliers up to %d in int32",
+                            layer, (long long)k, (int)m);
+        }
+        q->mmax = m;
+        memcpy(q->s_row, pw.scales, (size_t)rows * sizeof(float));
+        q->codes = pw.codes;
+        q->gs = pw.mults;
+        pw.codes = NULL;
+        pw.mults = NULL;
+    } else if (q->n_groups == 1) { /* s8 / s4 per row (or u8: per tensor) */
+        if (k > INT32_MAX / ((int64_t)cmax * (dx > 0 ? dx : 1))) {
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "layer '%s': reduction length %lld exceeds the int32 bound",
+                            layer, (long long)k);
+        }
+        for (int64_t r = 0; r < rows; r++)
+            q->s_row[r] = per_tensor ? pw.scales[0] : pw.scales[r];
+        q->codes = pw.codes;
+        pw.codes = NULL;
+    } else { /* s8 / s4 groups: integerise the group scales as m_g · s_r */
+        int64_t M = mmax_bound(k, cmax, dx);
+        if (M < 1) {
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "layer '%s': reduction length %lld exceeds the int32 bound",
+                            layer, (long long)k);
+        }
+        const int qmax = q->dt == FGQ_DT_S4 ? 7 : 127;
+        int64_t ng = q->n_groups;
+        q->n_alpha = 1;
+        q->codes = calloc((size_t)(rows * q->row_bytes) + 1, 1);
+        q->gs = malloc((size_t)(rows * ng) + 1);
+        int8_t *tmp = malloc((size_t)k);
+        if (q->codes == NULL || q->gs == NULL || tmp == NULL) {
+            free(tmp);
+            fgq_packed_weights_free(&pw);
+            return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
+        }
+        int32_t mused = 1;
+        for (int64_t r = 0; r < rows; r++) {
+            const float *sc = pw.scales + r * ng;
+            float smax = 0.0f;
+            for (int64_t g = 0; g < ng; g++)
+                smax = sc[g] > smax ? sc[g] : smax;
+            float s_r = smax / (float)M;
+            if (!(s_r > 0.0f))
+                s_r = FLT_TRUE_MIN;
+            q->s_row[r] = s_r;
+            for (int64_t g = 0; g < ng; g++) {
+                double mg = ceil((double)sc[g] / (double)s_r - 1e-6);
+                mg = mg < 1.0 ? 1.0 : mg > (double)M ? (double)M : mg;
+                q->gs[r * ng + g] = (uint8_t)mg;
+                mused = (int32_t)mg > mused ? (int32_t)mg : mused;
+                float s = (float)mg * s_r;
+                int64_t g0 = g * q->group, len = g0 + q->group < k ? q->group : k - g0;
+                for (int64_t i = g0; i < g0 + len; i++) {
+                    float v = roundf(w[r * k + i] / s);
+                    v = v > (float)qmax ? (float)qmax : v < (float)-qmax ? (float)-qmax : v;
+                    tmp[i] = (int8_t)v;
+                }
+            }
+            if (q->dt == FGQ_DT_S4)
+                fgq_s4_pack(tmp, k, q->codes + r * q->row_bytes);
+            else
+                memcpy(q->codes + r * q->row_bytes, tmp, (size_t)k);
+        }
+        q->mmax = mused;
+        free(tmp);
+    }
+    fgq_packed_weights_free(&pw);
+    /* What the kernels compute: code · min(m, M) · s_r (ops_q.h fgq_qacc). */
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *row = q->codes + r * q->row_bytes;
+        for (int64_t i = 0; i < k; i++) {
+            int32_t code = fgq_qw_code(q->dt, row, i), m = 1;
+            if (q->gs != NULL) {
+                const uint8_t *mg = q->gs + (r * q->n_groups + i / q->group) * q->n_alpha;
+                m = q->n_alpha == 2 && code < 0 ? mg[1] : mg[0];
+                m = m < q->mmax ? m : q->mmax;
+            }
+            q->deq[r * k + i] = (float)code * (float)m * q->s_row[r];
+        }
+    }
+    if (!per_tensor && c->cfg->solver == FGQ_SOLVER_GPTQ) {
+        fgq_status cs = compensate(c, node, &pol, w, rows, k, dx, q);
+        if (cs != FGQ_OK)
+            return cs;
+    }
+    q->out_sqnr_db = layer_out_sqnr(c, node, w, q->deq, rows, k);
+    q->bytes = rows * q->row_bytes + (q->gs != NULL ? rows * q->n_groups * q->n_alpha : 0) + 4 * rows;
+    return FGQ_OK;
+}
+
+/* ---- error compensation (quantize.h, quant/gptq.h) ------------------------------------ */
+
+/* Damping candidates, fractions of mean(diag H): the search range of quantize.h. */
+static const double k_damps[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* GPTQ over every convolution group of the layer with damping `damp`, fitting
+ * on `h` (groups of k·k); the output error on hv (may be NULL) is returned in
+ * *err_out. */
+static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, const float *w, int64_t rows, int64_t k,
+                             int64_t groups, const double *h, const double *h2, double damp, const double *hv,
+                             double *u, double *hsum, int8_t *codes, uint8_t *mults, float *deq, double *err_out)
+{
+    const int64_t rb = rows / groups, ng = grid->mmax > 0 ? (k + grid->group - 1) / grid->group : 0;
+    const int32_t na = grid->n_alpha == 2 ? 2 : 1;
+    double total = 0.0;
+    for (int64_t g = 0; g < groups; g++) {
+        const double *hg = h + g * k * k;
+        if (h2 != NULL) {
+            for (int64_t i = 0; i < k * k; i++)
+                hsum[i] = hg[i] + h2[g * k * k + i];
+            hg = hsum;
+        }
+        fgq_status st = fgq_gptq_factor(hg, k, damp, c->cfg->parallel, u, c->err);
+        if (st != FGQ_OK)
+            return st;
+        fgq_gptq_grid gg = *grid;
+        gg.s_row = grid->s_row + g * rb;
+        st = fgq_gptq_quantize(&gg, w + g * rb * k, rb, k, u, c->cfg->parallel, codes + g * rb * k,
+                               mults != NULL ? mults + g * rb * ng * na : NULL, deq + g * rb * k, c->err);
+        if (st != FGQ_OK)
+            return st;
+        if (hv != NULL)
+            total += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, hv + g * k * k, c->cfg->parallel);
+    }
+    *err_out = total;
+    return FGQ_OK;
+}
+
+/* Replaces q's rounded codes by error-compensated ones when the layer has
+ * input statistics (cfg->hessians): the damping is chosen among k_damps (and
+ * plain rounding) by the output error on the held-out sum, then the codes are
+ * solved again on both sums (quantize.h). */
+static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
+                             int32_t dx, fgq_layer_qweights *q)
+{
+    const fgq_hessians *hs = c->cfg->hessians;
+    if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL ||
+        !(q->dt == FGQ_DT_S8 || q->dt == FGQ_DT_S4 || q->dt == FGQ_DT_T2))
+        return FGQ_OK;
+    const fgq_layer_hessian *lh = hs->layer[node];
+    const int64_t groups = lh->view.groups;
+    if (lh->view.k != k || rows % groups != 0 || lh->samples[FGQ_H_FIT] < 1)
+        return FGQ_OK;
+    const double t0 = now_ms();
+    const int32_t cmax = fgq_qw_code_max(q->dt);
+    fgq_gptq_grid grid;
+    memset(&grid, 0, sizeof grid);
+    grid.kind = q->dt == FGQ_DT_T2 ? FGQ_WQ_T2 : q->dt == FGQ_DT_S4 ? FGQ_WQ_S4 : FGQ_WQ_S8;
+    grid.solver = p->solver;
+    grid.group = q->group;
+    grid.n_alpha = q->dt == FGQ_DT_T2 ? q->n_alpha : 1;
+    if (q->gs != NULL) {
+        int64_t mb = mmax_bound(k, cmax, dx);
+        grid.mmax = (int32_t)(mb > 255 ? 255 : mb);
+    }
+    grid.s_row = q->s_row;
+    const int64_t ng = q->gs != NULL ? q->n_groups : 0, na = grid.n_alpha;
+    int8_t *codes = malloc((size_t)(rows * k));
+    uint8_t *mults = ng > 0 ? malloc((size_t)(rows * ng * na)) : NULL;
+    float *deq = malloc((size_t)(rows * k) * sizeof(float));
+    double *u = malloc((size_t)(k * k) * sizeof(double)), *hsum = malloc((size_t)(k * k) * sizeof(double));
+    fgq_status st = FGQ_OK;
+    if (codes == NULL || (ng > 0 && mults == NULL) || deq == NULL || u == NULL || hsum == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory compensating layer '%s'", c->fg->nodes[node].name);
+        goto done;
+    }
+    const double *hf = lh->h[FGQ_H_FIT], *hv = lh->h[FGQ_H_VAL];
+    const int held_out = lh->samples[FGQ_H_VAL] > 0;
+    double damp = c->cfg->damp > 0.0 ? c->cfg->damp : 1e-2;
+    if (c->cfg->damp <= 0.0 && held_out) { /* choose by the held-out output error; -1: plain rounding */
+        double best = 0.0;
+        for (int64_t g = 0; g < groups; g++)
+            best += fgq_gptq_output_error(w + g * (rows / groups) * k, q->deq + g * (rows / groups) * k,
+                                          rows / groups, k, hv + g * k * k, c->cfg->parallel);
+        damp = -1.0;
+        for (size_t d = 0; d < sizeof k_damps / sizeof k_damps[0]; d++) {
+            double e = 0.0;
+            fgq_error e2;
+            fgq_error_clear(&e2);
+            fgq_layer_ctx quiet = *c;
+            quiet.err = &e2; /* a candidate that cannot be factorised is skipped */
+            fgq_status cs = gptq_layer(&quiet, &grid, w, rows, k, groups, hf, NULL, k_damps[d], hv, u, hsum, codes,
+                                       mults, deq, &e);
+            if (cs == FGQ_ERR_NOMEM) {
+                st = fgq_fail(c->err, FGQ_ERR_NOMEM, "%s", e2.msg);
+                goto done;
+            }
+            if (cs == FGQ_OK && e < best) {
+                best = e;
+                damp = k_damps[d];
+            }
+        }
+    }
+    if (damp > 0.0) {
+        double e;
+        if ((st = gptq_layer(c, &grid, w, rows, k, groups, hf, held_out ? hv : NULL, damp, NULL, u, hsum, codes,
+                             mults, deq, &e)) != FGQ_OK) {
+            if (st != FGQ_ERR_VALUE)
+                goto done;
+            fgq_error_clear(c->err); /* not factorisable even damped: keep the rounding */
+            st = FGQ_OK;
+            damp = -1.0;
+        }
+    }
+    if (damp > 0.0) {
+        for (int64_t r = 0; r < rows; r++) {
+            const int8_t *cr = codes + r * k;
+            uint8_t *dst = q->codes + r * q->row_bytes;
+            if (q->dt == FGQ_DT_T2)
+                fgq_t2_pack(cr, k, dst);
+            else if (q->dt == FGQ_DT_S4)
+                fgq_s4_pack(cr, k, dst);
+            else
+                memcpy(dst, cr, (size_t)k);
+        }
+        if (ng > 0) {
+            int32_t m = 1;
+            for (int64_t i = 0; i < rows * ng * na; i++)
+                m = mults[i] > m ? mults[i] : m;
+            memcpy(q->gs, mults, (size_t)(rows * ng * na));
+            q->mmax = m;
+        }
+        memcpy(q->deq, deq, (size_t)(rows * k) * sizeof(float));
+        snprintf(q->solver, sizeof q->solver, "gptq:%g", damp);
+    }
+    q->solve_ms = now_ms() - t0;
+done:
+    free(codes);
+    free(mults);
+    free(deq);
+    free(u);
+    free(hsum);
+    return st;
+}
+
+/* SQNR of W·x against W_q·x over every calibration input of the layer, from
+ * its H (both sums): 10·log10(Σ wᵀHw / Σ (w − w_q)ᵀH(w − w_q)). NAN when the
+ * layer has no statistics. */
+static double layer_out_sqnr(const fgq_layer_ctx *c, int32_t node, const float *w, const float *deq, int64_t rows, int64_t k)
+{
+    const fgq_hessians *hs = c->cfg->hessians;
+    if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL)
+        return NAN;
+    const fgq_layer_hessian *lh = hs->layer[node];
+    const int64_t groups = lh->view.groups, rb = rows / groups;
+    if (lh->view.k != k || rows % groups != 0)
+        return NAN;
+    float *zero = calloc((size_t)(rb * k), sizeof(float));
+    if (zero == NULL)
+        return NAN;
+    double sig = 0.0, noise = 0.0;
+    for (int p = 0; p < 2; p++)
+        for (int64_t g = 0; g < groups; g++) {
+            const double *h = lh->h[p] + g * k * k;
+            sig += fgq_gptq_output_error(w + g * rb * k, zero, rb, k, h, c->cfg->parallel);
+            noise += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, h, c->cfg->parallel);
+        }
+    free(zero);
+    if (!(noise > 0.0))
+        return INFINITY;
+    return 10.0 * log10(sig / noise);
+}
+

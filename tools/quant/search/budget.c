@@ -1,0 +1,322 @@
+/* budget.c — per-layer precision under a size budget; see budget.h. */
+#include "quant/search/budget.h"
+
+#include "run/run_graph.h"
+#include "quant/search/sensitivity.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fgq_budget_default_candidates(fgq_budget *b)
+{
+    static const char *const names[] = {"ternary:g4:exact", "ternary:g16:exact", "ternary:g64:exact",
+                                        "ternary:g4:asym",  "ternary:g16:asym",  "ternary:g64:asym",
+                                        "s4:g32",           "s8"};
+    fgq_error e;
+    b->n_candidates = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (fgq_policy_parse(names[i], &b->candidates[b->n_candidates], &e) == FGQ_OK)
+            b->n_candidates++;
+}
+
+fgq_status fgq_budget_parse_candidates(const char *text, fgq_budget *b, fgq_error *err)
+{
+    b->n_candidates = 0;
+    const char *p = text;
+    while (p != NULL && *p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        char one[64];
+        if (len == 0 || len >= sizeof one)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--candidates '%s': expected policies separated by commas", text);
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (b->n_candidates >= FGQ_BUDGET_MAX_CANDIDATES)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--candidates: at most %d policies", FGQ_BUDGET_MAX_CANDIDATES);
+        fgq_policy *pol = &b->candidates[b->n_candidates];
+        fgq_status st = fgq_policy_parse(one, pol, err);
+        if (st != FGQ_OK)
+            return st;
+        if (pol->kind == FGQ_WQ_F32 || pol->kind == FGQ_WQ_U8)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--candidates: '%s' is not a candidate (s8, s8:gN, s4:gN, ternary:gN)",
+                            one);
+        b->n_candidates++;
+        p = comma != NULL ? comma + 1 : NULL;
+    }
+    if (b->n_candidates == 0)
+        return fgq_fail(err, FGQ_ERR_VALUE, "--candidates: no policy given");
+    return FGQ_OK;
+}
+
+void fgq_budget_result_free(fgq_budget_result *res)
+{
+    free(res->layers);
+    free(res->overrides);
+    memset(res, 0, sizeof *res);
+}
+
+static int32_t find_layer(const fgq_budget_result *res, const char *node)
+{
+    for (int32_t l = 0; l < res->n_layers; l++)
+        if (strcmp(res->layers[l].node, node) == 0)
+            return l;
+    return -1;
+}
+
+/* One quantization of the whole model per candidate: e_l(c), bytes, and
+ * which layers the flags fix (the same policy whatever the candidate). */
+static fgq_status measure_candidates(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                                     const fgq_budget *b, const fgq_stage_progress *p, fgq_budget_result *res,
+                                     char (*first_policy)[40], fgq_error *err)
+{
+    if (p != NULL && p->begin != NULL)
+        p->begin(p->user, "budget: candidates", b->n_candidates);
+    fgq_status st = FGQ_OK;
+    for (int32_t c = 0; c < b->n_candidates && st == FGQ_OK; c++) {
+        fgq_quant_config one = *cfg;
+        one.weights = b->candidates[c];
+        fgq_graph *qg = NULL;
+        fgq_layer_report *rep = NULL;
+        int32_t n_rep = 0;
+        st = fgq_quantize_graph(fg, calib, &one, &qg, &rep, &n_rep, err);
+        fgq_graph_free(qg);
+        if (st != FGQ_OK) {
+            char pol[40];
+            fgq_policy_format(&b->candidates[c], pol, sizeof pol);
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            fgq_error_clear(err);
+            st = fgq_fail(err, st, "budget: candidate %s: %s", pol, msg);
+            break;
+        }
+        if (c == 0) {
+            int32_t n = 0;
+            for (int32_t L = 0; L < n_rep; L++)
+                n += rep[L].has_weights && rep[L].quantized;
+            res->layers = calloc((size_t)(n > 0 ? n : 1), sizeof *res->layers);
+            if (res->layers == NULL) {
+                free(rep);
+                return fgq_fail(err, FGQ_ERR_NOMEM, "budget: out of memory");
+            }
+        }
+        for (int32_t L = 0; L < n_rep && st == FGQ_OK; L++) {
+            const fgq_layer_report *r = &rep[L];
+            if (!r->has_weights || !r->quantized)
+                continue;
+            const char *node = fgq_report_node(fg, r);
+            if (node == NULL) {
+                st = fgq_fail(err, FGQ_ERR_VALUE, "budget: layer '%s' is not a node of the model", r->name);
+                break;
+            }
+            int32_t l = find_layer(res, node);
+            if (l < 0) {
+                if (c != 0) { /* every candidate quantizes the same layers */
+                    st = fgq_fail(err, FGQ_ERR_VALUE, "budget: layer '%s' appears with one candidate only", node);
+                    break;
+                }
+                l = res->n_layers++;
+                snprintf(res->layers[l].node, sizeof res->layers[l].node, "%s", node);
+                res->layers[l].n_weights = r->n_weights;
+                res->layers[l].searched = 0;
+                snprintf(first_policy[l], sizeof first_policy[l], "%s", r->policy);
+            } else if (strcmp(first_policy[l], r->policy) != 0) {
+                res->layers[l].searched = 1;
+            }
+            fgq_budget_layer *bl = &res->layers[l];
+            bl->bytes[c] = (int64_t)llround(r->bits * (double)r->n_weights / 8.0);
+            double db = isnan(r->out_sqnr_db) ? r->weight_sqnr_db : r->out_sqnr_db;
+            bl->err[c] = isinf(db) && db > 0 ? 0.0 : pow(10.0, -db / 10.0);
+        }
+        free(rep);
+        if (p != NULL && p->update != NULL)
+            p->update(p->user, c + 1, b->n_candidates);
+    }
+    if (p != NULL && p->end != NULL)
+        p->end(p->user);
+    if (b->n_candidates == 1)
+        for (int32_t l = 0; l < res->n_layers; l++)
+            res->layers[l].searched = 1;
+    return st;
+}
+
+static int32_t cheapest(const fgq_budget_layer *l, int32_t n_cand)
+{
+    int32_t best = 0;
+    for (int32_t c = 1; c < n_cand; c++)
+        if (l->bytes[c] < l->bytes[best] || (l->bytes[c] == l->bytes[best] && l->err[c] < l->err[best]))
+            best = c;
+    return best;
+}
+
+/* g_l: output noise of the layer alone at its cheapest candidate over its e_l there. */
+static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                                const float *data, int64_t n, const fgq_budget *b, const fgq_stage_progress *p,
+                                fgq_budget_result *res, fgq_error *err)
+{
+    const int64_t m = b->gain_samples > 0 && b->gain_samples < n ? b->gain_samples : n;
+    int32_t n_searched = 0;
+    for (int32_t l = 0; l < res->n_layers; l++)
+        n_searched += res->layers[l].searched;
+    if (n_searched == 0)
+        return FGQ_OK;
+    fgq_graph_runner fr;
+    memset(&fr, 0, sizeof fr);
+    fgq_status st = fgq_graph_runner_init(&fr, fg, err);
+    if (st != FGQ_OK)
+        return st;
+    fgq_tensor_info oi;
+    fgq_model_output_info(&fr.model, 0, &oi);
+    const int64_t per_in = fgq_ir_tensor_numel(&fg->tensors[fg->inputs[0]]);
+    const int64_t per_out = (int64_t)(oi.size_bytes / sizeof(float));
+    float *yf = malloc((size_t)(m * per_out) * sizeof(float));
+    float **outs = calloc((size_t)fg->n_outputs, sizeof *outs);
+    if (yf == NULL || outs == NULL)
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "budget: out of memory");
+    for (int32_t o = 0; st == FGQ_OK && o < fg->n_outputs; o++) {
+        fgq_tensor_info info;
+        fgq_model_output_info(&fr.model, o, &info);
+        if ((outs[o] = malloc((size_t)info.size_bytes + 1)) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "budget: out of memory");
+    }
+    for (int64_t s = 0; st == FGQ_OK && s < m; s++) {
+        const float *x = data + s * per_in;
+        if ((st = fgq_graph_runner_run(&fr, &x, outs, NULL, NULL, err)) == FGQ_OK)
+            memcpy(yf + s * per_out, outs[0], (size_t)per_out * sizeof(float));
+    }
+    fgq_graph_runner_free(&fr);
+    if (p != NULL && p->begin != NULL)
+        p->begin(p->user, "budget: layer gains", (int64_t)n_searched * m);
+    int64_t done = 0;
+    for (int32_t l = 0; l < res->n_layers && st == FGQ_OK; l++) {
+        fgq_budget_layer *bl = &res->layers[l];
+        if (!bl->searched)
+            continue;
+        const int32_t c = cheapest(bl, b->n_candidates);
+        fgq_graph *qg = NULL;
+        fgq_graph_runner qr;
+        memset(&qr, 0, sizeof qr);
+        st = fgq_sensitivity_graph(fg, calib, cfg, bl->node, &b->candidates[c], &qg, err);
+        if (st == FGQ_OK)
+            st = fgq_graph_runner_init(&qr, qg, err);
+        fgq_graph_free(qg);
+        double sig = 0.0, noise = 0.0;
+        for (int64_t s = 0; st == FGQ_OK && s < m; s++) {
+            const float *x = data + s * per_in;
+            if ((st = fgq_graph_runner_run(&qr, &x, outs, NULL, NULL, err)) != FGQ_OK)
+                break;
+            for (int64_t i = 0; i < per_out; i++) {
+                double y = yf[s * per_out + i], d = y - (double)outs[0][i];
+                sig += y * y;
+                noise += d * d;
+            }
+            if (p != NULL && p->update != NULL)
+                p->update(p->user, ++done, (int64_t)n_searched * m);
+        }
+        fgq_graph_runner_free(&qr);
+        const double ratio = sig > 0.0 ? noise / sig : 0.0;
+        bl->gain = bl->err[c] > 0.0 ? ratio / bl->err[c] : 1.0;
+    }
+    if (p != NULL && p->end != NULL)
+        p->end(p->user);
+    for (int32_t o = 0; outs != NULL && o < fg->n_outputs; o++)
+        free(outs[o]);
+    free(outs);
+    free(yf);
+    return st;
+}
+
+fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                             const float *data, int64_t n, const fgq_budget *b, const fgq_stage_progress *progress,
+                             fgq_budget_result *res, fgq_error *err)
+{
+    memset(res, 0, sizeof *res);
+    if (b->n_candidates < 1 || b->n_candidates > FGQ_BUDGET_MAX_CANDIDATES)
+        return fgq_fail(err, FGQ_ERR_VALUE, "budget: %d candidates (1..%d)", (int)b->n_candidates,
+                        FGQ_BUDGET_MAX_CANDIDATES);
+    if (!(b->bits > 0.0) && !(b->bytes > 0))
+        return fgq_fail(err, FGQ_ERR_VALUE, "budget: give a positive size or bits per weight");
+    if (n < 1)
+        return fgq_fail(err, FGQ_ERR_VALUE, "budget: the search measures layers on calibration samples (none given)");
+    char(*first_policy)[40] = calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof *first_policy);
+    if (first_policy == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "budget: out of memory");
+    fgq_status st = measure_candidates(fg, calib, cfg, b, progress, res, first_policy, err);
+    free(first_policy);
+    if (st == FGQ_OK && res->n_layers == 0)
+        st = fgq_fail(err, FGQ_ERR_VALUE, "budget: the model has no quantized weight layer");
+    /* the limit, and the cheapest assignment */
+    int64_t weights = 0, bytes = 0;
+    for (int32_t l = 0; st == FGQ_OK && l < res->n_layers; l++) {
+        fgq_budget_layer *bl = &res->layers[l];
+        bl->choice = cheapest(bl, b->n_candidates);
+        weights += bl->n_weights;
+        bytes += bl->bytes[bl->choice];
+    }
+    int64_t limit = 0;
+    if (st == FGQ_OK) {
+        limit = b->bytes > 0 ? b->bytes : (int64_t)floor(b->bits * (double)weights / 8.0 + 1e-9);
+        res->limit_bits = 8.0 * (double)limit / (double)weights;
+        if (bytes > limit)
+            st = fgq_fail(err, FGQ_ERR_VALUE,
+                          "budget: %.3f bits per weight (%lld bytes) is below the smallest the candidates reach, "
+                          "%.3f bits per weight (%lld bytes)",
+                          res->limit_bits, (long long)limit, 8.0 * (double)bytes / (double)weights, (long long)bytes);
+    }
+    if (st == FGQ_OK)
+        st = measure_gains(fg, calib, cfg, data, n, b, progress, res, err);
+    /* greedy upgrades: the largest drop of predicted output noise per added byte that fits */
+    while (st == FGQ_OK) {
+        int32_t bl_best = -1, c_best = -1;
+        double best = 0.0;
+        for (int32_t l = 0; l < res->n_layers; l++) {
+            const fgq_budget_layer *bl = &res->layers[l];
+            if (!bl->searched)
+                continue;
+            const double now = bl->gain * bl->err[bl->choice];
+            for (int32_t c = 0; c < b->n_candidates; c++) {
+                const int64_t add = bl->bytes[c] - bl->bytes[bl->choice];
+                const double drop = now - bl->gain * bl->err[c];
+                if (drop <= 0.0 || bytes + add > limit)
+                    continue;
+                const double ratio = add > 0 ? drop / (double)add : INFINITY;
+                if (ratio > best) {
+                    best = ratio;
+                    bl_best = l;
+                    c_best = c;
+                }
+            }
+        }
+        if (bl_best < 0)
+            break;
+        fgq_budget_layer *bl = &res->layers[bl_best];
+        bytes += bl->bytes[c_best] - bl->bytes[bl->choice];
+        bl->choice = c_best;
+    }
+    if (st == FGQ_OK) {
+        res->weights = weights;
+        res->bytes = bytes;
+        res->bits = 8.0 * (double)bytes / (double)weights;
+        res->overrides = calloc((size_t)(cfg->n_overrides + res->n_layers + 1), sizeof *res->overrides);
+        if (res->overrides == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "budget: out of memory");
+    }
+    if (st == FGQ_OK) {
+        for (int32_t o = 0; o < cfg->n_overrides; o++)
+            res->overrides[res->n_overrides++] = cfg->overrides[o];
+        for (int32_t l = 0; l < res->n_layers; l++) {
+            const fgq_budget_layer *bl = &res->layers[l];
+            res->noise += bl->searched ? bl->gain * bl->err[bl->choice] : 0.0;
+            if (!bl->searched)
+                continue;
+            fgq_layer_override *o = &res->overrides[res->n_overrides++];
+            o->node = bl->node;
+            o->keep_float = 0;
+            o->policy = b->candidates[bl->choice];
+        }
+    }
+    if (st != FGQ_OK)
+        fgq_budget_result_free(res);
+    return st;
+}

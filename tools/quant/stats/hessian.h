@@ -1,0 +1,93 @@
+/*
+ * hessian.h — what each weight layer sees, for the error-compensating solver
+ * (gptq.h): H = Σ x·xᵀ over the calibration samples, x the layer's input
+ * column (DESIGN §3 "Error compensation").
+ *
+ *   Conv     x = the im2col column at each output position: (input channel of
+ *            the row's group, kernel offset), padding as 0, in the weight's
+ *            k order (c, k1, .., kn); one H per convolution group (depthwise:
+ *            one 9x9 H per channel for a 3x3 kernel).
+ *   Gemm /   x = each row of the input's last axis (k features).
+ *   MatMul
+ * Layers are those fgq_quant_weight_layer (weights.h) takes.
+ *
+ * Two sums per layer: samples s with s % 4 == 3 (when there are at least 4)
+ * go to the held-out sum, the rest to the fitting sum. The solver fits on
+ * the first and chooses its damping by the output error it leaves on the
+ * second, a sample that was not used for the fit (quantize.h).
+ *
+ * Sums are double; each block of up to 64 positions is summed in float
+ * first (the products of one block), then added. A layer whose two sums
+ * would take more than FGQ_HESSIAN_MAX_BYTES is not tracked (NULL): the
+ * solver rounds it to nearest.
+ */
+#ifndef FGQ_TOOLS_QUANT_HESSIAN_H
+#define FGQ_TOOLS_QUANT_HESSIAN_H
+
+#include "quant/stats/calib.h"
+#include "graph.h"
+
+#define FGQ_HESSIAN_MAX_BYTES ((int64_t)1 << 30)
+#define FGQ_HESSIAN_VAL_EVERY 4
+
+typedef enum {
+    FGQ_H_FIT = 0,
+    FGQ_H_VAL = 1,
+} fgq_hessian_part;
+
+/* The input geometry of one weight layer. */
+typedef struct {
+    int32_t node;     /* float graph node */
+    int32_t input;    /* its input tensor */
+    int is_conv;
+    int64_t rows, k;  /* the weight view [rows, k] (k per group) */
+    int64_t groups;   /* conv groups; 1 otherwise */
+    /* Conv: batch, channels and 3-D (padded with 1) spatial geometry */
+    int64_t n, c, in[3], out[3], ker[3], str[3], dil[3], pad[3];
+    /* Gemm / MatMul: input rows per sample */
+    int64_t m;
+} fgq_layer_view;
+
+typedef struct {
+    fgq_layer_view view;
+    double *h[2];        /* [FGQ_H_FIT], [FGQ_H_VAL]: groups·k·k each, symmetric, full */
+    int64_t samples[2];  /* how many samples each sum holds */
+} fgq_layer_hessian;
+
+typedef struct {
+    int32_t n_nodes;
+    fgq_layer_hessian **layer; /* per float node; NULL: not tracked */
+} fgq_hessians;
+
+/* Fills v for weight node `node` of g; 0 when it is not a weight layer or its
+ * geometry is not one the im2col view covers. */
+int fgq_layer_view_of(const fgq_graph *g, int32_t node, fgq_layer_view *v);
+
+/* Runs g (float, one input; data as fgq_calib_run) over n_samples samples
+ * and sums H for every weight layer. progress may be NULL. */
+fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *data, int64_t n_samples,
+                            fgq_calib_progress progress, void *user, fgq_error *err);
+void fgq_hessians_free(fgq_hessians *hs);
+
+/* The same as an observer of a sweep (run_graph.h): begin allocates hs and
+ * fills *out (o keeps the state; n_samples decides the held-out split),
+ * finish completes the sums after a successful sweep. */
+typedef struct {
+    const fgq_graph *g;
+    fgq_hessians *hs;
+    int64_t n_samples;
+    int part;
+    fgq_status st;
+    fgq_error *err;
+} fgq_hessian_sweep;
+fgq_status fgq_hessians_begin(fgq_hessian_sweep *o, fgq_hessians *hs, const fgq_graph *g, int64_t n_samples,
+                              fgq_error *err, fgq_sweep_observer *out);
+void fgq_hessians_finish(fgq_hessian_sweep *o);
+
+/* Adds the H of one input tensor x (the layer input of one sample, v's
+ * shape) into h (groups·k·k, upper triangle and diagonal only: call
+ * fgq_hessian_symmetrize once at the end). */
+fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, fgq_error *err);
+void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k);
+
+#endif /* FGQ_TOOLS_QUANT_HESSIAN_H */

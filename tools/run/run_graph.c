@@ -1,0 +1,179 @@
+/* run_graph.c — graph → in-memory .fgq → fgq_model_load → fgq_model_run_parallel
+ * (with the runner's thread pool, if any). */
+#include "run/run_graph.h"
+
+#include "export/fgq_writer.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Loads r->model_bytes and allocates the arena. name_load_errors: prefix the
+ * loader's message with name (a file read from disk; the runtime does not know it). */
+static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, int name_load_errors, fgq_error *err)
+{
+    fgq_status st = fgq_model_load(&r->model, r->model_bytes, r->model_size, err);
+    if (st != FGQ_OK) {
+        fgq_graph_runner_free(r);
+        size_t nl = strlen(name), cap = sizeof err->msg - 1;
+        if (name_load_errors && err != NULL && nl + 2 < cap) {
+            size_t ml = strlen(err->msg), keep = ml < cap - nl - 2 ? ml : cap - nl - 2;
+            memmove(err->msg + nl + 2, err->msg, keep);
+            memcpy(err->msg, name, nl);
+            memcpy(err->msg + nl, ": ", 2);
+            err->msg[nl + 2 + keep] = '\0';
+        }
+        return st;
+    }
+    r->arena_size = fgq_model_arena_size(&r->model);
+    /* aligned_alloc wants a multiple of the alignment; the planner rounds to 64 already. */
+    uint64_t alloc = r->arena_size ? (r->arena_size + 63u) & ~(uint64_t)63u : 64u;
+    r->arena = aligned_alloc(FGQ_MODEL_ALIGN, (size_t)alloc);
+    if (r->arena == NULL) {
+        fgq_graph_runner_free(r);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate an arena of %llu bytes", name,
+                        (unsigned long long)alloc);
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_error *err)
+{
+    memset(r, 0, sizeof *r);
+    fgq_status st = fgq_write_model(g, &r->model_bytes, &r->model_size, err);
+    if (st != FGQ_OK)
+        return st;
+    return load_and_alloc(r, g->source_path ? g->source_path : "model", 0, err);
+}
+
+fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint64_t size, const char *name,
+                                       fgq_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (name == NULL)
+        name = "model";
+    if (bytes == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: no model bytes", name);
+    if ((uintptr_t)bytes % FGQ_MODEL_ALIGN != 0) {
+        /* the runtime reads constants in place as float/int32: it needs 64-byte alignment */
+        uint8_t *al = aligned_alloc(FGQ_MODEL_ALIGN, (size_t)((size + 63u) & ~(uint64_t)63u) + 64u);
+        if (al == NULL) {
+            free(bytes);
+            return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %llu bytes", name, (unsigned long long)size);
+        }
+        memcpy(al, bytes, (size_t)size);
+        free(bytes);
+        bytes = al;
+    }
+    r->model_bytes = bytes;
+    r->model_size = size;
+    return load_and_alloc(r, name, 1, err);
+}
+
+fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs, float *const *outputs,
+                                fgq_node_observer obs, void *user, fgq_error *err)
+{
+    if (r == NULL || r->model_bytes == NULL || r->arena == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    /* the pool's provider (or none: one thread) plus the kernel preference:
+     * FGQ_KERNELS=ref runs only the reference kernels (the same bytes, slower) */
+    const fgq_parallel *pool = fgq_threadpool_parallel(r->pool);
+    fgq_parallel par = { NULL, 1, NULL, FGQ_KERNELS_AUTO };
+    if (pool != NULL)
+        par = *pool;
+    const char *pref = getenv("FGQ_KERNELS");
+    if (pref != NULL && strcmp(pref, "ref") == 0)
+        par.kernels = FGQ_KERNELS_REF;
+    return fgq_model_run_parallel(&r->model, r->arena, r->arena_size, (const void *const *)inputs,
+                                  (void *const *)outputs, obs, user, &par, err);
+}
+
+fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, fgq_error *err)
+{
+    if (r == NULL || r->model_bytes == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    if (n_threads < 1 || n_threads > FGQ_THREADPOOL_MAX_THREADS)
+        return fgq_fail(err, FGQ_ERR_VALUE, "thread count %ld is outside 1..%d", (long)n_threads,
+                        FGQ_THREADPOOL_MAX_THREADS);
+    fgq_threadpool_destroy(r->pool);
+    r->pool = NULL;
+    if (n_threads == 1)
+        return FGQ_OK;
+    return fgq_threadpool_create(n_threads, &r->pool, err);
+}
+
+int32_t fgq_graph_runner_threads(const fgq_graph_runner *r)
+{
+    return r != NULL ? fgq_threadpool_n_threads(r->pool) : 1;
+}
+
+void fgq_graph_runner_free(fgq_graph_runner *r)
+{
+    if (r == NULL)
+        return;
+    fgq_threadpool_destroy(r->pool);
+    free(r->model_bytes);
+    free(r->arena);
+    memset(r, 0, sizeof *r);
+}
+
+typedef struct {
+    const fgq_sweep_observer *obs;
+    int32_t n;
+} sweep_fanout;
+
+static void fan_out(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
+{
+    const sweep_fanout *f = user;
+    for (int32_t i = 0; i < f->n; i++)
+        if (f->obs[i].node != NULL)
+            f->obs[i].node(f->obs[i].user, node, outputs, n_outputs);
+}
+
+fgq_status fgq_graph_sweep(const fgq_graph *g, const float *data, int64_t n_samples, const fgq_sweep_observer *obs,
+                           int32_t n_obs, int32_t threads, void (*progress)(void *user, int64_t done, int64_t total),
+                           void *user, fgq_error *err)
+{
+    if (g->n_inputs != 1)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "the model has %d inputs (only one is supported here)",
+                        (int)g->n_inputs);
+    if (n_samples < 1)
+        return fgq_fail(err, FGQ_ERR_VALUE, "no samples");
+    if (n_obs < 0 || n_obs > FGQ_SWEEP_MAX_OBSERVERS)
+        return fgq_fail(err, FGQ_ERR_VALUE, "%d observers (at most %d)", (int)n_obs, FGQ_SWEEP_MAX_OBSERVERS);
+    fgq_graph_runner r;
+    fgq_status st = fgq_graph_runner_init(&r, g, err);
+    if (st != FGQ_OK)
+        return st;
+    if (threads > 1 && fgq_graph_runner_set_threads(&r, threads, err) != FGQ_OK)
+        fgq_error_clear(err); /* runs serially */
+    const int32_t n_out = g->n_outputs;
+    float **outs = calloc((size_t)(n_out > 0 ? n_out : 1), sizeof *outs);
+    st = outs == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "out of memory") : FGQ_OK;
+    for (int32_t i = 0; st == FGQ_OK && i < n_out; i++) {
+        fgq_tensor_info info;
+        fgq_model_output_info(&r.model, i, &info);
+        if ((outs[i] = malloc((size_t)info.size_bytes + 1)) == NULL)
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    }
+    const int64_t per = fgq_ir_tensor_numel(&g->tensors[g->inputs[0]]);
+    sweep_fanout f = {obs, n_obs};
+    for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
+        const float *x = data + s * per;
+        for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
+            if (obs[i].input != NULL)
+                st = obs[i].input(obs[i].user, s, x, per, err);
+        if (st == FGQ_OK)
+            st = fgq_graph_runner_run(&r, &x, outs, fan_out, &f, err);
+        for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
+            if (obs[i].after != NULL)
+                st = obs[i].after(obs[i].user, s, err);
+        if (st == FGQ_OK && progress != NULL)
+            progress(user, s + 1, n_samples);
+    }
+    for (int32_t i = 0; outs != NULL && i < n_out; i++)
+        free(outs[i]);
+    free(outs);
+    fgq_graph_runner_free(&r);
+    return st;
+}
