@@ -33,7 +33,7 @@
 #include "fgq_format.h"
 #include "fgq_ops.h"
 #include "quant/affine.h"
-#include "quant/wformat.h"
+#include "quant/format/wformat.h"
 #include "threadpool.h"
 
 #include <math.h>

@@ -10,8 +10,8 @@
  * "vs s8" is the solver's throughput divided by the s8 pass's.
  * Usage: bench_solvers [--quick] [--runs R] [--json FILE]
  */
-#include "quant/ternary.h"
-#include "quant/wformat.h"
+#include "quant/format/ternary.h"
+#include "quant/format/wformat.h"
 
 #include <math.h>
 #include <stdio.h>
