@@ -36,7 +36,24 @@ RESULTS = os.path.join(REPO, "docs", "accuracy-real-results.json")
 DOC = os.path.join(REPO, "docs", "accuracy-real.md")
 CACHE = os.environ.get("FGQ_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "fgq")
 
+FM = "/usr/share/datasets/fashion-mnist"
 MODELS = {
+    "mnist-8": {
+        "model": os.path.join(REPO, "examples/mnist-8/model.onnx"),
+        "calib": os.path.join(REPO, "examples/mnist/t10k-images-idx3-ubyte.gz"), "calib_samples": "0:1000",
+        "data": os.path.join(REPO, "examples/mnist/t10k-images-idx3-ubyte.gz"),
+        "labels": os.path.join(REPO, "examples/mnist/t10k-labels-idx1-ubyte.gz"), "samples": "1000:10000", "pre": [],
+        "what": "mnist-8 of the ONNX model zoo (in examples/); calibration: MNIST test images 0-999; evaluation: "
+                "test images 1000-9999 (one image = 0.011 points)",
+    },
+    "fashion-mnist": {
+        "model": os.path.join(REPO, "examples/fashion-mnist/model.onnx"),
+        "calib": FM + "/train-images-idx3-ubyte.gz", "calib_samples": "0:1000",
+        "data": FM + "/t10k-images-idx3-ubyte.gz", "labels": FM + "/t10k-labels-idx1-ubyte.gz",
+        "pre": ["--scale", "0.00392156862745098"],
+        "what": "the Fashion-MNIST CNN of examples/ (scripts/train_fashion_mnist.py); calibration: training images "
+                "0-999; evaluation: all 10,000 test images",
+    },
     "resnet8-cifar10": {
         "model": "cifar10/resnet8.onnx", "calib": "cifar10/calib_x.npy", "calib_samples": "0:500",
         "data": "cifar10/test_x.npy", "labels": "cifar10/test_y.npy", "pre": ["--mean", "127.5", "--std", "128"],
@@ -70,6 +87,15 @@ CELLS = [
     ("ternary:g64 rtn", ["--weights", "ternary:g64:exact", "--solver", "rtn"]),
     ("s8 rtn", ["--weights", "s8", "--solver", "rtn"]),
     ("s4:g32 rtn", ["--weights", "s4:g32", "--solver", "rtn"]),
+    ("ternary:g4 all gptq", ["--weights", "ternary:g4:exact", "--first-last", "same", "--solver", "gptq"]),
+    ("ternary:g4 all rtn", ["--weights", "ternary:g4:exact", "--first-last", "same", "--solver", "rtn"]),
+    ("ternary:g16 all gptq", ["--weights", "ternary:g16:exact", "--first-last", "same", "--solver", "gptq"]),
+    ("ternary:g16 all rtn", ["--weights", "ternary:g16:exact", "--first-last", "same", "--solver", "rtn"]),
+    ("ternary:g64 all gptq", ["--weights", "ternary:g64:exact", "--first-last", "same", "--solver", "gptq"]),
+    ("ternary:g64 all rtn", ["--weights", "ternary:g64:exact", "--first-last", "same", "--solver", "rtn"]),
+    ("s8 equalize", ["--weights", "s8", "--equalize", "on"]),
+    ("ternary:g4 gptq equalize", ["--weights", "ternary:g4:exact", "--equalize", "on"]),
+    ("ternary:g16 gptq equalize", ["--weights", "ternary:g16:exact", "--equalize", "on"]),
 ]
 
 
@@ -117,12 +143,14 @@ def commit():
 
 
 def path(m, k):
-    return os.path.join(CACHE, m[k])
+    return os.path.join(CACHE, m[k])  # absolute paths stay as they are
 
 
 def eval_argv(m, model):
-    return ["eval", model, "--data", path(m, "data"), "--labels", path(m, "labels"), "--json", "--threads", "2"] + \
-        m["pre"]
+    a = ["eval", model, "--data", path(m, "data"), "--labels", path(m, "labels"), "--json", "--threads", "2"]
+    if m.get("samples"):
+        a += ["--samples", m["samples"]]
+    return a + m["pre"]
 
 
 def measure(fgq, name, m, cell, args, tmp):
