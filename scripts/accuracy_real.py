@@ -31,6 +31,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from accuracy_table import fgq_commit as commit, machine  # noqa: E402  (one copy of each)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(REPO, "docs", "accuracy-real-results.json")
 DOC = os.path.join(REPO, "docs", "accuracy-real.md")
@@ -121,25 +124,6 @@ def run(fgq, argv, timeout=7200):
     t = time.time()
     p = subprocess.run([fgq] + argv, cwd=REPO, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr, time.time() - t
-
-
-def machine():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return "%s, %d cores" % (line.split(":", 1)[1].strip(), os.cpu_count() or 0)
-    except OSError:
-        pass
-    return "unknown"
-
-
-def commit():
-    try:
-        return subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty", "--abbrev=12"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def path(m, k):

@@ -206,3 +206,19 @@ float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def)
     const fgq_ir_attr *a = fgq_node_attr(n, name);
     return (a != NULL && a->type == FGQ_ATTR_FLOAT) ? a->f : def;
 }
+
+int fgq_node_is(const fgq_ir_node *n, const char *op)
+{
+    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, op) == 0;
+}
+
+int fgq_ir_is_f32_const(const fgq_graph *g, int32_t t)
+{
+    return t >= 0 && g->tensors[t].kind == FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32 &&
+           g->tensors[t].data != NULL;
+}
+
+int fgq_ir_is_f32_activation(const fgq_graph *g, int32_t t)
+{
+    return t >= 0 && g->tensors[t].kind != FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32;
+}

@@ -130,6 +130,11 @@ int64_t fgq_ir_tensor_numel(const fgq_ir_tensor *t);
  * `def` when the attribute is absent. */
 const fgq_ir_attr *fgq_node_attr(const fgq_ir_node *n, const char *name);
 int64_t fgq_node_attr_int(const fgq_ir_node *n, const char *name, int64_t def);
+/* 1 if n is op `op` of the default ONNX domain. */
+int fgq_node_is(const fgq_ir_node *n, const char *op);
+/* 1 if tensor t (may be -1) is a float32 constant with data / a float32 activation (not a constant). */
+int fgq_ir_is_f32_const(const fgq_graph *g, int32_t t);
+int fgq_ir_is_f32_activation(const fgq_graph *g, int32_t t);
 float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def);
 
 void fgq_qparams_free(fgq_qparams *q);

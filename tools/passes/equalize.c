@@ -10,13 +10,7 @@
 
 static int is_conv(const fgq_ir_node *n)
 {
-    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, "Conv") == 0;
-}
-
-static int const_f32(const fgq_graph *g, int32_t t)
-{
-    return t >= 0 && g->tensors[t].kind == FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32 &&
-           g->tensors[t].data != NULL;
+    return fgq_node_is(n, "Conv");
 }
 
 /* Conv1's activation is positively homogeneous: none, ReLU, or clip [0, +inf). */
@@ -68,8 +62,8 @@ fgq_status fgq_pass_equalize(fgq_graph *g, int32_t *n_pairs, fgq_error *err)
             if (!is_conv(a) || a->n_inputs < 2 || a->n_outputs < 1 || !homogeneous(a))
                 continue;
             const int32_t y = a->outputs[0], w1t = a->inputs[1], b1t = a->n_inputs > 2 ? a->inputs[2] : -1;
-            if (y < 0 || uses[y] != 1 || !const_f32(g, w1t) || uses[w1t] != 1 ||
-                (b1t >= 0 && (!const_f32(g, b1t) || uses[b1t] != 1)))
+            if (y < 0 || uses[y] != 1 || !fgq_ir_is_f32_const(g, w1t) || uses[w1t] != 1 ||
+                (b1t >= 0 && (!fgq_ir_is_f32_const(g, b1t) || uses[b1t] != 1)))
                 continue;
             /* through per-channel, positively homogeneous ops: pools, Relu */
             int32_t chain[8], n_chain = 0, t = y;
@@ -81,7 +75,7 @@ fgq_status fgq_pass_equalize(fgq_graph *g, int32_t *n_pairs, fgq_error *err)
                 chain[n_chain++] = t;
                 b = &g->nodes[reader[t]];
             }
-            if (!is_conv(b) || b->n_inputs < 2 || b->inputs[0] != t || !const_f32(g, b->inputs[1]) ||
+            if (!is_conv(b) || b->n_inputs < 2 || b->inputs[0] != t || !fgq_ir_is_f32_const(g, b->inputs[1]) ||
                 uses[b->inputs[1]] != 1)
                 continue;
             const fgq_ir_tensor *w1 = &g->tensors[w1t], *w2 = &g->tensors[b->inputs[1]];

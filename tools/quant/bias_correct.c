@@ -179,37 +179,32 @@ static int column_means(const fgq_layer_ctx *c, int32_t i, int64_t k, const doub
         *col_out = col;
         return 1;
     }
-    const int64_t G = v.groups, Cg = v.c / G;
+    /* the mean im2col column: the im2col rows of the mean input, averaged over positions */
+    const int64_t G = v.groups, np = v.out[0] * v.out[1] * v.out[2], numel = v.n * v.c * v.in[0] * v.in[1] * v.in[2];
     double *col = calloc((size_t)(G * k), sizeof(double));
-    if (col == NULL)
+    float *xm = malloc((size_t)numel * sizeof(float)), *rows = malloc((size_t)(64 * k) * sizeof(float));
+    if (col == NULL || xm == NULL || rows == NULL) {
+        free(col);
+        free(xm);
+        free(rows);
         return -1;
-    const double denom = (double)v.n * (double)(v.out[0] * v.out[1] * v.out[2]);
-    for (int64_t g = 0; g < G; g++)
-        for (int64_t ci = 0; ci < Cg; ci++)
-            for (int64_t a = 0; a < v.ker[0]; a++)
-                for (int64_t b = 0; b < v.ker[1]; b++)
-                    for (int64_t e = 0; e < v.ker[2]; e++) {
-                        double sum = 0.0;
-                        for (int64_t b0 = 0; b0 < v.n; b0++) {
-                            const double *plane = mx + (b0 * v.c + g * Cg + ci) * v.in[0] * v.in[1] * v.in[2];
-                            for (int64_t o0 = 0; o0 < v.out[0]; o0++) {
-                                int64_t i0 = o0 * v.str[0] - v.pad[0] + a * v.dil[0];
-                                if (i0 < 0 || i0 >= v.in[0])
-                                    continue;
-                                for (int64_t o1 = 0; o1 < v.out[1]; o1++) {
-                                    int64_t i1 = o1 * v.str[1] - v.pad[1] + b * v.dil[1];
-                                    if (i1 < 0 || i1 >= v.in[1])
-                                        continue;
-                                    for (int64_t o2 = 0; o2 < v.out[2]; o2++) {
-                                        int64_t i2 = o2 * v.str[2] - v.pad[2] + e * v.dil[2];
-                                        if (i2 >= 0 && i2 < v.in[2])
-                                            sum += plane[(i0 * v.in[1] + i1) * v.in[2] + i2];
-                                    }
-                                }
-                            }
-                        }
-                        col[g * k + (ci * v.ker[0] + a) * v.ker[1] * v.ker[2] + b * v.ker[2] + e] = sum / denom;
-                    }
+    }
+    for (int64_t e = 0; e < numel; e++)
+        xm[e] = (float)mx[e];
+    for (int64_t b = 0; b < v.n; b++)
+        for (int64_t g = 0; g < G; g++)
+            for (int64_t p = 0; p < np; p += 64) {
+                const int64_t nb = np - p < 64 ? np - p : 64;
+                fgq_layer_columns(&v, xm, b, g, p, nb, rows);
+                for (int64_t q = 0; q < nb; q++)
+                    for (int64_t j = 0; j < k; j++)
+                        col[g * k + j] += (double)rows[q * k + j];
+            }
+    const double denom = (double)v.n * (double)np;
+    for (int64_t e = 0; e < G * k; e++)
+        col[e] /= denom;
+    free(xm);
+    free(rows);
     *col_out = col;
     *groups = G;
     return 1;

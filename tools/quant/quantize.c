@@ -60,22 +60,6 @@ typedef struct {
 
 /* ---- small graph helpers ------------------------------------------------------ */
 
-static int op_is(const fgq_ir_node *n, const char *op)
-{
-    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, op) == 0;
-}
-
-static int is_const_f32(const fgq_graph *g, int32_t t)
-{
-    return t >= 0 && g->tensors[t].kind == FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32 &&
-           g->tensors[t].data != NULL;
-}
-
-static int is_activation(const fgq_graph *g, int32_t t)
-{
-    return t >= 0 && g->tensors[t].kind != FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32;
-}
-
 /* New qg tensor shaped like float tensor src (-1: no shape), named `base` when
  * bare is set and that name is free, else base+suffix (+suffix... until unique). */
 static int32_t new_tensor(qctx *c, const char *base, const char *suffix, int32_t src, fgq_dtype dt, int bare)
@@ -385,7 +369,7 @@ static const fgq_layer_override *find_override(const qctx *c, const char *name)
 static int add_channel_vector(const fgq_graph *g, int32_t b, int32_t y, int32_t ch, int64_t rows, float *bias)
 {
     const fgq_ir_tensor *bt = &g->tensors[b], *yt = &g->tensors[y];
-    if (!is_const_f32(g, b) || bt->rank > yt->rank)
+    if (!fgq_ir_is_f32_const(g, b) || bt->rank > yt->rank)
         return 0;
     int64_t n = fgq_ir_tensor_numel(bt);
     for (int32_t a = 0; a < bt->rank; a++) {
@@ -470,7 +454,7 @@ static fgq_status gather_layer(qctx *c, int32_t i, int32_t wt, int64_t rows, int
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
-    int is_conv = op_is(n, "Conv"), is_gemm = op_is(n, "Gemm");
+    int is_conv = fgq_node_is(n, "Conv"), is_gemm = fgq_node_is(n, "Gemm");
     int32_t y = n->outputs[0], ch = is_conv ? 1 : fg->tensors[y].rank - 1;
     *act_node = n;
     /* weights as [rows, k], Gemm's alpha folded in */
@@ -484,7 +468,7 @@ static fgq_status gather_layer(qctx *c, int32_t i, int32_t wt, int64_t rows, int
         int32_t b = n->inputs[2];
         float beta = is_gemm ? fgq_node_attr_float(n, "beta", 1.0f) : 1.0f;
         float *tmp = calloc((size_t)rows, sizeof(float));
-        int ok = tmp != NULL && (is_conv ? is_const_f32(fg, b) && fgq_ir_tensor_numel(&fg->tensors[b]) == rows &&
+        int ok = tmp != NULL && (is_conv ? fgq_ir_is_f32_const(fg, b) && fgq_ir_tensor_numel(&fg->tensors[b]) == rows &&
                                                (memcpy(tmp, fg->tensors[b].data, (size_t)rows * sizeof(float)), 1)
                                          : add_channel_vector(fg, b, y, ch, rows, tmp));
         if (!ok) {
@@ -502,7 +486,7 @@ static fgq_status gather_layer(qctx *c, int32_t i, int32_t wt, int64_t rows, int
         c->n_cons[y] == 1) {
         int32_t j = c->cons[y];
         const fgq_ir_node *a = &fg->nodes[j];
-        if (op_is(a, "Add") && a->n_inputs == 2 && a->n_outputs >= 1) {
+        if (fgq_node_is(a, "Add") && a->n_inputs == 2 && a->n_outputs >= 1) {
             int32_t other = a->inputs[0] == y ? a->inputs[1] : a->inputs[0];
             if (other != y && add_channel_vector(fg, other, a->outputs[0], ch, rows, bias)) {
                 c->absorbed[j] = 1;
@@ -526,7 +510,7 @@ static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, i
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
-    const int is_conv = op_is(n, "Conv");
+    const int is_conv = fgq_node_is(n, "Conv");
     int32_t y = n->outputs[0];
     const fgq_ir_node *act_node = n;
     const int64_t nw = rows * k;
@@ -714,7 +698,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
-    int is_conv = op_is(n, "Conv");
+    int is_conv = fgq_node_is(n, "Conv");
     int32_t y = n->outputs[0];
     const fgq_ir_node *act_node = n;
     float *bias = calloc((size_t)rows, sizeof(float));
@@ -856,7 +840,7 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
-    const int is_conv = op_is(n, "Conv");
+    const int is_conv = fgq_node_is(n, "Conv");
     int32_t y = n->outputs[0];
     const fgq_ir_node *act_node = n;
     float *bias = calloc((size_t)rows, sizeof(float));
@@ -980,7 +964,7 @@ static fgq_status quantize_node(qctx *c, int32_t i)
     int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     fgq_status st;
-    if (op_is(n, "Add") && n->n_inputs == 2 && is_activation(fg, n->inputs[0]) && is_activation(fg, n->inputs[1])) {
+    if (fgq_node_is(n, "Add") && n->n_inputs == 2 && fgq_ir_is_f32_activation(fg, n->inputs[0]) && fgq_ir_is_f32_activation(fg, n->inputs[1])) {
         int32_t in[2];
         fgq_affine_params ay;
         if ((st = get_quant(c, n->inputs[0], &in[0])) != FGQ_OK || (st = get_quant(c, n->inputs[1], &in[1])) != FGQ_OK ||
@@ -1008,8 +992,8 @@ static fgq_status quantize_node(qctx *c, int32_t i)
         pass_report(c, i, y, yq);
         return FGQ_OK;
     }
-    int is_max = op_is(n, "MaxPool"), is_avg = op_is(n, "AveragePool"), is_gap = op_is(n, "GlobalAveragePool");
-    if ((is_max || is_avg || is_gap) && n->n_inputs >= 1 && is_activation(fg, n->inputs[0]) &&
+    int is_max = fgq_node_is(n, "MaxPool"), is_avg = fgq_node_is(n, "AveragePool"), is_gap = fgq_node_is(n, "GlobalAveragePool");
+    if ((is_max || is_avg || is_gap) && n->n_inputs >= 1 && fgq_ir_is_f32_activation(fg, n->inputs[0]) &&
         (n->n_outputs == 1 || n->outputs[1] < 0 || c->n_cons[n->outputs[1]] == 0)) {
         fgq_lowered_node low;
         int32_t xq, yq;
@@ -1029,10 +1013,10 @@ static fgq_status quantize_node(qctx *c, int32_t i)
         pass_report(c, i, y, yq);
         return FGQ_OK;
     }
-    if (op_is(n, "Concat") && n->n_inputs >= 1 && n->n_inputs <= FGQ_QCONCAT_MAX_INPUTS) {
+    if (fgq_node_is(n, "Concat") && n->n_inputs >= 1 && n->n_inputs <= FGQ_QCONCAT_MAX_INPUTS) {
         int ok = 1;
         for (int32_t k2 = 0; k2 < n->n_inputs; k2++)
-            ok &= is_activation(fg, n->inputs[k2]);
+            ok &= fgq_ir_is_f32_activation(fg, n->inputs[k2]);
         if (ok) {
             fgq_lowered_node low;
             int32_t in[FGQ_QCONCAT_MAX_INPUTS], yq;
@@ -1073,7 +1057,7 @@ static fgq_status quantize_node(qctx *c, int32_t i)
     static const char *const moves[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity",
                                         "Dropout"};
     for (size_t m = 0; m < sizeof moves / sizeof moves[0]; m++) {
-        if (!op_is(n, moves[m]) || n->n_inputs < 1 || !is_activation(fg, n->inputs[0]) || c->qver[n->inputs[0]] < 0)
+        if (!fgq_node_is(n, moves[m]) || n->n_inputs < 1 || !fgq_ir_is_f32_activation(fg, n->inputs[0]) || c->qver[n->inputs[0]] < 0)
             continue;
         int32_t in_map[FGQ_LOWER_MAX_INPUTS], yq;
         for (int32_t k2 = 0; k2 < FGQ_LOWER_MAX_INPUTS; k2++)

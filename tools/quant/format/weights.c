@@ -101,30 +101,14 @@ void fgq_weight_rows_f32(const fgq_graph *g, const fgq_weight_ref *w, float *dst
     }
 }
 
-static int node_is(const fgq_ir_node *n, const char *op)
-{
-    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, op) == 0;
-}
-
-static int is_f32_const(const fgq_graph *g, int32_t t)
-{
-    return t >= 0 && g->tensors[t].kind == FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32 &&
-           g->tensors[t].data != NULL;
-}
-
-static int is_f32_activation(const fgq_graph *g, int32_t t)
-{
-    return t >= 0 && g->tensors[t].kind != FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32;
-}
-
 int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed)
 {
     const fgq_ir_node *n = &g->nodes[i];
-    if (n->n_inputs < 2 || n->n_outputs < 1 || !is_f32_activation(g, n->inputs[0]) || !is_f32_const(g, n->inputs[1]))
+    if (n->n_inputs < 2 || n->n_outputs < 1 || !fgq_ir_is_f32_activation(g, n->inputs[0]) || !fgq_ir_is_f32_const(g, n->inputs[1]))
         return 0;
     const fgq_ir_tensor *w = &g->tensors[n->inputs[1]];
     *wt = n->inputs[1];
-    if (node_is(n, "Conv")) {
+    if (fgq_node_is(n, "Conv")) {
         if (w->rank < 3 || w->rank > 5)
             return 0;
         *rows = w->dims[0];
@@ -132,7 +116,7 @@ int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *
         *transposed = 0;
         return *rows > 0 && *k > 0;
     }
-    if (node_is(n, "Gemm")) {
+    if (fgq_node_is(n, "Gemm")) {
         if (w->rank != 2 || fgq_node_attr_int(n, "transA", 0) != 0 || g->tensors[n->inputs[0]].rank != 2)
             return 0;
         int tb = fgq_node_attr_int(n, "transB", 0) != 0;
@@ -141,7 +125,7 @@ int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *
         *transposed = !tb;
         return *rows > 0 && *k > 0;
     }
-    if (node_is(n, "MatMul")) {
+    if (fgq_node_is(n, "MatMul")) {
         if (w->rank != 2 || g->tensors[n->inputs[0]].rank < 1)
             return 0;
         *rows = w->dims[1];

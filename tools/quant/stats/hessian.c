@@ -98,8 +98,7 @@ static void syrk_block(const float *x, int64_t np, int64_t k, double *h)
     }
 }
 
-/* im2col rows of group g of batch item b, output positions p0 .. p0+np. */
-static void conv_columns(const fgq_layer_view *v, const float *x, int64_t b, int64_t g, int64_t p0, int64_t np,
+void fgq_layer_columns(const fgq_layer_view *v, const float *x, int64_t b, int64_t g, int64_t p0, int64_t np,
                          float *out)
 {
     const int64_t cg = v->c / v->groups, plane = v->in[0] * v->in[1] * v->in[2];
@@ -142,7 +141,7 @@ fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, f
         for (int64_t g = 0; g < v->groups; g++)
             for (int64_t p = 0; p < np; p += POS_BLOCK) {
                 const int64_t nb = np - p < POS_BLOCK ? np - p : POS_BLOCK;
-                conv_columns(v, x, b, g, p, nb, cols);
+                fgq_layer_columns(v, x, b, g, p, nb, cols);
                 syrk_block(cols, nb, v->k, h + g * v->k * v->k);
             }
     free(cols);

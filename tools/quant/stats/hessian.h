@@ -63,6 +63,12 @@ typedef struct {
  * geometry is not one the im2col view covers. */
 int fgq_layer_view_of(const fgq_graph *g, int32_t node, fgq_layer_view *v);
 
+/* A convolution's im2col rows (v->is_conv): for batch item b and group g,
+ * the k input values of output positions p0 .. p0+np (row-major over the
+ * output's spatial dims) into out [np, k], padding as 0. */
+void fgq_layer_columns(const fgq_layer_view *v, const float *x, int64_t b, int64_t g, int64_t p0, int64_t np,
+                       float *out);
+
 /* Runs g (float, one input; data as fgq_calib_run) over n_samples samples
  * and sums H for every weight layer. progress may be NULL. */
 fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *data, int64_t n_samples,
