@@ -309,10 +309,17 @@ static void compare_model(const char *path)
 
 static void test_real_models(void)
 {
-    compare_model("/work/shared/models/mnist-8/model.onnx");
-    compare_model("/work/shared/models/tiny-v0.7/model_ic.onnx");
-    compare_model("/work/shared/models/tiny-v0.7/model_kws.onnx");
-    compare_model("/work/shared/models/tiny-v0.7/model_ad.onnx");
+    /* FGQ_SHARED as in the Python tests; else ../shared beside the checkout (tests run in the source dir) */
+    const char *shared = getenv("FGQ_SHARED");
+    const char *models[] = {"mnist-8/model.onnx", "tiny-v0.7/model_ic.onnx", "tiny-v0.7/model_kws.onnx",
+                            "tiny-v0.7/model_ad.onnx"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/models/%s", shared != NULL ? shared : "../shared", models[i]);
+        if (access(path, R_OK) != 0)
+            fprintf(stderr, "skip   %s (not found; set FGQ_SHARED)\n", path);
+        compare_model(path);
+    }
 }
 
 int main(void)
