@@ -111,13 +111,17 @@ def load():
 
 
 def save(key, entry):
-    res = load()
-    res[key] = entry
-    tmp = RESULTS + ".tmp%d" % os.getpid()
-    with open(tmp, "w") as f:
-        json.dump(dict(sorted(res.items())), f, indent=1, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, RESULTS)
+    """Re-read, add one entry, write atomically, under a lock: two runs (two models) may share the file."""
+    import fcntl
+    with open(RESULTS + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        res = load()
+        res[key] = entry
+        tmp = RESULTS + ".tmp%d" % os.getpid()
+        with open(tmp, "w") as f:
+            json.dump(dict(sorted(res.items())), f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, RESULTS)
 
 
 def run(fgq, argv, timeout=7200):
