@@ -452,15 +452,15 @@ static int eval_compare(const eval_args *a)
     fgq_error err;
     fgq_error_clear(&err);
     int rc = FGQ_EXIT_OK;
-    fgq_graph *fg = NULL, *qg = NULL;
+    fgq_graph *fg = NULL;
     fgq_graph_runner fr, qr;
     memset(&fr, 0, sizeof fr);
     memset(&qr, 0, sizeof qr);
     fgq_dataset d, cd;
     memset(&d, 0, sizeof d);
     memset(&cd, 0, sizeof cd);
-    fgq_quant_stats stats;
-    memset(&stats, 0, sizeof stats);
+    fgq_quant_result qres; /* --sensitivity: the statistics and the model the flags make */
+    memset(&qres, 0, sizeof qres);
     fgq_compare_result res;
     memset(&res, 0, sizeof res);
     int64_t *labels = NULL, n_labels = 0;
@@ -532,19 +532,11 @@ static int eval_compare(const eval_args *a)
         if (load_samples(a->qf.calib, a->qf.calib_range, &in_info, &pre, &cd, &err) != FGQ_OK)
             goto fail;
         fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
-        if (fgq_quant_prepare_graph(fg, &cfg, NULL, &err) != FGQ_OK)
+        if (fgq_quant_pipeline(fg, cd.data, cd.dims[0], &cfg, NULL, (int32_t)a->threads, 0, &sp, &qres, &err) !=
+            FGQ_OK)
             goto fail;
-        fgq_status st = fgq_quant_stats_collect(&stats, fg, cd.data, cd.dims[0], &cfg, (int32_t)a->threads, &sp, &err);
-        if (st != FGQ_OK)
+        if (qname == NULL && fgq_graph_runner_init(&qr, qres.qg, &err) != FGQ_OK)
             goto fail;
-        if (qname == NULL) {
-            fgq_layer_report *rep = NULL;
-            int32_t n_rep = 0;
-            st = fgq_quantize_graph(fg, &stats.calib, &cfg, &qg, &rep, &n_rep, &err);
-            free(rep);
-            if (st != FGQ_OK || fgq_graph_runner_init(&qr, qg, &err) != FGQ_OK)
-                goto fail;
-        }
     }
     if (fgq_compare_check(&fr.model, fname, &qr.model, qname ? qname : "the quantized model", &err) != FGQ_OK ||
         fgq_graph_runner_set_threads(&fr, (int32_t)a->threads, &err) != FGQ_OK ||
@@ -566,7 +558,7 @@ static int eval_compare(const eval_args *a)
     if (a->sensitivity) {
         in.layers = 0;
         fgq_progress_begin(&pc.bar, "sensitivity", n);
-        st = fgq_sensitivity_scan(fg, &stats.calib, &cfg, &in, (int32_t)a->threads, &rows, &n_rows, &err);
+        st = fgq_sensitivity_scan(fg, &qres.stats.calib, &cfg, &in, (int32_t)a->threads, &rows, &n_rows, &err);
         fgq_progress_end(&pc.bar);
         if (st != FGQ_OK)
             goto fail;
@@ -581,12 +573,11 @@ done:
     free(float_out);
     free(labels);
     fgq_compare_result_free(&res);
-    fgq_quant_stats_free(&stats);
+    fgq_quant_result_free(&qres);
     fgq_dataset_free(&cd);
     fgq_dataset_free(&d);
     fgq_graph_runner_free(&qr);
     fgq_graph_runner_free(&fr);
-    fgq_graph_free(qg);
     fgq_graph_free(fg);
     return rc;
 }

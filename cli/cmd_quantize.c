@@ -218,15 +218,11 @@ int fgq_cmd_quantize(int argc, char **argv)
     }
     const char *calib_path = qf.calib, *range = qf.calib_range;
 
-    fgq_graph *fg = NULL, *qg = NULL;
+    fgq_graph *fg = NULL;
     fgq_dataset d;
     memset(&d, 0, sizeof d);
-    fgq_quant_stats stats;
-    memset(&stats, 0, sizeof stats);
-    fgq_layer_report *layers = NULL;
-    int32_t n_layers = 0;
-    fgq_budget_result bres;
-    memset(&bres, 0, sizeof bres);
+    fgq_quant_result res;
+    memset(&res, 0, sizeof res);
     fgq_threadpool *pool = NULL; /* the solver's threads; the model's bytes do not depend on them */
     if (fgq_threadpool_default_threads() > 1 &&
         fgq_threadpool_create(fgq_threadpool_default_threads(), &pool, &err) == FGQ_OK)
@@ -267,27 +263,12 @@ int fgq_cmd_quantize(int argc, char **argv)
         n = d.dims[0];
     }
     fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
-    int32_t eq_pairs = 0;
-    if (fgq_quant_prepare_graph(fg, &cfg, &eq_pairs, &err) != FGQ_OK)
+    if (fgq_quant_pipeline(fg, d.data, n, &cfg, has_budget ? &budget : NULL, fgq_threadpool_default_threads(), 1,
+                           &sp, &res, &err) != FGQ_OK)
         goto fail;
-    if (fgq_quant_stats_collect(&stats, fg, d.data, n, &cfg, fgq_threadpool_default_threads(), &sp, &err) != FGQ_OK)
-        goto fail;
-    if (has_budget) {
-        if (fgq_budget_search(fg, stats.has_calib ? &stats.calib : NULL, &cfg, d.data, n, &budget, &sp, &bres,
-                              &err) != FGQ_OK)
-            goto fail;
-        cfg.overrides = bres.overrides;
-        cfg.n_overrides = bres.n_overrides;
-    }
-    if (fgq_quantize_graph(fg, stats.has_calib ? &stats.calib : NULL, &cfg, &qg, &layers, &n_layers, &err) != FGQ_OK)
-        goto fail;
-    if (n > 0) {
-        fgq_progress_begin(&pc.bar, "measure", n);
-        st = fgq_quant_measure(fg, qg, d.data, n, layers, n_layers, on_progress, &pc, &err);
-        fgq_progress_end(&pc.bar);
-        if (st != FGQ_OK)
-            goto fail;
-    }
+    const fgq_layer_report *layers = res.layers;
+    const int32_t n_layers = res.n_layers;
+    const fgq_budget_result *bres = &res.budget;
     fgq_model_preprocess meta;
     memset(&meta, 0, sizeof meta);
     meta.scale = pre.scale != 0.0f ? pre.scale : 1.0f;
@@ -315,8 +296,8 @@ int fgq_cmd_quantize(int argc, char **argv)
     }
     if (has_budget && used < cap)
         snprintf(recipe + used, cap - used, "budget: %.3f bits/weight asked, %.3f used (%lld bytes)\n",
-                 bres.limit_bits, bres.bits, (long long)bres.bytes);
-    st = fgq_write_model_file_recipe(qg, &meta, recipe, out_path, &err);
+                 bres->limit_bits, bres->bits, (long long)bres->bytes);
+    st = fgq_write_model_file_recipe(res.qg, &meta, recipe, out_path, &err);
     free(recipe);
     if (st != FGQ_OK)
         goto fail;
@@ -331,18 +312,18 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_string(&j, "acts", qf.acts ? qf.acts : "u8");
         fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
-        if (has_budget) {
+        if (res.has_budget) {
             fgq_json_key(&j, "budget");
             fgq_json_begin_object(&j);
-            fgq_json_kv_double(&j, "limit_bits", bres.limit_bits);
-            fgq_json_kv_double(&j, "bits", bres.bits);
-            fgq_json_kv_int(&j, "bytes", bres.bytes);
-            fgq_json_kv_int(&j, "weights", bres.weights);
-            fgq_json_kv_double(&j, "predicted_noise", bres.noise);
+            fgq_json_kv_double(&j, "limit_bits", bres->limit_bits);
+            fgq_json_kv_double(&j, "bits", bres->bits);
+            fgq_json_kv_int(&j, "bytes", bres->bytes);
+            fgq_json_kv_int(&j, "weights", bres->weights);
+            fgq_json_kv_double(&j, "predicted_noise", bres->noise);
             fgq_json_key(&j, "layers");
             fgq_json_begin_array(&j);
-            for (int32_t L = 0; L < bres.n_layers; L++) {
-                const fgq_budget_layer *bl = &bres.layers[L];
+            for (int32_t L = 0; L < bres->n_layers; L++) {
+                const fgq_budget_layer *bl = &bres->layers[L];
                 char pol[48];
                 fgq_json_begin_object(&j);
                 fgq_json_kv_string(&j, "name", bl->node);
@@ -403,27 +384,24 @@ int fgq_cmd_quantize(int argc, char **argv)
             printf("%-24s %-18s %-18s %12s %12s %8.2f  %s\n", r->name, r->quantized ? r->op : "(float)", r->policy,
                    ws, as, r->bits, r->has_weights ? r->solver : "");
         }
-        if (has_budget)
+        if (res.has_budget)
             printf("\nbudget: %.3f bits per weight asked, %.3f used: %lld bytes of quantized weights for %lld "
                    "weights in %d layers (policy per layer above)\n",
-                   bres.limit_bits, bres.bits, (long long)bres.bytes, (long long)bres.weights, (int)bres.n_layers);
+                   bres->limit_bits, bres->bits, (long long)bres->bytes, (long long)bres->weights, (int)bres->n_layers);
         if (cfg.equalize)
-            printf("\nequalization: %d Conv pairs rescaled\n", (int)eq_pairs);
+            printf("\nequalization: %d Conv pairs rescaled\n", (int)res.equalized_pairs);
         double solve = 0.0;
         for (int32_t L = 0; L < n_layers; L++)
             solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;
         printf("\ntime: float pass (calibration%s%s) %.2f s, solver %.2f s\n", cfg.means ? ", bias means" : "",
-               cfg.hessians ? ", statistics" : "", stats.seconds, solve);
+               cfg.hessians ? ", statistics" : "", res.stats.seconds, solve);
     }
     goto done;
 fail:
     rc = fgq_cli_report(cmd, &err);
 done:
-    free(layers);
-    fgq_graph_free(qg);
+    fgq_quant_result_free(&res);
     fgq_graph_free(fg);
-    fgq_quant_stats_free(&stats);
-    fgq_budget_result_free(&bres);
     fgq_threadpool_destroy(pool);
     fgq_dataset_free(&d);
 out:

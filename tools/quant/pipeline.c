@@ -3,6 +3,7 @@
 
 #include "passes/equalize.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,4 +95,45 @@ fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, i
     if (n_pairs != NULL)
         *n_pairs = 0;
     return cfg->equalize ? fgq_pass_equalize(fg, n_pairs, err) : FGQ_OK;
+}
+
+fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_quant_config *cfg,
+                              const fgq_budget *budget, int32_t threads, int measure,
+                              const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    fgq_status st = fgq_quant_prepare_graph(fg, cfg, &out->equalized_pairs, err);
+    if (st == FGQ_OK)
+        st = fgq_quant_stats_collect(&out->stats, fg, data, n, cfg, threads, progress, err);
+    const fgq_calib *calib = out->stats.has_calib ? &out->stats.calib : NULL;
+    if (st == FGQ_OK && budget != NULL) {
+        if ((st = fgq_budget_search(fg, calib, cfg, data, n, budget, progress, &out->budget, err)) == FGQ_OK) {
+            out->has_budget = 1;
+            cfg->overrides = out->budget.overrides;
+            cfg->n_overrides = out->budget.n_overrides;
+        }
+    }
+    if (st == FGQ_OK)
+        st = fgq_quantize_graph(fg, calib, cfg, &out->qg, &out->layers, &out->n_layers, err);
+    if (st == FGQ_OK && measure && n > 0) {
+        if (progress != NULL && progress->begin != NULL)
+            progress->begin(progress->user, "measure", n);
+        st = fgq_quant_measure(fg, out->qg, data, n, out->layers, out->n_layers,
+                               progress != NULL ? progress->update : NULL, progress != NULL ? progress->user : NULL,
+                               err);
+        if (progress != NULL && progress->end != NULL)
+            progress->end(progress->user);
+    }
+    if (st != FGQ_OK)
+        fgq_quant_result_free(out);
+    return st;
+}
+
+void fgq_quant_result_free(fgq_quant_result *r)
+{
+    fgq_quant_stats_free(&r->stats);
+    fgq_budget_result_free(&r->budget);
+    fgq_graph_free(r->qg);
+    free(r->layers);
+    memset(r, 0, sizeof *r);
 }

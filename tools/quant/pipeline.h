@@ -17,13 +17,7 @@
 #define FGQ_TOOLS_QUANT_PIPELINE_H
 
 #include "quant/quantize.h"
-
-typedef struct {
-    void (*begin)(void *user, const char *stage, int64_t total);
-    void (*update)(void *user, int64_t done, int64_t total);
-    void (*end)(void *user);
-    void *user;
-} fgq_stage_progress;
+#include "quant/search/budget.h"
 
 typedef struct {
     fgq_calib calib;
@@ -44,5 +38,25 @@ fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, cons
                                    fgq_quant_config *cfg, int32_t threads, const fgq_stage_progress *progress,
                                    fgq_error *err);
 void fgq_quant_stats_free(fgq_quant_stats *s);
+
+/* The whole quantization of one model, what `fgq quantize` and `fgq eval
+ * --sensitivity` run: fgq_quant_prepare_graph, fgq_quant_stats_collect, the
+ * budget search when budget is not NULL (its choices become cfg's overrides),
+ * fgq_quantize_graph, then, when `measure` and there are samples,
+ * fgq_quant_measure on them. fg is changed in place (equalization). */
+typedef struct {
+    fgq_quant_stats stats;
+    int has_budget;
+    fgq_budget_result budget;
+    int32_t equalized_pairs;
+    fgq_graph *qg;               /* the integer model */
+    fgq_layer_report *layers;
+    int32_t n_layers;
+} fgq_quant_result;
+
+fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_quant_config *cfg,
+                              const fgq_budget *budget, int32_t threads, int measure,
+                              const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err);
+void fgq_quant_result_free(fgq_quant_result *r);
 
 #endif /* FGQ_TOOLS_QUANT_PIPELINE_H */

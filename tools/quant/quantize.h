@@ -129,6 +129,15 @@ fgq_status fgq_input_means_begin(fgq_means_sweep *o, fgq_input_means *m, const f
                                  fgq_sweep_observer *out);
 void fgq_input_means_finish(fgq_means_sweep *o, int64_t n_samples);
 
+/* Progress of long work, stage by stage: begin(stage, total), update(done,
+ * total) as it goes, end(). Any member may be NULL. */
+typedef struct {
+    void (*begin)(void *user, const char *stage, int64_t total);
+    void (*update)(void *user, int64_t done, int64_t total);
+    void (*end)(void *user);
+    void *user;
+} fgq_stage_progress;
+
 /* How weight codes are chosen (quant/gptq.h). */
 typedef enum {
     FGQ_SOLVER_RTN = 0,  /* each weight rounded to its group's grid alone */

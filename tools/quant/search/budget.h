@@ -27,7 +27,7 @@
 #ifndef FGQ_TOOLS_QUANT_BUDGET_H
 #define FGQ_TOOLS_QUANT_BUDGET_H
 
-#include "quant/pipeline.h"
+#include "quant/quantize.h"
 
 #define FGQ_BUDGET_MAX_CANDIDATES 16
 
