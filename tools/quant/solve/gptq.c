@@ -18,12 +18,56 @@ int32_t fgq_gptq_code_max(fgq_wq_kind kind)
  * with U = V⁻¹, itself upper triangular with a positive diagonal. Two k³/6
  * passes, each reading rows contiguously.
  */
+static void run_for(const fgq_parallel *par, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+{
+    if (par != NULL && par->parallel_for != NULL && par->n_threads > 1 && n > grain)
+        par->parallel_for(par->impl, n, grain, fn, ctx);
+    else
+        fn(ctx, 0, n);
+}
+
+/* Σ a[l]·b[l] in four interleaved partial sums (a fixed order: the same
+ * result every run), so the adds do not wait on each other. */
+static double dot(const double *a, const double *b, int64_t n)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int64_t l = 0;
+    for (; l + 4 <= n; l += 4) {
+        s0 += a[l] * b[l];
+        s1 += a[l + 1] * b[l + 1];
+        s2 += a[l + 2] * b[l + 2];
+        s3 += a[l + 3] * b[l + 3];
+    }
+    for (; l < n; l++)
+        s0 += a[l] * b[l];
+    return (s0 + s1) + (s2 + s3);
+}
+
 typedef struct {
     const double *v;
     double *u;
     int64_t k;
     int nomem;
 } inv_task;
+
+typedef struct {
+    double *v;
+    const double *h;
+    int64_t k, i;
+    double vii;
+} col_task;
+
+/* Column i of V above the diagonal, rows [b, e): independent of each other. */
+static void v_column(void *ctx, int64_t b, int64_t e)
+{
+    col_task *t = ctx;
+    const int64_t k = t->k, i = t->i;
+    const double *vi = t->v + i * k;
+    for (int64_t j = b; j < e; j++) {
+        const double *vj = t->v + j * k;
+        t->v[j * k + i] = (t->h[j * k + i] - dot(vj + i + 1, vi + i + 1, k - i - 1)) / t->vii;
+    }
+}
 
 /* Rows [b, e) of U = V⁻¹: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l]. */
 static void inverse_rows(void *ctx, int64_t b, int64_t e)
@@ -50,13 +94,6 @@ static void inverse_rows(void *ctx, int64_t b, int64_t e)
     free(acc);
 }
 
-static void run_for(const fgq_parallel *par, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
-{
-    if (par != NULL && par->parallel_for != NULL && par->n_threads > 1 && n > grain)
-        par->parallel_for(par->impl, n, grain, fn, ctx);
-    else
-        fn(ctx, 0, n);
-}
 
 fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
                            fgq_error *err)
@@ -76,9 +113,7 @@ fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_pa
     memset(v, 0, (size_t)(k * k) * sizeof(double));
     for (int64_t i = k - 1; i >= 0 && st == FGQ_OK; i--) {
         const double *vi = v + i * k;
-        double d = h[i * k + i] + lambda;
-        for (int64_t l = i + 1; l < k; l++)
-            d -= vi[l] * vi[l];
+        const double d = h[i * k + i] + lambda - dot(vi + i + 1, vi + i + 1, k - i - 1);
         if (!(d > 0.0) || !isfinite(d)) {
             st = fgq_fail(err, FGQ_ERR_VALUE,
                           "error compensation: H + %g·I is not positive definite (column %lld; damping %g)", lambda,
@@ -87,13 +122,8 @@ fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_pa
         }
         const double vii = sqrt(d);
         v[i * k + i] = vii;
-        for (int64_t j = i - 1; j >= 0; j--) {
-            const double *vj = v + j * k;
-            double s = h[j * k + i];
-            for (int64_t l = i + 1; l < k; l++)
-                s -= vj[l] * vi[l];
-            v[j * k + i] = s / vii;
-        }
+        col_task ct = {v, h, k, i, vii};
+        run_for(i * (k - i) > (int64_t)1 << 16 ? par : NULL, i, 64, v_column, &ct);
     }
     if (st == FGQ_OK) { /* U = V⁻¹, rows independent */
         inv_task t = {v, u, k, 0};
@@ -280,11 +310,7 @@ static void err_rows(void *ctx, int64_t b, int64_t e)
         for (int64_t i = 0; i < k; i++) {
             if (d[i] == 0.0)
                 continue;
-            const double *hi = t->h + i * k;
-            double s = 0.0;
-            for (int64_t j = 0; j < k; j++)
-                s += hi[j] * d[j];
-            total += d[i] * s;
+            total += d[i] * dot(t->h + i * k, d, k);
         }
         t->per_row[r] = total;
     }
