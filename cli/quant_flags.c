@@ -26,7 +26,8 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     static const char *const names[] = {"--calib",         "--calib-samples", "--weights", "--acts",
                                         "--observer",      "--first-last",    "--bias-correction",
                                         "--solver",        "--damp",          "--budget",  "--size",
-                                        "--candidates",    "--equalize",      "--keep-float",    "--layer"};
+                                        "--candidates",    "--equalize",      "--act-order",     "--keep-float",
+                                        "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -41,7 +42,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     char *v = argv[++*i];
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
-                           &f->size,     &f->candidates, &f->equalize};
+                           &f->size,     &f->candidates, &f->equalize, &f->act_order};
     f->any = 1;
     if (which < sizeof slot / sizeof slot[0]) {
         *slot[which] = v;
@@ -105,6 +106,11 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--damp is the gptq solver's damping (the solver is rtn)");
         cfg->damp = d;
     }
+    if (f->act_order != NULL) {
+        if (strcmp(f->act_order, "on") != 0 && strcmp(f->act_order, "off") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--act-order '%s': expected on or off", f->act_order);
+        cfg->act_order = strcmp(f->act_order, "on") == 0;
+    }
     if (f->equalize != NULL) {
         if (strcmp(f->equalize, "on") != 0 && strcmp(f->equalize, "off") != 0)
             return fgq_fail(err, FGQ_ERR_VALUE, "--equalize '%s': expected on or off", f->equalize);
@@ -121,10 +127,10 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-    const char *names[] = {"--weights", "--acts", "--observer", "--first-last", "--bias-correction", "--solver",
-                           "--damp",    "--equalize", "--budget", "--size",   "--candidates"};
-    const char *vals[] = {f->weights, f->acts,     f->observer, f->first_last, f->bias_correction, f->solver,
-                          f->damp,    f->equalize, f->budget,   f->size,       f->candidates};
+    const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
+                           "--damp",    "--act-order", "--equalize", "--budget",     "--size",            "--candidates"};
+    const char *vals[] = {f->weights, f->acts,      f->observer, f->first_last, f->bias_correction, f->solver,
+                          f->damp,    f->act_order, f->equalize, f->budget,     f->size,            f->candidates};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);

@@ -192,34 +192,125 @@ static double now_ms(void)
 /* GPTQ over every convolution group of the layer with damping `damp`, fitting
  * on `h` (groups of k·k); the output error on hv (may be NULL) is returned in
  * *err_out. */
+/* Act order (GPTQ's "act-order", kept to whole groups): the order in which
+ * the columns are quantized, most-used inputs first. Full groups go by
+ * decreasing Σ diag(H) over their columns, the columns of a group by
+ * decreasing diag(H); a shorter tail group stays last (the grid's group
+ * indexing wants it there). perm[j'] = the column quantized j'-th;
+ * gperm[g'] = the group quantized g'-th. */
+static void act_order(const double *h, int64_t k, int64_t group, int64_t *perm, int64_t *gperm, double *score)
+{
+    const int64_t nf = k / group, ng = (k + group - 1) / group;
+    for (int64_t g = 0; g < ng; g++) {
+        gperm[g] = g;
+        score[g] = 0.0;
+        for (int64_t j = g * group; j < (g + 1) * group && j < k; j++)
+            score[g] += h[j * k + j];
+    }
+    for (int64_t a = 1; a < nf; a++) /* insertion sort: stable, deterministic */
+        for (int64_t b = a; b > 0 && score[gperm[b]] > score[gperm[b - 1]]; b--) {
+            int64_t t = gperm[b];
+            gperm[b] = gperm[b - 1];
+            gperm[b - 1] = t;
+        }
+    for (int64_t gp = 0; gp < ng; gp++) {
+        const int64_t g = gperm[gp], j0 = g * group, len = j0 + group < k ? group : k - j0;
+        int64_t *dst = perm + gp * group;
+        for (int64_t i = 0; i < len; i++)
+            dst[i] = j0 + i;
+        for (int64_t a = 1; a < len; a++)
+            for (int64_t b = a; b > 0 && h[dst[b] * k + dst[b]] > h[dst[b - 1] * k + dst[b - 1]]; b--) {
+                int64_t t = dst[b];
+                dst[b] = dst[b - 1];
+                dst[b - 1] = t;
+            }
+    }
+}
+
+/* GPTQ over every convolution group of the layer with damping `damp`, fitting
+ * on `h` (+ h2 when not NULL; groups of k·k); the output error on hv (may be
+ * NULL) is returned in *err_out. With cfg->act_order the columns go in act
+ * order (above) and the results are put back in place. */
 static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, const float *w, int64_t rows, int64_t k,
                              int64_t groups, const double *h, const double *h2, double damp, const double *hv,
                              double *u, double *hsum, int8_t *codes, uint8_t *mults, float *deq, double *err_out)
 {
     const int64_t rb = rows / groups, ng = grid->mmax > 0 ? (k + grid->group - 1) / grid->group : 0;
     const int32_t na = grid->n_alpha == 2 ? 2 : 1;
+    const int64_t glen = grid->mmax > 0 ? grid->group : k, ngp = (k + glen - 1) / glen;
+    const int ao = c->cfg->act_order;
+    double *hp = NULL, *score = NULL;
+    int64_t *perm = NULL, *gperm = NULL;
+    float *wp = NULL, *dp = NULL;
+    int8_t *cp = NULL;
+    uint8_t *mp = NULL;
+    fgq_status st = FGQ_OK;
+    if (ao) {
+        hp = malloc((size_t)(k * k) * sizeof(double));
+        score = malloc((size_t)ngp * sizeof(double));
+        perm = malloc((size_t)k * sizeof(int64_t));
+        gperm = malloc((size_t)ngp * sizeof(int64_t));
+        wp = malloc((size_t)(rb * k) * sizeof(float));
+        dp = malloc((size_t)(rb * k) * sizeof(float));
+        cp = malloc((size_t)(rb * k));
+        mp = malloc((size_t)(rb * (ng > 0 ? ng : 1) * na));
+        if (hp == NULL || score == NULL || perm == NULL || gperm == NULL || wp == NULL || dp == NULL || cp == NULL ||
+            mp == NULL)
+            st = fgq_fail(c->err, FGQ_ERR_NOMEM, "error compensation: out of memory (act order)");
+    }
     double total = 0.0;
-    for (int64_t g = 0; g < groups; g++) {
+    for (int64_t g = 0; g < groups && st == FGQ_OK; g++) {
         const double *hg = h + g * k * k;
         if (h2 != NULL) {
             for (int64_t i = 0; i < k * k; i++)
                 hsum[i] = hg[i] + h2[g * k * k + i];
             hg = hsum;
         }
-        fgq_status st = fgq_gptq_factor(hg, k, damp, c->cfg->parallel, u, c->err);
-        if (st != FGQ_OK)
-            return st;
+        const float *wg = w + g * rb * k;
+        int8_t *cg = codes + g * rb * k;
+        uint8_t *mg = mults != NULL ? mults + g * rb * ng * na : NULL;
+        float *dg = deq + g * rb * k;
+        if (ao) {
+            act_order(hg, k, glen, perm, gperm, score);
+            for (int64_t i = 0; i < k; i++)
+                for (int64_t j = 0; j < k; j++)
+                    hp[i * k + j] = hg[perm[i] * k + perm[j]];
+            for (int64_t r = 0; r < rb; r++)
+                for (int64_t j = 0; j < k; j++)
+                    wp[r * k + j] = wg[r * k + perm[j]];
+        }
+        if ((st = fgq_gptq_factor(ao ? hp : hg, k, damp, c->cfg->parallel, u, c->err)) != FGQ_OK)
+            break;
         fgq_gptq_grid gg = *grid;
         gg.s_row = grid->s_row + g * rb;
-        st = fgq_gptq_quantize(&gg, w + g * rb * k, rb, k, u, c->cfg->parallel, codes + g * rb * k,
-                               mults != NULL ? mults + g * rb * ng * na : NULL, deq + g * rb * k, c->err);
+        st = fgq_gptq_quantize(&gg, ao ? wp : wg, rb, k, u, c->cfg->parallel, ao ? cp : cg, ao ? (mg ? mp : NULL) : mg,
+                               ao ? dp : dg, c->err);
         if (st != FGQ_OK)
-            return st;
+            break;
+        if (ao) { /* back in place */
+            for (int64_t r = 0; r < rb; r++)
+                for (int64_t j = 0; j < k; j++) {
+                    cg[r * k + perm[j]] = cp[r * k + j];
+                    dg[r * k + perm[j]] = dp[r * k + j];
+                }
+            if (mg != NULL)
+                for (int64_t r = 0; r < rb; r++)
+                    for (int64_t gp = 0; gp < ng; gp++)
+                        memcpy(mg + (r * ng + gperm[gp]) * na, mp + (r * ng + gp) * na, (size_t)na);
+        }
         if (hv != NULL)
-            total += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, hv + g * k * k, c->cfg->parallel);
+            total += fgq_gptq_output_error(wg, dg, rb, k, hv + g * k * k, c->cfg->parallel);
     }
+    free(hp);
+    free(score);
+    free(perm);
+    free(gperm);
+    free(wp);
+    free(dp);
+    free(cp);
+    free(mp);
     *err_out = total;
-    return FGQ_OK;
+    return st;
 }
 
 /* Replaces q's rounded codes by error-compensated ones when the layer has

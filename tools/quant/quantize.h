@@ -160,6 +160,7 @@ typedef struct {
     fgq_weight_solver solver;
     const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
+    int act_order;                       /* GPTQ: columns by decreasing diag(H), whole groups kept together */
     const fgq_parallel *parallel;        /* threads for the solver (tools/threadpool.h); NULL: serial.
                                           * The model's bytes are the same for any thread count */
     int equalize;                        /* 1: cross-layer equalization first (equalize.h; the caller runs
