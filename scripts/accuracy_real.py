@@ -188,6 +188,27 @@ def measure(fgq, name, m, cell, args, tmp):
                 eval_s=round(edt, 1), policies=policies, command="fgq " + " ".join(qargv))
 
 
+NOTES = """## Notes (2026-12-03)
+
+- "not run": the cell did not fit in the session that made this table. On this 2-core machine fgq's
+  float path (which calibration and the solver's statistics run) takes about 1 s per 240x240 image,
+  so one EfficientNet-Lite1 quantization with 200 images took 1,933 s under a load average of ~6
+  (float pass, solver 124 s, the measure pass), and the budget search measures every layer's gain
+  with the model mostly float (a layer alone quantized, 64 samples): tens of minutes more per cell.
+  `s4:g32` models evaluate at ~12 images/s (no fast s4 kernel yet), so the ResNet-8 s4 cells were
+  left too. Resume with `scripts/accuracy_real.py --update` (cached cells are kept).
+- EfficientNet float top-1 is ONNX Runtime's on the same 800 images (fgq's float path agrees with
+  ONNX Runtime within 2e-5, tests/python/test_models.py); the sample images are easier than the
+  ImageNet validation set (one hand-picked image per class), so compare quantized with float here,
+  not with published figures.
+- ResNet-8 ternary:g4 (first/last s8) variants, measured by hand on the same split: gptq default
+  79.47 %; `--bias-correction off` 79.06 %; `--damp 0.001` (no search) 79.07 %; `--act-order on`
+  79.71 %; rtn 70.88 %; float 81.65 %.
+- The pre-solver fgq (commit 3684396) on the same ResNet-8 and split: s8 81.70, s4:g32 80.99,
+  ternary:g4 70.88, g16 54.19, g64 34.00 (docs/real-models.md).
+"""
+
+
 def render(res):
     lines = ["# fgq on real pretrained models", "",
              "Written by `scripts/accuracy_real.py --update` from docs/accuracy-real-results.json. Models and images "
@@ -219,6 +240,7 @@ def render(res):
         machines = sorted({e.get("machine", "?") for k, e in res.items() if k.startswith(name + "|")})
         commits = sorted({e.get("fgq", "?") for k, e in res.items() if k.startswith(name + "|")})
         lines += ["", "Measured on %s; fgq %s." % ("; ".join(machines), ", ".join(commits)), ""]
+    lines.append(NOTES)
     with open(DOC, "w") as fh:
         fh.write("\n".join(lines))
     print("wrote", DOC)
