@@ -153,6 +153,30 @@ static void test_excluded_pairs_untouched(void)
     }
 }
 
+/* A channel whose scale would overflow a float is left alone, not filled with inf/NaN
+ * (found by review: sqrt(r1/r2) past FLT_MAX). */
+static void test_extreme_ranges(void)
+{
+    fgq_graph *g = build(1, 1, INFINITY, 0);
+    float *w1 = g->tensors[1].data, *w2 = g->tensors[3].data;
+    for (int j = 0; j < 18; j++)
+        w1[j] = j % 2 ? 3e38f : -3e38f; /* channel 0 */
+    for (int r = 0; r < 3; r++)
+        for (int j = 0; j < 9; j++)
+            w2[(r * 4 + 0) * 9 + j] = 1e-44f; /* its column in conv2 */
+    int32_t pairs = -1;
+    fgq_error err = {0};
+    CHECK(fgq_pass_equalize(g, &pairs, &err) == FGQ_OK);
+    int bad = 0;
+    for (int j = 0; j < 72; j++)
+        bad += !isfinite(w1[j]);
+    for (int j = 0; j < 108; j++)
+        bad += !isfinite(w2[j]);
+    CHECK_MSG(bad == 0, "%d weights became inf/NaN", bad);
+    CHECK(w1[1] == 3e38f);
+    fgq_graph_free(g);
+}
+
 /* A real network: the Fashion-MNIST CNN of examples/, and the MLPerf Tiny ResNet-8 when shared/ is there. */
 static void check_model(const char *path, int need)
 {
@@ -201,6 +225,7 @@ int main(void)
 {
     RUN(test_pairs_keep_outputs);
     RUN(test_excluded_pairs_untouched);
+    RUN(test_extreme_ranges);
     RUN(test_real_models);
     return FGQ_TEST_DONE();
 }

@@ -79,7 +79,8 @@ fgq_status fgq_pass_equalize(fgq_graph *g, int32_t *n_pairs, fgq_error *err)
                 uses[b->inputs[1]] != 1)
                 continue;
             const fgq_ir_tensor *w1 = &g->tensors[w1t], *w2 = &g->tensors[b->inputs[1]];
-            if (w1->rank < 3 || w2->rank < 3 || w1->dims[0] < 1 || w2->dims[0] < 1)
+            if (w1->rank < 3 || w2->rank < 3 || fgq_ir_tensor_numel(w1) < 1 || fgq_ir_tensor_numel(w2) < 1 ||
+                w1->dims[0] < 1 || w2->dims[0] < 1 || w2->dims[1] < 1)
                 continue;
             const int64_t c = w1->dims[0], k1 = fgq_ir_tensor_numel(w1) / c;
             const int64_t r2 = w2->dims[0], cg2 = w2->dims[1], kk2 = fgq_ir_tensor_numel(w2) / (r2 * cg2);
@@ -103,6 +104,8 @@ fgq_status fgq_pass_equalize(fgq_graph *g, int32_t *n_pairs, fgq_error *err)
                     continue;
                 const double s = sqrt(ra / rb);
                 const float inv = (float)(1.0 / s), mul = (float)s;
+                if (!isfinite(mul) || !(inv > 0.0f) || !isfinite(inv)) /* scales past float: leave the channel */
+                    continue;
                 for (int64_t j = 0; j < k1; j++)
                     W1[ch * k1 + j] *= inv;
                 if (B1 != NULL)
