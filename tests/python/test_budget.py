@@ -36,7 +36,7 @@ def top1(model):
     return 100.0 * json.loads(p.stdout)["top1"]
 
 
-@pytest.mark.parametrize("bits", [2.5, 3.0, 4.0])
+@pytest.mark.parametrize("bits", [2.5, 4.0])
 def test_budget_never_exceeded_and_recorded(tmp_path, bits):
     out = tmp_path / "b.fgq"
     rep = quantize(out, "--budget", str(bits))
@@ -62,10 +62,11 @@ def test_budget_never_exceeded_and_recorded(tmp_path, bits):
 
 
 def test_budget_4_close_to_float(tmp_path):
-    """Measured: float 98.93 %, --budget 4 98.91 %, 3 98.50 %, 2.5 98.14 % (calib 0:1000)."""
+    """Oracle: the float model on the same slice. Measured on 1000:10000 with calibration 0:1000: float
+    98.93 %, --budget 4 98.91 %, 3 98.50 %, 2.5 98.14 %."""
     out = tmp_path / "b4.fgq"
     quantize(out, "--budget", "4")
-    assert top1(str(out)) >= 98.93 - 0.5 - (0.5 if SANITIZED else 0.0)
+    assert top1(str(out)) >= top1(MNIST) - 0.5 - (0.5 if SANITIZED else 0.0)
 
 
 def test_size_and_candidates(tmp_path):

@@ -204,11 +204,14 @@ def test_bias_correction_helps_ternary_g64_exact_all_layers(tmp_path):
     acc = {}
     for bc in ("off", "on"):
         out = tmp_path / f"bc_{bc}.fgq"
-        quantize(out, "--weights", "ternary:g64:exact", "--first-last", "same", "--bias-correction", bc)
+        # round-to-nearest: the figures above were measured so (the gptq solver already removes most
+        # of the mean shift bias correction targets)
+        quantize(out, "--weights", "ternary:g64:exact", "--first-last", "same", "--bias-correction", bc,
+                 "--solver", "rtn")
         acc[bc] = top1_slice(str(out), BC_EVAL)
     assert acc["on"] >= acc["off"], acc
     # default for ternary weights: on (the same bytes as an explicit on)
-    quantize(tmp_path / "bc_default.fgq", "--weights", "ternary:g64:exact", "--first-last", "same")
+    quantize(tmp_path / "bc_default.fgq", "--weights", "ternary:g64:exact", "--first-last", "same", "--solver", "rtn")
     assert model_part(tmp_path / "bc_default.fgq") == model_part(tmp_path / "bc_on.fgq")
 
 
@@ -316,20 +319,22 @@ def test_gptq_beats_rounding_on_ternary_all_layers(tmp_path):
 
 def test_gptq_is_default_with_calib_and_deterministic(tmp_path):
     a, b, c = tmp_path / "a.fgq", tmp_path / "b.fgq", tmp_path / "c.fgq"
-    rep = quantize(a, "--weights", "s4:g32")
+    few = ("--calib-samples", "0:300")
+    rep = quantize(a, "--weights", "s4:g32", *few)
     assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"]), rep
-    quantize(b, "--weights", "s4:g32", "--solver", "gptq")
+    quantize(b, "--weights", "s4:g32", "--solver", "gptq", *few)
     assert model_part(a) == model_part(b)  # the same model (the recipe records the flags as given)
-    quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01")
-    rep = quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01")
+    rep = quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01", *few)
     assert all(r["solver"] == "gptq:0.01" for r in rep["layers"] if r["weight_sqnr_db"] is not None)
 
 
-def test_gptq_with_dynamic_acts_and_bias_correction(tmp_path, float_top1):
+def test_gptq_with_dynamic_acts_and_bias_correction(tmp_path):
+    """Oracle: the float model on the same (short: dynamic models run slowly) slice."""
     out = tmp_path / "d.fgq"
-    rep = quantize(out, "--weights", "ternary:g4:exact", "--acts", "dynamic", "--bias-correction", "on")
+    rep = quantize(out, "--weights", "ternary:g4:exact", "--acts", "dynamic", "--bias-correction", "on",
+                   "--calib-samples", "0:300")
     assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"])
-    assert top1(str(out)) >= float_top1 - 1.0 - SLACK
+    assert top1_slice(str(out), BC_EVAL) >= top1_slice(MNIST, BC_EVAL) - 1.0
 
 
 @pytest.mark.parametrize("args,msg", [
