@@ -130,6 +130,13 @@ def run(fgq, argv, timeout=7200):
     return p.returncode, p.stdout, p.stderr, time.time() - t
 
 
+def shown(argv, tmp):
+    """The command as the table records it: no path of this machine (repository-relative paths,
+    $FGQ_CACHE, TMP for the scratch model)."""
+    text = "fgq " + " ".join(argv)
+    return text.replace(tmp + os.sep, "TMP/").replace(CACHE, "$FGQ_CACHE").replace(REPO + os.sep, "")
+
+
 def path(m, k):
     return os.path.join(CACHE, m[k])  # absolute paths stay as they are
 
@@ -150,14 +157,14 @@ def measure(fgq, name, m, cell, args, tmp):
             return dict(stamp, status="error", reason=(err or out).strip().splitlines()[-1:])
         j = json.loads(out)
         return dict(stamp, status="ok", top1=j["top1"], top5=j.get("top5"), samples=j["samples"], eval_s=round(dt, 1),
-                    command="fgq " + " ".join(argv))
+                    command=shown(argv, tmp))
     qpath = os.path.join(tmp, "cell.fgq")
     qargv = ["quantize", path(m, "model"), "--calib", path(m, "calib"), "--calib-samples", m["calib_samples"],
              "-o", qpath] + args + m["pre"] + ["--json"]
     rc, out, err, dt = run(fgq, qargv)
     if rc != 0:
         return dict(stamp, status="na" if rc == 2 else "error", reason=(err or out).strip().splitlines()[-1:],
-                    command="fgq " + " ".join(qargv))
+                    command=shown(qargv, tmp))
     q = json.loads(out)
     layers = [l for l in q["layers"] if l.get("weight_sqnr_db") is not None and l["quantized"]]
     weights = bytes_ = 0
@@ -185,7 +192,7 @@ def measure(fgq, name, m, cell, args, tmp):
     j = json.loads(eout)
     return dict(stamp, status="ok", top1=j["top1"], top5=j.get("top5"), samples=j["samples"], bits=bits,
                 model_bytes=os.path.getsize(qpath), quantize_s=round(dt, 1), solver_s=round(solver_s, 1),
-                eval_s=round(edt, 1), policies=policies, command="fgq " + " ".join(qargv))
+                eval_s=round(edt, 1), policies=policies, command=shown(qargv, tmp))
 
 
 NOTES = """## Notes (2026-12-03)

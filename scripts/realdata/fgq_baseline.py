@@ -12,7 +12,7 @@ Outputs: --report FILE.md (appended if --append, else overwritten) and FILE.json
 quantized models under --workdir (default /tmp/fgq-baseline-work).
 
 Defaults are the ResNet-8 / CIFAR-10 baseline of docs/real-models.md:
-  python3 scripts/realdata/fgq_baseline.py --fgq /tmp/fgq-baseline \\
+  python3 scripts/realdata/fgq_baseline.py --fgq build/fgq \\
       --report $FGQ_CACHE/baseline.md
 (any python3 with only the standard library works.)
 """
@@ -51,7 +51,7 @@ def last_json(text):
 def main():
     c10 = os.path.join(cache_dir(), "cifar10")
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fgq", default="/tmp/fgq-baseline")
+    ap.add_argument("--fgq", default=os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "fgq"))
     ap.add_argument("--model", default=os.path.join(c10, "resnet8.onnx"))
     ap.add_argument("--calib", default=os.path.join(c10, "calib_x.npy"))
     ap.add_argument("--calib-samples", default="0:500")
