@@ -252,7 +252,7 @@ def read_idx_images(path, n):
 @pytest.fixture(scope="module")
 def u8_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("u8") / "u8.fgq"
-    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:1000", "-o", out, "--json", "--weights",
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", CALIB, "-o", out, "--json", "--weights",
                 "u8", timeout=TIMEOUT)
     assert p.returncode == 0, p.stderr
     return out, json.loads(p.stdout)
@@ -319,7 +319,7 @@ def test_gptq_beats_rounding_on_ternary_all_layers(tmp_path):
 
 def test_gptq_is_default_with_calib_and_deterministic(tmp_path):
     a, b, c = tmp_path / "a.fgq", tmp_path / "b.fgq", tmp_path / "c.fgq"
-    few = ("--calib-samples", "0:300")
+    few = ("--calib-samples", "0:100" if SANITIZED else "0:300")
     rep = quantize(a, "--weights", "s4:g32", *few)
     assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"]), rep
     quantize(b, "--weights", "s4:g32", "--solver", "gptq", *few)
@@ -332,7 +332,7 @@ def test_gptq_with_dynamic_acts_and_bias_correction(tmp_path):
     """Oracle: the float model on the same (short: dynamic models run slowly) slice."""
     out = tmp_path / "d.fgq"
     rep = quantize(out, "--weights", "ternary:g4:exact", "--acts", "dynamic", "--bias-correction", "on",
-                   "--calib-samples", "0:300")
+                   "--calib-samples", "0:150" if SANITIZED else "0:300")
     assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"])
     assert top1_slice(str(out), BC_EVAL) >= top1_slice(MNIST, BC_EVAL) - 1.0
 

@@ -102,7 +102,11 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_q
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
-    fgq_status st = fgq_quant_prepare_graph(fg, cfg, &out->equalized_pairs, err);
+    fgq_status st = fgq_quant_config_check(cfg, err);
+    if (st == FGQ_OK)
+        st = fgq_quant_config_check_graph(cfg, fg, err);
+    if (st == FGQ_OK)
+        st = fgq_quant_prepare_graph(fg, cfg, &out->equalized_pairs, err);
     if (st == FGQ_OK)
         st = fgq_quant_stats_collect(&out->stats, fg, data, n, cfg, threads, progress, err);
     const fgq_calib *calib = out->stats.has_calib ? &out->stats.calib : NULL;

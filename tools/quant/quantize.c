@@ -1083,6 +1083,19 @@ fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
     return FGQ_OK;
 }
 
+fgq_status fgq_quant_config_check_graph(const fgq_quant_config *cfg, const fgq_graph *fg, fgq_error *err)
+{
+    for (int32_t o = 0; o < cfg->n_overrides; o++) {
+        int found = 0;
+        for (int32_t i = 0; i < fg->n_nodes && !found; i++)
+            found = strcmp(fg->nodes[i].name, cfg->overrides[o].node) == 0;
+        if (!found)
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: no node named '%s' (--keep-float / --layer)",
+                            fg->source_path ? fg->source_path : "model", cfg->overrides[o].node);
+    }
+    return FGQ_OK;
+}
+
 fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
                               fgq_graph **out, fgq_layer_report **layers, int32_t *n_layers, fgq_error *err)
 {
@@ -1095,14 +1108,8 @@ fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const
     if (calib == NULL && cfg->acts != FGQ_ACTS_DYNAMIC)
         return fgq_fail(err, FGQ_ERR_VALUE, "%s: activations %s need calibration statistics",
                         fg->source_path ? fg->source_path : "model", cfg->acts == FGQ_ACTS_S8 ? "s8" : cfg->acts == FGQ_ACTS_U4 ? "u4" : "u8");
-    for (int32_t o = 0; o < cfg->n_overrides; o++) {
-        int found = 0;
-        for (int32_t i = 0; i < fg->n_nodes && !found; i++)
-            found = strcmp(fg->nodes[i].name, cfg->overrides[o].node) == 0;
-        if (!found)
-            return fgq_fail(err, FGQ_ERR_VALUE, "%s: no node named '%s' (--keep-float / --layer)",
-                            fg->source_path ? fg->source_path : "model", cfg->overrides[o].node);
-    }
+    if ((cst = fgq_quant_config_check_graph(cfg, fg, err)) != FGQ_OK)
+        return cst;
     qctx c;
     memset(&c, 0, sizeof c);
     c.fg = fg;

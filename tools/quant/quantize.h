@@ -194,6 +194,9 @@ typedef struct {
 /* Checks what can be checked without the model (an activation kind in
  * range). fgq_quantize_graph calls it first. */
 fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err);
+/* The checks that need the graph: every override names a node of fg (a
+ * typo in --layer / --keep-float is refused before any calibration). */
+fgq_status fgq_quant_config_check_graph(const fgq_quant_config *cfg, const fgq_graph *fg, fgq_error *err);
 
 /* Builds the integer graph of fg. *out (new graph) and *layers (malloc'd,
  * *n_layers rows) belong to the caller. fg must have static shapes; calib
