@@ -42,7 +42,7 @@ int fgq_cli_wants_help(int argc, char **argv);
 
 /* Imports an ONNX model, binds symbolic dims to `batch`, infers static shapes
  * and, if `optimize`, runs the graph passes (BatchNorm folding, activation
- * fusion, constant folding). Honours FGQ_MAX_MODEL_BYTES (a lower file size
+ * fusion, constant folding), refusing NaN weights first. Honours FGQ_MAX_MODEL_BYTES (a lower file size
  * limit). On failure *out is untouched and err says why. */
 fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_graph **out,
                              fgq_error *err);
@@ -58,6 +58,14 @@ int fgq_cli_is_fgq_file(const char *path);
  * calibration's), so run and eval feed data as calibration did; returns 0 and
  * leaves *pre alone when the model stores none. */
 int fgq_cli_stored_preprocess(const fgq_model *m, fgq_preprocess *pre);
+/* Refuses (usage error, exit 2) an output path that names the same file as one
+ * of the n inputs (same device and inode, so links and other spellings count
+ * too): writing it would destroy the input. Returns 0 when out is distinct
+ * from all of them (or does not exist yet), else the exit code to return. */
+int fgq_cli_output_clashes(const char *cmd, const char *out, const char *const *inputs, int n);
+/* A table column's width: the larger of `width` and strlen(name) + extra
+ * (names longer than 200 characters widen it no further). */
+int fgq_cli_width(int width, const char *name, int extra);
 /* Parses a decimal integer in [lo, hi]; returns 0 if text is not one. */
 int fgq_cli_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out);
 /* "1x1x28x28" ("?" when unknown, "scalar" for rank 0) into buf. */

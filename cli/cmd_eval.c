@@ -393,15 +393,20 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
     if (res->n_layers > 0) {
         int32_t worst = -1;
         printf("\nper-layer activation SQNR, quantized vs float over all samples (node order; low = hurts)\n");
-        printf("%-32s %-28s %-6s %10s\n", "tensor", "float node (op)", "dtype", "SQNR dB");
+        int wt = 32, wn = 28; /* columns as wide as the longest name (PyTorch names run long) */
+        for (int32_t L = 0; L < res->n_layers; L++) {
+            wt = fgq_cli_width(wt, res->layers[L].name, 0);
+            wn = fgq_cli_width(wn, res->layers[L].node, (int)strlen(res->layers[L].op) + 3);
+        }
+        printf("%-*s %-*s %-6s %10s\n", wt, "tensor", wn, "float node (op)", "dtype", "SQNR dB");
         for (int32_t L = 0; L < res->n_layers; L++) {
             const fgq_compare_layer *l = &res->layers[L];
             double db = fgq_compare_sqnr_db(l->sig, l->noise);
             if (worst < 0 || db < fgq_compare_sqnr_db(res->layers[worst].sig, res->layers[worst].noise))
                 worst = L;
-            char node[160];
+            char node[512];
             snprintf(node, sizeof node, "%s (%s)", l->node, l->op);
-            printf("%-32s %-28s %-6s %10s\n", l->name, node, fgq_dtype_name(l->q_dtype), fmt_db(db, b1, sizeof b1));
+            printf("%-*s %-*s %-6s %10s\n", wt, l->name, wn, node, fgq_dtype_name(l->q_dtype), fmt_db(db, b1, sizeof b1));
         }
         printf("lowest: %s (%s dB)\n", res->layers[worst].name,
                fmt_db(fgq_compare_sqnr_db(res->layers[worst].sig, res->layers[worst].noise), b1, sizeof b1));
@@ -412,11 +417,14 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
            "(weights %s, acts %s, observer %s, %lld calibration samples); worst first\n",
            a->qf.weights, a->qf.acts ? a->qf.acts : "u8", a->qf.observer ? a->qf.observer : "minmax",
            (long long)n_calib);
-    printf("%-4s %-28s %-10s %-18s %8s %12s %10s %10s\n", "rank", "layer", "op", "policy", "top-1", "drop (pts)",
+    int wl = 28;
+    for (int32_t i = 0; i < n_rows; i++)
+        wl = fgq_cli_width(wl, rows[i].name, 0);
+    printf("%-4s %-*s %-10s %-18s %8s %12s %10s %10s\n", "rank", wl, "layer", "op", "policy", "top-1", "drop (pts)",
            "out SQNR", "SQNR rank");
     for (int32_t i = 0; i < n_rows; i++) {
         const fgq_sensitivity_row *r = &rows[i];
-        printf("%-4d %-28s %-10s %-18s %6.2f %% %12.2f %10s %10d\n", (int)(i + 1), r->name, r->op, r->policy,
+        printf("%-4d %-*s %-10s %-18s %6.2f %% %12.2f %10s %10d\n", (int)(i + 1), wl, r->name, r->op, r->policy,
                100.0 * r->top1 / n, 100.0 * (double)(res->top1[0] - r->top1) / n, fmt_db(r->out_sqnr_db, b2, sizeof b2),
                (int)sqnr_rank(rows, n_rows, i));
     }

@@ -48,6 +48,9 @@ int fgq_cmd_export(int argc, char **argv)
         return fgq_cli_usage_error(cmd, "no model given");
     if (out == NULL)
         return fgq_cli_usage_error(cmd, "--onnx OUT.onnx is required");
+    int clash = fgq_cli_output_clashes(cmd, out, &model, 1);
+    if (clash)
+        return clash;
 
     fgq_error err;
     fgq_error_clear(&err);

@@ -207,14 +207,17 @@ static void print_table(const char *path, const fgq_graph *g, int64_t batch, con
     printf("model:   %s (opset %lld)\n", path, (long long)g->opset);
     print_io("inputs:", g, g->n_inputs, g->inputs, batch);
     print_io("outputs:", g, g->n_outputs, g->outputs, batch);
-    printf("\n%-4s %-28s %-20s %-32s %-20s %12s %14s\n", "#", "node", "op", "input shapes", "output shapes",
+    int wn = 28; /* as wide as the longest node name (PyTorch names run long) */
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        wn = fgq_cli_width(wn, g->nodes[i].name, 0);
+    printf("\n%-4s %-*s %-20s %-32s %-20s %12s %14s\n", "#", wn, "node", "op", "input shapes", "output shapes",
            "params", "MACs");
     for (int32_t i = 0; i < g->n_nodes; i++) {
         const fgq_ir_node *n = &g->nodes[i];
         char ins[512], outs[256];
         shape_list(g, n->n_inputs, n->inputs, ins, sizeof ins);
         shape_list(g, n->n_outputs, n->outputs, outs, sizeof outs);
-        printf("%-4d %-28s %-20s %-32s %-20s %12lld %14lld%s\n", (int)i, n->name, n->op_type, ins, outs,
+        printf("%-4d %-*s %-20s %-32s %-20s %12lld %14lld%s\n", (int)i, wn, n->name, n->op_type, ins, outs,
                (long long)np[i], (long long)nm[i], fgq_node_is_supported(g, i) ? "" : "  (unsupported)");
     }
     printf("\ntotal: %d nodes, %lld params, %lld MACs, %lld weight bytes\n", (int)g->n_nodes, (long long)t->params,
@@ -322,11 +325,17 @@ static int inspect_fgq(const char *cmd, const char *path, int json)
                 printf("%s %s\n", io ? "output" : "input ", buf);
             }
         }
-        printf("\n%-40s %s\n", "node", "op");
+        int wn = 40;
+        for (int32_t i = 0; i < m->n_nodes; i++) {
+            fgq_node_info ni;
+            if (fgq_model_node_info(m, i, &ni) == FGQ_OK && (int)ni.name_len > wn)
+                wn = (int)ni.name_len;
+        }
+        printf("\n%-*s %s\n", wn, "node", "op");
         for (int32_t i = 0; i < m->n_nodes; i++) {
             fgq_node_info ni;
             if (fgq_model_node_info(m, i, &ni) == FGQ_OK)
-                printf("%-40.*s %s\n", (int)ni.name_len, ni.name, fgq_op_name(ni.op));
+                printf("%-*.*s %s\n", wn, (int)ni.name_len, ni.name, fgq_op_name(ni.op));
         }
         if (has_recipe)
             printf("\nhow it was made:\n%.*s", (int)recipe_len, recipe);

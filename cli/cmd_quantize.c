@@ -205,6 +205,11 @@ int fgq_cmd_quantize(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights (or --budget / --size) are required");
         goto out;
     }
+    {
+        const char *ins[2] = {model, qf.calib};
+        if ((rc = fgq_cli_output_clashes(cmd, out_path, ins, 2)) != 0)
+            goto out;
+    }
     fgq_quant_config cfg;
     fgq_budget budget;
     int has_budget = 0;
@@ -243,6 +248,12 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input '%s' is %s, quantize calibrates float32 inputs", model, in->name,
                  fgq_dtype_name(in->dtype));
         goto fail;
+    }
+    {   /* the preprocessing is stored in the model: it must fit the input even with no calibration data */
+        char what[512];
+        snprintf(what, sizeof what, "%s: --mean/--std for input '%s'", model, in->name);
+        if (fgq_preprocess_check(&pre, what, in->rank, in->dims, &err) != FGQ_OK)
+            goto fail;
     }
     int64_t n = 0;
     prog_ctx pc;
@@ -375,7 +386,10 @@ int fgq_cmd_quantize(int argc, char **argv)
         else
             printf("%s -> %s: weights %s, activations %s, observer %s, %lld calibration samples\n\n", model, out_path,
                    qf.weights, qf.acts ? qf.acts : "u8", qf.observer ? qf.observer : "minmax", (long long)n);
-        printf("%-24s %-18s %-18s %12s %12s %8s  %s\n", "layer", "op", "weights", "w SQNR dB", "act SQNR dB", "bits",
+        int wl = 24; /* as wide as the longest layer name (PyTorch names run long) */
+        for (int32_t L = 0; L < n_layers; L++)
+            wl = fgq_cli_width(wl, layers[L].name, 0);
+        printf("%-*s %-18s %-18s %12s %12s %8s  %s\n", wl, "layer", "op", "weights", "w SQNR dB", "act SQNR dB", "bits",
                "solver");
         for (int32_t L = 0; L < n_layers; L++) {
             const fgq_layer_report *r = &layers[L];
@@ -384,7 +398,7 @@ int fgq_cmd_quantize(int argc, char **argv)
                 snprintf(ws, sizeof ws, "%.2f", r->weight_sqnr_db);
             if (!isnan(r->act_sqnr_db))
                 snprintf(as, sizeof as, "%.2f", r->act_sqnr_db);
-            printf("%-24s %-18s %-18s %12s %12s %8.2f  %s\n", r->name, r->quantized ? r->op : "(float)", r->policy,
+            printf("%-*s %-18s %-18s %12s %12s %8.2f  %s\n", wl, r->name, r->quantized ? r->op : "(float)", r->policy,
                    ws, as, r->bits, r->has_weights ? r->solver : "");
         }
         if (res.has_budget)

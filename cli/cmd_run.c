@@ -15,9 +15,11 @@ static const char k_usage[] =
     "\n"
     "Runs MODEL on the given inputs (one --input per graph input, in order; .npy,\n"
     "or an ONNX TensorProto .pb as in ONNX test data sets) and writes graph output i\n"
-    "to the i-th -o file (.npy, written atomically). An input holding a whole number\n"
-    "of model inputs (e.g. [N,1,28,28] for a [1,1,28,28] input) runs N times, and\n"
-    "the outputs are stacked along the first axis. Without -o the outputs' shapes\n"
+    "to the i-th -o file (.npy, written atomically; never one of the inputs). An\n"
+    "input has the model input's shape, or is a stack of them along the first axis\n"
+    "(e.g. [N,1,28,28] for a [1,1,28,28] input: runs N times, and the outputs are\n"
+    "stacked), or one sample without its leading 1s ([1,28,28]); other shapes (an\n"
+    "NHWC array for an NCHW model) are refused. Without -o the outputs' shapes\n"
     "and first values are printed. A .fgq from `fgq quantize` stores how its\n"
     "calibration data was preprocessed (scale, mean, std); run applies it to the\n"
     "inputs, as eval does, unless --raw is given.\n"
@@ -154,6 +156,55 @@ static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, f
     return st;
 }
 
+static void format_dims(int32_t rank, const int64_t *dims, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int32_t d = 0; d < rank && used < len; d++) {
+        int w = snprintf(buf + used, len - used, d ? "x%lld" : "%lld", (long long)dims[d]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}
+
+/* How many model inputs the array holds: its shape must be the input's, or
+ * the input's with the first axis a multiple of it (a stack), or the input's
+ * without leading axes of size 1 (one sample, e.g. [1,28,28] for
+ * [1,1,28,28]). -1 when it is none of these: an array with the right element
+ * count in another layout (NHWC for NCHW) must not run silently. */
+static int64_t input_reps(const host_tensor *t, const fgq_tensor_info *info)
+{
+    const int32_t r = t->rank, R = info->rank;
+    if (R == 0)
+        return t->numel >= 1 ? t->numel : -1; /* scalars: any number of them */
+    if (r == R) {
+        for (int32_t d = 1; d < R; d++)
+            if (t->dims[d] != info->dims[d])
+                return -1;
+        if (info->dims[0] == 0)
+            return t->dims[0] == 0 ? 1 : -1;
+        return t->dims[0] % info->dims[0] == 0 && t->dims[0] > 0 ? t->dims[0] / info->dims[0] : -1;
+    }
+    if (r < R) {
+        for (int32_t d = 0; d < R - r; d++)
+            if (info->dims[d] != 1)
+                return -1;
+        for (int32_t d = 0; d < r; d++)
+            if (t->dims[d] != info->dims[R - r + d])
+                return -1;
+        return 1;
+    }
+    return -1;
+}
+
+/* A 4-D array that is the input's NCHW shape in NHWC order. */
+static int looks_nhwc(const host_tensor *t, const fgq_tensor_info *info)
+{
+    return t->rank == 4 && info->rank == 4 && info->dims[1] != info->dims[3] && t->dims[1] == info->dims[2] &&
+           t->dims[2] == info->dims[3] && t->dims[3] == info->dims[1];
+}
+
 static void print_output(const fgq_tensor_info *info, const void *y, int64_t numel)
 {
     printf("%.*s [", (int)info->name_len, info->name);
@@ -213,6 +264,17 @@ int fgq_cmd_run(int argc, char **argv)
     }
     if (model == NULL)
         return fgq_cli_usage_error(cmd, "no model given");
+    for (int o = 0; o < n_out; o++) {
+        int clash = fgq_cli_output_clashes(cmd, out_paths[o], &model, 1);
+        if (!clash)
+            clash = fgq_cli_output_clashes(cmd, out_paths[o], in_paths, n_in);
+        if (clash)
+            return clash;
+        for (int p = 0; p < o; p++)
+            if (strcmp(out_paths[p], out_paths[o]) == 0)
+                return fgq_cli_usage_error(cmd, "-o %s is given twice: each output needs a file of its own",
+                                           out_paths[o]);
+    }
 
     fgq_error err;
     fgq_error_clear(&err);
@@ -256,14 +318,17 @@ int fgq_cmd_run(int argc, char **argv)
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }
-        int64_t per = (int64_t)(info.size_bytes / fgq_dtype_size(info.dtype));
-        int64_t k = per > 0 && in[i].numel % per == 0 ? in[i].numel / per : -1;
-        if (per == 0 && in[i].numel == 0)
-            k = 1;
+        int64_t k = input_reps(&in[i], &info);
         if (k < 1 || (reps > 0 && k != reps)) {
-            fgq_fail(&err, FGQ_ERR_SHAPE, "%s: %lld elements do not make whole inputs of %.*s (%lld elements each%s)",
-                     in_paths[i], (long long)in[i].numel, (int)info.name_len, info.name, (long long)per,
-                     reps > 0 ? ", as many as the other inputs" : "");
+            char have[96], want[96];
+            format_dims(in[i].rank, in[i].dims, have, sizeof have);
+            format_dims(info.rank, info.dims, want, sizeof want);
+            fgq_fail(&err, FGQ_ERR_SHAPE,
+                     "%s: shape [%s] does not fit input %.*s of %s, which takes [%s] or a stack of them along "
+                     "the first axis%s%s",
+                     in_paths[i], have, (int)info.name_len, info.name, model, want,
+                     k >= 1 ? ", as many as the other inputs" : "", looks_nhwc(&in[i], &info)
+                         ? " (channels last? the model wants channels first: transpose the array)" : "");
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }

@@ -45,7 +45,10 @@ static void print_table(const char *model, const char *policy, const weight_row 
                         int64_t float_bytes, int64_t quant_bytes, int64_t n_weights)
 {
     printf("weights of %s under %s (BatchNormalization folded into its producer)\n", model, policy);
-    printf("%-28s %-14s %8s %6s %9s %7s\n", "tensor", "shape", "rows x k", "bits/w", "SQNR dB",
+    int wt = 28; /* as wide as the longest tensor name (PyTorch names run long) */
+    for (int32_t i = 0; i < n; i++)
+        wt = fgq_cli_width(wt, rows[i].tensor->name, 0);
+    printf("%-*s %-14s %8s %6s %9s %7s\n", wt, "tensor", "shape", "rows x k", "bits/w", "SQNR dB",
            "zeros");
     for (int32_t i = 0; i < n; i++) {
         char shape[96], rk[48];
@@ -56,7 +59,7 @@ static void print_table(const char *model, const char *policy, const weight_row 
             snprintf(sqnr, sizeof sqnr, "inf");
         else
             snprintf(sqnr, sizeof sqnr, "%.2f", rows[i].rep.sqnr_db);
-        printf("%-28s %-14s %8s %6.2f %9s %6.1f%%\n", rows[i].tensor->name, shape, rk,
+        printf("%-*s %-14s %8s %6.2f %9s %6.1f%%\n", wt, rows[i].tensor->name, shape, rk,
                rows[i].rep.bits_per_weight, sqnr, 100.0 * rows[i].rep.zero_fraction);
     }
     double ratio = quant_bytes > 0 ? (double)float_bytes / (double)quant_bytes : 0.0;

@@ -33,7 +33,7 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
     fgq_status st = fgq_onnx_load(path, &opt, &g, err);
     if (st == FGQ_OK)
         st = fgq_infer_shapes(g, err);
-    if (st == FGQ_OK && optimize)
+    if (st == FGQ_OK && optimize && (st = fgq_graph_refuse_nan(g, err)) == FGQ_OK)
         st = fgq_graph_optimize(g, err);
     if (st != FGQ_OK) {
         fgq_graph_free(g);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int fgq_cli_exit_code(fgq_status st)
 {
@@ -42,4 +43,25 @@ int fgq_cli_wants_help(int argc, char **argv)
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
             return 1;
     return 0;
+}
+
+int fgq_cli_output_clashes(const char *cmd, const char *out, const char *const *inputs, int n)
+{
+    struct stat so;
+    if (out == NULL || stat(out, &so) != 0)
+        return 0; /* not there yet: nothing to destroy */
+    for (int i = 0; i < n; i++) {
+        struct stat si;
+        if (inputs[i] != NULL && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+            return fgq_cli_usage_error(cmd, "output %s is the input %s: writing it would destroy the input; "
+                                            "choose another output path", out, inputs[i]);
+    }
+    return 0;
+}
+
+int fgq_cli_width(int width, const char *name, int extra)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    int w = (int)(n > 200 ? 200 : n) + extra;
+    return w > width ? w : width;
 }

@@ -336,6 +336,50 @@ static void transpose3(const float *in, float *out, int64_t a, int64_t b, int64_
     }
 }
 
+/* Checks pre against a model input and finds its channel layout: *nch the
+ * channel count (0/1: one value for all), *inner the elements per step along
+ * the channel axis within a sample. */
+static fgq_status preprocess_layout(const fgq_preprocess *pre, const char *name, int32_t model_rank,
+                                    const int64_t *model_dims, int32_t *n_ch, int64_t *inner_out, fgq_error *err)
+{
+    int64_t inner = 1;
+    int32_t nch = pre->n_mean > pre->n_std ? pre->n_mean : pre->n_std;
+    if (pre->n_mean < 0 || pre->n_std < 0 || nch > FGQ_PRE_MAX_CH || (pre->n_mean > 1 && pre->n_std > 1 &&
+                                                                       pre->n_mean != pre->n_std))
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: mean has %d values and std %d: they must agree", name,
+                        (int)pre->n_mean, (int)pre->n_std);
+    for (int32_t c = 0; c < pre->n_std; c++)
+        if (!(pre->std[c] != 0.0f) || !isfinite(pre->std[c]))
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: std[%d] = %g is not a usable divisor", name, (int)c,
+                            (double)pre->std[c]);
+    if (nch > 1) {
+        int32_t ax = pre->channel_axis;
+        if (ax < 0)
+            ax = model_rank < 1 ? -1
+                 : (model_rank >= 3 && model_dims[1] == nch) ? 1
+                 : (model_dims[model_rank - 1] == nch ? model_rank - 1 : -1);
+        if (ax < 1 || ax >= model_rank || model_dims[ax] != nch) {
+            char b[128];
+            fmt_dims(b, sizeof b, model_rank, model_dims);
+            return fgq_fail(err, FGQ_ERR_SHAPE, "%s: %d per-channel mean/std values but model input %s has no such channel axis",
+                            name, (int)nch, b);
+        }
+        for (int32_t i = ax + 1; i < model_rank; i++)
+            inner *= model_dims[i];
+    }
+    *n_ch = nch;
+    *inner_out = inner;
+    return FGQ_OK;
+}
+
+fgq_status fgq_preprocess_check(const fgq_preprocess *pre, const char *name, int32_t model_rank,
+                                const int64_t *model_dims, fgq_error *err)
+{
+    int32_t nch;
+    int64_t inner;
+    return preprocess_layout(pre, name, model_rank, model_dims, &nch, &inner, err);
+}
+
 fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank, const int64_t *model_dims,
                             const fgq_preprocess *pre, fgq_error *err)
 {
@@ -382,29 +426,11 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
     if (pre == NULL)
         return FGQ_OK;
 
-    int32_t nch = pre->n_mean > pre->n_std ? pre->n_mean : pre->n_std;
-    if (pre->n_mean < 0 || pre->n_std < 0 || nch > FGQ_PRE_MAX_CH || (pre->n_mean > 1 && pre->n_std > 1 &&
-                                                                       pre->n_mean != pre->n_std))
-        return fgq_fail(err, FGQ_ERR_VALUE, "%s: mean has %d values and std %d: they must agree", name,
-                        (int)pre->n_mean, (int)pre->n_std);
-    for (int32_t c = 0; c < pre->n_std; c++)
-        if (!(pre->std[c] != 0.0f) || !isfinite(pre->std[c]))
-            return fgq_fail(err, FGQ_ERR_VALUE, "%s: std[%d] = %g is not a usable divisor", name, (int)c,
-                            (double)pre->std[c]);
-    int64_t inner = 1; /* elements per step along the channel axis within a sample */
-    if (nch > 1) {
-        int32_t ax = pre->channel_axis;
-        if (ax < 0)
-            ax = (model_rank >= 3 && model_dims[1] == nch) ? 1 : (model_dims[model_rank - 1] == nch ? model_rank - 1 : -1);
-        if (ax < 1 || ax >= model_rank || model_dims[ax] != nch) {
-            char b[128];
-            fmt_dims(b, sizeof b, model_rank, model_dims);
-            return fgq_fail(err, FGQ_ERR_SHAPE, "%s: %d per-channel mean/std values but model input %s has no such channel axis",
-                            name, (int)nch, b);
-        }
-        for (int32_t i = ax + 1; i < model_rank; i++)
-            inner *= model_dims[i];
-    }
+    int64_t inner = 1;
+    int32_t nch = 0;
+    fgq_status st = preprocess_layout(pre, name, model_rank, model_dims, &nch, &inner, err);
+    if (st != FGQ_OK)
+        return st;
     float scale = pre->scale == 0.0f ? 1.0f : pre->scale;
     for (int64_t i = 0; i < n; i++) {
         float *x = d->data + i * mnumel;

@@ -95,6 +95,12 @@ void fgq_preprocess_default(fgq_preprocess *p);
 fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank, const int64_t *model_dims,
                             const fgq_preprocess *pre, fgq_error *err);
 
+/* Whether pre fits a model input of that shape (the checks fgq_data_prepare
+ * makes before it normalises): mean and std counts agree, std usable, a
+ * per-channel list matches a channel axis. `name` leads the message. */
+fgq_status fgq_preprocess_check(const fgq_preprocess *pre, const char *name, int32_t model_rank,
+                                const int64_t *model_dims, fgq_error *err);
+
 fgq_status fgq_npy_write_f32(const char *path, const float *data, int32_t rank, const int64_t *dims,
                              fgq_error *err);
 fgq_status fgq_npy_write_i64(const char *path, const int64_t *data, int32_t rank, const int64_t *dims,

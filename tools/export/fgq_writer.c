@@ -172,6 +172,19 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     fgq_status st = scratch == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory planning the arena", src)
                                     : fgq_plan(pt, np, scratch, scratch_size, &arena_size, NULL, err);
     free(scratch);
+    if (st == FGQ_OK && arena_size > FGQ_WRITER_MAX_ARENA_BYTES) {
+        /* a model no machine fgq targets can run: say which tensor makes it so */
+        int32_t big = 0;
+        for (int32_t j = 1; j < np; j++)
+            if (pt[j].size_bytes > pt[big].size_bytes)
+                big = j;
+        const fgq_ir_tensor *bt = &g->tensors[w->irt[pmap[big]]];
+        st = fgq_fail(err, FGQ_ERR_SHAPE,
+                      "%s: the activations need an arena of %.1f GiB, over fgq's limit of %.0f GiB; the largest "
+                      "tensor, '%s', alone takes %.1f GiB (are the input's declared dimensions right? --batch?)",
+                      src, (double)arena_size / 1073741824.0, (double)FGQ_WRITER_MAX_ARENA_BYTES / 1073741824.0,
+                      bt->name, (double)pt[big].size_bytes / 1073741824.0);
+    }
     if (st == FGQ_OK)
         for (int32_t j = 0; j < np; j++)
             w->arena_off[pmap[j]] = pt[j].offset;

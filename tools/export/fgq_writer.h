@@ -13,7 +13,9 @@
  * fgq_write_model: *out_buf is 64-byte aligned (free with free()).
  * fgq_write_model_file: the same bytes written atomically (fileutil.h).
  * Errors: FGQ_ERR_UNSUPPORTED from lowering (node, op, attribute named);
- * FGQ_ERR_SHAPE for a tensor without a static shape or dtype; FGQ_ERR_VALUE
+ * FGQ_ERR_SHAPE for a tensor without a static shape or dtype, or activations
+ * whose arena would exceed FGQ_WRITER_MAX_ARENA_BYTES (16 GiB: more than the
+ * machines fgq runs on hold; declared dims gone wrong); FGQ_ERR_VALUE
  * when the model exceeds the format's 32-bit section offsets; FGQ_ERR_NOMEM.
  */
 #ifndef FGQ_WRITER_H
@@ -23,6 +25,8 @@
 #include "graph.h"
 
 #include <stdint.h>
+
+#define FGQ_WRITER_MAX_ARENA_BYTES ((uint64_t)16 << 30)
 
 fgq_status fgq_write_model(const fgq_graph *g, uint8_t **out_buf, uint64_t *out_size, fgq_error *err);
 fgq_status fgq_write_model_file(const fgq_graph *g, const char *path, fgq_error *err);

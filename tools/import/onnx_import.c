@@ -13,11 +13,14 @@
 
 #include "import/onnx_import.h"
 
+#include "fgq_format.h"
+
 #include "onnx.pb-c.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -950,6 +953,24 @@ static fgq_status build_graph(const import_ctx *c, const Onnx__ModelProto *mp, c
     return st;
 }
 
+/* What a file that did not parse as ONNX looks like, for the message. */
+static const char *file_kind(const uint8_t *buf, size_t len, const char *path)
+{
+    const size_t n = strlen(path);
+    if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
+        return "it is a .npy array";
+    if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
+        return "it is a zip archive (.npz?)";
+    if (len >= 4 && buf[0] == 0 && buf[1] == 0 && (buf[2] == 8 || buf[2] == 9 || buf[2] == 0x0b || buf[2] == 0x0c ||
+                                                   buf[2] == 0x0d || buf[2] == 0x0e))
+        return "it looks like an IDX data file";
+    if (len >= 8 && memcmp(buf, "FGQ", 3) == 0)
+        return "it starts like a .fgq file but its magic is wrong: damaged?";
+    if (n > 4 && strcmp(path + n - 4, ".fgq") == 0)
+        return "and not a .fgq either: the .fgq magic is missing";
+    return "truncated or corrupt protobuf";
+}
+
 fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_graph **out, fgq_error *err)
 {
     if (out != NULL)
@@ -972,10 +993,19 @@ fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_grap
         free(buf);
         return fgq_fail(err, FGQ_ERR_FORMAT, "%s: empty file, not an ONNX model", path);
     }
+    if (len >= 8 && memcmp(buf, FGQ_FILE_MAGIC, 8) == 0) {
+        free(buf);
+        return fgq_fail(err, FGQ_ERR_FORMAT,
+                        "%s: this is a .fgq model (fgq's runtime format), where an ONNX model is expected: give the float "
+                        ".onnx it was made from", path);
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
+    if (mp == NULL) {
+        const char *kind = file_kind(buf, len, path);
+        free(buf);
+        return fgq_fail(err, FGQ_ERR_FORMAT, "%s: not a valid ONNX model (%s)", path, kind);
+    }
     free(buf);
-    if (mp == NULL)
-        return fgq_fail(err, FGQ_ERR_FORMAT, "%s: not a valid ONNX model (truncated or corrupt protobuf)", path);
     fgq_graph *g = fgq_graph_new();
     char *dir = dir_of(path);
     if (g != NULL)

@@ -975,3 +975,25 @@ fgq_status fgq_graph_optimize(fgq_graph *g, fgq_error *err)
         st = fgq_pass_fuse_activations(g, err);
     return st;
 }
+
+fgq_status fgq_graph_refuse_nan(const fgq_graph *g, fgq_error *err)
+{
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const fgq_ir_node *n = &g->nodes[i];
+        for (int32_t k = 0; k < n->n_inputs; k++) {
+            const int32_t t = n->inputs[k];
+            if (t < 0 || !fgq_ir_is_f32_const(g, t))
+                continue;
+            const float *v = g->tensors[t].data;
+            const int64_t numel = fgq_ir_tensor_numel(&g->tensors[t]);
+            for (int64_t e = 0; e < numel; e++)
+                if (isnan(v[e]))
+                    return fgq_fail(err, FGQ_ERR_VALUE,
+                                    "%s: node '%s' (%s): input %d, tensor '%s', holds NaN (element %lld); "
+                                    "a model with NaN weights cannot give finite outputs",
+                                    g->source_path != NULL ? g->source_path : "model", n->name, n->op_type, (int)k,
+                                    g->tensors[t].name, (long long)e);
+        }
+    }
+    return FGQ_OK;
+}

@@ -53,6 +53,13 @@ fgq_status fgq_pass_fuse_activations(fgq_graph *g, fgq_error *err);
  * references and recomputes producers. */
 fgq_status fgq_graph_compact(fgq_graph *g, const uint8_t *dead, fgq_error *err);
 
+/* FGQ_ERR_VALUE when a float constant some node reads (a weight, a bias, a
+ * scale) holds NaN, naming the file, the node, the tensor and the element:
+ * every output it reaches would be NaN. ±Inf is allowed (attention masks use
+ * it). Import does not refuse such a model (inspect describes it); everything
+ * that runs it calls this first. */
+fgq_status fgq_graph_refuse_nan(const fgq_graph *g, fgq_error *err);
+
 /* All of the above in order: drop_identity, fold_constants, fold_batchnorm,
  * fuse_activations. */
 fgq_status fgq_graph_optimize(fgq_graph *g, fgq_error *err);

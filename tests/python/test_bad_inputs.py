@@ -1,0 +1,208 @@
+"""Bad input a new user gives fgq by mistake: each is refused with exit 2, a message naming the file and the
+reason, no output file, and every input file left byte for byte as it was.
+
+Oracle: the inputs are wrong on purpose (a layout the model does not take, an output path that is an input,
+NaN weights, absurd declared dimensions, a file of another kind); the checks are the exit code, the message's
+words, the absence of the output and the inputs' hashes before and after.
+"""
+import hashlib
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import REPO_ROOT, run_fgq
+
+MNIST = REPO_ROOT / "examples" / "mnist-8" / "model.onnx"
+PB = REPO_ROOT / "examples" / "mnist-8" / "test_data_set_0" / "input_0.pb"
+
+
+def digest(p):
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def refused(p, *words):
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    for w in words:
+        assert w in p.stderr, (w, p.stderr)
+
+
+@pytest.fixture()
+def work(tmp_path):
+    shutil.copy(MNIST, tmp_path / "m.onnx")
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32) * 255)
+    return tmp_path
+
+
+def test_run_checks_the_input_shape(work):
+    """An NHWC array with the right element count used to run silently and give wrong outputs."""
+    x = np.load(work / "x.npy")
+    np.save(work / "nhwc.npy", x.transpose(0, 2, 3, 1))
+    p = run_fgq("run", work / "m.onnx", "--input", work / "nhwc.npy", "-o", work / "y.npy")
+    refused(p, "nhwc.npy", "1x28x28x1", "1x1x28x28", "channels last")
+    assert not (work / "y.npy").exists()
+    np.save(work / "flat.npy", x.reshape(-1))
+    refused(run_fgq("run", work / "m.onnx", "--input", work / "flat.npy"), "flat.npy", "784")
+    # what stays accepted: the shape, a stack along the first axis, one sample without its leading 1, a .pb
+    np.save(work / "stack.npy", np.concatenate([x, x, x]))
+    np.save(work / "one.npy", x[0])
+    for good, n in (("x.npy", 1), ("stack.npy", 3), ("one.npy", 1)):
+        p = run_fgq("run", work / "m.onnx", "--input", work / good, "-o", work / "y.npy")
+        assert p.returncode == 0, p.stderr
+        assert np.load(work / "y.npy").shape == (n, 10)
+    p = run_fgq("run", work / "m.onnx", "--input", PB, "-o", work / "y.npy")
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("cmd", ["convert", "convert_link", "quantize", "quantize_calib", "run_input", "run_model",
+                                 "export", "run_two_outputs"])
+def test_output_path_equal_to_an_input_is_refused(work, cmd):
+    m, x = work / "m.onnx", work / "x.npy"
+    if cmd == "export":
+        assert run_fgq("convert", m, "-o", work / "m.fgq").returncode == 0
+    before = {p.name: digest(p) for p in work.iterdir()}
+    if cmd == "convert":
+        p, victim = run_fgq("convert", m, "-o", m), m
+    elif cmd == "convert_link":  # another spelling of the same file
+        (work / "alias.onnx").symlink_to(m)
+        before["alias.onnx"] = digest(m)
+        p, victim = run_fgq("convert", m, "-o", work / "alias.onnx"), m
+    elif cmd == "quantize":
+        p, victim = run_fgq("quantize", m, "--calib", x, "--weights", "s8", "-o", m), m
+    elif cmd == "quantize_calib":
+        p, victim = run_fgq("quantize", m, "--calib", x, "--weights", "s8", "-o", x), x
+    elif cmd == "run_input":
+        p, victim = run_fgq("run", m, "--input", x, "-o", x), x
+    elif cmd == "run_model":
+        p, victim = run_fgq("run", m, "--input", x, "-o", m), m
+    elif cmd == "run_two_outputs":
+        np.save(work / "y.npy", np.zeros(3, np.float32))
+        before["y.npy"] = digest(work / "y.npy")
+        p, victim = run_fgq("run", m, "--input", x, "-o", work / "y.npy", "-o", work / "y.npy"), work / "y.npy"
+    else:
+        p, victim = run_fgq("export", work / "m.fgq", "--onnx", work / "m.fgq"), work / "m.fgq"
+    if cmd == "run_two_outputs":
+        refused(p, "given twice")
+    else:
+        refused(p, victim.name, "would destroy the input")
+    assert {q.name: digest(q) for q in work.iterdir()} == before
+
+
+def nan_model(path):
+    m = onnx.load(str(MNIST))
+    for init in m.graph.initializer:
+        a = numpy_helper.to_array(init)
+        if a.dtype == np.float32 and a.size > 10:
+            a = a.copy()
+            a.flat[3] = np.nan
+            init.CopyFrom(numpy_helper.from_array(a, init.name))
+            onnx.save(m, str(path))
+            return init.name
+    raise AssertionError("no float weight")
+
+
+@pytest.mark.parametrize("cmd", ["convert", "run", "quantize", "weights"])
+def test_nan_weights_are_refused(work, cmd):
+    name = nan_model(work / "nan.onnx")
+    out = work / "o.fgq"
+    if cmd == "convert":
+        p = run_fgq("convert", work / "nan.onnx", "-o", out)
+    elif cmd == "run":
+        p = run_fgq("run", work / "nan.onnx", "--input", work / "x.npy")
+    elif cmd == "quantize":
+        p = run_fgq("quantize", work / "nan.onnx", "--calib", work / "x.npy", "--weights", "s8", "-o", out)
+    else:
+        p = run_fgq("weights", work / "nan.onnx", "--weights", "s8")
+    refused(p, "nan.onnx", name, "NaN")
+    assert not out.exists()
+    # inspect still describes the model (test_import.py: NaN is not an import error)
+    assert run_fgq("inspect", work / "nan.onnx").returncode == 0
+
+
+def relu_model(path, dims):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="r")], "g", [x], [y])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+@pytest.mark.parametrize("dims", [[1, 3, 100000, 100000], [1, 3, 2**31, 4]])
+def test_absurd_declared_dims_refused_at_convert(work, dims):
+    relu_model(work / "big.onnx", dims)
+    out = work / "big.fgq"
+    refused(run_fgq("convert", work / "big.onnx", "-o", out), "big.onnx", "arena", "GiB", "'x'")
+    assert not out.exists()
+    refused(run_fgq("run", work / "big.onnx", "--input", work / "x.npy"), "big.onnx", "arena")
+
+
+def test_files_of_the_wrong_kind_are_named(work):
+    assert run_fgq("convert", work / "m.onnx", "-o", work / "m.fgq").returncode == 0
+    for cmd in (("weights", work / "m.fgq", "--weights", "s8"),
+                ("quantize", work / "m.fgq", "--calib", work / "x.npy", "--weights", "s8", "-o", work / "q.fgq")):
+        refused(run_fgq(*cmd), "m.fgq", "this is a .fgq model", "ONNX")
+    (work / "junk.fgq").write_bytes(np.random.default_rng(1).integers(0, 256, 300, dtype=np.uint8).tobytes())
+    refused(run_fgq("run", work / "junk.fgq", "--input", work / "x.npy"), "junk.fgq", ".fgq magic is missing")
+    shutil.copy(work / "x.npy", work / "array.onnx")
+    refused(run_fgq("inspect", work / "array.onnx"), "array.onnx", ".npy array")
+    damaged = bytearray((work / "m.fgq").read_bytes())
+    damaged[5] ^= 0xFF  # the magic's sixth byte
+    (work / "damaged.fgq").write_bytes(bytes(damaged))
+    refused(run_fgq("run", work / "damaged.fgq", "--input", work / "x.npy"), "damaged.fgq", "magic is wrong")
+    assert not (work / "q.fgq").exists()
+
+
+@pytest.mark.parametrize("acts", ["dynamic", "u8"])
+def test_mean_std_that_do_not_fit_the_input_are_refused_before_work(work, acts):
+    """With --acts dynamic and no calibration data, a 3-channel mean for a 1-channel input used to be written
+    into a model that could never run."""
+    out = work / "q.fgq"
+    extra = ["--calib", work / "x.npy"] if acts == "u8" else []
+    p = run_fgq("quantize", work / "m.onnx", "--acts", acts, "--weights", "s8", "--mean", "1,2,3", "--std", "1",
+                "-o", out, *extra)
+    refused(p, "m.onnx", "--mean/--std", "3 per-channel")
+    assert not out.exists()
+
+
+def test_layer_typo_refused_before_calibration(work):
+    """An unknown --layer name used to be found only after the whole calibration and solver."""
+    p = run_fgq("quantize", work / "m.onnx", "--calib", REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz",
+                "--weights", "s8", "--layer", "NoSuchNode=s8", "-o", work / "q.fgq", timeout=20)
+    refused(p, "NoSuchNode")
+    assert not (work / "q.fgq").exists()
+
+
+def test_tables_keep_their_columns_with_pytorch_names(work):
+    """PyTorch exports name nodes like /features/features.0/conv/conv.0/Conv: longer than the tables' columns
+    were, so every later column shifted. Each row's second column must start where its header's does."""
+    m = onnx.load(str(MNIST))
+    for i, n in enumerate(m.graph.node):
+        n.name = f"/features/features.{i}/block/block.{i}/{n.op_type}_with_a_long_pytorch_style_suffix"
+    onnx.save(m, str(work / "long.onnx"))
+
+    def check(lines, header_word, second_header):
+        head = next(i for i, ln in enumerate(lines) if ln.split()[:1] == [header_word] and second_header in ln)
+        col = lines[head].index(second_header)
+        rows = [ln for ln in lines[head + 1:] if ln.strip()][:3]
+        assert rows, lines
+        for ln in rows:
+            assert ln[col - 1] == " " and ln[col] != " ", (col, ln)
+
+    p = run_fgq("inspect", work / "long.onnx")
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("#") and " node " in ln)
+    col = lines[head].index(" op ") + 1
+    for ln in lines[head + 1:head + 4]:
+        assert ln[col - 1] == " " and ln[col] != " " and "long_pytorch_style_suffix" in ln, (col, ln)
+    p = run_fgq("quantize", work / "long.onnx", "--calib", work / "x.npy", "--weights", "s8", "--solver", "rtn",
+                "-o", work / "q.fgq")
+    assert p.returncode == 0, p.stderr
+    check(p.stdout.splitlines(), "layer", "op")
+    p = run_fgq("inspect", work / "q.fgq")
+    assert p.returncode == 0, p.stderr
+    check(p.stdout.splitlines(), "node", "op")
+    p = run_fgq("weights", work / "long.onnx", "--weights", "s8")
+    assert p.returncode == 0, p.stderr
+    check(p.stdout.splitlines(), "tensor", "shape")
