@@ -21,7 +21,8 @@ static const char k_usage[] =
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
-    "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--equalize on|off]\n"
+    "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--sequential on|off]\n"
+    "                    [--equalize on|off]\n"
     "                    [--budget BITS | --size BYTES [--candidates P,P,...]] [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
@@ -67,6 +68,12 @@ static const char k_usage[] =
     "  --act-order on|off   gptq quantizes the columns most-used first: whole groups by\n"
     "                       decreasing sum of diag(H), the columns of a group likewise\n"
     "                       (default off)\n"
+    "  --sequential on|off  gptq fits each layer to the float layer's output on the inputs it\n"
+    "                       will see: those of the model whose earlier layers are already\n"
+    "                       quantized (activations included), target W* = W + W(P - H~)\n"
+    "                       (H~ + 0.01 mean(diag H~) I)^-1, P = sum x x~^T, bias shifted by\n"
+    "                       W E[x] - W* E[x~]. One float and one quantized pass over the\n"
+    "                       calibration samples per weight layer (default off)\n"
     "  --equalize on|off    cross-layer equalization first (default off): Conv -> ReLU/identity\n"
     "                       (-> pools) -> Conv pairs get per-channel scales that even out the\n"
     "                       two layers' channel ranges without changing the float model;\n"
@@ -86,7 +93,7 @@ static const char k_usage[] =
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
-    "                       \"samples\", \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
+    "                       \"samples\", [\"sequential_s\",] \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
     "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\"}]}\n"
     "  -h, --help           this text\n";
 
@@ -326,6 +333,8 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_string(&j, "acts", qf.acts ? qf.acts : "u8");
         fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
+        if (res.has_sequential)
+            fgq_json_kv_double(&j, "sequential_s", res.sequential.seconds);
         if (res.has_budget) {
             fgq_json_key(&j, "budget");
             fgq_json_begin_object(&j);
@@ -410,8 +419,12 @@ int fgq_cmd_quantize(int argc, char **argv)
         double solve = 0.0;
         for (int32_t L = 0; L < n_layers; L++)
             solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;
-        printf("\ntime: float pass (calibration%s%s) %.2f s, solver %.2f s\n", cfg.means ? ", bias means" : "",
+        printf("\ntime: float pass (calibration%s%s) %.2f s, solver %.2f s", cfg.means ? ", bias means" : "",
                cfg.hessians ? ", statistics" : "", res.stats.seconds, solve);
+        if (res.has_sequential)
+            printf(", sequential statistics (%d layers) %.2f s", (int)res.sequential.n_layers,
+                   res.sequential.seconds);
+        printf("\n");
     }
     goto done;
 fail:

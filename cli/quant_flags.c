@@ -26,8 +26,8 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     static const char *const names[] = {"--calib",         "--calib-samples", "--weights", "--acts",
                                         "--observer",      "--first-last",    "--bias-correction",
                                         "--solver",        "--damp",          "--budget",  "--size",
-                                        "--candidates",    "--equalize",      "--act-order",     "--keep-float",
-                                        "--layer"};
+                                        "--candidates",    "--equalize",      "--act-order",     "--sequential",
+                                        "--keep-float",    "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -42,7 +42,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     char *v = argv[++*i];
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
-                           &f->size,     &f->candidates, &f->equalize, &f->act_order};
+                           &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential};
     f->any = 1;
     if (which < sizeof slot / sizeof slot[0]) {
         *slot[which] = v;
@@ -111,6 +111,13 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--act-order '%s': expected on or off", f->act_order);
         cfg->act_order = strcmp(f->act_order, "on") == 0;
     }
+    if (f->sequential != NULL) {
+        if (strcmp(f->sequential, "on") != 0 && strcmp(f->sequential, "off") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--sequential '%s': expected on or off", f->sequential);
+        cfg->sequential = strcmp(f->sequential, "on") == 0;
+        if (cfg->sequential && cfg->solver != FGQ_SOLVER_GPTQ)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--sequential on is a mode of the gptq solver (the solver is rtn)");
+    }
     if (f->equalize != NULL) {
         if (strcmp(f->equalize, "on") != 0 && strcmp(f->equalize, "off") != 0)
             return fgq_fail(err, FGQ_ERR_VALUE, "--equalize '%s': expected on or off", f->equalize);
@@ -128,9 +135,11 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
     size_t used = 0;
     buf[0] = '\0';
     const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
-                           "--damp",    "--act-order", "--equalize", "--budget",     "--size",            "--candidates"};
-    const char *vals[] = {f->weights, f->acts,      f->observer, f->first_last, f->bias_correction, f->solver,
-                          f->damp,    f->act_order, f->equalize, f->budget,     f->size,            f->candidates};
+                           "--damp",    "--act-order", "--sequential", "--equalize", "--budget", "--size",
+                           "--candidates"};
+    const char *vals[] = {f->weights, f->acts,      f->observer,   f->first_last, f->bias_correction, f->solver,
+                          f->damp,    f->act_order, f->sequential, f->equalize,   f->budget,          f->size,
+                          f->candidates};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);

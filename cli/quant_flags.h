@@ -2,7 +2,7 @@
  * quant_flags.h — the quantize flags, parsed once for every command that
  * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib,
  * --calib-samples, --weights, --acts, --observer, --first-last,
- * --bias-correction, --solver, --damp, --act-order, --equalize, --budget, --size, --candidates,
+ * --bias-correction, --solver, --damp, --act-order, --sequential, --equalize, --budget, --size, --candidates,
  * --keep-float, --layer. The values stay text until fgq_quant_flags_config
  * turns them into a fgq_quant_config, with the defaults `fgq quantize --help`
  * states.
@@ -15,7 +15,7 @@
 
 typedef struct {
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,
-        *equalize, *act_order;
+        *equalize, *act_order, *sequential;
     const char *budget, *size, *candidates;
     fgq_layer_override *ov; /* argc entries */
     int32_t n_ov;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Accuracy of fgq on real pretrained models and real images: what each weight policy, the solver
-(round-to-nearest `rtn` against error-compensating `gptq`) and a size budget cost in top-1.
+(round-to-nearest `rtn` against error-compensating `gptq`, `seq`: `--sequential on`) and a size budget cost in top-1.
 
 Models and data are rebuilt outside the repository by scripts/realdata/ (docs/real-models.md; the
 cache is ${FGQ_CACHE:-~/.cache/fgq}):
@@ -86,6 +86,9 @@ CELLS = [
     ("ternary:g4 rtn", ["--weights", "ternary:g4:exact", "--solver", "rtn"]),
     ("ternary:g16 gptq", ["--weights", "ternary:g16:exact", "--solver", "gptq"]),
     ("ternary:g16 rtn", ["--weights", "ternary:g16:exact", "--solver", "rtn"]),
+    ("ternary:g4 gptq seq", ["--weights", "ternary:g4:exact", "--solver", "gptq", "--sequential", "on"]),
+    ("ternary:g16 gptq seq", ["--weights", "ternary:g16:exact", "--solver", "gptq", "--sequential", "on"]),
+    ("ternary:g64 gptq seq", ["--weights", "ternary:g64:exact", "--solver", "gptq", "--sequential", "on"]),
     ("ternary:g64 gptq", ["--weights", "ternary:g64:exact", "--solver", "gptq"]),
     ("ternary:g64 rtn", ["--weights", "ternary:g64:exact", "--solver", "rtn"]),
     ("s8 rtn", ["--weights", "s8", "--solver", "rtn"]),
@@ -96,6 +99,8 @@ CELLS = [
     ("ternary:g16 all rtn", ["--weights", "ternary:g16:exact", "--first-last", "same", "--solver", "rtn"]),
     ("ternary:g64 all gptq", ["--weights", "ternary:g64:exact", "--first-last", "same", "--solver", "gptq"]),
     ("ternary:g64 all rtn", ["--weights", "ternary:g64:exact", "--first-last", "same", "--solver", "rtn"]),
+    ("ternary:g16 all gptq seq", ["--weights", "ternary:g16:exact", "--first-last", "same", "--solver", "gptq",
+                                  "--sequential", "on"]),
     ("s8 equalize", ["--weights", "s8", "--equalize", "on"]),
     ("ternary:g4 gptq equalize", ["--weights", "ternary:g4:exact", "--equalize", "on"]),
     ("ternary:g16 gptq equalize", ["--weights", "ternary:g16:exact", "--equalize", "on"]),

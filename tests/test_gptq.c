@@ -475,6 +475,107 @@ static void test_hessian_conv(void)
     free(hg);
 }
 
+/* The quantized-prefix statistics (solve/sequential.h): P = Σ cols(x)ᵀ·cols(x̃)
+ * and the column sums, against im2col written out, on the same conv geometry
+ * as above (two groups, stride, dilation, padding); x̃ = x gives P = H. */
+static void test_cross_statistics(void)
+{
+    fgq_layer_view v;
+    memset(&v, 0, sizeof v);
+    v.is_conv = 1;
+    v.n = 2;
+    v.c = 4;
+    v.groups = 2;
+    v.in[0] = 5;
+    v.in[1] = 6;
+    v.in[2] = 1;
+    v.ker[0] = 3;
+    v.ker[1] = 2;
+    v.ker[2] = 1;
+    v.str[0] = 2;
+    v.str[1] = 1;
+    v.str[2] = 1;
+    v.dil[0] = 1;
+    v.dil[1] = 2;
+    v.dil[2] = 1;
+    v.pad[0] = 1;
+    v.pad[1] = 1;
+    v.out[0] = 3;
+    v.out[1] = 5;
+    v.out[2] = 1;
+    v.k = 12;
+    v.rows = 6;
+    const int64_t k = v.k;
+    CHECK(fgq_layer_positions(&v) == 15);
+    float x[2 * 4 * 5 * 6], xt[2 * 4 * 5 * 6];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) {
+        x[i] = (float)rng_gauss();
+        xt[i] = x[i] + 0.1f * (float)rng_gauss();
+    }
+    double *p = calloc((size_t)(2 * k * k), sizeof(double)), *ref = calloc((size_t)(2 * k * k), sizeof(double));
+    double sx[24] = {0}, sxt[24] = {0}, rsx[24] = {0}, rsxt[24] = {0};
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_hessian_add_cross(&v, x, xt, p, sx, sxt, &err) == FGQ_OK);
+    for (int64_t g = 0; g < 2; g++)
+        for (int64_t b = 0; b < 2; b++)
+            for (int64_t o0 = 0; o0 < 3; o0++)
+                for (int64_t o1 = 0; o1 < 5; o1++) {
+                    double col[12], colt[12];
+                    for (int64_t ci = 0; ci < 2; ci++)
+                        for (int64_t a = 0; a < 3; a++)
+                            for (int64_t e = 0; e < 2; e++) {
+                                int64_t i0 = o0 * 2 - 1 + a, i1 = o1 - 1 + e * 2;
+                                int in = i0 >= 0 && i0 < 5 && i1 >= 0 && i1 < 6;
+                                int64_t at = ((b * 4 + g * 2 + ci) * 5 + i0) * 6 + i1;
+                                col[(ci * 3 + a) * 2 + e] = in ? x[at] : 0.0;
+                                colt[(ci * 3 + a) * 2 + e] = in ? xt[at] : 0.0;
+                            }
+                    for (int64_t i = 0; i < k; i++) {
+                        rsx[g * k + i] += col[i];
+                        rsxt[g * k + i] += colt[i];
+                        for (int64_t j = 0; j < k; j++)
+                            ref[g * k * k + i * k + j] += col[i] * colt[j];
+                    }
+                }
+    double worst = 0.0;
+    for (int64_t i = 0; i < 2 * k * k; i++)
+        worst = fmax(worst, fabs(p[i] - ref[i]));
+    for (int64_t i = 0; i < 2 * k; i++)
+        worst = fmax(worst, fmax(fabs(sx[i] - rsx[i]), fabs(sxt[i] - rsxt[i])));
+    CHECK_MSG(worst < 1e-4, "cross statistics differ from im2col by %g", worst);
+    /* x̃ = x: P is H */
+    double *h = calloc((size_t)(2 * k * k), sizeof(double));
+    memset(p, 0, (size_t)(2 * k * k) * sizeof(double));
+    CHECK(fgq_hessian_add_cross(&v, x, x, p, sx, sxt, &err) == FGQ_OK);
+    CHECK(fgq_hessian_add(&v, x, h, &err) == FGQ_OK);
+    fgq_hessian_symmetrize(h, 2, k);
+    worst = 0.0;
+    for (int64_t i = 0; i < 2 * k * k; i++)
+        worst = fmax(worst, fabs(p[i] - h[i]));
+    CHECK_MSG(worst < 1e-4, "P(x, x) differs from H(x) by %g", worst);
+    /* Gemm rows, P only where asked (NULL: sums only) */
+    fgq_layer_view gv;
+    memset(&gv, 0, sizeof gv);
+    gv.k = 5;
+    gv.m = 3;
+    gv.groups = 1;
+    CHECK(fgq_layer_positions(&gv) == 3);
+    float a[15], at[15];
+    for (int i = 0; i < 15; i++) {
+        a[i] = (float)rng_gauss();
+        at[i] = (float)rng_gauss();
+    }
+    double s1[5] = {0}, s2[5] = {0};
+    CHECK(fgq_hessian_add_cross(&gv, a, at, NULL, s1, s2, &err) == FGQ_OK);
+    for (int j = 0; j < 5; j++)
+        CHECK(fabs(s1[j] - ((double)a[j] + a[5 + j] + a[10 + j])) < 1e-5 &&
+              fabs(s2[j] - ((double)at[j] + at[5 + j] + at[10 + j])) < 1e-5);
+    free(p);
+    free(ref);
+    free(h);
+}
+
 /* Threads split rows (and U's rows): the same bytes as the serial run. */
 static void test_threads_same_bytes(void)
 {
@@ -527,5 +628,6 @@ int main(void)
     RUN(test_beats_rounding);
     RUN(test_dead_columns);
     RUN(test_hessian_conv);
+    RUN(test_cross_statistics);
     return FGQ_TEST_DONE();
 }

@@ -378,3 +378,29 @@ def test_act_order(tmp_path):
     p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", tmp_path / "x.fgq",
                 "--weights", "s8", "--act-order", "sometimes", timeout=TIMEOUT)
     assert p.returncode == 2 and "--act-order" in p.stderr and not (tmp_path / "x.fgq").exists()
+
+
+def test_sequential_beats_float_statistics_on_ternary_g16_all_layers(tmp_path):
+    """--sequential on: each layer fitted to the float layer's output on the inputs the already-quantized
+    layers give it. Measured (calibration 0..499, all 10,000 images, every layer ternary:g16:exact):
+    off 97.84 %, on 98.36 %. Oracle: the same model and flags without it, on the same slice."""
+    on, off = tmp_path / "on.fgq", tmp_path / "off.fgq"
+    args = ("--weights", "ternary:g16:exact", "--first-last", "same")
+    rep = quantize(on, *args, "--sequential", "on")
+    assert all(r["solver"].startswith("gptq:") for r in rep["layers"] if r["weight_sqnr_db"] is not None), rep
+    quantize(off, *args, "--sequential", "off")
+    assert model_part(on) != model_part(off)
+    assert top1(str(on)) >= top1(str(off)) - 0.2 - SLACK
+    p = run_fgq("inspect", on)
+    assert p.returncode == 0 and "--sequential on" in p.stdout, p.stdout
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--sequential", "maybe"], "--sequential"),
+    (["--solver", "rtn", "--sequential", "on"], "gptq"),
+])
+def test_sequential_bad_flags_exit_2(tmp_path, args, msg):
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", out, "--weights", "s8", *args)
+    assert p.returncode == 2 and msg in p.stderr, p.stderr
+    assert not out.exists()

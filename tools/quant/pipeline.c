@@ -117,8 +117,23 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_q
             cfg->n_overrides = out->budget.n_overrides;
         }
     }
+    const fgq_hessians *float_h = cfg->hessians;
+    const fgq_input_means *float_means = cfg->means;
+    if (st == FGQ_OK && cfg->sequential && cfg->solver == FGQ_SOLVER_GPTQ && n > 0) {
+        if ((st = fgq_sequential_run(fg, calib, cfg, data, n, threads, progress, &out->sequential, err)) == FGQ_OK) {
+            out->has_sequential = 1;
+            cfg->hessians = &out->sequential.hessians;
+            if (cfg->means != NULL)
+                cfg->means = &out->sequential.means;
+        }
+    }
     if (st == FGQ_OK)
         st = fgq_quantize_graph(fg, calib, cfg, &out->qg, &out->layers, &out->n_layers, err);
+    if (out->has_sequential) { /* the float model again, for measuring and for the caller */
+        fgq_sequential_restore(&out->sequential, fg);
+        cfg->hessians = float_h;
+        cfg->means = float_means;
+    }
     if (st == FGQ_OK && measure && n > 0) {
         if (progress != NULL && progress->begin != NULL)
             progress->begin(progress->user, "measure", n);
@@ -137,6 +152,7 @@ void fgq_quant_result_free(fgq_quant_result *r)
 {
     fgq_quant_stats_free(&r->stats);
     fgq_budget_result_free(&r->budget);
+    fgq_sequential_free(&r->sequential);
     fgq_graph_free(r->qg);
     free(r->layers);
     memset(r, 0, sizeof *r);

@@ -18,6 +18,7 @@
 
 #include "quant/quantize.h"
 #include "quant/search/budget.h"
+#include "quant/solve/sequential.h"
 
 typedef struct {
     fgq_calib calib;
@@ -42,6 +43,8 @@ void fgq_quant_stats_free(fgq_quant_stats *s);
 /* The whole quantization of one model, what `fgq quantize` and `fgq eval
  * --sensitivity` run: fgq_quant_prepare_graph, fgq_quant_stats_collect, the
  * budget search when budget is not NULL (its choices become cfg's overrides),
+ * with cfg->sequential (GPTQ) the quantized-prefix statistics
+ * (solve/sequential.h; fg's weights are put back afterwards),
  * fgq_quantize_graph, then, when `measure` and there are samples,
  * fgq_quant_measure on them. fg is changed in place (equalization). */
 typedef struct {
@@ -49,6 +52,8 @@ typedef struct {
     int has_budget;
     fgq_budget_result budget;
     int32_t equalized_pairs;
+    int has_sequential;          /* cfg->sequential: the quantized-prefix statistics used */
+    fgq_sequential sequential;
     fgq_graph *qg;               /* the integer model */
     fgq_layer_report *layers;
     int32_t n_layers;

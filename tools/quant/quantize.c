@@ -1083,6 +1083,39 @@ fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
     return FGQ_OK;
 }
 
+int fgq_quant_layer_policy(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t node, fgq_policy *pol)
+{
+    int32_t wt, first = -1, last = -1;
+    int64_t rows, k;
+    int tr;
+    if (node < 0 || node >= fg->n_nodes || !fgq_quant_weight_layer(fg, node, &wt, &rows, &k, &tr))
+        return 0;
+    const fgq_ir_node *n = &fg->nodes[node];
+    if (n->n_outputs < 1 || n->outputs[0] < 0 || fg->tensors[n->outputs[0]].dtype != FGQ_DT_F32)
+        return 0;
+    for (int32_t i = 0; i < fg->n_nodes; i++)
+        if (fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &tr)) {
+            if (first < 0)
+                first = i;
+            last = i;
+        }
+    fgq_policy p = cfg->weights;
+    if (cfg->edge_set && (node == first || node == last))
+        p = cfg->edge;
+    const fgq_layer_override *ov = NULL;
+    for (int32_t o = 0; o < cfg->n_overrides; o++)
+        if (strcmp(cfg->overrides[o].node, n->name) == 0)
+            ov = &cfg->overrides[o];
+    if (ov != NULL && ov->keep_float)
+        return 0;
+    if (ov != NULL)
+        p = ov->policy;
+    if (p.kind == FGQ_WQ_F32)
+        return 0;
+    *pol = p;
+    return 1;
+}
+
 fgq_status fgq_quant_config_check_graph(const fgq_quant_config *cfg, const fgq_graph *fg, fgq_error *err)
 {
     for (int32_t o = 0; o < cfg->n_overrides; o++) {

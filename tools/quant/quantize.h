@@ -161,6 +161,8 @@ typedef struct {
     const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
     int act_order;                       /* GPTQ: columns by decreasing diag(H), whole groups kept together */
+    int sequential;                      /* GPTQ: statistics from the quantized prefix, output-matching targets
+                                          * (solve/sequential.h; run by fgq_quant_pipeline) */
     const fgq_parallel *parallel;        /* threads for the solver (tools/threadpool.h); NULL: serial.
                                           * The model's bytes are the same for any thread count */
     int equalize;                        /* 1: cross-layer equalization first (equalize.h; the caller runs
@@ -194,6 +196,10 @@ typedef struct {
 /* Checks what can be checked without the model (an activation kind in
  * range). fgq_quantize_graph calls it first. */
 fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err);
+/* 1 when float node `node` is a weight layer fgq_quantize_graph quantizes
+ * under cfg (not kept float, policy not f32), with *pol its policy (the
+ * default, the first/last policy, or its override); 0 otherwise. */
+int fgq_quant_layer_policy(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t node, fgq_policy *pol);
 /* The checks that need the graph: every override names a node of fg (a
  * typo in --layer / --keep-float is refused before any calibration). */
 fgq_status fgq_quant_config_check_graph(const fgq_quant_config *cfg, const fgq_graph *fg, fgq_error *err);

@@ -148,6 +148,73 @@ fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, f
     return FGQ_OK;
 }
 
+/* p (k x k, full) += Σ_q a[q]ᵀ·b[q] over nq rows of a, b [nq, k]; float per block, then double. */
+static void cross_block(const float *a, const float *b, int64_t nq, int64_t k, double *p)
+{
+    float acc[32];
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j0 = 0; j0 < k; j0 += 32) {
+            const int64_t nj = k - j0 < 32 ? k - j0 : 32;
+            memset(acc, 0, sizeof acc);
+            for (int64_t q = 0; q < nq; q++) {
+                const float ai = a[q * k + i];
+                if (ai == 0.0f)
+                    continue;
+                const float *bq = b + q * k + j0;
+                for (int64_t c = 0; c < nj; c++)
+                    acc[c] += ai * bq[c];
+            }
+            double *pr = p + i * k + j0;
+            for (int64_t c = 0; c < nj; c++)
+                pr[c] += (double)acc[c];
+        }
+}
+
+static void column_sums(const float *a, int64_t nq, int64_t k, double *s)
+{
+    for (int64_t q = 0; q < nq; q++)
+        for (int64_t c = 0; c < k; c++)
+            s[c] += (double)a[q * k + c];
+}
+
+int64_t fgq_layer_positions(const fgq_layer_view *v)
+{
+    return v->is_conv ? v->out[0] * v->out[1] * v->out[2] : v->m;
+}
+
+fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const float *xt, double *p, double *sx,
+                                 double *sxt, fgq_error *err)
+{
+    if (!v->is_conv) {
+        for (int64_t q = 0; q < v->m; q += POS_BLOCK) {
+            const int64_t nq = v->m - q < POS_BLOCK ? v->m - q : POS_BLOCK;
+            if (p != NULL)
+                cross_block(x + q * v->k, xt + q * v->k, nq, v->k, p);
+            column_sums(x + q * v->k, nq, v->k, sx);
+            column_sums(xt + q * v->k, nq, v->k, sxt);
+        }
+        return FGQ_OK;
+    }
+    float *ca = malloc((size_t)(2 * POS_BLOCK * v->k) * sizeof(float));
+    if (ca == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)v->k);
+    float *cb = ca + POS_BLOCK * v->k;
+    const int64_t np = fgq_layer_positions(v);
+    for (int64_t b = 0; b < v->n; b++)
+        for (int64_t g = 0; g < v->groups; g++)
+            for (int64_t q = 0; q < np; q += POS_BLOCK) {
+                const int64_t nq = np - q < POS_BLOCK ? np - q : POS_BLOCK;
+                fgq_layer_columns(v, x, b, g, q, nq, ca);
+                fgq_layer_columns(v, xt, b, g, q, nq, cb);
+                if (p != NULL)
+                    cross_block(ca, cb, nq, v->k, p + g * v->k * v->k);
+                column_sums(ca, nq, v->k, sx + g * v->k);
+                column_sums(cb, nq, v->k, sxt + g * v->k);
+            }
+    free(ca);
+    return FGQ_OK;
+}
+
 void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k)
 {
     for (int64_t g = 0; g < groups; g++) {

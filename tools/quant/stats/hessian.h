@@ -96,4 +96,17 @@ void fgq_hessians_finish(fgq_hessian_sweep *o);
 fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, fgq_error *err);
 void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k);
 
+/* For the quantized-prefix statistics (solve/sequential.h): x and xt the
+ * layer input of one sample in the float model and in the model whose
+ * earlier layers are quantized (both v's shape). Adds, per group g,
+ *   p[g]  (k x k, full)  += Σ cols(x)ᵀ·cols(xt)   (p[a][b] = Σ x_a·xt_b)
+ *   sx[g] (k)            += Σ cols(x),   sxt[g] += Σ cols(xt)
+ * over the layer's positions (im2col columns for a Conv, rows otherwise);
+ * p may be NULL (sums only). */
+fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const float *xt, double *p, double *sx,
+                                 double *sxt, fgq_error *err);
+/* Positions per sample and group: output positions for a Conv, rows of the
+ * input otherwise. */
+int64_t fgq_layer_positions(const fgq_layer_view *v);
+
 #endif /* FGQ_TOOLS_QUANT_HESSIAN_H */

@@ -1,0 +1,59 @@
+/*
+ * sequential.h — the solver's statistics taken from the quantized prefix,
+ * with output-matching targets (DESIGN §3 "Error compensation"; the GPTQ
+ * paper's sequential variant with the asymmetric target of GPTAQ, Li et al.
+ * 2025).
+ *
+ * Plain GPTQ fits each layer to its float weights on the float model's
+ * inputs X: it minimises ‖W·X − Q·X‖. The layer will see X̃, the inputs the
+ * already-quantized layers before it produce, so this fits
+ *     ‖W·X − Q·X̃‖²   (match the float layer's output on what it will see)
+ * which splits, exactly, into ‖W·X − W*·X̃‖² + ‖(W* − Q)·X̃‖² for
+ *     W* = W + W·(P − H̃)·(H̃ + δI)⁻¹,  H̃ = Σ x̃·x̃ᵀ,  P = Σ x·x̃ᵀ
+ * (δ = 0.01·mean(diag H̃) keeps it defined; the correction vanishes when
+ * x̃ = x). The layer's target becomes W* and GPTQ fits Q to it with H̃. The
+ * bias absorbs the mean output shift: b* = b + W·E[x] − W*·E[x̃] (layers
+ * with a bias input; bias correction then uses E[x̃]).
+ *
+ * Layers are processed in node (topological) order. For layer i: the model
+ * quantized with every earlier layer solved this way and every later weight
+ * layer float is built (fgq_quantize_graph, so X̃ includes the activations'
+ * quantization), and one pass over the calibration samples runs it beside
+ * the float model, gathering H̃ (fit / held-out split as hessian.h), P, E[x]
+ * and E[x̃]; then W*, b* replace W, b in fg. Cost: one float and one
+ * partly-quantized pass per quantized weight layer, and fgq_quantize_graph
+ * once per layer.
+ */
+#ifndef FGQ_TOOLS_QUANT_SEQUENTIAL_H
+#define FGQ_TOOLS_QUANT_SEQUENTIAL_H
+
+#include "quant/quantize.h"
+
+typedef struct {
+    int32_t tensor;
+    void *data; /* fg's own data for that tensor, put back by fgq_sequential_restore */
+} fgq_sequential_saved;
+
+typedef struct {
+    fgq_hessians hessians;   /* H̃ per processed layer */
+    fgq_input_means means;   /* E[x̃] per input tensor of a processed layer */
+    fgq_sequential_saved *saved;
+    int32_t n_saved;
+    int32_t n_layers;        /* layers given targets */
+    double seconds;
+} fgq_sequential;
+
+/* fg: the float graph (one float input), changed in place: each processed
+ * layer's weight (and bias) tensor holds W* (b*) until
+ * fgq_sequential_restore. calib: activation statistics of fg (NULL with
+ * dynamic activations); cfg: the quantization asked for (cfg->hessians and
+ * cfg->means are not read); data: n samples. progress may be NULL (one
+ * stage, total n·layers). threads: per inference. */
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg, const float *data,
+                              int64_t n, int32_t threads, const fgq_stage_progress *progress, fgq_sequential *out,
+                              fgq_error *err);
+/* Puts fg's float weights and biases back (W*, b* freed). */
+void fgq_sequential_restore(fgq_sequential *s, fgq_graph *fg);
+void fgq_sequential_free(fgq_sequential *s);
+
+#endif /* FGQ_TOOLS_QUANT_SEQUENTIAL_H */
