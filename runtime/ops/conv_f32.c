@@ -11,6 +11,7 @@
  */
 #include "ops_f32.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 
 fgq_status fgq_conv_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                               const fgq_tensor_view *const *out, fgq_error *err)
@@ -156,6 +157,14 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
         .cg = x->dims[1] / groups,
         .mg = w->dims[0] / groups,
     };
+    /* Enough output channels per group and taps per channel: the packed GEMM
+     * (conv_f32_gemm.c), where the CPU has AVX2+FMA and the reference kernels
+     * were not asked for. */
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0 &&
+        fgq_conv_f32_gemm_fits(&sp, t.cg, t.mg)) {
+        fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups, 1);
+        return FGQ_OK;
+    }
     /* Rows of output (batch × output channel × od × oh) are independent: the
      * unit of work handed to threads. */
     const int64_t n_rows = x->dims[0] * t.m_out * sp.out[0] * sp.out[1];

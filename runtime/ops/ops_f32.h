@@ -12,6 +12,7 @@
 #define FGQ_OPS_F32_H
 
 #include "fgq_ops.h"
+#include "ops_util.h"
 
 #define FGQ_OPS_F32_DECL(op)                                                                                \
     fgq_status fgq_##op##_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,            \
@@ -38,5 +39,14 @@ FGQ_OPS_F32_DECL(concat)
 FGQ_OPS_F32_DECL(softmax)        /* softmax_f32.c */
 
 #undef FGQ_OPS_F32_DECL
+
+/* conv_f32_gemm.c: the float convolution as packed GEMM panels (AVX2+FMA when
+ * avx2, else portable C); its reference twin is the direct loops of
+ * conv_f32.c. fits: the shapes it pays for (at least 4 output channels per
+ * group, at least 8 taps per output). x, w, b, y as fgq_conv_f32_run reads
+ * them (NCHW, W [M, C/G, k...], b may be NULL); sp from fgq_ops_read_spatial. */
+int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg);
+void fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                       const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups, int avx2);
 
 #endif /* FGQ_OPS_F32_H */

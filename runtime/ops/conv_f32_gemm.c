@@ -1,0 +1,234 @@
+/*
+ * conv_f32_gemm.c — float convolution as a GEMM over packed im2col panels,
+ * with an AVX2+FMA microkernel (6 output channels x 16 positions held in
+ * registers). Reference twin: the direct loops of conv_f32.c
+ * (tests/test_conv_f32_gemm.c compares them on random and edge shapes).
+ *
+ * Per batch item n and group g the convolution is Y_g[M_g, P] = W_g[M_g, K] ·
+ * X_g[K, P] + B, K = C/G·kd·kh·kw in the weight's (c, kd, kh, kw) order and
+ * P the output positions. Positions go in panels of 16: a panel's K x 16
+ * input columns are packed (im2col, padding as 0) in chunks of KC rows into a
+ * stack buffer of KC·16 floats (16 KiB), and every output channel of the
+ * group is computed against the chunk while it sits in L1. Each output
+ * element is bias + Σ_k w·x in k order (one FMA per tap: the direct loops
+ * round the product and the sum separately, so results differ from them by
+ * float rounding only), then the fused activation. Work is split over
+ * threads by (n, g, panel): every output element is computed by the same
+ * operations whatever the split, so results are bit-identical for any
+ * thread count. No allocation; no scratch beyond the stack panel.
+ */
+#include "ops_f32.h"
+#include "ops_util.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CONV_GEMM_X86 1
+#endif
+
+enum { NR = 16, MR = 6, KC = 256 };
+
+typedef struct {
+    const fgq_node_view *node;
+    const fgq_ops_spatial *sp;
+    const float *x, *w, *b;
+    float *y;
+    int64_t c_in, m_out, cg, mg, k, positions, panels;
+    int avx2;
+} gemm_task;
+
+/* Rows [k0, k0+kc) of the panel's im2col columns at positions [p0, p0+np)
+ * of batch n, group g, into out[kc][16] (positions past np as 0). */
+static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0, int64_t kc,
+                       float *out)
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2], kk = KD * KH * KW;
+    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2];
+    const int64_t OH = sp->out[1], OW = sp->out[2];
+    const int64_t plane = ID * IH * IW;
+    const int pointwise = kk == 1 && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
+                          sp->pad_begin[0] == 0 && sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0;
+    int64_t od[NR], oh[NR], ow[NR];
+    for (int64_t q = 0; q < np; q++) {
+        const int64_t p = p0 + q;
+        od[q] = p / (OH * OW);
+        oh[q] = (p / OW) % OH;
+        ow[q] = p % OW;
+    }
+    for (int64_t r = 0; r < kc; r++) {
+        const int64_t kr = k0 + r, c = kr / kk, tap = kr % kk;
+        const int64_t a = tap / (KH * KW), e = (tap / KW) % KH, f = tap % KW;
+        const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
+        float *o = out + r * NR;
+        if (pointwise && np == NR) { /* a 1x1 stride-1 unpadded conv reads the input plane as it lies */
+            memcpy(o, xp + p0, NR * sizeof(float));
+            continue;
+        }
+        for (int64_t q = 0; q < np; q++) {
+            const int64_t i0 = od[q] * sp->stride[0] - sp->pad_begin[0] + a * sp->dilation[0];
+            const int64_t i1 = oh[q] * sp->stride[1] - sp->pad_begin[1] + e * sp->dilation[1];
+            const int64_t i2 = ow[q] * sp->stride[2] - sp->pad_begin[2] + f * sp->dilation[2];
+            o[q] = i0 >= 0 && i0 < ID && i1 >= 0 && i1 < IH && i2 >= 0 && i2 < IW ? xp[(i0 * IH + i1) * IW + i2]
+                                                                                   : 0.0f;
+        }
+        for (int64_t q = np; q < NR; q++)
+            o[q] = 0.0f;
+    }
+}
+
+/* c[i][0..16) += Σ_{r < kc} w[i·ldw + r] · bp[r][0..16), for i < mr, in r order
+ * (portable; the AVX2 kernel does the same with one FMA per tap). */
+static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t kc, float c[MR][NR])
+{
+    for (int64_t i = 0; i < mr; i++)
+        for (int64_t r = 0; r < kc; r++) {
+            const float a = w[i * ldw + r];
+            for (int q = 0; q < NR; q++)
+                c[i][q] += a * bp[r * NR + q];
+        }
+}
+
+#if CONV_GEMM_X86
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp,
+                                                            int64_t kc, float c[MR][NR])
+{
+    if (mr != MR) {
+        for (int64_t i = 0; i < mr; i++) {
+            __m256 c0 = _mm256_loadu_ps(c[i]), c1 = _mm256_loadu_ps(c[i] + 8);
+            const float *wi = w + i * ldw;
+            for (int64_t r = 0; r < kc; r++) {
+                const __m256 a = _mm256_broadcast_ss(wi + r);
+                c0 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR), c0);
+                c1 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR + 8), c1);
+            }
+            _mm256_storeu_ps(c[i], c0);
+            _mm256_storeu_ps(c[i] + 8, c1);
+        }
+        return;
+    }
+    __m256 c00 = _mm256_loadu_ps(c[0]), c01 = _mm256_loadu_ps(c[0] + 8);
+    __m256 c10 = _mm256_loadu_ps(c[1]), c11 = _mm256_loadu_ps(c[1] + 8);
+    __m256 c20 = _mm256_loadu_ps(c[2]), c21 = _mm256_loadu_ps(c[2] + 8);
+    __m256 c30 = _mm256_loadu_ps(c[3]), c31 = _mm256_loadu_ps(c[3] + 8);
+    __m256 c40 = _mm256_loadu_ps(c[4]), c41 = _mm256_loadu_ps(c[4] + 8);
+    __m256 c50 = _mm256_loadu_ps(c[5]), c51 = _mm256_loadu_ps(c[5] + 8);
+    const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw, *w4 = w + 4 * ldw, *w5 = w + 5 * ldw;
+    for (int64_t r = 0; r < kc; r++) {
+        const __m256 b0 = _mm256_load_ps(bp + r * NR), b1 = _mm256_load_ps(bp + r * NR + 8);
+        __m256 a = _mm256_broadcast_ss(w0 + r);
+        c00 = _mm256_fmadd_ps(a, b0, c00);
+        c01 = _mm256_fmadd_ps(a, b1, c01);
+        a = _mm256_broadcast_ss(w1 + r);
+        c10 = _mm256_fmadd_ps(a, b0, c10);
+        c11 = _mm256_fmadd_ps(a, b1, c11);
+        a = _mm256_broadcast_ss(w2 + r);
+        c20 = _mm256_fmadd_ps(a, b0, c20);
+        c21 = _mm256_fmadd_ps(a, b1, c21);
+        a = _mm256_broadcast_ss(w3 + r);
+        c30 = _mm256_fmadd_ps(a, b0, c30);
+        c31 = _mm256_fmadd_ps(a, b1, c31);
+        a = _mm256_broadcast_ss(w4 + r);
+        c40 = _mm256_fmadd_ps(a, b0, c40);
+        c41 = _mm256_fmadd_ps(a, b1, c41);
+        a = _mm256_broadcast_ss(w5 + r);
+        c50 = _mm256_fmadd_ps(a, b0, c50);
+        c51 = _mm256_fmadd_ps(a, b1, c51);
+    }
+    _mm256_storeu_ps(c[0], c00);
+    _mm256_storeu_ps(c[0] + 8, c01);
+    _mm256_storeu_ps(c[1], c10);
+    _mm256_storeu_ps(c[1] + 8, c11);
+    _mm256_storeu_ps(c[2], c20);
+    _mm256_storeu_ps(c[2] + 8, c21);
+    _mm256_storeu_ps(c[3], c30);
+    _mm256_storeu_ps(c[3] + 8, c31);
+    _mm256_storeu_ps(c[4], c40);
+    _mm256_storeu_ps(c[4] + 8, c41);
+    _mm256_storeu_ps(c[5], c50);
+    _mm256_storeu_ps(c[5] + 8, c51);
+}
+#endif
+
+/* Panels [begin, end) of the flattened (n, g, panel) space. */
+static void gemm_panels(void *ctx, int64_t begin, int64_t end)
+{
+    const gemm_task *t = (const gemm_task *)ctx;
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
+    const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k;
+    _Alignas(32) float bp[KC * NR];
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t pan = it % t->panels, ng = it / t->panels, g = ng % groups, n = ng / groups;
+        const int64_t p0 = pan * NR, np = P - p0 < NR ? P - p0 : NR;
+        for (int64_t m0 = 0; m0 < t->mg; m0 += MR) { /* the tile starts at the bias */
+            const int64_t mr = t->mg - m0 < MR ? t->mg - m0 : MR;
+            for (int64_t i = 0; i < mr; i++) {
+                const int64_t mo = g * t->mg + m0 + i;
+                float *yr = t->y + (n * t->m_out + mo) * P + p0;
+                const float bias = t->b != NULL ? t->b[mo] : 0.0f;
+                for (int64_t q = 0; q < np; q++)
+                    yr[q] = bias;
+            }
+        }
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            const int64_t kc = K - k0 < KC ? K - k0 : KC;
+            pack_panel(t, n, g, p0, np, k0, kc, bp);
+            for (int64_t m0 = 0; m0 < t->mg; m0 += MR) {
+                const int64_t mr = t->mg - m0 < MR ? t->mg - m0 : MR;
+                float c[MR][NR];
+                for (int64_t i = 0; i < mr; i++) {
+                    const float *yr = t->y + (n * t->m_out + g * t->mg + m0 + i) * P + p0;
+                    memcpy(c[i], yr, (size_t)np * sizeof(float));
+                    for (int64_t q = np; q < NR; q++)
+                        c[i][q] = 0.0f;
+                }
+                const float *wp = t->w + (g * t->mg + m0) * K + k0;
+#if CONV_GEMM_X86
+                if (t->avx2)
+                    kernel_avx2(wp, K, mr, bp, kc, c);
+                else
+#endif
+                    kernel_ref(wp, K, mr, bp, kc, c);
+                for (int64_t i = 0; i < mr; i++)
+                    memcpy(t->y + (n * t->m_out + g * t->mg + m0 + i) * P + p0, c[i], (size_t)np * sizeof(float));
+            }
+        }
+        for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
+            fgq_ops_act_apply_f32(t->y + (n * t->m_out + mo) * P + p0, np, act, act_lo, act_hi);
+    }
+}
+
+int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
+{
+    const int64_t kk = sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
+    /* depthwise-like groups (a few rows, a few taps) do better in the direct loops */
+    return mg >= 4 && cg * kk >= 8;
+}
+
+void fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                       const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups, int avx2)
+{
+    gemm_task t = {
+        .node = node,
+        .sp = sp,
+        .x = x,
+        .w = w,
+        .b = b,
+        .y = y,
+        .c_in = c_in,
+        .m_out = m_out,
+        .cg = c_in / groups,
+        .mg = m_out / groups,
+        .positions = sp->out[0] * sp->out[1] * sp->out[2],
+        .avx2 = avx2,
+    };
+    t.k = t.cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
+    t.panels = (t.positions + NR - 1) / NR;
+#if !CONV_GEMM_X86
+    t.avx2 = 0;
+#endif
+    const int64_t n_items = batch * groups * t.panels;
+    fgq_parallel_for(node->par, n_items, fgq_parallel_grain(node->par, n_items, t.mg * t.k * NR), gemm_panels, &t);
+}
