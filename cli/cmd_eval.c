@@ -75,7 +75,7 @@ static const char k_usage[] =
     "  --sensitivity     rank the weight layers by what quantizing each alone costs\n"
     "  --calib C, --calib-samples A:B, --weights P, --acts T, --observer O,\n"
     "  --first-last P, --keep-float NODE, --layer NODE=POLICY, --bias-correction on|off,\n"
-    "  --solver gptq|rtn, --damp D, --act-order on|off, --sequential on|off,\n"
+    "  --solver gptq|rtn, --damp D, --act-order on|off, --sequential on|off|auto,\n"
     "  --equalize on|off\n"
     "                    as for `fgq quantize` (with --sensitivity only)\n"
     "  -h, --help        this text\n";

@@ -21,7 +21,7 @@ static const char k_usage[] =
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--scale S] [--mean M[,M...]] [--std S[,S...]]\n"
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
-    "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--sequential on|off]\n"
+    "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--sequential on|off|auto]\n"
     "                    [--equalize on|off]\n"
     "                    [--budget BITS | --size BYTES [--candidates P,P,...]] [--json]\n"
     "\n"
@@ -67,13 +67,18 @@ static const char k_usage[] =
     "  --damp D             gptq with a fixed damping fraction D in (0, 100] (no search)\n"
     "  --act-order on|off   gptq quantizes the columns most-used first: whole groups by\n"
     "                       decreasing sum of diag(H), the columns of a group likewise\n"
-    "                       (default off)\n"
-    "  --sequential on|off  gptq fits each layer to the float layer's output on the inputs it\n"
+    "                       (default on: ResNet-8 CIFAR-10 ternary:g4 with --sequential\n"
+    "                       80.52 -> 80.92 %, Fashion-MNIST all-ternary:g16 86.78 -> 88.02 %;\n"
+    "                       mnist-8 all-ternary:g16 98.56 -> 98.43 %)\n"
+    "  --sequential on|off|auto  gptq fits each layer to the float layer's output on the inputs it\n"
     "                       will see: those of the model whose earlier layers are already\n"
     "                       quantized (activations included), target W* = W + W(P - H~)\n"
     "                       (H~ + 0.01 mean(diag H~) I)^-1, P = sum x x~^T, bias shifted by\n"
     "                       W E[x] - W* E[x~]. One float and one quantized pass over the\n"
-    "                       calibration samples per weight layer (default off)\n"
+    "                       calibration samples per weight layer. auto (the default): on when\n"
+    "                       those passes cost at most 2e11 multiply-adds (float MACs x\n"
+    "                       samples x weight layers: a ResNet-8 on 500 images, not an\n"
+    "                       ImageNet model)\n"
     "  --equalize on|off    cross-layer equalization first (default off): Conv -> ReLU/identity\n"
     "                       (-> pools) -> Conv pairs get per-channel scales that even out the\n"
     "                       two layers' channel ranges without changing the float model;\n"
@@ -425,6 +430,9 @@ int fgq_cmd_quantize(int argc, char **argv)
             printf(", sequential statistics (%d layers) %.2f s", (int)res.sequential.n_layers,
                    res.sequential.seconds);
         printf("\n");
+        if (cfg.solver == FGQ_SOLVER_GPTQ && cfg.sequential == FGQ_SEQ_AUTO && n > 0 && !res.has_sequential)
+            printf("sequential statistics: skipped (auto: %.2g multiply-adds > %.0e; --sequential on runs them)\n",
+                   fgq_quant_sequential_cost(fg, &cfg, n), FGQ_SEQUENTIAL_AUTO_MACS);
     }
     goto done;
 fail:

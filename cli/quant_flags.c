@@ -106,16 +106,21 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--damp is the gptq solver's damping (the solver is rtn)");
         cfg->damp = d;
     }
+    cfg->act_order = 1; /* measured better (cmd_quantize.c --help) */
     if (f->act_order != NULL) {
         if (strcmp(f->act_order, "on") != 0 && strcmp(f->act_order, "off") != 0)
             return fgq_fail(err, FGQ_ERR_VALUE, "--act-order '%s': expected on or off", f->act_order);
         cfg->act_order = strcmp(f->act_order, "on") == 0;
     }
+    cfg->sequential = FGQ_SEQ_AUTO;
     if (f->sequential != NULL) {
-        if (strcmp(f->sequential, "on") != 0 && strcmp(f->sequential, "off") != 0)
-            return fgq_fail(err, FGQ_ERR_VALUE, "--sequential '%s': expected on or off", f->sequential);
-        cfg->sequential = strcmp(f->sequential, "on") == 0;
-        if (cfg->sequential && cfg->solver != FGQ_SOLVER_GPTQ)
+        if (strcmp(f->sequential, "on") != 0 && strcmp(f->sequential, "off") != 0 &&
+            strcmp(f->sequential, "auto") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--sequential '%s': expected on, off or auto", f->sequential);
+        cfg->sequential = strcmp(f->sequential, "on") == 0    ? FGQ_SEQ_ON
+                          : strcmp(f->sequential, "off") == 0 ? FGQ_SEQ_OFF
+                                                              : FGQ_SEQ_AUTO;
+        if (cfg->sequential == FGQ_SEQ_ON && cfg->solver != FGQ_SOLVER_GPTQ)
             return fgq_fail(err, FGQ_ERR_VALUE, "--sequential on is a mode of the gptq solver (the solver is rtn)");
     }
     if (f->equalize != NULL) {

@@ -395,6 +395,18 @@ def test_sequential_beats_float_statistics_on_ternary_g16_all_layers(tmp_path):
     assert p.returncode == 0 and "--sequential on" in p.stdout, p.stdout
 
 
+def test_sequential_auto_and_act_order_defaults(tmp_path):
+    """The defaults: --sequential auto (on for mnist-8: 0.4 M MACs x samples x 3 layers is far below 2e11) and
+    --act-order on; the same model as giving both, and the text output says the sequential pass ran."""
+    a, b = tmp_path / "a.fgq", tmp_path / "b.fgq"
+    few = ("--calib-samples", "0:100")
+    p = run_fgq("quantize", MNIST, "--calib", IMAGES, *few, "-o", a, "--weights", "ternary:g16:exact",
+                timeout=TIMEOUT)
+    assert p.returncode == 0 and "sequential statistics (3 layers)" in p.stdout, p.stdout + p.stderr
+    quantize(b, "--weights", "ternary:g16:exact", *few, "--sequential", "on", "--act-order", "on")
+    assert model_part(a) == model_part(b)
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--sequential", "maybe"], "--sequential"),
     (["--solver", "rtn", "--sequential", "on"], "gptq"),

@@ -1,6 +1,7 @@
 /* pipeline.c — the float passes a quantization needs; see pipeline.h. */
 #include "quant/pipeline.h"
 
+#include "import/shape_infer.h"
 #include "passes/equalize.h"
 
 #include <stdlib.h>
@@ -97,6 +98,26 @@ fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, i
     return cfg->equalize ? fgq_pass_equalize(fg, n_pairs, err) : FGQ_OK;
 }
 
+double fgq_quant_sequential_cost(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n)
+{
+    double macs = 0.0, layers = 0.0;
+    fgq_policy pol;
+    for (int32_t i = 0; i < fg->n_nodes; i++) {
+        int64_t p = 0, m = 0;
+        fgq_node_stats(fg, i, &p, &m);
+        macs += (double)(m > 0 ? m : 0);
+        layers += fgq_quant_layer_policy(fg, cfg, i, &pol) ? 1.0 : 0.0;
+    }
+    return macs * (double)n * layers;
+}
+
+int fgq_quant_sequential_wanted(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n)
+{
+    if (cfg->solver != FGQ_SOLVER_GPTQ || n < 1 || cfg->sequential == FGQ_SEQ_OFF)
+        return 0;
+    return cfg->sequential == FGQ_SEQ_ON || fgq_quant_sequential_cost(fg, cfg, n) <= FGQ_SEQUENTIAL_AUTO_MACS;
+}
+
 fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_quant_config *cfg,
                               const fgq_budget *budget, int32_t threads, int measure,
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err)
@@ -119,7 +140,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_q
     }
     const fgq_hessians *float_h = cfg->hessians;
     const fgq_input_means *float_means = cfg->means;
-    if (st == FGQ_OK && cfg->sequential && cfg->solver == FGQ_SOLVER_GPTQ && n > 0) {
+    if (st == FGQ_OK && fgq_quant_sequential_wanted(fg, cfg, n)) {
         if ((st = fgq_sequential_run(fg, calib, cfg, data, n, threads, progress, &out->sequential, err)) == FGQ_OK) {
             out->has_sequential = 1;
             cfg->hessians = &out->sequential.hessians;

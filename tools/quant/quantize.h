@@ -138,6 +138,18 @@ typedef struct {
     void *user;
 } fgq_stage_progress;
 
+/* When GPTQ takes its statistics from the quantized prefix (solve/sequential.h):
+ * AUTO when its passes cost at most FGQ_SEQUENTIAL_AUTO_MACS multiply-adds
+ * (the float model's MACs x samples x weight layers; about a minute on one
+ * core of the machines fgq is built on), so small models get it and large
+ * ones are not held up for hours. */
+typedef enum {
+    FGQ_SEQ_OFF = 0,
+    FGQ_SEQ_ON = 1,
+    FGQ_SEQ_AUTO = 2,
+} fgq_sequential_mode;
+#define FGQ_SEQUENTIAL_AUTO_MACS 2e11
+
 /* How weight codes are chosen (quant/gptq.h). */
 typedef enum {
     FGQ_SOLVER_RTN = 0,  /* each weight rounded to its group's grid alone */
@@ -161,7 +173,7 @@ typedef struct {
     const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
     int act_order;                       /* GPTQ: columns by decreasing diag(H), whole groups kept together */
-    int sequential;                      /* GPTQ: statistics from the quantized prefix, output-matching targets
+    fgq_sequential_mode sequential;      /* GPTQ: statistics from the quantized prefix, output-matching targets
                                           * (solve/sequential.h; run by fgq_quant_pipeline) */
     const fgq_parallel *parallel;        /* threads for the solver (tools/threadpool.h); NULL: serial.
                                           * The model's bytes are the same for any thread count */
