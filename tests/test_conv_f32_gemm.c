@@ -17,7 +17,7 @@
  * 256-row chunk (K = 300, 576, 1152), a 1x1 stride-1 conv (read in place),
  * batch 2; plus 300 random shapes.
  */
-#include "test_ops_common.h"
+#include "test_conv_common.h"
 
 #include "ops/ops_f32.h"
 #include "ops/qgemm_dispatch.h"
@@ -25,35 +25,6 @@
 
 #include <math.h>
 #include <stdlib.h>
-
-typedef struct {
-    int ns;
-    int64_t n, c, m, group;
-    int64_t in[3], k[3], s[3], d[3], pb[3], pe[3];
-    int bias, act;
-} gcase;
-
-static int64_t out_dim(const gcase *cc, int i)
-{
-    return (cc->in[i] + cc->pb[i] + cc->pe[i] - (cc->d[i] * (cc->k[i] - 1) + 1)) / cc->s[i] + 1;
-}
-
-static void set_params(tnode *nd, const gcase *cc)
-{
-    tnode_init(nd, FGQ_OP_CONV, cc->bias ? 3 : 2);
-    nd->ip[FGQ_P_NSPATIAL] = cc->ns;
-    nd->ip[FGQ_P_GROUP] = (int32_t)cc->group;
-    for (int i = 0; i < cc->ns; i++) {
-        nd->ip[FGQ_P_KERNEL + i] = (int32_t)cc->k[i];
-        nd->ip[FGQ_P_STRIDE + i] = (int32_t)cc->s[i];
-        nd->ip[FGQ_P_DILATION + i] = (int32_t)cc->d[i];
-        nd->ip[FGQ_P_PAD_BEGIN + i] = (int32_t)cc->pb[i];
-        nd->ip[FGQ_P_PAD_END + i] = (int32_t)cc->pe[i];
-    }
-    nd->ip[FGQ_P_ACT] = cc->act;
-    nd->fp[FGQ_PF_ACT0] = -0.5f;
-    nd->fp[FGQ_PF_ACT1] = 0.75f;
-}
 
 static fgq_threadpool *g_pool;
 static int g_skipped_avx2;
@@ -86,7 +57,7 @@ static void magnitudes(tnode *nd, const fgq_tensor_view *const *in, const fgq_te
     free(abs_buf);
 }
 
-static void run_case(const gcase *cc, uint32_t seed)
+static void run_case(const conv_case *cc, uint32_t seed)
 {
     int64_t xd[5] = { cc->n, cc->c }, wd[5] = { cc->m, cc->c / cc->group }, yd[5] = { cc->n, cc->m };
     for (int i = 0; i < cc->ns; i++) {
@@ -154,7 +125,7 @@ static void run_case(const gcase *cc, uint32_t seed)
 
 static void test_edge_shapes(void)
 {
-    static const gcase cases[] = {
+    static const conv_case cases[] = {
         /* ns  n  c   m   g   in             k            s            d            pb           pe      bias act */
         { 2, 1, 3, 16, 1, { 32, 32 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_RELU },
         { 2, 2, 16, 13, 1, { 9, 7 }, { 3, 3 }, { 2, 1 }, { 1, 2 }, { 1, 0 }, { 2, 1 }, 1, 0 },
@@ -178,7 +149,7 @@ static void test_random_shapes(void)
 {
     uint32_t s = 4242u;
     for (int it = 0; it < 300; it++) {
-        gcase cc;
+        conv_case cc;
         memset(&cc, 0, sizeof cc);
 #define R(lo, hi) ((int64_t)(lo) + (int64_t)(((uint32_t)((trand(&s) + 1.0f) * 1e6f)) % (uint32_t)((hi) - (lo) + 1)))
         cc.ns = (int)R(1, 3);

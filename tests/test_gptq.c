@@ -392,33 +392,33 @@ static void test_dead_columns(void)
 
 /* H of a grouped, strided, padded 2-D convolution against the im2col
  * definition, and of a Gemm input. */
+/* The conv geometry both statistics tests use: batch 2, 4 channels in two
+ * groups, input 5x6(x1), kernel 3x2, stride (2, 1), dilation (1, 2), pad 1. */
+static void conv_view(fgq_layer_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->is_conv = 1;
+    v->n = 2;
+    v->c = 4;
+    v->groups = 2;
+    const int64_t in[3] = {5, 6, 1}, ker[3] = {3, 2, 1}, str[3] = {2, 1, 1}, dil[3] = {1, 2, 1}, pad[3] = {1, 1, 0};
+    const int64_t out[3] = {3, 5, 1}; /* (5 + 2 - 3) / 2 + 1; (6 + 1 + 1 - 3) / 1 + 1 with pad end 1 */
+    for (int d = 0; d < 3; d++) {
+        v->in[d] = in[d];
+        v->ker[d] = ker[d];
+        v->str[d] = str[d];
+        v->dil[d] = dil[d];
+        v->pad[d] = pad[d];
+        v->out[d] = out[d];
+    }
+    v->k = 2 * 3 * 2;
+    v->rows = 6;
+}
+
 static void test_hessian_conv(void)
 {
     fgq_layer_view v;
-    memset(&v, 0, sizeof v);
-    v.is_conv = 1;
-    v.n = 2;
-    v.c = 4;
-    v.groups = 2;
-    v.in[0] = 5;
-    v.in[1] = 6;
-    v.in[2] = 1;
-    v.ker[0] = 3;
-    v.ker[1] = 2;
-    v.ker[2] = 1;
-    v.str[0] = 2;
-    v.str[1] = 1;
-    v.str[2] = 1;
-    v.dil[0] = 1;
-    v.dil[1] = 2;
-    v.dil[2] = 1;
-    v.pad[0] = 1;
-    v.pad[1] = 1;
-    v.out[0] = 3; /* (5 + 2 - 3) / 2 + 1 */
-    v.out[1] = 5; /* (6 + 1 + 1 - 3) / 1 + 1 with pad end 1 */
-    v.out[2] = 1;
-    v.k = 2 * 3 * 2;
-    v.rows = 6;
+    conv_view(&v);
     const int64_t k = v.k;
     float x[2 * 4 * 5 * 6];
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++)
@@ -481,30 +481,7 @@ static void test_hessian_conv(void)
 static void test_cross_statistics(void)
 {
     fgq_layer_view v;
-    memset(&v, 0, sizeof v);
-    v.is_conv = 1;
-    v.n = 2;
-    v.c = 4;
-    v.groups = 2;
-    v.in[0] = 5;
-    v.in[1] = 6;
-    v.in[2] = 1;
-    v.ker[0] = 3;
-    v.ker[1] = 2;
-    v.ker[2] = 1;
-    v.str[0] = 2;
-    v.str[1] = 1;
-    v.str[2] = 1;
-    v.dil[0] = 1;
-    v.dil[1] = 2;
-    v.dil[2] = 1;
-    v.pad[0] = 1;
-    v.pad[1] = 1;
-    v.out[0] = 3;
-    v.out[1] = 5;
-    v.out[2] = 1;
-    v.k = 12;
-    v.rows = 6;
+    conv_view(&v);
     const int64_t k = v.k;
     CHECK(fgq_layer_positions(&v) == 15);
     float x[2 * 4 * 5 * 6], xt[2 * 4 * 5 * 6];

@@ -8,21 +8,9 @@
  * dilations, asymmetric pads, optional bias and fused activations;
  * (3) check() rejecting bad params and shapes.
  */
-#include "test_ops_common.h"
+#include "test_conv_common.h"
 
 #include <stdlib.h>
-
-typedef struct {
-    int ns;
-    int64_t n, c, m, group;
-    int64_t in[3], k[3], s[3], d[3], pb[3], pe[3];
-    int bias, act;
-} conv_case;
-
-static int64_t out_dim(const conv_case *cc, int i)
-{
-    return (cc->in[i] + cc->pb[i] + cc->pe[i] - (cc->d[i] * (cc->k[i] - 1) + 1)) / cc->s[i] + 1;
-}
 
 /* Direct ONNX definition, one output element at a time, spatial dims as a 3-D
  * index with unused axes of size 1. */
@@ -66,23 +54,6 @@ static void conv_naive(const conv_case *cc, const float *x, const float *w, cons
                             acc = acc < -0.5 ? -0.5 : acc > 0.75 ? 0.75 : acc;
                         y[(((n * cc->m + m) * O[0] + o0) * O[1] + o1) * O[2] + o2] = (float)acc;
                     }
-}
-
-static void set_params(tnode *nd, const conv_case *cc)
-{
-    tnode_init(nd, FGQ_OP_CONV, cc->bias ? 3 : 2);
-    nd->ip[FGQ_P_NSPATIAL] = cc->ns;
-    nd->ip[FGQ_P_GROUP] = (int32_t)cc->group;
-    for (int i = 0; i < cc->ns; i++) {
-        nd->ip[FGQ_P_KERNEL + i] = (int32_t)cc->k[i];
-        nd->ip[FGQ_P_STRIDE + i] = (int32_t)cc->s[i];
-        nd->ip[FGQ_P_DILATION + i] = (int32_t)cc->d[i];
-        nd->ip[FGQ_P_PAD_BEGIN + i] = (int32_t)cc->pb[i];
-        nd->ip[FGQ_P_PAD_END + i] = (int32_t)cc->pe[i];
-    }
-    nd->ip[FGQ_P_ACT] = cc->act;
-    nd->fp[FGQ_PF_ACT0] = -0.5f;
-    nd->fp[FGQ_PF_ACT1] = 0.75f;
 }
 
 static void run_case(const conv_case *cc, uint32_t seed)
