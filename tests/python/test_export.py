@@ -391,7 +391,7 @@ def test_quantized_tiny_models_export_runs_in_ort(tmp_path, shared_dir, name):
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.uniform(-1, 1, [32] + shape[1:]).astype(np.float32))
     q = tmp_path / f"{name}.fgq"
-    fgq_ok("quantize", model, "--calib", calib, "--weights", "s8", "-o", q)
+    fgq_ok("quantize", model, "--calib", calib, "--weights", "s8", "-o", q, "--solver", "rtn")  # export, not solver
     out, exported = export_checked(tmp_path, q, f"{name}.onnx")
     sess = ort_session(out, optimize=True)
     x = rng.uniform(-1, 1, [8] + shape[1:]).astype(np.float32)

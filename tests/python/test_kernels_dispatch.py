@@ -40,7 +40,7 @@ def _same_bytes_all_kernels(model, x, tmp_path):
 def test_mnist_quantized_same_bytes(fgq_bin, tmp_path, weights):
     q = tmp_path / "m.fgq"
     r = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:100", "--weights", weights, "-o", q,
-                timeout=TIMEOUT)
+                "--solver", "rtn", timeout=TIMEOUT)  # kernels, not how the codes were chosen
     assert r.returncode == 0, r.stderr
     x = tmp_path / "x.npy"
     rng = np.random.default_rng(7)
@@ -56,7 +56,7 @@ def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.normal(0, 1, size=(32, 640)).astype(np.float32))
     q = tmp_path / "ad.fgq"
-    r = run_fgq("quantize", AD, "--calib", calib, "--weights", weights, "-o", q, timeout=TIMEOUT)
+    r = run_fgq("quantize", AD, "--calib", calib, "--weights", weights, "-o", q, "--solver", "rtn", timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     x = tmp_path / "x.npy"
     np.save(x, rng.normal(0, 1, size=(4, 640)).astype(np.float32))
@@ -74,7 +74,8 @@ def test_tiny_conv_models_quantized_same_bytes(fgq_bin, tmp_path, name, weights)
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.uniform(-1, 1, size=[16] + shape[1:]).astype(np.float32))
     q = tmp_path / f"{name}.fgq"
-    r = run_fgq("quantize", model, "--calib", calib, "--weights", weights, "-o", q, timeout=TIMEOUT)
+    r = run_fgq("quantize", model, "--calib", calib, "--weights", weights, "-o", q, "--solver", "rtn",
+                timeout=TIMEOUT)
     assert r.returncode == 0, r.stderr
     x = tmp_path / "x.npy"
     np.save(x, rng.uniform(-1, 1, size=[3] + shape[1:]).astype(np.float32))

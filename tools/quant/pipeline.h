@@ -54,6 +54,8 @@ typedef struct {
     int32_t equalized_pairs;
     int has_sequential;          /* cfg->sequential: the quantized-prefix statistics used */
     fgq_sequential sequential;
+    fgq_hessians seq_h;          /* per layer: the sequential H̃, else the float H (pointers only) */
+    fgq_input_means seq_means;   /* likewise E[x̃], else E[x] (pointers only) */
     fgq_graph *qg;               /* the integer model */
     fgq_layer_report *layers;
     int32_t n_layers;
