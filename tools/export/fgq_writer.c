@@ -8,6 +8,7 @@
 #include "plan.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,10 +86,64 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     const fgq_graph *g = w->g;
     const char *src = g->source_path ? g->source_path : "model";
     int32_t nn = g->n_nodes;
+    /* Every node is lowered before giving up, so one message lists every op
+     * type that stops the model (a user fixing the first would meet the next). */
+    fgq_status first = FGQ_OK;
+    const char *seen[32];
+    int32_t n_seen = 0, n_more = 0;
+    char more[768] = "";
+    size_t used = 0;
     for (int32_t i = 0; i < nn; i++) {
-        fgq_status st = fgq_lower_node(g, i, &w->low[i], err);
-        if (st != FGQ_OK)
+        fgq_error e2;
+        fgq_error_clear(&e2);
+        fgq_status st = fgq_lower_node(g, i, &w->low[i], first == FGQ_OK ? err : &e2);
+        if (st == FGQ_OK)
+            continue;
+        if (first == FGQ_OK && st != FGQ_ERR_UNSUPPORTED)
             return st;
+        if (st != FGQ_ERR_UNSUPPORTED)
+            continue;
+        int dup = 0;
+        for (int32_t j = 0; j < n_seen && !dup; j++)
+            dup = strcmp(seen[j], g->nodes[i].op_type) == 0;
+        if (!dup && n_seen < (int32_t)(sizeof seen / sizeof seen[0]))
+            seen[n_seen++] = g->nodes[i].op_type;
+        if (first == FGQ_OK) {
+            first = st;
+            continue;
+        }
+        if (dup)
+            continue;
+        n_more++;
+        if (used < sizeof more - 1) {
+            int wr = snprintf(more + used, sizeof more - used, "%s%s (node '%s')", used ? ", " : "",
+                              g->nodes[i].op_type, g->nodes[i].name);
+            used += wr > 0 ? (size_t)wr : 0;
+        }
+    }
+    if (first != FGQ_OK) {
+        if (strncmp(err->msg, src, strlen(src)) != 0) { /* name the file */
+            char msg[FGQ_ERROR_MSG_LEN];
+            size_t at = 0;
+            for (const char *p = src; *p != '\0' && at + 3 < sizeof msg; p++)
+                msg[at++] = *p;
+            msg[at++] = ':';
+            msg[at++] = ' ';
+            for (const char *p = err->msg; *p != '\0' && at + 1 < sizeof msg; p++)
+                msg[at++] = *p;
+            msg[at] = '\0';
+            memcpy(err->msg, msg, sizeof msg);
+        }
+        if (n_more > 0) {
+            const char *tail = "; also not supported: ";
+            size_t at = strlen(err->msg);
+            for (const char *p = tail; *p != '\0' && at + 1 < sizeof err->msg; p++)
+                err->msg[at++] = *p;
+            for (const char *p = more; *p != '\0' && at + 1 < sizeof err->msg; p++)
+                err->msg[at++] = *p;
+            err->msg[at] = '\0';
+        }
+        return first;
     }
     for (int32_t i = 0; i < g->n_inputs; i++)
         mark(w, g->inputs[i]);
