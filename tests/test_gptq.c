@@ -483,7 +483,7 @@ static void test_cross_statistics(void)
     fgq_layer_view v;
     conv_view(&v);
     const int64_t k = v.k;
-    CHECK(fgq_layer_positions(&v) == 15);
+    CHECK(fgq_layer_positions(&v) == 30); /* batch 2 x 15 output positions */
     float x[2 * 4 * 5 * 6], xt[2 * 4 * 5 * 6];
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) {
         x[i] = (float)rng_gauss();

@@ -48,8 +48,11 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
     const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2];
     const int64_t OH = sp->out[1], OW = sp->out[2];
     const int64_t plane = ID * IH * IW;
+    /* 1x1, stride 1, no padding: output position p is input element p (the
+     * output has the input's spatial size: checked, so end padding is out) */
     const int pointwise = kk == 1 && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
-                          sp->pad_begin[0] == 0 && sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0;
+                          sp->pad_begin[0] == 0 && sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 &&
+                          sp->out[0] == sp->in[0] && sp->out[1] == sp->in[1] && sp->out[2] == sp->in[2];
     int64_t od[NR], oh[NR], ow[NR];
     for (int64_t q = 0; q < np; q++) {
         const int64_t p = p0 + q;

@@ -121,6 +121,8 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
             used += wr > 0 ? (size_t)wr : 0;
         }
     }
+    if (first != FGQ_OK && (err == NULL || err->status != first))
+        return first; /* no message of ours to extend */
     if (first != FGQ_OK) {
         if (strncmp(err->msg, src, strlen(src)) != 0) { /* name the file */
             char msg[FGQ_ERROR_MSG_LEN];

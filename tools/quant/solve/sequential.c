@@ -140,8 +140,10 @@ static void chol_solve(const double *l, int64_t k, double *b)
 static fgq_status save_and_replace(fgq_sequential *s, fgq_graph *fg, int32_t t, void *fresh, fgq_error *err)
 {
     fgq_sequential_saved *ns = realloc(s->saved, (size_t)(s->n_saved + 1) * sizeof *ns);
-    if (ns == NULL)
+    if (ns == NULL) {
+        free(fresh);
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    }
     s->saved = ns;
     for (int32_t i = 0; i < s->n_saved; i++)
         if (s->saved[i].tensor == t) { /* already replaced once: keep the original, drop the older target */
@@ -166,9 +168,34 @@ static int32_t layer_bias(const fgq_graph *fg, int32_t node, int64_t rows)
     const int32_t b = n->inputs[2];
     if (!fgq_ir_is_f32_const(fg, b) || fgq_ir_tensor_numel(&fg->tensors[b]) != rows)
         return -1;
-    if (fgq_node_is(n, "Gemm") && fg->tensors[b].rank != 1)
+    /* Gemm computes alpha·W·x + beta·C: only the plain form takes the shift as it is */
+    if (fgq_node_is(n, "Gemm") && (fg->tensors[b].rank != 1 || fgq_node_attr_float(n, "alpha", 1.0f) != 1.0f ||
+                                   fgq_node_attr_float(n, "beta", 1.0f) != 1.0f))
         return -1;
     return b;
+}
+
+/* How many node inputs read tensor t. */
+static int32_t consumers(const fgq_graph *fg, int32_t t)
+{
+    int32_t c = 0;
+    for (int32_t i = 0; i < fg->n_nodes; i++)
+        for (int32_t k = 0; k < fg->nodes[i].n_inputs; k++)
+            c += fg->nodes[i].inputs[k] == t;
+    return c;
+}
+
+/* A layer whose weight (or bias) another node also reads cannot take a
+ * target of its own: it keeps W and its float statistics. */
+static int owns_params(const fgq_graph *fg, int32_t node, const fgq_layer_view *v)
+{
+    int32_t wt;
+    int64_t rows, k;
+    int tr;
+    if (!fgq_quant_weight_layer(fg, node, &wt, &rows, &k, &tr) || consumers(fg, wt) != 1)
+        return 0;
+    const int32_t bt = layer_bias(fg, node, v->rows);
+    return bt < 0 || consumers(fg, bt) == 1;
 }
 
 /* Per-layer sums of one pass. */
@@ -253,10 +280,11 @@ static fgq_status set_target(fgq_sequential *s, fgq_graph *fg, int32_t node, con
         if (!isfinite(wn[i]))
             st = fgq_fail(err, FGQ_ERR_VALUE, "error compensation: the target weights of '%s' are not finite",
                           fg->nodes[node].name);
-    if (st == FGQ_OK)
-        st = save_and_replace(s, fg, wt, wn, err);
-    else
+    if (st == FGQ_OK) {
+        st = save_and_replace(s, fg, wt, wn, err); /* takes wn, also on failure */
+    } else {
         free(wn);
+    }
     if (st == FGQ_OK && bn != NULL)
         st = save_and_replace(s, fg, bt, bn, err);
     else
@@ -365,14 +393,19 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
     out->means.n_tensors = fg->n_tensors;
     out->means.n_samples = n;
     out->means.mean = calloc((size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1), sizeof *out->means.mean);
-    if (out->hessians.layer == NULL || out->means.mean == NULL)
+    /* pointer views (no ownership) of the statistics the partly quantized models use */
+    fgq_hessians mixed_h = {fg->n_nodes, calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof(void *))};
+    fgq_input_means mixed_m = {fg->n_tensors, n, calloc((size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1),
+                                                        sizeof(double *))};
+    if (out->hessians.layer == NULL || out->means.mean == NULL || mixed_h.layer == NULL || mixed_m.mean == NULL)
         st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
     /* which layers, for the progress total */
     int32_t n_layers = 0;
     fgq_policy pol;
     for (int32_t i = 0; i < fg->n_nodes; i++) {
         fgq_layer_view v;
-        if (fgq_quant_layer_policy(fg, cfg, i, &pol) && pol.kind != FGQ_WQ_U8 && fgq_layer_view_of(fg, i, &v))
+        if (fgq_quant_layer_policy(fg, cfg, i, &pol) && pol.kind != FGQ_WQ_U8 && fgq_layer_view_of(fg, i, &v) &&
+            owns_params(fg, i, &v))
             n_layers++;
     }
     const int64_t total = n * n_layers;
@@ -390,7 +423,8 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
     int64_t done = 0;
     for (int32_t i = 0; st == FGQ_OK && i < fg->n_nodes; i++) {
         fgq_layer_view v;
-        if (!fgq_quant_layer_policy(fg, cfg, i, &pol) || pol.kind == FGQ_WQ_U8 || !fgq_layer_view_of(fg, i, &v))
+        if (!fgq_quant_layer_policy(fg, cfg, i, &pol) || pol.kind == FGQ_WQ_U8 || !fgq_layer_view_of(fg, i, &v) ||
+            !owns_params(fg, i, &v))
             continue;
         const int64_t per = v.groups * v.k * v.k;
         if (v.k > 65536 || per > FGQ_HESSIAN_MAX_BYTES / 24) { /* too large to track: rounds, as hessian.h */
@@ -407,8 +441,18 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
         }
         mc.overrides = ov;
         mc.n_overrides = n_ov;
-        mc.hessians = &out->hessians;
-        mc.means = cfg->means != NULL ? &out->means : NULL;
+        /* earlier layers as the final model will have them: their sequential
+         * statistics, else (layers this pass leaves out) the float ones */
+        for (int32_t j = 0; j < fg->n_nodes; j++)
+            mixed_h.layer[j] = out->hessians.layer[j] != NULL ? out->hessians.layer[j]
+                               : cfg->hessians != NULL && j < cfg->hessians->n_nodes ? cfg->hessians->layer[j]
+                                                                                     : NULL;
+        for (int32_t t = 0; t < fg->n_tensors; t++)
+            mixed_m.mean[t] = out->means.mean[t] != NULL ? out->means.mean[t]
+                              : cfg->means != NULL && t < cfg->means->n_tensors ? cfg->means->mean[t]
+                                                                               : NULL;
+        mc.hessians = &mixed_h;
+        mc.means = cfg->means != NULL ? &mixed_m : NULL;
         fgq_graph *qg = NULL;
         fgq_layer_report *rep = NULL;
         int32_t n_rep = 0;
@@ -466,6 +510,8 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
         progress->end(progress->user);
     if (f_init)
         fgq_graph_runner_free(&fr);
+    free(mixed_h.layer);
+    free(mixed_m.mean);
     out->seconds = seconds() - t0;
     if (st != FGQ_OK) {
         fgq_sequential_restore(out, fg);

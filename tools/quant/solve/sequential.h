@@ -46,8 +46,10 @@ typedef struct {
 /* fg: the float graph (one float input), changed in place: each processed
  * layer's weight (and bias) tensor holds W* (b*) until
  * fgq_sequential_restore. calib: activation statistics of fg (NULL with
- * dynamic activations); cfg: the quantization asked for (cfg->hessians and
- * cfg->means are not read); data: n samples. progress may be NULL (one
+ * dynamic activations); cfg: the quantization asked for, cfg->hessians and
+ * cfg->means the float statistics (may be NULL; used for layers this pass
+ * leaves out: u8, too large to track, weights or bias shared with another
+ * node); data: n samples. progress may be NULL (one
  * stage, total n·layers). threads: per inference. */
 fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg, const float *data,
                               int64_t n, int32_t threads, const fgq_stage_progress *progress, fgq_sequential *out,

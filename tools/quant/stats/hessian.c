@@ -179,7 +179,7 @@ static void column_sums(const float *a, int64_t nq, int64_t k, double *s)
 
 int64_t fgq_layer_positions(const fgq_layer_view *v)
 {
-    return v->is_conv ? v->out[0] * v->out[1] * v->out[2] : v->m;
+    return v->is_conv ? v->n * v->out[0] * v->out[1] * v->out[2] : v->m;
 }
 
 fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const float *xt, double *p, double *sx,
@@ -199,7 +199,7 @@ fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const 
     if (ca == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)v->k);
     float *cb = ca + POS_BLOCK * v->k;
-    const int64_t np = fgq_layer_positions(v);
+    const int64_t np = v->out[0] * v->out[1] * v->out[2];
     for (int64_t b = 0; b < v->n; b++)
         for (int64_t g = 0; g < v->groups; g++)
             for (int64_t q = 0; q < np; q += POS_BLOCK) {

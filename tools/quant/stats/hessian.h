@@ -105,8 +105,9 @@ void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k);
  * p may be NULL (sums only). */
 fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const float *xt, double *p, double *sx,
                                  double *sxt, fgq_error *err);
-/* Positions per sample and group: output positions for a Conv, rows of the
- * input otherwise. */
+/* Positions per sample and group, the count the column sums of
+ * fgq_hessian_add_cross add up: batch x output positions for a Conv, rows
+ * of the input (batch included) otherwise. */
 int64_t fgq_layer_positions(const fgq_layer_view *v);
 
 #endif /* FGQ_TOOLS_QUANT_HESSIAN_H */
