@@ -225,6 +225,15 @@ NOTES = """## Notes (2026-12-03)
   this session, not kept) ranked the variants the same way: GPTQ from float statistics g4 79.0-79.6 %,
   g16 48-59 %; sequential GPTQ without the output-matching target no better; with it g4 80.8 %, g16 79.0 %;
   "two-pass" shortcuts (re-solving every layer from one quantized pass) worse than plain GPTQ.
+- EfficientNet-Lite1 `--budget 4` without s4 among the candidates (`--candidates` ternary:g4/g16/g64
+  exact and asym, s8), measured by hand on the same 200/800 split (`fgq quantize efficientnet_lite1.onnx
+  --calib calib_240_x.npy --budget 4 --candidates ... --mean 127 --std 128`, 881 s wall; `fgq eval` on
+  eval_240_x.npy): **79.62 %** against float 89.50 % (-9.88 points; goal with the default candidates:
+  within 1). 4.000 bits used; 43 weight layers s8, 21 ternary (4 g4, 7 g16, 10 g64); **every one of the
+  21 depthwise layers (K = 9) stayed s8**: that is what the measured gains decided for them. The
+  default candidates add s4:g32, which this compact network most likely needs (the issue's own
+  simulation: s4:g32 with compensation near float on EfficientNet-Lite0); that cell was not run
+  (reference s4 kernel, next item).
 - "not run": the cell did not fit in the session that made this table. EfficientNet cells need the
   float path (calibration, the budget's per-layer gains) and s4 evaluation: fgq's float convolution
   became a packed GEMM this session (EfficientNet-Lite1 0.5 -> 6 images/s on one busy core), but `s4:g32`
