@@ -222,3 +222,12 @@ int fgq_ir_is_f32_activation(const fgq_graph *g, int32_t t)
 {
     return t >= 0 && g->tensors[t].kind != FGQ_TK_CONST && g->tensors[t].dtype == FGQ_DT_F32;
 }
+
+int32_t fgq_graph_tensor_uses(const fgq_graph *g, int32_t t)
+{
+    int32_t uses = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++)
+        for (int32_t k = 0; k < g->nodes[i].n_inputs; k++)
+            uses += g->nodes[i].inputs[k] == t;
+    return uses;
+}

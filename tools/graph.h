@@ -135,6 +135,8 @@ int fgq_node_is(const fgq_ir_node *n, const char *op);
 /* 1 if tensor t (may be -1) is a float32 constant with data / a float32 activation (not a constant). */
 int fgq_ir_is_f32_const(const fgq_graph *g, int32_t t);
 int fgq_ir_is_f32_activation(const fgq_graph *g, int32_t t);
+/* How many node inputs read tensor t (graph outputs not counted). */
+int32_t fgq_graph_tensor_uses(const fgq_graph *g, int32_t t);
 float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def);
 
 void fgq_qparams_free(fgq_qparams *q);

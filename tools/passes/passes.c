@@ -17,15 +17,6 @@ static int is_op(const fgq_ir_node *n, const char *op)
            strcmp(n->op_type, op) == 0;
 }
 
-static int n_uses(const fgq_graph *g, int32_t t)
-{
-    int uses = 0;
-    for (int32_t i = 0; i < g->n_nodes; i++)
-        for (int32_t k = 0; k < g->nodes[i].n_inputs; k++)
-            uses += g->nodes[i].inputs[k] == t;
-    return uses;
-}
-
 static int is_graph_output(const fgq_graph *g, int32_t t)
 {
     for (int32_t i = 0; i < g->n_outputs; i++)
@@ -226,13 +217,14 @@ fgq_status fgq_pass_drop_identity(fgq_graph *g, fgq_error *err)
         if (is_op(n, "Dropout") && !fgq_dropout_is_inference(g, n))
             continue;
 
-        if (n->n_outputs > 1 && n->outputs[1] >= 0 && (n_uses(g, n->outputs[1]) || is_graph_output(g, n->outputs[1])))
+        if (n->n_outputs > 1 && n->outputs[1] >= 0 &&
+            (fgq_graph_tensor_uses(g, n->outputs[1]) || is_graph_output(g, n->outputs[1])))
             continue;
         if (is_graph_output(g, y)) {
             /* The output name must survive: rename the producer's output instead. */
             int32_t p = g->tensors[x].producer;
             if (p < 0 || dead[p] || g->tensors[x].kind != FGQ_TK_INTERMEDIATE || is_graph_output(g, x) ||
-                n_uses(g, x) != 1)
+                fgq_graph_tensor_uses(g, x) != 1)
                 continue; /* x is an input, const, shared or an output itself: keep the copy */
             int k = output_slot(&g->nodes[p], x);
             if (k < 0)
@@ -870,7 +862,7 @@ fgq_status fgq_pass_fold_batchnorm(fgq_graph *g, fgq_error *err)
             extra |= bn->outputs[k] >= 0;
         int32_t x = bn->inputs[0], p = g->tensors[x].producer;
         if (extra || p < 0 || dead[p] || g->nodes[p].outputs[0] != x || g->nodes[p].n_outputs != 1 ||
-            n_uses(g, x) != 1 || is_graph_output(g, x))
+            fgq_graph_tensor_uses(g, x) != 1 || is_graph_output(g, x))
             continue;
         int folded = 0;
         st = fold_bn_into(g, i, p, &folded, err);
@@ -932,7 +924,7 @@ fgq_status fgq_pass_fuse_activations(fgq_graph *g, fgq_error *err)
             continue;
         fgq_ir_node *p = &g->nodes[pi];
         if (!(is_op(p, "Conv") || is_op(p, "Gemm") || is_op(p, "MatMul") || is_op(p, "Add")) ||
-            p->n_outputs != 1 || p->outputs[0] != x || n_uses(g, x) != 1 || is_graph_output(g, x) ||
+            p->n_outputs != 1 || p->outputs[0] != x || fgq_graph_tensor_uses(g, x) != 1 || is_graph_output(g, x) ||
             g->tensors[x].dtype != FGQ_DT_F32)
             continue;
         /* Compose with an activation already fused: both are clamps, so the

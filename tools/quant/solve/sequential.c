@@ -175,16 +175,6 @@ static int32_t layer_bias(const fgq_graph *fg, int32_t node, int64_t rows)
     return b;
 }
 
-/* How many node inputs read tensor t. */
-static int32_t consumers(const fgq_graph *fg, int32_t t)
-{
-    int32_t c = 0;
-    for (int32_t i = 0; i < fg->n_nodes; i++)
-        for (int32_t k = 0; k < fg->nodes[i].n_inputs; k++)
-            c += fg->nodes[i].inputs[k] == t;
-    return c;
-}
-
 /* A layer whose weight (or bias) another node also reads cannot take a
  * target of its own: it keeps W and its float statistics. */
 static int owns_params(const fgq_graph *fg, int32_t node, const fgq_layer_view *v)
@@ -192,10 +182,10 @@ static int owns_params(const fgq_graph *fg, int32_t node, const fgq_layer_view *
     int32_t wt;
     int64_t rows, k;
     int tr;
-    if (!fgq_quant_weight_layer(fg, node, &wt, &rows, &k, &tr) || consumers(fg, wt) != 1)
+    if (!fgq_quant_weight_layer(fg, node, &wt, &rows, &k, &tr) || fgq_graph_tensor_uses(fg, wt) != 1)
         return 0;
     const int32_t bt = layer_bias(fg, node, v->rows);
-    return bt < 0 || consumers(fg, bt) == 1;
+    return bt < 0 || fgq_graph_tensor_uses(fg, bt) == 1;
 }
 
 /* Per-layer sums of one pass. */
