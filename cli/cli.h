@@ -68,7 +68,9 @@ int fgq_cli_output_clashes(const char *cmd, const char *out, const char *const *
 int fgq_cli_width(int width, const char *name, int extra);
 /* Parses a decimal integer in [lo, hi]; returns 0 if text is not one. */
 int fgq_cli_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out);
-/* "1x1x28x28" ("?" when unknown, "scalar" for rank 0) into buf. */
+/* "1x1x28x28" ("?" when unknown, "scalar" for rank 0) into buf: of rank
+ * dims, or of tensor t. */
+void fgq_cli_format_dims(int32_t rank, const int64_t *dims, char *buf, size_t len);
 void fgq_cli_format_shape(const fgq_ir_tensor *t, char *buf, size_t len);
 
 #endif /* FGQ_CLI_H */

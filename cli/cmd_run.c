@@ -156,18 +156,6 @@ static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, f
     return st;
 }
 
-static void format_dims(int32_t rank, const int64_t *dims, char *buf, size_t len)
-{
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int32_t d = 0; d < rank && used < len; d++) {
-        int w = snprintf(buf + used, len - used, d ? "x%lld" : "%lld", (long long)dims[d]);
-        if (w < 0)
-            break;
-        used += (size_t)w;
-    }
-}
-
 /* How many model inputs the array holds: its shape must be the input's, or
  * the input's with the first axis a multiple of it (a stack), or the input's
  * without leading axes of size 1 (one sample, e.g. [1,28,28] for
@@ -321,8 +309,8 @@ int fgq_cmd_run(int argc, char **argv)
         int64_t k = input_reps(&in[i], &info);
         if (k < 1 || (reps > 0 && k != reps)) {
             char have[96], want[96];
-            format_dims(in[i].rank, in[i].dims, have, sizeof have);
-            format_dims(info.rank, info.dims, want, sizeof want);
+            fgq_cli_format_dims(in[i].rank, in[i].dims, have, sizeof have);
+            fgq_cli_format_dims(info.rank, info.dims, want, sizeof want);
             fgq_fail(&err, FGQ_ERR_SHAPE,
                      "%s: shape [%s] does not fit input %.*s of %s, which takes [%s] or a stack of them along "
                      "the first axis%s%s",

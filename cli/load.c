@@ -54,24 +54,29 @@ int fgq_cli_parse_i64(const char *text, int64_t lo, int64_t hi, int64_t *out)
     return 1;
 }
 
-void fgq_cli_format_shape(const fgq_ir_tensor *t, char *buf, size_t len)
+void fgq_cli_format_dims(int32_t rank, const int64_t *dims, char *buf, size_t len)
 {
     size_t used = 0;
     buf[0] = '\0';
-    if (t->rank < 0) {
+    if (rank < 0) {
         snprintf(buf, len, "?");
         return;
     }
-    if (t->rank == 0) {
+    if (rank == 0) {
         snprintf(buf, len, "scalar");
         return;
     }
-    for (int32_t d = 0; d < t->rank && used < len; d++) {
-        int w = snprintf(buf + used, len - used, d ? "x%lld" : "%lld", (long long)t->dims[d]);
+    for (int32_t d = 0; d < rank && used < len; d++) {
+        int w = snprintf(buf + used, len - used, d ? "x%lld" : "%lld", (long long)dims[d]);
         if (w < 0)
             break;
         used += (size_t)w;
     }
+}
+
+void fgq_cli_format_shape(const fgq_ir_tensor *t, char *buf, size_t len)
+{
+    fgq_cli_format_dims(t->rank, t->dims, buf, len);
 }
 
 static fgq_status open_runner(const char *path, int64_t batch, fgq_graph_runner *r, fgq_error *err)

@@ -37,4 +37,21 @@ static inline void set_params(tnode *nd, const conv_case *cc)
     nd->fp[FGQ_PF_ACT1] = 0.75f;
 }
 
+/* Views (data NULL) of the case's X [N, C, in...], W [M, C/G, k...], B [M]
+ * and Y [N, M, out...]. */
+static inline void conv_views(const conv_case *cc, fgq_tensor_view *x, fgq_tensor_view *w, fgq_tensor_view *b,
+                              fgq_tensor_view *y)
+{
+    int64_t xd[5] = { cc->n, cc->c }, wd[5] = { cc->m, cc->c / cc->group }, yd[5] = { cc->n, cc->m };
+    for (int i = 0; i < cc->ns; i++) {
+        xd[2 + i] = cc->in[i];
+        wd[2 + i] = cc->k[i];
+        yd[2 + i] = out_dim(cc, i);
+    }
+    *x = tview(NULL, cc->ns + 2, xd);
+    *w = tview(NULL, cc->ns + 2, wd);
+    *b = tview(NULL, 1, &cc->m);
+    *y = tview(NULL, cc->ns + 2, yd);
+}
+
 #endif /* FGQ_TEST_CONV_COMMON_H */

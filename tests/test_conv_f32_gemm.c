@@ -59,14 +59,8 @@ static void magnitudes(tnode *nd, const fgq_tensor_view *const *in, const fgq_te
 
 static void run_case(const conv_case *cc, uint32_t seed)
 {
-    int64_t xd[5] = { cc->n, cc->c }, wd[5] = { cc->m, cc->c / cc->group }, yd[5] = { cc->n, cc->m };
-    for (int i = 0; i < cc->ns; i++) {
-        xd[2 + i] = cc->in[i];
-        wd[2 + i] = cc->k[i];
-        yd[2 + i] = out_dim(cc, i);
-    }
-    fgq_tensor_view x = tview(NULL, cc->ns + 2, xd), w = tview(NULL, cc->ns + 2, wd);
-    fgq_tensor_view b = tview(NULL, 1, &cc->m), y = tview(NULL, cc->ns + 2, yd);
+    fgq_tensor_view x, w, b, y;
+    conv_views(cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y);
     float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 6 * ny));
     x.data = buf;

@@ -141,27 +141,21 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_q
     const fgq_hessians *float_h = cfg->hessians;
     const fgq_input_means *float_means = cfg->means;
     if (st == FGQ_OK && fgq_quant_sequential_wanted(fg, cfg, n)) {
-        if ((st = fgq_sequential_run(fg, calib, cfg, data, n, threads, progress, &out->sequential, err)) == FGQ_OK) {
+        const double ts = seconds();
+        st = fgq_sequential_run(fg, calib, cfg, data, n, threads, progress, &out->sequential, err);
+        out->sequential.seconds = seconds() - ts;
+        if (st == FGQ_OK) {
             out->has_sequential = 1;
             /* layers the sequential pass left out (too large to track, u8) keep their float statistics */
-            const fgq_hessians *sh = &out->sequential.hessians;
-            const fgq_input_means *sm = &out->sequential.means;
-            out->seq_h.n_nodes = sh->n_nodes;
-            out->seq_h.layer = calloc((size_t)(sh->n_nodes > 0 ? sh->n_nodes : 1), sizeof *out->seq_h.layer);
-            out->seq_means.n_tensors = sm->n_tensors;
-            out->seq_means.n_samples = sm->n_samples;
-            out->seq_means.mean = calloc((size_t)(sm->n_tensors > 0 ? sm->n_tensors : 1), sizeof *out->seq_means.mean);
+            out->seq_h.n_nodes = fg->n_nodes;
+            out->seq_h.layer = calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof *out->seq_h.layer);
+            out->seq_means.n_tensors = fg->n_tensors;
+            out->seq_means.n_samples = n;
+            out->seq_means.mean = calloc((size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1), sizeof *out->seq_means.mean);
             if (out->seq_h.layer == NULL || out->seq_means.mean == NULL) {
                 st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
             } else {
-                for (int32_t i = 0; i < sh->n_nodes; i++)
-                    out->seq_h.layer[i] = sh->layer[i] != NULL ? sh->layer[i]
-                                          : float_h != NULL && i < float_h->n_nodes ? float_h->layer[i]
-                                                                                   : NULL;
-                for (int32_t t = 0; t < sm->n_tensors; t++)
-                    out->seq_means.mean[t] = sm->mean[t] != NULL ? sm->mean[t]
-                                             : float_means != NULL && t < float_means->n_tensors ? float_means->mean[t]
-                                                                                                : NULL;
+                fgq_sequential_view(&out->sequential, float_h, float_means, &out->seq_h, &out->seq_means);
                 cfg->hessians = &out->seq_h;
                 if (cfg->means != NULL)
                     cfg->means = &out->seq_means;

@@ -8,16 +8,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TARGET_DAMP 0.01
-
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Where one runner's observer finds a layer's input: the outputs of node
  * `producer` (k-th output), or the graph input when producer < 0. */
@@ -376,7 +368,6 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
     memset(out, 0, sizeof *out);
     if (n < 1 || fg->n_inputs != 1)
         return fgq_fail(err, FGQ_ERR_VALUE, "sequential statistics need calibration samples and a one-input model");
-    const double t0 = seconds();
     fgq_status st = FGQ_OK;
     out->hessians.n_nodes = fg->n_nodes;
     out->hessians.layer = calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof *out->hessians.layer);
@@ -433,14 +424,7 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
         mc.n_overrides = n_ov;
         /* earlier layers as the final model will have them: their sequential
          * statistics, else (layers this pass leaves out) the float ones */
-        for (int32_t j = 0; j < fg->n_nodes; j++)
-            mixed_h.layer[j] = out->hessians.layer[j] != NULL ? out->hessians.layer[j]
-                               : cfg->hessians != NULL && j < cfg->hessians->n_nodes ? cfg->hessians->layer[j]
-                                                                                     : NULL;
-        for (int32_t t = 0; t < fg->n_tensors; t++)
-            mixed_m.mean[t] = out->means.mean[t] != NULL ? out->means.mean[t]
-                              : cfg->means != NULL && t < cfg->means->n_tensors ? cfg->means->mean[t]
-                                                                               : NULL;
+        fgq_sequential_view(out, cfg->hessians, cfg->means, &mixed_h, &mixed_m);
         mc.hessians = &mixed_h;
         mc.means = cfg->means != NULL ? &mixed_m : NULL;
         fgq_graph *qg = NULL;
@@ -502,12 +486,24 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
         fgq_graph_runner_free(&fr);
     free(mixed_h.layer);
     free(mixed_m.mean);
-    out->seconds = seconds() - t0;
     if (st != FGQ_OK) {
         fgq_sequential_restore(out, fg);
         fgq_sequential_free(out);
     }
     return st;
+}
+
+void fgq_sequential_view(const fgq_sequential *s, const fgq_hessians *float_h, const fgq_input_means *float_m,
+                         fgq_hessians *h, fgq_input_means *m)
+{
+    for (int32_t j = 0; j < h->n_nodes; j++)
+        h->layer[j] = j < s->hessians.n_nodes && s->hessians.layer[j] != NULL ? s->hessians.layer[j]
+                      : float_h != NULL && j < float_h->n_nodes               ? float_h->layer[j]
+                                                                              : NULL;
+    for (int32_t t = 0; t < m->n_tensors; t++)
+        m->mean[t] = t < s->means.n_tensors && s->means.mean[t] != NULL ? s->means.mean[t]
+                     : float_m != NULL && t < float_m->n_tensors       ? float_m->mean[t]
+                                                                       : NULL;
 }
 
 void fgq_sequential_restore(fgq_sequential *s, fgq_graph *fg)

@@ -40,7 +40,7 @@ typedef struct {
     fgq_sequential_saved *saved;
     int32_t n_saved;
     int32_t n_layers;        /* layers given targets */
-    double seconds;
+    double seconds;          /* wall time, set by the caller that timed it (pipeline.c) */
 } fgq_sequential;
 
 /* fg: the float graph (one float input), changed in place: each processed
@@ -54,6 +54,13 @@ typedef struct {
 fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg, const float *data,
                               int64_t n, int32_t threads, const fgq_stage_progress *progress, fgq_sequential *out,
                               fgq_error *err);
+/* The statistics a quantization reads after (or during) the pass, as
+ * pointer views into s and the float ones (no ownership): per layer s's H̃,
+ * else float_h's; per tensor s's E[x̃], else float_m's (either may be
+ * NULL). h->layer and m->mean are the caller's arrays of h->n_nodes and
+ * m->n_tensors entries. */
+void fgq_sequential_view(const fgq_sequential *s, const fgq_hessians *float_h, const fgq_input_means *float_m,
+                         fgq_hessians *h, fgq_input_means *m);
 /* Puts fg's float weights and biases back (W*, b* freed). */
 void fgq_sequential_restore(fgq_sequential *s, fgq_graph *fg);
 void fgq_sequential_free(fgq_sequential *s);
