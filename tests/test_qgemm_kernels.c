@@ -1,6 +1,6 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
- * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,t2}_1x4c16__avx2,
+ * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
  * the AVX2 output stage qrequant__avx2) against its reference twin.
  *
  * Oracle: the reference path. Per case (a) every int32 dot product of the
@@ -11,7 +11,7 @@
  * FGQ_KERNELS_REF. Shapes: >= 1000 random per kernel, of the layouts it
  * takes (M = 1, N = 1, K off every multiple of 4/16/32, narrow and wide
  * groups with tails, n_alpha 1 and 2), plus the limits: zero points at the
- * ends of the dtype, s8 codes −128/127, all +1 / all −1 ternary rows, t2 code
+ * ends of the dtype, s8 codes −128/127, s4 codes −8/7, all +1 / all −1 ternary rows, t2 code
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
  * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
  * shifts, and bias saturation. Also QUANTIZE's AVX2 loop (qquantize__avx2)
@@ -62,7 +62,7 @@ static int64_t bound_mmax(const qcase *c)
     int64_t dx = c->zx - lo > hi - c->zx ? c->zx - lo : hi - c->zx;
     if (dx < 1)
         dx = 1;
-    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : 1;
+    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : 1;
     const int64_t m = INT32_MAX / (c->k * cmax * dx);
     return m > 255 ? 255 : m;
 }
@@ -77,6 +77,9 @@ static void fill_codes(qcase *c, int mode)
             if (c->wdt == FGQ_DT_S8) {
                 int32_t v = mode == 1 ? 127 : mode == 2 ? -128 : mode == 3 && rnd() % 4 ? 0 : rin(-128, 127);
                 row[k] = (uint8_t)(int8_t)v;
+            } else if (c->wdt == FGQ_DT_S4) {
+                int32_t v = mode == 1 ? 7 : mode == 2 ? -8 : mode == 3 && rnd() % 4 ? 0 : rin(-8, 7);
+                row[k >> 1] |= (uint8_t)(((uint32_t)v & 15u) << (4 * (k & 1)));
             } else {
                 /* includes the invalid code 3, which must read as 0 */
                 uint32_t code = mode == 1 ? 1u : mode == 2 ? 2u : mode == 3 && rnd() % 4 ? 0u : rnd() % 4;
@@ -96,8 +99,8 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
     c->n = it % 8 == 0 ? 1 : it % 8 == 1 ? rin(60, 140) : rin(1, 40);
     const int kc = (int)(rnd() % 10);
     c->k = kc < 3 ? rin(1, 40) : kc < 8 ? rin(1, 400) : kc < 9 ? rin(400, 2000) : rin(4000, 5000);
-    c->kp = wdt == FGQ_DT_T2 ? 4 * ((c->k + 3) / 4) : c->k;
-    c->row_bytes = wdt == FGQ_DT_T2 ? (c->k + 3) / 4 : c->k;
+    c->kp = wdt == FGQ_DT_T2 ? 4 * ((c->k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((c->k + 1) / 2) : c->k;
+    c->row_bytes = wdt == FGQ_DT_T2 ? (c->k + 3) / 4 : wdt == FGQ_DT_S4 ? (c->k + 1) / 2 : c->k;
     const int32_t lo = c->xdt == FGQ_DT_S8 ? -128 : 0, hi = c->xdt == FGQ_DT_S8 ? 127 : 255;
     const int zc = (int)(rnd() % 5);
     c->zx = zc == 0 ? lo : zc == 1 ? hi : rin(lo, hi);
@@ -339,7 +342,7 @@ static void test_kernels_random(void)
         random_cases(k);
         tried++;
     }
-    CHECK(tried >= 2); /* at least the two AVX2 kernels (main skips CPUs without AVX2) */
+    CHECK(tried >= 3); /* at least the three AVX2 kernels (main skips CPUs without AVX2) */
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
 }
 
@@ -402,8 +405,8 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     c.m = 2;
     c.n = 5;
     c.k = k;
-    c.kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : k;
-    c.row_bytes = wdt == FGQ_DT_T2 ? (k + 3) / 4 : k;
+    c.kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((k + 1) / 2) : k;
+    c.row_bytes = wdt == FGQ_DT_T2 ? (k + 3) / 4 : wdt == FGQ_DT_S4 ? (k + 1) / 2 : k;
     c.zx = zx;
     c.zy = 128;
     c.qmin = 0;
@@ -440,7 +443,9 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     int32_t dot[5];
     fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO, fgq_cpu_features(), &qw)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
     const int64_t d = (int64_t)(xdt == FGQ_DT_S8 ? (int8_t)a_val : a_val) - zx;
-    const int64_t w = wdt == FGQ_DT_S8 ? (wmode == 1 ? 127 : -128) : (wmode == 1 ? 1 : -1);
+    const int64_t w = wdt == FGQ_DT_S8   ? (wmode == 1 ? 127 : -128)
+                      : wdt == FGQ_DT_S4 ? (wmode == 1 ? 7 : -8)
+                                         : (wmode == 1 ? 1 : -1);
     const int64_t m = c.has_gs ? (gs_val < mmax ? gs_val : mmax) : 1;
     const int64_t want = (int64_t)k * w * d * m; /* n_alpha 2 uses the same m+ and m− */
     CHECK_MSG(want >= INT32_MIN && want <= INT32_MAX && dot[0] == (int32_t)want, "%s: dot %d, want %lld", what,
@@ -473,6 +478,12 @@ static void test_limits(void)
     limit_case(FGQ_DT_S8, FGQ_DT_S8, 127, -128, 1, 65793, 0, 1, 1, 0, "s8 x s8 zx 127, w 127");
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 2, 33025, 64, 1, 255, 255, "t2 all -1 g64 d -255 M255");
     limit_case(FGQ_DT_T2, FGQ_DT_S8, -128, 127, 1, 33025, 96, 1, 255, 255, "t2 x s8 all +1 g96 M255");
+    /* s4: per channel at the bound (K·8·255 <= 2^31 − 1: 1052688), groups with M = 255 (K 4128) */
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1052688, 0, 1, 1, 0, "s4 K 1052688, w -8, d 255");
+    limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 2, 1052688, 0, 1, 1, 0, "s4 x s8 zx 127, w -8, d -255");
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 1, 4127, 32, 1, 255, 255, "s4 all 7 g32 M255 K4127");
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 2, 1, 255, 255, "s4 all -8 g2 d -255 M255");
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 4127, 1, 1, 200, 255, "s4 all -8 g1 clamp 200");
 }
 
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop

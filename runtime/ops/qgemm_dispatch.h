@@ -122,6 +122,11 @@ int fgq_cpu_has_avx2(void);
 /* qgemm_u8s8_1x4c16__avx2.c: s8 weights, 4 rows a pass, 16 k a step. */
 void fgq_qgemm_u8s8_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
+/* The same file, s4 weights (nibbles widened per 16-code chunk); fits: no
+ * GS, one group, groups of 1 or of an even size. */
+int fgq_qgemm_s4_fits(const fgq_qweights *qw);
+void fgq_qgemm_u8s4_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                                 int32_t *dot);
 /* qgemm_u8t2_1x4c16__avx2.c: t2 weights, 4 rows a pass, 16 k a step. */
 void fgq_qgemm_u8t2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);

@@ -1,7 +1,11 @@
 /*
- * qgemm_u8s8_1x4c16__avx2.c — QGEMM microkernel, s8 weights × u8 (or s8)
- * activations, one activation row × 4 weight rows a pass, k in steps of 16.
- * Reference twin: fgq_qweights_dot (qgemm_dispatch.h has the contract).
+ * qgemm_u8s8_1x4c16__avx2.c — QGEMM microkernels, s8 or s4 weights × u8 (or
+ * s8) activations, one activation row × 4 weight rows a pass, k in steps of
+ * 16. Reference twin: fgq_qweights_dot (qgemm_dispatch.h has the contract).
+ * The s4 row (fgq_qgemm_u8s4_1x4c16__avx2) is the same loop with each
+ * 16-code chunk (8 bytes, low nibble first) widened to int8 first:
+ * lo = b & 15, hi = b >> 4, interleaved, then (v ^ 8) − 8 sign-extends the
+ * nibble; |w| <= 8 <= 128, so every bound below holds as for s8.
  *
  * Exactness. No vpmaddubsw: its u8·s8 pair sums saturate in int16
  * (2·255·127 = 64770 > 32767). Both operands are widened instead:
@@ -18,11 +22,20 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
-/* w[k .. k+16) of one row as int16. */
-#define W16(p, k) _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)((p) + (k))))
+/* w[k .. k+16) of one row as int16: s8 bytes, or (s4, k even) 8 bytes of nibbles. */
+FGQ_AVX2_INLINE __m256i w16(const uint8_t *p, int64_t k, int s4)
+{
+    if (!s4)
+        return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + k)));
+    const __m128i b = _mm_loadl_epi64((const __m128i *)(p + (k >> 1))), m4 = _mm_set1_epi8(15);
+    const __m128i lo = _mm_and_si128(b, m4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m4);
+    const __m128i v = _mm_unpacklo_epi8(lo, hi), e8 = _mm_set1_epi8(8);
+    return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_xor_si128(v, e8), e8));
+}
+#define W16(p, k) w16((p), (k), s4)
 
 FGQ_AVX2_INLINE void u8s8_block4(const fgq_qweights *qw, const int64_t *rows, const void *a, int a_s8, int32_t zx,
-                                 const qgemm_narrow *nw, int32_t *out)
+                                 const qgemm_narrow *nw, int s4, int32_t *out)
 {
     const int64_t K = qw->k, rb = qw->row_bytes;
     const uint8_t *w0 = qw->codes + rows[0] * rb, *w1 = qw->codes + rows[1] * rb;
@@ -83,7 +96,7 @@ FGQ_AVX2_INLINE void u8s8_block4(const fgq_qweights *qw, const int64_t *rows, co
 }
 
 FGQ_AVX2_INLINE void u8s8_rows(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
-                               int32_t *dot)
+                               int s4, int32_t *dot)
 {
     qgemm_narrow nw;
     const qgemm_narrow *pnw = qgemm_narrow_init(qw, &nw) ? &nw : NULL;
@@ -93,7 +106,7 @@ FGQ_AVX2_INLINE void u8s8_rows(const fgq_qweights *qw, int64_t j0, int64_t n, co
         for (int r = 0; r < 4; r++)
             rows[r] = j0 + (i + r < n ? i + r : n - 1);
         int32_t out[4];
-        u8s8_block4(qw, rows, a, a_s8, zx, pnw, out);
+        u8s8_block4(qw, rows, a, a_s8, zx, pnw, s4, out);
         for (int r = 0; r < 4 && i + r < n; r++)
             dot[i + r] = out[r];
     }
@@ -103,9 +116,25 @@ FGQ_AVX2_FN void fgq_qgemm_u8s8_1x4c16__avx2(const fgq_qweights *qw, int64_t j0,
                                              int32_t zx, int32_t *dot)
 {
     if (a_s8)
-        u8s8_rows(qw, j0, n, a, 1, zx, dot);
+        u8s8_rows(qw, j0, n, a, 1, zx, 0, dot);
     else
-        u8s8_rows(qw, j0, n, a, 0, zx, dot);
+        u8s8_rows(qw, j0, n, a, 0, zx, 0, dot);
+}
+
+/* Chunks start at even k (two codes a byte) unless groups are odd and wider
+ * than the per-lane ones: those stay with the reference. */
+int fgq_qgemm_s4_fits(const fgq_qweights *qw)
+{
+    return !qw->has_gs || qw->n_groups < 2 || qw->group % 2 == 0 || qw->group == 1;
+}
+
+FGQ_AVX2_FN void fgq_qgemm_u8s4_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                             int32_t zx, int32_t *dot)
+{
+    if (a_s8)
+        u8s8_rows(qw, j0, n, a, 1, zx, 1, dot);
+    else
+        u8s8_rows(qw, j0, n, a, 0, zx, 1, dot);
 }
 
 #endif /* x86 */
