@@ -65,8 +65,37 @@ typedef enum {
                                  W_GROUP, W_NALPHA, W_MMAX; the int32 bound with |q_x − z_x| <= 255 */
     FGQ_OP_QGEMM_DYN = 34,    /* in: A u8|s8 [..., K], A_SCALE, A_ZERO, W [N, Kp], W_SCALE, B?, GS? (as QCONV_DYN);
                                  out f32 [..., N]; act at FGQ_P_GEMM_ACT (fp ACT0/1) + W_GROUP, W_NALPHA, W_MMAX */
+    /* Float ops of the common model zoo (opsets 11..17). Slice, Pad and Split move bytes: any whole-byte dtype. */
+    FGQ_OP_HARD_SIGMOID = 35, /* y = max(0, min(1, alpha·x + beta)); fp[0] alpha, fp[1] beta */
+    FGQ_OP_HARD_SWISH = 36,   /* y = x · max(0, min(1, x/6 + 1/2)) */
+    FGQ_OP_ERF = 37,
+    FGQ_OP_GELU = 38,         /* ip[0] = 0: x·Φ(x) (erf), 1: the tanh approximation */
+    FGQ_OP_SQRT = 39,
+    FGQ_OP_POW = 40,          /* in: A, B (numpy broadcasting), as Add; ip[0] = act */
+    FGQ_OP_REDUCE = 41,       /* ip[0] fgq_reduce kind, ip[1] bit i set: X's dim i is reduced (Y keeps or drops
+                                 it: the same layout) */
+    FGQ_OP_LAYERNORM = 42,    /* in: X, SCALE, B? (SCALE, B: X's dims [axis, rank)); out: Y, MEAN?, INV_STD_DEV?
+                                 (X's dims, 1 from axis on); ip[0] axis; fp[0] epsilon */
+    FGQ_OP_SLICE = 43,        /* ip[i] start, ip[8 + i] step (!= 0) along X's dim i; Y's dims are the counts */
+    FGQ_OP_PAD = 44,          /* ip[0] mode (0 constant, 1 reflect, 2 edge), ip[1 + i] pad before X's dim i (>= 0;
+                                 after: from Y's dims); fp[0] the constant (f32), ip[9] its code (u8/s8 X);
+                                 other dtypes pad with 0 */
+    FGQ_OP_SPLIT = 45,        /* ip[0] axis; outputs (1..FGQ_SPLIT_MAX_OUTPUTS) take consecutive parts of X along
+                                 it, their sizes from their dims */
     FGQ_OP_COUNT_
 } fgq_op;
+
+/* FGQ_OP_REDUCE kinds (ONNX ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceL2, ReduceSumSquare). */
+typedef enum {
+    FGQ_REDUCE_MEAN = 0,
+    FGQ_REDUCE_SUM = 1,
+    FGQ_REDUCE_MAX = 2,
+    FGQ_REDUCE_MIN = 3,
+    FGQ_REDUCE_L2 = 4,
+    FGQ_REDUCE_SUM_SQUARE = 5
+} fgq_reduce;
+
+enum { FGQ_SPLIT_MAX_OUTPUTS = 16 /* = FGQ_MAX_NODE_OUTPUTS */, FGQ_PAD_CODE = 9 };
 
 /* Fused activation, for Conv, Gemm, MatMul, Add (ip[FGQ_P_ACT] or as noted). */
 typedef enum {

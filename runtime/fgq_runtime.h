@@ -40,7 +40,7 @@ extern "C" {
 /* Limits a loadable model must respect (so load/run need no allocation and
  * their checks stay fast on hostile files). */
 #define FGQ_MAX_NODE_INPUTS 32  /* per node, omitted inputs included */
-#define FGQ_MAX_NODE_OUTPUTS 4  /* per node */
+#define FGQ_MAX_NODE_OUTPUTS 16 /* per node (Split) */
 #define FGQ_MAX_TENSORS 16384 /* keeps the O(n^2) plan check under ~1 s */
 #define FGQ_MAX_NODES 16384
 #define FGQ_MODEL_ALIGN 64u     /* model buffer and arena alignment */

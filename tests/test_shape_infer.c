@@ -369,13 +369,79 @@ static void test_unknown_op_propagates(void)
     /* An op fgq does not know leaves its output unknown, and Relu after it too; no error. */
     fgq_graph *g = new_graph(13);
     tensor(g, "x", FGQ_DT_F32, 2, DIMS(2, 3));
-    int32_t n = node(g, "Erf", 1, NAMES("x"), 1, NAMES("e"));
+    int32_t n = node(g, "Hardmax", 1, NAMES("x"), 1, NAMES("e"));
     node(g, "Relu", 1, NAMES("e"), 1, NAMES("y"));
     fgq_error err = {0};
     CHECK(fgq_infer_shapes(g, &err) == FGQ_OK);
     CHECK(g->tensors[fgq_graph_find_tensor(g, "e")].rank == -1);
     CHECK(g->tensors[fgq_graph_find_tensor(g, "y")].rank == -1);
     CHECK(!fgq_node_is_supported(g, n));
+    fgq_graph_free(g);
+}
+
+static void test_zoo_ops(void)
+{
+    /* Slice (negative start, ends past the end, a negative step), Reduce with and
+     * without keepdims, Split equal and explicit, Pad, LayerNormalization's
+     * optional outputs, and a Slice of shape values that folds. */
+    fgq_graph *g = new_graph(13);
+    tensor(g, "x", FGQ_DT_F32, 4, DIMS(2, 6, 5, 4));
+    cnst(g, "st", FGQ_DT_S64, 1, DIMS(3), (const int64_t[]){ -4, 0, 4 });
+    cnst(g, "en", FGQ_DT_S64, 1, DIMS(3), (const int64_t[]){ INT64_MAX, 3, INT64_MIN });
+    cnst(g, "ax", FGQ_DT_S64, 1, DIMS(3), (const int64_t[]){ 1, 2, 3 });
+    cnst(g, "sp", FGQ_DT_S64, 1, DIMS(3), (const int64_t[]){ 1, 2, -2 });
+    node(g, "Slice", 5, NAMES("x", "st", "en", "ax", "sp"), 1, NAMES("sl"));
+    cnst(g, "rax", FGQ_DT_S64, 1, DIMS(2), (const int64_t[]){ -1, 1 });
+    node(g, "ReduceSum", 2, NAMES("x", "rax"), 1, NAMES("rs"));
+    int32_t rm = node(g, "ReduceMean", 1, NAMES("x"), 1, NAMES("rm"));
+    attr_is(g, rm, "axes", 2, DIMS(2, 3));
+    attr_i(g, rm, "keepdims", 0);
+    int32_t sp3 = node(g, "Split", 1, NAMES("x"), 3, NAMES("p0", "p1", "p2"));
+    attr_i(g, sp3, "axis", 1);
+    cnst(g, "spl", FGQ_DT_S64, 1, DIMS(2), (const int64_t[]){ 1, 4 });
+    int32_t sp2 = node(g, "Split", 2, NAMES("x", "spl"), 2, NAMES("q0", "q1"));
+    attr_i(g, sp2, "axis", -2);
+    cnst(g, "pads", FGQ_DT_S64, 1, DIMS(8), (const int64_t[]){ 0, 0, 1, 2, 0, 0, 3, 0 });
+    node(g, "Pad", 2, NAMES("x", "pads"), 1, NAMES("pd"));
+    cnst(g, "sc", FGQ_DT_F32, 1, DIMS(4), NULL);
+    int32_t ln = node(g, "LayerNormalization", 2, NAMES("x", "sc"), 3, NAMES("ln", "mean", "isd"));
+    attr_i(g, ln, "axis", -1);
+    node(g, "Shape", 1, NAMES("x"), 1, NAMES("shp"));
+    cnst(g, "s0", FGQ_DT_S64, 1, DIMS(1), (const int64_t[]){ 1 });
+    cnst(g, "s1", FGQ_DT_S64, 1, DIMS(1), (const int64_t[]){ 3 });
+    node(g, "Slice", 3, NAMES("shp", "s0", "s1"), 1, NAMES("hw"));
+    cnst(g, "m1", FGQ_DT_S64, 1, DIMS(1), (const int64_t[]){ -1 });
+    node(g, "Concat", 2, NAMES("m1", "hw"), 1, NAMES("newshape"));
+    attr_i(g, g->n_nodes - 1, "axis", 0);
+    node(g, "Reshape", 2, NAMES("x", "newshape"), 1, NAMES("rsh"));
+    fgq_error err = {0};
+    CHECK(fgq_infer_shapes(g, &err) == FGQ_OK);
+    CHECK(has_shape(g, "sl", 4, DIMS(2, 4, 2, 2)));   /* 2..5; 0, 2; 3, 1 */
+    CHECK(has_shape(g, "rs", 4, DIMS(2, 1, 5, 1)));
+    CHECK(has_shape(g, "rm", 2, DIMS(2, 6)));
+    CHECK(has_shape(g, "p0", 4, DIMS(2, 2, 5, 4)) && has_shape(g, "p2", 4, DIMS(2, 2, 5, 4)));
+    CHECK(has_shape(g, "q0", 4, DIMS(2, 6, 1, 4)) && has_shape(g, "q1", 4, DIMS(2, 6, 4, 4)));
+    CHECK(has_shape(g, "pd", 4, DIMS(2, 6, 9, 6)));
+    CHECK(has_shape(g, "ln", 4, DIMS(2, 6, 5, 4)) && has_shape(g, "isd", 4, DIMS(2, 6, 5, 1)));
+    CHECK(has_shape(g, "rsh", 3, DIMS(8, 6, 5))); /* [-1, 6, 5]: the sliced shape folded */
+    fgq_graph_free(g);
+
+    /* bad values name the node: a split that does not add up, a repeated reduce axis */
+    g = new_graph(13);
+    tensor(g, "x", FGQ_DT_F32, 2, DIMS(4, 6));
+    cnst(g, "spl", FGQ_DT_S64, 1, DIMS(2), (const int64_t[]){ 2, 3 });
+    int32_t bad = node(g, "Split", 2, NAMES("x", "spl"), 2, NAMES("a", "b"));
+    attr_i(g, bad, "axis", 1);
+    CHECK(fgq_infer_shapes(g, &err) == FGQ_ERR_SHAPE);
+    CHECK(strstr(err.msg, "Split") != NULL && strstr(err.msg, "add up") != NULL);
+    fgq_graph_free(g);
+    g = new_graph(13);
+    tensor(g, "x", FGQ_DT_F32, 2, DIMS(4, 6));
+    int32_t r2 = node(g, "ReduceMax", 1, NAMES("x"), 1, NAMES("y"));
+    attr_is(g, r2, "axes", 2, DIMS(1, -1));
+    fgq_error_clear(&err);
+    CHECK(fgq_infer_shapes(g, &err) == FGQ_ERR_SHAPE);
+    CHECK_MSG(strstr(err.msg, "ReduceMax") != NULL && strstr(err.msg, "repeated") != NULL, "%s", err.msg);
     fgq_graph_free(g);
 }
 
@@ -427,6 +493,7 @@ int main(void)
     RUN(test_squeeze_unsqueeze_concat);
     RUN(test_shape_arithmetic_folds);
     RUN(test_unknown_op_propagates);
+    RUN(test_zoo_ops);
     RUN(test_quant_ops);
     RUN(test_op_table);
     return FGQ_TEST_DONE();

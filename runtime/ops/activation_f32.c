@@ -1,5 +1,6 @@
 /*
- * activation_f32.c — elementwise activations: Relu, Clip, LeakyRelu, Sigmoid, Tanh.
+ * activation_f32.c — elementwise activations: Relu, Clip, LeakyRelu, Sigmoid, Tanh,
+ * HardSigmoid, HardSwish, Erf, Gelu, Sqrt.
  * Output shape equals input shape; out may alias in[0].
  */
 #include "ops_f32.h"
@@ -139,5 +140,122 @@ fgq_status fgq_tanh_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     int64_t n = fgq_ops_numel(in[0]);
     for (int64_t i = 0; i < n; i++)
         y[i] = tanhf(x[i]);
+    return FGQ_OK;
+}
+
+/* ---- HardSigmoid, HardSwish, Erf, Gelu, Sqrt (ONNX opsets 6..20) ----------- */
+
+fgq_status fgq_hard_sigmoid_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                      const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = check_unary(node, in, out, 1, err);
+    if (st == FGQ_OK && (!isfinite(node->fparams[0]) || !isfinite(node->fparams[1])))
+        return fgq_fail(err, FGQ_ERR_VALUE, FGQ_NODE_FMT "alpha %g / beta %g must be finite", FGQ_NODE_ARGS(node),
+                        (double)node->fparams[0], (double)node->fparams[1]);
+    return st;
+}
+
+static inline float hard_sigmoid(float x, float alpha, float beta)
+{
+    float v = alpha * x + beta;
+    v = v < 0.0f ? 0.0f : v;
+    return v > 1.0f ? 1.0f : v;
+}
+
+fgq_status fgq_hard_sigmoid_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                    const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const float alpha = node->fparams[0], beta = node->fparams[1];
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    const int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = hard_sigmoid(x[i], alpha, beta);
+    return FGQ_OK;
+}
+
+fgq_status fgq_hard_swish_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                    const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return check_unary(node, in, out, 1, err);
+}
+
+fgq_status fgq_hard_swish_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                  const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    const int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++) /* ONNX: alpha 1/6, beta 0.5 */
+        y[i] = x[i] * hard_sigmoid(x[i], 1.0f / 6.0f, 0.5f);
+    return FGQ_OK;
+}
+
+fgq_status fgq_erf_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return check_unary(node, in, out, 1, err);
+}
+
+fgq_status fgq_erf_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    const int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = erff(x[i]);
+    return FGQ_OK;
+}
+
+fgq_status fgq_gelu_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = check_unary(node, in, out, 1, err);
+    if (st == FGQ_OK && node->iparams[0] != 0 && node->iparams[0] != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "approximation %d, expected 0 (none) or 1 (tanh)",
+                        FGQ_NODE_ARGS(node), (int)node->iparams[0]);
+    return st;
+}
+
+fgq_status fgq_gelu_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    const int64_t n = fgq_ops_numel(in[0]);
+    if (node->iparams[0] == 1) /* 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) */
+        for (int64_t i = 0; i < n; i++) {
+            const float v = x[i];
+            y[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+        }
+    else /* 0.5·x·(1 + erf(x/√2)) */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.7071067811865476f));
+    return FGQ_OK;
+}
+
+fgq_status fgq_sqrt_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    return check_unary(node, in, out, 1, err);
+}
+
+fgq_status fgq_sqrt_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node;
+    (void)err;
+    const float *x = (const float *)in[0]->data;
+    float *y = (float *)out[0]->data;
+    const int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = sqrtf(x[i]);
     return FGQ_OK;
 }

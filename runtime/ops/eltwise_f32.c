@@ -1,11 +1,13 @@
 /*
- * eltwise_f32.c — Add, Sub, Mul, Div with ONNX multidirectional (numpy)
+ * eltwise_f32.c — Add, Sub, Mul, Div, Pow with ONNX multidirectional (numpy)
  * broadcasting, rank ≤ 8, and a fused activation in iparams[0].
  * Shapes are right-aligned; on each axis the two dims are equal or one is 1,
  * and the output takes the larger. out may alias an input of the output's shape.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
+
+#include <math.h>
 
 /* Dim of `t` on output axis `axis` of an output of rank `out_rank` (1 where t is shorter). */
 static int64_t aligned_dim(const fgq_tensor_view *t, int32_t out_rank, int32_t axis)
@@ -17,8 +19,8 @@ static int64_t aligned_dim(const fgq_tensor_view *t, int32_t out_rank, int32_t a
 fgq_status fgq_eltwise_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                  const fgq_tensor_view *const *out, fgq_error *err)
 {
-    if (node->op < FGQ_OP_ADD || node->op > FGQ_OP_DIV)
-        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "op %d is not Add/Sub/Mul/Div", FGQ_NODE_ARGS(node),
+    if ((node->op < FGQ_OP_ADD || node->op > FGQ_OP_DIV) && node->op != FGQ_OP_POW)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "op %d is not Add/Sub/Mul/Div/Pow", FGQ_NODE_ARGS(node),
                         (int)node->op);
     fgq_status st = fgq_ops_check_io(node, in, out, 2, 2, 1, err);
     if (st != FGQ_OK)
@@ -54,6 +56,14 @@ static void row_f32(fgq_op op, float *y, const float *a, int64_t sa, const float
     case FGQ_OP_MUL:
         for (int64_t i = 0; i < n; i++)
             y[i] = a[i * sa] * b[i * sb];
+        break;
+    case FGQ_OP_POW:
+        if (sb == 0 && b[0] == 2.0f) /* x², as LayerNorm decompositions write it */
+            for (int64_t i = 0; i < n; i++)
+                y[i] = a[i * sa] * a[i * sa];
+        else
+            for (int64_t i = 0; i < n; i++)
+                y[i] = powf(a[i * sa], b[i * sb]);
         break;
     default: /* FGQ_OP_DIV, the only other op check admits */
         for (int64_t i = 0; i < n; i++)

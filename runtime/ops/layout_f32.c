@@ -6,6 +6,9 @@
  *   Reshape:   copy of the one input; same element count; skipped when in-place.
  *   Transpose: Y[i_0..i_{r-1}] = X[j] with j[perm[a]] = i_a; iparams[0..rank) = perm.
  *   Concat:    along axis iparams[0] (< rank); all inputs share the other dims.
+ *   Slice:     Y[i] = X[start + i·step] per dim (fgq_ops.h FGQ_OP_SLICE).
+ *   Pad:       constant / reflect / edge, pads >= 0 (a non-zero constant: f32, u8, s8).
+ *   Split:     consecutive parts of X along an axis into 1..16 outputs.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -187,6 +190,257 @@ fgq_status fgq_concat_f32_run(const fgq_node_view *node, const fgq_tensor_view *
             continue;
         for (int64_t o = 0; o < outer; o++)
             memcpy(yb + (size_t)(o * y_row + col) * es, xb + (size_t)(o * chunk) * es, (size_t)chunk * es);
+        col += chunk;
+    }
+    return FGQ_OK;
+}
+
+/* ---- Slice ---------------------------------------------------------------- */
+
+fgq_status fgq_slice_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st == FGQ_OK)
+        st = check_dtype(node, in[0], out[0], 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    if (y->rank != x->rank)
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "output rank %d, expected X's %d", FGQ_NODE_ARGS(node),
+                        (int)y->rank, (int)x->rank);
+    for (int32_t i = 0; i < x->rank; i++) {
+        const int64_t start = node->iparams[i], step = node->iparams[FGQ_MAX_DIMS + i], cnt = y->dims[i];
+        if (step == 0)
+            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "step 0 on dim %d", FGQ_NODE_ARGS(node), (int)i);
+        if (cnt == 0)
+            continue;
+        const int64_t last = start + (cnt - 1) * step;
+        if (start < 0 || start >= x->dims[i] || last < 0 || last >= x->dims[i])
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "dim %d: %lld elements from %lld by %lld leave X's %lld",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)cnt, (long long)start, (long long)step,
+                            (long long)x->dims[i]);
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_slice_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    const int32_t rank = x->rank;
+    const size_t es = fgq_dtype_size(x->dtype);
+    const int64_t n = fgq_ops_numel(y);
+    if (n == 0)
+        return FGQ_OK;
+    const unsigned char *xb = (const unsigned char *)x->data;
+    unsigned char *yb = (unsigned char *)y->data;
+    if (rank == 0) {
+        memcpy(yb, xb, es);
+        return FGQ_OK;
+    }
+    /* element strides of X along each dim, times the step */
+    int64_t xs[FGQ_MAX_DIMS], ss[FGQ_MAX_DIMS], off = 0, k = 1;
+    for (int32_t i = rank - 1; i >= 0; i--) {
+        xs[i] = k;
+        k *= x->dims[i];
+    }
+    for (int32_t i = 0; i < rank; i++) {
+        ss[i] = xs[i] * node->iparams[FGQ_MAX_DIMS + i];
+        off += xs[i] * node->iparams[i];
+    }
+    const int64_t inner = y->dims[rank - 1], is = ss[rank - 1], rows = n / inner;
+    int64_t idx[FGQ_MAX_DIMS] = { 0 };
+    for (int64_t r = 0; r < rows; r++) {
+        unsigned char *yr = yb + (size_t)(r * inner) * es;
+        if (is == 1)
+            memcpy(yr, xb + (size_t)off * es, (size_t)inner * es);
+        else
+            for (int64_t j = 0; j < inner; j++)
+                memcpy(yr + (size_t)j * es, xb + (size_t)(off + j * is) * es, es);
+        for (int32_t i = rank - 2; i >= 0; i--) {
+            off += ss[i];
+            if (++idx[i] < y->dims[i])
+                break;
+            off -= ss[i] * idx[i];
+            idx[i] = 0;
+        }
+    }
+    return FGQ_OK;
+}
+
+/* ---- Pad ------------------------------------------------------------------ */
+
+fgq_status fgq_pad_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st == FGQ_OK)
+        st = check_dtype(node, in[0], out[0], 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    const int32_t mode = node->iparams[0];
+    if (mode == 0 && x->dtype != FGQ_DT_F32 && x->dtype != FGQ_DT_U8 && x->dtype != FGQ_DT_S8 &&
+        node->fparams[0] != 0.0f)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "constant %g on dtype %s (only 0 there; any on f32, u8, s8)",
+                        FGQ_NODE_ARGS(node), (double)node->fparams[0], fgq_dtype_name(x->dtype));
+    if (mode < 0 || mode > 2)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "mode %d, expected 0 (constant), 1 (reflect), 2 (edge)",
+                        FGQ_NODE_ARGS(node), (int)mode);
+    if ((x->dtype == FGQ_DT_U8 || x->dtype == FGQ_DT_S8) && (node->iparams[FGQ_PAD_CODE] < (x->dtype == FGQ_DT_S8 ? -128 : 0) ||
+                                   node->iparams[FGQ_PAD_CODE] > (x->dtype == FGQ_DT_S8 ? 127 : 255)))
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "pad code %d outside %s", FGQ_NODE_ARGS(node),
+                        (int)node->iparams[FGQ_PAD_CODE], fgq_dtype_name(x->dtype));
+    if (y->rank != x->rank)
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "output rank %d, expected X's %d", FGQ_NODE_ARGS(node),
+                        (int)y->rank, (int)x->rank);
+    for (int32_t i = 0; i < x->rank; i++) {
+        const int64_t b = node->iparams[1 + i], e = y->dims[i] - x->dims[i] - b;
+        if (b < 0 || e < 0)
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "dim %d: pads %lld / %lld (Y %lld, X %lld) must be >= 0",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)b, (long long)e, (long long)y->dims[i],
+                            (long long)x->dims[i]);
+        if ((b > 0 || e > 0) && mode != 0 && x->dims[i] < (mode == 1 ? 2 : 1))
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "dim %d of size %lld cannot be %s-padded",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)x->dims[i], mode == 1 ? "reflect" : "edge");
+        if (mode == 1 && (b > x->dims[i] - 1 || e > x->dims[i] - 1))
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "dim %d: reflect pads %lld / %lld exceed size - 1 = %lld",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)b, (long long)e, (long long)x->dims[i] - 1);
+    }
+    return FGQ_OK;
+}
+
+/* X's coordinate for Y's coordinate c on a dim of size n padded by b before;
+ * −1: the constant. */
+static int64_t pad_source(int32_t mode, int64_t c, int64_t b, int64_t n)
+{
+    int64_t s = c - b;
+    if (s >= 0 && s < n)
+        return s;
+    if (mode == 0)
+        return -1;
+    if (mode == 2)
+        return s < 0 ? 0 : n - 1;
+    return s < 0 ? -s : 2 * (n - 1) - s; /* reflect: pads <= n − 1, one bounce */
+}
+
+fgq_status fgq_pad_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const fgq_tensor_view *x = in[0], *y = out[0];
+    const int32_t rank = x->rank, mode = node->iparams[0];
+    const size_t es = fgq_dtype_size(x->dtype);
+    const int64_t n = fgq_ops_numel(y);
+    if (n == 0)
+        return FGQ_OK;
+    unsigned char fill[8] = { 0 }; /* other dtypes: 0 (check) */
+    if (x->dtype == FGQ_DT_F32)
+        memcpy(fill, &node->fparams[0], 4);
+    else if (x->dtype == FGQ_DT_U8 || x->dtype == FGQ_DT_S8)
+        fill[0] = (unsigned char)node->iparams[FGQ_PAD_CODE];
+    const unsigned char *xb = (const unsigned char *)x->data;
+    unsigned char *yb = (unsigned char *)y->data;
+    if (rank == 0) {
+        memcpy(yb, xb, es);
+        return FGQ_OK;
+    }
+    int64_t xs[FGQ_MAX_DIMS], k = 1;
+    for (int32_t i = rank - 1; i >= 0; i--) {
+        xs[i] = k;
+        k *= x->dims[i];
+    }
+    const int64_t inner = y->dims[rank - 1], xn = x->dims[rank - 1], b = node->iparams[rank];
+    const int64_t rows = n / inner;
+    int64_t idx[FGQ_MAX_DIMS] = { 0 };
+    for (int64_t r = 0; r < rows; r++) {
+        unsigned char *yr = yb + (size_t)(r * inner) * es;
+        int64_t off = 0; /* the X row this Y row reads, or −1: all constant */
+        for (int32_t i = 0; i < rank - 1 && off >= 0; i++) {
+            const int64_t s = pad_source(mode, idx[i], node->iparams[1 + i], x->dims[i]);
+            off = s < 0 ? -1 : off + s * xs[i];
+        }
+        if (off < 0 || xn == 0) {
+            for (int64_t j = 0; j < inner; j++)
+                memcpy(yr + (size_t)j * es, fill, es);
+        } else {
+            const unsigned char *xr = xb + (size_t)off * es;
+            for (int64_t j = 0; j < b && j < inner; j++) {
+                const int64_t s = pad_source(mode, j, b, xn);
+                memcpy(yr + (size_t)j * es, s < 0 ? fill : xr + (size_t)s * es, es);
+            }
+            memcpy(yr + (size_t)b * es, xr, (size_t)xn * es);
+            for (int64_t j = b + xn; j < inner; j++) {
+                const int64_t s = pad_source(mode, j, b, xn);
+                memcpy(yr + (size_t)j * es, s < 0 ? fill : xr + (size_t)s * es, es);
+            }
+        }
+        for (int32_t i = rank - 2; i >= 0; i--) {
+            if (++idx[i] < y->dims[i])
+                break;
+            idx[i] = 0;
+        }
+    }
+    return FGQ_OK;
+}
+
+/* ---- Split ---------------------------------------------------------------- */
+
+fgq_status fgq_split_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, fgq_error *err)
+{
+    if (node->n_inputs != 1 || node->n_outputs < 1 || node->n_outputs > FGQ_SPLIT_MAX_OUTPUTS)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%d inputs / %d outputs, expected 1 / 1..%d",
+                        FGQ_NODE_ARGS(node), (int)node->n_inputs, (int)node->n_outputs, FGQ_SPLIT_MAX_OUTPUTS);
+    if (in == NULL || in[0] == NULL || out == NULL)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "missing input/output views", FGQ_NODE_ARGS(node));
+    fgq_status st = fgq_ops_check_tensor(node, in[0], "input", 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0];
+    const int32_t axis = node->iparams[0];
+    if (x->rank < 1 || axis < 0 || axis >= x->rank)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "axis %d, expected 0..%d", FGQ_NODE_ARGS(node), (int)axis,
+                        (int)x->rank - 1);
+    int64_t total = 0;
+    for (int32_t k = 0; k < node->n_outputs; k++) {
+        const fgq_tensor_view *y = out[k];
+        if (y == NULL)
+            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "output %d is missing", FGQ_NODE_ARGS(node), (int)k);
+        if ((st = fgq_ops_check_tensor(node, y, "output", k, err)) != FGQ_OK ||
+            (st = check_dtype(node, x, y, 0, err)) != FGQ_OK)
+            return st;
+        int64_t dims[FGQ_MAX_DIMS];
+        for (int32_t i = 0; i < x->rank; i++)
+            dims[i] = i == axis ? y->dims[axis < y->rank ? axis : 0] : x->dims[i];
+        if ((st = fgq_ops_check_out_dims(node, y, x->rank, dims, err)) != FGQ_OK)
+            return st;
+        total += y->dims[axis];
+    }
+    if (total != x->dims[axis])
+        return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "outputs take %lld along axis %d, X has %lld",
+                        FGQ_NODE_ARGS(node), (long long)total, (int)axis, (long long)x->dims[axis]);
+    return FGQ_OK;
+}
+
+fgq_status fgq_split_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const fgq_tensor_view *x = in[0];
+    const int32_t axis = node->iparams[0];
+    const size_t es = fgq_dtype_size(x->dtype);
+    const int64_t outer = fgq_ops_dims_prod(x->dims, 0, axis), inner = fgq_ops_dims_prod(x->dims, axis + 1, x->rank);
+    const int64_t x_row = x->dims[axis] * inner;
+    const unsigned char *xb = (const unsigned char *)x->data;
+    int64_t col = 0;
+    for (int32_t k = 0; k < node->n_outputs; k++) {
+        const int64_t chunk = out[k]->dims[axis] * inner;
+        unsigned char *yb = (unsigned char *)out[k]->data;
+        for (int64_t o = 0; o < outer && chunk > 0; o++)
+            memcpy(yb + (size_t)(o * chunk) * es, xb + (size_t)(o * x_row + col) * es, (size_t)chunk * es);
         col += chunk;
     }
     return FGQ_OK;

@@ -6,7 +6,8 @@
  * the inputs; `run` trusts a passed check and never allocates. Elementwise ops
  * (activations, Add..Div without broadcasting of the aliased input, BatchNorm,
  * Softmax, Reshape) tolerate out->data == in[0]->data; Conv, Gemm, MatMul,
- * pools, Transpose and Concat need distinct buffers.
+ * pools, Transpose, Concat, Slice, Pad, Split, Reduce and LayerNorm need
+ * distinct buffers.
  */
 #ifndef FGQ_OPS_F32_H
 #define FGQ_OPS_F32_H
@@ -37,6 +38,16 @@ FGQ_OPS_F32_DECL(reshape)        /* layout_f32.c */
 FGQ_OPS_F32_DECL(transpose)
 FGQ_OPS_F32_DECL(concat)
 FGQ_OPS_F32_DECL(softmax)        /* softmax_f32.c */
+FGQ_OPS_F32_DECL(hard_sigmoid)   /* activation_f32.c */
+FGQ_OPS_F32_DECL(hard_swish)
+FGQ_OPS_F32_DECL(erf)
+FGQ_OPS_F32_DECL(gelu)
+FGQ_OPS_F32_DECL(sqrt)
+FGQ_OPS_F32_DECL(reduce)         /* reduce_f32.c */
+FGQ_OPS_F32_DECL(layernorm)
+FGQ_OPS_F32_DECL(slice)          /* layout_f32.c */
+FGQ_OPS_F32_DECL(pad)
+FGQ_OPS_F32_DECL(split)
 
 #undef FGQ_OPS_F32_DECL
 

@@ -212,14 +212,14 @@ def test_every_unsupported_op_is_listed_at_once(work):
     """A model with three ops fgq lacks: the error names all three (with a node each), not the first only."""
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
-    nodes = [helper.make_node("HardSwish", ["x"], ["a"], name="hs"), helper.make_node("Erf", ["a"], ["b"], name="erf"),
-             helper.make_node("HardSigmoid", ["b"], ["c"], name="hsig"),
-             helper.make_node("HardSwish", ["c"], ["y"], name="hs2")]
+    nodes = [helper.make_node("Hardmax", ["x"], ["a"], name="hs"), helper.make_node("Celu", ["a"], ["b"], name="erf"),
+             helper.make_node("Shrink", ["b"], ["c"], name="hsig"),
+             helper.make_node("Hardmax", ["c"], ["y"], name="hs2")]
     g = helper.make_graph(nodes, "g", [x], [y])
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)]), str(work / "u.onnx"))
     for args in (("convert", work / "u.onnx", "-o", work / "u.fgq"), ("run", work / "u.onnx", "--input", work / "x.npy")):
         p = run_fgq(*args)
-        refused(p, "u.onnx" if args[0] == "convert" else "hs", "HardSwish", "Erf (node 'erf')",
-                "HardSigmoid (node 'hsig')")
+        refused(p, "u.onnx" if args[0] == "convert" else "hs", "Hardmax", "Celu (node 'erf')",
+                "Shrink (node 'hsig')")
         assert "hs2" not in p.stderr  # one entry per op type
     assert not (work / "u.fgq").exists()

@@ -200,6 +200,18 @@ static void attr_float(xb *b, Onnx__NodeProto *n, const char *name, float v)
     a->f = v;
 }
 
+static void attr_string(xb *b, Onnx__NodeProto *n, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = xb_attr(b, n, name);
+    if (a == NULL)
+        return;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    a->has_s = 1;
+    a->s.data = (uint8_t *)v; /* a static string: the proto is freed field by field by its builder */
+    a->s.len = strlen(v);
+}
+
 static void attr_ints(xb *b, Onnx__NodeProto *n, const char *name, const int64_t *v, int count)
 {
     Onnx__AttributeProto *a = xb_attr(b, n, name);
@@ -483,6 +495,7 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
     case FGQ_OP_SUB:
     case FGQ_OP_MUL:
     case FGQ_OP_DIV:
+    case FGQ_OP_POW:
         act = ip[0];
         break;
     default:
@@ -581,6 +594,89 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
             xb_node1(b, "Reshape", xb_fmt(b, "%s/Reshape", base), 2, rin, yn);
         }
         break;
+    case FGQ_OP_POW: xb_node1(b, "Pow", base, 2, in, pre); break;
+    case FGQ_OP_HARD_SIGMOID:
+        n = xb_node1(b, "HardSigmoid", base, 1, in, yn);
+        attr_float(b, n, "alpha", fp[0]);
+        attr_float(b, n, "beta", fp[1]);
+        break;
+    case FGQ_OP_HARD_SWISH: xb_node1(b, "HardSwish", base, 1, in, yn); break;
+    case FGQ_OP_ERF: xb_node1(b, "Erf", base, 1, in, yn); break;
+    case FGQ_OP_SQRT: xb_node1(b, "Sqrt", base, 1, in, yn); break;
+    case FGQ_OP_GELU:
+        n = xb_node1(b, "Gelu", base, 1, in, yn);
+        if (ip[0] == 1)
+            attr_string(b, n, "approximate", "tanh");
+        break;
+    case FGQ_OP_REDUCE: {
+        static const char *const kinds[] = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2",
+                                            "ReduceSumSquare"};
+        fgq_tensor_info xi = tinfo(b, ni->inputs[0]), yi = tinfo(b, y);
+        int64_t axes[FGQ_MAX_DIMS];
+        int32_t na = 0;
+        for (int32_t i = 0; i < xi.rank; i++)
+            if (((uint32_t)ip[1] >> i) & 1u)
+                axes[na++] = i;
+        const char *rin[2] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/axes", base), axes, na)};
+        n = xb_node1(b, kinds[ip[0] >= 0 && ip[0] <= 5 ? ip[0] : 0], base, 2, rin, yn);
+        attr_int(b, n, "keepdims", yi.rank == xi.rank);
+        if (na == 0)
+            attr_int(b, n, "noop_with_empty_axes", 1);
+        break;
+    }
+    case FGQ_OP_LAYERNORM: {
+        const char *outs[3];
+        for (int32_t k = 0; k < ni->n_outputs && k < 3; k++)
+            outs[k] = b->tname[ni->outputs[k]];
+        n = xb_node(b, "LayerNormalization", base, ni->n_inputs, in, ni->n_outputs < 3 ? ni->n_outputs : 3, outs);
+        attr_int(b, n, "axis", ip[0]);
+        attr_float(b, n, "epsilon", fp[0]);
+        break;
+    }
+    case FGQ_OP_SLICE: {
+        fgq_tensor_info yi = tinfo(b, y);
+        int64_t st_[FGQ_MAX_DIMS], en[FGQ_MAX_DIMS], sp[FGQ_MAX_DIMS];
+        for (int32_t i = 0; i < yi.rank; i++) {
+            st_[i] = ip[i];
+            sp[i] = ip[FGQ_MAX_DIMS + i];
+            en[i] = st_[i] + yi.dims[i] * sp[i];
+            if (en[i] < 0) /* a negative step to the front: −1 would count from the end */
+                en[i] = INT64_MIN;
+        }
+        const char *sin[5] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/starts", base), st_, yi.rank),
+                              init_i64_vec(b, xb_fmt(b, "%s/ends", base), en, yi.rank), "",
+                              init_i64_vec(b, xb_fmt(b, "%s/steps", base), sp, yi.rank)};
+        xb_node1(b, "Slice", base, 5, sin, yn);
+        break;
+    }
+    case FGQ_OP_PAD: {
+        fgq_tensor_info xi = tinfo(b, ni->inputs[0]), yi = tinfo(b, y);
+        int64_t pads[2 * FGQ_MAX_DIMS];
+        for (int32_t i = 0; i < xi.rank; i++) {
+            pads[i] = ip[1 + i];
+            pads[xi.rank + i] = yi.dims[i] - xi.dims[i] - ip[1 + i];
+        }
+        const char *pin[3] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/pads", base), pads, 2 * xi.rank),
+                              ip[0] == 0 && xi.dtype == FGQ_DT_F32 && fp[0] != 0.0f
+                                  ? init_f32_scalar(b, xb_fmt(b, "%s/value", base), fp[0])
+                                  : ""};
+        n = xb_node1(b, "Pad", base, 3, pin, yn);
+        attr_string(b, n, "mode", ip[0] == 1 ? "reflect" : ip[0] == 2 ? "edge" : "constant");
+        break;
+    }
+    case FGQ_OP_SPLIT: {
+        const char *outs[FGQ_SPLIT_MAX_OUTPUTS];
+        int64_t sizes[FGQ_SPLIT_MAX_OUTPUTS];
+        for (int32_t k = 0; k < ni->n_outputs && k < FGQ_SPLIT_MAX_OUTPUTS; k++) {
+            outs[k] = b->tname[ni->outputs[k]];
+            sizes[k] = tinfo(b, ni->outputs[k]).dims[ip[0]];
+        }
+        const int32_t no = ni->n_outputs < FGQ_SPLIT_MAX_OUTPUTS ? ni->n_outputs : FGQ_SPLIT_MAX_OUTPUTS;
+        const char *sin[2] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/split", base), sizes, no)};
+        n = xb_node(b, "Split", base, 2, sin, no, outs);
+        attr_int(b, n, "axis", ip[0]);
+        break;
+    }
     default:
         return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': op %s has no ONNX form here", base,
                         fgq_op_name(ni->op));
@@ -1264,7 +1360,7 @@ static fgq_status build(xb *b, uint8_t **out, size_t *out_size)
             st = export_qdyn(b, &ni, base);
         else if (ni.op == FGQ_OP_MATMUL_INT || ni.op == FGQ_OP_CONV_INT)
             st = export_int(b, &ni, base);
-        else if (ni.op >= FGQ_OP_QCONV)
+        else if (ni.op >= FGQ_OP_QCONV && ni.op <= FGQ_OP_QGEMM_DYN) /* the integer ops; the zoo ops after them are float */
             st = export_qother(b, &ni, base);
         else
             st = export_float(b, &ni, base);

@@ -4,6 +4,7 @@
  * (Shape -> Gather -> Unsqueeze -> Concat -> Reshape).
  */
 #include "import/shape_infer.h"
+#include "import/op_semantics.h"
 
 #include "import/onnx_import.h"
 
@@ -405,7 +406,7 @@ static fgq_status infer_binary(infer_ctx *c, char op)
     /* fold integer shape arithmetic: same-length vectors or a scalar operand */
     const int64_t *va, *vb;
     int64_t na, nb;
-    if (in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && (na == nb || na == 1 || nb == 1)) {
+    if (op != '^' && in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && (na == nb || na == 1 || nb == 1)) {
         int64_t n = na > nb ? na : nb, out[FOLD_MAX_ELEMS];
         for (int64_t i = 0; i < n; i++) {
             int64_t x = va[na == 1 ? 0 : i], y = vb[nb == 1 ? 0 : i];
@@ -863,6 +864,198 @@ static fgq_dtype zp_dtype(infer_ctx *c, int32_t k, fgq_dtype def)
     return t != NULL && t->dtype != FGQ_DT_UNDEF ? t->dtype : def;
 }
 
+/* ---- zoo ops: reductions, LayerNormalization, Slice, Pad, Split -------------- */
+
+/* Axes of a Reduce* node (attribute or constant input 1): count, -1 when
+ * computed at run time, -2 after an error. */
+static int32_t reduce_axes(infer_ctx *c, int64_t *axes)
+{
+    const fgq_ir_node *n = cur(c);
+    if (!fgq_onnx_reduce_axes_are_input(n->op_type, c->g->opset)) {
+        int32_t got = attr_ints(c, "axes", -1, 0, axes);
+        return got < 0 ? -2 : got;
+    }
+    if (in_idx(c, 1) < 0)
+        return 0;
+    const int64_t *v;
+    int64_t nv;
+    if (!in_ints(c, 1, &v, &nv))
+        return -1;
+    if (nv > 2 * FGQ_MAX_DIMS) {
+        node_fail(c, FGQ_ERR_SHAPE, "%lld axes is too many", (long long)nv);
+        return -2;
+    }
+    memcpy(axes, v, (size_t)nv * sizeof(int64_t));
+    return (int32_t)nv;
+}
+
+static fgq_status infer_reduce(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    int64_t axes[2 * FGQ_MAX_DIMS];
+    const int32_t na = reduce_axes(c, axes);
+    if (na == -2)
+        return c->err->status;
+    if (!known(x) || na < 0)
+        return FGQ_OK;
+    uint32_t mask;
+    char why[160];
+    if (fgq_onnx_reduce_mask(x->rank, axes, na, fgq_node_attr_int(cur(c), "noop_with_empty_axes", 0) != 0, &mask,
+                             why, sizeof why) != 0)
+        return node_fail(c, FGQ_ERR_SHAPE, "%s", why);
+    const int keep = fgq_node_attr_int(cur(c), "keepdims", 1) != 0;
+    int64_t dims[FGQ_MAX_DIMS];
+    int32_t r = 0;
+    for (int32_t i = 0; i < x->rank; i++)
+        if (!((mask >> i) & 1u))
+            dims[r++] = x->dims[i];
+        else if (keep)
+            dims[r++] = 1;
+    set_out(c, 0, x->dtype, r, dims);
+    return FGQ_OK;
+}
+
+static fgq_status infer_layernorm(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    if (!known(x))
+        return FGQ_OK;
+    int64_t axis = fgq_node_attr_int(cur(c), "axis", -1);
+    if (x->rank < 1 || !norm_axis(&axis, x->rank))
+        return node_fail(c, FGQ_ERR_SHAPE, "axis %lld is out of range for rank %d",
+                         (long long)fgq_node_attr_int(cur(c), "axis", -1), (int)x->rank);
+    set_out_like(c, 0, x);
+    int64_t dims[FGQ_MAX_DIMS]; /* Mean, InvStdDev: X's dims, 1 from axis on */
+    for (int32_t i = 0; i < x->rank; i++)
+        dims[i] = i < axis ? x->dims[i] : 1;
+    set_out(c, 1, x->dtype, x->rank, dims);
+    set_out(c, 2, x->dtype, x->rank, dims);
+    return FGQ_OK;
+}
+
+/* Input k's ints (constant or folded) as a copy of at most cap values: count,
+ * -1 when absent, -2 when computed at run time or too long. */
+static int32_t in_ints_copy(infer_ctx *c, int32_t k, int64_t *out, int32_t cap)
+{
+    if (in_idx(c, k) < 0)
+        return -1;
+    const int64_t *v;
+    int64_t nv;
+    if (!in_ints(c, k, &v, &nv) || nv > cap)
+        return -2;
+    memcpy(out, v, (size_t)nv * sizeof(int64_t));
+    return (int32_t)nv;
+}
+
+static fgq_status infer_slice(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    int64_t st_[FGQ_MAX_DIMS], en[FGQ_MAX_DIMS], ax[FGQ_MAX_DIMS], sp[FGQ_MAX_DIMS];
+    int32_t ns, ne, na, nsp = -1;
+    if (c->g->opset < 10) {
+        ns = attr_ints(c, "starts", -1, 0, st_);
+        ne = attr_ints(c, "ends", -1, 0, en);
+        na = fgq_node_attr(cur(c), "axes") != NULL ? attr_ints(c, "axes", -1, 0, ax) : -1;
+        if (ns < 0 || ne < 0 || (na < 0 && fgq_node_attr(cur(c), "axes") != NULL))
+            return c->err->status != FGQ_OK ? c->err->status : node_fail(c, FGQ_ERR_SHAPE, "bad starts/ends");
+    } else {
+        ns = in_ints_copy(c, 1, st_, FGQ_MAX_DIMS);
+        ne = in_ints_copy(c, 2, en, FGQ_MAX_DIMS);
+        na = in_ints_copy(c, 3, ax, FGQ_MAX_DIMS);
+        nsp = in_ints_copy(c, 4, sp, FGQ_MAX_DIMS);
+        if (ns < 0 || ne < 0 || na == -2 || nsp == -2)
+            return FGQ_OK; /* computed at run time: unknown */
+    }
+    if (!known(x))
+        return FGQ_OK;
+    if (ne != ns || (na >= 0 && na != ns) || (nsp >= 0 && nsp != ns))
+        return node_fail(c, FGQ_ERR_SHAPE, "starts, ends, axes and steps differ in length (%d, %d, %d, %d)", (int)ns,
+                         (int)ne, (int)na, (int)nsp);
+    int64_t first[FGQ_MAX_DIMS], step[FGQ_MAX_DIMS], count[FGQ_MAX_DIMS];
+    char why[160];
+    if (fgq_onnx_slice_resolve(x->rank, x->dims, ns, st_, en, na >= 0 ? ax : NULL, nsp >= 0 ? sp : NULL, first, step,
+                               count, why, sizeof why) != 0)
+        return node_fail(c, FGQ_ERR_SHAPE, "%s", why);
+    set_out(c, 0, x->dtype, x->rank, count);
+    const int64_t *v;
+    int64_t nv;
+    if (x->rank == 1 && in_ints(c, 0, &v, &nv) && nv == x->dims[0]) { /* shape arithmetic: fold */
+        int64_t outv[FOLD_MAX_ELEMS];
+        for (int64_t i = 0; i < count[0] && i < FOLD_MAX_ELEMS; i++)
+            outv[i] = v[first[0] + i * step[0]];
+        if (count[0] <= FOLD_MAX_ELEMS)
+            set_ints(c, 0, outv, count[0]);
+    }
+    return FGQ_OK;
+}
+
+static fgq_status infer_pad(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    int64_t pads[2 * FGQ_MAX_DIMS];
+    int32_t np;
+    if (c->g->opset < 11) {
+        np = attr_ints(c, "pads", -1, 0, pads);
+        if (np < 0)
+            return c->err->status;
+    } else {
+        np = in_ints_copy(c, 1, pads, 2 * FGQ_MAX_DIMS);
+        if (np < 0)
+            return FGQ_OK;
+        if (in_idx(c, 3) >= 0)
+            return FGQ_OK; /* axes (opset 18): not inferred, lowering refuses it */
+    }
+    if (!known(x))
+        return FGQ_OK;
+    if (np != 2 * x->rank)
+        return node_fail(c, FGQ_ERR_SHAPE, "%d pads for rank %d (expected %d)", (int)np, (int)x->rank,
+                         2 * (int)x->rank);
+    int64_t dims[FGQ_MAX_DIMS];
+    for (int32_t i = 0; i < x->rank; i++) {
+        dims[i] = x->dims[i] + pads[i] + pads[x->rank + i];
+        if (dims[i] < 0)
+            return node_fail(c, FGQ_ERR_SHAPE, "dim %d of size %lld padded by %lld / %lld is negative", (int)i,
+                             (long long)x->dims[i], (long long)pads[i], (long long)pads[x->rank + i]);
+    }
+    set_out(c, 0, x->dtype, x->rank, dims);
+    return FGQ_OK;
+}
+
+static fgq_status infer_split(infer_ctx *c)
+{
+    const fgq_ir_node *n = cur(c);
+    fgq_ir_tensor *x = in_t(c, 0);
+    int64_t split[64];
+    int32_t ns = -1;
+    if (c->g->opset < 13) {
+        if (fgq_node_attr(n, "split") != NULL && (ns = attr_ints(c, "split", -1, 0, split)) < 0)
+            return c->err->status;
+    } else {
+        ns = in_ints_copy(c, 1, split, 64);
+        if (ns == -2)
+            return FGQ_OK;
+    }
+    if (!known(x))
+        return FGQ_OK;
+    int64_t axis = fgq_node_attr_int(n, "axis", 0);
+    if (x->rank < 1 || !norm_axis(&axis, x->rank))
+        return node_fail(c, FGQ_ERR_SHAPE, "axis %lld is out of range for rank %d",
+                         (long long)fgq_node_attr_int(n, "axis", 0), (int)x->rank);
+    if (n->n_outputs > 64)
+        return node_fail(c, FGQ_ERR_UNSUPPORTED, "%d outputs", (int)n->n_outputs);
+    int64_t sizes[64];
+    char why[160];
+    if (fgq_onnx_split_sizes(x->dims[axis], n->n_outputs, ns >= 0 ? split : NULL, ns, sizes, why, sizeof why) != 0)
+        return node_fail(c, FGQ_ERR_SHAPE, "%s", why);
+    int64_t dims[FGQ_MAX_DIMS];
+    memcpy(dims, x->dims, sizeof dims);
+    for (int32_t k = 0; k < n->n_outputs; k++) {
+        dims[axis] = sizes[k];
+        set_out(c, k, x->dtype, x->rank, dims);
+    }
+    return FGQ_OK;
+}
+
 /* ---- driver ---------------------------------------------------------------- */
 
 static fgq_status infer_node(infer_ctx *c)
@@ -882,9 +1075,16 @@ static fgq_status infer_node(infer_ctx *c)
     if (strcmp(op, "Sub") == 0) return infer_binary(c, '-');
     if (strcmp(op, "Mul") == 0) return infer_binary(c, '*');
     if (strcmp(op, "Div") == 0) return infer_binary(c, '/');
+    if (strcmp(op, "Pow") == 0) return infer_binary(c, '^');
     if (strcmp(op, "Relu") == 0 || strcmp(op, "Clip") == 0 || strcmp(op, "LeakyRelu") == 0 ||
-        strcmp(op, "Sigmoid") == 0 || strcmp(op, "Tanh") == 0)
+        strcmp(op, "Sigmoid") == 0 || strcmp(op, "Tanh") == 0 || strcmp(op, "HardSigmoid") == 0 ||
+        strcmp(op, "HardSwish") == 0 || strcmp(op, "Erf") == 0 || strcmp(op, "Gelu") == 0 || strcmp(op, "Sqrt") == 0)
         return infer_same(c);
+    if (strncmp(op, "Reduce", 6) == 0) return infer_reduce(c);
+    if (strcmp(op, "LayerNormalization") == 0) return infer_layernorm(c);
+    if (strcmp(op, "Slice") == 0) return infer_slice(c);
+    if (strcmp(op, "Pad") == 0) return infer_pad(c);
+    if (strcmp(op, "Split") == 0) return infer_split(c);
     if (strcmp(op, "Identity") == 0) {
         const int64_t *v;
         int64_t nv;
@@ -1012,6 +1212,8 @@ static const char *const supported_ops[] = {
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
     "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape", "Transpose",
     "Squeeze", "Unsqueeze", "Concat", "Softmax", "Constant", "Identity", "Dropout",
+    "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
+    "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split",
     "Shape", "Gather", "Cast", /* only where they fold to constants: see fgq_node_is_supported */
 };
 

@@ -1,6 +1,7 @@
 /* lower.c — ONNX node → fgq_op + iparams/fparams (runtime/fgq_ops.h). */
 #include "lower/lower.h"
 
+#include "import/op_semantics.h"
 #include "lower/lower_onnxq.h"
 #include "passes/passes.h"
 
@@ -154,6 +155,177 @@ static fgq_status norm_axis(const fgq_ir_node *n, int64_t axis, int32_t r, int32
     return FGQ_OK;
 }
 
+/* Values of integer constant input k of n (S64 or S32) into v (at most cap);
+ * returns the count, -1 when the input is absent, -2 when it is not a
+ * constant integer tensor of at most cap values (computed at run time). */
+static int32_t const_ints_input(const fgq_graph *g, const fgq_ir_node *n, int32_t k, int64_t *v, int32_t cap)
+{
+    if (k >= n->n_inputs || n->inputs[k] < 0)
+        return -1;
+    const fgq_ir_tensor *t = tensor_of(g, n->inputs[k]);
+    if (t == NULL || t->kind != FGQ_TK_CONST || t->data == NULL)
+        return -2;
+    const int64_t c = fgq_ir_tensor_numel(t);
+    if (c < 0 || c > cap || (t->dtype != FGQ_DT_S64 && t->dtype != FGQ_DT_S32))
+        return -2;
+    for (int64_t i = 0; i < c; i++)
+        v[i] = t->dtype == FGQ_DT_S64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+    return (int32_t)c;
+}
+
+/* A float scalar constant input k (absent: def); 0 when it is not one. */
+static int const_float_input(const fgq_graph *g, const fgq_ir_node *n, int32_t k, float def, float *out)
+{
+    *out = def;
+    if (k >= n->n_inputs || n->inputs[k] < 0)
+        return 1;
+    const fgq_ir_tensor *t = tensor_of(g, n->inputs[k]);
+    if (t == NULL || t->kind != FGQ_TK_CONST || t->data == NULL || t->dtype != FGQ_DT_F32 ||
+        fgq_ir_tensor_numel(t) != 1)
+        return 0;
+    *out = ((const float *)t->data)[0];
+    return 1;
+}
+
+/* Reduce*: axes from the attribute (ReduceSum before opset 13, the others
+ * before 18) or the constant second input; none (or an empty list) reduces
+ * every dim unless noop_with_empty_axes. The mask needs X's rank: a
+ * graph-less support check stops after the attributes. */
+static fgq_status lower_reduce(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               fgq_error *err)
+{
+    static const char *const names[] = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceL2",
+                                        "ReduceSumSquare"};
+    for (int32_t k = 0; k < 6; k++)
+        if (op_is(n, names[k]))
+            out->iparams[0] = k;
+    out->op = FGQ_OP_REDUCE;
+    const int axes_input = fgq_onnx_reduce_axes_are_input(n->op_type, opset);
+    int64_t axes[2 * FGQ_MAX_DIMS];
+    int32_t na = axes_input ? 0 : ints_attr(n, "axes", axes, 2 * FGQ_MAX_DIMS, 0);
+    if (na < 0)
+        return UNSUP("node '%s' (%s): more than %d axes", n->name, n->op_type, 2 * FGQ_MAX_DIMS);
+    if (g == NULL)
+        return FGQ_OK;
+    if (axes_input) {
+        na = const_ints_input(g, n, 1, axes, 2 * FGQ_MAX_DIMS);
+        if (na == -2)
+            return UNSUP("node '%s' (%s): input axes ('%s') must be a constant (computed at run time)", n->name,
+                         n->op_type, g->tensors[n->inputs[1]].name);
+        na = na < 0 ? 0 : na;
+    }
+    const int32_t r = rank_of(g, n->inputs[0]);
+    if (r < 0)
+        return UNSUP("node '%s' (%s): input rank is unknown", n->name, n->op_type);
+    uint32_t mask = 0;
+    char why[160];
+    if (fgq_onnx_reduce_mask(r, axes, na, fgq_node_attr_int(n, "noop_with_empty_axes", 0) != 0, &mask, why,
+                             sizeof why) != 0)
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (%s): %s", n->name, n->op_type, why);
+    out->iparams[1] = (int32_t)mask;
+    return FGQ_OK;
+}
+
+/* Slice: starts/ends/axes/steps from constant inputs (opset >= 10) or
+ * attributes (opset < 10), resolved against X's dims as shape inference does
+ * (import/op_semantics.h) into a first index and a step per dim; the
+ * output's dims hold the counts. */
+static fgq_status lower_slice(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                              fgq_error *err)
+{
+    out->op = FGQ_OP_SLICE;
+    int64_t st_[FGQ_MAX_DIMS], en[FGQ_MAX_DIMS], ax[FGQ_MAX_DIMS], sp[FGQ_MAX_DIMS];
+    int32_t ns, ne, na, nsp = -1;
+    if (opset < 10) {
+        ns = ints_attr(n, "starts", st_, FGQ_MAX_DIMS, -1);
+        ne = ints_attr(n, "ends", en, FGQ_MAX_DIMS, -1);
+        na = ints_attr(n, "axes", ax, FGQ_MAX_DIMS, -2);
+        if (ns < 0 || ne < 0 || na == -1)
+            return UNSUP("node '%s' (Slice): attributes starts/ends missing or longer than %d", n->name, FGQ_MAX_DIMS);
+        na = na == -2 ? -1 : na;
+    } else {
+        if (g == NULL)
+            return FGQ_OK;
+        ns = const_ints_input(g, n, 1, st_, FGQ_MAX_DIMS);
+        ne = const_ints_input(g, n, 2, en, FGQ_MAX_DIMS);
+        na = const_ints_input(g, n, 3, ax, FGQ_MAX_DIMS);
+        nsp = const_ints_input(g, n, 4, sp, FGQ_MAX_DIMS);
+        if (ns < 0 || ne < 0 || na == -2 || nsp == -2)
+            return UNSUP("node '%s' (Slice): starts, ends, axes and steps must be constants (at most %d values)",
+                         n->name, FGQ_MAX_DIMS);
+    }
+    if (g == NULL)
+        return FGQ_OK;
+    const fgq_ir_tensor *x = tensor_of(g, n->inputs[0]);
+    if (x == NULL || x->rank < 0)
+        return UNSUP("node '%s' (Slice): input rank is unknown", n->name);
+    if (ne != ns || (na >= 0 && na != ns) || (nsp >= 0 && nsp != ns))
+        return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Slice): starts, ends, axes, steps differ in length", n->name);
+    int64_t first[FGQ_MAX_DIMS], step[FGQ_MAX_DIMS], count[FGQ_MAX_DIMS];
+    char why[160];
+    if (fgq_onnx_slice_resolve(x->rank, x->dims, ns, st_, en, na >= 0 ? ax : NULL, nsp >= 0 ? sp : NULL, first, step,
+                               count, why, sizeof why) != 0)
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Slice): %s", n->name, why);
+    for (int32_t i = 0; i < x->rank; i++) {
+        if (first[i] > INT32_MAX)
+            return UNSUP("node '%s' (Slice): start %lld past int32", n->name, (long long)first[i]);
+        out->iparams[i] = (int32_t)first[i];
+        out->iparams[FGQ_MAX_DIMS + i] = (int32_t)step[i];
+    }
+    return FGQ_OK;
+}
+
+/* Pad: pads [begin_0.., end_0..] and the constant from inputs (opset >= 11)
+ * or attributes; begins go to ip[1..], ends follow from Y's dims. */
+static fgq_status lower_pad(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                            fgq_error *err)
+{
+    out->op = FGQ_OP_PAD;
+    const fgq_ir_attr *am = fgq_node_attr(n, "mode");
+    const char *mode = am != NULL && am->type == FGQ_ATTR_STRING && am->s != NULL ? am->s : "constant";
+    if (strcmp(mode, "constant") == 0)
+        out->iparams[0] = 0;
+    else if (strcmp(mode, "reflect") == 0)
+        out->iparams[0] = 1;
+    else if (strcmp(mode, "edge") == 0)
+        out->iparams[0] = 2;
+    else
+        return UNSUP("node '%s' (Pad): mode '%s' is not supported (constant, reflect, edge)", n->name, mode);
+    int64_t pads[2 * FGQ_MAX_DIMS];
+    int32_t np;
+    float value = 0.0f;
+    if (opset < 11) {
+        np = ints_attr(n, "pads", pads, 2 * FGQ_MAX_DIMS, -1);
+        value = fgq_node_attr_float(n, "value", 0.0f);
+        if (np < 0)
+            return UNSUP("node '%s' (Pad): attribute pads missing or longer than %d", n->name, 2 * FGQ_MAX_DIMS);
+    } else {
+        if (g == NULL)
+            return FGQ_OK;
+        np = const_ints_input(g, n, 1, pads, 2 * FGQ_MAX_DIMS);
+        if (np < 0)
+            return UNSUP("node '%s' (Pad): pads must be a constant (at most %d values)", n->name, 2 * FGQ_MAX_DIMS);
+        if (!const_float_input(g, n, 2, 0.0f, &value))
+            return UNSUP("node '%s' (Pad): constant_value must be a constant f32 scalar", n->name);
+        if (n->n_inputs > 3 && n->inputs[3] >= 0)
+            return UNSUP("node '%s' (Pad): the axes input (opset 18) is not supported", n->name);
+    }
+    out->fparams[0] = value;
+    if (g == NULL)
+        return FGQ_OK;
+    const int32_t r = rank_of(g, n->inputs[0]);
+    if (r < 0 || np != 2 * r)
+        return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Pad): %d pads for rank %d", n->name, (int)np, (int)r);
+    for (int32_t i = 0; i < r; i++) {
+        if (pads[i] < 0 || pads[r + i] < 0)
+            return UNSUP("node '%s' (Pad): negative pads (cropping) are not supported", n->name);
+        if (pads[i] > INT32_MAX)
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Pad): pad %lld", n->name, (long long)pads[i]);
+        out->iparams[1 + i] = (int32_t)pads[i];
+    }
+    return FGQ_OK;
+}
+
 int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n)
 {
     if (fgq_node_attr_int(n, "training_mode", 0) != 0) /* opset < 12 attribute form */
@@ -170,6 +342,68 @@ int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n)
     return es > 0 && es <= sizeof zero && memcmp(t->data, zero, es) == 0;
 }
 
+/* Split: every output, sizes from their dims (checked by shape inference
+ * against the split input/attribute); only the axis is a parameter. */
+static fgq_status lower_split(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                              fgq_error *err)
+{
+    (void)opset;
+    out->op = FGQ_OP_SPLIT;
+    if (n->n_outputs < 1 || n->n_outputs > FGQ_SPLIT_MAX_OUTPUTS)
+        return UNSUP("node '%s' (Split): %d outputs, at most %d supported", n->name, (int)n->n_outputs,
+                     FGQ_SPLIT_MAX_OUTPUTS);
+    out->n_outputs = n->n_outputs;
+    for (int32_t k = 0; k < n->n_outputs; k++) {
+        if (n->outputs[k] < 0)
+            return UNSUP("node '%s' (Split): output %d is omitted", n->name, (int)k);
+        out->outputs[k] = n->outputs[k];
+    }
+    if (n->n_inputs > 1 && n->inputs[1] >= 0 && g != NULL) {
+        int64_t v[FGQ_SPLIT_MAX_OUTPUTS];
+        if (const_ints_input(g, n, 1, v, FGQ_SPLIT_MAX_OUTPUTS) < 0)
+            return UNSUP("node '%s' (Split): input split must be a constant", n->name);
+    }
+    fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->inputs[0]), &out->iparams[0], err);
+    if (st != FGQ_OK)
+        return st;
+    out->n_inputs = 1;
+    out->inputs[0] = n->inputs[0];
+    if (out->inputs[0] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Split): first input is missing", n->name);
+    return FGQ_OK;
+}
+
+/* LayerNormalization: Y and, where present, the Mean and InvStdDev outputs. */
+static fgq_status lower_layernorm(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
+{
+    out->op = FGQ_OP_LAYERNORM;
+    if (fgq_node_attr_int(n, "stash_type", 1) != 1)
+        return UNSUP("node '%s' (LayerNormalization): stash_type %lld (only 1: float)", n->name,
+                     (long long)fgq_node_attr_int(n, "stash_type", 1));
+    fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", -1), rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1),
+                              &out->iparams[0], err);
+    if (st != FGQ_OK)
+        return st;
+    out->fparams[0] = fgq_node_attr_float(n, "epsilon", 1e-5f);
+    out->n_outputs = n->n_outputs < 3 ? n->n_outputs : 3;
+    for (int32_t k = 0; k < out->n_outputs; k++) {
+        if (n->outputs[k] < 0 && k < out->n_outputs - 1)
+            return UNSUP("node '%s' (LayerNormalization): output %d omitted before a later one", n->name, (int)k);
+        out->outputs[k] = n->outputs[k];
+    }
+    while (out->n_outputs > 1 && (out->outputs[out->n_outputs - 1] < 0 ||
+                                  (g != NULL && !tensor_used(g, out->outputs[out->n_outputs - 1]))))
+        out->n_outputs--;
+    out->n_inputs = n->n_inputs < 3 ? n->n_inputs : 3;
+    for (int32_t k = 0; k < out->n_inputs; k++)
+        out->inputs[k] = n->inputs[k];
+    while (out->n_inputs > 0 && out->inputs[out->n_inputs - 1] < 0)
+        out->n_inputs--;
+    if (out->n_inputs < 2 || out->inputs[0] < 0 || out->inputs[1] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (LayerNormalization): X and Scale are required", n->name);
+    return FGQ_OK;
+}
+
 /* g may be NULL: attribute-only check (fgq_lower_supports). */
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
@@ -183,6 +417,10 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         return UNSUP("node '%s' (%s): has no output", n->name, n->op_type);
     if (fgq_lower_onnxq_handles(n)) /* ONNX's quantized ops (all outputs): tools/lower_onnxq.c */
         return fgq_lower_onnxq(g, n, lower_spatial, out, err);
+    if (op_is(n, "Split"))
+        return lower_split(g, n, opset, out, err);
+    if (op_is(n, "LayerNormalization"))
+        return lower_layernorm(g, n, out, err);
     /* Extra outputs must be unread (a graph-less support check cannot know). */
     for (int32_t k = 1; k < n->n_outputs && g != NULL; k++)
         if (tensor_used(g, n->outputs[k]))
@@ -321,6 +559,41 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         if (st != FGQ_OK)
             return st;
         out->iparams[1] = opset < 13;
+    } else if (op_is(n, "HardSigmoid")) {
+        out->op = FGQ_OP_HARD_SIGMOID;
+        out->fparams[0] = fgq_node_attr_float(n, "alpha", 0.2f);
+        out->fparams[1] = fgq_node_attr_float(n, "beta", 0.5f);
+    } else if (op_is(n, "HardSwish")) {
+        out->op = FGQ_OP_HARD_SWISH;
+    } else if (op_is(n, "Erf")) {
+        out->op = FGQ_OP_ERF;
+    } else if (op_is(n, "Gelu")) {
+        out->op = FGQ_OP_GELU;
+        const fgq_ir_attr *ap = fgq_node_attr(n, "approximate");
+        const char *appr = ap != NULL && ap->type == FGQ_ATTR_STRING && ap->s != NULL ? ap->s : "none";
+        if (strcmp(appr, "none") != 0 && strcmp(appr, "tanh") != 0)
+            return UNSUP("node '%s' (Gelu): approximate='%s' (none or tanh)", n->name, appr);
+        out->iparams[0] = strcmp(appr, "tanh") == 0;
+    } else if (op_is(n, "Sqrt")) {
+        out->op = FGQ_OP_SQRT;
+    } else if (op_is(n, "Pow")) {
+        out->op = FGQ_OP_POW;
+    } else if (op_is(n, "ReduceMean") || op_is(n, "ReduceSum") || op_is(n, "ReduceMax") || op_is(n, "ReduceMin") ||
+               op_is(n, "ReduceL2") || op_is(n, "ReduceSumSquare")) {
+        fgq_status st = lower_reduce(g, n, opset, out, err);
+        if (st != FGQ_OK)
+            return st;
+        keep = 1;
+    } else if (op_is(n, "Slice")) {
+        fgq_status st = lower_slice(g, n, opset, out, err);
+        if (st != FGQ_OK)
+            return st;
+        keep = 1;
+    } else if (op_is(n, "Pad")) {
+        fgq_status st = lower_pad(g, n, opset, out, err);
+        if (st != FGQ_OK)
+            return st;
+        keep = 1;
     } else {
         return UNSUP("node '%s': op %s has no fgq lowering", n->name, n->op_type);
     }

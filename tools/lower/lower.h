@@ -27,7 +27,7 @@
 #define FGQ_LOWER_MAX_INPUTS 32
 /* = FGQ_MAX_NODE_OUTPUTS (fgq_runtime.h). ONNX ops lower to one output; a
  * pre-lowered node may have more (DYNQUANT: Y, Y_SCALE, Y_ZERO). */
-#define FGQ_LOWER_MAX_OUTPUTS 4
+#define FGQ_LOWER_MAX_OUTPUTS 16
 
 typedef struct {
     fgq_op op;

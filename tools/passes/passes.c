@@ -1,6 +1,8 @@
 /* passes.c — identity removal, constant folding, BatchNorm folding, activation fusion, compaction. */
 #include "passes/passes.h"
 
+#include "import/op_semantics.h"
+
 #include "lower/lower.h"
 
 #include <float.h>
@@ -628,6 +630,48 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
                 w += chunk;
             }
         become_const(out, x->dtype, rank, dims, data);
+        return FGQ_OK;
+    } else if (is_op(n, "Slice") && g->opset >= 10 && n->n_inputs >= 3) {
+        /* shape arithmetic (Shape -> Slice): the same resolution as shape inference and lowering */
+        int64_t v[4][FGQ_MAX_DIMS];
+        int32_t cnt[4] = { -1, -1, -1, -1 };
+        for (int32_t k = 1; k < n->n_inputs && k <= 4; k++) {
+            if (n->inputs[k] < 0)
+                continue;
+            const fgq_ir_tensor *t = &g->tensors[n->inputs[k]];
+            const int64_t tn = numel_of(t);
+            if ((t->dtype != FGQ_DT_S64 && t->dtype != FGQ_DT_S32) || tn < 0 || tn > FGQ_MAX_DIMS)
+                return FGQ_ERR_UNSUPPORTED;
+            for (int64_t j = 0; j < tn; j++)
+                v[k - 1][j] = get_int(t, j);
+            cnt[k - 1] = (int32_t)tn;
+        }
+        if (cnt[0] < 0 || cnt[1] != cnt[0] || (cnt[2] >= 0 && cnt[2] != cnt[0]) || (cnt[3] >= 0 && cnt[3] != cnt[0]))
+            return FGQ_ERR_UNSUPPORTED;
+        int64_t first[FGQ_MAX_DIMS], step[FGQ_MAX_DIMS];
+        char why[160];
+        if (fgq_onnx_slice_resolve(x->rank, x->dims, cnt[0], v[0], v[1], cnt[2] >= 0 ? v[2] : NULL,
+                                   cnt[3] >= 0 ? v[3] : NULL, first, step, dims, why, sizeof why) != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Slice): %s", n->name, why);
+        int64_t on = 1, xs[FGQ_MAX_DIMS], k = 1;
+        for (int32_t j = 0; j < x->rank; j++)
+            on *= dims[j];
+        for (int32_t j = x->rank - 1; j >= 0; j--) {
+            xs[j] = k;
+            k *= x->dims[j];
+        }
+        uint8_t *data = alloc_elems(on, x->dtype);
+        if (data == NULL)
+            return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
+        for (int64_t o = 0; o < on; o++) { /* element o's index, last dim fastest */
+            int64_t rem = o, src = 0;
+            for (int32_t j = x->rank - 1; j >= 0; j--) {
+                src += (first[j] + (rem % dims[j]) * step[j]) * xs[j];
+                rem /= dims[j];
+            }
+            memcpy(data + (size_t)o * es, (const uint8_t *)x->data + (size_t)src * es, es);
+        }
+        become_const(out, x->dtype, x->rank, dims, data);
         return FGQ_OK;
     } else if (is_op(n, "Gather")) {
         if (n->n_inputs != 2 || n->inputs[1] < 0)

@@ -146,13 +146,17 @@ static void calib_observer(void *user, int32_t node, const fgq_tensor_view *cons
     fgq_calib_sweep *o = user;
     if (o->st != FGQ_OK || node < 0 || node >= o->g->n_nodes || n_outputs < 1)
         return;
-    int32_t t = o->g->nodes[node].outputs[0];
-    if (t < 0 || t >= o->c->n_tensors || o->c->stats[t].bins == NULL || outputs[0]->dtype != FGQ_DT_F32)
-        return;
-    int64_t n = 1;
-    for (int32_t d = 0; d < outputs[0]->rank; d++)
-        n *= outputs[0]->dims[d];
-    o->st = fgq_stats_observe_f32(&o->c->stats[t], outputs[0]->data, n, o->g->tensors[t].name, o->err);
+    /* every output (Split, LayerNormalization's statistics): the runtime node keeps the ONNX order */
+    for (int32_t k = 0; k < n_outputs && k < o->g->nodes[node].n_outputs && o->st == FGQ_OK; k++) {
+        const int32_t t = o->g->nodes[node].outputs[k];
+        if (t < 0 || t >= o->c->n_tensors || o->c->stats[t].bins == NULL || outputs[k] == NULL ||
+            outputs[k]->dtype != FGQ_DT_F32)
+            continue;
+        int64_t n = 1;
+        for (int32_t d = 0; d < outputs[k]->rank; d++)
+            n *= outputs[k]->dims[d];
+        o->st = fgq_stats_observe_f32(&o->c->stats[t], outputs[k]->data, n, o->g->tensors[t].name, o->err);
+    }
 }
 
 static fgq_status calib_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)

@@ -1,0 +1,185 @@
+"""The float ops that the common model zoo needs (issue 10): HardSigmoid, HardSwish, Erf, Gelu,
+Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split — in the blocks exporters write them in.
+
+Oracle: ONNX Runtime (CPU) on the same model and inputs. Tolerance: per output
+max|fgq - ort| <= 1e-4 * max(1, max|ort|) (fgq sums in double or another order).
+Each model also goes through `fgq quantize` (s8 weights, u8 activations; the new ops stay float
+between Dequantize / Quantize) and the quantized model must run and stay close to float
+(its output's SQNR against ORT's above 15 dB: a sanity bound, not an accuracy claim), its QDQ
+export must run in ONNX Runtime and agree with fgq's run (above 20 dB), `fgq convert` must give
+the same outputs as `fgq run` on the ONNX file (the .fgq round trip), and the float .fgq exported
+back to ONNX must give ORT's outputs on the original (the export of every zoo op).
+ONNX's own node tests for these ops run in test_conformance.py.
+"""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from conftest import run_fgq
+
+RNG = np.random.default_rng(7)
+
+
+def init(name, arr):
+    return numpy_helper.from_array(np.asarray(arr), name)
+
+
+def conv(name, x, y, cin, cout, k=3, group=1, inits=None):
+    w = (RNG.standard_normal((cout, cin // group, k, k)) / np.sqrt(cin // group * k * k)).astype(np.float32)
+    b = (0.1 * RNG.standard_normal(cout)).astype(np.float32)
+    inits += [init(name + "_w", w), init(name + "_b", b)]
+    return helper.make_node("Conv", [x, name + "_w", name + "_b"], [y], name=name, pads=[k // 2] * 4, group=group)
+
+
+def model(nodes, inits, x_shape, y_name, opset):
+    g = helper.make_graph(nodes, "zoo_ops", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                          [helper.make_tensor_value_info(y_name, TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def mobilenet_v3_block():
+    """Conv -> HardSwish -> depthwise -> squeeze-excite (ReduceMean, HardSigmoid, Mul) -> Pad -> pool."""
+    inits = []
+    n = [conv("c1", "x", "a", 3, 16, inits=inits), helper.make_node("HardSwish", ["a"], ["b"]),
+         conv("dw", "b", "c", 16, 16, group=16, inits=inits),
+         helper.make_node("ReduceMean", ["c"], ["se"], axes=[2, 3], keepdims=1),
+         conv("fc", "se", "se2", 16, 16, k=1, inits=inits),
+         helper.make_node("HardSigmoid", ["se2"], ["gate"], alpha=1 / 6, beta=0.5),
+         helper.make_node("Mul", ["c", "gate"], ["d"]),
+         helper.make_node("Pad", ["d", "pads"], ["e"], mode="reflect"),
+         helper.make_node("AveragePool", ["e"], ["f"], kernel_shape=[2, 2], strides=[2, 2]),
+         helper.make_node("Sqrt", ["f2"], ["g"]),
+         helper.make_node("Relu", ["f"], ["f2"])]
+    n = n[:9] + [n[10], n[9]]
+    inits.append(init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)))
+    return model(n, inits, [1, 3, 16, 16], "g", 14)
+
+
+def shufflenet_block():
+    """Split the channels, convolve one half, concatenate, Slice a window with a step."""
+    inits = [init("split", np.array([8, 8], np.int64)), init("st", np.array([1, 0], np.int64)),
+             init("en", np.array([15, 16], np.int64)), init("ax", np.array([2, 3], np.int64)),
+             init("sp", np.array([2, 1], np.int64))]
+    n = [conv("c0", "x", "a", 3, 16, inits=inits),
+         helper.make_node("Split", ["a", "split"], ["l", "r"], axis=1),
+         conv("c1", "r", "r2", 8, 8, inits=inits), helper.make_node("Relu", ["r2"], ["r3"]),
+         helper.make_node("Concat", ["l", "r3"], ["cat"], axis=1),
+         helper.make_node("Slice", ["cat", "st", "en", "ax", "sp"], ["y"])]
+    return model(n, inits, [1, 3, 16, 16], "y", 13)
+
+
+def transformer_block():
+    """LayerNormalization, a GELU written as Erf (exporters before opset 20), Pow in a
+    decomposed norm, ReduceSum / ReduceMax / ReduceL2 heads, Gelu with tanh (opset 20)."""
+    d = 32
+    w1 = (RNG.standard_normal((d, 2 * d)) / np.sqrt(d)).astype(np.float32)
+    w2 = (RNG.standard_normal((2 * d, d)) / np.sqrt(2 * d)).astype(np.float32)
+    inits = [init("g", (1 + 0.1 * RNG.standard_normal(d)).astype(np.float32)),
+             init("bt", (0.1 * RNG.standard_normal(d)).astype(np.float32)), init("w1", w1), init("w2", w2),
+             init("sq2", np.array(np.sqrt(2.0), np.float32)), init("one", np.array(1.0, np.float32)),
+             init("half", np.array(0.5, np.float32)), init("two", np.array(2.0, np.float32)),
+             init("eps", np.array(1e-5, np.float32)), init("rax", np.array([-1], np.int64))]
+    # opset 20: every Reduce* takes its axes as an input (attributes before 18; ReduceSum before 13)
+    n = [helper.make_node("LayerNormalization", ["x", "g", "bt"], ["ln"], axis=-1, epsilon=1e-5),
+         helper.make_node("MatMul", ["ln", "w1"], ["h"]),
+         helper.make_node("Div", ["h", "sq2"], ["h1"]), helper.make_node("Erf", ["h1"], ["h2"]),
+         helper.make_node("Add", ["h2", "one"], ["h3"]), helper.make_node("Mul", ["h", "h3"], ["h4"]),
+         helper.make_node("Mul", ["h4", "half"], ["gelu"]),
+         helper.make_node("Gelu", ["gelu"], ["gelu2"], approximate="tanh"),
+         helper.make_node("MatMul", ["gelu2", "w2"], ["o"]), helper.make_node("Add", ["o", "x"], ["res"]),
+         # the LayerNorm of opsets < 17: ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div
+         helper.make_node("ReduceMean", ["res", "rax"], ["mu"]), helper.make_node("Sub", ["res", "mu"], ["xc"]),
+         helper.make_node("Pow", ["xc", "two"], ["xc2"]), helper.make_node("ReduceMean", ["xc2", "rax"], ["var"]),
+         helper.make_node("Add", ["var", "eps"], ["ve"]), helper.make_node("Sqrt", ["ve"], ["sd"]),
+         helper.make_node("Div", ["xc", "sd"], ["nrm"]),
+         helper.make_node("ReduceSum", ["nrm", "rax"], ["s"], keepdims=1),
+         helper.make_node("ReduceMax", ["nrm", "rax"], ["mx"], keepdims=1),
+         helper.make_node("ReduceL2", ["nrm", "rax"], ["l2"], keepdims=1),
+         helper.make_node("Add", ["s", "mx"], ["t"]), helper.make_node("Add", ["t", "l2"], ["t2"]),
+         helper.make_node("Add", ["nrm", "t2"], ["y"])]
+    return model(n, inits, [1, 5, d], "y", 20)
+
+
+def ort_run(path, x):
+    s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return s.run(None, {"x": x})[0]
+
+
+def fgq_out(args, tmp_path, name):
+    out = tmp_path / f"{name}.npy"
+    p = run_fgq(*args, "-o", out)
+    assert p.returncode == 0, p.stderr
+    return np.load(out)
+
+
+CASES = {"mobilenet_v3_block": mobilenet_v3_block, "shufflenet_block": shufflenet_block,
+         "transformer_block": transformer_block}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float_matches_ort_and_quantizes(name, tmp_path):
+    m = CASES[name]()
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(m, path)
+    shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
+    x = RNG.standard_normal(shape).astype(np.float32)
+    if name == "mobilenet_v3_block":
+        x = np.abs(x)  # the Sqrt at the end
+    xf = tmp_path / "x.npy"
+    np.save(xf, x)
+    want = ort_run(path, x)
+    got = fgq_out(["run", path, "--input", xf], tmp_path, "got")
+    assert got.shape == want.shape
+    tol = 1e-4 * max(1.0, float(np.max(np.abs(want))))
+    assert float(np.max(np.abs(got - want))) <= tol
+
+    fgqm = tmp_path / f"{name}.fgq"
+    p = run_fgq("convert", path, "-o", fgqm)
+    assert p.returncode == 0, p.stderr
+    np.testing.assert_array_equal(fgq_out(["run", fgqm, "--input", xf], tmp_path, "conv"), got)
+    # the float .fgq exported back to ONNX: ORT on it gives ORT's outputs on the original
+    fexp = tmp_path / f"{name}_f32.onnx"
+    p = run_fgq("export", fgqm, "--onnx", fexp)
+    assert p.returncode == 0, p.stderr
+    assert float(np.max(np.abs(ort_run(fexp, x) - want))) <= tol
+
+    calib = tmp_path / "calib.npy"
+    c = RNG.standard_normal([16] + shape[1:]).astype(np.float32)
+    np.save(calib, np.abs(c) if name == "mobilenet_v3_block" else c)
+    q = tmp_path / f"{name}_s8.fgq"
+    p = run_fgq("quantize", path, "--calib", calib, "--weights", "s8", "--solver", "rtn", "-o", q, timeout=300)
+    assert p.returncode == 0, p.stderr
+    yq = fgq_out(["run", q, "--input", xf], tmp_path, "q")
+    sqnr = 10 * np.log10(np.sum(want.astype(np.float64) ** 2) / max(np.sum((yq - want) ** 2.0), 1e-30))
+    assert sqnr > 15.0, f"{name}: quantized output SQNR {sqnr:.1f} dB"
+
+    # the QDQ export of the quantized model runs in ONNX Runtime and agrees with fgq's run up to
+    # rounding at the Quantize steps around the float ops (ORT computes them in another order)
+    qdq = tmp_path / f"{name}_qdq.onnx"
+    p = run_fgq("export", q, "--onnx", qdq)
+    assert p.returncode == 0, p.stderr
+    y_ort = ort_run(qdq, x)
+    assert y_ort.shape == yq.shape
+    agree = 10 * np.log10(np.sum(yq.astype(np.float64) ** 2) / max(np.sum((y_ort - yq) ** 2.0), 1e-30))
+    assert agree > 20.0, f"{name}: ORT on the export vs fgq: {agree:.1f} dB"
+
+
+def test_unsupported_variants_are_refused(tmp_path):
+    """What the ops do not take is refused with exit 2, naming the node and the reason."""
+    inits = [init("pads", np.array([0, 0, -1, 0, 0, 0, 0, 0], np.int64))]
+    n = [helper.make_node("Pad", ["x", "pads"], ["y"], name="crop")]
+    path = tmp_path / "neg_pad.onnx"
+    onnx.save(model(n, inits, [1, 2, 4, 4], "y", 13), path)
+    p = run_fgq("convert", path, "-o", tmp_path / "o.fgq")
+    assert p.returncode == 2 and "crop" in p.stderr and "negative pads" in p.stderr, p.stderr
+    assert not (tmp_path / "o.fgq").exists()
+
+    n = [helper.make_node("Gelu", ["x"], ["y"], name="g", approximate="erf2")]
+    path = tmp_path / "gelu.onnx"
+    onnx.save(model(n, [], [1, 4], "y", 20), path)
+    p = run_fgq("convert", path, "-o", tmp_path / "o.fgq")
+    assert p.returncode == 2 and "'g'" in p.stderr and "approximate" in p.stderr, p.stderr

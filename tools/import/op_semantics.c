@@ -1,0 +1,114 @@
+/* op_semantics.c — see op_semantics.h. */
+#include "import/op_semantics.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int fgq_onnx_slice_resolve(int32_t rank, const int64_t *dims, int32_t n, const int64_t *starts, const int64_t *ends,
+                           const int64_t *axes, const int64_t *steps, int64_t *first, int64_t *step, int64_t *count,
+                           char *why, size_t why_len)
+{
+    for (int32_t i = 0; i < rank; i++) {
+        first[i] = 0;
+        step[i] = 1;
+        count[i] = dims[i];
+    }
+    uint32_t seen = 0;
+    for (int32_t j = 0; j < n; j++) {
+        int64_t a = axes != NULL ? axes[j] : j;
+        if (a < 0)
+            a += rank;
+        if (a < 0 || a >= rank || (seen & (1u << a))) {
+            snprintf(why, why_len, "axis %lld is out of range for rank %d or repeated",
+                     (long long)(axes != NULL ? axes[j] : j), (int)rank);
+            return -1;
+        }
+        seen |= 1u << a;
+        const int64_t d = dims[a], s = steps != NULL ? steps[j] : 1;
+        if (s == 0 || s < INT32_MIN || s > INT32_MAX) {
+            snprintf(why, why_len, "step %lld (non-zero, within int32)", (long long)s);
+            return -1;
+        }
+        int64_t b = starts[j], e = ends[j];
+        /* ends of ±2^63 mean "to the end": keep them from overflowing below */
+        b = b < -d ? -d - 1 : b > d ? d : b;
+        e = e < -d ? -d - 1 : e > d ? d : e;
+        if (b < 0)
+            b += d;
+        if (e < 0)
+            e += d;
+        int64_t cnt;
+        if (s > 0) {
+            b = b < 0 ? 0 : b > d ? d : b;
+            e = e < 0 ? 0 : e > d ? d : e;
+            cnt = e > b ? (e - b + s - 1) / s : 0;
+        } else {
+            b = b < 0 ? -1 : b > d - 1 ? d - 1 : b;
+            e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+            cnt = b > e ? (b - e + (-s) - 1) / (-s) : 0;
+        }
+        first[a] = cnt > 0 ? b : 0;
+        step[a] = s;
+        count[a] = cnt;
+    }
+    return 0;
+}
+
+int fgq_onnx_reduce_axes_are_input(const char *op_type, int64_t opset)
+{
+    return strcmp(op_type, "ReduceSum") == 0 ? opset >= 13 : opset >= 18;
+}
+
+int fgq_onnx_reduce_mask(int32_t rank, const int64_t *axes, int32_t n, int noop_empty, uint32_t *mask, char *why,
+                         size_t why_len)
+{
+    uint32_t m = 0;
+    if (n == 0 && !noop_empty)
+        m = rank > 0 ? (uint32_t)((1u << rank) - 1u) : 0u;
+    for (int32_t i = 0; i < n; i++) {
+        int64_t a = axes[i] < 0 ? axes[i] + rank : axes[i];
+        if (a < 0 || a >= rank || (m & (1u << a))) {
+            snprintf(why, why_len, "axis %lld is out of range for rank %d or repeated", (long long)axes[i], (int)rank);
+            return -1;
+        }
+        m |= 1u << a;
+    }
+    *mask = m;
+    return 0;
+}
+
+int fgq_onnx_split_sizes(int64_t d, int32_t n_out, const int64_t *split, int32_t n, int64_t *sizes, char *why,
+                         size_t why_len)
+{
+    if (n_out < 1) {
+        snprintf(why, why_len, "no outputs");
+        return -1;
+    }
+    if (split != NULL) {
+        int64_t total = 0;
+        if (n != n_out) {
+            snprintf(why, why_len, "split has %d values for %d outputs", (int)n, (int)n_out);
+            return -1;
+        }
+        for (int32_t k = 0; k < n; k++) {
+            if (split[k] < 0 || split[k] > d - total) {
+                snprintf(why, why_len, "split sizes do not add up to the axis' %lld", (long long)d);
+                return -1;
+            }
+            sizes[k] = split[k];
+            total += split[k];
+        }
+        if (total != d) {
+            snprintf(why, why_len, "split sizes add up to %lld, the axis has %lld", (long long)total, (long long)d);
+            return -1;
+        }
+        return 0;
+    }
+    const int64_t part = (d + n_out - 1) / n_out;
+    int64_t left = d;
+    for (int32_t k = 0; k < n_out; k++) {
+        sizes[k] = left < part ? left : part;
+        left -= sizes[k];
+    }
+    return 0;
+}

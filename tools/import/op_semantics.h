@@ -1,0 +1,41 @@
+/*
+ * op_semantics.h — ONNX attribute semantics that shape inference
+ * (shape_infer.c), constant folding and lowering (lower.c) must agree on, in
+ * one place: each side reads the values its own way (attributes, constant
+ * inputs, folded shape values) and resolves them here.
+ */
+#ifndef FGQ_OP_SEMANTICS_H
+#define FGQ_OP_SEMANTICS_H
+
+#include "fgq_types.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Slice (opsets 1..13): n entries of starts/ends (axes NULL: 0..n-1; steps
+ * NULL: 1) against X of `rank` dims; writes, per dim of X, the first index
+ * read, the step and the count of the output (dims not named: 0, 1, dims[i]).
+ * ONNX clamping: negative starts/ends count from the end, then starts clamp to
+ * [0, d] (step > 0) or [0, d−1] (step < 0), ends to [0, d] or [−1, d−1]. A
+ * count of 0 leaves first at 0. Returns 0, or -1 with the reason in why. */
+int fgq_onnx_slice_resolve(int32_t rank, const int64_t *dims, int32_t n, const int64_t *starts, const int64_t *ends,
+                           const int64_t *axes, const int64_t *steps, int64_t *first, int64_t *step, int64_t *count,
+                           char *why, size_t why_len);
+
+/* Reduce*: 1 when the op takes its axes as input 1 at this opset (ReduceSum
+ * from 13, the others from 18), 0 when as an attribute. */
+int fgq_onnx_reduce_axes_are_input(const char *op_type, int64_t opset);
+
+/* Reduce*: bit i set when X's dim i is reduced, from n axes (n 0: every dim,
+ * or none when noop_with_empty_axes). Returns 0, or -1 (an axis out of range
+ * or repeated) with the reason in why. */
+int fgq_onnx_reduce_mask(int32_t rank, const int64_t *axes, int32_t n, int noop_empty, uint32_t *mask, char *why,
+                         size_t why_len);
+
+/* Split: the sizes of its n_out parts of a dim of size d: from `split` (n
+ * values, n == n_out) when given, else equal parts (the last smaller, as
+ * opset 18's num_outputs). Returns 0, or -1 with the reason in why. */
+int fgq_onnx_split_sizes(int64_t d, int32_t n_out, const int64_t *split, int32_t n, int64_t *sizes, char *why,
+                         size_t why_len);
+
+#endif /* FGQ_OP_SEMANTICS_H */
