@@ -27,7 +27,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
                                         "--observer",      "--first-last",    "--bias-correction",
                                         "--solver",        "--damp",          "--budget",  "--size",
                                         "--candidates",    "--equalize",      "--act-order",     "--sequential",
-                                        "--keep-float",    "--layer"};
+                                        "--depthwise",     "--keep-float",    "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -42,7 +42,8 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     char *v = argv[++*i];
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
-                           &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential};
+                           &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential,
+                           &f->depthwise};
     f->any = 1;
     if (which < sizeof slot / sizeof slot[0]) {
         *slot[which] = v;
@@ -91,6 +92,17 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
         if ((st = fgq_policy_parse(f->first_last, &cfg->edge, err)) != FGQ_OK)
             return st;
         cfg->edge_set = 1;
+    }
+    /* depthwise convolutions (K = the kernel's taps, 9 for 3x3) keep s8 under s4 / ternary by default:
+     * measured on EfficientNet-Lite1 (docs/accuracy-real.md), and what a budget picks for them */
+    if (f->depthwise == NULL) {
+        cfg->dw_set = !budget && (cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4);
+        cfg->dw.kind = FGQ_WQ_S8;
+        cfg->dw.solver = FGQ_TERNARY_EXACT;
+    } else if (strcmp(f->depthwise, "same") != 0) {
+        if ((st = fgq_policy_parse(f->depthwise, &cfg->dw, err)) != FGQ_OK)
+            return st;
+        cfg->dw_set = 1;
     }
     cfg->solver = f->calib != NULL ? FGQ_SOLVER_GPTQ : FGQ_SOLVER_RTN;
     if (f->solver != NULL && (st = fgq_weight_solver_parse(f->solver, &cfg->solver, err)) != FGQ_OK)
@@ -141,10 +153,10 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
     buf[0] = '\0';
     const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
                            "--damp",    "--act-order", "--sequential", "--equalize", "--budget", "--size",
-                           "--candidates"};
+                           "--candidates", "--depthwise"};
     const char *vals[] = {f->weights, f->acts,      f->observer,   f->first_last, f->bias_correction, f->solver,
                           f->damp,    f->act_order, f->sequential, f->equalize,   f->budget,          f->size,
-                          f->candidates};
+                          f->candidates, f->depthwise};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);

@@ -15,7 +15,7 @@
 
 typedef struct {
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,
-        *equalize, *act_order, *sequential;
+        *equalize, *act_order, *sequential, *depthwise;
     const char *budget, *size, *candidates;
     fgq_layer_override *ov; /* argc entries */
     int32_t n_ov;

@@ -11,6 +11,8 @@ the same outputs as `fgq run` on the ONNX file (the .fgq round trip), and the fl
 back to ONNX must give ORT's outputs on the original (the export of every zoo op).
 ONNX's own node tests for these ops run in test_conformance.py.
 """
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -183,3 +185,33 @@ def test_unsupported_variants_are_refused(tmp_path):
     onnx.save(model(n, [], [1, 4], "y", 20), path)
     p = run_fgq("convert", path, "-o", tmp_path / "o.fgq")
     assert p.returncode == 2 and "'g'" in p.stderr and "approximate" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("flags,want", [((), "s8"), (("--depthwise", "same"), "s4:g32"),
+                                        (("--depthwise", "ternary:g4"), "ternary:g4:exact")])
+def test_depthwise_policy(tmp_path, flags, want):
+    """Depthwise convolutions keep s8 under s4 / ternary weights unless --depthwise says otherwise;
+    the other layers are unaffected, and the recipe in the model records the flag."""
+    path = tmp_path / "mb.onnx"
+    onnx.save(mobilenet_v3_block(), path)
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.abs(RNG.standard_normal([8, 3, 16, 16])).astype(np.float32))
+    q = tmp_path / "q.fgq"
+    p = run_fgq("quantize", path, "--calib", calib, "--weights", "s4:g32", "--first-last", "same", "-o", q, "--json",
+                *flags)
+    assert p.returncode == 0, p.stderr
+    pol = {l["name"]: l["policy"] for l in json.loads(p.stdout)["layers"]}
+    assert pol["dw"] == want and pol["c1"] == "s4:g32" and pol["fc"] == "s4:g32", pol
+    if flags:
+        p = run_fgq("inspect", q)
+        assert p.returncode == 0 and "--depthwise " + flags[1] in p.stdout, p.stdout
+
+
+def test_depthwise_bad_policy_exit_2(tmp_path):
+    path = tmp_path / "mb.onnx"
+    onnx.save(mobilenet_v3_block(), path)
+    calib = tmp_path / "c.npy"
+    np.save(calib, np.abs(RNG.standard_normal([4, 3, 16, 16])).astype(np.float32))
+    p = run_fgq("quantize", path, "--calib", calib, "--weights", "s4:g32", "--depthwise", "s5", "-o", tmp_path / "q.fgq")
+    assert p.returncode == 2 and "s5" in p.stderr, p.stderr
+    assert not (tmp_path / "q.fgq").exists()

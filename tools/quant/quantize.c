@@ -946,9 +946,7 @@ static fgq_status quantize_node(qctx *c, int32_t i)
     int64_t rows, k;
     int transposed;
     if (fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &transposed)) {
-        fgq_policy pol = c->cfg->weights;
-        if (c->cfg->edge_set && (i == c->first_w || i == c->last_w))
-            pol = c->cfg->edge;
+        fgq_policy pol = fgq_quant_base_policy(c->cfg, fg, i, c->first_w, c->last_w);
         if (ov != NULL)
             pol = ov->policy;
         if (pol.kind == FGQ_WQ_F32)
@@ -1083,6 +1081,16 @@ fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
     return FGQ_OK;
 }
 
+fgq_policy fgq_quant_base_policy(const fgq_quant_config *cfg, const fgq_graph *fg, int32_t node, int32_t first,
+                                 int32_t last)
+{
+    if (cfg->edge_set && (node == first || node == last))
+        return cfg->edge;
+    if (cfg->dw_set && fgq_quant_is_depthwise(fg, node))
+        return cfg->dw;
+    return cfg->weights;
+}
+
 int fgq_quant_layer_policy(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t node, fgq_policy *pol)
 {
     int32_t wt, first = -1, last = -1;
@@ -1099,9 +1107,7 @@ int fgq_quant_layer_policy(const fgq_graph *fg, const fgq_quant_config *cfg, int
                 first = i;
             last = i;
         }
-    fgq_policy p = cfg->weights;
-    if (cfg->edge_set && (node == first || node == last))
-        p = cfg->edge;
+    fgq_policy p = fgq_quant_base_policy(cfg, fg, node, first, last);
     const fgq_layer_override *ov = NULL;
     for (int32_t o = 0; o < cfg->n_overrides; o++)
         if (strcmp(cfg->overrides[o].node, n->name) == 0)
@@ -1250,7 +1256,8 @@ int fgq_quant_config_wants_means(const fgq_quant_config *cfg)
     if (cfg->bias_correction != FGQ_BC_DEFAULT)
         return 0;
     int want = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4 ||
-               (cfg->edge_set && (cfg->edge.kind == FGQ_WQ_T2 || cfg->edge.kind == FGQ_WQ_S4));
+               (cfg->edge_set && (cfg->edge.kind == FGQ_WQ_T2 || cfg->edge.kind == FGQ_WQ_S4)) ||
+               (cfg->dw_set && (cfg->dw.kind == FGQ_WQ_T2 || cfg->dw.kind == FGQ_WQ_S4));
     for (int32_t o = 0; o < cfg->n_overrides; o++)
         want |= !cfg->overrides[o].keep_float &&
                 (cfg->overrides[o].policy.kind == FGQ_WQ_T2 || cfg->overrides[o].policy.kind == FGQ_WQ_S4);

@@ -163,6 +163,8 @@ typedef struct {
     fgq_policy weights;        /* default weight policy */
     int edge_set;              /* 1: first and last weight layers use `edge` */
     fgq_policy edge;
+    int dw_set;                /* 1: depthwise convolutions use `dw` (first / last: `edge` wins) */
+    fgq_policy dw;
     fgq_act_kind acts;
     fgq_observer observer;
     int32_t n_overrides;
@@ -208,9 +210,14 @@ typedef struct {
 /* Checks what can be checked without the model (an activation kind in
  * range). fgq_quantize_graph calls it first. */
 fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err);
+/* The policy of weight layer `node` before overrides: cfg->edge for the
+ * first and last weight layers (node indices `first`, `last`) when edge_set,
+ * else cfg->dw for a depthwise convolution when dw_set, else cfg->weights. */
+fgq_policy fgq_quant_base_policy(const fgq_quant_config *cfg, const fgq_graph *fg, int32_t node, int32_t first,
+                                 int32_t last);
 /* 1 when float node `node` is a weight layer fgq_quantize_graph quantizes
  * under cfg (not kept float, policy not f32), with *pol its policy (the
- * default, the first/last policy, or its override); 0 otherwise. */
+ * default, the first/last or depthwise policy, or its override); 0 otherwise. */
 int fgq_quant_layer_policy(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t node, fgq_policy *pol);
 /* The checks that need the graph: every override names a node of fg (a
  * typo in --layer / --keep-float is refused before any calibration). */

@@ -101,6 +101,15 @@ void fgq_weight_rows_f32(const fgq_graph *g, const fgq_weight_ref *w, float *dst
     }
 }
 
+int fgq_quant_is_depthwise(const fgq_graph *g, int32_t i)
+{
+    const fgq_ir_node *n = &g->nodes[i];
+    if (!fgq_node_is(n, "Conv") || n->n_inputs < 2 || n->inputs[1] < 0 || fgq_node_attr_int(n, "group", 1) < 2)
+        return 0;
+    const fgq_ir_tensor *w = &g->tensors[n->inputs[1]];
+    return w->rank >= 3 && w->dims[1] == 1;
+}
+
 int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed)
 {
     const fgq_ir_node *n = &g->nodes[i];

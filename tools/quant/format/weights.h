@@ -38,4 +38,8 @@ void fgq_weight_rows_f32(const fgq_graph *g, const fgq_weight_ref *w, float *dst
  * transposes the stored tensor. 0 otherwise. */
 int fgq_quant_weight_layer(const fgq_graph *g, int32_t i, int32_t *wt, int64_t *rows, int64_t *k, int *transposed);
 
+/* 1 when node i is a depthwise convolution: a Conv with group > 1 whose
+ * weight has one input channel per group (K = the kernel's taps, 9 for 3×3). */
+int fgq_quant_is_depthwise(const fgq_graph *g, int32_t i);
+
 #endif /* FGQ_WEIGHTS_H */
