@@ -106,7 +106,9 @@ static const char k_usage[] =
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
     "                       \"samples\", [\"sequential_s\",] \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
-    "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\"}]}\n"
+    "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\",\n"
+    "                       \"clipped_channels\"}]} (clipped: output channels the integer\n"
+    "                       form cannot carry, also warned about on stderr)\n"
     "  -h, --help           this text\n";
 
 static int parse_floats(const char *text, float *out, int32_t max, int32_t *n)
@@ -334,6 +336,14 @@ int fgq_cmd_quantize(int argc, char **argv)
     free(recipe);
     if (st != FGQ_OK)
         goto fail;
+    for (int32_t L = 0; L < n_layers; L++)
+        if (layers[L].has_weights && layers[L].clipped_rows > 0)
+            fprintf(stderr,
+                    "fgq quantize: warning: layer '%s': %lld of its output channels do not fit the integer form "
+                    "(the int32 bias saturates, or the requantization multiplier is below 2^-31): their outputs "
+                    "are wrong. The layer's input range is degenerate: untrained weights, or calibration data "
+                    "unlike real inputs\n",
+                    layers[L].name, (long long)layers[L].clipped_rows);
 
     if (json) {
         fgq_json j;
@@ -394,6 +404,7 @@ int fgq_cmd_quantize(int argc, char **argv)
             if (r->has_weights) {
                 fgq_json_kv_string(&j, "solver", r->solver);
                 fgq_json_kv_double(&j, "solve_s", r->solve_ms / 1e3);
+                fgq_json_kv_int(&j, "clipped_channels", r->clipped_rows);
             }
             fgq_json_end_object(&j);
         }

@@ -15,8 +15,10 @@ python3-torchvision, then per model:
   qdq       `fgq export` of the s8 model, run by ONNX Runtime with its graph optimizations off (the
             QDQ graph as written; ORT's fusions re-round it: on the BERT-style encoder the fused
             run is 15 dB from float where the graph as written, and fgq, are 31-33 dB): its
-            output's SQNR against fgq's quantized output (>= 20 dB passes: the ops that stay
-            float between Dequantize / Quantize round in another order)
+            output's SQNR against fgq's quantized output. Passes at >= 20 dB, or when ORT's run is
+            as close to float as fgq's (within 3 dB): with random weights a network amplifies
+            each rounding difference of the float islands (Sigmoid, LayerNorm between
+            Dequantize / Quantize) to the size of the quantization error itself
 
 Results go to a JSON cache (one entry per model, written as each finishes: an interrupted run
 resumes); --update rewrites the table in docs/model-zoo.md. --fast runs the CI subset
@@ -208,6 +210,7 @@ def run_model(binary, name, spec, work):
         if p.returncode != 0:
             res[key] = f"exit {p.returncode}: {first_line(p.stderr)}"
             continue
+        res[f"{key}_clipped_layers"] = sum("warning: layer" in l for l in p.stderr.splitlines())
         qy = os.path.join(work, f"{key}.npy")
         p = fgq(binary, "run", qf, "--input", xf, "-o", qy)
         if p.returncode != 0:
@@ -230,7 +233,10 @@ def run_model(binary, name, spec, work):
                 res["qdq"] = f"ORT: {str(e)[:200]}"
                 continue
             res["qdq_agree_db"] = round(sqnr(yq, y_ort), 1)
-            res["qdq"] = "ok" if res["qdq_agree_db"] >= 20.0 else f"agreement {res['qdq_agree_db']} dB"
+            res["qdq_sqnr_db"] = round(sqnr(want, y_ort), 1)
+            close = abs(res["qdq_sqnr_db"] - res["s8_sqnr_db"]) <= 3.0
+            res["qdq"] = "ok" if res["qdq_agree_db"] >= 20.0 or close else (
+                f"agreement {res['qdq_agree_db']} dB, ORT vs float {res['qdq_sqnr_db']} dB")
     res["total_s"] = round(time.time() - t0, 1)
     return res
 
@@ -240,8 +246,12 @@ def cell(r, key):
     if v is None:
         return "–"
     if v == "ok":
-        extra = {"float": f" ({r.get('float_rel_err', 0):.0e})", "s8": f" ({r.get('s8_sqnr_db')} dB)",
-                 "t2": f" ({r.get('t2_sqnr_db')} dB)", "qdq": f" ({r.get('qdq_agree_db')} dB)"}.get(key, "")
+        extra = {"float": f" ({r.get('float_rel_err', 0):.0e})", "s8": f" ({r.get('s8_sqnr_db')} dB",
+                 "t2": f" ({r.get('t2_sqnr_db')} dB",
+                 "qdq": f" ({r.get('qdq_agree_db')} dB; ORT vs float {r.get('qdq_sqnr_db')} dB)"}.get(key, "")
+        if key in ("s8", "t2"):
+            clipped = r.get(f"{key}_clipped_layers", 0)
+            extra += f"; {clipped} layer{'s' if clipped != 1 else ''} warned: degenerate range)" if clipped else ")"
         return "ok" + extra
     return "**" + str(v).replace("|", "/")[:160] + "**"
 

@@ -215,3 +215,22 @@ def test_depthwise_bad_policy_exit_2(tmp_path):
     p = run_fgq("quantize", path, "--calib", calib, "--weights", "s4:g32", "--depthwise", "s5", "-o", tmp_path / "q.fgq")
     assert p.returncode == 2 and "s5" in p.stderr, p.stderr
     assert not (tmp_path / "q.fgq").exists()
+
+
+def test_degenerate_ranges_are_warned(tmp_path):
+    """A layer whose input range is ~1e-12 (untrained weights upstream): its int32 bias saturates;
+    quantize still writes the model but says which layer cannot be carried, on stderr and in JSON."""
+    w1 = np.full((4, 8), 1e-12, np.float32)
+    w2 = RNG.standard_normal((3, 4)).astype(np.float32)
+    inits = [init("w1", w1), init("w2", w2), init("b2", np.array([1.0, -2.0, 0.5], np.float32))]
+    n = [helper.make_node("Gemm", ["x", "w1"], ["h"], name="tiny", transB=1),
+         helper.make_node("Gemm", ["h", "w2", "b2"], ["y"], name="head", transB=1)]
+    path = tmp_path / "deg.onnx"
+    onnx.save(model(n, inits, [1, 8], "y", 13), path)
+    calib = tmp_path / "c.npy"
+    np.save(calib, RNG.standard_normal([16, 1, 8]).astype(np.float32))
+    p = run_fgq("quantize", path, "--calib", calib, "--weights", "s8", "-o", tmp_path / "q.fgq", "--json")
+    assert p.returncode == 0, p.stderr
+    assert "warning: layer 'head': 3 of its output channels" in p.stderr, p.stderr
+    layers = {l["name"]: l for l in json.loads(p.stdout)["layers"]}
+    assert layers["head"]["clipped_channels"] == 3 and layers["tiny"]["clipped_channels"] == 0

@@ -564,14 +564,16 @@ static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, i
     if ((st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, deq, bias)) != FGQ_OK)
         goto done;
     const double sxw = (double)ax.scale * (double)aw.scale;
+    const double real = sxw / (double)ay.scale;
     int any_bias = 0;
+    int64_t clipped = 0;
     for (int64_t r = 0; r < rows; r++) {
         double b = nearbyint((double)bias[r] / sxw);
         bq[r] = b > INT32_MAX ? INT32_MAX : b < INT32_MIN ? INT32_MIN : (int32_t)b;
         any_bias |= bq[r] != 0;
+        clipped += b > INT32_MAX || b < INT32_MIN || real < ldexp(1.0, -31);
     }
     int32_t mult = 0, shift = 0;
-    const double real = sxw / (double)ay.scale;
     if (real >= ldexp(1.0, -31)) {
         fgq_error e2;
         fgq_error_clear(&e2);
@@ -683,6 +685,7 @@ static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, i
             goto done;
     }
     report_weight_layer(c, i, y, yq, pol, wr, deq, nw, 8.0, "rtn", 0.0, NAN);
+    c->rep[c->n_rep - 1].clipped_rows = clipped;
 done:
     free(bias);
     free(wr);
@@ -726,11 +729,13 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     if ((st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, dx, &qw)) != FGQ_OK ||
         (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
+    int64_t clipped = 0;
     for (int64_t r = 0; r < rows; r++) {
         double sw = (double)ax.scale * (double)qw.s_row[r];
         double b = nearbyint((double)bias[r] / sw);
         bq[r] = b > INT32_MAX ? INT32_MAX : b < INT32_MIN ? INT32_MIN : (int32_t)b;
         double real = sw / (double)ay.scale;
+        clipped += b > INT32_MAX || b < INT32_MIN || (real < ldexp(1.0, -31) && qw.s_row[r] > 0.0f);
         int32_t mult = 0, shift = 0;
         if (real >= ldexp(1.0, -31)) {
             fgq_error e2;
@@ -788,6 +793,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
             goto done;
         report_weight_layer(c, i, y, yq, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k), qw.solver,
                             qw.solve_ms, qw.out_sqnr_db);
+        c->rep[c->n_rep - 1].clipped_rows = clipped;
     }
 done:
     fgq_layer_qweights_free(&qw);
