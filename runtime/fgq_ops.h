@@ -82,6 +82,9 @@ typedef enum {
                                  other dtypes pad with 0 */
     FGQ_OP_SPLIT = 45,        /* ip[0] axis; outputs (1..FGQ_SPLIT_MAX_OUTPUTS) take consecutive parts of X along
                                  it, their sizes from their dims */
+    FGQ_OP_RESIZE = 46,       /* the last two dims (H, W) resized, outer dims kept: ip[0] mode (0 nearest, 1 linear),
+                                 ip[1] fgq_resize_coord, ip[2] fgq_resize_nearest; fp[0] scale H, fp[1] scale W
+                                 (the coordinate transform's; Y's dims are the output sizes). ONNX Resize / Upsample */
     FGQ_OP_COUNT_
 } fgq_op;
 
@@ -94,6 +97,22 @@ typedef enum {
     FGQ_REDUCE_L2 = 4,
     FGQ_REDUCE_SUM_SQUARE = 5
 } fgq_reduce;
+
+/* FGQ_OP_RESIZE coordinate transforms (ONNX coordinate_transformation_mode) and nearest rounding. */
+typedef enum {
+    FGQ_RESIZE_HALF_PIXEL = 0,
+    FGQ_RESIZE_ASYMMETRIC = 1,
+    FGQ_RESIZE_ALIGN_CORNERS = 2,
+    FGQ_RESIZE_PYTORCH_HALF_PIXEL = 3,
+    FGQ_RESIZE_TF_HALF_PIXEL_FOR_NN = 4
+} fgq_resize_coord;
+typedef enum {
+    FGQ_RESIZE_ROUND_PREFER_FLOOR = 0,
+    FGQ_RESIZE_ROUND_PREFER_CEIL = 1,
+    FGQ_RESIZE_FLOOR = 2,
+    FGQ_RESIZE_CEIL = 3,
+    FGQ_RESIZE_SIMPLE = 4 /* Upsample and Resize-10 as ONNX Runtime runs them: ceil when downsampling, else floor */
+} fgq_resize_nearest;
 
 enum { FGQ_SPLIT_MAX_OUTPUTS = 16 /* = FGQ_MAX_NODE_OUTPUTS */, FGQ_PAD_CODE = 9 };
 

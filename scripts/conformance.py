@@ -41,14 +41,16 @@ CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip",
            "Concat", "Softmax", "Constant", "Identity", "Dropout",
            "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Pow", "ReduceMean", "ReduceSum",
            "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice",
-           "Pad", "Split",
+           "Pad", "Split", "Resize", "Upsample",
            "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
            "ConvInteger", "DynamicQuantizeLinear"]
 
 # Inputs of ONNX's quantized ops that are scales or zero points: bound as initializers.
 QPARAM_INPUTS = {"QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2), "MatMulInteger": (2, 3),
                  "ConvInteger": (2, 3), "QLinearMatMul": (1, 2, 4, 5, 6, 7),
-                 "QLinearConv": (1, 2, 4, 5, 6, 7)}
+                 "QLinearConv": (1, 2, 4, 5, 6, 7),
+                 # not quantization parameters, but shapes again: Resize's roi / scales, Upsample's scales
+                 "Resize": (1, 2), "Upsample": (1,)}
 
 BEGIN, END = "<!-- op-table:begin -->", "<!-- op-table:end -->"
 

@@ -1,5 +1,6 @@
 """The float ops that the common model zoo needs (issue 10): HardSigmoid, HardSwish, Erf, Gelu,
-Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split — in the blocks exporters write them in.
+Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize — in the blocks exporters write
+them in.
 
 Oracle: ONNX Runtime (CPU) on the same model and inputs. Tolerance: per output
 max|fgq - ort| <= 1e-4 * max(1, max|ort|) (fgq sums in double or another order).
@@ -118,8 +119,24 @@ def fgq_out(args, tmp_path, name):
     return np.load(out)
 
 
+def segmentation_head():
+    """A U-Net / FPN step: downsample, convolve, Resize back (linear, half_pixel), add the skip,
+    then Resize to a given size (nearest, asymmetric, floor)."""
+    inits = [init("roi", np.zeros(0, np.float32)), init("sc2", np.array([1, 1, 2, 2], np.float32)),
+             init("noscale", np.zeros(0, np.float32)), init("sz", np.array([1, 8, 24, 20], np.int64))]
+    n = [conv("c1", "x", "a", 3, 8, inits=inits),
+         helper.make_node("AveragePool", ["a"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+         conv("c2", "p", "b", 8, 8, inits=inits),
+         helper.make_node("Resize", ["b", "roi", "sc2"], ["u"], mode="linear",
+                          coordinate_transformation_mode="half_pixel"),
+         helper.make_node("Add", ["u", "a"], ["s"]),
+         helper.make_node("Resize", ["s", "roi", "noscale", "sz"], ["y"], mode="nearest",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="floor")]
+    return model(n, inits, [1, 3, 16, 16], "y", 13)
+
+
 CASES = {"mobilenet_v3_block": mobilenet_v3_block, "shufflenet_block": shufflenet_block,
-         "transformer_block": transformer_block}
+         "transformer_block": transformer_block, "segmentation_head": segmentation_head}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

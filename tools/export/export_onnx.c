@@ -677,6 +677,34 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
         attr_int(b, n, "axis", ip[0]);
         break;
     }
+    case FGQ_OP_RESIZE: {
+        static const char *const coords[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
+                                             "tf_half_pixel_for_nn"};
+        static const char *const nears[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+        int32_t near = ip[2];
+        if (near == FGQ_RESIZE_SIMPLE) { /* Upsample's rule: one of floor / ceil when both dims agree */
+            if ((fp[0] < 1.0f) != (fp[1] < 1.0f))
+                return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED,
+                                "export: node '%s': Upsample nearest rounding that differs per dim (scales %g, %g) "
+                                "has no Resize-21 form", base, (double)fp[0], (double)fp[1]);
+            near = fp[0] < 1.0f ? FGQ_RESIZE_CEIL : FGQ_RESIZE_FLOOR;
+        }
+        fgq_tensor_info xi = tinfo(b, ni->inputs[0]);
+        float sc[FGQ_MAX_DIMS];
+        for (int32_t i = 0; i < xi.rank; i++)
+            sc[i] = i == xi.rank - 2 ? fp[0] : i == xi.rank - 1 ? fp[1] : 1.0f;
+        const int64_t sd = xi.rank;
+        const char *scn = xb_fmt(b, "%s/scales", base);
+        if (xb_init_copy(b, scn, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, &sd, sc, sizeof(float) * (size_t)xi.rank) ==
+            NULL)
+            return nomem(b);
+        const char *rin[3] = {in[0], "", scn};
+        n = xb_node1(b, "Resize", base, 3, rin, yn);
+        attr_string(b, n, "mode", ip[0] == 1 ? "linear" : "nearest");
+        attr_string(b, n, "coordinate_transformation_mode", coords[ip[1] >= 0 && ip[1] <= 4 ? ip[1] : 0]);
+        attr_string(b, n, "nearest_mode", nears[near >= 0 && near <= 3 ? near : 0]);
+        break;
+    }
     default:
         return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': op %s has no ONNX form here", base,
                         fgq_op_name(ni->op));

@@ -1,6 +1,9 @@
 /* op_semantics.c — see op_semantics.h. */
 #include "import/op_semantics.h"
 
+#include "fgq_ops.h"
+
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -109,6 +112,98 @@ int fgq_onnx_split_sizes(int64_t d, int32_t n_out, const int64_t *split, int32_t
     for (int32_t k = 0; k < n_out; k++) {
         sizes[k] = left < part ? left : part;
         left -= sizes[k];
+    }
+    return 0;
+}
+
+static const char *str_attr(const fgq_ir_node *n, const char *name, const char *def)
+{
+    const fgq_ir_attr *a = fgq_node_attr(n, name);
+    return a != NULL && a->type == FGQ_ATTR_STRING && a->s != NULL ? a->s : def;
+}
+
+int fgq_onnx_resize_attrs(const fgq_ir_node *n, int64_t opset, int32_t *mode, int32_t *coord, int32_t *nearest,
+                          int32_t *scales_input, int32_t *sizes_input, char *why, size_t why_len)
+{
+    const int upsample = strcmp(n->op_type, "Upsample") == 0;
+    const char *m = str_attr(n, "mode", "nearest");
+    if (strcmp(m, "nearest") == 0)
+        *mode = 0;
+    else if (strcmp(m, "linear") == 0 || strcmp(m, "bilinear") == 0)
+        *mode = 1;
+    else {
+        snprintf(why, why_len, "mode '%s' is not supported (nearest, linear)", m);
+        return -1;
+    }
+    /* Upsample and Resize-10 align the input and output grids at 0 (asymmetric) */
+    const char *ct = upsample || opset < 11 ? "asymmetric" : str_attr(n, "coordinate_transformation_mode", "half_pixel");
+    static const char *const coords[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
+                                         "tf_half_pixel_for_nn"};
+    *coord = -1;
+    for (int32_t k = 0; k < 5; k++)
+        if (strcmp(ct, coords[k]) == 0)
+            *coord = k;
+    if (*coord < 0) {
+        snprintf(why, why_len, "coordinate_transformation_mode '%s' is not supported", ct);
+        return -1;
+    }
+    if (upsample || opset < 11) { /* ONNX Runtime's rule there: floor, ceil when downsampling */
+        *nearest = FGQ_RESIZE_SIMPLE;
+        *scales_input = upsample && opset < 9 ? -1 : 1;
+        *sizes_input = -1;
+        return 0;
+    }
+    const char *nm = str_attr(n, "nearest_mode", "round_prefer_floor");
+    static const char *const nears[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
+    *nearest = -1;
+    for (int32_t k = 0; k < 4; k++)
+        if (strcmp(nm, nears[k]) == 0)
+            *nearest = k;
+    if (*nearest < 0) {
+        snprintf(why, why_len, "nearest_mode '%s' is not supported", nm);
+        return -1;
+    }
+    if (fgq_node_attr_int(n, "antialias", 0) != 0 || fgq_node_attr(n, "axes") != NULL) {
+        snprintf(why, why_len, "antialias and axes (opset 18) are not supported");
+        return -1;
+    }
+    if (upsample) {
+        *scales_input = opset >= 9 ? 1 : -1;
+        *sizes_input = -1;
+    } else if (opset < 11) {
+        *scales_input = 1;
+        *sizes_input = -1;
+    } else {
+        *scales_input = 2;
+        *sizes_input = 3;
+    }
+    return 0;
+}
+
+int fgq_onnx_resize_output(int32_t rank, const int64_t *dims, const float *scales, const int64_t *sizes, int64_t *out,
+                           float *eff_scales, char *why, size_t why_len)
+{
+    for (int32_t i = 0; i < rank; i++) {
+        if (sizes != NULL) {
+            out[i] = sizes[i];
+            eff_scales[i] = dims[i] > 0 ? (float)sizes[i] / (float)dims[i] : 1.0f;
+        } else {
+            if (!(scales[i] > 0.0f) || !(scales[i] < 1e6f)) {
+                snprintf(why, why_len, "scale %g on dim %d (> 0)", (double)scales[i], (int)i);
+                return -1;
+            }
+            out[i] = (int64_t)floor((double)dims[i] * (double)scales[i]);
+            eff_scales[i] = scales[i];
+        }
+        if (out[i] < 0) {
+            snprintf(why, why_len, "output size %lld on dim %d", (long long)out[i], (int)i);
+            return -1;
+        }
+        if (i < rank - 2 && out[i] != dims[i]) {
+            snprintf(why, why_len, "dim %d resized (%lld -> %lld): only the last two dims are", (int)i,
+                     (long long)dims[i], (long long)out[i]);
+            return -1;
+        }
     }
     return 0;
 }

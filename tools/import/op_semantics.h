@@ -8,6 +8,7 @@
 #define FGQ_OP_SEMANTICS_H
 
 #include "fgq_types.h"
+#include "graph.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -37,5 +38,20 @@ int fgq_onnx_reduce_mask(int32_t rank, const int64_t *axes, int32_t n, int noop_
  * opset 18's num_outputs). Returns 0, or -1 with the reason in why. */
 int fgq_onnx_split_sizes(int64_t d, int32_t n_out, const int64_t *split, int32_t n, int64_t *sizes, char *why,
                          size_t why_len);
+
+/* Resize (opsets 10..19) and Upsample (7..9): the attributes as FGQ_OP_RESIZE
+ * codes (mode 0 nearest / 1 linear; fgq_resize_coord; fgq_resize_nearest),
+ * and the input index of scales / sizes at this opset (-1: none; Upsample 7/8
+ * take scales as an attribute). Returns 0, or -1 with the reason in why
+ * (cubic, tf_crop_and_resize, antialias, axes). */
+int fgq_onnx_resize_attrs(const fgq_ir_node *n, int64_t opset, int32_t *mode, int32_t *coord, int32_t *nearest,
+                          int32_t *scales_input, int32_t *sizes_input, char *why, size_t why_len);
+
+/* Resize's output dims from `scales` (rank floats) or `sizes` (rank ints;
+ * NULL when scales are given): floor(in·scale), or the sizes; and the scales
+ * the coordinate transform uses (the given ones, or out/in for sizes). Only
+ * the last two dims may change. Returns 0, or -1 with the reason in why. */
+int fgq_onnx_resize_output(int32_t rank, const int64_t *dims, const float *scales, const int64_t *sizes, int64_t *out,
+                           float *eff_scales, char *why, size_t why_len);
 
 #endif /* FGQ_OP_SEMANTICS_H */

@@ -1056,6 +1056,45 @@ static fgq_status infer_split(infer_ctx *c)
     return FGQ_OK;
 }
 
+static fgq_status infer_resize(infer_ctx *c)
+{
+    const fgq_ir_node *n = cur(c);
+    fgq_ir_tensor *x = in_t(c, 0);
+    int32_t mode, coord, near, si, zi;
+    char why[160];
+    if (fgq_onnx_resize_attrs(n, c->g->opset, &mode, &coord, &near, &si, &zi, why, sizeof why) != 0 || !known(x) ||
+        x->rank > FGQ_MAX_DIMS)
+        return FGQ_OK; /* lowering says why */
+    float scales[FGQ_MAX_DIMS];
+    int64_t sizes[FGQ_MAX_DIMS];
+    int have_scales = 0, have_sizes = 0;
+    const fgq_ir_attr *sa = si < 0 ? fgq_node_attr(n, "scales") : NULL;
+    fgq_ir_tensor *st = si >= 0 ? in_t(c, si) : NULL;
+    if (sa != NULL && sa->type == FGQ_ATTR_FLOATS && sa->n == x->rank) {
+        for (int32_t i = 0; i < x->rank; i++)
+            scales[i] = sa->floats[i];
+        have_scales = 1;
+    } else if (st != NULL && st->kind == FGQ_TK_CONST && st->dtype == FGQ_DT_F32 && st->data != NULL &&
+               fgq_ir_tensor_numel(st) == x->rank) {
+        for (int32_t i = 0; i < x->rank; i++)
+            scales[i] = ((const float *)st->data)[i];
+        have_scales = 1;
+    }
+    if (!have_scales && zi >= 0) {
+        int32_t got = in_ints_copy(c, zi, sizes, FGQ_MAX_DIMS);
+        have_sizes = got == x->rank;
+    }
+    if (!have_scales && !have_sizes)
+        return FGQ_OK;
+    int64_t od[FGQ_MAX_DIMS];
+    float eff[FGQ_MAX_DIMS];
+    if (fgq_onnx_resize_output(x->rank, x->dims, have_scales ? scales : NULL, have_sizes ? sizes : NULL, od, eff, why,
+                               sizeof why) != 0)
+        return FGQ_OK; /* unsupported (lowering names it) rather than a shape error */
+    set_out(c, 0, x->dtype, x->rank, od);
+    return FGQ_OK;
+}
+
 /* ---- driver ---------------------------------------------------------------- */
 
 static fgq_status infer_node(infer_ctx *c)
@@ -1085,6 +1124,7 @@ static fgq_status infer_node(infer_ctx *c)
     if (strcmp(op, "Slice") == 0) return infer_slice(c);
     if (strcmp(op, "Pad") == 0) return infer_pad(c);
     if (strcmp(op, "Split") == 0) return infer_split(c);
+    if (strcmp(op, "Resize") == 0 || strcmp(op, "Upsample") == 0) return infer_resize(c);
     if (strcmp(op, "Identity") == 0) {
         const int64_t *v;
         int64_t nv;
@@ -1213,7 +1253,7 @@ static const char *const supported_ops[] = {
     "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape", "Transpose",
     "Squeeze", "Unsqueeze", "Concat", "Softmax", "Constant", "Identity", "Dropout",
     "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
-    "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split",
+    "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split", "Resize", "Upsample",
     "Shape", "Gather", "Cast", /* only where they fold to constants: see fgq_node_is_supported */
 };
 

@@ -404,6 +404,58 @@ static fgq_status lower_layernorm(const fgq_graph *g, const fgq_ir_node *n, fgq_
     return FGQ_OK;
 }
 
+/* Resize / Upsample: attributes and constant scales or sizes resolved against
+ * X's dims as shape inference does (import/op_semantics.h). */
+static fgq_status lower_resize(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               fgq_error *err)
+{
+    out->op = FGQ_OP_RESIZE;
+    int32_t si, zi;
+    char why[160];
+    if (fgq_onnx_resize_attrs(n, opset, &out->iparams[0], &out->iparams[1], &out->iparams[2], &si, &zi, why,
+                              sizeof why) != 0)
+        return UNSUP("node '%s' (%s): %s", n->name, n->op_type, why);
+    if (g == NULL)
+        return FGQ_OK;
+    const fgq_ir_tensor *x = tensor_of(g, n->inputs[0]);
+    if (x == NULL || x->rank < 2)
+        return UNSUP("node '%s' (%s): input rank unknown or below 2", n->name, n->op_type);
+    float scales[FGQ_MAX_DIMS];
+    int64_t sizes[FGQ_MAX_DIMS];
+    int have_scales = 0, have_sizes = 0;
+    const fgq_ir_attr *sa = si < 0 ? fgq_node_attr(n, "scales") : NULL;
+    if (sa != NULL && sa->type == FGQ_ATTR_FLOATS && sa->n == x->rank) {
+        for (int32_t i = 0; i < x->rank; i++)
+            scales[i] = sa->floats[i];
+        have_scales = 1;
+    } else if (si >= 0 && si < n->n_inputs && n->inputs[si] >= 0) {
+        const fgq_ir_tensor *t = tensor_of(g, n->inputs[si]);
+        const int64_t c = t != NULL ? fgq_ir_tensor_numel(t) : -1;
+        if (t == NULL || t->kind != FGQ_TK_CONST || t->dtype != FGQ_DT_F32 || (c != 0 && c != x->rank))
+            return UNSUP("node '%s' (%s): scales must be a constant f32 vector of %d values", n->name, n->op_type,
+                         (int)x->rank);
+        for (int64_t i = 0; i < c; i++)
+            scales[i] = ((const float *)t->data)[i];
+        have_scales = c > 0;
+    }
+    if (!have_scales && zi >= 0) {
+        int32_t c = const_ints_input(g, n, zi, sizes, FGQ_MAX_DIMS);
+        if (c != x->rank)
+            return UNSUP("node '%s' (%s): sizes must be a constant of %d values", n->name, n->op_type, (int)x->rank);
+        have_sizes = 1;
+    }
+    if (!have_scales && !have_sizes)
+        return UNSUP("node '%s' (%s): neither scales nor sizes given as constants", n->name, n->op_type);
+    int64_t od[FGQ_MAX_DIMS];
+    float eff[FGQ_MAX_DIMS];
+    if (fgq_onnx_resize_output(x->rank, x->dims, have_scales ? scales : NULL, have_sizes ? sizes : NULL, od, eff, why,
+                               sizeof why) != 0)
+        return UNSUP("node '%s' (%s): %s", n->name, n->op_type, why);
+    out->fparams[0] = eff[x->rank - 2];
+    out->fparams[1] = eff[x->rank - 1];
+    return FGQ_OK;
+}
+
 /* g may be NULL: attribute-only check (fgq_lower_supports). */
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
@@ -586,6 +638,11 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         keep = 1;
     } else if (op_is(n, "Slice")) {
         fgq_status st = lower_slice(g, n, opset, out, err);
+        if (st != FGQ_OK)
+            return st;
+        keep = 1;
+    } else if (op_is(n, "Resize") || op_is(n, "Upsample")) {
+        fgq_status st = lower_resize(g, n, opset, out, err);
         if (st != FGQ_OK)
             return st;
         keep = 1;
