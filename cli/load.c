@@ -33,8 +33,9 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
     fgq_status st = fgq_onnx_load(path, &opt, &g, err);
     if (st == FGQ_OK)
         st = fgq_infer_shapes(g, err);
-    if (st == FGQ_OK && optimize && (st = fgq_graph_refuse_nan(g, err)) == FGQ_OK)
-        st = fgq_graph_optimize(g, err);
+    if (st == FGQ_OK && optimize && (st = fgq_graph_refuse_nan(g, err)) == FGQ_OK &&
+        (st = fgq_graph_optimize(g, err)) == FGQ_OK)
+        st = fgq_infer_shapes(g, err); /* shapes behind folded shape arithmetic (Expand, Where, ...) */
     if (st != FGQ_OK) {
         fgq_graph_free(g);
         return st;

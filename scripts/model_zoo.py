@@ -115,8 +115,33 @@ class BertTiny(torch.nn.Module):
             x = n2(x + ff(x))
         return self.head(x.mean(dim=1))
 
+class ExplicitMHA(torch.nn.Module):
+    """nn.MultiheadAttention (self-attention) as plain ops, with its weights: torch 1.13 runs the
+    module through a fused kernel in eval mode that its ONNX exporter cannot write."""
+    def __init__(self, mha):
+        super().__init__()
+        self.mha = mha
+    def forward(self, query, key=None, value=None, need_weights=False, attn_mask=None, key_padding_mask=None, **kw):
+        m = self.mha
+        x = query if m.batch_first else query.transpose(0, 1)
+        b, t, d = x.shape
+        h = m.num_heads
+        q, k, v = torch.nn.functional.linear(x, m.in_proj_weight, m.in_proj_bias).split(d, dim=-1)
+        q, k, v = (z.reshape(b, t, h, d // h).transpose(1, 2) for z in (q, k, v))
+        a = torch.softmax(q @ k.transpose(-1, -2) / (d // h) ** 0.5, dim=-1)
+        y = m.out_proj((a @ v).transpose(1, 2).reshape(b, t, d))
+        return (y if m.batch_first else y.transpose(0, 1)), None
+
+def unfuse(mod):
+    for name, child in mod.named_children():
+        if isinstance(child, torch.nn.MultiheadAttention):
+            setattr(mod, name, ExplicitMHA(child))
+        else:
+            unfuse(child)
+    return mod
+
 build, shape, opset, path = sys.argv[1], [int(v) for v in sys.argv[2].split(",")], int(sys.argv[3]), sys.argv[4]
-m = eval(build).eval()
+m = unfuse(eval(build).eval())
 x = torch.randn(*shape)
 with torch.no_grad():
     torch.onnx.export(m, x, path, opset_version=opset, input_names=["x"], output_names=["y"],

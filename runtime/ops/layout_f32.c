@@ -9,6 +9,7 @@
  *   Slice:     Y[i] = X[start + i·step] per dim (fgq_ops.h FGQ_OP_SLICE).
  *   Pad:       constant / reflect / edge, pads >= 0 (a non-zero constant: f32, u8, s8).
  *   Split:     consecutive parts of X along an axis into 1..16 outputs.
+ *   Gather:    slices of X along an axis picked by an index tensor (checked at run time).
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -443,5 +444,60 @@ fgq_status fgq_split_f32_run(const fgq_node_view *node, const fgq_tensor_view *c
             memcpy(yb + (size_t)(o * chunk) * es, xb + (size_t)(o * x_row + col) * es, (size_t)chunk * es);
         col += chunk;
     }
+    return FGQ_OK;
+}
+
+/* ---- Gather --------------------------------------------------------------- */
+
+fgq_status fgq_gather_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 2, 2, 0, err);
+    if (st == FGQ_OK)
+        st = check_dtype(node, in[0], out[0], 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *ix = in[1];
+    const int32_t axis = node->iparams[0];
+    if (ix->dtype != FGQ_DT_S64 && ix->dtype != FGQ_DT_S32)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "indices of dtype %s (s64 or s32)", FGQ_NODE_ARGS(node),
+                        fgq_dtype_name(ix->dtype));
+    if (x->rank < 1 || axis < 0 || axis >= x->rank || x->rank - 1 + ix->rank > FGQ_MAX_DIMS)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "axis %d for X of rank %d and indices of rank %d",
+                        FGQ_NODE_ARGS(node), (int)axis, (int)x->rank, (int)ix->rank);
+    int64_t dims[FGQ_MAX_DIMS];
+    int32_t r = 0;
+    for (int32_t i = 0; i < axis; i++)
+        dims[r++] = x->dims[i];
+    for (int32_t i = 0; i < ix->rank; i++)
+        dims[r++] = ix->dims[i];
+    for (int32_t i = axis + 1; i < x->rank; i++)
+        dims[r++] = x->dims[i];
+    return fgq_ops_check_out_dims(node, out[0], r, dims, err);
+}
+
+fgq_status fgq_gather_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out, fgq_error *err)
+{
+    const fgq_tensor_view *x = in[0], *ix = in[1];
+    const int32_t axis = node->iparams[0];
+    const size_t es = fgq_dtype_size(x->dtype);
+    const int64_t outer = fgq_ops_dims_prod(x->dims, 0, axis), d = x->dims[axis];
+    const int64_t inner = fgq_ops_dims_prod(x->dims, axis + 1, x->rank), n_ix = fgq_ops_numel(ix);
+    const unsigned char *xb = (const unsigned char *)x->data;
+    unsigned char *yb = (unsigned char *)out[0]->data;
+    for (int64_t j = 0; j < n_ix; j++) { /* indices first: a bad one leaves Y untouched */
+        const int64_t v = ix->dtype == FGQ_DT_S64 ? ((const int64_t *)ix->data)[j] : ((const int32_t *)ix->data)[j];
+        if (v < -d || v >= d)
+            return fgq_fail(err, FGQ_ERR_VALUE, FGQ_NODE_FMT "index %lld (element %lld) is outside [-%lld, %lld)",
+                            FGQ_NODE_ARGS(node), (long long)v, (long long)j, (long long)d, (long long)d);
+    }
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t j = 0; j < n_ix; j++) {
+            int64_t v = ix->dtype == FGQ_DT_S64 ? ((const int64_t *)ix->data)[j] : ((const int32_t *)ix->data)[j];
+            v = v < 0 ? v + d : v;
+            memcpy(yb + (size_t)((o * n_ix + j) * inner) * es, xb + (size_t)((o * d + v) * inner) * es,
+                   (size_t)inner * es);
+        }
     return FGQ_OK;
 }

@@ -43,6 +43,7 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(FGQ_OP_PAD, "Pad", 1, 1, pad),
     ROW(FGQ_OP_SPLIT, "Split", 1, 1, split),
     ROW(FGQ_OP_RESIZE, "Resize", 1, 1, resize),
+    ROW(FGQ_OP_GATHER, "Gather", 2, 2, gather),
     QROW(FGQ_OP_QCONV, "QConv", 4, 5, qconv),
     QROW(FGQ_OP_QGEMM, "QGemm", 4, 5, qgemm),
     QROW(FGQ_OP_QADD, "QAdd", 2, 2, qadd),

@@ -49,6 +49,7 @@ FGQ_OPS_F32_DECL(slice)          /* layout_f32.c */
 FGQ_OPS_F32_DECL(pad)
 FGQ_OPS_F32_DECL(split)
 FGQ_OPS_F32_DECL(resize)         /* resize_f32.c */
+FGQ_OPS_F32_DECL(gather)         /* layout_f32.c */
 
 #undef FGQ_OPS_F32_DECL
 

@@ -1,6 +1,6 @@
 """The float ops that the common model zoo needs (issue 10): HardSigmoid, HardSwish, Erf, Gelu,
-Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize — in the blocks exporters write
-them in.
+Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize, Gather, and the shape
+arithmetic that folds (ConstantOfShape, Equal, Where, Expand) — in the blocks exporters write them in.
 
 Oracle: ONNX Runtime (CPU) on the same model and inputs. Tolerance: per output
 max|fgq - ort| <= 1e-4 * max(1, max|ort|) (fgq sums in double or another order).
@@ -135,7 +135,29 @@ def segmentation_head():
     return model(n, inits, [1, 3, 16, 16], "y", 13)
 
 
-CASES = {"mobilenet_v3_block": mobilenet_v3_block, "shufflenet_block": shufflenet_block,
+def vit_head():
+    """ViT's class token: shape arithmetic that folds (Shape, Gather, Unsqueeze, Concat,
+    ConstantOfShape, Equal, Where, Expand), the token concatenated in front of the patches, then
+    x[:, 0] (a Gather of an activation with a constant index) into the head."""
+    d = 16
+    inits = [init("cls", RNG.standard_normal((1, 1, d)).astype(np.float32)), init("i0", np.array(0, np.int64)),
+             init("m1", np.array([-1], np.int64)), init("one", np.array([1], np.int64)),
+             init("ax0", np.array([0], np.int64)), init("three", np.array([3], np.int64)), init("wh", (RNG.standard_normal((d, 5)) / 4).astype(np.float32))]
+    n = [helper.make_node("Shape", ["x"], ["shp"]), helper.make_node("Gather", ["shp", "i0"], ["bsz"], axis=0),
+         helper.make_node("Unsqueeze", ["bsz", "ax0"], ["b1"]),
+         helper.make_node("Concat", ["b1", "m1", "m1"], ["want"], axis=0),
+         helper.make_node("ConstantOfShape", ["three"], ["ones"],
+                          value=numpy_helper.from_array(np.array([1], np.int64))),
+         helper.make_node("Mul", ["ones", "m1"], ["neg"]), helper.make_node("Equal", ["want", "neg"], ["eq"]),
+         helper.make_node("Where", ["eq", "ones", "want"], ["shape2"]),
+         helper.make_node("Expand", ["cls", "shape2"], ["tok"]),
+         helper.make_node("Concat", ["tok", "x"], ["seq"], axis=1),
+         helper.make_node("Gather", ["seq", "i0"], ["first"], axis=1),
+         helper.make_node("MatMul", ["first", "wh"], ["y"])]
+    return model(n, inits, [1, 6, d], "y", 13)
+
+
+CASES = {"mobilenet_v3_block": mobilenet_v3_block, "vit_head": vit_head, "shufflenet_block": shufflenet_block,
          "transformer_block": transformer_block, "segmentation_head": segmentation_head}
 
 
@@ -251,3 +273,26 @@ def test_degenerate_ranges_are_warned(tmp_path):
     assert "warning: layer 'head': 3 of its output channels" in p.stderr, p.stderr
     layers = {l["name"]: l for l in json.loads(p.stdout)["layers"]}
     assert layers["head"]["clipped_channels"] == 3 and layers["tiny"]["clipped_channels"] == 0
+
+
+def test_gather_runtime_indices(tmp_path):
+    """Gather with indices computed at run time (a second input): ORT's values, and an index out of
+    range refused with exit 2 naming the node."""
+    g = helper.make_graph([helper.make_node("Gather", ["x", "idx"], ["y"], name="pick", axis=1)], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 3]),
+                           helper.make_tensor_value_info("idx", TensorProto.INT32, [4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "g.onnx"
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, path)
+    x = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    idx = np.array([4, 0, -1, 2], np.int32)
+    np.save(tmp_path / "i.npy", idx)
+    got = fgq_out(["run", path, "--input", tmp_path / "x.npy", "--input", tmp_path / "i.npy"], tmp_path, "y")
+    np.testing.assert_array_equal(got, x[:, idx % 5])
+    np.save(tmp_path / "bad.npy", np.array([0, 5, 1, 1], np.int32))
+    p = run_fgq("run", path, "--input", tmp_path / "x.npy", "--input", tmp_path / "bad.npy", "-o", tmp_path / "z.npy")
+    assert p.returncode == 2 and "'pick'" in p.stderr and "index 5" in p.stderr, (p.returncode, p.stderr)
+    assert not (tmp_path / "z.npy").exists()

@@ -677,6 +677,10 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
         attr_int(b, n, "axis", ip[0]);
         break;
     }
+    case FGQ_OP_GATHER:
+        n = xb_node1(b, "Gather", base, 2, in, yn);
+        attr_int(b, n, "axis", ip[0]);
+        break;
     case FGQ_OP_RESIZE: {
         static const char *const coords[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
                                              "tf_half_pixel_for_nn"};

@@ -1254,7 +1254,7 @@ static const char *const supported_ops[] = {
     "Squeeze", "Unsqueeze", "Concat", "Softmax", "Constant", "Identity", "Dropout",
     "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
     "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split", "Resize", "Upsample",
-    "Shape", "Gather", "Cast", /* only where they fold to constants: see fgq_node_is_supported */
+    "Gather", "Shape", "Cast", /* Shape and Cast only where they fold to constants: see fgq_node_is_supported */
 };
 
 int fgq_op_is_supported(const char *op_type, const char *domain)
@@ -1271,7 +1271,7 @@ int fgq_op_is_supported(const char *op_type, const char *domain)
 
 static int is_fold_op(const char *op)
 {
-    return strcmp(op, "Shape") == 0 || strcmp(op, "Gather") == 0 || strcmp(op, "Cast") == 0;
+    return strcmp(op, "Shape") == 0 || strcmp(op, "Cast") == 0;
 }
 
 int fgq_node_is_supported(const fgq_graph *g, int32_t node)
@@ -1299,8 +1299,8 @@ int fgq_node_is_supported(const fgq_graph *g, int32_t node)
             f = 1;
         } else if (strcmp(op, "Shape") == 0) {
             f = n->n_inputs >= 1 && n->inputs[0] >= 0 && g->tensors[n->inputs[0]].rank >= 0;
-        } else if (is_fold_op(op) || strcmp(op, "Concat") == 0 || strcmp(op, "Unsqueeze") == 0 ||
-                   strcmp(op, "Squeeze") == 0 || strcmp(op, "Identity") == 0 || strcmp(op, "Add") == 0 ||
+        } else if (is_fold_op(op) || strcmp(op, "Gather") == 0 || strcmp(op, "Slice") == 0 ||
+                   strcmp(op, "Concat") == 0 || strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0 || strcmp(op, "Identity") == 0 || strcmp(op, "Add") == 0 ||
                    strcmp(op, "Sub") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Div") == 0 ||
                    strcmp(op, "Reshape") == 0) {
             f = 1;

@@ -641,6 +641,14 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         if (st != FGQ_OK)
             return st;
         keep = 1;
+    } else if (op_is(n, "Gather")) {
+        out->op = FGQ_OP_GATHER;
+        fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1),
+                                  &out->iparams[0], err);
+        if (st != FGQ_OK)
+            return st;
+        if (n->n_inputs != 2 || n->inputs[1] < 0)
+            return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Gather): data and indices are required", n->name);
     } else if (op_is(n, "Resize") || op_is(n, "Upsample")) {
         fgq_status st = lower_resize(g, n, opset, out, err);
         if (st != FGQ_OK)

@@ -393,6 +393,114 @@ static fgq_status fold_binary(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_t
     return FGQ_OK;
 }
 
+/* ConstantOfShape, Equal, Where, Expand on constants (the shape arithmetic exporters write around
+ * an expanded class token or initial state): numpy broadcasting of up to three inputs. Results
+ * above FOLD_BCAST_MAX elements are left to the runtime (none of these ops runs there). */
+enum { FOLD_BCAST_MAX = 1 << 24 };
+
+static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_tensor *out, fgq_error *err)
+{
+    const fgq_ir_tensor *in[3] = {NULL, NULL, NULL};
+    int32_t nin = 0, R = 0;
+    int64_t dims[FGQ_MAX_DIMS];
+    fgq_dtype odt;
+    if (is_op(n, "ConstantOfShape")) {
+        const fgq_ir_tensor *s = &g->tensors[n->inputs[0]];
+        const int64_t k = numel_of(s);
+        if (k < 0 || k > FGQ_MAX_DIMS)
+            return FGQ_ERR_UNSUPPORTED;
+        R = (int32_t)k;
+        for (int32_t j = 0; j < R; j++)
+            dims[j] = get_int(s, j);
+        const fgq_ir_attr *a = fgq_node_attr(n, "value");
+        const fgq_ir_tensor *v = a != NULL && a->type == FGQ_ATTR_TENSOR && is_const(g, a->tensor) ? &g->tensors[a->tensor]
+                                                                                                  : NULL;
+        if (a != NULL && (v == NULL || numel_of(v) != 1 || !numeric_dtype(v->dtype)))
+            return FGQ_ERR_UNSUPPORTED;
+        odt = v != NULL ? v->dtype : FGQ_DT_F32;
+        in[nin++] = v; /* NULL: 0.0f */
+    } else {
+        const int is_expand = is_op(n, "Expand"), is_where = is_op(n, "Where");
+        nin = is_where ? 3 : 2;
+        if (n->n_inputs != nin)
+            return FGQ_ERR_UNSUPPORTED;
+        for (int32_t k = 0; k < nin; k++)
+            in[k] = &g->tensors[n->inputs[k]];
+        if (is_expand) { /* the shape input joins the broadcast as a shape, not as values */
+            const int64_t k = numel_of(in[1]);
+            if (k < 0 || k > FGQ_MAX_DIMS)
+                return FGQ_ERR_UNSUPPORTED;
+            R = (int32_t)k;
+            for (int32_t j = 0; j < R; j++)
+                dims[j] = get_int(in[1], j);
+            nin = 1;
+        }
+        odt = is_op(n, "Equal") ? FGQ_DT_BOOL : in[is_where ? 1 : 0]->dtype;
+        if (is_op(n, "Equal") && in[0]->dtype != in[1]->dtype)
+            return FGQ_ERR_UNSUPPORTED;
+        if (is_where && in[1]->dtype != in[2]->dtype)
+            return FGQ_ERR_UNSUPPORTED;
+        for (int32_t k = 0; k < nin; k++) { /* output dims: broadcast of all */
+            const fgq_ir_tensor *t = in[k];
+            const int32_t r2 = t->rank > R ? t->rank : R;
+            int64_t nd[FGQ_MAX_DIMS];
+            for (int32_t j = 0; j < r2; j++) {
+                const int64_t a = j - (r2 - R) >= 0 ? dims[j - (r2 - R)] : 1;
+                const int64_t b = j - (r2 - t->rank) >= 0 ? t->dims[j - (r2 - t->rank)] : 1;
+                if (a != b && a != 1 && b != 1)
+                    return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (%s): shapes do not broadcast at axis %d", n->name,
+                                    n->op_type, (int)j);
+                nd[j] = a == 1 ? b : a;
+            }
+            R = r2;
+            memcpy(dims, nd, sizeof(int64_t) * (size_t)R);
+        }
+    }
+    if (!numeric_dtype(odt))
+        return FGQ_ERR_UNSUPPORTED;
+    int64_t total = 1;
+    for (int32_t j = 0; j < R; j++) {
+        if (dims[j] < 0)
+            return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (%s): negative dim %lld", n->name, n->op_type,
+                            (long long)dims[j]);
+        total *= dims[j];
+        if (total > FOLD_BCAST_MAX)
+            return FGQ_ERR_UNSUPPORTED;
+    }
+    uint8_t *data = alloc_elems(total, odt);
+    if (data == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
+    const size_t es = fgq_dtype_size(odt);
+    int64_t idx[FGQ_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < total; i++) {
+        int64_t rem = i;
+        for (int32_t k = R - 1; k >= 0; k--) {
+            idx[k] = rem % dims[k];
+            rem /= dims[k];
+        }
+        if (is_op(n, "ConstantOfShape")) {
+            if (in[0] != NULL)
+                memcpy(data + (size_t)i * es, in[0]->data, es);
+        } else if (is_op(n, "Expand")) {
+            memcpy(data + (size_t)i * es,
+                   (const uint8_t *)in[0]->data + (size_t)bcast_offset(idx, R, in[0]->dims, in[0]->rank) * es, es);
+        } else if (is_op(n, "Equal")) {
+            const int64_t ia = bcast_offset(idx, R, in[0]->dims, in[0]->rank);
+            const int64_t ib = bcast_offset(idx, R, in[1]->dims, in[1]->rank);
+            const int eq = in[0]->dtype == FGQ_DT_F32 ? get_num(in[0], ia) == get_num(in[1], ib)
+                                                      : get_int(in[0], ia) == get_int(in[1], ib);
+            data[i] = (uint8_t)eq;
+        } else { /* Where */
+            const int c = get_num(in[0], bcast_offset(idx, R, in[0]->dims, in[0]->rank)) != 0.0;
+            const fgq_ir_tensor *src = c ? in[1] : in[2];
+            memcpy(data + (size_t)i * es,
+                   (const uint8_t *)src->data + (size_t)bcast_offset(idx, R, src->dims, src->rank) * es, es);
+        }
+    }
+    become_const(out, odt, R, dims, data);
+    return FGQ_OK;
+}
+
 /* ONNX TensorProto.DataType → fgq dtype for Cast targets fgq can hold. */
 static fgq_dtype cast_target(int64_t to)
 {
@@ -494,6 +602,8 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
             return FGQ_ERR_UNSUPPORTED;
         return fold_binary(g, n, out, err);
     }
+    if (is_op(n, "ConstantOfShape") || is_op(n, "Equal") || is_op(n, "Where") || is_op(n, "Expand"))
+        return fold_broadcast(g, n, out, err);
     if (is_op(n, "Cast")) {
         fgq_dtype to = cast_target(fgq_node_attr_int(n, "to", 0));
         if (to == FGQ_DT_UNDEF)
