@@ -87,6 +87,13 @@ typedef enum {
                                  (the coordinate transform's; Y's dims are the output sizes). ONNX Resize / Upsample */
     FGQ_OP_GATHER = 47,       /* in: X (any whole-byte dtype), INDICES s64|s32 (constant or computed; negative
                                  counts from the end); ip[0] axis. Y = X[:axis] + INDICES' dims + X[axis+1:] */
+    FGQ_OP_LSTM = 48,         /* in: X [T, N, I], W [D, 4H, I], R [D, 4H, H], B? [D, 8H], -, H0? [D, N, H], C0? [D, N, H];
+                                 out: Y [T, D, N, H], Y_H [D, N, H], Y_C [D, N, H] (all three present: Y holds
+                                 the previous step's h, Y_C the cell state). Gates i, o, f, c; sigmoid / tanh /
+                                 tanh; ip[0] direction (0 forward, 1 reverse, 2 bidirectional), ip[1] H;
+                                 fp[0] clip of the gate inputs (0: none) */
+    FGQ_OP_GRU = 49,          /* as LSTM without the cell: W [D, 3H, I], R [D, 3H, H], B? [D, 6H], H0 at input 5;
+                                 out Y, Y_H; gates z, r, h; ip[2] linear_before_reset */
     FGQ_OP_COUNT_
 } fgq_op;
 

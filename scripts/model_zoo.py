@@ -64,6 +64,7 @@ ZOO = {
     "swin_t": ("tv.swin_t()", [1, 3, 224, 224], 17),
     "lraspp_mobilenet_v3_large": ("seg.lraspp_mobilenet_v3_large(weights_backbone=None)", [1, 3, 224, 224], 17),
     "lstm_classifier": ("LstmClassifier()", [1, 20, 32], 17),
+    "gru_bidirectional": ("GruClassifier()", [1, 20, 32], 17),
     "bert_tiny_encoder": ("BertTiny()", [1, 16, 64], 17),
 }
 # The CI subset: small inputs, both opset forms (13: Reduce axes and LayerNorm decomposed).
@@ -84,6 +85,16 @@ class LstmClassifier(torch.nn.Module):
         self.fc = torch.nn.Linear(48, 10)
     def forward(self, x):
         y, _ = self.lstm(x)
+        return self.fc(y[:, -1])
+
+class GruClassifier(torch.nn.Module):
+    """Two bidirectional GRU layers, the last step's features into a linear head."""
+    def __init__(self):
+        super().__init__()
+        self.gru = torch.nn.GRU(32, 24, num_layers=2, batch_first=True, bidirectional=True)
+        self.fc = torch.nn.Linear(48, 10)
+    def forward(self, x):
+        y, _ = self.gru(x)
         return self.fc(y[:, -1])
 
 class Attention(torch.nn.Module):

@@ -44,6 +44,8 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(FGQ_OP_SPLIT, "Split", 1, 1, split),
     ROW(FGQ_OP_RESIZE, "Resize", 1, 1, resize),
     ROW(FGQ_OP_GATHER, "Gather", 2, 2, gather),
+    ROW(FGQ_OP_LSTM, "LSTM", 3, 7, lstm),
+    ROW(FGQ_OP_GRU, "GRU", 3, 6, gru),
     QROW(FGQ_OP_QCONV, "QConv", 4, 5, qconv),
     QROW(FGQ_OP_QGEMM, "QGemm", 4, 5, qgemm),
     QROW(FGQ_OP_QADD, "QAdd", 2, 2, qadd),

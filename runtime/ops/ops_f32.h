@@ -50,6 +50,8 @@ FGQ_OPS_F32_DECL(pad)
 FGQ_OPS_F32_DECL(split)
 FGQ_OPS_F32_DECL(resize)         /* resize_f32.c */
 FGQ_OPS_F32_DECL(gather)         /* layout_f32.c */
+FGQ_OPS_F32_DECL(lstm)           /* rnn_f32.c */
+FGQ_OPS_F32_DECL(gru)
 
 #undef FGQ_OPS_F32_DECL
 

@@ -5,7 +5,10 @@
  * nearest neighbour picked at a tie is the same:
  *   x_orig = transform(x_out)              per fgq_resize_coord, with the scale (the
  *                                          "resized length" of align_corners and
- *                                          pytorch_half_pixel is in·scale, as ONNX's)
+ *                                          pytorch_half_pixel is in·scale, as ONNX's
+ *                                          reference and node tests; ONNX Runtime and
+ *                                          PyTorch use the output size, which differs
+ *                                          only where in·scale is fractional)
  *   nearest: index = round(x_orig) per fgq_resize_nearest, clamped to [0, in)
  *   linear:  x = clamp(x_orig, 0, in − 1), x1 = floor(x), x2 = min(x1 + 1, in − 1),
  *            weights |x − x2| and |x − x1| (½ each when x1 = x2)

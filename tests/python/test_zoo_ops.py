@@ -296,3 +296,49 @@ def test_gather_runtime_indices(tmp_path):
     p = run_fgq("run", path, "--input", tmp_path / "x.npy", "--input", tmp_path / "bad.npy", "-o", tmp_path / "z.npy")
     assert p.returncode == 2 and "'pick'" in p.stderr and "index 5" in p.stderr, (p.returncode, p.stderr)
     assert not (tmp_path / "z.npy").exists()
+
+
+@pytest.mark.parametrize("op,direction,lbr,outs", [("LSTM", "bidirectional", 0, ["y", "yh", "yc"]),
+                                                   ("LSTM", "reverse", 0, ["", "yh"]),
+                                                   ("GRU", "bidirectional", 1, ["y", "yh"]),
+                                                   ("GRU", "forward", 0, ["", "yh"])])
+def test_rnn_matches_ort(tmp_path, op, direction, lbr, outs):
+    """LSTM / GRU with biases and initial states, every direction, omitted outputs included
+    (fgq adds them as state tensors), against ONNX Runtime; the export gives ORT's values too."""
+    T, N, I, H = 5, 2, 3, 4
+    D = 2 if direction == "bidirectional" else 1
+    G = 4 if op == "LSTM" else 3
+    inits = [init("W", (RNG.standard_normal((D, G * H, I)) / 2).astype(np.float32)),
+             init("R", (RNG.standard_normal((D, G * H, H)) / 2).astype(np.float32)),
+             init("B", (RNG.standard_normal((D, 2 * G * H)) / 4).astype(np.float32)),
+             init("h0", RNG.standard_normal((D, N, H)).astype(np.float32)),
+             init("c0", RNG.standard_normal((D, N, H)).astype(np.float32))]
+    ins = ["x", "W", "R", "B", "", "h0"] + (["c0"] if op == "LSTM" else [])
+    attrs = {"hidden_size": H, "direction": direction}
+    if op == "GRU":
+        attrs["linear_before_reset"] = lbr
+    nodes = [helper.make_node(op, ins, outs, name="rnn", **attrs)]
+    g = helper.make_graph(nodes, "rnn", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [T, N, I])],
+                          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs if o], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    m.ir_version = 8
+    path = tmp_path / "rnn.onnx"
+    onnx.save(m, path)
+    x = RNG.standard_normal((T, N, I)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    names = [o for o in outs if o]
+    args = ["run", path, "--input", tmp_path / "x.npy"]
+    for o in names:
+        args += ["-o", tmp_path / f"{o}.npy"]
+    p = run_fgq(*args)
+    assert p.returncode == 0, p.stderr
+    for o, w in zip(names, want):
+        np.testing.assert_allclose(np.load(tmp_path / f"{o}.npy"), w, rtol=1e-4, atol=1e-5)
+    fgqm, exp = tmp_path / "rnn.fgq", tmp_path / "rnn_exp.onnx"
+    assert run_fgq("convert", path, "-o", fgqm).returncode == 0
+    p = run_fgq("export", fgqm, "--onnx", exp)
+    assert p.returncode == 0, p.stderr
+    got = ort.InferenceSession(str(exp), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    for g_, w in zip(got, want):
+        np.testing.assert_allclose(g_, w, rtol=1e-4, atol=1e-5)

@@ -677,6 +677,21 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
         attr_int(b, n, "axis", ip[0]);
         break;
     }
+    case FGQ_OP_LSTM:
+    case FGQ_OP_GRU: {
+        const int lstm = ni->op == FGQ_OP_LSTM;
+        const char *outs[3];
+        for (int32_t k = 0; k < ni->n_outputs && k < 3; k++)
+            outs[k] = b->tname[ni->outputs[k]];
+        n = xb_node(b, lstm ? "LSTM" : "GRU", base, ni->n_inputs, in, ni->n_outputs < 3 ? ni->n_outputs : 3, outs);
+        attr_string(b, n, "direction", ip[0] == 1 ? "reverse" : ip[0] == 2 ? "bidirectional" : "forward");
+        attr_int(b, n, "hidden_size", ip[1]);
+        if (fp[0] > 0.0f)
+            attr_float(b, n, "clip", fp[0]);
+        if (!lstm)
+            attr_int(b, n, "linear_before_reset", ip[2]);
+        break;
+    }
     case FGQ_OP_GATHER:
         n = xb_node1(b, "Gather", base, 2, in, yn);
         attr_int(b, n, "axis", ip[0]);

@@ -1095,6 +1095,26 @@ static fgq_status infer_resize(infer_ctx *c)
     return FGQ_OK;
 }
 
+static fgq_status infer_rnn(infer_ctx *c)
+{
+    const fgq_ir_node *n = cur(c);
+    fgq_ir_tensor *x = in_t(c, 0);
+    if (!known(x))
+        return FGQ_OK;
+    if (x->rank != 3)
+        return node_fail(c, FGQ_ERR_SHAPE, "X must be [seq, batch, input], got rank %d", (int)x->rank);
+    const fgq_ir_attr *a = fgq_node_attr(n, "direction");
+    const int64_t D = a != NULL && a->type == FGQ_ATTR_STRING && a->s != NULL && strcmp(a->s, "bidirectional") == 0 ? 2 : 1;
+    const int64_t H = fgq_node_attr_int(n, "hidden_size", 0);
+    if (H < 1)
+        return node_fail(c, FGQ_ERR_SHAPE, "hidden_size %lld", (long long)H);
+    const int64_t yd[4] = {x->dims[0], D, x->dims[1], H}, hd[3] = {D, x->dims[1], H};
+    set_out(c, 0, x->dtype, 4, yd);
+    set_out(c, 1, x->dtype, 3, hd);
+    set_out(c, 2, x->dtype, 3, hd);
+    return FGQ_OK;
+}
+
 /* ---- driver ---------------------------------------------------------------- */
 
 static fgq_status infer_node(infer_ctx *c)
@@ -1125,6 +1145,7 @@ static fgq_status infer_node(infer_ctx *c)
     if (strcmp(op, "Pad") == 0) return infer_pad(c);
     if (strcmp(op, "Split") == 0) return infer_split(c);
     if (strcmp(op, "Resize") == 0 || strcmp(op, "Upsample") == 0) return infer_resize(c);
+    if (strcmp(op, "LSTM") == 0 || strcmp(op, "GRU") == 0) return infer_rnn(c);
     if (strcmp(op, "Identity") == 0) {
         const int64_t *v;
         int64_t nv;
@@ -1254,7 +1275,10 @@ static const char *const supported_ops[] = {
     "Squeeze", "Unsqueeze", "Concat", "Softmax", "Constant", "Identity", "Dropout",
     "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
     "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split", "Resize", "Upsample",
-    "Gather", "Shape", "Cast", /* Shape and Cast only where they fold to constants: see fgq_node_is_supported */
+    "LSTM", "GRU",
+    "Gather", "Shape", "Cast", "ConstantOfShape", "Equal", "Where", "Expand",
+    /* Shape, Cast, ConstantOfShape, Equal, Where, Expand only where they fold to constants:
+     * see fgq_node_is_supported */
 };
 
 int fgq_op_is_supported(const char *op_type, const char *domain)
@@ -1271,7 +1295,8 @@ int fgq_op_is_supported(const char *op_type, const char *domain)
 
 static int is_fold_op(const char *op)
 {
-    return strcmp(op, "Shape") == 0 || strcmp(op, "Cast") == 0;
+    return strcmp(op, "Shape") == 0 || strcmp(op, "Cast") == 0 || strcmp(op, "ConstantOfShape") == 0 ||
+           strcmp(op, "Equal") == 0 || strcmp(op, "Where") == 0 || strcmp(op, "Expand") == 0;
 }
 
 int fgq_node_is_supported(const fgq_graph *g, int32_t node)

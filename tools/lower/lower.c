@@ -456,6 +456,61 @@ static fgq_status lower_resize(const fgq_graph *g, const fgq_ir_node *n, int64_t
     return FGQ_OK;
 }
 
+/* LSTM / GRU: the default activations, layout 0, no sequence_lens or peepholes;
+ * every output present (Y holds the previous step's h, Y_c the cell state). */
+static fgq_status lower_rnn(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
+{
+    const int lstm = op_is(n, "LSTM");
+    out->op = lstm ? FGQ_OP_LSTM : FGQ_OP_GRU;
+    const fgq_ir_attr *a = fgq_node_attr(n, "direction");
+    const char *dir = a != NULL && a->type == FGQ_ATTR_STRING && a->s != NULL ? a->s : "forward";
+    out->iparams[0] = strcmp(dir, "forward") == 0 ? 0 : strcmp(dir, "reverse") == 0 ? 1 : strcmp(dir, "bidirectional") == 0 ? 2 : -1;
+    if (out->iparams[0] < 0)
+        return UNSUP("node '%s' (%s): direction '%s'", n->name, n->op_type, dir);
+    const int64_t hs = fgq_node_attr_int(n, "hidden_size", 0);
+    if (hs < 1 || hs > INT32_MAX)
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (%s): hidden_size %lld", n->name, n->op_type, (long long)hs);
+    out->iparams[1] = (int32_t)hs;
+    out->fparams[0] = fgq_node_attr_float(n, "clip", 0.0f);
+    a = fgq_node_attr(n, "activations");
+    if (a != NULL && a->type == FGQ_ATTR_STRINGS) {
+        static const char *const want_lstm[] = {"Sigmoid", "Tanh", "Tanh"}, *const want_gru[] = {"Sigmoid", "Tanh"};
+        const int32_t per = lstm ? 3 : 2;
+        for (int32_t k = 0; k < a->n; k++)
+            if (a->strings == NULL || a->strings[k] == NULL ||
+                strcmp(a->strings[k], (lstm ? want_lstm : want_gru)[k % per]) != 0)
+                return UNSUP("node '%s' (%s): activations other than the default (%s) are not supported", n->name,
+                             n->op_type, lstm ? "Sigmoid, Tanh, Tanh" : "Sigmoid, Tanh");
+    }
+    if (fgq_node_attr_int(n, "layout", 0) != 0 || fgq_node_attr_int(n, "input_forget", 0) != 0)
+        return UNSUP("node '%s' (%s): layout 1 and input_forget are not supported", n->name, n->op_type);
+    out->iparams[2] = !lstm && fgq_node_attr_int(n, "linear_before_reset", 0) != 0;
+    const int32_t n_out = lstm ? 3 : 2, max_in = lstm ? 7 : 6;
+    if (n->n_inputs > 4 && n->inputs[4] >= 0)
+        return UNSUP("node '%s' (%s): sequence_lens is not supported", n->name, n->op_type);
+    if (n->n_inputs > max_in && n->inputs[max_in] >= 0)
+        return UNSUP("node '%s' (LSTM): peepholes (input P) are not supported", n->name);
+    if (n->n_outputs < n_out)
+        return UNSUP("node '%s' (%s): needs all %d outputs (Y, Y_h%s) declared: they hold the state", n->name,
+                     n->op_type, (int)n_out, lstm ? ", Y_c" : "");
+    out->n_outputs = n_out;
+    for (int32_t k = 0; k < n_out; k++) {
+        if (n->outputs[k] < 0)
+            return UNSUP("node '%s' (%s): output %d is omitted; fgq needs Y, Y_h%s (they hold the state)", n->name,
+                         n->op_type, (int)k, lstm ? ", Y_c" : "");
+        out->outputs[k] = n->outputs[k];
+    }
+    (void)g;
+    out->n_inputs = n->n_inputs < max_in ? n->n_inputs : max_in;
+    for (int32_t k = 0; k < out->n_inputs; k++)
+        out->inputs[k] = n->inputs[k];
+    while (out->n_inputs > 3 && out->inputs[out->n_inputs - 1] < 0)
+        out->n_inputs--;
+    if (out->n_inputs < 3 || out->inputs[0] < 0 || out->inputs[1] < 0 || out->inputs[2] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (%s): X, W and R are required", n->name, n->op_type);
+    return FGQ_OK;
+}
+
 /* g may be NULL: attribute-only check (fgq_lower_supports). */
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
@@ -473,6 +528,8 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         return lower_split(g, n, opset, out, err);
     if (op_is(n, "LayerNormalization"))
         return lower_layernorm(g, n, out, err);
+    if (op_is(n, "LSTM") || op_is(n, "GRU"))
+        return lower_rnn(g, n, out, err);
     /* Extra outputs must be unread (a graph-less support check cannot know). */
     for (int32_t k = 1; k < n->n_outputs && g != NULL; k++)
         if (tensor_used(g, n->outputs[k]))

@@ -1110,9 +1110,45 @@ fgq_status fgq_pass_fuse_activations(fgq_graph *g, fgq_error *err)
     return st;
 }
 
+fgq_status fgq_pass_rnn_state_outputs(fgq_graph *g, fgq_error *err)
+{
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        fgq_ir_node *n = &g->nodes[i];
+        if (n->domain[0] != '\0' || (!is_op(n, "LSTM") && !is_op(n, "GRU")))
+            continue;
+        const int32_t want = is_op(n, "LSTM") ? 3 : 2;
+        if (n->n_outputs < want) {
+            int32_t *o = realloc(n->outputs, sizeof(int32_t) * (size_t)want);
+            if (o == NULL)
+                return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory adding its state outputs", n->name);
+            for (int32_t k = n->n_outputs; k < want; k++)
+                o[k] = -1;
+            n->outputs = o;
+            n->n_outputs = want;
+        }
+        for (int32_t k = 0; k < want; k++) {
+            if (n->outputs[k] >= 0)
+                continue;
+            char name[512];
+            snprintf(name, sizeof name, "%s/state%d", n->name, (int)k);
+            while (fgq_graph_find_tensor(g, name) >= 0 && strlen(name) + 2 < sizeof name)
+                strcat(name, "_");
+            const int32_t t = fgq_graph_add_tensor(g, name);
+            if (t < 0)
+                return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory adding its state outputs", n->name);
+            n = &g->nodes[i];
+            g->tensors[t].producer = i;
+            n->outputs[k] = t;
+        }
+    }
+    return FGQ_OK;
+}
+
 fgq_status fgq_graph_optimize(fgq_graph *g, fgq_error *err)
 {
-    fgq_status st = fgq_pass_drop_identity(g, err);
+    fgq_status st = fgq_pass_rnn_state_outputs(g, err);
+    if (st == FGQ_OK)
+        st = fgq_pass_drop_identity(g, err);
     if (st == FGQ_OK)
         st = fgq_pass_fold_constants(g, err);
     if (st == FGQ_OK)

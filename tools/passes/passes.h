@@ -60,8 +60,13 @@ fgq_status fgq_graph_compact(fgq_graph *g, const uint8_t *dead, fgq_error *err);
  * that runs it calls this first. */
 fgq_status fgq_graph_refuse_nan(const fgq_graph *g, fgq_error *err);
 
-/* All of the above in order: drop_identity, fold_constants, fold_batchnorm,
- * fuse_activations. */
+/* LSTM / GRU keep their state in their outputs (runtime/ops/rnn_f32.c): an
+ * omitted Y, Y_h or Y_c becomes a tensor "<node>/stateK" (shapes from the
+ * next fgq_infer_shapes). */
+fgq_status fgq_pass_rnn_state_outputs(fgq_graph *g, fgq_error *err);
+
+/* All of the above in order: rnn_state_outputs, drop_identity,
+ * fold_constants, fold_batchnorm, fuse_activations. */
 fgq_status fgq_graph_optimize(fgq_graph *g, fgq_error *err);
 
 #endif /* FGQ_PASSES_H */
