@@ -83,7 +83,8 @@ typedef enum {
     FGQ_OP_SPLIT = 45,        /* ip[0] axis; outputs (1..FGQ_SPLIT_MAX_OUTPUTS) take consecutive parts of X along
                                  it, their sizes from their dims */
     FGQ_OP_RESIZE = 46,       /* the last two dims (H, W) resized, outer dims kept: ip[0] mode (0 nearest, 1 linear),
-                                 ip[1] fgq_resize_coord, ip[2] fgq_resize_nearest; fp[0] scale H, fp[1] scale W
+                                 ip[1] fgq_resize_coord, ip[2] fgq_resize_nearest, ip[3] 1: the model gave sizes
+                                 (the resized length is Y's dim; 0: in·scale); fp[0] scale H, fp[1] scale W
                                  (the coordinate transform's; Y's dims are the output sizes). ONNX Resize / Upsample */
     FGQ_OP_GATHER = 47,       /* in: X (any whole-byte dtype), INDICES s64|s32 (constant or computed; negative
                                  counts from the end); ip[0] axis. Y = X[:axis] + INDICES' dims + X[axis+1:] */

@@ -216,6 +216,10 @@ fgq_status fgq_slice_f32_check(const fgq_node_view *node, const fgq_tensor_view 
             return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "step 0 on dim %d", FGQ_NODE_ARGS(node), (int)i);
         if (cnt == 0)
             continue;
+        const int64_t astep = step > 0 ? step : -step;
+        if (cnt - 1 > (x->dims[i] > 0 ? (x->dims[i] - 1) / astep : 0)) /* before multiplying: no wrap */
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "dim %d: %lld elements by %lld do not fit X's %lld",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)cnt, (long long)step, (long long)x->dims[i]);
         const int64_t last = start + (cnt - 1) * step;
         if (start < 0 || start >= x->dims[i] || last < 0 || last >= x->dims[i])
             return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "dim %d: %lld elements from %lld by %lld leave X's %lld",

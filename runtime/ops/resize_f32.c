@@ -5,10 +5,11 @@
  * nearest neighbour picked at a tie is the same:
  *   x_orig = transform(x_out)              per fgq_resize_coord, with the scale (the
  *                                          "resized length" of align_corners and
- *                                          pytorch_half_pixel is in·scale, as ONNX's
- *                                          reference and node tests; ONNX Runtime and
- *                                          PyTorch use the output size, which differs
- *                                          only where in·scale is fractional)
+ *                                          pytorch_half_pixel: the output size when the
+ *                                          model gave sizes (ip[3]), else in·scale, as
+ *                                          ONNX's reference and node tests; ONNX Runtime
+ *                                          and PyTorch use the output size there too,
+ *                                          which differs only where in·scale is fractional)
  *   nearest: index = round(x_orig) per fgq_resize_nearest, clamped to [0, in)
  *   linear:  x = clamp(x_orig, 0, in − 1), x1 = floor(x), x2 = min(x1 + 1, in − 1),
  *            weights |x − x2| and |x − x1| (½ each when x1 = x2)
@@ -28,7 +29,8 @@ fgq_status fgq_resize_f32_check(const fgq_node_view *node, const fgq_tensor_view
     const fgq_tensor_view *x = in[0], *y = out[0];
     const int32_t mode = node->iparams[0], coord = node->iparams[1], near = node->iparams[2];
     if (mode < 0 || mode > 1 || coord < FGQ_RESIZE_HALF_PIXEL || coord > FGQ_RESIZE_TF_HALF_PIXEL_FOR_NN ||
-        near < FGQ_RESIZE_ROUND_PREFER_FLOOR || near > FGQ_RESIZE_SIMPLE)
+        near < FGQ_RESIZE_ROUND_PREFER_FLOOR || near > FGQ_RESIZE_SIMPLE ||
+        (node->iparams[3] != 0 && node->iparams[3] != 1))
         return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "mode %d / transform %d / nearest mode %d out of range",
                         FGQ_NODE_ARGS(node), (int)mode, (int)coord, (int)near);
     if (!(node->fparams[0] > 0.0f) || !(node->fparams[1] > 0.0f) || !isfinite(node->fparams[0]) ||
@@ -49,9 +51,9 @@ fgq_status fgq_resize_f32_check(const fgq_node_view *node, const fgq_tensor_view
     return FGQ_OK;
 }
 
-static float src_coord(int32_t coord, int64_t xo, float scale, int64_t len_in)
+static float src_coord(int32_t coord, int64_t xo, float scale, int64_t len_in, float len_out)
 {
-    const float x = (float)xo, len_out = (float)len_in * scale;
+    const float x = (float)xo;
     switch (coord) {
     case FGQ_RESIZE_ASYMMETRIC: return x / scale;
     case FGQ_RESIZE_ALIGN_CORNERS:
@@ -65,6 +67,8 @@ static float src_coord(int32_t coord, int64_t xo, float scale, int64_t len_in)
 static int64_t nearest_index(int32_t near, float v, float scale, int64_t len_in)
 {
     int64_t i;
+    /* a huge coordinate (a tiny scale from an untrusted file) clamps before the conversion */
+    v = v < -1.0f ? -1.0f : v > (float)len_in ? (float)len_in : v;
     switch (near) {
     case FGQ_RESIZE_SIMPLE: i = scale < 1.0f ? (int64_t)ceilf(v) : (int64_t)v; break;
     case FGQ_RESIZE_ROUND_PREFER_CEIL: i = (int64_t)roundf(v); break;
@@ -100,6 +104,8 @@ fgq_status fgq_resize_f32_run(const fgq_node_view *node, const fgq_tensor_view *
     const int64_t IH = x->dims[r - 2], IW = x->dims[r - 1], OH = y->dims[r - 2], OW = y->dims[r - 1];
     const int64_t planes = fgq_ops_dims_prod(x->dims, 0, r - 2);
     const float sh = node->fparams[0], sw = node->fparams[1];
+    const int sized = node->iparams[3] == 1;
+    const float lh = sized ? (float)OH : (float)IH * sh, lw = sized ? (float)OW : (float)IW * sw;
     const float *xd = (const float *)x->data;
     float *yd = (float *)y->data;
     if (OH == 0 || OW == 0)
@@ -108,11 +114,11 @@ fgq_status fgq_resize_f32_run(const fgq_node_view *node, const fgq_tensor_view *
         const float *xp = xd + p * IH * IW;
         float *yp = yd + p * OH * OW;
         for (int64_t oh = 0; oh < OH; oh++) {
-            const float vh = src_coord(coord, oh, sh, IH);
+            const float vh = src_coord(coord, oh, sh, IH, lh);
             if (mode == 0) {
                 const float *xr = xp + nearest_index(near, vh, sh, IH) * IW;
                 for (int64_t ow = 0; ow < OW; ow++)
-                    yp[oh * OW + ow] = xr[nearest_index(near, src_coord(coord, ow, sw, IW), sw, IW)];
+                    yp[oh * OW + ow] = xr[nearest_index(near, src_coord(coord, ow, sw, IW, lw), sw, IW)];
                 continue;
             }
             int64_t h1, h2;
@@ -122,7 +128,7 @@ fgq_status fgq_resize_f32_run(const fgq_node_view *node, const fgq_tensor_view *
             for (int64_t ow = 0; ow < OW; ow++) {
                 int64_t w1, w2;
                 float b1, b2;
-                linear_taps(src_coord(coord, ow, sw, IW), IW, &w1, &w2, &b1, &b2);
+                linear_taps(src_coord(coord, ow, sw, IW, lw), IW, &w1, &w2, &b1, &b2);
                 yp[oh * OW + ow] = a1 * (b1 * r1[w1] + b2 * r1[w2]) + a2 * (b1 * r2[w1] + b2 * r2[w2]);
             }
         }

@@ -342,3 +342,53 @@ def test_rnn_matches_ort(tmp_path, op, direction, lbr, outs):
     got = ort.InferenceSession(str(exp), providers=["CPUExecutionProvider"]).run(None, {"x": x})
     for g_, w in zip(got, want):
         np.testing.assert_allclose(g_, w, rtol=1e-4, atol=1e-5)
+
+
+def test_resize_sizes_match_ort_and_export(tmp_path):
+    """Resize to given sizes: align_corners with nearest picks ORT's pixels (the resized length is
+    the output size, not in·(out/in) in float), and the export keeps the sizes (ORT's
+    floor(in·(out/in)) lands one short for 7 -> 31)."""
+    for mode, coord, n_in, n_out in (("nearest", "align_corners", 11, 13), ("linear", "half_pixel", 7, 31),
+                                     ("linear", "pytorch_half_pixel", 9, 5)):
+        inits = [init("roi", np.zeros(0, np.float32)), init("sc", np.zeros(0, np.float32)),
+                 init("sz", np.array([1, 2, n_out, n_out], np.int64))]
+        n = [helper.make_node("Resize", ["x", "roi", "sc", "sz"], ["y"], mode=mode,
+                              coordinate_transformation_mode=coord)]
+        path = tmp_path / "r.onnx"
+        onnx.save(model(n, inits, [1, 2, n_in, n_in], "y", 13), path)
+        x = RNG.standard_normal((1, 2, n_in, n_in)).astype(np.float32)
+        np.save(tmp_path / "x.npy", x)
+        want = ort_run(path, x)
+        got = fgq_out(["run", path, "--input", tmp_path / "x.npy"], tmp_path, "y")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=f"{mode} {coord} {n_in}->{n_out}")
+        assert run_fgq("convert", path, "-o", tmp_path / "r.fgq").returncode == 0
+        assert run_fgq("export", tmp_path / "r.fgq", "--onnx", tmp_path / "e.onnx").returncode == 0
+        np.testing.assert_allclose(ort_run(tmp_path / "e.onnx", x), want, rtol=1e-5, atol=1e-5)
+
+
+def test_pow_integer_exponent(tmp_path):
+    """x ** 2 with an int64 exponent (exporters write it so): converted to an f32 constant."""
+    n = [helper.make_node("Pow", ["x", "e"], ["y"])]
+    path = tmp_path / "p.onnx"
+    onnx.save(model(n, [init("e", np.array(2, np.int64))], [2, 3], "y", 13), path)
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.testing.assert_allclose(fgq_out(["run", path, "--input", tmp_path / "x.npy"], tmp_path, "y"), x * x, rtol=1e-6)
+
+
+def test_hostile_shape_arithmetic_is_refused_cleanly(tmp_path):
+    """Found by review: more Slice starts than dims at opset 9 overflowed a stack array; a
+    ConstantOfShape whose element count wraps int64 read out of bounds when folded."""
+    n = [helper.make_node("Slice", ["x"], ["y"], name="s", starts=[0] * 12, ends=[1] * 12, axes=list(range(12)))]
+    path = tmp_path / "s9.onnx"
+    onnx.save(model(n, [], [2, 3], "y", 9), path)
+    p = run_fgq("inspect", path)
+    assert p.returncode == 2 and "'s'" in p.stderr, (p.returncode, p.stderr)
+    n = [helper.make_node("ConstantOfShape", ["shp"], ["a"]), helper.make_node("Equal", ["bb", "a"], ["e"]),
+         helper.make_node("Where", ["e", "x", "x"], ["y"])]
+    inits = [init("shp", np.array([3, 6148914691236517206], np.int64)), init("bb", np.zeros((1000, 1, 1), np.float32))]
+    path = tmp_path / "cos.onnx"
+    onnx.save(model(n, inits, [2, 3], "y", 13), path)
+    p = run_fgq("convert", path, "-o", tmp_path / "c.fgq")
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert not (tmp_path / "c.fgq").exists()

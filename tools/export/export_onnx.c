@@ -708,17 +708,21 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
                                 "has no Resize-21 form", base, (double)fp[0], (double)fp[1]);
             near = fp[0] < 1.0f ? FGQ_RESIZE_CEIL : FGQ_RESIZE_FLOOR;
         }
-        fgq_tensor_info xi = tinfo(b, ni->inputs[0]);
-        float sc[FGQ_MAX_DIMS];
-        for (int32_t i = 0; i < xi.rank; i++)
-            sc[i] = i == xi.rank - 2 ? fp[0] : i == xi.rank - 1 ? fp[1] : 1.0f;
+        fgq_tensor_info xi = tinfo(b, ni->inputs[0]), yi = tinfo(b, y);
         const int64_t sd = xi.rank;
-        const char *scn = xb_fmt(b, "%s/scales", base);
-        if (xb_init_copy(b, scn, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, &sd, sc, sizeof(float) * (size_t)xi.rank) ==
-            NULL)
-            return nomem(b);
-        const char *rin[3] = {in[0], "", scn};
-        n = xb_node1(b, "Resize", base, 3, rin, yn);
+        const char *rin[4] = {in[0], "", "", ""};
+        if (ip[3] == 1) { /* the model gave sizes: ORT's floor(in·(out/in)) can land one short */
+            rin[3] = init_i64_vec(b, xb_fmt(b, "%s/sizes", base), yi.dims, yi.rank);
+        } else {
+            float sc[FGQ_MAX_DIMS];
+            for (int32_t i = 0; i < xi.rank; i++)
+                sc[i] = i == xi.rank - 2 ? fp[0] : i == xi.rank - 1 ? fp[1] : 1.0f;
+            rin[2] = xb_fmt(b, "%s/scales", base);
+            if (xb_init_copy(b, rin[2], ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, 1, &sd, sc,
+                             sizeof(float) * (size_t)xi.rank) == NULL)
+                return nomem(b);
+        }
+        n = xb_node1(b, "Resize", base, 4, rin, yn);
         attr_string(b, n, "mode", ip[0] == 1 ? "linear" : "nearest");
         attr_string(b, n, "coordinate_transformation_mode", coords[ip[1] >= 0 && ip[1] <= 4 ? ip[1] : 0]);
         attr_string(b, n, "nearest_mode", nears[near >= 0 && near <= 3 ? near : 0]);

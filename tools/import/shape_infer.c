@@ -950,7 +950,8 @@ static int32_t in_ints_copy(infer_ctx *c, int32_t k, int64_t *out, int32_t cap)
 static fgq_status infer_slice(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);
-    int64_t st_[FGQ_MAX_DIMS], en[FGQ_MAX_DIMS], ax[FGQ_MAX_DIMS], sp[FGQ_MAX_DIMS];
+    /* attr_ints takes up to 2·FGQ_MAX_DIMS values; more than FGQ_MAX_DIMS is refused below */
+    int64_t st_[2 * FGQ_MAX_DIMS], en[2 * FGQ_MAX_DIMS], ax[2 * FGQ_MAX_DIMS], sp[FGQ_MAX_DIMS];
     int32_t ns, ne, na, nsp = -1;
     if (c->g->opset < 10) {
         ns = attr_ints(c, "starts", -1, 0, st_);
@@ -958,6 +959,8 @@ static fgq_status infer_slice(infer_ctx *c)
         na = fgq_node_attr(cur(c), "axes") != NULL ? attr_ints(c, "axes", -1, 0, ax) : -1;
         if (ns < 0 || ne < 0 || (na < 0 && fgq_node_attr(cur(c), "axes") != NULL))
             return c->err->status != FGQ_OK ? c->err->status : node_fail(c, FGQ_ERR_SHAPE, "bad starts/ends");
+        if (ns > FGQ_MAX_DIMS || ne > FGQ_MAX_DIMS || na > FGQ_MAX_DIMS)
+            return node_fail(c, FGQ_ERR_SHAPE, "more than %d starts / ends / axes", FGQ_MAX_DIMS);
     } else {
         ns = in_ints_copy(c, 1, st_, FGQ_MAX_DIMS);
         ne = in_ints_copy(c, 2, en, FGQ_MAX_DIMS);

@@ -453,6 +453,7 @@ static fgq_status lower_resize(const fgq_graph *g, const fgq_ir_node *n, int64_t
         return UNSUP("node '%s' (%s): %s", n->name, n->op_type, why);
     out->fparams[0] = eff[x->rank - 2];
     out->fparams[1] = eff[x->rank - 1];
+    out->iparams[3] = have_sizes;
     return FGQ_OK;
 }
 

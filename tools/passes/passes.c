@@ -458,14 +458,17 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
     }
     if (!numeric_dtype(odt))
         return FGQ_ERR_UNSUPPORTED;
+    for (int32_t k = 0; k < nin; k++)
+        if (in[k] != NULL && (numel_of(in[k]) < 0 || in[k]->data == NULL))
+            return FGQ_ERR_UNSUPPORTED;
     int64_t total = 1;
     for (int32_t j = 0; j < R; j++) {
         if (dims[j] < 0)
             return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (%s): negative dim %lld", n->name, n->op_type,
                             (long long)dims[j]);
-        total *= dims[j];
-        if (total > FOLD_BCAST_MAX)
+        if (dims[j] != 0 && total > FOLD_BCAST_MAX / dims[j]) /* before multiplying: no wrap */
             return FGQ_ERR_UNSUPPORTED;
+        total *= dims[j];
     }
     uint8_t *data = alloc_elems(total, odt);
     if (data == NULL)
@@ -1144,9 +1147,37 @@ fgq_status fgq_pass_rnn_state_outputs(fgq_graph *g, fgq_error *err)
     return FGQ_OK;
 }
 
+fgq_status fgq_pass_pow_float_exponent(fgq_graph *g, fgq_error *err)
+{
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const fgq_ir_node *n = &g->nodes[i];
+        if (n->domain[0] != '\0' || !is_op(n, "Pow") || n->n_inputs != 2 || n->inputs[1] < 0 ||
+            !is_const(g, n->inputs[1]))
+            continue;
+        const fgq_ir_tensor *e = &g->tensors[n->inputs[1]];
+        const int64_t k = numel_of(e);
+        if (e->dtype == FGQ_DT_F32 || !numeric_dtype(e->dtype) || k < 0)
+            continue;
+        float *v = alloc_elems(k, FGQ_DT_F32);
+        if (v == NULL)
+            return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory", n->name);
+        for (int64_t j = 0; j < k; j++)
+            v[j] = (float)get_num(e, j);
+        const int32_t t = add_const(g, e->name, "_f32", FGQ_DT_F32, e->rank, e->dims, v, err);
+        if (t < 0) {
+            free(v);
+            return err->status;
+        }
+        g->nodes[i].inputs[1] = t;
+    }
+    return FGQ_OK;
+}
+
 fgq_status fgq_graph_optimize(fgq_graph *g, fgq_error *err)
 {
     fgq_status st = fgq_pass_rnn_state_outputs(g, err);
+    if (st == FGQ_OK)
+        st = fgq_pass_pow_float_exponent(g, err);
     if (st == FGQ_OK)
         st = fgq_pass_drop_identity(g, err);
     if (st == FGQ_OK)

@@ -65,8 +65,12 @@ fgq_status fgq_graph_refuse_nan(const fgq_graph *g, fgq_error *err);
  * next fgq_infer_shapes). */
 fgq_status fgq_pass_rnn_state_outputs(fgq_graph *g, fgq_error *err);
 
-/* All of the above in order: rnn_state_outputs, drop_identity,
- * fold_constants, fold_batchnorm, fuse_activations. */
+/* Pow with a constant integer exponent (x ** 2 as some exporters write it):
+ * the exponent becomes an f32 constant, which the runtime's Pow takes. */
+fgq_status fgq_pass_pow_float_exponent(fgq_graph *g, fgq_error *err);
+
+/* All of the above in order: rnn_state_outputs, pow_float_exponent,
+ * drop_identity, fold_constants, fold_batchnorm, fuse_activations. */
 fgq_status fgq_graph_optimize(fgq_graph *g, fgq_error *err);
 
 #endif /* FGQ_PASSES_H */
