@@ -226,21 +226,23 @@ def test_unsupported_variants_are_refused(tmp_path):
     assert p.returncode == 2 and "'g'" in p.stderr and "approximate" in p.stderr, p.stderr
 
 
-@pytest.mark.parametrize("flags,want", [((), "s8"), (("--depthwise", "same"), "s4:g32"),
-                                        (("--depthwise", "ternary:g4"), "ternary:g4:exact")])
-def test_depthwise_policy(tmp_path, flags, want):
-    """Depthwise convolutions keep s8 under s4 / ternary weights unless --depthwise says otherwise;
-    the other layers are unaffected, and the recipe in the model records the flag."""
+@pytest.mark.parametrize("weights,flags,want", [("ternary:g4", (), "s8"), ("s4:g32", (), "s4:g32"),
+                                                ("ternary:g4", ("--depthwise", "same"), "ternary:g4:exact"),
+                                                ("s4:g32", ("--depthwise", "s8"), "s8")])
+def test_depthwise_policy(tmp_path, weights, flags, want):
+    """Depthwise convolutions keep s8 under ternary weights (s4: left at s4) unless --depthwise says
+    otherwise; the other layers are unaffected, and the recipe in the model records the flag."""
     path = tmp_path / "mb.onnx"
     onnx.save(mobilenet_v3_block(), path)
     calib = tmp_path / "c.npy"
     np.save(calib, np.abs(RNG.standard_normal([8, 3, 16, 16])).astype(np.float32))
     q = tmp_path / "q.fgq"
-    p = run_fgq("quantize", path, "--calib", calib, "--weights", "s4:g32", "--first-last", "same", "-o", q, "--json",
+    p = run_fgq("quantize", path, "--calib", calib, "--weights", weights, "--first-last", "same", "-o", q, "--json",
                 *flags)
     assert p.returncode == 0, p.stderr
     pol = {l["name"]: l["policy"] for l in json.loads(p.stdout)["layers"]}
-    assert pol["dw"] == want and pol["c1"] == "s4:g32" and pol["fc"] == "s4:g32", pol
+    other = "ternary:g4:exact" if weights.startswith("ternary") else weights
+    assert pol["dw"] == want and pol["c1"] == other and pol["fc"] == other, pol
     if flags:
         p = run_fgq("inspect", q)
         assert p.returncode == 0 and "--depthwise " + flags[1] in p.stdout, p.stdout
