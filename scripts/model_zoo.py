@@ -153,6 +153,10 @@ def unfuse(mod):
 
 build, shape, opset, path = sys.argv[1], [int(v) for v in sys.argv[2].split(",")], int(sys.argv[3]), sys.argv[4]
 m = unfuse(eval(build).eval())
+with torch.no_grad():  # zero-initialised weight matrices (ViT's head) would make every output 0
+    for prm in m.parameters():
+        if prm.dim() >= 2 and not prm.any():
+            prm.normal_(0.0, 0.02)
 x = torch.randn(*shape)
 with torch.no_grad():
     torch.onnx.export(m, x, path, opset_version=opset, input_names=["x"], output_names=["y"],
