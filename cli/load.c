@@ -40,6 +40,11 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
         fgq_graph_free(g);
         return st;
     }
+    if (g->n_f16 > 0)
+        fprintf(stderr,
+                "fgq: note: %s: %d float16 tensors (weights, inputs, outputs) imported as float32: fgq computes, "
+                "feeds and stores them as float32\n",
+                path, (int)g->n_f16);
     *out = g;
     return FGQ_OK;
 }

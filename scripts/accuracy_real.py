@@ -81,6 +81,7 @@ CELLS = [
     ("s8", ["--weights", "s8"]),
     ("s4:g32", ["--weights", "s4:g32"]),
     ("s4:g32 depthwise s8", ["--weights", "s4:g32", "--depthwise", "s8"]),
+    ("s4:g32 sequential", ["--weights", "s4:g32", "--sequential", "on"]),
     ("ternary:g4 gptq depthwise t2", ["--weights", "ternary:g4:exact", "--solver", "gptq", "--depthwise", "same"]),
     ("budget 4", ["--budget", "4"]),
     ("budget 3", ["--budget", "3"]),

@@ -101,6 +101,7 @@ typedef struct {
     int32_t *inputs;     /* graph inputs that are fed at run time (not initializers) */
     int32_t n_outputs;
     int32_t *outputs;
+    int32_t n_f16;       /* initializers, graph inputs and outputs imported from float16 as float32 */
 } fgq_graph;
 
 /* Lifetime. fgq_graph_new returns NULL on allocation failure. */

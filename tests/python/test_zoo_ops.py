@@ -394,3 +394,37 @@ def test_hostile_shape_arithmetic_is_refused_cleanly(tmp_path):
     p = run_fgq("convert", path, "-o", tmp_path / "c.fgq")
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert not (tmp_path / "c.fgq").exists()
+
+
+@pytest.mark.parametrize("io", ["float16", "float32 with casts"])
+def test_float16_models_import_as_float32(tmp_path, io):
+    """A float16 model (weights, and inputs / outputs or Casts around them) converts and runs as
+    float32, with a note saying so; its outputs match ONNX Runtime's float16 run to float16
+    precision."""
+    w = RNG.standard_normal((4, 3, 3, 3)).astype(np.float16)
+    inits = [numpy_helper.from_array(w, "w")]
+    if io == "float16":
+        nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["y"])]
+        et = TensorProto.FLOAT16
+    else:
+        nodes = [helper.make_node("Cast", ["x"], ["xh"], to=TensorProto.FLOAT16),
+                 helper.make_node("Conv", ["xh", "w"], ["c"], pads=[1, 1, 1, 1]),
+                 helper.make_node("Cast", ["c"], ["y"], to=TensorProto.FLOAT)]
+        et = TensorProto.FLOAT
+    g = helper.make_graph(nodes, "h", [helper.make_tensor_value_info("x", et, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", et, [1, 4, 8, 8])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "h.onnx"
+    onnx.save(m, path)
+    x = RNG.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.astype(np.float16) if io == "float16" else x})[0].astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "y.npy"
+    p = run_fgq("run", path, "--input", tmp_path / "x.npy", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert "float16 tensors" in p.stderr and "imported as float32" in p.stderr, p.stderr
+    got = np.load(out)
+    assert got.dtype == np.float32 and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2)

@@ -139,7 +139,7 @@ fgq_dtype fgq_onnx_dtype(int32_t onnx_type)
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return FGQ_DT_S32;
     case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return FGQ_DT_S64;
     case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return FGQ_DT_BOOL;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return FGQ_DT_F16;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return FGQ_DT_F32; /* imported as float32 (fgq_graph.n_f16) */
     default: return FGQ_DT_UNDEF;
     }
 }
@@ -948,6 +948,16 @@ static fgq_status build_graph(const import_ctx *c, const Onnx__ModelProto *mp, c
         g->outputs[g->n_outputs++] = ti;
     }
     free(map.slots);
+    /* float16 weights, inputs and outputs became float32 above: count them for the note callers print */
+    for (size_t i = 0; i < gp->n_initializer; i++)
+        g->n_f16 += gp->initializer[i] != NULL && gp->initializer[i]->has_data_type &&
+                    gp->initializer[i]->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+    for (size_t i = 0; i < gp->n_input + gp->n_output; i++) {
+        const Onnx__ValueInfoProto *vi = i < gp->n_input ? gp->input[i] : gp->output[i - gp->n_input];
+        g->n_f16 += vi != NULL && vi->type != NULL && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE &&
+                    vi->type->tensor_type != NULL && vi->type->tensor_type->has_elem_type &&
+                    vi->type->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+    }
     if (st == FGQ_OK)
         st = topo_sort(c, g);
     return st;

@@ -1,6 +1,7 @@
 /* lower.c — ONNX node → fgq_op + iparams/fparams (runtime/fgq_ops.h). */
 #include "lower/lower.h"
 
+#include "import/onnx_import.h"
 #include "import/op_semantics.h"
 #include "lower/lower_onnxq.h"
 #include "passes/passes.h"
@@ -633,6 +634,11 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         if (op_is(n, "Dropout") && !fgq_dropout_is_inference(g, n))
             return UNSUP("node '%s' (Dropout): training mode is not supported (fgq runs inference: "
                          "training_mode must be absent or a constant false)", n->name);
+        keep = 1;
+    } else if (op_is(n, "Cast") && g != NULL && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
+               g->tensors[n->inputs[0]].dtype != FGQ_DT_UNDEF &&
+               fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0)) == g->tensors[n->inputs[0]].dtype) {
+        out->op = FGQ_OP_RESHAPE; /* a Cast to its input's own dtype (float16 models): a copy */
         keep = 1;
     } else if (op_is(n, "Transpose")) {
         out->op = FGQ_OP_TRANSPOSE;

@@ -1,6 +1,7 @@
 /* passes.c — identity removal, constant folding, BatchNorm folding, activation fusion, compaction. */
 #include "passes/passes.h"
 
+#include "import/onnx_import.h"
 #include "import/op_semantics.h"
 
 #include "lower/lower.h"
@@ -210,7 +211,11 @@ fgq_status fgq_pass_drop_identity(fgq_graph *g, fgq_error *err)
         return FGQ_ERR_NOMEM;
     for (int32_t i = 0; i < g->n_nodes; i++) {
         fgq_ir_node *n = &g->nodes[i];
-        if (!(is_op(n, "Identity") || is_op(n, "Dropout")) || n->n_inputs < 1 || n->n_outputs < 1)
+        /* a Cast to the dtype its input already has (float16 models, imported as float32) copies */
+        const int same_cast = is_op(n, "Cast") && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
+                              g->tensors[n->inputs[0]].dtype != FGQ_DT_UNDEF &&
+                              fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0)) == g->tensors[n->inputs[0]].dtype;
+        if (!(is_op(n, "Identity") || is_op(n, "Dropout") || same_cast) || n->n_inputs < 1 || n->n_outputs < 1)
             continue;
         int32_t x = n->inputs[0], y = n->outputs[0];
         if (x < 0 || y < 0)
@@ -508,7 +513,7 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
 static fgq_dtype cast_target(int64_t to)
 {
     switch (to) {
-    case 1: return FGQ_DT_F32;
+    case 1: case 10: return FGQ_DT_F32; /* float16 is imported as float32 */
     case 2: return FGQ_DT_U8;
     case 3: return FGQ_DT_S8;
     case 6: return FGQ_DT_S32;
