@@ -52,4 +52,8 @@ static fgq_test_ctx fgq_test_state_; /* test binaries only; never in the library
     (printf("%d passed, %d failed\n", fgq_test_state_.passed, fgq_test_state_.failed), \
      fgq_test_state_.failed == 0 ? 0 : 1)
 
+/* Exit status of a test that cannot run here (an instruction set this CPU lacks): CTest reports it
+ * skipped (SKIP_RETURN_CODE in CMakeLists.txt), not passed. */
+#define FGQ_TEST_SKIPPED 77
+
 #endif /* FGQ_TEST_H */

@@ -339,11 +339,11 @@ int main(void)
 #if defined(__x86_64__) || defined(__i386__)
     if (!fgq_cpu_has_avx2()) {
         printf("test_qconv_kernels: skipped, this CPU has no AVX2\n");
-        return 0;
+        return FGQ_TEST_SKIPPED;
     }
 #else
     printf("test_qconv_kernels: skipped, not x86\n");
-    return 0;
+    return FGQ_TEST_SKIPPED;
 #endif
     fgq_error err;
     if (fgq_threadpool_create(2, &pool2, &err) != FGQ_OK) {
