@@ -95,6 +95,9 @@ typedef enum {
                                  fp[0] clip of the gate inputs (0: none) */
     FGQ_OP_GRU = 49,          /* as LSTM without the cell: W [D, 3H, I], R [D, 3H, H], B? [D, 6H], H0 at input 5;
                                  out Y, Y_H; gates z, r, h; ip[2] linear_before_reset */
+    FGQ_OP_CONV_TRANSPOSE = 50, /* in: X [N, C, in...], W [C, M/G, k...], B? [M]; spatial block: FGQ_P_NSPATIAL,
+                                 FGQ_P_GROUP, FGQ_P_STRIDE, FGQ_P_DILATION, FGQ_P_PAD_BEGIN (kernel from W; Y's
+                                 dims give the output size, pads at the end and output_padding implied) */
     FGQ_OP_COUNT_
 } fgq_op;
 

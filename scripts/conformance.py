@@ -41,7 +41,7 @@ CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip",
            "Concat", "Softmax", "Constant", "Identity", "Dropout",
            "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Pow", "ReduceMean", "ReduceSum",
            "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice",
-           "Pad", "Split", "Resize", "Upsample", "Gather", "LSTM", "GRU",
+           "Pad", "Split", "Resize", "Upsample", "Gather", "LSTM", "GRU", "ConvTranspose",
            "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
            "ConvInteger", "DynamicQuantizeLinear"]
 

@@ -46,6 +46,7 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(FGQ_OP_GATHER, "Gather", 2, 2, gather),
     ROW(FGQ_OP_LSTM, "LSTM", 3, 7, lstm),
     ROW(FGQ_OP_GRU, "GRU", 3, 6, gru),
+    ROW(FGQ_OP_CONV_TRANSPOSE, "ConvTranspose", 2, 3, conv_transpose),
     QROW(FGQ_OP_QCONV, "QConv", 4, 5, qconv),
     QROW(FGQ_OP_QGEMM, "QGemm", 4, 5, qgemm),
     QROW(FGQ_OP_QADD, "QAdd", 2, 2, qadd),

@@ -52,6 +52,7 @@ FGQ_OPS_F32_DECL(resize)         /* resize_f32.c */
 FGQ_OPS_F32_DECL(gather)         /* layout_f32.c */
 FGQ_OPS_F32_DECL(lstm)           /* rnn_f32.c */
 FGQ_OPS_F32_DECL(gru)
+FGQ_OPS_F32_DECL(conv_transpose) /* conv_transpose_f32.c */
 
 #undef FGQ_OPS_F32_DECL
 

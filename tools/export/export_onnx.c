@@ -429,7 +429,7 @@ static fgq_status fused_act(xb *b, const char *base, int32_t act, float lo, floa
 static void spatial_attrs(xb *b, Onnx__NodeProto *n, const fgq_node_info *ni, int with_dil)
 {
     int32_t ns = ni->iparams[FGQ_P_NSPATIAL];
-    int64_t k[3], s[3], d[3], p[6];
+    int64_t k[3] = {0}, s[3] = {0}, d[3] = {0}, p[6] = {0};
     int kernel_known = 1, dil_1 = 1;
     for (int32_t i = 0; i < ns; i++) {
         k[i] = ni->iparams[FGQ_P_KERNEL + i];
@@ -690,6 +690,33 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
             attr_float(b, n, "clip", fp[0]);
         if (!lstm)
             attr_int(b, n, "linear_before_reset", ip[2]);
+        break;
+    }
+    case FGQ_OP_CONV_TRANSPOSE: {
+        /* the end pads from Y's size; what they cannot express (a larger Y) is output_padding */
+        fgq_tensor_info xi = tinfo(b, ni->inputs[0]), wi = tinfo(b, ni->inputs[1]), yi = tinfo(b, y);
+        const int32_t ns = ip[FGQ_P_NSPATIAL];
+        int64_t k[3] = {0}, s_[3] = {0}, d_[3] = {0}, pads[6] = {0}, opad[3] = {0};
+        for (int32_t i = 0; i < ns; i++) {
+            k[i] = wi.dims[2 + i];
+            s_[i] = ip[FGQ_P_STRIDE + i];
+            d_[i] = ip[FGQ_P_DILATION + i];
+            pads[i] = ip[FGQ_P_PAD_BEGIN + i];
+            if (pads[i] < 0)
+                return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED,
+                                "export: node '%s': ConvTranspose with a negative begin pad has no ONNX attribute form",
+                                base);
+            const int64_t pe = s_[i] * (xi.dims[2 + i] - 1) + (k[i] - 1) * d_[i] + 1 - pads[i] - yi.dims[2 + i];
+            pads[ns + i] = pe > 0 ? pe : 0;
+            opad[i] = pe < 0 ? -pe : 0;
+        }
+        n = xb_node1(b, "ConvTranspose", base, ni->n_inputs, in, yn);
+        attr_ints(b, n, "kernel_shape", k, ns);
+        attr_ints(b, n, "strides", s_, ns);
+        attr_ints(b, n, "dilations", d_, ns);
+        attr_ints(b, n, "pads", pads, 2 * ns);
+        attr_ints(b, n, "output_padding", opad, ns);
+        attr_int(b, n, "group", ip[FGQ_P_GROUP]);
         break;
     }
     case FGQ_OP_GATHER:

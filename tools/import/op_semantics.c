@@ -207,3 +207,82 @@ int fgq_onnx_resize_output(int32_t rank, const int64_t *dims, const float *scale
     }
     return 0;
 }
+
+/* INTS attribute `name` of exactly `want` values into v (absent: def each); -1 when malformed. */
+static int ints_exact(const fgq_ir_node *n, const char *name, int32_t want, int64_t def, int64_t *v)
+{
+    const fgq_ir_attr *a = fgq_node_attr(n, name);
+    if (a == NULL) {
+        for (int32_t i = 0; i < want; i++)
+            v[i] = def;
+        return 0;
+    }
+    if (a->type != FGQ_ATTR_INTS || a->n != want)
+        return -1;
+    for (int32_t i = 0; i < want; i++)
+        v[i] = a->ints[i];
+    return 0;
+}
+
+int fgq_onnx_conv_transpose(const fgq_ir_node *n, int32_t ns, const int64_t *x_sp, const int64_t *w_sp,
+                            int64_t *out_sp, int64_t *pad_begin, int64_t *stride, int64_t *dil, char *why,
+                            size_t why_len)
+{
+    int64_t k[3], op[3], pads[6];
+    if (ns < 1 || ns > 3) {
+        snprintf(why, why_len, "%d spatial dims (1..3)", (int)ns);
+        return -1;
+    }
+    if (ints_exact(n, "kernel_shape", ns, 0, k) || ints_exact(n, "strides", ns, 1, stride) ||
+        ints_exact(n, "dilations", ns, 1, dil) || ints_exact(n, "output_padding", ns, 0, op) ||
+        ints_exact(n, "pads", 2 * ns, 0, pads)) {
+        snprintf(why, why_len, "kernel_shape / strides / dilations / output_padding / pads must have one value per "
+                 "spatial dim (pads two)");
+        return -1;
+    }
+    const char *ap = str_attr(n, "auto_pad", "NOTSET");
+    const int same_upper = strcmp(ap, "SAME_UPPER") == 0, same_lower = strcmp(ap, "SAME_LOWER") == 0;
+    if (!same_upper && !same_lower && strcmp(ap, "NOTSET") != 0 && strcmp(ap, "VALID") != 0) {
+        snprintf(why, why_len, "auto_pad '%s'", ap);
+        return -1;
+    }
+    const fgq_ir_attr *os = fgq_node_attr(n, "output_shape");
+    if (os != NULL && (os->type != FGQ_ATTR_INTS || (os->n != ns && os->n != ns + 2))) {
+        snprintf(why, why_len, "output_shape must have %d (or %d) values", (int)ns, (int)ns + 2);
+        return -1;
+    }
+    for (int32_t i = 0; i < ns; i++) {
+        if (k[i] == 0)
+            k[i] = w_sp[i];
+        if (k[i] != w_sp[i] || stride[i] < 1 || stride[i] > (1 << 20) || dil[i] < 1 || dil[i] > (1 << 20) ||
+            op[i] < 0 || op[i] > (1 << 20) || pads[i] < 0 || pads[ns + i] < 0 || pads[i] > (1 << 20) ||
+            pads[ns + i] > (1 << 20) || x_sp[i] < 1 || x_sp[i] > ((int64_t)1 << 30)) {
+            snprintf(why, why_len, "dim %d: kernel %lld (W %lld), stride %lld, dilation %lld, output_padding %lld, "
+                     "pads %lld/%lld out of range", (int)i, (long long)k[i], (long long)w_sp[i], (long long)stride[i],
+                     (long long)dil[i], (long long)op[i], (long long)pads[i], (long long)pads[ns + i]);
+            return -1;
+        }
+        const int64_t full = stride[i] * (x_sp[i] - 1) + op[i] + (k[i] - 1) * dil[i] + 1;
+        if (os != NULL || same_upper || same_lower) {
+            const int64_t want = os != NULL ? os->ints[os->n == ns ? i : i + 2] : x_sp[i] * stride[i];
+            /* ONNX's split, with Python's floor division: a negative total (an output larger than
+             * the taps reach) gives outputs that hold the bias only */
+            const int64_t total = full - want, half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+            if (want < 1 || want > ((int64_t)1 << 30)) {
+                snprintf(why, why_len, "dim %d: output size %lld", (int)i, (long long)want);
+                return -1;
+            }
+            pad_begin[i] = same_upper ? half : total - half;
+            out_sp[i] = want;
+        } else {
+            const int valid = strcmp(ap, "VALID") == 0;
+            pad_begin[i] = valid ? 0 : pads[i];
+            out_sp[i] = full - (valid ? 0 : pads[i] + pads[ns + i]);
+            if (out_sp[i] < 1) {
+                snprintf(why, why_len, "dim %d: output size %lld", (int)i, (long long)out_sp[i]);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}

@@ -54,4 +54,13 @@ int fgq_onnx_resize_attrs(const fgq_ir_node *n, int64_t opset, int32_t *mode, in
 int fgq_onnx_resize_output(int32_t rank, const int64_t *dims, const float *scales, const int64_t *sizes, int64_t *out,
                            float *eff_scales, char *why, size_t why_len);
 
+/* ConvTranspose: from node n's attributes (kernel_shape, strides, dilations,
+ * pads, output_padding, auto_pad, output_shape) and X's / W's spatial dims
+ * (ns of them), the output's spatial dims and the begin pads (ONNX's rules:
+ * output_shape or SAME_* give the total padding, split as the spec says).
+ * Returns 0, or -1 with the reason in why. */
+int fgq_onnx_conv_transpose(const fgq_ir_node *n, int32_t ns, const int64_t *x_sp, const int64_t *w_sp,
+                            int64_t *out_sp, int64_t *pad_begin, int64_t *stride, int64_t *dil, char *why,
+                            size_t why_len);
+
 #endif /* FGQ_OP_SEMANTICS_H */

@@ -1118,6 +1118,30 @@ static fgq_status infer_rnn(infer_ctx *c)
     return FGQ_OK;
 }
 
+static fgq_status infer_conv_transpose(infer_ctx *c)
+{
+    const fgq_ir_node *n = cur(c);
+    fgq_ir_tensor *x = in_t(c, 0), *w = in_t(c, 1);
+    if (!known(x) || !known(w))
+        return FGQ_OK;
+    if (x->rank < 3 || x->rank > 5 || w->rank != x->rank)
+        return node_fail(c, FGQ_ERR_SHAPE, "X %d-D and W %d-D: expected [N, C, spatial...] and [C, M/group, k...]",
+                         (int)x->rank, (int)w->rank);
+    const int64_t group = fgq_node_attr_int(n, "group", 1);
+    if (group < 1 || w->dims[0] != x->dims[1])
+        return node_fail(c, FGQ_ERR_SHAPE, "W dim 0 is %lld, X has %lld channels", (long long)w->dims[0],
+                         (long long)x->dims[1]);
+    int64_t osp[3], pb[3], st[3], dl[3];
+    char why[200];
+    if (fgq_onnx_conv_transpose(n, x->rank - 2, x->dims + 2, w->dims + 2, osp, pb, st, dl, why, sizeof why) != 0)
+        return node_fail(c, FGQ_ERR_SHAPE, "%s", why);
+    int64_t dims[FGQ_MAX_DIMS] = {x->dims[0], w->dims[1] * group};
+    for (int32_t i = 0; i < x->rank - 2; i++)
+        dims[2 + i] = osp[i];
+    set_out(c, 0, x->dtype, x->rank, dims);
+    return FGQ_OK;
+}
+
 /* ---- driver ---------------------------------------------------------------- */
 
 static fgq_status infer_node(infer_ctx *c)
@@ -1149,6 +1173,7 @@ static fgq_status infer_node(infer_ctx *c)
     if (strcmp(op, "Split") == 0) return infer_split(c);
     if (strcmp(op, "Resize") == 0 || strcmp(op, "Upsample") == 0) return infer_resize(c);
     if (strcmp(op, "LSTM") == 0 || strcmp(op, "GRU") == 0) return infer_rnn(c);
+    if (strcmp(op, "ConvTranspose") == 0) return infer_conv_transpose(c);
     if (strcmp(op, "Identity") == 0) {
         const int64_t *v;
         int64_t nv;
@@ -1278,7 +1303,7 @@ static const char *const supported_ops[] = {
     "Squeeze", "Unsqueeze", "Concat", "Softmax", "Constant", "Identity", "Dropout",
     "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
     "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split", "Resize", "Upsample",
-    "LSTM", "GRU",
+    "LSTM", "GRU", "ConvTranspose",
     "Gather", "Shape", "Cast", "ConstantOfShape", "Equal", "Where", "Expand",
     /* Shape, Cast, ConstantOfShape, Equal, Where, Expand only where they fold to constants:
      * see fgq_node_is_supported */

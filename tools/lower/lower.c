@@ -513,6 +513,36 @@ static fgq_status lower_rnn(const fgq_graph *g, const fgq_ir_node *n, fgq_lowere
     return FGQ_OK;
 }
 
+/* ConvTranspose: the spatial block (kernel from W) and the begin pads, from
+ * the attributes resolved against X and W as shape inference does. */
+static fgq_status lower_conv_transpose(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out,
+                                       fgq_error *err)
+{
+    out->op = FGQ_OP_CONV_TRANSPOSE;
+    const int64_t group = fgq_node_attr_int(n, "group", 1);
+    if (group < 1 || group > INT32_MAX)
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (ConvTranspose): group %lld", n->name, (long long)group);
+    out->iparams[FGQ_P_GROUP] = (int32_t)group;
+    if (g == NULL)
+        return FGQ_OK;
+    const fgq_ir_tensor *x = tensor_of(g, n->inputs[0]), *w = tensor_of(g, n->n_inputs > 1 ? n->inputs[1] : -1);
+    if (x == NULL || w == NULL || x->rank < 3 || x->rank > 5 || w->rank != x->rank)
+        return UNSUP("node '%s' (ConvTranspose): X and W must be 1-D..3-D with known shapes", n->name);
+    const int32_t ns = x->rank - 2;
+    int64_t osp[3], pb[3], st[3], dl[3];
+    char why[200];
+    if (fgq_onnx_conv_transpose(n, ns, x->dims + 2, w->dims + 2, osp, pb, st, dl, why, sizeof why) != 0)
+        return UNSUP("node '%s' (ConvTranspose): %s", n->name, why);
+    out->iparams[FGQ_P_NSPATIAL] = ns;
+    for (int32_t i = 0; i < ns; i++) {
+        out->iparams[FGQ_P_KERNEL + i] = (int32_t)w->dims[2 + i];
+        out->iparams[FGQ_P_STRIDE + i] = (int32_t)st[i];
+        out->iparams[FGQ_P_DILATION + i] = (int32_t)dl[i];
+        out->iparams[FGQ_P_PAD_BEGIN + i] = (int32_t)pb[i];
+    }
+    return FGQ_OK;
+}
+
 /* g may be NULL: attribute-only check (fgq_lower_supports). */
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
@@ -705,6 +735,11 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         if (st != FGQ_OK)
             return st;
         keep = 1;
+    } else if (op_is(n, "ConvTranspose")) {
+        fgq_status st = lower_conv_transpose(g, n, out, err);
+        if (st != FGQ_OK)
+            return st;
+        keep = n->n_inputs < 3 ? n->n_inputs : 3;
     } else if (op_is(n, "Gather")) {
         out->op = FGQ_OP_GATHER;
         fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1),
