@@ -1,6 +1,7 @@
 """The float ops that the common model zoo needs (issue 10): HardSigmoid, HardSwish, Erf, Gelu,
-Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize, Gather, and the shape
-arithmetic that folds (ConstantOfShape, Equal, Where, Expand) — in the blocks exporters write them in.
+Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize, Gather, ConvTranspose, LSTM, GRU,
+and the shape arithmetic that folds (ConstantOfShape, Equal, Where, Expand) — in the blocks
+exporters write them in; float16 models imported as float32.
 
 Oracle: ONNX Runtime (CPU) on the same model and inputs. Tolerance: per output
 max|fgq - ort| <= 1e-4 * max(1, max|ort|) (fgq sums in double or another order).
