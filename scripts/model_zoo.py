@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -186,9 +187,16 @@ def fgq(binary, *args, timeout=1800):
     return subprocess.run([binary] + [str(a) for a in args], capture_output=True, text=True, timeout=timeout)
 
 
+def clean(msg):
+    """A message with this machine's paths taken out: the export cache as $FGQ_CACHE/zoo, the
+    per-model scratch folder dropped (results are committed; docs name no machine's paths)."""
+    msg = msg.replace(CACHE, "$FGQ_CACHE/zoo")
+    return re.sub(re.escape(tempfile.gettempdir()) + r"/[^/\s]+/", "", msg)
+
+
 def first_line(text):
     lines = [l for l in text.strip().splitlines() if l.strip()]
-    return lines[0][:300] if lines else "(no message)"
+    return clean(lines[0][:300]) if lines else "(no message)"
 
 
 def sqnr(ref, got):
@@ -209,7 +217,7 @@ def run_model(binary, name, spec, work):
         try:
             export(name, spec, onnx_path)
         except Exception as e:  # noqa: BLE001 - reported in the table
-            res["export"] = f"fail: {e}"
+            res["export"] = clean(f"fail: {e}")
             return res
     res["export"] = "ok"
     p = fgq(binary, "inspect", onnx_path, "--json")
@@ -270,7 +278,7 @@ def run_model(binary, name, spec, work):
                 so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
                 y_ort = ort.InferenceSession(qdq, so, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
             except Exception as e:  # noqa: BLE001
-                res["qdq"] = f"ORT: {str(e)[:200]}"
+                res["qdq"] = clean(f"ORT: {str(e)[:200]}")
                 continue
             res["qdq_agree_db"] = round(sqnr(yq, y_ort), 1)
             res["qdq_sqnr_db"] = round(sqnr(want, y_ort), 1)

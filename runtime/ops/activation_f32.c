@@ -18,24 +18,29 @@ static fgq_status check_unary(const fgq_node_view *node, const fgq_tensor_view *
     return fgq_ops_check_out_dims(node, out[0], in[0]->rank, in[0]->dims, err);
 }
 
-fgq_status fgq_relu_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                              const fgq_tensor_view *const *out, fgq_error *err)
-{
-    return check_unary(node, in, out, 1, err);
-}
+/* An activation without parameters, y[i] = EXPR with v = x[i]: its check and run. */
+#define UNARY_F32(name, expr)                                                                               \
+    fgq_status fgq_##name##_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,           \
+                                      const fgq_tensor_view *const *out, fgq_error *err)                     \
+    {                                                                                                       \
+        return check_unary(node, in, out, 1, err);                                                          \
+    }                                                                                                       \
+    fgq_status fgq_##name##_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,             \
+                                    const fgq_tensor_view *const *out, fgq_error *err)                       \
+    {                                                                                                       \
+        (void)node;                                                                                         \
+        (void)err;                                                                                          \
+        const float *x = (const float *)in[0]->data;                                                        \
+        float *y = (float *)out[0]->data;                                                                   \
+        const int64_t n = fgq_ops_numel(in[0]);                                                             \
+        for (int64_t i = 0; i < n; i++) {                                                                   \
+            const float v = x[i];                                                                           \
+            y[i] = (expr);                                                                                  \
+        }                                                                                                   \
+        return FGQ_OK;                                                                                      \
+    }
 
-fgq_status fgq_relu_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                            const fgq_tensor_view *const *out, fgq_error *err)
-{
-    (void)node;
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    float *y = (float *)out[0]->data;
-    int64_t n = fgq_ops_numel(in[0]);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = x[i] < 0.0f ? 0.0f : x[i];
-    return FGQ_OK;
-}
+UNARY_F32(relu, v < 0.0f ? 0.0f : v)
 
 /* Clip: bounds come from fparams[0]/[1] (±INFINITY when absent); when the model
  * feeds them as tensors (ONNX opset ≥ 11 inputs 1 and 2, possibly computed at
@@ -96,52 +101,9 @@ fgq_status fgq_leaky_relu_f32_run(const fgq_node_view *node, const fgq_tensor_vi
     return FGQ_OK;
 }
 
-fgq_status fgq_sigmoid_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                 const fgq_tensor_view *const *out, fgq_error *err)
-{
-    return check_unary(node, in, out, 1, err);
-}
+UNARY_F32(sigmoid, fgq_ops_sigmoid(v))
 
-fgq_status fgq_sigmoid_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                               const fgq_tensor_view *const *out, fgq_error *err)
-{
-    (void)node;
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    float *y = (float *)out[0]->data;
-    int64_t n = fgq_ops_numel(in[0]);
-    /* 1/(1+e^-x) for x ≥ 0 and e^x/(1+e^x) for x < 0: exp never overflows, and
-     * small outputs keep their relative precision. */
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        if (v >= 0.0f) {
-            y[i] = 1.0f / (1.0f + expf(-v));
-        } else {
-            float e = expf(v);
-            y[i] = e / (1.0f + e);
-        }
-    }
-    return FGQ_OK;
-}
-
-fgq_status fgq_tanh_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                              const fgq_tensor_view *const *out, fgq_error *err)
-{
-    return check_unary(node, in, out, 1, err);
-}
-
-fgq_status fgq_tanh_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                            const fgq_tensor_view *const *out, fgq_error *err)
-{
-    (void)node;
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    float *y = (float *)out[0]->data;
-    int64_t n = fgq_ops_numel(in[0]);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = tanhf(x[i]);
-    return FGQ_OK;
-}
+UNARY_F32(tanh, tanhf(v))
 
 /* ---- HardSigmoid, HardSwish, Erf, Gelu, Sqrt (ONNX opsets 6..20) ----------- */
 
@@ -175,43 +137,8 @@ fgq_status fgq_hard_sigmoid_f32_run(const fgq_node_view *node, const fgq_tensor_
     return FGQ_OK;
 }
 
-fgq_status fgq_hard_swish_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                    const fgq_tensor_view *const *out, fgq_error *err)
-{
-    return check_unary(node, in, out, 1, err);
-}
-
-fgq_status fgq_hard_swish_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                  const fgq_tensor_view *const *out, fgq_error *err)
-{
-    (void)node;
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    float *y = (float *)out[0]->data;
-    const int64_t n = fgq_ops_numel(in[0]);
-    for (int64_t i = 0; i < n; i++) /* ONNX: alpha 1/6, beta 0.5 */
-        y[i] = x[i] * hard_sigmoid(x[i], 1.0f / 6.0f, 0.5f);
-    return FGQ_OK;
-}
-
-fgq_status fgq_erf_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                             const fgq_tensor_view *const *out, fgq_error *err)
-{
-    return check_unary(node, in, out, 1, err);
-}
-
-fgq_status fgq_erf_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                           const fgq_tensor_view *const *out, fgq_error *err)
-{
-    (void)node;
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    float *y = (float *)out[0]->data;
-    const int64_t n = fgq_ops_numel(in[0]);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = erff(x[i]);
-    return FGQ_OK;
-}
+UNARY_F32(hard_swish, v * hard_sigmoid(v, 1.0f / 6.0f, 0.5f)) /* ONNX: alpha 1/6, beta 0.5 */
+UNARY_F32(erf, erff(v))
 
 fgq_status fgq_gelu_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                               const fgq_tensor_view *const *out, fgq_error *err)
@@ -241,21 +168,4 @@ fgq_status fgq_gelu_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     return FGQ_OK;
 }
 
-fgq_status fgq_sqrt_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                              const fgq_tensor_view *const *out, fgq_error *err)
-{
-    return check_unary(node, in, out, 1, err);
-}
-
-fgq_status fgq_sqrt_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                            const fgq_tensor_view *const *out, fgq_error *err)
-{
-    (void)node;
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    float *y = (float *)out[0]->data;
-    const int64_t n = fgq_ops_numel(in[0]);
-    for (int64_t i = 0; i < n; i++)
-        y[i] = sqrtf(x[i]);
-    return FGQ_OK;
-}
+UNARY_F32(sqrt, sqrtf(v))

@@ -9,6 +9,7 @@
 
 #include "fgq_ops.h"
 
+#include <math.h>
 #include <stdint.h>
 
 /* Bounds that keep every index computation in int64 far from overflow:
@@ -65,5 +66,15 @@ typedef struct {
  * input + pad_begin). Fills sp; does not check Y's first two dims. */
 fgq_status fgq_ops_read_spatial(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *w,
                                 const fgq_tensor_view *y, int allow_ceil, fgq_ops_spatial *sp, fgq_error *err);
+
+/* 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: exp never overflows, and
+ * small outputs keep their relative precision (Sigmoid, the LSTM/GRU gates). */
+static inline float fgq_ops_sigmoid(float x)
+{
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    const float e = expf(x);
+    return e / (1.0f + e);
+}
 
 #endif /* FGQ_OPS_UTIL_H */

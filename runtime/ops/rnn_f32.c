@@ -25,14 +25,6 @@
 #include <math.h>
 #include <string.h>
 
-static float sigm(float v)
-{
-    if (v >= 0.0f)
-        return 1.0f / (1.0f + expf(-v));
-    const float e = expf(v);
-    return e / (1.0f + e);
-}
-
 static float dotf(const float *a, const float *b, int64_t n)
 {
     float s = 0.0f;
@@ -151,7 +143,7 @@ static void rnn_direction(const fgq_node_view *node, const fgq_tensor_view *cons
                     const int64_t row = H + j;
                     const float r = dotf(xt, W + row * I, I) + dotf(hp, R + row * H, H) +
                                     (B != NULL ? B[row] + B[G + row] : 0.0f);
-                    ht[j] = sigm(clipv(r, clip)) * hp[j];
+                    ht[j] = fgq_ops_sigmoid(clipv(r, clip)) * hp[j];
                 }
             float *hdst = reset_first ? YH + n * H : ht;
             for (int64_t j = 0; j < H; j++) {
@@ -170,13 +162,13 @@ static void rnn_direction(const fgq_node_view *node, const fgq_tensor_view *cons
                 }
                 const float hprev = hp != NULL ? hp[j] : 0.0f;
                 if (gates == 4) {
-                    const float ig = sigm(clipv(a[0], clip)), og = sigm(clipv(a[1], clip));
-                    const float fg = sigm(clipv(a[2], clip)), cg = tanhf(clipv(a[3], clip));
+                    const float ig = fgq_ops_sigmoid(clipv(a[0], clip)), og = fgq_ops_sigmoid(clipv(a[1], clip));
+                    const float fg = fgq_ops_sigmoid(clipv(a[2], clip)), cg = tanhf(clipv(a[3], clip));
                     float *c = C + n * H + j;
                     *c = fg * *c + ig * cg;
                     ht[j] = og * tanhf(*c);
                 } else {
-                    const float z = sigm(clipv(a[0], clip)), r = sigm(clipv(a[1], clip));
+                    const float z = fgq_ops_sigmoid(clipv(a[0], clip)), r = fgq_ops_sigmoid(clipv(a[1], clip));
                     const float nn = tanhf(clipv(node->iparams[2] == 0 ? a[2] + rh_h : a[2] + r * rh_h, clip));
                     hdst[j] = (1.0f - z) * nn + z * hprev;
                 }

@@ -573,11 +573,12 @@ static fgq_status infer_transpose(infer_ctx *c)
     return FGQ_OK;
 }
 
-/* Axes of Squeeze/Unsqueeze: attribute before opset 13, constant input after.
+/* Axes from the attribute, or (as_input) from constant input 1 (Squeeze /
+ * Unsqueeze from opset 13, Reduce* per fgq_onnx_reduce_axes_are_input).
  * Returns count, -1 if unknown (run-time input), -2 on error. */
-static int32_t get_axes(infer_ctx *c, int64_t *axes)
+static int32_t get_axes(infer_ctx *c, int as_input, int64_t *axes)
 {
-    if (c->g->opset < 13 || fgq_node_attr(cur(c), "axes") != NULL) {
+    if (!as_input) {
         int32_t got = attr_ints(c, "axes", -1, 0, axes);
         return got < 0 ? -2 : got;
     }
@@ -599,7 +600,7 @@ static fgq_status infer_squeeze(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);
     int64_t axes[2 * FGQ_MAX_DIMS];
-    int32_t na = get_axes(c, axes);
+    int32_t na = get_axes(c, c->g->opset >= 13 && fgq_node_attr(cur(c), "axes") == NULL, axes);
     if (na == -2)
         return c->err->status;
     if (!known(x) || na < 0)
@@ -636,7 +637,7 @@ static fgq_status infer_unsqueeze(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);
     int64_t axes[2 * FGQ_MAX_DIMS];
-    int32_t na = get_axes(c, axes);
+    int32_t na = get_axes(c, c->g->opset >= 13 && fgq_node_attr(cur(c), "axes") == NULL, axes);
     if (na == -2)
         return c->err->status;
     if (!known(x) || na < 0)
@@ -866,34 +867,11 @@ static fgq_dtype zp_dtype(infer_ctx *c, int32_t k, fgq_dtype def)
 
 /* ---- zoo ops: reductions, LayerNormalization, Slice, Pad, Split -------------- */
 
-/* Axes of a Reduce* node (attribute or constant input 1): count, -1 when
- * computed at run time, -2 after an error. */
-static int32_t reduce_axes(infer_ctx *c, int64_t *axes)
-{
-    const fgq_ir_node *n = cur(c);
-    if (!fgq_onnx_reduce_axes_are_input(n->op_type, c->g->opset)) {
-        int32_t got = attr_ints(c, "axes", -1, 0, axes);
-        return got < 0 ? -2 : got;
-    }
-    if (in_idx(c, 1) < 0)
-        return 0;
-    const int64_t *v;
-    int64_t nv;
-    if (!in_ints(c, 1, &v, &nv))
-        return -1;
-    if (nv > 2 * FGQ_MAX_DIMS) {
-        node_fail(c, FGQ_ERR_SHAPE, "%lld axes is too many", (long long)nv);
-        return -2;
-    }
-    memcpy(axes, v, (size_t)nv * sizeof(int64_t));
-    return (int32_t)nv;
-}
-
 static fgq_status infer_reduce(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);
     int64_t axes[2 * FGQ_MAX_DIMS];
-    const int32_t na = reduce_axes(c, axes);
+    const int32_t na = get_axes(c, fgq_onnx_reduce_axes_are_input(cur(c)->op_type, c->g->opset), axes);
     if (na == -2)
         return c->err->status;
     if (!known(x) || na < 0)

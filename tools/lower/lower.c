@@ -543,6 +543,26 @@ static fgq_status lower_conv_transpose(const fgq_graph *g, const fgq_ir_node *n,
     return FGQ_OK;
 }
 
+/* The lowerings whose runtime op takes the data input only (axes, pads,
+ * scales and starts become parameters): Reduce*, Slice, Resize / Upsample,
+ * Pad. NULL for other ops. */
+typedef fgq_status (*one_input_lower_fn)(const fgq_graph *g, const fgq_ir_node *n, int64_t opset,
+                                         fgq_lowered_node *out, fgq_error *err);
+static one_input_lower_fn one_input_lowering(const fgq_ir_node *n)
+{
+    static const struct {
+        const char *op;
+        one_input_lower_fn fn;
+    } table[] = {{"ReduceMean", lower_reduce}, {"ReduceSum", lower_reduce},   {"ReduceMax", lower_reduce},
+                 {"ReduceMin", lower_reduce},  {"ReduceL2", lower_reduce},    {"ReduceSumSquare", lower_reduce},
+                 {"Slice", lower_slice},       {"Resize", lower_resize},      {"Upsample", lower_resize},
+                 {"Pad", lower_pad}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (op_is(n, table[i].op))
+            return table[i].fn;
+    return NULL;
+}
+
 /* g may be NULL: attribute-only check (fgq_lower_supports). */
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
@@ -573,6 +593,7 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         return UNSUP("node '%s' (%s): %d inputs, at most %d supported", n->name, n->op_type, (int)n->n_inputs,
                      FGQ_LOWER_MAX_INPUTS);
     int32_t keep = n->n_inputs; /* how many leading inputs the runtime op takes */
+    one_input_lower_fn one;
 
     if (op_is(n, "Conv")) {
         out->op = FGQ_OP_CONV;
@@ -724,14 +745,8 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
         out->op = FGQ_OP_SQRT;
     } else if (op_is(n, "Pow")) {
         out->op = FGQ_OP_POW;
-    } else if (op_is(n, "ReduceMean") || op_is(n, "ReduceSum") || op_is(n, "ReduceMax") || op_is(n, "ReduceMin") ||
-               op_is(n, "ReduceL2") || op_is(n, "ReduceSumSquare")) {
-        fgq_status st = lower_reduce(g, n, opset, out, err);
-        if (st != FGQ_OK)
-            return st;
-        keep = 1;
-    } else if (op_is(n, "Slice")) {
-        fgq_status st = lower_slice(g, n, opset, out, err);
+    } else if ((one = one_input_lowering(n)) != NULL) {
+        fgq_status st = one(g, n, opset, out, err);
         if (st != FGQ_OK)
             return st;
         keep = 1;
@@ -748,16 +763,6 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
             return st;
         if (n->n_inputs != 2 || n->inputs[1] < 0)
             return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Gather): data and indices are required", n->name);
-    } else if (op_is(n, "Resize") || op_is(n, "Upsample")) {
-        fgq_status st = lower_resize(g, n, opset, out, err);
-        if (st != FGQ_OK)
-            return st;
-        keep = 1;
-    } else if (op_is(n, "Pad")) {
-        fgq_status st = lower_pad(g, n, opset, out, err);
-        if (st != FGQ_OK)
-            return st;
-        keep = 1;
     } else {
         return UNSUP("node '%s': op %s has no fgq lowering", n->name, n->op_type);
     }

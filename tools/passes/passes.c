@@ -345,6 +345,15 @@ static int64_t bcast_offset(const int64_t *idx, int32_t R, const int64_t *d, int
     return off;
 }
 
+/* The multi-index idx (rank R, last dim fastest) of flat element i of a tensor with dims. */
+static void unravel(int64_t i, int32_t R, const int64_t *dims, int64_t *idx)
+{
+    for (int32_t k = R - 1; k >= 0; k--) {
+        idx[k] = i % dims[k];
+        i /= dims[k];
+    }
+}
+
 static fgq_status fold_binary(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_tensor *out, fgq_error *err)
 {
     const fgq_ir_tensor *a = &g->tensors[n->inputs[0]], *b = &g->tensors[n->inputs[1]];
@@ -369,11 +378,7 @@ static fgq_status fold_binary(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_t
     char op = is_op(n, "Add") ? '+' : is_op(n, "Sub") ? '-' : is_op(n, "Mul") ? '*' : '/';
     int64_t idx[FGQ_MAX_DIMS] = {0};
     for (int64_t i = 0; i < total; i++) {
-        int64_t rem = i;
-        for (int32_t k = R - 1; k >= 0; k--) {
-            idx[k] = rem % dims[k];
-            rem /= dims[k];
-        }
+        unravel(i, R, dims, idx);
         int64_t ia = bcast_offset(idx, R, a->dims, a->rank), ib = bcast_offset(idx, R, b->dims, b->rank);
         if (a->dtype == FGQ_DT_F32) {
             /* float arithmetic, as the runtime would do it */
@@ -481,11 +486,7 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
     const size_t es = fgq_dtype_size(odt);
     int64_t idx[FGQ_MAX_DIMS] = {0};
     for (int64_t i = 0; i < total; i++) {
-        int64_t rem = i;
-        for (int32_t k = R - 1; k >= 0; k--) {
-            idx[k] = rem % dims[k];
-            rem /= dims[k];
-        }
+        unravel(i, R, dims, idx);
         if (is_op(n, "ConstantOfShape")) {
             if (in[0] != NULL)
                 memcpy(data + (size_t)i * es, in[0]->data, es);
