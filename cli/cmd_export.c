@@ -1,26 +1,80 @@
 /* cmd_export.c — `fgq export`: a .fgq model as QDQ ONNX (ONNX Runtime cross-check). */
 #include "cli.h"
 
+#include "export/export_c.h"
 #include "export/export_onnx.h"
 #include "fgq_runtime.h"
 #include "fileutil.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char k_usage[] =
     "usage: fgq export MODEL.fgq --onnx OUT.onnx\n"
+    "       fgq export MODEL.fgq --c DIR [--name NAME]\n"
     "\n"
-    "Writes MODEL as an ONNX model (opset 21) that ONNX Runtime can run: float ops\n"
-    "as their ONNX ops, integer-only ops in QuantizeLinear/DequantizeLinear form\n"
-    "(u8/s8 activations; weights as int8/int4 codes behind a per-channel or blocked\n"
-    "DequantizeLinear; see docs/quantized-ops.md, \"QDQ export\"). Graph input and\n"
-    "output names and shapes are kept. Written to a temporary file, then renamed;\n"
-    "on any error no file is left.\n"
+    "--onnx: writes MODEL as an ONNX model (opset 21) that ONNX Runtime can run:\n"
+    "float ops as their ONNX ops, integer-only ops in QuantizeLinear/\n"
+    "DequantizeLinear form (u8/s8 activations; weights as int8/int4 codes behind a\n"
+    "per-channel or blocked DequantizeLinear; see docs/quantized-ops.md, \"QDQ\n"
+    "export\"). Graph input and output names and shapes are kept.\n"
+    "\n"
+    "--c: writes MODEL as C source for firmware (docs/device.md): DIR/NAME.c (the\n"
+    "model bytes as a 64-byte aligned const array, in flash), DIR/NAME.h (its size,\n"
+    "the arena size, the inputs' and outputs' byte counts, dtypes and shapes) and\n"
+    "DIR/NAME_ops.h (the ops it uses: build the runtime with\n"
+    "-DFGQ_OP_SELECTION='\"NAME_ops.h\"' to link only those). DIR is created if\n"
+    "missing. The firmware calls fgq_model_load / fgq_model_run: no file system, no\n"
+    "heap.\n"
+    "\n"
+    "Each file is written to a temporary name, then renamed; on an error before\n"
+    "writing no file is touched.\n"
     "\n"
     "options:\n"
-    "  --onnx OUT.onnx  where to write (required)\n"
+    "  --onnx OUT.onnx  write QDQ ONNX there\n"
+    "  --c DIR          write C source into DIR\n"
+    "  --name NAME      the C files' and symbols' prefix (a C identifier; default\n"
+    "                   \"model\": model.c, model.h, model_ops.h, model_data[])\n"
     "  -h, --help       this text\n";
+
+/* DIR/NAME<suffix> into buf; 0 when it does not fit. */
+static int c_path(char *buf, size_t cap, const char *dir, const char *name, const char *suffix)
+{
+    int n = snprintf(buf, cap, "%s/%s%s", dir, name, suffix);
+    return n > 0 && (size_t)n < cap;
+}
+
+static fgq_status write_c(const fgq_model *m, const uint8_t *bytes, size_t size, const char *model,
+                          const char *dir, const char *name, fgq_error *err)
+{
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno != ENOENT || mkdir(dir, 0777) != 0)
+            return fgq_fail(err, FGQ_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    } else if (!S_ISDIR(sb.st_mode)) {
+        return fgq_fail(err, FGQ_ERR_IO, "%s: not a folder", dir);
+    }
+    char paths[3][4096];
+    static const char *const suffix[3] = { ".c", ".h", "_ops.h" };
+    for (int i = 0; i < 3; i++)
+        if (!c_path(paths[i], sizeof paths[i], dir, name, suffix[i]))
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: folder name too long", dir);
+    fgq_export_c_files f;
+    fgq_status st = fgq_export_c(m, bytes, size, name, model, &f, err);
+    if (st != FGQ_OK)
+        return st;
+    const char *texts[3] = { f.c_text, f.h_text, f.ops_text };
+    size_t lens[3] = { f.c_len, f.h_len, f.ops_len };
+    for (int i = 0; i < 3 && st == FGQ_OK; i++)
+        st = fgq_write_file_atomic(paths[i], texts[i], lens[i], err);
+    if (st == FGQ_OK)
+        printf("%s -> %s: %zu model bytes, arena %llu bytes, %d fgq nodes\n", model, paths[0], size,
+               (unsigned long long)fgq_model_arena_size(m), fgq_model_n_nodes(m));
+    fgq_export_c_files_free(&f);
+    return st;
+}
 
 int fgq_cmd_export(int argc, char **argv)
 {
@@ -29,13 +83,14 @@ int fgq_cmd_export(int argc, char **argv)
         fputs(k_usage, stdout);
         return FGQ_EXIT_OK;
     }
-    const char *model = NULL, *out = NULL;
+    const char *model = NULL, *out = NULL, *cdir = NULL, *name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--onnx") == 0) {
+        if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0) {
             if (i + 1 >= argc)
                 return fgq_cli_usage_error(cmd, "%s needs a value", a);
-            out = argv[++i];
+            const char **dst = a[2] == 'o' ? &out : a[2] == 'c' ? &cdir : &name;
+            *dst = argv[++i];
         } else if (a[0] == '-' && a[1] != '\0') {
             return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
         } else if (model == NULL) {
@@ -46,11 +101,31 @@ int fgq_cmd_export(int argc, char **argv)
     }
     if (model == NULL)
         return fgq_cli_usage_error(cmd, "no model given");
-    if (out == NULL)
-        return fgq_cli_usage_error(cmd, "--onnx OUT.onnx is required");
-    int clash = fgq_cli_output_clashes(cmd, out, &model, 1);
-    if (clash)
-        return clash;
+    if (out == NULL && cdir == NULL)
+        return fgq_cli_usage_error(cmd, "--onnx OUT.onnx or --c DIR is required");
+    if (name != NULL && cdir == NULL)
+        return fgq_cli_usage_error(cmd, "--name goes with --c");
+    if (name == NULL)
+        name = "model";
+    if (!fgq_export_c_name_ok(name))
+        return fgq_cli_usage_error(cmd, "--name '%s' is not a C identifier of 1..%d characters", name,
+                                   FGQ_EXPORT_C_MAX_NAME);
+    if (out != NULL) {
+        int clash = fgq_cli_output_clashes(cmd, out, &model, 1);
+        if (clash)
+            return clash;
+    }
+    if (cdir != NULL) {
+        static const char *const suffix[3] = { ".c", ".h", "_ops.h" };
+        for (int i = 0; i < 3; i++) {
+            char p[4096];
+            if (!c_path(p, sizeof p, cdir, name, suffix[i]))
+                return fgq_cli_usage_error(cmd, "--c '%s': folder name too long", cdir);
+            int clash = fgq_cli_output_clashes(cmd, p, &model, 1);
+            if (clash)
+                return clash;
+        }
+    }
 
     fgq_error err;
     fgq_error_clear(&err);
@@ -74,11 +149,13 @@ int fgq_cmd_export(int argc, char **argv)
         fgq_error_clear(&err);
         fgq_fail(&err, st, "%s: %s", model, msg);
     }
-    if (st == FGQ_OK)
+    if (st == FGQ_OK && cdir != NULL)
+        st = write_c(&m, aligned, size, model, cdir, name, &err);
+    if (st == FGQ_OK && out != NULL)
         st = fgq_export_onnx(&m, &onnx, &onnx_size, &err);
-    if (st == FGQ_OK)
+    if (st == FGQ_OK && out != NULL)
         st = fgq_write_file_atomic(out, onnx, onnx_size, &err);
-    if (st == FGQ_OK)
+    if (st == FGQ_OK && out != NULL)
         printf("%s -> %s: %d fgq nodes, ONNX opset %d, %zu bytes\n", model, out, fgq_model_n_nodes(&m),
                FGQ_EXPORT_ONNX_OPSET, onnx_size);
     free(onnx);

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-fgq_status fgq_fail(fgq_error *err, fgq_status status, const char *fmt, ...)
+fgq_status(fgq_fail)(fgq_error *err, fgq_status status, const char *fmt, ...)
 {
     if (err == NULL || err->status != FGQ_OK)
         return status;
@@ -15,6 +15,18 @@ fgq_status fgq_fail(fgq_error *err, fgq_status status, const char *fmt, ...)
     va_end(ap);
     return status;
 }
+
+#ifdef FGQ_NO_MESSAGES
+fgq_status fgq_fail_status(fgq_error *err, fgq_status status, size_t unused)
+{
+    (void)unused;
+    if (err != NULL && err->status == FGQ_OK) {
+        err->status = status;
+        err->msg[0] = '\0';
+    }
+    return status;
+}
+#endif
 
 void fgq_error_clear(fgq_error *err)
 {

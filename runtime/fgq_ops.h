@@ -198,6 +198,9 @@ enum { FGQ_QP_CONCAT_AXIS = 0, FGQ_QP_CONCAT_Y_ZERO = 1, FGQ_QP_CONCAT_IN = 2, F
 enum { FGQ_QPF_SCALE = 0 };
 
 const char *fgq_op_name(fgq_op op);
+/* The op's enum name without FGQ_OP_ ("QCONV": FGQ_OP_ON_QCONV in an op selection header, op_table.c),
+ * or NULL for an id that is no op. */
+const char *fgq_op_key(fgq_op op);
 
 /* What an op kernel sees: views into the arena / the model blob. */
 typedef struct {
@@ -290,6 +293,7 @@ typedef struct {
  * allocates. Table in runtime/ops/op_table.c, indexed by fgq_op. */
 typedef struct {
     const char *name;
+    const char *key;                /* the op's enum name without FGQ_OP_ ("QCONV"), for op selection */
     int32_t min_inputs, max_inputs; /* max -1: unbounded (Concat) */
     fgq_status (*check)(const fgq_node_view *node, const fgq_tensor_view *const *in,
                         const fgq_tensor_view *const *out, fgq_error *err);

@@ -44,6 +44,15 @@ fgq_status fgq_fail(fgq_error *err, fgq_status status, const char *fmt, ...)
 void fgq_error_clear(fgq_error *err);
 const char *fgq_status_name(fgq_status status);
 
+#ifdef FGQ_NO_MESSAGES
+/* Firmware that cannot spare the text (docs/device.md): every failure keeps its
+ * status and leaves msg empty, so the message strings and vsnprintf are not
+ * linked. The arguments stay type-checked inside sizeof, never evaluated. */
+fgq_status fgq_fail_status(fgq_error *err, fgq_status status, size_t unused);
+int fgq_fail_sink_(int first, ...); /* declared only: appears inside sizeof */
+#define fgq_fail(err, status, ...) fgq_fail_status((err), (status), sizeof(fgq_fail_sink_(0, __VA_ARGS__)))
+#endif
+
 /* Tensor element types. Values are stable: they are written into .fgq files. */
 typedef enum {
     FGQ_DT_UNDEF = 0,

@@ -425,7 +425,8 @@ static fgq_status check_node(const fgq_model *m, int32_t j, fgq_error *err)
         return NFAIL(FGQ_ERR_FORMAT, "unknown op %lu", (unsigned long)fn.op);
     const fgq_op_impl *impl = fgq_op_lookup(fn.op);
     if (impl == NULL)
-        return NFAIL(FGQ_ERR_UNSUPPORTED, "op %lu is not implemented by this runtime", (unsigned long)fn.op);
+        return NFAIL(FGQ_ERR_UNSUPPORTED, "op %s (%lu) is not in this runtime build (FGQ_OP_SELECTION)",
+                     fgq_op_name((fgq_op)fn.op), (unsigned long)fn.op);
     if ((int32_t)fn.n_inputs < impl->min_inputs || (impl->max_inputs >= 0 && (int32_t)fn.n_inputs > impl->max_inputs))
         return NFAIL(FGQ_ERR_FORMAT, "%s takes %ld..%ld inputs, node has %lu", impl->name, (long)impl->min_inputs,
                      (long)impl->max_inputs, (unsigned long)fn.n_inputs);

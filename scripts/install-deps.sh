@@ -10,12 +10,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Build: C compiler, CMake, protobuf-c (compiler + library) and ONNX's own onnx.proto
 # (libonnx-dev), zlib for gzip IDX. Tests: ONNX backend node tests, Fashion-MNIST,
 # clang for libFuzzer, the Cortex-M toolchain that proves the runtime builds
-# freestanding (scripts/check_freestanding.sh), and torch + torchvision, which export the
+# freestanding (scripts/check_freestanding.sh) and builds the example firmware, QEMU that
+# runs it on emulated Cortex-M4/M55 boards (scripts/device.py), and torch + torchvision, which export the
 # model zoo's architectures with random weights (scripts/model_zoo.py; Debian's, since
 # PyPI's torch pulls gigabytes of CUDA wheels).
 DEBS=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
       zlib1g-dev libonnx-testdata dataset-fashion-mnist clang libclang-rt-dev
-      gcc-arm-none-eabi libnewlib-arm-none-eabi python3 python3-pip python3-torch python3-torchvision)
+      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-pip python3-torch python3-torchvision)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

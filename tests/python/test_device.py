@@ -1,0 +1,135 @@
+"""The device path (docs/device.md): `fgq export --c`, op selection, and the example
+firmware on emulated Cortex-M4 and Cortex-M55 cores (scripts/device.py), whose outputs
+must equal the x86 runtime's byte for byte."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FGQ = os.environ.get("FGQ_BIN", os.path.join(ROOT, "build", "fgq"))
+MNIST = os.path.join(ROOT, "examples", "mnist-8", "model.onnx")
+IMAGES = os.path.join(ROOT, "examples", "mnist", "t10k-images-idx3-ubyte.gz")
+SANITIZED = os.environ.get("FGQ_SANITIZED") == "1"
+
+
+def fgq(*args, check=True):
+    r = subprocess.run([FGQ] + list(args), capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError("fgq %s: exit %d\n%s%s" % (" ".join(args), r.returncode, r.stdout, r.stderr))
+    return r
+
+
+@pytest.fixture(scope="module")
+def mnist_fgq(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dev")
+    q = str(d / "m.fgq")
+    fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "--weights", "ternary:g4", "-o", q)
+    return q
+
+
+def test_export_c_files(mnist_fgq, tmp_path):
+    out = tmp_path / "fw" / "src"  # the parent does not exist: only one level is created
+    r = fgq("export", mnist_fgq, "--c", str(out), check=False)
+    assert r.returncode == 2 and "cannot create the folder" in r.stderr
+    out = tmp_path / "src"
+    fgq("export", mnist_fgq, "--c", str(out), "--name", "digits")
+    names = sorted(os.listdir(out))
+    assert names == ["digits.c", "digits.h", "digits_ops.h"]
+    h = (out / "digits.h").read_text()
+    size = os.path.getsize(mnist_fgq)
+    assert "#define DIGITS_SIZE %du" % size in h
+    assert '#define DIGITS_INPUT_0_BYTES 3136u /* "Input3": f32 [1,1,28,28] */' in h
+    assert "#define DIGITS_OUTPUT_0_BYTES 40u" in h
+    ops = (out / "digits_ops.h").read_text()
+    assert "#define FGQ_OP_ON_QCONV 1" in ops and "#define FGQ_OP_ON_LSTM 0" in ops
+    # the array holds the file's bytes exactly
+    c = (out / "digits.c").read_text()
+    body = c[c.index("digits_data[DIGITS_SIZE] = {") :]
+    vals = bytes(int(t, 16) for t in body[body.index("{") + 1 : body.rindex("}")].replace(",", " ").split())
+    with open(mnist_fgq, "rb") as f:
+        assert vals == f.read()
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--name", "1abc", "--c", "D"], "not a C identifier"),
+    (["--name", "a-b", "--c", "D"], "not a C identifier"),
+    (["--name", "x", "--onnx", "D"], "--name goes with --c"),
+    ([], "--onnx OUT.onnx or --c DIR is required"),
+])
+def test_export_c_bad_flags(mnist_fgq, tmp_path, args, msg):
+    args = [str(tmp_path / a) if a == "D" else a for a in args]
+    r = fgq("export", mnist_fgq, *args, check=False)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert not (tmp_path / "D").exists()
+
+
+def test_export_c_never_overwrites_its_input(tmp_path, mnist_fgq):
+    src = tmp_path / "model.c"
+    src.write_bytes(open(mnist_fgq, "rb").read())  # a .fgq that happens to be called model.c
+    r = fgq("export", str(src), "--c", str(tmp_path), check=False)
+    assert r.returncode == 2 and "would destroy the input" in r.stderr
+    assert src.read_bytes() == open(mnist_fgq, "rb").read()
+
+
+def test_op_selection_links_only_used_ops_and_refuses_others(mnist_fgq, tmp_path):
+    """The exported C model and the runtime built for the host with the model's op
+    selection give the x86 CLI's outputs; with QGEMM switched off, load names the op."""
+    fgq("export", mnist_fgq, "--c", str(tmp_path))
+    main = tmp_path / "main.c"
+    main.write_text(r'''
+#include "fgq_runtime.h"
+#include "model.h"
+#include <stdio.h>
+static _Alignas(64) unsigned char arena[MODEL_ARENA_SIZE];
+int main(int argc, char **argv) {
+    (void)argc;
+    static fgq_model m; fgq_error err; fgq_error_clear(&err);
+    if (fgq_model_load(&m, model_data, MODEL_SIZE, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
+    static float x[MODEL_INPUT_0_BYTES / 4], y[MODEL_OUTPUT_0_BYTES / 4];
+    FILE *f = fopen(argv[1], "rb"); if (!f || fread(x, 1, sizeof x, f) != sizeof x) return 3; fclose(f);
+    const void *in[1] = { x }; void *out[1] = { y };
+    if (fgq_model_run(&m, arena, sizeof arena, in, out, NULL, NULL, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
+    fwrite(y, 1, sizeof y, stdout); return 0;
+}
+''')
+    rt = os.path.join(ROOT, "runtime")
+    srcs = [os.path.join(dp, f) for dp, _, fs in os.walk(rt) for f in fs if f.endswith(".c")]
+    x = np.random.default_rng(0).uniform(0, 255, (1, 1, 28, 28)).astype(np.float32)
+    (tmp_path / "x.bin").write_bytes(x.tobytes())
+    np.save(tmp_path / "x.npy", x)
+    fgq("run", mnist_fgq, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy"), "--raw")
+    want = np.load(tmp_path / "y.npy").tobytes()
+    for sel, ok in (("model_ops.h", True), ("noqgemm_ops.h", False)):
+        if not ok:
+            t = (tmp_path / "model_ops.h").read_text().replace("FGQ_OP_ON_QGEMM 1", "FGQ_OP_ON_QGEMM 0")
+            (tmp_path / sel).write_text(t)
+        exe = str(tmp_path / ("prog_" + sel.split(".")[0]))
+        subprocess.run(["cc", "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
+                        "-Wl,--gc-sections", "-I", rt, "-I", str(tmp_path), '-DFGQ_OP_SELECTION="%s"' % sel,
+                        str(main), str(tmp_path / "model.c")] + srcs + ["-lm", "-o", exe], check=True)
+        r = subprocess.run([exe, str(tmp_path / "x.bin")], capture_output=True)
+        if ok:
+            assert r.returncode == 0 and r.stdout == want
+            syms = subprocess.run(["nm", exe], capture_output=True, text=True).stdout
+            assert "fgq_lstm_f32_run" not in syms and "fgq_qconv_run" in syms
+        else:
+            assert r.returncode == 2 and b"op QGemm (22) is not in this runtime build" in r.stdout, r.stdout
+
+
+@pytest.mark.skipif(SANITIZED, reason="the firmware is not built with sanitizers: run once, in the Release build")
+def test_firmware_on_cortex_m4_and_m55_bit_identical():
+    """mnist-8 and the MLPerf Tiny v0.7 models, s8 and ternary:g4, on QEMU's mps2-an386
+    (Cortex-M4F) and mps3-an547 (Cortex-M55): outputs identical to x86, no heap."""
+    env = dict(os.environ, FGQ=FGQ)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py")], capture_output=True,
+                       text=True, env=env)
+    print(r.stdout, r.stderr)
+    if r.returncode == 77:
+        pytest.skip(r.stdout.strip())
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " identical " in l]
+    skipped = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " skipped: " in l]
+    assert len(rows) == 2 * 2 * (5 - len(skipped)), r.stdout  # models x (s8, ternary:g4) x (M4, M55)

@@ -1,0 +1,220 @@
+/* export_c.c — a .fgq model as C source for firmware (export_c.h). */
+#include "export/export_c.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int failed;
+} text;
+
+static void put(text *t, const char *fmt, ...)
+{
+    if (t->failed)
+        return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->p != NULL ? t->p + t->len : NULL, t->p != NULL ? t->cap - t->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = 1;
+            return;
+        }
+        if (t->p != NULL && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap > 0 ? t->cap : 4096;
+        while (cap - t->len <= (size_t)n)
+            cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (q == NULL) {
+            t->failed = 1;
+            return;
+        }
+        t->p = q;
+        t->cap = cap;
+    }
+}
+
+int fgq_export_c_name_ok(const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+    if (n == 0 || n > FGQ_EXPORT_C_MAX_NAME || (name[0] >= '0' && name[0] <= '9'))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The model's file name for a comment: its last path component, with
+ * anything that could end the comment or the line replaced. */
+static void comment_name(const char *source, char *out, size_t cap)
+{
+    const char *base = source != NULL ? source : "model";
+    for (const char *s = base; *s != '\0'; s++)
+        if (*s == '/' || *s == '\\')
+            base = s + 1;
+    size_t n = 0;
+    for (const char *s = base; *s != '\0' && n + 1 < cap; s++)
+        out[n++] = (*s == '*' || *s == '\n' || *s == '\r' || (unsigned char)*s < 0x20) ? '_' : *s;
+    out[n] = '\0';
+}
+
+/* "f32 [1,1,28,28]" and a tensor name (quotes and backslashes, non-ASCII
+ * and control bytes as '_', at most 80 characters) for a comment. */
+static void describe(text *t, const fgq_tensor_info *info)
+{
+    put(t, " /* \"");
+    for (uint32_t i = 0; i < info->name_len && i < 80; i++) {
+        unsigned char c = (unsigned char)info->name[i];
+        put(t, "%c", (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '*' || c == '/') ? '_' : (char)c);
+    }
+    put(t, "\": %s [", fgq_dtype_name(info->dtype));
+    for (int32_t d = 0; d < info->rank; d++)
+        put(t, "%s%lld", d > 0 ? "," : "", (long long)info->dims[d]);
+    put(t, "] */");
+}
+
+static void upper(const char *s, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (; s[n] != '\0' && n + 1 < cap; n++)
+        out[n] = (s[n] >= 'a' && s[n] <= 'z') ? (char)(s[n] - 'a' + 'A') : s[n];
+    out[n] = '\0';
+}
+
+void fgq_export_c_files_free(fgq_export_c_files *f)
+{
+    free(f->c_text);
+    free(f->h_text);
+    free(f->ops_text);
+    memset(f, 0, sizeof *f);
+}
+
+fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size, const char *name,
+                        const char *source, fgq_export_c_files *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!fgq_export_c_name_ok(name))
+        return fgq_fail(err, FGQ_ERR_VALUE, "name '%s' is not a C identifier of 1..%d characters",
+                        name != NULL ? name : "", FGQ_EXPORT_C_MAX_NAME);
+    uint64_t arena = fgq_model_arena_size(m);
+    if (size > UINT32_MAX || arena > UINT32_MAX)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        "model of %llu bytes with an arena of %llu bytes: sizes above 4 GiB do not fit a "
+                        "32-bit device",
+                        (unsigned long long)size, (unsigned long long)arena);
+    char up[FGQ_EXPORT_C_MAX_NAME + 1], src[256];
+    upper(name, up, sizeof up);
+    comment_name(source, src, sizeof src);
+    int32_t n_in = fgq_model_n_inputs(m), n_out = fgq_model_n_outputs(m);
+
+    /* NAME.h */
+    text h = { 0 };
+    put(&h,
+        "/* %s.h: the model %s as C source, written by `fgq export --c`; do not edit.\n"
+        " *\n"
+        " * Add %s.c and the runtime (runtime/) to the firmware, then:\n"
+        " *   static fgq_model model;\n"
+        " *   static _Alignas(64) uint8_t arena[%s_ARENA_SIZE];\n"
+        " *   fgq_model_load(&model, %s_data, %s_SIZE, &err);\n"
+        " *   fgq_model_run(&model, arena, sizeof arena, inputs, outputs, NULL, NULL, &err);\n"
+        " * inputs[i] / outputs[i]: %s_INPUT_<i>_BYTES / %s_OUTPUT_<i>_BYTES each, in the tensor's dtype\n"
+        " * (preprocessing stored in the model is not applied by the runtime). Build the runtime with\n"
+        " * -DFGQ_OP_SELECTION='\"%s_ops.h\"' -ffunction-sections -Wl,--gc-sections to link only the ops\n"
+        " * this model uses. */\n"
+        "#ifndef %s_H_\n#define %s_H_\n\n#include <stdint.h>\n\n",
+        name, src, name, up, name, up, up, up, name, up, up);
+    put(&h, "#define %s_SIZE %lluu /* bytes of %s_data */\n", up, (unsigned long long)size, name);
+    put(&h, "#define %s_ARENA_SIZE %lluu /* activation arena, 64-byte aligned */\n", up,
+        (unsigned long long)arena);
+    put(&h, "#define %s_ARENA_LOWER_BOUND %lluu /* most bytes live at once (the plan's lower bound) */\n", up,
+        (unsigned long long)fgq_model_arena_lower_bound(m));
+    put(&h, "#define %s_WEIGHT_BYTES %lluu /* constant tensor data within %s_data */\n", up,
+        (unsigned long long)fgq_model_weight_bytes(m), name);
+    put(&h, "#define %s_N_INPUTS %d\n#define %s_N_OUTPUTS %d\n", up, (int)n_in, up, (int)n_out);
+    text c = { 0 };
+    for (int side = 0; side < 2; side++) {
+        int32_t n = side == 0 ? n_in : n_out;
+        uint64_t total = 0;
+        const char *what = side == 0 ? "INPUT" : "OUTPUT";
+        put(&c, "const uint32_t %s_%s_bytes[%s_N_%sS] = {", name, side == 0 ? "input" : "output", up, what);
+        for (int32_t i = 0; i < n; i++) {
+            fgq_tensor_info info;
+            fgq_status st = side == 0 ? fgq_model_input_info(m, i, &info) : fgq_model_output_info(m, i, &info);
+            if (st != FGQ_OK || info.size_bytes > UINT32_MAX) {
+                free(h.p);
+                free(c.p);
+                return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "graph %s %d: %s", side == 0 ? "input" : "output",
+                                (int)i, st != FGQ_OK ? "cannot be described" : "larger than 4 GiB");
+            }
+            put(&h, "#define %s_%s_%d_BYTES %lluu", up, what, (int)i, (unsigned long long)info.size_bytes);
+            describe(&h, &info);
+            put(&h, "\n");
+            put(&c, "%s%s_%s_%d_BYTES", i > 0 ? ", " : " ", up, what, (int)i);
+            total += info.size_bytes;
+        }
+        put(&c, " };\n");
+        put(&h, "#define %s_%sS_TOTAL_BYTES %lluu\n", up, what, (unsigned long long)total);
+    }
+    put(&h,
+        "\nextern const uint8_t %s_data[%s_SIZE]; /* 64-byte aligned, const: stays in flash */\n"
+        "extern const uint32_t %s_input_bytes[%s_N_INPUTS];\n"
+        "extern const uint32_t %s_output_bytes[%s_N_OUTPUTS];\n\n#endif /* %s_H_ */\n",
+        name, up, name, up, name, up, up);
+
+    /* NAME.c: the byte array, 16 per line. */
+    text body = { 0 };
+    put(&body, "/* %s.c: the model %s as C source, written by `fgq export --c`; do not edit. */\n#include \"%s.h\"\n\n",
+        name, src, name);
+    put(&body, "%s", c.p != NULL ? c.p : "");
+    free(c.p);
+    put(&body, "\n_Alignas(64) const uint8_t %s_data[%s_SIZE] = {\n", name, up);
+    for (uint64_t i = 0; i < size && !body.failed; i++)
+        put(&body, "%s0x%02x,%s", i % 16 == 0 ? "    " : "", bytes[i], (i % 16 == 15 || i + 1 == size) ? "\n" : " ");
+    put(&body, "};\n");
+
+    /* NAME_ops.h */
+    int used[FGQ_OP_COUNT_] = { 0 };
+    for (int32_t k = 0; k < fgq_model_n_nodes(m); k++) {
+        fgq_node_info ni;
+        if (fgq_model_node_info(m, k, &ni) == FGQ_OK && (uint32_t)ni.op < (uint32_t)FGQ_OP_COUNT_)
+            used[ni.op] = 1;
+    }
+    text ops = { 0 };
+    put(&ops,
+        "/* %s_ops.h: the ops the model %s uses, written by `fgq export --c`; do not edit.\n"
+        " * Build the runtime with -DFGQ_OP_SELECTION='\"%s_ops.h\"' (runtime/ops/op_table.c). */\n"
+        "#ifndef %s_OPS_H_\n#define %s_OPS_H_\n",
+        name, src, name, up, up);
+    for (int op = 0; op < FGQ_OP_COUNT_; op++) {
+        const char *key = fgq_op_key((fgq_op)op);
+        if (key != NULL)
+            put(&ops, "#define FGQ_OP_ON_%s %d\n", key, used[op]);
+    }
+    put(&ops, "#endif /* %s_OPS_H_ */\n", up);
+
+    if (h.failed || body.failed || ops.failed) {
+        free(h.p);
+        free(body.p);
+        free(ops.p);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "cannot allocate the C source of a %llu-byte model",
+                        (unsigned long long)size);
+    }
+    out->c_text = body.p;
+    out->c_len = body.len;
+    out->h_text = h.p;
+    out->h_len = h.len;
+    out->ops_text = ops.p;
+    out->ops_len = ops.len;
+    return FGQ_OK;
+}
