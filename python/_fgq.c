@@ -599,7 +599,7 @@ static PyType_Slot model_slots[] = {
 };
 
 static PyType_Spec model_spec = {
-    "fgq._fgq.Model", sizeof(ModelObject), 0, Py_TPFLAGS_DEFAULT, model_slots,
+    "fgq._fgq.Model", sizeof(ModelObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION, model_slots,
 };
 
 /* ---- loading ---------------------------------------------------------------- */

@@ -136,10 +136,13 @@ class Model:
             if missing:
                 raise _error(f"no array for input(s) {', '.join(missing)}", "value error")
             inputs = tuple(named[n] for n in names)
-        arrays = [_to_array(x) for x in inputs]
-        outs = self._m.run(arrays, bool(raw))
-        res = tuple(np.frombuffer(buf, dtype=dt).reshape(shape) for buf, shape, dt in outs)
-        return res[0] if len(res) == 1 else res
+        if not all(type(x) is np.ndarray and x.flags.c_contiguous for x in inputs):
+            inputs = tuple(_to_array(x) for x in inputs)
+        outs = self._m.run(inputs, raw)
+        if len(outs) == 1:  # the common case, kept short: this is per-call overhead
+            buf, shape, dt = outs[0]
+            return np.frombuffer(buf, dtype=dt).reshape(shape)
+        return tuple(np.frombuffer(buf, dtype=dt).reshape(shape) for buf, shape, dt in outs)
 
     __call__ = run
 
@@ -308,6 +311,8 @@ class _Progress:
             self.bar.refresh()
 
     def end(self) -> None:
+        if self.callback is not None and self.stage:
+            self.callback(self.stage, -1, -1)
         if self.bar is not None:
             self.bar.close()
             self.bar = None

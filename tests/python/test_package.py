@@ -262,3 +262,24 @@ def test_gil_released_while_running(fgq, images):
         t.join()
     # holding the GIL, the counter would get at most a switch interval (5 ms) of the run
     assert dt > 0.05 and during > 0.1 * rate * dt, (dt, during, rate)
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_no_leak_over_many_runs(fgq, quantized, images):
+    q, _, _ = quantized
+    x = images[:1].astype(np.float32)[:, None]
+    bad = np.zeros((1, 1, 28, 28), np.float64)
+    for _ in range(200):  # warm-up: allocator pools settle
+        q(x)
+    before = _rss_bytes()
+    for _ in range(3000):
+        q(x)
+        with pytest.raises(fgq.FgqError):
+            q(bad)
+    grown = _rss_bytes() - before
+    # a leak of the 40-byte output or of an error per call would grow by >= 3000 * 40 bytes; allow noise
+    assert grown < 1 << 20, grown
