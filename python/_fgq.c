@@ -845,6 +845,20 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
         goto out;
     }
     have_qf = 1;
+    for (int i = 1; i + 1 < (int)argc; i++) { /* --layer values first: the parser would print its reason */
+        if (strcmp(argv[i], "--layer") != 0)
+            continue;
+        const char *v = argv[++i], *eq = strrchr(v, '=');
+        fgq_policy pol;
+        if (eq == NULL || eq == v) {
+            raise_msg(st, FGQ_ERR_VALUE, "layers: '%s' is not NODE=POLICY", v);
+            goto out;
+        }
+        if (fgq_policy_parse(eq + 1, &pol, &err) != FGQ_OK) {
+            raise_fgq(st, &err);
+            goto out;
+        }
+    }
     for (int i = 1; i < (int)argc; i++) {
         int rc = 0;
         const char *a = argv[i];
@@ -853,9 +867,8 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
             raise_msg(st, FGQ_ERR_VALUE, "unknown quantize option '%s'", a);
             goto out;
         }
-        if (took < 0) { /* the parser printed its reason on stderr (a --layer value) */
-            raise_msg(st, FGQ_ERR_VALUE, "bad value for quantize option '%s' (%s)", a,
-                      i + 1 < (int)argc ? argv[i + 1] : "missing");
+        if (took < 0) { /* a flag without its value (the parser printed it on stderr) */
+            raise_msg(st, FGQ_ERR_VALUE, "quantize option '%s' needs a value", a);
             goto out;
         }
     }

@@ -233,10 +233,20 @@ def _batch_array(b: Any) -> np.ndarray:
 
 
 def _calib_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"]) -> np.ndarray:
-    """One float32 array [N, ...] from an array, a list of arrays or an iterable of batches."""
+    """One float32 array [N, ...] of samples: an array as it is, a list or tuple of
+    arrays as samples (stacked), any other iterable as batches (concatenated)."""
     if isinstance(calib, (str, os.PathLike)):
         raise _error("calib: give the samples as an array (np.load the file first)", "value error")
-    if isinstance(calib, np.ndarray) or hasattr(calib, "__array__") and not isinstance(calib, (list, tuple)):
+    if isinstance(calib, (list, tuple)):
+        if not calib:
+            raise _error("calib: no samples", "value error")
+        items = [_to_array(c) for c in (calib[:limit] if limit is not None else calib)]
+        shapes = {a.shape for a in items}
+        if len(shapes) != 1:
+            raise _error(f"calib: a list holds samples of one shape, not {sorted(shapes)} (batches: pass an "
+                         "iterator, or np.concatenate them)", "shape error")
+        return np.ascontiguousarray(np.stack(items), dtype=np.float32)
+    if isinstance(calib, np.ndarray) or hasattr(calib, "__array__"):
         arr = _to_array(calib)
         if limit is not None:
             arr = arr[:limit]
@@ -252,10 +262,10 @@ def _calib_array(calib: Any, limit: Optional[int], progress: Optional["_Progress
         progress.begin("collecting calibration batches", total if total is not None else 0)
     for i, b in enumerate(calib):
         a = _batch_array(b)
-        if isinstance(calib, (list, tuple)) and parts and a.ndim == parts[0].ndim - 1:
-            a = a[None]
+        if a.ndim == 0:
+            raise _error("calib: a batch is a scalar", "shape error")
         parts.append(a)
-        n += a.shape[0] if a.ndim > 0 else 1
+        n += a.shape[0]
         if progress is not None:
             progress.update(i + 1, total if total is not None else 0)
         if limit is not None and n >= limit:
@@ -328,6 +338,9 @@ class QuantizedModel(Model):
     ``fgq quantize --json``) and, with a budget, the budget's outcome."""
 
     __slots__ = ("layers", "budget", "equalized_pairs")
+    layers: List[Dict[str, Any]]
+    budget: Optional[Dict[str, Any]]
+    equalized_pairs: int
 
 
 def _flag_value(v: Any) -> str:
@@ -348,8 +361,8 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
     """Quantizes a float ONNX model as ``fgq quantize`` does and returns the integer model.
 
     model: path or bytes of an ONNX model with one float32 input.
-    calib: calibration samples: an array [N, ...], a list of arrays (samples or
-      batches), or any iterable of batches, e.g. a PyTorch DataLoader yielding
+    calib: calibration samples: an array [N, ...], a list or tuple of samples
+      (stacked), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
       tensors or (x, y) tuples (anything with __array__ or .numpy(); torch is
       not imported). Converted to float32; laid out and normalised as ``fgq
       quantize --calib`` does (HWC samples transposed for an NCHW model).

@@ -10,8 +10,8 @@ Oracles:
 - Model.load of mnist-8 as .onnx and as the .fgq `fgq convert` writes: outputs byte-identical to
   `fgq run` on the same stacked inputs (one call runs the stack as fgq run does).
 - fgq.quantize(calib=array) writes the same .fgq bytes as `fgq quantize` with the same flags and
-  samples (MNIST test images 0..199), and a generator of (x, y) batches of those images gives the
-  same bytes again; its outputs are `fgq run`'s; save() / to_bytes() / export_onnx() are the bytes
+  samples (MNIST test images 0..199), and a generator of (x, y) batches of those images, and a
+  list of them, give the same bytes again; its outputs are `fgq run`'s; save() / to_bytes() / export_onnx() are the bytes
   `fgq export --onnx` writes, and ONNX Runtime on the export agrees with fgq's top-1.
 - evaluate / inspect: the dicts `fgq eval --json` / `fgq inspect --json` print (samples_per_s
   aside: a timing).
@@ -163,6 +163,8 @@ def test_calib_from_a_generator_of_batches(fgq, quantized, images):
 
     g = fgq.quantize(MNIST, calib=batches(), weights="ternary:g4", progress=False)
     assert g.to_bytes() == cli_path.read_bytes()
+    s = fgq.quantize(MNIST, calib=list(images[:N_CALIB]), weights="ternary:g4", progress=False)  # a list: samples
+    assert s.to_bytes() == cli_path.read_bytes()
 
 
 def test_export_onnx_is_fgq_export(fgq, quantized, images, tmp_path):
