@@ -5,6 +5,7 @@
 #ifndef FGQ_CLI_H
 #define FGQ_CLI_H
 
+#include "fgq_runtime.h"
 #include "fgq_types.h"
 #include "graph.h"
 #include "run/run_graph.h"
@@ -63,6 +64,15 @@ int fgq_cli_stored_preprocess(const fgq_model *m, fgq_preprocess *pre);
  * too): writing it would destroy the input. Returns 0 when out is distinct
  * from all of them (or does not exist yet), else the exit code to return. */
 int fgq_cli_output_clashes(const char *cmd, const char *out, const char *const *inputs, int n);
+/* How many model inputs (graph input `info`) an array of that shape holds: its
+ * shape must be the input's, or the input's with the first axis a multiple of
+ * it (a stack), or the input's without leading axes of size 1 (one sample,
+ * e.g. [1,28,28] for [1,1,28,28]). -1 when it is none of these: an array with
+ * the right element count in another layout (NHWC for NCHW) must not run
+ * silently. `fgq run` and the Python module's Model.run feed arrays by it. */
+int64_t fgq_cli_input_reps(int32_t rank, const int64_t *dims, int64_t numel, const fgq_tensor_info *info);
+/* A 4-D array that is the input's NCHW shape in NHWC order (for the message). */
+int fgq_cli_looks_nhwc(int32_t rank, const int64_t *dims, const fgq_tensor_info *info);
 /* A table column's width: the larger of `width` and strlen(name) + extra
  * (names longer than 200 characters widen it no further). */
 int fgq_cli_width(int width, const char *name, int extra);

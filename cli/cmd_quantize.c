@@ -8,6 +8,7 @@
 #include "export/fgq_writer.h"
 #include "quant/pipeline.h"
 #include "quant_flags.h"
+#include "quantize_job.h"
 #include "quant/quantize.h"
 #include "threadpool.h"
 
@@ -259,23 +260,9 @@ int fgq_cmd_quantize(int argc, char **argv)
     fgq_error_clear(&err);
     if (fgq_cli_load_onnx(model, 1, 1, &fg, &err) != FGQ_OK)
         goto fail;
-    if (fg->n_inputs != 1) {
-        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: quantize needs a model with one input (it has %d)", model,
-                 (int)fg->n_inputs);
+    /* the preprocessing is stored in the model: it must fit the input even with no calibration data */
+    if (fgq_quantize_check_input(fg, model, &pre, &err) != FGQ_OK)
         goto fail;
-    }
-    const fgq_ir_tensor *in = &fg->tensors[fg->inputs[0]];
-    if (in->dtype != FGQ_DT_F32) {
-        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input '%s' is %s, quantize calibrates float32 inputs", model, in->name,
-                 fgq_dtype_name(in->dtype));
-        goto fail;
-    }
-    {   /* the preprocessing is stored in the model: it must fit the input even with no calibration data */
-        char what[512];
-        snprintf(what, sizeof what, "%s: --mean/--std for input '%s'", model, in->name);
-        if (fgq_preprocess_check(&pre, what, in->rank, in->dims, &err) != FGQ_OK)
-            goto fail;
-    }
     int64_t n = 0;
     prog_ctx pc;
     fgq_status st;
@@ -283,18 +270,8 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_data_opts opts = {NULL, range, 0};
         if (fgq_data_load(calib_path, &opts, &d, &err) != FGQ_OK)
             goto fail;
-        if (d.dims[0] < 1) {
-            fgq_fail(&err, FGQ_ERR_VALUE, "%s: no calibration samples%s%s", calib_path, range ? " in range " : "",
-                     range ? range : "");
+        if (fgq_quantize_fit_samples(&d, calib_path, range, fg, &pre, &err) != FGQ_OK)
             goto fail;
-        }
-        if (fgq_data_prepare(&d, calib_path, in->rank, in->dims, &pre, &err) != FGQ_OK)
-            goto fail;
-        if (fgq_dataset_sample_numel(&d) != fgq_ir_tensor_numel(in)) {
-            fgq_fail(&err, FGQ_ERR_SHAPE, "%s: a sample has %lld values but input '%s' takes %lld", calib_path,
-                     (long long)fgq_dataset_sample_numel(&d), in->name, (long long)fgq_ir_tensor_numel(in));
-            goto fail;
-        }
         n = d.dims[0];
     }
     fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
@@ -305,33 +282,13 @@ int fgq_cmd_quantize(int argc, char **argv)
     const int32_t n_layers = res.n_layers;
     const fgq_budget_result *bres = &res.budget;
     fgq_model_preprocess meta;
-    memset(&meta, 0, sizeof meta);
-    meta.scale = pre.scale != 0.0f ? pre.scale : 1.0f;
-    meta.n_mean = pre.n_mean;
-    meta.n_std = pre.n_std;
-    meta.channel_axis = pre.channel_axis;
-    memcpy(meta.mean, pre.mean, sizeof meta.mean);
-    memcpy(meta.std, pre.std, sizeof meta.std);
+    fgq_quantize_meta(&pre, &meta);
     /* the recipe: how the model was made, read back by `fgq inspect` and `fgq eval` */
-    size_t cap = 512 + (size_t)n_layers * 400;
-    char *recipe = malloc(cap);
+    char *recipe = fgq_quantize_recipe(&qf, n, &res);
     if (recipe == NULL) {
         fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    size_t used = (size_t)snprintf(recipe, cap, "fgq quantize ");
-    fgq_quant_flags_describe(&qf, recipe + used, cap - used);
-    used = strlen(recipe);
-    used += (size_t)snprintf(recipe + used, cap - used, " (%lld calibration samples)\n", (long long)n);
-    for (int32_t L = 0; L < n_layers && used < cap; L++) {
-        const fgq_layer_report *r = &layers[L];
-        if (r->has_weights)
-            used += (size_t)snprintf(recipe + used, cap - used, "layer %s: %s, %.2f bits/weight, solver %s\n", r->name,
-                                     r->quantized ? r->policy : "f32", r->bits, r->solver);
-    }
-    if (has_budget && used < cap)
-        snprintf(recipe + used, cap - used, "budget: %.3f bits/weight asked, %.3f used (%lld bytes)\n",
-                 bres->limit_bits, bres->bits, (long long)bres->bytes);
     st = fgq_write_model_file_recipe(res.qg, &meta, recipe, out_path, &err);
     free(recipe);
     if (st != FGQ_OK)

@@ -156,43 +156,6 @@ static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, f
     return st;
 }
 
-/* How many model inputs the array holds: its shape must be the input's, or
- * the input's with the first axis a multiple of it (a stack), or the input's
- * without leading axes of size 1 (one sample, e.g. [1,28,28] for
- * [1,1,28,28]). -1 when it is none of these: an array with the right element
- * count in another layout (NHWC for NCHW) must not run silently. */
-static int64_t input_reps(const host_tensor *t, const fgq_tensor_info *info)
-{
-    const int32_t r = t->rank, R = info->rank;
-    if (R == 0)
-        return t->numel >= 1 ? t->numel : -1; /* scalars: any number of them */
-    if (r == R) {
-        for (int32_t d = 1; d < R; d++)
-            if (t->dims[d] != info->dims[d])
-                return -1;
-        if (info->dims[0] == 0)
-            return t->dims[0] == 0 ? 1 : -1;
-        return t->dims[0] % info->dims[0] == 0 && t->dims[0] > 0 ? t->dims[0] / info->dims[0] : -1;
-    }
-    if (r < R) {
-        for (int32_t d = 0; d < R - r; d++)
-            if (info->dims[d] != 1)
-                return -1;
-        for (int32_t d = 0; d < r; d++)
-            if (t->dims[d] != info->dims[R - r + d])
-                return -1;
-        return 1;
-    }
-    return -1;
-}
-
-/* A 4-D array that is the input's NCHW shape in NHWC order. */
-static int looks_nhwc(const host_tensor *t, const fgq_tensor_info *info)
-{
-    return t->rank == 4 && info->rank == 4 && info->dims[1] != info->dims[3] && t->dims[1] == info->dims[2] &&
-           t->dims[2] == info->dims[3] && t->dims[3] == info->dims[1];
-}
-
 static void print_output(const fgq_tensor_info *info, const void *y, int64_t numel)
 {
     printf("%.*s [", (int)info->name_len, info->name);
@@ -306,7 +269,7 @@ int fgq_cmd_run(int argc, char **argv)
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }
-        int64_t k = input_reps(&in[i], &info);
+        int64_t k = fgq_cli_input_reps(in[i].rank, in[i].dims, in[i].numel, &info);
         if (k < 1 || (reps > 0 && k != reps)) {
             char have[96], want[96];
             fgq_cli_format_dims(in[i].rank, in[i].dims, have, sizeof have);
@@ -315,7 +278,7 @@ int fgq_cmd_run(int argc, char **argv)
                      "%s: shape [%s] does not fit input %.*s of %s, which takes [%s] or a stack of them along "
                      "the first axis%s%s",
                      in_paths[i], have, (int)info.name_len, info.name, model, want,
-                     k >= 1 ? ", as many as the other inputs" : "", looks_nhwc(&in[i], &info)
+                     k >= 1 ? ", as many as the other inputs" : "", fgq_cli_looks_nhwc(in[i].rank, in[i].dims, &info)
                          ? " (channels last? the model wants channels first: transpose the array)" : "");
             rc = fgq_cli_report(cmd, &err);
             goto done;

@@ -65,3 +65,34 @@ int fgq_cli_width(int width, const char *name, int extra)
     int w = (int)(n > 200 ? 200 : n) + extra;
     return w > width ? w : width;
 }
+
+int64_t fgq_cli_input_reps(int32_t rank, const int64_t *dims, int64_t numel, const fgq_tensor_info *info)
+{
+    const int32_t r = rank, R = info->rank;
+    if (R == 0)
+        return numel >= 1 ? numel : -1; /* scalars: any number of them */
+    if (r == R) {
+        for (int32_t d = 1; d < R; d++)
+            if (dims[d] != info->dims[d])
+                return -1;
+        if (info->dims[0] == 0)
+            return dims[0] == 0 ? 1 : -1;
+        return dims[0] % info->dims[0] == 0 && dims[0] > 0 ? dims[0] / info->dims[0] : -1;
+    }
+    if (r < R) {
+        for (int32_t d = 0; d < R - r; d++)
+            if (info->dims[d] != 1)
+                return -1;
+        for (int32_t d = 0; d < r; d++)
+            if (dims[d] != info->dims[R - r + d])
+                return -1;
+        return 1;
+    }
+    return -1;
+}
+
+int fgq_cli_looks_nhwc(int32_t rank, const int64_t *dims, const fgq_tensor_info *info)
+{
+    return rank == 4 && info->rank == 4 && info->dims[1] != info->dims[3] && dims[1] == info->dims[2] &&
+           dims[2] == info->dims[3] && dims[3] == info->dims[1];
+}
