@@ -38,8 +38,29 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
                              int32_t dx, fgq_layer_qweights *q);
 static double layer_out_sqnr(const fgq_layer_ctx *c, int32_t node, const float *w, const float *deq, int64_t rows, int64_t k);
 
+float fgq_row_scale_floor(float b, float s_x, float s_y)
+{
+    if (!(s_x > 0.0f))
+        return 0.0f;
+    double f = fabs((double)b) / ((double)s_x * ldexp(1.0, 30));
+    if (s_y > 0.0f) {
+        double m = ldexp((double)s_y / (double)s_x, -30);
+        f = m > f ? m : f;
+    }
+    return f > (double)FLT_MAX ? FLT_MAX : (float)f;
+}
+
+/* Largest |w| of row r's group [g0, g0 + len). */
+static float amax_of(const float *w, int64_t len)
+{
+    float a = 0.0f;
+    for (int64_t i = 0; i < len; i++)
+        a = fabsf(w[i]) > a ? fabsf(w[i]) : a;
+    return a;
+}
+
 fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows,
-                                  int64_t k, int32_t dx, fgq_layer_qweights *q)
+                                  int64_t k, int32_t dx, const float *s_min, fgq_layer_qweights *q)
 {
     fgq_error *err = c->err;
     const char *layer = c->fg->nodes[node].name;
@@ -88,8 +109,23 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
                             "layer '%s': reduction length %lld is too long for ternary multipliers up to %d in int32",
                             layer, (long long)k, (int)m);
         }
-        q->mmax = m;
         memcpy(q->s_row, pw.scales, (size_t)rows * sizeof(float));
+        const int64_t per_row = pw.layout.n_mults / rows;
+        for (int64_t r = 0; s_min != NULL && r < rows; r++) {
+            if (!(q->s_row[r] < s_min[r]))
+                continue;
+            /* coarser row unit: the same alphas in fewer multiplier steps (0: the group is 0) */
+            const double ratio = (double)q->s_row[r] / (double)s_min[r];
+            for (int64_t j = 0; j < per_row; j++) {
+                uint8_t *mj = pw.mults + r * per_row + j;
+                *mj = (uint8_t)nearbyint((double)*mj * ratio);
+            }
+            q->s_row[r] = s_min[r];
+        }
+        m = 1;
+        for (int64_t i = 0; i < pw.layout.n_mults; i++)
+            m = pw.mults[i] > m ? pw.mults[i] : m;
+        q->mmax = m;
         q->codes = pw.codes;
         q->gs = pw.mults;
         pw.codes = NULL;
@@ -102,6 +138,27 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
         }
         for (int64_t r = 0; r < rows; r++)
             q->s_row[r] = per_tensor ? pw.scales[0] : pw.scales[r];
+        for (int64_t r = 0; s_min != NULL && !per_tensor && r < rows; r++) {
+            if (!(q->s_row[r] < s_min[r]))
+                continue;
+            /* too fine for the integer form: round the row again on the coarser scale */
+            const float s = s_min[r];
+            int8_t *tmp = malloc((size_t)k);
+            if (tmp == NULL) {
+                fgq_packed_weights_free(&pw);
+                return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
+            }
+            for (int64_t i = 0; i < k; i++) {
+                float v = roundf(w[r * k + i] / s);
+                tmp[i] = (int8_t)(v > (float)cmax ? cmax : v < (float)-cmax ? -cmax : v);
+            }
+            if (q->dt == FGQ_DT_S4)
+                fgq_s4_pack(tmp, k, pw.codes + r * q->row_bytes);
+            else
+                memcpy(pw.codes + r * q->row_bytes, tmp, (size_t)k);
+            free(tmp);
+            q->s_row[r] = s;
+        }
         q->codes = pw.codes;
         pw.codes = NULL;
     } else { /* s8 / s4 groups: integerise the group scales as m_g · s_r */
@@ -125,12 +182,17 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
         int32_t mused = 1;
         for (int64_t r = 0; r < rows; r++) {
             const float *sc = pw.scales + r * ng;
-            float smax = 0.0f;
-            for (int64_t g = 0; g < ng; g++)
-                smax = sc[g] > smax ? sc[g] : smax;
+            float smax = 0.0f; /* over groups with a nonzero weight (an all-zero group's scale is 1) */
+            for (int64_t g = 0; g < ng; g++) {
+                int64_t g0 = g * q->group, len = g0 + q->group < k ? q->group : k - g0;
+                if (amax_of(w + r * k + g0, len) > 0.0f)
+                    smax = sc[g] > smax ? sc[g] : smax;
+            }
             float s_r = smax / (float)M;
+            if (s_min != NULL && s_r < s_min[r])
+                s_r = s_min[r];
             if (!(s_r > 0.0f))
-                s_r = FLT_TRUE_MIN;
+                s_r = 1.0f; /* all-zero row, no floor: any unit represents it */
             q->s_row[r] = s_r;
             for (int64_t g = 0; g < ng; g++) {
                 double mg = ceil((double)sc[g] / (double)s_r - 1e-6);

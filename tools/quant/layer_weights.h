@@ -34,10 +34,22 @@ void fgq_layer_qweights_free(fgq_layer_qweights *w);
  * |q_x − z_x| <= dx (the int32 bound of ops_q.h): codes, group multipliers,
  * row scales and the dequantized weights the kernels compute (quantize.h
  * "Weights"), error-compensated when cfg asks for it and the layer has
- * statistics. FGQ_ERR_VALUE for a NaN/Inf weight, FGQ_ERR_UNSUPPORTED for a
- * layer past the int32 bound, FGQ_ERR_NOMEM. */
+ * statistics. s_min (NULL: none): per row, the smallest row scale the
+ * integer form can carry (the bias must fit int32 in units of s_x·s_row, and
+ * the requantization multiplier s_x·s_row/s_y must stay above 2^-31,
+ * fgq_row_scale_floor); a row whose weights would get a finer scale gets
+ * s_min[r] and coarser codes instead of a wrong output. FGQ_ERR_VALUE for a
+ * NaN/Inf weight, FGQ_ERR_UNSUPPORTED for a layer past the int32 bound,
+ * FGQ_ERR_NOMEM. */
 fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w,
-                                      int64_t rows, int64_t k, int32_t dx, fgq_layer_qweights *q);
+                                      int64_t rows, int64_t k, int32_t dx, const float *s_min, fgq_layer_qweights *q);
+
+/* The smallest row scale whose integer form carries a layer's row: bias b in
+ * units of s_x·s_row within ±2^30 (half of int32, the other half left to the
+ * accumulation and to bias correction), and s_x·s_row/s_y >= 2^-30 (twice
+ * the smallest multiplier the requantization represents). s_y <= 0: no
+ * multiplier bound (float outputs). */
+float fgq_row_scale_floor(float b, float s_x, float s_y);
 
 /* bias[r] −= Σ_k (deq − wr)[r, k]·E[x_k] when cfg's bias correction covers
  * policy pol and cfg->means has node i's input (quantize.h). */

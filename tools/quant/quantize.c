@@ -707,6 +707,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     float *bias = calloc((size_t)rows, sizeof(float));
     float *wr = malloc((size_t)(rows * k) * sizeof(float));
     int32_t *bq = malloc((size_t)rows * sizeof(int32_t)), *req = malloc((size_t)rows * 2 * sizeof(int32_t));
+    float *s_min = NULL;
     fgq_layer_qweights qw;
     memset(&qw, 0, sizeof qw);
     fgq_status st = FGQ_OK;
@@ -726,7 +727,15 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     int32_t lo, hi;
     fgq_q_act_range(c->act_dt, &lo, &hi);
     int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
-    if ((st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, dx, &qw)) != FGQ_OK ||
+    /* each row's scale no finer than its bias and requantization can carry */
+    s_min = malloc((size_t)rows * sizeof(float));
+    if (s_min == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        goto done;
+    }
+    for (int64_t r = 0; r < rows; r++)
+        s_min[r] = fgq_row_scale_floor(bias[r], ax.scale, ay.scale);
+    if ((st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, dx, s_min, &qw)) != FGQ_OK ||
         (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
     int64_t clipped = 0;
@@ -801,6 +810,7 @@ done:
     free(wr);
     free(bq);
     free(req);
+    free(s_min);
     return st;
 }
 
@@ -862,7 +872,7 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
     }
     if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK ||
         (st = get_dynquant(c, n->inputs[0], in)) != FGQ_OK ||
-        (st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, 255, &qw)) != FGQ_OK ||
+        (st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, 255, NULL, &qw)) != FGQ_OK ||
         (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
     int has_bias = 0;
