@@ -251,8 +251,7 @@ static int make_report(report_args *a)
     }
     for (int m = 1; m < a->n_models; m++)
         if (!fgq_cli_is_fgq_file(a->models[m])) {
-            fprintf(stderr, "fgq report: %s: not a .fgq file (QUANT models come from `fgq quantize`)\n",
-                    a->models[m]);
+            fprintf(stderr, "fgq report: %s: not a .fgq file (QUANT models come from `fgq quantize`)\n", a->models[m]);
             return FGQ_EXIT_BAD;
         }
     for (int s = 0; s < a->n_sweep; s++)

@@ -27,9 +27,8 @@ static void *read_aligned(const char *path, size_t *size)
     }
     long n = ftell(f);
     rewind(f);
-    void *buf = n >= 0 ? aligned_alloc(FGQ_MODEL_ALIGN, ((size_t)n + FGQ_MODEL_ALIGN - 1) / FGQ_MODEL_ALIGN *
-                                                             FGQ_MODEL_ALIGN + FGQ_MODEL_ALIGN)
-                       : NULL;
+    size_t cap = ((size_t)(n > 0 ? n : 0) / FGQ_MODEL_ALIGN + 1) * FGQ_MODEL_ALIGN; /* a multiple of 64 */
+    void *buf = n >= 0 ? aligned_alloc(FGQ_MODEL_ALIGN, cap) : NULL;
     if (buf != NULL && fread(buf, 1, (size_t)n, f) != (size_t)n) {
         free(buf);
         buf = NULL;
@@ -66,8 +65,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (input_size != in.size_bytes) {
-        fprintf(stderr, "%s: %zu bytes, but input '%.*s' takes %llu\n", argv[2], input_size, (int)in.name_len,
-                in.name, (unsigned long long)in.size_bytes);
+        fprintf(stderr, "%s: %zu bytes, but input '%.*s' takes %llu\n", argv[2], input_size, (int)in.name_len, in.name,
+                (unsigned long long)in.size_bytes);
         return 2;
     }
     uint64_t arena_size = fgq_model_arena_size(&m);
