@@ -197,7 +197,8 @@ typedef struct {
     arg_list eval_flags;  /* --data ... --threads: given to every eval */
     arg_list quant_flags; /* --calib and the other quantize flags: to eval --sensitivity */
     int has_calib;
-    char *layer_name; /* the chosen --weight-layer (malloc'd when picked here) */
+    const char *inputs[3]; /* --data, --labels, --calib: checked readable before any work */
+    char *layer_name;      /* the chosen --weight-layer (malloc'd when picked here) */
 } report_args;
 
 /* The weight layer with the most weights (its node's name), or NULL after reporting an error. */
@@ -254,6 +255,11 @@ static int make_report(report_args *a)
             fprintf(stderr, "fgq report: %s: not a .fgq file (QUANT models come from `fgq quantize`)\n", a->models[m]);
             return FGQ_EXIT_BAD;
         }
+    for (int i = 0; i < 3; i++)
+        if (a->inputs[i] != NULL && access(a->inputs[i], R_OK) != 0) {
+            fprintf(stderr, "fgq report: %s: cannot read: %s\n", a->inputs[i], strerror(errno));
+            return FGQ_EXIT_BAD;
+        }
     for (int s = 0; s < a->n_sweep; s++)
         if (access(a->sweep[s], R_OK) != 0) {
             fprintf(stderr, "fgq report: %s: cannot read the sweep file: %s\n", a->sweep[s], strerror(errno));
@@ -285,7 +291,9 @@ static int make_report(report_args *a)
 
     /* 2. the numbers, each from its subcommand's code, into a private folder */
     const char *tmp_root = getenv("TMPDIR");
-    char dir[4096];
+    if (tmp_root != NULL && strlen(tmp_root) > 1024)
+        tmp_root = NULL;
+    char dir[1100];
     snprintf(dir, sizeof dir, "%s/fgq-report-XXXXXX", tmp_root && tmp_root[0] ? tmp_root : "/tmp");
     if (mkdtemp(dir) == NULL) {
         fprintf(stderr, "fgq report: cannot make a temporary folder in %s: %s\n", tmp_root ? tmp_root : "/tmp",
@@ -293,7 +301,13 @@ static int make_report(report_args *a)
         return FGQ_EXIT_INTERNAL;
     }
     enum { F_WEIGHTS, F_VALUES, F_SENS, F_BUNDLE, F_SCRIPT, F_EVAL0 };
-    char paths[F_EVAL0 + MAX_QUANT][4200];
+    typedef char path_buf[1200];
+    path_buf *paths = calloc(F_EVAL0 + MAX_QUANT, sizeof *paths);
+    if (paths == NULL) {
+        rmdir(dir);
+        fprintf(stderr, "fgq report: out of memory\n");
+        return FGQ_EXIT_INTERNAL;
+    }
     static const char *const names[F_EVAL0] = {"weights.json", "values.json", "sensitivity.json", "bundle.json",
                                                "report.py"};
     int n_files = F_EVAL0 + a->n_models - 1;
@@ -422,6 +436,7 @@ cleanup:
     for (int f = 0; f < n_files; f++)
         unlink(paths[f]);
     rmdir(dir);
+    free(paths);
     return rc;
 }
 
@@ -514,6 +529,9 @@ int fgq_cmd_report(int argc, char **argv)
         }
     }
     a.has_calib = qf.calib != NULL;
+    a.inputs[0] = data;
+    a.inputs[1] = labels;
+    a.inputs[2] = qf.calib;
     if (a.n_models < 2)
         rc = fgq_cli_usage_error(cmd, "give the float .onnx model and at least one quantized .fgq");
     else if (data == NULL || labels == NULL)

@@ -4,7 +4,8 @@ Oracles: `fgq eval --json` run here separately (the page's numbers must be its n
 HTML text itself (no external reference: no http(s)://, no file: URL, every <img> a data: URI),
 the PNGs beside the page (byte-equal to the inlined ones) and Debian's headless Chromium, which
 must render the page to a screenshot that is not blank, with no console error. mnist-8 quantized
-twice (s8, ternary:g4) on 200 calibration images; evaluation on 400 images keeps this under ~20 s.
+twice (s8, ternary:g4) on 200 calibration images; evaluation on 400 images keeps this under ~20 s
+(fewer under ASan, FGQ_SANITIZED=1).
 """
 import base64
 import json
@@ -22,6 +23,9 @@ IMAGES = REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz"
 LABELS = REPO_ROOT / "examples" / "mnist" / "t10k-labels-idx1-ubyte.gz"
 SWEEP = REPO_ROOT / "docs" / "accuracy-real-results.json"
 FIGURES = ("sqnr", "sensitivity", "weights", "pareto")
+SANITIZED = os.environ.get("FGQ_SANITIZED", "0") == "1"
+EVAL = "1000:1150" if SANITIZED else "1000:1400"  # ASan runs fgq several times slower
+CALIB = "0:100" if SANITIZED else "0:200"
 
 
 def _needs_matplotlib():
@@ -38,13 +42,13 @@ def made(tmp_path_factory):
     quant = []
     for name, policy in (("s8", "s8"), ("t2g4", "ternary:g4")):
         q = d / f"mnist-8.{name}.fgq"
-        p = run_fgq("quantize", MODEL, "--calib", IMAGES, "--calib-samples", "0:200", "--weights", policy, "-o", q)
+        p = run_fgq("quantize", MODEL, "--calib", IMAGES, "--calib-samples", CALIB, "--weights", policy, "-o", q)
         assert p.returncode == 0, p.stderr
         quant.append(q)
     out = d / "out" / "report.html"
     out.parent.mkdir()
-    p = run_fgq("report", MODEL, *quant, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1400",
-                "--calib", IMAGES, "--calib-samples", "0:200", "--first-last", "same", "--sweep", SWEEP, "-o", out)
+    p = run_fgq("report", MODEL, *quant, "--data", IMAGES, "--labels", LABELS, "--samples", EVAL,
+                "--calib", IMAGES, "--calib-samples", CALIB, "--first-last", "same", "--sweep", SWEEP, "-o", out)
     assert p.returncode == 0, p.stderr
     return {"dir": d, "quant": quant, "out": out, "html": out.read_text(encoding="utf-8"), "stdout": p.stdout}
 
@@ -74,7 +78,7 @@ def test_self_contained_with_every_figure(made):
 def test_numbers_are_fgq_evals(made):
     data = page_data(made["html"])
     for q, entry in zip(made["quant"], data["quant"]):
-        p = run_fgq("eval", MODEL, q, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1400", "--json")
+        p = run_fgq("eval", MODEL, q, "--data", IMAGES, "--labels", LABELS, "--samples", EVAL, "--json")
         assert p.returncode == 0, p.stderr
         ev = json.loads(p.stdout)
         got = entry["eval"]
