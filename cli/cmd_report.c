@@ -113,7 +113,7 @@ static int run_captured(int (*fn)(int, char **), arg_list *a, const char *out_pa
 }
 
 /* Runs PY with argv (argv[0] = PY); quiet: stdout and stderr to /dev/null. Returns its exit
- * code, or -1 when it could not be started. */
+ * code (128 + the signal that ended it), or -1 when it could not be started. */
 static int run_python(char **argv, int quiet)
 {
     fflush(stdout);
@@ -156,7 +156,7 @@ static int run_python(char **argv, int quiet)
             return -1;
     if (got == 1)
         return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 static int64_t file_size(const char *path)
@@ -428,8 +428,11 @@ static int make_report(report_args *a)
     if (drc < 0) {
         fprintf(stderr, "fgq report: %s cannot be run\n", py);
         rc = FGQ_EXIT_BAD;
+    } else if (drc != 0 && drc != FGQ_EXIT_BAD) { /* 2: bad input, already said; else a failure */
+        fprintf(stderr, "fgq report: the drawing script (%s) failed with status %d; no report written\n", py, drc);
+        rc = FGQ_EXIT_INTERNAL;
     } else {
-        rc = drc == 0 ? FGQ_EXIT_OK : drc == FGQ_EXIT_BAD ? FGQ_EXIT_BAD : FGQ_EXIT_INTERNAL;
+        rc = drc;
     }
 
 cleanup:

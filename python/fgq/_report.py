@@ -22,6 +22,7 @@ import sys
 import tempfile
 
 EXIT_BAD = 2
+MAX_EMBEDDED_VALUES = 65536  # weights of the drawn layer kept in the page's JSON up to this many
 
 
 class ReportError(Exception):
@@ -327,7 +328,11 @@ def page(b, figs, sweeps):
     parts.append(figs["pareto"])
     if sweeps:
         parts.append(f"<p class=\"note\">Sweep cells from {e(', '.join(b['sweep']))}.</p>")
-    data = json.dumps(b, sort_keys=True).replace("</", "<\\/")
+    embedded = json.loads(json.dumps(b))
+    for t in embedded["weight_values"]["tensors"]:  # a large layer's weights would swell the page
+        if len(t["float"]) > MAX_EMBEDDED_VALUES:
+            t["values_omitted"] = len(t.pop("float")) + len(t.pop("dequant"))
+    data = json.dumps(embedded, sort_keys=True).replace("</", "<\\/")
     parts.append(f"<script type=\"application/json\" id=\"fgq-report-data\">{data}</script>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
