@@ -246,6 +246,11 @@ static int make_report(report_args *a)
                 py, prc < 0 ? "cannot be run" : "has no matplotlib");
         return FGQ_EXIT_BAD;
     }
+    for (int m = 0; m < a->n_models; m++)
+        if (access(a->models[m], R_OK) != 0) {
+            fprintf(stderr, "fgq report: %s: cannot read: %s\n", a->models[m], strerror(errno));
+            return FGQ_EXIT_BAD;
+        }
     if (fgq_cli_is_fgq_file(a->models[0])) {
         fprintf(stderr, "fgq report: %s: FLOAT must be the float .onnx model (this is a .fgq)\n", a->models[0]);
         return FGQ_EXIT_BAD;
@@ -265,10 +270,13 @@ static int make_report(report_args *a)
             fprintf(stderr, "fgq report: %s: cannot read the sweep file: %s\n", a->sweep[s], strerror(errno));
             return FGQ_EXIT_BAD;
         }
-    const char *inputs[1 + MAX_QUANT + MAX_SWEEP + 2];
+    const char *inputs[1 + MAX_QUANT + MAX_SWEEP + 3];
     int n_inputs = 0;
     for (int m = 0; m < a->n_models; m++)
         inputs[n_inputs++] = a->models[m];
+    for (int i = 0; i < 3; i++)
+        if (a->inputs[i] != NULL)
+            inputs[n_inputs++] = a->inputs[i];
     for (int s = 0; s < a->n_sweep; s++)
         inputs[n_inputs++] = a->sweep[s];
     char out_dir[4096];

@@ -142,6 +142,8 @@ def test_bad_inputs_exit_2_and_write_nothing(made, tmp_path):
         (["--weight-layer", "nope"], "'nope'"),
         (["--weights", "ternary:g5x"], "ternary:g5x"),
         (["--samples", "0:50", "--labels", tmp_path / "missing.npy"], "missing.npy"),
+        ([tmp_path / "missing.fgq"], "missing.fgq: cannot read"),
+        (["--data", MODEL], "model.onnx"),  # not data: the eval's own message names the file
     ]
     for extra, needle in cases:
         out = tmp_path / "o" / "r.html"
