@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -51,7 +52,7 @@ def made(tmp_path_factory):
     out.parent.mkdir()
     p = run_fgq("report", MODEL, *quant, "--data", IMAGES, "--labels", LABELS, "--samples", EVAL,
                 "--calib", IMAGES, "--calib-samples", CALIB, "--first-last", "same", "--solver", "rtn", "--sweep", SWEEP,
-                "-o", out)
+                "-o", out, env={"FGQ_PYTHON": sys.executable})  # the interpreter whose matplotlib was checked
     assert p.returncode == 0, p.stderr
     return {"dir": d, "quant": quant, "out": out, "html": out.read_text(encoding="utf-8"), "stdout": p.stdout}
 
@@ -148,7 +149,7 @@ def test_bad_inputs_exit_2_and_write_nothing(made, tmp_path):
     for extra, needle in cases:
         out = tmp_path / "o" / "r.html"
         out.parent.mkdir(exist_ok=True)
-        p = run_fgq("report", *base, *extra, "-o", out)
+        p = run_fgq("report", *base, *extra, "-o", out, env={"FGQ_PYTHON": sys.executable})
         assert p.returncode == 2, (extra, p.stderr)
         assert needle in p.stderr, (extra, p.stderr)
         assert os.listdir(out.parent) == [], (extra, os.listdir(out.parent))
