@@ -137,9 +137,13 @@ def test_bad_inputs_exit_2_and_write_nothing(made, tmp_path):
     base = [MODEL, q, "--data", IMAGES, "--labels", LABELS, "--samples", "0:50"]
     bad_sweep = tmp_path / "sweep.json"
     bad_sweep.write_text("{not json")
+    no_mpl = tmp_path / "python-without-matplotlib"  # an interpreter where `import matplotlib` fails
+    no_mpl.write_text("#!/bin/sh\nexit 1\n")
+    no_mpl.chmod(0o755)
     cases = [
         (["--sweep", bad_sweep], str(bad_sweep)),
-        (["--python", "/nonexistent/python3"], "matplotlib"),
+        (["--python", "/nonexistent/python3"], "cannot be run"),
+        (["--python", no_mpl], "has no matplotlib"),
         (["--weight-layer", "nope"], "'nope'"),
         (["--weights", "ternary:g5x"], "ternary:g5x"),
         (["--samples", "0:50", "--labels", tmp_path / "missing.npy"], "missing.npy"),
