@@ -39,7 +39,7 @@ int main(void)
 """
 TOOLS_CMAKE = """cmake_minimum_required(VERSION 3.18)
 project(tools_check LANGUAGES C)
-find_package(fgq REQUIRED)
+find_package(fgq REQUIRED COMPONENTS tools)
 add_executable(tools_check tools_check.c)
 target_link_libraries(tools_check PRIVATE fgq::tools)
 """
