@@ -66,7 +66,8 @@ static const char k_usage[] =
     "  --sweep FILE      sweep cells to place on the accuracy/bytes plot: a list of\n"
     "                    {\"model\", \"policy\", \"top1\", \"bytes\"}, or an object of\n"
     "                    \"MODEL|POLICY\": {\"top1\", \"model_bytes\", \"status\"} as\n"
-    "                    docs/accuracy-real-results.json; repeatable\n"
+    "                    docs/accuracy-real-results.json, or a list of `fgq eval\n"
+    "                    --json` outputs (bytes: the model files' sizes); repeatable\n"
     "  --python PY       the interpreter that draws (default: $FGQ_PYTHON, else\n"
     "                    python3 on PATH)\n"
     "  -h, --help        this text\n";

@@ -87,6 +87,9 @@ def load_sweep(path):
             raise ReportError(f"{path}: cell {i} is not an object")
         if c.get("status", "ok") != "ok":
             continue
+        if "bytes" not in c and "model_bytes" not in c and ("samples_per_s" in c or "agreement" in c):
+            cells += eval_cells(path, i, c)  # an `fgq eval --json` output
+            continue
         b = c.get("bytes", c.get("model_bytes"))
         t = c.get("top1")
         if b is None or t is None:
@@ -99,6 +102,31 @@ def load_sweep(path):
     if not cells:
         raise ReportError(f"{path}: no cell has both top1 and bytes (or model_bytes)")
     return cells
+
+
+def file_bytes(path, label):
+    try:
+        return os.path.getsize(path)
+    except OSError as e:
+        raise ReportError(f"{label}: the model {path} is not there to size: {e.strerror}")
+
+
+def eval_cells(path, i, c):
+    """Cells of one `fgq eval --json` output: a model's {"model", "top1"}, or float against quantized
+    {"float_model", "quant_model", "float", "quant"} (two cells); bytes are the model files' sizes."""
+    label = f"{path}: cell {i}"
+    if isinstance(c.get("model"), str) and isinstance(c.get("top1"), (int, float)):
+        return [{"model": "fgq eval", "policy": short_name(c["model"]), "top1": float(c["top1"]),
+                 "bytes": float(file_bytes(c["model"], label))}]
+    if isinstance(c.get("float_model"), str) and isinstance(c.get("quant_model"), str) and \
+            isinstance(c.get("quant"), dict) and isinstance(c.get("float"), dict):
+        qpath = c["quant_model"].split(", made by: ", 1)[0]
+        name = short_name(c["float_model"])
+        return [{"model": name, "policy": "float", "top1": float(c["float"]["top1"]),
+                 "bytes": float(file_bytes(c["float_model"], label))},
+                {"model": name, "policy": policy_of(recipe_of(c)) or short_name(qpath),
+                 "top1": float(c["quant"]["top1"]), "bytes": float(file_bytes(qpath, label))}]
+    return []  # a cell that measured something else
 
 
 def pareto_front(points):
@@ -329,6 +357,7 @@ def page(b, figs, sweeps):
     if sweeps:
         parts.append(f"<p class=\"note\">Sweep cells from {e(', '.join(b['sweep']))}.</p>")
     embedded = json.loads(json.dumps(b))
+    embedded["sweep_cells"] = sweeps
     for t in embedded["weight_values"]["tensors"]:  # a large layer's weights would swell the page
         if len(t["float"]) > MAX_EMBEDDED_VALUES:
             t["values_omitted"] = len(t.pop("float")) + len(t.pop("dequant"))
@@ -346,7 +375,8 @@ def main(argv):
         b = json.load(f)
     out = argv[2]
     try:
-        sweeps = [c for p in b["sweep"] for c in load_sweep(p)]
+        cells = [c for p in b["sweep"] for c in load_sweep(p)]
+        sweeps = list({(c["model"], c["policy"], c["top1"], c["bytes"]): c for c in cells}.values())  # once each
     except ReportError as e:
         print(f"fgq report: {e}", file=sys.stderr)
         return EXIT_BAD

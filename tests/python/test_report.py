@@ -48,13 +48,20 @@ def made(tmp_path_factory):
                     "rtn", "-o", q)
         assert p.returncode == 0, p.stderr
         quant.append(q)
+    evals = []  # a second sweep file: a list of `fgq eval --json` outputs, one model each
+    for q in quant:
+        p = run_fgq("eval", q, "--data", IMAGES, "--labels", LABELS, "--samples", "0:100", "--json")
+        assert p.returncode == 0, p.stderr
+        evals.append(json.loads(p.stdout))
+    (d / "evals.json").write_text(json.dumps(evals))
     out = d / "out" / "report.html"
     out.parent.mkdir()
     p = run_fgq("report", MODEL, *quant, "--data", IMAGES, "--labels", LABELS, "--samples", EVAL,
                 "--calib", IMAGES, "--calib-samples", CALIB, "--first-last", "same", "--solver", "rtn", "--sweep", SWEEP,
-                "-o", out, env={"FGQ_PYTHON": sys.executable})  # the interpreter whose matplotlib was checked
+                "--sweep", d / "evals.json", "-o", out, env={"FGQ_PYTHON": sys.executable})  # the interpreter whose matplotlib was checked
     assert p.returncode == 0, p.stderr
-    return {"dir": d, "quant": quant, "out": out, "html": out.read_text(encoding="utf-8"), "stdout": p.stdout}
+    return {"dir": d, "quant": quant, "out": out, "html": out.read_text(encoding="utf-8"), "stdout": p.stdout,
+            "evals": evals}
 
 
 def page_data(text):
@@ -103,6 +110,17 @@ def test_numbers_are_fgq_evals(made):
     vals = data["weight_values"]["tensors"][0]
     assert vals["node"] == "Convolution110"  # the largest weight layer (16 x 200 weights)
     assert len(vals["float"]) == len(vals["dequant"]) == 3200 and "alpha_pos" in vals
+
+
+def test_sweep_cells(made):
+    """Both sweep forms reach the accuracy/bytes plot: the results file's ok cells with a size, and
+    each `fgq eval --json` output as (its file's size, its top-1)."""
+    cells = page_data(made["html"])["sweep_cells"]
+    results = json.loads(SWEEP.read_text())
+    sized = [k for k, c in results.items() if c.get("status") == "ok" and "model_bytes" in c and "top1" in c]
+    assert sum(c["model"] != "fgq eval" for c in cells) == len(sized)
+    mine = sorted((c["policy"], c["bytes"], c["top1"]) for c in cells if c["model"] == "fgq eval")
+    assert mine == sorted((q.name, q.stat().st_size, e["top1"]) for q, e in zip(made["quant"], made["evals"]))
 
 
 def test_renders_in_chromium(made, tmp_path):
