@@ -27,6 +27,7 @@ int fgq_cmd_eval(int argc, char **argv);
 int fgq_cmd_bench(int argc, char **argv);
 int fgq_cmd_quantize(int argc, char **argv);
 int fgq_cmd_export(int argc, char **argv);
+int fgq_cmd_report(int argc, char **argv);
 
 /* Maps a library status to the exit code the CLI promises. */
 int fgq_cli_exit_code(fgq_status st);

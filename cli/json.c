@@ -105,6 +105,23 @@ void fgq_json_double(fgq_json *j, double v)
         fputs("null", j->out);
 }
 
+void fgq_json_float(fgq_json *j, float v)
+{
+    json_pre_value(j);
+    if (isfinite(v))
+        fprintf(j->out, "%.9g", (double)v);
+    else
+        fputs("null", j->out);
+}
+
+void fgq_json_raw(fgq_json *j, const char *text, size_t len)
+{
+    json_pre_value(j);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r'))
+        len--;
+    fwrite(text, 1, len, j->out);
+}
+
 void fgq_json_bool(fgq_json *j, int v)
 {
     json_pre_value(j);

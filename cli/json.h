@@ -6,6 +6,7 @@
 #ifndef FGQ_JSON_H
 #define FGQ_JSON_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -27,6 +28,10 @@ void fgq_json_key(fgq_json *j, const char *key);
 void fgq_json_string(fgq_json *j, const char *s);
 void fgq_json_int(fgq_json *j, int64_t v);
 void fgq_json_double(fgq_json *j, double v);
+/* A float32 value in the fewest digits that read back as the same float (%.9g). */
+void fgq_json_float(fgq_json *j, float v);
+/* A value already written as JSON text (len bytes; trailing whitespace kept out). */
+void fgq_json_raw(fgq_json *j, const char *text, size_t len);
 void fgq_json_bool(fgq_json *j, int v);
 void fgq_json_null(fgq_json *j);
 /* "key": value in one call. */

@@ -19,6 +19,7 @@ static const fgq_command k_commands[] = {
     {"eval", fgq_cmd_eval, "accuracy (top-1, top-5) and samples/s on labelled data"},
     {"export", fgq_cmd_export, "write a .fgq model as QDQ ONNX that ONNX Runtime can run (--onnx)"},
     {"bench", fgq_cmd_bench, "latency p50/p99, arena bytes and its lower bound, weight bytes"},
+    {"report", fgq_cmd_report, "one self-contained HTML page of SQNR, sensitivity, weights, accuracy vs bytes"},
 };
 
 static void print_usage(FILE *out)

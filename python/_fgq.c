@@ -1012,7 +1012,7 @@ typedef struct {
 static const command k_commands[] = {
     {"inspect", fgq_cmd_inspect}, {"weights", fgq_cmd_weights}, {"quantize", fgq_cmd_quantize},
     {"convert", fgq_cmd_convert}, {"run", fgq_cmd_run},         {"eval", fgq_cmd_eval},
-    {"export", fgq_cmd_export},   {"bench", fgq_cmd_bench},
+    {"export", fgq_cmd_export},   {"bench", fgq_cmd_bench},   {"report", fgq_cmd_report},
 };
 
 typedef struct {

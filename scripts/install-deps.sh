@@ -15,10 +15,11 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # model zoo's architectures with random weights (scripts/model_zoo.py; Debian's, since
 # PyPI's torch pulls gigabytes of CUDA wheels). python3-dev: Python.h for the package's C extension
 # (pyproject.toml; its build backend, scikit-build-core, comes pinned from requirements.txt).
+# chromium: the headless browser tests/python/test_report.py renders fgq report's page in.
 DEBS=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
       zlib1g-dev libonnx-testdata dataset-fashion-mnist clang libclang-rt-dev
       gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-pip python3-dev python3-torch
-      python3-torchvision)
+      python3-torchvision chromium)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

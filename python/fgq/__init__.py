@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -23,7 +24,7 @@ import numpy as np
 from . import _fgq
 from ._fgq import FgqError
 
-__all__ = ["FgqError", "Model", "quantize", "evaluate", "sensitivity", "inspect", "__version__"]
+__all__ = ["FgqError", "Model", "quantize", "evaluate", "sensitivity", "inspect", "report", "__version__"]
 __version__: str = _fgq.__version__
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -564,3 +565,47 @@ def inspect(model: ModelSource, *, batch: Optional[int] = None) -> Dict[str, Any
         if batch is not None:
             argv += ["--batch", str(int(batch))]
         return _cli_json(argv, names)
+
+
+def report(model: PathLike, quant_models: Union[ModelSource, Sequence[ModelSource]], data: Any, labels: Any,
+           out: PathLike, *, samples: Optional[str] = None, calib: Any = None, weights: Optional[str] = None,
+           weight_layer: Optional[str] = None, sweep: Union[PathLike, Sequence[PathLike], None] = None,
+           scale: Optional[float] = None, mean: Any = None, std: Any = None, threads: Optional[int] = None,
+           **options: Any) -> List[str]:
+    """Writes the quantization report: ``fgq report`` (its own C code, in a child process).
+
+    model: the float .onnx path; quant_models: one or more quantized models (paths, bytes or
+    Models); data / labels / samples and the preprocessing as for evaluate(); out: the HTML
+    page, one self-contained file (figures inlined), the PNG figures written beside it.
+    calib (array or path) adds the sensitivity ranking, with weights (default ternary:g4) and
+    options (quantize flags, e.g. calib_samples="0:200", first_last="same") as for
+    sensitivity(); weights and weight_layer also choose the layer whose weights are drawn;
+    sweep: results JSON files of sweep cells for the accuracy-against-bytes plot. The figures
+    are drawn by this interpreter, which needs matplotlib. Returns the paths written."""
+    if isinstance(quant_models, (str, os.PathLike, bytes, bytearray, memoryview, Model)):
+        quant_models = [quant_models]
+    names: Dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
+        argv = ["report", os.fspath(model)]
+        argv += [_model_path(q, tmp, f"quant{i}", names) for i, q in enumerate(quant_models)]
+        argv += ["--data", _data_path(data, tmp, "data"), "--labels", _data_path(labels, tmp, "labels"),
+                 "-o", os.fspath(out), "--python", sys.executable]
+        argv += _eval_flags(samples, scale, mean, std, threads, None)
+        if calib is not None:
+            argv += ["--calib", _data_path(calib, tmp, "calib")]
+        if weights is not None:
+            argv += ["--weights", str(weights)]
+        if weight_layer is not None:
+            argv += ["--weight-layer", str(weight_layer)]
+        for p in [] if sweep is None else [sweep] if isinstance(sweep, (str, os.PathLike)) else sweep:
+            argv += ["--sweep", os.fspath(p)]
+        for k, v in options.items():
+            if v is not None:
+                argv += ["--" + k.replace("_", "-"), _flag_value(v)]
+        rc, stdout, stderr = _fgq.cli(argv)
+        if rc != 0:
+            msg = stderr.decode("utf-8", "replace")
+            for tmp_path, name in names.items():
+                msg = msg.replace(tmp_path, name)
+            raise _error(msg.strip() or f"fgq report exited with {rc}")
+        return stdout.decode("utf-8", "replace").splitlines()

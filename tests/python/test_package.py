@@ -210,6 +210,26 @@ def test_evaluate_and_inspect_are_the_clis_json(fgq, quantized, images, labels):
     assert fgq.inspect(q)["recipe"] == q.recipe
 
 
+def test_report_is_fgq_report(fgq, quantized, images, labels, tmp_path):
+    """fgq.report runs the CLI's `fgq report` (drawn by this interpreter): its page's numbers are fgq eval's."""
+    pytest.importorskip("matplotlib", reason="fgq.report draws with matplotlib (requirements.txt)")
+    q, cli_path, _ = quantized
+    out = tmp_path / "r.html"
+    written = fgq.report(MNIST, [cli_path, q], images, labels, out, samples="1000:1200")
+    assert written[0] == str(out) and all(os.path.exists(p) for p in written) and len(written) == 4
+    text = out.read_text()
+    data = json.loads(text.split('id="fgq-report-data">', 1)[1].split("</script>", 1)[0].replace("<\\/", "</"))
+    r = run_fgq("eval", MNIST, cli_path, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1200", "--json")
+    want = json.loads(r.stdout)
+    for got in (e["eval"] for e in data["quant"]):  # the CLI's model and the package's: the same bytes
+        assert got["agreement"] == want["agreement"] and got["layers"] == want["layers"]
+    with pytest.raises(fgq.FgqError, match="matplotlib|not JSON"):
+        bad = tmp_path / "bad.json"
+        bad.write_text("[")
+        fgq.report(MNIST, cli_path, images, labels, tmp_path / "s.html", samples="0:10", sweep=bad)
+    assert not (tmp_path / "s.html").exists()
+
+
 def test_bad_inputs_raise_fgq_error(fgq, tmp_path):
     m = fgq.Model.load(MNIST)
     assert issubclass(fgq.FgqError, ValueError)

@@ -171,3 +171,38 @@ def test_missing_model_exit_2(tmp_path):
     p = fgq("weights", str(tmp_path / "nope.onnx"), "--weights", "s8", check=False)
     assert p.returncode == 2
     assert "nope.onnx" in p.stderr
+
+
+@pytest.mark.parametrize("layer", ["Convolution110", "Parameter87"])
+def test_json_values_one_layer(layer):
+    """--layer picks one weight by its node's or its tensor's name; --json-values gives its float
+    weights (oracle: onnx + numpy), the dequantized ones (their SQNR is the reported one) and, per
+    ternary group, alpha = the value of its +-1 codes and delta = the largest |w| of a sign coded 0."""
+    got = json.loads(fgq("weights", MNIST, "--weights", "ternary:g4:asym", "--layer", layer, "--json-values").stdout)
+    assert len(got["tensors"]) == 1
+    t = got["tensors"][0]
+    assert (t["name"], t["node"], t["group"]) == ("Parameter87", "Convolution110", 4)
+    w = np.array(t["float"], dtype=np.float32).reshape(t["rows"], t["k"])
+    q = np.array(t["dequant"], dtype=np.float64).reshape(t["rows"], t["k"])
+    assert np.array_equal(w, mnist_weights()[1].astype(np.float32))
+    assert sqnr_db(w, q) == pytest.approx(t["sqnr_db"], abs=1e-4)
+    n_groups = t["k"] // 4
+    for key in ("alpha_pos", "alpha_neg", "delta_pos", "delta_neg"):
+        assert len(t[key]) == t["rows"] * n_groups
+    wg, qg = w.reshape(-1, 4), q.reshape(-1, 4)
+    for g in range(wg.shape[0]):
+        ap, an = t["alpha_pos"][g], t["alpha_neg"][g]
+        assert set(np.round(qg[g], 6)) <= {0.0, round(ap, 6), round(-an, 6)}
+        zero_pos = wg[g][(qg[g] == 0) & (wg[g] >= 0)]
+        assert t["delta_pos"][g] == pytest.approx(zero_pos.max() if zero_pos.size else 0.0)
+        assert np.all(wg[g][qg[g] > 0] > t["delta_pos"][g])  # coded +1 iff above delta
+        zero_neg = wg[g][(qg[g] == 0) & (wg[g] <= 0)]
+        assert t["delta_neg"][g] == pytest.approx(-zero_neg.min() if zero_neg.size else 0.0)
+
+
+def test_layer_unknown_names_the_weights():
+    p = fgq("weights", MNIST, "--weights", "s8", "--layer", "nope", "--json-values", check=False)
+    assert p.returncode == 2
+    assert "'nope'" in p.stderr and "Parameter87 (Convolution110)" in p.stderr
+    s8 = json.loads(fgq("weights", MNIST, "--weights", "s8", "--layer", "Times212", "--json-values").stdout)
+    assert "alpha_pos" not in s8["tensors"][0] and len(s8["tensors"][0]["dequant"]) == 2560
