@@ -39,6 +39,8 @@ static const char k_usage[] =
     "                   \"model\": model.c, model.h, model_ops.h, model_data[])\n"
     "  -h, --help       this text\n";
 
+static const char *const k_c_suffix[3] = { ".c", ".h", "_ops.h" };
+
 /* DIR/NAME<suffix> into buf; 0 when it does not fit. */
 static int c_path(char *buf, size_t cap, const char *dir, const char *name, const char *suffix)
 {
@@ -49,22 +51,21 @@ static int c_path(char *buf, size_t cap, const char *dir, const char *name, cons
 static fgq_status write_c(const fgq_model *m, const uint8_t *bytes, size_t size, const char *model,
                           const char *dir, const char *name, fgq_error *err)
 {
-    struct stat sb;
-    if (stat(dir, &sb) != 0) {
-        if (errno != ENOENT || mkdir(dir, 0777) != 0)
-            return fgq_fail(err, FGQ_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
-    } else if (!S_ISDIR(sb.st_mode)) {
-        return fgq_fail(err, FGQ_ERR_IO, "%s: not a folder", dir);
-    }
     char paths[3][4096];
-    static const char *const suffix[3] = { ".c", ".h", "_ops.h" };
     for (int i = 0; i < 3; i++)
-        if (!c_path(paths[i], sizeof paths[i], dir, name, suffix[i]))
+        if (!c_path(paths[i], sizeof paths[i], dir, name, k_c_suffix[i]))
             return fgq_fail(err, FGQ_ERR_VALUE, "%s: folder name too long", dir);
     fgq_export_c_files f;
     fgq_status st = fgq_export_c(m, bytes, size, name, model, &f, err);
     if (st != FGQ_OK)
-        return st;
+        return st; /* nothing created yet */
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        if (errno != ENOENT || mkdir(dir, 0777) != 0)
+            st = fgq_fail(err, FGQ_ERR_IO, "%s: cannot create the folder: %s", dir, strerror(errno));
+    } else if (!S_ISDIR(sb.st_mode)) {
+        st = fgq_fail(err, FGQ_ERR_IO, "%s: not a folder", dir);
+    }
     const char *texts[3] = { f.c_text, f.h_text, f.ops_text };
     size_t lens[3] = { f.c_len, f.h_len, f.ops_len };
     for (int i = 0; i < 3 && st == FGQ_OK; i++)
@@ -116,10 +117,9 @@ int fgq_cmd_export(int argc, char **argv)
             return clash;
     }
     if (cdir != NULL) {
-        static const char *const suffix[3] = { ".c", ".h", "_ops.h" };
         for (int i = 0; i < 3; i++) {
             char p[4096];
-            if (!c_path(p, sizeof p, cdir, name, suffix[i]))
+            if (!c_path(p, sizeof p, cdir, name, k_c_suffix[i]))
                 return fgq_cli_usage_error(cmd, "--c '%s': folder name too long", cdir);
             int clash = fgq_cli_output_clashes(cmd, p, &model, 1);
             if (clash)

@@ -508,19 +508,26 @@ def _eval_flags(samples: Optional[str], scale: Optional[float], mean: Any, std: 
     return argv
 
 
-def evaluate(model: ModelSource, data: Any, labels: Any, *, quant_model: Optional[ModelSource] = None,
+def evaluate(model: ModelSource, *args: Any, quant_model: Optional[ModelSource] = None,
              samples: Optional[str] = None, scale: Optional[float] = None, mean: Any = None, std: Any = None,
              threads: Optional[int] = None, batch: Optional[int] = None) -> Dict[str, Any]:
     """Accuracy of a model on labelled data: what ``fgq eval --json`` prints, as a dict.
 
-    model (and quant_model, to compare a float model with its quantized twin:
-    agreement, per-layer SQNR): a path, bytes or a Model. data / labels: arrays
+    ``evaluate(model, data, labels)`` or ``evaluate(float_model, quant_model, data,
+    labels)`` (the same as ``quant_model=``: compares a float model with its
+    quantized twin: agreement, per-layer SQNR). Models: a path, bytes or a Model. data / labels: arrays
     or paths (.npy, .npz, IDX). samples: "A:B" slice. Preprocessing flags as for
     quantize (a quantized model's stored preprocessing applies otherwise).
     One model: {"model", "samples", "top1", "top5", "samples_per_s"}; two:
     {"float_model", "quant_model", "samples", "float", "quant", "agreement",
     "output_sqnr_db", "layers"}. Arrays and in-memory models travel through
     temporary files to the CLI's own code, run in a child process."""
+    if len(args) == 3 and quant_model is None:
+        quant_model, data, labels = args
+    elif len(args) == 2:
+        data, labels = args
+    else:
+        raise TypeError("evaluate(model, data, labels) or evaluate(float_model, quant_model, data, labels)")
     names: Dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
         argv = ["eval", _model_path(model, tmp, "model", names)]
@@ -539,6 +546,12 @@ def sensitivity(model: PathLike, data: Any, labels: Any, calib: Any, *, quant_mo
     "sensitivity" list, worst first). calib: samples (array or path) the
     per-layer quantizations calibrate on; options: quantize flags as in
     quantize()."""
+    if len(args) == 3 and quant_model is None:
+        quant_model, data, labels = args
+    elif len(args) == 2:
+        data, labels = args
+    else:
+        raise TypeError("evaluate(model, data, labels) or evaluate(float_model, quant_model, data, labels)")
     names: Dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
         argv = ["eval", _model_path(model, tmp, "model", names)]

@@ -200,6 +200,10 @@ def test_evaluate_and_inspect_are_the_clis_json(fgq, quantized, images, labels):
     assert got == want
     got = _drop_timing(fgq.evaluate(MNIST, images[1000:1300], labels[1000:1300], quant_model=q))
     assert got["quant"] == want["quant"] and got["agreement"] == want["agreement"]
+    pos = _drop_timing(fgq.evaluate(MNIST, q, images[1000:1300], labels[1000:1300]))  # the order
+    assert pos == got
+    with pytest.raises(TypeError):
+        fgq.evaluate(MNIST, images)
     assert got["quant_model"].startswith(f"<quantized {MNIST}>")
     one = fgq.evaluate(q, images[1000:1300], labels[1000:1300])
     assert one["top1"] == want["quant"]["top1"] and one["samples"] == 300
