@@ -129,7 +129,14 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
 /* im2col tile budget on the stack: positions × K bytes, plus two int32
  * blocks of QCONV_TP × QCONV_JB (the dots, and the same transposed so that
  * the output stage runs along a channel's positions). */
+#if defined(__x86_64__) || defined(__i386__)
 enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64, QCONV_PAD_BYTES = 32768 };
+#else
+/* microcontrollers (the Cortex-M DSP kernels): ~20 KB of stack instead of
+ * ~96 KB; larger K or padded copies take the per-tap border path (the same
+ * integers, a little slower) */
+enum { QCONV_TILE_BYTES = 8192, QCONV_TP = 32, QCONV_JB = 16, QCONV_PAD_BYTES = 8192 };
+#endif
 
 typedef struct {
     const qconv_shape *s;
