@@ -192,6 +192,10 @@ void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, i
  * 4 k a step, SXTB16/UXTAB16 + SMLAD (Cortex-M4/M7/M33/M55). */
 void fgq_qgemm_u8s8_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                   int32_t *dot);
+/* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),
+ * 2 rows a pass, one code byte a step, decoded with bit operations. */
+void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                                  int32_t *dot);
 #endif
 
 #endif /* FGQ_QGEMM_DISPATCH_H */
