@@ -192,6 +192,10 @@ void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, i
  * 4 k a step, SXTB16/UXTAB16 + SMLAD (Cortex-M4/M7/M33/M55). */
 void fgq_qgemm_u8s8_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                   int32_t *dot);
+/* qrequant__armdsp.c: the output stage in 32-bit arithmetic (QADD for the
+ * saturating bias add), one value a step; twin fgq_qrequant_ref. */
+void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
+                          int32_t qmin, int32_t qmax, void *y, int y_s8);
 /* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),
  * 2 rows a pass, one code byte a step, decoded with bit operations. */
 void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,

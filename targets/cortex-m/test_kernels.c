@@ -14,7 +14,8 @@
  * clamped to the §3.5 int32 bound; then the limits: every s8 code −128 (or
  * 127) against |a − zx| = 255 at K on the bound (65793), all-+1 and all-−1
  * ternary rows with M = 255 on the bound, and the zero point at both ends of
- * each dtype.
+ * each dtype. A row's output stage, where it has its own, against
+ * fgq_qrequant_ref (requant_cases).
  *
  * Prints "fgq-kernel-test: ok rows=R cases=C" and exits 0, or the first 10
  * mismatches and exits 1. Run under QEMU (tests/python/test_arm_kernels.py):
@@ -192,6 +193,47 @@ static void limit_cases(const fgq_qgemm_kernel *kern, tally *t)
     }
 }
 
+/* The row's output stage against fgq_qrequant_ref: random dots, biases, REQ
+ * pairs (multipliers 0..2^31 − 1, shifts −31..31), zero points and clamps,
+ * one channel (c_step 0) or a channel per value (c_step 1), u8 and s8
+ * outputs; every fifth value at an int32 limit, so the bias add saturates and
+ * the left shift clamps. */
+static void requant_cases(const fgq_qgemm_kernel *kern, rng *r, int count, tally *t)
+{
+    enum { CH = 16, N = 40 };
+    int32_t bias[CH], req[2 * CH], dot[N];
+    uint8_t got[N + 1], want[N + 1];
+    const int32_t lim[] = { INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX };
+    for (int c = 0; c < count; c++) {
+        for (int i = 0; i < CH; i++) {
+            bias[i] = rin(r, 0, 4) == 0 ? lim[rin(r, 0, 6)] : (int32_t)rnd(r) >> rin(r, 0, 31);
+            req[2 * i] = rin(r, 0, 4) == 0 ? lim[rin(r, 3, 6)] : (int32_t)(rnd(r) >> 1);
+            req[2 * i + 1] = rin(r, -31, 31);
+        }
+        for (int i = 0; i < N; i++)
+            dot[i] = rin(r, 0, 4) == 0 ? lim[rin(r, 0, 6)] : (int32_t)rnd(r) >> rin(r, 0, 31);
+        const int y_s8 = rin(r, 0, 1), has_bias = rin(r, 0, 3) != 0;
+        const int32_t lo = y_s8 ? -128 : 0, hi = y_s8 ? 127 : 255;
+        const int32_t zy = rin(r, lo, hi), qmin = rin(r, 0, 1) ? lo : rin(r, lo, hi);
+        const int32_t qmax = rin(r, 0, 1) ? hi : rin(r, qmin, hi);
+        const int64_t c_step = rin(r, 0, 1), n = c_step ? rin(r, 1, CH) : rin(r, 1, N);
+        const int64_t c0 = c_step ? rin(r, 0, (int32_t)(CH - n)) : rin(r, 0, CH - 1);
+        fgq_qweights qw = weights(kern->w_dtype, 4, CH, 0, 1, 1);
+        qw.bias = has_bias ? bias : NULL;
+        qw.req = req;
+        got[n] = want[n] = 0xA5;
+        kern->requant(&qw, c0, c_step, dot, n, zy, qmin, qmax, got, y_s8);
+        fgq_qrequant_ref(&qw, c0, c_step, dot, n, zy, qmin, qmax, want, y_s8);
+        t->cases++;
+        for (int64_t i = 0; i <= n; i++)
+            if (got[i] != want[i] && t->failures++ < 10)
+                sh_printf("fgq-kernel-test: MISMATCH %s output stage: y[%ld] = %d, reference %d (dot %ld, "
+                          "c0 %ld, c_step %ld, zy %ld, clamp %ld..%ld, s8 %d)\n",
+                          kern->name, (long)i, got[i], want[i], (long)(i < n ? dot[i] : 0), (long)c0, (long)c_step,
+                          (long)zy, (long)qmin, (long)qmax, y_s8);
+    }
+}
+
 int main(void)
 {
     tally t = { 0, 0 };
@@ -207,6 +249,8 @@ int main(void)
         const int before = t.failures, cases = t.cases;
         random_cases(kern, &r, 3000, &t);
         limit_cases(kern, &t);
+        if (kern->requant != fgq_qrequant_ref)
+            requant_cases(kern, &r, 2000, &t);
         sh_printf("fgq-kernel-test: %s: %d cases, %d mismatches\n", kern->name, t.cases - cases,
                   t.failures - before);
     }
