@@ -14,7 +14,8 @@
  * the bytes of SSUB8(lo, hi) ∈ {−1, 0, 1}: from there the s8 step (SXTB16 +
  * SMLAD). With two multipliers per group (n_alpha 2) the +1 and −1 codes are
  * summed apart, from the masks lo & ~hi and hi & ~lo, and the group adds
- * m⁺·pos − m⁻·neg, as the reference does. Codes before the first whole
+ * m⁺·pos − m⁻·neg, as the reference does. Groups of 4 (one byte each)
+ * take a loop of their own; in other layouts codes before the first whole
  * byte of a group (groups not a multiple of 4) and after the last go term
  * by term.
  */
@@ -74,6 +75,35 @@ FGQ_DSP_INLINE sums2 span2(const uint8_t *w0, const uint8_t *w1, const uint8_t *
     return s;
 }
 
+/* Groups of 4 codes, one code byte each (ternary:g4, the common layout):
+ * codes k < K & ~3, multipliers walked by pointer; the caller does the rest. */
+FGQ_DSP_INLINE void g4_bytes(const fgq_qweights *qw, size_t r0, size_t r1, const uint8_t *w0, const uint8_t *w1,
+                             const uint8_t *a, uint32_t nz, int a_s8, int split, int32_t *t0, int32_t *t1)
+{
+    const int32_t nb = (int32_t)qw->k >> 2, M = qw->mmax, na = qw->n_alpha;
+    const size_t per_row = (size_t)qw->n_groups * (size_t)na;
+    const uint8_t *m0 = qw->gs + r0 * per_row, *m1 = qw->gs + r1 * per_row;
+    int32_t acc0 = 0, acc1 = 0;
+    for (int32_t j = 0; j < nb; j++, a += 4, m0 += na, m1 += na) {
+        uint32_t d02, d13;
+        fgq_dsp_d4(fgq_dsp_ld32(a), nz, a_s8, &d02, &d13);
+        const uint32_t x0 = spread(w0[j]), x1 = spread(w1[j]);
+        const uint32_t lo0 = x0 & 0x01010101u, hi0 = (x0 >> 1) & 0x01010101u;
+        const uint32_t lo1 = x1 & 0x01010101u, hi1 = (x1 >> 1) & 0x01010101u;
+        const int32_t mp0 = m0[0] < M ? m0[0] : M, mp1 = m1[0] < M ? m1[0] : M;
+        if (split) {
+            const int32_t mn0 = m0[1] < M ? m0[1] : M, mn1 = m1[1] < M ? m1[1] : M;
+            acc0 += mp0 * fgq_dsp_mac4(lo0 & ~hi0, d02, d13, 0) - mn0 * fgq_dsp_mac4(hi0 & ~lo0, d02, d13, 0);
+            acc1 += mp1 * fgq_dsp_mac4(lo1 & ~hi1, d02, d13, 0) - mn1 * fgq_dsp_mac4(hi1 & ~lo1, d02, d13, 0);
+        } else {
+            acc0 += mp0 * fgq_dsp_mac4((uint32_t)__ssub8((int8x4_t)lo0, (int8x4_t)hi0), d02, d13, 0);
+            acc1 += mp1 * fgq_dsp_mac4((uint32_t)__ssub8((int8x4_t)lo1, (int8x4_t)hi1), d02, d13, 0);
+        }
+    }
+    *t0 = acc0;
+    *t1 = acc1;
+}
+
 FGQ_DSP_INLINE void rows(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int a_s8, int32_t zx,
                          int split, int32_t *dot)
 {
@@ -91,7 +121,13 @@ FGQ_DSP_INLINE void rows(const fgq_qweights *qw, int64_t j0, int64_t n, const ui
             t1 = s.p1;
         } else {
             size_t g = 0;
-            for (int32_t k0 = 0; k0 < K; k0 += G, g++) {
+            int32_t k0 = 0;
+            if (G == 4) {
+                g4_bytes(qw, r0, r1, w0, w1, a, nz, a_s8, split, &t0, &t1);
+                k0 = K & ~3;
+                g = (size_t)(K >> 2);
+            }
+            for (; k0 < K; k0 += G, g++) {
                 const int32_t k1 = K - k0 < G ? K : k0 + G;
                 const sums2 s = span2(w0, w1, a, k0, k1, nz, zx, a_s8, split);
                 if (split) {
