@@ -320,7 +320,12 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 
 /* ---- depthwise: one channel in, one out (group = C_in = C_out) ------------ */
 
+#if defined(__x86_64__) || defined(__i386__)
 enum { QCONV_DW_MAX_K = 1024, QCONV_DW_MAX_PLANE = 4096, QCONV_DW_MAX_PADDED = 8192 };
+#else
+/* microcontrollers: ~13 KB of stack (larger layers take the GEMM path) */
+enum { QCONV_DW_MAX_K = 64, QCONV_DW_MAX_PLANE = 2304, QCONV_DW_MAX_PADDED = 2560 };
+#endif
 
 typedef struct {
     const qconv_shape *s;

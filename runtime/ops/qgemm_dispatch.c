@@ -86,6 +86,10 @@ fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu)
 #if defined(__x86_64__) || defined(__i386__)
     if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0)
         return fgq_qconv_dwrow__avx2;
+#elif defined(__ARM_FEATURE_DSP)
+    (void)cpu;
+    if (kernels != FGQ_KERNELS_REF)
+        return fgq_qconv_dwrow__armdsp;
 #else
     (void)kernels;
     (void)cpu;

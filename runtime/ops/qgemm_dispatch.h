@@ -106,8 +106,9 @@ void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void
                        int32_t *dot);
 /* Depthwise QCONV step acc[i] += e·(x[i] − zx), i < n (x u8, or s8 when
  * x_s8): the reference, and the row function for CPU features `cpu`
- * (qconv_dwrow__avx2.c where AVX2 is there and kernels is not REF; else
- * NULL: QCONV then takes its reference path). */
+ * (qconv_dwrow__avx2.c where AVX2 is there and kernels is not REF;
+ * qconv_dwrow__armdsp.c in builds for the Cortex-M DSP extension; else
+ * NULL: QCONV then takes its GEMM or reference path). */
 void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
@@ -196,6 +197,8 @@ void fgq_qgemm_u8s8_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n,
  * saturating bias add), one value a step; twin fgq_qrequant_ref. */
 void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                           int32_t qmin, int32_t qmax, void *y, int y_s8);
+/* qconv_dwrow__armdsp.c: the depthwise row step, 4 outputs a step (SMLABB/T). */
+void fgq_qconv_dwrow__armdsp(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 /* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),
  * 2 rows a pass, one code byte a step, decoded with bit operations. */
 void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,

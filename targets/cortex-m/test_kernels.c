@@ -15,7 +15,8 @@
  * 127) against |a − zx| = 255 at K on the bound (65793), all-+1 and all-−1
  * ternary rows with M = 255 on the bound, and the zero point at both ends of
  * each dtype. A row's output stage, where it has its own, against
- * fgq_qrequant_ref (requant_cases).
+ * fgq_qrequant_ref (requant_cases), and the depthwise row step of the
+ * build against fgq_qconv_dwrow_ref (dwrow_cases).
  *
  * Prints "fgq-kernel-test: ok rows=R cases=C" and exits 0, or the first 10
  * mismatches and exits 1. Run under QEMU (tests/python/test_arm_kernels.py):
@@ -234,6 +235,33 @@ static void requant_cases(const fgq_qgemm_kernel *kern, rng *r, int count, tally
     }
 }
 
+/* The depthwise row step of this build (fgq_qconv_dwrow_select) against
+ * fgq_qconv_dwrow_ref: random n 1..80 (tails of every length), e within
+ * ±128·255 (its ends included), u8 and s8 x, zero points anywhere,
+ * accumulators starting anywhere in ±2^30 − 2^24 (room for the adds). */
+static void dwrow_cases(fgq_qconv_dwrow_fn row, rng *r, int count, tally *t)
+{
+    enum { N = 80 };
+    int32_t got[N + 1], want[N + 1];
+    for (int c = 0; c < count; c++) {
+        const int x_s8 = rin(r, 0, 1), n = rin(r, 0, 3) == 0 ? rin(r, 1, 7) : rin(r, 1, N);
+        const int32_t zx = x_s8 ? rin(r, -128, 127) : rin(r, 0, 255);
+        const int32_t e = rin(r, 0, 4) == 0 ? (rin(r, 0, 1) ? 32640 : -32640) : rin(r, -32640, 32640);
+        for (int i = 0; i < n; i++) {
+            g_a[i] = (uint8_t)rnd(r);
+            got[i] = want[i] = rin(r, -(1 << 30) + (1 << 24), (1 << 30) - (1 << 24));
+        }
+        got[n] = want[n] = 0x5A5A5A5A;
+        row(got, g_a, n, e, zx, x_s8);
+        fgq_qconv_dwrow_ref(want, g_a, n, e, zx, x_s8);
+        t->cases++;
+        for (int i = 0; i <= n; i++)
+            if (got[i] != want[i] && t->failures++ < 10)
+                sh_printf("fgq-kernel-test: MISMATCH dwrow n=%d e=%ld zx=%ld s8=%d: acc[%d] = %ld, reference %ld\n", n,
+                          (long)e, (long)zx, x_s8, i, (long)got[i], (long)want[i]);
+    }
+}
+
 int main(void)
 {
     tally t = { 0, 0 };
@@ -253,6 +281,13 @@ int main(void)
             requant_cases(kern, &r, 2000, &t);
         sh_printf("fgq-kernel-test: %s: %d cases, %d mismatches\n", kern->name, t.cases - cases,
                   t.failures - before);
+    }
+    const fgq_qconv_dwrow_fn dw = fgq_qconv_dwrow_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
+    if (dw != NULL && dw != fgq_qconv_dwrow_ref) {
+        rows++;
+        const int before = t.failures, cases = t.cases;
+        dwrow_cases(dw, &r, 3000, &t);
+        sh_printf("fgq-kernel-test: qconv_dwrow: %d cases, %d mismatches\n", t.cases - cases, t.failures - before);
     }
     if (t.failures != 0) {
         sh_printf("fgq-kernel-test: FAILED: %d mismatches in %d cases\n", t.failures, t.cases);
