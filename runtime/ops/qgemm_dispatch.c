@@ -121,8 +121,10 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
       fgq_qrequant__avx2 },
 #endif
 #if defined(__ARM_FEATURE_DSP) /* chosen at compile time: needs no CPU query */
-    { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp, NULL, fgq_qrequant__armdsp },
-    { "qgemm_u8t2_1x2c4__armdsp", FGQ_DT_T2, 0, NULL, fgq_qgemm_u8t2_1x2c4__armdsp, NULL, fgq_qrequant__armdsp },
+    { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp,
+      fgq_qgemm_u8s8_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
+    { "qgemm_u8t2_1x2c4__armdsp", FGQ_DT_T2, 0, NULL, fgq_qgemm_u8t2_1x2c4__armdsp,
+      fgq_qgemm_u8t2_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
 #endif
     { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
     { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },

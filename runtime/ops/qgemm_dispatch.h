@@ -197,6 +197,14 @@ void fgq_qgemm_u8s8_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n,
  * saturating bias add), one value a step; twin fgq_qrequant_ref. */
 void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                           int32_t qmin, int32_t qmax, void *y, int y_s8);
+/* qgemm_u8w16_2xmc4__armdsp.c: the rows' block form, s8 and t2: two weight
+ * rows decoded to 16-bit effective weights (multiplier folded in) per
+ * chunk, every activation row over them with SMLAD; fewer than 4 rows go to
+ * the rows' `dot`. */
+void fgq_qgemm_u8s8_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
 /* qconv_dwrow__armdsp.c: the depthwise row step, 4 outputs a step (SMLABB/T). */
 void fgq_qconv_dwrow__armdsp(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 /* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),

@@ -6,7 +6,9 @@
  *
  * Oracle: the reference. Every int32 dot product a kernel returns must equal
  * fgq_qgemm_dot_ref's for the same weights, activations and zero point.
- * Cases: per row 3000 random shapes (K 1..300, so K = 1, odd K and K off the
+ * Rows with a block form (`gemm`) run half the random cases through it, on
+ * 1..40 activation rows lda >= K bytes apart. Cases: per row 3000 random
+ * shapes (K 1..300, so K = 1, odd K and K off the
  * 4-step; 1..9 weight rows from a random first row; u8 and s8 activations;
  * zero points anywhere in the dtype's range; no group multipliers, or groups
  * of 1..K with multipliers 0..255 above and below W_MMAX, n_alpha 1 and 2 for
@@ -95,6 +97,30 @@ static void compare(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_
     }
 }
 
+/* The row's block form (kern->gemm) on m activation rows lda bytes apart
+ * against fgq_qgemm_dot_ref per row, results ldd apart. */
+static void compare_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n, int64_t m,
+                         int64_t lda, int a_s8, int32_t zx, tally *t)
+{
+    enum { LDD = MAX_ROWS + 3, MAX_M = 40 };
+    static int32_t got[MAX_M * LDD], want[MAX_ROWS];
+    for (int64_t i = 0; i < m * LDD; i++)
+        got[i] = 0x5A5A5A5A;
+    kern->gemm(qw, j0, n, g_a, lda, m, a_s8, zx, got, LDD);
+    t->cases++;
+    for (int64_t r = 0; r < m; r++) {
+        fgq_qgemm_dot_ref(qw, j0, n, g_a + r * lda, a_s8, zx, want);
+        for (int64_t i = 0; i < LDD; i++) {
+            const int32_t w = i < n ? want[i] : 0x5A5A5A5A;
+            if (got[r * LDD + i] != w && t->failures++ < 10)
+                sh_printf("fgq-kernel-test: MISMATCH %s gemm K=%ld rows=%ld+%ld m=%ld group=%ld gs=%d n_alpha=%d "
+                          "a_s8=%d zx=%ld: dot[%ld][%ld] = %ld, reference %ld\n",
+                          kern->name, (long)qw->k, (long)j0, (long)n, (long)m, (long)qw->group, qw->has_gs,
+                          (int)qw->n_alpha, a_s8, (long)zx, (long)r, (long)i, (long)got[r * LDD + i], (long)w);
+        }
+    }
+}
+
 /* Weights of dtype dt, K, rows; group 0: no GS. Codes and GS stay as filled by the caller. */
 static fgq_qweights weights(fgq_dtype dt, int64_t K, int64_t rows, int64_t group, int32_t n_alpha, int32_t mmax)
 {
@@ -141,6 +167,14 @@ static void random_cases(const fgq_qgemm_kernel *kern, rng *r, int count, tally 
             g_codes[i] = (uint8_t)rnd(r);
         for (int64_t i = 0; i < rows * qw.n_groups * qw.n_alpha; i++)
             g_gs[i] = (uint8_t)rnd(r);
+        if (kern->gemm != NULL && rin(r, 0, 1)) {
+            /* a block of m rows, lda >= K apart */
+            const int64_t m = rin(r, 0, 3) == 0 ? rin(r, 1, 5) : rin(r, 1, 40), lda = K + rin(r, 0, 5);
+            for (int64_t i = 0; i < m * lda; i++)
+                g_a[i] = (uint8_t)rnd(r);
+            compare_gemm(kern, &qw, j0, n, m, lda, a_s8, zx, t);
+            continue;
+        }
         for (int64_t i = 0; i < K; i++)
             g_a[i] = (uint8_t)rnd(r);
         compare(kern, &qw, j0, n, a_s8, zx, t);
@@ -162,6 +196,8 @@ static void limit_case(const fgq_qgemm_kernel *kern, uint8_t code_byte, int64_t 
     memset(g_a, a_byte, (size_t)K);
     compare(kern, &qw, 0, 3, a_s8, zx, t);
     compare(kern, &qw, 1, 2, a_s8, zx, t);
+    if (kern->gemm != NULL) /* lda 0: 5 rows reading the same K activations */
+        compare_gemm(kern, &qw, 0, 3, 5, 0, a_s8, zx, t);
 }
 
 static void limit_cases(const fgq_qgemm_kernel *kern, tally *t)
