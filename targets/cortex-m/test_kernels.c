@@ -241,10 +241,12 @@ static void requant_cases(const fgq_qgemm_kernel *kern, rng *r, int count, tally
     int32_t bias[CH], req[2 * CH], dot[N];
     uint8_t got[N + 1], want[N + 1];
     const int32_t lim[] = { INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX - 1, INT32_MAX };
+    /* multipliers: 2^30 makes every odd acc an exact half in the doubling high multiply */
+    const int32_t mlim[] = { 0, 1, 1 << 30, INT32_MAX - 1, INT32_MAX };
     for (int c = 0; c < count; c++) {
         for (int i = 0; i < CH; i++) {
             bias[i] = rin(r, 0, 4) == 0 ? lim[rin(r, 0, 6)] : (int32_t)rnd(r) >> rin(r, 0, 31);
-            req[2 * i] = rin(r, 0, 4) == 0 ? lim[rin(r, 3, 6)] : (int32_t)(rnd(r) >> 1);
+            req[2 * i] = rin(r, 0, 4) == 0 ? mlim[rin(r, 0, 4)] : (int32_t)(rnd(r) >> 1);
             req[2 * i + 1] = rin(r, -31, 31);
         }
         for (int i = 0; i < N; i++)
