@@ -145,22 +145,23 @@ FGQ_DSP_INLINE void rows(const fgq_qweights *qw, int64_t j0, int64_t n, const ui
     }
 }
 
+/* s8 activations and two multipliers a group are the rare layouts: one copy
+ * with run-time flags serves them (flash), the common one is specialised. */
+static __attribute__((noinline)) void rows_any(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+                                               int a_s8, int32_t zx, int split, int32_t *dot)
+{
+    rows(qw, j0, n, a, a_s8, zx, split, dot);
+}
+
 void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                   int32_t *dot)
 {
     const uint8_t *x = (const uint8_t *)a;
     const int split = qw->has_gs && qw->n_alpha == 2;
-    if (a_s8) {
-        if (split)
-            rows(qw, j0, n, x, 1, zx, 1, dot);
-        else
-            rows(qw, j0, n, x, 1, zx, 0, dot);
-    } else {
-        if (split)
-            rows(qw, j0, n, x, 0, zx, 1, dot);
-        else
-            rows(qw, j0, n, x, 0, zx, 0, dot);
-    }
+    if (!a_s8 && !split)
+        rows(qw, j0, n, x, 0, zx, 0, dot);
+    else
+        rows_any(qw, j0, n, x, a_s8, zx, split, dot);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -123,8 +123,23 @@ FGQ_DSP_INLINE void block(const fgq_qweights *qw, size_t j0, int32_t n, const ui
     }
 }
 
-FGQ_DSP_INLINE void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda, int64_t m,
-                         int a_s8, int32_t zx, int32_t *dot, int64_t ldd, fgq_dtype dt, fgq_qgemm_dot_fn dot_fn)
+/* The common case (t2 weights, u8 activations) specialised; one copy with
+ * run-time dtype and activation type serves the rest (grouped s8, s8
+ * activations), for flash. */
+static __attribute__((noinline)) void block_u8t2(const fgq_qweights *qw, size_t j0, int32_t n, const uint8_t *a,
+                                                 size_t lda, int32_t m, int32_t zx, int32_t *dot, size_t ldd)
+{
+    block(qw, j0, n, a, lda, m, 0, zx, dot, ldd, FGQ_DT_T2);
+}
+
+static __attribute__((noinline)) void block_any(const fgq_qweights *qw, size_t j0, int32_t n, const uint8_t *a,
+                                                size_t lda, int32_t m, int a_s8, int32_t zx, int32_t *dot, size_t ldd)
+{
+    block(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, qw->dtype);
+}
+
+static void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda, int64_t m, int a_s8,
+                 int32_t zx, int32_t *dot, int64_t ldd, fgq_qgemm_dot_fn dot_fn)
 {
     for (int64_t r0 = 0; r0 < m; r0 += MB) {
         const int32_t mb = (int32_t)(m - r0 < MB ? m - r0 : MB);
@@ -132,13 +147,13 @@ FGQ_DSP_INLINE void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const ui
         int32_t *db = dot + r0 * ldd;
         /* decoding pays for itself over >= 4 rows; plain s8 rows (no multipliers to fold)
          * would only save `dot`'s SXTB16s, ~0.25 instructions a MAC: measured no faster */
-        if (mb < 4 || (dt == FGQ_DT_S8 && !qw->has_gs)) {
+        if (mb < 4 || (qw->dtype == FGQ_DT_S8 && !qw->has_gs)) {
             for (int32_t r = 0; r < mb; r++)
                 dot_fn(qw, j0, n, ab + (size_t)r * (size_t)lda, a_s8, zx, db + (size_t)r * (size_t)ldd);
-        } else if (a_s8) {
-            block(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, 1, zx, db, (size_t)ldd, dt);
+        } else if (!a_s8 && qw->dtype == FGQ_DT_T2) {
+            block_u8t2(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, zx, db, (size_t)ldd);
         } else {
-            block(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, 0, zx, db, (size_t)ldd, dt);
+            block_any(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, a_s8, zx, db, (size_t)ldd);
         }
     }
 }
@@ -146,13 +161,13 @@ FGQ_DSP_INLINE void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const ui
 void fgq_qgemm_u8s8_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
 {
-    gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, FGQ_DT_S8, fgq_qgemm_u8s8_1x2c4__armdsp);
+    gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, fgq_qgemm_u8s8_1x2c4__armdsp);
 }
 
 void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
 {
-    gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, FGQ_DT_T2, fgq_qgemm_u8t2_1x2c4__armdsp);
+    gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, fgq_qgemm_u8t2_1x2c4__armdsp);
 }
 
 #endif /* __ARM_FEATURE_DSP */
