@@ -129,7 +129,14 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
 /* im2col tile budget on the stack: positions × K bytes, plus two int32
  * blocks of QCONV_TP × QCONV_JB (the dots, and the same transposed so that
  * the output stage runs along a channel's positions). */
+#if defined(__x86_64__) || defined(__i386__)
 enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64, QCONV_PAD_BYTES = 32768 };
+#else
+/* microcontrollers (the Cortex-M DSP kernels): ~20 KB of stack instead of
+ * ~96 KB; larger K or padded copies take the per-tap border path (the same
+ * integers, a little slower) */
+enum { QCONV_TILE_BYTES = 8192, QCONV_TP = 32, QCONV_JB = 16, QCONV_PAD_BYTES = 8192 };
+#endif
 
 typedef struct {
     const qconv_shape *s;
@@ -157,13 +164,26 @@ static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const u
         sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 && sp->out[0] == ID && sp->out[1] == IH && sp->out[2] == IW) {
         /* 1×1, stride 1, no padding: a transpose of [cg, positions] (same dims in and out) */
         const int64_t plane = ID * IH * IW;
-        for (int64_t r = 0; r < np; r++)
-            for (int64_t c = 0; c < cg; c++)
-                buf[r * K + c] = xg[c * plane + p0 + r];
+        for (int64_t r = 0; r < np; r++) {
+            uint8_t *row = buf + r * K;
+            const uint8_t *src = xg + p0 + r;
+            for (int64_t c = 0; c < cg; c++, src += plane)
+                row[c] = *src;
+        }
         return;
     }
+    /* the position's (od, oh, ow), stepped along instead of divided out per row: 64-bit
+     * division is a library call on 32-bit cores */
+    int64_t nw = p0 % OW, nh = (p0 / OW) % OH, nd = p0 / (OW * OH);
     for (int64_t r = 0; r < np; r++) {
-        const int64_t p = p0 + r, ow = p % OW, oh = (p / OW) % OH, od = p / (OW * OH);
+        const int64_t ow = nw, oh = nh, od = nd;
+        if (++nw == OW) {
+            nw = 0;
+            if (++nh == OH) {
+                nh = 0;
+                nd++;
+            }
+        }
         uint8_t *row = buf + r * K;
         const int64_t iw0 = ow * sp->stride[2] - sp->pad_begin[2], dw = sp->dilation[2];
         const int w_inside = iw0 >= 0 && iw0 + (KW - 1) * dw < IW;
@@ -300,7 +320,12 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 
 /* ---- depthwise: one channel in, one out (group = C_in = C_out) ------------ */
 
+#if defined(__x86_64__) || defined(__i386__)
 enum { QCONV_DW_MAX_K = 1024, QCONV_DW_MAX_PLANE = 4096, QCONV_DW_MAX_PADDED = 8192 };
+#else
+/* microcontrollers: ~13 KB of stack (larger layers take the GEMM path) */
+enum { QCONV_DW_MAX_K = 64, QCONV_DW_MAX_PLANE = 2304, QCONV_DW_MAX_PADDED = 2560 };
+#endif
 
 typedef struct {
     const qconv_shape *s;

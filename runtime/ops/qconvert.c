@@ -64,7 +64,9 @@ fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *co
         const float r = x[i] / s;
         float v = (even ? nearbyintf(r) : roundf(r)) + z;
         v = !(v >= lo) ? lo : v > hi ? hi : v; /* NaN -> qmin */
-        fgq_q_store(y->data, i, y_s8, (int64_t)v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+        /* v is a whole number in [qmin, qmax]: int32 holds it, and float -> int32 is one
+         * instruction on an FPU where float -> int64 is a library call through double */
+        fgq_q_store(y->data, i, y_s8, (int32_t)v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
     }
     return FGQ_OK;
 }

@@ -86,6 +86,10 @@ fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu)
 #if defined(__x86_64__) || defined(__i386__)
     if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0)
         return fgq_qconv_dwrow__avx2;
+#elif defined(__ARM_FEATURE_DSP)
+    (void)cpu;
+    if (kernels != FGQ_KERNELS_REF)
+        return fgq_qconv_dwrow__armdsp;
 #else
     (void)kernels;
     (void)cpu;
@@ -115,6 +119,12 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
       fgq_qrequant__avx2 },
     { "qgemm_u8s4_1x4c16__avx2", FGQ_DT_S4, FGQ_CPU_AVX2, fgq_qgemm_s4_fits, fgq_qgemm_u8s4_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
+#endif
+#if defined(__ARM_FEATURE_DSP) /* chosen at compile time: needs no CPU query */
+    { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp,
+      fgq_qgemm_u8s8_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
+    { "qgemm_u8t2_1x2c4__armdsp", FGQ_DT_T2, 0, NULL, fgq_qgemm_u8t2_1x2c4__armdsp,
+      fgq_qgemm_u8t2_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
 #endif
     { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
     { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },

@@ -106,8 +106,9 @@ void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void
                        int32_t *dot);
 /* Depthwise QCONV step acc[i] += e·(x[i] − zx), i < n (x u8, or s8 when
  * x_s8): the reference, and the row function for CPU features `cpu`
- * (qconv_dwrow__avx2.c where AVX2 is there and kernels is not REF; else
- * NULL: QCONV then takes its reference path). */
+ * (qconv_dwrow__avx2.c where AVX2 is there and kernels is not REF;
+ * qconv_dwrow__armdsp.c in builds for the Cortex-M DSP extension; else
+ * NULL: QCONV then takes its GEMM or reference path). */
 void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
@@ -185,6 +186,31 @@ void fgq_qgemm_u8s8_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, i
                                            int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
+#endif
+
+#if defined(__ARM_FEATURE_DSP)
+/* qgemm_u8s8_1x2c4__armdsp.c: s8 weights (any group layout), 2 rows a pass,
+ * 4 k a step, SXTB16/UXTAB16 + SMLAD (Cortex-M4/M7/M33/M55). */
+void fgq_qgemm_u8s8_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                                  int32_t *dot);
+/* qrequant__armdsp.c: the output stage in 32-bit arithmetic (QADD for the
+ * saturating bias add), one value a step; twin fgq_qrequant_ref. */
+void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
+                          int32_t qmin, int32_t qmax, void *y, int y_s8);
+/* qgemm_u8w16_2xmc4__armdsp.c: the rows' block form, s8 and t2: two weight
+ * rows decoded to 16-bit effective weights (multiplier folded in) per
+ * chunk, every activation row over them with SMLAD; fewer than 4 rows go to
+ * the rows' `dot`. */
+void fgq_qgemm_u8s8_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+/* qconv_dwrow__armdsp.c: the depthwise row step, 4 outputs a step (SMLABB/T). */
+void fgq_qconv_dwrow__armdsp(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+/* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),
+ * 2 rows a pass, one code byte a step, decoded with bit operations. */
+void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                                  int32_t *dot);
 #endif
 
 #endif /* FGQ_QGEMM_DISPATCH_H */

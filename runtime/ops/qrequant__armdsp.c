@@ -1,0 +1,81 @@
+/*
+ * qrequant__armdsp.c — the QCONV / QGEMM output stage for 32-bit Arm cores
+ * with the DSP extension, one value at a time in 32-bit arithmetic where
+ * the reference (fgq_qrequant_ref: fgq_qweights_output, fgq_requantize_s32,
+ * fgq_q_store) goes through two calls and int64 values per output. Same
+ * bytes, step by step (one channel's parameters loaded once when the n
+ * values share it):
+ *   sat32(B + dot)          QADD saturates exactly to int32
+ *   left shift, saturated   compared with INT32_MAX >> s and INT32_MIN >> s
+ *                           first: acc·2^s > INT32_MAX ⟺ acc > INT32_MAX >> s
+ *   SRDHM                   floor((acc·mult + 2^30) / 2^31): the reference's
+ *                           rounding, shown equal below
+ *   rounding shift          the reference's expression (affine.c), inlined
+ *   + z_y, clamp            clamp(r, qmin − z_y, qmax − z_y) + z_y equals
+ *                           clamp(r + z_y, qmin, qmax) and cannot overflow
+ * Tested against the reference in targets/cortex-m/test_kernels.c.
+ */
+#include "qgemm_armdsp.h"
+
+#if defined(__ARM_FEATURE_DSP)
+
+FGQ_DSP_INLINE int32_t requant(int32_t acc, int32_t mult, int32_t shift)
+{
+    if (shift > 0) {
+        const int32_t hi = INT32_MAX >> shift, lo = INT32_MIN >> shift;
+        acc = acc > hi ? INT32_MAX : acc < lo ? INT32_MIN : (int32_t)((uint32_t)acc << shift);
+    }
+    /* SRDHM: the reference's (ab + nudge) / 2^31, truncating, with nudge 2^30 (ab >= 0) or
+     * 1 − 2^30 (ab < 0), is floor((ab + 2^30) / 2^31) in both cases — for ab < 0,
+     * trunc(t / 2^31) = floor((t + 2^31 − 1) / 2^31) with t = ab + 1 − 2^30 < 0 — so one
+     * 64-bit add and an arithmetic shift. mult >= 0 (REQ is checked), so the reference's
+     * saturating case INT32_MIN·INT32_MIN never arises, and |ab| < 2^62 keeps the result
+     * in int32. */
+    const int32_t x = (int32_t)(((int64_t)acc * (int64_t)mult + (1ll << 30)) >> 31);
+    if (shift >= 0)
+        return x;
+    const int32_t e = -shift;
+    const int32_t mask = (int32_t)((1ll << e) - 1);
+    const int32_t remainder = x & mask, threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> e) + (remainder > threshold ? 1 : 0);
+}
+
+FGQ_DSP_INLINE void channel(const int32_t *dot, int32_t n, int32_t b, int32_t mult, int32_t shift, int32_t zy,
+                            int32_t lo, int32_t hi, void *y, int y_s8)
+{
+    for (int32_t i = 0; i < n; i++) {
+        int32_t r = requant(__qadd(dot[i], b), mult, shift);
+        r = (r < lo ? lo : r > hi ? hi : r) + zy;
+        if (y_s8)
+            ((int8_t *)y)[i] = (int8_t)r;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)r;
+    }
+}
+
+void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
+                          int32_t qmin, int32_t qmax, void *y, int y_s8)
+{
+    const int32_t nn = (int32_t)n, lo = qmin - zy, hi = qmax - zy;
+    if (c_step == 0) { /* n positions of one channel (QCONV): its parameters once */
+        const size_t c = (size_t)c0;
+        const int32_t b = qw->bias != NULL ? qw->bias[c] : 0, mult = qw->req[2 * c], shift = qw->req[2 * c + 1];
+        if (y_s8)
+            channel(dot, nn, b, mult, shift, zy, lo, hi, y, 1);
+        else
+            channel(dot, nn, b, mult, shift, zy, lo, hi, y, 0);
+        return;
+    }
+    size_t c = (size_t)c0;
+    for (int32_t i = 0; i < nn; i++, c++) {
+        const int32_t acc = __qadd(dot[i], qw->bias != NULL ? qw->bias[c] : 0);
+        int32_t r = requant(acc, qw->req[2 * c], qw->req[2 * c + 1]);
+        r = (r < lo ? lo : r > hi ? hi : r) + zy;
+        if (y_s8)
+            ((int8_t *)y)[i] = (int8_t)r;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)r;
+    }
+}
+
+#endif /* __ARM_FEATURE_DSP */
