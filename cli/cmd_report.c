@@ -294,6 +294,12 @@ static int make_report(report_args *a)
         fprintf(stderr, "fgq report: %s: cannot write the report into %s: %s\n", a->out, out_dir, strerror(errno));
         return FGQ_EXIT_BAD;
     }
+    struct stat so;
+    size_t out_len = strlen(a->out);
+    if (out_len == 0 || a->out[out_len - 1] == '/' || (stat(a->out, &so) == 0 && !S_ISREG(so.st_mode))) {
+        fprintf(stderr, "fgq report: %s: the page must be a file, not a folder\n", a->out);
+        return FGQ_EXIT_BAD;
+    }
     int clash = fgq_cli_output_clashes(cmd, a->out, inputs, n_inputs);
     if (clash)
         return clash;

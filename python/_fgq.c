@@ -35,6 +35,7 @@
 #include "threadpool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -196,8 +197,10 @@ static void model_lock(ModelObject *m)
 static PyObject *tensor_dict(const fgq_model *fm, int32_t t)
 {
     fgq_tensor_info info;
-    if (fgq_model_tensor_info(fm, t, &info) != FGQ_OK)
-        Py_RETURN_NONE;
+    if (fgq_model_tensor_info(fm, t, &info) != FGQ_OK) {
+        PyErr_Format(PyExc_RuntimeError, "tensor %d of the model cannot be described", (int)t);
+        return NULL;
+    }
     const char *dt = dtype_numpy(info.dtype);
     PyObject *shape = shape_tuple(info.rank, info.dims);
     if (shape == NULL)
@@ -207,18 +210,30 @@ static PyObject *tensor_dict(const fgq_model *fm, int32_t t)
     fgq_tensor_qparams q;
     if (fgq_model_tensor_qparams(fm, t, &q) == FGQ_OK && q.n_scales > 0) {
         PyObject *scales = PyList_New(q.n_scales), *zps = PyList_New(q.n_scales);
-        for (int32_t i = 0; scales != NULL && zps != NULL && i < q.n_scales; i++) {
-            PyList_SET_ITEM(scales, i, PyFloat_FromDouble(q.scales[i]));
-            PyList_SET_ITEM(zps, i, PyLong_FromLong(q.zero_points != NULL ? q.zero_points[i] : 0));
+        int ok = scales != NULL && zps != NULL;
+        for (int32_t i = 0; ok && i < q.n_scales; i++) {
+            PyObject *f = PyFloat_FromDouble(q.scales[i]);
+            PyObject *z = PyLong_FromLong(q.zero_points != NULL ? q.zero_points[i] : 0);
+            if (f == NULL || z == NULL) {
+                Py_XDECREF(f);
+                Py_XDECREF(z);
+                ok = 0;
+                break;
+            }
+            PyList_SET_ITEM(scales, i, f);
+            PyList_SET_ITEM(zps, i, z);
         }
         Py_DECREF(quant);
-        quant = (scales != NULL && zps != NULL)
-                    ? Py_BuildValue("{s:N,s:N,s:i,s:i}", "scales", scales, "zero_points", zps, "axis", (int)q.axis,
-                                    "group_size", (int)q.group_size)
-                    : NULL;
-        if (quant == NULL) {
+        if (!ok) { /* lists with unset (NULL) items are freed safely */
             Py_XDECREF(scales);
             Py_XDECREF(zps);
+            Py_DECREF(shape);
+            return NULL;
+        }
+        /* "N" hands scales and zps over, on failure too */
+        quant = Py_BuildValue("{s:N,s:N,s:i,s:i}", "scales", scales, "zero_points", zps, "axis", (int)q.axis,
+                              "group_size", (int)q.group_size);
+        if (quant == NULL) {
             Py_DECREF(shape);
             return NULL;
         }
@@ -257,7 +272,7 @@ static PyObject *model_io(PyObject *self, PyObject *args)
     for (int32_t i = 0; list != NULL && i < n; i++) {
         const int32_t t = is_output ? fgq_model_output_tensor(fm, i) : fgq_model_input_tensor(fm, i);
         PyObject *d = tensor_dict(fm, t);
-        PyObject *q = d != NULL && d != Py_None ? io_quant(fm, t, is_output) : NULL;
+        PyObject *q = d != NULL ? io_quant(fm, t, is_output) : NULL;
         if (q == NULL || PyDict_SetItemString(d, "quantized_as", q) != 0) {
             Py_XDECREF(q);
             Py_XDECREF(d);
@@ -414,12 +429,13 @@ static PyObject *model_run(PyObject *self, PyObject *args)
             dims[0] *= reps;
         }
         PyObject *shape = shape_tuple(rank, dims);
-        PyObject *item = shape != NULL ? Py_BuildValue("(NNs)", buf, shape, dt) : NULL;
-        if (item == NULL) {
+        if (shape == NULL) {
             Py_DECREF(buf);
-            Py_XDECREF(shape);
             goto done;
         }
+        PyObject *item = Py_BuildValue("(NNs)", buf, shape, dt); /* "N" hands buf and shape over, on failure too */
+        if (item == NULL)
+            goto done;
         out_ptrs[o] = (float *)PyByteArray_AS_STRING(buf);
         PyList_SET_ITEM(outs, o, item);
     }
@@ -552,8 +568,14 @@ static PyObject *model_recipe(PyObject *self, PyObject *unused)
 static PyObject *float_list(const float *v, int32_t n)
 {
     PyObject *l = PyList_New(n);
-    for (int32_t i = 0; l != NULL && i < n; i++)
-        PyList_SET_ITEM(l, i, PyFloat_FromDouble(v[i]));
+    for (int32_t i = 0; l != NULL && i < n; i++) {
+        PyObject *f = PyFloat_FromDouble(v[i]);
+        if (f == NULL) {
+            Py_CLEAR(l);
+            break;
+        }
+        PyList_SET_ITEM(l, i, f);
+    }
     return l;
 }
 
@@ -1075,6 +1097,10 @@ static PyObject *py_cli(PyObject *module, PyObject *args)
         PyErr_SetFromErrno(PyExc_OSError);
         goto done;
     }
+    for (int k = 0; k < 2; k++) { /* a process forked elsewhere must not hold our pipe ends open */
+        fcntl(po[k], F_SETFD, FD_CLOEXEC);
+        fcntl(pe[k], F_SETFD, FD_CLOEXEC);
+    }
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -1083,6 +1109,9 @@ static PyObject *py_cli(PyObject *module, PyObject *args)
         goto done;
     }
     if (pid == 0) { /* child: C only, then _exit (no Python, no atexit handlers) */
+        signal(SIGINT, SIG_DFL); /* Ctrl-C and kill stop the child, not Python's flag in it */
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]);
@@ -1097,15 +1126,22 @@ static PyObject *py_cli(PyObject *module, PyObject *args)
     close(po[1]);
     close(pe[1]);
     po[1] = pe[1] = -1;
-    int status = 0, oom = 0;
+    int status = 0, oom = 0, interrupted = 0;
     Py_BEGIN_ALLOW_THREADS
     struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
     int open_fds = 2;
     while (open_fds > 0) {
         if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
+            if (errno != EINTR)
+                break;
+            Py_BLOCK_THREADS
+            interrupted = PyErr_CheckSignals() != 0; /* Ctrl-C: KeyboardInterrupt now, the child stopped */
+            Py_UNBLOCK_THREADS
+            if (interrupted) {
+                kill(pid, SIGTERM);
+                break;
+            }
+            continue;
         }
         for (int k = 0; k < 2; k++) {
             if (fds[k].fd < 0 || !(fds[k].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -1124,6 +1160,8 @@ static PyObject *py_cli(PyObject *module, PyObject *args)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     Py_END_ALLOW_THREADS
+    if (interrupted) /* the signal's exception is set */
+        goto done;
     if (oom) {
         PyErr_NoMemory();
         goto done;

@@ -40,6 +40,7 @@ struct fgq_threadpool {
     fgq_parallel par;          /* what the runtime sees; impl points back here */
     int32_t n_threads;         /* caller included */
     int32_t n_workers;         /* started and not yet joined */
+    pid_t owner;               /* the process that started them: a forked child has none */
     pthread_t *workers;
     pthread_mutex_t submit;    /* one parallel_for at a time */
     pthread_mutex_t mu;        /* with the conds: sleeping and waking only */
@@ -137,8 +138,9 @@ static void pool_parallel_for(void *impl, int64_t n, int64_t grain, fgq_task_fn 
         return;
     if (grain < 1)
         grain = 1;
-    if (p->n_workers == 0 || n <= grain) {
-        /* nobody to share with: the same chunks, in order, on this thread */
+    if (p->n_workers == 0 || n <= grain || getpid() != p->owner) {
+        /* nobody to share with (in a forked child the workers do not exist): the same chunks, in
+         * order, on this thread */
         for (int64_t b = 0; b < n; b += grain)
             fn(ctx, b, n - b > grain ? b + grain : n);
         return;
@@ -176,7 +178,8 @@ static void pool_parallel_for(void *impl, int64_t n, int64_t grain, fgq_task_fn 
 /* Stops and joins the started workers, then frees what create made. */
 static void pool_release(fgq_threadpool *p, int sync_ready)
 {
-    if (sync_ready) {
+    /* a forked child owns no workers to join and may hold copies of locked mutexes: only free */
+    if (sync_ready && getpid() == p->owner) {
         pthread_mutex_lock(&p->mu);
         atomic_store(&p->stop, 1);
         pthread_cond_broadcast(&p->wake);
@@ -207,6 +210,7 @@ fgq_status fgq_threadpool_create(int32_t n_threads, fgq_threadpool **out, fgq_er
     p->par.impl = p;
     p->par.n_threads = n_threads;
     p->par.parallel_for = pool_parallel_for;
+    p->owner = getpid();
     atomic_init(&p->next, 0);
     atomic_init(&p->state, 0);
     atomic_init(&p->stop, 0);

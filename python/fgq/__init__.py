@@ -546,12 +546,6 @@ def sensitivity(model: PathLike, data: Any, labels: Any, calib: Any, *, quant_mo
     "sensitivity" list, worst first). calib: samples (array or path) the
     per-layer quantizations calibrate on; options: quantize flags as in
     quantize()."""
-    if len(args) == 3 and quant_model is None:
-        quant_model, data, labels = args
-    elif len(args) == 2:
-        data, labels = args
-    else:
-        raise TypeError("evaluate(model, data, labels) or evaluate(float_model, quant_model, data, labels)")
     names: Dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
         argv = ["eval", _model_path(model, tmp, "model", names)]

@@ -191,6 +191,44 @@ def _drop_timing(d):
     return d
 
 
+def test_model_survives_fork(fgq, images):
+    """A Model (with its thread pool) used in a forked child runs there and is freed without
+    waiting for worker threads the child does not have."""
+    m = fgq.Model.load(str(MNIST), threads=2)
+    x = images[:1].astype(np.float32).reshape(1, 1, 28, 28)
+    y = m(x)
+    pid = os.fork()
+    if pid == 0:  # the child: run, free, exit; never return into pytest
+        code = 1
+        try:
+            code = 0 if np.array_equal(m(x), y) else 3
+            del m
+        finally:
+            os._exit(code)
+    deadline = time.time() + 30
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung freeing its Model")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_sensitivity_is_the_clis_json(fgq):
+    flags = ["--samples", "1000:1100", "--weights", "ternary:g4", "--solver", "rtn"]
+    r = run_fgq("eval", MNIST, "--data", IMAGES, "--labels", LABELS, "--json", "--sensitivity", "--calib", IMAGES,
+                "--calib-samples", "0:50", *flags)
+    assert r.returncode == 0, r.stderr
+    want = _drop_timing(json.loads(r.stdout))
+    got = _drop_timing(fgq.sensitivity(str(MNIST), str(IMAGES), str(LABELS), str(IMAGES), samples="1000:1100",
+                                       weights="ternary:g4", solver="rtn", calib_samples="0:50"))
+    assert got["sensitivity"] == want["sensitivity"] and len(got["sensitivity"]) == 3  # the 3 weight layers
+
+
 def test_evaluate_and_inspect_are_the_clis_json(fgq, quantized, images, labels):
     q, cli_path, _ = quantized
     r = run_fgq("eval", MNIST, cli_path, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1300", "--json")

@@ -177,8 +177,14 @@ def test_bad_inputs_exit_2_and_write_nothing(made, tmp_path):
         assert os.listdir(out.parent) == [], (extra, os.listdir(out.parent))
     p = run_fgq("report", MODEL, "--data", IMAGES, "--labels", LABELS, "-o", tmp_path / "r.html")
     assert p.returncode == 2 and "at least one quantized" in p.stderr
+    before = q.read_bytes()
     p = run_fgq("report", MODEL, q, "--data", IMAGES, "--labels", LABELS, "-o", q)  # would overwrite an input
-    assert p.returncode == 2 and q.stat().st_size > 0
+    assert p.returncode == 2 and q.read_bytes() == before
+    folder = tmp_path / "page"
+    folder.mkdir()
+    p = run_fgq("report", MODEL, q, "--data", IMAGES, "--labels", LABELS, "-o", folder)
+    assert p.returncode == 2 and "must be a file, not a folder" in p.stderr
+    assert os.listdir(folder) == [] and not list(tmp_path.glob("page-*"))
     p = run_fgq("report", MODEL, q, "--data", IMAGES, "--labels", LABELS, "-o", tmp_path / "no" / "dir" / "r.html")
     assert p.returncode == 2 and "cannot write" in p.stderr
 
