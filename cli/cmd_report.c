@@ -62,7 +62,8 @@ static const char k_usage[] =
     "  --weights P       policy of the sensitivity scan and the weight figures\n"
     "                    (default ternary:g4)\n"
     "  --weight-layer NAME  the layer whose weights are drawn: its node's or its\n"
-    "                    weight tensor's name\n"
+    "                    weight tensor's name (default: the largest layer of at\n"
+    "                    most 2^20 weights, else the smallest)\n"
     "  --sweep FILE      sweep cells to place on the accuracy/bytes plot: a list of\n"
     "                    {\"model\", \"policy\", \"top1\", \"bytes\"}, or an object of\n"
     "                    \"MODEL|POLICY\": {\"top1\", \"model_bytes\", \"status\"} as\n"
@@ -206,6 +207,8 @@ typedef struct {
 } report_args;
 
 /* The weight layer with the most weights (its node's name), or NULL after reporting an error. */
+enum { REPORT_MAX_DEFAULT_WEIGHTS = 1 << 20 };
+
 static char *largest_weight_layer(const report_args *a, fgq_error *err)
 {
     fgq_graph *g = NULL;
@@ -215,10 +218,15 @@ static char *largest_weight_layer(const report_args *a, fgq_error *err)
     int32_t n = 0;
     char *name = NULL;
     if (fgq_find_weights(g, &refs, &n, err) == FGQ_OK) {
+        /* the largest layer of at most REPORT_MAX_DEFAULT_WEIGHTS (its values travel as JSON text
+         * through the page's bundle), else the smallest; --weight-layer picks any */
         int32_t best = -1;
-        for (int32_t i = 0; i < n; i++)
-            if (best < 0 || refs[i].rows * refs[i].k > refs[best].rows * refs[best].k)
+        for (int32_t i = 0; i < n; i++) {
+            const int64_t wi = refs[i].rows * refs[i].k, wb = best >= 0 ? refs[best].rows * refs[best].k : 0;
+            const int fits = wi <= REPORT_MAX_DEFAULT_WEIGHTS, best_fits = best >= 0 && wb <= REPORT_MAX_DEFAULT_WEIGHTS;
+            if (best < 0 || (fits && (!best_fits || wi > wb)) || (!fits && !best_fits && wi < wb))
                 best = i;
+        }
         if (best < 0)
             fgq_fail(err, FGQ_ERR_VALUE, "%s has no weight layers (Conv, Gemm, MatMul with constant weights)",
                      a->models[0]);
