@@ -93,11 +93,11 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return st;
         cfg->edge_set = 1;
     }
-    /* depthwise convolutions (K = the kernel's taps, 9 for 3x3) keep s8 under ternary weights by default
-     * (what a budget picks for them); under s4 they stay s4, which measured better on EfficientNet-Lite1
-     * with the gptq solver (docs/accuracy-real.md) */
+    /* depthwise convolutions (K = the kernel's taps, 9 for 3x3) keep s8 under ternary and s4 weights by
+     * default (what a budget picks for them; EfficientNet-Lite1 s4:g32: 87.6 % with them at s8 against
+     * 86.5 % at s4, docs/accuracy-real.md) */
     if (f->depthwise == NULL) {
-        cfg->dw_set = !budget && cfg->weights.kind == FGQ_WQ_T2;
+        cfg->dw_set = !budget && (cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4);
         cfg->dw.kind = FGQ_WQ_S8;
         cfg->dw.solver = FGQ_TERNARY_EXACT;
     } else if (strcmp(f->depthwise, "same") != 0) {

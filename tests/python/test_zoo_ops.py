@@ -245,11 +245,11 @@ def test_unsupported_variants_are_refused(tmp_path):
     assert p.returncode == 2 and "'g'" in p.stderr and "approximate" in p.stderr, p.stderr
 
 
-@pytest.mark.parametrize("weights,flags,want", [("ternary:g4", (), "s8"), ("s4:g32", (), "s4:g32"),
+@pytest.mark.parametrize("weights,flags,want", [("ternary:g4", (), "s8"), ("s4:g32", (), "s8"),
                                                 ("ternary:g4", ("--depthwise", "same"), "ternary:g4:exact"),
-                                                ("s4:g32", ("--depthwise", "s8"), "s8")])
+                                                ("s4:g32", ("--depthwise", "same"), "s4:g32")])
 def test_depthwise_policy(tmp_path, weights, flags, want):
-    """Depthwise convolutions keep s8 under ternary weights (s4: left at s4) unless --depthwise says
+    """Depthwise convolutions keep s8 under ternary and s4 weights unless --depthwise says
     otherwise; the other layers are unaffected, and the recipe in the model records the flag."""
     path = tmp_path / "mb.onnx"
     onnx.save(mobilenet_v3_block(), path)
