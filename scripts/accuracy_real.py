@@ -243,7 +243,8 @@ NOTES = """## Notes (2026-12-03)
   per-layer table of `fgq quantize` shows the linear project convolutions (1x1, no activation after
   them) at 3-10 dB under s4:g32: the errors add up along the residual path.
 - Depthwise layers (K = 9): ternary:g4 with them at s8 (`--depthwise`'s default under ternary)
-  39.88 % against 12.62 % with them ternary (`--depthwise same`); s4:g32 87.62 % with them at s8
+  44.00 % (39.88 % before the fix below) against 12.62 % with them ternary (`--depthwise same`,
+  measured before the fix); s4:g32 87.62 % with them at s8
   (the default under s4 since the fourth session of 2026-12-03) against 86.50 % at s4
   (`s4:g32 depthwise s4`). An earlier table had s4:g32 with s8 depthwise layers at 79.38 %: a defect,
   found and fixed then. Rows whose weights were nearly zero after BatchNormalization folding (a real
