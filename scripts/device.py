@@ -26,7 +26,7 @@ Models: mnist-8 (examples/), and the MLPerf Tiny v0.7 models ic, kws, vww, ad
 from ../shared/models/tiny-v0.7 when that folder exists (else skipped, said).
 
 usage: scripts/device.py [--models mnist-8,ic,...] [--policies s8,ternary:g4]
-                         [--boards m4,m55] [--work DIR] [--json OUT] [--markdown]
+                         [--boards m4,m55] [--work DIR] [--json OUT] [--markdown] [--no-nomsg]
 Exit status: 0 all identical, 1 a mismatch or a failed run, 77 the toolchain
 or QEMU is missing (skipped).
 """
@@ -116,10 +116,11 @@ def prepare(name, policy, work):
     return d
 
 
-def build(board, dirs, work):
+def build(board, dirs, work, nomsg=True):
     b = os.path.join(work, "build-" + board)
     sh(["cmake", "-S", FW, "-B", b, "--toolchain", os.path.join(FW, "arm-none-eabi.cmake"),
-        "-DFGQ_BOARD=" + BOARDS[board][0], "-DFGQ_MODELS=" + ";".join(dirs)])
+        "-DFGQ_BOARD=" + BOARDS[board][0], "-DFGQ_MODELS=" + ";".join(dirs),
+        "-DFGQ_FW_NOMSG=" + ("ON" if nomsg else "OFF")])
     sh(["cmake", "--build", b, "-j%d" % max(1, os.cpu_count() or 1)])
     return b
 
@@ -160,10 +161,11 @@ def run_one(board, elf, d):
         want = f.read()
     sec = section_sizes(elf)
     flash = flash_bytes(sec)
-    flash_nomsg = flash_bytes(section_sizes(elf.replace(".elf", "_nomsg.elf")))
+    nomsg_elf = elf.replace(".elf", "_nomsg.elf")
+    flash_nomsg = flash_bytes(section_sizes(nomsg_elf)) if os.path.exists(nomsg_elf) else None
     return dict(identical=got == want, out_bytes=len(got), flash=flash, model_bytes=fig["model_bytes"],
                 weight_bytes=fig["weight_bytes"],
-                runtime_flash=flash - fig["model_bytes"], runtime_flash_nomsg=flash_nomsg - fig["model_bytes"], arena=fig["arena"], stack_used=fig["stack_used"],
+                runtime_flash=flash - fig["model_bytes"], runtime_flash_nomsg=flash_nomsg - fig["model_bytes"] if flash_nomsg is not None else None, arena=fig["arena"], stack_used=fig["stack_used"],
                 ram=sec.get(".data", 0) + sec.get(".bss", 0) + fig["stack_used"],
                 heap_requests=fig["heap_requests"],
                 insns=round(fig["run_ticks"] * 1e9 / fig["cpu_hz"]),
@@ -174,9 +176,9 @@ def markdown(rows):
     lines = ["| model | policy | core | identical | flash | model (constants) | runtime flash (no messages) | RAM | "
              "arena | stack | insns / inference |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %s | %s | %s | %d | %d (%d) | %d (%d) | %d | %d | %d | %s |" % (
+        lines.append("| %s | %s | %s | %s | %d | %d (%d) | %d (%s) | %d | %d | %d | %s |" % (
             r["model"], r["policy"], BOARDS[r["board"]][1], "yes" if r["identical"] else "**NO**", r["flash"],
-            r["model_bytes"], r["weight_bytes"], r["runtime_flash"], r["runtime_flash_nomsg"], r["ram"], r["arena"],
+            r["model_bytes"], r["weight_bytes"], r["runtime_flash"], "-" if r["runtime_flash_nomsg"] is None else r["runtime_flash_nomsg"], r["ram"], r["arena"],
             r["stack_used"],
             "{:,}".format(r["insns"])))
     return "\n".join(lines)
@@ -190,6 +192,8 @@ def main():
     ap.add_argument("--work", help="working folder (default: a temporary one, removed)")
     ap.add_argument("--json", help="write the rows there")
     ap.add_argument("--markdown", action="store_true", help="print the rows as a markdown table")
+    ap.add_argument("--no-nomsg", action="store_true",
+                    help="skip the FGQ_NO_MESSAGES builds (no 'no messages' flash column; the test suite's run)")
     a = ap.parse_args()
     missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cmake") if shutil.which(t) is None]
     if missing:
@@ -219,7 +223,7 @@ def main():
             for p in a.policies.split(","):
                 jobs.append((m, p, prepare(m, p, work)))
         for b in boards:
-            bdir = build(b, [d for _, _, d in jobs], work)
+            bdir = build(b, [d for _, _, d in jobs], work, nomsg=not a.no_nomsg)
             for m, p, d in jobs:
                 elf = os.path.join(bdir, "fw_%s.elf" % os.path.basename(d))
                 try:

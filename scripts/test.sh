@@ -16,4 +16,4 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 scripts/check_freestanding.sh
-fuzz/run.sh build-fuzz "${FGQ_FUZZ_SECONDS:-45}"
+fuzz/run.sh build-fuzz "${FGQ_FUZZ_SECONDS:-20}"
