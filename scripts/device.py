@@ -26,7 +26,7 @@ Models: mnist-8 (examples/), and the MLPerf Tiny v0.7 models ic, kws, vww, ad
 from ../shared/models/tiny-v0.7 when that folder exists (else skipped, said).
 
 usage: scripts/device.py [--models mnist-8,ic,...] [--policies s8,ternary:g4]
-                         [--boards m4,m55] [--work DIR] [--json OUT] [--markdown] [--no-nomsg]
+                         [--boards m4,m55] [--work DIR] [--json OUT] [--markdown] [--no-nomsg] [--quick]
 Exit status: 0 all identical, 1 a mismatch or a failed run, 77 the toolchain
 or QEMU is missing (skipped).
 """
@@ -73,7 +73,7 @@ def input_shapes(model):
     return [tuple(i["shape"]) for i in j["inputs"]]
 
 
-def prepare(name, policy, work):
+def prepare(name, policy, work, solver=None):
     """Quantize, export as C, and write the input and the x86 output; returns the model folder."""
     onnx_path = MODELS[name]
     tag = "%s_%s" % (name.replace("-", ""), re.sub(r"[^a-z0-9]", "", policy))
@@ -99,7 +99,8 @@ def prepare(name, policy, work):
         calib = [os.path.join(d, "calib.npy")]
         x = rng.standard_normal(shape).astype(np.float32)
     q = os.path.join(d, "model.fgq")
-    sh([fgq_bin(), "quantize", onnx_path, "--calib"] + calib + ["--weights", policy, "-o", q])
+    sh([fgq_bin(), "quantize", onnx_path, "--calib"] + calib + ["--weights", policy, "-o", q] +
+       (["--solver", solver] if solver else []))
     sh([fgq_bin(), "export", q, "--c", d])
     np.save(os.path.join(d, "x.npy"), x)
     with open(os.path.join(d, "in.bin"), "wb") as f:
@@ -193,7 +194,10 @@ def main():
     ap.add_argument("--json", help="write the rows there")
     ap.add_argument("--markdown", action="store_true", help="print the rows as a markdown table")
     ap.add_argument("--no-nomsg", action="store_true",
-                    help="skip the FGQ_NO_MESSAGES builds (no 'no messages' flash column; the test suite's run)")
+                    help="skip the FGQ_NO_MESSAGES builds (no 'no messages' flash column)")
+    ap.add_argument("--quick", action="store_true",
+                    help="the test suite's run: --no-nomsg, and weights rounded (--solver rtn) instead of solved: "
+                         "the comparison with x86 is the same, the quantization faster")
     a = ap.parse_args()
     missing = [t for t in ("arm-none-eabi-gcc", "qemu-system-arm", "cmake") if shutil.which(t) is None]
     if missing:
@@ -221,9 +225,9 @@ def main():
         jobs = []
         for m in models:
             for p in a.policies.split(","):
-                jobs.append((m, p, prepare(m, p, work)))
+                jobs.append((m, p, prepare(m, p, work, "rtn" if a.quick else None)))
         for b in boards:
-            bdir = build(b, [d for _, _, d in jobs], work, nomsg=not a.no_nomsg)
+            bdir = build(b, [d for _, _, d in jobs], work, nomsg=not (a.no_nomsg or a.quick))
             for m, p, d in jobs:
                 elf = os.path.join(bdir, "fw_%s.elf" % os.path.basename(d))
                 try:
