@@ -3,7 +3,8 @@
 # target and needs nothing beyond libc string/memory functions, vsnprintf,
 # libm and the compiler's own helper routines.
 #
-# Compiles every runtime/*.c runtime/*/*.c with -ffreestanding: for Cortex-M4
+# Compiles every runtime/*.c runtime/*/*.c with -ffreestanding (and checks it again with
+# -DFGQ_NO_MESSAGES, the firmware build without message text): for Cortex-M4
 # (arm-none-eabi-gcc, -mcpu=cortex-m4 -mthumb -mfloat-abi=hard
 # -mfpu=fpv4-sp-d16) when that compiler is installed (Debian gcc-arm-none-eabi
 # + libnewlib-arm-none-eabi), else with the host gcc as a fallback. Then lists
@@ -35,6 +36,15 @@ for src in "$root"/runtime/*.c "$root"/runtime/*/*.c; do
     # shellcheck disable=SC2086
     if ! $cc $cflags $target -I"$root/runtime" -c "$src" -o "$obj"; then
         echo "check_freestanding: FAILED to compile $rel with $cc" >&2
+        exit 1
+    fi
+done
+
+# The firmware build without message text (fgq_types.h FGQ_NO_MESSAGES) must compile warning-free too.
+for src in "$root"/runtime/*.c "$root"/runtime/*/*.c; do
+    # shellcheck disable=SC2086
+    if ! $cc $cflags $target -DFGQ_NO_MESSAGES -fsyntax-only -I"$root/runtime" "$src"; then
+        echo "check_freestanding: FAILED to compile ${src#"$root"/} with -DFGQ_NO_MESSAGES" >&2
         exit 1
     fi
 done
