@@ -40,6 +40,7 @@ def test_ternary_g4_first_last_s8_within_0p5_points(tmp_path, float_top1):
     assert float_top1 - acc <= 0.5 + SLACK, (acc, float_top1)
 
 
+@pytest.mark.skipif(SANITIZED, reason="an accuracy margin, checked in the Release run; its code paths run under the sanitizers in the other tests")
 def test_ternary_g4_all_layers_within_1p5_points(tmp_path, float_top1):
     out = tmp_path / "t4all.fgq"
     rep = quantize(out, "--weights", "ternary:g4:exact", "--first-last", "same")
@@ -97,6 +98,7 @@ def test_bad_input_exit_2_and_no_output(tmp_path, case):
     assert list(tmp_path.glob("m.fgq*")) == []  # no temporary left either
 
 
+@pytest.mark.skipif(SANITIZED, reason="an accuracy margin, checked in the Release run; its code paths run under the sanitizers in the other tests")
 def test_bias_correction_helps_ternary_g64_exact_all_layers(tmp_path):
     """Oracle: the same model, calibration and slice with --bias-correction off. On the full
     1000:10000 slice off scores 76.61 % and on 85.24 %; on 1000:2500 on must not be worse."""

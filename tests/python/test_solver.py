@@ -11,6 +11,7 @@ from quant_common import IMAGES, MNIST, SANITIZED, SLACK, TIMEOUT, model_part, q
 FEW = ("--calib-samples", "0:100") if SANITIZED else ()
 
 
+@pytest.mark.skipif(SANITIZED, reason="an accuracy margin, checked in the Release run; its code paths run under the sanitizers in the other tests")
 def test_gptq_beats_rounding_on_ternary_all_layers(tmp_path):
     """Every layer ternary:g64 (the hardest case on mnist-8): measured here 85.2 % with rtn and 97.2 % with gptq
     (full slices); the gptq model must not lose to rtn and must report what each layer chose."""
@@ -81,6 +82,7 @@ def test_act_order(tmp_path):
     assert p.returncode == 2 and "--act-order" in p.stderr and not (tmp_path / "x.fgq").exists()
 
 
+@pytest.mark.skipif(SANITIZED, reason="an accuracy margin, checked in the Release run; its code paths run under the sanitizers in the other tests")
 def test_sequential_beats_float_statistics_on_ternary_g16_all_layers(tmp_path):
     """--sequential on: each layer fitted to the float layer's output on the inputs the already-quantized
     layers give it. Measured (calibration 0..499, all 10,000 images, every layer ternary:g16:exact):
