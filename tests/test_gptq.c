@@ -597,6 +597,126 @@ static void test_threads_same_bytes(void)
     free(c2);
 }
 
+/* The kernel under fgq_hessian_add against its plain C twin: the same bits
+ * (each entry a float sum over the rows in order, then a double add), on
+ * every k from 1 to 70 and a few wider ones, 1 to 64 rows, padded row
+ * strides, values with an exponent spread so that any change of order or
+ * rounding shows. Entries below the diagonal are compared too (both forms
+ * touch the same ones); the upper triangle is also checked against the sum
+ * of the definition, to float rounding. */
+static void test_syrk_twins(void)
+{
+    static const int64_t wide[] = {95, 96, 97, 127, 128, 129, 200};
+    const int64_t n_cases = 70 + (int64_t)(sizeof wide / sizeof wide[0]);
+    for (int64_t t = 0; t < n_cases; t++) {
+        const int64_t k = t < 70 ? t + 1 : wide[t - 70];
+        const int64_t np = 1 + (int64_t)(rng_u64() % 64), ld = fgq_hessian_ld(k) + 16 * (int64_t)(rng_u64() % 2);
+        CHECK(ld >= k && ld % 16 == 0 && ld >= (k + 5) / 6 * 6);
+        float *x = calloc((size_t)(np * ld), sizeof(float));
+        double *h = malloc((size_t)(k * k) * sizeof(double)), *r = malloc((size_t)(k * k) * sizeof(double));
+        double *h0 = malloc((size_t)(k * k) * sizeof(double));
+        for (int64_t p = 0; p < np; p++)
+            for (int64_t j = 0; j < k; j++)
+                x[p * ld + j] = (float)(rng_gauss() * exp(2.0 * rng_gauss()));
+        for (int64_t i = 0; i < k * k; i++)
+            h[i] = r[i] = h0[i] = rng_gauss();
+        fgq_hessian_syrk(x, np, k, ld, h);
+        fgq_hessian_syrk_ref(x, np, k, ld, r);
+        CHECK_MSG(memcmp(h, r, (size_t)(k * k) * sizeof(double)) == 0, "k %lld np %lld: kernel and twin differ",
+                  (long long)k, (long long)np);
+        double worst = 0.0;
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = i; j < k; j++) {
+                double s = 0.0, mag = 0.0;
+                for (int64_t p = 0; p < np; p++) {
+                    s += (double)x[p * ld + i] * x[p * ld + j];
+                    mag += fabs((double)x[p * ld + i] * x[p * ld + j]);
+                }
+                const double e = fabs(h[i * k + j] - h0[i * k + j] - s) / (mag + 1.0);
+                worst = e > worst ? e : worst;
+            }
+        CHECK_MSG(worst < 1e-5, "k %lld np %lld: H off the definition by %g", (long long)k, (long long)np, worst);
+        free(x);
+        free(h);
+        free(r);
+        free(h0);
+    }
+}
+
+/* Convolution im2col rows (fgq_layer_columns: the 1x1 copy, and the general
+ * gather with its no-bounds-check interior) against the gather written out,
+ * for pointwise, strided, padded, dilated, depthwise and 3-D geometries, on
+ * blocks that start mid-row and span several output rows. */
+static void test_layer_columns(void)
+{
+    typedef struct {
+        int64_t c, groups, in[3], ker[3], str[3], dil[3], pad[3];
+    } geo;
+    static const geo cases[] = {
+        {5, 1, {7, 6, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}},  /* pointwise: the copy */
+        {5, 1, {7, 6, 1}, {1, 1, 1}, {2, 2, 1}, {1, 1, 1}, {0, 0, 0}},  /* strided 1x1 */
+        {6, 6, {9, 8, 1}, {3, 3, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 0}},  /* depthwise 3x3 */
+        {4, 2, {9, 11, 1}, {5, 3, 1}, {2, 1, 1}, {1, 2, 1}, {2, 2, 0}}, /* grouped, strided, dilated */
+        {3, 1, {4, 5, 6}, {2, 3, 2}, {1, 2, 2}, {2, 1, 1}, {1, 1, 0}},  /* 3-D */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const geo *c = &cases[ci];
+        fgq_layer_view v;
+        memset(&v, 0, sizeof v);
+        v.is_conv = 1;
+        v.n = 2;
+        v.c = c->c;
+        v.groups = c->groups;
+        int64_t kk = 1, plane = 1, np = 1;
+        for (int d = 0; d < 3; d++) {
+            v.in[d] = c->in[d];
+            v.ker[d] = c->ker[d];
+            v.str[d] = c->str[d];
+            v.dil[d] = c->dil[d];
+            v.pad[d] = c->pad[d];
+            v.out[d] = (c->in[d] + 2 * c->pad[d] - (c->ker[d] - 1) * c->dil[d] - 1) / c->str[d] + 1;
+            kk *= c->ker[d];
+            plane *= c->in[d];
+            np *= v.out[d];
+        }
+        const int64_t cg = c->c / c->groups;
+        v.k = cg * kk;
+        float *x = malloc((size_t)(v.n * c->c * plane) * sizeof(float));
+        for (int64_t i = 0; i < v.n * c->c * plane; i++)
+            x[i] = (float)rng_gauss();
+        float *got = malloc((size_t)(np * v.k) * sizeof(float)), *want = malloc((size_t)(np * v.k) * sizeof(float));
+        for (int64_t b = 0; b < v.n; b++)
+            for (int64_t g = 0; g < c->groups; g++) {
+                const int64_t p0 = np > 3 ? 3 : 0, n = np - p0;
+                fgq_layer_columns(&v, x, b, g, p0, n, got);
+                for (int64_t q = 0; q < n; q++) {
+                    const int64_t p = p0 + q, o[3] = {p / (v.out[1] * v.out[2]), (p / v.out[2]) % v.out[1], p % v.out[2]};
+                    int64_t col = 0;
+                    for (int64_t ch = 0; ch < cg; ch++)
+                        for (int64_t a = 0; a < c->ker[0]; a++)
+                            for (int64_t e = 0; e < c->ker[1]; e++)
+                                for (int64_t f = 0; f < c->ker[2]; f++, col++) {
+                                    const int64_t t[3] = {a, e, f};
+                                    int64_t i[3];
+                                    int in = 1;
+                                    for (int d = 0; d < 3; d++) {
+                                        i[d] = o[d] * c->str[d] - c->pad[d] + t[d] * c->dil[d];
+                                        in = in && i[d] >= 0 && i[d] < c->in[d];
+                                    }
+                                    want[q * v.k + col] =
+                                        in ? x[(b * c->c + g * cg + ch) * plane + (i[0] * c->in[1] + i[1]) * c->in[2] + i[2]]
+                                           : 0.0f;
+                                }
+                }
+                CHECK_MSG(memcmp(got, want, (size_t)(n * v.k) * sizeof(float)) == 0,
+                          "case %zu batch %lld group %lld: columns differ", ci, (long long)b, (long long)g);
+            }
+        free(x);
+        free(got);
+        free(want);
+    }
+}
+
 int main(void)
 {
     RUN(test_threads_same_bytes);
@@ -605,6 +725,8 @@ int main(void)
     RUN(test_beats_rounding);
     RUN(test_dead_columns);
     RUN(test_hessian_conv);
+    RUN(test_syrk_twins);
+    RUN(test_layer_columns);
     RUN(test_cross_statistics);
     return FGQ_TEST_DONE();
 }

@@ -96,6 +96,17 @@ void fgq_hessians_finish(fgq_hessian_sweep *o);
 fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, fgq_error *err);
 void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k);
 
+/* The kernel under fgq_hessian_add: h (k x k, upper triangle and diagonal;
+ * entries below the diagonal may be touched too) += Σ_p x[p]·x[p]ᵀ over np
+ * rows of x, row p at x + p·ld, its columns k..ld-1 zero, ld >=
+ * fgq_hessian_ld(k). Each entry is summed in float over the np rows in
+ * order (a product, then an add), then added to h in double. The AVX2 form,
+ * chosen when the CPU has it, gives the same bits as the plain C twin
+ * fgq_hessian_syrk_ref (tests/test_gptq.c). */
+int64_t fgq_hessian_ld(int64_t k);
+void fgq_hessian_syrk(const float *x, int64_t np, int64_t k, int64_t ld, double *h);
+void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, double *h);
+
 /* For the quantized-prefix statistics (solve/sequential.h): x and xt the
  * layer input of one sample in the float model and in the model whose
  * earlier layers are quantized (both v's shape). Adds, per group g,
