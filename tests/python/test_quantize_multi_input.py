@@ -155,6 +155,15 @@ def test_two_image_inputs(images, tmp_path, weights, acts, bound):
     assert sqnr_db(want, got) > bound, f"{weights} {acts}: {sqnr_db(want, got):.1f} dB"
 
 
+def test_dynamic_without_calibration(images, tmp_path):
+    """--acts dynamic needs no samples for any input (rounding solver, no activation SQNR)."""
+    d, model, test = images
+    q = tmp_path / "dyn.fgq"
+    j = quantize(model, q, "--weights", "s8", "--acts", "dynamic")
+    assert j["samples"] == 0
+    assert sqnr_db(ort_run(model, test), fgq_run(q, tmp_path, test["a"], test["b"])) > 35.0  # measured 45 dB
+
+
 def test_sequential_and_budget_on_two_inputs(images, tmp_path):
     """--sequential on (every layer's quantized-prefix pass feeds both inputs) and a --budget search
     (its gain measurement runs the model on both inputs)."""
