@@ -146,7 +146,9 @@ static int eval_single(const eval_args *a)
     float *scores = NULL;
     fgq_tensor_info in_info, out_info;
     if (fgq_model_n_inputs(&r.model) != 1 || fgq_model_n_outputs(&r.model) < 1) {
-        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: eval needs a model with one input (it has %d) and an output",
+        fgq_fail(&err, FGQ_ERR_UNSUPPORTED,
+                 "%s: eval takes models with one input (it has %d) and an output; `fgq quantize` takes several "
+                 "inputs, and `fgq run --input` per input runs them",
                  model, fgq_model_n_inputs(&r.model));
         goto fail;
     }
@@ -492,8 +494,11 @@ static int eval_compare(const eval_args *a)
         }
         if (fgq_cli_load_onnx(fname, a->batch, 1, &fg, &err) != FGQ_OK)
             goto fail;
-        if (fg->n_inputs != 1 || fg->tensors[fg->inputs[0]].dtype != FGQ_DT_F32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: --sensitivity needs a model with one float32 input", fname);
+        if (fg->n_inputs != 1 || fg->tensors[fg->inputs[0]].dtype != FGQ_DT_F32 || a->qf.n_calib != 1) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED,
+                     "%s: --sensitivity needs a model with one float32 input and one --calib FILE (it has %d "
+                     "inputs; `fgq quantize` takes several)",
+                     fname, (int)fg->n_inputs);
             goto fail;
         }
         if (fgq_graph_runner_init(&fr, fg, &err) != FGQ_OK)
@@ -522,8 +527,10 @@ static int eval_compare(const eval_args *a)
     if (qname != NULL && fgq_compare_check(&fr.model, fname, &qr.model, qname, &err) != FGQ_OK)
         goto fail;
     if (fgq_model_n_inputs(&fr.model) != 1) {
-        fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: eval needs a model with one input (it has %d)", fname,
-                 (int)fgq_model_n_inputs(&fr.model));
+        fgq_fail(&err, FGQ_ERR_UNSUPPORTED,
+                 "%s: eval takes models with one input (it has %d); `fgq quantize` takes several, and `fgq run "
+                 "--input` per input runs them",
+                 fname, (int)fgq_model_n_inputs(&fr.model));
         goto fail;
     }
     fgq_tensor_info in_info;
@@ -542,8 +549,10 @@ static int eval_compare(const eval_args *a)
         if (load_samples(a->qf.calib, a->qf.calib_range, &in_info, &pre, &cd, &err) != FGQ_OK)
             goto fail;
         fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
-        if (fgq_quant_pipeline(fg, cd.data, cd.dims[0], &cfg, NULL, (int32_t)a->threads, 0, &sp, &qres, &err) !=
-            FGQ_OK)
+        const void *cin[1] = {cd.data};
+        fgq_samples cs;
+        if (fgq_samples_bind(&cs, fg, cin, cd.dims[0], &err) != FGQ_OK ||
+            fgq_quant_pipeline(fg, &cs, &cfg, NULL, (int32_t)a->threads, 0, &sp, &qres, &err) != FGQ_OK)
             goto fail;
         if (qname == NULL && fgq_graph_runner_init(&qr, qres.qg, &err) != FGQ_OK)
             goto fail;

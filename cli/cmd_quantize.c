@@ -18,6 +18,7 @@
 
 static const char k_usage[] =
     "usage: fgq quantize MODEL.onnx [--calib X [--calib-samples A:B]] -o OUT.fgq\n"
+    "                    (several inputs: --calib NAME=X per input, or --calib X.npz)\n"
     "                    --weights POLICY [--acts u8|s8|u4|dynamic]\n"
     "                    [--observer minmax|mse|percentile[:P]] [--first-last POLICY|same]\n"
     "                    [--depthwise POLICY|same]\n"
@@ -35,6 +36,14 @@ static const char k_usage[] =
     "table per layer: weight SQNR, and SQNR of the layer's output against the float\n"
     "model on the calibration samples.\n"
     "\n"
+    "A model with several inputs takes its samples per input: --calib NAME=X once\n"
+    "for each graph input NAME (each X as above, every one with the same number of\n"
+    "samples), or one --calib X.npz holding an array per input name. Float32 inputs\n"
+    "are laid out and normalised alike (--scale/--mean/--std apply to every float\n"
+    "input, and a per-channel list must fit each); integer inputs (token ids, masks:\n"
+    "u8, s8, s32, s64, bool) are fed as their dtype, never normalised, and their\n"
+    "samples must hold integers (exact up to 2^24: .npy data is read as float32).\n"
+    "\n"
     "--acts dynamic needs no calibration: every Conv/Gemm/MatMul with a constant\n"
     "weight quantizes its input per inference from the input's own min/max (ONNX\n"
     "DynamicQuantizeLinear), accumulates in int32 against the quantized weights and\n"
@@ -43,7 +52,9 @@ static const char k_usage[] =
     "\n"
     "options:\n"
     "  --calib X            calibration samples (required unless --acts dynamic)\n"
-    "  --calib-samples A:B  use samples A..B-1 of X only (Python slice syntax)\n"
+    "  --calib NAME=X       the samples of graph input NAME (repeat once per input)\n"
+    "  --calib-samples A:B  use samples A..B-1 of X only (Python slice syntax; the\n"
+    "                       same samples of every input)\n"
     "  -o OUT.fgq           output model (required; written atomically)\n"
     "  --weights POLICY     s8 | s8:gN | s4:gN | ternary:gN[:twn|exact|asym] | u8 | f32\n"
     "                       (u8: per-tensor 8-bit, stored symmetric: the kernels take z_w = 0)\n"
@@ -105,7 +116,7 @@ static const char k_usage[] =
     "                       ternary:g16:exact, ternary:g64:exact, the three :asym, s4:g32, s8)\n"
     "  --keep-float NODE    run that node in float (repeatable)\n"
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
-    "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval`\n"
+    "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval` (float inputs)\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
     "                       \"samples\", [\"sequential_s\",] \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
     "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\",\n"
@@ -229,8 +240,14 @@ int fgq_cmd_quantize(int argc, char **argv)
         goto out;
     }
     {
-        const char *ins[2] = {model, qf.calib};
-        if ((rc = fgq_cli_output_clashes(cmd, out_path, ins, 2)) != 0)
+        const char *ins[1 + 2 * FGQ_QUANT_FLAGS_MAX_CALIB] = {model};
+        int n_ins = 1;
+        for (int32_t c = 0; c < qf.n_calib; c++) { /* FILE, or NAME=FILE */
+            ins[n_ins++] = qf.calib_all[c];
+            if (strchr(qf.calib_all[c], '=') != NULL)
+                ins[n_ins++] = strchr(qf.calib_all[c], '=') + 1;
+        }
+        if ((rc = fgq_cli_output_clashes(cmd, out_path, ins, n_ins)) != 0)
             goto out;
     }
     fgq_quant_config cfg;
@@ -247,11 +264,11 @@ int fgq_cmd_quantize(int argc, char **argv)
                                               : "--calib is required (except with --acts dynamic)");
         goto out;
     }
-    const char *calib_path = qf.calib, *range = qf.calib_range;
+    const char *range = qf.calib_range;
 
     fgq_graph *fg = NULL;
-    fgq_dataset d;
-    memset(&d, 0, sizeof d);
+    fgq_calib_set cs;
+    memset(&cs, 0, sizeof cs);
     fgq_quant_result res;
     memset(&res, 0, sizeof res);
     fgq_threadpool *pool = NULL; /* the solver's threads; the model's bytes do not depend on them */
@@ -264,20 +281,14 @@ int fgq_cmd_quantize(int argc, char **argv)
     /* the preprocessing is stored in the model: it must fit the input even with no calibration data */
     if (fgq_quantize_check_input(fg, model, &pre, &err) != FGQ_OK)
         goto fail;
-    int64_t n = 0;
     prog_ctx pc;
     fgq_status st;
-    if (calib_path != NULL) {
-        fgq_data_opts opts = {NULL, range, 0};
-        if (fgq_data_load(calib_path, &opts, &d, &err) != FGQ_OK)
-            goto fail;
-        if (fgq_quantize_fit_samples(&d, calib_path, range, fg, &pre, &err) != FGQ_OK)
-            goto fail;
-        n = d.dims[0];
-    }
+    if (fgq_calib_set_load(&cs, fg, qf.calib_all, qf.n_calib, range, &pre, &err) != FGQ_OK)
+        goto fail;
+    const int64_t n = cs.samples.n;
     fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
-    if (fgq_quant_pipeline(fg, d.data, n, &cfg, has_budget ? &budget : NULL, fgq_threadpool_default_threads(), 1,
-                           &sp, &res, &err) != FGQ_OK)
+    if (fgq_quant_pipeline(fg, &cs.samples, &cfg, has_budget ? &budget : NULL, fgq_threadpool_default_threads(), 1, &sp,
+                           &res, &err) != FGQ_OK)
         goto fail;
     const fgq_layer_report *layers = res.layers;
     const int32_t n_layers = res.n_layers;
@@ -417,7 +428,7 @@ done:
     fgq_quant_result_free(&res);
     fgq_graph_free(fg);
     fgq_threadpool_destroy(pool);
-    fgq_dataset_free(&d);
+    fgq_calib_set_free(&cs);
 out:
     fgq_quant_flags_free(&qf);
     return rc;

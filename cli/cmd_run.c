@@ -23,7 +23,7 @@ static const char k_usage[] =
     "and first values are printed. A .fgq from `fgq quantize` stores how its\n"
     "calibration data was preprocessed (scale, mean, std); run applies it to the\n"
     "inputs, as eval does, unless --raw is given.\n"
-    "Inputs are fed in each model input's dtype (f32, u8, s8 or s32; integer\n"
+    "Inputs are fed in each model input's dtype (f32, u8, s8, s32, s64, bool; integer\n"
     "inputs must hold integral values in the dtype's range, else the file is\n"
     "refused) and outputs are written in theirs (f32, u8, s8 or s32 .npy).\n"
     "\n"
@@ -65,57 +65,6 @@ static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
     }
 }
 
-/* Converts n elements of src (dtype sdt) to a new buffer of the model input's
- * dtype `want` (f32, u8, s8, s32): integer inputs take integral values within
- * the dtype's range, else FGQ_ERR_VALUE naming the file and the element.
- * `max_exact` > 0 bounds |v| (values read through float32 are exact only up to 2^24). */
-static fgq_status convert_input(const char *path, const void *src, fgq_dtype sdt, int64_t n, fgq_dtype want,
-                                double max_exact, void **out, fgq_error *err)
-{
-    const size_t es = fgq_dtype_size(want);
-    double lo = 0, hi = 0;
-    if (want == FGQ_DT_U8)
-        hi = 255;
-    else if (want == FGQ_DT_S8)
-        lo = -128, hi = 127;
-    else if (want == FGQ_DT_S32)
-        lo = -2147483648.0, hi = 2147483647.0;
-    else if (want != FGQ_DT_F32)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: fgq run feeds f32, u8, s8 or s32 inputs, not %s", path,
-                        fgq_dtype_name(want));
-    uint8_t *buf = malloc(n > 0 ? (size_t)n * es : 1);
-    if (buf == NULL)
-        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", path);
-    for (int64_t i = 0; i < n; i++) {
-        int ok = 1;
-        const double v = elem_value(src, sdt, i, &ok);
-        if (!ok) {
-            free(buf);
-            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data of type %s cannot feed a %s input", path,
-                            fgq_dtype_name(sdt), fgq_dtype_name(want));
-        }
-        if (want == FGQ_DT_F32) {
-            ((float *)buf)[i] = (float)v;
-            continue;
-        }
-        if (!(v >= lo && v <= hi) || v != floor(v) || (max_exact > 0 && fabs(v) > max_exact)) {
-            free(buf);
-            return fgq_fail(err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]%s",
-                            path, (long long)i, v, fgq_dtype_name(want), lo, hi,
-                            max_exact > 0 && fabs(v) > max_exact ? " exactly representable in .npy float32 "
-                                                                   "conversion (give a .pb)" : "");
-        }
-        if (want == FGQ_DT_U8)
-            buf[i] = (uint8_t)v;
-        else if (want == FGQ_DT_S8)
-            ((int8_t *)buf)[i] = (int8_t)v;
-        else
-            ((int32_t *)buf)[i] = (int32_t)v;
-    }
-    *out = buf;
-    return FGQ_OK;
-}
-
 static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, fgq_error *err)
 {
     size_t n = strlen(path);
@@ -133,7 +82,7 @@ static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, f
             it.data = NULL;
         } else {
             void *conv = NULL;
-            st = convert_input(path, it.data, it.dtype, t->numel, want, 0, &conv, err);
+            st = fgq_data_convert(path, it.data, it.dtype, t->numel, want, 0, &conv, err);
             t->data = conv;
         }
         fgq_onnx_tensor_release(&it);
@@ -149,7 +98,7 @@ static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, f
     t->numel = fgq_dataset_numel(&d);
     if (want != FGQ_DT_F32) { /* .npy data arrives as float32: exact for integers up to 2^24 */
         void *conv = NULL;
-        st = convert_input(path, d.data, FGQ_DT_F32, t->numel, want, 16777216.0, &conv, err);
+        st = fgq_data_convert(path, d.data, FGQ_DT_F32, t->numel, want, 16777216.0, &conv, err);
         free(d.data);
         t->data = conv;
     }
@@ -258,9 +207,9 @@ int fgq_cmd_run(int argc, char **argv)
         fgq_tensor_info info;
         fgq_model_input_info(&r.model, i, &info);
         if (info.dtype != FGQ_DT_F32 && info.dtype != FGQ_DT_U8 && info.dtype != FGQ_DT_S8 &&
-            info.dtype != FGQ_DT_S32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds f32, u8, s8 or s32", model,
-                     (int)info.name_len, info.name, fgq_dtype_name(info.dtype));
+            info.dtype != FGQ_DT_S32 && info.dtype != FGQ_DT_S64 && info.dtype != FGQ_DT_BOOL) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds f32, u8, s8, s32, s64 or bool",
+                     model, (int)info.name_len, info.name, fgq_dtype_name(info.dtype));
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }

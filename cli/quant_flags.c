@@ -45,6 +45,15 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
                            &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential,
                            &f->depthwise};
     f->any = 1;
+    if (which == 0) { /* --calib: FILE, or NAME=FILE once per model input */
+        if (f->n_calib >= FGQ_QUANT_FLAGS_MAX_CALIB) {
+            *rc = fgq_cli_usage_error(cmd, "at most %d --calib", FGQ_QUANT_FLAGS_MAX_CALIB);
+            return -1;
+        }
+        f->calib_all[f->n_calib++] = v;
+        f->calib = f->calib_all[0];
+        return 1;
+    }
     if (which < sizeof slot / sizeof slot[0]) {
         *slot[which] = v;
         return 1;

@@ -1,6 +1,6 @@
 /*
  * quant_flags.h — the quantize flags, parsed once for every command that
- * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib,
+ * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib (repeatable),
  * --calib-samples, --weights, --acts, --observer, --first-last,
  * --bias-correction, --solver, --damp, --act-order, --sequential, --equalize, --budget, --size, --candidates,
  * --keep-float, --layer. The values stay text until fgq_quant_flags_config
@@ -13,7 +13,13 @@
 #include "quant/search/budget.h"
 #include "quant/quantize.h"
 
+#define FGQ_QUANT_FLAGS_MAX_CALIB 16
+
 typedef struct {
+    /* calib: the first --calib value (NULL: none); calib_all: every one, in order (one per model input
+     * as NAME=FILE, or one FILE; quantize_job.h resolves them) */
+    const char *calib_all[FGQ_QUANT_FLAGS_MAX_CALIB];
+    int32_t n_calib;
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,
         *equalize, *act_order, *sequential, *depthwise;
     const char *budget, *size, *candidates;

@@ -803,9 +803,50 @@ static int parse_float_list(PyObject *seq, float *out, int32_t max, int32_t *n, 
     return 1;
 }
 
+/* The calibration set of fg from the buffers of quantize(): one (names[0]
+ * NULL) for a one-input model, or one per input keyed by input name. */
+static fgq_status calib_from_views(fgq_calib_set *cs, const fgq_graph *fg, const Py_buffer *views, char *const *names,
+                                   int n, const fgq_preprocess *pre, fgq_error *err)
+{
+    memset(cs, 0, sizeof *cs);
+    if (names[0] == NULL && fg->n_inputs != 1)
+        return fgq_fail(err, FGQ_ERR_VALUE, "calib: the model has %d inputs: give a dict {input name: samples}",
+                        (int)fg->n_inputs);
+    fgq_status s = FGQ_OK;
+    for (int v = 0; v < n && s == FGQ_OK; v++) {
+        int32_t k = names[v] == NULL ? 0 : -1;
+        for (int32_t i = 0; k < 0 && i < fg->n_inputs; i++)
+            if (strcmp(fg->tensors[fg->inputs[i]].name, names[v]) == 0)
+                k = i;
+        if (k < 0) {
+            s = fgq_fail(err, FGQ_ERR_VALUE, "calib: the model has no input '%s'", names[v]);
+            break;
+        }
+        fgq_dataset *d = &cs->d[k];
+        d->rank = views[v].ndim;
+        for (int a = 0; a < views[v].ndim; a++)
+            d->dims[a] = views[v].shape[a];
+        d->src_dtype = FGQ_SRC_F32;
+        d->file_samples = d->dims[0];
+        snprintf(cs->source[k], sizeof cs->source[k], names[v] == NULL ? "calib" : "calib['%s']", names[v]);
+        d->data = malloc(views[v].len > 0 ? (size_t)views[v].len : 1); /* fgq_data_prepare works in place */
+        if (d->data == NULL)
+            s = fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory for %zd bytes", cs->source[k], views[v].len);
+        else
+            memcpy(d->data, views[v].buf, (size_t)views[v].len);
+    }
+    for (int32_t k = 0; k < fg->n_inputs && s == FGQ_OK; k++)
+        if (cs->d[k].data == NULL)
+            s = fgq_fail(err, FGQ_ERR_VALUE, "calib: no samples for input '%s'", fg->tensors[fg->inputs[k]].name);
+    if (s == FGQ_OK)
+        s = fgq_calib_set_fit(cs, fg, NULL, pre, err);
+    return s;
+}
+
 /* quantize(onnx_path, calib, flags, scale, mean, std, threads, progress)
  *   -> (Model, layers, budget or None, equalized pairs)
- * calib: None or a C-contiguous float32 buffer [N, ...] of samples; flags:
+ * calib: None, a C-contiguous float32 buffer [N, ...] of samples, or a dict
+ * {input name: such a buffer} (any number of inputs); flags:
  * the `fgq quantize` flags as a list of strings (--weights, --acts, ...;
  * "--calib" with any value when calib is given). */
 static PyObject *py_quantize(PyObject *module, PyObject *args)
@@ -818,8 +859,9 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
                           &threads, &progress))
         return NULL;
     PyObject *result = NULL, *fast = NULL;
-    Py_buffer view;
-    int have_view = 0;
+    Py_buffer views[FGQ_SAMPLES_MAX_INPUTS];
+    char *view_name[FGQ_SAMPLES_MAX_INPUTS] = {0};
+    int n_views = 0;
     char **argv = NULL;
     Py_ssize_t argc = 0;
     fgq_quant_flags qf;
@@ -911,21 +953,40 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
         raise_msg(st, FGQ_ERR_VALUE, "calib is required (except with acts='dynamic')");
         goto out;
     }
-    fgq_dataset d;
-    memset(&d, 0, sizeof d);
-    if (calib != Py_None) {
-        if (PyObject_GetBuffer(calib, &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0)
-            goto out;
-        have_view = 1;
-        if (!format_matches(view.format, view.itemsize, FGQ_DT_F32) || view.ndim < 1 || view.ndim > FGQ_MAX_DIMS) {
-            raise_msg(st, FGQ_ERR_VALUE, "calib: float32 samples [N, ...] of at most %d axes are needed",
-                      FGQ_MAX_DIMS);
+    fgq_calib_set cs;
+    memset(&cs, 0, sizeof cs);
+    if (calib != Py_None) { /* the buffers are held (and read without the GIL) until the end */
+        Py_ssize_t pos = 0;
+        PyObject *key = NULL, *value = calib;
+        const int is_dict = PyDict_Check(calib);
+        while (is_dict ? PyDict_Next(calib, &pos, &key, &value) : n_views == 0) {
+            if (n_views >= FGQ_SAMPLES_MAX_INPUTS) {
+                raise_msg(st, FGQ_ERR_VALUE, "calib: at most %d inputs", FGQ_SAMPLES_MAX_INPUTS);
+                goto out;
+            }
+            const char *kname = is_dict ? PyUnicode_AsUTF8(key) : NULL;
+            if (is_dict && kname == NULL)
+                goto out;
+            if (kname != NULL && (view_name[n_views] = strdup(kname)) == NULL) {
+                PyErr_NoMemory();
+                goto out;
+            }
+            if (PyObject_GetBuffer(value, &views[n_views], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+                free(view_name[n_views]);
+                view_name[n_views] = NULL;
+                goto out;
+            }
+            const Py_buffer *v = &views[n_views++];
+            if (!format_matches(v->format, v->itemsize, FGQ_DT_F32) || v->ndim < 1 || v->ndim > FGQ_MAX_DIMS) {
+                raise_msg(st, FGQ_ERR_VALUE, "calib%s%s%s: float32 samples [N, ...] of at most %d axes are needed",
+                          kname ? "['" : "", kname ? kname : "", kname ? "']" : "", FGQ_MAX_DIMS);
+                goto out;
+            }
+        }
+        if (n_views == 0) {
+            raise_msg(st, FGQ_ERR_VALUE, "calib: an empty dict");
             goto out;
         }
-        d.rank = view.ndim;
-        for (int k = 0; k < view.ndim; k++)
-            d.dims[k] = view.shape[k];
-        d.src_dtype = FGQ_SRC_F32;
     }
 
     fgq_graph *fg = NULL;
@@ -944,28 +1005,21 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
     s = fgq_cli_load_onnx(model_path, 1, 1, &fg, &err);
     if (s == FGQ_OK)
         s = fgq_quantize_check_input(fg, model_path, &pre, &err);
-    if (s == FGQ_OK && have_view) {
-        d.data = malloc(view.len > 0 ? (size_t)view.len : 1); /* fgq_data_prepare works in place */
-        if (d.data == NULL)
-            s = fgq_fail(&err, FGQ_ERR_NOMEM, "calib: out of memory for %zd bytes", view.len);
-        else
-            memcpy(d.data, view.buf, (size_t)view.len);
-        if (s == FGQ_OK)
-            s = fgq_quantize_fit_samples(&d, "calib", NULL, fg, &pre, &err);
-    }
     if (s == FGQ_OK)
-        s = fgq_quant_pipeline(fg, d.data, have_view ? d.dims[0] : 0, &cfg, has_budget ? &budget : NULL, threads, 1,
-                               &sp, &res, &err);
+        s = n_views > 0 ? calib_from_views(&cs, fg, views, view_name, n_views, &pre, &err)
+                        : fgq_calib_set_load(&cs, fg, NULL, 0, NULL, &pre, &err);
+    if (s == FGQ_OK)
+        s = fgq_quant_pipeline(fg, &cs.samples, &cfg, has_budget ? &budget : NULL, threads, 1, &sp, &res, &err);
     if (s == FGQ_OK) {
         fgq_model_preprocess meta;
         fgq_quantize_meta(&pre, &meta);
-        char *recipe = fgq_quantize_recipe(&qf, have_view ? d.dims[0] : 0, &res);
+        char *recipe = fgq_quantize_recipe(&qf, cs.samples.n, &res);
         s = recipe == NULL ? fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory")
                            : fgq_write_model_recipe(res.qg, &meta, recipe, &bytes, &size, &err);
         free(recipe);
     }
     Py_END_ALLOW_THREADS
-    fgq_dataset_free(&d);
+    fgq_calib_set_free(&cs);
     if (s == FGQ_OK && pc.failed) {
 #if PY_VERSION_HEX >= 0x030C0000
         PyErr_SetRaisedException(pc.exc);
@@ -1012,8 +1066,10 @@ out:
     Py_XDECREF(pc.exc_type);
     Py_XDECREF(pc.exc);
     Py_XDECREF(pc.exc_tb);
-    if (have_view)
-        PyBuffer_Release(&view);
+    for (int v = 0; v < n_views; v++) {
+        PyBuffer_Release(&views[v]);
+        free(view_name[v]);
+    }
     if (have_qf)
         fgq_quant_flags_free(&qf);
     for (Py_ssize_t i = 0; argv != NULL && i < argc; i++)

@@ -6,6 +6,7 @@
 #define FGQ_TEST_GRAPH_BUILD_H
 
 #include "graph.h"
+#include "run/run_graph.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,16 @@ static inline char *sdup(const char *s)
         abort();
     strcpy(d, s);
     return d;
+}
+
+/* n samples of a one-input graph g, consecutive in data (run_graph.h). */
+static inline fgq_samples samples_of(const fgq_graph *g, const float *data, int64_t n)
+{
+    fgq_samples s;
+    const void *in[1] = {data};
+    if (fgq_samples_bind(&s, g, in, n, NULL) != FGQ_OK)
+        abort();
+    return s;
 }
 
 /* A float tensor of the given kind and shape. */

@@ -200,18 +200,19 @@ static void test_calib_run_graph(void)
     g->tensors[y].is_output = 1;
     g->opset = 13;
     float data[8] = {-3, 1, 2, 0.5f, -1, 4, -2, 0};
+    float bad[4] = {0, NAN, 0, 0}; /* NaN in the samples: an error naming the input (below) */
     fgq_calib c;
     fgq_error err;
     fgq_error_clear(&err);
     CHECK(fgq_calib_init(&c, g, &err) == FGQ_OK);
-    CHECK(fgq_calib_run(&c, g, data, 2, NULL, NULL, &err) == FGQ_OK);
+    fgq_samples s2 = samples_of(g, data, 2), s1 = samples_of(g, bad, 1);
+    CHECK(fgq_calib_run(&c, g, &s2, NULL, NULL, &err) == FGQ_OK);
     CHECK_MSG(c.stats[x].count == 8 && c.stats[y].count == 8, "%s", err.msg);
     CHECK(c.stats[x].min == -3.0 && c.stats[x].max == 4.0);
     CHECK(c.stats[y].min == 0.0 && c.stats[y].max == 4.0);
     /* NaN in the samples: an error naming the input */
-    float bad[4] = {0, NAN, 0, 0};
     fgq_error_clear(&err);
-    CHECK(fgq_calib_run(&c, g, bad, 1, NULL, NULL, &err) == FGQ_ERR_VALUE);
+    CHECK(fgq_calib_run(&c, g, &s1, NULL, NULL, &err) == FGQ_ERR_VALUE);
     CHECK(strstr(err.msg, "'x'") != NULL);
     fgq_calib_free(&c);
     fgq_graph_free(g);

@@ -98,8 +98,9 @@ static fgq_graph *quantize(const fgq_graph *fg, const float *data, const fgq_qua
     fgq_calib c;
     fgq_graph *qg = NULL;
     fgq_status st = fgq_calib_init(&c, fg, err);
+    fgq_samples s = samples_of(fg, data, NSAMP);
     if (st == FGQ_OK)
-        st = fgq_calib_run(&c, fg, data, NSAMP, NULL, NULL, err);
+        st = fgq_calib_run(&c, fg, &s, NULL, NULL, err);
     if (st == FGQ_OK)
         st = fgq_quantize_graph(fg, &c, cfg, &qg, rep, n_rep, err);
     fgq_calib_free(&c);
@@ -247,7 +248,8 @@ static void test_ternary_and_overrides(void)
         const fgq_ir_tensor *yq = find(qg, "y.q");
         /* ternary is coarse: the float run is only the rough oracle here */
         CHECK(yq != NULL && max_err_steps(fg, qg, test, NSAMP, yq->q.scales[0]) < 60.0);
-        CHECK(fgq_quant_measure(fg, qg, test, NSAMP, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
+        fgq_samples ts = samples_of(fg, test, NSAMP);
+        CHECK(fgq_quant_measure(fg, qg, &ts, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
         for (int32_t i = 0; i < n_rep; i++)
             CHECK_MSG(!isnan(rep[i].act_sqnr_db) && rep[i].act_sqnr_db > 3.0, "%s: %.2f dB", rep[i].name,
                       rep[i].act_sqnr_db);
@@ -381,7 +383,8 @@ static void test_dynamic_acts(void)
     double steps = max_err_steps(fg, qg, test, NSAMP, (hi - lo) / 255.0);
     CHECK_MSG(steps <= 3.0, "dynamic output off by %.2f steps", steps);
     /* activation SQNR is measured on samples when they are given */
-    CHECK(fgq_quant_measure(fg, qg, test, NSAMP, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
+    fgq_samples ts = samples_of(fg, test, NSAMP);
+    CHECK(fgq_quant_measure(fg, qg, &ts, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
     for (int32_t i = 0; i < n_rep; i++)
         CHECK_MSG(rep[i].act_sqnr_db > 25.0, "%s: %.2f dB", rep[i].name, rep[i].act_sqnr_db);
     free(rep);
@@ -467,7 +470,8 @@ static void test_bias_correction_gemm(void)
 
     /* the measured mean of x */
     fgq_input_means m;
-    CHECK_MSG(fgq_input_means_run(&m, g, data, GN, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
+    fgq_samples xs = samples_of(g, data, GN);
+    CHECK_MSG(fgq_input_means_run(&m, g, &xs, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
     CHECK(m.mean != NULL && m.mean[x] != NULL && m.n_samples == GN);
     for (int k = 0; m.mean != NULL && m.mean[x] != NULL && k < GK; k++) {
         double a = 0.0;

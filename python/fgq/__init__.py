@@ -361,13 +361,17 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
              **options: Any) -> QuantizedModel:
     """Quantizes a float ONNX model as ``fgq quantize`` does and returns the integer model.
 
-    model: path or bytes of an ONNX model with one float32 input.
+    model: path or bytes of an ONNX model: float32 inputs, and integer ones
+      (token ids, masks) fed as their dtype, never normalised.
     calib: calibration samples: an array [N, ...], a list or tuple of samples
       (stacked), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
       tensors or (x, y) tuples (anything with __array__ or .numpy(); torch is
       not imported). Converted to float32; laid out and normalised as ``fgq
       quantize --calib`` does (HWC samples transposed for an NCHW model).
-      Optional only with acts="dynamic".
+      Optional only with acts="dynamic". A model with several inputs takes a
+      dict {input name: samples} (each value any of the forms above, the same
+      N for every input; integer samples must be integral), as ``fgq quantize
+      --calib NAME=FILE`` per input.
     weights, acts: the policies of ``--weights`` / ``--acts`` (weights may be
       None with a budget). budget (mean bits per weight) / size (bytes): the
       per-layer precision search (``--budget`` / ``--size``).
@@ -400,8 +404,19 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
         flags += ["--keep-float", str(node)]
     for node, pol in (layers or {}).items():
         flags += ["--layer", f"{node}={pol}"]
-    x = None
-    if calib is not None:
+    x: Any = None
+    if isinstance(calib, Mapping):  # a multi-input model: {input name: samples}, the same N for each
+        x = {}
+        for key, val in calib.items():
+            if not isinstance(key, str):
+                raise _error(f"calib: the dict's keys are input names, not {key!r}", "value error")
+            x[key] = _calib_array(val, calib_samples, None)
+            if x[key].ndim < 1 or x[key].shape[0] < 1:
+                raise _error(f"calib['{key}']: no samples", "value error")
+        if not x:
+            raise _error("calib: an empty dict", "value error")
+        flags += ["--calib", "<arrays>"]
+    elif calib is not None:
         x = _calib_array(calib, calib_samples, prog if prog.active else None)
         if x.ndim < 1 or x.shape[0] < 1:
             raise _error("calib: no samples", "value error")

@@ -15,8 +15,10 @@ Oracles:
   `fgq export --onnx` writes, and ONNX Runtime on the export agrees with fgq's top-1.
 - evaluate / inspect: the dicts `fgq eval --json` / `fgq inspect --json` print (samples_per_s
   aside: a timing).
+- fgq.quantize(calib={input name: array}) on a float + int64 input model: the bytes of `fgq
+  quantize --calib NAME=FILE` per input; the model's outputs on a dict of inputs are `fgq run`'s.
 - bad input (wrong dtype, wrong shape, garbage bytes, a missing file, a bad option, an object that
-  is not an array) raises fgq.FgqError (a ValueError) with the library's message, no crash.
+  is not an array, a calib dict missing an input or naming an unknown one) raises fgq.FgqError (a ValueError) with the library's message, no crash.
 - the GIL is released while a model runs: a Python thread counts during a 1000-sample run.
 - no leak: 10,000 runs and 10,000 failed runs of a one-node model grow RSS by < 8 MB and leave the
   input array's reference count as it was.
@@ -301,6 +303,36 @@ def test_bad_inputs_raise_fgq_error(fgq, tmp_path):
     with pytest.raises(fgq.FgqError):
         m.threads = 0
     assert m(x).shape == (1, 10)  # still usable
+
+
+def test_quantize_dict_for_several_inputs(fgq, tmp_path):
+    """A float + int64 index model (tests/python/test_quantize_multi_input.py): calib={name: array}
+    gives `fgq quantize --calib NAME=FILE`'s bytes (the order of the dict does not matter), the
+    model runs on a dict of inputs as `fgq run` does, and bad dicts raise FgqError."""
+    from test_quantize_multi_input import embedding_model
+    model = embedding_model(tmp_path / "emb.onnx")
+    rng = np.random.default_rng(3)
+    x, ids = rng.standard_normal((16, 8)).astype(np.float32), rng.integers(0, 10, (16, 4))
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "ids.npy", ids)
+    cli = tmp_path / "cli.fgq"
+    r = run_fgq("quantize", model, "--calib", f"x={tmp_path / 'x.npy'}", "--calib", f"ids={tmp_path / 'ids.npy'}",
+                "--weights", "ternary:g4", "--acts", "u8", "--mean", "1", "--std", "2", "-o", cli)
+    assert r.returncode == 0, r.stderr
+    q = fgq.quantize(model, calib={"ids": ids, "x": x}, weights="ternary:g4", mean=1, std=2, progress=False)
+    assert q.to_bytes() == cli.read_bytes()
+    xt, it = rng.standard_normal((5, 8)).astype(np.float32), rng.integers(0, 10, (5, 4))
+    np.save(tmp_path / "xt.npy", xt)
+    np.save(tmp_path / "it.npy", it)
+    r = run_fgq("run", cli, "--input", tmp_path / "xt.npy", "--input", tmp_path / "it.npy", "-o", tmp_path / "y.npy")
+    assert r.returncode == 0, r.stderr
+    assert q({"x": xt, "ids": it}).tobytes() == np.load(tmp_path / "y.npy").tobytes()
+    for calib, text in (({"x": x}, "no samples for input 'ids'"), ({"x": x, "ids": ids, "z": x}, "no input 'z'"),
+                        ({"x": x, "ids": ids[:8]}, "same samples"), (x, "give a dict"),
+                        ({"x": x, "ids": ids + 0.5}, "not an integer")):
+        with pytest.raises(fgq.FgqError) as e:
+            fgq.quantize(model, calib=calib, weights="s8", progress=False)
+        assert text in str(e.value), (text, str(e.value))
 
 
 def test_gil_released_while_running(fgq, images):

@@ -253,6 +253,7 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
     out->dims[0] = stop - start;
     out->src_dtype = raw.dt;
     out->first_index = start;
+    out->file_samples = raw.dims[0];
     free(owned);
     return FGQ_OK;
 }
@@ -511,4 +512,71 @@ fgq_status fgq_npy_write_dtype(const char *path, fgq_dtype dt, const void *data,
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: cannot write %s as .npy (f32, u8, s8, s32 only)", path,
                         fgq_dtype_name(dt));
     }
+}
+
+/* ---- dtype conversion --------------------------------------------------------- */
+
+/* Element i of src (dtype sdt) as a double; 0 with *ok = 0 for an unknown dtype. */
+static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
+{
+    switch (sdt) {
+    case FGQ_DT_F32: return ((const float *)src)[i];
+    case FGQ_DT_U8: return ((const uint8_t *)src)[i];
+    case FGQ_DT_S8: return ((const int8_t *)src)[i];
+    case FGQ_DT_S32: return ((const int32_t *)src)[i];
+    case FGQ_DT_S64: return (double)((const int64_t *)src)[i];
+    default: *ok = 0; return 0;
+    }
+}
+
+fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, int64_t n, fgq_dtype want,
+                            double max_exact, void **out, fgq_error *err)
+{
+    *out = NULL;
+    double lo = 0, hi = 0;
+    switch (want) {
+    case FGQ_DT_F32: break;
+    case FGQ_DT_BOOL: hi = 1; break;
+    case FGQ_DT_U8: hi = 255; break;
+    case FGQ_DT_S8: lo = -128, hi = 127; break;
+    case FGQ_DT_S32: lo = -2147483648.0, hi = 2147483647.0; break;
+    case FGQ_DT_S64: lo = -9223372036854775808.0, hi = 9223372036854774784.0; break; /* doubles inside int64 */
+    default:
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: values can be fed as f32, u8, s8, s32, s64 or bool, not %s",
+                        name, fgq_dtype_name(want));
+    }
+    const size_t es = fgq_dtype_size(want);
+    uint8_t *buf = malloc(n > 0 ? (size_t)n * es : 1);
+    if (buf == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", name);
+    for (int64_t i = 0; i < n; i++) {
+        int ok = 1;
+        const double v = elem_value(src, sdt, i, &ok);
+        if (!ok) {
+            free(buf);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data of type %s cannot feed a %s input", name,
+                            fgq_dtype_name(sdt), fgq_dtype_name(want));
+        }
+        if (want == FGQ_DT_F32) {
+            ((float *)buf)[i] = (float)v;
+            continue;
+        }
+        if (!(v >= lo && v <= hi) || v != floor(v) || (max_exact > 0 && fabs(v) > max_exact)) {
+            free(buf);
+            return fgq_fail(
+                err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]%s", name,
+                (long long)i, v, fgq_dtype_name(want), lo, hi,
+                max_exact > 0 && fabs(v) > max_exact ? " exactly representable in .npy float32 conversion (give a .pb)"
+                                                     : "");
+        }
+        switch (want) {
+        case FGQ_DT_BOOL:
+        case FGQ_DT_U8: buf[i] = (uint8_t)v; break;
+        case FGQ_DT_S8: ((int8_t *)buf)[i] = (int8_t)v; break;
+        case FGQ_DT_S32: ((int32_t *)buf)[i] = (int32_t)v; break;
+        default: ((int64_t *)buf)[i] = (int64_t)v; break;
+        }
+    }
+    *out = buf;
+    return FGQ_OK;
 }

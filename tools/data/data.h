@@ -52,6 +52,7 @@ typedef struct {
     int64_t dims[FGQ_MAX_DIMS];
     fgq_src_dtype src_dtype; /* element type in the file */
     int64_t first_index;     /* index in the file of sample 0 (range start), for messages */
+    int64_t file_samples;    /* samples in the file, before the range */
 } fgq_dataset;
 
 int64_t fgq_dataset_numel(const fgq_dataset *d);
@@ -100,6 +101,15 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
  * per-channel list matches a channel axis. `name` leads the message. */
 fgq_status fgq_preprocess_check(const fgq_preprocess *pre, const char *name, int32_t model_rank,
                                 const int64_t *model_dims, fgq_error *err);
+
+/* Converts n values of src (dtype sdt: f32, u8, s8, s32 or s64) to a new
+ * malloc'd buffer *out of dtype want (f32, u8, s8, s32, s64 or bool): integer
+ * dtypes take integral values within their range (bool: 0 or 1), else
+ * FGQ_ERR_VALUE naming `name` and the element; other dtypes are
+ * FGQ_ERR_UNSUPPORTED. max_exact > 0 also bounds |v| (integers read through
+ * float32, as fgq_data_load gives them, are exact only up to 2^24). */
+fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, int64_t n, fgq_dtype want,
+                            double max_exact, void **out, fgq_error *err);
 
 fgq_status fgq_npy_write_f32(const char *path, const float *data, int32_t rank, const int64_t *dims,
                              fgq_error *err);

@@ -61,15 +61,17 @@ static void means_obs(void *user, int32_t node, const fgq_tensor_view *const *ou
     }
 }
 
-static fgq_status means_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+static fgq_status means_input(void *user, int64_t sample, const void *const *x, fgq_error *err)
 {
     (void)sample;
     (void)err;
     fgq_means_sweep *o = user;
-    int32_t in_t = o->g->inputs[0];
-    if (o->m->mean[in_t] != NULL) {
-        means_add(o->m->mean[in_t], x, numel);
-        o->count[in_t]++;
+    for (int32_t k = 0; k < o->g->n_inputs; k++) { /* a layer reading a float graph input directly */
+        const int32_t in_t = o->g->inputs[k];
+        if (o->m->mean[in_t] != NULL && o->g->tensors[in_t].dtype == FGQ_DT_F32) {
+            means_add(o->m->mean[in_t], x[k], fgq_ir_tensor_numel(&o->g->tensors[in_t]));
+            o->count[in_t]++;
+        }
     }
     return FGQ_OK;
 }
@@ -79,9 +81,6 @@ fgq_status fgq_input_means_begin(fgq_means_sweep *o, fgq_input_means *m, const f
 {
     memset(m, 0, sizeof *m);
     memset(o, 0, sizeof *o);
-    if (fg->n_inputs != 1)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "bias correction: the model has %d inputs (only one is supported)",
-                        (int)fg->n_inputs);
     size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
     m->n_tensors = fg->n_tensors;
     m->mean = calloc(nt, sizeof *m->mean);
@@ -136,9 +135,10 @@ void fgq_input_means_finish(fgq_means_sweep *o, int64_t n_samples)
     o->count = NULL;
 }
 
-fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
+fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fgq_samples *samples,
                                fgq_calib_progress progress, void *user, fgq_error *err)
 {
+    const int64_t n_samples = samples->n;
     if (n_samples < 1) {
         memset(m, 0, sizeof *m);
         return fgq_fail(err, FGQ_ERR_VALUE, "bias correction: no samples");
@@ -148,7 +148,7 @@ fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fl
     fgq_status st = fgq_input_means_begin(&o, m, fg, err, &so);
     if (st != FGQ_OK)
         return st;
-    st = fgq_graph_sweep(fg, data, n_samples, &so, 1, 1, progress, user, err);
+    st = fgq_graph_sweep(fg, samples, &so, 1, 1, progress, user, err);
     fgq_input_means_finish(&o, n_samples);
     if (st != FGQ_OK)
         fgq_input_means_free(m);

@@ -58,12 +58,14 @@ static void measure_obs(void *user, int32_t node, const fgq_tensor_view *const *
     }
 }
 
-fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const float *data, int64_t n_samples,
+fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const fgq_samples *samples,
                              fgq_layer_report *layers, int32_t n_layers, fgq_calib_progress progress, void *user,
                              fgq_error *err)
 {
-    if (fg->n_inputs != 1 || qg->n_inputs != 1)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "measuring: only models with one input");
+    const int64_t n_samples = samples->n;
+    if (samples->n_inputs != fg->n_inputs || qg->n_inputs != fg->n_inputs)
+        return fgq_fail(err, FGQ_ERR_VALUE, "measuring: samples for %d inputs, the models have %d and %d",
+                        (int)samples->n_inputs, (int)fg->n_inputs, (int)qg->n_inputs);
     fgq_graph_runner fr, qr;
     memset(&qr, 0, sizeof qr);
     fgq_status st = fgq_graph_runner_init(&fr, fg, err);
@@ -105,13 +107,13 @@ fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const flo
         if (fo[o] == NULL || qo[o] == NULL)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "measuring: out of memory");
     }
-    int64_t per = fgq_ir_tensor_numel(&fg->tensors[fg->inputs[0]]);
     measure_ctx fm = {fg, flayer, fbuf, fnum, sig, noise, 0}, qm = {qg, qlayer, fbuf, fnum, sig, noise, 1};
     for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
-        const float *x = data + s * per;
-        st = fgq_graph_runner_run(&fr, &x, fo, measure_obs, &fm, err);
+        const void *x[FGQ_SAMPLES_MAX_INPUTS];
+        fgq_samples_at(samples, s, x);
+        st = fgq_graph_runner_run(&fr, (const float *const *)x, fo, measure_obs, &fm, err);
         if (st == FGQ_OK)
-            st = fgq_graph_runner_run(&qr, &x, qo, measure_obs, &qm, err);
+            st = fgq_graph_runner_run(&qr, (const float *const *)x, qo, measure_obs, &qm, err);
         if (st == FGQ_OK && progress != NULL)
             progress(user, s + 1, n_samples);
     }

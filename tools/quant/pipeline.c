@@ -22,10 +22,11 @@ static void on_sample(void *user, int64_t done, int64_t total)
         p->update(p->user, done, total);
 }
 
-fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const float *data, int64_t n,
+fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const fgq_samples *samples,
                                    fgq_quant_config *cfg, int32_t threads, const fgq_stage_progress *progress,
                                    fgq_error *err)
 {
+    const int64_t n = samples->n;
     memset(s, 0, sizeof *s);
     cfg->means = NULL;
     cfg->hessians = NULL;
@@ -61,7 +62,7 @@ fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, cons
     if (st == FGQ_OK && n_obs > 0) {
         if (progress != NULL && progress->begin != NULL)
             progress->begin(progress->user, stage, n);
-        st = fgq_graph_sweep(fg, data, n, obs, n_obs, threads, on_sample, (void *)progress, err);
+        st = fgq_graph_sweep(fg, samples, obs, n_obs, threads, on_sample, (void *)progress, err);
         if (progress != NULL && progress->end != NULL)
             progress->end(progress->user);
     }
@@ -118,21 +119,22 @@ int fgq_quant_sequential_wanted(const fgq_graph *fg, const fgq_quant_config *cfg
     return cfg->sequential == FGQ_SEQ_ON || fgq_quant_sequential_cost(fg, cfg, n) <= FGQ_SEQUENTIAL_AUTO_MACS;
 }
 
-fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_quant_config *cfg,
+fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,
                               const fgq_budget *budget, int32_t threads, int measure,
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
+    const int64_t n = samples->n;
     fgq_status st = fgq_quant_config_check(cfg, err);
     if (st == FGQ_OK)
         st = fgq_quant_config_check_graph(cfg, fg, err);
     if (st == FGQ_OK)
         st = fgq_quant_prepare_graph(fg, cfg, &out->equalized_pairs, err);
     if (st == FGQ_OK)
-        st = fgq_quant_stats_collect(&out->stats, fg, data, n, cfg, threads, progress, err);
+        st = fgq_quant_stats_collect(&out->stats, fg, samples, cfg, threads, progress, err);
     const fgq_calib *calib = out->stats.has_calib ? &out->stats.calib : NULL;
     if (st == FGQ_OK && budget != NULL) {
-        if ((st = fgq_budget_search(fg, calib, cfg, data, n, budget, progress, &out->budget, err)) == FGQ_OK) {
+        if ((st = fgq_budget_search(fg, calib, cfg, samples, budget, progress, &out->budget, err)) == FGQ_OK) {
             out->has_budget = 1;
             cfg->overrides = out->budget.overrides;
             cfg->n_overrides = out->budget.n_overrides;
@@ -142,7 +144,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_q
     const fgq_input_means *float_means = cfg->means;
     if (st == FGQ_OK && fgq_quant_sequential_wanted(fg, cfg, n)) {
         const double ts = seconds();
-        st = fgq_sequential_run(fg, calib, cfg, data, n, threads, progress, &out->sequential, err);
+        st = fgq_sequential_run(fg, calib, cfg, samples, threads, progress, &out->sequential, err);
         out->sequential.seconds = seconds() - ts;
         if (st == FGQ_OK) {
             out->has_sequential = 1;
@@ -172,7 +174,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_q
     if (st == FGQ_OK && measure && n > 0) {
         if (progress != NULL && progress->begin != NULL)
             progress->begin(progress->user, "measure", n);
-        st = fgq_quant_measure(fg, out->qg, data, n, out->layers, out->n_layers,
+        st = fgq_quant_measure(fg, out->qg, samples, out->layers, out->n_layers,
                                progress != NULL ? progress->update : NULL, progress != NULL ? progress->user : NULL,
                                err);
         if (progress != NULL && progress->end != NULL)

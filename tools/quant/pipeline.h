@@ -33,9 +33,10 @@ typedef struct {
  * it before fgq_quant_stats_collect. */
 fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, int32_t *n_pairs, fgq_error *err);
 
-/* fg: the optimized float graph with one float input; data: n samples of it
- * (n may be 0 only with dynamic activations: nothing is gathered). */
-fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const float *data, int64_t n,
+/* fg: the optimized float graph; samples: for each of its inputs (run_graph.h
+ * fgq_samples, bound to fg), samples->n of them (0 only with dynamic
+ * activations: nothing is gathered). */
+fgq_status fgq_quant_stats_collect(fgq_quant_stats *s, const fgq_graph *fg, const fgq_samples *samples,
                                    fgq_quant_config *cfg, int32_t threads, const fgq_stage_progress *progress,
                                    fgq_error *err);
 void fgq_quant_stats_free(fgq_quant_stats *s);
@@ -61,7 +62,7 @@ typedef struct {
     int32_t n_layers;
 } fgq_quant_result;
 
-fgq_status fgq_quant_pipeline(fgq_graph *fg, const float *data, int64_t n, fgq_quant_config *cfg,
+fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,
                               const fgq_budget *budget, int32_t threads, int measure,
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err);
 void fgq_quant_result_free(fgq_quant_result *r);

@@ -110,10 +110,10 @@ typedef struct {
     double **mean;       /* per float tensor: numel means, NULL when not tracked */
 } fgq_input_means;
 
-/* Runs fg (float, one input; data as fgq_calib_run) on n_samples samples and
- * averages the input of every Conv/Gemm/MatMul that fgq_quantize_graph can
- * quantize. progress may be NULL. */
-fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const float *data, int64_t n_samples,
+/* Runs fg (float; samples as fgq_calib_run) on the samples and averages the
+ * input of every Conv/Gemm/MatMul that fgq_quantize_graph can quantize.
+ * progress may be NULL. */
+fgq_status fgq_input_means_run(fgq_input_means *m, const fgq_graph *fg, const fgq_samples *samples,
                                fgq_calib_progress progress, void *user, fgq_error *err);
 void fgq_input_means_free(fgq_input_means *m);
 
@@ -234,10 +234,10 @@ fgq_status fgq_quant_config_check_graph(const fgq_quant_config *cfg, const fgq_g
 fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
                               fgq_graph **out, fgq_layer_report **layers, int32_t *n_layers, fgq_error *err);
 
-/* Runs fg and qg on n_samples samples (one input, like fgq_calib_run) and
- * fills each layer's act_sqnr_db: SQNR of the quantized model's tensor
- * (dequantized with its qparams) against the float run's. */
-fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const float *data, int64_t n_samples,
+/* Runs fg and qg (same inputs) on the samples (bound to fg, like
+ * fgq_calib_run) and fills each layer's act_sqnr_db: SQNR of the quantized
+ * model's tensor (dequantized with its qparams) against the float run's. */
+fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const fgq_samples *samples,
                              fgq_layer_report *layers, int32_t n_layers, fgq_calib_progress progress, void *user,
                              fgq_error *err);
 

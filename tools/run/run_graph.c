@@ -130,12 +130,35 @@ static void fan_out(void *user, int32_t node, const fgq_tensor_view *const *outp
             f->obs[i].node(f->obs[i].user, node, outputs, n_outputs);
 }
 
-fgq_status fgq_graph_sweep(const fgq_graph *g, const float *data, int64_t n_samples, const fgq_sweep_observer *obs,
-                           int32_t n_obs, int32_t threads, void (*progress)(void *user, int64_t done, int64_t total),
-                           void *user, fgq_error *err)
+fgq_status fgq_samples_bind(fgq_samples *s, const fgq_graph *g, const void *const *in, int64_t n, fgq_error *err)
 {
-    if (g->n_inputs != 1)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "the model has %d inputs (only one is supported here)",
+    memset(s, 0, sizeof *s);
+    if (g->n_inputs > FGQ_SAMPLES_MAX_INPUTS)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "the model has %d inputs (at most %d take samples)", (int)g->n_inputs,
+                        FGQ_SAMPLES_MAX_INPUTS);
+    s->n = n;
+    s->n_inputs = g->n_inputs;
+    for (int32_t k = 0; k < g->n_inputs; k++) {
+        const fgq_ir_tensor *t = &g->tensors[g->inputs[k]];
+        s->in[k] = in[k];
+        s->sample_bytes[k] = fgq_ir_tensor_numel(t) * (int64_t)fgq_dtype_size(t->dtype);
+    }
+    return FGQ_OK;
+}
+
+void fgq_samples_at(const fgq_samples *s, int64_t i, const void **x)
+{
+    for (int32_t k = 0; k < s->n_inputs; k++)
+        x[k] = (const unsigned char *)s->in[k] + i * s->sample_bytes[k];
+}
+
+fgq_status fgq_graph_sweep(const fgq_graph *g, const fgq_samples *samples, const fgq_sweep_observer *obs, int32_t n_obs,
+                           int32_t threads, void (*progress)(void *user, int64_t done, int64_t total), void *user,
+                           fgq_error *err)
+{
+    const int64_t n_samples = samples->n;
+    if (samples->n_inputs != g->n_inputs)
+        return fgq_fail(err, FGQ_ERR_VALUE, "samples for %d inputs, the model has %d", (int)samples->n_inputs,
                         (int)g->n_inputs);
     if (n_samples < 1)
         return fgq_fail(err, FGQ_ERR_VALUE, "no samples");
@@ -156,15 +179,15 @@ fgq_status fgq_graph_sweep(const fgq_graph *g, const float *data, int64_t n_samp
         if ((outs[i] = malloc((size_t)info.size_bytes + 1)) == NULL)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
     }
-    const int64_t per = fgq_ir_tensor_numel(&g->tensors[g->inputs[0]]);
     sweep_fanout f = {obs, n_obs};
+    const void *x[FGQ_SAMPLES_MAX_INPUTS];
     for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {
-        const float *x = data + s * per;
+        fgq_samples_at(samples, s, x);
         for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
             if (obs[i].input != NULL)
-                st = obs[i].input(obs[i].user, s, x, per, err);
+                st = obs[i].input(obs[i].user, s, x, err);
         if (st == FGQ_OK)
-            st = fgq_graph_runner_run(&r, &x, outs, fan_out, &f, err);
+            st = fgq_graph_runner_run(&r, (const float *const *)x, outs, fan_out, &f, err);
         for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
             if (obs[i].after != NULL)
                 st = obs[i].after(obs[i].user, s, err);

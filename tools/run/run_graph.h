@@ -49,14 +49,33 @@ fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, 
 int32_t fgq_graph_runner_threads(const fgq_graph_runner *r);
 void fgq_graph_runner_free(fgq_graph_runner *r);
 
+/* Samples for every input of a graph, the one way the tools hand calibration
+ * data around: in[k] holds n samples of graph input k (in the graph's input
+ * order) one after another, each sample_bytes[k] bytes of that input's dtype
+ * (float32 inputs as float, int64 ones as int64_t, ...). Pointers only: the
+ * caller owns the buffers. fgq_samples_bind fills sample_bytes from g. */
+#define FGQ_SAMPLES_MAX_INPUTS 16
+typedef struct {
+    int64_t n;
+    int32_t n_inputs;
+    const void *in[FGQ_SAMPLES_MAX_INPUTS];
+    int64_t sample_bytes[FGQ_SAMPLES_MAX_INPUTS];
+} fgq_samples;
+
+/* s for g's inputs from in[0..g->n_inputs) (n samples each). FGQ_ERR_UNSUPPORTED
+ * when g has more than FGQ_SAMPLES_MAX_INPUTS inputs. */
+fgq_status fgq_samples_bind(fgq_samples *s, const fgq_graph *g, const void *const *in, int64_t n, fgq_error *err);
+/* x[k] = sample i of input k, for k < s->n_inputs. */
+void fgq_samples_at(const fgq_samples *s, int64_t i, const void **x);
+
 /* One float pass over samples feeding any number of observers, the one loop
  * behind calibration, bias means and the solver's statistics (so the
  * quantization pipeline runs the float model once). Per sample s: input(s,
- * x) with the graph input (may be NULL), the run with node() seeing every
- * node's outputs (may be NULL; it keeps its own failure), then after(s),
- * whose status stops the sweep (may be NULL). */
+ * x) with x[k] graph input k's sample (may be NULL), the run with node()
+ * seeing every node's outputs (may be NULL; it keeps its own failure), then
+ * after(s), whose status stops the sweep (may be NULL). */
 typedef struct {
-    fgq_status (*input)(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err);
+    fgq_status (*input)(void *user, int64_t sample, const void *const *x, fgq_error *err);
     fgq_node_observer node;
     fgq_status (*after)(void *user, int64_t sample, fgq_error *err);
     void *user;
@@ -64,10 +83,10 @@ typedef struct {
 
 #define FGQ_SWEEP_MAX_OBSERVERS 8
 
-/* g: float, one input; data: n_samples consecutive inputs of its numel.
+/* g: float; samples: bound to g (fgq_samples_bind), at least one.
  * threads: per inference (1: serial). progress may be NULL. */
-fgq_status fgq_graph_sweep(const fgq_graph *g, const float *data, int64_t n_samples, const fgq_sweep_observer *obs,
-                           int32_t n_obs, int32_t threads, void (*progress)(void *user, int64_t done, int64_t total),
-                           void *user, fgq_error *err);
+fgq_status fgq_graph_sweep(const fgq_graph *g, const fgq_samples *samples, const fgq_sweep_observer *obs, int32_t n_obs,
+                           int32_t threads, void (*progress)(void *user, int64_t done, int64_t total), void *user,
+                           fgq_error *err);
 
 #endif /* FGQ_RUN_GRAPH_H */

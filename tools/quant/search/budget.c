@@ -152,9 +152,10 @@ static int32_t cheapest(const fgq_budget_layer *l, int32_t n_cand)
 
 /* g_l: output noise of the layer alone at its cheapest candidate over its e_l there. */
 static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
-                                const float *data, int64_t n, const fgq_budget *b, const fgq_stage_progress *p,
+                                const fgq_samples *samples, const fgq_budget *b, const fgq_stage_progress *p,
                                 fgq_budget_result *res, fgq_error *err)
 {
+    const int64_t n = samples->n;
     const int64_t m = b->gain_samples > 0 && b->gain_samples < n ? b->gain_samples : n;
     int32_t n_searched = 0;
     for (int32_t l = 0; l < res->n_layers; l++)
@@ -168,7 +169,7 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
         return st;
     fgq_tensor_info oi;
     fgq_model_output_info(&fr.model, 0, &oi);
-    const int64_t per_in = fgq_ir_tensor_numel(&fg->tensors[fg->inputs[0]]);
+    const void *x[FGQ_SAMPLES_MAX_INPUTS];
     const int64_t per_out = (int64_t)(oi.size_bytes / sizeof(float));
     float *yf = malloc((size_t)(m * per_out) * sizeof(float));
     float **outs = calloc((size_t)fg->n_outputs, sizeof *outs);
@@ -181,8 +182,8 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
             st = fgq_fail(err, FGQ_ERR_NOMEM, "budget: out of memory");
     }
     for (int64_t s = 0; st == FGQ_OK && s < m; s++) {
-        const float *x = data + s * per_in;
-        if ((st = fgq_graph_runner_run(&fr, &x, outs, NULL, NULL, err)) == FGQ_OK)
+        fgq_samples_at(samples, s, x);
+        if ((st = fgq_graph_runner_run(&fr, (const float *const *)x, outs, NULL, NULL, err)) == FGQ_OK)
             memcpy(yf + s * per_out, outs[0], (size_t)per_out * sizeof(float));
     }
     fgq_graph_runner_free(&fr);
@@ -203,8 +204,8 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
         fgq_graph_free(qg);
         double sig = 0.0, noise = 0.0;
         for (int64_t s = 0; st == FGQ_OK && s < m; s++) {
-            const float *x = data + s * per_in;
-            if ((st = fgq_graph_runner_run(&qr, &x, outs, NULL, NULL, err)) != FGQ_OK)
+            fgq_samples_at(samples, s, x);
+            if ((st = fgq_graph_runner_run(&qr, (const float *const *)x, outs, NULL, NULL, err)) != FGQ_OK)
                 break;
             for (int64_t i = 0; i < per_out; i++) {
                 double y = yf[s * per_out + i], d = y - (double)outs[0][i];
@@ -228,9 +229,10 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
 }
 
 fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
-                             const float *data, int64_t n, const fgq_budget *b, const fgq_stage_progress *progress,
+                             const fgq_samples *samples, const fgq_budget *b, const fgq_stage_progress *progress,
                              fgq_budget_result *res, fgq_error *err)
 {
+    const int64_t n = samples->n;
     memset(res, 0, sizeof *res);
     if (b->n_candidates < 1 || b->n_candidates > FGQ_BUDGET_MAX_CANDIDATES)
         return fgq_fail(err, FGQ_ERR_VALUE, "budget: %d candidates (1..%d)", (int)b->n_candidates,
@@ -265,7 +267,7 @@ fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const 
                           res->limit_bits, (long long)limit, 8.0 * (double)bytes / (double)weights, (long long)bytes);
     }
     if (st == FGQ_OK)
-        st = measure_gains(fg, calib, cfg, data, n, b, progress, res, err);
+        st = measure_gains(fg, calib, cfg, samples, b, progress, res, err);
     /* greedy upgrades: the largest drop of predicted output noise per added byte that fits */
     while (st == FGQ_OK) {
         int32_t bl_best = -1, c_best = -1;

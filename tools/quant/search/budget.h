@@ -66,10 +66,10 @@ typedef struct {
 } fgq_budget_result;
 
 /* Searches (see above). cfg: the configuration of the flags, with the
- * statistics of pipeline.h (calib; hessians for e_l); data: n calibration
- * samples. On success *res belongs to the caller (fgq_budget_result_free). */
+ * statistics of pipeline.h (calib; hessians for e_l); samples: the
+ * calibration samples (run_graph.h, bound to fg). On success *res belongs to the caller (fgq_budget_result_free). */
 fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
-                             const float *data, int64_t n, const fgq_budget *b, const fgq_stage_progress *progress,
+                             const fgq_samples *samples, const fgq_budget *b, const fgq_stage_progress *progress,
                              fgq_budget_result *res, fgq_error *err);
 void fgq_budget_result_free(fgq_budget_result *res);
 

@@ -12,7 +12,7 @@
 #define TARGET_DAMP 0.01
 
 /* Where one runner's observer finds a layer's input: the outputs of node
- * `producer` (k-th output), or the graph input when producer < 0. */
+ * `producer` (k-th output), or graph input k when producer < 0. */
 typedef struct {
     int32_t producer, k;
     float *copy;     /* numel floats: the sample's layer input */
@@ -38,8 +38,14 @@ static int tap_at(const fgq_graph *g, int32_t tensor, tap *t)
 {
     t->producer = g->tensors[tensor].producer;
     t->k = 0;
-    if (t->producer < 0) /* a graph input (or a constant): read from the sample */
-        return g->n_inputs == 1 && g->inputs[0] == tensor;
+    if (t->producer < 0) { /* a graph input (or a constant): read from the sample */
+        for (int32_t k = 0; k < g->n_inputs; k++)
+            if (g->inputs[k] == tensor) {
+                t->k = k;
+                return 1;
+            }
+        return 0;
+    }
     const fgq_ir_node *p = &g->nodes[t->producer];
     for (int32_t k = 0; k < p->n_outputs; k++)
         if (p->outputs[k] == tensor) {
@@ -49,14 +55,15 @@ static int tap_at(const fgq_graph *g, int32_t tensor, tap *t)
     return 0;
 }
 
-static fgq_status tap_run(fgq_graph_runner *r, tap *t, const float *x, float *const *outs, fgq_error *err)
+static fgq_status tap_run(fgq_graph_runner *r, tap *t, const void *const *x, float *const *outs, fgq_error *err)
 {
     t->seen = 0;
     if (t->producer < 0) {
-        memcpy(t->copy, x, (size_t)t->numel * sizeof(float));
+        memcpy(t->copy, x[t->k], (size_t)t->numel * sizeof(float));
         t->seen = 1;
     }
-    fgq_status st = fgq_graph_runner_run(r, &x, outs, t->producer >= 0 ? tap_observe : NULL, t, err);
+    fgq_status st =
+        fgq_graph_runner_run(r, (const float *const *)x, outs, t->producer >= 0 ? tap_observe : NULL, t, err);
     if (st == FGQ_OK && !t->seen)
         st = fgq_fail(err, FGQ_ERR_FORMAT, "error compensation: a layer input was not observed in a pass");
     return st;
@@ -276,9 +283,9 @@ static fgq_status set_target(fgq_sequential *s, fgq_graph *fg, int32_t node, con
 
 /* One pass for layer `node`: the float runner and the partly-quantized one,
  * side by side, feeding l. */
-static fgq_status gather(const fgq_graph *fg, fgq_graph_runner *fr, const fgq_graph *qg, int32_t node, const float *data,
-                         int64_t n, int32_t threads, layer_sums *l, const fgq_stage_progress *progress, int64_t done0,
-                         int64_t total, fgq_error *err)
+static fgq_status gather(const fgq_graph *fg, fgq_graph_runner *fr, const fgq_graph *qg, int32_t node,
+                         const fgq_samples *samples, int32_t threads, layer_sums *l, const fgq_stage_progress *progress,
+                         int64_t done0, int64_t total, fgq_error *err)
 {
     const int32_t xin = fg->nodes[node].inputs[0];
     const int64_t numel = fgq_ir_tensor_numel(&fg->tensors[xin]);
@@ -311,9 +318,10 @@ static fgq_status gather(const fgq_graph *fg, fgq_graph_runner *fr, const fgq_gr
     if (st == FGQ_OK && ((fo = alloc_outputs(fr, fg->n_outputs, err)) == NULL ||
                          (qo = alloc_outputs(&qr, qg->n_outputs, err)) == NULL))
         st = FGQ_ERR_NOMEM;
-    const int64_t per = fgq_ir_tensor_numel(&fg->tensors[fg->inputs[0]]);
+    const int64_t n = samples->n;
+    const void *x[FGQ_SAMPLES_MAX_INPUTS];
     for (int64_t s = 0; st == FGQ_OK && s < n; s++) {
-        const float *x = data + s * per;
+        fgq_samples_at(samples, s, x);
         if ((st = tap_run(fr, &tf, x, fo, err)) != FGQ_OK || (st = tap_run(&qr, &tq, x, qo, err)) != FGQ_OK)
             break;
         const int part = n >= FGQ_HESSIAN_VAL_EVERY && s % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
@@ -361,13 +369,14 @@ static fgq_layer_override *mixed_overrides(const fgq_graph *fg, const fgq_quant_
     return ov;
 }
 
-fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg, const float *data,
-                              int64_t n, int32_t threads, const fgq_stage_progress *progress, fgq_sequential *out,
-                              fgq_error *err)
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                              const fgq_samples *samples, int32_t threads, const fgq_stage_progress *progress,
+                              fgq_sequential *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (n < 1 || fg->n_inputs != 1)
-        return fgq_fail(err, FGQ_ERR_VALUE, "sequential statistics need calibration samples and a one-input model");
+    const int64_t n = samples->n;
+    if (n < 1 || samples->n_inputs != fg->n_inputs)
+        return fgq_fail(err, FGQ_ERR_VALUE, "sequential statistics need calibration samples for every model input");
     fgq_status st = FGQ_OK;
     out->hessians.n_nodes = fg->n_nodes;
     out->hessians.layer = calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof *out->hessians.layer);
@@ -449,7 +458,7 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
                               fg->nodes[i].name);
         }
         if (st == FGQ_OK)
-            st = gather(fg, &fr, qg, i, data, n, threads, &l, progress, done, total, err);
+            st = gather(fg, &fr, qg, i, samples, threads, &l, progress, done, total, err);
         fgq_graph_free(qg);
         done += n;
         if (st == FGQ_OK) {

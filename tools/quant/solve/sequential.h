@@ -43,17 +43,17 @@ typedef struct {
     double seconds;          /* wall time, set by the caller that timed it (pipeline.c) */
 } fgq_sequential;
 
-/* fg: the float graph (one float input), changed in place: each processed
+/* fg: the float graph, changed in place: each processed
  * layer's weight (and bias) tensor holds W* (b*) until
  * fgq_sequential_restore. calib: activation statistics of fg (NULL with
  * dynamic activations); cfg: the quantization asked for, cfg->hessians and
  * cfg->means the float statistics (may be NULL; used for layers this pass
  * leaves out: u8, too large to track, weights or bias shared with another
- * node); data: n samples. progress may be NULL (one
+ * node); samples: bound to fg (run_graph.h). progress may be NULL (one
  * stage, total n·layers). threads: per inference. */
-fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg, const float *data,
-                              int64_t n, int32_t threads, const fgq_stage_progress *progress, fgq_sequential *out,
-                              fgq_error *err);
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+                              const fgq_samples *samples, int32_t threads, const fgq_stage_progress *progress,
+                              fgq_sequential *out, fgq_error *err);
 /* The statistics a quantization reads after (or during) the pass, as
  * pointer views into s and the float ones (no ownership): per layer s's H̃,
  * else float_h's; per tensor s's E[x̃], else float_m's (either may be

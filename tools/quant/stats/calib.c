@@ -159,14 +159,18 @@ static void calib_observer(void *user, int32_t node, const fgq_tensor_view *cons
     }
 }
 
-static fgq_status calib_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+static fgq_status calib_input(void *user, int64_t sample, const void *const *x, fgq_error *err)
 {
     (void)sample;
     fgq_calib_sweep *o = user;
-    int32_t in_t = o->g->inputs[0];
-    if (o->c->stats[in_t].bins == NULL)
-        return FGQ_OK;
-    return fgq_stats_observe_f32(&o->c->stats[in_t], x, numel, o->g->tensors[in_t].name, err);
+    fgq_status st = FGQ_OK;
+    for (int32_t k = 0; k < o->g->n_inputs && st == FGQ_OK; k++) { /* the float inputs: only they are tracked */
+        const int32_t in_t = o->g->inputs[k];
+        if (o->c->stats[in_t].bins != NULL && o->g->tensors[in_t].dtype == FGQ_DT_F32)
+            st = fgq_stats_observe_f32(&o->c->stats[in_t], x[k], fgq_ir_tensor_numel(&o->g->tensors[in_t]),
+                                       o->g->tensors[in_t].name, err);
+    }
+    return st;
 }
 
 static fgq_status calib_after(void *user, int64_t sample, fgq_error *err)
@@ -189,18 +193,15 @@ void fgq_calib_sweep_observer(fgq_calib_sweep *o, fgq_calib *c, const fgq_graph 
     out->user = o;
 }
 
-fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const float *data, int64_t n_samples,
-                         fgq_calib_progress progress, void *user, fgq_error *err)
+fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const fgq_samples *samples, fgq_calib_progress progress,
+                         void *user, fgq_error *err)
 {
-    if (g->n_inputs != 1)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "calibration: the model has %d inputs (only one is supported)",
-                        (int)g->n_inputs);
-    if (n_samples < 1)
+    if (samples->n < 1)
         return fgq_fail(err, FGQ_ERR_VALUE, "calibration: no samples");
     fgq_calib_sweep o;
     fgq_sweep_observer so;
     fgq_calib_sweep_observer(&o, c, g, err, &so);
-    return fgq_graph_sweep(g, data, n_samples, &so, 1, 1, progress, user, err);
+    return fgq_graph_sweep(g, samples, &so, 1, 1, progress, user, err);
 }
 
 /* Value below which a fraction q of the histogram's mass lies (linear inside a bin). */

@@ -75,12 +75,12 @@ void fgq_calib_free(fgq_calib *c);
 /* Adds n values to the statistics of one tensor record. `name` for messages. */
 fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, fgq_error *err);
 
-/* Runs g (float) on n_samples samples (data: n_samples consecutive inputs of
- * graph input 0's numel each; g must have one input) and observes every
- * tracked tensor. progress (may be NULL) is called after each sample. */
+/* Runs g (float) on the samples (run_graph.h fgq_samples: one buffer per
+ * graph input, bound to g) and observes every tracked tensor. progress (may
+ * be NULL) is called after each sample. */
 typedef void (*fgq_calib_progress)(void *user, int64_t done, int64_t total);
-fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const float *data, int64_t n_samples,
-                         fgq_calib_progress progress, void *user, fgq_error *err);
+fgq_status fgq_calib_run(fgq_calib *c, const fgq_graph *g, const fgq_samples *samples, fgq_calib_progress progress,
+                         void *user, fgq_error *err);
 
 /* The same as an observer of a sweep (run_graph.h fgq_graph_sweep), so one
  * float pass can also feed other statistics; o holds its state. */

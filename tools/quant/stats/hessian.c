@@ -378,14 +378,16 @@ static void observe(void *user, int32_t node, const fgq_tensor_view *const *outp
     }
 }
 
-static fgq_status on_input(void *user, int64_t sample, const float *x, int64_t numel, fgq_error *err)
+static fgq_status on_input(void *user, int64_t sample, const void *const *x, fgq_error *err)
 {
     (void)err;
     fgq_hessian_sweep *o = user;
     o->part = o->n_samples >= FGQ_HESSIAN_VAL_EVERY && sample % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
                   ? FGQ_H_VAL
                   : FGQ_H_FIT;
-    add_tensor(o, o->g->inputs[0], x, numel);
+    for (int32_t k = 0; k < o->g->n_inputs && o->st == FGQ_OK; k++) /* a layer reading a graph input directly */
+        if (o->g->tensors[o->g->inputs[k]].dtype == FGQ_DT_F32)
+            add_tensor(o, o->g->inputs[k], x[k], fgq_ir_tensor_numel(&o->g->tensors[o->g->inputs[k]]));
     return o->st;
 }
 
@@ -406,9 +408,6 @@ fgq_status fgq_hessians_begin(fgq_hessian_sweep *o, fgq_hessians *hs, const fgq_
 {
     memset(hs, 0, sizeof *hs);
     memset(o, 0, sizeof *o);
-    if (g->n_inputs != 1)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "error compensation: the model has %d inputs (only one is supported)",
-                        (int)g->n_inputs);
     hs->n_nodes = g->n_nodes;
     hs->layer = calloc((size_t)(g->n_nodes > 0 ? g->n_nodes : 1), sizeof *hs->layer);
     fgq_status st = hs->layer == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory") : FGQ_OK;
@@ -459,9 +458,10 @@ void fgq_hessians_finish(fgq_hessian_sweep *o)
     }
 }
 
-fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *data, int64_t n_samples,
+fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const fgq_samples *samples,
                             fgq_calib_progress progress, void *user, fgq_error *err)
 {
+    const int64_t n_samples = samples->n;
     if (n_samples < 1) {
         memset(hs, 0, sizeof *hs);
         return fgq_fail(err, FGQ_ERR_VALUE, "error compensation: no samples");
@@ -471,7 +471,7 @@ fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *d
     fgq_status st = fgq_hessians_begin(&o, hs, g, n_samples, err, &so);
     if (st != FGQ_OK)
         return st;
-    st = fgq_graph_sweep(g, data, n_samples, &so, 1, 1, progress, user, err);
+    st = fgq_graph_sweep(g, samples, &so, 1, 1, progress, user, err);
     if (st == FGQ_OK)
         fgq_hessians_finish(&o);
     else

@@ -69,9 +69,9 @@ int fgq_layer_view_of(const fgq_graph *g, int32_t node, fgq_layer_view *v);
 void fgq_layer_columns(const fgq_layer_view *v, const float *x, int64_t b, int64_t g, int64_t p0, int64_t np,
                        float *out);
 
-/* Runs g (float, one input; data as fgq_calib_run) over n_samples samples
- * and sums H for every weight layer. progress may be NULL. */
-fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const float *data, int64_t n_samples,
+/* Runs g (float; samples as fgq_calib_run) over the samples and sums H for
+ * every weight layer. progress may be NULL. */
+fgq_status fgq_hessians_run(fgq_hessians *hs, const fgq_graph *g, const fgq_samples *samples,
                             fgq_calib_progress progress, void *user, fgq_error *err);
 void fgq_hessians_free(fgq_hessians *hs);
 
