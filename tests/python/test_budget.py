@@ -67,12 +67,13 @@ def test_budget_never_exceeded_and_recorded(tmp_path, bits):
         p.stdout + p.stderr
 
 
+@pytest.mark.skipif(SANITIZED, reason="an accuracy margin, checked in the Release run; its code paths run under the sanitizers in the other tests")
 def test_budget_4_close_to_float(tmp_path):
     """Oracle: the float model on the same slice. Measured on 1000:10000 with calibration 0:1000: float
     98.93 %, --budget 4 98.91 %, 3 98.50 %, 2.5 98.14 %."""
     out = tmp_path / "b4.fgq"
     quantize(out, "--budget", "4", defaults=True)
-    assert top1(str(out)) >= top1(MNIST) - 0.5 - (0.5 if SANITIZED else 0.0)
+    assert top1(str(out)) >= top1(MNIST) - 0.5
 
 
 def test_size_and_candidates(tmp_path):

@@ -11,8 +11,10 @@ from quant_common import (BC_EVAL, IMAGES, MNIST, SANITIZED, SLACK, TIMEOUT, flo
 
 
 # Dynamic models run their activations float between the weight layers, so they evaluate slower:
-# 3,000 images (one = 0.033 points) and the float model on the same ones.
-DYN_EVAL = "1000:2500" if SANITIZED else "1000:4000"
+# 3,000 images (one = 0.033 points) and the float model on the same ones; under the sanitizers 500
+# (one = 0.2 points, hence a wider slack: there the code paths are what is checked).
+DYN_EVAL = "1000:1500" if SANITIZED else "1000:4000"
+DYN_SLACK = 1.0 if SANITIZED else 0.0
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def test_dynamic_s8_without_calibration_within_0p3_points(tmp_path, float_dyn):
     for name in ("Pooling66", "Pooling160", "Times212_reshape0"):  # the graph between them stays float
         assert by_name[name]["quantized"] is False
     acc = top1_slice(str(out), DYN_EVAL)
-    assert abs(acc - float_dyn) <= 0.3 + SLACK, (acc, float_dyn)
+    assert abs(acc - float_dyn) <= 0.3 + DYN_SLACK, (acc, float_dyn)
 
 
 def test_dynamic_ternary_g4_first_last_s8(tmp_path, float_dyn):
@@ -50,7 +52,7 @@ def test_dynamic_ternary_g4_first_last_s8(tmp_path, float_dyn):
     assert pol["Convolution28"] == "s8" and pol["Times212"] == "s8"
     assert pol["Convolution110"] == "ternary:g4:exact"
     acc = top1_slice(str(out), DYN_EVAL)
-    assert float_dyn - acc <= 0.25 + SLACK, (acc, float_dyn)
+    assert float_dyn - acc <= 0.25 + DYN_SLACK, (acc, float_dyn)
 
 
 def test_dynamic_with_calib_measures_activation_sqnr(tmp_path):
@@ -81,6 +83,7 @@ def test_gptq_with_dynamic_acts_and_bias_correction(tmp_path):
     rep = quantize(out, "--weights", "ternary:g4:exact", "--acts", "dynamic", "--bias-correction", "on",
                    "--calib-samples", "0:150" if SANITIZED else "0:300")
     assert any(r.get("solver", "").startswith("gptq:") for r in rep["layers"])
-    assert top1_slice(str(out), BC_EVAL) >= top1_slice(MNIST, BC_EVAL) - 1.0
+    assert top1_slice(str(out), DYN_EVAL if SANITIZED else BC_EVAL) >= top1_slice(
+        MNIST, DYN_EVAL if SANITIZED else BC_EVAL) - 1.0 - DYN_SLACK
 
 

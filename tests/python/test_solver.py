@@ -76,7 +76,8 @@ def test_act_order(tmp_path):
     quantize(on, "--weights", "ternary:g64:exact", "--first-last", "same", "--act-order", "on")
     quantize(off, "--weights", "ternary:g64:exact", "--first-last", "same", "--act-order", "off")
     assert model_part(on) != model_part(off)
-    assert top1(str(on)) >= 85.24 + 5.0 - 2 * SLACK
+    if not SANITIZED:  # an accuracy margin: checked in the Release run
+        assert top1(str(on)) >= 85.24 + 5.0
     p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", tmp_path / "x.fgq",
                 "--weights", "s8", "--act-order", "sometimes", timeout=TIMEOUT)
     assert p.returncode == 2 and "--act-order" in p.stderr and not (tmp_path / "x.fgq").exists()
