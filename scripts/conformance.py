@@ -36,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # quantization issue. Gelu (opset 20) is newer than Debian's node tests (onnx 1.12):
 # tests/python/test_zoo_ops.py checks it against ONNX Runtime instead.
 CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu",
-           "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool",
+           "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
            "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
            "Concat", "Softmax", "Constant", "Identity", "Dropout",
            "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Pow", "ReduceMean", "ReduceSum",

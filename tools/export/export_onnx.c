@@ -10,6 +10,7 @@
  */
 #include "export/export_onnx.h"
 
+#include "import/onnx_ops.h"
 #include "onnx.pb-c.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
@@ -291,20 +292,6 @@ static const char *init_i64_vec(xb *b, const char *name, const int64_t *v, int32
 
 /* ---- fgq side --------------------------------------------------------------- */
 
-static int32_t onnx_dtype(fgq_dtype dt)
-{
-    switch (dt) {
-    case FGQ_DT_F32: return ONNX_FLOAT;
-    case FGQ_DT_U8: return ONNX_UINT8;
-    case FGQ_DT_S8: return ONNX_INT8;
-    case FGQ_DT_S32: return ONNX_INT32;
-    case FGQ_DT_S64: return ONNX_INT64;
-    case FGQ_DT_F16: return ONNX_FLOAT16;
-    case FGQ_DT_BOOL: return ONNX_BOOL;
-    default: return 0;
-    }
-}
-
 static fgq_tensor_info tinfo(const xb *b, int32_t t)
 {
     fgq_tensor_info ti;
@@ -322,7 +309,7 @@ static fgq_status use_tensor(xb *b, int32_t t, const char **name)
     if (fgq_model_tensor_kind(b->m, t) != FGQ_KIND_CONST || b->emitted[t])
         return FGQ_OK;
     fgq_tensor_info ti = tinfo(b, t);
-    int32_t dt = onnx_dtype(ti.dtype);
+    int32_t dt = fgq_onnx_type_of(ti.dtype);
     if (dt == 0)
         return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: constant '%s' has dtype %s, which no float op takes",
                         b->tname[t], fgq_dtype_name(ti.dtype));
@@ -1367,7 +1354,7 @@ static Onnx__ValueInfoProto *value_info(xb *b, int32_t t)
     sh->n_dim = (size_t)ti.rank;
     sh->dim = dims;
     tt->has_elem_type = 1;
-    tt->elem_type = onnx_dtype(ti.dtype);
+    tt->elem_type = fgq_onnx_type_of(ti.dtype);
     tt->shape = sh;
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     tp->tensor_type = tt;
