@@ -23,9 +23,10 @@ static const char k_usage[] =
     "and first values are printed. A .fgq from `fgq quantize` stores how its\n"
     "calibration data was preprocessed (scale, mean, std); run applies it to the\n"
     "inputs, as eval does, unless --raw is given.\n"
-    "Inputs are fed in each model input's dtype (f32, u8, s8 or s32; integer\n"
-    "inputs must hold integral values in the dtype's range, else the file is\n"
-    "refused) and outputs are written in theirs (f32, u8, s8 or s32 .npy).\n"
+    "Inputs are fed in each model input's dtype (f32, u8, s8, s32, s64 or bool;\n"
+    "integer inputs must hold integral values in the dtype's range, bool ones 0\n"
+    "or 1, else the file is refused) and outputs are written in theirs (f32, u8,\n"
+    "s8, s32, s64 or bool .npy).\n"
     "\n"
     "options:\n"
     "  --input FILE        an input (repeat for each graph input)\n"
@@ -59,6 +60,8 @@ static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
         return ((const int32_t *)src)[i];
     case FGQ_DT_S64:
         return (double)((const int64_t *)src)[i];
+    case FGQ_DT_BOOL:
+        return ((const uint8_t *)src)[i] != 0;
     default:
         *ok = 0;
         return 0;
@@ -66,7 +69,7 @@ static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
 }
 
 /* Converts n elements of src (dtype sdt) to a new buffer of the model input's
- * dtype `want` (f32, u8, s8, s32): integer inputs take integral values within
+ * dtype `want` (f32, u8, s8, s32, s64, bool): integer inputs take integral values within
  * the dtype's range, else FGQ_ERR_VALUE naming the file and the element.
  * `max_exact` > 0 bounds |v| (values read through float32 are exact only up to 2^24). */
 static fgq_status convert_input(const char *path, const void *src, fgq_dtype sdt, int64_t n, fgq_dtype want,
@@ -80,8 +83,12 @@ static fgq_status convert_input(const char *path, const void *src, fgq_dtype sdt
         lo = -128, hi = 127;
     else if (want == FGQ_DT_S32)
         lo = -2147483648.0, hi = 2147483647.0;
+    else if (want == FGQ_DT_S64) /* 2^63 is the first double above INT64_MAX */
+        lo = -9223372036854775808.0, hi = 9223372036854774784.0;
+    else if (want == FGQ_DT_BOOL)
+        hi = 1;
     else if (want != FGQ_DT_F32)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: fgq run feeds f32, u8, s8 or s32 inputs, not %s", path,
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: fgq run feeds f32, u8, s8, s32, s64 or bool inputs, not %s", path,
                         fgq_dtype_name(want));
     uint8_t *buf = malloc(n > 0 ? (size_t)n * es : 1);
     if (buf == NULL)
@@ -105,8 +112,10 @@ static fgq_status convert_input(const char *path, const void *src, fgq_dtype sdt
                             max_exact > 0 && fabs(v) > max_exact ? " exactly representable in .npy float32 "
                                                                    "conversion (give a .pb)" : "");
         }
-        if (want == FGQ_DT_U8)
+        if (want == FGQ_DT_U8 || want == FGQ_DT_BOOL)
             buf[i] = (uint8_t)v;
+        else if (want == FGQ_DT_S64)
+            ((int64_t *)buf)[i] = (int64_t)v;
         else if (want == FGQ_DT_S8)
             ((int8_t *)buf)[i] = (int8_t)v;
         else
@@ -258,8 +267,8 @@ int fgq_cmd_run(int argc, char **argv)
         fgq_tensor_info info;
         fgq_model_input_info(&r.model, i, &info);
         if (info.dtype != FGQ_DT_F32 && info.dtype != FGQ_DT_U8 && info.dtype != FGQ_DT_S8 &&
-            info.dtype != FGQ_DT_S32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds f32, u8, s8 or s32", model,
+            info.dtype != FGQ_DT_S32 && info.dtype != FGQ_DT_S64 && info.dtype != FGQ_DT_BOOL) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: input %.*s is %s; fgq run feeds f32, u8, s8, s32, s64 or bool", model,
                      (int)info.name_len, info.name, fgq_dtype_name(info.dtype));
             rc = fgq_cli_report(cmd, &err);
             goto done;
@@ -335,8 +344,8 @@ int fgq_cmd_run(int argc, char **argv)
         const size_t oes = fgq_dtype_size(oinfo[o].dtype);
         int64_t numel = oes > 0 ? (int64_t)(oinfo[o].size_bytes / oes) * reps : 0;
         if (oinfo[o].dtype != FGQ_DT_F32 && oinfo[o].dtype != FGQ_DT_U8 && oinfo[o].dtype != FGQ_DT_S8 &&
-            oinfo[o].dtype != FGQ_DT_S32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes f32, u8, s8 or s32",
+            oinfo[o].dtype != FGQ_DT_S32 && oinfo[o].dtype != FGQ_DT_S64 && oinfo[o].dtype != FGQ_DT_BOOL) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes f32, u8, s8, s32, s64 or bool",
                      (int)oinfo[o].name_len, oinfo[o].name, fgq_dtype_name(oinfo[o].dtype));
             rc = fgq_cli_report(cmd, &err);
             goto done;
