@@ -42,6 +42,7 @@ CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip",
            "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Pow", "ReduceMean", "ReduceSum",
            "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice",
            "Pad", "Split", "Resize", "Upsample", "Gather", "LSTM", "GRU", "ConvTranspose",
+           "Equal", "Less", "Greater", "Where", "Expand", "Cast",
            "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
            "ConvInteger", "DynamicQuantizeLinear"]
 
@@ -118,7 +119,8 @@ def run_case(fgq, path, tmp):
         except subprocess.TimeoutExpired:
             return "fail", "timed out"
         if p.returncode == 2:
-            msg = p.stderr.strip().splitlines()[0] if p.stderr.strip() else "(no message)"
+            lines = [ln for ln in p.stderr.strip().splitlines() if not ln.startswith("fgq: note:")]
+            msg = lines[0] if lines else "(no message)"
             return "unsupported", re.sub(r"^fgq run: ", "", msg).replace(tmp + "/", "")
         if p.returncode != 0:
             return "fail", f"exit {p.returncode}: {p.stderr.strip()[-300:]}"

@@ -710,6 +710,28 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
         n = xb_node1(b, "Gather", base, 2, in, yn);
         attr_int(b, n, "axis", ip[0]);
         break;
+    case FGQ_OP_EQUAL: xb_node1(b, "Equal", base, 2, in, yn); break;
+    case FGQ_OP_LESS: xb_node1(b, "Less", base, 2, in, yn); break;
+    case FGQ_OP_GREATER: xb_node1(b, "Greater", base, 2, in, yn); break;
+    case FGQ_OP_WHERE: xb_node1(b, "Where", base, 3, in, yn); break;
+    case FGQ_OP_EXPAND: {
+        fgq_tensor_info yi = tinfo(b, y);
+        const char *ein[2] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/shape", base), yi.dims, yi.rank)};
+        xb_node1(b, "Expand", base, 2, ein, yn);
+        break;
+    }
+    case FGQ_OP_CAST:
+        if (ip[0] == 1) { /* f32 rounded to float16: there and back */
+            const char *h = xb_fmt(b, "%s/f16", base);
+            n = xb_node1(b, "Cast", xb_fmt(b, "%s/to_f16", base), 1, in, h);
+            attr_int(b, n, "to", fgq_onnx_type_of(FGQ_DT_F16));
+            n = xb_node1(b, "Cast", base, 1, &h, yn);
+            attr_int(b, n, "to", fgq_onnx_type_of(FGQ_DT_F32));
+            break;
+        }
+        n = xb_node1(b, "Cast", base, 1, in, yn);
+        attr_int(b, n, "to", fgq_onnx_type_of(tinfo(b, y).dtype));
+        break;
     case FGQ_OP_RESIZE: {
         static const char *const coords[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
                                              "tf_half_pixel_for_nn"};

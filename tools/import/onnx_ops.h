@@ -90,13 +90,15 @@ extern "C" {
     X(Transpose,             infer_transpose,        lower_transpose,       0)                       \
     X(Concat,                infer_concat,           lower_concat,          FGQ_ONNX_FOLDS)          \
     X(Gather,                infer_gather,           lower_gather,          FGQ_ONNX_FOLDS)          \
-    X(Cast,                  infer_cast,             lower_cast,            FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
+    X(Cast,                  infer_cast,             lower_cast,            FGQ_ONNX_FOLDS)          \
+    X(Equal,                 infer_compare,          lower_compare,         FGQ_ONNX_FOLDS)          \
+    X(Less,                  infer_compare,          lower_compare,         0)                       \
+    X(Greater,               infer_compare,          lower_compare,         0)                       \
+    X(Where,                 infer_where,            lower_where,           FGQ_ONNX_FOLDS)          \
+    X(Expand,                infer_expand,           lower_expand,          FGQ_ONNX_FOLDS)          \
     X(Constant,              infer_constant,         lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
     X(Shape,                 infer_shape_op,         lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
     X(ConstantOfShape,       infer_unknown,          lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
-    X(Equal,                 infer_unknown,          lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
-    X(Where,                 infer_unknown,          lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
-    X(Expand,                infer_unknown,          lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
     X(QuantizeLinear,        infer_quantize,         lower_onnxq_op,        FGQ_ONNX_OUTPUTS)        \
     X(DequantizeLinear,      infer_dequantize,       lower_onnxq_op,        FGQ_ONNX_OUTPUTS)        \
     X(DynamicQuantizeLinear, infer_dynamic_quantize, lower_onnxq_op,        FGQ_ONNX_OUTPUTS)

@@ -422,6 +422,63 @@ static fgq_status infer_binary(infer_ctx *c, char op)
     return FGQ_OK;
 }
 
+/* Equal, Less, Greater: A and B broadcast; bool out. */
+static fgq_status infer_compare(infer_ctx *c)
+{
+    fgq_ir_tensor *a = in_t(c, 0), *b = in_t(c, 1);
+    if (!known(a) || !known(b))
+        return FGQ_OK;
+    int32_t r;
+    int64_t dims[FGQ_MAX_DIMS];
+    fgq_status st = broadcast(c, a, b, &r, dims);
+    if (st == FGQ_OK)
+        set_out(c, 0, FGQ_DT_BOOL, r, dims);
+    return st;
+}
+
+/* Where: COND, X and Y broadcast; X's dtype. */
+static fgq_status infer_where(infer_ctx *c)
+{
+    fgq_ir_tensor *cd = in_t(c, 0), *x = in_t(c, 1), *y = in_t(c, 2);
+    if (!known(cd) || !known(x) || !known(y))
+        return FGQ_OK;
+    fgq_ir_tensor xy = *x;
+    int32_t r;
+    fgq_status st = broadcast(c, x, y, &xy.rank, xy.dims);
+    if (st != FGQ_OK)
+        return st;
+    int64_t dims[FGQ_MAX_DIMS];
+    if ((st = broadcast(c, cd, &xy, &r, dims)) == FGQ_OK)
+        set_out(c, 0, x->dtype, r, dims);
+    return st;
+}
+
+/* Expand: X broadcast with the constant shape input (NumPy rules both ways: a 1 in the shape keeps
+ * X's dim); unknown while the shape is computed at run time. */
+static fgq_status infer_expand(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    const int64_t *v;
+    int64_t n;
+    if (!known(x) || !in_ints(c, 1, &v, &n))
+        return FGQ_OK;
+    if (n > FGQ_MAX_DIMS)
+        return node_fail(c, FGQ_ERR_SHAPE, "shape has %lld entries, at most %d", (long long)n, FGQ_MAX_DIMS);
+    fgq_ir_tensor sh = *x;
+    sh.rank = (int32_t)n;
+    for (int64_t i = 0; i < n; i++) {
+        if (v[i] < 0)
+            return node_fail(c, FGQ_ERR_SHAPE, "negative dim %lld in the shape", (long long)v[i]);
+        sh.dims[i] = v[i];
+    }
+    int32_t r;
+    int64_t dims[FGQ_MAX_DIMS];
+    fgq_status st = broadcast(c, x, &sh, &r, dims);
+    if (st == FGQ_OK)
+        set_out(c, 0, x->dtype, r, dims);
+    return st;
+}
+
 static fgq_status infer_same(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);

@@ -798,16 +798,62 @@ static fgq_status lower_fold_only(const fgq_graph *g, const fgq_ir_node *n, int6
     return UNSUP("node '%s': op %s has no fgq lowering (only where it folds to a constant)", n->name, n->op_type);
 }
 
+/* Cast: to the input's own dtype a copy; to float16 (which fgq holds as float32) a rounding to
+ * float16's precision; else CAST, for the dtypes the runtime holds (f32, u8, s8, s32, s64, bool). */
 static fgq_status lower_cast(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
                              int32_t *keep, fgq_error *err)
 {
-    if (g != NULL && n->n_inputs >= 1 && n->inputs[0] >= 0 && g->tensors[n->inputs[0]].dtype != FGQ_DT_UNDEF &&
-        fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0)) == g->tensors[n->inputs[0]].dtype) {
-        out->op = FGQ_OP_RESHAPE; /* a Cast to its input's own dtype (float16 models): a copy */
-        *keep = 1;
-        return FGQ_OK;
+    (void)opset;
+    *keep = 1;
+    const int64_t to = fgq_node_attr_int(n, "to", 0);
+    const fgq_dtype dt = fgq_onnx_dtype((int32_t)to);
+    if (dt == FGQ_DT_UNDEF) {
+        const char *name = fgq_onnx_type_name((int32_t)to);
+        return UNSUP("node '%s' (Cast): to %s is not supported (float, float16 as float, uint8, int8, int32, "
+                     "int64, bool)", n->name, name != NULL ? name : "an unknown type");
     }
-    return lower_fold_only(g, n, opset, out, keep, err);
+    const fgq_ir_tensor *x = g != NULL && n->n_inputs >= 1 ? tensor_of(g, n->inputs[0]) : NULL;
+    out->op = x != NULL && x->dtype == dt ? FGQ_OP_RESHAPE : FGQ_OP_CAST;
+    if (to == 10 && x != NULL && x->dtype == FGQ_DT_F32) { /* the value is float16's, held as f32 */
+        out->op = FGQ_OP_CAST;
+        out->iparams[0] = 1;
+    }
+    return FGQ_OK;
+}
+
+/* Equal, Less, Greater: A, B broadcast, bool out. */
+static fgq_status lower_compare(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep, (void)err;
+    out->op = op_is(n, "Equal") ? FGQ_OP_EQUAL : op_is(n, "Less") ? FGQ_OP_LESS : FGQ_OP_GREATER;
+    return FGQ_OK;
+}
+
+static fgq_status lower_where(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                              int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep;
+    out->op = FGQ_OP_WHERE;
+    if (n->n_inputs != 3 || n->inputs[1] < 0 || n->inputs[2] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Where): condition, X and Y are required", n->name);
+    return FGQ_OK;
+}
+
+/* Expand: the shape input must be known at conversion (fgq plans static shapes); the runtime op
+ * takes X and broadcasts it to Y's dims. */
+static fgq_status lower_expand(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    out->op = FGQ_OP_EXPAND;
+    *keep = 1;
+    const fgq_ir_tensor *s = g != NULL && n->n_inputs >= 2 ? tensor_of(g, n->inputs[1]) : NULL;
+    if (g != NULL && (s == NULL || s->kind != FGQ_TK_CONST))
+        return UNSUP("node '%s' (Expand): input shape%s%s%s must be a constant (computed at run time)", n->name,
+                     s != NULL ? " ('" : "", s != NULL ? s->name : "", s != NULL ? "')" : "");
+    (void)err;
+    return FGQ_OK;
 }
 
 static fgq_status lower_transpose(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,

@@ -210,10 +210,12 @@ fgq_status fgq_pass_drop_identity(fgq_graph *g, fgq_error *err)
         return FGQ_ERR_NOMEM;
     for (int32_t i = 0; i < g->n_nodes; i++) {
         fgq_ir_node *n = &g->nodes[i];
-        /* a Cast to the dtype its input already has (float16 models, imported as float32) copies */
-        const int same_cast = is_op(n, "Cast") && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
+        /* a Cast to the dtype its input already has copies (not one to float16, which fgq holds as
+         * float32: that one rounds to float16's precision) */
+        const int64_t to = is_op(n, "Cast") ? fgq_node_attr_int(n, "to", 0) : 0;
+        const int same_cast = is_op(n, "Cast") && to != 10 && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
                               g->tensors[n->inputs[0]].dtype != FGQ_DT_UNDEF &&
-                              fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0)) == g->tensors[n->inputs[0]].dtype;
+                              fgq_onnx_dtype((int32_t)to) == g->tensors[n->inputs[0]].dtype;
         if (!(is_op(n, "Identity") || is_op(n, "Dropout") || same_cast) || n->n_inputs < 1 || n->n_outputs < 1)
             continue;
         int32_t x = n->inputs[0], y = n->outputs[0];
