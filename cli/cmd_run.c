@@ -23,9 +23,10 @@ static const char k_usage[] =
     "and first values are printed. A .fgq from `fgq quantize` stores how its\n"
     "calibration data was preprocessed (scale, mean, std); run applies it to the\n"
     "inputs, as eval does, unless --raw is given.\n"
-    "Inputs are fed in each model input's dtype (f32, u8, s8, s32, s64, bool; integer\n"
-    "inputs must hold integral values in the dtype's range, else the file is\n"
-    "refused) and outputs are written in theirs (f32, u8, s8 or s32 .npy).\n"
+    "Inputs are fed in each model input's dtype (f32, u8, s8, s32, s64 or bool;\n"
+    "integer inputs must hold integral values in the dtype's range, bool ones 0\n"
+    "or 1, else the file is refused) and outputs are written in theirs (f32, u8,\n"
+    "s8, s32, s64 or bool .npy).\n"
     "\n"
     "options:\n"
     "  --input FILE        an input (repeat for each graph input)\n"
@@ -59,6 +60,8 @@ static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
         return ((const int32_t *)src)[i];
     case FGQ_DT_S64:
         return (double)((const int64_t *)src)[i];
+    case FGQ_DT_BOOL:
+        return ((const uint8_t *)src)[i] != 0;
     default:
         *ok = 0;
         return 0;
@@ -284,8 +287,8 @@ int fgq_cmd_run(int argc, char **argv)
         const size_t oes = fgq_dtype_size(oinfo[o].dtype);
         int64_t numel = oes > 0 ? (int64_t)(oinfo[o].size_bytes / oes) * reps : 0;
         if (oinfo[o].dtype != FGQ_DT_F32 && oinfo[o].dtype != FGQ_DT_U8 && oinfo[o].dtype != FGQ_DT_S8 &&
-            oinfo[o].dtype != FGQ_DT_S32) {
-            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes f32, u8, s8 or s32",
+            oinfo[o].dtype != FGQ_DT_S32 && oinfo[o].dtype != FGQ_DT_S64 && oinfo[o].dtype != FGQ_DT_BOOL) {
+            fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "output %.*s is %s; fgq run writes f32, u8, s8, s32, s64 or bool",
                      (int)oinfo[o].name_len, oinfo[o].name, fgq_dtype_name(oinfo[o].dtype));
             rc = fgq_cli_report(cmd, &err);
             goto done;

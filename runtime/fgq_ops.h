@@ -98,6 +98,20 @@ typedef enum {
     FGQ_OP_CONV_TRANSPOSE = 50, /* in: X [N, C, in...], W [C, M/G, k...], B? [M]; spatial block: FGQ_P_NSPATIAL,
                                  FGQ_P_GROUP, FGQ_P_STRIDE, FGQ_P_DILATION, FGQ_P_PAD_BEGIN (kernel from W; Y's
                                  dims give the output size, pads at the end and output_padding implied) */
+    /* Masks, selection and dtype changes at run time (runtime/ops/select_f32.c): attention masks and
+     * the like that depend on an input. Bool tensors are FGQ_DT_BOOL, one byte each, 0 or 1 (as ONNX,
+     * NumPy); integers s32 / s64 as Gather's indices. All broadcast as NumPy does, rank <= 8. */
+    FGQ_OP_EQUAL = 51,        /* in: A, B of one dtype (f32, u8, s8, s32, s64, bool); out: Y bool, A == B */
+    FGQ_OP_LESS = 52,         /* as EQUAL (not bool): A < B */
+    FGQ_OP_GREATER = 53,      /* as EQUAL (not bool): A > B */
+    FGQ_OP_WHERE = 54,        /* in: COND bool, X, Y of one whole-byte dtype; out: COND ? X : Y, X's dtype */
+    FGQ_OP_EXPAND = 55,       /* in: X (any whole-byte dtype); Y = X broadcast to Y's dims (ONNX Expand with
+                                 its shape a constant, resolved at conversion) */
+    FGQ_OP_CAST = 56,         /* in: X f32|u8|s8|s32|s64|bool; Y the same dims in the target dtype (one of
+                                 those): float -> integer truncates toward 0 and saturates (NaN -> 0),
+                                 integer -> narrower integer wraps (two's complement), -> bool is x != 0;
+                                 ip[0] = 1: f32 -> f32 rounded to float16 (nearest even; ONNX Cast to float16
+                                 in a model fgq holds as float32) */
     FGQ_OP_COUNT_
 } fgq_op;
 

@@ -36,12 +36,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # quantization issue. Gelu (opset 20) is newer than Debian's node tests (onnx 1.12):
 # tests/python/test_zoo_ops.py checks it against ONNX Runtime instead.
 CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu",
-           "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool",
+           "Sigmoid", "Tanh", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
            "BatchNormalization", "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze",
            "Concat", "Softmax", "Constant", "Identity", "Dropout",
            "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Pow", "ReduceMean", "ReduceSum",
            "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice",
            "Pad", "Split", "Resize", "Upsample", "Gather", "LSTM", "GRU", "ConvTranspose",
+           "Equal", "Less", "Greater", "Where", "Expand", "Cast",
            "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
            "ConvInteger", "DynamicQuantizeLinear"]
 
@@ -118,7 +119,8 @@ def run_case(fgq, path, tmp):
         except subprocess.TimeoutExpired:
             return "fail", "timed out"
         if p.returncode == 2:
-            msg = p.stderr.strip().splitlines()[0] if p.stderr.strip() else "(no message)"
+            lines = [ln for ln in p.stderr.strip().splitlines() if not ln.startswith("fgq: note:")]
+            msg = lines[0] if lines else "(no message)"
             return "unsupported", re.sub(r"^fgq run: ", "", msg).replace(tmp + "/", "")
         if p.returncode != 0:
             return "fail", f"exit {p.returncode}: {p.stderr.strip()[-300:]}"

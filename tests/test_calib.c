@@ -83,6 +83,24 @@ static void test_minmax_exact(void)
     free(s.bins);
 }
 
+/* ±Inf (an attention mask's -inf scores) is counted apart: the finite values give the statistics,
+ * and the range of such a tensor is refused naming it (it can only stay float). */
+static void test_inf_counted_and_range_refused(void)
+{
+    fgq_tensor_stats s = new_stats();
+    fgq_error err;
+    fgq_error_clear(&err);
+    float x[4] = {1.0f, -INFINITY, -2.0f, INFINITY};
+    CHECK(fgq_stats_observe_f32(&s, x, 4, "scores", &err) == FGQ_OK);
+    CHECK(s.count == 2 && s.n_inf == 2 && s.min == -2.0 && s.max == 1.0);
+    CHECK_NEAR(bins_total(&s), 2.0, 0.0);
+    fgq_observer o = {FGQ_OBS_MINMAX, 99.99};
+    float lo, hi;
+    CHECK(fgq_stats_range(&s, &o, 256, "scores", &lo, &hi, &err) == FGQ_ERR_VALUE);
+    CHECK(strstr(err.msg, "scores") != NULL && strstr(err.msg, "Inf") != NULL);
+    free(s.bins);
+}
+
 static void test_nan_rejected(void)
 {
     fgq_tensor_stats s = new_stats();
@@ -222,6 +240,7 @@ int main(void)
 {
     RUN(test_minmax_exact);
     RUN(test_nan_rejected);
+    RUN(test_inf_counted_and_range_refused);
     RUN(test_percentile_vs_sorted);
     RUN(test_mse_beats_minmax_heavy_tails);
     RUN(test_observer_parse);

@@ -207,9 +207,14 @@ float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def)
     return (a != NULL && a->type == FGQ_ATTR_FLOAT) ? a->f : def;
 }
 
+int fgq_domain_is_default(const char *domain)
+{
+    return domain == NULL || domain[0] == '\0' || strcmp(domain, "ai.onnx") == 0;
+}
+
 int fgq_node_is(const fgq_ir_node *n, const char *op)
 {
-    return (n->domain == NULL || n->domain[0] == '\0') && strcmp(n->op_type, op) == 0;
+    return n != NULL && n->op_type != NULL && fgq_domain_is_default(n->domain) && strcmp(n->op_type, op) == 0;
 }
 
 int fgq_ir_is_f32_const(const fgq_graph *g, int32_t t)

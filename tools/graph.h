@@ -131,7 +131,10 @@ int64_t fgq_ir_tensor_numel(const fgq_ir_tensor *t);
  * `def` when the attribute is absent. */
 const fgq_ir_attr *fgq_node_attr(const fgq_ir_node *n, const char *name);
 int64_t fgq_node_attr_int(const fgq_ir_node *n, const char *name, int64_t def);
-/* 1 if n is op `op` of the default ONNX domain. */
+/* The one op-name matcher. A domain is ONNX's default one when it is NULL, "" or "ai.onnx"; every
+ * other domain (com.microsoft, fgq's own pre-lowered "fgq", ...) is not. fgq_node_is: n is op `op`
+ * of the default domain. */
+int fgq_domain_is_default(const char *domain);
 int fgq_node_is(const fgq_ir_node *n, const char *op);
 /* 1 if tensor t (may be -1) is a float32 constant with data / a float32 activation (not a constant). */
 int fgq_ir_is_f32_const(const fgq_graph *g, int32_t t);

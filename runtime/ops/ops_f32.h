@@ -53,6 +53,10 @@ FGQ_OPS_F32_DECL(gather)         /* layout_f32.c */
 FGQ_OPS_F32_DECL(lstm)           /* rnn_f32.c */
 FGQ_OPS_F32_DECL(gru)
 FGQ_OPS_F32_DECL(conv_transpose) /* conv_transpose_f32.c */
+FGQ_OPS_F32_DECL(compare)        /* select_f32.c: Equal, Less, Greater by node->op */
+FGQ_OPS_F32_DECL(where)
+FGQ_OPS_F32_DECL(expand)
+FGQ_OPS_F32_DECL(cast)
 
 #undef FGQ_OPS_F32_DECL
 

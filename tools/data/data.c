@@ -508,8 +508,12 @@ fgq_status fgq_npy_write_dtype(const char *path, fgq_dtype dt, const void *data,
         return npy_write(path, "|i1", data, 1, rank, dims, err);
     case FGQ_DT_S32:
         return npy_write(path, "<i4", data, 4, rank, dims, err);
+    case FGQ_DT_S64:
+        return npy_write(path, "<i8", data, 8, rank, dims, err);
+    case FGQ_DT_BOOL:
+        return npy_write(path, "|b1", data, 1, rank, dims, err);
     default:
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: cannot write %s as .npy (f32, u8, s8, s32 only)", path,
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: cannot write %s as .npy (f32, u8, s8, s32, s64, bool only)", path,
                         fgq_dtype_name(dt));
     }
 }

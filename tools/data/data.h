@@ -115,7 +115,7 @@ fgq_status fgq_npy_write_f32(const char *path, const float *data, int32_t rank, 
                              fgq_error *err);
 fgq_status fgq_npy_write_i64(const char *path, const int64_t *data, int32_t rank, const int64_t *dims,
                              fgq_error *err);
-/* dt: FGQ_DT_F32, U8, S8 or S32 (else FGQ_ERR_UNSUPPORTED); data holds numel elements of dt. */
+/* dt: FGQ_DT_F32, U8, S8, S32, S64 or BOOL (else FGQ_ERR_UNSUPPORTED); data holds numel elements of dt. */
 fgq_status fgq_npy_write_dtype(const char *path, fgq_dtype dt, const void *data, int32_t rank, const int64_t *dims,
                                fgq_error *err);
 

@@ -10,6 +10,7 @@
  */
 #include "export/export_onnx.h"
 
+#include "import/onnx_ops.h"
 #include "onnx.pb-c.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
@@ -291,20 +292,6 @@ static const char *init_i64_vec(xb *b, const char *name, const int64_t *v, int32
 
 /* ---- fgq side --------------------------------------------------------------- */
 
-static int32_t onnx_dtype(fgq_dtype dt)
-{
-    switch (dt) {
-    case FGQ_DT_F32: return ONNX_FLOAT;
-    case FGQ_DT_U8: return ONNX_UINT8;
-    case FGQ_DT_S8: return ONNX_INT8;
-    case FGQ_DT_S32: return ONNX_INT32;
-    case FGQ_DT_S64: return ONNX_INT64;
-    case FGQ_DT_F16: return ONNX_FLOAT16;
-    case FGQ_DT_BOOL: return ONNX_BOOL;
-    default: return 0;
-    }
-}
-
 static fgq_tensor_info tinfo(const xb *b, int32_t t)
 {
     fgq_tensor_info ti;
@@ -322,7 +309,7 @@ static fgq_status use_tensor(xb *b, int32_t t, const char **name)
     if (fgq_model_tensor_kind(b->m, t) != FGQ_KIND_CONST || b->emitted[t])
         return FGQ_OK;
     fgq_tensor_info ti = tinfo(b, t);
-    int32_t dt = onnx_dtype(ti.dtype);
+    int32_t dt = fgq_onnx_type_of(ti.dtype);
     if (dt == 0)
         return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: constant '%s' has dtype %s, which no float op takes",
                         b->tname[t], fgq_dtype_name(ti.dtype));
@@ -722,6 +709,28 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
     case FGQ_OP_GATHER:
         n = xb_node1(b, "Gather", base, 2, in, yn);
         attr_int(b, n, "axis", ip[0]);
+        break;
+    case FGQ_OP_EQUAL: xb_node1(b, "Equal", base, 2, in, yn); break;
+    case FGQ_OP_LESS: xb_node1(b, "Less", base, 2, in, yn); break;
+    case FGQ_OP_GREATER: xb_node1(b, "Greater", base, 2, in, yn); break;
+    case FGQ_OP_WHERE: xb_node1(b, "Where", base, 3, in, yn); break;
+    case FGQ_OP_EXPAND: {
+        fgq_tensor_info yi = tinfo(b, y);
+        const char *ein[2] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/shape", base), yi.dims, yi.rank)};
+        xb_node1(b, "Expand", base, 2, ein, yn);
+        break;
+    }
+    case FGQ_OP_CAST:
+        if (ip[0] == 1) { /* f32 rounded to float16: there and back */
+            const char *h = xb_fmt(b, "%s/f16", base);
+            n = xb_node1(b, "Cast", xb_fmt(b, "%s/to_f16", base), 1, in, h);
+            attr_int(b, n, "to", fgq_onnx_type_of(FGQ_DT_F16));
+            n = xb_node1(b, "Cast", base, 1, &h, yn);
+            attr_int(b, n, "to", fgq_onnx_type_of(FGQ_DT_F32));
+            break;
+        }
+        n = xb_node1(b, "Cast", base, 1, in, yn);
+        attr_int(b, n, "to", fgq_onnx_type_of(tinfo(b, y).dtype));
         break;
     case FGQ_OP_RESIZE: {
         static const char *const coords[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
@@ -1367,7 +1376,7 @@ static Onnx__ValueInfoProto *value_info(xb *b, int32_t t)
     sh->n_dim = (size_t)ti.rank;
     sh->dim = dims;
     tt->has_elem_type = 1;
-    tt->elem_type = onnx_dtype(ti.dtype);
+    tt->elem_type = fgq_onnx_type_of(ti.dtype);
     tt->shape = sh;
     tp->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
     tp->tensor_type = tt;

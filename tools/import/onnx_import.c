@@ -130,43 +130,6 @@ static uint64_t load_le(const uint8_t *p, size_t n)
     return v;
 }
 
-fgq_dtype fgq_onnx_dtype(int32_t onnx_type)
-{
-    switch (onnx_type) {
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT: return FGQ_DT_F32;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT8: return FGQ_DT_U8;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT8: return FGQ_DT_S8;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT32: return FGQ_DT_S32;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__INT64: return FGQ_DT_S64;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__BOOL: return FGQ_DT_BOOL;
-    case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return FGQ_DT_F32; /* imported as float32 (fgq_graph.n_f16) */
-    default: return FGQ_DT_UNDEF;
-    }
-}
-
-/* Bytes per element as ONNX stores the type; 0 for codes fgq cannot import. */
-static size_t onnx_elem_size(int32_t t)
-{
-    switch (t) {
-    case 1: case 6: return 4;                 /* float, int32 */
-    case 2: case 3: case 9: return 1;         /* uint8, int8, bool */
-    case 7: case 11: return 8;                /* int64, double */
-    case 10: return 2;                        /* float16 */
-    default: return 0;
-    }
-}
-
-static const char *onnx_type_name(int32_t t)
-{
-    static const char *names[] = {"undefined", "float", "uint8", "int8", "uint16", "int16", "int32",
-                                  "int64", "string", "bool", "float16", "double", "uint32", "uint64",
-                                  "complex64", "complex128", "bfloat16", "float8e4m3fn",
-                                  "float8e4m3fnuz", "float8e5m2", "float8e5m2fnuz", "uint4", "int4",
-                                  "float4e2m1", "float8e8m0"};
-    if (t >= 0 && t < (int32_t)(sizeof names / sizeof names[0]))
-        return names[t];
-    return NULL;
-}
 
 /* ---- tensors ------------------------------------------------------------- */
 
@@ -285,9 +248,9 @@ static fgq_status decode_tensor(const import_ctx *c, const Onnx__TensorProto *tp
                                 fgq_ir_tensor *t)
 {
     int32_t ot = tp->has_data_type ? tp->data_type : 0;
-    size_t esize = onnx_elem_size(ot);
+    size_t esize = fgq_onnx_type_size(ot);
     if (esize == 0) {
-        const char *tn = onnx_type_name(ot);
+        const char *tn = fgq_onnx_type_name(ot);
         if (tn == NULL || ot == 0)
             return fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: unknown data type %d", c->path, what, (int)ot);
         return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED, "%s: %s: element type %s is not supported", c->path,
@@ -327,7 +290,7 @@ static fgq_status decode_tensor(const import_ctx *c, const Onnx__TensorProto *tp
         if ((int64_t)tp->raw_data.len != need)
             return fgq_fail(c->err, FGQ_ERR_FORMAT,
                             "%s: %s: raw_data is %zu bytes but its dims hold %lld %s elements (%lld bytes)",
-                            c->path, what, tp->raw_data.len, (long long)numel, onnx_type_name(ot),
+                            c->path, what, tp->raw_data.len, (long long)numel, fgq_onnx_type_name(ot),
                             (long long)need);
         raw = tp->raw_data.data;
     } else {
@@ -380,7 +343,7 @@ static fgq_status decode_tensor(const import_ctx *c, const Onnx__TensorProto *tp
                 int ok = ot == 2 ? (v >= 0 && v <= 255) : ot == 3 ? (v >= -128 && v <= 127) : (v == 0 || v == 1);
                 if (!ok)
                     st = fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: int32_data[%lld] = %d is out of range for %s",
-                                  c->path, what, (long long)i, (int)v, onnx_type_name(ot));
+                                  c->path, what, (long long)i, (int)v, fgq_onnx_type_name(ot));
                 else
                     data[i] = (uint8_t)(int8_t)v;
                 break;

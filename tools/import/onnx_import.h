@@ -25,6 +25,7 @@
 #define FGQ_ONNX_IMPORT_H
 
 #include "graph.h"
+#include "import/onnx_ops.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,11 +50,7 @@ fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_grap
 fgq_status fgq_onnx_load_tensor_file(const char *path, fgq_ir_tensor *out, fgq_error *err);
 void fgq_onnx_tensor_release(fgq_ir_tensor *t);
 
-/* The fgq dtype of an ONNX TensorProto.DataType code; FGQ_DT_UNDEF when fgq has
- * none (double, int16, string, ...). FLOAT16 maps to FGQ_DT_F32: fgq
- * imports float16 models as float32 (weights converted, inputs and outputs
- * fed and returned as float32) and counts those tensors in fgq_graph.n_f16. */
-fgq_dtype fgq_onnx_dtype(int32_t onnx_type);
+/* fgq_onnx_dtype (ONNX TensorProto.DataType -> fgq dtype) and the op table: import/onnx_ops.h. */
 
 #ifdef __cplusplus
 }

@@ -422,6 +422,63 @@ static fgq_status infer_binary(infer_ctx *c, char op)
     return FGQ_OK;
 }
 
+/* Equal, Less, Greater: A and B broadcast; bool out. */
+static fgq_status infer_compare(infer_ctx *c)
+{
+    fgq_ir_tensor *a = in_t(c, 0), *b = in_t(c, 1);
+    if (!known(a) || !known(b))
+        return FGQ_OK;
+    int32_t r;
+    int64_t dims[FGQ_MAX_DIMS];
+    fgq_status st = broadcast(c, a, b, &r, dims);
+    if (st == FGQ_OK)
+        set_out(c, 0, FGQ_DT_BOOL, r, dims);
+    return st;
+}
+
+/* Where: COND, X and Y broadcast; X's dtype. */
+static fgq_status infer_where(infer_ctx *c)
+{
+    fgq_ir_tensor *cd = in_t(c, 0), *x = in_t(c, 1), *y = in_t(c, 2);
+    if (!known(cd) || !known(x) || !known(y))
+        return FGQ_OK;
+    fgq_ir_tensor xy = *x;
+    int32_t r;
+    fgq_status st = broadcast(c, x, y, &xy.rank, xy.dims);
+    if (st != FGQ_OK)
+        return st;
+    int64_t dims[FGQ_MAX_DIMS];
+    if ((st = broadcast(c, cd, &xy, &r, dims)) == FGQ_OK)
+        set_out(c, 0, x->dtype, r, dims);
+    return st;
+}
+
+/* Expand: X broadcast with the constant shape input (NumPy rules both ways: a 1 in the shape keeps
+ * X's dim); unknown while the shape is computed at run time. */
+static fgq_status infer_expand(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    const int64_t *v;
+    int64_t n;
+    if (!known(x) || !in_ints(c, 1, &v, &n))
+        return FGQ_OK;
+    if (n > FGQ_MAX_DIMS)
+        return node_fail(c, FGQ_ERR_SHAPE, "shape has %lld entries, at most %d", (long long)n, FGQ_MAX_DIMS);
+    fgq_ir_tensor sh = *x;
+    sh.rank = (int32_t)n;
+    for (int64_t i = 0; i < n; i++) {
+        if (v[i] < 0)
+            return node_fail(c, FGQ_ERR_SHAPE, "negative dim %lld in the shape", (long long)v[i]);
+        sh.dims[i] = v[i];
+    }
+    int32_t r;
+    int64_t dims[FGQ_MAX_DIMS];
+    fgq_status st = broadcast(c, x, &sh, &r, dims);
+    if (st == FGQ_OK)
+        set_out(c, 0, x->dtype, r, dims);
+    return st;
+}
+
 static fgq_status infer_same(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);
@@ -1122,81 +1179,76 @@ static fgq_status infer_conv_transpose(infer_ctx *c)
 
 /* ---- driver ---------------------------------------------------------------- */
 
+/* The rows of import/onnx_ops.h whose rule takes parameters. */
+static fgq_status infer_conv_f(infer_ctx *c) { return infer_conv(c, 0, 1, 2, FGQ_DT_UNDEF); }
+static fgq_status infer_conv_integer(infer_ctx *c) { return infer_conv(c, 0, 1, -1, FGQ_DT_S32); }
+static fgq_status infer_qlinear_conv(infer_ctx *c) { return infer_conv(c, 0, 3, 8, zp_dtype(c, 7, FGQ_DT_U8)); }
+static fgq_status infer_matmul_f(infer_ctx *c) { return infer_matmul(c, 0, 1, FGQ_DT_UNDEF); }
+static fgq_status infer_matmul_integer(infer_ctx *c) { return infer_matmul(c, 0, 1, FGQ_DT_S32); }
+static fgq_status infer_qlinear_matmul(infer_ctx *c) { return infer_matmul(c, 0, 3, zp_dtype(c, 7, FGQ_DT_U8)); }
+static fgq_status infer_add(infer_ctx *c) { return infer_binary(c, '+'); }
+static fgq_status infer_sub(infer_ctx *c) { return infer_binary(c, '-'); }
+static fgq_status infer_mul(infer_ctx *c) { return infer_binary(c, '*'); }
+static fgq_status infer_div(infer_ctx *c) { return infer_binary(c, '/'); }
+static fgq_status infer_pow(infer_ctx *c) { return infer_binary(c, '^'); }
+static fgq_status infer_maxpool(infer_ctx *c) { return infer_pool(c, 1); }
+static fgq_status infer_avgpool(infer_ctx *c) { return infer_pool(c, 0); }
+
+/* Shapes known only once folded (ConstantOfShape, ...): the outputs stay unknown here. */
+static fgq_status infer_unknown(infer_ctx *c)
+{
+    (void)c;
+    return FGQ_OK;
+}
+
+static fgq_status infer_identity(infer_ctx *c)
+{
+    const int64_t *v;
+    int64_t nv;
+    if (in_ints(c, 0, &v, &nv))
+        set_ints(c, 0, v, nv);
+    return infer_same(c);
+}
+
+static fgq_status infer_dropout(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    if (known(x)) {
+        set_out_like(c, 0, x);
+        set_out(c, 1, FGQ_DT_BOOL, x->rank, x->dims);
+    }
+    return FGQ_OK;
+}
+
+static fgq_status infer_global_pool(infer_ctx *c)
+{
+    fgq_ir_tensor *x = in_t(c, 0);
+    if (!known(x))
+        return FGQ_OK;
+    if (x->rank < 3)
+        return node_fail(c, FGQ_ERR_SHAPE, "input must be [N,C,spatial...], got rank %d", (int)x->rank);
+    int64_t dims[FGQ_MAX_DIMS];
+    for (int32_t i = 0; i < x->rank; i++)
+        dims[i] = i < 2 ? x->dims[i] : 1;
+    set_out(c, 0, x->dtype, x->rank, dims);
+    return FGQ_OK;
+}
+
+/* One rule per row of import/onnx_ops.h, in its order. */
+typedef fgq_status (*infer_fn)(infer_ctx *c);
+static const infer_fn infer_rules[] = {
+#define X(op_, infer_, lower_, flags_) infer_,
+    FGQ_ONNX_OPS(X)
+#undef X
+};
+
 static fgq_status infer_node(infer_ctx *c)
 {
     const fgq_ir_node *n = cur(c);
-    const char *op = n->op_type;
-    if (n->domain[0] != '\0')
-        return FGQ_OK; /* custom domains: unknown */
-    if (strcmp(op, "Conv") == 0) return infer_conv(c, 0, 1, 2, FGQ_DT_UNDEF);
-    if (strcmp(op, "ConvInteger") == 0) return infer_conv(c, 0, 1, -1, FGQ_DT_S32);
-    if (strcmp(op, "QLinearConv") == 0) return infer_conv(c, 0, 3, 8, zp_dtype(c, 7, FGQ_DT_U8));
-    if (strcmp(op, "Gemm") == 0) return infer_gemm(c);
-    if (strcmp(op, "MatMul") == 0) return infer_matmul(c, 0, 1, FGQ_DT_UNDEF);
-    if (strcmp(op, "MatMulInteger") == 0) return infer_matmul(c, 0, 1, FGQ_DT_S32);
-    if (strcmp(op, "QLinearMatMul") == 0) return infer_matmul(c, 0, 3, zp_dtype(c, 7, FGQ_DT_U8));
-    if (strcmp(op, "Add") == 0) return infer_binary(c, '+');
-    if (strcmp(op, "Sub") == 0) return infer_binary(c, '-');
-    if (strcmp(op, "Mul") == 0) return infer_binary(c, '*');
-    if (strcmp(op, "Div") == 0) return infer_binary(c, '/');
-    if (strcmp(op, "Pow") == 0) return infer_binary(c, '^');
-    if (strcmp(op, "Relu") == 0 || strcmp(op, "Clip") == 0 || strcmp(op, "LeakyRelu") == 0 ||
-        strcmp(op, "Sigmoid") == 0 || strcmp(op, "Tanh") == 0 || strcmp(op, "HardSigmoid") == 0 ||
-        strcmp(op, "HardSwish") == 0 || strcmp(op, "Erf") == 0 || strcmp(op, "Gelu") == 0 || strcmp(op, "Sqrt") == 0)
-        return infer_same(c);
-    if (strncmp(op, "Reduce", 6) == 0) return infer_reduce(c);
-    if (strcmp(op, "LayerNormalization") == 0) return infer_layernorm(c);
-    if (strcmp(op, "Slice") == 0) return infer_slice(c);
-    if (strcmp(op, "Pad") == 0) return infer_pad(c);
-    if (strcmp(op, "Split") == 0) return infer_split(c);
-    if (strcmp(op, "Resize") == 0 || strcmp(op, "Upsample") == 0) return infer_resize(c);
-    if (strcmp(op, "LSTM") == 0 || strcmp(op, "GRU") == 0) return infer_rnn(c);
-    if (strcmp(op, "ConvTranspose") == 0) return infer_conv_transpose(c);
-    if (strcmp(op, "Identity") == 0) {
-        const int64_t *v;
-        int64_t nv;
-        if (in_ints(c, 0, &v, &nv))
-            set_ints(c, 0, v, nv);
-        return infer_same(c);
-    }
-    if (strcmp(op, "Dropout") == 0) {
-        fgq_ir_tensor *x = in_t(c, 0);
-        if (known(x)) {
-            set_out_like(c, 0, x);
-            set_out(c, 1, FGQ_DT_BOOL, x->rank, x->dims);
-        }
-        return FGQ_OK;
-    }
-    if (strcmp(op, "Softmax") == 0) return infer_softmax(c);
-    if (strcmp(op, "MaxPool") == 0) return infer_pool(c, 1);
-    if (strcmp(op, "AveragePool") == 0) return infer_pool(c, 0);
-    if (strcmp(op, "GlobalAveragePool") == 0 || strcmp(op, "GlobalMaxPool") == 0) {
-        fgq_ir_tensor *x = in_t(c, 0);
-        if (!known(x))
-            return FGQ_OK;
-        if (x->rank < 3)
-            return node_fail(c, FGQ_ERR_SHAPE, "input must be [N,C,spatial...], got rank %d", (int)x->rank);
-        int64_t dims[FGQ_MAX_DIMS];
-        for (int32_t i = 0; i < x->rank; i++)
-            dims[i] = i < 2 ? x->dims[i] : 1;
-        set_out(c, 0, x->dtype, x->rank, dims);
-        return FGQ_OK;
-    }
-    if (strcmp(op, "BatchNormalization") == 0) return infer_batchnorm(c);
-    if (strcmp(op, "Flatten") == 0) return infer_flatten(c);
-    if (strcmp(op, "Reshape") == 0) return infer_reshape(c);
-    if (strcmp(op, "Transpose") == 0) return infer_transpose(c);
-    if (strcmp(op, "Squeeze") == 0) return infer_squeeze(c);
-    if (strcmp(op, "Unsqueeze") == 0) return infer_unsqueeze(c);
-    if (strcmp(op, "Concat") == 0) return infer_concat(c);
-    if (strcmp(op, "Constant") == 0) return infer_constant(c);
-    if (strcmp(op, "Shape") == 0) return infer_shape_op(c);
-    if (strcmp(op, "Gather") == 0) return infer_gather(c);
-    if (strcmp(op, "Cast") == 0) return infer_cast(c);
-    if (strcmp(op, "QuantizeLinear") == 0) return infer_quantize(c);
-    if (strcmp(op, "DequantizeLinear") == 0) return infer_dequantize(c);
-    if (strcmp(op, "DynamicQuantizeLinear") == 0) return infer_dynamic_quantize(c);
-    return FGQ_OK; /* unknown op: outputs stay unknown */
+    const int32_t row = fgq_onnx_op_index(n->op_type, n->domain);
+    if (row < 0)
+        return FGQ_OK; /* unknown op or custom domain: outputs stay unknown */
+    return infer_rules[row](c);
 }
 
 fgq_status fgq_infer_shapes(fgq_graph *g, fgq_error *err)
@@ -1242,13 +1294,11 @@ void fgq_node_stats(const fgq_graph *g, int32_t node, int64_t *params, int64_t *
         const fgq_ir_tensor *y = n->n_outputs > 0 && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
         int32_t wk = -1, ak = -1;
         int is_conv = 0;
-        if (n->domain[0] == '\0') {
-            if (strcmp(n->op_type, "Conv") == 0 || strcmp(n->op_type, "ConvInteger") == 0) { wk = 1; is_conv = 1; }
-            else if (strcmp(n->op_type, "QLinearConv") == 0) { wk = 3; is_conv = 1; }
-            else if (strcmp(n->op_type, "MatMul") == 0 || strcmp(n->op_type, "MatMulInteger") == 0) ak = 0;
-            else if (strcmp(n->op_type, "QLinearMatMul") == 0) ak = 0;
-            else if (strcmp(n->op_type, "Gemm") == 0) ak = 0;
-        }
+        if (fgq_node_is(n, "Conv") || fgq_node_is(n, "ConvInteger")) { wk = 1; is_conv = 1; }
+        else if (fgq_node_is(n, "QLinearConv")) { wk = 3; is_conv = 1; }
+        else if (fgq_node_is(n, "MatMul") || fgq_node_is(n, "MatMulInteger")) ak = 0;
+        else if (fgq_node_is(n, "QLinearMatMul")) ak = 0;
+        else if (fgq_node_is(n, "Gemm")) ak = 0;
         int64_t ny = y != NULL ? fgq_ir_tensor_numel(y) : -1;
         int64_t per = -1; /* MACs per output element */
         if (is_conv && wk < n->n_inputs && n->inputs[wk] >= 0) {
@@ -1261,7 +1311,7 @@ void fgq_node_stats(const fgq_graph *g, int32_t node, int64_t *params, int64_t *
         } else if (ak >= 0 && ak < n->n_inputs && n->inputs[ak] >= 0) {
             const fgq_ir_tensor *a = &g->tensors[n->inputs[ak]];
             if (a->rank >= 1) {
-                int trans_a = strcmp(n->op_type, "Gemm") == 0 && fgq_node_attr_int(n, "transA", 0) != 0;
+                int trans_a = fgq_node_is(n, "Gemm") && fgq_node_attr_int(n, "transA", 0) != 0;
                 per = trans_a && a->rank == 2 ? a->dims[0] : a->dims[a->rank - 1];
             }
         }
@@ -1274,35 +1324,15 @@ void fgq_node_stats(const fgq_graph *g, int32_t node, int64_t *params, int64_t *
         *macs = m;
 }
 
-/* The ops fgq claims: one table (today: the float runtime's set). */
-static const char *const supported_ops[] = {
-    "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip", "LeakyRelu", "Sigmoid", "Tanh",
-    "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Flatten", "Reshape", "Transpose",
-    "Squeeze", "Unsqueeze", "Concat", "Softmax", "Constant", "Identity", "Dropout",
-    "HardSigmoid", "HardSwish", "Erf", "Gelu", "Sqrt", "Pow", "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
-    "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice", "Pad", "Split", "Resize", "Upsample",
-    "LSTM", "GRU", "ConvTranspose",
-    "Gather", "Shape", "Cast", "ConstantOfShape", "Equal", "Where", "Expand",
-    /* Shape, Cast, ConstantOfShape, Equal, Where, Expand only where they fold to constants:
-     * see fgq_node_is_supported */
-};
-
 int fgq_op_is_supported(const char *op_type, const char *domain)
 {
-    if (op_type == NULL)
-        return 0;
-    if (domain != NULL && domain[0] != '\0' && strcmp(domain, "ai.onnx") != 0)
-        return 0;
-    for (size_t i = 0; i < sizeof supported_ops / sizeof supported_ops[0]; i++)
-        if (strcmp(op_type, supported_ops[i]) == 0)
-            return 1;
-    return 0;
+    return fgq_onnx_op_index(op_type, domain) >= 0;
 }
 
-static int is_fold_op(const char *op)
+static uint32_t op_flags(const fgq_ir_node *n)
 {
-    return strcmp(op, "Shape") == 0 || strcmp(op, "Cast") == 0 || strcmp(op, "ConstantOfShape") == 0 ||
-           strcmp(op, "Equal") == 0 || strcmp(op, "Where") == 0 || strcmp(op, "Expand") == 0;
+    const fgq_onnx_op *row = fgq_onnx_op_at(fgq_onnx_op_index(n->op_type, n->domain));
+    return row != NULL ? row->flags : 0;
 }
 
 int fgq_node_is_supported(const fgq_graph *g, int32_t node)
@@ -1312,28 +1342,22 @@ int fgq_node_is_supported(const fgq_graph *g, int32_t node)
     const fgq_ir_node *target = &g->nodes[node];
     if (!fgq_op_is_supported(target->op_type, target->domain))
         return 0;
-    if (!is_fold_op(target->op_type))
+    if (!(op_flags(target) & FGQ_ONNX_FOLD_ONLY))
         return 1;
     /* Forward pass over nodes 0..node (topological order): a node folds if it
-     * is Constant, a Shape of a tensor with static dims, or a shape-arithmetic
-     * op whose present inputs are all constants or folded. */
+     * is Constant, a Shape of a tensor with static dims, or an op that folds
+     * (FGQ_ONNX_FOLDS) whose present inputs are all constants or folded. */
     unsigned char *folds = calloc((size_t)node + 1, 1);
     if (folds == NULL)
         return 0;
     for (int32_t i = 0; i <= node; i++) {
         const fgq_ir_node *n = &g->nodes[i];
-        const char *op = n->op_type;
         int f = 0;
-        if (n->domain[0] != '\0') {
-            f = 0;
-        } else if (strcmp(op, "Constant") == 0) {
+        if (fgq_node_is(n, "Constant")) {
             f = 1;
-        } else if (strcmp(op, "Shape") == 0) {
+        } else if (fgq_node_is(n, "Shape")) {
             f = n->n_inputs >= 1 && n->inputs[0] >= 0 && g->tensors[n->inputs[0]].rank >= 0;
-        } else if (is_fold_op(op) || strcmp(op, "Gather") == 0 || strcmp(op, "Slice") == 0 ||
-                   strcmp(op, "Concat") == 0 || strcmp(op, "Unsqueeze") == 0 || strcmp(op, "Squeeze") == 0 || strcmp(op, "Identity") == 0 || strcmp(op, "Add") == 0 ||
-                   strcmp(op, "Sub") == 0 || strcmp(op, "Mul") == 0 || strcmp(op, "Div") == 0 ||
-                   strcmp(op, "Reshape") == 0) {
+        } else if (op_flags(n) & FGQ_ONNX_FOLDS) {
             f = 1;
             for (int32_t k = 0; k < n->n_inputs && f; k++) {
                 int32_t t = n->inputs[k];

@@ -39,9 +39,9 @@ fgq_status fgq_infer_shapes(fgq_graph *g, fgq_error *err);
 void fgq_node_stats(const fgq_graph *g, int32_t node, int64_t *params, int64_t *macs);
 
 /* 1 if fgq claims op_type in domain ("" / "ai.onnx" / NULL is the default
- * domain): the float runtime set, plus the ops claimed only where they fold
- * to constants (Shape, Cast, ConstantOfShape, Equal, Where, Expand);
- * fgq_node_is_supported checks that per node. */
+ * domain): a row of the op table (import/onnx_ops.h), which shape inference
+ * and lowering read too. The FGQ_ONNX_FOLD_ONLY rows are claimed only where
+ * they fold to constants; fgq_node_is_supported checks that per node. */
 int fgq_op_is_supported(const char *op_type, const char *domain);
 
 /* fgq_op_is_supported for this node, and for the fold-only ops also that

@@ -14,7 +14,7 @@
 
 static int op_is(const fgq_ir_node *n, const char *op)
 {
-    return strcmp(n->op_type, op) == 0;
+    return fgq_node_is(n, op);
 }
 
 static const fgq_ir_tensor *tensor_of(const fgq_graph *g, int32_t t)
@@ -543,45 +543,406 @@ static fgq_status lower_conv_transpose(const fgq_graph *g, const fgq_ir_node *n,
     return FGQ_OK;
 }
 
-/* The lowerings whose runtime op takes the data input only (axes, pads,
- * scales and starts become parameters): Reduce*, Slice, Resize / Upsample,
- * Pad. NULL for other ops. */
-typedef fgq_status (*one_input_lower_fn)(const fgq_graph *g, const fgq_ir_node *n, int64_t opset,
-                                         fgq_lowered_node *out, fgq_error *err);
-static one_input_lower_fn one_input_lowering(const fgq_ir_node *n)
+/* ---- one lowering per row of import/onnx_ops.h ------------------------------------------------
+ * Each fills out->op and the parameters. The rows without FGQ_ONNX_OUTPUTS lower the first output
+ * only and set *keep, how many leading inputs the runtime op takes (default: all). g may be NULL:
+ * attribute-only check (fgq_lower_supports). */
+typedef fgq_status (*lower_fn)(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err);
+
+static fgq_status lower_onnxq_op(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                 int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    return fgq_lower_onnxq(g, n, lower_spatial, out, err); /* ONNX's quantized ops (all outputs): lower_onnxq.c */
+}
+
+static fgq_status lower_split_op(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                 int32_t *keep, fgq_error *err)
+{
+    (void)keep;
+    return lower_split(g, n, opset, out, err);
+}
+
+static fgq_status lower_layernorm_op(const fgq_graph *g, const fgq_ir_node *n, int64_t opset,
+                                     fgq_lowered_node *out, int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    return lower_layernorm(g, n, out, err);
+}
+
+static fgq_status lower_rnn_op(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    return lower_rnn(g, n, out, err);
+}
+
+/* Reduce*, Slice, Resize / Upsample, Pad: the runtime op takes the data input only (axes, pads,
+ * scales and starts become parameters). */
+static fgq_status lower_one_input(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                  int32_t *keep, fgq_error *err)
 {
     static const struct {
         const char *op;
-        one_input_lower_fn fn;
+        fgq_status (*fn)(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                         fgq_error *err);
     } table[] = {{"ReduceMean", lower_reduce}, {"ReduceSum", lower_reduce},   {"ReduceMax", lower_reduce},
                  {"ReduceMin", lower_reduce},  {"ReduceL2", lower_reduce},    {"ReduceSumSquare", lower_reduce},
                  {"Slice", lower_slice},       {"Resize", lower_resize},      {"Upsample", lower_resize},
                  {"Pad", lower_pad}};
+    *keep = 1;
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (op_is(n, table[i].op))
-            return table[i].fn;
-    return NULL;
+            return table[i].fn(g, n, opset, out, err);
+    return UNSUP("node '%s': op %s has no fgq lowering", n->name, n->op_type);
 }
 
-/* g may be NULL: attribute-only check (fgq_lower_supports). */
+static fgq_status lower_conv(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    out->op = FGQ_OP_CONV;
+    int64_t group = fgq_node_attr_int(n, "group", 1);
+    if (group < 1 || group > INT32_MAX)
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Conv): group %lld", n->name, (long long)group);
+    out->iparams[FGQ_P_GROUP] = (int32_t)group;
+    fgq_status st = lower_spatial(g, n, 1, out, err);
+    if (st != FGQ_OK)
+        return st;
+    lower_act(n, out, FGQ_P_ACT);
+    *keep = n->n_inputs < 3 ? n->n_inputs : 3;
+    return FGQ_OK;
+}
+
+static fgq_status lower_conv_transpose_op(const fgq_graph *g, const fgq_ir_node *n, int64_t opset,
+                                          fgq_lowered_node *out, int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    *keep = n->n_inputs < 3 ? n->n_inputs : 3;
+    return lower_conv_transpose(g, n, out, err);
+}
+
+static fgq_status lower_gemm(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep, (void)err;
+    out->op = FGQ_OP_GEMM;
+    out->iparams[FGQ_P_TRANS_A] = fgq_node_attr_int(n, "transA", 0) != 0;
+    out->iparams[FGQ_P_TRANS_B] = fgq_node_attr_int(n, "transB", 0) != 0;
+    out->fparams[FGQ_PF_ALPHA] = fgq_node_attr_float(n, "alpha", 1.0f);
+    out->fparams[FGQ_PF_BETA] = fgq_node_attr_float(n, "beta", 1.0f);
+    lower_act(n, out, FGQ_P_GEMM_ACT);
+    return FGQ_OK;
+}
+
+static fgq_status lower_matmul(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep, (void)err;
+    out->op = FGQ_OP_MATMUL;
+    lower_act(n, out, 0);
+    return FGQ_OK;
+}
+
+static fgq_status lower_binary(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep, (void)err;
+    out->op = op_is(n, "Add") ? FGQ_OP_ADD : op_is(n, "Sub") ? FGQ_OP_SUB : op_is(n, "Mul") ? FGQ_OP_MUL : FGQ_OP_DIV;
+    lower_act(n, out, 0);
+    return FGQ_OK;
+}
+
+static fgq_status lower_clip(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    out->op = FGQ_OP_CLIP;
+    float lo = -INFINITY, hi = INFINITY;
+    if (opset < 11) {
+        lo = fgq_node_attr_float(n, "min", -INFINITY);
+        hi = fgq_node_attr_float(n, "max", INFINITY);
+    }
+    /* Constant bounds fold into fparams; bounds computed at run time stay
+     * inputs, which the runtime's Clip reads in place of fparams. */
+    int runtime_bounds = 0;
+    for (int32_t k = 1; g != NULL && opset >= 11 && k < n->n_inputs && k < 3; k++) {
+        const fgq_ir_tensor *t = tensor_of(g, n->inputs[k]);
+        if (t == NULL)
+            continue;
+        if (t->dtype != FGQ_DT_F32 || fgq_ir_tensor_numel(t) != 1)
+            return UNSUP("node '%s' (Clip): input %s ('%s') must be an f32 scalar", n->name, k == 1 ? "min" : "max",
+                         t->name);
+        if (t->kind == FGQ_TK_CONST && t->data != NULL)
+            (k == 1 ? &lo : &hi)[0] = ((const float *)t->data)[0];
+        else
+            runtime_bounds = 1;
+    }
+    if (isnan(lo) || isnan(hi))
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Clip): NaN bound", n->name);
+    out->fparams[0] = lo;
+    out->fparams[1] = hi;
+    *keep = runtime_bounds ? (n->n_inputs < 3 ? n->n_inputs : 3) : 1;
+    return FGQ_OK;
+}
+
+/* The ops whose runtime op is only an op id and at most float attributes with defaults. */
+#define LOWER_SIMPLE(fn_, body_)                                                                                \
+    static fgq_status fn_(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,       \
+                          int32_t *keep, fgq_error *err)                                                        \
+    {                                                                                                           \
+        (void)g, (void)n, (void)opset, (void)keep, (void)err;                                                   \
+        body_;                                                                                                  \
+        return FGQ_OK;                                                                                          \
+    }
+LOWER_SIMPLE(lower_relu, out->op = FGQ_OP_RELU)
+LOWER_SIMPLE(lower_leaky_relu, out->op = FGQ_OP_LEAKY_RELU; out->fparams[0] = fgq_node_attr_float(n, "alpha", 0.01f))
+LOWER_SIMPLE(lower_sigmoid, out->op = FGQ_OP_SIGMOID)
+LOWER_SIMPLE(lower_tanh, out->op = FGQ_OP_TANH)
+LOWER_SIMPLE(lower_hard_sigmoid, out->op = FGQ_OP_HARD_SIGMOID; out->fparams[0] = fgq_node_attr_float(n, "alpha", 0.2f);
+             out->fparams[1] = fgq_node_attr_float(n, "beta", 0.5f))
+LOWER_SIMPLE(lower_hard_swish, out->op = FGQ_OP_HARD_SWISH)
+LOWER_SIMPLE(lower_erf, out->op = FGQ_OP_ERF)
+LOWER_SIMPLE(lower_sqrt, out->op = FGQ_OP_SQRT)
+LOWER_SIMPLE(lower_pow, out->op = FGQ_OP_POW)
+LOWER_SIMPLE(lower_global_avgpool, out->op = FGQ_OP_GLOBAL_AVGPOOL)
+#undef LOWER_SIMPLE
+
+static fgq_status lower_gelu(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep;
+    out->op = FGQ_OP_GELU;
+    const fgq_ir_attr *ap = fgq_node_attr(n, "approximate");
+    const char *appr = ap != NULL && ap->type == FGQ_ATTR_STRING && ap->s != NULL ? ap->s : "none";
+    if (strcmp(appr, "none") != 0 && strcmp(appr, "tanh") != 0)
+        return UNSUP("node '%s' (Gelu): approximate='%s' (none or tanh)", n->name, appr);
+    out->iparams[0] = strcmp(appr, "tanh") == 0;
+    return FGQ_OK;
+}
+
+static fgq_status lower_pool(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    int is_max = op_is(n, "MaxPool");
+    out->op = is_max ? FGQ_OP_MAXPOOL : FGQ_OP_AVGPOOL;
+    if (is_max && fgq_node_attr_int(n, "storage_order", 0) != 0)
+        return UNSUP("node '%s' (MaxPool): attribute storage_order=%lld is not supported", n->name,
+                     (long long)fgq_node_attr_int(n, "storage_order", 0));
+    if (is_max && n->n_outputs > 1 && n->outputs[1] >= 0)
+        return UNSUP("node '%s' (MaxPool): the Indices output is not supported", n->name);
+    fgq_status st = lower_spatial(g, n, 0, out, err);
+    if (st != FGQ_OK)
+        return st;
+    if (!is_max)
+        out->iparams[FGQ_P_COUNT_PAD] = fgq_node_attr_int(n, "count_include_pad", 0) != 0;
+    *keep = 1;
+    return FGQ_OK;
+}
+
+/* GlobalMaxPool: ReduceMax over the spatial dims, kept as 1s (shape inference gives Y [N, C, 1, ...]). */
+static fgq_status lower_global_maxpool(const fgq_graph *g, const fgq_ir_node *n, int64_t opset,
+                                       fgq_lowered_node *out, int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)err;
+    out->op = FGQ_OP_REDUCE;
+    out->iparams[0] = FGQ_REDUCE_MAX;
+    *keep = 1;
+    if (g == NULL)
+        return FGQ_OK;
+    const int32_t r = rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1);
+    if (r < 3)
+        return UNSUP("node '%s' (GlobalMaxPool): input rank is unknown or below 3", n->name);
+    uint32_t mask = 0;
+    for (int32_t i = 2; i < r; i++)
+        mask |= 1u << i;
+    out->iparams[1] = (int32_t)mask;
+    return FGQ_OK;
+}
+
+static fgq_status lower_batchnorm(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                  int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    out->op = FGQ_OP_BATCHNORM;
+    if (fgq_node_attr_int(n, "training_mode", 0) != 0)
+        return UNSUP("node '%s' (BatchNormalization): attribute training_mode=1 is not supported", n->name);
+    for (int32_t k = 1; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0 && g != NULL && tensor_used(g, n->outputs[k]))
+            return UNSUP("node '%s' (BatchNormalization): training-mode outputs are not supported", n->name);
+    out->fparams[0] = fgq_node_attr_float(n, "epsilon", 1e-5f);
+    return FGQ_OK;
+}
+
+/* Flatten, Reshape, Squeeze, Unsqueeze, Identity, Dropout: a copy of the data input into the
+ * output's shape. */
+static fgq_status lower_copy(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    out->op = FGQ_OP_RESHAPE;
+    if (op_is(n, "Dropout") && !fgq_dropout_is_inference(g, n))
+        return UNSUP("node '%s' (Dropout): training mode is not supported (fgq runs inference: "
+                     "training_mode must be absent or a constant false)", n->name);
+    *keep = 1;
+    return FGQ_OK;
+}
+
+/* Supported where they fold to constants (shape arithmetic, FGQ_ONNX_FOLD_ONLY); left at lowering,
+ * they depend on a run-time input. */
+static fgq_status lower_fold_only(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                  int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)out, (void)keep;
+    return UNSUP("node '%s': op %s has no fgq lowering (only where it folds to a constant)", n->name, n->op_type);
+}
+
+/* Cast: to the input's own dtype a copy; to float16 (which fgq holds as float32) a rounding to
+ * float16's precision; else CAST, for the dtypes the runtime holds (f32, u8, s8, s32, s64, bool). */
+static fgq_status lower_cast(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                             int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    *keep = 1;
+    const int64_t to = fgq_node_attr_int(n, "to", 0);
+    const fgq_dtype dt = fgq_onnx_dtype((int32_t)to);
+    if (dt == FGQ_DT_UNDEF) {
+        const char *name = fgq_onnx_type_name((int32_t)to);
+        return UNSUP("node '%s' (Cast): to %s is not supported (float, float16 as float, uint8, int8, int32, "
+                     "int64, bool)", n->name, name != NULL ? name : "an unknown type");
+    }
+    const fgq_ir_tensor *x = g != NULL && n->n_inputs >= 1 ? tensor_of(g, n->inputs[0]) : NULL;
+    out->op = x != NULL && x->dtype == dt ? FGQ_OP_RESHAPE : FGQ_OP_CAST;
+    if (to == 10 && x != NULL && x->dtype == FGQ_DT_F32) { /* the value is float16's, held as f32 */
+        out->op = FGQ_OP_CAST;
+        out->iparams[0] = 1;
+    }
+    return FGQ_OK;
+}
+
+/* Equal, Less, Greater: A, B broadcast, bool out. */
+static fgq_status lower_compare(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep, (void)err;
+    out->op = op_is(n, "Equal") ? FGQ_OP_EQUAL : op_is(n, "Less") ? FGQ_OP_LESS : FGQ_OP_GREATER;
+    return FGQ_OK;
+}
+
+static fgq_status lower_where(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                              int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep;
+    out->op = FGQ_OP_WHERE;
+    if (n->n_inputs != 3 || n->inputs[1] < 0 || n->inputs[2] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Where): condition, X and Y are required", n->name);
+    return FGQ_OK;
+}
+
+/* Expand: the shape input must be known at conversion (fgq plans static shapes); the runtime op
+ * takes X and broadcasts it to Y's dims. */
+static fgq_status lower_expand(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)opset;
+    out->op = FGQ_OP_EXPAND;
+    *keep = 1;
+    const fgq_ir_tensor *s = g != NULL && n->n_inputs >= 2 ? tensor_of(g, n->inputs[1]) : NULL;
+    if (g != NULL && (s == NULL || s->kind != FGQ_TK_CONST))
+        return UNSUP("node '%s' (Expand): input shape%s%s%s must be a constant (computed at run time)", n->name,
+                     s != NULL ? " ('" : "", s != NULL ? s->name : "", s != NULL ? "')" : "");
+    (void)err;
+    return FGQ_OK;
+}
+
+static fgq_status lower_transpose(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                  int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    out->op = FGQ_OP_TRANSPOSE;
+    int32_t r = rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1);
+    int64_t perm[FGQ_MAX_DIMS];
+    int32_t np = ints_attr(n, "perm", perm, FGQ_MAX_DIMS, -2);
+    if (np == -1)
+        return UNSUP("node '%s' (Transpose): attribute perm longer than %d", n->name, FGQ_MAX_DIMS);
+    if (np == -2) { /* default: reverse the dims */
+        np = r < 0 ? 0 : r;
+        for (int32_t i = 0; i < np; i++)
+            perm[i] = np - 1 - i;
+    }
+    if (r >= 0 && np != r)
+        return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Transpose): perm has %d entries for rank %d", n->name,
+                        (int)np, (int)r);
+    for (int32_t i = 0; i < np; i++) {
+        if (perm[i] < 0 || perm[i] >= np)
+            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Transpose): perm[%d] = %lld", n->name, (int)i,
+                            (long long)perm[i]);
+        out->iparams[i] = (int32_t)perm[i];
+    }
+    return FGQ_OK;
+}
+
+static fgq_status lower_concat(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    out->op = FGQ_OP_CONCAT;
+    if (fgq_node_attr(n, "axis") == NULL)
+        return UNSUP("node '%s' (Concat): attribute axis is missing", n->name);
+    return norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->outputs[0]), &out->iparams[0], err);
+}
+
+static fgq_status lower_softmax(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                int32_t *keep, fgq_error *err)
+{
+    (void)keep;
+    out->op = FGQ_OP_SOFTMAX;
+    int64_t axis = fgq_node_attr_int(n, "axis", opset >= 13 ? -1 : 1);
+    fgq_status st = norm_axis(n, axis, rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1), &out->iparams[0], err);
+    if (st != FGQ_OK)
+        return st;
+    out->iparams[1] = opset < 13;
+    return FGQ_OK;
+}
+
+static fgq_status lower_gather(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                               int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    out->op = FGQ_OP_GATHER;
+    fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1),
+                              &out->iparams[0], err);
+    if (st != FGQ_OK)
+        return st;
+    if (n->n_inputs != 2 || n->inputs[1] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Gather): data and indices are required", n->name);
+    return FGQ_OK;
+}
+
+/* One lowering per row of import/onnx_ops.h, in its order. */
+static const lower_fn lowerings[] = {
+#define X(op_, infer_, lower_, flags_) lower_,
+    FGQ_ONNX_OPS(X)
+#undef X
+};
+
 static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lowered_node *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
     if (n->domain != NULL && strcmp(n->domain, FGQ_DOMAIN) == 0)
         return fgq_lower_prelowered(n, out, err);
     int64_t opset = g != NULL && g->opset > 0 ? g->opset : 13;
-    if (n->domain != NULL && n->domain[0] != 0 && strcmp(n->domain, "ai.onnx") != 0)
+    if (!fgq_domain_is_default(n->domain))
         return UNSUP("node '%s' (%s): domain '%s' is not supported", n->name, n->op_type, n->domain);
     if (n->n_outputs < 1 || n->outputs[0] < 0)
         return UNSUP("node '%s' (%s): has no output", n->name, n->op_type);
-    if (fgq_lower_onnxq_handles(n)) /* ONNX's quantized ops (all outputs): tools/lower_onnxq.c */
-        return fgq_lower_onnxq(g, n, lower_spatial, out, err);
-    if (op_is(n, "Split"))
-        return lower_split(g, n, opset, out, err);
-    if (op_is(n, "LayerNormalization"))
-        return lower_layernorm(g, n, out, err);
-    if (op_is(n, "LSTM") || op_is(n, "GRU"))
-        return lower_rnn(g, n, out, err);
+    const int32_t row = fgq_onnx_op_index(n->op_type, n->domain);
+    if (row < 0)
+        return UNSUP("node '%s': op %s has no fgq lowering", n->name, n->op_type);
+    int32_t keep = n->n_inputs; /* how many leading inputs the runtime op takes */
+    if (fgq_onnx_op_at(row)->flags & FGQ_ONNX_OUTPUTS)
+        return lowerings[row](g, n, opset, out, &keep, err);
     /* Extra outputs must be unread (a graph-less support check cannot know). */
     for (int32_t k = 1; k < n->n_outputs && g != NULL; k++)
         if (tensor_used(g, n->outputs[k]))
@@ -592,180 +953,9 @@ static fgq_status lower_impl(const fgq_graph *g, const fgq_ir_node *n, fgq_lower
     if (n->n_inputs > FGQ_LOWER_MAX_INPUTS)
         return UNSUP("node '%s' (%s): %d inputs, at most %d supported", n->name, n->op_type, (int)n->n_inputs,
                      FGQ_LOWER_MAX_INPUTS);
-    int32_t keep = n->n_inputs; /* how many leading inputs the runtime op takes */
-    one_input_lower_fn one;
-
-    if (op_is(n, "Conv")) {
-        out->op = FGQ_OP_CONV;
-        int64_t group = fgq_node_attr_int(n, "group", 1);
-        if (group < 1 || group > INT32_MAX)
-            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Conv): group %lld", n->name, (long long)group);
-        out->iparams[FGQ_P_GROUP] = (int32_t)group;
-        fgq_status st = lower_spatial(g, n, 1, out, err);
-        if (st != FGQ_OK)
-            return st;
-        lower_act(n, out, FGQ_P_ACT);
-        keep = n->n_inputs < 3 ? n->n_inputs : 3;
-    } else if (op_is(n, "Gemm")) {
-        out->op = FGQ_OP_GEMM;
-        out->iparams[FGQ_P_TRANS_A] = fgq_node_attr_int(n, "transA", 0) != 0;
-        out->iparams[FGQ_P_TRANS_B] = fgq_node_attr_int(n, "transB", 0) != 0;
-        out->fparams[FGQ_PF_ALPHA] = fgq_node_attr_float(n, "alpha", 1.0f);
-        out->fparams[FGQ_PF_BETA] = fgq_node_attr_float(n, "beta", 1.0f);
-        lower_act(n, out, FGQ_P_GEMM_ACT);
-    } else if (op_is(n, "MatMul")) {
-        out->op = FGQ_OP_MATMUL;
-        lower_act(n, out, 0);
-    } else if (op_is(n, "Add") || op_is(n, "Sub") || op_is(n, "Mul") || op_is(n, "Div")) {
-        out->op = op_is(n, "Add") ? FGQ_OP_ADD : op_is(n, "Sub") ? FGQ_OP_SUB : op_is(n, "Mul") ? FGQ_OP_MUL : FGQ_OP_DIV;
-        lower_act(n, out, 0);
-    } else if (op_is(n, "Relu")) {
-        out->op = FGQ_OP_RELU;
-    } else if (op_is(n, "Clip")) {
-        out->op = FGQ_OP_CLIP;
-        float lo = -INFINITY, hi = INFINITY;
-        if (opset < 11) {
-            lo = fgq_node_attr_float(n, "min", -INFINITY);
-            hi = fgq_node_attr_float(n, "max", INFINITY);
-        }
-        /* Constant bounds fold into fparams; bounds computed at run time stay
-         * inputs, which the runtime's Clip reads in place of fparams. */
-        int runtime_bounds = 0;
-        for (int32_t k = 1; g != NULL && opset >= 11 && k < n->n_inputs && k < 3; k++) {
-            const fgq_ir_tensor *t = tensor_of(g, n->inputs[k]);
-            if (t == NULL)
-                continue;
-            if (t->dtype != FGQ_DT_F32 || fgq_ir_tensor_numel(t) != 1)
-                return UNSUP("node '%s' (Clip): input %s ('%s') must be an f32 scalar", n->name,
-                             k == 1 ? "min" : "max", t->name);
-            if (t->kind == FGQ_TK_CONST && t->data != NULL)
-                (k == 1 ? &lo : &hi)[0] = ((const float *)t->data)[0];
-            else
-                runtime_bounds = 1;
-        }
-        if (isnan(lo) || isnan(hi))
-            return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Clip): NaN bound", n->name);
-        out->fparams[0] = lo;
-        out->fparams[1] = hi;
-        keep = runtime_bounds ? (n->n_inputs < 3 ? n->n_inputs : 3) : 1;
-    } else if (op_is(n, "LeakyRelu")) {
-        out->op = FGQ_OP_LEAKY_RELU;
-        out->fparams[0] = fgq_node_attr_float(n, "alpha", 0.01f);
-    } else if (op_is(n, "Sigmoid")) {
-        out->op = FGQ_OP_SIGMOID;
-    } else if (op_is(n, "Tanh")) {
-        out->op = FGQ_OP_TANH;
-    } else if (op_is(n, "MaxPool") || op_is(n, "AveragePool")) {
-        int is_max = op_is(n, "MaxPool");
-        out->op = is_max ? FGQ_OP_MAXPOOL : FGQ_OP_AVGPOOL;
-        if (is_max && fgq_node_attr_int(n, "storage_order", 0) != 0)
-            return UNSUP("node '%s' (MaxPool): attribute storage_order=%lld is not supported", n->name,
-                         (long long)fgq_node_attr_int(n, "storage_order", 0));
-        if (is_max && n->n_outputs > 1 && n->outputs[1] >= 0)
-            return UNSUP("node '%s' (MaxPool): the Indices output is not supported", n->name);
-        fgq_status st = lower_spatial(g, n, 0, out, err);
-        if (st != FGQ_OK)
-            return st;
-        if (!is_max)
-            out->iparams[FGQ_P_COUNT_PAD] = fgq_node_attr_int(n, "count_include_pad", 0) != 0;
-        keep = 1;
-    } else if (op_is(n, "GlobalAveragePool")) {
-        out->op = FGQ_OP_GLOBAL_AVGPOOL;
-    } else if (op_is(n, "BatchNormalization")) {
-        out->op = FGQ_OP_BATCHNORM;
-        if (fgq_node_attr_int(n, "training_mode", 0) != 0)
-            return UNSUP("node '%s' (BatchNormalization): attribute training_mode=1 is not supported", n->name);
-        for (int32_t k = 1; k < n->n_outputs; k++)
-            if (n->outputs[k] >= 0 && g != NULL && tensor_used(g, n->outputs[k]))
-                return UNSUP("node '%s' (BatchNormalization): training-mode outputs are not supported", n->name);
-        out->fparams[0] = fgq_node_attr_float(n, "epsilon", 1e-5f);
-    } else if (op_is(n, "Flatten") || op_is(n, "Reshape") || op_is(n, "Squeeze") || op_is(n, "Unsqueeze") ||
-               op_is(n, "Identity") || op_is(n, "Dropout")) {
-        out->op = FGQ_OP_RESHAPE;
-        if (op_is(n, "Dropout") && !fgq_dropout_is_inference(g, n))
-            return UNSUP("node '%s' (Dropout): training mode is not supported (fgq runs inference: "
-                         "training_mode must be absent or a constant false)", n->name);
-        keep = 1;
-    } else if (op_is(n, "Cast") && g != NULL && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
-               g->tensors[n->inputs[0]].dtype != FGQ_DT_UNDEF &&
-               fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0)) == g->tensors[n->inputs[0]].dtype) {
-        out->op = FGQ_OP_RESHAPE; /* a Cast to its input's own dtype (float16 models): a copy */
-        keep = 1;
-    } else if (op_is(n, "Transpose")) {
-        out->op = FGQ_OP_TRANSPOSE;
-        int32_t r = rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1);
-        int64_t perm[FGQ_MAX_DIMS];
-        int32_t np = ints_attr(n, "perm", perm, FGQ_MAX_DIMS, -2);
-        if (np == -1)
-            return UNSUP("node '%s' (Transpose): attribute perm longer than %d", n->name, FGQ_MAX_DIMS);
-        if (np == -2) { /* default: reverse the dims */
-            np = r < 0 ? 0 : r;
-            for (int32_t i = 0; i < np; i++)
-                perm[i] = np - 1 - i;
-        }
-        if (r >= 0 && np != r)
-            return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Transpose): perm has %d entries for rank %d", n->name,
-                            (int)np, (int)r);
-        for (int32_t i = 0; i < np; i++) {
-            if (perm[i] < 0 || perm[i] >= np)
-                return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Transpose): perm[%d] = %lld", n->name, (int)i,
-                                (long long)perm[i]);
-            out->iparams[i] = (int32_t)perm[i];
-        }
-    } else if (op_is(n, "Concat")) {
-        out->op = FGQ_OP_CONCAT;
-        if (fgq_node_attr(n, "axis") == NULL)
-            return UNSUP("node '%s' (Concat): attribute axis is missing", n->name);
-        fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->outputs[0]), &out->iparams[0], err);
-        if (st != FGQ_OK)
-            return st;
-    } else if (op_is(n, "Softmax")) {
-        out->op = FGQ_OP_SOFTMAX;
-        int64_t axis = fgq_node_attr_int(n, "axis", opset >= 13 ? -1 : 1);
-        fgq_status st = norm_axis(n, axis, rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1), &out->iparams[0], err);
-        if (st != FGQ_OK)
-            return st;
-        out->iparams[1] = opset < 13;
-    } else if (op_is(n, "HardSigmoid")) {
-        out->op = FGQ_OP_HARD_SIGMOID;
-        out->fparams[0] = fgq_node_attr_float(n, "alpha", 0.2f);
-        out->fparams[1] = fgq_node_attr_float(n, "beta", 0.5f);
-    } else if (op_is(n, "HardSwish")) {
-        out->op = FGQ_OP_HARD_SWISH;
-    } else if (op_is(n, "Erf")) {
-        out->op = FGQ_OP_ERF;
-    } else if (op_is(n, "Gelu")) {
-        out->op = FGQ_OP_GELU;
-        const fgq_ir_attr *ap = fgq_node_attr(n, "approximate");
-        const char *appr = ap != NULL && ap->type == FGQ_ATTR_STRING && ap->s != NULL ? ap->s : "none";
-        if (strcmp(appr, "none") != 0 && strcmp(appr, "tanh") != 0)
-            return UNSUP("node '%s' (Gelu): approximate='%s' (none or tanh)", n->name, appr);
-        out->iparams[0] = strcmp(appr, "tanh") == 0;
-    } else if (op_is(n, "Sqrt")) {
-        out->op = FGQ_OP_SQRT;
-    } else if (op_is(n, "Pow")) {
-        out->op = FGQ_OP_POW;
-    } else if ((one = one_input_lowering(n)) != NULL) {
-        fgq_status st = one(g, n, opset, out, err);
-        if (st != FGQ_OK)
-            return st;
-        keep = 1;
-    } else if (op_is(n, "ConvTranspose")) {
-        fgq_status st = lower_conv_transpose(g, n, out, err);
-        if (st != FGQ_OK)
-            return st;
-        keep = n->n_inputs < 3 ? n->n_inputs : 3;
-    } else if (op_is(n, "Gather")) {
-        out->op = FGQ_OP_GATHER;
-        fgq_status st = norm_axis(n, fgq_node_attr_int(n, "axis", 0), rank_of(g, n->n_inputs > 0 ? n->inputs[0] : -1),
-                                  &out->iparams[0], err);
-        if (st != FGQ_OK)
-            return st;
-        if (n->n_inputs != 2 || n->inputs[1] < 0)
-            return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Gather): data and indices are required", n->name);
-    } else {
-        return UNSUP("node '%s': op %s has no fgq lowering", n->name, n->op_type);
-    }
+    fgq_status st = lowerings[row](g, n, opset, out, &keep, err);
+    if (st != FGQ_OK)
+        return st;
     out->n_inputs = keep;
     for (int32_t k = 0; k < keep; k++)
         out->inputs[k] = n->inputs[k];

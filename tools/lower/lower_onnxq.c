@@ -10,19 +10,6 @@
 
 #define UNSUP(...) fgq_fail(err, FGQ_ERR_UNSUPPORTED, __VA_ARGS__)
 
-static const char *const k_ops[] = {"QuantizeLinear", "DequantizeLinear", "MatMulInteger", "ConvInteger",
-                                    "QLinearMatMul",  "QLinearConv",      "DynamicQuantizeLinear"};
-
-int fgq_lower_onnxq_handles(const fgq_ir_node *n)
-{
-    if (n->domain != NULL && n->domain[0] != 0 && strcmp(n->domain, "ai.onnx") != 0)
-        return 0;
-    for (size_t i = 0; i < sizeof k_ops / sizeof k_ops[0]; i++)
-        if (strcmp(n->op_type, k_ops[i]) == 0)
-            return 1;
-    return 0;
-}
-
 static const fgq_ir_tensor *input_of(const fgq_graph *g, const fgq_ir_node *n, int32_t k)
 {
     return k < n->n_inputs && n->inputs[k] >= 0 && n->inputs[k] < g->n_tensors ? &g->tensors[n->inputs[k]] : NULL;

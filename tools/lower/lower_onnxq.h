@@ -1,6 +1,6 @@
 /*
  * lower_onnxq.h — lowering of ONNX's quantized operators (tools/lower_onnxq.c),
- * called from lower.c's fgq_lower_node for the ops fgq_lower_onnxq_handles names.
+ * called from lower.c's fgq_lower_node for the rows of import/onnx_ops.h that name lower_onnxq_op.
  *
  * fgq quantizes with constant scales and zero points: every scale and zero
  * point input must be a constant (initializer), per tensor (one value, or a
@@ -31,8 +31,6 @@
 typedef fgq_status (*fgq_lower_spatial_fn)(const fgq_graph *g, const fgq_ir_node *n, int is_conv,
                                            fgq_lowered_node *out, fgq_error *err);
 
-/* 1 when n is one of the ONNX quantized ops above (default domain). */
-int fgq_lower_onnxq_handles(const fgq_ir_node *n);
 /* Fills out (op, params, inputs, outputs). */
 fgq_status fgq_lower_onnxq(const fgq_graph *g, const fgq_ir_node *n, fgq_lower_spatial_fn spatial,
                            fgq_lowered_node *out, fgq_error *err);

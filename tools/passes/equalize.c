@@ -2,6 +2,7 @@
 #include "passes/equalize.h"
 
 #include "fgq_ops.h"
+#include "import/onnx_ops.h"
 #include "passes/passes.h"
 
 #include <math.h>
@@ -28,10 +29,8 @@ static int homogeneous(const fgq_ir_node *n)
 /* A node between the pair that commutes with a positive per-channel scale. */
 static int passes_scale(const fgq_ir_node *n)
 {
-    if (n->domain != NULL && n->domain[0] != '\0')
-        return 0;
-    return strcmp(n->op_type, "MaxPool") == 0 || strcmp(n->op_type, "AveragePool") == 0 ||
-           strcmp(n->op_type, "GlobalAveragePool") == 0 || strcmp(n->op_type, "Relu") == 0;
+    return fgq_node_is(n, "MaxPool") || fgq_node_is(n, "AveragePool") ||
+           fgq_node_is(n, "GlobalAveragePool") || fgq_node_is(n, "Relu");
 }
 
 fgq_status fgq_pass_equalize(fgq_graph *g, int32_t *n_pairs, fgq_error *err)

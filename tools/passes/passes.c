@@ -16,8 +16,7 @@
 
 static int is_op(const fgq_ir_node *n, const char *op)
 {
-    return (n->domain == NULL || n->domain[0] == 0 || strcmp(n->domain, "ai.onnx") == 0) &&
-           strcmp(n->op_type, op) == 0;
+    return fgq_node_is(n, op);
 }
 
 static int is_graph_output(const fgq_graph *g, int32_t t)
@@ -211,10 +210,12 @@ fgq_status fgq_pass_drop_identity(fgq_graph *g, fgq_error *err)
         return FGQ_ERR_NOMEM;
     for (int32_t i = 0; i < g->n_nodes; i++) {
         fgq_ir_node *n = &g->nodes[i];
-        /* a Cast to the dtype its input already has (float16 models, imported as float32) copies */
-        const int same_cast = is_op(n, "Cast") && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
+        /* a Cast to the dtype its input already has copies (not one to float16, which fgq holds as
+         * float32: that one rounds to float16's precision) */
+        const int64_t to = is_op(n, "Cast") ? fgq_node_attr_int(n, "to", 0) : 0;
+        const int same_cast = is_op(n, "Cast") && to != 10 && n->n_inputs >= 1 && n->inputs[0] >= 0 &&
                               g->tensors[n->inputs[0]].dtype != FGQ_DT_UNDEF &&
-                              fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0)) == g->tensors[n->inputs[0]].dtype;
+                              fgq_onnx_dtype((int32_t)to) == g->tensors[n->inputs[0]].dtype;
         if (!(is_op(n, "Identity") || is_op(n, "Dropout") || same_cast) || n->n_inputs < 1 || n->n_outputs < 1)
             continue;
         int32_t x = n->inputs[0], y = n->outputs[0];
@@ -510,26 +511,13 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
     return FGQ_OK;
 }
 
-/* ONNX TensorProto.DataType → fgq dtype for Cast targets fgq can hold. */
-static fgq_dtype cast_target(int64_t to)
-{
-    switch (to) {
-    case 1: case 10: return FGQ_DT_F32; /* float16 is imported as float32 */
-    case 2: return FGQ_DT_U8;
-    case 3: return FGQ_DT_S8;
-    case 6: return FGQ_DT_S32;
-    case 7: return FGQ_DT_S64;
-    case 9: return FGQ_DT_BOOL;
-    default: return FGQ_DT_UNDEF;
-    }
-}
-
 /* Evaluates node i. FGQ_OK: outputs are now constants. FGQ_ERR_UNSUPPORTED
  * (without a message): not foldable, left alone. Other errors are real. */
 static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
 {
     fgq_ir_node *n = &g->nodes[i];
-    if (n->n_outputs < 1 || n->outputs[0] < 0)
+    const fgq_onnx_op *row = fgq_onnx_op_at(fgq_onnx_op_index(n->op_type, n->domain));
+    if (row == NULL || !(row->flags & FGQ_ONNX_FOLDS) || n->n_outputs < 1 || n->outputs[0] < 0)
         return FGQ_ERR_UNSUPPORTED;
     fgq_ir_tensor *out = &g->tensors[n->outputs[0]];
     const fgq_ir_tensor *x = n->n_inputs > 0 && n->inputs[0] >= 0 ? &g->tensors[n->inputs[0]] : NULL;
@@ -614,7 +602,7 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
     if (is_op(n, "ConstantOfShape") || is_op(n, "Equal") || is_op(n, "Where") || is_op(n, "Expand"))
         return fold_broadcast(g, n, out, err);
     if (is_op(n, "Cast")) {
-        fgq_dtype to = cast_target(fgq_node_attr_int(n, "to", 0));
+        fgq_dtype to = fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0));
         if (to == FGQ_DT_UNDEF)
             return FGQ_ERR_UNSUPPORTED;
         void *data = alloc_elems(xn, to);
@@ -1123,7 +1111,7 @@ fgq_status fgq_pass_rnn_state_outputs(fgq_graph *g, fgq_error *err)
 {
     for (int32_t i = 0; i < g->n_nodes; i++) {
         fgq_ir_node *n = &g->nodes[i];
-        if (n->domain[0] != '\0' || (!is_op(n, "LSTM") && !is_op(n, "GRU")))
+        if (!is_op(n, "LSTM") && !is_op(n, "GRU"))
             continue;
         const int32_t want = is_op(n, "LSTM") ? 3 : 2;
         if (n->n_outputs < want) {
@@ -1157,7 +1145,7 @@ fgq_status fgq_pass_pow_float_exponent(fgq_graph *g, fgq_error *err)
 {
     for (int32_t i = 0; i < g->n_nodes; i++) {
         const fgq_ir_node *n = &g->nodes[i];
-        if (n->domain[0] != '\0' || !is_op(n, "Pow") || n->n_inputs != 2 || n->inputs[1] < 0 ||
+        if (!is_op(n, "Pow") || n->n_inputs != 2 || n->inputs[1] < 0 ||
             !is_const(g, n->inputs[1]))
             continue;
         const fgq_ir_tensor *e = &g->tensors[n->inputs[1]];

@@ -1,6 +1,8 @@
 /* weights.c — finding weight tensors and their [rows, k] view; see weights.h. */
 #include "quant/format/weights.h"
 
+#include "import/onnx_ops.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,10 +11,10 @@
 static int weight_view(const fgq_graph *g, int32_t ni, fgq_weight_ref *ref)
 {
     const fgq_ir_node *n = &g->nodes[ni];
-    int is_conv = strcmp(n->op_type, "Conv") == 0;
-    int is_gemm = strcmp(n->op_type, "Gemm") == 0;
-    int is_matmul = strcmp(n->op_type, "MatMul") == 0;
-    if (n->domain[0] != '\0' || !(is_conv || is_gemm || is_matmul) || n->n_inputs < 2)
+    int is_conv = fgq_node_is(n, "Conv");
+    int is_gemm = fgq_node_is(n, "Gemm");
+    int is_matmul = fgq_node_is(n, "MatMul");
+    if (!(is_conv || is_gemm || is_matmul) || n->n_inputs < 2)
         return 0;
     int32_t t = n->inputs[1];
     if (t < 0)

@@ -70,13 +70,21 @@ fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n,
     if (n <= 0)
         return FGQ_OK;
     double bmin = INFINITY, bmax = -INFINITY;
+    int64_t bad = 0;
     for (int64_t i = 0; i < n; i++) {
-        if (!isfinite(x[i]))
-            return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' holds %s at element %lld",
-                            name ? name : "?", isnan(x[i]) ? "NaN" : "Inf", (long long)i);
+        if (isnan(x[i]))
+            return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' holds NaN at element %lld",
+                            name ? name : "?", (long long)i);
+        if (isinf(x[i])) {
+            bad++;
+            s->n_inf++;
+            continue;
+        }
         bmin = x[i] < bmin ? x[i] : bmin;
         bmax = x[i] > bmax ? x[i] : bmax;
     }
+    if (bad == n)
+        return FGQ_OK;
     if (s->count == 0) {
         s->min = bmin;
         s->max = bmax;
@@ -103,9 +111,10 @@ fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n,
             grow(s, left && right ? 0 : left ? -1 : 1);
         }
         for (int64_t i = 0; i < n; i++)
-            s->bins[bin_of(s, x[i]) - s->off] += 1.0;
+            if (isfinite(x[i]))
+                s->bins[bin_of(s, x[i]) - s->off] += 1.0;
     }
-    s->count += n;
+    s->count += n - bad;
     return FGQ_OK;
 }
 
@@ -248,6 +257,9 @@ fgq_status fgq_stats_range(const fgq_tensor_stats *s, const fgq_observer *o, int
 {
     if (s == NULL || s->bins == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' is not tracked", name ? name : "?");
+    if (s->n_inf > 0)
+        return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' holds Inf (%lld values): it cannot be "
+                        "quantized; only float ops may read it", name ? name : "?", (long long)s->n_inf);
     if (s->count == 0)
         return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' was never observed", name ? name : "?");
     if (levels < 2)

@@ -55,7 +55,9 @@ typedef struct {
 fgq_status fgq_observer_parse(const char *text, fgq_observer *out, fgq_error *err);
 
 typedef struct {
-    int64_t count;            /* values observed */
+    int64_t count;            /* finite values observed */
+    int64_t n_inf;            /* ±Inf values seen (not in count): such a tensor cannot be quantized, only
+                                 float ops may read it (an attention mask's -inf scores) */
     double min, max;          /* running, over everything observed */
     double width;             /* bin width; 0 until the first non-zero value */
     int64_t off;              /* absolute index of bin 0 */
@@ -72,7 +74,8 @@ typedef struct {
 fgq_status fgq_calib_init(fgq_calib *c, const fgq_graph *g, fgq_error *err);
 void fgq_calib_free(fgq_calib *c);
 
-/* Adds n values to the statistics of one tensor record. `name` for messages. */
+/* Adds n values to the statistics of one tensor record. NaN is FGQ_ERR_VALUE; ±Inf is counted apart
+ * (n_inf) and fgq_stats_range refuses a tensor that held any. `name` for messages. */
 fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, fgq_error *err);
 
 /* Runs g (float) on the samples (run_graph.h fgq_samples: one buffer per
@@ -94,7 +97,8 @@ void fgq_calib_sweep_observer(fgq_calib_sweep *o, fgq_calib *c, const fgq_graph 
                               fgq_sweep_observer *out);
 
 /* Range of stats s under observer o for `levels` quantization levels (>= 2;
- * 256 for u8/s8, 16 for u4). Always lo <= 0 <= hi. */
+ * 256 for u8/s8, 16 for u4). Always lo <= 0 <= hi. FGQ_ERR_VALUE for a tensor
+ * that held ±Inf. */
 fgq_status fgq_stats_range(const fgq_tensor_stats *s, const fgq_observer *o, int32_t levels, const char *name,
                            float *lo, float *hi, fgq_error *err);
 

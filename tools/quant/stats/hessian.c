@@ -28,7 +28,7 @@ int fgq_layer_view_of(const fgq_graph *g, int32_t node, fgq_layer_view *v)
     v->node = node;
     v->input = n->inputs[0];
     v->groups = 1;
-    if (strcmp(n->op_type, "Conv") != 0) {
+    if (!fgq_node_is(n, "Conv")) {
         int64_t numel = fgq_ir_tensor_numel(xt);
         if (xt->rank < 1 || xt->dims[xt->rank - 1] != v->k || numel <= 0)
             return 0;
