@@ -636,6 +636,30 @@ static void test_syrk_twins(void)
                 worst = e > worst ? e : worst;
             }
         CHECK_MSG(worst < 1e-5, "k %lld np %lld: H off the definition by %g", (long long)k, (long long)np, worst);
+        /* the two-operand form (P of the sequential statistics), every entry */
+        float *y = calloc((size_t)(np * ld), sizeof(float));
+        for (int64_t p = 0; p < np; p++)
+            for (int64_t j = 0; j < k; j++)
+                y[p * ld + j] = (float)(rng_gauss() * exp(2.0 * rng_gauss()));
+        for (int64_t i = 0; i < k * k; i++)
+            h[i] = r[i] = h0[i];
+        fgq_hessian_cross(x, y, np, k, ld, h);
+        fgq_hessian_cross_ref(x, y, np, k, ld, r);
+        CHECK_MSG(memcmp(h, r, (size_t)(k * k) * sizeof(double)) == 0, "k %lld np %lld: cross kernel and twin differ",
+                  (long long)k, (long long)np);
+        worst = 0.0;
+        for (int64_t i = 0; i < k; i++)
+            for (int64_t j = 0; j < k; j++) {
+                double sum = 0.0, mag = 0.0;
+                for (int64_t p = 0; p < np; p++) {
+                    sum += (double)x[p * ld + i] * y[p * ld + j];
+                    mag += fabs((double)x[p * ld + i] * y[p * ld + j]);
+                }
+                const double e = fabs(h[i * k + j] - h0[i * k + j] - sum) / (mag + 1.0);
+                worst = e > worst ? e : worst;
+            }
+        CHECK_MSG(worst < 1e-5, "k %lld np %lld: P off the definition by %g", (long long)k, (long long)np, worst);
+        free(y);
         free(x);
         free(h);
         free(r);

@@ -62,24 +62,25 @@ int fgq_layer_view_of(const fgq_graph *g, int32_t node, fgq_layer_view *v)
     return v->n >= 1 && v->c % v->groups == 0 && (v->c / v->groups) * kk == v->k && v->rows % v->groups == 0;
 }
 
-/* The tiles of fgq_hessian_syrk: rows i0..i0+5 against columns j0..j0+15
- * (j0 a multiple of 16 at or below i0, so a tile may reach below the
- * diagonal: fgq_hessian_symmetrize overwrites that part), each sum in float
- * over the block's positions in order, a product then an add (no FMA: the
- * project builds with -std=c11, so the plain C does not contract either),
- * then added to h in double where i < k and j < k. */
-void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
+/* The tiles of fgq_hessian_syrk / fgq_hessian_cross: rows i0..i0+5 of a
+ * against columns j0..j0+15 of b, every j0 (full) or from the multiple of
+ * 16 at or below i0 (upper: a tile may reach below the diagonal, which
+ * fgq_hessian_symmetrize overwrites), each sum in float over the block's
+ * positions in order, a product then an add (no FMA: the project builds
+ * with -std=c11, so the plain C does not contract either), then added to h
+ * in double where i < k and j < k. */
+static void tiles_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper)
 {
     for (int64_t i0 = 0; i0 < k; i0 += 6)
-        for (int64_t j0 = i0 / 16 * 16; j0 < k; j0 += 16) {
+        for (int64_t j0 = upper ? i0 / 16 * 16 : 0; j0 < k; j0 += 16) {
             float acc[6][16];
             memset(acc, 0, sizeof acc);
             for (int64_t p = 0; p < np; p++) {
-                const float *xp = x + p * ld;
+                const float *ap = a + p * ld, *bp = b + p * ld;
                 for (int r = 0; r < 6; r++) {
-                    const float a = xp[i0 + r];
+                    const float ar = ap[i0 + r];
                     for (int c = 0; c < 16; c++)
-                        acc[r][c] += a * xp[j0 + c];
+                        acc[r][c] += ar * bp[j0 + c];
                 }
             }
             for (int64_t r = 0; r < 6 && i0 + r < k; r++) {
@@ -90,31 +91,42 @@ void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, dou
         }
 }
 
+void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
+{
+    tiles_ref(x, x, np, k, ld, h, 1);
+}
+
+void fgq_hessian_cross_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p)
+{
+    tiles_ref(a, b, np, k, ld, p, 0);
+}
+
 #if FGQ_HESSIAN_AVX2
 #include <immintrin.h>
 
-#define SYRK_ROW(r)                                                                                             \
+#define TILE_ROW(r)                                                                                             \
     do {                                                                                                        \
-        const __m256 a = _mm256_broadcast_ss(xp + i0 + (r));                                                    \
-        c##r##0 = _mm256_add_ps(c##r##0, _mm256_mul_ps(a, b0));                                                 \
-        c##r##1 = _mm256_add_ps(c##r##1, _mm256_mul_ps(a, b1));                                                 \
+        const __m256 ar = _mm256_broadcast_ss(ap + i0 + (r));                                                   \
+        c##r##0 = _mm256_add_ps(c##r##0, _mm256_mul_ps(ar, b0));                                                \
+        c##r##1 = _mm256_add_ps(c##r##1, _mm256_mul_ps(ar, b1));                                                \
     } while (0)
 
-__attribute__((target("avx2"))) static void syrk_avx2(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
+__attribute__((target("avx2"))) static void tiles_avx2(const float *a, const float *b, int64_t np, int64_t k,
+                                                       int64_t ld, double *h, int upper)
 {
     for (int64_t i0 = 0; i0 < k; i0 += 6)
-        for (int64_t j0 = i0 / 16 * 16; j0 < k; j0 += 16) {
+        for (int64_t j0 = upper ? i0 / 16 * 16 : 0; j0 < k; j0 += 16) {
             __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
             __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
             for (int64_t p = 0; p < np; p++) {
-                const float *xp = x + p * ld;
-                const __m256 b0 = _mm256_loadu_ps(xp + j0), b1 = _mm256_loadu_ps(xp + j0 + 8);
-                SYRK_ROW(0);
-                SYRK_ROW(1);
-                SYRK_ROW(2);
-                SYRK_ROW(3);
-                SYRK_ROW(4);
-                SYRK_ROW(5);
+                const float *ap = a + p * ld, *bp = b + p * ld;
+                const __m256 b0 = _mm256_loadu_ps(bp + j0), b1 = _mm256_loadu_ps(bp + j0 + 8);
+                TILE_ROW(0);
+                TILE_ROW(1);
+                TILE_ROW(2);
+                TILE_ROW(3);
+                TILE_ROW(4);
+                TILE_ROW(5);
             }
             float acc[6][16];
             _mm256_storeu_ps(acc[0], c00), _mm256_storeu_ps(acc[0] + 8, c01);
@@ -130,7 +142,7 @@ __attribute__((target("avx2"))) static void syrk_avx2(const float *x, int64_t np
             }
         }
 }
-#undef SYRK_ROW
+#undef TILE_ROW
 #endif
 
 int64_t fgq_hessian_ld(int64_t k)
@@ -139,15 +151,25 @@ int64_t fgq_hessian_ld(int64_t k)
     return ((rows6 > k ? rows6 : k) + 15) / 16 * 16;
 }
 
-void fgq_hessian_syrk(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
+static void tiles(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper)
 {
 #if FGQ_HESSIAN_AVX2
     if (__builtin_cpu_supports("avx2")) {
-        syrk_avx2(x, np, k, ld, h);
+        tiles_avx2(a, b, np, k, ld, h, upper);
         return;
     }
 #endif
-    fgq_hessian_syrk_ref(x, np, k, ld, h);
+    tiles_ref(a, b, np, k, ld, h, upper);
+}
+
+void fgq_hessian_syrk(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
+{
+    tiles(x, x, np, k, ld, h, 1);
+}
+
+void fgq_hessian_cross(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p)
+{
+    tiles(a, b, np, k, ld, p, 0);
 }
 
 /* Written one input channel and kernel tap at a time, positions inner, so
@@ -259,33 +281,11 @@ fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, f
     return FGQ_OK;
 }
 
-/* p (k x k, full) += Σ_q a[q]ᵀ·b[q] over nq rows of a, b [nq, k]; float per block, then double. */
-static void cross_block(const float *a, const float *b, int64_t nq, int64_t k, double *p)
-{
-    float acc[32];
-    for (int64_t i = 0; i < k; i++)
-        for (int64_t j0 = 0; j0 < k; j0 += 32) {
-            const int64_t nj = k - j0 < 32 ? k - j0 : 32;
-            memset(acc, 0, sizeof acc);
-            for (int64_t q = 0; q < nq; q++) {
-                const float ai = a[q * k + i];
-                if (ai == 0.0f)
-                    continue;
-                const float *bq = b + q * k + j0;
-                for (int64_t c = 0; c < nj; c++)
-                    acc[c] += ai * bq[c];
-            }
-            double *pr = p + i * k + j0;
-            for (int64_t c = 0; c < nj; c++)
-                pr[c] += (double)acc[c];
-        }
-}
-
-static void column_sums(const float *a, int64_t nq, int64_t k, double *s)
+static void column_sums(const float *a, int64_t nq, int64_t k, int64_t ld, double *s)
 {
     for (int64_t q = 0; q < nq; q++)
         for (int64_t c = 0; c < k; c++)
-            s[c] += (double)a[q * k + c];
+            s[c] += (double)a[q * ld + c];
 }
 
 int64_t fgq_layer_positions(const fgq_layer_view *v)
@@ -296,31 +296,29 @@ int64_t fgq_layer_positions(const fgq_layer_view *v)
 fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const float *xt, double *p, double *sx,
                                  double *sxt, fgq_error *err)
 {
-    if (!v->is_conv) {
-        for (int64_t q = 0; q < v->m; q += POS_BLOCK) {
-            const int64_t nq = v->m - q < POS_BLOCK ? v->m - q : POS_BLOCK;
-            if (p != NULL)
-                cross_block(x + q * v->k, xt + q * v->k, nq, v->k, p);
-            column_sums(x + q * v->k, nq, v->k, sx);
-            column_sums(xt + q * v->k, nq, v->k, sxt);
-        }
-        return FGQ_OK;
-    }
-    float *ca = malloc((size_t)(2 * POS_BLOCK * v->k) * sizeof(float));
+    const int64_t k = v->k, ld = fgq_hessian_ld(k);
+    float *ca = calloc((size_t)(2 * POS_BLOCK * ld), sizeof(float));
     if (ca == NULL)
-        return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)v->k);
-    float *cb = ca + POS_BLOCK * v->k;
-    const int64_t np = v->out[0] * v->out[1] * v->out[2];
-    for (int64_t b = 0; b < v->n; b++)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)k);
+    float *cb = ca + POS_BLOCK * ld;
+    const int64_t np = v->is_conv ? v->out[0] * v->out[1] * v->out[2] : v->m;
+    for (int64_t b = 0; b < (v->is_conv ? v->n : 1); b++)
         for (int64_t g = 0; g < v->groups; g++)
             for (int64_t q = 0; q < np; q += POS_BLOCK) {
                 const int64_t nq = np - q < POS_BLOCK ? np - q : POS_BLOCK;
-                fgq_layer_columns(v, x, b, g, q, nq, ca);
-                fgq_layer_columns(v, xt, b, g, q, nq, cb);
+                if (v->is_conv) {
+                    columns_ld(v, x, b, g, q, nq, ca, ld);
+                    columns_ld(v, xt, b, g, q, nq, cb, ld);
+                } else {
+                    for (int64_t r = 0; r < nq; r++) {
+                        memcpy(ca + r * ld, x + (q + r) * k, (size_t)k * sizeof(float));
+                        memcpy(cb + r * ld, xt + (q + r) * k, (size_t)k * sizeof(float));
+                    }
+                }
                 if (p != NULL)
-                    cross_block(ca, cb, nq, v->k, p + g * v->k * v->k);
-                column_sums(ca, nq, v->k, sx + g * v->k);
-                column_sums(cb, nq, v->k, sxt + g * v->k);
+                    fgq_hessian_cross(ca, cb, nq, k, ld, p + g * k * k);
+                column_sums(ca, nq, k, ld, sx + g * k);
+                column_sums(cb, nq, k, ld, sxt + g * k);
             }
     free(ca);
     return FGQ_OK;

@@ -106,6 +106,10 @@ void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k);
 int64_t fgq_hessian_ld(int64_t k);
 void fgq_hessian_syrk(const float *x, int64_t np, int64_t k, int64_t ld, double *h);
 void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, double *h);
+/* The same for two operands (fgq_hessian_add_cross): p (k x k, full) +=
+ * Σ_q a[q]ᵀ·b[q], rows as above. */
+void fgq_hessian_cross(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p);
+void fgq_hessian_cross_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p);
 
 /* For the quantized-prefix statistics (solve/sequential.h): x and xt the
  * layer input of one sample in the float model and in the model whose
