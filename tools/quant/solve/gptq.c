@@ -26,9 +26,18 @@ static void run_for(const fgq_parallel *par, int64_t n, int64_t grain, fgq_task_
         fn(ctx, 0, n);
 }
 
+/* The factorisation's loops also have AVX2 clones (GCC, x86): the same
+ * operations in the same order (no FMA contraction under -std=c11), so the
+ * same bits, on 4 doubles a vector. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define GPTQ_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define GPTQ_CLONES
+#endif
+
 /* Σ a[l]·b[l] in four interleaved partial sums (a fixed order: the same
  * result every run), so the adds do not wait on each other. */
-static double dot(const double *a, const double *b, int64_t n)
+GPTQ_CLONES static double dot(const double *a, const double *b, int64_t n)
 {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
     int64_t l = 0;
@@ -58,7 +67,7 @@ typedef struct {
 } col_task;
 
 /* Column i of V above the diagonal, rows [b, e): independent of each other. */
-static void v_column(void *ctx, int64_t b, int64_t e)
+GPTQ_CLONES static void v_column(void *ctx, int64_t b, int64_t e)
 {
     col_task *t = ctx;
     const int64_t k = t->k, i = t->i;
@@ -70,7 +79,7 @@ static void v_column(void *ctx, int64_t b, int64_t e)
 }
 
 /* Rows [b, e) of U = V⁻¹: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l]. */
-static void inverse_rows(void *ctx, int64_t b, int64_t e)
+GPTQ_CLONES static void inverse_rows(void *ctx, int64_t b, int64_t e)
 {
     inv_task *t = ctx;
     const int64_t k = t->k;
@@ -206,7 +215,7 @@ typedef struct {
 } quant_task;
 
 /* Row blocks [b, e) of GPTQ_ROW_BLOCK rows each: rows are independent given U. */
-static void quant_blocks(void *ctx, int64_t b, int64_t e)
+GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
 {
     quant_task *t = ctx;
     const fgq_gptq_grid *g = t->g;
