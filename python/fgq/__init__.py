@@ -126,7 +126,8 @@ class Model:
         An input is the model input's shape, a stack of them along the first
         axis (each runs in turn; outputs are stacked), or one sample without its
         leading 1s, in the input's dtype (no conversion: a float64 array is an
-        error). C-contiguous arrays are read in place. A model from
+        error), except float16 for a float32 input, widened exactly (float16 ONNX
+        models run as float32). C-contiguous arrays are read in place. A model from
         ``fgq.quantize`` stores its calibration preprocessing (scale, mean, std)
         and applies it to float inputs, as ``fgq run`` does, unless raw=True.
         Returns one array, or a tuple for several outputs."""
@@ -139,6 +140,8 @@ class Model:
             inputs = tuple(named[n] for n in names)
         if not all(type(x) is np.ndarray and x.flags.c_contiguous for x in inputs):
             inputs = tuple(_to_array(x) for x in inputs)
+        if any(x.dtype == np.float16 for x in inputs):
+            inputs = self._widen_float16(inputs)
         outs = self._m.run(inputs, raw)
         if len(outs) == 1:  # the common case, kept short: this is per-call overhead
             buf, shape, dt = outs[0]
@@ -146,6 +149,14 @@ class Model:
         return tuple(np.frombuffer(buf, dtype=dt).reshape(shape) for buf, shape, dt in outs)
 
     __call__ = run
+
+    def _widen_float16(self, inputs: Tuple[np.ndarray, ...]) -> Tuple[np.ndarray, ...]:
+        """float16 arrays for float32 inputs, widened (exact): a float16 ONNX model is
+        imported as float32, and its user holds float16 data. Any other dtype stays
+        as given (a float64 array is still an error: narrowing is the caller's call)."""
+        io = self.inputs
+        return tuple(x.astype(np.float32) if x.dtype == np.float16 and i < len(io) and io[i]["dtype"] == "float32"
+                     else x for i, x in enumerate(inputs))
 
     @property
     def threads(self) -> int:

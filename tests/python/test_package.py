@@ -274,6 +274,30 @@ def test_report_is_fgq_report(fgq, quantized, images, labels, tmp_path):
     assert not (tmp_path / "s.html").exists()
 
 
+def test_float16_arrays_feed_float16_models(fgq, tmp_path):
+    """A float16 ONNX model runs as float32 (imported so); float16 arrays are widened exactly for its
+    inputs, float64 ones still refused. Oracle: the same model fed the float32 copy of the data, and
+    NumPy's float32 product of the widened data."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    w = np.linspace(-1, 1, 12, dtype=np.float16).reshape(3, 4)
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "f16",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 3])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 4])],
+                          [numpy_helper.from_array(w, "w")])
+    path = tmp_path / "f16.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    m = fgq.Model.load(path)
+    assert m.inputs[0]["dtype"] == "float32"
+    x16 = np.array([[0.5, -1.25, 2.0], [3.0, 0.125, -0.75]], np.float16)
+    got = m(x16)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, m(x16.astype(np.float32)))
+    np.testing.assert_allclose(got, x16.astype(np.float32) @ w.astype(np.float32), rtol=1e-6)
+    with pytest.raises(fgq.FgqError, match="takes float32"):
+        m(x16.astype(np.float64))
+
+
 def test_bad_inputs_raise_fgq_error(fgq, tmp_path):
     m = fgq.Model.load(MNIST)
     assert issubclass(fgq.FgqError, ValueError)
