@@ -259,3 +259,33 @@ def test_eval_names_its_one_input_limit(images, tmp_path):
     np.save(tmp_path / "labels.npy", np.zeros(N, np.int64))
     p = run_fgq("eval", model, "--data", d / "ab.npz", "--labels", tmp_path / "labels.npy")
     assert p.returncode == 2 and "one input" in p.stderr and "it has 2" in p.stderr, p.stderr
+
+
+# ---- review of the multi-input feature: each test below failed before its fix ----------------------------------
+
+def one_input_model(path, name="x", extra=None):
+    """`name` float [1,8] -> Gemm -> y [1,3]; extra: (name, onnx dtype, shape) of an unused second input."""
+    rng = np.random.default_rng(13)
+    inits = [_init("w", rng.standard_normal((3, 8))), _init("b", np.zeros(3))]
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 8])]
+    if extra is not None:
+        inputs.append(helper.make_tensor_value_info(*extra))
+    return _save([helper.make_node("Gemm", [name, "w", "b"], ["y"], name="fc", transB=1)], inits, inputs, path)
+
+
+def test_hostile_huge_input_shapes_exit_2(tmp_path):
+    """An input whose shape's byte count overflows int64 (samples or the element count the data is fitted to)
+    is refused naming the input or the file, not undefined behaviour (UBSan: signed integer overflow)."""
+    m3 = one_input_model(tmp_path / "h3.onnx", extra=("h", TensorProto.INT64, [1, 2 ** 31, 2 ** 31]))
+    m4 = one_input_model(tmp_path / "h4.onnx", extra=("h", TensorProto.INT64, [1, 2 ** 31, 2 ** 31, 2 ** 31]))
+    np.save(tmp_path / "x.npy", np.zeros((4, 8), np.float32))
+    np.save(tmp_path / "ids.npy", np.zeros((4, 4), np.int64))
+    out = tmp_path / "q.fgq"
+    for model, args, want in ((m3, ["--acts", "dynamic"], "input 'h'"),
+                              (m4, ["--calib", f"x={tmp_path / 'x.npy'}", "--calib", f"h={tmp_path / 'ids.npy'}"],
+                               "ids.npy"),
+                              (m3, ["--calib", f"x={tmp_path / 'x.npy'}", "--calib", f"h={tmp_path / 'ids.npy'}"],
+                               "ids.npy")):
+        p = run_fgq("quantize", model, "--weights", "s8", *args, "-o", out)
+        assert p.returncode == 2 and want in p.stderr and "runtime error" not in p.stderr, (args, p.stderr)
+        assert not out.exists()

@@ -393,8 +393,15 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
     const int64_t *s = d->dims + 1;
     int32_t sr = d->rank - 1;
     int64_t mnumel = 1, snumel = fgq_dataset_sample_numel(d);
-    for (int32_t i = 0; i < mr; i++)
+    for (int32_t i = 0; i < mr; i++) { /* model dims are the model's word: unknown or huge ones are refused */
+        if (m[i] < 0 || (m[i] > 0 && mnumel > INT64_MAX / m[i])) {
+            char b[128];
+            fmt_dims(b, sizeof b, model_rank, model_dims);
+            return fgq_fail(err, FGQ_ERR_SHAPE, "%s: the model input %s has %s", name, b,
+                            m[i] < 0 ? "an unknown dim" : "more elements than int64 counts");
+        }
         mnumel *= m[i];
+    }
     int same = sr == mr;
     for (int32_t i = 0; same && i < sr; i++)
         same = s[i] == m[i];
