@@ -823,6 +823,10 @@ static fgq_status calib_from_views(fgq_calib_set *cs, const fgq_graph *fg, const
             break;
         }
         fgq_dataset *d = &cs->d[k];
+        if (d->data != NULL) { /* names[] are distinct dict keys, but one input may still come twice */
+            s = fgq_fail(err, FGQ_ERR_VALUE, "calib: input '%s' is given twice", fg->tensors[fg->inputs[k]].name);
+            break;
+        }
         d->rank = views[v].ndim;
         for (int a = 0; a < views[v].ndim; a++)
             d->dims[a] = views[v].shape[a];
@@ -964,9 +968,19 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
                 raise_msg(st, FGQ_ERR_VALUE, "calib: at most %d inputs", FGQ_SAMPLES_MAX_INPUTS);
                 goto out;
             }
-            const char *kname = is_dict ? PyUnicode_AsUTF8(key) : NULL;
+            Py_ssize_t klen = 0;
+            if (is_dict && !PyUnicode_Check(key)) {
+                raise_msg(st, FGQ_ERR_VALUE, "calib: the keys are input names (str)");
+                goto out;
+            }
+            const char *kname = is_dict ? PyUnicode_AsUTF8AndSize(key, &klen) : NULL;
             if (is_dict && kname == NULL)
                 goto out;
+            if (kname != NULL && strlen(kname) != (size_t)klen) { /* C sees it cut at the NUL: another name */
+                raise_msg(st, FGQ_ERR_VALUE, "calib: the key '%s\\0...' holds a NUL character; no input name does",
+                          kname);
+                goto out;
+            }
             if (kname != NULL && (view_name[n_views] = strdup(kname)) == NULL) {
                 PyErr_NoMemory();
                 goto out;
