@@ -158,7 +158,7 @@ static int eval_single(const eval_args *a)
         fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: eval feeds and reads float32 tensors", model);
         goto fail;
     }
-    fgq_data_opts opts = {NULL, range, 0};
+    fgq_data_opts opts = {NULL, range, 0, 0};
     if (fgq_data_load(data_path, &opts, &d, &err) != FGQ_OK ||
         fgq_labels_load(labels_path, &opts, &labels, &n_labels, &err) != FGQ_OK)
         goto fail;
@@ -441,7 +441,7 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
 static fgq_status load_samples(const char *path, const char *range, const fgq_tensor_info *in,
                                const fgq_preprocess *pre, fgq_dataset *d, fgq_error *err)
 {
-    fgq_data_opts opts = {NULL, range, 0};
+    fgq_data_opts opts = {NULL, range, 0, 0};
     fgq_status st = fgq_data_load(path, &opts, d, err);
     if (st != FGQ_OK)
         return st;
@@ -535,7 +535,7 @@ static int eval_compare(const eval_args *a)
     }
     fgq_tensor_info in_info;
     fgq_model_input_info(&fr.model, 0, &in_info);
-    fgq_data_opts opts = {NULL, a->range, 0};
+    fgq_data_opts opts = {NULL, a->range, 0, 0};
     if (load_samples(a->data_path, a->range, &in_info, &pre, &d, &err) != FGQ_OK ||
         fgq_labels_load(a->labels_path, &opts, &labels, &n_labels, &err) != FGQ_OK)
         goto fail;

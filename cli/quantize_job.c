@@ -108,7 +108,8 @@ static int readable(const char *path)
     return f != NULL;
 }
 
-static int is_zip(const char *path)
+/* A zip archive (.npz), or a gzip stream that may hold one (the loader unwraps it and says if it does not). */
+static int maybe_archive(const char *path)
 {
     unsigned char m[4] = {0};
     FILE *f = fopen(path, "rb");
@@ -116,7 +117,23 @@ static int is_zip(const char *path)
         return 0;
     size_t got = fread(m, 1, 4, f);
     fclose(f);
-    return got == 4 && memcmp(m, "PK\x03\x04", 4) == 0;
+    return (got == 4 && memcmp(m, "PK\x03\x04", 4) == 0) || (got >= 2 && m[0] == 0x1f && m[1] == 0x8b);
+}
+
+/* The input that --calib value v names: the longest prefix of v before an '=' that is an input name (input
+ * names may hold '=' themselves); -1 when none is. *eq: that '=' (or v's first '=' when none). */
+static int32_t calib_input(const fgq_graph *fg, const char *v, const char **eq)
+{
+    int32_t k = -1;
+    *eq = strchr(v, '=');
+    for (const char *e = *eq; e != NULL; e = strchr(e + 1, '=')) {
+        const int32_t i = input_named(fg, v, (size_t)(e - v));
+        if (i >= 0) {
+            k = i;
+            *eq = e;
+        }
+    }
+    return k;
 }
 
 fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char *const *calib, int32_t n_calib,
@@ -135,10 +152,10 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
     const char *file[FGQ_SAMPLES_MAX_INPUTS] = {0}, *given[FGQ_SAMPLES_MAX_INPUTS] = {0};
     int32_t n_named = 0;
     for (int32_t c = 0; c < n_calib; c++) {
-        const char *v = calib[c], *eq = strchr(v, '=');
+        const char *v = calib[c], *eq;
+        const int32_t k = calib_input(fg, v, &eq);
         if (eq == NULL)
             continue;
-        const int32_t k = input_named(fg, v, (size_t)(eq - v));
         if (k < 0) {
             if (readable(v)) /* a file whose name holds '=' */
                 continue;
@@ -168,7 +185,7 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
             return fgq_fail(err, FGQ_ERR_VALUE, "--calib: no samples for input '%s' (give --calib %s=FILE; inputs: %s)",
                             fg->tensors[fg->inputs[k]].name, fg->tensors[fg->inputs[k]].name, names);
     const int keyed = n_named == 0 && fg->n_inputs > 1;   /* one .npz, an array per input name */
-    if (keyed && readable(calib[0]) && !is_zip(calib[0])) /* an unreadable file: the loader says why */
+    if (keyed && readable(calib[0]) && !maybe_archive(calib[0])) /* an unreadable file: the loader says why */
         return fgq_fail(err, FGQ_ERR_VALUE,
                         "%s: the model has %d inputs (%s): give a .npz with one array per input name, or "
                         "--calib NAME=FILE once per input",
@@ -177,8 +194,9 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
     for (int32_t k = 0; k < fg->n_inputs && st == FGQ_OK; k++) {
         const char *name = fg->tensors[fg->inputs[k]].name;
         const char *path = n_named > 0 ? file[k] : calib[0];
-        fgq_data_opts opts = {keyed ? name : NULL, range, 0};
-        if (keyed)
+        /* keyed: the array called NAME; NAME=FILE with an archive: the array NAME too, or its only one */
+        fgq_data_opts opts = {keyed || n_named > 0 ? name : NULL, range, 0, n_named > 0};
+        if (keyed || (n_named > 0 && maybe_archive(path)))
             snprintf(cs->source[k], sizeof cs->source[k], "%s (array '%s')", path, name);
         else
             snprintf(cs->source[k], sizeof cs->source[k], "%s", path);

@@ -55,7 +55,7 @@ static size_t make_npy(uint8_t *out, int version, const char *dict, const void *
 
 static fgq_status load(const char *name, const char *range, fgq_dataset *d, fgq_error *err)
 {
-    fgq_data_opts o = {NULL, range, 0};
+    fgq_data_opts o = {NULL, range, 0, 0};
     fgq_error_clear(err);
     return fgq_data_load(path_of(name), &o, d, err);
 }
@@ -113,7 +113,7 @@ static void test_npy_types(void)
     CHECK(fgq_labels_load(path_of("i8.npy"), NULL, &lab, &n, &err) == FGQ_OK && n == 4 && lab[1] == (1LL << 40) &&
           lab[0] == -5);
     free(lab);
-    fgq_data_opts o = {NULL, "1:3", 0};
+    fgq_data_opts o = {NULL, "1:3", 0, 0};
     CHECK(fgq_labels_load(path_of("u1.npy"), &o, &lab, &n, &err) == FGQ_OK && n == 2 && lab[0] == 255 && lab[1] == 7);
     free(lab);
     /* float labels must be integral */
@@ -191,7 +191,7 @@ static void test_npy_hostile(void)
     fgq_error err;
     CHECK(load("missing.npy", NULL, &d, &err) == FGQ_ERR_IO);
     /* file size limit */
-    fgq_data_opts o = {NULL, NULL, 8};
+    fgq_data_opts o = {NULL, NULL, 8, 0};
     fgq_error_clear(&err);
     CHECK(fgq_data_load(path_of("nan.npy"), &o, &d, &err) == FGQ_ERR_IO);
 }
@@ -251,7 +251,7 @@ static void test_idx(void)
         gzwrite(gz, zeros, 1 << 20);
     gzclose(gz);
     free(zeros);
-    fgq_data_opts o = {NULL, NULL, 1 << 20};
+    fgq_data_opts o = {NULL, NULL, 1 << 20, 0};
     fgq_error_clear(&err);
     CHECK(fgq_data_load(path_of("bomb.gz"), &o, &d, &err) == FGQ_ERR_FORMAT && strstr(err.msg, "limit") != NULL &&
           strstr(err.msg, "bomb.gz") != NULL);
@@ -352,7 +352,7 @@ static void test_npz(void)
         const char *fname = deflated ? "d.npz" : "s.npz";
         size_t zn = make_zip(z, 2, names, data, sizes, deflated);
         write_bytes(fname, z, zn);
-        fgq_data_opts o = {NULL, NULL, 0};
+        fgq_data_opts o = {NULL, NULL, 0, 0};
         fgq_error_clear(&err);
         CHECK_MSG(fgq_data_load(path_of(fname), &o, &d, &err) == FGQ_OK && d.dims[0] == 3 && d.data[2] == 3.0f, "%s",
                   err.msg);
@@ -452,7 +452,7 @@ static void test_fashion_mnist(void)
     const char *lab = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
     if (access(img, R_OK) != 0 || access(lab, R_OK) != 0)
         return;
-    fgq_data_opts o = {NULL, "0:10", 0};
+    fgq_data_opts o = {NULL, "0:10", 0, 0};
     fgq_dataset d;
     fgq_error err = {0};
     CHECK_MSG(fgq_data_load(img, &o, &d, &err) == FGQ_OK, "%s", err.msg);

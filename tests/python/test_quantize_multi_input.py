@@ -289,3 +289,47 @@ def test_hostile_huge_input_shapes_exit_2(tmp_path):
         p = run_fgq("quantize", model, "--weights", "s8", *args, "-o", out)
         assert p.returncode == 2 and want in p.stderr and "runtime error" not in p.stderr, (args, p.stderr)
         assert not out.exists()
+
+
+def test_named_npz_reads_the_array_named(images, tmp_path):
+    """--calib NAME=FILE.npz reads the member NAME (the archive's first member is another input's): the same
+    bytes as the keyed .npz; a one-member archive is read whatever its member is called; an archive of
+    several members without NAME is refused naming the file and NAME."""
+    d, model, _ = images
+    keyed = tmp_path / "keyed.fgq"
+    quantize(model, keyed, "--calib", d / "ab.npz", "--weights", "s8")
+    named = tmp_path / "named.fgq"
+    quantize(model, named, "--calib", f"b={d / 'ab.npz'}", "--calib", f"a={d / 'ab.npz'}", "--weights", "s8")
+    assert model_part(named) == model_part(keyed)
+    np.savez(tmp_path / "only.npz", arr_0=np.load(d / "ab.npz")["b"])
+    one = tmp_path / "one.fgq"
+    quantize(model, one, "--calib", f"a={d / 'a.npy'}", "--calib", f"b={tmp_path / 'only.npz'}", "--weights", "s8")
+    assert model_part(one) == model_part(keyed)
+    np.savez(tmp_path / "ac.npz", a=np.load(d / "a.npy"), c=np.load(d / "a.npy"))
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", model, "--calib", f"a={d / 'a.npy'}", "--calib", f"b={tmp_path / 'ac.npz'}",
+                "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "ac.npz" in p.stderr and "'b'" in p.stderr, p.stderr
+    assert not out.exists()
+
+
+def test_gzipped_npz_keyed_by_input_name(images, tmp_path):
+    """A gzipped .npz is an archive: the loader unwraps it (same bytes as the .npz itself)."""
+    import gzip
+    d, model, _ = images
+    gz = tmp_path / "ab.npz.gz"
+    gz.write_bytes(gzip.compress((d / "ab.npz").read_bytes()))
+    q1, q2 = tmp_path / "q1.fgq", tmp_path / "q2.fgq"
+    quantize(model, q1, "--calib", d / "ab.npz", "--weights", "s8")
+    quantize(model, q2, "--calib", gz, "--weights", "s8")
+    assert model_part(q1) == model_part(q2)
+
+
+def test_input_name_holding_equals_signs(tmp_path):
+    """NAME=FILE splits at the '=' that leaves a known input name (the longest one)."""
+    model = one_input_model(tmp_path / "eq.onnx", name="a=b:c")
+    np.save(tmp_path / "odd.npy", np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32))
+    q1, q2 = tmp_path / "q1.fgq", tmp_path / "q2.fgq"
+    quantize(model, q1, "--calib", f"a=b:c={tmp_path / 'odd.npy'}", "--weights", "s8")
+    quantize(model, q2, "--calib", tmp_path / "odd.npy", "--weights", "s8")
+    assert model_part(q1) == model_part(q2)

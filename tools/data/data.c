@@ -175,7 +175,8 @@ static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t 
     if (size >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
         uint8_t *member;
         size_t msize;
-        st = fgq_unzip_member(path, buf, size, opts ? opts->member : NULL, limit, &member, &msize, err);
+        st = fgq_unzip_member(path, buf, size, opts ? opts->member : NULL, opts ? opts->member_loose : 0, limit,
+                              &member, &msize, err);
         free(buf);
         if (st != FGQ_OK)
             return st;
@@ -185,7 +186,7 @@ static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t 
             free(buf);
             return fgq_fail(err, FGQ_ERR_FORMAT, "%s: .npz member is not a .npy array", path);
         }
-    } else if (opts && opts->member && opts->member[0]) {
+    } else if (opts && opts->member && opts->member[0] && !opts->member_loose) {
         free(buf);
         return fgq_fail(err, FGQ_ERR_VALUE, "%s: a member name ('%s') was given but the file is not an .npz", path,
                         opts->member);

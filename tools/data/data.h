@@ -44,6 +44,8 @@ typedef struct {
     const char *member; /* .npz: member name ("x" or "x.npy"); NULL: the only / first member */
     const char *range;  /* "A:B" sample range; NULL or "": all samples */
     uint64_t max_bytes; /* limit on file size and on decompressed / converted bytes; 0: 2 GiB */
+    int member_loose;   /* member applies to archives only (another file is read as it is), and a one-member
+                         * archive is read whatever its member is called */
 } fgq_data_opts;
 
 typedef struct {
