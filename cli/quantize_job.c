@@ -70,10 +70,18 @@ fgq_status fgq_calib_set_fit(fgq_calib_set *cs, const fgq_graph *fg, const char 
                           (long long)(whole ? d0->file_samples : d0->dims[0]), fg->tensors[fg->inputs[0]].name);
             break;
         }
+        if (t->dtype != FGQ_DT_F32 && cs->d[k].inexact_count > 0) { /* the float32 copy rounded the file's value */
+            st = fgq_fail(err, FGQ_ERR_VALUE,
+                          "%s: element %lld is %lld, which float32 (how samples are read) does not hold exactly: "
+                          "input '%s' takes integers up to 2^24 and larger ones float32 holds",
+                          cs->source[k], (long long)cs->d[k].inexact_index, (long long)cs->d[k].inexact_value,
+                          t->name);
+            break;
+        }
         st = fit_samples(&cs->d[k], cs->source[k], range, fg, k, pre, err);
-        if (st == FGQ_OK && t->dtype != FGQ_DT_F32) /* .npy integers arrive as float32: exact up to 2^24 */
+        if (st == FGQ_OK && t->dtype != FGQ_DT_F32) /* exact: no value was rounded (checked above) */
             st = fgq_data_convert(cs->source[k], cs->d[k].data, FGQ_DT_F32, fgq_dataset_numel(&cs->d[k]), t->dtype,
-                                  16777216.0, &cs->typed[k], err);
+                                  0, &cs->typed[k], err);
         in[k] = t->dtype != FGQ_DT_F32 ? cs->typed[k] : (const void *)cs->d[k].data;
     }
     if (st == FGQ_OK)

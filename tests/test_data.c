@@ -10,6 +10,7 @@
 #include "data/data.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -465,6 +466,79 @@ static void test_fashion_mnist(void)
     free(l);
 }
 
+/* fgq_data_convert from the contract: integer targets take integral values in range, bool 0/1; bool data
+ * feeds every target; max_exact refuses |v| >= max_exact (a float32 2^24 may be a rounded 2^24 + 1). */
+static void test_convert(void)
+{
+    fgq_error err;
+    void *out = NULL;
+    const int64_t s64[3] = {INT64_MIN, -1, INT64_MAX - 1023}; /* doubles: -2^63, -1, 2^63 - 1024 */
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("s64", s64, FGQ_DT_S64, 3, FGQ_DT_S64, 0, &out, &err) == FGQ_OK);
+    CHECK(out != NULL && ((int64_t *)out)[0] == INT64_MIN && ((int64_t *)out)[1] == -1);
+    free(out);
+    const float f_2p63[1] = {9223372036854775808.0f}; /* 2^63: outside int64 */
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("big", f_2p63, FGQ_DT_F32, 1, FGQ_DT_S64, 0, &out, &err) == FGQ_ERR_VALUE && out == NULL);
+    CHECK_MSG(strstr(err.msg, "big") != NULL && strstr(err.msg, "element 0") != NULL, "'%s'", err.msg);
+    const uint8_t b[4] = {0, 1, 1, 0};
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("bool", b, FGQ_DT_BOOL, 4, FGQ_DT_S64, 0, &out, &err) == FGQ_OK);
+    CHECK(((int64_t *)out)[1] == 1 && ((int64_t *)out)[3] == 0);
+    free(out);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("bool", b, FGQ_DT_BOOL, 4, FGQ_DT_F32, 0, &out, &err) == FGQ_OK);
+    CHECK(((float *)out)[2] == 1.0f);
+    free(out);
+    const int64_t two[2] = {1, 2};
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("two", two, FGQ_DT_S64, 2, FGQ_DT_BOOL, 0, &out, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "element 1") != NULL && strstr(err.msg, "bool") != NULL, "'%s'", err.msg);
+    const float edge[2] = {16777215.0f, 16777216.0f}; /* 2^24 - 1 exact; 2^24 may be 2^24 + 1 rounded */
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("edge", edge, FGQ_DT_F32, 1, FGQ_DT_S64, 16777216.0, &out, &err) == FGQ_OK);
+    CHECK(((int64_t *)out)[0] == 16777215);
+    free(out);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("edge", edge, FGQ_DT_F32, 2, FGQ_DT_S64, 16777216.0, &out, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "element 1") != NULL && strstr(err.msg, ".pb") == NULL, "'%s'", err.msg);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("f16", edge, FGQ_DT_F32, 1, FGQ_DT_F16, 0, &out, &err) == FGQ_ERR_UNSUPPORTED);
+}
+
+/* int64 data that float32 rounds is flagged (first element and its value in the file); values float32 holds
+ * (2^24, 2^40) are not. */
+static void test_inexact_integers(void)
+{
+    uint8_t buf[1024];
+    fgq_dataset d;
+    fgq_error err;
+    int64_t v[4] = {16777216, 1LL << 40, 16777217, -16777219};
+    write_bytes("big.npy", buf, make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }", v, 32));
+    CHECK(load("big.npy", NULL, &d, &err) == FGQ_OK);
+    CHECK(d.inexact_count == 2 && d.inexact_index == 2 && d.inexact_value == 16777217);
+    fgq_dataset_free(&d);
+    CHECK(load("big.npy", ":2", &d, &err) == FGQ_OK && d.inexact_count == 0);
+    fgq_dataset_free(&d);
+}
+
+/* Model dims that are unknown or whose product overflows int64 are refused naming the data, not multiplied. */
+static void test_prepare_hostile_dims(void)
+{
+    fgq_dataset d = {0};
+    d.rank = 2;
+    d.dims[0] = 1, d.dims[1] = 4;
+    d.data = calloc(4, sizeof(float));
+    const int64_t huge[4] = {1, 1LL << 31, 1LL << 31, 1LL << 31}, unknown[2] = {1, -1};
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_data_prepare(&d, "ids.npy", 4, huge, NULL, &err) == FGQ_ERR_SHAPE);
+    CHECK_MSG(strstr(err.msg, "ids.npy") != NULL, "'%s'", err.msg);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_prepare(&d, "ids.npy", 2, unknown, NULL, &err) == FGQ_ERR_SHAPE);
+    fgq_dataset_free(&d);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -476,6 +550,9 @@ int main(void)
     RUN(test_npz);
     RUN(test_prepare);
     RUN(test_fashion_mnist);
+    RUN(test_convert);
+    RUN(test_inexact_integers);
+    RUN(test_prepare_hostile_dims);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

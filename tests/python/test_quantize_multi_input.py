@@ -291,6 +291,27 @@ def test_hostile_huge_input_shapes_exit_2(tmp_path):
         assert not out.exists()
 
 
+def test_int64_beyond_float32_is_exact_or_refused(embedding, tmp_path):
+    """int64 16777217 read from .npy would reach the model as 16777216 (float32): refused naming the value,
+    for quantize and for run (which points to .pb); 2^40 (float32 holds it) passes the exactness check."""
+    d, model = embedding
+    ids = np.zeros((N, 4), np.int64)
+    ids[3, 1] = 16777217
+    np.save(tmp_path / "big.npy", ids)
+    out = tmp_path / "q.fgq"
+    p = run_fgq("quantize", model, "--calib", f"x={d / 'x.npy'}", "--calib", f"ids={tmp_path / 'big.npy'}",
+                "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "big.npy" in p.stderr and "16777217" in p.stderr, p.stderr
+    assert ".pb" not in p.stderr, p.stderr  # quantize reads no .pb
+    assert not out.exists()
+    q = tmp_path / "ok.fgq"
+    quantize(model, q, "--calib", d / "xi.npz", "--weights", "s8")
+    np.save(tmp_path / "x1.npy", np.zeros((1, 8), np.float32))
+    np.save(tmp_path / "big1.npy", np.array([[1, 16777217, 0, 0]], np.int64))
+    p = run_fgq("run", q, "--input", tmp_path / "x1.npy", "--input", tmp_path / "big1.npy")
+    assert p.returncode == 2 and "16777217" in p.stderr and ".pb" in p.stderr, p.stderr
+
+
 def test_named_npz_reads_the_array_named(images, tmp_path):
     """--calib NAME=FILE.npz reads the member NAME (the archive's first member is another input's): the same
     bytes as the keyed .npz; a one-member archive is read whatever its member is called; an archive of
@@ -333,3 +354,24 @@ def test_input_name_holding_equals_signs(tmp_path):
     quantize(model, q1, "--calib", f"a=b:c={tmp_path / 'odd.npy'}", "--weights", "s8")
     quantize(model, q2, "--calib", tmp_path / "odd.npy", "--weights", "s8")
     assert model_part(q1) == model_part(q2)
+
+
+def test_run_feeds_bool_inputs_and_bool_data(tmp_path):
+    """`fgq run` feeds a bool input from a bool .npy, and bool data (.npy or .pb) to an int64 input;
+    ONNX Runtime on the same values (bools as 0/1 int64 for the int64 input) is the oracle."""
+    m = np.array([[True, False, True, True], [False, False, True, False]])
+    for dt, name in ((TensorProto.BOOL, "mask"), (TensorProto.INT64, "ids")):
+        model = _save([helper.make_node("Cast", [name], ["c"], to=TensorProto.FLOAT),
+                       helper.make_node("Add", ["c", "x"], ["y"])], [],
+                      [helper.make_tensor_value_info(name, dt, [1, 4]),
+                       helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])], tmp_path / f"{name}.onnx")
+        x = np.arange(8, dtype=np.float32).reshape(2, 4)
+        want = ort_run(model, {name: m if dt == TensorProto.BOOL else m.astype(np.int64), "x": x})
+        np.save(tmp_path / "x.npy", x)
+        np.save(tmp_path / "m.npy", m)
+        (tmp_path / "m.pb").write_bytes(numpy_helper.from_array(m).SerializeToString())
+        for mfile in ("m.npy", "m.pb"):
+            out = tmp_path / "y.npy"
+            p = run_fgq("run", model, "--input", tmp_path / mfile, "--input", tmp_path / "x.npy", "-o", out)
+            assert p.returncode == 0, (name, mfile, p.stderr)
+            np.testing.assert_array_equal(np.load(out), want)

@@ -247,6 +247,16 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
                             (long long)(start + i / per), v);
         }
         data[i] = f;
+        if ((raw.dt == FGQ_SRC_S32 || raw.dt == FGQ_SRC_S64) && (v > 16777216.0 || v < -16777216.0)) {
+            /* float32 holds every integer up to 2^24; beyond, check the value against the file's own */
+            const int64_t iv = elem_i64(&raw, start * per + i);
+            if (!(f >= -9223372036854775808.0f && f < 9223372036854775808.0f) || (int64_t)f != iv) {
+                if (out->inexact_count++ == 0) {
+                    out->inexact_index = i;
+                    out->inexact_value = iv;
+                }
+            }
+        }
     }
     out->data = data;
     out->rank = raw.rank;
@@ -528,8 +538,7 @@ fgq_status fgq_npy_write_dtype(const char *path, fgq_dtype dt, const void *data,
 
 /* ---- dtype conversion --------------------------------------------------------- */
 
-/* Element i of src (dtype sdt) as a double; 0 with *ok = 0 for an unknown dtype. */
-static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
+double fgq_data_elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
 {
     switch (sdt) {
     case FGQ_DT_F32: return ((const float *)src)[i];
@@ -537,6 +546,7 @@ static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
     case FGQ_DT_S8: return ((const int8_t *)src)[i];
     case FGQ_DT_S32: return ((const int32_t *)src)[i];
     case FGQ_DT_S64: return (double)((const int64_t *)src)[i];
+    case FGQ_DT_BOOL: return ((const uint8_t *)src)[i] != 0;
     default: *ok = 0; return 0;
     }
 }
@@ -563,7 +573,7 @@ fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, in
         return fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", name);
     for (int64_t i = 0; i < n; i++) {
         int ok = 1;
-        const double v = elem_value(src, sdt, i, &ok);
+        const double v = fgq_data_elem_value(src, sdt, i, &ok);
         if (!ok) {
             free(buf);
             return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data of type %s cannot feed a %s input", name,
@@ -573,13 +583,15 @@ fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, in
             ((float *)buf)[i] = (float)v;
             continue;
         }
-        if (!(v >= lo && v <= hi) || v != floor(v) || (max_exact > 0 && fabs(v) > max_exact)) {
+        if (!(v >= lo && v <= hi) || v != floor(v)) {
             free(buf);
-            return fgq_fail(
-                err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]%s", name,
-                (long long)i, v, fgq_dtype_name(want), lo, hi,
-                max_exact > 0 && fabs(v) > max_exact ? " exactly representable in .npy float32 conversion (give a .pb)"
-                                                     : "");
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]",
+                            name, (long long)i, v, fgq_dtype_name(want), lo, hi);
+        }
+        if (max_exact > 0 && fabs(v) >= max_exact) {
+            free(buf);
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, which may be a rounded value: integers "
+                            "are exact here only below %.0f", name, (long long)i, v, max_exact);
         }
         switch (want) {
         case FGQ_DT_BOOL:
