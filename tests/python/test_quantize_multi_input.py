@@ -356,6 +356,18 @@ def test_input_name_holding_equals_signs(tmp_path):
     assert model_part(q1) == model_part(q2)
 
 
+def test_empty_arrays_name_file_and_array(images, tmp_path):
+    """An empty array in a keyed .npz, or a range past an array, is named with its file and member."""
+    d, model, _ = images
+    np.savez(tmp_path / "empty.npz", a=np.zeros((0, 2, 6, 6), np.float32), b=np.zeros((0, 3, 6, 6), np.float32))
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", model, "--calib", tmp_path / "empty.npz", "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "empty.npz" in p.stderr and "'a'" in p.stderr and "N = 0" in p.stderr, p.stderr
+    p = run_fgq("quantize", model, "--calib", d / "ab.npz", "--calib-samples", "40:50", "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "ab.npz" in p.stderr and "'a'" in p.stderr and "40:50" in p.stderr, p.stderr
+    assert not out.exists()
+
+
 def test_run_feeds_bool_inputs_and_bool_data(tmp_path):
     """`fgq run` feeds a bool input from a bool .npy, and bool data (.npy or .pb) to an int64 input;
     ONNX Runtime on the same values (bools as 0/1 int64 for the int64 input) is the oracle."""

@@ -206,6 +206,20 @@ static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t 
     return FGQ_OK;
 }
 
+/* fgq_data_parse_range over a file's n samples, its message led by the file (and .npz member). */
+static fgq_status range_of(const char *path, const fgq_data_opts *opts, int64_t n, int64_t *start, int64_t *stop,
+                           fgq_error *err)
+{
+    fgq_error e;
+    fgq_error_clear(&e);
+    fgq_status st = fgq_data_parse_range(opts ? opts->range : NULL, n, start, stop, &e);
+    if (st == FGQ_OK)
+        return FGQ_OK;
+    if (opts && opts->member && opts->member[0])
+        return fgq_fail(err, st, "%s (array '%s'): %s", path, opts->member, e.msg);
+    return fgq_fail(err, st, "%s: %s", path, e.msg);
+}
+
 fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_dataset *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -220,10 +234,10 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
         return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a 0-d array has no sample axis", path);
     }
     int64_t start, stop;
-    st = fgq_data_parse_range(opts ? opts->range : NULL, raw.dims[0], &start, &stop, err);
+    st = range_of(path, opts, raw.dims[0], &start, &stop, err);
     if (st != FGQ_OK) {
         free(owned);
-        return fgq_fail(err, st, "%s: bad range", path);
+        return st;
     }
     int64_t per = raw.dims[0] ? raw.numel / raw.dims[0] : 0;
     int64_t count = (stop - start) * per;
@@ -285,10 +299,10 @@ fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t 
                         (int)raw.rank);
     }
     int64_t start, stop;
-    st = fgq_data_parse_range(opts ? opts->range : NULL, raw.dims[0], &start, &stop, err);
+    st = range_of(path, opts, raw.dims[0], &start, &stop, err);
     if (st != FGQ_OK) {
         free(owned);
-        return fgq_fail(err, st, "%s: bad range", path);
+        return st;
     }
     int64_t *lab = malloc((size_t)(stop - start) * sizeof(int64_t));
     if (lab == NULL) {
