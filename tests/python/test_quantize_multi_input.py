@@ -368,6 +368,40 @@ def test_empty_arrays_name_file_and_array(images, tmp_path):
     assert not out.exists()
 
 
+def test_sensitivity_and_report_read_calib_as_quantize(images, tmp_path):
+    """eval --sensitivity takes --calib NAME=FILE on a one-input model (as quantize does: the same scan as
+    --calib FILE) and names its one-input limit for several inputs; report and eval refuse calib forms they
+    cannot use (exit 2) instead of silently using the first --calib."""
+    rng = np.random.default_rng(2)
+    model = one_input_model(tmp_path / "one.onnx")
+    np.save(tmp_path / "x.npy", rng.standard_normal((8, 8)).astype(np.float32))
+    np.save(tmp_path / "l.npy", rng.integers(0, 3, 8))
+    base = ["eval", model, "--data", tmp_path / "x.npy", "--labels", tmp_path / "l.npy", "--json"]
+    outs = []
+    for calib in ([f"x={tmp_path / 'x.npy'}"], [tmp_path / "x.npy"]):
+        p = run_fgq(*base, "--sensitivity", "--calib", *calib, "--weights", "s8", timeout=120)
+        assert p.returncode == 0, p.stderr
+        j = json.loads(p.stdout)
+        outs.append((j["sensitivity"], j.get("calib_samples")))
+    assert outs[0] == outs[1]
+    p = run_fgq(*base, "--sensitivity", "--calib", tmp_path / "x.npy", "--calib", tmp_path / "x.npy",
+                "--weights", "s8")
+    assert p.returncode == 2 and "--calib" in p.stderr and "one.onnx" not in p.stderr.split(":")[0], p.stderr
+    d, two, _ = images
+    p = run_fgq("eval", two, "--data", d / "a.npy", "--labels", tmp_path / "l.npy", "--sensitivity",
+                "--calib", f"a={d / 'a.npy'}", "--calib", f"b={d / 'b_nhwc.npy'}", "--weights", "s8")
+    assert p.returncode == 2 and "one float32 input" in p.stderr, p.stderr
+    p = run_fgq(*base, "--calib", tmp_path / "x.npy", "--calib", tmp_path / "x.npy")
+    assert p.returncode == 2 and "--sensitivity" in p.stderr, p.stderr
+    rep = ["report", model, tmp_path / "q.fgq", "--data", tmp_path / "x.npy", "--labels", tmp_path / "l.npy",
+           "-o", tmp_path / "r.html", "--weights", "s8"]
+    p = run_fgq(*rep, "--calib", tmp_path / "x.npy", "--calib", tmp_path / "x.npy")
+    assert p.returncode == 2 and "2 times" in p.stderr, p.stderr
+    p = run_fgq(*rep, "--calib", f"x={tmp_path / 'x.npy'}")
+    assert p.returncode == 2 and "NAME=FILE" in p.stderr, p.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_run_feeds_bool_inputs_and_bool_data(tmp_path):
     """`fgq run` feeds a bool input from a bool .npy, and bool data (.npy or .pb) to an int64 input;
     ONNX Runtime on the same values (bools as 0/1 int64 for the int64 input) is the oracle."""
