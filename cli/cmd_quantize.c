@@ -242,16 +242,14 @@ int fgq_cmd_quantize(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights (or --budget / --size) are required");
         goto out;
     }
-    {
-        const char *ins[1 + 2 * FGQ_QUANT_FLAGS_MAX_CALIB] = {model};
-        int n_ins = 1;
-        for (int32_t c = 0; c < qf.n_calib; c++) { /* FILE, or NAME=FILE */
-            ins[n_ins++] = qf.calib_all[c];
-            if (strchr(qf.calib_all[c], '=') != NULL)
-                ins[n_ins++] = strchr(qf.calib_all[c], '=') + 1;
+    if ((rc = fgq_cli_output_clashes(cmd, out_path, &model, 1)) != 0)
+        goto out;
+    for (int32_t c = 0; c < qf.n_calib; c++) { /* FILE, or NAME=FILE with NAME holding '=' or not: any tail */
+        for (const char *f = qf.calib_all[c]; f != NULL; f = strchr(f, '=')) {
+            f += *f == '=';
+            if ((rc = fgq_cli_output_clashes(cmd, out_path, &f, 1)) != 0)
+                goto out;
         }
-        if ((rc = fgq_cli_output_clashes(cmd, out_path, ins, n_ins)) != 0)
-            goto out;
     }
     fgq_quant_config cfg;
     fgq_budget budget;

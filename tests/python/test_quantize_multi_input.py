@@ -354,6 +354,10 @@ def test_input_name_holding_equals_signs(tmp_path):
     quantize(model, q1, "--calib", f"a=b:c={tmp_path / 'odd.npy'}", "--weights", "s8")
     quantize(model, q2, "--calib", tmp_path / "odd.npy", "--weights", "s8")
     assert model_part(q1) == model_part(q2)
+    before = (tmp_path / "odd.npy").read_bytes()  # -o the calibration file itself is refused, whatever the split
+    p = run_fgq("quantize", model, "--calib", f"a=b:c={tmp_path / 'odd.npy'}", "--weights", "s8", "-o",
+                tmp_path / "odd.npy")
+    assert p.returncode == 2 and (tmp_path / "odd.npy").read_bytes() == before, p.stderr
 
 
 def test_empty_arrays_name_file_and_array(images, tmp_path):
