@@ -116,8 +116,9 @@ static int readable(const char *path)
     return f != NULL;
 }
 
-/* A zip archive (.npz), or a gzip stream that may hold one (the loader unwraps it and says if it does not). */
-static int maybe_archive(const char *path)
+/* A zip archive (.npz), or (gzip_too) a gzip stream that may hold one (the loader unwraps it and says if it
+ * does not). */
+static int maybe_archive(const char *path, int gzip_too)
 {
     unsigned char m[4] = {0};
     FILE *f = fopen(path, "rb");
@@ -125,7 +126,7 @@ static int maybe_archive(const char *path)
         return 0;
     size_t got = fread(m, 1, 4, f);
     fclose(f);
-    return (got == 4 && memcmp(m, "PK\x03\x04", 4) == 0) || (got >= 2 && m[0] == 0x1f && m[1] == 0x8b);
+    return (got == 4 && memcmp(m, "PK\x03\x04", 4) == 0) || (gzip_too && got >= 2 && m[0] == 0x1f && m[1] == 0x8b);
 }
 
 /* The input that --calib value v names: the longest prefix of v before an '=' that is an input name (input
@@ -193,7 +194,7 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
             return fgq_fail(err, FGQ_ERR_VALUE, "--calib: no samples for input '%s' (give --calib %s=FILE; inputs: %s)",
                             fg->tensors[fg->inputs[k]].name, fg->tensors[fg->inputs[k]].name, names);
     const int keyed = n_named == 0 && fg->n_inputs > 1;   /* one .npz, an array per input name */
-    if (keyed && readable(calib[0]) && !maybe_archive(calib[0])) /* an unreadable file: the loader says why */
+    if (keyed && readable(calib[0]) && !maybe_archive(calib[0], 1)) /* an unreadable file: the loader says why */
         return fgq_fail(err, FGQ_ERR_VALUE,
                         "%s: the model has %d inputs (%s): give a .npz with one array per input name, or "
                         "--calib NAME=FILE once per input",
@@ -204,7 +205,7 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
         const char *path = n_named > 0 ? file[k] : calib[0];
         /* keyed: the array called NAME; NAME=FILE with an archive: the array NAME too, or its only one */
         fgq_data_opts opts = {keyed || n_named > 0 ? name : NULL, range, 0, n_named > 0};
-        if (keyed || (n_named > 0 && maybe_archive(path)))
+        if (keyed || (n_named > 0 && maybe_archive(path, 0)))
             snprintf(cs->source[k], sizeof cs->source[k], "%s (array '%s')", path, name);
         else
             snprintf(cs->source[k], sizeof cs->source[k], "%s", path);

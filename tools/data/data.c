@@ -251,6 +251,7 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
         free(owned);
         return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld floats", path, (long long)count);
     }
+    int64_t n_inexact = 0, inexact_index = 0, inexact_value = 0;
     for (int64_t i = 0; i < count; i++) {
         double v = elem_f64(&raw, start * per + i);
         float f = (float)v;
@@ -265,14 +266,17 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
             /* float32 holds every integer up to 2^24; beyond, check the value against the file's own */
             const int64_t iv = elem_i64(&raw, start * per + i);
             if (!(f >= -9223372036854775808.0f && f < 9223372036854775808.0f) || (int64_t)f != iv) {
-                if (out->inexact_count++ == 0) {
-                    out->inexact_index = i;
-                    out->inexact_value = iv;
+                if (n_inexact++ == 0) {
+                    inexact_index = i;
+                    inexact_value = iv;
                 }
             }
         }
     }
     out->data = data;
+    out->inexact_count = n_inexact;
+    out->inexact_index = inexact_index;
+    out->inexact_value = inexact_value;
     out->rank = raw.rank;
     memcpy(out->dims, raw.dims, sizeof raw.dims);
     out->dims[0] = stop - start;
