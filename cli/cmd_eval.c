@@ -10,6 +10,7 @@
 #include "fgq_format.h"
 #include "quant/pipeline.h"
 #include "quant_flags.h"
+#include "quantize_job.h"
 #include "quant/quantize.h"
 #include "run/run_graph.h"
 #include "quant/search/sensitivity.h"
@@ -78,7 +79,9 @@ static const char k_usage[] =
     "  --bias-correction on|off,\n"
     "  --solver gptq|rtn, --damp D, --act-order on|off, --sequential on|off|auto,\n"
     "  --equalize on|off\n"
-    "                    as for `fgq quantize` (with --sensitivity only)\n"
+    "                    as for `fgq quantize` (with --sensitivity only; --calib\n"
+    "                    FILE or --calib NAME=FILE for the model's one float32\n"
+    "                    input: eval evaluates one-input models)\n"
     "  -h, --help        this text\n";
 
 /* Parses "a,b,c" into at most max floats. */
@@ -158,7 +161,7 @@ static int eval_single(const eval_args *a)
         fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: eval feeds and reads float32 tensors", model);
         goto fail;
     }
-    fgq_data_opts opts = {NULL, range, 0};
+    fgq_data_opts opts = {NULL, range, 0, 0};
     if (fgq_data_load(data_path, &opts, &d, &err) != FGQ_OK ||
         fgq_labels_load(labels_path, &opts, &labels, &n_labels, &err) != FGQ_OK)
         goto fail;
@@ -441,7 +444,7 @@ static void print_compare(const eval_args *a, const char *qlabel, const fgq_data
 static fgq_status load_samples(const char *path, const char *range, const fgq_tensor_info *in,
                                const fgq_preprocess *pre, fgq_dataset *d, fgq_error *err)
 {
-    fgq_data_opts opts = {NULL, range, 0};
+    fgq_data_opts opts = {NULL, range, 0, 0};
     fgq_status st = fgq_data_load(path, &opts, d, err);
     if (st != FGQ_OK)
         return st;
@@ -468,9 +471,10 @@ static int eval_compare(const eval_args *a)
     fgq_graph_runner fr, qr;
     memset(&fr, 0, sizeof fr);
     memset(&qr, 0, sizeof qr);
-    fgq_dataset d, cd;
+    fgq_dataset d;
     memset(&d, 0, sizeof d);
-    memset(&cd, 0, sizeof cd);
+    fgq_calib_set cs; /* --sensitivity: read as `fgq quantize` reads --calib */
+    memset(&cs, 0, sizeof cs);
     fgq_quant_result qres; /* --sensitivity: the statistics and the model the flags make */
     memset(&qres, 0, sizeof qres);
     fgq_compare_result res;
@@ -494,11 +498,11 @@ static int eval_compare(const eval_args *a)
         }
         if (fgq_cli_load_onnx(fname, a->batch, 1, &fg, &err) != FGQ_OK)
             goto fail;
-        if (fg->n_inputs != 1 || fg->tensors[fg->inputs[0]].dtype != FGQ_DT_F32 || a->qf.n_calib != 1) {
+        if (fg->n_inputs != 1 || fg->tensors[fg->inputs[0]].dtype != FGQ_DT_F32) {
             fgq_fail(&err, FGQ_ERR_UNSUPPORTED,
-                     "%s: --sensitivity needs a model with one float32 input and one --calib FILE (it has %d "
-                     "inputs; `fgq quantize` takes several)",
-                     fname, (int)fg->n_inputs);
+                     "%s: --sensitivity needs a model with one float32 input, as eval evaluates one input (it has "
+                     "%d inputs%s; `fgq quantize` takes several)",
+                     fname, (int)fg->n_inputs, fg->n_inputs == 1 ? ", not float32" : "");
             goto fail;
         }
         if (fgq_graph_runner_init(&fr, fg, &err) != FGQ_OK)
@@ -535,7 +539,7 @@ static int eval_compare(const eval_args *a)
     }
     fgq_tensor_info in_info;
     fgq_model_input_info(&fr.model, 0, &in_info);
-    fgq_data_opts opts = {NULL, a->range, 0};
+    fgq_data_opts opts = {NULL, a->range, 0, 0};
     if (load_samples(a->data_path, a->range, &in_info, &pre, &d, &err) != FGQ_OK ||
         fgq_labels_load(a->labels_path, &opts, &labels, &n_labels, &err) != FGQ_OK)
         goto fail;
@@ -546,13 +550,10 @@ static int eval_compare(const eval_args *a)
         goto fail;
     }
     if (a->sensitivity) {
-        if (load_samples(a->qf.calib, a->qf.calib_range, &in_info, &pre, &cd, &err) != FGQ_OK)
+        if (fgq_calib_set_load(&cs, fg, a->qf.calib_all, a->qf.n_calib, a->qf.calib_range, &pre, &err) != FGQ_OK)
             goto fail;
         fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
-        const void *cin[1] = {cd.data};
-        fgq_samples cs;
-        if (fgq_samples_bind(&cs, fg, cin, cd.dims[0], &err) != FGQ_OK ||
-            fgq_quant_pipeline(fg, &cs, &cfg, NULL, (int32_t)a->threads, 0, &sp, &qres, &err) != FGQ_OK)
+        if (fgq_quant_pipeline(fg, &cs.samples, &cfg, NULL, (int32_t)a->threads, 0, &sp, &qres, &err) != FGQ_OK)
             goto fail;
         if (qname == NULL && fgq_graph_runner_init(&qr, qres.qg, &err) != FGQ_OK)
             goto fail;
@@ -583,7 +584,7 @@ static int eval_compare(const eval_args *a)
             goto fail;
         sort_rows(rows, n_rows);
     }
-    print_compare(a, qlabel, &d, &res, rows, n_rows, cd.dims[0]);
+    print_compare(a, qlabel, &d, &res, rows, n_rows, cs.samples.n);
     goto done;
 fail:
     rc = fgq_cli_report(cmd, &err);
@@ -593,7 +594,7 @@ done:
     free(labels);
     fgq_compare_result_free(&res);
     fgq_quant_result_free(&qres);
-    fgq_dataset_free(&cd);
+    fgq_calib_set_free(&cs);
     fgq_dataset_free(&d);
     fgq_graph_runner_free(&qr);
     fgq_graph_runner_free(&fr);

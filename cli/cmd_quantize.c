@@ -38,11 +38,14 @@ static const char k_usage[] =
     "\n"
     "A model with several inputs takes its samples per input: --calib NAME=X once\n"
     "for each graph input NAME (each X as above, every one with the same number of\n"
-    "samples), or one --calib X.npz holding an array per input name. Float32 inputs\n"
+    "samples; an X.npz gives its array NAME, or its only array; NAME may hold '=':\n"
+    "the longest input name before an '=' is taken), or one --calib X.npz (gzipped\n"
+    "or not) holding an array per input name. Float32 inputs\n"
     "are laid out and normalised alike (--scale/--mean/--std apply to every float\n"
     "input, and a per-channel list must fit each); integer inputs (token ids, masks:\n"
     "u8, s8, s32, s64, bool) are fed as their dtype, never normalised, and their\n"
-    "samples must hold integers (exact up to 2^24: .npy data is read as float32).\n"
+    "samples must hold integers (read through float32: up to 2^24, or larger ones\n"
+    "float32 holds exactly; others are refused, naming the value).\n"
     "\n"
     "--acts dynamic needs no calibration: every Conv/Gemm/MatMul with a constant\n"
     "weight quantizes its input per inference from the input's own min/max (ONNX\n"
@@ -239,16 +242,14 @@ int fgq_cmd_quantize(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "MODEL, -o and --weights (or --budget / --size) are required");
         goto out;
     }
-    {
-        const char *ins[1 + 2 * FGQ_QUANT_FLAGS_MAX_CALIB] = {model};
-        int n_ins = 1;
-        for (int32_t c = 0; c < qf.n_calib; c++) { /* FILE, or NAME=FILE */
-            ins[n_ins++] = qf.calib_all[c];
-            if (strchr(qf.calib_all[c], '=') != NULL)
-                ins[n_ins++] = strchr(qf.calib_all[c], '=') + 1;
+    if ((rc = fgq_cli_output_clashes(cmd, out_path, &model, 1)) != 0)
+        goto out;
+    for (int32_t c = 0; c < qf.n_calib; c++) { /* FILE, or NAME=FILE with NAME holding '=' or not: any tail */
+        for (const char *f = qf.calib_all[c]; f != NULL; f = strchr(f, '=')) {
+            f += *f == '=';
+            if ((rc = fgq_cli_output_clashes(cmd, out_path, &f, 1)) != 0)
+                goto out;
         }
-        if ((rc = fgq_cli_output_clashes(cmd, out_path, ins, n_ins)) != 0)
-            goto out;
     }
     fgq_quant_config cfg;
     fgq_budget budget;

@@ -58,7 +58,8 @@ static const char k_usage[] =
     "  --calib C, --calib-samples A:B, --acts T, --observer O, --first-last P,\n"
     "  --depthwise P, --keep-float NODE, --layer NODE=POLICY, --bias-correction,\n"
     "  --solver, --damp, --act-order, --sequential, --equalize\n"
-    "                    as for `fgq eval --sensitivity` (with --calib only)\n"
+    "                    as for `fgq eval --sensitivity` (with --calib only; one\n"
+    "                    --calib FILE)\n"
     "  --weights P       policy of the sensitivity scan and the weight figures\n"
     "                    (default ternary:g4)\n"
     "  --weight-layer NAME  the layer whose weights are drawn: its node's or its\n"
@@ -569,6 +570,13 @@ int fgq_cmd_report(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "-o REPORT.html is required");
     else if (a.quant_flags.n > 0 && !a.has_calib)
         rc = fgq_cli_usage_error(cmd, "the quantize flags are for the sensitivity scan: it needs --calib");
+    else if (qf.n_calib > 1) /* the scan runs on the model's one input: one file */
+        rc = fgq_cli_usage_error(cmd, "--calib is given %d times: the sensitivity scan takes one --calib FILE",
+                                 (int)qf.n_calib);
+    else if (a.has_calib && strchr(qf.calib, '=') != NULL && access(qf.calib, R_OK) != 0)
+        rc = fgq_cli_usage_error(cmd, "--calib '%s': NAME=FILE is for `fgq quantize`; the report's sensitivity "
+                                      "scan takes one --calib FILE",
+                                 qf.calib);
     if (rc != FGQ_EXIT_OK)
         goto out;
     if (a.has_calib) { /* a bad value is an error now, not after the evaluations */

@@ -46,28 +46,6 @@ typedef struct {
     int64_t dims[FGQ_MAX_DIMS];
 } host_tensor;
 
-/* Element i of src (dtype sdt) as a double; 0 with *ok = 0 for an unknown dtype. */
-static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
-{
-    switch (sdt) {
-    case FGQ_DT_F32:
-        return ((const float *)src)[i];
-    case FGQ_DT_U8:
-        return ((const uint8_t *)src)[i];
-    case FGQ_DT_S8:
-        return ((const int8_t *)src)[i];
-    case FGQ_DT_S32:
-        return ((const int32_t *)src)[i];
-    case FGQ_DT_S64:
-        return (double)((const int64_t *)src)[i];
-    case FGQ_DT_BOOL:
-        return ((const uint8_t *)src)[i] != 0;
-    default:
-        *ok = 0;
-        return 0;
-    }
-}
-
 static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, fgq_error *err)
 {
     size_t n = strlen(path);
@@ -99,9 +77,17 @@ static fgq_status load_input(const char *path, fgq_dtype want, host_tensor *t, f
     t->rank = d.rank;
     memcpy(t->dims, d.dims, sizeof t->dims);
     t->numel = fgq_dataset_numel(&d);
-    if (want != FGQ_DT_F32) { /* .npy data arrives as float32: exact for integers up to 2^24 */
+    if (want != FGQ_DT_F32 && d.inexact_count > 0) {
+        free(d.data);
+        t->data = NULL;
+        return fgq_fail(err, FGQ_ERR_VALUE,
+                        "%s: element %lld is %lld, which float32 (how .npy data is read) does not hold exactly; "
+                        "give a .pb, whose values are fed as they are",
+                        path, (long long)d.inexact_index, (long long)d.inexact_value);
+    }
+    if (want != FGQ_DT_F32) { /* exact: no value was rounded by the float32 copy (checked above) */
         void *conv = NULL;
-        st = fgq_data_convert(path, d.data, FGQ_DT_F32, t->numel, want, 16777216.0, &conv, err);
+        st = fgq_data_convert(path, d.data, FGQ_DT_F32, t->numel, want, 0, &conv, err);
         free(d.data);
         t->data = conv;
     }
@@ -116,7 +102,7 @@ static void print_output(const fgq_tensor_info *info, const void *y, int64_t num
     printf("]:");
     for (int64_t i = 0; i < numel && i < 10; i++) {
         int ok = 1;
-        printf(" %.6g", elem_value(y, info->dtype, i, &ok));
+        printf(" %.6g", fgq_data_elem_value(y, info->dtype, i, &ok));
     }
     printf(numel > 10 ? " ...\n" : "\n");
 }

@@ -70,10 +70,18 @@ fgq_status fgq_calib_set_fit(fgq_calib_set *cs, const fgq_graph *fg, const char 
                           (long long)(whole ? d0->file_samples : d0->dims[0]), fg->tensors[fg->inputs[0]].name);
             break;
         }
+        if (t->dtype != FGQ_DT_F32 && cs->d[k].inexact_count > 0) { /* the float32 copy rounded the file's value */
+            st = fgq_fail(err, FGQ_ERR_VALUE,
+                          "%s: element %lld is %lld, which float32 (how samples are read) does not hold exactly: "
+                          "input '%s' takes integers up to 2^24 and larger ones float32 holds",
+                          cs->source[k], (long long)cs->d[k].inexact_index, (long long)cs->d[k].inexact_value,
+                          t->name);
+            break;
+        }
         st = fit_samples(&cs->d[k], cs->source[k], range, fg, k, pre, err);
-        if (st == FGQ_OK && t->dtype != FGQ_DT_F32) /* .npy integers arrive as float32: exact up to 2^24 */
+        if (st == FGQ_OK && t->dtype != FGQ_DT_F32) /* exact: no value was rounded (checked above) */
             st = fgq_data_convert(cs->source[k], cs->d[k].data, FGQ_DT_F32, fgq_dataset_numel(&cs->d[k]), t->dtype,
-                                  16777216.0, &cs->typed[k], err);
+                                  0, &cs->typed[k], err);
         in[k] = t->dtype != FGQ_DT_F32 ? cs->typed[k] : (const void *)cs->d[k].data;
     }
     if (st == FGQ_OK)
@@ -108,7 +116,9 @@ static int readable(const char *path)
     return f != NULL;
 }
 
-static int is_zip(const char *path)
+/* A zip archive (.npz), or (gzip_too) a gzip stream that may hold one (the loader unwraps it and says if it
+ * does not). */
+static int maybe_archive(const char *path, int gzip_too)
 {
     unsigned char m[4] = {0};
     FILE *f = fopen(path, "rb");
@@ -116,7 +126,23 @@ static int is_zip(const char *path)
         return 0;
     size_t got = fread(m, 1, 4, f);
     fclose(f);
-    return got == 4 && memcmp(m, "PK\x03\x04", 4) == 0;
+    return (got == 4 && memcmp(m, "PK\x03\x04", 4) == 0) || (gzip_too && got >= 2 && m[0] == 0x1f && m[1] == 0x8b);
+}
+
+/* The input that --calib value v names: the longest prefix of v before an '=' that is an input name (input
+ * names may hold '=' themselves); -1 when none is. *eq: that '=' (or v's first '=' when none). */
+static int32_t calib_input(const fgq_graph *fg, const char *v, const char **eq)
+{
+    int32_t k = -1;
+    *eq = strchr(v, '=');
+    for (const char *e = *eq; e != NULL; e = strchr(e + 1, '=')) {
+        const int32_t i = input_named(fg, v, (size_t)(e - v));
+        if (i >= 0) {
+            k = i;
+            *eq = e;
+        }
+    }
+    return k;
 }
 
 fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char *const *calib, int32_t n_calib,
@@ -135,10 +161,10 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
     const char *file[FGQ_SAMPLES_MAX_INPUTS] = {0}, *given[FGQ_SAMPLES_MAX_INPUTS] = {0};
     int32_t n_named = 0;
     for (int32_t c = 0; c < n_calib; c++) {
-        const char *v = calib[c], *eq = strchr(v, '=');
+        const char *v = calib[c], *eq;
+        const int32_t k = calib_input(fg, v, &eq);
         if (eq == NULL)
             continue;
-        const int32_t k = input_named(fg, v, (size_t)(eq - v));
         if (k < 0) {
             if (readable(v)) /* a file whose name holds '=' */
                 continue;
@@ -168,7 +194,7 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
             return fgq_fail(err, FGQ_ERR_VALUE, "--calib: no samples for input '%s' (give --calib %s=FILE; inputs: %s)",
                             fg->tensors[fg->inputs[k]].name, fg->tensors[fg->inputs[k]].name, names);
     const int keyed = n_named == 0 && fg->n_inputs > 1;   /* one .npz, an array per input name */
-    if (keyed && readable(calib[0]) && !is_zip(calib[0])) /* an unreadable file: the loader says why */
+    if (keyed && readable(calib[0]) && !maybe_archive(calib[0], 1)) /* an unreadable file: the loader says why */
         return fgq_fail(err, FGQ_ERR_VALUE,
                         "%s: the model has %d inputs (%s): give a .npz with one array per input name, or "
                         "--calib NAME=FILE once per input",
@@ -177,8 +203,9 @@ fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char
     for (int32_t k = 0; k < fg->n_inputs && st == FGQ_OK; k++) {
         const char *name = fg->tensors[fg->inputs[k]].name;
         const char *path = n_named > 0 ? file[k] : calib[0];
-        fgq_data_opts opts = {keyed ? name : NULL, range, 0};
-        if (keyed)
+        /* keyed: the array called NAME; NAME=FILE with an archive: the array NAME too, or its only one */
+        fgq_data_opts opts = {keyed || n_named > 0 ? name : NULL, range, 0, n_named > 0};
+        if (keyed || (n_named > 0 && maybe_archive(path, 0)))
             snprintf(cs->source[k], sizeof cs->source[k], "%s (array '%s')", path, name);
         else
             snprintf(cs->source[k], sizeof cs->source[k], "%s", path);

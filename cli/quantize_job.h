@@ -36,12 +36,13 @@ typedef struct {
 
 /* Resolves the --calib values against fg's inputs and loads them, each with
  * the sample range `range` (may be NULL), then fgq_calib_set_fit. Forms:
- * one FILE (a one-input model: as `fgq eval` reads it; several inputs: a .npz
- * with one array per input name), or NAME=FILE once per input (FILE read as
- * the one-input form). n_calib 0: no samples. Every bad combination (an
- * unknown name, a name twice, a missing input, NAME= without a file, a
- * missing .npz key, sample counts that differ) is FGQ_ERR_VALUE naming the
- * file or the input. */
+ * one FILE (a one-input model: as `fgq eval` reads it; several inputs: a .npz,
+ * maybe gzipped, with one array per input name), or NAME=FILE once per input
+ * (NAME: the longest text before an '=' that is an input name; FILE read as
+ * the one-input form, but from an archive the array NAME or NAME.npy, or its
+ * only array). n_calib 0: no samples. Every bad combination (an unknown name,
+ * a name twice, a missing input, NAME= without a file, a missing .npz key,
+ * sample counts that differ) is FGQ_ERR_VALUE naming the file or the input. */
 fgq_status fgq_calib_set_load(fgq_calib_set *cs, const fgq_graph *fg, const char *const *calib, int32_t n_calib,
                               const char *range, const fgq_preprocess *pre, fgq_error *err);
 

@@ -823,17 +823,35 @@ static fgq_status calib_from_views(fgq_calib_set *cs, const fgq_graph *fg, const
             break;
         }
         fgq_dataset *d = &cs->d[k];
+        if (d->data != NULL) { /* names[] are distinct dict keys, but one input may still come twice */
+            s = fgq_fail(err, FGQ_ERR_VALUE, "calib: input '%s' is given twice", fg->tensors[fg->inputs[k]].name);
+            break;
+        }
         d->rank = views[v].ndim;
         for (int a = 0; a < views[v].ndim; a++)
             d->dims[a] = views[v].shape[a];
-        d->src_dtype = FGQ_SRC_F32;
+        const int is_s64 = views[v].itemsize == 8; /* float32, or int64 (checked by the caller) */
+        const Py_ssize_t numel = views[v].len / views[v].itemsize;
+        d->src_dtype = is_s64 ? FGQ_SRC_S64 : FGQ_SRC_F32;
         d->file_samples = d->dims[0];
         snprintf(cs->source[k], sizeof cs->source[k], names[v] == NULL ? "calib" : "calib['%s']", names[v]);
-        d->data = malloc(views[v].len > 0 ? (size_t)views[v].len : 1); /* fgq_data_prepare works in place */
-        if (d->data == NULL)
-            s = fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory for %zd bytes", cs->source[k], views[v].len);
-        else
+        d->data = malloc(numel > 0 ? (size_t)numel * sizeof(float) : 1); /* fgq_data_prepare works in place */
+        if (d->data == NULL) {
+            s = fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory for %zd values", cs->source[k], numel);
+        } else if (!is_s64) {
             memcpy(d->data, views[v].buf, (size_t)views[v].len);
+        } else { /* as fgq_data_load reads an int64 .npy: the values float32 rounds are recorded */
+            const int64_t *iv = views[v].buf;
+            for (Py_ssize_t i = 0; i < numel; i++) {
+                const float f = (float)iv[i];
+                d->data[i] = f;
+                if ((!(f >= -9223372036854775808.0f && f < 9223372036854775808.0f) || (int64_t)f != iv[i]) &&
+                    d->inexact_count++ == 0) {
+                    d->inexact_index = i;
+                    d->inexact_value = iv[i];
+                }
+            }
+        }
     }
     for (int32_t k = 0; k < fg->n_inputs && s == FGQ_OK; k++)
         if (cs->d[k].data == NULL)
@@ -964,9 +982,19 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
                 raise_msg(st, FGQ_ERR_VALUE, "calib: at most %d inputs", FGQ_SAMPLES_MAX_INPUTS);
                 goto out;
             }
-            const char *kname = is_dict ? PyUnicode_AsUTF8(key) : NULL;
+            Py_ssize_t klen = 0;
+            if (is_dict && !PyUnicode_Check(key)) {
+                raise_msg(st, FGQ_ERR_VALUE, "calib: the keys are input names (str)");
+                goto out;
+            }
+            const char *kname = is_dict ? PyUnicode_AsUTF8AndSize(key, &klen) : NULL;
             if (is_dict && kname == NULL)
                 goto out;
+            if (kname != NULL && strlen(kname) != (size_t)klen) { /* C sees it cut at the NUL: another name */
+                raise_msg(st, FGQ_ERR_VALUE, "calib: the key '%s\\0...' holds a NUL character; no input name does",
+                          kname);
+                goto out;
+            }
             if (kname != NULL && (view_name[n_views] = strdup(kname)) == NULL) {
                 PyErr_NoMemory();
                 goto out;
@@ -977,8 +1005,11 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
                 goto out;
             }
             const Py_buffer *v = &views[n_views++];
-            if (!format_matches(v->format, v->itemsize, FGQ_DT_F32) || v->ndim < 1 || v->ndim > FGQ_MAX_DIMS) {
-                raise_msg(st, FGQ_ERR_VALUE, "calib%s%s%s: float32 samples [N, ...] of at most %d axes are needed",
+            if (!(format_matches(v->format, v->itemsize, FGQ_DT_F32) ||
+                  (kname != NULL && format_matches(v->format, v->itemsize, FGQ_DT_S64))) ||
+                v->ndim < 1 || v->ndim > FGQ_MAX_DIMS) {
+                raise_msg(st, FGQ_ERR_VALUE, "calib%s%s%s: float32 samples [N, ...] (in a dict also int64) of at most %d "
+                          "axes are needed",
                           kname ? "['" : "", kname ? kname : "", kname ? "']" : "", FGQ_MAX_DIMS);
                 goto out;
             }

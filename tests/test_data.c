@@ -10,6 +10,7 @@
 #include "data/data.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -55,7 +56,7 @@ static size_t make_npy(uint8_t *out, int version, const char *dict, const void *
 
 static fgq_status load(const char *name, const char *range, fgq_dataset *d, fgq_error *err)
 {
-    fgq_data_opts o = {NULL, range, 0};
+    fgq_data_opts o = {NULL, range, 0, 0};
     fgq_error_clear(err);
     return fgq_data_load(path_of(name), &o, d, err);
 }
@@ -113,7 +114,7 @@ static void test_npy_types(void)
     CHECK(fgq_labels_load(path_of("i8.npy"), NULL, &lab, &n, &err) == FGQ_OK && n == 4 && lab[1] == (1LL << 40) &&
           lab[0] == -5);
     free(lab);
-    fgq_data_opts o = {NULL, "1:3", 0};
+    fgq_data_opts o = {NULL, "1:3", 0, 0};
     CHECK(fgq_labels_load(path_of("u1.npy"), &o, &lab, &n, &err) == FGQ_OK && n == 2 && lab[0] == 255 && lab[1] == 7);
     free(lab);
     /* float labels must be integral */
@@ -191,7 +192,7 @@ static void test_npy_hostile(void)
     fgq_error err;
     CHECK(load("missing.npy", NULL, &d, &err) == FGQ_ERR_IO);
     /* file size limit */
-    fgq_data_opts o = {NULL, NULL, 8};
+    fgq_data_opts o = {NULL, NULL, 8, 0};
     fgq_error_clear(&err);
     CHECK(fgq_data_load(path_of("nan.npy"), &o, &d, &err) == FGQ_ERR_IO);
 }
@@ -251,7 +252,7 @@ static void test_idx(void)
         gzwrite(gz, zeros, 1 << 20);
     gzclose(gz);
     free(zeros);
-    fgq_data_opts o = {NULL, NULL, 1 << 20};
+    fgq_data_opts o = {NULL, NULL, 1 << 20, 0};
     fgq_error_clear(&err);
     CHECK(fgq_data_load(path_of("bomb.gz"), &o, &d, &err) == FGQ_ERR_FORMAT && strstr(err.msg, "limit") != NULL &&
           strstr(err.msg, "bomb.gz") != NULL);
@@ -352,7 +353,7 @@ static void test_npz(void)
         const char *fname = deflated ? "d.npz" : "s.npz";
         size_t zn = make_zip(z, 2, names, data, sizes, deflated);
         write_bytes(fname, z, zn);
-        fgq_data_opts o = {NULL, NULL, 0};
+        fgq_data_opts o = {NULL, NULL, 0, 0};
         fgq_error_clear(&err);
         CHECK_MSG(fgq_data_load(path_of(fname), &o, &d, &err) == FGQ_OK && d.dims[0] == 3 && d.data[2] == 3.0f, "%s",
                   err.msg);
@@ -452,7 +453,7 @@ static void test_fashion_mnist(void)
     const char *lab = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
     if (access(img, R_OK) != 0 || access(lab, R_OK) != 0)
         return;
-    fgq_data_opts o = {NULL, "0:10", 0};
+    fgq_data_opts o = {NULL, "0:10", 0, 0};
     fgq_dataset d;
     fgq_error err = {0};
     CHECK_MSG(fgq_data_load(img, &o, &d, &err) == FGQ_OK, "%s", err.msg);
@@ -463,6 +464,79 @@ static void test_fashion_mnist(void)
     if (n == 10)
         CHECK(l[0] == 9); /* the first Fashion-MNIST test label is 9 (ankle boot) */
     free(l);
+}
+
+/* fgq_data_convert from the contract: integer targets take integral values in range, bool 0/1; bool data
+ * feeds every target; max_exact refuses |v| >= max_exact (a float32 2^24 may be a rounded 2^24 + 1). */
+static void test_convert(void)
+{
+    fgq_error err;
+    void *out = NULL;
+    const int64_t s64[3] = {INT64_MIN, -1, INT64_MAX - 1023}; /* doubles: -2^63, -1, 2^63 - 1024 */
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("s64", s64, FGQ_DT_S64, 3, FGQ_DT_S64, 0, &out, &err) == FGQ_OK);
+    CHECK(out != NULL && ((int64_t *)out)[0] == INT64_MIN && ((int64_t *)out)[1] == -1);
+    free(out);
+    const float f_2p63[1] = {9223372036854775808.0f}; /* 2^63: outside int64 */
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("big", f_2p63, FGQ_DT_F32, 1, FGQ_DT_S64, 0, &out, &err) == FGQ_ERR_VALUE && out == NULL);
+    CHECK_MSG(strstr(err.msg, "big") != NULL && strstr(err.msg, "element 0") != NULL, "'%s'", err.msg);
+    const uint8_t b[4] = {0, 1, 1, 0};
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("bool", b, FGQ_DT_BOOL, 4, FGQ_DT_S64, 0, &out, &err) == FGQ_OK);
+    CHECK(((int64_t *)out)[1] == 1 && ((int64_t *)out)[3] == 0);
+    free(out);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("bool", b, FGQ_DT_BOOL, 4, FGQ_DT_F32, 0, &out, &err) == FGQ_OK);
+    CHECK(((float *)out)[2] == 1.0f);
+    free(out);
+    const int64_t two[2] = {1, 2};
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("two", two, FGQ_DT_S64, 2, FGQ_DT_BOOL, 0, &out, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "element 1") != NULL && strstr(err.msg, "bool") != NULL, "'%s'", err.msg);
+    const float edge[2] = {16777215.0f, 16777216.0f}; /* 2^24 - 1 exact; 2^24 may be 2^24 + 1 rounded */
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("edge", edge, FGQ_DT_F32, 1, FGQ_DT_S64, 16777216.0, &out, &err) == FGQ_OK);
+    CHECK(((int64_t *)out)[0] == 16777215);
+    free(out);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("edge", edge, FGQ_DT_F32, 2, FGQ_DT_S64, 16777216.0, &out, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "element 1") != NULL && strstr(err.msg, ".pb") == NULL, "'%s'", err.msg);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_convert("f16", edge, FGQ_DT_F32, 1, FGQ_DT_F16, 0, &out, &err) == FGQ_ERR_UNSUPPORTED);
+}
+
+/* int64 data that float32 rounds is flagged (first element and its value in the file); values float32 holds
+ * (2^24, 2^40) are not. */
+static void test_inexact_integers(void)
+{
+    uint8_t buf[1024];
+    fgq_dataset d;
+    fgq_error err;
+    int64_t v[4] = {16777216, 1LL << 40, 16777217, -16777219};
+    write_bytes("big.npy", buf, make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (4,), }", v, 32));
+    CHECK(load("big.npy", NULL, &d, &err) == FGQ_OK);
+    CHECK(d.inexact_count == 2 && d.inexact_index == 2 && d.inexact_value == 16777217);
+    fgq_dataset_free(&d);
+    CHECK(load("big.npy", ":2", &d, &err) == FGQ_OK && d.inexact_count == 0);
+    fgq_dataset_free(&d);
+}
+
+/* Model dims that are unknown or whose product overflows int64 are refused naming the data, not multiplied. */
+static void test_prepare_hostile_dims(void)
+{
+    fgq_dataset d = {0};
+    d.rank = 2;
+    d.dims[0] = 1, d.dims[1] = 4;
+    d.data = calloc(4, sizeof(float));
+    const int64_t huge[4] = {1, 1LL << 31, 1LL << 31, 1LL << 31}, unknown[2] = {1, -1};
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_data_prepare(&d, "ids.npy", 4, huge, NULL, &err) == FGQ_ERR_SHAPE);
+    CHECK_MSG(strstr(err.msg, "ids.npy") != NULL, "'%s'", err.msg);
+    fgq_error_clear(&err);
+    CHECK(fgq_data_prepare(&d, "ids.npy", 2, unknown, NULL, &err) == FGQ_ERR_SHAPE);
+    fgq_dataset_free(&d);
 }
 
 int main(void)
@@ -476,6 +550,9 @@ int main(void)
     RUN(test_npz);
     RUN(test_prepare);
     RUN(test_fashion_mnist);
+    RUN(test_convert);
+    RUN(test_inexact_integers);
+    RUN(test_prepare_hostile_dims);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)

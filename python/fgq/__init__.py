@@ -381,8 +381,9 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
       quantize --calib`` does (HWC samples transposed for an NCHW model).
       Optional only with acts="dynamic". A model with several inputs takes a
       dict {input name: samples} (each value any of the forms above, the same
-      N for every input; integer samples must be integral), as ``fgq quantize
-      --calib NAME=FILE`` per input.
+      N for every input; integer samples must be integral; an int64 array is
+      kept exact: a value float32 would round raises FgqError), as ``fgq
+      quantize --calib NAME=FILE`` per input.
     weights, acts: the policies of ``--weights`` / ``--acts`` (weights may be
       None with a budget). budget (mean bits per weight) / size (bytes): the
       per-layer precision search (``--budget`` / ``--size``).
@@ -421,7 +422,12 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
         for key, val in calib.items():
             if not isinstance(key, str):
                 raise _error(f"calib: the dict's keys are input names, not {key!r}", "value error")
-            x[key] = _calib_array(val, calib_samples, None)
+            a = val if isinstance(val, np.ndarray) else None
+            if a is not None and a.dtype == np.int64:
+                # int64 (token ids) as they are: C checks each against its float32 copy, as for a .npy
+                x[key] = np.ascontiguousarray(a[:calib_samples] if calib_samples is not None else a)
+            else:
+                x[key] = _calib_array(val, calib_samples, None)
             if x[key].ndim < 1 or x[key].shape[0] < 1:
                 raise _error(f"calib['{key}']: no samples", "value error")
         if not x:

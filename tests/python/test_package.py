@@ -332,7 +332,8 @@ def test_bad_inputs_raise_fgq_error(fgq, tmp_path):
 def test_quantize_dict_for_several_inputs(fgq, tmp_path):
     """A float + int64 index model (tests/python/test_quantize_multi_input.py): calib={name: array}
     gives `fgq quantize --calib NAME=FILE`'s bytes (the order of the dict does not matter), the
-    model runs on a dict of inputs as `fgq run` does, and bad dicts raise FgqError."""
+    model runs on a dict of inputs as `fgq run` does, and bad dicts (a key holding NUL, which C would
+    cut to another input's name) raise FgqError."""
     from test_quantize_multi_input import embedding_model
     model = embedding_model(tmp_path / "emb.onnx")
     rng = np.random.default_rng(3)
@@ -353,7 +354,11 @@ def test_quantize_dict_for_several_inputs(fgq, tmp_path):
     assert q({"x": xt, "ids": it}).tobytes() == np.load(tmp_path / "y.npy").tobytes()
     for calib, text in (({"x": x}, "no samples for input 'ids'"), ({"x": x, "ids": ids, "z": x}, "no input 'z'"),
                         ({"x": x, "ids": ids[:8]}, "same samples"), (x, "give a dict"),
-                        ({"x": x, "ids": ids + 0.5}, "not an integer")):
+                        ({"x": x, "ids": ids + 0.5}, "not an integer"),
+                        # C would read "x\0dup" as "x": two arrays for one input (and the first one leaked)
+                        ({"x": x, "ids": ids, "x\0dup": x}, "NUL"), ({"x\0dup": x, "ids": ids}, "NUL"),
+                        # int64 ids stay exact: one float32 would round is refused naming it (as for a .npy)
+                        ({"x": x, "ids": np.where(ids == ids[0, 0], 16777217, ids)}, "16777217")):
         with pytest.raises(fgq.FgqError) as e:
             fgq.quantize(model, calib=calib, weights="s8", progress=False)
         assert text in str(e.value), (text, str(e.value))

@@ -259,3 +259,169 @@ def test_eval_names_its_one_input_limit(images, tmp_path):
     np.save(tmp_path / "labels.npy", np.zeros(N, np.int64))
     p = run_fgq("eval", model, "--data", d / "ab.npz", "--labels", tmp_path / "labels.npy")
     assert p.returncode == 2 and "one input" in p.stderr and "it has 2" in p.stderr, p.stderr
+
+
+# ---- review of the multi-input feature: each test below failed before its fix ----------------------------------
+
+def one_input_model(path, name="x", extra=None):
+    """`name` float [1,8] -> Gemm -> y [1,3]; extra: (name, onnx dtype, shape) of an unused second input."""
+    rng = np.random.default_rng(13)
+    inits = [_init("w", rng.standard_normal((3, 8))), _init("b", np.zeros(3))]
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 8])]
+    if extra is not None:
+        inputs.append(helper.make_tensor_value_info(*extra))
+    return _save([helper.make_node("Gemm", [name, "w", "b"], ["y"], name="fc", transB=1)], inits, inputs, path)
+
+
+def test_hostile_huge_input_shapes_exit_2(tmp_path):
+    """An input whose shape's byte count overflows int64 (samples or the element count the data is fitted to)
+    is refused naming the input or the file, not undefined behaviour (UBSan: signed integer overflow)."""
+    m3 = one_input_model(tmp_path / "h3.onnx", extra=("h", TensorProto.INT64, [1, 2 ** 31, 2 ** 31]))
+    m4 = one_input_model(tmp_path / "h4.onnx", extra=("h", TensorProto.INT64, [1, 2 ** 31, 2 ** 31, 2 ** 31]))
+    np.save(tmp_path / "x.npy", np.zeros((4, 8), np.float32))
+    np.save(tmp_path / "ids.npy", np.zeros((4, 4), np.int64))
+    out = tmp_path / "q.fgq"
+    for model, args, want in ((m3, ["--acts", "dynamic"], "input 'h'"),
+                              (m4, ["--calib", f"x={tmp_path / 'x.npy'}", "--calib", f"h={tmp_path / 'ids.npy'}"],
+                               "ids.npy"),
+                              (m3, ["--calib", f"x={tmp_path / 'x.npy'}", "--calib", f"h={tmp_path / 'ids.npy'}"],
+                               "ids.npy")):
+        p = run_fgq("quantize", model, "--weights", "s8", *args, "-o", out)
+        assert p.returncode == 2 and want in p.stderr and "runtime error" not in p.stderr, (args, p.stderr)
+        assert not out.exists()
+
+
+def test_int64_beyond_float32_is_exact_or_refused(embedding, tmp_path):
+    """int64 16777217 read from .npy would reach the model as 16777216 (float32): refused naming the value,
+    for quantize and for run (which points to .pb); 2^40 (float32 holds it) passes the exactness check."""
+    d, model = embedding
+    ids = np.zeros((N, 4), np.int64)
+    ids[3, 1] = 16777217
+    np.save(tmp_path / "big.npy", ids)
+    out = tmp_path / "q.fgq"
+    p = run_fgq("quantize", model, "--calib", f"x={d / 'x.npy'}", "--calib", f"ids={tmp_path / 'big.npy'}",
+                "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "big.npy" in p.stderr and "16777217" in p.stderr, p.stderr
+    assert ".pb" not in p.stderr, p.stderr  # quantize reads no .pb
+    assert not out.exists()
+    q = tmp_path / "ok.fgq"
+    quantize(model, q, "--calib", d / "xi.npz", "--weights", "s8")
+    np.save(tmp_path / "x1.npy", np.zeros((1, 8), np.float32))
+    np.save(tmp_path / "big1.npy", np.array([[1, 16777217, 0, 0]], np.int64))
+    p = run_fgq("run", q, "--input", tmp_path / "x1.npy", "--input", tmp_path / "big1.npy")
+    assert p.returncode == 2 and "16777217" in p.stderr and ".pb" in p.stderr, p.stderr
+
+
+def test_named_npz_reads_the_array_named(images, tmp_path):
+    """--calib NAME=FILE.npz reads the member NAME (the archive's first member is another input's): the same
+    bytes as the keyed .npz; a one-member archive is read whatever its member is called; an archive of
+    several members without NAME is refused naming the file and NAME."""
+    d, model, _ = images
+    keyed = tmp_path / "keyed.fgq"
+    quantize(model, keyed, "--calib", d / "ab.npz", "--weights", "s8")
+    named = tmp_path / "named.fgq"
+    quantize(model, named, "--calib", f"b={d / 'ab.npz'}", "--calib", f"a={d / 'ab.npz'}", "--weights", "s8")
+    assert model_part(named) == model_part(keyed)
+    np.savez(tmp_path / "only.npz", arr_0=np.load(d / "ab.npz")["b"])
+    one = tmp_path / "one.fgq"
+    quantize(model, one, "--calib", f"a={d / 'a.npy'}", "--calib", f"b={tmp_path / 'only.npz'}", "--weights", "s8")
+    assert model_part(one) == model_part(keyed)
+    np.savez(tmp_path / "ac.npz", a=np.load(d / "a.npy"), c=np.load(d / "a.npy"))
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", model, "--calib", f"a={d / 'a.npy'}", "--calib", f"b={tmp_path / 'ac.npz'}",
+                "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "ac.npz" in p.stderr and "'b'" in p.stderr, p.stderr
+    assert not out.exists()
+
+
+def test_gzipped_npz_keyed_by_input_name(images, tmp_path):
+    """A gzipped .npz is an archive: the loader unwraps it (same bytes as the .npz itself)."""
+    import gzip
+    d, model, _ = images
+    gz = tmp_path / "ab.npz.gz"
+    gz.write_bytes(gzip.compress((d / "ab.npz").read_bytes()))
+    q1, q2 = tmp_path / "q1.fgq", tmp_path / "q2.fgq"
+    quantize(model, q1, "--calib", d / "ab.npz", "--weights", "s8")
+    quantize(model, q2, "--calib", gz, "--weights", "s8")
+    assert model_part(q1) == model_part(q2)
+
+
+def test_input_name_holding_equals_signs(tmp_path):
+    """NAME=FILE splits at the '=' that leaves a known input name (the longest one)."""
+    model = one_input_model(tmp_path / "eq.onnx", name="a=b:c")
+    np.save(tmp_path / "odd.npy", np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32))
+    q1, q2 = tmp_path / "q1.fgq", tmp_path / "q2.fgq"
+    quantize(model, q1, "--calib", f"a=b:c={tmp_path / 'odd.npy'}", "--weights", "s8")
+    quantize(model, q2, "--calib", tmp_path / "odd.npy", "--weights", "s8")
+    assert model_part(q1) == model_part(q2)
+    before = (tmp_path / "odd.npy").read_bytes()  # -o the calibration file itself is refused, whatever the split
+    p = run_fgq("quantize", model, "--calib", f"a=b:c={tmp_path / 'odd.npy'}", "--weights", "s8", "-o",
+                tmp_path / "odd.npy")
+    assert p.returncode == 2 and (tmp_path / "odd.npy").read_bytes() == before, p.stderr
+
+
+def test_empty_arrays_name_file_and_array(images, tmp_path):
+    """An empty array in a keyed .npz, or a range past an array, is named with its file and member."""
+    d, model, _ = images
+    np.savez(tmp_path / "empty.npz", a=np.zeros((0, 2, 6, 6), np.float32), b=np.zeros((0, 3, 6, 6), np.float32))
+    out = tmp_path / "bad.fgq"
+    p = run_fgq("quantize", model, "--calib", tmp_path / "empty.npz", "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "empty.npz" in p.stderr and "'a'" in p.stderr and "N = 0" in p.stderr, p.stderr
+    p = run_fgq("quantize", model, "--calib", d / "ab.npz", "--calib-samples", "40:50", "--weights", "s8", "-o", out)
+    assert p.returncode == 2 and "ab.npz" in p.stderr and "'a'" in p.stderr and "40:50" in p.stderr, p.stderr
+    assert not out.exists()
+
+
+def test_sensitivity_and_report_read_calib_as_quantize(images, tmp_path):
+    """eval --sensitivity takes --calib NAME=FILE on a one-input model (as quantize does: the same scan as
+    --calib FILE) and names its one-input limit for several inputs; report and eval refuse calib forms they
+    cannot use (exit 2) instead of silently using the first --calib."""
+    rng = np.random.default_rng(2)
+    model = one_input_model(tmp_path / "one.onnx")
+    np.save(tmp_path / "x.npy", rng.standard_normal((8, 8)).astype(np.float32))
+    np.save(tmp_path / "l.npy", rng.integers(0, 3, 8))
+    base = ["eval", model, "--data", tmp_path / "x.npy", "--labels", tmp_path / "l.npy", "--json"]
+    outs = []
+    for calib in ([f"x={tmp_path / 'x.npy'}"], [tmp_path / "x.npy"]):
+        p = run_fgq(*base, "--sensitivity", "--calib", *calib, "--weights", "s8", timeout=120)
+        assert p.returncode == 0, p.stderr
+        j = json.loads(p.stdout)
+        outs.append((j["sensitivity"], j.get("calib_samples")))
+    assert outs[0] == outs[1]
+    p = run_fgq(*base, "--sensitivity", "--calib", tmp_path / "x.npy", "--calib", tmp_path / "x.npy",
+                "--weights", "s8")
+    assert p.returncode == 2 and "--calib" in p.stderr and "one.onnx" not in p.stderr.split(":")[0], p.stderr
+    d, two, _ = images
+    p = run_fgq("eval", two, "--data", d / "a.npy", "--labels", tmp_path / "l.npy", "--sensitivity",
+                "--calib", f"a={d / 'a.npy'}", "--calib", f"b={d / 'b_nhwc.npy'}", "--weights", "s8")
+    assert p.returncode == 2 and "one float32 input" in p.stderr, p.stderr
+    p = run_fgq(*base, "--calib", tmp_path / "x.npy", "--calib", tmp_path / "x.npy")
+    assert p.returncode == 2 and "--sensitivity" in p.stderr, p.stderr
+    rep = ["report", model, tmp_path / "q.fgq", "--data", tmp_path / "x.npy", "--labels", tmp_path / "l.npy",
+           "-o", tmp_path / "r.html", "--weights", "s8"]
+    p = run_fgq(*rep, "--calib", tmp_path / "x.npy", "--calib", tmp_path / "x.npy")
+    assert p.returncode == 2 and "2 times" in p.stderr, p.stderr
+    p = run_fgq(*rep, "--calib", f"x={tmp_path / 'x.npy'}")
+    assert p.returncode == 2 and "NAME=FILE" in p.stderr, p.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_run_feeds_bool_inputs_and_bool_data(tmp_path):
+    """`fgq run` feeds a bool input from a bool .npy, and bool data (.npy or .pb) to an int64 input;
+    ONNX Runtime on the same values (bools as 0/1 int64 for the int64 input) is the oracle."""
+    m = np.array([[True, False, True, True], [False, False, True, False]])
+    for dt, name in ((TensorProto.BOOL, "mask"), (TensorProto.INT64, "ids")):
+        model = _save([helper.make_node("Cast", [name], ["c"], to=TensorProto.FLOAT),
+                       helper.make_node("Add", ["c", "x"], ["y"])], [],
+                      [helper.make_tensor_value_info(name, dt, [1, 4]),
+                       helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])], tmp_path / f"{name}.onnx")
+        x = np.arange(8, dtype=np.float32).reshape(2, 4)
+        want = ort_run(model, {name: m if dt == TensorProto.BOOL else m.astype(np.int64), "x": x})
+        np.save(tmp_path / "x.npy", x)
+        np.save(tmp_path / "m.npy", m)
+        (tmp_path / "m.pb").write_bytes(numpy_helper.from_array(m).SerializeToString())
+        for mfile in ("m.npy", "m.pb"):
+            out = tmp_path / "y.npy"
+            p = run_fgq("run", model, "--input", tmp_path / mfile, "--input", tmp_path / "x.npy", "-o", out)
+            assert p.returncode == 0, (name, mfile, p.stderr)
+            np.testing.assert_array_equal(np.load(out), want)

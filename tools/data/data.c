@@ -175,7 +175,8 @@ static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t 
     if (size >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
         uint8_t *member;
         size_t msize;
-        st = fgq_unzip_member(path, buf, size, opts ? opts->member : NULL, limit, &member, &msize, err);
+        st = fgq_unzip_member(path, buf, size, opts ? opts->member : NULL, opts ? opts->member_loose : 0, limit,
+                              &member, &msize, err);
         free(buf);
         if (st != FGQ_OK)
             return st;
@@ -185,7 +186,7 @@ static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t 
             free(buf);
             return fgq_fail(err, FGQ_ERR_FORMAT, "%s: .npz member is not a .npy array", path);
         }
-    } else if (opts && opts->member && opts->member[0]) {
+    } else if (opts && opts->member && opts->member[0] && !opts->member_loose) {
         free(buf);
         return fgq_fail(err, FGQ_ERR_VALUE, "%s: a member name ('%s') was given but the file is not an .npz", path,
                         opts->member);
@@ -205,6 +206,20 @@ static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t 
     return FGQ_OK;
 }
 
+/* fgq_data_parse_range over a file's n samples, its message led by the file (and .npz member). */
+static fgq_status range_of(const char *path, const fgq_data_opts *opts, int64_t n, int64_t *start, int64_t *stop,
+                           fgq_error *err)
+{
+    fgq_error e;
+    fgq_error_clear(&e);
+    fgq_status st = fgq_data_parse_range(opts ? opts->range : NULL, n, start, stop, &e);
+    if (st == FGQ_OK)
+        return FGQ_OK;
+    if (opts && opts->member && opts->member[0])
+        return fgq_fail(err, st, "%s (array '%s'): %s", path, opts->member, e.msg);
+    return fgq_fail(err, st, "%s: %s", path, e.msg);
+}
+
 fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_dataset *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -219,10 +234,10 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
         return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a 0-d array has no sample axis", path);
     }
     int64_t start, stop;
-    st = fgq_data_parse_range(opts ? opts->range : NULL, raw.dims[0], &start, &stop, err);
+    st = range_of(path, opts, raw.dims[0], &start, &stop, err);
     if (st != FGQ_OK) {
         free(owned);
-        return fgq_fail(err, st, "%s: bad range", path);
+        return st;
     }
     int64_t per = raw.dims[0] ? raw.numel / raw.dims[0] : 0;
     int64_t count = (stop - start) * per;
@@ -236,6 +251,7 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
         free(owned);
         return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld floats", path, (long long)count);
     }
+    int64_t n_inexact = 0, inexact_index = 0, inexact_value = 0;
     for (int64_t i = 0; i < count; i++) {
         double v = elem_f64(&raw, start * per + i);
         float f = (float)v;
@@ -246,8 +262,21 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
                             (long long)(start + i / per), v);
         }
         data[i] = f;
+        if ((raw.dt == FGQ_SRC_S32 || raw.dt == FGQ_SRC_S64) && (v > 16777216.0 || v < -16777216.0)) {
+            /* float32 holds every integer up to 2^24; beyond, check the value against the file's own */
+            const int64_t iv = elem_i64(&raw, start * per + i);
+            if (!(f >= -9223372036854775808.0f && f < 9223372036854775808.0f) || (int64_t)f != iv) {
+                if (n_inexact++ == 0) {
+                    inexact_index = i;
+                    inexact_value = iv;
+                }
+            }
+        }
     }
     out->data = data;
+    out->inexact_count = n_inexact;
+    out->inexact_index = inexact_index;
+    out->inexact_value = inexact_value;
     out->rank = raw.rank;
     memcpy(out->dims, raw.dims, sizeof raw.dims);
     out->dims[0] = stop - start;
@@ -274,10 +303,10 @@ fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t 
                         (int)raw.rank);
     }
     int64_t start, stop;
-    st = fgq_data_parse_range(opts ? opts->range : NULL, raw.dims[0], &start, &stop, err);
+    st = range_of(path, opts, raw.dims[0], &start, &stop, err);
     if (st != FGQ_OK) {
         free(owned);
-        return fgq_fail(err, st, "%s: bad range", path);
+        return st;
     }
     int64_t *lab = malloc((size_t)(stop - start) * sizeof(int64_t));
     if (lab == NULL) {
@@ -393,8 +422,15 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
     const int64_t *s = d->dims + 1;
     int32_t sr = d->rank - 1;
     int64_t mnumel = 1, snumel = fgq_dataset_sample_numel(d);
-    for (int32_t i = 0; i < mr; i++)
+    for (int32_t i = 0; i < mr; i++) { /* model dims are the model's word: unknown or huge ones are refused */
+        if (m[i] < 0 || (m[i] > 0 && mnumel > INT64_MAX / m[i])) {
+            char b[128];
+            fmt_dims(b, sizeof b, model_rank, model_dims);
+            return fgq_fail(err, FGQ_ERR_SHAPE, "%s: the model input %s has %s", name, b,
+                            m[i] < 0 ? "an unknown dim" : "more elements than int64 counts");
+        }
         mnumel *= m[i];
+    }
     int same = sr == mr;
     for (int32_t i = 0; same && i < sr; i++)
         same = s[i] == m[i];
@@ -520,8 +556,7 @@ fgq_status fgq_npy_write_dtype(const char *path, fgq_dtype dt, const void *data,
 
 /* ---- dtype conversion --------------------------------------------------------- */
 
-/* Element i of src (dtype sdt) as a double; 0 with *ok = 0 for an unknown dtype. */
-static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
+double fgq_data_elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
 {
     switch (sdt) {
     case FGQ_DT_F32: return ((const float *)src)[i];
@@ -529,6 +564,7 @@ static double elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok)
     case FGQ_DT_S8: return ((const int8_t *)src)[i];
     case FGQ_DT_S32: return ((const int32_t *)src)[i];
     case FGQ_DT_S64: return (double)((const int64_t *)src)[i];
+    case FGQ_DT_BOOL: return ((const uint8_t *)src)[i] != 0;
     default: *ok = 0; return 0;
     }
 }
@@ -555,7 +591,7 @@ fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, in
         return fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", name);
     for (int64_t i = 0; i < n; i++) {
         int ok = 1;
-        const double v = elem_value(src, sdt, i, &ok);
+        const double v = fgq_data_elem_value(src, sdt, i, &ok);
         if (!ok) {
             free(buf);
             return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data of type %s cannot feed a %s input", name,
@@ -565,13 +601,15 @@ fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, in
             ((float *)buf)[i] = (float)v;
             continue;
         }
-        if (!(v >= lo && v <= hi) || v != floor(v) || (max_exact > 0 && fabs(v) > max_exact)) {
+        if (!(v >= lo && v <= hi) || v != floor(v)) {
             free(buf);
-            return fgq_fail(
-                err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]%s", name,
-                (long long)i, v, fgq_dtype_name(want), lo, hi,
-                max_exact > 0 && fabs(v) > max_exact ? " exactly representable in .npy float32 conversion (give a .pb)"
-                                                     : "");
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, not an integer in the %s range [%.0f, %.0f]",
+                            name, (long long)i, v, fgq_dtype_name(want), lo, hi);
+        }
+        if (max_exact > 0 && fabs(v) >= max_exact) {
+            free(buf);
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: element %lld is %.17g, which may be a rounded value: integers "
+                            "are exact here only below %.0f", name, (long long)i, v, max_exact);
         }
         switch (want) {
         case FGQ_DT_BOOL:

@@ -44,6 +44,8 @@ typedef struct {
     const char *member; /* .npz: member name ("x" or "x.npy"); NULL: the only / first member */
     const char *range;  /* "A:B" sample range; NULL or "": all samples */
     uint64_t max_bytes; /* limit on file size and on decompressed / converted bytes; 0: 2 GiB */
+    int member_loose;   /* member applies to archives only (another file is read as it is), and a one-member
+                         * archive is read whatever its member is called */
 } fgq_data_opts;
 
 typedef struct {
@@ -53,6 +55,10 @@ typedef struct {
     fgq_src_dtype src_dtype; /* element type in the file */
     int64_t first_index;     /* index in the file of sample 0 (range start), for messages */
     int64_t file_samples;    /* samples in the file, before the range */
+    /* integer data (s32, s64) that float32 rounds: how many elements, the first one's index in `data` and its
+     * value in the file. Callers that feed an integer input check it (inexact_count 0: data holds every
+     * value exactly). */
+    int64_t inexact_count, inexact_index, inexact_value;
 } fgq_dataset;
 
 int64_t fgq_dataset_numel(const fgq_dataset *d);
@@ -83,6 +89,11 @@ typedef struct {
 
 void fgq_preprocess_default(fgq_preprocess *p);
 
+/* The one element reader of typed buffers: element i of src (dtype f32, u8,
+ * s8, s32, s64 or bool) as a double, exact but for s64 beyond 2^53; 0 with
+ * *ok = 0 for another dtype. */
+double fgq_data_elem_value(const void *src, fgq_dtype sdt, int64_t i, int *ok);
+
 /* Adapts d's samples to the model input shape (model_dims[0] is the batch
  * dim; the per-sample shape is model_dims[1..rank)), in place:
  *   - same shape: unchanged;
@@ -102,12 +113,13 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
 fgq_status fgq_preprocess_check(const fgq_preprocess *pre, const char *name, int32_t model_rank,
                                 const int64_t *model_dims, fgq_error *err);
 
-/* Converts n values of src (dtype sdt: f32, u8, s8, s32 or s64) to a new
- * malloc'd buffer *out of dtype want (f32, u8, s8, s32, s64 or bool): integer
- * dtypes take integral values within their range (bool: 0 or 1), else
+/* Converts n values of src (dtype sdt: f32, u8, s8, s32, s64 or bool) to a
+ * new malloc'd buffer *out of dtype want (f32, u8, s8, s32, s64 or bool):
+ * integer dtypes take integral values within their range (bool: 0 or 1), else
  * FGQ_ERR_VALUE naming `name` and the element; other dtypes are
- * FGQ_ERR_UNSUPPORTED. max_exact > 0 also bounds |v| (integers read through
- * float32, as fgq_data_load gives them, are exact only up to 2^24). */
+ * FGQ_ERR_UNSUPPORTED. max_exact > 0 also refuses |v| >= max_exact for integer
+ * targets (float32 holds every integer below 2^24 exactly; one at 2^24 may be a
+ * rounded 2^24 + 1). */
 fgq_status fgq_data_convert(const char *name, const void *src, fgq_dtype sdt, int64_t n, fgq_dtype want,
                             double max_exact, void **out, fgq_error *err);
 

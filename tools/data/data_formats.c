@@ -348,7 +348,7 @@ static int name_matches(const uint8_t *n, size_t len, const char *want)
     return len == wl + 4 && memcmp(n, want, wl) == 0 && memcmp(n + wl, ".npy", 4) == 0;
 }
 
-fgq_status fgq_unzip_member(const char *name, const uint8_t *buf, size_t size, const char *member,
+fgq_status fgq_unzip_member(const char *name, const uint8_t *buf, size_t size, const char *member, int single_ok,
                             uint64_t limit, uint8_t **out, size_t *out_size, fgq_error *err)
 {
     *out = NULL;
@@ -449,5 +449,8 @@ fgq_status fgq_unzip_member(const char *name, const uint8_t *buf, size_t size, c
         *out_size = usize;
         return FGQ_OK;
     }
-    return fgq_fail(err, FGQ_ERR_VALUE, "%s: no member '%s' in the archive", name, member ? member : "");
+    if (single_ok && n_entries == 1 && member != NULL) /* one array, whatever it is called */
+        return fgq_unzip_member(name, buf, size, NULL, 0, limit, out, out_size, err);
+    return fgq_fail(err, FGQ_ERR_VALUE, "%s: no member '%s' (or '%s.npy') among its %u arrays", name,
+                    member ? member : "", member ? member : "", (unsigned)n_entries);
 }

@@ -33,8 +33,10 @@ fgq_status fgq_gunzip(const char *name, const uint8_t *buf, size_t size, uint64_
 
 /* Extracts one member of a zip archive (stored or deflated; CRC checked) into
  * a malloc'd buffer. member NULL: the first member; otherwise the member called
- * `member` or `member`.npy. ZIP64, encryption and other methods fail cleanly. */
-fgq_status fgq_unzip_member(const char *name, const uint8_t *buf, size_t size, const char *member,
+ * `member` or `member`.npy, or (single_ok) the only member of a one-member
+ * archive. No such member: FGQ_ERR_VALUE naming the file and `member`. ZIP64,
+ * encryption and other methods fail cleanly. */
+fgq_status fgq_unzip_member(const char *name, const uint8_t *buf, size_t size, const char *member, int single_ok,
                             uint64_t limit, uint8_t **out, size_t *out_size, fgq_error *err);
 
 #endif /* FGQ_DATA_RAW_H */

@@ -140,8 +140,18 @@ fgq_status fgq_samples_bind(fgq_samples *s, const fgq_graph *g, const void *cons
     s->n_inputs = g->n_inputs;
     for (int32_t k = 0; k < g->n_inputs; k++) {
         const fgq_ir_tensor *t = &g->tensors[g->inputs[k]];
+        /* numel is -1 for an unknown dim or a product past int64; a sample must also fit its bytes in int64
+         * (and sample i's offset i * bytes, which fgq_samples_at takes) */
+        const int64_t numel = fgq_ir_tensor_numel(t), es = (int64_t)fgq_dtype_size(t->dtype);
+        if (numel < 0 || (es > 0 && numel > INT64_MAX / es) ||
+            (n > 1 && es > 0 && numel * es > INT64_MAX / n)) {
+            memset(s, 0, sizeof *s);
+            return fgq_fail(err, FGQ_ERR_SHAPE, "input '%s': %s", t->name,
+                            numel < 0 ? "its shape has an unknown dim or more elements than int64 counts"
+                                      : "one sample is more bytes than int64 counts");
+        }
         s->in[k] = in[k];
-        s->sample_bytes[k] = fgq_ir_tensor_numel(t) * (int64_t)fgq_dtype_size(t->dtype);
+        s->sample_bytes[k] = numel * es;
     }
     return FGQ_OK;
 }

@@ -63,7 +63,9 @@ typedef struct {
 } fgq_samples;
 
 /* s for g's inputs from in[0..g->n_inputs) (n samples each). FGQ_ERR_UNSUPPORTED
- * when g has more than FGQ_SAMPLES_MAX_INPUTS inputs. */
+ * when g has more than FGQ_SAMPLES_MAX_INPUTS inputs; FGQ_ERR_SHAPE naming the
+ * input when its shape has an unknown dim or its n samples' bytes overflow
+ * int64 (s is left zeroed). */
 fgq_status fgq_samples_bind(fgq_samples *s, const fgq_graph *g, const void *const *in, int64_t n, fgq_error *err);
 /* x[k] = sample i of input k, for k < s->n_inputs. */
 void fgq_samples_at(const fgq_samples *s, int64_t i, const void **x);
