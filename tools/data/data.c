@@ -150,111 +150,169 @@ static int is_little_endian_host(void)
     return b == 1;
 }
 
-/* Reads `path`, unwraps gzip / npz, parses the array. *owned holds the buffer raw points into. */
-static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t **owned, fgq_raw_array *raw,
-                           fgq_error *err)
+/* Unwraps gzip / npz in buf[0, size) (`name` for messages) and parses the array. raw points into buf,
+ * or into *owned when unwrapping made a new buffer (else *owned is NULL); free *owned after raw. */
+static fgq_status parse_raw(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                            uint8_t **owned, fgq_raw_array *raw, fgq_error *err)
 {
     uint64_t limit = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
+    *owned = NULL;
     if (!is_little_endian_host())
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data loading needs a little-endian host", path);
-    uint8_t *buf;
-    size_t size;
-    fgq_status st = fgq_read_file(path, limit, &buf, &size, err);
-    if (st != FGQ_OK)
-        return st;
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data loading needs a little-endian host", name);
+    if (size > limit)
+        return fgq_fail(err, FGQ_ERR_IO, "%s: %zu bytes, over the size limit of %llu bytes", name, size,
+                        (unsigned long long)limit);
+    fgq_status st;
+    uint8_t *own = NULL;
     if (size >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
-        uint8_t *inflated;
         size_t isize;
-        st = fgq_gunzip(path, buf, size, limit, &inflated, &isize, err);
-        free(buf);
+        st = fgq_gunzip(name, buf, size, limit, &own, &isize, err);
         if (st != FGQ_OK)
             return st;
-        buf = inflated;
+        buf = own;
         size = isize;
     }
     if (size >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
         uint8_t *member;
         size_t msize;
-        st = fgq_unzip_member(path, buf, size, opts ? opts->member : NULL, limit, &member, &msize, err);
-        free(buf);
+        st = fgq_unzip_member(name, buf, size, opts ? opts->member : NULL, limit, &member, &msize, err);
+        free(own);
         if (st != FGQ_OK)
             return st;
-        buf = member;
+        buf = own = member;
         size = msize;
         if (size < 6 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-            free(buf);
-            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: .npz member is not a .npy array", path);
+            free(own);
+            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: .npz member is not a .npy array", name);
         }
     } else if (opts && opts->member && opts->member[0]) {
-        free(buf);
-        return fgq_fail(err, FGQ_ERR_VALUE, "%s: a member name ('%s') was given but the file is not an .npz", path,
+        free(own);
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: a member name ('%s') was given but the file is not an .npz", name,
                         opts->member);
     }
     if (size >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
-        st = fgq_parse_npy(path, buf, size, raw, err);
+        st = fgq_parse_npy(name, buf, size, raw, err);
     else if (size >= 4 && buf[0] == 0 && buf[1] == 0)
-        st = fgq_parse_idx(path, buf, size, raw, err);
+        st = fgq_parse_idx(name, buf, size, raw, err);
     else
         st = fgq_fail(err, FGQ_ERR_FORMAT, "%s: unrecognised data format (expected .npy, .npz or IDX, maybe gzipped)",
-                      path);
+                      name);
     if (st != FGQ_OK) {
-        free(buf);
+        free(own);
         return st;
     }
-    *owned = buf;
+    *owned = own;
     return FGQ_OK;
 }
 
-fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_dataset *out, fgq_error *err)
+/* Samples [range) of raw as float32 into out. */
+static fgq_status convert_samples(const char *name, const fgq_raw_array *r, const fgq_data_opts *opts,
+                                  fgq_dataset *out, fgq_error *err)
 {
-    memset(out, 0, sizeof *out);
     uint64_t limit = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
-    uint8_t *owned = NULL;
-    fgq_raw_array raw;
-    fgq_status st = load_raw(path, opts, &owned, &raw, err);
-    if (st != FGQ_OK)
-        return st;
-    if (raw.rank < 1) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a 0-d array has no sample axis", path);
-    }
+    if (r->rank < 1)
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a 0-d array has no sample axis", name);
     int64_t start, stop;
-    st = fgq_data_parse_range(opts ? opts->range : NULL, raw.dims[0], &start, &stop, err);
-    if (st != FGQ_OK) {
-        free(owned);
-        return fgq_fail(err, st, "%s: bad range", path);
-    }
-    int64_t per = raw.dims[0] ? raw.numel / raw.dims[0] : 0;
+    fgq_status st = fgq_data_parse_range(opts ? opts->range : NULL, r->dims[0], &start, &stop, err);
+    if (st != FGQ_OK)
+        return fgq_fail(err, st, "%s: bad range", name);
+    int64_t per = r->dims[0] ? r->numel / r->dims[0] : 0;
     int64_t count = (stop - start) * per;
-    if ((uint64_t)count * sizeof(float) > limit) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_IO, "%s: %lld samples need %llu bytes as float32, over the limit of %llu", path,
+    if ((uint64_t)count * sizeof(float) > limit)
+        return fgq_fail(err, FGQ_ERR_IO, "%s: %lld samples need %llu bytes as float32, over the limit of %llu", name,
                         (long long)(stop - start), (unsigned long long)count * 4, (unsigned long long)limit);
-    }
     float *data = malloc(count > 0 ? (size_t)count * sizeof(float) : 1);
-    if (data == NULL) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld floats", path, (long long)count);
-    }
+    if (data == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld floats", name, (long long)count);
     for (int64_t i = 0; i < count; i++) {
-        double v = elem_f64(&raw, start * per + i);
+        double v = elem_f64(r, start * per + i);
         float f = (float)v;
         if (!isfinite(f)) {
             free(data);
-            free(owned);
-            return fgq_fail(err, FGQ_ERR_VALUE, "%s: sample %lld holds a non-finite value (%g)", path,
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: sample %lld holds a non-finite value (%g)", name,
                             (long long)(start + i / per), v);
         }
         data[i] = f;
     }
     out->data = data;
-    out->rank = raw.rank;
-    memcpy(out->dims, raw.dims, sizeof raw.dims);
+    out->rank = r->rank;
+    memcpy(out->dims, r->dims, sizeof r->dims);
     out->dims[0] = stop - start;
-    out->src_dtype = raw.dt;
+    out->src_dtype = r->dt;
     out->first_index = start;
-    free(owned);
     return FGQ_OK;
+}
+
+/* Labels [range) of raw as int64. */
+static fgq_status convert_labels(const char *name, const fgq_raw_array *r, const fgq_data_opts *opts,
+                                 int64_t **labels, int64_t *n, fgq_error *err)
+{
+    if (!(r->rank == 1 || (r->rank == 2 && r->dims[1] == 1)))
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: labels must be [N] or [N,1], got a rank-%d array", name,
+                        (int)r->rank);
+    int64_t start, stop;
+    fgq_status st = fgq_data_parse_range(opts ? opts->range : NULL, r->dims[0], &start, &stop, err);
+    if (st != FGQ_OK)
+        return fgq_fail(err, st, "%s: bad range", name);
+    int64_t *lab = malloc((size_t)(stop - start) * sizeof(int64_t));
+    if (lab == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld labels", name, (long long)(stop - start));
+    for (int64_t i = start; i < stop; i++) {
+        if (r->dt == FGQ_SRC_F32 || r->dt == FGQ_SRC_F64) {
+            double v = elem_f64(r, i);
+            if (!isfinite(v) || v != floor(v) || fabs(v) > 9.0e15) {
+                free(lab);
+                return fgq_fail(err, FGQ_ERR_VALUE, "%s: label %lld is not an integer (%g)", name, (long long)i, v);
+            }
+            lab[i - start] = (int64_t)v;
+        } else {
+            lab[i - start] = elem_i64(r, i);
+        }
+    }
+    *labels = lab;
+    *n = stop - start;
+    return FGQ_OK;
+}
+
+fgq_status fgq_data_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                fgq_dataset *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint8_t *owned = NULL;
+    fgq_raw_array raw;
+    fgq_status st = parse_raw(name, buf, size, opts, &owned, &raw, err);
+    if (st == FGQ_OK)
+        st = convert_samples(name, &raw, opts, out, err);
+    free(owned);
+    return st;
+}
+
+fgq_status fgq_labels_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                  int64_t **labels, int64_t *n, fgq_error *err)
+{
+    *labels = NULL;
+    *n = 0;
+    uint8_t *owned = NULL;
+    fgq_raw_array raw;
+    fgq_status st = parse_raw(name, buf, size, opts, &owned, &raw, err);
+    if (st == FGQ_OK)
+        st = convert_labels(name, &raw, opts, labels, n, err);
+    free(owned);
+    return st;
+}
+
+fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_dataset *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t size;
+    fgq_status st = fgq_read_file(path, opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES, &buf, &size,
+                                  err);
+    if (st != FGQ_OK)
+        return st;
+    st = fgq_data_load_memory(path, buf, size, opts, out, err);
+    free(buf);
+    return st;
 }
 
 fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t **labels, int64_t *n,
@@ -262,44 +320,15 @@ fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t 
 {
     *labels = NULL;
     *n = 0;
-    uint8_t *owned = NULL;
-    fgq_raw_array raw;
-    fgq_status st = load_raw(path, opts, &owned, &raw, err);
+    uint8_t *buf;
+    size_t size;
+    fgq_status st = fgq_read_file(path, opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES, &buf, &size,
+                                  err);
     if (st != FGQ_OK)
         return st;
-    if (!(raw.rank == 1 || (raw.rank == 2 && raw.dims[1] == 1))) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: labels must be [N] or [N,1], got a rank-%d array", path,
-                        (int)raw.rank);
-    }
-    int64_t start, stop;
-    st = fgq_data_parse_range(opts ? opts->range : NULL, raw.dims[0], &start, &stop, err);
-    if (st != FGQ_OK) {
-        free(owned);
-        return fgq_fail(err, st, "%s: bad range", path);
-    }
-    int64_t *lab = malloc((size_t)(stop - start) * sizeof(int64_t));
-    if (lab == NULL) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld labels", path, (long long)(stop - start));
-    }
-    for (int64_t i = start; i < stop; i++) {
-        if (raw.dt == FGQ_SRC_F32 || raw.dt == FGQ_SRC_F64) {
-            double v = elem_f64(&raw, i);
-            if (!isfinite(v) || v != floor(v) || fabs(v) > 9.0e15) {
-                free(lab);
-                free(owned);
-                return fgq_fail(err, FGQ_ERR_VALUE, "%s: label %lld is not an integer (%g)", path, (long long)i, v);
-            }
-            lab[i - start] = (int64_t)v;
-        } else {
-            lab[i - start] = elem_i64(&raw, i);
-        }
-    }
-    free(owned);
-    *labels = lab;
-    *n = stop - start;
-    return FGQ_OK;
+    st = fgq_labels_load_memory(path, buf, size, opts, labels, n, err);
+    free(buf);
+    return st;
 }
 
 /* ---- layout adaptation + preprocessing ------------------------------------------- */

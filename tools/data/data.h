@@ -24,6 +24,7 @@
 
 #include "fgq_types.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Element type of the data as stored in the file (wider than fgq_dtype). */
@@ -63,6 +64,13 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
 /* Labels as int64 (bool/integer types; floats only if integral). *labels is malloc'd. */
 fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t **labels, int64_t *n,
                            fgq_error *err);
+
+/* The same from a file's bytes already in memory (buf[0, size) is only read;
+ * `name` stands for the file in messages; size is held to opts->max_bytes). */
+fgq_status fgq_data_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                fgq_dataset *out, fgq_error *err);
+fgq_status fgq_labels_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                  int64_t **labels, int64_t *n, fgq_error *err);
 
 /* Parses `range` against n samples into [*start, *stop). */
 fgq_status fgq_data_parse_range(const char *range, int64_t n, int64_t *start, int64_t *stop, fgq_error *err);

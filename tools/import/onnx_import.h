@@ -26,6 +26,9 @@
 
 #include "graph.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,6 +44,14 @@ typedef struct {
  * opt may be NULL for the defaults. On failure *out is NULL. */
 fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_graph **out,
                          fgq_error *err);
+
+/* The same from a serialized ModelProto already in memory (buf is only read;
+ * len is held to opt->max_file_bytes like a file's size). `name` stands for
+ * the file in messages and in graph->source_path (NULL: "<memory>"). There is
+ * no folder to resolve external data in, so a tensor stored outside the model
+ * is FGQ_ERR_UNSUPPORTED. */
+fgq_status fgq_onnx_load_memory(const uint8_t *buf, size_t len, const char *name, const fgq_onnx_options *opt,
+                                fgq_graph **out, fgq_error *err);
 
 /* Reads a serialized TensorProto file (input_N.pb / output_N.pb of an ONNX test
  * data set) into *out: kind FGQ_TK_CONST, name (possibly ""), dtype, dims and
