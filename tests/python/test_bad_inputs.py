@@ -223,3 +223,50 @@ def test_every_unsupported_op_is_listed_at_once(work):
                 "Shrink (node 'hsig')")
         assert "hs2" not in p.stderr  # one entry per op type
     assert not (work / "u.fgq").exists()
+
+
+# ---- inputs the fuzzers found (fuzz/run.sh replays them too; CONTRIBUTING.md, "Fuzzing") ----
+# Each was a crash or a sanitizer report; each must now be a refusal with exit 2 whose message names the file and
+# the reason. The ONNX ones go through `fgq convert` as they are.
+REGRESSIONS = REPO_ROOT / "fuzz" / "regressions"
+ONNX_FOUND = {
+    "pad-overflow.onnx": ["Pad", "2^40"],  # pads near 2^63 overflowed the padded dim (UBSan)
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONNX_FOUND))
+def test_fuzzer_found_onnx_models_are_refused(tmp_path, name):
+    src = REGRESSIONS / "fuzz_onnx_import" / name
+    out = tmp_path / "out.fgq"
+    refused(run_fgq("convert", src, "-o", out), name, *ONNX_FOUND[name])
+    assert not out.exists()
+
+
+def test_every_onnx_regression_has_a_test():
+    assert sorted(p.name for p in (REGRESSIONS / "fuzz_onnx_import").iterdir()) == sorted(ONNX_FOUND)
+
+
+def pad_model(path, pads):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    p = numpy_helper.from_array(np.array(pads, dtype=np.int64), "pads")
+    g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"], name="pad")], "g", [x], [y], [p])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+@pytest.mark.parametrize("pads", [[0, 0, 2**62, 0, 0, 2**62], [0, 0, -2**63, 0, 0, 0], [0, 0, 2**40, 0, 0, 2**40]])
+def test_absurd_pads_refused(work, pads):
+    """Pads near 2^63 overflowed the padded dim's sum (found by fuzz_onnx_import); pads within range whose sum
+    passes 2^40 elements are refused as an output shape over the limit."""
+    pad_model(work / "pad.onnx", pads)
+    refused(run_fgq("convert", work / "pad.onnx", "-o", work / "pad.fgq"), "pad.onnx", "node 'pad' (Pad)", "2^40")
+    assert not (work / "pad.fgq").exists()
+
+
+@pytest.mark.parametrize("dims", [[2**41], [2**20, 2**21], [0, 2**62]])
+def test_declared_dims_over_the_element_limit_refused_at_import(work, dims):
+    """Dims past 2^40 elements (or a dim past 2^40 beside a 0) cannot be held or multiplied safely: refused at
+    import, naming the input, before any arithmetic on them."""
+    relu_model(work / "huge.onnx", dims)
+    refused(run_fgq("convert", work / "huge.onnx", "-o", work / "huge.fgq"), "huge.onnx", "'x'", "2^40")
+    refused(run_fgq("inspect", work / "huge.onnx"), "huge.onnx", "2^40")

@@ -308,11 +308,13 @@ static fgq_status decode_tensor(const import_ctx *c, const Onnx__TensorProto *tp
         if (d < 0)
             return fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: negative dim %lld at axis %zu", c->path, what,
                             (long long)d, i);
-        if (d != 0 && numel > (INT64_MAX / 8) / d)
-            return fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: dims overflow a 64-bit element count", c->path, what);
-        numel *= d;
         t->dims[i] = d;
     }
+    if (!fgq_ir_dims_fit((int32_t)tp->n_dims, t->dims))
+        return fgq_fail(c->err, FGQ_ERR_SHAPE, "%s: %s: dims hold more than 2^40 elements, fgq's limit for one tensor",
+                        c->path, what);
+    for (size_t i = 0; i < tp->n_dims; i++)
+        numel *= t->dims[i];
     t->rank = (int32_t)tp->n_dims;
     int64_t need = numel * (int64_t)esize;
     fgq_dtype dt = (ot == 10 || ot == 11) ? FGQ_DT_F32 : fgq_onnx_dtype(ot);
@@ -629,6 +631,10 @@ static fgq_status set_value_info(const import_ctx *c, const Onnx__ValueInfoProto
             t->sym_dims |= 1u << i;
         }
     }
+    if (!fgq_ir_dims_fit((int32_t)tt->shape->n_dim, t->dims))
+        return fgq_fail(c->err, FGQ_ERR_SHAPE,
+                        "%s: graph input '%s': its declared dims hold more than 2^40 elements, fgq's limit for one "
+                        "tensor (are the dimensions right? --batch?)", c->path, t->name);
     t->rank = (int32_t)tt->shape->n_dim;
     return FGQ_OK;
 }

@@ -15,6 +15,8 @@
  *                       not matching dims, bad dims, dangling input, duplicate
  *                       producer, cycle, external data escaping the model's
  *                       folder or beyond its file;
+ *   FGQ_ERR_SHAPE       declared dims (initializer, graph input) holding more
+ *                       than FGQ_IR_MAX_ELEMS elements;
  *   FGQ_ERR_UNSUPPORTED element types fgq has no dtype for (string, int16, ...),
  *                       GRAPH / SPARSE_TENSOR / TENSORS / TYPE_PROTO attributes,
  *                       rank above FGQ_MAX_DIMS;
