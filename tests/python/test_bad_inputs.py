@@ -270,3 +270,44 @@ def test_declared_dims_over_the_element_limit_refused_at_import(work, dims):
     relu_model(work / "huge.onnx", dims)
     refused(run_fgq("convert", work / "huge.onnx", "-o", work / "huge.fgq"), "huge.onnx", "'x'", "2^40")
     refused(run_fgq("inspect", work / "huge.onnx"), "huge.onnx", "2^40")
+
+
+def folding_model(path, kind, n):
+    """A small model whose constant subgraph is far larger than its constants: broadcasting [n,1] against [1,n],
+    one [n*n/32] tensor concatenated 32 times (the runtime's most inputs), or a Gather of one row n*n times."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    rng = np.random.default_rng(3)
+    if kind == "broadcast":
+        inits = [numpy_helper.from_array(rng.random((n, 1), dtype=np.float32), "a"),
+                 numpy_helper.from_array(rng.random((1, n), dtype=np.float32), "b")]
+        const = [helper.make_node("Add", ["a", "b"], ["c"], name="grow")]
+    elif kind == "concat":
+        inits = [numpy_helper.from_array(rng.random(n * n // 32, dtype=np.float32), "a")]
+        const = [helper.make_node("Concat", ["a"] * 32, ["c"], name="grow", axis=0)]
+    else:
+        inits = [numpy_helper.from_array(rng.random((2, 3), dtype=np.float32), "a"),
+                 numpy_helper.from_array(np.zeros(n * n, dtype=np.int64), "i")]
+        const = [helper.make_node("Gather", ["a", "i"], ["c"], name="grow", axis=0)]
+    g = helper.make_graph(const + [helper.make_node("Mul", ["x", "c"], ["y"], name="use")], "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return {i.name: numpy_helper.to_array(i) for i in inits}
+
+
+@pytest.mark.parametrize("kind", ["broadcast", "concat", "gather"])
+def test_constant_folding_does_not_grow_the_model(work, kind):
+    """Oracle: the .fgq stays about the size of the model's constants (a 130 KB model of Add([16384,1], [1,16384])
+    used to fold into a 1 GiB .fgq, 40 s and 2 GB of memory), and running it still gives NumPy's result."""
+    n = 400  # 160,000 folded elements, over the 65,536 the pass folds freely
+    c = folding_model(work / "grow.onnx", kind, n)
+    out = work / "grow.fgq"
+    p = run_fgq("convert", work / "grow.onnx", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert out.stat().st_size < (work / "grow.onnx").stat().st_size + 64 * 1024
+    x = np.full((1, 1), 0.5, dtype=np.float32)
+    np.save(work / "x11.npy", x)
+    p = run_fgq("run", out, "--input", work / "x11.npy", "-o", work / "y.npy")
+    assert p.returncode == 0, p.stderr
+    want = {"broadcast": lambda: c["a"] + c["b"], "concat": lambda: np.concatenate([c["a"]] * 32),
+            "gather": lambda: c["a"][c["i"]]}[kind]()
+    np.testing.assert_allclose(np.load(work / "y.npy"), x * want, rtol=1e-6)
