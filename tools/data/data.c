@@ -217,6 +217,9 @@ static fgq_status convert_samples(const char *name, const fgq_raw_array *r, cons
     if (st != FGQ_OK)
         return fgq_fail(err, st, "%s: bad range", name);
     int64_t per = r->dims[0] ? r->numel / r->dims[0] : 0;
+    if (per == 0) /* a dim of 0 past the first: millions of empty samples cost time and say nothing */
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: its %lld samples hold no values (a dim after the first is 0)", name,
+                        (long long)r->dims[0]);
     int64_t count = (stop - start) * per;
     if ((uint64_t)count * sizeof(float) > limit)
         return fgq_fail(err, FGQ_ERR_IO, "%s: %lld samples need %llu bytes as float32, over the limit of %llu", name,
@@ -461,7 +464,7 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
     if (st != FGQ_OK)
         return st;
     float scale = pre->scale == 0.0f ? 1.0f : pre->scale;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n && mnumel > 0; i++) {
         float *x = d->data + i * mnumel;
         for (int64_t j = 0; j < mnumel; j++) {
             int64_t c = nch > 1 ? (j / inner) % nch : 0;

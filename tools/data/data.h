@@ -5,7 +5,8 @@
  *
  * fgq_data_load returns a dense float32 tensor [N, ...sample dims] (C order)
  * plus the file's original element type; fgq_labels_load returns int64 [N]
- * (a rank-1 array, or [N, 1]). Files are untrusted: truncated files, headers
+ * (a rank-1 array, or [N, 1]). Samples with no values (a 0 in dims[1..]) are
+ * FGQ_ERR_SHAPE. Files are untrusted: truncated files, headers
  * that lie about sizes, absurd dims, size overflow, fortran order, big-endian
  * data, ZIP64 archives and gzip streams that inflate past opts->max_bytes fail
  * with FGQ_ERR_FORMAT / FGQ_ERR_IO / FGQ_ERR_UNSUPPORTED and a message naming
