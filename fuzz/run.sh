@@ -76,6 +76,13 @@ extra() {
     *) echo "" ;;
     esac
 }
+# op types and attribute names for the ONNX target (fuzz/onnx.dict)
+dict() {
+    case $1 in
+    fuzz_onnx_import) echo "-dict=$root/fuzz/onnx.dict" ;;
+    *) echo "" ;;
+    esac
+}
 
 # ---- regressions: every committed input once ----
 status=0
@@ -102,7 +109,7 @@ fuzz() { # TARGET SECONDS
     [ -d "$regr" ] || regr=""
     rc=0
     # shellcheck disable=SC2046,SC2086
-    ./"$t" -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" $(extra "$t") \
+    ./"$t" -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -max_len="$(max_len "$t")" $(extra "$t") $(dict "$t") \
         -print_final_stats=1 -artifact_prefix="$out/$t-" "corpus/$t" "seeds/$t" $regr >"$t.log" 2>&1 || rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$t.log")
     cov=$(grep -o 'cov: [0-9]*' "$t.log" | tail -n 1)
