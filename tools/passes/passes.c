@@ -467,8 +467,11 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
         nin = is_where ? 3 : 2;
         if (n->n_inputs != nin)
             return FGQ_ERR_UNSUPPORTED;
-        for (int32_t k = 0; k < nin; k++)
+        for (int32_t k = 0; k < nin; k++) {
+            if (n->inputs[k] < 0)
+                return FGQ_ERR_UNSUPPORTED; /* an omitted input ("" in the model): not foldable; lowering says why */
             in[k] = &g->tensors[n->inputs[k]];
+        }
         if (is_expand) { /* the shape input joins the broadcast as a shape, not as values */
             const int64_t k = numel_of(in[1]);
             if (k < 0 || k > FGQ_MAX_DIMS)
@@ -685,6 +688,8 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
             } else if (v < 0) {
                 return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Reshape): negative dim %lld", n->name, (long long)v);
             }
+            if (v != 0 && known > INT64_MAX / v)
+                return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Reshape): the target shape overflows", n->name);
             dims[j] = v;
             known *= v;
         }
