@@ -59,7 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_run_once(&m);
     if (st != FGQ_OK && err.msg[0] == '\0')
         abort(); /* every failure must carry a message */
-    if (st != FGQ_OK && getenv("FGQ_FUZZ_VERBOSE") != NULL) /* replaying one input: what was refused, and why */
+    /* replaying one input: what was refused, and why */
+    if (st != FGQ_OK && getenv("FGQ_FUZZ_VERBOSE") != NULL)
         fprintf(stderr, "%s: %s\n", fgq_status_name(st), err.msg);
     free(bytes);
     fgq_graph_free(g);

@@ -39,7 +39,7 @@ static void check_policy(const fgq_policy *p)
         back.solver != p->solver)
         abort(); /* the printed form must parse to the same policy */
     enum { ROWS = 3, K = 37 };
-    static float w[ROWS * K], dq[ROWS * K];
+    float w[ROWS * K], dq[ROWS * K];
     for (int i = 0; i < ROWS * K; i++)
         w[i] = (float)((i * 7919) % 61 - 30) / 16.0f;
     fgq_weight_report rep;
