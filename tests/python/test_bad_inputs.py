@@ -233,6 +233,8 @@ ONNX_FOUND = {
     "pad-overflow.onnx": ["Pad", "2^40"],  # pads near 2^63 overflowed the padded dim (UBSan)
     # Equal / Where / Expand on constants with an omitted ("") input: folding read tensors[-1] (ASan)
     "omitted-input-fold.onnx": ["Where", "Expand", "not supported"],
+    # BatchNormalization after Conv with its output omitted (""): folding wrote tensors[-1] (ASan)
+    "bn-omitted-output.onnx": ["BatchNormalization", "has no output"],
 }
 
 
@@ -283,6 +285,24 @@ def test_fold_only_op_with_an_omitted_input_refused(work, op, inputs):
     onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(work / "omit.onnx"))
     refused(run_fgq("convert", work / "omit.onnx", "-o", work / "omit.fgq"), "omit.onnx", "node 'omit'", op)
     assert not (work / "omit.fgq").exists()
+
+
+@pytest.mark.parametrize("op", ["BatchNormalization", "Relu"])
+def test_folding_into_an_omitted_output_refused(work, op):
+    """BatchNormalization folding and Relu fusion made the Conv write the node's output, which was omitted ("")
+    here: tensors[-1] was written (found by fuzz_onnx_import). Now the node is left alone and named."""
+    inits = [numpy_helper.from_array(np.ones((2, 1, 1, 1), np.float32), "w")] + \
+            [numpy_helper.from_array(np.ones(2, np.float32), k) for k in "sbmv"]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node(op, ["c", "s", "b", "m", "v"] if op != "Relu" else ["c"], [""], name="noout")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), node,
+             helper.make_node("Relu", ["x"], ["y"], name="other")]
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(work / "noout.onnx"))
+    refused(run_fgq("convert", work / "noout.onnx", "-o", work / "noout.fgq"), "noout.onnx", f"node 'noout' ({op})",
+            "has no output")
+    assert not (work / "noout.fgq").exists()
 
 
 def pad_model(path, pads):

@@ -1058,7 +1058,9 @@ fgq_status fgq_pass_fold_batchnorm(fgq_graph *g, fgq_error *err)
     fgq_status st = FGQ_OK;
     for (int32_t i = 0; i < g->n_nodes && st == FGQ_OK; i++) {
         const fgq_ir_node *bn = &g->nodes[i];
-        if (!is_op(bn, "BatchNormalization") || bn->n_inputs != 5 || bn->inputs[0] < 0)
+        /* an omitted Y ("" in the model) leaves nothing to write the folded result to */
+        if (!is_op(bn, "BatchNormalization") || bn->n_inputs != 5 || bn->inputs[0] < 0 || bn->n_outputs < 1 ||
+            bn->outputs[0] < 0)
             continue;
         if (fgq_node_attr_int(bn, "training_mode", 0) != 0)
             continue;
@@ -1119,7 +1121,8 @@ fgq_status fgq_pass_fuse_activations(fgq_graph *g, fgq_error *err)
     for (int32_t i = 0; i < g->n_nodes && st == FGQ_OK; i++) {
         const fgq_ir_node *a = &g->nodes[i];
         int relu = is_op(a, "Relu");
-        if (!(relu || is_op(a, "Clip")) || a->n_inputs < 1 || a->inputs[0] < 0 || a->n_outputs != 1)
+        if (!(relu || is_op(a, "Clip")) || a->n_inputs < 1 || a->inputs[0] < 0 || a->n_outputs != 1 ||
+            a->outputs[0] < 0)
             continue;
         float lo = 0.0f, hi = INFINITY;
         if (!relu && !clip_bounds(g, a, &lo, &hi))
