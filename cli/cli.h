@@ -48,6 +48,10 @@ int fgq_cli_wants_help(int argc, char **argv);
  * limit). On failure *out is untouched and err says why. */
 fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_graph **out,
                              fgq_error *err);
+/* What fgq_cli_load_onnx does after the import, on a graph imported some
+ * other way (fuzz/fuzz_onnx_import.c: from memory): shapes, then, if
+ * `optimize`, the NaN check, the passes and shapes again. */
+fgq_status fgq_cli_prepare_graph(fgq_graph *g, int optimize, fgq_error *err);
 /* Opens MODEL for running: a .fgq file (recognised by its magic) is read and
  * loaded as it is; anything else is imported as ONNX, optimized and lowered
  * in memory. threads > 1 gives the runner a pool of that many threads. On

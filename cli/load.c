@@ -14,6 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+fgq_status fgq_cli_prepare_graph(fgq_graph *g, int optimize, fgq_error *err)
+{
+    fgq_status st = fgq_infer_shapes(g, err);
+    if (st == FGQ_OK && optimize && (st = fgq_graph_refuse_nan(g, err)) == FGQ_OK &&
+        (st = fgq_graph_optimize(g, err)) == FGQ_OK)
+        st = fgq_infer_shapes(g, err); /* shapes behind folded shape arithmetic (Expand, Where, ...) */
+    return st;
+}
+
 fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_graph **out,
                              fgq_error *err)
 {
@@ -32,10 +41,7 @@ fgq_status fgq_cli_load_onnx(const char *path, int64_t batch, int optimize, fgq_
     fgq_graph *g = NULL;
     fgq_status st = fgq_onnx_load(path, &opt, &g, err);
     if (st == FGQ_OK)
-        st = fgq_infer_shapes(g, err);
-    if (st == FGQ_OK && optimize && (st = fgq_graph_refuse_nan(g, err)) == FGQ_OK &&
-        (st = fgq_graph_optimize(g, err)) == FGQ_OK)
-        st = fgq_infer_shapes(g, err); /* shapes behind folded shape arithmetic (Expand, Where, ...) */
+        st = fgq_cli_prepare_graph(g, optimize, err);
     if (st != FGQ_OK) {
         fgq_graph_free(g);
         return st;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: the Release build, then the same suite built with AddressSanitizer + UBSan,
-# the runtime's freestanding (Cortex-M4) build check, and a short libFuzzer run of the
-# .fgq reader. Assumes scripts/install-deps.sh has run (scripts/setup.sh does it).
+# the runtime's freestanding (Cortex-M4) build check, and a short libFuzzer run of every fuzz
+# target (the .fgq reader, the ONNX importer, the data readers, the policy and flag parsers).
+# Assumes scripts/install-deps.sh has run (scripts/setup.sh does it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="$(nproc)"

@@ -169,6 +169,22 @@ int32_t fgq_graph_find_tensor(const fgq_graph *g, const char *name)
 
 /* Product of dims: 1 for a scalar, -1 while the rank is unknown or a dim is
  * negative, and -1 if the product would overflow int64. */
+int fgq_ir_dims_fit(int32_t rank, const int64_t *dims)
+{
+    int64_t n = 1;
+    for (int32_t i = 0; i < rank; i++) {
+        if (dims[i] < 0 || dims[i] > FGQ_IR_MAX_ELEMS)
+            return 0;
+        if (dims[i] == 0)
+            n = 0;
+        else if (n > FGQ_IR_MAX_ELEMS / dims[i])
+            n = FGQ_IR_MAX_ELEMS + 1; /* stays over: a later 0 dim cannot hide a dim this large */
+        else
+            n *= dims[i];
+    }
+    return n <= FGQ_IR_MAX_ELEMS;
+}
+
 int64_t fgq_ir_tensor_numel(const fgq_ir_tensor *t)
 {
     if (t == NULL || t->rank < 0 || t->rank > FGQ_MAX_DIMS)

@@ -127,6 +127,14 @@ int32_t fgq_graph_find_tensor(const fgq_graph *g, const char *name);
 
 int64_t fgq_ir_tensor_numel(const fgq_ir_tensor *t);
 
+/* The most elements a tensor may have (so also its largest dim): 2^40, 4 TiB
+ * of float32, far past what the writer's arena limit lets run. Import refuses
+ * larger declared shapes and shape inference larger inferred ones, so the
+ * tools' products of dims, strides and element sizes stay inside int64. */
+#define FGQ_IR_MAX_ELEMS ((int64_t)1 << 40)
+/* 1 if every dim is in [0, FGQ_IR_MAX_ELEMS] and their product is too. */
+int fgq_ir_dims_fit(int32_t rank, const int64_t *dims);
+
 /* Attribute lookup on a node; NULL if absent. The typed getters return
  * `def` when the attribute is absent. */
 const fgq_ir_attr *fgq_node_attr(const fgq_ir_node *n, const char *name);

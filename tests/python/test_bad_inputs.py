@@ -223,3 +223,150 @@ def test_every_unsupported_op_is_listed_at_once(work):
                 "Shrink (node 'hsig')")
         assert "hs2" not in p.stderr  # one entry per op type
     assert not (work / "u.fgq").exists()
+
+
+# ---- inputs the fuzzers found (fuzz/run.sh replays them too; CONTRIBUTING.md, "Fuzzing") ----
+# Each was a crash or a sanitizer report; each must now be a refusal with exit 2 whose message names the file and
+# the reason. The ONNX ones go through `fgq convert` as they are.
+REGRESSIONS = REPO_ROOT / "fuzz" / "regressions"
+ONNX_FOUND = {
+    "pad-overflow.onnx": ["Pad", "2^40"],  # pads near 2^63 overflowed the padded dim (UBSan)
+    # Equal / Where / Expand on constants with an omitted ("") input: folding read tensors[-1] (ASan)
+    "omitted-input-fold.onnx": ["Where", "Expand", "not supported"],
+    # BatchNormalization after Conv with its output omitted (""): folding wrote tensors[-1] (ASan)
+    "bn-omitted-output.onnx": ["BatchNormalization", "has no output"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONNX_FOUND))
+def test_fuzzer_found_onnx_models_are_refused(tmp_path, name):
+    src = REGRESSIONS / "fuzz_onnx_import" / name
+    out = tmp_path / "out.fgq"
+    refused(run_fgq("convert", src, "-o", out), name, *ONNX_FOUND[name])
+    assert not out.exists()
+
+
+def test_every_onnx_regression_has_a_test():
+    assert sorted(p.name for p in (REGRESSIONS / "fuzz_onnx_import").iterdir()) == sorted(ONNX_FOUND)
+
+
+# fuzz_data's inputs start with one byte choosing its options; the file is the rest
+DATA_FOUND = {
+    # 656,408,581 samples of 0 values in 17 bytes: preparing them ran past the fuzzer's 10 s timeout
+    "idx-empty-samples": ["656408581 samples hold no values"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATA_FOUND))
+def test_fuzzer_found_data_files_are_refused(work, name):
+    f = work / name
+    f.write_bytes((REGRESSIONS / "fuzz_data" / name).read_bytes()[1:])
+    refused(run_fgq("run", work / "m.onnx", "--input", f, "-o", work / "y.npy"), name, *DATA_FOUND[name])
+    refused(run_fgq("quantize", work / "m.onnx", "--calib", f, "--weights", "s8", "-o", work / "q.fgq"), name,
+            *DATA_FOUND[name])
+    assert not (work / "y.npy").exists() and not (work / "q.fgq").exists()
+
+
+def test_every_data_regression_has_a_test():
+    assert sorted(p.name for p in (REGRESSIONS / "fuzz_data").iterdir()) == sorted(DATA_FOUND)
+
+
+@pytest.mark.parametrize("op, inputs", [("Expand", ["a", ""]), ("Where", ["c", "", "a"]), ("Equal", ["a", ""])])
+def test_fold_only_op_with_an_omitted_input_refused(work, op, inputs):
+    """Constant folding of Equal / Where / Expand indexed the tensor table with an omitted input's -1 (a
+    heap overflow or a crash; found by fuzz_onnx_import): now the node is left unfolded and named."""
+    inits = [numpy_helper.from_array(np.ones((1, 3), np.float32), "a"),
+             numpy_helper.from_array(np.array([True, False, True]), "c")]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node(op, inputs, ["e"], name="omit"), helper.make_node("Cast", ["e"], ["f"], to=1),
+             helper.make_node("Add", ["x", "f"], ["y"])]
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(work / "omit.onnx"))
+    refused(run_fgq("convert", work / "omit.onnx", "-o", work / "omit.fgq"), "omit.onnx", "node 'omit'", op)
+    assert not (work / "omit.fgq").exists()
+
+
+@pytest.mark.parametrize("op", ["BatchNormalization", "Relu"])
+def test_folding_into_an_omitted_output_refused(work, op):
+    """BatchNormalization folding and Relu fusion made the Conv write the node's output, which was omitted ("")
+    here: tensors[-1] was written (found by fuzz_onnx_import). Now the node is left alone and named."""
+    inits = [numpy_helper.from_array(np.ones((2, 1, 1, 1), np.float32), "w")] + \
+            [numpy_helper.from_array(np.ones(2, np.float32), k) for k in "sbmv"]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 3, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    node = helper.make_node(op, ["c", "s", "b", "m", "v"] if op != "Relu" else ["c"], [""], name="noout")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), node,
+             helper.make_node("Relu", ["x"], ["y"], name="other")]
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(work / "noout.onnx"))
+    refused(run_fgq("convert", work / "noout.onnx", "-o", work / "noout.fgq"), "noout.onnx", f"node 'noout' ({op})",
+            "has no output")
+    assert not (work / "noout.fgq").exists()
+
+
+def pad_model(path, pads):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    p = numpy_helper.from_array(np.array(pads, dtype=np.int64), "pads")
+    g = helper.make_graph([helper.make_node("Pad", ["x", "pads"], ["y"], name="pad")], "g", [x], [y], [p])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+
+
+@pytest.mark.parametrize("pads", [[0, 0, 2**62, 0, 0, 2**62], [0, 0, -2**63, 0, 0, 0], [0, 0, 2**40, 0, 0, 2**40]])
+def test_absurd_pads_refused(work, pads):
+    """Pads near 2^63 overflowed the padded dim's sum (found by fuzz_onnx_import); pads within range whose sum
+    passes 2^40 elements are refused as an output shape over the limit."""
+    pad_model(work / "pad.onnx", pads)
+    refused(run_fgq("convert", work / "pad.onnx", "-o", work / "pad.fgq"), "pad.onnx", "node 'pad' (Pad)", "2^40")
+    assert not (work / "pad.fgq").exists()
+
+
+@pytest.mark.parametrize("dims", [[2**41], [2**20, 2**21], [0, 2**62]])
+def test_declared_dims_over_the_element_limit_refused_at_import(work, dims):
+    """Dims past 2^40 elements (or a dim past 2^40 beside a 0) cannot be held or multiplied safely: refused at
+    import, naming the input, before any arithmetic on them."""
+    relu_model(work / "huge.onnx", dims)
+    refused(run_fgq("convert", work / "huge.onnx", "-o", work / "huge.fgq"), "huge.onnx", "'x'", "2^40")
+    refused(run_fgq("inspect", work / "huge.onnx"), "huge.onnx", "2^40")
+
+
+def folding_model(path, kind, n):
+    """A small model whose constant subgraph is far larger than its constants: broadcasting [n,1] against [1,n],
+    one [n*n/32] tensor concatenated 32 times (the runtime's most inputs), or a Gather of one row n*n times."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    rng = np.random.default_rng(3)
+    if kind == "broadcast":
+        inits = [numpy_helper.from_array(rng.random((n, 1), dtype=np.float32), "a"),
+                 numpy_helper.from_array(rng.random((1, n), dtype=np.float32), "b")]
+        const = [helper.make_node("Add", ["a", "b"], ["c"], name="grow")]
+    elif kind == "concat":
+        inits = [numpy_helper.from_array(rng.random(n * n // 32, dtype=np.float32), "a")]
+        const = [helper.make_node("Concat", ["a"] * 32, ["c"], name="grow", axis=0)]
+    else:
+        inits = [numpy_helper.from_array(rng.random((2, 3), dtype=np.float32), "a"),
+                 numpy_helper.from_array(np.zeros(n * n, dtype=np.int64), "i")]
+        const = [helper.make_node("Gather", ["a", "i"], ["c"], name="grow", axis=0)]
+    g = helper.make_graph(const + [helper.make_node("Mul", ["x", "c"], ["y"], name="use")], "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return {i.name: numpy_helper.to_array(i) for i in inits}
+
+
+@pytest.mark.parametrize("kind", ["broadcast", "concat", "gather"])
+def test_constant_folding_does_not_grow_the_model(work, kind):
+    """Oracle: the .fgq stays about the size of the model's constants (a 130 KB model of Add([16384,1], [1,16384])
+    used to fold into a 1 GiB .fgq, 40 s and 2 GB of memory), and running it still gives NumPy's result."""
+    n = 400  # 160,000 folded elements, over the 65,536 the pass folds freely
+    c = folding_model(work / "grow.onnx", kind, n)
+    out = work / "grow.fgq"
+    p = run_fgq("convert", work / "grow.onnx", "-o", out)
+    assert p.returncode == 0, p.stderr
+    assert out.stat().st_size < (work / "grow.onnx").stat().st_size + 64 * 1024
+    x = np.full((1, 1), 0.5, dtype=np.float32)
+    np.save(work / "x11.npy", x)
+    p = run_fgq("run", out, "--input", work / "x11.npy", "-o", work / "y.npy")
+    assert p.returncode == 0, p.stderr
+    want = {"broadcast": lambda: c["a"] + c["b"], "concat": lambda: np.concatenate([c["a"]] * 32),
+            "gather": lambda: c["a"][c["i"]]}[kind]()
+    np.testing.assert_allclose(np.load(work / "y.npy"), x * want, rtol=1e-6)

@@ -150,64 +150,64 @@ static int is_little_endian_host(void)
     return b == 1;
 }
 
-/* Reads `path`, unwraps gzip / npz, parses the array. *owned holds the buffer raw points into. */
-static fgq_status load_raw(const char *path, const fgq_data_opts *opts, uint8_t **owned, fgq_raw_array *raw,
-                           fgq_error *err)
+/* Unwraps gzip / npz in buf[0, size) (`name` for messages) and parses the array. raw points into buf,
+ * or into *owned when unwrapping made a new buffer (else *owned is NULL); free *owned after raw. */
+static fgq_status parse_raw(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                            uint8_t **owned, fgq_raw_array *raw, fgq_error *err)
 {
     uint64_t limit = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
+    *owned = NULL;
     if (!is_little_endian_host())
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data loading needs a little-endian host", path);
-    uint8_t *buf;
-    size_t size;
-    fgq_status st = fgq_read_file(path, limit, &buf, &size, err);
-    if (st != FGQ_OK)
-        return st;
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: data loading needs a little-endian host", name);
+    if (size > limit)
+        return fgq_fail(err, FGQ_ERR_IO, "%s: %zu bytes, over the size limit of %llu bytes", name, size,
+                        (unsigned long long)limit);
+    fgq_status st;
+    uint8_t *own = NULL;
     if (size >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
-        uint8_t *inflated;
         size_t isize;
-        st = fgq_gunzip(path, buf, size, limit, &inflated, &isize, err);
-        free(buf);
+        st = fgq_gunzip(name, buf, size, limit, &own, &isize, err);
         if (st != FGQ_OK)
             return st;
-        buf = inflated;
+        buf = own;
         size = isize;
     }
     if (size >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0) {
         uint8_t *member;
         size_t msize;
-        st = fgq_unzip_member(path, buf, size, opts ? opts->member : NULL, opts ? opts->member_loose : 0, limit,
+        st = fgq_unzip_member(name, buf, size, opts ? opts->member : NULL, opts ? opts->member_loose : 0, limit,
                               &member, &msize, err);
-        free(buf);
+        free(own);
         if (st != FGQ_OK)
             return st;
-        buf = member;
+        buf = own = member;
         size = msize;
         if (size < 6 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-            free(buf);
-            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: .npz member is not a .npy array", path);
+            free(own);
+            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: .npz member is not a .npy array", name);
         }
     } else if (opts && opts->member && opts->member[0] && !opts->member_loose) {
-        free(buf);
-        return fgq_fail(err, FGQ_ERR_VALUE, "%s: a member name ('%s') was given but the file is not an .npz", path,
+        free(own);
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: a member name ('%s') was given but the file is not an .npz", name,
                         opts->member);
     }
     if (size >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
-        st = fgq_parse_npy(path, buf, size, raw, err);
+        st = fgq_parse_npy(name, buf, size, raw, err);
     else if (size >= 4 && buf[0] == 0 && buf[1] == 0)
-        st = fgq_parse_idx(path, buf, size, raw, err);
+        st = fgq_parse_idx(name, buf, size, raw, err);
     else
         st = fgq_fail(err, FGQ_ERR_FORMAT, "%s: unrecognised data format (expected .npy, .npz or IDX, maybe gzipped)",
-                      path);
+                      name);
     if (st != FGQ_OK) {
-        free(buf);
+        free(own);
         return st;
     }
-    *owned = buf;
+    *owned = own;
     return FGQ_OK;
 }
 
 /* fgq_data_parse_range over a file's n samples, its message led by the file (and .npz member). */
-static fgq_status range_of(const char *path, const fgq_data_opts *opts, int64_t n, int64_t *start, int64_t *stop,
+static fgq_status range_of(const char *name, const fgq_data_opts *opts, int64_t n, int64_t *start, int64_t *stop,
                            fgq_error *err)
 {
     fgq_error e;
@@ -216,55 +216,45 @@ static fgq_status range_of(const char *path, const fgq_data_opts *opts, int64_t 
     if (st == FGQ_OK)
         return FGQ_OK;
     if (opts && opts->member && opts->member[0])
-        return fgq_fail(err, st, "%s (array '%s'): %s", path, opts->member, e.msg);
-    return fgq_fail(err, st, "%s: %s", path, e.msg);
+        return fgq_fail(err, st, "%s (array '%s'): %s", name, opts->member, e.msg);
+    return fgq_fail(err, st, "%s: %s", name, e.msg);
 }
 
-fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_dataset *out, fgq_error *err)
+/* Samples [range) of raw as float32 into out. */
+static fgq_status convert_samples(const char *name, const fgq_raw_array *r, const fgq_data_opts *opts,
+                                  fgq_dataset *out, fgq_error *err)
 {
-    memset(out, 0, sizeof *out);
     uint64_t limit = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES;
-    uint8_t *owned = NULL;
-    fgq_raw_array raw;
-    fgq_status st = load_raw(path, opts, &owned, &raw, err);
+    if (r->rank < 1)
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a 0-d array has no sample axis", name);
+    int64_t start, stop;
+    int64_t per = r->dims[0] ? r->numel / r->dims[0] : 0;
+    if (r->dims[0] > 0 && per == 0) /* a dim of 0 past the first: millions of empty samples cost time and say nothing */
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: its %lld samples hold no values (a dim after the first is 0)", name,
+                        (long long)r->dims[0]);
+    fgq_status st = range_of(name, opts, r->dims[0], &start, &stop, err);
     if (st != FGQ_OK)
         return st;
-    if (raw.rank < 1) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: a 0-d array has no sample axis", path);
-    }
-    int64_t start, stop;
-    st = range_of(path, opts, raw.dims[0], &start, &stop, err);
-    if (st != FGQ_OK) {
-        free(owned);
-        return st;
-    }
-    int64_t per = raw.dims[0] ? raw.numel / raw.dims[0] : 0;
     int64_t count = (stop - start) * per;
-    if ((uint64_t)count * sizeof(float) > limit) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_IO, "%s: %lld samples need %llu bytes as float32, over the limit of %llu", path,
+    if ((uint64_t)count * sizeof(float) > limit)
+        return fgq_fail(err, FGQ_ERR_IO, "%s: %lld samples need %llu bytes as float32, over the limit of %llu", name,
                         (long long)(stop - start), (unsigned long long)count * 4, (unsigned long long)limit);
-    }
     float *data = malloc(count > 0 ? (size_t)count * sizeof(float) : 1);
-    if (data == NULL) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld floats", path, (long long)count);
-    }
+    if (data == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld floats", name, (long long)count);
     int64_t n_inexact = 0, inexact_index = 0, inexact_value = 0;
     for (int64_t i = 0; i < count; i++) {
-        double v = elem_f64(&raw, start * per + i);
+        double v = elem_f64(r, start * per + i);
         float f = (float)v;
         if (!isfinite(f)) {
             free(data);
-            free(owned);
-            return fgq_fail(err, FGQ_ERR_VALUE, "%s: sample %lld holds a non-finite value (%g)", path,
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s: sample %lld holds a non-finite value (%g)", name,
                             (long long)(start + i / per), v);
         }
         data[i] = f;
-        if ((raw.dt == FGQ_SRC_S32 || raw.dt == FGQ_SRC_S64) && (v > 16777216.0 || v < -16777216.0)) {
+        if ((r->dt == FGQ_SRC_S32 || r->dt == FGQ_SRC_S64) && (v > 16777216.0 || v < -16777216.0)) {
             /* float32 holds every integer up to 2^24; beyond, check the value against the file's own */
-            const int64_t iv = elem_i64(&raw, start * per + i);
+            const int64_t iv = elem_i64(r, start * per + i);
             if (!(f >= -9223372036854775808.0f && f < 9223372036854775808.0f) || (int64_t)f != iv) {
                 if (n_inexact++ == 0) {
                     inexact_index = i;
@@ -277,14 +267,85 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
     out->inexact_count = n_inexact;
     out->inexact_index = inexact_index;
     out->inexact_value = inexact_value;
-    out->rank = raw.rank;
-    memcpy(out->dims, raw.dims, sizeof raw.dims);
+    out->rank = r->rank;
+    memcpy(out->dims, r->dims, sizeof r->dims);
     out->dims[0] = stop - start;
-    out->src_dtype = raw.dt;
+    out->src_dtype = r->dt;
     out->first_index = start;
-    out->file_samples = raw.dims[0];
-    free(owned);
+    out->file_samples = r->dims[0];
     return FGQ_OK;
+}
+
+/* Labels [range) of raw as int64. */
+static fgq_status convert_labels(const char *name, const fgq_raw_array *r, const fgq_data_opts *opts,
+                                 int64_t **labels, int64_t *n, fgq_error *err)
+{
+    if (!(r->rank == 1 || (r->rank == 2 && r->dims[1] == 1)))
+        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: labels must be [N] or [N,1], got a rank-%d array", name,
+                        (int)r->rank);
+    int64_t start, stop;
+    fgq_status st = range_of(name, opts, r->dims[0], &start, &stop, err);
+    if (st != FGQ_OK)
+        return st;
+    int64_t *lab = malloc((size_t)(stop - start) * sizeof(int64_t));
+    if (lab == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld labels", name, (long long)(stop - start));
+    for (int64_t i = start; i < stop; i++) {
+        if (r->dt == FGQ_SRC_F32 || r->dt == FGQ_SRC_F64) {
+            double v = elem_f64(r, i);
+            if (!isfinite(v) || v != floor(v) || fabs(v) > 9.0e15) {
+                free(lab);
+                return fgq_fail(err, FGQ_ERR_VALUE, "%s: label %lld is not an integer (%g)", name, (long long)i, v);
+            }
+            lab[i - start] = (int64_t)v;
+        } else {
+            lab[i - start] = elem_i64(r, i);
+        }
+    }
+    *labels = lab;
+    *n = stop - start;
+    return FGQ_OK;
+}
+
+fgq_status fgq_data_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                fgq_dataset *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint8_t *owned = NULL;
+    fgq_raw_array raw;
+    fgq_status st = parse_raw(name, buf, size, opts, &owned, &raw, err);
+    if (st == FGQ_OK)
+        st = convert_samples(name, &raw, opts, out, err);
+    free(owned);
+    return st;
+}
+
+fgq_status fgq_labels_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                  int64_t **labels, int64_t *n, fgq_error *err)
+{
+    *labels = NULL;
+    *n = 0;
+    uint8_t *owned = NULL;
+    fgq_raw_array raw;
+    fgq_status st = parse_raw(name, buf, size, opts, &owned, &raw, err);
+    if (st == FGQ_OK)
+        st = convert_labels(name, &raw, opts, labels, n, err);
+    free(owned);
+    return st;
+}
+
+fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_dataset *out, fgq_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint8_t *buf;
+    size_t size;
+    fgq_status st = fgq_read_file(path, opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES, &buf, &size,
+                                  err);
+    if (st != FGQ_OK)
+        return st;
+    st = fgq_data_load_memory(path, buf, size, opts, out, err);
+    free(buf);
+    return st;
 }
 
 fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t **labels, int64_t *n,
@@ -292,44 +353,15 @@ fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t 
 {
     *labels = NULL;
     *n = 0;
-    uint8_t *owned = NULL;
-    fgq_raw_array raw;
-    fgq_status st = load_raw(path, opts, &owned, &raw, err);
+    uint8_t *buf;
+    size_t size;
+    fgq_status st = fgq_read_file(path, opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES, &buf, &size,
+                                  err);
     if (st != FGQ_OK)
         return st;
-    if (!(raw.rank == 1 || (raw.rank == 2 && raw.dims[1] == 1))) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_SHAPE, "%s: labels must be [N] or [N,1], got a rank-%d array", path,
-                        (int)raw.rank);
-    }
-    int64_t start, stop;
-    st = range_of(path, opts, raw.dims[0], &start, &stop, err);
-    if (st != FGQ_OK) {
-        free(owned);
-        return st;
-    }
-    int64_t *lab = malloc((size_t)(stop - start) * sizeof(int64_t));
-    if (lab == NULL) {
-        free(owned);
-        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate %lld labels", path, (long long)(stop - start));
-    }
-    for (int64_t i = start; i < stop; i++) {
-        if (raw.dt == FGQ_SRC_F32 || raw.dt == FGQ_SRC_F64) {
-            double v = elem_f64(&raw, i);
-            if (!isfinite(v) || v != floor(v) || fabs(v) > 9.0e15) {
-                free(lab);
-                free(owned);
-                return fgq_fail(err, FGQ_ERR_VALUE, "%s: label %lld is not an integer (%g)", path, (long long)i, v);
-            }
-            lab[i - start] = (int64_t)v;
-        } else {
-            lab[i - start] = elem_i64(&raw, i);
-        }
-    }
-    free(owned);
-    *labels = lab;
-    *n = stop - start;
-    return FGQ_OK;
+    st = fgq_labels_load_memory(path, buf, size, opts, labels, n, err);
+    free(buf);
+    return st;
 }
 
 /* ---- layout adaptation + preprocessing ------------------------------------------- */
@@ -469,7 +501,7 @@ fgq_status fgq_data_prepare(fgq_dataset *d, const char *name, int32_t model_rank
     if (st != FGQ_OK)
         return st;
     float scale = pre->scale == 0.0f ? 1.0f : pre->scale;
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t i = 0; i < n && mnumel > 0; i++) {
         float *x = d->data + i * mnumel;
         for (int64_t j = 0; j < mnumel; j++) {
             int64_t c = nch > 1 ? (j / inner) % nch : 0;

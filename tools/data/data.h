@@ -5,7 +5,8 @@
  *
  * fgq_data_load returns a dense float32 tensor [N, ...sample dims] (C order)
  * plus the file's original element type; fgq_labels_load returns int64 [N]
- * (a rank-1 array, or [N, 1]). Files are untrusted: truncated files, headers
+ * (a rank-1 array, or [N, 1]). Samples with no values (a 0 in dims[1..]) are
+ * FGQ_ERR_SHAPE. Files are untrusted: truncated files, headers
  * that lie about sizes, absurd dims, size overflow, fortran order, big-endian
  * data, ZIP64 archives and gzip streams that inflate past opts->max_bytes fail
  * with FGQ_ERR_FORMAT / FGQ_ERR_IO / FGQ_ERR_UNSUPPORTED and a message naming
@@ -24,6 +25,7 @@
 
 #include "fgq_types.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Element type of the data as stored in the file (wider than fgq_dtype). */
@@ -70,6 +72,13 @@ fgq_status fgq_data_load(const char *path, const fgq_data_opts *opts, fgq_datase
 /* Labels as int64 (bool/integer types; floats only if integral). *labels is malloc'd. */
 fgq_status fgq_labels_load(const char *path, const fgq_data_opts *opts, int64_t **labels, int64_t *n,
                            fgq_error *err);
+
+/* The same from a file's bytes already in memory (buf[0, size) is only read;
+ * `name` stands for the file in messages; size is held to opts->max_bytes). */
+fgq_status fgq_data_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                fgq_dataset *out, fgq_error *err);
+fgq_status fgq_labels_load_memory(const char *name, const uint8_t *buf, size_t size, const fgq_data_opts *opts,
+                                  int64_t **labels, int64_t *n, fgq_error *err);
 
 /* Parses `range` against n samples into [*start, *stop). */
 fgq_status fgq_data_parse_range(const char *range, int64_t n, int64_t *start, int64_t *stop, fgq_error *err);

@@ -135,7 +135,7 @@ static uint64_t load_le(const uint8_t *p, size_t n)
 
 typedef struct {
     const char *path; /* model or .pb file, for messages */
-    const char *dir;  /* folder external data is resolved in */
+    const char *dir;  /* folder external data is resolved in; NULL: none (bytes from memory) */
     fgq_error *err;
 } import_ctx;
 
@@ -178,6 +178,10 @@ static fgq_status read_external(const import_ctx *c, const Onnx__TensorProto *tp
                                 c->path, what, e->value ? e->value : "");
         }
     }
+    if (c->dir == NULL)
+        return fgq_fail(c->err, FGQ_ERR_UNSUPPORTED,
+                        "%s: %s: external data needs the model's folder; this model was given as bytes in memory",
+                        c->path, what);
     if (location == NULL || location[0] == '\0')
         return fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: external data has no location", c->path, what);
     if (location[0] == '/')
@@ -267,11 +271,13 @@ static fgq_status decode_tensor(const import_ctx *c, const Onnx__TensorProto *tp
         if (d < 0)
             return fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: negative dim %lld at axis %zu", c->path, what,
                             (long long)d, i);
-        if (d != 0 && numel > (INT64_MAX / 8) / d)
-            return fgq_fail(c->err, FGQ_ERR_FORMAT, "%s: %s: dims overflow a 64-bit element count", c->path, what);
-        numel *= d;
         t->dims[i] = d;
     }
+    if (!fgq_ir_dims_fit((int32_t)tp->n_dims, t->dims))
+        return fgq_fail(c->err, FGQ_ERR_SHAPE, "%s: %s: dims hold more than 2^40 elements, fgq's limit for one tensor",
+                        c->path, what);
+    for (size_t i = 0; i < tp->n_dims; i++)
+        numel *= t->dims[i];
     t->rank = (int32_t)tp->n_dims;
     int64_t need = numel * (int64_t)esize;
     fgq_dtype dt = (ot == 10 || ot == 11) ? FGQ_DT_F32 : fgq_onnx_dtype(ot);
@@ -588,6 +594,10 @@ static fgq_status set_value_info(const import_ctx *c, const Onnx__ValueInfoProto
             t->sym_dims |= 1u << i;
         }
     }
+    if (!fgq_ir_dims_fit((int32_t)tt->shape->n_dim, t->dims))
+        return fgq_fail(c->err, FGQ_ERR_SHAPE,
+                        "%s: graph input '%s': its declared dims hold more than 2^40 elements, fgq's limit for one "
+                        "tensor (are the dimensions right? --batch?)", c->path, t->name);
     t->rank = (int32_t)tt->shape->n_dim;
     return FGQ_OK;
 }
@@ -944,12 +954,8 @@ static const char *file_kind(const uint8_t *buf, size_t len, const char *path)
     return "truncated or corrupt protobuf";
 }
 
-fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_graph **out, fgq_error *err)
+static fgq_onnx_options resolve_options(const fgq_onnx_options *opt)
 {
-    if (out != NULL)
-        *out = NULL;
-    if (path == NULL || out == NULL)
-        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_onnx_load: NULL argument");
     fgq_onnx_options o = {FGQ_ONNX_DEFAULT_MAX_BYTES, 1};
     if (opt != NULL) {
         if (opt->max_file_bytes > 0)
@@ -957,39 +963,36 @@ fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_grap
         if (opt->sym_dim_value > 0)
             o.sym_dim_value = opt->sym_dim_value;
     }
-    uint8_t *buf;
-    size_t len;
-    fgq_status st = read_whole_file(path, o.max_file_bytes, &buf, &len, err);
-    if (st != FGQ_OK)
-        return st;
-    if (len == 0) {
-        free(buf);
+    return o;
+}
+
+/* Decodes and imports buf[0, len); `path` names it in messages, external data
+ * is resolved in `dir` (NULL: refused). */
+static fgq_status load_buffer(const uint8_t *buf, size_t len, const char *path, const char *dir,
+                              const fgq_onnx_options *o, fgq_graph **out, fgq_error *err)
+{
+    if (len == 0)
         return fgq_fail(err, FGQ_ERR_FORMAT, "%s: empty file, not an ONNX model", path);
-    }
-    if (len >= 8 && memcmp(buf, FGQ_FILE_MAGIC, 8) == 0) {
-        free(buf);
+    if ((int64_t)len > o->max_file_bytes)
+        return fgq_fail(err, FGQ_ERR_IO, "%s: model is %zu bytes, over the size limit of %lld bytes", path, len,
+                        (long long)o->max_file_bytes);
+    if (len >= 8 && memcmp(buf, FGQ_FILE_MAGIC, 8) == 0)
         return fgq_fail(err, FGQ_ERR_FORMAT,
                         "%s: this is a .fgq model (fgq's runtime format), where an ONNX model is expected: give the float "
                         ".onnx it was made from", path);
-    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
-    if (mp == NULL) {
-        const char *kind = file_kind(buf, len, path);
-        free(buf);
-        return fgq_fail(err, FGQ_ERR_FORMAT, "%s: not a valid ONNX model (%s)", path, kind);
-    }
-    free(buf);
+    if (mp == NULL)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "%s: not a valid ONNX model (%s)", path, file_kind(buf, len, path));
+    fgq_status st;
     fgq_graph *g = fgq_graph_new();
-    char *dir = dir_of(path);
     if (g != NULL)
         g->source_path = dup_str(path);
-    if (g == NULL || dir == NULL || g->source_path == NULL) {
+    if (g == NULL || g->source_path == NULL) {
         st = fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", path);
     } else {
         import_ctx c = {path, dir, err};
-        st = build_graph(&c, mp, &o, g);
+        st = build_graph(&c, mp, o, g);
     }
-    free(dir);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (st != FGQ_OK) {
         fgq_graph_free(g);
@@ -997,4 +1000,38 @@ fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_grap
     }
     *out = g;
     return FGQ_OK;
+}
+
+fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_graph **out, fgq_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL || out == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_onnx_load: NULL argument");
+    fgq_onnx_options o = resolve_options(opt);
+    uint8_t *buf;
+    size_t len;
+    fgq_status st = read_whole_file(path, o.max_file_bytes, &buf, &len, err);
+    if (st != FGQ_OK)
+        return st;
+    char *dir = dir_of(path);
+    if (dir == NULL)
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "%s: out of memory", path);
+    else
+        st = load_buffer(buf, len, path, dir, &o, out, err);
+    free(dir);
+    free(buf);
+    return st;
+}
+
+fgq_status fgq_onnx_load_memory(const uint8_t *buf, size_t len, const char *name, const fgq_onnx_options *opt,
+                                fgq_graph **out, fgq_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if ((buf == NULL && len > 0) || out == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_onnx_load_memory: NULL argument");
+    fgq_onnx_options o = resolve_options(opt);
+    return load_buffer(len > 0 ? buf : (const uint8_t *)"", len, name != NULL ? name : "<memory>", NULL, &o, out,
+                       err);
 }

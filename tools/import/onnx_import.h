@@ -15,6 +15,8 @@
  *                       not matching dims, bad dims, dangling input, duplicate
  *                       producer, cycle, external data escaping the model's
  *                       folder or beyond its file;
+ *   FGQ_ERR_SHAPE       declared dims (initializer, graph input) holding more
+ *                       than FGQ_IR_MAX_ELEMS elements;
  *   FGQ_ERR_UNSUPPORTED element types fgq has no dtype for (string, int16, ...),
  *                       GRAPH / SPARSE_TENSOR / TENSORS / TYPE_PROTO attributes,
  *                       rank above FGQ_MAX_DIMS;
@@ -26,6 +28,9 @@
 
 #include "graph.h"
 #include "import/onnx_ops.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +47,14 @@ typedef struct {
  * opt may be NULL for the defaults. On failure *out is NULL. */
 fgq_status fgq_onnx_load(const char *path, const fgq_onnx_options *opt, fgq_graph **out,
                          fgq_error *err);
+
+/* The same from a serialized ModelProto already in memory (buf is only read;
+ * len is held to opt->max_file_bytes like a file's size). `name` stands for
+ * the file in messages and in graph->source_path (NULL: "<memory>"). There is
+ * no folder to resolve external data in, so a tensor stored outside the model
+ * is FGQ_ERR_UNSUPPORTED. */
+fgq_status fgq_onnx_load_memory(const uint8_t *buf, size_t len, const char *name, const fgq_onnx_options *opt,
+                                fgq_graph **out, fgq_error *err);
 
 /* Reads a serialized TensorProto file (input_N.pb / output_N.pb of an ONNX test
  * data set) into *out: kind FGQ_TK_CONST, name (possibly ""), dtype, dims and

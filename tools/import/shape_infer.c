@@ -1049,6 +1049,9 @@ static fgq_status infer_pad(infer_ctx *c)
         return node_fail(c, FGQ_ERR_SHAPE, "%d pads for rank %d (expected %d)", (int)np, (int)x->rank,
                          2 * (int)x->rank);
     int64_t dims[FGQ_MAX_DIMS];
+    for (int32_t i = 0; i < 2 * x->rank; i++)
+        if (pads[i] < -FGQ_IR_MAX_ELEMS || pads[i] > FGQ_IR_MAX_ELEMS)
+            return node_fail(c, FGQ_ERR_SHAPE, "pad %lld is beyond fgq's limit of 2^40 elements", (long long)pads[i]);
     for (int32_t i = 0; i < x->rank; i++) {
         dims[i] = x->dims[i] + pads[i] + pads[x->rank + i];
         if (dims[i] < 0)
@@ -1266,9 +1269,27 @@ fgq_status fgq_infer_shapes(fgq_graph *g, fgq_error *err)
         if (g->tensors[i].kind == FGQ_TK_INTERMEDIATE)
             g->tensors[i].rank = -1;
     fgq_status st = FGQ_OK;
+    for (int32_t i = 0; i < g->n_tensors && st == FGQ_OK; i++) {
+        const fgq_ir_tensor *t = &g->tensors[i];
+        if (t->kind != FGQ_TK_INTERMEDIATE && t->rank > 0 && !fgq_ir_dims_fit(t->rank, t->dims)) {
+            char d[160];
+            st = fgq_fail(err, FGQ_ERR_SHAPE, "%s: tensor '%s' has dims %s (fgq takes dims >= 0 holding at most 2^40 elements)",
+                          g->source_path ? g->source_path : "graph", t->name, dims_str(d, sizeof d, t->rank, t->dims));
+        }
+    }
     for (int32_t i = 0; i < g->n_nodes && st == FGQ_OK; i++) {
         c.node = i;
         st = infer_node(&c);
+        /* an inferred shape past the limit stops here, before any later rule multiplies it */
+        const fgq_ir_node *n = &g->nodes[i];
+        for (int32_t k = 0; k < n->n_outputs && st == FGQ_OK; k++) {
+            const fgq_ir_tensor *t = n->outputs[k] >= 0 ? &g->tensors[n->outputs[k]] : NULL;
+            if (t != NULL && t->rank > 0 && !fgq_ir_dims_fit(t->rank, t->dims)) {
+                char d[160];
+                st = node_fail(&c, FGQ_ERR_SHAPE, "output '%s' would have dims %s (fgq takes dims >= 0 holding at most 2^40 elements)",
+                               t->name, dims_str(d, sizeof d, t->rank, t->dims));
+            }
+        }
     }
     for (int32_t i = 0; i < g->n_tensors; i++)
         free(c.cv[i].v);

@@ -13,7 +13,8 @@
  * ops downstream of them: that is not an error (fgq inspect lists them).
  * Shapes that cannot fit (Conv channel mismatch, Gemm/MatMul K mismatch,
  * Reshape element count, broadcast failure, out-of-range axes) fail with
- * FGQ_ERR_SHAPE naming the node, expected vs got. Existing dims of graph inputs
+ * FGQ_ERR_SHAPE naming the node, expected vs got; so does an input, constant
+ * or inferred output over FGQ_IR_MAX_ELEMS elements (graph.h). Existing dims of graph inputs
  * and constants are kept; intermediate shapes are always recomputed.
  */
 #ifndef FGQ_SHAPE_INFER_H

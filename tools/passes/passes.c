@@ -309,6 +309,37 @@ static void *alloc_elems(int64_t numel, fgq_dtype dt)
     return calloc((size_t)(numel > 0 ? numel : 1), es ? es : 1);
 }
 
+/* Folding must not grow the model: a folded output of more than FOLD_FREE_ELEMS elements may not be larger
+ * than the distinct constants it is computed from. Broadcasting, a Concat of one tensor many times or a Gather
+ * with repeated indices would otherwise turn a few KB of model into GBs of weights (a 130 KB Add of [16384,1]
+ * and [1,16384] became a 1 GiB .fgq); such a node is left to the runtime, which computes it in the arena. */
+enum { FOLD_FREE_ELEMS = 1 << 16 };
+
+/* a * b, or INT64_MAX when it overflows (a, b >= 0) */
+static int64_t mul_sat(int64_t a, int64_t b)
+{
+    return a != 0 && b > INT64_MAX / a ? INT64_MAX : a * b;
+}
+
+static int fold_fits(const fgq_graph *g, const fgq_ir_node *n, int64_t out_numel)
+{
+    if (out_numel < 0)
+        return 0;
+    if (out_numel <= FOLD_FREE_ELEMS)
+        return 1;
+    int64_t have = 0;
+    for (int32_t k = 0; k < n->n_inputs; k++) {
+        int32_t t = n->inputs[k], seen = 0;
+        for (int32_t j = 0; j < k && !seen; j++)
+            seen = n->inputs[j] == t;
+        const int64_t e = t >= 0 && !seen ? numel_of(&g->tensors[t]) : 0;
+        have += e > 0 ? e : 0; /* each <= FGQ_IR_MAX_ELEMS: no overflow below 2^23 inputs */
+        if (have >= out_numel)
+            return 1;
+    }
+    return 0;
+}
+
 /* Reads an int list from attribute `name` or from const input `in` (opset >= 13 style). */
 static int get_axes(const fgq_graph *g, const fgq_ir_node *n, const char *name, int32_t in, int64_t *axes,
                     int32_t *n_axes)
@@ -372,7 +403,9 @@ static fgq_status fold_binary(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_t
     }
     int64_t total = 1;
     for (int32_t k = 0; k < R; k++)
-        total *= dims[k];
+        total = mul_sat(total, dims[k]);
+    if (!fold_fits(g, n, total))
+        return FGQ_ERR_UNSUPPORTED; /* not folded: broadcasting would grow the model */
     void *data = alloc_elems(total, a->dtype);
     if (data == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
@@ -435,8 +468,11 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
         nin = is_where ? 3 : 2;
         if (n->n_inputs != nin)
             return FGQ_ERR_UNSUPPORTED;
-        for (int32_t k = 0; k < nin; k++)
+        for (int32_t k = 0; k < nin; k++) {
+            if (n->inputs[k] < 0)
+                return FGQ_ERR_UNSUPPORTED; /* an omitted input ("" in the model): not foldable; lowering says why */
             in[k] = &g->tensors[n->inputs[k]];
+        }
         if (is_expand) { /* the shape input joins the broadcast as a shape, not as values */
             const int64_t k = numel_of(in[1]);
             if (k < 0 || k > FGQ_MAX_DIMS)
@@ -640,6 +676,8 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
             } else if (v < 0) {
                 return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Reshape): negative dim %lld", n->name, (long long)v);
             }
+            if (v != 0 && known > INT64_MAX / v)
+                return fgq_fail(err, FGQ_ERR_SHAPE, "node '%s' (Reshape): the target shape overflows", n->name);
             dims[j] = v;
             known *= v;
         }
@@ -723,6 +761,8 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
         for (int32_t j = (int32_t)ax + 1; j < rank; j++)
             inner *= dims[j];
         int64_t total = outer * dims[ax];
+        if (!fold_fits(g, n, mul_sat(total, inner / (int64_t)es)))
+            return FGQ_ERR_UNSUPPORTED; /* not folded: repeated inputs would grow the model */
         uint8_t *data = alloc_elems(total * (inner / (int64_t)es), x->dtype);
         if (data == NULL)
             return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
@@ -803,6 +843,8 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
             outer *= x->dims[j];
         for (int32_t j = (int32_t)ax + 1; j < x->rank; j++)
             inner *= x->dims[j];
+        if (ni < 0 || !fold_fits(g, n, mul_sat(mul_sat(outer, ni), inner / (int64_t)es)))
+            return FGQ_ERR_UNSUPPORTED; /* not folded: repeated indices would grow the model */
         uint8_t *data = alloc_elems(outer * ni * (inner / (int64_t)es), x->dtype);
         if (data == NULL)
             return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
@@ -851,7 +893,7 @@ fgq_status fgq_pass_fold_constants(fgq_graph *g, fgq_error *err)
         if (r == FGQ_OK) {
             dead[i] = 1;
         } else if (local.status != FGQ_OK) {
-            st = fgq_fail(err, local.status, "%s", local.msg);
+            st = fgq_fail(err, local.status, "%s: %s", g->source_path ? g->source_path : "graph", local.msg);
         }
     }
     if (st == FGQ_OK)
@@ -1004,7 +1046,9 @@ fgq_status fgq_pass_fold_batchnorm(fgq_graph *g, fgq_error *err)
     fgq_status st = FGQ_OK;
     for (int32_t i = 0; i < g->n_nodes && st == FGQ_OK; i++) {
         const fgq_ir_node *bn = &g->nodes[i];
-        if (!is_op(bn, "BatchNormalization") || bn->n_inputs != 5 || bn->inputs[0] < 0)
+        /* an omitted Y ("" in the model) leaves nothing to write the folded result to */
+        if (!is_op(bn, "BatchNormalization") || bn->n_inputs != 5 || bn->inputs[0] < 0 || bn->n_outputs < 1 ||
+            bn->outputs[0] < 0)
             continue;
         if (fgq_node_attr_int(bn, "training_mode", 0) != 0)
             continue;
@@ -1065,7 +1109,8 @@ fgq_status fgq_pass_fuse_activations(fgq_graph *g, fgq_error *err)
     for (int32_t i = 0; i < g->n_nodes && st == FGQ_OK; i++) {
         const fgq_ir_node *a = &g->nodes[i];
         int relu = is_op(a, "Relu");
-        if (!(relu || is_op(a, "Clip")) || a->n_inputs < 1 || a->inputs[0] < 0 || a->n_outputs != 1)
+        if (!(relu || is_op(a, "Clip")) || a->n_inputs < 1 || a->inputs[0] < 0 || a->n_outputs != 1 ||
+            a->outputs[0] < 0)
             continue;
         float lo = 0.0f, hi = INFINITY;
         if (!relu && !clip_bounds(g, a, &lo, &hi))

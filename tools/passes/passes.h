@@ -17,6 +17,11 @@
  *                      Constant, Shape (of any static tensor), Gather,
  *                      Unsqueeze, Squeeze, Concat, Cast, Reshape, Flatten,
  *                      Add/Sub/Mul/Div (numpy broadcasting; f32, s32, s64).
+ *                      An output of more than 2^16 elements larger than the
+ *                      distinct constants it comes from (broadcasting, one
+ *                      tensor concatenated many times, repeated Gather
+ *                      indices) is not folded: the runtime computes it, and
+ *                      the model does not grow.
  *   fold_batchnorm     BatchNormalization after Conv (W' = W·γ/√(σ²+ε),
  *                      b' = (b − μ)·γ/√(σ²+ε) + β per output channel) or Gemm
  *                      (columns of B', transB-aware; C folded likewise, beta
