@@ -71,6 +71,18 @@ static fgq_ir_tensor *in_t(infer_ctx *c, int32_t k)
     return &c->g->tensors[n->inputs[k]];
 }
 
+/* FGQ_OK when the current node's first n inputs are all given; else a
+ * refusal naming the node and the first omitted one (an omitted required
+ * input would leave the output without a shape, and the error far from
+ * its cause). */
+static fgq_status required_inputs(infer_ctx *c, int32_t n)
+{
+    for (int32_t k = 0; k < n; k++)
+        if (in_t(c, k) == NULL)
+            return node_fail(c, FGQ_ERR_FORMAT, "input %d is required and was omitted", (int)k);
+    return FGQ_OK;
+}
+
 static int32_t in_idx(infer_ctx *c, int32_t k)
 {
     const fgq_ir_node *n = &c->g->nodes[c->node];
@@ -425,6 +437,9 @@ static fgq_status infer_binary(infer_ctx *c, char op)
 /* Equal, Less, Greater: A and B broadcast; bool out. */
 static fgq_status infer_compare(infer_ctx *c)
 {
+    fgq_status rq = required_inputs(c, 2);
+    if (rq != FGQ_OK)
+        return rq;
     fgq_ir_tensor *a = in_t(c, 0), *b = in_t(c, 1);
     if (!known(a) || !known(b))
         return FGQ_OK;
@@ -439,6 +454,9 @@ static fgq_status infer_compare(infer_ctx *c)
 /* Where: COND, X and Y broadcast; X's dtype. */
 static fgq_status infer_where(infer_ctx *c)
 {
+    fgq_status rq = required_inputs(c, 3);
+    if (rq != FGQ_OK)
+        return rq;
     fgq_ir_tensor *cd = in_t(c, 0), *x = in_t(c, 1), *y = in_t(c, 2);
     if (!known(cd) || !known(x) || !known(y))
         return FGQ_OK;
@@ -457,6 +475,9 @@ static fgq_status infer_where(infer_ctx *c)
  * X's dim); unknown while the shape is computed at run time. */
 static fgq_status infer_expand(infer_ctx *c)
 {
+    fgq_status rq = required_inputs(c, 2);
+    if (rq != FGQ_OK)
+        return rq;
     fgq_ir_tensor *x = in_t(c, 0);
     const int64_t *v;
     int64_t n;
