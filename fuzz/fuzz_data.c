@@ -38,7 +38,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (size > 0)
         memcpy(buf, data, size);
-    fgq_data_opts opts = {members[sel % 4], ranges[(sel / 4) % 5], (uint64_t)16 << 20};
+    fgq_data_opts opts = {.member = members[sel % 4],
+                          .range = ranges[(sel / 4) % 5],
+                          .max_bytes = (uint64_t)16 << 20,
+                          .member_loose = (sel / 20) % 2}; /* --calib NAME=FILE's reading */
 
     fgq_error err;
     fgq_error_clear(&err);
