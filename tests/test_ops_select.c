@@ -105,6 +105,14 @@ static void test_cast(void)
     const fgq_tensor_view *in[1] = {&fv};
     CHECK(op_check_run(&n, in, &s8v) == FGQ_OK);
     CHECK(s8[0] == 1 && s8[1] == -1 && s8[2] == 127 && s8[3] == -128 && s8[4] == 0 && s8[5] == 0);
+    /* float -> s64 saturates at INT64_MIN / INT64_MAX themselves (2^63 and above, inf); below 2^63 exact */
+    float fl[5] = {INFINITY, 1e30f, -INFINITY, 9223371487098961920.0f, -9223372036854775808.0f};
+    int64_t l64[5];
+    fgq_tensor_view flv = tview(fl, 1, (int64_t[]){5}), l64v = typed(FGQ_DT_S64, l64, 1, (int64_t[]){5});
+    const fgq_tensor_view *inl[1] = {&flv};
+    CHECK(op_check_run(&n, inl, &l64v) == FGQ_OK);
+    CHECK(l64[0] == INT64_MAX && l64[1] == INT64_MAX && l64[2] == INT64_MIN && l64[3] == 9223371487098961920ll &&
+          l64[4] == INT64_MIN);
     /* float -> bool: x != 0 */
     uint8_t bo[6];
     fgq_tensor_view bov = typed(FGQ_DT_BOOL, bo, 1, (int64_t[]){6});

@@ -313,8 +313,8 @@ static int64_t f2i(float v, double lo, double hi)
     double d = (double)v;
     if (d <= lo)
         return (int64_t)lo;
-    if (d >= hi)
-        return (int64_t)hi;
+    if (d >= hi) /* hi of s64 is 2^63 (the double above INT64_MAX): saturate to INT64_MAX itself */
+        return hi >= 9223372036854775808.0 ? INT64_MAX : (int64_t)hi;
     return (int64_t)d;
 }
 
@@ -378,8 +378,8 @@ fgq_status fgq_cast_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
         case FGQ_DT_U8: ((uint8_t *)y)[i] = (uint8_t)f2i(xf[i], 0, 255); break;
         case FGQ_DT_S8: ((int8_t *)y)[i] = (int8_t)f2i(xf[i], -128, 127); break;
         case FGQ_DT_S32: ((int32_t *)y)[i] = (int32_t)f2i(xf[i], -2147483648.0, 2147483647.0); break;
-        /* 2^63 is the first double above INT64_MAX: saturate below it */
-        case FGQ_DT_S64: ((int64_t *)y)[i] = f2i(xf[i], -9223372036854775808.0, 9223372036854774784.0); break;
+        /* 2^63 is the first double above INT64_MAX: at or above it, INT64_MAX (f2i) */
+        case FGQ_DT_S64: ((int64_t *)y)[i] = f2i(xf[i], -9223372036854775808.0, 9223372036854775808.0); break;
         default: ((uint8_t *)y)[i] = xf[i] != 0.0f; break; /* bool */
         }
     }

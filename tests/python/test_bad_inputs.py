@@ -347,6 +347,10 @@ def folding_model(path, kind, n):
     elif kind == "concat":
         inits = [numpy_helper.from_array(rng.random(n * n // 32, dtype=np.float32), "a")]
         const = [helper.make_node("Concat", ["a"] * 32, ["c"], name="grow", axis=0)]
+    elif kind == "expand":
+        inits = [numpy_helper.from_array(rng.random((n, 1), dtype=np.float32), "a"),
+                 numpy_helper.from_array(np.array([n, n], dtype=np.int64), "s")]
+        const = [helper.make_node("Expand", ["a", "s"], ["c"], name="grow")]
     else:
         inits = [numpy_helper.from_array(rng.random((2, 3), dtype=np.float32), "a"),
                  numpy_helper.from_array(np.zeros(n * n, dtype=np.int64), "i")]
@@ -356,7 +360,7 @@ def folding_model(path, kind, n):
     return {i.name: numpy_helper.to_array(i) for i in inits}
 
 
-@pytest.mark.parametrize("kind", ["broadcast", "concat", "gather"])
+@pytest.mark.parametrize("kind", ["broadcast", "concat", "gather", "expand"])
 def test_constant_folding_does_not_grow_the_model(work, kind):
     """Oracle: the .fgq stays about the size of the model's constants (a 130 KB model of Add([16384,1], [1,16384])
     used to fold into a 1 GiB .fgq, 40 s and 2 GB of memory), and running it still gives NumPy's result."""
@@ -371,5 +375,47 @@ def test_constant_folding_does_not_grow_the_model(work, kind):
     p = run_fgq("run", out, "--input", work / "x11.npy", "-o", work / "y.npy")
     assert p.returncode == 0, p.stderr
     want = {"broadcast": lambda: c["a"] + c["b"], "concat": lambda: np.concatenate([c["a"]] * 32),
-            "gather": lambda: c["a"][c["i"]]}[kind]()
+            "gather": lambda: c["a"][c["i"]], "expand": lambda: np.broadcast_to(c["a"], (n, n))}[kind]()
     np.testing.assert_allclose(np.load(work / "y.npy"), x * want, rtol=1e-6)
+
+
+def test_integer_broadcast_still_folds(work):
+    """Integer shape / mask arithmetic the runtime cannot compute (its Add is float) is folded even when it
+    grows the model (up to 2^24 elements): int64 Add([512,1], [1,512]) -> Cast -> Add(x) converts and runs.
+    Oracle: NumPy."""
+    a, b = np.arange(512, dtype=np.int64).reshape(512, 1), np.arange(512, dtype=np.int64).reshape(1, 512)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Add", ["a", "b"], ["c"]), helper.make_node("Cast", ["c"], ["f"], to=1),
+             helper.make_node("Add", ["x", "f"], ["y"])]
+    g = helper.make_graph(nodes, "g", [x], [y], [numpy_helper.from_array(a, "a"), numpy_helper.from_array(b, "b")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(work / "ib.onnx"))
+    p = run_fgq("convert", work / "ib.onnx", "-o", work / "ib.fgq")
+    assert p.returncode == 0, p.stderr
+    np.save(work / "x11.npy", np.full((1, 1), 0.5, np.float32))
+    p = run_fgq("run", work / "ib.fgq", "--input", work / "x11.npy", "-o", work / "y.npy")
+    assert p.returncode == 0, p.stderr
+    np.testing.assert_array_equal(np.load(work / "y.npy"), 0.5 + (a + b).astype(np.float32))
+
+
+@pytest.mark.parametrize("to, want", [(TensorProto.UINT8, [255, 0, 255, 7]), (TensorProto.INT32, [300, -5, 2147483647, 7]),
+                                      (TensorProto.FLOAT16, [300, -5, np.inf, 7.25])])
+def test_folded_cast_equals_the_runtime_cast(work, to, want):
+    """A Cast of a constant gives what the runtime's Cast gives (fgq_ops.h: toward zero, saturating; float16
+    rounding): the same Cast fed from the graph input, and the pinned values. Before, folding wrapped
+    (300 -> 44 as u8) and did not round to float16."""
+    vals = np.array([300.0, -5.0, 1e10, 7.25], np.float32)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])
+    outs = [helper.make_tensor_value_info(k, TensorProto.FLOAT, [4]) for k in ("yc", "yx")]
+    nodes = [helper.make_node("Cast", ["v"], ["cv"], to=to), helper.make_node("Cast", ["cv"], ["yc"], to=1),
+             helper.make_node("Cast", ["x"], ["cx"], to=to), helper.make_node("Cast", ["cx"], ["yx"], to=1)]
+    g = helper.make_graph(nodes, "g", [x], outs, [numpy_helper.from_array(vals, "v")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), str(work / "cast.onnx"))
+    p = run_fgq("convert", work / "cast.onnx", "-o", work / "cast.fgq")
+    assert p.returncode == 0, p.stderr
+    np.save(work / "x4.npy", vals)
+    p = run_fgq("run", work / "cast.fgq", "--input", work / "x4.npy", "-o", work / "yc.npy", "-o", work / "yx.npy")
+    assert p.returncode == 0, p.stderr
+    got = [np.load(work / n) for n in ("yc.npy", "yx.npy")]
+    np.testing.assert_array_equal(got[0], got[1])
+    np.testing.assert_array_equal(got[0], np.array(want, np.float32))

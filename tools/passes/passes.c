@@ -276,15 +276,33 @@ static int numeric_dtype(fgq_dtype dt)
            dt == FGQ_DT_BOOL;
 }
 
-/* Converts to dt, rounding toward zero for integers (ONNX Cast from float). */
+/* float -> integer as the runtime's Cast computes it (fgq_ops.h): toward zero, saturating at [lo, hi],
+ * NaN -> 0; hi 2^63 stands for INT64_MAX. A folded Cast must give what the unfolded one would. */
+static int64_t f2i_sat(double v, double lo, double hi)
+{
+    if (!(v == v))
+        return 0;
+    if (v <= lo)
+        return (int64_t)lo;
+    if (v >= hi)
+        return hi >= 9223372036854775808.0 ? INT64_MAX : (int64_t)hi;
+    return (int64_t)v;
+}
+
+/* Converts to dt: integers wrap (NumPy's astype), floats go through f2i_sat (ONNX Cast from float). */
 static void put_num(void *data, fgq_dtype dt, int64_t i, double v, int64_t iv, int use_int)
 {
     switch (dt) {
     case FGQ_DT_F32: ((float *)data)[i] = use_int ? (float)iv : (float)v; break;
-    case FGQ_DT_S32: ((int32_t *)data)[i] = use_int ? (int32_t)iv : (int32_t)v; break;
-    case FGQ_DT_S64: ((int64_t *)data)[i] = use_int ? iv : (int64_t)v; break;
-    case FGQ_DT_U8: ((uint8_t *)data)[i] = use_int ? (uint8_t)iv : (uint8_t)(int64_t)v; break;
-    case FGQ_DT_S8: ((int8_t *)data)[i] = use_int ? (int8_t)iv : (int8_t)(int64_t)v; break;
+    case FGQ_DT_S32:
+        ((int32_t *)data)[i] = use_int ? (int32_t)(uint32_t)(uint64_t)iv
+                                       : (int32_t)f2i_sat(v, -2147483648.0, 2147483647.0);
+        break;
+    case FGQ_DT_S64:
+        ((int64_t *)data)[i] = use_int ? iv : f2i_sat(v, -9223372036854775808.0, 9223372036854775808.0);
+        break;
+    case FGQ_DT_U8: ((uint8_t *)data)[i] = use_int ? (uint8_t)iv : (uint8_t)f2i_sat(v, 0.0, 255.0); break;
+    case FGQ_DT_S8: ((int8_t *)data)[i] = use_int ? (int8_t)(uint8_t)iv : (int8_t)f2i_sat(v, -128.0, 127.0); break;
     case FGQ_DT_BOOL: ((uint8_t *)data)[i] = use_int ? iv != 0 : v != 0; break;
     default: break;
     }
@@ -320,6 +338,9 @@ static int64_t mul_sat(int64_t a, int64_t b)
 {
     return a != 0 && b > INT64_MAX / a ? INT64_MAX : a * b;
 }
+
+/* The most elements a fold may make where the runtime could not compute the node instead. */
+enum { FOLD_BCAST_MAX = 1 << 24 };
 
 static int fold_fits(const fgq_graph *g, const fgq_ir_node *n, int64_t out_numel)
 {
@@ -404,8 +425,10 @@ static fgq_status fold_binary(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_t
     int64_t total = 1;
     for (int32_t k = 0; k < R; k++)
         total = mul_sat(total, dims[k]);
-    if (!fold_fits(g, n, total))
-        return FGQ_ERR_UNSUPPORTED; /* not folded: broadcasting would grow the model */
+    /* not folded when broadcasting would grow the model and the runtime can compute it instead (its
+     * Add / Sub / Mul / Div are float); integer shape arithmetic is folded up to FOLD_BCAST_MAX */
+    if (a->dtype == FGQ_DT_F32 ? !fold_fits(g, n, total) : total > FOLD_BCAST_MAX)
+        return FGQ_ERR_UNSUPPORTED;
     void *data = alloc_elems(total, a->dtype);
     if (data == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
@@ -438,9 +461,9 @@ static fgq_status fold_binary(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_t
 }
 
 /* ConstantOfShape, Equal, Where, Expand on constants (the shape arithmetic exporters write around
- * an expanded class token or initial state): numpy broadcasting of up to three inputs. Results
- * above FOLD_BCAST_MAX elements are left to the runtime (none of these ops runs there). */
-enum { FOLD_BCAST_MAX = 1 << 24 };
+ * an expanded class token or initial state): numpy broadcasting of up to three inputs. Equal, Where
+ * and Expand run in the runtime too, so they fold only within fold_fits (no growth of the model);
+ * ConstantOfShape, which does not, up to FOLD_BCAST_MAX elements. */
 
 static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_tensor *out, fgq_error *err)
 {
@@ -517,6 +540,8 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
             return FGQ_ERR_UNSUPPORTED;
         total *= dims[j];
     }
+    if (!is_op(n, "ConstantOfShape") && !fold_fits(g, n, total))
+        return FGQ_ERR_UNSUPPORTED; /* the runtime's Equal / Where / Expand compute it */
     uint8_t *data = alloc_elems(total, odt);
     if (data == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
@@ -638,8 +663,9 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
     if (is_op(n, "ConstantOfShape") || is_op(n, "Equal") || is_op(n, "Where") || is_op(n, "Expand"))
         return fold_broadcast(g, n, out, err);
     if (is_op(n, "Cast")) {
-        fgq_dtype to = fgq_onnx_dtype((int32_t)fgq_node_attr_int(n, "to", 0));
-        if (to == FGQ_DT_UNDEF)
+        const int64_t to_onnx = fgq_node_attr_int(n, "to", 0);
+        fgq_dtype to = fgq_onnx_dtype((int32_t)to_onnx);
+        if (to == FGQ_DT_UNDEF || to_onnx == 10) /* float16: the runtime's Cast rounds to its precision */
             return FGQ_ERR_UNSUPPORTED;
         void *data = alloc_elems(xn, to);
         if (data == NULL)

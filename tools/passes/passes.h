@@ -15,13 +15,18 @@
  *                      (lowered as a copy) when that is impossible.
  *   fold_constants     nodes whose inputs are all constant are evaluated now:
  *                      Constant, Shape (of any static tensor), Gather,
- *                      Unsqueeze, Squeeze, Concat, Cast, Reshape, Flatten,
- *                      Add/Sub/Mul/Div (numpy broadcasting; f32, s32, s64).
- *                      An output of more than 2^16 elements larger than the
- *                      distinct constants it comes from (broadcasting, one
- *                      tensor concatenated many times, repeated Gather
- *                      indices) is not folded: the runtime computes it, and
- *                      the model does not grow.
+ *                      Unsqueeze, Squeeze, Concat, Cast (as the runtime's:
+ *                      saturating; to float16 left to the runtime), Reshape,
+ *                      Flatten, Slice, Identity, ConstantOfShape, Equal,
+ *                      Where, Expand, Add/Sub/Mul/Div (numpy broadcasting;
+ *                      f32, s32, s64). An output of more than 2^16 elements
+ *                      larger than the distinct constants it comes from
+ *                      (broadcasting, one tensor concatenated many times,
+ *                      repeated Gather indices, Expand / Where / Equal) is
+ *                      not folded where the runtime can compute it (float
+ *                      Add..Div, Equal / Where / Expand, Concat, Gather), so
+ *                      the model does not grow; integer Add..Div and
+ *                      ConstantOfShape, which it cannot, fold up to 2^24.
  *   fold_batchnorm     BatchNormalization after Conv (W' = W·γ/√(σ²+ε),
  *                      b' = (b − μ)·γ/√(σ²+ε) + β per output channel) or Gemm
  *                      (columns of B', transB-aware; C folded likewise, beta
