@@ -597,6 +597,26 @@ static void test_threads_same_bytes(void)
     free(c2);
 }
 
+/* Largest |after − before − Σ_p a[p][i]·b[p][j]| over (i, j) (j >= i when
+ * upper), relative to Σ_p |a[p][i]·b[p][j]| + 1, the sums in double: how
+ * far the tile kernel's float-per-block result is from its definition. */
+static double off_definition(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, const double *before,
+                             const double *after, int upper)
+{
+    double worst = 0.0;
+    for (int64_t i = 0; i < k; i++)
+        for (int64_t j = upper ? i : 0; j < k; j++) {
+            double sum = 0.0, mag = 0.0;
+            for (int64_t p = 0; p < np; p++) {
+                sum += (double)a[p * ld + i] * b[p * ld + j];
+                mag += fabs((double)a[p * ld + i] * b[p * ld + j]);
+            }
+            const double e = fabs(after[i * k + j] - before[i * k + j] - sum) / (mag + 1.0);
+            worst = e > worst ? e : worst;
+        }
+    return worst;
+}
+
 /* The kernel under fgq_hessian_add against its plain C twin: the same bits
  * (each entry a float sum over the rows in order, then a double add), on
  * every k from 1 to 70 and a few wider ones, 1 to 64 rows, padded row
@@ -624,17 +644,7 @@ static void test_syrk_twins(void)
         fgq_hessian_syrk_ref(x, np, k, ld, r);
         CHECK_MSG(memcmp(h, r, (size_t)(k * k) * sizeof(double)) == 0, "k %lld np %lld: kernel and twin differ",
                   (long long)k, (long long)np);
-        double worst = 0.0;
-        for (int64_t i = 0; i < k; i++)
-            for (int64_t j = i; j < k; j++) {
-                double s = 0.0, mag = 0.0;
-                for (int64_t p = 0; p < np; p++) {
-                    s += (double)x[p * ld + i] * x[p * ld + j];
-                    mag += fabs((double)x[p * ld + i] * x[p * ld + j]);
-                }
-                const double e = fabs(h[i * k + j] - h0[i * k + j] - s) / (mag + 1.0);
-                worst = e > worst ? e : worst;
-            }
+        double worst = off_definition(x, x, np, k, ld, h0, h, 1);
         CHECK_MSG(worst < 1e-5, "k %lld np %lld: H off the definition by %g", (long long)k, (long long)np, worst);
         /* the two-operand form (P of the sequential statistics), every entry */
         float *y = calloc((size_t)(np * ld), sizeof(float));
@@ -647,17 +657,7 @@ static void test_syrk_twins(void)
         fgq_hessian_cross_ref(x, y, np, k, ld, r);
         CHECK_MSG(memcmp(h, r, (size_t)(k * k) * sizeof(double)) == 0, "k %lld np %lld: cross kernel and twin differ",
                   (long long)k, (long long)np);
-        worst = 0.0;
-        for (int64_t i = 0; i < k; i++)
-            for (int64_t j = 0; j < k; j++) {
-                double sum = 0.0, mag = 0.0;
-                for (int64_t p = 0; p < np; p++) {
-                    sum += (double)x[p * ld + i] * y[p * ld + j];
-                    mag += fabs((double)x[p * ld + i] * y[p * ld + j]);
-                }
-                const double e = fabs(h[i * k + j] - h0[i * k + j] - sum) / (mag + 1.0);
-                worst = e > worst ? e : worst;
-            }
+        worst = off_definition(x, y, np, k, ld, h0, h, 0);
         CHECK_MSG(worst < 1e-5, "k %lld np %lld: P off the definition by %g", (long long)k, (long long)np, worst);
         free(y);
         free(x);

@@ -252,31 +252,44 @@ void fgq_layer_columns(const fgq_layer_view *v, const float *x, int64_t b, int64
     columns_ld(v, x, b, g, p0, np, out, v->k);
 }
 
-/* Blocks of up to POS_BLOCK positions, laid out [np, ld] with the columns
- * k..ld-1 zero, the shape fgq_hessian_syrk's tiles read. */
+/* The statistics read a layer's inputs in blocks of up to POS_BLOCK
+ * positions, laid out [nb, ld] with the columns k..ld-1 zero (the shape
+ * fgq_hessian_syrk's tiles read): per batch item and group, a convolution's
+ * im2col rows; otherwise (one "batch item", one group) rows of the input. */
+static int64_t block_items(const fgq_layer_view *v)
+{
+    return v->is_conv ? v->n : 1;
+}
+
+static int64_t block_positions(const fgq_layer_view *v)
+{
+    return v->is_conv ? v->out[0] * v->out[1] * v->out[2] : v->m;
+}
+
+static void block_rows(const fgq_layer_view *v, const float *x, int64_t b, int64_t g, int64_t p0, int64_t nb,
+                       float *out, int64_t ld)
+{
+    if (v->is_conv) {
+        columns_ld(v, x, b, g, p0, nb, out, ld);
+        return;
+    }
+    for (int64_t q = 0; q < nb; q++)
+        memcpy(out + q * ld, x + (p0 + q) * v->k, (size_t)v->k * sizeof(float));
+}
+
 fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, fgq_error *err)
 {
-    const int64_t k = v->k, ld = fgq_hessian_ld(k);
+    const int64_t k = v->k, ld = fgq_hessian_ld(k), np = block_positions(v);
     float *cols = calloc((size_t)(POS_BLOCK * ld), sizeof(float));
     if (cols == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)k);
-    if (!v->is_conv) {
-        for (int64_t p = 0; p < v->m; p += POS_BLOCK) {
-            const int64_t nb = v->m - p < POS_BLOCK ? v->m - p : POS_BLOCK;
-            for (int64_t q = 0; q < nb; q++)
-                memcpy(cols + q * ld, x + (p + q) * k, (size_t)k * sizeof(float));
-            fgq_hessian_syrk(cols, nb, k, ld, h);
-        }
-    } else {
-        const int64_t np = v->out[0] * v->out[1] * v->out[2];
-        for (int64_t b = 0; b < v->n; b++)
-            for (int64_t g = 0; g < v->groups; g++)
-                for (int64_t p = 0; p < np; p += POS_BLOCK) {
-                    const int64_t nb = np - p < POS_BLOCK ? np - p : POS_BLOCK;
-                    columns_ld(v, x, b, g, p, nb, cols, ld);
-                    fgq_hessian_syrk(cols, nb, k, ld, h + g * k * k);
-                }
-    }
+    for (int64_t b = 0; b < block_items(v); b++)
+        for (int64_t g = 0; g < v->groups; g++)
+            for (int64_t p = 0; p < np; p += POS_BLOCK) {
+                const int64_t nb = np - p < POS_BLOCK ? np - p : POS_BLOCK;
+                block_rows(v, x, b, g, p, nb, cols, ld);
+                fgq_hessian_syrk(cols, nb, k, ld, h + g * k * k);
+            }
     free(cols);
     return FGQ_OK;
 }
@@ -301,20 +314,13 @@ fgq_status fgq_hessian_add_cross(const fgq_layer_view *v, const float *x, const 
     if (ca == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)k);
     float *cb = ca + POS_BLOCK * ld;
-    const int64_t np = v->is_conv ? v->out[0] * v->out[1] * v->out[2] : v->m;
-    for (int64_t b = 0; b < (v->is_conv ? v->n : 1); b++)
+    const int64_t np = block_positions(v);
+    for (int64_t b = 0; b < block_items(v); b++)
         for (int64_t g = 0; g < v->groups; g++)
             for (int64_t q = 0; q < np; q += POS_BLOCK) {
                 const int64_t nq = np - q < POS_BLOCK ? np - q : POS_BLOCK;
-                if (v->is_conv) {
-                    columns_ld(v, x, b, g, q, nq, ca, ld);
-                    columns_ld(v, xt, b, g, q, nq, cb, ld);
-                } else {
-                    for (int64_t r = 0; r < nq; r++) {
-                        memcpy(ca + r * ld, x + (q + r) * k, (size_t)k * sizeof(float));
-                        memcpy(cb + r * ld, xt + (q + r) * k, (size_t)k * sizeof(float));
-                    }
-                }
+                block_rows(v, x, b, g, q, nq, ca, ld);
+                block_rows(v, xt, b, g, q, nq, cb, ld);
                 if (p != NULL)
                     fgq_hessian_cross(ca, cb, nq, k, ld, p + g * k * k);
                 column_sums(ca, nq, k, ld, sx + g * k);
