@@ -1,4 +1,4 @@
-/* cmd_report.c — `fgq report`: one self-contained HTML page (and PNG figures) of what quantizing
+/* cmd_report.c — `fgq report`: one self-contained HTML page (and PNG / SVG figures) of what quantizing
  * cost. The numbers come from the other subcommands' own code (eval, eval --sensitivity, weights),
  * each run in a child process whose stdout (its --json) goes to a file; a Python script
  * (python/fgq/_report.py, embedded in the executable at build time) draws them with matplotlib. */
@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,7 +32,7 @@ static const char k_usage[] =
     "Writes REPORT.html, one self-contained page (figures inlined as base64 PNG,\n"
     "no external references: it opens offline), and beside it the figures as\n"
     "REPORT-sqnr.png, REPORT-sensitivity.png, REPORT-weights.png, REPORT-pareto.png\n"
-    "(REPORT: the page's name without .html):\n"
+    "and the same as .svg (REPORT: the page's name without .html):\n"
     "  - per-layer SQNR along the network: each QUANT model's activation SQNR\n"
     "    against FLOAT (`fgq eval FLOAT QUANT --json`, on X / Y) and the weight\n"
     "    SQNR of every weight layer under P (`fgq weights --weights P --json`);\n"
@@ -92,6 +93,46 @@ static int args_add(arg_list *a, const char *s)
     return 1;
 }
 
+/* A SIGINT, SIGTERM or SIGHUP while the report is made: the handler passes it on to the
+ * child at work and notes it; each step then stops, the private folder is removed, and the
+ * signal is raised again with its default action (so the caller sees it, and nothing is left
+ * behind). The CLI's own state, for its handler alone; never the library's. */
+static volatile sig_atomic_t g_stop;
+static volatile pid_t g_child;
+
+static void on_stop(int sig)
+{
+    g_stop = sig;
+    pid_t c = g_child;
+    if (c > 0)
+        kill(c, sig);
+}
+
+static void catch_stops(int on)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_stop : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a wait returns EINTR */
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/* Waits for child pid with the handler's view of it; its status, or -1. */
+static int wait_child(pid_t pid, int *status)
+{
+    g_child = pid;
+    if (g_stop)
+        kill(pid, g_stop);
+    int r;
+    while ((r = (int)waitpid(pid, status, 0)) < 0 && errno == EINTR) {
+    }
+    g_child = 0;
+    return r < 0 ? -1 : 0;
+}
+
 /* Runs fn(argv) (an fgq subcommand) in a child whose stdout goes to out_path and
  * whose stderr is ours (progress, messages); returns its exit code. */
 static int run_captured(int (*fn)(int, char **), arg_list *a, const char *out_path)
@@ -102,6 +143,7 @@ static int run_captured(int (*fn)(int, char **), arg_list *a, const char *out_pa
     if (pid < 0)
         return FGQ_EXIT_INTERNAL;
     if (pid == 0) {
+        catch_stops(0); /* the subcommand ends on the signal passed on to it */
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(FGQ_EXIT_INTERNAL);
@@ -112,9 +154,8 @@ static int run_captured(int (*fn)(int, char **), arg_list *a, const char *out_pa
         _exit(rc);
     }
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return FGQ_EXIT_INTERNAL;
+    if (wait_child(pid, &status) != 0)
+        return FGQ_EXIT_INTERNAL;
     return WIFEXITED(status) ? WEXITSTATUS(status) : FGQ_EXIT_INTERNAL;
 }
 
@@ -157,9 +198,8 @@ static int run_python(char **argv, int quiet)
     }
     close(pipefd[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
+    if (wait_child(pid, &status) != 0)
+        return -1;
     if (got == 1)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -327,11 +367,14 @@ static int make_report(report_args *a)
                 strerror(errno));
         return FGQ_EXIT_INTERNAL;
     }
+    g_stop = 0;
+    catch_stops(1);
     enum { F_WEIGHTS, F_VALUES, F_SENS, F_BUNDLE, F_SCRIPT, F_EVAL0 };
     typedef char path_buf[1200];
     path_buf *paths = calloc(F_EVAL0 + MAX_QUANT, sizeof *paths);
     if (paths == NULL) {
         rmdir(dir);
+        catch_stops(0);
         fprintf(stderr, "fgq report: out of memory\n");
         return FGQ_EXIT_INTERNAL;
     }
@@ -395,6 +438,8 @@ static int make_report(report_args *a)
     }
 
     /* 3. one bundle for the drawing script */
+    if (g_stop)
+        goto cleanup;
     FILE *bf = fopen(paths[F_BUNDLE], "w");
     if (bf == NULL) {
         fprintf(stderr, "fgq report: %s: %s\n", paths[F_BUNDLE], strerror(errno));
@@ -450,11 +495,15 @@ static int make_report(report_args *a)
     }
 
     /* 4. draw: the script writes the figures and the page atomically, or nothing */
+    if (g_stop)
+        goto cleanup;
     char *draw[] = {(char *)py, paths[F_SCRIPT], paths[F_BUNDLE], (char *)a->out, NULL};
     int drc = run_python(draw, 0);
     if (drc < 0) {
         fprintf(stderr, "fgq report: %s cannot be run\n", py);
         rc = FGQ_EXIT_BAD;
+    } else if (g_stop) {
+        rc = FGQ_EXIT_INTERNAL; /* not reached: cleanup raises the signal */
     } else if (drc != 0 && drc != FGQ_EXIT_BAD) { /* 2: bad input, already said; else a failure */
         fprintf(stderr, "fgq report: the drawing script (%s) failed with status %d; no report written\n", py, drc);
         rc = FGQ_EXIT_INTERNAL;
@@ -467,6 +516,9 @@ cleanup:
         unlink(paths[f]);
     rmdir(dir);
     free(paths);
+    catch_stops(0);
+    if (g_stop)
+        raise(g_stop); /* ends here, as the signal would have */
     return rc;
 }
 

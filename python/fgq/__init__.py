@@ -615,7 +615,7 @@ def report(model: PathLike, quant_models: Union[ModelSource, Sequence[ModelSourc
 
     model: the float .onnx path; quant_models: one or more quantized models (paths, bytes or
     Models); data / labels / samples and the preprocessing as for evaluate(); out: the HTML
-    page, one self-contained file (figures inlined), the PNG figures written beside it.
+    page, one self-contained file (figures inlined), the PNG and SVG figures written beside it.
     calib (array or path) adds the sensitivity ranking, with weights (default ternary:g4) and
     options (quantize flags, e.g. calib_samples="0:200", first_last="same") as for
     sensitivity(); weights and weight_layer also choose the layer whose weights are drawn;

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
 
@@ -392,18 +393,27 @@ def main(argv):
     if b["sensitivity"] is not None:
         makers["sensitivity"] = lambda: fig_sensitivity(plt, b)
     done = []  # (temporary, final) paths
+
+    def stop(sig, _frame):  # a SIGTERM / SIGHUP (fgq report passes them on) ends through `finally`
+        raise SystemExit(128 + sig)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
     try:
         figs = {}
         for key, make in makers.items():
             fig = make()
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-            plt.close(fig)
             png = buf.getvalue()
-            fd, tmp = tempfile.mkstemp(prefix=f".{stem}-{key}.", suffix=".tmp", dir=folder)
-            done.append((tmp, os.path.join(folder, f"{stem}-{key}.png")))
-            with os.fdopen(fd, "wb") as f:
-                f.write(png)
+            svg = io.BytesIO()
+            fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+            plt.close(fig)
+            for ext, data in (("png", png), ("svg", svg.getvalue())):
+                fd, tmp = tempfile.mkstemp(prefix=f".{stem}-{key}.", suffix=".tmp", dir=folder)
+                done.append((tmp, os.path.join(folder, f"{stem}-{key}.{ext}")))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
             alt = {"sqnr": "per-layer SQNR", "sensitivity": "sensitivity ranking", "weights": "weight distribution",
                    "pareto": "accuracy against model bytes"}[key]
             figs[key] = (f"<figure id=\"fig-{key}\"><img alt=\"{alt}\" "
@@ -425,7 +435,8 @@ def main(argv):
                 os.unlink(tmp)
     print(out)
     for key in makers:
-        print(os.path.join(folder, f"{stem}-{key}.png"))
+        for ext in ("png", "svg"):
+            print(os.path.join(folder, f"{stem}-{key}.{ext}"))
     return 0
 
 

@@ -12,12 +12,14 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, run_fgq
+from conftest import REPO_ROOT, _fgq_bin, run_fgq
 
 MODEL = REPO_ROOT / "examples" / "mnist-8" / "model.onnx"
 IMAGES = REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -83,7 +85,11 @@ def test_self_contained_with_every_figure(made):
         beside = made["out"].parent / f"report-{key}.png"
         assert beside.read_bytes() == base64.b64decode(m.group(1)), key
         assert str(beside) in made["stdout"]
-    assert sorted(os.listdir(made["out"].parent)) == sorted(["report.html"] + [f"report-{k}.png" for k in FIGURES])
+        svg = made["out"].parent / f"report-{key}.svg"  # the same figure as vector graphics
+        assert svg.read_text(encoding="utf-8").lstrip().startswith("<?xml") and "<svg" in svg.read_text(), key
+        assert str(svg) in made["stdout"]
+    assert sorted(os.listdir(made["out"].parent)) == sorted(
+        ["report.html"] + [f"report-{k}.{e}" for k in FIGURES for e in ("png", "svg")])
 
 
 def test_numbers_are_fgq_evals(made):
@@ -187,6 +193,36 @@ def test_bad_inputs_exit_2_and_write_nothing(made, tmp_path):
     assert os.listdir(folder) == [] and not list(tmp_path.glob("page-*"))
     p = run_fgq("report", MODEL, q, "--data", IMAGES, "--labels", LABELS, "-o", tmp_path / "no" / "dir" / "r.html")
     assert p.returncode == 2 and "cannot write" in p.stderr
+
+
+def test_signal_removes_everything(made, tmp_path):
+    """SIGTERM while the figures are drawn: the drawing child is ended, fgq ends by the signal, and
+    neither the page nor fgq's private folder is left behind."""
+    q = made["quant"][0]
+    started = tmp_path / "drawing"
+    slow = tmp_path / "slow-python"  # passes the matplotlib probe, then draws for a minute
+    slow.write_text(f"#!/bin/sh\n[ \"$1\" = -c ] && exit 0\necho $$ > {started}\nexec sleep 60\n")
+    slow.chmod(0o755)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "o" / "r.html"
+    out.parent.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    p = subprocess.Popen([str(_fgq_bin()), "report", str(MODEL), str(q), "--data", str(IMAGES), "--labels", str(LABELS),
+                          "--samples", "0:20", "--python", str(slow), "-o", str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if started.exists() and started.read_text().strip():
+            break
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.1)
+    child = int(started.read_text())
+    assert os.listdir(tmp), "fgq's private folder exists while it works"
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=30)
+    assert p.returncode == -signal.SIGTERM
+    assert os.listdir(tmp) == [] and os.listdir(out.parent) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)  # ended and reaped by fgq
 
 
 def test_help_names_every_figure():
