@@ -6,10 +6,10 @@ max|fgq - ort| <= 1e-4 * max(1, max|ort|); the bool / integer outputs exactly. `
 `fgq run`'s outputs on the ONNX file, and the float .fgq exported back to ONNX gives ORT's outputs on
 the original. The one-input model (its mask computed from the input: padding tokens are those whose
 first feature is negative) also goes through `fgq quantize` (s8 weights, u8 activations; the mask
-ops and the -inf scores stay float between Dequantize / Quantize): its output's SQNR against ORT's
-float run above 25 dB (a sanity bound), and ORT on its QDQ export agrees with fgq's run (above
-25 dB). `fgq quantize` takes one-input models only (calibration feeds one tensor), so the
-two-input model is converted and run, not quantized.
+ops and the -inf scores stay float between Dequantize / Quantize; Q·Kᵀ and P·V run as integer
+MATMUL_INT): its output's SQNR against ORT's float run above 25 dB (a sanity bound), and ORT on its
+QDQ export agrees with fgq's run (above 25 dB). The two-input model is converted and run here;
+tests/python/test_quantize_multi_input.py quantizes models with several inputs.
 """
 import numpy as np
 import onnx

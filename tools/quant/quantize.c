@@ -950,6 +950,69 @@ static void pass_report(qctx *c, int32_t i, int32_t y, int32_t yq)
     r->q_tensor = yq;
 }
 
+/* The quantized parameters tensor t has, or will have once get_quant makes it. */
+static fgq_status input_params(qctx *c, int32_t t, fgq_affine_params *ap)
+{
+    if (c->qver[t] >= 0) {
+        *ap = c->qpar[t];
+        return FGQ_OK;
+    }
+    return act_params(c, t, ap);
+}
+
+/* MatMul of two activations (attention's Q·Kᵀ and P·V) as MATMUL_INT on the
+ * quantized operands, requantized to the output's calibrated range:
+ * y = z_y + requant(Σ_k (a − z_a)(b − z_b), s_a·s_b / s_y). *done = 0 (the node
+ * is left to the float path) when the runtime op cannot take it: B's batch dims
+ * other than none or A's (broadcasting), a reduction length whose products can
+ * overflow int32, or a multiplier outside the requantizer's range. */
+static fgq_status quantize_act_matmul(qctx *c, int32_t i, int *done)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    const fgq_ir_tensor *a = &fg->tensors[n->inputs[0]], *b = &fg->tensors[n->inputs[1]];
+    const int32_t y = n->outputs[0];
+    *done = 0;
+    if (a->rank < 2 || (b->rank != 2 && b->rank != a->rank) || b->dims[b->rank - 2] != a->dims[a->rank - 1])
+        return FGQ_OK;
+    for (int32_t d = 0; b->rank > 2 && d + 2 < a->rank; d++)
+        if (b->dims[d] != a->dims[d])
+            return FGQ_OK;
+    fgq_affine_params pa, pb, ay;
+    fgq_status st;
+    if ((st = input_params(c, n->inputs[0], &pa)) != FGQ_OK || (st = input_params(c, n->inputs[1], &pb)) != FGQ_OK ||
+        (st = act_params(c, y, &ay)) != FGQ_OK)
+        return st;
+    int32_t lo, hi;
+    fgq_q_act_range(c->act_dt, &lo, &hi);
+    const int64_t da = pa.zero_point - lo > hi - pa.zero_point ? pa.zero_point - lo : hi - pa.zero_point;
+    const int64_t db = pb.zero_point - lo > hi - pb.zero_point ? pb.zero_point - lo : hi - pb.zero_point;
+    const int64_t k = a->dims[a->rank - 1];
+    if (k < 1 || k > INT32_MAX / ((da > 0 ? da : 1) * (db > 0 ? db : 1)))
+        return FGQ_OK;
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    fgq_error e2;
+    fgq_error_clear(&e2);
+    if (fgq_quantize_multiplier((double)pa.scale * (double)pb.scale / (double)ay.scale, &ip[FGQ_QP_REQ_MULT],
+                                &ip[FGQ_QP_REQ_SHIFT], &e2) != FGQ_OK ||
+        ip[FGQ_QP_REQ_SHIFT] < -31 || ip[FGQ_QP_REQ_SHIFT] > 31)
+        return FGQ_OK;
+    int32_t in[2], yq;
+    if ((st = get_quant(c, n->inputs[0], &in[0])) != FGQ_OK || (st = get_quant(c, n->inputs[1], &in[1])) != FGQ_OK)
+        return st;
+    ip[FGQ_QP_X_ZERO] = pa.zero_point;
+    ip[FGQ_QP_INT_W_ZERO] = pb.zero_point;
+    ip[FGQ_QP_Y_ZERO] = ay.zero_point;
+    act_clamp(c, n, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
+    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
+        (st = add_qnode(c, n->name, "MatMulInt", FGQ_OP_MATMUL_INT, 2, in, yq, ip, fp)) != FGQ_OK)
+        return st;
+    pass_report(c, i, y, yq);
+    *done = 1;
+    return FGQ_OK;
+}
+
 static fgq_status quantize_node(qctx *c, int32_t i)
 {
     const fgq_graph *fg = c->fg;
@@ -1005,6 +1068,12 @@ static fgq_status quantize_node(qctx *c, int32_t i)
             return st;
         pass_report(c, i, y, yq);
         return FGQ_OK;
+    }
+    if (fgq_node_is(n, "MatMul") && n->n_inputs == 2 && fgq_ir_is_f32_activation(fg, n->inputs[0]) &&
+        fgq_ir_is_f32_activation(fg, n->inputs[1])) {
+        int done = 0;
+        if ((st = quantize_act_matmul(c, i, &done)) != FGQ_OK || done)
+            return st;
     }
     int is_max = fgq_node_is(n, "MaxPool"), is_avg = fgq_node_is(n, "AveragePool"), is_gap = fgq_node_is(n, "GlobalAveragePool");
     if ((is_max || is_avg || is_gap) && n->n_inputs >= 1 && fgq_ir_is_f32_activation(fg, n->inputs[0]) &&
