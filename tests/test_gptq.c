@@ -118,29 +118,6 @@ static void test_factor(void)
     CHECK(fgq_gptq_factor(hn, 1, 0.01, NULL, u0, &err) == FGQ_ERR_VALUE);
 }
 
-/* Squared rounding error of x[0..len) on step `step`, codes within ±cmax. */
-static double step_err(const double *x, int64_t len, double step, int cmax)
-{
-    double e = 0.0;
-    for (int64_t i = 0; i < len; i++) {
-        double c = nearbyint(x[i] / step);
-        c = c > cmax ? cmax : c < -cmax ? -cmax : c;
-        e += (x[i] - c * step) * (x[i] - c * step);
-    }
-    return e;
-}
-
-/* gptq.h's `clip` rule, by brute force: the m in [ceil(m0/2), m0] with the
- * least error, the largest on a tie. */
-static int clip_mult(const double *x, int64_t len, double s, int m0, int cmax)
-{
-    int best = m0;
-    for (int m = m0 - 1; m >= (m0 + 1) / 2; m--)
-        if (step_err(x, len, m * s, cmax) < step_err(x, len, best * s, cmax))
-            best = m;
-    return best;
-}
-
 /* The OBQ form of the same algorithm, float64 throughout: Hinv over the
  * remaining columns F, for each column j in order: q = grid(w_j), w_F -=
  * (w_j − q)/Hinv_jj · Hinv[F, j], then Hinv -= Hinv[:, j]·Hinv[j, :]/Hinv_jj.
@@ -204,8 +181,6 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
                         amax = fabs(wr[j + i]) > amax ? fabs(wr[j + i]) : amax;
                     double m = ceil(amax / cmax / s - 1e-6);
                     mp = mn = (int)(m < 1 ? 1 : m > g->mmax ? g->mmax : m);
-                    if (g->clip) /* the least squared rounding error of the group, m' from mp down to ceil(mp/2) */
-                        mp = mn = clip_mult(wr + j, len, s, mp, cmax);
                 }
                 mults[(r * ng + j / group) * na] = (uint8_t)mp;
                 if (na == 2)
@@ -285,16 +260,13 @@ static void test_against_reference(void)
     for (int64_t i = 0; i < k * k; i++)
         mix[i] = rng_gauss() / sqrt((double)k) + (i % (k + 1) == 0 ? 1.0 : 0.0);
     for (size_t ci = 0; ci < sizeof k_cases / sizeof k_cases[0]; ci++)
-        for (int corr = 0; corr < 4; corr++) {
+        for (int corr = 0; corr < 2; corr++) {
             const grid_case *gc = &k_cases[ci];
-            const int clip = corr >= 2; /* least-squares steps: s8 / s4 groups only */
-            if (clip && (gc->kind == FGQ_WQ_T2 || gc->group == 0))
-                continue;
-            make_inputs(x, 2 * k, k, corr & 1, mix);
+            make_inputs(x, 2 * k, k, corr, mix);
             gram(x, 2 * k, k, h);
             for (int64_t i = 0; i < rows * k; i++)
                 w[i] = (float)(0.1 * rng_gauss());
-            fgq_gptq_grid g = {gc->kind, gc->solver, gc->group > 0 ? gc->group : k, gc->n_alpha, 0, s_row, clip};
+            fgq_gptq_grid g = {gc->kind, gc->solver, gc->group > 0 ? gc->group : k, gc->n_alpha, 0, s_row};
             row_steps(gc, w, rows, k, s_row, &g.mmax);
             fgq_error err;
             fgq_error_clear(&err);
@@ -355,7 +327,7 @@ static void test_beats_rounding(void)
             gram(x, n, k, h);
             for (int64_t i = 0; i < rows * k; i++)
                 w[i] = (float)(0.05 * rng_gauss());
-            fgq_gptq_grid g = {gc->kind, gc->solver, gc->group > 0 ? gc->group : k, gc->n_alpha, 0, s_row, 0};
+            fgq_gptq_grid g = {gc->kind, gc->solver, gc->group > 0 ? gc->group : k, gc->n_alpha, 0, s_row};
             row_steps(gc, w, rows, k, s_row, &g.mmax);
             fgq_error err;
             fgq_error_clear(&err);
@@ -388,51 +360,6 @@ static void test_beats_rounding(void)
     free(mults);
 }
 
-/* Least-squares group steps (`clip`), plain rounding: each group's error is
- * at most the max-covering step's, the multiplier is the brute-force one and
- * lies in [ceil(m/2), m]; on Gaussian weights, with an outlier per row, the
- * total error drops. */
-static void test_clip_steps(void)
-{
-    const int64_t rows = 16, k = 96, group = 32, ng = 3;
-    float w[16 * 96], d0[16 * 96], d1[16 * 96], s_row[16];
-    int8_t codes[16 * 96];
-    uint8_t m0[16 * 3], m1[16 * 3];
-    for (int kind = 0; kind < 2; kind++) {
-        const grid_case gc = {kind ? FGQ_WQ_S8 : FGQ_WQ_S4, FGQ_TERNARY_EXACT, group, 1};
-        const int cmax = fgq_gptq_code_max(gc.kind);
-        for (int64_t i = 0; i < rows * k; i++)
-            w[i] = (float)rng_gauss() * (i % k == 5 ? 6.0f : 1.0f);
-        fgq_gptq_grid g = {gc.kind, gc.solver, group, 1, 0, s_row, 0};
-        row_steps(&gc, w, rows, k, s_row, &g.mmax);
-        fgq_error err;
-        fgq_error_clear(&err);
-        CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, NULL, codes, m0, d0, &err) == FGQ_OK);
-        g.clip = 1;
-        CHECK(fgq_gptq_quantize(&g, w, rows, k, NULL, NULL, codes, m1, d1, &err) == FGQ_OK);
-        double e0 = 0.0, e1 = 0.0;
-        for (int64_t r = 0; r < rows; r++)
-            for (int64_t gi = 0; gi < ng; gi++) {
-                double x[32], g0 = 0.0, g1 = 0.0;
-                for (int64_t i = 0; i < group; i++) {
-                    const int64_t at = r * k + gi * group + i;
-                    x[i] = w[at];
-                    g0 += ((double)w[at] - d0[at]) * ((double)w[at] - d0[at]);
-                    g1 += ((double)w[at] - d1[at]) * ((double)w[at] - d1[at]);
-                }
-                const int a = m0[r * ng + gi], b = m1[r * ng + gi];
-                CHECK_MSG(b <= a && b >= (a + 1) / 2, "row %lld group %lld: m %d from %d", (long long)r, (long long)gi,
-                          b, a);
-                CHECK(b == clip_mult(x, group, s_row[r], a, cmax));
-                CHECK_MSG(g1 <= g0 * (1.0 + 1e-6), "row %lld group %lld: %g > %g", (long long)r, (long long)gi, g1, g0);
-                e0 += g0;
-                e1 += g1;
-            }
-        CHECK_MSG(kind ? e1 <= e0 : e1 < 0.97 * e0, "%s: least-squares steps %g against %g", kind ? "s8" : "s4",
-                  e1, e0);
-    }
-}
-
 static void test_dead_columns(void)
 {
     const int64_t rows = 4, k = 24, n = 100;
@@ -448,7 +375,7 @@ static void test_dead_columns(void)
     for (int64_t i = 0; i < rows * k; i++)
         w[i] = (float)rng_gauss();
     const grid_case gc = {FGQ_WQ_S4, FGQ_TERNARY_EXACT, 0, 1};
-    fgq_gptq_grid g = {gc.kind, gc.solver, k, 1, 0, s_row, 0};
+    fgq_gptq_grid g = {gc.kind, gc.solver, k, 1, 0, s_row};
     row_steps(&gc, w, rows, k, s_row, &g.mmax);
     fgq_error err;
     fgq_error_clear(&err);
@@ -641,7 +568,7 @@ static void test_threads_same_bytes(void)
     for (int64_t i = 0; i < rows * k; i++)
         w[i] = (float)rng_gauss();
     const grid_case gc = {FGQ_WQ_T2, FGQ_TERNARY_ASYM, 16, 2};
-    fgq_gptq_grid g = {gc.kind, gc.solver, 16, 2, 0, s_row, 0};
+    fgq_gptq_grid g = {gc.kind, gc.solver, 16, 2, 0, s_row};
     row_steps(&gc, w, rows, k, s_row, &g.mmax);
     fgq_threadpool *pool = NULL;
     fgq_error err;
@@ -821,7 +748,6 @@ int main(void)
     RUN(test_against_reference);
     RUN(test_beats_rounding);
     RUN(test_dead_columns);
-    RUN(test_clip_steps);
     RUN(test_hessian_conv);
     RUN(test_syrk_twins);
     RUN(test_layer_columns);

@@ -377,10 +377,8 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
 
 /* Replaces q's rounded codes by error-compensated ones when the layer has
  * input statistics (cfg->hessians): the damping is chosen among k_damps (and
- * plain rounding) by the output error on the held-out sum; for s8 / s4 groups,
- * at that damping, the least-squares group steps (gptq.h `clip`) are kept
- * when they leave less held-out error; then the codes are solved again on
- * both sums (quantize.h). */
+ * plain rounding) by the output error on the held-out sum, then the codes are
+ * solved again on both sums (quantize.h). */
 static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
                              int32_t dx, fgq_layer_qweights *q)
 {
@@ -441,21 +439,6 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
                 damp = k_damps[d];
             }
         }
-        if (damp > 0.0 && ng > 0 && grid.kind != FGQ_WQ_T2) { /* at that damping, the least-squares steps? */
-            double e = 0.0;
-            fgq_error e2;
-            fgq_error_clear(&e2);
-            fgq_layer_ctx quiet = *c;
-            quiet.err = &e2;
-            grid.clip = 1;
-            fgq_status cs =
-                gptq_layer(&quiet, &grid, w, rows, k, groups, hf, NULL, damp, hv, u, hsum, codes, mults, deq, &e);
-            if (cs == FGQ_ERR_NOMEM) {
-                st = fgq_fail(c->err, FGQ_ERR_NOMEM, "%s", e2.msg);
-                goto done;
-            }
-            grid.clip = cs == FGQ_OK && e < best;
-        }
     }
     if (damp > 0.0) {
         double e;
@@ -487,7 +470,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             q->mmax = m;
         }
         memcpy(q->deq, deq, (size_t)(rows * k) * sizeof(float));
-        snprintf(q->solver, sizeof q->solver, "gptq:%g%s", damp, grid.clip ? ":clip" : "");
+        snprintf(q->solver, sizeof q->solver, "gptq:%g", damp);
     }
     q->solve_ms = now_ms() - t0;
 done:

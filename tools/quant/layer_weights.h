@@ -23,7 +23,7 @@ typedef struct {
     float *s_row;          /* rows */
     float *deq;            /* rows * k: what the kernels compute */
     int64_t bytes;         /* codes + GS + 4 per row */
-    char solver[32];       /* how the codes were chosen: "rtn", "gptq:0.01", "gptq:0.01:clip" */
+    char solver[32];       /* how the codes were chosen: "rtn", "gptq:0.01" */
     double solve_ms;       /* time spent choosing them beyond rounding */
     double out_sqnr_db;    /* SQNR of the layer's output on the calibration inputs (from H); NAN without H */
 } fgq_layer_qweights;

@@ -201,7 +201,7 @@ typedef struct {
     int32_t float_tensor;    /* output tensor in the float graph */
     int32_t q_tensor;        /* quantized graph tensor holding the same values */
     double act_sqnr_db;      /* filled by fgq_quant_measure; NAN until then */
-    char solver[32];         /* has_weights: "rtn", or "gptq:D" with the damping D it chose (":clip": least-squares group steps) */
+    char solver[32];         /* has_weights: "rtn", or "gptq:D" with the damping D it chose */
     double solve_ms;         /* has_weights: time the solver took beyond rounding */
     double out_sqnr_db;      /* has_weights: SQNR of W·x vs W_q·x over the calibration inputs x (from the
                               * layer's H); NAN without input statistics */

@@ -178,23 +178,6 @@ static void solve_group(const fgq_gptq_grid *g, const double *x, int64_t len, fl
     for (int64_t i = 0; i < len; i++)
         amax = fabs(x[i]) > amax ? fabs(x[i]) : amax;
     double m = clampd(ceil(amax / (double)cmax / (double)s_r - 1e-6), 1.0, (double)g->mmax);
-    if (g->clip && m > 1.0) {
-        /* the least squared rounding error over m' in [ceil(m/2), m], from the top: a tie keeps the larger */
-        double best = INFINITY, m_best = m;
-        for (double mc = m; mc >= ceil(0.5 * m); mc -= 1.0) {
-            const double step = mc * (double)s_r;
-            double e = 0.0;
-            for (int64_t i = 0; i < len; i++) {
-                const double d = x[i] - clampd(nearbyint(x[i] / step), (double)-cmax, (double)cmax) * step;
-                e += d * d;
-            }
-            if (e < best) {
-                best = e;
-                m_best = mc;
-            }
-        }
-        m = m_best;
-    }
     m_out[0] = (uint8_t)m;
     lv->pos = lv->neg = m * (double)s_r;
 }

@@ -25,10 +25,6 @@
  *                      weights of the group:
  *     s8:gN / s4:gN    m = ceil(max|w| / code_max / s_row) in [1, mmax],
  *                      step m·s_row, code = round(w / step) clamped;
- *                      with `clip`, the m in [ceil(m/2), m] whose step
- *                      leaves the least Σ (w − code·step)² on the group
- *                      (the largest such m on a tie): a step that clips a
- *                      few large weights to round the rest finer;
  *     ternary          the group's solver (ternary.h: twn / exact / asym)
  *                      gives α (α⁺, α⁻), m = round(α / s_row) in [0, mmax];
  *                      code = the nearest of −m⁻·s_row, 0, +m⁺·s_row
@@ -60,7 +56,6 @@ typedef struct {
     int32_t n_alpha;           /* FGQ_WQ_T2: 1 or 2; else 1 */
     int32_t mmax;              /* largest group multiplier; 0: per-row step, no multipliers */
     const float *s_row;        /* rows: the row's step (per row) or multiplier unit (groups) */
-    int32_t clip;              /* s8 / s4 groups: 1 = the least-squares multiplier (above); else 0 */
 } fgq_gptq_grid;
 
 /* Largest |code| of a kind: 127 (s8), 7 (s4), 1 (ternary). */
