@@ -121,7 +121,9 @@ static const char k_usage[] =
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval` (float inputs)\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
-    "                       \"samples\", [\"sequential_s\",] \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
+    "                       \"samples\", [\"sequential_s\",] \"time_s\": {\"float_pass\", \"budget\",\n"
+    "                       \"sequential\", \"quantize\", \"measure\", \"total\"} (wall seconds),\n"
+    "                       \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
     "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\",\n"
     "                       \"clipped_channels\"}]} (clipped: output channels the integer\n"
     "                       form cannot carry, also warned about on stderr)\n"
@@ -173,6 +175,7 @@ int fgq_cmd_quantize(int argc, char **argv)
         fputs(k_usage, stdout);
         return FGQ_EXIT_OK;
     }
+    const double t_start = fgq_now_seconds();
     const char *model = NULL, *out_path = NULL;
     int json = 0;
     fgq_preprocess pre;
@@ -327,6 +330,15 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_int(&j, "samples", n);
         if (res.has_sequential)
             fgq_json_kv_double(&j, "sequential_s", res.sequential.seconds);
+        fgq_json_key(&j, "time_s"); /* wall seconds per stage (the solver's share is each layer's "solve_s") */
+        fgq_json_begin_object(&j);
+        fgq_json_kv_double(&j, "float_pass", res.stats.seconds);
+        fgq_json_kv_double(&j, "budget", res.budget_seconds);
+        fgq_json_kv_double(&j, "sequential", res.has_sequential ? res.sequential.seconds : 0.0);
+        fgq_json_kv_double(&j, "quantize", res.quantize_seconds);
+        fgq_json_kv_double(&j, "measure", res.measure_seconds);
+        fgq_json_kv_double(&j, "total", fgq_now_seconds() - t_start);
+        fgq_json_end_object(&j);
         if (res.has_budget) {
             fgq_json_key(&j, "budget");
             fgq_json_begin_object(&j);
@@ -417,7 +429,10 @@ int fgq_cmd_quantize(int argc, char **argv)
         if (res.has_sequential)
             printf(", sequential statistics (%d layers) %.2f s", (int)res.sequential.n_layers,
                    res.sequential.seconds);
-        printf("\n");
+        if (res.has_budget)
+            printf(", budget search %.2f s", res.budget_seconds);
+        printf(", quantizing (solver included) %.2f s, measuring %.2f s; total %.2f s\n", res.quantize_seconds,
+               res.measure_seconds, fgq_now_seconds() - t_start);
         if (cfg.solver == FGQ_SOLVER_GPTQ && cfg.sequential == FGQ_SEQ_AUTO && n > 0 && !res.has_sequential)
             printf("sequential statistics: skipped (auto: %.2g multiply-adds > %.0e; --sequential on runs them)\n",
                    fgq_quant_sequential_cost(fg, &cfg, n), FGQ_SEQUENTIAL_AUTO_MACS);

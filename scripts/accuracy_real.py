@@ -245,7 +245,11 @@ NOTES = """## Notes (2026-12-03)
   output-matching target that brought ResNet-8 ternary:g4 within a point never applied here.
   Measured by hand on 48 calibration images (`--calib-samples 0:48`, first session of 2026-12-04):
   s4:g32 86.75 % without it and 86.75 % with `--sequential on` (quantize 107 s against 1,691 s, the
-  machine shared): on EfficientNet's s4:g32 it buys nothing. The
+  machine shared): on EfficientNet's s4:g32 it buys nothing. Least-squares group steps (each s4
+  group's multiplier chosen among [m/2, m] for the least squared rounding error of its updated
+  weights, kept per layer where the held-out output error dropped; commit da3aefc, 2026-12-04),
+  A/B on the full 200/800 split: 87.25 % with them, 87.62 % without (the same solver otherwise;
+  mnist-8 98.94 % and Fashion-MNIST 90.35 % with them, unchanged within an image or two): reverted. The
   per-layer table of `fgq quantize` shows the linear project convolutions (1x1, no activation after
   them) at 3-10 dB under s4:g32: the errors add up along the residual path.
 - Depthwise layers (K = 9): ternary:g4 with them at s8 (`--depthwise`'s default under ternary)

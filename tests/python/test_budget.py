@@ -53,6 +53,11 @@ def test_budget_never_exceeded_and_recorded(tmp_path, bits):
     for L in b["layers"]:
         assert L["searched"] and table[L["name"]]["policy"] == L["policy"], (L, table[L["name"]])
         assert abs(table[L["name"]]["bits"] * L["weights"] / 8 - L["bytes"]) <= 1
+    # the stage times: every stage >= 0, the budget's own, and they fit inside the total
+    t = rep["time_s"]
+    assert set(t) == {"float_pass", "budget", "sequential", "quantize", "measure", "total"}, t
+    assert all(v >= 0 for v in t.values()) and t["budget"] > 0 and t["quantize"] > 0 and t["measure"] > 0, t
+    assert sum(v for k, v in t.items() if k != "total") <= t["total"] + 1e-3, t
     # the recipe: inspect and eval show how the model was made
     p = run_fgq("inspect", out, "--json")
     assert p.returncode == 0, p.stderr

@@ -133,6 +133,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
     if (st == FGQ_OK)
         st = fgq_quant_stats_collect(&out->stats, fg, samples, cfg, threads, progress, err);
     const fgq_calib *calib = out->stats.has_calib ? &out->stats.calib : NULL;
+    const double tb = seconds();
     if (st == FGQ_OK && budget != NULL) {
         if ((st = fgq_budget_search(fg, calib, cfg, samples, budget, progress, &out->budget, err)) == FGQ_OK) {
             out->has_budget = 1;
@@ -140,6 +141,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
             cfg->n_overrides = out->budget.n_overrides;
         }
     }
+    out->budget_seconds = budget != NULL ? seconds() - tb : 0.0;
     const fgq_hessians *float_h = cfg->hessians;
     const fgq_input_means *float_means = cfg->means;
     if (st == FGQ_OK && fgq_quant_sequential_wanted(fg, cfg, n)) {
@@ -164,14 +166,17 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
             }
         }
     }
+    const double tq = seconds();
     if (st == FGQ_OK)
         st = fgq_quantize_graph(fg, calib, cfg, &out->qg, &out->layers, &out->n_layers, err);
+    out->quantize_seconds = seconds() - tq;
     if (out->has_sequential) { /* the float model again, for measuring and for the caller */
         fgq_sequential_restore(&out->sequential, fg);
         cfg->hessians = float_h;
         cfg->means = float_means;
     }
     if (st == FGQ_OK && measure && n > 0) {
+        const double tm = seconds();
         if (progress != NULL && progress->begin != NULL)
             progress->begin(progress->user, "measure", n);
         st = fgq_quant_measure(fg, out->qg, samples, out->layers, out->n_layers,
@@ -179,6 +184,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
                                err);
         if (progress != NULL && progress->end != NULL)
             progress->end(progress->user);
+        out->measure_seconds = seconds() - tm;
     }
     if (st != FGQ_OK)
         fgq_quant_result_free(out);

@@ -60,6 +60,10 @@ typedef struct {
     fgq_graph *qg;               /* the integer model */
     fgq_layer_report *layers;
     int32_t n_layers;
+    /* wall seconds of the stages after the float pass (stats.seconds, sequential.seconds): */
+    double budget_seconds;       /* the budget search (0 without one) */
+    double quantize_seconds;     /* fgq_quantize_graph: weights (solver included), bias, the graph */
+    double measure_seconds;      /* the per-layer measuring pass (0 without it) */
 } fgq_quant_result;
 
 fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,
