@@ -139,3 +139,48 @@ def test_range_folds_and_a_run_time_range_is_refused(tmp_path):
     for w in ("dyn.onnx", "node 'dyn' (Range)", "must be constants"):
         assert w in p.stderr, (w, p.stderr)
     assert not (tmp_path / "dyn.fgq").exists()
+
+
+def test_swin_style_shape_chain_converts(tmp_path):
+    """Swin-T's window padding as torch writes it: the pads are shape arithmetic through Mod and a
+    Transpose of an int64 [n, 2] tensor, and a Shape of the padded tensor feeds a Range; the attention
+    Dropout has ratio 0 with training_mode true (the identity). Each fold needs the shapes the one
+    before gave, so conversion alternates folding and shape inference until nothing changes.
+    Oracle: ONNX Runtime."""
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    inits = [i64("w", 5), i64("win", 4), i64("ax1", [1]), i64("z1", [0]), i64("zero", 0), i64("one", 1),
+             i64("ax0", [0]), i64("m12", [-1, 2]), i64("st", [-1]), i64("en", [-1000]), i64("ax", [0]),
+             i64("stp", [-1]), i64("m1", [-1]), i64("i2", 2),
+             numpy_helper.from_array(np.array(0.0, np.float32), "ratio"),
+             numpy_helper.from_array(np.array(True), "train")]
+    nodes = [helper.make_node("Mod", ["w", "win"], ["r"]),                       # 5 % 4 = 1
+             helper.make_node("Sub", ["win", "r"], ["p0"]),
+             helper.make_node("Mod", ["p0", "win"], ["p"]),                      # (4 - 1) % 4 = 3
+             helper.make_node("Unsqueeze", ["p", "ax0"], ["pu"]),
+             # torch's pad pairs from the last dim: C (0, 0), W (0, 3), H (0, 3), N (0, 0)
+             helper.make_node("Concat", ["z1", "z1", "z1", "pu", "z1", "pu", "z1", "z1"], ["pc"], axis=0),
+             helper.make_node("Reshape", ["pc", "m12"], ["p2"]),
+             helper.make_node("Slice", ["p2", "st", "en", "ax", "stp"], ["p2r"]),
+             helper.make_node("Transpose", ["p2r"], ["pt"], perm=[1, 0]),
+             helper.make_node("Reshape", ["pt", "m1"], ["pads"]),
+             helper.make_node("Pad", ["x", "pads"], ["xp"]),
+             helper.make_node("Dropout", ["xp", "ratio", "train"], ["xd"]),
+             helper.make_node("Shape", ["xd"], ["s"]),
+             helper.make_node("Gather", ["s", "i2"], ["h"]),                     # padded width 8
+             helper.make_node("Range", ["zero", "h", "one"], ["rg"], name="range"),
+             helper.make_node("Cast", ["rg"], ["rgf"], to=TensorProto.FLOAT),
+             helper.make_node("Unsqueeze", ["rgf", "ax1"], ["rgc"]),                # [8, 1]
+             helper.make_node("Add", ["xd", "rgc"], ["y"])]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 5, 2])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    m = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "swin.onnx")
+    xv = np.random.default_rng(2).standard_normal((1, 5, 5, 2)).astype(np.float32)
+    want = ort.InferenceSession(str(tmp_path / "swin.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": xv})[0]
+    assert want.shape == (1, 8, 8, 2)
+    np.save(tmp_path / "x.npy", xv)
+    p = run_fgq("convert", tmp_path / "swin.onnx", "-o", tmp_path / "swin.fgq")
+    assert p.returncode == 0, p.stderr
+    (got,) = fgq_outputs(tmp_path, tmp_path / "swin.fgq", [tmp_path / "x.npy"], 1)
+    same(got, want)

@@ -335,6 +335,10 @@ int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n)
         return 1;
     if (g == NULL)
         return 0;
+    const fgq_ir_tensor *r = n->inputs[1] >= 0 ? &g->tensors[n->inputs[1]] : NULL;
+    if (r != NULL && r->kind == FGQ_TK_CONST && r->data != NULL && r->dtype == FGQ_DT_F32 &&
+        fgq_ir_tensor_numel(r) == 1 && ((const float *)r->data)[0] == 0.0f)
+        return 1; /* ratio 0: y = x even in training mode (the mask output, all true, must be unread) */
     const fgq_ir_tensor *t = &g->tensors[n->inputs[2]];
     if (t->kind != FGQ_TK_CONST || t->data == NULL || fgq_ir_tensor_numel(t) != 1)
         return 0;
