@@ -8,6 +8,8 @@ as initializers folds at conversion to the same values (folding runs the runtime
 outside its dim fails `fgq run` with exit 2 naming the node; a Range whose inputs are known only at
 run time is refused by `fgq convert` naming the file, the node and why (fgq plans static shapes).
 """
+import json
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -139,14 +141,17 @@ def test_range_folds_and_a_run_time_range_is_refused(tmp_path):
     for w in ("dyn.onnx", "node 'dyn' (Range)", "must be constants"):
         assert w in p.stderr, (w, p.stderr)
     assert not (tmp_path / "dyn.fgq").exists()
+    p = run_fgq("inspect", tmp_path / "dyn.onnx", "--json")
+    assert p.returncode == 0, p.stderr
+    assert [u["op"] if isinstance(u, dict) else u for u in json.loads(p.stdout)["unsupported_ops"]] == ["Range"]
 
 
 def test_swin_style_shape_chain_converts(tmp_path):
     """Swin-T's window padding as torch writes it: the pads are shape arithmetic through Mod and a
     Transpose of an int64 [n, 2] tensor, and a Shape of the padded tensor feeds a Range; the attention
     Dropout has ratio 0 with training_mode true (the identity). Each fold needs the shapes the one
-    before gave, so conversion alternates folding and shape inference until nothing changes.
-    Oracle: ONNX Runtime."""
+    before gave, so conversion alternates folding and shape inference until nothing changes, and
+    `fgq inspect` lists no unsupported op. Oracle: ONNX Runtime."""
     i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
     inits = [i64("w", 5), i64("win", 4), i64("ax1", [1]), i64("z1", [0]), i64("zero", 0), i64("one", 1),
              i64("ax0", [0]), i64("m12", [-1, 2]), i64("st", [-1]), i64("en", [-1000]), i64("ax", [0]),
@@ -184,3 +189,7 @@ def test_swin_style_shape_chain_converts(tmp_path):
     assert p.returncode == 0, p.stderr
     (got,) = fgq_outputs(tmp_path, tmp_path / "swin.fgq", [tmp_path / "x.npy"], 1)
     same(got, want)
+    # inspect agrees: the Shape and Range it cannot see folding in the imported graph do fold
+    p = run_fgq("inspect", tmp_path / "swin.onnx", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["unsupported_ops"] == []
