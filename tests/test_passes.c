@@ -231,7 +231,7 @@ static void test_fold_range_mod_scatter(void)
     const int64_t tv[6] = {0, 1, 2, 3, 4, 5};
     int32_t tn = node(g, "transpose", "Transpose", 1, (int32_t[]){const_i64(g, "tv", 2, d23, tv)}, tr);
     attr_ints(g, tn, "perm", 2, (int64_t[]){1, 0});
-    set_io(g, 0, NULL, 6, (int32_t[]){r1, r2, r3, m, sc, tr});
+    set_io(g, 0, (int32_t[]){0}, 6, (int32_t[]){r1, r2, r3, m, sc, tr});
     fgq_error err = {0};
     CHECK_MSG(fgq_pass_fold_constants(g, &err) == FGQ_OK, "%s", err.msg);
     CHECK(g->n_nodes == 0);
@@ -270,7 +270,7 @@ static void test_fold_range_mod_scatter(void)
                              const_f32(g, "upd", 1, two, upd)},
                  y);
         }
-        set_io(g, 0, NULL, 1, &y);
+        set_io(g, 0, (int32_t[]){0}, 1, &y);
         fgq_error_clear(&err);
         const fgq_status st = fgq_pass_fold_constants(g, &err);
         CHECK_MSG(st == FGQ_ERR_VALUE, "status %d: %s", (int)st, err.msg);
