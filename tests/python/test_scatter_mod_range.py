@@ -4,7 +4,8 @@ conversion.
 Oracle: ONNX Runtime (CPU) on the same model and inputs; integer and bool outputs exactly, float to
 1e-6 relative. The run-time model computes each op from graph inputs (ScatterND's indices are an
 int64 input, negative ones included, so nothing folds), and the same graph with those inputs bound
-as initializers folds at conversion to the same values (folding runs the runtime's kernels). An index
+as initializers folds at conversion to the same values (folding runs the runtime's kernels); the
+converted model exported back to ONNX gives ORT's values in ORT. An index
 outside its dim fails `fgq run` with exit 2 naming the node; a Range whose inputs are known only at
 run time is refused by `fgq convert` naming the file, the node and why (fgq plans static shapes).
 """
@@ -94,6 +95,12 @@ def test_mask_ops_match_ort(tmp_path, bound):
     p = run_fgq("convert", path, "-o", tmp_path / "mask.fgq")
     assert p.returncode == 0, p.stderr
     for g, w in zip(fgq_outputs(tmp_path, tmp_path / "mask.fgq", inputs, 6), want):
+        same(g, w)
+    # exported back to ONNX (Mod with its fmod, Not, ScatterND with its reduction), ORT gives the same
+    p = run_fgq("export", tmp_path / "mask.fgq", "--onnx", tmp_path / "back.onnx")
+    assert p.returncode == 0, p.stderr
+    back = ort.InferenceSession(str(tmp_path / "back.onnx"), providers=["CPUExecutionProvider"]).run(None, feeds)
+    for g, w in zip(back, want):
         same(g, w)
 
 
