@@ -119,8 +119,7 @@ static void json_tensor_list(fgq_json *j, const fgq_graph *g, int32_t n, const i
 }
 
 static void print_json(const char *path, const fgq_graph *g, const uint8_t *ok, int64_t batch, const int64_t *np,
-                       const int64_t *nm, const totals *t, int32_t n_unsup, const char **unsup,
-                       const char **unsup_dom)
+                       const int64_t *nm, const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
 {
     fgq_json j;
     fgq_json_init(&j, stdout);
@@ -204,8 +203,7 @@ static void print_io(const char *label, const fgq_graph *g, int32_t n, const int
 }
 
 static void print_table(const char *path, const fgq_graph *g, const uint8_t *ok, int64_t batch, const int64_t *np,
-                        const int64_t *nm, const totals *t, int32_t n_unsup, const char **unsup,
-                        const char **unsup_dom)
+                        const int64_t *nm, const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
 {
     printf("model:   %s (opset %lld)\n", path, (long long)g->opset);
     print_io("inputs:", g, g->n_inputs, g->inputs, batch);

@@ -146,7 +146,8 @@ static void test_check_refuses(void)
     const fgq_tensor_view *f[3] = {&dv, &i11, &ub};
     CHECK_REJECTS(&n, f, &yv, FGQ_ERR_FORMAT);
     uint8_t db[6] = {0}, ubb[3] = {1, 1, 1}, yb[6];
-    fgq_tensor_view dbv = typed(FGQ_DT_BOOL, db, 2, (int64_t[]){2, 3}), ubv = typed(FGQ_DT_BOOL, ubb, 2, (int64_t[]){1, 3});
+    fgq_tensor_view dbv = typed(FGQ_DT_BOOL, db, 2, (int64_t[]){2, 3}),
+                    ubv = typed(FGQ_DT_BOOL, ubb, 2, (int64_t[]){1, 3});
     fgq_tensor_view ybv = typed(FGQ_DT_BOOL, yb, 2, (int64_t[]){2, 3});
     const fgq_tensor_view *g[3] = {&dbv, &i11, &ubv};
     CHECK(op_check_run(&n, g, &ybv) == FGQ_OK && yb[0] == 1 && yb[2] == 1 && yb[3] == 0); /* none moves bytes */

@@ -149,7 +149,8 @@ static void test_mod(void)
     const int64_t py[4] = {1, 2, -2, -1}, c[4] = {1, -1, 1, -1}; /* Python's %, C's % / fmod */
     int64_t yi[4];
     tnode n;
-    fgq_tensor_view av = typed(FGQ_DT_S64, (void *)a4, 1, (int64_t[]){4}), bv = typed(FGQ_DT_S64, (void *)b4, 1, (int64_t[]){4});
+    fgq_tensor_view av = typed(FGQ_DT_S64, (void *)a4, 1, (int64_t[]){4}),
+                    bv = typed(FGQ_DT_S64, (void *)b4, 1, (int64_t[]){4});
     fgq_tensor_view yv = typed(FGQ_DT_S64, yi, 1, (int64_t[]){4});
     const fgq_tensor_view *in[2] = {&av, &bv};
     for (int fm = 0; fm <= 1; fm++) {

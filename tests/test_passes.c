@@ -214,7 +214,8 @@ static void test_fold_range_mod_scatter(void)
     int32_t sc = tensor(g, "sc", FGQ_TK_INTERMEDIATE, 1, four), tr = tensor(g, "tr", FGQ_TK_INTERMEDIATE, 2, d32);
     g->tensors[r1].dtype = g->tensors[r2].dtype = g->tensors[m].dtype = g->tensors[tr].dtype = FGQ_DT_S64;
     node(g, "range1", "Range", 3,
-         (int32_t[]){const_i64(g, "a", 0, NULL, &s10), const_i64(g, "b", 0, NULL, &s1), const_i64(g, "c", 0, NULL, &sm3)},
+         (int32_t[]){const_i64(g, "a", 0, NULL, &s10), const_i64(g, "b", 0, NULL, &s1),
+                     const_i64(g, "c", 0, NULL, &sm3)},
          r1);
     node(g, "range2", "Range", 3,
          (int32_t[]){const_i64(g, "d", 0, NULL, &s5), const_i64(g, "e", 0, NULL, &s5), const_i64(g, "f", 0, NULL, &s1)},
@@ -226,7 +227,8 @@ static void test_fold_range_mod_scatter(void)
     node(g, "mod", "Mod", 2, (int32_t[]){const_i64(g, "ma", 1, two, ma), const_i64(g, "mb", 1, two, mb)}, m);
     const int64_t ix[2] = {-1, 0};
     node(g, "scatter", "ScatterND", 3,
-         (int32_t[]){const_f32(g, "zeros", 1, four, zeros), const_i64(g, "ix", 2, d21, ix), const_f32(g, "upd", 1, two, upd)},
+         (int32_t[]){const_f32(g, "zeros", 1, four, zeros), const_i64(g, "ix", 2, d21, ix),
+                     const_f32(g, "upd", 1, two, upd)},
          sc);
     const int64_t tv[6] = {0, 1, 2, 3, 4, 5};
     int32_t tn = node(g, "transpose", "Transpose", 1, (int32_t[]){const_i64(g, "tv", 2, d23, tv)}, tr);
@@ -242,7 +244,8 @@ static void test_fold_range_mod_scatter(void)
     }
     const int64_t *v1 = o[0]->data, *vm = o[3]->data, *vt = o[5]->data;
     const float *v3 = o[2]->data, *vs = o[4]->data;
-    CHECK(o[0]->dtype == FGQ_DT_S64 && o[0]->rank == 1 && o[0]->dims[0] == 3 && v1[0] == 10 && v1[1] == 7 && v1[2] == 4);
+    CHECK(o[0]->dtype == FGQ_DT_S64 && o[0]->rank == 1 && o[0]->dims[0] == 3 && v1[0] == 10 && v1[1] == 7 &&
+          v1[2] == 4);
     CHECK(o[1]->rank == 1 && o[1]->dims[0] == 0);
     CHECK(o[2]->dtype == FGQ_DT_F32 && o[2]->dims[0] == 2 && v3[0] == 1.0f && v3[1] == 3.0f);
     CHECK(vm[0] == 2 && vm[1] == -2);

@@ -563,16 +563,17 @@ fgq_status fgq_scatter_nd_f32_check(const fgq_node_view *node, const fgq_tensor_
     return fgq_ops_check_out_dims(node, out[0], x->rank, x->dims, err);
 }
 
-#define SCATTER_COMBINE(T)                                                  \
-    do {                                                                    \
-        T *y_ = (T *)y;                                                     \
-        const T *u_ = (const T *)u;                                         \
-        for (int64_t i = 0; i < n; i++) {                                   \
-            const T a = y_[i], b = u_[i];                                   \
-            y_[i] = red == SCATTER_MAX ? (a > b ? a : b)                    \
-                    : red == SCATTER_MIN ? (a < b ? a : b)                  \
-                    : red == SCATTER_ADD ? (T)(a + b) : (T)(a * b);         \
-        }                                                                   \
+#define SCATTER_COMBINE(T)                                 \
+    do {                                                   \
+        T *y_ = (T *)y;                                    \
+        const T *u_ = (const T *)u;                        \
+        for (int64_t i = 0; i < n; i++) {                  \
+            const T a = y_[i], b = u_[i];                  \
+            y_[i] = red == SCATTER_MAX   ? (a > b ? a : b) \
+                    : red == SCATTER_MIN ? (a < b ? a : b) \
+                    : red == SCATTER_ADD ? (T)(a + b)      \
+                                         : (T)(a * b);     \
+        }                                                  \
     } while (0)
 
 /* y[0..n) = y combined with u by `red`. Integers wrap as two's complement (through uint64_t: no UB);

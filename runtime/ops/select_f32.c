@@ -178,8 +178,8 @@ fgq_status fgq_not_f32_check(const fgq_node_view *node, const fgq_tensor_view *c
     if (st != FGQ_OK)
         return st;
     if (in[0]->dtype != FGQ_DT_BOOL || out[0]->dtype != FGQ_DT_BOOL)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "input %s, output %s (bool, bool)",
-                        FGQ_NODE_ARGS(node), fgq_dtype_name(in[0]->dtype), fgq_dtype_name(out[0]->dtype));
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "input %s, output %s (bool, bool)", FGQ_NODE_ARGS(node),
+                        fgq_dtype_name(in[0]->dtype), fgq_dtype_name(out[0]->dtype));
     return fgq_ops_check_out_dims(node, out[0], in[0]->rank, in[0]->dims, err);
 }
 
@@ -274,8 +274,8 @@ fgq_status fgq_mod_f32_run(const fgq_node_view *node, const fgq_tensor_view *con
     uint8_t *y = (uint8_t *)out[0]->data;
     const int64_t sa = walk_step(&w, 0), sb = walk_step(&w, 1);
     for (int64_t r = 0; r < w.rows; r++, walk_next_row(&w))
-        mod_row(dt, node->iparams[0], y + (size_t)(r * w.inner) * es, in[0]->data, w.off[0], sa, in[1]->data,
-                w.off[1], sb, w.inner);
+        mod_row(dt, node->iparams[0], y + (size_t)(r * w.inner) * es, in[0]->data, w.off[0], sa, in[1]->data, w.off[1],
+                sb, w.inner);
     return FGQ_OK;
 }
 

@@ -573,8 +573,10 @@ static fgq_status infer_scatter_nd(infer_ctx *c)
         return FGQ_OK;
     const int64_t k = ix->rank >= 1 ? ix->dims[ix->rank - 1] : 0;
     if (d->rank < 1 || ix->rank < 1 || k < 1 || k > d->rank)
-        return node_fail(c, FGQ_ERR_SHAPE, "indices of rank %d with last dim %lld for data of rank %d (rank >= 1, "
-                         "last dim in 1..rank of data)", (int)ix->rank, (long long)k, (int)d->rank);
+        return node_fail(c, FGQ_ERR_SHAPE,
+                         "indices of rank %d with last dim %lld for data of rank %d (rank >= 1, "
+                         "last dim in 1..rank of data)",
+                         (int)ix->rank, (long long)k, (int)d->rank);
     if (known(u)) {
         int64_t want[FGQ_MAX_DIMS];
         int32_t r = 0;
@@ -587,9 +589,11 @@ static fgq_status infer_scatter_nd(infer_ctx *c)
             ok = u->dims[i] == want[i];
         if (!ok) {
             char got[160], exp[160];
-            return node_fail(c, FGQ_ERR_SHAPE, "updates have dims %s, expected %s (indices' dims but the last, then "
-                             "data's from dim %lld)", dims_str(got, sizeof got, u->rank, u->dims),
-                             dims_str(exp, sizeof exp, r, want), (long long)k);
+            return node_fail(c, FGQ_ERR_SHAPE,
+                             "updates have dims %s, expected %s (indices' dims but the last, then "
+                             "data's from dim %lld)",
+                             dims_str(got, sizeof got, u->rank, u->dims), dims_str(exp, sizeof exp, r, want),
+                             (long long)k);
         }
     }
     set_out_like(c, 0, d);

@@ -896,8 +896,7 @@ static fgq_status lower_scatter_nd(const fgq_graph *g, const fgq_ir_node *n, int
     if (fgq_onnx_scatter_reduction(n, &out->iparams[0], why, sizeof why) != 0)
         return UNSUP("node '%s' (ScatterND): %s", n->name, why);
     if (n->n_inputs != 3 || n->inputs[1] < 0 || n->inputs[2] < 0)
-        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (ScatterND): data, indices and updates are required",
-                        n->name);
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (ScatterND): data, indices and updates are required", n->name);
     return FGQ_OK;
 }
 
@@ -909,7 +908,8 @@ static fgq_status lower_range(const fgq_graph *g, const fgq_ir_node *n, int64_t 
     (void)g, (void)opset, (void)out, (void)keep;
     return UNSUP("node '%s' (Range): supported only where it folds to a constant: start, limit and delta must be "
                  "constants at conversion (its output's length is their values, and fgq plans every tensor's "
-                 "shape before running)", n->name);
+                 "shape before running)",
+                 n->name);
 }
 
 static fgq_status lower_transpose(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,

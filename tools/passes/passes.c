@@ -658,17 +658,18 @@ static fgq_status fold_range(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_te
         return FGQ_ERR_UNSUPPORTED;
     int64_t cnt = 0;
     char why[160];
-    const int r = dt == FGQ_DT_F32
-                      ? fgq_onnx_range_count_f32(((const float *)t[0]->data)[0], ((const float *)t[1]->data)[0],
-                                                 ((const float *)t[2]->data)[0], &cnt, why, sizeof why)
-                      : fgq_onnx_range_count_int(get_int(t[0], 0), get_int(t[1], 0), get_int(t[2], 0), &cnt, why,
-                                                 sizeof why);
+    const int r =
+        dt == FGQ_DT_F32
+            ? fgq_onnx_range_count_f32(((const float *)t[0]->data)[0], ((const float *)t[1]->data)[0],
+                                       ((const float *)t[2]->data)[0], &cnt, why, sizeof why)
+            : fgq_onnx_range_count_int(get_int(t[0], 0), get_int(t[1], 0), get_int(t[2], 0), &cnt, why, sizeof why);
     if (r != 0)
         return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Range): %s", n->name, why);
     if (cnt > FOLD_BCAST_MAX)
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
                         "node '%s' (Range): %lld elements, more than fgq folds (%d); the runtime cannot compute a "
-                        "Range", n->name, (long long)cnt, FOLD_BCAST_MAX);
+                        "Range",
+                        n->name, (long long)cnt, FOLD_BCAST_MAX);
     void *data = alloc_elems(cnt, dt);
     if (data == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
