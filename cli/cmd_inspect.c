@@ -4,6 +4,7 @@
 #include "json.h"
 
 #include "fgq_ops.h"
+#include "import/onnx_ops.h"
 #include "import/shape_infer.h"
 
 #include <stdio.h>
@@ -64,11 +65,11 @@ static totals compute_totals(const fgq_graph *g, int64_t *node_params, int64_t *
 
 /* Distinct unsupported op names ("domain:Op" outside the default domain), in
  * order of first appearance; returns how many were written to names. */
-static int32_t unsupported_ops(const fgq_graph *g, const char **names, const char **domains)
+static int32_t unsupported_ops(const fgq_graph *g, const uint8_t *ok, const char **names, const char **domains)
 {
     int32_t n = 0;
     for (int32_t i = 0; i < g->n_nodes; i++) {
-        if (fgq_node_is_supported(g, i))
+        if (ok[i])
             continue;
         const fgq_ir_node *nd = &g->nodes[i];
         int dup = 0;
@@ -117,8 +118,8 @@ static void json_tensor_list(fgq_json *j, const fgq_graph *g, int32_t n, const i
     fgq_json_end_array(j);
 }
 
-static void print_json(const char *path, const fgq_graph *g, int64_t batch, const int64_t *np, const int64_t *nm,
-                       const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
+static void print_json(const char *path, const fgq_graph *g, const uint8_t *ok, int64_t batch, const int64_t *np,
+                       const int64_t *nm, const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
 {
     fgq_json j;
     fgq_json_init(&j, stdout);
@@ -146,7 +147,7 @@ static void print_json(const char *path, const fgq_graph *g, int64_t batch, cons
         json_tensor_list(&j, g, n->n_outputs, n->outputs, 0);
         fgq_json_kv_int(&j, "params", np[i]);
         fgq_json_kv_int(&j, "macs", nm[i]);
-        fgq_json_kv_bool(&j, "supported", fgq_node_is_supported(g, i));
+        fgq_json_kv_bool(&j, "supported", ok[i]);
         fgq_json_end_object(&j);
     }
     fgq_json_end_array(&j);
@@ -201,8 +202,8 @@ static void print_io(const char *label, const fgq_graph *g, int32_t n, const int
     }
 }
 
-static void print_table(const char *path, const fgq_graph *g, int64_t batch, const int64_t *np, const int64_t *nm,
-                        const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
+static void print_table(const char *path, const fgq_graph *g, const uint8_t *ok, int64_t batch, const int64_t *np,
+                        const int64_t *nm, const totals *t, int32_t n_unsup, const char **unsup, const char **unsup_dom)
 {
     printf("model:   %s (opset %lld)\n", path, (long long)g->opset);
     print_io("inputs:", g, g->n_inputs, g->inputs, batch);
@@ -218,7 +219,7 @@ static void print_table(const char *path, const fgq_graph *g, int64_t batch, con
         shape_list(g, n->n_inputs, n->inputs, ins, sizeof ins);
         shape_list(g, n->n_outputs, n->outputs, outs, sizeof outs);
         printf("%-4d %-*s %-20s %-32s %-20s %12lld %14lld%s\n", (int)i, wn, n->name, n->op_type, ins, outs,
-               (long long)np[i], (long long)nm[i], fgq_node_is_supported(g, i) ? "" : "  (unsupported)");
+               (long long)np[i], (long long)nm[i], ok[i] ? "" : "  (unsupported)");
     }
     printf("\ntotal: %d nodes, %lld params, %lld MACs, %lld weight bytes\n", (int)g->n_nodes, (long long)t->params,
            (long long)t->macs, (long long)t->weight_bytes);
@@ -233,6 +234,37 @@ static void print_table(const char *path, const fgq_graph *g, int64_t batch, con
             printf("%s %s%s%s", k ? "," : "", unsup_dom[k], unsup_dom[k][0] ? ":" : "", unsup[k]);
         printf("\n");
     }
+}
+
+/* ok[i] = 1 when fgq supports node i. fgq_node_is_supported answers from the graph as imported; a
+ * fold-only op (Shape, ConstantOfShape, Range) it cannot see folding, because its input's shape is only
+ * known once earlier folds are done (Swin-T: the Shape of a Pad whose pads are shape arithmetic), is
+ * supported when conversion's folding removes it: no node of its name is left in the graph `fgq
+ * convert` prepares. */
+static void supported_nodes(const char *path, int64_t batch, const fgq_graph *g, uint8_t *ok)
+{
+    int any = 0;
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        ok[i] = (uint8_t)fgq_node_is_supported(g, i);
+        const fgq_ir_node *n = &g->nodes[i];
+        const fgq_onnx_op *row = fgq_onnx_op_at(fgq_onnx_op_index(n->op_type, n->domain));
+        any |= !ok[i] && row != NULL && (row->flags & FGQ_ONNX_FOLD_ONLY);
+    }
+    fgq_graph *folded = NULL;
+    fgq_error err = {FGQ_OK, ""};
+    if (!any || fgq_cli_load_onnx(path, batch, 1, &folded, &err) != FGQ_OK)
+        return; /* the model's own errors are convert's to report */
+    for (int32_t i = 0; i < g->n_nodes; i++) {
+        const fgq_ir_node *n = &g->nodes[i];
+        const fgq_onnx_op *row = fgq_onnx_op_at(fgq_onnx_op_index(n->op_type, n->domain));
+        if (ok[i] || row == NULL || !(row->flags & FGQ_ONNX_FOLD_ONLY) || n->name == NULL || n->name[0] == '\0')
+            continue;
+        int left = 0;
+        for (int32_t k = 0; k < folded->n_nodes && !left; k++)
+            left = strcmp(folded->nodes[k].name, n->name) == 0;
+        ok[i] = (uint8_t)!left;
+    }
+    fgq_graph_free(folded);
 }
 
 static void put_io(const fgq_model *m, int32_t t, char *buf, size_t len)
@@ -387,7 +419,9 @@ int fgq_cmd_inspect(int argc, char **argv)
     size_t nn = (size_t)(g->n_nodes > 0 ? g->n_nodes : 1);
     int64_t *np = calloc(nn, sizeof *np), *nm = calloc(nn, sizeof *nm);
     const char **unsup = calloc(nn, sizeof *unsup), **unsup_dom = calloc(nn, sizeof *unsup_dom);
-    if (np == NULL || nm == NULL || unsup == NULL || unsup_dom == NULL) {
+    uint8_t *ok = calloc(nn, 1);
+    if (np == NULL || nm == NULL || unsup == NULL || unsup_dom == NULL || ok == NULL) {
+        free(ok);
         free(np);
         free(nm);
         free(unsup);
@@ -397,11 +431,13 @@ int fgq_cmd_inspect(int argc, char **argv)
         return fgq_cli_report(cmd, &err);
     }
     totals t = compute_totals(g, np, nm);
-    int32_t n_unsup = unsupported_ops(g, unsup, unsup_dom);
+    supported_nodes(path, batch, g, ok);
+    int32_t n_unsup = unsupported_ops(g, ok, unsup, unsup_dom);
     if (json)
-        print_json(path, g, batch, np, nm, &t, n_unsup, unsup, unsup_dom);
+        print_json(path, g, ok, batch, np, nm, &t, n_unsup, unsup, unsup_dom);
     else
-        print_table(path, g, batch, np, nm, &t, n_unsup, unsup, unsup_dom);
+        print_table(path, g, ok, batch, np, nm, &t, n_unsup, unsup, unsup_dom);
+    free(ok);
     free(np);
     free(nm);
     free(unsup);

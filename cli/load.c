@@ -20,6 +20,18 @@ fgq_status fgq_cli_prepare_graph(fgq_graph *g, int optimize, fgq_error *err)
     if (st == FGQ_OK && optimize && (st = fgq_graph_refuse_nan(g, err)) == FGQ_OK &&
         (st = fgq_graph_optimize(g, err)) == FGQ_OK)
         st = fgq_infer_shapes(g, err); /* shapes behind folded shape arithmetic (Expand, Where, ...) */
+    /* Folding and shape inference feed each other: a Pad whose pads were folded gets its output shape
+     * from the inference after the fold, and only then can a Shape of that output fold (Swin's padded
+     * windows, its mask's Range / ScatterND). Repeat until a fold removes nothing; every round that
+     * continues removes nodes, so this ends. */
+    for (int32_t round = 0; st == FGQ_OK && optimize && round < 64; round++) {
+        const int32_t before = g->n_nodes;
+        st = fgq_pass_fold_constants(g, err);
+        if (st == FGQ_OK)
+            st = fgq_infer_shapes(g, err);
+        if (g->n_nodes == before)
+            break;
+    }
     return st;
 }
 

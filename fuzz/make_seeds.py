@@ -101,6 +101,18 @@ def seeds():
         h.make_node("Expand", ["z", "wh"], ["ex"]),
         h.make_node("Cast", ["ex"], ["cf"], to=F),
         h.make_node("Add", ["x", "cf"], ["y"])], [vi("x", F, [1, 4])], [vi("y", F, None)])
+    yield "swin_mask_ops", model("swin_mask_ops", [
+        h.make_node("Range", ["zero", "three", "one"], ["r"]),
+        h.make_node("Mod", ["r", "two"], ["rm"]),
+        h.make_node("Transpose", ["ip"], ["ipt"], perm=[1, 0]),
+        h.make_node("Cast", ["rm"], ["rf"], to=F),
+        h.make_node("ScatterND", ["x", "ipt", "upd"], ["s"], reduction="add"),
+        h.make_node("Mod", ["s", "f15"], ["sm"], fmod=1),
+        h.make_node("Less", ["sm", "fz"], ["neg"]),
+        h.make_node("Not", ["neg"], ["pos"]),
+        h.make_node("Where", ["pos", "sm", "rf"], ["y"])], [vi("x", F, [2, 3])], [vi("y", F, None)],
+        [c("zero", 0), c("three", 3), c("one", 1), c("two", 2), c("ip", [[1], [-1]]), c("upd", [0.5], np.float32),
+         c("f15", 1.5, np.float32), c("fz", 0.0, np.float32)], opset=16)
     yield "slice_pad_split_concat", model("slice_pad_split_concat", [
         h.make_node("Slice", ["x", "st", "en", "ax", "sp"], ["s"]),
         h.make_node("Pad", ["s", "pads"], ["p"], mode="constant"),

@@ -98,8 +98,8 @@ typedef enum {
     FGQ_OP_CONV_TRANSPOSE = 50, /* in: X [N, C, in...], W [C, M/G, k...], B? [M]; spatial block: FGQ_P_NSPATIAL,
                                  FGQ_P_GROUP, FGQ_P_STRIDE, FGQ_P_DILATION, FGQ_P_PAD_BEGIN (kernel from W; Y's
                                  dims give the output size, pads at the end and output_padding implied) */
-    /* Masks, selection and dtype changes at run time (runtime/ops/select_f32.c): attention masks and
-     * the like that depend on an input. Bool tensors are FGQ_DT_BOOL, one byte each, 0 or 1 (as ONNX,
+    /* Masks, selection and dtype changes at run time (runtime/ops/select_f32.c; SCATTER_ND beside Gather in
+     * layout_f32.c): attention masks and the like that depend on an input (Swin's shifted-window mask). Bool tensors are FGQ_DT_BOOL, one byte each, 0 or 1 (as ONNX,
      * NumPy); integers s32 / s64 as Gather's indices. All broadcast as NumPy does, rank <= 8. */
     FGQ_OP_EQUAL = 51,        /* in: A, B of one dtype (f32, u8, s8, s32, s64, bool); out: Y bool, A == B */
     FGQ_OP_LESS = 52,         /* as EQUAL (not bool): A < B */
@@ -112,6 +112,16 @@ typedef enum {
                                  integer -> narrower integer wraps (two's complement), -> bool is x != 0;
                                  ip[0] = 1: f32 -> f32 rounded to float16 (nearest even; ONNX Cast to float16
                                  in a model fgq holds as float32) */
+    FGQ_OP_MOD = 57,          /* in: A, B of one dtype (NumPy broadcasting); out: A's dtype. ip[0] = fmod: 1, C's
+                                 fmod (the remainder takes A's sign; f32, u8, s8, s32, s64), 0, Python's % (the
+                                 remainder takes B's sign; integers only, as ONNX Mod); x mod 0 is 0 for integers
+                                 (ONNX leaves it undefined, C makes it UB), NaN for f32 as fmodf */
+    FGQ_OP_NOT = 58,          /* in: X bool; out: bool, !X */
+    FGQ_OP_SCATTER_ND = 59,   /* in: DATA (any whole-byte dtype) [d0..d(r-1)], INDICES s64 [i0..i(q-2), k] (1 <= k <= r;
+                                 negative counts from the end), UPDATES [i0..i(q-2), dk..d(r-1)] (DATA's dtype);
+                                 out: DATA with each update slice written, in index order (duplicates: the last
+                                 wins), or combined by ip[0]: 0 none, 1 add, 2 mul, 3 max, 4 min (f32, u8, s8, s32,
+                                 s64); an index outside its dim fails the run with FGQ_ERR_VALUE, Y untouched */
     FGQ_OP_COUNT_
 } fgq_op;
 

@@ -8,7 +8,9 @@ initializers first, because fgq plans memory from static shapes. Likewise fgq qu
 with constant scales and zero points: the scale and zero-point inputs of ONNX's quantized
 ops (QPARAM_INPUTS: QuantizeLinear / DequantizeLinear inputs 1-2, MatMulInteger /
 ConvInteger 2-3, QLinearMatMul / QLinearConv 1-2 and 4-7) are bound as initializers; the
-data operands (x, w, A, B, bias) stay graph inputs fed at run time.
+data operands (x, w, A, B, bias) stay graph inputs fed at run time. Range's three scalars are bound
+too: its output's length is their values, so fgq computes a Range at conversion (it plans static
+shapes) and refuses one whose inputs are only known at run time.
 
 A case passes when every float output matches to rtol 1e-4, atol 1e-5 and every integer
 output (u8, s8, s32) matches exactly, with the expected dtype. A case fgq refuses
@@ -42,7 +44,7 @@ CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip",
            "HardSigmoid", "HardSwish", "Erf", "Sqrt", "Pow", "ReduceMean", "ReduceSum",
            "ReduceMax", "ReduceMin", "ReduceL2", "ReduceSumSquare", "LayerNormalization", "Slice",
            "Pad", "Split", "Resize", "Upsample", "Gather", "LSTM", "GRU", "ConvTranspose",
-           "Equal", "Less", "Greater", "Where", "Expand", "Cast",
+           "Equal", "Less", "Greater", "Where", "Expand", "Cast", "Not", "Mod", "Range", "ScatterND",
            "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger",
            "ConvInteger", "DynamicQuantizeLinear"]
 
@@ -50,8 +52,9 @@ CLAIMED = ["Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "Clip",
 QPARAM_INPUTS = {"QuantizeLinear": (1, 2), "DequantizeLinear": (1, 2), "MatMulInteger": (2, 3),
                  "ConvInteger": (2, 3), "QLinearMatMul": (1, 2, 4, 5, 6, 7),
                  "QLinearConv": (1, 2, 4, 5, 6, 7),
-                 # not quantization parameters, but shapes again: Resize's roi / scales, Upsample's scales
-                 "Resize": (1, 2), "Upsample": (1,)}
+                 # not quantization parameters, but shapes again: Resize's roi / scales, Upsample's scales,
+                 # Range's start / limit / delta (its length is their values: fgq folds it at conversion)
+                 "Resize": (1, 2), "Upsample": (1,), "Range": (0, 1, 2)}
 
 BEGIN, END = "<!-- op-table:begin -->", "<!-- op-table:end -->"
 

@@ -1,7 +1,9 @@
-/* test_ops_select.c — Equal, Less, Greater, Where, Expand and Cast (runtime/ops/select_f32.c).
+/* test_ops_select.c — Equal, Less, Greater, Not, Mod, Where, Expand and Cast (runtime/ops/select_f32.c).
  * Oracle: NumPy's broadcasting and astype rules, written out by hand in each case (the values are
  * small enough to read), and IEEE half precision for Cast to float16 (2049 -> 2048, 2051 -> 2052:
- * ties to even at a step of 2; 65520 -> inf; 2^-25 -> 0, 3·2^-25 -> 2^-23 among the subnormals). */
+ * ties to even at a step of 2; 65520 -> inf; 2^-25 -> 0, 3·2^-25 -> 2^-23 among the subnormals).
+ * Mod: Python's % for fmod 0 (the remainder takes the divisor's sign: -7 % 3 = 2, 7 % -3 = -2) and
+ * C's fmod for fmod 1 (the dividend's: fmod(-7, 3) = -1), the values of ONNX's Mod node tests. */
 #include "test_ops_common.h"
 
 #include <math.h>
@@ -140,8 +142,78 @@ static void test_cast(void)
     CHECK_REJECTS(&n, in2, &f3v, FGQ_ERR_FORMAT); /* the rounding takes f32 only */
 }
 
+/* Mod on every dtype and sign: the four sign combinations of ±7 by ±3, both rules. */
+static void test_mod(void)
+{
+    const int64_t a4[4] = {7, -7, 7, -7}, b4[4] = {3, 3, -3, -3};
+    const int64_t py[4] = {1, 2, -2, -1}, c[4] = {1, -1, 1, -1}; /* Python's %, C's % / fmod */
+    int64_t yi[4];
+    tnode n;
+    fgq_tensor_view av = typed(FGQ_DT_S64, (void *)a4, 1, (int64_t[]){4}),
+                    bv = typed(FGQ_DT_S64, (void *)b4, 1, (int64_t[]){4});
+    fgq_tensor_view yv = typed(FGQ_DT_S64, yi, 1, (int64_t[]){4});
+    const fgq_tensor_view *in[2] = {&av, &bv};
+    for (int fm = 0; fm <= 1; fm++) {
+        tnode_init(&n, FGQ_OP_MOD, 2);
+        n.ip[0] = fm;
+        CHECK(op_check_run(&n, in, &yv) == FGQ_OK);
+        CHECK(memcmp(yi, fm ? c : py, sizeof yi) == 0);
+    }
+    /* s32 / s8 / u8, a scalar divisor broadcast; divisor 0 gives 0; INT_MIN mod -1 gives 0 (no trap) */
+    int32_t a32[5] = {-5, 5, -6, INT32_MIN, 9}, b32[5] = {-4, -4, 4, -1, 0}, y32[5];
+    fgq_tensor_view a32v = typed(FGQ_DT_S32, a32, 1, (int64_t[]){5}), b32v = typed(FGQ_DT_S32, b32, 1, (int64_t[]){5});
+    fgq_tensor_view y32v = typed(FGQ_DT_S32, y32, 1, (int64_t[]){5});
+    const fgq_tensor_view *in32[2] = {&a32v, &b32v};
+    tnode_init(&n, FGQ_OP_MOD, 2);
+    CHECK(op_check_run(&n, in32, &y32v) == FGQ_OK);
+    CHECK(y32[0] == -1 && y32[1] == -3 && y32[2] == 2 && y32[3] == 0 && y32[4] == 0);
+    int8_t a8[3] = {-128, 127, -3}, b8 = -7, y8[3];
+    fgq_tensor_view a8v = typed(FGQ_DT_S8, a8, 1, (int64_t[]){3}), b8v = typed(FGQ_DT_S8, &b8, 0, NULL);
+    fgq_tensor_view y8v = typed(FGQ_DT_S8, y8, 1, (int64_t[]){3});
+    const fgq_tensor_view *in8[2] = {&a8v, &b8v};
+    CHECK(op_check_run(&n, in8, &y8v) == FGQ_OK);
+    CHECK(y8[0] == -2 && y8[1] == -6 && y8[2] == -3); /* -128 = 18·-7 - 2; 127 = -19·-7 - 6 */
+    uint8_t au[2] = {200, 7}, bu[2] = {7, 200}, yu[2];
+    fgq_tensor_view auv = typed(FGQ_DT_U8, au, 1, (int64_t[]){2}), buv = typed(FGQ_DT_U8, bu, 1, (int64_t[]){2});
+    fgq_tensor_view yuv = typed(FGQ_DT_U8, yu, 1, (int64_t[]){2});
+    const fgq_tensor_view *inu[2] = {&auv, &buv};
+    CHECK(op_check_run(&n, inu, &yuv) == FGQ_OK && yu[0] == 4 && yu[1] == 7);
+    /* f32, fmod 1 only: fmod(-4.3, 2.1) = -0.1 (to float), the sign of the dividend; a [2, 1] by [2] broadcast */
+    float af[2] = {-4.3f, 5.5f}, bf[2] = {2.1f, -2.0f}, yf[4];
+    fgq_tensor_view afv = tview(af, 2, (int64_t[]){2, 1}), bfv = tview(bf, 1, (int64_t[]){2});
+    fgq_tensor_view yfv = tview(yf, 2, (int64_t[]){2, 2});
+    const fgq_tensor_view *inf_[2] = {&afv, &bfv};
+    tnode_init(&n, FGQ_OP_MOD, 2);
+    CHECK_REJECTS(&n, inf_, &yfv, FGQ_ERR_UNSUPPORTED); /* fmod 0 on floats: not ONNX */
+    n.ip[0] = 1;
+    CHECK(op_check_run(&n, inf_, &yfv) == FGQ_OK);
+    CHECK(yf[0] == fmodf(-4.3f, 2.1f) && yf[1] == fmodf(-4.3f, -2.0f) && yf[2] == fmodf(5.5f, 2.1f) && yf[3] == 1.5f);
+    CHECK(yf[0] < 0 && yf[1] < 0 && yf[2] > 0);
+    /* mixed dtypes, bool, an ip[0] of 2: refused naming the node */
+    const fgq_tensor_view *mixed[2] = {&afv, &b8v};
+    CHECK_REJECTS(&n, mixed, &yfv, FGQ_ERR_UNSUPPORTED);
+    n.ip[0] = 2;
+    CHECK_REJECTS(&n, inf_, &yfv, FGQ_ERR_FORMAT);
+}
+
+/* Not: bool in, bool out; anything else refused. */
+static void test_not(void)
+{
+    uint8_t x[4] = {0, 1, 1, 0}, y[4];
+    fgq_tensor_view xv = typed(FGQ_DT_BOOL, x, 2, (int64_t[]){2, 2}), yv = typed(FGQ_DT_BOOL, y, 2, (int64_t[]){2, 2});
+    const fgq_tensor_view *in[1] = {&xv};
+    tnode n;
+    tnode_init(&n, FGQ_OP_NOT, 1);
+    CHECK(op_check_run(&n, in, &yv) == FGQ_OK && y[0] == 1 && y[1] == 0 && y[2] == 0 && y[3] == 1);
+    fgq_tensor_view xu = typed(FGQ_DT_U8, x, 2, (int64_t[]){2, 2});
+    const fgq_tensor_view *bad[1] = {&xu};
+    CHECK_REJECTS(&n, bad, &yv, FGQ_ERR_UNSUPPORTED);
+}
+
 int main(void)
 {
+    RUN(test_mod);
+    RUN(test_not);
     RUN(test_compare_broadcast);
     RUN(test_where);
     RUN(test_expand);

@@ -197,6 +197,93 @@ static void test_fold_constants(void)
     fgq_graph_free(g);
 }
 
+/* Range, Mod, ScatterND and an int64 Transpose on constants fold (Swin-T's shifted-window mask and
+ * pads). Oracle: ONNX's definitions written out: Range(10, 1, -3) = [10, 7, 4], Range(5, 5, 1) = [],
+ * Range(1.0, 5.0, 2.0) = [1, 3]; Python's -7 % 3 = 2 and 7 % -3 = -2; ScatterND of [5, 6] at [[-1], [0]]
+ * into zeros [4] = [6, 0, 0, 5]; [[0, 1, 2], [3, 4, 5]] transposed. A Range with delta 0 and a ScatterND
+ * index outside its dim are the model's errors, named with the node. */
+static void test_fold_range_mod_scatter(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 17;
+    int64_t s10 = 10, s1 = 1, sm3 = -3, s5 = 5, one[1] = {1}, two[1] = {2}, four[1] = {4}, d23[2] = {2, 3};
+    int64_t d21[2] = {2, 1}, d32[2] = {3, 2};
+    float f1 = 1, f5 = 5, f2 = 2, zeros[4] = {0}, upd[2] = {5, 6};
+    int32_t r1 = tensor(g, "r1", FGQ_TK_INTERMEDIATE, 1, one), r2 = tensor(g, "r2", FGQ_TK_INTERMEDIATE, 1, one);
+    int32_t r3 = tensor(g, "r3", FGQ_TK_INTERMEDIATE, 1, one), m = tensor(g, "m", FGQ_TK_INTERMEDIATE, 1, two);
+    int32_t sc = tensor(g, "sc", FGQ_TK_INTERMEDIATE, 1, four), tr = tensor(g, "tr", FGQ_TK_INTERMEDIATE, 2, d32);
+    g->tensors[r1].dtype = g->tensors[r2].dtype = g->tensors[m].dtype = g->tensors[tr].dtype = FGQ_DT_S64;
+    node(g, "range1", "Range", 3,
+         (int32_t[]){const_i64(g, "a", 0, NULL, &s10), const_i64(g, "b", 0, NULL, &s1),
+                     const_i64(g, "c", 0, NULL, &sm3)},
+         r1);
+    node(g, "range2", "Range", 3,
+         (int32_t[]){const_i64(g, "d", 0, NULL, &s5), const_i64(g, "e", 0, NULL, &s5), const_i64(g, "f", 0, NULL, &s1)},
+         r2);
+    node(g, "range3", "Range", 3,
+         (int32_t[]){const_f32(g, "g", 0, NULL, &f1), const_f32(g, "h", 0, NULL, &f5), const_f32(g, "i", 0, NULL, &f2)},
+         r3);
+    const int64_t ma[2] = {-7, 7}, mb[2] = {3, -3};
+    node(g, "mod", "Mod", 2, (int32_t[]){const_i64(g, "ma", 1, two, ma), const_i64(g, "mb", 1, two, mb)}, m);
+    const int64_t ix[2] = {-1, 0};
+    node(g, "scatter", "ScatterND", 3,
+         (int32_t[]){const_f32(g, "zeros", 1, four, zeros), const_i64(g, "ix", 2, d21, ix),
+                     const_f32(g, "upd", 1, two, upd)},
+         sc);
+    const int64_t tv[6] = {0, 1, 2, 3, 4, 5};
+    int32_t tn = node(g, "transpose", "Transpose", 1, (int32_t[]){const_i64(g, "tv", 2, d23, tv)}, tr);
+    attr_ints(g, tn, "perm", 2, (int64_t[]){1, 0});
+    set_io(g, 0, (int32_t[]){0}, 6, (int32_t[]){r1, r2, r3, m, sc, tr});
+    fgq_error err = {0};
+    CHECK_MSG(fgq_pass_fold_constants(g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(g->n_nodes == 0);
+    const fgq_ir_tensor *o[6];
+    for (int k = 0; k < 6; k++) {
+        o[k] = &g->tensors[g->outputs[k]];
+        CHECK(o[k]->kind == FGQ_TK_CONST);
+    }
+    const int64_t *v1 = o[0]->data, *vm = o[3]->data, *vt = o[5]->data;
+    const float *v3 = o[2]->data, *vs = o[4]->data;
+    CHECK(o[0]->dtype == FGQ_DT_S64 && o[0]->rank == 1 && o[0]->dims[0] == 3 && v1[0] == 10 && v1[1] == 7 &&
+          v1[2] == 4);
+    CHECK(o[1]->rank == 1 && o[1]->dims[0] == 0);
+    CHECK(o[2]->dtype == FGQ_DT_F32 && o[2]->dims[0] == 2 && v3[0] == 1.0f && v3[1] == 3.0f);
+    CHECK(vm[0] == 2 && vm[1] == -2);
+    CHECK(vs[0] == 6.0f && vs[1] == 0.0f && vs[2] == 0.0f && vs[3] == 5.0f);
+    CHECK(o[5]->rank == 2 && o[5]->dims[0] == 3 && o[5]->dims[1] == 2);
+    const int64_t want_t[6] = {0, 3, 1, 4, 2, 5};
+    CHECK(memcmp(vt, want_t, sizeof want_t) == 0);
+    fgq_graph_free(g);
+
+    /* delta 0; an index past the end */
+    for (int c = 0; c < 2; c++) {
+        g = fgq_graph_new();
+        g->opset = 17;
+        int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 1, four);
+        const int64_t s0 = 0, bad[2] = {4, 0};
+        if (c == 0) {
+            g->tensors[y].dtype = FGQ_DT_S64;
+            node(g, "bad_range", "Range", 3,
+                 (int32_t[]){const_i64(g, "a", 0, NULL, &s1), const_i64(g, "b", 0, NULL, &s5),
+                             const_i64(g, "c", 0, NULL, &s0)},
+                 y);
+        } else {
+            node(g, "bad_scatter", "ScatterND", 3,
+                 (int32_t[]){const_f32(g, "zeros", 1, four, zeros), const_i64(g, "ix", 2, d21, bad),
+                             const_f32(g, "upd", 1, two, upd)},
+                 y);
+        }
+        set_io(g, 0, (int32_t[]){0}, 1, &y);
+        fgq_error_clear(&err);
+        const fgq_status st = fgq_pass_fold_constants(g, &err);
+        CHECK_MSG(st == FGQ_ERR_VALUE, "status %d: %s", (int)st, err.msg);
+        CHECK_MSG(strstr(err.msg, c == 0 ? "'bad_range'" : "'bad_scatter'") != NULL &&
+                      strstr(err.msg, c == 0 ? "delta is 0" : "index 4") != NULL,
+                  "%s", err.msg);
+        fgq_graph_free(g);
+    }
+}
+
 /* Conv → Clip(0, 6) (opset 13, constant inputs) → Relu: both fuse into the Conv as clip [0, 6]. */
 static void test_fuse_clip_relu(void)
 {
@@ -328,6 +415,7 @@ int main(void)
     RUN(test_fold_bn_gemm);
     RUN(test_drop_identity);
     RUN(test_fold_constants);
+    RUN(test_fold_range_mod_scatter);
     RUN(test_fuse_clip_relu);
     RUN(test_no_fuse_shared);
     RUN(test_real_models);

@@ -10,6 +10,8 @@
  *   Pad:       constant / reflect / edge, pads >= 0 (a non-zero constant: f32, u8, s8).
  *   Split:     consecutive parts of X along an axis into 1..16 outputs.
  *   Gather:    slices of X along an axis picked by an index tensor (checked at run time).
+ *   ScatterND: DATA with slices addressed by k-tuples of indices replaced by (or combined with)
+ *              UPDATES, in index order (fgq_ops.h FGQ_OP_SCATTER_ND; indices checked at run time).
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -503,5 +505,155 @@ fgq_status fgq_gather_f32_run(const fgq_node_view *node, const fgq_tensor_view *
             memcpy(yb + (size_t)((o * n_ix + j) * inner) * es, xb + (size_t)((o * d + v) * inner) * es,
                    (size_t)inner * es);
         }
+    return FGQ_OK;
+}
+
+/* ---- ScatterND ------------------------------------------------------------ */
+
+enum { SCATTER_NONE = 0, SCATTER_ADD = 1, SCATTER_MUL = 2, SCATTER_MAX = 3, SCATTER_MIN = 4 };
+
+fgq_status fgq_scatter_nd_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                    const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 3, 3, 0, err);
+    if (st == FGQ_OK)
+        st = check_dtype(node, in[0], out[0], 0, err);
+    if (st == FGQ_OK)
+        st = check_dtype(node, in[2], out[0], 2, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *x = in[0], *ix = in[1], *u = in[2];
+    const int32_t red = node->iparams[0];
+    const fgq_dtype dt = x->dtype;
+    if (red < SCATTER_NONE || red > SCATTER_MIN)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "ip[0] (reduction) = %d, expected 0..4", FGQ_NODE_ARGS(node),
+                        (int)red);
+    if (red != SCATTER_NONE && dt != FGQ_DT_F32 && dt != FGQ_DT_U8 && dt != FGQ_DT_S8 && dt != FGQ_DT_S32 &&
+        dt != FGQ_DT_S64)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "a reduction on dtype %s (f32, u8, s8, s32, s64)",
+                        FGQ_NODE_ARGS(node), fgq_dtype_name(dt));
+    if (ix->dtype != FGQ_DT_S64)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "indices of dtype %s (s64)", FGQ_NODE_ARGS(node),
+                        fgq_dtype_name(ix->dtype));
+    const int64_t k = ix->rank >= 1 ? ix->dims[ix->rank - 1] : 0;
+    if (x->rank < 1 || ix->rank < 1 || k < 1 || k > x->rank)
+        return fgq_fail(err, FGQ_ERR_SHAPE,
+                        FGQ_NODE_FMT "indices of rank %d with last dim %lld for data of rank %d "
+                                     "(rank >= 1, last dim in 1..%d)",
+                        FGQ_NODE_ARGS(node), (int)ix->rank, (long long)k, (int)x->rank, (int)x->rank);
+    /* UPDATES = INDICES' dims but the last, then DATA's dims from k on */
+    int64_t dims[FGQ_MAX_DIMS];
+    int32_t r = 0;
+    for (int32_t i = 0; i < ix->rank - 1; i++)
+        dims[r++] = ix->dims[i];
+    for (int32_t i = (int32_t)k; i < x->rank; i++) {
+        if (r >= FGQ_MAX_DIMS)
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "updates would have rank above %d", FGQ_NODE_ARGS(node),
+                            FGQ_MAX_DIMS);
+        dims[r++] = x->dims[i];
+    }
+    int ok = u->rank == r;
+    for (int32_t i = 0; i < r && ok; i++)
+        ok = u->dims[i] == dims[i];
+    if (!ok)
+        return fgq_fail(err, FGQ_ERR_SHAPE,
+                        FGQ_NODE_FMT "updates of rank %d do not have indices' dims but the last, then data's "
+                                     "from dim %lld on (rank %d)",
+                        FGQ_NODE_ARGS(node), (int)u->rank, (long long)k, (int)r);
+    return fgq_ops_check_out_dims(node, out[0], x->rank, x->dims, err);
+}
+
+#define SCATTER_COMBINE(T)                                 \
+    do {                                                   \
+        T *y_ = (T *)y;                                    \
+        const T *u_ = (const T *)u;                        \
+        for (int64_t i = 0; i < n; i++) {                  \
+            const T a = y_[i], b = u_[i];                  \
+            y_[i] = red == SCATTER_MAX   ? (a > b ? a : b) \
+                    : red == SCATTER_MIN ? (a < b ? a : b) \
+                    : red == SCATTER_ADD ? (T)(a + b)      \
+                                         : (T)(a * b);     \
+        }                                                  \
+    } while (0)
+
+/* y[0..n) = y combined with u by `red`. Integers wrap as two's complement (through uint64_t: no UB);
+ * f32 max / min are (a > b ? a : b) / (a < b ? a : b): a NaN on either side gives the update b. */
+static void scatter_combine(fgq_dtype dt, int32_t red, void *y, const void *u, int64_t n)
+{
+    switch (dt) {
+    case FGQ_DT_F32: SCATTER_COMBINE(float); break;
+    default: {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t a = 0, b = 0;
+            switch (dt) {
+            case FGQ_DT_S8: a = ((int8_t *)y)[i], b = ((const int8_t *)u)[i]; break;
+            case FGQ_DT_S32: a = ((int32_t *)y)[i], b = ((const int32_t *)u)[i]; break;
+            case FGQ_DT_S64: a = ((int64_t *)y)[i], b = ((const int64_t *)u)[i]; break;
+            default: a = ((uint8_t *)y)[i], b = ((const uint8_t *)u)[i]; break; /* u8 */
+            }
+            const uint64_t v = red == SCATTER_MAX   ? (uint64_t)(a > b ? a : b)
+                               : red == SCATTER_MIN ? (uint64_t)(a < b ? a : b)
+                               : red == SCATTER_ADD ? (uint64_t)a + (uint64_t)b
+                                                    : (uint64_t)a * (uint64_t)b;
+            /* the low bytes of the sum / product, as the sized type (no implementation-defined casts) */
+            switch (dt) {
+            case FGQ_DT_S8: {
+                const uint8_t lo = (uint8_t)v;
+                ((int8_t *)y)[i] = (int8_t)(lo < 128u ? (int32_t)lo : (int32_t)lo - 256);
+                break;
+            }
+            case FGQ_DT_S32: {
+                const uint32_t lo = (uint32_t)v;
+                ((int32_t *)y)[i] = lo <= 0x7fffffffu ? (int32_t)lo : (int32_t)((int64_t)lo - 4294967296ll);
+                break;
+            }
+            case FGQ_DT_S64: ((int64_t *)y)[i] = v <= (uint64_t)INT64_MAX ? (int64_t)v : -(int64_t)(~v) - 1; break;
+            default: ((uint8_t *)y)[i] = (uint8_t)v; break;
+            }
+        }
+        break;
+    }
+    }
+}
+#undef SCATTER_COMBINE
+
+fgq_status fgq_scatter_nd_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                  const fgq_tensor_view *const *out, fgq_error *err)
+{
+    const fgq_tensor_view *x = in[0], *ix = in[1], *u = in[2];
+    const int32_t red = node->iparams[0];
+    const size_t es = fgq_dtype_size(x->dtype);
+    const int32_t k = (int32_t)ix->dims[ix->rank - 1];
+    const int64_t n_tuples = fgq_ops_dims_prod(ix->dims, 0, ix->rank - 1);
+    const int64_t slice = fgq_ops_dims_prod(x->dims, k, x->rank); /* elements per update */
+    const int64_t *iv = (const int64_t *)ix->data;
+    /* every index first: a bad one fails the run with Y untouched, never writes outside it */
+    for (int64_t t = 0; t < n_tuples; t++)
+        for (int32_t j = 0; j < k; j++) {
+            const int64_t v = iv[t * k + j], d = x->dims[j];
+            if (v < -d || v >= d)
+                return fgq_fail(err, FGQ_ERR_VALUE,
+                                FGQ_NODE_FMT "index %lld (tuple %lld, entry %d) is outside [-%lld, %lld) of data's "
+                                             "dim %d",
+                                FGQ_NODE_ARGS(node), (long long)v, (long long)t, (int)j, (long long)d, (long long)d,
+                                (int)j);
+        }
+    unsigned char *y = (unsigned char *)out[0]->data;
+    const unsigned char *ub = (const unsigned char *)u->data;
+    if (out[0]->data != x->data)
+        memcpy(y, x->data, (size_t)fgq_ops_numel(x) * es);
+    for (int64_t t = 0; t < n_tuples; t++) { /* in index order: the last of duplicate indices wins */
+        int64_t off = 0;
+        for (int32_t j = 0; j < k; j++) {
+            const int64_t v = iv[t * k + j], d = x->dims[j];
+            off = off * d + (v < 0 ? v + d : v);
+        }
+        unsigned char *dst = y + (size_t)(off * slice) * es;
+        const unsigned char *src = ub + (size_t)(t * slice) * es;
+        if (red == SCATTER_NONE)
+            memcpy(dst, src, (size_t)slice * es);
+        else
+            scatter_combine(x->dtype, red, dst, src, slice);
+    }
     return FGQ_OK;
 }

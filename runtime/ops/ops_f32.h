@@ -57,6 +57,9 @@ FGQ_OPS_F32_DECL(compare)        /* select_f32.c: Equal, Less, Greater by node->
 FGQ_OPS_F32_DECL(where)
 FGQ_OPS_F32_DECL(expand)
 FGQ_OPS_F32_DECL(cast)
+FGQ_OPS_F32_DECL(mod)
+FGQ_OPS_F32_DECL(not)
+FGQ_OPS_F32_DECL(scatter_nd)     /* layout_f32.c */
 
 #undef FGQ_OPS_F32_DECL
 

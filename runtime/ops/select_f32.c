@@ -1,13 +1,14 @@
 /*
- * select_f32.c — Equal, Less, Greater, Where, Expand and Cast at run time (fgq_ops.h: FGQ_OP_EQUAL ..
- * FGQ_OP_CAST): the ops an attention mask built from an input needs, e.g. Where(Equal(mask, 0), -inf,
- * scores). They carry bool (FGQ_DT_BOOL: one byte, 0 or 1) and integer tensors as well as f32.
+ * select_f32.c — Equal, Less, Greater, Not, Mod, Where, Expand and Cast at run time (fgq_ops.h:
+ * FGQ_OP_EQUAL .. FGQ_OP_CAST, FGQ_OP_MOD, FGQ_OP_NOT): the ops an attention mask built from an input
+ * needs, e.g. Where(Equal(mask, 0), -inf, scores), or Swin's Where(Not(Equal(m, 0)), -100, 0). They carry bool (FGQ_DT_BOOL: one byte, 0 or 1) and integer tensors as well as f32.
  * Broadcasting is NumPy's: shapes right-aligned, on each axis the dims are equal or one is 1, and the
  * output takes the larger. No scratch, no allocation; out must not alias an input.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Dim of t on axis `axis` of an output of rank r (1 where t is shorter). */
@@ -165,6 +166,116 @@ fgq_status fgq_compare_f32_run(const fgq_node_view *node, const fgq_tensor_view 
     for (int64_t r = 0; r < w.rows; r++, walk_next_row(&w))
         compare_row(node->op, in[0]->dtype, y + r * w.inner, in[0]->data, w.off[0], sa, in[1]->data, w.off[1], sb,
                     w.inner);
+    return FGQ_OK;
+}
+
+/* ---- Not ----------------------------------------------------------------------------------- */
+
+fgq_status fgq_not_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 1, 1, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    if (in[0]->dtype != FGQ_DT_BOOL || out[0]->dtype != FGQ_DT_BOOL)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "input %s, output %s (bool, bool)", FGQ_NODE_ARGS(node),
+                        fgq_dtype_name(in[0]->dtype), fgq_dtype_name(out[0]->dtype));
+    return fgq_ops_check_out_dims(node, out[0], in[0]->rank, in[0]->dims, err);
+}
+
+fgq_status fgq_not_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)node, (void)err;
+    const uint8_t *x = (const uint8_t *)in[0]->data;
+    uint8_t *y = (uint8_t *)out[0]->data;
+    const int64_t n = fgq_ops_numel(in[0]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] == 0; /* a bool that is not 0 or 1 (a hostile constant) is still true */
+    return FGQ_OK;
+}
+
+/* ---- Mod ----------------------------------------------------------------------------------- */
+
+fgq_status fgq_mod_f32_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                             const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 2, 2, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_dtype dt = in[0]->dtype;
+    const int32_t fmod_ = node->iparams[0];
+    if (fmod_ != 0 && fmod_ != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "ip[0] (fmod) = %d, expected 0 or 1", FGQ_NODE_ARGS(node),
+                        (int)fmod_);
+    if (!castable(dt) || dt == FGQ_DT_BOOL || in[1]->dtype != dt || out[0]->dtype != dt)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        FGQ_NODE_FMT "A, B and the output have dtypes %s, %s, %s (one of f32, u8, s8, s32, s64)",
+                        FGQ_NODE_ARGS(node), fgq_dtype_name(dt), fgq_dtype_name(in[1]->dtype),
+                        fgq_dtype_name(out[0]->dtype));
+    if (dt == FGQ_DT_F32 && fmod_ == 0)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "f32 inputs need fmod = 1 (ONNX Mod)",
+                        FGQ_NODE_ARGS(node));
+    int32_t rank = 0;
+    int64_t dims[FGQ_MAX_DIMS];
+    if ((st = broadcast_dims(node, in, 2, &rank, dims, err)) != FGQ_OK)
+        return st;
+    return fgq_ops_check_out_dims(node, out[0], rank, dims, err);
+}
+
+/* a mod b for integers: fmod_ 1 truncates (the remainder has a's sign, C's %), 0 floors (b's sign,
+ * Python's %). b = 0 gives 0 (NumPy's value; C's % would be undefined) and b = -1 gives 0 (so
+ * INT64_MIN % -1, undefined in C, never happens). */
+static int64_t mod_int(int64_t a, int64_t b, int32_t fmod_)
+{
+    if (b == 0 || b == -1)
+        return 0;
+    int64_t r = a % b;
+    if (!fmod_ && r != 0 && (r < 0) != (b < 0))
+        r += b; /* |r| < |b| and the signs differ: no overflow */
+    return r;
+}
+
+#define MOD_ROW(T)                                                               \
+    do {                                                                         \
+        const T *a_ = (const T *)a + oa, *b_ = (const T *)b + ob;                \
+        T *y_ = (T *)y;                                                          \
+        for (int64_t i = 0; i < n; i++)                                          \
+            y_[i] = (T)mod_int((int64_t)a_[i * sa], (int64_t)b_[i * sb], fmod_); \
+    } while (0)
+
+static void mod_row(fgq_dtype dt, int32_t fmod_, void *y, const void *a, int64_t oa, int64_t sa, const void *b,
+                    int64_t ob, int64_t sb, int64_t n)
+{
+    switch (dt) {
+    case FGQ_DT_F32: {
+        const float *a_ = (const float *)a + oa, *b_ = (const float *)b + ob;
+        float *y_ = (float *)y;
+        for (int64_t i = 0; i < n; i++) /* exact: fmod's result is representable, no rounding */
+            y_[i] = fmodf(a_[i * sa], b_[i * sb]);
+        break;
+    }
+    case FGQ_DT_S8: MOD_ROW(int8_t); break;
+    case FGQ_DT_S32: MOD_ROW(int32_t); break;
+    case FGQ_DT_S64: MOD_ROW(int64_t); break;
+    default: MOD_ROW(uint8_t); break; /* u8 */
+    }
+}
+#undef MOD_ROW
+
+fgq_status fgq_mod_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    walker w;
+    walk_init(&w, out[0], in, 2);
+    const fgq_dtype dt = out[0]->dtype;
+    const size_t es = fgq_dtype_size(dt);
+    uint8_t *y = (uint8_t *)out[0]->data;
+    const int64_t sa = walk_step(&w, 0), sb = walk_step(&w, 1);
+    for (int64_t r = 0; r < w.rows; r++, walk_next_row(&w))
+        mod_row(dt, node->iparams[0], y + (size_t)(r * w.inner) * es, in[0]->data, w.off[0], sa, in[1]->data, w.off[1],
+                sb, w.inner);
     return FGQ_OK;
 }
 

@@ -419,3 +419,61 @@ def test_folded_cast_equals_the_runtime_cast(work, to, want):
     got = [np.load(work / n) for n in ("yc.npy", "yx.npy")]
     np.testing.assert_array_equal(got[0], got[1])
     np.testing.assert_array_equal(got[0], np.array(want, np.float32))
+
+
+def malformed_model(path, case):
+    """One malformed Mod / Not / ScatterND / Range node named 'bad' on x [2, 3]."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    i64 = lambda name, v: numpy_helper.from_array(np.array(v, np.int64), name)  # noqa: E731
+    inits = [numpy_helper.from_array(np.ones(3, np.float32), "u3"), numpy_helper.from_array(np.ones((2, 3), np.float32), "u23")]
+    op, ins, attrs = {
+        "scatter_rank0_indices": ("ScatterND", ["x", "i0", "u3"], {}),
+        "scatter_last_dim_past_rank": ("ScatterND", ["x", "i13", "u3"], {}),
+        "scatter_int32_indices": ("ScatterND", ["x", "i32", "u3"], {}),
+        "scatter_updates_shape": ("ScatterND", ["x", "i11", "u23"], {}),
+        "scatter_reduction": ("ScatterND", ["x", "i11", "u3"], {"reduction": "sum"}),
+        "mod_float_fmod0": ("Mod", ["x", "u3"], {}),
+        "mod_mixed_dtypes": ("Mod", ["k", "k32"], {}),
+        "not_float": ("Not", ["x"], {}),
+        "range_delta_0": ("Range", ["one", "five", "zero"], {}),
+        "range_mixed_dtypes": ("Range", ["one", "five", "k32"], {}),
+    }[case]
+    inits += [i64("i0", 0), i64("i13", [[0, 1, 0]]), numpy_helper.from_array(np.array([[1]], np.int32), "i32"),
+              i64("i11", [[1]]), i64("k", [7]), numpy_helper.from_array(np.array(3, np.int32), "k32"),
+              i64("one", 1), i64("five", 5), i64("zero", 0)]
+    nodes = [helper.make_node(op, ins, ["b"], name="bad", **attrs)]
+    if op == "ScatterND" or (op == "Mod" and ins[0] == "x"):
+        nodes.append(helper.make_node("Add", ["x", "b"], ["y"]))
+    elif op == "Not":
+        nodes += [helper.make_node("Cast", ["b"], ["bf"], to=TensorProto.FLOAT), helper.make_node("Add", ["x", "bf"], ["y"])]
+    else:
+        nodes += [helper.make_node("Cast", ["b"], ["bf"], to=TensorProto.FLOAT), helper.make_node("ReduceSum", ["bf"], ["s"]),
+                  helper.make_node("Add", ["x", "s"], ["y"])]
+    g = helper.make_graph(nodes, "g", [x], [y], inits)
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 16)]), str(path))
+    return op
+
+
+@pytest.mark.parametrize("case, words", [
+    ("scatter_rank0_indices", ["indices of rank 0"]),
+    ("scatter_last_dim_past_rank", ["last dim 3", "data of rank 2"]),
+    ("scatter_int32_indices", ["ScatterND takes int64"]),
+    ("scatter_updates_shape", ["updates have dims [2,3], expected [1,3]"]),
+    ("scatter_reduction", ["reduction 'sum'"]),
+    ("mod_float_fmod0", ["fmod = 1"]),
+    ("mod_mixed_dtypes", ["one dtype"]),
+    ("not_float", ["Not takes bool"]),
+    ("range_delta_0", ["delta is 0"]),
+    ("range_mixed_dtypes", ["one dtype"]),
+])
+def test_malformed_mask_ops_refused_at_import(work, case, words):
+    """Mod, Not, ScatterND and Range nodes that break the ONNX spec (wrong rank or dtype of the indices,
+    updates of the wrong shape, fmod 0 on floats, mixed dtypes, a zero step) are refused by `fgq convert`
+    and `fgq run` with exit 2, naming the file and the node, before any kernel sees them (Swin-T's mask
+    ops, issue 10)."""
+    op = malformed_model(work / "bad.onnx", case)
+    for cmd in (["convert", work / "bad.onnx", "-o", work / "bad.fgq"], ["run", work / "bad.onnx", "--input", work / "x23.npy"]):
+        np.save(work / "x23.npy", np.ones((2, 3), np.float32))
+        refused(run_fgq(*cmd), "bad.onnx", f"node 'bad' ({op})", *words)
+    assert not (work / "bad.fgq").exists()

@@ -714,6 +714,18 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
     case FGQ_OP_LESS: xb_node1(b, "Less", base, 2, in, yn); break;
     case FGQ_OP_GREATER: xb_node1(b, "Greater", base, 2, in, yn); break;
     case FGQ_OP_WHERE: xb_node1(b, "Where", base, 3, in, yn); break;
+    case FGQ_OP_NOT: xb_node1(b, "Not", base, 1, in, yn); break;
+    case FGQ_OP_MOD:
+        n = xb_node1(b, "Mod", base, 2, in, yn);
+        attr_int(b, n, "fmod", ip[0]);
+        break;
+    case FGQ_OP_SCATTER_ND: {
+        static const char *const reds[] = {"none", "add", "mul", "max", "min"};
+        n = xb_node1(b, "ScatterND", base, 3, in, yn);
+        if (ip[0] > 0 && ip[0] <= 4)
+            attr_string(b, n, "reduction", reds[ip[0]]);
+        break;
+    }
     case FGQ_OP_EXPAND: {
         fgq_tensor_info yi = tinfo(b, y);
         const char *ein[2] = {in[0], init_i64_vec(b, xb_fmt(b, "%s/shape", base), yi.dims, yi.rank)};

@@ -87,7 +87,7 @@ extern "C" {
     X(Unsqueeze,             infer_unsqueeze,        lower_copy,            FGQ_ONNX_FOLDS)          \
     X(Identity,              infer_identity,         lower_copy,            FGQ_ONNX_FOLDS)          \
     X(Dropout,               infer_dropout,          lower_copy,            0)                       \
-    X(Transpose,             infer_transpose,        lower_transpose,       0)                       \
+    X(Transpose,             infer_transpose,        lower_transpose,       FGQ_ONNX_FOLDS)          \
     X(Concat,                infer_concat,           lower_concat,          FGQ_ONNX_FOLDS)          \
     X(Gather,                infer_gather,           lower_gather,          FGQ_ONNX_FOLDS)          \
     X(Cast,                  infer_cast,             lower_cast,            FGQ_ONNX_FOLDS)          \
@@ -96,6 +96,10 @@ extern "C" {
     X(Greater,               infer_compare,          lower_compare,         0)                       \
     X(Where,                 infer_where,            lower_where,           FGQ_ONNX_FOLDS)          \
     X(Expand,                infer_expand,           lower_expand,          FGQ_ONNX_FOLDS)          \
+    X(Mod,                   infer_mod,              lower_mod,             FGQ_ONNX_FOLDS)          \
+    X(Not,                   infer_not,              lower_not,             FGQ_ONNX_FOLDS)          \
+    X(ScatterND,             infer_scatter_nd,       lower_scatter_nd,      FGQ_ONNX_FOLDS)          \
+    X(Range,                 infer_range,            lower_range,           FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
     X(Constant,              infer_constant,         lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
     X(Shape,                 infer_shape_op,         lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \
     X(ConstantOfShape,       infer_unknown,          lower_fold_only,       FGQ_ONNX_FOLDS | FGQ_ONNX_FOLD_ONLY) \

@@ -286,3 +286,65 @@ int fgq_onnx_conv_transpose(const fgq_ir_node *n, int32_t ns, const int64_t *x_s
     }
     return 0;
 }
+
+int fgq_onnx_range_count_int(int64_t start, int64_t limit, int64_t delta, int64_t *n, char *why, size_t why_len)
+{
+    if (delta == 0) {
+        snprintf(why, why_len, "delta is 0");
+        return -1;
+    }
+    /* |limit − start| and |delta| as uint64_t: exact for every pair of int64 values */
+    const int up = delta > 0;
+    if (up ? limit <= start : limit >= start) {
+        *n = 0;
+        return 0;
+    }
+    const uint64_t diff = up ? (uint64_t)limit - (uint64_t)start : (uint64_t)start - (uint64_t)limit;
+    const uint64_t step = up ? (uint64_t)delta : (uint64_t)(-(delta + 1)) + 1u;
+    const uint64_t count = diff / step + (diff % step != 0);
+    if (count > (uint64_t)1 << 40) {
+        snprintf(why, why_len, "%llu elements, more than fgq holds (2^40)", (unsigned long long)count);
+        return -1;
+    }
+    *n = (int64_t)count;
+    return 0;
+}
+
+int fgq_onnx_range_count_f32(float start, float limit, float delta, int64_t *n, char *why, size_t why_len)
+{
+    if (delta == 0.0f) {
+        snprintf(why, why_len, "delta is 0");
+        return -1;
+    }
+    const double c = ceil((double)(limit - start) / (double)delta);
+    if (!(c <= 1099511627776.0)) { /* NaN, inf or past 2^40 */
+        snprintf(why, why_len, "start %g, limit %g, delta %g give no finite element count up to 2^40", (double)start,
+                 (double)limit, (double)delta);
+        return -1;
+    }
+    *n = c > 0.0 ? (int64_t)c : 0;
+    return 0;
+}
+
+int64_t fgq_onnx_mod_int(int64_t a, int64_t b, int fmod_)
+{
+    if (b == 0 || b == -1)
+        return 0;
+    int64_t r = a % b;
+    if (!fmod_ && r != 0 && (r < 0) != (b < 0))
+        r += b;
+    return r;
+}
+
+int fgq_onnx_scatter_reduction(const fgq_ir_node *n, int32_t *code, char *why, size_t why_len)
+{
+    static const char *const names[] = {"none", "add", "mul", "max", "min"};
+    const char *r = str_attr(n, "reduction", "none");
+    for (int32_t i = 0; i < 5; i++)
+        if (strcmp(r, names[i]) == 0) {
+            *code = i;
+            return 0;
+        }
+    snprintf(why, why_len, "reduction '%s' (none, add, mul, max, min)", r);
+    return -1;
+}

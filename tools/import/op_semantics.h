@@ -63,4 +63,19 @@ int fgq_onnx_conv_transpose(const fgq_ir_node *n, int32_t ns, const int64_t *x_s
                             int64_t *out_sp, int64_t *pad_begin, int64_t *stride, int64_t *dil, char *why,
                             size_t why_len);
 
+/* Range: the element count max(ceil((limit − start) / delta), 0) for integer operands (exact, no
+ * overflow for any int64 values) or f32 ones (as ONNX Runtime: limit − start in float, divided by
+ * delta in double, then ceil). The values are start, start + delta, ... accumulated in the type (the
+ * spec's loop). Returns 0, or -1 (delta 0; a non-finite or too large count) with the reason in why. */
+int fgq_onnx_range_count_int(int64_t start, int64_t limit, int64_t delta, int64_t *n, char *why, size_t why_len);
+int fgq_onnx_range_count_f32(float start, float limit, float delta, int64_t *n, char *why, size_t why_len);
+
+/* Mod: fgq's integer a mod b (FGQ_OP_MOD: fmod_ 1 truncates, 0 floors; b 0 or -1 gives 0), the same
+ * values the runtime op computes, for shape arithmetic folded at import. */
+int64_t fgq_onnx_mod_int(int64_t a, int64_t b, int fmod_);
+
+/* ScatterND: attribute reduction ("none", "add", "mul", "max", "min") as FGQ_OP_SCATTER_ND's ip[0]
+ * (0..4). Returns 0, or -1 with the reason in why. */
+int fgq_onnx_scatter_reduction(const fgq_ir_node *n, int32_t *code, char *why, size_t why_len);
+
 #endif /* FGQ_OP_SEMANTICS_H */

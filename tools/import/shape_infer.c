@@ -500,6 +500,154 @@ static fgq_status infer_expand(infer_ctx *c)
     return st;
 }
 
+/* Mod: A and B of one dtype broadcast, A's dtype out; fmod 0 or 1, and 1 for float (ONNX). Integer
+ * shape arithmetic (Swin's W % window) is evaluated as the runtime op would. */
+static fgq_status infer_mod(infer_ctx *c)
+{
+    fgq_status rq = required_inputs(c, 2);
+    if (rq != FGQ_OK)
+        return rq;
+    const int64_t fmod_ = fgq_node_attr_int(cur(c), "fmod", 0);
+    if (fmod_ != 0 && fmod_ != 1)
+        return node_fail(c, FGQ_ERR_FORMAT, "attribute fmod = %lld (0 or 1)", (long long)fmod_);
+    fgq_ir_tensor *a = in_t(c, 0), *b = in_t(c, 1);
+    if (!known(a) || !known(b))
+        return FGQ_OK;
+    if (a->dtype != b->dtype)
+        return node_fail(c, FGQ_ERR_FORMAT, "A is %s and B is %s (one dtype)", fgq_dtype_name(a->dtype),
+                         fgq_dtype_name(b->dtype));
+    if (a->dtype == FGQ_DT_F32 && fmod_ == 0)
+        return node_fail(c, FGQ_ERR_FORMAT, "float inputs need fmod = 1 (ONNX Mod: fmod 0 is for integers)");
+    if (a->dtype == FGQ_DT_BOOL)
+        return node_fail(c, FGQ_ERR_FORMAT, "bool inputs (Mod takes numbers)");
+    int32_t r;
+    int64_t dims[FGQ_MAX_DIMS];
+    fgq_status st = broadcast(c, a, b, &r, dims);
+    if (st != FGQ_OK)
+        return st;
+    set_out(c, 0, a->dtype, r, dims);
+    const int64_t *va, *vb;
+    int64_t na, nb;
+    if (in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && (na == nb || na == 1 || nb == 1)) {
+        int64_t n = na > nb ? na : nb, out[FOLD_MAX_ELEMS];
+        for (int64_t i = 0; i < n; i++)
+            out[i] = fgq_onnx_mod_int(va[na == 1 ? 0 : i], vb[nb == 1 ? 0 : i], (int)fmod_);
+        set_ints(c, 0, out, n);
+    }
+    return FGQ_OK;
+}
+
+/* Not: bool in, bool out. */
+static fgq_status infer_not(infer_ctx *c)
+{
+    fgq_status rq = required_inputs(c, 1);
+    if (rq != FGQ_OK)
+        return rq;
+    fgq_ir_tensor *x = in_t(c, 0);
+    if (!known(x))
+        return FGQ_OK;
+    if (x->dtype != FGQ_DT_BOOL)
+        return node_fail(c, FGQ_ERR_FORMAT, "input is %s (Not takes bool)", fgq_dtype_name(x->dtype));
+    set_out_like(c, 0, x);
+    return FGQ_OK;
+}
+
+/* ScatterND: DATA's shape and dtype; INDICES int64 of rank >= 1 whose last dim k is in 1..rank(DATA);
+ * UPDATES of DATA's dtype and dims INDICES[:-1] + DATA[k:]; reduction one fgq runs. */
+static fgq_status infer_scatter_nd(infer_ctx *c)
+{
+    fgq_status rq = required_inputs(c, 3);
+    if (rq != FGQ_OK)
+        return rq;
+    int32_t red;
+    char why[160];
+    if (fgq_onnx_scatter_reduction(cur(c), &red, why, sizeof why) != 0)
+        return node_fail(c, FGQ_ERR_UNSUPPORTED, "%s", why);
+    fgq_ir_tensor *d = in_t(c, 0), *ix = in_t(c, 1), *u = in_t(c, 2);
+    if (known(ix) && ix->dtype != FGQ_DT_S64)
+        return node_fail(c, FGQ_ERR_FORMAT, "indices are %s (ScatterND takes int64)", fgq_dtype_name(ix->dtype));
+    if (known(d) && known(u) && d->dtype != u->dtype)
+        return node_fail(c, FGQ_ERR_FORMAT, "data is %s and updates are %s (one dtype)", fgq_dtype_name(d->dtype),
+                         fgq_dtype_name(u->dtype));
+    if (!known(d) || !known(ix))
+        return FGQ_OK;
+    const int64_t k = ix->rank >= 1 ? ix->dims[ix->rank - 1] : 0;
+    if (d->rank < 1 || ix->rank < 1 || k < 1 || k > d->rank)
+        return node_fail(c, FGQ_ERR_SHAPE,
+                         "indices of rank %d with last dim %lld for data of rank %d (rank >= 1, "
+                         "last dim in 1..rank of data)",
+                         (int)ix->rank, (long long)k, (int)d->rank);
+    if (known(u)) {
+        int64_t want[FGQ_MAX_DIMS];
+        int32_t r = 0;
+        for (int32_t i = 0; i < ix->rank - 1; i++)
+            want[r++] = ix->dims[i];
+        for (int32_t i = (int32_t)k; i < d->rank && r < FGQ_MAX_DIMS; i++)
+            want[r++] = d->dims[i];
+        int ok = u->rank == r && ix->rank - 1 + (d->rank - k) <= FGQ_MAX_DIMS;
+        for (int32_t i = 0; i < r && ok; i++)
+            ok = u->dims[i] == want[i];
+        if (!ok) {
+            char got[160], exp[160];
+            return node_fail(c, FGQ_ERR_SHAPE,
+                             "updates have dims %s, expected %s (indices' dims but the last, then "
+                             "data's from dim %lld)",
+                             dims_str(got, sizeof got, u->rank, u->dims), dims_str(exp, sizeof exp, r, want),
+                             (long long)k);
+        }
+    }
+    set_out_like(c, 0, d);
+    return FGQ_OK;
+}
+
+/* Range: scalars start, limit, delta of one dtype (float, int32, int64); a 1-D output whose length
+ * depends on their values, so it is known (and Range supported) only where they are constants. */
+static fgq_status infer_range(infer_ctx *c)
+{
+    fgq_status rq = required_inputs(c, 3);
+    if (rq != FGQ_OK)
+        return rq;
+    fgq_ir_tensor *t[3] = {in_t(c, 0), in_t(c, 1), in_t(c, 2)};
+    static const char *const role[3] = {"start", "limit", "delta"};
+    for (int32_t k = 0; k < 3; k++) {
+        if (!known(t[k]))
+            return FGQ_OK;
+        if (fgq_ir_tensor_numel(t[k]) != 1 || t[k]->rank > 1)
+            return node_fail(c, FGQ_ERR_SHAPE, "%s has %lld elements (a scalar)", role[k],
+                             (long long)fgq_ir_tensor_numel(t[k]));
+        if (t[k]->dtype != t[0]->dtype)
+            return node_fail(c, FGQ_ERR_FORMAT, "%s is %s and start is %s (one dtype)", role[k],
+                             fgq_dtype_name(t[k]->dtype), fgq_dtype_name(t[0]->dtype));
+    }
+    const fgq_dtype dt = t[0]->dtype;
+    if (dt != FGQ_DT_F32 && dt != FGQ_DT_S32 && dt != FGQ_DT_S64)
+        return node_fail(c, FGQ_ERR_UNSUPPORTED, "inputs of dtype %s (float, int32, int64)", fgq_dtype_name(dt));
+    int64_t n = -1;
+    char why[160];
+    const int64_t *v[3];
+    int64_t nv;
+    if (in_ints(c, 0, &v[0], &nv) && in_ints(c, 1, &v[1], &nv) && in_ints(c, 2, &v[2], &nv)) {
+        if (fgq_onnx_range_count_int(v[0][0], v[1][0], v[2][0], &n, why, sizeof why) != 0)
+            return node_fail(c, FGQ_ERR_VALUE, "%s", why);
+        set_out(c, 0, dt, 1, &n);
+        if (n <= FOLD_MAX_ELEMS) {
+            int64_t out[FOLD_MAX_ELEMS];
+            for (int64_t i = 0; i < n; i++)
+                out[i] = (int64_t)((uint64_t)v[0][0] + (uint64_t)i * (uint64_t)v[2][0]); /* within [start, limit) */
+            set_ints(c, 0, out, n);
+        }
+    } else if (dt == FGQ_DT_F32 && t[0]->kind == FGQ_TK_CONST && t[1]->kind == FGQ_TK_CONST &&
+               t[2]->kind == FGQ_TK_CONST && t[0]->data != NULL && t[1]->data != NULL && t[2]->data != NULL) {
+        float f[3];
+        for (int32_t k = 0; k < 3; k++)
+            memcpy(&f[k], t[k]->data, sizeof f[k]);
+        if (fgq_onnx_range_count_f32(f[0], f[1], f[2], &n, why, sizeof why) != 0)
+            return node_fail(c, FGQ_ERR_VALUE, "%s", why);
+        set_out(c, 0, dt, 1, &n);
+    }
+    return FGQ_OK;
+}
+
 static fgq_status infer_same(infer_ctx *c)
 {
     fgq_ir_tensor *x = in_t(c, 0);

@@ -335,6 +335,10 @@ int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n)
         return 1;
     if (g == NULL)
         return 0;
+    const fgq_ir_tensor *r = n->inputs[1] >= 0 ? &g->tensors[n->inputs[1]] : NULL;
+    if (r != NULL && r->kind == FGQ_TK_CONST && r->data != NULL && r->dtype == FGQ_DT_F32 &&
+        fgq_ir_tensor_numel(r) == 1 && ((const float *)r->data)[0] == 0.0f)
+        return 1; /* ratio 0: y = x even in training mode (the mask output, all true, must be unread) */
     const fgq_ir_tensor *t = &g->tensors[n->inputs[2]];
     if (t->kind != FGQ_TK_CONST || t->data == NULL || fgq_ir_tensor_numel(t) != 1)
         return 0;
@@ -854,6 +858,58 @@ static fgq_status lower_expand(const fgq_graph *g, const fgq_ir_node *n, int64_t
                      s != NULL ? " ('" : "", s != NULL ? s->name : "", s != NULL ? "')" : "");
     (void)err;
     return FGQ_OK;
+}
+
+/* Mod: A, B broadcast; ip[0] = fmod (0 Python's %, integers only; 1 C's fmod). */
+static fgq_status lower_mod(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                            int32_t *keep, fgq_error *err)
+{
+    (void)opset, (void)keep;
+    out->op = FGQ_OP_MOD;
+    const int64_t fmod_ = fgq_node_attr_int(n, "fmod", 0);
+    if (fmod_ != 0 && fmod_ != 1)
+        return UNSUP("node '%s' (Mod): fmod = %lld (0 or 1)", n->name, (long long)fmod_);
+    out->iparams[0] = (int32_t)fmod_;
+    const fgq_ir_tensor *a = g != NULL && n->n_inputs >= 1 ? tensor_of(g, n->inputs[0]) : NULL;
+    if (a != NULL && a->dtype == FGQ_DT_F32 && fmod_ == 0)
+        return UNSUP("node '%s' (Mod): float inputs need fmod = 1", n->name);
+    if (n->n_inputs != 2 || n->inputs[1] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (Mod): A and B are required", n->name);
+    return FGQ_OK;
+}
+
+static fgq_status lower_not(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                            int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)n, (void)opset, (void)keep, (void)err;
+    out->op = FGQ_OP_NOT;
+    return FGQ_OK;
+}
+
+/* ScatterND: data, indices (int64, constant or computed), updates; ip[0] the reduction. */
+static fgq_status lower_scatter_nd(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                                   int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)keep;
+    out->op = FGQ_OP_SCATTER_ND;
+    char why[160];
+    if (fgq_onnx_scatter_reduction(n, &out->iparams[0], why, sizeof why) != 0)
+        return UNSUP("node '%s' (ScatterND): %s", n->name, why);
+    if (n->n_inputs != 3 || n->inputs[1] < 0 || n->inputs[2] < 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "node '%s' (ScatterND): data, indices and updates are required", n->name);
+    return FGQ_OK;
+}
+
+/* Range: fgq plans static shapes and Range's length is its inputs' values, so it is supported only
+ * where they are constants and it folds (FGQ_ONNX_FOLD_ONLY); one left here depends on an input. */
+static fgq_status lower_range(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,
+                              int32_t *keep, fgq_error *err)
+{
+    (void)g, (void)opset, (void)out, (void)keep;
+    return UNSUP("node '%s' (Range): supported only where it folds to a constant: start, limit and delta must be "
+                 "constants at conversion (its output's length is their values, and fgq plans every tensor's "
+                 "shape before running)",
+                 n->name);
 }
 
 static fgq_status lower_transpose(const fgq_graph *g, const fgq_ir_node *n, int64_t opset, fgq_lowered_node *out,

@@ -41,7 +41,9 @@ typedef struct {
 
 fgq_status fgq_lower_node(const fgq_graph *g, int32_t node, fgq_lowered_node *out, fgq_error *err);
 /* 1 if Dropout node n computes the identity: no training_mode attribute or
- * input, or a constant false one. g may be NULL (then an input counts as training). */
+ * input, or a constant false one, or (opset >= 12) a constant ratio of 0, which
+ * drops nothing and scales by 1/(1 - 0) in training mode too (torch writes Swin's
+ * attention dropout so). g may be NULL (then an input counts as training). */
 int fgq_dropout_is_inference(const fgq_graph *g, const fgq_ir_node *n);
 int fgq_lower_supports(const fgq_ir_node *n, char *why, size_t why_len);
 

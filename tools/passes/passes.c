@@ -5,6 +5,7 @@
 #include "import/op_semantics.h"
 
 #include "lower/lower.h"
+#include "fgq_format.h"
 
 #include <float.h>
 #include <math.h>
@@ -572,6 +573,121 @@ static fgq_status fold_broadcast(const fgq_graph *g, const fgq_ir_node *n, fgq_i
     return FGQ_OK;
 }
 
+/* Mod, Not, ScatterND and integer Transpose on constants are evaluated by the runtime's own kernel
+ * (check, then run), so the folded constant is the bytes the unfolded node would give. Its output takes
+ * the dims of the broadcast (Mod), of the permutation (Transpose) or of input 0; like every op the runtime
+ * computes, it folds only within fold_fits. A check the
+ * kernel refuses leaves the node to the lowering and the loader, which say why; a run that fails (a
+ * ScatterND index out of range) is the model's error, named with its node. */
+static fgq_status fold_by_runtime(const fgq_graph *g, const fgq_ir_node *n, fgq_op op, const int32_t *ips,
+                                  int32_t n_ips, fgq_ir_tensor *out, fgq_error *err)
+{
+    const fgq_op_impl *impl = fgq_op_lookup((uint32_t)op);
+    if (impl == NULL || n->n_inputs < impl->min_inputs || n->n_inputs > impl->max_inputs || n->n_inputs > 3)
+        return FGQ_ERR_UNSUPPORTED;
+    fgq_tensor_view iv[3], ov;
+    const fgq_tensor_view *ins[3];
+    for (int32_t k = 0; k < n->n_inputs; k++) {
+        if (n->inputs[k] < 0)
+            return FGQ_ERR_UNSUPPORTED; /* an omitted input: the lowering says why */
+        const fgq_ir_tensor *t = &g->tensors[n->inputs[k]];
+        iv[k].dtype = t->dtype;
+        iv[k].rank = t->rank;
+        memcpy(iv[k].dims, t->dims, sizeof iv[k].dims);
+        iv[k].data = t->data;
+        ins[k] = &iv[k];
+    }
+    ov = iv[0];
+    if (op == FGQ_OP_MOD) { /* NumPy broadcast of A and B; a mismatch is left to the check's refusal */
+        const fgq_tensor_view *a = &iv[0], *b = &iv[1];
+        ov.rank = a->rank > b->rank ? a->rank : b->rank;
+        for (int32_t k = 0; k < ov.rank; k++) {
+            const int64_t da = k - (ov.rank - a->rank) >= 0 ? a->dims[k - (ov.rank - a->rank)] : 1;
+            const int64_t db = k - (ov.rank - b->rank) >= 0 ? b->dims[k - (ov.rank - b->rank)] : 1;
+            ov.dims[k] = da == 1 ? db : da;
+        }
+    } else if (op == FGQ_OP_TRANSPOSE) { /* perm checked here: the kernel's check reads it the same way */
+        if (n_ips != iv[0].rank)
+            return FGQ_ERR_UNSUPPORTED;
+        for (int32_t k = 0; k < n_ips; k++) {
+            if (ips[k] < 0 || ips[k] >= iv[0].rank)
+                return FGQ_ERR_UNSUPPORTED;
+            ov.dims[k] = iv[0].dims[ips[k]];
+        }
+    }
+    int64_t total = 1;
+    for (int32_t k = 0; k < ov.rank; k++)
+        total = mul_sat(total, ov.dims[k] < 0 ? INT64_MAX : ov.dims[k]);
+    if (!fold_fits(g, n, total))
+        return FGQ_ERR_UNSUPPORTED; /* the runtime computes it in the arena instead */
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    for (int32_t k = 0; k < n_ips && k < FGQ_NODE_MAX_IPARAMS; k++)
+        ip[k] = ips[k];
+    const fgq_node_view nv = {n->name, (uint32_t)strlen(n->name), op, n->n_inputs, 1, ip, fp, NULL, 0};
+    const fgq_tensor_view *outs[1] = {&ov};
+    fgq_error e = {FGQ_OK, ""};
+    ov.data = NULL;
+    if (impl->check(&nv, ins, outs, &e) != FGQ_OK)
+        return FGQ_ERR_UNSUPPORTED;
+    ov.data = alloc_elems(total, ov.dtype);
+    if (ov.data == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
+    const fgq_status st = impl->run(&nv, ins, outs, &e);
+    if (st != FGQ_OK) {
+        free(ov.data);
+        return fgq_fail(err, st, "%s (in constant folding)", e.msg);
+    }
+    become_const(out, ov.dtype, ov.rank, ov.dims, ov.data);
+    return FGQ_OK;
+}
+
+/* Range on constants: start, start + delta, ... accumulated in the type (ONNX's loop; ONNX Runtime),
+ * its length by op_semantics' rule, which shape inference shares. The runtime cannot run a Range (its
+ * length is its inputs' values), so a Range folds up to FOLD_BCAST_MAX elements or is refused here. */
+static fgq_status fold_range(const fgq_graph *g, const fgq_ir_node *n, fgq_ir_tensor *out, fgq_error *err)
+{
+    if (n->n_inputs != 3 || n->inputs[1] < 0 || n->inputs[2] < 0)
+        return FGQ_ERR_UNSUPPORTED;
+    const fgq_ir_tensor *t[3] = {&g->tensors[n->inputs[0]], &g->tensors[n->inputs[1]], &g->tensors[n->inputs[2]]};
+    const fgq_dtype dt = t[0]->dtype;
+    for (int32_t k = 0; k < 3; k++)
+        if (t[k]->dtype != dt || numel_of(t[k]) != 1)
+            return FGQ_ERR_UNSUPPORTED; /* shape inference names the node */
+    if (dt != FGQ_DT_F32 && dt != FGQ_DT_S32 && dt != FGQ_DT_S64)
+        return FGQ_ERR_UNSUPPORTED;
+    int64_t cnt = 0;
+    char why[160];
+    const int r =
+        dt == FGQ_DT_F32
+            ? fgq_onnx_range_count_f32(((const float *)t[0]->data)[0], ((const float *)t[1]->data)[0],
+                                       ((const float *)t[2]->data)[0], &cnt, why, sizeof why)
+            : fgq_onnx_range_count_int(get_int(t[0], 0), get_int(t[1], 0), get_int(t[2], 0), &cnt, why, sizeof why);
+    if (r != 0)
+        return fgq_fail(err, FGQ_ERR_VALUE, "node '%s' (Range): %s", n->name, why);
+    if (cnt > FOLD_BCAST_MAX)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        "node '%s' (Range): %lld elements, more than fgq folds (%d); the runtime cannot compute a "
+                        "Range",
+                        n->name, (long long)cnt, FOLD_BCAST_MAX);
+    void *data = alloc_elems(cnt, dt);
+    if (data == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
+    if (dt == FGQ_DT_F32) {
+        float v = ((const float *)t[0]->data)[0];
+        const float d = ((const float *)t[2]->data)[0];
+        for (int64_t i = 0; i < cnt; i++, v += d)
+            ((float *)data)[i] = v;
+    } else { /* start + i·delta stays within [start, limit): no wrap, unsigned arithmetic for the steps */
+        const uint64_t s0 = (uint64_t)get_int(t[0], 0), d = (uint64_t)get_int(t[2], 0);
+        for (int64_t i = 0; i < cnt; i++)
+            put_num(data, dt, i, 0, (int64_t)(s0 + (uint64_t)i * d), 1);
+    }
+    const int64_t dims[1] = {cnt};
+    become_const(out, dt, 1, dims, data);
+    return FGQ_OK;
+}
+
 /* Evaluates node i. FGQ_OK: outputs are now constants. FGQ_ERR_UNSUPPORTED
  * (without a message): not foldable, left alone. Other errors are real. */
 static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
@@ -662,6 +778,39 @@ static fgq_status fold_node(fgq_graph *g, int32_t i, fgq_error *err)
     }
     if (is_op(n, "ConstantOfShape") || is_op(n, "Equal") || is_op(n, "Where") || is_op(n, "Expand"))
         return fold_broadcast(g, n, out, err);
+    if (is_op(n, "Range"))
+        return fold_range(g, n, out, err);
+    if (is_op(n, "Mod")) {
+        const int32_t fm = (int32_t)fgq_node_attr_int(n, "fmod", 0);
+        return fm == 0 || fm == 1 ? fold_by_runtime(g, n, FGQ_OP_MOD, &fm, 1, out, err) : FGQ_ERR_UNSUPPORTED;
+    }
+    if (is_op(n, "Not"))
+        return fold_by_runtime(g, n, FGQ_OP_NOT, NULL, 0, out, err);
+    if (is_op(n, "ScatterND")) {
+        int32_t red;
+        char why[160];
+        if (fgq_onnx_scatter_reduction(n, &red, why, sizeof why) != 0)
+            return FGQ_ERR_UNSUPPORTED;
+        return fold_by_runtime(g, n, FGQ_OP_SCATTER_ND, &red, 1, out, err);
+    }
+    if (is_op(n, "Transpose")) {
+        /* integer and bool tensors only: shape arithmetic (torch writes Pad's pads as a Transpose of an
+         * int64 [n, 2] constant); a float Transpose of weights stays a node, as before, for the quantizer */
+        if (x->dtype == FGQ_DT_F32 || x->rank > FGQ_MAX_DIMS)
+            return FGQ_ERR_UNSUPPORTED;
+        int32_t perm[FGQ_MAX_DIMS];
+        const fgq_ir_attr *a = fgq_node_attr(n, "perm");
+        if (a == NULL) {
+            for (int32_t k = 0; k < x->rank; k++)
+                perm[k] = x->rank - 1 - k;
+        } else {
+            if (a->type != FGQ_ATTR_INTS || a->n != x->rank)
+                return FGQ_ERR_UNSUPPORTED; /* the lowering names the mismatch */
+            for (int32_t k = 0; k < a->n; k++)
+                perm[k] = a->ints[k] >= 0 && a->ints[k] < x->rank ? (int32_t)a->ints[k] : -1;
+        }
+        return fold_by_runtime(g, n, FGQ_OP_TRANSPOSE, perm, x->rank, out, err);
+    }
     if (is_op(n, "Cast")) {
         const int64_t to_onnx = fgq_node_attr_int(n, "to", 0);
         fgq_dtype to = fgq_onnx_dtype((int32_t)to_onnx);

@@ -19,7 +19,11 @@
  *                      saturating; to float16 left to the runtime), Reshape,
  *                      Flatten, Slice, Identity, ConstantOfShape, Equal,
  *                      Where, Expand, Add/Sub/Mul/Div (numpy broadcasting;
- *                      f32, s32, s64). An output of more than 2^16 elements
+ *                      f32, s32, s64), Range (up to 2^24 elements: the
+ *                      runtime cannot run it), and Mod, Not, ScatterND and
+ *                      Transpose of integer / bool tensors (by the runtime's
+ *                      own kernels, so bit for bit what it would compute;
+ *                      a float Transpose stays a node). An output of more than 2^16 elements
  *                      larger than the distinct constants it comes from
  *                      (broadcasting, one tensor concatenated many times,
  *                      repeated Gather indices, Expand / Where / Equal) is
