@@ -197,6 +197,48 @@ static void test_fold_constants(void)
     fgq_graph_free(g);
 }
 
+/* ConstantOfShape folds to its value everywhere (filled by doubling copies): an odd count of f32 2.5,
+ * an s64 7 over 2^20 + 3 elements, no value (0.0f) and an empty shape with a 0 dim. */
+static void test_fold_constant_of_shape(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t three = 3, two = 2, one = 1;
+    int64_t s1[3] = {3, 5, 7}, s2[1] = {(1 << 20) + 3}, s3[2] = {0, 4}, s4[2] = {2, 3};
+    int32_t sh1 = const_i64(g, "sh1", 1, &three, s1), sh2 = const_i64(g, "sh2", 1, &one, s2);
+    int32_t sh3 = const_i64(g, "sh3", 1, &two, s3), sh4 = const_i64(g, "sh4", 1, &two, s4);
+    float v25 = 2.5f;
+    int64_t v7 = 7;
+    int32_t val1 = const_f32(g, "v1", 0, NULL, &v25), val2 = const_i64(g, "v2", 0, NULL, &v7);
+    int32_t y1 = tensor(g, "y1", FGQ_TK_INTERMEDIATE, 3, s1), y2 = tensor(g, "y2", FGQ_TK_INTERMEDIATE, 1, s2);
+    int32_t y3 = tensor(g, "y3", FGQ_TK_INTERMEDIATE, 2, s3), y4 = tensor(g, "y4", FGQ_TK_INTERMEDIATE, 2, s4);
+    g->tensors[y2].dtype = FGQ_DT_S64;
+    int32_t n1 = node(g, "c1", "ConstantOfShape", 1, (int32_t[]){sh1}, y1);
+    add_attr(g, n1, "value", FGQ_ATTR_TENSOR)->tensor = val1;
+    int32_t n2 = node(g, "c2", "ConstantOfShape", 1, (int32_t[]){sh2}, y2);
+    add_attr(g, n2, "value", FGQ_ATTR_TENSOR)->tensor = val2;
+    node(g, "c3", "ConstantOfShape", 1, (int32_t[]){sh3}, y3);
+    node(g, "c4", "ConstantOfShape", 1, (int32_t[]){sh4}, y4);
+    set_io(g, 0, (int32_t[]){0}, 4, (int32_t[]){y1, y2, y3, y4});
+    fgq_error err = {0};
+    CHECK_MSG(fgq_pass_fold_constants(g, &err) == FGQ_OK, "%s", err.msg);
+    const fgq_ir_tensor *t1 = &g->tensors[g->outputs[0]], *t2 = &g->tensors[g->outputs[1]];
+    const fgq_ir_tensor *t3 = &g->tensors[g->outputs[2]], *t4 = &g->tensors[g->outputs[3]];
+    CHECK(t1->kind == FGQ_TK_CONST && t1->dtype == FGQ_DT_F32 && t1->data != NULL);
+    CHECK(t2->kind == FGQ_TK_CONST && t2->dtype == FGQ_DT_S64 && t2->data != NULL);
+    CHECK(t3->kind == FGQ_TK_CONST && fgq_ir_tensor_numel(t3) == 0);
+    CHECK(t4->kind == FGQ_TK_CONST && t4->dtype == FGQ_DT_F32 && t4->data != NULL);
+    int64_t bad = 0;
+    for (int64_t i = 0; t1->data != NULL && i < 105; i++)
+        bad += ((const float *)t1->data)[i] != 2.5f;
+    for (int64_t i = 0; t2->data != NULL && i < s2[0]; i++)
+        bad += ((const int64_t *)t2->data)[i] != 7;
+    for (int64_t i = 0; t4->data != NULL && i < 6; i++)
+        bad += ((const float *)t4->data)[i] != 0.0f;
+    CHECK_MSG(bad == 0, "%lld folded elements differ from the value", (long long)bad);
+    fgq_graph_free(g);
+}
+
 /* Range, Mod, ScatterND and an int64 Transpose on constants fold (Swin-T's shifted-window mask and
  * pads). Oracle: ONNX's definitions written out: Range(10, 1, -3) = [10, 7, 4], Range(5, 5, 1) = [],
  * Range(1.0, 5.0, 2.0) = [1, 3]; Python's -7 % 3 = 2 and 7 % -3 = -2; ScatterND of [5, 6] at [[-1], [0]]
@@ -415,6 +457,7 @@ int main(void)
     RUN(test_fold_bn_gemm);
     RUN(test_drop_identity);
     RUN(test_fold_constants);
+    RUN(test_fold_constant_of_shape);
     RUN(test_fold_range_mod_scatter);
     RUN(test_fuse_clip_relu);
     RUN(test_no_fuse_shared);
