@@ -179,3 +179,35 @@ def test_escape_hatches(work):
     assert by_name["sig"]["op"] == "QLut" and by_name["sig"]["function"] == "Sigmoid"
     assert by_name["swish_mul"]["op"] == "Mul"
     assert by_name["hsig"]["function"] == "HardSigmoid" and by_name["tanh"]["function"] == "Tanh"
+
+
+def test_swish_pattern_only_where_it_fits(tmp_path):
+    """Sigmoid -> one table only when its output feeds nothing but Mul(x, Sigmoid(x)): a Sigmoid read
+    twice, and a gate Mul(y, Sigmoid(x)) of another tensor (a squeeze-excitation scale), keep their
+    Sigmoid a table of its own and the Mul float; the float model is still matched (ORT, > 30 dB; the pattern is refused, not mis-fused)."""
+    rng = np.random.default_rng(7)
+    w = numpy_helper.from_array((rng.standard_normal((4, 4, 1, 1)) / 2).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
+             helper.make_node("Sigmoid", ["c"], ["s"], name="sig_twice"),
+             helper.make_node("Mul", ["c", "s"], ["m"], name="mul_swish"),
+             helper.make_node("Add", ["m", "s"], ["a"], name="add"),  # the second reader of s
+             helper.make_node("Sigmoid", ["x"], ["g"], name="sig_gate"),
+             helper.make_node("Mul", ["a", "g"], ["y"], name="mul_gate")]
+    g = helper.make_graph(nodes, "gate", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5, 5])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 5, 5])], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    m.ir_version = 8
+    model = tmp_path / "gate.onnx"
+    onnx.save(m, model)
+    x = rng.standard_normal((32, 4, 5, 5)).astype(np.float32)
+    np.save(tmp_path / "calib.npy", x)
+    q = tmp_path / "gate.fgq"
+    fgq_ok("quantize", model, "--calib", tmp_path / "calib.npy", "-o", q, "--weights", "s8")
+    by_name = {n["name"]: n for n in nodes_of(q)}
+    assert by_name["sig_twice"]["function"] == "Sigmoid" and by_name["sig_gate"]["function"] == "Sigmoid"
+    assert by_name["mul_swish"]["op"] == "Mul" and by_name["mul_gate"]["op"] == "Mul"
+    fgq_ok("run", q, "--input", tmp_path / "calib.npy", "-o", tmp_path / "y.npy")
+    y = np.load(tmp_path / "y.npy").reshape(32, 4, 5, 5)
+    s = ort.InferenceSession(str(model))
+    ref = np.concatenate([s.run(None, {"x": x[i:i + 1]})[0] for i in range(len(x))])
+    assert sqnr_db(ref, y) > 30.0, sqnr_db(ref, y)
