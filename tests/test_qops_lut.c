@@ -41,10 +41,10 @@ static int run_case(fgq_dtype xdt, fgq_dtype ydt, int32_t rank, const int64_t *d
         n *= dims[i];
     for (int i = 0; i < 256; i++)
         table[i] = (uint8_t)rnd();
-    const int64_t td[1] = { 256 };
+    const int64_t td[1] = {256};
     fgq_tensor_view xv = qview((void *)x, xdt, rank, dims), tv = qview(table, ydt, 1, td),
                     yv = qview(y, ydt, rank, dims);
-    const fgq_tensor_view *in[2] = { &xv, &tv };
+    const fgq_tensor_view *in[2] = {&xv, &tv};
     tnode nd;
     tnode_init(&nd, FGQ_OP_QLUT, 2);
     nd.ip[FGQ_QP_LUT_FN] = FGQ_LUT_SIGMOID;
@@ -62,15 +62,15 @@ static int run_case(fgq_dtype xdt, fgq_dtype ydt, int32_t rank, const int64_t *d
 
 static void test_qlut_values(void)
 {
-    static const fgq_dtype dts[2] = { FGQ_DT_U8, FGQ_DT_S8 };
+    static const fgq_dtype dts[2] = {FGQ_DT_U8, FGQ_DT_S8};
     uint8_t x[4096];
     for (int a = 0; a < 2; a++)
         for (int b = 0; b < 2; b++) {
             /* every index, then the edges (u8 0 / 255, s8 −128 / 127 and their neighbours) */
-            const int64_t d1[1] = { 256 + 8 };
+            const int64_t d1[1] = {256 + 8};
             for (int i = 0; i < 256; i++)
                 x[i] = (uint8_t)i;
-            const uint8_t edges[8] = { 0, 255, 0x80, 0x7f, 1, 254, 0x81, 0x7e };
+            const uint8_t edges[8] = {0, 255, 0x80, 0x7f, 1, 254, 0x81, 0x7e};
             memcpy(x + 256, edges, sizeof edges);
             CHECK_MSG(run_case(dts[a], dts[b], 1, d1, x) == 0, "all indices, %s -> %s", fgq_dtype_name(dts[a]),
                       fgq_dtype_name(dts[b]));
@@ -82,22 +82,23 @@ static void test_qlut_values(void)
                     n *= dims[i] = 1 + (int64_t)(rnd() % 7);
                 for (int64_t i = 0; i < n; i++)
                     x[i] = (uint8_t)rnd();
-                CHECK_MSG(run_case(dts[a], dts[b], rank, dims, x) == 0, "case %d %s -> %s", it,
-                          fgq_dtype_name(dts[a]), fgq_dtype_name(dts[b]));
+                CHECK_MSG(run_case(dts[a], dts[b], rank, dims, x) == 0, "case %d %s -> %s", it, fgq_dtype_name(dts[a]),
+                          fgq_dtype_name(dts[b]));
             }
             /* empty tensor: nothing read or written */
-            const int64_t d0[2] = { 0, 3 };
+            const int64_t d0[2] = {0, 3};
             CHECK(run_case(dts[a], dts[b], 2, d0, x) == 0);
         }
 }
 
 static void test_qlut_rejects(void)
 {
-    uint8_t x[6] = { 0 }, y[6], table[257] = { 0 }, yb[6];
-    const int64_t dx[2] = { 2, 3 }, td[1] = { 256 }, td_short[1] = { 255 }, td_long[1] = { 257 }, td2[2] = { 1, 256 },
-                  dy_bad[2] = { 3, 2 };
-    fgq_tensor_view xv = qview(x, FGQ_DT_U8, 2, dx), tv = qview(table, FGQ_DT_U8, 1, td), yv = qview(y, FGQ_DT_U8, 2, dx);
-    const fgq_tensor_view *in[2] = { &xv, &tv };
+    uint8_t x[6] = {0}, y[6], table[257] = {0}, yb[6];
+    const int64_t dx[2] = {2, 3}, td[1] = {256}, td_short[1] = {255}, td_long[1] = {257}, td2[2] = {1, 256},
+                  dy_bad[2] = {3, 2};
+    fgq_tensor_view xv = qview(x, FGQ_DT_U8, 2, dx), tv = qview(table, FGQ_DT_U8, 1, td),
+                    yv = qview(y, FGQ_DT_U8, 2, dx);
+    const fgq_tensor_view *in[2] = {&xv, &tv};
     tnode nd;
     tnode_init(&nd, FGQ_OP_QLUT, 2);
     nd.ip[FGQ_QP_QMAX] = 255;
@@ -106,8 +107,8 @@ static void test_qlut_rejects(void)
     fgq_tensor_view t_short = qview(table, FGQ_DT_U8, 1, td_short), t_long = qview(table, FGQ_DT_U8, 1, td_long),
                     t_rank2 = qview(table, FGQ_DT_U8, 2, td2), t_s8 = qview(table, FGQ_DT_S8, 1, td),
                     t_f32 = qview(table, FGQ_DT_F32, 1, td);
-    const fgq_tensor_view *bad_short[2] = { &xv, &t_short }, *bad_long[2] = { &xv, &t_long },
-                          *bad_rank[2] = { &xv, &t_rank2 }, *bad_dt[2] = { &xv, &t_s8 }, *bad_f32[2] = { &xv, &t_f32 };
+    const fgq_tensor_view *bad_short[2] = {&xv, &t_short}, *bad_long[2] = {&xv, &t_long},
+                          *bad_rank[2] = {&xv, &t_rank2}, *bad_dt[2] = {&xv, &t_s8}, *bad_f32[2] = {&xv, &t_f32};
     CHECK_REJECTS(&nd, bad_short, &yv, FGQ_ERR_FORMAT);
     CHECK_REJECTS(&nd, bad_long, &yv, FGQ_ERR_FORMAT);
     CHECK_REJECTS(&nd, bad_rank, &yv, FGQ_ERR_FORMAT);
@@ -116,7 +117,7 @@ static void test_qlut_rejects(void)
 
     float xf[6];
     fgq_tensor_view x_f32 = tview(xf, 2, dx), y_f32 = tview(xf, 2, dx), y_bad = qview(yb, FGQ_DT_U8, 2, dy_bad);
-    const fgq_tensor_view *in_f[2] = { &x_f32, &tv };
+    const fgq_tensor_view *in_f[2] = {&x_f32, &tv};
     CHECK_REJECTS(&nd, in_f, &yv, FGQ_ERR_UNSUPPORTED);
     CHECK_REJECTS(&nd, in, &y_f32, FGQ_ERR_UNSUPPORTED);
     CHECK_REJECTS(&nd, in, &y_bad, FGQ_ERR_SHAPE);
@@ -145,7 +146,7 @@ static fgq_graph *lut_graph(int64_t table_len, const uint8_t *table)
 {
     fgq_graph *g = fgq_graph_new();
     g->opset = 13;
-    const int64_t dx[2] = { 1, 300 }, td[1] = { table_len };
+    const int64_t dx[2] = {1, 300}, td[1] = {table_len};
     int32_t x = tensor(g, "x", FGQ_TK_INPUT, 2, dx), xq = tensor(g, "x.q", FGQ_TK_INTERMEDIATE, 2, dx);
     int32_t yq = tensor(g, "y.q", FGQ_TK_INTERMEDIATE, 2, dx), y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, dx);
     int32_t t = tensor(g, "lut", FGQ_TK_CONST, 1, td);
@@ -154,8 +155,8 @@ static fgq_graph *lut_graph(int64_t table_len, const uint8_t *table)
     g->tensors[t].dtype = FGQ_DT_U8;
     g->tensors[t].data = malloc((size_t)table_len);
     memcpy(g->tensors[t].data, table, (size_t)table_len);
-    int32_t ip[FGQ_NODE_MAX_IPARAMS] = { 0 };
-    float fp[FGQ_NODE_MAX_FPARAMS] = { 0 };
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     fgq_error err;
     ip[FGQ_QP_Y_ZERO] = 0;
     ip[FGQ_QP_QMIN] = -128;
@@ -167,7 +168,7 @@ static fgq_graph *lut_graph(int64_t table_len, const uint8_t *table)
     memset(fp, 0, sizeof fp);
     ip[FGQ_QP_LUT_FN] = FGQ_LUT_TABLE;
     ip[FGQ_QP_QMAX] = 255;
-    const int32_t lin[2] = { xq, t };
+    const int32_t lin[2] = {xq, t};
     int32_t n1 = fgq_graph_add_node(g, "lut_node", "QLut", 2, lin, 1, &yq);
     CHECK(n1 >= 0 && fgq_node_set_prelowered(&g->nodes[n1], FGQ_OP_QLUT, ip, fp, &err) == FGQ_OK);
     memset(ip, 0, sizeof ip);
@@ -200,8 +201,8 @@ static void test_qlut_model(void)
     if (buf != NULL && err.msg[0] == '\0') {
         const uint64_t asz = (fgq_model_arena_size(&m) + 64) & ~(uint64_t)63;
         void *arena = aligned_alloc(64, (size_t)asz);
-        const void *ins[1] = { xin };
-        void *outp[1] = { yout };
+        const void *ins[1] = {xin};
+        void *outp[1] = {yout};
         CHECK_MSG(fgq_model_run(&m, arena, asz, ins, outp, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
         free(arena);
         int bad = 0;

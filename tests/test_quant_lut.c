@@ -31,16 +31,11 @@ static double urand(void)
 static double f_oracle(fgq_lut_fn fn, double a, double b, double x)
 {
     switch (fn) {
-    case FGQ_LUT_SIGMOID:
-        return 1.0 / (1.0 + exp(-x));
-    case FGQ_LUT_HARD_SIGMOID:
-        return fmax(0.0, fmin(1.0, a * x + b));
-    case FGQ_LUT_HARD_SWISH:
-        return x * fmax(0.0, fmin(1.0, x * (1.0 / 6.0) + 0.5));
-    case FGQ_LUT_TANH:
-        return tanh(x);
-    default:
-        return x / (1.0 + exp(-x));
+    case FGQ_LUT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case FGQ_LUT_HARD_SIGMOID: return fmax(0.0, fmin(1.0, a * x + b));
+    case FGQ_LUT_HARD_SWISH: return x * fmax(0.0, fmin(1.0, x * (1.0 / 6.0) + 0.5));
+    case FGQ_LUT_TANH: return tanh(x);
+    default: return x / (1.0 + exp(-x));
     }
 }
 
@@ -71,7 +66,8 @@ static int check_table(fgq_lut_fn fn, float a, float b, fgq_dtype xdt, fgq_affin
             near_ties += tie;
             if (!tie) {
                 if (bad < 3)
-                    fprintf(stderr, "  fn %d x code %d: table %d, want %d (r = %.12g)\n", (int)fn, q, got, (int)want, r);
+                    fprintf(stderr, "  fn %d x code %d: table %d, want %d (r = %.12g)\n", (int)fn, q, got, (int)want,
+                            r);
                 bad++;
             }
         }
@@ -102,10 +98,10 @@ static fgq_affine_params params_for(fgq_dtype dt, float lo, float hi)
 
 static void test_tables_brute_force(void)
 {
-    static const fgq_lut_fn fns[5] = { FGQ_LUT_SIGMOID, FGQ_LUT_HARD_SIGMOID, FGQ_LUT_HARD_SWISH, FGQ_LUT_TANH,
-                                       FGQ_LUT_SWISH };
-    static const float ab[4][2] = { { 0.2f, 0.5f }, { 1.0f / 6.0f, 0.5f }, { 0.37f, 0.11f }, { -0.5f, 0.75f } };
-    static const fgq_dtype dts[2] = { FGQ_DT_U8, FGQ_DT_S8 };
+    static const fgq_lut_fn fns[5] = {FGQ_LUT_SIGMOID, FGQ_LUT_HARD_SIGMOID, FGQ_LUT_HARD_SWISH, FGQ_LUT_TANH,
+                                      FGQ_LUT_SWISH};
+    static const float ab[4][2] = {{0.2f, 0.5f}, {1.0f / 6.0f, 0.5f}, {0.37f, 0.11f}, {-0.5f, 0.75f}};
+    static const fgq_dtype dts[2] = {FGQ_DT_U8, FGQ_DT_S8};
     int cases = 0;
     for (int f = 0; f < 5; f++)
         for (int xd = 0; xd < 2; xd++)
@@ -142,22 +138,22 @@ static void test_tables_brute_force(void)
 /* Zero points at the ends of the dtype: all-negative and all-positive input ranges. */
 static void test_tables_edge_zero_points(void)
 {
-    fgq_affine_params xp = { 0.05f, 255, 0, 255 }, yp = { 1.0f / 255.0f, 0, 0, 255 };
+    fgq_affine_params xp = {0.05f, 255, 0, 255}, yp = {1.0f / 255.0f, 0, 0, 255};
     CHECK(check_table(FGQ_LUT_SIGMOID, 0, 0, FGQ_DT_U8, xp, FGQ_DT_U8, yp) == 0);
     xp.zero_point = 0;
     CHECK(check_table(FGQ_LUT_TANH, 0, 0, FGQ_DT_U8, xp, FGQ_DT_U8, yp) == 0);
-    fgq_affine_params xs = { 0.1f, -128, -128, 127 }, ys = { 0.02f, 127, -128, 127 };
+    fgq_affine_params xs = {0.1f, -128, -128, 127}, ys = {0.02f, 127, -128, 127};
     CHECK(check_table(FGQ_LUT_HARD_SWISH, 0, 0, FGQ_DT_S8, xs, FGQ_DT_S8, ys) == 0);
     xs.zero_point = 127;
     CHECK(check_table(FGQ_LUT_SWISH, 0, 0, FGQ_DT_S8, xs, FGQ_DT_S8, ys) == 0);
     /* Sigmoid over a wide range reaches both ends; exact halves round away from zero (QUANTIZE's rule):
      * HardSigmoid(0) = 0.375 over s_y 0.25 is 1.5 -> 2, HardSwish(−1.5) = −0.375 is −1.5 -> −2 */
-    fgq_affine_params xw = { 0.2f, 128, 0, 255 }, yw = { 1.0f / 256.0f, 0, 0, 255 };
+    fgq_affine_params xw = {0.2f, 128, 0, 255}, yw = {1.0f / 256.0f, 0, 0, 255};
     uint8_t t[256];
     fgq_error err;
     CHECK(fgq_lut_build(FGQ_LUT_SIGMOID, 0, 0, FGQ_DT_U8, &xw, FGQ_DT_U8, &yw, t, &err) == FGQ_OK);
     CHECK(t[0] == 0 && t[255] == 255 && t[128] == 128);
-    fgq_affine_params xh = { 0.5f, 0, -128, 127 }, yh = { 0.25f, 0, -128, 127 };
+    fgq_affine_params xh = {0.5f, 0, -128, 127}, yh = {0.25f, 0, -128, 127};
     CHECK(fgq_lut_build(FGQ_LUT_HARD_SIGMOID, 0.25f, 0.375f, FGQ_DT_S8, &xh, FGQ_DT_S8, &yh, t, &err) == FGQ_OK);
     CHECK((int8_t)t[128] == 2);
     CHECK(fgq_lut_build(FGQ_LUT_HARD_SWISH, 0, 0, FGQ_DT_S8, &xh, FGQ_DT_S8, &yh, t, &err) == FGQ_OK);
@@ -168,7 +164,7 @@ static void test_build_rejects(void)
 {
     uint8_t t[256];
     fgq_error err;
-    fgq_affine_params p = { 0.1f, 0, 0, 255 }, bad = { 0.0f, 0, 0, 255 };
+    fgq_affine_params p = {0.1f, 0, 0, 255}, bad = {0.0f, 0, 0, 255};
     CHECK(fgq_lut_build(FGQ_LUT_TABLE, 0, 0, FGQ_DT_U8, &p, FGQ_DT_U8, &p, t, &err) == FGQ_ERR_VALUE);
     CHECK(fgq_lut_build(FGQ_LUT_FN_COUNT_, 0, 0, FGQ_DT_U8, &p, FGQ_DT_U8, &p, t, &err) == FGQ_ERR_VALUE);
     CHECK(fgq_lut_build(FGQ_LUT_SIGMOID, 0, 0, FGQ_DT_F32, &p, FGQ_DT_U8, &p, t, &err) == FGQ_ERR_VALUE);

@@ -44,8 +44,8 @@ fgq_status fgq_qlut_check(const fgq_node_view *node, const fgq_tensor_view *cons
     return fgq_ops_check_out_dims(node, y, x->rank, x->dims, err);
 }
 
-fgq_status fgq_qlut_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                        const fgq_tensor_view *const *out, fgq_error *err)
+fgq_status fgq_qlut_run(const fgq_node_view *node, const fgq_tensor_view *const *in, const fgq_tensor_view *const *out,
+                        fgq_error *err)
 {
     (void)node;
     (void)err;

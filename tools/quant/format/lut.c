@@ -18,26 +18,20 @@ static double clamp01(double v)
 
 const char *fgq_lut_fn_name(int32_t fn)
 {
-    static const char *const names[FGQ_LUT_FN_COUNT_] = {"table", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
-                                                         "Swish"};
+    static const char *const names[FGQ_LUT_FN_COUNT_] = {"table",     "Sigmoid", "HardSigmoid",
+                                                         "HardSwish", "Tanh",    "Swish"};
     return fn > FGQ_LUT_TABLE && fn < FGQ_LUT_FN_COUNT_ ? names[fn] : names[FGQ_LUT_TABLE];
 }
 
 double fgq_lut_eval(fgq_lut_fn fn, double alpha, double beta, double x)
 {
     switch (fn) {
-    case FGQ_LUT_SIGMOID:
-        return sigmoid(x);
-    case FGQ_LUT_HARD_SIGMOID:
-        return clamp01(alpha * x + beta);
-    case FGQ_LUT_HARD_SWISH:
-        return x * clamp01(x / 6.0 + 0.5);
-    case FGQ_LUT_TANH:
-        return tanh(x);
-    case FGQ_LUT_SWISH:
-        return x * sigmoid(x);
-    default:
-        return NAN;
+    case FGQ_LUT_SIGMOID: return sigmoid(x);
+    case FGQ_LUT_HARD_SIGMOID: return clamp01(alpha * x + beta);
+    case FGQ_LUT_HARD_SWISH: return x * clamp01(x / 6.0 + 0.5);
+    case FGQ_LUT_TANH: return tanh(x);
+    case FGQ_LUT_SWISH: return x * sigmoid(x);
+    default: return NAN;
     }
 }
 
@@ -60,7 +54,7 @@ fgq_status fgq_lut_build(fgq_lut_fn fn, float alpha, float beta, fgq_dtype x_dt,
         const double v = fgq_lut_eval(fn, alpha, beta, (double)x->scale * (double)(q - x->zero_point));
         double r = round(v / (double)y->scale) + (double)y->zero_point;
         r = !(r >= qmin) ? qmin : r > qmax ? qmax : r; /* NaN (none of these functions gives one) -> qmin */
-        table[i] = (uint8_t)(uint32_t)(int32_t)r; /* s8: the two's complement byte */
+        table[i] = (uint8_t)(uint32_t)(int32_t)r;      /* s8: the two's complement byte */
     }
     return FGQ_OK;
 }
