@@ -6,6 +6,7 @@
 #include "fgq_ops.h"
 #include "import/onnx_ops.h"
 #include "import/shape_infer.h"
+#include "quant/format/lut.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,8 @@ static int inspect_fgq(const char *cmd, const char *path, int json)
             fgq_json_begin_object(&j);
             fgq_json_kv_string(&j, "name", buf);
             fgq_json_kv_string(&j, "op", fgq_op_name(ni.op));
+            if (ni.op == FGQ_OP_QLUT)
+                fgq_json_kv_string(&j, "function", fgq_lut_fn_name(ni.iparams[FGQ_QP_LUT_FN]));
             fgq_json_end_object(&j);
         }
         fgq_json_end_array(&j);
@@ -366,7 +369,10 @@ static int inspect_fgq(const char *cmd, const char *path, int json)
         printf("\n%-*s %s\n", wn, "node", "op");
         for (int32_t i = 0; i < m->n_nodes; i++) {
             fgq_node_info ni;
-            if (fgq_model_node_info(m, i, &ni) == FGQ_OK)
+            if (fgq_model_node_info(m, i, &ni) == FGQ_OK && ni.op == FGQ_OP_QLUT)
+                printf("%-*.*s %s (%s)\n", wn, (int)ni.name_len, ni.name, fgq_op_name(ni.op),
+                       fgq_lut_fn_name(ni.iparams[FGQ_QP_LUT_FN]));
+            else if (fgq_model_node_info(m, i, &ni) == FGQ_OK)
                 printf("%-*.*s %s\n", wn, (int)ni.name_len, ni.name, fgq_op_name(ni.op));
         }
         if (has_recipe)

@@ -122,6 +122,10 @@ typedef enum {
                                  out: DATA with each update slice written, in index order (duplicates: the last
                                  wins), or combined by ip[0]: 0 none, 1 add, 2 mul, 3 max, 4 min (f32, u8, s8, s32,
                                  s64); an index outside its dim fails the run with FGQ_ERR_VALUE, Y untouched */
+    /* Integer-only element-wise function through a table (runtime/ops/qlut.c, docs/quantized-ops.md "QLUT"). */
+    FGQ_OP_QLUT = 60,         /* in: X u8|s8, TABLE [256] of Y's dtype; out: Y u8|s8 (X's dims), y = TABLE[x]
+                                 (x + 128 for s8 X); ip[FGQ_QP_LUT_FN] fgq_lut_fn, fp[FGQ_QPF_LUT_ALPHA/BETA]
+                                 (HardSigmoid), X_ZERO, Y_ZERO, QMIN, QMAX: what the table was built from */
     FGQ_OP_COUNT_
 } fgq_op;
 
@@ -220,6 +224,20 @@ enum {
 enum { FGQ_QP_CONCAT_AXIS = 0, FGQ_QP_CONCAT_Y_ZERO = 1, FGQ_QP_CONCAT_IN = 2, FGQ_QCONCAT_MAX_INPUTS = 10 };
 /* QUANTIZE / DEQUANTIZE fparams. */
 enum { FGQ_QPF_SCALE = 0 };
+/* QLUT: the function its table holds (ip[FGQ_QP_LUT_FN]), for export and inspection; the runtime only reads
+ * the table. HARD_SIGMOID's alpha, beta at fp[FGQ_QPF_LUT_ALPHA], fp[FGQ_QPF_LUT_BETA]; SWISH is
+ * x·sigmoid(x) (ONNX Mul(x, Sigmoid(x))). */
+typedef enum {
+    FGQ_LUT_TABLE = 0, /* a table of unknown origin */
+    FGQ_LUT_SIGMOID = 1,
+    FGQ_LUT_HARD_SIGMOID = 2,
+    FGQ_LUT_HARD_SWISH = 3,
+    FGQ_LUT_TANH = 4,
+    FGQ_LUT_SWISH = 5,
+    FGQ_LUT_FN_COUNT_
+} fgq_lut_fn;
+enum { FGQ_QP_LUT_FN = 0, FGQ_QLUT_TABLE_LEN = 256 };
+enum { FGQ_QPF_LUT_ALPHA = 0, FGQ_QPF_LUT_BETA = 1 };
 
 const char *fgq_op_name(fgq_op op);
 /* The op's enum name without FGQ_OP_ ("QCONV": FGQ_OP_ON_QCONV in an op selection header, op_table.c),

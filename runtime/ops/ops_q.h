@@ -47,6 +47,7 @@ FGQ_OPS_Q_DECL(conv_int)
 FGQ_OPS_Q_DECL(dynquant)         /* qdyn.c */
 FGQ_OPS_Q_DECL(qconv_dyn)
 FGQ_OPS_Q_DECL(qgemm_dyn)
+FGQ_OPS_Q_DECL(qlut)             /* qlut.c */
 
 #undef FGQ_OPS_Q_DECL
 

@@ -1334,6 +1334,30 @@ static fgq_status export_qother(xb *b, const fgq_node_info *ni, const char *base
             return st;
         xb_node1(b, "GlobalAveragePool", base, 1, xf, f);
         break;
+    case FGQ_OP_QLUT: {
+        /* ONNX has no table op: the function the table was built from, in float between DQ and Q (the
+         * QDQ group ONNX Runtime runs as is or fuses; f evaluated in float32 there, in double here) */
+        const int32_t fn = ip[FGQ_QP_LUT_FN];
+        static const char *const onnx_op[FGQ_LUT_FN_COUNT_] = {NULL, "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
+                                                               "Sigmoid"};
+        if (fn <= FGQ_LUT_TABLE || fn >= FGQ_LUT_FN_COUNT_)
+            return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED,
+                            "export: node '%s': QLUT with a table of unknown origin (function %d) has no ONNX form",
+                            base, (int)fn);
+        if ((st = dq_act(b, base, 0, ni->inputs[0], ip[FGQ_QP_X_ZERO], &xf[0])) != FGQ_OK)
+            return st;
+        const char *fx = fn == FGQ_LUT_SWISH ? xb_fmt(b, "%s/sigmoid", base) : f;
+        n = xb_node1(b, onnx_op[fn], fn == FGQ_LUT_SWISH ? xb_fmt(b, "%s/Sigmoid", base) : base, 1, xf, fx);
+        if (fn == FGQ_LUT_HARD_SIGMOID) {
+            attr_float(b, n, "alpha", ni->fparams[FGQ_QPF_LUT_ALPHA]);
+            attr_float(b, n, "beta", ni->fparams[FGQ_QPF_LUT_BETA]);
+        }
+        if (fn == FGQ_LUT_SWISH) {
+            const char *mul[2] = {xf[0], fx};
+            xb_node1(b, "Mul", base, 2, mul, f);
+        }
+        break;
+    }
     case FGQ_OP_QCONCAT: {
         if (ni->n_inputs > FGQ_QCONCAT_MAX_INPUTS)
             return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': %d inputs", base, (int)ni->n_inputs);
@@ -1459,7 +1483,7 @@ static fgq_status build(xb *b, uint8_t **out, size_t *out_size)
             st = export_qdyn(b, &ni, base);
         else if (ni.op == FGQ_OP_MATMUL_INT || ni.op == FGQ_OP_CONV_INT)
             st = export_int(b, &ni, base);
-        else if (ni.op >= FGQ_OP_QCONV && ni.op <= FGQ_OP_QGEMM_DYN) /* the integer ops; the zoo ops after them are float */
+        else if ((ni.op >= FGQ_OP_QCONV && ni.op <= FGQ_OP_QGEMM_DYN) || ni.op == FGQ_OP_QLUT) /* the integer ops */
             st = export_qother(b, &ni, base);
         else
             st = export_float(b, &ni, base);

@@ -14,6 +14,7 @@
 #include "quant/format/metrics.h"
 #include "quant/s4.h"
 #include "quant/format/wformat.h"
+#include "quant/format/lut.h"
 
 #include <float.h>
 #include <math.h>
@@ -1013,6 +1014,81 @@ static fgq_status quantize_act_matmul(qctx *c, int32_t i, int *done)
     return FGQ_OK;
 }
 
+/* Sigmoid, HardSigmoid, HardSwish, Tanh of a quantized activation become one QLUT (lut.h), the output
+ * quantized with its calibrated range as any other; a Sigmoid whose output feeds only Mul(x, Sigmoid(x))
+ * (Swish as exporters write it, the Mul not kept float) becomes one QLUT for the pair, its output the
+ * Mul's. *done = 0: the node is not one of these (or does not fit) and is left to the caller. */
+static fgq_status quantize_lut(qctx *c, int32_t i, int *done)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    fgq_lut_fn fn;
+    float alpha = 0.0f, beta = 0.0f;
+    *done = 0;
+    if (fgq_node_is(n, "Sigmoid"))
+        fn = FGQ_LUT_SIGMOID;
+    else if (fgq_node_is(n, "HardSigmoid")) {
+        fn = FGQ_LUT_HARD_SIGMOID;
+        alpha = fgq_node_attr_float(n, "alpha", 0.2f);
+        beta = fgq_node_attr_float(n, "beta", 0.5f);
+        if (!isfinite(alpha) || !isfinite(beta))
+            return FGQ_OK;
+    } else if (fgq_node_is(n, "HardSwish"))
+        fn = FGQ_LUT_HARD_SWISH;
+    else if (fgq_node_is(n, "Tanh"))
+        fn = FGQ_LUT_TANH;
+    else
+        return FGQ_OK;
+    if (n->n_inputs != 1 || n->n_outputs != 1 || !fgq_ir_is_f32_activation(fg, n->inputs[0]))
+        return FGQ_OK;
+    const int32_t x = n->inputs[0];
+    int32_t y = n->outputs[0], mul = -1;
+    if (fn == FGQ_LUT_SIGMOID && c->n_cons[y] == 1 && !fg->tensors[y].is_output) {
+        const fgq_ir_node *m = &fg->nodes[c->cons[y]];
+        const fgq_layer_override *mov = find_override(c, m->name);
+        if (fgq_node_is(m, "Mul") && m->n_inputs == 2 && m->n_outputs == 1 && m->outputs[0] >= 0 &&
+            ((m->inputs[0] == x && m->inputs[1] == y) || (m->inputs[0] == y && m->inputs[1] == x)) &&
+            fg->tensors[m->outputs[0]].dtype == FGQ_DT_F32 && (mov == NULL || !mov->keep_float)) {
+            mul = c->cons[y];
+            fn = FGQ_LUT_SWISH;
+            y = m->outputs[0];
+        }
+    }
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    int32_t in[2], yq;
+    fgq_affine_params ay;
+    fgq_status st;
+    if ((st = get_quant(c, x, &in[0])) != FGQ_OK || (st = act_params(c, y, &ay)) != FGQ_OK)
+        return st;
+    const fgq_affine_params ax = c->qpar[x];
+    fgq_affine_params yp = ay;
+    act_clamp(c, mul >= 0 ? &fg->nodes[mul] : n, &ay, &yp.qmin, &yp.qmax);
+    uint8_t table[FGQ_QLUT_TABLE_LEN];
+    if ((st = fgq_lut_build(fn, alpha, beta, c->act_dt, &ax, c->act_dt, &yp, table, c->err)) != FGQ_OK)
+        return st;
+    const int64_t td[1] = {FGQ_QLUT_TABLE_LEN};
+    if ((in[1] = new_const(c, n->name, ".lut", 0, c->act_dt, 1, td, table, sizeof table)) < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
+    ip[FGQ_QP_LUT_FN] = fn;
+    ip[FGQ_QP_X_ZERO] = ax.zero_point;
+    ip[FGQ_QP_Y_ZERO] = ay.zero_point;
+    ip[FGQ_QP_QMIN] = yp.qmin;
+    ip[FGQ_QP_QMAX] = yp.qmax;
+    fp[FGQ_QPF_LUT_ALPHA] = alpha;
+    fp[FGQ_QPF_LUT_BETA] = beta;
+    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
+        (st = add_qnode(c, n->name, "QLut", FGQ_OP_QLUT, 2, in, yq, ip, fp)) != FGQ_OK)
+        return st;
+    pass_report(c, i, y, yq);
+    if (mul >= 0) {
+        c->absorbed[mul] = 1;
+        snprintf(c->rep[c->n_rep - 1].op, sizeof c->rep[c->n_rep - 1].op, "Sigmoid+Mul");
+    }
+    *done = 1;
+    return FGQ_OK;
+}
+
 static fgq_status quantize_node(qctx *c, int32_t i)
 {
     const fgq_graph *fg = c->fg;
@@ -1041,6 +1117,9 @@ static fgq_status quantize_node(qctx *c, int32_t i)
     int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     fgq_status st;
+    int lut_done = 0;
+    if ((st = quantize_lut(c, i, &lut_done)) != FGQ_OK || lut_done)
+        return st;
     if (fgq_node_is(n, "Add") && n->n_inputs == 2 && fgq_ir_is_f32_activation(fg, n->inputs[0]) && fgq_ir_is_f32_activation(fg, n->inputs[1])) {
         int32_t in[2];
         fgq_affine_params ay;

@@ -14,6 +14,11 @@
  *   MaxPool / AveragePool /   QMAXPOOL / QAVGPOOL / QGLOBAL_AVGPOOL, output
  *   GlobalAveragePool         scale and zero point = the input's
  *   Concat (<= 10 inputs)     QCONCAT over the union of the input ranges
+ *   Sigmoid, HardSigmoid,     QLUT: a 256-entry table of the function from the
+ *   HardSwish, Tanh           input's codes to the output's (format/lut.h), the
+ *                             output range calibrated as any other
+ *   Mul(x, Sigmoid(x))        one QLUT (Swish) for the pair, when the Sigmoid's
+ *                             output feeds only that Mul (neither kept float)
  *   Reshape, Flatten, Squeeze, RESHAPE / TRANSPOSE on the quantized bytes
  *   Unsqueeze, Transpose,     (parameters pass through)
  *   Identity, Dropout
