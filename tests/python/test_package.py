@@ -260,7 +260,9 @@ def test_report_is_fgq_report(fgq, quantized, images, labels, tmp_path):
     q, cli_path, _ = quantized
     out = tmp_path / "r.html"
     written = fgq.report(MNIST, [cli_path, q], images, labels, out, samples="1000:1200")
-    assert written[0] == str(out) and all(os.path.exists(p) for p in written) and len(written) == 4
+    # the page, then each figure (SQNR, weights, accuracy against bytes) as PNG and SVG
+    assert written[0] == str(out) and all(os.path.exists(p) for p in written) and len(written) == 7
+    assert sorted(os.path.splitext(p)[1] for p in written[1:]) == [".png"] * 3 + [".svg"] * 3
     text = out.read_text()
     data = json.loads(text.split('id="fgq-report-data">', 1)[1].split("</script>", 1)[0].replace("<\\/", "</"))
     r = run_fgq("eval", MNIST, cli_path, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1200", "--json")
