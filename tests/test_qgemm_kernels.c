@@ -1,7 +1,8 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
  * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
- * the AVX2 output stage qrequant__avx2) against its reference twin.
+ * the AVX2 output stage qrequant__avx2; on AArch64 with dotprod the SDOT rows
+ * qgemm_u8{s8,t2}_1x4c16__neondot) against its reference twin.
  *
  * Oracle: the reference path. Per case (a) every int32 dot product of the
  * kernel — one row at a time, and a block of rows (gemm), whole and offset —
@@ -15,7 +16,8 @@
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
  * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
  * shifts, and bias saturation. Also QUANTIZE's AVX2 loop (qquantize__avx2)
- * against the scalar one. Skips (passes) where the CPU lacks AVX2.
+ * against the scalar one. Skips (passes) on x86 without AVX2; on AArch64
+ * without dotprod it checks that AUTO picks the reference rows.
  */
 #include "test_ops_common.h"
 
@@ -313,7 +315,7 @@ static int check_case(const fgq_qgemm_kernel *kern, const qcase *c, const char *
 static void random_cases(const fgq_qgemm_kernel *kern)
 {
     int bad = 0, run = 0;
-    const int n_cases = 1100;
+    const int n_cases = fgq_test_cases(1100);
     for (int it = 0; run < n_cases && it < 20 * n_cases; it++) {
         qcase c;
         make_case(&c, kern->w_dtype, it, kern->fits != NULL && it % 4 != 0);
@@ -342,8 +344,22 @@ static void test_kernels_random(void)
         random_cases(k);
         tried++;
     }
+#if defined(__aarch64__)
+    /* both SDOT rows where the CPU has dotprod; else none, and AUTO must pick the reference */
+    const int has_dp = (fgq_cpu_features() & FGQ_CPU_ASIMDDP) != 0;
+    CHECK(tried == (has_dp ? 2 : 0));
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+                 has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+                 has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
+#else
     CHECK(tried >= 3); /* at least the three AVX2 kernels (main skips CPUs without AVX2) */
+#endif
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
+    printf("  AUTO runs: s8 %s, t2 %s, s4 %s (%d optimized rows tried)\n",
+           fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name, tried);
 }
 
 /* The output stage alone: random and extreme dots, biases, multipliers and
@@ -546,10 +562,12 @@ int main(void)
         printf("test_qgemm_kernels: skipped, this CPU has no AVX2\n");
         return FGQ_TEST_SKIPPED;
     }
-#else
-    printf("test_qgemm_kernels: skipped, not x86\n");
+#elif !defined(__aarch64__)
+    printf("test_qgemm_kernels: skipped, neither x86 nor AArch64\n");
     return FGQ_TEST_SKIPPED;
 #endif
+    /* AArch64 without dotprod (qemu-aarch64 -cpu cortex-a53) runs too: the
+     * limits through the reference rows AUTO must then pick */
     fgq_error err;
     if (fgq_threadpool_create(2, &pool2, &err) != FGQ_OK) {
         fprintf(stderr, "threadpool: %s\n", err.msg);
