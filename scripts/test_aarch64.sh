@@ -5,13 +5,14 @@
 # 1. Cross-builds targets/aarch64 (the runtime, the kernel twin tests
 #    tests/test_qgemm_kernels.c and tests/test_qconv_kernels.c, and
 #    examples/c-api/run_model.c) with Debian's gcc-aarch64-linux-gnu, static.
-# 2. Runs the kernel tests under qemu-aarch64 -cpu max (dotprod and I8MM: the
-#    SDOT rows must be the ones AUTO picks, and equal the reference on every
-#    case) and -cpu cortex-a53 (ARMv8.0, no dotprod: AUTO must pick the
+# 2. Runs the kernel tests under qemu-aarch64 -cpu max (dotprod and I8MM: AUTO
+#    must pick the I8MM rows, and they and the SDOT rows must equal the
+#    reference on every case), -cpu cortex-a76 (dotprod without I8MM: the SDOT
+#    rows) and -cpu cortex-a53 (ARMv8.0, no dotprod: AUTO must pick the
 #    reference rows, which must pass).
 # 3. With an x86 `fgq` (build/fgq, or --fgq PATH): quantizes mnist-8 with s8
-#    and ternary:g4 weights, runs run_model on one MNIST image on both emulated
-#    cores and with the x86 runtime (the same example built against
+#    and ternary:g4 weights, runs run_model on one MNIST image on the three
+#    emulated cores and with the x86 runtime (the same example built against
 #    build/libfgq_runtime.a), and compares the printed outputs (%.9g: every
 #    float32 bit) byte for byte.
 #
@@ -54,9 +55,13 @@ run() { # cpu test: runs one kernel test, prints its summary lines
     last_out=$out
 }
 run max test_qgemm_kernels must
-echo "$last_out" | grep -q "AUTO runs: s8 qgemm_u8s8_1x4c16__neondot, t2 qgemm_u8t2_1x4c16__neondot" ||
-    { echo "test_aarch64: -cpu max did not pick the SDOT rows" >&2; fail=1; }
+echo "$last_out" | grep -q "AUTO runs: s8 qgemm_u8s8_2x4c8__neoni8mm, t2 qgemm_u8t2_2x4c8__neoni8mm" ||
+    { echo "test_aarch64: -cpu max did not pick the I8MM rows" >&2; fail=1; }
 run max test_qconv_kernels must
+run cortex-a76 test_qgemm_kernels must
+echo "$last_out" | grep -q "AUTO runs: s8 qgemm_u8s8_1x4c16__neondot, t2 qgemm_u8t2_1x4c16__neondot" ||
+    { echo "test_aarch64: -cpu cortex-a76 did not pick the SDOT rows" >&2; fail=1; }
+run cortex-a76 test_qconv_kernels must
 run cortex-a53 test_qgemm_kernels must
 echo "$last_out" | grep -q "AUTO runs: s8 ref, t2 ref" ||
     { echo "test_aarch64: -cpu cortex-a53 (no dotprod) did not pick the reference rows" >&2; fail=1; }
@@ -78,7 +83,7 @@ EOF
         "$fgq" quantize "$root/examples/mnist-8/model.onnx" --calib "$root/examples/mnist/t10k-images-idx3-ubyte.gz" \
             --calib-samples 0:100 --weights "$policy" -o "$q" >/dev/null
         "$work/run_model_x86" "$q" "$work/x.raw" >"$work/x86.txt"
-        for cpu in max cortex-a53; do
+        for cpu in max cortex-a76 cortex-a53; do
             qemu-aarch64 -cpu "$cpu" "$build/run_model" "$q" "$work/x.raw" >"$work/a64.txt"
             if cmp -s "$work/x86.txt" "$work/a64.txt"; then
                 echo "  [$cpu run_model] mnist-8 $policy: $(wc -l <"$work/a64.txt") outputs identical to x86"

@@ -1,8 +1,9 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
  * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
- * the AVX2 output stage qrequant__avx2; on AArch64 with dotprod the SDOT rows
- * qgemm_u8{s8,t2}_1x4c16__neondot) against its reference twin.
+ * the AVX2 output stage qrequant__avx2; on AArch64 the SDOT rows
+ * qgemm_u8{s8,t2}_1x4c16__neondot with dotprod and the SMMLA block form
+ * qgemm_u8{s8,t2}_2x4c8__neoni8mm with I8MM) against its reference twin.
  *
  * Oracle: the reference path. Per case (a) every int32 dot product of the
  * kernel — one row at a time, and a block of rows (gemm), whole and offset —
@@ -345,13 +346,15 @@ static void test_kernels_random(void)
         tried++;
     }
 #if defined(__aarch64__)
-    /* both SDOT rows where the CPU has dotprod; else none, and AUTO must pick the reference */
-    const int has_dp = (fgq_cpu_features() & FGQ_CPU_ASIMDDP) != 0;
-    CHECK(tried == (has_dp ? 2 : 0));
-    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
-                 has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
-    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
-                 has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
+    /* the I8MM and the SDOT rows where the CPU has both, the SDOT rows with
+     * dotprod alone; else none, and AUTO must pick the reference */
+    const uint32_t cpu = fgq_cpu_features();
+    const int has_dp = (cpu & FGQ_CPU_ASIMDDP) != 0, has_mm = has_dp && (cpu & FGQ_CPU_I8MM) != 0;
+    CHECK(tried == (has_mm ? 4 : has_dp ? 2 : 0));
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, cpu, NULL)->name,
+                 has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, cpu, NULL)->name,
+                 has_mm ? "qgemm_u8t2_2x4c8__neoni8mm" : has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
 #else
     CHECK(tried >= 3); /* at least the three AVX2 kernels (main skips CPUs without AVX2) */
 #endif

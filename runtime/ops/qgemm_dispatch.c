@@ -155,6 +155,10 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
       fgq_qrequant__avx2 },
 #endif
 #if defined(__aarch64__)
+    { "qgemm_u8s8_2x4c8__neoni8mm", FGQ_DT_S8, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
+      fgq_qgemm_u8s8_1x4c16__neondot, fgq_qgemm_u8s8_2x4c8__neoni8mm, fgq_qrequant_ref },
+    { "qgemm_u8t2_2x4c8__neoni8mm", FGQ_DT_T2, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
+      fgq_qgemm_u8t2_1x4c16__neondot, fgq_qgemm_u8t2_2x4c8__neoni8mm, fgq_qrequant_ref },
     { "qgemm_u8s8_1x4c16__neondot", FGQ_DT_S8, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8s8_1x4c16__neondot, NULL,
       fgq_qrequant_ref },
     { "qgemm_u8t2_1x4c16__neondot", FGQ_DT_T2, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8t2_1x4c16__neondot, NULL,

@@ -198,6 +198,15 @@ void fgq_qgemm_u8s8_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t 
                                     int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                     int32_t zx, int32_t *dot);
+/* qgemm_u8{s8,t2}_2x4c8__neoni8mm.c: their block form with I8MM, 2
+ * activation rows × 4 weight rows a tile, 8 k a step, SMMLA (needs
+ * FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM; qgemm_neon_i8mm.h). Fits: no GS, one
+ * group, or groups of 8·j. */
+int fgq_qgemm_i8mm_fits(const fgq_qweights *qw);
+void fgq_qgemm_u8s8_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+void fgq_qgemm_u8t2_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
 #endif
 
 #if defined(__ARM_FEATURE_DSP)

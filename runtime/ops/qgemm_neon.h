@@ -18,7 +18,8 @@
  * 0). With groups (GS) both sums are taken per group and scaled by its m =
  * min(GS, W_MMAX) (t2 with n_alpha 2: the +1 and the −1 codes as two 0/1
  * masks, scaled by m+ and m−). (USDOT, I8MM's u8 × s8, would drop the XOR
- * but not Σ w unless z_x = 0, and far fewer cores have it: not used yet.)
+ * but not Σ w unless z_x = 0, and far fewer cores have it; where they do,
+ * SMMLA does twice the work of SDOT: the block form, qgemm_neon_i8mm.h.)
  *
  * Exactness: every operation is an add or a multiply of int32 lanes that
  * wrap mod 2^32 (SDOT, MLA/MLS, ADDV and the final scalar step in uint32; no

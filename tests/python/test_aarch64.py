@@ -3,11 +3,13 @@
 scripts/test_aarch64.sh cross-builds targets/aarch64 (the runtime, the kernel
 twin tests tests/test_qgemm_kernels.c and tests/test_qconv_kernels.c, and
 examples/c-api/run_model.c) with Debian's gcc-aarch64-linux-gnu and runs them
-under qemu-aarch64: -cpu max (dotprod: AUTO must pick the qgemm_*__neondot
-rows, integer for integer equal to fgq_qgemm_dot_ref on random and limit
-shapes) and -cpu cortex-a53 (no dotprod: AUTO must pick the reference rows).
-Then mnist-8 quantized by this build's `fgq quantize` (s8, ternary:g4) runs on
-both cores, its printed outputs byte for byte those of the x86 runtime.
+under qemu-aarch64: -cpu max (dotprod and I8MM: AUTO must pick the
+qgemm_*__neoni8mm rows; they and the qgemm_*__neondot rows integer for integer
+equal to fgq_qgemm_dot_ref on random and limit shapes), -cpu cortex-a76
+(dotprod alone: the SDOT rows) and -cpu cortex-a53 (no dotprod: AUTO must pick
+the reference rows). Then mnist-8 quantized by this build's `fgq quantize`
+(s8, ternary:g4) runs on the three cores, its printed outputs byte for byte
+those of the x86 runtime.
 Oracle: the reference kernels and the x86 runtime. A quarter of the kernel
 tests' random cases (the emulation is ~10x slower; the full count:
 scripts/test_aarch64.sh). Skipped, saying why, when the cross compiler or
@@ -36,12 +38,16 @@ def test_aarch64_kernels_match_reference():
                         "--fgq", FGQ, "--percent", "25"], capture_output=True, text=True, timeout=600)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and out.rstrip().endswith("test_aarch64: OK"), out[-6000:]
-    for row in ("qgemm_u8s8_1x4c16__neondot", "qgemm_u8t2_1x4c16__neondot"):
-        m = re.search(r"\[max test_qgemm_kernels\]\s+%s: (\d+) random cases" % row, out)
-        assert m and int(m.group(1)) >= 250, out
-    assert "[max test_qgemm_kernels]   AUTO runs: s8 qgemm_u8s8_1x4c16__neondot, t2 qgemm_u8t2_1x4c16__neondot" in out
+    sdot = ("qgemm_u8s8_1x4c16__neondot", "qgemm_u8t2_1x4c16__neondot")
+    i8mm = ("qgemm_u8s8_2x4c8__neoni8mm", "qgemm_u8t2_2x4c8__neoni8mm")
+    for cpu, rows in (("max", sdot + i8mm), ("cortex-a76", sdot)):
+        for row in rows:
+            m = re.search(r"\[%s test_qgemm_kernels\]\s+%s: (\d+) random cases" % (cpu, row), out)
+            assert m and int(m.group(1)) >= 250, out
+        assert re.search(r"\[%s test_qconv_kernels\]\s+\d+ cases:" % cpu, out), out
+    assert "[max test_qgemm_kernels]   AUTO runs: s8 %s, t2 %s" % i8mm in out
+    assert "[cortex-a76 test_qgemm_kernels]   AUTO runs: s8 %s, t2 %s" % sdot in out
     assert "[cortex-a53 test_qgemm_kernels]   AUTO runs: s8 ref, t2 ref" in out
-    assert re.search(r"\[max test_qconv_kernels\]\s+\d+ cases:", out), out
-    for cpu in ("max", "cortex-a53"):
+    for cpu in ("max", "cortex-a76", "cortex-a53"):
         for policy in ("s8", "ternary:g4"):
             assert "[%s run_model] mnist-8 %s: 10 outputs identical to x86" % (cpu, policy) in out, out
