@@ -241,6 +241,9 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
 #if defined(__x86_64__) || defined(__i386__)
     if (k->gemm == fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm && m_rows >= 4)
         return "qgemm_u8t2_4x4c32__avx512vnni"; /* what that row hands 4+ rows to */
+#elif defined(__aarch64__)
+    if ((k->gemm == fgq_qgemm_u8s8_2x4c8__neoni8mm || k->gemm == fgq_qgemm_u8t2_2x4c8__neoni8mm) && m_rows < 2)
+        return w_dtype == FGQ_DT_S8 ? "qgemm_u8s8_1x4c16__neondot" : "qgemm_u8t2_1x4c16__neondot"; /* its dot */
 #else
     (void)m_rows;
 #endif
