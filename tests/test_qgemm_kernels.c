@@ -349,7 +349,13 @@ static void test_kernels_random(void)
     /* the I8MM and the SDOT rows where the CPU has both, the SDOT rows with
      * dotprod alone; else none, and AUTO must pick the reference */
     const uint32_t cpu = fgq_cpu_features();
+#if defined(FGQ_NEON_DOT_ROWS) && defined(FGQ_NEON_I8MM_ROWS)
     const int has_dp = (cpu & FGQ_CPU_ASIMDDP) != 0, has_mm = has_dp && (cpu & FGQ_CPU_I8MM) != 0;
+#elif defined(FGQ_NEON_DOT_ROWS)
+    const int has_dp = (cpu & FGQ_CPU_ASIMDDP) != 0, has_mm = 0;
+#else
+    const int has_dp = 0, has_mm = 0; /* a compiler without per-function dotprod: qgemm_dispatch.h */
+#endif
     CHECK(tried == (has_mm ? 4 : has_dp ? 2 : 0));
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, cpu, NULL)->name,
                  has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);

@@ -154,11 +154,13 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
     { "qgemm_u8s4_1x4c16__avx2", FGQ_DT_S4, FGQ_CPU_AVX2, fgq_qgemm_s4_fits, fgq_qgemm_u8s4_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
 #endif
-#if defined(__aarch64__)
+#if defined(FGQ_NEON_I8MM_ROWS) /* chosen by the HWCAP bits: qgemm_dispatch.h says which compilers */
     { "qgemm_u8s8_2x4c8__neoni8mm", FGQ_DT_S8, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
       fgq_qgemm_u8s8_1x4c16__neondot, fgq_qgemm_u8s8_2x4c8__neoni8mm, fgq_qrequant_ref },
     { "qgemm_u8t2_2x4c8__neoni8mm", FGQ_DT_T2, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
       fgq_qgemm_u8t2_1x4c16__neondot, fgq_qgemm_u8t2_2x4c8__neoni8mm, fgq_qrequant_ref },
+#endif
+#if defined(FGQ_NEON_DOT_ROWS)
     { "qgemm_u8s8_1x4c16__neondot", FGQ_DT_S8, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8s8_1x4c16__neondot, NULL,
       fgq_qrequant_ref },
     { "qgemm_u8t2_1x4c16__neondot", FGQ_DT_T2, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8t2_1x4c16__neondot, NULL,
@@ -241,7 +243,7 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
 #if defined(__x86_64__) || defined(__i386__)
     if (k->gemm == fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm && m_rows >= 4)
         return "qgemm_u8t2_4x4c32__avx512vnni"; /* what that row hands 4+ rows to */
-#elif defined(__aarch64__)
+#elif defined(FGQ_NEON_I8MM_ROWS)
     if ((k->gemm == fgq_qgemm_u8s8_2x4c8__neoni8mm || k->gemm == fgq_qgemm_u8t2_2x4c8__neoni8mm) && m_rows < 2)
         return w_dtype == FGQ_DT_S8 ? "qgemm_u8s8_1x4c16__neondot" : "qgemm_u8t2_1x4c16__neondot"; /* its dot */
 #else

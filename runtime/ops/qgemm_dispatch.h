@@ -190,7 +190,21 @@ void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, i
                                            int32_t zx, int32_t *dot);
 #endif
 
-#if defined(__aarch64__)
+/* The AArch64 rows are compiled where the compiler can give one function
+ * the dotprod (I8MM) extension by a target attribute — GCC 8 (10 for I8MM's
+ * intrinsics), clang 18 — or where the whole build targets it
+ * (-march=armv8.2-a+dotprod[+i8mm]). Older clang gates arm_neon.h's
+ * extension intrinsics by the command line alone: without that flag such a
+ * build has the reference rows only. */
+#if defined(__aarch64__) &&                                                                                    \
+    (defined(__ARM_FEATURE_DOTPROD) || (defined(__clang__) ? __clang_major__ >= 18 : __GNUC__ >= 8))
+#define FGQ_NEON_DOT_ROWS 1
+#if defined(__ARM_FEATURE_MATMUL_INT8) || (defined(__clang__) ? __clang_major__ >= 18 : __GNUC__ >= 10)
+#define FGQ_NEON_I8MM_ROWS 1
+#endif
+#endif
+
+#if defined(FGQ_NEON_DOT_ROWS)
 /* qgemm_u8s8_1x4c16__neondot.c / qgemm_u8t2_1x4c16__neondot.c: s8 and t2
  * weights (any group layout), 4 rows a pass, 16 k a step, SDOT (needs
  * FGQ_CPU_ASIMDDP; qgemm_neon.h has the scheme). */
@@ -198,6 +212,8 @@ void fgq_qgemm_u8s8_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t 
                                     int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                     int32_t zx, int32_t *dot);
+#endif
+#if defined(FGQ_NEON_I8MM_ROWS)
 /* qgemm_u8{s8,t2}_2x4c8__neoni8mm.c: their block form with I8MM, 2
  * activation rows × 4 weight rows a tile, 8 k a step, SMMLA (needs
  * FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM; qgemm_neon_i8mm.h). Fits: no GS, one

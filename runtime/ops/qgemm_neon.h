@@ -41,14 +41,18 @@
 #ifndef FGQ_QGEMM_NEON_H
 #define FGQ_QGEMM_NEON_H
 
-#if defined(__aarch64__)
-
 #include "qgemm_dispatch.h"
+
+#if defined(FGQ_NEON_DOT_ROWS)
 
 #include <arm_neon.h>
 #include <string.h>
 
-#define FGQ_NEON_DOT_TARGET "arch=armv8.2-a+dotprod"
+#if defined(__clang__)
+#define FGQ_NEON_DOT_TARGET "dotprod"
+#else
+#define FGQ_NEON_DOT_TARGET "arch=armv8.2-a+dotprod" /* GCC's arm_neon.h wants the arch with it */
+#endif
 #define FGQ_NEON_FN __attribute__((target(FGQ_NEON_DOT_TARGET)))
 #define FGQ_NEON_INLINE static inline __attribute__((always_inline, target(FGQ_NEON_DOT_TARGET)))
 
@@ -218,6 +222,6 @@ FGQ_NEON_INLINE void neon_rows(const fgq_qweights *qw, int64_t j0, int64_t n, co
     }
 }
 
-#endif /* __aarch64__ */
+#endif /* FGQ_NEON_DOT_ROWS */
 
 #endif /* FGQ_QGEMM_NEON_H */

@@ -23,11 +23,15 @@
 #ifndef FGQ_QGEMM_NEON_I8MM_H
 #define FGQ_QGEMM_NEON_I8MM_H
 
-#if defined(__aarch64__)
-
 #include "qgemm_neon.h"
 
+#if defined(FGQ_NEON_I8MM_ROWS)
+
+#if defined(__clang__)
+#define FGQ_I8MM_TARGET "dotprod,i8mm"
+#else
 #define FGQ_I8MM_TARGET "arch=armv8.2-a+dotprod+i8mm"
+#endif
 #define FGQ_I8MM_FN __attribute__((target(FGQ_I8MM_TARGET)))
 #define FGQ_I8MM_INLINE static inline __attribute__((always_inline, target(FGQ_I8MM_TARGET)))
 
@@ -182,6 +186,6 @@ FGQ_I8MM_INLINE void i8mm_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, co
         dot_fn(qw, j0, n, a + m2 * lda, mode == FGQ_NEON_A_S8, zx, dot + m2 * ldd);
 }
 
-#endif /* __aarch64__ */
+#endif /* FGQ_NEON_I8MM_ROWS */
 
 #endif /* FGQ_QGEMM_NEON_I8MM_H */

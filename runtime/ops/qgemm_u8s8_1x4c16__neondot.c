@@ -7,7 +7,7 @@
  */
 #include "qgemm_neon.h"
 
-#if defined(__aarch64__)
+#if defined(FGQ_NEON_DOT_ROWS)
 
 FGQ_NEON_FN void fgq_qgemm_u8s8_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a,
                                                 int a_s8, int32_t zx, int32_t *dot)
@@ -18,4 +18,4 @@ FGQ_NEON_FN void fgq_qgemm_u8s8_1x4c16__neondot(const fgq_qweights *qw, int64_t 
         neon_rows(qw, j0, n, (const uint8_t *)a, FGQ_NEON_A_U8, 0, zx, dot);
 }
 
-#endif /* __aarch64__ */
+#endif /* FGQ_NEON_DOT_ROWS */

@@ -8,7 +8,7 @@
  */
 #include "qgemm_neon_i8mm.h"
 
-#if defined(__aarch64__)
+#if defined(FGQ_NEON_I8MM_ROWS)
 
 int fgq_qgemm_i8mm_fits(const fgq_qweights *qw)
 {
@@ -25,4 +25,4 @@ FGQ_I8MM_FN void fgq_qgemm_u8s8_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t 
         i8mm_gemm(qw, j0, n, a, lda, m, FGQ_NEON_A_U8, 0, zx, dot, ldd, fgq_qgemm_u8s8_1x4c16__neondot);
 }
 
-#endif /* __aarch64__ */
+#endif /* FGQ_NEON_I8MM_ROWS */

@@ -10,7 +10,7 @@
  */
 #include "qgemm_neon_i8mm.h"
 
-#if defined(__aarch64__)
+#if defined(FGQ_NEON_I8MM_ROWS)
 
 FGQ_I8MM_FN void fgq_qgemm_u8t2_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                                 int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot,
@@ -22,4 +22,4 @@ FGQ_I8MM_FN void fgq_qgemm_u8t2_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t 
         i8mm_gemm(qw, j0, n, a, lda, m, FGQ_NEON_A_U8, 1, zx, dot, ldd, fgq_qgemm_u8t2_1x4c16__neondot);
 }
 
-#endif /* __aarch64__ */
+#endif /* FGQ_NEON_I8MM_ROWS */
