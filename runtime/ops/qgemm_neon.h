@@ -66,7 +66,7 @@ FGQ_NEON_INLINE int8x16_t neon_load_a(const uint8_t *a, int64_t k, int64_t len, 
     if (len == 16) {
         v = vld1q_u8(a + k);
     } else {
-        uint8_t buf[16] = { 0 };
+        uint8_t buf[16] = {0};
         memcpy(buf, a + k, (size_t)len);
         v = vld1q_u8(buf);
     }
@@ -78,8 +78,8 @@ FGQ_NEON_INLINE int8x16_t neon_load_a(const uint8_t *a, int64_t k, int64_t len, 
 /* Codes k .. k+len of a row as s8 lanes (0 past len) in w; t2 with two
  * multipliers (asym): the +1 codes' mask in w, the −1 codes' in wn (lanes 1
  * or 0). The t2 code 3 reads as 0, as in the reference. */
-FGQ_NEON_INLINE void neon_load_w(const fgq_qweights *qw, const uint8_t *wrow, int64_t k, int64_t len, int t2,
-                                 int asym, int8x16_t *w, int8x16_t *wn)
+FGQ_NEON_INLINE void neon_load_w(const fgq_qweights *qw, const uint8_t *wrow, int64_t k, int64_t len, int t2, int asym,
+                                 int8x16_t *w, int8x16_t *wn)
 {
     if (!t2 && len == 16) {
         *w = vld1q_s8((const int8_t *)wrow + k);
@@ -87,12 +87,11 @@ FGQ_NEON_INLINE void neon_load_w(const fgq_qweights *qw, const uint8_t *wrow, in
     }
     if (t2 && len == 16 && (k & 3) == 0) {
         /* byte k/4 + i/4 to lane i, shifted right by 2·(i % 4): code in bits 0, 1 */
-        static const uint8_t idx[16] = { 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3 };
-        static const int8_t sh[16] = { 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6 };
+        static const uint8_t idx[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+        static const int8_t sh[16] = {0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6};
         uint32_t bits;
         memcpy(&bits, wrow + (k >> 2), 4);
-        const uint8x16_t b = vshlq_u8(vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(bits)), vld1q_u8(idx)),
-                                      vld1q_s8(sh));
+        const uint8x16_t b = vshlq_u8(vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(bits)), vld1q_u8(idx)), vld1q_s8(sh));
         const uint8x16_t c = vandq_u8(b, vdupq_n_u8(3)), one = vdupq_n_u8(1);
         const uint8x16_t p = vandq_u8(vceqq_u8(c, one), one), m = vandq_u8(vceqq_u8(c, vdupq_n_u8(2)), one);
         if (asym) {
@@ -103,7 +102,7 @@ FGQ_NEON_INLINE void neon_load_w(const fgq_qweights *qw, const uint8_t *wrow, in
         }
         return;
     }
-    int8_t bp[16] = { 0 }, bn[16] = { 0 };
+    int8_t bp[16] = {0}, bn[16] = {0};
     for (int64_t i = 0; i < len; i++) {
         const int32_t c = fgq_qw_code(qw->dtype, wrow, k + i);
         if (asym) {
@@ -134,8 +133,8 @@ FGQ_NEON_INLINE void neon_block4(const fgq_qweights *qw, const int64_t *rows, co
         gs[r] = qw->has_gs ? qw->gs + rows[r] * qw->n_groups * qw->n_alpha : NULL;
     }
     /* Σ m·w·a' and Σ m·w per int32 lane, mod 2^32 */
-    uint32x4_t ad[4] = { vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0) };
-    uint32x4_t aw[4] = { vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0) };
+    uint32x4_t ad[4] = {vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0)};
+    uint32x4_t aw[4] = {vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0), vdupq_n_u32(0)};
     const int lanes = qw->has_gs && qw->n_groups > 1 && G % 16 != 0 && G % 4 == 0;
     if (lanes) {
         const int32x4_t mmax = vdupq_n_s32(qw->mmax);
@@ -150,14 +149,13 @@ FGQ_NEON_INLINE void neon_block4(const fgq_qweights *qw, const int64_t *rows, co
             for (int r = 0; r < 4; r++) {
                 int8x16_t wv, wn = ones;
                 neon_load_w(qw, w[r], k, len, t2, asym, &wv, &wn);
-                const int32_t mq[4] = { gs[r][gi[0]], gs[r][gi[1]], gs[r][gi[2]], gs[r][gi[3]] };
+                const int32_t mq[4] = {gs[r][gi[0]], gs[r][gi[1]], gs[r][gi[2]], gs[r][gi[3]]};
                 const uint32x4_t mp = vreinterpretq_u32_s32(vminq_s32(vld1q_s32(mq), mmax));
                 ad[r] = vmlaq_u32(ad[r], vreinterpretq_u32_s32(vdotq_s32(zero, av, wv)), mp);
                 if (corr)
                     aw[r] = vmlaq_u32(aw[r], vreinterpretq_u32_s32(vdotq_s32(zero, wv, ones)), mp);
                 if (asym) {
-                    const int32_t nq[4] = { gs[r][gi[0] + 1], gs[r][gi[1] + 1], gs[r][gi[2] + 1],
-                                            gs[r][gi[3] + 1] };
+                    const int32_t nq[4] = {gs[r][gi[0] + 1], gs[r][gi[1] + 1], gs[r][gi[2] + 1], gs[r][gi[3] + 1]};
                     const uint32x4_t mn = vreinterpretq_u32_s32(vminq_s32(vld1q_s32(nq), mmax));
                     ad[r] = vmlsq_u32(ad[r], vreinterpretq_u32_s32(vdotq_s32(zero, av, wn)), mn);
                     if (corr)
@@ -169,8 +167,8 @@ FGQ_NEON_INLINE void neon_block4(const fgq_qweights *qw, const int64_t *rows, co
         /* whole groups (no GS: one group of K), chunks from each group's first k */
         for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
             const int64_t k1 = K - k0 < G ? K : k0 + G;
-            int32x4_t td[4] = { zero, zero, zero, zero }, tw[4] = { zero, zero, zero, zero };
-            int32x4_t nd[4] = { zero, zero, zero, zero }, nw[4] = { zero, zero, zero, zero };
+            int32x4_t td[4] = {zero, zero, zero, zero}, tw[4] = {zero, zero, zero, zero};
+            int32x4_t nd[4] = {zero, zero, zero, zero}, nw[4] = {zero, zero, zero, zero};
             for (int64_t k = k0; k < k1; k += 16) {
                 const int64_t len = k1 - k < 16 ? k1 - k : 16;
                 const int8x16_t av = neon_load_a(a, k, len, mode);

@@ -42,7 +42,7 @@ FGQ_I8MM_INLINE int8x16_t i8mm_load_a(const uint8_t *a0, const uint8_t *a1, int6
     if (len == 8) {
         v = vcombine_u8(vld1_u8(a0 + k), vld1_u8(a1 + k));
     } else {
-        uint8_t buf[16] = { 0 };
+        uint8_t buf[16] = {0};
         memcpy(buf, a0 + k, (size_t)len);
         memcpy(buf + 8, a1 + k, (size_t)len);
         v = vld1q_u8(buf);
@@ -54,20 +54,19 @@ FGQ_I8MM_INLINE int8x16_t i8mm_load_a(const uint8_t *a0, const uint8_t *a1, int6
 
 /* Codes k .. k+len (len <= 8) of weight rows wa and wb as one 2 × 8 s8 matrix
  * (0 past len); asym t2: the +1 mask in w, the −1 mask in wn. */
-FGQ_I8MM_INLINE void i8mm_load_w(const fgq_qweights *qw, const uint8_t *wa, const uint8_t *wb, int64_t k,
-                                 int64_t len, int t2, int asym, int8x16_t *w, int8x16_t *wn)
+FGQ_I8MM_INLINE void i8mm_load_w(const fgq_qweights *qw, const uint8_t *wa, const uint8_t *wb, int64_t k, int64_t len,
+                                 int t2, int asym, int8x16_t *w, int8x16_t *wn)
 {
     if (!t2 && len == 8) {
         *w = vcombine_s8(vld1_s8((const int8_t *)wa + k), vld1_s8((const int8_t *)wb + k));
         return;
     }
     if (t2 && len == 8 && (k & 3) == 0) {
-        static const uint8_t idx[16] = { 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3 };
-        static const int8_t sh[16] = { 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6 };
+        static const uint8_t idx[16] = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+        static const int8_t sh[16] = {0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6, 0, -2, -4, -6};
         const uint8_t *pa = wa + (k >> 2), *pb = wb + (k >> 2);
         const uint32_t bits = (uint32_t)pa[0] | (uint32_t)pa[1] << 8 | (uint32_t)pb[0] << 16 | (uint32_t)pb[1] << 24;
-        const uint8x16_t b = vshlq_u8(vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(bits)), vld1q_u8(idx)),
-                                      vld1q_s8(sh));
+        const uint8x16_t b = vshlq_u8(vqtbl1q_u8(vreinterpretq_u8_u32(vdupq_n_u32(bits)), vld1q_u8(idx)), vld1q_s8(sh));
         const uint8x16_t c = vandq_u8(b, vdupq_n_u8(3)), one = vdupq_n_u8(1);
         const uint8x16_t p = vandq_u8(vceqq_u8(c, one), one), m = vandq_u8(vceqq_u8(c, vdupq_n_u8(2)), one);
         if (asym) {
@@ -78,7 +77,7 @@ FGQ_I8MM_INLINE void i8mm_load_w(const fgq_qweights *qw, const uint8_t *wa, cons
         }
         return;
     }
-    int8_t bp[16] = { 0 }, bn[16] = { 0 };
+    int8_t bp[16] = {0}, bn[16] = {0};
     for (int64_t i = 0; i < len; i++)
         for (int h = 0; h < 2; h++) {
             const int32_t c = fgq_qw_code(qw->dtype, h == 0 ? wa : wb, k + i);
@@ -97,14 +96,14 @@ FGQ_I8MM_INLINE void i8mm_load_w(const fgq_qweights *qw, const uint8_t *wa, cons
 /* Multipliers [m(ra), m(rb), m(ra), m(rb)] of group g (alpha 0: m+, 1: m−); 1 without GS. */
 FGQ_I8MM_INLINE uint32x4_t i8mm_mults(const fgq_qweights *qw, int64_t ra, int64_t rb, int64_t g, int alpha)
 {
-    uint32_t m[2] = { 1, 1 };
+    uint32_t m[2] = {1, 1};
     if (qw->has_gs)
         for (int h = 0; h < 2; h++) {
             const int64_t row = h == 0 ? ra : rb;
             const uint8_t v = qw->gs[(row * qw->n_groups + g) * qw->n_alpha + (qw->n_alpha == 2 ? alpha : 0)];
             m[h] = v < qw->mmax ? v : (uint32_t)qw->mmax;
         }
-    const uint32_t q[4] = { m[0], m[1], m[0], m[1] };
+    const uint32_t q[4] = {m[0], m[1], m[0], m[1]};
     return vld1q_u32(q);
 }
 
@@ -122,10 +121,10 @@ FGQ_I8MM_INLINE void i8mm_tile(const fgq_qweights *qw, const int64_t *rows, cons
     for (int r = 0; r < 4; r++)
         w[r] = qw->codes + rows[r] * rb;
     /* [0]: weight rows 0, 1; [1]: rows 2, 3 — Σ m·w·a' and Σ m·w, mod 2^32 */
-    uint32x4_t ad[2] = { vdupq_n_u32(0), vdupq_n_u32(0) }, aw[2] = { vdupq_n_u32(0), vdupq_n_u32(0) };
+    uint32x4_t ad[2] = {vdupq_n_u32(0), vdupq_n_u32(0)}, aw[2] = {vdupq_n_u32(0), vdupq_n_u32(0)};
     for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
         const int64_t k1 = K - k0 < G ? K : k0 + G;
-        int32x4_t td[2] = { zero, zero }, tw[2] = { zero, zero }, nd[2] = { zero, zero }, nw[2] = { zero, zero };
+        int32x4_t td[2] = {zero, zero}, tw[2] = {zero, zero}, nd[2] = {zero, zero}, nw[2] = {zero, zero};
         for (int64_t k = k0; k < k1; k += 8) {
             const int64_t len = k1 - k < 8 ? k1 - k : 8;
             const int8x16_t av = i8mm_load_a(a0, a1, k, len, mode);
@@ -164,9 +163,8 @@ FGQ_I8MM_INLINE void i8mm_tile(const fgq_qweights *qw, const int64_t *rows, cons
 }
 
 /* dot[h·ldd + i] for m activation rows (lda bytes apart) × weight rows j0 .. j0+n. */
-FGQ_I8MM_INLINE void i8mm_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                               int64_t m, int mode, int t2, int32_t zx, int32_t *dot, int64_t ldd,
-                               fgq_qgemm_dot_fn dot_fn)
+FGQ_I8MM_INLINE void i8mm_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda, int64_t m,
+                               int mode, int t2, int32_t zx, int32_t *dot, int64_t ldd, fgq_qgemm_dot_fn dot_fn)
 {
     const int64_t m2 = m & ~(int64_t)1;
     for (int64_t i = 0; i < n; i += 4) {

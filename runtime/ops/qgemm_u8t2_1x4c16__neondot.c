@@ -13,8 +13,8 @@
 
 #if defined(FGQ_NEON_DOT_ROWS)
 
-FGQ_NEON_FN void fgq_qgemm_u8t2_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a,
-                                                int a_s8, int32_t zx, int32_t *dot)
+FGQ_NEON_FN void fgq_qgemm_u8t2_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                                int32_t zx, int32_t *dot)
 {
     if (a_s8)
         neon_rows(qw, j0, n, (const uint8_t *)a, FGQ_NEON_A_S8, 1, zx, dot);
