@@ -271,8 +271,18 @@ typedef void (*fgq_task_fn)(void *ctx, int64_t begin, int64_t end);
 enum { FGQ_KERNELS_AUTO = 0, FGQ_KERNELS_REF = 1 };
 /* CPU features the optimized kernels need: FGQ_CPU_QUERIED is always set, so
  * 0 means "not queried". cpuid/xgetbv on x86 (no libgcc, no cached state);
- * FGQ_CPU_QUERIED alone elsewhere. */
-enum { FGQ_CPU_QUERIED = 1u, FGQ_CPU_AVX2 = 2u, FGQ_CPU_AVX512VNNI = 4u, FGQ_CPU_AVX512VBMI = 8u };
+ * on AArch64 Linux getauxval(AT_HWCAP / AT_HWCAP2): ASIMDDP (SDOT, ARMv8.2-A
+ * dotprod) and I8MM; on AArch64 elsewhere what the compiler targets
+ * (__ARM_FEATURE_DOTPROD, __ARM_FEATURE_MATMUL_INT8); FGQ_CPU_QUERIED alone
+ * elsewhere. */
+enum {
+    FGQ_CPU_QUERIED = 1u,
+    FGQ_CPU_AVX2 = 2u,
+    FGQ_CPU_AVX512VNNI = 4u,
+    FGQ_CPU_AVX512VBMI = 8u,
+    FGQ_CPU_ASIMDDP = 16u,
+    FGQ_CPU_I8MM = 32u
+};
 uint32_t fgq_cpu_features(void);
 
 typedef struct fgq_parallel {

@@ -11,14 +11,16 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # (libonnx-dev), zlib for gzip IDX. Tests: ONNX backend node tests, Fashion-MNIST,
 # clang for libFuzzer, the Cortex-M toolchain that proves the runtime builds
 # freestanding (scripts/check_freestanding.sh) and builds the example firmware, QEMU that
-# runs it on emulated Cortex-M4/M55 boards (scripts/device.py), and torch + torchvision, which export the
+# runs it on emulated Cortex-M4/M55 boards (scripts/device.py), the AArch64 cross compiler and
+# qemu-user that run the AArch64 kernel rows (scripts/test_aarch64.sh), and torch + torchvision, which export the
 # model zoo's architectures with random weights (scripts/model_zoo.py; Debian's, since
 # PyPI's torch pulls gigabytes of CUDA wheels). python3-dev: Python.h for the package's C extension
 # (pyproject.toml; its build backend, scikit-build-core, comes pinned from requirements.txt).
 # chromium: the headless browser tests/python/test_report.py renders fgq report's page in.
 DEBS=(build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libonnx-dev
       zlib1g-dev libonnx-testdata dataset-fashion-mnist clang libclang-rt-dev
-      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3 python3-pip python3-dev python3-torch
+      gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+      gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user python3 python3-pip python3-dev python3-torch
       python3-torchvision chromium)
 missing=()
 for p in "${DEBS[@]}"; do

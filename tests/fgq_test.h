@@ -52,6 +52,17 @@ static fgq_test_ctx fgq_test_state_; /* test binaries only; never in the library
     (printf("%d passed, %d failed\n", fgq_test_state_.passed, fgq_test_state_.failed), \
      fgq_test_state_.failed == 0 ? 0 : 1)
 
+/* How many random cases a test runs: n, or FGQ_TEST_CASES_PERCENT percent of
+ * it (at least 1) when that variable is set — the emulated runs
+ * (scripts/test_aarch64.sh under qemu-aarch64) take a fraction. */
+static inline int fgq_test_cases(int n)
+{
+    const char *p = getenv("FGQ_TEST_CASES_PERCENT");
+    const int pct = p != NULL ? atoi(p) : 100;
+    const long long m = (long long)n * (pct > 0 ? pct : 100) / 100;
+    return m < 1 ? 1 : m > n ? n : (int)m;
+}
+
 /* Exit status of a test that cannot run here (an instruction set this CPU lacks): CTest reports it
  * skipped (SKIP_RETURN_CODE in CMakeLists.txt), not passed. */
 #define FGQ_TEST_SKIPPED 77

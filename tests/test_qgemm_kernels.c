@@ -1,7 +1,9 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
  * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
- * the AVX2 output stage qrequant__avx2) against its reference twin.
+ * the AVX2 output stage qrequant__avx2; on AArch64 the SDOT rows
+ * qgemm_u8{s8,t2}_1x4c16__neondot with dotprod and the SMMLA block form
+ * qgemm_u8{s8,t2}_2x4c8__neoni8mm with I8MM) against its reference twin.
  *
  * Oracle: the reference path. Per case (a) every int32 dot product of the
  * kernel — one row at a time, and a block of rows (gemm), whole and offset —
@@ -15,7 +17,8 @@
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
  * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
  * shifts, and bias saturation. Also QUANTIZE's AVX2 loop (qquantize__avx2)
- * against the scalar one. Skips (passes) where the CPU lacks AVX2.
+ * against the scalar one. Skips (passes) on x86 without AVX2; on AArch64
+ * without dotprod it checks that AUTO picks the reference rows.
  */
 #include "test_ops_common.h"
 
@@ -313,7 +316,7 @@ static int check_case(const fgq_qgemm_kernel *kern, const qcase *c, const char *
 static void random_cases(const fgq_qgemm_kernel *kern)
 {
     int bad = 0, run = 0;
-    const int n_cases = 1100;
+    const int n_cases = fgq_test_cases(1100);
     for (int it = 0; run < n_cases && it < 20 * n_cases; it++) {
         qcase c;
         make_case(&c, kern->w_dtype, it, kern->fits != NULL && it % 4 != 0);
@@ -342,8 +345,34 @@ static void test_kernels_random(void)
         random_cases(k);
         tried++;
     }
+#if defined(__aarch64__)
+    /* the I8MM and the SDOT rows where the CPU has both, the SDOT rows with
+     * dotprod alone; else none, and AUTO must pick the reference */
+    const uint32_t cpu = fgq_cpu_features();
+#if defined(FGQ_NEON_DOT_ROWS) && defined(FGQ_NEON_I8MM_ROWS)
+    const int has_dp = (cpu & FGQ_CPU_ASIMDDP) != 0, has_mm = has_dp && (cpu & FGQ_CPU_I8MM) != 0;
+#elif defined(FGQ_NEON_DOT_ROWS)
+    const int has_dp = (cpu & FGQ_CPU_ASIMDDP) != 0, has_mm = 0;
+#else
+    const int has_dp = 0, has_mm = 0; /* a compiler without per-function dotprod: qgemm_dispatch.h */
+#endif
+    CHECK(tried == (has_mm ? 4 : has_dp ? 2 : 0));
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, cpu, NULL)->name,
+                 has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, cpu, NULL)->name,
+                 has_mm ? "qgemm_u8t2_2x4c8__neoni8mm" : has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
+    /* the name benchmarks report: one activation row runs the I8MM row's SDOT dot */
+    CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_T2, 1), has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
+    CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_S8, 8),
+                 has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
+#else
     CHECK(tried >= 3); /* at least the three AVX2 kernels (main skips CPUs without AVX2) */
+#endif
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
+    printf("  AUTO runs: s8 %s, t2 %s, s4 %s (%d optimized rows tried)\n",
+           fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name, tried);
 }
 
 /* The output stage alone: random and extreme dots, biases, multipliers and
@@ -546,10 +575,12 @@ int main(void)
         printf("test_qgemm_kernels: skipped, this CPU has no AVX2\n");
         return FGQ_TEST_SKIPPED;
     }
-#else
-    printf("test_qgemm_kernels: skipped, not x86\n");
+#elif !defined(__aarch64__)
+    printf("test_qgemm_kernels: skipped, neither x86 nor AArch64\n");
     return FGQ_TEST_SKIPPED;
 #endif
+    /* AArch64 without dotprod (qemu-aarch64 -cpu cortex-a53) runs too: the
+     * limits through the reference rows AUTO must then pick */
     fgq_error err;
     if (fgq_threadpool_create(2, &pool2, &err) != FGQ_OK) {
         fprintf(stderr, "threadpool: %s\n", err.msg);

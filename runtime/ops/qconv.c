@@ -129,7 +129,7 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
 /* im2col tile budget on the stack: positions × K bytes, plus two int32
  * blocks of QCONV_TP × QCONV_JB (the dots, and the same transposed so that
  * the output stage runs along a channel's positions). */
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores: an OS's stacks */
 enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64, QCONV_PAD_BYTES = 32768 };
 #else
 /* microcontrollers (the Cortex-M DSP kernels): ~20 KB of stack instead of

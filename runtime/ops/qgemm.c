@@ -67,7 +67,7 @@ fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *con
  * block of rows at once (kern->gemm) keep the task's int32 dots on the
  * stack (16 KiB, in a function of its own); the others, the reference
  * among them (the one a microcontroller runs), need one row of 64. */
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores: an OS's stacks */
 enum { QGEMM_JB = 64, QGEMM_MB = 64 };
 #else
 enum { QGEMM_JB = 64, QGEMM_MB = 16 }; /* microcontrollers: 4 KiB of dots on the stack */

@@ -7,6 +7,9 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                        int32_t *dot)
@@ -60,9 +63,38 @@ int fgq_cpu_has_avx512vbmi(void)
     return (x86_features() & FGQ_CPU_AVX512VBMI) != 0;
 }
 
+#endif
+
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
 {
     return !qw->has_gs || (qw->n_alpha == 1 && (qw->group % 32 == 0 || qw->group >= qw->k));
+}
+
+#if defined(__aarch64__)
+/* The AArch64 feature bits. Linux: the kernel's HWCAP words (bits of
+ * <asm/hwcap.h>, spelled out for older headers): AT_HWCAP bit 20 ASIMDDP,
+ * AT_HWCAP2 bit 13 I8MM — the kernel reports only what it lets user space
+ * run. Elsewhere (bare metal, other systems): what the compiler was told the
+ * core has. getauxval is glibc's and musl's; the Cortex-M and x86 builds
+ * never see it. */
+static uint32_t aarch64_features(void)
+{
+    uint32_t f = 0;
+#if defined(__linux__)
+    const unsigned long hw = getauxval(AT_HWCAP), hw2 = getauxval(AT_HWCAP2);
+    if (hw & (1ul << 20))
+        f |= FGQ_CPU_ASIMDDP;
+    if (hw2 & (1ul << 13))
+        f |= FGQ_CPU_I8MM;
+#else
+#if defined(__ARM_FEATURE_DOTPROD)
+    f |= FGQ_CPU_ASIMDDP;
+#endif
+#if defined(__ARM_FEATURE_MATMUL_INT8)
+    f |= FGQ_CPU_I8MM;
+#endif
+#endif
+    return f;
 }
 #endif
 
@@ -70,6 +102,8 @@ uint32_t fgq_cpu_features(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
     return FGQ_CPU_QUERIED | x86_features();
+#elif defined(__aarch64__)
+    return FGQ_CPU_QUERIED | aarch64_features();
 #else
     return FGQ_CPU_QUERIED;
 #endif
@@ -119,6 +153,18 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
       fgq_qrequant__avx2 },
     { "qgemm_u8s4_1x4c16__avx2", FGQ_DT_S4, FGQ_CPU_AVX2, fgq_qgemm_s4_fits, fgq_qgemm_u8s4_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
+#endif
+#if defined(FGQ_NEON_I8MM_ROWS) /* chosen by the HWCAP bits: qgemm_dispatch.h says which compilers */
+    { "qgemm_u8s8_2x4c8__neoni8mm", FGQ_DT_S8, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
+      fgq_qgemm_u8s8_1x4c16__neondot, fgq_qgemm_u8s8_2x4c8__neoni8mm, fgq_qrequant_ref },
+    { "qgemm_u8t2_2x4c8__neoni8mm", FGQ_DT_T2, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
+      fgq_qgemm_u8t2_1x4c16__neondot, fgq_qgemm_u8t2_2x4c8__neoni8mm, fgq_qrequant_ref },
+#endif
+#if defined(FGQ_NEON_DOT_ROWS)
+    { "qgemm_u8s8_1x4c16__neondot", FGQ_DT_S8, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8s8_1x4c16__neondot, NULL,
+      fgq_qrequant_ref },
+    { "qgemm_u8t2_1x4c16__neondot", FGQ_DT_T2, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8t2_1x4c16__neondot, NULL,
+      fgq_qrequant_ref },
 #endif
 #if defined(__ARM_FEATURE_DSP) /* chosen at compile time: needs no CPU query */
     { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp,
@@ -197,6 +243,9 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
 #if defined(__x86_64__) || defined(__i386__)
     if (k->gemm == fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm && m_rows >= 4)
         return "qgemm_u8t2_4x4c32__avx512vnni"; /* what that row hands 4+ rows to */
+#elif defined(FGQ_NEON_I8MM_ROWS)
+    if ((k->gemm == fgq_qgemm_u8s8_2x4c8__neoni8mm || k->gemm == fgq_qgemm_u8t2_2x4c8__neoni8mm) && m_rows < 2)
+        return w_dtype == FGQ_DT_S8 ? "qgemm_u8s8_1x4c16__neondot" : "qgemm_u8t2_1x4c16__neondot"; /* its dot */
 #else
     (void)m_rows;
 #endif

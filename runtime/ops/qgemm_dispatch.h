@@ -113,6 +113,11 @@ void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, i
 typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
 
+/* Weights the x86 VNNI kernels take: no GS, or symmetric groups of 32·j
+ * codes (or one group over the whole row). A layout test, on every target
+ * (the tests sort their cases by it). */
+int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
+
 /* Reference output stage: fgq_qweights_output + fgq_q_store per value. */
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                       int32_t qmin, int32_t qmax, void *y, int y_s8);
@@ -173,9 +178,6 @@ void fgq_qgemm_u8t2_1x4c64__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64
                                        int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                             int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
-/* Weights the VNNI kernels take: no GS, or symmetric groups of 32·j codes
- * (or one group over the whole row). */
-int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
 /* qgemm_u8s8_4x4c32__avx512vnni.c / qgemm_u8t2_4x4c32__avx512vnni.c: 4
  * activation rows × 4 weight rows a tile, 32 k a step, vpdpbusd. */
 void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
@@ -186,6 +188,41 @@ void fgq_qgemm_u8s8_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, i
                                            int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
+#endif
+
+/* The AArch64 rows are compiled where the compiler can give one function
+ * the dotprod (I8MM) extension by a target attribute — GCC 8 (10 for I8MM's
+ * intrinsics), clang 18 — or where the whole build targets it
+ * (-march=armv8.2-a+dotprod[+i8mm]). Older clang gates arm_neon.h's
+ * extension intrinsics by the command line alone: without that flag such a
+ * build has the reference rows only. */
+#if defined(__aarch64__) &&                                                                                    \
+    (defined(__ARM_FEATURE_DOTPROD) || (defined(__clang__) ? __clang_major__ >= 18 : __GNUC__ >= 8))
+#define FGQ_NEON_DOT_ROWS 1
+#if defined(__ARM_FEATURE_MATMUL_INT8) || (defined(__clang__) ? __clang_major__ >= 18 : __GNUC__ >= 10)
+#define FGQ_NEON_I8MM_ROWS 1
+#endif
+#endif
+
+#if defined(FGQ_NEON_DOT_ROWS)
+/* qgemm_u8s8_1x4c16__neondot.c / qgemm_u8t2_1x4c16__neondot.c: s8 and t2
+ * weights (any group layout), 4 rows a pass, 16 k a step, SDOT (needs
+ * FGQ_CPU_ASIMDDP; qgemm_neon.h has the scheme). */
+void fgq_qgemm_u8s8_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                    int32_t zx, int32_t *dot);
+void fgq_qgemm_u8t2_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                    int32_t zx, int32_t *dot);
+#endif
+#if defined(FGQ_NEON_I8MM_ROWS)
+/* qgemm_u8{s8,t2}_2x4c8__neoni8mm.c: their block form with I8MM, 2
+ * activation rows × 4 weight rows a tile, 8 k a step, SMMLA (needs
+ * FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM; qgemm_neon_i8mm.h). Fits: no GS, one
+ * group, or groups of 8·j. */
+int fgq_qgemm_i8mm_fits(const fgq_qweights *qw);
+void fgq_qgemm_u8s8_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+void fgq_qgemm_u8t2_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
 #endif
 
 #if defined(__ARM_FEATURE_DSP)
