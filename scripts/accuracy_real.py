@@ -249,7 +249,17 @@ NOTES = """## Notes (2026-12-03)
   group's multiplier chosen among [m/2, m] for the least squared rounding error of its updated
   weights, kept per layer where the held-out output error dropped; commit da3aefc, 2026-12-04),
   A/B on the full 200/800 split: 87.25 % with them, 87.62 % without (the same solver otherwise;
-  mnist-8 98.94 % and Fashion-MNIST 90.35 % with them, unchanged within an image or two): reverted. The
+  mnist-8 98.94 % and Fashion-MNIST 90.35 % with them, unchanged within an image or two): reverted.
+  `--budget 4` on the same split (second session of 2026-12-04, the machine shared with other work,
+  so the quantize times are not comparable): with s4:g64 and s4:g128 added to the candidates
+  85.88 % (the classifier went ternary:g64:asym, 24 % of the weights); measuring each layer's gain
+  at its probe candidate (the least error after the best: s4:g32) instead of the cheapest
+  (ternary:g64, where a sensitive layer's output error saturates: the classifier's gain read 1.19
+  there, 1.76 at s4:g32) 86.75 % with those candidates and **86.25 %** with the default ones (kept:
+  the probe rule is the default since then; the two extra candidates bought 4 images of 800 and
+  three more quantizations of the model, so the default list stayed). Still 3.25 points under
+  float: at 4.0 bits the 1.28 M-weight classifier cannot stay s8 (it alone would take half the
+  budget), and s4:g32 with s8 first/last layers already loses 1.88 at 5.48 bits. The
   per-layer table of `fgq quantize` shows the linear project convolutions (1x1, no activation after
   them) at 3-10 dB under s4:g32: the errors add up along the residual path.
 - Depthwise layers (K = 9): ternary:g4 with them at s8 (`--depthwise`'s default under ternary)

@@ -88,6 +88,20 @@ def test_size_and_candidates(tmp_path):
     assert {L["policy"] for L in rep["budget"]["layers"]} <= {"ternary:g16:exact", "s4:g32", "s8"}
 
 
+def test_gain_measured_at_the_probe_candidate(tmp_path):
+    """A layer's gain is measured at its probe: the candidate with the least error after the best (s4:g32
+    below s8), not at the cheapest, whose large error saturates the output. So adding cheaper candidates
+    leaves every gain as it was, where the cheapest-candidate rule measured them again at ternary:g64."""
+    a = quantize(tmp_path / "a.fgq", "--budget", "6", "--candidates", "s4:g32,s8")
+    b = quantize(tmp_path / "b.fgq", "--budget", "6", "--candidates", "ternary:g64,ternary:g16,s4:g32,s8")
+    ga = {L["name"]: L["gain"] for L in a["budget"]["layers"] if L["searched"]}
+    gb = {L["name"]: L["gain"] for L in b["budget"]["layers"] if L["searched"]}
+    assert ga and ga == gb, (ga, gb)
+    # one candidate only: its own error is the probe
+    c = quantize(tmp_path / "c.fgq", "--budget", "8.5", "--candidates", "s8")
+    assert all(L["gain"] > 0 for L in c["budget"]["layers"] if L["searched"])
+
+
 def test_fixed_layers_count_but_are_not_searched(tmp_path):
     out = tmp_path / "f.fgq"
     rep = quantize(out, "--budget", "5.5", "--first-last", "s8")  # s8 first/last alone: 5.05 bits

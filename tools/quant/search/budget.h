@@ -9,9 +9,11 @@
  *           layer's H, the solver at work), for every candidate in one
  *           quantization of the whole model per candidate;
  *   g_l     how much of that reaches the model's output: the layer alone
- *           quantized at the cheapest candidate, every other node float
+ *           quantized at its probe candidate (the least e_l after the best:
+ *           small enough an error for the output to respond linearly; the
+ *           cheapest when no other has a nonzero one), every other node float
  *           (sensitivity.h), run on up to `gain_samples` calibration samples;
- *           g_l = (Σ(y − ŷ)² / Σy² at output 0) / e_l(cheapest).
+ *           g_l = (Σ(y − ŷ)² / Σy² at output 0) / e_l(probe).
  * Output SQNR rather than top-1, because it is additive across layers (the
  * noise of independent layers adds at the output) and continuous: top-1 on
  * a few hundred calibration samples cannot rank 50 layers by 8 candidates.
