@@ -12,6 +12,7 @@
  * output, float operands, mismatched shapes, a fused activation and a bad bias.
  */
 #include "test_ops_common.h"
+#include "ops/ops_q.h"
 
 #include <stdlib.h>
 
@@ -121,6 +122,61 @@ static int64_t ref_out(const tnode *n, fgq_dtype ydt, int64_t acc)
 static int64_t ld_out(const void *p, fgq_dtype dt, int64_t i)
 {
     return dt == FGQ_DT_S32 ? ((const int32_t *)p)[i] : ld(p, dt, i);
+}
+
+/* MATMUL_INT's fast run (tiles of 256 columns, k outer; the AVX2 clone where the CPU has it, the
+ * baseline loops with the CPU word forced to FGQ_CPU_QUERIED alone) against its reference twin, memcmp:
+ * random shapes with N past a tile and off the 16-wide steps, and the int32 limit K = 33025 with
+ * |a - z_a| = |b - z_b| = 255 (the sum is -2^31 + 33023). */
+static void test_matmul_int_fast_twin(void)
+{
+    const uint32_t cpus[2] = {0, FGQ_CPU_QUERIED}; /* 0: this machine's features; QUERIED alone: none */
+    for (int c = 0; c < 2; c++)
+        for (int iter = 0; iter < 160; iter++) {
+            tnode n;
+            tnode_init(&n, FGQ_OP_MATMUL_INT, 2);
+            n.v.cpu = cpus[c];
+            const int limit = iter == 0;
+            const int32_t rank = limit ? 2 : rint_in(2, 3);
+            const int64_t bt = rank == 3 ? rint_in(1, 3) : 1, m = limit ? 1 : rint_in(1, 4);
+            const int64_t k = limit ? 33025 : rint_in(1, 300);
+            const int64_t nn = limit ? 17 : iter % 4 == 0 ? 256 + rint_in(0, 40) : rint_in(1, 70);
+            int64_t ad[3], bd[3], yd[3];
+            int32_t r = 0;
+            if (rank == 3)
+                ad[r] = bd[r] = yd[r] = bt, r++;
+            ad[r] = m, ad[r + 1] = k, bd[r] = k, bd[r + 1] = nn, yd[r] = m, yd[r + 1] = nn;
+            const fgq_dtype adt = limit ? FGQ_DT_U8 : rand_act(), bdt = limit ? FGQ_DT_U8 : rand_act();
+            n.ip[FGQ_QP_X_ZERO] = limit ? 0 : rand_zero(adt);
+            n.ip[FGQ_QP_INT_W_ZERO] = limit ? 255 : rand_zero(bdt);
+            const fgq_dtype ydt = limit ? FGQ_DT_S32 : set_output(&n);
+            const int64_t an = bt * m * k, bn = bt * k * nn, yn = bt * m * nn;
+            uint8_t *a = malloc((size_t)an), *b = malloc((size_t)bn);
+            int32_t *y1 = malloc((size_t)yn * 4), *y2 = malloc((size_t)yn * 4);
+            fill_act(a, adt, an);
+            fill_act(b, bdt, bn);
+            if (limit) {
+                memset(a, 255, (size_t)an);
+                memset(b, 0, (size_t)bn);
+            }
+            memset(y1, 0x5a, (size_t)yn * 4);
+            memset(y2, 0x5a, (size_t)yn * 4);
+            fgq_tensor_view va = qview(a, adt, rank, ad), vb = qview(b, bdt, rank, bd);
+            fgq_tensor_view v1 = qview(y1, ydt, rank, yd), v2 = qview(y2, ydt, rank, yd);
+            const fgq_tensor_view *in[2] = {&va, &vb}, *o1[1] = {&v1}, *o2[1] = {&v2};
+            fgq_error err;
+            CHECK(op_check(&n, in, &v1, &err) == FGQ_OK);
+            CHECK(fgq_matmul_int_run(&n.v, in, o1, &err) == FGQ_OK);
+            CHECK(fgq_matmul_int_run_ref(&n.v, in, o2, &err) == FGQ_OK);
+            CHECK_MSG(memcmp(y1, y2, (size_t)yn * 4) == 0, "cpu %u iter %d (m %lld k %lld n %lld): fast != reference",
+                      cpus[c], iter, (long long)m, (long long)k, (long long)nn);
+            if (limit)
+                CHECK(y1[0] == -2147450625 && y1[16] == -2147450625);
+            free(a);
+            free(b);
+            free(y1);
+            free(y2);
+        }
 }
 
 static void test_matmul_int_random(void)
@@ -370,6 +426,7 @@ static void test_rejects(void)
 int main(void)
 {
     RUN(test_matmul_int_random);
+    RUN(test_matmul_int_fast_twin);
     RUN(test_conv_int_random);
     RUN(test_rejects);
     return FGQ_TEST_DONE();

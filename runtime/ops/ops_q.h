@@ -43,6 +43,9 @@ FGQ_OPS_Q_DECL(qconcat)          /* qconcat.c */
 FGQ_OPS_Q_DECL(quantize)         /* qconvert.c */
 FGQ_OPS_Q_DECL(dequantize)
 FGQ_OPS_Q_DECL(matmul_int)       /* qinteger.c */
+/* MATMUL_INT's reference twin (one k-ordered dot per output): the fast run must equal it bit for bit. */
+fgq_status fgq_matmul_int_run_ref(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                  const fgq_tensor_view *const *out, fgq_error *err);
 FGQ_OPS_Q_DECL(conv_int)
 FGQ_OPS_Q_DECL(dynquant)         /* qdyn.c */
 FGQ_OPS_Q_DECL(qconv_dyn)
