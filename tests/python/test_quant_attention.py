@@ -104,3 +104,32 @@ def test_attention_matmuls_run_integer(tmp_path, heads, acts):
     # agree well above 30 dB, and ORT's run is as close to float as fgq's (within 1 dB)
     assert sqnr(yq, y_ort) > 30.0, sqnr(yq, y_ort)
     assert sqnr(want, y_ort) > sqnr(want, yq) - 1.0, (sqnr(want, y_ort), sqnr(want, yq))
+
+
+def test_inf_operands_stay_float(tmp_path):
+    """An operand whose calibration holds ±Inf (1/x at x = 0) cannot be quantized: the table
+    activation and the activation MatMul that read it stay float, as before they had integer forms,
+    and the model still quantizes (it exited 2 naming the tensor)."""
+    one = init("one", np.array(1.0, np.float32))
+    w = init("w", (np.random.default_rng(3).standard_normal((D, 4)) / 4).astype(np.float32))
+    n = [helper.make_node("Div", ["one", "x"], ["r"]),                    # ±Inf where x == 0
+         helper.make_node("Sigmoid", ["r"], ["s"]),                       # a table would read r
+         helper.make_node("Mul", ["x", "x"], ["ax"]), helper.make_node("Add", ["ax", "one"], ["b"]),  # b >= 1: no Inf·0
+         helper.make_node("Transpose", ["b"], ["bt"], perm=[0, 2, 1]),
+         helper.make_node("MatMul", ["r", "bt"], ["gc"]),                 # an activation MatMul reading r
+         helper.make_node("MatMul", ["s", "w"], ["y"])]
+    g = helper.make_graph(n, "inf", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, T, D])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+                           helper.make_tensor_value_info("gc", TensorProto.FLOAT, None)], [one, w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "inf.onnx"
+    onnx.save(m, path)
+    calib = np.random.default_rng(4).standard_normal((8, T, D)).astype(np.float32)
+    calib[0, 0, 0] = 0.0
+    np.save(tmp_path / "calib.npy", calib)
+    q = tmp_path / "inf.fgq"
+    ok("quantize", path, "--calib", tmp_path / "calib.npy", "--weights", "s8", "--solver", "rtn", "-o", q)
+    ops = [nd["op"] for nd in json.loads(ok("inspect", q, "--json").stdout)["nodes"]]
+    assert "Sigmoid" in ops and "MatMul" in ops and "MatMulInt" not in ops, ops
+    assert not any(o.startswith("QLut") for o in ops), ops

@@ -961,6 +961,19 @@ static fgq_status input_params(qctx *c, int32_t t, fgq_affine_params *ap)
     return act_params(c, t, ap);
 }
 
+/* Whether tensor t can be quantized (its parameters into *ap); 0, with nothing said, when its
+ * calibration cannot give them (it held ±Inf, or has no statistics): the optional integer forms
+ * (tables, activation MatMuls) then leave their node float, as before they existed. */
+static int try_params(qctx *c, int32_t t, fgq_affine_params *ap)
+{
+    fgq_error quiet, *keep = c->err;
+    fgq_error_clear(&quiet);
+    c->err = &quiet;
+    const fgq_status st = input_params(c, t, ap);
+    c->err = keep;
+    return st == FGQ_OK;
+}
+
 /* MatMul of two activations (attention's Q·Kᵀ and P·V) as MATMUL_INT on the
  * quantized operands, requantized to the output's calibrated range:
  * y = z_y + requant(Σ_k (a − z_a)(b − z_b), s_a·s_b / s_y). *done = 0 (the node
@@ -981,9 +994,8 @@ static fgq_status quantize_act_matmul(qctx *c, int32_t i, int *done)
             return FGQ_OK;
     fgq_affine_params pa, pb, ay;
     fgq_status st;
-    if ((st = input_params(c, n->inputs[0], &pa)) != FGQ_OK || (st = input_params(c, n->inputs[1], &pb)) != FGQ_OK ||
-        (st = act_params(c, y, &ay)) != FGQ_OK)
-        return st;
+    if (!try_params(c, n->inputs[0], &pa) || !try_params(c, n->inputs[1], &pb) || !try_params(c, y, &ay))
+        return FGQ_OK;
     int32_t lo, hi;
     fgq_q_act_range(c->act_dt, &lo, &hi);
     const int64_t da = pa.zero_point - lo > hi - pa.zero_point ? pa.zero_point - lo : hi - pa.zero_point;
@@ -1057,9 +1069,11 @@ static fgq_status quantize_lut(qctx *c, int32_t i, int *done)
     int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     int32_t in[2], yq;
-    fgq_affine_params ay;
+    fgq_affine_params ay, ax_try;
     fgq_status st;
-    if ((st = get_quant(c, x, &in[0])) != FGQ_OK || (st = act_params(c, y, &ay)) != FGQ_OK)
+    if (!try_params(c, x, &ax_try) || !try_params(c, y, &ay))
+        return FGQ_OK; /* an input or output calibration cannot quantize (±Inf): the node stays float */
+    if ((st = get_quant(c, x, &in[0])) != FGQ_OK)
         return st;
     const fgq_affine_params ax = c->qpar[x];
     fgq_affine_params yp = ay;
