@@ -95,41 +95,91 @@ static int args_add(arg_list *a, const char *s)
 
 /* A SIGINT, SIGTERM or SIGHUP while the report is made: the handler passes it on to the
  * child at work and notes it; each step then stops, the private folder is removed, and the
- * signal is raised again with its default action (so the caller sees it, and nothing is left
- * behind). The CLI's own state, for its handler alone; never the library's. */
+ * signal is raised again with the action it had before (so the caller sees it, and nothing is
+ * left behind). A signal the caller ignores (nohup, a background job's SIGINT) stays ignored.
+ * The three are blocked around each fork, so a child starts with the caller's actions before
+ * any of them can reach it, and the parent knows its pid before the handler can run.
+ * The CLI's own state, for its handler alone; never the library's. */
+static const int k_stop_sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+static struct sigaction g_old_action[3];
+static int g_caught[3];
 static volatile sig_atomic_t g_stop;
-static volatile pid_t g_child;
+static volatile sig_atomic_t g_child; /* a pid_t: an int on the systems this CLI builds for */
 
 static void on_stop(int sig)
 {
+    const int saved = errno;
     g_stop = sig;
-    pid_t c = g_child;
+    const pid_t c = (pid_t)g_child;
     if (c > 0)
         kill(c, sig);
+    errno = saved;
 }
 
-static void catch_stops(int on)
+/* Installs on_stop for each stop signal the caller does not ignore, keeping the old actions. */
+static void catch_stops(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on ? on_stop : SIG_DFL;
+    sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a wait returns EINTR */
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
+    for (int i = 0; i < 3; i++) {
+        sigaction(k_stop_sigs[i], NULL, &g_old_action[i]);
+        g_caught[i] = g_old_action[i].sa_handler != SIG_IGN;
+        if (g_caught[i])
+            sigaction(k_stop_sigs[i], &sa, NULL);
+    }
 }
 
-/* Waits for child pid with the handler's view of it; its status, or -1. */
+/* Puts back the actions catch_stops found. */
+static void restore_stops(void)
+{
+    for (int i = 0; i < 3; i++)
+        if (g_caught[i])
+            sigaction(k_stop_sigs[i], &g_old_action[i], NULL);
+}
+
+static void block_stops(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < 3; i++)
+        sigaddset(&set, k_stop_sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+/* fork() with the stop signals blocked: in the child, the caller's actions and mask are back; in
+ * the parent, g_child holds the pid (a signal already noted is passed on at once). */
+static pid_t fork_child(void)
+{
+    sigset_t old;
+    block_stops(&old);
+    const pid_t pid = fork();
+    if (pid == 0) {
+        restore_stops();
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return 0;
+    }
+    if (pid > 0) {
+        g_child = (sig_atomic_t)pid;
+        if (g_stop)
+            kill(pid, (int)g_stop);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return pid;
+}
+
+/* Waits for child pid (from fork_child); its status, or -1. */
 static int wait_child(pid_t pid, int *status)
 {
-    g_child = pid;
-    if (g_stop)
-        kill(pid, g_stop);
     int r;
     while ((r = (int)waitpid(pid, status, 0)) < 0 && errno == EINTR) {
     }
+    sigset_t old;
+    block_stops(&old);
     g_child = 0;
+    sigprocmask(SIG_SETMASK, &old, NULL);
     return r < 0 ? -1 : 0;
 }
 
@@ -139,11 +189,10 @@ static int run_captured(int (*fn)(int, char **), arg_list *a, const char *out_pa
 {
     fflush(stdout);
     fflush(stderr);
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid < 0)
         return FGQ_EXIT_INTERNAL;
-    if (pid == 0) {
-        catch_stops(0); /* the subcommand ends on the signal passed on to it */
+    if (pid == 0) { /* the subcommand ends on a signal passed on to it, by the caller's action */
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(FGQ_EXIT_INTERNAL);
@@ -168,7 +217,7 @@ static int run_python(char **argv, int quiet)
     int pipefd[2]; /* exec failure is reported through it */
     if (pipe(pipefd) != 0)
         return -1;
-    pid_t pid = fork();
+    pid_t pid = fork_child();
     if (pid < 0) {
         close(pipefd[0]);
         close(pipefd[1]);
@@ -368,13 +417,13 @@ static int make_report(report_args *a)
         return FGQ_EXIT_INTERNAL;
     }
     g_stop = 0;
-    catch_stops(1);
+    catch_stops();
     enum { F_WEIGHTS, F_VALUES, F_SENS, F_BUNDLE, F_SCRIPT, F_EVAL0 };
     typedef char path_buf[1200];
     path_buf *paths = calloc(F_EVAL0 + MAX_QUANT, sizeof *paths);
     if (paths == NULL) {
         rmdir(dir);
-        catch_stops(0);
+        restore_stops();
         fprintf(stderr, "fgq report: out of memory\n");
         return FGQ_EXIT_INTERNAL;
     }
@@ -398,13 +447,13 @@ static int make_report(report_args *a)
     args_add(&w, "--batch");
     args_add(&w, batch_text);
     args_add(&w, "--json");
-    if ((rc = run_captured(fgq_cmd_weights, &w, paths[F_WEIGHTS])) != 0)
+    if (g_stop || (rc = run_captured(fgq_cmd_weights, &w, paths[F_WEIGHTS])) != 0)
         goto cleanup;
     w.n--; /* --json becomes --layer NAME --json-values */
     args_add(&w, "--layer");
     args_add(&w, layer);
     args_add(&w, "--json-values");
-    if ((rc = run_captured(fgq_cmd_weights, &w, paths[F_VALUES])) != 0)
+    if (g_stop || (rc = run_captured(fgq_cmd_weights, &w, paths[F_VALUES])) != 0)
         goto cleanup;
 
     for (int m = 1; m < a->n_models; m++) {
@@ -417,7 +466,7 @@ static int make_report(report_args *a)
             rc = fgq_cli_usage_error(cmd, "too many arguments");
             goto cleanup;
         }
-        if ((rc = run_captured(fgq_cmd_eval, &e, paths[F_EVAL0 + m - 1])) != 0)
+        if (g_stop || (rc = run_captured(fgq_cmd_eval, &e, paths[F_EVAL0 + m - 1])) != 0)
             goto cleanup;
     }
     if (a->has_calib) {
@@ -433,7 +482,7 @@ static int make_report(report_args *a)
             rc = fgq_cli_usage_error(cmd, "too many arguments");
             goto cleanup;
         }
-        if ((rc = run_captured(fgq_cmd_eval, &e, paths[F_SENS])) != 0)
+        if (g_stop || (rc = run_captured(fgq_cmd_eval, &e, paths[F_SENS])) != 0)
             goto cleanup;
     }
 
@@ -516,9 +565,9 @@ cleanup:
         unlink(paths[f]);
     rmdir(dir);
     free(paths);
-    catch_stops(0);
+    restore_stops();
     if (g_stop)
-        raise(g_stop); /* ends here, as the signal would have */
+        raise((int)g_stop); /* ends here, as the signal would have (its action before fgq report) */
     return rc;
 }
 

@@ -225,6 +225,29 @@ def test_signal_removes_everything(made, tmp_path):
         os.kill(child, 0)  # ended and reaped by fgq
 
 
+def test_ignored_signal_stays_ignored(made, tmp_path):
+    """A SIGHUP the caller ignores (nohup) does not stop the report: fgq report leaves it ignored,
+    for itself and for its children, and finishes."""
+    q = made["quant"][0]
+    started = tmp_path / "drawing"
+    slow = tmp_path / "slow-python"  # passes the probe, then "draws" for 2 s and exits 0
+    slow.write_text(f"#!/bin/sh\n[ \"$1\" = -c ] && exit 0\necho $$ > {started}\nsleep 2\nexit 0\n")
+    slow.chmod(0o755)
+    out = tmp_path / "r.html"
+    p = subprocess.Popen([str(_fgq_bin()), "report", str(MODEL), str(q), "--data", str(IMAGES), "--labels", str(LABELS),
+                          "--samples", "0:20", "--python", str(slow), "-o", str(out)],
+                         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(600):
+        if started.exists() and started.read_text().strip():
+            break
+        assert p.poll() is None, p.communicate()
+        time.sleep(0.1)
+    p.send_signal(signal.SIGHUP)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, (p.returncode, err)
+
+
 def test_help_names_every_figure():
     p = run_fgq("report", "--help")
     assert p.returncode == 0
