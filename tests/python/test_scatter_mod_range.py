@@ -200,3 +200,32 @@ def test_swin_style_shape_chain_converts(tmp_path):
     p = run_fgq("inspect", tmp_path / "swin.onnx", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["unsupported_ops"] == []
+
+
+@pytest.mark.parametrize("op", ["Mod", "Add"])
+def test_broadcast_shape_arithmetic_folds_by_the_output_shape(tmp_path, op):
+    """Integer shape arithmetic on constants that broadcast along different axes ([2, 1] with [1, 2])
+    must give the 4-element outer result, as ONNX Runtime does; folding pairs element i with element i
+    only when both operands have every output element or are one scalar (it gave 2 values)."""
+    a, b = (np.array([[7], [9]], np.int64), np.array([[4, 5]], np.int64)) if op == "Mod" else \
+        (np.array([[1], [2]], np.int64), np.array([[1, 2]], np.int64))
+    shape = (a % b if op == "Mod" else a + b).reshape(-1)  # Mod: [3, 2, 1, 4]; Add: [2, 3, 3, 4]
+    n = int(np.prod(shape))
+    inits = [numpy_helper.from_array(a, "a"), numpy_helper.from_array(b, "b"),
+             numpy_helper.from_array(np.array([-1], np.int64), "flat")]
+    nodes = [helper.make_node(op, ["a", "b"], ["s2"]), helper.make_node("Reshape", ["s2", "flat"], ["s"]),
+             helper.make_node("Reshape", ["x", "s"], ["y"])]
+    g = helper.make_graph(nodes, "bc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "bc.onnx"
+    onnx.save(m, path)
+    x = np.arange(n, dtype=np.float32).reshape(1, n)
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert want.shape == tuple(shape)
+    np.save(tmp_path / "x.npy", x)
+    p = run_fgq("run", path, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    assert p.returncode == 0, p.stderr
+    got = np.load(tmp_path / "y.npy")
+    assert got.shape == want.shape and np.array_equal(got, want)

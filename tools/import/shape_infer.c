@@ -404,6 +404,17 @@ static fgq_status infer_matmul(infer_ctx *c, int32_t ai, int32_t bi, fgq_dtype o
 
 /* ---- elementwise ----------------------------------------------------------- */
 
+/* Whether the integer values of two operands (na, nb elements) can be combined element by element
+ * into an output of dims [r]: each operand has all of the output's elements or is one scalar (an
+ * operand broadcast along some axes, [2, 1] against [1, 2], is not element by element). */
+static int elementwise_fold(int64_t na, int64_t nb, int32_t r, const int64_t *dims)
+{
+    int64_t n = 1;
+    for (int32_t i = 0; i < r; i++)
+        n *= dims[i];
+    return n >= 1 && (na == n || na == 1) && (nb == n || nb == 1);
+}
+
 static fgq_status infer_binary(infer_ctx *c, char op)
 {
     fgq_ir_tensor *a = in_t(c, 0), *b = in_t(c, 1);
@@ -418,7 +429,7 @@ static fgq_status infer_binary(infer_ctx *c, char op)
     /* fold integer shape arithmetic: same-length vectors or a scalar operand */
     const int64_t *va, *vb;
     int64_t na, nb;
-    if (op != '^' && in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && (na == nb || na == 1 || nb == 1)) {
+    if (op != '^' && in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && elementwise_fold(na, nb, r, dims)) {
         int64_t n = na > nb ? na : nb, out[FOLD_MAX_ELEMS];
         for (int64_t i = 0; i < n; i++) {
             int64_t x = va[na == 1 ? 0 : i], y = vb[nb == 1 ? 0 : i];
@@ -528,7 +539,7 @@ static fgq_status infer_mod(infer_ctx *c)
     set_out(c, 0, a->dtype, r, dims);
     const int64_t *va, *vb;
     int64_t na, nb;
-    if (in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && (na == nb || na == 1 || nb == 1)) {
+    if (in_ints(c, 0, &va, &na) && in_ints(c, 1, &vb, &nb) && elementwise_fold(na, nb, r, dims)) {
         int64_t n = na > nb ? na : nb, out[FOLD_MAX_ELEMS];
         for (int64_t i = 0; i < n; i++)
             out[i] = fgq_onnx_mod_int(va[na == 1 ? 0 : i], vb[nb == 1 ? 0 : i], (int)fmod_);
