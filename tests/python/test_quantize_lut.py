@@ -211,3 +211,33 @@ def test_swish_pattern_only_where_it_fits(tmp_path):
     s = ort.InferenceSession(str(model))
     ref = np.concatenate([s.run(None, {"x": x[i:i + 1]})[0] for i in range(len(x))])
     assert sqnr_db(ref, y) > 30.0, sqnr_db(ref, y)
+
+
+def test_export_refuses_a_table_its_function_does_not_make(tmp_path):
+    """The table is what QLUT computes; the QDQ export writes the function the node names. A table
+    changed after quantizing (one entry, file resealed so it loads) no longer is that function of its
+    parameters: export exits 2 naming the node, writes nothing, while the model itself still runs."""
+    from test_fgq_files import FgqFile
+    g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"], name="sig")], "s",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "s.onnx")
+    np.save(tmp_path / "c.npy", np.random.default_rng(5).standard_normal((16, 16)).astype(np.float32) * 4)
+    q = tmp_path / "s.fgq"
+    fgq_ok("quantize", tmp_path / "s.onnx", "--calib", tmp_path / "c.npy", "--weights", "s8", "-o", q)
+    fgq_ok("export", q, "--onnx", tmp_path / "ok.onnx")  # the untouched table exports
+    f = FgqFile(q.read_bytes())
+    tables = [t for t in range(f.hdr()["n_tensors"]) if f.tensor(t)["data_size"] == 256]
+    assert len(tables) == 1, tables
+    off = f.tensor(tables[0])["data_off"]
+    f.buf[off + 100] = (f.buf[off + 100] + 7) % 256
+    bad = tmp_path / "bad.fgq"
+    bad.write_bytes(bytes(f.seal().buf))
+    np.save(tmp_path / "x.npy", np.zeros((1, 16), np.float32))
+    fgq_ok("run", bad, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    out = tmp_path / "bad.onnx"
+    p = run_fgq("export", bad, "--onnx", out)
+    assert p.returncode == 2 and "'sig'" in p.stderr and "QLUT table" in p.stderr, p.stderr
+    assert not out.exists()

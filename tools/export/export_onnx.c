@@ -12,6 +12,7 @@
 
 #include "import/onnx_ops.h"
 #include "onnx.pb-c.h"
+#include "quant/format/lut.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
 
@@ -1344,6 +1345,27 @@ static fgq_status export_qother(xb *b, const fgq_node_info *ni, const char *base
             return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED,
                             "export: node '%s': QLUT with a table of unknown origin (function %d) has no ONNX form",
                             base, (int)fn);
+        { /* the table is the op's meaning: export only when the function it names rebuilds it exactly */
+            float s_x = 0.0f, s_t = 0.0f;
+            if ((st = act_scale(b, ni->inputs[0], &s_x)) != FGQ_OK || (st = act_scale(b, y, &s_t)) != FGQ_OK)
+                return st;
+            const fgq_tensor_info xi = tinfo(b, ni->inputs[0]), yi = tinfo(b, y), ti = tinfo(b, ni->inputs[1]);
+            fgq_affine_params xp = {s_x, ip[FGQ_QP_X_ZERO], 0, 0}, yp = {s_t, ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN],
+                                                                       ip[FGQ_QP_QMAX]};
+            dtype_range(xi.dtype, &xp.qmin, &xp.qmax);
+            uint8_t want[256];
+            fgq_error e2;
+            fgq_error_clear(&e2);
+            const uint8_t *have = fgq_model_tensor_data(b->m, ni->inputs[1]);
+            if (ti.size_bytes != 256 || have == NULL ||
+                fgq_lut_build((fgq_lut_fn)fn, ni->fparams[FGQ_QPF_LUT_ALPHA], ni->fparams[FGQ_QPF_LUT_BETA], xi.dtype,
+                              &xp, yi.dtype, &yp, want, &e2) != FGQ_OK ||
+                memcmp(want, have, 256) != 0)
+                return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED,
+                                "export: node '%s': its QLUT table is not %s of its input and output parameters, "
+                                "so no ONNX op computes it",
+                                base, fgq_lut_fn_name(fn));
+        }
         if ((st = dq_act(b, base, 0, ni->inputs[0], ip[FGQ_QP_X_ZERO], &xf[0])) != FGQ_OK)
             return st;
         const char *fx = fn == FGQ_LUT_SWISH ? xb_fmt(b, "%s/sigmoid", base) : f;
