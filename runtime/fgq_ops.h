@@ -126,6 +126,9 @@ typedef enum {
     FGQ_OP_QLUT = 60,         /* in: X u8|s8, TABLE [256] of Y's dtype; out: Y u8|s8 (X's dims), y = TABLE[x]
                                  (x + 128 for s8 X); ip[FGQ_QP_LUT_FN] fgq_lut_fn, fp[FGQ_QPF_LUT_ALPHA/BETA]
                                  (HardSigmoid), X_ZERO, Y_ZERO, QMIN, QMAX: what the table was built from */
+    FGQ_OP_QMUL = 61,         /* in: A, B u8|s8 (numpy broadcasting, as QADD); out: Y u8|s8,
+                                 y = clamp(z_y + requant((a − z_a)(b − z_b), REQ_MULT, REQ_SHIFT), qmin, qmax):
+                                 X_ZERO z_a, FGQ_QP_ADD_B_ZERO z_b, Y_ZERO, QMIN, QMAX, REQ (real s_a·s_b / s_y) */
     FGQ_OP_COUNT_
 } fgq_op;
 

@@ -263,6 +263,123 @@ static void test_qadd_rejects(void)
 #undef BASE
 }
 
+/* ---- QMUL ---------------------------------------------------------------------- */
+
+/* QMUL against y = clamp(z_y + requant((q_a − z_a)(q_b − z_b)), qmin, qmax) computed here in int64
+ * (broadcast shapes as QADD's test), and against float semantics: within one output step of the
+ * clamped real product s_a(q_a − z_a)·s_b(q_b − z_b) (the requantizer rounds twice: 0.5 + 0.5·2^shift). */
+static void test_qmul_random(void)
+{
+    double worst = 0.0;
+    int bad_cases = 0;
+    for (int it = 0; it < 200; it++) {
+        const int32_t rank = rint_in(1, 4);
+        int64_t yd[4], ad[4], bd[4];
+        const int32_t ar = rank, br = rint_in(1, rank);
+        for (int32_t i = 0; i < rank; i++)
+            yd[i] = rint_in(1, 5);
+        for (int32_t i = 0; i < ar; i++)
+            ad[i] = rnd() % 3 ? yd[i] : 1;
+        for (int32_t i = 0; i < br; i++)
+            bd[i] = rnd() % 2 ? yd[rank - br + i] : 1;
+        for (int32_t i = 0; i < rank; i++) {
+            const int64_t db = i - (rank - br) >= 0 ? bd[i - (rank - br)] : 1;
+            yd[i] = ad[i] > db ? ad[i] : db;
+        }
+        const fgq_dtype adt = rand_dt(), bdt = rand_dt(), ydt = rand_dt();
+        const int32_t za = rand_zero(adt), zb = rand_zero(bdt), zy = rand_zero(ydt);
+        int32_t qmin, qmax;
+        act_range(ydt, &qmin, &qmax);
+        const double sa = frand(0.001f, 0.1f), sb = frand(0.001f, 0.1f), sy = frand(0.00005f, 0.05f);
+        int32_t my, shy;
+        mult_of(sa * sb / sy, &my, &shy);
+        const int64_t na = prod(ad, ar), nb = prod(bd, br), ny = prod(yd, rank);
+        uint8_t *a = malloc((size_t)na), *b = malloc((size_t)nb), *y = malloc((size_t)ny);
+        fill_q(a, na, adt);
+        fill_q(b, nb, bdt);
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QMUL, 2);
+        nd.ip[FGQ_QP_X_ZERO] = za;
+        nd.ip[FGQ_QP_ADD_B_ZERO] = zb;
+        nd.ip[FGQ_QP_Y_ZERO] = zy;
+        nd.ip[FGQ_QP_QMIN] = qmin;
+        nd.ip[FGQ_QP_QMAX] = qmax;
+        nd.ip[FGQ_QP_REQ_MULT] = my;
+        nd.ip[FGQ_QP_REQ_SHIFT] = shy;
+        fgq_tensor_view av = qview(a, adt, ar, ad), bv = qview(b, bdt, br, bd), yv = qview(y, ydt, rank, yd);
+        const fgq_tensor_view *in[2] = { &av, &bv };
+        int bad = 0;
+        fgq_status st = op_check_run(&nd, in, &yv);
+        CHECK(st == FGQ_OK);
+        for (int64_t i = 0; st == FGQ_OK && i < ny; i++) {
+            int64_t idx[4], rem = i, ia = 0, ib = 0;
+            for (int32_t d = rank - 1; d >= 0; d--) {
+                idx[d] = rem % yd[d];
+                rem /= yd[d];
+            }
+            for (int32_t d = 0; d < ar; d++)
+                ia = ia * ad[d] + (ad[d] == 1 ? 0 : idx[d]);
+            for (int32_t d = 0; d < br; d++)
+                ib = ib * bd[d] + (bd[d] == 1 ? 0 : idx[rank - br + d]);
+            const int32_t qa = qget(a, ia, adt), qb = qget(b, ib, bdt);
+            int64_t v = zy + ref_requant((int64_t)(qa - za) * (qb - zb), my, shy);
+            v = v < qmin ? qmin : v > qmax ? qmax : v;
+            const int32_t got = qget(y, i, ydt);
+            if (got != v && bad++ < 3)
+                fprintf(stderr, "  QMUL case %d y[%lld] = %d, want %lld\n", it, (long long)i, got, (long long)v);
+            double real = sa * (qa - za) * sb * (qb - zb);
+            const double lo = sy * (qmin - zy), hi = sy * (qmax - zy);
+            real = real < lo ? lo : real > hi ? hi : real;
+            const double e = fabs(sy * (got - zy) - real) / sy;
+            worst = e > worst ? e : worst;
+        }
+        bad_cases += bad != 0;
+        free(a);
+        free(b);
+        free(y);
+    }
+    fprintf(stderr, "  QMUL float semantics: worst error %.4f output steps\n", worst);
+    CHECK(bad_cases == 0);
+    CHECK(worst <= 1.0);
+}
+
+static void test_qmul_rejects(void)
+{
+    const int64_t d3[1] = { 3 }, d4[1] = { 4 };
+    fgq_tensor_view a = qview(NULL, FGQ_DT_U8, 1, d3), b = qview(NULL, FGQ_DT_S8, 1, d3), y = qview(NULL, FGQ_DT_U8, 1, d3);
+    fgq_tensor_view b4 = qview(NULL, FGQ_DT_U8, 1, d4), f = qview(NULL, FGQ_DT_F32, 1, d3);
+    const fgq_tensor_view *in[2] = { &a, &b }, *in_bad[2] = { &a, &b4 }, *in_f[2] = { &a, &f };
+    tnode nd;
+    fgq_error e;
+#define BASE()                                   \
+    do {                                         \
+        tnode_init(&nd, FGQ_OP_QMUL, 2);         \
+        nd.ip[FGQ_QP_QMAX] = 255;                \
+        nd.ip[FGQ_QP_REQ_MULT] = 1 << 30;        \
+        nd.ip[FGQ_QP_REQ_SHIFT] = -8;            \
+    } while (0)
+    BASE();
+    CHECK(op_check(&nd, in, &y, &e) == FGQ_OK);
+    CHECK_REJECTS(&nd, in_bad, &y, FGQ_ERR_SHAPE);
+    CHECK_REJECTS(&nd, in_f, &y, FGQ_ERR_UNSUPPORTED);
+    nd.ip[FGQ_QP_REQ_SHIFT] = 32;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_REQ_MULT] = -1;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_ADD_B_ZERO] = 128; /* B is s8 */
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_X_ZERO] = 256;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+    BASE();
+    nd.ip[FGQ_QP_QMIN] = 200; /* qmin > qmax */
+    nd.ip[FGQ_QP_QMAX] = 100;
+    CHECK_REJECTS(&nd, in, &y, FGQ_ERR_FORMAT);
+#undef BASE
+}
+
 /* ---- pools ---------------------------------------------------------------------- */
 
 typedef struct {
@@ -765,6 +882,8 @@ int main(void)
 {
     RUN(test_qadd_random);
     RUN(test_qadd_rejects);
+    RUN(test_qmul_random);
+    RUN(test_qmul_rejects);
     RUN(test_qpool_random);
     RUN(test_qglobal_avgpool_random);
     RUN(test_qpool_rejects);

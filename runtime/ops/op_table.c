@@ -88,6 +88,7 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     QROW(QCONV_DYN, "QConvDyn", 5, 7, qconv_dyn),
     QROW(QGEMM_DYN, "QGemmDyn", 5, 7, qgemm_dyn),
     QROW(QLUT, "QLut", 2, 2, qlut),
+    QROW(QMUL, "QMul", 2, 2, qmul),
 };
 
 const fgq_op_impl *fgq_op_lookup(uint32_t op)

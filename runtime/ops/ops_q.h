@@ -51,6 +51,7 @@ FGQ_OPS_Q_DECL(dynquant)         /* qdyn.c */
 FGQ_OPS_Q_DECL(qconv_dyn)
 FGQ_OPS_Q_DECL(qgemm_dyn)
 FGQ_OPS_Q_DECL(qlut)             /* qlut.c */
+FGQ_OPS_Q_DECL(qmul)             /* qadd.c */
 
 #undef FGQ_OPS_Q_DECL
 

@@ -1,6 +1,6 @@
 /*
- * qadd.c — QADD: integer-only Add of two u8|s8 tensors with their own scales
- * (TFLite's integer Add), numpy broadcasting, rank <= 8.
+ * qadd.c — QADD and QMUL: integer-only Add and Mul of two u8|s8 tensors with
+ * their own scales (TFLite's integer Add and Mul), numpy broadcasting, rank <= 8.
  *
  *   a' = requant((q_a − z_a) · 2^L, mult_a, shift_a)      (shift_a <= 0)
  *   b' = requant((q_b − z_b) · 2^L, mult_b, shift_b)      (shift_b <= 0)
@@ -10,6 +10,10 @@
  * s_a / (2·max(s_a, s_b)), s_b / (2·max(s_a, s_b)) and
  * 2·max(s_a, s_b) / (2^L · s_y). Bounds: |q − z| <= 255, L <= 20, so
  * |a'|, |b'| < 2^28 and the sum fits int32 for any multipliers.
+ *
+ *   QMUL: y = clamp(z_y + requant((q_a − z_a)·(q_b − z_b), mult_y, shift_y), qmin, qmax)
+ *
+ * with the real multiplier s_a·s_b / s_y; |(q_a − z_a)(q_b − z_b)| <= 255² fits int32.
  */
 #include "ops_q.h"
 #include "ops_util.h"
@@ -19,6 +23,22 @@ static int64_t aligned_dim(const fgq_tensor_view *t, int32_t out_rank, int32_t a
 {
     const int32_t k = axis - (out_rank - t->rank);
     return k < 0 ? 1 : t->dims[k];
+}
+
+/* The output dims of A and B broadcast; FGQ_ERR_SHAPE when they do not. */
+static fgq_status check_bcast(const fgq_node_view *node, const fgq_tensor_view *a, const fgq_tensor_view *b,
+                              const fgq_tensor_view *y, fgq_error *err)
+{
+    const int32_t rank = a->rank > b->rank ? a->rank : b->rank;
+    int64_t dims[FGQ_MAX_DIMS];
+    for (int32_t i = 0; i < rank; i++) {
+        const int64_t da = aligned_dim(a, rank, i), db = aligned_dim(b, rank, i);
+        if (da != db && da != 1 && db != 1)
+            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "cannot broadcast axis %d: %lld vs %lld",
+                            FGQ_NODE_ARGS(node), (int)i, (long long)da, (long long)db);
+        dims[i] = da == 1 ? db : da;
+    }
+    return fgq_ops_check_out_dims(node, y, rank, dims, err);
 }
 
 fgq_status fgq_qadd_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -42,16 +62,26 @@ fgq_status fgq_qadd_check(const fgq_node_view *node, const fgq_tensor_view *cons
     if (ip[FGQ_QP_ADD_LEFT_SHIFT] < 0 || ip[FGQ_QP_ADD_LEFT_SHIFT] > 20)
         return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "left shift %d, expected 0..20", FGQ_NODE_ARGS(node),
                         (int)ip[FGQ_QP_ADD_LEFT_SHIFT]);
-    const int32_t rank = a->rank > b->rank ? a->rank : b->rank;
-    int64_t dims[FGQ_MAX_DIMS];
-    for (int32_t i = 0; i < rank; i++) {
-        const int64_t da = aligned_dim(a, rank, i), db = aligned_dim(b, rank, i);
-        if (da != db && da != 1 && db != 1)
-            return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "cannot broadcast axis %d: %lld vs %lld",
-                            FGQ_NODE_ARGS(node), (int)i, (long long)da, (long long)db);
-        dims[i] = da == 1 ? db : da;
-    }
-    return fgq_ops_check_out_dims(node, y, rank, dims, err);
+    return check_bcast(node, a, b, y, err);
+}
+
+fgq_status fgq_qmul_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                          const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_ops_check_io(node, in, out, 2, 2, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
+    const int32_t *ip = node->iparams;
+    if ((st = fgq_q_check_act(node, a, "input", 0, err)) != FGQ_OK ||
+        (st = fgq_q_check_act(node, b, "input", 1, err)) != FGQ_OK ||
+        (st = fgq_q_check_act(node, y, "output", 0, err)) != FGQ_OK ||
+        (st = fgq_q_check_zero(node, a->dtype, ip[FGQ_QP_X_ZERO], "A zero point", err)) != FGQ_OK ||
+        (st = fgq_q_check_zero(node, b->dtype, ip[FGQ_QP_ADD_B_ZERO], "B zero point", err)) != FGQ_OK ||
+        (st = fgq_q_check_out(node, y, err)) != FGQ_OK ||
+        (st = fgq_q_check_req(node, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT], -31, 31, "output", err)) != FGQ_OK)
+        return st;
+    return check_bcast(node, a, b, y, err);
 }
 
 /* Element strides of t on each output axis; 0 where t broadcasts. */
@@ -87,6 +117,36 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
         const int64_t v = (int64_t)zy + fgq_requantize_s32(sum, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT]);
         fgq_q_store(y->data, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
         /* odometer over the output index, moving the two input offsets along */
+        for (int32_t d = y->rank - 1; d >= 0; d--) {
+            ia += sa[d];
+            ib += sb[d];
+            if (++idx[d] < y->dims[d])
+                break;
+            ia -= sa[d] * y->dims[d];
+            ib -= sb[d] * y->dims[d];
+            idx[d] = 0;
+        }
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_qmul_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                        const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
+    const int32_t *ip = node->iparams;
+    const int a_s8 = a->dtype == FGQ_DT_S8, b_s8 = b->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    const int32_t za = ip[FGQ_QP_X_ZERO], zb = ip[FGQ_QP_ADD_B_ZERO], zy = ip[FGQ_QP_Y_ZERO];
+    int64_t sa[FGQ_MAX_DIMS], sb[FGQ_MAX_DIMS], idx[FGQ_MAX_DIMS] = { 0 };
+    bcast_strides(a, y, sa);
+    bcast_strides(b, y, sb);
+    const int64_t n = fgq_ops_numel(y);
+    int64_t ia = 0, ib = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t p = (fgq_q_load(a->data, ia, a_s8) - za) * (fgq_q_load(b->data, ib, b_s8) - zb);
+        const int64_t v = (int64_t)zy + fgq_requantize_s32(p, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT]);
+        fgq_q_store(y->data, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
         for (int32_t d = y->rank - 1; d >= 0; d--) {
             ia += sa[d];
             ib += sb[d];

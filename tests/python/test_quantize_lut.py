@@ -184,7 +184,7 @@ def test_escape_hatches(work):
 def test_swish_pattern_only_where_it_fits(tmp_path):
     """Sigmoid -> one table only when its output feeds nothing but Mul(x, Sigmoid(x)): a Sigmoid read
     twice, and a gate Mul(y, Sigmoid(x)) of another tensor (a squeeze-excitation scale), keep their
-    Sigmoid a table of its own and the Mul float; the float model is still matched (ORT, > 30 dB; the pattern is refused, not mis-fused)."""
+    Sigmoid a table of its own and the Mul a Mul of two activations (QMUL, not a Swish table); the float model is still matched (ORT, > 30 dB; the pattern is refused, not mis-fused)."""
     rng = np.random.default_rng(7)
     w = numpy_helper.from_array((rng.standard_normal((4, 4, 1, 1)) / 2).astype(np.float32), "w")
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"),
@@ -205,7 +205,7 @@ def test_swish_pattern_only_where_it_fits(tmp_path):
     fgq_ok("quantize", model, "--calib", tmp_path / "calib.npy", "-o", q, "--weights", "s8")
     by_name = {n["name"]: n for n in nodes_of(q)}
     assert by_name["sig_twice"]["function"] == "Sigmoid" and by_name["sig_gate"]["function"] == "Sigmoid"
-    assert by_name["mul_swish"]["op"] == "Mul" and by_name["mul_gate"]["op"] == "Mul"
+    assert by_name["mul_swish"]["op"] == "QMul" and by_name["mul_gate"]["op"] == "QMul"
     fgq_ok("run", q, "--input", tmp_path / "calib.npy", "-o", tmp_path / "y.npy")
     y = np.load(tmp_path / "y.npy").reshape(32, 4, 5, 5)
     s = ort.InferenceSession(str(model))
@@ -241,3 +241,53 @@ def test_export_refuses_a_table_its_function_does_not_make(tmp_path):
     p = run_fgq("export", bad, "--onnx", out)
     assert p.returncode == 2 and "'sig'" in p.stderr and "QLUT table" in p.stderr, p.stderr
     assert not out.exists()
+
+
+def test_squeeze_excitation_mul_is_integer(tmp_path):
+    """A squeeze-excitation block (MobileNetV3 / EfficientNet): x · HardSigmoid(FC(ReLU(FC(GAP(x))))), the
+    gate [1, C, 1, 1] broadcast over x. The Mul of the two activations is QMUL: no float op and one
+    Quantize / Dequantize (input, output) in the .fgq; the output within a sanity bound of ONNX Runtime's
+    float run (8-bit activations, random weights: above 30 dB), and ONNX Runtime on the QDQ export
+    (DQ → Mul → Q) within one output step of fgq's integer run on all but a few outputs."""
+    rng = np.random.default_rng(7)
+
+    def init(name, a):
+        return numpy_helper.from_array(np.asarray(a, np.float32), name)
+
+    inits = [init("w0", rng.standard_normal((8, 3, 3, 3)) / np.sqrt(27)), init("b0", 0.1 * rng.standard_normal(8)),
+             init("w1", rng.standard_normal((4, 8, 1, 1)) / np.sqrt(8)), init("b1", 0.1 * rng.standard_normal(4)),
+             init("w2", rng.standard_normal((8, 4, 1, 1)) / np.sqrt(4)), init("b2", 0.1 * rng.standard_normal(8)),
+             init("w3", rng.standard_normal((6, 8, 1, 1)) / np.sqrt(8)), init("b3", np.zeros(6))]
+    nodes = [helper.make_node("Conv", ["x", "w0", "b0"], ["c0"], name="conv0", pads=[1] * 4),
+             helper.make_node("Relu", ["c0"], ["a"], name="relu0"),
+             helper.make_node("GlobalAveragePool", ["a"], ["sq"], name="squeeze"),
+             helper.make_node("Conv", ["sq", "w1", "b1"], ["e1"], name="fc1"),
+             helper.make_node("Relu", ["e1"], ["r1"], name="relu1"),
+             helper.make_node("Conv", ["r1", "w2", "b2"], ["e2"], name="fc2"),
+             helper.make_node("HardSigmoid", ["e2"], ["gate"], name="gate", alpha=1 / 6, beta=0.5),
+             helper.make_node("Mul", ["a", "gate"], ["se"], name="excite"),
+             helper.make_node("Conv", ["se", "w3", "b3"], ["y"], name="proj")]
+    g = helper.make_graph(nodes, "se", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6, 8, 8])], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 14)])
+    m.ir_version = 8
+    path = tmp_path / "se.onnx"
+    onnx.save(m, path)
+    np.save(tmp_path / "calib.npy", rng.standard_normal((32, 3, 8, 8)).astype(np.float32))
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    q = tmp_path / "se.fgq"
+    fgq_ok("quantize", path, "--calib", tmp_path / "calib.npy", "--weights", "s8", "--solver", "rtn", "-o", q)
+    ops = {n["name"]: n["op"] for n in nodes_of(q)}
+    assert ops.get("excite") == "QMul", ops
+    assert "Mul" not in ops.values() and list(ops.values()).count("Dequantize") == 1, ops
+    fgq_ok("run", q, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    yq = np.load(tmp_path / "y.npy")
+    want = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert sqnr_db(want, yq) > 30.0, sqnr_db(want, yq)
+    qdq = tmp_path / "se_qdq.onnx"
+    fgq_ok("export", q, "--onnx", qdq)
+    y_ort = ort_run(qdq, x, optimize=False)
+    step = float(np.min(np.abs(np.diff(np.unique(yq)))))  # the output's quantization step
+    off = np.abs(y_ort - yq) / step
+    assert np.max(off) <= 2.01 and np.mean(off > 0.5) <= 0.05, (np.max(off), np.mean(off > 0.5))

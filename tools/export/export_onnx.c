@@ -1318,6 +1318,12 @@ static fgq_status export_qother(xb *b, const fgq_node_info *ni, const char *base
             return st;
         xb_node1(b, "Add", base, 2, xf, f);
         break;
+    case FGQ_OP_QMUL:
+        if ((st = dq_act(b, base, 0, ni->inputs[0], ip[FGQ_QP_X_ZERO], &xf[0])) != FGQ_OK ||
+            (st = dq_act(b, base, 1, ni->inputs[1], ip[FGQ_QP_ADD_B_ZERO], &xf[1])) != FGQ_OK)
+            return st;
+        xb_node1(b, "Mul", base, 2, xf, f);
+        break;
     case FGQ_OP_QMAXPOOL:
     case FGQ_OP_QAVGPOOL: {
         if ((st = dq_act(b, base, 0, ni->inputs[0], ip[FGQ_QP_X_ZERO], &xf[0])) != FGQ_OK)
@@ -1505,7 +1511,7 @@ static fgq_status build(xb *b, uint8_t **out, size_t *out_size)
             st = export_qdyn(b, &ni, base);
         else if (ni.op == FGQ_OP_MATMUL_INT || ni.op == FGQ_OP_CONV_INT)
             st = export_int(b, &ni, base);
-        else if ((ni.op >= FGQ_OP_QCONV && ni.op <= FGQ_OP_QGEMM_DYN) || ni.op == FGQ_OP_QLUT) /* the integer ops */
+        else if ((ni.op >= FGQ_OP_QCONV && ni.op <= FGQ_OP_QGEMM_DYN) || ni.op == FGQ_OP_QLUT || ni.op == FGQ_OP_QMUL) /* the integer ops */
             st = export_qother(b, &ni, base);
         else
             st = export_float(b, &ni, base);

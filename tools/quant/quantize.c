@@ -974,6 +974,42 @@ static int try_params(qctx *c, int32_t t, fgq_affine_params *ap)
     return st == FGQ_OK;
 }
 
+/* Mul of two activations (squeeze-excitation's x·gate, gated units) as QMUL:
+ * y = z_y + requant((a − z_a)(b − z_b), s_a·s_b / s_y); *done = 0 (float) when an operand or the
+ * output cannot be quantized (±Inf in calibration) or the multiplier is out of range. */
+static fgq_status quantize_act_mul(qctx *c, int32_t i, int *done)
+{
+    const fgq_graph *fg = c->fg;
+    const fgq_ir_node *n = &fg->nodes[i];
+    const int32_t y = n->outputs[0];
+    *done = 0;
+    fgq_affine_params pa, pb, ay;
+    if (!try_params(c, n->inputs[0], &pa) || !try_params(c, n->inputs[1], &pb) || !try_params(c, y, &ay))
+        return FGQ_OK;
+    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
+    fgq_error e2;
+    fgq_error_clear(&e2);
+    if (fgq_quantize_multiplier((double)pa.scale * (double)pb.scale / (double)ay.scale, &ip[FGQ_QP_REQ_MULT],
+                                &ip[FGQ_QP_REQ_SHIFT], &e2) != FGQ_OK ||
+        ip[FGQ_QP_REQ_SHIFT] < -31 || ip[FGQ_QP_REQ_SHIFT] > 31)
+        return FGQ_OK;
+    int32_t in[2], yq;
+    fgq_status st;
+    if ((st = get_quant(c, n->inputs[0], &in[0])) != FGQ_OK || (st = get_quant(c, n->inputs[1], &in[1])) != FGQ_OK)
+        return st;
+    ip[FGQ_QP_X_ZERO] = pa.zero_point;
+    ip[FGQ_QP_ADD_B_ZERO] = pb.zero_point;
+    ip[FGQ_QP_Y_ZERO] = ay.zero_point;
+    act_clamp(c, n, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
+    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
+        (st = add_qnode(c, n->name, "QMul", FGQ_OP_QMUL, 2, in, yq, ip, fp)) != FGQ_OK)
+        return st;
+    pass_report(c, i, y, yq);
+    *done = 1;
+    return FGQ_OK;
+}
+
 /* MatMul of two activations (attention's Q·Kᵀ and P·V) as MATMUL_INT on the
  * quantized operands, requantized to the output's calibrated range:
  * y = z_y + requant(Σ_k (a − z_a)(b − z_b), s_a·s_b / s_y). *done = 0 (the node
@@ -1161,6 +1197,12 @@ static fgq_status quantize_node(qctx *c, int32_t i)
             return st;
         pass_report(c, i, y, yq);
         return FGQ_OK;
+    }
+    if (fgq_node_is(n, "Mul") && n->n_inputs == 2 && fgq_ir_is_f32_activation(fg, n->inputs[0]) &&
+        fgq_ir_is_f32_activation(fg, n->inputs[1])) {
+        int mul_done = 0;
+        if ((st = quantize_act_mul(c, i, &mul_done)) != FGQ_OK || mul_done)
+            return st;
     }
     if (fgq_node_is(n, "MatMul") && n->n_inputs == 2 && fgq_ir_is_f32_activation(fg, n->inputs[0]) &&
         fgq_ir_is_f32_activation(fg, n->inputs[1])) {
