@@ -15,6 +15,7 @@
  * bad params and shapes.
  */
 #include "test_ops_common.h"
+#include "ops/ops_q.h"
 
 #include "quant/affine.h"
 
@@ -341,6 +342,48 @@ static void test_qmul_random(void)
     fprintf(stderr, "  QMUL float semantics: worst error %.4f output steps\n", worst);
     CHECK(bad_cases == 0);
     CHECK(worst <= 1.0);
+}
+
+/* QMUL's table form (an operand constant over >= 256 trailing elements: x · gate[N, C, 1, 1], and the
+ * gate first) against its reference twin, memcmp, over u8/s8 mixes, zero points and multipliers. */
+static void test_qmul_table_twin(void)
+{
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 60; it++) {
+        const int64_t n = rint_in(1, 2), c = rint_in(1, 5), h = rint_in(16, 24), w = rint_in(16, 25);
+        const int gate_first = it % 2, gate_batch = rnd() % 2;
+        int64_t xd[4] = { n, c, h, w }, gd[4] = { gate_batch ? n : 1, c, 1, 1 };
+        const fgq_dtype xdt = rand_dt(), gdt = rand_dt(), ydt = rand_dt();
+        const int64_t nx = n * c * h * w, ng = gd[0] * c;
+        uint8_t *x = malloc((size_t)nx), *g = malloc((size_t)ng), *y1 = malloc((size_t)nx), *y2 = malloc((size_t)nx);
+        fill_q(x, nx, xdt);
+        fill_q(g, ng, gdt);
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QMUL, 2);
+        const fgq_dtype adt = gate_first ? gdt : xdt, bdt = gate_first ? xdt : gdt;
+        nd.ip[FGQ_QP_X_ZERO] = rand_zero(adt);
+        nd.ip[FGQ_QP_ADD_B_ZERO] = rand_zero(bdt);
+        nd.ip[FGQ_QP_Y_ZERO] = rand_zero(ydt);
+        act_range(ydt, &nd.ip[FGQ_QP_QMIN], &nd.ip[FGQ_QP_QMAX]);
+        mult_of(frand(0.001f, 0.1f) * frand(0.001f, 0.1f) / frand(0.00005f, 0.05f), &nd.ip[FGQ_QP_REQ_MULT],
+                &nd.ip[FGQ_QP_REQ_SHIFT]);
+        fgq_tensor_view xv = qview(x, xdt, 4, xd), gv = qview(g, gdt, 4, gd);
+        fgq_tensor_view v1 = qview(y1, ydt, 4, xd), v2 = qview(y2, ydt, 4, xd);
+        const fgq_tensor_view *in[2] = { gate_first ? &gv : &xv, gate_first ? &xv : &gv };
+        const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
+        fgq_error e;
+        CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
+        memset(y1, 0x5a, (size_t)nx);
+        memset(y2, 0xa5, (size_t)nx);
+        CHECK(fgq_qmul_run(&nd.v, in, o1, &e) == FGQ_OK && fgq_qmul_run_ref(&nd.v, in, o2, &e) == FGQ_OK);
+        bad += memcmp(y1, y2, (size_t)nx) != 0;
+        cases++;
+        free(x);
+        free(g);
+        free(y1);
+        free(y2);
+    }
+    CHECK_MSG(bad == 0, "QMUL table form differs from the reference in %d of %d cases", bad, cases);
 }
 
 static void test_qmul_rejects(void)
@@ -884,6 +927,7 @@ int main(void)
     RUN(test_qadd_rejects);
     RUN(test_qmul_random);
     RUN(test_qmul_rejects);
+    RUN(test_qmul_table_twin);
     RUN(test_qpool_random);
     RUN(test_qglobal_avgpool_random);
     RUN(test_qpool_rejects);

@@ -52,6 +52,9 @@ FGQ_OPS_Q_DECL(qconv_dyn)
 FGQ_OPS_Q_DECL(qgemm_dyn)
 FGQ_OPS_Q_DECL(qlut)             /* qlut.c */
 FGQ_OPS_Q_DECL(qmul)             /* qadd.c */
+/* QMUL's reference twin (the formula per element): the table form must equal it bit for bit. */
+fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err);
 
 #undef FGQ_OPS_Q_DECL
 

@@ -130,7 +130,80 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
     return FGQ_OK;
 }
 
+/* QMUL's fast form, for one operand constant over the trailing output axes along which the other is
+ * contiguous (squeeze-excitation's x · gate[N, C, 1, 1]): per such run of at least QMUL_RUN elements, the
+ * output for each of the 256 codes of the contiguous operand as a table, then one lookup per element.
+ * Every entry is the formula of fgq_qmul_run_ref for that code: the same bytes. Other shapes run the
+ * reference loop. */
+#define QMUL_RUN 256
+
+/* Elements of the trailing output axes over which cst is broadcast (dim 1) and full has the output's
+ * dims (so it is contiguous there); *axes their count. */
+static int64_t const_run(const fgq_tensor_view *full, const fgq_tensor_view *cst, const fgq_tensor_view *y,
+                         int32_t *axes)
+{
+    int64_t len = 1;
+    int32_t k = 0;
+    for (int32_t d = y->rank - 1; d >= 0; d--) {
+        if (aligned_dim(cst, y->rank, d) != 1 || aligned_dim(full, y->rank, d) != y->dims[d])
+            break;
+        len *= y->dims[d];
+        k++;
+    }
+    *axes = k;
+    return len;
+}
+
 fgq_status fgq_qmul_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                        const fgq_tensor_view *const *out, fgq_error *err)
+{
+    const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
+    const int32_t *ip = node->iparams;
+    int32_t ka, kb;
+    const int64_t run_b = const_run(a, b, y, &kb), run_a = const_run(b, a, y, &ka);
+    const int b_const = run_b >= QMUL_RUN, a_const = !b_const && run_a >= QMUL_RUN;
+    if (!a_const && !b_const)
+        return fgq_qmul_run_ref(node, in, out, err);
+    const fgq_tensor_view *full = b_const ? a : b, *cst = b_const ? b : a;
+    const int32_t z_full = b_const ? ip[FGQ_QP_X_ZERO] : ip[FGQ_QP_ADD_B_ZERO];
+    const int32_t z_cst = b_const ? ip[FGQ_QP_ADD_B_ZERO] : ip[FGQ_QP_X_ZERO];
+    const int64_t len = b_const ? run_b : run_a;
+    const int32_t outer = y->rank - (b_const ? kb : ka);
+    const int full_s8 = full->dtype == FGQ_DT_S8, cst_s8 = cst->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    int64_t sf[FGQ_MAX_DIMS], sc[FGQ_MAX_DIMS], idx[FGQ_MAX_DIMS] = { 0 };
+    bcast_strides(full, y, sf);
+    bcast_strides(cst, y, sc);
+    const int64_t runs = fgq_ops_numel(y) / len;
+    int64_t i_full = 0, i_cst = 0;
+    uint8_t table[256];
+    for (int64_t r = 0; r < runs; r++) {
+        const int32_t g = fgq_q_load(cst->data, i_cst, cst_s8) - z_cst;
+        for (int32_t c = 0; c < 256; c++) { /* index c: the byte of a u8 code, or an s8 code + 128 */
+            const int32_t q = full_s8 ? c - 128 : c;
+            const int64_t v = (int64_t)ip[FGQ_QP_Y_ZERO] + fgq_requantize_s32((q - z_full) * g, ip[FGQ_QP_REQ_MULT],
+                                                                               ip[FGQ_QP_REQ_SHIFT]);
+            fgq_q_store(table, c, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+        }
+        const uint8_t *src = (const uint8_t *)full->data + i_full;
+        uint8_t *dst = (uint8_t *)y->data + r * len;
+        const uint8_t flip = full_s8 ? 0x80u : 0u;
+        for (int64_t j = 0; j < len; j++)
+            dst[j] = table[src[j] ^ flip];
+        for (int32_t d = outer - 1; d >= 0; d--) {
+            i_full += sf[d];
+            i_cst += sc[d];
+            if (++idx[d] < y->dims[d])
+                break;
+            i_full -= sf[d] * y->dims[d];
+            i_cst -= sc[d] * y->dims[d];
+            idx[d] = 0;
+        }
+    }
+    return FGQ_OK;
+}
+
+/* The reference: the formula per element, with an odometer over the output index. */
+fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *const *in,
                         const fgq_tensor_view *const *out, fgq_error *err)
 {
     (void)err;
