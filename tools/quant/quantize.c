@@ -974,17 +974,20 @@ static int try_params(qctx *c, int32_t t, fgq_affine_params *ap)
     return st == FGQ_OK;
 }
 
-/* Mul of two activations (squeeze-excitation's x·gate, gated units) as QMUL:
- * y = z_y + requant((a − z_a)(b − z_b), s_a·s_b / s_y); *done = 0 (float) when an operand or the
- * output cannot be quantized (±Inf in calibration) or the multiplier is out of range. */
-static fgq_status quantize_act_mul(qctx *c, int32_t i, int *done)
+/* A product of two activations as one integer node `op` on their quantized tensors:
+ * y = z_y + requant(products of (a − z_a)(b − z_b), s_a·s_b / s_y), z_b at iparam `zb_slot`, the clamp
+ * from a fused activation. *done = 0 (the node stays float) when an operand or the output cannot be
+ * quantized (±Inf in calibration), when fits() says the op cannot take these zero points (may be NULL),
+ * or when the multiplier is outside the requantizer's range. */
+static fgq_status quantize_act_product(qctx *c, int32_t i, fgq_op op, const char *label, int32_t zb_slot,
+                                       int (*fits)(const qctx *, int32_t, int32_t, int32_t), int *done)
 {
-    const fgq_graph *fg = c->fg;
-    const fgq_ir_node *n = &fg->nodes[i];
+    const fgq_ir_node *n = &c->fg->nodes[i];
     const int32_t y = n->outputs[0];
     *done = 0;
     fgq_affine_params pa, pb, ay;
-    if (!try_params(c, n->inputs[0], &pa) || !try_params(c, n->inputs[1], &pb) || !try_params(c, y, &ay))
+    if (!try_params(c, n->inputs[0], &pa) || !try_params(c, n->inputs[1], &pb) || !try_params(c, y, &ay) ||
+        (fits != NULL && !fits(c, i, pa.zero_point, pb.zero_point)))
         return FGQ_OK;
     int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
@@ -999,67 +1002,45 @@ static fgq_status quantize_act_mul(qctx *c, int32_t i, int *done)
     if ((st = get_quant(c, n->inputs[0], &in[0])) != FGQ_OK || (st = get_quant(c, n->inputs[1], &in[1])) != FGQ_OK)
         return st;
     ip[FGQ_QP_X_ZERO] = pa.zero_point;
-    ip[FGQ_QP_ADD_B_ZERO] = pb.zero_point;
+    ip[zb_slot] = pb.zero_point;
     ip[FGQ_QP_Y_ZERO] = ay.zero_point;
     act_clamp(c, n, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
-    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
-        (st = add_qnode(c, n->name, "QMul", FGQ_OP_QMUL, 2, in, yq, ip, fp)) != FGQ_OK)
+    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK || (st = add_qnode(c, n->name, label, op, 2, in, yq, ip, fp)) != FGQ_OK)
         return st;
     pass_report(c, i, y, yq);
     *done = 1;
     return FGQ_OK;
 }
 
-/* MatMul of two activations (attention's Q·Kᵀ and P·V) as MATMUL_INT on the
- * quantized operands, requantized to the output's calibrated range:
- * y = z_y + requant(Σ_k (a − z_a)(b − z_b), s_a·s_b / s_y). *done = 0 (the node
- * is left to the float path) when the runtime op cannot take it: B's batch dims
- * other than none or A's (broadcasting), a reduction length whose products can
- * overflow int32, or a multiplier outside the requantizer's range. */
-static fgq_status quantize_act_matmul(qctx *c, int32_t i, int *done)
+/* Mul of two activations (squeeze-excitation's x·gate, gated units) as QMUL (numpy broadcasting). */
+static fgq_status quantize_act_mul(qctx *c, int32_t i, int *done)
 {
-    const fgq_graph *fg = c->fg;
-    const fgq_ir_node *n = &fg->nodes[i];
-    const fgq_ir_tensor *a = &fg->tensors[n->inputs[0]], *b = &fg->tensors[n->inputs[1]];
-    const int32_t y = n->outputs[0];
-    *done = 0;
+    return quantize_act_product(c, i, FGQ_OP_QMUL, "QMul", FGQ_QP_ADD_B_ZERO, NULL, done);
+}
+
+/* Whether MATMUL_INT takes node i's operands (runtime/ops/qinteger.c): B's batch dims none or A's (no
+ * broadcasting), and K · d_max(z_a) · d_max(z_b) within int32. */
+static int matmul_int_fits(const qctx *c, int32_t i, int32_t za, int32_t zb)
+{
+    const fgq_ir_node *n = &c->fg->nodes[i];
+    const fgq_ir_tensor *a = &c->fg->tensors[n->inputs[0]], *b = &c->fg->tensors[n->inputs[1]];
     if (a->rank < 2 || (b->rank != 2 && b->rank != a->rank) || b->dims[b->rank - 2] != a->dims[a->rank - 1])
-        return FGQ_OK;
+        return 0;
     for (int32_t d = 0; b->rank > 2 && d + 2 < a->rank; d++)
         if (b->dims[d] != a->dims[d])
-            return FGQ_OK;
-    fgq_affine_params pa, pb, ay;
-    fgq_status st;
-    if (!try_params(c, n->inputs[0], &pa) || !try_params(c, n->inputs[1], &pb) || !try_params(c, y, &ay))
-        return FGQ_OK;
+            return 0;
     int32_t lo, hi;
     fgq_q_act_range(c->act_dt, &lo, &hi);
-    const int64_t da = pa.zero_point - lo > hi - pa.zero_point ? pa.zero_point - lo : hi - pa.zero_point;
-    const int64_t db = pb.zero_point - lo > hi - pb.zero_point ? pb.zero_point - lo : hi - pb.zero_point;
+    const int64_t da = za - lo > hi - za ? za - lo : hi - za, db = zb - lo > hi - zb ? zb - lo : hi - zb;
     const int64_t k = a->dims[a->rank - 1];
-    if (k < 1 || k > INT32_MAX / ((da > 0 ? da : 1) * (db > 0 ? db : 1)))
-        return FGQ_OK;
-    int32_t ip[FGQ_NODE_MAX_IPARAMS] = {0};
-    float fp[FGQ_NODE_MAX_FPARAMS] = {0};
-    fgq_error e2;
-    fgq_error_clear(&e2);
-    if (fgq_quantize_multiplier((double)pa.scale * (double)pb.scale / (double)ay.scale, &ip[FGQ_QP_REQ_MULT],
-                                &ip[FGQ_QP_REQ_SHIFT], &e2) != FGQ_OK ||
-        ip[FGQ_QP_REQ_SHIFT] < -31 || ip[FGQ_QP_REQ_SHIFT] > 31)
-        return FGQ_OK;
-    int32_t in[2], yq;
-    if ((st = get_quant(c, n->inputs[0], &in[0])) != FGQ_OK || (st = get_quant(c, n->inputs[1], &in[1])) != FGQ_OK)
-        return st;
-    ip[FGQ_QP_X_ZERO] = pa.zero_point;
-    ip[FGQ_QP_INT_W_ZERO] = pb.zero_point;
-    ip[FGQ_QP_Y_ZERO] = ay.zero_point;
-    act_clamp(c, n, &ay, &ip[FGQ_QP_QMIN], &ip[FGQ_QP_QMAX]);
-    if ((st = q_output_named(c, y, &ay, &yq)) != FGQ_OK ||
-        (st = add_qnode(c, n->name, "MatMulInt", FGQ_OP_MATMUL_INT, 2, in, yq, ip, fp)) != FGQ_OK)
-        return st;
-    pass_report(c, i, y, yq);
-    *done = 1;
-    return FGQ_OK;
+    return k >= 1 && k <= INT32_MAX / ((da > 0 ? da : 1) * (db > 0 ? db : 1));
+}
+
+/* MatMul of two activations (attention's Q·Kᵀ and P·V) as MATMUL_INT on the quantized operands:
+ * y = z_y + requant(Σ_k (a − z_a)(b − z_b), s_a·s_b / s_y); float when matmul_int_fits says no. */
+static fgq_status quantize_act_matmul(qctx *c, int32_t i, int *done)
+{
+    return quantize_act_product(c, i, FGQ_OP_MATMUL_INT, "MatMulInt", FGQ_QP_INT_W_ZERO, matmul_int_fits, done);
 }
 
 /* Sigmoid, HardSigmoid, HardSwish, Tanh of a quantized activation become one QLUT (lut.h), the output
