@@ -1,7 +1,8 @@
 /*
  * select_f32.c — Equal, Less, Greater, Not, Mod, Where, Expand and Cast at run time (fgq_ops.h:
  * FGQ_OP_EQUAL .. FGQ_OP_CAST, FGQ_OP_MOD, FGQ_OP_NOT): the ops an attention mask built from an input
- * needs, e.g. Where(Equal(mask, 0), -inf, scores), or Swin's Where(Not(Equal(m, 0)), -100, 0). They carry bool (FGQ_DT_BOOL: one byte, 0 or 1) and integer tensors as well as f32.
+ * needs, e.g. Where(Equal(mask, 0), -inf, scores), or Swin's Where(Not(Equal(m, 0)), -100, 0). They
+ * carry bool (FGQ_DT_BOOL: one byte, 0 or 1) and integer tensors as well as f32.
  * Broadcasting is NumPy's: shapes right-aligned, on each axis the dims are equal or one is 1, and the
  * output takes the larger. No scratch, no allocation; out must not alias an input.
  */
