@@ -100,7 +100,8 @@ typedef enum {
                                  dims give the output size, pads at the end and output_padding implied) */
     /* Masks, selection and dtype changes at run time (runtime/ops/select_f32.c; SCATTER_ND beside Gather in
      * layout_f32.c): attention masks and the like that depend on an input (Swin's shifted-window mask).
-     * Bool tensors are FGQ_DT_BOOL, one byte each, 0 or 1 (as ONNX, NumPy); integers s32 / s64 as Gather's indices. All broadcast as NumPy does, rank <= 8. */
+     * Bool tensors are FGQ_DT_BOOL, one byte each, 0 or 1 (as ONNX, NumPy); integers s32 / s64 as Gather's
+     * indices. All broadcast as NumPy does, rank <= 8. */
     FGQ_OP_EQUAL = 51,        /* in: A, B of one dtype (f32, u8, s8, s32, s64, bool); out: Y bool, A == B */
     FGQ_OP_LESS = 52,         /* as EQUAL (not bool): A < B */
     FGQ_OP_GREATER = 53,      /* as EQUAL (not bool): A > B */
