@@ -204,7 +204,7 @@ fgq_status fgq_qmul_run(const fgq_node_view *node, const fgq_tensor_view *const 
 
 /* The reference: the formula per element, with an odometer over the output index. */
 fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                        const fgq_tensor_view *const *out, fgq_error *err)
+                            const fgq_tensor_view *const *out, fgq_error *err)
 {
     (void)err;
     const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
