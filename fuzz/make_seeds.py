@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """fuzz/make_seeds.py DIR — writes the committed seeds: DIR/onnx/ (fuzz_onnx_import) and DIR/data/ (fuzz_data).
 
-Regenerate with `python3 fuzz/make_seeds.py fuzz/seeds` (needs the `onnx` and `numpy` packages; fuzz/run.sh
-only reads the files). Everything is deterministic (fixed seeds, gzip mtime 0).
+Regenerate with `python3 fuzz/make_seeds.py fuzz/seeds [--fgq build/fgq]` (needs the `onnx` and `numpy`
+packages; --fgq also writes DIR/fgq/, .fgq models with the integer ops QLUT, QMUL, MATMUL_INT and the
+mask ops, for fuzz_fgq_load; fuzz/run.sh only reads the files). Everything is deterministic (fixed seeds, gzip mtime 0).
 
 ONNX: one model per op family fgq imports (conv + BatchNorm + Relu, Gemm, MatMul, pools, the shape arithmetic
 exporters write around Reshape, Slice / Pad / Split / Resize, LSTM / GRU, ConvTranspose, the
@@ -251,6 +252,57 @@ def data_seeds():
     yield "x_f32.npy.gz", gzip.compress(npy_bytes(np.arange(4, dtype=np.float32).reshape(2, 2)), mtime=0)
 
 
+def fgq_seed_models():
+    """Float ONNX models whose quantized (or converted) .fgq carries the integer ops a hand-built seed
+    lacks: QLUT (HardSwish, HardSigmoid, Swish), QMUL (a squeeze-excitation gate), MATMUL_INT (Q·Kᵀ, P·V),
+    and the float Mod / Not / ScatterND / Where of an attention mask. (name, model, quantize?)"""
+    se = h.make_graph(
+        [h.make_node("Conv", ["x", "w0"], ["c0"], pads=[1, 1, 1, 1]), h.make_node("HardSwish", ["c0"], ["a"]),
+         h.make_node("GlobalAveragePool", ["a"], ["sq"]), h.make_node("Conv", ["sq", "w1"], ["e"]),
+         h.make_node("HardSigmoid", ["e"], ["g"]), h.make_node("Mul", ["a", "g"], ["m"]),
+         h.make_node("Sigmoid", ["m"], ["s"]), h.make_node("Mul", ["m", "s"], ["y"])],
+        "se", [h.make_tensor_value_info("x", F, [1, 3, 6, 6])], [h.make_tensor_value_info("y", F, None)],
+        [w("w0", 4, 3, 3, 3), w("w1", 4, 4, 1, 1)])
+    att = h.make_graph(
+        [h.make_node("MatMul", ["x", "wq"], ["q"]), h.make_node("MatMul", ["x", "wk"], ["k"]),
+         h.make_node("Transpose", ["k"], ["kt"], perm=[0, 2, 1]), h.make_node("MatMul", ["q", "kt"], ["s"]),
+         h.make_node("Softmax", ["s"], ["p"], axis=-1), h.make_node("MatMul", ["p", "x"], ["y"])],
+        "att", [h.make_tensor_value_info("x", F, [1, 4, 8])], [h.make_tensor_value_info("y", F, None)],
+        [w("wq", 8, 8), w("wk", 8, 8)])
+    mask = h.make_graph(
+        [h.make_node("Mod", ["k", "d"], ["r"], fmod=0), h.make_node("Equal", ["r", "zero"], ["e"]),
+         h.make_node("Not", ["e"], ["ne"]), h.make_node("ScatterND", ["x", "idx", "u"], ["xs"]),
+         h.make_node("Where", ["ne", "xs", "x"], ["y"])],
+        "mask", [h.make_tensor_value_info("x", F, [3, 4]), h.make_tensor_value_info("k", I64, [3, 4]),
+                 h.make_tensor_value_info("idx", I64, [2, 2])], [h.make_tensor_value_info("y", F, None)],
+        [c("d", [3, -3, 5, -5]), c("zero", 0), c("u", [1.0, 2.0], np.float32)])
+    for name, g, quant in (("se", se, True), ("attention", att, True), ("mask", mask, False)):
+        m = h.make_model(g, opset_imports=[h.make_opsetid("", 14)])
+        m.ir_version = 8
+        yield name, m, quant
+
+
+def fgq_seeds(out, fgq):
+    """DIR/fgq/*.fgq for fuzz_fgq_load, made by the fgq binary `fgq` (quantize s8 with 8 random
+    calibration samples, or convert). Regenerate when the .fgq format changes."""
+    import subprocess
+    import tempfile
+    (out / "fgq").mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        for name, m, quant in fgq_seed_models():
+            src, dst = tmp / f"{name}.onnx", out / "fgq" / f"{name}.fgq"
+            src.write_bytes(m.SerializeToString())
+            if quant:
+                shape = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim][1:]
+                np.save(tmp / "calib.npy", RNG.standard_normal([8] + shape).astype(np.float32))
+                argv = [fgq, "quantize", src, "--calib", tmp / "calib.npy", "--weights", "s8", "--solver", "rtn",
+                        "-o", dst]
+            else:
+                argv = [fgq, "convert", src, "-o", dst]
+            subprocess.run([str(a) for a in argv], check=True, stdout=subprocess.DEVNULL)
+
+
 def main():
     out = pathlib.Path(sys.argv[1])
     (out / "onnx").mkdir(parents=True, exist_ok=True)
@@ -259,6 +311,8 @@ def main():
         (out / "onnx" / f"{name}.onnx").write_bytes(m.SerializeToString())
     for name, b in data_seeds():
         (out / "data" / name).write_bytes(b)
+    if len(sys.argv) == 4 and sys.argv[2] == "--fgq":  # the .fgq seeds need a built fgq
+        fgq_seeds(out, sys.argv[3])
 
 
 if __name__ == "__main__":

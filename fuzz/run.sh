@@ -8,7 +8,7 @@
 #           fuzz_data                 3/10  (.npy, .npz, IDX, gzip; data preparation)
 #           fuzz_policy               1/10  (weight policies, candidates, ranges, other flag values)
 #           fuzz_quant_flags          the rest (the quantize flag parser, --layer NAME=POLICY, ...)
-# Seeds: the valid models of tests/test_runtime_load.c (.fgq), fuzz/seeds/ (ONNX models and data
+# Seeds: the valid models of tests/test_runtime_load.c and fuzz/seeds/fgq/ (.fgq), fuzz/seeds/ (ONNX models and data
 # files from fuzz/make_seeds.py, policy strings and flag lines), examples/mnist-8/model.onnx and the
 # MNIST labels file, plus the regression inputs. What a run discovers stays in BUILD_DIR/corpus/.
 #
@@ -40,6 +40,7 @@ for t in $targets; do
     mkdir -p "$seeds/$t" "$out/corpus/$t"
 done
 "$out/fgq_seed_writer" --write-seeds "$seeds/fuzz_fgq_load"
+cp "$root"/fuzz/seeds/fgq/*.fgq "$seeds/fuzz_fgq_load/" # QLUT, QMUL, MATMUL_INT, Mod, Not, ScatterND
 cp "$root"/fuzz/seeds/onnx/*.onnx "$root/examples/mnist-8/model.onnx" "$seeds/fuzz_onnx_import/"
 # fuzz_data's first byte picks the options (member, range, normalisation): 0 = defaults; 0x85 = member
 # "y.npy", range "1:3", three channels
