@@ -130,6 +130,7 @@ typedef enum {
     FGQ_OP_QMUL = 61,         /* in: A, B u8|s8 (numpy broadcasting, as QADD); out: Y u8|s8,
                                  y = clamp(z_y + requant((a − z_a)(b − z_b), REQ_MULT, REQ_SHIFT), qmin, qmax):
                                  X_ZERO z_a, FGQ_QP_ADD_B_ZERO z_b, Y_ZERO, QMIN, QMAX, REQ (real s_a·s_b / s_y) */
+    FGQ_OP_ABS = 62,          /* y = |x| (f32) */
     FGQ_OP_COUNT_
 } fgq_op;
 

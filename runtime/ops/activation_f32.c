@@ -169,3 +169,4 @@ fgq_status fgq_gelu_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
 }
 
 UNARY_F32(sqrt, sqrtf(v))
+UNARY_F32(abs, fabsf(v))

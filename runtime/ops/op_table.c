@@ -53,6 +53,7 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(ERF, "Erf", 1, 1, erf),
     ROW(GELU, "Gelu", 1, 1, gelu),
     ROW(SQRT, "Sqrt", 1, 1, sqrt),
+    ROW(ABS, "Abs", 1, 1, abs),
     ROW(POW, "Pow", 2, 2, eltwise),
     ROW(REDUCE, "Reduce", 1, 1, reduce),
     ROW(LAYERNORM, "LayerNormalization", 2, 3, layernorm),

@@ -43,6 +43,7 @@ FGQ_OPS_F32_DECL(hard_swish)
 FGQ_OPS_F32_DECL(erf)
 FGQ_OPS_F32_DECL(gelu)
 FGQ_OPS_F32_DECL(sqrt)
+FGQ_OPS_F32_DECL(abs)
 FGQ_OPS_F32_DECL(reduce)         /* reduce_f32.c */
 FGQ_OPS_F32_DECL(layernorm)
 FGQ_OPS_F32_DECL(slice)          /* layout_f32.c */

@@ -1,5 +1,5 @@
 """The float ops that the common model zoo needs (issue 10): HardSigmoid, HardSwish, Erf, Gelu,
-Sqrt, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize, Gather, ConvTranspose, LSTM, GRU,
+Sqrt, Abs, Pow, Reduce*, LayerNormalization, Slice, Pad, Split, Resize, Gather, ConvTranspose, LSTM, GRU,
 and the shape arithmetic that folds (ConstantOfShape, Equal, Where, Expand) — in the blocks
 exporters write them in; float16 models imported as float32.
 
@@ -48,7 +48,8 @@ def model(nodes, inits, x_shape, y_name, opset):
 
 
 def mobilenet_v3_block():
-    """Conv -> HardSwish -> depthwise -> squeeze-excite (ReduceMean, HardSigmoid, Mul) -> Pad -> pool."""
+    """Conv -> HardSwish -> depthwise -> squeeze-excite (ReduceMean, HardSigmoid, Mul) -> Pad -> pool -> Abs
+    -> Sqrt."""
     inits = []
     n = [conv("c1", "x", "a", 3, 16, inits=inits), helper.make_node("HardSwish", ["a"], ["b"]),
          conv("dw", "b", "c", 16, 16, group=16, inits=inits),
@@ -59,7 +60,7 @@ def mobilenet_v3_block():
          helper.make_node("Pad", ["d", "pads"], ["e"], mode="reflect"),
          helper.make_node("AveragePool", ["e"], ["f"], kernel_shape=[2, 2], strides=[2, 2]),
          helper.make_node("Sqrt", ["f2"], ["g"]),
-         helper.make_node("Relu", ["f"], ["f2"])]
+         helper.make_node("Abs", ["f"], ["f2"])]  # Sqrt(|f|): Abs through convert, quantize and export
     n = n[:9] + [n[10], n[9]]
     inits.append(init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)))
     return model(n, inits, [1, 3, 16, 16], "g", 14)

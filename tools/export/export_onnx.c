@@ -591,6 +591,7 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
     case FGQ_OP_HARD_SWISH: xb_node1(b, "HardSwish", base, 1, in, yn); break;
     case FGQ_OP_ERF: xb_node1(b, "Erf", base, 1, in, yn); break;
     case FGQ_OP_SQRT: xb_node1(b, "Sqrt", base, 1, in, yn); break;
+    case FGQ_OP_ABS: xb_node1(b, "Abs", base, 1, in, yn); break;
     case FGQ_OP_GELU:
         n = xb_node1(b, "Gelu", base, 1, in, yn);
         if (ip[0] == 1)

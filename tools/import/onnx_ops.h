@@ -61,6 +61,7 @@ extern "C" {
     X(Erf,                   infer_same,             lower_erf,             0)                       \
     X(Gelu,                  infer_same,             lower_gelu,            0)                       \
     X(Sqrt,                  infer_same,             lower_sqrt,            0)                       \
+    X(Abs,                   infer_same,             lower_abs,             0)                       \
     X(MaxPool,               infer_maxpool,          lower_pool,            0)                       \
     X(AveragePool,           infer_avgpool,          lower_pool,            0)                       \
     X(GlobalAveragePool,     infer_global_pool,      lower_global_avgpool,  0)                       \

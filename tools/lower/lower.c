@@ -708,6 +708,7 @@ LOWER_SIMPLE(lower_hard_sigmoid, out->op = FGQ_OP_HARD_SIGMOID; out->fparams[0] 
 LOWER_SIMPLE(lower_hard_swish, out->op = FGQ_OP_HARD_SWISH)
 LOWER_SIMPLE(lower_erf, out->op = FGQ_OP_ERF)
 LOWER_SIMPLE(lower_sqrt, out->op = FGQ_OP_SQRT)
+LOWER_SIMPLE(lower_abs, out->op = FGQ_OP_ABS)
 LOWER_SIMPLE(lower_pow, out->op = FGQ_OP_POW)
 LOWER_SIMPLE(lower_global_avgpool, out->op = FGQ_OP_GLOBAL_AVGPOOL)
 #undef LOWER_SIMPLE
