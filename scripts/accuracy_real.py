@@ -259,7 +259,9 @@ NOTES = """## Notes (2026-12-03)
   the probe rule is the default since then; the two extra candidates bought 4 images of 800 and
   three more quantizations of the model, so the default list stayed). Still 3.25 points under
   float: at 4.0 bits the 1.28 M-weight classifier cannot stay s8 (it alone would take half the
-  budget), and s4:g32 with s8 first/last layers already loses 1.88 at 5.48 bits. The
+  budget), and s4:g32 with s8 first/last layers already loses 1.88 at 5.48 bits. `--budget 3` with
+  the probe rule: 77.88 % (78.88 % at 7fd0562 with the cheapest-candidate gains, before the row-scale
+  fix: within 8 images, this time the other way). The
   per-layer table of `fgq quantize` shows the linear project convolutions (1x1, no activation after
   them) at 3-10 dB under s4:g32: the errors add up along the residual path.
 - Depthwise layers (K = 9): ternary:g4 with them at s8 (`--depthwise`'s default under ternary)
