@@ -41,8 +41,10 @@ static fgq_status check_bcast(const fgq_node_view *node, const fgq_tensor_view *
     return fgq_ops_check_out_dims(node, y, rank, dims, err);
 }
 
-fgq_status fgq_qadd_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                          const fgq_tensor_view *const *out, fgq_error *err)
+/* What QADD and QMUL both check: two u8|s8 inputs and an output, z_a and z_b in their dtypes, the
+ * output block, the output requantization and the broadcast shapes. */
+static fgq_status check_binary(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_status st = fgq_ops_check_io(node, in, out, 2, 2, 0, err);
     if (st != FGQ_OK)
@@ -55,33 +57,31 @@ fgq_status fgq_qadd_check(const fgq_node_view *node, const fgq_tensor_view *cons
         (st = fgq_q_check_zero(node, a->dtype, ip[FGQ_QP_X_ZERO], "A zero point", err)) != FGQ_OK ||
         (st = fgq_q_check_zero(node, b->dtype, ip[FGQ_QP_ADD_B_ZERO], "B zero point", err)) != FGQ_OK ||
         (st = fgq_q_check_out(node, y, err)) != FGQ_OK ||
-        (st = fgq_q_check_req(node, ip[FGQ_QP_ADD_A_MULT], ip[FGQ_QP_ADD_A_SHIFT], -31, 0, "A", err)) != FGQ_OK ||
-        (st = fgq_q_check_req(node, ip[FGQ_QP_ADD_B_MULT], ip[FGQ_QP_ADD_B_SHIFT], -31, 0, "B", err)) != FGQ_OK ||
         (st = fgq_q_check_req(node, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT], -31, 31, "output", err)) != FGQ_OK)
+        return st;
+    return check_bcast(node, a, b, y, err);
+}
+
+fgq_status fgq_qadd_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                          const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = check_binary(node, in, out, err);
+    if (st != FGQ_OK)
+        return st;
+    const int32_t *ip = node->iparams;
+    if ((st = fgq_q_check_req(node, ip[FGQ_QP_ADD_A_MULT], ip[FGQ_QP_ADD_A_SHIFT], -31, 0, "A", err)) != FGQ_OK ||
+        (st = fgq_q_check_req(node, ip[FGQ_QP_ADD_B_MULT], ip[FGQ_QP_ADD_B_SHIFT], -31, 0, "B", err)) != FGQ_OK)
         return st;
     if (ip[FGQ_QP_ADD_LEFT_SHIFT] < 0 || ip[FGQ_QP_ADD_LEFT_SHIFT] > 20)
         return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "left shift %d, expected 0..20", FGQ_NODE_ARGS(node),
                         (int)ip[FGQ_QP_ADD_LEFT_SHIFT]);
-    return check_bcast(node, a, b, y, err);
+    return FGQ_OK;
 }
 
 fgq_status fgq_qmul_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                           const fgq_tensor_view *const *out, fgq_error *err)
 {
-    fgq_status st = fgq_ops_check_io(node, in, out, 2, 2, 0, err);
-    if (st != FGQ_OK)
-        return st;
-    const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
-    const int32_t *ip = node->iparams;
-    if ((st = fgq_q_check_act(node, a, "input", 0, err)) != FGQ_OK ||
-        (st = fgq_q_check_act(node, b, "input", 1, err)) != FGQ_OK ||
-        (st = fgq_q_check_act(node, y, "output", 0, err)) != FGQ_OK ||
-        (st = fgq_q_check_zero(node, a->dtype, ip[FGQ_QP_X_ZERO], "A zero point", err)) != FGQ_OK ||
-        (st = fgq_q_check_zero(node, b->dtype, ip[FGQ_QP_ADD_B_ZERO], "B zero point", err)) != FGQ_OK ||
-        (st = fgq_q_check_out(node, y, err)) != FGQ_OK ||
-        (st = fgq_q_check_req(node, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT], -31, 31, "output", err)) != FGQ_OK)
-        return st;
-    return check_bcast(node, a, b, y, err);
+    return check_binary(node, in, out, err);
 }
 
 /* Element strides of t on each output axis; 0 where t broadcasts. */
@@ -92,6 +92,21 @@ static void bcast_strides(const fgq_tensor_view *t, const fgq_tensor_view *y, in
         const int64_t d = aligned_dim(t, y->rank, i);
         st[i] = d == 1 ? 0 : s;
         s *= d;
+    }
+}
+
+/* One step of an odometer over y's first `rank` axes (idx), moving two offsets along with strides sa, sb. */
+static void bcast_next(const fgq_tensor_view *y, int32_t rank, const int64_t *sa, const int64_t *sb, int64_t *idx,
+                       int64_t *ia, int64_t *ib)
+{
+    for (int32_t d = rank - 1; d >= 0; d--) {
+        *ia += sa[d];
+        *ib += sb[d];
+        if (++idx[d] < y->dims[d])
+            return;
+        *ia -= sa[d] * y->dims[d];
+        *ib -= sb[d] * y->dims[d];
+        idx[d] = 0;
     }
 }
 
@@ -116,16 +131,7 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
                             fgq_requantize_s32(vb, ip[FGQ_QP_ADD_B_MULT], ip[FGQ_QP_ADD_B_SHIFT]);
         const int64_t v = (int64_t)zy + fgq_requantize_s32(sum, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT]);
         fgq_q_store(y->data, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
-        /* odometer over the output index, moving the two input offsets along */
-        for (int32_t d = y->rank - 1; d >= 0; d--) {
-            ia += sa[d];
-            ib += sb[d];
-            if (++idx[d] < y->dims[d])
-                break;
-            ia -= sa[d] * y->dims[d];
-            ib -= sb[d] * y->dims[d];
-            idx[d] = 0;
-        }
+        bcast_next(y, y->rank, sa, sb, idx, &ia, &ib); /* the output index, the two input offsets along */
     }
     return FGQ_OK;
 }
@@ -189,15 +195,7 @@ fgq_status fgq_qmul_run(const fgq_node_view *node, const fgq_tensor_view *const 
         const uint8_t flip = full_s8 ? 0x80u : 0u;
         for (int64_t j = 0; j < len; j++)
             dst[j] = table[src[j] ^ flip];
-        for (int32_t d = outer - 1; d >= 0; d--) {
-            i_full += sf[d];
-            i_cst += sc[d];
-            if (++idx[d] < y->dims[d])
-                break;
-            i_full -= sf[d] * y->dims[d];
-            i_cst -= sc[d] * y->dims[d];
-            idx[d] = 0;
-        }
+        bcast_next(y, outer, sf, sc, idx, &i_full, &i_cst); /* the next run's start */
     }
     return FGQ_OK;
 }
@@ -220,15 +218,7 @@ fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *co
         const int32_t p = (fgq_q_load(a->data, ia, a_s8) - za) * (fgq_q_load(b->data, ib, b_s8) - zb);
         const int64_t v = (int64_t)zy + fgq_requantize_s32(p, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT]);
         fgq_q_store(y->data, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
-        for (int32_t d = y->rank - 1; d >= 0; d--) {
-            ia += sa[d];
-            ib += sb[d];
-            if (++idx[d] < y->dims[d])
-                break;
-            ia -= sa[d] * y->dims[d];
-            ib -= sb[d] * y->dims[d];
-            idx[d] = 0;
-        }
+        bcast_next(y, y->rank, sa, sb, idx, &ia, &ib);
     }
     return FGQ_OK;
 }
