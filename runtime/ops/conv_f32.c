@@ -165,6 +165,12 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
         fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups, 1);
         return FGQ_OK;
     }
+    /* One input channel per group (depthwise): the AVX2 rows of conv_f32_dw.c, the same bits as below. */
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0 &&
+        fgq_conv_f32_dw_fits(&sp, t.cg)) {
+        fgq_conv_f32_dw(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups);
+        return FGQ_OK;
+    }
     /* Rows of output (batch × output channel × od × oh) are independent: the
      * unit of work handed to threads. */
     const int64_t n_rows = x->dims[0] * t.m_out * sp.out[0] * sp.out[1];

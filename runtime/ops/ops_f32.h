@@ -73,4 +73,12 @@ int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg);
 void fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                        const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups, int avx2);
 
+/* conv_f32_dw.c: the depthwise float convolution (one input channel per
+ * group, 1-D/2-D, stride 1 or 2) with AVX2, bit-
+ * identical to the direct loops of conv_f32.c, its reference twin. fits is 0
+ * off x86 (GCC/Clang); call only where the CPU has AVX2. */
+int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg);
+void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                     const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups);
+
 #endif /* FGQ_OPS_F32_H */

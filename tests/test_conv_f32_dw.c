@@ -1,0 +1,164 @@
+/*
+ * test_conv_f32_dw.c — the AVX2 depthwise float convolution (runtime/ops/
+ * conv_f32_dw.c) against its reference twin, the direct loops of conv_f32.c
+ * run under FGQ_KERNELS_REF: the same bytes (memcmp), since the kernel keeps
+ * the direct loops' product-then-add sequence per output element.
+ *
+ * Per case: (1) fgq_conv_f32_dw with no thread provider and with a 2-thread
+ * pool both equal the direct loops' bytes; (2) the op under FGQ_KERNELS_AUTO
+ * takes the depthwise kernel exactly where fgq_conv_f32_dw_fits says (else
+ * the GEMM or direct path) and its bytes equal the reference. Shapes: 3x3 and
+ * 5x5, stride 1 and 2, dilation 2, asymmetric and over-wide pads (no interior
+ * position at all), a channel multiplier of 2, widths around the 8-wide
+ * vector and the stride-2 read of 16, 1-D, batch 2, no bias, ReLU / Clip;
+ * plus 300 random depthwise shapes. Inputs include zeros and negative zeros
+ * (so a skipped tap and an added 0·w would differ in the sign of a zero).
+ * Where the CPU has no AVX2 the kernel is not run: reported skipped.
+ */
+#include "test_conv_common.h"
+
+#include "ops/ops_f32.h"
+#include "ops/qgemm_dispatch.h"
+#include "threadpool.h"
+
+#include <stdlib.h>
+
+static fgq_threadpool *g_pool;
+static int g_skipped, g_ran_fast;
+
+static void run_case(const conv_case *cc, uint32_t seed)
+{
+    fgq_tensor_view x, w, b, y;
+    conv_views(cc, &x, &w, &b, &y);
+    const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y);
+    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 4 * ny));
+    x.data = buf;
+    w.data = buf + nx;
+    b.data = buf + nx + nw;
+    float *direct = buf + nx + nw + cc->m, *fast = direct + ny, *fast2 = fast + ny, *op_auto = fast2 + ny;
+    tfill(buf, nx + nw + cc->m, &seed);
+    float *xd = x.data;
+    for (int64_t i = 0; i < nx; i += 5) /* zeros of both signs */
+        xd[i] = (i / 5) % 2 ? 0.0f : -0.0f;
+    if (!cc->bias)
+        for (int64_t i = 0; i < nx; i += 7)
+            xd[i] = -0.0f;
+    tnode nd;
+    set_params(&nd, cc);
+    const fgq_tensor_view *in[3] = { &x, &w, &b };
+
+    fgq_parallel ref = { NULL, 1, NULL, FGQ_KERNELS_REF };
+    nd.v.par = &ref;
+    y.data = direct;
+    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+    nd.v.par = NULL;
+
+    fgq_ops_spatial sp;
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_ops_read_spatial(&nd.v, &x, &w, &y, 0, &sp, &err) == FGQ_OK);
+    const int fits = fgq_conv_f32_dw_fits(&sp, cc->c / cc->group);
+    const int has_avx2 = (fgq_cpu_features() & FGQ_CPU_AVX2) != 0;
+    const float *bias = cc->bias ? b.data : NULL;
+    if (fits && has_avx2) {
+        g_ran_fast++;
+        fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, bias, fast, cc->n, cc->c, cc->m, cc->group);
+        CHECK_MSG(memcmp(fast, direct, (size_t)ny * sizeof(float)) == 0,
+                  "ns=%d c=%lld m=%lld in=%lldx%lld k=%lldx%lld s=%lld d=%lld pb=%lld pe=%lld: not the direct loops' bytes",
+                  cc->ns, (long long)cc->c, (long long)cc->m, (long long)cc->in[0], (long long)cc->in[1],
+                  (long long)cc->k[0], (long long)cc->k[1], (long long)cc->s[cc->ns - 1],
+                  (long long)cc->d[cc->ns - 1], (long long)cc->pb[cc->ns - 1], (long long)cc->pe[cc->ns - 1]);
+        nd.v.par = fgq_threadpool_parallel(g_pool);
+        fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, bias, fast2, cc->n, cc->c, cc->m, cc->group);
+        nd.v.par = NULL;
+        CHECK_MSG(memcmp(fast2, direct, (size_t)ny * sizeof(float)) == 0, "2 threads: not the direct loops' bytes");
+    } else if (fits) {
+        g_skipped = 1;
+    }
+    /* the op under AUTO: whichever path it takes, the depthwise one is exact */
+    y.data = op_auto;
+    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+    if (!fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group))
+        CHECK_MSG(memcmp(op_auto, direct, (size_t)ny * sizeof(float)) == 0, "AUTO depthwise conv differs from REF");
+    free(buf);
+}
+
+static conv_case dw2(int64_t c, int64_t mult, int64_t h, int64_t wd, int64_t k, int64_t s, int64_t d, int64_t pb,
+                     int64_t pe, int bias, int act)
+{
+    conv_case cc;
+    memset(&cc, 0, sizeof cc);
+    cc.ns = 2;
+    cc.n = 1;
+    cc.c = c;
+    cc.group = c;
+    cc.m = c * mult;
+    cc.in[0] = h, cc.in[1] = wd;
+    cc.k[0] = cc.k[1] = k;
+    cc.s[0] = cc.s[1] = s;
+    cc.d[0] = cc.d[1] = d;
+    cc.pb[0] = cc.pb[1] = pb;
+    cc.pe[0] = cc.pe[1] = pe;
+    cc.bias = bias;
+    cc.act = act;
+    return cc;
+}
+
+static void test_edge_shapes(void)
+{
+    conv_case cases[] = {
+        dw2(8, 1, 16, 16, 3, 1, 1, 1, 1, 1, FGQ_ACT_CLIP), /* MobileNet 3x3 */
+        dw2(8, 1, 17, 17, 3, 2, 1, 1, 1, 1, FGQ_ACT_RELU), /* stride 2, odd */
+        dw2(4, 1, 16, 16, 3, 2, 1, 0, 1, 1, 0),            /* TF "same" stride 2: pad at the end only */
+        dw2(4, 1, 20, 20, 5, 1, 1, 2, 2, 1, 0),            /* 5x5 */
+        dw2(4, 1, 21, 21, 5, 2, 1, 2, 2, 0, 0),            /* 5x5 stride 2, no bias */
+        dw2(3, 2, 12, 12, 3, 1, 2, 2, 2, 1, 0),            /* dilation 2, channel multiplier 2 */
+        dw2(2, 1, 8, 8, 3, 1, 1, 1, 1, 1, 0),              /* width 8: one block at most */
+        dw2(2, 1, 9, 9, 3, 1, 1, 0, 0, 1, 0),              /* 7 outputs: no block */
+        dw2(2, 1, 10, 10, 3, 1, 1, 6, 6, 1, 0),            /* pads wider than the kernel: no interior at all */
+        dw2(2, 1, 31, 31, 3, 2, 1, 1, 1, 1, 0),            /* stride 2 near the row end: the 16-float read */
+        dw2(2, 1, 32, 32, 3, 2, 1, 1, 0, 1, 0),
+        dw2(5, 1, 7, 7, 3, 1, 1, 1, 1, 1, 0),              /* EfficientNet's 7x7 maps: narrower than a vector */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        run_case(&cases[i], 31u + (uint32_t)i);
+    conv_case one_d = dw2(4, 1, 1, 40, 3, 1, 1, 1, 1, 1, 0);
+    one_d.ns = 1;
+    one_d.in[0] = 40, one_d.k[0] = 3, one_d.s[0] = 2, one_d.d[0] = 1, one_d.pb[0] = 1, one_d.pe[0] = 1;
+    run_case(&one_d, 5u);
+    conv_case batch2 = dw2(6, 1, 12, 19, 3, 2, 1, 1, 1, 1, FGQ_ACT_RELU);
+    batch2.n = 2;
+    run_case(&batch2, 6u);
+}
+
+static void test_random_shapes(void)
+{
+    uint32_t s = 2718u;
+    for (int it = 0; it < 300; it++) {
+#define R(lo, hi) ((int64_t)(lo) + (int64_t)(((uint32_t)((trand(&s) + 1.0f) * 1e6f)) % (uint32_t)((hi) - (lo) + 1)))
+        const int64_t k = R(1, 5), st = R(1, 2), d = R(1, 2);
+        conv_case cc = dw2(R(1, 6), R(1, 2), R(1, 24), R(1, 40), k, st, d, R(0, 3), R(0, 3), (int)R(0, 1),
+                           (int)R(0, 2) == 0 ? 0 : (R(0, 1) ? FGQ_ACT_RELU : FGQ_ACT_CLIP));
+        cc.n = R(1, 2);
+        for (int i = 0; i < 2; i++)
+            if (cc.in[i] + cc.pb[i] + cc.pe[i] < d * (k - 1) + 1)
+                cc.in[i] = d * (k - 1) + 1;
+#undef R
+        run_case(&cc, 100u + (uint32_t)it);
+    }
+}
+
+int main(void)
+{
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
+    RUN(test_edge_shapes);
+    RUN(test_random_shapes);
+    if (g_skipped)
+        printf("note: this CPU has no AVX2: the depthwise kernel was not run (skipped)\n");
+    else
+        CHECK_MSG(g_ran_fast > 150, "only %d cases reached the kernel", g_ran_fast);
+    fgq_threadpool_destroy(g_pool);
+    return FGQ_TEST_DONE();
+}
