@@ -26,7 +26,8 @@ static const char k_usage[] =
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
     "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--sequential on|off|auto]\n"
     "                    [--equalize on|off]\n"
-    "                    [--budget BITS | --size BYTES [--candidates P,P,...]] [--json]\n"
+    "                    [--budget BITS | --size BYTES [--candidates P,P,...]]\n"
+    "                    [--measure-samples N|all] [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
     "`fgq eval` feeds them), picks a range for every activation, quantizes the weights\n"
@@ -125,6 +126,10 @@ static const char k_usage[] =
     "  --keep-float NODE    run that node in float (repeatable)\n"
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval` (float inputs)\n"
+    "  --measure-samples N|all\n"
+    "                       the per-layer act SQNR column runs the float and the quantized\n"
+    "                       model over N calibration samples, evenly spaced (default 64;\n"
+    "                       all: every one; 0: no measuring pass, the column is omitted)\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
     "                       \"samples\", [\"sequential_s\",] \"time_s\": {\"float_pass\", \"budget\",\n"
     "                       \"sequential\", \"quantize\", \"measure\", \"total\"} (wall seconds),\n"
@@ -183,6 +188,7 @@ int fgq_cmd_quantize(int argc, char **argv)
     const double t_start = fgq_now_seconds();
     const char *model = NULL, *out_path = NULL;
     int json = 0;
+    int64_t measure_samples = FGQ_MEASURE_SAMPLES;
     fgq_preprocess pre;
     fgq_preprocess_default(&pre);
     fgq_quant_flags qf;
@@ -202,7 +208,7 @@ int fgq_cmd_quantize(int argc, char **argv)
             goto out;
         if (took > 0)
             continue;
-        static const char *const valued[] = {"-o", "--scale", "--mean", "--std"};
+        static const char *const valued[] = {"-o", "--scale", "--mean", "--std", "--measure-samples"};
         int known = 0;
         for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
             known |= strcmp(a, valued[k]) == 0;
@@ -226,6 +232,15 @@ int fgq_cmd_quantize(int argc, char **argv)
         int32_t n = 0;
         if (strcmp(a, "-o") == 0) {
             out_path = v;
+        } else if (strcmp(a, "--measure-samples") == 0) {
+            char *end = NULL;
+            const int all = strcmp(v, "all") == 0;
+            const long long m = all ? -1 : strtoll(v, &end, 10);
+            if (!all && (end == v || *end != '\0' || m < 0)) {
+                rc = fgq_cli_usage_error(cmd, "--measure-samples '%s' is not a count >= 0 or 'all'", v);
+                goto out;
+            }
+            measure_samples = (int64_t)m;
         } else if (strcmp(a, "--scale") == 0) {
             if (!parse_floats(v, &pre.scale, 1, &n) || pre.scale == 0.0f) {
                 rc = fgq_cli_usage_error(cmd, "--scale '%s' is not a non-zero number", v);
@@ -296,8 +311,8 @@ int fgq_cmd_quantize(int argc, char **argv)
         goto fail;
     const int64_t n = cs.samples.n;
     fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
-    if (fgq_quant_pipeline(fg, &cs.samples, &cfg, has_budget ? &budget : NULL, fgq_threadpool_default_threads(), 1, &sp,
-                           &res, &err) != FGQ_OK)
+    if (fgq_quant_pipeline(fg, &cs.samples, &cfg, has_budget ? &budget : NULL, fgq_threadpool_default_threads(),
+                           measure_samples, &sp, &res, &err) != FGQ_OK)
         goto fail;
     const fgq_layer_report *layers = res.layers;
     const int32_t n_layers = res.n_layers;
@@ -333,6 +348,7 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_string(&j, "acts", qf.acts ? qf.acts : "u8");
         fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
+        fgq_json_kv_int(&j, "measure_samples", res.measure_samples);
         if (res.has_sequential)
             fgq_json_kv_double(&j, "sequential_s", res.sequential.seconds);
         fgq_json_key(&j, "time_s"); /* wall seconds per stage (the solver's share is each layer's "solve_s") */
@@ -436,8 +452,9 @@ int fgq_cmd_quantize(int argc, char **argv)
                    res.sequential.seconds);
         if (res.has_budget)
             printf(", budget search %.2f s", res.budget_seconds);
-        printf(", quantizing (solver included) %.2f s, measuring %.2f s; total %.2f s\n", res.quantize_seconds,
-               res.measure_seconds, fgq_now_seconds() - t_start);
+        printf(", quantizing (solver included) %.2f s, measuring (%lld samples) %.2f s; total %.2f s\n",
+               res.quantize_seconds, (long long)res.measure_samples, res.measure_seconds,
+               fgq_now_seconds() - t_start);
         if (cfg.solver == FGQ_SOLVER_GPTQ && cfg.sequential == FGQ_SEQ_AUTO && n > 0 && !res.has_sequential)
             printf("sequential statistics: skipped (auto: %.2g multiply-adds > %.0e; --sequential on runs them)\n",
                    fgq_quant_sequential_cost(fg, &cfg, n), FGQ_SEQUENTIAL_AUTO_MACS);

@@ -1040,7 +1040,7 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
         s = n_views > 0 ? calib_from_views(&cs, fg, views, view_name, n_views, &pre, &err)
                         : fgq_calib_set_load(&cs, fg, NULL, 0, NULL, &pre, &err);
     if (s == FGQ_OK)
-        s = fgq_quant_pipeline(fg, &cs.samples, &cfg, has_budget ? &budget : NULL, threads, 1, &sp, &res, &err);
+        s = fgq_quant_pipeline(fg, &cs.samples, &cfg, has_budget ? &budget : NULL, threads, FGQ_MEASURE_SAMPLES, &sp, &res, &err);
     if (s == FGQ_OK) {
         fgq_model_preprocess meta;
         fgq_quantize_meta(&pre, &meta);

@@ -249,7 +249,7 @@ static void test_ternary_and_overrides(void)
         /* ternary is coarse: the float run is only the rough oracle here */
         CHECK(yq != NULL && max_err_steps(fg, qg, test, NSAMP, yq->q.scales[0]) < 60.0);
         fgq_samples ts = samples_of(fg, test, NSAMP);
-        CHECK(fgq_quant_measure(fg, qg, &ts, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
+        CHECK(fgq_quant_measure(fg, qg, &ts, 0, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
         for (int32_t i = 0; i < n_rep; i++)
             CHECK_MSG(!isnan(rep[i].act_sqnr_db) && rep[i].act_sqnr_db > 3.0, "%s: %.2f dB", rep[i].name,
                       rep[i].act_sqnr_db);
@@ -384,7 +384,7 @@ static void test_dynamic_acts(void)
     CHECK_MSG(steps <= 3.0, "dynamic output off by %.2f steps", steps);
     /* activation SQNR is measured on samples when they are given */
     fgq_samples ts = samples_of(fg, test, NSAMP);
-    CHECK(fgq_quant_measure(fg, qg, &ts, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
+    CHECK(fgq_quant_measure(fg, qg, &ts, 0, rep, n_rep, NULL, NULL, &err) == FGQ_OK);
     for (int32_t i = 0; i < n_rep; i++)
         CHECK_MSG(rep[i].act_sqnr_db > 25.0, "%s: %.2f dB", rep[i].name, rep[i].act_sqnr_db);
     free(rep);
@@ -554,8 +554,40 @@ static void test_bias_correction_gemm(void)
     fgq_graph_free(g);
 }
 
+/* The measuring pass's sums (fgq_quant_sig_noise): the AVX2 loop against the plain one for float,
+ * u8 and s8 values, lengths around the vector width, zero points on both sides. */
+static void test_sig_noise_simd_matches_plain(void)
+{
+    enum { N = 1031 };
+    float f[N], qf[N];
+    uint8_t qu[N];
+    int8_t qs[N];
+    uint32_t r = 12345u;
+    for (int i = 0; i < N; i++) {
+        r = r * 1664525u + 1013904223u;
+        f[i] = (float)((double)(r >> 8) / 16777216.0 * 4.0 - 1.0);
+        qf[i] = f[i] + (float)((double)(r & 255u) / 4096.0);
+        qu[i] = (uint8_t)(r >> 3);
+        qs[i] = (int8_t)(r >> 11);
+    }
+    const int32_t types[3] = {FGQ_DT_F32, FGQ_DT_U8, FGQ_DT_S8};
+    const void *qv[3] = {qf, qu, qs};
+    const int64_t lens[6] = {0, 1, 3, 4, 9, N};
+    for (int t = 0; t < 3; t++)
+        for (int l = 0; l < 6; l++) {
+            double s1 = 0.5, n1 = 0.25, s0 = 0.5, n0 = 0.25; /* added to what is there */
+            fgq_quant_sig_noise(f, types[t], qv[t], 0.0078125, t == 1 ? 131 : -3, lens[l], 1, &s1, &n1);
+            fgq_quant_sig_noise(f, types[t], qv[t], 0.0078125, t == 1 ? 131 : -3, lens[l], 0, &s0, &n0);
+            CHECK_NEAR(s1, s0, 1e-12 * s0);
+            CHECK_NEAR(n1, n0, 1e-12 * n0);
+            if (lens[l] == 0)
+                CHECK(s1 == 0.5 && n1 == 0.25);
+        }
+}
+
 int main(void)
 {
+    RUN(test_sig_noise_simd_matches_plain);
     RUN(test_model_metadata);
     RUN(test_s8_close_to_float);
     RUN(test_ternary_and_overrides);

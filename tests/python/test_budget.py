@@ -150,3 +150,30 @@ def test_hostile_recipe_rejected(tmp_path):
         p.write_bytes(bytes(g.buf))
         r = run_fgq("run", p, "--input", x, "-o", tmp_path / "y.npy")
         assert r.returncode == 2 and name in r.stderr and "recipe" in r.stderr, r.stderr
+
+
+def test_measure_samples(tmp_path):
+    """The measuring pass (the act SQNR column) runs on 64 evenly spaced calibration samples by default,
+    on N with --measure-samples N, on every one with `all`, and not at 0 (the column left empty); the
+    model's bytes never depend on it; a bad count exits 2 naming the flag, with no file written."""
+    outs = {}
+    for flag, want in ((None, 64), ("7", 7), ("all", 100), ("0", 0)):
+        out = tmp_path / f"m_{flag}.fgq"
+        args = ("--weights", "s8", "--solver", "rtn", "--calib-samples", "0:100")
+        if flag is not None:
+            args += ("--measure-samples", flag)
+        p = run_fgq("quantize", MNIST, "--calib", IMAGES, "-o", out, "--json", *args, timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        rep = json.loads(p.stdout)
+        assert rep["measure_samples"] == want, (flag, rep["measure_samples"])
+        sq = [r["act_sqnr_db"] for r in rep["layers"] if r["quantized"]]
+        if want == 0:
+            assert rep["time_s"]["measure"] == 0 and all(v is None for v in sq), sq
+        else:
+            assert rep["time_s"]["measure"] > 0 and all(v is not None and v > 10 for v in sq), sq
+        outs[flag] = out.read_bytes()
+    assert len(set(outs.values())) == 1
+    bad = tmp_path / "bad.fgq"
+    for v in ("-1", "x", ""):
+        p = run_fgq("quantize", MNIST, "--calib", IMAGES, "-o", bad, "--weights", "s8", "--measure-samples", v)
+        assert p.returncode == 2 and "--measure-samples" in p.stderr and not bad.exists(), (v, p.stderr)

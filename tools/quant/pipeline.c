@@ -120,7 +120,7 @@ int fgq_quant_sequential_wanted(const fgq_graph *fg, const fgq_quant_config *cfg
 }
 
 fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,
-                              const fgq_budget *budget, int32_t threads, int measure,
+                              const fgq_budget *budget, int32_t threads, int64_t measure_samples,
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -175,11 +175,12 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
         cfg->hessians = float_h;
         cfg->means = float_means;
     }
-    if (st == FGQ_OK && measure && n > 0) {
+    if (st == FGQ_OK && measure_samples != 0 && n > 0) {
         const double tm = seconds();
+        out->measure_samples = measure_samples > 0 && measure_samples < n ? measure_samples : n;
         if (progress != NULL && progress->begin != NULL)
-            progress->begin(progress->user, "measure", n);
-        st = fgq_quant_measure(fg, out->qg, samples, out->layers, out->n_layers,
+            progress->begin(progress->user, "measure", out->measure_samples);
+        st = fgq_quant_measure(fg, out->qg, samples, measure_samples, out->layers, out->n_layers,
                                progress != NULL ? progress->update : NULL, progress != NULL ? progress->user : NULL,
                                err);
         if (progress != NULL && progress->end != NULL)

@@ -64,10 +64,17 @@ typedef struct {
     double budget_seconds;       /* the budget search (0 without one) */
     double quantize_seconds;     /* fgq_quantize_graph: weights (solver included), bias, the graph */
     double measure_seconds;      /* the per-layer measuring pass (0 without it) */
+    int64_t measure_samples;     /* the samples it ran on (0 without it) */
 } fgq_quant_result;
 
+/* The measuring pass's default sample count (quantize --measure-samples): the per-layer SQNR
+ * settles long before that, and the pass runs both models over each sample. */
+#define FGQ_MEASURE_SAMPLES 64
+
+/* measure_samples: 0 skips the measuring pass; > 0 measures on at most that many calibration
+ * samples, evenly spaced; < 0 on every one. */
 fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,
-                              const fgq_budget *budget, int32_t threads, int measure,
+                              const fgq_budget *budget, int32_t threads, int64_t measure_samples,
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err);
 void fgq_quant_result_free(fgq_quant_result *r);
 

@@ -241,9 +241,18 @@ fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const
 
 /* Runs fg and qg (same inputs) on the samples (bound to fg, like
  * fgq_calib_run) and fills each layer's act_sqnr_db: SQNR of the quantized
- * model's tensor (dequantized with its qparams) against the float run's. */
+ * model's tensor (dequantized with its qparams) against the float run's.
+ * max_samples > 0 and below the sample count: that many samples, evenly
+ * spaced (sample i·n/max for i < max); otherwise every one. */
 fgq_status fgq_quant_measure(const fgq_graph *fg, const fgq_graph *qg, const fgq_samples *samples,
-                             fgq_layer_report *layers, int32_t n_layers, fgq_calib_progress progress, void *user,
-                             fgq_error *err);
+                             int64_t max_samples, fgq_layer_report *layers, int32_t n_layers,
+                             fgq_calib_progress progress, void *user, fgq_error *err);
+
+/* Adds Σ f² to *sig and Σ (f − x)² to *noise over n values, x the quantized run's value (dtype
+ * FGQ_DT_F32, or FGQ_DT_U8 / FGQ_DT_S8 dequantized as s·(q − z)), in double. simd = 1 takes the
+ * AVX2 loop where the CPU has it (partial sums in four lanes: equal to the plain loop's, simd = 0,
+ * up to double rounding). */
+void fgq_quant_sig_noise(const float *f, int32_t dtype, const void *q, double s, int32_t z, int64_t n, int simd,
+                         double *sig, double *noise);
 
 #endif /* FGQ_QUANTIZE_H */

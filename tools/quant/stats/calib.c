@@ -65,25 +65,143 @@ static int64_t bin_of(const fgq_tensor_stats *s, double x)
 }
 
 
-fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, fgq_error *err)
+/* ---- the two passes over a batch, in plain C and with AVX2 -------------------------------- */
+
+/* The batch's finite min/max and ±Inf count; the index of its first NaN, or -1. */
+typedef struct {
+    double min, max;
+    int64_t n_inf, nan_at;
+} batch_scan;
+
+static void scan_ref(const float *x, int64_t n, batch_scan *b)
+{
+    b->min = INFINITY;
+    b->max = -INFINITY;
+    b->n_inf = 0;
+    b->nan_at = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (isnan(x[i])) {
+            b->nan_at = i;
+            return;
+        }
+        if (isinf(x[i])) {
+            b->n_inf++;
+            continue;
+        }
+        b->min = x[i] < b->min ? x[i] : b->min;
+        b->max = x[i] > b->max ? x[i] : b->max;
+    }
+}
+
+/* Adds the finite values of x to the bins (the window already holds them). */
+static void bin_ref(fgq_tensor_stats *s, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(x[i]))
+            s->bins[bin_of(s, x[i]) - s->off] += 1.0;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define CALIB_AVX2 1
+
+/* min/max in float (exact: the values are floats), then the scalar pass when
+ * the batch holds a NaN or an Inf, so that those counts and the index of the
+ * first NaN come out as scan_ref's. */
+__attribute__((target("avx2"))) static void scan_avx2(const float *x, int64_t n, batch_scan *b)
+{
+    __m256 vmin = _mm256_set1_ps(INFINITY), vmax = _mm256_set1_ps(-INFINITY), bad = _mm256_setzero_ps();
+    const __m256 inf = _mm256_set1_ps(INFINITY), absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        /* NaN or ±Inf: |v| >= Inf is false for NaN, so test "not |v| < Inf" */
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(v, absmask), inf, _CMP_NLT_UQ));
+        vmin = _mm256_min_ps(vmin, v);
+        vmax = _mm256_max_ps(vmax, v);
+    }
+    if (_mm256_movemask_ps(bad) != 0) {
+        scan_ref(x, n, b);
+        return;
+    }
+    float lo[8], hi[8];
+    _mm256_storeu_ps(lo, vmin);
+    _mm256_storeu_ps(hi, vmax);
+    batch_scan tail;
+    scan_ref(x + i, n - i, &tail);
+    if (tail.nan_at >= 0 || tail.n_inf > 0) {
+        scan_ref(x, n, b);
+        return;
+    }
+    b->min = tail.min;
+    b->max = tail.max;
+    b->n_inf = 0;
+    b->nan_at = -1;
+    for (int l = 0; l < 8; l++) {
+        b->min = lo[l] < b->min ? lo[l] : b->min;
+        b->max = hi[l] > b->max ? hi[l] : b->max;
+    }
+}
+
+/* Every value finite (the caller checked): the bin index floor(x / w) − off
+ * in double, the same division and floor as bin_of (exact: the index lies
+ * in [0, BINS) and off is far below 2^52), four values a vector; the counts
+ * go to two interleaved integer histograms so that runs of equal values (a
+ * ReLU's zeros) do not wait on one counter. */
+__attribute__((target("avx2"))) static void bin_avx2(fgq_tensor_stats *s, const float *x, int64_t n)
+{
+    uint32_t cnt[2][FGQ_CALIB_BINS];
+    memset(cnt, 0, sizeof cnt);
+    const __m256d w = _mm256_set1_pd(s->width), off = _mm256_set1_pd((double)s->off);
+    int64_t i = 0;
+    while (i < n) {
+        /* at most 2^31 values per flush, so no count overflows */
+        const int64_t end = n - i > ((int64_t)1 << 31) ? i + ((int64_t)1 << 31) : n;
+        for (; i + 8 <= end; i += 8) {
+            const __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), c = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+            const __m128i ia = _mm256_cvttpd_epi32(_mm256_sub_pd(_mm256_floor_pd(_mm256_div_pd(a, w)), off));
+            const __m128i ic = _mm256_cvttpd_epi32(_mm256_sub_pd(_mm256_floor_pd(_mm256_div_pd(c, w)), off));
+            int32_t k[8];
+            _mm_storeu_si128((__m128i *)k, ia);
+            _mm_storeu_si128((__m128i *)(k + 4), ic);
+            cnt[0][k[0]]++, cnt[1][k[1]]++, cnt[0][k[2]]++, cnt[1][k[3]]++;
+            cnt[0][k[4]]++, cnt[1][k[5]]++, cnt[0][k[6]]++, cnt[1][k[7]]++;
+        }
+        for (; i < end; i++)
+            cnt[0][bin_of(s, x[i]) - s->off]++;
+        for (int b = 0; b < FGQ_CALIB_BINS; b++) {
+            s->bins[b] += (double)cnt[0][b] + (double)cnt[1][b];
+            cnt[0][b] = cnt[1][b] = 0;
+        }
+    }
+}
+#else
+#define CALIB_AVX2 0
+#endif
+
+fgq_status fgq_stats_observe_f32_with(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, int simd,
+                                      fgq_error *err)
 {
     if (n <= 0)
         return FGQ_OK;
-    double bmin = INFINITY, bmax = -INFINITY;
-    int64_t bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(x[i]))
-            return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' holds NaN at element %lld",
-                            name ? name : "?", (long long)i);
-        if (isinf(x[i])) {
-            bad++;
-            s->n_inf++;
-            continue;
-        }
-        bmin = x[i] < bmin ? x[i] : bmin;
-        bmax = x[i] > bmax ? x[i] : bmax;
-    }
-    if (bad == n)
+#if CALIB_AVX2
+    simd = simd && __builtin_cpu_supports("avx2");
+#else
+    simd = 0;
+#endif
+    batch_scan sc;
+#if CALIB_AVX2
+    if (simd)
+        scan_avx2(x, n, &sc);
+    else
+#endif
+        scan_ref(x, n, &sc);
+    if (sc.nan_at >= 0)
+        return fgq_fail(err, FGQ_ERR_VALUE, "calibration: tensor '%s' holds NaN at element %lld", name ? name : "?",
+                        (long long)sc.nan_at);
+    const double bmin = sc.min, bmax = sc.max;
+    s->n_inf += sc.n_inf;
+    if (sc.n_inf == n)
         return FGQ_OK;
     if (s->count == 0) {
         s->min = bmin;
@@ -110,12 +228,20 @@ fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n,
                 break;
             grow(s, left && right ? 0 : left ? -1 : 1);
         }
-        for (int64_t i = 0; i < n; i++)
-            if (isfinite(x[i]))
-                s->bins[bin_of(s, x[i]) - s->off] += 1.0;
+#if CALIB_AVX2
+        if (simd && sc.n_inf == 0 && s->off > -((int64_t)1 << 52) && s->off < ((int64_t)1 << 52))
+            bin_avx2(s, x, n);
+        else
+#endif
+            bin_ref(s, x, n);
     }
-    s->count += n - bad;
+    s->count += n - sc.n_inf;
     return FGQ_OK;
+}
+
+fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, fgq_error *err)
+{
+    return fgq_stats_observe_f32_with(s, x, n, name, 1, err);
 }
 
 fgq_status fgq_calib_init(fgq_calib *c, const fgq_graph *g, fgq_error *err)
@@ -199,6 +325,7 @@ void fgq_calib_sweep_observer(fgq_calib_sweep *o, fgq_calib *c, const fgq_graph 
     out->input = calib_input;
     out->node = calib_observer;
     out->after = calib_after;
+    out->bind = NULL;
     out->user = o;
 }
 

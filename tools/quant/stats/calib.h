@@ -77,6 +77,10 @@ void fgq_calib_free(fgq_calib *c);
 /* Adds n values to the statistics of one tensor record. NaN is FGQ_ERR_VALUE; ±Inf is counted apart
  * (n_inf) and fgq_stats_range refuses a tensor that held any. `name` for messages. */
 fgq_status fgq_stats_observe_f32(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, fgq_error *err);
+/* The same with simd = 0: the plain C passes only (the twin the AVX2 passes are tested against: the
+ * statistics come out bit-identical either way). */
+fgq_status fgq_stats_observe_f32_with(fgq_tensor_stats *s, const float *x, int64_t n, const char *name, int simd,
+                                      fgq_error *err);
 
 /* Runs g (float) on the samples (run_graph.h fgq_samples: one buffer per
  * graph input, bound to g) and observes every tracked tensor. progress (may
