@@ -72,16 +72,26 @@ static void gram(const double *x, int64_t n, int64_t k, double *h)
 
 static void test_factor(void)
 {
-    for (int trial = 0; trial < 6; trial++) {
-        const int64_t k = trial < 3 ? 7 + trial * 13 : 64;
+    /* k past the factorisation's 64-column blocks too (65: one extra column; 150: a partial block
+     * on top; 200), and the same bits with threads */
+    static const int64_t ks[9] = {7, 20, 33, 64, 64, 64, 65, 150, 200};
+    fgq_threadpool *pool = NULL;
+    fgq_error perr;
+    fgq_error_clear(&perr);
+    CHECK(fgq_threadpool_create(2, &pool, &perr) == FGQ_OK);
+    for (int trial = 0; trial < 9; trial++) {
+        const int64_t k = ks[trial];
         double *x = malloc(sizeof(double) * (size_t)(3 * k * k));
         double *h = malloc(sizeof(double) * (size_t)(k * k)), *u = malloc(sizeof(double) * (size_t)(k * k));
-        make_inputs(x, trial == 5 ? k / 2 : 3 * k, k, 0, NULL); /* trial 5: H singular */
+        double *inv = malloc(sizeof(double) * (size_t)(k * k)), *u2 = malloc(sizeof(double) * (size_t)(k * k));
+        make_inputs(x, trial == 5 ? k / 2 : 3 * k, k, trial >= 7 ? 2 : 0, NULL); /* trial 5: H singular */
         gram(x, trial == 5 ? k / 2 : 3 * k, k, h);
         const double damp = trial == 5 ? 0.01 : 1e-4;
         fgq_error err;
         fgq_error_clear(&err);
         CHECK_MSG(fgq_gptq_factor(h, k, damp, NULL, u, &err) == FGQ_OK, "%s", err.msg);
+        CHECK(fgq_gptq_factor(h, k, damp, fgq_threadpool_parallel(pool), u2, &err) == FGQ_OK);
+        CHECK_MSG(memcmp(u, u2, sizeof(double) * (size_t)(k * k)) == 0, "k %lld: threads change U", (long long)k);
         double mean = 0.0;
         for (int64_t i = 0; i < k; i++)
             mean += h[i * k + i] / (double)k;
@@ -93,17 +103,22 @@ static void test_factor(void)
         }
         /* (UᵀU)(H + λI) = I */
         for (int64_t i = 0; i < k; i++)
+            for (int64_t l = 0; l < k; l++) {
+                double a = 0.0;
+                for (int64_t m = 0; m <= (i < l ? i : l); m++)
+                    a += u[m * k + i] * u[m * k + l];
+                inv[i * k + l] = a;
+            }
+        for (int64_t i = 0; i < k; i++)
             for (int64_t j = 0; j < k; j++) {
                 double s = 0.0;
-                for (int64_t l = 0; l < k; l++) {
-                    double inv = 0.0;
-                    for (int64_t m = 0; m <= (i < l ? i : l); m++)
-                        inv += u[m * k + i] * u[m * k + l];
-                    s += inv * (h[l * k + j] + (l == j ? damp * mean : 0.0));
-                }
+                for (int64_t l = 0; l < k; l++)
+                    s += inv[i * k + l] * (h[l * k + j] + (l == j ? damp * mean : 0.0));
                 double e = fabs(s - (i == j ? 1.0 : 0.0));
                 worst = e > worst ? e : worst;
             }
+        free(inv);
+        free(u2);
         CHECK_MSG(worst < 1e-8, "k %lld: |(UᵀU)A - I| = %g", (long long)k, worst);
         free(x);
         free(h);
@@ -116,6 +131,7 @@ static void test_factor(void)
     CHECK(fgq_gptq_factor(h0, 2, 0.0, NULL, u0, &err) == FGQ_ERR_VALUE);
     double hn[1] = {NAN};
     CHECK(fgq_gptq_factor(hn, 1, 0.01, NULL, u0, &err) == FGQ_ERR_VALUE);
+    fgq_threadpool_destroy(pool);
 }
 
 /* The OBQ form of the same algorithm, float64 throughout: Hinv over the
@@ -345,6 +361,7 @@ static void test_beats_rounding(void)
                           eg, er);
             /* fgq_gptq_output_error is the same quantity on H's own samples */
             double eh = fgq_gptq_output_error(w, dq, rows, k, h, NULL), ex = out_err(w, dq, rows, k, x, n);
+            CHECK(eh == fgq_gptq_output_error_plain(w, dq, rows, k, h)); /* the AVX2 form and its twin */
             CHECK_MSG(fabs(eh - ex) <= 1e-9 * (ex > 1.0 ? ex : 1.0), "output error via H %.9g vs direct %.9g", eh,
                       ex);
         }
@@ -426,7 +443,7 @@ static void test_hessian_conv(void)
     double *h = calloc((size_t)(2 * k * k), sizeof(double)), *ref = calloc((size_t)(2 * k * k), sizeof(double));
     fgq_error err;
     fgq_error_clear(&err);
-    CHECK(fgq_hessian_add(&v, x, h, &err) == FGQ_OK);
+    CHECK(fgq_hessian_add(&v, x, h, NULL, &err) == FGQ_OK);
     fgq_hessian_symmetrize(h, 2, k);
     for (int64_t g = 0; g < 2; g++)
         for (int64_t b = 0; b < 2; b++)
@@ -459,7 +476,7 @@ static void test_hessian_conv(void)
     for (int i = 0; i < 120; i++)
         xg[i] = (float)rng_gauss();
     double *hg = calloc(1600, sizeof(double));
-    CHECK(fgq_hessian_add(&gv, xg, hg, &err) == FGQ_OK);
+    CHECK(fgq_hessian_add(&gv, xg, hg, NULL, &err) == FGQ_OK);
     fgq_hessian_symmetrize(hg, 1, 40);
     worst = 0.0;
     for (int i = 0; i < 40; i++)
@@ -525,7 +542,7 @@ static void test_cross_statistics(void)
     double *h = calloc((size_t)(2 * k * k), sizeof(double));
     memset(p, 0, (size_t)(2 * k * k) * sizeof(double));
     CHECK(fgq_hessian_add_cross(&v, x, x, p, sx, sxt, &err) == FGQ_OK);
-    CHECK(fgq_hessian_add(&v, x, h, &err) == FGQ_OK);
+    CHECK(fgq_hessian_add(&v, x, h, NULL, &err) == FGQ_OK);
     fgq_hessian_symmetrize(h, 2, k);
     worst = 0.0;
     for (int64_t i = 0; i < 2 * k * k; i++)
@@ -585,6 +602,7 @@ static void test_threads_same_bytes(void)
     CHECK(memcmp(c1, c2, (size_t)(rows * k)) == 0 && memcmp(m1, m2, sizeof m1) == 0);
     CHECK(memcmp(d1, d2, sizeof(float) * (size_t)(rows * k)) == 0);
     CHECK(fgq_gptq_output_error(w, d1, rows, k, h, NULL) == fgq_gptq_output_error(w, d2, rows, k, h, par));
+    CHECK(fgq_gptq_output_error(w, d1, rows, k, h, par) == fgq_gptq_output_error_plain(w, d1, rows, k, h));
     fgq_threadpool_destroy(pool);
     free(x);
     free(h);
@@ -678,6 +696,8 @@ static void test_layer_columns(void)
     } geo;
     static const geo cases[] = {
         {5, 1, {7, 6, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}},  /* pointwise: the copy */
+        {19, 1, {7, 6, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}}, /* the 8x8 transposes and their tails */
+        {24, 2, {5, 9, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}}, /* grouped: 12 channels a group */
         {5, 1, {7, 6, 1}, {1, 1, 1}, {2, 2, 1}, {1, 1, 1}, {0, 0, 0}},  /* strided 1x1 */
         {6, 6, {9, 8, 1}, {3, 3, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 0}},  /* depthwise 3x3 */
         {4, 2, {9, 11, 1}, {5, 3, 1}, {2, 1, 1}, {1, 2, 1}, {2, 2, 0}}, /* grouped, strided, dilated */
@@ -741,6 +761,148 @@ static void test_layer_columns(void)
     }
 }
 
+/* fgq_hessian_add with a thread provider (2 and 3 threads) against none: the same bits, on a 1x1
+ * convolution (the copy columns) and a padded, strided 3x3 one (the gather), K above the size
+ * where threads start, position counts that leave a partial block, batch 2, two groups. */
+static void test_hessian_threads_same_bytes(void)
+{
+    typedef struct {
+        int64_t n, c, groups, in[3], ker[3], str[3], pad[3];
+    } geo;
+    static const geo cases[] = {
+        {1, 96, 1, {13, 11, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}},
+        {2, 16, 2, {9, 10, 1}, {3, 3, 1}, {2, 1, 1}, {1, 1, 0}},
+    };
+    fgq_threadpool *pools[2] = {NULL, NULL};
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_threadpool_create(2, &pools[0], &err) == FGQ_OK);
+    CHECK(fgq_threadpool_create(3, &pools[1], &err) == FGQ_OK);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const geo *c = &cases[ci];
+        fgq_layer_view v;
+        memset(&v, 0, sizeof v);
+        v.is_conv = 1;
+        v.n = c->n;
+        v.c = c->c;
+        v.groups = c->groups;
+        for (int d = 0; d < 3; d++) {
+            v.in[d] = c->in[d];
+            v.ker[d] = c->ker[d];
+            v.str[d] = c->str[d];
+            v.dil[d] = 1;
+            v.pad[d] = c->pad[d];
+            v.out[d] = (c->in[d] + 2 * c->pad[d] - c->ker[d]) / c->str[d] + 1;
+        }
+        v.k = c->c / c->groups * c->ker[0] * c->ker[1] * c->ker[2];
+        v.rows = c->groups;
+        const int64_t nx = c->n * c->c * c->in[0] * c->in[1] * c->in[2], nh = c->groups * v.k * v.k;
+        float *x = malloc(sizeof(float) * (size_t)nx);
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = (float)rng_gauss();
+        double *h0 = calloc((size_t)nh, sizeof(double));
+        CHECK(fgq_hessian_add(&v, x, h0, NULL, &err) == FGQ_OK);
+        for (int p = 0; p < 2; p++) {
+            double *h = calloc((size_t)nh, sizeof(double));
+            CHECK(fgq_hessian_add(&v, x, h, fgq_threadpool_parallel(pools[p]), &err) == FGQ_OK);
+            CHECK_MSG(memcmp(h, h0, sizeof(double) * (size_t)nh) == 0, "case %zu, %d threads: H differs", ci, p + 2);
+            free(h);
+        }
+        free(h0);
+        free(x);
+    }
+    fgq_threadpool_destroy(pools[0]);
+    fgq_threadpool_destroy(pools[1]);
+}
+
+/* Depthwise layers' own path in fgq_hessian_add: the AVX2 pair sums against their plain C twin
+ * (the same bits, k 1..30 and every block width), and the H it sums against the im2col definition
+ * summed in double (fgq_layer_columns), to float rounding, on strided, padded and dilated 3x3 and
+ * 5x5 windows, a channel multiplier of 2 and batch 2; threads give the same bits. */
+static void test_hessian_depthwise(void)
+{
+    float T[FGQ_HESSIAN_DW_MAX_K * 64];
+    for (int64_t k = 1; k <= 30; k++)
+        for (int64_t nq8 = 8; nq8 <= 64; nq8 += 8) {
+            for (int64_t i = 0; i < k * 64; i++)
+                T[i] = (float)(rng_gauss() * exp(rng_gauss()));
+            double *h1 = malloc(sizeof(double) * (size_t)(k * k)), *h0 = malloc(sizeof(double) * (size_t)(k * k));
+            for (int64_t i = 0; i < k * k; i++)
+                h1[i] = h0[i] = rng_gauss();
+            fgq_hessian_dw_pairs(T, k, nq8, h1, 1);
+            fgq_hessian_dw_pairs(T, k, nq8, h0, 0);
+            CHECK_MSG(memcmp(h1, h0, sizeof(double) * (size_t)(k * k)) == 0, "k %lld nq8 %lld: pair twins differ",
+                      (long long)k, (long long)nq8);
+            free(h1);
+            free(h0);
+        }
+    typedef struct {
+        int64_t n, c, in[3], ker[3], str[3], dil[3], pad[3];
+    } geo;
+    static const geo cases[] = {
+        {2, 5, {9, 11, 1}, {3, 3, 1}, {2, 2, 1}, {1, 1, 1}, {1, 1, 0}},
+        {1, 3, {12, 13, 1}, {5, 5, 1}, {1, 1, 1}, {2, 1, 1}, {4, 2, 0}},
+        {1, 4, {10, 10, 1}, {3, 3, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 0}},
+    };
+    fgq_threadpool *pool = NULL;
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_threadpool_create(2, &pool, &err) == FGQ_OK);
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        const geo *c = &cases[ci];
+        fgq_layer_view v;
+        memset(&v, 0, sizeof v);
+        v.is_conv = 1;
+        v.n = c->n;
+        v.c = c->c;
+        v.groups = c->c;
+        int64_t np = 1;
+        for (int d = 0; d < 3; d++) {
+            v.in[d] = c->in[d];
+            v.ker[d] = c->ker[d];
+            v.str[d] = c->str[d];
+            v.dil[d] = c->dil[d];
+            v.pad[d] = c->pad[d];
+            v.out[d] = (c->in[d] + 2 * c->pad[d] - c->dil[d] * (c->ker[d] - 1) - 1) / c->str[d] + 1;
+            np *= v.out[d];
+        }
+        v.k = c->ker[0] * c->ker[1] * c->ker[2];
+        v.rows = 2 * c->c;
+        const int64_t k = v.k, nx = c->n * c->c * c->in[0] * c->in[1] * c->in[2], nh = c->c * k * k;
+        float *x = malloc(sizeof(float) * (size_t)nx), *cols = malloc(sizeof(float) * (size_t)(np * k));
+        for (int64_t i = 0; i < nx; i++)
+            x[i] = (float)rng_gauss();
+        double *h = calloc((size_t)nh, sizeof(double)), *h2 = calloc((size_t)nh, sizeof(double));
+        double *want = calloc((size_t)nh, sizeof(double));
+        CHECK(fgq_hessian_add(&v, x, h, NULL, &err) == FGQ_OK);
+        CHECK(fgq_hessian_add(&v, x, h2, fgq_threadpool_parallel(pool), &err) == FGQ_OK);
+        CHECK_MSG(memcmp(h, h2, sizeof(double) * (size_t)nh) == 0, "case %zu: 2 threads change H", ci);
+        for (int64_t b = 0; b < c->n; b++)
+            for (int64_t g = 0; g < c->c; g++) {
+                fgq_layer_columns(&v, x, b, g, 0, np, cols);
+                for (int64_t q = 0; q < np; q++)
+                    for (int64_t i = 0; i < k; i++)
+                        for (int64_t j = 0; j < k; j++)
+                            want[g * k * k + i * k + j] += (double)cols[q * k + i] * (double)cols[q * k + j];
+            }
+        double worst = 0.0;
+        for (int64_t g = 0; g < c->c; g++)
+            for (int64_t i = 0; i < k; i++)
+                for (int64_t j = i; j < k; j++) {
+                    const double w = want[g * k * k + i * k + j], got = h[g * k * k + i * k + j];
+                    const double e = fabs(got - w) / (1.0 + fabs(w));
+                    worst = e > worst ? e : worst;
+                }
+        CHECK_MSG(worst < 1e-5, "case %zu: depthwise H off the definition by %g", ci, worst);
+        free(x);
+        free(cols);
+        free(h);
+        free(h2);
+        free(want);
+    }
+    fgq_threadpool_destroy(pool);
+}
+
 int main(void)
 {
     RUN(test_threads_same_bytes);
@@ -750,6 +912,8 @@ int main(void)
     RUN(test_dead_columns);
     RUN(test_hessian_conv);
     RUN(test_syrk_twins);
+    RUN(test_hessian_threads_same_bytes);
+    RUN(test_hessian_depthwise);
     RUN(test_layer_columns);
     RUN(test_cross_statistics);
     return FGQ_TEST_DONE();

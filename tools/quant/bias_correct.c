@@ -111,6 +111,7 @@ fgq_status fgq_input_means_begin(fgq_means_sweep *o, fgq_input_means *m, const f
     out->input = means_input;
     out->node = means_obs;
     out->after = NULL;
+    out->bind = NULL;
     out->user = o;
     return FGQ_OK;
 }

@@ -189,6 +189,9 @@ fgq_status fgq_graph_sweep(const fgq_graph *g, const fgq_samples *samples, const
         if ((outs[i] = malloc((size_t)info.size_bytes + 1)) == NULL)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
     }
+    for (int32_t i = 0; st == FGQ_OK && i < n_obs; i++)
+        if (obs[i].bind != NULL)
+            obs[i].bind(obs[i].user, fgq_threadpool_parallel(r.pool));
     sweep_fanout f = {obs, n_obs};
     const void *x[FGQ_SAMPLES_MAX_INPUTS];
     for (int64_t s = 0; st == FGQ_OK && s < n_samples; s++) {

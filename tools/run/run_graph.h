@@ -80,6 +80,10 @@ typedef struct {
     fgq_status (*input)(void *user, int64_t sample, const void *const *x, fgq_error *err);
     fgq_node_observer node;
     fgq_status (*after)(void *user, int64_t sample, fgq_error *err);
+    /* called once before the first sample with the sweep's thread provider (NULL when it runs
+     * serially), which node() may use for its own work: the runner's threads are idle while an
+     * observer runs. May be NULL. */
+    void (*bind)(void *user, const fgq_parallel *par);
     void *user;
 } fgq_sweep_observer;
 

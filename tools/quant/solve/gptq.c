@@ -59,56 +59,150 @@ typedef struct {
     int nomem;
 } inv_task;
 
-typedef struct {
-    double *v;
-    const double *h;
-    int64_t k, i;
-    double vii;
-} col_task;
+/* Rows [b, e) of U = V⁻¹: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l],
+ * by forward substitution with a running row acc (acc[m] += U[i][l]·V[l][m]).
+ * INV_ROWS rows at a time share each read of V's row l (V is larger than
+ * the caches); every row's operations are those of the one-row form, in its
+ * order, so the same bits. */
+#define INV_ROWS 4
 
-/* Column i of V above the diagonal, rows [b, e): independent of each other. */
-GPTQ_CLONES static void v_column(void *ctx, int64_t b, int64_t e)
-{
-    col_task *t = ctx;
-    const int64_t k = t->k, i = t->i;
-    const double *vi = t->v + i * k;
-    for (int64_t j = b; j < e; j++) {
-        const double *vj = t->v + j * k;
-        t->v[j * k + i] = (t->h[j * k + i] - dot(vj + i + 1, vi + i + 1, k - i - 1)) / t->vii;
-    }
-}
-
-/* Rows [b, e) of U = V⁻¹: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l]. */
 GPTQ_CLONES static void inverse_rows(void *ctx, int64_t b, int64_t e)
 {
     inv_task *t = ctx;
     const int64_t k = t->k;
-    double *acc = malloc((size_t)k * sizeof(double));
+    double *acc = malloc((size_t)(INV_ROWS * k) * sizeof(double));
     if (acc == NULL) {
         t->nomem = 1;
         return;
     }
-    for (int64_t i = b; i < e; i++) {
-        double *ui = t->u + i * k;
-        memset(ui, 0, (size_t)k * sizeof(double));
-        memset(acc, 0, (size_t)k * sizeof(double));
-        for (int64_t l = i; l < k; l++) {
+    for (int64_t i0 = b; i0 < e; i0 += INV_ROWS) {
+        const int64_t nr = e - i0 < INV_ROWS ? e - i0 : INV_ROWS;
+        for (int64_t r = 0; r < nr; r++)
+            memset(t->u + (i0 + r) * k, 0, (size_t)k * sizeof(double));
+        memset(acc, 0, (size_t)(INV_ROWS * k) * sizeof(double));
+        for (int64_t l = i0; l < k; l++) {
             const double *vl = t->v + l * k;
-            const double x = ((l == i ? 1.0 : 0.0) - acc[l]) / vl[l];
-            ui[l] = x;
-            for (int64_t m = l + 1; m < k; m++)
-                acc[m] += x * vl[m];
+            double x[INV_ROWS] = {0.0};
+            for (int64_t r = 0; r < nr; r++) {
+                const int64_t i = i0 + r;
+                if (l < i)
+                    continue;
+                x[r] = ((l == i ? 1.0 : 0.0) - acc[r * k + l]) / vl[l];
+                t->u[i * k + l] = x[r];
+            }
+            if (nr == INV_ROWS) {
+                /* a row not started yet (l < i) adds x = 0 to acc entries it reads only from l = i on,
+                 * where they are still 0 as in the one-row form (0 + 0·v = 0; v finite) */
+                double *a0 = acc, *a1 = acc + k, *a2 = acc + 2 * k, *a3 = acc + 3 * k;
+                for (int64_t m = l + 1; m < k; m++) {
+                    a0[m] += x[0] * vl[m];
+                    a1[m] += x[1] * vl[m];
+                    a2[m] += x[2] * vl[m];
+                    a3[m] += x[3] * vl[m];
+                }
+            } else {
+                for (int64_t r = 0; r < nr; r++)
+                    for (int64_t m = l + 1; m < k; m++)
+                        acc[r * k + m] += x[r] * vl[m];
+            }
         }
     }
     free(acc);
 }
 
+/* Blocks [b, e) of INV_ROWS rows (fixed by row index: any thread split gives the same rows). */
+static void inverse_blocks(void *ctx, int64_t b, int64_t e)
+{
+    const inv_task *t = ctx;
+    inverse_rows(ctx, b * INV_ROWS, e * INV_ROWS < t->k ? e * INV_ROWS : t->k);
+}
+
+/* The factorisation in blocks of CHOL_B columns, from the last block up (a
+ * right-looking blocked Cholesky, upper and reversed): per block T = [t0,
+ * t1), (1) its diagonal block factored as the one-column form does, from its
+ * last row up, the sums over m in T only (the later blocks' terms were taken
+ * off already); (2) the panel V[j][T] for the rows j < t0, row by row, the
+ * same formula; (3) the rows above take off the block's terms, A[j][l] −=
+ * Σ_{m∈T} V[j][m]·V[l][m] for j <= l < t0: the bulk of the work, against the
+ * panel held transposed (CHOL_B·t0 doubles, in cache) instead of a pass over
+ * all of V for each column. Each entry's operations are fixed by the block
+ * size alone: the same bits for any thread count. */
+#define CHOL_B 64
+
+typedef struct {
+    double *a;   /* the matrix being factored in place (upper triangle) */
+    double *pt;  /* the panel transposed: pt[(m − t0)·t0 + l] = V[l][m], l < t0 */
+    int64_t k, t0, t1;
+} chol_task;
+
+/* Rows [b, e) of the panel: V[j][i] for i in T, descending. */
+GPTQ_CLONES static void panel_rows(void *ctx, int64_t b, int64_t e)
+{
+    const chol_task *t = ctx;
+    const int64_t k = t->k;
+    for (int64_t j = b; j < e; j++) {
+        double *aj = t->a + j * k;
+        for (int64_t i = t->t1 - 1; i >= t->t0; i--) {
+            const double *ai = t->a + i * k;
+            aj[i] = (aj[i] - dot(aj + i + 1, ai + i + 1, t->t1 - i - 1)) / ai[i];
+        }
+        for (int64_t m = t->t0; m < t->t1; m++)
+            t->pt[(m - t->t0) * t->t0 + j] = aj[m];
+    }
+}
+
+/* Row j's update: A[j][l] −= Σ_m V[j][m]·V[l][m] for l in [j, t0), m in T in order, a product then a
+ * subtraction (no contraction under -std=c11), eight l at a time. */
+GPTQ_CLONES static void update_row(const chol_task *t, int64_t j)
+{
+    const int64_t k = t->k, nb = t->t1 - t->t0, t0 = t->t0;
+    double *aj = t->a + j * k;
+    const double *vj = aj + t0;
+    int64_t l = j;
+    for (; l + 8 <= t0; l += 8) {
+        double s0 = aj[l], s1 = aj[l + 1], s2 = aj[l + 2], s3 = aj[l + 3];
+        double s4 = aj[l + 4], s5 = aj[l + 5], s6 = aj[l + 6], s7 = aj[l + 7];
+        for (int64_t m = 0; m < nb; m++) {
+            const double x = vj[m], *p = t->pt + m * t0 + l;
+            s0 -= x * p[0];
+            s1 -= x * p[1];
+            s2 -= x * p[2];
+            s3 -= x * p[3];
+            s4 -= x * p[4];
+            s5 -= x * p[5];
+            s6 -= x * p[6];
+            s7 -= x * p[7];
+        }
+        aj[l] = s0, aj[l + 1] = s1, aj[l + 2] = s2, aj[l + 3] = s3;
+        aj[l + 4] = s4, aj[l + 5] = s5, aj[l + 6] = s6, aj[l + 7] = s7;
+    }
+    for (; l < t0; l++) {
+        double s0 = aj[l];
+        for (int64_t m = 0; m < nb; m++)
+            s0 -= vj[m] * t->pt[m * t0 + l];
+        aj[l] = s0;
+    }
+}
+
+/* Task q updates rows q and t0−1−q (equal work between them). */
+static void update_pairs(void *ctx, int64_t b, int64_t e)
+{
+    const chol_task *t = ctx;
+    for (int64_t q = b; q < e; q++) {
+        update_row(t, q);
+        if (t->t0 - 1 - q != q)
+            update_row(t, t->t0 - 1 - q);
+    }
+}
 
 fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
                            fgq_error *err)
 {
     double *v = malloc((size_t)(k * k) * sizeof(double));
-    if (v == NULL) {
+    double *pt = malloc((size_t)(CHOL_B * (k > CHOL_B ? k - CHOL_B : 1)) * sizeof(double));
+    if (v == NULL || pt == NULL) {
+        free(v);
+        free(pt);
         return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for a %lld x %lld factor", (long long)k,
                         (long long)k);
     }
@@ -118,29 +212,43 @@ fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_pa
     mean /= (double)k;
     const double lambda = damp * (mean > 0.0 ? mean : 1.0);
     fgq_status st = FGQ_OK;
-    /* V: A = V·Vᵀ, V upper; V[j][i] for j <= i, rows i from k-1 down */
+    /* V: A = V·Vᵀ, V upper, in place of A's upper triangle (the lower stays 0) */
     memset(v, 0, (size_t)(k * k) * sizeof(double));
-    for (int64_t i = k - 1; i >= 0 && st == FGQ_OK; i--) {
-        const double *vi = v + i * k;
-        const double d = h[i * k + i] + lambda - dot(vi + i + 1, vi + i + 1, k - i - 1);
-        if (!(d > 0.0) || !isfinite(d)) {
-            st = fgq_fail(err, FGQ_ERR_VALUE,
-                          "error compensation: H + %g·I is not positive definite (column %lld; damping %g)", lambda,
-                          (long long)i, damp);
-            break;
+    for (int64_t i = 0; i < k; i++) {
+        memcpy(v + i * k + i, h + i * k + i, (size_t)(k - i) * sizeof(double));
+        v[i * k + i] += lambda;
+    }
+    for (int64_t t1 = k; t1 > 0 && st == FGQ_OK; t1 -= CHOL_B) {
+        const int64_t t0 = t1 > CHOL_B ? t1 - CHOL_B : 0;
+        for (int64_t i = t1 - 1; i >= t0; i--) { /* (1) the diagonal block */
+            double *vi = v + i * k;
+            const double d = vi[i] - dot(vi + i + 1, vi + i + 1, t1 - i - 1);
+            if (!(d > 0.0) || !isfinite(d)) {
+                st = fgq_fail(err, FGQ_ERR_VALUE,
+                              "error compensation: H + %g·I is not positive definite (column %lld; damping %g)",
+                              lambda, (long long)i, damp);
+                break;
+            }
+            vi[i] = sqrt(d);
+            for (int64_t j = t0; j < i; j++) {
+                double *vj = v + j * k;
+                vj[i] = (vj[i] - dot(vj + i + 1, vi + i + 1, t1 - i - 1)) / vi[i];
+            }
         }
-        const double vii = sqrt(d);
-        v[i * k + i] = vii;
-        col_task ct = {v, h, k, i, vii};
-        run_for(i * (k - i) > (int64_t)1 << 16 ? par : NULL, i, 64, v_column, &ct);
+        if (st != FGQ_OK || t0 == 0)
+            break;
+        chol_task ct = {v, pt, k, t0, t1};
+        run_for(t0 * CHOL_B * CHOL_B > (int64_t)1 << 16 ? par : NULL, t0, 16, panel_rows, &ct); /* (2) */
+        run_for(t0 * t0 * CHOL_B > (int64_t)1 << 18 ? par : NULL, (t0 + 1) / 2, 4, update_pairs, &ct); /* (3) */
     }
     if (st == FGQ_OK) { /* U = V⁻¹, rows independent */
         inv_task t = {v, u, k, 0};
-        run_for(par, k, 16, inverse_rows, &t);
+        run_for(par, (k + INV_ROWS - 1) / INV_ROWS, 4, inverse_blocks, &t);
         if (t.nomem)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory");
     }
     free(v);
+    free(pt);
     return st;
 }
 
@@ -295,48 +403,133 @@ fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t row
     return FGQ_OK;
 }
 
+/* The output error in blocks of ERR_ROWS rows (fixed by row index, so the
+ * same sums for any thread split): dᵀHd = Σ_i d_i·(H_ii·d_i + 2·Σ_{j>i}
+ * H_ij·d_j) reads the upper triangle of H once per block instead of all of
+ * it once per row (H is larger than the caches; reading it was the cost).
+ * Σ_{j>i} runs in four lanes (j − i − 1 mod 4), each a fused multiply-add
+ * chain, the lanes added (l0 + l1) + (l2 + l3): the AVX2+FMA form and the
+ * plain C form (fma) give the same bits. */
+#define ERR_ROWS 8
+
 typedef struct {
     const float *w, *q;
-    int64_t k;
+    int64_t rows, k;
     const double *h;
     double *per_row;
-    int nomem;
+    int simd, nomem;
 } err_task;
 
-static void err_rows(void *ctx, int64_t b, int64_t e)
+static void err_tail(const double *hi, const double *d, int64_t i, int64_t k, int64_t nr, int64_t stride,
+                     double *lane)
+{
+    /* the lanes of Σ_{j>i} for every row of the block: plain C, fma per term */
+    for (int64_t r = 0; r < nr; r++) {
+        const double *dr = d + r * stride;
+        double l[4] = {0.0, 0.0, 0.0, 0.0};
+        for (int64_t j = i + 1; j < k; j++)
+            l[(j - i - 1) & 3] = fma(hi[j], dr[j], l[(j - i - 1) & 3]);
+        lane[r] = (l[0] + l[1]) + (l[2] + l[3]);
+    }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define ERR_AVX2 1
+/* The same lanes, 4 rows of the block at once. */
+__attribute__((target("avx2,fma"))) static void err_tail_avx2(const double *hi, const double *d, int64_t i, int64_t k,
+                                                              int64_t nr, int64_t stride, double *lane)
+{
+    int64_t r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const double *d0 = d + r * stride, *d1 = d0 + stride, *d2 = d1 + stride, *d3 = d2 + stride;
+        __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        int64_t j = i + 1;
+        for (; j + 4 <= k; j += 4) {
+            const __m256d hv = _mm256_loadu_pd(hi + j);
+            a0 = _mm256_fmadd_pd(hv, _mm256_loadu_pd(d0 + j), a0);
+            a1 = _mm256_fmadd_pd(hv, _mm256_loadu_pd(d1 + j), a1);
+            a2 = _mm256_fmadd_pd(hv, _mm256_loadu_pd(d2 + j), a2);
+            a3 = _mm256_fmadd_pd(hv, _mm256_loadu_pd(d3 + j), a3);
+        }
+        double l[4][4];
+        _mm256_storeu_pd(l[0], a0);
+        _mm256_storeu_pd(l[1], a1);
+        _mm256_storeu_pd(l[2], a2);
+        _mm256_storeu_pd(l[3], a3);
+        for (int q = 0; q < 4; q++) {
+            const double *dq = d0 + q * stride;
+            for (int64_t jj = j; jj < k; jj++) /* lane (jj − i − 1) & 3 = jj − j: j − i − 1 is a multiple of 4 */
+                l[q][jj - j] = fma(hi[jj], dq[jj], l[q][jj - j]);
+            lane[r + q] = (l[q][0] + l[q][1]) + (l[q][2] + l[q][3]);
+        }
+    }
+    if (r < nr)
+        err_tail(hi, d + r * stride, i, k, nr - r, stride, lane + r);
+}
+#else
+#define ERR_AVX2 0
+#endif
+
+static void err_blocks(void *ctx, int64_t b0, int64_t b1)
 {
     err_task *t = ctx;
     const int64_t k = t->k;
-    double *d = malloc((size_t)k * sizeof(double));
+    double *d = malloc((size_t)(ERR_ROWS * k) * sizeof(double));
     if (d == NULL) {
         t->nomem = 1;
         return;
     }
-    for (int64_t r = b; r < e; r++) {
-        for (int64_t j = 0; j < k; j++)
-            d[j] = (double)t->w[r * k + j] - (double)t->q[r * k + j];
-        double total = 0.0;
+#if ERR_AVX2
+    const int avx2 = t->simd && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#endif
+    for (int64_t blk = b0; blk < b1; blk++) {
+        const int64_t r0 = blk * ERR_ROWS, nr = t->rows - r0 < ERR_ROWS ? t->rows - r0 : ERR_ROWS;
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t j = 0; j < k; j++)
+                d[r * k + j] = (double)t->w[(r0 + r) * k + j] - (double)t->q[(r0 + r) * k + j];
+        double total[ERR_ROWS] = {0.0}, lane[ERR_ROWS];
         for (int64_t i = 0; i < k; i++) {
-            if (d[i] == 0.0)
-                continue;
-            total += d[i] * dot(t->h + i * k, d, k);
+            const double *hi = t->h + i * k;
+#if ERR_AVX2
+            if (avx2)
+                err_tail_avx2(hi, d, i, k, nr, k, lane);
+            else
+#endif
+                err_tail(hi, d, i, k, nr, k, lane);
+            for (int64_t r = 0; r < nr; r++) {
+                const double di = d[r * k + i];
+                total[r] += di * (hi[i] * di + 2.0 * lane[r]);
+            }
         }
-        t->per_row[r] = total;
+        for (int64_t r = 0; r < nr; r++)
+            t->per_row[r0 + r] = total[r];
     }
     free(d);
 }
 
-double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
-                             const fgq_parallel *par)
+static double output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
+                           const fgq_parallel *par, int simd)
 {
     double *per_row = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
     if (per_row == NULL)
         return INFINITY;
-    err_task t = {w, q, k, h, per_row, 0};
-    run_for(par, rows, 4, err_rows, &t);
+    err_task t = {w, q, rows, k, h, per_row, simd, 0};
+    run_for(par, (rows + ERR_ROWS - 1) / ERR_ROWS, 1, err_blocks, &t);
     double total = 0.0;
     for (int64_t r = 0; r < rows; r++) /* summed in row order: the same for any thread count */
         total += per_row[r];
     free(per_row);
     return t.nomem ? INFINITY : total;
+}
+
+double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
+                             const fgq_parallel *par)
+{
+    return output_error(w, q, rows, k, h, par, 1);
+}
+
+double fgq_gptq_output_error_plain(const float *w, const float *q, int64_t rows, int64_t k, const double *h)
+{
+    return output_error(w, q, rows, k, h, NULL, 0);
 }

@@ -77,9 +77,13 @@ fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t row
                              const fgq_parallel *par, int8_t *codes, uint8_t *mults, float *deq, fgq_error *err);
 
 /* Output error Σ_r (w_r − q_r)ᵀ h (w_r − q_r) of q against w, both [rows, k]
- * (h symmetric [k, k], full). */
+ * (h symmetric [k, k], full; only its upper triangle is read). Rows go in
+ * blocks of 8 (one pass over H's upper triangle a block, the AVX2+FMA form
+ * where the CPU has it); the same bits for any thread count, and as the
+ * plain C form fgq_gptq_output_error_plain (its twin in tests). */
 double fgq_gptq_output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
                              const fgq_parallel *par);
+double fgq_gptq_output_error_plain(const float *w, const float *q, int64_t rows, int64_t k, const double *h);
 
 #ifdef __cplusplus
 }

@@ -327,7 +327,7 @@ static fgq_status gather(const fgq_graph *fg, fgq_graph_runner *fr, const fgq_gr
         const int part = n >= FGQ_HESSIAN_VAL_EVERY && s % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
                              ? FGQ_H_VAL
                              : FGQ_H_FIT;
-        if ((st = fgq_hessian_add(&l->v, tq.copy, l->h[part], err)) != FGQ_OK ||
+        if ((st = fgq_hessian_add(&l->v, tq.copy, l->h[part], NULL, err)) != FGQ_OK ||
             (st = fgq_hessian_add_cross(&l->v, tf.copy, tq.copy, part == FGQ_H_FIT ? l->p : NULL, l->sx, l->sxt,
                                         err)) != FGQ_OK)
             break;

@@ -5,6 +5,7 @@
 #include "run/run_graph.h"
 #include "quant/format/weights.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,12 +67,14 @@ int fgq_layer_view_of(const fgq_graph *g, int32_t node, fgq_layer_view *v)
  * against columns j0..j0+15 of b, every j0 (full) or from the multiple of
  * 16 at or below i0 (upper: a tile may reach below the diagonal, which
  * fgq_hessian_symmetrize overwrites), each sum in float over the block's
- * positions in order, a product then an add (no FMA: the project builds
- * with -std=c11, so the plain C does not contract either), then added to h
- * in double where i < k and j < k. */
-static void tiles_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper)
+ * positions in order, one fused multiply-add per position (fmaf here, the
+ * FMA instruction in the AVX2 form: the same rounding), then added to h in
+ * double where i < k and j < k. Row tiles [t0, t1) (tile t: rows 6t..6t+5),
+ * so that threads can take disjoint ones. */
+static void tiles_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper,
+                      int64_t t0, int64_t t1)
 {
-    for (int64_t i0 = 0; i0 < k; i0 += 6)
+    for (int64_t i0 = 6 * t0; i0 < k && i0 < 6 * t1; i0 += 6)
         for (int64_t j0 = upper ? i0 / 16 * 16 : 0; j0 < k; j0 += 16) {
             float acc[6][16];
             memset(acc, 0, sizeof acc);
@@ -80,7 +83,7 @@ static void tiles_ref(const float *a, const float *b, int64_t np, int64_t k, int
                 for (int r = 0; r < 6; r++) {
                     const float ar = ap[i0 + r];
                     for (int c = 0; c < 16; c++)
-                        acc[r][c] += ar * bp[j0 + c];
+                        acc[r][c] = fmaf(ar, bp[j0 + c], acc[r][c]);
                 }
             }
             for (int64_t r = 0; r < 6 && i0 + r < k; r++) {
@@ -91,14 +94,19 @@ static void tiles_ref(const float *a, const float *b, int64_t np, int64_t k, int
         }
 }
 
+static int64_t row_tiles(int64_t k)
+{
+    return (k + 5) / 6;
+}
+
 void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
 {
-    tiles_ref(x, x, np, k, ld, h, 1);
+    tiles_ref(x, x, np, k, ld, h, 1, 0, row_tiles(k));
 }
 
 void fgq_hessian_cross_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p)
 {
-    tiles_ref(a, b, np, k, ld, p, 0);
+    tiles_ref(a, b, np, k, ld, p, 0, 0, row_tiles(k));
 }
 
 #if FGQ_HESSIAN_AVX2
@@ -107,14 +115,14 @@ void fgq_hessian_cross_ref(const float *a, const float *b, int64_t np, int64_t k
 #define TILE_ROW(r)                                                                                             \
     do {                                                                                                        \
         const __m256 ar = _mm256_broadcast_ss(ap + i0 + (r));                                                   \
-        c##r##0 = _mm256_add_ps(c##r##0, _mm256_mul_ps(ar, b0));                                                \
-        c##r##1 = _mm256_add_ps(c##r##1, _mm256_mul_ps(ar, b1));                                                \
+        c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);                                                             \
+        c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);                                                             \
     } while (0)
 
-__attribute__((target("avx2"))) static void tiles_avx2(const float *a, const float *b, int64_t np, int64_t k,
-                                                       int64_t ld, double *h, int upper)
+__attribute__((target("avx2,fma"))) static void tiles_avx2(const float *a, const float *b, int64_t np, int64_t k,
+                                                           int64_t ld, double *h, int upper, int64_t t0, int64_t t1)
 {
-    for (int64_t i0 = 0; i0 < k; i0 += 6)
+    for (int64_t i0 = 6 * t0; i0 < k && i0 < 6 * t1; i0 += 6)
         for (int64_t j0 = upper ? i0 / 16 * 16 : 0; j0 < k; j0 += 16) {
             __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
             __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -151,98 +159,245 @@ int64_t fgq_hessian_ld(int64_t k)
     return ((rows6 > k ? rows6 : k) + 15) / 16 * 16;
 }
 
-static void tiles(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper)
+static void tiles(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper, int64_t t0,
+                  int64_t t1)
 {
 #if FGQ_HESSIAN_AVX2
-    if (__builtin_cpu_supports("avx2")) {
-        tiles_avx2(a, b, np, k, ld, h, upper);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        tiles_avx2(a, b, np, k, ld, h, upper, t0, t1);
         return;
     }
 #endif
-    tiles_ref(a, b, np, k, ld, h, upper);
+    tiles_ref(a, b, np, k, ld, h, upper, t0, t1);
+}
+
+/* The row tiles over threads. Upper (syrk) tiles shrink down the matrix, so
+ * task q takes the pair of row tiles q and n−1−q (equal work); every entry
+ * is summed by the same operations whoever takes its tile, so the result is
+ * the same bits for any thread count. */
+typedef struct {
+    const float *a, *b;
+    int64_t np, k, ld;
+    double *h;
+    int upper;
+} tiles_task;
+
+static void tiles_part(void *ctx, int64_t q0, int64_t q1)
+{
+    const tiles_task *t = ctx;
+    const int64_t n = row_tiles(t->k);
+    for (int64_t q = q0; q < q1; q++) {
+        if (!t->upper) {
+            tiles(t->a, t->b, t->np, t->k, t->ld, t->h, 0, q, q + 1);
+            continue;
+        }
+        tiles(t->a, t->b, t->np, t->k, t->ld, t->h, 1, q, q + 1);
+        if (n - 1 - q != q)
+            tiles(t->a, t->b, t->np, t->k, t->ld, t->h, 1, n - 1 - q, n - q);
+    }
+}
+
+/* Threads pay off once a block holds this many multiply-adds. */
+#define PAR_MIN_WORK ((int64_t)1 << 17)
+
+static void tiles_run(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *h, int upper,
+                      const fgq_parallel *par)
+{
+    const int64_t n = row_tiles(k), tasks = upper ? (n + 1) / 2 : n;
+    tiles_task t = {a, b, np, k, ld, h, upper};
+    if (par != NULL && par->parallel_for != NULL && par->n_threads > 1 && tasks > 1 && np * k * k >= PAR_MIN_WORK)
+        par->parallel_for(par->impl, tasks, 1, tiles_part, &t);
+    else
+        tiles_part(&t, 0, tasks);
 }
 
 void fgq_hessian_syrk(const float *x, int64_t np, int64_t k, int64_t ld, double *h)
 {
-    tiles(x, x, np, k, ld, h, 1);
+    tiles_run(x, x, np, k, ld, h, 1, NULL);
 }
 
 void fgq_hessian_cross(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p)
 {
-    tiles(a, b, np, k, ld, p, 0);
+    tiles_run(a, b, np, k, ld, p, 0, NULL);
 }
 
-/* Written one input channel and kernel tap at a time, positions inner, so
- * that reads run along the input rows (a position-outer loop reads one float
- * per channel plane, a cache line apart: it took 44 % of an EfficientNet
- * quantization). A 1x1 kernel with stride 1 and no padding is a transposed
- * copy of the block. */
+#if FGQ_HESSIAN_AVX2
+/* out[q·k + c] = src[c·plane + q] for channels c below a multiple of 8 (the
+ * count done, returned) and positions q < np: 8x8 blocks transposed in
+ * registers (a plain copy, so the same values as the scalar loop), the
+ * positions past the last multiple of 8 one at a time. */
+__attribute__((target("avx2"))) static int64_t transpose8_avx2(const float *src, int64_t plane, int64_t cg, int64_t np,
+                                                               float *out, int64_t k)
+{
+    const int64_t c8 = cg / 8 * 8, q8 = np / 8 * 8;
+    for (int64_t c = 0; c < c8; c += 8) {
+        const float *s0 = src + c * plane;
+        for (int64_t q = 0; q < q8; q += 8) {
+            __m256 r0 = _mm256_loadu_ps(s0 + q), r1 = _mm256_loadu_ps(s0 + plane + q);
+            __m256 r2 = _mm256_loadu_ps(s0 + 2 * plane + q), r3 = _mm256_loadu_ps(s0 + 3 * plane + q);
+            __m256 r4 = _mm256_loadu_ps(s0 + 4 * plane + q), r5 = _mm256_loadu_ps(s0 + 5 * plane + q);
+            __m256 r6 = _mm256_loadu_ps(s0 + 6 * plane + q), r7 = _mm256_loadu_ps(s0 + 7 * plane + q);
+            const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            const __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            const __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            const __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *d = out + q * k + c;
+            _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(d + k, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(d + 2 * k, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(d + 3 * k, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(d + 4 * k, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(d + 5 * k, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(d + 6 * k, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(d + 7 * k, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (int64_t cc = c; cc < c + 8; cc++)
+            for (int64_t q = q8; q < np; q++)
+                out[q * k + cc] = src[cc * plane + q];
+    }
+    return c8;
+}
+#endif
+
+/* Per position of a block of up to POS_BLOCK output positions: where its
+ * window starts in each dimension, that start as an offset in the input
+ * plane, and whether the whole window is inside the input (then no tap needs
+ * a bounds check). */
+typedef struct {
+    int64_t nq;
+    int64_t base[3][POS_BLOCK], off[POS_BLOCK];
+    unsigned char inside[POS_BLOCK];
+    /* the inside positions as runs [run0, run1) along one output row (off
+     * steps by the last stride), and the others listed */
+    int64_t n_runs, run0[POS_BLOCK], run1[POS_BLOCK];
+    int64_t n_edge, edge[POS_BLOCK];
+} block_geom;
+
+static void geom_of(const fgq_layer_view *v, int64_t p0, int64_t nq, block_geom *gm)
+{
+    const int64_t o12 = v->out[1] * v->out[2], t01 = v->in[1] * v->in[2];
+    gm->nq = nq;
+    /* the output coordinates of the block's first position, then stepped
+     * (three 64-bit divisions per position cost more than a 3x3 window) */
+    int64_t o0 = p0 / o12, o1 = (p0 / v->out[2]) % v->out[1], o2 = p0 % v->out[2];
+    for (int64_t q = 0; q < nq; q++) {
+        gm->base[0][q] = o0 * v->str[0] - v->pad[0];
+        gm->base[1][q] = o1 * v->str[1] - v->pad[1];
+        gm->base[2][q] = o2 * v->str[2] - v->pad[2];
+        if (++o2 == v->out[2]) {
+            o2 = 0;
+            if (++o1 == v->out[1]) {
+                o1 = 0;
+                o0++;
+            }
+        }
+        gm->off[q] = gm->base[0][q] * t01 + gm->base[1][q] * v->in[2] + gm->base[2][q];
+        int in = 1;
+        for (int d = 0; d < 3; d++)
+            in = in && gm->base[d][q] >= 0 && gm->base[d][q] + (v->ker[d] - 1) * v->dil[d] < v->in[d];
+        gm->inside[q] = (unsigned char)in;
+    }
+    gm->n_runs = gm->n_edge = 0;
+    for (int64_t q = 0; q < nq; q++) {
+        if (!gm->inside[q]) {
+            gm->edge[gm->n_edge++] = q;
+            continue;
+        }
+        if (gm->n_runs > 0 && gm->run1[gm->n_runs - 1] == q && gm->off[q] == gm->off[q - 1] + v->str[2] &&
+            gm->base[0][q] == gm->base[0][q - 1] && gm->base[1][q] == gm->base[1][q - 1]) {
+            gm->run1[gm->n_runs - 1] = q + 1;
+            continue;
+        }
+        gm->run0[gm->n_runs] = q;
+        gm->run1[gm->n_runs++] = q + 1;
+    }
+}
+
+/* The kernel taps of one input channel plane pl at the block's positions:
+ * tap t of position q to out[q·sq + t·st] (sq = k, st = 1: the [np, k]
+ * rows the tiles read; sq = 1, st = POS_BLOCK: tap-major, for depthwise
+ * layers), padding as 0. Positions inner, so that reads run along the input
+ * rows (a position-outer loop reads one float per channel plane, a cache
+ * line apart: it took 44 % of an EfficientNet quantization). */
+static void gather_taps(const fgq_layer_view *v, const float *pl, const block_geom *gm, float *out, int64_t sq,
+                        int64_t st)
+{
+    const int64_t t01 = v->in[1] * v->in[2], nq = gm->nq;
+    int64_t col = 0;
+    for (int64_t a = 0; a < v->ker[0]; a++)
+        for (int64_t e = 0; e < v->ker[1]; e++)
+            for (int64_t f = 0; f < v->ker[2]; f++, col++) {
+                const int64_t d0 = a * v->dil[0], d1 = e * v->dil[1], d2 = f * v->dil[2];
+                const int64_t tap = d0 * t01 + d1 * v->in[2] + d2;
+                float *o = out + col * st;
+                if (sq == 1) { /* tap-major: the runs as (strided) row copies, then the edges */
+                    for (int64_t r = 0; r < gm->n_runs; r++) {
+                        const int64_t q0 = gm->run0[r], n = gm->run1[r] - q0, sw = v->str[2];
+                        const float *src = pl + gm->off[q0] + tap;
+                        float *dst = o + q0;
+                        if (sw == 1)
+                            for (int64_t q = 0; q < n; q++)
+                                dst[q] = src[q];
+                        else
+                            for (int64_t q = 0; q < n; q++)
+                                dst[q] = src[q * sw];
+                    }
+                    for (int64_t eq = 0; eq < gm->n_edge; eq++) {
+                        const int64_t q = gm->edge[eq];
+                        const int64_t i0 = gm->base[0][q] + d0, i1 = gm->base[1][q] + d1, i2 = gm->base[2][q] + d2;
+                        const int in =
+                            i0 >= 0 && i0 < v->in[0] && i1 >= 0 && i1 < v->in[1] && i2 >= 0 && i2 < v->in[2];
+                        o[q] = in ? pl[(i0 * v->in[1] + i1) * v->in[2] + i2] : 0.0f;
+                    }
+                    continue;
+                }
+                for (int64_t q = 0; q < nq; q++) {
+                    if (gm->inside[q]) {
+                        o[q * sq] = pl[gm->off[q] + tap];
+                        continue;
+                    }
+                    const int64_t i0 = gm->base[0][q] + d0, i1 = gm->base[1][q] + d1, i2 = gm->base[2][q] + d2;
+                    const int in = i0 >= 0 && i0 < v->in[0] && i1 >= 0 && i1 < v->in[1] && i2 >= 0 && i2 < v->in[2];
+                    o[q * sq] = in ? pl[(i0 * v->in[1] + i1) * v->in[2] + i2] : 0.0f;
+                }
+            }
+}
+
+/* The [np, k] im2col rows of positions p0.. of batch item b, group g (row
+ * stride k), one input channel and kernel tap at a time (gather_taps). A 1x1
+ * kernel with stride 1 and no padding is a transposed copy of the block. */
 static void columns_ld(const fgq_layer_view *v, const float *x, int64_t b, int64_t g, int64_t p0, int64_t np,
                        float *out, int64_t k)
 {
     const int64_t cg = v->c / v->groups, plane = v->in[0] * v->in[1] * v->in[2];
-    const int64_t o12 = v->out[1] * v->out[2];
     const float *xg = x + (b * v->c + g * cg) * plane;
     int pointwise = v->ker[0] * v->ker[1] * v->ker[2] == 1;
     for (int d = 0; d < 3; d++)
         pointwise = pointwise && v->str[d] == 1 && v->pad[d] == 0 && v->out[d] == v->in[d];
     if (pointwise) {
-        for (int64_t ci = 0; ci < cg; ci++) {
+        int64_t ci = 0;
+#if FGQ_HESSIAN_AVX2
+        if (__builtin_cpu_supports("avx2"))
+            ci = transpose8_avx2(xg + p0, plane, cg, np, out, k);
+#endif
+        for (; ci < cg; ci++) {
             const float *src = xg + ci * plane + p0;
             for (int64_t q = 0; q < np; q++)
                 out[q * k + ci] = src[q];
         }
         return;
     }
-    /* per position of the block: where its window starts in each dimension,
-     * that start as an offset in the plane, and whether the whole window is
-     * inside the input (then no tap needs a bounds check) */
-    int64_t base[3][64], off[64];
-    unsigned char inside[64];
-    const int64_t t01 = v->in[1] * v->in[2];
-    for (int64_t q0 = 0; q0 < np; q0 += 64) {
-        const int64_t nq = np - q0 < 64 ? np - q0 : 64;
-        /* the output coordinates of the block's first position, then stepped
-         * (three 64-bit divisions per position cost more than a 3x3 window) */
-        int64_t o0 = (p0 + q0) / o12, o1 = ((p0 + q0) / v->out[2]) % v->out[1], o2 = (p0 + q0) % v->out[2];
-        for (int64_t q = 0; q < nq; q++) {
-            base[0][q] = o0 * v->str[0] - v->pad[0];
-            base[1][q] = o1 * v->str[1] - v->pad[1];
-            base[2][q] = o2 * v->str[2] - v->pad[2];
-            if (++o2 == v->out[2]) {
-                o2 = 0;
-                if (++o1 == v->out[1]) {
-                    o1 = 0;
-                    o0++;
-                }
-            }
-            off[q] = base[0][q] * t01 + base[1][q] * v->in[2] + base[2][q];
-            int in = 1;
-            for (int d = 0; d < 3; d++)
-                in = in && base[d][q] >= 0 && base[d][q] + (v->ker[d] - 1) * v->dil[d] < v->in[d];
-            inside[q] = (unsigned char)in;
-        }
+    block_geom gm;
+    for (int64_t q0 = 0; q0 < np; q0 += POS_BLOCK) {
+        const int64_t nq = np - q0 < POS_BLOCK ? np - q0 : POS_BLOCK;
+        geom_of(v, p0 + q0, nq, &gm);
         float *blk = out + q0 * k;
-        int64_t col = 0;
-        for (int64_t ci = 0; ci < cg; ci++) {
-            const float *pl = xg + ci * plane;
-            for (int64_t a = 0; a < v->ker[0]; a++)
-                for (int64_t e = 0; e < v->ker[1]; e++)
-                    for (int64_t f = 0; f < v->ker[2]; f++, col++) {
-                        const int64_t d0 = a * v->dil[0], d1 = e * v->dil[1], d2 = f * v->dil[2];
-                        const int64_t tap = d0 * t01 + d1 * v->in[2] + d2;
-                        for (int64_t q = 0; q < nq; q++) {
-                            if (inside[q]) {
-                                blk[q * k + col] = pl[off[q] + tap];
-                                continue;
-                            }
-                            const int64_t i0 = base[0][q] + d0, i1 = base[1][q] + d1, i2 = base[2][q] + d2;
-                            const int in = i0 >= 0 && i0 < v->in[0] && i1 >= 0 && i1 < v->in[1] && i2 >= 0 &&
-                                           i2 < v->in[2];
-                            blk[q * k + col] = in ? pl[(i0 * v->in[1] + i1) * v->in[2] + i2] : 0.0f;
-                        }
-                    }
-        }
+        for (int64_t ci = 0; ci < cg; ci++)
+            gather_taps(v, xg + ci * plane, &gm, blk + ci * v->ker[0] * v->ker[1] * v->ker[2], k, 1);
     }
 }
 
@@ -277,18 +432,167 @@ static void block_rows(const fgq_layer_view *v, const float *x, int64_t b, int64
         memcpy(out + q * ld, x + (p0 + q) * v->k, (size_t)v->k * sizeof(float));
 }
 
-fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, fgq_error *err)
+/* Columns of a block over threads: positions [p0, p0 + nb) split in runs. */
+typedef struct {
+    const fgq_layer_view *v;
+    const float *x;
+    int64_t b, g, p0, nb, ld, run;
+    float *cols;
+} cols_task;
+
+static void cols_part(void *ctx, int64_t r0, int64_t r1)
 {
+    const cols_task *t = ctx;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t q = r * t->run, n = t->nb - q < t->run ? t->nb - q : t->run;
+        block_rows(t->v, t->x, t->b, t->g, t->p0 + q, n, t->cols + q * t->ld, t->ld);
+    }
+}
+
+/* ---- depthwise layers: one input channel per group, a few taps --------------------------- */
+
+/* A group's k (<= FGQ_HESSIAN_DW_MAX_K) taps over a block are small: the
+ * [np, k] rows and 6x16 tiles would be mostly padding, and the gather's
+ * geometry the same for every group. So per block the geometry is worked
+ * out once, and per group the taps are gathered tap-major, T[t][q] (rows
+ * POS_BLOCK apart, zero from nq up to nq8, the next multiple of 8), and
+ *   h[a][b] += Σ_q T[a][q]·T[b][q]   (a <= b)
+ * in eight float lanes (q mod 8), one fused multiply-add per position, the
+ * lanes added ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then added to h in double
+ * (the zero tail adds fma(0, 0, l) = l: no lane is ever −0). The AVX2+FMA
+ * form gives the same bits as the plain C one (fmaf). Groups are spread over
+ * threads: each group's h is its own, so any split gives the same bits. */
+static void dw_pairs_ref(const float *T, int64_t k, int64_t nq8, double *h)
+{
+    for (int64_t a = 0; a < k; a++)
+        for (int64_t b = a; b < k; b++) {
+            float l[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            for (int64_t q = 0; q < nq8; q++)
+                l[q & 7] = fmaf(T[a * POS_BLOCK + q], T[b * POS_BLOCK + q], l[q & 7]);
+            h[a * k + b] += (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
+        }
+}
+
+#if FGQ_HESSIAN_AVX2
+__attribute__((target("avx2,fma"))) static double lanes_sum(__m256 v)
+{
+    float l[8];
+    _mm256_storeu_ps(l, v);
+    return (double)(((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])));
+}
+
+__attribute__((target("avx2,fma"))) static void dw_pairs_avx2(const float *T, int64_t k, int64_t nq8, double *h)
+{
+    for (int64_t a = 0; a < k; a++) {
+        const float *ta = T + a * POS_BLOCK;
+        int64_t b = a;
+        for (; b + 4 <= k; b += 4) { /* four independent chains */
+            const float *t0 = T + b * POS_BLOCK;
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+            for (int64_t q = 0; q < nq8; q += 8) {
+                const __m256 va = _mm256_loadu_ps(ta + q);
+                c0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(t0 + q), c0);
+                c1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(t0 + POS_BLOCK + q), c1);
+                c2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(t0 + 2 * POS_BLOCK + q), c2);
+                c3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(t0 + 3 * POS_BLOCK + q), c3);
+            }
+            h[a * k + b] += lanes_sum(c0);
+            h[a * k + b + 1] += lanes_sum(c1);
+            h[a * k + b + 2] += lanes_sum(c2);
+            h[a * k + b + 3] += lanes_sum(c3);
+        }
+        for (; b < k; b++) {
+            const float *tb = T + b * POS_BLOCK;
+            __m256 c = _mm256_setzero_ps();
+            for (int64_t q = 0; q < nq8; q += 8)
+                c = _mm256_fmadd_ps(_mm256_loadu_ps(ta + q), _mm256_loadu_ps(tb + q), c);
+            h[a * k + b] += lanes_sum(c);
+        }
+    }
+}
+#endif
+
+void fgq_hessian_dw_pairs(const float *T, int64_t k, int64_t nq8, double *h, int simd)
+{
+#if FGQ_HESSIAN_AVX2
+    if (simd && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        dw_pairs_avx2(T, k, nq8, h);
+        return;
+    }
+#else
+    (void)simd;
+#endif
+    dw_pairs_ref(T, k, nq8, h);
+}
+
+typedef struct {
+    const fgq_layer_view *v;
+    const float *xb; /* batch item's channels */
+    const block_geom *gm;
+    double *h;
+} dw_task;
+
+static void dw_groups(void *ctx, int64_t g0, int64_t g1)
+{
+    const dw_task *t = ctx;
+    const fgq_layer_view *v = t->v;
+    const int64_t k = v->k, plane = v->in[0] * v->in[1] * v->in[2], nq = t->gm->nq, nq8 = (nq + 7) / 8 * 8;
+    float T[FGQ_HESSIAN_DW_MAX_K * POS_BLOCK];
+    for (int64_t g = g0; g < g1; g++) {
+        gather_taps(v, t->xb + g * plane, t->gm, T, 1, POS_BLOCK);
+        for (int64_t a = 0; a < k; a++)
+            for (int64_t q = nq; q < nq8; q++)
+                T[a * POS_BLOCK + q] = 0.0f;
+        fgq_hessian_dw_pairs(T, k, nq8, t->h + g * k * k, 1);
+    }
+}
+
+static int is_depthwise(const fgq_layer_view *v)
+{
+    return v->is_conv && v->c == v->groups && v->k <= FGQ_HESSIAN_DW_MAX_K;
+}
+
+static void hessian_add_dw(const fgq_layer_view *v, const float *x, double *h, const fgq_parallel *par)
+{
+    const int64_t np = block_positions(v);
+    const int threaded = par != NULL && par->parallel_for != NULL && par->n_threads > 1 && v->groups > 1;
+    block_geom gm;
+    for (int64_t b = 0; b < v->n; b++)
+        for (int64_t p = 0; p < np; p += POS_BLOCK) {
+            geom_of(v, p, np - p < POS_BLOCK ? np - p : POS_BLOCK, &gm);
+            dw_task t = {v, x + b * v->c * v->in[0] * v->in[1] * v->in[2], &gm, h};
+            if (threaded)
+                par->parallel_for(par->impl, v->groups, 8, dw_groups, &t);
+            else
+                dw_groups(&t, 0, v->groups);
+        }
+}
+
+fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, const fgq_parallel *par,
+                           fgq_error *err)
+{
+    if (is_depthwise(v)) {
+        hessian_add_dw(v, x, h, par);
+        return FGQ_OK;
+    }
     const int64_t k = v->k, ld = fgq_hessian_ld(k), np = block_positions(v);
     float *cols = calloc((size_t)(POS_BLOCK * ld), sizeof(float));
     if (cols == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for input columns of %lld", (long long)k);
+    const int threaded = par != NULL && par->parallel_for != NULL && par->n_threads > 1 &&
+                         (int64_t)POS_BLOCK * k * k >= PAR_MIN_WORK;
     for (int64_t b = 0; b < block_items(v); b++)
         for (int64_t g = 0; g < v->groups; g++)
             for (int64_t p = 0; p < np; p += POS_BLOCK) {
                 const int64_t nb = np - p < POS_BLOCK ? np - p : POS_BLOCK;
-                block_rows(v, x, b, g, p, nb, cols, ld);
-                fgq_hessian_syrk(cols, nb, k, ld, h + g * k * k);
+                if (threaded && nb >= 16) {
+                    const int64_t run = (nb + par->n_threads - 1) / par->n_threads;
+                    cols_task ct = {v, x, b, g, p, nb, ld, run, cols};
+                    par->parallel_for(par->impl, (nb + run - 1) / run, 1, cols_part, &ct);
+                } else {
+                    block_rows(v, x, b, g, p, nb, cols, ld);
+                }
+                tiles_run(cols, cols, nb, k, ld, h + g * k * k, 1, threaded ? par : NULL);
             }
     free(cols);
     return FGQ_OK;
@@ -362,7 +666,7 @@ static void add_tensor(fgq_hessian_sweep *o, int32_t t, const float *x, int64_t 
         fgq_layer_hessian *l = o->hs->layer[i];
         if (l == NULL || l->view.input != t || numel != fgq_ir_tensor_numel(&o->g->tensors[t]))
             continue;
-        o->st = fgq_hessian_add(&l->view, x, l->h[o->part], o->err);
+        o->st = fgq_hessian_add(&l->view, x, l->h[o->part], o->par, o->err);
     }
 }
 
@@ -393,6 +697,11 @@ static fgq_status on_input(void *user, int64_t sample, const void *const *x, fgq
         if (o->g->tensors[o->g->inputs[k]].dtype == FGQ_DT_F32)
             add_tensor(o, o->g->inputs[k], x[k], fgq_ir_tensor_numel(&o->g->tensors[o->g->inputs[k]]));
     return o->st;
+}
+
+static void on_bind(void *user, const fgq_parallel *par)
+{
+    ((fgq_hessian_sweep *)user)->par = par;
 }
 
 static fgq_status on_after(void *user, int64_t sample, fgq_error *err)
@@ -447,6 +756,7 @@ fgq_status fgq_hessians_begin(fgq_hessian_sweep *o, fgq_hessians *hs, const fgq_
     out->input = on_input;
     out->node = observe;
     out->after = on_after;
+    out->bind = on_bind;
     out->user = o;
     return FGQ_OK;
 }

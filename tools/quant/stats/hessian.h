@@ -85,6 +85,7 @@ typedef struct {
     int part;
     fgq_status st;
     fgq_error *err;
+    const fgq_parallel *par; /* the sweep's threads (bind), NULL: serial */
 } fgq_hessian_sweep;
 fgq_status fgq_hessians_begin(fgq_hessian_sweep *o, fgq_hessians *hs, const fgq_graph *g, int64_t n_samples,
                               fgq_error *err, fgq_sweep_observer *out);
@@ -92,17 +93,19 @@ void fgq_hessians_finish(fgq_hessian_sweep *o);
 
 /* Adds the H of one input tensor x (the layer input of one sample, v's
  * shape) into h (groups·k·k, upper triangle and diagonal only: call
- * fgq_hessian_symmetrize once at the end). */
-fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, fgq_error *err);
+ * fgq_hessian_symmetrize once at the end). par (may be NULL) spreads each
+ * block's columns and row tiles over threads: the same bits for any count. */
+fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, const fgq_parallel *par,
+                           fgq_error *err);
 void fgq_hessian_symmetrize(double *h, int64_t groups, int64_t k);
 
 /* The kernel under fgq_hessian_add: h (k x k, upper triangle and diagonal;
  * entries below the diagonal may be touched too) += Σ_p x[p]·x[p]ᵀ over np
  * rows of x, row p at x + p·ld, its columns k..ld-1 zero, ld >=
  * fgq_hessian_ld(k). Each entry is summed in float over the np rows in
- * order (a product, then an add), then added to h in double. The AVX2 form,
- * chosen when the CPU has it, gives the same bits as the plain C twin
- * fgq_hessian_syrk_ref (tests/test_gptq.c). */
+ * order (one fused multiply-add per row), then added to h in double. The
+ * AVX2+FMA form, chosen when the CPU has it, gives the same bits as the
+ * plain C twin fgq_hessian_syrk_ref (tests/test_gptq.c). */
 int64_t fgq_hessian_ld(int64_t k);
 void fgq_hessian_syrk(const float *x, int64_t np, int64_t k, int64_t ld, double *h);
 void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, double *h);
@@ -110,6 +113,16 @@ void fgq_hessian_syrk_ref(const float *x, int64_t np, int64_t k, int64_t ld, dou
  * Σ_q a[q]ᵀ·b[q], rows as above. */
 void fgq_hessian_cross(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p);
 void fgq_hessian_cross_ref(const float *a, const float *b, int64_t np, int64_t k, int64_t ld, double *p);
+
+/* Depthwise layers (one input channel per group, k <= FGQ_HESSIAN_DW_MAX_K
+ * taps) take their own path in fgq_hessian_add (hessian.c "depthwise"):
+ * per group the taps of a block of up to 64 positions tap-major, T[t][q]
+ * (rows 64 apart, zero from the block's positions up to nq8, a multiple of
+ * 8), and h[a][b] += Σ_q T[a][q]·T[b][q] for a <= b in eight float lanes
+ * (q mod 8), then in double. simd = 1 takes the AVX2+FMA form where the CPU
+ * has it; simd = 0 the plain C twin: the same bits. */
+#define FGQ_HESSIAN_DW_MAX_K 64
+void fgq_hessian_dw_pairs(const float *T, int64_t k, int64_t nq8, double *h, int simd);
 
 /* For the quantized-prefix statistics (solve/sequential.h): x and xt the
  * layer input of one sample in the float model and in the model whose
