@@ -271,10 +271,6 @@ typedef struct {
     int64_t nq;
     int64_t base[3][POS_BLOCK], off[POS_BLOCK];
     unsigned char inside[POS_BLOCK];
-    /* the inside positions as runs [run0, run1) along one output row (off
-     * steps by the last stride), and the others listed */
-    int64_t n_runs, run0[POS_BLOCK], run1[POS_BLOCK];
-    int64_t n_edge, edge[POS_BLOCK];
 } block_geom;
 
 static void geom_of(const fgq_layer_view *v, int64_t p0, int64_t nq, block_geom *gm)
@@ -301,26 +297,11 @@ static void geom_of(const fgq_layer_view *v, int64_t p0, int64_t nq, block_geom 
             in = in && gm->base[d][q] >= 0 && gm->base[d][q] + (v->ker[d] - 1) * v->dil[d] < v->in[d];
         gm->inside[q] = (unsigned char)in;
     }
-    gm->n_runs = gm->n_edge = 0;
-    for (int64_t q = 0; q < nq; q++) {
-        if (!gm->inside[q]) {
-            gm->edge[gm->n_edge++] = q;
-            continue;
-        }
-        if (gm->n_runs > 0 && gm->run1[gm->n_runs - 1] == q && gm->off[q] == gm->off[q - 1] + v->str[2] &&
-            gm->base[0][q] == gm->base[0][q - 1] && gm->base[1][q] == gm->base[1][q - 1]) {
-            gm->run1[gm->n_runs - 1] = q + 1;
-            continue;
-        }
-        gm->run0[gm->n_runs] = q;
-        gm->run1[gm->n_runs++] = q + 1;
-    }
 }
 
 /* The kernel taps of one input channel plane pl at the block's positions:
- * tap t of position q to out[q·sq + t·st] (sq = k, st = 1: the [np, k]
- * rows the tiles read; sq = 1, st = POS_BLOCK: tap-major, for depthwise
- * layers), padding as 0. Positions inner, so that reads run along the input
+ * tap t of position q to out[q·sq + t·st] (the [np, k] rows the tiles read:
+ * sq = k, st = 1), padding as 0. Positions inner, so that reads run along the input
  * rows (a position-outer loop reads one float per channel plane, a cache
  * line apart: it took 44 % of an EfficientNet quantization). */
 static void gather_taps(const fgq_layer_view *v, const float *pl, const block_geom *gm, float *out, int64_t sq,
@@ -334,27 +315,6 @@ static void gather_taps(const fgq_layer_view *v, const float *pl, const block_ge
                 const int64_t d0 = a * v->dil[0], d1 = e * v->dil[1], d2 = f * v->dil[2];
                 const int64_t tap = d0 * t01 + d1 * v->in[2] + d2;
                 float *o = out + col * st;
-                if (sq == 1) { /* tap-major: the runs as (strided) row copies, then the edges */
-                    for (int64_t r = 0; r < gm->n_runs; r++) {
-                        const int64_t q0 = gm->run0[r], n = gm->run1[r] - q0, sw = v->str[2];
-                        const float *src = pl + gm->off[q0] + tap;
-                        float *dst = o + q0;
-                        if (sw == 1)
-                            for (int64_t q = 0; q < n; q++)
-                                dst[q] = src[q];
-                        else
-                            for (int64_t q = 0; q < n; q++)
-                                dst[q] = src[q * sw];
-                    }
-                    for (int64_t eq = 0; eq < gm->n_edge; eq++) {
-                        const int64_t q = gm->edge[eq];
-                        const int64_t i0 = gm->base[0][q] + d0, i1 = gm->base[1][q] + d1, i2 = gm->base[2][q] + d2;
-                        const int in =
-                            i0 >= 0 && i0 < v->in[0] && i1 >= 0 && i1 < v->in[1] && i2 >= 0 && i2 < v->in[2];
-                        o[q] = in ? pl[(i0 * v->in[1] + i1) * v->in[2] + i2] : 0.0f;
-                    }
-                    continue;
-                }
                 for (int64_t q = 0; q < nq; q++) {
                     if (gm->inside[q]) {
                         o[q * sq] = pl[gm->off[q] + tap];
@@ -452,10 +412,13 @@ static void cols_part(void *ctx, int64_t r0, int64_t r1)
 /* ---- depthwise layers: one input channel per group, a few taps --------------------------- */
 
 /* A group's k (<= FGQ_HESSIAN_DW_MAX_K) taps over a block are small: the
- * [np, k] rows and 6x16 tiles would be mostly padding, and the gather's
- * geometry the same for every group. So per block the geometry is worked
- * out once, and per group the taps are gathered tap-major, T[t][q] (rows
- * POS_BLOCK apart, zero from nq up to nq8, the next multiple of 8), and
+ * [np, k] rows and 6x16 tiles would be mostly padding, and on the small maps
+ * of late layers most positions' windows cross the border (a bounds check
+ * per tap). So per group the input plane is copied once into a buffer with
+ * its padding as real zeros; per block of up to 64 positions (the blocks of
+ * the general path) the taps are gathered tap-major, T[t][q] (rows
+ * POS_BLOCK apart, zero from nq up to nq8, the next multiple of 8), as
+ * strided row copies, and
  *   h[a][b] += Σ_q T[a][q]·T[b][q]   (a <= b)
  * in eight float lanes (q mod 8), one fused multiply-add per position, the
  * lanes added ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)), then added to h in double
@@ -525,26 +488,88 @@ void fgq_hessian_dw_pairs(const float *T, int64_t k, int64_t nq8, double *h, int
     dw_pairs_ref(T, k, nq8, h);
 }
 
+/* A group's input plane with its padding made real (zeros), so that every
+ * tap of every position reads inside it: dims pd[], the plane at offset
+ * pad in each. */
+typedef struct {
+    int64_t pd[3];
+} padded_dims;
+
+static padded_dims padded_of(const fgq_layer_view *v)
+{
+    padded_dims p;
+    for (int d = 0; d < 3; d++) {
+        const int64_t need = (v->out[d] - 1) * v->str[d] + (v->ker[d] - 1) * v->dil[d] + 1;
+        p.pd[d] = v->in[d] + v->pad[d] > need ? v->in[d] + v->pad[d] : need;
+    }
+    return p;
+}
+
 typedef struct {
     const fgq_layer_view *v;
-    const float *xb; /* batch item's channels */
-    const block_geom *gm;
+    const float *xb; /* the batch item's channels */
     double *h;
+    int nomem;
 } dw_task;
 
 static void dw_groups(void *ctx, int64_t g0, int64_t g1)
 {
-    const dw_task *t = ctx;
+    dw_task *t = ctx;
     const fgq_layer_view *v = t->v;
-    const int64_t k = v->k, plane = v->in[0] * v->in[1] * v->in[2], nq = t->gm->nq, nq8 = (nq + 7) / 8 * 8;
+    const int64_t k = v->k, plane = v->in[0] * v->in[1] * v->in[2], np = block_positions(v);
+    const padded_dims pd = padded_of(v);
+    const int64_t pp = pd.pd[0] * pd.pd[1] * pd.pd[2], p12 = pd.pd[1] * pd.pd[2];
+    float *P = malloc((size_t)pp * sizeof(float));
+    if (P == NULL) {
+        t->nomem = 1;
+        return;
+    }
+    int64_t tap[FGQ_HESSIAN_DW_MAX_K], col = 0;
+    for (int64_t a = 0; a < v->ker[0]; a++)
+        for (int64_t e = 0; e < v->ker[1]; e++)
+            for (int64_t f = 0; f < v->ker[2]; f++)
+                tap[col++] = a * v->dil[0] * p12 + e * v->dil[1] * pd.pd[2] + f * v->dil[2];
     float T[FGQ_HESSIAN_DW_MAX_K * POS_BLOCK];
     for (int64_t g = g0; g < g1; g++) {
-        gather_taps(v, t->xb + g * plane, t->gm, T, 1, POS_BLOCK);
-        for (int64_t a = 0; a < k; a++)
-            for (int64_t q = nq; q < nq8; q++)
-                T[a * POS_BLOCK + q] = 0.0f;
-        fgq_hessian_dw_pairs(T, k, nq8, t->h + g * k * k, 1);
+        const float *src = t->xb + g * plane;
+        memset(P, 0, (size_t)pp * sizeof(float));
+        for (int64_t i0 = 0; i0 < v->in[0]; i0++)
+            for (int64_t i1 = 0; i1 < v->in[1]; i1++)
+                memcpy(P + (i0 + v->pad[0]) * p12 + (i1 + v->pad[1]) * pd.pd[2] + v->pad[2],
+                       src + (i0 * v->in[1] + i1) * v->in[2], (size_t)v->in[2] * sizeof(float));
+        double *hg = t->h + g * k * k;
+        for (int64_t p0 = 0; p0 < np; p0 += POS_BLOCK) {
+            const int64_t nq = np - p0 < POS_BLOCK ? np - p0 : POS_BLOCK, nq8 = (nq + 7) / 8 * 8;
+            /* runs of the block along output rows: position q at P offset base + (q − q0)·stride */
+            int64_t o0 = p0 / (v->out[1] * v->out[2]), o1 = (p0 / v->out[2]) % v->out[1], o2 = p0 % v->out[2];
+            for (int64_t q = 0; q < nq;) {
+                const int64_t n = v->out[2] - o2 < nq - q ? v->out[2] - o2 : nq - q;
+                const float *base = P + o0 * v->str[0] * p12 + o1 * v->str[1] * pd.pd[2] + o2 * v->str[2];
+                const int64_t sw = v->str[2];
+                for (int64_t c = 0; c < k; c++) {
+                    const float *sp = base + tap[c];
+                    float *dst = T + c * POS_BLOCK + q;
+                    if (sw == 1)
+                        for (int64_t i = 0; i < n; i++)
+                            dst[i] = sp[i];
+                    else
+                        for (int64_t i = 0; i < n; i++)
+                            dst[i] = sp[i * sw];
+                }
+                q += n;
+                o2 = 0;
+                if (++o1 == v->out[1]) {
+                    o1 = 0;
+                    o0++;
+                }
+            }
+            for (int64_t c = 0; c < k; c++)
+                for (int64_t q = nq; q < nq8; q++)
+                    T[c * POS_BLOCK + q] = 0.0f;
+            fgq_hessian_dw_pairs(T, k, nq8, hg, 1);
+        }
     }
+    free(P);
 }
 
 static int is_depthwise(const fgq_layer_view *v)
@@ -552,29 +577,28 @@ static int is_depthwise(const fgq_layer_view *v)
     return v->is_conv && v->c == v->groups && v->k <= FGQ_HESSIAN_DW_MAX_K;
 }
 
-static void hessian_add_dw(const fgq_layer_view *v, const float *x, double *h, const fgq_parallel *par)
+static fgq_status hessian_add_dw(const fgq_layer_view *v, const float *x, double *h, const fgq_parallel *par,
+                                 fgq_error *err)
 {
-    const int64_t np = block_positions(v);
     const int threaded = par != NULL && par->parallel_for != NULL && par->n_threads > 1 && v->groups > 1;
-    block_geom gm;
-    for (int64_t b = 0; b < v->n; b++)
-        for (int64_t p = 0; p < np; p += POS_BLOCK) {
-            geom_of(v, p, np - p < POS_BLOCK ? np - p : POS_BLOCK, &gm);
-            dw_task t = {v, x + b * v->c * v->in[0] * v->in[1] * v->in[2], &gm, h};
-            if (threaded)
-                par->parallel_for(par->impl, v->groups, 8, dw_groups, &t);
-            else
-                dw_groups(&t, 0, v->groups);
-        }
+    for (int64_t b = 0; b < v->n; b++) {
+        dw_task t = {v, x + b * v->c * v->in[0] * v->in[1] * v->in[2], h, 0};
+        if (threaded)
+            par->parallel_for(par->impl, v->groups, 4, dw_groups, &t);
+        else
+            dw_groups(&t, 0, v->groups);
+        if (t.nomem)
+            return fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for an input plane of %lld",
+                            (long long)(v->in[0] * v->in[1] * v->in[2]));
+    }
+    return FGQ_OK;
 }
 
 fgq_status fgq_hessian_add(const fgq_layer_view *v, const float *x, double *h, const fgq_parallel *par,
                            fgq_error *err)
 {
-    if (is_depthwise(v)) {
-        hessian_add_dw(v, x, h, par);
-        return FGQ_OK;
-    }
+    if (is_depthwise(v))
+        return hessian_add_dw(v, x, h, par, err);
     const int64_t k = v->k, ld = fgq_hessian_ld(k), np = block_positions(v);
     float *cols = calloc((size_t)(POS_BLOCK * ld), sizeof(float));
     if (cols == NULL)
