@@ -92,6 +92,8 @@ static void test_factor(void)
         CHECK_MSG(fgq_gptq_factor(h, k, damp, NULL, u, &err) == FGQ_OK, "%s", err.msg);
         CHECK(fgq_gptq_factor(h, k, damp, fgq_threadpool_parallel(pool), u2, &err) == FGQ_OK);
         CHECK_MSG(memcmp(u, u2, sizeof(double) * (size_t)(k * k)) == 0, "k %lld: threads change U", (long long)k);
+        CHECK(fgq_gptq_factor_plain(h, k, damp, u2, &err) == FGQ_OK);
+        CHECK_MSG(memcmp(u, u2, sizeof(double) * (size_t)(k * k)) == 0, "k %lld: the plain twin differs", (long long)k);
         double mean = 0.0;
         for (int64_t i = 0; i < k; i++)
             mean += h[i * k + i] / (double)k;

@@ -133,6 +133,7 @@ typedef struct {
     double *a;   /* the matrix being factored in place (upper triangle) */
     double *pt;  /* the panel transposed: pt[(m − t0)·t0 + l] = V[l][m], l < t0 */
     int64_t k, t0, t1;
+    int simd;    /* 0: the plain C update only */
 } chol_task;
 
 /* Rows [b, e) of the panel: V[j][i] for i in T, descending. */
@@ -151,52 +152,99 @@ GPTQ_CLONES static void panel_rows(void *ctx, int64_t b, int64_t e)
     }
 }
 
-/* Row j's update: A[j][l] −= Σ_m V[j][m]·V[l][m] for l in [j, t0), m in T in order, a product then a
- * subtraction (no contraction under -std=c11), eight l at a time. */
-GPTQ_CLONES static void update_row(const chol_task *t, int64_t j)
+/* The update of the rows above the block: A[j][l] −= Σ_{m∈T} V[j][m]·V[l][m] for l in [j, t0), m in
+ * order, one fused multiply-subtract per term (fma(−x, p, s): a single rounding, as the AVX2 form's
+ * vfnmadd, so the plain C form, simd = 0, gives the same bits). Rows go four at a time: the
+ * triangle (columns below j0 + 4) one entry at a time, the rest eight columns by four rows, sharing
+ * each read of the panel. Rows [j0, j0 + nr), columns [lo, hi) (each row from its own j up): */
+static void update_rows_part(const chol_task *t, int64_t j0, int64_t nr, int64_t lo, int64_t hi)
 {
     const int64_t k = t->k, nb = t->t1 - t->t0, t0 = t->t0;
-    double *aj = t->a + j * k;
-    const double *vj = aj + t0;
-    int64_t l = j;
-    for (; l + 8 <= t0; l += 8) {
-        double s0 = aj[l], s1 = aj[l + 1], s2 = aj[l + 2], s3 = aj[l + 3];
-        double s4 = aj[l + 4], s5 = aj[l + 5], s6 = aj[l + 6], s7 = aj[l + 7];
-        for (int64_t m = 0; m < nb; m++) {
-            const double x = vj[m], *p = t->pt + m * t0 + l;
-            s0 -= x * p[0];
-            s1 -= x * p[1];
-            s2 -= x * p[2];
-            s3 -= x * p[3];
-            s4 -= x * p[4];
-            s5 -= x * p[5];
-            s6 -= x * p[6];
-            s7 -= x * p[7];
+    for (int64_t r = 0; r < nr; r++) {
+        double *aj = t->a + (j0 + r) * k;
+        const double *vj = aj + t0;
+        for (int64_t l = lo > j0 + r ? lo : j0 + r; l < hi; l++) {
+            double acc = aj[l];
+            for (int64_t m = 0; m < nb; m++)
+                acc = fma(-vj[m], t->pt[m * t0 + l], acc);
+            aj[l] = acc;
         }
-        aj[l] = s0, aj[l + 1] = s1, aj[l + 2] = s2, aj[l + 3] = s3;
-        aj[l + 4] = s4, aj[l + 5] = s5, aj[l + 6] = s6, aj[l + 7] = s7;
-    }
-    for (; l < t0; l++) {
-        double s0 = aj[l];
-        for (int64_t m = 0; m < nb; m++)
-            s0 -= vj[m] * t->pt[m * t0 + l];
-        aj[l] = s0;
     }
 }
 
-/* Task q updates rows q and t0−1−q (equal work between them). */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define CHOL_AVX2 1
+/* Rows [j0, j0 + 4), columns from l0 in blocks of 8; returns where the blocks stop. */
+__attribute__((target("avx2,fma"))) static int64_t update_rows4_avx2(const chol_task *t, int64_t j0, int64_t l0)
+{
+    const int64_t k = t->k, nb = t->t1 - t->t0, t0 = t->t0;
+    double *a0 = t->a + j0 * k, *a1 = a0 + k, *a2 = a1 + k, *a3 = a2 + k;
+    const double *v0 = a0 + t0, *v1 = a1 + t0, *v2 = a2 + t0, *v3 = a3 + t0;
+    int64_t l = l0;
+    for (; l + 8 <= t0; l += 8) {
+        __m256d s00 = _mm256_loadu_pd(a0 + l), s01 = _mm256_loadu_pd(a0 + l + 4);
+        __m256d s10 = _mm256_loadu_pd(a1 + l), s11 = _mm256_loadu_pd(a1 + l + 4);
+        __m256d s20 = _mm256_loadu_pd(a2 + l), s21 = _mm256_loadu_pd(a2 + l + 4);
+        __m256d s30 = _mm256_loadu_pd(a3 + l), s31 = _mm256_loadu_pd(a3 + l + 4);
+        for (int64_t m = 0; m < nb; m++) {
+            const double *p = t->pt + m * t0 + l;
+            const __m256d p0 = _mm256_loadu_pd(p), p1 = _mm256_loadu_pd(p + 4);
+            __m256d x = _mm256_broadcast_sd(v0 + m);
+            s00 = _mm256_fnmadd_pd(x, p0, s00);
+            s01 = _mm256_fnmadd_pd(x, p1, s01);
+            x = _mm256_broadcast_sd(v1 + m);
+            s10 = _mm256_fnmadd_pd(x, p0, s10);
+            s11 = _mm256_fnmadd_pd(x, p1, s11);
+            x = _mm256_broadcast_sd(v2 + m);
+            s20 = _mm256_fnmadd_pd(x, p0, s20);
+            s21 = _mm256_fnmadd_pd(x, p1, s21);
+            x = _mm256_broadcast_sd(v3 + m);
+            s30 = _mm256_fnmadd_pd(x, p0, s30);
+            s31 = _mm256_fnmadd_pd(x, p1, s31);
+        }
+        _mm256_storeu_pd(a0 + l, s00);
+        _mm256_storeu_pd(a0 + l + 4, s01);
+        _mm256_storeu_pd(a1 + l, s10);
+        _mm256_storeu_pd(a1 + l + 4, s11);
+        _mm256_storeu_pd(a2 + l, s20);
+        _mm256_storeu_pd(a2 + l + 4, s21);
+        _mm256_storeu_pd(a3 + l, s30);
+        _mm256_storeu_pd(a3 + l + 4, s31);
+    }
+    return l;
+}
+#else
+#define CHOL_AVX2 0
+#endif
+
+/* Row block q (rows 4q .. 4q + 3 below t0): its triangle, then the rest. */
+static void update_block(const chol_task *t, int64_t q)
+{
+    const int64_t j0 = 4 * q, nr = t->t0 - j0 < 4 ? t->t0 - j0 : 4, l0 = j0 + nr;
+    update_rows_part(t, j0, nr, j0, l0);
+    int64_t l = l0;
+#if CHOL_AVX2
+    if (t->simd && nr == 4 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        l = update_rows4_avx2(t, j0, l0);
+#endif
+    update_rows_part(t, j0, nr, l, t->t0);
+}
+
+/* Task q updates row blocks q and n−1−q (equal work between them). */
 static void update_pairs(void *ctx, int64_t b, int64_t e)
 {
     const chol_task *t = ctx;
+    const int64_t n = (t->t0 + 3) / 4;
     for (int64_t q = b; q < e; q++) {
-        update_row(t, q);
-        if (t->t0 - 1 - q != q)
-            update_row(t, t->t0 - 1 - q);
+        update_block(t, q);
+        if (n - 1 - q != q)
+            update_block(t, n - 1 - q);
     }
 }
 
-fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
-                           fgq_error *err)
+static fgq_status factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u, int simd,
+                         fgq_error *err)
 {
     double *v = malloc((size_t)(k * k) * sizeof(double));
     double *pt = malloc((size_t)(CHOL_B * (k > CHOL_B ? k - CHOL_B : 1)) * sizeof(double));
@@ -237,9 +285,10 @@ fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_pa
         }
         if (st != FGQ_OK || t0 == 0)
             break;
-        chol_task ct = {v, pt, k, t0, t1};
+        chol_task ct = {v, pt, k, t0, t1, simd};
         run_for(t0 * CHOL_B * CHOL_B > (int64_t)1 << 16 ? par : NULL, t0, 16, panel_rows, &ct); /* (2) */
-        run_for(t0 * t0 * CHOL_B > (int64_t)1 << 18 ? par : NULL, (t0 + 1) / 2, 4, update_pairs, &ct); /* (3) */
+        run_for(t0 * t0 * CHOL_B > (int64_t)1 << 18 ? par : NULL, ((t0 + 3) / 4 + 1) / 2, 1, update_pairs,
+                &ct); /* (3) */
     }
     if (st == FGQ_OK) { /* U = V⁻¹, rows independent */
         inv_task t = {v, u, k, 0};
@@ -250,6 +299,17 @@ fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_pa
     free(v);
     free(pt);
     return st;
+}
+
+fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
+                           fgq_error *err)
+{
+    return factor(h, k, damp, par, u, 1, err);
+}
+
+fgq_status fgq_gptq_factor_plain(const double *h, int64_t k, double damp, double *u, fgq_error *err)
+{
+    return factor(h, k, damp, NULL, u, 0, err);
 }
 
 /* One group's grid for one row: the multipliers and the step(s). */

@@ -65,9 +65,12 @@ int32_t fgq_gptq_code_max(fgq_wq_kind kind);
  * u [k, k] row-major (the strictly lower part is set to 0). h [k, k] is
  * symmetric (only its upper triangle is read). FGQ_ERR_VALUE when the
  * damped matrix is not positive definite (damp <= 0 with a singular h, or
- * a non-finite h); FGQ_ERR_NOMEM. */
+ * a non-finite h); FGQ_ERR_NOMEM. A blocked Cholesky (64 columns; gptq.c)
+ * whose bulk update has an AVX2+FMA form; fgq_gptq_factor_plain is its
+ * plain C twin (the same bits, tested), and any thread count gives them. */
 fgq_status fgq_gptq_factor(const double *h, int64_t k, double damp, const fgq_parallel *par, double *u,
                            fgq_error *err);
+fgq_status fgq_gptq_factor_plain(const double *h, int64_t k, double damp, double *u, fgq_error *err);
 
 /* Quantizes w [rows, k] on grid g with the factor u of fgq_gptq_factor
  * (u NULL: plain rounding to the grid, the same group rules, no error
