@@ -383,6 +383,42 @@ typedef struct {
 } quant_task;
 
 /* Row blocks [b, e) of GPTQ_ROW_BLOCK rows each: rows are independent given U. */
+/* Columns [c1, k) of one row take the errors of columns [c0, c1): w[l] −= e_j·U[j][l] for j in
+ * order, skipping e_j = 0 — per element the same subtractions in the same order as the eager form
+ * (one column's error pushed at once), so the same bits; here eight columns stay in registers over
+ * the block's rows of U. */
+GPTQ_CLONES static void push_block(double *wr, const double *eb, const double *u, int64_t k, int64_t c0, int64_t c1)
+{
+    int64_t l = c1;
+    for (; l + 8 <= k; l += 8) {
+        double acc[8];
+        for (int c = 0; c < 8; c++)
+            acc[c] = wr[l + c];
+        for (int64_t j = c0; j < c1; j++) {
+            const double ej = eb[j - c0];
+            if (ej == 0.0)
+                continue;
+            const double *uj = u + j * k + l;
+            for (int c = 0; c < 8; c++)
+                acc[c] -= ej * uj[c];
+        }
+        for (int c = 0; c < 8; c++)
+            wr[l + c] = acc[c];
+    }
+    for (; l < k; l++) {
+        double acc = wr[l];
+        for (int64_t j = c0; j < c1; j++)
+            if (eb[j - c0] != 0.0)
+                acc -= eb[j - c0] * u[j * k + l];
+        wr[l] = acc;
+    }
+}
+
+/* Row blocks [b, e) of GPTQ_ROW_BLOCK rows each: rows are independent given U. Columns go in
+ * blocks (the lazy batch of GPTQ): inside a block each column's error is pushed at once onto the
+ * block's later columns, and onto the columns past the block when the block ends (push_block),
+ * which reads U's rows once a block instead of once a column. A block holds whole groups, so a
+ * group's scales are solved from weights every earlier column has updated. */
 GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
 {
     quant_task *t = ctx;
@@ -391,14 +427,17 @@ GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
     const double *u = t->u;
     const int64_t group = g->mmax > 0 && g->group > 0 && g->group < k ? g->group : k;
     const int64_t ng = (k + group - 1) / group;
+    const int64_t cb = group < k ? (group >= 64 ? group : 64 / group * group) : 64;
     const int32_t na = g->kind == FGQ_WQ_T2 && g->n_alpha == 2 ? 2 : 1;
     double *wb = malloc((size_t)(GPTQ_ROW_BLOCK * k) * sizeof(double));
+    double *eb = malloc((size_t)(GPTQ_ROW_BLOCK * cb) * sizeof(double));
     float *tmp = malloc((size_t)group * sizeof(float));
     int8_t *ttmp = malloc((size_t)group);
     void *scratch = malloc(fgq_ternary_scratch_bytes(group));
-    if (wb == NULL || tmp == NULL || ttmp == NULL || scratch == NULL) {
+    if (wb == NULL || eb == NULL || tmp == NULL || ttmp == NULL || scratch == NULL) {
         t->nomem = 1;
         free(wb);
+        free(eb);
         free(tmp);
         free(ttmp);
         free(scratch);
@@ -413,41 +452,49 @@ GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
         for (int64_t i = 0; i < nb; i++)
             for (int64_t j = 0; j < k; j++)
                 wb[i * k + j] = (double)t->w[(r0 + i) * k + j];
-        for (int64_t j = 0; j < k; j++) {
-            const int64_t gi = j / group;
-            for (int64_t i = 0; i < nb; i++) {
-                const int64_t r = r0 + i;
-                const float s_r = g->s_row[r];
-                if (j % group == 0) {
-                    if (g->mmax > 0) {
-                        const int64_t len = j + group < k ? group : k - j;
-                        solve_group(g, wb + i * k + j, len, s_r, tmp, ttmp, scratch, mg[i], &lv[i]);
-                        memcpy(t->mults + (r * ng + gi) * na, mg[i], (size_t)na);
-                    } else { /* per row: the step is s_row */
-                        mg[i][0] = mg[i][1] = 1;
-                        lv[i].pos = lv[i].neg = (double)s_r;
+        for (int64_t c0 = 0; c0 < k; c0 += cb) {
+            const int64_t c1 = k - c0 < cb ? k : c0 + cb;
+            for (int64_t j = c0; j < c1; j++) {
+                const int64_t gi = j / group;
+                for (int64_t i = 0; i < nb; i++) {
+                    const int64_t r = r0 + i;
+                    const float s_r = g->s_row[r];
+                    if (j % group == 0) {
+                        if (g->mmax > 0) {
+                            const int64_t len = j + group < k ? group : k - j;
+                            solve_group(g, wb + i * k + j, len, s_r, tmp, ttmp, scratch, mg[i], &lv[i]);
+                            memcpy(t->mults + (r * ng + gi) * na, mg[i], (size_t)na);
+                        } else { /* per row: the step is s_row */
+                            mg[i][0] = mg[i][1] = 1;
+                            lv[i].pos = lv[i].neg = (double)s_r;
+                        }
                     }
+                    const double x = wb[i * k + j];
+                    float dq;
+                    const int mp = g->mmax > 0 ? mg[i][0] : 1, mn = g->mmax > 0 && na == 2 ? mg[i][1] : mp;
+                    t->codes[r * k + j] = quant_one(g, x, &lv[i], s_r, mp, mn, &dq);
+                    t->deq[r * k + j] = dq;
+                    e_[i] = u != NULL ? (x - (double)dq) / u[j * k + j] : 0.0;
+                    eb[i * cb + (j - c0)] = e_[i];
                 }
-                const double x = wb[i * k + j];
-                float dq;
-                const int mp = g->mmax > 0 ? mg[i][0] : 1, mn = g->mmax > 0 && na == 2 ? mg[i][1] : mp;
-                t->codes[r * k + j] = quant_one(g, x, &lv[i], s_r, mp, mn, &dq);
-                t->deq[r * k + j] = dq;
-                e_[i] = u != NULL ? (x - (double)dq) / u[j * k + j] : 0.0;
-            }
-            if (u == NULL)
-                continue;
-            const double *uj = u + j * k;
-            for (int64_t i = 0; i < nb; i++) {
-                double *wr = wb + i * k, ei = e_[i];
-                if (ei == 0.0)
+                if (u == NULL)
                     continue;
-                for (int64_t l = j + 1; l < k; l++)
-                    wr[l] -= ei * uj[l];
+                const double *uj = u + j * k;
+                for (int64_t i = 0; i < nb; i++) {
+                    double *wr = wb + i * k, ei = e_[i];
+                    if (ei == 0.0)
+                        continue;
+                    for (int64_t l = j + 1; l < c1; l++)
+                        wr[l] -= ei * uj[l];
+                }
             }
+            if (u != NULL && c1 < k)
+                for (int64_t i = 0; i < nb; i++)
+                    push_block(wb + i * k, eb + i * cb, u, k, c0, c1);
         }
     }
     free(wb);
+    free(eb);
     free(tmp);
     free(ttmp);
     free(scratch);
