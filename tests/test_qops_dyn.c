@@ -703,6 +703,37 @@ static void test_qconv_dyn_random(void)
                   w.has_gs, bad);
         dw_free(&w);
     }
+    /* the shapes the kernel path blocks: more than 64 channels a group (channel blocks), K past the
+     * vector widths, more than 64 positions (position blocks), and a K that leaves one position a task */
+    static const struct {
+        int64_t c, m, g, in1, in2, k;
+    } big[] = {{70, 130, 1, 6, 7, 3}, {40, 140, 2, 9, 11, 3}, {24, 24, 24, 12, 13, 3}, {2000, 3, 1, 3, 3, 3}};
+    for (size_t b = 0; b < sizeof big / sizeof big[0]; b++) {
+        conv_shape cs;
+        memset(&cs, 0, sizeof cs);
+        cs.ns = 2;
+        cs.n = 1;
+        cs.c = big[b].c;
+        cs.m = big[b].m;
+        cs.g = big[b].g;
+        for (int j = 0; j < 3; j++)
+            cs.in[j] = cs.k[j] = cs.s[j] = cs.d[j] = cs.out[j] = 1;
+        cs.in[1] = big[b].in1;
+        cs.in[2] = big[b].in2;
+        cs.k[1] = cs.k[2] = big[b].k;
+        cs.pb[1] = cs.pb[2] = cs.pe[1] = cs.pe[2] = 1;
+        cs.out[1] = cs.in[1];
+        cs.out[2] = cs.in[2];
+        const int64_t k = cs.c / cs.g * cs.k[1] * cs.k[2];
+        for (int rep = 0; rep < 3; rep++) {
+            const fgq_dtype xdt = rep == 1 ? FGQ_DT_S8 : FGQ_DT_U8;
+            dw_t w;
+            dw_random_for(&w, cs.m, k, 0);
+            const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
+            CHECK_MSG(bad == 0, "big case %zu (%s, gs %d): %d mismatches", b, fgq_dtype_name(w.wdt), w.has_gs, bad);
+            dw_free(&w);
+        }
+    }
 }
 
 /* ---- (3) rejects ---------------------------------------------------------------- */

@@ -20,6 +20,7 @@
  */
 #include "ops_q.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 
 #include <float.h>
 #include <math.h>
@@ -171,6 +172,98 @@ fgq_status fgq_qconv_dyn_check(const fgq_node_view *node, const fgq_tensor_view 
     return qconv_dyn_check_all(node, in, out, &s, err);
 }
 
+/* The reference: fgq_qconv_dot per output element. */
+static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, const dyn_epilogue *e,
+                          const fgq_tensor_view *x, float *y, int64_t m_out)
+{
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    const int64_t n_batch = x->dims[0];
+    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2], y_plane = OD * OH * OW;
+    for (int64_t n = 0; n < n_batch; n++)
+        for (int64_t mo = 0; mo < m_out; mo++) {
+            float *yp = y + (n * m_out + mo) * y_plane;
+            for (int64_t od = 0; od < OD; od++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++)
+                        yp[(od * OH + oh) * OW + ow] =
+                            dyn_out(e, mo, fgq_qconv_dot(&s->geom, &s->qw, x, e->z_x, n, mo, od, oh, ow));
+            fgq_ops_act_apply_f32(yp, y_plane, node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
+                                  node->fparams[FGQ_PF_ACT1]);
+        }
+}
+
+/* On application cores (an OS's stacks), QCONV_DYN runs the QGEMM kernel rows
+ * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
+ * output positions of one batch item and group, its im2col rows (padding as
+ * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps)
+ * in QDYN_COLS bytes of stack, then every channel of the group against them,
+ * QDYN_JB at a time. The kernels give fgq_qweights_dot's exact integers, so
+ * the outputs are the reference's bits (tests/test_qops_dyn.c compares both
+ * with an independent oracle). Microcontrollers keep the reference. */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+#define QDYN_FAST 1
+enum { QDYN_JB = 64, QDYN_COLS = 16384 };
+
+typedef struct {
+    const qconv_dyn_shape *s;
+    const fgq_qgemm_kernel *kern;
+    const dyn_epilogue *e;
+    const fgq_tensor_view *x;
+    float *y;
+    int64_t m_out, k, pb, p_blocks, positions;
+    int x_s8;
+} qconv_dyn_task;
+
+static void qconv_dyn_blocks(void *ctx, int64_t b, int64_t e_)
+{
+    const qconv_dyn_task *t = (const qconv_dyn_task *)ctx;
+    const fgq_qconv_geom *geo = &t->s->geom;
+    const fgq_qweights *qw = &t->s->qw;
+    const fgq_ops_spatial *sp = &geo->sp;
+    const int64_t groups = geo->groups, c_in = t->x->dims[1], cg = c_in / groups, mg = t->m_out / groups;
+    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
+    const int64_t OH = sp->out[1], OW = sp->out[2], k = t->k;
+    const uint8_t zx8 = (uint8_t)t->e->z_x;
+    uint8_t cols[QDYN_COLS];
+    int32_t dot[QDYN_JB];
+    for (int64_t task = b; task < e_; task++) {
+        const int64_t pblk = task % t->p_blocks, ng = task / t->p_blocks, g = ng % groups, n = ng / groups;
+        const int64_t p0 = pblk * t->pb, np = t->positions - p0 < t->pb ? t->positions - p0 : t->pb;
+        const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + g * cg) * x_plane;
+        for (int64_t q = 0; q < np; q++) { /* im2col row of position p0 + q, fgq_qconv_dot's k order */
+            const int64_t p = p0 + q, od = p / (OH * OW), oh = (p / OW) % OH, ow = p % OW;
+            uint8_t *row = cols + q * k;
+            int64_t kk = 0;
+            for (int64_t c = 0; c < cg; c++) {
+                const uint8_t *xp = xg + c * x_plane;
+                for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
+                    const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+                    for (int64_t kh = 0; kh < sp->kernel[1]; kh++) {
+                        const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                        const int row_in = id >= 0 && id < ID && ih >= 0 && ih < IH;
+                        for (int64_t kw = 0; kw < sp->kernel[2]; kw++, kk++) {
+                            const int64_t iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
+                            row[kk] = row_in && iw >= 0 && iw < IW ? xp[(id * IH + ih) * IW + iw] : zx8;
+                        }
+                    }
+                }
+            }
+        }
+        for (int64_t j0 = g * mg; j0 < (g + 1) * mg; j0 += QDYN_JB) {
+            const int64_t nb = (g + 1) * mg - j0 < QDYN_JB ? (g + 1) * mg - j0 : QDYN_JB;
+            for (int64_t q = 0; q < np; q++) {
+                t->kern->dot(qw, j0, nb, cols + q * k, t->x_s8, t->e->z_x, dot);
+                float *yq = t->y + (n * t->m_out + j0) * t->positions + p0 + q;
+                for (int64_t i = 0; i < nb; i++)
+                    yq[i * t->positions] = dyn_out(t->e, j0 + i, dot[i]);
+            }
+        }
+    }
+}
+#else
+#define QDYN_FAST 0
+#endif
+
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                              const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -182,20 +275,25 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     dyn_epilogue_read(in, node->n_inputs, &e);
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
-    const fgq_ops_spatial *sp = &s.geom.sp;
-    const int64_t n_batch = x->dims[0], m_out = out[0]->dims[1];
-    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2], y_plane = OD * OH * OW;
-    for (int64_t n = 0; n < n_batch; n++)
-        for (int64_t mo = 0; mo < m_out; mo++) {
-            float *yp = y + (n * m_out + mo) * y_plane;
-            for (int64_t od = 0; od < OD; od++)
-                for (int64_t oh = 0; oh < OH; oh++)
-                    for (int64_t ow = 0; ow < OW; ow++)
-                        yp[(od * OH + oh) * OW + ow] =
-                            dyn_out(&e, mo, fgq_qconv_dot(&s.geom, &s.qw, x, e.z_x, n, mo, od, oh, ow));
-            fgq_ops_act_apply_f32(yp, y_plane, node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
-                                  node->fparams[FGQ_PF_ACT1]);
-        }
+    const int64_t m_out = out[0]->dims[1];
+#if QDYN_FAST
+    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s.qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s.qw);
+    const int64_t k = s.qw.k;
+    if (kern->dot != fgq_qgemm_dot_ref && k <= QDYN_COLS) {
+        const fgq_ops_spatial *sp = &s.geom.sp;
+        qconv_dyn_task t = {&s, kern, &e, x, y, m_out, k, 0, 0, sp->out[0] * sp->out[1] * sp->out[2],
+                            x->dtype == FGQ_DT_S8};
+        t.pb = QDYN_COLS / k < 64 ? QDYN_COLS / k : 64;
+        t.p_blocks = (t.positions + t.pb - 1) / t.pb;
+        const int64_t tasks = x->dims[0] * s.geom.groups * t.p_blocks;
+        const int64_t cost = fgq_qgemm_cost(kern, t.pb * k * (m_out / s.geom.groups));
+        fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, cost), qconv_dyn_blocks, &t);
+        fgq_ops_act_apply_f32(y, fgq_ops_numel(out[0]), node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
+                              node->fparams[FGQ_PF_ACT1]);
+        return FGQ_OK;
+    }
+#endif
+    qconv_dyn_ref(node, &s, &e, x, y, m_out);
     return FGQ_OK;
 }
 
@@ -226,6 +324,37 @@ fgq_status fgq_qgemm_dyn_check(const fgq_node_view *node, const fgq_tensor_view 
     return qgemm_dyn_check_all(node, in, out, &qw, err);
 }
 
+/* QGEMM_DYN: a task is one activation row and QDYN_GJB output channels, the
+ * dots by the QGEMM kernel row for the weights (the reference row on
+ * microcontrollers and under FGQ_KERNELS_REF): exact integers, so the same
+ * outputs whatever the kernel or the split. */
+enum { QDYN_GJB = 64 };
+
+typedef struct {
+    const fgq_qweights *qw;
+    const fgq_qgemm_kernel *kern;
+    const dyn_epilogue *e;
+    const uint8_t *a;
+    float *y;
+    int64_t m_rows, j_blocks;
+    int a_s8;
+} qgemm_dyn_task;
+
+static void qgemm_dyn_blocks(void *ctx, int64_t b, int64_t e_)
+{
+    const qgemm_dyn_task *t = (const qgemm_dyn_task *)ctx;
+    const fgq_qweights *qw = t->qw;
+    int32_t dot[QDYN_GJB];
+    for (int64_t task = b; task < e_; task++) {
+        const int64_t r = task / t->j_blocks, j0 = (task % t->j_blocks) * QDYN_GJB;
+        const int64_t nb = qw->rows - j0 < QDYN_GJB ? qw->rows - j0 : QDYN_GJB;
+        t->kern->dot(qw, j0, nb, t->a + r * qw->k, t->a_s8, t->e->z_x, dot);
+        float *yr = t->y + r * qw->rows + j0;
+        for (int64_t i = 0; i < nb; i++)
+            yr[i] = dyn_out(t->e, j0 + i, dot[i]);
+    }
+}
+
 fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                              const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -238,15 +367,15 @@ fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     const fgq_tensor_view *a = in[0];
     const int a_s8 = a->dtype == FGQ_DT_S8;
     float *y = (float *)out[0]->data;
-    const int64_t k_len = qw.k, n_out = qw.rows;
+    const int64_t n_out = qw.rows;
     const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
-    for (int64_t r = 0; r < m_rows; r++) {
-        const void *ar = (const uint8_t *)a->data + r * k_len;
-        float *yr = y + r * n_out;
-        for (int64_t j = 0; j < n_out; j++)
-            yr[j] = dyn_out(&e, j, fgq_qweights_dot(&qw, j, ar, a_s8, e.z_x));
-        fgq_ops_act_apply_f32(yr, n_out, node->iparams[FGQ_P_GEMM_ACT], node->fparams[FGQ_PF_ACT0],
-                              node->fparams[FGQ_PF_ACT1]);
-    }
+    qgemm_dyn_task t = {&qw, fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &qw),
+                        &e, (const uint8_t *)a->data, y, m_rows, (n_out + QDYN_GJB - 1) / QDYN_GJB, a_s8};
+    const int64_t tasks = m_rows * t.j_blocks;
+    fgq_parallel_for(node->par, tasks,
+                     fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(t.kern, QDYN_GJB * qw.k)), qgemm_dyn_blocks,
+                     &t);
+    fgq_ops_act_apply_f32(y, m_rows * n_out, node->iparams[FGQ_P_GEMM_ACT], node->fparams[FGQ_PF_ACT0],
+                          node->fparams[FGQ_PF_ACT1]);
     return FGQ_OK;
 }
