@@ -190,6 +190,17 @@ static void test_dynquant_random_and_edges(void)
         }
         CHECK_MSG(dynquant_matches(x, n), "iteration %d", it);
     }
+    /* ±Inf without NaN in a run long enough for the AVX2 loop (NaN keeps the scalar one) */
+    {
+        float v[19];
+        for (int i = 0; i < 19; i++)
+            v[i] = (float)(i - 9) * 0.37f;
+        v[3] = INFINITY;
+        v[12] = -INFINITY;
+        CHECK(dynquant_matches(v, 19));
+        v[17] = NAN;
+        CHECK(dynquant_matches(v, 19));
+    }
     /* exact halves round to even: with s = 1/64, 0.5/64 -> 0, 1.5/64 -> 2 */
     {
         const float h[3] = { 255.0f / 64.0f, 0.5f / 64.0f, 1.5f / 64.0f };

@@ -69,12 +69,14 @@ fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *co
     uint8_t *y = (uint8_t *)out[0]->data;
     const int64_t n = fgq_ops_numel(in[0]);
     float lo = 0.0f, hi = 0.0f;
+    int nan = 0;
     for (int64_t i = 0; i < n; i++) {
         const float v = x[i];
         if (isfinite(v)) {
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
+        nan |= v != v;
     }
     const float range = hi - lo;
     float s = isfinite(range) ? (hi == lo ? 1.0f : range) / 255.0f : (float)(((double)hi - (double)lo) / 255.0);
@@ -82,7 +84,14 @@ fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *co
         s = 1.0f / 255.0f;
     float z = 0.0f - lo / s;
     z = nearbyintf(z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z);
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    /* QUANTIZE's AVX2 loop is this one (x / s rounded half to even, + z, clamped) except that it
+     * sends NaN to qmin where DYNQUANT sends it to z: taken only when no value is NaN */
+    if (!nan && fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
+        i = fgq_quantize_f32__avx2(x, n, s, z, 0.0f, 255.0f, 1, y, 0);
+#endif
+    for (; i < n; i++) {
         float v = nearbyintf(x[i] / s) + z;
         v = v != v ? z : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v; /* NaN -> z */
         y[i] = (uint8_t)v;
