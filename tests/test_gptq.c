@@ -763,6 +763,31 @@ static void test_layer_columns(void)
     }
 }
 
+/* A convolution's layer view: batch n, c input channels in `groups` groups, 3-D geometry (a 2-D
+ * layer has its unit dim last, as fgq_layer_view_of fills it), the output sizes from a symmetric
+ * padding. Returns the output positions. */
+static int64_t geo_view(fgq_layer_view *v, int64_t n, int64_t c, int64_t groups, const int64_t in[3],
+                        const int64_t ker[3], const int64_t str[3], const int64_t dil[3], const int64_t pad[3])
+{
+    memset(v, 0, sizeof *v);
+    v->is_conv = 1;
+    v->n = n;
+    v->c = c;
+    v->groups = groups;
+    int64_t np = 1;
+    for (int d = 0; d < 3; d++) {
+        v->in[d] = in[d];
+        v->ker[d] = ker[d];
+        v->str[d] = str[d];
+        v->dil[d] = dil[d];
+        v->pad[d] = pad[d];
+        v->out[d] = (in[d] + 2 * pad[d] - dil[d] * (ker[d] - 1) - 1) / str[d] + 1;
+        np *= v->out[d];
+    }
+    v->k = c / groups * ker[0] * ker[1] * ker[2];
+    return np;
+}
+
 /* fgq_hessian_add with a thread provider (2 and 3 threads) against none: the same bits, on a 1x1
  * convolution (the copy columns) and a padded, strided 3x3 one (the gather), K above the size
  * where threads start, position counts that leave a partial block, batch 2, two groups. */
@@ -782,21 +807,9 @@ static void test_hessian_threads_same_bytes(void)
     CHECK(fgq_threadpool_create(3, &pools[1], &err) == FGQ_OK);
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const geo *c = &cases[ci];
+        static const int64_t one[3] = {1, 1, 1};
         fgq_layer_view v;
-        memset(&v, 0, sizeof v);
-        v.is_conv = 1;
-        v.n = c->n;
-        v.c = c->c;
-        v.groups = c->groups;
-        for (int d = 0; d < 3; d++) {
-            v.in[d] = c->in[d];
-            v.ker[d] = c->ker[d];
-            v.str[d] = c->str[d];
-            v.dil[d] = 1;
-            v.pad[d] = c->pad[d];
-            v.out[d] = (c->in[d] + 2 * c->pad[d] - c->ker[d]) / c->str[d] + 1;
-        }
-        v.k = c->c / c->groups * c->ker[0] * c->ker[1] * c->ker[2];
+        geo_view(&v, c->n, c->c, c->groups, c->in, c->ker, c->str, one, c->pad);
         v.rows = c->groups;
         const int64_t nx = c->n * c->c * c->in[0] * c->in[1] * c->in[2], nh = c->groups * v.k * v.k;
         float *x = malloc(sizeof(float) * (size_t)nx);
@@ -853,22 +866,7 @@ static void test_hessian_depthwise(void)
     for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
         const geo *c = &cases[ci];
         fgq_layer_view v;
-        memset(&v, 0, sizeof v);
-        v.is_conv = 1;
-        v.n = c->n;
-        v.c = c->c;
-        v.groups = c->c;
-        int64_t np = 1;
-        for (int d = 0; d < 3; d++) {
-            v.in[d] = c->in[d];
-            v.ker[d] = c->ker[d];
-            v.str[d] = c->str[d];
-            v.dil[d] = c->dil[d];
-            v.pad[d] = c->pad[d];
-            v.out[d] = (c->in[d] + 2 * c->pad[d] - c->dil[d] * (c->ker[d] - 1) - 1) / c->str[d] + 1;
-            np *= v.out[d];
-        }
-        v.k = c->ker[0] * c->ker[1] * c->ker[2];
+        const int64_t np = geo_view(&v, c->n, c->c, c->c, c->in, c->ker, c->str, c->dil, c->pad);
         v.rows = 2 * c->c;
         const int64_t k = v.k, nx = c->n * c->c * c->in[0] * c->in[1] * c->in[2], nh = c->c * k * k;
         float *x = malloc(sizeof(float) * (size_t)nx), *cols = malloc(sizeof(float) * (size_t)(np * k));
