@@ -212,7 +212,7 @@ static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *po
     fgq_error err;
     fgq_status st = op_check(&nd, in, &yv, &err);
     if (st == FGQ_OK)
-        st = fgq_op_lookup(FGQ_OP_QGEMM)->run(&nd.v, in, out, &err);
+        st = op_run_view(&nd.v, in, out, &err);
     if (st != FGQ_OK)
         fprintf(stderr, "  QGEMM: %s\n", err.msg);
     return st;

@@ -17,7 +17,7 @@
 
 #include <string.h>
 
-enum { PK_TP = FGQ_QCONV_PACK_TP, PK_MAXQ = FGQ_QCONV_PACK_MAX_K / 4 };
+enum { PK_TP = FGQ_QCONV_PACK_TP };
 
 FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa)
 {

@@ -156,15 +156,24 @@ typedef struct {
 
 enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
 
+/* Working memory the packed conv kernels take (`work`, any alignment, owned by
+ * the caller: QCONV's scratch slice): the tile's packed taps, ⌈K/4⌉·4·32
+ * bytes, then (t2 kernel) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. */
+static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
+{
+    const int64_t kp = (K + 3) / 4 * 4;
+    return kp * FGQ_QCONV_PACK_TP + 2 * (kp + 32);
+}
+
 /* qconv_u8s8_4x32c4__avx512vnni.c: dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k,
  * p0 + r) − zx) for j < nb, r < np <= 32; s8 weights without GS, K <=
- * FGQ_QCONV_PACK_MAX_K. */
+ * FGQ_QCONV_PACK_MAX_K; work: fgq_qconv_pack_work_bytes(K). */
 void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 /* qconv_u8t2_2x32c4__avx512vnni.c: the same for t2 weights, or s8 with GS;
  * weights fgq_qgemm_vnni_fits takes. */
 void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
