@@ -154,7 +154,7 @@ typedef struct {
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
     int packable;                 /* x86: the shape and weights fit the packed conv kernels (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
-    uint64_t buf, pbuf, dot, dot_t, work, bytes; /* offsets in the slice; its size */
+    uint64_t buf, pbuf, dot, dot_t, gwork, work, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
 /* 0 when the GEMM path cannot apply (K past the tile budget). */
@@ -203,6 +203,8 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     off += qconv_align64((int64_t)sizeof(int32_t) * tp_dot * p->jb);
     p->dot_t = off;
     off += qconv_align64((int64_t)sizeof(int32_t) * p->tp * p->jb);
+    p->gwork = off; /* the GEMM kernel's work (fgq_qgemm_gemm_work_bytes) */
+    off += qconv_align64(fgq_qgemm_gemm_work_bytes(&s->qw));
     p->work = off;
 #if defined(__x86_64__) || defined(__i386__)
     off += p->packable ? qconv_align64(fgq_qconv_pack_work_bytes(K)) : 0;
@@ -380,7 +382,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
             qconv_im2col(t, sp, xg, p0, np, buf);
         for (int64_t jb = 0; jb < mg; jb += JB) {
             const int64_t j0 = grp * mg + jb, nb = mg - jb < JB ? mg - jb : JB;
-            fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, JB);
+            fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, JB, ws + t->p.gwork);
             for (int64_t r = 0; r < np; r++)
                 for (int64_t i = 0; i < nb; i++)
                     dot_t[i * tp + r] = dot[r * JB + i];

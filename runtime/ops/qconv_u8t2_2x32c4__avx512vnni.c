@@ -33,9 +33,9 @@ FGQ_VNNI_FN void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const
 {
     const int64_t K = s->K, Kq = (K + 3) / 4, Kp = 4 * Kq;
     const int64_t G = qw->has_gs ? (qw->group < K ? qw->group : K) : K; /* a multiple of 32, or K */
-    uint8_t *pa = work;                                              /* Kp·32 bytes */
+    uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;                   /* Kp·32 bytes */
     uint8_t *const wb[2] = { pa + Kp * PK_TP, pa + Kp * PK_TP + Kp + 32 }; /* Kp + 32 bytes each */
-    qconv_pack_a(s, p0, np, a_s8, zx, pa);
+    qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
