@@ -552,6 +552,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_qgemm: check: %s\n", err.msg);
             return 1;
         }
+        /* the op's scratch, one slice per thread, as fgq_model_run gives it from the arena */
+        const uint64_t stride = fgq_scratch_stride(impl->scratch != NULL ? impl->scratch(&node, cin, cout) : 0);
+        if (stride > 0) {
+            node.scratch = aligned_alloc(64, (size_t)(stride * (uint64_t)threads));
+            if (node.scratch == NULL)
+                return 1;
+            node.scratch_stride = stride;
+            node.n_scratch = threads;
+        }
     }
 
     /* One warm-up run, then timed runs. */
@@ -600,6 +609,7 @@ int main(int argc, char **argv)
                kname, med * 1e3, gops, done);
 
     free(t);
+    free(node.scratch);
     fgq_threadpool_destroy(pool);
     fgq_packed_weights_free(&pw);
     free(x);

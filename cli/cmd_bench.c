@@ -23,7 +23,9 @@ static const char k_usage[] =
     "                Conv, Gemm, MatMul and pools split their output over them,\n"
     "                and the outputs are bit-identical for any N\n"
     "  --json        print {\"model\", \"runs\", \"threads\", \"latency_ms\": {\"p50\", \"p99\",\n"
-    "                \"mean\", \"min\"}, \"arena_bytes\", \"arena_lower_bound\", \"weight_bytes\",\n"
+    "                \"mean\", \"min\"}, \"arena_bytes\" (activations), \"arena_lower_bound\",\n"
+    "                \"scratch_bytes\" (one thread's slice), \"run_arena_bytes\" (all a run at\n"
+    "                --threads takes: activations, records, a slice per thread), \"weight_bytes\",\n"
     "                \"model_bytes\"}\n"
     "  --batch N     ONNX models: value bound to symbolic dims (default 1)\n"
     "  -h, --help    this text\n";
@@ -147,8 +149,10 @@ int fgq_cmd_bench(int argc, char **argv)
         fgq_json_kv_double(&j, "mean", mean);
         fgq_json_kv_double(&j, "min", lat[0]);
         fgq_json_end_object(&j);
-        fgq_json_kv_int(&j, "arena_bytes", (int64_t)fgq_model_arena_size(&r.model));
+        fgq_json_kv_int(&j, "arena_bytes", (int64_t)fgq_model_activation_size(&r.model));
         fgq_json_kv_int(&j, "arena_lower_bound", (int64_t)fgq_model_arena_lower_bound(&r.model));
+        fgq_json_kv_int(&j, "scratch_bytes", (int64_t)fgq_model_scratch_size(&r.model));
+        fgq_json_kv_int(&j, "run_arena_bytes", (int64_t)fgq_model_arena_size_threads(&r.model, (int32_t)threads));
         fgq_json_kv_int(&j, "weight_bytes", (int64_t)fgq_model_weight_bytes(&r.model));
         fgq_json_kv_int(&j, "model_bytes", (int64_t)r.model_size);
         fgq_json_end_object(&j);
@@ -158,8 +162,12 @@ int fgq_cmd_bench(int argc, char **argv)
                (long long)threads, threads == 1 ? "" : "s");
         printf("latency  p50 %.4f ms  p99 %.4f ms  mean %.4f ms  min %.4f ms  (%.1f inferences/s at p50)\n", p50,
                p99, mean, lat[0], p50 > 0 ? 1e3 / p50 : 0.0);
-        printf("arena    %llu bytes (lower bound %llu)\n", (unsigned long long)fgq_model_arena_size(&r.model),
-               (unsigned long long)fgq_model_arena_lower_bound(&r.model));
+        printf("arena    %llu bytes of activations (lower bound %llu); %llu bytes with the run's records and\n"
+               "         %lld scratch slice%s of %llu bytes\n",
+               (unsigned long long)fgq_model_activation_size(&r.model),
+               (unsigned long long)fgq_model_arena_lower_bound(&r.model),
+               (unsigned long long)fgq_model_arena_size_threads(&r.model, (int32_t)threads), (long long)threads,
+               threads == 1 ? "" : "s", (unsigned long long)fgq_model_scratch_size(&r.model));
         printf("weights  %llu bytes; model %llu bytes\n", (unsigned long long)fgq_model_weight_bytes(&r.model),
                (unsigned long long)r.model_size);
     }

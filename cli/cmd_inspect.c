@@ -23,7 +23,9 @@ static void usage(FILE *out)
             "bytes, the activation arena, and how it was made (the recipe `fgq quantize`\n"
             "stores: flags, each layer's policy, bits and solver).\n\n"
             "  --json      machine-readable output ({\"model\", \"format\": \"fgq\", \"nodes\",\n"
-            "              \"inputs\", \"outputs\", \"const_bytes\", \"arena_bytes\", \"recipe\"} for a .fgq)\n"
+            "              \"inputs\", \"outputs\", \"const_bytes\", \"arena_bytes\" (activations),\n"
+            "              \"scratch_bytes\" (one thread's), \"run_arena_bytes\" (what a serial run\n"
+            "              takes), \"recipe\"} for a .fgq)\n"
 
             "  --batch N   value bound to symbolic dims (default 1)\n"
             "  -h, --help  this help\n\n"
@@ -332,7 +334,9 @@ static int inspect_fgq(const char *cmd, const char *path, int json)
             fgq_json_end_array(&j);
         }
         fgq_json_kv_int(&j, "const_bytes", (int64_t)const_bytes);
-        fgq_json_kv_int(&j, "arena_bytes", (int64_t)fgq_model_arena_size(m));
+        fgq_json_kv_int(&j, "arena_bytes", (int64_t)fgq_model_activation_size(m));
+        fgq_json_kv_int(&j, "scratch_bytes", (int64_t)fgq_model_scratch_size(m));
+        fgq_json_kv_int(&j, "run_arena_bytes", (int64_t)fgq_model_arena_size(m));
         fgq_json_key(&j, "recipe");
         if (has_recipe) {
             char *text = malloc((size_t)recipe_len + 1);
@@ -350,9 +354,11 @@ static int inspect_fgq(const char *cmd, const char *path, int json)
         fgq_json_end_object(&j);
         fgq_json_finish(&j);
     } else {
-        printf("%s: fgq model, %d nodes, %d tensors, %llu constant bytes, arena %llu bytes\n", path,
-               (int)m->n_nodes, (int)m->n_tensors, (unsigned long long)const_bytes,
-               (unsigned long long)fgq_model_arena_size(m));
+        printf("%s: fgq model, %d nodes, %d tensors, %llu constant bytes, arena %llu bytes (activations %llu, "
+               "scratch %llu per thread)\n",
+               path, (int)m->n_nodes, (int)m->n_tensors, (unsigned long long)const_bytes,
+               (unsigned long long)fgq_model_arena_size(m), (unsigned long long)fgq_model_activation_size(m),
+               (unsigned long long)fgq_model_scratch_size(m));
         for (int io = 0; io < 2; io++) {
             int32_t n = io ? fgq_model_n_outputs(m) : fgq_model_n_inputs(m);
             for (int32_t k = 0; k < n; k++) {

@@ -593,10 +593,12 @@ static PyObject *model_summary(PyObject *self, PyObject *unused)
 {
     (void)unused;
     const fgq_model *fm = &((ModelObject *)self)->r.model;
-    return Py_BuildValue("{s:i,s:i,s:K,s:K,s:K}", "nodes", (int)fgq_model_n_nodes(fm), "tensors",
+    return Py_BuildValue("{s:i,s:i,s:K,s:K,s:K,s:K,s:K}", "nodes", (int)fgq_model_n_nodes(fm), "tensors",
                          (int)fgq_model_n_tensors(fm), "file_bytes", (unsigned long long)((ModelObject *)self)->r.model_size,
                          "weight_bytes", (unsigned long long)fgq_model_weight_bytes(fm), "arena_bytes",
-                         (unsigned long long)fgq_model_arena_size(fm));
+                         (unsigned long long)fgq_model_activation_size(fm), "scratch_bytes",
+                         (unsigned long long)fgq_model_scratch_size(fm), "run_arena_bytes",
+                         (unsigned long long)((ModelObject *)self)->r.arena_size);
 }
 
 static PyMethodDef model_methods[] = {

@@ -342,12 +342,36 @@ typedef struct {
     const fgq_parallel *par; /* NULL: run serially (see fgq_parallel_for) */
     uint32_t cpu;            /* fgq_cpu_features() as the model's load found them; 0: not
                                 known, kernels query (ops/qgemm_dispatch.h) */
+    void *scratch;           /* n_scratch slices of scratch_stride bytes (fgq_scratch_stride), one per
+                                thread that may run the node at once; NULL / 0: none */
+    uint64_t scratch_stride;
+    int32_t n_scratch;
 } fgq_node_view;
+
+/* Scratch owned by the caller (as CMSIS-NN's *_get_buffer_size, TFLM's arena):
+ * an op whose kernels need working memory beyond their inputs and outputs
+ * declares, per node, the bytes one thread needs (fgq_op_impl.scratch); the
+ * caller passes n_scratch slices, one for each thread that may run the node's
+ * work at once (par->n_threads, or 1). Each slice is a FGQ_SCRATCH_HEADER-byte
+ * header (a busy flag, written by the op: the caller need not initialise it)
+ * then the op's bytes, 64-aligned. An op given less fails with FGQ_ERR_NOMEM
+ * before it writes anything. fgq_model_run does all this from its arena. */
+#define FGQ_SCRATCH_HEADER 64u
+/* Bytes of one slice for `need` bytes of op scratch: 0 for 0, else the header
+ * plus need rounded up to 64; UINT64_MAX on overflow. */
+static inline uint64_t fgq_scratch_stride(uint64_t need)
+{
+    if (need == 0)
+        return 0;
+    if (need > UINT64_MAX - 2 * FGQ_SCRATCH_HEADER)
+        return UINT64_MAX;
+    return FGQ_SCRATCH_HEADER + ((need + 63u) & ~(uint64_t)63u);
+}
 
 /* One row per op (ggml-style traits): `check` validates params, dtypes and that
  * the output shapes follow from the input shapes, at load time (data pointers
- * are NULL then); `run` computes. Omitted optional inputs are NULL. Neither
- * allocates. Table in runtime/ops/op_table.c, indexed by fgq_op. */
+ * are NULL then); `run` computes; `scratch` sizes run's working memory. Omitted
+ * optional inputs are NULL. None allocates. Table in runtime/ops/op_table.c, indexed by fgq_op. */
 typedef struct {
     const char *name;
     const char *key;                /* the op's enum name without FGQ_OP_ ("QCONV"), for op selection */
@@ -356,6 +380,12 @@ typedef struct {
                         const fgq_tensor_view *const *out, fgq_error *err);
     fgq_status (*run)(const fgq_node_view *node, const fgq_tensor_view *const *in,
                       const fgq_tensor_view *const *out, fgq_error *err);
+    /* Bytes of scratch one thread of `run` may use for this node (after `check`
+     * passed; data pointers may be NULL): an upper bound over every kernel the op
+     * may pick on any CPU of this build, so the figure depends on the model and
+     * the build only. NULL: the op needs none. */
+    uint64_t (*scratch)(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                        const fgq_tensor_view *const *out);
 } fgq_op_impl;
 
 /* Row for `op`, or NULL when op is out of range or not implemented. */

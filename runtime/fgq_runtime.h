@@ -77,7 +77,8 @@ typedef struct {
     const int32_t *zero_points;
 } fgq_tensor_qparams;
 
-/* Fixed size, caller-allocated; fields are private (filled by load). */
+/* Fixed size, caller-allocated; fields are private (filled by load). About
+ * 4 KB: load checks each node's views in load_views rather than on the stack. */
 typedef struct fgq_model {
     const uint8_t *base;
     uint64_t size;
@@ -87,6 +88,9 @@ typedef struct fgq_model {
     uint64_t arena_size, arena_lower_bound, weight_bytes;
     uint64_t meta_off, meta_size; /* 0, 0: no metadata blob */
     uint32_t cpu;                 /* CPU features the kernels may use, queried once by load */
+    uint64_t records_size;        /* the run's records: one node's views (the most inputs + outputs) */
+    uint64_t scratch_need;        /* most scratch bytes one node's op declares (fgq_op_impl.scratch) */
+    fgq_tensor_view load_views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS]; /* load's working space */
 } fgq_model;
 
 /* Validates `size` bytes at `buf` and fills *m. FGQ_ERR_FORMAT / _SHAPE with a
@@ -95,8 +99,21 @@ typedef struct fgq_model {
  * not implement or a limit above. */
 fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err);
 
-uint64_t fgq_model_arena_size(const fgq_model *m);        /* bytes the caller must provide to run */
-uint64_t fgq_model_arena_lower_bound(const fgq_model *m); /* max over node steps of live bytes
+/* The arena fgq_model_run takes is, in this order: the activations (the
+ * memory plan stored in the file), the run's records (one node's tensor
+ * views), then one scratch slice per thread (fgq_ops.h: working memory the
+ * ops declare for their nodes' shapes, e.g. QCONV's im2col tiles), so no
+ * kernel keeps big buffers on the stack. Scratch depends on the model and on
+ * the build (microcontroller builds use smaller tiles), not on the CPU. */
+uint64_t fgq_model_arena_size(const fgq_model *m); /* bytes fgq_model_run needs: _threads(m, 1) */
+/* Bytes fgq_model_run_parallel needs with a provider of n_threads threads
+ * (< 1 counts as 1): activations + records + n_threads slices; UINT64_MAX if
+ * that overflows. */
+uint64_t fgq_model_arena_size_threads(const fgq_model *m, int32_t n_threads);
+uint64_t fgq_model_activation_size(const fgq_model *m);  /* the planned activation bytes alone */
+uint64_t fgq_model_scratch_size(const fgq_model *m);     /* bytes of one thread's slice (64-aligned,
+                                                            0: no op needs scratch) */
+uint64_t fgq_model_arena_lower_bound(const fgq_model *m); /* max over node steps of live activation bytes
                                                              (each tensor rounded up to 64) */
 uint64_t fgq_model_weight_bytes(const fgq_model *m);      /* bytes of constant tensor data */
 
@@ -141,16 +158,18 @@ typedef void (*fgq_node_observer)(void *user, int32_t node, const fgq_tensor_vie
  * output info.size_bytes each (any alignment); inputs are copied into their
  * arena slots first, outputs copied out at the end (a graph output may be a
  * graph input or a constant). arena: >= fgq_model_arena_size bytes, 64-byte
- * aligned (FGQ_ERR_NOMEM if smaller, FGQ_ERR_VALUE if misaligned); its
- * contents are scratch. obs may be NULL. Kernel failures are returned with the
+ * aligned (FGQ_ERR_NOMEM if smaller, before anything runs; FGQ_ERR_VALUE if
+ * misaligned); its contents are scratch. obs may be NULL. Kernel failures are returned with the
  * node named. The model is not modified: one model may run on several arenas
  * at once. */
 fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
                          void *const *outputs, fgq_node_observer obs, void *obs_user, fgq_error *err);
 
 /* fgq_model_run with each node's kernel free to split its output over `par`
- * (fgq_ops.h; NULL or one thread: serial, exactly fgq_model_run). Nodes still
- * run one after another and obs is called from the calling thread only.
+ * (fgq_ops.h; NULL or one thread: serial, exactly fgq_model_run). arena: >=
+ * fgq_model_arena_size_threads(m, par->n_threads) bytes (one scratch slice
+ * per thread). Nodes still run one after another and obs is called from the
+ * calling thread only.
  * Outputs are bit-identical for every thread count. One `par` provider must
  * not serve two runs at the same time unless it says it can. */
 fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,

@@ -400,7 +400,8 @@ static void tensor_view(const fgq_file_tensor *ft, fgq_tensor_view *v)
     v->data = NULL;
 }
 
-static fgq_status check_node(const fgq_model *m, int32_t j, fgq_error *err)
+/* Checks node j and records what running it takes (max_node_io, scratch_need). */
+static fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
 {
     fgq_file_node fn;
     read_node(m, j, &fn);
@@ -431,7 +432,7 @@ static fgq_status check_node(const fgq_model *m, int32_t j, fgq_error *err)
         return NFAIL(FGQ_ERR_FORMAT, "%s takes %ld..%ld inputs, node has %lu", impl->name, (long)impl->min_inputs,
                      (long)impl->max_inputs, (unsigned long)fn.n_inputs);
 
-    fgq_tensor_view views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS];
+    fgq_tensor_view *views = m->load_views; /* in the record: ~4 KB off the stack */
     const fgq_tensor_view *in[FGQ_MAX_NODE_INPUTS];
     const fgq_tensor_view *out[FGQ_MAX_NODE_OUTPUTS];
     for (uint32_t i = 0; i < fn.n_inputs; i++) {
@@ -486,6 +487,15 @@ static fgq_status check_node(const fgq_model *m, int32_t j, fgq_error *err)
     if (st != FGQ_OK) /* checks name the node themselves; make sure a message exists */
         return fgq_fail(err, st, "fgq: node %ld " NAME_FMT " (%s): rejected by the op check", (long)j,
                         NAME_ARGS(m, fn.name_off, fn.name_len), impl->name);
+    const uint64_t need = impl->scratch != NULL ? impl->scratch(&nv, in, out) : 0;
+    if (need > ((uint64_t)1 << 40)) /* keeps the arena sums far from overflow */
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "fgq: node %ld " NAME_FMT " (%s): %llu bytes of scratch", (long)j,
+                        NAME_ARGS(m, fn.name_off, fn.name_len), impl->name, (unsigned long long)need);
+    if (need > m->scratch_need)
+        m->scratch_need = need;
+    const uint64_t records = fgq_plan_align(sizeof(fgq_tensor_view) * (uint64_t)(fn.n_inputs + fn.n_outputs));
+    if (records > m->records_size)
+        m->records_size = records;
     return FGQ_OK;
 }
 
@@ -617,7 +627,21 @@ fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_erro
 
 /* ---- getters -------------------------------------------------------------- */
 
-uint64_t fgq_model_arena_size(const fgq_model *m) { return m->arena_size; }
+uint64_t fgq_model_activation_size(const fgq_model *m) { return m->arena_size; }
+uint64_t fgq_model_scratch_size(const fgq_model *m) { return fgq_scratch_stride(m->scratch_need); }
+
+uint64_t fgq_model_arena_size_threads(const fgq_model *m, int32_t n_threads)
+{
+    const uint64_t n = n_threads > 1 ? (uint64_t)n_threads : 1u, slice = fgq_scratch_stride(m->scratch_need);
+    if (m->arena_size > UINT64_MAX - m->records_size) /* a hostile plan's offsets may be huge */
+        return UINT64_MAX;
+    const uint64_t fixed = m->arena_size + m->records_size;
+    if (slice != 0 && n > (UINT64_MAX - fixed) / slice)
+        return UINT64_MAX;
+    return fixed + n * slice;
+}
+
+uint64_t fgq_model_arena_size(const fgq_model *m) { return fgq_model_arena_size_threads(m, 1); }
 uint64_t fgq_model_arena_lower_bound(const fgq_model *m) { return m->arena_lower_bound; }
 uint64_t fgq_model_weight_bytes(const fgq_model *m) { return m->weight_bytes; }
 int32_t fgq_model_n_inputs(const fgq_model *m) { return m->n_inputs; }

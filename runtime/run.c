@@ -3,7 +3,9 @@
  * Load proved every index, offset and shape, so running is: copy graph
  * inputs into their arena slots, run the nodes in file order with views into
  * the arena (or the read-only model for constants), then copy graph outputs
- * out. Nothing here allocates; the model record is only read. */
+ * out. Nothing here allocates; the model record is only read. The arena is
+ * [activations | the node's views | one scratch slice per thread]
+ * (fgq_runtime.h), so this function's own frame stays small. */
 #include "fgq_runtime.h"
 
 #include <stddef.h>
@@ -46,15 +48,24 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
 {
     if (m == NULL || m->base == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: no loaded model");
-    if (arena_size < m->arena_size)
-        return fgq_fail(err, FGQ_ERR_NOMEM, "fgq_model_run: arena has %llu bytes, the model needs %llu",
-                        (unsigned long long)arena_size, (unsigned long long)m->arena_size);
-    if (m->arena_size > 0 && (arena == NULL || (uintptr_t)arena % FGQ_MODEL_ALIGN != 0))
+    /* as many scratch slices as threads may run one node's work at once (fgq_parallel_for) */
+    const int32_t n_threads = par != NULL && par->n_threads > 1 && par->parallel_for != NULL ? par->n_threads : 1;
+    const uint64_t need = fgq_model_arena_size_threads(m, n_threads);
+    if (arena_size < need)
+        return fgq_fail(err, FGQ_ERR_NOMEM,
+                        "fgq_model_run: arena has %llu bytes, the model needs %llu (activations %llu, records %llu, "
+                        "%ld thread(s) x %llu scratch)",
+                        (unsigned long long)arena_size, (unsigned long long)need, (unsigned long long)m->arena_size,
+                        (unsigned long long)m->records_size, (long)n_threads,
+                        (unsigned long long)fgq_model_scratch_size(m));
+    if (need > 0 && (arena == NULL || (uintptr_t)arena % FGQ_MODEL_ALIGN != 0))
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: arena at %p is NULL or not %u-byte aligned", arena,
                         FGQ_MODEL_ALIGN);
     if ((m->n_inputs > 0 && inputs == NULL) || (m->n_outputs > 0 && outputs == NULL))
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: NULL input or output array");
     uint8_t *a = (uint8_t *)arena;
+    fgq_tensor_view *views = (fgq_tensor_view *)(void *)(a + m->arena_size); /* one node's: in, then out */
+    void *scratch = m->scratch_need > 0 ? a + m->arena_size + m->records_size : NULL;
 
     for (int32_t i = 0; i < m->n_inputs; i++) {
         fgq_file_tensor ft;
@@ -71,7 +82,6 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
     for (int32_t j = 0; j < m->n_nodes; j++) {
         fgq_node_info ni;
         fgq_model_node_info(m, j, &ni);
-        fgq_tensor_view views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS];
         const fgq_tensor_view *in[FGQ_MAX_NODE_INPUTS];
         const fgq_tensor_view *out[FGQ_MAX_NODE_OUTPUTS];
         for (int32_t i = 0; i < ni.n_inputs; i++) {
@@ -82,8 +92,8 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
             in[i] = &views[i];
         }
         for (int32_t o = 0; o < ni.n_outputs; o++) {
-            make_view(m, ni.outputs[o], a, &views[FGQ_MAX_NODE_INPUTS + o]);
-            out[o] = &views[FGQ_MAX_NODE_INPUTS + o];
+            make_view(m, ni.outputs[o], a, &views[ni.n_inputs + o]);
+            out[o] = &views[ni.n_inputs + o];
         }
         fgq_node_view nv = {
             .name = ni.name,
@@ -95,6 +105,9 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
             .fparams = ni.fparams,
             .par = par,
             .cpu = m->cpu,
+            .scratch = scratch,
+            .scratch_stride = fgq_model_scratch_size(m),
+            .n_scratch = scratch != NULL ? n_threads : 0,
         };
         const fgq_op_impl *impl = fgq_op_lookup((uint32_t)ni.op); /* non-NULL: checked at load */
         fgq_status st = impl->run(&nv, in, out, err);

@@ -9,7 +9,19 @@
 # -mfpu=fpv4-sp-d16) when that compiler is installed (Debian gcc-arm-none-eabi
 # + libnewlib-arm-none-eabi), else with the host gcc as a fallback. Then lists
 # with nm every symbol the objects use but do not define, and fails if one is
-# outside the allow-list. Usage: scripts/check_freestanding.sh [--host]
+# outside the allow-list.
+#
+# Stack: every object is also compiled with -fstack-usage, and the check fails
+# on any runtime function whose frame passes 2048 bytes (or is unbounded). Why
+# 2 KB, for the Cortex-M4 build this check is for: the runtime's deepest chain is about four frames
+# (fgq_model_run -> op run -> task -> kernel), so it stays within ~8 KB, what a
+# small Cortex-M firmware reserves for its main stack beside the RAM the model
+# needs; working memory belongs in the caller's arena, where its size is
+# stated (fgq_model_arena_size) rather than discovered by a hard fault. The
+# host fallback (--host, or no arm-none-eabi-gcc) keeps the same limit: the
+# x86 kernels take their buffers from the scratch too. FGQ_STACK_LIMIT
+# overrides it.
+# Usage: scripts/check_freestanding.sh [--host]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -19,10 +31,12 @@ if [ "${1:-}" != "--host" ] && command -v arm-none-eabi-gcc >/dev/null 2>&1; the
     cc=arm-none-eabi-gcc
     nm=arm-none-eabi-nm
     target="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+    stack_limit=${FGQ_STACK_LIMIT:-2048}
 else
     cc=${CC:-gcc}
     nm="nm"
     target=""
+    stack_limit=${FGQ_STACK_LIMIT:-2048}
     echo "check_freestanding: arm-none-eabi-gcc not found (or --host); using $cc -ffreestanding"
 fi
 cflags="-std=c11 -O2 -ffreestanding -fno-stack-protector -Wall -Wextra -Wshadow -Wstrict-prototypes -Werror"
@@ -34,7 +48,7 @@ for src in "$root"/runtime/*.c "$root"/runtime/*/*.c; do
     rel=${src#"$root"/}
     obj="$tmp/$(echo "$rel" | tr '/.' '__').o"
     # shellcheck disable=SC2086
-    if ! $cc $cflags $target -I"$root/runtime" -c "$src" -o "$obj"; then
+    if ! (cd "$tmp" && $cc $cflags $target -fstack-usage -I"$root/runtime" -c "$src" -o "$obj"); then
         echo "check_freestanding: FAILED to compile $rel with $cc" >&2
         exit 1
     fi
@@ -68,6 +82,18 @@ if [ -n "$bad" ]; then
     for s in $bad; do
         echo "  $s  (used by: $(cd "$tmp" && $nm -A -u ./*.o | awk -v s="$s" '$NF == s { sub(/^\.\//, "", $1); sub(/_o:$/, ".o", $1); print $1 }' | tr '\n' ' '))" >&2
     done
+    exit 1
+fi
+
+# Stack frames: "file:line:col:function<TAB>bytes<TAB>static|dynamic[,bounded]" per function.
+cat "$tmp"/*.su >"$tmp/stack"
+echo "check_freestanding: largest stack frames (limit $stack_limit bytes):"
+sort -t"$(printf '\t')" -k2,2nr "$tmp/stack" | head -5 | sed 's|^.*/runtime/|  runtime/|'
+over=$(awk -F'\t' -v lim="$stack_limit" '$2 + 0 > lim + 0 || ($3 ~ /dynamic/ && $3 !~ /bounded/)' "$tmp/stack")
+if [ -n "$over" ]; then
+    echo "check_freestanding: FAILED: runtime functions above the $stack_limit-byte stack limit (or unbounded):" >&2
+    echo "$over" | sed 's|^.*/runtime/|  runtime/|' >&2
+    echo "  (move the buffer into the op's scratch: fgq_op_impl.scratch, runtime/fgq_ops.h)" >&2
     exit 1
 fi
 echo "check_freestanding: OK"

@@ -16,6 +16,9 @@ bytes compared with `fgq run --raw` on this machine. Prints one row per
              same firmware with the runtime built with FGQ_NO_MESSAGES
   RAM        .data + .bss (arena, input/output buffers, model record) + the
              stack's high-water mark (painted at reset, scanned after the run)
+  arena      MODEL_ARENA_SIZE of the exported header (activations, one node's
+             views, one scratch slice as the x86 build sizes it), and in
+             parentheses what the Cortex-M build needs (fgq_model_arena_size)
   insns      instructions per inference: QEMU runs with -icount shift=0 (one
              instruction per ns of virtual time) and the firmware reads
              SysTick at the processor clock, so insns = ticks * 1e9 / clock
@@ -166,7 +169,8 @@ def run_one(board, elf, d):
     flash_nomsg = flash_bytes(section_sizes(nomsg_elf)) if os.path.exists(nomsg_elf) else None
     return dict(identical=got == want, out_bytes=len(got), flash=flash, model_bytes=fig["model_bytes"],
                 weight_bytes=fig["weight_bytes"],
-                runtime_flash=flash - fig["model_bytes"], runtime_flash_nomsg=flash_nomsg - fig["model_bytes"] if flash_nomsg is not None else None, arena=fig["arena"], stack_used=fig["stack_used"],
+                runtime_flash=flash - fig["model_bytes"], runtime_flash_nomsg=flash_nomsg - fig["model_bytes"] if flash_nomsg is not None else None, arena=fig["arena"],
+                arena_needed=fig.get("arena_needed", fig["arena"]), stack_used=fig["stack_used"],
                 ram=sec.get(".data", 0) + sec.get(".bss", 0) + fig["stack_used"],
                 heap_requests=fig["heap_requests"],
                 insns=round(fig["run_ticks"] * 1e9 / fig["cpu_hz"]),
@@ -175,12 +179,12 @@ def run_one(board, elf, d):
 
 def markdown(rows):
     lines = ["| model | policy | core | identical | flash | model (constants) | runtime flash (no messages) | RAM | "
-             "arena | stack | insns / inference |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "arena (needed) | stack | insns / inference |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append("| %s | %s | %s | %s | %d | %d (%d) | %d (%s) | %d | %d | %d | %s |" % (
+        lines.append("| %s | %s | %s | %s | %d | %d (%d) | %d (%s) | %d | %d (%d) | %d | %s |" % (
             r["model"], r["policy"], BOARDS[r["board"]][1], "yes" if r["identical"] else "**NO**", r["flash"],
             r["model_bytes"], r["weight_bytes"], r["runtime_flash"], "-" if r["runtime_flash_nomsg"] is None else r["runtime_flash_nomsg"], r["ram"], r["arena"],
-            r["stack_used"],
+            r["arena_needed"], r["stack_used"],
             "{:,}".format(r["insns"])))
     return "\n".join(lines)
 

@@ -85,12 +85,25 @@ static void run_case(const conv_case *cc, uint32_t seed)
     fgq_error_clear(&err);
     CHECK(fgq_ops_read_spatial(&nd.v, &x, &w, &y, 0, &sp, &err) == FGQ_OK);
     const float *bias = cc->bias ? b.data : NULL;
-    fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, port, cc->n, cc->c, cc->m, cc->group, 0);
+    /* the panels' scratch: refused cleanly without it (nothing written), then a slice per thread */
+    const uint64_t stride = fgq_scratch_stride(fgq_conv_f32_gemm_scratch(&sp, cc->c / cc->group, cc->m / cc->group));
+    const int32_t n_slices = fgq_threadpool_n_threads(g_pool);
+    memset(port, 0x5A, (size_t)ny * sizeof(float));
+    CHECK(fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, port, cc->n, cc->c, cc->m, cc->group, 0, &err) ==
+              FGQ_ERR_NOMEM &&
+          strstr(err.msg, "scratch") != NULL && ((const uint8_t *)port)[0] == 0x5A);
+    fgq_error_clear(&err);
+    void *slices = aligned_alloc(64, (size_t)(stride * (uint64_t)n_slices));
+    nd.v.scratch = slices;
+    nd.v.scratch_stride = stride;
+    nd.v.n_scratch = n_slices;
+    CHECK(fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, port, cc->n, cc->c, cc->m, cc->group, 0, &err) ==
+          FGQ_OK);
     const int has_avx2 = (fgq_cpu_features() & FGQ_CPU_AVX2) != 0;
     if (has_avx2) {
-        fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, avx, cc->n, cc->c, cc->m, cc->group, 1);
+        fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, avx, cc->n, cc->c, cc->m, cc->group, 1, &err);
         nd.v.par = fgq_threadpool_parallel(g_pool);
-        fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, avx2t, cc->n, cc->c, cc->m, cc->group, 1);
+        fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, avx2t, cc->n, cc->c, cc->m, cc->group, 1, &err);
         nd.v.par = NULL;
         CHECK_MSG(memcmp(avx, avx2t, (size_t)ny * sizeof(float)) == 0, "2 threads changed the AVX2 result");
     } else {
@@ -107,7 +120,8 @@ static void run_case(const conv_case *cc, uint32_t seed)
               (long long)cc->c, (long long)cc->m, (long long)cc->group, worst_p);
     CHECK_MSG(worst_a <= 1.0, "ns=%d c=%lld m=%lld g=%lld: avx2 gemm off by %.2f tolerances", cc->ns,
               (long long)cc->c, (long long)cc->m, (long long)cc->group, worst_a);
-    /* the op itself under AUTO */
+    free(slices);
+    /* the op itself under AUTO (op_check_run gives it its own scratch) */
     y.data = op_auto;
     CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
     const int fits = fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group);

@@ -10,6 +10,7 @@
 #include "fgq_test.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static inline fgq_tensor_view tview(void *data, int32_t rank, const int64_t *dims)
@@ -61,6 +62,34 @@ static inline fgq_status op_check(tnode *n, const fgq_tensor_view *const *in, co
     return impl->check(&n->v, in, out, err);
 }
 
+/* Runs v's op as fgq_model_run does: with one scratch slice per thread of
+ * v->par, of the bytes the op declares (fgq_op_impl.scratch), allocated here
+ * and filled with garbage (an op must not expect it zeroed). */
+static inline fgq_status op_run_view(fgq_node_view *v, const fgq_tensor_view *const *in,
+                                     const fgq_tensor_view *const *out, fgq_error *err)
+{
+    const fgq_op_impl *impl = fgq_op_lookup((uint32_t)v->op);
+    if (impl == NULL)
+        return FGQ_ERR_UNSUPPORTED;
+    const uint64_t stride = fgq_scratch_stride(impl->scratch != NULL ? impl->scratch(v, in, out) : 0);
+    const int32_t n = v->par != NULL && v->par->n_threads > 1 ? v->par->n_threads : 1;
+    void *s = NULL;
+    if (stride > 0) {
+        if (posix_memalign(&s, 64, (size_t)(stride * (uint64_t)n)) != 0)
+            return FGQ_ERR_NOMEM;
+        memset(s, 0xA5, (size_t)(stride * (uint64_t)n));
+    }
+    v->scratch = s;
+    v->scratch_stride = stride;
+    v->n_scratch = s != NULL ? n : 0;
+    const fgq_status st = impl->run(v, in, out, err);
+    free(s);
+    v->scratch = NULL;
+    v->scratch_stride = 0;
+    v->n_scratch = 0;
+    return st;
+}
+
 /* check, then run; returns the first failing status. */
 static inline fgq_status op_check_run(tnode *n, const fgq_tensor_view *const *in, const fgq_tensor_view *y)
 {
@@ -71,7 +100,7 @@ static inline fgq_status op_check_run(tnode *n, const fgq_tensor_view *const *in
         return st;
     }
     const fgq_tensor_view *out[1] = { y };
-    return fgq_op_lookup((uint32_t)n->v.op)->run(&n->v, in, out, &err);
+    return op_run_view(&n->v, in, out, &err);
 }
 
 /* check must fail with `want` and name the node. */

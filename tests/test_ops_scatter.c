@@ -17,7 +17,7 @@ static fgq_tensor_view typed(fgq_dtype dt, void *data, int32_t rank, const int64
 static fgq_status run_only(tnode *n, const fgq_tensor_view *const *in, const fgq_tensor_view *y, fgq_error *err)
 {
     const fgq_tensor_view *out[1] = {y};
-    return fgq_op_lookup((uint32_t)n->v.op)->run(&n->v, in, out, err);
+    return op_run_view(&n->v, in, out, err);
 }
 
 /* The spec's example 2's shapes: data [4, 4, 4], indices [[0], [2]], updates [2, 4, 4]: slices 0 and 2 replaced. */

@@ -50,18 +50,17 @@ static void check_all_splits(const char *what, tnode *nd, const fgq_tensor_view 
         free(got);
         return;
     }
-    const fgq_op_impl *impl = fgq_op_lookup((uint32_t)nd->v.op);
     const fgq_tensor_view *out[1] = { y };
     memset(ref, 0xA5, bytes);
     y->data = ref;
     nd->v.par = NULL;
-    CHECK(impl->run(&nd->v, in, out, &err) == FGQ_OK);
+    CHECK(op_run_view(&nd->v, in, out, &err) == FGQ_OK);
 
     y->data = got;
     for (int t = 1; t <= 4; t++) {
         memset(got, 0x5A, bytes);
         nd->v.par = fgq_threadpool_parallel(g_pools[t]);
-        CHECK(impl->run(&nd->v, in, out, &err) == FGQ_OK);
+        CHECK(op_run_view(&nd->v, in, out, &err) == FGQ_OK);
         CHECK_MSG(memcmp(ref, got, bytes) == 0, "%s: %d threads differ from the serial run", what, t);
     }
     static const int32_t claims[] = { 2, 3, 4, 8 };
@@ -73,7 +72,7 @@ static void check_all_splits(const char *what, tnode *nd, const fgq_tensor_view 
             sp.par.impl = &sp;
             memset(got, 0x5A, bytes);
             nd->v.par = &sp.par;
-            CHECK(impl->run(&nd->v, in, out, &err) == FGQ_OK);
+            CHECK(op_run_view(&nd->v, in, out, &err) == FGQ_OK);
             CHECK_MSG(memcmp(ref, got, bytes) == 0, "%s: claiming %d threads, chunks of %lld differ from serial",
                       what, (int)claims[c], (long long)grains[g]);
         }

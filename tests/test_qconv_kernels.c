@@ -218,7 +218,7 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
     fgq_error err;
     fgq_status st = op_check(&nd, in, &yv, &err);
     if (st == FGQ_OK)
-        st = fgq_op_lookup(FGQ_OP_QCONV)->run(&nd.v, in, out, &err);
+        st = op_run_view(&nd.v, in, out, &err);
     if (st != FGQ_OK)
         fprintf(stderr, "  QCONV: %s\n", err.msg);
     return st;

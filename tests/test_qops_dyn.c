@@ -112,7 +112,7 @@ static fgq_status run_dynquant(const float *x, int32_t rank, const int64_t *dims
         return FGQ_ERR_UNSUPPORTED;
     fgq_status st = impl->check(&nd.v, in, out, &err);
     if (st == FGQ_OK)
-        st = impl->run(&nd.v, in, out, &err);
+        st = op_run_view(&nd.v, in, out, &err);
     if (st != FGQ_OK)
         fprintf(stderr, "  dynquant: %s\n", err.msg);
     return st;

@@ -362,25 +362,29 @@ static void test_relu(void)
     CHECK(fgq_model_node_info(&m, 0, &ni) == FGQ_OK);
     CHECK(ni.op == FGQ_OP_RELU && ni.n_inputs == 1 && ni.inputs[0] == 0 && ni.outputs[0] == 1);
     CHECK(ni.name_len == 5 && memcmp(ni.name, "relu0", 5) == 0);
-    /* oracle: x and y live together at node 0, 16 B each rounded to 64 */
-    CHECK(fgq_model_arena_size(&m) == 128 && fgq_model_arena_lower_bound(&m) == 128);
+    /* oracle: x and y live together at node 0, 16 B each rounded to 64; the run's records
+     * are one node's two views (rounded to 64); Relu takes no scratch */
+    const uint64_t rec = (2 * sizeof(fgq_tensor_view) + 63) / 64 * 64;
+    CHECK(fgq_model_activation_size(&m) == 128 && fgq_model_arena_lower_bound(&m) == 128);
+    CHECK(fgq_model_scratch_size(&m) == 0);
+    CHECK(fgq_model_arena_size(&m) == 128 + rec && fgq_model_arena_size_threads(&m, 4) == 128 + rec);
     CHECK(fgq_model_weight_bytes(&m) == 0);
 
     uint8_t *arena = alloc64(fgq_model_arena_size(&m));
     float x[4] = {-1.5f, 2.f, -0.f, 4.25f}, y[4] = {9, 9, 9, 9};
     const void *ins[1] = {x};
     void *outs[1] = {y};
-    CHECK_MSG(fgq_model_run(&m, arena, 128, ins, outs, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
+    CHECK_MSG(fgq_model_run(&m, arena, 128 + rec, ins, outs, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
     CHECK(y[0] == 0.f && y[1] == 2.f && y[2] == 0.f && y[3] == 4.25f);
     /* run-time argument errors */
     fgq_error_clear(&err);
-    CHECK(fgq_model_run(&m, arena, 64, ins, outs, NULL, NULL, &err) == FGQ_ERR_NOMEM);
+    CHECK(fgq_model_run(&m, arena, 128 + rec - 1, ins, outs, NULL, NULL, &err) == FGQ_ERR_NOMEM);
     CHECK(strstr(err.msg, "arena") != NULL);
     fgq_error_clear(&err);
     CHECK(fgq_model_run(&m, arena + 8, 120, ins, outs, NULL, NULL, &err) == FGQ_ERR_NOMEM);
-    uint8_t *big = alloc64(256);
+    uint8_t *big = alloc64(512);
     fgq_error_clear(&err);
-    CHECK(fgq_model_run(&m, big + 8, 200, ins, outs, NULL, NULL, &err) == FGQ_ERR_VALUE);
+    CHECK(fgq_model_run(&m, big + 8, 128 + rec, ins, outs, NULL, NULL, &err) == FGQ_ERR_VALUE);
     CHECK(strstr(err.msg, "aligned") != NULL);
     free(big);
     free(arena);
@@ -428,7 +432,8 @@ static void test_chain(void)
     CHECK_MSG(load(&m, buf, size, &err) == FGQ_OK, "%s", err.msg);
     /* oracle: steps 0: x,h; 1: x,h,y; 2: x,h,y,z (x and h are graph outputs) */
     CHECK(fgq_model_arena_lower_bound(&m) == 4 * 64);
-    CHECK(fgq_model_arena_size(&m) >= fgq_model_arena_lower_bound(&m));
+    CHECK(fgq_model_activation_size(&m) >= fgq_model_arena_lower_bound(&m));
+    CHECK(fgq_model_arena_size(&m) > fgq_model_activation_size(&m)); /* + the run's records */
     uint8_t *arena = alloc64(fgq_model_arena_size(&m));
     memset(arena, 0x7f, (size_t)fgq_model_arena_size(&m)); /* scratch garbage must not matter */
     float x[8] = {-3, -2, -1, 0, 1, 2, 3, 4};

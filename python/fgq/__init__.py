@@ -196,7 +196,9 @@ class Model:
 
     @property
     def info(self) -> Dict[str, int]:
-        """{"nodes", "tensors", "file_bytes", "weight_bytes", "arena_bytes"}."""
+        """{"nodes", "tensors", "file_bytes", "weight_bytes", "arena_bytes" (activations),
+        "scratch_bytes" (one thread's scratch slice), "run_arena_bytes" (the arena a run takes
+        at the current thread count: activations, records, a slice per thread)}."""
         return self._m.summary()
 
     def __repr__(self) -> str:

@@ -133,6 +133,17 @@ static void conv_rows_f32(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+/* The panels' scratch where the run may take them (x86 with AVX2: conv_f32_gemm.c), else 0. */
+static uint64_t conv_f32_scratch_bytes(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return fgq_conv_f32_gemm_fits(sp, cg, mg) ? fgq_conv_f32_gemm_scratch(sp, cg, mg) : 0;
+#else
+    (void)sp, (void)cg, (void)mg;
+    return 0;
+#endif
+}
+
 fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                             const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -145,6 +156,9 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     if (st != FGQ_OK)
         return st;
     const int64_t groups = node->iparams[FGQ_P_GROUP];
+    st = fgq_scratch_begin(node, conv_f32_scratch_bytes(&sp, x->dims[1] / groups, w->dims[0] / groups), err);
+    if (st != FGQ_OK)
+        return st;
     conv_task t = {
         .node = node,
         .sp = &sp,
@@ -162,8 +176,7 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
      * were not asked for. */
     if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0 &&
         fgq_conv_f32_gemm_fits(&sp, t.cg, t.mg)) {
-        fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups, 1);
-        return FGQ_OK;
+        return fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups, 1, err);
     }
     /* One input channel per group (depthwise): the AVX2 rows of conv_f32_dw.c, the same bits as below. */
     if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0 &&
@@ -177,4 +190,15 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     const int64_t row_cost = sp.out[2] * t.cg * sp.kernel[0] * sp.kernel[1] * sp.kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), conv_rows_f32, &t);
     return FGQ_OK;
+}
+
+uint64_t fgq_conv_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out)
+{
+    fgq_ops_spatial sp;
+    if (fgq_conv_f32_check(node, in, out, NULL) != FGQ_OK ||
+        fgq_ops_read_spatial(node, in[0], in[1], out[0], 0, &sp, NULL) != FGQ_OK)
+        return 0;
+    const int64_t groups = node->iparams[FGQ_P_GROUP];
+    return conv_f32_scratch_bytes(&sp, in[0]->dims[1] / groups, in[1]->dims[0] / groups);
 }

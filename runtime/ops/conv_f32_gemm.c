@@ -8,14 +8,15 @@
  * X_g[K, P] + B, K = C/G·kd·kh·kw in the weight's (c, kd, kh, kw) order and
  * P the output positions. Positions go in panels of 16: a panel's K x 16
  * input columns are packed (im2col, padding as 0) in chunks of KC rows into a
- * stack buffer of KC·16 floats (16 KiB), and every output channel of the
+ * buffer of up to KC·16 floats (16 KiB) in the node's scratch slice
+ * (fgq_conv_f32_gemm_scratch), and every output channel of the
  * group is computed against the chunk while it sits in L1. Each output
  * element is bias + Σ_k w·x in k order (one FMA per tap: the direct loops
  * round the product and the sum separately, so results differ from them by
  * float rounding only), then the fused activation. Work is split over
  * threads by (n, g, panel): every output element is computed by the same
  * operations whatever the split, so results are bit-identical for any
- * thread count. No allocation; no scratch beyond the stack panel.
+ * thread count. No allocation; no scratch beyond the panel.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -37,6 +38,13 @@ typedef struct {
     int64_t c_in, m_out, cg, mg, k, positions, panels;
     int avx2;
 } gemm_task;
+
+uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
+{
+    (void)mg;
+    const int64_t k = cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
+    return (uint64_t)((k < KC ? k : KC) * NR) * sizeof(float);
+}
 
 /* Rows [k0, k0+kc) of the panel's im2col columns at positions [p0, p0+np)
  * of batch n, group g, into out[kc][16] (positions past np as 0). */
@@ -161,7 +169,8 @@ static void gemm_panels(void *ctx, int64_t begin, int64_t end)
     const int32_t act = t->node->iparams[FGQ_P_ACT];
     const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
     const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k;
-    _Alignas(32) float bp[KC * NR];
+    int32_t slot;
+    float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* [min(K, KC)][NR] */
     for (int64_t it = begin; it < end; it++) {
         const int64_t pan = it % t->panels, ng = it / t->panels, g = ng % groups, n = ng / groups;
         const int64_t p0 = pan * NR, np = P - p0 < NR ? P - p0 : NR;
@@ -201,6 +210,7 @@ static void gemm_panels(void *ctx, int64_t begin, int64_t end)
         for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
             fgq_ops_act_apply_f32(t->y + (n * t->m_out + mo) * P + p0, np, act, act_lo, act_hi);
     }
+    fgq_scratch_release(t->node, slot);
 }
 
 int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
@@ -210,9 +220,13 @@ int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
     return mg >= 4 && cg * kk >= 8;
 }
 
-void fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
-                       const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups, int avx2)
+fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                             const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
+                             int avx2, fgq_error *err)
 {
+    fgq_status st = fgq_scratch_begin(node, fgq_conv_f32_gemm_scratch(sp, c_in / groups, m_out / groups), err);
+    if (st != FGQ_OK)
+        return st;
     gemm_task t = {
         .node = node,
         .sp = sp,
@@ -234,4 +248,5 @@ void fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, con
 #endif
     const int64_t n_items = batch * groups * t.panels;
     fgq_parallel_for(node->par, n_items, fgq_parallel_grain(node->par, n_items, t.mg * t.k * NR), gemm_panels, &t);
+    return FGQ_OK;
 }

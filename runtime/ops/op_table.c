@@ -21,14 +21,20 @@
 #define PICK(key_, fn_) fn_
 #endif
 
-#define ROW_(key_, name_, min_, max_, check_, run_) \
-    [FGQ_OP_##key_] = { name_, #key_, min_, max_, PICK(key_, check_), PICK(key_, run_) }
-#define ROW(key_, name_, min_, max_, fn_) ROW_(key_, name_, min_, max_, fgq_##fn_##_f32_check, fgq_##fn_##_f32_run)
+#define ROW_(key_, name_, min_, max_, check_, run_, scratch_) \
+    [FGQ_OP_##key_] = { name_, #key_, min_, max_, PICK(key_, check_), PICK(key_, run_), PICK(key_, scratch_) }
+#define ROW(key_, name_, min_, max_, fn_) \
+    ROW_(key_, name_, min_, max_, fgq_##fn_##_f32_check, fgq_##fn_##_f32_run, NULL)
 /* Integer-only rows (ops_q.h). */
-#define QROW(key_, name_, min_, max_, fn_) ROW_(key_, name_, min_, max_, fgq_##fn_##_check, fgq_##fn_##_run)
+#define QROW(key_, name_, min_, max_, fn_) ROW_(key_, name_, min_, max_, fgq_##fn_##_check, fgq_##fn_##_run, NULL)
+/* Rows whose run takes scratch (fgq_op_impl.scratch: fgq_<fn>_scratch). */
+#define ROWS(key_, name_, min_, max_, fn_) \
+    ROW_(key_, name_, min_, max_, fgq_##fn_##_f32_check, fgq_##fn_##_f32_run, fgq_##fn_##_f32_scratch)
+#define QROWS(key_, name_, min_, max_, fn_) \
+    ROW_(key_, name_, min_, max_, fgq_##fn_##_check, fgq_##fn_##_run, fgq_##fn_##_scratch)
 
 static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
-    ROW(CONV, "Conv", 2, 3, conv),
+    ROWS(CONV, "Conv", 2, 3, conv),
     ROW(GEMM, "Gemm", 2, 3, gemm),
     ROW(MATMUL, "MatMul", 2, 2, matmul),
     ROW(ADD, "Add", 2, 2, eltwise),
@@ -74,8 +80,8 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     ROW(MOD, "Mod", 2, 2, mod),
     ROW(NOT, "Not", 1, 1, not),
     ROW(SCATTER_ND, "ScatterND", 3, 3, scatter_nd),
-    QROW(QCONV, "QConv", 4, 5, qconv),
-    QROW(QGEMM, "QGemm", 4, 5, qgemm),
+    QROWS(QCONV, "QConv", 4, 5, qconv),
+    QROWS(QGEMM, "QGemm", 4, 5, qgemm),
     QROW(QADD, "QAdd", 2, 2, qadd),
     QROW(QMAXPOOL, "QMaxPool", 1, 1, qmaxpool),
     QROW(QAVGPOOL, "QAveragePool", 1, 1, qavgpool),

@@ -70,8 +70,15 @@ FGQ_OPS_F32_DECL(scatter_nd)     /* layout_f32.c */
  * group, at least 8 taps per output). x, w, b, y as fgq_conv_f32_run reads
  * them (NCHW, W [M, C/G, k...], b may be NULL); sp from fgq_ops_read_spatial. */
 int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg);
-void fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
-                       const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups, int avx2);
+/* Bytes of one thread's scratch the panels take (node->scratch: FGQ_ERR_NOMEM
+ * from fgq_conv_f32_gemm when it is short). */
+uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_t mg);
+/* Conv's fgq_op_impl.scratch: the panels' where this build may run them (x86), else 0. */
+uint64_t fgq_conv_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                              const fgq_tensor_view *const *out);
+fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                             const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
+                             int avx2, fgq_error *err);
 
 /* conv_f32_dw.c: the depthwise float convolution (one input channel per
  * group, 1-D/2-D, stride 1 or 2) with AVX2, bit-

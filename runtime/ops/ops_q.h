@@ -56,6 +56,12 @@ FGQ_OPS_Q_DECL(qmul)             /* qadd.c */
 fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *const *in,
                             const fgq_tensor_view *const *out, fgq_error *err);
 
+/* Scratch of the ops that take it (fgq_op_impl.scratch). */
+uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out);
+uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out);
+
 #undef FGQ_OPS_Q_DECL
 
 /* ---- shared helpers (qutil.c and the inlines below) ---------------------- */

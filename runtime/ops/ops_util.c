@@ -2,6 +2,8 @@
 #include "ops_util.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stddef.h>
 
 int64_t fgq_ops_dims_prod(const int64_t *dims, int32_t begin, int32_t end)
 {
@@ -182,4 +184,47 @@ fgq_status fgq_ops_read_spatial(const fgq_node_view *node, const fgq_tensor_view
         sp->out[j] = got;
     }
     return FGQ_OK;
+}
+
+/* ---- scratch slices ------------------------------------------------------ */
+
+/* The busy flag at the head of slice i (the header is 64 bytes, the slice 64-aligned). */
+static atomic_int *scratch_flag(const fgq_node_view *node, int32_t i)
+{
+    return (atomic_int *)(void *)((uint8_t *)node->scratch + (uint64_t)i * node->scratch_stride);
+}
+
+fgq_status fgq_scratch_begin(const fgq_node_view *node, uint64_t need, fgq_error *err)
+{
+    if (need == 0)
+        return FGQ_OK;
+    const uint64_t stride = fgq_scratch_stride(need);
+    if (node->scratch == NULL || node->n_scratch < 1 || node->scratch_stride < stride ||
+        node->scratch_stride % 64 != 0 || (uintptr_t)node->scratch % 64 != 0)
+        return fgq_fail(err, FGQ_ERR_NOMEM,
+                        FGQ_NODE_FMT "needs scratch slices of %llu bytes (64-aligned), has %ld of %llu at %p",
+                        FGQ_NODE_ARGS(node), (unsigned long long)stride, (long)node->n_scratch,
+                        (unsigned long long)node->scratch_stride, node->scratch);
+    for (int32_t i = 0; i < node->n_scratch; i++)
+        atomic_init(scratch_flag(node, i), 0);
+    return FGQ_OK;
+}
+
+void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot)
+{
+    *slot = 0;
+    if (node->scratch == NULL || node->n_scratch < 1) /* fgq_scratch_begin refused it: not reached */
+        return NULL;
+    for (;;)
+        for (int32_t i = 0; i < node->n_scratch; i++)
+            if (atomic_load_explicit(scratch_flag(node, i), memory_order_relaxed) == 0 &&
+                atomic_exchange_explicit(scratch_flag(node, i), 1, memory_order_acquire) == 0) {
+                *slot = i;
+                return (uint8_t *)node->scratch + (uint64_t)i * node->scratch_stride + FGQ_SCRATCH_HEADER;
+            }
+}
+
+void fgq_scratch_release(const fgq_node_view *node, int32_t slot)
+{
+    atomic_store_explicit(scratch_flag(node, slot), 0, memory_order_release);
 }

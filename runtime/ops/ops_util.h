@@ -67,6 +67,17 @@ typedef struct {
 fgq_status fgq_ops_read_spatial(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *w,
                                 const fgq_tensor_view *y, int allow_ceil, fgq_ops_spatial *sp, fgq_error *err);
 
+/* Scratch slices (fgq_ops.h FGQ_SCRATCH_HEADER). An op's run calls
+ * fgq_scratch_begin once, from the calling thread, before its parallel_for:
+ * FGQ_ERR_NOMEM (the node, the bytes needed and given) unless node has at least
+ * one slice of `need` bytes, then marks every slice free. Each task function
+ * then claims a slice for the length of its call and releases it: at most
+ * n_scratch calls run at once under an honest provider; should a provider run
+ * more, the extra ones wait for a slice (a holder never waits, so they get one). */
+fgq_status fgq_scratch_begin(const fgq_node_view *node, uint64_t need, fgq_error *err);
+void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot);
+void fgq_scratch_release(const fgq_node_view *node, int32_t slot);
+
 /* 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: exp never overflows, and
  * small outputs keep their relative precision (Sigmoid, the LSTM/GRU gates). */
 static inline float fgq_ops_sigmoid(float x)

@@ -13,13 +13,18 @@
  *
  * Two paths, the same integers. Where the QGEMM kernel row selected for the
  * weights is an optimized one (qgemm_dispatch.c), tiles of output positions
- * are gathered into im2col rows of K bytes (padding taps = z_x) on the
- * stack and handed to that GEMM kernel and its output stage; tasks (batch,
+ * are gathered into im2col rows of K bytes (padding taps = z_x) in the
+ * node's scratch slice and handed to that GEMM kernel and its output stage; tasks (batch,
  * group, tile) are split over node->par. Otherwise (the reference kernels,
  * as on a microcontroller, or K past the tile budget) each output is one
  * fgq_qconv_dot, with no buffer at all. Depthwise layers (group = C_in =
  * C_out) on such CPUs take a third: per channel, effective tap weights
  * m·code, then rows of outputs accumulate tap by tap (qconv_dwrow__avx2.c).
+ *
+ * Scratch (fgq_ops.h): every buffer of the two fast paths lives in the
+ * caller's scratch slice, one per thread; fgq_qconv_scratch declares the
+ * larger of the two paths' needs from the node's shapes (qconv_gemm_plan,
+ * qconv_dw_plan), whatever the kernels at run. The stack holds no buffer.
  */
 #include "ops_q.h"
 #include "ops_util.h"
@@ -126,29 +131,98 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
     return qconv_check_all(node, in, out, &s, err);
 }
 
-/* im2col tile budget on the stack: positions × K bytes, plus two int32
- * blocks of QCONV_TP × QCONV_JB (the dots, and the same transposed so that
- * the output stage runs along a channel's positions). */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores: an OS's stacks */
+/* im2col tile budget: positions × K bytes of im2col rows, and two int32
+ * blocks of positions × min(QCONV_JB, M/G) channels (the dots, and the same transposed
+ * so that the output stage runs along a channel's positions), in the node's
+ * scratch slice (qconv_gemm_plan sizes it from the shapes). */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores */
 enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64, QCONV_PAD_BYTES = 32768 };
 #else
-/* microcontrollers (the Cortex-M DSP kernels): ~20 KB of stack instead of
- * ~96 KB; larger K or padded copies take the per-tap border path (the same
- * integers, a little slower) */
+/* microcontrollers (the Cortex-M DSP kernels): at most ~20 KB of scratch
+ * instead of ~96 KB; larger K or padded copies take the per-tap border path
+ * (the same integers, a little slower) */
 enum { QCONV_TILE_BYTES = 8192, QCONV_TP = 32, QCONV_JB = 16, QCONV_PAD_BYTES = 8192 };
 #endif
 
+static uint64_t qconv_align64(int64_t x) { return ((uint64_t)x + 63u) & ~(uint64_t)63u; }
+
+/* The GEMM path's tiling and its slice layout, from the node's shapes alone:
+ * the scratch declared at load and the run agree by construction. */
 typedef struct {
+    int64_t tp, tiles, positions; /* positions per tile, tiles per (image, group) */
+    int64_t jb;                   /* channels per block: min(QCONV_JB, channels per group) */
+    int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
+    int packable;                 /* x86: the shape and weights fit the packed conv kernels (the CPU decides) */
+    fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
+    uint64_t buf, pbuf, dot, dot_t, gwork, work, bytes; /* offsets in the slice; its size */
+} qconv_gemm_plan;
+
+/* 0 when the GEMM path cannot apply (K past the tile budget). */
+static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, qconv_gemm_plan *p)
+{
+    const int64_t K = s->geom.k;
+    memset(p, 0, sizeof *p);
+    if (K > QCONV_TILE_BYTES)
+        return 0;
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    p->positions = sp->out[0] * sp->out[1] * sp->out[2];
+    p->tp = QCONV_TILE_BYTES / K < QCONV_TP ? QCONV_TILE_BYTES / K : QCONV_TP;
+    if (p->tp > 4)
+        p->tp &= ~(int64_t)3;
+    p->tiles = (p->positions + p->tp - 1) / p->tp;
+    /* small padded 2-D layers: border positions would take the slow per-tap path; a padded
+     * copy per (image, group) makes every position interior */
+    const int64_t cg = x->dims[1] / s->geom.groups;
+    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    p->padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
+                (ph != sp->in[1] || pw != sp->in[2]) && cg * ph * pw <= QCONV_PAD_BYTES;
+    if (p->padded) {
+        p->psp = *sp;
+        p->psp.in[1] = ph;
+        p->psp.in[2] = pw;
+        p->psp.pad_begin[1] = p->psp.pad_begin[2] = p->psp.pad_end[1] = p->psp.pad_end[2] = 0;
+    }
+    const int64_t mg = s->qw.rows / s->geom.groups;
+    p->jb = mg < QCONV_JB ? mg : QCONV_JB;
+    int64_t tp_dot = p->tp;
+#if defined(__x86_64__) || defined(__i386__)
+    /* s8 or t2 in VNNI group layouts, 2-D, stride 1 along W: the packed conv kernels,
+     * 32 positions a tile, reading X (and its padding) themselves */
+    p->packable = (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2) && fgq_qgemm_vnni_fits(&s->qw) &&
+                  sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
+                  sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
+    if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
+        tp_dot = FGQ_QCONV_PACK_TP;
+#endif
+    uint64_t off = 0;
+    p->buf = off;
+    off += qconv_align64(p->tp * K + 8); /* + slack for the 4- and 8-byte tap rows */
+    p->pbuf = off;
+    off += p->padded ? qconv_align64(cg * ph * pw) : 0;
+    p->dot = off;
+    off += qconv_align64((int64_t)sizeof(int32_t) * tp_dot * p->jb);
+    p->dot_t = off;
+    off += qconv_align64((int64_t)sizeof(int32_t) * p->tp * p->jb);
+    p->gwork = off; /* the GEMM kernel's work (fgq_qgemm_gemm_work_bytes) */
+    off += qconv_align64(fgq_qgemm_gemm_work_bytes(&s->qw));
+    p->work = off;
+#if defined(__x86_64__) || defined(__i386__)
+    off += p->packable ? qconv_align64(fgq_qconv_pack_work_bytes(K)) : 0;
+#endif
+    p->bytes = off;
+    return 1;
+}
+
+typedef struct {
+    const fgq_node_view *node;
     const qconv_shape *s;
     const fgq_qgemm_kernel *kern;
     const fgq_tensor_view *x;
     uint8_t *y;
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
-    int64_t tp, tiles, positions; /* per image and group */
-    int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
     int packed;                   /* qconv_u8s8_4x32c4__avx512vnni instead of im2col + GEMM */
-    fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
+    qconv_gemm_plan p;            /* tp, tiles: the packed kernels' when packed */
 } qconv_task;
 
 /* Positions [p0, p0 + np) as rows of K bytes, from the group's channels at
@@ -239,11 +313,11 @@ static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const u
     }
 }
 
-/* The group's cg channels, H and W padded with z_x, into pbuf (t->psp's planes). */
+/* The group's cg channels, H and W padded with z_x, into pbuf (t->p.psp's planes). */
 static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, int64_t cg, uint8_t *pbuf)
 {
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t IH = sp->in[1], IW = sp->in[2], PH = t->psp.in[1], PW = t->psp.in[2];
+    const int64_t IH = sp->in[1], IW = sp->in[2], PH = t->p.psp.in[1], PW = t->p.psp.in[2];
     const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
     memset(pbuf, (uint8_t)t->zx, (size_t)(cg * PH * PW));
     for (int64_t c = 0; c < cg; c++)
@@ -251,25 +325,26 @@ static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, int64_t cg, u
             memcpy(pbuf + (c * PH + ih + top) * PW + left, xg + (c * IH + ih) * IW, (size_t)IW);
 }
 
-/* Tasks [b, e) over (image, group, tile). */
+/* Tasks [b, e) over (image, group, tile), in one scratch slice. */
 static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 {
     const qconv_task *t = (const qconv_task *)ctx;
     const fgq_qweights *qw = &t->s->qw;
-    const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k;
-    uint8_t buf[QCONV_TILE_BYTES + 8]; /* + slack for the 4- and 8-byte tap rows */
-    uint8_t pbuf[QCONV_PAD_BYTES];     /* the padded copy (t->padded) */
-    int32_t dot[QCONV_TP * QCONV_JB], dot_t[QCONV_JB * QCONV_TP];
+    const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k, tp = t->p.tp, JB = t->p.jb;
+    int32_t slot;
+    uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
+    uint8_t *buf = ws + t->p.buf, *pbuf = ws + t->p.pbuf; /* im2col rows; the padded copy (t->p.padded) */
+    int32_t *dot = (int32_t *)(void *)(ws + t->p.dot), *dot_t = (int32_t *)(void *)(ws + t->p.dot_t);
     const fgq_ops_spatial *sp = &t->s->geom.sp;
     const int64_t c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
     int64_t built = -1; /* (n, grp) whose padded copy pbuf holds */
     for (int64_t task = b; task < e; task++) {
-        const int64_t tile = task % t->tiles, grp = (task / t->tiles) % groups, n = task / (t->tiles * groups);
-        const int64_t p0 = tile * t->tp, np = t->positions - p0 < t->tp ? t->positions - p0 : t->tp;
+        const int64_t tile = task % t->p.tiles, grp = (task / t->p.tiles) % groups, n = task / (t->p.tiles * groups);
+        const int64_t p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
         const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + grp * cg) * plane;
-        if (t->padded && built != task / t->tiles) {
+        if (t->p.padded && built != task / t->p.tiles) {
             qconv_pad_copy(t, xg, cg, pbuf);
-            built = task / t->tiles;
+            built = task / t->p.tiles;
         }
 #if defined(__x86_64__) || defined(__i386__)
         if (t->packed) {
@@ -288,34 +363,35 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 .dw = sp->dilation[2],
                 .K = K,
             };
-            for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
-                const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
+            for (int64_t jb = 0; jb < mg; jb += JB) {
+                const int64_t j0 = grp * mg + jb, nb = mg - jb < JB ? mg - jb : JB;
                 if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
-                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot);
+                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
                 else
-                    fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot);
+                    fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
                 for (int64_t i = 0; i < nb; i++)
                     t->kern->requant(qw, j0 + i, 0, dot + i * FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
-                                     t->y + ((n * qw->rows + j0 + i) * t->positions + p0), t->y_s8);
+                                     t->y + ((n * qw->rows + j0 + i) * t->p.positions + p0), t->y_s8);
             }
             continue;
         }
 #endif
-        if (t->padded)
-            qconv_im2col(t, &t->psp, pbuf, p0, np, buf);
+        if (t->p.padded)
+            qconv_im2col(t, &t->p.psp, pbuf, p0, np, buf);
         else
             qconv_im2col(t, sp, xg, p0, np, buf);
-        for (int64_t jb = 0; jb < mg; jb += QCONV_JB) {
-            const int64_t j0 = grp * mg + jb, nb = mg - jb < QCONV_JB ? mg - jb : QCONV_JB;
-            fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, QCONV_JB);
+        for (int64_t jb = 0; jb < mg; jb += JB) {
+            const int64_t j0 = grp * mg + jb, nb = mg - jb < JB ? mg - jb : JB;
+            fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, JB, ws + t->p.gwork);
             for (int64_t r = 0; r < np; r++)
                 for (int64_t i = 0; i < nb; i++)
-                    dot_t[i * QCONV_TP + r] = dot[r * QCONV_JB + i];
+                    dot_t[i * tp + r] = dot[r * JB + i];
             for (int64_t i = 0; i < nb; i++)
-                t->kern->requant(qw, j0 + i, 0, dot_t + i * QCONV_TP, np, t->zy, t->qmin, t->qmax,
-                                 t->y + ((n * qw->rows + j0 + i) * t->positions + p0), t->y_s8);
+                t->kern->requant(qw, j0 + i, 0, dot_t + i * tp, np, t->zy, t->qmin, t->qmax,
+                                 t->y + ((n * qw->rows + j0 + i) * t->p.positions + p0), t->y_s8);
         }
     }
+    fgq_scratch_release(t->node, slot);
 }
 
 /* ---- depthwise: one channel in, one out (group = C_in = C_out) ------------ */
@@ -323,19 +399,50 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 #if defined(__x86_64__) || defined(__i386__)
 enum { QCONV_DW_MAX_K = 1024, QCONV_DW_MAX_PLANE = 4096, QCONV_DW_MAX_PADDED = 8192 };
 #else
-/* microcontrollers: ~13 KB of stack (larger layers take the GEMM path) */
+/* microcontrollers: at most ~13 KB of scratch (larger layers take the GEMM path) */
 enum { QCONV_DW_MAX_K = 64, QCONV_DW_MAX_PLANE = 2304, QCONV_DW_MAX_PADDED = 2560 };
 #endif
 
+/* The depthwise path's slice layout, from the node's shapes alone. */
 typedef struct {
+    int padded;         /* the padded-plane form (qconv_dw_padded) */
+    int64_t ph, pw;     /* padded plane */
+    uint64_t ew, acc, xp, bytes; /* offsets in the slice; its size */
+} qconv_dw_plan;
+
+/* 0 when the depthwise path cannot apply by shape. */
+static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, qconv_dw_plan *p)
+{
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    const int64_t C = x->dims[1], plane = sp->out[1] * sp->out[2];
+    memset(p, 0, sizeof *p);
+    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > QCONV_DW_MAX_K || plane > QCONV_DW_MAX_PLANE)
+        return 0;
+    p->ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
+    p->pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    p->padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
+                sp->stride[1] == 1 && sp->stride[2] == 1 && p->ph * p->pw <= QCONV_DW_MAX_PADDED &&
+                sp->out[1] == p->ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
+                sp->out[2] == p->pw - (sp->kernel[2] - 1) * sp->dilation[2];
+    /* acc: a plane of outputs, or the padded plane's L = (OH − 1)·PW + OW <= PH·PW */
+    const int64_t acc = p->padded && p->ph * p->pw > plane ? p->ph * p->pw : plane;
+    p->ew = 0;
+    p->acc = qconv_align64((int64_t)sizeof(int32_t) * s->geom.k);
+    p->xp = p->acc + qconv_align64((int64_t)sizeof(int32_t) * acc);
+    p->bytes = p->xp + (p->padded ? qconv_align64(p->ph * p->pw) : 0);
+    return 1;
+}
+
+typedef struct {
+    const fgq_node_view *node;
     const qconv_shape *s;
     fgq_qconv_dwrow_fn row;
     fgq_qrequant_fn requant;
     const fgq_tensor_view *x;
     uint8_t *y;
-    int x_s8, y_s8, padded;
+    int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
-    int64_t ph, pw; /* padded plane (the `padded` case) */
+    qconv_dw_plan p;
 } qconv_dw_task;
 
 /* 2-D (or 1-D), stride 1: the channel's plane is copied into a plane padded
@@ -348,7 +455,7 @@ static void qconv_dw_padded(const qconv_dw_task *t, int64_t c, const int32_t *ew
                             uint8_t *xp, int32_t *acc)
 {
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2], PH = t->ph, PW = t->pw;
+    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2], PH = t->p.ph, PW = t->p.pw;
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
     const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
     memset(xp, (uint8_t)t->zx, (size_t)(PH * PW));
@@ -379,8 +486,10 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
     const int64_t C = qw->rows, K = t->s->geom.k;
     const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sw = sp->stride[2], dw = sp->dilation[2];
-    int32_t ew[QCONV_DW_MAX_K], acc[QCONV_DW_MAX_PADDED];
-    uint8_t xp[QCONV_DW_MAX_PADDED];
+    int32_t slot;
+    uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
+    int32_t *ew = (int32_t *)(void *)(ws + t->p.ew), *acc = (int32_t *)(void *)(ws + t->p.acc);
+    uint8_t *xp = ws + t->p.xp;
     for (int64_t task = b; task < e; task++) {
         const int64_t n = task / C, c = task % C;
         const uint8_t *wrow = qw->codes + c * qw->row_bytes;
@@ -396,7 +505,7 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
         }
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
-        if (t->padded) {
+        if (t->p.padded) {
             qconv_dw_padded(t, c, ew, xc, yc, xp, acc);
             continue;
         }
@@ -433,19 +542,17 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
             t->requant(qw, c, 0, acc, OH * OW, t->zy, t->qmin, t->qmax, yc + od * OH * OW, t->y_s8);
         }
     }
+    fgq_scratch_release(t->node, slot);
 }
 
 /* The depthwise path; 0 when it does not apply. */
-static __attribute__((noinline)) int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s,
-                                                  const fgq_tensor_view *x, const fgq_tensor_view *y)
+static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const fgq_tensor_view *x,
+                        const fgq_tensor_view *y)
 {
-    const int64_t C = x->dims[1];
-    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > QCONV_DW_MAX_K ||
-        s->geom.sp.out[1] * s->geom.sp.out[2] > QCONV_DW_MAX_PLANE)
-        return 0;
     const int32_t kernels = fgq_node_kernels(node);
     const uint32_t cpu = fgq_node_cpu(node);
     qconv_dw_task t = {
+        .node = node,
         .s = s,
         .row = fgq_qconv_dwrow_select(kernels, cpu),
         .requant = fgq_qgemm_kernel_select(s->qw.dtype, kernels, cpu, &s->qw)->requant,
@@ -458,32 +565,25 @@ static __attribute__((noinline)) int qconv_run_dw(const fgq_node_view *node, con
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
     };
-    if (t.row == NULL)
+    if (t.row == NULL || !qconv_dw_plan_make(s, x, &t.p))
         return 0;
-    const fgq_ops_spatial *sp = &s->geom.sp;
-    t.ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
-    t.pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-               sp->stride[1] == 1 && sp->stride[2] == 1 &&
-               t.ph * t.pw <= QCONV_DW_MAX_PADDED && sp->out[1] == t.ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
-               sp->out[2] == t.pw - (sp->kernel[2] - 1) * sp->dilation[2];
     /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */
-    const int64_t tasks = x->dims[0] * C, per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    const int64_t tasks = x->dims[0] * x->dims[1], per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;
     fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, per / 8), qconv_dw_channels, &t);
     return 1;
 }
 
 /* The GEMM path; 0 when it does not apply (reference kernels, or K past
  * the tile budget). */
-static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s,
-                                                    const fgq_tensor_view *x, const fgq_tensor_view *y)
+static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const fgq_tensor_view *x,
+                          const fgq_tensor_view *y)
 {
     const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s->qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s->qw);
-    const int64_t K = s->geom.k;
-    if (kern->dot == fgq_qgemm_dot_ref || K > QCONV_TILE_BYTES)
+    if (kern->dot == fgq_qgemm_dot_ref)
         return 0;
-    const fgq_ops_spatial *sp = &s->geom.sp;
     qconv_task t = {
+        .node = node,
         .s = s,
         .kern = kern,
         .x = x,
@@ -494,41 +594,39 @@ static __attribute__((noinline)) int qconv_run_gemm(const fgq_node_view *node, c
         .zy = node->iparams[FGQ_QP_Y_ZERO],
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
-        .positions = sp->out[0] * sp->out[1] * sp->out[2],
     };
-    t.tp = QCONV_TILE_BYTES / K < QCONV_TP ? QCONV_TILE_BYTES / K : QCONV_TP;
-    if (t.tp > 4)
-        t.tp &= ~(int64_t)3;
-    t.tiles = (t.positions + t.tp - 1) / t.tp;
-    /* small padded 2-D layers: border positions would take the slow per-tap path; a padded
-     * copy per (image, group) makes every position interior */
-    const int64_t cg = x->dims[1] / s->geom.groups;
-    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    t.padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-               (ph != sp->in[1] || pw != sp->in[2]) && cg * ph * pw <= QCONV_PAD_BYTES;
-    if (t.padded) {
-        t.psp = *sp;
-        t.psp.in[1] = ph;
-        t.psp.in[2] = pw;
-        t.psp.pad_begin[1] = t.psp.pad_begin[2] = t.psp.pad_end[1] = t.psp.pad_end[2] = 0;
-    }
+    if (!qconv_gemm_plan_make(s, x, &t.p))
+        return 0;
 #if defined(__x86_64__) || defined(__i386__)
-    /* s8 or t2 on VNNI (VNNI group layouts), 2-D, stride 1 along W: the packed conv
-     * kernels, 32 positions a tile, reading X (and its padding) itself */
-    const int pk_w = (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2) && fgq_qgemm_vnni_fits(&s->qw);
-    t.packed = pk_w && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0 &&
-               kern->dot != fgq_qgemm_dot_ref && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
-               sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
+    t.packed = t.p.packable && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0;
     if (t.packed) {
-        t.padded = 0;
-        t.tp = FGQ_QCONV_PACK_TP;
-        t.tiles = (t.positions + t.tp - 1) / t.tp;
+        t.p.padded = 0;
+        t.p.tp = FGQ_QCONV_PACK_TP;
+        t.p.tiles = (t.p.positions + t.p.tp - 1) / t.p.tp;
     }
 #endif
-    const int64_t tasks = x->dims[0] * s->geom.groups * t.tiles;
+    const int64_t K = s->geom.k, tasks = x->dims[0] * s->geom.groups * t.p.tiles;
     const int64_t mg = s->qw.rows / s->geom.groups;
-    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, t.tp * mg * K)), qconv_tiles, &t);
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, t.p.tp * mg * K)),
+                     qconv_tiles, &t);
     return 1;
+}
+
+/* Bytes of one thread's scratch: the larger of the two fast paths' needs. */
+static uint64_t qconv_scratch_bytes(const qconv_shape *s, const fgq_tensor_view *x)
+{
+    qconv_gemm_plan g;
+    qconv_dw_plan d;
+    const uint64_t gb = qconv_gemm_plan_make(s, x, &g) ? g.bytes : 0;
+    const uint64_t db = qconv_dw_plan_make(s, x, &d) ? d.bytes : 0;
+    return gb > db ? gb : db;
+}
+
+uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out)
+{
+    qconv_shape s;
+    return qconv_check_all(node, in, out, &s, NULL) == FGQ_OK ? qconv_scratch_bytes(&s, in[0]) : 0;
 }
 
 fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -538,6 +636,8 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     fgq_status st = qconv_check_all(node, in, out, &s, err);
     if (st == FGQ_OK)
         st = fgq_qweights_check_req(node, &s.qw, err);
+    if (st == FGQ_OK)
+        st = fgq_scratch_begin(node, qconv_scratch_bytes(&s, in[0]), err);
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *x = in[0], *y = out[0];

@@ -17,14 +17,17 @@
 
 #include <string.h>
 
-enum { PK_TP = FGQ_QCONV_PACK_TP, PK_MAXQ = FGQ_QCONV_PACK_MAX_K / 4 };
+enum { PK_TP = FGQ_QCONV_PACK_TP };
 
-FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa)
+/* seg: FGQ_QCONV_PACK_SEG_BYTES of the caller's work (kept off the stack). */
+FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa,
+                                  int64_t *seg)
 {
     const int64_t K = s->K, Kq = (K + 3) / 4;
     /* runs of the tile's positions along output rows: lanes [r0, r0 + len) are outputs
      * (oh, ow0 ..) */
-    int64_t seg_r0[PK_TP + 1], seg_len[PK_TP + 1], seg_oh[PK_TP + 1], seg_ow0[PK_TP + 1];
+    int64_t *seg_r0 = seg, *seg_len = seg + (PK_TP + 1), *seg_oh = seg + 2 * (PK_TP + 1),
+            *seg_ow0 = seg + 3 * (PK_TP + 1);
     int nseg = 0;
     for (int64_t r = 0; r < np;) {
         const int64_t p = p0 + r, oh = p / s->OW, ow = p % s->OW;

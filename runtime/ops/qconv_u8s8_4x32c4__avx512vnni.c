@@ -36,11 +36,11 @@ FGQ_VNNI_INLINE uint32_t pk_wsum(const uint8_t *w, int64_t K)
 
 FGQ_VNNI_FN void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0,
                                                    int64_t nb, int64_t p0, int64_t np, int a_s8, int32_t zx,
-                                                   int32_t *dot)
+                                                   int32_t *dot, uint8_t *work)
 {
     const int64_t K = s->K, Kq = (K + 3) / 4, Kf = K / 4;
-    uint8_t pa[PK_MAXQ * 4 * PK_TP];
-    qconv_pack_a(s, p0, np, a_s8, zx, pa);
+    uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES; /* Kq·4·32 bytes */
+    qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
     for (int64_t jg = 0; jg < nb; jg += 4) {
         const uint8_t *w[4];

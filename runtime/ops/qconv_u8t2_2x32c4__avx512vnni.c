@@ -29,13 +29,13 @@ FGQ_VNNI_INLINE void pk2_row(const fgq_qweights *qw, int64_t row, uint8_t *dst, 
 
 FGQ_VNNI_FN void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0,
                                                    int64_t nb, int64_t p0, int64_t np, int a_s8, int32_t zx,
-                                                   int32_t *dot)
+                                                   int32_t *dot, uint8_t *work)
 {
     const int64_t K = s->K, Kq = (K + 3) / 4, Kp = 4 * Kq;
     const int64_t G = qw->has_gs ? (qw->group < K ? qw->group : K) : K; /* a multiple of 32, or K */
-    uint8_t pa[PK_MAXQ * 4 * PK_TP];
-    uint8_t wb[2][FGQ_QCONV_PACK_MAX_K + 32];
-    qconv_pack_a(s, p0, np, a_s8, zx, pa);
+    uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;                   /* Kp·32 bytes */
+    uint8_t *const wb[2] = { pa + Kp * PK_TP, pa + Kp * PK_TP + Kp + 32 }; /* Kp + 32 bytes each */
+    qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);

@@ -64,16 +64,37 @@ fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *con
 
 /* A task: QGEMM_MB activation rows × QGEMM_JB output channels. 64 weight
  * rows stay in cache while the rows pass over them. Kernels that take a
- * block of rows at once (kern->gemm) keep the task's int32 dots on the
- * stack (16 KiB, in a function of its own); the others, the reference
- * among them (the one a microcontroller runs), need one row of 64. */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores: an OS's stacks */
+ * block of rows at once (kern->gemm) keep the task's int32 dots in the
+ * node's scratch slice (fgq_qgemm_scratch: up to 16 KiB); the others, the
+ * reference among them, need one row of 64 on the stack. */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores */
 enum { QGEMM_JB = 64, QGEMM_MB = 64 };
 #else
-enum { QGEMM_JB = 64, QGEMM_MB = 16 }; /* microcontrollers: 4 KiB of dots on the stack */
+enum { QGEMM_JB = 64, QGEMM_MB = 16 }; /* microcontrollers: at most 4 KiB of dots */
 #endif
 
+/* One thread's scratch for A's rows: a block of dots, then the block form's work. */
+static uint64_t qgemm_dots_bytes(int64_t m_rows)
+{
+    return ((uint64_t)(m_rows < QGEMM_MB ? m_rows : QGEMM_MB) * QGEMM_JB * sizeof(int32_t) + 63u) & ~(uint64_t)63u;
+}
+
+static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows)
+{
+    return m_rows > 0 ? qgemm_dots_bytes(m_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw) : 0;
+}
+
+uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                           const fgq_tensor_view *const *out)
+{
+    fgq_qweights qw;
+    if (qgemm_check_all(node, in, out, &qw, NULL) != FGQ_OK)
+        return 0;
+    return qgemm_scratch_bytes(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1));
+}
+
 typedef struct {
+    const fgq_node_view *node;
     const fgq_qweights *qw;
     const fgq_qgemm_kernel *kern;
     const uint8_t *a;
@@ -83,11 +104,11 @@ typedef struct {
     int64_t m_rows, j_blocks;
 } qgemm_task;
 
-static __attribute__((noinline)) void qgemm_tile(const qgemm_task *t, int64_t r0, int64_t mb, int64_t j0, int64_t nb)
+static void qgemm_tile(const qgemm_task *t, int64_t r0, int64_t mb, int64_t j0, int64_t nb, int32_t *dot,
+                       uint8_t *work)
 {
-    int32_t dot[QGEMM_MB * QGEMM_JB];
     const fgq_qweights *qw = t->qw;
-    t->kern->gemm(qw, j0, nb, t->a + r0 * qw->k, qw->k, mb, t->a_s8, t->zx, dot, QGEMM_JB);
+    t->kern->gemm(qw, j0, nb, t->a + r0 * qw->k, qw->k, mb, t->a_s8, t->zx, dot, QGEMM_JB, work);
     for (int64_t r = 0; r < mb; r++)
         t->kern->requant(qw, j0, 1, dot + r * QGEMM_JB, nb, t->zy, t->qmin, t->qmax, t->y + (r0 + r) * qw->rows + j0,
                          t->y_s8);
@@ -98,12 +119,19 @@ static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
 {
     const qgemm_task *t = (const qgemm_task *)ctx;
     const fgq_qweights *qw = t->qw;
+    int32_t slot = -1;
+    int32_t *block = NULL; /* [mb][QGEMM_JB] dots, then the kernel's work, for kern->gemm */
+    uint8_t *work = NULL;
+    if (t->kern->gemm != NULL) {
+        block = (int32_t *)fgq_scratch_claim(t->node, &slot);
+        work = (uint8_t *)block + qgemm_dots_bytes(t->m_rows);
+    }
     for (int64_t task = b; task < e; task++) {
         const int64_t r0 = (task / t->j_blocks) * QGEMM_MB, j0 = (task % t->j_blocks) * QGEMM_JB;
         const int64_t mb = t->m_rows - r0 < QGEMM_MB ? t->m_rows - r0 : QGEMM_MB;
         const int64_t nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
         if (t->kern->gemm != NULL) {
-            qgemm_tile(t, r0, mb, j0, nb);
+            qgemm_tile(t, r0, mb, j0, nb, block, work);
             continue;
         }
         int32_t dot[QGEMM_JB];
@@ -112,6 +140,8 @@ static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
             t->kern->requant(qw, j0, 1, dot, nb, t->zy, t->qmin, t->qmax, t->y + r * qw->rows + j0, t->y_s8);
         }
     }
+    if (slot >= 0)
+        fgq_scratch_release(t->node, slot);
 }
 
 fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -121,10 +151,13 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     fgq_status st = qgemm_check_all(node, in, out, &qw, err);
     if (st == FGQ_OK)
         st = fgq_qweights_check_req(node, &qw, err);
+    if (st == FGQ_OK)
+        st = fgq_scratch_begin(node, qgemm_scratch_bytes(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1)), err);
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *a = in[0], *y = out[0];
     qgemm_task t = {
+        .node = node,
         .qw = &qw,
         .kern = fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &qw),
         .a = (const uint8_t *)a->data,

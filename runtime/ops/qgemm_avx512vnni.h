@@ -425,14 +425,14 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
 
 /* t2 with 4+ activation rows: the tiles would decode every chunk once per
  * 2 or 4 activation rows; instead blocks of weight rows are decoded once
- * into s8 codes {−1, 0, +1} on the stack (rows padded to 32) and run as s8
- * weights with the same group multipliers: the same integers. */
-enum { VNNI_DEC_BYTES = 16384 };
+ * into s8 codes {−1, 0, +1} in the caller's work buffer (rows padded to 32;
+ * FGQ_QGEMM_T2_DECODE_BYTES, qgemm_dispatch.h) and run as s8 weights with the
+ * same group multipliers: the same integers. */
+enum { VNNI_DEC_BYTES = FGQ_QGEMM_T2_DECODE_BYTES };
 
 FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                          int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd)
+                                          int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *dec)
 {
-    uint8_t dec[VNNI_DEC_BYTES];
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const int64_t K = qw->k, rs = (K + 31) & ~(int64_t)31;
@@ -456,14 +456,15 @@ FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int6
     }
 }
 
+/* work: FGQ_QGEMM_T2_DECODE_BYTES for t2 (NULL: decode in registers, the same integers). */
 FGQ_VNNI_INLINE void vnni_gemm(int t2, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                               int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                               int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work)
 {
-    if (t2 && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
+    if (t2 && work != NULL && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
         if (a_s8)
-            vnni_gemm_t2_decoded(1, qw, j0, n, a, lda, m, zx, dot, ldd);
+            vnni_gemm_t2_decoded(1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
         else
-            vnni_gemm_t2_decoded(0, qw, j0, n, a, lda, m, zx, dot, ldd);
+            vnni_gemm_t2_decoded(0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
         return;
     }
     if (a_s8)

@@ -204,10 +204,11 @@ const fgq_qgemm_kernel *fgq_qgemm_kernel_at(size_t i)
 }
 
 void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n,
-                           const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                           const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd,
+                           uint8_t *work)
 {
     if (kern->gemm != NULL) {
-        kern->gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd);
+        kern->gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, work);
         return;
     }
     for (int64_t r = 0; r < m; r++)

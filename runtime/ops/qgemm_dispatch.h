@@ -36,8 +36,23 @@
 typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
 
+/* Working memory of the block form: the x86 ternary kernels decode blocks of
+ * weight rows to s8 there (qgemm_avx512vnni.h); any other weights, and other
+ * builds, need none. Sized for the weights alone, whatever the CPU. */
+#if defined(__x86_64__) || defined(__i386__)
+enum { FGQ_QGEMM_T2_DECODE_BYTES = 16384 };
+#else
+enum { FGQ_QGEMM_T2_DECODE_BYTES = 0 };
+#endif
+static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw)
+{
+    return qw->dtype == FGQ_DT_T2 ? FGQ_QGEMM_T2_DECODE_BYTES : 0;
+}
+
+/* work: the caller's fgq_qgemm_gemm_work_bytes(qw) bytes (the op's scratch);
+ * kernels that need none ignore it. */
 typedef void (*fgq_qgemm_gemm_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                  int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                  int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 
 /* Output stage of n dot products: y[i] = clamp(z_y + requant(sat32(
  * B[c] + dot[i]), REQ[c]), qmin, qmax) with channel c = c0 + i·c_step
@@ -81,9 +96,10 @@ static inline int64_t fgq_qgemm_cost(const fgq_qgemm_kernel *kern, int64_t macs)
     return kern->dot == fgq_qgemm_dot_ref ? macs : macs / 32;
 }
 
-/* dot[r·ldd + i] for m activation rows: kern->gemm, or kern->dot per row. */
+/* dot[r·ldd + i] for m activation rows: kern->gemm, or kern->dot per row.
+ * work: fgq_qgemm_gemm_work_bytes(qw) bytes (any alignment; NULL when 0). */
 void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n,
-                           const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                           const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 
 /* The preference a node runs under: node->par's, AUTO when par is NULL. */
 int32_t fgq_node_kernels(const fgq_node_view *node);
@@ -156,15 +172,26 @@ typedef struct {
 
 enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
 
+/* Working memory the packed conv kernels take (`work`, 8-byte aligned, owned
+ * by the caller: QCONV's scratch slice): the tile's runs along output rows
+ * (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
+ * kernel) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. */
+enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 };
+static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
+{
+    const int64_t kp = (K + 3) / 4 * 4;
+    return FGQ_QCONV_PACK_SEG_BYTES + kp * FGQ_QCONV_PACK_TP + 2 * (kp + 32);
+}
+
 /* qconv_u8s8_4x32c4__avx512vnni.c: dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k,
  * p0 + r) − zx) for j < nb, r < np <= 32; s8 weights without GS, K <=
- * FGQ_QCONV_PACK_MAX_K. */
+ * FGQ_QCONV_PACK_MAX_K; work: fgq_qconv_pack_work_bytes(K). */
 void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 /* qconv_u8t2_2x32c4__avx512vnni.c: the same for t2 weights, or s8 with GS;
  * weights fgq_qgemm_vnni_fits takes. */
 void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot);
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
@@ -177,13 +204,13 @@ int fgq_qgemm_vbmi_fits(const fgq_qweights *qw);
 void fgq_qgemm_u8t2_1x4c64__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                        int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                            int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                            int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 /* qgemm_u8s8_4x4c32__avx512vnni.c / qgemm_u8t2_4x4c32__avx512vnni.c: 4
  * activation rows × 4 weight rows a tile, 32 k a step, vpdpbusd. */
 void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8s8_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
@@ -220,9 +247,9 @@ void fgq_qgemm_u8t2_1x4c16__neondot(const fgq_qweights *qw, int64_t j0, int64_t 
  * group, or groups of 8·j. */
 int fgq_qgemm_i8mm_fits(const fgq_qweights *qw);
 void fgq_qgemm_u8s8_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8t2_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                    int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 #endif
 
 #if defined(__ARM_FEATURE_DSP)
@@ -239,9 +266,9 @@ void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, co
  * chunk, every activation row over them with SMLAD; fewer than 4 rows go to
  * the rows' `dot`. */
 void fgq_qgemm_u8s8_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd);
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 /* qconv_dwrow__armdsp.c: the depthwise row step, 4 outputs a step (SMLABB/T). */
 void fgq_qconv_dwrow__armdsp(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 /* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),

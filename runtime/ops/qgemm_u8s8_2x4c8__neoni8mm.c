@@ -16,8 +16,10 @@ int fgq_qgemm_i8mm_fits(const fgq_qweights *qw)
 }
 
 FGQ_I8MM_FN void fgq_qgemm_u8s8_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                                int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                                                int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd,
+                           uint8_t *work)
 {
+    (void)work; /* this kernel keeps no buffer */
     if (a_s8)
         i8mm_gemm(qw, j0, n, a, lda, m, FGQ_NEON_A_S8, 0, zx, dot, ldd, fgq_qgemm_u8s8_1x4c16__neondot);
     else

@@ -169,10 +169,11 @@ __attribute__((target(FGQ_VBMI_TARGET))) void fgq_qgemm_u8t2_1x4c64__avx512vbmi(
 }
 
 void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                            int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                                            int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd,
+                           uint8_t *work)
 {
     if (m >= VNNI_MR) {
-        fgq_qgemm_u8t2_4x4c32__avx512vnni(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd);
+        fgq_qgemm_u8t2_4x4c32__avx512vnni(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, work);
         return;
     }
     for (int64_t r = 0; r < m; r++)

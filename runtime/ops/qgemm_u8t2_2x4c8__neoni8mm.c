@@ -13,8 +13,10 @@
 #if defined(FGQ_NEON_I8MM_ROWS)
 
 FGQ_I8MM_FN void fgq_qgemm_u8t2_2x4c8__neoni8mm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                                int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                                                int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd,
+                           uint8_t *work)
 {
+    (void)work; /* this kernel keeps no buffer */
     if (a_s8)
         i8mm_gemm(qw, j0, n, a, lda, m, FGQ_NEON_A_S8, 1, zx, dot, ldd, fgq_qgemm_u8t2_1x4c16__neondot);
     else

@@ -159,14 +159,18 @@ static void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a
 }
 
 void fgq_qgemm_u8s8_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd,
+                           uint8_t *work)
 {
+    (void)work; /* this kernel keeps no buffer */
     gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, fgq_qgemm_u8s8_1x2c4__armdsp);
 }
 
 void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
-                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd)
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd,
+                           uint8_t *work)
 {
+    (void)work; /* this kernel keeps no buffer */
     gemm(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, fgq_qgemm_u8t2_1x2c4__armdsp);
 }
 

@@ -6,8 +6,12 @@
  * named first on the command line, runs the model, writes the outputs (raw,
  * concatenated) to the second file, and prints one line of figures:
  *
- *   fgq-fw: ok model_bytes=B weight_bytes=W arena=A stack_used=S stack_size=Z heap_requests=0
- *           load_ticks=L run_ticks=T cpu_hz=F
+ *   fgq-fw: ok model_bytes=B weight_bytes=W arena=A arena_needed=N stack_used=S stack_size=Z
+ *           heap_requests=0 load_ticks=L run_ticks=T cpu_hz=F
+ *
+ * arena: MODEL_ARENA_SIZE, what the exporting (x86) build asked for; arena_needed:
+ * fgq_model_arena_size on this build (activations, records and one scratch slice
+ * sized with the Cortex-M tiles), never more.
  *
  * ticks: SysTick (processor clock) across fgq_model_load / fgq_model_run; under
  * QEMU -icount shift=0, instructions = ticks * 1e9 / cpu_hz. Exit status: 0
@@ -125,9 +129,10 @@ int main(void)
         return fail(out_path, NULL);
     sh_close(fd);
     char b1[24], b2[24];
-    sh_printf("fgq-fw: ok model_bytes=%lu weight_bytes=%lu arena=%lu stack_used=%lu stack_size=%lu heap_requests=%lu "
-              "load_ticks=%s run_ticks=%s cpu_hz=%lu\n",
-              (unsigned long)MODEL_SIZE, (unsigned long)MODEL_WEIGHT_BYTES, (unsigned long)sizeof g_arena, (unsigned long)fw_stack_used(),
+    sh_printf("fgq-fw: ok model_bytes=%lu weight_bytes=%lu arena=%lu arena_needed=%lu stack_used=%lu stack_size=%lu "
+              "heap_requests=%lu load_ticks=%s run_ticks=%s cpu_hz=%lu\n",
+              (unsigned long)MODEL_SIZE, (unsigned long)MODEL_WEIGHT_BYTES, (unsigned long)sizeof g_arena,
+              (unsigned long)fgq_model_arena_size(&g_model), (unsigned long)fw_stack_used(),
               (unsigned long)fw_stack_size(), (unsigned long)fw_heap_requests(), u64(load_ticks, b1),
               u64(run_ticks, b2), (unsigned long)FGQ_FW_CPU_HZ);
     return 0;

@@ -631,16 +631,26 @@ static fgq_status fold_by_runtime(const fgq_graph *g, const fgq_ir_node *n, fgq_
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     for (int32_t k = 0; k < n_ips && k < FGQ_NODE_MAX_IPARAMS; k++)
         ip[k] = ips[k];
-    const fgq_node_view nv = {n->name, (uint32_t)strlen(n->name), op, n->n_inputs, 1, ip, fp, NULL, 0};
+    fgq_node_view nv = {.name = n->name, .name_len = (uint32_t)strlen(n->name), .op = op, .n_inputs = n->n_inputs,
+                        .n_outputs = 1, .iparams = ip, .fparams = fp};
     const fgq_tensor_view *outs[1] = {&ov};
     fgq_error e = {FGQ_OK, ""};
     ov.data = NULL;
     if (impl->check(&nv, ins, outs, &e) != FGQ_OK)
         return FGQ_ERR_UNSUPPORTED;
-    ov.data = alloc_elems(total, ov.dtype);
-    if (ov.data == NULL)
+    /* one scratch slice (serial run), as fgq_model_run would give it */
+    const uint64_t stride = fgq_scratch_stride(impl->scratch != NULL ? impl->scratch(&nv, ins, outs) : 0);
+    if (stride > 0 && (stride > SIZE_MAX || (nv.scratch = aligned_alloc(64, (size_t)stride)) == NULL))
         return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
+    nv.scratch_stride = stride;
+    nv.n_scratch = stride > 0 ? 1 : 0;
+    ov.data = alloc_elems(total, ov.dtype);
+    if (ov.data == NULL) {
+        free(nv.scratch);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
+    }
     const fgq_status st = impl->run(&nv, ins, outs, &e);
+    free(nv.scratch);
     if (st != FGQ_OK) {
         free(ov.data);
         return fgq_fail(err, st, "%s (in constant folding)", e.msg);

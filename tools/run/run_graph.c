@@ -8,6 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* (Re)allocates the arena for the runner's thread count: activations, records
+ * and one scratch slice per thread (fgq_model_arena_size_threads). */
+static fgq_status alloc_arena(fgq_graph_runner *r, const char *name, fgq_error *err)
+{
+    const uint64_t size = fgq_model_arena_size_threads(&r->model, fgq_threadpool_n_threads(r->pool));
+    /* aligned_alloc wants a multiple of the alignment */
+    const uint64_t alloc = size ? (size + 63u) & ~(uint64_t)63u : 64u;
+    void *arena = alloc <= SIZE_MAX ? aligned_alloc(FGQ_MODEL_ALIGN, (size_t)alloc) : NULL;
+    if (arena == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate an arena of %llu bytes", name,
+                        (unsigned long long)alloc);
+    free(r->arena);
+    r->arena = arena;
+    r->arena_size = size;
+    return FGQ_OK;
+}
+
 /* Loads r->model_bytes and allocates the arena. name_load_errors: prefix the
  * loader's message with name (a file read from disk; the runtime does not know it). */
 static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, int name_load_errors, fgq_error *err)
@@ -25,16 +42,10 @@ static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, int name
         }
         return st;
     }
-    r->arena_size = fgq_model_arena_size(&r->model);
-    /* aligned_alloc wants a multiple of the alignment; the planner rounds to 64 already. */
-    uint64_t alloc = r->arena_size ? (r->arena_size + 63u) & ~(uint64_t)63u : 64u;
-    r->arena = aligned_alloc(FGQ_MODEL_ALIGN, (size_t)alloc);
-    if (r->arena == NULL) {
+    st = alloc_arena(r, name, err);
+    if (st != FGQ_OK)
         fgq_graph_runner_free(r);
-        return fgq_fail(err, FGQ_ERR_NOMEM, "%s: cannot allocate an arena of %llu bytes", name,
-                        (unsigned long long)alloc);
-    }
-    return FGQ_OK;
+    return st;
 }
 
 fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_error *err)
@@ -97,9 +108,10 @@ fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, 
                         FGQ_THREADPOOL_MAX_THREADS);
     fgq_threadpool_destroy(r->pool);
     r->pool = NULL;
-    if (n_threads == 1)
-        return FGQ_OK;
-    return fgq_threadpool_create(n_threads, &r->pool, err);
+    fgq_status st = n_threads == 1 ? FGQ_OK : fgq_threadpool_create(n_threads, &r->pool, err);
+    if (st == FGQ_OK) /* one scratch slice per thread */
+        st = alloc_arena(r, "model", err);
+    return st;
 }
 
 int32_t fgq_graph_runner_threads(const fgq_graph_runner *r)

@@ -1,0 +1,193 @@
+/* test_scratch.c — scratch owned by the caller (fgq_runtime.h, fgq_ops.h).
+ *
+ * A small convolutional model (a 3×3 conv, a depthwise 3×3, a 1×1 conv, a
+ * Gemm), quantized with s8 and with ternary:g4 weights, is written, loaded
+ * and run through the public API with arenas sized from the query functions.
+ * Oracles: the run with exactly fgq_model_arena_size bytes succeeds and gives
+ * the bytes the graph runner gives; one byte less fails with FGQ_ERR_NOMEM,
+ * a message, and the outputs untouched; with a 2-thread pool the run needs
+ * fgq_model_arena_size_threads(m, 2) bytes (one less: FGQ_ERR_NOMEM) and gives
+ * the serial bytes; the reference kernels (no scratch used) give them too;
+ * the scratch holds garbage before every run (memset 0xA5 / 0x5A). */
+#include "export/fgq_writer.h"
+#include "fgq_runtime.h"
+#include "fgq_test.h"
+#include "graph_build.h"
+#include "passes/passes.h"
+#include "quant/quantize.h"
+#include "quant/stats/calib.h"
+#include "threadpool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 0x2545F4914F6CDD1Dull;
+static float frand(float lo, float hi)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return lo + (hi - lo) * (float)((double)(rng >> 11) / 9007199254740992.0);
+}
+
+enum { C_IN = 8, H = 12, W = 12, C1 = 16, C2 = 24, NCLS = 10, NSAMP = 16 };
+
+static int32_t rand_const(fgq_graph *g, const char *name, int32_t rank, const int64_t *dims, float amp)
+{
+    int64_t n = 1;
+    for (int32_t i = 0; i < rank; i++)
+        n *= dims[i];
+    float *v = malloc((size_t)n * sizeof(float));
+    for (int64_t i = 0; i < n; i++)
+        v[i] = frand(-amp, amp);
+    int32_t t = const_f32(g, name, rank, dims, v);
+    free(v);
+    return t;
+}
+
+/* x [1,8,12,12] -> conv 3×3 pad 1 (8 -> 16, Relu) -> depthwise 3×3 pad 1 (Relu) -> conv 1×1 (16 -> 24)
+ * -> Flatten -> Gemm -> y [1,10] */
+static fgq_graph *build(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    const int64_t dx[4] = {1, C_IN, H, W}, d1[4] = {1, C1, H, W}, d2[4] = {1, C2, H, W}, df[2] = {1, C2 * H * W},
+                  dy[2] = {1, NCLS};
+    const int64_t dw1[4] = {C1, C_IN, 3, 3}, dwd[4] = {C1, 1, 3, 3}, dw2[4] = {C2, C1, 1, 1}, db1[1] = {C1},
+                  dwg[2] = {NCLS, C2 * H * W}, dbg[1] = {NCLS};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 4, dx);
+    int32_t W1 = rand_const(g, "w1", 4, dw1, 0.4f), B1 = rand_const(g, "b1", 1, db1, 0.2f);
+    int32_t WD = rand_const(g, "wd", 4, dwd, 0.6f), W2 = rand_const(g, "w2", 4, dw2, 0.5f);
+    int32_t WG = rand_const(g, "wg", 2, dwg, 0.05f), BG = rand_const(g, "bg", 1, dbg, 0.1f);
+    int32_t c1 = tensor(g, "c1", FGQ_TK_INTERMEDIATE, 4, d1), cd = tensor(g, "cd", FGQ_TK_INTERMEDIATE, 4, d1);
+    int32_t c2 = tensor(g, "c2", FGQ_TK_INTERMEDIATE, 4, d2), f = tensor(g, "f", FGQ_TK_INTERMEDIATE, 2, df);
+    int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, dy);
+    const int32_t in1[3] = {x, W1, B1}, ind[2] = {c1, WD}, in2[2] = {cd, W2}, ing[3] = {f, WG, BG};
+    const int64_t pads[4] = {1, 1, 1, 1};
+    int32_t n1 = node(g, "conv1", "Conv", 3, in1, c1);
+    attr_ints(g, n1, "pads", 4, pads);
+    add_attr(g, n1, FGQ_ATTR_ACT, FGQ_ATTR_INT)->i = FGQ_ACT_RELU;
+    int32_t nd = node(g, "dw", "Conv", 2, ind, cd);
+    attr_ints(g, nd, "pads", 4, pads);
+    add_attr(g, nd, "group", FGQ_ATTR_INT)->i = C1;
+    add_attr(g, nd, FGQ_ATTR_ACT, FGQ_ATTR_INT)->i = FGQ_ACT_RELU;
+    node(g, "conv2", "Conv", 2, in2, c2);
+    node(g, "flat", "Flatten", 1, &c2, f);
+    int32_t ng = node(g, "fc", "Gemm", 3, ing, y);
+    add_attr(g, ng, "transB", FGQ_ATTR_INT)->i = 1;
+    set_io(g, 1, &x, 1, &y);
+    return g;
+}
+
+static void *alloc64(uint64_t n) { return aligned_alloc(64, (size_t)((n + 64) & ~(uint64_t)63)); }
+
+/* One run in `size` bytes of a fresh garbage-filled arena; y is prefilled with 0x5A. */
+static fgq_status run_in(const fgq_model *m, uint64_t size, const fgq_parallel *par, const float *x, float *y,
+                         fgq_error *err)
+{
+    uint8_t *arena = alloc64(size);
+    memset(arena, 0xA5, (size_t)size);
+    memset(y, 0x5A, NCLS * sizeof(float));
+    const void *ins[1] = {x};
+    void *outs[1] = {y};
+    fgq_error_clear(err);
+    fgq_status st = fgq_model_run_parallel(m, arena, size, ins, outs, NULL, NULL, par, err);
+    free(arena);
+    return st;
+}
+
+static void check_policy(const char *policy, fgq_threadpool *pool)
+{
+    fgq_graph *fg = build();
+    float *calib = malloc((size_t)NSAMP * C_IN * H * W * sizeof(float));
+    for (int i = 0; i < NSAMP * C_IN * H * W; i++)
+        calib[i] = frand(-1.0f, 2.0f);
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_policy_parse(policy, &cfg.weights, &err) == FGQ_OK);
+    fgq_calib c;
+    fgq_graph *qg = NULL;
+    fgq_layer_report *rep = NULL;
+    int32_t n_rep = 0;
+    fgq_samples s = samples_of(fg, calib, NSAMP);
+    fgq_status st = fgq_calib_init(&c, fg, &err);
+    if (st == FGQ_OK)
+        st = fgq_calib_run(&c, fg, &s, NULL, NULL, &err);
+    if (st == FGQ_OK)
+        st = fgq_quantize_graph(fg, &c, &cfg, &qg, &rep, &n_rep, &err);
+    fgq_calib_free(&c);
+    CHECK_MSG(st == FGQ_OK && qg != NULL, "%s: %s", policy, err.msg);
+    uint8_t *buf = NULL;
+    uint64_t size = 0;
+    fgq_model m;
+    if (st == FGQ_OK)
+        st = fgq_write_model(qg, &buf, &size, &err);
+    if (st == FGQ_OK)
+        st = fgq_model_load(&m, buf, size, &err);
+    CHECK_MSG(st == FGQ_OK, "%s: %s", policy, err.msg);
+    if (st == FGQ_OK) {
+        /* the model is integer: three QCONV nodes, the depthwise one among them */
+        int n_qconv = 0, n_dw = 0;
+        for (int32_t j = 0; j < fgq_model_n_nodes(&m); j++) {
+            fgq_node_info ni;
+            fgq_model_node_info(&m, j, &ni);
+            n_qconv += ni.op == FGQ_OP_QCONV;
+            n_dw += ni.op == FGQ_OP_QCONV && ni.iparams[FGQ_P_GROUP] == C1;
+        }
+        CHECK_MSG(n_qconv == 3 && n_dw == 1, "%s: %d QCONV, %d depthwise", policy, n_qconv, n_dw);
+        /* the convs declare scratch; the arena is activations + records + slices */
+        const uint64_t slice = fgq_model_scratch_size(&m), one = fgq_model_arena_size(&m);
+        const uint64_t two = fgq_model_arena_size_threads(&m, 2);
+        CHECK_MSG(slice > 0 && slice % 64 == 0, "%s: slice %llu", policy, (unsigned long long)slice);
+        CHECK(one == fgq_model_arena_size_threads(&m, 1) && one == fgq_model_arena_size_threads(&m, 0));
+        CHECK(one > fgq_model_activation_size(&m) + slice && two == one + slice);
+
+        float *x = calib + 3 * C_IN * H * W, y1[NCLS], y[NCLS], yr[NCLS];
+        /* exactly the declared bytes */
+        CHECK_MSG(run_in(&m, one, NULL, x, y1, &err) == FGQ_OK, "%s: %s", policy, err.msg);
+        /* one byte short: refused before anything runs, with the sizes in the message */
+        CHECK(run_in(&m, one - 1, NULL, x, y, &err) == FGQ_ERR_NOMEM);
+        CHECK_MSG(strstr(err.msg, "scratch") != NULL, "%s", err.msg);
+        CHECK(((const uint8_t *)y)[0] == 0x5A);
+        /* two threads: a slice each, the same bytes */
+        const fgq_parallel *par = fgq_threadpool_parallel(pool);
+        CHECK_MSG(run_in(&m, two, par, x, y, &err) == FGQ_OK, "%s: %s", policy, err.msg);
+        CHECK_MSG(memcmp(y, y1, sizeof y) == 0, "%s: 2 threads differ from 1", policy);
+        CHECK(run_in(&m, two - 1, par, x, y, &err) == FGQ_ERR_NOMEM);
+        /* the reference kernels: the same bytes */
+        fgq_parallel ref = {NULL, 1, NULL, FGQ_KERNELS_REF};
+        CHECK_MSG(run_in(&m, one, &ref, x, yr, &err) == FGQ_OK, "%s: %s", policy, err.msg);
+        CHECK_MSG(memcmp(yr, y1, sizeof yr) == 0, "%s: reference kernels differ", policy);
+        /* the graph runner (tools/, CLI, Python) sizes its own arena: the same bytes */
+        fgq_graph_runner r;
+        CHECK(fgq_graph_runner_init(&r, qg, &err) == FGQ_OK);
+        float *yo = y;
+        const float *xi = x;
+        CHECK(fgq_graph_runner_set_threads(&r, 2, &err) == FGQ_OK && r.arena_size == two);
+        CHECK_MSG(fgq_graph_runner_run(&r, &xi, &yo, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
+        CHECK(memcmp(y, y1, sizeof y) == 0);
+        fgq_graph_runner_free(&r);
+    }
+    free(buf);
+    free(rep);
+    fgq_graph_free(qg);
+    fgq_graph_free(fg);
+    free(calib);
+}
+
+static fgq_threadpool *g_pool;
+static void test_s8(void) { check_policy("s8", g_pool); }
+static void test_ternary(void) { check_policy("ternary:g4", g_pool); }
+
+int main(void)
+{
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
+    RUN(test_s8);
+    RUN(test_ternary);
+    fgq_threadpool_destroy(g_pool);
+    return FGQ_TEST_DONE();
+}
