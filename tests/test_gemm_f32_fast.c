@@ -237,7 +237,7 @@ static void kernel_tile(int tb, int64_t mr, int64_t k, int64_t n, int64_t j0, in
             want[i * n + j] = acc;
         }
     if (tb)
-        fgq_gemm_f32_6x8t__avx2(a, ars, acs, mr, b, k, k, j0, j1, y, n);
+        fgq_gemm_f32_6x16t__avx2(a, ars, acs, mr, b, k, k, j0, j1, y, n);
     else
         fgq_gemm_f32_6x16__avx2(a, ars, acs, mr, b, n, k, j0, j1, y, n);
     CHECK_MSG(memcmp(y, want, sizeof(float) * (size_t)(mr * n)) == 0,

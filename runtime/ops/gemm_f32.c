@@ -208,7 +208,7 @@ static void gemm_units_fast(void *ctx, int64_t begin, int64_t end)
         if (!t->tb)
             fgq_gemm_f32_6x16__avx2(t->a + i0 * ars, ars, acs, mr, t->b, n, k, j0, j1, t->y + i0 * n, n);
         else
-            fgq_gemm_f32_6x8t__avx2(t->a + i0 * ars, ars, acs, mr, t->b, k, k, j0, j1, t->y + i0 * n, n);
+            fgq_gemm_f32_6x16t__avx2(t->a + i0 * ars, ars, acs, mr, t->b, k, k, j0, j1, t->y + i0 * n, n);
         for (int64_t i = i0; i < i0 + mr; i++)
             gemm_epilogue_f32(t, i, j0, j1);
     }

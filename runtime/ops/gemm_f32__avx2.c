@@ -19,16 +19,17 @@
  * masked tail. B is read where it lies: each p reads 64 contiguous bytes of
  * a row, which the hardware prefetcher streams; no packing, so no scratch.
  *
- * 6x8t (B' = Bᵀ, B row-major [N, ldb], the Linear layer's weight): Y(i, j)
- * is a dot product along a row of B. Eight rows of B, 8 k at a time, are
- * transposed in registers (8x8: unpack, shuffle, permute) into a 1 KiB
- * stack block of 32 k x 8 columns; then each of up to six rows of A'
- * broadcasts its 32 values against it, one accumulator per row, k in order.
- * The k tail (K mod 8) is gathered scalar by scalar. Columns past N in the
- * last group of 8 repeat row j0's data and are never stored.
+ * 6x16t (B' = Bᵀ, B row-major [N, ldb], the Linear layer's weight): Y(i, j)
+ * is a dot product along a row of B, but summing it 8 k to a vector would
+ * change the order. So 16 rows of B, 8 k at a time, are transposed in
+ * registers (two 8x8: unpack, shuffle, permute) into a 2 KiB stack block of
+ * 32 k x 16 columns; then each of up to six rows of A' broadcasts its 32
+ * values against it, two accumulators per row (12 for a full tile), k in
+ * order. The k tail (K mod 8) is copied scalar by scalar. Columns past N in
+ * the last group of 16 repeat row j's data and are never stored.
  *
  * A'(i, p) = a[i·ars + p·acs]: (k, 1) for A, (1, m) for transA. No
- * allocation; at most ~1.3 KiB of stack.
+ * allocation; at most ~2.3 KiB of stack.
  */
 #include "ops_f32.h"
 
@@ -182,53 +183,88 @@ __attribute__((target("avx2"))) static void transpose_8x8(const __m256 r[8], __m
     out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-enum { KB = 32 }; /* k per transposed block: KB x 8 floats = 1 KiB of stack */
+enum { KB = 32 }; /* k per transposed block: KB x 16 floats = 2 KiB of stack */
 
-__attribute__((target("avx2"))) void fgq_gemm_f32_6x8t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr,
-                                                             const float *b, int64_t ldb, int64_t k, int64_t j0,
-                                                             int64_t j1, float *y, int64_t ldy)
+/* Rows [i0, i0+6) when all6, else row i0 alone, of the tile against one
+ * transposed block bt[kb][16]: c[i][0..2) += A'(i, p0+q)·bt[q], q in order. */
+#define T_ROW(ai, c0, c1)                                                                             \
+    do {                                                                                              \
+        const __m256 av_ = _mm256_broadcast_ss((ai) + q * acs);                                      \
+        MADD(c0, av_, b0);                                                                            \
+        MADD(c1, av_, b1);                                                                            \
+    } while (0)
+
+__attribute__((target("avx2"))) void fgq_gemm_f32_6x16t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr,
+                                                              const float *b, int64_t ldb, int64_t k, int64_t j0,
+                                                              int64_t j1, float *y, int64_t ldy)
 {
-    _Alignas(32) float bt[KB * 8];
-    for (int64_t j = j0; j < j1; j += 8) {
-        const int64_t w = j1 - j < 8 ? j1 - j : 8;
-        const float *br[8];
-        for (int64_t q = 0; q < 8; q++)
+    _Alignas(32) float bt[KB * 16];
+    for (int64_t j = j0; j < j1; j += 16) {
+        const int64_t w = j1 - j < 16 ? j1 - j : 16;
+        const float *br[16];
+        for (int64_t q = 0; q < 16; q++)
             br[q] = b + (j + (q < w ? q : 0)) * ldb;
-        __m256 acc[6];
+        __m256 acc[6][2];
         for (int64_t i = 0; i < mr; i++)
-            acc[i] = _mm256_setzero_ps();
+            acc[i][0] = acc[i][1] = _mm256_setzero_ps();
         for (int64_t p0 = 0; p0 < k; p0 += KB) {
             const int64_t kb = k - p0 < KB ? k - p0 : KB;
             int64_t s = 0;
-            for (; s + 8 <= kb; s += 8) {
-                __m256 r[8], t[8];
-                for (int q = 0; q < 8; q++)
-                    r[q] = _mm256_loadu_ps(br[q] + p0 + s);
-                transpose_8x8(r, t);
-                for (int q = 0; q < 8; q++)
-                    _mm256_store_ps(bt + (s + q) * 8, t[q]);
-            }
+            for (; s + 8 <= kb; s += 8)
+                for (int h = 0; h < 2; h++) {
+                    __m256 r[8], t[8];
+                    for (int q = 0; q < 8; q++)
+                        r[q] = _mm256_loadu_ps(br[8 * h + q] + p0 + s);
+                    transpose_8x8(r, t);
+                    for (int q = 0; q < 8; q++)
+                        _mm256_store_ps(bt + (s + q) * 16 + 8 * h, t[q]);
+                }
             for (; s < kb; s++)
-                _mm256_store_ps(bt + s * 8, _mm256_setr_ps(br[0][p0 + s], br[1][p0 + s], br[2][p0 + s], br[3][p0 + s],
-                                                           br[4][p0 + s], br[5][p0 + s], br[6][p0 + s],
-                                                           br[7][p0 + s]));
-            for (int64_t i = 0; i < mr; i++) {
-                const float *ai = a + i * ars + p0 * acs;
-                __m256 c = acc[i];
-                for (int64_t q = 0; q < kb; q++)
-                    MADD(c, _mm256_broadcast_ss(ai + q * acs), _mm256_load_ps(bt + q * 8));
-                acc[i] = c;
+                for (int q = 0; q < 16; q++)
+                    bt[s * 16 + q] = br[q][p0 + s];
+            if (mr == 6) {
+                const float *a0 = a + p0 * acs, *a1 = a0 + ars, *a2 = a1 + ars, *a3 = a2 + ars, *a4 = a3 + ars,
+                            *a5 = a4 + ars;
+                __m256 c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1], c20 = acc[2][0];
+                __m256 c21 = acc[2][1], c30 = acc[3][0], c31 = acc[3][1], c40 = acc[4][0], c41 = acc[4][1];
+                __m256 c50 = acc[5][0], c51 = acc[5][1];
+                for (int64_t q = 0; q < kb; q++) {
+                    const __m256 b0 = _mm256_load_ps(bt + q * 16), b1 = _mm256_load_ps(bt + q * 16 + 8);
+                    T_ROW(a0, c00, c01);
+                    T_ROW(a1, c10, c11);
+                    T_ROW(a2, c20, c21);
+                    T_ROW(a3, c30, c31);
+                    T_ROW(a4, c40, c41);
+                    T_ROW(a5, c50, c51);
+                }
+                acc[0][0] = c00, acc[0][1] = c01, acc[1][0] = c10, acc[1][1] = c11, acc[2][0] = c20;
+                acc[2][1] = c21, acc[3][0] = c30, acc[3][1] = c31, acc[4][0] = c40, acc[4][1] = c41;
+                acc[5][0] = c50, acc[5][1] = c51;
+            } else {
+                for (int64_t i = 0; i < mr; i++) {
+                    const float *ai = a + i * ars + p0 * acs;
+                    __m256 c0 = acc[i][0], c1 = acc[i][1];
+                    for (int64_t q = 0; q < kb; q++) {
+                        const __m256 b0 = _mm256_load_ps(bt + q * 16), b1 = _mm256_load_ps(bt + q * 16 + 8);
+                        T_ROW(ai, c0, c1);
+                    }
+                    acc[i][0] = c0, acc[i][1] = c1;
+                }
             }
         }
+        const __m256i m0 = tail_mask(w < 8 ? w : 8), m1 = tail_mask(w > 8 ? w - 8 : 0);
         for (int64_t i = 0; i < mr; i++) {
-            if (w == 8) {
-                _mm256_storeu_ps(y + i * ldy + j, acc[i]);
+            if (w == 16) {
+                _mm256_storeu_ps(y + i * ldy + j, acc[i][0]);
+                _mm256_storeu_ps(y + i * ldy + j + 8, acc[i][1]);
             } else {
-                _mm256_maskstore_ps(y + i * ldy + j, tail_mask(w), acc[i]);
+                _mm256_maskstore_ps(y + i * ldy + j, m0, acc[i][0]);
+                _mm256_maskstore_ps(y + i * ldy + j + 8, m1, acc[i][1]);
             }
         }
     }
 }
+#undef T_ROW
 
 #undef MADD
 #endif

@@ -86,16 +86,16 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
  * j in [j0, j1): y[i·ldy + j] = Σ_{p<k} A'(i,p)·B'(p,j), A'(i,p) =
  * a[i·ars + p·acs], each product and add rounded to float, p in order from
  * 0.0f (overwrites y; reads nothing of y). 6x16: B'(p,j) = b[p·ldb + j]
- * (B as it lies); 6x8t: B'(p,j) = b[j·ldb + p] (transB). No allocation,
- * about 1.3 KiB of stack. Call only where the CPU has AVX2: fgq_gemm_f32_fast
+ * (B as it lies); 6x16t: B'(p,j) = b[j·ldb + p] (transB). No allocation,
+ * about 2.3 KiB of stack. Call only where the CPU has AVX2: fgq_gemm_f32_fast
  * says whether node's Gemm/MatMul run them (x86 GCC/Clang build, AVX2+FMA
  * CPU, kernels not REF). */
 int fgq_gemm_f32_fast(const fgq_node_view *node);
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 void fgq_gemm_f32_6x16__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr, const float *b, int64_t ldb,
                              int64_t k, int64_t j0, int64_t j1, float *y, int64_t ldy);
-void fgq_gemm_f32_6x8t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr, const float *b, int64_t ldb,
-                             int64_t k, int64_t j0, int64_t j1, float *y, int64_t ldy);
+void fgq_gemm_f32_6x16t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr, const float *b,
+                              int64_t ldb, int64_t k, int64_t j0, int64_t j1, float *y, int64_t ldy);
 #endif
 
 #endif /* FGQ_OPS_F32_H */
