@@ -119,6 +119,7 @@ int fgq_gemm_f32_fast(const fgq_node_view *node)
     return GEMM_F32_X86 && fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0;
 }
 
+#if GEMM_F32_X86
 /* The fast path's units: tiles of up to 6 rows by column blocks of cb, the
  * row tile fastest, so a thread's consecutive units reuse one panel of B
  * (K x cb) from cache. Column blocks are at most 256 wide, and narrower
@@ -136,6 +137,7 @@ static tile_plan plan_fast(const fgq_parallel *par, int64_t nmat, int64_t m, int
     }
     return tp;
 }
+#endif
 
 typedef struct {
     const float *a, *b, *c; /* c NULL: no C term (absent or beta == 0) */

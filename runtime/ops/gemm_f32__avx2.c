@@ -8,10 +8,11 @@
  * float and one add (the build's -std=c11 keeps them separately rounded, no
  * FMA). Both kernels keep exactly that sequence per element, 8 columns of Y
  * to a vector, mul then add; only which elements share a register changes.
- * FMA would be one rounding fewer and about as fast on the CPUs measured
- * (docs/benchmarks.md): not worth giving up FGQ_KERNELS=ref's byte-for-byte
- * proof. So any split of rows or columns over threads, and any mix of tiles,
- * gives the same bytes.
+ * FMA (one rounding fewer) measured no faster at M = 1, where loads bound
+ * the kernel, and ~1.3x faster at M >= 16 (docs/benchmarks.md, 2026-12-04):
+ * kept out, so that FGQ_KERNELS=ref still proves whole models byte for byte.
+ * Any split of rows or columns over threads, and any mix of tiles, gives the
+ * same bytes.
  *
  * 6x16 (B' = B, row-major [K, ldb]): six rows of Y times 16 columns in 12
  * accumulators, a row of B loaded once per p for all six; fewer than six
