@@ -253,8 +253,9 @@ fgq_status fgq_gemm_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
 #if GEMM_F32_X86
     if (fgq_gemm_f32_fast(node)) {
         t.tp = plan_fast(node->par, 1, t.m, t.n);
+        const int64_t rows = t.m < FAST_MR ? t.m : FAST_MR; /* rows in a (full) tile */
         fgq_parallel_for(node->par, t.tp.units,
-                         fgq_parallel_grain(node->par, t.tp.units, FAST_MR * (t.k * t.tp.cb + t.tp.cb)),
+                         fgq_parallel_grain(node->par, t.tp.units, rows * (t.k * t.tp.cb + t.tp.cb)),
                          gemm_units_fast, &t);
         return FGQ_OK;
     }
@@ -413,8 +414,9 @@ fgq_status fgq_matmul_f32_run(const fgq_node_view *node, const fgq_tensor_view *
 #if GEMM_F32_X86
     if (fgq_gemm_f32_fast(node)) {
         t.tp = plan_fast(node->par, nmat, s->m, s->n);
+        const int64_t rows = s->m < FAST_MR ? s->m : FAST_MR;
         fgq_parallel_for(node->par, t.tp.units,
-                         fgq_parallel_grain(node->par, t.tp.units, FAST_MR * (s->k * t.tp.cb + t.tp.cb)),
+                         fgq_parallel_grain(node->par, t.tp.units, rows * (s->k * t.tp.cb + t.tp.cb)),
                          matmul_units_fast, &t);
         return FGQ_OK;
     }
