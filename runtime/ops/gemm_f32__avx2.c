@@ -30,7 +30,7 @@
  * the last group of 16 repeat row j's data and are never stored.
  *
  * A'(i, p) = a[i·ars + p·acs]: (k, 1) for A, (1, m) for transA. No
- * allocation; at most ~2.3 KiB of stack.
+ * allocation; under 3 KiB of stack (gcc -fstack-usage: 2952 bytes for 6x16t).
  */
 #include "ops_f32.h"
 

@@ -87,7 +87,7 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
  * a[i·ars + p·acs], each product and add rounded to float, p in order from
  * 0.0f (overwrites y; reads nothing of y). 6x16: B'(p,j) = b[p·ldb + j]
  * (B as it lies); 6x16t: B'(p,j) = b[j·ldb + p] (transB). No allocation,
- * about 2.3 KiB of stack. Call only where the CPU has AVX2: fgq_gemm_f32_fast
+ * under 3 KiB of stack. Call only where the CPU has AVX2: fgq_gemm_f32_fast
  * says whether node's Gemm/MatMul run them (x86 GCC/Clang build, AVX2+FMA
  * CPU, kernels not REF). */
 int fgq_gemm_f32_fast(const fgq_node_view *node);
