@@ -13,9 +13,16 @@
  * Both split Y over node->par's threads by rows, and by column blocks when
  * rows are few (M = 1); no reduction is ever split, so results are
  * bit-identical for any thread count.
+ *
+ * Two paths, the same bytes: where fgq_gemm_f32_fast(node) (an AVX2+FMA CPU,
+ * kernels not forced to REF) the K-sums come from the register-blocked
+ * microkernels of gemm_f32__avx2.c over tiles of 6 rows; else from the loops
+ * below, the reference twin. The epilogue (alpha, beta·C, activation) is one
+ * function shared by both.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 
 #include <string.h>
 
@@ -101,6 +108,37 @@ fgq_status fgq_gemm_f32_check(const fgq_node_view *node, const fgq_tensor_view *
     return fgq_ops_check_out_dims(node, out[0], 2, dims, err);
 }
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define GEMM_F32_X86 1
+#else
+#define GEMM_F32_X86 0
+#endif
+
+int fgq_gemm_f32_fast(const fgq_node_view *node)
+{
+    return GEMM_F32_X86 && fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0;
+}
+
+#if GEMM_F32_X86
+/* The fast path's units: tiles of up to 6 rows by column blocks of cb, the
+ * row tile fastest, so a thread's consecutive units reuse one panel of B
+ * (K x cb) from cache. Column blocks are at most 256 wide, and narrower
+ * (a multiple of 16) when there are too few tiles for the threads. */
+enum { FAST_MR = 6, FAST_CB = 256 };
+
+static tile_plan plan_fast(const fgq_parallel *par, int64_t nmat, int64_t m, int64_t n)
+{
+    const int64_t rt = (m + FAST_MR - 1) / FAST_MR;
+    tile_plan tp = plan_tiles(par, nmat, rt, n);
+    if (tp.cb > FAST_CB) {
+        tp.cb = FAST_CB;
+        tp.nblk = (n + tp.cb - 1) / tp.cb;
+        tp.units = nmat * rt * tp.nblk;
+    }
+    return tp;
+}
+#endif
+
 typedef struct {
     const float *a, *b, *c; /* c NULL: no C term (absent or beta == 0) */
     float *y;
@@ -109,6 +147,21 @@ typedef struct {
     float alpha, beta, act_lo, act_hi;
     tile_plan tp;
 } gemm_task;
+
+/* Y(i, [j0, j1)) = alpha·Y + beta·C, then the activation, on the raw K-sums. */
+static void gemm_epilogue_f32(const gemm_task *t, int64_t i, int64_t j0, int64_t j1)
+{
+    float *yr = t->y + i * t->n;
+    if (t->c != NULL) {
+        const float *cr = t->c + i * t->cs_i;
+        for (int64_t j = j0; j < j1; j++)
+            yr[j] = t->alpha * yr[j] + t->beta * cr[j * t->cs_j];
+    } else if (t->alpha != 1.0f) {
+        for (int64_t j = j0; j < j1; j++)
+            yr[j] *= t->alpha;
+    }
+    fgq_ops_act_apply_f32(yr + j0, j1 - j0, t->act, t->act_lo, t->act_hi);
+}
 
 /* Gemm units [begin, end): per element, the K-sum in p order, then
  * alpha·Y + beta·C, then the activation — as in a serial run. */
@@ -139,17 +192,30 @@ static void gemm_units_f32(void *ctx, int64_t begin, int64_t end)
                 yr[j] = acc;
             }
         }
-        if (t->c != NULL) {
-            const float *cr = t->c + i * t->cs_i;
-            for (int64_t j = j0; j < j1; j++)
-                yr[j] = t->alpha * yr[j] + t->beta * cr[j * t->cs_j];
-        } else if (t->alpha != 1.0f) {
-            for (int64_t j = j0; j < j1; j++)
-                yr[j] *= t->alpha;
-        }
-        fgq_ops_act_apply_f32(yr + j0, j1 - j0, t->act, t->act_lo, t->act_hi);
+        gemm_epilogue_f32(t, i, j0, j1);
     }
 }
+
+#if GEMM_F32_X86
+/* The same units as plan_fast cuts them: K-sums of a 6-row tile by the
+ * AVX2 microkernels, then the shared epilogue per row. */
+static void gemm_units_fast(void *ctx, int64_t begin, int64_t end)
+{
+    const gemm_task *t = (const gemm_task *)ctx;
+    const int64_t m = t->m, n = t->n, k = t->k, rt = (m + FAST_MR - 1) / FAST_MR;
+    const int64_t ars = t->ta ? 1 : k, acs = t->ta ? m : 1;
+    for (int64_t u = begin; u < end; u++) {
+        const int64_t i0 = u % rt * FAST_MR, j0 = u / rt * t->tp.cb;
+        const int64_t mr = m - i0 < FAST_MR ? m - i0 : FAST_MR, j1 = j0 + t->tp.cb < n ? j0 + t->tp.cb : n;
+        if (!t->tb)
+            fgq_gemm_f32_6x16__avx2(t->a + i0 * ars, ars, acs, mr, t->b, n, k, j0, j1, t->y + i0 * n, n);
+        else
+            fgq_gemm_f32_6x16t__avx2(t->a + i0 * ars, ars, acs, mr, t->b, k, k, j0, j1, t->y + i0 * n, n);
+        for (int64_t i = i0; i < i0 + mr; i++)
+            gemm_epilogue_f32(t, i, j0, j1);
+    }
+}
+#endif
 
 fgq_status fgq_gemm_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                             const fgq_tensor_view *const *out, fgq_error *err)
@@ -184,6 +250,16 @@ fgq_status fgq_gemm_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     }
     if (t.m == 0 || t.n == 0)
         return FGQ_OK;
+#if GEMM_F32_X86
+    if (fgq_gemm_f32_fast(node)) {
+        t.tp = plan_fast(node->par, 1, t.m, t.n);
+        const int64_t rows = t.m < FAST_MR ? t.m : FAST_MR; /* rows in a (full) tile */
+        fgq_parallel_for(node->par, t.tp.units,
+                         fgq_parallel_grain(node->par, t.tp.units, rows * (t.k * t.tp.cb + t.tp.cb)),
+                         gemm_units_fast, &t);
+        return FGQ_OK;
+    }
+#endif
     t.tp = plan_tiles(node->par, 1, t.m, t.n);
     fgq_parallel_for(node->par, t.tp.units, fgq_parallel_grain(node->par, t.tp.units, t.k * t.tp.cb + t.tp.cb),
                      gemm_units_f32, &t);
@@ -275,6 +351,35 @@ static void matmul_units_f32(void *ctx, int64_t begin, int64_t end)
     }
 }
 
+#if GEMM_F32_X86
+/* MatMul units as plan_fast cuts them (matrix slowest): 6-row tiles by the
+ * AVX2 6x16 kernel, then the activation. */
+static void matmul_units_fast(void *ctx, int64_t begin, int64_t end)
+{
+    const matmul_task *t = (const matmul_task *)ctx;
+    const matmul_shape *s = &t->s;
+    const int64_t rt = (s->m + FAST_MR - 1) / FAST_MR, per_mat = rt * t->tp.nblk;
+    for (int64_t u = begin; u < end; u++) {
+        const int64_t mat = u / per_mat, rest = u % per_mat;
+        const int64_t i0 = rest % rt * FAST_MR, j0 = rest / rt * t->tp.cb;
+        const int64_t mr = s->m - i0 < FAST_MR ? s->m - i0 : FAST_MR;
+        const int64_t j1 = j0 + t->tp.cb < s->n ? j0 + t->tp.cb : s->n;
+        int64_t oa = 0, ob = 0, q = mat;
+        for (int32_t d = s->nbatch - 1; d >= 0; d--) {
+            const int64_t id = q % s->batch[d];
+            q /= s->batch[d];
+            oa += id * t->sa[d];
+            ob += id * t->sb[d];
+        }
+        float *y = t->y + mat * s->m * s->n + i0 * s->n;
+        fgq_gemm_f32_6x16__avx2(t->a + oa * s->m * s->k + i0 * s->k, s->k, 1, mr, t->b + ob * s->k * s->n, s->n,
+                                s->k, j0, j1, y, s->n);
+        for (int64_t i = 0; i < mr; i++)
+            fgq_ops_act_apply_f32(y + i * s->n + j0, j1 - j0, t->act, t->act_lo, t->act_hi);
+    }
+}
+#endif
+
 fgq_status fgq_matmul_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                               const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -306,6 +411,16 @@ fgq_status fgq_matmul_f32_run(const fgq_node_view *node, const fgq_tensor_view *
     }
     if (nmat == 0 || s->m == 0 || s->n == 0)
         return FGQ_OK;
+#if GEMM_F32_X86
+    if (fgq_gemm_f32_fast(node)) {
+        t.tp = plan_fast(node->par, nmat, s->m, s->n);
+        const int64_t rows = s->m < FAST_MR ? s->m : FAST_MR;
+        fgq_parallel_for(node->par, t.tp.units,
+                         fgq_parallel_grain(node->par, t.tp.units, rows * (s->k * t.tp.cb + t.tp.cb)),
+                         matmul_units_fast, &t);
+        return FGQ_OK;
+    }
+#endif
     t.tp = plan_tiles(node->par, nmat, s->m, s->n);
     fgq_parallel_for(node->par, t.tp.units, fgq_parallel_grain(node->par, t.tp.units, s->k * t.tp.cb + t.tp.cb),
                      matmul_units_f32, &t);

@@ -88,4 +88,21 @@ int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg);
 void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                      const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups);
 
+/* gemm_f32__avx2.c: the Gemm/MatMul microkernels, bit-identical to the loops
+ * of gemm_f32.c, their reference twin. For rows i < mr (mr <= 6) and columns
+ * j in [j0, j1): y[i·ldy + j] = Σ_{p<k} A'(i,p)·B'(p,j), A'(i,p) =
+ * a[i·ars + p·acs], each product and add rounded to float, p in order from
+ * 0.0f (overwrites y; reads nothing of y). 6x16: B'(p,j) = b[p·ldb + j]
+ * (B as it lies); 6x16t: B'(p,j) = b[j·ldb + p] (transB). No allocation,
+ * under 3 KiB of stack. Call only where the CPU has AVX2: fgq_gemm_f32_fast
+ * says whether node's Gemm/MatMul run them (x86 GCC/Clang build, AVX2+FMA
+ * CPU, kernels not REF). */
+int fgq_gemm_f32_fast(const fgq_node_view *node);
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+void fgq_gemm_f32_6x16__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr, const float *b, int64_t ldb,
+                             int64_t k, int64_t j0, int64_t j1, float *y, int64_t ldy);
+void fgq_gemm_f32_6x16t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr, const float *b,
+                              int64_t ldb, int64_t k, int64_t j0, int64_t j1, float *y, int64_t ldy);
+#endif
+
 #endif /* FGQ_OPS_F32_H */
