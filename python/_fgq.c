@@ -66,11 +66,25 @@ static module_state *state_of_model(PyObject *self)
     return (module_state *)PyType_GetModuleState(Py_TYPE(self));
 }
 
+/* A C string as a Python str, invalid UTF-8 replaced by U+FFFD: a message cut
+ * at FGQ_ERROR_MSG_LEN may end inside a character, and node or tensor names
+ * from a damaged file may hold any bytes. len < 0: up to the NUL. */
+static PyObject *text_of(const char *s, Py_ssize_t len)
+{
+    if (s == NULL)
+        s = "";
+    return PyUnicode_DecodeUTF8(s, len < 0 ? (Py_ssize_t)strlen(s) : len, "replace");
+}
+
 /* Raises FgqError(message) from a library error; its `status` attribute is
  * the status name ("format error", ...). */
 static PyObject *raise_fgq(module_state *st, const fgq_error *err)
 {
-    PyObject *exc = PyObject_CallFunction(st->error, "s", err->msg[0] ? err->msg : "(no message)");
+    PyObject *msg = text_of(err->msg[0] ? err->msg : "(no message)", -1);
+    if (msg == NULL)
+        return NULL;
+    PyObject *exc = PyObject_CallOneArg(st->error, msg);
+    Py_DECREF(msg);
     if (exc == NULL)
         return NULL;
     PyObject *status = PyUnicode_FromString(fgq_status_name(err->status));
@@ -238,7 +252,7 @@ static PyObject *tensor_dict(const fgq_model *fm, int32_t t)
             return NULL;
         }
     }
-    return Py_BuildValue("{s:s#,s:N,s:s,s:K,s:N}", "name", info.name, (Py_ssize_t)info.name_len, "shape", shape,
+    return Py_BuildValue("{s:N,s:N,s:s,s:K,s:N}", "name", text_of(info.name, (Py_ssize_t)info.name_len), "shape", shape,
                          "dtype", dt != NULL ? dt : fgq_dtype_name(info.dtype), "size_bytes",
                          (unsigned long long)info.size_bytes, "quant", quant);
 }
@@ -712,8 +726,7 @@ static void progress_call(progress_ctx *p, const char *stage, int64_t done, int6
     if (p->callback == NULL || p->failed)
         return;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *r = PyObject_CallFunction(p->callback, "sLL", stage != NULL ? stage : "", (long long)done,
-                                        (long long)total);
+    PyObject *r = PyObject_CallFunction(p->callback, "NLL", text_of(stage, -1), (long long)done, (long long)total);
     if (r == NULL) {
         p->failed = 1;
 #if PY_VERSION_HEX >= 0x030C0000
@@ -750,9 +763,9 @@ static PyObject *layers_list(const fgq_quant_result *res)
     PyObject *list = PyList_New(res->n_layers);
     for (int32_t L = 0; list != NULL && L < res->n_layers; L++) {
         const fgq_layer_report *r = &res->layers[L];
-        PyObject *d = Py_BuildValue("{s:s,s:s,s:s,s:O,s:d,s:d}", "name", r->name, "op", r->op, "policy", r->policy,
-                                    "quantized", r->quantized ? Py_True : Py_False, "act_sqnr_db", r->act_sqnr_db,
-                                    "bits", r->bits);
+        PyObject *d = Py_BuildValue("{s:N,s:N,s:s,s:O,s:d,s:d}", "name", text_of(r->name, -1), "op", text_of(r->op, -1),
+                                    "policy", r->policy, "quantized", r->quantized ? Py_True : Py_False, "act_sqnr_db",
+                                    r->act_sqnr_db, "bits", r->bits);
         if (d == NULL) {
             Py_CLEAR(list);
             break;

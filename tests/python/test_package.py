@@ -419,3 +419,44 @@ def test_no_leak_over_many_runs(fgq):
     # a leaked 4 KB output per run would be 40 MB; a buffer view not released keeps a reference to x
     assert grown < 8 << 20, grown
     assert sys.getrefcount(x) == refs
+
+
+def _unsupported_op_model(node_name):
+    import onnx.helper as h
+    g = h.make_graph([h.make_node("FooBarOp", ["x"], ["y"], name=node_name)], "g",
+                     [h.make_tensor_value_info("x", 1, [1, 4])], [h.make_tensor_value_info("y", 1, [1, 4])])
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+
+
+def test_c_messages_that_are_not_utf8_still_raise_fgq_error(fgq, tmp_path):
+    """The C message is cut at FGQ_ERROR_MSG_LEN bytes, maybe inside a character, and names from a
+    damaged file may be any bytes: FgqError carries the message, undecodable bytes as U+FFFD (not a
+    UnicodeDecodeError). Oracle: the message names the file and the node; with a name of 2-byte
+    characters run past the cut at both parities of its start, one of the cuts splits a character."""
+    replaced = 0
+    for pad in (100, 101):
+        model = _unsupported_op_model("a" * pad + "\u00e9" * 200)
+        path = tmp_path / f"u{pad}.onnx"
+        path.write_bytes(model.SerializeToString())
+        for fn, where in ((lambda: fgq.Model.load(model.SerializeToString()), "<bytes>"),
+                          (lambda: fgq.Model.load(path), str(path)),
+                          (lambda: fgq.quantize(path, calib=np.zeros((2, 1, 4), np.float32), progress=False),
+                           str(path))):
+            with pytest.raises(fgq.FgqError) as e:
+                fn()
+            msg = str(e.value)
+            assert msg.startswith(where) and "node 'a" + "a" * (pad - 1) + "\u00e9" in msg, msg[:200]
+            replaced += msg.endswith("\ufffd")
+    assert replaced > 0
+    # a name that is not UTF-8 at all: one byte of mnist-8's consumer of Pooling66_Output_0 damaged
+    data = bytearray(MNIST.read_bytes())
+    at = data.index(b"Pooling66_Output_0", data.index(b"Pooling66_Output_0") + 1) + len("Pooling66_Output")
+    data[at] = 0xFF
+    with pytest.raises(fgq.FgqError, match="Convolution110.*Pooling66_Output\ufffd0"):
+        fgq.Model.load(bytes(data))
+    # a graph input named in non-UTF-8 everywhere: the model loads, and its description decodes
+    data = MNIST.read_bytes().replace(b"Input3", b"Inpu\xff3")
+    m = fgq.Model.load(data)
+    assert m.inputs[0]["name"] == "Inpu\ufffd3"
+    q = fgq.quantize(data, calib=np.zeros((2, 1, 28, 28), np.float32), weights="s8", progress=False)
+    assert q.inputs[0]["name"] == "Inpu\ufffd3" and len(q.layers) > 0
