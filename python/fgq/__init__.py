@@ -45,6 +45,16 @@ def _renamed(e: FgqError, tmp_path: str, name: str) -> FgqError:
     return _error(str(e).replace(tmp_path, name), getattr(e, "status", "value error"))
 
 
+def _in_memory(source: Any) -> Tuple[Any, Optional[str]]:
+    """(bytes, name) for an in-memory model (anything with SerializeToString(), e.g. an
+    onnx.ModelProto: fgq does not import onnx), else (source, None)."""
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview, Model)):
+        serialize = getattr(source, "SerializeToString", None)
+        if callable(serialize):
+            return serialize(), f"<{type(source).__name__}>"
+    return source, None
+
+
 def _read_magic(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
@@ -94,21 +104,25 @@ class Model:
         threads: threads per inference (default: the cores available, as the CLI);
         batch: value bound to symbolic dims of an ONNX model (the model's own
         batch; larger batches given to run() loop over samples).
+        An in-memory ONNX model (an ``onnx.ModelProto``, anything with
+        ``SerializeToString()``) is loaded from its bytes.
         Raises FgqError naming the file and the reason (missing file, garbage
         bytes, an op fgq does not support, ...)."""
+        source, name = _in_memory(source)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
+            name = name or "<bytes>"
             if _is_fgq_file_bytes(data):
-                m = cls(_fgq.load_fgq(data, "<bytes>"), "<bytes>")
+                m = cls(_fgq.load_fgq(data, name), name)
             else:
                 with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
                     p = os.path.join(tmp, "model.onnx")
                     with open(p, "wb") as f:
                         f.write(data)
                     try:
-                        m = cls(_fgq.load_onnx(p, int(batch)), "<bytes>")
+                        m = cls(_fgq.load_onnx(p, int(batch)), name)
                     except FgqError as e:
-                        raise _renamed(e, p, "<bytes>") from None
+                        raise _renamed(e, p, name) from None
         else:
             path = os.fspath(source)
             if _is_fgq_file_bytes(_read_magic(path)):
@@ -372,7 +386,8 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
              **options: Any) -> QuantizedModel:
     """Quantizes a float ONNX model as ``fgq quantize`` does and returns the integer model.
 
-    model: path or bytes of an ONNX model: float32 inputs, and integer ones
+    model: path or bytes of an ONNX model, or an in-memory one (an onnx.ModelProto:
+      anything with SerializeToString()): float32 inputs, and integer ones
       (token ids, masks) fed as their dtype, never normalised.
     calib: calibration samples: an array [N, ...], a list or tuple of samples
       (stacked), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
@@ -446,7 +461,9 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
     def run_c(path: str) -> Tuple[Any, List[Dict[str, Any]], Optional[Dict[str, Any]], int]:
         return _fgq.quantize(path, x, flags, float(scale) if scale is not None else 0.0, mean_l, std_l, nthreads, cb)
 
+    model, name = _in_memory(model)
     if isinstance(model, (bytes, bytearray, memoryview)):
+        name = name or "<bytes>"
         with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
             p = os.path.join(tmp, "model.onnx")
             with open(p, "wb") as f:
@@ -454,8 +471,7 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
             try:
                 impl, rows, bud, pairs = run_c(p)
             except FgqError as e:
-                raise _renamed(e, p, "<bytes>") from None
-        name = "<bytes>"
+                raise _renamed(e, p, name) from None
     else:
         name = os.fspath(model)
         impl, rows, bud, pairs = run_c(name)
@@ -498,7 +514,9 @@ def _cli_json(argv: List[str], names: Optional[Dict[str, str]] = None) -> Any:
 
 
 def _model_path(model: ModelSource, tmp: str, stem: str, names: Dict[str, str]) -> str:
-    """A path the CLI can open for model; a temporary file (recorded in names) for a Model or bytes."""
+    """A path the CLI can open for model; a temporary file (recorded in names) for a Model, bytes
+    or an in-memory ONNX model."""
+    model, name = _in_memory(model)
     if isinstance(model, Model):
         p = os.path.join(tmp, stem + ".fgq")
         model.save(p)
@@ -509,7 +527,7 @@ def _model_path(model: ModelSource, tmp: str, stem: str, names: Dict[str, str]) 
         p = os.path.join(tmp, stem + (".fgq" if _is_fgq_file_bytes(data) else ".onnx"))
         with open(p, "wb") as f:
             f.write(data)
-        names[p] = "<bytes>"
+        names[p] = name or "<bytes>"
         return p
     return os.fspath(model)
 

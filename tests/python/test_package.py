@@ -460,3 +460,25 @@ def test_c_messages_that_are_not_utf8_still_raise_fgq_error(fgq, tmp_path):
     assert m.inputs[0]["name"] == "Inpu\ufffd3"
     q = fgq.quantize(data, calib=np.zeros((2, 1, 28, 28), np.float32), weights="s8", progress=False)
     assert q.inputs[0]["name"] == "Inpu\ufffd3" and len(q.layers) > 0
+
+
+def test_in_memory_onnx_model(fgq, quantized, images, labels):
+    """An onnx.ModelProto (anything with SerializeToString()) is taken where a path is: the same
+    outputs, .fgq bytes, evaluation and inspection as mnist-8's file, named <ModelProto>."""
+    import onnx
+    q, cli_path, _ = quantized
+    proto = onnx.load(str(MNIST))
+    x = images[1000:1010].astype(np.float32)[:, None]
+    m = fgq.Model.load(proto, threads=1)
+    assert m.name == "<ModelProto>"
+    assert m(x).tobytes() == fgq.Model.load(MNIST, threads=1)(x).tobytes()
+    p = fgq.quantize(proto, calib=images[:N_CALIB], weights="ternary:g4", acts="u8", progress=False)
+    assert p.to_bytes() == cli_path.read_bytes()
+    want = fgq.inspect(MNIST)
+    got = fgq.inspect(proto)
+    assert got.pop("model") == "<ModelProto>" and want.pop("model") == str(MNIST) and got == want
+    a = _drop_timing(fgq.evaluate(proto, images[1000:1100], labels[1000:1100]))
+    b = _drop_timing(fgq.evaluate(MNIST, images[1000:1100], labels[1000:1100]))
+    assert a["top1"] == b["top1"] and a["samples"] == 100
+    with pytest.raises(fgq.FgqError, match="<ModelProto>: .*FooBarOp"):
+        fgq.Model.load(_unsupported_op_model("n"))
