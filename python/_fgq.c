@@ -31,6 +31,7 @@
 #include "export/export_onnx.h"
 #include "export/fgq_writer.h"
 #include "fileutil.h"
+#include "import/onnx_import.h"
 #include "run/run_graph.h"
 #include "threadpool.h"
 
@@ -712,6 +713,39 @@ static PyObject *py_load_onnx(PyObject *module, PyObject *args)
     return (PyObject *)m;
 }
 
+/* onnx_inputs(path) -> {input name: dims}: the graph inputs fed at run time,
+ * as the ONNX file declares them (symbolic dims bound to 1), read without
+ * lowering the graph: quantize() tells batches from samples with it. */
+static PyObject *py_onnx_inputs(PyObject *module, PyObject *args)
+{
+    module_state *st = state_of_module(module);
+    PyObject *path = NULL;
+    if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path))
+        return NULL;
+    fgq_error err;
+    fgq_error_clear(&err);
+    fgq_graph *g = NULL;
+    fgq_status s;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    s = fgq_onnx_load(p, NULL, &g, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (s != FGQ_OK)
+        return raise_fgq(st, &err);
+    PyObject *d = PyDict_New();
+    for (int32_t i = 0; d != NULL && i < g->n_inputs; i++) {
+        const fgq_ir_tensor *t = &g->tensors[g->inputs[i]];
+        PyObject *name = text_of(t->name, -1), *dims = shape_tuple(t->rank, t->dims);
+        if (name == NULL || dims == NULL || PyDict_SetItem(d, name, dims) != 0)
+            Py_CLEAR(d);
+        Py_XDECREF(name);
+        Py_XDECREF(dims);
+    }
+    fgq_graph_free(g);
+    return d;
+}
+
 /* ---- quantize ----------------------------------------------------------------- */
 
 typedef struct {
@@ -1291,6 +1325,7 @@ done:
 static PyMethodDef module_methods[] = {
     {"load_fgq", py_load_fgq, METH_VARARGS, "load_fgq(bytes, name) -> Model"},
     {"load_onnx", py_load_onnx, METH_VARARGS, "load_onnx(path, batch) -> Model"},
+    {"onnx_inputs", py_onnx_inputs, METH_VARARGS, "onnx_inputs(path) -> {input name: dims} as declared"},
     {"quantize", py_quantize, METH_VARARGS,
      "quantize(onnx_path, calib, flags, scale, mean, std, threads, progress) -> (Model, layers, budget, pairs)"},
     {"cli", py_cli, METH_VARARGS, "cli(argv) -> (exit code, stdout, stderr): an fgq subcommand in a child process"},

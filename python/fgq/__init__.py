@@ -13,6 +13,7 @@ batches) to it. numpy is needed at run time.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -251,32 +252,59 @@ _FGQ_MAGIC: bytes = _fgq.FILE_MAGIC
 
 def _batch_array(b: Any) -> np.ndarray:
     """The inputs of one batch: an array, or the first item of an (x, y, ...) tuple or list."""
-    if isinstance(b, (tuple, list)) and len(b) > 0 and not isinstance(b[0], (int, float)):
-        b = b[0]
-    if isinstance(b, Mapping):
+    return _to_array(_x_of(b))
+
+
+def _x_of(item: Any) -> Any:
+    """x of an (x, y, ...) tuple or list (what a DataLoader or a Dataset yields), else item."""
+    if isinstance(item, (tuple, list)) and len(item) > 0 and not isinstance(item[0], (int, float, list)):
+        item = item[0]
+    if isinstance(item, Mapping):
         raise _error("calib: a batch is a dict; give arrays or (x, y) tuples", "value error")
-    return _to_array(b)
+    return item
 
 
-def _calib_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"]) -> np.ndarray:
+def _list_holds_batches(items: Sequence[Any], dims: Optional[Tuple[int, ...]]) -> bool:
+    """Whether a list of calibration items holds batches rather than samples: its first
+    item's x has the rank of the model input (dims), and is not one sample's shape
+    (dims[1:]). Without dims: an (x, y) pair is a batch, an array a sample."""
+    first = items[0]
+    x = _to_array(_x_of(first))
+    if dims is None:
+        return _x_of(first) is not first
+    if tuple(x.shape) == tuple(dims[1:]):
+        return False
+    return x.ndim == len(dims)
+
+
+def _calib_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"],
+                 dims: Optional[Callable[[], Optional[Tuple[int, ...]]]] = None) -> np.ndarray:
     """One float32 array [N, ...] of samples: an array as it is, a list or tuple of
-    arrays as samples (stacked), any other iterable as batches (concatenated)."""
+    samples (stacked) or of batches (concatenated), any other iterable as batches.
+    dims(): the model input's dims, asked only for a list (samples or batches?)."""
     if isinstance(calib, (str, os.PathLike)):
         raise _error("calib: give the samples as an array (np.load the file first)", "value error")
     if isinstance(calib, (list, tuple)):
         if not calib:
             raise _error("calib: no samples", "value error")
-        items = [_to_array(c) for c in (calib[:limit] if limit is not None else calib)]
+        if _list_holds_batches(calib, dims() if dims is not None else None):
+            return _batches_array(calib, limit, progress)
+        items = [_batch_array(c) for c in (calib[:limit] if limit is not None else calib)]
         shapes = {a.shape for a in items}
         if len(shapes) != 1:
-            raise _error(f"calib: a list holds samples of one shape, not {sorted(shapes)} (batches: pass an "
-                         "iterator, or np.concatenate them)", "shape error")
+            raise _error(f"calib: a list holds samples of one shape, not {sorted(shapes)} (batches have the model "
+                         "input's rank)", "shape error")
         return np.ascontiguousarray(np.stack(items), dtype=np.float32)
     if isinstance(calib, np.ndarray) or hasattr(calib, "__array__"):
         arr = _to_array(calib)
         if limit is not None:
             arr = arr[:limit]
         return np.ascontiguousarray(arr, dtype=np.float32)
+    return _batches_array(calib, limit, progress)
+
+
+def _batches_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"]) -> np.ndarray:
+    """The batches of an iterable (arrays, tensors or (x, y) tuples) concatenated: float32 [N, ...]."""
     parts: List[np.ndarray] = []
     n = 0
     total = None
@@ -377,6 +405,51 @@ def _flag_value(v: Any) -> str:
     return str(v)
 
 
+def _calibration(calib: Any, limit: Optional[int], prog: "_Progress", path: str, flags: List[str]) -> Any:
+    """quantize()'s calib as the C side takes it (None, a float32 array [N, ...], or a dict of
+    arrays for several inputs); adds --calib to flags. path: the ONNX model, whose input
+    shapes tell a list of batches from a list of samples."""
+    if calib is None:
+        return None
+    declared: List[Optional[Dict[str, Tuple[int, ...]]]] = []
+
+    def dims(key: Optional[str] = None) -> Optional[Tuple[int, ...]]:
+        if not declared:  # read once, only for a list
+            try:
+                declared.append(_fgq.onnx_inputs(path))
+            except FgqError:  # the C pipeline reports a bad model with its own message
+                declared.append(None)
+        inputs = declared[0]
+        if not inputs:
+            return None
+        if key is None:
+            return next(iter(inputs.values())) if len(inputs) == 1 else None
+        return inputs.get(key)
+
+    if isinstance(calib, Mapping):  # a multi-input model: {input name: samples}, the same N for each
+        x = {}
+        for key, val in calib.items():
+            if not isinstance(key, str):
+                raise _error(f"calib: the dict's keys are input names, not {key!r}", "value error")
+            a = val if isinstance(val, np.ndarray) else None
+            if a is not None and a.dtype == np.int64:
+                # int64 (token ids) as they are: C checks each against its float32 copy, as for a .npy
+                x[key] = np.ascontiguousarray(a[:limit] if limit is not None else a)
+            else:
+                x[key] = _calib_array(val, limit, None, lambda key=key: dims(key))
+            if x[key].ndim < 1 or x[key].shape[0] < 1:
+                raise _error(f"calib['{key}']: no samples", "value error")
+        if not x:
+            raise _error("calib: an empty dict", "value error")
+        flags += ["--calib", "<arrays>"]
+        return x
+    arr = _calib_array(calib, limit, prog if prog.active else None, dims)
+    if arr.ndim < 1 or arr.shape[0] < 1:
+        raise _error("calib: no samples", "value error")
+    flags += ["--calib", "<array>"]
+    return arr
+
+
 def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optional[str] = "ternary:g4",
              acts: str = "u8", budget: Optional[float] = None, size: Optional[int] = None,
              calib_samples: Optional[int] = None, scale: Optional[float] = None,
@@ -390,7 +463,8 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
       anything with SerializeToString()): float32 inputs, and integer ones
       (token ids, masks) fed as their dtype, never normalised.
     calib: calibration samples: an array [N, ...], a list or tuple of samples
-      (stacked), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
+      (stacked) or of batches (concatenated: items of the model input's rank, e.g.
+      list(loader)), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
       tensors or (x, y) tuples (anything with __array__ or .numpy(); torch is
       not imported). Converted to float32; laid out and normalised as ``fgq
       quantize --calib`` does (HWC samples transposed for an NCHW model).
@@ -414,6 +488,7 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
     Raises FgqError with the C library's message on a bad option or model.
     The result is byte-identical to ``fgq quantize`` with the same flags."""
     prog = _Progress(progress)
+    nthreads = int(threads) if threads is not None else int(_fgq.default_threads)
     flags: List[str] = []
     if weights is not None:
         flags += ["--weights", str(weights)]
@@ -431,50 +506,26 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
         flags += ["--keep-float", str(node)]
     for node, pol in (layers or {}).items():
         flags += ["--layer", f"{node}={pol}"]
-    x: Any = None
-    if isinstance(calib, Mapping):  # a multi-input model: {input name: samples}, the same N for each
-        x = {}
-        for key, val in calib.items():
-            if not isinstance(key, str):
-                raise _error(f"calib: the dict's keys are input names, not {key!r}", "value error")
-            a = val if isinstance(val, np.ndarray) else None
-            if a is not None and a.dtype == np.int64:
-                # int64 (token ids) as they are: C checks each against its float32 copy, as for a .npy
-                x[key] = np.ascontiguousarray(a[:calib_samples] if calib_samples is not None else a)
-            else:
-                x[key] = _calib_array(val, calib_samples, None)
-            if x[key].ndim < 1 or x[key].shape[0] < 1:
-                raise _error(f"calib['{key}']: no samples", "value error")
-        if not x:
-            raise _error("calib: an empty dict", "value error")
-        flags += ["--calib", "<arrays>"]
-    elif calib is not None:
-        x = _calib_array(calib, calib_samples, prog if prog.active else None)
-        if x.ndim < 1 or x.shape[0] < 1:
-            raise _error("calib: no samples", "value error")
-        flags += ["--calib", "<array>"]
-    mean_l = None if mean is None else [float(v) for v in np.atleast_1d(np.asarray(mean, dtype=np.float64))]
-    std_l = None if std is None else [float(v) for v in np.atleast_1d(np.asarray(std, dtype=np.float64))]
-    nthreads = int(threads) if threads is not None else int(_fgq.default_threads)
-    cb = prog if prog.active else None
-
-    def run_c(path: str) -> Tuple[Any, List[Dict[str, Any]], Optional[Dict[str, Any]], int]:
-        return _fgq.quantize(path, x, flags, float(scale) if scale is not None else 0.0, mean_l, std_l, nthreads, cb)
-
     model, name = _in_memory(model)
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        name = name or "<bytes>"
-        with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
-            p = os.path.join(tmp, "model.onnx")
-            with open(p, "wb") as f:
+    with contextlib.ExitStack() as stack:
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            name = name or "<bytes>"
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="fgq-"))
+            path = os.path.join(tmp, "model.onnx")
+            with open(path, "wb") as f:
                 f.write(bytes(model))
-            try:
-                impl, rows, bud, pairs = run_c(p)
-            except FgqError as e:
-                raise _renamed(e, p, name) from None
-    else:
-        name = os.fspath(model)
-        impl, rows, bud, pairs = run_c(name)
+        else:
+            name = path = os.fspath(model)
+        try:
+            x = _calibration(calib, calib_samples, prog, path, flags)
+            mean_l = None if mean is None else [float(v) for v in np.atleast_1d(np.asarray(mean, dtype=np.float64))]
+            std_l = None if std is None else [float(v) for v in np.atleast_1d(np.asarray(std, dtype=np.float64))]
+            impl, rows, bud, pairs = _fgq.quantize(path, x, flags, float(scale) if scale is not None else 0.0, mean_l,
+                                                   std_l, nthreads, prog if prog.active else None)
+        except FgqError as e:
+            if path == name:
+                raise
+            raise _renamed(e, path, name) from None
     prog.end()
     q = QuantizedModel(impl, f"<quantized {name}>")
     q.layers = rows

@@ -482,3 +482,27 @@ def test_in_memory_onnx_model(fgq, quantized, images, labels):
     assert a["top1"] == b["top1"] and a["samples"] == 100
     with pytest.raises(fgq.FgqError, match="<ModelProto>: .*FooBarOp"):
         fgq.Model.load(_unsupported_op_model("n"))
+
+
+def test_calib_as_a_list_of_batches(fgq, quantized, images):
+    """A list of batches (items of the model input's rank, or (x, y) pairs of them: list(loader))
+    is concatenated, a list of samples (the input's rank - 1, or one sample's shape) stacked:
+    every form gives the .fgq bytes of the plain array of the same 200 samples."""
+    q, cli_path, _ = quantized
+    x = images[:N_CALIB][:, None]  # [200, 1, 28, 28]: the model input's rank
+    forms = {
+        "batches": [x[k:k + 64] for k in range(0, N_CALIB, 64)],  # 64, 64, 64, 8
+        "equal batches": [x[k:k + 40] for k in range(0, N_CALIB, 40)],  # all one shape: batches by rank
+        "list(loader)": [(x[k:k + 64], np.zeros(len(x[k:k + 64]))) for k in range(0, N_CALIB, 64)],
+        "batches as lists": [[x[k:k + 64], None] for k in range(0, N_CALIB, 64)],
+        "tuple of batches": tuple(x[k:k + 50] for k in range(0, N_CALIB, 50)),
+        "samples [1, 28, 28]": list(x),
+        "samples [28, 28]": list(images[:N_CALIB]),
+        "(sample, label) pairs": [(s, 0) for s in x],
+    }
+    for what, calib in forms.items():
+        got = fgq.quantize(MNIST, calib=calib, weights="ternary:g4", progress=False)
+        assert got.to_bytes() == cli_path.read_bytes(), what
+    more = [x[k:k + 64] for k in range(0, N_CALIB, 64)] + [images[300:364][:, None]]
+    got = fgq.quantize(MNIST, calib=more, calib_samples=N_CALIB, weights="ternary:g4", progress=False)
+    assert got.to_bytes() == cli_path.read_bytes()  # calib_samples counts samples, not batches
