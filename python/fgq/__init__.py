@@ -371,8 +371,7 @@ class _Progress:
         if self.callback is not None:
             self.callback(self.stage, done, total)
         elif self.bar is not None:
-            self.bar.n = done
-            self.bar.refresh()
+            self.bar.update(done - self.bar.n)  # redrawn at most every mininterval, not per step
 
     def end(self) -> None:
         if self.callback is not None and self.stage:

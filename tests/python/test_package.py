@@ -506,3 +506,19 @@ def test_calib_as_a_list_of_batches(fgq, quantized, images):
     more = [x[k:k + 64] for k in range(0, N_CALIB, 64)] + [images[300:364][:, None]]
     got = fgq.quantize(MNIST, calib=more, calib_samples=N_CALIB, weights="ternary:g4", progress=False)
     assert got.to_bytes() == cli_path.read_bytes()  # calib_samples counts samples, not batches
+
+
+def test_tqdm_bar_when_installed(fgq, images, capsys, monkeypatch):
+    """progress=None draws a tqdm bar on stderr when tqdm is installed; without it (its import
+    made to fail) quantize is silent. Both give the same bytes."""
+    kw = dict(calib=images[:50], weights="s8", solver="rtn")
+    pytest.importorskip("tqdm", reason="tqdm is in requirements.txt")
+    capsys.readouterr()
+    with_bar = fgq.quantize(MNIST, **kw).to_bytes()
+    err = capsys.readouterr().err
+    assert "calibrate:" in err and "measure:" in err and "/50 [" in err, err[-500:]  # tqdm's "k/50 [time]"
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    quiet = fgq.quantize(MNIST, **kw).to_bytes()
+    assert capsys.readouterr().err == ""
+    assert quiet == with_bar
