@@ -33,6 +33,8 @@ ModelSource = Union[PathLike, bytes, bytearray, memoryview, "Model"]
 ProgressCallback = Callable[[str, int, int], None]
 
 _FGQ_MAGIC_LEN = 8  # fgq_format.h FGQ_FILE_MAGIC
+_frombuffer = np.frombuffer
+_DTYPES = {n: np.dtype(n) for n in ("float32", "uint8", "int8", "int32", "int64", "float16", "bool")}
 
 
 def _error(message: str, status: str = "value error") -> FgqError:
@@ -146,6 +148,22 @@ class Model:
         ``fgq.quantize`` stores its calibration preprocessing (scale, mean, std)
         and applies it to float inputs, as ``fgq run`` does, unless raw=True.
         Returns one array, or a tuple for several outputs."""
+        # the C side takes C-contiguous arrays of the inputs' dtypes as they are and answers
+        # NotImplemented for anything to convert first (a dict, a list, a tensor, a strided or
+        # float16 array): the common call is one C call and a view of its output
+        outs = self._m.run(inputs, raw, True)
+        if outs is NotImplemented:
+            outs = self._m.run(self._adapt(inputs), raw, False)
+        if len(outs) == 1:
+            buf, shape, dt = outs[0]
+            return _frombuffer(buf, _DTYPES[dt]).reshape(shape)
+        return tuple(_frombuffer(buf, _DTYPES[dt]).reshape(shape) for buf, shape, dt in outs)
+
+    __call__ = run
+
+    def _adapt(self, inputs: Tuple[Any, ...]) -> Tuple[np.ndarray, ...]:
+        """inputs as C-contiguous ndarrays: a dict {name: array} in input order, tensors and
+        lists converted, float16 widened for float32 inputs."""
         if len(inputs) == 1 and isinstance(inputs[0], Mapping):
             named = inputs[0]
             names = [t["name"] for t in self.inputs]
@@ -153,17 +171,10 @@ class Model:
             if missing:
                 raise _error(f"no array for input(s) {', '.join(missing)}", "value error")
             inputs = tuple(named[n] for n in names)
-        if not all(type(x) is np.ndarray and x.flags.c_contiguous for x in inputs):
-            inputs = tuple(_to_array(x) for x in inputs)
+        inputs = tuple(_to_array(x) for x in inputs)
         if any(x.dtype == np.float16 for x in inputs):
             inputs = self._widen_float16(inputs)
-        outs = self._m.run(inputs, raw)
-        if len(outs) == 1:  # the common case, kept short: this is per-call overhead
-            buf, shape, dt = outs[0]
-            return np.frombuffer(buf, dtype=dt).reshape(shape)
-        return tuple(np.frombuffer(buf, dtype=dt).reshape(shape) for buf, shape, dt in outs)
-
-    __call__ = run
+        return inputs
 
     def _widen_float16(self, inputs: Tuple[np.ndarray, ...]) -> Tuple[np.ndarray, ...]:
         """float16 arrays for float32 inputs, widened (exact): a float16 ONNX model is

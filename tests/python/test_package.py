@@ -522,3 +522,30 @@ def test_tqdm_bar_when_installed(fgq, images, capsys, monkeypatch):
     quiet = fgq.quantize(MNIST, **kw).to_bytes()
     assert capsys.readouterr().err == ""
     assert quiet == with_bar
+
+
+def test_run_converts_only_what_needs_it(fgq, images, tmp_path):
+    """model(x) reads a C-contiguous array of the input's dtype in place; a strided array, a
+    list or a dict is converted first: the same bytes. A quantized model whose stored
+    preprocessing is the identity (scale 1, no mean or std) is fed the array itself, and still
+    refuses a non-finite sample, as `fgq run` does (with the message of the preprocessing path)."""
+    q = fgq.quantize(MNIST, calib=images[:50], weights="s8", solver="rtn", progress=False)
+    assert q.preprocess == {"scale": 1.0, "mean": [], "std": [], "channel_axis": -1}
+    x = np.ascontiguousarray(images[:6, None].astype(np.float32))
+    want = q(x)
+    wide = np.zeros((6, 1, 28, 56), np.float32)
+    wide[..., ::2] = x
+    assert not wide[..., ::2].flags.c_contiguous
+    assert q(wide[..., ::2]).tobytes() == want.tobytes()
+    assert q(list(x)).tobytes() == want.tobytes()  # a list of float32 arrays: np.asarray keeps float32
+    assert q({"Input3": x}).tobytes() == want.tobytes()
+    assert q.run(x, raw=True).tobytes() == want.tobytes()  # the identity: raw changes nothing
+    qpath = tmp_path / "q.fgq"
+    q.save(qpath)
+    x[1, 0, 3, 3] = np.nan
+    with pytest.raises(fgq.FgqError, match="input Input3: sample 1 becomes non-finite after preprocessing"):
+        q(x)
+    np.save(tmp_path / "x.npy", x)
+    r = run_fgq("run", qpath, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    assert r.returncode != 0 and "sample 1 holds a non-finite value" in r.stderr  # the CLI refuses it on reading
+    assert q.run(x, raw=True).shape == (6, 10)  # raw: no preprocessing, no check
