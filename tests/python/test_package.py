@@ -22,6 +22,11 @@ Oracles:
 - the GIL is released while a model runs: a Python thread counts during a 1000-sample run.
 - no leak: 10,000 runs and 10,000 failed runs of a one-node model grow RSS by < 8 MB and leave the
   input array's reference count as it was.
+- a C message cut inside a UTF-8 character, or holding names that are not UTF-8, is an FgqError
+  with U+FFFD in their place; an onnx.ModelProto is taken where a path is (the file's results);
+  a list of batches and a list of samples give the bytes of the stacked array; tqdm draws on
+  stderr when installed and nothing prints without it; strided, list and dict inputs give the
+  bytes of the contiguous array; docs/python.md's "Five lines" run as written.
 """
 import gzip
 import importlib
@@ -549,3 +554,19 @@ def test_run_converts_only_what_needs_it(fgq, images, tmp_path):
     r = run_fgq("run", qpath, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
     assert r.returncode != 0 and "sample 1 holds a non-finite value" in r.stderr  # the CLI refuses it on reading
     assert q.run(x, raw=True).shape == (6, 10)  # raw: no preprocessing, no check
+
+
+def test_docs_five_lines_run_as_written(fgq, tmp_path, monkeypatch):
+    """docs/python.md's "Five lines" block, executed as it stands from a folder whose examples/ is
+    the repository's: it runs, and writes what it says it writes."""
+    pytest.importorskip("matplotlib", reason="the block ends with fgq.report (requirements.txt)")
+    text = (REPO_ROOT / "docs" / "python.md").read_text()
+    block = text.split("## Five lines", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    env = {}
+    exec(compile(block, "docs/python.md", "exec"), env)
+    assert env["y"].shape == (8, 10) and env["y"].dtype == np.float32
+    for name in ("model.fgq", "model.qdq.onnx", "report.html"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "model.fgq").read_bytes() == env["q"].to_bytes()
