@@ -31,6 +31,7 @@
 #include "export/export_onnx.h"
 #include "export/fgq_writer.h"
 #include "fileutil.h"
+#include "import/onnx_import.h"
 #include "run/run_graph.h"
 #include "threadpool.h"
 
@@ -54,6 +55,9 @@ typedef struct {
     fgq_graph_runner r;       /* owns the model bytes, the arena and the thread pool */
     int loaded;
     PyThread_type_lock lock;  /* one run (one arena) at a time */
+    /* the preprocessing `fgq quantize` stored, read once at load: run() applies it to float inputs */
+    enum { PRE_NONE, PRE_IDENTITY, PRE_NORMALISE } pre_kind; /* identity: scale 1, no mean or std */
+    fgq_preprocess pre;
 } ModelObject;
 
 static module_state *state_of_module(PyObject *m)
@@ -66,11 +70,25 @@ static module_state *state_of_model(PyObject *self)
     return (module_state *)PyType_GetModuleState(Py_TYPE(self));
 }
 
+/* A C string as a Python str, invalid UTF-8 replaced by U+FFFD: a message cut
+ * at FGQ_ERROR_MSG_LEN may end inside a character, and node or tensor names
+ * from a damaged file may hold any bytes. len < 0: up to the NUL. */
+static PyObject *text_of(const char *s, Py_ssize_t len)
+{
+    if (s == NULL)
+        s = "";
+    return PyUnicode_DecodeUTF8(s, len < 0 ? (Py_ssize_t)strlen(s) : len, "replace");
+}
+
 /* Raises FgqError(message) from a library error; its `status` attribute is
  * the status name ("format error", ...). */
 static PyObject *raise_fgq(module_state *st, const fgq_error *err)
 {
-    PyObject *exc = PyObject_CallFunction(st->error, "s", err->msg[0] ? err->msg : "(no message)");
+    PyObject *msg = text_of(err->msg[0] ? err->msg : "(no message)", -1);
+    if (msg == NULL)
+        return NULL;
+    PyObject *exc = PyObject_CallOneArg(st->error, msg);
+    Py_DECREF(msg);
     if (exc == NULL)
         return NULL;
     PyObject *status = PyUnicode_FromString(fgq_status_name(err->status));
@@ -182,6 +200,23 @@ static void model_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* Marks m loaded and reads its stored preprocessing once (run() would otherwise
+ * decode the file's metadata on every call). */
+static void model_ready(ModelObject *m)
+{
+    m->loaded = 1;
+    m->pre_kind = PRE_NONE;
+    if (!fgq_cli_stored_preprocess(&m->r.model, &m->pre))
+        return;
+    const fgq_preprocess *p = &m->pre;
+    int identity = p->scale == 0.0f || p->scale == 1.0f;
+    for (int32_t c = 0; identity && c < p->n_mean; c++)
+        identity = p->mean[c] == 0.0f;
+    for (int32_t c = 0; identity && c < p->n_std; c++)
+        identity = p->std[c] == 1.0f;
+    m->pre_kind = identity ? PRE_IDENTITY : PRE_NORMALISE;
+}
+
 /* Takes the model's run lock with the GIL released (another thread may be
  * running it). */
 static void model_lock(ModelObject *m)
@@ -238,7 +273,7 @@ static PyObject *tensor_dict(const fgq_model *fm, int32_t t)
             return NULL;
         }
     }
-    return Py_BuildValue("{s:s#,s:N,s:s,s:K,s:N}", "name", info.name, (Py_ssize_t)info.name_len, "shape", shape,
+    return Py_BuildValue("{s:N,s:N,s:s,s:K,s:N}", "name", text_of(info.name, (Py_ssize_t)info.name_len), "shape", shape,
                          "dtype", dt != NULL ? dt : fgq_dtype_name(info.dtype), "size_bytes",
                          (unsigned long long)info.size_bytes, "quant", quant);
 }
@@ -285,60 +320,102 @@ static PyObject *model_io(PyObject *self, PyObject *args)
     return list;
 }
 
-/* run(inputs: list, raw: bool) -> list of (bytearray, shape, dtype).
+/* The first element of a float32 buffer that is not finite, or -1: what
+ * fgq_data_prepare refuses after preprocessing, checked in place when the
+ * stored preprocessing is the identity (no copy to normalise). */
+static int64_t first_non_finite(const void *buf, int64_t n)
+{
+    const uint32_t *u = buf;
+    uint32_t any = 0;
+    for (int64_t i = 0; i < n; i++) /* exponent all ones: inf or NaN */
+        any |= (u[i] & 0x7f800000u) == 0x7f800000u;
+    if (!any)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        if ((u[i] & 0x7f800000u) == 0x7f800000u)
+            return i;
+    return -1;
+}
+
+/* One input of run(): its buffer view and the preprocessed copy, if any. */
+typedef struct {
+    Py_buffer view;
+    int have;
+    float *owned;
+    const void *data;
+} run_input;
+
+#define RUN_MAX_OUTPUTS 64
+#define RUN_STACK_INPUTS 8 /* more inputs: a heap array */
+
+/* run(inputs: tuple, raw: bool, adapt: bool) -> list of (bytearray, shape, dtype),
+ * or NotImplemented when adapt is true and an input is not a C-contiguous
+ * buffer, or is float16 for a float32 input: the Python side converts it and
+ * calls again with adapt false, when such an input is an error here.
  * Each input: a C-contiguous buffer of the model input's dtype, shaped as the
  * input, a stack of it along the first axis, or one sample without its
  * leading 1s (fgq_cli_input_reps: what `fgq run` accepts). With a stack of k
  * the model runs k times and outputs are stacked. Preprocessing stored by
  * `fgq quantize` is applied to float inputs unless raw (as `fgq run`). */
-static PyObject *model_run(PyObject *self, PyObject *args)
+static PyObject *model_run(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     ModelObject *m = (ModelObject *)self;
     module_state *st = state_of_model(self);
-    PyObject *seq = NULL;
-    int raw = 0;
-    if (!PyArg_ParseTuple(args, "Op", &seq, &raw))
+    if (nargs != 3 || !PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "run(inputs: tuple, raw: bool, adapt: bool)");
+        return NULL;
+    }
+    PyObject *seq = args[0];
+    const int raw = PyObject_IsTrue(args[1]), adapt = PyObject_IsTrue(args[2]);
+    if (raw < 0 || adapt < 0)
         return NULL;
     const fgq_model *fm = &m->r.model;
     const int32_t gi = fgq_model_n_inputs(fm), go = fgq_model_n_outputs(fm);
-    PyObject *fast = PySequence_Fast(seq, "inputs must be a sequence of arrays");
-    if (fast == NULL)
-        return NULL;
-    if (PySequence_Fast_GET_SIZE(fast) != gi) {
-        Py_DECREF(fast);
-        return raise_msg(st, FGQ_ERR_VALUE, "the model has %d input%s; %zd given", (int)gi, gi == 1 ? "" : "s",
-                         PySequence_Fast_GET_SIZE(fast));
-    }
-    Py_buffer *views = PyMem_Calloc((size_t)(gi > 0 ? gi : 1), sizeof *views);
-    int *have = PyMem_Calloc((size_t)(gi > 0 ? gi : 1), sizeof *have);
-    void **owned = PyMem_Calloc((size_t)(gi > 0 ? gi : 1), sizeof *owned);   /* preprocessed copies */
-    const void **in_data = PyMem_Calloc((size_t)(gi > 0 ? gi : 1), sizeof *in_data);
-    const float **in_ptrs = PyMem_Calloc((size_t)(gi > 0 ? gi : 1), sizeof *in_ptrs);
-    float **out_ptrs = PyMem_Calloc((size_t)(go > 0 ? go : 1), sizeof *out_ptrs);
+    const Py_ssize_t given = PyTuple_GET_SIZE(seq);
+    if (go > RUN_MAX_OUTPUTS)
+        return raise_msg(st, FGQ_ERR_UNSUPPORTED, "the model has %d outputs (at most %d)", (int)go, RUN_MAX_OUTPUTS);
+    run_input in_stack[RUN_STACK_INPUTS];
+    const int32_t n_in = given < gi ? (int32_t)given : gi; /* the inputs looked at before counting */
+    run_input *in = n_in <= RUN_STACK_INPUTS ? in_stack : PyMem_Calloc((size_t)n_in, sizeof *in);
+    if (in == NULL)
+        return PyErr_NoMemory();
+    if (in == in_stack)
+        memset(in_stack, 0, sizeof in_stack[0] * (size_t)(n_in > 0 ? n_in : 0));
+    const float *in_ptrs_stack[RUN_STACK_INPUTS];
+    const float **in_ptrs = gi <= RUN_STACK_INPUTS ? in_ptrs_stack : PyMem_Calloc((size_t)gi, sizeof *in_ptrs);
+    float *out_ptrs[RUN_MAX_OUTPUTS], *cur[RUN_MAX_OUTPUTS];
+    fgq_tensor_info oinfo[RUN_MAX_OUTPUTS];
     PyObject *outs = NULL, *result = NULL;
     fgq_error err;
     fgq_error_clear(&err);
-    if (views == NULL || have == NULL || owned == NULL || in_data == NULL || in_ptrs == NULL || out_ptrs == NULL) {
+    if (in_ptrs == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    fgq_preprocess pre;
-    const int stored = fgq_cli_stored_preprocess(fm, &pre);
     int64_t reps = -1;
-    for (int32_t i = 0; i < gi; i++) {
+    for (int32_t i = 0; i < n_in; i++) {
         fgq_tensor_info info;
         fgq_model_input_info(fm, i, &info);
-        PyObject *obj = PySequence_Fast_GET_ITEM(fast, i);
-        if (PyObject_GetBuffer(obj, &views[i], PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
+        PyObject *obj = PyTuple_GET_ITEM(seq, i);
+        if (PyObject_GetBuffer(obj, &in[i].view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) != 0) {
             PyErr_Clear();
+            if (adapt) {
+                result = Py_NewRef(Py_NotImplemented);
+                goto done;
+            }
             raise_msg(st, FGQ_ERR_VALUE, "input %.*s: a C-contiguous array is needed, not %.200s",
                       (int)info.name_len, info.name, Py_TYPE(obj)->tp_name);
             goto done;
         }
-        have[i] = 1;
-        const Py_buffer *v = &views[i];
-        const char *want = dtype_numpy(info.dtype);
+        in[i].have = 1;
+        const Py_buffer *v = &in[i].view;
         if (!format_matches(v->format, v->itemsize, info.dtype)) {
+            if (adapt && info.dtype == FGQ_DT_F32 && v->itemsize == 2 && v->format != NULL &&
+                strchr(v->format, 'e') != NULL) { /* float16 for float32: widened on the Python side */
+                result = Py_NewRef(Py_NotImplemented);
+                goto done;
+            }
+            const char *want = dtype_numpy(info.dtype);
             raise_msg(st, FGQ_ERR_VALUE, "input %.*s takes %s; the array's elements are '%s' (%zd bytes)",
                       (int)info.name_len, info.name, want != NULL ? want : fgq_dtype_name(info.dtype),
                       v->format != NULL ? v->format : "B", v->itemsize);
@@ -368,42 +445,51 @@ static PyObject *model_run(PyObject *self, PyObject *args)
             goto done;
         }
         reps = k;
-        in_data[i] = v->buf;
-        if (stored && !raw && info.rank > 0 && info.dtype == FGQ_DT_F32) { /* feed data as calibration did */
-            float *copy = malloc(v->len > 0 ? (size_t)v->len : 1);
-            if (copy == NULL) {
-                PyErr_NoMemory();
+        in[i].data = v->buf;
+        if (m->pre_kind == PRE_NONE || raw || info.rank <= 0 || info.dtype != FGQ_DT_F32)
+            continue;
+        char name[160];
+        snprintf(name, sizeof name, "input %.*s", (int)info.name_len, info.name);
+        if (m->pre_kind == PRE_IDENTITY) { /* x*1 - 0) / 1 is x: only the check fgq_data_prepare makes */
+            const int64_t bad = first_non_finite(v->buf, numel);
+            if (bad >= 0) {
+                const int64_t per = numel / (k * (info.dims[0] > 0 ? info.dims[0] : 1)); /* one sample's values */
+                raise_msg(st, FGQ_ERR_VALUE, "%s: sample %lld becomes non-finite after preprocessing", name,
+                          (long long)(per > 0 ? bad / per : 0));
                 goto done;
             }
-            memcpy(copy, v->buf, (size_t)v->len);
-            fgq_dataset d;
-            memset(&d, 0, sizeof d);
-            d.data = copy;
-            d.rank = info.rank;
-            memcpy(d.dims, info.dims, sizeof d.dims);
-            d.dims[0] *= k;
-            char name[160];
-            snprintf(name, sizeof name, "input %.*s", (int)info.name_len, info.name);
-            fgq_status s = fgq_data_prepare(&d, name, info.rank, info.dims, &pre, &err);
-            owned[i] = d.data;
-            if (s != FGQ_OK) {
-                raise_fgq(st, &err);
-                goto done;
-            }
-            in_data[i] = owned[i];
+            continue;
         }
+        /* feed data as calibration did */
+        in[i].owned = malloc(v->len > 0 ? (size_t)v->len : 1);
+        if (in[i].owned == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        memcpy(in[i].owned, v->buf, (size_t)v->len);
+        fgq_dataset d;
+        memset(&d, 0, sizeof d);
+        d.data = in[i].owned;
+        d.rank = info.rank;
+        memcpy(d.dims, info.dims, sizeof d.dims);
+        d.dims[0] *= k;
+        fgq_status s = fgq_data_prepare(&d, name, info.rank, info.dims, &m->pre, &err);
+        in[i].owned = d.data;
+        if (s != FGQ_OK) {
+            raise_fgq(st, &err);
+            goto done;
+        }
+        in[i].data = in[i].owned;
+    }
+    if (given != gi) {
+        raise_msg(st, FGQ_ERR_VALUE, "the model has %d input%s; %zd given", (int)gi, gi == 1 ? "" : "s", given);
+        goto done;
     }
     if (reps < 1)
         reps = 1;
     outs = PyList_New(go);
     if (outs == NULL)
         goto done;
-    fgq_tensor_info oinfo[FGQ_MAX_NODE_OUTPUTS > 64 ? FGQ_MAX_NODE_OUTPUTS : 64];
-    if (go > (int32_t)(sizeof oinfo / sizeof oinfo[0])) {
-        raise_msg(st, FGQ_ERR_UNSUPPORTED, "the model has %d outputs (at most %d)", (int)go,
-                  (int)(sizeof oinfo / sizeof oinfo[0]));
-        goto done;
-    }
     for (int32_t o = 0; o < go; o++) {
         fgq_model_output_info(fm, o, &oinfo[o]);
         const char *dt = dtype_numpy(oinfo[o].dtype);
@@ -442,18 +528,14 @@ static PyObject *model_run(PyObject *self, PyObject *args)
     model_lock(m);
     fgq_status s = FGQ_OK;
     Py_BEGIN_ALLOW_THREADS
-    float **cur = malloc((size_t)(go > 0 ? go : 1) * sizeof *cur);
-    if (cur == NULL)
-        s = fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
     for (int64_t rep = 0; s == FGQ_OK && rep < reps; rep++) {
         /* buffers of any dtype travel as float pointers (run_graph.h copies size_bytes) */
         for (int32_t i = 0; i < gi; i++)
-            in_ptrs[i] = (const float *)((const uint8_t *)in_data[i] + (size_t)(views[i].len / reps) * (size_t)rep);
+            in_ptrs[i] = (const float *)((const uint8_t *)in[i].data + (size_t)(in[i].view.len / reps) * (size_t)rep);
         for (int32_t o = 0; o < go; o++)
             cur[o] = (float *)((uint8_t *)out_ptrs[o] + oinfo[o].size_bytes * (uint64_t)rep);
         s = fgq_graph_runner_run(&m->r, in_ptrs, cur, NULL, NULL, &err);
     }
-    free(cur);
     Py_END_ALLOW_THREADS
     PyThread_release_lock(m->lock);
     if (s != FGQ_OK) {
@@ -464,19 +546,15 @@ static PyObject *model_run(PyObject *self, PyObject *args)
     outs = NULL;
 done:
     Py_XDECREF(outs);
-    for (int32_t i = 0; have != NULL && i < gi; i++) {
-        if (have[i])
-            PyBuffer_Release(&views[i]);
-        if (owned != NULL)
-            free(owned[i]);
+    for (int32_t i = 0; i < n_in; i++) {
+        if (in[i].have)
+            PyBuffer_Release(&in[i].view);
+        free(in[i].owned);
     }
-    PyMem_Free(views);
-    PyMem_Free(have);
-    PyMem_Free(owned);
-    PyMem_Free(in_data);
-    PyMem_Free(in_ptrs);
-    PyMem_Free(out_ptrs);
-    Py_DECREF(fast);
+    if (in != in_stack)
+        PyMem_Free(in);
+    if (in_ptrs != in_ptrs_stack)
+        PyMem_Free(in_ptrs);
     return result;
 }
 
@@ -603,7 +681,8 @@ static PyObject *model_summary(PyObject *self, PyObject *unused)
 
 static PyMethodDef model_methods[] = {
     {"io", model_io, METH_VARARGS, "io(is_output) -> list of tensor descriptions"},
-    {"run", model_run, METH_VARARGS, "run(inputs, raw) -> list of (bytearray, shape, dtype)"},
+    {"run", (PyCFunction)(void (*)(void))model_run, METH_FASTCALL,
+     "run(inputs, raw, adapt) -> list of (bytearray, shape, dtype), or NotImplemented (adapt: convert and retry)"},
     {"set_threads", model_set_threads, METH_VARARGS, "set_threads(n): threads per inference"},
     {"threads", model_threads, METH_NOARGS, "threads per inference"},
     {"to_bytes", model_to_bytes, METH_NOARGS, "the .fgq bytes"},
@@ -659,7 +738,7 @@ static PyObject *py_load_fgq(PyObject *module, PyObject *args)
         Py_DECREF(m);
         return raise_fgq(st, &err);
     }
-    m->loaded = 1;
+    model_ready(m);
     return (PyObject *)m;
 }
 
@@ -696,8 +775,41 @@ static PyObject *py_load_onnx(PyObject *module, PyObject *args)
         Py_DECREF(m);
         return raise_fgq(st, &err);
     }
-    m->loaded = 1;
+    model_ready(m);
     return (PyObject *)m;
+}
+
+/* onnx_inputs(path) -> {input name: dims}: the graph inputs fed at run time,
+ * as the ONNX file declares them (symbolic dims bound to 1), read without
+ * lowering the graph: quantize() tells batches from samples with it. */
+static PyObject *py_onnx_inputs(PyObject *module, PyObject *args)
+{
+    module_state *st = state_of_module(module);
+    PyObject *path = NULL;
+    if (!PyArg_ParseTuple(args, "O&", PyUnicode_FSConverter, &path))
+        return NULL;
+    fgq_error err;
+    fgq_error_clear(&err);
+    fgq_graph *g = NULL;
+    fgq_status s;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    s = fgq_onnx_load(p, NULL, &g, &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (s != FGQ_OK)
+        return raise_fgq(st, &err);
+    PyObject *d = PyDict_New();
+    for (int32_t i = 0; d != NULL && i < g->n_inputs; i++) {
+        const fgq_ir_tensor *t = &g->tensors[g->inputs[i]];
+        PyObject *name = text_of(t->name, -1), *dims = shape_tuple(t->rank, t->dims);
+        if (name == NULL || dims == NULL || PyDict_SetItem(d, name, dims) != 0)
+            Py_CLEAR(d);
+        Py_XDECREF(name);
+        Py_XDECREF(dims);
+    }
+    fgq_graph_free(g);
+    return d;
 }
 
 /* ---- quantize ----------------------------------------------------------------- */
@@ -714,8 +826,7 @@ static void progress_call(progress_ctx *p, const char *stage, int64_t done, int6
     if (p->callback == NULL || p->failed)
         return;
     PyGILState_STATE g = PyGILState_Ensure();
-    PyObject *r = PyObject_CallFunction(p->callback, "sLL", stage != NULL ? stage : "", (long long)done,
-                                        (long long)total);
+    PyObject *r = PyObject_CallFunction(p->callback, "NLL", text_of(stage, -1), (long long)done, (long long)total);
     if (r == NULL) {
         p->failed = 1;
 #if PY_VERSION_HEX >= 0x030C0000
@@ -752,9 +863,9 @@ static PyObject *layers_list(const fgq_quant_result *res)
     PyObject *list = PyList_New(res->n_layers);
     for (int32_t L = 0; list != NULL && L < res->n_layers; L++) {
         const fgq_layer_report *r = &res->layers[L];
-        PyObject *d = Py_BuildValue("{s:s,s:s,s:s,s:O,s:d,s:d}", "name", r->name, "op", r->op, "policy", r->policy,
-                                    "quantized", r->quantized ? Py_True : Py_False, "act_sqnr_db", r->act_sqnr_db,
-                                    "bits", r->bits);
+        PyObject *d = Py_BuildValue("{s:N,s:N,s:s,s:O,s:d,s:d}", "name", text_of(r->name, -1), "op", text_of(r->op, -1),
+                                    "policy", r->policy, "quantized", r->quantized ? Py_True : Py_False, "act_sqnr_db",
+                                    r->act_sqnr_db, "bits", r->bits);
         if (d == NULL) {
             Py_CLEAR(list);
             break;
@@ -1071,7 +1182,7 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
                 Py_DECREF(m);
                 raise_fgq(st, &err);
             } else {
-                m->loaded = 1;
+                model_ready(m);
                 PyObject *layers = layers_list(&res);
                 PyObject *bud = Py_None;
                 Py_INCREF(bud);
@@ -1280,6 +1391,7 @@ done:
 static PyMethodDef module_methods[] = {
     {"load_fgq", py_load_fgq, METH_VARARGS, "load_fgq(bytes, name) -> Model"},
     {"load_onnx", py_load_onnx, METH_VARARGS, "load_onnx(path, batch) -> Model"},
+    {"onnx_inputs", py_onnx_inputs, METH_VARARGS, "onnx_inputs(path) -> {input name: dims} as declared"},
     {"quantize", py_quantize, METH_VARARGS,
      "quantize(onnx_path, calib, flags, scale, mean, std, threads, progress) -> (Model, layers, budget, pairs)"},
     {"cli", py_cli, METH_VARARGS, "cli(argv) -> (exit code, stdout, stderr): an fgq subcommand in a child process"},

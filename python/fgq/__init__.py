@@ -13,6 +13,7 @@ batches) to it. numpy is needed at run time.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -32,6 +33,8 @@ ModelSource = Union[PathLike, bytes, bytearray, memoryview, "Model"]
 ProgressCallback = Callable[[str, int, int], None]
 
 _FGQ_MAGIC_LEN = 8  # fgq_format.h FGQ_FILE_MAGIC
+_frombuffer = np.frombuffer
+_DTYPES = {n: np.dtype(n) for n in ("float32", "uint8", "int8", "int32", "int64", "float16", "bool")}
 
 
 def _error(message: str, status: str = "value error") -> FgqError:
@@ -43,6 +46,16 @@ def _error(message: str, status: str = "value error") -> FgqError:
 def _renamed(e: FgqError, tmp_path: str, name: str) -> FgqError:
     """e with a temporary file's path replaced by what the caller gave."""
     return _error(str(e).replace(tmp_path, name), getattr(e, "status", "value error"))
+
+
+def _in_memory(source: Any) -> Tuple[Any, Optional[str]]:
+    """(bytes, name) for an in-memory model (anything with SerializeToString(), e.g. an
+    onnx.ModelProto: fgq does not import onnx), else (source, None)."""
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview, Model)):
+        serialize = getattr(source, "SerializeToString", None)
+        if callable(serialize):
+            return serialize(), f"<{type(source).__name__}>"
+    return source, None
 
 
 def _read_magic(path: str) -> bytes:
@@ -94,21 +107,25 @@ class Model:
         threads: threads per inference (default: the cores available, as the CLI);
         batch: value bound to symbolic dims of an ONNX model (the model's own
         batch; larger batches given to run() loop over samples).
+        An in-memory ONNX model (an ``onnx.ModelProto``, anything with
+        ``SerializeToString()``) is loaded from its bytes.
         Raises FgqError naming the file and the reason (missing file, garbage
         bytes, an op fgq does not support, ...)."""
+        source, name = _in_memory(source)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
+            name = name or "<bytes>"
             if _is_fgq_file_bytes(data):
-                m = cls(_fgq.load_fgq(data, "<bytes>"), "<bytes>")
+                m = cls(_fgq.load_fgq(data, name), name)
             else:
                 with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
                     p = os.path.join(tmp, "model.onnx")
                     with open(p, "wb") as f:
                         f.write(data)
                     try:
-                        m = cls(_fgq.load_onnx(p, int(batch)), "<bytes>")
+                        m = cls(_fgq.load_onnx(p, int(batch)), name)
                     except FgqError as e:
-                        raise _renamed(e, p, "<bytes>") from None
+                        raise _renamed(e, p, name) from None
         else:
             path = os.fspath(source)
             if _is_fgq_file_bytes(_read_magic(path)):
@@ -131,6 +148,22 @@ class Model:
         ``fgq.quantize`` stores its calibration preprocessing (scale, mean, std)
         and applies it to float inputs, as ``fgq run`` does, unless raw=True.
         Returns one array, or a tuple for several outputs."""
+        # the C side takes C-contiguous arrays of the inputs' dtypes as they are and answers
+        # NotImplemented for anything to convert first (a dict, a list, a tensor, a strided or
+        # float16 array): the common call is one C call and a view of its output
+        outs = self._m.run(inputs, raw, True)
+        if outs is NotImplemented:
+            outs = self._m.run(self._adapt(inputs), raw, False)
+        if len(outs) == 1:
+            buf, shape, dt = outs[0]
+            return _frombuffer(buf, _DTYPES[dt]).reshape(shape)
+        return tuple(_frombuffer(buf, _DTYPES[dt]).reshape(shape) for buf, shape, dt in outs)
+
+    __call__ = run
+
+    def _adapt(self, inputs: Tuple[Any, ...]) -> Tuple[np.ndarray, ...]:
+        """inputs as C-contiguous ndarrays: a dict {name: array} in input order, tensors and
+        lists converted, float16 widened for float32 inputs."""
         if len(inputs) == 1 and isinstance(inputs[0], Mapping):
             named = inputs[0]
             names = [t["name"] for t in self.inputs]
@@ -138,17 +171,10 @@ class Model:
             if missing:
                 raise _error(f"no array for input(s) {', '.join(missing)}", "value error")
             inputs = tuple(named[n] for n in names)
-        if not all(type(x) is np.ndarray and x.flags.c_contiguous for x in inputs):
-            inputs = tuple(_to_array(x) for x in inputs)
+        inputs = tuple(_to_array(x) for x in inputs)
         if any(x.dtype == np.float16 for x in inputs):
             inputs = self._widen_float16(inputs)
-        outs = self._m.run(inputs, raw)
-        if len(outs) == 1:  # the common case, kept short: this is per-call overhead
-            buf, shape, dt = outs[0]
-            return np.frombuffer(buf, dtype=dt).reshape(shape)
-        return tuple(np.frombuffer(buf, dtype=dt).reshape(shape) for buf, shape, dt in outs)
-
-    __call__ = run
+        return inputs
 
     def _widen_float16(self, inputs: Tuple[np.ndarray, ...]) -> Tuple[np.ndarray, ...]:
         """float16 arrays for float32 inputs, widened (exact): a float16 ONNX model is
@@ -239,32 +265,59 @@ _FGQ_MAGIC: bytes = _fgq.FILE_MAGIC
 
 def _batch_array(b: Any) -> np.ndarray:
     """The inputs of one batch: an array, or the first item of an (x, y, ...) tuple or list."""
-    if isinstance(b, (tuple, list)) and len(b) > 0 and not isinstance(b[0], (int, float)):
-        b = b[0]
-    if isinstance(b, Mapping):
+    return _to_array(_x_of(b))
+
+
+def _x_of(item: Any) -> Any:
+    """x of an (x, y, ...) tuple or list (what a DataLoader or a Dataset yields), else item."""
+    if isinstance(item, (tuple, list)) and len(item) > 0 and not isinstance(item[0], (int, float, list)):
+        item = item[0]
+    if isinstance(item, Mapping):
         raise _error("calib: a batch is a dict; give arrays or (x, y) tuples", "value error")
-    return _to_array(b)
+    return item
 
 
-def _calib_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"]) -> np.ndarray:
+def _list_holds_batches(items: Sequence[Any], dims: Optional[Tuple[int, ...]]) -> bool:
+    """Whether a list of calibration items holds batches rather than samples: its first
+    item's x has the rank of the model input (dims), and is not one sample's shape
+    (dims[1:]). Without dims: an (x, y) pair is a batch, an array a sample."""
+    first = items[0]
+    x = _to_array(_x_of(first))
+    if dims is None:
+        return _x_of(first) is not first
+    if tuple(x.shape) == tuple(dims[1:]):
+        return False
+    return x.ndim == len(dims)
+
+
+def _calib_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"],
+                 dims: Optional[Callable[[], Optional[Tuple[int, ...]]]] = None) -> np.ndarray:
     """One float32 array [N, ...] of samples: an array as it is, a list or tuple of
-    arrays as samples (stacked), any other iterable as batches (concatenated)."""
+    samples (stacked) or of batches (concatenated), any other iterable as batches.
+    dims(): the model input's dims, asked only for a list (samples or batches?)."""
     if isinstance(calib, (str, os.PathLike)):
         raise _error("calib: give the samples as an array (np.load the file first)", "value error")
     if isinstance(calib, (list, tuple)):
         if not calib:
             raise _error("calib: no samples", "value error")
-        items = [_to_array(c) for c in (calib[:limit] if limit is not None else calib)]
+        if _list_holds_batches(calib, dims() if dims is not None else None):
+            return _batches_array(calib, limit, progress)
+        items = [_batch_array(c) for c in (calib[:limit] if limit is not None else calib)]
         shapes = {a.shape for a in items}
         if len(shapes) != 1:
-            raise _error(f"calib: a list holds samples of one shape, not {sorted(shapes)} (batches: pass an "
-                         "iterator, or np.concatenate them)", "shape error")
+            raise _error(f"calib: a list holds samples of one shape, not {sorted(shapes)} (batches have the model "
+                         "input's rank)", "shape error")
         return np.ascontiguousarray(np.stack(items), dtype=np.float32)
     if isinstance(calib, np.ndarray) or hasattr(calib, "__array__"):
         arr = _to_array(calib)
         if limit is not None:
             arr = arr[:limit]
         return np.ascontiguousarray(arr, dtype=np.float32)
+    return _batches_array(calib, limit, progress)
+
+
+def _batches_array(calib: Any, limit: Optional[int], progress: Optional["_Progress"]) -> np.ndarray:
+    """The batches of an iterable (arrays, tensors or (x, y) tuples) concatenated: float32 [N, ...]."""
     parts: List[np.ndarray] = []
     n = 0
     total = None
@@ -331,8 +384,7 @@ class _Progress:
         if self.callback is not None:
             self.callback(self.stage, done, total)
         elif self.bar is not None:
-            self.bar.n = done
-            self.bar.refresh()
+            self.bar.update(done - self.bar.n)  # redrawn at most every mininterval, not per step
 
     def end(self) -> None:
         if self.callback is not None and self.stage:
@@ -365,6 +417,51 @@ def _flag_value(v: Any) -> str:
     return str(v)
 
 
+def _calibration(calib: Any, limit: Optional[int], prog: "_Progress", path: str, flags: List[str]) -> Any:
+    """quantize()'s calib as the C side takes it (None, a float32 array [N, ...], or a dict of
+    arrays for several inputs); adds --calib to flags. path: the ONNX model, whose input
+    shapes tell a list of batches from a list of samples."""
+    if calib is None:
+        return None
+    declared: List[Optional[Dict[str, Tuple[int, ...]]]] = []
+
+    def dims(key: Optional[str] = None) -> Optional[Tuple[int, ...]]:
+        if not declared:  # read once, only for a list
+            try:
+                declared.append(_fgq.onnx_inputs(path))
+            except FgqError:  # the C pipeline reports a bad model with its own message
+                declared.append(None)
+        inputs = declared[0]
+        if not inputs:
+            return None
+        if key is None:
+            return next(iter(inputs.values())) if len(inputs) == 1 else None
+        return inputs.get(key)
+
+    if isinstance(calib, Mapping):  # a multi-input model: {input name: samples}, the same N for each
+        x = {}
+        for key, val in calib.items():
+            if not isinstance(key, str):
+                raise _error(f"calib: the dict's keys are input names, not {key!r}", "value error")
+            a = val if isinstance(val, np.ndarray) else None
+            if a is not None and a.dtype == np.int64:
+                # int64 (token ids) as they are: C checks each against its float32 copy, as for a .npy
+                x[key] = np.ascontiguousarray(a[:limit] if limit is not None else a)
+            else:
+                x[key] = _calib_array(val, limit, None, lambda key=key: dims(key))
+            if x[key].ndim < 1 or x[key].shape[0] < 1:
+                raise _error(f"calib['{key}']: no samples", "value error")
+        if not x:
+            raise _error("calib: an empty dict", "value error")
+        flags += ["--calib", "<arrays>"]
+        return x
+    arr = _calib_array(calib, limit, prog if prog.active else None, dims)
+    if arr.ndim < 1 or arr.shape[0] < 1:
+        raise _error("calib: no samples", "value error")
+    flags += ["--calib", "<array>"]
+    return arr
+
+
 def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optional[str] = "ternary:g4",
              acts: str = "u8", budget: Optional[float] = None, size: Optional[int] = None,
              calib_samples: Optional[int] = None, scale: Optional[float] = None,
@@ -374,10 +471,12 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
              **options: Any) -> QuantizedModel:
     """Quantizes a float ONNX model as ``fgq quantize`` does and returns the integer model.
 
-    model: path or bytes of an ONNX model: float32 inputs, and integer ones
+    model: path or bytes of an ONNX model, or an in-memory one (an onnx.ModelProto:
+      anything with SerializeToString()): float32 inputs, and integer ones
       (token ids, masks) fed as their dtype, never normalised.
     calib: calibration samples: an array [N, ...], a list or tuple of samples
-      (stacked), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
+      (stacked) or of batches (concatenated: items of the model input's rank, e.g.
+      list(loader)), or any other iterable of batches, e.g. a PyTorch DataLoader yielding
       tensors or (x, y) tuples (anything with __array__ or .numpy(); torch is
       not imported). Converted to float32; laid out and normalised as ``fgq
       quantize --calib`` does (HWC samples transposed for an NCHW model).
@@ -401,6 +500,7 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
     Raises FgqError with the C library's message on a bad option or model.
     The result is byte-identical to ``fgq quantize`` with the same flags."""
     prog = _Progress(progress)
+    nthreads = int(threads) if threads is not None else int(_fgq.default_threads)
     flags: List[str] = []
     if weights is not None:
         flags += ["--weights", str(weights)]
@@ -418,49 +518,26 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
         flags += ["--keep-float", str(node)]
     for node, pol in (layers or {}).items():
         flags += ["--layer", f"{node}={pol}"]
-    x: Any = None
-    if isinstance(calib, Mapping):  # a multi-input model: {input name: samples}, the same N for each
-        x = {}
-        for key, val in calib.items():
-            if not isinstance(key, str):
-                raise _error(f"calib: the dict's keys are input names, not {key!r}", "value error")
-            a = val if isinstance(val, np.ndarray) else None
-            if a is not None and a.dtype == np.int64:
-                # int64 (token ids) as they are: C checks each against its float32 copy, as for a .npy
-                x[key] = np.ascontiguousarray(a[:calib_samples] if calib_samples is not None else a)
-            else:
-                x[key] = _calib_array(val, calib_samples, None)
-            if x[key].ndim < 1 or x[key].shape[0] < 1:
-                raise _error(f"calib['{key}']: no samples", "value error")
-        if not x:
-            raise _error("calib: an empty dict", "value error")
-        flags += ["--calib", "<arrays>"]
-    elif calib is not None:
-        x = _calib_array(calib, calib_samples, prog if prog.active else None)
-        if x.ndim < 1 or x.shape[0] < 1:
-            raise _error("calib: no samples", "value error")
-        flags += ["--calib", "<array>"]
-    mean_l = None if mean is None else [float(v) for v in np.atleast_1d(np.asarray(mean, dtype=np.float64))]
-    std_l = None if std is None else [float(v) for v in np.atleast_1d(np.asarray(std, dtype=np.float64))]
-    nthreads = int(threads) if threads is not None else int(_fgq.default_threads)
-    cb = prog if prog.active else None
-
-    def run_c(path: str) -> Tuple[Any, List[Dict[str, Any]], Optional[Dict[str, Any]], int]:
-        return _fgq.quantize(path, x, flags, float(scale) if scale is not None else 0.0, mean_l, std_l, nthreads, cb)
-
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        with tempfile.TemporaryDirectory(prefix="fgq-") as tmp:
-            p = os.path.join(tmp, "model.onnx")
-            with open(p, "wb") as f:
+    model, name = _in_memory(model)
+    with contextlib.ExitStack() as stack:
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            name = name or "<bytes>"
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="fgq-"))
+            path = os.path.join(tmp, "model.onnx")
+            with open(path, "wb") as f:
                 f.write(bytes(model))
-            try:
-                impl, rows, bud, pairs = run_c(p)
-            except FgqError as e:
-                raise _renamed(e, p, "<bytes>") from None
-        name = "<bytes>"
-    else:
-        name = os.fspath(model)
-        impl, rows, bud, pairs = run_c(name)
+        else:
+            name = path = os.fspath(model)
+        try:
+            x = _calibration(calib, calib_samples, prog, path, flags)
+            mean_l = None if mean is None else [float(v) for v in np.atleast_1d(np.asarray(mean, dtype=np.float64))]
+            std_l = None if std is None else [float(v) for v in np.atleast_1d(np.asarray(std, dtype=np.float64))]
+            impl, rows, bud, pairs = _fgq.quantize(path, x, flags, float(scale) if scale is not None else 0.0, mean_l,
+                                                   std_l, nthreads, prog if prog.active else None)
+        except FgqError as e:
+            if path == name:
+                raise
+            raise _renamed(e, path, name) from None
     prog.end()
     q = QuantizedModel(impl, f"<quantized {name}>")
     q.layers = rows
@@ -500,7 +577,9 @@ def _cli_json(argv: List[str], names: Optional[Dict[str, str]] = None) -> Any:
 
 
 def _model_path(model: ModelSource, tmp: str, stem: str, names: Dict[str, str]) -> str:
-    """A path the CLI can open for model; a temporary file (recorded in names) for a Model or bytes."""
+    """A path the CLI can open for model; a temporary file (recorded in names) for a Model, bytes
+    or an in-memory ONNX model."""
+    model, name = _in_memory(model)
     if isinstance(model, Model):
         p = os.path.join(tmp, stem + ".fgq")
         model.save(p)
@@ -511,7 +590,7 @@ def _model_path(model: ModelSource, tmp: str, stem: str, names: Dict[str, str]) 
         p = os.path.join(tmp, stem + (".fgq" if _is_fgq_file_bytes(data) else ".onnx"))
         with open(p, "wb") as f:
             f.write(data)
-        names[p] = "<bytes>"
+        names[p] = name or "<bytes>"
         return p
     return os.fspath(model)
 

@@ -22,6 +22,11 @@ Oracles:
 - the GIL is released while a model runs: a Python thread counts during a 1000-sample run.
 - no leak: 10,000 runs and 10,000 failed runs of a one-node model grow RSS by < 8 MB and leave the
   input array's reference count as it was.
+- a C message cut inside a UTF-8 character, or holding names that are not UTF-8, is an FgqError
+  with U+FFFD in their place; an onnx.ModelProto is taken where a path is (the file's results);
+  a list of batches and a list of samples give the bytes of the stacked array; tqdm draws on
+  stderr when installed and nothing prints without it; strided, list and dict inputs give the
+  bytes of the contiguous array; docs/python.md's "Five lines" run as written.
 """
 import gzip
 import importlib
@@ -419,3 +424,149 @@ def test_no_leak_over_many_runs(fgq):
     # a leaked 4 KB output per run would be 40 MB; a buffer view not released keeps a reference to x
     assert grown < 8 << 20, grown
     assert sys.getrefcount(x) == refs
+
+
+def _unsupported_op_model(node_name):
+    import onnx.helper as h
+    g = h.make_graph([h.make_node("FooBarOp", ["x"], ["y"], name=node_name)], "g",
+                     [h.make_tensor_value_info("x", 1, [1, 4])], [h.make_tensor_value_info("y", 1, [1, 4])])
+    return h.make_model(g, opset_imports=[h.make_opsetid("", 13)])
+
+
+def test_c_messages_that_are_not_utf8_still_raise_fgq_error(fgq, tmp_path):
+    """The C message is cut at FGQ_ERROR_MSG_LEN bytes, maybe inside a character, and names from a
+    damaged file may be any bytes: FgqError carries the message, undecodable bytes as U+FFFD (not a
+    UnicodeDecodeError). Oracle: the message names the file and the node; with a name of 2-byte
+    characters run past the cut at both parities of its start, one of the cuts splits a character."""
+    replaced = 0
+    for pad in (100, 101):
+        model = _unsupported_op_model("a" * pad + "\u00e9" * 200)
+        path = tmp_path / f"u{pad}.onnx"
+        path.write_bytes(model.SerializeToString())
+        for fn, where in ((lambda: fgq.Model.load(model.SerializeToString()), "<bytes>"),
+                          (lambda: fgq.Model.load(path), str(path)),
+                          (lambda: fgq.quantize(path, calib=np.zeros((2, 1, 4), np.float32), progress=False),
+                           str(path))):
+            with pytest.raises(fgq.FgqError) as e:
+                fn()
+            msg = str(e.value)
+            assert msg.startswith(where) and "node 'a" + "a" * (pad - 1) + "\u00e9" in msg, msg[:200]
+            replaced += msg.endswith("\ufffd")
+    assert replaced > 0
+    # a name that is not UTF-8 at all: one byte of mnist-8's consumer of Pooling66_Output_0 damaged
+    data = bytearray(MNIST.read_bytes())
+    at = data.index(b"Pooling66_Output_0", data.index(b"Pooling66_Output_0") + 1) + len("Pooling66_Output")
+    data[at] = 0xFF
+    with pytest.raises(fgq.FgqError, match="Convolution110.*Pooling66_Output\ufffd0"):
+        fgq.Model.load(bytes(data))
+    # a graph input named in non-UTF-8 everywhere: the model loads, and its description decodes
+    data = MNIST.read_bytes().replace(b"Input3", b"Inpu\xff3")
+    m = fgq.Model.load(data)
+    assert m.inputs[0]["name"] == "Inpu\ufffd3"
+    q = fgq.quantize(data, calib=np.zeros((2, 1, 28, 28), np.float32), weights="s8", progress=False)
+    assert q.inputs[0]["name"] == "Inpu\ufffd3" and len(q.layers) > 0
+
+
+def test_in_memory_onnx_model(fgq, quantized, images, labels):
+    """An onnx.ModelProto (anything with SerializeToString()) is taken where a path is: the same
+    outputs, .fgq bytes, evaluation and inspection as mnist-8's file, named <ModelProto>."""
+    import onnx
+    q, cli_path, _ = quantized
+    proto = onnx.load(str(MNIST))
+    x = images[1000:1010].astype(np.float32)[:, None]
+    m = fgq.Model.load(proto, threads=1)
+    assert m.name == "<ModelProto>"
+    assert m(x).tobytes() == fgq.Model.load(MNIST, threads=1)(x).tobytes()
+    p = fgq.quantize(proto, calib=images[:N_CALIB], weights="ternary:g4", acts="u8", progress=False)
+    assert p.to_bytes() == cli_path.read_bytes()
+    want = fgq.inspect(MNIST)
+    got = fgq.inspect(proto)
+    assert got.pop("model") == "<ModelProto>" and want.pop("model") == str(MNIST) and got == want
+    a = _drop_timing(fgq.evaluate(proto, images[1000:1100], labels[1000:1100]))
+    b = _drop_timing(fgq.evaluate(MNIST, images[1000:1100], labels[1000:1100]))
+    assert a["top1"] == b["top1"] and a["samples"] == 100
+    with pytest.raises(fgq.FgqError, match="<ModelProto>: .*FooBarOp"):
+        fgq.Model.load(_unsupported_op_model("n"))
+
+
+def test_calib_as_a_list_of_batches(fgq, quantized, images):
+    """A list of batches (items of the model input's rank, or (x, y) pairs of them: list(loader))
+    is concatenated, a list of samples (the input's rank - 1, or one sample's shape) stacked:
+    every form gives the .fgq bytes of the plain array of the same 200 samples."""
+    q, cli_path, _ = quantized
+    x = images[:N_CALIB][:, None]  # [200, 1, 28, 28]: the model input's rank
+    forms = {
+        "batches": [x[k:k + 64] for k in range(0, N_CALIB, 64)],  # 64, 64, 64, 8
+        "equal batches": [x[k:k + 40] for k in range(0, N_CALIB, 40)],  # all one shape: batches by rank
+        "list(loader)": [(x[k:k + 64], np.zeros(len(x[k:k + 64]))) for k in range(0, N_CALIB, 64)],
+        "batches as lists": [[x[k:k + 64], None] for k in range(0, N_CALIB, 64)],
+        "tuple of batches": tuple(x[k:k + 50] for k in range(0, N_CALIB, 50)),
+        "samples [1, 28, 28]": list(x),
+        "samples [28, 28]": list(images[:N_CALIB]),
+        "(sample, label) pairs": [(s, 0) for s in x],
+    }
+    for what, calib in forms.items():
+        got = fgq.quantize(MNIST, calib=calib, weights="ternary:g4", progress=False)
+        assert got.to_bytes() == cli_path.read_bytes(), what
+    more = [x[k:k + 64] for k in range(0, N_CALIB, 64)] + [images[300:364][:, None]]
+    got = fgq.quantize(MNIST, calib=more, calib_samples=N_CALIB, weights="ternary:g4", progress=False)
+    assert got.to_bytes() == cli_path.read_bytes()  # calib_samples counts samples, not batches
+
+
+def test_tqdm_bar_when_installed(fgq, images, capsys, monkeypatch):
+    """progress=None draws a tqdm bar on stderr when tqdm is installed; without it (its import
+    made to fail) quantize is silent. Both give the same bytes."""
+    kw = dict(calib=images[:50], weights="s8", solver="rtn")
+    pytest.importorskip("tqdm", reason="tqdm is in requirements.txt")
+    capsys.readouterr()
+    with_bar = fgq.quantize(MNIST, **kw).to_bytes()
+    err = capsys.readouterr().err
+    assert "calibrate:" in err and "measure:" in err and "/50 [" in err, err[-500:]  # tqdm's "k/50 [time]"
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    quiet = fgq.quantize(MNIST, **kw).to_bytes()
+    assert capsys.readouterr().err == ""
+    assert quiet == with_bar
+
+
+def test_run_converts_only_what_needs_it(fgq, images, tmp_path):
+    """model(x) reads a C-contiguous array of the input's dtype in place; a strided array, a
+    list or a dict is converted first: the same bytes. A quantized model whose stored
+    preprocessing is the identity (scale 1, no mean or std) is fed the array itself, and still
+    refuses a non-finite sample, as `fgq run` does (with the message of the preprocessing path)."""
+    q = fgq.quantize(MNIST, calib=images[:50], weights="s8", solver="rtn", progress=False)
+    assert q.preprocess == {"scale": 1.0, "mean": [], "std": [], "channel_axis": -1}
+    x = np.ascontiguousarray(images[:6, None].astype(np.float32))
+    want = q(x)
+    wide = np.zeros((6, 1, 28, 56), np.float32)
+    wide[..., ::2] = x
+    assert not wide[..., ::2].flags.c_contiguous
+    assert q(wide[..., ::2]).tobytes() == want.tobytes()
+    assert q(list(x)).tobytes() == want.tobytes()  # a list of float32 arrays: np.asarray keeps float32
+    assert q({"Input3": x}).tobytes() == want.tobytes()
+    assert q.run(x, raw=True).tobytes() == want.tobytes()  # the identity: raw changes nothing
+    qpath = tmp_path / "q.fgq"
+    q.save(qpath)
+    x[1, 0, 3, 3] = np.nan
+    with pytest.raises(fgq.FgqError, match="input Input3: sample 1 becomes non-finite after preprocessing"):
+        q(x)
+    np.save(tmp_path / "x.npy", x)
+    r = run_fgq("run", qpath, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    assert r.returncode != 0 and "sample 1 holds a non-finite value" in r.stderr  # the CLI refuses it on reading
+    assert q.run(x, raw=True).shape == (6, 10)  # raw: no preprocessing, no check
+
+
+def test_docs_five_lines_run_as_written(fgq, tmp_path, monkeypatch):
+    """docs/python.md's "Five lines" block, executed as it stands from a folder whose examples/ is
+    the repository's: it runs, and writes what it says it writes."""
+    pytest.importorskip("matplotlib", reason="the block ends with fgq.report (requirements.txt)")
+    text = (REPO_ROOT / "docs" / "python.md").read_text()
+    block = text.split("## Five lines", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "examples").symlink_to(REPO_ROOT / "examples")
+    monkeypatch.chdir(tmp_path)
+    env = {}
+    exec(compile(block, "docs/python.md", "exec"), env)
+    assert env["y"].shape == (8, 10) and env["y"].dtype == np.float32
+    for name in ("model.fgq", "model.qdq.onnx", "report.html"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "model.fgq").read_bytes() == env["q"].to_bytes()
