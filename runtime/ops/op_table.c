@@ -92,7 +92,7 @@ static const fgq_op_impl fgq_op_table[FGQ_OP_COUNT_] = {
     QROW(MATMUL_INT, "MatMulInt", 2, 2, matmul_int),
     QROW(CONV_INT, "ConvInt", 2, 3, conv_int),
     QROW(DYNQUANT, "DynQuantize", 1, 1, dynquant),
-    QROW(QCONV_DYN, "QConvDyn", 5, 7, qconv_dyn),
+    QROWS(QCONV_DYN, "QConvDyn", 5, 7, qconv_dyn),
     QROW(QGEMM_DYN, "QGemmDyn", 5, 7, qgemm_dyn),
     QROW(QLUT, "QLut", 2, 2, qlut),
     QROW(QMUL, "QMul", 2, 2, qmul),

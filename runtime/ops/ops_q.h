@@ -61,6 +61,8 @@ uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *con
                            const fgq_tensor_view *const *out);
 uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out);
+uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out);
 
 #undef FGQ_OPS_Q_DECL
 

@@ -205,15 +205,23 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
  * output positions of one batch item and group, its im2col rows (padding as
  * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps)
- * in QDYN_COLS bytes of stack, then every channel of the group against them,
- * QDYN_JB at a time. The kernels give fgq_qweights_dot's exact integers, so
+ * in the node's scratch slice (up to QDYN_COLS bytes: fgq_qconv_dyn_scratch),
+ * then every channel of the group against them, QDYN_JB at a time. The kernels give fgq_qweights_dot's exact integers, so
  * the outputs are the reference's bits (tests/test_qops_dyn.c compares both
  * with an independent oracle). Microcontrollers keep the reference. */
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
 #define QDYN_FAST 1
 enum { QDYN_JB = 64, QDYN_COLS = 16384 };
 
+/* Positions a task gathers for reduction length k: 64, fewer when k·64 bytes
+ * would pass QDYN_COLS; 0 when one row does not fit (the reference runs). */
+static int64_t qdyn_positions(int64_t k)
+{
+    return k > QDYN_COLS ? 0 : QDYN_COLS / k < 64 ? QDYN_COLS / k : 64;
+}
+
 typedef struct {
+    const fgq_node_view *node;
     const qconv_dyn_shape *s;
     const fgq_qgemm_kernel *kern;
     const dyn_epilogue *e;
@@ -233,7 +241,8 @@ static void qconv_dyn_blocks(void *ctx, int64_t b, int64_t e_)
     const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
     const int64_t OH = sp->out[1], OW = sp->out[2], k = t->k;
     const uint8_t zx8 = (uint8_t)t->e->z_x;
-    uint8_t cols[QDYN_COLS];
+    int32_t slot;
+    uint8_t *cols = (uint8_t *)fgq_scratch_claim(t->node, &slot);
     int32_t dot[QDYN_JB];
     for (int64_t task = b; task < e_; task++) {
         const int64_t pblk = task % t->p_blocks, ng = task / t->p_blocks, g = ng % groups, n = ng / groups;
@@ -268,10 +277,25 @@ static void qconv_dyn_blocks(void *ctx, int64_t b, int64_t e_)
             }
         }
     }
+    fgq_scratch_release(t->node, slot);
 }
 #else
 #define QDYN_FAST 0
 #endif
+
+uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out)
+{
+#if QDYN_FAST
+    qconv_dyn_shape s;
+    if (qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
+        return 0;
+    return (uint64_t)(qdyn_positions(s.qw.k) * s.qw.k);
+#else
+    (void)node, (void)in, (void)out;
+    return 0;
+#endif
+}
 
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                              const fgq_tensor_view *const *out, fgq_error *err)
@@ -288,11 +312,13 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
 #if QDYN_FAST
     const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s.qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s.qw);
     const int64_t k = s.qw.k;
-    if (kern->dot != fgq_qgemm_dot_ref && k <= QDYN_COLS) {
+    const int64_t pb = qdyn_positions(k);
+    if (kern->dot != fgq_qgemm_dot_ref && pb > 0) {
+        if ((st = fgq_scratch_begin(node, (uint64_t)(pb * k), err)) != FGQ_OK)
+            return st;
         const fgq_ops_spatial *sp = &s.geom.sp;
-        qconv_dyn_task t = {&s, kern, &e, x, y, m_out, k, 0, 0, sp->out[0] * sp->out[1] * sp->out[2],
+        qconv_dyn_task t = {node, &s, kern, &e, x, y, m_out, k, pb, 0, sp->out[0] * sp->out[1] * sp->out[2],
                             x->dtype == FGQ_DT_S8};
-        t.pb = QDYN_COLS / k < 64 ? QDYN_COLS / k : 64;
         t.p_blocks = (t.positions + t.pb - 1) / t.pb;
         const int64_t tasks = x->dims[0] * s.geom.groups * t.p_blocks;
         const int64_t cost = fgq_qgemm_cost(kern, t.pb * k * (m_out / s.geom.groups));

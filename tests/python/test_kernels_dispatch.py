@@ -80,3 +80,22 @@ def test_tiny_conv_models_quantized_same_bytes(fgq_bin, tmp_path, name, weights)
     x = tmp_path / "x.npy"
     np.save(x, rng.uniform(-1, 1, size=[3] + shape[1:]).astype(np.float32))
     _same_bytes_all_kernels(q, x, tmp_path)
+
+
+@pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
+@pytest.mark.parametrize("name,weights", [("mnist", "s8"), ("mnist", "ternary:g4"), ("ic", "s4:g32"),
+                                          ("kws", "s8"), ("ad", "s8")])
+def test_dynamic_acts_same_bytes(fgq_bin, tmp_path, name, weights):
+    """--acts dynamic: QCONV_DYN / QGEMM_DYN run the QGEMM kernel rows (im2col rows in the node's
+    scratch) where the reference runs fgq_qconv_dot per output: the same float bytes, 1 and 2 threads."""
+    import onnx
+    model = MNIST if name == "mnist" else TINY / f"model_{name}.onnx"
+    shape = [d.dim_value or 1 for d in onnx.load(str(model)).graph.input[0].type.tensor_type.shape.dim]
+    q = tmp_path / f"{name}.fgq"
+    r = run_fgq("quantize", model, "--weights", weights, "--acts", "dynamic", "-o", q, "--solver", "rtn",
+                timeout=TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    x = tmp_path / "x.npy"
+    rng = np.random.default_rng(17)
+    np.save(x, rng.uniform(-1, 1, size=[3] + shape[1:]).astype(np.float32))
+    _same_bytes_all_kernels(q, x, tmp_path)
