@@ -548,6 +548,25 @@ __attribute__((target("avx2,fma"))) static void err_tail_avx2(const double *hi, 
                                                               int64_t nr, int64_t stride, double *lane)
 {
     int64_t r = 0;
+    for (; r + 8 <= nr; r += 8) { /* eight rows share each load of H's row */
+        __m256d a[8];
+        for (int q = 0; q < 8; q++)
+            a[q] = _mm256_setzero_pd();
+        int64_t j = i + 1;
+        for (; j + 4 <= k; j += 4) {
+            const __m256d hv = _mm256_loadu_pd(hi + j);
+            for (int q = 0; q < 8; q++)
+                a[q] = _mm256_fmadd_pd(hv, _mm256_loadu_pd(d + (r + q) * stride + j), a[q]);
+        }
+        for (int q = 0; q < 8; q++) {
+            double l[4];
+            _mm256_storeu_pd(l, a[q]);
+            const double *dq = d + (r + q) * stride;
+            for (int64_t jj = j; jj < k; jj++)
+                l[jj - j] = fma(hi[jj], dq[jj], l[jj - j]);
+            lane[r + q] = (l[0] + l[1]) + (l[2] + l[3]);
+        }
+    }
     for (; r + 4 <= nr; r += 4) {
         const double *d0 = d + r * stride, *d1 = d0 + stride, *d2 = d1 + stride, *d3 = d2 + stride;
         __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;

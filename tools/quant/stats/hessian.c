@@ -449,6 +449,26 @@ __attribute__((target("avx2,fma"))) static void dw_pairs_avx2(const float *T, in
     for (int64_t a = 0; a < k; a++) {
         const float *ta = T + a * POS_BLOCK;
         int64_t b = a;
+        for (; b + 8 <= k; b += 8) { /* eight chains, their lanes summed together */
+            const float *t0 = T + b * POS_BLOCK;
+            __m256 c[8];
+            for (int r = 0; r < 8; r++)
+                c[r] = _mm256_setzero_ps();
+            for (int64_t q = 0; q < nq8; q += 8) {
+                const __m256 va = _mm256_loadu_ps(ta + q);
+                for (int r = 0; r < 8; r++)
+                    c[r] = _mm256_fmadd_ps(va, _mm256_loadu_ps(t0 + r * POS_BLOCK + q), c[r]);
+            }
+            /* hadd pairs lanes (l0+l1, l2+l3 | l4+l5, l6+l7), then those pairs: each 128-bit half holds
+             * (l0+l1)+(l2+l3) resp. (l4+l5)+(l6+l7) of four chains; their sum is lanes_sum's order */
+            const __m256 q0 = _mm256_hadd_ps(_mm256_hadd_ps(c[0], c[1]), _mm256_hadd_ps(c[2], c[3]));
+            const __m256 q1 = _mm256_hadd_ps(_mm256_hadd_ps(c[4], c[5]), _mm256_hadd_ps(c[6], c[7]));
+            const __m128 s0 = _mm_add_ps(_mm256_castps256_ps128(q0), _mm256_extractf128_ps(q0, 1));
+            const __m128 s1 = _mm_add_ps(_mm256_castps256_ps128(q1), _mm256_extractf128_ps(q1, 1));
+            double *hr = h + a * k + b;
+            _mm256_storeu_pd(hr, _mm256_add_pd(_mm256_loadu_pd(hr), _mm256_cvtps_pd(s0)));
+            _mm256_storeu_pd(hr + 4, _mm256_add_pd(_mm256_loadu_pd(hr + 4), _mm256_cvtps_pd(s1)));
+        }
         for (; b + 4 <= k; b += 4) { /* four independent chains */
             const float *t0 = T + b * POS_BLOCK;
             __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
