@@ -23,14 +23,15 @@
  * 6x16t (B' = Bᵀ, B row-major [N, ldb], the Linear layer's weight): Y(i, j)
  * is a dot product along a row of B, but summing it 8 k to a vector would
  * change the order. So 16 rows of B, 8 k at a time, are transposed in
- * registers (two 8x8: unpack, shuffle, permute) into a 2 KiB stack block of
- * 32 k x 16 columns; then each of up to six rows of A' broadcasts its 32
+ * registers (two 8x8: unpack, shuffle, permute) into a 512-byte stack block of
+ * 8 k x 16 columns; then each of up to six rows of A' broadcasts its 8
  * values against it, two accumulators per row (12 for a full tile), k in
  * order. The k tail (K mod 8) is copied scalar by scalar. Columns past N in
  * the last group of 16 repeat row j's data and are never stored.
  *
  * A'(i, p) = a[i·ars + p·acs]: (k, 1) for A, (1, m) for transA. No
- * allocation; under 3 KiB of stack (gcc -fstack-usage: 2952 bytes for 6x16t).
+ * allocation; under 2 KiB of stack, the runtime's frame limit
+ * (scripts/check_freestanding.sh; gcc -O2 -fstack-usage: 1,736 bytes for 6x16t).
  */
 #include "ops_f32.h"
 
@@ -184,7 +185,7 @@ __attribute__((target("avx2"))) static void transpose_8x8(const __m256 r[8], __m
     out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-enum { KB = 32 }; /* k per transposed block: KB x 16 floats = 2 KiB of stack */
+enum { KB = 8 }; /* k per transposed block: KB x 16 floats = 512 bytes of stack (the 2 KiB frame limit) */
 
 /* Rows [i0, i0+6) when all6, else row i0 alone, of the tile against one
  * transposed block bt[kb][16]: c[i][0..2) += A'(i, p0+q)·bt[q], q in order. */
