@@ -6,8 +6,9 @@
  *
  * Per case: (1) fgq_conv_f32_dw with no thread provider and with a 2-thread
  * pool both equal the direct loops' bytes; (2) the op under FGQ_KERNELS_AUTO
- * takes the depthwise kernel exactly where fgq_conv_f32_dw_fits says (else
- * the GEMM or direct path) and its bytes equal the reference. Shapes: 3x3 and
+ * gives the reference's bytes wherever the packed GEMM does not take the
+ * shape (the depthwise kernel where fgq_conv_f32_dw_fits says, else the
+ * direct loops: both exact, so bytes alone cannot tell them apart). Shapes: 3x3 and
  * 5x5, stride 1 and 2, dilation 2, asymmetric and over-wide pads (no interior
  * position at all), a channel multiplier of 2, widths around the 8-wide
  * vector and the stride-2 read of 16, 1-D, batch 2, no bias, ReLU / Clip;

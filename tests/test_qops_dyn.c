@@ -31,6 +31,7 @@
 #include "lower/lower.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
+#include "threadpool.h"
 
 #include <float.h>
 #include <math.h>
@@ -493,6 +494,9 @@ static int32_t xval(const uint8_t *x, int64_t i, fgq_dtype xdt)
 }
 
 /* One QGEMM_DYN case: A [mrows, k] → Y [mrows, n]; returns mismatches (−1: op failed). */
+/* The thread provider run_gemm_case runs the op with (NULL: serially). */
+static const fgq_parallel *g_gemm_par;
+
 static int run_gemm_case(int64_t mrows, dw_t *w, fgq_dtype xdt, uint8_t zx, int extreme, int64_t *max_dot)
 {
     const int64_t k = w->k, n = w->rows;
@@ -509,6 +513,7 @@ static int run_gemm_case(int64_t mrows, dw_t *w, fgq_dtype xdt, uint8_t zx, int 
     const fgq_tensor_view *in[7];
     tnode nd;
     tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs(&v, w, in));
+    nd.v.par = g_gemm_par;
     set_wparams(&nd, w);
     int32_t act;
     float lo, hi;
@@ -550,6 +555,24 @@ static void test_qgemm_dyn_random(void)
                   (long long)k, w.has_gs, bad);
         dw_free(&w);
     }
+    /* more rows and channels than one task's 64, serially and over a 3-thread pool: the same bits */
+    fgq_threadpool *pool = NULL;
+    fgq_error perr;
+    fgq_error_clear(&perr);
+    CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
+    for (int it = 0; it < 6; it++) {
+        const int64_t k = 33 + rnd() % 300, n = 65 + rnd() % 140, mrows = 1 + rnd() % 9;
+        const fgq_dtype xdt = rnd() % 2 ? FGQ_DT_U8 : FGQ_DT_S8;
+        dw_t w;
+        dw_random_for(&w, n, k, 0);
+        g_gemm_par = it % 2 ? fgq_threadpool_parallel(pool) : NULL;
+        const int bad = run_gemm_case(mrows, &w, xdt, random_zero(xdt), 0, &max_dot);
+        g_gemm_par = NULL;
+        CHECK_MSG(bad == 0, "large %d (%s, k %lld, n %lld): %d mismatches", it, fgq_dtype_name(w.wdt),
+                  (long long)k, (long long)n, bad);
+        dw_free(&w);
+    }
+    fgq_threadpool_destroy(pool);
 }
 
 /* At the bound: all codes at their largest, multipliers 255 (clamped to M),
@@ -620,6 +643,9 @@ static void random_conv_shape(conv_shape *cs)
     }
 }
 
+/* The thread provider run_conv_case runs the op with (NULL: serially). */
+static const fgq_parallel *g_conv_par;
+
 static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t zx)
 {
     const int64_t xn = cs->n * cs->c * cs->in[0] * cs->in[1] * cs->in[2];
@@ -642,6 +668,7 @@ static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t z
     const fgq_tensor_view *in[7];
     tnode nd;
     tnode_init(&nd, FGQ_OP_QCONV_DYN, dyn_inputs(&v, w, in));
+    nd.v.par = g_conv_par;
     nd.ip[FGQ_P_NSPATIAL] = cs->ns;
     nd.ip[FGQ_P_GROUP] = (int32_t)cs->g;
     for (int i = 0; i < cs->ns; i++) {
@@ -715,10 +742,17 @@ static void test_qconv_dyn_random(void)
         dw_free(&w);
     }
     /* the shapes the kernel path blocks: more than 64 channels a group (channel blocks), K past the
-     * vector widths, more than 64 positions (position blocks), and a K that leaves one position a task */
+     * vector widths, more than 64 positions (position blocks), a K that leaves one position a task
+     * (9,000: 16,384 / K = 1), and one past the 16 KiB gather (18,000: the reference runs); each
+     * serially, and with a 3-thread pool (tasks spread, scratch slices claimed: the same bits) */
     static const struct {
         int64_t c, m, g, in1, in2, k;
-    } big[] = {{70, 130, 1, 6, 7, 3}, {40, 140, 2, 9, 11, 3}, {24, 24, 24, 12, 13, 3}, {2000, 3, 1, 3, 3, 3}};
+    } big[] = {{70, 130, 1, 6, 7, 3}, {40, 140, 2, 9, 11, 3}, {24, 24, 24, 12, 13, 3}, {1000, 3, 1, 3, 3, 3},
+               {2000, 3, 1, 3, 3, 3}};
+    fgq_threadpool *pool = NULL;
+    fgq_error perr;
+    fgq_error_clear(&perr);
+    CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
     for (size_t b = 0; b < sizeof big / sizeof big[0]; b++) {
         conv_shape cs;
         memset(&cs, 0, sizeof cs);
@@ -736,15 +770,19 @@ static void test_qconv_dyn_random(void)
         cs.out[1] = cs.in[1];
         cs.out[2] = cs.in[2];
         const int64_t k = cs.c / cs.g * cs.k[1] * cs.k[2];
-        for (int rep = 0; rep < 3; rep++) {
+        for (int rep = 0; rep < 4; rep++) {
             const fgq_dtype xdt = rep == 1 ? FGQ_DT_S8 : FGQ_DT_U8;
             dw_t w;
             dw_random_for(&w, cs.m, k, 0);
+            g_conv_par = rep >= 2 ? fgq_threadpool_parallel(pool) : NULL;
             const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
-            CHECK_MSG(bad == 0, "big case %zu (%s, gs %d): %d mismatches", b, fgq_dtype_name(w.wdt), w.has_gs, bad);
+            g_conv_par = NULL;
+            CHECK_MSG(bad == 0, "big case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
+                      w.has_gs, bad);
             dw_free(&w);
         }
     }
+    fgq_threadpool_destroy(pool);
 }
 
 /* ---- (3) rejects ---------------------------------------------------------------- */

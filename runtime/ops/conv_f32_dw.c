@@ -25,6 +25,8 @@
 #include "ops_f32.h"
 #include "ops_util.h"
 
+#include <stdint.h>
+
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 #define CONV_DW_X86 1
@@ -113,18 +115,22 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
             /* input column of lane 0; inside the row: 0 <= col < IW (|col| is far below 2^31) */
             const int64_t col = ow * SW - sp->pad_begin[2] + kw * sp->dilation[2];
             const float *row = xp + ih * IW;
+            /* lane 0's address (col may be < 0: lanes outside the row are masked, never read), formed as
+             * an integer so that no pointer points outside the row */
+            const float *p0 = (const float *)((uintptr_t)row + (uintptr_t)(col * (int64_t)sizeof(float)));
             const __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)col), iota);
             const __m256i in0 = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), c0),
                                                     _mm256_cmpgt_epi32(iw, c0));
             __m256 xv, lane_in;
             if (SW == 1) {
-                xv = _mm256_maskload_ps(row + col, in0);
+                xv = _mm256_maskload_ps(p0, in0);
                 lane_in = _mm256_castsi256_ps(in0);
             } else {
                 const __m256i c7 = _mm256_add_epi32(c0, _mm256_set1_epi32(7));
                 const __m256i in7 = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), c7),
                                                         _mm256_cmpgt_epi32(iw, c7));
-                const __m256 a = _mm256_maskload_ps(row + col, in0), b = _mm256_maskload_ps(row + col + 7, in7);
+                const __m256 a = _mm256_maskload_ps(p0, in0);
+                const __m256 b = _mm256_maskload_ps((const float *)((uintptr_t)p0 + 7 * sizeof(float)), in7);
                 const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 2, 0));
                 xv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
                 const __m256 ma = _mm256_castsi256_ps(in0), mb = _mm256_castsi256_ps(in7);

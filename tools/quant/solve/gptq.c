@@ -56,7 +56,7 @@ typedef struct {
     const double *v;
     double *u;
     int64_t k;
-    int nomem;
+    _Atomic int nomem; /* set by any task that runs out of memory */
 } inv_task;
 
 /* Rows [b, e) of U = V⁻¹: U[i][l] = (δ_il − Σ_{i<=m<l} U[i][m]·V[m][l]) / V[l][l],
@@ -379,7 +379,7 @@ typedef struct {
     int8_t *codes;
     uint8_t *mults;
     float *deq;
-    int nomem;
+    _Atomic int nomem; /* set by any task that runs out of memory */
 } quant_task;
 
 /* Row blocks [b, e) of GPTQ_ROW_BLOCK rows each: rows are independent given U. */
@@ -524,7 +524,8 @@ typedef struct {
     int64_t rows, k;
     const double *h;
     double *per_row;
-    int simd, nomem;
+    int simd;
+    _Atomic int nomem; /* set by any task that runs out of memory */
 } err_task;
 
 static void err_tail(const double *hi, const double *d, int64_t i, int64_t k, int64_t nr, int64_t stride,
@@ -637,7 +638,7 @@ static void err_blocks(void *ctx, int64_t b0, int64_t b1)
 static double output_error(const float *w, const float *q, int64_t rows, int64_t k, const double *h,
                            const fgq_parallel *par, int simd)
 {
-    double *per_row = malloc((size_t)(rows > 0 ? rows : 1) * sizeof(double));
+    double *per_row = calloc((size_t)(rows > 0 ? rows : 1), sizeof(double));
     if (per_row == NULL)
         return INFINITY;
     err_task t = {w, q, rows, k, h, per_row, simd, 0};

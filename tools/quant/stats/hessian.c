@@ -529,7 +529,7 @@ typedef struct {
     const fgq_layer_view *v;
     const float *xb; /* the batch item's channels */
     double *h;
-    int nomem;
+    _Atomic int nomem; /* set by any task that runs out of memory */
 } dw_task;
 
 /* dst[i] = src[i·s], i < n (n <= POS_BLOCK): short runs, so written out here
