@@ -88,6 +88,8 @@ typedef struct fgq_model {
     uint64_t arena_size, arena_lower_bound, weight_bytes;
     uint64_t meta_off, meta_size; /* 0, 0: no metadata blob */
     uint32_t cpu;                 /* CPU features the kernels may use, queried once by load */
+    uint64_t records_off;         /* where they start: arena_size rounded up to 64 (a file's arena_size
+                                     need not be a multiple of the views' alignment) */
     uint64_t records_size;        /* the run's records: one node's views (the most inputs + outputs) */
     uint64_t scratch_need;        /* most scratch bytes one node's op declares (fgq_op_impl.scratch) */
     fgq_tensor_view load_views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS]; /* load's working space */

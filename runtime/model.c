@@ -271,6 +271,7 @@ static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, f
     m->inputs_index = (int32_t)h.inputs_index;
     m->outputs_index = (int32_t)h.outputs_index;
     m->arena_size = h.arena_size;
+    m->records_off = fgq_plan_align(h.arena_size); /* UINT64_MAX past the end: the sizes below say so */
     m->meta_off = h.meta_off;
     m->meta_size = h.meta_size;
     m->arena_lower_bound = 0;
@@ -633,9 +634,9 @@ uint64_t fgq_model_scratch_size(const fgq_model *m) { return fgq_scratch_stride(
 uint64_t fgq_model_arena_size_threads(const fgq_model *m, int32_t n_threads)
 {
     const uint64_t n = n_threads > 1 ? (uint64_t)n_threads : 1u, slice = fgq_scratch_stride(m->scratch_need);
-    if (m->arena_size > UINT64_MAX - m->records_size) /* a hostile plan's offsets may be huge */
+    if (m->records_off > UINT64_MAX - m->records_size) /* a hostile plan's offsets may be huge */
         return UINT64_MAX;
-    const uint64_t fixed = m->arena_size + m->records_size;
+    const uint64_t fixed = m->records_off + m->records_size;
     if (slice != 0 && n > (UINT64_MAX - fixed) / slice)
         return UINT64_MAX;
     return fixed + n * slice;

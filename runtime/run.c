@@ -64,8 +64,8 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
     if ((m->n_inputs > 0 && inputs == NULL) || (m->n_outputs > 0 && outputs == NULL))
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: NULL input or output array");
     uint8_t *a = (uint8_t *)arena;
-    fgq_tensor_view *views = (fgq_tensor_view *)(void *)(a + m->arena_size); /* one node's: in, then out */
-    void *scratch = m->scratch_need > 0 ? a + m->arena_size + m->records_size : NULL;
+    fgq_tensor_view *views = (fgq_tensor_view *)(void *)(a + m->records_off); /* one node's: in, then out */
+    void *scratch = m->scratch_need > 0 ? a + m->records_off + m->records_size : NULL;
 
     for (int32_t i = 0; i < m->n_inputs; i++) {
         fgq_file_tensor ft;

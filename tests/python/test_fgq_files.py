@@ -243,6 +243,31 @@ def test_arena_slot_out_of_range(good):
     expect_rejected(write(d, "arena_slot.fgq", f.seal()), x, "arena")
 
 
+def test_arena_size_not_a_multiple_of_eight_runs(good):
+    """A file's arena_size may be any value from its plan's extent up to that extent rounded to 64 (the
+    loader's rule); the run's records (one node's tensor views) then start at arena_size rounded up to
+    64, not at arena_size itself, which left them misaligned (fuzz_fgq_load found it under UBSan:
+    fuzz/regressions/fuzz_fgq_load/). Oracle: the same outputs as the file with its own arena_size."""
+    d, _, x = good
+    q = d / "q_s8.fgq"  # quantized: its last slot (the output's f32 [1, 10]) ends short of arena_size
+    p = run_fgq("quantize", MNIST, "--calib", REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz",
+                "--calib-samples", "0:20", "--weights", "s8", "--solver", "rtn", "--measure-samples", "0", "-o", q)
+    assert p.returncode == 0, p.stderr
+    data = q.read_bytes()
+    f = FgqFile(data)
+    arena = f.hdr()["arena_size"]
+    ends = [f.tensor(t)["data_off"] + f.tensor(t)["data_size"] for t in range(f.n_tensors())
+            if f.tensor(t)["kind"] == KIND_INTERMEDIATE]
+    odd = max(ends) | 1 if max(ends) % 2 == 0 else max(ends)
+    assert odd % 8 != 0 and max(ends) <= odd <= arena, (max(ends), odd, arena)
+    f.set_hdr(arena_size=odd)
+    p = run_fgq("run", write(d, "odd_arena.fgq", f.seal()), "--input", x, "-o", d / "y_odd.npy")
+    assert p.returncode == 0 and "runtime error" not in p.stderr, p.stderr
+    p = run_fgq("run", write(d, "even_arena.fgq", data), "--input", x, "-o", d / "y_even.npy")
+    assert p.returncode == 0, p.stderr
+    assert (d / "y_odd.npy").read_bytes() == (d / "y_even.npy").read_bytes()
+
+
 def test_node_input_index_out_of_range(good):
     """Oracle: a node's input tensor index must be in [0, n_tensors); set to n_tensors + 5 and
     to a large negative value -> rejected naming the node."""
