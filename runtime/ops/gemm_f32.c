@@ -327,6 +327,20 @@ typedef struct {
     tile_plan tp;
 } matmul_task;
 
+/* Offsets (in matrices) of A and B for output matrix `mat` (broadcast batch dims). */
+static void batch_offsets(const matmul_task *t, int64_t mat, int64_t *oa, int64_t *ob)
+{
+    const matmul_shape *s = &t->s;
+    int64_t q = mat;
+    *oa = *ob = 0;
+    for (int32_t d = s->nbatch - 1; d >= 0; d--) {
+        const int64_t id = q % s->batch[d];
+        q /= s->batch[d];
+        *oa += id * t->sa[d];
+        *ob += id * t->sb[d];
+    }
+}
+
 /* MatMul units [begin, end) of the (matrix, row, column block) space. */
 static void matmul_units_f32(void *ctx, int64_t begin, int64_t end)
 {
@@ -337,14 +351,8 @@ static void matmul_units_f32(void *ctx, int64_t begin, int64_t end)
         const int64_t mat = u / per_mat, rest = u % per_mat;
         const int64_t i = rest / t->tp.nblk, j0 = rest % t->tp.nblk * t->tp.cb;
         const int64_t j1 = j0 + t->tp.cb < s->n ? j0 + t->tp.cb : s->n;
-        /* Offsets (in matrices) of A and B for output matrix `mat`. */
-        int64_t oa = 0, ob = 0, q = mat;
-        for (int32_t d = s->nbatch - 1; d >= 0; d--) {
-            const int64_t id = q % s->batch[d];
-            q /= s->batch[d];
-            oa += id * t->sa[d];
-            ob += id * t->sb[d];
-        }
+        int64_t oa, ob;
+        batch_offsets(t, mat, &oa, &ob);
         float *yr = t->y + mat * s->m * s->n + i * s->n;
         row_axpy_f32(yr, t->a + oa * s->m * s->k + i * s->k, 1, t->b + ob * s->k * s->n, s->k, s->n, j0, j1);
         fgq_ops_act_apply_f32(yr + j0, j1 - j0, t->act, t->act_lo, t->act_hi);
@@ -364,13 +372,8 @@ static void matmul_units_fast(void *ctx, int64_t begin, int64_t end)
         const int64_t i0 = rest % rt * FAST_MR, j0 = rest / rt * t->tp.cb;
         const int64_t mr = s->m - i0 < FAST_MR ? s->m - i0 : FAST_MR;
         const int64_t j1 = j0 + t->tp.cb < s->n ? j0 + t->tp.cb : s->n;
-        int64_t oa = 0, ob = 0, q = mat;
-        for (int32_t d = s->nbatch - 1; d >= 0; d--) {
-            const int64_t id = q % s->batch[d];
-            q /= s->batch[d];
-            oa += id * t->sa[d];
-            ob += id * t->sb[d];
-        }
+        int64_t oa, ob;
+        batch_offsets(t, mat, &oa, &ob);
         float *y = t->y + mat * s->m * s->n + i0 * s->n;
         fgq_gemm_f32_6x16__avx2(t->a + oa * s->m * s->k + i0 * s->k, s->k, 1, mr, t->b + ob * s->k * s->n, s->n,
                                 s->k, j0, j1, y, s->n);
