@@ -220,6 +220,8 @@ NOTES = """## Notes (2026-12-04, evening)
   rtn,budget 4" --force`): s8 89.38 (was 89.50), s4:g32 87.38 (87.62), budget 4 86.38 (86.25), within
   three images of 800 of before each; s8 rtn 89.00 (first run: GPTQ's half point at 8 bits is real).
   Lite2 was run for the first time (s8 89.62, s4:g32 88.75, budget 4 88.12 against float 90.12).
+  `budget 3`, on an idle machine afterwards: Lite1 77.75 (77.88 before; the quantize 220 s, was
+  444 s), Lite2 77.50 (305 s).
   The machine ran other work during these cells: their quantize times are indicative only; on an
   idle machine an EfficientNet-Lite1 s8 quantize on 200 images takes 24.6-28.6 s
   (docs/benchmarks.md).
