@@ -123,6 +123,24 @@ static void mult_of(double real, int32_t *m, int32_t *s)
 
 /* ---- QADD ---------------------------------------------------------------------- */
 
+/* The elements of A [ad, rank ar] and B [bd, rank br] that output element i of Y [yd, rank]
+ * reads under ONNX broadcasting (trailing dims aligned, dims of 1 repeated): the QADD and QMUL
+ * oracles' index walk. */
+static void bcast_sources(int64_t i, const int64_t *yd, int32_t rank, const int64_t *ad, int32_t ar,
+                          const int64_t *bd, int32_t br, int64_t *ia, int64_t *ib)
+{
+    int64_t idx[8], rem = i;
+    for (int32_t d = rank - 1; d >= 0; d--) {
+        idx[d] = rem % yd[d];
+        rem /= yd[d];
+    }
+    *ia = *ib = 0;
+    for (int32_t d = 0; d < ar; d++)
+        *ia = *ia * ad[d] + (ad[d] == 1 ? 0 : idx[rank - ar + d]);
+    for (int32_t d = 0; d < br; d++)
+        *ib = *ib * bd[d] + (bd[d] == 1 ? 0 : idx[rank - br + d]);
+}
+
 static void test_qadd_random(void)
 {
     int cases = 0, bad_cases = 0;
@@ -186,15 +204,8 @@ static void test_qadd_random(void)
         fgq_status st = op_check_run(&nd, in, &yv);
         CHECK(st == FGQ_OK);
         for (int64_t i = 0; st == FGQ_OK && i < ny; i++) {
-            int64_t idx[4], rem = i, ia = 0, ib = 0;
-            for (int32_t d = rank - 1; d >= 0; d--) {
-                idx[d] = rem % yd[d];
-                rem /= yd[d];
-            }
-            for (int32_t d = 0; d < ar; d++)
-                ia = ia * ad[d] + (ad[d] == 1 ? 0 : idx[rank - ar + d]);
-            for (int32_t d = 0; d < br; d++)
-                ib = ib * bd[d] + (bd[d] == 1 ? 0 : idx[rank - br + d]);
+            int64_t ia, ib;
+            bcast_sources(i, yd, rank, ad, ar, bd, br, &ia, &ib);
             const int32_t qa = qget(a, ia, adt), qb = qget(b, ib, bdt);
             const int64_t s = ref_requant((int64_t)(qa - za) * (1 << lsh), ma, sha) + ref_requant((int64_t)(qb - zb) * (1 << lsh), mb, shb);
             int64_t v = zy + ref_requant(s, my, shy);
@@ -313,15 +324,8 @@ static void test_qmul_random(void)
         fgq_status st = op_check_run(&nd, in, &yv);
         CHECK(st == FGQ_OK);
         for (int64_t i = 0; st == FGQ_OK && i < ny; i++) {
-            int64_t idx[4], rem = i, ia = 0, ib = 0;
-            for (int32_t d = rank - 1; d >= 0; d--) {
-                idx[d] = rem % yd[d];
-                rem /= yd[d];
-            }
-            for (int32_t d = 0; d < ar; d++)
-                ia = ia * ad[d] + (ad[d] == 1 ? 0 : idx[d]);
-            for (int32_t d = 0; d < br; d++)
-                ib = ib * bd[d] + (bd[d] == 1 ? 0 : idx[rank - br + d]);
+            int64_t ia, ib;
+            bcast_sources(i, yd, rank, ad, ar, bd, br, &ia, &ib);
             const int32_t qa = qget(a, ia, adt), qb = qget(b, ib, bdt);
             int64_t v = zy + ref_requant((int64_t)(qa - za) * (qb - zb), my, shy);
             v = v < qmin ? qmin : v > qmax ? qmax : v;
