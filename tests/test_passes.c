@@ -2,7 +2,8 @@
  * test_passes.c — graph passes. Oracles: folded values recomputed here from
  * the formulas (BN: W' = W·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β), graph
  * structure after each pass, and runtime outputs before vs after the passes
- * (hand-built graphs and the shared real models, on random inputs).
+ * (hand-built graphs and the shared real models, on random inputs); a graph
+ * cut into segments (fgq_graph_segment) against the whole.
  */
 #include "fgq_test.h"
 #include "graph_build.h"
@@ -451,6 +452,66 @@ static void test_real_models(void)
     }
 }
 
+/* fgq_graph_segment: a graph cut in two runs like the whole (the same
+ * kernels on the same values: bit-identical), its inputs and outputs are the
+ * activations live across the cut, and `data` replaces a constant. Graph:
+ * a = Sigmoid(x), b = Tanh(a), c = a + b, y = c * w (w constant), with a
+ * also a graph output. */
+static void test_graph_segment(void)
+{
+    fgq_graph *g = fgq_graph_new();
+    g->opset = 13;
+    int64_t d[1] = {4};
+    float w[4] = {1, -2, 0.5f, 3}, w2[4] = {2, 2, 2, 2};
+    int32_t x = tensor(g, "x", FGQ_TK_INPUT, 1, d), a = tensor(g, "a", FGQ_TK_INTERMEDIATE, 1, d);
+    int32_t b = tensor(g, "b", FGQ_TK_INTERMEDIATE, 1, d), c = tensor(g, "c", FGQ_TK_INTERMEDIATE, 1, d);
+    int32_t wt = const_f32(g, "w", 1, d, w), y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 1, d);
+    node(g, "s", "Sigmoid", 1, (int32_t[]){x}, a);
+    node(g, "t", "Tanh", 1, (int32_t[]){a}, b);
+    node(g, "add", "Add", 2, (int32_t[]){a, b}, c);
+    node(g, "mul", "Mul", 2, (int32_t[]){c, wt}, y);
+    set_io(g, 1, (int32_t[]){x}, 2, (int32_t[]){y, a});
+    float in[4] = {-1, 0, 0.5f, 2}, whole_y[4], whole_a[4], s_a[4], s_b[4], s_y[4];
+    fgq_graph_runner r;
+    fgq_error err = {0};
+    CHECK_MSG(fgq_graph_runner_init(&r, g, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){whole_y, whole_a}, NULL, NULL, &err) ==
+          FGQ_OK);
+    fgq_graph_runner_free(&r);
+    /* nodes 0..1: reads x, leaves a (read by add, and a graph output) and b */
+    fgq_graph *s0 = fgq_graph_segment(g, 0, 1, NULL);
+    CHECK(s0 != NULL && s0->n_nodes == 2 && s0->n_inputs == 1 && s0->n_outputs == 2);
+    CHECK(strcmp(s0->tensors[s0->inputs[0]].name, "x") == 0 && strcmp(s0->tensors[s0->outputs[0]].name, "a") == 0 &&
+          strcmp(s0->tensors[s0->outputs[1]].name, "b") == 0);
+    CHECK_MSG(fgq_graph_runner_init(&r, s0, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){in}, (float *const[]){s_a, s_b}, NULL, NULL, &err) == FGQ_OK);
+    fgq_graph_runner_free(&r);
+    /* nodes 2..3: reads a and b, leaves y; the constant copied */
+    fgq_graph *s1 = fgq_graph_segment(g, 2, 3, NULL);
+    CHECK(s1 != NULL && s1->n_nodes == 2 && s1->n_inputs == 2 && s1->n_outputs == 1);
+    CHECK_MSG(fgq_graph_runner_init(&r, s1, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){s_a, s_b}, (float *const[]){s_y}, NULL, NULL, &err) == FGQ_OK);
+    fgq_graph_runner_free(&r);
+    CHECK(memcmp(s_a, whole_a, sizeof s_a) == 0 && memcmp(s_y, whole_y, sizeof s_y) == 0);
+    /* the same tail with w replaced through data */
+    const void **data = calloc((size_t)g->n_tensors, sizeof *data);
+    CHECK(data != NULL);
+    data[wt] = w2;
+    fgq_graph *s2 = fgq_graph_segment(g, 2, 3, data);
+    CHECK(s2 != NULL);
+    CHECK_MSG(fgq_graph_runner_init(&r, s2, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_graph_runner_run(&r, (const float *const[]){s_a, s_b}, (float *const[]){s_y}, NULL, NULL, &err) == FGQ_OK);
+    fgq_graph_runner_free(&r);
+    for (int i = 0; i < 4; i++)
+        CHECK_NEAR(s_y[i], whole_y[i] / w[i] * 2.0f, 1e-5);
+    CHECK(fgq_graph_segment(g, 2, 1, NULL) == NULL && fgq_graph_segment(g, 0, 4, NULL) == NULL);
+    free(data);
+    fgq_graph_free(s0);
+    fgq_graph_free(s1);
+    fgq_graph_free(s2);
+    fgq_graph_free(g);
+}
+
 int main(void)
 {
     RUN(test_fold_bn_conv);
@@ -461,6 +522,7 @@ int main(void)
     RUN(test_fold_range_mod_scatter);
     RUN(test_fuse_clip_relu);
     RUN(test_no_fuse_shared);
+    RUN(test_graph_segment);
     RUN(test_real_models);
     return FGQ_TEST_DONE();
 }

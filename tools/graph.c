@@ -252,3 +252,159 @@ int32_t fgq_graph_tensor_uses(const fgq_graph *g, int32_t t)
             uses += g->nodes[i].inputs[k] == t;
     return uses;
 }
+
+static int attr_copy(fgq_ir_attr *d, const fgq_ir_attr *s, const int32_t *tmap)
+{
+    memset(d, 0, sizeof *d);
+    d->type = s->type;
+    d->f = s->f;
+    d->i = s->i;
+    d->n = s->n;
+    d->tensor = s->tensor >= 0 && tmap != NULL ? tmap[s->tensor] : s->tensor;
+    if ((d->name = str_dup(s->name)) == NULL || (s->s != NULL && (d->s = str_dup(s->s)) == NULL))
+        return 0;
+    const size_t n = (size_t)(s->n > 0 ? s->n : 0);
+    if (s->floats != NULL && (d->floats = malloc((n ? n : 1) * sizeof *d->floats)) == NULL)
+        return 0;
+    if (s->ints != NULL && (d->ints = malloc((n ? n : 1) * sizeof *d->ints)) == NULL)
+        return 0;
+    if (s->floats != NULL && n)
+        memcpy(d->floats, s->floats, n * sizeof *d->floats);
+    if (s->ints != NULL && n)
+        memcpy(d->ints, s->ints, n * sizeof *d->ints);
+    if (s->strings != NULL) {
+        if ((d->strings = calloc(n ? n : 1, sizeof *d->strings)) == NULL)
+            return 0;
+        for (size_t k = 0; k < n; k++)
+            if ((d->strings[k] = str_dup(s->strings[k])) == NULL)
+                return 0;
+    }
+    return 1;
+}
+
+/* Index of g's tensor t in the segment, added (with a copy of its data when
+ * constant) on first use. */
+static int32_t segment_tensor(fgq_graph *seg, const fgq_graph *g, int32_t t, int32_t *tmap,
+                              const void *const *data)
+{
+    if (tmap[t] >= 0)
+        return tmap[t];
+    const fgq_ir_tensor *s = &g->tensors[t];
+    const int32_t i = fgq_graph_add_tensor(seg, s->name);
+    if (i < 0)
+        return -1;
+    fgq_ir_tensor *d = &seg->tensors[i];
+    d->dtype = s->dtype;
+    d->kind = s->kind == FGQ_TK_CONST ? FGQ_TK_CONST : FGQ_TK_INTERMEDIATE;
+    d->rank = s->rank;
+    memcpy(d->dims, s->dims, sizeof d->dims);
+    d->sym_dims = s->sym_dims;
+    if (s->kind == FGQ_TK_CONST) {
+        const void *src = data != NULL && data[t] != NULL ? data[t] : s->data;
+        const size_t bytes = (size_t)fgq_ir_tensor_numel(s) * fgq_dtype_size(s->dtype);
+        if (src != NULL && (d->data = malloc(bytes ? bytes : 1)) == NULL)
+            return -1;
+        if (src != NULL && bytes)
+            memcpy(d->data, src, bytes);
+    }
+    tmap[t] = i;
+    return i;
+}
+
+static int32_t *grow_list(int32_t *list, int32_t n, int32_t v)
+{
+    int32_t *l = realloc(list, (size_t)(n + 1) * sizeof *l);
+    if (l != NULL)
+        l[n] = v;
+    return l;
+}
+
+fgq_graph *fgq_graph_segment(const fgq_graph *g, int32_t from, int32_t to, const void *const *data)
+{
+    fgq_graph *seg = fgq_graph_new();
+    int32_t *tmap = malloc((size_t)(g->n_tensors > 0 ? g->n_tensors : 1) * sizeof *tmap);
+    int ok = seg != NULL && tmap != NULL && from >= 0 && to < g->n_nodes && from <= to;
+    for (int32_t t = 0; ok && t < g->n_tensors; t++)
+        tmap[t] = -1;
+    if (ok) {
+        seg->opset = g->opset;
+        ok = g->source_path == NULL || (seg->source_path = str_dup(g->source_path)) != NULL;
+    }
+    /* inputs: activations the segment reads that it does not produce, in order of first use */
+    for (int32_t j = from; ok && j <= to; j++) {
+        const fgq_ir_node *n = &g->nodes[j];
+        for (int32_t k = 0; ok && k < n->n_inputs; k++) {
+            const int32_t t = n->inputs[k];
+            if (t < 0 || tmap[t] >= 0 || g->tensors[t].kind == FGQ_TK_CONST ||
+                (g->tensors[t].producer >= from && g->tensors[t].producer <= to))
+                continue;
+            const int32_t i = segment_tensor(seg, g, t, tmap, data);
+            int32_t *l = i >= 0 ? grow_list(seg->inputs, seg->n_inputs, i) : NULL;
+            if ((ok = l != NULL) != 0) {
+                seg->inputs = l;
+                seg->n_inputs++;
+                seg->tensors[i].kind = FGQ_TK_INPUT;
+            }
+        }
+    }
+    for (int32_t j = from; ok && j <= to; j++) {
+        const fgq_ir_node *n = &g->nodes[j];
+        int32_t in[64], out[64];
+        int32_t *ins = n->n_inputs <= 64 ? in : malloc((size_t)n->n_inputs * sizeof *ins);
+        int32_t *outs = n->n_outputs <= 64 ? out : malloc((size_t)n->n_outputs * sizeof *outs);
+        ok = ins != NULL && outs != NULL;
+        for (int32_t k = 0; ok && k < n->n_inputs; k++)
+            ok = n->inputs[k] < 0 ? (ins[k] = -1, 1) : (ins[k] = segment_tensor(seg, g, n->inputs[k], tmap, data)) >= 0;
+        for (int32_t k = 0; ok && k < n->n_outputs; k++)
+            ok = n->outputs[k] < 0 ? (outs[k] = -1, 1)
+                                   : (outs[k] = segment_tensor(seg, g, n->outputs[k], tmap, data)) >= 0;
+        const int32_t at = ok ? fgq_graph_add_node(seg, n->name, n->op_type, n->n_inputs, ins, n->n_outputs, outs) : -1;
+        ok = at >= 0;
+        if (ins != in)
+            free(ins);
+        if (outs != out)
+            free(outs);
+        fgq_ir_node *d = ok ? &seg->nodes[at] : NULL;
+        if (ok && n->domain != NULL && n->domain[0] != '\0') {
+            free(d->domain);
+            ok = (d->domain = str_dup(n->domain)) != NULL;
+        }
+        if (ok && n->n_attrs > 0) {
+            ok = (d->attrs = calloc((size_t)n->n_attrs, sizeof *d->attrs)) != NULL;
+            for (int32_t k = 0; ok && k < n->n_attrs; k++) {
+                if (n->attrs[k].type == FGQ_ATTR_TENSOR && n->attrs[k].tensor >= 0)
+                    ok = segment_tensor(seg, g, n->attrs[k].tensor, tmap, data) >= 0;
+                ok = ok && attr_copy(&d->attrs[k], &n->attrs[k], tmap);
+                d->n_attrs = k + 1;
+            }
+        }
+    }
+    /* outputs: what it produces that a later node or the graph's outputs read */
+    int32_t *last = ok ? malloc((size_t)(g->n_tensors > 0 ? g->n_tensors : 1) * sizeof *last) : NULL;
+    ok = ok && last != NULL;
+    for (int32_t t = 0; ok && t < g->n_tensors; t++)
+        last[t] = g->tensors[t].is_output ? g->n_nodes : -1;
+    for (int32_t j = 0; ok && j < g->n_nodes; j++)
+        for (int32_t k = 0; k < g->nodes[j].n_inputs; k++)
+            if (g->nodes[j].inputs[k] >= 0 && last[g->nodes[j].inputs[k]] < j)
+                last[g->nodes[j].inputs[k]] = j;
+    for (int32_t j = from; ok && j <= to; j++)
+        for (int32_t k = 0; ok && k < g->nodes[j].n_outputs; k++) {
+            const int32_t t = g->nodes[j].outputs[k];
+            if (t < 0 || last[t] <= to)
+                continue;
+            int32_t *l = grow_list(seg->outputs, seg->n_outputs, tmap[t]);
+            if ((ok = l != NULL) != 0) {
+                seg->outputs = l;
+                seg->n_outputs++;
+                seg->tensors[tmap[t]].is_output = 1;
+            }
+        }
+    free(last);
+    free(tmap);
+    if (!ok) {
+        fgq_graph_free(seg);
+        return NULL;
+    }
+    return seg;
+}

@@ -153,6 +153,14 @@ float fgq_node_attr_float(const fgq_ir_node *n, const char *name, float def);
 
 void fgq_qparams_free(fgq_qparams *q);
 
+/* Nodes from..to (inclusive) of g as a graph of their own: inputs the
+ * activations (and graph inputs) they read but do not produce, in order of
+ * first use; outputs what they produce that a node after `to` or g's outputs
+ * read, in node order; constants copied, from data[t] instead of g's data
+ * where data (may be NULL) has an entry for tensor t. NULL on OOM or a bad
+ * range. */
+fgq_graph *fgq_graph_segment(const fgq_graph *g, int32_t from, int32_t to, const void *const *data);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,101 +2,17 @@
 #include "quant/solve/sequential.h"
 
 #include "quant/format/weights.h"
+#include "quant/layer_weights.h"
 #include "quant/stats/hessian.h"
 #include "run/run_graph.h"
+#include "threadpool.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TARGET_DAMP 0.01
-
-/* Where one runner's observer finds a layer's input: the outputs of node
- * `producer` (k-th output), or graph input k when producer < 0. */
-typedef struct {
-    int32_t producer, k;
-    float *copy;     /* numel floats: the sample's layer input */
-    int64_t numel;
-    int seen;
-} tap;
-
-static void tap_observe(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
-{
-    tap *t = user;
-    if (node != t->producer || t->k >= n_outputs || outputs[t->k] == NULL || outputs[t->k]->dtype != FGQ_DT_F32)
-        return;
-    int64_t n = 1;
-    for (int32_t d = 0; d < outputs[t->k]->rank; d++)
-        n *= outputs[t->k]->dims[d];
-    if (n != t->numel)
-        return;
-    memcpy(t->copy, outputs[t->k]->data, (size_t)n * sizeof(float));
-    t->seen = 1;
-}
-
-static int tap_at(const fgq_graph *g, int32_t tensor, tap *t)
-{
-    t->producer = g->tensors[tensor].producer;
-    t->k = 0;
-    if (t->producer < 0) { /* a graph input (or a constant): read from the sample */
-        for (int32_t k = 0; k < g->n_inputs; k++)
-            if (g->inputs[k] == tensor) {
-                t->k = k;
-                return 1;
-            }
-        return 0;
-    }
-    const fgq_ir_node *p = &g->nodes[t->producer];
-    for (int32_t k = 0; k < p->n_outputs; k++)
-        if (p->outputs[k] == tensor) {
-            t->k = k;
-            return 1;
-        }
-    return 0;
-}
-
-static fgq_status tap_run(fgq_graph_runner *r, tap *t, const void *const *x, float *const *outs, fgq_error *err)
-{
-    t->seen = 0;
-    if (t->producer < 0) {
-        memcpy(t->copy, x[t->k], (size_t)t->numel * sizeof(float));
-        t->seen = 1;
-    }
-    fgq_status st =
-        fgq_graph_runner_run(r, (const float *const *)x, outs, t->producer >= 0 ? tap_observe : NULL, t, err);
-    if (st == FGQ_OK && !t->seen)
-        st = fgq_fail(err, FGQ_ERR_FORMAT, "error compensation: a layer input was not observed in a pass");
-    return st;
-}
-
-/* Output buffers for a runner's graph outputs. */
-static float **alloc_outputs(const fgq_graph_runner *r, int32_t n_out, fgq_error *err)
-{
-    float **outs = calloc((size_t)(n_out > 0 ? n_out : 1), sizeof *outs);
-    if (outs == NULL) {
-        fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    for (int32_t i = 0; i < n_out; i++) {
-        fgq_tensor_info info;
-        fgq_model_output_info(&r->model, i, &info);
-        if ((outs[i] = malloc((size_t)info.size_bytes + 1)) == NULL) {
-            for (int32_t j = 0; j < i; j++)
-                free(outs[j]);
-            free(outs);
-            fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
-            return NULL;
-        }
-    }
-    return outs;
-}
-
-static void free_outputs(float **outs, int32_t n_out)
-{
-    for (int32_t i = 0; outs != NULL && i < n_out; i++)
-        free(outs[i]);
-    free(outs);
-}
 
 /* Cholesky A = L·Lᵀ in place (lower), k x k; 0 when A is not positive definite. */
 static int cholesky(double *a, int64_t k)
@@ -119,8 +35,8 @@ static int cholesky(double *a, int64_t k)
     return 1;
 }
 
-/* Solves L·Lᵀ·y = b in place. */
-static void chol_solve(const double *l, int64_t k, double *b)
+/* Solves L·Lᵀ·y = b in place; lt = Lᵀ (row i of lt is column i of L). */
+static void chol_solve(const double *l, const double *lt, int64_t k, double *b)
 {
     for (int64_t i = 0; i < k; i++) {
         double s = b[i];
@@ -131,7 +47,7 @@ static void chol_solve(const double *l, int64_t k, double *b)
     for (int64_t i = k - 1; i >= 0; i--) {
         double s = b[i];
         for (int64_t t = i + 1; t < k; t++)
-            s -= l[t * k + i] * b[t];
+            s -= lt[i * k + t] * b[t];
         b[i] = s / l[i * k + i];
     }
 }
@@ -219,11 +135,16 @@ static fgq_status set_target(fgq_sequential *s, fgq_graph *fg, int32_t node, con
     const int64_t groups = l->v.groups, rg = rows / groups;
     const float *w = fg->tensors[wt].data;
     float *wn = malloc((size_t)(rows * k) * sizeof(float));
-    double *a = malloc((size_t)(k * k) * sizeof(double)), *d = malloc((size_t)k * sizeof(double));
+    /* per group: a = chol(H̃ + δI), lt = its transpose (the back substitution
+     * reads rows), m = P − H̃; per row: d = w·m, solved through a, row-major
+     * loops throughout */
+    double *a = malloc((size_t)(k * k) * sizeof(double)), *lt = malloc((size_t)(k * k) * sizeof(double));
+    double *m = malloc((size_t)(k * k) * sizeof(double)), *d = malloc((size_t)k * sizeof(double));
+    double *wrow = malloc((size_t)k * sizeof(double));
     const int32_t bt = layer_bias(fg, node, rows);
     float *bn = bt >= 0 ? malloc((size_t)rows * sizeof(float)) : NULL;
     fgq_status st = FGQ_OK;
-    if (wn == NULL || a == NULL || d == NULL || (bt >= 0 && bn == NULL))
+    if (wn == NULL || a == NULL || lt == NULL || m == NULL || d == NULL || wrow == NULL || (bt >= 0 && bn == NULL))
         st = fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: out of memory for layer '%s'", fg->nodes[node].name);
     const double n_pos = (double)(l->samples[0] + l->samples[1]) * (double)fgq_layer_positions(&l->v);
     for (int64_t g = 0; g < groups && st == FGQ_OK; g++) {
@@ -237,21 +158,29 @@ static fgq_status set_target(fgq_sequential *s, fgq_graph *fg, int32_t node, con
         for (int64_t i = 0; i < k; i++)
             a[i * k + i] += delta;
         const int ok = cholesky(a, k);
+        for (int64_t i = 0; ok && i < k; i++)
+            for (int64_t j = 0; j <= i; j++)
+                lt[j * k + i] = a[i * k + j];
+        for (int64_t i = 0; i < k * k; i++)
+            m[i] = p[i] - h[i];
         for (int64_t r = g * rg; r < (g + 1) * rg; r++) {
             /* row r of W in [rows, k] order (stored transposed for Gemm without transB / MatMul) */
-            for (int64_t j = 0; j < k; j++) { /* d = w_r·(P − H̃) */
-                double acc = 0.0;
-                for (int64_t i = 0; i < k; i++) {
-                    const double wi = tr ? w[i * rows + r] : w[r * k + i];
-                    acc += wi * (p[i * k + j] - h[i * k + j]);
-                }
-                d[j] = acc;
+            for (int64_t j = 0; j < k; j++)
+                wrow[j] = tr ? w[j * rows + r] : w[r * k + j];
+            memset(d, 0, (size_t)k * sizeof(double));
+            for (int64_t i = 0; i < k; i++) { /* d = w_r·(P − H̃) */
+                const double wi = wrow[i];
+                if (wi == 0.0)
+                    continue;
+                const double *mi = m + i * k;
+                for (int64_t j = 0; j < k; j++)
+                    d[j] += wi * mi[j];
             }
             if (ok)
-                chol_solve(a, k, d);
+                chol_solve(a, lt, k, d);
             double bx = 0.0, bxt = 0.0;
             for (int64_t j = 0; j < k; j++) {
-                const double wj = tr ? w[j * rows + r] : w[r * k + j];
+                const double wj = wrow[j];
                 const double wsj = ok ? wj + d[j] : wj;
                 wn[tr ? j * rows + r : r * k + j] = (float)wsj;
                 if (n_pos > 0) {
@@ -264,7 +193,10 @@ static fgq_status set_target(fgq_sequential *s, fgq_graph *fg, int32_t node, con
         }
     }
     free(a);
+    free(lt);
+    free(m);
     free(d);
+    free(wrow);
     for (int64_t i = 0; st == FGQ_OK && i < rows * k; i++)
         if (!isfinite(wn[i]))
             st = fgq_fail(err, FGQ_ERR_VALUE, "error compensation: the target weights of '%s' are not finite",
@@ -281,95 +213,271 @@ static fgq_status set_target(fgq_sequential *s, fgq_graph *fg, int32_t node, con
     return st;
 }
 
-/* One pass for layer `node`: the float runner and the partly-quantized one,
- * side by side, feeding l. */
-static fgq_status gather(const fgq_graph *fg, fgq_graph_runner *fr, const fgq_graph *qg, int32_t node,
-                         const fgq_samples *samples, int32_t threads, layer_sums *l, const fgq_stage_progress *progress,
-                         int64_t done0, int64_t total, fgq_error *err)
+/* The pass's state: nodes [0, done) have run on both sides (0: the float
+ * model; 1: the model with the processed layers' quantized weights), and
+ * val[side][t] holds tensor t for all n samples while a later node reads it. */
+typedef struct {
+    const fgq_graph *fg;
+    int64_t n;
+    int32_t done;
+    int32_t *last;     /* per tensor: the last node reading it (n_nodes: a graph output), -1 none */
+    int64_t *bytes;    /* per tensor: one sample's bytes */
+    uint8_t **val[2];  /* per side, per tensor */
+    uint8_t *owned[2]; /* per side, per tensor: 1 when val is malloc'd here (0: the caller's samples) */
+} seq_state;
+
+static void state_free(seq_state *st)
 {
-    const int32_t xin = fg->nodes[node].inputs[0];
-    const int64_t numel = fgq_ir_tensor_numel(&fg->tensors[xin]);
-    int32_t qnode = -1;
-    for (int32_t j = 0; j < qg->n_nodes && qnode < 0; j++)
-        if (strcmp(qg->nodes[j].name, fg->nodes[node].name) == 0)
-            qnode = j;
-    tap tf, tq;
-    memset(&tf, 0, sizeof tf);
-    memset(&tq, 0, sizeof tq);
-    if (qnode < 0 || qg->nodes[qnode].n_inputs < 1 || qg->nodes[qnode].inputs[0] < 0 || !tap_at(fg, xin, &tf) ||
-        !tap_at(qg, qg->nodes[qnode].inputs[0], &tq) ||
-        fgq_ir_tensor_numel(&qg->tensors[qg->nodes[qnode].inputs[0]]) != numel ||
-        qg->tensors[qg->nodes[qnode].inputs[0]].dtype != FGQ_DT_F32)
-        return fgq_fail(err, FGQ_ERR_FORMAT, "error compensation: the float input of '%s' is not found in the "
-                                             "partly quantized model", fg->nodes[node].name);
-    tf.numel = tq.numel = numel;
-    tf.copy = malloc((size_t)numel * sizeof(float));
-    tq.copy = malloc((size_t)numel * sizeof(float));
-    fgq_graph_runner qr;
-    memset(&qr, 0, sizeof qr);
-    fgq_status st = tf.copy == NULL || tq.copy == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "out of memory") : FGQ_OK;
-    int q_init = 0;
-    if (st == FGQ_OK && (st = fgq_graph_runner_init(&qr, qg, err)) == FGQ_OK) {
-        q_init = 1;
-        if (threads > 1 && fgq_graph_runner_set_threads(&qr, threads, err) != FGQ_OK)
-            fgq_error_clear(err);
+    for (int side = 0; side < 2; side++) {
+        for (int32_t t = 0; st->val[side] != NULL && t < st->fg->n_tensors; t++)
+            if (st->owned[side] != NULL && st->owned[side][t])
+                free(st->val[side][t]);
+        free(st->val[side]);
+        free(st->owned[side]);
     }
-    float **fo = NULL, **qo = NULL;
-    if (st == FGQ_OK && ((fo = alloc_outputs(fr, fg->n_outputs, err)) == NULL ||
-                         (qo = alloc_outputs(&qr, qg->n_outputs, err)) == NULL))
-        st = FGQ_ERR_NOMEM;
-    const int64_t n = samples->n;
-    const void *x[FGQ_SAMPLES_MAX_INPUTS];
-    for (int64_t s = 0; st == FGQ_OK && s < n; s++) {
-        fgq_samples_at(samples, s, x);
-        if ((st = tap_run(fr, &tf, x, fo, err)) != FGQ_OK || (st = tap_run(&qr, &tq, x, qo, err)) != FGQ_OK)
-            break;
-        const int part = n >= FGQ_HESSIAN_VAL_EVERY && s % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
+    free(st->last);
+    free(st->bytes);
+    memset(st, 0, sizeof *st);
+}
+
+/* Per tensor: the last node reading it (n_nodes: a graph output; -1 none) and one sample's bytes. */
+static void liveness(const fgq_graph *fg, int32_t *last, int64_t *bytes)
+{
+    for (int32_t t = 0; t < fg->n_tensors; t++) {
+        last[t] = fg->tensors[t].is_output ? fg->n_nodes : -1;
+        bytes[t] = fgq_ir_tensor_numel(&fg->tensors[t]) * (int64_t)fgq_dtype_size(fg->tensors[t].dtype);
+    }
+    for (int32_t j = 0; j < fg->n_nodes; j++)
+        for (int32_t k = 0; k < fg->nodes[j].n_inputs; k++) {
+            const int32_t t = fg->nodes[j].inputs[k];
+            if (t >= 0 && last[t] < j)
+                last[t] = j;
+        }
+}
+
+/* The most bytes of node outputs alive while a node runs (its inputs and outputs included), one sample. */
+static int64_t live_peak(const fgq_graph *fg, const int32_t *last, const int64_t *bytes)
+{
+    int64_t live = 0, peak = 0;
+    for (int32_t j = 0; j < fg->n_nodes; j++) {
+        const fgq_ir_node *nd = &fg->nodes[j];
+        for (int32_t k = 0; k < nd->n_outputs; k++)
+            if (nd->outputs[k] >= 0 && last[nd->outputs[k]] > j)
+                live += bytes[nd->outputs[k]];
+        peak = live > peak ? live : peak;
+        for (int32_t k = 0; k < nd->n_inputs; k++) { /* outputs of earlier nodes read for the last time here */
+            const int32_t t = nd->inputs[k];
+            int first = 1;
+            for (int32_t q = 0; q < k; q++)
+                first &= nd->inputs[q] != t;
+            if (t >= 0 && first && last[t] == j && fg->tensors[t].producer >= 0)
+                live -= bytes[t];
+        }
+    }
+    return peak;
+}
+
+int64_t fgq_sequential_state_bytes(const fgq_graph *fg, int64_t n)
+{
+    const size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
+    int32_t *last = malloc(nt * sizeof *last);
+    int64_t *bytes = malloc(nt * sizeof *bytes);
+    int64_t peak = INT64_MAX;
+    if (last != NULL && bytes != NULL) {
+        liveness(fg, last, bytes);
+        const int64_t one = live_peak(fg, last, bytes);
+        peak = n > 0 && one > INT64_MAX / 2 / n ? INT64_MAX : 2 * one * (n > 0 ? n : 0);
+    }
+    free(last);
+    free(bytes);
+    return peak;
+}
+
+static fgq_status state_init(seq_state *st, const fgq_graph *fg, const fgq_samples *samples, fgq_error *err)
+{
+    memset(st, 0, sizeof *st);
+    st->fg = fg;
+    st->n = samples->n;
+    const size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
+    st->last = malloc(nt * sizeof *st->last);
+    st->bytes = calloc(nt, sizeof *st->bytes);
+    for (int side = 0; side < 2; side++) {
+        st->val[side] = calloc(nt, sizeof *st->val[side]);
+        st->owned[side] = calloc(nt, 1);
+    }
+    if (st->last == NULL || st->bytes == NULL || st->val[0] == NULL || st->val[1] == NULL || st->owned[0] == NULL ||
+        st->owned[1] == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    liveness(fg, st->last, st->bytes);
+    const int64_t one = live_peak(fg, st->last, st->bytes);
+    const int64_t peak = one > INT64_MAX / 2 / st->n ? INT64_MAX : 2 * one * st->n;
+    if (peak > FGQ_SEQUENTIAL_MAX_BYTES)
+        return fgq_fail(err, FGQ_ERR_NOMEM,
+                        "sequential statistics would keep %.1f GiB of activations (%lld samples, both models); "
+                        "the limit is %.0f GiB: use fewer calibration samples or --sequential off",
+                        (double)peak / (1 << 30), (long long)st->n, (double)FGQ_SEQUENTIAL_MAX_BYTES / (1 << 30));
+    for (int32_t k = 0; k < fg->n_inputs; k++) { /* the samples themselves, borrowed */
+        const int32_t t = fg->inputs[k];
+        if (samples->sample_bytes[k] != st->bytes[t])
+            return fgq_fail(err, FGQ_ERR_SHAPE, "sequential statistics: input '%s' has %lld bytes a sample, not %lld",
+                            fg->tensors[t].name, (long long)samples->sample_bytes[k], (long long)st->bytes[t]);
+        st->val[0][t] = st->val[1][t] = (uint8_t *)(uintptr_t)samples->in[k];
+    }
+    return FGQ_OK;
+}
+
+/* Runs nodes [st->done, to] on one side for every sample: inputs from the
+ * state, outputs into it. data: constants to use instead of fg's (may be NULL). */
+static fgq_status state_run_side(seq_state *st, int side, int32_t to, const void *const *data, int32_t threads,
+                                 fgq_error *err)
+{
+    const fgq_graph *fg = st->fg;
+    fgq_graph *seg = fgq_graph_segment(fg, st->done, to, data);
+    if (seg == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    const int32_t n_io = seg->n_inputs + seg->n_outputs;
+    int32_t *map = malloc((size_t)(n_io > 0 ? n_io : 1) * sizeof *map); /* segment I/O -> fg tensor */
+    const void **in = malloc((size_t)(seg->n_inputs > 0 ? seg->n_inputs : 1) * sizeof *in);
+    void **out = malloc((size_t)(seg->n_outputs > 0 ? seg->n_outputs : 1) * sizeof *out);
+    fgq_status rc = map == NULL || in == NULL || out == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "out of memory") : FGQ_OK;
+    for (int32_t k = 0; rc == FGQ_OK && k < n_io; k++) {
+        const int32_t ts = k < seg->n_inputs ? seg->inputs[k] : seg->outputs[k - seg->n_inputs];
+        const int32_t t = fgq_graph_find_tensor(fg, seg->tensors[ts].name);
+        map[k] = t;
+        if (t < 0 || (k < seg->n_inputs && st->val[side][t] == NULL))
+            rc = fgq_fail(err, FGQ_ERR_FORMAT, "sequential statistics: tensor '%s' is not available",
+                          seg->tensors[ts].name);
+        else if (k >= seg->n_inputs && st->val[side][t] == NULL) {
+            if ((st->val[side][t] = malloc((size_t)(st->n * st->bytes[t]) + 1)) == NULL)
+                rc = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory for the activations of the sequential statistics");
+            st->owned[side][t] = 1;
+        }
+    }
+    fgq_graph_runner r;
+    memset(&r, 0, sizeof r);
+    if (rc == FGQ_OK && (rc = fgq_graph_runner_init(&r, seg, err)) == FGQ_OK && threads > 1 &&
+        fgq_graph_runner_set_threads(&r, threads, err) != FGQ_OK)
+        fgq_error_clear(err);
+    for (int64_t s = 0; rc == FGQ_OK && s < st->n; s++) {
+        for (int32_t k = 0; k < seg->n_inputs; k++)
+            in[k] = st->val[side][map[k]] + s * st->bytes[map[k]];
+        for (int32_t k = 0; k < seg->n_outputs; k++) {
+            const int32_t t = map[seg->n_inputs + k];
+            out[k] = st->val[side][t] + s * st->bytes[t];
+        }
+        rc = fgq_graph_runner_run(&r, (const float *const *)in, (float *const *)out, NULL, NULL, err);
+    }
+    fgq_graph_runner_free(&r);
+    fgq_graph_free(seg);
+    free(map);
+    free(in);
+    free(out);
+    return rc;
+}
+
+/* Both sides up to node `to`, then drops what no later node reads. */
+static fgq_status state_advance(seq_state *st, int32_t to, const void *const *data_f, const void *const *data_q,
+                                int32_t threads, fgq_error *err)
+{
+    if (to < st->done)
+        return FGQ_OK;
+    fgq_status rc = state_run_side(st, 0, to, data_f, threads, err);
+    if (rc == FGQ_OK)
+        rc = state_run_side(st, 1, to, data_q, threads, err);
+    if (rc != FGQ_OK)
+        return rc;
+    st->done = to + 1;
+    for (int32_t t = 0; t < st->fg->n_tensors; t++)
+        if (st->last[t] < st->done && st->fg->tensors[t].kind != FGQ_TK_CONST)
+            for (int side = 0; side < 2; side++) {
+                if (st->owned[side][t])
+                    free(st->val[side][t]);
+                st->val[side][t] = NULL;
+                st->owned[side][t] = 0;
+            }
+    return FGQ_OK;
+}
+
+/* Layer `node`'s statistics from the state: its input on both sides. */
+static fgq_status gather(const seq_state *st, int32_t node, layer_sums *l, const fgq_parallel *par,
+                         const fgq_stage_progress *progress, int64_t done0, int64_t total, fgq_error *err)
+{
+    const int32_t xin = st->fg->nodes[node].inputs[0];
+    if (st->fg->tensors[xin].dtype != FGQ_DT_F32 || st->val[0][xin] == NULL || st->val[1][xin] == NULL)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "error compensation: the float input of '%s' is not available",
+                        st->fg->nodes[node].name);
+    const int64_t numel = fgq_ir_tensor_numel(&st->fg->tensors[xin]);
+    fgq_status rc = FGQ_OK;
+    for (int64_t s = 0; rc == FGQ_OK && s < st->n; s++) {
+        const float *x = (const float *)(const void *)(st->val[0][xin] + s * st->bytes[xin]);
+        const float *xt = (const float *)(const void *)(st->val[1][xin] + s * st->bytes[xin]);
+        const int part = st->n >= FGQ_HESSIAN_VAL_EVERY && s % FGQ_HESSIAN_VAL_EVERY == FGQ_HESSIAN_VAL_EVERY - 1
                              ? FGQ_H_VAL
                              : FGQ_H_FIT;
-        if ((st = fgq_hessian_add(&l->v, tq.copy, l->h[part], NULL, err)) != FGQ_OK ||
-            (st = fgq_hessian_add_cross(&l->v, tf.copy, tq.copy, part == FGQ_H_FIT ? l->p : NULL, l->sx, l->sxt,
-                                        err)) != FGQ_OK)
+        if ((rc = fgq_hessian_add(&l->v, xt, l->h[part], par, err)) != FGQ_OK ||
+            (rc = fgq_hessian_add_cross(&l->v, x, xt, part == FGQ_H_FIT ? l->p : NULL, l->sx, l->sxt, err)) !=
+                FGQ_OK)
             break;
         for (int64_t e = 0; e < numel; e++)
-            l->mean_xt[e] += (double)tq.copy[e];
+            l->mean_xt[e] += (double)xt[e];
         l->samples[part]++;
         if (progress != NULL && progress->update != NULL)
             progress->update(progress->user, done0 + s + 1, total);
     }
-    free_outputs(fo, fg->n_outputs);
-    free_outputs(qo, qg->n_outputs);
-    if (q_init)
-        fgq_graph_runner_free(&qr);
-    free(tf.copy);
-    free(tq.copy);
-    return st;
+    return rc;
 }
 
-/* The keep-float overrides for every quantized weight layer from `from` on,
- * after cfg's own. */
-static fgq_layer_override *mixed_overrides(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t from,
-                                           int32_t *n_out)
+/* The weights (and bias) layer `node` will have in the quantized model,
+ * solved from its target and statistics: dequantized, in fg's layout, for
+ * the quantized side of the pass (q_data, owned). The bias is corrected as
+ * the quantizer corrects it. */
+static fgq_status simulate_layer(fgq_graph *fg, const fgq_quant_config *cfg, int32_t node, const fgq_policy *pol,
+                                 void **q_data, fgq_error *err)
 {
-    fgq_layer_override *ov = malloc((size_t)(cfg->n_overrides + fg->n_nodes + 1) * sizeof *ov);
-    if (ov == NULL)
-        return NULL;
-    int32_t n = 0;
-    for (int32_t o = 0; o < cfg->n_overrides; o++)
-        ov[n++] = cfg->overrides[o];
-    fgq_policy pol;
-    for (int32_t j = from; j < fg->n_nodes; j++)
-        if (fgq_quant_layer_policy(fg, cfg, j, &pol)) {
-            memset(&ov[n], 0, sizeof ov[n]);
-            ov[n].node = fg->nodes[j].name;
-            ov[n].keep_float = 1;
-            n++;
+    int32_t wt;
+    int64_t rows, k;
+    int tr;
+    if (!fgq_quant_weight_layer(fg, node, &wt, &rows, &k, &tr))
+        return FGQ_OK;
+    const int32_t bt = layer_bias(fg, node, rows);
+    const float *w = fg->tensors[wt].data;
+    float *wr = malloc((size_t)(rows * k) * sizeof(float)), *wq = malloc((size_t)(rows * k) * sizeof(float));
+    float *bias = calloc((size_t)rows, sizeof(float));
+    fgq_layer_qweights q;
+    memset(&q, 0, sizeof q);
+    fgq_status rc = wr == NULL || wq == NULL || bias == NULL ? fgq_fail(err, FGQ_ERR_NOMEM, "out of memory") : FGQ_OK;
+    if (rc == FGQ_OK) {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < k; j++)
+                wr[r * k + j] = tr ? w[j * rows + r] : w[r * k + j];
+        if (bt >= 0)
+            memcpy(bias, fg->tensors[bt].data, (size_t)rows * sizeof(float));
+        const fgq_layer_ctx c = {fg, cfg, err};
+        const int32_t dx = cfg->acts == FGQ_ACTS_U4 ? 15 : 255;
+        if ((rc = fgq_quantize_layer_weights(&c, node, pol, wr, rows, k, dx, NULL, &q)) == FGQ_OK)
+            rc = fgq_bias_correct(&c, node, pol, rows, k, wr, q.deq, bias);
+    }
+    if (rc == FGQ_OK) {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < k; j++)
+                wq[tr ? j * rows + r : r * k + j] = q.deq[r * k + j];
+        free(q_data[wt]);
+        q_data[wt] = wq;
+        wq = NULL;
+        if (bt >= 0) {
+            free(q_data[bt]);
+            q_data[bt] = bias;
+            bias = NULL;
         }
-    *n_out = n;
-    return ov;
+    }
+    fgq_layer_qweights_free(&q);
+    free(wr);
+    free(wq);
+    free(bias);
+    return rc;
 }
 
-fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
                               const fgq_samples *samples, int32_t threads, const fgq_stage_progress *progress,
                               fgq_sequential *out, fgq_error *err)
 {
@@ -378,17 +486,29 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
     if (n < 1 || samples->n_inputs != fg->n_inputs)
         return fgq_fail(err, FGQ_ERR_VALUE, "sequential statistics need calibration samples for every model input");
     fgq_status st = FGQ_OK;
+    const size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
     out->hessians.n_nodes = fg->n_nodes;
     out->hessians.layer = calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof *out->hessians.layer);
     out->means.n_tensors = fg->n_tensors;
     out->means.n_samples = n;
-    out->means.mean = calloc((size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1), sizeof *out->means.mean);
-    /* pointer views (no ownership) of the statistics the partly quantized models use */
+    out->means.mean = calloc(nt, sizeof *out->means.mean);
+    /* pointer views (no ownership) of the statistics the layers' solves read */
     fgq_hessians mixed_h = {fg->n_nodes, calloc((size_t)(fg->n_nodes > 0 ? fg->n_nodes : 1), sizeof(void *))};
-    fgq_input_means mixed_m = {fg->n_tensors, n, calloc((size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1),
-                                                        sizeof(double *))};
-    if (out->hessians.layer == NULL || out->means.mean == NULL || mixed_h.layer == NULL || mixed_m.mean == NULL)
+    fgq_input_means mixed_m = {fg->n_tensors, n, calloc(nt, sizeof(double *))};
+    const void **data_f = calloc(nt, sizeof *data_f); /* the float side: fg's originals */
+    void **data_q = calloc(nt, sizeof *data_q);       /* the quantized side: solved layers, owned */
+    seq_state state;
+    memset(&state, 0, sizeof state);
+    if (out->hessians.layer == NULL || out->means.mean == NULL || mixed_h.layer == NULL || mixed_m.mean == NULL ||
+        data_f == NULL || data_q == NULL)
         st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    if (st == FGQ_OK)
+        st = state_init(&state, fg, samples, err);
+    fgq_threadpool *pool = NULL; /* the statistics' threads (the runners have their own) */
+    if (st == FGQ_OK && threads > 1 && fgq_threadpool_create(threads, &pool, err) != FGQ_OK) {
+        fgq_error_clear(err);
+        pool = NULL;
+    }
     /* which layers, for the progress total */
     int32_t n_layers = 0;
     fgq_policy pol;
@@ -399,15 +519,6 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
             n_layers++;
     }
     const int64_t total = n * n_layers;
-    /* the float runner holds its own copy of fg's weights: later targets do not reach it */
-    fgq_graph_runner fr;
-    memset(&fr, 0, sizeof fr);
-    int f_init = 0;
-    if (st == FGQ_OK && (st = fgq_graph_runner_init(&fr, fg, err)) == FGQ_OK) {
-        f_init = 1;
-        if (threads > 1 && fgq_graph_runner_set_threads(&fr, threads, err) != FGQ_OK)
-            fgq_error_clear(err);
-    }
     if (st == FGQ_OK && progress != NULL && progress->begin != NULL)
         progress->begin(progress->user, "sequential statistics", total);
     int64_t done = 0;
@@ -421,27 +532,10 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
             done += n;
             continue;
         }
-        /* the model with layers before i quantized (their targets and H̃), i and later float */
-        fgq_quant_config mc = *cfg;
-        int32_t n_ov = 0;
-        fgq_layer_override *ov = mixed_overrides(fg, cfg, i, &n_ov);
-        if (ov == NULL) {
-            st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
-            break;
-        }
-        mc.overrides = ov;
-        mc.n_overrides = n_ov;
-        /* earlier layers as the final model will have them: their sequential
-         * statistics, else (layers this pass leaves out) the float ones */
-        fgq_sequential_view(out, cfg->hessians, cfg->means, &mixed_h, &mixed_m);
-        mc.hessians = &mixed_h;
-        mc.means = cfg->means != NULL ? &mixed_m : NULL;
-        fgq_graph *qg = NULL;
-        fgq_layer_report *rep = NULL;
-        int32_t n_rep = 0;
-        st = fgq_quantize_graph(fg, calib, &mc, &qg, &rep, &n_rep, err);
-        free(rep);
-        free(ov);
+        /* both models up to the producer of the layer's input (a graph input: nothing to run) */
+        const int32_t producer = fg->tensors[v.input].producer;
+        if (producer >= 0)
+            st = state_advance(&state, producer, data_f, (const void *const *)data_q, threads, err);
         layer_sums l;
         memset(&l, 0, sizeof l);
         l.v = v;
@@ -458,12 +552,21 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
                               fg->nodes[i].name);
         }
         if (st == FGQ_OK)
-            st = gather(fg, &fr, qg, i, samples, threads, &l, progress, done, total, err);
-        fgq_graph_free(qg);
+            st = gather(&state, i, &l, pool != NULL ? fgq_threadpool_parallel(pool) : NULL, progress, done, total,
+                        err);
         done += n;
         if (st == FGQ_OK) {
             fgq_hessian_symmetrize(l.h[0], v.groups, v.k);
             fgq_hessian_symmetrize(l.h[1], v.groups, v.k);
+            int32_t wt, bt;
+            int64_t rows, k;
+            int tr;
+            /* the float side keeps the originals that set_target replaces */
+            if (fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &tr)) {
+                data_f[wt] = fg->tensors[wt].data;
+                if ((bt = layer_bias(fg, i, rows)) >= 0)
+                    data_f[bt] = fg->tensors[bt].data;
+            }
             st = set_target(out, fg, i, &l, err);
         }
         if (st == FGQ_OK) {
@@ -487,12 +590,23 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_q
                 out->n_layers++;
             }
         }
+        if (st == FGQ_OK) { /* the layer as the final model will have it, for the quantized side */
+            fgq_quant_config mc = *cfg;
+            fgq_sequential_view(out, cfg->hessians, cfg->means, &mixed_h, &mixed_m);
+            mc.hessians = &mixed_h;
+            mc.means = cfg->means != NULL ? &mixed_m : NULL;
+            st = simulate_layer(fg, &mc, i, &pol, data_q, err);
+        }
         layer_sums_free(&l);
     }
     if (progress != NULL && progress->end != NULL)
         progress->end(progress->user);
-    if (f_init)
-        fgq_graph_runner_free(&fr);
+    state_free(&state);
+    fgq_threadpool_destroy(pool);
+    for (size_t t = 0; data_q != NULL && t < nt; t++)
+        free(data_q[t]);
+    free(data_q);
+    free(data_f);
     free(mixed_h.layer);
     free(mixed_m.mean);
     if (st != FGQ_OK) {

@@ -15,14 +15,19 @@
  * bias absorbs the mean output shift: b* = b + W·E[x] − W*·E[x̃] (layers
  * with a bias input; bias correction then uses E[x̃]).
  *
- * Layers are processed in node (topological) order. For layer i: the model
- * quantized with every earlier layer solved this way and every later weight
- * layer float is built (fgq_quantize_graph, so X̃ includes the activations'
- * quantization), and one pass over the calibration samples runs it beside
- * the float model, gathering H̃ (fit / held-out split as hessian.h), P, E[x]
- * and E[x̃]; then W*, b* replace W, b in fg. Cost: one float and one
- * partly-quantized pass per quantized weight layer, and fgq_quantize_graph
- * once per layer.
+ * Layers are processed in node (topological) order, in one sweep over the
+ * graph: two copies of the model run side by side over all calibration
+ * samples, the float one and one whose processed layers hold the weights
+ * (and corrected biases) the quantized model will have, dequantized (solved
+ * from W*, b* and H̃ as the final quantization solves them). Each runs the
+ * nodes up to the producer of layer i's input once (fgq_graph_segment), the
+ * activations still needed later kept for every sample (at most
+ * FGQ_SEQUENTIAL_MAX_BYTES, else FGQ_ERR_NOMEM naming the figure); then H̃ (fit /
+ * held-out split as hessian.h), P, E[x] and E[x̃] are gathered from the kept
+ * input of layer i, and W*, b* replace W, b in fg. Activations stay float
+ * on the quantized side: X̃ carries the weights' error, which the target
+ * corrects, not the activations' rounding noise, which it could not. Cost:
+ * two float passes over the samples, and each layer's solve once more.
  */
 #ifndef FGQ_TOOLS_QUANT_SEQUENTIAL_H
 #define FGQ_TOOLS_QUANT_SEQUENTIAL_H
@@ -43,15 +48,24 @@ typedef struct {
     double seconds;          /* wall time, set by the caller that timed it (pipeline.c) */
 } fgq_sequential;
 
+/* Bytes of activations the pass keeps at once: the node outputs alive while
+ * a node runs (its inputs and outputs included), both models, n samples
+ * (graph inputs are the caller's; the pass holds a segment's inputs until
+ * its last node has run, so it may keep a little more), and
+ * the limits: FGQ_SEQ_AUTO runs the pass up to the first, FGQ_SEQ_ON up to
+ * the second. INT64_MAX on OOM. */
+#define FGQ_SEQUENTIAL_AUTO_BYTES ((int64_t)4 << 30)
+#define FGQ_SEQUENTIAL_MAX_BYTES ((int64_t)16 << 30)
+int64_t fgq_sequential_state_bytes(const fgq_graph *fg, int64_t n);
+
 /* fg: the float graph, changed in place: each processed
  * layer's weight (and bias) tensor holds W* (b*) until
- * fgq_sequential_restore. calib: activation statistics of fg (NULL with
- * dynamic activations); cfg: the quantization asked for, cfg->hessians and
+ * fgq_sequential_restore. cfg: the quantization asked for, cfg->hessians and
  * cfg->means the float statistics (may be NULL; used for layers this pass
  * leaves out: u8, too large to track, weights or bias shared with another
  * node); samples: bound to fg (run_graph.h). progress may be NULL (one
  * stage, total n·layers). threads: per inference. */
-fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
                               const fgq_samples *samples, int32_t threads, const fgq_stage_progress *progress,
                               fgq_sequential *out, fgq_error *err);
 /* The statistics a quantization reads after (or during) the pass, as
