@@ -99,24 +99,11 @@ fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, i
     return cfg->equalize ? fgq_pass_equalize(fg, n_pairs, err) : FGQ_OK;
 }
 
-double fgq_quant_sequential_cost(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n)
-{
-    double macs = 0.0, layers = 0.0;
-    fgq_policy pol;
-    for (int32_t i = 0; i < fg->n_nodes; i++) {
-        int64_t p = 0, m = 0;
-        fgq_node_stats(fg, i, &p, &m);
-        macs += (double)(m > 0 ? m : 0);
-        layers += fgq_quant_layer_policy(fg, cfg, i, &pol) ? 1.0 : 0.0;
-    }
-    return macs * (double)n * layers;
-}
-
 int fgq_quant_sequential_wanted(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n)
 {
     if (cfg->solver != FGQ_SOLVER_GPTQ || n < 1 || cfg->sequential == FGQ_SEQ_OFF)
         return 0;
-    return cfg->sequential == FGQ_SEQ_ON || fgq_quant_sequential_cost(fg, cfg, n) <= FGQ_SEQUENTIAL_AUTO_MACS;
+    return cfg->sequential == FGQ_SEQ_ON || fgq_sequential_state_bytes(fg, n) <= FGQ_SEQUENTIAL_AUTO_BYTES;
 }
 
 fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,
@@ -146,7 +133,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
     const fgq_input_means *float_means = cfg->means;
     if (st == FGQ_OK && fgq_quant_sequential_wanted(fg, cfg, n)) {
         const double ts = seconds();
-        st = fgq_sequential_run(fg, calib, cfg, samples, threads, progress, &out->sequential, err);
+        st = fgq_sequential_run(fg, cfg, samples, threads, progress, &out->sequential, err);
         out->sequential.seconds = seconds() - ts;
         if (st == FGQ_OK) {
             out->has_sequential = 1;

@@ -78,11 +78,9 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err);
 void fgq_quant_result_free(fgq_quant_result *r);
 
-/* The multiply-adds of the sequential statistics: the float model's MACs x n
- * x the weight layers cfg quantizes. */
-double fgq_quant_sequential_cost(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n);
 /* Whether fgq_quant_pipeline runs the sequential statistics for cfg on n
- * samples of fg (cfg->sequential; AUTO: the cost bound of quantize.h). */
+ * samples of fg (cfg->sequential; AUTO: when the activations the pass keeps
+ * fit in FGQ_SEQUENTIAL_AUTO_BYTES, solve/sequential.h). */
 int fgq_quant_sequential_wanted(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n);
 
 #endif /* FGQ_TOOLS_QUANT_PIPELINE_H */

@@ -144,16 +144,13 @@ typedef struct {
 } fgq_stage_progress;
 
 /* When GPTQ takes its statistics from the quantized prefix (solve/sequential.h):
- * AUTO when its passes cost at most FGQ_SEQUENTIAL_AUTO_MACS multiply-adds
- * (the float model's MACs x samples x weight layers; about a minute on one
- * core of the machines fgq is built on), so small models get it and large
- * ones are not held up for hours. */
+ * AUTO when the activations that pass keeps for all samples fit in
+ * FGQ_SEQUENTIAL_AUTO_BYTES (its time is two float passes and the solves). */
 typedef enum {
     FGQ_SEQ_OFF = 0,
     FGQ_SEQ_ON = 1,
     FGQ_SEQ_AUTO = 2,
 } fgq_sequential_mode;
-#define FGQ_SEQUENTIAL_AUTO_MACS 2e11
 
 /* How weight codes are chosen (quant/gptq.h). */
 typedef enum {
