@@ -488,13 +488,13 @@ static fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
     if (st != FGQ_OK) /* checks name the node themselves; make sure a message exists */
         return fgq_fail(err, st, "fgq: node %ld " NAME_FMT " (%s): rejected by the op check", (long)j,
                         NAME_ARGS(m, fn.name_off, fn.name_len), impl->name);
-    const uint64_t need = impl->scratch != NULL ? impl->scratch(&nv, in, out) : 0;
+    const uint64_t need = impl->scratch != NULL ? impl->scratch(&nv, in, out, m->target) : 0;
     if (need > ((uint64_t)1 << 40)) /* keeps the arena sums far from overflow */
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "fgq: node %ld " NAME_FMT " (%s): %llu bytes of scratch", (long)j,
                         NAME_ARGS(m, fn.name_off, fn.name_len), impl->name, (unsigned long long)need);
     if (need > m->scratch_need)
         m->scratch_need = need;
-    const uint64_t records = fgq_plan_align(sizeof(fgq_tensor_view) * (uint64_t)(fn.n_inputs + fn.n_outputs));
+    const uint64_t records = fgq_plan_align((uint64_t)m->target->view_bytes * (fn.n_inputs + fn.n_outputs));
     if (records > m->records_size)
         m->records_size = records;
     return FGQ_OK;
@@ -598,9 +598,15 @@ static fgq_status check_plan(fgq_model *m, fgq_error *err)
 
 fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
 {
-    if (m == NULL || buf == NULL)
-        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: NULL model or buffer");
+    return fgq_model_load_target(m, buf, size, fgq_target_build(), err);
+}
+
+fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, fgq_error *err)
+{
+    if (m == NULL || buf == NULL || target == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: NULL model, buffer or target");
     memset(m, 0, sizeof *m);
+    m->target = target; /* what check_node sizes the records and scratch with */
     if ((uintptr_t)buf % FGQ_MODEL_ALIGN != 0)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: buffer at %p is not %u-byte aligned", buf,
                         FGQ_MODEL_ALIGN);

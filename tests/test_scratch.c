@@ -8,7 +8,14 @@
  * a message, and the outputs untouched; with a 2-thread pool the run needs
  * fgq_model_arena_size_threads(m, 2) bytes (one less: FGQ_ERR_NOMEM) and gives
  * the serial bytes; the reference kernels (no scratch used) give them too;
- * the scratch holds garbage before every run (memset 0xA5 / 0x5A). */
+ * the scratch holds garbage before every run (memset 0xA5 / 0x5A).
+ *
+ * Target profiles (fgq_target.h): loaded for this build's profile, by name or
+ * as "host", the model gives fgq_model_load's figures exactly; loaded for the
+ * Cortex-M profile it needs less scratch (smaller tiles, no x86 decode), the
+ * activations unchanged, and fgq_model_run refuses that record. That the
+ * Cortex-M figure is what the Cortex-M runtime computes is proved on the
+ * emulated boards (tests/python/test_device.py). */
 #include "export/fgq_writer.h"
 #include "fgq_runtime.h"
 #include "fgq_test.h"
@@ -96,6 +103,50 @@ static fgq_status run_in(const fgq_model *m, uint64_t size, const fgq_parallel *
     return st;
 }
 
+/* The model in buf loaded for each target profile: this build's gives m's figures. */
+static void check_targets(const fgq_model *m, const uint8_t *buf, uint64_t size, const char *policy, const float *x)
+{
+    fgq_error err;
+    fgq_error_clear(&err);
+    const fgq_target *build = fgq_target_build(), *mcu = fgq_target_find("cortex-m");
+    CHECK(build != NULL && fgq_target_find("host") == build && fgq_target_find(build->name) == build);
+    CHECK(mcu != NULL && fgq_target_find("x86-64") != NULL && fgq_target_find("aarch64") != NULL);
+    CHECK(fgq_target_find("cortex-m4") == NULL && fgq_target_find("") == NULL && fgq_target_find(NULL) == NULL);
+    CHECK(fgq_target_at(-1) == NULL && fgq_target_at(3) == NULL);
+    static fgq_model t; /* ~4 KB */
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++) {
+        const fgq_target *tg = fgq_target_at(i);
+        CHECK_MSG(fgq_model_load_target(&t, buf, size, tg, &err) == FGQ_OK, "%s %s: %s", policy, tg->name, err.msg);
+        CHECK(fgq_model_activation_size(&t) == fgq_model_activation_size(m));
+        CHECK(fgq_model_arena_lower_bound(&t) == fgq_model_arena_lower_bound(m));
+        if (tg == build) {
+            CHECK_MSG(fgq_model_scratch_size(&t) == fgq_model_scratch_size(m) &&
+                          fgq_model_arena_size(&t) == fgq_model_arena_size(m) &&
+                          fgq_model_arena_size_threads(&t, 3) == fgq_model_arena_size_threads(m, 3),
+                      "%s: the %s profile gives %llu, load %llu", policy, tg->name,
+                      (unsigned long long)fgq_model_arena_size(&t), (unsigned long long)fgq_model_arena_size(m));
+        }
+    }
+#if defined(__x86_64__)
+    CHECK(build == fgq_target_find("x86-64"));
+#endif
+    /* the Cortex-M tiles are smaller than the x86-64 ones, and the x86 ternary decode is absent */
+    fgq_model x86;
+    CHECK(fgq_model_load_target(&x86, buf, size, fgq_target_find("x86-64"), &err) == FGQ_OK);
+    CHECK(fgq_model_load_target(&t, buf, size, mcu, &err) == FGQ_OK);
+    CHECK_MSG(fgq_model_scratch_size(&t) > 0 && fgq_model_scratch_size(&t) < fgq_model_scratch_size(&x86),
+              "%s: cortex-m slice %llu, x86-64 %llu", policy, (unsigned long long)fgq_model_scratch_size(&t),
+              (unsigned long long)fgq_model_scratch_size(&x86));
+    CHECK(fgq_model_load_target(&t, buf, size, NULL, &err) == FGQ_ERR_VALUE);
+    /* a record sized for another build does not run here */
+    const fgq_target *other = build == mcu ? fgq_target_find("x86-64") : mcu;
+    CHECK(fgq_model_load_target(&t, buf, size, other, &err) == FGQ_OK);
+    float y[NCLS];
+    const uint64_t big = fgq_model_arena_size(&x86) + fgq_model_arena_size(m);
+    CHECK(run_in(&t, big, NULL, x, y, &err) == FGQ_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(err.msg, other->name) != NULL && strstr(err.msg, "fgq_model_load") != NULL, "%s", err.msg);
+}
+
 static void check_policy(const char *policy, fgq_threadpool *pool)
 {
     fgq_graph *fg = build();
@@ -169,6 +220,7 @@ static void check_policy(const char *policy, fgq_threadpool *pool)
         CHECK_MSG(fgq_graph_runner_run(&r, &xi, &yo, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
         CHECK(memcmp(y, y1, sizeof y) == 0);
         fgq_graph_runner_free(&r);
+        check_targets(&m, buf, size, policy, x);
     }
     free(buf);
     free(rep);
