@@ -1,4 +1,5 @@
-/* cmd_export.c — `fgq export`: a .fgq model as QDQ ONNX (ONNX Runtime cross-check). */
+/* cmd_export.c — `fgq export`: a .fgq model as QDQ ONNX (ONNX Runtime cross-check), or as C
+ * source for firmware with the arena sized for the target build (fgq_target.h). */
 #include "cli.h"
 
 #include "export/export_c.h"
@@ -13,7 +14,7 @@
 
 static const char k_usage[] =
     "usage: fgq export MODEL.fgq --onnx OUT.onnx\n"
-    "       fgq export MODEL.fgq --c DIR [--name NAME]\n"
+    "       fgq export MODEL.fgq --c DIR [--name NAME] [--target TARGET]\n"
     "\n"
     "--onnx: writes MODEL as an ONNX model (opset 21) that ONNX Runtime can run:\n"
     "float ops as their ONNX ops, integer-only ops in QuantizeLinear/\n"
@@ -29,6 +30,20 @@ static const char k_usage[] =
     "missing. The firmware calls fgq_model_load / fgq_model_run: no file system, no\n"
     "heap.\n"
     "\n"
+    "--target: the runtime build the firmware runs. The kernels' working memory\n"
+    "(im2col tiles and the like) differs by build, so NAME.h's NAME_ARENA_SIZE and\n"
+    "NAME_SCRATCH_SIZE are what fgq_model_arena_size and fgq_model_scratch_size give\n"
+    "in a runtime built for TARGET, exactly (docs/device.md, \"Stack and scratch\"):\n"
+    "  cortex-m  Arm Cortex-M and other microcontrollers: the smallest tiles. The\n"
+    "            default, because --c is for firmware and on a microcontroller every\n"
+    "            byte of RAM counts.\n"
+    "  aarch64   64-bit Arm application cores (Linux boards)\n"
+    "  x86-64    x86-64: the largest tiles, at least what any of the others needs\n"
+    "  host      the build of this fgq (%s)\n"
+    "A runtime built for a target with larger tiles than the header's refuses the\n"
+    "arena before it runs anything (fgq_model_run: FGQ_ERR_NOMEM, with the sizes);\n"
+    "it never writes past it.\n"
+    "\n"
     "Each file is written to a temporary name, then renamed; on an error before\n"
     "writing no file is touched.\n"
     "\n"
@@ -37,6 +52,8 @@ static const char k_usage[] =
     "  --c DIR          write C source into DIR\n"
     "  --name NAME      the C files' and symbols' prefix (a C identifier; default\n"
     "                   \"model\": model.c, model.h, model_ops.h, model_data[])\n"
+    "  --target TARGET  cortex-m (default), aarch64, x86-64 or host: the build\n"
+    "                   whose arena NAME.h gives\n"
     "  -h, --help       this text\n";
 
 static const char *const k_c_suffix[3] = { ".c", ".h", "_ops.h" };
@@ -71,8 +88,8 @@ static fgq_status write_c(const fgq_model *m, const uint8_t *bytes, size_t size,
     for (int i = 0; i < 3 && st == FGQ_OK; i++)
         st = fgq_write_file_atomic(paths[i], texts[i], lens[i], err);
     if (st == FGQ_OK)
-        printf("%s -> %s: %zu model bytes, arena %llu bytes, %d fgq nodes\n", model, paths[0], size,
-               (unsigned long long)fgq_model_arena_size(m), fgq_model_n_nodes(m));
+        printf("%s -> %s: %zu model bytes, arena %llu bytes (%s), %d fgq nodes\n", model, paths[0], size,
+               (unsigned long long)fgq_model_arena_size(m), fgq_model_target(m)->name, fgq_model_n_nodes(m));
     fgq_export_c_files_free(&f);
     return st;
 }
@@ -81,16 +98,17 @@ int fgq_cmd_export(int argc, char **argv)
 {
     const char *cmd = "export";
     if (fgq_cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
+        printf(k_usage, fgq_target_build()->name);
         return FGQ_EXIT_OK;
     }
-    const char *model = NULL, *out = NULL, *cdir = NULL, *name = NULL;
+    const char *model = NULL, *out = NULL, *cdir = NULL, *name = NULL, *target_name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0) {
+        if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0 ||
+            strcmp(a, "--target") == 0) {
             if (i + 1 >= argc)
                 return fgq_cli_usage_error(cmd, "%s needs a value", a);
-            const char **dst = a[2] == 'o' ? &out : a[2] == 'c' ? &cdir : &name;
+            const char **dst = a[2] == 'o' ? &out : a[2] == 'c' ? &cdir : a[2] == 'n' ? &name : &target_name;
             *dst = argv[++i];
         } else if (a[0] == '-' && a[1] != '\0') {
             return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
@@ -106,6 +124,14 @@ int fgq_cmd_export(int argc, char **argv)
         return fgq_cli_usage_error(cmd, "--onnx OUT.onnx or --c DIR is required");
     if (name != NULL && cdir == NULL)
         return fgq_cli_usage_error(cmd, "--name goes with --c");
+    if (target_name != NULL && cdir == NULL)
+        return fgq_cli_usage_error(cmd, "--target goes with --c");
+    /* the build --c sizes the arena for; --onnx alone runs nothing, this build's sizes do */
+    const fgq_target *target = fgq_target_find(cdir == NULL ? "host" : target_name != NULL ? target_name : "cortex-m");
+    if (target == NULL)
+        return fgq_cli_usage_error(cmd, "--target '%s' is not a target this fgq knows: cortex-m, aarch64, x86-64 or "
+                                   "host (the kernels' tiles, and so the arena, are known for those builds)",
+                                   target_name);
     if (name == NULL)
         name = "model";
     if (!fgq_export_c_name_ok(name))
@@ -143,7 +169,7 @@ int fgq_cmd_export(int argc, char **argv)
             memcpy(aligned, bytes, size);
     }
     free(bytes);
-    if (st == FGQ_OK && (st = fgq_model_load(&m, aligned, size, &err)) != FGQ_OK) {
+    if (st == FGQ_OK && (st = fgq_model_load_target(&m, aligned, size, target, &err)) != FGQ_OK) {
         char msg[FGQ_ERROR_MSG_LEN];
         snprintf(msg, sizeof msg, "%s", err.msg);
         fgq_error_clear(&err);

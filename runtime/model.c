@@ -651,6 +651,7 @@ uint64_t fgq_model_arena_size_threads(const fgq_model *m, int32_t n_threads)
 uint64_t fgq_model_arena_size(const fgq_model *m) { return fgq_model_arena_size_threads(m, 1); }
 uint64_t fgq_model_arena_lower_bound(const fgq_model *m) { return m->arena_lower_bound; }
 uint64_t fgq_model_weight_bytes(const fgq_model *m) { return m->weight_bytes; }
+const fgq_target *fgq_model_target(const fgq_model *m) { return m->target; }
 int32_t fgq_model_n_inputs(const fgq_model *m) { return m->n_inputs; }
 int32_t fgq_model_n_outputs(const fgq_model *m) { return m->n_outputs; }
 int32_t fgq_model_n_tensors(const fgq_model *m) { return m->n_tensors; }
