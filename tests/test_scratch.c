@@ -113,12 +113,16 @@ static void check_targets(const fgq_model *m, const uint8_t *buf, uint64_t size,
     CHECK(mcu != NULL && fgq_target_find("x86-64") != NULL && fgq_target_find("aarch64") != NULL);
     CHECK(fgq_target_find("cortex-m4") == NULL && fgq_target_find("") == NULL && fgq_target_find(NULL) == NULL);
     CHECK(fgq_target_at(-1) == NULL && fgq_target_at(3) == NULL);
-    static fgq_model t; /* ~4 KB */
+    static fgq_model t, x86; /* ~4 KB each */
+    CHECK(fgq_model_load_target(&x86, buf, size, fgq_target_find("x86-64"), &err) == FGQ_OK);
     for (int32_t i = 0; fgq_target_at(i) != NULL; i++) {
         const fgq_target *tg = fgq_target_at(i);
         CHECK_MSG(fgq_model_load_target(&t, buf, size, tg, &err) == FGQ_OK, "%s %s: %s", policy, tg->name, err.msg);
         CHECK(fgq_model_activation_size(&t) == fgq_model_activation_size(m));
         CHECK(fgq_model_arena_lower_bound(&t) == fgq_model_arena_lower_bound(m));
+        /* x86-64's tiles and paths are the largest: its figure bounds every other (export --help says so) */
+        CHECK_MSG(fgq_model_arena_size(&t) <= fgq_model_arena_size(&x86), "%s: %s needs more than x86-64", policy,
+                  tg->name);
         if (tg == build) {
             CHECK_MSG(fgq_model_scratch_size(&t) == fgq_model_scratch_size(m) &&
                           fgq_model_arena_size(&t) == fgq_model_arena_size(m) &&
@@ -131,8 +135,6 @@ static void check_targets(const fgq_model *m, const uint8_t *buf, uint64_t size,
     CHECK(build == fgq_target_find("x86-64"));
 #endif
     /* the Cortex-M tiles are smaller than the x86-64 ones, and the x86 ternary decode is absent */
-    fgq_model x86;
-    CHECK(fgq_model_load_target(&x86, buf, size, fgq_target_find("x86-64"), &err) == FGQ_OK);
     CHECK(fgq_model_load_target(&t, buf, size, mcu, &err) == FGQ_OK);
     CHECK_MSG(fgq_model_scratch_size(&t) > 0 && fgq_model_scratch_size(&t) < fgq_model_scratch_size(&x86),
               "%s: cortex-m slice %llu, x86-64 %llu", policy, (unsigned long long)fgq_model_scratch_size(&t),
