@@ -26,8 +26,7 @@ extern "C" {
 #endif
 
 typedef struct fgq_target {
-    const char *name;    /* "x86-64", "aarch64", "cortex-m" */
-    const char *summary; /* one line: the builds it describes */
+    const char *name; /* "x86-64", "aarch64", "cortex-m" */
     /* QCONV's im2col + GEMM path (runtime/ops/qconv.c): im2col bytes a tile, at most that
      * many output positions and output channels a tile, the largest z_x-padded input copy */
     int32_t qconv_tile_bytes, qconv_tile_positions, qconv_tile_channels, qconv_pad_bytes;

@@ -14,10 +14,10 @@ enum { VIEW_BYTES = 80 };
 _Static_assert(sizeof(fgq_tensor_view) <= VIEW_BYTES, "the profiles' view_bytes must hold a tensor view");
 
 /* Application cores: large tiles in an OS thread's scratch; the packed VNNI conv, the
- * ternary decode and the float Conv's panels where the x86 kernels exist. */
+ * ternary decode and the float Conv's panels where the x86 kernels exist (AVX2, AVX-512
+ * VNNI). AArch64: the NEON SDOT / I8MM rows take QCONV's tiles, no decode buffer. */
 static const fgq_target target_x86_64 = {
     .name = "x86-64",
-    .summary = "x86-64 hosts (AVX2, AVX-512 VNNI kernels): the largest tiles",
     .qconv_tile_bytes = 32768,
     .qconv_tile_positions = 64,
     .qconv_tile_channels = 64,
@@ -35,7 +35,6 @@ static const fgq_target target_x86_64 = {
 
 static const fgq_target target_aarch64 = {
     .name = "aarch64",
-    .summary = "64-bit Arm application cores (NEON SDOT / I8MM kernels)",
     .qconv_tile_bytes = 32768,
     .qconv_tile_positions = 64,
     .qconv_tile_channels = 64,
@@ -51,13 +50,12 @@ static const fgq_target target_aarch64 = {
     .view_bytes = VIEW_BYTES,
 };
 
-/* Microcontrollers (the Cortex-M DSP kernels, and any build that is neither of the
- * above): at most ~20 KB of QCONV scratch; larger K or padded copies take the per-tap
- * border path, larger depthwise layers the GEMM path (the same integers). */
+/* Microcontrollers (Cortex-M0..M85, with the DSP kernels where the core has them, and
+ * any build that is neither of the above): at most ~20 KB of QCONV scratch; larger K or
+ * padded copies take the per-tap border path, larger depthwise layers the GEMM path (the
+ * same integers). */
 static const fgq_target target_cortex_m = {
     .name = "cortex-m",
-    .summary = "Arm Cortex-M (M0..M85, DSP kernels where the core has them) and other microcontrollers: "
-               "small tiles",
     .qconv_tile_bytes = 8192,
     .qconv_tile_positions = 32,
     .qconv_tile_channels = 16,
