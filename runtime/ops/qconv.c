@@ -146,7 +146,7 @@ static uint64_t qconv_align64(int64_t x) { return ((uint64_t)x + 63u) & ~(uint64
  * construction. */
 typedef struct {
     int64_t tp, tiles, positions; /* positions per tile, tiles per (image, group) */
-    int64_t jb;                   /* channels per block: min(QCONV_JB, channels per group) */
+    int64_t jb;                   /* channels per block: min(the tile channels, channels per group) */
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
     int packable;                 /* x86-64: the shape and weights fit the packed conv kernels (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */

@@ -11,7 +11,8 @@
  * The dot products and the output stage come from the kernel row
  * qgemm_dispatch.c selects (AVX-512 VNNI or AVX2 for s8 and t2 where the CPU
  * has them, else fgq_qweights_dot); all give the same integers. Tiles of
- * QGEMM_MB rows × QGEMM_JB output channels are split over node->par.
+ * qgemm_block_rows rows (the build's target profile) × QGEMM_JB output
+ * channels are split over node->par.
  */
 #include "ops_q.h"
 #include "ops_util.h"
