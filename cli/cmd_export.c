@@ -129,8 +129,10 @@ int fgq_cmd_export(int argc, char **argv)
     /* the build --c sizes the arena for; --onnx alone runs nothing, this build's sizes do */
     const fgq_target *target = fgq_target_find(cdir == NULL ? "host" : target_name != NULL ? target_name : "cortex-m");
     if (target == NULL)
-        return fgq_cli_usage_error(cmd, "--target '%s' is not a target this fgq knows: cortex-m, aarch64, x86-64 or "
-                                   "host (the kernels' tiles, and so the arena, are known for those builds)",
+        return fgq_cli_usage_error(cmd,
+                                   "--target '%s' is not a target: the kernels' tiles, and so the arena, are known "
+                                   "for cortex-m (every Cortex-M core, and other microcontrollers), aarch64, x86-64 "
+                                   "and host (this build)",
                                    target_name);
     if (name == NULL)
         name = "model";

@@ -130,7 +130,7 @@ uint64_t fgq_model_scratch_size(const fgq_model *m);     /* bytes of one thread'
 uint64_t fgq_model_arena_lower_bound(const fgq_model *m); /* max over node steps of live activation bytes
                                                              (each tensor rounded up to 64) */
 uint64_t fgq_model_weight_bytes(const fgq_model *m);      /* bytes of constant tensor data */
-const fgq_target *fgq_model_target(const fgq_model *m);  /* the build the sizes above are for */
+const fgq_target *fgq_model_target(const fgq_model *m);   /* the build the sizes above are for */
 
 int32_t fgq_model_n_inputs(const fgq_model *m);
 int32_t fgq_model_n_outputs(const fgq_model *m);
