@@ -104,10 +104,13 @@ typedef struct fgq_model {
  * not implement or a limit above. */
 fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err);
 /* fgq_model_load, with the run's records and scratch sized for another build's target
- * profile (fgq_target.h; NULL: FGQ_ERR_VALUE): the arena queries below then give what
- * fgq_model_load computes from the same bytes in a runtime built for that target
- * (`fgq export --c DIR --target cortex-m` writes them into the firmware's header). Such
- * a record is for those queries and the model's description: fgq_model_run refuses it
+ * profile (fgq_target.h): the arena queries below then give what fgq_model_load computes
+ * from the same bytes in a runtime built for that target (`fgq export --c DIR --target
+ * cortex-m` writes them into the firmware's header). `target` must be one of the
+ * runtime's own profiles, a pointer fgq_target_find / fgq_target_at / fgq_target_build
+ * gave: any other (NULL, a copy, a profile made by the caller) is FGQ_ERR_VALUE, since
+ * the ops divide by its tiles and size their scratch from them. Such a record is for
+ * those queries and the model's description: fgq_model_run refuses it
  * (FGQ_ERR_UNSUPPORTED) unless `target` is this build's. */
 fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target,
                                  fgq_error *err);

@@ -14,7 +14,9 @@
  * it depends on the model and the build, never on the CPU. The runtime sizes and runs
  * with its own build's profile (fgq_target_build()): the ops read their tiles from it,
  * so the figure a tool computes for a target is the one that target's runtime computes.
- * Profiles are const; the runtime keeps no state.
+ * Profiles are const; the runtime keeps no state. The functions below give the only
+ * profiles the runtime takes: fgq_model_load_target refuses any other pointer, even a
+ * copy of one of them (FGQ_ERR_VALUE), as the ops trust these rows' tiles.
  */
 #ifndef FGQ_TARGET_H
 #define FGQ_TARGET_H

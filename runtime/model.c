@@ -596,22 +596,32 @@ static fgq_status check_plan(fgq_model *m, fgq_error *err)
     return FGQ_OK;
 }
 
-fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
+/* 1 when t is one of the profiles target.c defines: the ops divide by their tiles and
+ * multiply them into int64 sizes, which only those rows are known to keep sound. */
+static int target_known(const fgq_target *t)
 {
-    return fgq_model_load_target(m, buf, size, fgq_target_build(), err);
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++)
+        if (t == fgq_target_at(i))
+            return 1;
+    return 0;
 }
 
-fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, fgq_error *err)
+/* Both loads; fn names the one the caller called, for the messages. */
+static fgq_status model_load(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, const char *fn,
+                             fgq_error *err)
 {
     if (m == NULL || buf == NULL || target == NULL)
-        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: NULL model, buffer or target");
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: NULL model, buffer or target", fn);
     memset(m, 0, sizeof *m);
+    if (!target_known(target))
+        return fgq_fail(err, FGQ_ERR_VALUE,
+                        "%s: the target at %p is not one of this runtime's profiles (take it from fgq_target_find)",
+                        fn, (const void *)target);
     m->target = target; /* what check_node sizes the records and scratch with */
     if ((uintptr_t)buf % FGQ_MODEL_ALIGN != 0)
-        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: buffer at %p is not %u-byte aligned", buf,
-                        FGQ_MODEL_ALIGN);
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: buffer at %p is not %u-byte aligned", fn, buf, FGQ_MODEL_ALIGN);
     if (!host_is_little_endian())
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "fgq_model_load: big-endian hosts are not supported");
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: big-endian hosts are not supported", fn);
     fgq_status st = load_header(m, (const uint8_t *)buf, size, err);
     if (st != FGQ_OK)
         return st;
@@ -630,6 +640,16 @@ fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, c
         if ((st = check_lifetime(m, t, err)) != FGQ_OK)
             return st;
     return check_plan(m, err);
+}
+
+fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
+{
+    return model_load(m, buf, size, fgq_target_build(), "fgq_model_load", err);
+}
+
+fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, fgq_error *err)
+{
+    return model_load(m, buf, size, target, "fgq_model_load_target", err);
 }
 
 /* ---- getters -------------------------------------------------------------- */

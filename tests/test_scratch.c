@@ -13,7 +13,8 @@
  * Target profiles (fgq_target.h): loaded for this build's profile, by name or
  * as "host", the model gives fgq_model_load's figures exactly; loaded for the
  * Cortex-M profile it needs less scratch (smaller tiles, no x86 decode), the
- * activations unchanged, and fgq_model_run refuses that record. That the
+ * activations unchanged, and fgq_model_run refuses that record; a profile that is not
+ * one of the runtime's own (a struct copy) is refused at load (FGQ_ERR_VALUE). That the
  * Cortex-M figure is what the Cortex-M runtime computes is proved on the
  * emulated boards (tests/python/test_device.py). */
 #include "export/fgq_writer.h"
@@ -140,6 +141,26 @@ static void check_targets(const fgq_model *m, const uint8_t *buf, uint64_t size,
               "%s: cortex-m slice %llu, x86-64 %llu", policy, (unsigned long long)fgq_model_scratch_size(&t),
               (unsigned long long)fgq_model_scratch_size(&x86));
     CHECK(fgq_model_load_target(&t, buf, size, NULL, &err) == FGQ_ERR_VALUE);
+    /* only the runtime's own profiles: a copy of a valid one is refused (the ops would trust
+     * its tiles: 0 positions divides by zero), the record left empty, so it does not run */
+    fgq_target copy = *build;
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load_target(&t, buf, size, &copy, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "fgq_model_load_target:") == err.msg && strstr(err.msg, "profiles") != NULL, "%s",
+              err.msg);
+    copy.qconv_tile_positions = 0;
+    copy.qconv_tile_bytes = INT32_MAX;
+    CHECK(fgq_model_load_target(&t, buf, size, &copy, &err) == FGQ_ERR_VALUE);
+    CHECK(fgq_model_target(&t) == NULL);
+    float y0[NCLS];
+    CHECK(run_in(&t, fgq_model_arena_size(m), NULL, x, y0, &err) == FGQ_ERR_VALUE);
+    /* fgq_model_load's messages name it, _target's name _target */
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load_target(&t, buf + 1, size - 1, build, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "fgq_model_load_target: buffer") == err.msg, "%s", err.msg);
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load(&t, buf + 1, size - 1, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "fgq_model_load: buffer") == err.msg, "%s", err.msg);
     /* a record sized for another build does not run here */
     const fgq_target *other = build == mcu ? fgq_target_find("x86-64") : mcu;
     CHECK(fgq_model_load_target(&t, buf, size, other, &err) == FGQ_OK);
