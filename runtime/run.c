@@ -48,10 +48,12 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
 {
     if (m == NULL || m->base == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: no loaded model");
-    if (m->target != fgq_target_build()) /* its sizes are another build's: its scratch may be too small here */
+    /* sized for another build, its scratch may be too small here. Load took only the runtime's
+     * own profiles, one per name, so another pointer is another profile with another name. */
+    if (m->target != fgq_target_build())
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
-                        "fgq_model_run: the model was loaded with the %s target's sizes (fgq_model_load_target); "
-                        "this runtime is built for %s: load it with fgq_model_load to run it",
+                        "fgq_model_run: the model was sized for the %s profile (fgq_model_load_target), this "
+                        "runtime's is %s: load it with fgq_model_load to run it",
                         m->target->name, fgq_target_build()->name);
     /* as many scratch slices as threads may run one node's work at once (fgq_parallel_for) */
     const int32_t n_threads = par != NULL && par->n_threads > 1 && par->parallel_for != NULL ? par->n_threads : 1;
