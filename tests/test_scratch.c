@@ -16,16 +16,20 @@
  * activations unchanged, and fgq_model_run refuses that record; a profile that is not
  * one of the runtime's own (a struct copy) is refused at load (FGQ_ERR_VALUE). That the
  * Cortex-M figure is what the Cortex-M runtime computes is proved on the
- * emulated boards (tests/python/test_device.py). */
+ * emulated boards (tests/python/test_device.py). This build's profile matches the
+ * kernels compiled in (the same #if conditions), and the x86-64 profile's every number
+ * is at least every other profile's. */
 #include "export/fgq_writer.h"
 #include "fgq_runtime.h"
 #include "fgq_test.h"
 #include "graph_build.h"
+#include "ops/qgemm_dispatch.h"
 #include "passes/passes.h"
 #include "quant/quantize.h"
 #include "quant/stats/calib.h"
 #include "threadpool.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -258,6 +262,78 @@ static void check_policy(const char *policy, fgq_threadpool *pool)
     free(calib);
 }
 
+/* This build's profile says what its kernels are: the conditions below are the kernels' own
+ * #ifs (qconv.c's packed path, qdyn.c's QDYN_FAST, conv_f32_gemm.c's CONV_GEMM_X86,
+ * qgemm_dispatch.h's x86 kernels and their ternary decode), copied, so a build whose
+ * kernels and profile disagree fails here rather than in a firmware's arena. */
+static void test_build_profile(void)
+{
+    const fgq_target *b = fgq_target_build();
+    CHECK(b != NULL && b->view_bytes >= (int32_t)sizeof(fgq_tensor_view));
+#if defined(__x86_64__) || defined(__i386__)
+    CHECK(b == fgq_target_find("x86-64"));
+    CHECK(b->qconv_packed == 1 && b->qgemm_t2_decode_bytes == FGQ_QGEMM_T2_DECODE_BYTES && b->conv_f32_panels == 1);
+#else
+    CHECK(b->qconv_packed == 0 && b->qgemm_t2_decode_bytes == 0 && b->conv_f32_panels == 0);
+#endif
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+    CHECK(b->qconv_dyn_cols > 0);
+#else
+    CHECK(b->qconv_dyn_cols == 0);
+#endif
+#if defined(__aarch64__)
+    CHECK(b == fgq_target_find("aarch64"));
+#elif !defined(__x86_64__) && !defined(__i386__)
+    CHECK(b == fgq_target_find("cortex-m"));
+#endif
+    /* the x86 kernels' figures belong to the x86-64 profile alone, wherever this runs */
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++) {
+        const fgq_target *t = fgq_target_at(i);
+        const int x86 = t == fgq_target_find("x86-64");
+        CHECK_MSG(t->qconv_packed == x86 && t->conv_f32_panels == x86 &&
+                      t->qgemm_t2_decode_bytes == (x86 ? FGQ_QGEMM_T2_DECODE_BYTES : 0),
+                  "%s", t->name);
+    }
+}
+
+/* Every number of the x86-64 profile is at least every other profile's (export --help: its
+ * arena bounds the others'). The list names each int32 field; the asserts fail the build
+ * when a field is added and not listed. */
+#define TARGET_FIELD(f) {#f, offsetof(fgq_target, f)}
+static const struct {
+    const char *name;
+    size_t off;
+} k_target_fields[] = {
+    TARGET_FIELD(qconv_tile_bytes),    TARGET_FIELD(qconv_tile_positions),
+    TARGET_FIELD(qconv_tile_channels), TARGET_FIELD(qconv_pad_bytes),
+    TARGET_FIELD(qconv_packed),        TARGET_FIELD(qconv_dw_max_k),
+    TARGET_FIELD(qconv_dw_max_plane),  TARGET_FIELD(qconv_dw_max_padded),
+    TARGET_FIELD(qgemm_block_rows),    TARGET_FIELD(qgemm_t2_decode_bytes),
+    TARGET_FIELD(qconv_dyn_cols),      TARGET_FIELD(conv_f32_panels),
+    TARGET_FIELD(view_bytes),
+};
+_Static_assert(offsetof(fgq_target, view_bytes) + sizeof(int32_t) - offsetof(fgq_target, qconv_tile_bytes) ==
+                   sizeof k_target_fields / sizeof k_target_fields[0] * sizeof(int32_t),
+               "k_target_fields must list every field of fgq_target");
+_Static_assert(sizeof(fgq_target) - (offsetof(fgq_target, view_bytes) + sizeof(int32_t)) < _Alignof(fgq_target),
+               "view_bytes must stay fgq_target's last field, or k_target_fields must list the new ones");
+
+static void test_x86_profile_bounds_all(void)
+{
+    const fgq_target *x86 = fgq_target_find("x86-64");
+    CHECK(x86 != NULL);
+    if (x86 == NULL)
+        return;
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++)
+        for (size_t f = 0; f < sizeof k_target_fields / sizeof k_target_fields[0]; f++) {
+            int32_t vx, vt;
+            memcpy(&vx, (const char *)x86 + k_target_fields[f].off, sizeof vx);
+            memcpy(&vt, (const char *)fgq_target_at(i) + k_target_fields[f].off, sizeof vt);
+            CHECK_MSG(vx >= vt, "%s: x86-64 %ld < %s %ld", k_target_fields[f].name, (long)vx, fgq_target_at(i)->name,
+                      (long)vt);
+        }
+}
+
 static fgq_threadpool *g_pool;
 static void test_s8(void) { check_policy("s8", g_pool); }
 static void test_ternary(void) { check_policy("ternary:g4", g_pool); }
@@ -267,6 +343,8 @@ int main(void)
     fgq_error err;
     fgq_error_clear(&err);
     CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
+    RUN(test_build_profile);
+    RUN(test_x86_profile_bounds_all);
     RUN(test_s8);
     RUN(test_ternary);
     fgq_threadpool_destroy(g_pool);

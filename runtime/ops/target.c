@@ -73,6 +73,8 @@ static const fgq_target target_cortex_m = {
 
 static const fgq_target *const targets[] = {&target_x86_64, &target_aarch64, &target_cortex_m};
 
+/* The same conditions as the kernels' own #ifs (qconv.c, qdyn.c, conv_f32_gemm.c,
+ * qgemm_dispatch.h): test_scratch's test_build_profile checks the two agree. */
 const fgq_target *fgq_target_build(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
