@@ -61,10 +61,10 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
     if (arena_size < need)
         return fgq_fail(err, FGQ_ERR_NOMEM,
                         "fgq_model_run: arena has %llu bytes, the model needs %llu (activations %llu, records %llu, "
-                        "%ld thread(s) x %llu scratch)",
+                        "%ld thread(s) x %llu scratch) on this %s runtime (export with --target %s)",
                         (unsigned long long)arena_size, (unsigned long long)need, (unsigned long long)m->arena_size,
                         (unsigned long long)m->records_size, (long)n_threads,
-                        (unsigned long long)fgq_model_scratch_size(m));
+                        (unsigned long long)fgq_model_scratch_size(m), m->target->name, m->target->name);
     if (need > 0 && (arena == NULL || (uintptr_t)arena % FGQ_MODEL_ALIGN != 0))
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: arena at %p is NULL or not %u-byte aligned", arena,
                         FGQ_MODEL_ALIGN);
