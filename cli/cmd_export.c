@@ -37,8 +37,9 @@ static const char k_usage[] =
     "  cortex-m  Arm Cortex-M and other microcontrollers: the smallest tiles. The\n"
     "            default, because --c is for firmware and on a microcontroller every\n"
     "            byte of RAM counts.\n"
-    "  aarch64   64-bit Arm application cores (Linux boards)\n"
-    "  x86-64    x86-64: the largest tiles, at least what any of the others needs\n"
+    "  aarch64   64-bit Arm application cores (Linux boards); also arm64\n"
+    "  x86-64    x86-64: the largest tiles, at least what any of the others needs;\n"
+    "            also x86_64, amd64\n"
     "  host      the build of this fgq (%s)\n"
     "A runtime built for a target with larger tiles than the header's refuses the\n"
     "arena before it runs anything (fgq_model_run: FGQ_ERR_NOMEM, with the sizes\n"
@@ -52,11 +53,43 @@ static const char k_usage[] =
     "  --c DIR          write C source into DIR\n"
     "  --name NAME      the C files' and symbols' prefix (a C identifier; default\n"
     "                   \"model\": model.c, model.h, model_ops.h, model_data[])\n"
-    "  --target TARGET  cortex-m (default), aarch64, x86-64 or host: the build\n"
-    "                   whose arena NAME.h gives\n"
+    "  --target TARGET  cortex-m (default), aarch64 (arm64), x86-64 (x86_64,\n"
+    "                   amd64) or host: the build whose arena NAME.h gives\n"
     "  -h, --help       this text\n";
 
 static const char *const k_c_suffix[3] = { ".c", ".h", "_ops.h" };
+
+/* Other spellings --target takes (the names uname, Debian and Apple use); the profiles
+ * themselves, and so the header's NAME_TARGET, keep one name each (fgq_target.h). */
+static const struct {
+    const char *alias, *name;
+} k_target_aliases[] = { { "x86_64", "x86-64" }, { "amd64", "x86-64" }, { "arm64", "aarch64" } };
+
+static const fgq_target *export_target(const char *name)
+{
+    for (size_t i = 0; i < sizeof k_target_aliases / sizeof k_target_aliases[0]; i++)
+        if (strcmp(name, k_target_aliases[i].alias) == 0)
+            return fgq_target_find(k_target_aliases[i].name);
+    return fgq_target_find(name);
+}
+
+/* "cortex-m, aarch64 (arm64), x86-64 (x86_64, amd64)": the runtime's profiles, with their aliases. */
+static void target_list(char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int32_t i = 0; fgq_target_at(i) != NULL && n < cap; i++) {
+        const char *name = fgq_target_at(i)->name;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i > 0 ? ", " : "", name);
+        int n_alias = 0;
+        for (size_t a = 0; a < sizeof k_target_aliases / sizeof k_target_aliases[0] && n < cap; a++)
+            if (strcmp(k_target_aliases[a].name, name) == 0)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%s", n_alias++ > 0 ? ", " : " (",
+                                      k_target_aliases[a].alias);
+        if (n_alias > 0 && n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, ")");
+    }
+}
 
 /* DIR/NAME<suffix> into buf; 0 when it does not fit. */
 static int c_path(char *buf, size_t cap, const char *dir, const char *name, const char *suffix)
@@ -127,13 +160,15 @@ int fgq_cmd_export(int argc, char **argv)
     if (target_name != NULL && cdir == NULL)
         return fgq_cli_usage_error(cmd, "--target goes with --c");
     /* the build --c sizes the arena for; --onnx alone runs nothing, this build's sizes do */
-    const fgq_target *target = fgq_target_find(cdir == NULL ? "host" : target_name != NULL ? target_name : "cortex-m");
-    if (target == NULL)
+    const fgq_target *target = export_target(cdir == NULL ? "host" : target_name != NULL ? target_name : "cortex-m");
+    if (target == NULL) {
+        char names[256];
+        target_list(names, sizeof names);
         return fgq_cli_usage_error(cmd,
                                    "--target '%s' is not a target: the kernels' tiles, and so the arena, are known "
-                                   "for cortex-m (every Cortex-M core, and other microcontrollers), aarch64, x86-64 "
-                                   "and host (this build)",
-                                   target_name);
+                                   "for %s and host (this build); cortex-m is every Cortex-M core",
+                                   target_name, names);
+    }
     if (name == NULL)
         name = "model";
     if (!fgq_export_c_name_ok(name))

@@ -87,6 +87,26 @@ def test_export_help_names_targets():
     for t in ("cortex-m", "aarch64", "x86-64", "host"):
         assert "  %s " % t in out
     assert "cortex-m (default)" in out
+    assert "aarch64 (arm64)" in out and "x86-64 (x86_64,\n                   amd64)" in out
+
+
+@pytest.mark.parametrize("alias, name", [("x86_64", "x86-64"), ("amd64", "x86-64"), ("arm64", "aarch64")])
+def test_export_c_target_aliases(mnist_fgq, tmp_path, alias, name):
+    """An alias gives its profile's header byte for byte: the profile keeps its one name."""
+    for t in (alias, name):
+        fgq("export", mnist_fgq, "--c", str(tmp_path / t), "--target", t)
+    h = (tmp_path / alias / "model.h").read_text()
+    assert h == (tmp_path / name / "model.h").read_text()
+    assert '#define MODEL_TARGET "%s"' % name in h
+
+
+def test_export_c_bad_target_lists_the_profiles(mnist_fgq, tmp_path):
+    """The list comes from the runtime's profiles (fgq_target_at), with the aliases."""
+    r = fgq("export", mnist_fgq, "--c", str(tmp_path / "D"), "--target", "x86", check=False)
+    assert r.returncode == 2 and "--target 'x86' is not a target" in r.stderr, r.stderr
+    for t in ("cortex-m", "aarch64 (arm64)", "x86-64 (x86_64, amd64)", "host (this build)"):
+        assert t in r.stderr, r.stderr
+    assert not (tmp_path / "D").exists()
 
 
 @pytest.mark.parametrize("args, msg", [
