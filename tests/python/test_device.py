@@ -138,22 +138,27 @@ def test_export_c_never_overwrites_its_input(tmp_path, mnist_fgq):
 def test_op_selection_links_only_used_ops_and_refuses_others(mnist_fgq, tmp_path):
     """The exported C model and the runtime built for the host with the model's op
     selection give the x86 CLI's outputs in the header's arena (exported for this
-    build: --target host); with QGEMM switched off, load names the op."""
+    build: --target host); with QGEMM switched off, load names the op. In the arena of a
+    default (cortex-m) export, smaller than this build's, the run is refused and the
+    message names the --target to export with."""
     fgq("export", mnist_fgq, "--c", str(tmp_path), "--target", "host")
+    fgq("export", mnist_fgq, "--c", str(tmp_path / "mcu"))
+    mcu_arena = header_sizes((tmp_path / "mcu" / "model.h").read_text())["ARENA_SIZE"]
     main = tmp_path / "main.c"
     main.write_text(r'''
 #include "fgq_runtime.h"
 #include "model.h"
 #include <stdio.h>
+#include <stdlib.h>
 static _Alignas(64) unsigned char arena[MODEL_ARENA_SIZE];
 int main(int argc, char **argv) {
-    (void)argc;
+    unsigned long long n = argc > 2 ? strtoull(argv[2], NULL, 10) : sizeof arena; /* at most MODEL_ARENA_SIZE */
     static fgq_model m; fgq_error err; fgq_error_clear(&err);
     if (fgq_model_load(&m, model_data, MODEL_SIZE, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
     static float x[MODEL_INPUT_0_BYTES / 4], y[MODEL_OUTPUT_0_BYTES / 4];
     FILE *f = fopen(argv[1], "rb"); if (!f || fread(x, 1, sizeof x, f) != sizeof x) return 3; fclose(f);
     const void *in[1] = { x }; void *out[1] = { y };
-    if (fgq_model_run(&m, arena, sizeof arena, in, out, NULL, NULL, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
+    if (fgq_model_run(&m, arena, n, in, out, NULL, NULL, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
     fwrite(y, 1, sizeof y, stdout); return 0;
 }
 ''')
@@ -177,6 +182,11 @@ int main(int argc, char **argv) {
             assert r.returncode == 0 and r.stdout == want
             syms = subprocess.run(["nm", exe], capture_output=True, text=True).stdout
             assert "fgq_lstm_f32_run" not in syms and "fgq_qconv_run" in syms
+            host = re.search(r'#define MODEL_TARGET "([^"]+)"', (tmp_path / "model.h").read_text()).group(1)
+            if host != "cortex-m":
+                r = subprocess.run([exe, str(tmp_path / "x.bin"), str(mcu_arena)], capture_output=True, text=True)
+                assert r.returncode == 2, r.stdout
+                assert "on this %s runtime (export with --target %s)" % (host, host) in r.stdout, r.stdout
         else:
             assert r.returncode == 2 and b"op QGemm (22) is not in this runtime build" in r.stdout, r.stdout
 
