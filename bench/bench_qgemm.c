@@ -553,7 +553,8 @@ int main(int argc, char **argv)
             return 1;
         }
         /* the op's scratch, one slice per thread, as fgq_model_run gives it from the arena */
-        const uint64_t stride = fgq_scratch_stride(impl->scratch != NULL ? impl->scratch(&node, cin, cout) : 0);
+        const uint64_t need = impl->scratch != NULL ? impl->scratch(&node, cin, cout, fgq_target_build()) : 0;
+        const uint64_t stride = fgq_scratch_stride(need);
         if (stride > 0) {
             node.scratch = aligned_alloc(64, (size_t)(stride * (uint64_t)threads));
             if (node.scratch == NULL)

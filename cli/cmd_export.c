@@ -1,4 +1,5 @@
-/* cmd_export.c — `fgq export`: a .fgq model as QDQ ONNX (ONNX Runtime cross-check). */
+/* cmd_export.c — `fgq export`: a .fgq model as QDQ ONNX (ONNX Runtime cross-check), or as C
+ * source for firmware with the arena sized for the target build (fgq_target.h). */
 #include "cli.h"
 
 #include "export/export_c.h"
@@ -13,7 +14,7 @@
 
 static const char k_usage[] =
     "usage: fgq export MODEL.fgq --onnx OUT.onnx\n"
-    "       fgq export MODEL.fgq --c DIR [--name NAME]\n"
+    "       fgq export MODEL.fgq --c DIR [--name NAME] [--target TARGET]\n"
     "\n"
     "--onnx: writes MODEL as an ONNX model (opset 21) that ONNX Runtime can run:\n"
     "float ops as their ONNX ops, integer-only ops in QuantizeLinear/\n"
@@ -29,6 +30,21 @@ static const char k_usage[] =
     "missing. The firmware calls fgq_model_load / fgq_model_run: no file system, no\n"
     "heap.\n"
     "\n"
+    "--target: the runtime build the firmware runs. The kernels' working memory\n"
+    "(im2col tiles and the like) differs by build, so NAME.h's NAME_ARENA_SIZE and\n"
+    "NAME_SCRATCH_SIZE are what fgq_model_arena_size and fgq_model_scratch_size give\n"
+    "in a runtime built for TARGET, exactly (docs/device.md, \"Stack and scratch\"):\n"
+    "  cortex-m  Arm Cortex-M and other microcontrollers: the smallest tiles. The\n"
+    "            default, because --c is for firmware and on a microcontroller every\n"
+    "            byte of RAM counts.\n"
+    "  aarch64   64-bit Arm application cores (Linux boards); also arm64\n"
+    "  x86-64    x86-64: the largest tiles, at least what any of the others needs;\n"
+    "            also x86_64, amd64\n"
+    "  host      the build of this fgq (%s)\n"
+    "A runtime built for a target with larger tiles than the header's refuses the\n"
+    "arena before it runs anything (fgq_model_run: FGQ_ERR_NOMEM, with the sizes\n"
+    "and the --target that build needs); it never writes past it.\n"
+    "\n"
     "Each file is written to a temporary name, then renamed; on an error before\n"
     "writing no file is touched.\n"
     "\n"
@@ -37,9 +53,43 @@ static const char k_usage[] =
     "  --c DIR          write C source into DIR\n"
     "  --name NAME      the C files' and symbols' prefix (a C identifier; default\n"
     "                   \"model\": model.c, model.h, model_ops.h, model_data[])\n"
+    "  --target TARGET  cortex-m (default), aarch64 (arm64), x86-64 (x86_64,\n"
+    "                   amd64) or host: the build whose arena NAME.h gives\n"
     "  -h, --help       this text\n";
 
 static const char *const k_c_suffix[3] = { ".c", ".h", "_ops.h" };
+
+/* Other spellings --target takes (the names uname, Debian and Apple use); the profiles
+ * themselves, and so the header's NAME_TARGET, keep one name each (fgq_target.h). */
+static const struct {
+    const char *alias, *name;
+} k_target_aliases[] = { { "x86_64", "x86-64" }, { "amd64", "x86-64" }, { "arm64", "aarch64" } };
+
+static const fgq_target *export_target(const char *name)
+{
+    for (size_t i = 0; i < sizeof k_target_aliases / sizeof k_target_aliases[0]; i++)
+        if (strcmp(name, k_target_aliases[i].alias) == 0)
+            return fgq_target_find(k_target_aliases[i].name);
+    return fgq_target_find(name);
+}
+
+/* "cortex-m, aarch64 (arm64), x86-64 (x86_64, amd64)": the runtime's profiles, with their aliases. */
+static void target_list(char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int32_t i = 0; fgq_target_at(i) != NULL && n < cap; i++) {
+        const char *name = fgq_target_at(i)->name;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i > 0 ? ", " : "", name);
+        int n_alias = 0;
+        for (size_t a = 0; a < sizeof k_target_aliases / sizeof k_target_aliases[0] && n < cap; a++)
+            if (strcmp(k_target_aliases[a].name, name) == 0)
+                n += (size_t)snprintf(buf + n, cap - n, "%s%s", n_alias++ > 0 ? ", " : " (",
+                                      k_target_aliases[a].alias);
+        if (n_alias > 0 && n < cap)
+            n += (size_t)snprintf(buf + n, cap - n, ")");
+    }
+}
 
 /* DIR/NAME<suffix> into buf; 0 when it does not fit. */
 static int c_path(char *buf, size_t cap, const char *dir, const char *name, const char *suffix)
@@ -71,8 +121,8 @@ static fgq_status write_c(const fgq_model *m, const uint8_t *bytes, size_t size,
     for (int i = 0; i < 3 && st == FGQ_OK; i++)
         st = fgq_write_file_atomic(paths[i], texts[i], lens[i], err);
     if (st == FGQ_OK)
-        printf("%s -> %s: %zu model bytes, arena %llu bytes, %d fgq nodes\n", model, paths[0], size,
-               (unsigned long long)fgq_model_arena_size(m), fgq_model_n_nodes(m));
+        printf("%s -> %s: %zu model bytes, arena %llu bytes (%s), %d fgq nodes\n", model, paths[0], size,
+               (unsigned long long)fgq_model_arena_size(m), fgq_model_target(m)->name, fgq_model_n_nodes(m));
     fgq_export_c_files_free(&f);
     return st;
 }
@@ -81,16 +131,17 @@ int fgq_cmd_export(int argc, char **argv)
 {
     const char *cmd = "export";
     if (fgq_cli_wants_help(argc, argv)) {
-        fputs(k_usage, stdout);
+        printf(k_usage, fgq_target_build()->name);
         return FGQ_EXIT_OK;
     }
-    const char *model = NULL, *out = NULL, *cdir = NULL, *name = NULL;
+    const char *model = NULL, *out = NULL, *cdir = NULL, *name = NULL, *target_name = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0) {
+        if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0 ||
+            strcmp(a, "--target") == 0) {
             if (i + 1 >= argc)
                 return fgq_cli_usage_error(cmd, "%s needs a value", a);
-            const char **dst = a[2] == 'o' ? &out : a[2] == 'c' ? &cdir : &name;
+            const char **dst = a[2] == 'o' ? &out : a[2] == 'c' ? &cdir : a[2] == 'n' ? &name : &target_name;
             *dst = argv[++i];
         } else if (a[0] == '-' && a[1] != '\0') {
             return fgq_cli_usage_error(cmd, "unknown option '%s'", a);
@@ -106,6 +157,18 @@ int fgq_cmd_export(int argc, char **argv)
         return fgq_cli_usage_error(cmd, "--onnx OUT.onnx or --c DIR is required");
     if (name != NULL && cdir == NULL)
         return fgq_cli_usage_error(cmd, "--name goes with --c");
+    if (target_name != NULL && cdir == NULL)
+        return fgq_cli_usage_error(cmd, "--target goes with --c");
+    /* the build --c sizes the arena for; --onnx alone runs nothing, this build's sizes do */
+    const fgq_target *target = export_target(cdir == NULL ? "host" : target_name != NULL ? target_name : "cortex-m");
+    if (target == NULL) {
+        char names[256];
+        target_list(names, sizeof names);
+        return fgq_cli_usage_error(cmd,
+                                   "--target '%s' is not a target: the kernels' tiles, and so the arena, are known "
+                                   "for %s and host (this build); cortex-m is every Cortex-M core",
+                                   target_name, names);
+    }
     if (name == NULL)
         name = "model";
     if (!fgq_export_c_name_ok(name))
@@ -143,7 +206,7 @@ int fgq_cmd_export(int argc, char **argv)
             memcpy(aligned, bytes, size);
     }
     free(bytes);
-    if (st == FGQ_OK && (st = fgq_model_load(&m, aligned, size, &err)) != FGQ_OK) {
+    if (st == FGQ_OK && (st = fgq_model_load_target(&m, aligned, size, target, &err)) != FGQ_OK) {
         char msg[FGQ_ERROR_MSG_LEN];
         snprintf(msg, sizeof msg, "%s", err.msg);
         fgq_error_clear(&err);

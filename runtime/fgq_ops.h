@@ -10,6 +10,7 @@
 #ifndef FGQ_OPS_H
 #define FGQ_OPS_H
 
+#include "fgq_target.h"
 #include "fgq_types.h"
 
 #include <stdint.h>
@@ -381,11 +382,13 @@ typedef struct {
     fgq_status (*run)(const fgq_node_view *node, const fgq_tensor_view *const *in,
                       const fgq_tensor_view *const *out, fgq_error *err);
     /* Bytes of scratch one thread of `run` may use for this node (after `check`
-     * passed; data pointers may be NULL): an upper bound over every kernel the op
-     * may pick on any CPU of this build, so the figure depends on the model and
-     * the build only. NULL: the op needs none. */
-    uint64_t (*scratch)(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                        const fgq_tensor_view *const *out);
+     * passed; data pointers may be NULL) in a build with the target profile
+     * `target` (fgq_target.h; never NULL): an upper bound over every kernel the
+     * op may pick on any CPU of such a build, so the figure depends on the model
+     * and the target only. `run` takes what fgq_target_build() gives. NULL: the
+     * op needs none. */
+    uint64_t (*scratch)(const fgq_node_view *node, const fgq_tensor_view *const *in, const fgq_tensor_view *const *out,
+                        const fgq_target *target);
 } fgq_op_impl;
 
 /* Row for `op`, or NULL when op is out of range or not implemented. */

@@ -29,6 +29,7 @@
 
 #include "fgq_format.h"
 #include "fgq_ops.h"
+#include "fgq_target.h"
 #include "fgq_types.h"
 
 #include <stdint.h>
@@ -92,6 +93,8 @@ typedef struct fgq_model {
                                      need not be a multiple of the views' alignment) */
     uint64_t records_size;        /* the run's records: one node's views (the most inputs + outputs) */
     uint64_t scratch_need;        /* most scratch bytes one node's op declares (fgq_op_impl.scratch) */
+    const fgq_target *target;     /* the build the sizes are for (fgq_target_build() unless loaded with
+                                     fgq_model_load_target) */
     fgq_tensor_view load_views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS]; /* load's working space */
 } fgq_model;
 
@@ -100,13 +103,25 @@ typedef struct fgq_model {
  * a NULL or misaligned buffer; FGQ_ERR_UNSUPPORTED for an op this runtime does
  * not implement or a limit above. */
 fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err);
+/* fgq_model_load, with the run's records and scratch sized for another build's target
+ * profile (fgq_target.h): the arena queries below then give what fgq_model_load computes
+ * from the same bytes in a runtime built for that target (`fgq export --c DIR --target
+ * cortex-m` writes them into the firmware's header). `target` must be one of the
+ * runtime's own profiles, a pointer fgq_target_find / fgq_target_at / fgq_target_build
+ * gave: any other (NULL, a copy, a profile made by the caller) is FGQ_ERR_VALUE, since
+ * the ops divide by its tiles and size their scratch from them. Such a record is for
+ * those queries and the model's description: fgq_model_run refuses it
+ * (FGQ_ERR_UNSUPPORTED) unless `target` is this build's. */
+fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target,
+                                 fgq_error *err);
 
 /* The arena fgq_model_run takes is, in this order: the activations (the
  * memory plan stored in the file), the run's records (one node's tensor
  * views), then one scratch slice per thread (fgq_ops.h: working memory the
  * ops declare for their nodes' shapes, e.g. QCONV's im2col tiles), so no
  * kernel keeps big buffers on the stack. Scratch depends on the model and on
- * the build (microcontroller builds use smaller tiles), not on the CPU. */
+ * the build's target profile (fgq_target.h: microcontroller builds use smaller
+ * tiles), not on the CPU. */
 uint64_t fgq_model_arena_size(const fgq_model *m); /* bytes fgq_model_run needs: _threads(m, 1) */
 /* Bytes fgq_model_run_parallel needs with a provider of n_threads threads
  * (< 1 counts as 1): activations + records + n_threads slices; UINT64_MAX if
@@ -118,6 +133,7 @@ uint64_t fgq_model_scratch_size(const fgq_model *m);     /* bytes of one thread'
 uint64_t fgq_model_arena_lower_bound(const fgq_model *m); /* max over node steps of live activation bytes
                                                              (each tensor rounded up to 64) */
 uint64_t fgq_model_weight_bytes(const fgq_model *m);      /* bytes of constant tensor data */
+const fgq_target *fgq_model_target(const fgq_model *m);   /* the build the sizes above are for */
 
 int32_t fgq_model_n_inputs(const fgq_model *m);
 int32_t fgq_model_n_outputs(const fgq_model *m);

@@ -488,13 +488,13 @@ static fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
     if (st != FGQ_OK) /* checks name the node themselves; make sure a message exists */
         return fgq_fail(err, st, "fgq: node %ld " NAME_FMT " (%s): rejected by the op check", (long)j,
                         NAME_ARGS(m, fn.name_off, fn.name_len), impl->name);
-    const uint64_t need = impl->scratch != NULL ? impl->scratch(&nv, in, out) : 0;
+    const uint64_t need = impl->scratch != NULL ? impl->scratch(&nv, in, out, m->target) : 0;
     if (need > ((uint64_t)1 << 40)) /* keeps the arena sums far from overflow */
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "fgq: node %ld " NAME_FMT " (%s): %llu bytes of scratch", (long)j,
                         NAME_ARGS(m, fn.name_off, fn.name_len), impl->name, (unsigned long long)need);
     if (need > m->scratch_need)
         m->scratch_need = need;
-    const uint64_t records = fgq_plan_align(sizeof(fgq_tensor_view) * (uint64_t)(fn.n_inputs + fn.n_outputs));
+    const uint64_t records = fgq_plan_align((uint64_t)m->target->view_bytes * (fn.n_inputs + fn.n_outputs));
     if (records > m->records_size)
         m->records_size = records;
     return FGQ_OK;
@@ -596,16 +596,32 @@ static fgq_status check_plan(fgq_model *m, fgq_error *err)
     return FGQ_OK;
 }
 
-fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
+/* 1 when t is one of the profiles target.c defines: the ops divide by their tiles and
+ * multiply them into int64 sizes, which only those rows are known to keep sound. */
+static int target_known(const fgq_target *t)
 {
-    if (m == NULL || buf == NULL)
-        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: NULL model or buffer");
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++)
+        if (t == fgq_target_at(i))
+            return 1;
+    return 0;
+}
+
+/* Both loads; fn names the one the caller called, for the messages. */
+static fgq_status model_load(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, const char *fn,
+                             fgq_error *err)
+{
+    if (m == NULL || buf == NULL || target == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: NULL model, buffer or target", fn);
     memset(m, 0, sizeof *m);
+    if (!target_known(target))
+        return fgq_fail(err, FGQ_ERR_VALUE,
+                        "%s: the target at %p is not one of this runtime's profiles (take it from fgq_target_find)",
+                        fn, (const void *)target);
+    m->target = target; /* what check_node sizes the records and scratch with */
     if ((uintptr_t)buf % FGQ_MODEL_ALIGN != 0)
-        return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_load: buffer at %p is not %u-byte aligned", buf,
-                        FGQ_MODEL_ALIGN);
+        return fgq_fail(err, FGQ_ERR_VALUE, "%s: buffer at %p is not %u-byte aligned", fn, buf, FGQ_MODEL_ALIGN);
     if (!host_is_little_endian())
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "fgq_model_load: big-endian hosts are not supported");
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: big-endian hosts are not supported", fn);
     fgq_status st = load_header(m, (const uint8_t *)buf, size, err);
     if (st != FGQ_OK)
         return st;
@@ -624,6 +640,16 @@ fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_erro
         if ((st = check_lifetime(m, t, err)) != FGQ_OK)
             return st;
     return check_plan(m, err);
+}
+
+fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
+{
+    return model_load(m, buf, size, fgq_target_build(), "fgq_model_load", err);
+}
+
+fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, fgq_error *err)
+{
+    return model_load(m, buf, size, target, "fgq_model_load_target", err);
 }
 
 /* ---- getters -------------------------------------------------------------- */
@@ -645,6 +671,7 @@ uint64_t fgq_model_arena_size_threads(const fgq_model *m, int32_t n_threads)
 uint64_t fgq_model_arena_size(const fgq_model *m) { return fgq_model_arena_size_threads(m, 1); }
 uint64_t fgq_model_arena_lower_bound(const fgq_model *m) { return m->arena_lower_bound; }
 uint64_t fgq_model_weight_bytes(const fgq_model *m) { return m->weight_bytes; }
+const fgq_target *fgq_model_target(const fgq_model *m) { return m->target; }
 int32_t fgq_model_n_inputs(const fgq_model *m) { return m->n_inputs; }
 int32_t fgq_model_n_outputs(const fgq_model *m) { return m->n_outputs; }
 int32_t fgq_model_n_tensors(const fgq_model *m) { return m->n_tensors; }

@@ -48,16 +48,23 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
 {
     if (m == NULL || m->base == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: no loaded model");
+    /* sized for another build, its scratch may be too small here. Load took only the runtime's
+     * own profiles, one per name, so another pointer is another profile with another name. */
+    if (m->target != fgq_target_build())
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        "fgq_model_run: the model was sized for the %s profile (fgq_model_load_target), this "
+                        "runtime's is %s: load it with fgq_model_load to run it",
+                        m->target->name, fgq_target_build()->name);
     /* as many scratch slices as threads may run one node's work at once (fgq_parallel_for) */
     const int32_t n_threads = par != NULL && par->n_threads > 1 && par->parallel_for != NULL ? par->n_threads : 1;
     const uint64_t need = fgq_model_arena_size_threads(m, n_threads);
     if (arena_size < need)
         return fgq_fail(err, FGQ_ERR_NOMEM,
                         "fgq_model_run: arena has %llu bytes, the model needs %llu (activations %llu, records %llu, "
-                        "%ld thread(s) x %llu scratch)",
+                        "%ld thread(s) x %llu scratch) on this %s runtime (export with --target %s)",
                         (unsigned long long)arena_size, (unsigned long long)need, (unsigned long long)m->arena_size,
                         (unsigned long long)m->records_size, (long)n_threads,
-                        (unsigned long long)fgq_model_scratch_size(m));
+                        (unsigned long long)fgq_model_scratch_size(m), m->target->name, m->target->name);
     if (need > 0 && (arena == NULL || (uintptr_t)arena % FGQ_MODEL_ALIGN != 0))
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: arena at %p is NULL or not %u-byte aligned", arena,
                         FGQ_MODEL_ALIGN);

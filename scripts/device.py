@@ -2,7 +2,8 @@
 """scripts/device.py — quantized models on emulated Cortex-M cores, bit for bit.
 
 For every model and weight policy: `fgq quantize` (calibration samples drawn
-with a fixed seed, or the bundled MNIST images for mnist-8), `fgq export --c`,
+with a fixed seed, or the bundled MNIST images for mnist-8), `fgq export --c
+--target cortex-m`,
 the example firmware of targets/cortex-m built for each board with Debian's
 arm-none-eabi-gcc, run under qemu-system-arm with semihosting, and its output
 bytes compared with `fgq run --raw` on this machine. Prints one row per
@@ -17,8 +18,9 @@ bytes compared with `fgq run --raw` on this machine. Prints one row per
   RAM        .data + .bss (arena, input/output buffers, model record) + the
              stack's high-water mark (painted at reset, scanned after the run)
   arena      MODEL_ARENA_SIZE of the exported header (activations, one node's
-             views, one scratch slice as the x86 build sizes it), and in
-             parentheses what the Cortex-M build needs (fgq_model_arena_size)
+             views, one scratch slice sized for the cortex-m target), the
+             firmware's arena, and in parentheses what the Cortex-M build
+             computes on the device (fgq_model_arena_size): they must be equal
   insns      instructions per inference: QEMU runs with -icount shift=0 (one
              instruction per ns of virtual time) and the firmware reads
              SysTick at the processor clock, so insns = ticks * 1e9 / clock
@@ -30,8 +32,9 @@ from ../shared/models/tiny-v0.7 when that folder exists (else skipped, said).
 
 usage: scripts/device.py [--models mnist-8,ic,...] [--policies s8,ternary:g4]
                          [--boards m4,m55] [--work DIR] [--json OUT] [--markdown] [--no-nomsg] [--quick]
-Exit status: 0 all identical, 1 a mismatch or a failed run, 77 the toolchain
-or QEMU is missing (skipped).
+Exit status: 0 all identical (and every arena as exported), 1 a mismatch, an
+arena the device computes otherwise, or a failed run, 77 the toolchain or QEMU
+is missing (skipped).
 """
 import argparse
 import json
@@ -104,7 +107,7 @@ def prepare(name, policy, work, solver=None):
     q = os.path.join(d, "model.fgq")
     sh([fgq_bin(), "quantize", onnx_path, "--calib"] + calib + ["--weights", policy, "-o", q] +
        (["--solver", solver] if solver else []))
-    sh([fgq_bin(), "export", q, "--c", d])
+    sh([fgq_bin(), "export", q, "--c", d, "--target", "cortex-m"])
     np.save(os.path.join(d, "x.npy"), x)
     with open(os.path.join(d, "in.bin"), "wb") as f:
         f.write(np.ascontiguousarray(x).tobytes())
@@ -242,10 +245,13 @@ def main():
                     continue
                 r.update(model=m, policy=p, board=b)
                 rows.append(r)
-                print("device: %-8s %-11s %-4s %s  flash %7d (model %7d)  RAM %7d  insns %13s  qemu %.1f s" % (
-                    m, p, b, "identical" if r["identical"] else "DIFFERENT", r["flash"], r["model_bytes"], r["ram"],
-                    "{:,}".format(r["insns"]), r["qemu_s"]))
-                if not r["identical"] or r["heap_requests"] != 0:
+                print("device: %-8s %-11s %-4s %s  flash %7d (model %7d)  RAM %7d  arena %7d%s  insns %13s  "
+                      "qemu %.1f s" % (
+                          m, p, b, "identical" if r["identical"] else "DIFFERENT", r["flash"], r["model_bytes"],
+                          r["ram"], r["arena"],
+                          "" if r["arena"] == r["arena_needed"] else " (DEVICE NEEDS %d)" % r["arena_needed"],
+                          "{:,}".format(r["insns"]), r["qemu_s"]))
+                if not r["identical"] or r["heap_requests"] != 0 or r["arena"] != r["arena_needed"]:
                     failed += 1
     finally:
         if a.work is None:

@@ -14,7 +14,9 @@
 #    and ternary:g4 weights, runs run_model on one MNIST image on the three
 #    emulated cores and with the x86 runtime (the same example built against
 #    build/libfgq_runtime.a), and compares the printed outputs (%.9g: every
-#    float32 bit) byte for byte.
+#    float32 bit) byte for byte; and the arena and scratch the AArch64 runtime
+#    sizes for each model (targets/aarch64/arena_size.c) must be the ones
+#    `fgq export --c --target aarch64` writes on x86.
 #
 # usage: scripts/test_aarch64.sh [--build DIR] [--fgq PATH] [--percent P]
 #   --build DIR   the cross build (default build-a64; kept, so a rerun is incremental)
@@ -83,6 +85,16 @@ EOF
         "$fgq" quantize "$root/examples/mnist-8/model.onnx" --calib "$root/examples/mnist/t10k-images-idx3-ubyte.gz" \
             --calib-samples 0:100 --weights "$policy" -o "$q" >/dev/null
         "$work/run_model_x86" "$q" "$work/x.raw" >"$work/x86.txt"
+        "$fgq" export "$q" --c "$work/c_${policy%%:*}" --target aarch64 >/dev/null
+        want=$(sed -n 's/^#define MODEL_\(ARENA\|SCRATCH\)_SIZE \([0-9]*\)u.*/\2/p' "$work/c_${policy%%:*}/model.h" |
+            paste -sd' ' | sed 's/^\([0-9]*\) \([0-9]*\)$/arena=\1 scratch=\2/')
+        got=$(qemu-aarch64 "$build/arena_size" "$q")
+        if [ "$got" = "$want" ]; then
+            echo "  [arena_size] mnist-8 $policy: $got, as fgq export --target aarch64 wrote"
+        else
+            echo "test_aarch64: mnist-8 $policy: the AArch64 runtime sizes '$got', the export wrote '$want'" >&2
+            fail=1
+        fi
         for cpu in max cortex-a76 cortex-a53; do
             qemu-aarch64 -cpu "$cpu" "$build/run_model" "$q" "$work/x.raw" >"$work/a64.txt"
             if cmp -s "$work/x86.txt" "$work/a64.txt"; then

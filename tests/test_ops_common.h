@@ -71,7 +71,8 @@ static inline fgq_status op_run_view(fgq_node_view *v, const fgq_tensor_view *co
     const fgq_op_impl *impl = fgq_op_lookup((uint32_t)v->op);
     if (impl == NULL)
         return FGQ_ERR_UNSUPPORTED;
-    const uint64_t stride = fgq_scratch_stride(impl->scratch != NULL ? impl->scratch(v, in, out) : 0);
+    const uint64_t need = impl->scratch != NULL ? impl->scratch(v, in, out, fgq_target_build()) : 0;
+    const uint64_t stride = fgq_scratch_stride(need);
     const int32_t n = v->par != NULL && v->par->n_threads > 1 ? v->par->n_threads : 1;
     void *s = NULL;
     if (stride > 0) {

@@ -258,8 +258,8 @@ static int check_case(const fgq_qgemm_kernel *kern, const qcase *c, const char *
     }
     if (ok) {
         /* with the kernel's work buffer (x86 ternary: rows decoded there), filled with garbage */
-        uint8_t *work = malloc((size_t)fgq_qgemm_gemm_work_bytes(&qw) + 1);
-        memset(work, 0xA5, (size_t)fgq_qgemm_gemm_work_bytes(&qw) + 1);
+        uint8_t *work = malloc((size_t)fgq_qgemm_gemm_work_bytes(&qw, fgq_target_build()) + 1);
+        memset(work, 0xA5, (size_t)fgq_qgemm_gemm_work_bytes(&qw, fgq_target_build()) + 1);
         fgq_qgemm_kernel_gemm(kern, &qw, 0, c->n, c->a, c->k, c->m, a_s8, c->zx, d_blk, c->n, work);
         ok = cmp_dots(d_blk, d_ref, (int64_t)mn, what, kern->name, it, "gemm");
         free(work);

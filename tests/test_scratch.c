@@ -8,16 +8,28 @@
  * a message, and the outputs untouched; with a 2-thread pool the run needs
  * fgq_model_arena_size_threads(m, 2) bytes (one less: FGQ_ERR_NOMEM) and gives
  * the serial bytes; the reference kernels (no scratch used) give them too;
- * the scratch holds garbage before every run (memset 0xA5 / 0x5A). */
+ * the scratch holds garbage before every run (memset 0xA5 / 0x5A).
+ *
+ * Target profiles (fgq_target.h): loaded for this build's profile, by name or
+ * as "host", the model gives fgq_model_load's figures exactly; loaded for the
+ * Cortex-M profile it needs less scratch (smaller tiles, no x86 decode), the
+ * activations unchanged, and fgq_model_run refuses that record; a profile that is not
+ * one of the runtime's own (a struct copy) is refused at load (FGQ_ERR_VALUE). That the
+ * Cortex-M figure is what the Cortex-M runtime computes is proved on the
+ * emulated boards (tests/python/test_device.py). This build's profile matches the
+ * kernels compiled in (the same #if conditions), and the x86-64 profile's every number
+ * is at least every other profile's. */
 #include "export/fgq_writer.h"
 #include "fgq_runtime.h"
 #include "fgq_test.h"
 #include "graph_build.h"
+#include "ops/qgemm_dispatch.h"
 #include "passes/passes.h"
 #include "quant/quantize.h"
 #include "quant/stats/calib.h"
 #include "threadpool.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +108,78 @@ static fgq_status run_in(const fgq_model *m, uint64_t size, const fgq_parallel *
     return st;
 }
 
+/* The model in buf loaded for each target profile: this build's gives m's figures. */
+static void check_targets(const fgq_model *m, const uint8_t *buf, uint64_t size, const char *policy, const float *x)
+{
+    fgq_error err;
+    fgq_error_clear(&err);
+    const fgq_target *build = fgq_target_build(), *mcu = fgq_target_find("cortex-m");
+    CHECK(build != NULL && fgq_target_find("host") == build && fgq_target_find(build->name) == build);
+    CHECK(mcu != NULL && fgq_target_find("x86-64") != NULL && fgq_target_find("aarch64") != NULL);
+    CHECK(fgq_target_find("cortex-m4") == NULL && fgq_target_find("") == NULL && fgq_target_find(NULL) == NULL);
+    CHECK(fgq_target_at(-1) == NULL && fgq_target_at(3) == NULL);
+    static fgq_model t, x86; /* ~4 KB each */
+    CHECK(fgq_model_load_target(&x86, buf, size, fgq_target_find("x86-64"), &err) == FGQ_OK);
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++) {
+        const fgq_target *tg = fgq_target_at(i);
+        CHECK_MSG(fgq_model_load_target(&t, buf, size, tg, &err) == FGQ_OK, "%s %s: %s", policy, tg->name, err.msg);
+        CHECK(fgq_model_activation_size(&t) == fgq_model_activation_size(m));
+        CHECK(fgq_model_arena_lower_bound(&t) == fgq_model_arena_lower_bound(m));
+        /* x86-64's tiles and paths are the largest: its figure bounds every other (export --help says so) */
+        CHECK_MSG(fgq_model_arena_size(&t) <= fgq_model_arena_size(&x86), "%s: %s needs more than x86-64", policy,
+                  tg->name);
+        if (tg == build) {
+            CHECK_MSG(fgq_model_scratch_size(&t) == fgq_model_scratch_size(m) &&
+                          fgq_model_arena_size(&t) == fgq_model_arena_size(m) &&
+                          fgq_model_arena_size_threads(&t, 3) == fgq_model_arena_size_threads(m, 3),
+                      "%s: the %s profile gives %llu, load %llu", policy, tg->name,
+                      (unsigned long long)fgq_model_arena_size(&t), (unsigned long long)fgq_model_arena_size(m));
+        }
+    }
+#if defined(__x86_64__)
+    CHECK(build == fgq_target_find("x86-64"));
+#endif
+    /* the Cortex-M tiles are smaller than the x86-64 ones, and the x86 ternary decode is absent */
+    CHECK(fgq_model_load_target(&t, buf, size, mcu, &err) == FGQ_OK);
+    CHECK_MSG(fgq_model_scratch_size(&t) > 0 && fgq_model_scratch_size(&t) < fgq_model_scratch_size(&x86),
+              "%s: cortex-m slice %llu, x86-64 %llu", policy, (unsigned long long)fgq_model_scratch_size(&t),
+              (unsigned long long)fgq_model_scratch_size(&x86));
+    CHECK(fgq_model_load_target(&t, buf, size, NULL, &err) == FGQ_ERR_VALUE);
+    /* only the runtime's own profiles: a copy of a valid one is refused (the ops would trust
+     * its tiles: 0 positions divides by zero), the record left empty, so it does not run */
+    fgq_target copy = *build;
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load_target(&t, buf, size, &copy, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "fgq_model_load_target:") == err.msg && strstr(err.msg, "profiles") != NULL, "%s",
+              err.msg);
+    copy.qconv_tile_positions = 0;
+    copy.qconv_tile_bytes = INT32_MAX;
+    CHECK(fgq_model_load_target(&t, buf, size, &copy, &err) == FGQ_ERR_VALUE);
+    CHECK(fgq_model_target(&t) == NULL);
+    float y0[NCLS];
+    CHECK(run_in(&t, fgq_model_arena_size(m), NULL, x, y0, &err) == FGQ_ERR_VALUE);
+    /* fgq_model_load's messages name it, _target's name _target */
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load_target(&t, buf + 1, size - 1, build, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "fgq_model_load_target: buffer") == err.msg, "%s", err.msg);
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load(&t, buf + 1, size - 1, &err) == FGQ_ERR_VALUE);
+    CHECK_MSG(strstr(err.msg, "fgq_model_load: buffer") == err.msg, "%s", err.msg);
+    /* a record sized for another build does not run here */
+    const fgq_target *other = build == mcu ? fgq_target_find("x86-64") : mcu;
+    CHECK(fgq_model_load_target(&t, buf, size, other, &err) == FGQ_OK);
+    float y[NCLS];
+    const uint64_t big = fgq_model_arena_size(&x86) + fgq_model_arena_size(m);
+    CHECK(run_in(&t, big, NULL, x, y, &err) == FGQ_ERR_UNSUPPORTED);
+    CHECK_MSG(strstr(err.msg, other->name) != NULL && strstr(err.msg, build->name) != NULL &&
+                  strstr(err.msg, "fgq_model_load") != NULL,
+              "%s", err.msg);
+    /* the message's two names differ: every profile has its own (run.c compares pointers) */
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++)
+        for (int32_t j = 0; j < i; j++)
+            CHECK(strcmp(fgq_target_at(i)->name, fgq_target_at(j)->name) != 0);
+}
+
 static void check_policy(const char *policy, fgq_threadpool *pool)
 {
     fgq_graph *fg = build();
@@ -150,6 +234,10 @@ static void check_policy(const char *policy, fgq_threadpool *pool)
         /* one byte short: refused before anything runs, with the sizes in the message */
         CHECK(run_in(&m, one - 1, NULL, x, y, &err) == FGQ_ERR_NOMEM);
         CHECK_MSG(strstr(err.msg, "scratch") != NULL, "%s", err.msg);
+        /* an arena from a header exported for a smaller build: the message names the export this one needs */
+        char hint[64];
+        snprintf(hint, sizeof hint, "export with --target %s", fgq_target_build()->name);
+        CHECK_MSG(strstr(err.msg, hint) != NULL, "%s", err.msg);
         CHECK(((const uint8_t *)y)[0] == 0x5A);
         /* two threads: a slice each, the same bytes */
         const fgq_parallel *par = fgq_threadpool_parallel(pool);
@@ -169,12 +257,85 @@ static void check_policy(const char *policy, fgq_threadpool *pool)
         CHECK_MSG(fgq_graph_runner_run(&r, &xi, &yo, NULL, NULL, &err) == FGQ_OK, "%s", err.msg);
         CHECK(memcmp(y, y1, sizeof y) == 0);
         fgq_graph_runner_free(&r);
+        check_targets(&m, buf, size, policy, x);
     }
     free(buf);
     free(rep);
     fgq_graph_free(qg);
     fgq_graph_free(fg);
     free(calib);
+}
+
+/* This build's profile says what its kernels are: the conditions below are the kernels' own
+ * #ifs (qconv.c's packed path, qdyn.c's QDYN_FAST, conv_f32_gemm.c's CONV_GEMM_X86,
+ * qgemm_dispatch.h's x86 kernels and their ternary decode), copied, so a build whose
+ * kernels and profile disagree fails here rather than in a firmware's arena. */
+static void test_build_profile(void)
+{
+    const fgq_target *b = fgq_target_build();
+    CHECK(b != NULL && b->view_bytes >= (int32_t)sizeof(fgq_tensor_view));
+#if defined(__x86_64__) || defined(__i386__)
+    CHECK(b == fgq_target_find("x86-64"));
+    CHECK(b->qconv_packed == 1 && b->qgemm_t2_decode_bytes == FGQ_QGEMM_T2_DECODE_BYTES && b->conv_f32_panels == 1);
+#else
+    CHECK(b->qconv_packed == 0 && b->qgemm_t2_decode_bytes == 0 && b->conv_f32_panels == 0);
+#endif
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+    CHECK(b->qconv_dyn_cols > 0);
+#else
+    CHECK(b->qconv_dyn_cols == 0);
+#endif
+#if defined(__aarch64__)
+    CHECK(b == fgq_target_find("aarch64"));
+#elif !defined(__x86_64__) && !defined(__i386__)
+    CHECK(b == fgq_target_find("cortex-m"));
+#endif
+    /* the x86 kernels' figures belong to the x86-64 profile alone, wherever this runs */
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++) {
+        const fgq_target *t = fgq_target_at(i);
+        const int x86 = t == fgq_target_find("x86-64");
+        CHECK_MSG(t->qconv_packed == x86 && t->conv_f32_panels == x86 &&
+                      t->qgemm_t2_decode_bytes == (x86 ? FGQ_QGEMM_T2_DECODE_BYTES : 0),
+                  "%s", t->name);
+    }
+}
+
+/* Every number of the x86-64 profile is at least every other profile's (export --help: its
+ * arena bounds the others'). The list names each int32 field; the asserts fail the build
+ * when a field is added and not listed. */
+#define TARGET_FIELD(f) {#f, offsetof(fgq_target, f)}
+static const struct {
+    const char *name;
+    size_t off;
+} k_target_fields[] = {
+    TARGET_FIELD(qconv_tile_bytes),    TARGET_FIELD(qconv_tile_positions),
+    TARGET_FIELD(qconv_tile_channels), TARGET_FIELD(qconv_pad_bytes),
+    TARGET_FIELD(qconv_packed),        TARGET_FIELD(qconv_dw_max_k),
+    TARGET_FIELD(qconv_dw_max_plane),  TARGET_FIELD(qconv_dw_max_padded),
+    TARGET_FIELD(qgemm_block_rows),    TARGET_FIELD(qgemm_t2_decode_bytes),
+    TARGET_FIELD(qconv_dyn_cols),      TARGET_FIELD(conv_f32_panels),
+    TARGET_FIELD(view_bytes),
+};
+_Static_assert(offsetof(fgq_target, view_bytes) + sizeof(int32_t) - offsetof(fgq_target, qconv_tile_bytes) ==
+                   sizeof k_target_fields / sizeof k_target_fields[0] * sizeof(int32_t),
+               "k_target_fields must list every field of fgq_target");
+_Static_assert(sizeof(fgq_target) - (offsetof(fgq_target, view_bytes) + sizeof(int32_t)) < _Alignof(fgq_target),
+               "view_bytes must stay fgq_target's last field, or k_target_fields must list the new ones");
+
+static void test_x86_profile_bounds_all(void)
+{
+    const fgq_target *x86 = fgq_target_find("x86-64");
+    CHECK(x86 != NULL);
+    if (x86 == NULL)
+        return;
+    for (int32_t i = 0; fgq_target_at(i) != NULL; i++)
+        for (size_t f = 0; f < sizeof k_target_fields / sizeof k_target_fields[0]; f++) {
+            int32_t vx, vt;
+            memcpy(&vx, (const char *)x86 + k_target_fields[f].off, sizeof vx);
+            memcpy(&vt, (const char *)fgq_target_at(i) + k_target_fields[f].off, sizeof vt);
+            CHECK_MSG(vx >= vt, "%s: x86-64 %ld < %s %ld", k_target_fields[f].name, (long)vx, fgq_target_at(i)->name,
+                      (long)vt);
+        }
 }
 
 static fgq_threadpool *g_pool;
@@ -186,6 +347,8 @@ int main(void)
     fgq_error err;
     fgq_error_clear(&err);
     CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
+    RUN(test_build_profile);
+    RUN(test_x86_profile_bounds_all);
     RUN(test_s8);
     RUN(test_ternary);
     fgq_threadpool_destroy(g_pool);

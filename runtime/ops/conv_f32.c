@@ -133,15 +133,10 @@ static void conv_rows_f32(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* The panels' scratch where the run may take them (x86 with AVX2: conv_f32_gemm.c), else 0. */
-static uint64_t conv_f32_scratch_bytes(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
+/* The panels' scratch where the target's run may take them (x86 with AVX2: conv_f32_gemm.c), else 0. */
+static uint64_t conv_f32_scratch_bytes(const fgq_ops_spatial *sp, int64_t cg, int64_t mg, const fgq_target *target)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    return fgq_conv_f32_gemm_fits(sp, cg, mg) ? fgq_conv_f32_gemm_scratch(sp, cg, mg) : 0;
-#else
-    (void)sp, (void)cg, (void)mg;
-    return 0;
-#endif
+    return target->conv_f32_panels && fgq_conv_f32_gemm_fits(sp, cg, mg) ? fgq_conv_f32_gemm_scratch(sp, cg, mg) : 0;
 }
 
 fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -156,7 +151,8 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
     if (st != FGQ_OK)
         return st;
     const int64_t groups = node->iparams[FGQ_P_GROUP];
-    st = fgq_scratch_begin(node, conv_f32_scratch_bytes(&sp, x->dims[1] / groups, w->dims[0] / groups), err);
+    const int64_t cg = x->dims[1] / groups, mg = w->dims[0] / groups;
+    st = fgq_scratch_begin(node, conv_f32_scratch_bytes(&sp, cg, mg, fgq_target_build()), err);
     if (st != FGQ_OK)
         return st;
     conv_task t = {
@@ -168,8 +164,8 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
         .y = (float *)y->data,
         .c_in = x->dims[1],
         .m_out = w->dims[0],
-        .cg = x->dims[1] / groups,
-        .mg = w->dims[0] / groups,
+        .cg = cg,
+        .mg = mg,
     };
     /* Enough output channels per group and taps per channel: the packed GEMM
      * (conv_f32_gemm.c), where the CPU has AVX2+FMA and the reference kernels
@@ -193,12 +189,12 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
 }
 
 uint64_t fgq_conv_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                              const fgq_tensor_view *const *out)
+                              const fgq_tensor_view *const *out, const fgq_target *target)
 {
     fgq_ops_spatial sp;
     if (fgq_conv_f32_check(node, in, out, NULL) != FGQ_OK ||
         fgq_ops_read_spatial(node, in[0], in[1], out[0], 0, &sp, NULL) != FGQ_OK)
         return 0;
     const int64_t groups = node->iparams[FGQ_P_GROUP];
-    return conv_f32_scratch_bytes(&sp, in[0]->dims[1] / groups, in[1]->dims[0] / groups);
+    return conv_f32_scratch_bytes(&sp, in[0]->dims[1] / groups, in[1]->dims[0] / groups, target);
 }

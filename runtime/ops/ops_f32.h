@@ -73,9 +73,9 @@ int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg);
 /* Bytes of one thread's scratch the panels take (node->scratch: FGQ_ERR_NOMEM
  * from fgq_conv_f32_gemm when it is short). */
 uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_t mg);
-/* Conv's fgq_op_impl.scratch: the panels' where this build may run them (x86), else 0. */
+/* Conv's fgq_op_impl.scratch: the panels' where the target may run them (x86), else 0. */
 uint64_t fgq_conv_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                              const fgq_tensor_view *const *out);
+                              const fgq_tensor_view *const *out, const fgq_target *target);
 fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                              const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
                              int avx2, fgq_error *err);

@@ -58,11 +58,11 @@ fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *co
 
 /* Scratch of the ops that take it (fgq_op_impl.scratch). */
 uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                           const fgq_tensor_view *const *out);
+                           const fgq_tensor_view *const *out, const fgq_target *target);
 uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                           const fgq_tensor_view *const *out);
+                           const fgq_tensor_view *const *out, const fgq_target *target);
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                               const fgq_tensor_view *const *out);
+                               const fgq_tensor_view *const *out, const fgq_target *target);
 
 #undef FGQ_OPS_Q_DECL
 

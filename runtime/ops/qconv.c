@@ -131,42 +131,39 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
     return qconv_check_all(node, in, out, &s, err);
 }
 
-/* im2col tile budget: positions × K bytes of im2col rows, and two int32
- * blocks of positions × min(QCONV_JB, M/G) channels (the dots, and the same transposed
- * so that the output stage runs along a channel's positions), in the node's
- * scratch slice (qconv_gemm_plan sizes it from the shapes). */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores */
-enum { QCONV_TILE_BYTES = 32768, QCONV_TP = 64, QCONV_JB = 64, QCONV_PAD_BYTES = 32768 };
-#else
-/* microcontrollers (the Cortex-M DSP kernels): at most ~20 KB of scratch
- * instead of ~96 KB; larger K or padded copies take the per-tap border path
- * (the same integers, a little slower) */
-enum { QCONV_TILE_BYTES = 8192, QCONV_TP = 32, QCONV_JB = 16, QCONV_PAD_BYTES = 8192 };
-#endif
+/* im2col tile budget (the target's qconv_tile_*, fgq_target.h: ~96 KB of
+ * scratch on application cores, ~20 KB on microcontrollers, where larger K
+ * or padded copies take the per-tap border path, the same integers a little
+ * slower): positions × K bytes of im2col rows, and two int32 blocks of
+ * positions × min(tile channels, M/G) channels (the dots, and the same
+ * transposed so that the output stage runs along a channel's positions), in
+ * the node's scratch slice (qconv_gemm_plan sizes it from the shapes). */
 
 static uint64_t qconv_align64(int64_t x) { return ((uint64_t)x + 63u) & ~(uint64_t)63u; }
 
-/* The GEMM path's tiling and its slice layout, from the node's shapes alone:
- * the scratch declared at load and the run agree by construction. */
+/* The GEMM path's tiling and its slice layout, from the node's shapes and
+ * the target alone: the scratch declared at load and the run agree by
+ * construction. */
 typedef struct {
     int64_t tp, tiles, positions; /* positions per tile, tiles per (image, group) */
-    int64_t jb;                   /* channels per block: min(QCONV_JB, channels per group) */
+    int64_t jb;                   /* channels per block: min(the tile channels, channels per group) */
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
-    int packable;                 /* x86: the shape and weights fit the packed conv kernels (the CPU decides) */
+    int packable;                 /* x86-64: the shape and weights fit the packed conv kernels (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
     uint64_t buf, pbuf, dot, dot_t, gwork, work, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
 /* 0 when the GEMM path cannot apply (K past the tile budget). */
-static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, qconv_gemm_plan *p)
+static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target,
+                                qconv_gemm_plan *p)
 {
-    const int64_t K = s->geom.k;
+    const int64_t K = s->geom.k, tile_bytes = target->qconv_tile_bytes, tile_positions = target->qconv_tile_positions;
     memset(p, 0, sizeof *p);
-    if (K > QCONV_TILE_BYTES)
+    if (K > tile_bytes)
         return 0;
     const fgq_ops_spatial *sp = &s->geom.sp;
     p->positions = sp->out[0] * sp->out[1] * sp->out[2];
-    p->tp = QCONV_TILE_BYTES / K < QCONV_TP ? QCONV_TILE_BYTES / K : QCONV_TP;
+    p->tp = tile_bytes / K < tile_positions ? tile_bytes / K : tile_positions;
     if (p->tp > 4)
         p->tp &= ~(int64_t)3;
     p->tiles = (p->positions + p->tp - 1) / p->tp;
@@ -175,7 +172,7 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     const int64_t cg = x->dims[1] / s->geom.groups;
     const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
     p->padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-                (ph != sp->in[1] || pw != sp->in[2]) && cg * ph * pw <= QCONV_PAD_BYTES;
+                (ph != sp->in[1] || pw != sp->in[2]) && cg * ph * pw <= target->qconv_pad_bytes;
     if (p->padded) {
         p->psp = *sp;
         p->psp.in[1] = ph;
@@ -183,17 +180,15 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
         p->psp.pad_begin[1] = p->psp.pad_begin[2] = p->psp.pad_end[1] = p->psp.pad_end[2] = 0;
     }
     const int64_t mg = s->qw.rows / s->geom.groups;
-    p->jb = mg < QCONV_JB ? mg : QCONV_JB;
+    p->jb = mg < target->qconv_tile_channels ? mg : target->qconv_tile_channels;
     int64_t tp_dot = p->tp;
-#if defined(__x86_64__) || defined(__i386__)
-    /* s8 or t2 in VNNI group layouts, 2-D, stride 1 along W: the packed conv kernels,
-     * 32 positions a tile, reading X (and its padding) themselves */
-    p->packable = (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2) && fgq_qgemm_vnni_fits(&s->qw) &&
-                  sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-                  sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
+    /* x86-64: s8 or t2 in VNNI group layouts, 2-D, stride 1 along W: the packed conv
+     * kernels, 32 positions a tile, reading X (and its padding) themselves */
+    p->packable = target->qconv_packed && (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2) &&
+                  fgq_qgemm_vnni_fits(&s->qw) && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
+                  sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
         tp_dot = FGQ_QCONV_PACK_TP;
-#endif
     uint64_t off = 0;
     p->buf = off;
     off += qconv_align64(p->tp * K + 8); /* + slack for the 4- and 8-byte tap rows */
@@ -204,11 +199,9 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     p->dot_t = off;
     off += qconv_align64((int64_t)sizeof(int32_t) * p->tp * p->jb);
     p->gwork = off; /* the GEMM kernel's work (fgq_qgemm_gemm_work_bytes) */
-    off += qconv_align64(fgq_qgemm_gemm_work_bytes(&s->qw));
+    off += qconv_align64(fgq_qgemm_gemm_work_bytes(&s->qw, target));
     p->work = off;
-#if defined(__x86_64__) || defined(__i386__)
     off += p->packable ? qconv_align64(fgq_qconv_pack_work_bytes(K)) : 0;
-#endif
     p->bytes = off;
     return 1;
 }
@@ -396,14 +389,10 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 
 /* ---- depthwise: one channel in, one out (group = C_in = C_out) ------------ */
 
-#if defined(__x86_64__) || defined(__i386__)
-enum { QCONV_DW_MAX_K = 1024, QCONV_DW_MAX_PLANE = 4096, QCONV_DW_MAX_PADDED = 8192 };
-#else
-/* microcontrollers: at most ~13 KB of scratch (larger layers take the GEMM path) */
-enum { QCONV_DW_MAX_K = 64, QCONV_DW_MAX_PLANE = 2304, QCONV_DW_MAX_PADDED = 2560 };
-#endif
-
-/* The depthwise path's slice layout, from the node's shapes alone. */
+/* The depthwise path's slice layout, from the node's shapes and the target
+ * alone: K, output plane and padded plane up to the target's
+ * qconv_dw_max_* (fgq_target.h; on microcontrollers at most ~13 KB of
+ * scratch, larger layers take the GEMM path). */
 typedef struct {
     int padded;         /* the padded-plane form (qconv_dw_padded) */
     int64_t ph, pw;     /* padded plane */
@@ -411,17 +400,19 @@ typedef struct {
 } qconv_dw_plan;
 
 /* 0 when the depthwise path cannot apply by shape. */
-static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, qconv_dw_plan *p)
+static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target,
+                              qconv_dw_plan *p)
 {
     const fgq_ops_spatial *sp = &s->geom.sp;
     const int64_t C = x->dims[1], plane = sp->out[1] * sp->out[2];
     memset(p, 0, sizeof *p);
-    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > QCONV_DW_MAX_K || plane > QCONV_DW_MAX_PLANE)
+    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > target->qconv_dw_max_k ||
+        plane > target->qconv_dw_max_plane)
         return 0;
     p->ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
     p->pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
     p->padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-                sp->stride[1] == 1 && sp->stride[2] == 1 && p->ph * p->pw <= QCONV_DW_MAX_PADDED &&
+                sp->stride[1] == 1 && sp->stride[2] == 1 && p->ph * p->pw <= target->qconv_dw_max_padded &&
                 sp->out[1] == p->ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
                 sp->out[2] == p->pw - (sp->kernel[2] - 1) * sp->dilation[2];
     /* acc: a plane of outputs, or the padded plane's L = (OH − 1)·PW + OW <= PH·PW */
@@ -565,7 +556,7 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
     };
-    if (t.row == NULL || !qconv_dw_plan_make(s, x, &t.p))
+    if (t.row == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
     /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */
     const fgq_ops_spatial *sp = &s->geom.sp;
@@ -595,7 +586,7 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
     };
-    if (!qconv_gemm_plan_make(s, x, &t.p))
+    if (!qconv_gemm_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
 #if defined(__x86_64__) || defined(__i386__)
     t.packed = t.p.packable && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0;
@@ -612,21 +603,21 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     return 1;
 }
 
-/* Bytes of one thread's scratch: the larger of the two fast paths' needs. */
-static uint64_t qconv_scratch_bytes(const qconv_shape *s, const fgq_tensor_view *x)
+/* Bytes of one thread's scratch on `target`: the larger of the two fast paths' needs. */
+static uint64_t qconv_scratch_bytes(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target)
 {
     qconv_gemm_plan g;
     qconv_dw_plan d;
-    const uint64_t gb = qconv_gemm_plan_make(s, x, &g) ? g.bytes : 0;
-    const uint64_t db = qconv_dw_plan_make(s, x, &d) ? d.bytes : 0;
+    const uint64_t gb = qconv_gemm_plan_make(s, x, target, &g) ? g.bytes : 0;
+    const uint64_t db = qconv_dw_plan_make(s, x, target, &d) ? d.bytes : 0;
     return gb > db ? gb : db;
 }
 
 uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                           const fgq_tensor_view *const *out)
+                           const fgq_tensor_view *const *out, const fgq_target *target)
 {
     qconv_shape s;
-    return qconv_check_all(node, in, out, &s, NULL) == FGQ_OK ? qconv_scratch_bytes(&s, in[0]) : 0;
+    return qconv_check_all(node, in, out, &s, NULL) == FGQ_OK ? qconv_scratch_bytes(&s, in[0], target) : 0;
 }
 
 fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -637,7 +628,7 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     if (st == FGQ_OK)
         st = fgq_qweights_check_req(node, &s.qw, err);
     if (st == FGQ_OK)
-        st = fgq_scratch_begin(node, qconv_scratch_bytes(&s, in[0]), err);
+        st = fgq_scratch_begin(node, qconv_scratch_bytes(&s, in[0], fgq_target_build()), err);
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *x = in[0], *y = out[0];

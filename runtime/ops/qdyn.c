@@ -205,20 +205,22 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
  * output positions of one batch item and group, its im2col rows (padding as
  * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps)
- * in the node's scratch slice (up to QDYN_COLS bytes: fgq_qconv_dyn_scratch),
+ * in the node's scratch slice (up to the target's qconv_dyn_cols bytes, 16 KiB:
+ * fgq_qconv_dyn_scratch),
  * then every channel of the group against them, QDYN_JB at a time. The kernels give fgq_qweights_dot's exact integers, so
  * the outputs are the reference's bits (tests/test_qops_dyn.c compares both
  * with an independent oracle). Microcontrollers keep the reference. */
+/* Positions a task gathers for reduction length k: 64, fewer when k·64 bytes
+ * would pass the target's `cols`; 0 when one row does not fit, or the target
+ * has no kernel path (the reference runs). */
+static int64_t qdyn_positions(int64_t k, int64_t cols)
+{
+    return k > cols ? 0 : cols / k < 64 ? cols / k : 64;
+}
+
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
 #define QDYN_FAST 1
-enum { QDYN_JB = 64, QDYN_COLS = 16384 };
-
-/* Positions a task gathers for reduction length k: 64, fewer when k·64 bytes
- * would pass QDYN_COLS; 0 when one row does not fit (the reference runs). */
-static int64_t qdyn_positions(int64_t k)
-{
-    return k > QDYN_COLS ? 0 : QDYN_COLS / k < 64 ? QDYN_COLS / k : 64;
-}
+enum { QDYN_JB = 64 };
 
 typedef struct {
     const fgq_node_view *node;
@@ -284,17 +286,12 @@ static void qconv_dyn_blocks(void *ctx, int64_t b, int64_t e_)
 #endif
 
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                               const fgq_tensor_view *const *out)
+                               const fgq_tensor_view *const *out, const fgq_target *target)
 {
-#if QDYN_FAST
     qconv_dyn_shape s;
-    if (qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
+    if (target->qconv_dyn_cols <= 0 || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
-    return (uint64_t)(qdyn_positions(s.qw.k) * s.qw.k);
-#else
-    (void)node, (void)in, (void)out;
-    return 0;
-#endif
+    return (uint64_t)(qdyn_positions(s.qw.k, target->qconv_dyn_cols) * s.qw.k);
 }
 
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -312,7 +309,7 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
 #if QDYN_FAST
     const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s.qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s.qw);
     const int64_t k = s.qw.k;
-    const int64_t pb = qdyn_positions(k);
+    const int64_t pb = qdyn_positions(k, fgq_target_build()->qconv_dyn_cols);
     if (kern->dot != fgq_qgemm_dot_ref && pb > 0) {
         if ((st = fgq_scratch_begin(node, (uint64_t)(pb * k), err)) != FGQ_OK)
             return st;

@@ -11,7 +11,8 @@
  * The dot products and the output stage come from the kernel row
  * qgemm_dispatch.c selects (AVX-512 VNNI or AVX2 for s8 and t2 where the CPU
  * has them, else fgq_qweights_dot); all give the same integers. Tiles of
- * QGEMM_MB rows × QGEMM_JB output channels are split over node->par.
+ * qgemm_block_rows rows (the build's target profile) × QGEMM_JB output
+ * channels are split over node->par.
  */
 #include "ops_q.h"
 #include "ops_util.h"
@@ -62,35 +63,35 @@ fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *con
     return qgemm_check_all(node, in, out, &qw, err);
 }
 
-/* A task: QGEMM_MB activation rows × QGEMM_JB output channels. 64 weight
- * rows stay in cache while the rows pass over them. Kernels that take a
- * block of rows at once (kern->gemm) keep the task's int32 dots in the
- * node's scratch slice (fgq_qgemm_scratch: up to 16 KiB); the others, the
- * reference among them, need one row of 64 on the stack. */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) /* application cores */
-enum { QGEMM_JB = 64, QGEMM_MB = 64 };
-#else
-enum { QGEMM_JB = 64, QGEMM_MB = 16 }; /* microcontrollers: at most 4 KiB of dots */
-#endif
+/* A task: MB activation rows × QGEMM_JB output channels, MB the target's
+ * qgemm_block_rows (fgq_target.h: 64 on application cores, 16 on
+ * microcontrollers). 64 weight rows stay in cache while the rows pass over
+ * them. Kernels that take a block of rows at once (kern->gemm) keep the
+ * task's int32 dots in the node's scratch slice (fgq_qgemm_scratch: up to
+ * 16 KiB, 4 KiB on microcontrollers); the others, the reference among them,
+ * need one row of 64 on the stack. */
+enum { QGEMM_JB = 64 };
 
 /* One thread's scratch for A's rows: a block of dots, then the block form's work. */
-static uint64_t qgemm_dots_bytes(int64_t m_rows)
+static uint64_t qgemm_dots_bytes(int64_t m_rows, int64_t mb)
 {
-    return ((uint64_t)(m_rows < QGEMM_MB ? m_rows : QGEMM_MB) * QGEMM_JB * sizeof(int32_t) + 63u) & ~(uint64_t)63u;
+    return ((uint64_t)(m_rows < mb ? m_rows : mb) * QGEMM_JB * sizeof(int32_t) + 63u) & ~(uint64_t)63u;
 }
 
-static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows)
+static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target)
 {
-    return m_rows > 0 ? qgemm_dots_bytes(m_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw) : 0;
+    if (m_rows <= 0)
+        return 0;
+    return qgemm_dots_bytes(m_rows, target->qgemm_block_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
 }
 
 uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                           const fgq_tensor_view *const *out)
+                           const fgq_tensor_view *const *out, const fgq_target *target)
 {
     fgq_qweights qw;
     if (qgemm_check_all(node, in, out, &qw, NULL) != FGQ_OK)
         return 0;
-    return qgemm_scratch_bytes(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1));
+    return qgemm_scratch_bytes(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1), target);
 }
 
 typedef struct {
@@ -101,7 +102,7 @@ typedef struct {
     uint8_t *y;
     int a_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
-    int64_t m_rows, j_blocks;
+    int64_t m_rows, mb, j_blocks; /* mb: rows a block (the build's qgemm_block_rows) */
 } qgemm_task;
 
 static void qgemm_tile(const qgemm_task *t, int64_t r0, int64_t mb, int64_t j0, int64_t nb, int32_t *dot,
@@ -124,11 +125,11 @@ static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
     uint8_t *work = NULL;
     if (t->kern->gemm != NULL) {
         block = (int32_t *)fgq_scratch_claim(t->node, &slot);
-        work = (uint8_t *)block + qgemm_dots_bytes(t->m_rows);
+        work = (uint8_t *)block + qgemm_dots_bytes(t->m_rows, t->mb);
     }
     for (int64_t task = b; task < e; task++) {
-        const int64_t r0 = (task / t->j_blocks) * QGEMM_MB, j0 = (task % t->j_blocks) * QGEMM_JB;
-        const int64_t mb = t->m_rows - r0 < QGEMM_MB ? t->m_rows - r0 : QGEMM_MB;
+        const int64_t r0 = (task / t->j_blocks) * t->mb, j0 = (task % t->j_blocks) * QGEMM_JB;
+        const int64_t mb = t->m_rows - r0 < t->mb ? t->m_rows - r0 : t->mb;
         const int64_t nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
         if (t->kern->gemm != NULL) {
             qgemm_tile(t, r0, mb, j0, nb, block, work);
@@ -151,8 +152,9 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     fgq_status st = qgemm_check_all(node, in, out, &qw, err);
     if (st == FGQ_OK)
         st = fgq_qweights_check_req(node, &qw, err);
+    const int64_t m_rows = st == FGQ_OK ? fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1) : 0;
     if (st == FGQ_OK)
-        st = fgq_scratch_begin(node, qgemm_scratch_bytes(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1)), err);
+        st = fgq_scratch_begin(node, qgemm_scratch_bytes(&qw, m_rows, fgq_target_build()), err);
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *a = in[0], *y = out[0];
@@ -168,12 +170,13 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
         .zy = node->iparams[FGQ_QP_Y_ZERO],
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
-        .m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1),
+        .m_rows = m_rows,
+        .mb = fgq_target_build()->qgemm_block_rows,
     };
     /* every output is the same exact integer whatever the split */
     t.j_blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
-    const int64_t tasks = t.j_blocks * ((t.m_rows + QGEMM_MB - 1) / QGEMM_MB);
-    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(t.kern, QGEMM_MB * QGEMM_JB * qw.k)), qgemm_blocks,
-                     &t);
+    const int64_t tasks = t.j_blocks * ((t.m_rows + t.mb - 1) / t.mb);
+    const int64_t cost = fgq_qgemm_cost(t.kern, t.mb * QGEMM_JB * qw.k);
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, cost), qgemm_blocks, &t);
     return FGQ_OK;
 }

@@ -29,6 +29,7 @@
 #ifndef FGQ_QGEMM_DISPATCH_H
 #define FGQ_QGEMM_DISPATCH_H
 
+#include "fgq_target.h"
 #include "ops_q.h"
 
 #include <stdint.h>
@@ -37,19 +38,17 @@ typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, 
                                  int32_t *dot);
 
 /* Working memory of the block form: the x86 ternary kernels decode blocks of
- * weight rows to s8 there (qgemm_avx512vnni.h); any other weights, and other
- * builds, need none. Sized for the weights alone, whatever the CPU. */
-#if defined(__x86_64__) || defined(__i386__)
+ * weight rows to s8 there (FGQ_QGEMM_T2_DECODE_BYTES, qgemm_avx512vnni.h; the
+ * x86-64 profile's qgemm_t2_decode_bytes); any other weights, and the other
+ * targets, need none. Sized for the weights and the target alone, whatever
+ * the CPU. */
 enum { FGQ_QGEMM_T2_DECODE_BYTES = 16384 };
-#else
-enum { FGQ_QGEMM_T2_DECODE_BYTES = 0 };
-#endif
-static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw)
+static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
-    return qw->dtype == FGQ_DT_T2 ? FGQ_QGEMM_T2_DECODE_BYTES : 0;
+    return qw->dtype == FGQ_DT_T2 ? target->qgemm_t2_decode_bytes : 0;
 }
 
-/* work: the caller's fgq_qgemm_gemm_work_bytes(qw) bytes (the op's scratch);
+/* work: the caller's fgq_qgemm_gemm_work_bytes(qw, fgq_target_build()) bytes (the op's scratch);
  * kernels that need none ignore it. */
 typedef void (*fgq_qgemm_gemm_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                   int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
@@ -97,7 +96,7 @@ static inline int64_t fgq_qgemm_cost(const fgq_qgemm_kernel *kern, int64_t macs)
 }
 
 /* dot[r·ldd + i] for m activation rows: kern->gemm, or kern->dot per row.
- * work: fgq_qgemm_gemm_work_bytes(qw) bytes (any alignment; NULL when 0). */
+ * work: fgq_qgemm_gemm_work_bytes(qw, fgq_target_build()) bytes (any alignment; NULL when 0). */
 void fgq_qgemm_kernel_gemm(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t j0, int64_t n,
                            const uint8_t *a, int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 
@@ -138,6 +137,20 @@ int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                       int32_t qmin, int32_t qmax, void *y, int y_s8);
 
+/* The packed conv kernels' tile (x86, below): 32 output positions, K up to
+ * FGQ_QCONV_PACK_MAX_K. Working memory they take (`work`, 8-byte aligned, owned
+ * by the caller: QCONV's scratch slice): the tile's runs along output rows
+ * (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
+ * kernel) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. On every
+ * target, for the x86-64 profile's figure (fgq_target.h). */
+enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
+enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 };
+static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
+{
+    const int64_t kp = (K + 3) / 4 * 4;
+    return FGQ_QCONV_PACK_SEG_BYTES + kp * FGQ_QCONV_PACK_TP + 2 * (kp + 32);
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 /* 1 when the CPU and the OS support AVX2 and FMA (cpuid + xgetbv); tests. */
 int fgq_cpu_has_avx2(void);
@@ -169,19 +182,6 @@ typedef struct {
     const uint8_t *src;
     int64_t ch_stride, IH, IW, OW, KH, KW, sh, dh, dw, pt, pl, K;
 } fgq_qconv_src;
-
-enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
-
-/* Working memory the packed conv kernels take (`work`, 8-byte aligned, owned
- * by the caller: QCONV's scratch slice): the tile's runs along output rows
- * (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
- * kernel) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. */
-enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 };
-static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
-{
-    const int64_t kp = (K + 3) / 4 * 4;
-    return FGQ_QCONV_PACK_SEG_BYTES + kp * FGQ_QCONV_PACK_TP + 2 * (kp + 32);
-}
 
 /* qconv_u8s8_4x32c4__avx512vnni.c: dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k,
  * p0 + r) − zx) for j < nb, r < np <= 32; s8 weights without GS, K <=

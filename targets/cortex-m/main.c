@@ -9,9 +9,10 @@
  *   fgq-fw: ok model_bytes=B weight_bytes=W arena=A arena_needed=N stack_used=S stack_size=Z
  *           heap_requests=0 load_ticks=L run_ticks=T cpu_hz=F
  *
- * arena: MODEL_ARENA_SIZE, what the exporting (x86) build asked for; arena_needed:
- * fgq_model_arena_size on this build (activations, records and one scratch slice
- * sized with the Cortex-M tiles), never more.
+ * arena: MODEL_ARENA_SIZE, the exported header's figure and this firmware's arena;
+ * arena_needed: fgq_model_arena_size on this build (activations, records and one
+ * scratch slice sized with the Cortex-M tiles). Exported with `--target cortex-m`
+ * (the default) the two are equal: the firmware runs in exactly what it needs.
  *
  * ticks: SysTick (processor clock) across fgq_model_load / fgq_model_run; under
  * QEMU -icount shift=0, instructions = ticks * 1e9 / cpu_hz. Exit status: 0

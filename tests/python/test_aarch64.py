@@ -9,7 +9,8 @@ equal to fgq_qgemm_dot_ref on random and limit shapes), -cpu cortex-a76
 (dotprod alone: the SDOT rows) and -cpu cortex-a53 (no dotprod: AUTO must pick
 the reference rows). Then mnist-8 quantized by this build's `fgq quantize`
 (s8, ternary:g4) runs on the three cores, its printed outputs byte for byte
-those of the x86 runtime.
+those of the x86 runtime, and the arena the AArch64 runtime sizes for it is
+the one `fgq export --c --target aarch64` writes on x86.
 Oracle: the reference kernels and the x86 runtime. A quarter of the kernel
 tests' random cases (the emulation is ~10x slower; the full count:
 scripts/test_aarch64.sh). Skipped, saying why, when the cross compiler or
@@ -48,6 +49,9 @@ def test_aarch64_kernels_match_reference():
     assert "[max test_qgemm_kernels]   AUTO runs: s8 %s, t2 %s" % i8mm in out
     assert "[cortex-a76 test_qgemm_kernels]   AUTO runs: s8 %s, t2 %s" % sdot in out
     assert "[cortex-a53 test_qgemm_kernels]   AUTO runs: s8 ref, t2 ref" in out
+    for policy in ("s8", "ternary:g4"):
+        assert re.search(r"\[arena_size\] mnist-8 %s: arena=\d+ scratch=\d+, as fgq export --target aarch64 wrote"
+                         % policy, out), out
     for cpu in ("max", "cortex-a76", "cortex-a53"):
         for policy in ("s8", "ternary:g4"):
             assert "[%s run_model] mnist-8 %s: 10 outputs identical to x86" % (cpu, policy) in out, out

@@ -1,9 +1,13 @@
 """The device path (docs/device.md): `fgq export --c`, op selection, and the example
 firmware on emulated Cortex-M4 and Cortex-M55 cores (scripts/device.py), whose outputs
-must equal the x86 runtime's byte for byte."""
+must equal the x86 runtime's byte for byte, in the arena the export sized for them."""
+import json
 import os
+import platform
+import re
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -41,6 +45,7 @@ def test_export_c_files(mnist_fgq, tmp_path):
     h = (out / "digits.h").read_text()
     size = os.path.getsize(mnist_fgq)
     assert "#define DIGITS_SIZE %du" % size in h
+    assert '#define DIGITS_TARGET "cortex-m"' in h  # the default: --c is for firmware
     assert '#define DIGITS_INPUT_0_BYTES 3136u /* "Input3": f32 [1,1,28,28] */' in h
     assert "#define DIGITS_OUTPUT_0_BYTES 40u" in h
     ops = (out / "digits_ops.h").read_text()
@@ -53,7 +58,62 @@ def test_export_c_files(mnist_fgq, tmp_path):
         assert vals == f.read()
 
 
+def header_sizes(h):
+    return {k: int(v) for k, v in re.findall(r"#define MODEL_(\w+_SIZE) (\d+)u", h)}
+
+
+def test_export_c_targets(mnist_fgq, tmp_path):
+    """--target sizes the scratch for that build (oracle for cortex-m: the firmware test below;
+    for host: the runtime's own fgq_model_arena_size, which `fgq inspect` prints); the
+    activations do not depend on it, the x86-64 tiles are the largest and host is this build."""
+    got = {}
+    for t in ("cortex-m", "aarch64", "x86-64", "host", None):
+        d = tmp_path / (t or "default")
+        r = fgq("export", mnist_fgq, "--c", str(d), *(["--target", t] if t else []))
+        h = (d / "model.h").read_text()
+        got[t] = header_sizes(h)
+        assert "arena %d bytes" % got[t]["ARENA_SIZE"] in r.stdout
+        assert got[t]["ACTIVATION_SIZE"] == got["cortex-m"]["ACTIVATION_SIZE"]
+    assert got[None] == got["cortex-m"]
+    assert got["cortex-m"]["SCRATCH_SIZE"] < got["aarch64"]["SCRATCH_SIZE"] <= got["x86-64"]["SCRATCH_SIZE"]
+    if platform.machine() in ("x86_64", "AMD64"):
+        assert got["host"] == got["x86-64"]
+    info = fgq("inspect", mnist_fgq).stdout
+    assert "arena %d bytes" % got["host"]["ARENA_SIZE"] in info, info
+
+
+def test_export_help_names_targets():
+    out = fgq("export", "--help").stdout
+    for t in ("cortex-m", "aarch64", "x86-64", "host"):
+        assert "  %s " % t in out
+    assert "cortex-m (default)" in out
+    assert "aarch64 (arm64)" in out and "x86-64 (x86_64,\n                   amd64)" in out
+
+
+@pytest.mark.parametrize("alias, name", [("x86_64", "x86-64"), ("amd64", "x86-64"), ("arm64", "aarch64")])
+def test_export_c_target_aliases(mnist_fgq, tmp_path, alias, name):
+    """An alias gives its profile's header byte for byte: the profile keeps its one name."""
+    for t in (alias, name):
+        fgq("export", mnist_fgq, "--c", str(tmp_path / t), "--target", t)
+    h = (tmp_path / alias / "model.h").read_text()
+    assert h == (tmp_path / name / "model.h").read_text()
+    assert '#define MODEL_TARGET "%s"' % name in h
+
+
+def test_export_c_bad_target_lists_the_profiles(mnist_fgq, tmp_path):
+    """The list comes from the runtime's profiles (fgq_target_at), with the aliases."""
+    r = fgq("export", mnist_fgq, "--c", str(tmp_path / "D"), "--target", "x86", check=False)
+    assert r.returncode == 2 and "--target 'x86' is not a target" in r.stderr, r.stderr
+    for t in ("cortex-m", "aarch64 (arm64)", "x86-64 (x86_64, amd64)", "host (this build)"):
+        assert t in r.stderr, r.stderr
+    assert not (tmp_path / "D").exists()
+
+
 @pytest.mark.parametrize("args, msg", [
+    (["--target", "cortex-m4", "--c", "D"], "--target 'cortex-m4' is not a target"),
+    (["--target", "", "--c", "D"], "is not a target"),
+    (["--target", "host", "--onnx", "D"], "--target goes with --c"),
+    (["--c", "D", "--target"], "--target needs a value"),
     (["--name", "1abc", "--c", "D"], "not a C identifier"),
     (["--name", "a-b", "--c", "D"], "not a C identifier"),
     (["--name", "x", "--onnx", "D"], "--name goes with --c"),
@@ -77,22 +137,28 @@ def test_export_c_never_overwrites_its_input(tmp_path, mnist_fgq):
 @pytest.mark.skipif(SANITIZED, reason="builds the runtime with the host cc, not the sanitizers: run in the Release build")
 def test_op_selection_links_only_used_ops_and_refuses_others(mnist_fgq, tmp_path):
     """The exported C model and the runtime built for the host with the model's op
-    selection give the x86 CLI's outputs; with QGEMM switched off, load names the op."""
-    fgq("export", mnist_fgq, "--c", str(tmp_path))
+    selection give the x86 CLI's outputs in the header's arena (exported for this
+    build: --target host); with QGEMM switched off, load names the op. In the arena of a
+    default (cortex-m) export, smaller than this build's, the run is refused and the
+    message names the --target to export with."""
+    fgq("export", mnist_fgq, "--c", str(tmp_path), "--target", "host")
+    fgq("export", mnist_fgq, "--c", str(tmp_path / "mcu"))
+    mcu_arena = header_sizes((tmp_path / "mcu" / "model.h").read_text())["ARENA_SIZE"]
     main = tmp_path / "main.c"
     main.write_text(r'''
 #include "fgq_runtime.h"
 #include "model.h"
 #include <stdio.h>
+#include <stdlib.h>
 static _Alignas(64) unsigned char arena[MODEL_ARENA_SIZE];
 int main(int argc, char **argv) {
-    (void)argc;
+    unsigned long long n = argc > 2 ? strtoull(argv[2], NULL, 10) : sizeof arena; /* at most MODEL_ARENA_SIZE */
     static fgq_model m; fgq_error err; fgq_error_clear(&err);
     if (fgq_model_load(&m, model_data, MODEL_SIZE, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
     static float x[MODEL_INPUT_0_BYTES / 4], y[MODEL_OUTPUT_0_BYTES / 4];
     FILE *f = fopen(argv[1], "rb"); if (!f || fread(x, 1, sizeof x, f) != sizeof x) return 3; fclose(f);
     const void *in[1] = { x }; void *out[1] = { y };
-    if (fgq_model_run(&m, arena, sizeof arena, in, out, NULL, NULL, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
+    if (fgq_model_run(&m, arena, n, in, out, NULL, NULL, &err) != FGQ_OK) { printf("%s\n", err.msg); return 2; }
     fwrite(y, 1, sizeof y, stdout); return 0;
 }
 ''')
@@ -116,21 +182,36 @@ int main(int argc, char **argv) {
             assert r.returncode == 0 and r.stdout == want
             syms = subprocess.run(["nm", exe], capture_output=True, text=True).stdout
             assert "fgq_lstm_f32_run" not in syms and "fgq_qconv_run" in syms
+            host = re.search(r'#define MODEL_TARGET "([^"]+)"', (tmp_path / "model.h").read_text()).group(1)
+            if host != "cortex-m":
+                r = subprocess.run([exe, str(tmp_path / "x.bin"), str(mcu_arena)], capture_output=True, text=True)
+                assert r.returncode == 2, r.stdout
+                assert "on this %s runtime (export with --target %s)" % (host, host) in r.stdout, r.stdout
         else:
             assert r.returncode == 2 and b"op QGemm (22) is not in this runtime build" in r.stdout, r.stdout
 
 
 @pytest.mark.skipif(SANITIZED, reason="the firmware is not built with sanitizers: run once, in the Release build")
 def test_firmware_on_cortex_m4_and_m55_bit_identical():
-    """mnist-8 and the MLPerf Tiny v0.7 models, s8 and ternary:g4, on QEMU's mps2-an386
-    (Cortex-M4F) and mps3-an547 (Cortex-M55): outputs identical to x86, no heap."""
+    """mnist-8 and the MLPerf Tiny v0.7 models, s8 and ternary:g4, exported with --target
+    cortex-m, on QEMU's mps2-an386 (Cortex-M4F) and mps3-an547 (Cortex-M55): the header's
+    MODEL_ARENA_SIZE is exactly fgq_model_arena_size on the device (arena_needed), the
+    firmware runs in an arena of exactly that size, outputs identical to x86, no heap."""
     env = dict(os.environ, FGQ=FGQ)
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--quick"], capture_output=True,
-                       text=True, env=env)
-    print(r.stdout, r.stderr)
-    if r.returncode == 77:
-        pytest.skip(r.stdout.strip())
-    assert r.returncode == 0, r.stdout + r.stderr
-    rows = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " identical " in l]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_json = os.path.join(tmp, "rows.json")
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--quick", "--json", rows_json],
+                           capture_output=True, text=True, env=env)
+        print(r.stdout, r.stderr)
+        if r.returncode == 77:
+            pytest.skip(r.stdout.strip())
+        assert r.returncode == 0, r.stdout + r.stderr
+        with open(rows_json) as f:
+            rows = json.load(f)
     skipped = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " skipped: " in l]
     assert len(rows) == 2 * 2 * (5 - len(skipped)), r.stdout  # models x (s8, ternary:g4) x (M4, M55)
+    for row in rows:
+        what = "%s %s %s" % (row["model"], row["policy"], row["board"])
+        assert row["identical"] and row["heap_requests"] == 0, what
+        assert row["arena"] == row["arena_needed"], "%s: exported %d, the device needs %d" % (
+            what, row["arena"], row["arena_needed"])

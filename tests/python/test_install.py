@@ -75,7 +75,7 @@ def test_installed_files(prefix):
               "cmake/fgq/fgqTargets.cmake"):
         assert (lib / f).exists(), f
     inc = prefix / "include" / "fgq"
-    for h in ("fgq_runtime.h", "fgq_types.h", "fgq_format.h", "fgq_ops.h", "tools/graph.h",
+    for h in ("fgq_runtime.h", "fgq_types.h", "fgq_format.h", "fgq_ops.h", "fgq_target.h", "tools/graph.h",
               "tools/quant/pipeline.h", "tools/import/onnx_import.h", "tools/export/fgq_writer.h"):
         assert (inc / h).exists(), h
     assert not (inc / "plan.h").exists()  # the runtime's insides stay inside

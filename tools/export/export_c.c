@@ -135,15 +135,19 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
         "#ifndef %s_H_\n#define %s_H_\n\n#include <stdint.h>\n\n",
         name, src, name, up, name, up, up, up, name, up, up);
     put(&h, "#define %s_SIZE %lluu /* bytes of %s_data */\n", up, (unsigned long long)size, name);
+    const char *target = fgq_model_target(m)->name;
     put(&h,
         "/* The arena fgq_model_run takes (64-byte aligned): the activations, one node's views and one\n"
-        " * scratch slice (fgq_runtime.h), as the exporting build sizes the slice; a Cortex-M build's tiles\n"
-        " * are smaller, so this is at least what it needs: fgq_model_arena_size(&model) is its figure. */\n");
+        " * scratch slice (fgq_runtime.h), the slice sized for a runtime built for the %s target\n"
+        " * (`fgq export --target`): fgq_model_arena_size(&model) gives exactly this there. A build for a\n"
+        " * target with larger tiles needs more and says so before it runs anything (FGQ_ERR_NOMEM). */\n",
+        target);
+    put(&h, "#define %s_TARGET \"%s\" /* the runtime build the sizes below are for */\n", up, target);
     put(&h, "#define %s_ARENA_SIZE %lluu\n", up, (unsigned long long)arena);
     put(&h, "#define %s_ACTIVATION_SIZE %lluu /* the planned activations, part of %s_ARENA_SIZE */\n", up,
         (unsigned long long)fgq_model_activation_size(m), up);
-    put(&h, "#define %s_SCRATCH_SIZE %lluu /* one thread's scratch slice, part of %s_ARENA_SIZE */\n", up,
-        (unsigned long long)fgq_model_scratch_size(m), up);
+    put(&h, "#define %s_SCRATCH_SIZE %lluu /* one thread's scratch slice on %s, part of %s_ARENA_SIZE */\n", up,
+        (unsigned long long)fgq_model_scratch_size(m), target, up);
     put(&h, "#define %s_ARENA_LOWER_BOUND %lluu /* most bytes live at once (the plan's lower bound) */\n", up,
         (unsigned long long)fgq_model_arena_lower_bound(m));
     put(&h, "#define %s_WEIGHT_BYTES %lluu /* constant tensor data within %s_data */\n", up,

@@ -7,7 +7,9 @@
  *
  *   NAME.c      _Alignas(64) const uint8_t NAME_data[NAME_SIZE] = { ... };
  *               const uint32_t NAME_input_bytes[], NAME_output_bytes[]
- *   NAME.h      NAME_SIZE, NAME_ARENA_SIZE (fgq_model_arena_size: activations + records + one
+ *   NAME.h      NAME_SIZE, NAME_TARGET (the runtime build the sizes are for:
+ *               fgq_model_target(m), m loaded with fgq_model_load_target),
+ *               NAME_ARENA_SIZE (fgq_model_arena_size: activations + records + one
  *               scratch slice), NAME_ACTIVATION_SIZE, NAME_SCRATCH_SIZE,
  *               NAME_ARENA_LOWER_BOUND, NAME_WEIGHT_BYTES, NAME_N_INPUTS /
  *               NAME_N_OUTPUTS, NAME_INPUT_<i>_BYTES / NAME_OUTPUT_<i>_BYTES

@@ -639,7 +639,8 @@ static fgq_status fold_by_runtime(const fgq_graph *g, const fgq_ir_node *n, fgq_
     if (impl->check(&nv, ins, outs, &e) != FGQ_OK)
         return FGQ_ERR_UNSUPPORTED;
     /* one scratch slice (serial run), as fgq_model_run would give it */
-    const uint64_t stride = fgq_scratch_stride(impl->scratch != NULL ? impl->scratch(&nv, ins, outs) : 0);
+    const uint64_t need = impl->scratch != NULL ? impl->scratch(&nv, ins, outs, fgq_target_build()) : 0;
+    const uint64_t stride = fgq_scratch_stride(need);
     if (stride > 0 && (stride > SIZE_MAX || (nv.scratch = aligned_alloc(64, (size_t)stride)) == NULL))
         return fgq_fail(err, FGQ_ERR_NOMEM, "node '%s': out of memory folding", n->name);
     nv.scratch_stride = stride;
