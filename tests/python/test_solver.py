@@ -106,7 +106,7 @@ def test_sequential_auto_and_act_order_defaults(tmp_path):
     few = ("--calib-samples", "0:100")
     p = run_fgq("quantize", MNIST, "--calib", IMAGES, *few, "-o", a, "--weights", "ternary:g16:exact",
                 timeout=TIMEOUT)
-    assert p.returncode == 0 and "sequential statistics (3 layers)" in p.stdout, p.stdout + p.stderr
+    assert p.returncode == 0 and "sequential statistics (3 layers, " in p.stdout and "MiB of activations kept)" in p.stdout, p.stdout + p.stderr
     quantize(b, "--weights", "ternary:g16:exact", *few, "--sequential", "on", "--act-order", "on")
     assert model_part(a) == model_part(b)
 

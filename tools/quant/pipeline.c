@@ -99,11 +99,21 @@ fgq_status fgq_quant_prepare_graph(fgq_graph *fg, const fgq_quant_config *cfg, i
     return cfg->equalize ? fgq_pass_equalize(fg, n_pairs, err) : FGQ_OK;
 }
 
+int fgq_quant_below_8_bits(const fgq_graph *fg, const fgq_quant_config *cfg)
+{
+    fgq_policy pol;
+    for (int32_t i = 0; i < fg->n_nodes; i++)
+        if (fgq_quant_layer_policy(fg, cfg, i, &pol) && (pol.kind == FGQ_WQ_S4 || pol.kind == FGQ_WQ_T2))
+            return 1;
+    return 0;
+}
+
 int fgq_quant_sequential_wanted(const fgq_graph *fg, const fgq_quant_config *cfg, int64_t n)
 {
     if (cfg->solver != FGQ_SOLVER_GPTQ || n < 1 || cfg->sequential == FGQ_SEQ_OFF)
         return 0;
-    return cfg->sequential == FGQ_SEQ_ON || fgq_sequential_state_bytes(fg, n) <= FGQ_SEQUENTIAL_AUTO_BYTES;
+    return cfg->sequential == FGQ_SEQ_ON ||
+           (fgq_quant_below_8_bits(fg, cfg) && fgq_sequential_state_bytes(fg, n) <= FGQ_SEQUENTIAL_AUTO_BYTES);
 }
 
 fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_quant_config *cfg,

@@ -224,6 +224,7 @@ typedef struct {
     int64_t *bytes;    /* per tensor: one sample's bytes */
     uint8_t **val[2];  /* per side, per tensor */
     uint8_t *owned[2]; /* per side, per tensor: 1 when val is malloc'd here (0: the caller's samples) */
+    int64_t peak;      /* fgq_sequential_state_bytes */
 } seq_state;
 
 static void state_free(seq_state *st)
@@ -311,6 +312,7 @@ static fgq_status state_init(seq_state *st, const fgq_graph *fg, const fgq_sampl
     liveness(fg, st->last, st->bytes);
     const int64_t one = live_peak(fg, st->last, st->bytes);
     const int64_t peak = one > INT64_MAX / 2 / st->n ? INT64_MAX : 2 * one * st->n;
+    st->peak = peak;
     if (peak > FGQ_SEQUENTIAL_MAX_BYTES)
         return fgq_fail(err, FGQ_ERR_NOMEM,
                         "sequential statistics would keep %.1f GiB of activations (%lld samples, both models); "
@@ -601,6 +603,7 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
     }
     if (progress != NULL && progress->end != NULL)
         progress->end(progress->user);
+    out->state_bytes = state.peak;
     state_free(&state);
     fgq_threadpool_destroy(pool);
     for (size_t t = 0; data_q != NULL && t < nt; t++)

@@ -45,6 +45,7 @@ typedef struct {
     fgq_sequential_saved *saved;
     int32_t n_saved;
     int32_t n_layers;        /* layers given targets */
+    int64_t state_bytes;     /* fgq_sequential_state_bytes of the pass */
     double seconds;          /* wall time, set by the caller that timed it (pipeline.c) */
 } fgq_sequential;
 
