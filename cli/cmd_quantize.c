@@ -101,15 +101,17 @@ static const char k_usage[] =
     "                       mnist-8 all-ternary:g16 98.56 -> 98.43 %)\n"
     "  --sequential on|off|auto  gptq fits each layer to the float layer's output on the inputs it\n"
     "                       will see: those of the model whose earlier layers already hold\n"
-    "                       their quantized weights, target W* = W + W(P - H~)\n"
-    "                       (H~ + 0.01 mean(diag H~) I)^-1, P = sum x x~^T, bias shifted by\n"
-    "                       W E[x] - W* E[x~]. Two float passes over the calibration samples\n"
-    "                       side by side (the float model and the quantized-weights one,\n"
-    "                       layer by layer, keeping the activations still needed for every\n"
-    "                       sample) and each layer's solve once more. auto (the default): on\n"
-    "                       when a weight layer is s4 or ternary and those activations fit\n"
-    "                       in 4 GiB; on: up to 16 GiB (EfficientNet-Lite1, 200 images:\n"
-    "                       s4:g32 87.38 -> 88.38 %; s8 89.38 -> 89.50 % for 4x the time)\n"
+    "                       their quantized weights (activations on their u8 grid), target\n"
+    "                       W* = W + W(P - H~)(H~ + 0.01 mean(diag H~) I)^-1, P = sum x x~^T,\n"
+    "                       bias shifted by W E[x] - W* E[x~]; a layer keeps W instead where\n"
+    "                       the codes solved from it leave less held-out error |Wx - Qx~|.\n"
+    "                       Two float passes over the calibration samples side by side (the\n"
+    "                       float model and the quantized one, node by node, keeping the\n"
+    "                       activations still needed for every sample) and each layer's\n"
+    "                       solve twice more. auto (the default): on when a weight layer is\n"
+    "                       s4 or ternary and those activations fit in 4 GiB; on: up to\n"
+    "                       16 GiB (EfficientNet-Lite1, 200 images: s4:g32 87.38 -> 88.38 %;\n"
+    "                       s8 89.38 -> 89.50 % for 4x the time)\n"
     "  --equalize on|off    cross-layer equalization first (default off): Conv -> ReLU/identity\n"
     "                       (-> pools) -> Conv pairs get per-channel scales that even out the\n"
     "                       two layers' channel ranges without changing the float model;\n"
@@ -133,7 +135,9 @@ static const char k_usage[] =
     "                       model over N calibration samples, evenly spaced (default 64;\n"
     "                       all: every one; 0: no measuring pass, the column is omitted)\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
-    "                       \"samples\", [\"sequential_s\",] \"time_s\": {\"float_pass\", \"budget\",\n"
+    "                       \"samples\", [\"sequential_s\", \"sequential_layers\",\n"
+    "                       \"sequential_plain\" (layers that kept W), \"sequential_bytes\",]\n"
+    "                       \"time_s\": {\"float_pass\", \"budget\",\n"
     "                       \"sequential\", \"quantize\", \"measure\", \"total\"} (wall seconds),\n"
     "                       \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
     "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\",\n"
@@ -351,8 +355,12 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
         fgq_json_kv_int(&j, "measure_samples", res.measure_samples);
-        if (res.has_sequential)
+        if (res.has_sequential) {
             fgq_json_kv_double(&j, "sequential_s", res.sequential.seconds);
+            fgq_json_kv_int(&j, "sequential_layers", res.sequential.n_layers);
+            fgq_json_kv_int(&j, "sequential_plain", res.sequential.n_plain);
+            fgq_json_kv_int(&j, "sequential_bytes", res.sequential.state_bytes);
+        }
         fgq_json_key(&j, "time_s"); /* wall seconds per stage (the solver's share is each layer's "solve_s") */
         fgq_json_begin_object(&j);
         fgq_json_kv_double(&j, "float_pass", res.stats.seconds);
@@ -450,8 +458,10 @@ int fgq_cmd_quantize(int argc, char **argv)
         printf("\ntime: float pass (calibration%s%s) %.2f s, solver %.2f s", cfg.means ? ", bias means" : "",
                cfg.hessians ? ", statistics" : "", res.stats.seconds, solve);
         if (res.has_sequential)
-            printf(", sequential statistics (%d layers, %.1f MiB of activations kept) %.2f s",
-                   (int)res.sequential.n_layers, (double)res.sequential.state_bytes / (1 << 20),
+            printf(", sequential statistics (%d layers, %d of them without the target, %.1f MiB of activations "
+                   "kept) %.2f s",
+                   (int)res.sequential.n_layers, (int)res.sequential.n_plain,
+                   (double)res.sequential.state_bytes / (1 << 20),
                    res.sequential.seconds);
         if (res.has_budget)
             printf(", budget search %.2f s", res.budget_seconds);

@@ -143,7 +143,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
     const fgq_input_means *float_means = cfg->means;
     if (st == FGQ_OK && fgq_quant_sequential_wanted(fg, cfg, n)) {
         const double ts = seconds();
-        st = fgq_sequential_run(fg, cfg, samples, threads, progress, &out->sequential, err);
+        st = fgq_sequential_run(fg, calib, cfg, samples, threads, progress, &out->sequential, err);
         out->sequential.seconds = seconds() - ts;
         if (st == FGQ_OK) {
             out->has_sequential = 1;

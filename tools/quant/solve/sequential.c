@@ -1,6 +1,7 @@
 /* sequential.c — quantized-prefix statistics and output-matching targets; see sequential.h. */
 #include "quant/solve/sequential.h"
 
+#include "quant/affine.h"
 #include "quant/format/weights.h"
 #include "quant/layer_weights.h"
 #include "quant/stats/hessian.h"
@@ -108,6 +109,7 @@ typedef struct {
     fgq_layer_view v;
     double *h[2];      /* H̃ fit / held-out: groups·k·k */
     double *p;         /* P (fit samples): groups·k·k */
+    double *hx_v, *p_v; /* Σ x·xᵀ and P on the held-out samples: groups·k·k (the target's check) */
     double *sx, *sxt;  /* column sums (all samples): groups·k */
     double *mean_xt;   /* elementwise sum of x̃: numel */
     int64_t samples[2];
@@ -118,6 +120,8 @@ static void layer_sums_free(layer_sums *l)
     free(l->h[0]);
     free(l->h[1]);
     free(l->p);
+    free(l->hx_v);
+    free(l->p_v);
     free(l->sx);
     free(l->sxt);
     free(l->mean_xt);
@@ -225,6 +229,12 @@ typedef struct {
     uint8_t **val[2];  /* per side, per tensor */
     uint8_t *owned[2]; /* per side, per tensor: 1 when val is malloc'd here (0: the caller's samples) */
     int64_t peak;      /* fgq_sequential_state_bytes */
+    /* the quantized side's activations as the integer model has them: per
+     * tensor, its calibrated scale and zero point (fq_on 0: left float) */
+    uint8_t *fq_on;
+    float *fq_scale;
+    int32_t *fq_zp;
+    int32_t fq_qmin, fq_qmax;
 } seq_state;
 
 static void state_free(seq_state *st)
@@ -238,6 +248,9 @@ static void state_free(seq_state *st)
     }
     free(st->last);
     free(st->bytes);
+    free(st->fq_on);
+    free(st->fq_scale);
+    free(st->fq_zp);
     memset(st, 0, sizeof *st);
 }
 
@@ -328,13 +341,45 @@ static fgq_status state_init(seq_state *st, const fgq_graph *fg, const fgq_sampl
     return FGQ_OK;
 }
 
-/* Runs nodes [st->done, to] on one side for every sample: inputs from the
- * state, outputs into it. data: constants to use instead of fg's (may be NULL). */
-static fgq_status state_run_side(seq_state *st, int side, int32_t to, const void *const *data, int32_t threads,
-                                 fgq_error *err)
+/* The integer model's activation parameters for every calibrated float
+ * activation a node produces (tensors whose range cannot be quantized, and
+ * untracked ones, stay float). */
+static fgq_status state_fake_quant(seq_state *st, const fgq_calib *calib, const fgq_quant_config *cfg, fgq_error *err)
 {
     const fgq_graph *fg = st->fg;
-    fgq_graph *seg = fgq_graph_segment(fg, st->done, to, data);
+    const size_t nt = (size_t)(fg->n_tensors > 0 ? fg->n_tensors : 1);
+    st->fq_on = calloc(nt, 1);
+    st->fq_scale = calloc(nt, sizeof *st->fq_scale);
+    st->fq_zp = calloc(nt, sizeof *st->fq_zp);
+    if (st->fq_on == NULL || st->fq_scale == NULL || st->fq_zp == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    st->fq_qmin = cfg->acts == FGQ_ACTS_S8 ? -128 : 0;
+    st->fq_qmax = cfg->acts == FGQ_ACTS_S8 ? 127 : cfg->acts == FGQ_ACTS_U4 ? 15 : 255;
+    for (int32_t t = 0; t < fg->n_tensors && t < calib->n_tensors; t++) {
+        const fgq_ir_tensor *x = &fg->tensors[t];
+        if (x->producer < 0 || x->dtype != FGQ_DT_F32 || calib->stats[t].bins == NULL)
+            continue;
+        float lo, hi;
+        fgq_affine_params ap;
+        fgq_error e = {0};
+        if (fgq_stats_range(&calib->stats[t], &cfg->observer, st->fq_qmax - st->fq_qmin + 1, x->name, &lo, &hi, &e) !=
+                FGQ_OK ||
+            fgq_affine_choose_tf(lo, hi, st->fq_qmin, st->fq_qmax, &ap, &e) != FGQ_OK || !(ap.scale > 0.0f))
+            continue;
+        st->fq_on[t] = 1;
+        st->fq_scale[t] = ap.scale;
+        st->fq_zp[t] = ap.zero_point;
+    }
+    return FGQ_OK;
+}
+
+/* Runs nodes [st->done, to] on one side for every sample: inputs from the
+ * state, outputs into it. data: constants to use instead of fg's (may be NULL). */
+static fgq_status state_run_side(seq_state *st, int side, int32_t from, int32_t to, const void *const *data,
+                                 int32_t threads, fgq_error *err)
+{
+    const fgq_graph *fg = st->fg;
+    fgq_graph *seg = fgq_graph_segment(fg, from, to, data);
     if (seg == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
     const int32_t n_io = seg->n_inputs + seg->n_outputs;
@@ -368,6 +413,19 @@ static fgq_status state_run_side(seq_state *st, int side, int32_t to, const void
             out[k] = st->val[side][t] + s * st->bytes[t];
         }
         rc = fgq_graph_runner_run(&r, (const float *const *)in, (float *const *)out, NULL, NULL, err);
+        for (int32_t k = 0; rc == FGQ_OK && side == 1 && st->fq_on != NULL && k < seg->n_outputs; k++) {
+            const int32_t t = map[seg->n_inputs + k];
+            if (!st->fq_on[t])
+                continue;
+            float *v = out[k];
+            const float sc = st->fq_scale[t], inv = 1.0f / sc;
+            const int32_t z = st->fq_zp[t];
+            for (int64_t e = 0; e < st->bytes[t] / (int64_t)sizeof(float); e++) { /* NaN stays NaN */
+                float q = nearbyintf(v[e] * inv) + (float)z;
+                q = q < (float)st->fq_qmin ? (float)st->fq_qmin : q > (float)st->fq_qmax ? (float)st->fq_qmax : q;
+                v[e] = sc * (q - (float)z);
+            }
+        }
     }
     fgq_graph_runner_free(&r);
     fgq_graph_free(seg);
@@ -383,9 +441,22 @@ static fgq_status state_advance(seq_state *st, int32_t to, const void *const *da
 {
     if (to < st->done)
         return FGQ_OK;
-    fgq_status rc = state_run_side(st, 0, to, data_f, threads, err);
-    if (rc == FGQ_OK)
-        rc = state_run_side(st, 1, to, data_q, threads, err);
+    fgq_status rc = state_run_side(st, 0, st->done, to, data_f, threads, err);
+    if (st->fq_on == NULL) {
+        if (rc == FGQ_OK)
+            rc = state_run_side(st, 1, st->done, to, data_q, threads, err);
+    } else { /* node by node, so that every activation is quantized as the integer model quantizes it */
+        for (int32_t j = st->done; rc == FGQ_OK && j <= to; j++) {
+            rc = state_run_side(st, 1, j, j, data_q, threads, err);
+            for (int32_t t = 0; rc == FGQ_OK && t < st->fg->n_tensors; t++)
+                if (st->last[t] <= j && st->last[t] >= st->done && st->owned[1][t] &&
+                    st->fg->tensors[t].kind != FGQ_TK_CONST) {
+                    free(st->val[1][t]);
+                    st->val[1][t] = NULL;
+                    st->owned[1][t] = 0;
+                }
+        }
+    }
     if (rc != FGQ_OK)
         return rc;
     st->done = to + 1;
@@ -417,8 +488,9 @@ static fgq_status gather(const seq_state *st, int32_t node, layer_sums *l, const
                              ? FGQ_H_VAL
                              : FGQ_H_FIT;
         if ((rc = fgq_hessian_add(&l->v, xt, l->h[part], par, err)) != FGQ_OK ||
-            (rc = fgq_hessian_add_cross(&l->v, x, xt, part == FGQ_H_FIT ? l->p : NULL, l->sx, l->sxt, err)) !=
-                FGQ_OK)
+            (rc = fgq_hessian_add_cross(&l->v, x, xt, part == FGQ_H_FIT ? l->p : l->p_v, l->sx, l->sxt, err)) !=
+                FGQ_OK ||
+            (part == FGQ_H_VAL && (rc = fgq_hessian_add(&l->v, x, l->hx_v, par, err)) != FGQ_OK))
             break;
         for (int64_t e = 0; e < numel; e++)
             l->mean_xt[e] += (double)xt[e];
@@ -429,20 +501,22 @@ static fgq_status gather(const seq_state *st, int32_t node, layer_sums *l, const
     return rc;
 }
 
-/* The weights (and bias) layer `node` will have in the quantized model,
- * solved from its target and statistics: dequantized, in fg's layout, for
- * the quantized side of the pass (q_data, owned). The bias is corrected as
- * the quantizer corrects it. */
-static fgq_status simulate_layer(fgq_graph *fg, const fgq_quant_config *cfg, int32_t node, const fgq_policy *pol,
-                                 void **q_data, fgq_error *err)
+/* The weights (and bias) layer `node` will have in the quantized model when
+ * solved from w, b (fg's layout; b NULL: none) with cfg's statistics:
+ * dequantized, in fg's layout, for the quantized side of the pass (*wq_out,
+ * *b_out, owned by the caller; *b_out NULL without a bias), and in [rows, k]
+ * order (*deq_out) for the held-out check. The bias is corrected as the
+ * quantizer corrects it. */
+static fgq_status simulate_layer(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t node,
+                                 const fgq_policy *pol, const float *w, const float *b, float **wq_out, float **b_out,
+                                 float **deq_out, fgq_error *err)
 {
     int32_t wt;
     int64_t rows, k;
     int tr;
+    *wq_out = *b_out = *deq_out = NULL;
     if (!fgq_quant_weight_layer(fg, node, &wt, &rows, &k, &tr))
         return FGQ_OK;
-    const int32_t bt = layer_bias(fg, node, rows);
-    const float *w = fg->tensors[wt].data;
     float *wr = malloc((size_t)(rows * k) * sizeof(float)), *wq = malloc((size_t)(rows * k) * sizeof(float));
     float *bias = calloc((size_t)rows, sizeof(float));
     fgq_layer_qweights q;
@@ -452,8 +526,8 @@ static fgq_status simulate_layer(fgq_graph *fg, const fgq_quant_config *cfg, int
         for (int64_t r = 0; r < rows; r++)
             for (int64_t j = 0; j < k; j++)
                 wr[r * k + j] = tr ? w[j * rows + r] : w[r * k + j];
-        if (bt >= 0)
-            memcpy(bias, fg->tensors[bt].data, (size_t)rows * sizeof(float));
+        if (b != NULL)
+            memcpy(bias, b, (size_t)rows * sizeof(float));
         const fgq_layer_ctx c = {fg, cfg, err};
         const int32_t dx = cfg->acts == FGQ_ACTS_U4 ? 15 : 255;
         if ((rc = fgq_quantize_layer_weights(&c, node, pol, wr, rows, k, dx, NULL, &q)) == FGQ_OK)
@@ -463,12 +537,12 @@ static fgq_status simulate_layer(fgq_graph *fg, const fgq_quant_config *cfg, int
         for (int64_t r = 0; r < rows; r++)
             for (int64_t j = 0; j < k; j++)
                 wq[tr ? j * rows + r : r * k + j] = q.deq[r * k + j];
-        free(q_data[wt]);
-        q_data[wt] = wq;
-        wq = NULL;
-        if (bt >= 0) {
-            free(q_data[bt]);
-            q_data[bt] = bias;
+        memcpy(wr, q.deq, (size_t)(rows * k) * sizeof(float));
+        *wq_out = wq;
+        *deq_out = wr;
+        wq = wr = NULL;
+        if (b != NULL) {
+            *b_out = bias;
             bias = NULL;
         }
     }
@@ -479,7 +553,112 @@ static fgq_status simulate_layer(fgq_graph *fg, const fgq_quant_config *cfg, int
     return rc;
 }
 
-fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
+/* Σ_rows ‖w_r·x − q_r·x̃‖² over the held-out samples: w the float weights
+ * (fg's layout, transposed when tr), q [rows, k]; from Σ x·xᵀ, P and H̃
+ * (ht_v) there. */
+static double heldout_error(const layer_sums *l, const double *ht_v, const float *w, int tr, const float *q)
+{
+    const int64_t rows = l->v.rows, k = l->v.k, rg = rows / l->v.groups;
+    double *wr = malloc((size_t)k * sizeof(double)), *t = malloc((size_t)k * sizeof(double));
+    double e = 0.0;
+    if (wr == NULL || t == NULL) {
+        free(wr);
+        free(t);
+        return NAN;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t g = r / rg;
+        const double *hx = l->hx_v + g * k * k, *p = l->p_v + g * k * k, *ht = ht_v + g * k * k;
+        const float *qr = q + r * k;
+        for (int64_t j = 0; j < k; j++)
+            wr[j] = tr ? w[j * rows + r] : w[r * k + j];
+        /* w·Hx·w − 2·w·P·q + q·H̃·q, row by row of the matrices */
+        for (int64_t i = 0; i < k; i++) {
+            double a = 0.0, c = 0.0, d = 0.0;
+            for (int64_t j = 0; j < k; j++) {
+                a += hx[i * k + j] * wr[j];
+                c += p[i * k + j] * (double)qr[j];
+                d += ht[i * k + j] * (double)qr[j];
+            }
+            t[i] = wr[i] * (a - 2.0 * c) + (double)qr[i] * d;
+        }
+        for (int64_t i = 0; i < k; i++)
+            e += t[i];
+    }
+    free(wr);
+    free(t);
+    return e;
+}
+
+/* Layer i after its target is set: solved from W* and, with held-out
+ * samples, also from W (on the same H̃); the one whose codes leave the
+ * smaller held-out ‖W·x − Q·x̃‖² stays (W: fg's weights and bias go back to
+ * the float ones), and its dequantized weights go to the quantized side. */
+static fgq_status settle_layer(fgq_sequential *out, fgq_graph *fg, const fgq_quant_config *cfg, int32_t i,
+                               const fgq_policy *pol, const layer_sums *l, const void *const *data_f, void **data_q,
+                               fgq_hessians *mixed_h, fgq_input_means *mixed_m, fgq_error *err)
+{
+    int32_t wt;
+    int64_t rows, k;
+    int tr;
+    if (!fgq_quant_weight_layer(fg, i, &wt, &rows, &k, &tr))
+        return FGQ_OK;
+    const int32_t bt = layer_bias(fg, i, rows);
+    fgq_quant_config mc = *cfg;
+    fgq_sequential_view(out, cfg->hessians, cfg->means, mixed_h, mixed_m);
+    mc.hessians = mixed_h;
+    mc.means = cfg->means != NULL ? mixed_m : NULL;
+    float *wq1 = NULL, *b1 = NULL, *q1 = NULL, *wq0 = NULL, *b0 = NULL, *q0 = NULL;
+    fgq_status st = simulate_layer(fg, &mc, i, pol, fg->tensors[wt].data, bt >= 0 ? fg->tensors[bt].data : NULL,
+                                   &wq1, &b1, &q1, err);
+    int plain = 0;
+    const fgq_layer_hessian *lh = out->hessians.layer[i];
+    if (st == FGQ_OK && q1 != NULL && lh != NULL && lh->samples[1] > 0 && data_f[wt] != NULL) {
+        st = simulate_layer(fg, &mc, i, pol, data_f[wt], bt >= 0 ? data_f[bt] : NULL, &wq0, &b0, &q0, err);
+        if (st == FGQ_OK && q0 != NULL)
+            plain = heldout_error(l, lh->h[1], data_f[wt], tr, q0) < heldout_error(l, lh->h[1], data_f[wt], tr, q1);
+    }
+    if (st == FGQ_OK && plain) { /* the float weights and bias again (save_and_replace keeps the originals) */
+        float *w = malloc((size_t)(rows * k) * sizeof(float)), *b = bt >= 0 ? malloc((size_t)rows * sizeof(float)) : NULL;
+        if (w == NULL || (bt >= 0 && b == NULL)) {
+            free(w);
+            free(b);
+            st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+        } else {
+            memcpy(w, data_f[wt], (size_t)(rows * k) * sizeof(float));
+            st = save_and_replace(out, fg, wt, w, err);
+            if (b != NULL) {
+                memcpy(b, data_f[bt], (size_t)rows * sizeof(float));
+                if (st == FGQ_OK)
+                    st = save_and_replace(out, fg, bt, b, err);
+                else
+                    free(b);
+            }
+        }
+        if (st == FGQ_OK)
+            out->n_plain++;
+    }
+    if (st == FGQ_OK) {
+        float **wq = plain ? &wq0 : &wq1, **b = plain ? &b0 : &b1;
+        free(data_q[wt]);
+        data_q[wt] = *wq;
+        *wq = NULL;
+        if (bt >= 0 && *b != NULL) {
+            free(data_q[bt]);
+            data_q[bt] = *b;
+            *b = NULL;
+        }
+    }
+    free(wq1);
+    free(b1);
+    free(q1);
+    free(wq0);
+    free(b0);
+    free(q0);
+    return st;
+}
+
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
                               const fgq_samples *samples, int32_t threads, const fgq_stage_progress *progress,
                               fgq_sequential *out, fgq_error *err)
 {
@@ -506,6 +685,8 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
         st = fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
     if (st == FGQ_OK)
         st = state_init(&state, fg, samples, err);
+    if (st == FGQ_OK && calib != NULL && cfg->acts != FGQ_ACTS_DYNAMIC)
+        st = state_fake_quant(&state, calib, cfg, err);
     fgq_threadpool *pool = NULL; /* the statistics' threads (the runners have their own) */
     if (st == FGQ_OK && threads > 1 && fgq_threadpool_create(threads, &pool, err) != FGQ_OK) {
         fgq_error_clear(err);
@@ -546,10 +727,12 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
             l.h[0] = calloc((size_t)per, sizeof(double));
             l.h[1] = calloc((size_t)per, sizeof(double));
             l.p = calloc((size_t)per, sizeof(double));
+            l.hx_v = calloc((size_t)per, sizeof(double));
+            l.p_v = calloc((size_t)per, sizeof(double));
             l.sx = calloc((size_t)(v.groups * v.k), sizeof(double));
             l.sxt = calloc((size_t)(v.groups * v.k), sizeof(double));
             l.mean_xt = calloc((size_t)(numel > 0 ? numel : 1), sizeof(double));
-            if (l.h[0] == NULL || l.h[1] == NULL || l.p == NULL || l.sx == NULL || l.sxt == NULL || l.mean_xt == NULL)
+            if (l.h[0] == NULL || l.h[1] == NULL || l.p == NULL || l.hx_v == NULL || l.p_v == NULL || l.sx == NULL || l.sxt == NULL || l.mean_xt == NULL)
                 st = fgq_fail(err, FGQ_ERR_NOMEM, "error compensation: no memory for the statistics of '%s'",
                               fg->nodes[i].name);
         }
@@ -560,6 +743,7 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
         if (st == FGQ_OK) {
             fgq_hessian_symmetrize(l.h[0], v.groups, v.k);
             fgq_hessian_symmetrize(l.h[1], v.groups, v.k);
+            fgq_hessian_symmetrize(l.hx_v, v.groups, v.k);
             int32_t wt, bt;
             int64_t rows, k;
             int tr;
@@ -592,13 +776,8 @@ fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
                 out->n_layers++;
             }
         }
-        if (st == FGQ_OK) { /* the layer as the final model will have it, for the quantized side */
-            fgq_quant_config mc = *cfg;
-            fgq_sequential_view(out, cfg->hessians, cfg->means, &mixed_h, &mixed_m);
-            mc.hessians = &mixed_h;
-            mc.means = cfg->means != NULL ? &mixed_m : NULL;
-            st = simulate_layer(fg, &mc, i, &pol, data_q, err);
-        }
+        if (st == FGQ_OK) /* the layer as the final model will have it, for the quantized side */
+            st = settle_layer(out, fg, cfg, i, &pol, &l, data_f, data_q, &mixed_h, &mixed_m, err);
         layer_sums_free(&l);
     }
     if (progress != NULL && progress->end != NULL)

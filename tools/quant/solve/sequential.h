@@ -24,10 +24,15 @@
  * activations still needed later kept for every sample (at most
  * FGQ_SEQUENTIAL_MAX_BYTES, else FGQ_ERR_NOMEM naming the figure); then H̃ (fit /
  * held-out split as hessian.h), P, E[x] and E[x̃] are gathered from the kept
- * input of layer i, and W*, b* replace W, b in fg. Activations stay float
- * on the quantized side: X̃ carries the weights' error, which the target
- * corrects, not the activations' rounding noise, which it could not. Cost:
- * two float passes over the samples, and each layer's solve once more.
+ * input of layer i, and W*, b* replace W, b in fg. With static
+ * activations the quantized side rounds and clips every activation it
+ * computes to its calibrated scale and zero point (as the integer model
+ * will: fake quantization, node by node), so X̃ is what the layer will
+ * see. The target is kept only where it pays: each layer is solved from W*
+ * and from W (both on H̃), and the codes with the smaller ‖W·x − Q·x̃‖² on
+ * the held-out samples (every FGQ_HESSIAN_VAL_EVERY-th) decide; a layer
+ * that keeps W takes its float bias too. Cost: two float passes over the
+ * samples, and each layer's solve two or three times more.
  */
 #ifndef FGQ_TOOLS_QUANT_SEQUENTIAL_H
 #define FGQ_TOOLS_QUANT_SEQUENTIAL_H
@@ -44,7 +49,8 @@ typedef struct {
     fgq_input_means means;   /* E[x̃] per input tensor of a processed layer */
     fgq_sequential_saved *saved;
     int32_t n_saved;
-    int32_t n_layers;        /* layers given targets */
+    int32_t n_layers;        /* layers processed */
+    int32_t n_plain;         /* of those, layers whose target did not pay on held-out samples: W kept */
     int64_t state_bytes;     /* fgq_sequential_state_bytes of the pass */
     double seconds;          /* wall time, set by the caller that timed it (pipeline.c) */
 } fgq_sequential;
@@ -61,12 +67,14 @@ int64_t fgq_sequential_state_bytes(const fgq_graph *fg, int64_t n);
 
 /* fg: the float graph, changed in place: each processed
  * layer's weight (and bias) tensor holds W* (b*) until
- * fgq_sequential_restore. cfg: the quantization asked for, cfg->hessians and
+ * fgq_sequential_restore. calib: activation statistics of fg (NULL with
+ * dynamic activations: the quantized side's activations stay float);
+ * cfg: the quantization asked for, cfg->hessians and
  * cfg->means the float statistics (may be NULL; used for layers this pass
  * leaves out: u8, too large to track, weights or bias shared with another
  * node); samples: bound to fg (run_graph.h). progress may be NULL (one
  * stage, total n·layers). threads: per inference. */
-fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_quant_config *cfg,
+fgq_status fgq_sequential_run(fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
                               const fgq_samples *samples, int32_t threads, const fgq_stage_progress *progress,
                               fgq_sequential *out, fgq_error *err);
 /* The statistics a quantization reads after (or during) the pass, as
