@@ -373,7 +373,7 @@ static fgq_status state_fake_quant(seq_state *st, const fgq_calib *calib, const 
     return FGQ_OK;
 }
 
-/* Runs nodes [st->done, to] on one side for every sample: inputs from the
+/* Runs nodes [from, to] on one side for every sample: inputs from the
  * state, outputs into it. data: constants to use instead of fg's (may be NULL). */
 static fgq_status state_run_side(seq_state *st, int side, int32_t from, int32_t to, const void *const *data,
                                  int32_t threads, fgq_error *err)
@@ -382,6 +382,10 @@ static fgq_status state_run_side(seq_state *st, int side, int32_t from, int32_t 
     fgq_graph *seg = fgq_graph_segment(fg, from, to, data);
     if (seg == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
+    if (seg->n_outputs == 0) { /* nothing a later node reads */
+        fgq_graph_free(seg);
+        return FGQ_OK;
+    }
     const int32_t n_io = seg->n_inputs + seg->n_outputs;
     int32_t *map = malloc((size_t)(n_io > 0 ? n_io : 1) * sizeof *map); /* segment I/O -> fg tensor */
     const void **in = malloc((size_t)(seg->n_inputs > 0 ? seg->n_inputs : 1) * sizeof *in);
