@@ -110,7 +110,7 @@ static const char k_usage[] =
     "                       activations still needed for every sample) and each layer's\n"
     "                       solve twice more. auto (the default): on when a weight layer is\n"
     "                       s4 or ternary and those activations fit in 4 GiB; on: up to\n"
-    "                       16 GiB (EfficientNet-Lite1, 200 images: s4:g32 87.38 -> 88.38 %;\n"
+    "                       16 GiB (EfficientNet-Lite1, 200 images: s4:g32 87.38 -> 88.25 %;\n"
     "                       s8 89.38 -> 89.50 % for 4x the time)\n"
     "  --equalize on|off    cross-layer equalization first (default off): Conv -> ReLU/identity\n"
     "                       (-> pools) -> Conv pairs get per-channel scales that even out the\n"
