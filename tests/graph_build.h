@@ -103,4 +103,29 @@ static inline void set_io(fgq_graph *g, int32_t nin, const int32_t *in, int32_t 
         g->tensors[out[i]].is_output = 1;
 }
 
+/* A 4-float graph with a skip: a = Sigmoid(x), b = Tanh(a), c = a + b,
+ * y = c * w (w = {1, 2, 3, 4} unless given); outputs y and, with a_out, a.
+ * Tensor indices in t[]: x, a, b, c, w, y. */
+static inline fgq_graph *skip_graph(const float *w, int a_out, int32_t t[6])
+{
+    static const float w_default[4] = {1, 2, 3, 4};
+    fgq_graph *g = fgq_graph_new();
+    if (g == NULL)
+        abort();
+    g->opset = 13;
+    int64_t d[1] = {4};
+    t[0] = tensor(g, "x", FGQ_TK_INPUT, 1, d);
+    t[1] = tensor(g, "a", FGQ_TK_INTERMEDIATE, 1, d);
+    t[2] = tensor(g, "b", FGQ_TK_INTERMEDIATE, 1, d);
+    t[3] = tensor(g, "c", FGQ_TK_INTERMEDIATE, 1, d);
+    t[4] = const_f32(g, "w", 1, d, w != NULL ? w : w_default);
+    t[5] = tensor(g, "y", FGQ_TK_INTERMEDIATE, 1, d);
+    node(g, "s", "Sigmoid", 1, (int32_t[]){t[0]}, t[1]);
+    node(g, "t", "Tanh", 1, (int32_t[]){t[1]}, t[2]);
+    node(g, "add", "Add", 2, (int32_t[]){t[1], t[2]}, t[3]);
+    node(g, "mul", "Mul", 2, (int32_t[]){t[3], t[4]}, t[5]);
+    set_io(g, 1, (int32_t[]){t[0]}, a_out ? 2 : 1, (int32_t[]){t[5], t[1]});
+    return g;
+}
+
 #endif /* FGQ_TEST_GRAPH_BUILD_H */
