@@ -341,9 +341,21 @@ static fgq_status state_init(seq_state *st, const fgq_graph *fg, const fgq_sampl
     return FGQ_OK;
 }
 
-/* The integer model's activation parameters for every calibrated float
- * activation a node produces (tensors whose range cannot be quantized, and
- * untracked ones, stay float). */
+/* 1 when cfg keeps node i float by name. */
+static int kept_float(const fgq_graph *fg, const fgq_quant_config *cfg, int32_t i)
+{
+    for (int32_t o = 0; o < cfg->n_overrides; o++)
+        if (cfg->overrides[o].keep_float && cfg->overrides[o].node != NULL &&
+            strcmp(cfg->overrides[o].node, fg->nodes[i].name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The integer model's activation parameters for the calibrated float
+ * activations it quantizes: the outputs of quantized weight layers, and of
+ * other nodes (not kept float) whose every activation input is quantized.
+ * The rest (a float prefix, tensors whose range cannot be quantized,
+ * untracked ones) stay float. */
 static fgq_status state_fake_quant(seq_state *st, const fgq_calib *calib, const fgq_quant_config *cfg, fgq_error *err)
 {
     const fgq_graph *fg = st->fg;
@@ -355,21 +367,41 @@ static fgq_status state_fake_quant(seq_state *st, const fgq_calib *calib, const 
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory");
     st->fq_qmin = cfg->acts == FGQ_ACTS_S8 ? -128 : 0;
     st->fq_qmax = cfg->acts == FGQ_ACTS_S8 ? 127 : cfg->acts == FGQ_ACTS_U4 ? 15 : 255;
-    for (int32_t t = 0; t < fg->n_tensors && t < calib->n_tensors; t++) {
-        const fgq_ir_tensor *x = &fg->tensors[t];
-        if (x->producer < 0 || x->dtype != FGQ_DT_F32 || calib->stats[t].bins == NULL)
-            continue;
-        float lo, hi;
-        fgq_affine_params ap;
-        fgq_error e = {0};
-        if (fgq_stats_range(&calib->stats[t], &cfg->observer, st->fq_qmax - st->fq_qmin + 1, x->name, &lo, &hi, &e) !=
-                FGQ_OK ||
-            fgq_affine_choose_tf(lo, hi, st->fq_qmin, st->fq_qmax, &ap, &e) != FGQ_OK || !(ap.scale > 0.0f))
-            continue;
-        st->fq_on[t] = 1;
-        st->fq_scale[t] = ap.scale;
-        st->fq_zp[t] = ap.zero_point;
-    }
+    fgq_policy pol;
+    for (int32_t j = 0; j < fg->n_nodes; j++) /* in node order: a node's inputs are settled before it */
+        for (int32_t o = 0; o < fg->nodes[j].n_outputs; o++) {
+            const int32_t t = fg->nodes[j].outputs[o];
+            if (t < 0 || t >= calib->n_tensors)
+                continue;
+            const fgq_ir_tensor *x = &fg->tensors[t];
+            if (x->dtype != FGQ_DT_F32 || calib->stats[t].bins == NULL)
+                continue;
+            int quantized = fgq_quant_layer_policy(fg, cfg, j, &pol);
+            if (!quantized && !kept_float(fg, cfg, j)) {
+                int n_act = 0;
+                quantized = 1;
+                for (int32_t k = 0; k < fg->nodes[j].n_inputs; k++) {
+                    const int32_t u = fg->nodes[j].inputs[k];
+                    if (u < 0 || fg->tensors[u].kind == FGQ_TK_CONST || fg->tensors[u].dtype != FGQ_DT_F32)
+                        continue;
+                    n_act++;
+                    quantized &= st->fq_on[u];
+                }
+                quantized &= n_act > 0;
+            }
+            if (!quantized)
+                continue;
+            float lo, hi;
+            fgq_affine_params ap;
+            fgq_error e = {0};
+            if (fgq_stats_range(&calib->stats[t], &cfg->observer, st->fq_qmax - st->fq_qmin + 1, x->name, &lo, &hi,
+                                &e) != FGQ_OK ||
+                fgq_affine_choose_tf(lo, hi, st->fq_qmin, st->fq_qmax, &ap, &e) != FGQ_OK || !(ap.scale > 0.0f))
+                continue;
+            st->fq_on[t] = 1;
+            st->fq_scale[t] = ap.scale;
+            st->fq_zp[t] = ap.zero_point;
+        }
     return FGQ_OK;
 }
 
