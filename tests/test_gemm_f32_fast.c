@@ -78,14 +78,7 @@ static void gemm_case(int64_t m, int64_t k, int64_t n, int ta, int tb, int c_ran
     tfill(b, k * n, &seed);
     tfill(c, c_rank >= 0 ? tnumel(&cv) : 0, &seed);
     tnode nd;
-    tnode_init(&nd, FGQ_OP_GEMM, c_rank >= 0 ? 3 : 2);
-    nd.ip[FGQ_P_TRANS_A] = ta;
-    nd.ip[FGQ_P_TRANS_B] = tb;
-    nd.ip[FGQ_P_GEMM_ACT] = act;
-    nd.fp[FGQ_PF_ALPHA] = alpha;
-    nd.fp[FGQ_PF_BETA] = beta;
-    nd.fp[FGQ_PF_ACT0] = -0.25f;
-    nd.fp[FGQ_PF_ACT1] = 0.5f;
+    tnode_gemm(&nd, c_rank >= 0, ta, tb, act, alpha, beta);
     const fgq_tensor_view *in[3] = { &av, &bv, c_rank >= 0 ? &cv : NULL };
     char what[160];
     snprintf(what, sizeof what, "gemm M=%lld K=%lld N=%lld ta=%d tb=%d c_rank=%d alpha=%g beta=%g act=%d",

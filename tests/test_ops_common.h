@@ -52,6 +52,20 @@ static inline void tnode_init(tnode *n, fgq_op op, int32_t n_inputs)
     n->v.fparams = n->fp;
 }
 
+/* A float GEMM node (ONNX Gemm with transA/transB, alpha, beta and a fused
+ * activation whose two parameters are -0.25 and 0.5); with_c: a C input. */
+static inline void tnode_gemm(tnode *n, int with_c, int32_t ta, int32_t tb, int32_t act, float alpha, float beta)
+{
+    tnode_init(n, FGQ_OP_GEMM, with_c ? 3 : 2);
+    n->ip[FGQ_P_TRANS_A] = ta;
+    n->ip[FGQ_P_TRANS_B] = tb;
+    n->ip[FGQ_P_GEMM_ACT] = act;
+    n->fp[FGQ_PF_ALPHA] = alpha;
+    n->fp[FGQ_PF_BETA] = beta;
+    n->fp[FGQ_PF_ACT0] = -0.25f;
+    n->fp[FGQ_PF_ACT1] = 0.5f;
+}
+
 static inline fgq_status op_check(tnode *n, const fgq_tensor_view *const *in, const fgq_tensor_view *y, fgq_error *err)
 {
     const fgq_op_impl *impl = fgq_op_lookup((uint32_t)n->v.op);
