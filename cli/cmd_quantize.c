@@ -65,7 +65,7 @@ static const char k_usage[] =
     "  --calib-samples A:B  use samples A..B-1 of X only (Python slice syntax; the\n"
     "                       same samples of every input)\n"
     "  -o OUT.fgq           output model (required; written atomically)\n"
-    "  --weights POLICY     s8 | s8:gN | s4:gN | ternary:gN[:twn|exact|asym] | u8 | f32\n"
+    "  --weights POLICY     s8 | s8:gN | s4 | s4:gN | ternary:gN[:twn|exact|asym] | u8 | f32\n"
     "                       (u8: per-tensor 8-bit, stored symmetric: the kernels take z_w = 0)\n"
     "  --acts T             activations: u8 (default), s8, u4 (16 levels in u8), dynamic\n"
     "  --observer O         minmax (default), mse, percentile[:P] (P default 99.99)\n"

@@ -147,6 +147,7 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
 {
     const int64_t group = g->mmax > 0 ? g->group : k, ng = (k + group - 1) / group;
     const int na = g->n_alpha == 2 ? 2 : 1, cmax = fgq_gptq_code_max(g->kind);
+    const int cmin = g->kind == FGQ_WQ_S4 ? -8 : -cmax; /* s4 uses the whole nibble */
     double *a = malloc(sizeof(double) * (size_t)(k * 2 * k)), *hinv = malloc(sizeof(double) * (size_t)(k * k));
     double *wr = malloc(sizeof(double) * (size_t)k), *hi = malloc(sizeof(double) * (size_t)(k * k));
     double mean = 0.0;
@@ -172,6 +173,16 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
     for (int64_t i = 0; i < k; i++)
         for (int64_t j = 0; j < k; j++)
             hinv[i * k + j] = a[i * 2 * k + k + j];
+    /* dd[j]: Hinv_jj when column j is reached (independent of the weights): the loss of rounding
+     * column j is (w_j − q_j)² / dd[j], what a group's multiplier search weighs */
+    double *dd = malloc(sizeof(double) * (size_t)k);
+    memcpy(hi, hinv, sizeof(double) * (size_t)(k * k));
+    for (int64_t j = 0; j < k; j++) {
+        dd[j] = hi[j * k + j];
+        for (int64_t l = j + 1; l < k; l++)
+            for (int64_t m = j + 1; m < k; m++)
+                hi[l * k + m] -= hi[l * k + j] * hi[j * k + m] / dd[j];
+    }
     float *tmp = malloc(sizeof(float) * (size_t)group);
     int8_t *tt = malloc((size_t)group);
     void *scratch = malloc(fgq_ternary_scratch_bytes(group));
@@ -195,12 +206,32 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
                     m2 = m2 > g->mmax ? g->mmax : m2;
                     mp = (int)m1;
                     mn = na == 2 ? (int)m2 : mp;
-                } else {
-                    double amax = 0.0;
-                    for (int64_t i = 0; i < len; i++)
-                        amax = fabs(wr[j + i]) > amax ? fabs(wr[j + i]) : amax;
-                    double m = ceil(amax / cmax / s - 1e-6);
-                    mp = mn = (int)(m < 1 ? 1 : m > g->mmax ? g->mmax : m);
+                } else { /* the unclipped multiplier, then down to 0.6 of it in at most 24 steps */
+                    double pmax = 0.0, nmax = 0.0;
+                    for (int64_t i = 0; i < len; i++) {
+                        pmax = wr[j + i] > pmax ? wr[j + i] : pmax;
+                        nmax = -wr[j + i] > nmax ? -wr[j + i] : nmax;
+                    }
+                    const double need = pmax / cmax > nmax / -cmin ? pmax / cmax : nmax / -cmin;
+                    double m0 = ceil(need / s - 1e-6);
+                    m0 = m0 < 1 ? 1 : m0 > g->mmax ? g->mmax : m0;
+                    double best = INFINITY, m = m0;
+                    if (need > 0.0) {
+                        const double lo = fmax(1.0, ceil(0.6 * m0)), stride = fmax(1.0, ceil((m0 - lo) / 24.0));
+                        for (double c = m0; c >= lo; c -= stride) {
+                            double e = 0.0;
+                            for (int64_t i = 0; i < len; i++) {
+                                double cc = nearbyint(wr[j + i] / (c * s));
+                                cc = cc > cmax ? cmax : cc < cmin ? cmin : cc;
+                                e += (wr[j + i] - cc * c * s) * (wr[j + i] - cc * c * s) / dd[j + i];
+                            }
+                            if (e < best) {
+                                best = e;
+                                m = c;
+                            }
+                        }
+                    }
+                    mp = mn = (int)m;
                 }
                 mults[(r * ng + j / group) * na] = (uint8_t)mp;
                 if (na == 2)
@@ -216,7 +247,7 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
                 q = c == 0 ? 0.0f : (float)c * (float)(c > 0 ? mp : mn) * (float)s;
             } else {
                 double cc = nearbyint(x / pos);
-                c = (int)(cc > cmax ? cmax : cc < -cmax ? -cmax : cc);
+                c = (int)(cc > cmax ? cmax : cc < cmin ? cmin : cc);
                 q = (float)c * (float)mp * (float)s;
             }
             codes[r * k + j] = (int8_t)c;
@@ -233,6 +264,7 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
     free(hinv);
     free(wr);
     free(hi);
+    free(dd);
     free(tmp);
     free(tt);
     free(scratch);
@@ -379,6 +411,58 @@ static void test_beats_rounding(void)
     free(dr);
     free(codes);
     free(mults);
+}
+
+/* The s8/s4 group multiplier search, plain rounding (no U: unweighted): a group of small weights
+ * with one outlier clips the outlier for a finer step, which leaves less error than the
+ * unclipped multiplier; an outlier on the negative side uses s4's code −8; a group of equal
+ * weights keeps the unclipped multiplier. */
+static void test_group_multiplier_search(void)
+{
+    enum { K = 64 };
+    float w[3 * K], dq[3 * K], s_row[3];
+    int8_t codes[3 * K];
+    uint8_t mults[3 * 2];
+    for (int64_t j = 0; j < K; j++) {
+        w[j] = (float)(0.1 * sin(0.7 * (double)j)); /* row 0: smooth, one outlier */
+        w[K + j] = w[j];                            /* row 1: the same, outlier negative */
+        w[2 * K + j] = 0.25f;                       /* row 2: all equal */
+    }
+    w[5] = 1.0f;
+    w[K + 5] = -1.0f;
+    for (int r = 0; r < 3; r++)
+        s_row[r] = 1.0f / 7.0f / 200.0f; /* multiplier units: the outlier's unclipped m is 200 */
+    for (int kind = 0; kind < 2; kind++) {
+        fgq_gptq_grid g = {kind ? FGQ_WQ_S4 : FGQ_WQ_S8, FGQ_TERNARY_EXACT, 32, 1, 255, s_row};
+        const int32_t cmax = fgq_gptq_code_max(g.kind), cmin = kind ? -8 : -cmax;
+        fgq_error err;
+        fgq_error_clear(&err);
+        CHECK(fgq_gptq_quantize(&g, w, 3, K, NULL, NULL, codes, mults, dq, &err) == FGQ_OK);
+        for (int r = 0; r < 3; r++) {
+            /* the unclipped multiplier of group 0, and its error */
+            double pmax = 0.0, nmax = 0.0;
+            for (int j = 0; j < 32; j++) {
+                pmax = fmax(pmax, w[r * K + j]);
+                nmax = fmax(nmax, -w[r * K + j]);
+            }
+            const double m0 = ceil(fmax(pmax / cmax, nmax / -cmin) / s_row[r] - 1e-6);
+            double e0 = 0.0, e = 0.0;
+            for (int j = 0; j < 32; j++) {
+                const double st = m0 * s_row[r], c = fmin(fmax(nearbyint(w[r * K + j] / st), cmin), cmax);
+                e0 += (w[r * K + j] - c * st) * (w[r * K + j] - c * st);
+                e += ((double)w[r * K + j] - dq[r * K + j]) * ((double)w[r * K + j] - dq[r * K + j]);
+                CHECK(codes[r * K + j] >= cmin && codes[r * K + j] <= cmax);
+            }
+            if (r < 2) {
+                CHECK_MSG(mults[r * 2] < m0 && e < e0, "kind %d row %d: multiplier %d (unclipped %g), error %g vs %g",
+                          kind, r, mults[r * 2], m0, e, e0);
+            } else {
+                CHECK_MSG(mults[r * 2] == m0 && e <= e0 + 1e-12, "kind %d: equal weights moved the multiplier to %d", kind,
+                          mults[r * 2]);
+            }
+        }
+        CHECK(codes[K + 5] == cmin); /* the clipped negative outlier sits on the lowest code: s4 −8 */
+    }
 }
 
 static void test_dead_columns(void)
@@ -926,6 +1010,7 @@ int main(void)
     RUN(test_factor);
     RUN(test_against_reference);
     RUN(test_beats_rounding);
+    RUN(test_group_multiplier_search);
     RUN(test_dead_columns);
     RUN(test_hessian_conv);
     RUN(test_syrk_twins);

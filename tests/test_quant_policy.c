@@ -38,6 +38,7 @@ static void test_parse_valid(void)
         {"ternary:twn", FGQ_WQ_T2, 0, FGQ_TERNARY_TWN, "ternary:twn"},
         {"ternary:exact", FGQ_WQ_T2, 0, FGQ_TERNARY_EXACT, "ternary:exact"},
         {"ternary:asym", FGQ_WQ_T2, 0, FGQ_TERNARY_ASYM, "ternary:asym"},
+        {"s4", FGQ_WQ_S4, 0, FGQ_TERNARY_EXACT, "s4"},
         {"ternary:g2147483647", FGQ_WQ_T2, 2147483647, FGQ_TERNARY_EXACT, "ternary:g2147483647:exact"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -70,7 +71,7 @@ static void test_parse_invalid(void)
 {
     static const char *bad[] = {
         "", "ternary:g0", "s8:g", "s9", "ternary:g4:foo", "ternary:g-4", "s8:g-1", "s4:g99999999999",
-        "ternary:g2147483648", "ternary", "s4", "s4:", "u8:g4", "f32:g4", "S8", " s8", "s8 ", "s8:g4x",
+        "ternary:g2147483648", "ternary", "s4:", "S4", "u8:g4", "f32:g4", "S8", " s8", "s8 ", "s8:g4x",
         "s8:4", "ternary:g4:", "ternary:g4:exact:x", "ternary:foo", "ternary:g+4", "s8:g4:exact",
         "s8:g 4", "ternary:twn:g4", "int8",
     };

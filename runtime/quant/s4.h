@@ -4,8 +4,8 @@
  * Two values per byte, two's complement nibbles, LOW nibble first: value i
  * sits at bits 4*(i%2) of byte i/2. A matrix [rows, k] stores each row on its
  * own byte boundary, fgq_s4_row_bytes(k) = ceil(k/2) bytes; the unused high
- * nibble of an odd-length row is zero. fgq's quantizers use the symmetric
- * range -7..7; -8 is representable and unpacks as -8.
+ * nibble of an odd-length row is zero. fgq's round-to-nearest uses the
+ * symmetric range -7..7; its error-compensating solver (GPTQ) also uses -8.
  *
  * Group scales: group g of a row (g-th run of `group` values along k, the last
  * one shorter when group does not divide k) has one float scale, z = 0.

@@ -6,7 +6,8 @@
  *   f32                      keep float
  *   u8                       affine u8, per tensor, TF min/max (z nudged, 0.0 exact)
  *   s8                       symmetric s8 per output channel (row), z = 0, -127..127
- *   s8:gN  s4:gN             symmetric, one scale per group of N along k (s4: -7..7)
+ *   s4                       symmetric s4 per output channel (row), -7..7 (GPTQ -8..7)
+ *   s8:gN  s4:gN             symmetric, one scale per group of N along k (s4: -7..7; GPTQ -8..7)
  *   ternary:gN[:SOLVER]      FGQ ternary, groups of N, SOLVER twn|exact|asym (default exact)
  *   ternary:SOLVER           ternary with one group per row (N = k)
  * N is a decimal integer in 1..2147483647. A group longer than k means one

@@ -312,6 +312,11 @@ fgq_status fgq_gptq_factor_plain(const double *h, int64_t k, double damp, double
     return factor(h, k, damp, NULL, u, 0, err);
 }
 
+/* The multiplier search of s8/s4 groups: down to this fraction of the unclipped multiplier, in
+ * at most this many steps. */
+#define GPTQ_CLIP_MIN 0.6
+#define GPTQ_CLIP_STEPS 24.0
+
 /* One group's grid for one row: the multipliers and the step(s). */
 typedef struct {
     double pos, neg; /* ternary: levels +pos, -neg (0 when the multiplier is 0); else pos = step */
@@ -322,11 +327,29 @@ static double clampd(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Solves the grid of group values x[0..len) (updated weights) of row r. */
-static void solve_group(const fgq_gptq_grid *g, const double *x, int64_t len, float s_r, float *tmp, int8_t *ttmp,
-                        void *scratch, uint8_t *m_out, level *lv)
+/* Lowest code of a kind: s4 uses the whole nibble (-8..7), s8 stays symmetric (-127..127). */
+static int32_t code_min(fgq_wq_kind kind)
 {
-    const int32_t cmax = fgq_gptq_code_max(g->kind);
+    return kind == FGQ_WQ_S4 ? -8 : -fgq_gptq_code_max(kind);
+}
+
+/* Σ wt_i·(x_i − q_i)² of a group on the step `step` (wt NULL: all 1). */
+static double group_error(const double *x, const double *wt, int64_t len, double step, int32_t cmin, int32_t cmax)
+{
+    double e = 0.0;
+    for (int64_t i = 0; i < len; i++) {
+        const double c = clampd(nearbyint(x[i] / step), (double)cmin, (double)cmax), d = x[i] - c * step;
+        e += (wt != NULL ? wt[i] : 1.0) * d * d;
+    }
+    return e;
+}
+
+/* Solves the grid of group values x[0..len) (updated weights) of row r; wt[0..len) weighs each
+ * column's squared error (1 / U_jj², the loss GPTQ charges for rounding column j; NULL: 1). */
+static void solve_group(const fgq_gptq_grid *g, const double *x, const double *wt, int64_t len, float s_r,
+                        float *tmp, int8_t *ttmp, void *scratch, uint8_t *m_out, level *lv)
+{
+    const int32_t cmax = fgq_gptq_code_max(g->kind), cmin = code_min(g->kind);
     if (g->kind == FGQ_WQ_T2) {
         for (int64_t i = 0; i < len; i++)
             tmp[i] = (float)x[i];
@@ -342,10 +365,29 @@ static void solve_group(const fgq_gptq_grid *g, const double *x, int64_t len, fl
         lv->neg = mn * (double)s_r;
         return;
     }
-    double amax = 0.0;
-    for (int64_t i = 0; i < len; i++)
-        amax = fabs(x[i]) > amax ? fabs(x[i]) : amax;
-    double m = clampd(ceil(amax / (double)cmax / (double)s_r - 1e-6), 1.0, (double)g->mmax);
+    /* the least multiplier that clips nothing, then smaller ones (clipping the largest weights,
+     * a finer step for the rest) down to GPTQ_CLIP_MIN of it: the one with the least weighted
+     * error stays (the largest on ties) */
+    double pmax = 0.0, nmax = 0.0;
+    for (int64_t i = 0; i < len; i++) {
+        pmax = x[i] > pmax ? x[i] : pmax;
+        nmax = -x[i] > nmax ? -x[i] : nmax;
+    }
+    const double need = pmax / (double)cmax > nmax / (double)-cmin ? pmax / (double)cmax : nmax / (double)-cmin;
+    const double m0 = clampd(ceil(need / (double)s_r - 1e-6), 1.0, (double)g->mmax);
+    double m = m0;
+    if (need > 0.0) {
+        const double lo = ceil(GPTQ_CLIP_MIN * m0) > 1.0 ? ceil(GPTQ_CLIP_MIN * m0) : 1.0;
+        const double stride = ceil((m0 - lo) / GPTQ_CLIP_STEPS) > 1.0 ? ceil((m0 - lo) / GPTQ_CLIP_STEPS) : 1.0;
+        double best = group_error(x, wt, len, m0 * (double)s_r, cmin, cmax);
+        for (double c = m0 - stride; c >= lo; c -= stride) {
+            const double e = group_error(x, wt, len, c * (double)s_r, cmin, cmax);
+            if (e < best) {
+                best = e;
+                m = c;
+            }
+        }
+    }
     m_out[0] = (uint8_t)m;
     lv->pos = lv->neg = m * (double)s_r;
 }
@@ -363,8 +405,7 @@ static int8_t quant_one(const fgq_gptq_grid *g, double x, const level *lv, float
         *deq = c == 0 ? 0.0f : (float)c * (float)(c > 0 ? mult_pos : mult_neg) * s_r;
         return c;
     }
-    const int32_t cmax = fgq_gptq_code_max(g->kind);
-    double c = clampd(nearbyint(x / lv->pos), (double)-cmax, (double)cmax);
+    double c = clampd(nearbyint(x / lv->pos), (double)code_min(g->kind), (double)fgq_gptq_code_max(g->kind));
     *deq = (float)c * (float)mult_pos * s_r;
     return (int8_t)c;
 }
@@ -434,8 +475,10 @@ GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
     float *tmp = malloc((size_t)group * sizeof(float));
     int8_t *ttmp = malloc((size_t)group);
     void *scratch = malloc(fgq_ternary_scratch_bytes(group));
-    if (wb == NULL || eb == NULL || tmp == NULL || ttmp == NULL || scratch == NULL) {
+    double *wt = malloc((size_t)group * sizeof(double));
+    if (wb == NULL || eb == NULL || tmp == NULL || ttmp == NULL || scratch == NULL || wt == NULL) {
         t->nomem = 1;
+        free(wt);
         free(wb);
         free(eb);
         free(tmp);
@@ -456,13 +499,17 @@ GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
             const int64_t c1 = k - c0 < cb ? k : c0 + cb;
             for (int64_t j = c0; j < c1; j++) {
                 const int64_t gi = j / group;
+                const int64_t glen = j + group < k ? group : k - j;
+                if (j % group == 0 && g->mmax > 0 && u != NULL)
+                    for (int64_t l = 0; l < glen; l++)
+                        wt[l] = 1.0 / (u[(j + l) * k + j + l] * u[(j + l) * k + j + l]);
                 for (int64_t i = 0; i < nb; i++) {
                     const int64_t r = r0 + i;
                     const float s_r = g->s_row[r];
                     if (j % group == 0) {
                         if (g->mmax > 0) {
-                            const int64_t len = j + group < k ? group : k - j;
-                            solve_group(g, wb + i * k + j, len, s_r, tmp, ttmp, scratch, mg[i], &lv[i]);
+                            solve_group(g, wb + i * k + j, u != NULL ? wt : NULL, glen, s_r, tmp, ttmp, scratch,
+                                        mg[i], &lv[i]);
                             memcpy(t->mults + (r * ng + gi) * na, mg[i], (size_t)na);
                         } else { /* per row: the step is s_row */
                             mg[i][0] = mg[i][1] = 1;
@@ -498,6 +545,7 @@ GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
     free(tmp);
     free(ttmp);
     free(scratch);
+    free(wt);
 }
 
 fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *u,

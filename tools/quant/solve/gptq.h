@@ -19,12 +19,19 @@
  * The grid (what a weight may become) is the layer's weight format, exactly
  * as the integer kernels compute it (quantize.h, wformat.h):
  *   per row (mmax 0)   s8 / s4: q = code·s_row[r], code = round(w / s_row)
- *                      clamped to ±code_max; the step s_row is fixed.
+ *                      clamped to the kind's codes; the step s_row is fixed.
  *   groups (mmax > 0)  each group of `group` columns gets its scale when its
  *                      first column is reached, solved from the *updated*
  *                      weights of the group:
- *     s8:gN / s4:gN    m = ceil(max|w| / code_max / s_row) in [1, mmax],
- *                      step m·s_row, code = round(w / step) clamped;
+ *     s8:gN / s4:gN    m0 = the least multiplier in [1, mmax] whose step
+ *                      holds the group unclipped (codes −127..127 for s8,
+ *                      −8..7 for s4: the whole nibble); then the m in
+ *                      [⌈0.6·m0⌉, m0] (at most 25 tried, m0 first) with the
+ *                      least Σ_j (w_j − q_j)² / U_jj² over the group (the
+ *                      loss GPTQ charges for rounding column j; without U
+ *                      unweighted): clipping the largest weights buys a
+ *                      finer step for the rest. step m·s_row, code =
+ *                      round(w / step) clamped;
  *     ternary          the group's solver (ternary.h: twn / exact / asym)
  *                      gives α (α⁺, α⁻), m = round(α / s_row) in [0, mmax];
  *                      code = the nearest of −m⁻·s_row, 0, +m⁺·s_row
@@ -58,7 +65,8 @@ typedef struct {
     const float *s_row;        /* rows: the row's step (per row) or multiplier unit (groups) */
 } fgq_gptq_grid;
 
-/* Largest |code| of a kind: 127 (s8), 7 (s4), 1 (ternary). */
+/* Largest code of a kind: 127 (s8), 7 (s4), 1 (ternary); the lowest is its
+ * negative, except s4's −8. */
 int32_t fgq_gptq_code_max(fgq_wq_kind kind);
 
 /* U: the upper Cholesky factor of (h + λI)⁻¹, λ = damp·mean(diag h), into
