@@ -18,9 +18,11 @@
  * noise of independent layers adds at the output) and continuous: top-1 on
  * a few hundred calibration samples cannot rank 50 layers by 8 candidates.
  *
- * Allocation (multiple-choice knapsack, greedy on the ratio): every searched
- * layer starts at its cheapest candidate; then, while some upgrade fits,
- * take the one with the largest drop of N per added byte. Bytes are the
+ * Allocation (multiple-choice knapsack, fgq_budget_allocate): the least
+ * Σ N(l, c) within the budget, by dynamic programming over the bytes (in at
+ * most 16384 units, each choice's bytes rounded up to whole units, so the
+ * result stays within the budget), then, while some upgrade fits in what the
+ * rounding left, the one with the largest drop of N per added byte. Bytes are the
  * quantized weight bytes as stored (codes, group multipliers, one f32 scale
  * per row). Layers the flags fix (--layer, --first-last, --keep-float) are
  * not searched, but their bytes count. The result never exceeds the budget;
@@ -74,5 +76,12 @@ fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const 
                              const fgq_samples *samples, const fgq_budget *b, const fgq_stage_progress *progress,
                              fgq_budget_result *res, fgq_error *err);
 void fgq_budget_result_free(fgq_budget_result *res);
+/* The allocation step alone, on res->layers (their gain, err, bytes and
+ * searched filled; each layer's choice the start, and the fixed layers'
+ * their policy): sets the searched layers' choices; *bytes is the start's
+ * total bytes on entry and the result's on return, <= limit when the start's
+ * is. FGQ_ERR_NOMEM only. */
+fgq_status fgq_budget_allocate(fgq_budget_result *res, int32_t n_cand, int64_t limit, int64_t *bytes,
+                               fgq_error *err);
 
 #endif /* FGQ_TOOLS_QUANT_BUDGET_H */
