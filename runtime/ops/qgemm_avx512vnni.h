@@ -1,6 +1,7 @@
 /*
  * qgemm_avx512vnni.h — the tile shared by the AVX-512 VNNI QGEMM microkernels
- * (qgemm_u8s8_4x4c32__avx512vnni.c, qgemm_u8t2_4x4c32__avx512vnni.c). x86
+ * (qgemm_u8s8_4x4c32__avx512vnni.c, qgemm_u8t2_4x4c32__avx512vnni.c,
+ * qgemm_u8s4_4x4c32__avx512vnni.c). x86
  * only; functions carry target(...) since the build passes no -m flags (the
  * dispatch checks the CPU first). 256-bit vectors: AVX-512VL gives 32 of
  * them and the mask registers; 512-bit ones bought nothing on this VM's
@@ -26,6 +27,12 @@
  * 3 << 2(i%4), vpcmpeqb against 1 << 2(i%4) (+1) and 2 << 2(i%4) (−1); code
  * 3 matches neither and reads 0 as in the reference. vpdpbusd then only
  * adds or subtracts a' (its "multiply" is by −1, 0 or 1).
+ * s4 codes (two nibbles a byte, low first): 16 code bytes zero-extended to
+ * 16-bit lanes, x | x << 4 puts the low nibble in the lane's low byte and the
+ * high one in its high byte, vpand 0x0F0F keeps them, and vpshufb through
+ * the table 0..7, −8..−1 sign-extends each nibble to an s8 code.
+ * The weight kind `wk` (VNNI_S8, VNNI_T2, VNNI_S4) is a constant at every
+ * kernel entry, so each kind compiles to its own loops.
  */
 #ifndef FGQ_QGEMM_AVX512VNNI_H
 #define FGQ_QGEMM_AVX512VNNI_H
@@ -40,6 +47,8 @@
 #define FGQ_VNNI_FN __attribute__((target(FGQ_VNNI_TARGET)))
 #define FGQ_VNNI_INLINE static inline __attribute__((always_inline, target(FGQ_VNNI_TARGET)))
 
+enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2 }; /* weight kinds */
+
 enum {
     VNNI_NR = 4,
     VNNI_MR = 4,
@@ -49,6 +58,7 @@ enum {
 
 typedef struct {
     __m256i rep, sel, one, two; /* t2 decode */
+    __m256i nib, sx4;           /* s4 decode: nibble mask, sign-extension table */
     __m256i ones, flip;
 } vnni_consts;
 
@@ -59,6 +69,9 @@ FGQ_VNNI_INLINE void vnni_consts_init(vnni_consts *c, int a_s8)
     c->sel = _mm256_set1_epi32((int)0xC0300C03u);
     c->one = _mm256_set1_epi32(0x40100401);
     c->two = _mm256_set1_epi32((int)0x80200802u);
+    c->nib = _mm256_set1_epi8(0x0F);
+    c->sx4 = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6,
+                              -5, -4, -3, -2, -1);
     c->ones = _mm256_set1_epi8(1);
     c->flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0);
 }
@@ -69,11 +82,25 @@ FGQ_VNNI_INLINE __mmask32 vnni_mask(int64_t k, int64_t k1)
     return k1 - k >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k1 - k)) - 1u);
 }
 
-/* 32 weights of `row` from k (k % 32 == 0) as s8, zero where mask is 0. */
-FGQ_VNNI_INLINE __m256i vnni_w(int t2, const uint8_t *row, int64_t k, __mmask32 mask, const vnni_consts *c)
+/* 16 s4 code bytes (32 codes) as s8 codes. */
+FGQ_VNNI_INLINE __m256i vnni_s4_decode(__m128i b, const vnni_consts *c)
 {
-    if (!t2)
+    const __m256i x = _mm256_cvtepu8_epi16(b);
+    return _mm256_shuffle_epi8(c->sx4, _mm256_and_si256(_mm256_or_si256(x, _mm256_slli_epi16(x, 4)), c->nib));
+}
+
+/* 32 weights of `row` from k (k % 32 == 0) as s8, zero where mask is 0. */
+FGQ_VNNI_INLINE __m256i vnni_w(int wk, const uint8_t *row, int64_t k, __mmask32 mask, const vnni_consts *c)
+{
+    if (wk == VNNI_S8)
         return _mm256_maskz_loadu_epi8(mask, row + k);
+    if (wk == VNNI_S4) {
+        /* 16 code bytes, fewer in the last chunk (the row may end there) */
+        const __mmask16 bm = mask == (__mmask32)0xFFFFFFFFu
+                                 ? (__mmask16)0xFFFF
+                                 : (__mmask16)((1u << ((__builtin_popcount(mask) + 1) / 2)) - 1u);
+        return _mm256_maskz_mov_epi8(mask, vnni_s4_decode(_mm_maskz_loadu_epi8(bm, row + k / 2), c));
+    }
     /* 8 code bytes, fewer in the last chunk (the row may end there) */
     const __mmask16 bm = mask == (__mmask32)0xFFFFFFFFu ? (__mmask16)0xFF
                                                          : (__mmask16)((1u << ((__builtin_popcount(mask) + 3) / 4)) - 1u);
@@ -101,7 +128,7 @@ FGQ_VNNI_INLINE int32_t vnni_hsum(__m256i v)
 }
 
 /* C of weight rows rows[0..3] (see above), modulo 2^32. */
-FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *rows, const vnni_consts *c,
+FGQ_VNNI_INLINE void vnni_wsums(int wk, const fgq_qweights *qw, const int64_t *rows, const vnni_consts *c,
                                 uint32_t *out)
 {
     const int64_t K = qw->k, G = qw->has_gs ? qw->group : K;
@@ -119,7 +146,7 @@ FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *r
         for (int64_t k = k0; k < k1; k += 32) {
             const __mmask32 mask = vnni_mask(k, k1);
             for (int j = 0; j < VNNI_NR; j++)
-                q[j] = _mm256_dpbusd_epi32(q[j], c->ones, vnni_w(t2, w[j], k, mask, c));
+                q[j] = _mm256_dpbusd_epi32(q[j], c->ones, vnni_w(wk, w[j], k, mask, c));
         }
         for (int j = 0; j < VNNI_NR; j++)
             acc[j] = qw->has_gs ? _mm256_add_epi32(acc[j], _mm256_mullo_epi32(q[j], _mm256_set1_epi32(vnni_mult(qw, rows[j], g))))
@@ -130,10 +157,12 @@ FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *r
 }
 
 /* 32 weights from k of a chunk wholly inside the row (no mask). */
-FGQ_VNNI_INLINE __m256i vnni_w_full(int t2, const uint8_t *row, int64_t k, const vnni_consts *c)
+FGQ_VNNI_INLINE __m256i vnni_w_full(int wk, const uint8_t *row, int64_t k, const vnni_consts *c)
 {
-    if (!t2)
+    if (wk == VNNI_S8)
         return _mm256_loadu_si256((const __m256i *)(row + k));
+    if (wk == VNNI_S4)
+        return vnni_s4_decode(_mm_loadu_si128((const __m128i *)(row + k / 2)), c);
     const __m256i b = _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(row + k / 4)));
     const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(b, c->rep), c->sel);
     return _mm256_sub_epi8(_mm256_cmpeq_epi8(v, c->two), _mm256_cmpeq_epi8(v, c->one));
@@ -188,7 +217,7 @@ FGQ_VNNI_INLINE __m128i qgemm_vnni_hsum4(__m256i x0, __m256i x1, __m256i x2, __m
 
 /* 4 activation rows × weight rows w[0..3], no GS; C known (ws). Named
  * accumulators, not arrays: GCC kept arrays of vectors on the stack. */
-FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const uint8_t *const *w, int nj,
+FGQ_VNNI_INLINE void vnni_t44(int wk, int a_s8, const fgq_qweights *qw, const uint8_t *const *w, int nj,
                               const uint8_t *a, int64_t lda, uint32_t zxp, const vnni_consts *c, const uint32_t *ws,
                               int32_t *out, int64_t ldd)
 {
@@ -197,8 +226,8 @@ FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const ui
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
     __m256i c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
     for (int64_t k = 0; k < kf; k += 32) {
-        const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
-        const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+        const __m256i w0 = vnni_w_full(wk, w[0], k, c), w1 = vnni_w_full(wk, w[1], k, c);
+        const __m256i w2 = vnni_w_full(wk, w[2], k, c), w3 = vnni_w_full(wk, w[3], k, c);
         __m256i x = vnni_a_full(a_s8, a0 + k, c);
         VNNI_ROW4(0, x);
         x = vnni_a_full(a_s8, a1 + k, c);
@@ -210,8 +239,8 @@ FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const ui
     }
     if (kf < K) {
         const __mmask32 mask = vnni_mask(kf, K);
-        const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
-        const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+        const __m256i w0 = vnni_w(wk, w[0], kf, mask, c), w1 = vnni_w(wk, w[1], kf, mask, c);
+        const __m256i w2 = vnni_w(wk, w[2], kf, mask, c), w3 = vnni_w(wk, w[3], kf, mask, c);
         __m256i x = vnni_a_mask(a_s8, a0 + kf, mask, c);
         VNNI_ROW4(0, x);
         x = vnni_a_mask(a_s8, a1 + kf, mask, c);
@@ -229,7 +258,7 @@ FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const ui
 
 /* 2 activation rows × w[0..3] with group multipliers (groups of 32·j or one
  * group): per group unscaled sums p, then acc += p·m; C known (ws). */
-FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const int64_t *rows,
+FGQ_VNNI_INLINE void vnni_t24g(int wk, int a_s8, const fgq_qweights *qw, const int64_t *rows,
                                const uint8_t *const *w, int nj, const uint8_t *a, int64_t lda, uint32_t zxp,
                                const vnni_consts *c, const uint32_t *ws, int32_t *out, int64_t ldd)
 {
@@ -241,8 +270,8 @@ FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const i
         __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
                 c13 = c00;
         for (int64_t k = k0; k < kf; k += 32) {
-            const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
-            const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+            const __m256i w0 = vnni_w_full(wk, w[0], k, c), w1 = vnni_w_full(wk, w[1], k, c);
+            const __m256i w2 = vnni_w_full(wk, w[2], k, c), w3 = vnni_w_full(wk, w[3], k, c);
             __m256i x = vnni_a_full(a_s8, a0 + k, c);
             VNNI_ROW4(0, x);
             x = vnni_a_full(a_s8, a1 + k, c);
@@ -250,8 +279,8 @@ FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const i
         }
         if (kf < k1) {
             const __mmask32 mask = vnni_mask(kf, k1);
-            const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
-            const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+            const __m256i w0 = vnni_w(wk, w[0], kf, mask, c), w1 = vnni_w(wk, w[1], kf, mask, c);
+            const __m256i w2 = vnni_w(wk, w[2], kf, mask, c), w3 = vnni_w(wk, w[3], kf, mask, c);
             __m256i x = vnni_a_mask(a_s8, a0 + kf, mask, c);
             VNNI_ROW4(0, x);
             x = vnni_a_mask(a_s8, a1 + kf, mask, c);
@@ -274,7 +303,7 @@ FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const i
 
 /* 1 activation row × w[0..3], GS or not; with_c: C summed here too (one
  * pass over the weights: GEMV), else taken from ws. */
-FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *qw, const int64_t *rows,
+FGQ_VNNI_INLINE void vnni_t14(int wk, int a_s8, int with_c, const fgq_qweights *qw, const int64_t *rows,
                               const uint8_t *const *w, int nj, const uint8_t *a, uint32_t zxp, const vnni_consts *c,
                               uint32_t *ws, int32_t *out)
 {
@@ -284,8 +313,8 @@ FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *
         const int64_t k1 = K - k0 > G ? k0 + G : K, kf = k0 + ((k1 - k0) & ~(int64_t)31);
         __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, e0 = c00, e1 = c00, e2 = c00, e3 = c00;
         for (int64_t k = k0; k < kf; k += 32) {
-            const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
-            const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+            const __m256i w0 = vnni_w_full(wk, w[0], k, c), w1 = vnni_w_full(wk, w[1], k, c);
+            const __m256i w2 = vnni_w_full(wk, w[2], k, c), w3 = vnni_w_full(wk, w[3], k, c);
             const __m256i x = vnni_a_full(a_s8, a + k, c);
             VNNI_ROW4(0, x);
             if (with_c) {
@@ -297,8 +326,8 @@ FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *
         }
         if (kf < k1) {
             const __mmask32 mask = vnni_mask(kf, k1);
-            const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
-            const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+            const __m256i w0 = vnni_w(wk, w[0], kf, mask, c), w1 = vnni_w(wk, w[1], kf, mask, c);
+            const __m256i w2 = vnni_w(wk, w[2], kf, mask, c), w3 = vnni_w(wk, w[3], kf, mask, c);
             const __m256i x = vnni_a_mask(a_s8, a + kf, mask, c);
             VNNI_ROW4(0, x);
             if (with_c) {
@@ -358,7 +387,7 @@ FGQ_VNNI_INLINE int vnni_rows(const fgq_qweights *qw, int64_t first, int64_t i, 
 }
 
 /* The whole kernel: rows j0 .. j0+n of W against m activation rows. */
-FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+FGQ_VNNI_INLINE void vnni_gemm_as(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                   int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd)
 {
     vnni_consts c;
@@ -372,7 +401,7 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
             for (int64_t i = 0; i < n; i += VNNI_NR) {
                 const int nj = vnni_rows(qw, j0, i, n, rows, w);
                 uint32_t ws[VNNI_NR];
-                vnni_t14(t2, a_s8, 1, qw, rows, w, nj, a + r * lda, zxp, &c, ws, dot + r * ldd + i);
+                vnni_t14(wk, a_s8, 1, qw, rows, w, nj, a + r * lda, zxp, &c, ws, dot + r * ldd + i);
             }
         return;
     }
@@ -385,7 +414,7 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
         for (int64_t i = 0; i < nb; i += VNNI_NR) {
             vnni_rows(qw, j0 + b0, i, nb, rows, w);
             uint32_t w4[VNNI_NR];
-            vnni_wsums(t2, qw, rows, &c, w4);
+            vnni_wsums(wk, qw, rows, &c, w4);
             for (int j = 0; j < VNNI_NR && i + j < nb; j++)
                 wsb[i + j] = w4[j];
         }
@@ -398,9 +427,9 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
                 for (int64_t r = 0; r < mf; r += mr) {
                     int32_t *out = dot + r * ldd + b0 + i;
                     if (gs)
-                        vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t24g(wk, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                     else
-                        vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t44(wk, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                 }
             }
         } else {
@@ -410,28 +439,29 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
                     const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
                     int32_t *out = dot + r * ldd + b0 + i;
                     if (gs)
-                        vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t24g(wk, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                     else
-                        vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t44(wk, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                 }
         }
         for (int64_t r = mf; r < m; r++)
             for (int64_t i = 0; i < nb; i += VNNI_NR) {
                 const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
-                vnni_t14(t2, a_s8, 0, qw, rows, w, nj, a + r * lda, zxp, &c, wsb + i, dot + r * ldd + b0 + i);
+                vnni_t14(wk, a_s8, 0, qw, rows, w, nj, a + r * lda, zxp, &c, wsb + i, dot + r * ldd + b0 + i);
             }
     }
 }
 
-/* t2 with 4+ activation rows: the tiles would decode every chunk once per
- * 2 or 4 activation rows; instead blocks of weight rows are decoded once
- * into s8 codes {−1, 0, +1} in the caller's work buffer (rows padded to 32;
- * FGQ_QGEMM_T2_DECODE_BYTES, qgemm_dispatch.h) and run as s8 weights with the
- * same group multipliers: the same integers. */
-enum { VNNI_DEC_BYTES = FGQ_QGEMM_T2_DECODE_BYTES };
+/* t2 and s4 with 4+ activation rows: the tiles would decode every chunk once
+ * per 2 or 4 activation rows; instead blocks of weight rows are decoded once
+ * into s8 codes ({−1, 0, +1} or −8..7) in the caller's work buffer (rows
+ * padded to 32; FGQ_QGEMM_DECODE_BYTES, qgemm_dispatch.h) and run as s8
+ * weights with the same group multipliers: the same integers. */
+enum { VNNI_DEC_BYTES = FGQ_QGEMM_DECODE_BYTES };
 
-FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                          int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *dec)
+FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
+                                       const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
+                                       uint8_t *dec)
 {
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
@@ -443,7 +473,7 @@ FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int6
         for (int64_t i = 0; i < nb; i++) {
             const uint8_t *row = qw->codes + (j0 + b0 + i) * qw->row_bytes;
             for (int64_t k = 0; k < K; k += 32)
-                _mm256_storeu_si256((__m256i *)(dec + i * rs + k), vnni_w(1, row, k, vnni_mask(k, K), &c));
+                _mm256_storeu_si256((__m256i *)(dec + i * rs + k), vnni_w(wk, row, k, vnni_mask(k, K), &c));
         }
         fgq_qweights dq = *qw;
         dq.dtype = FGQ_DT_S8;
@@ -452,25 +482,26 @@ FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int6
         dq.rows = nb;
         if (qw->has_gs)
             dq.gs = qw->gs + (j0 + b0) * qw->n_groups; /* n_alpha is 1 here (fits) */
-        vnni_gemm_as(0, a_s8, &dq, 0, nb, a, lda, m, zx, dot + b0, ldd);
+        vnni_gemm_as(VNNI_S8, a_s8, &dq, 0, nb, a, lda, m, zx, dot + b0, ldd);
     }
 }
 
-/* work: FGQ_QGEMM_T2_DECODE_BYTES for t2 (NULL: decode in registers, the same integers). */
-FGQ_VNNI_INLINE void vnni_gemm(int t2, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+/* work: FGQ_QGEMM_DECODE_BYTES for t2 and s4 (NULL: decode in registers, the
+ * same integers). */
+FGQ_VNNI_INLINE void vnni_gemm(int wk, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work)
 {
-    if (t2 && work != NULL && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
+    if (wk != VNNI_S8 && work != NULL && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
         if (a_s8)
-            vnni_gemm_t2_decoded(1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+            vnni_gemm_decoded(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
         else
-            vnni_gemm_t2_decoded(0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+            vnni_gemm_decoded(wk, 0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
         return;
     }
     if (a_s8)
-        vnni_gemm_as(t2, 1, qw, j0, n, a, lda, m, zx, dot, ldd);
+        vnni_gemm_as(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd);
     else
-        vnni_gemm_as(t2, 0, qw, j0, n, a, lda, m, zx, dot, ldd);
+        vnni_gemm_as(wk, 0, qw, j0, n, a, lda, m, zx, dot, ldd);
 }
 
 #endif /* x86 */
