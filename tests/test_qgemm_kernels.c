@@ -530,6 +530,11 @@ static void test_limits(void)
     limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 4095, 96, 1, 255, 255, "s4 x s8 all 7 g96 M255 K4095");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 64, 1, 255, 255, "s4 all -8 g64 d -255 M255 K4128");
     limit_case(FGQ_DT_S4, FGQ_DT_S8, -128, 127, 2, 4095, 0, 1, 1, 0, "s4 x s8 zx -128 per channel K4095");
+    /* grouped t2 and s4 with 4+ rows where K fits a weight panel (qgemm_avx512vnni.h): 8 weight
+     * rows in the lanes, the multipliers one vector a group */
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s4 all -8 g32 M255 K1792 panels");
+    limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s4 x s8 all 7 g64 M255 K1791 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 2, 1790, 32, 1, 255, 255, "t2 all -1 g32 d -255 K1790 panels");
 }
 
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop

@@ -42,6 +42,7 @@
 #include "qgemm_dispatch.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define FGQ_VNNI_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #define FGQ_VNNI_FN __attribute__((target(FGQ_VNNI_TARGET)))
@@ -486,11 +487,168 @@ FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw,
     }
 }
 
+/* t2 and s4 with group multipliers and 4+ activation rows. In the tiles above
+ * every (activation row, weight row) pair needs a vpmulld and a vpaddd per
+ * group (with groups of 32: one per vpdpbusd), and the multipliers are
+ * broadcast from scalars per group. Here the lanes are weight rows instead:
+ * a panel of 8 weight rows is decoded once to s8 and transposed to quads,
+ * pan[q] = [w_0[4q..4q+3], ..., w_7[4q..4q+3]] (vpdpbusd's layout), and each
+ * activation row broadcasts 4 bytes a[4q..4q+3] against it. Per group one
+ * vpmulld by the panel's vector of 8 multipliers then serves 8 weight rows
+ * and G/4 vpdpbusd, and the results need no horizontal sums. The panel in
+ * the work buffer: the quads (32·⌈K/32⌉·8 bytes), the multipliers
+ * min(m, W_MMAX) as int32 [n_groups][8], and C per row (uint32 [8]); rows
+ * past the block are zero codes with multiplier 0. The same integers as
+ * above, modulo 2^32. */
+enum { VNNI_PR = 8 }; /* weight rows a panel: the int32 lanes of a vector */
+
+static inline int64_t vnni_panel_bytes(const fgq_qweights *qw)
+{
+    return (qw->k + 31) / 32 * 32 * VNNI_PR + qw->n_groups * VNNI_PR * 4 + VNNI_PR * 4;
+}
+
+/* Weight rows r0 .. r0 + np − 1 (np <= 8) of kind wk into the panel at pan. */
+FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r0, int np, uint8_t *pan,
+                                       const vnni_consts *c)
+{
+    const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
+    const __m256i z = _mm256_setzero_si256();
+    for (int64_t k = 0; k < K; k += 32) {
+        const __mmask32 mask = vnni_mask(k, K);
+        __m256i v[VNNI_PR];
+        for (int j = 0; j < VNNI_PR; j++)
+            v[j] = j < np ? vnni_w(wk, qw->codes + (r0 + j) * qw->row_bytes, k, mask, c) : z;
+        /* 8×8 transpose of 4-byte quads: v[j] quad i -> out[i] lane j */
+        const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+        const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+        const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+        const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+        const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+        __m256i *dst = (__m256i *)(void *)(pan + k * VNNI_PR);
+        _mm256_storeu_si256(dst + 0, _mm256_permute2x128_si256(u0, u4, 0x20));
+        _mm256_storeu_si256(dst + 1, _mm256_permute2x128_si256(u1, u5, 0x20));
+        _mm256_storeu_si256(dst + 2, _mm256_permute2x128_si256(u2, u6, 0x20));
+        _mm256_storeu_si256(dst + 3, _mm256_permute2x128_si256(u3, u7, 0x20));
+        _mm256_storeu_si256(dst + 4, _mm256_permute2x128_si256(u0, u4, 0x31));
+        _mm256_storeu_si256(dst + 5, _mm256_permute2x128_si256(u1, u5, 0x31));
+        _mm256_storeu_si256(dst + 6, _mm256_permute2x128_si256(u2, u6, 0x31));
+        _mm256_storeu_si256(dst + 7, _mm256_permute2x128_si256(u3, u7, 0x31));
+    }
+    int32_t *mult = (int32_t *)(void *)(pan + nq * 32);
+    for (int64_t g = 0; g < ng; g++)
+        for (int j = 0; j < VNNI_PR; j++)
+            mult[g * VNNI_PR + j] = j < np ? vnni_mult(qw, r0 + j, g) : 0;
+    /* C per row: Σ_g m_g·Σ_{k∈g} w (zero quads past K add nothing) */
+    __m256i cs = z;
+    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
+        const int64_t q1 = (K - k0 > G ? k0 + G : K + 3) / 4;
+        __m256i e = z;
+        for (int64_t q = k0 / 4; q < q1; q++)
+            e = _mm256_dpbusd_epi32(e, c->ones, _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32)));
+        cs = _mm256_add_epi32(cs, _mm256_mullo_epi32(e, _mm256_loadu_si256((const __m256i *)(void *)(mult + g * VNNI_PR))));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)(mult + ng * VNNI_PR), cs);
+}
+
+/* 4 bytes of activations from p, broadcast (s8 ones flipped). */
+FGQ_VNNI_INLINE __m256i vnni_a4(int a_s8, const uint8_t *p, const vnni_consts *c)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    const __m256i x = _mm256_set1_epi32(v);
+    return a_s8 ? _mm256_xor_si256(x, c->flip) : x;
+}
+/* The same for the last quad of a row, n < 4 bytes (nothing past them read). */
+FGQ_VNNI_INLINE __m256i vnni_a4_tail(int a_s8, const uint8_t *p, int64_t n, const vnni_consts *c)
+{
+    const __m256i x = _mm256_broadcastd_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p));
+    return a_s8 ? _mm256_xor_si256(x, c->flip) : x; /* bytes past n meet zero weights */
+}
+
+/* Activation rows a .. a + 3·lda (rows past nr repeat the first and are not
+ * stored) × the panel's np weight rows: out[r·ldd + j]. */
+FGQ_VNNI_INLINE void vnni_p48(int a_s8, const fgq_qweights *qw, const uint8_t *pan, int np, const uint8_t *a,
+                              int64_t lda, int nr, uint32_t zxp, const vnni_consts *c, int32_t *out, int64_t ldd)
+{
+    const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
+    const uint8_t *a0 = a, *a1 = nr > 1 ? a + lda : a, *a2 = nr > 2 ? a + 2 * lda : a, *a3 = nr > 3 ? a + 3 * lda : a;
+    const int32_t *mult = (const int32_t *)(const void *)(pan + nq * 32);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
+        const int64_t k1 = K - k0 > G ? k0 + G : K, qf = k1 / 4; /* full quads end at qf */
+        __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+        for (int64_t q = k0 / 4; q < qf; q++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32));
+            __m256i x = vnni_a4(a_s8, a0 + 4 * q, c);
+            VNNI_DP(c0, x, w);
+            x = vnni_a4(a_s8, a1 + 4 * q, c);
+            VNNI_DP(c1, x, w);
+            x = vnni_a4(a_s8, a2 + 4 * q, c);
+            VNNI_DP(c2, x, w);
+            x = vnni_a4(a_s8, a3 + 4 * q, c);
+            VNNI_DP(c3, x, w);
+        }
+        if (qf * 4 < k1) { /* K % 4 codes in the row's last group */
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(pan + qf * 32));
+            const int64_t t = k1 - qf * 4;
+            __m256i x = vnni_a4_tail(a_s8, a0 + 4 * qf, t, c);
+            VNNI_DP(c0, x, w);
+            x = vnni_a4_tail(a_s8, a1 + 4 * qf, t, c);
+            VNNI_DP(c1, x, w);
+            x = vnni_a4_tail(a_s8, a2 + 4 * qf, t, c);
+            VNNI_DP(c2, x, w);
+            x = vnni_a4_tail(a_s8, a3 + 4 * qf, t, c);
+            VNNI_DP(c3, x, w);
+        }
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)(mult + g * VNNI_PR));
+        s0 = _mm256_add_epi32(s0, _mm256_mullo_epi32(c0, m));
+        s1 = _mm256_add_epi32(s1, _mm256_mullo_epi32(c1, m));
+        s2 = _mm256_add_epi32(s2, _mm256_mullo_epi32(c2, m));
+        s3 = _mm256_add_epi32(s3, _mm256_mullo_epi32(c3, m));
+    }
+    const __m256i zc = _mm256_mullo_epi32(_mm256_set1_epi32((int32_t)zxp),
+                                          _mm256_loadu_si256((const __m256i *)(const void *)(mult + ng * VNNI_PR)));
+    const __mmask8 sm = (__mmask8)((1u << np) - 1u);
+    _mm256_mask_storeu_epi32(out, sm, _mm256_sub_epi32(s0, zc));
+    if (nr > 1)
+        _mm256_mask_storeu_epi32(out + ldd, sm, _mm256_sub_epi32(s1, zc));
+    if (nr > 2)
+        _mm256_mask_storeu_epi32(out + 2 * ldd, sm, _mm256_sub_epi32(s2, zc));
+    if (nr > 3)
+        _mm256_mask_storeu_epi32(out + 3 * ldd, sm, _mm256_sub_epi32(s3, zc));
+}
+
+FGQ_VNNI_INLINE void vnni_gemm_panels(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
+                                      const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
+                                      uint8_t *pan)
+{
+    vnni_consts c;
+    vnni_consts_init(&c, a_s8);
+    const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
+    for (int64_t p0 = 0; p0 < n; p0 += VNNI_PR) {
+        const int np = n - p0 < VNNI_PR ? (int)(n - p0) : VNNI_PR;
+        vnni_panel_decode(wk, qw, j0 + p0, np, pan, &c);
+        for (int64_t r = 0; r < m; r += 4)
+            vnni_p48(a_s8, qw, pan, np, a + r * lda, lda, m - r < 4 ? (int)(m - r) : 4, zxp, &c, dot + r * ldd + p0,
+                     ldd);
+    }
+}
+
 /* work: FGQ_QGEMM_DECODE_BYTES for t2 and s4 (NULL: decode in registers, the
  * same integers). */
 FGQ_VNNI_INLINE void vnni_gemm(int wk, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work)
 {
+    if (wk != VNNI_S8 && qw->has_gs && work != NULL && m >= VNNI_MR && vnni_panel_bytes(qw) <= VNNI_DEC_BYTES) {
+        if (a_s8)
+            vnni_gemm_panels(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+        else
+            vnni_gemm_panels(wk, 0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+        return;
+    }
     if (wk != VNNI_S8 && work != NULL && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
         if (a_s8)
             vnni_gemm_decoded(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd, work);

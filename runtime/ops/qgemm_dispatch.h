@@ -211,7 +211,9 @@ void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, 
 /* qgemm_u8{s8,t2,s4}_4x4c32__avx512vnni.c: 4 activation rows × 4 weight
  * rows a tile, 32 k a step, vpdpbusd; t2 and s4 decoded to s8 (once per
  * block of weight rows with 4+ activation rows and a work buffer, else in
- * registers). Fits: fgq_qgemm_vnni_fits. */
+ * registers; with group multipliers, into panels of 8 weight rows in the
+ * lanes, 4 activation rows × 8 weight rows a tile). Fits:
+ * fgq_qgemm_vnni_fits. */
 void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
