@@ -108,18 +108,32 @@ static inline int32_t pk_quad(const uint8_t *w, int64_t q, int64_t K)
  * the work buffer (t2 and s4 decoded with the VNNI kernels' vnni_w; s8
  * copied), zero past K. Per group: unscaled sums p = Σ_{k∈g} w·a' in 8
  * accumulators, then acc += m_g·p (2 channels × 4 position vectors: 8 + 8
- * registers). C = Σ_g m_g·Σ_{k∈g} w per channel, and the result acc − zx'·C,
+ * registers). C = Σ_g m_g·Σ_{k∈g} w per channel (summed while decoding:
+ * pk2_row), and the result acc − zx'·C,
  * modulo 2^32 and exact by §3.5, as in qgemm_avx512vnni.h. */
 
-/* Row `row` of W as s8 codes into dst (4·Kq bytes, zero past K). */
-FGQ_VNNI_INLINE void pk2_row(int wk, const fgq_qweights *qw, int64_t row, uint8_t *dst, int64_t Kp,
-                             const vnni_consts *c)
+/* Row `row` of W as s8 codes into dst (4·Kq bytes, zero past K); returns
+ * its C = Σ_g m_g·Σ_{k∈g} w (mod 2^32), summed in the same pass: a chunk of
+ * 32 codes never straddles two groups (G is a multiple of 32, or K). */
+FGQ_VNNI_INLINE uint32_t pk2_row(int wk, const fgq_qweights *qw, int64_t row, uint8_t *dst, int64_t Kp, int64_t G,
+                                 const vnni_consts *c)
 {
     const uint8_t *w = qw->codes + row * qw->row_bytes;
     const int64_t K = qw->k;
     memset(dst + (K & ~(int64_t)31), 0, (size_t)(Kp - (K & ~(int64_t)31)));
-    for (int64_t k = 0; k < K; k += 32)
-        _mm256_mask_storeu_epi8(dst + k, vnni_mask(k, K), vnni_w(wk, w, k, vnni_mask(k, K), c));
+    __m256i cs = _mm256_setzero_si256(), e = cs;
+    for (int64_t k = 0, g = 0; k < K; k += 32) {
+        const __mmask32 mask = vnni_mask(k, K);
+        const __m256i v = vnni_w(wk, w, k, mask, c);
+        _mm256_mask_storeu_epi8(dst + k, mask, v);
+        e = _mm256_dpbusd_epi32(e, c->ones, v);
+        if (k + 32 >= K || (k + 32) % G == 0) { /* the group's last chunk */
+            cs = _mm256_add_epi32(cs, qw->has_gs ? _mm256_mullo_epi32(e, _mm256_set1_epi32(vnni_mult(qw, row, g))) : e);
+            e = _mm256_setzero_si256();
+            g++;
+        }
+    }
+    return (uint32_t)vnni_hsum(cs);
 }
 
 /* The 2x32c4 kernels' body for weight kind wk (VNNI_S8 with GS, VNNI_T2, VNNI_S4). */
@@ -136,15 +150,13 @@ FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qwei
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
     for (int64_t jg = 0; jg < nb; jg += 2) {
         const int64_t r0 = j0 + jg, r1 = j0 + (jg + 1 < nb ? jg + 1 : jg);
-        pk2_row(wk, qw, r0, wb[0], Kp, &c);
-        pk2_row(wk, qw, r1, wb[1], Kp, &c);
+        const uint32_t cs0 = pk2_row(wk, qw, r0, wb[0], Kp, G, &c), cs1 = pk2_row(wk, qw, r1, wb[1], Kp, G, &c);
         __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
                 a13 = a00;
-        uint32_t cs0 = 0, cs1 = 0; /* C of each channel */
         for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
             const int64_t q0 = k0 / 4, q1 = (k0 + G < K ? k0 + G : K + 3) / 4;
             __m256i p00 = _mm256_setzero_si256(), p01 = p00, p02 = p00, p03 = p00, p10 = p00, p11 = p00, p12 = p00,
-                    p13 = p00, e0 = p00, e1 = p00;
+                    p13 = p00;
             for (int64_t q = q0; q < q1; q++) {
                 const uint8_t *src = pa + q * 4 * PK_TP;
                 const __m256i x0 = _mm256_loadu_si256((const __m256i *)src);
@@ -164,17 +176,9 @@ FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qwei
                 VNNI_DP(p12, x2, b1);
                 VNNI_DP(p13, x3, b1);
             }
-            /* Σ_{k∈g} w of both rows (lanes of 4-byte sums; the quads are the group's) */
-            for (int64_t q = q0; q < q1; q += 8) {
-                const __mmask32 m = vnni_mask(4 * q, 4 * q1);
-                VNNI_DP(e0, c.ones, _mm256_maskz_loadu_epi8(m, wb[0] + 4 * q));
-                VNNI_DP(e1, c.ones, _mm256_maskz_loadu_epi8(m, wb[1] + 4 * q));
-            }
-            const int32_t m0 = vnni_mult(qw, r0, g), m1 = vnni_mult(qw, r1, g);
-            cs0 += (uint32_t)m0 * (uint32_t)vnni_hsum(e0);
-            cs1 += (uint32_t)m1 * (uint32_t)vnni_hsum(e1);
             if (qw->has_gs) {
-                const __m256i mv0 = _mm256_set1_epi32(m0), mv1 = _mm256_set1_epi32(m1);
+                const __m256i mv0 = _mm256_set1_epi32(vnni_mult(qw, r0, g));
+                const __m256i mv1 = _mm256_set1_epi32(vnni_mult(qw, r1, g));
                 a00 = _mm256_add_epi32(a00, _mm256_mullo_epi32(p00, mv0));
                 a01 = _mm256_add_epi32(a01, _mm256_mullo_epi32(p01, mv0));
                 a02 = _mm256_add_epi32(a02, _mm256_mullo_epi32(p02, mv0));

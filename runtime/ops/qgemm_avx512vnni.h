@@ -71,8 +71,8 @@ FGQ_VNNI_INLINE void vnni_consts_init(vnni_consts *c, int a_s8)
     c->one = _mm256_set1_epi32(0x40100401);
     c->two = _mm256_set1_epi32((int)0x80200802u);
     c->nib = _mm256_set1_epi8(0x0F);
-    c->sx4 = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6,
-                              -5, -4, -3, -2, -1);
+    c->sx4 = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7,
+                              -6, -5, -4, -3, -2, -1);
     c->ones = _mm256_set1_epi8(1);
     c->flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0);
 }
@@ -548,7 +548,8 @@ FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r
         __m256i e = z;
         for (int64_t q = k0 / 4; q < q1; q++)
             e = _mm256_dpbusd_epi32(e, c->ones, _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32)));
-        cs = _mm256_add_epi32(cs, _mm256_mullo_epi32(e, _mm256_loadu_si256((const __m256i *)(void *)(mult + g * VNNI_PR))));
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(void *)(mult + g * VNNI_PR));
+        cs = _mm256_add_epi32(cs, _mm256_mullo_epi32(e, m));
     }
     _mm256_storeu_si256((__m256i *)(void *)(mult + ng * VNNI_PR), cs);
 }
