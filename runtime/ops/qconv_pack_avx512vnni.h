@@ -123,9 +123,15 @@ FGQ_VNNI_INLINE uint32_t pk2_row(int wk, const fgq_qweights *qw, int64_t row, ui
     memset(dst + (K & ~(int64_t)31), 0, (size_t)(Kp - (K & ~(int64_t)31)));
     __m256i cs = _mm256_setzero_si256(), e = cs;
     for (int64_t k = 0, g = 0; k < K; k += 32) {
-        const __mmask32 mask = vnni_mask(k, K);
-        const __m256i v = vnni_w(wk, w, k, mask, c);
-        _mm256_mask_storeu_epi8(dst + k, mask, v);
+        __m256i v;
+        if (K - k >= 32) { /* a whole chunk: no masks */
+            v = vnni_w_full(wk, w, k, c);
+            _mm256_storeu_si256((__m256i *)(void *)(dst + k), v);
+        } else {
+            const __mmask32 mask = vnni_mask(k, K);
+            v = vnni_w(wk, w, k, mask, c);
+            _mm256_mask_storeu_epi8(dst + k, mask, v);
+        }
         e = _mm256_dpbusd_epi32(e, c->ones, v);
         if (k + 32 >= K || (k + 32) % G == 0) { /* the group's last chunk */
             cs = _mm256_add_epi32(cs, qw->has_gs ? _mm256_mullo_epi32(e, _mm256_set1_epi32(vnni_mult(qw, row, g))) : e);

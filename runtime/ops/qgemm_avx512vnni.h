@@ -474,7 +474,8 @@ FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw,
         for (int64_t i = 0; i < nb; i++) {
             const uint8_t *row = qw->codes + (j0 + b0 + i) * qw->row_bytes;
             for (int64_t k = 0; k < K; k += 32)
-                _mm256_storeu_si256((__m256i *)(dec + i * rs + k), vnni_w(wk, row, k, vnni_mask(k, K), &c));
+                _mm256_storeu_si256((__m256i *)(dec + i * rs + k),
+                                    K - k >= 32 ? vnni_w_full(wk, row, k, &c) : vnni_w(wk, row, k, vnni_mask(k, K), &c));
         }
         fgq_qweights dq = *qw;
         dq.dtype = FGQ_DT_S8;
@@ -517,7 +518,9 @@ FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r
         const __mmask32 mask = vnni_mask(k, K);
         __m256i v[VNNI_PR];
         for (int j = 0; j < VNNI_PR; j++)
-            v[j] = j < np ? vnni_w(wk, qw->codes + (r0 + j) * qw->row_bytes, k, mask, c) : z;
+            v[j] = j >= np                ? z
+                   : mask == 0xFFFFFFFFu ? vnni_w_full(wk, qw->codes + (r0 + j) * qw->row_bytes, k, c)
+                                         : vnni_w(wk, qw->codes + (r0 + j) * qw->row_bytes, k, mask, c);
         /* 8×8 transpose of 4-byte quads: v[j] quad i -> out[i] lane j */
         const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
         const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
