@@ -273,7 +273,9 @@ static void test_qconv_random(void)
         ccase_free(&c);
     }
     CHECK_MSG(bad == 0, "%d random QCONV cases differ from the reference", bad);
-    CHECK(vnni >= per_kind * 23 / 20 && other >= per_kind * 3 / 20 && depthwise >= per_kind);
+    /* "other": layouts no VNNI row takes (the AVX2 rows'); s4 in the VNNI layouts left it for
+     * the VNNI count when s4 got its VNNI kernels */
+    CHECK(vnni >= per_kind * 23 / 20 && other >= per_kind / 10 && depthwise >= per_kind);
     CHECK(packed_s4 >= per_kind / 5);
 #if defined(__x86_64__) || defined(__i386__)
     /* the s4 layers of the packed set run qconv_u8s4_2x32c4__avx512vnni where the CPU has VNNI */
