@@ -7,8 +7,9 @@
  *   --m M --k K --n N                 QGEMM, A u8 [M, K] × W [N, K] -> Y u8 [M, N]
  *   --conv C,H,W,OC,KH,KW,PAD         QCONV, X u8 [1, C, H, W], stride 1, dilation 1
  *                                     (GEMM view: M = output pixels, K = C·KH·KW, N = OC)
- *   --weights s8|s4|ternary:gN[:SOLVER]   (default s8: per-channel, no GS; ternary:
- *                                     t2 codes + u8 group multipliers GS, W_MMAX = max m)
+ *   --weights s8|s4|s8:gN|s4:gN|ternary:gN[:SOLVER]   (default s8: per-channel, no GS;
+ *                                     s8:gN / s4:gN and ternary: codes + u8 group
+ *                                     multipliers GS, W_MMAX = max m)
  *   --threads T  (tools/threadpool.h, the caller's thread included; default 1)
  *   --reps R     at most R timed runs (default 50) ...
  *   --budget S   ... but stop once >= 3 runs and S seconds are done (default 2)
@@ -324,7 +325,7 @@ static int parse_conv(const char *s, cell_shape *cs)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_qgemm (--m M --k K --n N | --conv C,H,W,OC,KH,KW,PAD) [--weights s8|s4|ternary:gN]\n"
+    fprintf(stderr, "usage: bench_qgemm (--m M --k K --n N | --conv C,H,W,OC,KH,KW,PAD) [--weights s8|s4|s8:gN|s4:gN|ternary:gN]\n"
                     "                   [--threads T] [--reps R] [--budget SECONDS] [--kernels auto|ref] [--json]\n"
                     "       bench_qgemm --peak [--threads T] [--json]\n");
 }
@@ -395,8 +396,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_qgemm: %s\n", err.msg);
         return 2;
     }
-    if (!(pol.kind == FGQ_WQ_T2 || ((pol.kind == FGQ_WQ_S8 || pol.kind == FGQ_WQ_S4) && pol.group == 0))) {
-        fprintf(stderr, "bench_qgemm: --weights %s: only s8, s4 (per channel) and ternary:gN are benchmarked\n", wpol);
+    if (!(pol.kind == FGQ_WQ_T2 || pol.kind == FGQ_WQ_S8 || pol.kind == FGQ_WQ_S4)) {
+        fprintf(stderr, "bench_qgemm: --weights %s: only s8, s4 (per channel or :gN) and ternary:gN are benchmarked\n",
+                wpol);
         return 2;
     }
 
@@ -418,8 +420,33 @@ int main(int argc, char **argv)
     const int64_t cpb = pw.dtype == FGQ_DT_T2 ? 4 : pw.dtype == FGQ_DT_S4 ? 2 : 1;
     const int64_t kp = pw.layout.row_bytes * cpb;
     int32_t mmax = 0;
-    const int has_gs = pw.dtype == FGQ_DT_T2;
-    if (has_gs)
+    const int has_gs = pw.dtype == FGQ_DT_T2 || pol.group > 0;
+    /* s8:gN / s4:gN: the row step s_m and multipliers m_g as the tools integerise them
+     * (docs/quantized-ops.md §3.3: M from the §3.5 bound, s_m = max_g α_g / M, m_g =
+     * round(α_g / s_m)); the codes stay as packed against α_g (only the timing counts) */
+    uint8_t *gmults = NULL;
+    float *row_step = NULL;
+    if (has_gs && pw.dtype != FGQ_DT_T2) {
+        const int64_t G = pw.layout.n_groups, cmax = pw.dtype == FGQ_DT_S4 ? 8 : 128;
+        const int64_t bound = INT32_MAX / (K * cmax * 255);
+        const int32_t M_ = bound > 255 ? 255 : bound < 1 ? 1 : (int32_t)bound;
+        gmults = malloc((size_t)(N * G));
+        row_step = malloc((size_t)N * sizeof(float));
+        if (gmults == NULL || row_step == NULL)
+            return 1;
+        for (int64_t r = 0; r < N; r++) {
+            float amax = 0.0f;
+            for (int64_t g = 0; g < G; g++)
+                amax = pw.scales[r * G + g] > amax ? pw.scales[r * G + g] : amax;
+            row_step[r] = amax > 0.0f ? amax / (float)M_ : 1.0f;
+            for (int64_t g = 0; g < G; g++) {
+                const long m = lroundf(pw.scales[r * G + g] / row_step[r]);
+                gmults[r * G + g] = (uint8_t)(m < 0 ? 0 : m > M_ ? M_ : m);
+            }
+        }
+        mmax = M_;
+    }
+    if (pw.dtype == FGQ_DT_T2)
         for (int64_t i = 0; i < pw.layout.n_mults; i++)
             mmax = pw.mults[i] > mmax ? pw.mults[i] : mmax;
     if (has_gs && mmax < 1)
@@ -440,8 +467,9 @@ int main(int argc, char **argv)
      * that about ±3 std fills ±127 output steps. */
     const double s_x = 1.0 / 64.0;
     for (int64_t r = 0; r < N; r++) {
-        const double s_m = pw.scales[pw.dtype == FGQ_DT_T2 ? r : r * pw.layout.n_groups];
-        const double code_rms = pw.dtype == FGQ_DT_T2 ? 0.8 * (mmax > 0 ? mmax : 1) : pw.dtype == FGQ_DT_S4 ? 2.5 : 40.0;
+        const double s_m = row_step != NULL ? row_step[r] : pw.scales[pw.dtype == FGQ_DT_T2 ? r : r * pw.layout.n_groups];
+        const double code_rms = (pw.dtype == FGQ_DT_T2 ? 0.8 : pw.dtype == FGQ_DT_S4 ? 2.5 : 40.0) *
+                                (has_gs ? (mmax > 0 ? mmax : 1) : 1);
         const double s_y = 3.0 * sqrt((double)K) * 74.0 * code_rms * s_x * s_m / 127.0;
         if (fgq_quantize_multiplier(s_x * s_m / s_y, &req[2 * r], &req[2 * r + 1], &err) != FGQ_OK) {
             fprintf(stderr, "bench_qgemm: REQ row %lld: %s\n", (long long)r, err.msg);
@@ -488,11 +516,11 @@ int main(int argc, char **argv)
     treq.data = req;
     if (has_gs) {
         tgs.dtype = FGQ_DT_U8;
-        tgs.rank = pw.layout.n_alpha == 2 ? 3 : 2;
+        tgs.rank = pw.dtype == FGQ_DT_T2 && pw.layout.n_alpha == 2 ? 3 : 2;
         tgs.dims[0] = N;
         tgs.dims[1] = pw.layout.n_groups;
         tgs.dims[2] = 2;
-        tgs.data = pw.mults;
+        tgs.data = gmults != NULL ? gmults : pw.mults;
     }
     const fgq_tensor_view *ins[5] = { &tx, &tw, &tb, &treq, has_gs ? &tgs : NULL };
     const fgq_tensor_view *outs[1] = { &ty };
@@ -516,7 +544,7 @@ int main(int argc, char **argv)
     ip[FGQ_QP_QMAX] = 255;
     if (has_gs) {
         ip[FGQ_QP_W_GROUP] = (int32_t)pw.layout.group;
-        ip[FGQ_QP_W_NALPHA] = pw.layout.n_alpha;
+        ip[FGQ_QP_W_NALPHA] = pw.dtype == FGQ_DT_T2 ? pw.layout.n_alpha : 1;
         ip[FGQ_QP_W_MMAX] = mmax;
     }
 
@@ -594,8 +622,9 @@ int main(int argc, char **argv)
                  (long long)cs.w, (long long)cs.oc, (long long)cs.kh, (long long)cs.kw, (long long)cs.pad);
     else
         snprintf(shape, sizeof shape, "%lldx%lldx%lld", (long long)M, (long long)K, (long long)N);
-    if (pw.dtype == FGQ_DT_T2)
-        snprintf(label, sizeof label, "fgq-t2-g%lld", (long long)pol.group);
+    if (pw.dtype == FGQ_DT_T2 || has_gs)
+        snprintf(label, sizeof label, "fgq-%s-g%lld",
+                 pw.dtype == FGQ_DT_T2 ? "t2" : pw.dtype == FGQ_DT_S4 ? "s4" : "s8", (long long)pol.group);
     else
         snprintf(label, sizeof label, "fgq-%s", pw.dtype == FGQ_DT_S4 ? "s4" : "s8");
     const char *kname = kernel_name(op, pw.dtype, M, kernels);
@@ -613,6 +642,8 @@ int main(int argc, char **argv)
     free(node.scratch);
     fgq_threadpool_destroy(pool);
     fgq_packed_weights_free(&pw);
+    free(gmults);
+    free(row_step);
     free(x);
     free(y);
     free(bias);

@@ -3,7 +3,7 @@
  *
  * The scratch an op declares for a node (fgq_op_impl.scratch, fgq_ops.h), and so the
  * arena, follows from the node's shapes and from the build that runs it: which kernel
- * paths it has (x86's AVX-512 packed convolution and ternary decode, the float Conv's
+ * paths it has (x86's AVX-512 packed convolution and t2/s4 decode, the float Conv's
  * AVX2 panels) and how large their tiles are (application cores take up to ~96 KB a
  * thread, microcontrollers ~20 KB). A target profile is those numbers for one kind of
  * build, so a tool on one machine can give the arena another build will compute from the
@@ -36,7 +36,7 @@ typedef struct fgq_target {
     /* QCONV's depthwise path: the largest K, output plane and padded plane it takes */
     int32_t qconv_dw_max_k, qconv_dw_max_plane, qconv_dw_max_padded;
     int32_t qgemm_block_rows;      /* QGEMM: activation rows a block (their int32 dots × 64 channels) */
-    int32_t qgemm_t2_decode_bytes; /* QGEMM's block form: x86's ternary decode buffer (0: none) */
+    int32_t qgemm_decode_bytes;    /* QGEMM's block form: x86's t2/s4 decode buffer (0: none) */
     int32_t qconv_dyn_cols;        /* QCONV_DYN: im2col bytes of its kernel path (0: the reference only) */
     int32_t conv_f32_panels;       /* 1: the float Conv's packed GEMM panels (x86 AVX2) */
     int32_t view_bytes;            /* a tensor view's bytes there (at least sizeof(fgq_tensor_view)):

@@ -1,6 +1,6 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
- * VNNI qgemm_u8{s8,t2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
+ * VNNI qgemm_u8{s8,t2,s4}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
  * the AVX2 output stage qrequant__avx2; on AArch64 the SDOT rows
  * qgemm_u8{s8,t2}_1x4c16__neondot with dotprod and the SMMLA block form
  * qgemm_u8{s8,t2}_2x4c8__neoni8mm with I8MM) against its reference twin.
@@ -372,6 +372,9 @@ static void test_kernels_random(void)
                  has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
 #else
     CHECK(tried >= 3); /* at least the three AVX2 kernels (main skips CPUs without AVX2) */
+    if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) /* s4 runs the VNNI row where the CPU has VNNI */
+        CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+                     "qgemm_u8s4_4x4c32__avx512vnni") == 0);
 #endif
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
     printf("  AUTO runs: s8 %s, t2 %s, s4 %s (%d optimized rows tried)\n",
@@ -427,7 +430,10 @@ static void test_requant_random(void)
 
 /* The limits, one deterministic case each: |d| = 255 everywhere, extreme
  * codes, K at the §3.5 bound (s8 per channel 65793, s8 GS with M = 255: 258;
- * t2 with M = 255: 33025), and the t2 int16 flush (K = 5000 in one group). */
+ * t2 with M = 255: 33025; s4 1052688 and, M = 255, 4128), and the t2 int16
+ * flush (K = 5000 in one group). 5 activation rows: the block kernels run
+ * their 4-row tiles (t2 and s4 decoded to s8 where K fits the decode
+ * buffer) and their one-row tail. */
 static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, int wmode, int64_t k, int64_t group,
                        int32_t n_alpha, int32_t mmax, int32_t gs_val, const char *what)
 {
@@ -436,7 +442,7 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     c.wdt = wdt;
     c.xdt = xdt;
     c.ydt = FGQ_DT_U8;
-    c.m = 2;
+    c.m = 5;
     c.n = 5;
     c.k = k;
     c.kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((k + 1) / 2) : k;
@@ -518,6 +524,17 @@ static void test_limits(void)
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 1, 4127, 32, 1, 255, 255, "s4 all 7 g32 M255 K4127");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 2, 1, 255, 255, "s4 all -8 g2 d -255 M255");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 4127, 1, 1, 200, 255, "s4 all -8 g1 clamp 200");
+    /* s4 in the VNNI layouts: decoded once (K <= 4096) and in registers (K 4128), per channel and
+     * groups of 32·j, a masked tail chunk */
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 4096, 32, 1, 255, 255, "s4 all -8 g32 M255 K4096");
+    limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 4095, 96, 1, 255, 255, "s4 x s8 all 7 g96 M255 K4095");
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 64, 1, 255, 255, "s4 all -8 g64 d -255 M255 K4128");
+    limit_case(FGQ_DT_S4, FGQ_DT_S8, -128, 127, 2, 4095, 0, 1, 1, 0, "s4 x s8 zx -128 per channel K4095");
+    /* grouped t2 and s4 with 4+ rows where K fits a weight panel (qgemm_avx512vnni.h): 8 weight
+     * rows in the lanes, the multipliers one vector a group */
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s4 all -8 g32 M255 K1792 panels");
+    limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s4 x s8 all 7 g64 M255 K1791 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 2, 1790, 32, 1, 255, 255, "t2 all -1 g32 d -255 K1790 panels");
 }
 
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop

@@ -268,7 +268,7 @@ static void check_policy(const char *policy, fgq_threadpool *pool)
 
 /* This build's profile says what its kernels are: the conditions below are the kernels' own
  * #ifs (qconv.c's packed path, qdyn.c's QDYN_FAST, conv_f32_gemm.c's CONV_GEMM_X86,
- * qgemm_dispatch.h's x86 kernels and their ternary decode), copied, so a build whose
+ * qgemm_dispatch.h's x86 kernels and their t2/s4 decode), copied, so a build whose
  * kernels and profile disagree fails here rather than in a firmware's arena. */
 static void test_build_profile(void)
 {
@@ -276,9 +276,9 @@ static void test_build_profile(void)
     CHECK(b != NULL && b->view_bytes >= (int32_t)sizeof(fgq_tensor_view));
 #if defined(__x86_64__) || defined(__i386__)
     CHECK(b == fgq_target_find("x86-64"));
-    CHECK(b->qconv_packed == 1 && b->qgemm_t2_decode_bytes == FGQ_QGEMM_T2_DECODE_BYTES && b->conv_f32_panels == 1);
+    CHECK(b->qconv_packed == 1 && b->qgemm_decode_bytes == FGQ_QGEMM_DECODE_BYTES && b->conv_f32_panels == 1);
 #else
-    CHECK(b->qconv_packed == 0 && b->qgemm_t2_decode_bytes == 0 && b->conv_f32_panels == 0);
+    CHECK(b->qconv_packed == 0 && b->qgemm_decode_bytes == 0 && b->conv_f32_panels == 0);
 #endif
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
     CHECK(b->qconv_dyn_cols > 0);
@@ -295,7 +295,7 @@ static void test_build_profile(void)
         const fgq_target *t = fgq_target_at(i);
         const int x86 = t == fgq_target_find("x86-64");
         CHECK_MSG(t->qconv_packed == x86 && t->conv_f32_panels == x86 &&
-                      t->qgemm_t2_decode_bytes == (x86 ? FGQ_QGEMM_T2_DECODE_BYTES : 0),
+                      t->qgemm_decode_bytes == (x86 ? FGQ_QGEMM_DECODE_BYTES : 0),
                   "%s", t->name);
     }
 }
@@ -312,7 +312,7 @@ static const struct {
     TARGET_FIELD(qconv_tile_channels), TARGET_FIELD(qconv_pad_bytes),
     TARGET_FIELD(qconv_packed),        TARGET_FIELD(qconv_dw_max_k),
     TARGET_FIELD(qconv_dw_max_plane),  TARGET_FIELD(qconv_dw_max_padded),
-    TARGET_FIELD(qgemm_block_rows),    TARGET_FIELD(qgemm_t2_decode_bytes),
+    TARGET_FIELD(qgemm_block_rows),    TARGET_FIELD(qgemm_decode_bytes),
     TARGET_FIELD(qconv_dyn_cols),      TARGET_FIELD(conv_f32_panels),
     TARGET_FIELD(view_bytes),
 };

@@ -182,9 +182,10 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     const int64_t mg = s->qw.rows / s->geom.groups;
     p->jb = mg < target->qconv_tile_channels ? mg : target->qconv_tile_channels;
     int64_t tp_dot = p->tp;
-    /* x86-64: s8 or t2 in VNNI group layouts, 2-D, stride 1 along W: the packed conv
+    /* x86-64: s8, t2 or s4 in VNNI group layouts, 2-D, stride 1 along W: the packed conv
      * kernels, 32 positions a tile, reading X (and its padding) themselves */
-    p->packable = target->qconv_packed && (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2) &&
+    p->packable = target->qconv_packed &&
+                  (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2 || s->qw.dtype == FGQ_DT_S4) &&
                   fgq_qgemm_vnni_fits(&s->qw) && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
                   sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
@@ -214,7 +215,7 @@ typedef struct {
     uint8_t *y;
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
-    int packed;                   /* qconv_u8s8_4x32c4__avx512vnni instead of im2col + GEMM */
+    int packed;                   /* the packed VNNI conv kernels instead of im2col + GEMM */
     qconv_gemm_plan p;            /* tp, tiles: the packed kernels' when packed */
 } qconv_task;
 
@@ -360,6 +361,8 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 const int64_t j0 = grp * mg + jb, nb = mg - jb < JB ? mg - jb : JB;
                 if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
                     fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
+                else if (qw->dtype == FGQ_DT_S4)
+                    fgq_qconv_u8s4_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
                 else
                     fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
                 for (int64_t i = 0; i < nb; i++)

@@ -1,6 +1,7 @@
 /*
  * qgemm_avx512vnni.h — the tile shared by the AVX-512 VNNI QGEMM microkernels
- * (qgemm_u8s8_4x4c32__avx512vnni.c, qgemm_u8t2_4x4c32__avx512vnni.c). x86
+ * (qgemm_u8s8_4x4c32__avx512vnni.c, qgemm_u8t2_4x4c32__avx512vnni.c,
+ * qgemm_u8s4_4x4c32__avx512vnni.c). x86
  * only; functions carry target(...) since the build passes no -m flags (the
  * dispatch checks the CPU first). 256-bit vectors: AVX-512VL gives 32 of
  * them and the mask registers; 512-bit ones bought nothing on this VM's
@@ -26,6 +27,12 @@
  * 3 << 2(i%4), vpcmpeqb against 1 << 2(i%4) (+1) and 2 << 2(i%4) (−1); code
  * 3 matches neither and reads 0 as in the reference. vpdpbusd then only
  * adds or subtracts a' (its "multiply" is by −1, 0 or 1).
+ * s4 codes (two nibbles a byte, low first): 16 code bytes zero-extended to
+ * 16-bit lanes, x | x << 4 puts the low nibble in the lane's low byte and the
+ * high one in its high byte, vpand 0x0F0F keeps them, and vpshufb through
+ * the table 0..7, −8..−1 sign-extends each nibble to an s8 code.
+ * The weight kind `wk` (VNNI_S8, VNNI_T2, VNNI_S4) is a constant at every
+ * kernel entry, so each kind compiles to its own loops.
  */
 #ifndef FGQ_QGEMM_AVX512VNNI_H
 #define FGQ_QGEMM_AVX512VNNI_H
@@ -35,10 +42,13 @@
 #include "qgemm_dispatch.h"
 
 #include <immintrin.h>
+#include <string.h>
 
 #define FGQ_VNNI_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #define FGQ_VNNI_FN __attribute__((target(FGQ_VNNI_TARGET)))
 #define FGQ_VNNI_INLINE static inline __attribute__((always_inline, target(FGQ_VNNI_TARGET)))
+
+enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2 }; /* weight kinds */
 
 enum {
     VNNI_NR = 4,
@@ -49,6 +59,7 @@ enum {
 
 typedef struct {
     __m256i rep, sel, one, two; /* t2 decode */
+    __m256i nib, sx4;           /* s4 decode: nibble mask, sign-extension table */
     __m256i ones, flip;
 } vnni_consts;
 
@@ -59,6 +70,9 @@ FGQ_VNNI_INLINE void vnni_consts_init(vnni_consts *c, int a_s8)
     c->sel = _mm256_set1_epi32((int)0xC0300C03u);
     c->one = _mm256_set1_epi32(0x40100401);
     c->two = _mm256_set1_epi32((int)0x80200802u);
+    c->nib = _mm256_set1_epi8(0x0F);
+    c->sx4 = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7,
+                              -6, -5, -4, -3, -2, -1);
     c->ones = _mm256_set1_epi8(1);
     c->flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0);
 }
@@ -69,11 +83,25 @@ FGQ_VNNI_INLINE __mmask32 vnni_mask(int64_t k, int64_t k1)
     return k1 - k >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << (k1 - k)) - 1u);
 }
 
-/* 32 weights of `row` from k (k % 32 == 0) as s8, zero where mask is 0. */
-FGQ_VNNI_INLINE __m256i vnni_w(int t2, const uint8_t *row, int64_t k, __mmask32 mask, const vnni_consts *c)
+/* 16 s4 code bytes (32 codes) as s8 codes. */
+FGQ_VNNI_INLINE __m256i vnni_s4_decode(__m128i b, const vnni_consts *c)
 {
-    if (!t2)
+    const __m256i x = _mm256_cvtepu8_epi16(b);
+    return _mm256_shuffle_epi8(c->sx4, _mm256_and_si256(_mm256_or_si256(x, _mm256_slli_epi16(x, 4)), c->nib));
+}
+
+/* 32 weights of `row` from k (k % 32 == 0) as s8, zero where mask is 0. */
+FGQ_VNNI_INLINE __m256i vnni_w(int wk, const uint8_t *row, int64_t k, __mmask32 mask, const vnni_consts *c)
+{
+    if (wk == VNNI_S8)
         return _mm256_maskz_loadu_epi8(mask, row + k);
+    if (wk == VNNI_S4) {
+        /* 16 code bytes, fewer in the last chunk (the row may end there) */
+        const __mmask16 bm = mask == (__mmask32)0xFFFFFFFFu
+                                 ? (__mmask16)0xFFFF
+                                 : (__mmask16)((1u << ((__builtin_popcount(mask) + 1) / 2)) - 1u);
+        return _mm256_maskz_mov_epi8(mask, vnni_s4_decode(_mm_maskz_loadu_epi8(bm, row + k / 2), c));
+    }
     /* 8 code bytes, fewer in the last chunk (the row may end there) */
     const __mmask16 bm = mask == (__mmask32)0xFFFFFFFFu ? (__mmask16)0xFF
                                                          : (__mmask16)((1u << ((__builtin_popcount(mask) + 3) / 4)) - 1u);
@@ -101,7 +129,7 @@ FGQ_VNNI_INLINE int32_t vnni_hsum(__m256i v)
 }
 
 /* C of weight rows rows[0..3] (see above), modulo 2^32. */
-FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *rows, const vnni_consts *c,
+FGQ_VNNI_INLINE void vnni_wsums(int wk, const fgq_qweights *qw, const int64_t *rows, const vnni_consts *c,
                                 uint32_t *out)
 {
     const int64_t K = qw->k, G = qw->has_gs ? qw->group : K;
@@ -119,7 +147,7 @@ FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *r
         for (int64_t k = k0; k < k1; k += 32) {
             const __mmask32 mask = vnni_mask(k, k1);
             for (int j = 0; j < VNNI_NR; j++)
-                q[j] = _mm256_dpbusd_epi32(q[j], c->ones, vnni_w(t2, w[j], k, mask, c));
+                q[j] = _mm256_dpbusd_epi32(q[j], c->ones, vnni_w(wk, w[j], k, mask, c));
         }
         for (int j = 0; j < VNNI_NR; j++)
             acc[j] = qw->has_gs ? _mm256_add_epi32(acc[j], _mm256_mullo_epi32(q[j], _mm256_set1_epi32(vnni_mult(qw, rows[j], g))))
@@ -130,10 +158,12 @@ FGQ_VNNI_INLINE void vnni_wsums(int t2, const fgq_qweights *qw, const int64_t *r
 }
 
 /* 32 weights from k of a chunk wholly inside the row (no mask). */
-FGQ_VNNI_INLINE __m256i vnni_w_full(int t2, const uint8_t *row, int64_t k, const vnni_consts *c)
+FGQ_VNNI_INLINE __m256i vnni_w_full(int wk, const uint8_t *row, int64_t k, const vnni_consts *c)
 {
-    if (!t2)
+    if (wk == VNNI_S8)
         return _mm256_loadu_si256((const __m256i *)(row + k));
+    if (wk == VNNI_S4)
+        return vnni_s4_decode(_mm_loadu_si128((const __m128i *)(row + k / 2)), c);
     const __m256i b = _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(row + k / 4)));
     const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(b, c->rep), c->sel);
     return _mm256_sub_epi8(_mm256_cmpeq_epi8(v, c->two), _mm256_cmpeq_epi8(v, c->one));
@@ -188,7 +218,7 @@ FGQ_VNNI_INLINE __m128i qgemm_vnni_hsum4(__m256i x0, __m256i x1, __m256i x2, __m
 
 /* 4 activation rows × weight rows w[0..3], no GS; C known (ws). Named
  * accumulators, not arrays: GCC kept arrays of vectors on the stack. */
-FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const uint8_t *const *w, int nj,
+FGQ_VNNI_INLINE void vnni_t44(int wk, int a_s8, const fgq_qweights *qw, const uint8_t *const *w, int nj,
                               const uint8_t *a, int64_t lda, uint32_t zxp, const vnni_consts *c, const uint32_t *ws,
                               int32_t *out, int64_t ldd)
 {
@@ -197,8 +227,8 @@ FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const ui
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
     __m256i c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
     for (int64_t k = 0; k < kf; k += 32) {
-        const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
-        const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+        const __m256i w0 = vnni_w_full(wk, w[0], k, c), w1 = vnni_w_full(wk, w[1], k, c);
+        const __m256i w2 = vnni_w_full(wk, w[2], k, c), w3 = vnni_w_full(wk, w[3], k, c);
         __m256i x = vnni_a_full(a_s8, a0 + k, c);
         VNNI_ROW4(0, x);
         x = vnni_a_full(a_s8, a1 + k, c);
@@ -210,8 +240,8 @@ FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const ui
     }
     if (kf < K) {
         const __mmask32 mask = vnni_mask(kf, K);
-        const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
-        const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+        const __m256i w0 = vnni_w(wk, w[0], kf, mask, c), w1 = vnni_w(wk, w[1], kf, mask, c);
+        const __m256i w2 = vnni_w(wk, w[2], kf, mask, c), w3 = vnni_w(wk, w[3], kf, mask, c);
         __m256i x = vnni_a_mask(a_s8, a0 + kf, mask, c);
         VNNI_ROW4(0, x);
         x = vnni_a_mask(a_s8, a1 + kf, mask, c);
@@ -229,7 +259,7 @@ FGQ_VNNI_INLINE void vnni_t44(int t2, int a_s8, const fgq_qweights *qw, const ui
 
 /* 2 activation rows × w[0..3] with group multipliers (groups of 32·j or one
  * group): per group unscaled sums p, then acc += p·m; C known (ws). */
-FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const int64_t *rows,
+FGQ_VNNI_INLINE void vnni_t24g(int wk, int a_s8, const fgq_qweights *qw, const int64_t *rows,
                                const uint8_t *const *w, int nj, const uint8_t *a, int64_t lda, uint32_t zxp,
                                const vnni_consts *c, const uint32_t *ws, int32_t *out, int64_t ldd)
 {
@@ -241,8 +271,8 @@ FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const i
         __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
                 c13 = c00;
         for (int64_t k = k0; k < kf; k += 32) {
-            const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
-            const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+            const __m256i w0 = vnni_w_full(wk, w[0], k, c), w1 = vnni_w_full(wk, w[1], k, c);
+            const __m256i w2 = vnni_w_full(wk, w[2], k, c), w3 = vnni_w_full(wk, w[3], k, c);
             __m256i x = vnni_a_full(a_s8, a0 + k, c);
             VNNI_ROW4(0, x);
             x = vnni_a_full(a_s8, a1 + k, c);
@@ -250,8 +280,8 @@ FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const i
         }
         if (kf < k1) {
             const __mmask32 mask = vnni_mask(kf, k1);
-            const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
-            const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+            const __m256i w0 = vnni_w(wk, w[0], kf, mask, c), w1 = vnni_w(wk, w[1], kf, mask, c);
+            const __m256i w2 = vnni_w(wk, w[2], kf, mask, c), w3 = vnni_w(wk, w[3], kf, mask, c);
             __m256i x = vnni_a_mask(a_s8, a0 + kf, mask, c);
             VNNI_ROW4(0, x);
             x = vnni_a_mask(a_s8, a1 + kf, mask, c);
@@ -274,7 +304,7 @@ FGQ_VNNI_INLINE void vnni_t24g(int t2, int a_s8, const fgq_qweights *qw, const i
 
 /* 1 activation row × w[0..3], GS or not; with_c: C summed here too (one
  * pass over the weights: GEMV), else taken from ws. */
-FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *qw, const int64_t *rows,
+FGQ_VNNI_INLINE void vnni_t14(int wk, int a_s8, int with_c, const fgq_qweights *qw, const int64_t *rows,
                               const uint8_t *const *w, int nj, const uint8_t *a, uint32_t zxp, const vnni_consts *c,
                               uint32_t *ws, int32_t *out)
 {
@@ -284,8 +314,8 @@ FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *
         const int64_t k1 = K - k0 > G ? k0 + G : K, kf = k0 + ((k1 - k0) & ~(int64_t)31);
         __m256i c00 = _mm256_setzero_si256(), c01 = c00, c02 = c00, c03 = c00, e0 = c00, e1 = c00, e2 = c00, e3 = c00;
         for (int64_t k = k0; k < kf; k += 32) {
-            const __m256i w0 = vnni_w_full(t2, w[0], k, c), w1 = vnni_w_full(t2, w[1], k, c);
-            const __m256i w2 = vnni_w_full(t2, w[2], k, c), w3 = vnni_w_full(t2, w[3], k, c);
+            const __m256i w0 = vnni_w_full(wk, w[0], k, c), w1 = vnni_w_full(wk, w[1], k, c);
+            const __m256i w2 = vnni_w_full(wk, w[2], k, c), w3 = vnni_w_full(wk, w[3], k, c);
             const __m256i x = vnni_a_full(a_s8, a + k, c);
             VNNI_ROW4(0, x);
             if (with_c) {
@@ -297,8 +327,8 @@ FGQ_VNNI_INLINE void vnni_t14(int t2, int a_s8, int with_c, const fgq_qweights *
         }
         if (kf < k1) {
             const __mmask32 mask = vnni_mask(kf, k1);
-            const __m256i w0 = vnni_w(t2, w[0], kf, mask, c), w1 = vnni_w(t2, w[1], kf, mask, c);
-            const __m256i w2 = vnni_w(t2, w[2], kf, mask, c), w3 = vnni_w(t2, w[3], kf, mask, c);
+            const __m256i w0 = vnni_w(wk, w[0], kf, mask, c), w1 = vnni_w(wk, w[1], kf, mask, c);
+            const __m256i w2 = vnni_w(wk, w[2], kf, mask, c), w3 = vnni_w(wk, w[3], kf, mask, c);
             const __m256i x = vnni_a_mask(a_s8, a + kf, mask, c);
             VNNI_ROW4(0, x);
             if (with_c) {
@@ -358,7 +388,7 @@ FGQ_VNNI_INLINE int vnni_rows(const fgq_qweights *qw, int64_t first, int64_t i, 
 }
 
 /* The whole kernel: rows j0 .. j0+n of W against m activation rows. */
-FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+FGQ_VNNI_INLINE void vnni_gemm_as(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                   int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd)
 {
     vnni_consts c;
@@ -372,7 +402,7 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
             for (int64_t i = 0; i < n; i += VNNI_NR) {
                 const int nj = vnni_rows(qw, j0, i, n, rows, w);
                 uint32_t ws[VNNI_NR];
-                vnni_t14(t2, a_s8, 1, qw, rows, w, nj, a + r * lda, zxp, &c, ws, dot + r * ldd + i);
+                vnni_t14(wk, a_s8, 1, qw, rows, w, nj, a + r * lda, zxp, &c, ws, dot + r * ldd + i);
             }
         return;
     }
@@ -385,7 +415,7 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
         for (int64_t i = 0; i < nb; i += VNNI_NR) {
             vnni_rows(qw, j0 + b0, i, nb, rows, w);
             uint32_t w4[VNNI_NR];
-            vnni_wsums(t2, qw, rows, &c, w4);
+            vnni_wsums(wk, qw, rows, &c, w4);
             for (int j = 0; j < VNNI_NR && i + j < nb; j++)
                 wsb[i + j] = w4[j];
         }
@@ -398,9 +428,9 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
                 for (int64_t r = 0; r < mf; r += mr) {
                     int32_t *out = dot + r * ldd + b0 + i;
                     if (gs)
-                        vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t24g(wk, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                     else
-                        vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t44(wk, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                 }
             }
         } else {
@@ -410,28 +440,29 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int t2, int a_s8, const fgq_qweights *qw, int6
                     const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
                     int32_t *out = dot + r * ldd + b0 + i;
                     if (gs)
-                        vnni_t24g(t2, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t24g(wk, a_s8, qw, rows, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                     else
-                        vnni_t44(t2, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
+                        vnni_t44(wk, a_s8, qw, w, nj, a + r * lda, lda, zxp, &c, wsb + i, out, ldd);
                 }
         }
         for (int64_t r = mf; r < m; r++)
             for (int64_t i = 0; i < nb; i += VNNI_NR) {
                 const int nj = vnni_rows(qw, j0 + b0, i, nb, rows, w);
-                vnni_t14(t2, a_s8, 0, qw, rows, w, nj, a + r * lda, zxp, &c, wsb + i, dot + r * ldd + b0 + i);
+                vnni_t14(wk, a_s8, 0, qw, rows, w, nj, a + r * lda, zxp, &c, wsb + i, dot + r * ldd + b0 + i);
             }
     }
 }
 
-/* t2 with 4+ activation rows: the tiles would decode every chunk once per
- * 2 or 4 activation rows; instead blocks of weight rows are decoded once
- * into s8 codes {−1, 0, +1} in the caller's work buffer (rows padded to 32;
- * FGQ_QGEMM_T2_DECODE_BYTES, qgemm_dispatch.h) and run as s8 weights with the
- * same group multipliers: the same integers. */
-enum { VNNI_DEC_BYTES = FGQ_QGEMM_T2_DECODE_BYTES };
+/* t2 and s4 with 4+ activation rows: the tiles would decode every chunk once
+ * per 2 or 4 activation rows; instead blocks of weight rows are decoded once
+ * into s8 codes ({−1, 0, +1} or −8..7) in the caller's work buffer (rows
+ * padded to 32; FGQ_QGEMM_DECODE_BYTES, qgemm_dispatch.h) and run as s8
+ * weights with the same group multipliers: the same integers. */
+enum { VNNI_DEC_BYTES = FGQ_QGEMM_DECODE_BYTES };
 
-FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
-                                          int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *dec)
+FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
+                                       const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
+                                       uint8_t *dec)
 {
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
@@ -443,7 +474,8 @@ FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int6
         for (int64_t i = 0; i < nb; i++) {
             const uint8_t *row = qw->codes + (j0 + b0 + i) * qw->row_bytes;
             for (int64_t k = 0; k < K; k += 32)
-                _mm256_storeu_si256((__m256i *)(dec + i * rs + k), vnni_w(1, row, k, vnni_mask(k, K), &c));
+                _mm256_storeu_si256((__m256i *)(dec + i * rs + k),
+                                    K - k >= 32 ? vnni_w_full(wk, row, k, &c) : vnni_w(wk, row, k, vnni_mask(k, K), &c));
         }
         fgq_qweights dq = *qw;
         dq.dtype = FGQ_DT_S8;
@@ -452,25 +484,186 @@ FGQ_VNNI_INLINE void vnni_gemm_t2_decoded(int a_s8, const fgq_qweights *qw, int6
         dq.rows = nb;
         if (qw->has_gs)
             dq.gs = qw->gs + (j0 + b0) * qw->n_groups; /* n_alpha is 1 here (fits) */
-        vnni_gemm_as(0, a_s8, &dq, 0, nb, a, lda, m, zx, dot + b0, ldd);
+        vnni_gemm_as(VNNI_S8, a_s8, &dq, 0, nb, a, lda, m, zx, dot + b0, ldd);
     }
 }
 
-/* work: FGQ_QGEMM_T2_DECODE_BYTES for t2 (NULL: decode in registers, the same integers). */
-FGQ_VNNI_INLINE void vnni_gemm(int t2, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+/* t2 and s4 with group multipliers and 4+ activation rows. In the tiles above
+ * every (activation row, weight row) pair needs a vpmulld and a vpaddd per
+ * group (with groups of 32: one per vpdpbusd), and the multipliers are
+ * broadcast from scalars per group. Here the lanes are weight rows instead:
+ * a panel of 8 weight rows is decoded once to s8 and transposed to quads,
+ * pan[q] = [w_0[4q..4q+3], ..., w_7[4q..4q+3]] (vpdpbusd's layout), and each
+ * activation row broadcasts 4 bytes a[4q..4q+3] against it. Per group one
+ * vpmulld by the panel's vector of 8 multipliers then serves 8 weight rows
+ * and G/4 vpdpbusd, and the results need no horizontal sums. The panel in
+ * the work buffer: the quads (32·⌈K/32⌉·8 bytes), the multipliers
+ * min(m, W_MMAX) as int32 [n_groups][8], and C per row (uint32 [8]); rows
+ * past the block are zero codes with multiplier 0. The same integers as
+ * above, modulo 2^32. */
+enum { VNNI_PR = 8 }; /* weight rows a panel: the int32 lanes of a vector */
+
+static inline int64_t vnni_panel_bytes(const fgq_qweights *qw)
+{
+    return (qw->k + 31) / 32 * 32 * VNNI_PR + qw->n_groups * VNNI_PR * 4 + VNNI_PR * 4;
+}
+
+/* Weight rows r0 .. r0 + np − 1 (np <= 8) of kind wk into the panel at pan. */
+FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r0, int np, uint8_t *pan,
+                                       const vnni_consts *c)
+{
+    const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
+    const __m256i z = _mm256_setzero_si256();
+    for (int64_t k = 0; k < K; k += 32) {
+        const __mmask32 mask = vnni_mask(k, K);
+        __m256i v[VNNI_PR];
+        for (int j = 0; j < VNNI_PR; j++)
+            v[j] = j >= np                ? z
+                   : mask == 0xFFFFFFFFu ? vnni_w_full(wk, qw->codes + (r0 + j) * qw->row_bytes, k, c)
+                                         : vnni_w(wk, qw->codes + (r0 + j) * qw->row_bytes, k, mask, c);
+        /* 8×8 transpose of 4-byte quads: v[j] quad i -> out[i] lane j */
+        const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+        const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+        const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+        const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+        const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+        const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+        const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+        const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+        __m256i *dst = (__m256i *)(void *)(pan + k * VNNI_PR);
+        _mm256_storeu_si256(dst + 0, _mm256_permute2x128_si256(u0, u4, 0x20));
+        _mm256_storeu_si256(dst + 1, _mm256_permute2x128_si256(u1, u5, 0x20));
+        _mm256_storeu_si256(dst + 2, _mm256_permute2x128_si256(u2, u6, 0x20));
+        _mm256_storeu_si256(dst + 3, _mm256_permute2x128_si256(u3, u7, 0x20));
+        _mm256_storeu_si256(dst + 4, _mm256_permute2x128_si256(u0, u4, 0x31));
+        _mm256_storeu_si256(dst + 5, _mm256_permute2x128_si256(u1, u5, 0x31));
+        _mm256_storeu_si256(dst + 6, _mm256_permute2x128_si256(u2, u6, 0x31));
+        _mm256_storeu_si256(dst + 7, _mm256_permute2x128_si256(u3, u7, 0x31));
+    }
+    int32_t *mult = (int32_t *)(void *)(pan + nq * 32);
+    for (int64_t g = 0; g < ng; g++)
+        for (int j = 0; j < VNNI_PR; j++)
+            mult[g * VNNI_PR + j] = j < np ? vnni_mult(qw, r0 + j, g) : 0;
+    /* C per row: Σ_g m_g·Σ_{k∈g} w (zero quads past K add nothing) */
+    __m256i cs = z;
+    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
+        const int64_t q1 = (K - k0 > G ? k0 + G : K + 3) / 4;
+        __m256i e = z;
+        for (int64_t q = k0 / 4; q < q1; q++)
+            e = _mm256_dpbusd_epi32(e, c->ones, _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32)));
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(void *)(mult + g * VNNI_PR));
+        cs = _mm256_add_epi32(cs, _mm256_mullo_epi32(e, m));
+    }
+    _mm256_storeu_si256((__m256i *)(void *)(mult + ng * VNNI_PR), cs);
+}
+
+/* 4 bytes of activations from p, broadcast (s8 ones flipped). */
+FGQ_VNNI_INLINE __m256i vnni_a4(int a_s8, const uint8_t *p, const vnni_consts *c)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    const __m256i x = _mm256_set1_epi32(v);
+    return a_s8 ? _mm256_xor_si256(x, c->flip) : x;
+}
+/* The same for the last quad of a row, n < 4 bytes (nothing past them read). */
+FGQ_VNNI_INLINE __m256i vnni_a4_tail(int a_s8, const uint8_t *p, int64_t n, const vnni_consts *c)
+{
+    const __m256i x = _mm256_broadcastd_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p));
+    return a_s8 ? _mm256_xor_si256(x, c->flip) : x; /* bytes past n meet zero weights */
+}
+
+/* Activation rows a .. a + 3·lda (rows past nr repeat the first and are not
+ * stored) × the panel's np weight rows: out[r·ldd + j]. */
+FGQ_VNNI_INLINE void vnni_p48(int a_s8, const fgq_qweights *qw, const uint8_t *pan, int np, const uint8_t *a,
+                              int64_t lda, int nr, uint32_t zxp, const vnni_consts *c, int32_t *out, int64_t ldd)
+{
+    const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
+    const uint8_t *a0 = a, *a1 = nr > 1 ? a + lda : a, *a2 = nr > 2 ? a + 2 * lda : a, *a3 = nr > 3 ? a + 3 * lda : a;
+    const int32_t *mult = (const int32_t *)(const void *)(pan + nq * 32);
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
+        const int64_t k1 = K - k0 > G ? k0 + G : K, qf = k1 / 4; /* full quads end at qf */
+        __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+        for (int64_t q = k0 / 4; q < qf; q++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32));
+            __m256i x = vnni_a4(a_s8, a0 + 4 * q, c);
+            VNNI_DP(c0, x, w);
+            x = vnni_a4(a_s8, a1 + 4 * q, c);
+            VNNI_DP(c1, x, w);
+            x = vnni_a4(a_s8, a2 + 4 * q, c);
+            VNNI_DP(c2, x, w);
+            x = vnni_a4(a_s8, a3 + 4 * q, c);
+            VNNI_DP(c3, x, w);
+        }
+        if (qf * 4 < k1) { /* K % 4 codes in the row's last group */
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(pan + qf * 32));
+            const int64_t t = k1 - qf * 4;
+            __m256i x = vnni_a4_tail(a_s8, a0 + 4 * qf, t, c);
+            VNNI_DP(c0, x, w);
+            x = vnni_a4_tail(a_s8, a1 + 4 * qf, t, c);
+            VNNI_DP(c1, x, w);
+            x = vnni_a4_tail(a_s8, a2 + 4 * qf, t, c);
+            VNNI_DP(c2, x, w);
+            x = vnni_a4_tail(a_s8, a3 + 4 * qf, t, c);
+            VNNI_DP(c3, x, w);
+        }
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)(mult + g * VNNI_PR));
+        s0 = _mm256_add_epi32(s0, _mm256_mullo_epi32(c0, m));
+        s1 = _mm256_add_epi32(s1, _mm256_mullo_epi32(c1, m));
+        s2 = _mm256_add_epi32(s2, _mm256_mullo_epi32(c2, m));
+        s3 = _mm256_add_epi32(s3, _mm256_mullo_epi32(c3, m));
+    }
+    const __m256i zc = _mm256_mullo_epi32(_mm256_set1_epi32((int32_t)zxp),
+                                          _mm256_loadu_si256((const __m256i *)(const void *)(mult + ng * VNNI_PR)));
+    const __mmask8 sm = (__mmask8)((1u << np) - 1u);
+    _mm256_mask_storeu_epi32(out, sm, _mm256_sub_epi32(s0, zc));
+    if (nr > 1)
+        _mm256_mask_storeu_epi32(out + ldd, sm, _mm256_sub_epi32(s1, zc));
+    if (nr > 2)
+        _mm256_mask_storeu_epi32(out + 2 * ldd, sm, _mm256_sub_epi32(s2, zc));
+    if (nr > 3)
+        _mm256_mask_storeu_epi32(out + 3 * ldd, sm, _mm256_sub_epi32(s3, zc));
+}
+
+FGQ_VNNI_INLINE void vnni_gemm_panels(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
+                                      const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
+                                      uint8_t *pan)
+{
+    vnni_consts c;
+    vnni_consts_init(&c, a_s8);
+    const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
+    for (int64_t p0 = 0; p0 < n; p0 += VNNI_PR) {
+        const int np = n - p0 < VNNI_PR ? (int)(n - p0) : VNNI_PR;
+        vnni_panel_decode(wk, qw, j0 + p0, np, pan, &c);
+        for (int64_t r = 0; r < m; r += 4)
+            vnni_p48(a_s8, qw, pan, np, a + r * lda, lda, m - r < 4 ? (int)(m - r) : 4, zxp, &c, dot + r * ldd + p0,
+                     ldd);
+    }
+}
+
+/* work: FGQ_QGEMM_DECODE_BYTES for t2 and s4 (NULL: decode in registers, the
+ * same integers). */
+FGQ_VNNI_INLINE void vnni_gemm(int wk, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work)
 {
-    if (t2 && work != NULL && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
+    if (wk != VNNI_S8 && qw->has_gs && work != NULL && m >= VNNI_MR && vnni_panel_bytes(qw) <= VNNI_DEC_BYTES) {
         if (a_s8)
-            vnni_gemm_t2_decoded(1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+            vnni_gemm_panels(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
         else
-            vnni_gemm_t2_decoded(0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+            vnni_gemm_panels(wk, 0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+        return;
+    }
+    if (wk != VNNI_S8 && work != NULL && m >= VNNI_MR && (qw->k + 31) / 32 * 32 * VNNI_NR <= VNNI_DEC_BYTES) {
+        if (a_s8)
+            vnni_gemm_decoded(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd, work);
+        else
+            vnni_gemm_decoded(wk, 0, qw, j0, n, a, lda, m, zx, dot, ldd, work);
         return;
     }
     if (a_s8)
-        vnni_gemm_as(t2, 1, qw, j0, n, a, lda, m, zx, dot, ldd);
+        vnni_gemm_as(wk, 1, qw, j0, n, a, lda, m, zx, dot, ldd);
     else
-        vnni_gemm_as(t2, 0, qw, j0, n, a, lda, m, zx, dot, ldd);
+        vnni_gemm_as(wk, 0, qw, j0, n, a, lda, m, zx, dot, ldd);
 }
 
 #endif /* x86 */

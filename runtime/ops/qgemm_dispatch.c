@@ -147,6 +147,8 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
       fgq_qgemm_u8t2_1x4c64__avx512vbmi, fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm, fgq_qrequant__avx2 },
     { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
       fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+    { "qgemm_u8s4_4x4c32__avx512vnni", FGQ_DT_S4, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
+      fgq_qgemm_u8s4_4x4c32__avx512vnni_dot, fgq_qgemm_u8s4_4x4c32__avx512vnni, fgq_qrequant__avx2 },
     { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
     { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,
@@ -237,8 +239,10 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
     const uint32_t cpu = fgq_cpu_features();
     const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
     if (op == FGQ_OP_QCONV) {
-        if ((cpu & FGQ_CPU_AVX512VNNI) != 0 && (w_dtype == FGQ_DT_S8 || w_dtype == FGQ_DT_T2))
-            return w_dtype == FGQ_DT_S8 ? "qconv_u8s8_4x32c4__avx512vnni" : "qconv_u8t2_2x32c4__avx512vnni";
+        if ((cpu & FGQ_CPU_AVX512VNNI) != 0 && (w_dtype == FGQ_DT_S8 || w_dtype == FGQ_DT_T2 || w_dtype == FGQ_DT_S4))
+            return w_dtype == FGQ_DT_S8   ? "qconv_u8s8_4x32c4__avx512vnni"
+                   : w_dtype == FGQ_DT_T2 ? "qconv_u8t2_2x32c4__avx512vnni"
+                                          : "qconv_u8s4_2x32c4__avx512vnni";
         return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
     }
 #if defined(__x86_64__) || defined(__i386__)

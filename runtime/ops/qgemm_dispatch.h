@@ -37,15 +37,14 @@
 typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
 
-/* Working memory of the block form: the x86 ternary kernels decode blocks of
- * weight rows to s8 there (FGQ_QGEMM_T2_DECODE_BYTES, qgemm_avx512vnni.h; the
- * x86-64 profile's qgemm_t2_decode_bytes); any other weights, and the other
- * targets, need none. Sized for the weights and the target alone, whatever
- * the CPU. */
-enum { FGQ_QGEMM_T2_DECODE_BYTES = 16384 };
+/* Working memory of the block form: the x86 t2 and s4 kernels decode blocks
+ * of weight rows to s8 there (FGQ_QGEMM_DECODE_BYTES, qgemm_avx512vnni.h; the
+ * x86-64 profile's qgemm_decode_bytes); s8 weights, and the other targets,
+ * need none. Sized for the weights and the target alone, whatever the CPU. */
+enum { FGQ_QGEMM_DECODE_BYTES = 16384 };
 static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
-    return qw->dtype == FGQ_DT_T2 ? target->qgemm_t2_decode_bytes : 0;
+    return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 ? target->qgemm_decode_bytes : 0;
 }
 
 /* work: the caller's fgq_qgemm_gemm_work_bytes(qw, fgq_target_build()) bytes (the op's scratch);
@@ -128,8 +127,8 @@ void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, i
 typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
 
-/* Weights the x86 VNNI kernels take: no GS, or symmetric groups of 32·j
- * codes (or one group over the whole row). A layout test, on every target
+/* Weights the x86 VNNI kernels take (s8, t2, s4): no GS, or symmetric
+ * groups of 32·j codes (or one group over the whole row). A layout test, on every target
  * (the tests sort their cases by it). */
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
 
@@ -141,7 +140,7 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
  * FGQ_QCONV_PACK_MAX_K. Working memory they take (`work`, 8-byte aligned, owned
  * by the caller: QCONV's scratch slice): the tile's runs along output rows
  * (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
- * kernel) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. On every
+ * and s4 kernels) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. On every
  * target, for the x86-64 profile's figure (fgq_target.h). */
 enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
 enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 };
@@ -192,6 +191,10 @@ void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweight
  * weights fgq_qgemm_vnni_fits takes. */
 void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
                                        int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
+/* qconv_u8s4_2x32c4__avx512vnni.c: the same for s4 weights (decoded to s8
+ * per pair of channels); weights fgq_qgemm_vnni_fits takes. */
+void fgq_qconv_u8s4_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
@@ -205,15 +208,23 @@ void fgq_qgemm_u8t2_1x4c64__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64
                                        int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                             int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
-/* qgemm_u8s8_4x4c32__avx512vnni.c / qgemm_u8t2_4x4c32__avx512vnni.c: 4
- * activation rows × 4 weight rows a tile, 32 k a step, vpdpbusd. */
+/* qgemm_u8{s8,t2,s4}_4x4c32__avx512vnni.c: 4 activation rows × 4 weight
+ * rows a tile, 32 k a step, vpdpbusd; t2 and s4 decoded to s8 (once per
+ * block of weight rows with 4+ activation rows and a work buffer, else in
+ * registers; with group multipliers, into panels of 8 weight rows in the
+ * lanes, 4 activation rows × 8 weight rows a tile). Fits:
+ * fgq_qgemm_vnni_fits. */
 void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
+void fgq_qgemm_u8s4_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8s8_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                           int32_t zx, int32_t *dot);
+void fgq_qgemm_u8s4_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
 #endif
 

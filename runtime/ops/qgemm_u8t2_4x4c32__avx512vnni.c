@@ -13,13 +13,13 @@ FGQ_VNNI_FN void fgq_qgemm_u8t2_4x4c32__avx512vnni(const fgq_qweights *qw, int64
                                                    int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot,
                                                    int64_t ldd, uint8_t *work)
 {
-    vnni_gemm(1, qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, work);
+    vnni_gemm(VNNI_T2, qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, work);
 }
 
 FGQ_VNNI_FN void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a,
                                                        int a_s8, int32_t zx, int32_t *dot)
 {
-    vnni_gemm(1, qw, j0, n, (const uint8_t *)a, qw->k, 1, a_s8, zx, dot, n, NULL); /* one row: no decode, no work */
+    vnni_gemm(VNNI_T2, qw, j0, n, (const uint8_t *)a, qw->k, 1, a_s8, zx, dot, n, NULL); /* one row: no decode, no work */
 }
 
 #endif /* x86 */

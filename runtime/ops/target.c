@@ -1,6 +1,6 @@
 /* target.c — the target profiles (fgq_target.h): one const row per kind of build, and
  * which one this build is. The ops read their tile sizes from here, whichever build
- * they are compiled for; the kernels' own fixed sizes (the x86 ternary decode) come
+ * they are compiled for; the kernels' own fixed sizes (the x86 t2/s4 decode) come
  * from their headers. */
 #include "fgq_ops.h"
 #include "fgq_target.h"
@@ -14,7 +14,7 @@ enum { VIEW_BYTES = 80 };
 _Static_assert(sizeof(fgq_tensor_view) <= VIEW_BYTES, "the profiles' view_bytes must hold a tensor view");
 
 /* Application cores: large tiles in an OS thread's scratch; the packed VNNI conv, the
- * ternary decode and the float Conv's panels where the x86 kernels exist (AVX2, AVX-512
+ * t2/s4 decode and the float Conv's panels where the x86 kernels exist (AVX2, AVX-512
  * VNNI). AArch64: the NEON SDOT / I8MM rows take QCONV's tiles, no decode buffer. */
 static const fgq_target target_x86_64 = {
     .name = "x86-64",
@@ -27,7 +27,7 @@ static const fgq_target target_x86_64 = {
     .qconv_dw_max_plane = 4096,
     .qconv_dw_max_padded = 8192,
     .qgemm_block_rows = 64,
-    .qgemm_t2_decode_bytes = FGQ_QGEMM_T2_DECODE_BYTES,
+    .qgemm_decode_bytes = FGQ_QGEMM_DECODE_BYTES,
     .qconv_dyn_cols = 16384,
     .conv_f32_panels = 1,
     .view_bytes = VIEW_BYTES,
@@ -44,7 +44,7 @@ static const fgq_target target_aarch64 = {
     .qconv_dw_max_plane = 2304,
     .qconv_dw_max_padded = 2560,
     .qgemm_block_rows = 64,
-    .qgemm_t2_decode_bytes = 0,
+    .qgemm_decode_bytes = 0,
     .qconv_dyn_cols = 16384,
     .conv_f32_panels = 0,
     .view_bytes = VIEW_BYTES,
@@ -65,7 +65,7 @@ static const fgq_target target_cortex_m = {
     .qconv_dw_max_plane = 2304,
     .qconv_dw_max_padded = 2560,
     .qgemm_block_rows = 16,
-    .qgemm_t2_decode_bytes = 0,
+    .qgemm_decode_bytes = 0,
     .qconv_dyn_cols = 0,
     .conv_f32_panels = 0,
     .view_bytes = VIEW_BYTES,

@@ -6,8 +6,8 @@ default kernels (AVX-512 VNNI / AVX2 where the CPU has them) with 1 and 2
 threads must write byte-identical .npy files — for mnist-8 quantized with s8,
 s4:g32, ternary:g4, ternary:g16:asym, and for the four MLPerf Tiny models
 (ad: ten Gemm layers; ic: a ResNet of 3×3 convolutions; kws and vww:
-depthwise and pointwise convolutions, pools), calibrated on fixed random
-inputs: every QCONV path (packed conv kernels, im2col tiles, depthwise
+depthwise and pointwise convolutions, pools; ic and vww also at s4:g32),
+calibrated on fixed random inputs: every QCONV path (packed conv kernels, im2col tiles, depthwise
 planes), QGEMM rows, QUANTIZE and the pools run inside a real model.
 """
 import numpy as np
@@ -64,8 +64,9 @@ def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
 
 
 @pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
-@pytest.mark.parametrize("name,weights", [("ic", "s8"), ("ic", "ternary:g64"), ("kws", "s8"), ("kws", "ternary:g16"),
-                                          ("vww", "s8"), ("vww", "ternary:g64")])
+@pytest.mark.parametrize("name,weights", [("ic", "s8"), ("ic", "ternary:g64"), ("ic", "s4:g32"), ("kws", "s8"),
+                                          ("kws", "ternary:g16"), ("vww", "s8"), ("vww", "ternary:g64"),
+                                          ("vww", "s4:g32")])
 def test_tiny_conv_models_quantized_same_bytes(fgq_bin, tmp_path, name, weights):
     import onnx
     model = TINY / f"model_{name}.onnx"
