@@ -173,10 +173,41 @@ static void test_large_layer_upgrade(void)
     CHECK(fabs(noise_of(&r) - 5.0) < 1e-12);
 }
 
+/* The same trap at model scale: layers of millions of bytes and a spare of a few hundred above the
+ * cheapest assignment. The units must be a fraction of the spare, not of the whole capacity: at
+ * u = ⌈limit / 16384⌉ = 733 bytes each layer's rounding up costs more than the spare holds, no
+ * assignment fits in units and the greedy pass alone falls into the trap (5.8 against 5). */
+static void test_large_layer_upgrade_small_spare(void)
+{
+    fgq_budget_layer layers[3];
+    fgq_budget_result r;
+    memset(layers, 0, sizeof layers);
+    memset(&r, 0, sizeof r);
+    r.layers = layers;
+    r.n_layers = 3;
+    for (int32_t l = 0; l < 3; l++) {
+        layers[l].searched = 1;
+        layers[l].gain = 1.0;
+        layers[l].bytes[0] = l < 2 ? 1000001 : 10000001;
+        layers[l].bytes[1] = layers[l].bytes[0] + (l < 2 ? 100 : 400);
+        layers[l].err[0] = l < 2 ? 1.0 : 5.0;
+        layers[l].err[1] = l < 2 ? 0.4 : 3.0;
+    }
+    const int64_t start = 12000003, limit = start + 400;
+    int64_t bytes = start;
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_budget_allocate(&r, 2, limit, &bytes, &err) == FGQ_OK);
+    CHECK_MSG(layers[2].choice == 1 && layers[0].choice == 0 && layers[1].choice == 0 && bytes == limit,
+              "choices %d %d %d, %lld bytes", layers[0].choice, layers[1].choice, layers[2].choice, (long long)bytes);
+    CHECK(fabs(noise_of(&r) - 5.0) < 1e-12);
+}
+
 int main(void)
 {
     RUN(test_exact_on_small_instances);
     RUN(test_large_layers_within_limit);
     RUN(test_large_layer_upgrade);
+    RUN(test_large_layer_upgrade_small_spare);
     return FGQ_TEST_DONE();
 }

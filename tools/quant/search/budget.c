@@ -249,12 +249,16 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
 
 /* The choices of the searched layers that add the least predicted noise Σ g_l·e_l(c) within
  * `limit` bytes (the fixed layers' bytes included): a multiple-choice knapsack solved exactly by
- * dynamic programming over the bytes in units of u = ⌈spare / ALLOC_UNITS⌉, each choice costing
- * ⌈bytes / u⌉ units, so what it picks never exceeds the limit (it may leave up to u bytes per
- * layer unspent, which the greedy pass after it fills). A greedy pass alone, upgrading by drop
- * per byte, stalls before a large layer: on EfficientNet-Lite1 at 4 bits it spent the bytes on
- * small upgrades and left the 1.28 M-weight classifier ternary. Starts from and updates each
- * layer's choice and *bytes; leaves them when no assignment fits in units. */
+ * dynamic programming over the bytes a choice adds to its layer's cheapest, in units of
+ * u = ⌈spare / ALLOC_UNITS⌉ (spare: the limit less the fixed layers and every searched layer at
+ * its cheapest), each choice costing ⌈added / u⌉ units, so what it picks never exceeds the limit
+ * and the all-cheapest start always fits (it may leave up to u bytes per layer unspent, which
+ * the greedy pass after it fills). Units of the whole capacity instead would be as coarse as the
+ * spare itself on a large model with a tight budget (12 MB at 400 bytes over the cheapest: 733
+ * bytes a unit), and no assignment would fit. A greedy pass alone, upgrading by drop per byte,
+ * stalls before a large layer: on EfficientNet-Lite1 at 4 bits it spent the bytes on small
+ * upgrades and left the 1.28 M-weight classifier ternary. Starts from and updates each layer's
+ * choice and *bytes. */
 #define ALLOC_UNITS 16384
 static fgq_status knapsack(fgq_budget_result *res, int32_t n_cand, int64_t limit, int64_t *bytes, fgq_error *err)
 {
@@ -269,10 +273,10 @@ static fgq_status knapsack(fgq_budget_result *res, int32_t n_cand, int64_t limit
             fixed += bl->bytes[bl->choice];
         }
     }
-    const int64_t cap = limit - fixed;
-    if (n == 0 || cap <= 0 || lo > cap)
+    const int64_t spare = limit - fixed - lo;
+    if (n == 0 || spare < 0)
         return FGQ_OK;
-    const int64_t u = (cap + ALLOC_UNITS - 1) / ALLOC_UNITS, nb = cap / u + 1;
+    const int64_t u = spare > ALLOC_UNITS ? (spare + ALLOC_UNITS - 1) / ALLOC_UNITS : 1, nb = spare / u + 1;
     double *dp = malloc((size_t)nb * sizeof(double)), *next = malloc((size_t)nb * sizeof(double));
     uint8_t *pick = malloc((size_t)(n * nb));
     if (dp == NULL || next == NULL || pick == NULL) {
@@ -288,12 +292,13 @@ static fgq_status knapsack(fgq_budget_result *res, int32_t n_cand, int64_t limit
         const fgq_budget_layer *bl = &res->layers[l];
         if (!bl->searched)
             continue;
+        const int64_t base = bl->bytes[cheapest(bl, n_cand)];
         uint8_t *pl = pick + (int64_t)i * nb;
         for (int64_t x = 0; x < nb; x++) {
             double best = INFINITY;
             uint8_t bc = 0;
             for (int32_t c = 0; c < n_cand; c++) {
-                const int64_t cost = (bl->bytes[c] + u - 1) / u;
+                const int64_t cost = (bl->bytes[c] - base + u - 1) / u;
                 if (cost > x || !(dp[x - cost] < INFINITY))
                     continue;
                 const double v = dp[x - cost] + bl->gain * bl->err[c];
@@ -310,17 +315,16 @@ static fgq_status knapsack(fgq_budget_result *res, int32_t n_cand, int64_t limit
         next = t;
         i++;
     }
-    if (dp[nb - 1] < INFINITY) { /* back from full capacity */
-        int64_t x = nb - 1;
-        for (int32_t l = res->n_layers - 1; l >= 0; l--) {
-            fgq_budget_layer *bl = &res->layers[l];
-            if (!bl->searched)
-                continue;
-            const int32_t c = pick[(int64_t)--i * nb + x];
-            x -= (bl->bytes[c] + u - 1) / u;
-            *bytes += bl->bytes[c] - bl->bytes[bl->choice];
-            bl->choice = c;
-        }
+    /* back from full capacity (always finite: every layer's cheapest costs 0 units) */
+    int64_t x = nb - 1;
+    for (int32_t l = res->n_layers - 1; l >= 0; l--) {
+        fgq_budget_layer *bl = &res->layers[l];
+        if (!bl->searched)
+            continue;
+        const int32_t c = pick[(int64_t)--i * nb + x];
+        x -= (bl->bytes[c] - bl->bytes[cheapest(bl, n_cand)] + u - 1) / u;
+        *bytes += bl->bytes[c] - bl->bytes[bl->choice];
+        bl->choice = c;
     }
     free(dp);
     free(next);

@@ -19,9 +19,10 @@
  * a few hundred calibration samples cannot rank 50 layers by 8 candidates.
  *
  * Allocation (multiple-choice knapsack, fgq_budget_allocate): the least
- * Σ N(l, c) within the budget, by dynamic programming over the bytes (in at
- * most 16384 units, each choice's bytes rounded up to whole units, so the
- * result stays within the budget), then, while some upgrade fits in what the
+ * Σ N(l, c) within the budget, by dynamic programming over the bytes each
+ * choice adds to its layer's cheapest (in at most 16384 units of the spare
+ * above the cheapest assignment, rounded up to whole units, so the result
+ * stays within the budget and the cheapest always fits), then, while some upgrade fits in what the
  * rounding left, the one with the largest drop of N per added byte. Bytes are the
  * quantized weight bytes as stored (codes, group multipliers, one f32 scale
  * per row). Layers the flags fix (--layer, --first-last, --keep-float) are
