@@ -341,6 +341,12 @@ static void test_x86_profile_bounds_all(void)
 static fgq_threadpool *g_pool;
 static void test_s8(void) { check_policy("s8", g_pool); }
 static void test_ternary(void) { check_policy("ternary:g4", g_pool); }
+/* s4 takes the t2 decode buffer on x86 (qgemm_dispatch.h) and the packed conv where VNNI fits */
+static void test_s4(void)
+{
+    check_policy("s4:g32", g_pool);
+    check_policy("s4", g_pool);
+}
 
 int main(void)
 {
@@ -351,6 +357,7 @@ int main(void)
     RUN(test_x86_profile_bounds_all);
     RUN(test_s8);
     RUN(test_ternary);
+    RUN(test_s4);
     fgq_threadpool_destroy(g_pool);
     return FGQ_TEST_DONE();
 }
