@@ -111,6 +111,21 @@ def test_fixed_layers_count_but_are_not_searched(tmp_path):
     assert rep["budget"]["bits"] <= 5.5
 
 
+def test_one_candidate_keeps_the_fixed_layers(tmp_path):
+    """With a single candidate every reported policy is the same whatever the candidate, so only the
+    flags can say which layers are fixed: --layer and --first-last keep their policy."""
+    rep = quantize(tmp_path / "o.fgq", "--budget", "8", "--candidates", "s4:g32", "--layer", "Times212=s8",
+                   "--first-last", "same")
+    by = {L["name"]: L for L in rep["budget"]["layers"]}
+    assert not by["Times212"]["searched"], by["Times212"]
+    assert by["Convolution110"]["searched"] and by["Convolution28"]["searched"]
+    table = {r["name"]: r["policy"] for r in rep["layers"] if r["weight_sqnr_db"] is not None}
+    assert table["Times212"] == "s8" and table["Convolution110"] == "s4:g32", table
+    rep = quantize(tmp_path / "e.fgq", "--budget", "8", "--candidates", "s4:g32", "--first-last", "s8")
+    table = {r["name"]: r["policy"] for r in rep["layers"] if r["weight_sqnr_db"] is not None}
+    assert table["Convolution28"] == "s8" and table["Times212"] == "s8" and table["Convolution110"] == "s4:g32", table
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--budget", "-1"], "--budget"),
     (["--budget", "0"], "--budget"),

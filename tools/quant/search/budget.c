@@ -65,6 +65,34 @@ static int32_t find_layer(const fgq_budget_result *res, const char *node)
     return -1;
 }
 
+/* With one candidate the reported policies cannot tell a layer the flags fix (--layer,
+ * --first-last, --depthwise) from one that follows the candidate: a layer is searched when its
+ * policy follows the configuration's weights (two different weights give two policies). Marking
+ * every layer searched would append an override for it after the flags' own and replace them. */
+static void mark_followers(const fgq_graph *fg, const fgq_quant_config *cfg, const fgq_policy *cand,
+                           fgq_budget_result *res)
+{
+    fgq_quant_config a = *cfg, z = *cfg;
+    a.weights = *cand;
+    fgq_error e;
+    const char *other = cand->kind == FGQ_WQ_S8 && cand->group == 0 ? "ternary:g4" : "s8";
+    if (fgq_policy_parse(other, &z.weights, &e) != FGQ_OK)
+        return;
+    for (int32_t l = 0; l < res->n_layers; l++)
+        for (int32_t i = 0; i < fg->n_nodes; i++) {
+            if (fg->nodes[i].name == NULL || strcmp(fg->nodes[i].name, res->layers[l].node) != 0)
+                continue;
+            fgq_policy pa, pz;
+            char sa[40] = "", sz[40] = "";
+            if (fgq_quant_layer_policy(fg, &a, i, &pa) && fgq_quant_layer_policy(fg, &z, i, &pz)) {
+                fgq_policy_format(&pa, sa, sizeof sa);
+                fgq_policy_format(&pz, sz, sizeof sz);
+            }
+            res->layers[l].searched = strcmp(sa, sz) != 0;
+            break;
+        }
+}
+
 /* One quantization of the whole model per candidate: e_l(c), bytes, and
  * which layers the flags fix (the same policy whatever the candidate). */
 static fgq_status measure_candidates(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
@@ -135,9 +163,8 @@ static fgq_status measure_candidates(const fgq_graph *fg, const fgq_calib *calib
     }
     if (p != NULL && p->end != NULL)
         p->end(p->user);
-    if (b->n_candidates == 1)
-        for (int32_t l = 0; l < res->n_layers; l++)
-            res->layers[l].searched = 1;
+    if (b->n_candidates == 1 && st == FGQ_OK)
+        mark_followers(fg, cfg, &b->candidates[0], res);
     return st;
 }
 
