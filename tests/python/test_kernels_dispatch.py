@@ -6,7 +6,8 @@ default kernels (AVX-512 VNNI / AVX2 where the CPU has them) with 1 and 2
 threads must write byte-identical .npy files — for mnist-8 quantized with s8,
 s4:g32, ternary:g4, ternary:g16:asym, and for the four MLPerf Tiny models
 (ad: ten Gemm layers; ic: a ResNet of 3×3 convolutions; kws and vww:
-depthwise and pointwise convolutions, pools; ic and vww also at s4:g32),
+depthwise and pointwise convolutions, pools; ad, ic and vww also at s4:g32,
+ad and vww at s4 per channel),
 calibrated on fixed random inputs: every QCONV path (packed conv kernels, im2col tiles, depthwise
 planes), QGEMM rows, QUANTIZE and the pools run inside a real model.
 """
@@ -50,7 +51,7 @@ def test_mnist_quantized_same_bytes(fgq_bin, tmp_path, weights):
 
 
 @pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
-@pytest.mark.parametrize("weights", ["s8", "ternary:g16", "ternary:g64:asym"])
+@pytest.mark.parametrize("weights", ["s8", "ternary:g16", "ternary:g64:asym", "s4", "s4:g32"])
 def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
     rng = np.random.default_rng(11)
     calib = tmp_path / "calib.npy"
@@ -66,7 +67,7 @@ def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
 @pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
 @pytest.mark.parametrize("name,weights", [("ic", "s8"), ("ic", "ternary:g64"), ("ic", "s4:g32"), ("kws", "s8"),
                                           ("kws", "ternary:g16"), ("vww", "s8"), ("vww", "ternary:g64"),
-                                          ("vww", "s4:g32")])
+                                          ("vww", "s4:g32"), ("vww", "s4")])
 def test_tiny_conv_models_quantized_same_bytes(fgq_bin, tmp_path, name, weights):
     import onnx
     model = TINY / f"model_{name}.onnx"
