@@ -13,7 +13,8 @@ void fgq_budget_default_candidates(fgq_budget *b)
 {
     static const char *const names[] = {"ternary:g4:exact", "ternary:g16:exact", "ternary:g64:exact",
                                         "ternary:g4:asym",  "ternary:g16:asym",  "ternary:g64:asym",
-                                        "s4:g32",           "s8"};
+                                        "s4",               "s4:g32",           "s4:g64",
+                                        "s4:g128",          "s8"};
     fgq_error e;
     b->n_candidates = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
