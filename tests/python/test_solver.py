@@ -44,7 +44,9 @@ def test_s4_per_channel(tmp_path, float_top1):
     itself (the least that clips nothing with codes -8..7, or a finer one that clips the largest
     weights when that leaves less diag(H)-weighted error). Measured here (full slices, float 98.93 %):
     gptq 98.92 %, rtn 98.83 %."""
-    acc = {}
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+    acc, lowest = {}, {}
     for solver in ("rtn", "gptq"):
         out = tmp_path / f"{solver}.fgq"
         rep = quantize(out, "--weights", "s4", "--first-last", "same", "--solver", solver)
@@ -52,8 +54,17 @@ def test_s4_per_channel(tmp_path, float_top1):
         assert layers and all(r["policy"] == "s4" for r in layers), layers
         assert all(4.0 < r["bits"] < 5.5 for r in layers), layers  # 4-bit codes, one f32 per row (K 25: 5.44)
         acc[solver] = top1(str(out))
+        # the codes, as the QDQ export writes them (INT4 weight initializers)
+        p = run_fgq("export", str(out), "--onnx", str(tmp_path / f"{solver}.onnx"))
+        assert p.returncode == 0, p.stderr
+        m = onnx.load(str(tmp_path / f"{solver}.onnx"))
+        codes = [numpy_helper.to_array(t) for t in m.graph.initializer if t.data_type == onnx.TensorProto.INT4]
+        assert codes, "no INT4 weights in the export"
+        lowest[solver] = min(int(c.min()) for c in codes)
     assert acc["rtn"] >= float_top1 - 0.5 - SLACK, acc
     assert acc["gptq"] >= float_top1 - 0.3 - SLACK, acc
+    # round-to-nearest stays in -7..7; gptq's own row steps use the whole nibble where that pays
+    assert lowest == {"rtn": -7, "gptq": -8}, lowest
 
 
 @pytest.mark.parametrize("args,msg", [
