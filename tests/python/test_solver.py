@@ -40,10 +40,11 @@ def test_gptq_is_default_with_calib_and_deterministic(tmp_path):
 
 
 def test_s4_per_channel(tmp_path, float_top1):
-    """`--weights s4`: one step per output channel, no group multipliers. gptq chooses each row's step
-    itself (the least that clips nothing with codes -8..7, or a finer one that clips the largest
-    weights when that leaves less diag(H)-weighted error). Measured here (full slices, float 98.93 %):
-    gptq 98.92 %, rtn 98.83 %."""
+    """`--weights s4`: one step per output channel (max|w| / 7), no group multipliers. Measured here (full
+    slices, float 98.93 %): gptq 98.92 %, rtn 98.83 %. A search of each row's step (clipping the
+    largest weights for a finer step, as the group multipliers are searched) was tried and dropped:
+    under GPTQ a row's range cannot follow the weights its error pushes grow, and EfficientNet-Lite
+    s4:g32, whose K <= 32 layers are per row, lost 2 and 7 images of 800 with it."""
     onnx = pytest.importorskip("onnx")
     from onnx import numpy_helper
     acc, lowest = {}, {}
@@ -63,8 +64,8 @@ def test_s4_per_channel(tmp_path, float_top1):
         lowest[solver] = min(int(c.min()) for c in codes)
     assert acc["rtn"] >= float_top1 - 0.5 - SLACK, acc
     assert acc["gptq"] >= float_top1 - 0.3 - SLACK, acc
-    # round-to-nearest stays in -7..7; gptq's own row steps use the whole nibble where that pays
-    assert lowest == {"rtn": -7, "gptq": -8}, lowest
+    # round-to-nearest's codes span -7..7 (a row's largest |w| is -7 or 7); gptq may push a weight to -8
+    assert lowest["rtn"] == -7 and lowest["gptq"] in (-8, -7), lowest
 
 
 @pytest.mark.parametrize("args,msg", [

@@ -35,7 +35,7 @@ static int64_t mmax_bound(int64_t k, int32_t cmax, int32_t dx)
 }
 
 static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
-                             int32_t dx, const float *s_min, fgq_layer_qweights *q);
+                             int32_t dx, fgq_layer_qweights *q);
 static double layer_out_sqnr(const fgq_layer_ctx *c, int32_t node, const float *w, const float *deq, int64_t rows, int64_t k);
 
 float fgq_row_scale_floor(float b, float s_x, float s_y)
@@ -230,7 +230,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
         }
     }
     if (!per_tensor && c->cfg->solver == FGQ_SOLVER_GPTQ) {
-        fgq_status cs = compensate(c, node, &pol, w, rows, k, dx, s_min, q);
+        fgq_status cs = compensate(c, node, &pol, w, rows, k, dx, q);
         if (cs != FGQ_OK)
             return cs;
     }
@@ -372,48 +372,12 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
     return st;
 }
 
-/* The step of an s4 row quantized per channel, for GPTQ: the least step that clips nothing
- * (codes −8..7), or a smaller one down to ROW_CLIP_MIN of it (ROW_CLIP_STEPS steps) when that
- * leaves less Σ_j H_jj·(w_j − q_j)² — the rounding error weighed by how much input column j
- * carries, what clipping a few large weights for a finer step for the rest trades; never below
- * s_floor, the integer form's bound. At 4 bits one step per row is coarse enough for this to
- * pay; s8 rows keep max|w| / 127. */
-#define ROW_CLIP_MIN 0.6
-#define ROW_CLIP_STEPS 24
-static float s4_row_step(const float *w, int64_t k, const double *h, float s_floor)
-{
-    double pmax = 0.0, nmax = 0.0;
-    for (int64_t j = 0; j < k; j++) {
-        pmax = w[j] > pmax ? w[j] : pmax;
-        nmax = -w[j] > nmax ? -w[j] : nmax;
-    }
-    const double s0 = pmax / 7.0 > nmax / 8.0 ? pmax / 7.0 : nmax / 8.0;
-    double best = INFINITY, s_best = s0;
-    for (int i = 0; i <= ROW_CLIP_STEPS && s0 > 0.0; i++) {
-        const double s = (double)(float)(s0 * (1.0 - (1.0 - ROW_CLIP_MIN) * i / ROW_CLIP_STEPS));
-        if (s < (double)s_floor)
-            break;
-        double e = 0.0;
-        for (int64_t j = 0; j < k; j++) {
-            double c = nearbyint((double)w[j] / s);
-            c = c > 7.0 ? 7.0 : c < -8.0 ? -8.0 : c;
-            const double d = (double)w[j] - c * s;
-            e += h[j * k + j] * d * d;
-        }
-        if (e < best) {
-            best = e;
-            s_best = s;
-        }
-    }
-    return s0 > 0.0 && s_best >= (double)s_floor ? (float)s_best : s_floor;
-}
-
 /* Replaces q's rounded codes by error-compensated ones when the layer has
  * input statistics (cfg->hessians): the damping is chosen among k_damps (and
  * plain rounding) by the output error on the held-out sum, then the codes are
  * solved again on both sums (quantize.h). */
 static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
-                             int32_t dx, const float *s_min, fgq_layer_qweights *q)
+                             int32_t dx, fgq_layer_qweights *q)
 {
     const fgq_hessians *hs = c->cfg->hessians;
     if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL ||
@@ -437,19 +401,6 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     }
     grid.s_row = q->s_row;
     const int64_t ng = q->gs != NULL ? q->n_groups : 0, na = grid.n_alpha;
-    float *s_fit = NULL; /* s4 per channel: GPTQ's own row steps (s4_row_step) */
-    if (q->dt == FGQ_DT_S4 && q->gs == NULL) {
-        if ((s_fit = malloc((size_t)rows * sizeof(float))) == NULL)
-            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory compensating layer '%s'", c->fg->nodes[node].name);
-        const int64_t rb = rows / groups;
-        for (int64_t r = 0; r < rows; r++) {
-            const float fl = s_min != NULL && s_min[r] > 0.0f ? s_min[r] : 0.0f;
-            s_fit[r] = s4_row_step(w + r * k, k, lh->h[FGQ_H_FIT] + (r / rb) * k * k, fl);
-            if (!(s_fit[r] > 0.0f))
-                s_fit[r] = q->s_row[r]; /* an all-zero row without a floor: its unit stays */
-        }
-        grid.s_row = s_fit;
-    }
     int8_t *codes = malloc((size_t)(rows * k));
     uint8_t *mults = ng > 0 ? malloc((size_t)(rows * ng * na)) : NULL;
     float *deq = malloc((size_t)(rows * k) * sizeof(float));
@@ -515,14 +466,11 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             memcpy(q->gs, mults, (size_t)(rows * ng * na));
             q->mmax = m;
         }
-        if (s_fit != NULL)
-            memcpy(q->s_row, s_fit, (size_t)rows * sizeof(float));
         memcpy(q->deq, deq, (size_t)(rows * k) * sizeof(float));
         snprintf(q->solver, sizeof q->solver, "gptq:%g", damp);
     }
     q->solve_ms = now_ms() - t0;
 done:
-    free(s_fit);
     free(codes);
     free(mults);
     free(deq);
