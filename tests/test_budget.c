@@ -144,11 +144,12 @@ static void test_large_layers_within_limit(void)
     }
 }
 
-/* Two small layers whose upgrades buy the most per byte (0.006), and a large one whose upgrade
- * buys less per byte (0.005) but more in all: the spare 400 bytes hold the large upgrade or the
- * two small ones. Greedy by ratio takes the small ones first and then cannot afford the large one
- * (what EfficientNet-Lite1's classifier met): noise 0.4 + 0.4 + 5 = 5.8 against 1 + 1 + 3 = 5. */
-static void test_large_layer_upgrade(void)
+/* Two small layers whose upgrades buy the most per byte, and a large one whose upgrade buys less
+ * per byte but more in all: the spare 400 bytes above `start` (small: `small` -> +100 bytes, noise
+ * 1.0 -> 0.4; large: `large` -> +400, noise 5.0 -> 3.0) hold the large upgrade or the two small
+ * ones. Greedy by ratio takes the small ones first and then cannot afford the large one (what
+ * EfficientNet-Lite1's classifier met): noise 0.4 + 0.4 + 5 = 5.8 against 1 + 1 + 3 = 5. */
+static void check_large_layer_upgrade(int64_t small, int64_t large)
 {
     fgq_budget_layer layers[3];
     fgq_budget_result r;
@@ -159,18 +160,25 @@ static void test_large_layer_upgrade(void)
     for (int32_t l = 0; l < 3; l++) {
         layers[l].searched = 1;
         layers[l].gain = 1.0;
-        layers[l].bytes[0] = l < 2 ? 100 : 1000;
-        layers[l].bytes[1] = l < 2 ? 200 : 1400;
+        layers[l].bytes[0] = l < 2 ? small : large;
+        layers[l].bytes[1] = layers[l].bytes[0] + (l < 2 ? 100 : 400);
         layers[l].err[0] = l < 2 ? 1.0 : 5.0;
         layers[l].err[1] = l < 2 ? 0.4 : 3.0;
     }
-    int64_t bytes = 1200;
+    const int64_t start = 2 * small + large, limit = start + 400;
+    int64_t bytes = start;
     fgq_error err;
     fgq_error_clear(&err);
-    CHECK(fgq_budget_allocate(&r, 2, 1600, &bytes, &err) == FGQ_OK);
-    CHECK_MSG(layers[2].choice == 1 && layers[0].choice == 0 && layers[1].choice == 0 && bytes == 1600,
-              "choices %d %d %d, %lld bytes", layers[0].choice, layers[1].choice, layers[2].choice, (long long)bytes);
+    CHECK(fgq_budget_allocate(&r, 2, limit, &bytes, &err) == FGQ_OK);
+    CHECK_MSG(layers[2].choice == 1 && layers[0].choice == 0 && layers[1].choice == 0 && bytes == limit,
+              "sizes %lld/%lld: choices %d %d %d, %lld bytes", (long long)small, (long long)large, layers[0].choice,
+              layers[1].choice, layers[2].choice, (long long)bytes);
     CHECK(fabs(noise_of(&r) - 5.0) < 1e-12);
+}
+
+static void test_large_layer_upgrade(void)
+{
+    check_large_layer_upgrade(100, 1000);
 }
 
 /* The same trap at model scale: layers of millions of bytes and a spare of a few hundred above the
@@ -179,28 +187,7 @@ static void test_large_layer_upgrade(void)
  * assignment fits in units and the greedy pass alone falls into the trap (5.8 against 5). */
 static void test_large_layer_upgrade_small_spare(void)
 {
-    fgq_budget_layer layers[3];
-    fgq_budget_result r;
-    memset(layers, 0, sizeof layers);
-    memset(&r, 0, sizeof r);
-    r.layers = layers;
-    r.n_layers = 3;
-    for (int32_t l = 0; l < 3; l++) {
-        layers[l].searched = 1;
-        layers[l].gain = 1.0;
-        layers[l].bytes[0] = l < 2 ? 1000001 : 10000001;
-        layers[l].bytes[1] = layers[l].bytes[0] + (l < 2 ? 100 : 400);
-        layers[l].err[0] = l < 2 ? 1.0 : 5.0;
-        layers[l].err[1] = l < 2 ? 0.4 : 3.0;
-    }
-    const int64_t start = 12000003, limit = start + 400;
-    int64_t bytes = start;
-    fgq_error err;
-    fgq_error_clear(&err);
-    CHECK(fgq_budget_allocate(&r, 2, limit, &bytes, &err) == FGQ_OK);
-    CHECK_MSG(layers[2].choice == 1 && layers[0].choice == 0 && layers[1].choice == 0 && bytes == limit,
-              "choices %d %d %d, %lld bytes", layers[0].choice, layers[1].choice, layers[2].choice, (long long)bytes);
-    CHECK(fabs(noise_of(&r) - 5.0) < 1e-12);
+    check_large_layer_upgrade(1000001, 10000001);
 }
 
 int main(void)
