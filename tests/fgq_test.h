@@ -7,6 +7,7 @@
 #define FGQ_TEST_H
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -61,6 +62,16 @@ static inline int fgq_test_cases(int n)
     const int pct = p != NULL ? atoi(p) : 100;
     const long long m = (long long)n * (pct > 0 ? pct : 100) / 100;
     return m < 1 ? 1 : m > n ? n : (int)m;
+}
+
+/* xorshift64 (Marsaglia 2003): the tests' deterministic random numbers, each file with its own
+ * state and seed. Returns the next state. */
+static inline uint64_t fgq_test_xorshift64(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return *state;
 }
 
 /* Exit status of a test that cannot run here (an instruction set this CPU lacks): CTest reports it

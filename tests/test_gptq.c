@@ -30,10 +30,7 @@
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static uint64_t rng_u64(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return fgq_test_xorshift64(&rng_state);
 }
 static double rng_unit(void) { return ((double)(rng_u64() >> 11) + 0.5) / 9007199254740992.0; }
 static double rng_gauss(void) { return sqrt(-2.0 * log(rng_unit())) * cos(6.283185307179586 * rng_unit()); }

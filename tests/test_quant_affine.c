@@ -20,10 +20,7 @@
 static uint64_t rng_state = 0x1234567887654321ull;
 static uint64_t rng_u64(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return fgq_test_xorshift64(&rng_state);
 }
 static double rng_unit(void) { return ((double)(rng_u64() >> 11) + 0.5) / 9007199254740992.0; }
 
