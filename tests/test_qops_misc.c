@@ -868,7 +868,7 @@ static void test_dequantize(void)
         const int64_t n = rint_in(1, 40);
         int32_t buf[40];
         uint8_t *b8 = (uint8_t *)buf;
-        int32_t z = dt == FGQ_DT_S32 ? rint_in(-1000, 1000) : rand_zero(dt);
+        int32_t z = dt == FGQ_DT_S32 ? (it % 2 ? (int32_t)rnd() : rint_in(-1000, 1000)) : rand_zero(dt);
         for (int64_t i = 0; i < n; i++) {
             if (dt == FGQ_DT_S32)
                 buf[i] = i == 0 ? INT32_MIN : i == 1 ? INT32_MAX : (int32_t)rnd();
@@ -910,6 +910,36 @@ static void test_dequantize(void)
     CHECK_REJECTS(&nd, in, &yf, FGQ_ERR_VALUE);
 }
 
+/* fgq_f32_of_s33 (DEQUANTIZE's int32-only conversion) against the int64 conversion, the oracle: around
+ * the int32 limits, at the ends of its range, at every tie of the 33-bit floats (odd and even
+ * neighbours), and at random over |d| < 2^33. */
+static void test_f32_of_s33(void)
+{
+    int bad = 0, cases = 0;
+    const int64_t lim = ((int64_t)1 << 33) - 1;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (int64_t base = (int64_t)1 << 31, k = -600; k <= 600; k++, cases++) {
+            const int64_t d = sign * (base + k);
+            bad += fgq_f32_of_s33(d) != (float)d;
+        }
+        for (int64_t k = 0; k < 600; k++, cases++) {
+            const int64_t d = sign * (lim - k);
+            bad += fgq_f32_of_s33(d) != (float)d;
+        }
+        for (int64_t m = 0; m < 4000; m++) /* floats above 2^32 are 512 apart, 256 in [2^31, 2^32) */
+            for (int64_t off = -1; off <= 1; off++, cases++) {
+                const int64_t step = m < 2000 ? 256 : 512, d0 = m < 2000 ? ((int64_t)1 << 31) : ((int64_t)1 << 32);
+                const int64_t d = sign * (d0 + (m % 2000) * step + step / 2 + off);
+                bad += fgq_f32_of_s33(d) != (float)d;
+            }
+    }
+    for (int i = 0; i < 200000; i++, cases++) {
+        const int64_t d = (int64_t)((((uint64_t)rnd() << 32) | rnd()) % (2 * (uint64_t)lim + 1)) - lim;
+        bad += fgq_f32_of_s33(d) != (float)d;
+    }
+    CHECK(cases > 200000 && bad == 0);
+}
+
 /* FGQ_OP_RESHAPE is the quantized reshape: it copies u8 bytes unchanged. */
 static void test_reshape_u8(void)
 {
@@ -939,6 +969,7 @@ int main(void)
     RUN(test_qconcat_rejects);
     RUN(test_quantize);
     RUN(test_dequantize);
+    RUN(test_f32_of_s33);
     RUN(test_reshape_u8);
     return FGQ_TEST_DONE();
 }

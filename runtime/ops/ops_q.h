@@ -94,6 +94,21 @@ static inline int32_t fgq_q_load(const void *p, int64_t i, int is_s8)
     return is_s8 ? (int32_t)((const int8_t *)p)[i] : (int32_t)((const uint8_t *)p)[i];
 }
 
+/* (float)d, rounded to nearest even as the int64 conversion rounds, for |d| < 2^33 (a difference of two
+ * int32s), through int32 conversions only: on a Cortex-M FPU (float)int64 is a library call (__aeabi_l2f
+ * and libgcc's soft-float adder, ~0.8 KB of flash). Beyond int32, d's two low bits fold into a sticky bit:
+ * u = |d| >> 2 | sticky has >= 30 significant bits, so the float's rounding position (>= bit 6) and its
+ * half bit (>= bit 5) are bits of |d| >> 2 and everything below them is nonzero exactly when it was in
+ * |d|; the product by 4 is exact, and negation commutes with rounding to nearest even. */
+static inline float fgq_f32_of_s33(int64_t d)
+{
+    if (d >= INT32_MIN && d <= INT32_MAX)
+        return (float)(int32_t)d;
+    const uint64_t u = d < 0 ? 0u - (uint64_t)d : (uint64_t)d;
+    const float f = (float)(int32_t)((u >> 2) | (uint64_t)((u & 3u) != 0)) * 4.0f;
+    return d < 0 ? -f : f;
+}
+
 /* Stores clamp(v, qmin, qmax); qmin/qmax lie in the dtype's range (checked). */
 static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t qmin, int32_t qmax)
 {

@@ -99,14 +99,14 @@ fgq_status fgq_dequantize_run(const fgq_node_view *node, const fgq_tensor_view *
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
     const float s = node->fparams[FGQ_QPF_SCALE];
-    const int64_t z = node->iparams[FGQ_QP_X_ZERO], n = fgq_ops_numel(x);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t q;
-        if (x->dtype == FGQ_DT_S32)
-            q = ((const int32_t *)x->data)[i];
-        else
-            q = fgq_q_load(x->data, i, x->dtype == FGQ_DT_S8);
-        y[i] = (float)(q - z) * s;
+    const int32_t z = node->iparams[FGQ_QP_X_ZERO];
+    const int64_t n = fgq_ops_numel(x);
+    if (x->dtype == FGQ_DT_S32) { /* q - z may pass int32: (float) of the int64 difference */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = fgq_f32_of_s33((int64_t)((const int32_t *)x->data)[i] - z) * s;
+    } else { /* z lies in the 8-bit dtype's range (checked): the difference fits int32 */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (float)(fgq_q_load(x->data, i, x->dtype == FGQ_DT_S8) - z) * s;
     }
     return FGQ_OK;
 }
