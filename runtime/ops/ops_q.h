@@ -109,6 +109,23 @@ static inline float fgq_f32_of_s33(int64_t d)
     return d < 0 ? -f : f;
 }
 
+/* roundf(r) (even 0: halves away from zero) or nearbyintf(r) in the default rounding mode (even 1:
+ * halves to even), but possibly +0 for -0: a whole number's sign of zero does not reach QUANTIZE's
+ * integer. Without libm: on a Cortex-M4 (no VRINT) rintf and roundf are ~0.3 KB of library code.
+ * Below 2^23 in magnitude the truncation t is exact in int32 and float, r − t is exact (same sign,
+ * |r − t| < 1, no bits below r's), so the comparisons with 0.5 decide exactly; from 2^23 on, every
+ * float is whole (or inf, NaN), which both functions return unchanged. */
+static inline float fgq_round_f32(float r, int even)
+{
+    const float a = r < 0.0f ? -r : r;
+    if (!(a < 8388608.0f))
+        return r;
+    const int32_t ti = (int32_t)r;
+    const float t = (float)ti, f = r < 0.0f ? t - r : r - t;
+    const int up = f > 0.5f || (f == 0.5f && (!even || (ti & 1) != 0));
+    return up ? (r < 0.0f ? t - 1.0f : t + 1.0f) : t;
+}
+
 /* Stores clamp(v, qmin, qmax); qmin/qmax lie in the dtype's range (checked). */
 static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t qmin, int32_t qmax)
 {
