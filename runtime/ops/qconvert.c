@@ -62,7 +62,11 @@ fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *co
 #endif
     for (; i < n; i++) {
         const float r = x[i] / s;
+#if defined(__ARM_FP) && __ARM_ARCH >= 8 /* VRINTA / VRINTR (FRINTA / FRINTI): one instruction each */
+        float v = (even ? nearbyintf(r) : roundf(r)) + z;
+#else /* Cortex-M4 and other cores without them: libm's code for these is ~0.3 KB */
         float v = fgq_round_f32(r, even) + z;
+#endif
         v = !(v >= lo) ? lo : v > hi ? hi : v; /* NaN -> qmin */
         /* v is a whole number in [qmin, qmax]: int32 holds it, and float -> int32 is one
          * instruction on an FPU where float -> int64 is a library call through double */
