@@ -19,6 +19,8 @@
 
 #include "quant/affine.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 
 static int64_t sat32(int64_t v)
@@ -868,7 +870,7 @@ static void test_dequantize(void)
         const int64_t n = rint_in(1, 40);
         int32_t buf[40];
         uint8_t *b8 = (uint8_t *)buf;
-        int32_t z = dt == FGQ_DT_S32 ? rint_in(-1000, 1000) : rand_zero(dt);
+        int32_t z = dt == FGQ_DT_S32 ? (it % 2 ? (int32_t)rnd() : rint_in(-1000, 1000)) : rand_zero(dt);
         for (int64_t i = 0; i < n; i++) {
             if (dt == FGQ_DT_S32)
                 buf[i] = i == 0 ? INT32_MIN : i == 1 ? INT32_MAX : (int32_t)rnd();
@@ -910,6 +912,72 @@ static void test_dequantize(void)
     CHECK_REJECTS(&nd, in, &yf, FGQ_ERR_VALUE);
 }
 
+/* fgq_f32_of_s33 (DEQUANTIZE's int32-only conversion) against the int64 conversion, the oracle: around
+ * the int32 limits, at the ends of its range, at every tie of the 33-bit floats (odd and even
+ * neighbours), and at random over |d| < 2^33. */
+static void test_f32_of_s33(void)
+{
+    int bad = 0, cases = 0;
+    const int64_t lim = ((int64_t)1 << 33) - 1;
+    for (int sign = -1; sign <= 1; sign += 2) {
+        for (int64_t base = (int64_t)1 << 31, k = -600; k <= 600; k++, cases++) {
+            const int64_t d = sign * (base + k);
+            bad += fgq_f32_of_s33(d) != (float)d;
+        }
+        for (int64_t k = 0; k < 600; k++, cases++) {
+            const int64_t d = sign * (lim - k);
+            bad += fgq_f32_of_s33(d) != (float)d;
+        }
+        for (int64_t m = 0; m < 4000; m++) /* floats above 2^32 are 512 apart, 256 in [2^31, 2^32) */
+            for (int64_t off = -1; off <= 1; off++, cases++) {
+                const int64_t step = m < 2000 ? 256 : 512, d0 = m < 2000 ? ((int64_t)1 << 31) : ((int64_t)1 << 32);
+                const int64_t d = sign * (d0 + (m % 2000) * step + step / 2 + off);
+                bad += fgq_f32_of_s33(d) != (float)d;
+            }
+    }
+    for (int i = 0; i < 200000; i++, cases++) {
+        const int64_t d = (int64_t)((((uint64_t)rnd() << 32) | rnd()) % (2 * (uint64_t)lim + 1)) - lim;
+        bad += fgq_f32_of_s33(d) != (float)d;
+    }
+    CHECK(cases > 200000 && bad == 0);
+}
+
+/* fgq_round_f32 (QUANTIZE's rounding without libm) against roundf and nearbyintf, the oracles, compared as
+ * values (the helper may give +0 for -0): every half and its neighbours up to 2^12, both sides of 2^23
+ * and 2^24, the extremes, inf, NaN, and random bit patterns of every magnitude. */
+static void test_round_f32(void)
+{
+    int bad = 0, cases = 0;
+    float xs[64];
+    int nx = 0;
+    const float fixed[] = { 0.0f, -0.0f, 0.5f, -0.5f, 1.5f, -1.5f, 2.5f, -2.5f, 0.49999997f, -0.49999997f,
+                            8388607.5f, -8388607.5f, 8388608.0f, -8388608.0f, 8388609.0f, 16777216.0f,
+                            16777218.0f, 4194303.5f, 4194304.5f, FLT_MAX, -FLT_MAX, FLT_MIN, -FLT_MIN,
+                            INFINITY, -INFINITY };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        xs[nx++] = fixed[i];
+    for (int k = 0; k < nx; k++)
+        for (int even = 0; even < 2; even++, cases++)
+            bad += fgq_round_f32(xs[k], even) != (even ? nearbyintf(xs[k]) : roundf(xs[k]));
+    for (int32_t h = -4096; h <= 4096; h++)
+        for (int d = -1; d <= 1; d++) {
+            const float x = nextafterf((float)h + 0.5f, d < 0 ? -INFINITY : d > 0 ? INFINITY : (float)h + 0.5f);
+            for (int even = 0; even < 2; even++, cases++)
+                bad += fgq_round_f32(x, even) != (even ? nearbyintf(x) : roundf(x));
+        }
+    for (int i = 0; i < 400000; i++) {
+        const uint32_t u = rnd();
+        float x;
+        memcpy(&x, &u, sizeof x);
+        for (int even = 0; even < 2; even++, cases++) {
+            const float want = even ? nearbyintf(x) : roundf(x), got = fgq_round_f32(x, even);
+            bad += isnan(want) ? !isnan(got) : got != want;
+        }
+    }
+    CHECK(fgq_round_f32(NAN, 0) != fgq_round_f32(NAN, 0) && fgq_round_f32(NAN, 1) != fgq_round_f32(NAN, 1));
+    CHECK(cases > 800000 && bad == 0);
+}
+
 /* FGQ_OP_RESHAPE is the quantized reshape: it copies u8 bytes unchanged. */
 static void test_reshape_u8(void)
 {
@@ -939,6 +1007,8 @@ int main(void)
     RUN(test_qconcat_rejects);
     RUN(test_quantize);
     RUN(test_dequantize);
+    RUN(test_f32_of_s33);
+    RUN(test_round_f32);
     RUN(test_reshape_u8);
     return FGQ_TEST_DONE();
 }

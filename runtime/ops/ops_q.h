@@ -94,6 +94,38 @@ static inline int32_t fgq_q_load(const void *p, int64_t i, int is_s8)
     return is_s8 ? (int32_t)((const int8_t *)p)[i] : (int32_t)((const uint8_t *)p)[i];
 }
 
+/* (float)d, rounded to nearest even as the int64 conversion rounds, for |d| < 2^33 (a difference of two
+ * int32s), through int32 conversions only: on a Cortex-M FPU (float)int64 is a library call (__aeabi_l2f
+ * and libgcc's soft-float adder, ~0.8 KB of flash). Beyond int32, d's two low bits fold into a sticky bit:
+ * u = |d| >> 2 | sticky has >= 30 significant bits, so the float's rounding position (>= bit 6) and its
+ * half bit (>= bit 5) are bits of |d| >> 2 and everything below them is nonzero exactly when it was in
+ * |d|; the product by 4 is exact, and negation commutes with rounding to nearest even. */
+static inline float fgq_f32_of_s33(int64_t d)
+{
+    if (d >= INT32_MIN && d <= INT32_MAX)
+        return (float)(int32_t)d;
+    const uint64_t u = d < 0 ? 0u - (uint64_t)d : (uint64_t)d;
+    const float f = (float)(int32_t)((u >> 2) | (uint64_t)((u & 3u) != 0)) * 4.0f;
+    return d < 0 ? -f : f;
+}
+
+/* roundf(r) (even 0: halves away from zero) or nearbyintf(r) in the default rounding mode (even 1:
+ * halves to even), but possibly +0 for -0: a whole number's sign of zero does not reach QUANTIZE's
+ * integer. Without libm: on a Cortex-M4 (no VRINT) rintf and roundf are ~0.3 KB of library code.
+ * Below 2^23 in magnitude the truncation t is exact in int32 and float, r − t is exact (same sign,
+ * |r − t| < 1, no bits below r's), so the comparisons with 0.5 decide exactly; from 2^23 on, every
+ * float is whole (or inf, NaN), which both functions return unchanged. */
+static inline float fgq_round_f32(float r, int even)
+{
+    const float a = r < 0.0f ? -r : r;
+    if (!(a < 8388608.0f))
+        return r;
+    const int32_t ti = (int32_t)r;
+    const float t = (float)ti, f = r < 0.0f ? t - r : r - t;
+    const int up = f > 0.5f || (f == 0.5f && (!even || (ti & 1) != 0));
+    return up ? (r < 0.0f ? t - 1.0f : t + 1.0f) : t;
+}
+
 /* Stores clamp(v, qmin, qmax); qmin/qmax lie in the dtype's range (checked). */
 static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t qmin, int32_t qmax)
 {

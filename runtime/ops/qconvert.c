@@ -62,7 +62,11 @@ fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *co
 #endif
     for (; i < n; i++) {
         const float r = x[i] / s;
+#if defined(__ARM_FP) && __ARM_ARCH >= 8 /* VRINTA / VRINTR (FRINTA / FRINTI): one instruction each */
         float v = (even ? nearbyintf(r) : roundf(r)) + z;
+#else /* Cortex-M4 and other cores without them: libm's code for these is ~0.3 KB */
+        float v = fgq_round_f32(r, even) + z;
+#endif
         v = !(v >= lo) ? lo : v > hi ? hi : v; /* NaN -> qmin */
         /* v is a whole number in [qmin, qmax]: int32 holds it, and float -> int32 is one
          * instruction on an FPU where float -> int64 is a library call through double */
@@ -99,14 +103,14 @@ fgq_status fgq_dequantize_run(const fgq_node_view *node, const fgq_tensor_view *
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
     const float s = node->fparams[FGQ_QPF_SCALE];
-    const int64_t z = node->iparams[FGQ_QP_X_ZERO], n = fgq_ops_numel(x);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t q;
-        if (x->dtype == FGQ_DT_S32)
-            q = ((const int32_t *)x->data)[i];
-        else
-            q = fgq_q_load(x->data, i, x->dtype == FGQ_DT_S8);
-        y[i] = (float)(q - z) * s;
+    const int32_t z = node->iparams[FGQ_QP_X_ZERO];
+    const int64_t n = fgq_ops_numel(x);
+    if (x->dtype == FGQ_DT_S32) { /* q - z may pass int32: (float) of the int64 difference */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = fgq_f32_of_s33((int64_t)((const int32_t *)x->data)[i] - z) * s;
+    } else { /* z lies in the 8-bit dtype's range (checked): the difference fits int32 */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = (float)(fgq_q_load(x->data, i, x->dtype == FGQ_DT_S8) - z) * s;
     }
     return FGQ_OK;
 }

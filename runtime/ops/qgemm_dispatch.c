@@ -3,6 +3,7 @@
  * and the reference microkernel.
  */
 #include "qgemm_dispatch.h"
+#include "op_select.h" /* a firmware build links only the rows of its model's weight types */
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -169,10 +170,14 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
       fgq_qrequant_ref },
 #endif
 #if defined(__ARM_FEATURE_DSP) /* chosen at compile time: needs no CPU query */
+#if FGQ_QW_ON_S8
     { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp,
       fgq_qgemm_u8s8_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
+#endif
+#if FGQ_QW_ON_T2
     { "qgemm_u8t2_1x2c4__armdsp", FGQ_DT_T2, 0, NULL, fgq_qgemm_u8t2_1x2c4__armdsp,
       fgq_qgemm_u8t2_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
+#endif
 #endif
     { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
     { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },

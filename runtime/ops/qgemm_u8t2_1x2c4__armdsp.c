@@ -19,6 +19,7 @@
  * byte of a group (groups not a multiple of 4) and after the last go term
  * by term.
  */
+#include "op_select.h" /* compiled per model in a firmware build: what it may leave out */
 #include "qgemm_armdsp.h"
 
 #if defined(__ARM_FEATURE_DSP)
@@ -160,8 +161,10 @@ void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n,
     const int split = qw->has_gs && qw->n_alpha == 2;
     if (!a_s8 && !split)
         rows(qw, j0, n, x, 0, zx, 0, dot);
-    else
+    else if (FGQ_QW_ON_T2_SPLIT || FGQ_QX_ON_S8)
         rows_any(qw, j0, n, x, a_s8, zx, split, dot);
+    else /* a build for a model without these layouts (op_select.h): the reference, same sums */
+        fgq_qgemm_dot_ref(qw, j0, n, a, a_s8, zx, dot);
 }
 
 #endif /* __ARM_FEATURE_DSP */

@@ -17,6 +17,7 @@
  * without group multipliers (which `dot` reads as they are), go to `dot`
  * instead, where decoding does not pay. The last K mod 4 codes go term by term.
  */
+#include "op_select.h" /* compiled per model in a firmware build: what it may leave out */
 #include "qgemm_armdsp.h"
 
 #if defined(__ARM_FEATURE_DSP)
@@ -138,6 +139,22 @@ static __attribute__((noinline)) void block_any(const fgq_qweights *qw, size_t j
     block(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, qw->dtype);
 }
 
+/* Which block a tile takes: 0 none (`dot` row by row), 1 block_u8t2, 2 block_any. A firmware
+ * built for one model (op_select.h) drops the cases its model lacks, and with them the blocks'
+ * code; such a tile goes row by row through `dot`, which gives the same sums. */
+static int block_kind(const fgq_qweights *qw, int32_t mb, int a_s8)
+{
+    /* decoding pays for itself over >= 4 rows; plain s8 rows (no multipliers to fold)
+     * would only save `dot`'s SXTB16s, ~0.25 instructions a MAC: measured no faster */
+    if (mb < 4 || (qw->dtype == FGQ_DT_S8 && !qw->has_gs))
+        return 0;
+    if (qw->dtype == FGQ_DT_T2 && !a_s8)
+        return FGQ_QW_ON_T2 ? 1 : 0;
+    const int any = qw->dtype == FGQ_DT_S8 ? FGQ_QW_ON_S8_GROUPS /* plain s8 left above */
+                                           : FGQ_QW_ON_T2 && (FGQ_QW_ON_T2_SPLIT || FGQ_QX_ON_S8);
+    return any ? 2 : 0;
+}
+
 static void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda, int64_t m, int a_s8,
                  int32_t zx, int32_t *dot, int64_t ldd, fgq_qgemm_dot_fn dot_fn)
 {
@@ -145,12 +162,11 @@ static void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a
         const int32_t mb = (int32_t)(m - r0 < MB ? m - r0 : MB);
         const uint8_t *ab = a + r0 * lda;
         int32_t *db = dot + r0 * ldd;
-        /* decoding pays for itself over >= 4 rows; plain s8 rows (no multipliers to fold)
-         * would only save `dot`'s SXTB16s, ~0.25 instructions a MAC: measured no faster */
-        if (mb < 4 || (qw->dtype == FGQ_DT_S8 && !qw->has_gs)) {
+        const int kind = block_kind(qw, mb, a_s8);
+        if (kind == 0) {
             for (int32_t r = 0; r < mb; r++)
                 dot_fn(qw, j0, n, ab + (size_t)r * (size_t)lda, a_s8, zx, db + (size_t)r * (size_t)ldd);
-        } else if (!a_s8 && qw->dtype == FGQ_DT_T2) {
+        } else if (kind == 1) {
             block_u8t2(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, zx, db, (size_t)ldd);
         } else {
             block_any(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, a_s8, zx, db, (size_t)ldd);

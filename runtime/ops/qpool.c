@@ -149,8 +149,11 @@ static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view 
     return 1;
 }
 
-static void run_qpool(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
-                      const fgq_ops_spatial *sp, int is_avg)
+/* Inlined into both runs, each with is_avg a constant: a firmware that links one pool (op selection)
+ * links only its copy, without the other's code. */
+static inline __attribute__((always_inline)) void run_qpool(const fgq_node_view *node, const fgq_tensor_view *x,
+                                                            const fgq_tensor_view *y, const fgq_ops_spatial *sp,
+                                                            int is_avg)
 {
     if (!is_avg && fgq_node_kernels(node) != FGQ_KERNELS_REF && run_qmaxpool_inside(node, x, y, sp))
         return;

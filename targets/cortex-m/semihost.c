@@ -2,7 +2,6 @@
 #include "semihost.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 enum {
@@ -24,12 +23,61 @@ void sh_puts(const char *s)
     sh_call(SYS_WRITE0, s);
 }
 
+/* The conversions the firmware uses (%s, %d, %u, %ld, %lu, %%) into buf, truncated to cap - 1 bytes:
+ * newlib's vsnprintf would link ~3 KB (its printf core, malloc for its buffers) into every firmware,
+ * which the runtime built without messages does not otherwise need. */
+static void format(char *buf, size_t cap, const char *fmt, va_list ap)
+{
+    size_t n = 0;
+    for (const char *f = fmt; *f != '\0'; f++) {
+        char num[12];
+        const char *s = num;
+        int len = 0;
+        if (*f != '%' || f[1] == '\0') {
+            num[0] = *f;
+            len = 1;
+        } else {
+            const int is_long = f[1] == 'l';
+            f += is_long ? 2 : 1;
+            if (*f == 's') {
+                s = va_arg(ap, const char *);
+                len = (int)strlen(s);
+            } else if (*f == 'd' || *f == 'u') {
+                unsigned long v;
+                int neg = 0;
+                if (*f == 'd') {
+                    const long x = is_long ? va_arg(ap, long) : va_arg(ap, int);
+                    neg = x < 0;
+                    v = neg ? 0ul - (unsigned long)x : (unsigned long)x;
+                } else {
+                    v = is_long ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+                }
+                char *p = num + sizeof num;
+                do {
+                    *--p = (char)('0' + v % 10u);
+                    v /= 10u;
+                } while (v != 0);
+                if (neg)
+                    *--p = '-';
+                s = p;
+                len = (int)(num + sizeof num - p);
+            } else { /* %% and anything else: the character itself */
+                num[0] = *f;
+                len = 1;
+            }
+        }
+        for (int i = 0; i < len && n + 1 < cap; i++)
+            buf[n++] = s[i];
+    }
+    buf[n] = '\0';
+}
+
 void sh_printf(const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    format(buf, sizeof buf, fmt, ap);
     va_end(ap);
     sh_puts(buf);
 }

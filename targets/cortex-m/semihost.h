@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 void sh_puts(const char *s);                           /* to the host's stdout */
+/* printf to the host's stdout, up to 255 bytes; conversions %s, %d, %u, %ld, %lu and %% only. */
 void sh_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The command line QEMU was given with -semihosting-config ...,arg=...; 0 on success. */
 int sh_cmdline(char *buf, uint32_t cap);

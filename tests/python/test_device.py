@@ -50,6 +50,10 @@ def test_export_c_files(mnist_fgq, tmp_path):
     assert "#define DIGITS_OUTPUT_0_BYTES 40u" in h
     ops = (out / "digits_ops.h").read_text()
     assert "#define FGQ_OP_ON_QCONV 1" in ops and "#define FGQ_OP_ON_LSTM 0" in ops
+    # ternary:g4 with the first and last layers s8 (the default), u8 activations, one multiplier a group
+    for macro, on in (("S8", 1), ("S4", 0), ("T2", 1), ("S8_GROUPS", 0), ("T2_SPLIT", 0)):
+        assert re.search(r"#define FGQ_QW_ON_%s %d\b" % (macro, on), ops), macro
+    assert re.search(r"#define FGQ_QX_ON_S8 0\b", ops)
     # the array holds the file's bytes exactly
     c = (out / "digits.c").read_text()
     body = c[c.index("digits_data[DIGITS_SIZE] = {") :]
@@ -215,3 +219,38 @@ def test_firmware_on_cortex_m4_and_m55_bit_identical():
         assert row["identical"] and row["heap_requests"] == 0, what
         assert row["arena"] == row["arena_needed"], "%s: exported %d, the device needs %d" % (
             what, row["arena"], row["arena_needed"])
+
+
+@pytest.mark.skipif(SANITIZED, reason="the firmware is not built with sanitizers: run once, in the Release build")
+def test_firmware_without_the_models_kernel_rows_gives_the_same_bytes(mnist_fgq, tmp_path):
+    """The kernel selection of NAME_ops.h (FGQ_QW_ON_*, FGQ_QX_ON_*: runtime/ops/op_select.h) only
+    drops specialised code: a firmware whose header switches every case off lacks the Arm rows and
+    runs the ternary mnist-8 (s8 and t2 layers) through the reference, with the x86 bytes; the
+    exported header keeps its rows. Oracle: `fgq run --raw` on this machine."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import device
+    sys.path.pop(0)
+    if device.shutil.which("arm-none-eabi-gcc") is None or device.shutil.which("qemu-system-arm") is None:
+        pytest.skip("arm-none-eabi-gcc or qemu-system-arm not installed")
+    dirs = []
+    x = np.random.default_rng(1).uniform(0, 255, (1, 1, 28, 28)).astype(np.float32)
+    for tag in ("kept", "dropped"):
+        d = tmp_path / tag
+        fgq("export", mnist_fgq, "--c", str(d))
+        if tag == "dropped":
+            ops = (d / "model_ops.h").read_text()
+            ops = re.sub(r"(#define FGQ_Q[WX]_ON_\w+) 1", r"\1 0", ops)
+            (d / "model_ops.h").write_text(ops)
+        np.save(d / "x.npy", x)
+        (d / "in.bin").write_bytes(x.tobytes())
+        fgq("run", mnist_fgq, "--input", str(d / "x.npy"), "-o", str(d / "y.npy"), "--raw")
+        (d / "expect.bin").write_bytes(np.load(d / "y.npy").tobytes())
+        dirs.append(str(d))
+    b = device.build("m4", dirs, str(tmp_path), nomsg=False)
+    for d in dirs:
+        elf = os.path.join(b, "fw_%s.elf" % os.path.basename(d))
+        r = device.run_one("m4", elf, d)
+        assert r["identical"] and r["heap_requests"] == 0, d
+        syms = subprocess.run(["arm-none-eabi-nm", elf], capture_output=True, text=True).stdout
+        for row in ("fgq_qgemm_u8s8_1x2c4__armdsp", "fgq_qgemm_u8t2_1x2c4__armdsp"):
+            assert (row in syms) == d.endswith("kept"), (d, row)

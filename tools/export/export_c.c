@@ -196,10 +196,32 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
 
     /* NAME_ops.h */
     int used[FGQ_OP_COUNT_] = { 0 };
+    /* The integer GEMM/conv nodes' weight layouts and activation types: the kernel code specialised for
+     * each (runtime/ops/op_select.h). 0 lets a build leave that code out; a model that has it anyway
+     * still runs, with the same bytes, through the general code. */
+    int qw_s8 = 0, qw_s4 = 0, qw_t2 = 0, qw_s8_groups = 0, qw_t2_split = 0, qx_s8 = 0;
     for (int32_t k = 0; k < fgq_model_n_nodes(m); k++) {
         fgq_node_info ni;
-        if (fgq_model_node_info(m, k, &ni) == FGQ_OK && (uint32_t)ni.op < (uint32_t)FGQ_OP_COUNT_)
-            used[ni.op] = 1;
+        if (fgq_model_node_info(m, k, &ni) != FGQ_OK || (uint32_t)ni.op >= (uint32_t)FGQ_OP_COUNT_)
+            continue;
+        used[ni.op] = 1;
+        const int dyn = ni.op == FGQ_OP_QCONV_DYN || ni.op == FGQ_OP_QGEMM_DYN;
+        if (!dyn && ni.op != FGQ_OP_QCONV && ni.op != FGQ_OP_QGEMM)
+            continue;
+        const int wi = dyn ? 3 : 1, gi = dyn ? 6 : 4; /* fgq_ops.h: W and GS of each op */
+        fgq_tensor_info w, x;
+        if (ni.n_inputs <= wi || fgq_model_tensor_info(m, ni.inputs[wi], &w) != FGQ_OK ||
+            fgq_model_tensor_info(m, ni.inputs[0], &x) != FGQ_OK) {
+            qw_s8 = qw_s4 = qw_t2 = qw_s8_groups = qw_t2_split = qx_s8 = 1; /* unknown: keep everything */
+            continue;
+        }
+        const int gs = ni.n_inputs > gi && ni.inputs[gi] >= 0;
+        qw_s8 |= w.dtype == FGQ_DT_S8;
+        qw_s4 |= w.dtype == FGQ_DT_S4;
+        qw_t2 |= w.dtype == FGQ_DT_T2;
+        qw_s8_groups |= w.dtype == FGQ_DT_S8 && gs;
+        qw_t2_split |= w.dtype == FGQ_DT_T2 && gs && (dyn || ni.iparams[FGQ_QP_W_NALPHA] == 2);
+        qx_s8 |= x.dtype == FGQ_DT_S8;
     }
     text ops = { 0 };
     put(&ops,
@@ -212,6 +234,16 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
         if (key != NULL)
             put(&ops, "#define FGQ_OP_ON_%s %d\n", key, used[op]);
     }
+    put(&ops,
+        "/* Its QCONV / QGEMM (and _DYN) weights and activations (runtime/ops/op_select.h): a 0 leaves the\n"
+        " * kernel code specialised for it out of the build; such a model would still run, same bytes, slower. */\n"
+        "#define FGQ_QW_ON_S8 %d        /* s8 weights */\n"
+        "#define FGQ_QW_ON_S4 %d        /* s4 weights */\n"
+        "#define FGQ_QW_ON_T2 %d        /* ternary weights */\n"
+        "#define FGQ_QW_ON_S8_GROUPS %d /* s8 weights with group multipliers (s8:gN) */\n"
+        "#define FGQ_QW_ON_T2_SPLIT %d  /* ternary weights with two multipliers a group (asym) */\n"
+        "#define FGQ_QX_ON_S8 %d        /* s8 activations into them */\n",
+        qw_s8, qw_s4, qw_t2, qw_s8_groups, qw_t2_split, qx_s8);
     put(&ops, "#endif /* %s_OPS_H_ */\n", up);
 
     if (h.failed || body.failed || ops.failed) {

@@ -1,0 +1,42 @@
+/*
+ * op_select.h — what a firmware build may leave out for one model.
+ *
+ * Built with -DFGQ_OP_SELECTION='"NAME_ops.h"' (the header `fgq export --c` writes; docs/device.md),
+ * the files that include this one see the model's FGQ_OP_ON_<KEY> (op_table.c: which ops) and
+ * FGQ_QW_ON_* / FGQ_QX_ON_* (which weight layouts and activation types its QCONV / QGEMM nodes have).
+ * A 0 in the second group drops kernel code specialised for that case (a kernel table row, a
+ * specialised loop); a model that has the case anyway runs through the general code that stays
+ * (the reference row, the general loop), which gives the same bytes — the kernels are bit-exact
+ * twins of the reference (tests/test_qgemm_kernels.c, targets/cortex-m/test_kernels.c). Without
+ * a selection, or with a header that lacks a macro (an older export), everything is kept.
+ *
+ * The files that read it are compiled with the model's header, as op_table.c is
+ * (targets/cortex-m/CMakeLists.txt: FGQ_RT_PER_MODEL_SRC).
+ */
+#ifndef FGQ_OP_SELECT_H
+#define FGQ_OP_SELECT_H
+
+#ifdef FGQ_OP_SELECTION
+#include FGQ_OP_SELECTION
+#endif
+
+#ifndef FGQ_QW_ON_S8
+#define FGQ_QW_ON_S8 1
+#endif
+#ifndef FGQ_QW_ON_S4
+#define FGQ_QW_ON_S4 1
+#endif
+#ifndef FGQ_QW_ON_T2
+#define FGQ_QW_ON_T2 1
+#endif
+#ifndef FGQ_QW_ON_S8_GROUPS
+#define FGQ_QW_ON_S8_GROUPS 1
+#endif
+#ifndef FGQ_QW_ON_T2_SPLIT
+#define FGQ_QW_ON_T2_SPLIT 1
+#endif
+#ifndef FGQ_QX_ON_S8
+#define FGQ_QX_ON_S8 1
+#endif
+
+#endif /* FGQ_OP_SELECT_H */
