@@ -40,8 +40,9 @@ typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, 
 /* Working memory of the block form: the x86 t2 and s4 kernels decode blocks
  * of weight rows to s8 there (FGQ_QGEMM_DECODE_BYTES, qgemm_avx512vnni.h; the
  * x86-64 profile's qgemm_decode_bytes); s8 weights, and the other targets,
- * need none. Sized for the weights and the target alone, whatever the CPU. */
-enum { FGQ_QGEMM_DECODE_BYTES = 16384 };
+ * need none. Sized for the weights and the target alone, whatever the CPU.
+ * 32 KB: a grouped panel of 16 weight rows takes K up to ~1900. */
+enum { FGQ_QGEMM_DECODE_BYTES = 32768 };
 static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
     return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 ? target->qgemm_decode_bytes : 0;
@@ -211,8 +212,8 @@ void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, 
 /* qgemm_u8{s8,t2,s4}_4x4c32__avx512vnni.c: 4 activation rows × 4 weight
  * rows a tile, 32 k a step, vpdpbusd; t2 and s4 decoded to s8 (once per
  * block of weight rows with 4+ activation rows and a work buffer, else in
- * registers; with group multipliers, into panels of 8 weight rows in the
- * lanes, 4 activation rows × 8 weight rows a tile). Fits:
+ * registers; with group multipliers, into panels of 16 weight rows in the
+ * lanes of 512-bit vectors, 8 activation rows × 16 weight rows a tile). Fits:
  * fgq_qgemm_vnni_fits. */
 void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
