@@ -506,9 +506,9 @@ FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw,
  * (widened per group in the tile), and C per row (uint32 [16]); lanes past
  * the block repeat its last row with multiplier 0 and are not stored. The
  * same integers as above, modulo 2^32. Decoding costs about as much as the
- * tile at 16 activation rows, so it is kept lean: s4 chunks are transposed
- * while still packed (vnni_panel_s4_chunk), the multipliers 16 groups at a
- * time (vnni_panel_mults).
+ * tile at 16 activation rows, so it is kept lean: s4 and t2 chunks are
+ * transposed while still packed (vnni_panel_s4_chunk, vnni_panel_t2_chunk),
+ * the multipliers 16 groups at a time (vnni_panel_mults).
  * 512-bit vectors here (the s8 tiles keep 256): the broadcasts and weight
  * loads per vpdpbusd halve, which is what this tile was short of. */
 enum { VNNI_PR = 16 }; /* weight rows a panel: the int32 lanes of a 512-bit vector */
@@ -619,6 +619,50 @@ FGQ_VNNI_INLINE __m512i vnni_panel_mult(const uint8_t *mult, int64_t g)
     return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(mult + g * VNNI_PR)));
 }
 
+/* vpshufb indices of the t2 panel decode below: byte i of 128-bit lane L reads byte
+ * 4L + i/4 (row 4L + i/4's quad). */
+static const uint8_t vnni_t2_rep[64] = { 0,  0,  0,  0,  1,  1,  1,  1,  2,  2,  2,  2,  3,  3,  3,  3,
+                                         4,  4,  4,  4,  5,  5,  5,  5,  6,  6,  6,  6,  7,  7,  7,  7,
+                                         8,  8,  8,  8,  9,  9,  9,  9,  10, 10, 10, 10, 11, 11, 11, 11,
+                                         12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15 };
+
+/* A whole chunk of 32 t2 codes (8 bytes, a byte a quad) of 16 weight rows
+ * into the 8 panel vectors dst[i·64]: vpshufb pairs the two rows of each
+ * 128-bit lane byte by byte (u16 = [row 2L, row 2L+1] of one quad), vpermt2w
+ * (the s4 table: row pair p, quad e) puts quad e of rows 0-15 in 128-bit lane
+ * e % 4 of t[e / 4], and each quad's 16 bytes, broadcast to the 4 lanes,
+ * decode as vnni_w does with 64 codes a vector. */
+FGQ_VNNI_INLINE void vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
+{
+    __m512i z[2];
+    for (int i = 0; i < 2; i++) {
+        __m512i v = _mm512_setzero_si512();
+        for (int l = 0; l < 4; l++) {
+            const __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * l] + kb));
+            const __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * l + 1] + kb));
+            v = _mm512_inserti32x4(v, _mm_unpacklo_epi64(lo, hi), l);
+        }
+        z[i] = _mm512_shuffle_epi8(v, _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6,
+                                                                           14, 7, 15)));
+    }
+    const __m512i tq0 = _mm512_loadu_si512((const void *)vnni_s4_tq), tq1 = _mm512_add_epi16(tq0, _mm512_set1_epi16(4));
+    const __m512i t[2] = { _mm512_permutex2var_epi16(z[0], tq0, z[1]), _mm512_permutex2var_epi16(z[0], tq1, z[1]) };
+    const __m512i rep = _mm512_loadu_si512((const void *)vnni_t2_rep), sel = _mm512_set1_epi32((int)0xC0300C03u);
+    const __m512i one = _mm512_set1_epi32(0x40100401), two = _mm512_set1_epi32((int)0x80200802u);
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int e = 0; e < 8; e++) {
+        const __m512i tt = t[e / 4];
+        const __m512i b = e % 4 == 0   ? _mm512_shuffle_i32x4(tt, tt, 0x00)
+                          : e % 4 == 1 ? _mm512_shuffle_i32x4(tt, tt, 0x55)
+                          : e % 4 == 2 ? _mm512_shuffle_i32x4(tt, tt, 0xAA)
+                                       : _mm512_shuffle_i32x4(tt, tt, 0xFF);
+        const __m512i v = _mm512_and_si512(_mm512_shuffle_epi8(b, rep), sel);
+        const __m512i wv = _mm512_mask_mov_epi8(_mm512_movm_epi8(_mm512_cmpeq_epi8_mask(v, two)),
+                                                _mm512_cmpeq_epi8_mask(v, one), ones);
+        _mm512_storeu_si512((void *)(dst + e * 4 * VNNI_PR), wv);
+    }
+}
+
 /* Weight rows r0 .. r0 + np − 1 (np <= 16) of kind wk into the panel at pan. */
 FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r0, int np, uint8_t *pan,
                                        const vnni_consts *c)
@@ -632,6 +676,10 @@ FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r
         const __mmask32 mask = vnni_mask(k, K);
         if (wk == VNNI_S4 && mask == 0xFFFFFFFFu) {
             vnni_panel_s4_chunk(rw, k / 2, pan + k * VNNI_PR);
+            continue;
+        }
+        if (wk == VNNI_T2 && mask == 0xFFFFFFFFu) {
+            vnni_panel_t2_chunk(rw, k / 4, pan + k * VNNI_PR);
             continue;
         }
         for (int h = 0; h < VNNI_PR; h += 8) {
