@@ -552,7 +552,7 @@ static const uint16_t vnni_s4_tp[32] = { 0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35,
  * quad index of 8 rows (L: rows 0-7, H: 8-15, 4 quads each), a second round
  * pairs them into [rows 0-15 quad 2t | rows 0-15 quad 2t+1], and each half
  * is decoded as vnni_s4_decode does (the nibbles land as c0 c1 c2 c3). */
-FGQ_VNNI_INLINE void vnni_panel_s4_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
+FGQ_VNNI_INLINE __m512i vnni_panel_s4_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
 {
     __m512i z[4];
     for (int i = 0; i < 4; i++) {
@@ -569,12 +569,15 @@ FGQ_VNNI_INLINE void vnni_panel_s4_chunk(const uint8_t *const *w, int64_t kb, ui
                            _mm512_permutex2var_epi16(l1, tp0, h1), _mm512_permutex2var_epi16(l1, tp1, h1) };
     const __m512i nib = _mm512_set1_epi8(0x0F);
     const __m512i sx4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
+    __m512i bs = _mm512_setzero_si512(); /* byte sums of the 8 vectors: |·| <= 64 */
     for (int t = 0; t < 4; t++)
         for (int half = 0; half < 2; half++) {
             const __m512i x = _mm512_cvtepu8_epi16(half ? _mm512_extracti64x4_epi64(p[t], 1) : _mm512_castsi512_si256(p[t]));
             const __m512i v = _mm512_shuffle_epi8(sx4, _mm512_and_si512(_mm512_or_si512(x, _mm512_slli_epi16(x, 4)), nib));
             _mm512_storeu_si512((void *)(dst + (2 * t + half) * 4 * VNNI_PR), v);
+            bs = _mm512_add_epi8(bs, v);
         }
+    return bs;
 }
 
 /* The panel's multipliers, mult[g·16 + j] = min(GS[r0 + j, g], W_MMAX) (u8; 0 for
@@ -632,7 +635,7 @@ static const uint8_t vnni_t2_rep[64] = { 0,  0,  0,  0,  1,  1,  1,  1,  2,  2, 
  * (the s4 table: row pair p, quad e) puts quad e of rows 0-15 in 128-bit lane
  * e % 4 of t[e / 4], and each quad's 16 bytes, broadcast to the 4 lanes,
  * decode as vnni_w does with 64 codes a vector. */
-FGQ_VNNI_INLINE void vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
+FGQ_VNNI_INLINE __m512i vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
 {
     __m512i z[2];
     for (int i = 0; i < 2; i++) {
@@ -650,6 +653,7 @@ FGQ_VNNI_INLINE void vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, ui
     const __m512i rep = _mm512_loadu_si512((const void *)vnni_t2_rep), sel = _mm512_set1_epi32((int)0xC0300C03u);
     const __m512i one = _mm512_set1_epi32(0x40100401), two = _mm512_set1_epi32((int)0x80200802u);
     const __m512i ones = _mm512_set1_epi8(1);
+    __m512i bs = _mm512_setzero_si512(); /* byte sums of the 8 vectors: |·| <= 8 */
     for (int e = 0; e < 8; e++) {
         const __m512i tt = t[e / 4];
         const __m512i b = e % 4 == 0   ? _mm512_shuffle_i32x4(tt, tt, 0x00)
@@ -660,7 +664,9 @@ FGQ_VNNI_INLINE void vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, ui
         const __m512i wv = _mm512_mask_mov_epi8(_mm512_movm_epi8(_mm512_cmpeq_epi8_mask(v, two)),
                                                 _mm512_cmpeq_epi8_mask(v, one), ones);
         _mm512_storeu_si512((void *)(dst + e * 4 * VNNI_PR), wv);
+        bs = _mm512_add_epi8(bs, wv);
     }
+    return bs;
 }
 
 /* Weight rows r0 .. r0 + np − 1 (np <= 16) of kind wk into the panel at pan. */
@@ -672,36 +678,39 @@ FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r
     const uint8_t *rw[VNNI_PR]; /* rows past np repeat the last: their lanes have multiplier 0 */
     for (int j = 0; j < VNNI_PR; j++)
         rw[j] = qw->codes + (r0 + (j < np ? j : np - 1)) * qw->row_bytes;
-    for (int64_t k = 0; k < K; k += 32) {
-        const __mmask32 mask = vnni_mask(k, K);
-        if (wk == VNNI_S4 && mask == 0xFFFFFFFFu) {
-            vnni_panel_s4_chunk(rw, k / 2, pan + k * VNNI_PR);
-            continue;
-        }
-        if (wk == VNNI_T2 && mask == 0xFFFFFFFFu) {
-            vnni_panel_t2_chunk(rw, k / 4, pan + k * VNNI_PR);
-            continue;
-        }
-        for (int h = 0; h < VNNI_PR; h += 8) {
-            __m256i v[8];
-            for (int j = 0; j < 8; j++)
-                v[j] = h + j >= np            ? z
-                       : mask == 0xFFFFFFFFu ? vnni_w_full(wk, qw->codes + (r0 + h + j) * qw->row_bytes, k, c)
-                                             : vnni_w(wk, qw->codes + (r0 + h + j) * qw->row_bytes, k, mask, c);
-            vnni_quads_8x8(v, pan + k * VNNI_PR + h * 4, VNNI_PR * 4);
-        }
-    }
     uint8_t *mult = pan + nq * 4 * VNNI_PR;
     vnni_panel_mults(qw, r0, np, mult);
-    /* C per row: Σ_g m_g·Σ_{k∈g} w (zero quads past K add nothing) */
+    /* C per row, Σ_g m_g·Σ_{k∈g} w, from each chunk's byte sums (8 quads, so |·| <= 64
+     * per byte: a chunk never straddles two groups) */
     const __m512i ones = _mm512_set1_epi8(1);
-    __m512i cs = _mm512_setzero_si512();
-    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
-        const int64_t q1 = (K - k0 > G ? k0 + G : K + 3) / 4;
-        __m512i e = _mm512_setzero_si512();
-        for (int64_t q = k0 / 4; q < q1; q++)
-            e = _mm512_dpbusd_epi32(e, ones, _mm512_loadu_si512((const void *)(pan + q * 4 * VNNI_PR)));
-        cs = _mm512_add_epi32(cs, _mm512_mullo_epi32(e, vnni_panel_mult(mult, g)));
+    __m512i cs = _mm512_setzero_si512(), e = cs;
+    for (int64_t k = 0, g = 0; k < K; k += 32) {
+        const __mmask32 mask = vnni_mask(k, K);
+        uint8_t *dst = pan + k * VNNI_PR;
+        __m512i bs;
+        if (wk == VNNI_S4 && mask == 0xFFFFFFFFu)
+            bs = vnni_panel_s4_chunk(rw, k / 2, dst);
+        else if (wk == VNNI_T2 && mask == 0xFFFFFFFFu)
+            bs = vnni_panel_t2_chunk(rw, k / 4, dst);
+        else {
+            for (int h = 0; h < VNNI_PR; h += 8) {
+                __m256i v[8];
+                for (int j = 0; j < 8; j++)
+                    v[j] = h + j >= np            ? z
+                           : mask == 0xFFFFFFFFu ? vnni_w_full(wk, qw->codes + (r0 + h + j) * qw->row_bytes, k, c)
+                                                 : vnni_w(wk, qw->codes + (r0 + h + j) * qw->row_bytes, k, mask, c);
+                vnni_quads_8x8(v, dst + h * 4, VNNI_PR * 4);
+            }
+            bs = _mm512_setzero_si512();
+            for (int i = 0; i < 8; i++)
+                bs = _mm512_add_epi8(bs, _mm512_loadu_si512((const void *)(dst + i * 4 * VNNI_PR)));
+        }
+        e = _mm512_dpbusd_epi32(e, ones, bs);
+        if (k + 32 >= K || (k + 32) % G == 0) { /* the group's last chunk */
+            cs = _mm512_add_epi32(cs, _mm512_mullo_epi32(e, vnni_panel_mult(mult, g)));
+            e = _mm512_setzero_si512();
+            g++;
+        }
     }
     _mm512_storeu_si512((void *)(mult + ng * VNNI_PR), cs);
 }
