@@ -338,7 +338,9 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     const fgq_ops_spatial *sp = &t->s->geom.sp;
     const int64_t c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
     int64_t built = -1; /* (n, grp) whose padded copy pbuf holds */
+#if defined(__x86_64__) || defined(__i386__)
     int64_t decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache) */
+#endif
     for (int64_t task = b; task < e; task++) {
         const int64_t tile = task % t->p.tiles, grp = (task / t->p.tiles) % groups, n = task / (t->p.tiles * groups);
         const int64_t p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;

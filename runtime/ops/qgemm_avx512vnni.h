@@ -4,8 +4,9 @@
  * qgemm_u8s4_4x4c32__avx512vnni.c). x86
  * only; functions carry target(...) since the build passes no -m flags (the
  * dispatch checks the CPU first). 256-bit vectors: AVX-512VL gives 32 of
- * them and the mask registers; 512-bit ones bought nothing on this VM's
- * double-pumped units.
+ * them and the mask registers; 512-bit ones bought nothing for the s8 tiles
+ * on this VM's double-pumped units (Zen 4), but the grouped panels below,
+ * short of load slots, take them.
  *
  * Scheme. vpdpbusd multiplies u8 by s8 and adds 4 products into an int32
  * lane, wrapping (the non-saturating form). With a' = a (u8 activations) or
@@ -639,12 +640,15 @@ FGQ_VNNI_INLINE __m512i vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb,
 {
     __m512i z[2];
     for (int i = 0; i < 2; i++) {
-        __m512i v = _mm512_setzero_si512();
-        for (int l = 0; l < 4; l++) {
-            const __m128i lo = _mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * l] + kb));
-            const __m128i hi = _mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * l + 1] + kb));
-            v = _mm512_inserti32x4(v, _mm_unpacklo_epi64(lo, hi), l);
-        }
+        __m128i l[4];
+        for (int j = 0; j < 4; j++)
+            l[j] = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * j] + kb)),
+                                      _mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * j + 1] + kb)));
+        /* the lane index is an immediate: no loop over it (unoptimized builds) */
+        __m512i v = _mm512_castsi128_si512(l[0]);
+        v = _mm512_inserti32x4(v, l[1], 1);
+        v = _mm512_inserti32x4(v, l[2], 2);
+        v = _mm512_inserti32x4(v, l[3], 3);
         z[i] = _mm512_shuffle_epi8(v, _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6,
                                                                            14, 7, 15)));
     }
