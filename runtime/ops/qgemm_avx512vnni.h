@@ -543,16 +543,17 @@ FGQ_VNNI_INLINE void vnni_quads_8x8(const __m256i *v, uint8_t *dst, int64_t stri
 /* The u16 indices (vpermt2w) of the s4 panel transpose below. */
 static const uint16_t vnni_s4_tq[32] = { 0, 8, 16, 24, 32, 40, 48, 56, 1, 9, 17, 25, 33, 41, 49, 57,
                                          2, 10, 18, 26, 34, 42, 50, 58, 3, 11, 19, 27, 35, 43, 51, 59 };
-static const uint16_t vnni_s4_tp[32] = { 0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39,
-                                         8, 9, 10, 11, 12, 13, 14, 15, 40, 41, 42, 43, 44, 45, 46, 47 };
+static const uint16_t vnni_s4_tp[32] = { 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15,
+                                         32, 33, 34, 35, 40, 41, 42, 43, 36, 37, 38, 39, 44, 45, 46, 47 };
 
 /* A whole chunk of 32 s4 codes (16 bytes) of 16 weight rows w[0..15] into
  * the 8 panel vectors dst[i·64], i < 8. Transposed while packed, then
- * decoded 64 codes a vector: a quad is 2 code bytes, so the rows' bytes are
+ * decoded 128 codes a vector: a quad is 2 code bytes, so the rows' bytes are
  * a 16 × 8 matrix of u16 (4 rows a 512-bit vector); vpermt2w gathers one
  * quad index of 8 rows (L: rows 0-7, H: 8-15, 4 quads each), a second round
- * pairs them into [rows 0-15 quad 2t | rows 0-15 quad 2t+1], and each half
- * is decoded as vnni_s4_decode does (the nibbles land as c0 c1 c2 c3). */
+ * puts rows 4L .. 4L+3 of quads 2t and 2t+1 in 128-bit lane L of p[t]; low
+ * and high nibbles apart, vpunpck{l,h}bw interleaves them into c0 c1 c2 c3
+ * per row: quad 2t (lanes = rows 0-15) and quad 2t+1. */
 FGQ_VNNI_INLINE __m512i vnni_panel_s4_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
 {
     __m512i z[4];
@@ -568,16 +569,19 @@ FGQ_VNNI_INLINE __m512i vnni_panel_s4_chunk(const uint8_t *const *w, int64_t kb,
     const __m512i h0 = _mm512_permutex2var_epi16(z[2], tq0, z[3]), h1 = _mm512_permutex2var_epi16(z[2], tq1, z[3]);
     const __m512i p[4] = { _mm512_permutex2var_epi16(l0, tp0, h0), _mm512_permutex2var_epi16(l0, tp1, h0),
                            _mm512_permutex2var_epi16(l1, tp0, h1), _mm512_permutex2var_epi16(l1, tp1, h1) };
-    const __m512i nib = _mm512_set1_epi8(0x0F);
-    const __m512i sx4 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1));
+    const __m512i nib = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
     __m512i bs = _mm512_setzero_si512(); /* byte sums of the 8 vectors: |·| <= 64 */
-    for (int t = 0; t < 4; t++)
-        for (int half = 0; half < 2; half++) {
-            const __m512i x = _mm512_cvtepu8_epi16(half ? _mm512_extracti64x4_epi64(p[t], 1) : _mm512_castsi512_si256(p[t]));
-            const __m512i v = _mm512_shuffle_epi8(sx4, _mm512_and_si512(_mm512_or_si512(x, _mm512_slli_epi16(x, 4)), nib));
-            _mm512_storeu_si512((void *)(dst + (2 * t + half) * 4 * VNNI_PR), v);
-            bs = _mm512_add_epi8(bs, v);
-        }
+    for (int t = 0; t < 4; t++) {
+        /* (n & 15) ^ 8, minus 8 after the unpacks, sign-extends a nibble n (one vpternlogd
+         * each: the shuffle ports carry the transposes) */
+        const __m512i lo = _mm512_ternarylogic_epi32(p[t], nib, eight, 0x6A);
+        const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(p[t], 4), nib, eight, 0x6A);
+        const __m512i v0 = _mm512_sub_epi8(_mm512_unpacklo_epi8(lo, hi), eight);
+        const __m512i v1 = _mm512_sub_epi8(_mm512_unpackhi_epi8(lo, hi), eight);
+        _mm512_storeu_si512((void *)(dst + (2 * t) * 4 * VNNI_PR), v0);
+        _mm512_storeu_si512((void *)(dst + (2 * t + 1) * 4 * VNNI_PR), v1);
+        bs = _mm512_add_epi8(bs, _mm512_add_epi8(v0, v1));
+    }
     return bs;
 }
 
@@ -623,19 +627,17 @@ FGQ_VNNI_INLINE __m512i vnni_panel_mult(const uint8_t *mult, int64_t g)
     return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(mult + g * VNNI_PR)));
 }
 
-/* vpshufb indices of the t2 panel decode below: byte i of 128-bit lane L reads byte
- * 4L + i/4 (row 4L + i/4's quad). */
-static const uint8_t vnni_t2_rep[64] = { 0,  0,  0,  0,  1,  1,  1,  1,  2,  2,  2,  2,  3,  3,  3,  3,
-                                         4,  4,  4,  4,  5,  5,  5,  5,  6,  6,  6,  6,  7,  7,  7,  7,
-                                         8,  8,  8,  8,  9,  9,  9,  9,  10, 10, 10, 10, 11, 11, 11, 11,
-                                         12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15 };
+/* vpermt2w indices of the t2 panel transpose below: 128-bit lane L of its result h holds
+ * rows 4L .. 4L+3 of quads 4h .. 4h+3, byte (quad − 4h)·4 + (row − 4L). */
+static const uint16_t vnni_t2_tq[32] = { 0,  8,  1,  9,  2,  10, 3,  11, 16, 24, 17, 25, 18, 26, 19, 27,
+                                         32, 40, 33, 41, 34, 42, 35, 43, 48, 56, 49, 57, 50, 58, 51, 59 };
 
 /* A whole chunk of 32 t2 codes (8 bytes, a byte a quad) of 16 weight rows
  * into the 8 panel vectors dst[i·64]: vpshufb pairs the two rows of each
  * 128-bit lane byte by byte (u16 = [row 2L, row 2L+1] of one quad), vpermt2w
- * (the s4 table: row pair p, quad e) puts quad e of rows 0-15 in 128-bit lane
- * e % 4 of t[e / 4], and each quad's 16 bytes, broadcast to the 4 lanes,
- * decode as vnni_w does with 64 codes a vector. */
+ * gathers rows 4L .. 4L+3 of 4 quads into lane L, and one vpshufb a quad puts
+ * row r's code byte under lane r's 4 bytes; they decode as vnni_w does, 64
+ * codes a vector. */
 FGQ_VNNI_INLINE __m512i vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
 {
     __m512i z[2];
@@ -652,19 +654,16 @@ FGQ_VNNI_INLINE __m512i vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb,
         z[i] = _mm512_shuffle_epi8(v, _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6,
                                                                            14, 7, 15)));
     }
-    const __m512i tq0 = _mm512_loadu_si512((const void *)vnni_s4_tq), tq1 = _mm512_add_epi16(tq0, _mm512_set1_epi16(4));
+    const __m512i tq0 = _mm512_loadu_si512((const void *)vnni_t2_tq), tq1 = _mm512_add_epi16(tq0, _mm512_set1_epi16(4));
     const __m512i t[2] = { _mm512_permutex2var_epi16(z[0], tq0, z[1]), _mm512_permutex2var_epi16(z[0], tq1, z[1]) };
-    const __m512i rep = _mm512_loadu_si512((const void *)vnni_t2_rep), sel = _mm512_set1_epi32((int)0xC0300C03u);
+    const __m512i sel = _mm512_set1_epi32((int)0xC0300C03u);
     const __m512i one = _mm512_set1_epi32(0x40100401), two = _mm512_set1_epi32((int)0x80200802u);
-    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1), rep0 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2,
+                                                                                          2, 2, 2, 3, 3, 3, 3));
     __m512i bs = _mm512_setzero_si512(); /* byte sums of the 8 vectors: |·| <= 8 */
     for (int e = 0; e < 8; e++) {
-        const __m512i tt = t[e / 4];
-        const __m512i b = e % 4 == 0   ? _mm512_shuffle_i32x4(tt, tt, 0x00)
-                          : e % 4 == 1 ? _mm512_shuffle_i32x4(tt, tt, 0x55)
-                          : e % 4 == 2 ? _mm512_shuffle_i32x4(tt, tt, 0xAA)
-                                       : _mm512_shuffle_i32x4(tt, tt, 0xFF);
-        const __m512i v = _mm512_and_si512(_mm512_shuffle_epi8(b, rep), sel);
+        const __m512i rep = _mm512_add_epi8(rep0, _mm512_set1_epi8((char)(4 * (e % 4))));
+        const __m512i v = _mm512_and_si512(_mm512_shuffle_epi8(t[e / 4], rep), sel);
         const __m512i wv = _mm512_mask_mov_epi8(_mm512_movm_epi8(_mm512_cmpeq_epi8_mask(v, two)),
                                                 _mm512_cmpeq_epi8_mask(v, one), ones);
         _mm512_storeu_si512((void *)(dst + e * 4 * VNNI_PR), wv);
