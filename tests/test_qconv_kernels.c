@@ -20,6 +20,9 @@
  * one 64-channel block, weights s8/t2/s4 with and without group
  * multipliers (32·j groups for the VNNI rows, other sizes and asymmetric
  * ternary for the AVX2 rows), zero points at both ends, extreme inputs.
+ * The packed t2/s4 layers take both weight paths: rows decoded once per
+ * group into QCONV's scratch (most), and per channel pair where a group's
+ * rows pass FGQ_QCONV_WCACHE_BYTES (wide and deep layers: a few dozen plans).
  * Skips (passes) where the CPU has no optimized kernel.
  */
 #include "test_ops_common.h"

@@ -524,13 +524,13 @@ static void test_limits(void)
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 1, 4127, 32, 1, 255, 255, "s4 all 7 g32 M255 K4127");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 2, 1, 255, 255, "s4 all -8 g2 d -255 M255");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 4127, 1, 1, 200, 255, "s4 all -8 g1 clamp 200");
-    /* s4 in the VNNI layouts: decoded once (K <= 4096) and in registers (K 4128), per channel and
-     * groups of 32·j, a masked tail chunk */
+    /* s4 in the VNNI layouts: decoded once (K <= 8192 with the work buffer; in registers without:
+     * check_case's "gemm offset"), per channel and groups of 32·j, a masked tail chunk */
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 4096, 32, 1, 255, 255, "s4 all -8 g32 M255 K4096");
     limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 4095, 96, 1, 255, 255, "s4 x s8 all 7 g96 M255 K4095");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 64, 1, 255, 255, "s4 all -8 g64 d -255 M255 K4128");
     limit_case(FGQ_DT_S4, FGQ_DT_S8, -128, 127, 2, 4095, 0, 1, 1, 0, "s4 x s8 zx -128 per channel K4095");
-    /* grouped t2 and s4 with 4+ rows where K fits a weight panel (qgemm_avx512vnni.h): 8 weight
+    /* grouped t2 and s4 with 4+ rows where K fits a weight panel (qgemm_avx512vnni.h): 16 weight
      * rows in the lanes, the multipliers one vector a group */
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s4 all -8 g32 M255 K1792 panels");
     limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s4 x s8 all 7 g64 M255 K1791 panels");

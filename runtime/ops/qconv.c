@@ -150,7 +150,8 @@ typedef struct {
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
     int packable;                 /* x86-64: the shape and weights fit the packed conv kernels (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
-    uint64_t buf, pbuf, dot, dot_t, gwork, work, bytes; /* offsets in the slice; its size */
+    int wcache;                   /* packable t2/s4 (s8 with GS): the group's rows decoded once a slice */
+    uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
 /* 0 when the GEMM path cannot apply (K past the tile budget). */
@@ -203,6 +204,11 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     off += qconv_align64(fgq_qgemm_gemm_work_bytes(&s->qw, target));
     p->work = off;
     off += p->packable ? qconv_align64(fgq_qconv_pack_work_bytes(K)) : 0;
+    /* the packed t2 / s4 kernels: the group's weight rows decoded once for all its
+     * tiles in the slice, where they fit (fgq_qconv_wcache_bytes) */
+    p->wcache = p->packable && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs) && fgq_qconv_wcache_bytes(K, mg) > 0;
+    p->wrows = off;
+    off += p->wcache ? qconv_align64(fgq_qconv_wcache_bytes(K, mg)) : 0;
     p->bytes = off;
     return 1;
 }
@@ -332,6 +338,9 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     const fgq_ops_spatial *sp = &t->s->geom.sp;
     const int64_t c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
     int64_t built = -1; /* (n, grp) whose padded copy pbuf holds */
+#if defined(__x86_64__) || defined(__i386__)
+    int64_t decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache) */
+#endif
     for (int64_t task = b; task < e; task++) {
         const int64_t tile = task % t->p.tiles, grp = (task / t->p.tiles) % groups, n = task / (t->p.tiles * groups);
         const int64_t p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
@@ -357,14 +366,25 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 .dw = sp->dilation[2],
                 .K = K,
             };
+            uint8_t *wrows = t->p.wcache ? ws + t->p.wrows : NULL;
+            if (wrows != NULL && decoded != grp) {
+                if (qw->dtype == FGQ_DT_S4)
+                    fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
+                else
+                    fgq_qconv_u8t2_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
+                decoded = grp;
+            }
             for (int64_t jb = 0; jb < mg; jb += JB) {
                 const int64_t j0 = grp * mg + jb, nb = mg - jb < JB ? mg - jb : JB;
+                const uint8_t *wdec = wrows != NULL ? wrows + jb * fgq_qconv_wrow_bytes(K) : NULL;
                 if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
                     fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
                 else if (qw->dtype == FGQ_DT_S4)
-                    fgq_qconv_u8s4_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
+                    fgq_qconv_u8s4_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
+                                                      wdec);
                 else
-                    fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
+                    fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
+                                                      wdec);
                 for (int64_t i = 0; i < nb; i++)
                     t->kern->requant(qw, j0 + i, 0, dot + i * FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
                                      t->y + ((n * qw->rows + j0 + i) * t->p.positions + p0), t->y_s8);

@@ -142,21 +142,49 @@ FGQ_VNNI_INLINE uint32_t pk2_row(int wk, const fgq_qweights *qw, int64_t row, ui
     return (uint32_t)vnni_hsum(cs);
 }
 
-/* The 2x32c4 kernels' body for weight kind wk (VNNI_S8 with GS, VNNI_T2, VNNI_S4). */
-FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                  int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work)
+/* The _decode twins' body: rows j0 .. j0 + n − 1 into dst, fgq_qconv_wrow_bytes apart,
+ * each ⌈K/4⌉·4 codes (zero past K) and then its C. */
+FGQ_VNNI_INLINE void qconv_wdecode(int wk, const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
 {
-    const int64_t K = s->K, Kq = (K + 3) / 4, Kp = 4 * Kq;
+    const int64_t K = qw->k, Kp = (K + 3) / 4 * 4, rb = fgq_qconv_wrow_bytes(K);
+    const int64_t G = qw->has_gs ? (qw->group < K ? qw->group : K) : K;
+    vnni_consts c;
+    vnni_consts_init(&c, 0);
+    for (int64_t i = 0; i < n; i++) {
+        const uint32_t v = pk2_row(wk, qw, j0 + i, dst + i * rb, Kp, G, &c);
+        memcpy(dst + i * rb + Kp, &v, 4);
+    }
+}
+
+/* The 2x32c4 kernels' body for weight kind wk (VNNI_S8 with GS, VNNI_T2, VNNI_S4);
+ * wdec: the rows decoded beforehand (qconv_wdecode), or NULL. */
+FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
+                                  int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work,
+                                  const uint8_t *wdec)
+{
+    const int64_t K = s->K, Kq = (K + 3) / 4, Kp = 4 * Kq, rb = fgq_qconv_wrow_bytes(K);
     const int64_t G = qw->has_gs ? (qw->group < K ? qw->group : K) : K; /* a multiple of 32, or K */
     uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;                   /* Kp·32 bytes */
-    uint8_t *const wb[2] = { pa + Kp * PK_TP, pa + Kp * PK_TP + Kp + 32 }; /* Kp + 32 bytes each */
+    uint8_t *const wb[2] = { pa + Kp * PK_TP, pa + Kp * PK_TP + rb }; /* Kp + 32 bytes each */
     qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
     for (int64_t jg = 0; jg < nb; jg += 2) {
         const int64_t r0 = j0 + jg, r1 = j0 + (jg + 1 < nb ? jg + 1 : jg);
-        const uint32_t cs0 = pk2_row(wk, qw, r0, wb[0], Kp, G, &c), cs1 = pk2_row(wk, qw, r1, wb[1], Kp, G, &c);
+        const uint8_t *w0, *w1;
+        uint32_t cs0, cs1;
+        if (wdec != NULL) {
+            w0 = wdec + (r0 - j0) * rb;
+            w1 = wdec + (r1 - j0) * rb;
+            memcpy(&cs0, w0 + Kp, 4);
+            memcpy(&cs1, w1 + Kp, 4);
+        } else {
+            cs0 = pk2_row(wk, qw, r0, wb[0], Kp, G, &c);
+            cs1 = pk2_row(wk, qw, r1, wb[1], Kp, G, &c);
+            w0 = wb[0];
+            w1 = wb[1];
+        }
         __m256i a00 = _mm256_setzero_si256(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
                 a13 = a00;
         for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
@@ -169,10 +197,10 @@ FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qwei
                 const __m256i x1 = _mm256_loadu_si256((const __m256i *)(src + 32));
                 const __m256i x2 = _mm256_loadu_si256((const __m256i *)(src + 64));
                 const __m256i x3 = _mm256_loadu_si256((const __m256i *)(src + 96));
-                int32_t w0, w1;
-                memcpy(&w0, wb[0] + 4 * q, 4);
-                memcpy(&w1, wb[1] + 4 * q, 4);
-                const __m256i b0 = _mm256_set1_epi32(w0), b1 = _mm256_set1_epi32(w1);
+                int32_t q0w, q1w;
+                memcpy(&q0w, w0 + 4 * q, 4);
+                memcpy(&q1w, w1 + 4 * q, 4);
+                const __m256i b0 = _mm256_set1_epi32(q0w), b1 = _mm256_set1_epi32(q1w);
                 VNNI_DP(p00, x0, b0);
                 VNNI_DP(p01, x1, b0);
                 VNNI_DP(p02, x2, b0);

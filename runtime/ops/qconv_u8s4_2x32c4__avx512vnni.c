@@ -1,10 +1,12 @@
 /*
  * qconv_u8s4_2x32c4__avx512vnni.c — QCONV microkernel for s4 weights (two
  * nibbles a byte, low first, codes −8..7), per channel or with symmetric
- * groups of 32·j or one group (fgq_qgemm_vnni_fits). Each pair of weight
- * rows is decoded once to s8 codes (vnni_w) in the work buffer and runs the
- * s8 inner loop of the t2 kernel: 2 output channels × 32 positions a tile, 4
- * k a step, activations packed as in qconv_u8s8_4x32c4__avx512vnni.c
+ * groups of 32·j or one group (fgq_qgemm_vnni_fits). Weight rows are decoded
+ * to s8 codes (vnni_w) beforehand by the _decode twin (QCONV keeps a layer's
+ * rows in its scratch when they fit, so all its tiles share one decode), or
+ * per pair of channels in the work buffer, and run the s8 inner loop of the
+ * t2 kernel: 2 output channels × 32 positions a tile, 4 k a step,
+ * activations packed as in qconv_u8s8_4x32c4__avx512vnni.c
  * (qconv_pack_avx512vnni.h has both). Reference twin: fgq_qconv_dot;
  * tests/test_qconv_kernels.c compares the op's bytes.
  */
@@ -14,9 +16,14 @@
 
 FGQ_VNNI_FN void fgq_qconv_u8s4_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0,
                                                    int64_t nb, int64_t p0, int64_t np, int a_s8, int32_t zx,
-                                                   int32_t *dot, uint8_t *work)
+                                                   int32_t *dot, uint8_t *work, const uint8_t *wdec)
 {
-    qconv_2x32c4(VNNI_S4, s, qw, j0, nb, p0, np, a_s8, zx, dot, work);
+    qconv_2x32c4(VNNI_S4, s, qw, j0, nb, p0, np, a_s8, zx, dot, work, wdec);
+}
+
+FGQ_VNNI_FN void fgq_qconv_u8s4_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
+{
+    qconv_wdecode(VNNI_S4, qw, j0, n, dst);
 }
 
 #endif /* x86 */

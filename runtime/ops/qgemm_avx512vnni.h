@@ -4,8 +4,9 @@
  * qgemm_u8s4_4x4c32__avx512vnni.c). x86
  * only; functions carry target(...) since the build passes no -m flags (the
  * dispatch checks the CPU first). 256-bit vectors: AVX-512VL gives 32 of
- * them and the mask registers; 512-bit ones bought nothing on this VM's
- * double-pumped units.
+ * them and the mask registers; 512-bit ones bought nothing for the s8 tiles
+ * on this VM's double-pumped units (Zen 4), but the grouped panels below,
+ * short of load slots, take them.
  *
  * Scheme. vpdpbusd multiplies u8 by s8 and adds 4 products into an int32
  * lane, wrapping (the non-saturating form). With a' = a (u8 activations) or
@@ -492,137 +493,332 @@ FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw,
  * every (activation row, weight row) pair needs a vpmulld and a vpaddd per
  * group (with groups of 32: one per vpdpbusd), and the multipliers are
  * broadcast from scalars per group. Here the lanes are weight rows instead:
- * a panel of 8 weight rows is decoded once to s8 and transposed to quads,
- * pan[q] = [w_0[4q..4q+3], ..., w_7[4q..4q+3]] (vpdpbusd's layout), and each
- * activation row broadcasts 4 bytes a[4q..4q+3] against it. Per group one
- * vpmulld by the panel's vector of 8 multipliers then serves 8 weight rows
- * and G/4 vpdpbusd, and the results need no horizontal sums. The panel in
- * the work buffer: the quads (32·⌈K/32⌉·8 bytes), the multipliers
- * min(m, W_MMAX) as int32 [n_groups][8], and C per row (uint32 [8]); rows
- * past the block are zero codes with multiplier 0. The same integers as
- * above, modulo 2^32. */
-enum { VNNI_PR = 8 }; /* weight rows a panel: the int32 lanes of a vector */
+ * a panel of 16 weight rows is decoded once to s8 and transposed to quads,
+ * pan[q] = [w_0[4q..4q+3], ..., w_15[4q..4q+3]] (vpdpbusd's layout, one
+ * 512-bit vector), and each activation row broadcasts 4 bytes a[4q..4q+3]
+ * against it, 8 activation rows a tile (one weight load serves 8 vpdpbusd).
+ * Per group one multiply by the panel's vector of 16 multipliers then serves
+ * 16 weight rows and G/4 vpdpbusd, and the results need no horizontal sums.
+ * The multiply: t2 group sums fit int16 when G·255 <= 32767 (G <= 128; the
+ * multipliers are u8), so vpdpwssd of the sum's low half by the multiplier
+ * (high half 0) adds m·p in one instruction; s4 sums (up to 8·255·G) take
+ * vpmulld + vpaddd. The panel in the work buffer: the quads
+ * (32·⌈K/32⌉·16 bytes), the multipliers min(m, W_MMAX) as u8 [n_groups][16]
+ * (widened per group in the tile), and C per row (uint32 [16]); lanes past
+ * the block repeat its last row with multiplier 0 and are not stored. The
+ * same integers as above, modulo 2^32. Decoding costs about as much as the
+ * tile at 16 activation rows, so it is kept lean: s4 and t2 chunks are
+ * transposed while still packed (vnni_panel_s4_chunk, vnni_panel_t2_chunk),
+ * the multipliers 16 groups at a time (vnni_panel_mults).
+ * 512-bit vectors here (the s8 tiles keep 256): the broadcasts and weight
+ * loads per vpdpbusd halve, which is what this tile was short of. */
+enum { VNNI_PR = 16 }; /* weight rows a panel: the int32 lanes of a 512-bit vector */
 
 static inline int64_t vnni_panel_bytes(const fgq_qweights *qw)
 {
-    return (qw->k + 31) / 32 * 32 * VNNI_PR + qw->n_groups * VNNI_PR * 4 + VNNI_PR * 4;
+    return (qw->k + 31) / 32 * 32 * VNNI_PR + qw->n_groups * VNNI_PR + VNNI_PR * 4;
 }
 
-/* Weight rows r0 .. r0 + np − 1 (np <= 8) of kind wk into the panel at pan. */
+/* 8×8 transpose of 4-byte quads, v[j] quad i -> dst[i·stride] lane j (32 bytes each). */
+FGQ_VNNI_INLINE void vnni_quads_8x8(const __m256i *v, uint8_t *dst, int64_t stride)
+{
+    const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
+    const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
+    const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
+    const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
+    const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
+    const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
+    const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
+    const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 0 * stride), _mm256_permute2x128_si256(u0, u4, 0x20));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 1 * stride), _mm256_permute2x128_si256(u1, u5, 0x20));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 2 * stride), _mm256_permute2x128_si256(u2, u6, 0x20));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 3 * stride), _mm256_permute2x128_si256(u3, u7, 0x20));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 4 * stride), _mm256_permute2x128_si256(u0, u4, 0x31));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 5 * stride), _mm256_permute2x128_si256(u1, u5, 0x31));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 6 * stride), _mm256_permute2x128_si256(u2, u6, 0x31));
+    _mm256_storeu_si256((__m256i *)(void *)(dst + 7 * stride), _mm256_permute2x128_si256(u3, u7, 0x31));
+}
+
+/* The u16 indices (vpermt2w) of the s4 panel transpose below. */
+static const uint16_t vnni_s4_tq[32] = { 0, 8, 16, 24, 32, 40, 48, 56, 1, 9, 17, 25, 33, 41, 49, 57,
+                                         2, 10, 18, 26, 34, 42, 50, 58, 3, 11, 19, 27, 35, 43, 51, 59 };
+static const uint16_t vnni_s4_tp[32] = { 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 12, 13, 14, 15,
+                                         32, 33, 34, 35, 40, 41, 42, 43, 36, 37, 38, 39, 44, 45, 46, 47 };
+
+/* A whole chunk of 32 s4 codes (16 bytes) of 16 weight rows w[0..15] into
+ * the 8 panel vectors dst[i·64], i < 8. Transposed while packed, then
+ * decoded 128 codes a vector: a quad is 2 code bytes, so the rows' bytes are
+ * a 16 × 8 matrix of u16 (4 rows a 512-bit vector); vpermt2w gathers one
+ * quad index of 8 rows (L: rows 0-7, H: 8-15, 4 quads each), a second round
+ * puts rows 4L .. 4L+3 of quads 2t and 2t+1 in 128-bit lane L of p[t]; low
+ * and high nibbles apart, vpunpck{l,h}bw interleaves them into c0 c1 c2 c3
+ * per row: quad 2t (lanes = rows 0-15) and quad 2t+1. */
+FGQ_VNNI_INLINE __m512i vnni_panel_s4_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
+{
+    __m512i z[4];
+    for (int i = 0; i < 4; i++) {
+        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(const void *)(w[4 * i] + kb)));
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(w[4 * i + 1] + kb)), 1);
+        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(w[4 * i + 2] + kb)), 2);
+        z[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(const void *)(w[4 * i + 3] + kb)), 3);
+    }
+    const __m512i tq0 = _mm512_loadu_si512((const void *)vnni_s4_tq), tq1 = _mm512_add_epi16(tq0, _mm512_set1_epi16(4));
+    const __m512i tp0 = _mm512_loadu_si512((const void *)vnni_s4_tp), tp1 = _mm512_add_epi16(tp0, _mm512_set1_epi16(16));
+    const __m512i l0 = _mm512_permutex2var_epi16(z[0], tq0, z[1]), l1 = _mm512_permutex2var_epi16(z[0], tq1, z[1]);
+    const __m512i h0 = _mm512_permutex2var_epi16(z[2], tq0, z[3]), h1 = _mm512_permutex2var_epi16(z[2], tq1, z[3]);
+    const __m512i p[4] = { _mm512_permutex2var_epi16(l0, tp0, h0), _mm512_permutex2var_epi16(l0, tp1, h0),
+                           _mm512_permutex2var_epi16(l1, tp0, h1), _mm512_permutex2var_epi16(l1, tp1, h1) };
+    const __m512i nib = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+    __m512i bs = _mm512_setzero_si512(); /* byte sums of the 8 vectors: |·| <= 64 */
+    for (int t = 0; t < 4; t++) {
+        /* (n & 15) ^ 8, minus 8 after the unpacks, sign-extends a nibble n (one vpternlogd
+         * each: the shuffle ports carry the transposes) */
+        const __m512i lo = _mm512_ternarylogic_epi32(p[t], nib, eight, 0x6A);
+        const __m512i hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(p[t], 4), nib, eight, 0x6A);
+        const __m512i v0 = _mm512_sub_epi8(_mm512_unpacklo_epi8(lo, hi), eight);
+        const __m512i v1 = _mm512_sub_epi8(_mm512_unpackhi_epi8(lo, hi), eight);
+        _mm512_storeu_si512((void *)(dst + (2 * t) * 4 * VNNI_PR), v0);
+        _mm512_storeu_si512((void *)(dst + (2 * t + 1) * 4 * VNNI_PR), v1);
+        bs = _mm512_add_epi8(bs, _mm512_add_epi8(v0, v1));
+    }
+    return bs;
+}
+
+/* The panel's multipliers, mult[g·16 + j] = min(GS[r0 + j, g], W_MMAX) (u8; 0 for
+ * j >= np): the rows' GS bytes (contiguous along g) transposed 16 groups at a time,
+ * in four rounds of unpacks. */
+FGQ_VNNI_INLINE void vnni_panel_mults(const fgq_qweights *qw, int64_t r0, int np, uint8_t *mult)
+{
+    const int64_t ng = qw->n_groups;
+    const __m128i mmax = _mm_set1_epi8((char)(uint8_t)(qw->mmax < 255 ? qw->mmax : 255));
+    const __mmask16 live = (__mmask16)((1u << np) - 1u);
+    for (int64_t g0 = 0; g0 < ng; g0 += 16) {
+        const int64_t nc = ng - g0 < 16 ? ng - g0 : 16;
+        const __mmask16 lm = (__mmask16)((1u << nc) - 1u);
+        __m128i r[16], a[16], b[16];
+        for (int j = 0; j < 16; j++)
+            r[j] = _mm_maskz_loadu_epi8(lm, qw->gs + (r0 + (j < np ? j : np - 1)) * ng + g0);
+        for (int i = 0; i < 8; i++) { /* a[i]: rows 2i, 2i+1 interleaved, groups 0-7; a[8+i]: 8-15 */
+            a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+            a[8 + i] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+        }
+        for (int i = 0; i < 4; i++) { /* b[B + i]: rows 4i..4i+3 of groups B..B+3 */
+            b[i] = _mm_unpacklo_epi16(a[2 * i], a[2 * i + 1]);
+            b[4 + i] = _mm_unpackhi_epi16(a[2 * i], a[2 * i + 1]);
+            b[8 + i] = _mm_unpacklo_epi16(a[8 + 2 * i], a[8 + 2 * i + 1]);
+            b[12 + i] = _mm_unpackhi_epi16(a[8 + 2 * i], a[8 + 2 * i + 1]);
+        }
+        for (int B = 0; B < 16; B += 4) {
+            const __m128i lo01 = _mm_unpacklo_epi32(b[B], b[B + 1]), lo23 = _mm_unpacklo_epi32(b[B + 2], b[B + 3]);
+            const __m128i hi01 = _mm_unpackhi_epi32(b[B], b[B + 1]), hi23 = _mm_unpackhi_epi32(b[B + 2], b[B + 3]);
+            const __m128i o[4] = { _mm_unpacklo_epi64(lo01, lo23), _mm_unpackhi_epi64(lo01, lo23),
+                                   _mm_unpacklo_epi64(hi01, hi23), _mm_unpackhi_epi64(hi01, hi23) };
+            for (int i = 0; i < 4 && B + i < nc; i++)
+                _mm_storeu_si128((__m128i *)(void *)(mult + (g0 + B + i) * VNNI_PR),
+                                 _mm_maskz_mov_epi8(live, _mm_min_epu8(o[i], mmax)));
+        }
+    }
+}
+
+/* Group g's 16 multipliers as int32 lanes. */
+FGQ_VNNI_INLINE __m512i vnni_panel_mult(const uint8_t *mult, int64_t g)
+{
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(mult + g * VNNI_PR)));
+}
+
+/* vpermt2w indices of the t2 panel transpose below: 128-bit lane L of its result h holds
+ * rows 4L .. 4L+3 of quads 4h .. 4h+3, byte (quad − 4h)·4 + (row − 4L). */
+static const uint16_t vnni_t2_tq[32] = { 0,  8,  1,  9,  2,  10, 3,  11, 16, 24, 17, 25, 18, 26, 19, 27,
+                                         32, 40, 33, 41, 34, 42, 35, 43, 48, 56, 49, 57, 50, 58, 51, 59 };
+
+/* A whole chunk of 32 t2 codes (8 bytes, a byte a quad) of 16 weight rows
+ * into the 8 panel vectors dst[i·64]: vpshufb pairs the two rows of each
+ * 128-bit lane byte by byte (u16 = [row 2L, row 2L+1] of one quad), vpermt2w
+ * gathers rows 4L .. 4L+3 of 4 quads into lane L, and one vpshufb a quad puts
+ * row r's code byte under lane r's 4 bytes; they decode as vnni_w does, 64
+ * codes a vector. */
+FGQ_VNNI_INLINE __m512i vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb, uint8_t *dst)
+{
+    __m512i z[2];
+    for (int i = 0; i < 2; i++) {
+        __m128i l[4];
+        for (int j = 0; j < 4; j++)
+            l[j] = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * j] + kb)),
+                                      _mm_loadl_epi64((const __m128i *)(const void *)(w[8 * i + 2 * j + 1] + kb)));
+        /* the lane index is an immediate: no loop over it (unoptimized builds) */
+        __m512i v = _mm512_castsi128_si512(l[0]);
+        v = _mm512_inserti32x4(v, l[1], 1);
+        v = _mm512_inserti32x4(v, l[2], 2);
+        v = _mm512_inserti32x4(v, l[3], 3);
+        z[i] = _mm512_shuffle_epi8(v, _mm512_broadcast_i32x4(_mm_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6,
+                                                                           14, 7, 15)));
+    }
+    const __m512i tq0 = _mm512_loadu_si512((const void *)vnni_t2_tq), tq1 = _mm512_add_epi16(tq0, _mm512_set1_epi16(4));
+    const __m512i t[2] = { _mm512_permutex2var_epi16(z[0], tq0, z[1]), _mm512_permutex2var_epi16(z[0], tq1, z[1]) };
+    const __m512i sel = _mm512_set1_epi32((int)0xC0300C03u);
+    const __m512i one = _mm512_set1_epi32(0x40100401), two = _mm512_set1_epi32((int)0x80200802u);
+    const __m512i ones = _mm512_set1_epi8(1), rep0 = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2,
+                                                                                          2, 2, 2, 3, 3, 3, 3));
+    __m512i bs = _mm512_setzero_si512(); /* byte sums of the 8 vectors: |·| <= 8 */
+    for (int e = 0; e < 8; e++) {
+        const __m512i rep = _mm512_add_epi8(rep0, _mm512_set1_epi8((char)(4 * (e % 4))));
+        const __m512i v = _mm512_and_si512(_mm512_shuffle_epi8(t[e / 4], rep), sel);
+        const __m512i wv = _mm512_mask_mov_epi8(_mm512_movm_epi8(_mm512_cmpeq_epi8_mask(v, two)),
+                                                _mm512_cmpeq_epi8_mask(v, one), ones);
+        _mm512_storeu_si512((void *)(dst + e * 4 * VNNI_PR), wv);
+        bs = _mm512_add_epi8(bs, wv);
+    }
+    return bs;
+}
+
+/* Weight rows r0 .. r0 + np − 1 (np <= 16) of kind wk into the panel at pan. */
 FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r0, int np, uint8_t *pan,
                                        const vnni_consts *c)
 {
     const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
     const __m256i z = _mm256_setzero_si256();
-    for (int64_t k = 0; k < K; k += 32) {
+    const uint8_t *rw[VNNI_PR]; /* rows past np repeat the last: their lanes have multiplier 0 */
+    for (int j = 0; j < VNNI_PR; j++)
+        rw[j] = qw->codes + (r0 + (j < np ? j : np - 1)) * qw->row_bytes;
+    uint8_t *mult = pan + nq * 4 * VNNI_PR;
+    vnni_panel_mults(qw, r0, np, mult);
+    /* C per row, Σ_g m_g·Σ_{k∈g} w, from each chunk's byte sums (8 quads, so |·| <= 64
+     * per byte: a chunk never straddles two groups) */
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i cs = _mm512_setzero_si512(), e = cs;
+    for (int64_t k = 0, g = 0; k < K; k += 32) {
         const __mmask32 mask = vnni_mask(k, K);
-        __m256i v[VNNI_PR];
-        for (int j = 0; j < VNNI_PR; j++)
-            v[j] = j >= np                ? z
-                   : mask == 0xFFFFFFFFu ? vnni_w_full(wk, qw->codes + (r0 + j) * qw->row_bytes, k, c)
-                                         : vnni_w(wk, qw->codes + (r0 + j) * qw->row_bytes, k, mask, c);
-        /* 8×8 transpose of 4-byte quads: v[j] quad i -> out[i] lane j */
-        const __m256i t0 = _mm256_unpacklo_epi32(v[0], v[1]), t1 = _mm256_unpackhi_epi32(v[0], v[1]);
-        const __m256i t2 = _mm256_unpacklo_epi32(v[2], v[3]), t3 = _mm256_unpackhi_epi32(v[2], v[3]);
-        const __m256i t4 = _mm256_unpacklo_epi32(v[4], v[5]), t5 = _mm256_unpackhi_epi32(v[4], v[5]);
-        const __m256i t6 = _mm256_unpacklo_epi32(v[6], v[7]), t7 = _mm256_unpackhi_epi32(v[6], v[7]);
-        const __m256i u0 = _mm256_unpacklo_epi64(t0, t2), u1 = _mm256_unpackhi_epi64(t0, t2);
-        const __m256i u2 = _mm256_unpacklo_epi64(t1, t3), u3 = _mm256_unpackhi_epi64(t1, t3);
-        const __m256i u4 = _mm256_unpacklo_epi64(t4, t6), u5 = _mm256_unpackhi_epi64(t4, t6);
-        const __m256i u6 = _mm256_unpacklo_epi64(t5, t7), u7 = _mm256_unpackhi_epi64(t5, t7);
-        __m256i *dst = (__m256i *)(void *)(pan + k * VNNI_PR);
-        _mm256_storeu_si256(dst + 0, _mm256_permute2x128_si256(u0, u4, 0x20));
-        _mm256_storeu_si256(dst + 1, _mm256_permute2x128_si256(u1, u5, 0x20));
-        _mm256_storeu_si256(dst + 2, _mm256_permute2x128_si256(u2, u6, 0x20));
-        _mm256_storeu_si256(dst + 3, _mm256_permute2x128_si256(u3, u7, 0x20));
-        _mm256_storeu_si256(dst + 4, _mm256_permute2x128_si256(u0, u4, 0x31));
-        _mm256_storeu_si256(dst + 5, _mm256_permute2x128_si256(u1, u5, 0x31));
-        _mm256_storeu_si256(dst + 6, _mm256_permute2x128_si256(u2, u6, 0x31));
-        _mm256_storeu_si256(dst + 7, _mm256_permute2x128_si256(u3, u7, 0x31));
+        uint8_t *dst = pan + k * VNNI_PR;
+        __m512i bs;
+        if (wk == VNNI_S4 && mask == 0xFFFFFFFFu)
+            bs = vnni_panel_s4_chunk(rw, k / 2, dst);
+        else if (wk == VNNI_T2 && mask == 0xFFFFFFFFu)
+            bs = vnni_panel_t2_chunk(rw, k / 4, dst);
+        else {
+            for (int h = 0; h < VNNI_PR; h += 8) {
+                __m256i v[8];
+                for (int j = 0; j < 8; j++)
+                    v[j] = h + j >= np            ? z
+                           : mask == 0xFFFFFFFFu ? vnni_w_full(wk, qw->codes + (r0 + h + j) * qw->row_bytes, k, c)
+                                                 : vnni_w(wk, qw->codes + (r0 + h + j) * qw->row_bytes, k, mask, c);
+                vnni_quads_8x8(v, dst + h * 4, VNNI_PR * 4);
+            }
+            bs = _mm512_setzero_si512();
+            for (int i = 0; i < 8; i++)
+                bs = _mm512_add_epi8(bs, _mm512_loadu_si512((const void *)(dst + i * 4 * VNNI_PR)));
+        }
+        e = _mm512_dpbusd_epi32(e, ones, bs);
+        if (k + 32 >= K || (k + 32) % G == 0) { /* the group's last chunk */
+            cs = _mm512_add_epi32(cs, _mm512_mullo_epi32(e, vnni_panel_mult(mult, g)));
+            e = _mm512_setzero_si512();
+            g++;
+        }
     }
-    int32_t *mult = (int32_t *)(void *)(pan + nq * 32);
-    for (int64_t g = 0; g < ng; g++)
-        for (int j = 0; j < VNNI_PR; j++)
-            mult[g * VNNI_PR + j] = j < np ? vnni_mult(qw, r0 + j, g) : 0;
-    /* C per row: Σ_g m_g·Σ_{k∈g} w (zero quads past K add nothing) */
-    __m256i cs = z;
-    for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
-        const int64_t q1 = (K - k0 > G ? k0 + G : K + 3) / 4;
-        __m256i e = z;
-        for (int64_t q = k0 / 4; q < q1; q++)
-            e = _mm256_dpbusd_epi32(e, c->ones, _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32)));
-        const __m256i m = _mm256_loadu_si256((const __m256i *)(void *)(mult + g * VNNI_PR));
-        cs = _mm256_add_epi32(cs, _mm256_mullo_epi32(e, m));
-    }
-    _mm256_storeu_si256((__m256i *)(void *)(mult + ng * VNNI_PR), cs);
+    _mm512_storeu_si512((void *)(mult + ng * VNNI_PR), cs);
 }
 
-/* 4 bytes of activations from p, broadcast (s8 ones flipped). */
-FGQ_VNNI_INLINE __m256i vnni_a4(int a_s8, const uint8_t *p, const vnni_consts *c)
+/* 4 bytes of activations from p, broadcast to 512 bits (s8 ones flipped). */
+FGQ_VNNI_INLINE __m512i vnni_a4z(int a_s8, const uint8_t *p)
 {
     int32_t v;
     memcpy(&v, p, 4);
-    const __m256i x = _mm256_set1_epi32(v);
-    return a_s8 ? _mm256_xor_si256(x, c->flip) : x;
+    const __m512i x = _mm512_set1_epi32(v);
+    return a_s8 ? _mm512_xor_si512(x, _mm512_set1_epi8((char)0x80)) : x;
 }
 /* The same for the last quad of a row, n < 4 bytes (nothing past them read). */
-FGQ_VNNI_INLINE __m256i vnni_a4_tail(int a_s8, const uint8_t *p, int64_t n, const vnni_consts *c)
+FGQ_VNNI_INLINE __m512i vnni_a4z_tail(int a_s8, const uint8_t *p, int64_t n)
 {
-    const __m256i x = _mm256_broadcastd_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p));
-    return a_s8 ? _mm256_xor_si256(x, c->flip) : x; /* bytes past n meet zero weights */
+    const __m512i x = _mm512_broadcastd_epi32(_mm_maskz_loadu_epi8((__mmask16)((1u << n) - 1u), p));
+    return a_s8 ? _mm512_xor_si512(x, _mm512_set1_epi8((char)0x80)) : x; /* bytes past n meet zero weights */
 }
 
-/* Activation rows a .. a + 3·lda (rows past nr repeat the first and are not
- * stored) × the panel's np weight rows: out[r·ldd + j]. */
-FGQ_VNNI_INLINE void vnni_p48(int a_s8, const fgq_qweights *qw, const uint8_t *pan, int np, const uint8_t *a,
-                              int64_t lda, int nr, uint32_t zxp, const vnni_consts *c, int32_t *out, int64_t ldd)
+/* s += m·p per int32 lane: vpdpwssd when p fits int16 (`narrow`: t2, G <= 128; m is
+ * 0..255, so m's high half is 0 and p's is its sign), else vpmulld + vpaddd. */
+#define VNNI_MACC(narrow, s, p, m)                                                    \
+    do {                                                                              \
+        if (narrow)                                                                   \
+            __asm__("vpdpwssd %2, %1, %0" : "+v"(s) : "v"(p), "v"(m));                \
+        else                                                                          \
+            (s) = _mm512_add_epi32((s), _mm512_mullo_epi32((p), (m)));                 \
+    } while (0)
+
+/* Activation rows a .. a + (MR − 1)·lda (MR = 8 or 4; rows past nr repeat the first
+ * and are not stored) × the panel's np weight rows: out[r·ldd + j]. */
+FGQ_VNNI_INLINE void vnni_p16(int a_s8, int narrow, int MR, const fgq_qweights *qw, const uint8_t *pan, int np,
+                              const uint8_t *a, int64_t lda, int nr, uint32_t zxp, int32_t *out, int64_t ldd)
 {
     const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
-    const uint8_t *a0 = a, *a1 = nr > 1 ? a + lda : a, *a2 = nr > 2 ? a + 2 * lda : a, *a3 = nr > 3 ? a + 3 * lda : a;
-    const int32_t *mult = (const int32_t *)(const void *)(pan + nq * 32);
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    const uint8_t *ar[8];
+    for (int r = 0; r < 8; r++)
+        ar[r] = r < nr ? a + r * lda : a;
+    const uint8_t *mult = pan + nq * 4 * VNNI_PR;
+    const __m512i z = _mm512_setzero_si512();
+    __m512i s0 = z, s1 = z, s2 = z, s3 = z, s4 = z, s5 = z, s6 = z, s7 = z;
     for (int64_t g = 0, k0 = 0; k0 < K; g++, k0 += G) {
         const int64_t k1 = K - k0 > G ? k0 + G : K, qf = k1 / 4; /* full quads end at qf */
-        __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+        __m512i c0 = z, c1 = z, c2 = z, c3 = z, c4 = z, c5 = z, c6 = z, c7 = z;
         for (int64_t q = k0 / 4; q < qf; q++) {
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(pan + q * 32));
-            __m256i x = vnni_a4(a_s8, a0 + 4 * q, c);
+            const __m512i w = _mm512_loadu_si512((const void *)(pan + q * 4 * VNNI_PR));
+            __m512i x = vnni_a4z(a_s8, ar[0] + 4 * q);
             VNNI_DP(c0, x, w);
-            x = vnni_a4(a_s8, a1 + 4 * q, c);
+            x = vnni_a4z(a_s8, ar[1] + 4 * q);
             VNNI_DP(c1, x, w);
-            x = vnni_a4(a_s8, a2 + 4 * q, c);
+            x = vnni_a4z(a_s8, ar[2] + 4 * q);
             VNNI_DP(c2, x, w);
-            x = vnni_a4(a_s8, a3 + 4 * q, c);
+            x = vnni_a4z(a_s8, ar[3] + 4 * q);
             VNNI_DP(c3, x, w);
+            if (MR == 8) {
+                x = vnni_a4z(a_s8, ar[4] + 4 * q);
+                VNNI_DP(c4, x, w);
+                x = vnni_a4z(a_s8, ar[5] + 4 * q);
+                VNNI_DP(c5, x, w);
+                x = vnni_a4z(a_s8, ar[6] + 4 * q);
+                VNNI_DP(c6, x, w);
+                x = vnni_a4z(a_s8, ar[7] + 4 * q);
+                VNNI_DP(c7, x, w);
+            }
         }
         if (qf * 4 < k1) { /* K % 4 codes in the row's last group */
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(const void *)(pan + qf * 32));
+            const __m512i w = _mm512_loadu_si512((const void *)(pan + qf * 4 * VNNI_PR));
             const int64_t t = k1 - qf * 4;
-            __m256i x = vnni_a4_tail(a_s8, a0 + 4 * qf, t, c);
+            __m512i x = vnni_a4z_tail(a_s8, ar[0] + 4 * qf, t);
             VNNI_DP(c0, x, w);
-            x = vnni_a4_tail(a_s8, a1 + 4 * qf, t, c);
+            x = vnni_a4z_tail(a_s8, ar[1] + 4 * qf, t);
             VNNI_DP(c1, x, w);
-            x = vnni_a4_tail(a_s8, a2 + 4 * qf, t, c);
+            x = vnni_a4z_tail(a_s8, ar[2] + 4 * qf, t);
             VNNI_DP(c2, x, w);
-            x = vnni_a4_tail(a_s8, a3 + 4 * qf, t, c);
+            x = vnni_a4z_tail(a_s8, ar[3] + 4 * qf, t);
             VNNI_DP(c3, x, w);
+            if (MR == 8) {
+                x = vnni_a4z_tail(a_s8, ar[4] + 4 * qf, t);
+                VNNI_DP(c4, x, w);
+                x = vnni_a4z_tail(a_s8, ar[5] + 4 * qf, t);
+                VNNI_DP(c5, x, w);
+                x = vnni_a4z_tail(a_s8, ar[6] + 4 * qf, t);
+                VNNI_DP(c6, x, w);
+                x = vnni_a4z_tail(a_s8, ar[7] + 4 * qf, t);
+                VNNI_DP(c7, x, w);
+            }
         }
-        const __m256i m = _mm256_loadu_si256((const __m256i *)(const void *)(mult + g * VNNI_PR));
-        s0 = _mm256_add_epi32(s0, _mm256_mullo_epi32(c0, m));
-        s1 = _mm256_add_epi32(s1, _mm256_mullo_epi32(c1, m));
-        s2 = _mm256_add_epi32(s2, _mm256_mullo_epi32(c2, m));
-        s3 = _mm256_add_epi32(s3, _mm256_mullo_epi32(c3, m));
+        const __m512i m = vnni_panel_mult(mult, g);
+        VNNI_MACC(narrow, s0, c0, m);
+        VNNI_MACC(narrow, s1, c1, m);
+        VNNI_MACC(narrow, s2, c2, m);
+        VNNI_MACC(narrow, s3, c3, m);
+        if (MR == 8) {
+            VNNI_MACC(narrow, s4, c4, m);
+            VNNI_MACC(narrow, s5, c5, m);
+            VNNI_MACC(narrow, s6, c6, m);
+            VNNI_MACC(narrow, s7, c7, m);
+        }
     }
-    const __m256i zc = _mm256_mullo_epi32(_mm256_set1_epi32((int32_t)zxp),
-                                          _mm256_loadu_si256((const __m256i *)(const void *)(mult + ng * VNNI_PR)));
-    const __mmask8 sm = (__mmask8)((1u << np) - 1u);
-    _mm256_mask_storeu_epi32(out, sm, _mm256_sub_epi32(s0, zc));
-    if (nr > 1)
-        _mm256_mask_storeu_epi32(out + ldd, sm, _mm256_sub_epi32(s1, zc));
-    if (nr > 2)
-        _mm256_mask_storeu_epi32(out + 2 * ldd, sm, _mm256_sub_epi32(s2, zc));
-    if (nr > 3)
-        _mm256_mask_storeu_epi32(out + 3 * ldd, sm, _mm256_sub_epi32(s3, zc));
+    const __m512i zc = _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)zxp),
+                                          _mm512_loadu_si512((const void *)(mult + ng * VNNI_PR)));
+    const __mmask16 sm = (__mmask16)((1u << np) - 1u);
+    const __m512i s[8] = { s0, s1, s2, s3, s4, s5, s6, s7 };
+    for (int r = 0; r < nr; r++)
+        _mm512_mask_storeu_epi32(out + r * ldd, sm, _mm512_sub_epi32(s[r], zc));
 }
 
 FGQ_VNNI_INLINE void vnni_gemm_panels(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
@@ -632,15 +828,26 @@ FGQ_VNNI_INLINE void vnni_gemm_panels(int wk, int a_s8, const fgq_qweights *qw, 
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
+    const int narrow = wk == VNNI_T2 && (qw->group < qw->k ? qw->group : qw->k) <= 128;
     for (int64_t p0 = 0; p0 < n; p0 += VNNI_PR) {
         const int np = n - p0 < VNNI_PR ? (int)(n - p0) : VNNI_PR;
         vnni_panel_decode(wk, qw, j0 + p0, np, pan, &c);
-        for (int64_t r = 0; r < m; r += 4)
-            vnni_p48(a_s8, qw, pan, np, a + r * lda, lda, m - r < 4 ? (int)(m - r) : 4, zxp, &c, dot + r * ldd + p0,
-                     ldd);
+        int64_t r = 0;
+        for (; m - r > 4; r += 8) {
+            const int nr = m - r < 8 ? (int)(m - r) : 8;
+            if (narrow)
+                vnni_p16(a_s8, 1, 8, qw, pan, np, a + r * lda, lda, nr, zxp, dot + r * ldd + p0, ldd);
+            else
+                vnni_p16(a_s8, 0, 8, qw, pan, np, a + r * lda, lda, nr, zxp, dot + r * ldd + p0, ldd);
+        }
+        if (r < m) {
+            if (narrow)
+                vnni_p16(a_s8, 1, 4, qw, pan, np, a + r * lda, lda, (int)(m - r), zxp, dot + r * ldd + p0, ldd);
+            else
+                vnni_p16(a_s8, 0, 4, qw, pan, np, a + r * lda, lda, (int)(m - r), zxp, dot + r * ldd + p0, ldd);
+        }
     }
 }
-
 /* work: FGQ_QGEMM_DECODE_BYTES for t2 and s4 (NULL: decode in registers, the
  * same integers). */
 FGQ_VNNI_INLINE void vnni_gemm(int wk, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,

@@ -40,8 +40,9 @@ typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, 
 /* Working memory of the block form: the x86 t2 and s4 kernels decode blocks
  * of weight rows to s8 there (FGQ_QGEMM_DECODE_BYTES, qgemm_avx512vnni.h; the
  * x86-64 profile's qgemm_decode_bytes); s8 weights, and the other targets,
- * need none. Sized for the weights and the target alone, whatever the CPU. */
-enum { FGQ_QGEMM_DECODE_BYTES = 16384 };
+ * need none. Sized for the weights and the target alone, whatever the CPU.
+ * 32 KB: a grouped panel of 16 weight rows takes K up to ~1900. */
+enum { FGQ_QGEMM_DECODE_BYTES = 32768 };
 static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
     return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 ? target->qgemm_decode_bytes : 0;
@@ -149,6 +150,23 @@ static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
     const int64_t kp = (K + 3) / 4 * 4;
     return FGQ_QCONV_PACK_SEG_BYTES + kp * FGQ_QCONV_PACK_TP + 2 * (kp + 32);
 }
+/* The t2 and s4 kernels (and s8 with GS) also take weight rows decoded
+ * beforehand (`wdec`, by their _decode twin: rows of fgq_qconv_wrow_bytes(K)
+ * bytes, ⌈K/4⌉·4 s8 codes then the row's uint32 C), so that the tiles of a layer share one
+ * decode instead of one each (a fifth of the kernel's time at 64 channels,
+ * K 288). QCONV keeps the group's rows there when they fit
+ * FGQ_QCONV_WCACHE_BYTES of its scratch (fgq_qconv_wcache_bytes; 0: they do
+ * not, and the kernels decode per pair of channels). */
+enum { FGQ_QCONV_WCACHE_BYTES = 65536 };
+static inline int64_t fgq_qconv_wrow_bytes(int64_t K)
+{
+    return (K + 3) / 4 * 4 + 32;
+}
+static inline int64_t fgq_qconv_wcache_bytes(int64_t K, int64_t rows)
+{
+    const int64_t b = rows * fgq_qconv_wrow_bytes(K);
+    return b <= FGQ_QCONV_WCACHE_BYTES ? b : 0;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 /* 1 when the CPU and the OS support AVX2 and FMA (cpuid + xgetbv); tests. */
@@ -188,13 +206,22 @@ typedef struct {
 void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
                                        int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 /* qconv_u8t2_2x32c4__avx512vnni.c: the same for t2 weights, or s8 with GS;
- * weights fgq_qgemm_vnni_fits takes. */
+ * weights fgq_qgemm_vnni_fits takes. wdec: rows j0 .. j0 + nb − 1 as the
+ * _decode twin wrote them (its row 0 is row j0), or NULL (decoded here, per
+ * pair of channels). */
 void fgq_qconv_u8t2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work,
+                                       const uint8_t *wdec);
+/* Rows j0 .. j0 + n − 1 of qw (t2, or s8 with GS) as s8 codes into dst: row i at
+ * i·fgq_qconv_wrow_bytes(K) (zero past K), its uint32 C = Σ_g m_g·Σ_{k∈g} w right
+ * after its ⌈K/4⌉·4 codes. */
+void fgq_qconv_u8t2_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 /* qconv_u8s4_2x32c4__avx512vnni.c: the same for s4 weights (decoded to s8
- * per pair of channels); weights fgq_qgemm_vnni_fits takes. */
+ * per pair of channels, or beforehand); weights fgq_qgemm_vnni_fits takes. */
 void fgq_qconv_u8s4_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
-                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work,
+                                       const uint8_t *wdec);
+void fgq_qconv_u8s4_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
@@ -211,8 +238,8 @@ void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, 
 /* qgemm_u8{s8,t2,s4}_4x4c32__avx512vnni.c: 4 activation rows × 4 weight
  * rows a tile, 32 k a step, vpdpbusd; t2 and s4 decoded to s8 (once per
  * block of weight rows with 4+ activation rows and a work buffer, else in
- * registers; with group multipliers, into panels of 8 weight rows in the
- * lanes, 4 activation rows × 8 weight rows a tile). Fits:
+ * registers; with group multipliers, into panels of 16 weight rows in the
+ * lanes of 512-bit vectors, 8 activation rows × 16 weight rows a tile). Fits:
  * fgq_qgemm_vnni_fits. */
 void fgq_qgemm_u8s8_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
