@@ -32,14 +32,24 @@ def test_arm_dsp_kernels_match_reference(board, tmp_path):
     b = str(tmp_path / ("build-" + board))
     for argv in (["cmake", "-S", FW, "-B", b, "--toolchain", os.path.join(FW, "arm-none-eabi.cmake"),
                   "-DFGQ_BOARD=" + BOARDS[board]],
-                 ["cmake", "--build", b, "--target", "fgq_kernel_test", "-j%d" % min(2, os.cpu_count() or 1)]):
+                 ["cmake", "--build", b, "--target", "fgq_kernel_test", "fgq_kernel_test_fallback",
+                  "-j%d" % min(2, os.cpu_count() or 1)]):
         r = subprocess.run(argv, capture_output=True, text=True)
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    r = subprocess.run(["qemu-system-arm", "-M", BOARDS[board], "-nographic", "-monitor", "none", "-serial", "none",
-                        "-semihosting-config", "enable=on,target=native", "-kernel",
-                        os.path.join(b, "fgq_kernel_test.elf")], capture_output=True, text=True, timeout=120)
-    out = r.stdout + r.stderr  # QEMU 7 writes the semihosting console to stderr
-    assert r.returncode == 0 and re.search(r"fgq-kernel-test: ok rows=\d+ cases=\d+", out), out
-    for name in DSP_ROWS:
-        m = re.search(r"fgq-kernel-test: %s: (\d+) cases, 0 mismatches" % re.escape(name), out)
-        assert m and int(m.group(1)) >= 3000, out
+    # fgq_kernel_test_fallback: the same rows built as for a model without the rare layouts
+    # (op_select.h: FGQ_QW_ON_S8_GROUPS, FGQ_QW_ON_T2_SPLIT, FGQ_QX_ON_S8 0), whose code it lacks: those
+    # cases take the fallbacks (`dot` row by row, the reference), which must give the same sums.
+    for elf in ("fgq_kernel_test", "fgq_kernel_test_fallback"):
+        r = subprocess.run(["qemu-system-arm", "-M", BOARDS[board], "-nographic", "-monitor", "none", "-serial",
+                            "none", "-semihosting-config", "enable=on,target=native", "-kernel",
+                            os.path.join(b, elf + ".elf")], capture_output=True, text=True, timeout=120)
+        out = r.stdout + r.stderr  # QEMU 7 writes the semihosting console to stderr
+        assert r.returncode == 0 and re.search(r"fgq-kernel-test: ok rows=\d+ cases=\d+", out), (elf, out)
+        for name in DSP_ROWS:
+            m = re.search(r"fgq-kernel-test: %s: (\d+) cases, 0 mismatches" % re.escape(name), out)
+            assert m and int(m.group(1)) >= 3000, (elf, out)
+        if shutil.which("arm-none-eabi-nm") is not None:
+            syms = subprocess.run(["arm-none-eabi-nm", os.path.join(b, elf + ".elf")], capture_output=True,
+                                  text=True).stdout
+            for fn in ("rows_any", "block_any"):  # the rare layouts' loops
+                assert (re.search(r" t %s$" % fn, syms, re.M) is not None) == (elf == "fgq_kernel_test"), (elf, fn)
