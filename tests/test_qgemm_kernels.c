@@ -535,6 +535,91 @@ static void test_limits(void)
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s4 all -8 g32 M255 K1792 panels");
     limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s4 x s8 all 7 g64 M255 K1791 panels");
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 255, 0, 2, 1790, 32, 1, 255, 255, "t2 all -1 g32 d -255 K1790 panels");
+    /* t2 panels' group sums at the int16 bound of vpdpwssd (groups <= 128): a' = 255 under
+     * every code, so each sum is ±255·128 = ±32640 (u8 a = 255; s8 a = 127, a' = a + 128),
+     * and just past it (groups of 160 and one group of 129: vpmulld) */
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1920, 128, 1, 255, 255, "t2 all +1 g128 d 255 K1920 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 2, 1919, 128, 1, 255, 255, "t2 all -1 g128 d 255 K1919 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_S8, -128, 127, 2, 1920, 128, 1, 255, 255, "t2 x s8 all -1 g128 d 255 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_S8, 127, 127, 1, 1917, 128, 1, 255, 255, "t2 x s8 all +1 g128 d 0 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 128, 128, 1, 255, 255, "t2 all +1 one group K128 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 2, 129, 129, 1, 255, 255, "t2 all -1 one group K129 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1920, 160, 1, 255, 255, "t2 all +1 g160 d 255 K1920 panels");
+    /* the largest K a panel of groups of 32 takes in the 32 KB work buffer (1952), and past it */
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1952, 32, 1, 255, 255, "s4 all -8 g32 K1952 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1952, 32, 1, 255, 255, "t2 all +1 g32 K1952 panels");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1953, 32, 1, 255, 255, "t2 all +1 g32 K1953 past panels");
+}
+
+/* Grouped t2 and s4 through the panels (qgemm_avx512vnni.h) at the shapes
+ * their tiles split on, deterministic rather than left to the random draw:
+ * M 4..17 and 64 (8-row tiles, their partial last tile, the 4-row tail),
+ * N 1, 15, 16, 17 and 37 (16-row panels and a partial last one), K with
+ * tails of 4 and 32 codes around group sizes 32·j (narrow t2 up to 128, then
+ * vpmulld), one group; u8 and s8 activations at their ends or random,
+ * extreme or random codes, multipliers above M. check_case: the kernel's
+ * block form with a garbage work buffer, offsets, and the op's bytes under
+ * AUTO (1 and 2 threads) against REF. */
+static void test_panels(void)
+{
+    static const int64_t ms[] = { 4, 5, 8, 9, 12, 13, 16, 17, 64 };
+    static const int64_t ns[] = { 1, 15, 16, 17, 37 };
+    static const int64_t kg[][2] = { { 32, 32 },   { 33, 32 },   { 63, 32 },   { 100, 64 },  { 127, 128 },
+                                     { 128, 128 }, { 129, 128 }, { 257, 128 }, { 250, 96 },  { 300, 160 },
+                                     { 200, 200 }, { 97, 300 },  { 1000, 128 }, { 1951, 32 } };
+    static const fgq_dtype wdts[] = { FGQ_DT_T2, FGQ_DT_S4 };
+    int bad = 0, run = 0;
+    for (size_t wi = 0; wi < 2; wi++)
+        for (size_t ki = 0; ki < sizeof kg / sizeof kg[0]; ki++)
+            for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+                const int64_t n = ns[(ki + mi) % 5];
+                qcase c;
+                memset(&c, 0, sizeof c);
+                c.wdt = wdts[wi];
+                c.xdt = (ki + mi) % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
+                c.ydt = mi % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
+                c.m = ms[mi];
+                c.n = n;
+                c.k = kg[ki][0];
+                c.kp = c.wdt == FGQ_DT_T2 ? 4 * ((c.k + 3) / 4) : 2 * ((c.k + 1) / 2);
+                c.row_bytes = c.wdt == FGQ_DT_T2 ? (c.k + 3) / 4 : (c.k + 1) / 2;
+                const int32_t lo = c.xdt == FGQ_DT_S8 ? -128 : 0, hi = c.xdt == FGQ_DT_S8 ? 127 : 255;
+                const int am = (int)((ki + 2 * mi + wi) % 4); /* 0, 3 random; 1 all hi; 2 all lo */
+                c.zx = am == 1 ? lo : am == 2 ? hi : rin(lo, hi);
+                c.zy = c.ydt == FGQ_DT_S8 ? 0 : 128;
+                c.qmin = c.ydt == FGQ_DT_S8 ? -128 : 0;
+                c.qmax = c.ydt == FGQ_DT_S8 ? 127 : 255;
+                c.has_gs = 1;
+                c.group = kg[ki][1];
+                c.n_groups = (c.k + c.group - 1) / c.group;
+                c.n_alpha = 1;
+                const int64_t mm = bound_mmax(&c);
+                c.mmax = mi % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
+                c.gs = malloc((size_t)(c.n * c.n_groups));
+                for (int64_t i = 0; i < c.n * c.n_groups; i++)
+                    c.gs[i] = (uint8_t)(rnd() % 3 == 0 ? 255 : rnd() % 256);
+                fill_codes(&c, (int)((ki + mi) % 4));
+                c.a = malloc((size_t)(c.m * c.k));
+                for (int64_t i = 0; i < c.m * c.k; i++)
+                    c.a[i] = (uint8_t)(am == 1 ? hi : am == 2 ? lo : rin(lo, hi));
+                c.has_bias = 1;
+                c.bias = malloc(sizeof(int32_t) * (size_t)c.n);
+                c.req = malloc(sizeof(int32_t) * 2 * (size_t)c.n);
+                for (int64_t j = 0; j < c.n; j++) {
+                    c.bias[j] = (int32_t)rnd() >> 8;
+                    c.req[2 * j] = (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+                    c.req[2 * j + 1] = rin(-24, 0);
+                }
+                const fgq_qweights qw = case_qweights(&c);
+                const fgq_qgemm_kernel *kr = fgq_qgemm_kernel_select(c.wdt, FGQ_KERNELS_AUTO, fgq_cpu_features(), &qw);
+                run++;
+                bad += !check_case(kr, &c, "panels", run);
+                qcase_free(&c);
+            }
+    CHECK_MSG(bad == 0, "panels: %d of %d cases differ", bad, run);
+    printf("  panels: %d cases on %s / %s\n", run,
+           fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name);
 }
 
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop
@@ -609,6 +694,7 @@ int main(void)
         return 1;
     }
     RUN(test_limits);
+    RUN(test_panels);
     RUN(test_requant_random);
     RUN(test_quantize_random);
     RUN(test_kernels_random);
