@@ -705,8 +705,8 @@ int fgq_cmd_eval(int argc, char **argv)
         rc = fgq_cli_usage_error(cmd, "--data and --labels are required");
         goto out;
     }
-    if (a.qf.budget != NULL || a.qf.size != NULL || a.qf.candidates != NULL) {
-        rc = fgq_cli_usage_error(cmd, "--budget, --size and --candidates go with `fgq quantize`");
+    if (a.qf.budget != NULL || a.qf.size != NULL || a.qf.candidates != NULL || a.qf.budget_metric != NULL) {
+        rc = fgq_cli_usage_error(cmd, "--budget, --size, --candidates and --budget-metric go with `fgq quantize`");
         goto out;
     }
     if (a.qf.any && !a.sensitivity) {

@@ -26,7 +26,7 @@ static const char k_usage[] =
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
     "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--sequential on|off|auto]\n"
     "                    [--equalize on|off]\n"
-    "                    [--budget BITS | --size BYTES [--candidates P,P,...]]\n"
+    "                    [--budget BITS | --size BYTES [--candidates P,P,...] [--budget-metric M]]\n"
     "                    [--measure-samples N|all] [--json]\n"
     "\n"
     "Runs MODEL in float over the calibration samples X (.npy, .npz or IDX, fed as\n"
@@ -128,6 +128,14 @@ static const char k_usage[] =
     "  --candidates LIST    the policies a budget chooses from (default ternary:g4:exact,\n"
     "                       ternary:g16:exact, ternary:g64:exact, the three :asym, s4,\n"
     "                       s4:g32, s4:g64, s4:g128, s8)\n"
+    "  --budget-metric auto|mse|kl\n"
+    "                       the output noise a budget weighs: mse, the relative squared error\n"
+    "                       of output 0; kl, KL(softmax(y) || softmax(y_q)) per sample, for\n"
+    "                       class scores (it ignores shifts common to every class and weighs\n"
+    "                       the likely classes most; EfficientNet-Lite1 --budget 4: mse 86.00,\n"
+    "                       kl 87.25 %). auto (the default): kl when output 0 comes from\n"
+    "                       Softmax/LogSoftmax or is one vector of C >= 2 scores not the size\n"
+    "                       of a model input (an autoencoder's), else mse\n"
     "  --keep-float NODE    run that node in float (repeatable)\n"
     "  --layer NODE=POLICY  weight policy of one layer (repeatable; wins over the rest)\n"
     "  --scale S, --mean M, --std S   x = (x*S - M) / S' as in `fgq eval` (float inputs)\n"
@@ -142,8 +150,12 @@ static const char k_usage[] =
     "                       \"sequential\", \"quantize\", \"measure\", \"total\"} (wall seconds),\n"
     "                       \"layers\": [{\"name\", \"op\", \"policy\", \"quantized\",\n"
     "                       \"weight_sqnr_db\", \"act_sqnr_db\", \"bits\", \"solver\", \"solve_s\",\n"
-    "                       \"clipped_channels\"}]} (clipped: output channels the integer\n"
-    "                       form cannot carry, also warned about on stderr)\n"
+    "                       \"clipped_channels\", \"out_sqnr_db\", \"heldout_sqnr_db\"}]}\n"
+    "                       (clipped: output channels the integer form cannot carry, also\n"
+    "                       warned about on stderr; out: SQNR of the layer's output W x vs\n"
+    "                       W_q x on the calibration inputs, from H; heldout: the same on\n"
+    "                       every 4th calibration sample, of codes gptq solved without them,\n"
+    "                       null where gptq did not search its damping)\n"
     "  -h, --help           this text\n";
 
 static int parse_floats(const char *text, float *out, int32_t max, int32_t *n)
@@ -379,6 +391,7 @@ int fgq_cmd_quantize(int argc, char **argv)
             fgq_json_kv_int(&j, "bytes", bres->bytes);
             fgq_json_kv_int(&j, "weights", bres->weights);
             fgq_json_kv_double(&j, "predicted_noise", bres->noise);
+            fgq_json_kv_string(&j, "metric", fgq_budget_metric_name(bres->metric));
             fgq_json_key(&j, "layers");
             fgq_json_begin_array(&j);
             for (int32_t L = 0; L < bres->n_layers; L++) {
@@ -419,6 +432,8 @@ int fgq_cmd_quantize(int argc, char **argv)
                 fgq_json_kv_string(&j, "solver", r->solver);
                 fgq_json_kv_double(&j, "solve_s", r->solve_ms / 1e3);
                 fgq_json_kv_int(&j, "clipped_channels", r->clipped_rows);
+                fgq_json_kv_double(&j, "out_sqnr_db", r->out_sqnr_db);
+                fgq_json_kv_double(&j, "heldout_sqnr_db", r->heldout_sqnr_db);
             }
             fgq_json_end_object(&j);
         }
@@ -449,8 +464,9 @@ int fgq_cmd_quantize(int argc, char **argv)
         }
         if (res.has_budget)
             printf("\nbudget: %.3f bits per weight asked, %.3f used: %lld bytes of quantized weights for %lld "
-                   "weights in %d layers (policy per layer above)\n",
-                   bres->limit_bits, bres->bits, (long long)bres->bytes, (long long)bres->weights, (int)bres->n_layers);
+                   "weights in %d layers (policy per layer above; output noise measured as %s)\n",
+                   bres->limit_bits, bres->bits, (long long)bres->bytes, (long long)bres->weights, (int)bres->n_layers,
+                   fgq_budget_metric_name(bres->metric));
         if (cfg.equalize)
             printf("\nequalization: %d Conv pairs rescaled\n", (int)res.equalized_pairs);
         double solve = 0.0;

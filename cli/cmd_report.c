@@ -598,7 +598,8 @@ int fgq_cmd_report(int argc, char **argv)
                 a.weights = argv[i];
                 continue;
             }
-            if (strcmp(arg, "--budget") == 0 || strcmp(arg, "--size") == 0 || strcmp(arg, "--candidates") == 0) {
+            if (strcmp(arg, "--budget") == 0 || strcmp(arg, "--size") == 0 || strcmp(arg, "--candidates") == 0 ||
+                strcmp(arg, "--budget-metric") == 0) {
                 rc = fgq_cli_usage_error(cmd, "%s goes with `fgq quantize`", arg);
                 goto out;
             }

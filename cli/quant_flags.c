@@ -27,7 +27,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
                                         "--observer",      "--first-last",    "--bias-correction",
                                         "--solver",        "--damp",          "--budget",  "--size",
                                         "--candidates",    "--equalize",      "--act-order",     "--sequential",
-                                        "--depthwise",     "--keep-float",    "--layer"};
+                                        "--depthwise",     "--budget-metric", "--keep-float",    "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -43,7 +43,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
                            &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential,
-                           &f->depthwise};
+                           &f->depthwise, &f->budget_metric};
     f->any = 1;
     if (which == 0) { /* --calib: FILE, or NAME=FILE once per model input */
         if (f->n_calib >= FGQ_QUANT_FLAGS_MAX_CALIB) {
@@ -163,10 +163,10 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
     buf[0] = '\0';
     const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
                            "--damp",    "--act-order", "--sequential", "--equalize", "--budget", "--size",
-                           "--candidates", "--depthwise"};
+                           "--candidates", "--budget-metric", "--depthwise"};
     const char *vals[] = {f->weights, f->acts,      f->observer,   f->first_last, f->bias_correction, f->solver,
                           f->damp,    f->act_order, f->sequential, f->equalize,   f->budget,          f->size,
-                          f->candidates, f->depthwise};
+                          f->candidates, f->budget_metric, f->depthwise};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);
@@ -185,8 +185,9 @@ fgq_status fgq_quant_flags_budget(const fgq_quant_flags *f, int *has, fgq_budget
     memset(b, 0, sizeof *b);
     *has = f->budget != NULL || f->size != NULL;
     if (!*has) {
-        if (f->candidates != NULL)
-            return fgq_fail(err, FGQ_ERR_VALUE, "--candidates goes with --budget or --size");
+        if (f->candidates != NULL || f->budget_metric != NULL)
+            return fgq_fail(err, FGQ_ERR_VALUE, "%s goes with --budget or --size",
+                            f->candidates != NULL ? "--candidates" : "--budget-metric");
         return FGQ_OK;
     }
     if (f->budget != NULL && f->size != NULL)
@@ -206,6 +207,8 @@ fgq_status fgq_quant_flags_budget(const fgq_quant_flags *f, int *has, fgq_budget
     if (f->calib == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "--budget and --size measure each layer on --calib samples");
     b->gain_samples = 64;
+    if (f->budget_metric != NULL && fgq_budget_metric_parse(f->budget_metric, &b->metric, err) != FGQ_OK)
+        return FGQ_ERR_VALUE;
     if (f->candidates != NULL)
         return fgq_budget_parse_candidates(f->candidates, b, err);
     fgq_budget_default_candidates(b);

@@ -3,6 +3,7 @@
  * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib (repeatable),
  * --calib-samples, --weights, --acts, --observer, --first-last,
  * --bias-correction, --solver, --damp, --act-order, --sequential, --equalize, --budget, --size, --candidates,
+ * --budget-metric,
  * --keep-float, --layer. The values stay text until fgq_quant_flags_config
  * turns them into a fgq_quant_config, with the defaults `fgq quantize --help`
  * states.
@@ -22,7 +23,7 @@ typedef struct {
     int32_t n_calib;
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,
         *equalize, *act_order, *sequential, *depthwise;
-    const char *budget, *size, *candidates;
+    const char *budget, *size, *candidates, *budget_metric;
     fgq_layer_override *ov; /* argc entries */
     int32_t n_ov;
     int any;                /* some flag was given */
@@ -43,9 +44,9 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
  * chosen per layer. FGQ_ERR_VALUE with a message for a bad value. */
 fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cfg, fgq_error *err);
 
-/* --budget B | --size BYTES [--candidates LIST] into *b; *has 0 when
- * neither is given. FGQ_ERR_VALUE for a bad value (a budget <= 0, both
- * given, an unknown candidate, no --calib). */
+/* --budget B | --size BYTES [--candidates LIST] [--budget-metric M] into *b;
+ * *has 0 when neither is given. FGQ_ERR_VALUE for a bad value (a budget <= 0,
+ * both given, an unknown candidate or metric, no --calib). */
 fgq_status fgq_quant_flags_budget(const fgq_quant_flags *f, int *has, fgq_budget *b, fgq_error *err);
 
 /* The flags as one line of text, as given (for the model's record). */

@@ -874,8 +874,9 @@ static PyObject *layers_list(const fgq_quant_result *res)
         int bad = w == NULL || PyDict_SetItemString(d, "weight_sqnr_db", w) != 0;
         Py_XDECREF(w);
         if (!bad && r->has_weights) {
-            PyObject *extra = Py_BuildValue("{s:s,s:d,s:L}", "solver", r->solver, "solve_s", r->solve_ms / 1e3,
-                                            "clipped_channels", (long long)r->clipped_rows);
+            PyObject *extra = Py_BuildValue("{s:s,s:d,s:L,s:d,s:d}", "solver", r->solver, "solve_s", r->solve_ms / 1e3,
+                                            "clipped_channels", (long long)r->clipped_rows, "out_sqnr_db",
+                                            r->out_sqnr_db, "heldout_sqnr_db", r->heldout_sqnr_db);
             bad = extra == NULL || PyDict_Update(d, extra) != 0;
             Py_XDECREF(extra);
         }
@@ -1188,9 +1189,10 @@ static PyObject *py_quantize(PyObject *module, PyObject *args)
                 Py_INCREF(bud);
                 if (res.has_budget) {
                     Py_DECREF(bud);
-                    bud = Py_BuildValue("{s:d,s:d,s:L,s:L,s:d}", "limit_bits", res.budget.limit_bits, "bits",
+                    bud = Py_BuildValue("{s:d,s:d,s:L,s:L,s:d,s:s}", "limit_bits", res.budget.limit_bits, "bits",
                                         res.budget.bits, "bytes", (long long)res.budget.bytes, "weights",
-                                        (long long)res.budget.weights, "predicted_noise", res.budget.noise);
+                                        (long long)res.budget.weights, "predicted_noise", res.budget.noise,
+                                        "metric", fgq_budget_metric_name(res.budget.metric));
                 }
                 if (layers != NULL && bud != NULL)
                     result = Py_BuildValue("(NNNi)", (PyObject *)m, layers, bud, (int)res.equalized_pairs);

@@ -1,12 +1,17 @@
 /*
  * test_budget.c — the allocation step of `--budget` (tools/quant/search/budget.h,
- * fgq_budget_allocate): which candidate each searched layer gets.
+ * fgq_budget_allocate): which candidate each searched layer gets; and the
+ * output noise the gains are measured with (--budget-metric).
  *
  * Oracles: every assignment enumerated (small instances), the budget, and the
  * case a greedy pass alone gets wrong (a large layer whose upgrade is worth
- * more than the small ones but buys less per byte).
+ * more than the small ones but buys less per byte). For the metric: KL's
+ * closed form on two classes, its invariance to a shift common to every class,
+ * the same value from logits and from their softmax probabilities, and the
+ * auto rule on small graphs of each kind of output.
  */
 #include "fgq_test.h"
+#include "graph.h"
 #include "quant/search/budget.h"
 
 #include <math.h>
@@ -187,11 +192,133 @@ static void test_large_layer_upgrade_small_spare(void)
     check_large_layer_upgrade(1000001, 10000001);
 }
 
+/* KL(softmax(a) || softmax(b)) against its closed form; a common shift costs nothing under kl and
+ * its square under mse; probabilities give what their logits give. */
+static void test_sample_noise(void)
+{
+    const float a[2] = {1.0f, -0.5f}, b[2] = {0.25f, 0.5f};
+    const double pa = 1.0 / (1.0 + exp(-1.5)), pb = 1.0 / (1.0 + exp(0.25));
+    const double want = pa * log(pa / pb) + (1.0 - pa) * log((1.0 - pa) / (1.0 - pb));
+    double sig = 0.0, noise = 0.0;
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 1, 2, 0, a, b, &sig, &noise);
+    CHECK_MSG(sig == 1.0 && fabs(noise - want) < 1e-12, "kl %.15g want %.15g", noise, want);
+
+    float y[2 * 5], shifted[2 * 5], py[2 * 5], pq[2 * 5];
+    for (int i = 0; i < 10; i++) {
+        y[i] = (float)(rng_unit() * 6.0 - 3.0);
+        shifted[i] = y[i] + 2.0f;
+    }
+    sig = noise = 0.0;
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 2, 5, 0, y, shifted, &sig, &noise);
+    CHECK_MSG(sig == 2.0 && noise < 1e-12, "kl of a common shift %.3g", noise);
+    sig = noise = 0.0;
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_MSE, 1, 10, 0, y, shifted, &sig, &noise);
+    CHECK_MSG(fabs(noise - 40.0) < 1e-4 && sig > 0.0, "mse of a shift of 2 over 10 values (float sums) %.9g", noise);
+
+    /* the same pair as probabilities (row-wise softmax): kl reads their logs */
+    float q[2 * 5];
+    for (int i = 0; i < 10; i++)
+        q[i] = y[i] + (float)(rng_unit() - 0.5);
+    for (int r = 0; r < 2; r++) {
+        double zy = 0.0, zq = 0.0;
+        for (int i = 0; i < 5; i++) {
+            zy += exp(y[r * 5 + i]);
+            zq += exp(q[r * 5 + i]);
+        }
+        for (int i = 0; i < 5; i++) {
+            py[r * 5 + i] = (float)(exp(y[r * 5 + i]) / zy);
+            pq[r * 5 + i] = (float)(exp(q[r * 5 + i]) / zq);
+        }
+    }
+    double s1 = 0.0, n1 = 0.0, s2 = 0.0, n2 = 0.0;
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 2, 5, 0, y, q, &s1, &n1);
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 2, 5, 1, py, pq, &s2, &n2);
+    CHECK_MSG(n1 > 0.0 && fabs(n1 - n2) < 1e-6 * n1 + 1e-9, "logits %.9g probabilities %.9g", n1, n2);
+    s1 = n1 = 0.0;
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 2, 5, 0, y, y, &s1, &n1);
+    CHECK(n1 == 0.0);
+}
+
+static int32_t add_tensor(fgq_graph *g, const char *name, int32_t rank, const int64_t *dims)
+{
+    const int32_t t = fgq_graph_add_tensor(g, name);
+    g->tensors[t].dtype = FGQ_DT_F32;
+    g->tensors[t].rank = rank;
+    memcpy(g->tensors[t].dims, dims, (size_t)rank * sizeof *dims);
+    return t;
+}
+
+/* x [1, nx] -> Gemm -> (op ->)* y of `dims`: the graph the auto rule reads. ops: after the Gemm. */
+static fgq_graph *scores_graph(int64_t nx, int32_t rank, const int64_t *dims, const char *const *ops, int n_ops)
+{
+    fgq_graph *g = fgq_graph_new();
+    const int64_t dx[2] = {1, nx};
+    int32_t x = add_tensor(g, "x", 2, dx), t = x;
+    g->tensors[x].kind = FGQ_TK_INPUT;
+    for (int k = 0; k <= n_ops; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", k);
+        const int32_t o = add_tensor(g, name, rank, dims);
+        fgq_graph_add_node(g, name, k == 0 ? "Gemm" : ops[k - 1], 1, &t, 1, &o);
+        t = o;
+    }
+    g->inputs = malloc(sizeof(int32_t));
+    g->outputs = malloc(sizeof(int32_t));
+    g->inputs[0] = x;
+    g->outputs[0] = t;
+    g->n_inputs = g->n_outputs = 1;
+    g->tensors[t].is_output = 1;
+    return g;
+}
+
+static void check_resolve(fgq_graph *g, fgq_budget_metric ask, fgq_budget_metric want, int64_t rows,
+                          int64_t classes, int probs, const char *what)
+{
+    int64_t r = -1, c = -1;
+    int p = -1;
+    const fgq_budget_metric m = fgq_budget_metric_resolve(g, ask, &r, &c, &p);
+    CHECK_MSG(m == want && r == rows && c == classes && p == probs, "%s: %s rows %lld classes %lld probs %d", what,
+              fgq_budget_metric_name(m), (long long)r, (long long)c, p);
+    fgq_graph_free(g);
+}
+
+static void test_metric_auto_rule(void)
+{
+    const int64_t cls[2] = {1, 10}, ae[2] = {1, 640}, seq[3] = {1, 3, 4}, col[4] = {1, 1000, 1, 1};
+    const char *const soft[] = {"Softmax", "Reshape"}, *const logsoft[] = {"LogSoftmax"};
+    check_resolve(scores_graph(784, 2, cls, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 10, 0,
+                  "classifier logits");
+    check_resolve(scores_graph(784, 2, cls, NULL, 0), FGQ_BUDGET_METRIC_MSE, FGQ_BUDGET_METRIC_MSE, 1, 10, 0,
+                  "mse asked");
+    check_resolve(scores_graph(64, 4, col, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 1000, 0,
+                  "scores as [1, C, 1, 1]");
+    check_resolve(scores_graph(640, 2, ae, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 640, 0,
+                  "autoencoder");
+    check_resolve(scores_graph(640, 2, ae, NULL, 0), FGQ_BUDGET_METRIC_KL, FGQ_BUDGET_METRIC_KL, 1, 640, 0,
+                  "kl asked of an autoencoder: one row");
+    check_resolve(scores_graph(784, 2, cls, soft, 2), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 10, 1,
+                  "softmax, reshaped");
+    check_resolve(scores_graph(784, 3, seq, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 12, 0,
+                  "two dimensions above 1");
+    check_resolve(scores_graph(784, 3, seq, logsoft, 1), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 3, 4, 0,
+                  "log-softmax rows");
+    const int64_t one[2] = {1, 1};
+    check_resolve(scores_graph(8, 2, one, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 1, 0,
+                  "one value");
+    fgq_budget_metric m = FGQ_BUDGET_METRIC_AUTO;
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_budget_metric_parse("kl", &m, &err) == FGQ_OK && m == FGQ_BUDGET_METRIC_KL);
+    CHECK(fgq_budget_metric_parse("KL", &m, &err) == FGQ_ERR_VALUE && strstr(err.msg, "--budget-metric") != NULL);
+}
+
 int main(void)
 {
     RUN(test_exact_on_small_instances);
     RUN(test_large_layers_within_limit);
     RUN(test_large_layer_upgrade);
     RUN(test_large_layer_upgrade_small_spare);
+    RUN(test_sample_noise);
+    RUN(test_metric_auto_rule);
     return FGQ_TEST_DONE();
 }

@@ -176,6 +176,21 @@ def test_calib_from_a_generator_of_batches(fgq, quantized, images):
     assert s.to_bytes() == cli_path.read_bytes()
 
 
+def test_budget_outcome(fgq, images, tmp_path):
+    """A budget through the package: its outcome as `fgq quantize --json` reports it (the metric
+    included), and the same bytes."""
+    opts = dict(weights=None, budget=6, candidates="s4:g32,s8", budget_metric="mse", sequential="off",
+                progress=False)
+    q = fgq.quantize(MNIST, calib=images[:N_CALIB], **opts)
+    assert set(q.budget) == {"limit_bits", "bits", "bytes", "weights", "predicted_noise", "metric"}, q.budget
+    assert q.budget["metric"] == "mse" and q.budget["bits"] <= 6.0, q.budget
+    cli = tmp_path / "b.fgq"
+    r = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", f"0:{N_CALIB}", "--budget", "6.0",
+                "--candidates", "s4:g32,s8", "--budget-metric", "mse", "--sequential", "off", "--json", "-o", cli)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["budget"]["bytes"] == q.budget["bytes"]
+
+
 def test_export_onnx_is_fgq_export(fgq, quantized, images, tmp_path):
     import onnxruntime as ort
     q, cli_path, _ = quantized

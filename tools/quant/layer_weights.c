@@ -65,6 +65,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
     fgq_error *err = c->err;
     const char *layer = c->fg->nodes[node].name;
     memset(q, 0, sizeof *q);
+    q->out_sqnr_db = q->heldout_sqnr_db = NAN;
     snprintf(q->solver, sizeof q->solver, "rtn");
     q->rows = rows;
     q->k = k;
@@ -436,6 +437,17 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
                 damp = k_damps[d];
             }
         }
+        float *zero = calloc((size_t)(rows / groups * k), sizeof(float));
+        if (zero == NULL) {
+            st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory compensating layer '%s'", c->fg->nodes[node].name);
+            goto done;
+        }
+        double sig = 0.0; /* Σ wᵀ H_val w */
+        for (int64_t g = 0; g < groups; g++)
+            sig += fgq_gptq_output_error(w + g * (rows / groups) * k, zero, rows / groups, k, hv + g * k * k,
+                                         c->cfg->parallel);
+        free(zero);
+        q->heldout_sqnr_db = best > 0.0 ? 10.0 * log10(sig / best) : INFINITY;
     }
     if (damp > 0.0) {
         double e;

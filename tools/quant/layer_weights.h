@@ -26,6 +26,10 @@ typedef struct {
     char solver[32];       /* how the codes were chosen: "rtn", "gptq:0.01" */
     double solve_ms;       /* time spent choosing them beyond rounding */
     double out_sqnr_db;    /* SQNR of the layer's output on the calibration inputs (from H); NAN without H */
+    double heldout_sqnr_db; /* gptq choosing its damping: the same on the held-out inputs (FGQ_H_VAL) of the
+                             * codes solved without them — what the layer leaves on inputs it was not fitted
+                             * to (a layer with fewer fitted inputs than k fits them better than others); NAN
+                             * otherwise */
 } fgq_layer_qweights;
 
 void fgq_layer_qweights_free(fgq_layer_qweights *w);

@@ -418,7 +418,7 @@ static fgq_layer_report *new_report(qctx *c, int32_t i, int32_t out_t)
     snprintf(r->policy, sizeof r->policy, "-");
     r->float_tensor = out_t;
     r->q_tensor = -1;
-    r->act_sqnr_db = NAN;
+    r->act_sqnr_db = r->out_sqnr_db = r->heldout_sqnr_db = NAN;
     return r;
 }
 
@@ -426,7 +426,7 @@ static fgq_layer_report *new_report(qctx *c, int32_t i, int32_t out_t)
  * weights w against their dequantized values deq, and bits per weight. */
 static void report_weight_layer(qctx *c, int32_t i, int32_t out_t, int32_t q_t, const fgq_policy *pol,
                                 const float *w, const float *deq, int64_t n, double bits, const char *solver,
-                                double solve_ms, double out_sqnr_db)
+                                double solve_ms, double out_sqnr_db, double heldout_sqnr_db)
 {
     fgq_layer_report *rp = new_report(c, i, out_t);
     rp->quantized = 1;
@@ -438,6 +438,7 @@ static void report_weight_layer(qctx *c, int32_t i, int32_t out_t, int32_t q_t, 
     snprintf(rp->solver, sizeof rp->solver, "%s", solver);
     rp->solve_ms = solve_ms;
     rp->out_sqnr_db = out_sqnr_db;
+    rp->heldout_sqnr_db = heldout_sqnr_db;
     rp->n_weights = n;
 }
 
@@ -685,7 +686,7 @@ static fgq_status quantize_u8_layer(qctx *c, int32_t i, const fgq_policy *pol, i
         if ((st = add_qnode(c, nm, "Reshape", FGQ_OP_RESHAPE, 1, &y4, yq, ipr, fpr)) != FGQ_OK)
             goto done;
     }
-    report_weight_layer(c, i, y, yq, pol, wr, deq, nw, 8.0, "rtn", 0.0, NAN);
+    report_weight_layer(c, i, y, yq, pol, wr, deq, nw, 8.0, "rtn", 0.0, NAN, NAN);
     c->rep[c->n_rep - 1].clipped_rows = clipped;
 done:
     free(bias);
@@ -802,7 +803,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
                             yq, ip, fp)) != FGQ_OK)
             goto done;
         report_weight_layer(c, i, y, yq, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k), qw.solver,
-                            qw.solve_ms, qw.out_sqnr_db);
+                            qw.solve_ms, qw.out_sqnr_db, qw.heldout_sqnr_db);
         c->rep[c->n_rep - 1].clipped_rows = clipped;
     }
 done:
@@ -921,7 +922,7 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
                         n_in, in, yf, ip, fp)) != FGQ_OK)
         goto done;
     report_weight_layer(c, i, y, yf, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k), qw.solver,
-                            qw.solve_ms, qw.out_sqnr_db);
+                            qw.solve_ms, qw.out_sqnr_db, qw.heldout_sqnr_db);
 done:
     fgq_layer_qweights_free(&qw);
     free(bias);

@@ -209,6 +209,9 @@ typedef struct {
     double solve_ms;         /* has_weights: time the solver took beyond rounding */
     double out_sqnr_db;      /* has_weights: SQNR of W·x vs W_q·x over the calibration inputs x (from the
                               * layer's H); NAN without input statistics */
+    double heldout_sqnr_db;  /* has_weights: the same over the held-out inputs, of the codes gptq solved
+                              * without them when it chose the damping by them (layer_weights.h); NAN
+                              * otherwise */
     int64_t clipped_rows;    /* has_weights: output channels the integer form cannot carry: the bias
                               * saturates int32 at scale s_x·s_w, or the requantization multiplier
                               * s_x·s_w/s_y is below 2^-31 (the channel then outputs z_y). A degenerate

@@ -51,6 +51,118 @@ fgq_status fgq_budget_parse_candidates(const char *text, fgq_budget *b, fgq_erro
     return FGQ_OK;
 }
 
+const char *fgq_budget_metric_name(fgq_budget_metric m)
+{
+    return m == FGQ_BUDGET_METRIC_KL ? "kl" : m == FGQ_BUDGET_METRIC_MSE ? "mse" : "auto";
+}
+
+fgq_status fgq_budget_metric_parse(const char *text, fgq_budget_metric *m, fgq_error *err)
+{
+    static const fgq_budget_metric all[] = {FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, FGQ_BUDGET_METRIC_KL};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        if (strcmp(text, fgq_budget_metric_name(all[k])) == 0) {
+            *m = all[k];
+            return FGQ_OK;
+        }
+    return fgq_fail(err, FGQ_ERR_VALUE, "--budget-metric '%s': expected auto, mse or kl", text);
+}
+
+/* The node that gives tensor t its values, through ops that only reshape. */
+static const fgq_ir_node *value_producer(const fgq_graph *fg, int32_t t)
+{
+    static const char *const shape_only[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+    for (int32_t hops = 0; hops <= fg->n_nodes && t >= 0 && fg->tensors[t].producer >= 0; hops++) {
+        const fgq_ir_node *n = &fg->nodes[fg->tensors[t].producer];
+        int pass = 0;
+        for (size_t k = 0; k < sizeof shape_only / sizeof shape_only[0]; k++)
+            pass |= fgq_node_is(n, shape_only[k]);
+        if (!pass || n->n_inputs < 1)
+            return n;
+        t = n->inputs[0];
+    }
+    return NULL;
+}
+
+fgq_budget_metric fgq_budget_metric_resolve(const fgq_graph *fg, fgq_budget_metric m, int64_t *rows,
+                                            int64_t *classes, int *probs)
+{
+    *rows = 1;
+    *classes = 0;
+    *probs = 0;
+    if (fg->n_outputs < 1)
+        return FGQ_BUDGET_METRIC_MSE;
+    const fgq_ir_tensor *y = &fg->tensors[fg->outputs[0]];
+    const int64_t numel = y->rank >= 0 ? fgq_ir_tensor_numel(y) : 0;
+    *classes = numel;
+    const fgq_ir_node *p = value_producer(fg, fg->outputs[0]);
+    const int soft = p != NULL && fgq_node_is(p, "Softmax"), logsoft = p != NULL && fgq_node_is(p, "LogSoftmax");
+    /* the class axis: a softmax's last one (opset >= 13; a flattened 2-D view before), else the one
+     * dimension above 1 */
+    int64_t c = 0, above = 0;
+    for (int32_t d = 0; d < y->rank; d++)
+        if (y->dims[d] > 1) {
+            above++;
+            c = y->dims[d];
+        }
+    if ((soft || logsoft) && y->rank >= 1)
+        c = y->dims[y->rank - 1];
+    int scores = numel >= 2 && c >= 2 && numel % c == 0 && (soft || logsoft || above == 1);
+    for (int32_t i = 0; scores && !soft && !logsoft && i < fg->n_inputs; i++) {
+        const fgq_ir_tensor *x = &fg->tensors[fg->inputs[i]];
+        scores = !(x->rank >= 0 && fgq_ir_tensor_numel(x) == numel);
+    }
+    if (m == FGQ_BUDGET_METRIC_AUTO)
+        m = scores ? FGQ_BUDGET_METRIC_KL : FGQ_BUDGET_METRIC_MSE;
+    if (m == FGQ_BUDGET_METRIC_KL) {
+        /* kl asked of something that is not class scores reads the whole output as one row */
+        *classes = scores ? c : numel;
+        *rows = scores ? numel / c : 1;
+        *probs = scores && soft;
+    }
+    return m;
+}
+
+/* A class's score as kl reads it: a logit, or the log of a probability (floored) */
+static double score(const float *v, int64_t i, int probs)
+{
+    return probs ? log(fmax((double)v[i], 1e-9)) : (double)v[i];
+}
+
+/* log Σ exp(score): the log-softmax's normaliser, shifted by the largest score */
+static double log_norm(const float *v, int64_t n, int probs)
+{
+    double mx = -INFINITY, z = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        mx = fmax(mx, score(v, i, probs));
+    for (int64_t i = 0; i < n; i++)
+        z += exp(score(v, i, probs) - mx);
+    return mx + log(z);
+}
+
+void fgq_budget_sample_noise(fgq_budget_metric m, int64_t rows, int64_t classes, int probs, const float *y,
+                             const float *yq, double *sig, double *noise)
+{
+    if (m != FGQ_BUDGET_METRIC_KL) {
+        for (int64_t i = 0; i < rows * classes; i++) {
+            const double d = (double)y[i] - (double)yq[i];
+            *sig += (double)y[i] * y[i];
+            *noise += d * d;
+        }
+        return;
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        const float *a = y + r * classes, *b = yq + r * classes;
+        const double na = log_norm(a, classes, probs), nb = log_norm(b, classes, probs);
+        double kl = 0.0;
+        for (int64_t i = 0; i < classes; i++) {
+            const double la = score(a, i, probs) - na, lb = score(b, i, probs) - nb;
+            kl += exp(la) * (la - lb);
+        }
+        *sig += 1.0;
+        *noise += fmax(kl, 0.0); /* >= 0 but for rounding */
+    }
+}
+
 void fgq_budget_result_free(fgq_budget_result *res)
 {
     free(res->layers);
@@ -155,8 +267,10 @@ static fgq_status measure_candidates(const fgq_graph *fg, const fgq_calib *calib
             }
             fgq_budget_layer *bl = &res->layers[l];
             bl->bytes[c] = (int64_t)llround(r->bits * (double)r->n_weights / 8.0);
-            double db = isnan(r->out_sqnr_db) ? r->weight_sqnr_db : r->out_sqnr_db;
-            bl->err[c] = isinf(db) && db > 0 ? 0.0 : pow(10.0, -db / 10.0);
+            const double db = isnan(r->out_sqnr_db) ? r->weight_sqnr_db : r->out_sqnr_db;
+            const double held = isnan(r->heldout_sqnr_db) ? db : r->heldout_sqnr_db;
+            bl->err_fit[c] = isinf(db) && db > 0 ? 0.0 : pow(10.0, -db / 10.0);
+            bl->err[c] = isinf(held) && held > 0 ? 0.0 : pow(10.0, -held / 10.0);
         }
         free(rep);
         if (p != NULL && p->update != NULL)
@@ -187,14 +301,14 @@ static int32_t probe(const fgq_budget_layer *l, int32_t n_cand)
 {
     int32_t best = -1, second = -1;
     for (int32_t c = 0; c < n_cand; c++) {
-        if (best < 0 || l->err[c] < l->err[best]) {
+        if (best < 0 || l->err_fit[c] < l->err_fit[best]) {
             second = best;
             best = c;
-        } else if (second < 0 || l->err[c] < l->err[second]) {
+        } else if (second < 0 || l->err_fit[c] < l->err_fit[second]) {
             second = c;
         }
     }
-    return second >= 0 && l->err[second] > 0.0 ? second : cheapest(l, n_cand);
+    return second >= 0 && l->err_fit[second] > 0.0 ? second : cheapest(l, n_cand);
 }
 
 /* g_l: output noise of the layer alone at its probe candidate over its e_l there. */
@@ -218,6 +332,14 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
     fgq_model_output_info(&fr.model, 0, &oi);
     const void *x[FGQ_SAMPLES_MAX_INPUTS];
     const int64_t per_out = (int64_t)(oi.size_bytes / sizeof(float));
+    int64_t rows = 1, classes = per_out;
+    int probs = 0;
+    fgq_budget_metric_resolve(fg, res->metric, &rows, &classes, &probs); /* res->metric: resolved already */
+    if (rows * classes != per_out) { /* the graph's shape is not the runtime's: one row of all */
+        rows = 1;
+        classes = per_out;
+        probs = 0;
+    }
     float *yf = malloc((size_t)(m * per_out) * sizeof(float));
     float **outs = calloc((size_t)fg->n_outputs, sizeof *outs);
     if (yf == NULL || outs == NULL)
@@ -254,17 +376,13 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
             fgq_samples_at(samples, s, x);
             if ((st = fgq_graph_runner_run(&qr, (const float *const *)x, outs, NULL, NULL, err)) != FGQ_OK)
                 break;
-            for (int64_t i = 0; i < per_out; i++) {
-                double y = yf[s * per_out + i], d = y - (double)outs[0][i];
-                sig += y * y;
-                noise += d * d;
-            }
+            fgq_budget_sample_noise(res->metric, rows, classes, probs, yf + s * per_out, outs[0], &sig, &noise);
             if (p != NULL && p->update != NULL)
                 p->update(p->user, ++done, (int64_t)n_searched * m);
         }
         fgq_graph_runner_free(&qr);
         const double ratio = sig > 0.0 ? noise / sig : 0.0;
-        bl->gain = bl->err[c] > 0.0 ? ratio / bl->err[c] : 1.0;
+        bl->gain = bl->err_fit[c] > 0.0 ? ratio / bl->err_fit[c] : 1.0;
     }
     if (p != NULL && p->end != NULL)
         p->end(p->user);
@@ -403,6 +521,9 @@ fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const 
 {
     const int64_t n = samples->n;
     memset(res, 0, sizeof *res);
+    int64_t rows = 0, classes = 0;
+    int probs = 0;
+    res->metric = fgq_budget_metric_resolve(fg, b->metric, &rows, &classes, &probs);
     if (b->n_candidates < 1 || b->n_candidates > FGQ_BUDGET_MAX_CANDIDATES)
         return fgq_fail(err, FGQ_ERR_VALUE, "budget: %d candidates (1..%d)", (int)b->n_candidates,
                         FGQ_BUDGET_MAX_CANDIDATES);
