@@ -284,27 +284,34 @@ static void check_resolve(fgq_graph *g, fgq_budget_metric ask, fgq_budget_metric
 
 static void test_metric_auto_rule(void)
 {
-    const int64_t cls[2] = {1, 10}, ae[2] = {1, 640}, seq[3] = {1, 3, 4}, col[4] = {1, 1000, 1, 1};
-    const char *const soft[] = {"Softmax", "Reshape"}, *const logsoft[] = {"LogSoftmax"};
-    check_resolve(scores_graph(784, 2, cls, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 10, 0,
-                  "classifier logits");
-    check_resolve(scores_graph(784, 2, cls, NULL, 0), FGQ_BUDGET_METRIC_MSE, FGQ_BUDGET_METRIC_MSE, 1, 10, 0,
-                  "mse asked");
-    check_resolve(scores_graph(64, 4, col, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 1000, 0,
-                  "scores as [1, C, 1, 1]");
-    check_resolve(scores_graph(640, 2, ae, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 640, 0,
-                  "autoencoder");
-    check_resolve(scores_graph(640, 2, ae, NULL, 0), FGQ_BUDGET_METRIC_KL, FGQ_BUDGET_METRIC_KL, 1, 640, 0,
-                  "kl asked of an autoencoder: one row");
-    check_resolve(scores_graph(784, 2, cls, soft, 2), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 10, 1,
-                  "softmax, reshaped");
-    check_resolve(scores_graph(784, 3, seq, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 12, 0,
-                  "two dimensions above 1");
-    check_resolve(scores_graph(784, 3, seq, logsoft, 1), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 3, 4, 0,
-                  "log-softmax rows");
-    const int64_t one[2] = {1, 1};
-    check_resolve(scores_graph(8, 2, one, NULL, 0), FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 1, 0,
-                  "one value");
+    static const int64_t cls[2] = {1, 10}, ae[2] = {1, 640}, seq[3] = {1, 3, 4}, col[4] = {1, 1000, 1, 1},
+                         one[2] = {1, 1};
+    static const char *const soft[] = {"Softmax", "Reshape"}, *const logsoft[] = {"LogSoftmax"};
+    static const struct {
+        int64_t nx;
+        int32_t rank;
+        const int64_t *dims;
+        const char *const *ops;
+        int n_ops;
+        fgq_budget_metric ask, want;
+        int64_t rows, classes;
+        int probs;
+        const char *what;
+    } cases[] = {
+        {784, 2, cls, NULL, 0, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 10, 0, "classifier logits"},
+        {784, 2, cls, NULL, 0, FGQ_BUDGET_METRIC_MSE, FGQ_BUDGET_METRIC_MSE, 1, 10, 0, "mse asked"},
+        {64, 4, col, NULL, 0, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 1000, 0, "scores as [1, C, 1, 1]"},
+        {640, 2, ae, NULL, 0, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 640, 0, "autoencoder"},
+        {640, 2, ae, NULL, 0, FGQ_BUDGET_METRIC_KL, FGQ_BUDGET_METRIC_KL, 1, 640, 0,
+         "kl asked of an autoencoder: one row"},
+        {784, 2, cls, soft, 2, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 1, 10, 1, "softmax, reshaped"},
+        {784, 3, seq, NULL, 0, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 12, 0, "two dimensions above 1"},
+        {784, 3, seq, logsoft, 1, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_KL, 3, 4, 0, "log-softmax rows"},
+        {8, 2, one, NULL, 0, FGQ_BUDGET_METRIC_AUTO, FGQ_BUDGET_METRIC_MSE, 1, 1, 0, "one value"},
+    };
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+        check_resolve(scores_graph(cases[t].nx, cases[t].rank, cases[t].dims, cases[t].ops, cases[t].n_ops),
+                      cases[t].ask, cases[t].want, cases[t].rows, cases[t].classes, cases[t].probs, cases[t].what);
     fgq_budget_metric m = FGQ_BUDGET_METRIC_AUTO;
     fgq_error err;
     fgq_error_clear(&err);

@@ -414,11 +414,13 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     const double *hf = lh->h[FGQ_H_FIT], *hv = lh->h[FGQ_H_VAL];
     const int held_out = lh->samples[FGQ_H_VAL] > 0;
     double damp = c->cfg->damp > 0.0 ? c->cfg->damp : 1e-2;
+    double held_sig = 0.0, held_round = 0.0; /* Σ wᵀ H_val w, and the rounding's held-out error */
     if (c->cfg->damp <= 0.0 && held_out) { /* choose by the held-out output error; -1: plain rounding */
         double best = 0.0;
         for (int64_t g = 0; g < groups; g++)
             best += fgq_gptq_output_error(w + g * (rows / groups) * k, q->deq + g * (rows / groups) * k,
                                           rows / groups, k, hv + g * k * k, c->cfg->parallel);
+        held_round = best;
         damp = -1.0;
         for (size_t d = 0; d < sizeof k_damps / sizeof k_damps[0]; d++) {
             double e = 0.0;
@@ -442,12 +444,11 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory compensating layer '%s'", c->fg->nodes[node].name);
             goto done;
         }
-        double sig = 0.0; /* Σ wᵀ H_val w */
         for (int64_t g = 0; g < groups; g++)
-            sig += fgq_gptq_output_error(w + g * (rows / groups) * k, zero, rows / groups, k, hv + g * k * k,
-                                         c->cfg->parallel);
+            held_sig += fgq_gptq_output_error(w + g * (rows / groups) * k, zero, rows / groups, k, hv + g * k * k,
+                                              c->cfg->parallel);
         free(zero);
-        q->heldout_sqnr_db = best > 0.0 ? 10.0 * log10(sig / best) : INFINITY;
+        q->heldout_sqnr_db = best > 0.0 ? 10.0 * log10(held_sig / best) : INFINITY;
     }
     if (damp > 0.0) {
         double e;
@@ -458,6 +459,8 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             fgq_error_clear(c->err); /* not factorisable even damped: keep the rounding */
             st = FGQ_OK;
             damp = -1.0;
+            if (!isnan(q->heldout_sqnr_db)) /* the rounding's, then */
+                q->heldout_sqnr_db = held_round > 0.0 ? 10.0 * log10(held_sig / held_round) : INFINITY;
         }
     }
     if (damp > 0.0) {
