@@ -25,7 +25,9 @@
  *        by the Fisher matrix diag(p) − ppᵀ, so it ignores what shifts every
  *        class alike (which mse counts) and weighs the noise between the
  *        likely classes most (what flips top-1). EfficientNet-Lite1 --budget
- *        4: mse 86.00 %, kl 87.25 % (float 89.50).
+ *        4 (float 89.50): mse 86.00 %, kl 87.25 %; with held-out e_l 86.75
+ *        and 87.62 %. Lite2 (90.12): 88.25, 87.88, 86.50, 87.50 %: within a
+ *        few of 800 images, the other way (docs/accuracy-real.md).
  *   auto (the default) kl when output 0 holds class scores — it comes from
  *        Softmax or LogSoftmax (through Reshape, Flatten, Squeeze, Unsqueeze,
  *        Identity), or it is one vector of C ≥ 2 values (every other
