@@ -237,6 +237,24 @@ static void test_sample_noise(void)
     s1 = n1 = 0.0;
     fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 2, 5, 0, y, y, &s1, &n1);
     CHECK(n1 == 0.0);
+
+    /* a perturbation of 1e-5 (a layer at s8): KL = ½ Var_p(d) to second order, and positive, where
+     * Σ p·(la − lb) loses it in rounding */
+    float big[1000], moved[1000];
+    double var = 0.0, mean = 0.0, z = 0.0;
+    for (int i = 0; i < 1000; i++) {
+        big[i] = (float)(rng_unit() * 20.0 - 10.0);
+        moved[i] = big[i] + (float)((rng_unit() - 0.5) * 4e-5 * fabs(big[i]) + 1e-5);
+        z += exp(big[i]);
+    }
+    for (int i = 0; i < 1000; i++)
+        mean += exp(big[i]) / z * ((double)big[i] - moved[i]);
+    for (int i = 0; i < 1000; i++)
+        var += exp(big[i]) / z * ((double)big[i] - moved[i] - mean) * ((double)big[i] - moved[i] - mean);
+    s1 = n1 = 0.0;
+    fgq_budget_sample_noise(FGQ_BUDGET_METRIC_KL, 1, 1000, 0, big, moved, &s1, &n1);
+    CHECK_MSG(var > 0.0 && fabs(n1 - 0.5 * var) < 0.01 * 0.5 * var, "kl %.6g, half the variance %.6g", n1,
+              0.5 * var);
 }
 
 static int32_t add_tensor(fgq_graph *g, const char *name, int32_t rank, const int64_t *dims)
