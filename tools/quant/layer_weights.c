@@ -373,6 +373,18 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
     return st;
 }
 
+/* Σ over the layer's groups of (w − q)ᵀ H_g (w − q), rows·k weights in groups of rows/groups;
+ * q = a zero buffer of rows/groups·k gives Σ wᵀ H_g w. */
+static double grouped_output_error(const fgq_layer_ctx *c, const float *w, const float *q, int q_step, int64_t rows,
+                                   int64_t k, int64_t groups, const double *h)
+{
+    const int64_t rb = rows / groups;
+    double e = 0.0;
+    for (int64_t g = 0; g < groups; g++)
+        e += fgq_gptq_output_error(w + g * rb * k, q + q_step * g * rb * k, rb, k, h + g * k * k, c->cfg->parallel);
+    return e;
+}
+
 /* Replaces q's rounded codes by error-compensated ones when the layer has
  * input statistics (cfg->hessians): the damping is chosen among k_damps (and
  * plain rounding) by the output error on the held-out sum, then the codes are
@@ -416,10 +428,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     double damp = c->cfg->damp > 0.0 ? c->cfg->damp : 1e-2;
     double held_sig = 0.0, held_round = 0.0; /* Σ wᵀ H_val w, and the rounding's held-out error */
     if (c->cfg->damp <= 0.0 && held_out) { /* choose by the held-out output error; -1: plain rounding */
-        double best = 0.0;
-        for (int64_t g = 0; g < groups; g++)
-            best += fgq_gptq_output_error(w + g * (rows / groups) * k, q->deq + g * (rows / groups) * k,
-                                          rows / groups, k, hv + g * k * k, c->cfg->parallel);
+        double best = grouped_output_error(c, w, q->deq, 1, rows, k, groups, hv);
         held_round = best;
         damp = -1.0;
         for (size_t d = 0; d < sizeof k_damps / sizeof k_damps[0]; d++) {
@@ -444,9 +453,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory compensating layer '%s'", c->fg->nodes[node].name);
             goto done;
         }
-        for (int64_t g = 0; g < groups; g++)
-            held_sig += fgq_gptq_output_error(w + g * (rows / groups) * k, zero, rows / groups, k, hv + g * k * k,
-                                              c->cfg->parallel);
+        held_sig = grouped_output_error(c, w, zero, 0, rows, k, groups, hv);
         free(zero);
         q->heldout_sqnr_db = best > 0.0 ? 10.0 * log10(held_sig / best) : INFINITY;
     }
@@ -510,12 +517,10 @@ static double layer_out_sqnr(const fgq_layer_ctx *c, int32_t node, const float *
     if (zero == NULL)
         return NAN;
     double sig = 0.0, noise = 0.0;
-    for (int p = 0; p < 2; p++)
-        for (int64_t g = 0; g < groups; g++) {
-            const double *h = lh->h[p] + g * k * k;
-            sig += fgq_gptq_output_error(w + g * rb * k, zero, rb, k, h, c->cfg->parallel);
-            noise += fgq_gptq_output_error(w + g * rb * k, deq + g * rb * k, rb, k, h, c->cfg->parallel);
-        }
+    for (int p = 0; p < 2; p++) {
+        sig += grouped_output_error(c, w, zero, 0, rows, k, groups, lh->h[p]);
+        noise += grouped_output_error(c, w, deq, 1, rows, k, groups, lh->h[p]);
+    }
     free(zero);
     if (!(noise > 0.0))
         return INFINITY;

@@ -323,8 +323,8 @@ static int32_t probe(const fgq_budget_layer *l, int32_t n_cand)
 
 /* g_l: output noise of the layer alone at its probe candidate over its e_l there. */
 static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, const fgq_quant_config *cfg,
-                                const fgq_samples *samples, const fgq_budget *b, const fgq_stage_progress *p,
-                                fgq_budget_result *res, fgq_error *err)
+                                const fgq_samples *samples, const fgq_budget *b, int64_t rows, int64_t classes,
+                                int probs, const fgq_stage_progress *p, fgq_budget_result *res, fgq_error *err)
 {
     const int64_t n = samples->n;
     const int64_t m = b->gain_samples > 0 && b->gain_samples < n ? b->gain_samples : n;
@@ -342,9 +342,6 @@ static fgq_status measure_gains(const fgq_graph *fg, const fgq_calib *calib, con
     fgq_model_output_info(&fr.model, 0, &oi);
     const void *x[FGQ_SAMPLES_MAX_INPUTS];
     const int64_t per_out = (int64_t)(oi.size_bytes / sizeof(float));
-    int64_t rows = 1, classes = per_out;
-    int probs = 0;
-    fgq_budget_metric_resolve(fg, res->metric, &rows, &classes, &probs); /* res->metric: resolved already */
     if (rows * classes != per_out) { /* the graph's shape is not the runtime's: one row of all */
         rows = 1;
         classes = per_out;
@@ -567,7 +564,7 @@ fgq_status fgq_budget_search(const fgq_graph *fg, const fgq_calib *calib, const 
                           res->limit_bits, (long long)limit, 8.0 * (double)bytes / (double)weights, (long long)bytes);
     }
     if (st == FGQ_OK)
-        st = measure_gains(fg, calib, cfg, samples, b, progress, res, err);
+        st = measure_gains(fg, calib, cfg, samples, b, rows, classes, probs, progress, res, err);
     if (st == FGQ_OK)
         st = fgq_budget_allocate(res, b->n_candidates, limit, &bytes, err);
     if (st == FGQ_OK) {
