@@ -35,7 +35,9 @@ if [ "${1:-}" != "--host" ] && command -v arm-none-eabi-gcc >/dev/null 2>&1; the
 else
     cc=${CC:-gcc}
     nm="nm"
-    target=""
+    # firmware is not position independent: without -fno-pie Debian's gcc makes the objects refer
+    # to _GLOBAL_OFFSET_TABLE_, a linker symbol no bare-metal image has
+    target="-fno-pie"
     stack_limit=${FGQ_STACK_LIMIT:-2048}
     echo "check_freestanding: arm-none-eabi-gcc not found (or --host); using $cc -ffreestanding"
 fi

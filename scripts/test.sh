@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every test: the Release build, then the same suite built with AddressSanitizer + UBSan,
-# the runtime's freestanding (Cortex-M4) build check, and a short libFuzzer run of every fuzz
+# the runtime's freestanding build check (Cortex-M4, then the host compiler with its x86 kernels), and a short libFuzzer run of every fuzz
 # target (the .fgq reader, the ONNX importer, the data readers, the policy and flag parsers).
 # Assumes scripts/install-deps.sh has run (scripts/setup.sh does it).
 set -euo pipefail
@@ -17,4 +17,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 scripts/check_freestanding.sh
+# the same with the host compiler: the x86 kernels' frames under the same 2 KB limit
+scripts/check_freestanding.sh --host
 fuzz/run.sh build-fuzz "${FGQ_FUZZ_SECONDS:-20}"

@@ -48,6 +48,9 @@
 #define FGQ_VNNI_TARGET "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"
 #define FGQ_VNNI_FN __attribute__((target(FGQ_VNNI_TARGET)))
 #define FGQ_VNNI_INLINE static inline __attribute__((always_inline, target(FGQ_VNNI_TARGET)))
+/* a stage of its own frame: the panel decode's transposes and the dot loops' accumulators, inlined
+ * into one kernel, passed the runtime's 2 KB stack limit (scripts/check_freestanding.sh) */
+#define FGQ_VNNI_STAGE static __attribute__((noinline, unused, target(FGQ_VNNI_TARGET)))
 
 enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2 }; /* weight kinds */
 
@@ -389,7 +392,7 @@ FGQ_VNNI_INLINE int vnni_rows(const fgq_qweights *qw, int64_t first, int64_t i, 
 }
 
 /* The whole kernel: rows j0 .. j0+n of W against m activation rows. */
-FGQ_VNNI_INLINE void vnni_gemm_as(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
+FGQ_VNNI_STAGE void vnni_gemm_as(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                   int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd)
 {
     vnni_consts c;
@@ -461,7 +464,7 @@ FGQ_VNNI_INLINE void vnni_gemm_as(int wk, int a_s8, const fgq_qweights *qw, int6
  * weights with the same group multipliers: the same integers. */
 enum { VNNI_DEC_BYTES = FGQ_QGEMM_DECODE_BYTES };
 
-FGQ_VNNI_INLINE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
+FGQ_VNNI_STAGE void vnni_gemm_decoded(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
                                        const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
                                        uint8_t *dec)
 {
@@ -673,7 +676,7 @@ FGQ_VNNI_INLINE __m512i vnni_panel_t2_chunk(const uint8_t *const *w, int64_t kb,
 }
 
 /* Weight rows r0 .. r0 + np − 1 (np <= 16) of kind wk into the panel at pan. */
-FGQ_VNNI_INLINE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r0, int np, uint8_t *pan,
+FGQ_VNNI_STAGE void vnni_panel_decode(int wk, const fgq_qweights *qw, int64_t r0, int np, uint8_t *pan,
                                        const vnni_consts *c)
 {
     const int64_t K = qw->k, nq = (K + 31) / 32 * 8, ng = qw->n_groups, G = qw->group < K ? qw->group : K;
@@ -821,31 +824,45 @@ FGQ_VNNI_INLINE void vnni_p16(int a_s8, int narrow, int MR, const fgq_qweights *
         _mm512_mask_storeu_epi32(out + r * ldd, sm, _mm512_sub_epi32(s[r], zc));
 }
 
-FGQ_VNNI_INLINE void vnni_gemm_panels(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
-                                      const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
-                                      uint8_t *pan)
+/* vnni_p16 in each of its eight forms (s8 or u8 activations, narrow or wide sums, 8 or 4 rows) as
+ * a function of its own: one frame at a time on the stack, the constants still folded in. */
+#define VNNI_P16_STAGE(name, as8, nar, mr)                                                                 \
+    FGQ_VNNI_STAGE void name(const fgq_qweights *qw, const uint8_t *pan, int np, const uint8_t *a, int64_t lda, \
+                             int nr, uint32_t zxp, int32_t *out, int64_t ldd)                               \
+    {                                                                                                        \
+        vnni_p16(as8, nar, mr, qw, pan, np, a, lda, nr, zxp, out, ldd);                                      \
+    }
+VNNI_P16_STAGE(vnni_p16_u8_w8, 0, 0, 8)
+VNNI_P16_STAGE(vnni_p16_u8_w4, 0, 0, 4)
+VNNI_P16_STAGE(vnni_p16_u8_n8, 0, 1, 8)
+VNNI_P16_STAGE(vnni_p16_u8_n4, 0, 1, 4)
+VNNI_P16_STAGE(vnni_p16_s8_w8, 1, 0, 8)
+VNNI_P16_STAGE(vnni_p16_s8_w4, 1, 0, 4)
+VNNI_P16_STAGE(vnni_p16_s8_n8, 1, 1, 8)
+VNNI_P16_STAGE(vnni_p16_s8_n4, 1, 1, 4)
+#undef VNNI_P16_STAGE
+
+typedef void (*vnni_p16_fn)(const fgq_qweights *, const uint8_t *, int, const uint8_t *, int64_t, int, uint32_t,
+                            int32_t *, int64_t);
+
+FGQ_VNNI_STAGE void vnni_gemm_panels(int wk, int a_s8, const fgq_qweights *qw, int64_t j0, int64_t n,
+                                     const uint8_t *a, int64_t lda, int64_t m, int32_t zx, int32_t *dot, int64_t ldd,
+                                     uint8_t *pan)
 {
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
     const int narrow = wk == VNNI_T2 && (qw->group < qw->k ? qw->group : qw->k) <= 128;
+    const vnni_p16_fn p8 = a_s8 ? (narrow ? vnni_p16_s8_n8 : vnni_p16_s8_w8) : (narrow ? vnni_p16_u8_n8 : vnni_p16_u8_w8);
+    const vnni_p16_fn p4 = a_s8 ? (narrow ? vnni_p16_s8_n4 : vnni_p16_s8_w4) : (narrow ? vnni_p16_u8_n4 : vnni_p16_u8_w4);
     for (int64_t p0 = 0; p0 < n; p0 += VNNI_PR) {
         const int np = n - p0 < VNNI_PR ? (int)(n - p0) : VNNI_PR;
         vnni_panel_decode(wk, qw, j0 + p0, np, pan, &c);
         int64_t r = 0;
-        for (; m - r > 4; r += 8) {
-            const int nr = m - r < 8 ? (int)(m - r) : 8;
-            if (narrow)
-                vnni_p16(a_s8, 1, 8, qw, pan, np, a + r * lda, lda, nr, zxp, dot + r * ldd + p0, ldd);
-            else
-                vnni_p16(a_s8, 0, 8, qw, pan, np, a + r * lda, lda, nr, zxp, dot + r * ldd + p0, ldd);
-        }
-        if (r < m) {
-            if (narrow)
-                vnni_p16(a_s8, 1, 4, qw, pan, np, a + r * lda, lda, (int)(m - r), zxp, dot + r * ldd + p0, ldd);
-            else
-                vnni_p16(a_s8, 0, 4, qw, pan, np, a + r * lda, lda, (int)(m - r), zxp, dot + r * ldd + p0, ldd);
-        }
+        for (; m - r > 4; r += 8)
+            p8(qw, pan, np, a + r * lda, lda, m - r < 8 ? (int)(m - r) : 8, zxp, dot + r * ldd + p0, ldd);
+        if (r < m)
+            p4(qw, pan, np, a + r * lda, lda, (int)(m - r), zxp, dot + r * ldd + p0, ldd);
     }
 }
 /* work: FGQ_QGEMM_DECODE_BYTES for t2 and s4 (NULL: decode in registers, the
