@@ -380,6 +380,34 @@ def test_req_that_contradicts_the_scales_is_refused(tmp_path, quantized):
     assert_nothing_written(tmp_path, out)
 
 
+def optimized_ops(tmp_path, onnx_path):
+    """The op types of ORT's optimized graph (ORT_ENABLE_ALL) of a model, counted."""
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    so.log_severity_level = 3
+    ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+    opt = onnx.load(so.optimized_model_filepath)
+    counts = {}
+    for n in opt.graph.node:
+        counts[n.op_type] = counts.get(n.op_type, 0) + 1
+    return counts
+
+
+def test_s8_export_is_what_ort_fuses(tmp_path, quantized):
+    """Per-channel s8 weights are written in the consumer's own shape (a Conv's [M, C, kh, kw], a
+    Gemm's [M, K] with transB), with nothing between the weight DequantizeLinear and its Conv/Gemm:
+    ORT then runs every layer on its int8 kernels (QLinearConv, QGemm) instead of dequantizing the
+    weights and convolving in float on every call."""
+    out, m = export_checked(tmp_path, quantized["s8"], "s8.onnx")
+    ops = [n.op_type for n in m.graph.node]
+    assert "Reshape" not in [n.op_type for n in m.graph.node if any("/w" in o for o in n.output)]
+    opt = optimized_ops(tmp_path, out)
+    assert opt.get("QLinearConv", 0) == ops.count("Conv") == 2, opt
+    assert opt.get("QGemm", 0) + opt.get("QLinearMatMul", 0) + opt.get("MatMulInteger", 0) == 1, opt
+    assert "Conv" not in opt and "Gemm" not in opt, opt
+
+
 TINY = ["ic", "kws", "vww", "ad"]
 
 
@@ -399,6 +427,9 @@ def test_quantized_tiny_models_export_runs_in_ort(tmp_path, shared_dir, name):
     q = tmp_path / f"{name}.fgq"
     fgq_ok("quantize", model, "--calib", calib, "--weights", "s8", "-o", q, "--solver", "rtn")  # export, not solver
     out, exported = export_checked(tmp_path, q, f"{name}.onnx")
+    opt = optimized_ops(tmp_path, out)  # every convolution on ORT's int8 kernel (test_s8_export_is_what_ort_fuses)
+    n_conv = sum(n.op_type == "Conv" for n in exported.graph.node)
+    assert opt.get("QLinearConv", 0) == n_conv and "Conv" not in opt, opt
     sess = ort_session(out, optimize=True)
     x = rng.uniform(-1, 1, [8] + shape[1:]).astype(np.float32)
     got_ort = ort_per_image(sess, x)

@@ -793,15 +793,20 @@ static fgq_status export_float(xb *b, const fgq_node_info *ni, const char *base)
 
 /* Dequantized weights of a QCONV/QGEMM as a float [M, K] tensor (see the
  * "QDQ export" section of docs/quantized-ops.md):
- *   no GS:           DequantizeLinear(codes [M, K], s_m [M], axis 0)
+ *   no GS:           DequantizeLinear(codes [M, K], s_m [M], axis 0), the codes
+ *                    written in the consumer's own shape (*shaped = 1): a
+ *                    convolution's [M, C/group, k...], or [K, M] with axis 1
+ *                    for a MatMul (mm_in), so that nothing stands between the
+ *                    DequantizeLinear and its Conv / MatMul and ONNX Runtime
+ *                    fuses them into its int8 kernels (QLinearConv, ...)
  *   GS, one alpha:   DequantizeLinear(codes, s_m·min(m_g, MMAX) [M, G], axis 1, block_size N)
  *   GS, m+ and m-:   DQ(P, s_m·m+) − DQ(Q, s_m·m-), P/Q the 0/1 masks of the +1/−1 codes
  * Codes: s8 and t2 as INT8 (t2: −1/0/+1), s4 as INT4. s_m_out gets s_m. */
 static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int64_t K, int32_t wt, int32_t gt,
-                         const double *s_m, const char **w_out);
+                         const double *s_m, int mm_in, const char **w_out, int *shaped);
 
 static fgq_status q_weights(xb *b, const fgq_node_info *ni, const char *base, int64_t K, float s_x, float s_y,
-                            const char **w_out, double *s_m)
+                            int mm_in, const char **w_out, int *shaped, double *s_m)
 {
     const int32_t wt = ni->inputs[1], rq = ni->inputs[3], gt = ni->n_inputs > 4 ? ni->inputs[4] : -1;
     fgq_tensor_info wi = tinfo(b, wt), ri = tinfo(b, rq);
@@ -830,14 +835,15 @@ static fgq_status q_weights(xb *b, const fgq_node_info *ni, const char *base, in
                             "(tensor qparams and REQ must describe the same scales)",
                             base, (long long)r, real, want);
     }
-    return w_float(b, ni, base, K, wt, gt, s_m, w_out);
+    return w_float(b, ni, base, K, wt, gt, s_m, mm_in, w_out, shaped);
 }
 
 /* W (s8/s4/t2 [M, Kp], GS gt or -1) with row scales s_m as the float [M, K]
  * tensor of the comment above; shared by QCONV/QGEMM and QCONV_DYN/QGEMM_DYN. */
 static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int64_t K, int32_t wt, int32_t gt,
-                         const double *s_m, const char **w_out)
+                         const double *s_m, int mm_in, const char **w_out, int *shaped)
 {
+    *shaped = 0;
     fgq_tensor_info wi = tinfo(b, wt);
     if (wi.rank != 2 || K < 1 || K > wi.dims[1] || fgq_model_tensor_kind(b->m, wt) != FGQ_KIND_CONST)
         return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': weights are not a constant [M, Kp]", base);
@@ -892,7 +898,36 @@ static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int6
                 sc[a][r * G + g] = (float)(s_m[r] * (double)mg);
             }
     }
-    int64_t cdims[2] = {M, K}, sdims[2] = {M, G};
+    int64_t cdims[5] = {M, K, 1, 1, 1}, sdims[2] = {M, G};
+    int32_t crank = 2, axis0 = 0;
+    if (G == 1 && n_alpha == 1) { /* per channel: the consumer's own shape */
+        const int32_t *ip = ni->iparams;
+        if (ni->op == FGQ_OP_QCONV || ni->op == FGQ_OP_QCONV_DYN) {
+            const int32_t ns = ip[FGQ_P_NSPATIAL];
+            int64_t taps = 1;
+            for (int32_t i = 0; i < ns; i++)
+                taps *= ip[FGQ_P_KERNEL + i];
+            if (ns >= 1 && ns <= 3 && taps > 0 && K % taps == 0) {
+                cdims[1] = K / taps;
+                for (int32_t i = 0; i < ns; i++)
+                    cdims[2 + i] = ip[FGQ_P_KERNEL + i];
+                crank = ns + 2;
+                *shaped = 1;
+            }
+        } else if (mm_in) { /* MatMul's B is [K, M]: the codes transposed, the scales on axis 1 */
+            int8_t *t = xb_alloc(b, (size_t)(M * K));
+            if (t == NULL)
+                return nomem(b);
+            for (int64_t r = 0; r < M; r++)
+                for (int64_t j = 0; j < K; j++)
+                    t[j * M + r] = codes[r * K + j];
+            codes = t;
+            cdims[0] = K;
+            cdims[1] = M;
+            axis0 = 1;
+            *shaped = 1;
+        }
+    }
     const char *wname = xb_fmt(b, "%s/w", base);
     const char *dq_out[2];
     for (int a = 0; a < n_alpha; a++) {
@@ -913,9 +948,10 @@ static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int6
                 return nomem(b);
             for (int64_t i = 0; i < M * K; i++)
                 packed[i / 2] |= (uint8_t)(((uint8_t)codes[i] & 0x0f) << (4 * (i % 2)));
-            cn = xb_init_raw(b, xb_fmt(b, "%s/w_codes", base), ONNX_INT4, 2, cdims, packed, (size_t)((M * K + 1) / 2));
+            cn = xb_init_raw(b, xb_fmt(b, "%s/w_codes", base), ONNX_INT4, crank, cdims, packed,
+                             (size_t)((M * K + 1) / 2));
         } else {
-            cn = xb_init_raw(b, xb_fmt(b, "%s/w_codes", base), ONNX_INT8, 2, cdims, codes, (size_t)(M * K));
+            cn = xb_init_raw(b, xb_fmt(b, "%s/w_codes", base), ONNX_INT8, crank, cdims, codes, (size_t)(M * K));
         }
         const char *sn = xb_init_raw(b, xb_fmt(b, "%s/w_scale%d", base, a), ONNX_FLOAT, G == 1 ? 1 : 2, sdims, sc[a],
                                      (size_t)(M * G) * sizeof(float));
@@ -930,7 +966,7 @@ static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int6
         Onnx__NodeProto *n = xb_node1(b, "DequantizeLinear", xb_fmt(b, "%s/w_DequantizeLinear%d", base, a), 3, in,
                                       dq_out[a]);
         if (G == 1) {
-            attr_int(b, n, "axis", 0);
+            attr_int(b, n, "axis", axis0);
         } else {
             attr_int(b, n, "axis", 1);
             attr_int(b, n, "block_size", N);
@@ -946,12 +982,17 @@ static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int6
  * MatMul(+ Add bias) of QCONV, QGEMM, QCONV_DYN, QGEMM_DYN: xf, wf [M, K],
  * bias ("" if none) -> acc. */
 static fgq_status lin_core(xb *b, const fgq_node_info *ni, const char *base, int is_conv, const fgq_tensor_info *xip,
-                           int64_t M, const char *xf, const char *wf, const char *bias, const char *acc)
+                           int64_t M, const char *xf, const char *wf, int w_shaped, const char *bias, const char *acc)
 {
     const int32_t *ip = ni->iparams;
     const fgq_tensor_info xi = *xip;
     int32_t ns = ip[FGQ_P_NSPATIAL], group = ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1;
-    if (is_conv) {
+    if (is_conv && w_shaped) {
+        const char *cin[3] = {xf, wf, bias};
+        Onnx__NodeProto *n = xb_node1(b, "Conv", base, 3, cin, acc);
+        spatial_attrs(b, n, ni, 1);
+        attr_int(b, n, "group", group);
+    } else if (is_conv) {
         int64_t wd[5] = {M, xi.dims[1] / group, 1, 1, 1};
         for (int32_t i = 0; i < ns; i++)
             wd[2 + i] = ip[FGQ_P_KERNEL + i];
@@ -967,10 +1008,13 @@ static fgq_status lin_core(xb *b, const fgq_node_info *ni, const char *base, int
         Onnx__NodeProto *n = xb_node1(b, "Gemm", base, 3, gin, acc);
         attr_int(b, n, "transB", 1);
     } else {
-        const char *wt = xb_fmt(b, "%s/w_t", base);
-        Onnx__NodeProto *n = xb_node1(b, "Transpose", xb_fmt(b, "%s/w_Transpose", base), 1, &wf, wt);
-        int64_t perm[2] = {1, 0};
-        attr_ints(b, n, "perm", perm, 2);
+        const char *wt = wf;
+        if (!w_shaped) {
+            wt = xb_fmt(b, "%s/w_t", base);
+            Onnx__NodeProto *n = xb_node1(b, "Transpose", xb_fmt(b, "%s/w_Transpose", base), 1, &wf, wt);
+            int64_t perm[2] = {1, 0};
+            attr_ints(b, n, "perm", perm, 2);
+        }
         const char *min[2] = {xf, wt};
         if (bias[0] == '\0') {
             xb_node1(b, "MatMul", base, 2, min, acc);
@@ -1011,8 +1055,9 @@ static fgq_status export_qconv_qgemm(xb *b, const fgq_node_info *ni, const char 
     if (s_m == NULL)
         return nomem(b);
     const char *xf, *wf;
+    int w_shaped = 0;
     if ((st = dq_act(b, base, 0, x, ip[FGQ_QP_X_ZERO], &xf)) != FGQ_OK ||
-        (st = q_weights(b, ni, base, K, s_x, s_y, &wf, s_m)) != FGQ_OK)
+        (st = q_weights(b, ni, base, K, s_x, s_y, !is_conv && xi.rank != 2, &wf, &w_shaped, s_m)) != FGQ_OK)
         return st;
     /* bias: B·s_x·s_m as float, the value the integer accumulator adds */
     const char *bias = "";
@@ -1031,7 +1076,7 @@ static fgq_status export_qconv_qgemm(xb *b, const fgq_node_info *ni, const char 
         bias = xb_init_raw(b, xb_fmt(b, "%s/bias", base), ONNX_FLOAT, 1, bd, bf, (size_t)M * sizeof(float));
     }
     const char *acc = xb_fmt(b, "%s/acc", base);
-    if ((st = lin_core(b, ni, base, is_conv, &xi, M, xf, wf, bias, acc)) != FGQ_OK)
+    if ((st = lin_core(b, ni, base, is_conv, &xi, M, xf, wf, w_shaped, bias, acc)) != FGQ_OK)
         return st;
     return q_out(b, base, acc, y, s_y, ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
 }
@@ -1103,9 +1148,10 @@ static fgq_status export_qdyn(xb *b, const fgq_node_info *ni, const char *base)
     for (int64_t r = 0; r < M; r++)
         s_m[r] = sw[r];
     const char *xn, *sn, *zn, *wf, *bias = "";
+    int w_shaped = 0;
     if ((st = use_tensor(b, x, &xn)) != FGQ_OK || (st = use_tensor(b, ni->inputs[1], &sn)) != FGQ_OK ||
         (st = use_tensor(b, ni->inputs[2], &zn)) != FGQ_OK ||
-        (st = w_float(b, ni, base, K, wt, gt, s_m, &wf)) != FGQ_OK)
+        (st = w_float(b, ni, base, K, wt, gt, s_m, !is_conv && xi.rank != 2, &wf, &w_shaped)) != FGQ_OK)
         return st;
     if (bt >= 0) {
         fgq_tensor_info bi = tinfo(b, bt);
@@ -1122,7 +1168,7 @@ static fgq_status export_qdyn(xb *b, const fgq_node_info *ni, const char *base)
     const char *acc = act != FGQ_ACT_NONE ? xb_fmt(b, "%s/preact", base) : yn;
     if (b->nomem)
         return nomem(b);
-    if ((st = lin_core(b, ni, base, is_conv, &xi, M, xf, wf, bias, acc)) != FGQ_OK)
+    if ((st = lin_core(b, ni, base, is_conv, &xi, M, xf, wf, w_shaped, bias, acc)) != FGQ_OK)
         return st;
     if (act != FGQ_ACT_NONE)
         return fused_act(b, base, act, ni->fparams[FGQ_PF_ACT0], ni->fparams[FGQ_PF_ACT1], acc, yn);
