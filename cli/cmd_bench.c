@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char k_usage[] =
-    "usage: fgq bench MODEL.fgq|MODEL.onnx [--runs N] [--warmup N] [--threads N] [--json]\n"
+    "usage: fgq bench MODEL.fgq|MODEL.onnx [--runs N] [--warmup N] [--threads N] [--nodes] [--json]\n"
     "\n"
     "Times MODEL on random inputs (fixed seed; uniform in [-1, 1)) and reports\n"
     "latency p50 / p99 / mean, throughput, the arena the memory plan needs beside\n"
@@ -27,8 +27,41 @@ static const char k_usage[] =
     "                \"scratch_bytes\" (one thread's slice), \"run_arena_bytes\" (all a run at\n"
     "                --threads takes: activations, records, a slice per thread), \"weight_bytes\",\n"
     "                \"model_bytes\"}\n"
+    "  --nodes       then time each node: another --runs runs, the time from one node's\n"
+    "                end to the next's (the first node's includes copying the inputs in),\n"
+    "                nodes listed by their share of the total; with --json a \"nodes\" array\n"
+    "                of {\"node\", \"name\", \"op\", \"mean_us\", \"share\"}\n"
     "  --batch N     ONNX models: value bound to symbolic dims (default 1)\n"
     "  -h, --help    this text\n";
+
+/* Per-node times for --nodes: the observer stamps the clock after every node. */
+typedef struct {
+    double last;
+    double *sum_s; /* [n_nodes] seconds, summed over the runs */
+} node_clock;
+
+static void node_tick(void *user, int32_t node, const fgq_tensor_view *const *outputs, int32_t n_outputs)
+{
+    (void)outputs;
+    (void)n_outputs;
+    node_clock *c = user;
+    const double t = fgq_now_seconds();
+    c->sum_s[node] += t - c->last;
+    c->last = t;
+}
+
+/* order[0..n) by decreasing key, ties by index (insertion sort: stable, no context-free comparator) */
+static void sort_by_time(int32_t *order, int32_t n, const double *key)
+{
+    for (int32_t i = 0; i < n; i++)
+        order[i] = i;
+    for (int32_t i = 1; i < n; i++)
+        for (int32_t k = i; k > 0 && key[order[k]] > key[order[k - 1]]; k--) {
+            int32_t t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -55,12 +88,14 @@ int fgq_cmd_bench(int argc, char **argv)
         return FGQ_EXIT_OK;
     }
     const char *model = NULL;
-    int json = 0;
+    int json = 0, nodes = 0;
     int64_t runs = 200, warmup = 10, threads = fgq_threadpool_default_threads(), batch = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) {
             json = 1;
+        } else if (strcmp(a, "--nodes") == 0) {
+            nodes = 1;
         } else if (strcmp(a, "--runs") == 0 || strcmp(a, "--warmup") == 0 || strcmp(a, "--threads") == 0 ||
                    strcmp(a, "--batch") == 0) {
             if (i + 1 >= argc)
@@ -135,6 +170,32 @@ int fgq_cmd_bench(int argc, char **argv)
         mean += lat[k] / (double)runs;
     qsort(lat, (size_t)runs, sizeof *lat, cmp_double);
     double p50 = percentile(lat, runs, 50), p99 = percentile(lat, runs, 99);
+    const int32_t n_nodes = fgq_model_n_nodes(&r.model);
+    node_clock clk = {0.0, NULL};
+    int32_t *order = NULL;
+    double total_s = 0.0;
+    if (nodes) { /* another `runs` runs with the clock after every node: the timed runs above stay clean */
+        clk.sum_s = calloc((size_t)n_nodes + 1, sizeof(double));
+        order = malloc(((size_t)n_nodes + 1) * sizeof(int32_t));
+        if (clk.sum_s == NULL || order == NULL) {
+            free(clk.sum_s);
+            free(order);
+            goto oom;
+        }
+        for (int64_t k = 0; k < runs; k++) {
+            clk.last = fgq_now_seconds();
+            if (fgq_graph_runner_run(&r, (const float *const *)in, (float *const *)out, node_tick, &clk, &err) !=
+                FGQ_OK) {
+                free(clk.sum_s);
+                free(order);
+                rc = fgq_cli_report(cmd, &err);
+                goto done;
+            }
+        }
+        for (int32_t i = 0; i < n_nodes; i++)
+            total_s += clk.sum_s[i];
+        sort_by_time(order, n_nodes, clk.sum_s);
+    }
     if (json) {
         fgq_json j;
         fgq_json_init(&j, stdout);
@@ -155,6 +216,25 @@ int fgq_cmd_bench(int argc, char **argv)
         fgq_json_kv_int(&j, "run_arena_bytes", (int64_t)fgq_model_arena_size_threads(&r.model, (int32_t)threads));
         fgq_json_kv_int(&j, "weight_bytes", (int64_t)fgq_model_weight_bytes(&r.model));
         fgq_json_kv_int(&j, "model_bytes", (int64_t)r.model_size);
+        if (nodes) {
+            fgq_json_key(&j, "nodes");
+            fgq_json_begin_array(&j);
+            for (int32_t i = 0; i < n_nodes; i++) {
+                fgq_node_info ni;
+                char name[256];
+                if (fgq_model_node_info(&r.model, order[i], &ni) != FGQ_OK)
+                    continue;
+                snprintf(name, sizeof name, "%.*s", (int)ni.name_len, ni.name);
+                fgq_json_begin_object(&j);
+                fgq_json_kv_int(&j, "node", order[i]);
+                fgq_json_kv_string(&j, "name", name);
+                fgq_json_kv_string(&j, "op", fgq_op_name(ni.op));
+                fgq_json_kv_double(&j, "mean_us", clk.sum_s[order[i]] / (double)runs * 1e6);
+                fgq_json_kv_double(&j, "share", total_s > 0.0 ? clk.sum_s[order[i]] / total_s : 0.0);
+                fgq_json_end_object(&j);
+            }
+            fgq_json_end_array(&j);
+        }
         fgq_json_end_object(&j);
         fgq_json_finish(&j);
     } else {
@@ -170,7 +250,22 @@ int fgq_cmd_bench(int argc, char **argv)
                threads == 1 ? "" : "s", (unsigned long long)fgq_model_scratch_size(&r.model));
         printf("weights  %llu bytes; model %llu bytes\n", (unsigned long long)fgq_model_weight_bytes(&r.model),
                (unsigned long long)r.model_size);
+        if (nodes) {
+            printf("\nper node, mean of %lld runs timed node by node (%.4f ms a run), by share:\n", (long long)runs,
+                   total_s / (double)runs * 1e3);
+            printf("%6s %10s %7s  %-16s %s\n", "node", "mean us", "share", "op", "name");
+            for (int32_t i = 0; i < n_nodes; i++) {
+                fgq_node_info ni;
+                if (fgq_model_node_info(&r.model, order[i], &ni) != FGQ_OK)
+                    continue;
+                printf("%6d %10.2f %6.1f%%  %-16s %.*s\n", (int)order[i], clk.sum_s[order[i]] / (double)runs * 1e6,
+                       total_s > 0.0 ? 100.0 * clk.sum_s[order[i]] / total_s : 0.0, fgq_op_name(ni.op),
+                       (int)ni.name_len, ni.name);
+            }
+        }
     }
+    free(clk.sum_s);
+    free(order);
     goto done;
 oom:
     fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");

@@ -274,3 +274,21 @@ def test_mnist8_bench_arena_and_weights(mnist_fgq):
     for k in ("arena_bytes", "arena_lower_bound", "weight_bytes", "model_bytes"):
         assert d_onnx[k] == d[k], k
     assert d["runs"] == 5 and 0 < d["latency_ms"]["min"] <= d["latency_ms"]["p50"] <= d["latency_ms"]["p99"]
+
+
+def test_mnist8_bench_nodes(mnist_fgq):
+    """`fgq bench --nodes --json`: one entry per node of the model (its node count from `fgq inspect
+    --json`), each with the node's name and op as inspect lists them, times >= 0, sorted by
+    decreasing time, shares summing to 1; the text form lists every node too."""
+    d = json.loads(fgq_ok("bench", mnist_fgq, "--json", "--nodes", "--runs", "5", "--warmup", "1").stdout)
+    info = json.loads(fgq_ok("inspect", mnist_fgq, "--json").stdout)
+    nodes = d["nodes"]
+    assert sorted(n["node"] for n in nodes) == list(range(len(info["nodes"])))
+    by_index = {i: nd for i, nd in enumerate(info["nodes"])}
+    for n in nodes:
+        assert n["name"] == by_index[n["node"]]["name"] and n["op"] == by_index[n["node"]]["op"], (n, by_index[n["node"]])
+        assert n["mean_us"] >= 0 and 0 <= n["share"] <= 1
+    assert all(a["mean_us"] >= b["mean_us"] for a, b in zip(nodes, nodes[1:]))
+    assert abs(sum(n["share"] for n in nodes) - 1.0) < 1e-6
+    text = fgq_ok("bench", mnist_fgq, "--nodes", "--runs", "3", "--warmup", "0").stdout
+    assert "per node" in text and all(nd["name"] in text for nd in info["nodes"])
