@@ -350,6 +350,60 @@ static void test_qmul_random(void)
     CHECK(worst <= 1.0);
 }
 
+/* QADD's table form (inputs not broadcast: residual adds, >= 256 elements) against its reference twin,
+ * memcmp, on the AVX2 path (where the CPU has it: 8 a step, then the C tail) and on the C path alone
+ * (kernels ref), over u8/s8 mixes, zero points at the range edges, left shifts, ReLU clamps and
+ * lengths that are not multiples of 8. */
+static void test_qadd_table_twin(void)
+{
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 80; it++) {
+        const int64_t n = it < 8 ? 256 + it : rint_in(256, 5000);
+        int64_t d[2] = { 1, n };
+        const fgq_dtype adt = rand_dt(), bdt = rand_dt(), ydt = rand_dt();
+        uint8_t *a = malloc((size_t)n), *b = malloc((size_t)n), *y1 = malloc((size_t)n), *y2 = malloc((size_t)n);
+        fill_q(a, n, adt);
+        fill_q(b, n, bdt);
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QADD, 2);
+        const int edge = it % 5 == 0;
+        nd.ip[FGQ_QP_X_ZERO] = edge ? (adt == FGQ_DT_S8 ? -128 : 255) : rand_zero(adt);
+        nd.ip[FGQ_QP_ADD_B_ZERO] = edge ? (bdt == FGQ_DT_S8 ? 127 : 0) : rand_zero(bdt);
+        nd.ip[FGQ_QP_Y_ZERO] = rand_zero(ydt);
+        act_range(ydt, &nd.ip[FGQ_QP_QMIN], &nd.ip[FGQ_QP_QMAX]);
+        if (rnd() % 3 == 0)
+            nd.ip[FGQ_QP_QMIN] = nd.ip[FGQ_QP_Y_ZERO]; /* a fused ReLU */
+        const int32_t lsh = it % 4 == 0 ? rint_in(0, 20) : 20;
+        nd.ip[FGQ_QP_ADD_LEFT_SHIFT] = lsh;
+        const double sa = frand(0.001f, 0.1f), sb = frand(0.001f, 0.1f), sy = frand(0.0005f, 0.2f);
+        const double twice_max = 2.0 * (sa > sb ? sa : sb);
+        mult_of(sa / twice_max, &nd.ip[FGQ_QP_ADD_A_MULT], &nd.ip[FGQ_QP_ADD_A_SHIFT]);
+        mult_of(sb / twice_max, &nd.ip[FGQ_QP_ADD_B_MULT], &nd.ip[FGQ_QP_ADD_B_SHIFT]);
+        mult_of(twice_max / ((double)(1 << lsh) * sy), &nd.ip[FGQ_QP_REQ_MULT], &nd.ip[FGQ_QP_REQ_SHIFT]);
+        fgq_tensor_view av = qview(a, adt, 2, d), bv = qview(b, bdt, 2, d);
+        fgq_tensor_view v1 = qview(y1, ydt, 2, d), v2 = qview(y2, ydt, 2, d);
+        const fgq_tensor_view *in[2] = { &av, &bv };
+        const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
+        fgq_error e;
+        CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
+        for (int ref = 0; ref < 2; ref++) {
+            fgq_parallel par = { NULL, 1, NULL, ref ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO };
+            nd.v.par = &par;
+            memset(y1, 0x5a, (size_t)n);
+            memset(y2, 0xa5, (size_t)n);
+            CHECK(fgq_qadd_run(&nd.v, in, o1, &e) == FGQ_OK && fgq_qadd_run_ref(&nd.v, in, o2, &e) == FGQ_OK);
+            bad += memcmp(y1, y2, (size_t)n) != 0;
+            cases++;
+        }
+        nd.v.par = NULL;
+        free(a);
+        free(b);
+        free(y1);
+        free(y2);
+    }
+    CHECK_MSG(bad == 0, "QADD table form differs from the reference in %d of %d cases", bad, cases);
+}
+
 /* QMUL's table form (an operand constant over >= 256 trailing elements: x · gate[N, C, 1, 1], and the
  * gate first) against its reference twin, memcmp, over u8/s8 mixes, zero points and multipliers. */
 static void test_qmul_table_twin(void)
@@ -999,6 +1053,7 @@ int main(void)
     RUN(test_qadd_rejects);
     RUN(test_qmul_random);
     RUN(test_qmul_rejects);
+    RUN(test_qadd_table_twin);
     RUN(test_qmul_table_twin);
     RUN(test_qpool_random);
     RUN(test_qglobal_avgpool_random);

@@ -36,6 +36,9 @@
 FGQ_OPS_Q_DECL(qconv)            /* qconv.c */
 FGQ_OPS_Q_DECL(qgemm)            /* qgemm.c */
 FGQ_OPS_Q_DECL(qadd)             /* qadd.c */
+/* QADD's reference twin (the formula per element, any broadcast): the table form must equal it. */
+fgq_status fgq_qadd_run_ref(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err);
 FGQ_OPS_Q_DECL(qmaxpool)         /* qpool.c */
 FGQ_OPS_Q_DECL(qavgpool)
 FGQ_OPS_Q_DECL(qglobal_avgpool)

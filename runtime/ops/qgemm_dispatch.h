@@ -127,6 +127,14 @@ void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void
 void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
+/* Depthwise QCONV, all taps of a phase-form run at once: acc[i] = Σ_t e[t]·(src[t][i] − zx),
+ * i < n: the reference, and the function for `cpu` (qconv_dwtaps__avx2.c where AVX2 is there
+ * and kernels is not REF; else NULL: QCONV then adds tap by tap with the row function). */
+void fgq_qconv_dwtaps_ref(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                          int32_t zx, int x_s8);
+typedef void (*fgq_qconv_dwtaps_fn)(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                                    int32_t zx, int x_s8);
+fgq_qconv_dwtaps_fn fgq_qconv_dwtaps_select(int32_t kernels, uint32_t cpu);
 
 /* Weights the x86 VNNI kernels take (s8, t2, s4): no GS, or symmetric
  * groups of 32·j codes (or one group over the whole row). A layout test, on every target
@@ -187,6 +195,13 @@ void fgq_qrequant__avx2(const fgq_qweights *qw, int64_t c0, int64_t c_step, cons
                         int32_t qmin, int32_t qmax, void *y, int y_s8);
 
 void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                            int32_t zx, int x_s8);
+/* qadd__avx2.c: QADD without broadcasting, 8 elements a step through the 256-entry tables of
+ * each input's rescaled codes (twin: fgq_qadd_run_ref); returns how many it did (n & ~7). */
+int64_t fgq_qadd_tables__avx2(const uint8_t *a, const uint8_t *b, int64_t n, uint8_t fa, uint8_t fb,
+                              const int32_t *ta, const int32_t *tb, int32_t mult, int32_t shift, int32_t zy,
+                              int32_t qmin, int32_t qmax, uint8_t *y, int y_s8);
 /* qquantize__avx2.c: QUANTIZE's loop, 8 floats a step (twin: qconvert.c);
  * returns how many it did (n & ~7). */
 int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
