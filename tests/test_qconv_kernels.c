@@ -4,7 +4,8 @@
  * twin (one fgq_qconv_dot per output, FGQ_KERNELS_REF).
  *
  * The depthwise path (effective tap weights, rows of outputs, the AVX2 row
- * step qconv_dwrow__avx2) is checked the same way. On AArch64 with dotprod
+ * step qconv_dwrow__avx2, the all-taps step of the phase form qconv_dwtaps__avx2) is checked the
+ * same way, and the all-taps step against its twin on its own. On AArch64 with dotprod
  * the same cases run through the SDOT rows (qgemm_*__neondot).
  *
  * Oracle: the reference path, itself checked against int64 arithmetic in
@@ -351,6 +352,44 @@ static void test_depthwise_front_pad_d(void)
     CHECK_MSG(bad == 0, "%d of 20 front-padded depthwise cases differ from the reference", bad);
 }
 
+/* The depthwise phase form's all-taps step (qconv_dwtaps__avx2) against its twin fgq_qconv_dwtaps_ref,
+ * memcmp: 0..32 taps, runs of 0..100 outputs (the 16-lane body and every tail), effective weights up to
+ * ±255·127 and zero points at both ends of u8 and s8, inputs at the extremes. */
+static void test_dwtaps_twin(void)
+{
+    const fgq_qconv_dwtaps_fn fast = fgq_qconv_dwtaps_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
+    if (fast == NULL) {
+        printf("  no all-taps depthwise function on this CPU\n");
+        return;
+    }
+    enum { NT = 32, N = 100 };
+    static uint8_t x[NT][N + 8];
+    const uint8_t *src[NT];
+    int32_t e[NT], a1[N], a2[N];
+    int bad = 0;
+    for (int it = 0; it < 2000; it++) {
+        const int32_t nt = rin(0, NT), x_s8 = rin(0, 1), edge = it % 7 == 0;
+        const int64_t n = rin(0, N);
+        const int32_t zx = edge ? (x_s8 ? (rnd() % 2 ? -128 : 127) : (rnd() % 2 ? 0 : 255))
+                                : (x_s8 ? rin(-128, 127) : rin(0, 255));
+        for (int32_t t = 0; t < nt; t++) {
+            e[t] = edge ? (rnd() % 2 ? 255 * 127 : -255 * 127) : rin(-255 * 127, 255 * 127);
+            for (int64_t i = 0; i < n + 8; i++)
+                x[t][i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
+            src[t] = x[t] + rin(0, 8);
+        }
+        if (nt > 0 && n > 0 && it % 3 == 0) { /* taps sharing one source run, as two phase offsets may */
+            src[nt - 1] = src[0];
+        }
+        memset(a1, 0x5a, sizeof a1);
+        memset(a2, 0xa5, sizeof a2);
+        fast(a1, src, e, nt, n, zx, x_s8);
+        fgq_qconv_dwtaps_ref(a2, src, e, nt, n, zx, x_s8);
+        bad += memcmp(a1, a2, sizeof(int32_t) * (size_t)n) != 0;
+    }
+    CHECK_MSG(bad == 0, "dwtaps differs from its twin in %d of 2000 cases", bad);
+}
+
 int main(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -374,6 +413,7 @@ int main(void)
     }
     RUN(test_qconv_random);
     RUN(test_depthwise_front_pad_d);
+    RUN(test_dwtaps_twin);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();
 }

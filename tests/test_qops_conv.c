@@ -472,6 +472,50 @@ static void test_qconv_random(void)
     CHECK(cases >= 200 && bad_cases == 0);
 }
 
+/* Depthwise layers with planes large enough that the phase form (qconv.c) runs in several bands of
+ * output rows, strides 1-3 (stride 2: four phase planes), dilations 1-2, 3x3 and 5x5, uneven pads,
+ * widths not a multiple of the stride: the same oracle as above. */
+static void test_qconv_depthwise_bands(void)
+{
+    int bad_cases = 0;
+    for (int it = 0; it < 16; it++) {
+        conv_shape cs;
+        memset(&cs, 0, sizeof cs);
+        cs.ns = 2;
+        cs.n = 1;
+        cs.g = cs.c = cs.m = rint_in(1, 3);
+        for (int j = 0; j < 3; j++) {
+            cs.in[j] = cs.k[j] = cs.s[j] = cs.d[j] = cs.out[j] = 1;
+            cs.pb[j] = cs.pe[j] = 0;
+        }
+        for (int j = 1; j < 3; j++) {
+            cs.k[j] = it % 4 == 3 ? 5 : 3;
+            cs.s[j] = it < 4 ? 1 : it < 12 ? 2 : 3;
+            cs.d[j] = it % 5 == 4 ? 2 : 1;
+            cs.pb[j] = rint_in(0, 2);
+            cs.pe[j] = rint_in(0, 2);
+            cs.in[j] = rint_in(90, 131);
+            const int64_t ext = cs.d[j] * (cs.k[j] - 1) + 1;
+            cs.out[j] = (cs.in[j] + cs.pb[j] + cs.pe[j] - ext) / cs.s[j] + 1;
+        }
+        random_act_params(&cs.xdt, &cs.ydt, &cs.zx, &cs.zy, &cs.qmin, &cs.qmax);
+        const int64_t k = prod3(cs.k);
+        qw_t w;
+        random_weights_for(&w, cs.xdt, cs.zx, cs.m, k);
+        const int64_t nx = cs.n * cs.c * prod3(cs.in);
+        uint8_t *x = malloc((size_t)nx);
+        fill_x(x, nx, cs.xdt, 0);
+        const int bad = run_conv_case(&cs, &w, x, 1);
+        CHECK_MSG(bad == 0, "case %d: %lldx%lld k %lld s %lld d %lld pads %lld/%lld: %d mismatches", it,
+                  (long long)cs.in[1], (long long)cs.in[2], (long long)cs.k[1], (long long)cs.s[1], (long long)cs.d[1],
+                  (long long)cs.pb[1], (long long)cs.pe[1], bad);
+        bad_cases += bad != 0;
+        free(x);
+        qw_free(&w);
+    }
+    CHECK(bad_cases == 0);
+}
+
 /* ---- QGEMM -------------------------------------------------------------------- */
 
 /* Runs A [mrows, k] (or [1, mrows, k] when rank3) through QGEMM against the oracle. */
@@ -968,6 +1012,7 @@ static void test_qconv_float_semantics(void)
 int main(void)
 {
     RUN(test_qconv_random);
+    RUN(test_qconv_depthwise_bands);
     RUN(test_qgemm_random);
     RUN(test_qgemm_at_bound);
     RUN(test_qgemm_requant_limits);

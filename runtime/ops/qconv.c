@@ -413,12 +413,17 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
 /* ---- depthwise: one channel in, one out (group = C_in = C_out) ------------ */
 
 /* The depthwise path's slice layout, from the node's shapes and the target
- * alone: K, output plane and padded plane up to the target's
- * qconv_dw_max_* (fgq_target.h; on microcontrollers at most ~13 KB of
- * scratch, larger layers take the GEMM path). */
+ * alone (on microcontrollers at most ~13 KB of scratch; fgq_target.h).
+ * 2-D layers whose output grid fits their padded input (any stride, any
+ * dilation) take the phase form (qconv_dw_phases) in bands of `br` output
+ * rows: the band's padded input split into sh·sw phase planes of qh × qw
+ * bytes (at most qconv_dw_max_padded in all) and an accumulator of br·qw
+ * int32 (at most qconv_dw_max_plane), so a plane of any size fits. Other
+ * layers (3-D, grids past the padded input) keep a whole output plane of
+ * accumulators (the per-row form), up to qconv_dw_max_plane outputs. */
 typedef struct {
-    int padded;         /* the padded-plane form (qconv_dw_padded) */
-    int64_t ph, pw;     /* padded plane */
+    int padded;               /* the phase form */
+    int64_t sh, sw, qw, qh, br; /* strides; phase-plane width and rows; output rows a band */
     uint64_t ew, acc, xp, bytes; /* offsets in the slice; its size */
 } qconv_dw_plan;
 
@@ -427,23 +432,35 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
                               qconv_dw_plan *p)
 {
     const fgq_ops_spatial *sp = &s->geom.sp;
-    const int64_t C = x->dims[1], plane = sp->out[1] * sp->out[2];
+    const int64_t C = x->dims[1], OH = sp->out[1], OW = sp->out[2], plane = OH * OW;
     memset(p, 0, sizeof *p);
-    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > target->qconv_dw_max_k ||
-        plane > target->qconv_dw_max_plane)
+    if (s->geom.groups != C || s->qw.rows != C || s->geom.k > target->qconv_dw_max_k)
         return 0;
-    p->ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
-    p->pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    p->padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-                sp->stride[1] == 1 && sp->stride[2] == 1 && p->ph * p->pw <= target->qconv_dw_max_padded &&
-                sp->out[1] == p->ph - (sp->kernel[1] - 1) * sp->dilation[1] &&
-                sp->out[2] == p->pw - (sp->kernel[2] - 1) * sp->dilation[2];
-    /* acc: a plane of outputs, or the padded plane's L = (OH − 1)·PW + OW <= PH·PW */
-    const int64_t acc = p->padded && p->ph * p->pw > plane ? p->ph * p->pw : plane;
+    const int64_t PH = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], PW = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    const int64_t sh = sp->stride[1], sw = sp->stride[2], eh = (sp->kernel[1] - 1) * sp->dilation[1] + 1;
+    if (sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && sh >= 1 && sw >= 1 &&
+        (OH - 1) * sh + eh <= PH && (OW - 1) * sw + (sp->kernel[2] - 1) * sp->dilation[2] + 1 <= PW) {
+        const int64_t qw = (PW + sw - 1) / sw, extra = (eh + sh - 1) / sh - 1; /* qh = br + extra */
+        int64_t br = target->qconv_dw_max_padded / (sh * sw * qw) - extra;
+        const int64_t by_acc = target->qconv_dw_max_plane / qw;
+        br = br < by_acc ? br : by_acc;
+        br = br < OH ? br : OH;
+        if (br >= 1) {
+            p->padded = 1;
+            p->sh = sh;
+            p->sw = sw;
+            p->qw = qw;
+            p->br = br;
+            p->qh = br + extra;
+        }
+    }
+    if (!p->padded && plane > target->qconv_dw_max_plane)
+        return 0;
+    const int64_t acc = p->padded ? p->br * p->qw : plane;
     p->ew = 0;
     p->acc = qconv_align64((int64_t)sizeof(int32_t) * s->geom.k);
     p->xp = p->acc + qconv_align64((int64_t)sizeof(int32_t) * acc);
-    p->bytes = p->xp + (p->padded ? qconv_align64(p->ph * p->pw) : 0);
+    p->bytes = p->xp + (p->padded ? qconv_align64(p->sh * p->sw * p->qh * p->qw + (p->sw > 1 ? p->sw * p->qw : 0)) : 0);
     return 1;
 }
 
@@ -451,6 +468,7 @@ typedef struct {
     const fgq_node_view *node;
     const qconv_shape *s;
     fgq_qconv_dwrow_fn row;
+    fgq_qconv_dwtaps_fn taps; /* the phase form's all-taps function; NULL: tap by tap with row */
     fgq_qrequant_fn requant;
     const fgq_tensor_view *x;
     uint8_t *y;
@@ -459,33 +477,98 @@ typedef struct {
     qconv_dw_plan p;
 } qconv_dw_task;
 
-/* 2-D (or 1-D), stride 1: the channel's plane is copied into a plane padded
- * with z_x (PH × PW), and every tap is then one run of L = (OH − 1)·PW + OW
- * outputs on the padded-width grid: acc[i] += e·(xp[i + kh·dh·PW + kw·dw] − z_x).
- * Reads stay inside xp (the last index is PH·PW − 1); the PW − OW extra
- * columns of each row are computed and dropped, and no call is as short as
- * one narrow output row. */
-static void qconv_dw_padded(const qconv_dw_task *t, int64_t c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
+/* Taps the all-taps function takes a call (the stack holds their pointers and weights). */
+#define DW_TAPS 32
+
+/* The phase form (2-D or 1-D, any stride and dilation), a band of output rows
+ * [oh0, oh1) at a time: the band's rows of the input padded with z_x are split
+ * into sh·sw phase planes, plane (a, b) holding padded (r0 + i·sh + a, j·sw + b)
+ * at [i][j] (r0 = oh0·sh; qw columns), so output (oh, ow)'s tap (kh, kw) reads
+ * plane ((kh·dh) mod sh, (kw·dw) mod sw) at row oh − oh0 + (kh·dh) div sh,
+ * column ow + (kw·dw) div sw. Every tap is then one run of L = (nb − 1)·qw + OW
+ * outputs on the qw-wide grid: acc[i] += e·(plane[i + offset] − z_x); reads stay
+ * inside the plane (the grid fits the padded input: qconv_dw_plan_make), the
+ * qw − OW extra columns of each row are computed and dropped. Stride 1 is one
+ * phase: the band's padded rows themselves; wider strides build each padded
+ * input row once and take every sw-th byte of it. */
+static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
                             uint8_t *xp, int32_t *acc)
 {
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2], PH = t->p.ph, PW = t->p.pw;
+    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
     const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
-    memset(xp, (uint8_t)t->zx, (size_t)(PH * PW));
-    for (int64_t ih = 0; ih < IH; ih++)
-        memcpy(xp + (ih + top) * PW + left, xc + ih * IW, (size_t)IW);
-    const int64_t L = (OH - 1) * PW + OW;
-    memset(acc, 0, sizeof(int32_t) * (size_t)L);
-    for (int64_t kh = 0; kh < KH; kh++)
-        for (int64_t kw = 0; kw < KW; kw++) {
-            const int32_t et = ew[kh * KW + kw];
-            if (et != 0)
-                t->row(acc, xp + kh * dh * PW + kw * dw, L, et, t->zx, t->x_s8);
+    const int64_t sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, qh = t->p.qh, pstride = qh * qw;
+    const uint8_t zx = (uint8_t)t->zx;
+    uint8_t *prow = xp + sh * sw * pstride; /* stride > 1: one padded input row, qw·sw bytes */
+    for (int64_t oh0 = 0; oh0 < OH; oh0 += t->p.br) {
+        const int64_t nb = OH - oh0 < t->p.br ? OH - oh0 : t->p.br;
+        for (int64_t a = 0; a < sh; a++)
+            for (int64_t i = 0; i < qh; i++) {
+                const int64_t ih = (oh0 + i) * sh + a - top;
+                const uint8_t *xr = xc + ih * IW;
+                for (int64_t b = 0; b < sw; b++) {
+                    uint8_t *dst = xp + (a * sw + b) * pstride + i * qw;
+                    if (ih < 0 || ih >= IH) {
+                        memset(dst, zx, (size_t)qw);
+                    } else if (sw == 1) { /* columns −left .. qw − left of the input row */
+                        const int64_t r = IW < qw - left ? IW : qw - left;
+                        memset(dst, zx, (size_t)qw);
+                        memcpy(dst + left, xr, (size_t)r);
+                    } else { /* the padded row once (b = 0), then every sw-th byte of it */
+                        if (b == 0) {
+                            const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
+                            memset(prow, zx, (size_t)(qw * sw));
+                            memcpy(prow + left, xr, (size_t)r);
+                        }
+                        if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
+                            for (int64_t j = 0; j < qw; j++)
+                                dst[j] = prow[2 * j + b];
+                        else
+                            for (int64_t j = 0; j < qw; j++)
+                                dst[j] = prow[j * sw + b];
+                    }
+                }
+            }
+        const int64_t L = (nb - 1) * qw + OW;
+        if (t->taps != NULL) { /* all taps at once, in chunks of DW_TAPS */
+            const uint8_t *src[DW_TAPS];
+            int32_t e[DW_TAPS], nt = 0;
+            int first = 1;
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const int32_t et = ew[kh * KW + kw];
+                    if (et != 0) {
+                        src[nt] = xp + (kh * dh % sh * sw + kw * dw % sw) * pstride + kh * dh / sh * qw + kw * dw / sw;
+                        e[nt++] = et;
+                    }
+                    if (nt == DW_TAPS || (kh == KH - 1 && kw == KW - 1)) {
+                        if (first) {
+                            t->taps(acc, src, e, nt, L, t->zx, t->x_s8);
+                        } else { /* a later chunk (K > DW_TAPS): added tap by tap */
+                            for (int32_t q = 0; q < nt; q++)
+                                t->row(acc, src[q], L, e[q], t->zx, t->x_s8);
+                        }
+                        first = 0;
+                        nt = 0;
+                    }
+                }
+        } else {
+            memset(acc, 0, sizeof(int32_t) * (size_t)L);
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const int32_t et = ew[kh * KW + kw];
+                    if (et == 0)
+                        continue;
+                    const int64_t a = kh * dh % sh, b = kw * dw % sw;
+                    const uint8_t *src = xp + (a * sw + b) * pstride + kh * dh / sh * qw + kw * dw / sw;
+                    t->row(acc, src, L, et, t->zx, t->x_s8);
+                }
         }
-    for (int64_t oh = 1; oh < OH; oh++) /* compact the rows: oh·OW <= oh·PW, forward is safe */
-        memmove(acc + oh * OW, acc + oh * PW, sizeof(int32_t) * (size_t)OW);
-    t->requant(&t->s->qw, c, 0, acc, OH * OW, t->zy, t->qmin, t->qmax, yc, t->y_s8);
+        for (int64_t ol = 1; ol < nb; ol++) /* compact the rows: ol·OW <= ol·qw, forward is safe */
+            memmove(acc + ol * OW, acc + ol * qw, sizeof(int32_t) * (size_t)OW);
+        t->requant(&t->s->qw, c, 0, acc, nb * OW, t->zy, t->qmin, t->qmax, yc + oh0 * OW, t->y_s8);
+    }
 }
 
 /* Channels [b, e) of all images (task = n·C + c): per tap the effective
@@ -520,7 +603,7 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
         if (t->p.padded) {
-            qconv_dw_padded(t, c, ew, xc, yc, xp, acc);
+            qconv_dw_phases(t, c, ew, xc, yc, xp, acc);
             continue;
         }
         for (int64_t od = 0; od < OD; od++) {
@@ -569,6 +652,7 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
         .node = node,
         .s = s,
         .row = fgq_qconv_dwrow_select(kernels, cpu),
+        .taps = fgq_qconv_dwtaps_select(kernels, cpu),
         .requant = fgq_qgemm_kernel_select(s->qw.dtype, kernels, cpu, &s->qw)->requant,
         .x = x,
         .y = (uint8_t *)y->data,

@@ -116,6 +116,29 @@ void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, i
         acc[i] += e * ((x_s8 ? (int32_t)(int8_t)x[i] : (int32_t)x[i]) - zx);
 }
 
+void fgq_qconv_dwtaps_ref(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                          int32_t zx, int x_s8)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t s = 0;
+        for (int32_t t = 0; t < nt; t++)
+            s += e[t] * ((x_s8 ? (int32_t)(int8_t)src[t][i] : (int32_t)src[t][i]) - zx);
+        acc[i] = s;
+    }
+}
+
+fgq_qconv_dwtaps_fn fgq_qconv_dwtaps_select(int32_t kernels, uint32_t cpu)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0)
+        return fgq_qconv_dwtaps__avx2;
+#else
+    (void)kernels;
+    (void)cpu;
+#endif
+    return NULL;
+}
+
 fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu)
 {
 #if defined(__x86_64__) || defined(__i386__)
