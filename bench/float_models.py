@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import pathlib
+import platform
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,20 @@ MODELS = {
     "vww": SHARED / "models" / "tiny-v0.7" / "model_vww.onnx",
     "ad": SHARED / "models" / "tiny-v0.7" / "model_ad.onnx",
 }
+# Larger networks, not in the repository (licences, size), from the cache the scripts build:
+# scripts/model_zoo.py exports torchvision's models with random weights (speed does not depend on
+# them) into $FGQ_CACHE/zoo; scripts/realdata/efficientnet_lite_export.py the EfficientNet-Lite1
+# ImageNet model into $FGQ_CACHE/imagenet. Named with --models; missing files exit with their path.
+CACHE = pathlib.Path(os.environ.get("FGQ_CACHE", pathlib.Path.home() / ".cache" / "fgq"))
+CACHED_MODELS = {
+    "resnet18": CACHE / "zoo" / "resnet18.onnx",
+    "resnet50": CACHE / "zoo" / "resnet50.onnx",
+    "mobilenet_v2": CACHE / "zoo" / "mobilenet_v2.onnx",
+    "mobilenet_v3_large": CACHE / "zoo" / "mobilenet_v3_large.onnx",
+    "efficientnet_lite1": CACHE / "imagenet" / "efficientnet_lite1.onnx",
+}
+MODELS.update(CACHED_MODELS)
+DEFAULT_MODELS = "mnist8,ic,kws,vww,ad"
 
 
 def fgq_bench(fgq, model_fgq, runs, warmup, threads):
@@ -89,7 +104,8 @@ def add_common_args(ap):
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--models", default=DEFAULT_MODELS,
+                    help="comma-separated; besides the default: " + ",".join(CACHED_MODELS) + " (from $FGQ_CACHE)")
     ap.add_argument("--json", metavar="FILE")
 
 
@@ -103,6 +119,24 @@ def resolve_common_args(a):
         if n not in MODELS or not MODELS[n].exists():
             sys.exit(f"model {n}: {MODELS.get(n, 'unknown name')} not found")
     return fgq, [int(t) for t in a.threads.split(",")], names
+
+
+def cpu_description():
+    """lscpu's model name and the SIMD flags the kernels dispatch on (benchmark tables record both)."""
+    name, flags = platform.processor() or "unknown CPU", []
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            k, _, v = line.partition(":")
+            if k.strip() == "Model name":
+                name = v.strip()
+            elif k.strip() == "Flags":
+                have = set(v.split())
+                flags = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx_vnni",
+                                     "amx_tile", "amx_int8") if f in have]
+    except OSError:
+        pass
+    return {"model_name": name, "flags": flags, "cores": os.cpu_count()}
 
 
 def fmt(v, spec=".3f"):
