@@ -397,7 +397,11 @@ static void test_requant_random(void)
             bias[j] = bc == 0 ? INT32_MAX : bc == 1 ? INT32_MIN : (int32_t)(rnd() << (rnd() % 16));
             dot[j] = dc == 0 ? INT32_MAX : dc == 1 ? INT32_MIN : dc == 2 ? (int32_t)(rnd() % 512) - 256
                                                                       : (int32_t)((rnd() << 16) ^ rnd());
-            req[2 * j] = qc == 0 ? INT32_MAX : qc == 1 ? 0 : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+            /* qc 4: a power of two, so acc·mult lands exactly on srdhm's halves (the nudge's ties) */
+            req[2 * j] = qc == 0   ? INT32_MAX
+                         : qc == 1 ? 0
+                         : qc == 4 ? (int32_t)(1u << rin(0, 30))
+                                   : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
             req[2 * j + 1] = qc == 2 ? 31 : qc == 3 ? -31 : rin(-31, 31);
         }
         fgq_qweights qw;

@@ -71,7 +71,7 @@
     ROW(SCATTER_ND, "ScatterND", 3, 3, scatter_nd) \
     QROWS(QCONV, "QConv", 4, 5, qconv) \
     QROWS(QGEMM, "QGemm", 4, 5, qgemm) \
-    QROW(QADD, "QAdd", 2, 2, qadd) \
+    QROWS(QADD, "QAdd", 2, 2, qadd) \
     QROW(QMAXPOOL, "QMaxPool", 1, 1, qmaxpool) \
     QROW(QAVGPOOL, "QAveragePool", 1, 1, qavgpool) \
     QROW(QGLOBAL_AVGPOOL, "QGlobalAveragePool", 1, 1, qglobal_avgpool) \

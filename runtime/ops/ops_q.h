@@ -64,6 +64,8 @@ uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *con
                            const fgq_tensor_view *const *out, const fgq_target *target);
 uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out, const fgq_target *target);
+uint64_t fgq_qadd_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                          const fgq_tensor_view *const *out, const fgq_target *target);
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target);
 

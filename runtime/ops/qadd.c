@@ -117,18 +117,38 @@ static void bcast_next(const fgq_tensor_view *y, int32_t rank, const int64_t *sa
  * is left: 8 a step on AVX2 (qadd__avx2.c), then the same in C. The same bytes as
  * fgq_qadd_run_ref; other shapes, and tensors under QADD_TABLE_MIN elements, run it. */
 #define QADD_TABLE_MIN 256
+#define QADD_TABLE_BYTES (2 * 256 * sizeof(int32_t)) /* in the node's scratch: above the stack's 2 KB budget */
+
+static int qadd_tables_apply(const fgq_tensor_view *const *in, const fgq_tensor_view *const *out)
+{
+    const int64_t n = fgq_ops_numel(out[0]);
+    return n >= QADD_TABLE_MIN && fgq_ops_numel(in[0]) == n && fgq_ops_numel(in[1]) == n;
+}
+
+uint64_t fgq_qadd_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                          const fgq_tensor_view *const *out, const fgq_target *target)
+{
+    (void)node;
+    (void)target;
+    return qadd_tables_apply(in, out) ? QADD_TABLE_BYTES : 0;
+}
 
 fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                         const fgq_tensor_view *const *out, fgq_error *err)
 {
     const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
     const int64_t n = fgq_ops_numel(y);
-    if (n < QADD_TABLE_MIN || fgq_ops_numel(a) != n || fgq_ops_numel(b) != n)
+    if (!qadd_tables_apply(in, out))
         return fgq_qadd_run_ref(node, in, out, err);
+    fgq_status st = fgq_scratch_begin(node, QADD_TABLE_BYTES, err);
+    if (st != FGQ_OK)
+        return st;
     const int32_t *ip = node->iparams;
     const int a_s8 = a->dtype == FGQ_DT_S8, b_s8 = b->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t lsh = ip[FGQ_QP_ADD_LEFT_SHIFT];
-    int32_t ta[256], tb[256]; /* index: the byte of a u8 code, or an s8 code + 128 */
+    int32_t slot;
+    int32_t *ta = (int32_t *)fgq_scratch_claim(node, &slot), *tb = ta + 256; /* index: the byte of a u8 code,
+                                                                                 or an s8 code + 128 */
     for (int32_t c = 0; c < 256; c++) {
         ta[c] = fgq_requantize_s32(((a_s8 ? c - 128 : c) - ip[FGQ_QP_X_ZERO]) * (1 << lsh), ip[FGQ_QP_ADD_A_MULT],
                                    ip[FGQ_QP_ADD_A_SHIFT]);
@@ -148,6 +168,7 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
         const int64_t v = (int64_t)zy + fgq_requantize_s32(ta[pa[i] ^ fa] + tb[pb[i] ^ fb], mult, shift);
         fgq_q_store(y->data, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
     }
+    fgq_scratch_release(node, slot);
     return FGQ_OK;
 }
 

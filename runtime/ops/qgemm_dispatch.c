@@ -166,13 +166,13 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
 static const fgq_qgemm_kernel qgemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
     { "qgemm_u8s8_4x4c32__avx512vnni", FGQ_DT_S8, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
-      fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+      fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni, fgq_qrequant__avx512 },
     { "qgemm_u8t2_1x4c64__avx512vbmi", FGQ_DT_T2, FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qgemm_vbmi_fits,
-      fgq_qgemm_u8t2_1x4c64__avx512vbmi, fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm, fgq_qrequant__avx2 },
+      fgq_qgemm_u8t2_1x4c64__avx512vbmi, fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm, fgq_qrequant__avx512 },
     { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
-      fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+      fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx512 },
     { "qgemm_u8s4_4x4c32__avx512vnni", FGQ_DT_S4, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
-      fgq_qgemm_u8s4_4x4c32__avx512vnni_dot, fgq_qgemm_u8s4_4x4c32__avx512vnni, fgq_qrequant__avx2 },
+      fgq_qgemm_u8s4_4x4c32__avx512vnni_dot, fgq_qgemm_u8s4_4x4c32__avx512vnni, fgq_qrequant__avx512 },
     { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
       fgq_qrequant__avx2 },
     { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,

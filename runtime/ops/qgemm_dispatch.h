@@ -193,6 +193,10 @@ void fgq_qgemm_u8t2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, 
 /* qrequant__avx2.c: the output stage, 8 values a step (bit-exact gemmlowp). */
 void fgq_qrequant__avx2(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                         int32_t qmin, int32_t qmax, void *y, int y_s8);
+/* qrequant__avx512.c: the same, 16 a step, for one channel's run with a right shift (the
+ * convolutions' calls); other calls go to fgq_qrequant__avx2. CPUs with AVX-512 F/BW/VL. */
+void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n,
+                          int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8);
 
 void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,

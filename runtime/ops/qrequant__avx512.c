@@ -1,0 +1,78 @@
+/*
+ * qrequant__avx512.c — the QCONV/QGEMM output stage on AVX-512, 16 values a step,
+ * for a run of one channel (c_step 0: the convolutions' and the depthwise path's
+ * calls) whose shift is <= 0:
+ *   y[i] = clamp(z_y + requant(sat32(B[c] + dot[i]), mult, shift), qmin, qmax)
+ * bit-exact with fgq_qrequant_ref (tests/test_qgemm_kernels.c runs every kernel
+ * row's output stage against it over random and extreme values). The steps:
+ *   sat32 add   wrap, then the lanes whose operands share a sign the sum lacks
+ *               take INT32_MAX or INT32_MIN (a mask blend)
+ *   srdhm       gemmlowp's saturating rounding doubling high multiply. With
+ *               mult >= 0 (fgq_qweights_check_req) it is
+ *               floor((p + 2^30) / 2^31), p = acc·mult: for p >= 0 that is
+ *               gemmlowp's (p + 2^30) / 2^31 itself; for p < 0 gemmlowp
+ *               truncates t = p + 1 − 2^30 < 0 toward zero, i.e. takes
+ *               ceil(t / 2^31) = floor((t + 2^31 − 1) / 2^31), and
+ *               t + 2^31 − 1 = p + 2^30. So: vpmuldq on the even and the odd
+ *               lanes, + 2^30, vpsraq by 31, the two halves merged (ties,
+ *               p + 2^30 a multiple of 2^31, are in the test)
+ *   >> right    rounding halves away from zero: (s >> r) + (s & (2^r − 1) >
+ *               2^(r−1) − 1 + (s < 0))
+ *   clamp       to [qmin − z_y, qmax − z_y], + z_y, vpmovdb to bytes (the
+ *               values are in the byte's range; a masked store for the tail)
+ * Calls with per-lane channels (QGEMM, c_step 1) or a left shift (a real
+ * multiplier >= 1) go to fgq_qrequant__avx2.
+ */
+#include "qgemm_dispatch.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#define FGQ_AVX512_FN __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl")))
+
+FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot,
+                                        int64_t n, int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8)
+{
+    const int32_t shift = c_step == 0 ? qw->req[2 * c0 + 1] : 1;
+    if (c_step != 0 || shift > 0) {
+        fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
+        return;
+    }
+    const int32_t right = -shift;
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i bias = _mm512_set1_epi32(qw->bias != NULL ? qw->bias[c0] : 0);
+    const __m512i mult = _mm512_set1_epi32(qw->req[2 * c0]);
+    const __m512i nudge = _mm512_set1_epi64(1ll << 30), imax = _mm512_set1_epi32(INT32_MAX);
+    const __m512i rmask = _mm512_set1_epi32((int32_t)((1u << right) - 1u));
+    const __m512i rthr = _mm512_set1_epi32((int32_t)(((1u << right) - 1u) >> 1));
+    const __m128i rcount = _mm_cvtsi32_si128(right);
+    const __m512i lo = _mm512_set1_epi32(qmin - zy), hi = _mm512_set1_epi32(qmax - zy), zyv = _mm512_set1_epi32(zy);
+    uint8_t *yb = (uint8_t *)y;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512i d = _mm512_maskz_loadu_epi32(live, dot + i);
+        /* sat32(bias + dot) */
+        __m512i acc = _mm512_add_epi32(d, bias);
+        const __mmask16 ovf =
+            _mm512_cmplt_epi32_mask(_mm512_andnot_si512(_mm512_xor_si512(d, bias), _mm512_xor_si512(d, acc)), zero);
+        acc = _mm512_mask_blend_epi32(ovf, acc, _mm512_xor_si512(imax, _mm512_srai_epi32(d, 31)));
+        /* srdhm: floor((acc·mult + 2^30) / 2^31) on the even lanes, then the odd ones */
+        const __m512i ev = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, mult), nudge), 31);
+        const __m512i od = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), mult), nudge), 31);
+        __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
+        /* rounding right shift, halves away from zero */
+        if (right > 0) {
+            const __mmask16 neg = _mm512_cmplt_epi32_mask(s, zero);
+            const __m512i thr = _mm512_mask_add_epi32(rthr, neg, rthr, one);
+            const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(s, rmask), thr);
+            const __m512i q = _mm512_sra_epi32(s, rcount);
+            s = _mm512_mask_add_epi32(q, up, q, one);
+        }
+        const __m512i v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, lo), hi), zyv);
+        _mm512_mask_cvtepi32_storeu_epi8(yb + i, live, v);
+    }
+    (void)y_s8; /* the clamped values are in the byte's range either way: vpmovdb keeps their low byte */
+}
+
+#endif /* x86 */
