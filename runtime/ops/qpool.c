@@ -149,13 +149,69 @@ static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view 
     return 1;
 }
 
+/* Max pool, 2-D (or 1-D) without dilation, rows up to QMAX_ROW bytes, any padding and ceil
+ * mode: per output row, the byte-wise max of the input rows its windows cover (clipped to
+ * X: a tap in the padding takes no part, as in the general loop), then per output the max of
+ * that row's bytes under the window's clipped columns. s8 codes are compared as u8 after
+ * flipping the sign bit (the same order). Windows with no tap inside X (possible only in
+ * the general loop's geometries) keep it: returns 0 for them and for other geometries. */
+#define QMAX_ROW 1024
+
+static int run_qmaxpool_rows(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
+                             const fgq_ops_spatial *sp)
+{
+    if (sp->in[0] != 1 || sp->kernel[0] != 1 || sp->out[0] != 1 || sp->dilation[1] != 1 || sp->dilation[2] != 1 ||
+        sp->in[2] > QMAX_ROW)
+        return 0;
+    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2];
+    for (int64_t oh = 0; oh < OH; oh++) /* every window must hold a tap of X */
+        if (oh * sh - pt + KH <= 0 || oh * sh - pt >= IH)
+            return 0;
+    for (int64_t ow = 0; ow < OW; ow++)
+        if (ow * sw - pl + KW <= 0 || ow * sw - pl >= IW)
+            return 0;
+    const int32_t *ip = node->iparams;
+    const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
+    const uint8_t flip = x_s8 ? 0x80u : 0u;
+    const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
+    const int64_t planes = x->dims[0] * x->dims[1];
+    uint8_t vmax[QMAX_ROW];
+    for (int64_t p = 0; p < planes; p++) {
+        const uint8_t *xp = (const uint8_t *)x->data + p * IH * IW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const int64_t h0 = oh * sh - pt, r0 = h0 > 0 ? h0 : 0, r1 = h0 + KH < IH ? h0 + KH : IH;
+            for (int64_t c = 0; c < IW; c++)
+                vmax[c] = xp[r0 * IW + c] ^ flip;
+            for (int64_t r = r0 + 1; r < r1; r++) {
+                const uint8_t *xr = xp + r * IW;
+                for (int64_t c = 0; c < IW; c++) {
+                    const uint8_t v = xr[c] ^ flip;
+                    vmax[c] = v > vmax[c] ? v : vmax[c];
+                }
+            }
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const int64_t w0 = ow * sw - pl, c0 = w0 > 0 ? w0 : 0, c1 = w0 + KW < IW ? w0 + KW : IW;
+                uint8_t m = vmax[c0];
+                for (int64_t c = c0 + 1; c < c1; c++)
+                    m = vmax[c] > m ? vmax[c] : m;
+                const int32_t v = x_s8 ? (int32_t)(int8_t)(uint8_t)(m ^ flip) : (int32_t)m;
+                fgq_q_store(y->data, (p * OH + oh) * OW + ow, y_s8, (int64_t)zy + (v - zx), qmin, qmax);
+            }
+        }
+    }
+    return 1;
+}
+
 /* Inlined into both runs, each with is_avg a constant: a firmware that links one pool (op selection)
  * links only its copy, without the other's code. */
 static inline __attribute__((always_inline)) void run_qpool(const fgq_node_view *node, const fgq_tensor_view *x,
                                                             const fgq_tensor_view *y, const fgq_ops_spatial *sp,
                                                             int is_avg)
 {
-    if (!is_avg && fgq_node_kernels(node) != FGQ_KERNELS_REF && run_qmaxpool_inside(node, x, y, sp))
+    if (!is_avg && fgq_node_kernels(node) != FGQ_KERNELS_REF &&
+        (run_qmaxpool_inside(node, x, y, sp) || run_qmaxpool_rows(node, x, y, sp)))
         return;
     const int32_t *ip = node->iparams;
     const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
