@@ -201,8 +201,9 @@ fgq_status fgq_qadd_run_ref(const fgq_node_view *node, const fgq_tensor_view *co
 /* QMUL's fast form, for one operand constant over the trailing output axes along which the other is
  * contiguous (squeeze-excitation's x · gate[N, C, 1, 1]): per such run of at least QMUL_RUN elements, the
  * output for each of the 256 codes of the contiguous operand as a table, then one lookup per element.
- * Every entry is the formula of fgq_qmul_run_ref for that code: the same bytes. Other shapes run the
- * reference loop. */
+ * Every entry is the formula of fgq_qmul_run_ref for that code: the same bytes. On AVX2, operands that
+ * are not broadcast, and shorter constant runs (>= 8), take the vector path (qmul_span); other shapes
+ * run the reference loop. */
 #define QMUL_RUN 256
 
 /* Elements of the trailing output axes over which cst is broadcast (dim 1) and full has the output's
@@ -222,14 +223,63 @@ static int64_t const_run(const fgq_tensor_view *full, const fgq_tensor_view *cst
     return len;
 }
 
+/* QMUL over one run on the vector path where the CPU has it (AVX2: fgq_qmul_run__avx2), the rest
+ * by the reference's formula: y[i] = clamp(z_y + requant((a[i] − za)·(b[i·sb] − zb))). */
+static void qmul_span(const fgq_node_view *node, const uint8_t *a, const uint8_t *b, int64_t sb, int64_t n, int a_s8,
+                      int b_s8, int32_t za, int32_t zb, uint8_t *y, int y_s8)
+{
+    const int32_t *ip = node->iparams;
+    int64_t i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    i = fgq_qmul_run__avx2(a, b, sb, n, a_s8, b_s8, za, zb, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT],
+                           ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX], y, y_s8);
+#endif
+    for (; i < n; i++) {
+        const int32_t p = (fgq_q_load(a, i, a_s8) - za) * (fgq_q_load(b, i * sb, b_s8) - zb);
+        const int64_t v = (int64_t)ip[FGQ_QP_Y_ZERO] + fgq_requantize_s32(p, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT]);
+        fgq_q_store(y, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+    }
+    (void)node;
+}
+
 fgq_status fgq_qmul_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                         const fgq_tensor_view *const *out, fgq_error *err)
 {
     const fgq_tensor_view *a = in[0], *b = in[1], *y = out[0];
     const int32_t *ip = node->iparams;
+    const int64_t n = fgq_ops_numel(y);
+    int vec = 0; /* the vector path for runs shorter than a table pays for */
+#if defined(__x86_64__) || defined(__i386__)
+    vec = fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0;
+#endif
+    const int a_s8 = a->dtype == FGQ_DT_S8, b_s8 = b->dtype == FGQ_DT_S8;
+    if (vec && fgq_ops_numel(a) == n && fgq_ops_numel(b) == n) { /* not broadcast: one run (hard-swish's x · gate(x)) */
+        qmul_span(node, (const uint8_t *)a->data, (const uint8_t *)b->data, 1, n, a_s8, b_s8, ip[FGQ_QP_X_ZERO],
+                  ip[FGQ_QP_ADD_B_ZERO], (uint8_t *)y->data, y->dtype == FGQ_DT_S8);
+        return FGQ_OK;
+    }
     int32_t ka, kb;
     const int64_t run_b = const_run(a, b, y, &kb), run_a = const_run(b, a, y, &ka);
     const int b_const = run_b >= QMUL_RUN, a_const = !b_const && run_a >= QMUL_RUN;
+    if (!a_const && !b_const && vec && (run_b >= 8 || run_a >= 8)) {
+        /* squeeze-excitation gates over short planes (7x7, 14x14): each run on the vector path */
+        const int bc = run_b >= run_a;
+        const fgq_tensor_view *full = bc ? a : b, *cst = bc ? b : a;
+        const int64_t len = bc ? run_b : run_a;
+        const int32_t outer = y->rank - (bc ? kb : ka);
+        int64_t sf[FGQ_MAX_DIMS], sc[FGQ_MAX_DIMS], idx[FGQ_MAX_DIMS] = { 0 };
+        bcast_strides(full, y, sf);
+        bcast_strides(cst, y, sc);
+        int64_t i_full = 0, i_cst = 0;
+        for (int64_t r = 0; r < n / len; r++) {
+            qmul_span(node, (const uint8_t *)full->data + i_full, (const uint8_t *)cst->data + i_cst, 0, len,
+                      full->dtype == FGQ_DT_S8, cst->dtype == FGQ_DT_S8, bc ? ip[FGQ_QP_X_ZERO] : ip[FGQ_QP_ADD_B_ZERO],
+                      bc ? ip[FGQ_QP_ADD_B_ZERO] : ip[FGQ_QP_X_ZERO], (uint8_t *)y->data + r * len,
+                      y->dtype == FGQ_DT_S8);
+            bcast_next(y, outer, sf, sc, idx, &i_full, &i_cst);
+        }
+        return FGQ_OK;
+    }
     if (!a_const && !b_const)
         return fgq_qmul_run_ref(node, in, out, err);
     const fgq_tensor_view *full = b_const ? a : b, *cst = b_const ? b : a;

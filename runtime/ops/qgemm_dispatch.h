@@ -206,6 +206,11 @@ void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32
 int64_t fgq_qadd_tables__avx2(const uint8_t *a, const uint8_t *b, int64_t n, uint8_t fa, uint8_t fb,
                               const int32_t *ta, const int32_t *tb, int32_t mult, int32_t shift, int32_t zy,
                               int32_t qmin, int32_t qmax, uint8_t *y, int y_s8);
+/* qadd__avx2.c: QMUL along a run, b along it (sb 1) or one value (sb 0), 8 a step (twin:
+ * fgq_qmul_run_ref); returns n & ~7. */
+int64_t fgq_qmul_run__avx2(const uint8_t *a, const uint8_t *b, int64_t sb, int64_t n, int a_s8, int b_s8, int32_t za,
+                           int32_t zb, int32_t mult, int32_t shift, int32_t zy, int32_t qmin, int32_t qmax, uint8_t *y,
+                           int y_s8);
 /* qquantize__avx2.c: QUANTIZE's loop, 8 floats a step (twin: qconvert.c);
  * returns how many it did (n & ~7). */
 int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
