@@ -18,8 +18,8 @@ _Static_assert(sizeof(fgq_tensor_view) <= VIEW_BYTES, "the profiles' view_bytes 
  * VNNI). AArch64: the NEON SDOT / I8MM rows take QCONV's tiles, no decode buffer. */
 static const fgq_target target_x86_64 = {
     .name = "x86-64",
-    .qconv_tile_bytes = 32768,
-    .qconv_tile_positions = 64,
+    .qconv_tile_bytes = 262144,
+    .qconv_tile_positions = 128,
     .qconv_tile_channels = 64,
     .qconv_pad_bytes = 32768,
     .qconv_packed = 1,
