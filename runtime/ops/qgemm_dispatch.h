@@ -41,8 +41,9 @@ typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, 
  * of weight rows to s8 there (FGQ_QGEMM_DECODE_BYTES, qgemm_avx512vnni.h; the
  * x86-64 profile's qgemm_decode_bytes); s8 weights, and the other targets,
  * need none. Sized for the weights and the target alone, whatever the CPU.
- * 32 KB: a grouped panel of 16 weight rows takes K up to ~1900. */
-enum { FGQ_QGEMM_DECODE_BYTES = 32768 };
+ * 128 KB: a grouped panel of 16 weight rows takes K up to ~8000 (at 32 KB ResNet's K = 2304
+ * and 4608 layers decoded a few rows at a time instead: 1.9x slower). */
+enum { FGQ_QGEMM_DECODE_BYTES = 131072 };
 static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
     return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 ? target->qgemm_decode_bytes : 0;
