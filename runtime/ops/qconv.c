@@ -501,8 +501,14 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
     const int64_t sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, qh = t->p.qh, pstride = qh * qw;
     const uint8_t zx = (uint8_t)t->zx;
     uint8_t *prow = xp + sh * sw * pstride; /* stride > 1: one padded input row, qw·sw bytes */
+    /* the padding bytes once: a stride-1 band's rows and the padded row only ever get X's
+     * columns written over them (small layers paid a memset per row) */
+    if (sw > 1)
+        memset(prow, zx, (size_t)(qw * sw));
     for (int64_t oh0 = 0; oh0 < OH; oh0 += t->p.br) {
         const int64_t nb = OH - oh0 < t->p.br ? OH - oh0 : t->p.br;
+        if (sw == 1)
+            memset(xp, zx, (size_t)(sh * pstride));
         for (int64_t a = 0; a < sh; a++)
             for (int64_t i = 0; i < qh; i++) {
                 const int64_t ih = (oh0 + i) * sh + a - top;
@@ -510,15 +516,14 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                 for (int64_t b = 0; b < sw; b++) {
                     uint8_t *dst = xp + (a * sw + b) * pstride + i * qw;
                     if (ih < 0 || ih >= IH) {
-                        memset(dst, zx, (size_t)qw);
+                        if (sw > 1)
+                            memset(dst, zx, (size_t)qw);
                     } else if (sw == 1) { /* columns −left .. qw − left of the input row */
                         const int64_t r = IW < qw - left ? IW : qw - left;
-                        memset(dst, zx, (size_t)qw);
                         memcpy(dst + left, xr, (size_t)r);
                     } else { /* the padded row once (b = 0), then every sw-th byte of it */
                         if (b == 0) {
                             const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
-                            memset(prow, zx, (size_t)(qw * sw));
                             memcpy(prow + left, xr, (size_t)r);
                         }
                         if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
@@ -565,8 +570,13 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                     t->row(acc, src, L, et, t->zx, t->x_s8);
                 }
         }
-        for (int64_t ol = 1; ol < nb; ol++) /* compact the rows: ol·OW <= ol·qw, forward is safe */
-            memmove(acc + ol * OW, acc + ol * qw, sizeof(int32_t) * (size_t)OW);
+        if (OW < 16) /* compact the rows: ol·OW <= ol·qw, forward is safe; narrow rows without calls */
+            for (int64_t ol = 1; ol < nb; ol++)
+                for (int64_t ow = 0; ow < OW; ow++)
+                    acc[ol * OW + ow] = acc[ol * qw + ow];
+        else
+            for (int64_t ol = 1; ol < nb; ol++)
+                memmove(acc + ol * OW, acc + ol * qw, sizeof(int32_t) * (size_t)OW);
         t->requant(&t->s->qw, c, 0, acc, nb * OW, t->zy, t->qmin, t->qmax, yc + oh0 * OW, t->y_s8);
     }
 }

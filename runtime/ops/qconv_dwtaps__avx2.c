@@ -2,7 +2,7 @@
  * qconv_dwtaps__avx2.c — QCONV's depthwise phase form (qconv.c), every tap at once:
  *   acc[i] = Σ_t e[t]·(src[t][i] − z_x),  i < n
  * with the nt taps' effective weights e = m·code and their source runs (one phase
- * plane each), 16 outputs a step in two ymm accumulators held over all the taps,
+ * plane each), 16 outputs a step in two ymm accumulators held over all the taps (then 8),
  * so acc is written once instead of read and written once per tap (the row
  * form, qconv_dwrow__avx2.c). Computed as Σ_t e[t]·x_t − z_x·Σ_t e[t] in
  * wrapping int32: congruent to the reference's sum mod 2^32, and that sum fits
@@ -37,6 +37,12 @@ FGQ_AVX2_FN void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src,
         }
         _mm256_storeu_si256((__m256i *)(void *)(acc + i), a0);
         _mm256_storeu_si256((__m256i *)(void *)(acc + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256i a0 = off;
+        for (int32_t t = 0; t < nt; t++)
+            a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(dwt_load8(src[t] + i, x_s8), _mm256_set1_epi32(e[t])));
+        _mm256_storeu_si256((__m256i *)(void *)(acc + i), a0);
     }
     for (; i < n; i++) { /* the tail: the reference's formula */
         int32_t s = 0;
