@@ -480,6 +480,19 @@ typedef struct {
 /* Taps the all-taps function takes a call (the stack holds their pointers and weights). */
 #define DW_TAPS 32
 
+/* Offset in the phase planes of tap (kh, kw)'s run: plane ((kh·dh) mod sh, (kw·dw) mod sw), row
+ * (kh·dh) div sh, column (kw·dw) div sw. In 32-bit arithmetic (all small): a 64-bit division is a
+ * library call on 32-bit cores, and this runs once a tap a band. */
+static inline int64_t dw_tap_offset(int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t sh, int64_t sw,
+                                    int64_t qw, int64_t pstride)
+{
+    const int32_t rh = (int32_t)(kh * dh), rw = (int32_t)(kw * dw);
+    if (sh == 1 && sw == 1)
+        return (int64_t)rh * qw + rw;
+    const int32_t h = (int32_t)sh, w = (int32_t)sw;
+    return (int64_t)(rh % h * w + rw % w) * pstride + (int64_t)(rh / h) * qw + rw / w;
+}
+
 /* The phase form (2-D or 1-D, any stride and dilation), a band of output rows
  * [oh0, oh1) at a time: the band's rows of the input padded with z_x are split
  * into sh·sw phase planes, plane (a, b) holding padded (r0 + i·sh + a, j·sw + b)
@@ -509,32 +522,39 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
         const int64_t nb = OH - oh0 < t->p.br ? OH - oh0 : t->p.br;
         if (sw == 1)
             memset(xp, zx, (size_t)(sh * pstride));
-        for (int64_t a = 0; a < sh; a++)
-            for (int64_t i = 0; i < qh; i++) {
-                const int64_t ih = (oh0 + i) * sh + a - top;
-                const uint8_t *xr = xc + ih * IW;
-                for (int64_t b = 0; b < sw; b++) {
-                    uint8_t *dst = xp + (a * sw + b) * pstride + i * qw;
-                    if (ih < 0 || ih >= IH) {
-                        if (sw > 1)
-                            memset(dst, zx, (size_t)qw);
-                    } else if (sw == 1) { /* columns −left .. qw − left of the input row */
-                        const int64_t r = IW < qw - left ? IW : qw - left;
-                        memcpy(dst + left, xr, (size_t)r);
-                    } else { /* the padded row once (b = 0), then every sw-th byte of it */
-                        if (b == 0) {
-                            const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
-                            memcpy(prow + left, xr, (size_t)r);
+        if (sh == 1 && sw == 1) { /* one phase: the band's padded rows, X's rows copied in */
+            const int64_t r0 = oh0 - top, r = IW < qw - left ? IW : qw - left;
+            const int64_t ih0 = r0 > 0 ? r0 : 0, ih1 = r0 + qh < IH ? r0 + qh : IH;
+            for (int64_t ih = ih0; ih < ih1; ih++)
+                memcpy(xp + (ih - r0) * qw + left, xc + ih * IW, (size_t)r);
+        } else {
+            for (int64_t a = 0; a < sh; a++)
+                for (int64_t i = 0; i < qh; i++) {
+                    const int64_t ih = (oh0 + i) * sh + a - top;
+                    const uint8_t *xr = xc + ih * IW;
+                    for (int64_t b = 0; b < sw; b++) {
+                        uint8_t *dst = xp + (a * sw + b) * pstride + i * qw;
+                        if (ih < 0 || ih >= IH) {
+                            if (sw > 1)
+                                memset(dst, zx, (size_t)qw);
+                        } else if (sw == 1) { /* columns −left .. qw − left of the input row */
+                            const int64_t r = IW < qw - left ? IW : qw - left;
+                            memcpy(dst + left, xr, (size_t)r);
+                        } else { /* the padded row once (b = 0), then every sw-th byte of it */
+                            if (b == 0) {
+                                const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
+                                memcpy(prow + left, xr, (size_t)r);
+                            }
+                            if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
+                                for (int64_t j = 0; j < qw; j++)
+                                    dst[j] = prow[2 * j + b];
+                            else
+                                for (int64_t j = 0; j < qw; j++)
+                                    dst[j] = prow[j * sw + b];
                         }
-                        if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
-                            for (int64_t j = 0; j < qw; j++)
-                                dst[j] = prow[2 * j + b];
-                        else
-                            for (int64_t j = 0; j < qw; j++)
-                                dst[j] = prow[j * sw + b];
                     }
                 }
-            }
+        }
         const int64_t L = (nb - 1) * qw + OW;
         if (t->taps != NULL) { /* all taps at once, in chunks of DW_TAPS */
             const uint8_t *src[DW_TAPS];
@@ -544,7 +564,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                 for (int64_t kw = 0; kw < KW; kw++) {
                     const int32_t et = ew[kh * KW + kw];
                     if (et != 0) {
-                        src[nt] = xp + (kh * dh % sh * sw + kw * dw % sw) * pstride + kh * dh / sh * qw + kw * dw / sw;
+                        src[nt] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
                         e[nt++] = et;
                     }
                     if (nt == DW_TAPS || (kh == KH - 1 && kw == KW - 1)) {
@@ -565,16 +585,17 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                     const int32_t et = ew[kh * KW + kw];
                     if (et == 0)
                         continue;
-                    const int64_t a = kh * dh % sh, b = kw * dw % sw;
-                    const uint8_t *src = xp + (a * sw + b) * pstride + kh * dh / sh * qw + kw * dw / sw;
-                    t->row(acc, src, L, et, t->zx, t->x_s8);
+                    t->row(acc, xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride), L, et, t->zx, t->x_s8);
                 }
         }
-        if (OW < 16) /* compact the rows: ol·OW <= ol·qw, forward is safe; narrow rows without calls */
-            for (int64_t ol = 1; ol < nb; ol++)
-                for (int64_t ow = 0; ow < OW; ow++)
-                    acc[ol * OW + ow] = acc[ol * qw + ow];
-        else
+        if (OW < 16) { /* compact the rows: ol·OW <= ol·qw, forward is safe; narrow rows without calls (and
+                        * without 64-bit index arithmetic, a library call's worth on 32-bit cores) */
+            int32_t *dst = acc + OW;
+            const int32_t *src = acc + qw;
+            for (int64_t ol = 1; ol < nb; ol++, dst += OW, src += qw)
+                for (int32_t ow = 0; ow < (int32_t)OW; ow++)
+                    dst[ow] = src[ow];
+        } else
             for (int64_t ol = 1; ol < nb; ol++)
                 memmove(acc + ol * OW, acc + ol * qw, sizeof(int32_t) * (size_t)OW);
         t->requant(&t->s->qw, c, 0, acc, nb * OW, t->zy, t->qmin, t->qmax, yc + oh0 * OW, t->y_s8);
