@@ -384,7 +384,11 @@ static void test_kernels_random(void)
 }
 
 /* The output stage alone: random and extreme dots, biases, multipliers and
- * shifts, zero points and clamps, per row and per channel. */
+ * shifts, zero points and clamps, per row and per channel. Odd iterations
+ * describe a layer whose dots are bounded (s8, K <= 4096: |dot| <= K·128·255
+ * < 2^30, drawn up to that bound and at it) with biases below 2^30, the
+ * stage's form without the int32 saturation; even ones a layer of K = 2^20,
+ * where any dot can occur and the saturation is taken. */
 static void test_requant_random(void)
 {
     enum { N = 67 };
@@ -392,11 +396,19 @@ static void test_requant_random(void)
     uint8_t y_fast[N], y_ref[N];
     int bad = 0;
     for (int it = 0; it < 3000 && bad == 0; it++) {
+        const int bounded = it % 2;
+        const int64_t kk = bounded ? rin(1, 4096) : (int64_t)1 << 20, dmax = kk * 128 * 255;
         for (int j = 0; j < N; j++) {
             const int bc = (int)(rnd() % 6), dc = (int)(rnd() % 6), qc = (int)(rnd() % 6);
             bias[j] = bc == 0 ? INT32_MAX : bc == 1 ? INT32_MIN : (int32_t)(rnd() << (rnd() % 16));
             dot[j] = dc == 0 ? INT32_MAX : dc == 1 ? INT32_MIN : dc == 2 ? (int32_t)(rnd() % 512) - 256
                                                                       : (int32_t)((rnd() << 16) ^ rnd());
+            if (bounded) {
+                bias[j] = bc == 0 ? (1 << 30) - 1 : bc == 1 ? -(1 << 30) + 1 : (int32_t)(rnd() % (1u << 30)) - (1 << 29);
+                dot[j] = dc == 0 ? (int32_t)dmax : dc == 1 ? (int32_t)-dmax
+                                                           : (int32_t)((int64_t)(((uint64_t)rnd() << 16) ^ rnd()) %
+                                                                       (2 * dmax + 1) - dmax);
+            }
             /* qc 4: a power of two, so acc·mult lands exactly on srdhm's halves (the nudge's ties) */
             req[2 * j] = qc == 0   ? INT32_MAX
                          : qc == 1 ? 0
@@ -407,6 +419,9 @@ static void test_requant_random(void)
         fgq_qweights qw;
         memset(&qw, 0, sizeof qw);
         qw.rows = N;
+        qw.dtype = FGQ_DT_S8;
+        qw.k = kk;
+        qw.mmax = 1;
         qw.bias = it % 5 == 0 ? NULL : bias;
         qw.req = req;
         const int y_s8 = it % 2;

@@ -6,7 +6,9 @@
  * bit-exact with fgq_qrequant_ref (tests/test_qgemm_kernels.c runs every kernel
  * row's output stage against it over random and extreme values). The steps:
  *   sat32 add   wrap, then the lanes whose operands share a sign the sum lacks
- *               take INT32_MAX or INT32_MIN (a mask blend)
+ *               take INT32_MAX or INT32_MIN (a mask blend); skipped where no
+ *               sum can leave int32 (|bias| < 2^30 and the layer's K bound on
+ *               |dot| below 2^30: every layer of the models measured)
  *   srdhm       gemmlowp's saturating rounding doubling high multiply. With
  *               mult >= 0 (fgq_qweights_check_req) it is
  *               floor((p + 2^30) / 2^31), p = acc·mult: for p >= 0 that is
@@ -31,48 +33,77 @@
 
 #define FGQ_AVX512_FN __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl")))
 
+#define FGQ_AVX512_INLINE static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512bw,avx512vl")))
+
+typedef struct {
+    __m512i bias, mult, nudge, imax, rmask, rthr, lo, hi, zyv;
+    __m128i rcount;
+} rq_consts;
+
+/* The loop, with `sat` (the int32 saturation of bias + dot) and `round` (a right shift) as
+ * constants: each call site below is a copy without the steps it does not need. */
+FGQ_AVX512_INLINE void rq_loop(int sat, int round, const rq_consts *k, const int32_t *dot, int64_t n, uint8_t *yb)
+{
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512i d = _mm512_maskz_loadu_epi32(live, dot + i);
+        __m512i acc = _mm512_add_epi32(d, k->bias);
+        if (sat) { /* sat32(bias + dot) */
+            const __mmask16 ovf = _mm512_cmplt_epi32_mask(
+                _mm512_andnot_si512(_mm512_xor_si512(d, k->bias), _mm512_xor_si512(d, acc)), zero);
+            acc = _mm512_mask_blend_epi32(ovf, acc, _mm512_xor_si512(k->imax, _mm512_srai_epi32(d, 31)));
+        }
+        /* srdhm: floor((acc·mult + 2^30) / 2^31) on the even lanes, then the odd ones */
+        const __m512i ev = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, k->mult), k->nudge), 31);
+        const __m512i od =
+            _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), k->mult), k->nudge), 31);
+        __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
+        if (round) { /* rounding right shift, halves away from zero */
+            const __mmask16 neg = _mm512_cmplt_epi32_mask(s, zero);
+            const __m512i thr = _mm512_mask_add_epi32(k->rthr, neg, k->rthr, one);
+            const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(s, k->rmask), thr);
+            const __m512i q = _mm512_sra_epi32(s, k->rcount);
+            s = _mm512_mask_add_epi32(q, up, q, one);
+        }
+        const __m512i v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, k->lo), k->hi), k->zyv);
+        /* the clamped values are in the byte's range, u8 or s8: vpmovdb keeps their low byte */
+        _mm512_mask_cvtepi32_storeu_epi8(yb + i, live, v);
+    }
+}
+
 FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot,
                                         int64_t n, int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8)
 {
+    (void)y_s8;
     const int32_t shift = c_step == 0 ? qw->req[2 * c0 + 1] : 1;
     if (c_step != 0 || shift > 0) {
         fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
         return;
     }
-    const int32_t right = -shift;
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
-    const __m512i bias = _mm512_set1_epi32(qw->bias != NULL ? qw->bias[c0] : 0);
-    const __m512i mult = _mm512_set1_epi32(qw->req[2 * c0]);
-    const __m512i nudge = _mm512_set1_epi64(1ll << 30), imax = _mm512_set1_epi32(INT32_MAX);
-    const __m512i rmask = _mm512_set1_epi32((int32_t)((1u << right) - 1u));
-    const __m512i rthr = _mm512_set1_epi32((int32_t)(((1u << right) - 1u) >> 1));
-    const __m128i rcount = _mm_cvtsi32_si128(right);
-    const __m512i lo = _mm512_set1_epi32(qmin - zy), hi = _mm512_set1_epi32(qmax - zy), zyv = _mm512_set1_epi32(zy);
+    const int32_t right = -shift, b = qw->bias != NULL ? qw->bias[c0] : 0;
+    rq_consts k;
+    k.bias = _mm512_set1_epi32(b);
+    k.mult = _mm512_set1_epi32(qw->req[2 * c0]);
+    k.nudge = _mm512_set1_epi64(1ll << 30);
+    k.imax = _mm512_set1_epi32(INT32_MAX);
+    k.rmask = _mm512_set1_epi32((int32_t)((1u << right) - 1u));
+    k.rthr = _mm512_set1_epi32((int32_t)(((1u << right) - 1u) >> 1));
+    k.rcount = _mm_cvtsi32_si128(right);
+    k.lo = _mm512_set1_epi32(qmin - zy);
+    k.hi = _mm512_set1_epi32(qmax - zy);
+    k.zyv = _mm512_set1_epi32(zy);
+    /* bias + dot cannot leave int32 when |bias| < 2^30 and every dot of the layer is below 2^30:
+     * |dot| <= k·|code|·|x − z_x|·M with |code| <= 128 (s8), 8 (s4), 1 (t2), |x − z_x| <= 255 */
+    const int64_t code = qw->dtype == FGQ_DT_S8 ? 128 : qw->dtype == FGQ_DT_S4 ? 8 : 1;
+    const int sat = !(b > -(1 << 30) && b < (1 << 30) && qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 30));
     uint8_t *yb = (uint8_t *)y;
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-        const __m512i d = _mm512_maskz_loadu_epi32(live, dot + i);
-        /* sat32(bias + dot) */
-        __m512i acc = _mm512_add_epi32(d, bias);
-        const __mmask16 ovf =
-            _mm512_cmplt_epi32_mask(_mm512_andnot_si512(_mm512_xor_si512(d, bias), _mm512_xor_si512(d, acc)), zero);
-        acc = _mm512_mask_blend_epi32(ovf, acc, _mm512_xor_si512(imax, _mm512_srai_epi32(d, 31)));
-        /* srdhm: floor((acc·mult + 2^30) / 2^31) on the even lanes, then the odd ones */
-        const __m512i ev = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, mult), nudge), 31);
-        const __m512i od = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), mult), nudge), 31);
-        __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
-        /* rounding right shift, halves away from zero */
-        if (right > 0) {
-            const __mmask16 neg = _mm512_cmplt_epi32_mask(s, zero);
-            const __m512i thr = _mm512_mask_add_epi32(rthr, neg, rthr, one);
-            const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(s, rmask), thr);
-            const __m512i q = _mm512_sra_epi32(s, rcount);
-            s = _mm512_mask_add_epi32(q, up, q, one);
-        }
-        const __m512i v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, lo), hi), zyv);
-        _mm512_mask_cvtepi32_storeu_epi8(yb + i, live, v);
-    }
-    (void)y_s8; /* the clamped values are in the byte's range either way: vpmovdb keeps their low byte */
+    if (sat)
+        rq_loop(1, right > 0, &k, dot, n, yb);
+    else if (right > 0)
+        rq_loop(0, 1, &k, dot, n, yb);
+    else
+        rq_loop(0, 0, &k, dot, n, yb);
 }
 
 #endif /* x86 */
