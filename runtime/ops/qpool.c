@@ -153,8 +153,9 @@ static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view 
  * mode: per output row, the byte-wise max of the input rows its windows cover (clipped to
  * X: a tap in the padding takes no part, as in the general loop), then per output the max of
  * that row's bytes under the window's clipped columns. s8 codes are compared as u8 after
- * flipping the sign bit (the same order). Windows with no tap inside X (possible only in
- * the general loop's geometries) keep it: returns 0 for them and for other geometries. */
+ * flipping the sign bit (the same order). Returns 0, leaving the layer to the general loop,
+ * for other geometries and where some window has no tap inside X (the general loop outputs
+ * qmin there). vmax is a 1 KB stack row: within the runtime's 2 KB frame limit. */
 #define QMAX_ROW 1024
 
 static int run_qmaxpool_rows(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
