@@ -389,9 +389,9 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 else
                     fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
                                                       wdec);
-                for (int64_t i = 0; i < nb; i++)
-                    t->kern->requant(qw, j0 + i, 0, dot + i * FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
-                                     t->y + ((n * qw->rows + j0 + i) * t->p.positions + p0), t->y_s8);
+                fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
+                                              t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions,
+                                              t->y_s8);
             }
             continue;
         }
@@ -406,9 +406,8 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
             for (int64_t r = 0; r < np; r++)
                 for (int64_t i = 0; i < nb; i++)
                     dot_t[i * tp + r] = dot[r * JB + i];
-            for (int64_t i = 0; i < nb; i++)
-                t->kern->requant(qw, j0 + i, 0, dot_t + i * tp, np, t->zy, t->qmin, t->qmax,
-                                 t->y + ((n * qw->rows + j0 + i) * t->p.positions + p0), t->y_s8);
+            fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot_t, tp, np, t->zy, t->qmin, t->qmax,
+                                          t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions, t->y_s8);
         }
     }
     fgq_scratch_release(t->node, slot);

@@ -162,53 +162,69 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
         fgq_q_store(y, i, y_s8, fgq_qweights_output(qw, c0 + i * c_step, dot[i], zy), qmin, qmax);
 }
 
+void fgq_qgemm_kernel_requant_rows(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t c0, int64_t nc,
+                                   const int32_t *dot, int64_t ld_dot, int64_t n, int32_t zy, int32_t qmin,
+                                   int32_t qmax, uint8_t *y, int64_t ld_y, int y_s8)
+{
+    if (kern->requant_rows != NULL) {
+        kern->requant_rows(qw, c0, nc, dot, ld_dot, n, zy, qmin, qmax, y, ld_y, y_s8);
+        return;
+    }
+    for (int64_t j = 0; j < nc; j++)
+        kern->requant(qw, c0 + j, 0, dot + j * ld_dot, n, zy, qmin, qmax, y + j * ld_y, y_s8);
+}
+
 /* First usable, fitting row for the dtype wins; the reference rows come last. */
 static const fgq_qgemm_kernel qgemm_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
     { "qgemm_u8s8_4x4c32__avx512vnni", FGQ_DT_S8, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
-      fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni, fgq_qrequant__avx512 },
+      fgq_qgemm_u8s8_4x4c32__avx512vnni_dot, fgq_qgemm_u8s8_4x4c32__avx512vnni,
+      fgq_qrequant__avx512, fgq_qrequant_rows__avx512 },
     { "qgemm_u8t2_1x4c64__avx512vbmi", FGQ_DT_T2, FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qgemm_vbmi_fits,
-      fgq_qgemm_u8t2_1x4c64__avx512vbmi, fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm, fgq_qrequant__avx512 },
+      fgq_qgemm_u8t2_1x4c64__avx512vbmi, fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm,
+      fgq_qrequant__avx512, fgq_qrequant_rows__avx512 },
     { "qgemm_u8t2_4x4c32__avx512vnni", FGQ_DT_T2, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
-      fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni, fgq_qrequant__avx512 },
+      fgq_qgemm_u8t2_4x4c32__avx512vnni_dot, fgq_qgemm_u8t2_4x4c32__avx512vnni,
+      fgq_qrequant__avx512, fgq_qrequant_rows__avx512 },
     { "qgemm_u8s4_4x4c32__avx512vnni", FGQ_DT_S4, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
-      fgq_qgemm_u8s4_4x4c32__avx512vnni_dot, fgq_qgemm_u8s4_4x4c32__avx512vnni, fgq_qrequant__avx512 },
+      fgq_qgemm_u8s4_4x4c32__avx512vnni_dot, fgq_qgemm_u8s4_4x4c32__avx512vnni,
+      fgq_qrequant__avx512, fgq_qrequant_rows__avx512 },
     { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
-      fgq_qrequant__avx2 },
+      fgq_qrequant__avx2, NULL },
     { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,
-      fgq_qrequant__avx2 },
+      fgq_qrequant__avx2, NULL },
     { "qgemm_u8s4_1x4c16__avx2", FGQ_DT_S4, FGQ_CPU_AVX2, fgq_qgemm_s4_fits, fgq_qgemm_u8s4_1x4c16__avx2, NULL,
-      fgq_qrequant__avx2 },
+      fgq_qrequant__avx2, NULL },
 #endif
 #if defined(FGQ_NEON_I8MM_ROWS) /* chosen by the HWCAP bits: qgemm_dispatch.h says which compilers */
     { "qgemm_u8s8_2x4c8__neoni8mm", FGQ_DT_S8, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
-      fgq_qgemm_u8s8_1x4c16__neondot, fgq_qgemm_u8s8_2x4c8__neoni8mm, fgq_qrequant_ref },
+      fgq_qgemm_u8s8_1x4c16__neondot, fgq_qgemm_u8s8_2x4c8__neoni8mm, fgq_qrequant_ref, NULL },
     { "qgemm_u8t2_2x4c8__neoni8mm", FGQ_DT_T2, FGQ_CPU_ASIMDDP | FGQ_CPU_I8MM, fgq_qgemm_i8mm_fits,
-      fgq_qgemm_u8t2_1x4c16__neondot, fgq_qgemm_u8t2_2x4c8__neoni8mm, fgq_qrequant_ref },
+      fgq_qgemm_u8t2_1x4c16__neondot, fgq_qgemm_u8t2_2x4c8__neoni8mm, fgq_qrequant_ref, NULL },
 #endif
 #if defined(FGQ_NEON_DOT_ROWS)
     { "qgemm_u8s8_1x4c16__neondot", FGQ_DT_S8, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8s8_1x4c16__neondot, NULL,
-      fgq_qrequant_ref },
+      fgq_qrequant_ref, NULL },
     { "qgemm_u8t2_1x4c16__neondot", FGQ_DT_T2, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8t2_1x4c16__neondot, NULL,
-      fgq_qrequant_ref },
+      fgq_qrequant_ref, NULL },
 #endif
 #if defined(__ARM_FEATURE_DSP) /* chosen at compile time: needs no CPU query */
 #if FGQ_QW_ON_S8
     { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp,
-      fgq_qgemm_u8s8_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
+      fgq_qgemm_u8s8_2xmc4__armdsp_gemm, fgq_qrequant__armdsp, NULL },
 #endif
 #if FGQ_QW_ON_T2
     { "qgemm_u8t2_1x2c4__armdsp", FGQ_DT_T2, 0, NULL, fgq_qgemm_u8t2_1x2c4__armdsp,
-      fgq_qgemm_u8t2_2xmc4__armdsp_gemm, fgq_qrequant__armdsp },
+      fgq_qgemm_u8t2_2xmc4__armdsp_gemm, fgq_qrequant__armdsp, NULL },
 #endif
 #endif
-    { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
-    { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
-    { "ref", FGQ_DT_T2, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref },
+    { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
+    { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
+    { "ref", FGQ_DT_T2, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
 };
 
 static const fgq_qgemm_kernel qgemm_ref_any = { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL,
-                                                fgq_qrequant_ref };
+                                                fgq_qrequant_ref, NULL };
 
 int fgq_qgemm_kernel_usable(const fgq_qgemm_kernel *k, uint32_t cpu)
 {

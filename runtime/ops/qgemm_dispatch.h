@@ -60,6 +60,12 @@ typedef void (*fgq_qgemm_gemm_fn)(const fgq_qweights *qw, int64_t j0, int64_t n,
  * twin: fgq_qweights_output + fgq_q_store. */
 typedef void (*fgq_qrequant_fn)(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n,
                                 int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8);
+/* The same for nc channels c0 .. c0 + nc − 1 at once, each a run of n positions: channel c0 + j
+ * reads dot + j·ld_dot and writes y + j·ld_y (QCONV's tiles: one call a tile instead of one a
+ * channel). fgq_qrequant_rows_ref loops `requant` over the channels. */
+typedef void (*fgq_qrequant_rows_fn)(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot,
+                                     int64_t ld_dot, int64_t n, int32_t zy, int32_t qmin, int32_t qmax, uint8_t *y,
+                                     int64_t ld_y, int y_s8);
 
 typedef struct {
     const char *name;    /* XNNPACK style: op, types, tile, ISA */
@@ -69,7 +75,13 @@ typedef struct {
     fgq_qgemm_dot_fn dot;
     fgq_qgemm_gemm_fn gemm; /* NULL: `dot` per activation row */
     fgq_qrequant_fn requant;
+    fgq_qrequant_rows_fn requant_rows; /* NULL: `requant` a channel at a time */
 } fgq_qgemm_kernel;
+
+/* Channels c0 .. c0 + nc − 1 through kern's output stage: its rows form where it has one. */
+void fgq_qgemm_kernel_requant_rows(const fgq_qgemm_kernel *kern, const fgq_qweights *qw, int64_t c0, int64_t nc,
+                                   const int32_t *dot, int64_t ld_dot, int64_t n, int32_t zy, int32_t qmin,
+                                   int32_t qmax, uint8_t *y, int64_t ld_y, int y_s8);
 
 /* The kernel QGEMM runs for weights qw (or, qw NULL, for any weights of
  * w_dtype: the first row that could run) under preference `kernels`
@@ -198,6 +210,8 @@ void fgq_qrequant__avx2(const fgq_qweights *qw, int64_t c0, int64_t c_step, cons
  * convolutions' calls); other calls go to fgq_qrequant__avx2. CPUs with AVX-512 F/BW/VL. */
 void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n,
                           int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8);
+void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                               int64_t n, int32_t zy, int32_t qmin, int32_t qmax, uint8_t *y, int64_t ld_y, int y_s8);
 
 void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,

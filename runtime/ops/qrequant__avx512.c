@@ -72,19 +72,14 @@ FGQ_AVX512_INLINE void rq_loop(int sat, int round, const rq_consts *k, const int
     }
 }
 
-FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot,
-                                        int64_t n, int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8)
+/* One channel's run (shift <= 0): its constants, then the loop copy it needs. */
+FGQ_AVX512_INLINE void rq_channel(const fgq_qweights *qw, int64_t c, const int32_t *dot, int64_t n, int32_t zy,
+                                  int32_t qmin, int32_t qmax, uint8_t *yb, int64_t code)
 {
-    (void)y_s8;
-    const int32_t shift = c_step == 0 ? qw->req[2 * c0 + 1] : 1;
-    if (c_step != 0 || shift > 0) {
-        fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
-        return;
-    }
-    const int32_t right = -shift, b = qw->bias != NULL ? qw->bias[c0] : 0;
+    const int32_t right = -qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
     rq_consts k;
     k.bias = _mm512_set1_epi32(b);
-    k.mult = _mm512_set1_epi32(qw->req[2 * c0]);
+    k.mult = _mm512_set1_epi32(qw->req[2 * c]);
     k.nudge = _mm512_set1_epi64(1ll << 30);
     k.imax = _mm512_set1_epi32(INT32_MAX);
     k.rmask = _mm512_set1_epi32((int32_t)((1u << right) - 1u));
@@ -95,15 +90,42 @@ FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int6
     k.zyv = _mm512_set1_epi32(zy);
     /* bias + dot cannot leave int32 when |bias| < 2^30 and every dot of the layer is below 2^30:
      * |dot| <= k·|code|·|x − z_x|·M with |code| <= 128 (s8), 8 (s4), 1 (t2), |x − z_x| <= 255 */
-    const int64_t code = qw->dtype == FGQ_DT_S8 ? 128 : qw->dtype == FGQ_DT_S4 ? 8 : 1;
     const int sat = !(b > -(1 << 30) && b < (1 << 30) && qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 30));
-    uint8_t *yb = (uint8_t *)y;
     if (sat)
         rq_loop(1, right > 0, &k, dot, n, yb);
     else if (right > 0)
         rq_loop(0, 1, &k, dot, n, yb);
     else
         rq_loop(0, 0, &k, dot, n, yb);
+}
+
+static int64_t rq_code_max(const fgq_qweights *qw)
+{
+    return qw->dtype == FGQ_DT_S8 ? 128 : qw->dtype == FGQ_DT_S4 ? 8 : 1;
+}
+
+FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot,
+                                        int64_t n, int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8)
+{
+    const int32_t shift = c_step == 0 ? qw->req[2 * c0 + 1] : 1;
+    if (c_step != 0 || shift > 0) {
+        fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
+        return;
+    }
+    rq_channel(qw, c0, dot, n, zy, qmin, qmax, (uint8_t *)y, rq_code_max(qw));
+}
+
+FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot,
+                                             int64_t ld_dot, int64_t n, int32_t zy, int32_t qmin, int32_t qmax,
+                                             uint8_t *y, int64_t ld_y, int y_s8)
+{
+    const int64_t code = rq_code_max(qw);
+    for (int64_t j = 0; j < nc; j++) {
+        if (qw->req[2 * (c0 + j) + 1] > 0)
+            fgq_qrequant__avx2(qw, c0 + j, 0, dot + j * ld_dot, n, zy, qmin, qmax, y + j * ld_y, y_s8);
+        else
+            rq_channel(qw, c0 + j, dot + j * ld_dot, n, zy, qmin, qmax, y + j * ld_y, code);
+    }
 }
 
 #endif /* x86 */
