@@ -405,6 +405,44 @@ static void test_qadd_table_twin(void)
     CHECK_MSG(bad == 0, "QADD table form differs from the reference in %d of %d cases", bad, cases);
 }
 
+/* One QMUL case: x [xd] times y = its gate [gd] (the gate the first operand when gate_first), random
+ * dtypes, zero points and multiplier, a ReLU clamp when relu: fgq_qmul_run against its reference twin
+ * fgq_qmul_run_ref, memcmp. Returns 1 when they differ (or either fails). */
+static int qmul_twin_case(const int64_t *xd, const int64_t *gd, int gate_first, int relu)
+{
+    const fgq_dtype xdt = rand_dt(), gdt = rand_dt(), ydt = rand_dt();
+    const int64_t nx = xd[0] * xd[1] * xd[2] * xd[3], ng = gd[0] * gd[1] * gd[2] * gd[3];
+    uint8_t *x = malloc((size_t)nx), *g = malloc((size_t)ng), *y1 = malloc((size_t)nx), *y2 = malloc((size_t)nx);
+    fill_q(x, nx, xdt);
+    fill_q(g, ng, gdt);
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_QMUL, 2);
+    const fgq_dtype adt = gate_first ? gdt : xdt, bdt = gate_first ? xdt : gdt;
+    nd.ip[FGQ_QP_X_ZERO] = rand_zero(adt);
+    nd.ip[FGQ_QP_ADD_B_ZERO] = rand_zero(bdt);
+    nd.ip[FGQ_QP_Y_ZERO] = rand_zero(ydt);
+    act_range(ydt, &nd.ip[FGQ_QP_QMIN], &nd.ip[FGQ_QP_QMAX]);
+    if (relu)
+        nd.ip[FGQ_QP_QMIN] = nd.ip[FGQ_QP_Y_ZERO];
+    mult_of(frand(0.001f, 0.1f) * frand(0.001f, 0.1f) / frand(0.00005f, 0.05f), &nd.ip[FGQ_QP_REQ_MULT],
+            &nd.ip[FGQ_QP_REQ_SHIFT]);
+    fgq_tensor_view xv = qview(x, xdt, 4, xd), gv = qview(g, gdt, 4, gd);
+    fgq_tensor_view v1 = qview(y1, ydt, 4, xd), v2 = qview(y2, ydt, 4, xd);
+    const fgq_tensor_view *in[2] = { gate_first ? &gv : &xv, gate_first ? &xv : &gv };
+    const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
+    fgq_error e;
+    CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
+    memset(y1, 0x5a, (size_t)nx);
+    memset(y2, 0xa5, (size_t)nx);
+    const fgq_status s1 = fgq_qmul_run(&nd.v, in, o1, &e), s2 = fgq_qmul_run_ref(&nd.v, in, o2, &e);
+    const int bad = s1 != FGQ_OK || s2 != FGQ_OK || memcmp(y1, y2, (size_t)nx) != 0;
+    free(x);
+    free(g);
+    free(y1);
+    free(y2);
+    return bad;
+}
+
 /* QMUL's table form (an operand constant over >= 256 trailing elements: x · gate[N, C, 1, 1], and the
  * gate first) against its reference twin, memcmp, over u8/s8 mixes, zero points and multipliers. */
 static void test_qmul_table_twin(void)
@@ -413,36 +451,9 @@ static void test_qmul_table_twin(void)
     for (int it = 0; it < 60; it++) {
         const int64_t n = rint_in(1, 2), c = rint_in(1, 5), h = rint_in(16, 24), w = rint_in(16, 25);
         const int gate_first = it % 2, gate_batch = rnd() % 2;
-        int64_t xd[4] = { n, c, h, w }, gd[4] = { gate_batch ? n : 1, c, 1, 1 };
-        const fgq_dtype xdt = rand_dt(), gdt = rand_dt(), ydt = rand_dt();
-        const int64_t nx = n * c * h * w, ng = gd[0] * c;
-        uint8_t *x = malloc((size_t)nx), *g = malloc((size_t)ng), *y1 = malloc((size_t)nx), *y2 = malloc((size_t)nx);
-        fill_q(x, nx, xdt);
-        fill_q(g, ng, gdt);
-        tnode nd;
-        tnode_init(&nd, FGQ_OP_QMUL, 2);
-        const fgq_dtype adt = gate_first ? gdt : xdt, bdt = gate_first ? xdt : gdt;
-        nd.ip[FGQ_QP_X_ZERO] = rand_zero(adt);
-        nd.ip[FGQ_QP_ADD_B_ZERO] = rand_zero(bdt);
-        nd.ip[FGQ_QP_Y_ZERO] = rand_zero(ydt);
-        act_range(ydt, &nd.ip[FGQ_QP_QMIN], &nd.ip[FGQ_QP_QMAX]);
-        mult_of(frand(0.001f, 0.1f) * frand(0.001f, 0.1f) / frand(0.00005f, 0.05f), &nd.ip[FGQ_QP_REQ_MULT],
-                &nd.ip[FGQ_QP_REQ_SHIFT]);
-        fgq_tensor_view xv = qview(x, xdt, 4, xd), gv = qview(g, gdt, 4, gd);
-        fgq_tensor_view v1 = qview(y1, ydt, 4, xd), v2 = qview(y2, ydt, 4, xd);
-        const fgq_tensor_view *in[2] = { gate_first ? &gv : &xv, gate_first ? &xv : &gv };
-        const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
-        fgq_error e;
-        CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
-        memset(y1, 0x5a, (size_t)nx);
-        memset(y2, 0xa5, (size_t)nx);
-        CHECK(fgq_qmul_run(&nd.v, in, o1, &e) == FGQ_OK && fgq_qmul_run_ref(&nd.v, in, o2, &e) == FGQ_OK);
-        bad += memcmp(y1, y2, (size_t)nx) != 0;
+        const int64_t xd[4] = { n, c, h, w }, gd[4] = { gate_batch ? n : 1, c, 1, 1 };
+        bad += qmul_twin_case(xd, gd, gate_first, 0);
         cases++;
-        free(x);
-        free(g);
-        free(y1);
-        free(y2);
     }
     CHECK_MSG(bad == 0, "QMUL table form differs from the reference in %d of %d cases", bad, cases);
 }
@@ -456,42 +467,11 @@ static void test_qmul_vector_twin(void)
     int bad = 0, cases = 0;
     for (int it = 0; it < 120; it++) {
         const int gated = it % 2;
-        const int64_t n = 1, c = rint_in(1, 6), hw = rint_in(3, 15);
-        int64_t xd[4] = { n, c, gated ? hw : 1, gated ? hw : rint_in(8, 500) }, gd[4] = { n, c, 1, 1 };
-        if (!gated)
-            memcpy(gd, xd, sizeof gd);
-        const fgq_dtype xdt = rand_dt(), gdt = rand_dt(), ydt = rand_dt();
-        const int64_t nx = xd[0] * xd[1] * xd[2] * xd[3], ng = gd[0] * gd[1] * gd[2] * gd[3];
-        uint8_t *x = malloc((size_t)nx), *g = malloc((size_t)ng), *y1 = malloc((size_t)nx), *y2 = malloc((size_t)nx);
-        fill_q(x, nx, xdt);
-        fill_q(g, ng, gdt);
-        tnode nd;
-        tnode_init(&nd, FGQ_OP_QMUL, 2);
-        const int gate_first = rnd() % 2;
-        const fgq_dtype adt = gate_first ? gdt : xdt, bdt = gate_first ? xdt : gdt;
-        nd.ip[FGQ_QP_X_ZERO] = rand_zero(adt);
-        nd.ip[FGQ_QP_ADD_B_ZERO] = rand_zero(bdt);
-        nd.ip[FGQ_QP_Y_ZERO] = rand_zero(ydt);
-        act_range(ydt, &nd.ip[FGQ_QP_QMIN], &nd.ip[FGQ_QP_QMAX]);
-        if (rnd() % 3 == 0)
-            nd.ip[FGQ_QP_QMIN] = nd.ip[FGQ_QP_Y_ZERO];
-        mult_of(frand(0.001f, 0.1f) * frand(0.001f, 0.1f) / frand(0.00005f, 0.05f), &nd.ip[FGQ_QP_REQ_MULT],
-                &nd.ip[FGQ_QP_REQ_SHIFT]);
-        fgq_tensor_view xv = qview(x, xdt, 4, xd), gv = qview(g, gdt, 4, gd);
-        fgq_tensor_view v1 = qview(y1, ydt, 4, xd), v2 = qview(y2, ydt, 4, xd);
-        const fgq_tensor_view *in[2] = { gate_first ? &gv : &xv, gate_first ? &xv : &gv };
-        const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
-        fgq_error e;
-        CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
-        memset(y1, 0x5a, (size_t)nx);
-        memset(y2, 0xa5, (size_t)nx);
-        const fgq_status s1 = fgq_qmul_run(&nd.v, in, o1, &e), s2 = fgq_qmul_run_ref(&nd.v, in, o2, &e);
-        bad += s1 != FGQ_OK || s2 != FGQ_OK || memcmp(y1, y2, (size_t)nx) != 0;
+        const int64_t c = rint_in(1, 6), hw = rint_in(3, 15);
+        const int64_t xd[4] = { 1, c, gated ? hw : 1, gated ? hw : rint_in(8, 500) };
+        const int64_t gd[4] = { 1, c, gated ? 1 : xd[2], gated ? 1 : xd[3] };
+        bad += qmul_twin_case(xd, gd, rnd() % 2, rnd() % 3 == 0);
         cases++;
-        free(x);
-        free(g);
-        free(y1);
-        free(y2);
     }
     CHECK_MSG(bad == 0, "QMUL vector forms differ from the reference in %d of %d cases", bad, cases);
 }
