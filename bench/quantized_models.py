@@ -81,7 +81,8 @@ def ort_static(onnx_path, x, iname, out, tmp):
 
     src = pathlib.Path(tmp) / (pathlib.Path(out).stem + ".pre.onnx")
     m = onnx.load(str(onnx_path))
-    if m.opset_import[0].version < 13:  # per-channel DequantizeLinear (axis) needs opset 13
+    opset = next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 13)
+    if opset < 13:  # per-channel DequantizeLinear (axis) needs opset 13
         from onnx import version_converter
         onnx_path = pathlib.Path(tmp) / (pathlib.Path(out).stem + ".opset13.onnx")
         onnx.save(version_converter.convert_version(m, 13), str(onnx_path))

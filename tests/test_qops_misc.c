@@ -474,6 +474,18 @@ static void test_qmul_vector_twin(void)
         cases++;
     }
     CHECK_MSG(bad == 0, "QMUL vector forms differ from the reference in %d of %d cases", bad, cases);
+    /* tensors with no element (a 0 dim is legal): nothing is read or written (the vector path read the
+     * gate's first byte; data NULL made that a crash) */
+    const int64_t d0[2] = { 0, 8 };
+    fgq_tensor_view a0 = qview(NULL, FGQ_DT_U8, 2, d0), b0 = qview(NULL, FGQ_DT_U8, 2, d0), y0 = qview(NULL, FGQ_DT_U8, 2, d0);
+    const fgq_tensor_view *in0[2] = { &a0, &b0 }, *out0[1] = { &y0 };
+    tnode nd;
+    tnode_init(&nd, FGQ_OP_QMUL, 2);
+    nd.ip[FGQ_QP_QMAX] = 255;
+    mult_of(0.01, &nd.ip[FGQ_QP_REQ_MULT], &nd.ip[FGQ_QP_REQ_SHIFT]);
+    fgq_error e;
+    CHECK(op_check(&nd, in0, &y0, &e) == FGQ_OK);
+    CHECK(fgq_qmul_run(&nd.v, in0, out0, &e) == FGQ_OK);
 }
 
 static void test_qmul_rejects(void)

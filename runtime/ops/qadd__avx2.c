@@ -42,7 +42,10 @@ FGQ_AVX2_FN int64_t fgq_qmul_run__avx2(const uint8_t *a, const uint8_t *b, int64
     const __m256i zero = _mm256_setzero_si256(), m = _mm256_set1_epi32(mult), sh = _mm256_set1_epi32(shift);
     const __m256i zav = _mm256_set1_epi32(za), zbv = _mm256_set1_epi32(zb);
     const __m256i lo = _mm256_set1_epi32(qmin - zy), hi = _mm256_set1_epi32(qmax - zy), zyv = _mm256_set1_epi32(zy);
-    const __m256i gate = _mm256_set1_epi32((b_s8 ? (int32_t)(int8_t)b[0] : (int32_t)b[0]) - zb);
+    if (n < 8)
+        return 0; /* (b may hold no element at all) */
+    const __m256i gate = sb != 0 ? _mm256_setzero_si256()
+                                 : _mm256_set1_epi32((b_s8 ? (int32_t)(int8_t)b[0] : (int32_t)b[0]) - zb);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
         const __m128i ra = _mm_loadl_epi64((const __m128i *)(const void *)(a + i));
