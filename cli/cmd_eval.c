@@ -1,6 +1,9 @@
 /* cmd_eval.c — `fgq eval`: accuracy of a model on labelled data (top-1, top-5, samples/s); with two
  * models, float against quantized (agreement, per-layer SQNR) and, with --sensitivity, which layer costs. */
 #include "cli.h"
+#include "threadpool.h"
+
+#include <stdatomic.h>
 #include "json.h"
 #include "progress.h"
 
@@ -32,8 +35,8 @@ static const char k_usage[] =
     "                [--damp D] [--equalize on|off] [options above]\n"
     "\n"
     "Runs MODEL on every sample of X and compares the arg-max of its first output\n"
-    "with the labels Y: top-1 and top-5 accuracy and samples per second (samples\n"
-    "run one after another, each split over --threads). X and Y: .npy, .npz or IDX (`*-ubyte`, gzipped or not). Samples are\n"
+    "with the labels Y: top-1 and top-5 accuracy and samples per second (--threads\n"
+    "samples at a time, one thread each). X and Y: .npy, .npz or IDX (`*-ubyte`, gzipped or not). Samples are\n"
     "fed as their values (u8 pixels as 0..255) unless --scale/--mean/--std say\n"
     "x = (x*scale - mean) / std, or a .fgq from `fgq quantize` stores the\n"
     "calibration's preprocessing (the flags override it); samples laid out HWC\n"
@@ -71,8 +74,10 @@ static const char k_usage[] =
     "                    \"top1\", \"top1_drop\", \"agreement\", \"sqnr_db\", \"sqnr_rank\"}],\n"
     "                    worst first (accuracies are fractions; an infinite SQNR is null)\n"
     "  --batch N         ONNX models: value bound to symbolic dims (default 1)\n"
-    "  --threads N       threads per inference, 1..256 (default: the cores\n"
-    "                    available); results are bit-identical for any N\n"
+    "  --threads N       1..256 (default: the cores available): one model runs N\n"
+    "                    samples at a time, one thread each (a copy of the model's\n"
+    "                    arena per thread); two models and --sensitivity split each\n"
+    "                    inference over N threads; results are identical for any N\n"
     "  --sensitivity     rank the weight layers by what quantizing each alone costs\n"
     "  --calib C, --calib-samples A:B, --weights P, --acts T, --observer O,\n"
     "  --first-last P, --depthwise P, --keep-float NODE, --layer NODE=POLICY,\n"
@@ -126,6 +131,49 @@ typedef struct {
     fgq_quant_flags qf; /* --sensitivity: the quantize flags */
 } eval_args;
 
+/* Samples across threads: `nw` runners (one arena each, one thread per inference) claimed by the
+ * pool's tasks, each task a range of samples; every sample's rank of its label lands in rank[s], so
+ * the counts are the same for any thread count. The runner holding slot 0 draws the progress. */
+typedef struct {
+    fgq_graph_runner *runners;
+    _Atomic int *busy;
+    int32_t nw;
+    const float *data;
+    int64_t per_sample, n_classes;
+    const int64_t *labels;
+    int64_t *rank;
+    float *scores; /* nw × n_classes */
+    _Atomic int64_t done;
+    _Atomic int failed;
+    fgq_error *errs; /* nw */
+    fgq_progress *prog;
+} eval_pool;
+
+static void eval_samples(void *ctx, int64_t b, int64_t e)
+{
+    eval_pool *p = ctx;
+    int32_t w = 0;
+    for (;;) { /* a free runner: at most nw tasks run at once */
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&p->busy[w], &expected, 1))
+            break;
+        w = (w + 1) % p->nw;
+    }
+    float *scores = p->scores + (int64_t)w * p->n_classes;
+    for (int64_t s = b; s < e && !atomic_load(&p->failed); s++) {
+        const float *x = p->data + s * p->per_sample;
+        if (fgq_graph_runner_run(&p->runners[w], &x, &scores, NULL, NULL, &p->errs[w]) != FGQ_OK) {
+            atomic_store(&p->failed, w + 1);
+            break;
+        }
+        p->rank[s] = label_rank(scores, p->n_classes, p->labels[s]);
+        const int64_t d = atomic_fetch_add(&p->done, 1) + 1;
+        if (w == 0)
+            fgq_progress_update(p->prog, d);
+    }
+    atomic_store(&p->busy[w], 0);
+}
+
 static int eval_single(const eval_args *a)
 {
     const char *cmd = "eval";
@@ -136,11 +184,19 @@ static int eval_single(const eval_args *a)
     fgq_error err;
     fgq_error_clear(&err);
     fgq_graph_runner r;
-    if (fgq_cli_open_model(model, a->batch, threads, &r, &err) != FGQ_OK)
+    /* threads > 1: samples run that many at a time, one inference a thread (a runner per thread) */
+    if (fgq_cli_open_model(model, a->batch, 1, &r, &err) != FGQ_OK)
         return fgq_cli_report(cmd, &err);
 
     if (!a->pre_given)
         fgq_cli_stored_preprocess(&r.model, &pre);
+    const int32_t nw = (int32_t)threads;
+    fgq_graph_runner *runners = calloc((size_t)nw, sizeof *runners);
+    _Atomic int *busy = calloc((size_t)nw, sizeof *busy);
+    fgq_error *errs = calloc((size_t)nw, sizeof *errs);
+    int64_t *rank = NULL;
+    fgq_threadpool *pool = NULL;
+    int32_t n_runners = 0;
 
     int rc = FGQ_EXIT_OK;
     fgq_dataset d;
@@ -183,28 +239,49 @@ static int eval_single(const eval_args *a)
                  (unsigned long long)(in_info.size_bytes / sizeof(float)));
         goto fail;
     }
-    scores = malloc((size_t)out_info.size_bytes);
-    if (scores == NULL) {
+    int64_t n = d.dims[0], top1 = 0, top5 = 0;
+    scores = malloc((size_t)out_info.size_bytes * (size_t)nw);
+    rank = malloc((size_t)(n > 0 ? n : 1) * sizeof *rank);
+    if (scores == NULL || rank == NULL || runners == NULL || busy == NULL || errs == NULL) {
         fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    int64_t n = d.dims[0], top1 = 0, top5 = 0;
-    fgq_progress prog;
-    fgq_progress_begin(&prog, "eval", n);
-    double t0 = fgq_now_seconds();
-    for (int64_t s = 0; s < n; s++) {
-        const float *x = d.data + s * per_sample;
-        if (fgq_graph_runner_run(&r, &x, &scores, NULL, NULL, &err) != FGQ_OK)
-            goto fail;
+    for (int64_t s = 0; s < n; s++) /* every label first: the first bad one is named, nothing is run */
         if (labels[s] < 0 || labels[s] >= n_classes) {
             fgq_fail(&err, FGQ_ERR_VALUE, "%s: label %lld of sample %lld is outside the model's %lld classes",
                      labels_path, (long long)labels[s], (long long)(d.first_index + s), (long long)n_classes);
             goto fail;
         }
-        int64_t rank = label_rank(scores, n_classes, labels[s]);
-        top1 += rank < 1;
-        top5 += rank < 5;
-        fgq_progress_update(&prog, s + 1);
+    runners[0] = r; /* the first runner moves into the array; the others run copies of its bytes */
+    memset(&r, 0, sizeof r);
+    n_runners = 1;
+    for (; n_runners < nw; n_runners++) {
+        uint8_t *copy = malloc((size_t)runners[0].model_size);
+        if (copy == NULL) {
+            fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory for the model's copy %d", (int)n_runners);
+            goto fail;
+        }
+        memcpy(copy, runners[0].model_bytes, (size_t)runners[0].model_size);
+        if (fgq_graph_runner_init_bytes(&runners[n_runners], copy, runners[0].model_size, model, &err) != FGQ_OK)
+            goto fail;
+    }
+    if (nw > 1 && fgq_threadpool_create(nw, &pool, &err) != FGQ_OK)
+        goto fail;
+    fgq_progress prog;
+    fgq_progress_begin(&prog, "eval", n);
+    double t0 = fgq_now_seconds();
+    eval_pool ep = {runners, busy, nw, d.data, per_sample, n_classes, labels, rank, scores, 0, 0, errs, &prog};
+    /* ranges of a few samples: evened out across the threads, the progress drawn as they finish */
+    const int64_t grain = n / (16 * (int64_t)nw) > 1 ? n / (16 * (int64_t)nw) : 1;
+    fgq_parallel_for(fgq_threadpool_parallel(pool), n, grain, eval_samples, &ep);
+    if (atomic_load(&ep.failed)) {
+        err = errs[atomic_load(&ep.failed) - 1];
+        fgq_progress_end(&prog);
+        goto fail;
+    }
+    for (int64_t s = 0; s < n; s++) {
+        top1 += rank[s] < 1;
+        top5 += rank[s] < 5;
     }
     double secs = fgq_now_seconds() - t0;
     fgq_progress_end(&prog);
@@ -238,6 +315,13 @@ static int eval_single(const eval_args *a)
 fail:
     rc = fgq_cli_report(cmd, &err);
 done:
+    fgq_threadpool_destroy(pool);
+    for (int32_t w = 0; w < n_runners; w++)
+        fgq_graph_runner_free(&runners[w]);
+    free(runners);
+    free((void *)busy);
+    free(errs);
+    free(rank);
     free(scores);
     free(labels);
     fgq_dataset_free(&d);

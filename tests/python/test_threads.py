@@ -99,3 +99,30 @@ def _load_tensor(path):
     t = onnx.TensorProto()
     t.ParseFromString(pathlib.Path(path).read_bytes())
     return t
+
+
+def test_eval_samples_across_threads_same_counts(fgq_bin, tmp_path):
+    """A single-model eval runs --threads samples at a time (one runner, one arena per thread): the
+    top-1 / top-5 counts over 300 MNIST test images are the same for 1, 2 and 3 threads, and a label
+    outside the model's classes is refused naming its sample whatever the thread count."""
+    import gzip
+    with gzip.open(REPO_ROOT / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz") as fh:
+        x = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:300].astype(np.float32)
+    with gzip.open(REPO_ROOT / "examples" / "mnist" / "t10k-labels-idx1-ubyte.gz") as fh:
+        y = np.frombuffer(fh.read(), np.uint8, offset=8)[:300].astype(np.int64)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    got = []
+    for t in (1, 2, 3):
+        r = run_fgq("eval", MNIST, "--data", tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "--threads", t,
+                    "--json")
+        assert r.returncode == 0, r.stderr
+        d = json.loads(r.stdout)
+        got.append((d["samples"], d["top1"], d["top5"]))
+    assert got[0] == got[1] == got[2] and got[0][0] == 300 and got[0][1] > 0.9, got
+    y_bad = y.copy()
+    y_bad[217] = 10
+    np.save(tmp_path / "y_bad.npy", y_bad)
+    for t in (1, 2):
+        r = run_fgq("eval", MNIST, "--data", tmp_path / "x.npy", "--labels", tmp_path / "y_bad.npy", "--threads", t)
+        assert r.returncode == 2 and "sample 217" in r.stderr, (t, r.stderr)
