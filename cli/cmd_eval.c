@@ -1,9 +1,6 @@
 /* cmd_eval.c — `fgq eval`: accuracy of a model on labelled data (top-1, top-5, samples/s); with two
  * models, float against quantized (agreement, per-layer SQNR) and, with --sensitivity, which layer costs. */
 #include "cli.h"
-#include "threadpool.h"
-
-#include <stdatomic.h>
 #include "json.h"
 #include "progress.h"
 
@@ -20,6 +17,7 @@
 #include "threadpool.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
