@@ -28,6 +28,7 @@ usage: bench/quantized_models.py [--fgq build/fgq] [--runs 200] [--warmup 20] [-
                                  [--weights s8,ternary:g64] [--json FILE]
 """
 import argparse
+import gzip
 import json
 import pathlib
 import subprocess
@@ -48,7 +49,6 @@ def calib_samples(name, model_path):
     feed = ort_feed(model_path)
     (iname, x1), = feed.items()
     if name == "mnist8":
-        import gzip
         with gzip.open(REPO / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz") as fh:
             raw = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 1, 28, 28)[:200]
         idx = str(REPO / "examples" / "mnist" / "t10k-images-idx3-ubyte.gz")

@@ -578,10 +578,14 @@ static void test_limits(void)
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 128, 128, 1, 255, 255, "t2 all +1 one group K128 panels");
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 2, 129, 129, 1, 255, 255, "t2 all -1 one group K129 panels");
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1920, 160, 1, 255, 255, "t2 all +1 g160 d 255 K1920 panels");
-    /* the largest K a panel of groups of 32 takes in the 32 KB work buffer (1952), and past it */
-    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1952, 32, 1, 255, 255, "s4 all -8 g32 K1952 panels");
-    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1952, 32, 1, 255, 255, "t2 all +1 g32 K1952 panels");
-    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, 1953, 32, 1, 255, 255, "t2 all +1 g32 K1953 past panels");
+    /* the largest K a panel of groups of 32 takes in the work buffer, and past it: 16 rows of K
+     * codes padded to 32, a multiplier byte a group and row, 64 more (vnni_panel_bytes), i.e.
+     * 16.5·K + 64 <= FGQ_QGEMM_DECODE_BYTES for K a multiple of 32 (7936 with 128 KB); s4 with
+     * M = 128 keeps K·8·255·M under the int32 bound there */
+    const int64_t kpan = (FGQ_QGEMM_DECODE_BYTES - 64) * 2 / 33 / 32 * 32;
+    limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, kpan, 32, 1, 128, 255, "s4 all -8 g32 M128 largest panel K");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, kpan, 32, 1, 255, 255, "t2 all +1 g32 largest panel K");
+    limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, kpan + 1, 32, 1, 255, 255, "t2 all +1 g32 past the panels' K");
 }
 
 /* Grouped t2 and s4 through the panels (qgemm_avx512vnni.h) at the shapes

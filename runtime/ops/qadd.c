@@ -239,7 +239,6 @@ static void qmul_span(const fgq_node_view *node, const uint8_t *a, const uint8_t
         const int64_t v = (int64_t)ip[FGQ_QP_Y_ZERO] + fgq_requantize_s32(p, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT]);
         fgq_q_store(y, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
     }
-    (void)node;
 }
 
 fgq_status fgq_qmul_run(const fgq_node_view *node, const fgq_tensor_view *const *in,

@@ -987,19 +987,17 @@ static fgq_status lin_core(xb *b, const fgq_node_info *ni, const char *base, int
     const int32_t *ip = ni->iparams;
     const fgq_tensor_info xi = *xip;
     int32_t ns = ip[FGQ_P_NSPATIAL], group = ip[FGQ_P_GROUP] > 0 ? ip[FGQ_P_GROUP] : 1;
-    if (is_conv && w_shaped) {
-        const char *cin[3] = {xf, wf, bias};
-        Onnx__NodeProto *n = xb_node1(b, "Conv", base, 3, cin, acc);
-        spatial_attrs(b, n, ni, 1);
-        attr_int(b, n, "group", group);
-    } else if (is_conv) {
-        int64_t wd[5] = {M, xi.dims[1] / group, 1, 1, 1};
-        for (int32_t i = 0; i < ns; i++)
-            wd[2 + i] = ip[FGQ_P_KERNEL + i];
-        const char *wshaped = xb_fmt(b, "%s/w_conv", base);
-        const char *rin[2] = {wf, init_i64_vec(b, xb_fmt(b, "%s/w_shape", base), wd, ns + 2)};
-        xb_node1(b, "Reshape", xb_fmt(b, "%s/w_Reshape", base), 2, rin, wshaped);
-        const char *cin[3] = {xf, wshaped, bias};
+    if (is_conv) {
+        const char *wc = wf; /* per channel: already the Conv's shape */
+        if (!w_shaped) {
+            int64_t wd[5] = {M, xi.dims[1] / group, 1, 1, 1};
+            for (int32_t i = 0; i < ns; i++)
+                wd[2 + i] = ip[FGQ_P_KERNEL + i];
+            wc = xb_fmt(b, "%s/w_conv", base);
+            const char *rin[2] = {wf, init_i64_vec(b, xb_fmt(b, "%s/w_shape", base), wd, ns + 2)};
+            xb_node1(b, "Reshape", xb_fmt(b, "%s/w_Reshape", base), 2, rin, wc);
+        }
+        const char *cin[3] = {xf, wc, bias};
         Onnx__NodeProto *n = xb_node1(b, "Conv", base, 3, cin, acc);
         spatial_attrs(b, n, ni, 1);
         attr_int(b, n, "group", group);
