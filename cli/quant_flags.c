@@ -94,7 +94,7 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
          (st = fgq_bias_correction_parse(f->bias_correction, &cfg->bias_correction, err)) != FGQ_OK))
         return st;
     if (f->first_last == NULL) { /* a budget searches the first and last layers like the rest */
-        cfg->edge_set = !budget && (cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4);
+        cfg->edge_set = !budget && fgq_wq_below_8_bits(cfg->weights.kind);
         cfg->edge.kind = FGQ_WQ_S8;
         cfg->edge.solver = FGQ_TERNARY_EXACT;
     } else if (strcmp(f->first_last, "same") != 0) {
@@ -106,7 +106,7 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
      * default (what a budget picks for them; EfficientNet-Lite1 s4:g32: 87.6 % with them at s8 against
      * 86.5 % at s4, docs/accuracy-real.md) */
     if (f->depthwise == NULL) {
-        cfg->dw_set = !budget && (cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4);
+        cfg->dw_set = !budget && fgq_wq_below_8_bits(cfg->weights.kind);
         cfg->dw.kind = FGQ_WQ_S8;
         cfg->dw.solver = FGQ_TERNARY_EXACT;
     } else if (strcmp(f->depthwise, "same") != 0) {

@@ -1,6 +1,6 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
- * VNNI qgemm_u8{s8,t2,s4}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,t2}_1x4c16__avx2,
+ * VNNI qgemm_u8{s8,t2,s4,s3}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,s3,t2}_1x4c16__avx2,
  * the AVX2 output stage qrequant__avx2; on AArch64 the SDOT rows
  * qgemm_u8{s8,t2}_1x4c16__neondot with dotprod and the SMMLA block form
  * qgemm_u8{s8,t2}_2x4c8__neoni8mm with I8MM) against its reference twin.
@@ -13,7 +13,7 @@
  * FGQ_KERNELS_REF. Shapes: >= 1000 random per kernel, of the layouts it
  * takes (M = 1, N = 1, K off every multiple of 4/16/32, narrow and wide
  * groups with tails, n_alpha 1 and 2), plus the limits: zero points at the
- * ends of the dtype, s8 codes −128/127, s4 codes −8/7, all +1 / all −1 ternary rows, t2 code
+ * ends of the dtype, s8 codes −128/127, s4 codes −8/7, s3 codes −4/3, all +1 / all −1 ternary rows, t2 code
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
  * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
  * shifts, and bias saturation. Also QUANTIZE's AVX2 loop (qquantize__avx2)
@@ -23,6 +23,7 @@
 #include "test_ops_common.h"
 
 #include "ops/qgemm_dispatch.h"
+#include "quant/s3.h"
 #include "quant/t2.h"
 #include "threadpool.h"
 
@@ -58,6 +59,13 @@ static void qcase_free(qcase *c)
     free(c->req);
 }
 
+/* W's padded row length Kp and bytes per row for K codes of dtype wdt. */
+static void w_layout(fgq_dtype wdt, int64_t k, int64_t *kp, int64_t *row_bytes)
+{
+    *kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((k + 1) / 2) : wdt == FGQ_DT_S3 ? 8 * ((k + 7) / 8) : k;
+    *row_bytes = wdt == FGQ_DT_T2 ? (k + 3) / 4 : wdt == FGQ_DT_S4 ? (k + 1) / 2 : wdt == FGQ_DT_S3 ? fgq_s3_row_bytes(k) : k;
+}
+
 /* Largest M for K under §3.5 (0: none). */
 static int64_t bound_mmax(const qcase *c)
 {
@@ -65,7 +73,7 @@ static int64_t bound_mmax(const qcase *c)
     int64_t dx = c->zx - lo > hi - c->zx ? c->zx - lo : hi - c->zx;
     if (dx < 1)
         dx = 1;
-    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : 1;
+    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : c->wdt == FGQ_DT_S3 ? 4 : 1;
     const int64_t m = INT32_MAX / (c->k * cmax * dx);
     return m > 255 ? 255 : m;
 }
@@ -83,6 +91,12 @@ static void fill_codes(qcase *c, int mode)
             } else if (c->wdt == FGQ_DT_S4) {
                 int32_t v = mode == 1 ? 7 : mode == 2 ? -8 : mode == 3 && rnd() % 4 ? 0 : rin(-8, 7);
                 row[k >> 1] |= (uint8_t)(((uint32_t)v & 15u) << (4 * (k & 1)));
+            } else if (c->wdt == FGQ_DT_S3) { /* s3.h's layout, written here bit by bit */
+                int32_t v = mode == 1 ? 3 : mode == 2 ? -4 : mode == 3 && rnd() % 4 ? 0 : rin(-4, 3);
+                uint8_t *u = row + (k >> 3) * 3;
+                const uint32_t bits = (uint32_t)v & 7u, at = (uint32_t)(k & 7);
+                u[at >> 2] |= (uint8_t)((bits & 3u) << (2 * (at & 3)));
+                u[2] |= (uint8_t)((bits >> 2) << at);
             } else {
                 /* includes the invalid code 3, which must read as 0 */
                 uint32_t code = mode == 1 ? 1u : mode == 2 ? 2u : mode == 3 && rnd() % 4 ? 0u : rnd() % 4;
@@ -102,8 +116,7 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
     c->n = it % 8 == 0 ? 1 : it % 8 == 1 ? rin(60, 140) : rin(1, 40);
     const int kc = (int)(rnd() % 10);
     c->k = kc < 3 ? rin(1, 40) : kc < 8 ? rin(1, 400) : kc < 9 ? rin(400, 2000) : rin(4000, 5000);
-    c->kp = wdt == FGQ_DT_T2 ? 4 * ((c->k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((c->k + 1) / 2) : c->k;
-    c->row_bytes = wdt == FGQ_DT_T2 ? (c->k + 3) / 4 : wdt == FGQ_DT_S4 ? (c->k + 1) / 2 : c->k;
+    w_layout(wdt, c->k, &c->kp, &c->row_bytes);
     const int32_t lo = c->xdt == FGQ_DT_S8 ? -128 : 0, hi = c->xdt == FGQ_DT_S8 ? 127 : 255;
     const int zc = (int)(rnd() % 5);
     c->zx = zc == 0 ? lo : zc == 1 ? hi : rin(lo, hi);
@@ -371,10 +384,13 @@ static void test_kernels_random(void)
     CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_S8, 8),
                  has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
 #else
-    CHECK(tried >= 3); /* at least the three AVX2 kernels (main skips CPUs without AVX2) */
+    CHECK(tried >= 4); /* at least the four AVX2 kernels (main skips CPUs without AVX2) */
     if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) /* s4 runs the VNNI row where the CPU has VNNI */
         CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
                      "qgemm_u8s4_4x4c32__avx512vnni") == 0);
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S3, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+                 (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) ? "qgemm_u8s3_4x4c32__avx512vnni"
+                                                           : "qgemm_u8s3_1x4c16__avx2") == 0);
 #endif
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
     printf("  AUTO runs: s8 %s, t2 %s, s4 %s (%d optimized rows tried)\n",
@@ -478,8 +494,7 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     c.m = 5;
     c.n = 5;
     c.k = k;
-    c.kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((k + 1) / 2) : k;
-    c.row_bytes = wdt == FGQ_DT_T2 ? (k + 3) / 4 : wdt == FGQ_DT_S4 ? (k + 1) / 2 : k;
+    w_layout(wdt, k, &c.kp, &c.row_bytes);
     c.zx = zx;
     c.zy = 128;
     c.qmin = 0;
@@ -518,6 +533,7 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     const int64_t d = (int64_t)(xdt == FGQ_DT_S8 ? (int8_t)a_val : a_val) - zx;
     const int64_t w = wdt == FGQ_DT_S8   ? (wmode == 1 ? 127 : -128)
                       : wdt == FGQ_DT_S4 ? (wmode == 1 ? 7 : -8)
+                      : wdt == FGQ_DT_S3 ? (wmode == 1 ? 3 : -4)
                                          : (wmode == 1 ? 1 : -1);
     const int64_t m = c.has_gs ? (gs_val < mmax ? gs_val : mmax) : 1;
     const int64_t want = (int64_t)k * w * d * m; /* n_alpha 2 uses the same m+ and m− */
@@ -563,6 +579,18 @@ static void test_limits(void)
     limit_case(FGQ_DT_S4, FGQ_DT_S8, 127, -128, 1, 4095, 96, 1, 255, 255, "s4 x s8 all 7 g96 M255 K4095");
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 255, 0, 2, 4128, 64, 1, 255, 255, "s4 all -8 g64 d -255 M255 K4128");
     limit_case(FGQ_DT_S4, FGQ_DT_S8, -128, 127, 2, 4095, 0, 1, 1, 0, "s4 x s8 zx -128 per channel K4095");
+    /* s3: per channel at the bound (K·4·255 <= 2^31 − 1: 2105376), groups with M = 255 (K 8256),
+     * groups of a multiple of 8 that are not of 32 (the AVX2 row's unit-aligned chunks), the VNNI
+     * layouts (decoded once, in registers, panels) with a masked tail chunk */
+    limit_case(FGQ_DT_S3, FGQ_DT_U8, 0, 255, 2, 2105376, 0, 1, 1, 0, "s3 K 2105376, w -4, d 255");
+    limit_case(FGQ_DT_S3, FGQ_DT_S8, 127, -128, 2, 2105376, 0, 1, 1, 0, "s3 x s8 zx 127, w -4, d -255");
+    limit_case(FGQ_DT_S3, FGQ_DT_U8, 0, 255, 1, 8255, 32, 1, 255, 255, "s3 all 3 g32 M255 K8255");
+    limit_case(FGQ_DT_S3, FGQ_DT_U8, 255, 0, 2, 8256, 8, 1, 255, 255, "s3 all -4 g8 d -255 M255");
+    limit_case(FGQ_DT_S3, FGQ_DT_U8, 0, 255, 2, 1001, 24, 1, 255, 255, "s3 all -4 g24 M255 K1001");
+    limit_case(FGQ_DT_S3, FGQ_DT_U8, 0, 255, 2, 4127, 1, 1, 200, 255, "s3 all -4 g1 clamp 200");
+    limit_case(FGQ_DT_S3, FGQ_DT_S8, -128, 127, 2, 4095, 0, 1, 1, 0, "s3 x s8 zx -128 per channel K4095");
+    limit_case(FGQ_DT_S3, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s3 all -4 g32 M255 K1792 panels");
+    limit_case(FGQ_DT_S3, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s3 x s8 all 3 g64 M255 K1791 panels");
     /* grouped t2 and s4 with 4+ rows where K fits a weight panel (qgemm_avx512vnni.h): 16 weight
      * rows in the lanes, the multipliers one vector a group */
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s4 all -8 g32 M255 K1792 panels");
@@ -588,7 +616,7 @@ static void test_limits(void)
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, kpan + 1, 32, 1, 255, 255, "t2 all +1 g32 past the panels' K");
 }
 
-/* Grouped t2 and s4 through the panels (qgemm_avx512vnni.h) at the shapes
+/* Grouped t2, s4 and s3 through the panels (qgemm_avx512vnni.h) at the shapes
  * their tiles split on, deterministic rather than left to the random draw:
  * M 4..17 and 64 (8-row tiles, their partial last tile, the 4-row tail),
  * N 1, 15, 16, 17 and 37 (16-row panels and a partial last one), K with
@@ -604,9 +632,9 @@ static void test_panels(void)
     static const int64_t kg[][2] = { { 32, 32 },   { 33, 32 },   { 63, 32 },   { 100, 64 },  { 127, 128 },
                                      { 128, 128 }, { 129, 128 }, { 257, 128 }, { 250, 96 },  { 300, 160 },
                                      { 200, 200 }, { 97, 300 },  { 1000, 128 }, { 1951, 32 } };
-    static const fgq_dtype wdts[] = { FGQ_DT_T2, FGQ_DT_S4 };
+    static const fgq_dtype wdts[] = { FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3 };
     int bad = 0, run = 0;
-    for (size_t wi = 0; wi < 2; wi++)
+    for (size_t wi = 0; wi < 3; wi++)
         for (size_t ki = 0; ki < sizeof kg / sizeof kg[0]; ki++)
             for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
                 const int64_t n = ns[(ki + mi) % 5];
@@ -618,8 +646,7 @@ static void test_panels(void)
                 c.m = ms[mi];
                 c.n = n;
                 c.k = kg[ki][0];
-                c.kp = c.wdt == FGQ_DT_T2 ? 4 * ((c.k + 3) / 4) : 2 * ((c.k + 1) / 2);
-                c.row_bytes = c.wdt == FGQ_DT_T2 ? (c.k + 3) / 4 : (c.k + 1) / 2;
+                w_layout(c.wdt, c.k, &c.kp, &c.row_bytes);
                 const int32_t lo = c.xdt == FGQ_DT_S8 ? -128 : 0, hi = c.xdt == FGQ_DT_S8 ? 127 : 255;
                 const int am = (int)((ki + 2 * mi + wi) % 4); /* 0, 3 random; 1 all hi; 2 all lo */
                 c.zx = am == 1 ? lo : am == 2 ? hi : rin(lo, hi);
@@ -654,9 +681,10 @@ static void test_panels(void)
                 qcase_free(&c);
             }
     CHECK_MSG(bad == 0, "panels: %d of %d cases differ", bad, run);
-    printf("  panels: %d cases on %s / %s\n", run,
+    printf("  panels: %d cases on %s / %s / %s\n", run,
            fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
-           fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name);
+           fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_S3, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name);
 }
 
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop

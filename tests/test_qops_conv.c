@@ -8,10 +8,10 @@
  *      int32, then the gemmlowp requantization re-derived here in int64
  *      (floor((x·m + 2^30) / 2^31), then a right shift rounding halves away
  *      from zero) — over >= 200 random shapes each (1-D/2-D/3-D, groups,
- *      depthwise, strides, dilations, pads, s8/s4/t2, with/without group
+ *      depthwise, strides, dilations, pads, s8/s4/s3/t2, with/without group
  *      multipliers, asym ternary, u8/s8 in and out) and at the limits
  *      (zero points at the dtype ends, K tails, M = 1, N = 1, all-zero
- *      ternary groups, s4 −8/7, the largest multipliers and shifts, K at the
+ *      ternary groups, s4 −8/7, s3 −4/3, the largest multipliers and shifts, K at the
  *      int32 bound, saturating bias);
  *  (2) float semantics: for random float weights and activations, the
  *      dequantized QCONV output is within one output step of a double
@@ -22,6 +22,7 @@
 #include "test_ops_common.h"
 
 #include "quant/affine.h"
+#include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
 
@@ -86,12 +87,17 @@ typedef struct {
 
 static int32_t code_max(fgq_dtype dt)
 {
-    return dt == FGQ_DT_S8 ? 128 : dt == FGQ_DT_S4 ? 8 : 1;
+    return dt == FGQ_DT_S8 ? 128 : dt == FGQ_DT_S4 ? 8 : dt == FGQ_DT_S3 ? 4 : 1;
 }
 
-static int64_t cpb(fgq_dtype dt)
+/* Codes and bytes of a packing unit (rows start on a unit). */
+static int64_t unit_codes(fgq_dtype dt)
 {
-    return dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : 1;
+    return dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
+}
+static int64_t unit_bytes(fgq_dtype dt)
+{
+    return dt == FGQ_DT_S3 ? 3 : 1;
 }
 
 static void qw_free(qw_t *w)
@@ -110,8 +116,9 @@ static void qw_alloc(qw_t *w, fgq_dtype wdt, int64_t rows, int64_t k, int has_gs
     w->wdt = wdt;
     w->rows = rows;
     w->k = k;
-    w->row_bytes = (k + cpb(wdt) - 1) / cpb(wdt);
-    w->kp = w->row_bytes * cpb(wdt);
+    const int64_t units = (k + unit_codes(wdt) - 1) / unit_codes(wdt);
+    w->row_bytes = units * unit_bytes(wdt);
+    w->kp = units * unit_codes(wdt);
     w->has_gs = has_gs;
     w->group = has_gs ? group : 0;
     w->nalpha = has_gs ? nalpha : 0;
@@ -133,6 +140,8 @@ static void qw_pack(qw_t *w)
             memcpy(p, c, (size_t)w->k);
         else if (w->wdt == FGQ_DT_S4)
             fgq_s4_pack(c, w->k, p);
+        else if (w->wdt == FGQ_DT_S3)
+            fgq_s3_pack(c, w->k, p);
         else
             fgq_t2_pack(c, w->k, p);
     }
@@ -396,8 +405,8 @@ static void random_act_params(fgq_dtype *xdt, fgq_dtype *ydt, int32_t *zx, int32
 
 static void random_weights_for(qw_t *w, fgq_dtype xdt, int32_t zx, int64_t rows, int64_t k)
 {
-    const fgq_dtype wdts[3] = { FGQ_DT_S8, FGQ_DT_S4, FGQ_DT_T2 };
-    fgq_dtype wdt = wdts[rnd() % 3];
+    const fgq_dtype wdts[4] = { FGQ_DT_S8, FGQ_DT_S4, FGQ_DT_T2, FGQ_DT_S3 };
+    fgq_dtype wdt = wdts[rnd() % 4];
     int has_gs = rnd() % 4 != 0;
     int32_t allowed = mmax_allowed(wdt, k, xdt, zx);
     if (allowed < 1)
@@ -615,6 +624,8 @@ static void test_qgemm_at_bound(void)
         { FGQ_DT_S8, 0, -128, 0, FGQ_DT_S8, 127, -128 },  /* s8 X, z = 127 */
         { FGQ_DT_S4, 1, -8, 255, FGQ_DT_U8, 255, 0 },     /* s4 −8, z = 255 */
         { FGQ_DT_S4, 1, 7, 255, FGQ_DT_S8, -128, 127 },
+        { FGQ_DT_S3, 1, -4, 255, FGQ_DT_U8, 255, 0 },     /* s3 −4, z = 255 */
+        { FGQ_DT_S3, 0, 3, 0, FGQ_DT_S8, -128, 127 },     /* s3 per channel, 3 */
     };
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
         const int32_t mmax = cfg[c].has_gs ? 255 : 0;
@@ -845,6 +856,18 @@ static void test_qgemm_rejects(void)
     const fgq_tensor_view *in_missing[4] = { &av, &v.w, NULL, NULL };
     CHECK_REJECTS(&nd, in_missing, &yv, FGQ_ERR_FORMAT);
     qw_free(&w);
+    /* s3: W [3, 8] for K = 7 (one 3-byte unit a row); a W shaped as for s4's Kp or K is refused */
+    qw_t w3;
+    qw_alloc(&w3, FGQ_DT_S3, 3, 7, 0, 0, 0, 0);
+    CHECK(w3.kp == 8 && w3.row_bytes == 3);
+    qw_views v3;
+    qw_make_views(&w3, &v3);
+    const fgq_tensor_view *in3[4] = { &av, &v3.w, NULL, &v3.req };
+    CHECK(op_check(&nd, in3, &yv, &e) == FGQ_OK);
+    const int64_t wd_bad[2] = { 3, 7 };
+    v3.w = qview(w3.packed, FGQ_DT_S3, 2, wd_bad);
+    CHECK_REJECTS(&nd, in3, &yv, FGQ_ERR_SHAPE);
+    qw_free(&w3);
 }
 
 /* ---- float semantics ------------------------------------------------------------ */

@@ -1,7 +1,7 @@
 /*
  * qgemm_avx512vnni.h — the tile shared by the AVX-512 VNNI QGEMM microkernels
  * (qgemm_u8s8_4x4c32__avx512vnni.c, qgemm_u8t2_4x4c32__avx512vnni.c,
- * qgemm_u8s4_4x4c32__avx512vnni.c). x86
+ * qgemm_u8s4_4x4c32__avx512vnni.c, qgemm_u8s3_4x4c32__avx512vnni.c). x86
  * only; functions carry target(...) since the build passes no -m flags (the
  * dispatch checks the CPU first). 256-bit vectors: AVX-512VL gives 32 of
  * them and the mask registers; 512-bit ones bought nothing for the s8 tiles
@@ -32,7 +32,12 @@
  * 16-bit lanes, x | x << 4 puts the low nibble in the lane's low byte and the
  * high one in its high byte, vpand 0x0F0F keeps them, and vpshufb through
  * the table 0..7, −8..−1 sign-extends each nibble to an s8 code.
- * The weight kind `wk` (VNNI_S8, VNNI_T2, VNNI_S4) is a constant at every
+ * s3 codes (units of 8 codes in 3 bytes, quant/s3.h): the 12 bytes of a
+ * chunk broadcast to both lanes, one vpshufb puts each code's low-field
+ * byte under its lane and another its high-bit byte, vptestmb against the
+ * lane's bit masks gives three masks, and 1·bit0 + 2·bit1 − 4·high is built
+ * with masked adds.
+ * The weight kind `wk` (VNNI_S8, VNNI_T2, VNNI_S4, VNNI_S3) is a constant at every
  * kernel entry, so each kind compiles to its own loops.
  */
 #ifndef FGQ_QGEMM_AVX512VNNI_H
@@ -52,7 +57,7 @@
  * into one kernel, passed the runtime's 2 KB stack limit (scripts/check_freestanding.sh) */
 #define FGQ_VNNI_STAGE static __attribute__((noinline, unused, target(FGQ_VNNI_TARGET)))
 
-enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2 }; /* weight kinds */
+enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2, VNNI_S3 = 3 }; /* weight kinds */
 
 enum {
     VNNI_NR = 4,
@@ -64,6 +69,7 @@ enum {
 typedef struct {
     __m256i rep, sel, one, two; /* t2 decode */
     __m256i nib, sx4;           /* s4 decode: nibble mask, sign-extension table */
+    __m256i s3l, s3h, s3b0, s3b1, s3bh, two8, four8; /* s3 decode: byte indices, bit masks */
     __m256i ones, flip;
 } vnni_consts;
 
@@ -77,6 +83,15 @@ FGQ_VNNI_INLINE void vnni_consts_init(vnni_consts *c, int a_s8)
     c->nib = _mm256_set1_epi8(0x0F);
     c->sx4 = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7,
                               -6, -5, -4, -3, -2, -1);
+    c->s3l = _mm256_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 3, 3, 3, 3, 4, 4, 4, 4, 6, 6, 6, 6, 7, 7, 7, 7, 9, 9, 9, 9, 10,
+                              10, 10, 10);
+    c->s3h = _mm256_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 5, 5, 5, 5, 5, 5, 5, 5, 8, 8, 8, 8, 8, 8, 8, 8, 11, 11, 11, 11,
+                              11, 11, 11, 11);
+    c->s3b0 = _mm256_set1_epi32(0x40100401);
+    c->s3b1 = _mm256_set1_epi32((int)0x80200802u);
+    c->s3bh = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    c->two8 = _mm256_set1_epi8(2);
+    c->four8 = _mm256_set1_epi8(4);
     c->ones = _mm256_set1_epi8(1);
     c->flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0);
 }
@@ -94,6 +109,16 @@ FGQ_VNNI_INLINE __m256i vnni_s4_decode(__m128i b, const vnni_consts *c)
     return _mm256_shuffle_epi8(c->sx4, _mm256_and_si256(_mm256_or_si256(x, _mm256_slli_epi16(x, 4)), c->nib));
 }
 
+/* The 12 s3 code bytes of a chunk (32 codes; zero bytes past the row) as s8 codes. */
+FGQ_VNNI_INLINE __m256i vnni_s3_decode(__m128i b, const vnni_consts *c)
+{
+    const __m256i x = _mm256_broadcastsi128_si256(b);
+    const __m256i lo = _mm256_shuffle_epi8(x, c->s3l), hi = _mm256_shuffle_epi8(x, c->s3h);
+    const __m256i v = _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(lo, c->s3b0), c->ones);
+    const __m256i v2 = _mm256_mask_add_epi8(v, _mm256_test_epi8_mask(lo, c->s3b1), v, c->two8);
+    return _mm256_mask_sub_epi8(v2, _mm256_test_epi8_mask(hi, c->s3bh), v2, c->four8);
+}
+
 /* 32 weights of `row` from k (k % 32 == 0) as s8, zero where mask is 0. */
 FGQ_VNNI_INLINE __m256i vnni_w(int wk, const uint8_t *row, int64_t k, __mmask32 mask, const vnni_consts *c)
 {
@@ -105,6 +130,11 @@ FGQ_VNNI_INLINE __m256i vnni_w(int wk, const uint8_t *row, int64_t k, __mmask32 
                                  ? (__mmask16)0xFFFF
                                  : (__mmask16)((1u << ((__builtin_popcount(mask) + 1) / 2)) - 1u);
         return _mm256_maskz_mov_epi8(mask, vnni_s4_decode(_mm_maskz_loadu_epi8(bm, row + k / 2), c));
+    }
+    if (wk == VNNI_S3) {
+        /* 12 code bytes, 3 per unit of 8 codes in the last chunk (the row ends on a unit) */
+        const __mmask16 bm = (__mmask16)((1u << (3 * ((__builtin_popcount(mask) + 7) / 8))) - 1u);
+        return _mm256_maskz_mov_epi8(mask, vnni_s3_decode(_mm_maskz_loadu_epi8(bm, row + k / 8 * 3), c));
     }
     /* 8 code bytes, fewer in the last chunk (the row may end there) */
     const __mmask16 bm = mask == (__mmask32)0xFFFFFFFFu ? (__mmask16)0xFF
@@ -168,6 +198,8 @@ FGQ_VNNI_INLINE __m256i vnni_w_full(int wk, const uint8_t *row, int64_t k, const
         return _mm256_loadu_si256((const __m256i *)(row + k));
     if (wk == VNNI_S4)
         return vnni_s4_decode(_mm_loadu_si128((const __m128i *)(row + k / 2)), c);
+    if (wk == VNNI_S3) /* 12 bytes: a 16-byte load could pass the end of the last row */
+        return vnni_s3_decode(_mm_maskz_loadu_epi8((__mmask16)0x0FFF, row + k / 8 * 3), c);
     const __m256i b = _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(row + k / 4)));
     const __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(b, c->rep), c->sel);
     return _mm256_sub_epi8(_mm256_cmpeq_epi8(v, c->two), _mm256_cmpeq_epi8(v, c->one));

@@ -1,11 +1,15 @@
 /*
- * qgemm_u8s8_1x4c16__avx2.c — QGEMM microkernels, s8 or s4 weights × u8 (or
+ * qgemm_u8s8_1x4c16__avx2.c — QGEMM microkernels, s8, s4 or s3 weights × u8 (or
  * s8) activations, one activation row × 4 weight rows a pass, k in steps of
  * 16. Reference twin: fgq_qweights_dot (qgemm_dispatch.h has the contract).
  * The s4 row (fgq_qgemm_u8s4_1x4c16__avx2) is the same loop with each
  * 16-code chunk (8 bytes, low nibble first) widened to int8 first:
  * lo = b & 15, hi = b >> 4, interleaved, then (v ^ 8) − 8 sign-extends the
- * nibble; |w| <= 8 <= 128, so every bound below holds as for s8.
+ * nibble; |w| <= 8 <= 128, so every bound below holds as for s8. The s3 row
+ * (fgq_qgemm_u8s3_1x4c16__avx2) widens each 16-code chunk (two units, 6
+ * bytes, k a multiple of 8): vpshufb puts each code's low-field byte and
+ * high-bit byte under its lane, vpcmpeqb against the lane's bit masks gives
+ * 0/−1 per bit, and 0 − b0 − 2·b1 + (high & −4) is the code, −4..3.
  *
  * Exactness. No vpmaddubsw: its u8·s8 pair sums saturate in int16
  * (2·255·127 = 64770 > 32767). Both operands are widened instead:
@@ -22,20 +26,35 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
-/* w[k .. k+16) of one row as int16: s8 bytes, or (s4, k even) 8 bytes of nibbles. */
-FGQ_AVX2_INLINE __m256i w16(const uint8_t *p, int64_t k, int s4)
+enum { W_S8 = 0, W_S4 = 1, W_S3 = 2 }; /* weight kinds */
+
+/* w[k .. k+16) of one row as int16: s8 bytes, (s4, k even) 8 bytes of nibbles
+ * or (s3, k % 8 == 0) two 3-byte units. */
+FGQ_AVX2_INLINE __m256i w16(const uint8_t *p, int64_t k, int wk)
 {
-    if (!s4)
+    if (wk == W_S8)
         return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + k)));
+    if (wk == W_S3) {
+        int64_t u = 0;
+        memcpy(&u, p + k / 8 * 3, 6); /* exactly the chunk's bytes: the row may end there */
+        const __m128i b = _mm_cvtsi64_si128(u);
+        const __m128i lo = _mm_shuffle_epi8(b, _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 3, 3, 3, 3, 4, 4, 4, 4));
+        const __m128i hi = _mm_shuffle_epi8(b, _mm_setr_epi8(2, 2, 2, 2, 2, 2, 2, 2, 5, 5, 5, 5, 5, 5, 5, 5));
+        const __m128i m0 = _mm_set1_epi32(0x40100401), m1 = _mm_set1_epi32((int)0x80200802u);
+        const __m128i mh = _mm_set1_epi64x((long long)0x8040201008040201ull);
+        const __m128i b0 = _mm_cmpeq_epi8(_mm_and_si128(lo, m0), m0), b1 = _mm_cmpeq_epi8(_mm_and_si128(lo, m1), m1);
+        const __m128i h = _mm_and_si128(_mm_cmpeq_epi8(_mm_and_si128(hi, mh), mh), _mm_set1_epi8((char)0xFC));
+        return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_sub_epi8(_mm_sub_epi8(h, b0), b1), b1));
+    }
     const __m128i b = _mm_loadl_epi64((const __m128i *)(p + (k >> 1))), m4 = _mm_set1_epi8(15);
     const __m128i lo = _mm_and_si128(b, m4), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m4);
     const __m128i v = _mm_unpacklo_epi8(lo, hi), e8 = _mm_set1_epi8(8);
     return _mm256_cvtepi8_epi16(_mm_sub_epi8(_mm_xor_si128(v, e8), e8));
 }
-#define W16(p, k) w16((p), (k), s4)
+#define W16(p, k) w16((p), (k), wk)
 
 FGQ_AVX2_INLINE void u8s8_block4(const fgq_qweights *qw, const int64_t *rows, const void *a, int a_s8, int32_t zx,
-                                 const qgemm_narrow *nw, int s4, int32_t *out)
+                                 const qgemm_narrow *nw, int wk, int32_t *out)
 {
     const int64_t K = qw->k, rb = qw->row_bytes;
     const uint8_t *w0 = qw->codes + rows[0] * rb, *w1 = qw->codes + rows[1] * rb;
@@ -96,7 +115,7 @@ FGQ_AVX2_INLINE void u8s8_block4(const fgq_qweights *qw, const int64_t *rows, co
 }
 
 FGQ_AVX2_INLINE void u8s8_rows(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
-                               int s4, int32_t *dot)
+                               int wk, int32_t *dot)
 {
     qgemm_narrow nw;
     const qgemm_narrow *pnw = qgemm_narrow_init(qw, &nw) ? &nw : NULL;
@@ -106,7 +125,7 @@ FGQ_AVX2_INLINE void u8s8_rows(const fgq_qweights *qw, int64_t j0, int64_t n, co
         for (int r = 0; r < 4; r++)
             rows[r] = j0 + (i + r < n ? i + r : n - 1);
         int32_t out[4];
-        u8s8_block4(qw, rows, a, a_s8, zx, pnw, s4, out);
+        u8s8_block4(qw, rows, a, a_s8, zx, pnw, wk, out);
         for (int r = 0; r < 4 && i + r < n; r++)
             dot[i + r] = out[r];
     }
@@ -116,9 +135,9 @@ FGQ_AVX2_FN void fgq_qgemm_u8s8_1x4c16__avx2(const fgq_qweights *qw, int64_t j0,
                                              int32_t zx, int32_t *dot)
 {
     if (a_s8)
-        u8s8_rows(qw, j0, n, a, 1, zx, 0, dot);
+        u8s8_rows(qw, j0, n, a, 1, zx, W_S8, dot);
     else
-        u8s8_rows(qw, j0, n, a, 0, zx, 0, dot);
+        u8s8_rows(qw, j0, n, a, 0, zx, W_S8, dot);
 }
 
 /* Chunks start at even k (two codes a byte) unless groups are odd and wider
@@ -132,9 +151,27 @@ FGQ_AVX2_FN void fgq_qgemm_u8s4_1x4c16__avx2(const fgq_qweights *qw, int64_t j0,
                                              int32_t zx, int32_t *dot)
 {
     if (a_s8)
-        u8s8_rows(qw, j0, n, a, 1, zx, 1, dot);
+        u8s8_rows(qw, j0, n, a, 1, zx, W_S4, dot);
     else
-        u8s8_rows(qw, j0, n, a, 0, zx, 1, dot);
+        u8s8_rows(qw, j0, n, a, 0, zx, W_S4, dot);
+}
+
+/* Chunks start on a unit (8 codes): groups of a multiple of 8, or the lane
+ * multipliers' 1, 2, 4 (chunks at multiples of 16); others stay with the
+ * reference. */
+int fgq_qgemm_s3_fits(const fgq_qweights *qw)
+{
+    return !qw->has_gs || qw->n_groups < 2 || qw->group % 8 == 0 || qw->group == 1 || qw->group == 2 ||
+           qw->group == 4;
+}
+
+FGQ_AVX2_FN void fgq_qgemm_u8s3_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                             int32_t zx, int32_t *dot)
+{
+    if (a_s8)
+        u8s8_rows(qw, j0, n, a, 1, zx, W_S3, dot);
+    else
+        u8s8_rows(qw, j0, n, a, 0, zx, W_S3, dot);
 }
 
 #endif /* x86 */

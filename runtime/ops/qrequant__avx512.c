@@ -101,7 +101,7 @@ FGQ_AVX512_INLINE void rq_channel(const fgq_qweights *qw, int64_t c, const int32
 
 static int64_t rq_code_max(const fgq_qweights *qw)
 {
-    return qw->dtype == FGQ_DT_S8 ? 128 : qw->dtype == FGQ_DT_S4 ? 8 : 1;
+    return fgq_qw_code_max(qw->dtype);
 }
 
 FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot,

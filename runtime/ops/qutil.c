@@ -68,6 +68,8 @@ int32_t fgq_qw_code_max(fgq_dtype dt)
         return 128;
     case FGQ_DT_S4:
         return 8;
+    case FGQ_DT_S3:
+        return 4;
     case FGQ_DT_T2:
         return 1;
     default:
@@ -75,10 +77,11 @@ int32_t fgq_qw_code_max(fgq_dtype dt)
     }
 }
 
-/* Codes per byte of a weight dtype. */
-static int64_t codes_per_byte(fgq_dtype dt)
+/* A row's packing unit: `codes` codes in `bytes` bytes (rows start on a unit). */
+static void pack_unit(fgq_dtype dt, int64_t *codes, int64_t *bytes)
 {
-    return dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : 1;
+    *codes = dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
+    *bytes = dt == FGQ_DT_S3 ? 3 : 1;
 }
 
 static fgq_status check_dims2(const fgq_node_view *node, const fgq_tensor_view *t, const char *what, fgq_dtype dt,
@@ -111,14 +114,15 @@ static fgq_status qweights_check_impl(const fgq_node_view *node, const fgq_tenso
     const int32_t *ip = node->iparams;
     const int32_t cmax = fgq_qw_code_max(w->dtype);
     if (cmax == 0)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "W has dtype %s, expected s8, s4 or t2",
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "W has dtype %s, expected s8, s4, s3 or t2",
                         FGQ_NODE_ARGS(node), fgq_dtype_name(w->dtype));
     if (k < 1 || rows < 1)
         return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "reduction length %lld and %lld output channels, expected >= 1",
                         FGQ_NODE_ARGS(node), (long long)k, (long long)rows);
-    const int64_t cpb = codes_per_byte(w->dtype);
-    const int64_t row_bytes = (k + cpb - 1) / cpb;
-    fgq_status st = check_dims2(node, w, "W", w->dtype, 2, rows, row_bytes * cpb, 0, err);
+    int64_t unit_codes, unit_bytes;
+    pack_unit(w->dtype, &unit_codes, &unit_bytes);
+    const int64_t units = (k + unit_codes - 1) / unit_codes, row_bytes = units * unit_bytes;
+    fgq_status st = check_dims2(node, w, "W", w->dtype, 2, rows, units * unit_codes, 0, err);
     if (st != FGQ_OK)
         return st;
     if (b != NULL && (st = check_dims2(node, b, "bias", b_dt, 1, rows, 0, 0, err)) != FGQ_OK)

@@ -93,7 +93,7 @@ static void walk_next_row(walker *w)
 
 static int whole_byte(fgq_dtype dt)
 {
-    return dt != FGQ_DT_T2 && dt != FGQ_DT_S4 && fgq_dtype_size(dt) > 0;
+    return fgq_dtype_size(dt) > 0;
 }
 
 static int castable(fgq_dtype dt)

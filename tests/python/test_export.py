@@ -180,7 +180,7 @@ def test_float_node_tests_export_matches_onnx_expected(tmp_path):
 
 # ---- quantized -----------------------------------------------------------------------------------
 
-POLICIES = ["s8", "ternary:g4", "ternary:g16:asym", "s4:g8"]
+POLICIES = ["s8", "ternary:g4", "ternary:g16:asym", "s4:g8", "s3:g8"]
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +280,13 @@ def test_group_scales_export_as_blocked_dequantize(tmp_path, quantized):
     (dq,) = weight_dq_nodes(m, "Convolution110")
     init = {t.name: t for t in m.graph.initializer}
     assert init[dq.input[0]].data_type == onnx.TensorProto.INT4 and attrs(dq)["block_size"] == 8
+
+    _, m = export_checked(tmp_path, quantized["s3:g8"], "s3.onnx")  # ONNX has no 3-bit type: INT8 codes
+    (dq,) = weight_dq_nodes(m, "Convolution110")
+    init = {t.name: t for t in m.graph.initializer}
+    codes = numpy_helper.to_array(init[dq.input[0]])
+    assert codes.dtype == np.int8 and codes.min() >= -4 and codes.max() <= 3 and attrs(dq)["block_size"] == 8
+    assert len(np.unique(codes)) > 3  # a real 3-bit grid, not ternary
 
 
 # ---- bad input ------------------------------------------------------------------------------------

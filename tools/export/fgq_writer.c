@@ -55,6 +55,8 @@ static int64_t tensor_bytes(const fgq_ir_tensor *t)
         return (n + 3) / 4;
     if (t->dtype == FGQ_DT_S4)
         return (n + 1) / 2;
+    if (t->dtype == FGQ_DT_S3)
+        return (n * 3 + 7) / 8; /* rows of whole 3-byte units: n·3/8 exactly */
     size_t es = fgq_dtype_size(t->dtype);
     if (es == 0 || n > INT64_MAX / (int64_t)es)
         return -1;

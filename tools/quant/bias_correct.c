@@ -216,7 +216,7 @@ fgq_status fgq_bias_correct(const fgq_layer_ctx *c, int32_t i, const fgq_policy 
                                const float *deq, float *bias)
 {
     const fgq_bias_correction bc = c->cfg->bias_correction;
-    if (bc == FGQ_BC_OFF || (bc != FGQ_BC_ON && pol->kind != FGQ_WQ_T2 && pol->kind != FGQ_WQ_S4))
+    if (bc == FGQ_BC_OFF || (bc != FGQ_BC_ON && !fgq_wq_below_8_bits(pol->kind)))
         return FGQ_OK;
     const fgq_ir_node *n = &c->fg->nodes[i];
     const fgq_input_means *m = c->cfg->means;

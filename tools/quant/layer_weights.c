@@ -5,6 +5,7 @@
 
 #include "ops/ops_q.h"
 #include "quant/format/wformat.h"
+#include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/solve/gptq.h"
 #include "quant/stats/hessian.h"
@@ -16,6 +17,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Row r's k codes (s8, s4, s3; t2 in its own layout) packed into dst. */
+static void pack_codes(fgq_dtype dt, const int8_t *codes, int64_t k, uint8_t *dst)
+{
+    if (dt == FGQ_DT_T2)
+        fgq_t2_pack(codes, k, dst);
+    else if (dt == FGQ_DT_S4)
+        fgq_s4_pack(codes, k, dst);
+    else if (dt == FGQ_DT_S3)
+        fgq_s3_pack(codes, k, dst);
+    else
+        memcpy(dst, codes, (size_t)k);
+}
 
 void fgq_layer_qweights_free(fgq_layer_qweights *w)
 {
@@ -94,9 +108,10 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
     }
     const int32_t cmax = fgq_qw_code_max(q->dt);
-    const int64_t cpb = q->dt == FGQ_DT_T2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : 1;
-    q->row_bytes = (k + cpb - 1) / cpb;
-    q->kp = q->row_bytes * cpb;
+    /* rows start on a packing unit: 4 t2 codes a byte, 2 s4, 8 s3 in 3 bytes */
+    const int64_t unit = q->dt == FGQ_DT_T2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : q->dt == FGQ_DT_S3 ? 8 : 1;
+    q->kp = (k + unit - 1) / unit * unit;
+    q->row_bytes = q->dt == FGQ_DT_S3 ? fgq_s3_row_bytes(k) : q->kp / unit;
     q->group = per_tensor ? k : pw.layout.group;
     q->n_groups = per_tensor ? 1 : pw.layout.n_groups;
     if (q->dt == FGQ_DT_T2) {
@@ -153,10 +168,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
                 float v = roundf(w[r * k + i] / s);
                 tmp[i] = (int8_t)(v > (float)cmax ? cmax : v < (float)-cmax ? -cmax : v);
             }
-            if (q->dt == FGQ_DT_S4)
-                fgq_s4_pack(tmp, k, pw.codes + r * q->row_bytes);
-            else
-                memcpy(pw.codes + r * q->row_bytes, tmp, (size_t)k);
+            pack_codes(q->dt, tmp, k, pw.codes + r * q->row_bytes);
             free(tmp);
             q->s_row[r] = s;
         }
@@ -169,7 +181,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
             return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "layer '%s': reduction length %lld exceeds the int32 bound",
                             layer, (long long)k);
         }
-        const int qmax = q->dt == FGQ_DT_S4 ? 7 : 127;
+        const int qmax = q->dt == FGQ_DT_S4 ? 7 : q->dt == FGQ_DT_S3 ? 3 : 127;
         int64_t ng = q->n_groups;
         q->n_alpha = 1;
         q->codes = calloc((size_t)(rows * q->row_bytes) + 1, 1);
@@ -208,10 +220,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
                     tmp[i] = (int8_t)v;
                 }
             }
-            if (q->dt == FGQ_DT_S4)
-                fgq_s4_pack(tmp, k, q->codes + r * q->row_bytes);
-            else
-                memcpy(q->codes + r * q->row_bytes, tmp, (size_t)k);
+            pack_codes(q->dt, tmp, k, q->codes + r * q->row_bytes);
         }
         q->mmax = mused;
         free(tmp);
@@ -394,7 +403,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
 {
     const fgq_hessians *hs = c->cfg->hessians;
     if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL ||
-        !(q->dt == FGQ_DT_S8 || q->dt == FGQ_DT_S4 || q->dt == FGQ_DT_T2))
+        !(q->dt == FGQ_DT_S8 || q->dt == FGQ_DT_S4 || q->dt == FGQ_DT_S3 || q->dt == FGQ_DT_T2))
         return FGQ_OK;
     const fgq_layer_hessian *lh = hs->layer[node];
     const int64_t groups = lh->view.groups;
@@ -404,7 +413,10 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     const int32_t cmax = fgq_qw_code_max(q->dt);
     fgq_gptq_grid grid;
     memset(&grid, 0, sizeof grid);
-    grid.kind = q->dt == FGQ_DT_T2 ? FGQ_WQ_T2 : q->dt == FGQ_DT_S4 ? FGQ_WQ_S4 : FGQ_WQ_S8;
+    grid.kind = q->dt == FGQ_DT_T2   ? FGQ_WQ_T2
+                : q->dt == FGQ_DT_S4 ? FGQ_WQ_S4
+                : q->dt == FGQ_DT_S3 ? FGQ_WQ_S3
+                                     : FGQ_WQ_S8;
     grid.solver = p->solver;
     grid.group = q->group;
     grid.n_alpha = q->dt == FGQ_DT_T2 ? q->n_alpha : 1;
@@ -474,12 +486,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
         for (int64_t r = 0; r < rows; r++) {
             const int8_t *cr = codes + r * k;
             uint8_t *dst = q->codes + r * q->row_bytes;
-            if (q->dt == FGQ_DT_T2)
-                fgq_t2_pack(cr, k, dst);
-            else if (q->dt == FGQ_DT_S4)
-                fgq_s4_pack(cr, k, dst);
-            else
-                memcpy(dst, cr, (size_t)k);
+            pack_codes(q->dt, cr, k, dst);
         }
         if (ng > 0) {
             int32_t m = 1;

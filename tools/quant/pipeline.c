@@ -103,7 +103,7 @@ int fgq_quant_below_8_bits(const fgq_graph *fg, const fgq_quant_config *cfg)
 {
     fgq_policy pol;
     for (int32_t i = 0; i < fg->n_nodes; i++)
-        if (fgq_quant_layer_policy(fg, cfg, i, &pol) && (pol.kind == FGQ_WQ_S4 || pol.kind == FGQ_WQ_T2))
+        if (fgq_quant_layer_policy(fg, cfg, i, &pol) && fgq_wq_below_8_bits(pol.kind))
             return 1;
     return 0;
 }

@@ -1457,12 +1457,10 @@ int fgq_quant_config_wants_means(const fgq_quant_config *cfg)
         return 1;
     if (cfg->bias_correction != FGQ_BC_DEFAULT)
         return 0;
-    int want = cfg->weights.kind == FGQ_WQ_T2 || cfg->weights.kind == FGQ_WQ_S4 ||
-               (cfg->edge_set && (cfg->edge.kind == FGQ_WQ_T2 || cfg->edge.kind == FGQ_WQ_S4)) ||
-               (cfg->dw_set && (cfg->dw.kind == FGQ_WQ_T2 || cfg->dw.kind == FGQ_WQ_S4));
+    int want = fgq_wq_below_8_bits(cfg->weights.kind) || (cfg->edge_set && fgq_wq_below_8_bits(cfg->edge.kind)) ||
+               (cfg->dw_set && fgq_wq_below_8_bits(cfg->dw.kind));
     for (int32_t o = 0; o < cfg->n_overrides; o++)
-        want |= !cfg->overrides[o].keep_float &&
-                (cfg->overrides[o].policy.kind == FGQ_WQ_T2 || cfg->overrides[o].policy.kind == FGQ_WQ_S4);
+        want |= !cfg->overrides[o].keep_float && fgq_wq_below_8_bits(cfg->overrides[o].policy.kind);
     return want;
 }
 

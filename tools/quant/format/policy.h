@@ -7,7 +7,9 @@
  *   u8                       affine u8, per tensor, TF min/max (z nudged, 0.0 exact)
  *   s8                       symmetric s8 per output channel (row), z = 0, -127..127
  *   s4                       symmetric s4 per output channel (row), -7..7 (GPTQ -8..7)
- *   s8:gN  s4:gN             symmetric, one scale per group of N along k (s4: -7..7; GPTQ -8..7)
+ *   s3                       symmetric s3 per output channel (row), -3..3 (GPTQ -4..3)
+ *   s8:gN  s4:gN  s3:gN      symmetric, one scale per group of N along k (s4: -7..7, s3: -3..3;
+ *                            GPTQ -8..7, -4..3)
  *   ternary:gN[:SOLVER]      FGQ ternary, groups of N, SOLVER twn|exact|asym (default exact)
  *   ternary:SOLVER           ternary with one group per row (N = k)
  * N is a decimal integer in 1..2147483647. A group longer than k means one
@@ -32,7 +34,8 @@ typedef enum {
     FGQ_WQ_S8 = 2,
     FGQ_WQ_S4 = 3,
     FGQ_WQ_T2 = 4,
-    FGQ_WQ_COUNT = 5,
+    FGQ_WQ_S3 = 5,
+    FGQ_WQ_COUNT = 6,
 } fgq_wq_kind;
 
 typedef struct {
@@ -40,6 +43,13 @@ typedef struct {
     int64_t group;             /* group length N along k; 0 = one group per row (N = k) */
     fgq_ternary_solver solver; /* FGQ_WQ_T2 only; FGQ_TERNARY_EXACT otherwise */
 } fgq_policy;
+
+/* 1 for the formats below 8 bits (s4, s3, ternary): the ones whose defaults keep the first/last
+ * and depthwise layers s8 and turn bias correction on. */
+static inline int fgq_wq_below_8_bits(fgq_wq_kind kind)
+{
+    return kind == FGQ_WQ_S4 || kind == FGQ_WQ_S3 || kind == FGQ_WQ_T2;
+}
 
 /* Parses `text`; FGQ_ERR_VALUE with a message listing the valid forms when
  * it is not one of them. */

@@ -2,6 +2,7 @@
 #include "quant/format/wformat.h"
 
 #include "quant/affine.h"
+#include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
 #include "quant/format/ternary.h"
@@ -148,7 +149,7 @@ static void s8_dequantize_rows(const fgq_packed_weights *pw, float *out)
     }
 }
 
-/* ---- s4: symmetric per group, -7..7, two per byte --------------------------------- */
+/* ---- s4 and s3: symmetric per group, -7..7 / -3..3, packed -------------------- */
 
 static void s4_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layout *o)
 {
@@ -157,25 +158,45 @@ static void s4_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layou
     o->n_scales = rows * o->n_groups;
 }
 
-static fgq_status s4_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_error *err)
+static void s3_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layout *o)
+{
+    layout_common(fgq_policy_group_for(p, k), rows, k, o);
+    o->row_bytes = fgq_s3_row_bytes(k);
+    o->n_scales = rows * o->n_groups;
+}
+
+/* Round to nearest on -qmax..qmax per group, packed by `pack` (fgq_s4_pack, fgq_s3_pack). */
+static fgq_status subbyte_quantize_rows(const float *w, fgq_packed_weights *pw, int qmax,
+                                        void (*pack)(const int8_t *, int64_t, uint8_t *), fgq_error *err)
 {
     int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
     int8_t *q = malloc((size_t)k);
     if (q == NULL)
-        return fgq_fail(err, FGQ_ERR_NOMEM, "s4 quantization: no memory for a row of %lld", (long long)k);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "s%d quantization: no memory for a row of %lld", qmax == 7 ? 4 : 3,
+                        (long long)k);
     for (int64_t r = 0; r < pw->rows; r++) {
         const float *wr = w + r * k;
         for (int64_t g = 0; g < ng; g++) {
             int64_t g0 = g * group, len = g0 + group < k ? group : k - g0;
-            float s = symmetric_scale(group_amax(wr + g0, len), 7);
+            float s = symmetric_scale(group_amax(wr + g0, len), qmax);
             pw->scales[r * ng + g] = s;
             for (int64_t i = g0; i < g0 + len; i++)
-                q[i] = symmetric_quantize(wr[i], s, 7);
+                q[i] = symmetric_quantize(wr[i], s, qmax);
         }
-        fgq_s4_pack(q, k, pw->codes + r * pw->layout.row_bytes);
+        pack(q, k, pw->codes + r * pw->layout.row_bytes);
     }
     free(q);
     return FGQ_OK;
+}
+
+static fgq_status s4_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_error *err)
+{
+    return subbyte_quantize_rows(w, pw, 7, fgq_s4_pack, err);
+}
+
+static fgq_status s3_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_error *err)
+{
+    return subbyte_quantize_rows(w, pw, 3, fgq_s3_pack, err);
 }
 
 static void s4_dequantize_rows(const fgq_packed_weights *pw, float *out)
@@ -184,6 +205,16 @@ static void s4_dequantize_rows(const fgq_packed_weights *pw, float *out)
     for (int64_t r = 0; r < pw->rows; r++)
         fgq_s4_dequantize_row_f32(pw->codes + r * pw->layout.row_bytes, k, pw->layout.group,
                                   pw->scales + r * ng, out + r * k);
+}
+
+static void s3_dequantize_rows(const fgq_packed_weights *pw, float *out)
+{
+    int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
+    for (int64_t r = 0; r < pw->rows; r++) {
+        const uint8_t *row = pw->codes + r * pw->layout.row_bytes;
+        for (int64_t i = 0; i < k; i++)
+            out[r * k + i] = (float)fgq_s3_get(row, i) * pw->scales[r * ng + i / group];
+    }
 }
 
 /* ---- t2: FGQ ternary ------------------------------------------------------------ */
@@ -261,6 +292,7 @@ static const fgq_wq_traits wq_traits[FGQ_WQ_COUNT] = {
     [FGQ_WQ_S8] = {FGQ_WQ_S8, "s8", FGQ_DT_S8, s8_layout, s8_quantize_rows, s8_dequantize_rows},
     [FGQ_WQ_S4] = {FGQ_WQ_S4, "s4", FGQ_DT_S4, s4_layout, s4_quantize_rows, s4_dequantize_rows},
     [FGQ_WQ_T2] = {FGQ_WQ_T2, "ternary", FGQ_DT_T2, t2_layout, t2_quantize_rows, t2_dequantize_rows},
+    [FGQ_WQ_S3] = {FGQ_WQ_S3, "s3", FGQ_DT_S3, s3_layout, s3_quantize_rows, s3_dequantize_rows},
 };
 
 const fgq_wq_traits *fgq_wq_traits_of(fgq_wq_kind kind)

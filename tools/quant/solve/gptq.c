@@ -9,7 +9,7 @@
 
 int32_t fgq_gptq_code_max(fgq_wq_kind kind)
 {
-    return kind == FGQ_WQ_S4 ? 7 : kind == FGQ_WQ_T2 ? 1 : 127;
+    return kind == FGQ_WQ_S4 ? 7 : kind == FGQ_WQ_S3 ? 3 : kind == FGQ_WQ_T2 ? 1 : 127;
 }
 
 /*
@@ -327,10 +327,11 @@ static double clampd(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Lowest code of a kind: s4 uses the whole nibble (-8..7), s8 stays symmetric (-127..127). */
+/* Lowest code of a kind: s4 and s3 use their whole range (-8..7, -4..3), s8 stays symmetric
+ * (-127..127). */
 static int32_t code_min(fgq_wq_kind kind)
 {
-    return kind == FGQ_WQ_S4 ? -8 : -fgq_gptq_code_max(kind);
+    return kind == FGQ_WQ_S4 ? -8 : kind == FGQ_WQ_S3 ? -4 : -fgq_gptq_code_max(kind);
 }
 
 /* Σ wt_i·(x_i − q_i)² of a group on the step `step` (wt NULL: all 1). */
