@@ -57,7 +57,7 @@ size_t fgq_dtype_size(fgq_dtype dt)
     case FGQ_DT_S64: return 8;
     case FGQ_DT_F16: return 2;
     case FGQ_DT_U8: case FGQ_DT_S8: case FGQ_DT_BOOL: return 1;
-    case FGQ_DT_T2: case FGQ_DT_S4: case FGQ_DT_S3: case FGQ_DT_UNDEF: return 0;
+    case FGQ_DT_T2: case FGQ_DT_S4: case FGQ_DT_S3: case FGQ_DT_S2: case FGQ_DT_UNDEF: return 0;
     }
     return 0;
 }
@@ -76,6 +76,7 @@ const char *fgq_dtype_name(fgq_dtype dt)
     case FGQ_DT_T2: return "t2";
     case FGQ_DT_S4: return "s4";
     case FGQ_DT_S3: return "s3";
+    case FGQ_DT_S2: return "s2";
     }
     return "?";
 }

@@ -66,6 +66,7 @@ typedef enum {
     FGQ_DT_T2 = 8, /* ternary 2-bit codes, four per byte (see runtime/quant/t2.h) */
     FGQ_DT_S4 = 9, /* signed 4-bit, two per byte, low nibble first */
     FGQ_DT_S3 = 10, /* signed 3-bit, 8 in 3 bytes (see runtime/quant/s3.h) */
+    FGQ_DT_S2 = 11, /* 2-bit four levels -3, -1, 1, 3, four per byte (see runtime/quant/s2.h) */
 } fgq_dtype;
 
 /* Size in bytes of one element; 0 for sub-byte or undefined types. */

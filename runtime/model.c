@@ -84,13 +84,13 @@ static int32_t t_last(const fgq_model *m, int32_t t)
 
 static int dtype_known(uint32_t dt)
 {
-    return dt >= FGQ_DT_F32 && dt <= FGQ_DT_S3;
+    return dt >= FGQ_DT_F32 && dt <= FGQ_DT_S2;
 }
 
-/* Bits per element: sub-byte types pack (T2: 4 per byte, S4: 2 per byte, S3: 8 per 3 bytes). */
+/* Bits per element: sub-byte types pack (T2, S2: 4 per byte, S4: 2 per byte, S3: 8 per 3 bytes). */
 static uint64_t dtype_bits(uint32_t dt)
 {
-    if (dt == FGQ_DT_T2)
+    if (dt == FGQ_DT_T2 || dt == FGQ_DT_S2)
         return 2;
     if (dt == FGQ_DT_S4)
         return 4;

@@ -80,6 +80,7 @@ MODELS = {
 CELLS = [
     ("s8", ["--weights", "s8"]),
     ("s4:g32", ["--weights", "s4:g32"]),
+    ("s3:g32", ["--weights", "s3:g32"]),
     ("s4:g32 depthwise s4", ["--weights", "s4:g32", "--depthwise", "same"]),
     ("s4:g32 sequential", ["--weights", "s4:g32", "--sequential", "on"]),
     ("ternary:g4 gptq depthwise t2", ["--weights", "ternary:g4:exact", "--solver", "gptq", "--depthwise", "same"]),

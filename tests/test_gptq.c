@@ -11,7 +11,8 @@
  *    same codes, same group multipliers, same values;
  *  - the point of it: the output error ‖(W − Q)X‖² on inputs X, random and
  *    correlated, measured on samples not used for H, below plain rounding's
- *    for every grid (s8, s8:g32, s4, s4:g32, s3, s3:g32, ternary g4/g16/g64, twn/exact/asym);
+ *    for every grid (s8, s8:g32, s4, s4:g32, s3, s3:g32, s2, s2:g16, ternary g4/g16/g64,
+ *    twn/exact/asym);
  *  - columns whose input is always 0 get plain rounding and push nothing;
  *  - H from a convolution's im2col definition written out in the test.
  */
@@ -145,6 +146,7 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
     const int64_t group = g->mmax > 0 ? g->group : k, ng = (k + group - 1) / group;
     const int na = g->n_alpha == 2 ? 2 : 1, cmax = fgq_gptq_code_max(g->kind);
     const int cmin = g->kind == FGQ_WQ_S4 ? -8 : g->kind == FGQ_WQ_S3 ? -4 : -cmax; /* s4, s3: the whole range */
+    const int odd = g->kind == FGQ_WQ_S2; /* s2's levels: the odd codes -3, -1, 1, 3 */
     double *a = malloc(sizeof(double) * (size_t)(k * 2 * k)), *hinv = malloc(sizeof(double) * (size_t)(k * k));
     double *wr = malloc(sizeof(double) * (size_t)k), *hi = malloc(sizeof(double) * (size_t)(k * k));
     double mean = 0.0;
@@ -218,7 +220,8 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
                         for (double c = m0; c >= lo; c -= stride) {
                             double e = 0.0;
                             for (int64_t i = 0; i < len; i++) {
-                                double cc = nearbyint(wr[j + i] / (c * s));
+                                double cc = odd ? 2.0 * nearbyint((wr[j + i] / (c * s) - 1.0) / 2.0) + 1.0
+                                                : nearbyint(wr[j + i] / (c * s));
                                 cc = cc > cmax ? cmax : cc < cmin ? cmin : cc;
                                 e += (wr[j + i] - cc * c * s) * (wr[j + i] - cc * c * s) / dd[j + i];
                             }
@@ -243,7 +246,7 @@ static void reference(const fgq_gptq_grid *g, const float *w, int64_t rows, int6
                 c = x > 0 && pos > 0 && x > 0.5 * pos ? 1 : x < 0 && neg > 0 && -x > 0.5 * neg ? -1 : 0;
                 q = c == 0 ? 0.0f : (float)c * (float)(c > 0 ? mp : mn) * (float)s;
             } else {
-                double cc = nearbyint(x / pos);
+                double cc = odd ? 2.0 * nearbyint((x / pos - 1.0) / 2.0) + 1.0 : nearbyint(x / pos);
                 c = (int)(cc > cmax ? cmax : cc < cmin ? cmin : cc);
                 q = (float)c * (float)mp * (float)s;
             }
@@ -278,6 +281,7 @@ static const grid_case k_cases[] = {
     {FGQ_WQ_S8, FGQ_TERNARY_EXACT, 0, 1},   {FGQ_WQ_S8, FGQ_TERNARY_EXACT, 32, 1},
     {FGQ_WQ_S4, FGQ_TERNARY_EXACT, 0, 1},   {FGQ_WQ_S4, FGQ_TERNARY_EXACT, 32, 1},
     {FGQ_WQ_S3, FGQ_TERNARY_EXACT, 0, 1},   {FGQ_WQ_S3, FGQ_TERNARY_EXACT, 32, 1},
+    {FGQ_WQ_S2, FGQ_TERNARY_EXACT, 0, 1},   {FGQ_WQ_S2, FGQ_TERNARY_EXACT, 16, 1},
     {FGQ_WQ_T2, FGQ_TERNARY_EXACT, 4, 1},   {FGQ_WQ_T2, FGQ_TERNARY_EXACT, 16, 1},
     {FGQ_WQ_T2, FGQ_TERNARY_EXACT, 64, 1},  {FGQ_WQ_T2, FGQ_TERNARY_TWN, 16, 1},
     {FGQ_WQ_T2, FGQ_TERNARY_ASYM, 16, 2},

@@ -13,15 +13,16 @@
  * and 2 threads are memcmp-equal to those under FGQ_KERNELS_REF. 1000
  * random shapes of every kind, 1000 depthwise ones and 1000 of the layers
  * the packed kernels qconv_u8s8_4x32c4__avx512vnni,
- * qconv_u8t2_2x32c4__avx512vnni, qconv_u8s4_2x32c4__avx512vnni and qconv_u8s3_2x32c4__avx512vnni take
+ * qconv_u8t2_2x32c4__avx512vnni, qconv_u8s4_2x32c4__avx512vnni, qconv_u8s3_2x32c4__avx512vnni and
+ * qconv_u8s2_2x32c4__avx512vnni take
  * (the im2col tiles, the padded copy, the interior 4/8-byte rows, the depthwise planes and the packed kernels
  * each see hundreds or more): 1-D/2-D/3-D, batch 1–2, groups 1, 2 and depthwise, kernel,
  * stride, dilation and both pads, inputs smaller than the kernel's reach
  * with padding, K from 1 to ~1000 (tails of every vector width), C_out past
- * one 64-channel block, weights s8/t2/s4/s3 with and without group
+ * one 64-channel block, weights s8/t2/s4/s3/s2 with and without group
  * multipliers (32·j groups for the VNNI rows, other sizes and asymmetric
  * ternary for the AVX2 rows), zero points at both ends, extreme inputs.
- * The packed t2/s4/s3 layers take both weight paths: rows decoded once per
+ * The packed t2/s4/s3/s2 layers take both weight paths: rows decoded once per
  * group into QCONV's scratch (most), and per channel pair where a group's
  * rows pass FGQ_QCONV_WCACHE_BYTES (wide and deep layers: a few dozen plans).
  * Skips (passes) where the CPU has no optimized kernel.
@@ -112,24 +113,29 @@ static void make_case(ccase *c, int it, int mode)
     c->qmax = rnd() % 2 ? yhi : rin(c->zy, yhi);
 
     const int wc = (int)(rnd() % 8);
-    static const fgq_dtype packed_dts[4] = { FGQ_DT_S8, FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3 };
-    c->wdt = mode == 2 ? packed_dts[wc % 4]
-             : wc < 4  ? FGQ_DT_S8
-             : wc < 6  ? FGQ_DT_T2
-             : wc < 7  ? FGQ_DT_S4
-                       : FGQ_DT_S3;
+    static const fgq_dtype packed_dts[5] = { FGQ_DT_S8, FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3, FGQ_DT_S2 };
+    c->wdt = mode == 2 ? packed_dts[(wc + rnd() % 5) % 5]
+             : wc < 3  ? FGQ_DT_S8
+             : wc < 5  ? FGQ_DT_T2
+             : wc < 6  ? FGQ_DT_S4
+             : wc < 7  ? FGQ_DT_S3
+                       : FGQ_DT_S2;
     c->kk = (c->c / c->g) * prod3(c->k);
-    c->kp = c->wdt == FGQ_DT_T2   ? 4 * ((c->kk + 3) / 4)
+    c->kp = c->wdt == FGQ_DT_T2 || c->wdt == FGQ_DT_S2 ? 4 * ((c->kk + 3) / 4)
             : c->wdt == FGQ_DT_S4 ? 2 * ((c->kk + 1) / 2)
             : c->wdt == FGQ_DT_S3 ? 8 * ((c->kk + 7) / 8)
                                   : c->kk;
-    c->row_bytes = c->wdt == FGQ_DT_T2   ? c->kp / 4
+    c->row_bytes = c->wdt == FGQ_DT_T2 || c->wdt == FGQ_DT_S2 ? c->kp / 4
                    : c->wdt == FGQ_DT_S4 ? c->kp / 2
                    : c->wdt == FGQ_DT_S3 ? fgq_s3_row_bytes(c->kk)
                                          : c->kk;
     /* §3.5: K·code_max·dx·M <= 2^31 − 1 */
     const int64_t dx = c->zx - lo > hi - c->zx ? c->zx - lo : hi - c->zx;
-    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : c->wdt == FGQ_DT_S3 ? 4 : 1;
+    const int64_t cmax = c->wdt == FGQ_DT_S8   ? 128
+                         : c->wdt == FGQ_DT_S4 ? 8
+                         : c->wdt == FGQ_DT_S3 ? 4
+                         : c->wdt == FGQ_DT_S2 ? 3
+                                               : 1;
     int64_t mm = INT32_MAX / (c->kk * cmax * (dx > 0 ? dx : 1));
     mm = mm > 255 ? 255 : mm;
     c->has_gs = mm >= 1 && rnd() % 3 != 0;
@@ -249,7 +255,7 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
  * conv kernel (their own paths). */
 static void test_qconv_random(void)
 {
-    int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0;
+    int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0;
     const int per_kind = fgq_test_cases(1000), n_cases = 3 * per_kind;
     for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
@@ -283,6 +289,7 @@ static void test_qconv_random(void)
             vnni++;
             packed_s4 += it / per_kind == 2 && c.wdt == FGQ_DT_S4;
             packed_s3 += it / per_kind == 2 && c.wdt == FGQ_DT_S3;
+            packed_s2 += it / per_kind == 2 && c.wdt == FGQ_DT_S2;
         }
         else
             other++;
@@ -295,16 +302,17 @@ static void test_qconv_random(void)
     /* "other": layouts no VNNI row takes (the AVX2 rows'); s4 in the VNNI layouts left it for
      * the VNNI count when s4 got its VNNI kernels */
     CHECK(vnni >= per_kind * 23 / 20 && other >= per_kind / 10 && depthwise >= per_kind);
-    CHECK(packed_s4 >= per_kind / 6 && packed_s3 >= per_kind / 6);
+    CHECK(packed_s4 >= per_kind / 8 && packed_s3 >= per_kind / 8 && packed_s2 >= per_kind / 8);
 #if defined(__x86_64__) || defined(__i386__)
     /* the s4 layers of the packed set run qconv_u8s4_2x32c4__avx512vnni where the CPU has VNNI */
     if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI)
         CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S4, 64), "qconv_u8s4_2x32c4__avx512vnni") == 0 &&
-              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64), "qconv_u8s3_2x32c4__avx512vnni") == 0);
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64), "qconv_u8s2_2x32c4__avx512vnni") == 0);
 #endif
-    printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4 and %d s3 packed-conv layers), %d "
+    printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4, %d s3, %d s2 packed-conv layers), %d "
            "others\n",
-           n_cases, depthwise, vnni, packed_s4, packed_s3, other);
+           n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, other);
 }
 
 /* Depthwise 3-D layer with D = 1 whose only output depth reads the front

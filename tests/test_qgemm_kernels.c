@@ -1,6 +1,6 @@
 /*
  * test_qgemm_kernels.c — every QGEMM kernel row this CPU can run (AVX-512
- * VNNI qgemm_u8{s8,t2,s4,s3}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,s3,t2}_1x4c16__avx2,
+ * VNNI qgemm_u8{s8,t2,s4,s3,s2}_4x4c32__avx512vnni, AVX2 qgemm_u8{s8,s4,s3,s2,t2}_1x4c16__avx2,
  * the AVX2 output stage qrequant__avx2; on AArch64 the SDOT rows
  * qgemm_u8{s8,t2}_1x4c16__neondot with dotprod and the SMMLA block form
  * qgemm_u8{s8,t2}_2x4c8__neoni8mm with I8MM) against its reference twin.
@@ -13,7 +13,7 @@
  * FGQ_KERNELS_REF. Shapes: >= 1000 random per kernel, of the layouts it
  * takes (M = 1, N = 1, K off every multiple of 4/16/32, narrow and wide
  * groups with tails, n_alpha 1 and 2), plus the limits: zero points at the
- * ends of the dtype, s8 codes −128/127, s4 codes −8/7, s3 codes −4/3, all +1 / all −1 ternary rows, t2 code
+ * ends of the dtype, s8 codes −128/127, s4 codes −8/7, s3 codes −4/3, s2 codes −3/3, all +1 / all −1 ternary rows, t2 code
  * 3, multipliers above W_MMAX, K at the §3.5 bound, the t2 int16 flush bound
  * (one group of >= 2·128·16 codes, |d| = 255), largest REQ multipliers and
  * shifts, and bias saturation. Also QUANTIZE's AVX2 loop (qquantize__avx2)
@@ -62,8 +62,9 @@ static void qcase_free(qcase *c)
 /* W's padded row length Kp and bytes per row for K codes of dtype wdt. */
 static void w_layout(fgq_dtype wdt, int64_t k, int64_t *kp, int64_t *row_bytes)
 {
-    *kp = wdt == FGQ_DT_T2 ? 4 * ((k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((k + 1) / 2) : wdt == FGQ_DT_S3 ? 8 * ((k + 7) / 8) : k;
-    *row_bytes = wdt == FGQ_DT_T2 ? (k + 3) / 4 : wdt == FGQ_DT_S4 ? (k + 1) / 2 : wdt == FGQ_DT_S3 ? fgq_s3_row_bytes(k) : k;
+    const int quad = wdt == FGQ_DT_T2 || wdt == FGQ_DT_S2; /* four codes a byte */
+    *kp = quad ? 4 * ((k + 3) / 4) : wdt == FGQ_DT_S4 ? 2 * ((k + 1) / 2) : wdt == FGQ_DT_S3 ? 8 * ((k + 7) / 8) : k;
+    *row_bytes = quad ? (k + 3) / 4 : wdt == FGQ_DT_S4 ? (k + 1) / 2 : wdt == FGQ_DT_S3 ? fgq_s3_row_bytes(k) : k;
 }
 
 /* Largest M for K under §3.5 (0: none). */
@@ -73,7 +74,11 @@ static int64_t bound_mmax(const qcase *c)
     int64_t dx = c->zx - lo > hi - c->zx ? c->zx - lo : hi - c->zx;
     if (dx < 1)
         dx = 1;
-    const int64_t cmax = c->wdt == FGQ_DT_S8 ? 128 : c->wdt == FGQ_DT_S4 ? 8 : c->wdt == FGQ_DT_S3 ? 4 : 1;
+    const int64_t cmax = c->wdt == FGQ_DT_S8   ? 128
+                         : c->wdt == FGQ_DT_S4 ? 8
+                         : c->wdt == FGQ_DT_S3 ? 4
+                         : c->wdt == FGQ_DT_S2 ? 3
+                                               : 1;
     const int64_t m = INT32_MAX / (c->k * cmax * dx);
     return m > 255 ? 255 : m;
 }
@@ -97,6 +102,9 @@ static void fill_codes(qcase *c, int mode)
                 const uint32_t bits = (uint32_t)v & 7u, at = (uint32_t)(k & 7);
                 u[at >> 2] |= (uint8_t)((bits & 3u) << (2 * (at & 3)));
                 u[2] |= (uint8_t)((bits >> 2) << at);
+            } else if (c->wdt == FGQ_DT_S2) { /* code c is 2c − 3: 3 is +3, 0 is −3 */
+                uint32_t code = mode == 1 ? 3u : mode == 2 ? 0u : mode == 3 && rnd() % 4 ? 1u + rnd() % 2 : rnd() % 4;
+                row[k >> 2] |= (uint8_t)(code << (2 * (k & 3)));
             } else {
                 /* includes the invalid code 3, which must read as 0 */
                 uint32_t code = mode == 1 ? 1u : mode == 2 ? 2u : mode == 3 && rnd() % 4 ? 0u : rnd() % 4;
@@ -384,13 +392,16 @@ static void test_kernels_random(void)
     CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_S8, 8),
                  has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
 #else
-    CHECK(tried >= 4); /* at least the four AVX2 kernels (main skips CPUs without AVX2) */
+    CHECK(tried >= 5); /* at least the five AVX2 kernels (main skips CPUs without AVX2) */
     if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) /* s4 runs the VNNI row where the CPU has VNNI */
         CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
                      "qgemm_u8s4_4x4c32__avx512vnni") == 0);
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S3, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
                  (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) ? "qgemm_u8s3_4x4c32__avx512vnni"
                                                            : "qgemm_u8s3_1x4c16__avx2") == 0);
+    CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+                 (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) ? "qgemm_u8s2_4x4c32__avx512vnni"
+                                                           : "qgemm_u8s2_1x4c16__avx2") == 0);
 #endif
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_S8, FGQ_KERNELS_REF, fgq_cpu_features(), NULL)->name, "ref") == 0);
     printf("  AUTO runs: s8 %s, t2 %s, s4 %s (%d optimized rows tried)\n",
@@ -534,6 +545,7 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     const int64_t w = wdt == FGQ_DT_S8   ? (wmode == 1 ? 127 : -128)
                       : wdt == FGQ_DT_S4 ? (wmode == 1 ? 7 : -8)
                       : wdt == FGQ_DT_S3 ? (wmode == 1 ? 3 : -4)
+                      : wdt == FGQ_DT_S2 ? (wmode == 1 ? 3 : -3)
                                          : (wmode == 1 ? 1 : -1);
     const int64_t m = c.has_gs ? (gs_val < mmax ? gs_val : mmax) : 1;
     const int64_t want = (int64_t)k * w * d * m; /* n_alpha 2 uses the same m+ and m− */
@@ -591,6 +603,18 @@ static void test_limits(void)
     limit_case(FGQ_DT_S3, FGQ_DT_S8, -128, 127, 2, 4095, 0, 1, 1, 0, "s3 x s8 zx -128 per channel K4095");
     limit_case(FGQ_DT_S3, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s3 all -4 g32 M255 K1792 panels");
     limit_case(FGQ_DT_S3, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s3 x s8 all 3 g64 M255 K1791 panels");
+    /* s2: per channel at the bound (K·3·255 <= 2^31 − 1: 2807168), groups with M = 255 (K 11008),
+     * groups of a multiple of 4 that are not of 32 (the AVX2 row), the VNNI layouts, a masked tail
+     * chunk (codes past K are 0, i.e. −3, and must not count) */
+    limit_case(FGQ_DT_S2, FGQ_DT_U8, 0, 255, 2, 2807168, 0, 1, 1, 0, "s2 K 2807168, w -3, d 255");
+    limit_case(FGQ_DT_S2, FGQ_DT_S8, 127, -128, 1, 2807168, 0, 1, 1, 0, "s2 x s8 zx 127, w 3, d -255");
+    limit_case(FGQ_DT_S2, FGQ_DT_U8, 0, 255, 1, 11007, 32, 1, 255, 255, "s2 all 3 g32 M255 K11007");
+    limit_case(FGQ_DT_S2, FGQ_DT_U8, 255, 0, 2, 11008, 4, 1, 255, 255, "s2 all -3 g4 d -255 M255");
+    limit_case(FGQ_DT_S2, FGQ_DT_U8, 0, 255, 2, 1001, 12, 1, 255, 255, "s2 all -3 g12 M255 K1001");
+    limit_case(FGQ_DT_S2, FGQ_DT_U8, 0, 255, 2, 4127, 1, 1, 200, 255, "s2 all -3 g1 clamp 200");
+    limit_case(FGQ_DT_S2, FGQ_DT_S8, -128, 127, 2, 4093, 0, 1, 1, 0, "s2 x s8 zx -128 per channel K4093");
+    limit_case(FGQ_DT_S2, FGQ_DT_U8, 0, 255, 2, 1793, 32, 1, 255, 255, "s2 all -3 g32 M255 K1793 panels");
+    limit_case(FGQ_DT_S2, FGQ_DT_S8, 127, -128, 1, 1791, 64, 1, 255, 255, "s2 x s8 all 3 g64 M255 K1791 panels");
     /* grouped t2 and s4 with 4+ rows where K fits a weight panel (qgemm_avx512vnni.h): 16 weight
      * rows in the lanes, the multipliers one vector a group */
     limit_case(FGQ_DT_S4, FGQ_DT_U8, 0, 255, 2, 1792, 32, 1, 255, 255, "s4 all -8 g32 M255 K1792 panels");
@@ -616,7 +640,7 @@ static void test_limits(void)
     limit_case(FGQ_DT_T2, FGQ_DT_U8, 0, 255, 1, kpan + 1, 32, 1, 255, 255, "t2 all +1 g32 past the panels' K");
 }
 
-/* Grouped t2, s4 and s3 through the panels (qgemm_avx512vnni.h) at the shapes
+/* Grouped t2, s4, s3 and s2 through the panels (qgemm_avx512vnni.h) at the shapes
  * their tiles split on, deterministic rather than left to the random draw:
  * M 4..17 and 64 (8-row tiles, their partial last tile, the 4-row tail),
  * N 1, 15, 16, 17 and 37 (16-row panels and a partial last one), K with
@@ -632,9 +656,9 @@ static void test_panels(void)
     static const int64_t kg[][2] = { { 32, 32 },   { 33, 32 },   { 63, 32 },   { 100, 64 },  { 127, 128 },
                                      { 128, 128 }, { 129, 128 }, { 257, 128 }, { 250, 96 },  { 300, 160 },
                                      { 200, 200 }, { 97, 300 },  { 1000, 128 }, { 1951, 32 } };
-    static const fgq_dtype wdts[] = { FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3 };
+    static const fgq_dtype wdts[] = { FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3, FGQ_DT_S2 };
     int bad = 0, run = 0;
-    for (size_t wi = 0; wi < 3; wi++)
+    for (size_t wi = 0; wi < 4; wi++)
         for (size_t ki = 0; ki < sizeof kg / sizeof kg[0]; ki++)
             for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
                 const int64_t n = ns[(ki + mi) % 5];
@@ -681,10 +705,11 @@ static void test_panels(void)
                 qcase_free(&c);
             }
     CHECK_MSG(bad == 0, "panels: %d of %d cases differ", bad, run);
-    printf("  panels: %d cases on %s / %s / %s\n", run,
+    printf("  panels: %d cases on %s / %s / %s / %s\n", run,
            fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
            fgq_qgemm_kernel_select(FGQ_DT_S4, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
-           fgq_qgemm_kernel_select(FGQ_DT_S3, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name);
+           fgq_qgemm_kernel_select(FGQ_DT_S3, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name,
+           fgq_qgemm_kernel_select(FGQ_DT_S2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name);
 }
 
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop

@@ -8,10 +8,10 @@
  *      int32, then the gemmlowp requantization re-derived here in int64
  *      (floor((x·m + 2^30) / 2^31), then a right shift rounding halves away
  *      from zero) — over >= 200 random shapes each (1-D/2-D/3-D, groups,
- *      depthwise, strides, dilations, pads, s8/s4/s3/t2, with/without group
+ *      depthwise, strides, dilations, pads, s8/s4/s3/s2/t2, with/without group
  *      multipliers, asym ternary, u8/s8 in and out) and at the limits
  *      (zero points at the dtype ends, K tails, M = 1, N = 1, all-zero
- *      ternary groups, s4 −8/7, s3 −4/3, the largest multipliers and shifts, K at the
+ *      ternary groups, s4 −8/7, s3 −4/3, s2 ±3, the largest multipliers and shifts, K at the
  *      int32 bound, saturating bias);
  *  (2) float semantics: for random float weights and activations, the
  *      dequantized QCONV output is within one output step of a double
@@ -22,6 +22,7 @@
 #include "test_ops_common.h"
 
 #include "quant/affine.h"
+#include "quant/s2.h"
 #include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
@@ -87,13 +88,13 @@ typedef struct {
 
 static int32_t code_max(fgq_dtype dt)
 {
-    return dt == FGQ_DT_S8 ? 128 : dt == FGQ_DT_S4 ? 8 : dt == FGQ_DT_S3 ? 4 : 1;
+    return dt == FGQ_DT_S8 ? 128 : dt == FGQ_DT_S4 ? 8 : dt == FGQ_DT_S3 ? 4 : dt == FGQ_DT_S2 ? 3 : 1;
 }
 
 /* Codes and bytes of a packing unit (rows start on a unit). */
 static int64_t unit_codes(fgq_dtype dt)
 {
-    return dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
+    return dt == FGQ_DT_T2 || dt == FGQ_DT_S2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
 }
 static int64_t unit_bytes(fgq_dtype dt)
 {
@@ -142,6 +143,8 @@ static void qw_pack(qw_t *w)
             fgq_s4_pack(c, w->k, p);
         else if (w->wdt == FGQ_DT_S3)
             fgq_s3_pack(c, w->k, p);
+        else if (w->wdt == FGQ_DT_S2)
+            fgq_s2_pack(c, w->k, p);
         else
             fgq_t2_pack(c, w->k, p);
     }
@@ -158,6 +161,8 @@ static void qw_random(qw_t *w)
             int32_t v;
             if (w->wdt == FGQ_DT_T2)
                 v = rint_in(-1, 1);
+            else if (w->wdt == FGQ_DT_S2) /* its levels: −3, −1, 1, 3 */
+                v = extreme ? (rnd() % 2 ? -3 : 3) : 2 * rint_in(0, 3) - 3;
             else if (extreme)
                 v = rnd() % 2 ? -cm : cm - 1;
             else
@@ -405,8 +410,8 @@ static void random_act_params(fgq_dtype *xdt, fgq_dtype *ydt, int32_t *zx, int32
 
 static void random_weights_for(qw_t *w, fgq_dtype xdt, int32_t zx, int64_t rows, int64_t k)
 {
-    const fgq_dtype wdts[4] = { FGQ_DT_S8, FGQ_DT_S4, FGQ_DT_T2, FGQ_DT_S3 };
-    fgq_dtype wdt = wdts[rnd() % 4];
+    const fgq_dtype wdts[5] = { FGQ_DT_S8, FGQ_DT_S4, FGQ_DT_T2, FGQ_DT_S3, FGQ_DT_S2 };
+    fgq_dtype wdt = wdts[rnd() % 5];
     int has_gs = rnd() % 4 != 0;
     int32_t allowed = mmax_allowed(wdt, k, xdt, zx);
     if (allowed < 1)
@@ -626,6 +631,8 @@ static void test_qgemm_at_bound(void)
         { FGQ_DT_S4, 1, 7, 255, FGQ_DT_S8, -128, 127 },
         { FGQ_DT_S3, 1, -4, 255, FGQ_DT_U8, 255, 0 },     /* s3 −4, z = 255 */
         { FGQ_DT_S3, 0, 3, 0, FGQ_DT_S8, -128, 127 },     /* s3 per channel, 3 */
+        { FGQ_DT_S2, 1, -3, 255, FGQ_DT_U8, 255, 0 },     /* s2 −3, z = 255 */
+        { FGQ_DT_S2, 0, 3, 0, FGQ_DT_S8, -128, 127 },     /* s2 per channel, 3 */
     };
     for (size_t c = 0; c < sizeof cfg / sizeof cfg[0]; c++) {
         const int32_t mmax = cfg[c].has_gs ? 255 : 0;

@@ -41,6 +41,8 @@ static void test_parse_valid(void)
         {"s4", FGQ_WQ_S4, 0, FGQ_TERNARY_EXACT, "s4"},
         {"s3", FGQ_WQ_S3, 0, FGQ_TERNARY_EXACT, "s3"},
         {"s3:g64", FGQ_WQ_S3, 64, FGQ_TERNARY_EXACT, "s3:g64"},
+        {"s2", FGQ_WQ_S2, 0, FGQ_TERNARY_EXACT, "s2"},
+        {"s2:g16", FGQ_WQ_S2, 16, FGQ_TERNARY_EXACT, "s2:g16"},
         {"ternary:g2147483647", FGQ_WQ_T2, 2147483647, FGQ_TERNARY_EXACT, "ternary:g2147483647:exact"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -73,7 +75,7 @@ static void test_parse_invalid(void)
 {
     static const char *bad[] = {
         "", "ternary:g0", "s8:g", "s9", "ternary:g4:foo", "ternary:g-4", "s8:g-1", "s4:g99999999999",
-        "ternary:g2147483648", "ternary", "s4:", "S4", "s3:", "s3:g0", "s2", "u8:g4", "f32:g4", "S8", " s8", "s8 ", "s8:g4x",
+        "ternary:g2147483648", "ternary", "s4:", "S4", "s3:", "s3:g0", "s1", "s2:", "s2:g", "u8:g4", "f32:g4", "S8", " s8", "s8 ", "s8:g4x",
         "s8:4", "ternary:g4:", "ternary:g4:exact:x", "ternary:foo", "ternary:g+4", "s8:g4:exact",
         "s8:g 4", "ternary:twn:g4", "int8",
     };
@@ -96,8 +98,8 @@ static void test_nan_inf_rejected(void)
     float w[3 * 5];
     for (int i = 0; i < 15; i++)
         w[i] = 0.1f * (float)(i - 7);
-    static const char *policies[] = {"f32", "u8", "s8", "s4:g2", "ternary:g4:asym", "s3:g4"};
-    for (size_t pi = 0; pi < 6; pi++) {
+    static const char *policies[] = {"f32", "u8", "s8", "s4:g2", "ternary:g4:asym", "s3:g4", "s2:g4"};
+    for (size_t pi = 0; pi < 7; pi++) {
         fgq_policy p;
         fgq_error err = {0};
         CHECK(fgq_policy_parse(policies[pi], &p, &err) == FGQ_OK);

@@ -24,6 +24,7 @@
 
 #include "fgq_ops.h"
 #include "ops_util.h"
+#include "quant/s2.h"
 #include "quant/s3.h"
 
 #include <stdint.h>
@@ -144,12 +145,12 @@ static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t
 
 /* ---- quantized weights: QCONV and QGEMM --------------------------------- */
 
-/* Largest |code| a weight dtype can hold (s8 128, s4 8, s3 4, t2 1); 0 otherwise. */
+/* Largest |code| a weight dtype can hold (s8 128, s4 8, s3 4, s2 3, t2 1); 0 otherwise. */
 int32_t fgq_qw_code_max(fgq_dtype dt);
 
 /* Code k of a packed row: s8 as is, s4 sign-extended nibble (low first), s3
- * low − 4·high of its unit (quant/s3.h), t2 1 -> +1, 2 -> −1, 0 and the
- * invalid 3 -> 0. */
+ * low − 4·high of its unit (quant/s3.h), s2 2c − 3 (quant/s2.h), t2 1 -> +1,
+ * 2 -> −1, 0 and the invalid 3 -> 0. */
 static inline int32_t fgq_qw_code(fgq_dtype dt, const uint8_t *row, int64_t k)
 {
     if (dt == FGQ_DT_S8)
@@ -160,6 +161,8 @@ static inline int32_t fgq_qw_code(fgq_dtype dt, const uint8_t *row, int64_t k)
     }
     if (dt == FGQ_DT_S3)
         return fgq_s3_get(row, k);
+    if (dt == FGQ_DT_S2)
+        return fgq_s2_get(row, k);
     const int32_t c = (row[k >> 2] >> (2 * (k & 3))) & 3;
     return c == 1 ? 1 : c == 2 ? -1 : 0;
 }

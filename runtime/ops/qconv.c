@@ -150,7 +150,7 @@ typedef struct {
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
     int packable;                 /* x86-64: the shape and weights fit the packed conv kernels (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
-    int wcache;                   /* packable t2/s4/s3 (s8 with GS): the group's rows decoded once a slice */
+    int wcache;                   /* packable t2/s4/s3/s2 (s8 with GS): the group's rows decoded once a slice */
     uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
@@ -183,11 +183,11 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     const int64_t mg = s->qw.rows / s->geom.groups;
     p->jb = mg < target->qconv_tile_channels ? mg : target->qconv_tile_channels;
     int64_t tp_dot = p->tp;
-    /* x86-64: s8, t2, s4 or s3 in VNNI group layouts, 2-D, stride 1 along W: the packed conv
+    /* x86-64: s8, t2, s4, s3 or s2 in VNNI group layouts, 2-D, stride 1 along W: the packed conv
      * kernels, 32 positions a tile, reading X (and its padding) themselves */
     p->packable = target->qconv_packed &&
                   (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2 || s->qw.dtype == FGQ_DT_S4 ||
-                   s->qw.dtype == FGQ_DT_S3) &&
+                   s->qw.dtype == FGQ_DT_S3 || s->qw.dtype == FGQ_DT_S2) &&
                   fgq_qgemm_vnni_fits(&s->qw) && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
                   sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
@@ -377,6 +377,8 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                     fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
                 else if (qw->dtype == FGQ_DT_S3)
                     fgq_qconv_u8s3_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
+                else if (qw->dtype == FGQ_DT_S2)
+                    fgq_qconv_u8s2_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
                 else
                     fgq_qconv_u8t2_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
                 decoded = grp;
@@ -391,6 +393,9 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                                                       wdec);
                 else if (qw->dtype == FGQ_DT_S3)
                     fgq_qconv_u8s3_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
+                                                      wdec);
+                else if (qw->dtype == FGQ_DT_S2)
+                    fgq_qconv_u8s2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
                                                       wdec);
                 else
                     fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,

@@ -1,7 +1,8 @@
 /*
  * qgemm_avx512vnni.h — the tile shared by the AVX-512 VNNI QGEMM microkernels
  * (qgemm_u8s8_4x4c32__avx512vnni.c, qgemm_u8t2_4x4c32__avx512vnni.c,
- * qgemm_u8s4_4x4c32__avx512vnni.c, qgemm_u8s3_4x4c32__avx512vnni.c). x86
+ * qgemm_u8s4_4x4c32__avx512vnni.c, qgemm_u8s3_4x4c32__avx512vnni.c,
+ * qgemm_u8s2_4x4c32__avx512vnni.c). x86
  * only; functions carry target(...) since the build passes no -m flags (the
  * dispatch checks the CPU first). 256-bit vectors: AVX-512VL gives 32 of
  * them and the mask registers; 512-bit ones bought nothing for the s8 tiles
@@ -36,8 +37,9 @@
  * chunk broadcast to both lanes, one vpshufb puts each code's low-field
  * byte under its lane and another its high-bit byte, vptestmb against the
  * lane's bit masks gives three masks, and 1·bit0 + 2·bit1 − 4·high is built
- * with masked adds.
- * The weight kind `wk` (VNNI_S8, VNNI_T2, VNNI_S4, VNNI_S3) is a constant at every
+ * with masked adds. s2 codes (t2's placement, value 2c − 3): t2's byte
+ * shuffle, vptestmb against the two bit masks, and −3 + 2·bit0 + 4·bit1.
+ * The weight kind `wk` (VNNI_S8, VNNI_T2, VNNI_S4, VNNI_S3, VNNI_S2) is a constant at every
  * kernel entry, so each kind compiles to its own loops.
  */
 #ifndef FGQ_QGEMM_AVX512VNNI_H
@@ -57,7 +59,7 @@
  * into one kernel, passed the runtime's 2 KB stack limit (scripts/check_freestanding.sh) */
 #define FGQ_VNNI_STAGE static __attribute__((noinline, unused, target(FGQ_VNNI_TARGET)))
 
-enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2, VNNI_S3 = 3 }; /* weight kinds */
+enum { VNNI_S8 = 0, VNNI_T2 = 1, VNNI_S4 = 2, VNNI_S3 = 3, VNNI_S2 = 4 }; /* weight kinds */
 
 enum {
     VNNI_NR = 4,
@@ -70,6 +72,7 @@ typedef struct {
     __m256i rep, sel, one, two; /* t2 decode */
     __m256i nib, sx4;           /* s4 decode: nibble mask, sign-extension table */
     __m256i s3l, s3h, s3b0, s3b1, s3bh, two8, four8; /* s3 decode: byte indices, bit masks */
+    __m256i m3;                                      /* s2 decode: its lowest level */
     __m256i ones, flip;
 } vnni_consts;
 
@@ -92,6 +95,7 @@ FGQ_VNNI_INLINE void vnni_consts_init(vnni_consts *c, int a_s8)
     c->s3bh = _mm256_set1_epi64x((long long)0x8040201008040201ull);
     c->two8 = _mm256_set1_epi8(2);
     c->four8 = _mm256_set1_epi8(4);
+    c->m3 = _mm256_set1_epi8(-3);
     c->ones = _mm256_set1_epi8(1);
     c->flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0);
 }
@@ -119,6 +123,14 @@ FGQ_VNNI_INLINE __m256i vnni_s3_decode(__m128i b, const vnni_consts *c)
     return _mm256_mask_sub_epi8(v2, _mm256_test_epi8_mask(hi, c->s3bh), v2, c->four8);
 }
 
+/* 8 s2 code bytes (32 codes) broadcast to both 128-bit lanes, as s8 codes. */
+FGQ_VNNI_INLINE __m256i vnni_s2_decode(__m256i b, const vnni_consts *c)
+{
+    const __m256i x = _mm256_shuffle_epi8(b, c->rep);
+    const __m256i v = _mm256_mask_add_epi8(c->m3, _mm256_test_epi8_mask(x, c->s3b0), c->m3, c->two8);
+    return _mm256_mask_add_epi8(v, _mm256_test_epi8_mask(x, c->s3b1), v, c->four8);
+}
+
 /* 32 weights of `row` from k (k % 32 == 0) as s8, zero where mask is 0. */
 FGQ_VNNI_INLINE __m256i vnni_w(int wk, const uint8_t *row, int64_t k, __mmask32 mask, const vnni_consts *c)
 {
@@ -130,6 +142,13 @@ FGQ_VNNI_INLINE __m256i vnni_w(int wk, const uint8_t *row, int64_t k, __mmask32 
                                  ? (__mmask16)0xFFFF
                                  : (__mmask16)((1u << ((__builtin_popcount(mask) + 1) / 2)) - 1u);
         return _mm256_maskz_mov_epi8(mask, vnni_s4_decode(_mm_maskz_loadu_epi8(bm, row + k / 2), c));
+    }
+    if (wk == VNNI_S2) {
+        /* 8 code bytes, fewer in the last chunk; lanes past K are zeroed (code 0 reads −3) */
+        const __mmask16 bm = mask == (__mmask32)0xFFFFFFFFu
+                                 ? (__mmask16)0xFF
+                                 : (__mmask16)((1u << ((__builtin_popcount(mask) + 3) / 4)) - 1u);
+        return _mm256_maskz_mov_epi8(mask, vnni_s2_decode(_mm256_broadcastq_epi64(_mm_maskz_loadu_epi8(bm, row + k / 4)), c));
     }
     if (wk == VNNI_S3) {
         /* 12 code bytes, 3 per unit of 8 codes in the last chunk (the row ends on a unit) */
@@ -198,6 +217,8 @@ FGQ_VNNI_INLINE __m256i vnni_w_full(int wk, const uint8_t *row, int64_t k, const
         return _mm256_loadu_si256((const __m256i *)(row + k));
     if (wk == VNNI_S4)
         return vnni_s4_decode(_mm_loadu_si128((const __m128i *)(row + k / 2)), c);
+    if (wk == VNNI_S2)
+        return vnni_s2_decode(_mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(row + k / 4))), c);
     if (wk == VNNI_S3) /* 12 bytes: a 16-byte load could pass the end of the last row */
         return vnni_s3_decode(_mm_maskz_loadu_epi8((__mmask16)0x0FFF, row + k / 8 * 3), c);
     const __m256i b = _mm256_broadcastq_epi64(_mm_loadl_epi64((const __m128i *)(row + k / 4)));

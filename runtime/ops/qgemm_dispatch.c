@@ -192,6 +192,9 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
     { "qgemm_u8s3_4x4c32__avx512vnni", FGQ_DT_S3, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
       fgq_qgemm_u8s3_4x4c32__avx512vnni_dot, fgq_qgemm_u8s3_4x4c32__avx512vnni,
       fgq_qrequant__avx512, fgq_qrequant_rows__avx512 },
+    { "qgemm_u8s2_4x4c32__avx512vnni", FGQ_DT_S2, FGQ_CPU_AVX512VNNI, fgq_qgemm_vnni_fits,
+      fgq_qgemm_u8s2_4x4c32__avx512vnni_dot, fgq_qgemm_u8s2_4x4c32__avx512vnni,
+      fgq_qrequant__avx512, fgq_qrequant_rows__avx512 },
     { "qgemm_u8s8_1x4c16__avx2", FGQ_DT_S8, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8s8_1x4c16__avx2, NULL,
       fgq_qrequant__avx2, NULL },
     { "qgemm_u8t2_1x4c16__avx2", FGQ_DT_T2, FGQ_CPU_AVX2, NULL, fgq_qgemm_u8t2_1x4c16__avx2, NULL,
@@ -199,6 +202,8 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
     { "qgemm_u8s4_1x4c16__avx2", FGQ_DT_S4, FGQ_CPU_AVX2, fgq_qgemm_s4_fits, fgq_qgemm_u8s4_1x4c16__avx2, NULL,
       fgq_qrequant__avx2, NULL },
     { "qgemm_u8s3_1x4c16__avx2", FGQ_DT_S3, FGQ_CPU_AVX2, fgq_qgemm_s3_fits, fgq_qgemm_u8s3_1x4c16__avx2, NULL,
+      fgq_qrequant__avx2, NULL },
+    { "qgemm_u8s2_1x4c16__avx2", FGQ_DT_S2, FGQ_CPU_AVX2, fgq_qgemm_s2_fits, fgq_qgemm_u8s2_1x4c16__avx2, NULL,
       fgq_qrequant__avx2, NULL },
 #endif
 #if defined(FGQ_NEON_I8MM_ROWS) /* chosen by the HWCAP bits: qgemm_dispatch.h says which compilers */
@@ -226,6 +231,7 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
     { "ref", FGQ_DT_S8, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
     { "ref", FGQ_DT_S4, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
     { "ref", FGQ_DT_S3, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
+    { "ref", FGQ_DT_S2, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
     { "ref", FGQ_DT_T2, 0, NULL, fgq_qgemm_dot_ref, NULL, fgq_qrequant_ref, NULL },
 };
 
@@ -290,11 +296,13 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
     const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
     if (op == FGQ_OP_QCONV) {
         if ((cpu & FGQ_CPU_AVX512VNNI) != 0 &&
-            (w_dtype == FGQ_DT_S8 || w_dtype == FGQ_DT_T2 || w_dtype == FGQ_DT_S4 || w_dtype == FGQ_DT_S3))
+            (w_dtype == FGQ_DT_S8 || w_dtype == FGQ_DT_T2 || w_dtype == FGQ_DT_S4 || w_dtype == FGQ_DT_S3 ||
+             w_dtype == FGQ_DT_S2))
             return w_dtype == FGQ_DT_S8   ? "qconv_u8s8_4x32c4__avx512vnni"
                    : w_dtype == FGQ_DT_T2 ? "qconv_u8t2_2x32c4__avx512vnni"
                    : w_dtype == FGQ_DT_S4 ? "qconv_u8s4_2x32c4__avx512vnni"
-                                          : "qconv_u8s3_2x32c4__avx512vnni";
+                   : w_dtype == FGQ_DT_S3 ? "qconv_u8s3_2x32c4__avx512vnni"
+                                          : "qconv_u8s2_2x32c4__avx512vnni";
         return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
     }
 #if defined(__x86_64__) || defined(__i386__)

@@ -37,7 +37,7 @@
 typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
 
-/* Working memory of the block form: the x86 t2, s4 and s3 kernels decode blocks
+/* Working memory of the block form: the x86 t2, s4, s3 and s2 kernels decode blocks
  * of weight rows to s8 there (FGQ_QGEMM_DECODE_BYTES, qgemm_avx512vnni.h; the
  * x86-64 profile's qgemm_decode_bytes); s8 weights, and the other targets,
  * need none. Sized for the weights and the target alone, whatever the CPU.
@@ -46,7 +46,9 @@ typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, 
 enum { FGQ_QGEMM_DECODE_BYTES = 131072 };
 static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
-    return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 || qw->dtype == FGQ_DT_S3 ? target->qgemm_decode_bytes : 0;
+    return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 || qw->dtype == FGQ_DT_S3 || qw->dtype == FGQ_DT_S2
+               ? target->qgemm_decode_bytes
+               : 0;
 }
 
 /* work: the caller's fgq_qgemm_gemm_work_bytes(qw, fgq_target_build()) bytes (the op's scratch);
@@ -206,6 +208,12 @@ void fgq_qgemm_u8s4_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, 
 int fgq_qgemm_s3_fits(const fgq_qweights *qw);
 void fgq_qgemm_u8s3_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
+/* The same file, s2 weights (4 codes a byte widened per 16-code chunk); fits:
+ * no GS, one group, groups of 1 or 2 (the lane multipliers) or of a multiple
+ * of 4 (chunks start on a byte). */
+int fgq_qgemm_s2_fits(const fgq_qweights *qw);
+void fgq_qgemm_u8s2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                                 int32_t *dot);
 /* qgemm_u8t2_1x4c16__avx2.c: t2 weights, 4 rows a pass, 16 k a step. */
 void fgq_qgemm_u8t2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                                  int32_t *dot);
@@ -272,6 +280,11 @@ void fgq_qconv_u8s3_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweight
                                        int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work,
                                        const uint8_t *wdec);
 void fgq_qconv_u8s3_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
+/* qconv_u8s2_2x32c4__avx512vnni.c: the same for s2 weights. */
+void fgq_qconv_u8s2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
+                                       int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work,
+                                       const uint8_t *wdec);
+void fgq_qconv_u8s2_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
@@ -285,8 +298,8 @@ void fgq_qgemm_u8t2_1x4c64__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64
                                        int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a,
                                             int64_t lda, int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
-/* qgemm_u8{s8,t2,s4,s3}_4x4c32__avx512vnni.c: 4 activation rows × 4 weight
- * rows a tile, 32 k a step, vpdpbusd; t2, s4 and s3 decoded to s8 (once per
+/* qgemm_u8{s8,t2,s4,s3,s2}_4x4c32__avx512vnni.c: 4 activation rows × 4 weight
+ * rows a tile, 32 k a step, vpdpbusd; t2, s4, s3 and s2 decoded to s8 (once per
  * block of weight rows with 4+ activation rows and a work buffer, else in
  * registers; with group multipliers, into panels of 16 weight rows in the
  * lanes of 512-bit vectors, 8 activation rows × 16 weight rows a tile). Fits:
@@ -299,6 +312,8 @@ void fgq_qgemm_u8s4_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8s3_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
+void fgq_qgemm_u8s2_4x4c32__avx512vnni(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
+                                       int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8s8_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
 void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
@@ -306,6 +321,8 @@ void fgq_qgemm_u8t2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, i
 void fgq_qgemm_u8s4_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
 void fgq_qgemm_u8s3_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                           int32_t zx, int32_t *dot);
+void fgq_qgemm_u8s2_4x4c32__avx512vnni_dot(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
                                            int32_t zx, int32_t *dot);
 #endif
 

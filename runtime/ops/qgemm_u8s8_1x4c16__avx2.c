@@ -1,5 +1,5 @@
 /*
- * qgemm_u8s8_1x4c16__avx2.c — QGEMM microkernels, s8, s4 or s3 weights × u8 (or
+ * qgemm_u8s8_1x4c16__avx2.c — QGEMM microkernels, s8, s4, s3 or s2 weights × u8 (or
  * s8) activations, one activation row × 4 weight rows a pass, k in steps of
  * 16. Reference twin: fgq_qweights_dot (qgemm_dispatch.h has the contract).
  * The s4 row (fgq_qgemm_u8s4_1x4c16__avx2) is the same loop with each
@@ -9,7 +9,9 @@
  * (fgq_qgemm_u8s3_1x4c16__avx2) widens each 16-code chunk (two units, 6
  * bytes, k a multiple of 8): vpshufb puts each code's low-field byte and
  * high-bit byte under its lane, vpcmpeqb against the lane's bit masks gives
- * 0/−1 per bit, and 0 − b0 − 2·b1 + (high & −4) is the code, −4..3.
+ * 0/−1 per bit, and 0 − b0 − 2·b1 + (high & −4) is the code, −4..3. The s2
+ * row (fgq_qgemm_u8s2_1x4c16__avx2) widens 16 codes (4 bytes, k a multiple of
+ * 4) the same way: −3 + (b0 & 2) + (b1 & 4) with b0, b1 the lanes' 0/−1 bits.
  *
  * Exactness. No vpmaddubsw: its u8·s8 pair sums saturate in int16
  * (2·255·127 = 64770 > 32767). Both operands are widened instead:
@@ -26,14 +28,24 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
-enum { W_S8 = 0, W_S4 = 1, W_S3 = 2 }; /* weight kinds */
+enum { W_S8 = 0, W_S4 = 1, W_S3 = 2, W_S2 = 3 }; /* weight kinds */
 
 /* w[k .. k+16) of one row as int16: s8 bytes, (s4, k even) 8 bytes of nibbles
- * or (s3, k % 8 == 0) two 3-byte units. */
+ * or (s3, k % 8 == 0) two 3-byte units, or (s2, k % 4 == 0) 4 bytes. */
 FGQ_AVX2_INLINE __m256i w16(const uint8_t *p, int64_t k, int wk)
 {
     if (wk == W_S8)
         return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + k)));
+    if (wk == W_S2) {
+        int32_t u;
+        memcpy(&u, p + k / 4, 4);
+        const __m128i x = _mm_shuffle_epi8(_mm_cvtsi32_si128(u), _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3));
+        const __m128i m0 = _mm_set1_epi32(0x40100401), m1 = _mm_set1_epi32((int)0x80200802u);
+        const __m128i b0 = _mm_cmpeq_epi8(_mm_and_si128(x, m0), m0), b1 = _mm_cmpeq_epi8(_mm_and_si128(x, m1), m1);
+        const __m128i v = _mm_add_epi8(_mm_add_epi8(_mm_set1_epi8(-3), _mm_and_si128(b0, _mm_set1_epi8(2))),
+                                       _mm_and_si128(b1, _mm_set1_epi8(4)));
+        return _mm256_cvtepi8_epi16(v);
+    }
     if (wk == W_S3) {
         int64_t u = 0;
         memcpy(&u, p + k / 8 * 3, 6); /* exactly the chunk's bytes: the row may end there */
@@ -172,6 +184,22 @@ FGQ_AVX2_FN void fgq_qgemm_u8s3_1x4c16__avx2(const fgq_qweights *qw, int64_t j0,
         u8s8_rows(qw, j0, n, a, 1, zx, W_S3, dot);
     else
         u8s8_rows(qw, j0, n, a, 0, zx, W_S3, dot);
+}
+
+/* Chunks start on a byte (4 codes): groups of a multiple of 4, or the lane
+ * multipliers' 1 and 2; others stay with the reference. */
+int fgq_qgemm_s2_fits(const fgq_qweights *qw)
+{
+    return !qw->has_gs || qw->n_groups < 2 || qw->group % 4 == 0 || qw->group == 1 || qw->group == 2;
+}
+
+FGQ_AVX2_FN void fgq_qgemm_u8s2_1x4c16__avx2(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8,
+                                             int32_t zx, int32_t *dot)
+{
+    if (a_s8)
+        u8s8_rows(qw, j0, n, a, 1, zx, W_S2, dot);
+    else
+        u8s8_rows(qw, j0, n, a, 0, zx, W_S2, dot);
 }
 
 #endif /* x86 */

@@ -70,6 +70,8 @@ int32_t fgq_qw_code_max(fgq_dtype dt)
         return 8;
     case FGQ_DT_S3:
         return 4;
+    case FGQ_DT_S2:
+        return 3;
     case FGQ_DT_T2:
         return 1;
     default:
@@ -80,7 +82,7 @@ int32_t fgq_qw_code_max(fgq_dtype dt)
 /* A row's packing unit: `codes` codes in `bytes` bytes (rows start on a unit). */
 static void pack_unit(fgq_dtype dt, int64_t *codes, int64_t *bytes)
 {
-    *codes = dt == FGQ_DT_T2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
+    *codes = dt == FGQ_DT_T2 || dt == FGQ_DT_S2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
     *bytes = dt == FGQ_DT_S3 ? 3 : 1;
 }
 
@@ -114,7 +116,7 @@ static fgq_status qweights_check_impl(const fgq_node_view *node, const fgq_tenso
     const int32_t *ip = node->iparams;
     const int32_t cmax = fgq_qw_code_max(w->dtype);
     if (cmax == 0)
-        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "W has dtype %s, expected s8, s4, s3 or t2",
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "W has dtype %s, expected s8, s4, s3, s2 or t2",
                         FGQ_NODE_ARGS(node), fgq_dtype_name(w->dtype));
     if (k < 1 || rows < 1)
         return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "reduction length %lld and %lld output channels, expected >= 1",

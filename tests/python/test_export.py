@@ -180,7 +180,7 @@ def test_float_node_tests_export_matches_onnx_expected(tmp_path):
 
 # ---- quantized -----------------------------------------------------------------------------------
 
-POLICIES = ["s8", "ternary:g4", "ternary:g16:asym", "s4:g8", "s3:g8"]
+POLICIES = ["s8", "ternary:g4", "ternary:g16:asym", "s4:g8", "s3:g8", "s2:g8"]
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +287,11 @@ def test_group_scales_export_as_blocked_dequantize(tmp_path, quantized):
     codes = numpy_helper.to_array(init[dq.input[0]])
     assert codes.dtype == np.int8 and codes.min() >= -4 and codes.max() <= 3 and attrs(dq)["block_size"] == 8
     assert len(np.unique(codes)) > 3  # a real 3-bit grid, not ternary
+
+    _, m = export_checked(tmp_path, quantized["s2:g8"], "s2.onnx")  # the four levels as INT8 codes
+    (dq,) = weight_dq_nodes(m, "Convolution110")
+    codes = numpy_helper.to_array({t.name: t for t in m.graph.initializer}[dq.input[0]])
+    assert codes.dtype == np.int8 and set(np.unique(codes)) == {-3, -1, 1, 3}
 
 
 # ---- bad input ------------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ Oracle: `fgq run` of the same quantized model with FGQ_KERNELS=ref (the
 portable reference kernels, runtime/ops/qgemm_dispatch.h) and 1 thread. The
 default kernels (AVX-512 VNNI / AVX2 where the CPU has them) with 1 and 2
 threads must write byte-identical .npy files — for mnist-8 quantized with s8,
-s4:g32, s3:g32, s3:g8, ternary:g4, ternary:g16:asym, and for the four MLPerf Tiny models
+s4:g32, s3:g32, s3:g8, s2:g16, s2, ternary:g4, ternary:g16:asym, and for the four MLPerf Tiny models
 (ad: ten Gemm layers; ic: a ResNet of 3×3 convolutions; kws and vww:
 depthwise and pointwise convolutions, pools; ad, ic and vww also at s4:g32,
-ad and vww at s4 per channel, ad and ic at s3:g32, ad and vww at s3 per channel),
+ad and vww at s4 per channel, ad and ic at s3:g32, ad and vww at s3 per channel, ad at s2:g64,
+ic at s2:g32, kws at s2:g16),
 calibrated on fixed random inputs: every QCONV path (packed conv kernels, im2col tiles, depthwise
 planes), QGEMM rows, QUANTIZE and the pools run inside a real model.
 """
@@ -37,7 +38,7 @@ def _same_bytes_all_kernels(model, x, tmp_path):
     return np.load(tmp_path / "y_ref_1.npy")
 
 
-@pytest.mark.parametrize("weights", ["s8", "s4:g32", "s3:g32", "s3:g8", "ternary:g4", "ternary:g16:asym"])
+@pytest.mark.parametrize("weights", ["s8", "s4:g32", "s3:g32", "s3:g8", "s2:g16", "s2", "ternary:g4", "ternary:g16:asym"])
 def test_mnist_quantized_same_bytes(fgq_bin, tmp_path, weights):
     q = tmp_path / "m.fgq"
     r = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:100", "--weights", weights, "-o", q,
@@ -51,7 +52,7 @@ def test_mnist_quantized_same_bytes(fgq_bin, tmp_path, weights):
 
 
 @pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
-@pytest.mark.parametrize("weights", ["s8", "ternary:g16", "ternary:g64:asym", "s4", "s4:g32", "s3", "s3:g32"])
+@pytest.mark.parametrize("weights", ["s8", "ternary:g16", "ternary:g64:asym", "s4", "s4:g32", "s3", "s3:g32", "s2:g64"])
 def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
     rng = np.random.default_rng(11)
     calib = tmp_path / "calib.npy"
@@ -67,7 +68,8 @@ def test_tiny_ad_quantized_same_bytes(fgq_bin, tmp_path, weights):
 @pytest.mark.skipif(not AD.exists(), reason="shared MLPerf Tiny models not present")
 @pytest.mark.parametrize("name,weights", [("ic", "s8"), ("ic", "ternary:g64"), ("ic", "s4:g32"), ("kws", "s8"),
                                           ("kws", "ternary:g16"), ("vww", "s8"), ("vww", "ternary:g64"),
-                                          ("vww", "s4:g32"), ("vww", "s4"), ("ic", "s3:g32"), ("vww", "s3")])
+                                          ("vww", "s4:g32"), ("vww", "s4"), ("ic", "s3:g32"), ("vww", "s3"),
+                                          ("ic", "s2:g32"), ("kws", "s2:g16")])
 def test_tiny_conv_models_quantized_same_bytes(fgq_bin, tmp_path, name, weights):
     import onnx
     model = TINY / f"model_{name}.onnx"

@@ -13,6 +13,7 @@
 #include "import/onnx_ops.h"
 #include "onnx.pb-c.h"
 #include "quant/format/lut.h"
+#include "quant/s2.h"
 #include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
@@ -861,6 +862,7 @@ static fgq_status w_float(xb *b, const fgq_node_info *ni, const char *base, int6
         case FGQ_DT_S8: memcpy(row, wd + r * Kp, (size_t)K); break;
         case FGQ_DT_S4: fgq_s4_unpack(wd + r * fgq_s4_row_bytes(Kp), K, row); break;
         case FGQ_DT_S3: fgq_s3_unpack(wd + r * fgq_s3_row_bytes(Kp), K, row); break; /* INT8: ONNX has no 3-bit type */
+        case FGQ_DT_S2: fgq_s2_unpack(wd + r * fgq_s2_row_bytes(Kp), K, row); break; /* INT8: −3, −1, 1, 3 */
         case FGQ_DT_T2: fgq_t2_unpack(wd + r * fgq_t2_row_bytes(Kp), K, row); break;
         default:
             return fgq_fail(b->err, FGQ_ERR_UNSUPPORTED, "export: node '%s': weight dtype %s", base,

@@ -51,7 +51,7 @@ static int64_t tensor_bytes(const fgq_ir_tensor *t)
     int64_t n = fgq_ir_tensor_numel(t);
     if (n < 0)
         return -1;
-    if (t->dtype == FGQ_DT_T2)
+    if (t->dtype == FGQ_DT_T2 || t->dtype == FGQ_DT_S2)
         return (n + 3) / 4;
     if (t->dtype == FGQ_DT_S4)
         return (n + 1) / 2;

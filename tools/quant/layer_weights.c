@@ -5,6 +5,7 @@
 
 #include "ops/ops_q.h"
 #include "quant/format/wformat.h"
+#include "quant/s2.h"
 #include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/solve/gptq.h"
@@ -18,10 +19,20 @@
 #include <string.h>
 #include <time.h>
 
-/* Row r's k codes (s8, s4, s3; t2 in its own layout) packed into dst. */
+/* Row r's k codes (s8, s4, s3, s2; t2 in its own layout) packed into dst. */
+/* The code nearest x on dtype dt's grid, clamped to ±lim: the integers, or (s2) the odd ones. */
+static int8_t round_code(fgq_dtype dt, float x, int32_t lim)
+{
+    float v = dt == FGQ_DT_S2 ? 2.0f * roundf((x - 1.0f) * 0.5f) + 1.0f : roundf(x);
+    const float l = dt == FGQ_DT_S2 ? 3.0f : (float)lim;
+    return (int8_t)(v > l ? l : v < -l ? -l : v);
+}
+
 static void pack_codes(fgq_dtype dt, const int8_t *codes, int64_t k, uint8_t *dst)
 {
-    if (dt == FGQ_DT_T2)
+    if (dt == FGQ_DT_S2)
+        fgq_s2_pack(codes, k, dst);
+    else if (dt == FGQ_DT_T2)
         fgq_t2_pack(codes, k, dst);
     else if (dt == FGQ_DT_S4)
         fgq_s4_pack(codes, k, dst);
@@ -108,8 +119,8 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
     }
     const int32_t cmax = fgq_qw_code_max(q->dt);
-    /* rows start on a packing unit: 4 t2 codes a byte, 2 s4, 8 s3 in 3 bytes */
-    const int64_t unit = q->dt == FGQ_DT_T2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : q->dt == FGQ_DT_S3 ? 8 : 1;
+    /* rows start on a packing unit: 4 t2 / s2 codes a byte, 2 s4, 8 s3 in 3 bytes */
+    const int64_t unit = q->dt == FGQ_DT_T2 || q->dt == FGQ_DT_S2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : q->dt == FGQ_DT_S3 ? 8 : 1;
     q->kp = (k + unit - 1) / unit * unit;
     q->row_bytes = q->dt == FGQ_DT_S3 ? fgq_s3_row_bytes(k) : q->kp / unit;
     q->group = per_tensor ? k : pw.layout.group;
@@ -164,10 +175,8 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
                 fgq_packed_weights_free(&pw);
                 return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
             }
-            for (int64_t i = 0; i < k; i++) {
-                float v = roundf(w[r * k + i] / s);
-                tmp[i] = (int8_t)(v > (float)cmax ? cmax : v < (float)-cmax ? -cmax : v);
-            }
+            for (int64_t i = 0; i < k; i++)
+                tmp[i] = round_code(q->dt, w[r * k + i] / s, cmax);
             pack_codes(q->dt, tmp, k, pw.codes + r * q->row_bytes);
             free(tmp);
             q->s_row[r] = s;
@@ -181,7 +190,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
             return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "layer '%s': reduction length %lld exceeds the int32 bound",
                             layer, (long long)k);
         }
-        const int qmax = q->dt == FGQ_DT_S4 ? 7 : q->dt == FGQ_DT_S3 ? 3 : 127;
+        const int qmax = q->dt == FGQ_DT_S4 ? 7 : q->dt == FGQ_DT_S3 || q->dt == FGQ_DT_S2 ? 3 : 127;
         int64_t ng = q->n_groups;
         q->n_alpha = 1;
         q->codes = calloc((size_t)(rows * q->row_bytes) + 1, 1);
@@ -214,11 +223,8 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
                 mused = (int32_t)mg > mused ? (int32_t)mg : mused;
                 float s = (float)mg * s_r;
                 int64_t g0 = g * q->group, len = g0 + q->group < k ? q->group : k - g0;
-                for (int64_t i = g0; i < g0 + len; i++) {
-                    float v = roundf(w[r * k + i] / s);
-                    v = v > (float)qmax ? (float)qmax : v < (float)-qmax ? (float)-qmax : v;
-                    tmp[i] = (int8_t)v;
-                }
+                for (int64_t i = g0; i < g0 + len; i++)
+                    tmp[i] = round_code(q->dt, w[r * k + i] / s, qmax);
             }
             pack_codes(q->dt, tmp, k, q->codes + r * q->row_bytes);
         }
@@ -403,7 +409,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
 {
     const fgq_hessians *hs = c->cfg->hessians;
     if (hs == NULL || node >= hs->n_nodes || hs->layer[node] == NULL ||
-        !(q->dt == FGQ_DT_S8 || q->dt == FGQ_DT_S4 || q->dt == FGQ_DT_S3 || q->dt == FGQ_DT_T2))
+        !(q->dt == FGQ_DT_S8 || q->dt == FGQ_DT_S4 || q->dt == FGQ_DT_S3 || q->dt == FGQ_DT_S2 || q->dt == FGQ_DT_T2))
         return FGQ_OK;
     const fgq_layer_hessian *lh = hs->layer[node];
     const int64_t groups = lh->view.groups;
@@ -416,6 +422,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     grid.kind = q->dt == FGQ_DT_T2   ? FGQ_WQ_T2
                 : q->dt == FGQ_DT_S4 ? FGQ_WQ_S4
                 : q->dt == FGQ_DT_S3 ? FGQ_WQ_S3
+                : q->dt == FGQ_DT_S2 ? FGQ_WQ_S2
                                      : FGQ_WQ_S8;
     grid.solver = p->solver;
     grid.group = q->group;

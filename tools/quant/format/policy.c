@@ -10,7 +10,8 @@
 #include <string.h>
 
 #define POLICY_VALID_FORMS \
-    "valid: f32 | u8 | s8 | s8:gN | s4 | s4:gN | s3 | s3:gN | ternary:gN | ternary:gN:twn|exact|asym | " \
+    "valid: f32 | u8 | s8 | s8:gN | s4 | s4:gN | s3 | s3:gN | s2 | s2:gN | ternary:gN | " \
+    "ternary:gN:twn|exact|asym | " \
     "ternary:twn|exact|asym, N an integer in 1..2147483647"
 
 /* "gN" with N a plain decimal in 1..INT32_MAX (no sign, no spaces); the text
@@ -57,11 +58,11 @@ fgq_status fgq_policy_parse(const char *text, fgq_policy *out, fgq_error *err)
     } else if (strcmp(s, "u8") == 0) {
         p.kind = FGQ_WQ_U8;
         ok = 1;
-    } else if (strcmp(s, "s8") == 0 || strcmp(s, "s4") == 0 || strcmp(s, "s3") == 0) { /* per output channel */
-        p.kind = s[1] == '8' ? FGQ_WQ_S8 : s[1] == '4' ? FGQ_WQ_S4 : FGQ_WQ_S3;
+    } else if (s[0] == 's' && (s[1] == '8' || s[1] == '4' || s[1] == '3' || s[1] == '2') && s[2] == '\0') {
+        p.kind = s[1] == '8' ? FGQ_WQ_S8 : s[1] == '4' ? FGQ_WQ_S4 : s[1] == '3' ? FGQ_WQ_S3 : FGQ_WQ_S2; /* per channel */
         ok = 1;
-    } else if (strncmp(s, "s8:", 3) == 0 || strncmp(s, "s4:", 3) == 0 || strncmp(s, "s3:", 3) == 0) {
-        p.kind = s[1] == '8' ? FGQ_WQ_S8 : s[1] == '4' ? FGQ_WQ_S4 : FGQ_WQ_S3;
+    } else if (s[0] == 's' && (s[1] == '8' || s[1] == '4' || s[1] == '3' || s[1] == '2') && s[2] == ':') {
+        p.kind = s[1] == '8' ? FGQ_WQ_S8 : s[1] == '4' ? FGQ_WQ_S4 : s[1] == '3' ? FGQ_WQ_S3 : FGQ_WQ_S2;
         const char *end = parse_group(s + 3, &p.group);
         ok = end != NULL && *end == '\0';
     } else if (strncmp(s, "ternary:", 8) == 0) {
@@ -97,6 +98,10 @@ int fgq_policy_format(const fgq_policy *p, char *buf, size_t len)
         if (p->group == 0)
             return snprintf(buf, len, "s3");
         return snprintf(buf, len, "s3:g%lld", (long long)p->group);
+    case FGQ_WQ_S2:
+        if (p->group == 0)
+            return snprintf(buf, len, "s2");
+        return snprintf(buf, len, "s2:g%lld", (long long)p->group);
     case FGQ_WQ_T2:
         if (p->group == 0)
             return snprintf(buf, len, "ternary:%s", fgq_ternary_solver_name(p->solver));

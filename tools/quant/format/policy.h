@@ -10,6 +10,7 @@
  *   s3                       symmetric s3 per output channel (row), -3..3 (GPTQ -4..3)
  *   s8:gN  s4:gN  s3:gN      symmetric, one scale per group of N along k (s4: -7..7, s3: -3..3;
  *                            GPTQ -8..7, -4..3)
+ *   s2  s2:gN                four levels -3, -1, 1, 3 (times the step) per row / group, 2 bits
  *   ternary:gN[:SOLVER]      FGQ ternary, groups of N, SOLVER twn|exact|asym (default exact)
  *   ternary:SOLVER           ternary with one group per row (N = k)
  * N is a decimal integer in 1..2147483647. A group longer than k means one
@@ -35,7 +36,8 @@ typedef enum {
     FGQ_WQ_S4 = 3,
     FGQ_WQ_T2 = 4,
     FGQ_WQ_S3 = 5,
-    FGQ_WQ_COUNT = 6,
+    FGQ_WQ_S2 = 6,
+    FGQ_WQ_COUNT = 7,
 } fgq_wq_kind;
 
 typedef struct {
@@ -44,11 +46,11 @@ typedef struct {
     fgq_ternary_solver solver; /* FGQ_WQ_T2 only; FGQ_TERNARY_EXACT otherwise */
 } fgq_policy;
 
-/* 1 for the formats below 8 bits (s4, s3, ternary): the ones whose defaults keep the first/last
+/* 1 for the formats below 8 bits (s4, s3, s2, ternary): the ones whose defaults keep the first/last
  * and depthwise layers s8 and turn bias correction on. */
 static inline int fgq_wq_below_8_bits(fgq_wq_kind kind)
 {
-    return kind == FGQ_WQ_S4 || kind == FGQ_WQ_S3 || kind == FGQ_WQ_T2;
+    return kind == FGQ_WQ_S4 || kind == FGQ_WQ_S3 || kind == FGQ_WQ_S2 || kind == FGQ_WQ_T2;
 }
 
 /* Parses `text`; FGQ_ERR_VALUE with a message listing the valid forms when

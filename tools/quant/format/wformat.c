@@ -2,6 +2,7 @@
 #include "quant/format/wformat.h"
 
 #include "quant/affine.h"
+#include "quant/s2.h"
 #include "quant/s3.h"
 #include "quant/s4.h"
 #include "quant/t2.h"
@@ -199,6 +200,47 @@ static fgq_status s3_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_e
     return subbyte_quantize_rows(w, pw, 3, fgq_s3_pack, err);
 }
 
+/* s2: the step s = max|w| / 3 and each weight on the nearest of −3, −1, 1, 3 steps. */
+static void s2_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layout *o)
+{
+    layout_common(fgq_policy_group_for(p, k), rows, k, o);
+    o->row_bytes = fgq_s2_row_bytes(k);
+    o->n_scales = rows * o->n_groups;
+}
+
+static fgq_status s2_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_error *err)
+{
+    int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
+    int8_t *q = malloc((size_t)k);
+    if (q == NULL)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "s2 quantization: no memory for a row of %lld", (long long)k);
+    for (int64_t r = 0; r < pw->rows; r++) {
+        const float *wr = w + r * k;
+        for (int64_t g = 0; g < ng; g++) {
+            int64_t g0 = g * group, len = g0 + group < k ? group : k - g0;
+            float s = symmetric_scale(group_amax(wr + g0, len), 3);
+            pw->scales[r * ng + g] = s;
+            for (int64_t i = g0; i < g0 + len; i++) {
+                float v = 2.0f * roundf((wr[i] / s - 1.0f) * 0.5f) + 1.0f; /* the nearest odd level */
+                q[i] = (int8_t)(v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v);
+            }
+        }
+        fgq_s2_pack(q, k, pw->codes + r * pw->layout.row_bytes);
+    }
+    free(q);
+    return FGQ_OK;
+}
+
+static void s2_dequantize_rows(const fgq_packed_weights *pw, float *out)
+{
+    int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
+    for (int64_t r = 0; r < pw->rows; r++) {
+        const uint8_t *row = pw->codes + r * pw->layout.row_bytes;
+        for (int64_t i = 0; i < k; i++)
+            out[r * k + i] = (float)fgq_s2_get(row, i) * pw->scales[r * ng + i / group];
+    }
+}
+
 static void s4_dequantize_rows(const fgq_packed_weights *pw, float *out)
 {
     int64_t k = pw->k, ng = pw->layout.n_groups;
@@ -293,6 +335,7 @@ static const fgq_wq_traits wq_traits[FGQ_WQ_COUNT] = {
     [FGQ_WQ_S4] = {FGQ_WQ_S4, "s4", FGQ_DT_S4, s4_layout, s4_quantize_rows, s4_dequantize_rows},
     [FGQ_WQ_T2] = {FGQ_WQ_T2, "ternary", FGQ_DT_T2, t2_layout, t2_quantize_rows, t2_dequantize_rows},
     [FGQ_WQ_S3] = {FGQ_WQ_S3, "s3", FGQ_DT_S3, s3_layout, s3_quantize_rows, s3_dequantize_rows},
+    [FGQ_WQ_S2] = {FGQ_WQ_S2, "s2", FGQ_DT_S2, s2_layout, s2_quantize_rows, s2_dequantize_rows},
 };
 
 const fgq_wq_traits *fgq_wq_traits_of(fgq_wq_kind kind)

@@ -13,6 +13,7 @@ void fgq_budget_default_candidates(fgq_budget *b)
 {
     static const char *const names[] = {"ternary:g4:exact", "ternary:g16:exact", "ternary:g64:exact",
                                         "ternary:g4:asym",  "ternary:g16:asym",  "ternary:g64:asym",
+                                        "s2:g16",           "s2:g64",
                                         "s3",               "s3:g32",           "s3:g64",
                                         "s4",               "s4:g32",           "s4:g64",
                                         "s4:g128",          "s8"};

@@ -9,7 +9,13 @@
 
 int32_t fgq_gptq_code_max(fgq_wq_kind kind)
 {
-    return kind == FGQ_WQ_S4 ? 7 : kind == FGQ_WQ_S3 ? 3 : kind == FGQ_WQ_T2 ? 1 : 127;
+    return kind == FGQ_WQ_S4 ? 7 : kind == FGQ_WQ_S3 || kind == FGQ_WQ_S2 ? 3 : kind == FGQ_WQ_T2 ? 1 : 127;
+}
+
+/* The grid code nearest v (in steps): the integers, or for s2 the odd ones (−3, −1, 1, 3). */
+static double grid_round(fgq_wq_kind kind, double v)
+{
+    return kind == FGQ_WQ_S2 ? 2.0 * nearbyint((v - 1.0) * 0.5) + 1.0 : nearbyint(v);
 }
 
 /*
@@ -327,19 +333,20 @@ static double clampd(double v, double lo, double hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Lowest code of a kind: s4 and s3 use their whole range (-8..7, -4..3), s8 stays symmetric
- * (-127..127). */
+/* Lowest code of a kind: s4 and s3 use their whole range (-8..7, -4..3), s8 and s2 stay
+ * symmetric (-127..127, -3..3). */
 static int32_t code_min(fgq_wq_kind kind)
 {
     return kind == FGQ_WQ_S4 ? -8 : kind == FGQ_WQ_S3 ? -4 : -fgq_gptq_code_max(kind);
 }
 
 /* Σ wt_i·(x_i − q_i)² of a group on the step `step` (wt NULL: all 1). */
-static double group_error(const double *x, const double *wt, int64_t len, double step, int32_t cmin, int32_t cmax)
+static double group_error(fgq_wq_kind kind, const double *x, const double *wt, int64_t len, double step, int32_t cmin,
+                          int32_t cmax)
 {
     double e = 0.0;
     for (int64_t i = 0; i < len; i++) {
-        const double c = clampd(nearbyint(x[i] / step), (double)cmin, (double)cmax), d = x[i] - c * step;
+        const double c = clampd(grid_round(kind, x[i] / step), (double)cmin, (double)cmax), d = x[i] - c * step;
         e += (wt != NULL ? wt[i] : 1.0) * d * d;
     }
     return e;
@@ -380,9 +387,9 @@ static void solve_group(const fgq_gptq_grid *g, const double *x, const double *w
     if (need > 0.0) {
         const double lo = ceil(GPTQ_CLIP_MIN * m0) > 1.0 ? ceil(GPTQ_CLIP_MIN * m0) : 1.0;
         const double stride = ceil((m0 - lo) / GPTQ_CLIP_STEPS) > 1.0 ? ceil((m0 - lo) / GPTQ_CLIP_STEPS) : 1.0;
-        double best = group_error(x, wt, len, m0 * (double)s_r, cmin, cmax);
+        double best = group_error(g->kind, x, wt, len, m0 * (double)s_r, cmin, cmax);
         for (double c = m0 - stride; c >= lo; c -= stride) {
-            const double e = group_error(x, wt, len, c * (double)s_r, cmin, cmax);
+            const double e = group_error(g->kind, x, wt, len, c * (double)s_r, cmin, cmax);
             if (e < best) {
                 best = e;
                 m = c;
@@ -406,7 +413,7 @@ static int8_t quant_one(const fgq_gptq_grid *g, double x, const level *lv, float
         *deq = c == 0 ? 0.0f : (float)c * (float)(c > 0 ? mult_pos : mult_neg) * s_r;
         return c;
     }
-    double c = clampd(nearbyint(x / lv->pos), (double)code_min(g->kind), (double)fgq_gptq_code_max(g->kind));
+    double c = clampd(grid_round(g->kind, x / lv->pos), (double)code_min(g->kind), (double)fgq_gptq_code_max(g->kind));
     *deq = (float)c * (float)mult_pos * s_r;
     return (int8_t)c;
 }
