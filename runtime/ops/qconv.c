@@ -148,9 +148,9 @@ typedef struct {
     int64_t tp, tiles, positions; /* positions per tile, tiles per (image, group) */
     int64_t jb;                   /* channels per block: min(the tile channels, channels per group) */
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
-    int packable;                 /* x86-64: the shape and weights fit the packed conv kernels (the CPU decides) */
+    int packable;                 /* x86-64: the shape and weights fit a packed conv kernel (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
-    int wcache;                   /* packable t2/s4/s3/s2 (s8 with GS): the group's rows decoded once a slice */
+    int wcache;                   /* packable by a kernel with `decode`: the group's rows decoded once a slice */
     uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
@@ -183,12 +183,14 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     const int64_t mg = s->qw.rows / s->geom.groups;
     p->jb = mg < target->qconv_tile_channels ? mg : target->qconv_tile_channels;
     int64_t tp_dot = p->tp;
-    /* x86-64: s8, t2, s4, s3 or s2 in VNNI group layouts, 2-D, stride 1 along W: the packed conv
+    /* x86-64: weights a packed conv kernel takes (fgq_qconv_kernel_for), 2-D, stride 1 along W: the packed conv
      * kernels, 32 positions a tile, reading X (and its padding) themselves */
-    p->packable = target->qconv_packed &&
-                  (s->qw.dtype == FGQ_DT_S8 || s->qw.dtype == FGQ_DT_T2 || s->qw.dtype == FGQ_DT_S4 ||
-                   s->qw.dtype == FGQ_DT_S3 || s->qw.dtype == FGQ_DT_S2) &&
-                  fgq_qgemm_vnni_fits(&s->qw) && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
+#if defined(__x86_64__) || defined(__i386__)
+    const fgq_qconv_kernel *conv = fgq_qconv_kernel_for(&s->qw);
+#else
+    const void *conv = NULL;
+#endif
+    p->packable = target->qconv_packed && conv != NULL && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
                   sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
         tp_dot = FGQ_QCONV_PACK_TP;
@@ -205,9 +207,11 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     off += qconv_align64(fgq_qgemm_gemm_work_bytes(&s->qw, target));
     p->work = off;
     off += p->packable ? qconv_align64(fgq_qconv_pack_work_bytes(K)) : 0;
-    /* the packed t2 / s4 kernels: the group's weight rows decoded once for all its
+    /* the packed kernels with a decode (all but s8 per channel): the group's weight rows decoded once for all its
      * tiles in the slice, where they fit (fgq_qconv_wcache_bytes) */
-    p->wcache = p->packable && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs) && fgq_qconv_wcache_bytes(K, mg) > 0;
+#if defined(__x86_64__) || defined(__i386__)
+    p->wcache = p->packable && conv->decode != NULL && fgq_qconv_wcache_bytes(K, mg) > 0;
+#endif
     p->wrows = off;
     off += p->wcache ? qconv_align64(fgq_qconv_wcache_bytes(K, mg)) : 0;
     p->bytes = off;
@@ -223,6 +227,9 @@ typedef struct {
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
     int packed;                   /* the packed VNNI conv kernels instead of im2col + GEMM */
+#if defined(__x86_64__) || defined(__i386__)
+    const fgq_qconv_kernel *conv; /* the packed kernel, when packed */
+#endif
     qconv_gemm_plan p;            /* tp, tiles: the packed kernels' when packed */
     int64_t csplit, cchunk;       /* a tile's output channels in csplit tasks of cchunk (a multiple of
                                    * p.jb): more than one when tiles are fewer than the threads */
@@ -373,33 +380,13 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
             };
             uint8_t *wrows = t->p.wcache ? ws + t->p.wrows : NULL;
             if (wrows != NULL && decoded != grp) {
-                if (qw->dtype == FGQ_DT_S4)
-                    fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
-                else if (qw->dtype == FGQ_DT_S3)
-                    fgq_qconv_u8s3_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
-                else if (qw->dtype == FGQ_DT_S2)
-                    fgq_qconv_u8s2_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
-                else
-                    fgq_qconv_u8t2_2x32c4__avx512vnni_decode(qw, grp * mg, mg, wrows);
+                t->conv->decode(qw, grp * mg, mg, wrows);
                 decoded = grp;
             }
             for (int64_t jb = jb0; jb < jb1; jb += JB) {
                 const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
                 const uint8_t *wdec = wrows != NULL ? wrows + jb * fgq_qconv_wrow_bytes(K) : NULL;
-                if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
-                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
-                else if (qw->dtype == FGQ_DT_S4)
-                    fgq_qconv_u8s4_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
-                                                      wdec);
-                else if (qw->dtype == FGQ_DT_S3)
-                    fgq_qconv_u8s3_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
-                                                      wdec);
-                else if (qw->dtype == FGQ_DT_S2)
-                    fgq_qconv_u8s2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
-                                                      wdec);
-                else
-                    fgq_qconv_u8t2_2x32c4__avx512vnni(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
-                                                      wdec);
+                t->conv->run(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work, wdec);
                 fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
                                               t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions,
                                               t->y_s8);
@@ -741,7 +728,8 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     if (!qconv_gemm_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
 #if defined(__x86_64__) || defined(__i386__)
-    t.packed = t.p.packable && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0;
+    t.conv = fgq_qconv_kernel_for(&s->qw);
+    t.packed = t.p.packable && t.conv != NULL && (fgq_node_cpu(node) & t.conv->needs) == t.conv->needs;
     if (t.packed) {
         t.p.padded = 0;
         t.p.tp = FGQ_QCONV_PACK_TP;

@@ -288,6 +288,43 @@ const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype)
     return fgq_qgemm_kernel_select(w_dtype, fgq_node_kernels(node), fgq_node_cpu(node), NULL)->name;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* qconv_u8s8_4x32c4 reads W itself: no decoded rows */
+static void qconv_s8_run(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb, int64_t p0, int64_t np,
+                         int a_s8, int32_t zx, int32_t *dot, uint8_t *work, const uint8_t *wdec)
+{
+    (void)wdec;
+    fgq_qconv_u8s8_4x32c4__avx512vnni(s, qw, j0, nb, p0, np, a_s8, zx, dot, work);
+}
+
+static const fgq_qconv_kernel qconv_kernels[] = {
+    { "qconv_u8s8_4x32c4__avx512vnni", FGQ_DT_S8, 0, FGQ_CPU_AVX512VNNI, qconv_s8_run, NULL },
+    /* s8 with group multipliers takes the t2 kernel's grouped loop (its decode copies s8 rows) */
+    { "qconv_u8t2_2x32c4__avx512vnni", FGQ_DT_S8, 1, FGQ_CPU_AVX512VNNI, fgq_qconv_u8t2_2x32c4__avx512vnni,
+      fgq_qconv_u8t2_2x32c4__avx512vnni_decode },
+    { "qconv_u8t2_2x32c4__avx512vnni", FGQ_DT_T2, -1, FGQ_CPU_AVX512VNNI, fgq_qconv_u8t2_2x32c4__avx512vnni,
+      fgq_qconv_u8t2_2x32c4__avx512vnni_decode },
+    { "qconv_u8s4_2x32c4__avx512vnni", FGQ_DT_S4, -1, FGQ_CPU_AVX512VNNI, fgq_qconv_u8s4_2x32c4__avx512vnni,
+      fgq_qconv_u8s4_2x32c4__avx512vnni_decode },
+    { "qconv_u8s3_2x32c4__avx512vnni", FGQ_DT_S3, -1, FGQ_CPU_AVX512VNNI, fgq_qconv_u8s3_2x32c4__avx512vnni,
+      fgq_qconv_u8s3_2x32c4__avx512vnni_decode },
+    { "qconv_u8s2_2x32c4__avx512vnni", FGQ_DT_S2, -1, FGQ_CPU_AVX512VNNI, fgq_qconv_u8s2_2x32c4__avx512vnni,
+      fgq_qconv_u8s2_2x32c4__avx512vnni_decode },
+};
+
+const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw)
+{
+    if (!fgq_qgemm_vnni_fits(qw))
+        return NULL;
+    for (size_t i = 0; i < sizeof qconv_kernels / sizeof qconv_kernels[0]; i++) {
+        const fgq_qconv_kernel *k = &qconv_kernels[i];
+        if (k->w_dtype == qw->dtype && (k->gs < 0 || k->gs == (qw->has_gs != 0)))
+            return k;
+    }
+    return NULL;
+}
+#endif
+
 const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
 {
     if (op != FGQ_OP_QGEMM && op != FGQ_OP_QCONV)
@@ -295,14 +332,12 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
     const uint32_t cpu = fgq_cpu_features();
     const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
     if (op == FGQ_OP_QCONV) {
-        if ((cpu & FGQ_CPU_AVX512VNNI) != 0 &&
-            (w_dtype == FGQ_DT_S8 || w_dtype == FGQ_DT_T2 || w_dtype == FGQ_DT_S4 || w_dtype == FGQ_DT_S3 ||
-             w_dtype == FGQ_DT_S2))
-            return w_dtype == FGQ_DT_S8   ? "qconv_u8s8_4x32c4__avx512vnni"
-                   : w_dtype == FGQ_DT_T2 ? "qconv_u8t2_2x32c4__avx512vnni"
-                   : w_dtype == FGQ_DT_S4 ? "qconv_u8s4_2x32c4__avx512vnni"
-                   : w_dtype == FGQ_DT_S3 ? "qconv_u8s3_2x32c4__avx512vnni"
-                                          : "qconv_u8s2_2x32c4__avx512vnni";
+#if defined(__x86_64__) || defined(__i386__)
+        const fgq_qweights qw = { .dtype = (fgq_dtype)w_dtype }; /* per channel: what most of its layers take */
+        const fgq_qconv_kernel *c = fgq_qconv_kernel_for(&qw);
+        if (c != NULL && (cpu & c->needs) == c->needs)
+            return c->name;
+#endif
         return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
     }
 #if defined(__x86_64__) || defined(__i386__)

@@ -286,6 +286,25 @@ void fgq_qconv_u8s2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweight
                                        const uint8_t *wdec);
 void fgq_qconv_u8s2_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 
+/* The packed conv kernels as a table (qgemm_dispatch.c), one row per weight layout: `run` computes
+ * a tile's dots as the kernels above (wdec: the rows `decode` wrote beforehand, or NULL; rows
+ * without `decode` ignore it), `decode` the rows of a group once for all its tiles (NULL: the
+ * kernel reads W itself). QCONV takes the row of its weights at plan time (fgq_qconv_kernel_for:
+ * the layout alone, whatever the CPU) and runs it where the CPU has its `needs`. */
+typedef void (*fgq_qconv_pack_fn)(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb, int64_t p0,
+                                  int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work, const uint8_t *wdec);
+typedef void (*fgq_qconv_decode_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
+typedef struct {
+    const char *name;
+    fgq_dtype w_dtype;
+    int8_t gs;      /* 0: weights without GS, 1: with, -1: either */
+    uint32_t needs; /* FGQ_CPU_* bits */
+    fgq_qconv_pack_fn run;
+    fgq_qconv_decode_fn decode;
+} fgq_qconv_kernel;
+/* The row for qw's layout (dtype, GS, fgq_qgemm_vnni_fits), or NULL. */
+const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw);
+
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);
 /* The same plus AVX512_VBMI (vpermb, vpmultishiftqb). */
