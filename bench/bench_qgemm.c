@@ -7,8 +7,8 @@
  *   --m M --k K --n N                 QGEMM, A u8 [M, K] × W [N, K] -> Y u8 [M, N]
  *   --conv C,H,W,OC,KH,KW,PAD         QCONV, X u8 [1, C, H, W], stride 1, dilation 1
  *                                     (GEMM view: M = output pixels, K = C·KH·KW, N = OC)
- *   --weights s8|s4|s3|s8:gN|s4:gN|s3:gN|ternary:gN[:SOLVER]   (default s8: per-channel, no GS;
- *                                     s8/s4/s3:gN and ternary: codes + u8 group
+ *   --weights s8|s4|s3|s2|s8:gN|s4:gN|s3:gN|s2:gN|ternary:gN[:SOLVER]   (default s8: per-channel, no GS;
+ *                                     s8/s4/s3/s2:gN and ternary: codes + u8 group
  *                                     multipliers GS, W_MMAX = max m)
  *   --threads T  (tools/threadpool.h, the caller's thread included; default 1)
  *   --reps R     at most R timed runs (default 50) ...
@@ -325,7 +325,7 @@ static int parse_conv(const char *s, cell_shape *cs)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_qgemm (--m M --k K --n N | --conv C,H,W,OC,KH,KW,PAD) [--weights s8|s4|s3|s8:gN|s4:gN|s3:gN|ternary:gN]\n"
+    fprintf(stderr, "usage: bench_qgemm (--m M --k K --n N | --conv C,H,W,OC,KH,KW,PAD) [--weights s8|s4|s3|s2|s8:gN|s4:gN|s3:gN|s2:gN|ternary:gN]\n"
                     "                   [--threads T] [--reps R] [--budget SECONDS] [--kernels auto|ref] [--json]\n"
                     "       bench_qgemm --peak [--threads T] [--json]\n");
 }
@@ -396,8 +396,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_qgemm: %s\n", err.msg);
         return 2;
     }
-    if (!(pol.kind == FGQ_WQ_T2 || pol.kind == FGQ_WQ_S8 || pol.kind == FGQ_WQ_S4 || pol.kind == FGQ_WQ_S3)) {
-        fprintf(stderr, "bench_qgemm: --weights %s: only s8, s4, s3 (per channel or :gN) and ternary:gN are benchmarked\n",
+    if (!(pol.kind == FGQ_WQ_T2 || pol.kind == FGQ_WQ_S8 || pol.kind == FGQ_WQ_S4 || pol.kind == FGQ_WQ_S3 ||
+          pol.kind == FGQ_WQ_S2)) {
+        fprintf(stderr, "bench_qgemm: --weights %s: only s8, s4, s3, s2 (per channel or :gN) and ternary:gN are benchmarked\n",
                 wpol);
         return 2;
     }
@@ -417,7 +418,7 @@ int main(int argc, char **argv)
         return 1;
     }
     free(wf);
-    const int64_t kp = pw.dtype == FGQ_DT_T2   ? pw.layout.row_bytes * 4
+    const int64_t kp = pw.dtype == FGQ_DT_T2 || pw.dtype == FGQ_DT_S2 ? pw.layout.row_bytes * 4
                        : pw.dtype == FGQ_DT_S4 ? pw.layout.row_bytes * 2
                        : pw.dtype == FGQ_DT_S3 ? pw.layout.row_bytes / 3 * 8
                                                : pw.layout.row_bytes;
@@ -429,7 +430,10 @@ int main(int argc, char **argv)
     uint8_t *gmults = NULL;
     float *row_step = NULL;
     if (has_gs && pw.dtype != FGQ_DT_T2) {
-        const int64_t G = pw.layout.n_groups, cmax = pw.dtype == FGQ_DT_S4 ? 8 : pw.dtype == FGQ_DT_S3 ? 4 : 128;
+        const int64_t G = pw.layout.n_groups, cmax = pw.dtype == FGQ_DT_S4   ? 8
+                                                          : pw.dtype == FGQ_DT_S3 ? 4
+                                                          : pw.dtype == FGQ_DT_S2 ? 3
+                                                                                  : 128;
         const int64_t bound = INT32_MAX / (K * cmax * 255);
         const int32_t M_ = bound > 255 ? 255 : bound < 1 ? 1 : (int32_t)bound;
         gmults = malloc((size_t)(N * G));
@@ -470,7 +474,7 @@ int main(int argc, char **argv)
     const double s_x = 1.0 / 64.0;
     for (int64_t r = 0; r < N; r++) {
         const double s_m = row_step != NULL ? row_step[r] : pw.scales[pw.dtype == FGQ_DT_T2 ? r : r * pw.layout.n_groups];
-        const double code_rms = (pw.dtype == FGQ_DT_T2 ? 0.8 : pw.dtype == FGQ_DT_S4 ? 2.5 : pw.dtype == FGQ_DT_S3 ? 1.3 : 40.0) *
+        const double code_rms = (pw.dtype == FGQ_DT_T2 ? 0.8 : pw.dtype == FGQ_DT_S4 ? 2.5 : pw.dtype == FGQ_DT_S3 ? 1.3 : pw.dtype == FGQ_DT_S2 ? 2.2 : 40.0) *
                                 (has_gs ? (mmax > 0 ? mmax : 1) : 1);
         const double s_y = 3.0 * sqrt((double)K) * 74.0 * code_rms * s_x * s_m / 127.0;
         if (fgq_quantize_multiplier(s_x * s_m / s_y, &req[2 * r], &req[2 * r + 1], &err) != FGQ_OK) {

@@ -30,6 +30,15 @@ static inline int32_t fgq_s2_get(const uint8_t *row, int64_t i)
     return 2 * (int32_t)((row[i >> 2] >> (2 * (i & 3))) & 3) - 3;
 }
 
+/* The level nearest x (in steps): ±1 for |x| < 2, else ±3, with x's sign (ties at |x| = 2 go
+ * away from zero; 0 gives +1). The tools' one rounding rule for s2 (a group or row whose
+ * weights are all 0 is not rounded: it gets multiplier 0, or the smallest row step). */
+static inline int32_t fgq_s2_level(double x)
+{
+    const int32_t m = x < 2.0 && x > -2.0 ? 1 : 3;
+    return x < 0.0 ? -m : m;
+}
+
 /* Packs n values into fgq_s2_row_bytes(n) bytes: each is clamped to −3..3 and
  * taken to the odd level at or above it (−2 → −1, 0 → 1, 2 → 3). */
 void fgq_s2_pack(const int8_t *v, int64_t n, uint8_t *packed);

@@ -20,12 +20,13 @@
 #include <time.h>
 
 /* Row r's k codes (s8, s4, s3, s2; t2 in its own layout) packed into dst. */
-/* The code nearest x on dtype dt's grid, clamped to ±lim: the integers, or (s2) the odd ones. */
+/* The code nearest x on dtype dt's grid, clamped to ±lim: the integers, or s2's levels. */
 static int8_t round_code(fgq_dtype dt, float x, int32_t lim)
 {
-    float v = dt == FGQ_DT_S2 ? 2.0f * roundf((x - 1.0f) * 0.5f) + 1.0f : roundf(x);
-    const float l = dt == FGQ_DT_S2 ? 3.0f : (float)lim;
-    return (int8_t)(v > l ? l : v < -l ? -l : v);
+    if (dt == FGQ_DT_S2)
+        return (int8_t)fgq_s2_level((double)x);
+    const float v = roundf(x);
+    return (int8_t)(v > (float)lim ? lim : v < (float)-lim ? -lim : v);
 }
 
 static void pack_codes(fgq_dtype dt, const int8_t *codes, int64_t k, uint8_t *dst)
@@ -181,6 +182,17 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
             free(tmp);
             q->s_row[r] = s;
         }
+        /* s2 has no zero level: a row of zeros gets the finest step its bias and requantization
+         * carry (FLT_MIN without a floor: the dynamic ops' float W_SCALE) and codes +1, -1, ...
+         * alternating, so its outputs stay far below one output step */
+        for (int64_t r = 0; q->dt == FGQ_DT_S2 && r < rows; r++) {
+            if (amax_of(w + r * k, k) > 0.0f)
+                continue;
+            q->s_row[r] = s_min != NULL && s_min[r] > FLT_MIN ? s_min[r] : FLT_MIN;
+            uint8_t *row = pw.codes + r * q->row_bytes;
+            for (int64_t i = 0; i < k; i++) /* code 2 is +1, code 1 is -1 (quant/s2.h) */
+                row[i >> 2] = (uint8_t)((row[i >> 2] & ~(3u << (2 * (i & 3)))) | ((i % 2 ? 1u : 2u) << (2 * (i & 3))));
+        }
         q->codes = pw.codes;
         pw.codes = NULL;
     } else { /* s8 / s4 groups: integerise the group scales as m_g · s_r */
@@ -219,12 +231,15 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
             for (int64_t g = 0; g < ng; g++) {
                 double mg = ceil((double)sc[g] / (double)s_r - 1e-6);
                 mg = mg < 1.0 ? 1.0 : mg > (double)M ? (double)M : mg;
+                int64_t gz = g * q->group, glen = gz + q->group < k ? q->group : k - gz;
+                if (q->dt == FGQ_DT_S2 && amax_of(w + r * k + gz, glen) == 0.0f)
+                    mg = 0.0; /* no zero level: a group of zeros is multiplier 0 */
                 q->gs[r * ng + g] = (uint8_t)mg;
                 mused = (int32_t)mg > mused ? (int32_t)mg : mused;
                 float s = (float)mg * s_r;
                 int64_t g0 = g * q->group, len = g0 + q->group < k ? q->group : k - g0;
-                for (int64_t i = g0; i < g0 + len; i++)
-                    tmp[i] = round_code(q->dt, w[r * k + i] / s, qmax);
+                for (int64_t i = g0; i < g0 + len; i++) /* multiplier 0 (an s2 group of zeros): any code */
+                    tmp[i] = s > 0.0f ? round_code(q->dt, w[r * k + i] / s, qmax) : (int8_t)(i % 2 ? -1 : 1);
             }
             pack_codes(q->dt, tmp, k, q->codes + r * q->row_bytes);
         }

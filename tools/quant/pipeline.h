@@ -78,7 +78,7 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
                               const fgq_stage_progress *progress, fgq_quant_result *out, fgq_error *err);
 void fgq_quant_result_free(fgq_quant_result *r);
 
-/* 1 when cfg quantizes a weight layer of fg to s4 or ternary. */
+/* 1 when cfg quantizes a weight layer of fg below 8 bits (s4, s3, s2 or ternary). */
 int fgq_quant_below_8_bits(const fgq_graph *fg, const fgq_quant_config *cfg);
 /* Whether fgq_quant_pipeline runs the sequential statistics for cfg on n
  * samples of fg (cfg->sequential; AUTO: when a layer is below 8 bits and

@@ -200,7 +200,8 @@ static fgq_status s3_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_e
     return subbyte_quantize_rows(w, pw, 3, fgq_s3_pack, err);
 }
 
-/* s2: the step s = max|w| / 3 and each weight on the nearest of −3, −1, 1, 3 steps. */
+/* s2: the step s = max|w| / 3 and each weight on the nearest of −3, −1, 1, 3 steps; a group of
+ * zeros (no zero level) gets step 0, which is what the .fgq's multiplier 0 gives. */
 static void s2_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layout *o)
 {
     layout_common(fgq_policy_group_for(p, k), rows, k, o);
@@ -218,12 +219,10 @@ static fgq_status s2_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_e
         const float *wr = w + r * k;
         for (int64_t g = 0; g < ng; g++) {
             int64_t g0 = g * group, len = g0 + group < k ? group : k - g0;
-            float s = symmetric_scale(group_amax(wr + g0, len), 3);
+            const float amax = group_amax(wr + g0, len), s = amax > 0.0f ? symmetric_scale(amax, 3) : 0.0f;
             pw->scales[r * ng + g] = s;
-            for (int64_t i = g0; i < g0 + len; i++) {
-                float v = 2.0f * roundf((wr[i] / s - 1.0f) * 0.5f) + 1.0f; /* the nearest odd level */
-                q[i] = (int8_t)(v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v);
-            }
+            for (int64_t i = g0; i < g0 + len; i++)
+                q[i] = (int8_t)(s > 0.0f ? fgq_s2_level((double)(wr[i] / s)) : i % 2 ? -1 : 1);
         }
         fgq_s2_pack(q, k, pw->codes + r * pw->layout.row_bytes);
     }

@@ -2,6 +2,7 @@
 #include "quant/solve/gptq.h"
 
 #include "quant/format/ternary.h"
+#include "quant/s2.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,10 +13,10 @@ int32_t fgq_gptq_code_max(fgq_wq_kind kind)
     return kind == FGQ_WQ_S4 ? 7 : kind == FGQ_WQ_S3 || kind == FGQ_WQ_S2 ? 3 : kind == FGQ_WQ_T2 ? 1 : 127;
 }
 
-/* The grid code nearest v (in steps): the integers, or for s2 the odd ones (−3, −1, 1, 3). */
+/* The grid code nearest v (in steps): the integers, or for s2 its levels (quant/s2.h's rule). */
 static double grid_round(fgq_wq_kind kind, double v)
 {
-    return kind == FGQ_WQ_S2 ? 2.0 * nearbyint((v - 1.0) * 0.5) + 1.0 : nearbyint(v);
+    return kind == FGQ_WQ_S2 ? (double)fgq_s2_level(v) : nearbyint(v);
 }
 
 /*
@@ -383,6 +384,11 @@ static void solve_group(const fgq_gptq_grid *g, const double *x, const double *w
     }
     const double need = pmax / (double)cmax > nmax / (double)-cmin ? pmax / (double)cmax : nmax / (double)-cmin;
     const double m0 = clampd(ceil(need / (double)s_r - 1e-6), 1.0, (double)g->mmax);
+    if (need == 0.0 && g->kind == FGQ_WQ_S2) { /* no zero level: the group's multiplier is 0 */
+        m_out[0] = 0;
+        lv->pos = lv->neg = 0.0;
+        return;
+    }
     double m = m0;
     if (need > 0.0) {
         const double lo = ceil(GPTQ_CLIP_MIN * m0) > 1.0 ? ceil(GPTQ_CLIP_MIN * m0) : 1.0;
@@ -412,6 +418,10 @@ static int8_t quant_one(const fgq_gptq_grid *g, double x, const level *lv, float
             c = -1;
         *deq = c == 0 ? 0.0f : (float)c * (float)(c > 0 ? mult_pos : mult_neg) * s_r;
         return c;
+    }
+    if (!(lv->pos > 0.0)) { /* an s2 group of zeros, multiplier 0: any code is 0 */
+        *deq = 0.0f;
+        return (int8_t)(g->kind == FGQ_WQ_S2 ? 1 : 0);
     }
     double c = clampd(grid_round(g->kind, x / lv->pos), (double)code_min(g->kind), (double)fgq_gptq_code_max(g->kind));
     *deq = (float)c * (float)mult_pos * s_r;

@@ -57,7 +57,7 @@ extern "C" {
 #endif
 
 typedef struct {
-    fgq_wq_kind kind;          /* FGQ_WQ_S8, FGQ_WQ_S4, FGQ_WQ_S3 or FGQ_WQ_T2 */
+    fgq_wq_kind kind;          /* FGQ_WQ_S8, FGQ_WQ_S4, FGQ_WQ_S3, FGQ_WQ_S2 or FGQ_WQ_T2 */
     fgq_ternary_solver solver; /* FGQ_WQ_T2 */
     int64_t group;             /* effective group length (k when per row) */
     int32_t n_alpha;           /* FGQ_WQ_T2: 1 or 2; else 1 */
