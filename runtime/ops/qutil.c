@@ -2,6 +2,8 @@
 #include "ops_q.h"
 #include "ops_util.h"
 #include "quant/affine.h"
+#include "quant/s2.h"
+#include "quant/s3.h"
 
 int fgq_q_act_range(fgq_dtype dt, int32_t *lo, int32_t *hi)
 {
@@ -59,6 +61,16 @@ fgq_status fgq_q_check_req(const fgq_node_view *node, int32_t mult, int32_t shif
                         FGQ_NODE_FMT "%s requantization (multiplier %ld, shift %ld): expected multiplier >= 0, shift in %ld..%ld",
                         FGQ_NODE_ARGS(node), what, (long)mult, (long)shift, (long)shift_lo, (long)shift_hi);
     return FGQ_OK;
+}
+
+int32_t fgq_qw_code_subbyte(fgq_dtype dt, const uint8_t *row, int64_t k)
+{
+    if (dt == FGQ_DT_S3)
+        return fgq_s3_get(row, k);
+    if (dt == FGQ_DT_S2)
+        return fgq_s2_get(row, k);
+    const int32_t nib = (row[k >> 1] >> (4 * (k & 1))) & 15; /* s4 */
+    return nib >= 8 ? nib - 16 : nib;
 }
 
 int32_t fgq_qw_code_max(fgq_dtype dt)

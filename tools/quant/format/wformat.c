@@ -200,6 +200,17 @@ static fgq_status s3_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_e
     return subbyte_quantize_rows(w, pw, 3, fgq_s3_pack, err);
 }
 
+/* code i of a row through `get` times its group's float scale */
+static void grouped_dequantize_rows(const fgq_packed_weights *pw, int32_t (*get)(const uint8_t *, int64_t), float *out)
+{
+    int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
+    for (int64_t r = 0; r < pw->rows; r++) {
+        const uint8_t *row = pw->codes + r * pw->layout.row_bytes;
+        for (int64_t i = 0; i < k; i++)
+            out[r * k + i] = (float)get(row, i) * pw->scales[r * ng + i / group];
+    }
+}
+
 /* s2: the step s = max|w| / 3 and each weight on the nearest of −3, −1, 1, 3 steps; a group of
  * zeros (no zero level) gets step 0, which is what the .fgq's multiplier 0 gives. */
 static void s2_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layout *o)
@@ -232,12 +243,7 @@ static fgq_status s2_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_e
 
 static void s2_dequantize_rows(const fgq_packed_weights *pw, float *out)
 {
-    int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
-    for (int64_t r = 0; r < pw->rows; r++) {
-        const uint8_t *row = pw->codes + r * pw->layout.row_bytes;
-        for (int64_t i = 0; i < k; i++)
-            out[r * k + i] = (float)fgq_s2_get(row, i) * pw->scales[r * ng + i / group];
-    }
+    grouped_dequantize_rows(pw, fgq_s2_get, out);
 }
 
 static void s4_dequantize_rows(const fgq_packed_weights *pw, float *out)
@@ -250,12 +256,7 @@ static void s4_dequantize_rows(const fgq_packed_weights *pw, float *out)
 
 static void s3_dequantize_rows(const fgq_packed_weights *pw, float *out)
 {
-    int64_t k = pw->k, group = pw->layout.group, ng = pw->layout.n_groups;
-    for (int64_t r = 0; r < pw->rows; r++) {
-        const uint8_t *row = pw->codes + r * pw->layout.row_bytes;
-        for (int64_t i = 0; i < k; i++)
-            out[r * k + i] = (float)fgq_s3_get(row, i) * pw->scales[r * ng + i / group];
-    }
+    grouped_dequantize_rows(pw, fgq_s3_get, out);
 }
 
 /* ---- t2: FGQ ternary ------------------------------------------------------------ */
