@@ -103,7 +103,8 @@ FGQ_NEON_INLINE void neon_load_w(const fgq_qweights *qw, const uint8_t *wrow, in
         return;
     }
     int8_t bp[16] = {0}, bn[16] = {0};
-    for (int64_t i = 0; i < len; i++) {
+    for (int64_t i = 0; i < len && i < 16; i++) { /* len <= 16; the bound spelt out for GCC's
+                                                    * stringop check once the decode became a call */
         const int32_t c = fgq_qw_code(qw->dtype, wrow, k + i);
         if (asym) {
             bp[i] = (int8_t)(c > 0);
