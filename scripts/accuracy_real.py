@@ -237,7 +237,9 @@ NOTES = """## Notes (2026-12-05, fourth session)
   -> s2:g64 87.95 %; s3:g16 90.07 %, s3:g64 89.42 %.
 - The EfficientNet cells of this session ran the build of 688204a (`--fgq` a copy of it; the
   results file stamps the repository's commit at the time, which moved on while they ran). 613fc1f
-  then changed s2's handling of rows and groups of zeros and exact rounding ties only. The mnist-8
+  then changed s2's handling of rows and groups of zeros and exact rounding ties only; the final
+  build (4168f81) reproduced Lite1 `--budget 3` at 85.00 % (`fgq quantize ... --budget 3`, then
+  `fgq eval` on the cell's images) and ran it at 1.10x of s8's latency (docs/benchmarks.md). The mnist-8
   and Fashion-MNIST cells (s3:g32 and the budgets) ran 613fc1f: mnist-8 `--budget 2.5` 98.17 ->
   98.78 %, `--budget 3` 98.61 -> 98.89 %; Fashion-MNIST within 0.25 point of before.
 - ResNet-8's budget cells were not rerun (its trained model is not in this session's cache).
