@@ -146,6 +146,10 @@ static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t
 /* Largest |code| a weight dtype can hold (s8 128, s4 8, s3 4, s2 3, t2 1); 0 otherwise. */
 int32_t fgq_qw_code_max(fgq_dtype dt);
 
+/* Bytes of one packed weight row of k codes of dt, and (kp not NULL) W's row length Kp: k
+ * rounded up to the dtype's packing unit (docs/quantized-ops.md §3.2). */
+int64_t fgq_qw_row_bytes(fgq_dtype dt, int64_t k, int64_t *kp);
+
 /* Code k of a packed s4, s3 or s2 row (qutil.c): out of line, so the reference loops that
  * inline fgq_qw_code carry one call for them instead of three decoders each (on the Cortex-M4
  * the inlined s3 and s2 decoders cost 1.8 KB of runtime flash in every firmware). */

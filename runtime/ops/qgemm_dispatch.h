@@ -46,9 +46,7 @@ typedef void (*fgq_qgemm_dot_fn)(const fgq_qweights *qw, int64_t j0, int64_t n, 
 enum { FGQ_QGEMM_DECODE_BYTES = 131072 };
 static inline int64_t fgq_qgemm_gemm_work_bytes(const fgq_qweights *qw, const fgq_target *target)
 {
-    return qw->dtype == FGQ_DT_T2 || qw->dtype == FGQ_DT_S4 || qw->dtype == FGQ_DT_S3 || qw->dtype == FGQ_DT_S2
-               ? target->qgemm_decode_bytes
-               : 0;
+    return qw->dtype != FGQ_DT_S8 ? target->qgemm_decode_bytes : 0; /* the sub-byte formats */
 }
 
 /* work: the caller's fgq_qgemm_gemm_work_bytes(qw, fgq_target_build()) bytes (the op's scratch);

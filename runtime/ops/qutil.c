@@ -91,11 +91,14 @@ int32_t fgq_qw_code_max(fgq_dtype dt)
     }
 }
 
-/* A row's packing unit: `codes` codes in `bytes` bytes (rows start on a unit). */
-static void pack_unit(fgq_dtype dt, int64_t *codes, int64_t *bytes)
+int64_t fgq_qw_row_bytes(fgq_dtype dt, int64_t k, int64_t *kp)
 {
-    *codes = dt == FGQ_DT_T2 || dt == FGQ_DT_S2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
-    *bytes = dt == FGQ_DT_S3 ? 3 : 1;
+    /* a row's packing unit: `codes` codes in `bytes` bytes (rows start on a unit) */
+    const int64_t codes = dt == FGQ_DT_T2 || dt == FGQ_DT_S2 ? 4 : dt == FGQ_DT_S4 ? 2 : dt == FGQ_DT_S3 ? 8 : 1;
+    const int64_t bytes = dt == FGQ_DT_S3 ? 3 : 1, units = (k + codes - 1) / codes;
+    if (kp != NULL)
+        *kp = units * codes;
+    return units * bytes;
 }
 
 static fgq_status check_dims2(const fgq_node_view *node, const fgq_tensor_view *t, const char *what, fgq_dtype dt,
@@ -133,10 +136,9 @@ static fgq_status qweights_check_impl(const fgq_node_view *node, const fgq_tenso
     if (k < 1 || rows < 1)
         return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "reduction length %lld and %lld output channels, expected >= 1",
                         FGQ_NODE_ARGS(node), (long long)k, (long long)rows);
-    int64_t unit_codes, unit_bytes;
-    pack_unit(w->dtype, &unit_codes, &unit_bytes);
-    const int64_t units = (k + unit_codes - 1) / unit_codes, row_bytes = units * unit_bytes;
-    fgq_status st = check_dims2(node, w, "W", w->dtype, 2, rows, units * unit_codes, 0, err);
+    int64_t kp;
+    const int64_t row_bytes = fgq_qw_row_bytes(w->dtype, k, &kp);
+    fgq_status st = check_dims2(node, w, "W", w->dtype, 2, rows, kp, 0, err);
     if (st != FGQ_OK)
         return st;
     if (b != NULL && (st = check_dims2(node, b, "bias", b_dt, 1, rows, 0, 0, err)) != FGQ_OK)

@@ -120,10 +120,7 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", layer);
     }
     const int32_t cmax = fgq_qw_code_max(q->dt);
-    /* rows start on a packing unit: 4 t2 / s2 codes a byte, 2 s4, 8 s3 in 3 bytes */
-    const int64_t unit = q->dt == FGQ_DT_T2 || q->dt == FGQ_DT_S2 ? 4 : q->dt == FGQ_DT_S4 ? 2 : q->dt == FGQ_DT_S3 ? 8 : 1;
-    q->kp = (k + unit - 1) / unit * unit;
-    q->row_bytes = q->dt == FGQ_DT_S3 ? fgq_s3_row_bytes(k) : q->kp / unit;
+    q->row_bytes = fgq_qw_row_bytes(q->dt, k, &q->kp);
     q->group = per_tensor ? k : pw.layout.group;
     q->n_groups = per_tensor ? 1 : pw.layout.n_groups;
     if (q->dt == FGQ_DT_T2) {
