@@ -3,9 +3,9 @@
  * optimized QGEMM kernel row and its output stage) against its reference
  * twin (one fgq_qconv_dot per output, FGQ_KERNELS_REF).
  *
- * The depthwise path (effective tap weights, rows of outputs, the AVX2 row
- * step qconv_dwrow__avx2, the all-taps step of the phase form qconv_dwtaps__avx2) is checked the
- * same way, and the all-taps step against its twin on its own. On AArch64 with dotprod
+ * The depthwise path (effective tap weights, rows of outputs, the row the
+ * depthwise table picks: qconv_dw_u8__avx512vnni or __avx2) is checked the
+ * same way, and every row's all-taps steps the CPU can run against their twins on their own. On AArch64 with dotprod
  * the same cases run through the SDOT rows (qgemm_*__neondot).
  *
  * Oracle: the reference path, itself checked against int64 arithmetic in
@@ -69,14 +69,17 @@ static void ccase_free(ccase *c)
 }
 
 /* mode 0: any kind; 1: depthwise (group = C_in = C_out); 2: the packed conv
- * kernels' layers (s8, t2 or s4, per channel or symmetric groups of 32·j or one
- * group, 1-D/2-D, stride 1 along W, groups 1–2). */
+ * kernels' layers (s8, t2, s4, s3 or s2, per channel or symmetric groups of 32·j or one
+ * group, 1-D/2-D, stride 1 along W, groups 1–2); 3: their pointwise layers (2-D 1 × 1,
+ * stride 1, no padding before; padding after on a third: the plane's last tiles are not
+ * inside X), planes of 1-144 positions (tails of every length). */
 static void make_case(ccase *c, int it, int mode)
 {
     memset(c, 0, sizeof *c);
-    c->ns = mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
+    const int packed = mode >= 2;
+    c->ns = mode == 3 ? 2 : mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
     c->n = rin(1, 2);
-    const int gp = mode == 1 ? 0 : mode == 2 ? 1 + (int)(rnd() % 3) : (int)(rnd() % 4);
+    const int gp = mode == 1 ? 0 : packed ? 1 + (int)(rnd() % 3) : (int)(rnd() % 4);
     const int64_t cg = rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96), mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
     if (gp == 0) { /* depthwise */
         c->g = c->c = c->m = rin(1, 24);
@@ -101,6 +104,13 @@ static void make_case(ccase *c, int it, int mode)
         if (c->in[j] + c->pb[j] + c->pe[j] < ext)
             c->in[j] = ext;
         c->out[j] = (c->in[j] + c->pb[j] + c->pe[j] - ext) / c->s[j] + 1;
+        if (mode == 3) {
+            c->k[j] = c->s[j] = c->d[j] = 1;
+            c->pb[j] = 0;
+            c->pe[j] = rnd() % 3 == 0 ? rin(1, 2) : 0;
+            c->in[j] = rin(1, 12);
+            c->out[j] = c->in[j] + c->pe[j];
+        }
     }
     c->xdt = rnd() % 4 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
     c->ydt = rnd() % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
@@ -114,7 +124,7 @@ static void make_case(ccase *c, int it, int mode)
 
     const int wc = (int)(rnd() % 8);
     static const fgq_dtype packed_dts[5] = { FGQ_DT_S8, FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3, FGQ_DT_S2 };
-    c->wdt = mode == 2 ? packed_dts[(wc + rnd() % 5) % 5]
+    c->wdt = packed ? packed_dts[(wc + rnd() % 5) % 5]
              : wc < 3  ? FGQ_DT_S8
              : wc < 5  ? FGQ_DT_T2
              : wc < 6  ? FGQ_DT_S4
@@ -141,8 +151,8 @@ static void make_case(ccase *c, int it, int mode)
     c->has_gs = mm >= 1 && rnd() % 3 != 0;
     if (c->has_gs) {
         const int gsel = (int)(rnd() % 4);
-        c->group = gsel < 2 || (mode == 2 && gsel == 2) ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
-        c->n_alpha = mode != 2 && c->wdt == FGQ_DT_T2 && rnd() % 4 == 0 ? 2 : 1;
+        c->group = gsel < 2 || (packed && gsel == 2) ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
+        c->n_alpha = !packed && c->wdt == FGQ_DT_T2 && rnd() % 4 == 0 ? 2 : 1;
         c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
         c->n_groups = (c->kk + c->group - 1) / c->group;
         const int64_t ng = c->m * c->n_groups * c->n_alpha;
@@ -251,12 +261,12 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
     return st;
 }
 
-/* 1000 cases of every kind, then 1000 depthwise ones and 1000 for the packed
- * conv kernel (their own paths). */
+/* 1000 cases of every kind, then 1000 depthwise ones, 1000 for the packed
+ * conv kernels and 1000 of their pointwise layers (their own paths). */
 static void test_qconv_random(void)
 {
-    int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0;
-    const int per_kind = fgq_test_cases(1000), n_cases = 3 * per_kind;
+    int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0;
+    const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
     for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
         make_case(&c, it, it / per_kind);
@@ -290,6 +300,7 @@ static void test_qconv_random(void)
             packed_s4 += it / per_kind == 2 && c.wdt == FGQ_DT_S4;
             packed_s3 += it / per_kind == 2 && c.wdt == FGQ_DT_S3;
             packed_s2 += it / per_kind == 2 && c.wdt == FGQ_DT_S2;
+            pointwise += it / per_kind == 3;
         }
         else
             other++;
@@ -310,9 +321,10 @@ static void test_qconv_random(void)
               strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
               strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64), "qconv_u8s2_2x32c4__avx512vnni") == 0);
 #endif
-    printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4, %d s3, %d s2 packed-conv layers), %d "
-           "others\n",
-           n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, other);
+    CHECK(pointwise >= per_kind / 2);
+    printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4, %d s3, %d s2 packed-conv layers, %d "
+           "pointwise), %d others\n",
+           n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, pointwise, other);
 }
 
 /* Depthwise 3-D layer with D = 1 whose only output depth reads the front
@@ -377,42 +389,93 @@ static void test_depthwise_front_pad_d(void)
     CHECK_MSG(bad == 0, "%d of 20 front-padded depthwise cases differ from the reference", bad);
 }
 
-/* The depthwise phase form's all-taps step (qconv_dwtaps__avx2) against its twin fgq_qconv_dwtaps_ref,
- * memcmp: 0..32 taps, runs of 0..100 outputs (the 16-lane body and every tail), effective weights up to
- * ±255·127 and zero points at both ends of u8 and s8, inputs at the extremes. */
+/* The depthwise phase form's all-taps steps of every row of the depthwise table the CPU can run
+ * (qconv_dwtaps__avx512vnni, __avx2; and the AVX-512 one with the output stage in registers)
+ * against their twins fgq_qconv_dwtaps_ref and fgq_qconv_dwtaps_q_ref, memcmp, the bytes past
+ * the run included: 0..40 taps (odd counts: a pair's second tap at weight 0), runs of 0..100
+ * outputs (the 32-lane body, the masked tail), effective weights up to ±255·128, zero points at
+ * both ends of u8 and s8, inputs at the extremes, weights past int16 (no file has them: the
+ * AVX-512 step hands them to the AVX2 form, the fused one declines). The fused step also sees
+ * biases past ±2^30 (its int32 saturation), shifts -31..0 (its rounding) and > 0 (it declines
+ * and must write nothing), clamps inside the byte's range, u8 and s8 outputs. */
 static void test_dwtaps_twin(void)
 {
-    const fgq_qconv_dwtaps_fn fast = fgq_qconv_dwtaps_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
-    if (fast == NULL) {
+    const uint32_t cpu = fgq_cpu_features();
+    int rows = 0;
+    for (size_t r = 0; fgq_qconv_dw_kernel_at(r) != NULL; r++) {
+        const fgq_qconv_dw_kernel *k = fgq_qconv_dw_kernel_at(r);
+        if ((k->needs & cpu) != k->needs || k->taps == NULL) {
+            printf("  %s: skipped, not on this CPU\n", k->name);
+            continue;
+        }
+        rows++;
+        enum { NT = 40, N = 100 };
+        static uint8_t x[NT][N + 8];
+        const uint8_t *src[NT];
+        int32_t e[NT], a1[N + 1], a2[N + 1], bias[3], req[6];
+        uint8_t y1[N + 1], y2[N + 1];
+        int bad = 0, bad_q = 0, fused = 0, declined = 0;
+        for (int it = 0; it < 3000; it++) {
+            const int32_t nt = rin(0, NT), x_s8 = rin(0, 1), edge = it % 7 == 0, wide = it % 50 == 1;
+            const int64_t n = rin(0, N);
+            const int32_t zx = edge ? (x_s8 ? (rnd() % 2 ? -128 : 127) : (rnd() % 2 ? 0 : 255))
+                                    : (x_s8 ? rin(-128, 127) : rin(0, 255));
+            for (int32_t t = 0; t < nt; t++) {
+                e[t] = edge ? (rnd() % 2 ? 255 * 128 : -255 * 128) : rin(-255 * 128, 255 * 128);
+                if (wide && t == nt / 2)
+                    e[t] = rnd() % 2 ? 40000 : -40000;
+                for (int64_t i = 0; i < n + 8; i++)
+                    x[t][i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
+                src[t] = x[t] + rin(0, 8);
+            }
+            if (nt > 0 && n > 0 && it % 3 == 0) { /* taps sharing one source run, as two phase offsets may */
+                src[nt - 1] = src[0];
+            }
+            memset(a1, 0x5a, sizeof a1);
+            memset(a2, 0x5a, sizeof a2);
+            k->taps(a1, src, e, nt, n, zx, x_s8);
+            fgq_qconv_dwtaps_ref(a2, src, e, nt, n, zx, x_s8);
+            bad += memcmp(a1, a2, sizeof a1) != 0; /* acc[n] too: nothing written past the run */
+            if (k->taps_q == NULL)
+                continue;
+            /* channel 1 of 3; M 255 (so |m·code| <= 255·128 is within the layer's bound) */
+            const int bc = (int)(rnd() % 4);
+            bias[1] = bc == 0 ? INT32_MAX - rin(0, 1000) : bc == 1 ? INT32_MIN + rin(0, 1000) : rin(-5000000, 5000000);
+            req[2] = rnd() % 8 == 0 ? (int32_t)(1u << rin(0, 30)) : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+            req[3] = rnd() % 10 == 0 ? rin(1, 4) : rin(-31, 0);
+            fgq_qweights qw;
+            memset(&qw, 0, sizeof qw);
+            qw.rows = 3;
+            qw.dtype = FGQ_DT_S8;
+            qw.k = nt > 0 ? nt : 1;
+            qw.mmax = 255;
+            qw.bias = rnd() % 5 == 0 ? NULL : bias;
+            qw.req = req;
+            const int y_s8 = rin(0, 1);
+            const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
+            const int32_t zy = rin(ylo, yhi), qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
+            const int32_t qmax = rnd() % 2 ? yhi : rin(qmin, yhi);
+            memset(y1, 0xa5, sizeof y1);
+            memset(y2, 0xa5, sizeof y2);
+            if (k->taps_q(y1, src, e, nt, n, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8)) {
+                fused++;
+                fgq_qconv_dwtaps_q_ref(y2, src, e, nt, n, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8);
+                bad_q += memcmp(y1, y2, sizeof y1) != 0;
+            } else { /* declined: only for a left shift or a weight outside int16, and nothing written */
+                int may = req[3] > 0;
+                for (int32_t t = 0; t < nt; t++)
+                    may |= e[t] < INT16_MIN || e[t] > INT16_MAX;
+                declined++;
+                bad_q += !may || memcmp(y1, y2, sizeof y1) != 0;
+            }
+        }
+        CHECK_MSG(bad == 0, "%s: dwtaps differs from its twin in %d of 3000 cases", k->name, bad);
+        CHECK_MSG(bad_q == 0, "%s: the fused dwtaps differs from its twin in %d of %d cases", k->name, bad_q,
+                  fused + declined);
+        CHECK(k->taps_q == NULL || (fused > 2000 && declined > 100));
+    }
+    if (rows == 0)
         printf("  no all-taps depthwise function on this CPU\n");
-        return;
-    }
-    enum { NT = 32, N = 100 };
-    static uint8_t x[NT][N + 8];
-    const uint8_t *src[NT];
-    int32_t e[NT], a1[N], a2[N];
-    int bad = 0;
-    for (int it = 0; it < 2000; it++) {
-        const int32_t nt = rin(0, NT), x_s8 = rin(0, 1), edge = it % 7 == 0;
-        const int64_t n = rin(0, N);
-        const int32_t zx = edge ? (x_s8 ? (rnd() % 2 ? -128 : 127) : (rnd() % 2 ? 0 : 255))
-                                : (x_s8 ? rin(-128, 127) : rin(0, 255));
-        for (int32_t t = 0; t < nt; t++) {
-            e[t] = edge ? (rnd() % 2 ? 255 * 127 : -255 * 127) : rin(-255 * 127, 255 * 127);
-            for (int64_t i = 0; i < n + 8; i++)
-                x[t][i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
-            src[t] = x[t] + rin(0, 8);
-        }
-        if (nt > 0 && n > 0 && it % 3 == 0) { /* taps sharing one source run, as two phase offsets may */
-            src[nt - 1] = src[0];
-        }
-        memset(a1, 0x5a, sizeof a1);
-        memset(a2, 0xa5, sizeof a2);
-        fast(a1, src, e, nt, n, zx, x_s8);
-        fgq_qconv_dwtaps_ref(a2, src, e, nt, n, zx, x_s8);
-        bad += memcmp(a1, a2, sizeof(int32_t) * (size_t)n) != 0;
-    }
-    CHECK_MSG(bad == 0, "dwtaps differs from its twin in %d of 2000 cases", bad);
 }
 
 int main(void)

@@ -19,7 +19,8 @@
  * as on a microcontroller, or K past the tile budget) each output is one
  * fgq_qconv_dot, with no buffer at all. Depthwise layers (group = C_in =
  * C_out) on such CPUs take a third: per channel, effective tap weights
- * m·code, then rows of outputs accumulate tap by tap (qconv_dwrow__avx2.c).
+ * m·code, then runs of outputs sum every tap at once (or tap by tap) through
+ * the depthwise table's row for the CPU (qgemm_dispatch.c).
  *
  * Scratch (fgq_ops.h): every buffer of the two fast paths lives in the
  * caller's scratch slice, one per thread; fgq_qconv_scratch declares the
@@ -468,8 +469,7 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
 typedef struct {
     const fgq_node_view *node;
     const qconv_shape *s;
-    fgq_qconv_dwrow_fn row;
-    fgq_qconv_dwtaps_fn taps; /* the phase form's all-taps function; NULL: tap by tap with row */
+    const fgq_qconv_dw_kernel *kern; /* row (tap by tap), taps (the phase form's all-taps step; NULL: row) */
     fgq_qrequant_fn requant;
     const fgq_tensor_view *x;
     uint8_t *y;
@@ -492,6 +492,27 @@ static inline int64_t dw_tap_offset(int64_t kh, int64_t kw, int64_t dh, int64_t 
         return (int64_t)rh * qw + rw;
     const int32_t h = (int32_t)sh, w = (int32_t)sw;
     return (int64_t)(rh % h * w + rw % w) * pstride + (int64_t)(rh / h) * qw + rw / w;
+}
+
+/* n bytes of a short row: fixed-size copies the compiler inlines (two overlapping ones) instead
+ * of a library call (small planes' rows are 8-30 bytes, copied twice a channel); writes only
+ * d[0, n). */
+static inline void dw_copy(uint8_t *d, const uint8_t *s, int64_t n)
+{
+    if (n >= 8 && n <= 16) {
+        memcpy(d, s, 8);
+        memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n > 16 && n <= 32) {
+        memcpy(d, s, 16);
+        memcpy(d + n - 16, s + n - 16, 16);
+    } else if (n >= 4 && n < 8) {
+        memcpy(d, s, 4);
+        memcpy(d + n - 4, s + n - 4, 4);
+    } else if (n < 4) {
+        for (int32_t i = 0; i < (int32_t)n; i++)
+            d[i] = s[i];
+    } else
+        memcpy(d, s, (size_t)n);
 }
 
 /* The phase form (2-D or 1-D, any stride and dilation), a band of output rows
@@ -527,7 +548,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
             const int64_t r0 = oh0 - top, r = IW < qw - left ? IW : qw - left;
             const int64_t ih0 = r0 > 0 ? r0 : 0, ih1 = r0 + qh < IH ? r0 + qh : IH;
             for (int64_t ih = ih0; ih < ih1; ih++)
-                memcpy(xp + (ih - r0) * qw + left, xc + ih * IW, (size_t)r);
+                dw_copy(xp + (ih - r0) * qw + left, xc + ih * IW, r);
         } else {
             for (int64_t a = 0; a < sh; a++)
                 for (int64_t i = 0; i < qh; i++) {
@@ -540,11 +561,11 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                                 memset(dst, zx, (size_t)qw);
                         } else if (sw == 1) { /* columns −left .. qw − left of the input row */
                             const int64_t r = IW < qw - left ? IW : qw - left;
-                            memcpy(dst + left, xr, (size_t)r);
+                            dw_copy(dst + left, xr, r);
                         } else { /* the padded row once (b = 0), then every sw-th byte of it */
                             if (b == 0) {
                                 const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
-                                memcpy(prow + left, xr, (size_t)r);
+                                dw_copy(prow + left, xr, r);
                             }
                             if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
                                 for (int64_t j = 0; j < qw; j++)
@@ -557,7 +578,26 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                 }
         }
         const int64_t L = (nb - 1) * qw + OW;
-        if (t->taps != NULL) { /* all taps at once, in chunks of DW_TAPS */
+        if (t->kern->taps_q != NULL && KH * KW <= DW_TAPS) { /* every tap and the output stage in one call */
+            const uint8_t *src[DW_TAPS];
+            int32_t e[DW_TAPS], nt = 0;
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const int32_t et = ew[kh * KW + kw];
+                    if (et != 0) {
+                        src[nt] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
+                        e[nt++] = et;
+                    }
+                }
+            uint8_t *yq = (uint8_t *)acc; /* the run's L outputs, then its rows' first OW to Y */
+            if (t->kern->taps_q(yq, src, e, nt, L, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8)) {
+                uint8_t *yr = yc + oh0 * OW;
+                for (int64_t ol = 0; ol < nb; ol++, yr += OW, yq += qw)
+                    dw_copy(yr, yq, OW);
+                continue;
+            }
+        }
+        if (t->kern->taps != NULL) { /* all taps at once, in chunks of DW_TAPS */
             const uint8_t *src[DW_TAPS];
             int32_t e[DW_TAPS], nt = 0;
             int first = 1;
@@ -570,10 +610,10 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                     }
                     if (nt == DW_TAPS || (kh == KH - 1 && kw == KW - 1)) {
                         if (first) {
-                            t->taps(acc, src, e, nt, L, t->zx, t->x_s8);
+                            t->kern->taps(acc, src, e, nt, L, t->zx, t->x_s8);
                         } else { /* a later chunk (K > DW_TAPS): added tap by tap */
                             for (int32_t q = 0; q < nt; q++)
-                                t->row(acc, src[q], L, e[q], t->zx, t->x_s8);
+                                t->kern->row(acc, src[q], L, e[q], t->zx, t->x_s8);
                         }
                         first = 0;
                         nt = 0;
@@ -586,7 +626,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                     const int32_t et = ew[kh * KW + kw];
                     if (et == 0)
                         continue;
-                    t->row(acc, xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride), L, et, t->zx, t->x_s8);
+                    t->kern->row(acc, xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride), L, et, t->zx, t->x_s8);
                 }
         }
         if (OW < 16) { /* compact the rows: ol·OW <= ol·qw, forward is safe; narrow rows without calls (and
@@ -622,16 +662,20 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
     for (int64_t task = b; task < e; task++) {
         const int64_t n = task / C, c = task % C;
         const uint8_t *wrow = qw->codes + c * qw->row_bytes;
-        for (int64_t k = 0; k < K; k++) {
-            const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
-            int32_t m = 1;
-            if (qw->has_gs) {
-                const uint8_t *mg = qw->gs + (c * qw->n_groups + k / qw->group) * qw->n_alpha;
-                m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
-                m = m < qw->mmax ? m : qw->mmax;
+        if (qw->dtype == FGQ_DT_S8 && !qw->has_gs) /* the common case: e = code */
+            for (int64_t k = 0; k < K; k++)
+                ew[k] = (int8_t)wrow[k];
+        else
+            for (int64_t k = 0; k < K; k++) {
+                const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
+                int32_t m = 1;
+                if (qw->has_gs) {
+                    const uint8_t *mg = qw->gs + (c * qw->n_groups + k / qw->group) * qw->n_alpha;
+                    m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
+                    m = m < qw->mmax ? m : qw->mmax;
+                }
+                ew[k] = m * code;
             }
-            ew[k] = m * code;
-        }
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
         if (t->p.padded) {
@@ -660,7 +704,7 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
                             if (et == 0 || hi < lo)
                                 continue;
                             if (sw == 1)
-                                t->row(acc_row + lo, xr + lo + off, hi - lo + 1, et, t->zx, t->x_s8);
+                                t->kern->row(acc_row + lo, xr + lo + off, hi - lo + 1, et, t->zx, t->x_s8);
                             else
                                 for (int64_t ow = lo; ow <= hi; ow++)
                                     acc_row[ow] += et * (fgq_q_load(xr, ow * sw + off, t->x_s8) - t->zx);
@@ -683,8 +727,7 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
     qconv_dw_task t = {
         .node = node,
         .s = s,
-        .row = fgq_qconv_dwrow_select(kernels, cpu),
-        .taps = fgq_qconv_dwtaps_select(kernels, cpu),
+        .kern = fgq_qconv_dw_kernel_select(kernels, cpu),
         .requant = fgq_qgemm_kernel_select(s->qw.dtype, kernels, cpu, &s->qw)->requant,
         .x = x,
         .y = (uint8_t *)y->data,
@@ -695,7 +738,7 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
     };
-    if (t.row == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p))
+    if (t.kern == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
     /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */
     const fgq_ops_spatial *sp = &s->geom.sp;

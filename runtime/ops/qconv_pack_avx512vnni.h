@@ -22,11 +22,41 @@
 
 enum { PK_TP = FGQ_QCONV_PACK_TP };
 
+/* 4 k rows of 32 positions -> [8 positions][4 k] × 4 at dst (in-lane unpacks, then lane fix-up). */
+FGQ_VNNI_INLINE void qconv_pack_quad(const __m256i *v, uint8_t *dst)
+{
+    const __m256i a = _mm256_unpacklo_epi8(v[0], v[1]), b = _mm256_unpackhi_epi8(v[0], v[1]);
+    const __m256i cc = _mm256_unpacklo_epi8(v[2], v[3]), d = _mm256_unpackhi_epi8(v[2], v[3]);
+    const __m256i q0 = _mm256_unpacklo_epi16(a, cc), q1 = _mm256_unpackhi_epi16(a, cc);
+    const __m256i q2 = _mm256_unpacklo_epi16(b, d), q3 = _mm256_unpackhi_epi16(b, d);
+    _mm256_storeu_si256((__m256i *)dst, _mm256_permute2x128_si256(q0, q1, 0x20));        /* positions 0-7 */
+    _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(q2, q3, 0x20)); /* 8-15 */
+    _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(q0, q1, 0x31)); /* 16-23 */
+    _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(q2, q3, 0x31)); /* 24-31 */
+}
+
 /* seg: FGQ_QCONV_PACK_SEG_BYTES of the caller's work (kept off the stack). */
 FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa,
                                   int64_t *seg)
 {
     const int64_t K = s->K, Kq = (K + 3) / 4;
+    const __m256i flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0), zxv = _mm256_set1_epi8((char)(uint8_t)zx);
+    if (s->KH == 1 && s->KW == 1 && s->pt == 0 && s->pl == 0 && s->sh == 1 && s->IW == s->OW &&
+        p0 + np <= s->IH * s->IW) {
+        /* pointwise (1 × 1, stride 1, no padding before; a tile inside the plane: padding after
+         * puts the last positions past it): position p is byte p of every input plane, so the
+         * tile is one run of np bytes a channel: no runs, no padding lanes */
+        const __mmask32 m = np >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << np) - 1u);
+        const uint8_t *x0 = s->src + p0;
+        for (int64_t q = 0; q < Kq; q++) {
+            __m256i v[4];
+            for (int i = 0; i < 4; i++)
+                v[i] = 4 * q + i < K ? _mm256_xor_si256(_mm256_maskz_loadu_epi8(m, x0 + (4 * q + i) * s->ch_stride), flip)
+                                     : _mm256_setzero_si256();
+            qconv_pack_quad(v, pa + q * 4 * PK_TP);
+        }
+        return;
+    }
     /* runs of the tile's positions along output rows: lanes [r0, r0 + len) are outputs
      * (oh, ow0 ..) */
     int64_t *seg_r0 = seg, *seg_len = seg + (PK_TP + 1), *seg_oh = seg + 2 * (PK_TP + 1),
@@ -42,7 +72,6 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
         nseg++;
         r += len;
     }
-    const __m256i flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0), zxv = _mm256_set1_epi8((char)(uint8_t)zx);
     int64_t c = 0, kh = 0, kw = 0; /* k = (c·KH + kh)·KW + kw */
     for (int64_t q = 0; q < Kq; q++) {
         __m256i v[4];
@@ -79,16 +108,7 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
                 }
             }
         }
-        /* [k][32 positions] × 4 -> [8 positions][4 k] × 4 (in-lane unpacks, then lane fix-up) */
-        const __m256i a = _mm256_unpacklo_epi8(v[0], v[1]), b = _mm256_unpackhi_epi8(v[0], v[1]);
-        const __m256i cc = _mm256_unpacklo_epi8(v[2], v[3]), d = _mm256_unpackhi_epi8(v[2], v[3]);
-        const __m256i q0 = _mm256_unpacklo_epi16(a, cc), q1 = _mm256_unpackhi_epi16(a, cc);
-        const __m256i q2 = _mm256_unpacklo_epi16(b, d), q3 = _mm256_unpackhi_epi16(b, d);
-        uint8_t *dst = pa + q * 4 * PK_TP;
-        _mm256_storeu_si256((__m256i *)dst, _mm256_permute2x128_si256(q0, q1, 0x20));        /* positions 0-7 */
-        _mm256_storeu_si256((__m256i *)(dst + 32), _mm256_permute2x128_si256(q2, q3, 0x20)); /* 8-15 */
-        _mm256_storeu_si256((__m256i *)(dst + 64), _mm256_permute2x128_si256(q0, q1, 0x31)); /* 16-23 */
-        _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(q2, q3, 0x31)); /* 24-31 */
+        qconv_pack_quad(v, pa + q * 4 * PK_TP);
     }
 }
 

@@ -127,31 +127,44 @@ void fgq_qconv_dwtaps_ref(int32_t *acc, const uint8_t *const *src, const int32_t
     }
 }
 
-fgq_qconv_dwtaps_fn fgq_qconv_dwtaps_select(int32_t kernels, uint32_t cpu)
+int fgq_qconv_dwtaps_q_ref(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n, int32_t zx,
+                           int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
+                           int y_s8)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0)
-        return fgq_qconv_dwtaps__avx2;
-#else
-    (void)kernels;
-    (void)cpu;
-#endif
-    return NULL;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t s = 0;
+        for (int32_t t = 0; t < nt; t++)
+            s += e[t] * ((x_s8 ? (int32_t)(int8_t)src[t][i] : (int32_t)src[t][i]) - zx);
+        fgq_q_store(y, i, y_s8, fgq_qweights_output(qw, c, s, zy), qmin, qmax);
+    }
+    return 1;
 }
 
-fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu)
-{
+/* The depthwise rows: first usable wins. The x86 rows ask the CPU; the Cortex-M DSP row is
+ * chosen at compile time. No row under REF (QCONV then takes its GEMM or reference path). */
+static const fgq_qconv_dw_kernel qconv_dw_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
-    if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0)
-        return fgq_qconv_dwrow__avx2;
+    {"qconv_dw_u8__avx512vnni", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx512vnni,
+     fgq_qconv_dwtaps_q__avx512vnni},
+    {"qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL},
 #elif defined(__ARM_FEATURE_DSP)
-    (void)cpu;
-    if (kernels != FGQ_KERNELS_REF)
-        return fgq_qconv_dwrow__armdsp;
-#else
-    (void)kernels;
-    (void)cpu;
+    {"qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, NULL, NULL},
 #endif
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i)
+{
+    return i + 1 < sizeof qconv_dw_kernels / sizeof qconv_dw_kernels[0] ? &qconv_dw_kernels[i] : NULL;
+}
+
+const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_select(int32_t kernels, uint32_t cpu)
+{
+    if (kernels == FGQ_KERNELS_REF)
+        return NULL;
+    for (size_t i = 0; fgq_qconv_dw_kernel_at(i) != NULL; i++)
+        if ((qconv_dw_kernels[i].needs & cpu) == qconv_dw_kernels[i].needs)
+            return &qconv_dw_kernels[i];
     return NULL;
 }
 

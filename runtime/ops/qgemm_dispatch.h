@@ -133,21 +133,39 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows);
 void fgq_qgemm_dot_ref(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
                        int32_t *dot);
 /* Depthwise QCONV step acc[i] += e·(x[i] − zx), i < n (x u8, or s8 when
- * x_s8): the reference, and the row function for CPU features `cpu`
- * (qconv_dwrow__avx2.c where AVX2 is there and kernels is not REF;
- * qconv_dwrow__armdsp.c in builds for the Cortex-M DSP extension; else
- * NULL: QCONV then takes its GEMM or reference path). */
+ * x_s8), e = m·code of one tap: the reference twin of a row's `row`. */
 void fgq_qconv_dwrow_ref(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 typedef void (*fgq_qconv_dwrow_fn)(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
-fgq_qconv_dwrow_fn fgq_qconv_dwrow_select(int32_t kernels, uint32_t cpu);
 /* Depthwise QCONV, all taps of a phase-form run at once: acc[i] = Σ_t e[t]·(src[t][i] − zx),
- * i < n: the reference, and the function for `cpu` (qconv_dwtaps__avx2.c where AVX2 is there
- * and kernels is not REF; else NULL: QCONV then adds tap by tap with the row function). */
+ * i < n: the reference twin of a row's `taps`. */
 void fgq_qconv_dwtaps_ref(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                           int32_t zx, int x_s8);
 typedef void (*fgq_qconv_dwtaps_fn)(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                                     int32_t zx, int x_s8);
-fgq_qconv_dwtaps_fn fgq_qconv_dwtaps_select(int32_t kernels, uint32_t cpu);
+/* The same with the output stage (fgq_qrequant_ref's, channel c): y[i] = the output of
+ * Σ_t e[t]·(src[t][i] − zx). Returns 1; a fast row's function may return 0 instead, having
+ * written nothing, for a channel it does not take (then: `taps` and the output stage). */
+int fgq_qconv_dwtaps_q_ref(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n, int32_t zx,
+                           int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
+                           int y_s8);
+typedef int (*fgq_qconv_dwtaps_q_fn)(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                                     int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
+                                     int32_t qmax, int y_s8);
+/* A row of the depthwise table (qgemm_dispatch.c): x86 AVX-512 VNNI (qconv_dwtaps__avx512vnni.c)
+ * and AVX2 (qconv_dwrow__avx2.c, qconv_dwtaps__avx2.c); the Cortex-M DSP row in builds for that
+ * extension (qconv_dwrow__armdsp.c). */
+typedef struct {
+    const char *name;
+    uint32_t needs;               /* FGQ_CPU_* bits it needs; 0: runs where it was compiled */
+    fgq_qconv_dwrow_fn row;       /* one tap along a run */
+    fgq_qconv_dwtaps_fn taps;     /* every tap of a run at once; NULL: `row` tap by tap */
+    fgq_qconv_dwtaps_q_fn taps_q; /* `taps` and the output stage in registers; NULL: none */
+} fgq_qconv_dw_kernel;
+/* The row the depthwise path runs with under preference `kernels` on CPU `cpu`; NULL under
+ * FGQ_KERNELS_REF or when no row fits (QCONV then takes its GEMM or reference path). */
+const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_select(int32_t kernels, uint32_t cpu);
+/* Row i of the table (NULL past its end), for tests that try every row the CPU can run. */
+const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i);
 
 /* Weights the x86 VNNI kernels take (s8, t2, s4): no GS, or symmetric
  * groups of 32·j codes (or one group over the whole row). A layout test, on every target
@@ -228,6 +246,14 @@ void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, c
 void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                             int32_t zx, int x_s8);
+/* qconv_dwtaps__avx512vnni.c: the all-taps step in int16 pairs (vpdpwssd), and the same with the
+ * output stage in registers; the latter returns 0 for a channel whose shift is > 0 (a multiplier
+ * >= 1), and either hands a weight outside int16 or over 64 taps to the AVX2 form (0 too). */
+void fgq_qconv_dwtaps__avx512vnni(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                                  int32_t zx, int x_s8);
+int fgq_qconv_dwtaps_q__avx512vnni(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                                   int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
+                                   int32_t qmax, int y_s8);
 /* qadd__avx2.c: QADD without broadcasting, 8 elements a step through the 256-entry tables of
  * each input's rescaled codes (twin: fgq_qadd_run_ref); returns how many it did (n & ~7). */
 int64_t fgq_qadd_tables__avx2(const uint8_t *a, const uint8_t *b, int64_t n, uint8_t fa, uint8_t fb,

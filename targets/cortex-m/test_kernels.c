@@ -273,7 +273,7 @@ static void requant_cases(const fgq_qgemm_kernel *kern, rng *r, int count, tally
     }
 }
 
-/* The depthwise row step of this build (fgq_qconv_dwrow_select) against
+/* The depthwise row step of this build (its depthwise table's row) against
  * fgq_qconv_dwrow_ref: random n 1..80 (tails of every length), e within
  * ±128·255 (its ends included), u8 and s8 x, zero points anywhere,
  * accumulators starting anywhere in ±2^30 − 2^24 (room for the adds). */
@@ -320,12 +320,12 @@ int main(void)
         sh_printf("fgq-kernel-test: %s: %d cases, %d mismatches\n", kern->name, t.cases - cases,
                   t.failures - before);
     }
-    const fgq_qconv_dwrow_fn dw = fgq_qconv_dwrow_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
-    if (dw != NULL && dw != fgq_qconv_dwrow_ref) {
+    for (size_t i = 0; fgq_qconv_dw_kernel_at(i) != NULL; i++) {
+        const fgq_qconv_dw_kernel *dw = fgq_qconv_dw_kernel_at(i);
         rows++;
         const int before = t.failures, cases = t.cases;
-        dwrow_cases(dw, &r, 3000, &t);
-        sh_printf("fgq-kernel-test: qconv_dwrow: %d cases, %d mismatches\n", t.cases - cases, t.failures - before);
+        dwrow_cases(dw->row, &r, 3000, &t);
+        sh_printf("fgq-kernel-test: %s: %d cases, %d mismatches\n", dw->name, t.cases - cases, t.failures - before);
     }
     if (t.failures != 0) {
         sh_printf("fgq-kernel-test: FAILED: %d mismatches in %d cases\n", t.failures, t.cases);

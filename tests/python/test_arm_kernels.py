@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FW = os.path.join(ROOT, "targets", "cortex-m")
 BOARDS = {"m4": "mps2-an386", "m55": "mps3-an547"}
 # the rows a DSP build must hold (qgemm_dispatch.c)
-DSP_ROWS = ["qgemm_u8s8_1x2c4__armdsp", "qgemm_u8t2_1x2c4__armdsp", "qconv_dwrow"]
+DSP_ROWS = ["qgemm_u8s8_1x2c4__armdsp", "qgemm_u8t2_1x2c4__armdsp", "qconv_dw_u8__armdsp"]
 SANITIZED = os.environ.get("FGQ_SANITIZED") == "1"
 
 

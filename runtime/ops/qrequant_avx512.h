@@ -1,0 +1,100 @@
+/*
+ * qrequant_avx512.h — the QCONV/QGEMM output stage on 16 int32 lanes (AVX-512 F/BW/VL), for
+ * one channel whose shift is <= 0: its constants (rq_channel_consts), one step on a register
+ * (rq_step) and a run from memory (rq_loop). Shared by qrequant__avx512.c, which describes the
+ * steps, and the depthwise kernel that requantizes in registers (qconv_dwtaps__avx512vnni.c).
+ * Bit-exact with fgq_qrequant_ref.
+ */
+#ifndef FGQ_QREQUANT_AVX512_H
+#define FGQ_QREQUANT_AVX512_H
+
+#include "qgemm_dispatch.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+
+#include <immintrin.h>
+
+#define FGQ_AVX512_FN __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl")))
+
+#define FGQ_AVX512_INLINE static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512bw,avx512vl")))
+
+typedef struct {
+    __m512i bias, mult, nudge, imax, rmask, rthr, lo, hi, zyv;
+    __m128i rcount;
+} rq_consts;
+
+/* One step: 16 dot products (`sat`: the int32 saturation of bias + dot; `round`: a right shift;
+ * both constants at each call site) to the clamped outputs, z_y added, in int32 lanes. */
+FGQ_AVX512_INLINE __m512i rq_step(int sat, int round, const rq_consts *k, __m512i d)
+{
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    __m512i acc = _mm512_add_epi32(d, k->bias);
+    if (sat) { /* sat32(bias + dot) */
+        const __mmask16 ovf =
+            _mm512_cmplt_epi32_mask(_mm512_andnot_si512(_mm512_xor_si512(d, k->bias), _mm512_xor_si512(d, acc)), zero);
+        acc = _mm512_mask_blend_epi32(ovf, acc, _mm512_xor_si512(k->imax, _mm512_srai_epi32(d, 31)));
+    }
+    /* srdhm: floor((acc·mult + 2^30) / 2^31) on the even lanes, then the odd ones */
+    const __m512i ev = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, k->mult), k->nudge), 31);
+    const __m512i od =
+        _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), k->mult), k->nudge), 31);
+    __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
+    if (round) { /* rounding right shift, halves away from zero */
+        const __mmask16 neg = _mm512_cmplt_epi32_mask(s, zero);
+        const __m512i thr = _mm512_mask_add_epi32(k->rthr, neg, k->rthr, one);
+        const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(s, k->rmask), thr);
+        const __m512i q = _mm512_sra_epi32(s, k->rcount);
+        s = _mm512_mask_add_epi32(q, up, q, one);
+    }
+    return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, k->lo), k->hi), k->zyv);
+}
+
+/* The loop, with `sat` and `round` as constants: each call site is a copy without the steps it
+ * does not need. */
+FGQ_AVX512_INLINE void rq_loop(int sat, int round, const rq_consts *k, const int32_t *dot, int64_t n, uint8_t *yb)
+{
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512i v = rq_step(sat, round, k, _mm512_maskz_loadu_epi32(live, dot + i));
+        /* the clamped values are in the byte's range, u8 or s8: vpmovdb keeps their low byte */
+        _mm512_mask_cvtepi32_storeu_epi8(yb + i, live, v);
+    }
+}
+
+/* Channel c's constants (its shift <= 0); returns whether bias + dot needs the int32
+ * saturation: not when |bias| < 2^30 and every dot of the layer is below 2^30 (|dot| <=
+ * k·|code|·|x − z_x|·M with code = the format's largest |code|, |x − z_x| <= 255). */
+FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
+                                        int64_t code, rq_consts *k)
+{
+    const int32_t right = -qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
+    k->bias = _mm512_set1_epi32(b);
+    k->mult = _mm512_set1_epi32(qw->req[2 * c]);
+    k->nudge = _mm512_set1_epi64(1ll << 30);
+    k->imax = _mm512_set1_epi32(INT32_MAX);
+    k->rmask = _mm512_set1_epi32((int32_t)((1u << right) - 1u));
+    k->rthr = _mm512_set1_epi32((int32_t)(((1u << right) - 1u) >> 1));
+    k->rcount = _mm_cvtsi32_si128(right);
+    k->lo = _mm512_set1_epi32(qmin - zy);
+    k->hi = _mm512_set1_epi32(qmax - zy);
+    k->zyv = _mm512_set1_epi32(zy);
+    return !(b > -(1 << 30) && b < (1 << 30) && qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 30));
+}
+
+/* One channel's run (shift <= 0): its constants, then the loop copy it needs. */
+FGQ_AVX512_INLINE void rq_channel(const fgq_qweights *qw, int64_t c, const int32_t *dot, int64_t n, int32_t zy,
+                                  int32_t qmin, int32_t qmax, uint8_t *yb, int64_t code)
+{
+    rq_consts k;
+    const int sat = rq_channel_consts(qw, c, zy, qmin, qmax, code, &k);
+    const int round = -qw->req[2 * c + 1] > 0;
+    if (sat)
+        rq_loop(1, round, &k, dot, n, yb);
+    else if (round)
+        rq_loop(0, 1, &k, dot, n, yb);
+    else
+        rq_loop(0, 0, &k, dot, n, yb);
+}
+
+#endif /* x86 */
+#endif
