@@ -19,32 +19,36 @@
 #define FGQ_AVX512_INLINE static inline __attribute__((always_inline, target("avx2,fma,avx512f,avx512bw,avx512vl")))
 
 typedef struct {
-    __m512i bias, mult, nudge, imax, rmask, rthr, lo, hi, zyv;
-    __m128i rcount;
+    __m512i bias, mult, nudge, imax, npos, two31, lo, hi, zyv;
+    __m128i qcount; /* 31 + r */
 } rq_consts;
 
 /* One step: 16 dot products (`sat`: the int32 saturation of bias + dot; `round`: a right shift;
  * both constants at each call site) to the clamped outputs, z_y added, in int32 lanes. */
 FGQ_AVX512_INLINE __m512i rq_step(int sat, int round, const rq_consts *k, __m512i d)
 {
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i zero = _mm512_setzero_si512();
     __m512i acc = _mm512_add_epi32(d, k->bias);
     if (sat) { /* sat32(bias + dot) */
         const __mmask16 ovf =
             _mm512_cmplt_epi32_mask(_mm512_andnot_si512(_mm512_xor_si512(d, k->bias), _mm512_xor_si512(d, acc)), zero);
         acc = _mm512_mask_blend_epi32(ovf, acc, _mm512_xor_si512(k->imax, _mm512_srai_epi32(d, 31)));
     }
-    /* srdhm: floor((acc·mult + 2^30) / 2^31) on the even lanes, then the odd ones */
-    const __m512i ev = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, k->mult), k->nudge), 31);
-    const __m512i od =
-        _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), k->mult), k->nudge), 31);
-    __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
-    if (round) { /* rounding right shift, halves away from zero */
-        const __mmask16 neg = _mm512_cmplt_epi32_mask(s, zero);
-        const __m512i thr = _mm512_mask_add_epi32(k->rthr, neg, k->rthr, one);
-        const __mmask16 up = _mm512_cmpgt_epi32_mask(_mm512_and_si512(s, k->rmask), thr);
-        const __m512i q = _mm512_sra_epi32(s, k->rcount);
-        s = _mm512_mask_add_epi32(q, up, q, one);
+    __m512i s;
+    if (!round) { /* srdhm: floor((acc·mult + 2^30) / 2^31) on the even lanes, then the odd ones */
+        const __m512i ev = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(acc, k->mult), k->nudge), 31);
+        const __m512i od =
+            _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(acc, 32), k->mult), k->nudge), 31);
+        s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
+    } else { /* srdhm and the rounding right shift by r in one: (p + N) >> (31 + r), p = acc·mult,
+              * N = 2^30 + 2^(30+r), less 2^31 where p < 0 (rq_channel_consts says why) */
+        __m512i ev = _mm512_mul_epi32(acc, k->mult), od = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), k->mult);
+        const __mmask8 ne = _mm512_cmplt_epi64_mask(ev, zero), no = _mm512_cmplt_epi64_mask(od, zero);
+        ev = _mm512_add_epi64(ev, k->npos);
+        od = _mm512_add_epi64(od, k->npos);
+        ev = _mm512_sra_epi64(_mm512_mask_sub_epi64(ev, ne, ev, k->two31), k->qcount);
+        od = _mm512_sra_epi64(_mm512_mask_sub_epi64(od, no, od, k->two31), k->qcount);
+        s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
     }
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, k->lo), k->hi), k->zyv);
 }
@@ -63,7 +67,15 @@ FGQ_AVX512_INLINE void rq_loop(int sat, int round, const rq_consts *k, const int
 
 /* Channel c's constants (its shift <= 0); returns whether bias + dot needs the int32
  * saturation: not when |bias| < 2^30 and every dot of the layer is below 2^30 (|dot| <=
- * k·|code|·|x − z_x|·M with code = the format's largest |code|, |x − z_x| <= 255). */
+ * k·|code|·|x − z_x|·M with code = the format's largest |code|, |x − z_x| <= 255).
+ * With a right shift r >= 1 the two roundings are one: srdhm is s = floor((p + 2^30) / 2^31)
+ * (p = acc·mult, mult >= 0), and rounding s / 2^r half away from zero is floor((s + h) / 2^r)
+ * for s >= 0 and floor((s + h − 1) / 2^r) for s < 0 (h = 2^(r−1): the mask-and-compare form's
+ * (s >> r) + ((s & (2^r − 1)) > h − 1 + (s < 0))). Since floor((floor(A / B) + c) / C) =
+ * floor((A + c·B) / (B·C)) for integers A, c and B, C >= 1, that is (p + 2^30 + 2^(30+r)) >>
+ * (31 + r), less 2^31 inside where s < 0. The sign of p picks the form: s < 0 means p < −2^30;
+ * for −2^30 <= p < 0, s = 0 and both forms give 0. |p| < 2^62 and the constants below 2^62:
+ * no 64-bit overflow. */
 FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
                                         int64_t code, rq_consts *k)
 {
@@ -72,9 +84,9 @@ FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32
     k->mult = _mm512_set1_epi32(qw->req[2 * c]);
     k->nudge = _mm512_set1_epi64(1ll << 30);
     k->imax = _mm512_set1_epi32(INT32_MAX);
-    k->rmask = _mm512_set1_epi32((int32_t)((1u << right) - 1u));
-    k->rthr = _mm512_set1_epi32((int32_t)(((1u << right) - 1u) >> 1));
-    k->rcount = _mm_cvtsi32_si128(right);
+    k->npos = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)));
+    k->two31 = _mm512_set1_epi64(1ll << 31);
+    k->qcount = _mm_cvtsi32_si128(31 + right);
     k->lo = _mm512_set1_epi32(qmin - zy);
     k->hi = _mm512_set1_epi32(qmax - zy);
     k->zyv = _mm512_set1_epi32(zy);
