@@ -390,11 +390,12 @@ static void test_depthwise_front_pad_d(void)
 }
 
 /* The depthwise phase form's all-taps steps of every row of the depthwise table the CPU can run
- * (qconv_dwtaps__avx512vnni, __avx2; and the AVX-512 one with the output stage in registers)
+ * (qconv_dwtaps__avx512vnni, __avx2; the AVX-512 VNNI and VBMI ones with the output stage in registers)
  * against their twins fgq_qconv_dwtaps_ref and fgq_qconv_dwtaps_q_ref, memcmp, the bytes past
  * the run included: 0..40 taps (odd counts: a pair's second tap at weight 0), runs of 0..100
- * outputs (the 32-lane body, the masked tail), effective weights up to ±255·128, zero points at
- * both ends of u8 and s8, inputs at the extremes, weights past int16 (no file has them: the
+ * outputs (the 32-lane body, the masked tail), effective weights up to ±255·128 and, half the
+ * cases, within int8 with taps in runs of adjacent bytes (the VBMI row's windows of 4), zero
+ * points at both ends of u8 and s8, inputs at the extremes, weights past int16 (no file has them: the
  * AVX-512 step hands them to the AVX2 form, the fused one declines). The fused step also sees
  * biases past ±2^30 (its int32 saturation), shifts -31..0 (its rounding) and > 0 (it declines
  * and must write nothing), clamps inside the byte's range, u8 and s8 outputs. */
@@ -410,7 +411,7 @@ static void test_dwtaps_twin(void)
         }
         rows++;
         enum { NT = 40, N = 100 };
-        static uint8_t x[NT][N + 8];
+        static uint8_t x[NT][N + 8 + NT];
         const uint8_t *src[NT];
         int32_t e[NT], a1[N + 1], a2[N + 1], bias[3], req[6];
         uint8_t y1[N + 1], y2[N + 1];
@@ -420,13 +421,18 @@ static void test_dwtaps_twin(void)
             const int64_t n = rin(0, N);
             const int32_t zx = edge ? (x_s8 ? (rnd() % 2 ? -128 : 127) : (rnd() % 2 ? 0 : 255))
                                     : (x_s8 ? rin(-128, 127) : rin(0, 255));
+            /* half the cases: weights within int8 (the VBMI row's windows), and taps in runs reading
+             * adjacent bytes (a row's taps in one phase plane) */
+            const int narrow = it % 2 == 0, runs = it % 4 < 2;
             for (int32_t t = 0; t < nt; t++) {
-                e[t] = edge ? (rnd() % 2 ? 255 * 128 : -255 * 128) : rin(-255 * 128, 255 * 128);
+                e[t] = narrow ? (edge ? (rnd() % 2 ? 127 : -128) : rin(-128, 127))
+                              : edge ? (rnd() % 2 ? 255 * 128 : -255 * 128)
+                                     : rin(-255 * 128, 255 * 128);
                 if (wide && t == nt / 2)
                     e[t] = rnd() % 2 ? 40000 : -40000;
-                for (int64_t i = 0; i < n + 8; i++)
+                for (int64_t i = 0; i < n + 8 + NT; i++)
                     x[t][i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
-                src[t] = x[t] + rin(0, 8);
+                src[t] = runs && t > 0 && rnd() % 5 != 0 ? src[t - 1] + 1 : x[t] + rin(0, 8);
             }
             if (nt > 0 && n > 0 && it % 3 == 0) { /* taps sharing one source run, as two phase offsets may */
                 src[nt - 1] = src[0];

@@ -579,16 +579,19 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
         }
         const int64_t L = (nb - 1) * qw + OW;
         if (t->kern->taps_q != NULL && KH * KW <= DW_TAPS) { /* every tap and the output stage in one call */
+            /* a row's taps by phase column (kw·dw mod sw), so taps reading adjacent bytes of one
+             * phase plane are adjacent in the list (the VBMI row takes them 4 at a time) */
             const uint8_t *src[DW_TAPS];
             int32_t e[DW_TAPS], nt = 0;
             for (int64_t kh = 0; kh < KH; kh++)
-                for (int64_t kw = 0; kw < KW; kw++) {
-                    const int32_t et = ew[kh * KW + kw];
-                    if (et != 0) {
-                        src[nt] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
-                        e[nt++] = et;
+                for (int64_t b = 0; b < sw; b++)
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const int32_t et = ew[kh * KW + kw];
+                        if (et != 0 && (sw == 1 || (int32_t)(kw * dw) % (int32_t)sw == b)) {
+                            src[nt] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
+                            e[nt++] = et;
+                        }
                     }
-                }
             uint8_t *yq = (uint8_t *)acc; /* the run's L outputs, then its rows' first OW to Y */
             if (t->kern->taps_q(yq, src, e, nt, L, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8)) {
                 uint8_t *yr = yc + oh0 * OW;

@@ -142,4 +142,112 @@ FGQ_VNNI_FN int fgq_qconv_dwtaps_q__avx512vnni(uint8_t *y, const uint8_t *const 
     return 1;
 }
 
+/* ---- AVX-512 VBMI: taps in windows of 4 ------------------------------------------------
+ * Where every effective weight fits int8 (s8 per channel: e = code) the fused step takes
+ * runs of up to 4 taps reading consecutive bytes (a row's taps kw, kw + 1, ... in one phase
+ * plane) as one vpdpbusd: output i's 4 bytes x[i], x[i+1], x[i+2], x[i+3] are a sliding window
+ * of one load, gathered into its lane by vpermb, times the 4 weights (zero past the run).
+ * A 3 × 3 row is one instruction per 16 outputs instead of 1.5 pairs' 3; 5 × 5 rows two
+ * instead of 3 pairs' 6. x u8 as it is, s8 flipped to x + 128 (z_x + 128 in the offset);
+ * exact: u8 × s8 products fit vpdpbusd's int16 steps and the lanes wrap as above. */
+#define FGQ_DWV_TARGET FGQ_VNNI_TARGET ",avx512vbmi"
+#define FGQ_DWV_FN __attribute__((target(FGQ_DWV_TARGET)))
+#define FGQ_DWV_INLINE static inline __attribute__((always_inline, target(FGQ_DWV_TARGET)))
+
+enum { DWV_MAX_GROUPS = 64 };
+
+/* The windows: lane j of the first 16 outputs takes bytes j .. j + 3 of the load, of the next
+ * 16 bytes 16 + j .. 19 + j. */
+#define DWV_W(j, o) (uint8_t)((o) + (j)), (uint8_t)((o) + (j) + 1), (uint8_t)((o) + (j) + 2), (uint8_t)((o) + (j) + 3)
+#define DWV_ROW(o)                                                                                                     \
+    DWV_W(0, o), DWV_W(1, o), DWV_W(2, o), DWV_W(3, o), DWV_W(4, o), DWV_W(5, o), DWV_W(6, o), DWV_W(7, o),           \
+        DWV_W(8, o), DWV_W(9, o), DWV_W(10, o), DWV_W(11, o), DWV_W(12, o), DWV_W(13, o), DWV_W(14, o), DWV_W(15, o)
+static const uint8_t dwv_idx[2][64] = { { DWV_ROW(0) }, { DWV_ROW(16) } };
+
+typedef struct {
+    const uint8_t *base[DWV_MAX_GROUPS]; /* the run's first tap's source */
+    int32_t w[DWV_MAX_GROUPS];           /* its taps' weights, byte t for tap base + t, 0 past the run */
+    int32_t width[DWV_MAX_GROUPS];       /* 1..4 taps */
+    int32_t ng;
+    __m512i off, flip, idx0, idx1; /* −z_x'·Σe; 0x80 for s8 inputs; the window gathers */
+} dwv_groups;
+
+/* 0 when a weight is outside int8 or there are more than DWV_MAX_GROUPS runs. */
+FGQ_DWV_INLINE int dwv_make(const uint8_t *const *src, const int32_t *e, int32_t nt, int32_t zx, int x_s8,
+                            dwv_groups *q)
+{
+    uint32_t esum = 0;
+    for (int32_t t = 0; t < nt; t++) {
+        if (e[t] < INT8_MIN || e[t] > INT8_MAX)
+            return 0;
+        esum += (uint32_t)e[t];
+    }
+    q->ng = 0;
+    for (int32_t t = 0; t < nt;) {
+        int32_t w = 1;
+        while (w < 4 && t + w < nt && src[t + w] == src[t] + w)
+            w++;
+        if (q->ng == DWV_MAX_GROUPS)
+            return 0;
+        uint32_t packed = 0;
+        for (int32_t i = 0; i < w; i++)
+            packed |= (uint32_t)(uint8_t)(int8_t)e[t + i] << (8 * i);
+        q->base[q->ng] = src[t];
+        q->w[q->ng] = (int32_t)packed;
+        q->width[q->ng] = w;
+        q->ng++;
+        t += w;
+    }
+    const uint32_t zxp = (uint32_t)(x_s8 ? zx + 128 : zx);
+    q->off = _mm512_set1_epi32((int32_t)(0u - zxp * esum));
+    q->flip = _mm512_set1_epi8(x_s8 ? (char)0x80 : 0);
+    q->idx0 = _mm512_loadu_si512((const void *)dwv_idx[0]);
+    q->idx1 = _mm512_loadu_si512((const void *)dwv_idx[1]);
+    return 1;
+}
+
+/* The run with the output stage in registers, 32 outputs a step (ni of them live). */
+FGQ_DWV_INLINE void dwv_run_q(int sat, int round, const dwv_groups *q, const rq_consts *k, int64_t n, uint8_t *y)
+{
+    for (int64_t i = 0; i < n; i += 32) {
+        const int64_t ni = n - i < 32 ? n - i : 32;
+        __m512i a0 = q->off, a1 = q->off;
+        for (int32_t g = 0; g < q->ng; g++) {
+            /* bytes [0, ni + width − 1): what the live outputs' taps read (the reference reads them) */
+            const __mmask64 lm = ((__mmask64)1 << (ni + q->width[g] - 1)) - 1;
+            const __m512i v = _mm512_xor_si512(_mm512_maskz_loadu_epi8(lm, q->base[g] + i), q->flip);
+            const __m512i wv = _mm512_set1_epi32(q->w[g]);
+            a0 = _mm512_dpbusd_epi32(a0, _mm512_permutexvar_epi8(q->idx0, v), wv);
+            a1 = _mm512_dpbusd_epi32(a1, _mm512_permutexvar_epi8(q->idx1, v), wv);
+        }
+        if (ni == 32) {
+            _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(sat, round, k, a0)));
+            _mm_storeu_si128((__m128i *)(void *)(y + i + 16), _mm512_cvtepi32_epi8(rq_step(sat, round, k, a1)));
+        } else {
+            const __mmask32 m = (__mmask32)((1ull << ni) - 1);
+            _mm512_mask_cvtepi32_storeu_epi8(y + i, (__mmask16)(m & 0xFFFF), rq_step(sat, round, k, a0));
+            _mm512_mask_cvtepi32_storeu_epi8(y + i + 16, (__mmask16)(m >> 16), rq_step(sat, round, k, a1));
+        }
+    }
+}
+
+FGQ_DWV_FN int fgq_qconv_dwtaps_q__avx512vbmi(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt,
+                                              int64_t n, int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c,
+                                              int32_t zy, int32_t qmin, int32_t qmax, int y_s8)
+{
+    dwv_groups q;
+    if (qw->req[2 * c + 1] > 0 || !dwv_make(src, e, nt, zx, x_s8, &q))
+        return fgq_qconv_dwtaps_q__avx512vnni(y, src, e, nt, n, zx, x_s8, qw, c, zy, qmin, qmax, y_s8);
+    rq_consts k;
+    const int sat = rq_channel_consts(qw, c, zy, qmin, qmax, fgq_qw_code_max(qw->dtype), &k);
+    const int round = -qw->req[2 * c + 1] > 0;
+    if (sat)
+        dwv_run_q(1, round, &q, &k, n, y);
+    else if (round)
+        dwv_run_q(0, 1, &q, &k, n, y);
+    else
+        dwv_run_q(0, 0, &q, &k, n, y);
+    return 1;
+}
+
 #endif /* x86 */

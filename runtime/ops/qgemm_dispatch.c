@@ -144,13 +144,15 @@ int fgq_qconv_dwtaps_q_ref(uint8_t *y, const uint8_t *const *src, const int32_t 
  * chosen at compile time. No row under REF (QCONV then takes its GEMM or reference path). */
 static const fgq_qconv_dw_kernel qconv_dw_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
-    {"qconv_dw_u8__avx512vnni", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx512vnni,
-     fgq_qconv_dwtaps_q__avx512vnni},
-    {"qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL},
+    { "qconv_dw_u8__avx512vbmi", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qconv_dwrow__avx2,
+      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vbmi },
+    { "qconv_dw_u8__avx512vnni", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI, fgq_qconv_dwrow__avx2,
+      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vnni },
+    { "qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL },
 #elif defined(__ARM_FEATURE_DSP)
-    {"qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, NULL, NULL},
+    { "qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, NULL, NULL },
 #endif
-    {NULL, 0, NULL, NULL, NULL},
+    { NULL, 0, NULL, NULL, NULL },
 };
 
 const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i)

@@ -151,7 +151,7 @@ int fgq_qconv_dwtaps_q_ref(uint8_t *y, const uint8_t *const *src, const int32_t 
 typedef int (*fgq_qconv_dwtaps_q_fn)(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                                      int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                      int32_t qmax, int y_s8);
-/* A row of the depthwise table (qgemm_dispatch.c): x86 AVX-512 VNNI (qconv_dwtaps__avx512vnni.c)
+/* A row of the depthwise table (qgemm_dispatch.c): x86 AVX-512 VBMI and VNNI (qconv_dwtaps__avx512vnni.c)
  * and AVX2 (qconv_dwrow__avx2.c, qconv_dwtaps__avx2.c); the Cortex-M DSP row in builds for that
  * extension (qconv_dwrow__armdsp.c). */
 typedef struct {
@@ -252,6 +252,11 @@ void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32
 void fgq_qconv_dwtaps__avx512vnni(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                                   int32_t zx, int x_s8);
 int fgq_qconv_dwtaps_q__avx512vnni(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                                   int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
+                                   int32_t qmax, int y_s8);
+/* The same file, VBMI: the fused step in windows of up to 4 adjacent taps (vpermb + vpdpbusd)
+ * where every weight fits int8; other channels go to the function above. */
+int fgq_qconv_dwtaps_q__avx512vbmi(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                                    int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                    int32_t qmax, int y_s8);
 /* qadd__avx2.c: QADD without broadcasting, 8 elements a step through the 256-entry tables of
