@@ -70,7 +70,7 @@ static void ccase_free(ccase *c)
 
 /* mode 0: any kind; 1: depthwise (group = C_in = C_out); 2: the packed conv
  * kernels' layers (s8, t2, s4, s3 or s2, per channel or symmetric groups of 32·j or one
- * group, 1-D/2-D, stride 1 along W, groups 1–2); 3: their pointwise layers (2-D 1 × 1,
+ * group, 1-D/2-D, stride 1 or 2 along W, groups 1–2); 3: their pointwise layers (2-D 1 × 1,
  * stride 1, no padding before; padding after on a third: the plane's last tiles are not
  * inside X), planes of 1-144 positions (tails of every length). */
 static void make_case(ccase *c, int it, int mode)
@@ -95,7 +95,7 @@ static void make_case(ccase *c, int it, int mode)
     for (int i = 0; i < c->ns; i++) {
         const int j = 3 - c->ns + i;
         c->k[j] = rin(1, c->ns == 3 ? 2 : 3);
-        c->s[j] = rnd() % 3 == 0 && !(mode == 2 && j == 2) ? 2 : 1;
+        c->s[j] = rnd() % 3 == 0 ? 2 : 1; /* stride 2 along W: the VBMI packing */
         c->d[j] = rnd() % 5 == 0 ? 2 : 1;
         c->pb[j] = rin(0, 2);
         c->pe[j] = rin(0, 2);
@@ -265,7 +265,8 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
  * conv kernels and 1000 of their pointwise layers (their own paths). */
 static void test_qconv_random(void)
 {
-    int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0;
+    int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0,
+        stride2 = 0;
     const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
     for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
@@ -301,6 +302,7 @@ static void test_qconv_random(void)
             packed_s3 += it / per_kind == 2 && c.wdt == FGQ_DT_S3;
             packed_s2 += it / per_kind == 2 && c.wdt == FGQ_DT_S2;
             pointwise += it / per_kind == 3;
+            stride2 += it / per_kind == 2 && c.s[2] == 2;
         }
         else
             other++;
@@ -321,10 +323,10 @@ static void test_qconv_random(void)
               strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
               strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64), "qconv_u8s2_2x32c4__avx512vnni") == 0);
 #endif
-    CHECK(pointwise >= per_kind / 2);
+    CHECK(pointwise >= per_kind / 2 && stride2 >= per_kind / 5);
     printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4, %d s3, %d s2 packed-conv layers, %d "
-           "pointwise), %d others\n",
-           n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, pointwise, other);
+           "pointwise, %d packed-conv layers with stride 2 along W), %d others\n",
+           n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, pointwise, stride2, other);
 }
 
 /* Depthwise 3-D layer with D = 1 whose only output depth reads the front

@@ -184,15 +184,16 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     const int64_t mg = s->qw.rows / s->geom.groups;
     p->jb = mg < target->qconv_tile_channels ? mg : target->qconv_tile_channels;
     int64_t tp_dot = p->tp;
-    /* x86-64: weights a packed conv kernel takes (fgq_qconv_kernel_for), 2-D, stride 1 along W: the packed conv
-     * kernels, 32 positions a tile, reading X (and its padding) themselves */
+    /* x86-64: weights a packed conv kernel takes (fgq_qconv_kernel_for), 2-D, stride 1 along W (or 2, where the
+     * CPU has VBMI: qconv_run_gemm): the packed conv kernels, 32 positions a tile, reading X (and its padding)
+     * themselves */
 #if defined(__x86_64__) || defined(__i386__)
     const fgq_qconv_kernel *conv = fgq_qconv_kernel_for(&s->qw);
 #else
     const void *conv = NULL;
 #endif
     p->packable = target->qconv_packed && conv != NULL && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
-                  sp->pad_begin[0] == 0 && sp->stride[2] == 1 && K <= FGQ_QCONV_PACK_MAX_K;
+                  sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2) && K <= FGQ_QCONV_PACK_MAX_K;
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
         tp_dot = FGQ_QCONV_PACK_TP;
     uint64_t off = 0;
@@ -375,6 +376,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 .KH = sp->kernel[1],
                 .KW = sp->kernel[2],
                 .sh = sp->stride[1],
+                .sw = sp->stride[2],
                 .dh = sp->dilation[1],
                 .dw = sp->dilation[2],
                 .K = K,
@@ -384,6 +386,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 t->conv->decode(qw, grp * mg, mg, wrows);
                 decoded = grp;
             }
+            fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work); /* once for all blocks */
             for (int64_t jb = jb0; jb < jb1; jb += JB) {
                 const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
                 const uint8_t *wdec = wrows != NULL ? wrows + jb * fgq_qconv_wrow_bytes(K) : NULL;
@@ -775,7 +778,8 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         return 0;
 #if defined(__x86_64__) || defined(__i386__)
     t.conv = fgq_qconv_kernel_for(&s->qw);
-    t.packed = t.p.packable && t.conv != NULL && (fgq_node_cpu(node) & t.conv->needs) == t.conv->needs;
+    t.packed = t.p.packable && t.conv != NULL && (fgq_node_cpu(node) & t.conv->needs) == t.conv->needs &&
+               (s->geom.sp.stride[2] == 1 || (fgq_node_cpu(node) & FGQ_CPU_AVX512VBMI) != 0);
     if (t.packed) {
         t.p.padded = 0;
         t.p.tp = FGQ_QCONV_PACK_TP;

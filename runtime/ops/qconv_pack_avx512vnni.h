@@ -5,7 +5,8 @@
  * pa[q][r][i] = x'(k = 4q + i, position p0 + r) for r < 32, the k-quad-major
  * layout vpdpbusd takes with positions in lanes. For one k the tile's
  * positions are runs of one input row (stride 1 along W), one masked load
- * per run (lanes whose tap is in the padding keep z_x and are not read);
+ * per run (lanes whose tap is in the padding keep z_x and are not read; stride 2
+ * along W: every other byte of a load, gathered by vpermb, qconv_pack_s2__avx512vbmi.c);
  * 4 k rows become 4 vectors of 8 positions × 4 k with two rounds of unpacks.
  * x' = x (u8) or x ^ 0x80 (s8); taps past K are 0.
  * Also the body of the 2x32c4 kernels (qconv_2x32c4), which the t2 and s4
@@ -35,11 +36,33 @@ FGQ_VNNI_INLINE void qconv_pack_quad(const __m256i *v, uint8_t *dst)
     _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(q2, q3, 0x31)); /* 24-31 */
 }
 
+/* The runs of a tile's positions along output rows, in seg (4 arrays of PK_TP + 1: r0, len, oh,
+ * ow0; lanes [r0, r0 + len) are outputs (oh, ow0 ..)); returns their count. */
+static inline int qconv_pack_segs(const fgq_qconv_src *s, int64_t p0, int64_t np, int64_t *seg)
+{
+    int nseg = 0;
+    for (int64_t r = 0; r < np;) {
+        const int64_t p = p0 + r, oh = p / s->OW, ow = p % s->OW;
+        const int64_t len = s->OW - ow < np - r ? s->OW - ow : np - r;
+        seg[nseg] = r;
+        seg[(PK_TP + 1) + nseg] = len;
+        seg[2 * (PK_TP + 1) + nseg] = oh;
+        seg[3 * (PK_TP + 1) + nseg] = ow;
+        nseg++;
+        r += len;
+    }
+    return nseg;
+}
+
 /* seg: FGQ_QCONV_PACK_SEG_BYTES of the caller's work (kept off the stack). */
 FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa,
                                   int64_t *seg)
 {
     const int64_t K = s->K, Kq = (K + 3) / 4;
+    if (s->sw == 2) { /* stride 2 along W: every other byte, gathered (VBMI) */
+        fgq_qconv_pack_a_s2__avx512vbmi(s, p0, np, a_s8, zx, pa, seg);
+        return;
+    }
     const __m256i flip = _mm256_set1_epi8(a_s8 ? (char)0x80 : 0), zxv = _mm256_set1_epi8((char)(uint8_t)zx);
     if (s->KH == 1 && s->KW == 1 && s->pt == 0 && s->pl == 0 && s->sh == 1 && s->IW == s->OW &&
         p0 + np <= s->IH * s->IW) {
@@ -61,17 +84,7 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
      * (oh, ow0 ..) */
     int64_t *seg_r0 = seg, *seg_len = seg + (PK_TP + 1), *seg_oh = seg + 2 * (PK_TP + 1),
             *seg_ow0 = seg + 3 * (PK_TP + 1);
-    int nseg = 0;
-    for (int64_t r = 0; r < np;) {
-        const int64_t p = p0 + r, oh = p / s->OW, ow = p % s->OW;
-        const int64_t len = s->OW - ow < np - r ? s->OW - ow : np - r;
-        seg_r0[nseg] = r;
-        seg_len[nseg] = len;
-        seg_oh[nseg] = oh;
-        seg_ow0[nseg] = ow;
-        nseg++;
-        r += len;
-    }
+    const int nseg = qconv_pack_segs(s, p0, np, seg);
     int64_t c = 0, kh = 0, kw = 0; /* k = (c·KH + kh)·KW + kw */
     for (int64_t q = 0; q < Kq; q++) {
         __m256i v[4];
@@ -186,7 +199,8 @@ FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qwei
     const int64_t G = qw->has_gs ? (qw->group < K ? qw->group : K) : K; /* a multiple of 32, or K */
     uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;                   /* Kp·32 bytes */
     uint8_t *const wb[2] = { pa + Kp * PK_TP, pa + Kp * PK_TP + rb }; /* Kp + 32 bytes each */
-    qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
+    (void)p0; /* the tile was packed into work beforehand (fgq_qconv_pack_a__avx512vnni) */
+    (void)np;
     vnni_consts c;
     vnni_consts_init(&c, a_s8);
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);

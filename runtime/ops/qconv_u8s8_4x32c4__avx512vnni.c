@@ -24,6 +24,12 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
+FGQ_VNNI_FN void fgq_qconv_pack_a__avx512vnni(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx,
+                                              uint8_t *work)
+{
+    qconv_pack_a(s, p0, np, a_s8, zx, work + FGQ_QCONV_PACK_SEG_BYTES, (int64_t *)(void *)work);
+}
+
 /* Σ_k w[row, k], modulo 2^32. */
 FGQ_VNNI_INLINE uint32_t pk_wsum(const uint8_t *w, int64_t K)
 {
@@ -40,7 +46,8 @@ FGQ_VNNI_FN void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const
 {
     const int64_t K = s->K, Kq = (K + 3) / 4, Kf = K / 4;
     uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES; /* Kq·4·32 bytes */
-    qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
+    (void)p0; /* the tile was packed into work beforehand (fgq_qconv_pack_a__avx512vnni) */
+    (void)np;
     const uint32_t zxp = (uint32_t)(a_s8 ? zx + 128 : zx);
     for (int64_t jg = 0; jg < nb; jg += 4) {
         const uint8_t *w[4];

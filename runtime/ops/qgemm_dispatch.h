@@ -275,16 +275,26 @@ int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, floa
                             int y_s8);
 
 /* A QCONV source for the packed conv kernel: the group's channel planes at
- * src (IH × IW, ch_stride bytes apart), 2-D, stride 1 along W, padding pt
+ * src (IH × IW, ch_stride bytes apart), 2-D, stride 1 or 2 along W, padding pt
  * (top) and pl (left) read as z_x. */
 typedef struct {
     const uint8_t *src;
-    int64_t ch_stride, IH, IW, OW, KH, KW, sh, dh, dw, pt, pl, K;
+    int64_t ch_stride, IH, IW, OW, KH, KW, sh, sw, dh, dw, pt, pl, K; /* sw: 1, or 2 where the CPU has VBMI */
 } fgq_qconv_src;
+/* qconv_pack_s2__avx512vbmi.c: the packed kernels' tap packing (qconv_pack_avx512vnni.h) for
+ * layers with stride 2 along W; CPUs with AVX-512 VBMI. */
+void fgq_qconv_pack_a_s2__avx512vbmi(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa,
+                                     int64_t *seg);
 
+/* The packed conv kernels' tile: positions p0 .. p0 + np − 1 (np <= 32) of s packed into work
+ * (fgq_qconv_pack_work_bytes(K) bytes) as the kernels below read them; once per tile, for all
+ * its blocks of output channels (qconv_u8s8_4x32c4__avx512vnni.c). */
+void fgq_qconv_pack_a__avx512vnni(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx,
+                                  uint8_t *work);
 /* qconv_u8s8_4x32c4__avx512vnni.c: dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k,
  * p0 + r) − zx) for j < nb, r < np <= 32; s8 weights without GS, K <=
- * FGQ_QCONV_PACK_MAX_K; work: fgq_qconv_pack_work_bytes(K). */
+ * FGQ_QCONV_PACK_MAX_K; work: fgq_qconv_pack_work_bytes(K), holding the tile
+ * fgq_qconv_pack_a__avx512vnni packed (the same s, p0, np, a_s8, zx). */
 void fgq_qconv_u8s8_4x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweights *qw, int64_t j0, int64_t nb,
                                        int64_t p0, int64_t np, int a_s8, int32_t zx, int32_t *dot, uint8_t *work);
 /* qconv_u8t2_2x32c4__avx512vnni.c: the same for t2 weights, or s8 with GS;
@@ -316,7 +326,7 @@ void fgq_qconv_u8s2_2x32c4__avx512vnni(const fgq_qconv_src *s, const fgq_qweight
 void fgq_qconv_u8s2_2x32c4__avx512vnni_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 
 /* The packed conv kernels as a table (qgemm_dispatch.c), one row per weight layout: `run` computes
- * a tile's dots as the kernels above (wdec: the rows `decode` wrote beforehand, or NULL; rows
+ * a tile's dots (packed beforehand: fgq_qconv_pack_a__avx512vnni) as the kernels above (wdec: the rows `decode` wrote beforehand, or NULL; rows
  * without `decode` ignore it), `decode` the rows of a group once for all its tiles (NULL: the
  * kernel reads W itself). QCONV takes the row of its weights at plan time (fgq_qconv_kernel_for:
  * the layout alone, whatever the CPU) and runs it where the CPU has its `needs`. */
