@@ -114,7 +114,7 @@ static void bcast_next(const fgq_tensor_view *y, int32_t rank, const int64_t *sa
 /* QADD's fast form, for inputs that are not broadcast (residual adds): each input's rescaled
  * value a' = requant((q − z)·2^L, ...) depends on its code alone, so both are tables of 256
  * entries (the reference's formula for each code), and per element only the sum's requantization
- * is left: 8 a step on AVX2 (qadd__avx2.c), then the same in C. The same bytes as
+ * is left: 16 a step on AVX-512 (qadd__avx512.c), 8 on AVX2 (qadd__avx2.c), then the same in C. The same bytes as
  * fgq_qadd_run_ref; other shapes, and tensors under QADD_TABLE_MIN elements, run it. */
 #define QADD_TABLE_MIN 256
 #define QADD_TABLE_BYTES (2 * 256 * sizeof(int32_t)) /* in the node's scratch: above the stack's 2 KB budget */
@@ -160,9 +160,12 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
     const int32_t zy = ip[FGQ_QP_Y_ZERO], mult = ip[FGQ_QP_REQ_MULT], shift = ip[FGQ_QP_REQ_SHIFT];
     int64_t i = 0;
 #if defined(__x86_64__) || defined(__i386__)
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0)
+        i = fgq_qadd_tables__avx512(pa, pb, n, fa, fb, ta, tb, mult, shift, zy, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX],
+                                    (uint8_t *)y->data);
     if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
-        i = fgq_qadd_tables__avx2(pa, pb, n, fa, fb, ta, tb, mult, shift, zy, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX],
-                                  (uint8_t *)y->data, y_s8);
+        i += fgq_qadd_tables__avx2(pa + i, pb + i, n - i, fa, fb, ta, tb, mult, shift, zy, ip[FGQ_QP_QMIN],
+                                   ip[FGQ_QP_QMAX], (uint8_t *)y->data + i, y_s8);
 #endif
     for (; i < n; i++) {
         const int64_t v = (int64_t)zy + fgq_requantize_s32(ta[pa[i] ^ fa] + tb[pb[i] ^ fb], mult, shift);

@@ -264,6 +264,11 @@ int fgq_qconv_dwtaps_q__avx512vbmi(uint8_t *y, const uint8_t *const *src, const 
 int64_t fgq_qadd_tables__avx2(const uint8_t *a, const uint8_t *b, int64_t n, uint8_t fa, uint8_t fb,
                               const int32_t *ta, const int32_t *tb, int32_t mult, int32_t shift, int32_t zy,
                               int32_t qmin, int32_t qmax, uint8_t *y, int y_s8);
+/* qadd__avx512.c: the same, 16 elements a step (AVX-512 F/BW/VL), right shifts only; returns
+ * n & ~15, or 0 for a left shift. */
+int64_t fgq_qadd_tables__avx512(const uint8_t *a, const uint8_t *b, int64_t n, uint8_t fa, uint8_t fb,
+                                const int32_t *ta, const int32_t *tb, int32_t mult, int32_t shift, int32_t zy,
+                                int32_t qmin, int32_t qmax, uint8_t *y);
 /* qadd__avx2.c: QMUL along a run, b along it (sb 1) or one value (sb 0), 8 a step (twin:
  * fgq_qmul_run_ref); returns n & ~7. */
 int64_t fgq_qmul_run__avx2(const uint8_t *a, const uint8_t *b, int64_t sb, int64_t n, int a_s8, int b_s8, int32_t za,
