@@ -14,7 +14,7 @@
  * Shapes: 1-D/2-D/3-D, groups, strides, dilations, asymmetric pads, no bias,
  * fused ReLU/Clip, position counts that are not multiples of the 16-wide
  * panel, channel counts that are not multiples of the 6-row tile, K past the
- * 256-row chunk (K = 300, 576, 1152), a 1x1 stride-1 conv (read in place),
+ * chunk of KC rows (256; 1024 on x86) (K = 300, 576, 1100, 1152, 1170: whole and partial panels), a 1x1 stride-1 conv (read in place),
  * batch 2; plus 300 random shapes.
  */
 #include "test_conv_common.h"
@@ -141,6 +141,9 @@ static void test_edge_shapes(void)
         { 2, 1, 300, 7, 1, { 5, 5 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, 0 },   /* K 300: 2 chunks */
         { 2, 1, 64, 20, 1, { 6, 6 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, 0 },   /* K 576 */
         { 2, 1, 1152, 6, 1, { 4, 4 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, 0 },  /* K 1152 */
+        /* K past x86's 1024-row chunk with a partial last panel: the later chunk adds to sums it reads back */
+        { 2, 1, 130, 7, 1, { 5, 5 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_RELU }, /* K 1170 */
+        { 2, 1, 1100, 13, 1, { 7, 7 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 0, 0 },            /* K 1100 */
         { 2, 1, 32, 32, 1, { 16, 16 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, 0 }, /* in place, P 256 */
         { 2, 1, 32, 32, 1, { 15, 15 }, { 1, 1 }, { 2, 2 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, 0 }, /* strided 1x1 */
         { 2, 1, 16, 8, 1, { 5, 5 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 1, 1 }, 1, 0 },    /* 1x1, end pads */

@@ -8,9 +8,10 @@
  * X_g[K, P] + B, K = C/G·kd·kh·kw in the weight's (c, kd, kh, kw) order and
  * P the output positions. Positions go in panels of 16: a panel's K x 16
  * input columns are packed (im2col, padding as 0) in chunks of KC rows into a
- * buffer of up to KC·16 floats (16 KiB) in the node's scratch slice
+ * buffer of up to KC·16 floats (64 KiB on x86, 16 KiB elsewhere) in the node's scratch slice
  * (fgq_conv_f32_gemm_scratch), and every output channel of the
- * group is computed against the chunk while it sits in L1. Each output
+ * group is computed against the chunk while it sits in cache, its 6 × 16 sums in registers from the
+ * bias (first chunk) to the store (whole panels straight into Y's rows). Each output
  * element is bias + Σ_k w·x in k order (one FMA per tap: the direct loops
  * round the product and the sum separately, so results differ from them by
  * float rounding only), then the fused activation. Work is split over
@@ -28,7 +29,13 @@
 #define CONV_GEMM_X86 1
 #endif
 
+/* KC: the im2col rows a panel packs at once (KC·16 floats of scratch): 64 KB where the AVX2
+ * kernel runs (fewer passes over a tile's sums), 16 KB elsewhere */
+#if CONV_GEMM_X86
+enum { NR = 16, MR = 6, KC = 1024 };
+#else
 enum { NR = 16, MR = 6, KC = 256 };
+#endif
 
 typedef struct {
     const fgq_node_view *node;
@@ -43,7 +50,95 @@ uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_
 {
     (void)mg;
     const int64_t k = cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
-    return (uint64_t)((k < KC ? k : KC) * NR) * sizeof(float);
+    return (uint64_t)((k < KC ? k : KC) * NR + NR) * sizeof(float); /* + one row of slack: pack_run_avx2 */
+}
+
+#if CONV_GEMM_X86
+/* A run of len <= 16 positions at stride 1: os[j] = row[iw0 + j] for jlo <= j < jhi, else 0;
+ * lanes outside [jlo, jhi) are not read. It writes all 16 lanes (masked stores are microcode on
+ * AMD cores): lanes past len land on the runs and rows packed after it, or on the buffer's
+ * slack (fgq_conv_f32_gemm_scratch). */
+__attribute__((target("avx2,fma"))) static void pack_run_avx2(float *os, const float *row, int64_t iw0, int64_t jlo,
+                                                              int64_t jhi)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), eight = _mm256_set1_epi32(8);
+    const __m256i lo = _mm256_set1_epi32((int32_t)jlo - 1), hi = _mm256_set1_epi32((int32_t)jhi);
+    const __m256i j1 = _mm256_add_epi32(lane, eight);
+    const __m256i r0 = _mm256_and_si256(_mm256_cmpgt_epi32(lane, lo), _mm256_cmpgt_epi32(hi, lane));
+    const __m256i r1 = _mm256_and_si256(_mm256_cmpgt_epi32(j1, lo), _mm256_cmpgt_epi32(hi, j1));
+    const float *src = (const float *)(const void *)((uintptr_t)row + (uintptr_t)(iw0 * (int64_t)sizeof(float)));
+    _mm256_storeu_ps(os, _mm256_maskload_ps(src, r0));
+    _mm256_storeu_ps(os + 8, _mm256_maskload_ps(src + 8, r1));
+}
+#endif
+
+/* pack_panel for 2-D (and 1-D) layers: the panel's positions are runs along output rows (at most
+ * a few: 16 positions), found once; per im2col row each run reads one input row at a stride,
+ * its in-range part [jlo, jhi) copied (stride 1: one memcpy) and the rest 0, with no per-element
+ * division or bounds test. The same values as the general form below. */
+static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0, int64_t kc,
+                          float *out)
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], kk = KH * KW, IH = sp->in[1], IW = sp->in[2], OW = sp->out[2];
+    const int64_t sh = sp->stride[1], sw = sp->stride[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2], plane = IH * IW;
+    int64_t seg_q[NR], seg_len[NR], seg_oh[NR], seg_ow[NR];
+    int nseg = 0;
+    for (int64_t q = 0; q < np;) {
+        const int64_t p = p0 + q, ow = p % OW, len = OW - ow < np - q ? OW - ow : np - q;
+        seg_q[nseg] = q;
+        seg_len[nseg] = len;
+        seg_oh[nseg] = p / OW;
+        seg_ow[nseg] = ow;
+        nseg++;
+        q += len;
+    }
+    int64_t c = k0 / kk, tap = k0 % kk;
+    for (int64_t r = 0; r < kc; r++) {
+        const int64_t e = tap / KW, f = tap % KW;
+        const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
+        float *o = out + r * NR;
+        for (int si = 0; si < nseg; si++) {
+            float *os = o + seg_q[si];
+            const int64_t len = seg_len[si], ih = seg_oh[si] * sh - pt + e * dh;
+            if (ih < 0 || ih >= IH) {
+                memset(os, 0, (size_t)len * sizeof(float));
+                continue;
+            }
+            /* iw = iw0 + j·sw for j < len; in range for jlo <= j < jhi */
+            const int64_t iw0 = seg_ow[si] * sw - pl + f * dw;
+            const int64_t jlo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
+            int64_t jhi = iw0 > IW - 1 ? 0 : (IW - 1 - iw0) / sw + 1;
+            jhi = jhi < len ? jhi : len;
+            const float *xr = xp + ih * IW; /* iw0 may be negative: index, never point, past the row */
+#if CONV_GEMM_X86
+            if (t->avx2 && sw == 1) { /* two masked loads and stores instead of memcpy and memset calls */
+                pack_run_avx2(os, xr, iw0, jlo, jhi);
+                continue;
+            }
+#endif
+            int64_t j = 0;
+            for (; j < jlo && j < len; j++)
+                os[j] = 0.0f;
+            if (sw == 1) {
+                if (jhi > j) {
+                    memcpy(os + j, xr + (iw0 + j), (size_t)(jhi - j) * sizeof(float));
+                    j = jhi;
+                }
+            } else
+                for (; j < jhi; j++)
+                    os[j] = xr[iw0 + j * sw];
+            for (; j < len; j++)
+                os[j] = 0.0f;
+        }
+        for (int64_t q = np; q < NR; q++)
+            o[q] = 0.0f;
+        if (++tap == kk) {
+            tap = 0;
+            c++;
+        }
+    }
 }
 
 /* Rows [k0, k0+kc) of the panel's im2col columns at positions [p0, p0+np)
@@ -61,6 +156,10 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
     const int pointwise = kk == 1 && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
                           sp->pad_begin[0] == 0 && sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 &&
                           sp->out[0] == sp->in[0] && sp->out[1] == sp->in[1] && sp->out[2] == sp->in[2];
+    if (ID == 1 && KD == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && !pointwise) {
+        pack_panel_2d(t, n, g, p0, np, k0, kc, out);
+        return;
+    }
     int64_t od[NR], oh[NR], ow[NR];
     for (int64_t q = 0; q < np; q++) {
         const int64_t p = p0 + q;
@@ -89,42 +188,64 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
     }
 }
 
-/* c[i][0..16) += Σ_{r < kc} w[i·ldw + r] · bp[r][0..16), for i < mr, in r order
- * (portable; the AVX2 kernel does the same with one FMA per tap). */
-static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t kc, float c[MR][NR])
+/* c[i·ldc + 0..16) = (bias ? bias[i] : c[i·ldc + ..]) + Σ_{r < kc} w[i·ldw + r] · bp[r][0..16),
+ * for i < mr, in r order (portable; the AVX2 kernel does the same with one FMA per tap). */
+static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t kc, float *c, int64_t ldc,
+                       const float *bias)
 {
-    for (int64_t i = 0; i < mr; i++)
+    for (int64_t i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        if (bias != NULL)
+            for (int q = 0; q < NR; q++)
+                ci[q] = bias[i];
         for (int64_t r = 0; r < kc; r++) {
             const float a = w[i * ldw + r];
             for (int q = 0; q < NR; q++)
-                c[i][q] += a * bp[r * NR + q];
+                ci[q] += a * bp[r * NR + q];
         }
+    }
 }
 
 #if CONV_GEMM_X86
+/* The accumulators' start: bias[i] broadcast, or the row's running sums. */
+#define KA_INIT(ci, i)                                                                                                 \
+    (bias != NULL ? _mm256_set1_ps(bias[i]) : _mm256_loadu_ps(ci))
+
 __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp,
-                                                            int64_t kc, float c[MR][NR])
+                                                            int64_t kc, float *c, int64_t ldc, const float *bias)
 {
     if (mr != MR) {
         for (int64_t i = 0; i < mr; i++) {
-            __m256 c0 = _mm256_loadu_ps(c[i]), c1 = _mm256_loadu_ps(c[i] + 8);
+            float *ci = c + i * ldc;
+            __m256 c0 = KA_INIT(ci, i), c1 = bias != NULL ? _mm256_set1_ps(bias[i]) : _mm256_loadu_ps(ci + 8);
             const float *wi = w + i * ldw;
             for (int64_t r = 0; r < kc; r++) {
                 const __m256 a = _mm256_broadcast_ss(wi + r);
                 c0 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR), c0);
                 c1 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR + 8), c1);
             }
-            _mm256_storeu_ps(c[i], c0);
-            _mm256_storeu_ps(c[i] + 8, c1);
+            _mm256_storeu_ps(ci, c0);
+            _mm256_storeu_ps(ci + 8, c1);
         }
         return;
     }
-    __m256 c00 = _mm256_loadu_ps(c[0]), c01 = _mm256_loadu_ps(c[0] + 8);
-    __m256 c10 = _mm256_loadu_ps(c[1]), c11 = _mm256_loadu_ps(c[1] + 8);
-    __m256 c20 = _mm256_loadu_ps(c[2]), c21 = _mm256_loadu_ps(c[2] + 8);
-    __m256 c30 = _mm256_loadu_ps(c[3]), c31 = _mm256_loadu_ps(c[3] + 8);
-    __m256 c40 = _mm256_loadu_ps(c[4]), c41 = _mm256_loadu_ps(c[4] + 8);
-    __m256 c50 = _mm256_loadu_ps(c[5]), c51 = _mm256_loadu_ps(c[5] + 8);
+    float *r0 = c, *r1 = c + ldc, *r2 = c + 2 * ldc, *r3 = c + 3 * ldc, *r4 = c + 4 * ldc, *r5 = c + 5 * ldc;
+    __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+    if (bias != NULL) {
+        c00 = c01 = _mm256_set1_ps(bias[0]);
+        c10 = c11 = _mm256_set1_ps(bias[1]);
+        c20 = c21 = _mm256_set1_ps(bias[2]);
+        c30 = c31 = _mm256_set1_ps(bias[3]);
+        c40 = c41 = _mm256_set1_ps(bias[4]);
+        c50 = c51 = _mm256_set1_ps(bias[5]);
+    } else {
+        c00 = _mm256_loadu_ps(r0), c01 = _mm256_loadu_ps(r0 + 8);
+        c10 = _mm256_loadu_ps(r1), c11 = _mm256_loadu_ps(r1 + 8);
+        c20 = _mm256_loadu_ps(r2), c21 = _mm256_loadu_ps(r2 + 8);
+        c30 = _mm256_loadu_ps(r3), c31 = _mm256_loadu_ps(r3 + 8);
+        c40 = _mm256_loadu_ps(r4), c41 = _mm256_loadu_ps(r4 + 8);
+        c50 = _mm256_loadu_ps(r5), c51 = _mm256_loadu_ps(r5 + 8);
+    }
     const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw, *w4 = w + 4 * ldw, *w5 = w + 5 * ldw;
     for (int64_t r = 0; r < kc; r++) {
         const __m256 b0 = _mm256_load_ps(bp + r * NR), b1 = _mm256_load_ps(bp + r * NR + 8);
@@ -147,20 +268,23 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
         c50 = _mm256_fmadd_ps(a, b0, c50);
         c51 = _mm256_fmadd_ps(a, b1, c51);
     }
-    _mm256_storeu_ps(c[0], c00);
-    _mm256_storeu_ps(c[0] + 8, c01);
-    _mm256_storeu_ps(c[1], c10);
-    _mm256_storeu_ps(c[1] + 8, c11);
-    _mm256_storeu_ps(c[2], c20);
-    _mm256_storeu_ps(c[2] + 8, c21);
-    _mm256_storeu_ps(c[3], c30);
-    _mm256_storeu_ps(c[3] + 8, c31);
-    _mm256_storeu_ps(c[4], c40);
-    _mm256_storeu_ps(c[4] + 8, c41);
-    _mm256_storeu_ps(c[5], c50);
-    _mm256_storeu_ps(c[5] + 8, c51);
+    _mm256_storeu_ps(r0, c00);
+    _mm256_storeu_ps(r0 + 8, c01);
+    _mm256_storeu_ps(r1, c10);
+    _mm256_storeu_ps(r1 + 8, c11);
+    _mm256_storeu_ps(r2, c20);
+    _mm256_storeu_ps(r2 + 8, c21);
+    _mm256_storeu_ps(r3, c30);
+    _mm256_storeu_ps(r3 + 8, c31);
+    _mm256_storeu_ps(r4, c40);
+    _mm256_storeu_ps(r4 + 8, c41);
+    _mm256_storeu_ps(r5, c50);
+    _mm256_storeu_ps(r5 + 8, c51);
 }
+#undef KA_INIT
 #endif
+
+static const float zeros[MR]; /* the bias of a layer without one */
 
 /* Panels [begin, end) of the flattened (n, g, panel) space. */
 static void gemm_panels(void *ctx, int64_t begin, int64_t end)
@@ -174,37 +298,33 @@ static void gemm_panels(void *ctx, int64_t begin, int64_t end)
     for (int64_t it = begin; it < end; it++) {
         const int64_t pan = it % t->panels, ng = it / t->panels, g = ng % groups, n = ng / groups;
         const int64_t p0 = pan * NR, np = P - p0 < NR ? P - p0 : NR;
-        for (int64_t m0 = 0; m0 < t->mg; m0 += MR) { /* the tile starts at the bias */
-            const int64_t mr = t->mg - m0 < MR ? t->mg - m0 : MR;
-            for (int64_t i = 0; i < mr; i++) {
-                const int64_t mo = g * t->mg + m0 + i;
-                float *yr = t->y + (n * t->m_out + mo) * P + p0;
-                const float bias = t->b != NULL ? t->b[mo] : 0.0f;
-                for (int64_t q = 0; q < np; q++)
-                    yr[q] = bias;
-            }
-        }
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             const int64_t kc = K - k0 < KC ? K - k0 : KC;
             pack_panel(t, n, g, p0, np, k0, kc, bp);
             for (int64_t m0 = 0; m0 < t->mg; m0 += MR) {
-                const int64_t mr = t->mg - m0 < MR ? t->mg - m0 : MR;
-                float c[MR][NR];
-                for (int64_t i = 0; i < mr; i++) {
-                    const float *yr = t->y + (n * t->m_out + g * t->mg + m0 + i) * P + p0;
-                    memcpy(c[i], yr, (size_t)np * sizeof(float));
-                    for (int64_t q = np; q < NR; q++)
-                        c[i][q] = 0.0f;
-                }
-                const float *wp = t->w + (g * t->mg + m0) * K + k0;
+                const int64_t mr = t->mg - m0 < MR ? t->mg - m0 : MR, mo = g * t->mg + m0;
+                /* the first chunk starts at the bias (0 without one), later ones at the sums so far;
+                 * a whole panel runs on Y's rows, a partial one on c */
+                const float *bias = k0 == 0 ? (t->b != NULL ? t->b + mo : zeros) : NULL;
+                float *yt = t->y + (n * t->m_out + mo) * P + p0, c[MR][NR];
+                float *ct = np == NR ? yt : &c[0][0];
+                const int64_t ldc = np == NR ? P : NR;
+                if (np != NR && bias == NULL)
+                    for (int64_t i = 0; i < mr; i++) {
+                        memcpy(c[i], yt + i * P, (size_t)np * sizeof(float));
+                        for (int64_t q = np; q < NR; q++)
+                            c[i][q] = 0.0f;
+                    }
+                const float *wp = t->w + mo * K + k0;
 #if CONV_GEMM_X86
                 if (t->avx2)
-                    kernel_avx2(wp, K, mr, bp, kc, c);
+                    kernel_avx2(wp, K, mr, bp, kc, ct, ldc, bias);
                 else
 #endif
-                    kernel_ref(wp, K, mr, bp, kc, c);
-                for (int64_t i = 0; i < mr; i++)
-                    memcpy(t->y + (n * t->m_out + g * t->mg + m0 + i) * P + p0, c[i], (size_t)np * sizeof(float));
+                    kernel_ref(wp, K, mr, bp, kc, ct, ldc, bias);
+                if (np != NR)
+                    for (int64_t i = 0; i < mr; i++)
+                        memcpy(yt + i * P, c[i], (size_t)np * sizeof(float));
             }
         }
         for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
