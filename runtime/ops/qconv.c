@@ -581,6 +581,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                 }
         }
         const int64_t L = (nb - 1) * qw + OW;
+#if defined(__x86_64__) || defined(__i386__) /* only the x86 rows have taps_q: no code for it elsewhere */
         if (t->kern->taps_q != NULL && KH * KW <= DW_TAPS) { /* every tap and the output stage in one call */
             /* a row's taps by phase column (kw·dw mod sw), so taps reading adjacent bytes of one
              * phase plane are adjacent in the list (the VBMI row takes them 4 at a time) */
@@ -603,6 +604,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                 continue;
             }
         }
+#endif
         if (t->kern->taps != NULL) { /* all taps at once, in chunks of DW_TAPS */
             const uint8_t *src[DW_TAPS];
             int32_t e[DW_TAPS], nt = 0;
