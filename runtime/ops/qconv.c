@@ -497,11 +497,14 @@ static inline int64_t dw_tap_offset(int64_t kh, int64_t kw, int64_t dh, int64_t 
     return (int64_t)(rh % h * w + rw % w) * pstride + (int64_t)(rh / h) * qw + rw / w;
 }
 
-/* n bytes of a short row: fixed-size copies the compiler inlines (two overlapping ones) instead
- * of a library call (small planes' rows are 8-30 bytes, copied twice a channel); writes only
- * d[0, n). */
+/* n bytes of a short row: on x86 fixed-size copies the compiler inlines (two overlapping ones)
+ * instead of a library call (small planes' rows are 8-30 bytes, copied twice a channel); writes
+ * only d[0, n). */
 static inline void dw_copy(uint8_t *d, const uint8_t *s, int64_t n)
 {
+#if !defined(__x86_64__) && !defined(__i386__) /* elsewhere the library call: less code (flash) */
+    memcpy(d, s, (size_t)n);
+#else
     if (n >= 8 && n <= 16) {
         memcpy(d, s, 8);
         memcpy(d + n - 8, s + n - 8, 8);
@@ -516,6 +519,7 @@ static inline void dw_copy(uint8_t *d, const uint8_t *s, int64_t n)
             d[i] = s[i];
     } else
         memcpy(d, s, (size_t)n);
+#endif
 }
 
 /* The phase form (2-D or 1-D, any stride and dilation), a band of output rows
