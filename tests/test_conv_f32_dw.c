@@ -14,7 +14,8 @@
  * vector and the stride-2 read of 16, 1-D, batch 2, no bias, ReLU / Clip;
  * plus 300 random depthwise shapes. Inputs include zeros and negative zeros
  * (so a skipped tap and an added 0·w would differ in the sign of a zero).
- * Where the CPU has no AVX2 the kernel is not run: reported skipped.
+ * Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padded-plane form's
+ * two exactness conditions (bias not −0, finite weights) on channels made to break them.
  */
 #include "test_conv_common.h"
 
@@ -22,6 +23,7 @@
 #include "ops/qgemm_dispatch.h"
 #include "threadpool.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static fgq_threadpool *g_pool;
@@ -76,11 +78,18 @@ static void run_case(const conv_case *cc, uint32_t seed)
     } else if (fits) {
         g_skipped = 1;
     }
-    /* the op under AUTO: whichever path it takes, the depthwise one is exact */
-    y.data = op_auto;
-    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
-    if (!fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group))
-        CHECK_MSG(memcmp(op_auto, direct, (size_t)ny * sizeof(float)) == 0, "AUTO depthwise conv differs from REF");
+    /* the op under AUTO: whichever path it takes, the depthwise one is exact; with its scratch declared
+     * (the padded plane), on one thread and on two (ranges of rows split inside a channel) */
+    for (int threads = 1; threads <= 2; threads++) {
+        nd.v.par = threads == 2 ? fgq_threadpool_parallel(g_pool) : NULL;
+        y.data = op_auto;
+        memset(op_auto, 0x5a, (size_t)ny * sizeof(float));
+        CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+        if (!fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group))
+            CHECK_MSG(memcmp(op_auto, direct, (size_t)ny * sizeof(float)) == 0,
+                      "AUTO depthwise conv (%d threads) differs from REF", threads);
+    }
+    nd.v.par = NULL;
     free(buf);
 }
 
@@ -132,6 +141,55 @@ static void test_edge_shapes(void)
     run_case(&batch2, 6u);
 }
 
+/* The padded plane (conv_f32_dw.c, block8_pad) adds every padding tap as w·0; that equals the
+ * direct loops, which skip it, only where the sum can never be −0 and w·0 is no NaN. Two
+ * channels that break each condition (the kernel must take its masked border blocks for them)
+ * beside one that does not, through the op under AUTO (its scratch declared as in a model) and
+ * against REF, memcmp: (a) bias −0, every input −0, positive weights: the direct sums stay −0
+ * at the borders, a padding tap would make them +0; (b) one +Inf weight, inputs 1: a padding tap
+ * would add Inf·0 = NaN. */
+static void test_pad_exactness(void)
+{
+    conv_case cc = dw2(3, 1, 6, 9, 3, 1, 1, 1, 1, 1, 0);
+    fgq_tensor_view x, w, b, y;
+    conv_views(&cc, &x, &w, &b, &y);
+    const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y), plane = cc.in[0] * cc.in[1];
+    float *buf = calloc((size_t)(nx + nw + cc.m + 2 * ny), sizeof(float));
+    x.data = buf;
+    w.data = buf + nx;
+    b.data = buf + nx + nw;
+    float *xd = x.data, *wd = w.data, *bd = b.data, *direct = buf + nx + nw + cc.m, *fast = direct + ny;
+    for (int64_t i = 0; i < plane; i++) {
+        xd[i] = -0.0f;        /* channel 0: (a) */
+        xd[plane + i] = 1.0f; /* channel 1: (b) */
+        xd[2 * plane + i] = (float)(i % 7) - 3.0f;
+    }
+    for (int64_t i = 0; i < 9; i++) {
+        wd[i] = 0.5f + (float)i;
+        wd[9 + i] = i == 0 ? INFINITY : 0.25f; /* the corner tap: in the padding at the top-left output */
+        wd[18 + i] = (float)i - 4.0f;
+    }
+    bd[0] = -0.0f;
+    bd[1] = 0.0f;
+    bd[2] = 1.5f;
+    tnode nd;
+    set_params(&nd, &cc);
+    const fgq_tensor_view *in[3] = { &x, &w, &b };
+    fgq_parallel ref = { NULL, 1, NULL, FGQ_KERNELS_REF };
+    nd.v.par = &ref;
+    y.data = direct;
+    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+    nd.v.par = NULL;
+    y.data = fast;
+    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+    CHECK_MSG(memcmp(fast, direct, (size_t)ny * sizeof(float)) == 0, "padded-plane depthwise: not the direct loops' bytes");
+    uint32_t bits;
+    memcpy(&bits, &direct[0], sizeof bits);
+    CHECK(bits == 0x80000000u); /* the case is what it claims: a −0 at the border, an Inf in channel 1 */
+    CHECK(direct[plane] == 1.0f && direct[plane + cc.in[1] + 1] == INFINITY); /* 4 in-range taps of 0.25; Inf */
+    free(buf);
+}
+
 static void test_random_shapes(void)
 {
     uint32_t s = 2718u;
@@ -156,6 +214,7 @@ int main(void)
     CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
     RUN(test_edge_shapes);
     RUN(test_random_shapes);
+    RUN(test_pad_exactness);
     if (g_skipped)
         printf("note: this CPU has no AVX2: the depthwise kernel was not run (skipped)\n");
     else

@@ -133,10 +133,15 @@ static void conv_rows_f32(void *ctx, int64_t begin, int64_t end)
     }
 }
 
-/* The panels' scratch where the target's run may take them (x86 with AVX2: conv_f32_gemm.c), else 0. */
+/* The panels' scratch where the target's run may take them (x86 with AVX2: conv_f32_gemm.c), or
+ * the depthwise rows' padded plane (conv_f32_dw.c), else 0. */
 static uint64_t conv_f32_scratch_bytes(const fgq_ops_spatial *sp, int64_t cg, int64_t mg, const fgq_target *target)
 {
-    return target->conv_f32_panels && fgq_conv_f32_gemm_fits(sp, cg, mg) ? fgq_conv_f32_gemm_scratch(sp, cg, mg) : 0;
+    if (!target->conv_f32_panels)
+        return 0;
+    if (fgq_conv_f32_gemm_fits(sp, cg, mg))
+        return fgq_conv_f32_gemm_scratch(sp, cg, mg);
+    return fgq_conv_f32_dw_scratch(sp, cg);
 }
 
 fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,

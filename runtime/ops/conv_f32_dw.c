@@ -19,13 +19,23 @@
  * tap reads. The interior's last partial block is computed as a block that
  * overlaps the one before (the same positions twice, the same bits).
  *
+ * Padded layers whose zero-padded input plane fits 128 KB take that plane
+ * instead (in the node's scratch, built once per channel): every block is
+ * then an interior one, padding taps added as w·0 — the same bits wherever a
+ * sum cannot be −0 and no weight is Inf or NaN, checked per channel
+ * (block8_pad); other channels keep the masked border blocks.
+ *
  * Work is split over threads by output rows, as the direct loops split it.
- * No allocation, no scratch, a few hundred bytes of stack.
+ * No allocation; a few hundred bytes of stack.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
 
 #include <stdint.h>
+#include <string.h>
+
+/* Planes whose padded copy passes this many floats (128 KB) keep the masked border blocks. */
+#define DW_PADDED_MAX_FLOATS 32768
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -41,6 +51,23 @@ int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg)
            sp->pad_begin[2] < ((int64_t)1 << 20);
 }
 
+/* The zero-padded plane (dw_rows): floats of one input plane with its padding on every side, and
+ * slack past it for the last row's 8-lane loads (stride 2: 15 inputs). */
+static int64_t dw_padded_floats(const fgq_ops_spatial *sp)
+{
+    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    return ph * pw + 8 * sp->stride[2] + (sp->kernel[2] - 1) * sp->dilation[2] + 8;
+}
+
+uint64_t fgq_conv_f32_dw_scratch(const fgq_ops_spatial *sp, int64_t cg)
+{
+    if (!fgq_conv_f32_dw_fits(sp, cg) || (sp->pad_begin[1] == 0 && sp->pad_end[1] == 0 && sp->pad_begin[2] == 0 &&
+                                          sp->pad_end[2] == 0))
+        return 0;
+    const int64_t n = dw_padded_floats(sp);
+    return n <= DW_PADDED_MAX_FLOATS ? (uint64_t)n * sizeof(float) : 0;
+}
+
 #if CONV_DW_X86
 typedef struct {
     const fgq_node_view *node;
@@ -48,6 +75,7 @@ typedef struct {
     const float *x, *w, *b;
     float *y;
     int64_t c_in, m_out, mg;
+    int padded; /* the zero-padded plane in the node's scratch (fgq_conv_f32_dw_scratch) */
 } dw_task;
 
 /* Output positions [lo, hi) at which every tap of a kernel row is inside the
@@ -147,6 +175,93 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
         _mm256_maskstore_ps(yr + ow, _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)valid), iota), acc);
 }
 
+/* Up to DW_PAD_VECS vectors of 8 output positions of one channel, vector v at row oh[v], columns
+ * ow[v] .. ow[v] + 7 (valid[v] of them stored), read from the zero-padded plane xq (PW floats a
+ * row): every tap of every lane added, those in the padding as w·0. That is the direct loops' sum
+ * exactly when the sum can never be −0 and no w·0 is a NaN: a bias other than −0 (the sum starts
+ * at it; −0 + ±0 is the only addition a zero term can change, and a sum that is not −0 never
+ * becomes −0 by adding a product) and finite weights; dw_rows checks both per channel. The
+ * vectors' sums are independent chains, interleaved: one chain adds a tap every 3-4 cycles
+ * (the add's latency), eight keep the adders busy. */
+enum { DW_PAD_VECS = 8 };
+
+/* nv vectors (a constant at each call site: 8, 4 or 1, so the chains live in registers). */
+__attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(const dw_task *t, const float *xq,
+                                                                              int64_t PW, const float *wf, float bias,
+                                                                              const int64_t *oh, const int64_t *ow,
+                                                                              const int64_t *valid, int nv, float *yp)
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], SW = sp->stride[2], OW = sp->out[2];
+    const float *base[DW_PAD_VECS];
+    __m256 acc[DW_PAD_VECS];
+    for (int v = 0; v < nv; v++) {
+        base[v] = xq + oh[v] * sp->stride[1] * PW + ow[v] * SW;
+        acc[v] = _mm256_set1_ps(bias);
+    }
+    for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t rofs = kh * sp->dilation[1] * PW;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const __m256 wv = _mm256_set1_ps(wf[kh * KW + kw]);
+            const int64_t ofs = rofs + kw * sp->dilation[2];
+            for (int v = 0; v < nv; v++)
+                acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wv, load8(base[v] + ofs, SW)));
+        }
+    }
+    for (int v = 0; v < nv; v++) {
+        float *yr = yp + oh[v] * OW + ow[v];
+        if (valid[v] >= 8) {
+            _mm256_storeu_ps(yr, acc[v]);
+        } else {
+            float lanes[8];
+            _mm256_storeu_ps(lanes, acc[v]);
+            memcpy(yr, lanes, (size_t)valid[v] * sizeof(float));
+        }
+    }
+}
+
+/* Output rows [oh0, oh1) of one channel (plane yp) from the padded plane: their vectors of 8 (the
+ * last of a row ending at OW, overlapping the one before: the same bits twice) DW_PAD_VECS at a
+ * time, then each row's activation. */
+__attribute__((target("avx2"))) static void dw_pad_rows(const dw_task *t, const float *xq, int64_t PW, const float *wf,
+                                                        float bias, int64_t oh0, int64_t oh1, float *yp)
+{
+    const int64_t OW = t->sp->out[2];
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
+    int64_t oh[DW_PAD_VECS], ow[DW_PAD_VECS], valid[DW_PAD_VECS];
+    int nv = 0;
+    for (int64_t r = oh0; r < oh1; r++)
+        for (int64_t c = 0; c < OW; c += 8) {
+            oh[nv] = r;
+            ow[nv] = OW >= 8 && c + 8 > OW ? OW - 8 : c;
+            valid[nv] = OW - ow[nv];
+            if (++nv == DW_PAD_VECS) {
+                dw_pad_vecs(t, xq, PW, wf, bias, oh, ow, valid, DW_PAD_VECS, yp);
+                nv = 0;
+            }
+        }
+    int v = 0;
+    for (; v + 4 <= nv; v += 4)
+        dw_pad_vecs(t, xq, PW, wf, bias, oh + v, ow + v, valid + v, 4, yp);
+    for (; v < nv; v++)
+        dw_pad_vecs(t, xq, PW, wf, bias, oh + v, ow + v, valid + v, 1, yp);
+    fgq_ops_act_apply_f32(yp + oh0 * OW, (oh1 - oh0) * OW, act, act_lo, act_hi);
+}
+
+/* 1 when channel mo's sums may take the padded plane (block8_pad's conditions). */
+static int dw_pad_exact(const float *wf, int64_t taps, float bias)
+{
+    uint32_t bb;
+    memcpy(&bb, &bias, sizeof bb);
+    if (bb == 0x80000000u) /* −0 */
+        return 0;
+    for (int64_t i = 0; i < taps; i++)
+        if (!(wf[i] - wf[i] == 0.0f)) /* Inf or NaN */
+            return 0;
+    return 1;
+}
+
 __attribute__((target("avx2"))) static void dw_rows(void *ctx, int64_t begin, int64_t end)
 {
     const dw_task *t = (const dw_task *)ctx;
@@ -157,6 +272,14 @@ __attribute__((target("avx2"))) static void dw_rows(void *ctx, int64_t begin, in
     const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
     int64_t lo, hi;
     interior(sp, &lo, &hi);
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2], PW = IW + pl + sp->pad_end[2];
+    int32_t slot = -1;
+    float *xq = NULL;
+    int64_t built = -1; /* the input plane xq holds */
+    if (t->padded) {
+        xq = (float *)fgq_scratch_claim(t->node, &slot);
+        memset(xq, 0, (size_t)dw_padded_floats(sp) * sizeof(float));
+    }
     for (int64_t r = begin; r < end; r++) {
         const int64_t plane = r / OH, oh = r % OH;
         const int64_t n = plane / t->m_out, mo = plane % t->m_out, g = mo / t->mg;
@@ -164,6 +287,19 @@ __attribute__((target("avx2"))) static void dw_rows(void *ctx, int64_t begin, in
         const float *wf = t->w + mo * KH * KW;
         const float bias = t->b != NULL ? t->b[mo] : 0.0f;
         float *yr = t->y + plane * OH * OW + oh * OW;
+        if (xq != NULL && dw_pad_exact(wf, KH * KW, bias)) {
+            const int64_t in_plane = n * t->c_in + g;
+            if (built != in_plane) { /* X's rows into the padded plane; its padding stays 0 */
+                for (int64_t ih = 0; ih < IH; ih++)
+                    memcpy(xq + (ih + pt) * PW + pl, xp + ih * IW, (size_t)IW * sizeof(float));
+                built = in_plane;
+            }
+            /* this row and the channel's next ones in the range, together */
+            const int64_t oh1 = OH - oh < end - r ? OH : oh + (end - r);
+            dw_pad_rows(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
+            r += oh1 - oh - 1;
+            continue;
+        }
         /* blocks of 8 from 0; the last one ends at OW, overlapping the one
          * before (its positions computed again, to the same bits), or, in a
          * row narrower than 8, stores only the row's positions */
@@ -176,6 +312,8 @@ __attribute__((target("avx2"))) static void dw_rows(void *ctx, int64_t begin, in
         }
         fgq_ops_act_apply_f32(yr, OW, act, act_lo, act_hi);
     }
+    if (xq != NULL)
+        fgq_scratch_release(t->node, slot);
 }
 #endif
 
@@ -183,7 +321,11 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
                      const float *b, float *y, int64_t n, int64_t c_in, int64_t m_out, int64_t groups)
 {
 #if CONV_DW_X86
-    dw_task t = {node, sp, x, w, b, y, c_in, m_out, m_out / groups};
+    /* the padded plane where the node has the scratch for it (conv_f32.c declares it on the x86
+     * profile); otherwise the border blocks with masks, the same bytes */
+    const uint64_t need = fgq_conv_f32_dw_scratch(sp, c_in / groups);
+    dw_task t = {node, sp, x, w, b, y, c_in, m_out, m_out / groups,
+                 need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK};
     const int64_t n_rows = n * m_out * sp->out[1];
     const int64_t row_cost = sp->out[2] * sp->kernel[1] * sp->kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), dw_rows, &t);

@@ -72,6 +72,14 @@ __attribute__((target("avx2,fma"))) static void pack_run_avx2(float *os, const f
 }
 #endif
 
+#if CONV_GEMM_X86
+__attribute__((target("avx2,fma"))) static inline void copy16_avx2(float *d, const float *s)
+{
+    _mm256_storeu_ps(d, _mm256_loadu_ps(s));
+    _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
+}
+#endif
+
 /* pack_panel for 2-D (and 1-D) layers: the panel's positions are runs along output rows (at most
  * a few: 16 positions), found once; per im2col row each run reads one input row at a stride,
  * its in-range part [jlo, jhi) copied (stride 1: one memcpy) and the rest 0, with no per-element
@@ -173,6 +181,12 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
         const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
         float *o = out + r * NR;
         if (pointwise && np == NR) { /* a 1x1 stride-1 unpadded conv reads the input plane as it lies */
+#if CONV_GEMM_X86
+            if (t->avx2) {
+                copy16_avx2(o, xp + p0); /* inline: a library call per 64 bytes cost more than the copy */
+                continue;
+            }
+#endif
             memcpy(o, xp + p0, NR * sizeof(float));
             continue;
         }

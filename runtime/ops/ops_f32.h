@@ -85,6 +85,9 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
  * identical to the direct loops of conv_f32.c, its reference twin. fits is 0
  * off x86 (GCC/Clang); call only where the CPU has AVX2. */
 int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg);
+/* The depthwise rows' scratch: one zero-padded input plane (padded layers whose padded plane fits
+ * 128 KB), else 0 (border blocks with masks instead). */
+uint64_t fgq_conv_f32_dw_scratch(const fgq_ops_spatial *sp, int64_t cg);
 void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                      const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups);
 
