@@ -36,6 +36,18 @@ FGQ_VNNI_INLINE void qconv_pack_quad(const __m256i *v, uint8_t *dst)
     _mm256_storeu_si256((__m256i *)(dst + 96), _mm256_permute2x128_si256(q2, q3, 0x31)); /* 24-31 */
 }
 
+/* The next tap in K order: k = (c·KH + kh)·KW + kw. */
+static inline void pk_next_tap(const fgq_qconv_src *s, int64_t *c, int64_t *kh, int64_t *kw)
+{
+    if (++*kw == s->KW) {
+        *kw = 0;
+        if (++*kh == s->KH) {
+            *kh = 0;
+            ++*c;
+        }
+    }
+}
+
 /* The runs of a tile's positions along output rows, in seg (4 arrays of PK_TP + 1: r0, len, oh,
  * ow0; lanes [r0, r0 + len) are outputs (oh, ow0 ..)); returns their count. */
 static inline int qconv_pack_segs(const fgq_qconv_src *s, int64_t p0, int64_t np, int64_t *seg)
@@ -113,13 +125,7 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
                 x = _mm256_mask_loadu_epi8(x, m, (const void *)(row + (uintptr_t)(seg_ow0[g] - seg_r0[g] + shift)));
             }
             v[i] = _mm256_xor_si256(x, flip);
-            if (++kw == s->KW) {
-                kw = 0;
-                if (++kh == s->KH) {
-                    kh = 0;
-                    c++;
-                }
-            }
+            pk_next_tap(s, &c, &kh, &kw);
         }
         qconv_pack_quad(v, pa + q * 4 * PK_TP);
     }

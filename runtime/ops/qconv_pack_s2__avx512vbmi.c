@@ -58,13 +58,7 @@ fgq_qconv_pack_a_s2__avx512vbmi(const fgq_qconv_src *s, int64_t p0, int64_t np, 
                 x = _mm256_mask_blend_epi8((__mmask32)((((uint64_t)1 << ln) - 1) << l0), x, gth);
             }
             v[i] = _mm256_xor_si256(x, flip);
-            if (++kw == s->KW) {
-                kw = 0;
-                if (++kh == s->KH) {
-                    kh = 0;
-                    c++;
-                }
-            }
+            pk_next_tap(s, &c, &kh, &kw);
         }
         qconv_pack_quad(v, pa + q * 4 * PK_TP);
     }
