@@ -208,6 +208,17 @@ __attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(co
                 acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wv, load8(base[v] + ofs, SW)));
         }
     }
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const __m256 zero = _mm256_setzero_ps(), lo = _mm256_set1_ps(t->node->fparams[FGQ_PF_ACT0]);
+    const __m256 hi = _mm256_set1_ps(t->node->fparams[FGQ_PF_ACT1]);
+    for (int v = 0; v < nv; v++) { /* the activation: fgq_ops_act_apply_f32's rule, ordered compares */
+        if (act == FGQ_ACT_RELU)
+            acc[v] = _mm256_blendv_ps(acc[v], zero, _mm256_cmp_ps(acc[v], zero, _CMP_LT_OQ));
+        else if (act == FGQ_ACT_CLIP) {
+            acc[v] = _mm256_blendv_ps(acc[v], lo, _mm256_cmp_ps(acc[v], lo, _CMP_LT_OQ));
+            acc[v] = _mm256_blendv_ps(acc[v], hi, _mm256_cmp_ps(acc[v], hi, _CMP_GT_OQ));
+        }
+    }
     for (int v = 0; v < nv; v++) {
         float *yr = yp + oh[v] * OW + ow[v];
         if (valid[v] >= 8) {
@@ -222,13 +233,11 @@ __attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(co
 
 /* Output rows [oh0, oh1) of one channel (plane yp) from the padded plane: their vectors of 8 (the
  * last of a row ending at OW, overlapping the one before: the same bits twice) DW_PAD_VECS at a
- * time, then each row's activation. */
+ * time, the activation applied before each store. */
 __attribute__((target("avx2"))) static void dw_pad_rows(const dw_task *t, const float *xq, int64_t PW, const float *wf,
                                                         float bias, int64_t oh0, int64_t oh1, float *yp)
 {
     const int64_t OW = t->sp->out[2];
-    const int32_t act = t->node->iparams[FGQ_P_ACT];
-    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
     int64_t oh[DW_PAD_VECS], ow[DW_PAD_VECS], valid[DW_PAD_VECS];
     int nv = 0;
     for (int64_t r = oh0; r < oh1; r++)
@@ -246,7 +255,6 @@ __attribute__((target("avx2"))) static void dw_pad_rows(const dw_task *t, const 
         dw_pad_vecs(t, xq, PW, wf, bias, oh + v, ow + v, valid + v, 4, yp);
     for (; v < nv; v++)
         dw_pad_vecs(t, xq, PW, wf, bias, oh + v, ow + v, valid + v, 1, yp);
-    fgq_ops_act_apply_f32(yp + oh0 * OW, (oh1 - oh0) * OW, act, act_lo, act_hi);
 }
 
 /* 1 when channel mo's sums may take the padded plane (block8_pad's conditions). */

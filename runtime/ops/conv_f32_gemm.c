@@ -221,13 +221,29 @@ static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp,
 }
 
 #if CONV_GEMM_X86
+/* The fused activation on 8 sums, fgq_ops_act_apply_f32's rule lane by lane: ReLU y < 0 ? 0 : y,
+ * Clip (y < lo ? lo : y) then (v > hi ? hi : v); ordered compares, so NaN and −0 pass as there. */
+__attribute__((target("avx2,fma"))) static inline __m256 act8(__m256 y, int act, __m256 lo, __m256 hi)
+{
+    if (act == FGQ_ACT_RELU)
+        return _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_LT_OQ));
+    if (act == FGQ_ACT_CLIP) {
+        const __m256 v = _mm256_blendv_ps(y, lo, _mm256_cmp_ps(y, lo, _CMP_LT_OQ));
+        return _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
+    }
+    return y;
+}
+
 /* The accumulators' start: bias[i] broadcast, or the row's running sums. */
 #define KA_INIT(ci, i)                                                                                                 \
     (bias != NULL ? _mm256_set1_ps(bias[i]) : _mm256_loadu_ps(ci))
 
+/* act: the fused activation, applied before the store (the last chunk of K), or FGQ_ACT_NONE. */
 __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp,
-                                                            int64_t kc, float *c, int64_t ldc, const float *bias)
+                                                            int64_t kc, float *c, int64_t ldc, const float *bias,
+                                                            int act, float act_lo, float act_hi)
 {
+    const __m256 alo = _mm256_set1_ps(act_lo), ahi = _mm256_set1_ps(act_hi);
     if (mr != MR) {
         for (int64_t i = 0; i < mr; i++) {
             float *ci = c + i * ldc;
@@ -238,8 +254,8 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
                 c0 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR), c0);
                 c1 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR + 8), c1);
             }
-            _mm256_storeu_ps(ci, c0);
-            _mm256_storeu_ps(ci + 8, c1);
+            _mm256_storeu_ps(ci, act8(c0, act, alo, ahi));
+            _mm256_storeu_ps(ci + 8, act8(c1, act, alo, ahi));
         }
         return;
     }
@@ -282,18 +298,18 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
         c50 = _mm256_fmadd_ps(a, b0, c50);
         c51 = _mm256_fmadd_ps(a, b1, c51);
     }
-    _mm256_storeu_ps(r0, c00);
-    _mm256_storeu_ps(r0 + 8, c01);
-    _mm256_storeu_ps(r1, c10);
-    _mm256_storeu_ps(r1 + 8, c11);
-    _mm256_storeu_ps(r2, c20);
-    _mm256_storeu_ps(r2 + 8, c21);
-    _mm256_storeu_ps(r3, c30);
-    _mm256_storeu_ps(r3 + 8, c31);
-    _mm256_storeu_ps(r4, c40);
-    _mm256_storeu_ps(r4 + 8, c41);
-    _mm256_storeu_ps(r5, c50);
-    _mm256_storeu_ps(r5 + 8, c51);
+    _mm256_storeu_ps(r0, act8(c00, act, alo, ahi));
+    _mm256_storeu_ps(r0 + 8, act8(c01, act, alo, ahi));
+    _mm256_storeu_ps(r1, act8(c10, act, alo, ahi));
+    _mm256_storeu_ps(r1 + 8, act8(c11, act, alo, ahi));
+    _mm256_storeu_ps(r2, act8(c20, act, alo, ahi));
+    _mm256_storeu_ps(r2 + 8, act8(c21, act, alo, ahi));
+    _mm256_storeu_ps(r3, act8(c30, act, alo, ahi));
+    _mm256_storeu_ps(r3 + 8, act8(c31, act, alo, ahi));
+    _mm256_storeu_ps(r4, act8(c40, act, alo, ahi));
+    _mm256_storeu_ps(r4 + 8, act8(c41, act, alo, ahi));
+    _mm256_storeu_ps(r5, act8(c50, act, alo, ahi));
+    _mm256_storeu_ps(r5 + 8, act8(c51, act, alo, ahi));
 }
 #undef KA_INIT
 #endif
@@ -331,8 +347,9 @@ static void gemm_panels(void *ctx, int64_t begin, int64_t end)
                     }
                 const float *wp = t->w + mo * K + k0;
 #if CONV_GEMM_X86
-                if (t->avx2)
-                    kernel_avx2(wp, K, mr, bp, kc, ct, ldc, bias);
+                if (t->avx2) /* the activation fused into the last chunk's store */
+                    kernel_avx2(wp, K, mr, bp, kc, ct, ldc, bias, k0 + kc == K ? act : FGQ_ACT_NONE, act_lo,
+                                act_hi);
                 else
 #endif
                     kernel_ref(wp, K, mr, bp, kc, ct, ldc, bias);
@@ -341,8 +358,9 @@ static void gemm_panels(void *ctx, int64_t begin, int64_t end)
                         memcpy(yt + i * P, c[i], (size_t)np * sizeof(float));
             }
         }
-        for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
-            fgq_ops_act_apply_f32(t->y + (n * t->m_out + mo) * P + p0, np, act, act_lo, act_hi);
+        if (!t->avx2)
+            for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
+                fgq_ops_act_apply_f32(t->y + (n * t->m_out + mo) * P + p0, np, act, act_lo, act_hi);
     }
     fgq_scratch_release(t->node, slot);
 }
