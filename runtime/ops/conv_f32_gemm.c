@@ -78,6 +78,26 @@ __attribute__((target("avx2,fma"))) static inline void copy16_avx2(float *d, con
     _mm256_storeu_ps(d, _mm256_loadu_ps(s));
     _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
 }
+
+/* The same at stride 2: os[j] = row[iw0 + 2j] where that column is inside the row [0, IW), else
+ * 0, j < 16 (all 16 lanes written, as above). Four masked loads of the 32 columns iw0 .. iw0 + 31
+ * (columns outside the row not read), then the even ones kept (load8's shuffles). */
+__attribute__((target("avx2,fma"))) static void pack_run_s2_avx2(float *os, const float *row, int64_t iw0, int64_t IW)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), zero = _mm256_setzero_si256();
+    const __m256i iw = _mm256_set1_epi32((int32_t)IW);
+    const float *src = (const float *)(const void *)((uintptr_t)row + (uintptr_t)(iw0 * (int64_t)sizeof(float)));
+    __m256 v[4];
+    for (int q = 0; q < 4; q++) {
+        const __m256i c = _mm256_add_epi32(_mm256_set1_epi32((int32_t)(iw0 + 8 * q)), lane);
+        const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero, c), _mm256_cmpgt_epi32(iw, c));
+        v[q] = _mm256_maskload_ps((const float *)(const void *)((uintptr_t)src + (uintptr_t)(32 * q)), in);
+    }
+    for (int h = 0; h < 2; h++) {
+        const __m256 e = _mm256_shuffle_ps(v[2 * h], v[2 * h + 1], _MM_SHUFFLE(2, 0, 2, 0));
+        _mm256_storeu_ps(os + 8 * h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
+    }
+}
 #endif
 
 /* pack_panel for 2-D (and 1-D) layers: the panel's positions are runs along output rows (at most
@@ -123,6 +143,10 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
 #if CONV_GEMM_X86
             if (t->avx2 && sw == 1) { /* two masked loads and stores instead of memcpy and memset calls */
                 pack_run_avx2(os, xr, iw0, jlo, jhi);
+                continue;
+            }
+            if (t->avx2 && sw == 2 && IW < ((int64_t)1 << 30)) { /* stems: every other input, 4 loads */
+                pack_run_s2_avx2(os, xr, iw0, IW);
                 continue;
             }
 #endif
