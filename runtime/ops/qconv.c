@@ -497,6 +497,34 @@ static inline int64_t dw_tap_offset(int64_t kh, int64_t kw, int64_t dh, int64_t 
     return (int64_t)(rh % h * w + rw % w) * pstride + (int64_t)(rh / h) * qw + rw / w;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/* The phase form's taps in the order the all-taps step takes them, with their offsets in the
+ * phase planes: the same for every channel of a layer, so listed once per task range (the
+ * offsets' divisions and the phase-column test cost more than a small plane's taps). A row's
+ * taps by phase column (kw·dw mod sw), so that taps reading adjacent bytes of one phase plane
+ * are adjacent in the list (the VBMI row takes them 4 at a time). */
+typedef struct {
+    int32_t n;
+    int32_t k[DW_TAPS];   /* the tap's index kh·KW + kw */
+    int64_t off[DW_TAPS]; /* its offset in the phase planes */
+} dw_tap_list;
+
+static void dw_tap_list_make(const qconv_dw_task *t, dw_tap_list *l)
+{
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const int64_t sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, pstride = t->p.qh * t->p.qw;
+    l->n = 0;
+    for (int64_t kh = 0; kh < KH; kh++)
+        for (int64_t b = 0; b < sw; b++)
+            for (int64_t kw = 0; kw < KW; kw++)
+                if (sw == 1 || (kw * dw) % sw == b) {
+                    l->k[l->n] = (int32_t)(kh * KW + kw);
+                    l->off[l->n++] = dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
+                }
+}
+#endif
+
 /* n bytes of a short row: on x86 fixed-size copies the compiler inlines (two overlapping ones)
  * instead of a library call (small planes' rows are 8-30 bytes, copied twice a channel); writes
  * only d[0, n). */
@@ -534,8 +562,9 @@ static inline void dw_copy(uint8_t *d, const uint8_t *s, int64_t n)
  * phase: the band's padded rows themselves; wider strides build each padded
  * input row once and take every sw-th byte of it. */
 static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
-                            uint8_t *xp, int32_t *acc)
+                            uint8_t *xp, int32_t *acc, const void *taps)
 {
+    (void)taps; /* the x86 rows' tap list (dw_tap_list); NULL elsewhere */
     const fgq_ops_spatial *sp = &t->s->geom.sp;
     const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
@@ -586,20 +615,17 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
         }
         const int64_t L = (nb - 1) * qw + OW;
 #if defined(__x86_64__) || defined(__i386__) /* only the x86 rows have taps_q: no code for it elsewhere */
-        if (t->kern->taps_q != NULL && KH * KW <= DW_TAPS) { /* every tap and the output stage in one call */
-            /* a row's taps by phase column (kw·dw mod sw), so taps reading adjacent bytes of one
-             * phase plane are adjacent in the list (the VBMI row takes them 4 at a time) */
+        if (taps != NULL) { /* every tap and the output stage in one call (t->kern->taps_q) */
+            const dw_tap_list *l = (const dw_tap_list *)taps;
             const uint8_t *src[DW_TAPS];
             int32_t e[DW_TAPS], nt = 0;
-            for (int64_t kh = 0; kh < KH; kh++)
-                for (int64_t b = 0; b < sw; b++)
-                    for (int64_t kw = 0; kw < KW; kw++) {
-                        const int32_t et = ew[kh * KW + kw];
-                        if (et != 0 && (sw == 1 || (int32_t)(kw * dw) % (int32_t)sw == b)) {
-                            src[nt] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
-                            e[nt++] = et;
-                        }
-                    }
+            for (int32_t i = 0; i < l->n; i++) {
+                const int32_t et = ew[l->k[i]];
+                if (et != 0) {
+                    src[nt] = xp + l->off[i];
+                    e[nt++] = et;
+                }
+            }
             uint8_t *yq = (uint8_t *)acc; /* the run's L outputs, then its rows' first OW to Y */
             if (t->kern->taps_q(yq, src, e, nt, L, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8)) {
                 uint8_t *yr = yc + oh0 * OW;
@@ -671,6 +697,14 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
     uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
     int32_t *ew = (int32_t *)(void *)(ws + t->p.ew), *acc = (int32_t *)(void *)(ws + t->p.acc);
     uint8_t *xp = ws + t->p.xp;
+    const void *taps = NULL; /* the fused all-taps step's list (x86 rows only) */
+#if defined(__x86_64__) || defined(__i386__)
+    dw_tap_list tl;
+    if (t->p.padded && t->kern->taps_q != NULL && KH * KW <= DW_TAPS) {
+        dw_tap_list_make(t, &tl);
+        taps = &tl;
+    }
+#endif
     for (int64_t task = b; task < e; task++) {
         const int64_t n = task / C, c = task % C;
         const uint8_t *wrow = qw->codes + c * qw->row_bytes;
@@ -691,7 +725,7 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
         if (t->p.padded) {
-            qconv_dw_phases(t, c, ew, xc, yc, xp, acc);
+            qconv_dw_phases(t, c, ew, xc, yc, xp, acc, taps);
             continue;
         }
         for (int64_t od = 0; od < OD; od++) {
