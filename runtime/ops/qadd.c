@@ -149,12 +149,18 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
     int32_t slot;
     int32_t *ta = (int32_t *)fgq_scratch_claim(node, &slot), *tb = ta + 256; /* index: the byte of a u8 code,
                                                                                  or an s8 code + 128 */
-    for (int32_t c = 0; c < 256; c++) {
-        ta[c] = fgq_requantize_s32(((a_s8 ? c - 128 : c) - ip[FGQ_QP_X_ZERO]) * (1 << lsh), ip[FGQ_QP_ADD_A_MULT],
-                                   ip[FGQ_QP_ADD_A_SHIFT]);
-        tb[c] = fgq_requantize_s32(((b_s8 ? c - 128 : c) - ip[FGQ_QP_ADD_B_ZERO]) * (1 << lsh), ip[FGQ_QP_ADD_B_MULT],
-                                   ip[FGQ_QP_ADD_B_SHIFT]);
-    }
+#if defined(__x86_64__) || defined(__i386__)
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0) {
+        fgq_qadd_table__avx512(ta, a_s8, ip[FGQ_QP_X_ZERO], lsh, ip[FGQ_QP_ADD_A_MULT], ip[FGQ_QP_ADD_A_SHIFT]);
+        fgq_qadd_table__avx512(tb, b_s8, ip[FGQ_QP_ADD_B_ZERO], lsh, ip[FGQ_QP_ADD_B_MULT], ip[FGQ_QP_ADD_B_SHIFT]);
+    } else
+#endif
+        for (int32_t c = 0; c < 256; c++) {
+            ta[c] = fgq_requantize_s32(((a_s8 ? c - 128 : c) - ip[FGQ_QP_X_ZERO]) * (1 << lsh),
+                                       ip[FGQ_QP_ADD_A_MULT], ip[FGQ_QP_ADD_A_SHIFT]);
+            tb[c] = fgq_requantize_s32(((b_s8 ? c - 128 : c) - ip[FGQ_QP_ADD_B_ZERO]) * (1 << lsh),
+                                       ip[FGQ_QP_ADD_B_MULT], ip[FGQ_QP_ADD_B_SHIFT]);
+        }
     const uint8_t *pa = (const uint8_t *)a->data, *pb = (const uint8_t *)b->data;
     const uint8_t fa = a_s8 ? 0x80u : 0u, fb = b_s8 ? 0x80u : 0u;
     const int32_t zy = ip[FGQ_QP_Y_ZERO], mult = ip[FGQ_QP_REQ_MULT], shift = ip[FGQ_QP_REQ_SHIFT];

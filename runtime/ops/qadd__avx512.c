@@ -46,4 +46,27 @@ FGQ_AVX512_FN int64_t fgq_qadd_tables__avx512(const uint8_t *a, const uint8_t *b
     return shift < 0 ? qadd_loop(1, &k, a, b, n, fa, fb, ta, tb, y) : qadd_loop(0, &k, a, b, n, fa, fb, ta, tb, y);
 }
 
+/* QADD's input table on AVX-512: t[c] = fgq_requantize_s32((q − z)·2^lsh, mult, shift) for the
+ * 256 codes (index c: the u8 byte, or an s8 code + 128), 16 a step through the output stage's
+ * step with bias 0 and no clamp (its bounds the whole int32 range, z_y 0). |(q − z)·2^lsh| <=
+ * 255·2^20 < 2^30: no saturation. Right shifts only (QADD's check: -31..0). */
+FGQ_AVX512_FN void fgq_qadd_table__avx512(int32_t *t, int s8, int32_t z, int32_t lsh, int32_t mult, int32_t shift)
+{
+    fgq_qweights qw;
+    int32_t req[2] = { mult, shift };
+    memset(&qw, 0, sizeof qw);
+    qw.req = req;
+    qw.k = 1;
+    qw.mmax = 1;
+    rq_consts k;
+    (void)rq_channel_consts(&qw, 0, 0, INT32_MIN, INT32_MAX, 1, &k);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m128i lc = _mm_cvtsi32_si128(lsh);
+    for (int32_t c0 = 0; c0 < 256; c0 += 16) {
+        const __m512i q = _mm512_add_epi32(_mm512_set1_epi32(c0 - (s8 ? 128 : 0) - z), lane);
+        const __m512i x = _mm512_sll_epi32(q, lc);
+        _mm512_storeu_si512((void *)(t + c0), shift < 0 ? rq_step(0, 1, &k, x) : rq_step(0, 0, &k, x));
+    }
+}
+
 #endif /* x86 */
