@@ -194,10 +194,19 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
                                   void *const *outputs, fgq_node_observer obs, void *obs_user,
                                   const fgq_parallel *par, fgq_error *err);
 
-/* Little-endian decoding of .fgq records from any address (runtime/format.c);
- * the tools use them to read files back. */
-uint32_t fgq_read_u32le(const void *p);
-uint64_t fgq_read_u64le(const void *p);
+/* Little-endian decoding of .fgq records from any address; the tools use them to read files
+ * back. Inline: the run decodes each node's records per run, and a call per field cost more than
+ * the field (compilers turn the byte assembly into one load on little-endian cores). */
+static inline uint32_t fgq_read_u32le(const void *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline uint64_t fgq_read_u64le(const void *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint64_t)fgq_read_u32le(b) | (uint64_t)fgq_read_u32le(b + 4) << 32;
+}
 void fgq_file_header_decode(const void *p, fgq_file_header *h);
 void fgq_file_tensor_decode(const void *p, fgq_file_tensor *t);
 void fgq_file_node_decode(const void *p, fgq_file_node *n);

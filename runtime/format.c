@@ -20,17 +20,6 @@ uint32_t fgq_fnv1a32(const void *data, uint64_t size)
     return h;
 }
 
-uint32_t fgq_read_u32le(const void *p)
-{
-    const uint8_t *b = (const uint8_t *)p;
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-uint64_t fgq_read_u64le(const void *p)
-{
-    const uint8_t *b = (const uint8_t *)p;
-    return (uint64_t)fgq_read_u32le(b) | (uint64_t)fgq_read_u32le(b + 4) << 32;
-}
 
 /* Two's-complement reinterpretation without implementation-defined casts. */
 static int32_t s32_of(uint32_t u)
