@@ -500,16 +500,17 @@ static inline int64_t dw_tap_offset(int64_t kh, int64_t kw, int64_t dh, int64_t 
 #if defined(__x86_64__) || defined(__i386__)
 /* The phase form's taps in the order the all-taps step takes them, with their offsets in the
  * phase planes: the same for every channel of a layer, so listed once per task range (the
- * offsets' divisions and the phase-column test cost more than a small plane's taps). A row's
+ * offsets' divisions and the phase-column test cost more than a small plane's taps), as pointers
+ * into the task's phase planes (the scratch at xp, rebuilt per band in place). A row's
  * taps by phase column (kw·dw mod sw), so that taps reading adjacent bytes of one phase plane
  * are adjacent in the list (the VBMI row takes them 4 at a time). */
 typedef struct {
     int32_t n;
-    int32_t k[DW_TAPS];   /* the tap's index kh·KW + kw */
-    int64_t off[DW_TAPS]; /* its offset in the phase planes */
+    int32_t k[DW_TAPS];          /* the tap's index kh·KW + kw */
+    const uint8_t *src[DW_TAPS]; /* its run's start in the phase planes at xp */
 } dw_tap_list;
 
-static void dw_tap_list_make(const qconv_dw_task *t, dw_tap_list *l)
+static void dw_tap_list_make(const qconv_dw_task *t, const uint8_t *xp, dw_tap_list *l)
 {
     const fgq_ops_spatial *sp = &t->s->geom.sp;
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
@@ -520,7 +521,7 @@ static void dw_tap_list_make(const qconv_dw_task *t, dw_tap_list *l)
             for (int64_t kw = 0; kw < KW; kw++)
                 if (sw == 1 || (kw * dw) % sw == b) {
                     l->k[l->n] = (int32_t)(kh * KW + kw);
-                    l->off[l->n++] = dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
+                    l->src[l->n++] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
                 }
 }
 #endif
@@ -616,16 +617,14 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
         const int64_t L = (nb - 1) * qw + OW;
 #if defined(__x86_64__) || defined(__i386__) /* only the x86 rows have taps_q: no code for it elsewhere */
         if (taps != NULL) { /* every tap and the output stage in one call (t->kern->taps_q) */
+            /* every tap, zero weights too (they cost a few lanes; skipping them broke runs of
+             * adjacent taps apart), sources fixed for the task: the scratch plane xp is reused */
             const dw_tap_list *l = (const dw_tap_list *)taps;
-            const uint8_t *src[DW_TAPS];
-            int32_t e[DW_TAPS], nt = 0;
-            for (int32_t i = 0; i < l->n; i++) {
-                const int32_t et = ew[l->k[i]];
-                if (et != 0) {
-                    src[nt] = xp + l->off[i];
-                    e[nt++] = et;
-                }
-            }
+            int32_t e[DW_TAPS];
+            const int32_t nt = l->n;
+            for (int32_t i = 0; i < nt; i++)
+                e[i] = ew[l->k[i]];
+            const uint8_t *const *src = l->src;
             uint8_t *yq = (uint8_t *)acc; /* the run's L outputs, then its rows' first OW to Y */
             if (t->kern->taps_q(yq, src, e, nt, L, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8)) {
                 uint8_t *yr = yc + oh0 * OW;
@@ -701,7 +700,7 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
 #if defined(__x86_64__) || defined(__i386__)
     dw_tap_list tl;
     if (t->p.padded && t->kern->taps_q != NULL && KH * KW <= DW_TAPS) {
-        dw_tap_list_make(t, &tl);
+        dw_tap_list_make(t, xp, &tl);
         taps = &tl;
     }
 #endif
