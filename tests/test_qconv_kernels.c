@@ -92,15 +92,18 @@ static void make_case(ccase *c, int it, int mode)
         c->in[j] = c->k[j] = c->s[j] = c->d[j] = c->out[j] = 1;
         c->pb[j] = c->pe[j] = 0;
     }
+    /* a tenth of the depthwise and packed 2-D layers wide: kernels to 7 x 7, pads to 3, rows of
+     * 40-150 (whole 32-position runs, 63-byte stride-2 loads, 4-tap windows along a row) */
+    const int wide = c->ns == 2 && (mode == 1 || mode == 2) && it % 10 == 3;
     for (int i = 0; i < c->ns; i++) {
         const int j = 3 - c->ns + i;
-        c->k[j] = rin(1, c->ns == 3 ? 2 : 3);
+        c->k[j] = wide ? rin(1, 7) : rin(1, c->ns == 3 ? 2 : 3);
         c->s[j] = rnd() % 3 == 0 ? 2 : 1; /* stride 2 along W: the VBMI packing */
         c->d[j] = rnd() % 5 == 0 ? 2 : 1;
-        c->pb[j] = rin(0, 2);
-        c->pe[j] = rin(0, 2);
+        c->pb[j] = wide ? rin(0, 3) : rin(0, 2);
+        c->pe[j] = wide ? rin(0, 3) : rin(0, 2);
         const int64_t ext = c->d[j] * (c->k[j] - 1) + 1;
-        c->in[j] = rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
+        c->in[j] = wide ? (j == 2 ? rin(40, 150) : rin(1, 8)) : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
         if (c->in[j] + c->pb[j] + c->pe[j] < ext)
             c->in[j] = ext;
         c->out[j] = (c->in[j] + c->pb[j] + c->pe[j] - ext) / c->s[j] + 1;
@@ -202,7 +205,8 @@ static void make_case(ccase *c, int it, int mode)
     }
 }
 
-static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y)
+/* cpu: the features the node runs with (0: this CPU's, as a loaded model has them) */
+static fgq_status run_conv_cpu(const ccase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y, uint32_t cpu)
 {
     fgq_parallel par = { NULL, 1, NULL, kernels };
     if (pool != NULL) {
@@ -251,6 +255,7 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
         nd.ip[FGQ_QP_W_MMAX] = c->mmax;
     }
     nd.v.par = &par;
+    nd.v.cpu = cpu;
     const fgq_tensor_view *out[1] = { &yv };
     fgq_error err;
     fgq_status st = op_check(&nd, in, &yv, &err);
@@ -261,12 +266,17 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
     return st;
 }
 
+static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y)
+{
+    return run_conv_cpu(c, kernels, pool, y, 0);
+}
+
 /* 1000 cases of every kind, then 1000 depthwise ones, 1000 for the packed
  * conv kernels and 1000 of their pointwise layers (their own paths). */
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0,
-        stride2 = 0;
+        stride2 = 0, masked_runs = 0;
     const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
     for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
@@ -276,6 +286,24 @@ static void test_qconv_random(void)
         int ok = run_conv(&c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK;
         ok &= run_conv(&c, FGQ_KERNELS_AUTO, NULL, y_auto) == FGQ_OK;
         ok &= run_conv(&c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par) == FGQ_OK;
+        /* the rows a smaller CPU would take, on this one: AVX-512 VNNI without VBMI (the int16-pair
+         * depthwise row, stride-2 layers through im2col) and AVX2 alone */
+        static const uint32_t masks[2] = { FGQ_CPU_QUERIED | FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI,
+                                           FGQ_CPU_QUERIED | FGQ_CPU_AVX2 };
+        for (int mi = 0; mi < 2 && ok; mi++) {
+            const uint32_t cpu = fgq_cpu_features();
+            if ((cpu & masks[mi]) != masks[mi] || (cpu & ~masks[mi] & ~(uint32_t)FGQ_CPU_QUERIED) == 0)
+                continue; /* the CPU lacks the row, or has nothing beyond it (the AUTO run above) */
+            uint8_t *y_msk = calloc((size_t)ny, 1);
+            const int same = run_conv_cpu(&c, FGQ_KERNELS_AUTO, NULL, y_msk, masks[mi]) == FGQ_OK &&
+                             memcmp(y_ref, y_msk, (size_t)ny) == 0;
+            if (!same)
+                fprintf(stderr, "  case %d: under CPU features %#x the bytes differ from the reference\n", it,
+                        (unsigned)masks[mi]);
+            ok &= same;
+            masked_runs++;
+            free(y_msk);
+        }
         if (!ok || memcmp(y_ref, y_auto, (size_t)ny) != 0 || memcmp(y_ref, y_par, (size_t)ny) != 0) {
             int64_t first = 0;
             while (first < ny && y_ref[first] == y_auto[first] && y_ref[first] == y_par[first])
@@ -324,6 +352,7 @@ static void test_qconv_random(void)
               strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64), "qconv_u8s2_2x32c4__avx512vnni") == 0);
 #endif
     CHECK(pointwise >= per_kind / 2 && stride2 >= per_kind / 5);
+    printf("  %d runs under a smaller CPU's features\n", masked_runs);
     printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4, %d s3, %d s2 packed-conv layers, %d "
            "pointwise, %d packed-conv layers with stride 2 along W), %d others\n",
            n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, pointwise, stride2, other);

@@ -351,9 +351,11 @@ static void test_qmul_random(void)
 }
 
 /* QADD's table form (inputs not broadcast: residual adds, >= 256 elements) against its reference twin,
- * memcmp, on the AVX2 path (where the CPU has it: 8 a step, then the C tail) and on the C path alone
- * (kernels ref), over u8/s8 mixes, zero points at the range edges, left shifts, ReLU clamps and
- * lengths that are not multiples of 8. */
+ * memcmp, on the fast paths this CPU has (AVX-512: the tables built and the elements run 16 a step,
+ * a left shift handed to AVX2; AVX2: 8 a step; then the C tail), on AVX2 alone (the node's CPU
+ * features masked) and on the C path alone (kernels ref), over u8/s8 mixes, zero points at the range
+ * edges, left shifts, output shifts of 0 and -31 (every tenth case each), ReLU clamps and lengths
+ * that are not multiples of 8 or 16. */
 static void test_qadd_table_twin(void)
 {
     int bad = 0, cases = 0;
@@ -380,15 +382,23 @@ static void test_qadd_table_twin(void)
         mult_of(sa / twice_max, &nd.ip[FGQ_QP_ADD_A_MULT], &nd.ip[FGQ_QP_ADD_A_SHIFT]);
         mult_of(sb / twice_max, &nd.ip[FGQ_QP_ADD_B_MULT], &nd.ip[FGQ_QP_ADD_B_SHIFT]);
         mult_of(twice_max / ((double)(1 << lsh) * sy), &nd.ip[FGQ_QP_REQ_MULT], &nd.ip[FGQ_QP_REQ_SHIFT]);
+        if (it % 10 == 1) { /* no rounding shift: the output stage's other variant */
+            nd.ip[FGQ_QP_REQ_MULT] = (1 << 30) + (int32_t)(rnd() % (1u << 29));
+            nd.ip[FGQ_QP_REQ_SHIFT] = 0;
+        } else if (it % 10 == 2) { /* the largest right shift */
+            nd.ip[FGQ_QP_REQ_MULT] = (1 << 30) + (int32_t)(rnd() % (1u << 29));
+            nd.ip[FGQ_QP_REQ_SHIFT] = -31;
+        }
         fgq_tensor_view av = qview(a, adt, 2, d), bv = qview(b, bdt, 2, d);
         fgq_tensor_view v1 = qview(y1, ydt, 2, d), v2 = qview(y2, ydt, 2, d);
         const fgq_tensor_view *in[2] = { &av, &bv };
         const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
         fgq_error e;
         CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
-        for (int ref = 0; ref < 2; ref++) {
-            fgq_parallel par = { NULL, 1, NULL, ref ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO };
+        for (int ref = 0; ref < 3; ref++) { /* AUTO, REF, AUTO with AVX2 alone */
+            fgq_parallel par = { NULL, 1, NULL, ref == 1 ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO };
             nd.v.par = &par;
+            nd.v.cpu = ref == 2 ? FGQ_CPU_QUERIED | FGQ_CPU_AVX2 : 0;
             memset(y1, 0x5a, (size_t)n);
             memset(y2, 0xa5, (size_t)n);
             /* through the op table: the tables live in the scratch the op declares */
@@ -397,6 +407,7 @@ static void test_qadd_table_twin(void)
             cases++;
         }
         nd.v.par = NULL;
+        nd.v.cpu = 0;
         free(a);
         free(b);
         free(y1);

@@ -178,7 +178,9 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
 /* Up to DW_PAD_VECS vectors of 8 output positions of one channel, vector v at row oh[v], columns
  * ow[v] .. ow[v] + 7 (valid[v] of them stored), read from the zero-padded plane xq (PW floats a
  * row): every tap of every lane added, those in the padding as w·0. That is the direct loops' sum
- * exactly when the sum can never be −0 and no w·0 is a NaN: a bias other than −0 (the sum starts
+ * exactly (in round-to-nearest without flush-to-zero, which the border blocks and the direct loops'
+ * comparison assume too; nothing in fgq changes the FP mode) when the sum can never be −0 and no
+ * w·0 is a NaN: a bias other than −0 (the sum starts
  * at it; −0 + ±0 is the only addition a zero term can change, and a sum that is not −0 never
  * becomes −0 by adding a product) and finite weights; dw_rows checks both per channel. The
  * vectors' sums are independent chains, interleaved: one chain adds a tap every 3-4 cycles

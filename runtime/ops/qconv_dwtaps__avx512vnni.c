@@ -185,7 +185,8 @@ FGQ_DWV_INLINE int dwv_make(const uint8_t *const *src, const int32_t *e, int32_t
     q->ng = 0;
     for (int32_t t = 0; t < nt;) {
         int32_t w = 1;
-        while (w < 4 && t + w < nt && src[t + w] == src[t] + w)
+        /* adjacent bytes, compared as addresses (src[t] + w may point past its plane) */
+        while (w < 4 && t + w < nt && (uintptr_t)src[t + w] == (uintptr_t)src[t] + (uintptr_t)w)
             w++;
         if (q->ng == DWV_MAX_GROUPS)
             return 0;
