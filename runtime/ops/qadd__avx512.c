@@ -13,6 +13,19 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 
+/* The output stage's constants for a bias-free "channel" (mult, shift <= 0): |bias + x| < 2^30 in
+ * both uses, so no int32 saturation. */
+FGQ_AVX512_INLINE void qadd_consts(int32_t mult, int32_t shift, int32_t zy, int32_t qmin, int32_t qmax, rq_consts *k)
+{
+    fgq_qweights qw;
+    int32_t req[2] = { mult, shift };
+    memset(&qw, 0, sizeof qw);
+    qw.req = req;
+    qw.k = 1;
+    qw.mmax = 1;
+    (void)rq_channel_consts(&qw, 0, zy, qmin, qmax, 1, k);
+}
+
 /* 16 elements a step, `round` (a right shift) a constant at each call. */
 FGQ_AVX512_INLINE int64_t qadd_loop(int round, const rq_consts *k, const uint8_t *a, const uint8_t *b, int64_t n,
                                     uint8_t fa, uint8_t fb, const int32_t *ta, const int32_t *tb, uint8_t *y)
@@ -35,14 +48,8 @@ FGQ_AVX512_FN int64_t fgq_qadd_tables__avx512(const uint8_t *a, const uint8_t *b
 {
     if (shift > 0)
         return 0;
-    fgq_qweights qw; /* the output stage's constants for "channel 0": bias 0, (mult, shift) */
-    int32_t req[2] = { mult, shift };
-    memset(&qw, 0, sizeof qw);
-    qw.req = req;
-    qw.k = 1;
-    qw.mmax = 1;
     rq_consts k;
-    (void)rq_channel_consts(&qw, 0, zy, qmin, qmax, 1, &k);
+    qadd_consts(mult, shift, zy, qmin, qmax, &k);
     return shift < 0 ? qadd_loop(1, &k, a, b, n, fa, fb, ta, tb, y) : qadd_loop(0, &k, a, b, n, fa, fb, ta, tb, y);
 }
 
@@ -52,14 +59,8 @@ FGQ_AVX512_FN int64_t fgq_qadd_tables__avx512(const uint8_t *a, const uint8_t *b
  * 255·2^20 < 2^30: no saturation. Right shifts only (QADD's check: -31..0). */
 FGQ_AVX512_FN void fgq_qadd_table__avx512(int32_t *t, int s8, int32_t z, int32_t lsh, int32_t mult, int32_t shift)
 {
-    fgq_qweights qw;
-    int32_t req[2] = { mult, shift };
-    memset(&qw, 0, sizeof qw);
-    qw.req = req;
-    qw.k = 1;
-    qw.mmax = 1;
     rq_consts k;
-    (void)rq_channel_consts(&qw, 0, 0, INT32_MIN, INT32_MAX, 1, &k);
+    qadd_consts(mult, shift, 0, INT32_MIN, INT32_MAX, &k);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m128i lc = _mm_cvtsi32_si128(lsh);
     for (int32_t c0 = 0; c0 < 256; c0 += 16) {
