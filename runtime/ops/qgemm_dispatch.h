@@ -276,6 +276,9 @@ int64_t fgq_qadd_tables__avx512(const uint8_t *a, const uint8_t *b, int64_t n, u
 int64_t fgq_qmul_run__avx2(const uint8_t *a, const uint8_t *b, int64_t sb, int64_t n, int a_s8, int b_s8, int32_t za,
                            int32_t zb, int32_t mult, int32_t shift, int32_t zy, int32_t qmin, int32_t qmax, uint8_t *y,
                            int y_s8);
+/* qlut__avx512vbmi.c: QLUT's loop, 64 elements a step: y[i] = table[x[i] ^ flip] (flip 0x80 for
+ * s8 X); returns n & ~63. CPUs with AVX-512 VBMI. */
+int64_t fgq_qlut_run__avx512vbmi(const uint8_t *x, int64_t n, uint8_t flip, const uint8_t *table, uint8_t *y);
 /* qquantize__avx2.c: QUANTIZE's loop, 8 floats a step (twin: qconvert.c);
  * returns how many it did (n & ~7). */
 int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,

@@ -10,6 +10,7 @@
  */
 #include "ops_q.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h"
 
 #include <math.h>
 
@@ -47,19 +48,24 @@ fgq_status fgq_qlut_check(const fgq_node_view *node, const fgq_tensor_view *cons
 fgq_status fgq_qlut_run(const fgq_node_view *node, const fgq_tensor_view *const *in, const fgq_tensor_view *const *out,
                         fgq_error *err)
 {
-    (void)node;
+    (void)node; /* its kernel preference and CPU: the x86 row below */
     (void)err;
     const fgq_tensor_view *x = in[0];
     const uint8_t *table = (const uint8_t *)in[1]->data; /* s8 entries are copied as their bytes */
     uint8_t *y = (uint8_t *)out[0]->data;
     const int64_t n = fgq_ops_numel(x);
+    int64_t i0 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX512VBMI) != 0)
+        i0 = fgq_qlut_run__avx512vbmi((const uint8_t *)x->data, n, x->dtype == FGQ_DT_S8 ? 0x80u : 0u, table, y);
+#endif
     if (x->dtype == FGQ_DT_S8) {
         const int8_t *xs = (const int8_t *)x->data;
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = i0; i < n; i++)
             y[i] = table[(int32_t)xs[i] + 128];
     } else {
         const uint8_t *xu = (const uint8_t *)x->data;
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = i0; i < n; i++)
             y[i] = table[xu[i]];
     }
     return FGQ_OK;
