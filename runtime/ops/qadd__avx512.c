@@ -70,4 +70,26 @@ FGQ_AVX512_FN void fgq_qadd_table__avx512(int32_t *t, int s8, int32_t z, int32_t
     }
 }
 
+/* QMUL's table for one gate value g (a channel's squeeze-excitation gate): table[c] = clamp(z_y +
+ * requant((q − z)·g, mult, shift), qmin, qmax) for the 256 codes q (index c: the u8 byte, or an
+ * s8 code + 128), 16 a step; |(q − z)·g| <= 255·255: no saturation. Returns 0 for a left shift
+ * (the caller's C loop then builds it). */
+FGQ_AVX512_FN int fgq_qmul_table__avx512(uint8_t *table, int s8, int32_t z, int32_t g, int32_t mult, int32_t shift,
+                                         int32_t zy, int32_t qmin, int32_t qmax)
+{
+    if (shift > 0)
+        return 0;
+    rq_consts k;
+    qadd_consts(mult, shift, zy, qmin, qmax, &k);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i gv = _mm512_set1_epi32(g);
+    for (int32_t c0 = 0; c0 < 256; c0 += 16) {
+        const __m512i p = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_set1_epi32(c0 - (s8 ? 128 : 0) - z), lane), gv);
+        /* the clamped values are in the byte's range, u8 or s8: vpmovdb keeps their low byte */
+        _mm_storeu_si128((__m128i *)(void *)(table + c0),
+                         _mm512_cvtepi32_epi8(shift < 0 ? rq_step(0, 1, &k, p) : rq_step(0, 0, &k, p)));
+    }
+    return 1;
+}
+
 #endif /* x86 */
