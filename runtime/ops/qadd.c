@@ -240,8 +240,11 @@ static void qmul_span(const fgq_node_view *node, const uint8_t *a, const uint8_t
     const int32_t *ip = node->iparams;
     int64_t i = 0;
 #if defined(__x86_64__) || defined(__i386__)
-    i = fgq_qmul_run__avx2(a, b, sb, n, a_s8, b_s8, za, zb, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT],
-                           ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX], y, y_s8);
+    if ((fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0) /* the caller checked AVX2 and the preference */
+        i = fgq_qmul_run__avx512(a, b, sb, n, a_s8, b_s8, za, zb, ip[FGQ_QP_REQ_MULT], ip[FGQ_QP_REQ_SHIFT],
+                                 ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX], y);
+    i += fgq_qmul_run__avx2(a + i, b + i * sb, sb, n - i, a_s8, b_s8, za, zb, ip[FGQ_QP_REQ_MULT],
+                            ip[FGQ_QP_REQ_SHIFT], ip[FGQ_QP_Y_ZERO], ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX], y + i, y_s8);
 #endif
     for (; i < n; i++) {
         const int32_t p = (fgq_q_load(a, i, a_s8) - za) * (fgq_q_load(b, i * sb, b_s8) - zb);

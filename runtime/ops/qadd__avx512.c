@@ -92,4 +92,40 @@ FGQ_AVX512_FN int fgq_qmul_table__avx512(uint8_t *table, int s8, int32_t z, int3
     return 1;
 }
 
+/* QMUL along a run, 16 elements a step: y[i] = clamp(z_y + requant((a[i] − z_a)·(b[i·sb] − z_b),
+ * mult, shift), qmin, qmax), sb 1 or 0 (b one value). |product| <= 255^2: no saturation. Right
+ * shifts only: returns n & ~15, or 0 for a left shift (the AVX2 loop then takes the run). Twin:
+ * fgq_qmul_run_ref (qadd.c). */
+FGQ_AVX512_INLINE int64_t qmul_loop(int round, const rq_consts *k, const uint8_t *a, const uint8_t *b, int64_t sb,
+                                    int64_t n, int a_s8, int b_s8, int32_t za, int32_t zb, uint8_t *y)
+{
+    const __m512i zav = _mm512_set1_epi32(za), zbv = _mm512_set1_epi32(zb);
+    const __m512i gate = sb != 0 ? _mm512_setzero_si512()
+                                 : _mm512_set1_epi32((b_s8 ? (int32_t)(int8_t)b[0] : (int32_t)b[0]) - zb);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m128i ra = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        const __m512i da = _mm512_sub_epi32(a_s8 ? _mm512_cvtepi8_epi32(ra) : _mm512_cvtepu8_epi32(ra), zav);
+        __m512i db = gate;
+        if (sb != 0) {
+            const __m128i rb = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+            db = _mm512_sub_epi32(b_s8 ? _mm512_cvtepi8_epi32(rb) : _mm512_cvtepu8_epi32(rb), zbv);
+        }
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(0, round, k, _mm512_mullo_epi32(da, db))));
+    }
+    return i;
+}
+
+FGQ_AVX512_FN int64_t fgq_qmul_run__avx512(const uint8_t *a, const uint8_t *b, int64_t sb, int64_t n, int a_s8,
+                                           int b_s8, int32_t za, int32_t zb, int32_t mult, int32_t shift, int32_t zy,
+                                           int32_t qmin, int32_t qmax, uint8_t *y)
+{
+    if (shift > 0 || n < 16)
+        return 0; /* (b may hold no element at all when n is 0) */
+    rq_consts k;
+    qadd_consts(mult, shift, zy, qmin, qmax, &k);
+    return shift < 0 ? qmul_loop(1, &k, a, b, sb, n, a_s8, b_s8, za, zb, y)
+                     : qmul_loop(0, &k, a, b, sb, n, a_s8, b_s8, za, zb, y);
+}
+
 #endif /* x86 */

@@ -268,6 +268,11 @@ int64_t fgq_qadd_tables__avx2(const uint8_t *a, const uint8_t *b, int64_t n, uin
  * n & ~15, or 0 for a left shift. And one input's table of 256 rescaled codes (qadd.c's loop,
  * 16 codes a step; shift <= 0). */
 void fgq_qadd_table__avx512(int32_t *t, int s8, int32_t z, int32_t lsh, int32_t mult, int32_t shift);
+/* QMUL along a run, 16 a step (qadd__avx512.c; twin fgq_qmul_run_ref): n & ~15, or 0 for a left
+ * shift or n < 16. */
+int64_t fgq_qmul_run__avx512(const uint8_t *a, const uint8_t *b, int64_t sb, int64_t n, int a_s8, int b_s8,
+                             int32_t za, int32_t zb, int32_t mult, int32_t shift, int32_t zy, int32_t qmin,
+                             int32_t qmax, uint8_t *y);
 /* QMUL's 256-byte table for one gate value (qadd__avx512.c); 0 for a left shift. */
 int fgq_qmul_table__avx512(uint8_t *table, int s8, int32_t z, int32_t g, int32_t mult, int32_t shift, int32_t zy,
                            int32_t qmin, int32_t qmax);
