@@ -97,6 +97,51 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
     int64_t *seg_r0 = seg, *seg_len = seg + (PK_TP + 1), *seg_oh = seg + 2 * (PK_TP + 1),
             *seg_ow0 = seg + 3 * (PK_TP + 1);
     const int nseg = qconv_pack_segs(s, p0, np, seg);
+    const int64_t taps = s->KH * s->KW;
+    if (taps * nseg <= FGQ_QCONV_PACK_TAP_RUNS) {
+        /* each tap's runs are the same for every channel: their masks and their offsets in a
+         * channel's plane worked out once (a 3 x 3 layer's per-k arithmetic cost a fifth of the
+         * conv), then per k one masked load a run */
+        int64_t *roff = seg + 4 * (PK_TP + 1);
+        uint32_t *rmask = (uint32_t *)(void *)(roff + FGQ_QCONV_PACK_TAP_RUNS);
+        for (int64_t t = 0; t < taps; t++) {
+            const int64_t th = t / s->KW, tw = t % s->KW, shift = tw * s->dw - s->pl; /* iw = ow + shift */
+            for (int g = 0; g < nseg; g++) {
+                const int64_t ih = seg_oh[g] * s->sh - s->pt + th * s->dh;
+                int64_t lo = -shift, hi = s->IW - 1 - shift; /* valid ow */
+                lo = lo > seg_ow0[g] ? lo : seg_ow0[g];
+                hi = hi < seg_ow0[g] + seg_len[g] - 1 ? hi : seg_ow0[g] + seg_len[g] - 1;
+                const int valid = ih >= 0 && ih < s->IH && hi >= lo;
+                const int64_t l0 = seg_r0[g] + lo - seg_ow0[g], ln = hi - lo + 1;
+                rmask[t * nseg + g] = valid ? (uint32_t)((((uint64_t)1 << ln) - 1) << l0) : 0u;
+                roff[t * nseg + g] = valid ? ih * s->IW + seg_ow0[g] - seg_r0[g] + shift : 0; /* lane r: + r */
+            }
+        }
+        int64_t c = 0, t = 0; /* k = c·taps + t */
+        for (int64_t q = 0; q < Kq; q++) {
+            __m256i v[4];
+            for (int i = 0; i < 4; i++) {
+                if (4 * q + i >= K) {
+                    v[i] = _mm256_setzero_si256();
+                    continue;
+                }
+                __m256i x = zxv; /* lanes whose tap is in the padding keep z_x (masked-off lanes not read) */
+                const uintptr_t plane = (uintptr_t)(s->src + c * s->ch_stride);
+                for (int g = 0; g < nseg; g++) {
+                    const __mmask32 m = (__mmask32)rmask[t * nseg + g];
+                    if (m != 0)
+                        x = _mm256_mask_loadu_epi8(x, m, (const void *)(plane + (uintptr_t)roff[t * nseg + g]));
+                }
+                v[i] = _mm256_xor_si256(x, flip);
+                if (++t == taps) {
+                    t = 0;
+                    c++;
+                }
+            }
+            qconv_pack_quad(v, pa + q * 4 * PK_TP);
+        }
+        return;
+    }
     int64_t c = 0, kh = 0, kw = 0; /* k = (c·KH + kh)·KW + kw */
     for (int64_t q = 0; q < Kq; q++) {
         __m256i v[4];

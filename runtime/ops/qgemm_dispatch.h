@@ -178,12 +178,15 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
 
 /* The packed conv kernels' tile (x86, below): 32 output positions, K up to
  * FGQ_QCONV_PACK_MAX_K. Working memory they take (`work`, 8-byte aligned, owned
- * by the caller: QCONV's scratch slice): the tile's runs along output rows
- * (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
+ * by the caller: QCONV's scratch slice): the tile's runs along output rows and each tap's
+ * run offsets (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
  * and s4 kernels) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. On every
  * target, for the x86-64 profile's figure (fgq_target.h). */
 enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
-enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 };
+/* the runs (4 arrays of TP + 1 int64), then each tap's runs' offsets and masks (up to
+ * FGQ_QCONV_PACK_TAP_RUNS of them: int64 + uint32) */
+enum { FGQ_QCONV_PACK_TAP_RUNS = 128 };
+enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 + FGQ_QCONV_PACK_TAP_RUNS * 12 };
 static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
 {
     const int64_t kp = (K + 3) / 4 * 4;
