@@ -93,7 +93,8 @@ static void make_case(ccase *c, int it, int mode)
         c->pb[j] = c->pe[j] = 0;
     }
     /* a tenth of the depthwise and packed 2-D layers wide: kernels to 7 x 7, pads to 3, rows of
-     * 40-150 (whole 32-position runs, 63-byte stride-2 loads, 4-tap windows along a row) */
+     * 40-150 (whole 32-position runs, 63-byte stride-2 loads, 4-tap windows along a row), or
+     * (half of them) rows of 2-8 and 8-20 of them */
     const int wide = c->ns == 2 && (mode == 1 || mode == 2) && it % 10 == 3;
     for (int i = 0; i < c->ns; i++) {
         const int j = 3 - c->ns + i;
@@ -103,7 +104,11 @@ static void make_case(ccase *c, int it, int mode)
         c->pb[j] = wide ? rin(0, 3) : rin(0, 2);
         c->pe[j] = wide ? rin(0, 3) : rin(0, 2);
         const int64_t ext = c->d[j] * (c->k[j] - 1) + 1;
-        c->in[j] = wide ? (j == 2 ? rin(40, 150) : rin(1, 8)) : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
+        /* half the wide ones narrow and tall instead: a 32-position tile spans many rows, so taps
+         * times runs pass the packing's per-tap table (FGQ_QCONV_PACK_TAP_RUNS) and it works per k */
+        const int tall = it % 20 == 13;
+        c->in[j] = wide ? (j == 2 ? (tall ? rin(2, 8) : rin(40, 150)) : (tall ? rin(8, 20) : rin(1, 8)))
+                        : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
         if (c->in[j] + c->pb[j] + c->pe[j] < ext)
             c->in[j] = ext;
         c->out[j] = (c->in[j] + c->pb[j] + c->pe[j] - ext) / c->s[j] + 1;

@@ -66,6 +66,23 @@ static inline int qconv_pack_segs(const fgq_qconv_src *s, int64_t p0, int64_t np
     return nseg;
 }
 
+/* Run g of the tile (qconv_pack_segs) at tap (kh, kw): the lane mask of the positions whose tap
+ * lies inside X (0: none), and in *off the offset in a channel's plane that lane r adds r to
+ * (lane r reads row ih at column ow0 + (r − r0) + shift). */
+static inline uint32_t pk_run(const fgq_qconv_src *s, const int64_t *seg, int g, int64_t kh, int64_t kw, int64_t *off)
+{
+    const int64_t r0 = seg[g], len = seg[(PK_TP + 1) + g], oh = seg[2 * (PK_TP + 1) + g], ow0 = seg[3 * (PK_TP + 1) + g];
+    const int64_t shift = kw * s->dw - s->pl, ih = oh * s->sh - s->pt + kh * s->dh; /* iw = ow + shift */
+    int64_t lo = -shift, hi = s->IW - 1 - shift; /* valid ow */
+    lo = lo > ow0 ? lo : ow0;
+    hi = hi < ow0 + len - 1 ? hi : ow0 + len - 1;
+    *off = 0;
+    if (ih < 0 || ih >= s->IH || hi < lo)
+        return 0;
+    *off = ih * s->IW + ow0 - r0 + shift;
+    return (uint32_t)((((uint64_t)1 << (hi - lo + 1)) - 1) << (r0 + lo - ow0));
+}
+
 /* seg: FGQ_QCONV_PACK_SEG_BYTES of the caller's work (kept off the stack). */
 FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa,
                                   int64_t *seg)
@@ -92,31 +109,17 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
         }
         return;
     }
-    /* runs of the tile's positions along output rows: lanes [r0, r0 + len) are outputs
-     * (oh, ow0 ..) */
-    int64_t *seg_r0 = seg, *seg_len = seg + (PK_TP + 1), *seg_oh = seg + 2 * (PK_TP + 1),
-            *seg_ow0 = seg + 3 * (PK_TP + 1);
-    const int nseg = qconv_pack_segs(s, p0, np, seg);
+    const int nseg = qconv_pack_segs(s, p0, np, seg); /* runs of the tile's positions along output rows */
+    /* each tap's runs are the same for every channel: with up to FGQ_QCONV_PACK_TAP_RUNS of
+     * them, their masks and offsets are worked out once (a 3 x 3 layer's per-k arithmetic cost a
+     * fifth of the conv), else per k */
     const int64_t taps = s->KH * s->KW;
     if (taps * nseg <= FGQ_QCONV_PACK_TAP_RUNS) {
-        /* each tap's runs are the same for every channel: their masks and their offsets in a
-         * channel's plane worked out once (a 3 x 3 layer's per-k arithmetic cost a fifth of the
-         * conv), then per k one masked load a run */
         int64_t *roff = seg + 4 * (PK_TP + 1);
         uint32_t *rmask = (uint32_t *)(void *)(roff + FGQ_QCONV_PACK_TAP_RUNS);
-        for (int64_t t = 0; t < taps; t++) {
-            const int64_t th = t / s->KW, tw = t % s->KW, shift = tw * s->dw - s->pl; /* iw = ow + shift */
-            for (int g = 0; g < nseg; g++) {
-                const int64_t ih = seg_oh[g] * s->sh - s->pt + th * s->dh;
-                int64_t lo = -shift, hi = s->IW - 1 - shift; /* valid ow */
-                lo = lo > seg_ow0[g] ? lo : seg_ow0[g];
-                hi = hi < seg_ow0[g] + seg_len[g] - 1 ? hi : seg_ow0[g] + seg_len[g] - 1;
-                const int valid = ih >= 0 && ih < s->IH && hi >= lo;
-                const int64_t l0 = seg_r0[g] + lo - seg_ow0[g], ln = hi - lo + 1;
-                rmask[t * nseg + g] = valid ? (uint32_t)((((uint64_t)1 << ln) - 1) << l0) : 0u;
-                roff[t * nseg + g] = valid ? ih * s->IW + seg_ow0[g] - seg_r0[g] + shift : 0; /* lane r: + r */
-            }
-        }
+        for (int64_t t = 0; t < taps; t++)
+            for (int g = 0; g < nseg; g++)
+                rmask[t * nseg + g] = pk_run(s, seg, g, t / s->KW, t % s->KW, &roff[t * nseg + g]);
         int64_t c = 0, t = 0; /* k = c·taps + t */
         for (int64_t q = 0; q < Kq; q++) {
             __m256i v[4];
@@ -150,24 +153,13 @@ FGQ_VNNI_INLINE void qconv_pack_a(const fgq_qconv_src *s, int64_t p0, int64_t np
                 v[i] = _mm256_setzero_si256();
                 continue;
             }
-            /* lanes whose tap is in the padding hold z_x; the others are read (masked-off
-             * lanes are not accessed) */
             __m256i x = zxv;
-            const int64_t shift = kw * s->dw - s->pl; /* iw = ow + shift */
+            const uintptr_t plane = (uintptr_t)(s->src + c * s->ch_stride);
             for (int g = 0; g < nseg; g++) {
-                const int64_t ih = seg_oh[g] * s->sh - s->pt + kh * s->dh;
-                if (ih < 0 || ih >= s->IH)
-                    continue;
-                int64_t lo = -shift, hi = s->IW - 1 - shift; /* valid ow */
-                lo = lo > seg_ow0[g] ? lo : seg_ow0[g];
-                hi = hi < seg_ow0[g] + seg_len[g] - 1 ? hi : seg_ow0[g] + seg_len[g] - 1;
-                if (hi < lo)
-                    continue;
-                const int64_t l0 = seg_r0[g] + lo - seg_ow0[g], ln = hi - lo + 1;
-                const __mmask32 m = (__mmask32)((((uint64_t)1 << ln) - 1) << l0);
-                /* lane r reads row[ow0 + (r − r0) + shift] */
-                const uintptr_t row = (uintptr_t)(s->src + c * s->ch_stride + ih * s->IW);
-                x = _mm256_mask_loadu_epi8(x, m, (const void *)(row + (uintptr_t)(seg_ow0[g] - seg_r0[g] + shift)));
+                int64_t off;
+                const __mmask32 m = (__mmask32)pk_run(s, seg, g, kh, kw, &off);
+                if (m != 0)
+                    x = _mm256_mask_loadu_epi8(x, m, (const void *)(plane + (uintptr_t)off));
             }
             v[i] = _mm256_xor_si256(x, flip);
             pk_next_tap(s, &c, &kh, &kw);
