@@ -34,6 +34,7 @@
 #include "fgq_format.h"
 #include "fgq_ops.h"
 #include "quant/affine.h"
+#include "run/host_cpu.h"
 #include "quant/format/wformat.h"
 #include "threadpool.h"
 
@@ -54,14 +55,14 @@
 /* runtime/ops/qgemm_dispatch.h (not a public header): the kernel op `op`
  * runs for weights of dtype w_dtype under FGQ_KERNELS_AUTO. Weak, so a runtime
  * without it still links (the name is then "ref"). */
-extern const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows) __attribute__((weak));
+extern const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint32_t cpu) __attribute__((weak));
 
-static const char *kernel_name(uint32_t op, fgq_dtype w_dtype, int64_t m_rows, int32_t kernels)
+static const char *kernel_name(uint32_t op, fgq_dtype w_dtype, int64_t m_rows, int32_t kernels, uint32_t cpu)
 {
     if (kernels == FGQ_KERNELS_REF)
         return "ref";
     if (fgq_q_kernel_name != NULL) {
-        const char *s = fgq_q_kernel_name(op, (int32_t)w_dtype, m_rows);
+        const char *s = fgq_q_kernel_name(op, (int32_t)w_dtype, m_rows, cpu);
         if (s != NULL)
             return s;
     }
@@ -570,7 +571,8 @@ int main(int argc, char **argv)
                            .iparams = ip,
                            .fparams = fp,
                            .par = &par,
-                           .cpu = fgq_cpu_features() }; /* once, as fgq_model_load does */
+                           /* once, as fgq_model_load does; AMX where the OS grants it, as the tools do */
+                           .cpu = fgq_cpu_features() | fgq_host_cpu_grants() };
     const fgq_op_impl *impl = fgq_op_lookup(op);
     if (impl == NULL || impl->check == NULL || impl->run == NULL) {
         fprintf(stderr, "bench_qgemm: op %s is not implemented\n", fgq_op_name(op));
@@ -633,7 +635,11 @@ int main(int argc, char **argv)
                  fgq_dtype_name(pw.dtype), (long long)pol.group);
     else
         snprintf(label, sizeof label, "fgq-%s", fgq_dtype_name(pw.dtype));
-    const char *kname = kernel_name(op, pw.dtype, M, kernels);
+    /* the AMX conv kernel takes group multipliers only where each one times a code fits s8 */
+    const int32_t cmax = pw.dtype == FGQ_DT_T2 ? 1 : pw.dtype == FGQ_DT_S2 ? 3 : pw.dtype == FGQ_DT_S3 ? 4
+                         : pw.dtype == FGQ_DT_S4 ? 8 : 128;
+    const uint32_t name_cpu = has_gs && (int64_t)mmax * cmax > 127 ? node.cpu & ~(uint32_t)FGQ_CPU_AMXINT8 : node.cpu;
+    const char *kname = kernel_name(op, pw.dtype, M, kernels, name_cpu);
     if (json)
         printf("{\"shape\": \"%s\", \"m\": %lld, \"k\": %lld, \"n\": %lld, \"threads\": %d, \"impl\": \"%s\", "
                "\"kernel\": \"%s\", \"weights\": \"%s\", \"gops\": %.4f, \"ms\": %.4f, \"reps\": %d, "

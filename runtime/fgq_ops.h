@@ -280,16 +280,26 @@ enum { FGQ_KERNELS_AUTO = 0, FGQ_KERNELS_REF = 1 };
  * on AArch64 Linux getauxval(AT_HWCAP / AT_HWCAP2): ASIMDDP (SDOT, ARMv8.2-A
  * dotprod) and I8MM; on AArch64 elsewhere what the compiler targets
  * (__ARM_FEATURE_DOTPROD, __ARM_FEATURE_MATMUL_INT8); FGQ_CPU_QUERIED alone
- * elsewhere. */
+ * elsewhere. FGQ_CPU_AMXINT8 (x86 AMX tiles, TDPBSUD) is never in
+ * fgq_cpu_features(): on Linux a process must ask the kernel for the tile
+ * state (arch_prctl ARCH_REQ_XCOMP_PERM) before its first tile instruction,
+ * or that instruction is a SIGILL, and a freestanding runtime makes no
+ * system calls. The host that asked grants it (fgq_model_grant_cpu);
+ * fgq_cpu_grantable() says whether the CPU and the OS's XCR0 have it. */
 enum {
     FGQ_CPU_QUERIED = 1u,
     FGQ_CPU_AVX2 = 2u,
     FGQ_CPU_AVX512VNNI = 4u,
     FGQ_CPU_AVX512VBMI = 8u,
     FGQ_CPU_ASIMDDP = 16u,
-    FGQ_CPU_I8MM = 32u
+    FGQ_CPU_I8MM = 32u,
+    FGQ_CPU_AMXINT8 = 64u
 };
 uint32_t fgq_cpu_features(void);
+/* The features a host may grant on top of fgq_cpu_features(): FGQ_CPU_AMXINT8 where cpuid
+ * reports AMX-TILE and AMX-INT8, XCR0 enables the tile state, and the CPU has the AVX-512 VNNI
+ * features (the AMX kernels pack and finish with them); 0 elsewhere. */
+uint32_t fgq_cpu_grantable(void);
 
 typedef struct fgq_parallel {
     void *impl;

@@ -115,6 +115,12 @@ fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_erro
 fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target,
                                  fgq_error *err);
 
+/* Adds the CPU features a host has made usable beyond what load found (fgq_ops.h: on x86
+ * Linux FGQ_CPU_AMXINT8, after the process asked for the tile state) to those m's kernels
+ * may use; bits the CPU lacks (fgq_cpu_grantable) are dropped. Returns the features in force.
+ * Scratch does not depend on them: an arena sized before the call still fits. */
+uint32_t fgq_model_grant_cpu(fgq_model *m, uint32_t features);
+
 /* The arena fgq_model_run takes is, in this order: the activations (the
  * memory plan stored in the file), the run's records (one node's tensor
  * views), then one scratch slice per thread (fgq_ops.h: working memory the

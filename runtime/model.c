@@ -644,6 +644,15 @@ static fgq_status model_load(fgq_model *m, const void *buf, uint64_t size, const
     return check_plan(m, err);
 }
 
+uint32_t fgq_model_grant_cpu(fgq_model *m, uint32_t features)
+{
+    if (m == NULL)
+        return 0;
+    if (m->cpu != 0)
+        m->cpu |= features & fgq_cpu_grantable();
+    return m->cpu;
+}
+
 fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
 {
     return model_load(m, buf, size, fgq_target_build(), "fgq_model_load", err);

@@ -31,6 +31,7 @@
 
 #include "ops/qgemm_dispatch.h"
 #include "quant/s3.h"
+#include "run/host_cpu.h"
 #include "threadpool.h"
 
 #include <stdlib.h>
@@ -281,8 +282,11 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0,
-        stride2 = 0, masked_runs = 0;
+        stride2 = 0, masked_runs = 0, amx_runs = 0, amx_layers = 0;
     const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
+    /* AMX where the OS grants this process the tile state: every case once more with it, 1 and 2
+     * threads (the kernels take their layouts; the others run as before) */
+    const uint32_t amx = fgq_host_cpu_grants();
     for (int it = 0; it < n_cases && bad < 5; it++) {
         ccase c;
         make_case(&c, it, it / per_kind);
@@ -309,6 +313,17 @@ static void test_qconv_random(void)
             masked_runs++;
             free(y_msk);
         }
+        for (int th = 0; th < 2 && ok && amx != 0; th++) {
+            uint8_t *y_amx = calloc((size_t)ny, 1);
+            const int same = run_conv_cpu(&c, FGQ_KERNELS_AUTO, th ? fgq_threadpool_parallel(pool2) : NULL, y_amx,
+                                          fgq_cpu_features() | amx) == FGQ_OK &&
+                             memcmp(y_ref, y_amx, (size_t)ny) == 0;
+            if (!same)
+                fprintf(stderr, "  case %d: with AMX (%d threads) the bytes differ from the reference\n", it, th + 1);
+            ok &= same;
+            amx_runs++;
+            free(y_amx);
+        }
         if (!ok || memcmp(y_ref, y_auto, (size_t)ny) != 0 || memcmp(y_ref, y_par, (size_t)ny) != 0) {
             int64_t first = 0;
             while (first < ny && y_ref[first] == y_auto[first] && y_ref[first] == y_par[first])
@@ -327,6 +342,9 @@ static void test_qconv_random(void)
         qw.group = c.group;
         qw.n_alpha = c.n_alpha;
         qw.k = c.kk;
+        qw.dtype = c.wdt;
+        qw.mmax = c.mmax;
+        amx_layers += c.g != c.m && fgq_qconv_amx_takes(&qw) && c.m / c.g >= 16 && it / per_kind >= 2;
         if (c.g == c.c && c.g == c.m)
             depthwise++;
         else if (fgq_qgemm_vnni_fits(&qw)) {
@@ -352,12 +370,18 @@ static void test_qconv_random(void)
 #if defined(__x86_64__) || defined(__i386__)
     /* the s4 layers of the packed set run qconv_u8s4_2x32c4__avx512vnni where the CPU has VNNI */
     if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI)
-        CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S4, 64), "qconv_u8s4_2x32c4__avx512vnni") == 0 &&
-              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
-              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64), "qconv_u8s2_2x32c4__avx512vnni") == 0);
+        CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S4, 64, 0), "qconv_u8s4_2x32c4__avx512vnni") == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64, 0), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64, 0), "qconv_u8s2_2x32c4__avx512vnni") == 0);
 #endif
     CHECK(pointwise >= per_kind / 2 && stride2 >= per_kind / 5);
     printf("  %d runs under a smaller CPU's features\n", masked_runs);
+    CHECK(amx_layers >= per_kind / 2); /* packed-conv cases in the AMX kernel's layouts */
+    if (amx != 0)
+        printf("  %d runs with AMX; %d packed-conv cases in its layouts\n", amx_runs, amx_layers);
+    else
+        printf("  AMX: SKIPPED (the CPU or the OS does not grant it; %d packed-conv cases in its layouts)\n",
+               amx_layers);
     printf("  %d cases: %d depthwise, %d in layouts the VNNI rows take (%d s4, %d s3, %d s2 packed-conv layers, %d "
            "pointwise, %d packed-conv layers with stride 2 along W), %d others\n",
            n_cases, depthwise, vnni, packed_s4, packed_s3, packed_s2, pointwise, stride2, other);

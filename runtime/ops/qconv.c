@@ -152,7 +152,8 @@ typedef struct {
     int packable;                 /* x86-64: the shape and weights fit a packed conv kernel (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
     int wcache;                   /* packable by a kernel with `decode`: the group's rows decoded once a slice */
-    uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, bytes; /* offsets in the slice; its size */
+    int amx;                      /* x86-64, packable: the AMX kernel takes the weights (the CPU decides) */
+    uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, agrp, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
 /* 0 when the GEMM path cannot apply (K past the tile budget). */
@@ -192,8 +193,18 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
 #else
     const void *conv = NULL;
 #endif
-    p->packable = target->qconv_packed && conv != NULL && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
-                  sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2) && K <= FGQ_QCONV_PACK_MAX_K;
+    /* x86-64: the AMX kernel, where the CPU has it, for its layouts (fgq_qconv_amx_takes) and groups
+     * of 16+ channels (a block of 16 weight rows is read in place) whose constants fit
+     * FGQ_QCONV_AMX_GROUP_BYTES */
+#if defined(__x86_64__)
+    const int amx = fgq_qconv_amx_takes(&s->qw) && mg >= 16 && mg * FGQ_QCONV_AMX_GROUP_ROW <= FGQ_QCONV_AMX_GROUP_BYTES;
+#else
+    const int amx = 0;
+#endif
+    p->packable = target->qconv_packed && (conv != NULL || amx) && sp->in[0] == 1 && sp->kernel[0] == 1 &&
+                  sp->out[0] == 1 && sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2) &&
+                  K <= FGQ_QCONV_PACK_MAX_K;
+    p->amx = p->packable && amx;
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
         tp_dot = FGQ_QCONV_PACK_TP;
     uint64_t off = 0;
@@ -212,10 +223,13 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     /* the packed kernels with a decode (all but s8 per channel): the group's weight rows decoded once for all its
      * tiles in the slice, where they fit (fgq_qconv_wcache_bytes) */
 #if defined(__x86_64__) || defined(__i386__)
-    p->wcache = p->packable && conv->decode != NULL && fgq_qconv_wcache_bytes(K, mg) > 0;
+    const int decodes = (conv != NULL && conv->decode != NULL) || (amx && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs));
+    p->wcache = p->packable && decodes && fgq_qconv_wcache_bytes(K, mg) > 0;
 #endif
     p->wrows = off;
     off += p->wcache ? qconv_align64(fgq_qconv_wcache_bytes(K, mg)) : 0;
+    p->agrp = off; /* AMX: the group's rows' constants (fgq_qconv_amx_group) */
+    off += p->amx ? qconv_align64(mg * FGQ_QCONV_AMX_GROUP_ROW) : 0;
     p->bytes = off;
     return 1;
 }
@@ -229,6 +243,7 @@ typedef struct {
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
     int packed;                   /* the packed VNNI conv kernels instead of im2col + GEMM */
+    int amx;                      /* packed, on the AMX kernel */
 #if defined(__x86_64__) || defined(__i386__)
     const fgq_qconv_kernel *conv; /* the packed kernel, when packed */
 #endif
@@ -351,7 +366,11 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
     const int64_t c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
     int64_t built = -1; /* (n, grp) whose padded copy pbuf holds */
 #if defined(__x86_64__) || defined(__i386__)
-    int64_t decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache) */
+    int64_t decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache), or (AMX) constants */
+#endif
+#if defined(__x86_64__)
+    if (t->amx)
+        fgq_qconv_amx_begin();
 #endif
     for (int64_t task = b; task < e; task++) {
         const int64_t cs = task % t->csplit, rest = task / t->csplit;
@@ -382,6 +401,33 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 .K = K,
             };
             uint8_t *wrows = t->p.wcache ? ws + t->p.wrows : NULL;
+#if defined(__x86_64__)
+            if (t->amx) {
+                const fgq_qconv_amx_w aw = {
+                    .rows = wrows != NULL ? wrows : qw->codes + grp * mg * qw->row_bytes,
+                    .stride = wrows != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
+                    .lo = grp * mg,
+                    .hi = grp * mg + mg,
+                    .grp = ws + t->p.agrp,
+                };
+                if (decoded != grp) { /* the group's rows (decoded where they are not s8 per channel), constants */
+                    if (wrows != NULL)
+                        fgq_qconv_amx_decode(qw, grp * mg, mg, wrows);
+                    fgq_qconv_amx_group(aw.rows, aw.stride, mg, K, wrows != NULL, t->x_s8 ? t->zx + 128 : t->zx,
+                                        ws + t->p.agrp);
+                    decoded = grp;
+                }
+                fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work);
+                for (int64_t jb = jb0; jb < jb1; jb += JB) {
+                    const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
+                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, dot, ws + t->p.work);
+                    fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin,
+                                                  t->qmax, t->y + ((n * qw->rows + j0) * t->p.positions + p0),
+                                                  t->p.positions, t->y_s8);
+                }
+                continue;
+            }
+#endif
             if (wrows != NULL && decoded != grp) {
                 t->conv->decode(qw, grp * mg, mg, wrows);
                 decoded = grp;
@@ -412,6 +458,10 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                                           t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions, t->y_s8);
         }
     }
+#if defined(__x86_64__)
+    if (t->amx)
+        fgq_qconv_amx_end();
+#endif
     fgq_scratch_release(t->node, slot);
 }
 
@@ -816,9 +866,18 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     if (!qconv_gemm_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
 #if defined(__x86_64__) || defined(__i386__)
+    const uint32_t cpu = fgq_node_cpu(node);
+    const int s2_ok = s->geom.sp.stride[2] == 1 || (cpu & FGQ_CPU_AVX512VBMI) != 0;
     t.conv = fgq_qconv_kernel_for(&s->qw);
-    t.packed = t.p.packable && t.conv != NULL && (fgq_node_cpu(node) & t.conv->needs) == t.conv->needs &&
-               (s->geom.sp.stride[2] == 1 || (fgq_node_cpu(node) & FGQ_CPU_AVX512VBMI) != 0);
+    t.packed = t.p.packable && t.conv != NULL && (cpu & t.conv->needs) == t.conv->needs && s2_ok;
+#if defined(__x86_64__)
+    /* AMX where the host granted it (fgq_model_grant_cpu): s8 rows in place, other layouts decoded
+     * once a slice into the row cache (where it fits) */
+    const uint32_t amx_needs = FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI;
+    t.amx = t.p.amx && (cpu & amx_needs) == amx_needs && s2_ok &&
+            ((s->qw.dtype == FGQ_DT_S8 && !s->qw.has_gs) || t.p.wcache);
+    t.packed = t.packed || t.amx;
+#endif
     if (t.packed) {
         t.p.padded = 0;
         t.p.tp = FGQ_QCONV_PACK_TP;

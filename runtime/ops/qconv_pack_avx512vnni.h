@@ -241,7 +241,7 @@ FGQ_VNNI_INLINE void qconv_2x32c4(int wk, const fgq_qconv_src *s, const fgq_qwei
     const int64_t K = s->K, Kq = (K + 3) / 4, Kp = 4 * Kq, rb = fgq_qconv_wrow_bytes(K);
     const int64_t G = qw->has_gs ? (qw->group < K ? qw->group : K) : K; /* a multiple of 32, or K */
     uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;                   /* Kp·32 bytes */
-    uint8_t *const wb[2] = { pa + Kp * PK_TP, pa + Kp * PK_TP + rb }; /* Kp + 32 bytes each */
+    uint8_t *const wb[2] = { pa + fgq_qconv_pack_pa_bytes(K), pa + fgq_qconv_pack_pa_bytes(K) + rb }; /* Kp + 32 bytes each */
     (void)p0; /* the tile was packed into work beforehand (fgq_qconv_pack_a__avx512vnni) */
     (void)np;
     vnni_consts c;

@@ -27,7 +27,10 @@
 FGQ_VNNI_FN void fgq_qconv_pack_a__avx512vnni(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx,
                                               uint8_t *work)
 {
-    qconv_pack_a(s, p0, np, a_s8, zx, work + FGQ_QCONV_PACK_SEG_BYTES, (int64_t *)(void *)work);
+    uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;
+    qconv_pack_a(s, p0, np, a_s8, zx, pa, (int64_t *)(void *)work);
+    const int64_t used = (s->K + 3) / 4 * 4 * PK_TP; /* the quads past K up to the 64-k step: zero */
+    memset(pa + used, 0, (size_t)(fgq_qconv_pack_pa_bytes(s->K) - used));
 }
 
 /* Σ_k w[row, k], modulo 2^32. */

@@ -49,6 +49,22 @@ static uint32_t x86_features(void)
     return f;
 }
 
+/* AMX: cpuid leaf 7 edx bits 24 (AMX-TILE) and 25 (AMX-INT8), XCR0 bits 17 (XTILECFG) and 18
+ * (XTILEDATA), on top of the AVX-512 VNNI features. Whether Linux lets this process use the tiles
+ * is a system call away (arch_prctl): the host asks, fgq_model_grant_cpu records its answer. */
+static uint32_t x86_grantable(void)
+{
+    unsigned eax, ebx, ecx, edx;
+    if ((x86_features() & FGQ_CPU_AVX512VNNI) == 0 || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+        return 0;
+    if ((edx & (3u << 24)) != (3u << 24))
+        return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    (void)xhi;
+    return (xlo & (3u << 17)) == (3u << 17) ? FGQ_CPU_AMXINT8 : 0;
+}
+
 int fgq_cpu_has_avx2(void)
 {
     return (x86_features() & FGQ_CPU_AVX2) != 0;
@@ -65,6 +81,15 @@ int fgq_cpu_has_avx512vbmi(void)
 }
 
 #endif
+
+uint32_t fgq_cpu_grantable(void)
+{
+#if defined(__x86_64__)
+    return x86_grantable();
+#else
+    return 0;
+#endif
+}
 
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw)
 {
@@ -340,13 +365,18 @@ const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw)
 }
 #endif
 
-const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows)
+const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint32_t cpu)
 {
     if (op != FGQ_OP_QGEMM && op != FGQ_OP_QCONV)
         return "ref";
-    const uint32_t cpu = fgq_cpu_features();
+    if (cpu == 0)
+        cpu = fgq_cpu_features();
     const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
     if (op == FGQ_OP_QCONV) {
+#if defined(__x86_64__)
+        if ((cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
+            return "qconv_u8s8_32x32c64__amx"; /* per channel, every dtype (qconv.c) */
+#endif
 #if defined(__x86_64__) || defined(__i386__)
         const fgq_qweights qw = { .dtype = (fgq_dtype)w_dtype }; /* per channel: what most of its layers take */
         const fgq_qconv_kernel *c = fgq_qconv_kernel_for(&qw);

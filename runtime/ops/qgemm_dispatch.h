@@ -123,9 +123,10 @@ const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype);
 
 /* Name of the kernel op `op` runs for weights of w_dtype (per channel or
  * groups of 64) and m_rows activation rows (QCONV: a 2-D stride-1 layer)
- * under AUTO on this CPU ("ref" for ops without optimized kernels). For
- * benchmarks' reports. */
-const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows);
+ * under AUTO with CPU features cpu (0: this CPU's, fgq_cpu_features; a host's
+ * grants, FGQ_CPU_AMXINT8, are the caller's to add) ("ref" for ops without
+ * optimized kernels). For benchmarks' reports. */
+const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint32_t cpu);
 
 /* ---- the kernels ---------------------------------------------------------- */
 
@@ -171,6 +172,10 @@ const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i);
  * groups of 32·j codes (or one group over the whole row). A layout test, on every target
  * (the tests sort their cases by it). */
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
+/* 1 when the AMX conv kernel (qconv_u8s8_32x32c64__amx.c) takes qw's layout: without GS any
+ * dtype; with GS where every effective weight min(GS, M)·code fits s8 (W_MMAX times the dtype's
+ * largest |code| <= 127). A layout test, on every target. */
+int fgq_qconv_amx_takes(const fgq_qweights *qw);
 
 /* Reference output stage: fgq_qweights_output + fgq_q_store per value. */
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
@@ -179,18 +184,34 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
 /* The packed conv kernels' tile (x86, below): 32 output positions, K up to
  * FGQ_QCONV_PACK_MAX_K. Working memory they take (`work`, 8-byte aligned, owned
  * by the caller: QCONV's scratch slice): the tile's runs along output rows and each tap's
- * run offsets (FGQ_QCONV_PACK_SEG_BYTES), the packed taps, ⌈K/4⌉·4·32 bytes, then (t2
- * and s4 kernels) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each. On every
+ * run offsets (FGQ_QCONV_PACK_SEG_BYTES), the packed taps (fgq_qconv_pack_pa_bytes), then (t2
+ * and s4 kernels) two decoded weight rows of ⌈K/4⌉·4 + 32 bytes each, then the AMX kernel's
+ * FGQ_QCONV_AMX_WORK. On every
  * target, for the x86-64 profile's figure (fgq_target.h). */
 enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
 /* the runs (4 arrays of TP + 1 int64), then each tap's runs' offsets and masks (up to
  * FGQ_QCONV_PACK_TAP_RUNS of them: int64 + uint32) */
 enum { FGQ_QCONV_PACK_TAP_RUNS = 128 };
 enum { FGQ_QCONV_PACK_SEG_BYTES = 4 * (FGQ_QCONV_PACK_TP + 1) * 8 + FGQ_QCONV_PACK_TAP_RUNS * 12 };
+/* The packed taps: ⌈K/64⌉·64·32 bytes, whole 64-k steps (the quads past K zero) so that the AMX
+ * kernel's tiles read no further. */
+static inline int64_t fgq_qconv_pack_pa_bytes(int64_t K)
+{
+    return (K + 63) / 64 * 64 * FGQ_QCONV_PACK_TP;
+}
+/* The AMX kernel's part of the work, after the decoded rows: one block's results (16 channels ×
+ * 32 positions of int32) where it does not end on the call's rows. */
+enum { FGQ_QCONV_AMX_WORK = 16 * FGQ_QCONV_PACK_TP * 4 };
+/* The AMX kernel's constants per weight row (fgq_qconv_amx_group), and QCONV's scratch for a
+ * group's: groups of up to 1280 channels (MobileNet's and EfficientNet's heads). */
+enum { FGQ_QCONV_AMX_GROUP_ROW = 128, FGQ_QCONV_AMX_GROUP_BYTES = 1280 * FGQ_QCONV_AMX_GROUP_ROW };
+static inline int64_t fgq_qconv_amx_work_off(int64_t K)
+{
+    return FGQ_QCONV_PACK_SEG_BYTES + fgq_qconv_pack_pa_bytes(K) + 2 * ((K + 3) / 4 * 4 + 32);
+}
 static inline int64_t fgq_qconv_pack_work_bytes(int64_t K)
 {
-    const int64_t kp = (K + 3) / 4 * 4;
-    return FGQ_QCONV_PACK_SEG_BYTES + kp * FGQ_QCONV_PACK_TP + 2 * (kp + 32);
+    return fgq_qconv_amx_work_off(K) + FGQ_QCONV_AMX_WORK;
 }
 /* The t2 and s4 kernels (and s8 with GS) also take weight rows decoded
  * beforehand (`wdec`, by their _decode twin: rows of fgq_qconv_wrow_bytes(K)
@@ -364,6 +385,41 @@ typedef struct {
 } fgq_qconv_kernel;
 /* The row for qw's layout (dtype, GS, fgq_qgemm_vnni_fits), or NULL. */
 const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw);
+
+#if defined(__x86_64__)
+/* qconv_u8s8_32x32c64__amx.c — the packed conv tile on AMX tiles (TDPBSUD): 32 output channels ×
+ * 32 positions a step of 64 k, from the tile fgq_qconv_pack_a__avx512vnni packed (its layout is
+ * the B tile's: 16 k-quads × 16 positions × 4 a tile, rows 128 bytes apart) and s8 weight rows
+ * (the A tile's: 16 rows × 64 k). The weights: W's own rows (s8 without GS), or rows that
+ * fgq_qconv_amx_decode wrote (the other layouts fgq_qconv_amx_takes). */
+typedef struct {
+    const uint8_t *rows;   /* row lo's s8 weights (effective: multipliers folded in) */
+    int64_t stride;        /* bytes from one row to the next; each row has K readable bytes */
+    int64_t lo, hi;        /* rows lo .. hi − 1 are readable (hi − lo >= 16): a block of 16 rows
+                            * near the end is read as the 16 that end at hi */
+    const uint8_t *grp;    /* the rows' constants, fgq_qconv_amx_group's (row r at r − lo) */
+} fgq_qconv_amx_w;
+/* Rows j0 .. j0 + n − 1 of qw as effective s8 weights: row i at i·fgq_qconv_wrow_bytes(K), its
+ * int32 Σ_k w right after its ⌈K/4⌉·4 bytes (zero past K); for layouts fgq_qconv_amx_takes
+ * other than s8 without GS (read in place). */
+void fgq_qconv_amx_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
+/* The constants of n weight rows (`stride` apart, K bytes each; c_inline: each row's Σ w follows
+ * its ⌈K/4⌉·4 bytes, as fgq_qconv_amx_decode writes it, else summed here) that the kernel starts
+ * from, FGQ_QCONV_AMX_GROUP_ROW bytes a row into grp: n rows of 16 int32 −zx'·Σ w (the C tiles'
+ * start: the zero-point correction), then n rows of the bytes from ⌊K/64⌋·64 to K, zero to 64
+ * (the last, partial k step's A tile; none when K % 64 is 0). Once per group and slice. */
+void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline, int32_t zxp,
+                         uint8_t *grp);
+/* The tile configuration (8 tiles of 16 rows × 64 bytes) for this thread, before its first
+ * kernel call; _end releases the tile state when the thread is done with it. */
+void fgq_qconv_amx_begin(void);
+void fgq_qconv_amx_end(void);
+/* dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k, r) − zx) for j < nb, r < 32, as the VNNI kernels, with
+ * zx' = zx (u8 X) or zx + 128 (s8) in w->grp; work holds the packed tile
+ * (fgq_qconv_pack_work_bytes(K) bytes); w->lo <= j0, j0 + nb <= w->hi. */
+void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb, int32_t *dot,
+                                  uint8_t *work);
+#endif
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */
 int fgq_cpu_has_avx512vnni(void);

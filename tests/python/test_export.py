@@ -442,7 +442,13 @@ def test_quantized_tiny_models_export_runs_in_ort(tmp_path, shared_dir, name):
     opt = optimized_ops(tmp_path, out)  # every convolution on ORT's int8 kernel (test_s8_export_is_what_ort_fuses)
     n_conv = sum(n.op_type == "Conv" for n in exported.graph.node)
     assert opt.get("QLinearConv", 0) == n_conv and "Conv" not in opt, opt
-    sess = ort_session(out, optimize=True)
+    # ORT 1.23.2's fused int8 kernels on CPUs with AMX (Sapphire Rapids, 2026-12-05) are not ORT's
+    # graph as written: vww's outputs 50 output steps from fgq's and from ORT's own unfused run of the
+    # same file (6), ic's differing between two runs of one session on one input (7 steps). There the
+    # outputs are compared with ORT's run of the graph as written (the QDQ semantics) instead; the
+    # fusion itself is checked above on every CPU.
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    sess = ort_session(out, optimize="amx_int8" not in flags)
     x = rng.uniform(-1, 1, [8] + shape[1:]).astype(np.float32)
     got_ort = ort_per_image(sess, x)
     got_fgq = fgq_run_stacked(tmp_path, q, x, name)

@@ -3,6 +3,7 @@
 #include "run/run_graph.h"
 
 #include "export/fgq_writer.h"
+#include "run/host_cpu.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@ static fgq_status load_and_alloc(fgq_graph_runner *r, const char *name, int name
         }
         return st;
     }
+    fgq_model_grant_cpu(&r->model, fgq_host_cpu_grants()); /* AMX where the OS lets this process use it */
     st = alloc_arena(r, name, err);
     if (st != FGQ_OK)
         fgq_graph_runner_free(r);

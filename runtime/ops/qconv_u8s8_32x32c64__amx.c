@@ -1,0 +1,203 @@
+/*
+ * qconv_u8s8_32x32c64__amx.c — the packed QCONV tile on Intel AMX: 32
+ * output channels × 32 positions, 64 k a step, TDPBSUD (s8 weights × u8
+ * activations, int32 sums). Reference twin: fgq_qconv_dot (QCONV's
+ * reference path); tests/test_qconv_kernels.c compares the op's bytes.
+ *
+ * The tiles (8 of 16 rows × 64 bytes, one configuration for the thread):
+ *   tmm4, tmm5  A: 16 weight rows × 64 k of two channel blocks, read in place
+ *               from the rows (W's own, or the decoded ones) `stride` apart;
+ *   tmm6, tmm7  B: 16 k-quads × (16 positions × 4 k) of the tile's two halves,
+ *               read in place from the packed taps (fgq_qconv_pack_a__avx512vnni:
+ *               pa[q][r][i], 128 bytes a quad, so a half is 64 bytes at stride 128);
+ *   tmm0..tmm3  C: channels × positions, int32, stored straight into dot
+ *               (channel-major, 32 positions a row: stride 128).
+ * A step of 64 k is 4 TDPBSUD of 16·16·64 multiply-adds each. The last,
+ * partial step (K % 64) reads its weight bytes from a 32 × 64 copy, zero past
+ * K (a row's bytes past K may be the next row's, or past W's end), and the
+ * packed quads past K are zero up to the step (the packing's wrapper).
+ *
+ * Exact as the VNNI kernels: TDPBSUD sums in int32 modulo 2^32 (no
+ * saturation), the result Σ_k w·x' − zx'·C with x' = x (u8) or x ^ 0x80 (s8,
+ * zx' = zx + 128) and C = Σ_k w, equal to Σ_k w·(x − zx) by §3.5's bound.
+ * Group multipliers are folded into the weights (fgq_qconv_amx_decode) where
+ * every product fits s8 (fgq_qconv_amx_takes): the same sums, group by group.
+ */
+#include "qgemm_avx512vnni.h"
+#include "qgemm_dispatch.h"
+
+#include <string.h>
+
+int fgq_qconv_amx_takes(const fgq_qweights *qw)
+{
+    if (!qw->has_gs)
+        return 1;
+    int32_t cmax; /* the dtype's largest |code| */
+    switch (qw->dtype) {
+    case FGQ_DT_T2: cmax = 1; break;
+    case FGQ_DT_S2: cmax = 3; break; /* −3, −1, 1, 3 */
+    case FGQ_DT_S3: cmax = 4; break;
+    case FGQ_DT_S4: cmax = 8; break;
+    default: cmax = 128; break;
+    }
+    return (int64_t)qw->mmax * cmax <= 127;
+}
+
+#if defined(__x86_64__)
+
+#define FGQ_AMX_FN __attribute__((target(FGQ_VNNI_TARGET ",amx-tile,amx-int8")))
+
+/* Palette 1; tiles 0..7 of 16 rows × 64 bytes (the layout of the XTILECFG area: palette, start
+ * row, 14 reserved bytes, 16 colsb words, 16 row counts). */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_cfg;
+static const amx_cfg qconv_amx_cfg __attribute__((aligned(64))) = {
+    1, 0, { 0 }, { 64, 64, 64, 64, 64, 64, 64, 64 }, { 16, 16, 16, 16, 16, 16, 16, 16 }
+};
+
+FGQ_AMX_FN void fgq_qconv_amx_begin(void)
+{
+    _tile_loadconfig(&qconv_amx_cfg);
+}
+
+FGQ_AMX_FN void fgq_qconv_amx_end(void)
+{
+    _tile_release();
+}
+
+FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline,
+                                     int32_t zxp, uint8_t *grp)
+{
+    const __m256i ones = _mm256_set1_epi8(1);
+    const int64_t kf = K / 64 * 64, kt = K % 64, Kp = (K + 3) / 4 * 4;
+    int32_t *init = (int32_t *)(void *)grp;
+    uint8_t *tail = grp + n * 64;
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *w = rows + i * stride;
+        int32_t c;
+        if (c_inline) {
+            memcpy(&c, w + Kp, 4);
+        } else {
+            __m256i acc = _mm256_setzero_si256();
+            for (int64_t k = 0; k < K; k += 32)
+                VNNI_DP(acc, ones, _mm256_maskz_loadu_epi8(vnni_mask(k, K), w + k));
+            c = vnni_hsum(acc);
+        }
+        _mm512_storeu_si512(init + 16 * i, _mm512_set1_epi32((int32_t)(0u - (uint32_t)zxp * (uint32_t)c)));
+        if (kt != 0)
+            _mm512_storeu_si512(tail + 64 * i, _mm512_maskz_loadu_epi8(((__mmask64)1 << kt) - 1, w + kf));
+    }
+}
+
+void fgq_qconv_amx_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
+{
+    switch (qw->dtype) { /* the codes, as the VNNI kernels decode them (their C is recomputed below) */
+    case FGQ_DT_S4: fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
+    case FGQ_DT_S3: fgq_qconv_u8s3_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
+    case FGQ_DT_S2: fgq_qconv_u8s2_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
+    default: fgq_qconv_u8t2_2x32c4__avx512vnni_decode(qw, j0, n, dst); break; /* t2, s8 with GS */
+    }
+    const int64_t K = qw->k, Kp = (K + 3) / 4 * 4, rb = fgq_qconv_wrow_bytes(K);
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t *row = dst + i * rb;
+        const uint8_t *m = qw->has_gs ? qw->gs + (j0 + i) * qw->n_groups * qw->n_alpha : NULL;
+        uint32_t c = 0;
+        for (int64_t k = 0; k < K; k++) {
+            int32_t w = (int8_t)row[k];
+            if (m != NULL) { /* fold min(GS, M) in: m⁺ for positive codes, m⁻ for negative (n_alpha 2) */
+                const uint8_t *mg = m + (k / qw->group) * qw->n_alpha;
+                const int32_t mp = mg[qw->n_alpha == 2 && w < 0 ? 1 : 0];
+                w *= mp < qw->mmax ? mp : qw->mmax;
+                row[k] = (uint8_t)(int8_t)w; /* |w| <= 127: fgq_qconv_amx_takes */
+            }
+            c += (uint32_t)w;
+        }
+        memcpy(row + Kp, &c, 4);
+    }
+}
+
+/* The first of the 16 rows read for a block starting at row j: j, or the 16 that end at w->hi. */
+static inline int64_t amx_start(const fgq_qconv_amx_w *w, int64_t j)
+{
+    return j + 16 <= w->hi ? j : w->hi - 16;
+}
+
+/* C tiles ta (positions 0-15) and tb (16-31) of the block whose rows start at `start`, for
+ * channels j .. j + n − 1 (relative to the call's j0: rows jr ..), into dot. */
+#define AMX_STORE(ta, tb, start, j, n, jr)                                                                   \
+    do {                                                                                                     \
+        if ((start) == (j) && (n) == 16) {                                                                   \
+            _tile_stored(ta, dot + (jr) * FGQ_QCONV_PACK_TP, LD);                                            \
+            _tile_stored(tb, dot + (jr) * FGQ_QCONV_PACK_TP + 16, LD);                                       \
+        } else {                                                                                             \
+            _tile_stored(ta, tmp, LD);                                                                       \
+            _tile_stored(tb, tmp + 16, LD);                                                                  \
+            memcpy(dot + (jr) * FGQ_QCONV_PACK_TP, tmp + ((j) - (start)) * FGQ_QCONV_PACK_TP,                \
+                   (size_t)(n) * FGQ_QCONV_PACK_TP * 4);                                                     \
+        }                                                                                                    \
+    } while (0)
+
+FGQ_AMX_FN void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb,
+                                             int32_t *dot, uint8_t *work)
+{
+    enum { QB = 16 * 4 * FGQ_QCONV_PACK_TP, LD = 4 * FGQ_QCONV_PACK_TP }; /* packed bytes a 64-k step; dot's stride */
+    const int64_t kf = K / 64, kt = K % 64;
+    const uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;
+    int32_t *tmp = (int32_t *)(void *)(work + fgq_qconv_amx_work_off(K)); /* 16 × 32 int32 */
+    const int32_t *init = (const int32_t *)(const void *)w->grp;
+    const uint8_t *tail = w->grp + (w->hi - w->lo) * 64;
+    for (int64_t jb = 0; jb < nb; jb += 32) {
+        const int64_t ja = j0 + jb, n0 = nb - jb < 16 ? nb - jb : 16, n1 = nb - jb - 16 < 16 ? nb - jb - 16 : 16;
+        const int64_t s0 = amx_start(w, ja) - w->lo, s1 = amx_start(w, ja + 16) - w->lo;
+        const uint8_t *a0 = w->rows + s0 * w->stride, *a1 = w->rows + s1 * w->stride;
+        _tile_loadd(0, init + 16 * s0, 64); /* −zx'·C: the sums start from the correction */
+        _tile_loadd(1, init + 16 * s0, 64);
+        if (n1 > 0) {
+            _tile_loadd(2, init + 16 * s1, 64);
+            _tile_loadd(3, init + 16 * s1, 64);
+            for (int64_t kk = 0; kk < kf; kk++) {
+                _tile_loadd(6, pa + kk * QB, LD);
+                _tile_loadd(7, pa + kk * QB + 64, LD);
+                _tile_loadd(4, a0 + kk * 64, w->stride);
+                _tile_loadd(5, a1 + kk * 64, w->stride);
+                _tile_dpbsud(0, 4, 6);
+                _tile_dpbsud(1, 4, 7);
+                _tile_dpbsud(2, 5, 6);
+                _tile_dpbsud(3, 5, 7);
+            }
+            if (kt != 0) {
+                _tile_loadd(6, pa + kf * QB, LD);
+                _tile_loadd(7, pa + kf * QB + 64, LD);
+                _tile_loadd(4, tail + 64 * s0, 64);
+                _tile_loadd(5, tail + 64 * s1, 64);
+                _tile_dpbsud(0, 4, 6);
+                _tile_dpbsud(1, 4, 7);
+                _tile_dpbsud(2, 5, 6);
+                _tile_dpbsud(3, 5, 7);
+            }
+            AMX_STORE(0, 1, s0 + w->lo, ja, n0, jb);
+            AMX_STORE(2, 3, s1 + w->lo, ja + 16, n1, jb + 16);
+        } else {
+            for (int64_t kk = 0; kk < kf; kk++) {
+                _tile_loadd(6, pa + kk * QB, LD);
+                _tile_loadd(7, pa + kk * QB + 64, LD);
+                _tile_loadd(4, a0 + kk * 64, w->stride);
+                _tile_dpbsud(0, 4, 6);
+                _tile_dpbsud(1, 4, 7);
+            }
+            if (kt != 0) {
+                _tile_loadd(6, pa + kf * QB, LD);
+                _tile_loadd(7, pa + kf * QB + 64, LD);
+                _tile_loadd(4, tail + 64 * s0, 64);
+                _tile_dpbsud(0, 4, 6);
+                _tile_dpbsud(1, 4, 7);
+            }
+            AMX_STORE(0, 1, s0 + w->lo, ja, n0, jb);
+        }
+    }
+}
+
+#endif /* x86-64 */
