@@ -201,10 +201,10 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
 #else
     const int amx = 0;
 #endif
-    p->packable = target->qconv_packed && (conv != NULL || amx) && sp->in[0] == 1 && sp->kernel[0] == 1 &&
-                  sp->out[0] == 1 && sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2) &&
-                  K <= FGQ_QCONV_PACK_MAX_K;
-    p->amx = p->packable && amx;
+    const int geo = target->qconv_packed && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
+                    sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2);
+    p->amx = geo && amx && K <= FGQ_QCONV_AMX_MAX_K;
+    p->packable = p->amx || (geo && conv != NULL && K <= FGQ_QCONV_PACK_MAX_K);
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
         tp_dot = FGQ_QCONV_PACK_TP;
     uint64_t off = 0;
@@ -869,7 +869,8 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     const uint32_t cpu = fgq_node_cpu(node);
     const int s2_ok = s->geom.sp.stride[2] == 1 || (cpu & FGQ_CPU_AVX512VBMI) != 0;
     t.conv = fgq_qconv_kernel_for(&s->qw);
-    t.packed = t.p.packable && t.conv != NULL && (cpu & t.conv->needs) == t.conv->needs && s2_ok;
+    t.packed = t.p.packable && t.conv != NULL && (cpu & t.conv->needs) == t.conv->needs && s2_ok &&
+               s->geom.k <= FGQ_QCONV_PACK_MAX_K;
 #if defined(__x86_64__)
     /* AMX where the host granted it (fgq_model_grant_cpu): s8 rows in place, other layouts decoded
      * once a slice into the row cache (where it fits) */

@@ -189,6 +189,8 @@ void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const 
  * FGQ_QCONV_AMX_WORK. On every
  * target, for the x86-64 profile's figure (fgq_target.h). */
 enum { FGQ_QCONV_PACK_TP = 32, FGQ_QCONV_PACK_MAX_K = 1536 };
+/* The AMX kernel's K limit: ResNet's 3 x 3 x 512 layers (the VNNI ones gained nothing past 1536) */
+enum { FGQ_QCONV_AMX_MAX_K = 4608 };
 /* the runs (4 arrays of TP + 1 int64), then each tap's runs' offsets and masks (up to
  * FGQ_QCONV_PACK_TAP_RUNS of them: int64 + uint32) */
 enum { FGQ_QCONV_PACK_TAP_RUNS = 128 };
