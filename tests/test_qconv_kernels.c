@@ -81,7 +81,11 @@ static void make_case(ccase *c, int it, int mode)
     c->ns = mode == 3 ? 2 : mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
     c->n = rin(1, 2);
     const int gp = mode == 1 ? 0 : packed ? 1 + (int)(rnd() % 3) : (int)(rnd() % 4);
-    const int64_t cg = rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96), mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
+    /* one packed 2-D case in 25 deep: 3 x 3 over 170-520 channels, K 1530-4680 (the AMX kernel's
+     * reach past the VNNI ones' 1536, and past its own 4608: im2col) on small planes */
+    const int deep = mode == 2 && it % 25 == 7;
+    const int64_t cg = deep ? rin(170, 520) : rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96),
+                  mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
     if (gp == 0) { /* depthwise */
         c->g = c->c = c->m = rin(1, 24);
     } else {
@@ -99,7 +103,7 @@ static void make_case(ccase *c, int it, int mode)
     const int wide = c->ns == 2 && (mode == 1 || mode == 2) && it % 10 == 3;
     for (int i = 0; i < c->ns; i++) {
         const int j = 3 - c->ns + i;
-        c->k[j] = wide ? rin(1, 7) : rin(1, c->ns == 3 ? 2 : 3);
+        c->k[j] = deep && c->ns == 2 ? 3 : wide ? rin(1, 7) : rin(1, c->ns == 3 ? 2 : 3);
         c->s[j] = rnd() % 3 == 0 ? 2 : 1; /* stride 2 along W: the VBMI packing */
         c->d[j] = rnd() % 5 == 0 ? 2 : 1;
         c->pb[j] = wide ? rin(0, 3) : rin(0, 2);
@@ -109,7 +113,8 @@ static void make_case(ccase *c, int it, int mode)
          * times runs pass the packing's per-tap table (FGQ_QCONV_PACK_TAP_RUNS) and it works per k */
         const int tall = it % 20 == 13;
         c->in[j] = wide ? (j == 2 ? (tall ? rin(2, 8) : rin(40, 150)) : (tall ? rin(8, 20) : rin(1, 8)))
-                        : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
+                   : deep ? rin(3, 7)
+                          : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
         if (c->in[j] + c->pb[j] + c->pe[j] < ext)
             c->in[j] = ext;
         c->out[j] = (c->in[j] + c->pb[j] + c->pe[j] - ext) / c->s[j] + 1;
@@ -282,7 +287,7 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0,
-        stride2 = 0, masked_runs = 0, amx_runs = 0, amx_layers = 0;
+        stride2 = 0, masked_runs = 0, amx_runs = 0, amx_layers = 0, amx_deep = 0;
     const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
     /* AMX where the OS grants this process the tile state: every case once more with it, 1 and 2
      * threads (the kernels take their layouts; the others run as before) */
@@ -344,7 +349,9 @@ static void test_qconv_random(void)
         qw.k = c.kk;
         qw.dtype = c.wdt;
         qw.mmax = c.mmax;
-        amx_layers += c.g != c.m && fgq_qconv_amx_takes(&qw) && c.m / c.g >= 16 && it / per_kind >= 2;
+        const int amx_layer = c.g != c.m && fgq_qconv_amx_takes(&qw) && c.m / c.g >= 16 && it / per_kind >= 2;
+        amx_layers += amx_layer;
+        amx_deep += amx_layer && c.kk > FGQ_QCONV_PACK_MAX_K && c.kk <= FGQ_QCONV_AMX_MAX_K;
         if (c.g == c.c && c.g == c.m)
             depthwise++;
         else if (fgq_qgemm_vnni_fits(&qw)) {
@@ -376,9 +383,10 @@ static void test_qconv_random(void)
 #endif
     CHECK(pointwise >= per_kind / 2 && stride2 >= per_kind / 5);
     printf("  %d runs under a smaller CPU's features\n", masked_runs);
-    CHECK(amx_layers >= per_kind / 2); /* packed-conv cases in the AMX kernel's layouts */
+    CHECK(amx_layers >= per_kind / 2 && amx_deep >= per_kind / 200); /* packed-conv cases in the AMX kernel's layouts */
     if (amx != 0)
-        printf("  %d runs with AMX; %d packed-conv cases in its layouts\n", amx_runs, amx_layers);
+        printf("  %d runs with AMX; %d packed-conv cases in its layouts (%d with K past the VNNI kernels')\n", amx_runs,
+               amx_layers, amx_deep);
     else
         printf("  AMX: SKIPPED (the CPU or the OS does not grant it; %d packed-conv cases in its layouts)\n",
                amx_layers);
