@@ -55,14 +55,16 @@
 /* runtime/ops/qgemm_dispatch.h (not a public header): the kernel op `op`
  * runs for weights of dtype w_dtype under FGQ_KERNELS_AUTO. Weak, so a runtime
  * without it still links (the name is then "ref"). */
-extern const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint32_t cpu) __attribute__((weak));
+extern const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int64_t m_rows, uint32_t cpu)
+    __attribute__((weak));
 
-static const char *kernel_name(uint32_t op, fgq_dtype w_dtype, int64_t m_rows, int32_t kernels, uint32_t cpu)
+static const char *kernel_name(uint32_t op, fgq_dtype w_dtype, int32_t w_mmax, int64_t m_rows, int32_t kernels,
+                               uint32_t cpu)
 {
     if (kernels == FGQ_KERNELS_REF)
         return "ref";
     if (fgq_q_kernel_name != NULL) {
-        const char *s = fgq_q_kernel_name(op, (int32_t)w_dtype, m_rows, cpu);
+        const char *s = fgq_q_kernel_name(op, (int32_t)w_dtype, w_mmax, m_rows, cpu);
         if (s != NULL)
             return s;
     }
@@ -635,11 +637,7 @@ int main(int argc, char **argv)
                  fgq_dtype_name(pw.dtype), (long long)pol.group);
     else
         snprintf(label, sizeof label, "fgq-%s", fgq_dtype_name(pw.dtype));
-    /* the AMX conv kernel takes group multipliers only where each one times a code fits s8 */
-    const int32_t cmax = pw.dtype == FGQ_DT_T2 ? 1 : pw.dtype == FGQ_DT_S2 ? 3 : pw.dtype == FGQ_DT_S3 ? 4
-                         : pw.dtype == FGQ_DT_S4 ? 8 : 128;
-    const uint32_t name_cpu = has_gs && (int64_t)mmax * cmax > 127 ? node.cpu & ~(uint32_t)FGQ_CPU_AMXINT8 : node.cpu;
-    const char *kname = kernel_name(op, pw.dtype, M, kernels, name_cpu);
+    const char *kname = kernel_name(op, pw.dtype, has_gs ? mmax : 0, M, kernels, node.cpu);
     if (json)
         printf("{\"shape\": \"%s\", \"m\": %lld, \"k\": %lld, \"n\": %lld, \"threads\": %d, \"impl\": \"%s\", "
                "\"kernel\": \"%s\", \"weights\": \"%s\", \"gops\": %.4f, \"ms\": %.4f, \"reps\": %d, "

@@ -287,7 +287,7 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0,
-        stride2 = 0, masked_runs = 0, amx_runs = 0, amx_layers = 0, amx_deep = 0;
+        stride2 = 0, masked_runs = 0, amx_runs = 0, amx_layers = 0, amx_deep = 0, fold_layers = 0;
     const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
     /* AMX where the OS grants this process the tile state: every case once more with it, 1 and 2
      * threads (the kernels take their layouts; the others run as before) */
@@ -349,9 +349,13 @@ static void test_qconv_random(void)
         qw.k = c.kk;
         qw.dtype = c.wdt;
         qw.mmax = c.mmax;
-        const int amx_layer = c.g != c.m && fgq_qconv_amx_takes(&qw) && c.m / c.g >= 16 && it / per_kind >= 2;
+        const int amx_layer = c.g != c.m && fgq_qweights_fold_s8(&qw) && c.m / c.g >= 16 && it / per_kind >= 2;
         amx_layers += amx_layer;
         amx_deep += amx_layer && c.kk > FGQ_QCONV_PACK_MAX_K && c.kk <= FGQ_QCONV_AMX_MAX_K;
+        /* the rows decoded to s8 with their multipliers, on the s8 VNNI kernel (without AMX) */
+        qw.has_gs = c.has_gs;
+        fold_layers += c.g != c.m && it / per_kind >= 2 && fgq_qweights_fold_s8(&qw) && (c.wdt != FGQ_DT_S8 || c.has_gs) &&
+                       c.kk <= FGQ_QCONV_PACK_MAX_K && fgq_qconv_wcache_bytes(c.kk, c.m / c.g) > 0;
         if (c.g == c.c && c.g == c.m)
             depthwise++;
         else if (fgq_qgemm_vnni_fits(&qw)) {
@@ -375,15 +379,28 @@ static void test_qconv_random(void)
     CHECK(vnni >= per_kind * 23 / 20 && other >= per_kind / 10 && depthwise >= per_kind);
     CHECK(packed_s4 >= per_kind / 8 && packed_s3 >= per_kind / 8 && packed_s2 >= per_kind / 8);
 #if defined(__x86_64__) || defined(__i386__)
-    /* the s4 layers of the packed set run qconv_u8s4_2x32c4__avx512vnni where the CPU has VNNI */
-    if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI)
-        CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S4, 64, 0), "qconv_u8s4_2x32c4__avx512vnni") == 0 &&
-              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 64, 0), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
-              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 64, 0), "qconv_u8s2_2x32c4__avx512vnni") == 0);
+    /* where the CPU has VNNI (and no AMX is granted): per-channel sub-byte layers and ternary with
+     * multipliers up to 127 run the s8 kernel over their decoded rows, groups whose multipliers times
+     * codes pass int8 the grouped kernels of their dtype */
+    if (fgq_cpu_features() & FGQ_CPU_AVX512VNNI) {
+        const char *s8k = "qconv_u8s8_4x32c4__avx512vnni";
+        CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S4, 0, 64, 0), s8k) == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 0, 64, 0), s8k) == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_T2, 127, 64, 0), s8k) == 0);
+        CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S4, 255, 64, 0), "qconv_u8s4_2x32c4__avx512vnni") == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S3, 255, 64, 0), "qconv_u8s3_2x32c4__avx512vnni") == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_S2, 255, 64, 0), "qconv_u8s2_2x32c4__avx512vnni") == 0 &&
+              strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_T2, 255, 64, 0), "qconv_u8t2_2x32c4__avx512vnni") == 0);
+    }
+    if ((fgq_cpu_features() | amx) & FGQ_CPU_AMXINT8)
+        CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QCONV, FGQ_DT_T2, 127, 64, fgq_cpu_features() | amx),
+                     "qconv_u8s8_32x32c64__amx") == 0);
 #endif
     CHECK(pointwise >= per_kind / 2 && stride2 >= per_kind / 5);
     printf("  %d runs under a smaller CPU's features\n", masked_runs);
     CHECK(amx_layers >= per_kind / 2 && amx_deep >= per_kind / 200); /* packed-conv cases in the AMX kernel's layouts */
+    CHECK(fold_layers >= per_kind / 2);
+    printf("  %d packed-conv cases whose rows decode to s8, multipliers folded in\n", fold_layers);
     if (amx != 0)
         printf("  %d runs with AMX; %d packed-conv cases in its layouts (%d with K past the VNNI kernels')\n", amx_runs,
                amx_layers, amx_deep);

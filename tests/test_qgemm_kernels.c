@@ -388,8 +388,8 @@ static void test_kernels_random(void)
     CHECK(strcmp(fgq_qgemm_kernel_select(FGQ_DT_T2, FGQ_KERNELS_AUTO, cpu, NULL)->name,
                  has_mm ? "qgemm_u8t2_2x4c8__neoni8mm" : has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
     /* the name benchmarks report: one activation row runs the I8MM row's SDOT dot */
-    CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_T2, 1, 0), has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
-    CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_S8, 8, 0),
+    CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_T2, 0, 1, 0), has_dp ? "qgemm_u8t2_1x4c16__neondot" : "ref") == 0);
+    CHECK(strcmp(fgq_q_kernel_name(FGQ_OP_QGEMM, FGQ_DT_S8, 0, 8, 0),
                  has_mm ? "qgemm_u8s8_2x4c8__neoni8mm" : has_dp ? "qgemm_u8s8_1x4c16__neondot" : "ref") == 0);
 #else
     CHECK(tried >= 5); /* at least the five AVX2 kernels (main skips CPUs without AVX2) */

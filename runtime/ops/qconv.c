@@ -153,6 +153,8 @@ typedef struct {
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
     int wcache;                   /* packable by a kernel with `decode`: the group's rows decoded once a slice */
     int amx;                      /* x86-64, packable: the AMX kernel takes the weights (the CPU decides) */
+    int fold;                     /* x86-64, packable: rows decoded to s8, multipliers folded in, for the s8 VNNI
+                                   * kernel (fgq_qweights_fold_s8; GS or not s8; in the row cache) */
     uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, agrp, bytes; /* offsets in the slice; its size */
 } qconv_gemm_plan;
 
@@ -193,18 +195,21 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
 #else
     const void *conv = NULL;
 #endif
-    /* x86-64: the AMX kernel, where the CPU has it, for its layouts (fgq_qconv_amx_takes) and groups
+    /* x86-64: the AMX kernel, where the CPU has it, for its layouts (fgq_qweights_fold_s8) and groups
      * of 16+ channels (a block of 16 weight rows is read in place) whose constants fit
      * FGQ_QCONV_AMX_GROUP_BYTES */
 #if defined(__x86_64__)
-    const int amx = fgq_qconv_amx_takes(&s->qw) && mg >= 16 && mg * FGQ_QCONV_AMX_GROUP_ROW <= FGQ_QCONV_AMX_GROUP_BYTES;
+    const int s8rows = fgq_qweights_fold_s8(&s->qw);
+    const int amx = s8rows && mg >= 16 && mg * FGQ_QCONV_AMX_GROUP_ROW <= FGQ_QCONV_AMX_GROUP_BYTES;
+    const int fold = s8rows && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs) && fgq_qconv_wcache_bytes(K, mg) > 0;
 #else
-    const int amx = 0;
+    const int amx = 0, fold = 0;
 #endif
     const int geo = target->qconv_packed && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
                     sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2);
     p->amx = geo && amx && K <= FGQ_QCONV_AMX_MAX_K;
-    p->packable = p->amx || (geo && conv != NULL && K <= FGQ_QCONV_PACK_MAX_K);
+    p->fold = geo && fold && K <= FGQ_QCONV_PACK_MAX_K;
+    p->packable = p->amx || p->fold || (geo && conv != NULL && K <= FGQ_QCONV_PACK_MAX_K);
     if (p->packable && tp_dot < FGQ_QCONV_PACK_TP)
         tp_dot = FGQ_QCONV_PACK_TP;
     uint64_t off = 0;
@@ -223,7 +228,7 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     /* the packed kernels with a decode (all but s8 per channel): the group's weight rows decoded once for all its
      * tiles in the slice, where they fit (fgq_qconv_wcache_bytes) */
 #if defined(__x86_64__) || defined(__i386__)
-    const int decodes = (conv != NULL && conv->decode != NULL) || (amx && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs));
+    const int decodes = (conv != NULL && conv->decode != NULL) || p->fold || (amx && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs));
     p->wcache = p->packable && decodes && fgq_qconv_wcache_bytes(K, mg) > 0;
 #endif
     p->wrows = off;
@@ -244,6 +249,7 @@ typedef struct {
     int32_t zx, zy, qmin, qmax;
     int packed;                   /* the packed VNNI conv kernels instead of im2col + GEMM */
     int amx;                      /* packed, on the AMX kernel */
+    int fold;                     /* packed, on the s8 VNNI kernel over rows decoded with their multipliers */
 #if defined(__x86_64__) || defined(__i386__)
     const fgq_qconv_kernel *conv; /* the packed kernel, when packed */
 #endif
@@ -412,7 +418,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 };
                 if (decoded != grp) { /* the group's rows (decoded where they are not s8 per channel), constants */
                     if (wrows != NULL)
-                        fgq_qconv_amx_decode(qw, grp * mg, mg, wrows);
+                        fgq_qconv_fold_decode(qw, grp * mg, mg, wrows);
                     fgq_qconv_amx_group(aw.rows, aw.stride, mg, K, wrows != NULL, t->x_s8 ? t->zx + 128 : t->zx,
                                         ws + t->p.agrp);
                     decoded = grp;
@@ -421,6 +427,23 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 for (int64_t jb = jb0; jb < jb1; jb += JB) {
                     const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
                     fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, dot, ws + t->p.work);
+                    fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin,
+                                                  t->qmax, t->y + ((n * qw->rows + j0) * t->p.positions + p0),
+                                                  t->p.positions, t->y_s8);
+                }
+                continue;
+            }
+            if (t->fold) { /* the group's rows as s8 (multipliers folded in), through the s8 kernel */
+                if (decoded != grp) {
+                    fgq_qconv_fold_decode(qw, grp * mg, mg, wrows);
+                    decoded = grp;
+                }
+                const fgq_qweights rows = { .dtype = FGQ_DT_S8, .rows = mg, .k = K, .row_bytes = fgq_qconv_wrow_bytes(K),
+                                            .group = K, .n_groups = 1, .n_alpha = 1, .mmax = 1, .codes = wrows };
+                fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work);
+                for (int64_t jb = jb0; jb < jb1; jb += JB) {
+                    const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
+                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, &rows, jb, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
                     fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin,
                                                   t->qmax, t->y + ((n * qw->rows + j0) * t->p.positions + p0),
                                                   t->p.positions, t->y_s8);
@@ -877,7 +900,10 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     const uint32_t amx_needs = FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI;
     t.amx = t.p.amx && (cpu & amx_needs) == amx_needs && s2_ok &&
             ((s->qw.dtype == FGQ_DT_S8 && !s->qw.has_gs) || t.p.wcache);
-    t.packed = t.packed || t.amx;
+    /* else decoded rows, multipliers folded in, through the s8 VNNI kernel: no multiply per group, 4
+     * channels a pass where the grouped kernel does 2 (and group layouts it does not take, groups of 4) */
+    t.fold = !t.amx && t.p.fold && t.p.wcache && (cpu & FGQ_CPU_AVX512VNNI) != 0 && s2_ok;
+    t.packed = t.packed || t.amx || t.fold;
 #endif
     if (t.packed) {
         t.p.padded = 0;

@@ -20,15 +20,15 @@
  * Exact as the VNNI kernels: TDPBSUD sums in int32 modulo 2^32 (no
  * saturation), the result Σ_k w·x' − zx'·C with x' = x (u8) or x ^ 0x80 (s8,
  * zx' = zx + 128) and C = Σ_k w, equal to Σ_k w·(x − zx) by §3.5's bound.
- * Group multipliers are folded into the weights (fgq_qconv_amx_decode) where
- * every product fits s8 (fgq_qconv_amx_takes): the same sums, group by group.
+ * Group multipliers are folded into the weights (fgq_qconv_fold_decode) where
+ * every product fits s8 (fgq_qweights_fold_s8): the same sums, group by group.
  */
 #include "qgemm_avx512vnni.h"
 #include "qgemm_dispatch.h"
 
 #include <string.h>
 
-int fgq_qconv_amx_takes(const fgq_qweights *qw)
+int fgq_qweights_fold_s8(const fgq_qweights *qw)
 {
     if (!qw->has_gs)
         return 1;
@@ -92,7 +92,7 @@ FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_
     }
 }
 
-void fgq_qconv_amx_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
+void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
 {
     switch (qw->dtype) { /* the codes, as the VNNI kernels decode them (their C is recomputed below) */
     case FGQ_DT_S4: fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
@@ -111,7 +111,7 @@ void fgq_qconv_amx_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t
                 const uint8_t *mg = m + (k / qw->group) * qw->n_alpha;
                 const int32_t mp = mg[qw->n_alpha == 2 && w < 0 ? 1 : 0];
                 w *= mp < qw->mmax ? mp : qw->mmax;
-                row[k] = (uint8_t)(int8_t)w; /* |w| <= 127: fgq_qconv_amx_takes */
+                row[k] = (uint8_t)(int8_t)w; /* |w| <= 127: fgq_qweights_fold_s8 */
             }
             c += (uint32_t)w;
         }

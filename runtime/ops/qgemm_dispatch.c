@@ -365,7 +365,7 @@ const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw)
 }
 #endif
 
-const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint32_t cpu)
+const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int64_t m_rows, uint32_t cpu)
 {
     if (op != FGQ_OP_QGEMM && op != FGQ_OP_QCONV)
         return "ref";
@@ -373,12 +373,19 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint
         cpu = fgq_cpu_features();
     const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
     if (op == FGQ_OP_QCONV) {
+        /* per channel, or groups of 64 with multipliers up to w_mmax */
+        const fgq_qweights qw = { .dtype = (fgq_dtype)w_dtype, .k = 576, .group = w_mmax > 0 ? 64 : 576,
+                                  .n_groups = w_mmax > 0 ? 9 : 1, .n_alpha = 1, .mmax = w_mmax > 0 ? w_mmax : 1,
+                                  .has_gs = w_mmax > 0 };
+        (void)qw;
 #if defined(__x86_64__)
-        if ((cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
-            return "qconv_u8s8_32x32c64__amx"; /* per channel, every dtype (qconv.c) */
+        const int s8rows = fgq_qweights_fold_s8(&qw);
+        if (s8rows && (cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
+            return "qconv_u8s8_32x32c64__amx"; /* qconv.c */
+        if (s8rows && (qw.dtype != FGQ_DT_S8 || qw.has_gs) && (cpu & FGQ_CPU_AVX512VNNI) != 0)
+            return "qconv_u8s8_4x32c4__avx512vnni"; /* over the rows decoded to s8 (qconv.c) */
 #endif
 #if defined(__x86_64__) || defined(__i386__)
-        const fgq_qweights qw = { .dtype = (fgq_dtype)w_dtype }; /* per channel: what most of its layers take */
         const fgq_qconv_kernel *c = fgq_qconv_kernel_for(&qw);
         if (c != NULL && (cpu & c->needs) == c->needs)
             return c->name;

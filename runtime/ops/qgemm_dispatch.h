@@ -121,12 +121,13 @@ uint32_t fgq_node_cpu(const fgq_node_view *node);
 /* Name of the kernel `node` (a QGEMM) runs for weights of w_dtype. */
 const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype);
 
-/* Name of the kernel op `op` runs for weights of w_dtype (per channel or
- * groups of 64) and m_rows activation rows (QCONV: a 2-D stride-1 layer)
- * under AUTO with CPU features cpu (0: this CPU's, fgq_cpu_features; a host's
- * grants, FGQ_CPU_AMXINT8, are the caller's to add) ("ref" for ops without
- * optimized kernels). For benchmarks' reports. */
-const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int64_t m_rows, uint32_t cpu);
+/* Name of the kernel op `op` runs for weights of w_dtype (per channel when
+ * w_mmax is 0, else groups of 64 with multipliers up to w_mmax) and m_rows
+ * activation rows (QCONV: a 2-D stride-1 layer of K 576) under AUTO with CPU
+ * features cpu (0: this CPU's, fgq_cpu_features; a host's grants,
+ * FGQ_CPU_AMXINT8, are the caller's to add) ("ref" for ops without optimized
+ * kernels). For benchmarks' reports. */
+const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int64_t m_rows, uint32_t cpu);
 
 /* ---- the kernels ---------------------------------------------------------- */
 
@@ -172,10 +173,12 @@ const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i);
  * groups of 32·j codes (or one group over the whole row). A layout test, on every target
  * (the tests sort their cases by it). */
 int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
-/* 1 when the AMX conv kernel (qconv_u8s8_32x32c64__amx.c) takes qw's layout: without GS any
- * dtype; with GS where every effective weight min(GS, M)·code fits s8 (W_MMAX times the dtype's
- * largest |code| <= 127). A layout test, on every target. */
-int fgq_qconv_amx_takes(const fgq_qweights *qw);
+/* 1 when qw's rows decode to s8 weights, its group multipliers folded in: without GS any dtype;
+ * with GS where every effective weight min(GS, M)·code fits s8 (W_MMAX times the dtype's largest
+ * |code| <= 127; ternary files hold multipliers up to 127 for this). The AMX conv kernel takes
+ * these layouts, and the s8 VNNI conv kernel the decoded rows of those with GS or not s8
+ * (qconv.c). A layout test, on every target. */
+int fgq_qweights_fold_s8(const fgq_qweights *qw);
 
 /* Reference output stage: fgq_qweights_output + fgq_q_store per value. */
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
@@ -393,7 +396,7 @@ const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw);
  * 32 positions a step of 64 k, from the tile fgq_qconv_pack_a__avx512vnni packed (its layout is
  * the B tile's: 16 k-quads × 16 positions × 4 a tile, rows 128 bytes apart) and s8 weight rows
  * (the A tile's: 16 rows × 64 k). The weights: W's own rows (s8 without GS), or rows that
- * fgq_qconv_amx_decode wrote (the other layouts fgq_qconv_amx_takes). */
+ * fgq_qconv_fold_decode wrote (the other layouts fgq_qweights_fold_s8). */
 typedef struct {
     const uint8_t *rows;   /* row lo's s8 weights (effective: multipliers folded in) */
     int64_t stride;        /* bytes from one row to the next; each row has K readable bytes */
@@ -402,11 +405,11 @@ typedef struct {
     const uint8_t *grp;    /* the rows' constants, fgq_qconv_amx_group's (row r at r − lo) */
 } fgq_qconv_amx_w;
 /* Rows j0 .. j0 + n − 1 of qw as effective s8 weights: row i at i·fgq_qconv_wrow_bytes(K), its
- * int32 Σ_k w right after its ⌈K/4⌉·4 bytes (zero past K); for layouts fgq_qconv_amx_takes
+ * int32 Σ_k w right after its ⌈K/4⌉·4 bytes (zero past K); for layouts fgq_qweights_fold_s8
  * other than s8 without GS (read in place). */
-void fgq_qconv_amx_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
+void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 /* The constants of n weight rows (`stride` apart, K bytes each; c_inline: each row's Σ w follows
- * its ⌈K/4⌉·4 bytes, as fgq_qconv_amx_decode writes it, else summed here) that the kernel starts
+ * its ⌈K/4⌉·4 bytes, as fgq_qconv_fold_decode writes it, else summed here) that the kernel starts
  * from, FGQ_QCONV_AMX_GROUP_ROW bytes a row into grp: n rows of 16 int32 −zx'·Σ w (the C tiles'
  * start: the zero-point correction), then n rows of the bytes from ⌊K/64⌋·64 to K, zero to 64
  * (the last, partial k step's A tile; none when K % 64 is 0). Once per group and slice. */

@@ -441,7 +441,8 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     grid.n_alpha = q->dt == FGQ_DT_T2 ? q->n_alpha : 1;
     if (q->gs != NULL) {
         int64_t mb = mmax_bound(k, cmax, dx);
-        grid.mmax = (int32_t)(mb > 255 ? 255 : mb);
+        const int64_t cap = q->dt == FGQ_DT_T2 ? FGQ_T2_MULT_MAX : 255; /* ternary: m·code an int8 (wformat.h) */
+        grid.mmax = (int32_t)(mb > cap ? cap : mb);
     }
     grid.s_row = q->s_row;
     const int64_t ng = q->gs != NULL ? q->n_groups : 0, na = grid.n_alpha;

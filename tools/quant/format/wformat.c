@@ -271,7 +271,7 @@ static void t2_layout(const fgq_policy *p, int64_t rows, int64_t k, fgq_wq_layou
 }
 
 /* Per row: solve every group, then split the alphas into a float row scale
- * s_r = max alpha / 255 and u8 multipliers m = round(alpha / s_r), so the
+ * s_r = max alpha / FGQ_T2_MULT_MAX and multipliers m = round(alpha / s_r), so the
  * largest alpha of the row is exact and the others are off by at most s_r/2.
  * The dequantized weights use m * s_r, which is what the kernels multiply. */
 static fgq_status t2_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_error *err)
@@ -300,14 +300,14 @@ static fgq_status t2_quantize_rows(const float *w, fgq_packed_weights *pw, fgq_e
             amax = fit.alpha_pos > amax ? fit.alpha_pos : amax;
             amax = fit.alpha_neg > amax ? fit.alpha_neg : amax;
         }
-        float s_row = amax > 0.0f ? amax / 255.0f : 1.0f;
+        float s_row = amax > 0.0f ? amax / (float)FGQ_T2_MULT_MAX : 1.0f;
         if (!(s_row > 0.0f))
-            s_row = FLT_TRUE_MIN; /* amax / 255 underflowed */
+            s_row = FLT_TRUE_MIN; /* amax / FGQ_T2_MULT_MAX underflowed */
         pw->scales[r] = s_row;
         uint8_t *m = pw->mults + r * ng * na;
         for (int64_t i = 0; i < ng * na; i++) {
             float v = roundf(alpha[i] / s_row);
-            m[i] = (uint8_t)(v > 255.0f ? 255.0f : v);
+            m[i] = (uint8_t)(v > (float)FGQ_T2_MULT_MAX ? (float)FGQ_T2_MULT_MAX : v);
         }
         fgq_t2_pack(t, k, pw->codes + r * pw->layout.row_bytes);
     }

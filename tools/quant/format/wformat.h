@@ -13,14 +13,22 @@
  *   s8    codes s8 in -127..127, scales[r * n_groups + g], z = 0.
  *   s4    codes packed per runtime/quant/s4.h (-7..7), scales as s8.
  *   t2    codes packed per runtime/quant/t2.h; scales[r] = the row's float
- *         scale s_r (max alpha of the row / 255, or 1 for an all-zero row);
- *         mults[(r * n_groups + g) * n_alpha + a] u8 with alpha = m * s_r
- *         (n_alpha 1: symmetric solvers; 2: asym, alpha+ then alpha-).
+ *         scale s_r (max alpha of the row / FGQ_T2_MULT_MAX, or 1 for an all-zero
+ *         row); mults[(r * n_groups + g) * n_alpha + a] u8 in 0..FGQ_T2_MULT_MAX
+ *         with alpha = m * s_r (n_alpha 1: symmetric solvers; 2: asym, alpha+
+ *         then alpha-).
  * Every float scale is > 0. Byte counts (fgq_wq_layout.total_bytes) are
  * codes + 4 per float scale + 1 per zero point (a u8 value) + 1 per multiplier.
  */
 #ifndef FGQ_TOOLS_QUANT_WFORMAT_H
 #define FGQ_TOOLS_QUANT_WFORMAT_H
+
+/* The largest ternary group multiplier: 127, so that every effective weight m * code (code -1, 0,
+ * +1) is an int8. The s8 kernels then run ternary layers with the multipliers folded into int8
+ * weights (AMX tiles, the VNNI conv kernels; runtime/ops/qconv_u8s8_32x32c64__amx.c) instead of one
+ * multiply per group, at s8 speed. 255 levels gave alpha 0.2 % finer steps at the top of a row;
+ * measured in docs/accuracy-real.md. */
+#define FGQ_T2_MULT_MAX 127
 
 #include "fgq_types.h"
 #include "quant/format/policy.h"
