@@ -25,6 +25,7 @@
 #include "ops/qgemm_dispatch.h"
 #include "quant/s3.h"
 #include "quant/t2.h"
+#include "run/host_cpu.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -198,8 +199,9 @@ static fgq_qweights case_qweights(const qcase *c)
     return qw;
 }
 
-/* Runs QGEMM on the case under `kernels` with `par` (NULL: serial); y out. */
-static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y)
+/* Runs QGEMM on the case under `kernels` with `par` (NULL: serial) and CPU features cpu (0: the
+ * CPU's); y out. */
+static fgq_status run_op_cpu(const qcase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y, uint32_t cpu)
 {
     fgq_parallel par = { NULL, 1, NULL, kernels };
     if (pool != NULL) {
@@ -229,6 +231,7 @@ static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *po
         nd.ip[FGQ_QP_W_MMAX] = c->mmax;
     }
     nd.v.par = &par;
+    nd.v.cpu = cpu;
     const fgq_tensor_view *out[1] = { &yv };
     fgq_error err;
     fgq_status st = op_check(&nd, in, &yv, &err);
@@ -237,6 +240,11 @@ static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *po
     if (st != FGQ_OK)
         fprintf(stderr, "  QGEMM: %s\n", err.msg);
     return st;
+}
+
+static fgq_status run_op(const qcase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y)
+{
+    return run_op_cpu(c, kernels, pool, y, 0);
 }
 
 static int cmp_dots(const int32_t *got, const int32_t *want, int64_t n, const char *what, const char *name, int it,
@@ -712,6 +720,82 @@ static void test_panels(void)
            fgq_qgemm_kernel_select(FGQ_DT_S2, FGQ_KERNELS_AUTO, fgq_cpu_features(), NULL)->name);
 }
 
+/* QGEMM with AMX (where the OS grants this process the tile state): s8 weights per channel on the
+ * AMX conv kernel (qgemm.c), rows of A as its positions. Shapes at the edges of its blocks: M from
+ * 16 (its floor) past 32-row blocks, N past 16-channel blocks and 256-channel chunks (a short last
+ * chunk reads the 16 rows that end at N), K from 1 past 64-k steps to its 8192 (8193: VNNI); u8 and
+ * s8 A, zero points at the ends; bytes equal to the reference's, 1 and 2 threads. */
+static void test_amx_gemm(void)
+{
+    const uint32_t amx = fgq_host_cpu_grants();
+    if (amx == 0) {
+        printf("  AMX: SKIPPED (the CPU or the OS does not grant it)\n");
+        return;
+    }
+    static const int64_t ms[] = { 16, 17, 31, 32, 33, 64, 100 };
+    static const int64_t ns[] = { 16, 17, 40, 255, 256, 257, 300, 530 };
+    static const int64_t ks[] = { 1, 3, 63, 64, 65, 200, 1000, 1025, 8192, 8193 };
+    int bad = 0, run = 0;
+    const int n_cases = fgq_test_cases(120);
+    for (int it = 0; it < n_cases && bad < 5; it++) {
+        qcase c;
+        memset(&c, 0, sizeof c);
+        c.wdt = FGQ_DT_S8;
+        c.xdt = it % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
+        c.ydt = it % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
+        c.m = ms[it % 7];
+        c.n = ns[(it / 7 + it) % 8];
+        c.k = ks[(it / 3 + 2 * it) % 10];
+        if (c.k >= 8192 && c.n > 64)
+            c.n = 40; /* the long rows' time */
+        w_layout(c.wdt, c.k, &c.kp, &c.row_bytes);
+        const int32_t lo = c.xdt == FGQ_DT_S8 ? -128 : 0, hi = c.xdt == FGQ_DT_S8 ? 127 : 255;
+        const int am = it % 4; /* 0, 3 random; 1 all hi with z lo; 2 all lo with z hi */
+        c.zx = am == 1 ? lo : am == 2 ? hi : rin(lo, hi);
+        c.zy = c.ydt == FGQ_DT_S8 ? 0 : 128;
+        c.qmin = c.ydt == FGQ_DT_S8 ? -128 : 0;
+        c.qmax = c.ydt == FGQ_DT_S8 ? 127 : 255;
+        c.group = c.k;
+        c.n_groups = 1;
+        c.n_alpha = 1;
+        c.mmax = 1;
+        fill_codes(&c, it % 4);
+        c.a = malloc((size_t)(c.m * c.k));
+        for (int64_t i = 0; i < c.m * c.k; i++)
+            c.a[i] = (uint8_t)(am == 1 ? hi : am == 2 ? lo : rin(lo, hi));
+        c.has_bias = it % 5 != 0;
+        c.bias = malloc(sizeof(int32_t) * (size_t)c.n);
+        c.req = malloc(sizeof(int32_t) * 2 * (size_t)c.n);
+        /* the row-major output stage's lanes: shifts 0 (plain srdhm) beside right shifts to 31, biases
+         * at the int32 ends (the saturating add), and a left shift in one case in 7 (its fallback) */
+        for (int64_t j = 0; j < c.n; j++) {
+            c.bias[j] = it % 4 == 1 ? (j % 2 ? INT32_MAX - rin(0, 1000) : INT32_MIN + rin(0, 1000)) : (int32_t)rnd() >> 8;
+            c.req[2 * j] = (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+            c.req[2 * j + 1] = it % 3 == 0 && j % 3 == 0 ? 0 : rin(-31, -1);
+        }
+        if (it % 7 == 3)
+            c.req[2 * (c.n / 2) + 1] = 2;
+        const size_t mn = (size_t)(c.m * c.n);
+        uint8_t *y_ref = calloc(mn, 1), *y_amx = calloc(mn, 1), *y_par = calloc(mn, 1);
+        const uint32_t cpu = fgq_cpu_features() | amx;
+        int ok = run_op(&c, FGQ_KERNELS_REF, NULL, y_ref) == FGQ_OK;
+        ok &= run_op_cpu(&c, FGQ_KERNELS_AUTO, NULL, y_amx, cpu) == FGQ_OK;
+        ok &= run_op_cpu(&c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par, cpu) == FGQ_OK;
+        if (!ok || memcmp(y_ref, y_amx, mn) != 0 || memcmp(y_ref, y_par, mn) != 0) {
+            fprintf(stderr, "  AMX case %d: M %lld N %lld K %lld x %s zx %d: bytes differ from the reference\n", it,
+                    (long long)c.m, (long long)c.n, (long long)c.k, fgq_dtype_name(c.xdt), (int)c.zx);
+            bad++;
+        }
+        run++;
+        free(y_ref);
+        free(y_amx);
+        free(y_par);
+        qcase_free(&c);
+    }
+    CHECK_MSG(bad == 0, "AMX QGEMM: %d of %d cases differ", bad, run);
+    printf("  AMX: %d QGEMM cases\n", run);
+}
+
 /* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop
  * for the rest) against FGQ_KERNELS_REF over 1000 random cases: lengths
  * 1..100 (every tail), scales, zero points and clamps, both rounding modes,
@@ -788,6 +872,7 @@ int main(void)
     RUN(test_requant_random);
     RUN(test_quantize_random);
     RUN(test_kernels_random);
+    RUN(test_amx_gemm);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();
 }

@@ -426,7 +426,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work);
                 for (int64_t jb = jb0; jb < jb1; jb += JB) {
                     const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
-                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, dot, ws + t->p.work);
+                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, np, dot, ws + t->p.work);
                     fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin,
                                                   t->qmax, t->y + ((n * qw->rows + j0) * t->p.positions + p0),
                                                   t->p.positions, t->y_s8);

@@ -71,7 +71,7 @@ FGQ_AMX_FN void fgq_qconv_amx_end(void)
 FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline,
                                      int32_t zxp, uint8_t *grp)
 {
-    const __m256i ones = _mm256_set1_epi8(1);
+    const __m512i ones = _mm512_set1_epi8(1);
     const int64_t kf = K / 64 * 64, kt = K % 64, Kp = (K + 3) / 4 * 4;
     int32_t *init = (int32_t *)(void *)grp;
     uint8_t *tail = grp + n * 64;
@@ -81,15 +81,68 @@ FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_
         if (c_inline) {
             memcpy(&c, w + Kp, 4);
         } else {
-            __m256i acc = _mm256_setzero_si256();
-            for (int64_t k = 0; k < K; k += 32)
-                VNNI_DP(acc, ones, _mm256_maskz_loadu_epi8(vnni_mask(k, K), w + k));
-            c = vnni_hsum(acc);
+            __m512i acc = _mm512_setzero_si512();
+            for (int64_t k = 0; k < kf; k += 64)
+                acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(w + k));
+            if (kt != 0)
+                acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(((__mmask64)1 << kt) - 1, w + kf));
+            c = _mm512_reduce_add_epi32(acc);
         }
         _mm512_storeu_si512(init + 16 * i, _mm512_set1_epi32((int32_t)(0u - (uint32_t)zxp * (uint32_t)c)));
         if (kt != 0)
             _mm512_storeu_si512(tail + 64 * i, _mm512_maskz_loadu_epi8(((__mmask64)1 << kt) - 1, w + kf));
     }
+}
+
+/* 16 × 16 int32 transpose in registers: r[q] becomes element q of every input row. Two rounds of
+ * unpacks leave r[4g + c] holding, in its 128-bit lane L, element 4L + c of rows 4g .. 4g + 3; a
+ * 4 × 4 transpose of those lanes over g finishes it. */
+FGQ_VNNI_INLINE void amx_transpose16(__m512i *r)
+{
+    /* in place, each stage over index sets it reads whole before writing (the runtime's 2 KB
+     * stack: one array of 16 vectors, not two) */
+    for (int i = 0; i < 16; i += 2) {
+        const __m512i a = _mm512_unpacklo_epi32(r[i], r[i + 1]), b = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+        r[i] = a;
+        r[i + 1] = b;
+    }
+    for (int i = 0; i < 16; i += 4) {
+        const __m512i a = _mm512_unpacklo_epi64(r[i], r[i + 2]), b = _mm512_unpackhi_epi64(r[i], r[i + 2]);
+        const __m512i c = _mm512_unpacklo_epi64(r[i + 1], r[i + 3]), d = _mm512_unpackhi_epi64(r[i + 1], r[i + 3]);
+        r[i] = a;
+        r[i + 1] = b;
+        r[i + 2] = c;
+        r[i + 3] = d;
+    }
+    for (int c = 0; c < 4; c++) {
+        const __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x88), x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xDD);
+        const __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x88);
+        const __m512i x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
+        r[4 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
+        r[8 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
+        r[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
+    }
+}
+
+FGQ_VNNI_FN void fgq_qgemm_amx_pack_rows(const uint8_t *a, int64_t lda, int64_t nr, int64_t K, int a_s8, uint8_t *pa)
+{
+    const __m512i flip = _mm512_set1_epi8(a_s8 ? (char)0x80 : 0);
+    const int64_t steps = (K + 63) / 64;
+    for (int64_t half = 0; half < 2; half++)
+        for (int64_t st = 0; st < steps; st++) {
+            const int64_t k0 = 64 * st, kn = K - k0 < 64 ? K - k0 : 64;
+            const __mmask64 km = kn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << kn) - 1);
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) {
+                const int64_t row = 16 * half + i;
+                r[i] = row < nr ? _mm512_maskz_mov_epi8(km, _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, a + row * lda + k0), flip))
+                                : _mm512_setzero_si512();
+            }
+            amx_transpose16(r); /* r[q] = quad q of the 16 rows */
+            for (int q = 0; q < 16; q++)
+                _mm512_storeu_si512(pa + (16 * st + q) * 4 * FGQ_QCONV_PACK_TP + 64 * half, r[q]);
+        }
 }
 
 void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
@@ -140,10 +193,66 @@ static inline int64_t amx_start(const fgq_qconv_amx_w *w, int64_t j)
         }                                                                                                    \
     } while (0)
 
-FGQ_AMX_FN void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb,
+/* Up to 16 positions: one B tile, 16 × 32 channels a step (tiles 0 and 2; positions past 16 of dot
+ * are left as they were). */
+FGQ_AMX_FN static void amx_conv_half(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb, int32_t *dot,
+                                     uint8_t *work)
+{
+    enum { QB = 16 * 4 * FGQ_QCONV_PACK_TP, LD = 4 * FGQ_QCONV_PACK_TP };
+    const int64_t kf = K / 64, kt = K % 64;
+    const uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;
+    int32_t *tmp = (int32_t *)(void *)(work + fgq_qconv_amx_work_off(K));
+    const int32_t *init = (const int32_t *)(const void *)w->grp;
+    const uint8_t *tail = w->grp + (w->hi - w->lo) * 64;
+    for (int64_t jb = 0; jb < nb; jb += 32) {
+        const int64_t ja = j0 + jb, n0 = nb - jb < 16 ? nb - jb : 16, n1 = nb - jb - 16 < 16 ? nb - jb - 16 : 16;
+        const int64_t s0 = amx_start(w, ja) - w->lo, s1 = amx_start(w, ja + 16) - w->lo;
+        const uint8_t *a0 = w->rows + s0 * w->stride, *a1 = w->rows + s1 * w->stride;
+        _tile_loadd(0, init + 16 * s0, 64);
+        _tile_loadd(2, init + 16 * s1, 64); /* s1 is a valid block whether or not n1 > 0 */
+        for (int64_t kk = 0; kk < kf; kk++) {
+            _tile_loadd(6, pa + kk * QB, LD);
+            _tile_loadd(4, a0 + kk * 64, w->stride);
+            _tile_dpbsud(0, 4, 6);
+            if (n1 > 0) {
+                _tile_loadd(5, a1 + kk * 64, w->stride);
+                _tile_dpbsud(2, 5, 6);
+            }
+        }
+        if (kt != 0) {
+            _tile_loadd(6, pa + kf * QB, LD);
+            _tile_loadd(4, tail + 64 * s0, 64);
+            _tile_dpbsud(0, 4, 6);
+            _tile_loadd(5, tail + 64 * s1, 64);
+            _tile_dpbsud(2, 5, 6);
+        }
+        for (int b = 0; b < 2 && (b == 0 || n1 > 0); b++) {
+            const int64_t start = (b ? s1 : s0) + w->lo, j = ja + 16 * b, n = b ? n1 : n0, jr = jb + 16 * b;
+            if (start == j && n == 16) {
+                if (b)
+                    _tile_stored(2, dot + jr * FGQ_QCONV_PACK_TP, LD);
+                else
+                    _tile_stored(0, dot + jr * FGQ_QCONV_PACK_TP, LD);
+            } else {
+                if (b)
+                    _tile_stored(2, tmp, LD);
+                else
+                    _tile_stored(0, tmp, LD);
+                for (int64_t i = 0; i < n; i++)
+                    memcpy(dot + (jr + i) * FGQ_QCONV_PACK_TP, tmp + (j - start + i) * FGQ_QCONV_PACK_TP, 16 * 4);
+            }
+        }
+    }
+}
+
+FGQ_AMX_FN void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb, int64_t np,
                                              int32_t *dot, uint8_t *work)
 {
     enum { QB = 16 * 4 * FGQ_QCONV_PACK_TP, LD = 4 * FGQ_QCONV_PACK_TP }; /* packed bytes a 64-k step; dot's stride */
+    if (np <= 16) {
+        amx_conv_half(w, K, j0, nb, dot, work);
+        return;
+    }
     const int64_t kf = K / 64, kt = K % 64;
     const uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;
     int32_t *tmp = (int32_t *)(void *)(work + fgq_qconv_amx_work_off(K)); /* 16 × 32 int32 */
@@ -196,6 +305,25 @@ FGQ_AMX_FN void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K
                 _tile_dpbsud(1, 4, 7);
             }
             AMX_STORE(0, 1, s0 + w->lo, ja, n0, jb);
+        }
+    }
+}
+
+FGQ_AMX_FN void fgq_qgemm_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, const uint8_t *a, int64_t lda, int64_t nr,
+                                             int64_t K, int a_s8, int64_t j0, int64_t nb, int32_t *dot, int32_t *dott,
+                                             int64_t ldt, uint8_t *work)
+{
+    fgq_qgemm_amx_pack_rows(a, lda, nr, K, a_s8, work + FGQ_QCONV_PACK_SEG_BYTES);
+    fgq_qconv_u8s8_32x32c64__amx(w, K, j0, nb, nr, dot, work);
+    for (int64_t jb = 0; jb < nb; jb += 16) { /* dot[j·32 + r] -> dott[r·ldt + j], 16 × 16 at a time */
+        const __mmask16 jm = nb - jb >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nb - jb)) - 1u);
+        for (int64_t rb = 0; rb < nr; rb += 16) {
+            __m512i r[16];
+            for (int i = 0; i < 16; i++) /* rows past nb: the buffer's (any values, not stored) */
+                r[i] = _mm512_loadu_si512(dot + (jb + i) * FGQ_QCONV_PACK_TP + rb);
+            amx_transpose16(r);
+            for (int64_t q = 0; q < 16 && rb + q < nr; q++)
+                _mm512_mask_storeu_epi32(dott + (rb + q) * ldt + jb, jm, r[q]);
         }
     }
 }

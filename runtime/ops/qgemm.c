@@ -78,11 +78,43 @@ static uint64_t qgemm_dots_bytes(int64_t m_rows, int64_t mb)
     return ((uint64_t)(m_rows < mb ? m_rows : mb) * QGEMM_JB * sizeof(int32_t) + 63u) & ~(uint64_t)63u;
 }
 
+/* x86-64, AMX (where the host grants it): s8 weights per channel, 16+ rows of A and of W, K up to
+ * QGEMM_AMX_MAX_K, run on the AMX conv kernel (A's rows as its positions), QGEMM_AMX_CH channels
+ * by 32 rows a task. Its slice: the kernel's channel-major dots, their transpose (the output stage
+ * runs along a row), the chunk's row constants (fgq_qconv_amx_group), the packed rows. Sized from
+ * the shapes alone (the CPU decides at run time). */
+enum { QGEMM_AMX_CH = 256, QGEMM_AMX_ROWS = 32, QGEMM_AMX_MAX_K = 8192 };
+
+static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows)
+{
+#if defined(__x86_64__)
+    return qw->dtype == FGQ_DT_S8 && !qw->has_gs && m_rows >= 16 && qw->rows >= 16 && qw->k <= QGEMM_AMX_MAX_K;
+#else
+    (void)qw;
+    (void)m_rows;
+    return 0;
+#endif
+}
+
+static uint64_t qgemm_amx_bytes(int64_t K)
+{
+#if defined(__x86_64__)
+    const uint64_t dots = (uint64_t)QGEMM_AMX_CH * QGEMM_AMX_ROWS * sizeof(int32_t);
+    return 2 * dots + (uint64_t)(QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW +
+           (((uint64_t)fgq_qconv_pack_work_bytes(K) + 63u) & ~(uint64_t)63u);
+#else
+    (void)K;
+    return 0;
+#endif
+}
+
 static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target)
 {
     if (m_rows <= 0)
         return 0;
-    return qgemm_dots_bytes(m_rows, target->qgemm_block_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
+    const uint64_t b = qgemm_dots_bytes(m_rows, target->qgemm_block_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
+    const uint64_t amx = qgemm_amx_layout(qw, m_rows) ? qgemm_amx_bytes(qw->k) : 0;
+    return b > amx ? b : amx;
 }
 
 uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -145,6 +177,46 @@ static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
         fgq_scratch_release(t->node, slot);
 }
 
+#if defined(__x86_64__)
+/* AMX tasks: (chunk of QGEMM_AMX_CH channels, block of 32 rows), chunk-major, so that a thread
+ * works out a chunk's row constants once for all its row blocks. */
+static void qgemm_amx_tasks(void *ctx, int64_t b, int64_t e)
+{
+    const qgemm_task *t = (const qgemm_task *)ctx;
+    const fgq_qweights *qw = t->qw;
+    const int64_t K = qw->k, N = qw->rows, rblocks = (t->m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS;
+    int32_t slot;
+    uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
+    int32_t *dot = (int32_t *)(void *)ws, *dott = dot + QGEMM_AMX_CH * QGEMM_AMX_ROWS;
+    uint8_t *grp = (uint8_t *)(dott + QGEMM_AMX_CH * QGEMM_AMX_ROWS);
+    uint8_t *work = grp + (QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW;
+    fgq_qconv_amx_w aw = { .rows = NULL };
+    int64_t cur = -1;
+    fgq_qconv_amx_begin();
+    for (int64_t task = b; task < e; task++) {
+        const int64_t c = task / rblocks, r0 = (task % rblocks) * QGEMM_AMX_ROWS;
+        const int64_t j0 = c * QGEMM_AMX_CH, nb = N - j0 < QGEMM_AMX_CH ? N - j0 : QGEMM_AMX_CH;
+        const int64_t nr = t->m_rows - r0 < QGEMM_AMX_ROWS ? t->m_rows - r0 : QGEMM_AMX_ROWS;
+        if (c != cur) { /* the chunk's rows, 16 at least (a short last chunk reads the 16 that end at N) */
+            const int64_t lo = j0 + 16 <= N ? j0 : N - 16, hi = j0 + nb > lo + 16 ? j0 + nb : lo + 16;
+            aw = (fgq_qconv_amx_w){ .rows = qw->codes + lo * qw->row_bytes, .stride = qw->row_bytes, .lo = lo, .hi = hi,
+                                    .grp = grp };
+            fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, 0, t->a_s8 ? t->zx + 128 : t->zx, grp);
+            cur = c;
+        }
+        fgq_qgemm_u8s8_32x32c64__amx(&aw, t->a + r0 * K, K, nr, K, t->a_s8, j0, nb, dot, dott, QGEMM_AMX_CH, work);
+        if (fgq_qrequant_rowmajor__avx512(qw, j0, nb, dott, QGEMM_AMX_CH, nr, t->zy, t->qmin, t->qmax,
+                                          t->y + r0 * N + j0, N))
+            continue;
+        for (int64_t r = 0; r < nr; r++)
+            t->kern->requant(qw, j0, 1, dott + r * QGEMM_AMX_CH, nb, t->zy, t->qmin, t->qmax,
+                             t->y + (r0 + r) * N + j0, t->y_s8);
+    }
+    fgq_qconv_amx_end();
+    fgq_scratch_release(t->node, slot);
+}
+#endif
+
 fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                          const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -173,6 +245,15 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
         .m_rows = m_rows,
         .mb = fgq_target_build()->qgemm_block_rows,
     };
+#if defined(__x86_64__)
+    const uint32_t cpu = fgq_node_cpu(node), amx = FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI;
+    if (qgemm_amx_layout(&qw, m_rows) && (cpu & amx) == amx && t.kern->dot != fgq_qgemm_dot_ref) {
+        const int64_t tasks = (qw.rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH * ((m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS);
+        fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, QGEMM_AMX_ROWS * QGEMM_AMX_CH * qw.k / 256),
+                         qgemm_amx_tasks, &t);
+        return FGQ_OK;
+    }
+#endif
     /* every output is the same exact integer whatever the split */
     t.j_blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
     const int64_t tasks = t.j_blocks * ((t.m_rows + t.mb - 1) / t.mb);

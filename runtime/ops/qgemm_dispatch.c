@@ -392,6 +392,11 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int6
 #endif
         return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
     }
+#if defined(__x86_64__)
+    if (w_dtype == FGQ_DT_S8 && w_mmax == 0 && m_rows >= 16 &&
+        (cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
+        return "qgemm_u8s8_32x32c64__amx"; /* qgemm.c: A's rows on the AMX conv kernel */
+#endif
 #if defined(__x86_64__) || defined(__i386__)
     if (k->gemm == fgq_qgemm_u8t2_1x4c64__avx512vbmi_gemm && m_rows >= 4)
         return "qgemm_u8t2_4x4c32__avx512vnni"; /* what that row hands 4+ rows to */

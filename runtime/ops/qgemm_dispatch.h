@@ -271,6 +271,12 @@ void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int64_t c_step, co
                           int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8);
 void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
                                int64_t n, int32_t zy, int32_t qmin, int32_t qmax, uint8_t *y, int64_t ld_y, int y_s8);
+/* The same in row-major form: n rows of channels c0 .. c0 + nc − 1, row r's dots at dot + r·ld_dot
+ * and outputs at y + r·ld_y (QGEMM's rows, the AMX path: 16 channels a step, each lane its own
+ * constants). Returns 0, having written nothing, when a channel has a left shift (the caller then
+ * takes `requant` row by row). Twin: fgq_qrequant_ref per row. */
+int fgq_qrequant_rowmajor__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                                  int64_t n, int32_t zy, int32_t qmin, int32_t qmax, uint8_t *y, int64_t ld_y);
 
 void fgq_qconv_dwrow__avx2(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 void fgq_qconv_dwtaps__avx2(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
@@ -415,15 +421,27 @@ void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_
  * (the last, partial k step's A tile; none when K % 64 is 0). Once per group and slice. */
 void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline, int32_t zxp,
                          uint8_t *grp);
+/* QGEMM on the AMX conv kernel: activation rows 0 .. nr − 1 (nr <= 32; lda apart, K bytes each; u8,
+ * or s8 when a_s8: flipped to u8 as the conv packing does) as the conv kernel's packed tile, rows as
+ * its positions, at pa (fgq_qconv_pack_pa_bytes(K) bytes: quads past K and positions past nr 0). */
+void fgq_qgemm_amx_pack_rows(const uint8_t *a, int64_t lda, int64_t nr, int64_t K, int a_s8, uint8_t *pa);
+/* dott[r·ldt + j] = Σ_k w[j0 + j, k]·(a[r, k] − zx) for r < nr <= 32, j < nb (w->lo <= j0, j0 + nb <=
+ * w->hi; zx' in w->grp as the conv kernel has it): QGEMM's activation rows as the conv kernel's
+ * positions (fgq_qgemm_amx_pack_rows), its channel-major result in dot (⌈nb/16⌉·16 × 32 int32), then
+ * transposed. work: fgq_qconv_pack_work_bytes(K). */
+void fgq_qgemm_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, const uint8_t *a, int64_t lda, int64_t nr, int64_t K,
+                                  int a_s8, int64_t j0, int64_t nb, int32_t *dot, int32_t *dott, int64_t ldt,
+                                  uint8_t *work);
 /* The tile configuration (8 tiles of 16 rows × 64 bytes) for this thread, before its first
  * kernel call; _end releases the tile state when the thread is done with it. */
 void fgq_qconv_amx_begin(void);
 void fgq_qconv_amx_end(void);
-/* dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k, r) − zx) for j < nb, r < 32, as the VNNI kernels, with
+/* dot[j·32 + r] = Σ_k w[j0 + j, k]·(x(k, r) − zx) for j < nb, r < 32 (r < 16 only when np <= 16:
+ * one B tile), as the VNNI kernels, with
  * zx' = zx (u8 X) or zx + 128 (s8) in w->grp; work holds the packed tile
  * (fgq_qconv_pack_work_bytes(K) bytes); w->lo <= j0, j0 + nb <= w->hi. */
-void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb, int32_t *dot,
-                                  uint8_t *work);
+void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb, int64_t np,
+                                  int32_t *dot, uint8_t *work);
 #endif
 
 /* 1 when the CPU and the OS support AVX-512 F/BW/VL and VNNI (and AVX2). */

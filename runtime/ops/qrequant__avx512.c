@@ -61,4 +61,56 @@ FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0,
     }
 }
 
+
+/* Row-major form: the constants vary along the lanes (channel c0 + j in lane j), so the rounding
+ * shift is per 64-bit lane (vpsravq) and r = 0 lanes take plain srdhm (npos 2^30, no sign
+ * correction): rq_step's round form with r >= 1 and its !round form at r = 0, lane by lane. */
+FGQ_AVX512_FN int fgq_qrequant_rowmajor__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot,
+                                                int64_t ld_dot, int64_t n, int32_t zy, int32_t qmin, int32_t qmax,
+                                                uint8_t *y, int64_t ld_y)
+{
+    for (int64_t c = c0; c < c0 + nc; c++)
+        if (qw->req[2 * c + 1] > 0)
+            return 0;
+    const __m512i zero = _mm512_setzero_si512(), imax = _mm512_set1_epi32(INT32_MAX), one = _mm512_set1_epi64(1);
+    const __m512i two30 = _mm512_set1_epi64(1ll << 30), two31 = _mm512_set1_epi64(1ll << 31);
+    const __m512i lo = _mm512_set1_epi32(qmin - zy), hi = _mm512_set1_epi32(qmax - zy), zyv = _mm512_set1_epi32(zy);
+    const __m512i pick_even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFFll);
+    for (int64_t jb = 0; jb < nc; jb += 16) {
+        const int64_t nl = nc - jb < 16 ? nc - jb : 16;
+        const __mmask16 live = nl == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nl) - 1u);
+        const int32_t *rq = qw->req + 2 * (c0 + jb);
+        const int64_t np = 2 * nl; /* (mult, shift) pairs */
+        const __m512i p0 = _mm512_maskz_loadu_epi32(np >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << np) - 1u), rq);
+        const __m512i p1 = np > 16 ? _mm512_maskz_loadu_epi32(np >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (np - 16)) - 1u), rq + 16)
+                                   : zero;
+        const __m512i mult = _mm512_permutex2var_epi32(p0, pick_even, p1);
+        const __m512i right = _mm512_sub_epi32(zero, _mm512_permutex2var_epi32(p0, _mm512_add_epi32(pick_even, _mm512_set1_epi32(1)), p1));
+        const __m512i bias = qw->bias != NULL ? _mm512_maskz_loadu_epi32(live, qw->bias + c0 + jb) : zero;
+        /* per 64-bit lane: even channels in the low halves, odd ones shifted down */
+        const __m512i r_ev = _mm512_and_si512(right, lo32), r_od = _mm512_srli_epi64(right, 32);
+        const __m512i m_ev = mult, m_od = _mm512_srli_epi64(mult, 32);
+        const __mmask8 rp_ev = _mm512_cmpgt_epi64_mask(r_ev, zero), rp_od = _mm512_cmpgt_epi64_mask(r_od, zero);
+        const __m512i n_ev = _mm512_mask_add_epi64(two30, rp_ev, two30, _mm512_sllv_epi64(one, _mm512_add_epi64(r_ev, _mm512_set1_epi64(30))));
+        const __m512i n_od = _mm512_mask_add_epi64(two30, rp_od, two30, _mm512_sllv_epi64(one, _mm512_add_epi64(r_od, _mm512_set1_epi64(30))));
+        const __m512i q_ev = _mm512_add_epi64(r_ev, _mm512_set1_epi64(31)), q_od = _mm512_add_epi64(r_od, _mm512_set1_epi64(31));
+        for (int64_t r = 0; r < n; r++) {
+            const __m512i d = _mm512_maskz_loadu_epi32(live, dot + r * ld_dot + jb);
+            __m512i acc = _mm512_add_epi32(d, bias);
+            const __mmask16 ovf =
+                _mm512_cmplt_epi32_mask(_mm512_andnot_si512(_mm512_xor_si512(d, bias), _mm512_xor_si512(d, acc)), zero);
+            acc = _mm512_mask_blend_epi32(ovf, acc, _mm512_xor_si512(imax, _mm512_srai_epi32(d, 31)));
+            __m512i ev = _mm512_mul_epi32(acc, m_ev), od = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), m_od);
+            const __mmask8 ne = _mm512_cmplt_epi64_mask(ev, zero) & rp_ev, no = _mm512_cmplt_epi64_mask(od, zero) & rp_od;
+            ev = _mm512_srav_epi64(_mm512_mask_sub_epi64(_mm512_add_epi64(ev, n_ev), ne, _mm512_add_epi64(ev, n_ev), two31), q_ev);
+            od = _mm512_srav_epi64(_mm512_mask_sub_epi64(_mm512_add_epi64(od, n_od), no, _mm512_add_epi64(od, n_od), two31), q_od);
+            const __m512i s = _mm512_mask_blend_epi32((__mmask16)0xAAAA, ev, _mm512_slli_epi64(od, 32));
+            const __m512i v = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, lo), hi), zyv);
+            _mm512_mask_cvtepi32_storeu_epi8(y + r * ld_y + jb, live, v);
+        }
+    }
+    return 1;
+}
+
 #endif /* x86 */
