@@ -355,7 +355,7 @@ static void test_qconv_random(void)
         /* the rows decoded to s8 with their multipliers, on the s8 VNNI kernel (without AMX) */
         qw.has_gs = c.has_gs;
         fold_layers += c.g != c.m && it / per_kind >= 2 && fgq_qweights_fold_s8(&qw) && (c.wdt != FGQ_DT_S8 || c.has_gs) &&
-                       c.kk <= FGQ_QCONV_PACK_MAX_K && fgq_qconv_wcache_bytes(c.kk, c.m / c.g) > 0;
+                       c.kk <= FGQ_QCONV_PACK_MAX_K && fgq_qconv_fold_cache_bytes(c.kk, c.m / c.g) > 0;
         if (c.g == c.c && c.g == c.m)
             depthwise++;
         else if (fgq_qgemm_vnni_fits(&qw)) {

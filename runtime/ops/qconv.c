@@ -201,9 +201,10 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
 #if defined(__x86_64__)
     const int s8rows = fgq_qweights_fold_s8(&s->qw);
     const int amx = s8rows && mg >= 16 && mg * FGQ_QCONV_AMX_GROUP_ROW <= FGQ_QCONV_AMX_GROUP_BYTES;
-    const int fold = s8rows && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs) && fgq_qconv_wcache_bytes(K, mg) > 0;
+    const int decoded_s8 = s8rows && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs); /* rows decoded, multipliers folded */
+    const int fold = decoded_s8 && fgq_qconv_fold_cache_bytes(K, mg) > 0;
 #else
-    const int amx = 0, fold = 0;
+    const int amx = 0, fold = 0, decoded_s8 = 0;
 #endif
     const int geo = target->qconv_packed && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 &&
                     sp->pad_begin[0] == 0 && (sp->stride[2] == 1 || sp->stride[2] == 2);
@@ -229,10 +230,13 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
      * tiles in the slice, where they fit (fgq_qconv_wcache_bytes) */
 #if defined(__x86_64__) || defined(__i386__)
     const int decodes = (conv != NULL && conv->decode != NULL) || p->fold || (amx && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs));
-    p->wcache = p->packable && decodes && fgq_qconv_wcache_bytes(K, mg) > 0;
+    const int64_t cache = decoded_s8 && (p->fold || p->amx) ? fgq_qconv_fold_cache_bytes(K, mg) : fgq_qconv_wcache_bytes(K, mg);
+    p->wcache = p->packable && decodes && cache > 0;
+#else
+    const int64_t cache = 0;
 #endif
     p->wrows = off;
-    off += p->wcache ? qconv_align64(fgq_qconv_wcache_bytes(K, mg)) : 0;
+    off += p->wcache ? qconv_align64(cache) : 0;
     p->agrp = off; /* AMX: the group's rows' constants (fgq_qconv_amx_group) */
     off += p->amx ? qconv_align64(mg * FGQ_QCONV_AMX_GROUP_ROW) : 0;
     p->bytes = off;

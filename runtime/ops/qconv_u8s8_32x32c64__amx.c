@@ -145,7 +145,31 @@ FGQ_VNNI_FN void fgq_qgemm_amx_pack_rows(const uint8_t *a, int64_t lda, int64_t 
         }
 }
 
-void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
+/* A chunk's 64 multipliers min(GS, M) (of the positive codes, a = 0, or the negative ones, a = 1),
+ * one masked broadcast per group that meets the chunk. */
+FGQ_VNNI_INLINE __m512i fold_mults(const fgq_qweights *qw, const uint8_t *m, int64_t k0, int64_t kn, int a)
+{
+    __m512i v = _mm512_setzero_si512();
+    for (int64_t g = k0 / qw->group, gk = g * qw->group; gk < k0 + kn; g++, gk += qw->group) {
+        const int64_t b = gk > k0 ? gk - k0 : 0, e = gk + qw->group < k0 + kn ? gk + qw->group - k0 : kn;
+        const __mmask64 mask = (e - b >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (e - b)) - 1)) << b;
+        const int32_t mg = m[g * qw->n_alpha + (qw->n_alpha == 2 ? a : 0)];
+        v = _mm512_mask_set1_epi8(v, mask, (char)(mg < qw->mmax ? mg : qw->mmax));
+    }
+    return v;
+}
+
+/* s8 codes × u8 multipliers (|products| <= 127: fgq_qweights_fold_s8), in int16 halves. */
+FGQ_VNNI_INLINE __m512i fold_mul(__m512i c, __m512i m)
+{
+    const __m512i lo = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(_mm512_castsi512_si256(c)),
+                                          _mm512_cvtepu8_epi16(_mm512_castsi512_si256(m)));
+    const __m512i hi = _mm512_mullo_epi16(_mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(c, 1)),
+                                          _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(m, 1)));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(lo)), _mm512_cvtepi16_epi8(hi), 1);
+}
+
+FGQ_VNNI_FN void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst)
 {
     switch (qw->dtype) { /* the codes, as the VNNI kernels decode them (their C is recomputed below) */
     case FGQ_DT_S4: fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
@@ -154,21 +178,26 @@ void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_
     default: fgq_qconv_u8t2_2x32c4__avx512vnni_decode(qw, j0, n, dst); break; /* t2, s8 with GS */
     }
     const int64_t K = qw->k, Kp = (K + 3) / 4 * 4, rb = fgq_qconv_wrow_bytes(K);
+    const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
     for (int64_t i = 0; i < n; i++) {
         uint8_t *row = dst + i * rb;
         const uint8_t *m = qw->has_gs ? qw->gs + (j0 + i) * qw->n_groups * qw->n_alpha : NULL;
-        uint32_t c = 0;
-        for (int64_t k = 0; k < K; k++) {
-            int32_t w = (int8_t)row[k];
+        __m512i acc = _mm512_setzero_si512();
+        for (int64_t k0 = 0; k0 < K; k0 += 64) {
+            const int64_t kn = K - k0 < 64 ? K - k0 : 64;
+            const __mmask64 live = kn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << kn) - 1);
+            __m512i c = _mm512_maskz_loadu_epi8(live, row + k0);
             if (m != NULL) { /* fold min(GS, M) in: m⁺ for positive codes, m⁻ for negative (n_alpha 2) */
-                const uint8_t *mg = m + (k / qw->group) * qw->n_alpha;
-                const int32_t mp = mg[qw->n_alpha == 2 && w < 0 ? 1 : 0];
-                w *= mp < qw->mmax ? mp : qw->mmax;
-                row[k] = (uint8_t)(int8_t)w; /* |w| <= 127: fgq_qweights_fold_s8 */
+                __m512i mv = fold_mults(qw, m, k0, kn, 0);
+                if (qw->n_alpha == 2)
+                    mv = _mm512_mask_blend_epi8(_mm512_cmplt_epi8_mask(c, zero), mv, fold_mults(qw, m, k0, kn, 1));
+                c = fold_mul(c, mv);
+                _mm512_mask_storeu_epi8(row + k0, live, c);
             }
-            c += (uint32_t)w;
+            acc = _mm512_dpbusd_epi32(acc, ones, c); /* Σ w: u8 ones × s8 weights */
         }
-        memcpy(row + Kp, &c, 4);
+        const uint32_t sum = (uint32_t)_mm512_reduce_add_epi32(acc);
+        memcpy(row + Kp, &sum, 4);
     }
 }
 
