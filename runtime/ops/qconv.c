@@ -234,6 +234,7 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     p->wcache = p->packable && decodes && cache > 0;
 #else
     const int64_t cache = 0;
+    (void)decoded_s8;
 #endif
     p->wrows = off;
     off += p->wcache ? qconv_align64(cache) : 0;
