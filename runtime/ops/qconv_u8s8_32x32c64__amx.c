@@ -222,21 +222,49 @@ static inline int64_t amx_start(const fgq_qconv_amx_w *w, int64_t j)
         }                                                                                                    \
     } while (0)
 
+/* The kernel's operands in work and w->grp (the packed taps; 16 × 32 int32 for partial blocks'
+ * results; the rows' C starts and tail bytes, fgq_qconv_amx_group), and a pair of 16-channel blocks
+ * from channel j0 + jb: the wanted counts n0, n1 (n1 <= 0: one block) and the rows read, s0, s1
+ * (relative to w->lo: amx_start), at a0, a1. */
+#define AMX_SETUP(w, K, work)                                                                                \
+    const int64_t kf = (K) / 64, kt = (K) % 64;                                                              \
+    const uint8_t *pa = (work) + FGQ_QCONV_PACK_SEG_BYTES;                                                   \
+    int32_t *tmp = (int32_t *)(void *)((work) + fgq_qconv_amx_work_off(K));                                  \
+    const int32_t *init = (const int32_t *)(const void *)(w)->grp;                                           \
+    const uint8_t *tail = (w)->grp + ((w)->hi - (w)->lo) * 64
+#define AMX_BLOCK(w, j0, jb, nb)                                                                             \
+    const int64_t ja = (j0) + (jb), n0 = (nb) - (jb) < 16 ? (nb) - (jb) : 16,                                \
+                  n1 = (nb) - (jb) - 16 < 16 ? (nb) - (jb) - 16 : 16;                                        \
+    const int64_t s0 = amx_start(w, ja) - (w)->lo, s1 = amx_start(w, ja + 16) - (w)->lo;                     \
+    const uint8_t *a0 = (w)->rows + s0 * (w)->stride, *a1 = (w)->rows + s1 * (w)->stride
+
+/* One 64-k step: the packed taps' two halves at pb (B tiles 6, 7) against one channel block's A
+ * tile (4, rows sa0 apart) into C tiles 0, 1, or two blocks' (4 and 5) into 0-3. */
+#define AMX_STEP1(pb, pa0, sa0)                                                                              \
+    do {                                                                                                     \
+        _tile_loadd(6, (pb), LD);                                                                            \
+        _tile_loadd(7, (pb) + 64, LD);                                                                       \
+        _tile_loadd(4, (pa0), (sa0));                                                                        \
+        _tile_dpbsud(0, 4, 6);                                                                               \
+        _tile_dpbsud(1, 4, 7);                                                                               \
+    } while (0)
+#define AMX_STEP2(pb, pa0, sa0, pa1, sa1)                                                                    \
+    do {                                                                                                     \
+        AMX_STEP1(pb, pa0, sa0);                                                                             \
+        _tile_loadd(5, (pa1), (sa1));                                                                        \
+        _tile_dpbsud(2, 5, 6);                                                                               \
+        _tile_dpbsud(3, 5, 7);                                                                               \
+    } while (0)
+
 /* Up to 16 positions: one B tile, 16 × 32 channels a step (tiles 0 and 2; positions past 16 of dot
  * are left as they were). */
 FGQ_AMX_FN static void amx_conv_half(const fgq_qconv_amx_w *w, int64_t K, int64_t j0, int64_t nb, int32_t *dot,
                                      uint8_t *work)
 {
     enum { QB = 16 * 4 * FGQ_QCONV_PACK_TP, LD = 4 * FGQ_QCONV_PACK_TP };
-    const int64_t kf = K / 64, kt = K % 64;
-    const uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;
-    int32_t *tmp = (int32_t *)(void *)(work + fgq_qconv_amx_work_off(K));
-    const int32_t *init = (const int32_t *)(const void *)w->grp;
-    const uint8_t *tail = w->grp + (w->hi - w->lo) * 64;
+    AMX_SETUP(w, K, work);
     for (int64_t jb = 0; jb < nb; jb += 32) {
-        const int64_t ja = j0 + jb, n0 = nb - jb < 16 ? nb - jb : 16, n1 = nb - jb - 16 < 16 ? nb - jb - 16 : 16;
-        const int64_t s0 = amx_start(w, ja) - w->lo, s1 = amx_start(w, ja + 16) - w->lo;
-        const uint8_t *a0 = w->rows + s0 * w->stride, *a1 = w->rows + s1 * w->stride;
+        AMX_BLOCK(w, j0, jb, nb);
         _tile_loadd(0, init + 16 * s0, 64);
         _tile_loadd(2, init + 16 * s1, 64); /* s1 is a valid block whether or not n1 > 0 */
         for (int64_t kk = 0; kk < kf; kk++) {
@@ -282,57 +310,25 @@ FGQ_AMX_FN void fgq_qconv_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, int64_t K
         amx_conv_half(w, K, j0, nb, dot, work);
         return;
     }
-    const int64_t kf = K / 64, kt = K % 64;
-    const uint8_t *pa = work + FGQ_QCONV_PACK_SEG_BYTES;
-    int32_t *tmp = (int32_t *)(void *)(work + fgq_qconv_amx_work_off(K)); /* 16 × 32 int32 */
-    const int32_t *init = (const int32_t *)(const void *)w->grp;
-    const uint8_t *tail = w->grp + (w->hi - w->lo) * 64;
+    AMX_SETUP(w, K, work);
     for (int64_t jb = 0; jb < nb; jb += 32) {
-        const int64_t ja = j0 + jb, n0 = nb - jb < 16 ? nb - jb : 16, n1 = nb - jb - 16 < 16 ? nb - jb - 16 : 16;
-        const int64_t s0 = amx_start(w, ja) - w->lo, s1 = amx_start(w, ja + 16) - w->lo;
-        const uint8_t *a0 = w->rows + s0 * w->stride, *a1 = w->rows + s1 * w->stride;
+        AMX_BLOCK(w, j0, jb, nb);
         _tile_loadd(0, init + 16 * s0, 64); /* −zx'·C: the sums start from the correction */
         _tile_loadd(1, init + 16 * s0, 64);
         if (n1 > 0) {
             _tile_loadd(2, init + 16 * s1, 64);
             _tile_loadd(3, init + 16 * s1, 64);
-            for (int64_t kk = 0; kk < kf; kk++) {
-                _tile_loadd(6, pa + kk * QB, LD);
-                _tile_loadd(7, pa + kk * QB + 64, LD);
-                _tile_loadd(4, a0 + kk * 64, w->stride);
-                _tile_loadd(5, a1 + kk * 64, w->stride);
-                _tile_dpbsud(0, 4, 6);
-                _tile_dpbsud(1, 4, 7);
-                _tile_dpbsud(2, 5, 6);
-                _tile_dpbsud(3, 5, 7);
-            }
-            if (kt != 0) {
-                _tile_loadd(6, pa + kf * QB, LD);
-                _tile_loadd(7, pa + kf * QB + 64, LD);
-                _tile_loadd(4, tail + 64 * s0, 64);
-                _tile_loadd(5, tail + 64 * s1, 64);
-                _tile_dpbsud(0, 4, 6);
-                _tile_dpbsud(1, 4, 7);
-                _tile_dpbsud(2, 5, 6);
-                _tile_dpbsud(3, 5, 7);
-            }
+            for (int64_t kk = 0; kk < kf; kk++)
+                AMX_STEP2(pa + kk * QB, a0 + kk * 64, w->stride, a1 + kk * 64, w->stride);
+            if (kt != 0)
+                AMX_STEP2(pa + kf * QB, tail + 64 * s0, 64, tail + 64 * s1, 64);
             AMX_STORE(0, 1, s0 + w->lo, ja, n0, jb);
             AMX_STORE(2, 3, s1 + w->lo, ja + 16, n1, jb + 16);
         } else {
-            for (int64_t kk = 0; kk < kf; kk++) {
-                _tile_loadd(6, pa + kk * QB, LD);
-                _tile_loadd(7, pa + kk * QB + 64, LD);
-                _tile_loadd(4, a0 + kk * 64, w->stride);
-                _tile_dpbsud(0, 4, 6);
-                _tile_dpbsud(1, 4, 7);
-            }
-            if (kt != 0) {
-                _tile_loadd(6, pa + kf * QB, LD);
-                _tile_loadd(7, pa + kf * QB + 64, LD);
-                _tile_loadd(4, tail + 64 * s0, 64);
-                _tile_dpbsud(0, 4, 6);
-                _tile_dpbsud(1, 4, 7);
-            }
+            for (int64_t kk = 0; kk < kf; kk++)
+                AMX_STEP1(pa + kk * QB, a0 + kk * 64, w->stride);
+            if (kt != 0)
+                AMX_STEP1(pa + kf * QB, tail + 64 * s0, 64);
             AMX_STORE(0, 1, s0 + w->lo, ja, n0, jb);
         }
     }
