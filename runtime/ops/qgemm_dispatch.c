@@ -49,6 +49,7 @@ static uint32_t x86_features(void)
     return f;
 }
 
+#if defined(__x86_64__) /* the AMX kernels are 64-bit only */
 /* AMX: cpuid leaf 7 edx bits 24 (AMX-TILE) and 25 (AMX-INT8), XCR0 bits 17 (XTILECFG) and 18
  * (XTILEDATA), on top of the AVX-512 VNNI features. Whether Linux lets this process use the tiles
  * is a system call away (arch_prctl): the host asks, fgq_model_grant_cpu records its answer. */
@@ -64,6 +65,7 @@ static uint32_t x86_grantable(void)
     (void)xhi;
     return (xlo & (3u << 17)) == (3u << 17) ? FGQ_CPU_AMXINT8 : 0;
 }
+#endif
 
 int fgq_cpu_has_avx2(void)
 {

@@ -126,7 +126,8 @@ const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype);
  * activation rows (QCONV: a 2-D stride-1 layer of K 576) under AUTO with CPU
  * features cpu (0: this CPU's, fgq_cpu_features; a host's grants,
  * FGQ_CPU_AMXINT8, are the caller's to add) ("ref" for ops without optimized
- * kernels). For benchmarks' reports. */
+ * kernels). For benchmarks' reports: the layer is assumed to take the kernel its
+ * layout names (16+ channels a group, K within the kernels' limits). */
 const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int64_t m_rows, uint32_t cpu);
 
 /* ---- the kernels ---------------------------------------------------------- */
