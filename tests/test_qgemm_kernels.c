@@ -732,7 +732,7 @@ static void test_amx_gemm(void)
         printf("  AMX: SKIPPED (the CPU or the OS does not grant it)\n");
         return;
     }
-    static const int64_t ms[] = { 16, 17, 31, 32, 33, 64, 100 };
+    static const int64_t ms[] = { 16, 17, 31, 64, 65, 96, 100 }; /* the folded rows from 64 */
     static const int64_t ns[] = { 16, 17, 40, 255, 256, 257, 300, 530 };
     static const int64_t ks[] = { 1, 3, 63, 64, 65, 200, 1000, 1025, 8192, 8193 };
     int bad = 0, run = 0;
@@ -740,7 +740,9 @@ static void test_amx_gemm(void)
     for (int it = 0; it < n_cases && bad < 5; it++) {
         qcase c;
         memset(&c, 0, sizeof c);
-        c.wdt = FGQ_DT_S8;
+        /* s8 per channel (in place); a third ternary with group multipliers up to 127 (groups of 4,
+         * 64 or K, one or two multipliers a group) and a sixth s4 per channel: rows folded into s8 */
+        c.wdt = it % 3 == 1 ? FGQ_DT_T2 : it % 6 == 2 ? FGQ_DT_S4 : FGQ_DT_S8;
         c.xdt = it % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
         c.ydt = it % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
         c.m = ms[it % 7];
@@ -759,6 +761,17 @@ static void test_amx_gemm(void)
         c.n_groups = 1;
         c.n_alpha = 1;
         c.mmax = 1;
+        if (c.wdt == FGQ_DT_T2) {
+            c.has_gs = 1;
+            c.group = it % 4 == 1 ? 4 : it % 4 == 3 ? 64 : c.k;
+            c.n_groups = (c.k + c.group - 1) / c.group;
+            c.n_alpha = it % 2 ? 2 : 1;
+            const int64_t mm = bound_mmax(&c) < 127 ? bound_mmax(&c) : 127;
+            c.mmax = it % 5 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
+            c.gs = malloc((size_t)(c.n * c.n_groups * c.n_alpha));
+            for (int64_t i = 0; i < c.n * c.n_groups * c.n_alpha; i++)
+                c.gs[i] = (uint8_t)(rnd() % 4 == 0 ? 255 : rnd() % 256); /* above M too: min(m, M) */
+        }
         fill_codes(&c, it % 4);
         c.a = malloc((size_t)(c.m * c.k));
         for (int64_t i = 0; i < c.m * c.k; i++)
@@ -782,8 +795,9 @@ static void test_amx_gemm(void)
         ok &= run_op_cpu(&c, FGQ_KERNELS_AUTO, NULL, y_amx, cpu) == FGQ_OK;
         ok &= run_op_cpu(&c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par, cpu) == FGQ_OK;
         if (!ok || memcmp(y_ref, y_amx, mn) != 0 || memcmp(y_ref, y_par, mn) != 0) {
-            fprintf(stderr, "  AMX case %d: M %lld N %lld K %lld x %s zx %d: bytes differ from the reference\n", it,
-                    (long long)c.m, (long long)c.n, (long long)c.k, fgq_dtype_name(c.xdt), (int)c.zx);
+            fprintf(stderr, "  AMX case %d: M %lld N %lld K %lld w %s group %lld x %s zx %d: bytes differ from the reference\n",
+                    it, (long long)c.m, (long long)c.n, (long long)c.k, fgq_dtype_name(c.wdt), (long long)c.group,
+                    fgq_dtype_name(c.xdt), (int)c.zx);
             bad++;
         }
         run++;

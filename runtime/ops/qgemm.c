@@ -78,17 +78,26 @@ static uint64_t qgemm_dots_bytes(int64_t m_rows, int64_t mb)
     return ((uint64_t)(m_rows < mb ? m_rows : mb) * QGEMM_JB * sizeof(int32_t) + 63u) & ~(uint64_t)63u;
 }
 
-/* x86-64, AMX (where the host grants it): s8 weights per channel, 16+ rows of A and of W, K up to
+/* x86-64, AMX (where the host grants it): s8 weights per channel (or rows that fold into s8), 16+ rows of A and of W, K up to
  * QGEMM_AMX_MAX_K, run on the AMX conv kernel (A's rows as its positions), QGEMM_AMX_CH channels
  * by 32 rows a task. Its slice: the kernel's channel-major dots, their transpose (the output stage
  * runs along a row), the chunk's row constants (fgq_qconv_amx_group), the packed rows. Sized from
  * the shapes alone (the CPU decides at run time). */
 enum { QGEMM_AMX_CH = 256, QGEMM_AMX_ROWS = 32, QGEMM_AMX_MAX_K = 8192 };
 
+/* 1: s8 per channel, read in place; 2: rows decoded to s8 with their multipliers folded in
+ * (fgq_qweights_fold_s8: ternary, sub-byte per channel) once per chunk, where a chunk's decoded
+ * rows fit FGQ_QCONV_FOLD_CACHE_BYTES and A has 64+ rows; 0: not on AMX. */
 static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows)
 {
 #if defined(__x86_64__)
-    return qw->dtype == FGQ_DT_S8 && !qw->has_gs && m_rows >= 16 && qw->rows >= 16 && qw->k <= QGEMM_AMX_MAX_K;
+    if (m_rows < 16 || qw->rows < 16 || qw->k > QGEMM_AMX_MAX_K || !fgq_qweights_fold_s8(qw))
+        return 0;
+    if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
+        return 1;
+    /* decoding every row once a call pays only over enough rows of A: 16 x 1024 x 1024 ternary ran
+     * 129 GOP/s so, 245 on the VNNI kernel; 1024 rows 973 (s8 in place 986) */
+    return m_rows >= 64 && (QGEMM_AMX_CH + 16) * fgq_qconv_wrow_bytes(qw->k) <= FGQ_QCONV_FOLD_CACHE_BYTES ? 2 : 0;
 #else
     (void)qw;
     (void)m_rows;
@@ -96,14 +105,16 @@ static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows)
 #endif
 }
 
-static uint64_t qgemm_amx_bytes(int64_t K)
+static uint64_t qgemm_amx_bytes(int64_t K, int layout)
 {
 #if defined(__x86_64__)
     const uint64_t dots = (uint64_t)QGEMM_AMX_CH * QGEMM_AMX_ROWS * sizeof(int32_t);
     return 2 * dots + (uint64_t)(QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW +
-           (((uint64_t)fgq_qconv_pack_work_bytes(K) + 63u) & ~(uint64_t)63u);
+           (((uint64_t)fgq_qconv_pack_work_bytes(K) + 63u) & ~(uint64_t)63u) +
+           (layout == 2 ? (uint64_t)(QGEMM_AMX_CH + 16) * (uint64_t)fgq_qconv_wrow_bytes(K) : 0);
 #else
     (void)K;
+    (void)layout;
     return 0;
 #endif
 }
@@ -113,7 +124,8 @@ static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows, cons
     if (m_rows <= 0)
         return 0;
     const uint64_t b = qgemm_dots_bytes(m_rows, target->qgemm_block_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
-    const uint64_t amx = qgemm_amx_layout(qw, m_rows) ? qgemm_amx_bytes(qw->k) : 0;
+    const int layout = qgemm_amx_layout(qw, m_rows);
+    const uint64_t amx = layout ? qgemm_amx_bytes(qw->k, layout) : 0;
     return b > amx ? b : amx;
 }
 
@@ -190,6 +202,8 @@ static void qgemm_amx_tasks(void *ctx, int64_t b, int64_t e)
     int32_t *dot = (int32_t *)(void *)ws, *dott = dot + QGEMM_AMX_CH * QGEMM_AMX_ROWS;
     uint8_t *grp = (uint8_t *)(dott + QGEMM_AMX_CH * QGEMM_AMX_ROWS);
     uint8_t *work = grp + (QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW;
+    uint8_t *dec = work + ((fgq_qconv_pack_work_bytes(K) + 63) & ~(int64_t)63); /* layout 2: the chunk's rows */
+    const int decoded = qw->dtype != FGQ_DT_S8 || qw->has_gs;
     fgq_qconv_amx_w aw = { .rows = NULL };
     int64_t cur = -1;
     fgq_qconv_amx_begin();
@@ -201,7 +215,12 @@ static void qgemm_amx_tasks(void *ctx, int64_t b, int64_t e)
             const int64_t lo = j0 + 16 <= N ? j0 : N - 16, hi = j0 + nb > lo + 16 ? j0 + nb : lo + 16;
             aw = (fgq_qconv_amx_w){ .rows = qw->codes + lo * qw->row_bytes, .stride = qw->row_bytes, .lo = lo, .hi = hi,
                                     .grp = grp };
-            fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, 0, t->a_s8 ? t->zx + 128 : t->zx, grp);
+            if (decoded) {
+                fgq_qconv_fold_decode(qw, lo, hi - lo, dec);
+                aw.rows = dec;
+                aw.stride = fgq_qconv_wrow_bytes(K);
+            }
+            fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, decoded, t->a_s8 ? t->zx + 128 : t->zx, grp);
             cur = c;
         }
         fgq_qgemm_u8s8_32x32c64__amx(&aw, t->a + r0 * K, K, nr, K, t->a_s8, j0, nb, dot, dott, QGEMM_AMX_CH, work);

@@ -395,7 +395,9 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int6
         return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
     }
 #if defined(__x86_64__)
-    if (w_dtype == FGQ_DT_S8 && w_mmax == 0 && m_rows >= 16 &&
+    const fgq_qweights fw = { .dtype = (fgq_dtype)w_dtype, .k = 576, .mmax = w_mmax > 0 ? w_mmax : 1,
+                              .has_gs = w_mmax > 0 };
+    if (fgq_qweights_fold_s8(&fw) && m_rows >= (w_dtype == FGQ_DT_S8 && w_mmax == 0 ? 16 : 64) &&
         (cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
         return "qgemm_u8s8_32x32c64__amx"; /* qgemm.c: A's rows on the AMX conv kernel */
 #endif
