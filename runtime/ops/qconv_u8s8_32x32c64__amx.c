@@ -12,10 +12,14 @@
  *               pa[q][r][i], 128 bytes a quad, so a half is 64 bytes at stride 128);
  *   tmm0..tmm3  C: channels × positions, int32, stored straight into dot
  *               (channel-major, 32 positions a row: stride 128).
- * A step of 64 k is 4 TDPBSUD of 16·16·64 multiply-adds each. The last,
- * partial step (K % 64) reads its weight bytes from a 32 × 64 copy, zero past
- * K (a row's bytes past K may be the next row's, or past W's end), and the
- * packed quads past K are zero up to the step (the packing's wrapper).
+ * A step of 64 k is 4 TDPBSUD of 16·16·64 multiply-adds each (one B tile and
+ * 2 when a call wants 16 positions or fewer). Per group and slice,
+ * fgq_qconv_amx_group keeps each row's constants: the C tiles start from
+ * −zx'·C (no correction pass), and the last, partial step (K % 64) reads its
+ * weight bytes from a 64-byte copy, zero past K (a row's bytes past K may be
+ * the next row's, or past W's end); the packed quads past K are zero up to
+ * the step (the packing's wrapper). QGEMM (fgq_qgemm_u8s8_32x32c64__amx) runs
+ * the same kernel with A's rows packed as the positions.
  *
  * Exact as the VNNI kernels: TDPBSUD sums in int32 modulo 2^32 (no
  * saturation), the result Σ_k w·x' − zx'·C with x' = x (u8) or x ^ 0x80 (s8,
