@@ -227,7 +227,8 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     p->work = off;
     off += p->packable ? qconv_align64(fgq_qconv_pack_work_bytes(K)) : 0;
     /* the packed kernels with a decode (all but s8 per channel): the group's weight rows decoded once for all its
-     * tiles in the slice, where they fit (fgq_qconv_wcache_bytes) */
+     * tiles in the slice, where they fit (fgq_qconv_wcache_bytes; rows folded into s8 for the AMX or the s8
+     * VNNI kernel: fgq_qconv_fold_cache_bytes) */
 #if defined(__x86_64__) || defined(__i386__)
     const int decodes = (conv != NULL && conv->decode != NULL) || p->fold || (amx && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs));
     const int64_t cache = decoded_s8 && (p->fold || p->amx) ? fgq_qconv_fold_cache_bytes(K, mg) : fgq_qconv_wcache_bytes(K, mg);
