@@ -557,6 +557,15 @@ static void pool_set_node(tnode *nd, fgq_op op, const pool_shape *ps)
     }
 }
 
+/* A provider that runs every item as a task of its own (serially): the ops' task ranges. */
+static void split_for(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+{
+    (void)impl;
+    (void)grain;
+    for (int64_t i = 0; i < n; i++)
+        fn(ctx, i, i + 1);
+}
+
 static void test_qpool_random(void)
 {
     int cases = 0, bad_cases = 0;
@@ -662,6 +671,14 @@ static void test_qpool_random(void)
                         got, (long long)v);
         }
         CHECK_MSG(bad == 0, "pool case %d: %d mismatches", it, bad);
+        /* the same bytes with the planes handed out one at a time (qpool.c's max rows run them as
+         * parallel tasks) */
+        uint8_t *y1 = malloc((size_t)ny);
+        fgq_tensor_view y1v = qview(y1, ydt, ps.ns + 2, yd);
+        const fgq_parallel split = { NULL, 2, split_for, FGQ_KERNELS_AUTO };
+        nd.v.par = &split;
+        CHECK(op_check_run(&nd, in, &y1v) == FGQ_OK && memcmp(y, y1, (size_t)ny) == 0);
+        free(y1);
         cases++;
         bad_cases += bad != 0;
         free(x);

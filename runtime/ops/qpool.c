@@ -151,12 +151,75 @@ static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view 
 
 /* Max pool, 2-D (or 1-D) without dilation, rows up to QMAX_ROW bytes, any padding and ceil
  * mode: per output row, the byte-wise max of the input rows its windows cover (clipped to
- * X: a tap in the padding takes no part, as in the general loop), then per output the max of
- * that row's bytes under the window's clipped columns. s8 codes are compared as u8 after
- * flipping the sign bit (the same order). Returns 0, leaving the layer to the general loop,
- * for other geometries and where some window has no tap inside X (the general loop outputs
- * qmin there). vmax is a 1 KB stack row: within the runtime's 2 KB frame limit. */
+ * X: a tap in the padding takes no part, as in the general loop), then the max of KW
+ * neighbours at every column (in place, KW − 1 passes of max(c, c + 1)), read at each
+ * output whose window lies inside the row; border
+ * windows take their clipped columns. s8 codes are compared as u8 after flipping the sign
+ * bit (the same order); the output stage (zy + v − zx, clamped) is a 256-byte table of the
+ * flipped byte, since max commutes with it. Planes in parallel. Returns 0, leaving the
+ * layer to the general loop, for other geometries and where some window has no tap inside X
+ * (the general loop outputs qmin there). vmax (1 KB) and the table are on the stack: within
+ * the runtime's 2 KB frame limit. */
 #define QMAX_ROW 1024
+
+typedef struct {
+    const fgq_ops_spatial *sp;
+    const uint8_t *x;
+    uint8_t *y;
+    uint8_t flip;
+    int x_s8, y_s8;
+    int32_t zx, zy, qmin, qmax;
+} qmax_rows_task;
+
+static void qmaxpool_rows_planes(void *ctx, int64_t b, int64_t e)
+{
+    const qmax_rows_task *t = (const qmax_rows_task *)ctx;
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2];
+    const uint8_t flip = t->flip;
+    uint8_t vmax[QMAX_ROW], out[256];
+    for (int32_t v = 0; v < 256; v++) { /* flipped byte -> output byte */
+        const int32_t q = t->x_s8 ? (int32_t)(int8_t)(uint8_t)(v ^ flip) : v;
+        fgq_q_store(out, v, t->y_s8, (int64_t)t->zy + (q - t->zx), t->qmin, t->qmax);
+    }
+    for (int64_t p = b; p < e; p++) {
+        const uint8_t *xp = t->x + p * IH * IW;
+        uint8_t *yp = t->y + p * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const int64_t h0 = oh * sh - pt, r0 = h0 > 0 ? h0 : 0, r1 = h0 + KH < IH ? h0 + KH : IH;
+            for (int64_t c = 0; c < IW; c++)
+                vmax[c] = xp[r0 * IW + c] ^ flip;
+            for (int64_t r = r0 + 1; r < r1; r++) {
+                const uint8_t *xr = xp + r * IW;
+                for (int64_t c = 0; c < IW; c++) {
+                    const uint8_t v = xr[c] ^ flip;
+                    vmax[c] = v > vmax[c] ? v : vmax[c];
+                }
+            }
+            /* border windows first, from the column maxima */
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const int64_t w0 = ow * sw - pl;
+                if (w0 >= 0 && w0 + KW <= IW)
+                    continue;
+                const int64_t c0 = w0 > 0 ? w0 : 0, c1 = w0 + KW < IW ? w0 + KW : IW;
+                uint8_t m = vmax[c0];
+                for (int64_t c = c0 + 1; c < c1; c++)
+                    m = vmax[c] > m ? vmax[c] : m;
+                yp[oh * OW + ow] = out[m];
+            }
+            for (int64_t kw = 1; kw < KW; kw++) /* each pass widens the windows by one: after it, vmax[c] is */
+                for (int64_t c = 0; c + kw < IW; c++) /* the max of columns c .. c + kw (c + 1 not yet written) */
+                    vmax[c] = vmax[c + 1] > vmax[c] ? vmax[c + 1] : vmax[c];
+            for (int64_t ow = 0; ow < OW; ow++) {
+                const int64_t w0 = ow * sw - pl;
+                if (w0 >= 0 && w0 + KW <= IW)
+                    yp[oh * OW + ow] = out[vmax[w0]];
+            }
+        }
+    }
+}
 
 static int run_qmaxpool_rows(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
                              const fgq_ops_spatial *sp)
@@ -174,34 +237,21 @@ static int run_qmaxpool_rows(const fgq_node_view *node, const fgq_tensor_view *x
         if (ow * sw - pl + KW <= 0 || ow * sw - pl >= IW)
             return 0;
     const int32_t *ip = node->iparams;
-    const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
-    const uint8_t flip = x_s8 ? 0x80u : 0u;
-    const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
+    const qmax_rows_task t = {
+        .sp = sp,
+        .x = (const uint8_t *)x->data,
+        .y = (uint8_t *)y->data,
+        .flip = x->dtype == FGQ_DT_S8 ? 0x80u : 0u,
+        .x_s8 = x->dtype == FGQ_DT_S8,
+        .y_s8 = y->dtype == FGQ_DT_S8,
+        .zx = ip[FGQ_QP_X_ZERO],
+        .zy = ip[FGQ_QP_Y_ZERO],
+        .qmin = ip[FGQ_QP_QMIN],
+        .qmax = ip[FGQ_QP_QMAX],
+    };
     const int64_t planes = x->dims[0] * x->dims[1];
-    uint8_t vmax[QMAX_ROW];
-    for (int64_t p = 0; p < planes; p++) {
-        const uint8_t *xp = (const uint8_t *)x->data + p * IH * IW;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            const int64_t h0 = oh * sh - pt, r0 = h0 > 0 ? h0 : 0, r1 = h0 + KH < IH ? h0 + KH : IH;
-            for (int64_t c = 0; c < IW; c++)
-                vmax[c] = xp[r0 * IW + c] ^ flip;
-            for (int64_t r = r0 + 1; r < r1; r++) {
-                const uint8_t *xr = xp + r * IW;
-                for (int64_t c = 0; c < IW; c++) {
-                    const uint8_t v = xr[c] ^ flip;
-                    vmax[c] = v > vmax[c] ? v : vmax[c];
-                }
-            }
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t w0 = ow * sw - pl, c0 = w0 > 0 ? w0 : 0, c1 = w0 + KW < IW ? w0 + KW : IW;
-                uint8_t m = vmax[c0];
-                for (int64_t c = c0 + 1; c < c1; c++)
-                    m = vmax[c] > m ? vmax[c] : m;
-                const int32_t v = x_s8 ? (int32_t)(int8_t)(uint8_t)(m ^ flip) : (int32_t)m;
-                fgq_q_store(y->data, (p * OH + oh) * OW + ow, y_s8, (int64_t)zy + (v - zx), qmin, qmax);
-            }
-        }
-    }
+    fgq_parallel_for(node->par, planes, fgq_parallel_grain(node->par, planes, IH * IW * (KH + KW)), qmaxpool_rows_planes,
+                     (void *)&t);
     return 1;
 }
 
