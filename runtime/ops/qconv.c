@@ -413,59 +413,48 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 .K = K,
             };
             uint8_t *wrows = t->p.wcache ? ws + t->p.wrows : NULL;
+            /* the group's rows once a slice: decoded (multipliers folded in for the AMX and s8 VNNI kernels,
+             * t->fold; codes for the grouped VNNI kernels), and the AMX kernel's constants */
 #if defined(__x86_64__)
-            if (t->amx) {
-                const fgq_qconv_amx_w aw = {
-                    .rows = wrows != NULL ? wrows : qw->codes + grp * mg * qw->row_bytes,
-                    .stride = wrows != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
-                    .lo = grp * mg,
-                    .hi = grp * mg + mg,
-                    .grp = ws + t->p.agrp,
-                };
-                if (decoded != grp) { /* the group's rows (decoded where they are not s8 per channel), constants */
-                    if (wrows != NULL)
+            const fgq_qconv_amx_w aw = {
+                .rows = wrows != NULL ? wrows : qw->codes + grp * mg * qw->row_bytes,
+                .stride = wrows != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
+                .lo = grp * mg,
+                .hi = grp * mg + mg,
+                .grp = ws + t->p.agrp,
+            };
+            const fgq_qweights folded = { .dtype = FGQ_DT_S8, .rows = mg, .k = K, .row_bytes = fgq_qconv_wrow_bytes(K),
+                                          .group = K, .n_groups = 1, .n_alpha = 1, .mmax = 1, .codes = wrows };
+#endif
+            if (decoded != grp) {
+                if (wrows != NULL) {
+#if defined(__x86_64__)
+                    if (t->amx || t->fold)
                         fgq_qconv_fold_decode(qw, grp * mg, mg, wrows);
+                    else
+#endif
+                        t->conv->decode(qw, grp * mg, mg, wrows);
+                }
+#if defined(__x86_64__)
+                if (t->amx) /* after the rows its sums read */
                     fgq_qconv_amx_group(aw.rows, aw.stride, mg, K, wrows != NULL, t->x_s8 ? t->zx + 128 : t->zx,
                                         ws + t->p.agrp);
-                    decoded = grp;
-                }
-                fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work);
-                for (int64_t jb = jb0; jb < jb1; jb += JB) {
-                    const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
-                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, np, dot, ws + t->p.work);
-                    fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin,
-                                                  t->qmax, t->y + ((n * qw->rows + j0) * t->p.positions + p0),
-                                                  t->p.positions, t->y_s8);
-                }
-                continue;
-            }
-            if (t->fold) { /* the group's rows as s8 (multipliers folded in), through the s8 kernel */
-                if (decoded != grp) {
-                    fgq_qconv_fold_decode(qw, grp * mg, mg, wrows);
-                    decoded = grp;
-                }
-                const fgq_qweights rows = { .dtype = FGQ_DT_S8, .rows = mg, .k = K, .row_bytes = fgq_qconv_wrow_bytes(K),
-                                            .group = K, .n_groups = 1, .n_alpha = 1, .mmax = 1, .codes = wrows };
-                fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work);
-                for (int64_t jb = jb0; jb < jb1; jb += JB) {
-                    const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
-                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, &rows, jb, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work);
-                    fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin,
-                                                  t->qmax, t->y + ((n * qw->rows + j0) * t->p.positions + p0),
-                                                  t->p.positions, t->y_s8);
-                }
-                continue;
-            }
 #endif
-            if (wrows != NULL && decoded != grp) {
-                t->conv->decode(qw, grp * mg, mg, wrows);
                 decoded = grp;
             }
             fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work); /* once for all blocks */
             for (int64_t jb = jb0; jb < jb1; jb += JB) {
                 const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
-                const uint8_t *wdec = wrows != NULL ? wrows + jb * fgq_qconv_wrow_bytes(K) : NULL;
-                t->conv->run(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work, wdec);
+#if defined(__x86_64__)
+                if (t->amx)
+                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, np, dot, ws + t->p.work);
+                else if (t->fold)
+                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, &folded, jb, nb, p0, np, t->x_s8, t->zx, dot,
+                                                      ws + t->p.work);
+                else
+#endif
+                    t->conv->run(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
+                                 wrows != NULL ? wrows + jb * fgq_qconv_wrow_bytes(K) : NULL);
                 fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
                                               t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions,
                                               t->y_s8);

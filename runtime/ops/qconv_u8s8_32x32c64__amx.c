@@ -72,6 +72,12 @@ FGQ_AMX_FN void fgq_qconv_amx_end(void)
     _tile_release();
 }
 
+/* The first n (1..64) bytes of a 64-byte chunk. */
+static inline __mmask64 amx_bytes_mask(int64_t n)
+{
+    return n >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << n) - 1);
+}
+
 FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline,
                                      int32_t zxp, uint8_t *grp)
 {
@@ -89,12 +95,12 @@ FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_
             for (int64_t k = 0; k < kf; k += 64)
                 acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(w + k));
             if (kt != 0)
-                acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(((__mmask64)1 << kt) - 1, w + kf));
+                acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(amx_bytes_mask(kt), w + kf));
             c = _mm512_reduce_add_epi32(acc);
         }
         _mm512_storeu_si512(init + 16 * i, _mm512_set1_epi32((int32_t)(0u - (uint32_t)zxp * (uint32_t)c)));
         if (kt != 0)
-            _mm512_storeu_si512(tail + 64 * i, _mm512_maskz_loadu_epi8(((__mmask64)1 << kt) - 1, w + kf));
+            _mm512_storeu_si512(tail + 64 * i, _mm512_maskz_loadu_epi8(amx_bytes_mask(kt), w + kf));
     }
 }
 
@@ -136,7 +142,7 @@ FGQ_VNNI_FN void fgq_qgemm_amx_pack_rows(const uint8_t *a, int64_t lda, int64_t 
     for (int64_t half = 0; half < 2; half++)
         for (int64_t st = 0; st < steps; st++) {
             const int64_t k0 = 64 * st, kn = K - k0 < 64 ? K - k0 : 64;
-            const __mmask64 km = kn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << kn) - 1);
+            const __mmask64 km = amx_bytes_mask(kn);
             __m512i r[16];
             for (int i = 0; i < 16; i++) {
                 const int64_t row = 16 * half + i;
@@ -156,7 +162,7 @@ FGQ_VNNI_INLINE __m512i fold_mults(const fgq_qweights *qw, const uint8_t *m, int
     __m512i v = _mm512_setzero_si512();
     for (int64_t g = k0 / qw->group, gk = g * qw->group; gk < k0 + kn; g++, gk += qw->group) {
         const int64_t b = gk > k0 ? gk - k0 : 0, e = gk + qw->group < k0 + kn ? gk + qw->group - k0 : kn;
-        const __mmask64 mask = (e - b >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (e - b)) - 1)) << b;
+        const __mmask64 mask = amx_bytes_mask(e - b) << b;
         const int32_t mg = m[g * qw->n_alpha + (qw->n_alpha == 2 ? a : 0)];
         v = _mm512_mask_set1_epi8(v, mask, (char)(mg < qw->mmax ? mg : qw->mmax));
     }
@@ -181,23 +187,24 @@ FGQ_VNNI_FN void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64
     case FGQ_DT_S2: fgq_qconv_u8s2_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
     default: fgq_qconv_u8t2_2x32c4__avx512vnni_decode(qw, j0, n, dst); break; /* t2, s8 with GS */
     }
+    if (!qw->has_gs)
+        return; /* the codes are the weights, and the decoders' C is their sum */
     const int64_t K = qw->k, Kp = (K + 3) / 4 * 4, rb = fgq_qconv_wrow_bytes(K);
     const __m512i ones = _mm512_set1_epi8(1), zero = _mm512_setzero_si512();
     for (int64_t i = 0; i < n; i++) {
         uint8_t *row = dst + i * rb;
-        const uint8_t *m = qw->has_gs ? qw->gs + (j0 + i) * qw->n_groups * qw->n_alpha : NULL;
+        const uint8_t *m = qw->gs + (j0 + i) * qw->n_groups * qw->n_alpha;
         __m512i acc = _mm512_setzero_si512();
         for (int64_t k0 = 0; k0 < K; k0 += 64) {
             const int64_t kn = K - k0 < 64 ? K - k0 : 64;
-            const __mmask64 live = kn == 64 ? ~(__mmask64)0 : (((__mmask64)1 << kn) - 1);
+            const __mmask64 live = amx_bytes_mask(kn);
             __m512i c = _mm512_maskz_loadu_epi8(live, row + k0);
-            if (m != NULL) { /* fold min(GS, M) in: m⁺ for positive codes, m⁻ for negative (n_alpha 2) */
-                __m512i mv = fold_mults(qw, m, k0, kn, 0);
-                if (qw->n_alpha == 2)
-                    mv = _mm512_mask_blend_epi8(_mm512_cmplt_epi8_mask(c, zero), mv, fold_mults(qw, m, k0, kn, 1));
-                c = fold_mul(c, mv);
-                _mm512_mask_storeu_epi8(row + k0, live, c);
-            }
+            /* fold min(GS, M) in: m⁺ for positive codes, m⁻ for negative (n_alpha 2) */
+            __m512i mv = fold_mults(qw, m, k0, kn, 0);
+            if (qw->n_alpha == 2)
+                mv = _mm512_mask_blend_epi8(_mm512_cmplt_epi8_mask(c, zero), mv, fold_mults(qw, m, k0, kn, 1));
+            c = fold_mul(c, mv);
+            _mm512_mask_storeu_epi8(row + k0, live, c);
             acc = _mm512_dpbusd_epi32(acc, ones, c); /* Σ w: u8 ones × s8 weights */
         }
         const uint32_t sum = (uint32_t)_mm512_reduce_add_epi32(acc);

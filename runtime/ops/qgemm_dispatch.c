@@ -374,15 +374,18 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int6
     if (cpu == 0)
         cpu = fgq_cpu_features();
     const fgq_qgemm_kernel *k = fgq_qgemm_kernel_select((fgq_dtype)w_dtype, FGQ_KERNELS_AUTO, cpu, NULL);
-    if (op == FGQ_OP_QCONV) {
-        /* per channel, or groups of 64 with multipliers up to w_mmax */
-        const fgq_qweights qw = { .dtype = (fgq_dtype)w_dtype, .k = 576, .group = w_mmax > 0 ? 64 : 576,
-                                  .n_groups = w_mmax > 0 ? 9 : 1, .n_alpha = 1, .mmax = w_mmax > 0 ? w_mmax : 1,
-                                  .has_gs = w_mmax > 0 };
-        (void)qw;
+    /* per channel, or groups of 64 with multipliers up to w_mmax */
+    const fgq_qweights qw = { .dtype = (fgq_dtype)w_dtype, .k = 576, .group = w_mmax > 0 ? 64 : 576,
+                              .n_groups = w_mmax > 0 ? 9 : 1, .n_alpha = 1, .mmax = w_mmax > 0 ? w_mmax : 1,
+                              .has_gs = w_mmax > 0 };
+    (void)qw;
 #if defined(__x86_64__)
-        const int s8rows = fgq_qweights_fold_s8(&qw);
-        if (s8rows && (cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
+    const int s8rows = fgq_qweights_fold_s8(&qw), amx = (cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) ==
+                                                          (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI);
+#endif
+    if (op == FGQ_OP_QCONV) {
+#if defined(__x86_64__)
+        if (s8rows && amx)
             return "qconv_u8s8_32x32c64__amx"; /* qconv.c */
         if (s8rows && (qw.dtype != FGQ_DT_S8 || qw.has_gs) && (cpu & FGQ_CPU_AVX512VNNI) != 0)
             return "qconv_u8s8_4x32c4__avx512vnni"; /* over the rows decoded to s8 (qconv.c) */
@@ -395,10 +398,7 @@ const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int6
         return k->dot == fgq_qgemm_dot_ref ? "ref" : "im2col+qgemm";
     }
 #if defined(__x86_64__)
-    const fgq_qweights fw = { .dtype = (fgq_dtype)w_dtype, .k = 576, .mmax = w_mmax > 0 ? w_mmax : 1,
-                              .has_gs = w_mmax > 0 };
-    if (fgq_qweights_fold_s8(&fw) && m_rows >= (w_dtype == FGQ_DT_S8 && w_mmax == 0 ? 16 : 64) &&
-        (cpu & (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI)) == (FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI))
+    if (s8rows && amx && m_rows >= (w_dtype == FGQ_DT_S8 && w_mmax == 0 ? 16 : 64))
         return "qgemm_u8s8_32x32c64__amx"; /* qgemm.c: A's rows on the AMX conv kernel */
 #endif
 #if defined(__x86_64__) || defined(__i386__)
