@@ -58,7 +58,7 @@ static const char k_usage[] =
     "                    as for `fgq eval`\n"
     "  --calib C, --calib-samples A:B, --acts T, --observer O, --first-last P,\n"
     "  --depthwise P, --keep-float NODE, --layer NODE=POLICY, --bias-correction,\n"
-    "  --solver, --damp, --act-order, --sequential, --equalize\n"
+    "  --solver, --damp, --act-order, --refine, --sequential, --equalize\n"
     "                    as for `fgq eval --sensitivity` (with --calib only; one\n"
     "                    --calib FILE)\n"
     "  --weights P       policy of the sensitivity scan and the weight figures\n"

@@ -27,7 +27,8 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
                                         "--observer",      "--first-last",    "--bias-correction",
                                         "--solver",        "--damp",          "--budget",  "--size",
                                         "--candidates",    "--equalize",      "--act-order",     "--sequential",
-                                        "--depthwise",     "--budget-metric", "--keep-float",    "--layer"};
+                                        "--depthwise",     "--budget-metric", "--refine",        "--keep-float",
+                                        "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -43,7 +44,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
                            &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential,
-                           &f->depthwise, &f->budget_metric};
+                           &f->depthwise, &f->budget_metric, &f->refine};
     f->any = 1;
     if (which == 0) { /* --calib: FILE, or NAME=FILE once per model input */
         if (f->n_calib >= FGQ_QUANT_FLAGS_MAX_CALIB) {
@@ -134,6 +135,14 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--act-order '%s': expected on or off", f->act_order);
         cfg->act_order = strcmp(f->act_order, "on") == 0;
     }
+    cfg->refine = 1; /* measured better (cmd_quantize.c --help) */
+    if (f->refine != NULL) {
+        if (strcmp(f->refine, "on") != 0 && strcmp(f->refine, "off") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--refine '%s': expected on or off", f->refine);
+        cfg->refine = strcmp(f->refine, "on") == 0;
+        if (cfg->solver != FGQ_SOLVER_GPTQ)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--refine refines the gptq solver's codes (the solver is rtn)");
+    }
     cfg->sequential = FGQ_SEQ_AUTO;
     if (f->sequential != NULL) {
         if (strcmp(f->sequential, "on") != 0 && strcmp(f->sequential, "off") != 0 &&
@@ -163,10 +172,10 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
     buf[0] = '\0';
     const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
                            "--damp",    "--act-order", "--sequential", "--equalize", "--budget", "--size",
-                           "--candidates", "--budget-metric", "--depthwise"};
+                           "--candidates", "--budget-metric", "--depthwise", "--refine"};
     const char *vals[] = {f->weights, f->acts,      f->observer,   f->first_last, f->bias_correction, f->solver,
                           f->damp,    f->act_order, f->sequential, f->equalize,   f->budget,          f->size,
-                          f->candidates, f->budget_metric, f->depthwise};
+                          f->candidates, f->budget_metric, f->depthwise, f->refine};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);

@@ -2,7 +2,7 @@
  * quant_flags.h — the quantize flags, parsed once for every command that
  * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib (repeatable),
  * --calib-samples, --weights, --acts, --observer, --first-last,
- * --bias-correction, --solver, --damp, --act-order, --sequential, --equalize, --budget, --size, --candidates,
+ * --bias-correction, --solver, --damp, --act-order, --refine, --sequential, --equalize, --budget, --size, --candidates,
  * --budget-metric,
  * --keep-float, --layer. The values stay text until fgq_quant_flags_config
  * turns them into a fgq_quant_config, with the defaults `fgq quantize --help`
@@ -22,7 +22,7 @@ typedef struct {
     const char *calib_all[FGQ_QUANT_FLAGS_MAX_CALIB];
     int32_t n_calib;
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,
-        *equalize, *act_order, *sequential, *depthwise;
+        *equalize, *act_order, *refine, *sequential, *depthwise;
     const char *budget, *size, *candidates, *budget_metric;
     fgq_layer_override *ov; /* argc entries */
     int32_t n_ov;

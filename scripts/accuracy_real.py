@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Accuracy of fgq on real pretrained models and real images: what each weight policy, the solver
 (round-to-nearest `rtn` against error-compensating `gptq` at its defaults, `--sequential auto` and
-`--act-order on`; `gptq plain`: `--sequential off --act-order off`, the solver without them) and a size budget cost in top-1.
+`--act-order on` and `--refine on`; `gptq plain`: `--sequential off --act-order off --refine off`, the solver
+without them; `refine off`: the defaults but `--refine off`) and a size budget cost in top-1.
 
 Models and data are rebuilt outside the repository by scripts/realdata/ (docs/real-models.md; the
 cache is ${FGQ_CACHE:-~/.cache/fgq}):
@@ -83,35 +84,40 @@ CELLS = [
     ("s3:g32", ["--weights", "s3:g32"]),
     ("s4:g32 depthwise s4", ["--weights", "s4:g32", "--depthwise", "same"]),
     ("s4:g32 sequential", ["--weights", "s4:g32", "--sequential", "on"]),
+    ("s4:g32 refine off", ["--weights", "s4:g32", "--refine", "off"]),
     ("ternary:g4 gptq depthwise t2", ["--weights", "ternary:g4:exact", "--solver", "gptq", "--depthwise", "same"]),
     ("budget 4", ["--budget", "4"]),
+    ("budget 4 refine off", ["--budget", "4", "--refine", "off"]),
     ("budget 3", ["--budget", "3"]),
     ("budget 2.5", ["--budget", "2.5"]),
     ("ternary:g4 gptq", ["--weights", "ternary:g4:exact", "--solver", "gptq"]),
     ("ternary:g4 gptq plain", ["--weights", "ternary:g4:exact", "--solver", "gptq", "--sequential", "off",
-                               "--act-order", "off"]),
+                               "--act-order", "off", "--refine", "off"]),
+    ("ternary:g4 gptq refine off", ["--weights", "ternary:g4:exact", "--solver", "gptq", "--refine", "off"]),
     ("ternary:g4 rtn", ["--weights", "ternary:g4:exact", "--solver", "rtn"]),
     ("ternary:g16 gptq", ["--weights", "ternary:g16:exact", "--solver", "gptq"]),
     ("ternary:g16 gptq plain", ["--weights", "ternary:g16:exact", "--solver", "gptq", "--sequential", "off",
-                                "--act-order", "off"]),
+                                "--act-order", "off", "--refine", "off"]),
+    ("ternary:g16 gptq refine off", ["--weights", "ternary:g16:exact", "--solver", "gptq", "--refine", "off"]),
     ("ternary:g16 rtn", ["--weights", "ternary:g16:exact", "--solver", "rtn"]),
     ("ternary:g64 gptq", ["--weights", "ternary:g64:exact", "--solver", "gptq"]),
     ("ternary:g64 gptq plain", ["--weights", "ternary:g64:exact", "--solver", "gptq", "--sequential", "off",
-                                "--act-order", "off"]),
+                                "--act-order", "off", "--refine", "off"]),
+    ("ternary:g64 gptq refine off", ["--weights", "ternary:g64:exact", "--solver", "gptq", "--refine", "off"]),
     ("ternary:g64 rtn", ["--weights", "ternary:g64:exact", "--solver", "rtn"]),
     ("s8 rtn", ["--weights", "s8", "--solver", "rtn"]),
     ("s4:g32 rtn", ["--weights", "s4:g32", "--solver", "rtn"]),
     ("ternary:g4 all gptq", ["--weights", "ternary:g4:exact", "--first-last", "same", "--depthwise", "same", "--solver", "gptq"]),
     ("ternary:g4 all gptq plain", ["--weights", "ternary:g4:exact", "--first-last", "same", "--depthwise", "same", "--solver", "gptq",
-                                    "--sequential", "off", "--act-order", "off"]),
+                                    "--sequential", "off", "--act-order", "off", "--refine", "off"]),
     ("ternary:g4 all rtn", ["--weights", "ternary:g4:exact", "--first-last", "same", "--depthwise", "same", "--solver", "rtn"]),
     ("ternary:g16 all gptq", ["--weights", "ternary:g16:exact", "--first-last", "same", "--depthwise", "same", "--solver", "gptq"]),
     ("ternary:g16 all gptq plain", ["--weights", "ternary:g16:exact", "--first-last", "same", "--depthwise", "same", "--solver", "gptq",
-                                    "--sequential", "off", "--act-order", "off"]),
+                                    "--sequential", "off", "--act-order", "off", "--refine", "off"]),
     ("ternary:g16 all rtn", ["--weights", "ternary:g16:exact", "--first-last", "same", "--depthwise", "same", "--solver", "rtn"]),
     ("ternary:g64 all gptq", ["--weights", "ternary:g64:exact", "--first-last", "same", "--depthwise", "same", "--solver", "gptq"]),
     ("ternary:g64 all gptq plain", ["--weights", "ternary:g64:exact", "--first-last", "same", "--depthwise", "same", "--solver", "gptq",
-                                    "--sequential", "off", "--act-order", "off"]),
+                                    "--sequential", "off", "--act-order", "off", "--refine", "off"]),
     ("ternary:g64 all rtn", ["--weights", "ternary:g64:exact", "--first-last", "same", "--depthwise", "same", "--solver", "rtn"]),
     ("s8 equalize", ["--weights", "s8", "--equalize", "on"]),
     ("ternary:g4 gptq equalize", ["--weights", "ternary:g4:exact", "--equalize", "on"]),

@@ -36,6 +36,8 @@ def test_gptq_is_default_with_calib_and_deterministic(tmp_path):
     quantize(b, "--weights", "s4:g32", "--solver", "gptq", *few)
     assert model_part(a) == model_part(b)  # the same model (the recipe records the flags as given)
     rep = quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01", *few)
+    assert all(r["solver"] in ("gptq:0.01", "gptq:0.01+cd") for r in rep["layers"] if r["weight_sqnr_db"] is not None)
+    rep = quantize(c, "--weights", "s4:g32", "--solver", "gptq", "--damp", "0.01", "--refine", "off", *few)
     assert all(r["solver"] == "gptq:0.01" for r in rep["layers"] if r["weight_sqnr_db"] is not None)
 
 
@@ -110,6 +112,29 @@ def test_act_order(tmp_path):
     p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", tmp_path / "x.fgq",
                 "--weights", "s8", "--act-order", "sometimes", timeout=TIMEOUT)
     assert p.returncode == 2 and "--act-order" in p.stderr and not (tmp_path / "x.fgq").exists()
+
+
+def test_refine(tmp_path):
+    """--refine on (the default): coordinate descent after GPTQ, kept per layer and damping where the held-out
+    samples say it pays. Its candidates include --refine off's (each damping before the descent), so with the
+    same statistics (--sequential off) no layer's held-out SQNR may fall, and on every layer ternary:g16 some
+    layer must take it ("gptq:D+cd"); the model changes. Bad values and the rtn solver are refused."""
+    on, off = tmp_path / "on.fgq", tmp_path / "off.fgq"
+    args = ("--weights", "ternary:g16:exact", "--first-last", "same", "--sequential", "off", *FEW)
+    ron = quantize(on, *args)
+    roff = quantize(off, *args, "--refine", "off")
+    lon = [r for r in ron["layers"] if r["weight_sqnr_db"] is not None]
+    loff = [r for r in roff["layers"] if r["weight_sqnr_db"] is not None]
+    assert [r["name"] for r in lon] == [r["name"] for r in loff]
+    assert any(r["solver"].endswith("+cd") for r in lon), lon
+    assert not any(r["solver"].endswith("+cd") for r in loff), loff
+    for a, b in zip(lon, loff):
+        assert a["heldout_sqnr_db"] >= b["heldout_sqnr_db"] - 1e-9, (a, b)
+    assert model_part(on) != model_part(off)
+    for bad, msg in ((("--refine", "maybe"), "--refine"), (("--solver", "rtn", "--refine", "on"), "rtn")):
+        p = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "-o", tmp_path / "x.fgq",
+                    "--weights", "s8", *bad, timeout=TIMEOUT)
+        assert p.returncode == 2 and msg in p.stderr and not (tmp_path / "x.fgq").exists(), p.stderr
 
 
 @pytest.mark.skipif(SANITIZED, reason="an accuracy margin, checked in the Release run; its code paths run under the sanitizers in the other tests")

@@ -269,6 +269,9 @@ fgq_status fgq_quantize_layer_weights(const fgq_layer_ctx *c, int32_t node, cons
 
 /* ---- error compensation (quantize.h, quant/gptq.h) ------------------------------------ */
 
+/* Passes of the refinement (fgq_gptq_refine) at most; most layers stop moving sooner. */
+#define FGQ_REFINE_PASSES 8
+
 /* Damping candidates, fractions of mean(diag H): the search range of quantize.h. */
 static const double k_damps[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
 
@@ -319,8 +322,9 @@ static void act_order(const double *h, int64_t k, int64_t group, int64_t *perm, 
  * NULL) is returned in *err_out. With cfg->act_order the columns go in act
  * order (above) and the results are put back in place. */
 static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, const float *w, int64_t rows, int64_t k,
-                             int64_t groups, const double *h, const double *h2, double damp, const double *hv,
-                             double *u, double *hsum, int8_t *codes, uint8_t *mults, float *deq, double *err_out)
+                             int64_t groups, const double *h, const double *h2, double damp, int refine,
+                             const double *hv, double *u, double *hsum, int8_t *codes, uint8_t *mults, float *deq,
+                             double *err_pre, double *err_out)
 {
     const int64_t rb = rows / groups, ng = grid->mmax > 0 ? (k + grid->group - 1) / grid->group : 0;
     const int32_t na = grid->n_alpha == 2 ? 2 : 1;
@@ -345,7 +349,7 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
             mp == NULL)
             st = fgq_fail(c->err, FGQ_ERR_NOMEM, "error compensation: out of memory (act order)");
     }
-    double total = 0.0;
+    double total = 0.0, pre = 0.0;
     for (int64_t g = 0; g < groups && st == FGQ_OK; g++) {
         const double *hg = h + g * k * k;
         if (h2 != NULL) {
@@ -385,6 +389,12 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
                     for (int64_t gp = 0; gp < ng; gp++)
                         memcpy(mg + (r * ng + gperm[gp]) * na, mp + (r * ng + gp) * na, (size_t)na);
         }
+        if (hv != NULL && err_pre != NULL)
+            pre += fgq_gptq_output_error(wg, dg, rb, k, hv + g * k * k, c->cfg->parallel);
+        if (refine &&
+            (st = fgq_gptq_refine(&gg, wg, rb, k, hg, damp, FGQ_REFINE_PASSES, c->cfg->parallel, cg, mg, dg, c->err)) !=
+                FGQ_OK)
+            break;
         if (hv != NULL)
             total += fgq_gptq_output_error(wg, dg, rb, k, hv + g * k * k, c->cfg->parallel);
     }
@@ -397,6 +407,8 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
     free(cp);
     free(mp);
     *err_out = total;
+    if (err_pre != NULL)
+        *err_pre = refine ? pre : total;
     return st;
 }
 
@@ -458,6 +470,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     const double *hf = lh->h[FGQ_H_FIT], *hv = lh->h[FGQ_H_VAL];
     const int held_out = lh->samples[FGQ_H_VAL] > 0;
     double damp = c->cfg->damp > 0.0 ? c->cfg->damp : 1e-2;
+    int refine = c->cfg->refine; /* with a fixed damping: as asked; else chosen below */
     double held_sig = 0.0, held_round = 0.0; /* Σ wᵀ H_val w, and the rounding's held-out error */
     if (c->cfg->damp <= 0.0 && held_out) { /* choose by the held-out output error; -1: plain rounding */
         double best = grouped_output_error(c, w, q->deq, 1, rows, k, groups, hv);
@@ -469,15 +482,22 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             fgq_error_clear(&e2);
             fgq_layer_ctx quiet = *c;
             quiet.err = &e2; /* a candidate that cannot be factorised is skipped */
-            fgq_status cs = gptq_layer(&quiet, &grid, w, rows, k, groups, hf, NULL, k_damps[d], hv, u, hsum, codes,
-                                       mults, deq, &e);
+            double e_pre = 0.0;
+            fgq_status cs = gptq_layer(&quiet, &grid, w, rows, k, groups, hf, NULL, k_damps[d], c->cfg->refine, hv, u,
+                                       hsum, codes, mults, deq, &e_pre, &e);
             if (cs == FGQ_ERR_NOMEM) {
                 st = fgq_fail(c->err, FGQ_ERR_NOMEM, "%s", e2.msg);
                 goto done;
             }
-            if (cs == FGQ_OK && e < best) {
+            if (cs == FGQ_OK && e_pre < best) {
+                best = e_pre;
+                damp = k_damps[d];
+                refine = 0;
+            }
+            if (cs == FGQ_OK && c->cfg->refine && e < best) { /* the refined codes, where they measure better */
                 best = e;
                 damp = k_damps[d];
+                refine = 1;
             }
         }
         float *zero = calloc((size_t)(rows / groups * k), sizeof(float));
@@ -491,8 +511,8 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     }
     if (damp > 0.0) {
         double e;
-        if ((st = gptq_layer(c, &grid, w, rows, k, groups, hf, held_out ? hv : NULL, damp, NULL, u, hsum, codes,
-                             mults, deq, &e)) != FGQ_OK) {
+        if ((st = gptq_layer(c, &grid, w, rows, k, groups, hf, held_out ? hv : NULL, damp, refine, NULL, u, hsum,
+                             codes, mults, deq, NULL, &e)) != FGQ_OK) {
             if (st != FGQ_ERR_VALUE)
                 goto done;
             fgq_error_clear(c->err); /* not factorisable even damped: keep the rounding */
@@ -516,7 +536,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             q->mmax = m;
         }
         memcpy(q->deq, deq, (size_t)(rows * k) * sizeof(float));
-        snprintf(q->solver, sizeof q->solver, "gptq:%g", damp);
+        snprintf(q->solver, sizeof q->solver, refine ? "gptq:%g+cd" : "gptq:%g", damp);
     }
     q->solve_ms = now_ms() - t0;
 done:

@@ -179,6 +179,8 @@ typedef struct {
     const fgq_hessians *hessians;        /* GPTQ: per-layer input statistics; NULL: every layer rounds */
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
     int act_order;                       /* GPTQ: columns by decreasing diag(H), whole groups kept together */
+    int refine;                          /* GPTQ: coordinate descent after the greedy pass (fgq_gptq_refine),
+                                          * kept per layer where it leaves less held-out error */
     fgq_sequential_mode sequential;      /* GPTQ: statistics from the quantized prefix, output-matching targets
                                           * (solve/sequential.h; run by fgq_quant_pipeline) */
     const fgq_parallel *parallel;        /* threads for the solver (tools/threadpool.h); NULL: serial.

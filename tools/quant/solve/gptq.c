@@ -726,3 +726,197 @@ double fgq_gptq_output_error_plain(const float *w, const float *q, int64_t rows,
 {
     return output_error(w, q, rows, k, h, NULL, 0);
 }
+
+/* ---- coordinate-descent refinement (gptq.h) --------------------------------------------- */
+
+typedef struct {
+    const fgq_gptq_grid *g;
+    const float *w;
+    int64_t rows, k;
+    const double *h;
+    double lambda;
+    int32_t passes;
+    int8_t *codes;
+    uint8_t *mults;
+    float *deq;
+    _Atomic int nomem;
+} refine_task;
+
+/* The value the kernels compute for code c with multipliers mp (positive codes) / mn. */
+static double code_value(const fgq_gptq_grid *g, int32_t c, int32_t mp, int32_t mn, float s_r)
+{
+    return (double)(float)((float)c * (float)(c > 0 || g->kind != FGQ_WQ_T2 ? mp : mn) * s_r);
+}
+
+/* A move that changes row values by dq·v over columns [j0, j0 + len) with v the vector vals
+ * (len 1: one column) lowers f = eᵀ(H + λI)e by 2·dq·(vᵀG) − dq²·vᵀ(H + λI)v, G = (H + λI)e;
+ * accepted when that gain is positive beyond rounding (1e-9 of the quadratic term). */
+static int gain_ok(double lin, double quad, double dq)
+{
+    const double gain = 2.0 * dq * lin - dq * dq * quad;
+    return gain > 1e-9 * dq * dq * quad && gain > 0.0;
+}
+
+/* G −= dq·(H + λI)·v over the columns of v's support [j0, j0 + len). */
+static void g_update(double *gr, const double *h, double lambda, int64_t k, int64_t j0, int64_t len, const double *v,
+                     double dq)
+{
+    for (int64_t i = 0; i < len; i++) {
+        const double s = dq * v[i];
+        if (s == 0.0)
+            continue;
+        const double *hj = h + (j0 + i) * k;
+        for (int64_t l = 0; l < k; l++)
+            gr[l] -= s * hj[l];
+        gr[j0 + i] -= s * lambda;
+    }
+}
+
+static void refine_rows(void *ctx, int64_t b, int64_t e)
+{
+    refine_task *t = ctx;
+    const fgq_gptq_grid *g = t->g;
+    const int64_t k = t->k;
+    const double *h = t->h, lambda = t->lambda;
+    const int64_t group = g->mmax > 0 && g->group > 0 && g->group < k ? g->group : k;
+    const int64_t ng = (k + group - 1) / group;
+    const int32_t na = g->kind == FGQ_WQ_T2 && g->n_alpha == 2 ? 2 : 1;
+    const int32_t cmax = fgq_gptq_code_max(g->kind), cmin = code_min(g->kind);
+    double *er = malloc((size_t)k * sizeof(double)), *gr = malloc((size_t)k * sizeof(double));
+    double *v = malloc((size_t)group * sizeof(double));
+    if (er == NULL || gr == NULL || v == NULL) {
+        t->nomem = 1;
+        free(er);
+        free(gr);
+        free(v);
+        return;
+    }
+    for (int64_t r = b; r < e; r++) {
+        int8_t *cr = t->codes + r * k;
+        float *dr = t->deq + r * k;
+        uint8_t *mr = g->mmax > 0 ? t->mults + r * ng * na : NULL;
+        const float s_r = g->s_row[r];
+        for (int64_t j = 0; j < k; j++)
+            er[j] = (double)t->w[r * k + j] - (double)dr[j];
+        for (int64_t j = 0; j < k; j++) /* G = (H + λI)·e, H symmetric: row j of H is its column j */
+            gr[j] = dot(h + j * k, er, k) + lambda * er[j];
+        for (int32_t pass = 0; pass < t->passes; pass++) {
+            int moved = 0;
+            for (int64_t gi = 0; gi < ng; gi++) {
+                const int64_t j0 = gi * group, len = j0 + group < k ? group : k - j0;
+                int32_t mp = mr != NULL ? mr[gi * na] : 1, mn = mr != NULL && na == 2 ? mr[gi * na + 1] : mp;
+                /* the group's multipliers, codes fixed: each sign's (na 2) or the one (na 1) moves to the
+                 * least f on its line, rounded into [lo, mmax] */
+                for (int32_t a = 0; mr != NULL && a < na; a++) {
+                    double lin = 0.0, quad = 0.0;
+                    for (int64_t i = 0; i < len; i++) {
+                        const int32_t c = cr[j0 + i];
+                        v[i] = (na == 1 || (a == 0 ? c > 0 : c < 0)) ? (double)c * (double)s_r : 0.0;
+                        lin += v[i] * gr[j0 + i];
+                    }
+                    for (int64_t i = 0; i < len; i++) {
+                        if (v[i] == 0.0)
+                            continue;
+                        const double *hj = h + (j0 + i) * k + j0;
+                        double s = lambda * v[i];
+                        for (int64_t l = 0; l < len; l++)
+                            s += hj[l] * v[l];
+                        quad += v[i] * s;
+                    }
+                    const int32_t m = a == 0 ? mp : mn;
+                    const int32_t lo = g->kind == FGQ_WQ_T2 ? 0 : 1;
+                    if (!(quad > 0.0) || m < lo)
+                        continue;
+                    const double mt = clampd(nearbyint((double)m + lin / quad), (double)lo, (double)g->mmax);
+                    const double dq = mt - (double)m;
+                    if (dq == 0.0 || !gain_ok(lin, quad, dq))
+                        continue;
+                    /* the values move by exactly what the kernels' products change */
+                    const int32_t np = a == 0 ? (int32_t)mt : mp, nn = na == 2 ? (a == 1 ? (int32_t)mt : mn) : np;
+                    for (int64_t i = 0; i < len; i++) {
+                        const int32_t c = cr[j0 + i];
+                        const double nv = code_value(g, c, np, nn, s_r);
+                        v[i] = (double)dr[j0 + i] - nv;
+                        er[j0 + i] += v[i];
+                        dr[j0 + i] = (float)nv;
+                    }
+                    g_update(gr, h, lambda, k, j0, len, v, -1.0);
+                    mp = np;
+                    mn = nn;
+                    mr[gi * na] = (uint8_t)mp;
+                    if (na == 2)
+                        mr[gi * na + 1] = (uint8_t)mn;
+                    moved = 1;
+                }
+                if (g->kind == FGQ_WQ_T2 && mr != NULL) /* a sign whose multiplier went to 0 has no codes */
+                    for (int64_t i = 0; i < len; i++)
+                        if ((cr[j0 + i] > 0 && mp == 0) || (cr[j0 + i] < 0 && mn == 0))
+                            cr[j0 + i] = 0;
+                /* the codes, one column at a time: the level nearest the column's optimum
+                 * (ternary: the best of the three) */
+                for (int64_t i = 0; i < len; i++) {
+                    const int64_t j = j0 + i;
+                    const double hjj = h[j * k + j] + lambda;
+                    if (!(hjj > 0.0))
+                        continue;
+                    const int32_t c = cr[j];
+                    const double cur = (double)dr[j];
+                    int32_t best_c = c;
+                    double best_gain = 0.0;
+                    int32_t cand[3];
+                    int nc = 0;
+                    if (g->kind == FGQ_WQ_T2) {
+                        cand[nc++] = 0;
+                        if (mp > 0)
+                            cand[nc++] = 1;
+                        if (mn > 0)
+                            cand[nc++] = -1;
+                    } else if (mp > 0) {
+                        const double step = (double)mp * (double)s_r;
+                        cand[nc++] = (int32_t)clampd(grid_round(g->kind, (double)c + gr[j] / (hjj * step)),
+                                                     (double)cmin, (double)cmax);
+                    }
+                    for (int q = 0; q < nc; q++) {
+                        if (cand[q] == c)
+                            continue;
+                        const double dq = code_value(g, cand[q], mp, mn, s_r) - cur;
+                        const double gain = 2.0 * dq * gr[j] - dq * dq * hjj;
+                        if (gain_ok(gr[j], hjj, dq) && gain > best_gain) {
+                            best_gain = gain;
+                            best_c = cand[q];
+                        }
+                    }
+                    if (best_c == c)
+                        continue;
+                    cr[j] = (int8_t)best_c;
+                    dr[j] = (float)code_value(g, best_c, mp, mn, s_r);
+                    const double d = (double)dr[j] - cur;
+                    er[j] -= d;
+                    g_update(gr, h, lambda, k, j, 1, &d, 1.0);
+                    moved = 1;
+                }
+            }
+            if (!moved)
+                break;
+        }
+    }
+    free(er);
+    free(gr);
+    free(v);
+}
+
+fgq_status fgq_gptq_refine(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *h,
+                           double damp, int32_t passes, const fgq_parallel *par, int8_t *codes, uint8_t *mults,
+                           float *deq, fgq_error *err)
+{
+    double mean = 0.0;
+    for (int64_t j = 0; j < k; j++)
+        mean += h[j * k + j];
+    mean = k > 0 ? mean / (double)k : 0.0;
+    const double lambda = damp * (mean > 0.0 ? mean : 1.0); /* as the factorisation's */
+    refine_task t = {g, w, rows, k, h, lambda, passes, codes, mults, deq, 0};
+    run_for(par, rows, 8, refine_rows, &t);
+    if (t.nomem)
+        return fgq_fail(err, FGQ_ERR_NOMEM, "refinement: no memory for rows of %lld", (long long)k);
+    return FGQ_OK;
+}

@@ -87,6 +87,27 @@ fgq_status fgq_gptq_factor_plain(const double *h, int64_t k, double damp, double
 fgq_status fgq_gptq_quantize(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *u,
                              const fgq_parallel *par, int8_t *codes, uint8_t *mults, float *deq, fgq_error *err);
 
+/* Coordinate descent after fgq_gptq_quantize (QuantEase, Behdin et al. 2023,
+ * with the group scales in it): lowers f = Σ_r (w_r − q_r)ᵀ (H + λI) (w_r − q_r),
+ * λ = damp·mean(diag h) as fgq_gptq_factor's, by moves that each lower it, on
+ * the same grid. Per row, group by group in k order: first each multiplier of
+ * the group (s8/s4/s3/s2:gN: the one, in [1, mmax]; ternary: m⁺ and m⁻, or
+ * the one, in [0, mmax]; a sign left with 0 loses its codes) goes to the
+ * nearest integer of its least-f value with the codes fixed, then each
+ * column's code to the nearest code of its least-f value (ternary: the best
+ * of −m⁻, 0, +m⁺) with the rest fixed; a move is taken only when it lowers f
+ * (beyond 1e-9 of its own quadratic term). At most `passes` passes over the
+ * row, fewer when one moves nothing. GPTQ is greedy: column j is never
+ * revisited once later columns took its error, and a group's scale is chosen
+ * before its later columns are; this revisits both. h [k, k] full symmetric
+ * (row j read as column j). Codes, mults and deq are updated in place (deq
+ * exactly the kernels' values); rows are independent, so any thread count
+ * gives the same bits. Cost per row: k² for G = (H + λI)(w − q), then k per
+ * taken code move and k·N per taken multiplier move. FGQ_ERR_NOMEM only. */
+fgq_status fgq_gptq_refine(const fgq_gptq_grid *g, const float *w, int64_t rows, int64_t k, const double *h,
+                           double damp, int32_t passes, const fgq_parallel *par, int8_t *codes, uint8_t *mults,
+                           float *deq, fgq_error *err);
+
 /* Output error Σ_r (w_r − q_r)ᵀ h (w_r − q_r) of q against w, both [rows, k]
  * (h symmetric [k, k], full; only its upper triangle is read). Rows go in
  * blocks of 8 (one pass over H's upper triangle a block, the AVX2+FMA form
