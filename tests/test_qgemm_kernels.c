@@ -496,6 +496,73 @@ static void test_requant_random(void)
     CHECK(bad == 0);
 }
 
+/* The output stage at the edges of its forms (qrequant_avx512.h): the folded forms apply where
+ * |bias| < 2^30, the layer's dot bound below 2^29 and r <= 23, so each case sits just inside
+ * and just outside: dot bound 2^29 − 1 and 2^31 − 1 (K 16448 and 65793 at code 128), biases
+ * ±(2^29 − 1) and ±(2^30 − 1) (and 0, small sums whose rounding below 0 matters), the largest
+ * multiplier, shifts r 0, 1, 22, 23, 24, z_y at both ends and inside, qmin at the lowest code,
+ * at z_y and one below (where a p < 0 value's rounding shows); every kernel row against
+ * fgq_qrequant_ref, a channel at a time and in the rows form. */
+static void test_requant_edges(void)
+{
+    enum { N = 40 };
+    static const int64_t ks[] = {16448, 65793};
+    static const int32_t shifts[] = {0, 1, 22, 23, 24};
+    int32_t bias[N], req[2 * N], dot[N];
+    uint8_t y_fast[N], y_ref[N];
+    int bad = 0, cases = 0;
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+        for (size_t ri = 0; ri < sizeof shifts / sizeof shifts[0]; ri++)
+            for (int y_s8 = 0; y_s8 < 2; y_s8++)
+                for (int zc = 0; zc < 3; zc++)
+                    for (int qc = 0; qc < 3; qc++) {
+                        const int64_t dmax = ks[ki] * 128 * 255;
+                        const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
+                        const int32_t zy = zc == 0 ? ylo : zc == 1 ? yhi : (ylo + yhi) / 2;
+                        const int32_t qmin = qc == 0 ? ylo : qc == 1 ? zy : (zy > ylo ? zy - 1 : ylo), qmax = yhi;
+                        for (int j = 0; j < N; j++) {
+                            const int32_t bb = j % 4 < 2 ? (1 << 29) - 1 : (1 << 30) - 1;
+                            bias[j] = j % 8 == 7 ? 0 : j % 2 ? -bb : bb; /* 0: small sums, where rounding p < 0 shows */
+                            dot[j] = j % 8 < 4    ? (int32_t)(j % 3 == 0 ? dmax : -dmax)
+                                     : j % 8 == 4 ? -1 - (j / 8) % 3 /* -1..-3: values near -1/2 after the shift */
+                                                  : (int32_t)((j * 7919) % 2001) - 1000;
+                            req[2 * j] = j % 5 == 0 ? (int32_t)(1u << 30) : INT32_MAX;
+                            req[2 * j + 1] = -shifts[ri];
+                        }
+                        fgq_qweights qw;
+                        memset(&qw, 0, sizeof qw);
+                        qw.rows = N;
+                        qw.dtype = FGQ_DT_S8;
+                        qw.k = ks[ki];
+                        qw.mmax = 1;
+                        qw.bias = bias;
+                        qw.req = req;
+                        for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
+                            const fgq_qgemm_kernel *k = fgq_qgemm_kernel_at(i);
+                            if (!fgq_qgemm_kernel_usable(k, fgq_cpu_features()))
+                                continue;
+                            for (int64_t c = 0; c < N; c++) { /* one channel's run: its dot row is dot itself */
+                                k->requant(&qw, c, 0, dot, N, zy, qmin, qmax, y_fast, y_s8);
+                                fgq_qrequant_ref(&qw, c, 0, dot, N, zy, qmin, qmax, y_ref, y_s8);
+                                cases++;
+                                if (memcmp(y_fast, y_ref, N) != 0 && bad++ < 5)
+                                    fprintf(stderr, "  %s: K %lld r %d zy %d qmin %d channel %lld differs\n", k->name,
+                                            (long long)ks[ki], shifts[ri], zy, qmin, (long long)c);
+                            }
+                            /* the rows form (QCONV's tiles): every channel, each over the same dot row (ld 0) */
+                            uint8_t yr_fast[N * N], yr_ref[N * N];
+                            fgq_qgemm_kernel_requant_rows(k, &qw, 0, N, dot, 0, N, zy, qmin, qmax, yr_fast, N, y_s8);
+                            for (int64_t c = 0; c < N; c++)
+                                fgq_qrequant_ref(&qw, c, 0, dot, N, zy, qmin, qmax, yr_ref + c * N, y_s8);
+                            cases++;
+                            if (memcmp(yr_fast, yr_ref, sizeof yr_fast) != 0 && bad++ < 5)
+                                fprintf(stderr, "  %s: K %lld r %d zy %d qmin %d: rows form differs\n", k->name,
+                                        (long long)ks[ki], shifts[ri], zy, qmin);
+                        }
+                    }
+    CHECK_MSG(bad == 0, "%d of %d output-stage edge runs differ from the reference", bad, cases);
+}
+
 /* The limits, one deterministic case each: |d| = 255 everywhere, extreme
  * codes, K at the §3.5 bound (s8 per channel 65793, s8 GS with M = 255: 258;
  * t2 with M = 255: 33025; s4 1052688 and, M = 255, 4128), and the t2 int16
@@ -884,6 +951,7 @@ int main(void)
     RUN(test_limits);
     RUN(test_panels);
     RUN(test_requant_random);
+    RUN(test_requant_edges);
     RUN(test_quantize_random);
     RUN(test_kernels_random);
     RUN(test_amx_gemm);

@@ -37,7 +37,7 @@ FGQ_AVX512_INLINE int64_t qadd_loop(int round, const rq_consts *k, const uint8_t
         const __m512i ib = _mm512_cvtepu8_epi32(_mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(b + i)), fbv));
         const __m512i s = _mm512_add_epi32(_mm512_i32gather_epi32(ia, (const void *)ta, 4),
                                            _mm512_i32gather_epi32(ib, (const void *)tb, 4));
-        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(0, round, k, s)));
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(round, k, s)));
     }
     return i;
 }
@@ -66,7 +66,7 @@ FGQ_AVX512_FN void fgq_qadd_table__avx512(int32_t *t, int s8, int32_t z, int32_t
     for (int32_t c0 = 0; c0 < 256; c0 += 16) {
         const __m512i q = _mm512_add_epi32(_mm512_set1_epi32(c0 - (s8 ? 128 : 0) - z), lane);
         const __m512i x = _mm512_sll_epi32(q, lc);
-        _mm512_storeu_si512((void *)(t + c0), shift < 0 ? rq_step(0, 1, &k, x) : rq_step(0, 0, &k, x));
+        _mm512_storeu_si512((void *)(t + c0), shift < 0 ? rq_step(RQ_ROUND, &k, x) : rq_step(RQ_PLAIN, &k, x));
     }
 }
 
@@ -87,7 +87,7 @@ FGQ_AVX512_FN int fgq_qmul_table__avx512(uint8_t *table, int s8, int32_t z, int3
         const __m512i p = _mm512_mullo_epi32(_mm512_add_epi32(_mm512_set1_epi32(c0 - (s8 ? 128 : 0) - z), lane), gv);
         /* the clamped values are in the byte's range, u8 or s8: vpmovdb keeps their low byte */
         _mm_storeu_si128((__m128i *)(void *)(table + c0),
-                         _mm512_cvtepi32_epi8(shift < 0 ? rq_step(0, 1, &k, p) : rq_step(0, 0, &k, p)));
+                         _mm512_cvtepi32_epi8(shift < 0 ? rq_step(RQ_ROUND, &k, p) : rq_step(RQ_PLAIN, &k, p)));
     }
     return 1;
 }
@@ -111,7 +111,7 @@ FGQ_AVX512_INLINE int64_t qmul_loop(int round, const rq_consts *k, const uint8_t
             const __m128i rb = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
             db = _mm512_sub_epi32(b_s8 ? _mm512_cvtepi8_epi32(rb) : _mm512_cvtepu8_epi32(rb), zbv);
         }
-        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(0, round, k, _mm512_mullo_epi32(da, db))));
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(round, k, _mm512_mullo_epi32(da, db))));
     }
     return i;
 }

@@ -546,6 +546,7 @@ typedef struct {
     uint8_t *y;
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
+    int split2; /* x86 with VBMI: stride-2 rows split by fgq_qconv_dw_split2__avx512vbmi */
     qconv_dw_plan p;
 } qconv_dw_task;
 
@@ -672,6 +673,13 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                                 const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
                                 dw_copy(prow + left, xr, r);
                             }
+#if defined(__x86_64__) || defined(__i386__)
+                            if (sw == 2 && t->split2) { /* both phases at b = 0 */
+                                if (b == 0)
+                                    fgq_qconv_dw_split2__avx512vbmi(prow, qw, dst, dst + pstride);
+                                continue;
+                            }
+#endif
                             if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
                                 for (int64_t j = 0; j < qw; j++)
                                     dst[j] = prow[2 * j + b];
@@ -853,6 +861,9 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
     };
     if (t.kern == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
+#if defined(__x86_64__) || defined(__i386__)
+    t.split2 = (cpu & FGQ_CPU_AVX512VBMI) != 0;
+#endif
     /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */
     const fgq_ops_spatial *sp = &s->geom.sp;
     const int64_t tasks = x->dims[0] * x->dims[1], per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;

@@ -103,7 +103,7 @@ FGQ_VNNI_FN void fgq_qconv_dwtaps__avx512vnni(int32_t *acc, const uint8_t *const
 }
 
 /* The run with the output stage in registers, `sat` and `round` constants at each call. */
-FGQ_VNNI_INLINE void dwt_run_q(int sat, int round, const dwt_pairs *q, const rq_consts *k, int64_t n, int x_s8,
+FGQ_VNNI_INLINE void dwt_run_q(int mode, const dwt_pairs *q, const rq_consts *k, int64_t n, int x_s8,
                                uint8_t *y)
 {
     __m512i o0, o1;
@@ -111,14 +111,14 @@ FGQ_VNNI_INLINE void dwt_run_q(int sat, int round, const dwt_pairs *q, const rq_
     for (; i + 32 <= n; i += 32) {
         dwt_sum(q, i, 0xFFFFFFFFu, x_s8, &o0, &o1);
         /* the clamped values are in the byte's range, u8 or s8: vpmovdb keeps their low byte */
-        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(sat, round, k, o0)));
-        _mm_storeu_si128((__m128i *)(void *)(y + i + 16), _mm512_cvtepi32_epi8(rq_step(sat, round, k, o1)));
+        _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(mode, k, o0)));
+        _mm_storeu_si128((__m128i *)(void *)(y + i + 16), _mm512_cvtepi32_epi8(rq_step(mode, k, o1)));
     }
     if (i < n) {
         const __mmask32 m = (__mmask32)((1ull << (n - i)) - 1);
         dwt_sum(q, i, m, x_s8, &o0, &o1);
-        _mm512_mask_cvtepi32_storeu_epi8(y + i, (__mmask16)(m & 0xFFFF), rq_step(sat, round, k, o0));
-        _mm512_mask_cvtepi32_storeu_epi8(y + i + 16, (__mmask16)(m >> 16), rq_step(sat, round, k, o1));
+        _mm512_mask_cvtepi32_storeu_epi8(y + i, (__mmask16)(m & 0xFFFF), rq_step(mode, k, o0));
+        _mm512_mask_cvtepi32_storeu_epi8(y + i + 16, (__mmask16)(m >> 16), rq_step(mode, k, o1));
     }
 }
 
@@ -131,14 +131,13 @@ FGQ_VNNI_FN int fgq_qconv_dwtaps_q__avx512vnni(uint8_t *y, const uint8_t *const 
     if (qw->req[2 * c + 1] > 0 || !dwt_pairs_make(src, e, nt, zx, &q))
         return 0;
     rq_consts k;
-    const int sat = rq_channel_consts(qw, c, zy, qmin, qmax, fgq_qw_code_max(qw->dtype), &k);
-    const int round = -qw->req[2 * c + 1] > 0;
-    if (sat)
-        dwt_run_q(1, round, &q, &k, n, x_s8, y);
-    else if (round)
-        dwt_run_q(0, 1, &q, &k, n, x_s8, y);
-    else
-        dwt_run_q(0, 0, &q, &k, n, x_s8, y);
+    switch (rq_channel_consts(qw, c, zy, qmin, qmax, fgq_qw_code_max(qw->dtype), &k)) {
+    case RQ_F0: dwt_run_q(RQ_F0, &q, &k, n, x_s8, y); break;
+    case RQ_FR: dwt_run_q(RQ_FR, &q, &k, n, x_s8, y); break;
+    case RQ_FRN: dwt_run_q(RQ_FRN, &q, &k, n, x_s8, y); break;
+    case RQ_SAT_ROUND: dwt_run_q(RQ_SAT_ROUND, &q, &k, n, x_s8, y); break;
+    default: dwt_run_q(RQ_SAT_PLAIN, &q, &k, n, x_s8, y); break;
+    }
     return 1;
 }
 
@@ -208,7 +207,7 @@ FGQ_DWV_INLINE int dwv_make(const uint8_t *const *src, const int32_t *e, int32_t
 }
 
 /* The run with the output stage in registers, 32 outputs a step (ni of them live). */
-FGQ_DWV_INLINE void dwv_run_q(int sat, int round, const dwv_groups *q, const rq_consts *k, int64_t n, uint8_t *y)
+FGQ_DWV_INLINE void dwv_run_q(int mode, const dwv_groups *q, const rq_consts *k, int64_t n, uint8_t *y)
 {
     for (int64_t i = 0; i < n; i += 32) {
         const int64_t ni = n - i < 32 ? n - i : 32;
@@ -222,12 +221,12 @@ FGQ_DWV_INLINE void dwv_run_q(int sat, int round, const dwv_groups *q, const rq_
             a1 = _mm512_dpbusd_epi32(a1, _mm512_permutexvar_epi8(q->idx1, v), wv);
         }
         if (ni == 32) {
-            _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(sat, round, k, a0)));
-            _mm_storeu_si128((__m128i *)(void *)(y + i + 16), _mm512_cvtepi32_epi8(rq_step(sat, round, k, a1)));
+            _mm_storeu_si128((__m128i *)(void *)(y + i), _mm512_cvtepi32_epi8(rq_step(mode, k, a0)));
+            _mm_storeu_si128((__m128i *)(void *)(y + i + 16), _mm512_cvtepi32_epi8(rq_step(mode, k, a1)));
         } else {
             const __mmask32 m = (__mmask32)((1ull << ni) - 1);
-            _mm512_mask_cvtepi32_storeu_epi8(y + i, (__mmask16)(m & 0xFFFF), rq_step(sat, round, k, a0));
-            _mm512_mask_cvtepi32_storeu_epi8(y + i + 16, (__mmask16)(m >> 16), rq_step(sat, round, k, a1));
+            _mm512_mask_cvtepi32_storeu_epi8(y + i, (__mmask16)(m & 0xFFFF), rq_step(mode, k, a0));
+            _mm512_mask_cvtepi32_storeu_epi8(y + i + 16, (__mmask16)(m >> 16), rq_step(mode, k, a1));
         }
     }
 }
@@ -240,14 +239,13 @@ FGQ_DWV_FN int fgq_qconv_dwtaps_q__avx512vbmi(uint8_t *y, const uint8_t *const *
     if (qw->req[2 * c + 1] > 0 || !dwv_make(src, e, nt, zx, x_s8, &q))
         return fgq_qconv_dwtaps_q__avx512vnni(y, src, e, nt, n, zx, x_s8, qw, c, zy, qmin, qmax, y_s8);
     rq_consts k;
-    const int sat = rq_channel_consts(qw, c, zy, qmin, qmax, fgq_qw_code_max(qw->dtype), &k);
-    const int round = -qw->req[2 * c + 1] > 0;
-    if (sat)
-        dwv_run_q(1, round, &q, &k, n, y);
-    else if (round)
-        dwv_run_q(0, 1, &q, &k, n, y);
-    else
-        dwv_run_q(0, 0, &q, &k, n, y);
+    switch (rq_channel_consts(qw, c, zy, qmin, qmax, fgq_qw_code_max(qw->dtype), &k)) {
+    case RQ_F0: dwv_run_q(RQ_F0, &q, &k, n, y); break;
+    case RQ_FR: dwv_run_q(RQ_FR, &q, &k, n, y); break;
+    case RQ_FRN: dwv_run_q(RQ_FRN, &q, &k, n, y); break;
+    case RQ_SAT_ROUND: dwv_run_q(RQ_SAT_ROUND, &q, &k, n, y); break;
+    default: dwv_run_q(RQ_SAT_PLAIN, &q, &k, n, y); break;
+    }
     return 1;
 }
 

@@ -345,6 +345,9 @@ typedef struct {
     const uint8_t *src;
     int64_t ch_stride, IH, IW, OW, KH, KW, sh, sw, dh, dw, pt, pl, K; /* sw: 1, or 2 where the CPU has VBMI */
 } fgq_qconv_src;
+/* qconv_dwsplit__avx512vbmi.c: the depthwise phase form's stride-2 split of one padded row
+ * (2·qw bytes) into its even and odd bytes; CPUs with AVX-512 VBMI. */
+void fgq_qconv_dw_split2__avx512vbmi(const uint8_t *row, int64_t qw, uint8_t *even, uint8_t *odd);
 /* qconv_pack_s2__avx512vbmi.c: the packed kernels' tap packing (qconv_pack_avx512vnni.h) for
  * layers with stride 2 along W; CPUs with AVX-512 VBMI. */
 void fgq_qconv_pack_a_s2__avx512vbmi(const fgq_qconv_src *s, int64_t p0, int64_t np, int a_s8, int32_t zx, uint8_t *pa,

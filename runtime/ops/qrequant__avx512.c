@@ -25,6 +25,15 @@
  *               rq_channel_consts, proves it): 13 instructions instead of 16
  *   clamp       to [qmin − z_y, qmax − z_y], + z_y, vpmovdb to bytes (the
  *               values are in the byte's range; a masked store for the tail)
+ * That is the general form (RQ_SAT_*, qrequant_avx512.h). Most channels take a
+ * folded one instead (rq_channel_consts: no saturation possible, the layer's dot
+ * bound below 2^29, r <= 23): z_y goes into the rounding constant, so the shift
+ * gives the value + z_y exactly; one vpermt2d merges the even and odd lanes
+ * (instead of a shift and a blend) and the clamp is to [qmin, qmax]; where
+ * qmin >= z_y (ReLU-style outputs) the p < 0 correction goes too, since every
+ * such lane clamps to qmin either way: 11 vector instructions for 16 values
+ * (the load and the store aside) where the general form with a right shift
+ * takes 17.
  * Calls with per-lane channels (QGEMM, c_step 1) or a left shift (a real
  * multiplier >= 1) go to fgq_qrequant__avx2.
  */
@@ -48,16 +57,49 @@ FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int6
     rq_channel(qw, c0, dot, n, zy, qmin, qmax, (uint8_t *)y, rq_code_max(qw));
 }
 
+/* The rows form (QCONV's tiles: nc channels of n positions, often 32 x 32): the constants
+ * every channel shares are set once a call, and a channel whose form is folded
+ * (rq_channel_consts: the same test) sets only its multiplier, bias, rounding constant and
+ * shift, a few scalar operations, where a full rq_channel_consts per channel cost about as much
+ * as the channel's two steps. */
 FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0, int64_t nc, const int32_t *dot,
                                              int64_t ld_dot, int64_t n, int32_t zy, int32_t qmin, int32_t qmax,
                                              uint8_t *y, int64_t ld_y, int y_s8)
 {
     const int64_t code = rq_code_max(qw);
+    const int folds = qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 29);
+    rq_consts k;
+    k.two31 = _mm512_set1_epi64(1ll << 31);
+    k.qlo = _mm512_set1_epi32(qmin);
+    k.qhi = _mm512_set1_epi32(qmax);
+    k.pick = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
     for (int64_t j = 0; j < nc; j++) {
-        if (qw->req[2 * (c0 + j) + 1] > 0)
-            fgq_qrequant__avx2(qw, c0 + j, 0, dot + j * ld_dot, n, zy, qmin, qmax, y + j * ld_y, y_s8);
+        const int64_t c = c0 + j;
+        const int32_t shift = qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
+        const int32_t *dj = dot + j * ld_dot;
+        uint8_t *yj = y + j * ld_y;
+        if (shift > 0) {
+            fgq_qrequant__avx2(qw, c, 0, dj, n, zy, qmin, qmax, yj, y_s8);
+            continue;
+        }
+        const int32_t right = -shift;
+        if (!folds || right > 23 || !(b > -(1 << 30) && b < (1 << 30))) {
+            rq_channel(qw, c, dj, n, zy, qmin, qmax, yj, code);
+            continue;
+        }
+        k.bias = _mm512_set1_epi32(b);
+        k.mult = _mm512_set1_epi32(qw->req[2 * c]);
+        if (right == 0) {
+            k.nz = _mm512_set1_epi64((1ll << 30) + (int64_t)zy * (1ll << 31));
+            rq_loop(RQ_F0, &k, dj, n, yj);
+            continue;
+        }
+        k.nz = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)) + (int64_t)zy * (1ll << (31 + right)));
+        k.qcount = _mm_cvtsi32_si128(31 + right);
+        if (qmin >= zy)
+            rq_loop(RQ_FRN, &k, dj, n, yj);
         else
-            rq_channel(qw, c0 + j, dot + j * ld_dot, n, zy, qmin, qmax, y + j * ld_y, code);
+            rq_loop(RQ_FR, &k, dj, n, yj);
     }
 }
 

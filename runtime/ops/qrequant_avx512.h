@@ -20,15 +20,47 @@
 
 typedef struct {
     __m512i bias, mult, nudge, imax, npos, two31, lo, hi, zyv;
+    __m512i nz, qlo, qhi, pick; /* the folded forms: rounding constant with z_y in it; qmin, qmax; lane order */
     __m128i qcount; /* 31 + r */
 } rq_consts;
 
-/* One step: 16 dot products (`sat`: the int32 saturation of bias + dot; `round`: a right shift;
- * both constants at each call site) to the clamped outputs, z_y added, in int32 lanes. */
-FGQ_AVX512_INLINE __m512i rq_step(int sat, int round, const rq_consts *k, __m512i d)
+/* The forms of the step (a constant at each call site):
+ *   RQ_PLAIN, RQ_ROUND          no int32 saturation; without / with a right shift r >= 1
+ *   RQ_SAT_PLAIN, RQ_SAT_ROUND  the same with sat32(bias + dot): any channel
+ *   RQ_F0, RQ_FR, RQ_FRN        "folded" (rq_channel_consts says when): z_y is added inside the
+ *                               rounding, (p + N + z_y·2^(31+r)) >> (31 + r) = the shifted value
+ *                               + z_y exactly, the odd and even lanes merged by one vpermt2d and
+ *                               clamped to [qmin, qmax]; RQ_F0 without a right shift, RQ_FR with
+ *                               one, RQ_FRN with one where qmin >= z_y, which needs no correction
+ *                               for p < 0 (below). */
+enum { RQ_PLAIN = 0, RQ_ROUND = 1, RQ_SAT_PLAIN = 2, RQ_SAT_ROUND = 3, RQ_F0 = 4, RQ_FR = 5, RQ_FRN = 6 };
+
+/* One step: 16 dot products to the clamped outputs, z_y added, in int32 lanes. */
+FGQ_AVX512_INLINE __m512i rq_step(int mode, const rq_consts *k, __m512i d)
 {
     const __m512i zero = _mm512_setzero_si512();
     __m512i acc = _mm512_add_epi32(d, k->bias);
+    if (mode >= RQ_F0) {
+        __m512i ev = _mm512_mul_epi32(acc, k->mult), od = _mm512_mul_epi32(_mm512_srli_epi64(acc, 32), k->mult);
+        if (mode == RQ_F0) {
+            ev = _mm512_srai_epi64(_mm512_add_epi64(ev, k->nz), 31);
+            od = _mm512_srai_epi64(_mm512_add_epi64(od, k->nz), 31);
+        } else {
+            if (mode == RQ_FR) {
+                const __mmask8 ne = _mm512_cmplt_epi64_mask(ev, zero), no = _mm512_cmplt_epi64_mask(od, zero);
+                ev = _mm512_mask_sub_epi64(_mm512_add_epi64(ev, k->nz), ne, _mm512_add_epi64(ev, k->nz), k->two31);
+                od = _mm512_mask_sub_epi64(_mm512_add_epi64(od, k->nz), no, _mm512_add_epi64(od, k->nz), k->two31);
+            } else {
+                ev = _mm512_add_epi64(ev, k->nz);
+                od = _mm512_add_epi64(od, k->nz);
+            }
+            ev = _mm512_sra_epi64(ev, k->qcount);
+            od = _mm512_sra_epi64(od, k->qcount);
+        }
+        const __m512i s = _mm512_permutex2var_epi32(ev, k->pick, od); /* the low halves, in order */
+        return _mm512_min_epi32(_mm512_max_epi32(s, k->qlo), k->qhi);
+    }
+    const int sat = (mode & 2) != 0, round = (mode & 1) != 0;
     if (sat) { /* sat32(bias + dot) */
         const __mmask16 ovf =
             _mm512_cmplt_epi32_mask(_mm512_andnot_si512(_mm512_xor_si512(d, k->bias), _mm512_xor_si512(d, acc)), zero);
@@ -55,19 +87,26 @@ FGQ_AVX512_INLINE __m512i rq_step(int sat, int round, const rq_consts *k, __m512
 
 /* The loop, with `sat` and `round` as constants: each call site is a copy without the steps it
  * does not need. */
-FGQ_AVX512_INLINE void rq_loop(int sat, int round, const rq_consts *k, const int32_t *dot, int64_t n, uint8_t *yb)
+FGQ_AVX512_INLINE void rq_loop(int mode, const rq_consts *k, const int32_t *dot, int64_t n, uint8_t *yb)
 {
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 live = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
-        const __m512i v = rq_step(sat, round, k, _mm512_maskz_loadu_epi32(live, dot + i));
+        const __m512i v = rq_step(mode, k, _mm512_maskz_loadu_epi32(live, dot + i));
         /* the clamped values are in the byte's range, u8 or s8: vpmovdb keeps their low byte */
         _mm512_mask_cvtepi32_storeu_epi8(yb + i, live, v);
     }
 }
 
-/* Channel c's constants (its shift <= 0); returns whether bias + dot needs the int32
- * saturation: not when |bias| < 2^30 and every dot of the layer is below 2^30 (|dot| <=
- * k·|code|·|x − z_x|·M with code = the format's largest |code|, |x − z_x| <= 255).
+/* Channel c's constants (its shift <= 0) and the form its step takes (RQ_*): the saturating one
+ * unless |bias| < 2^30 and every dot of the layer is below 2^30 (|dot| <= k·|code|·|x − z_x|·M
+ * with code = the format's largest |code|, |x − z_x| <= 255); a folded one where, more, the dot
+ * bound is below 2^29 and r <= 23, else the saturating one again (any channel; rare). Folded:
+ * |acc| < 2^30 + 2^29, so |p| < 1.5·2^61 and p + N + z_y·2^(31+r) (|z_y| <= 255, 31 + r <= 54:
+ * below 2^62) stays inside int64, and the result, within 1.5·2^30 + 256 of 0, is its low 32
+ * bits. Where qmin >= z_y (the
+ * lower clamp at or above the zero point: ReLU-style outputs), a p < 0 gives a value <= z_y
+ * with or without the 2^31 correction (below: without it, (p + N) >> (31 + r) <= 0 since
+ * p + N < 2^(31+r)), and both clamp to qmin: RQ_FRN drops the correction.
  * With a right shift r >= 1 the two roundings are one: srdhm is s = floor((p + 2^30) / 2^31)
  * (p = acc·mult, mult >= 0), and rounding s / 2^r half away from zero is floor((s + h) / 2^r)
  * for s >= 0 and floor((s + h − 1) / 2^r) for s < 0 (h = 2^(r−1): the mask-and-compare form's
@@ -90,7 +129,18 @@ FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32
     k->lo = _mm512_set1_epi32(qmin - zy);
     k->hi = _mm512_set1_epi32(qmax - zy);
     k->zyv = _mm512_set1_epi32(zy);
-    return !(b > -(1 << 30) && b < (1 << 30) && qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 30));
+    k->qlo = _mm512_set1_epi32(qmin);
+    k->qhi = _mm512_set1_epi32(qmax);
+    k->pick = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    const int64_t bound = qw->k * code * 255 * (int64_t)qw->mmax;
+    if (!(b > -(1 << 30) && b < (1 << 30) && bound < (1ll << 29) && right <= 23))
+        return right > 0 ? RQ_SAT_ROUND : RQ_SAT_PLAIN;
+    if (right == 0) {
+        k->nz = _mm512_set1_epi64((1ll << 30) + (int64_t)zy * (1ll << 31));
+        return RQ_F0;
+    }
+    k->nz = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)) + (int64_t)zy * (1ll << (31 + right)));
+    return qmin >= zy ? RQ_FRN : RQ_FR;
 }
 
 /* One channel's run (shift <= 0): its constants, then the loop copy it needs. */
@@ -98,14 +148,13 @@ FGQ_AVX512_INLINE void rq_channel(const fgq_qweights *qw, int64_t c, const int32
                                   int32_t qmin, int32_t qmax, uint8_t *yb, int64_t code)
 {
     rq_consts k;
-    const int sat = rq_channel_consts(qw, c, zy, qmin, qmax, code, &k);
-    const int round = -qw->req[2 * c + 1] > 0;
-    if (sat)
-        rq_loop(1, round, &k, dot, n, yb);
-    else if (round)
-        rq_loop(0, 1, &k, dot, n, yb);
-    else
-        rq_loop(0, 0, &k, dot, n, yb);
+    switch (rq_channel_consts(qw, c, zy, qmin, qmax, code, &k)) {
+    case RQ_F0: rq_loop(RQ_F0, &k, dot, n, yb); break;
+    case RQ_FR: rq_loop(RQ_FR, &k, dot, n, yb); break;
+    case RQ_FRN: rq_loop(RQ_FRN, &k, dot, n, yb); break;
+    case RQ_SAT_ROUND: rq_loop(RQ_SAT_ROUND, &k, dot, n, yb); break;
+    default: rq_loop(RQ_SAT_PLAIN, &k, dot, n, yb); break;
+    }
 }
 
 #endif /* x86 */
