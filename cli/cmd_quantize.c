@@ -106,6 +106,7 @@ static const char k_usage[] =
     "                       that lowers (w - q)^T (H + lambda I) (w - q) with the rest fixed,\n"
     "                       until a pass moves nothing (at most 8); GPTQ never revisits a column.\n"
     "                       Kept per layer and damping where it leaves less held-out error\n"
+    "                       (with --damp, or no held-out samples, applied as asked)\n"
     "                       (solver \"gptq:D+cd\" in the table). --budget prices its candidates\n"
     "                       without it and refines the layers once their policies are chosen.\n"
     "                       CIFAR-10 ResNet-8, output SQNR\n"

@@ -140,7 +140,7 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
         if (strcmp(f->refine, "on") != 0 && strcmp(f->refine, "off") != 0)
             return fgq_fail(err, FGQ_ERR_VALUE, "--refine '%s': expected on or off", f->refine);
         cfg->refine = strcmp(f->refine, "on") == 0;
-        if (cfg->solver != FGQ_SOLVER_GPTQ)
+        if (cfg->refine && cfg->solver != FGQ_SOLVER_GPTQ)
             return fgq_fail(err, FGQ_ERR_VALUE, "--refine refines the gptq solver's codes (the solver is rtn)");
     }
     cfg->sequential = FGQ_SEQ_AUTO;

@@ -389,7 +389,7 @@ static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, 
                     for (int64_t gp = 0; gp < ng; gp++)
                         memcpy(mg + (r * ng + gperm[gp]) * na, mp + (r * ng + gp) * na, (size_t)na);
         }
-        if (hv != NULL && err_pre != NULL)
+        if (hv != NULL && err_pre != NULL && refine)
             pre += fgq_gptq_output_error(wg, dg, rb, k, hv + g * k * k, c->cfg->parallel);
         if (refine &&
             (st = fgq_gptq_refine(&gg, wg, rb, k, hg, damp, FGQ_REFINE_PASSES, c->cfg->parallel, cg, mg, dg, c->err)) !=
