@@ -320,7 +320,9 @@ static void act_order(const double *h, int64_t k, int64_t group, int64_t *perm, 
 /* GPTQ over every convolution group of the layer with damping `damp`, fitting
  * on `h` (+ h2 when not NULL; groups of k·k); the output error on hv (may be
  * NULL) is returned in *err_out. With cfg->act_order the columns go in act
- * order (above) and the results are put back in place. */
+ * order (above) and the results are put back in place. With `refine` the codes
+ * then go through fgq_gptq_refine (in place, in k order, on the same damped H),
+ * and *err_pre (not NULL) gets the held-out error before it. */
 static fgq_status gptq_layer(const fgq_layer_ctx *c, const fgq_gptq_grid *grid, const float *w, int64_t rows, int64_t k,
                              int64_t groups, const double *h, const double *h2, double damp, int refine,
                              const double *hv, double *u, double *hsum, int8_t *codes, uint8_t *mults, float *deq,
@@ -426,8 +428,9 @@ static double grouped_output_error(const fgq_layer_ctx *c, const float *w, const
 
 /* Replaces q's rounded codes by error-compensated ones when the layer has
  * input statistics (cfg->hessians): the damping is chosen among k_damps (and
- * plain rounding) by the output error on the held-out sum, then the codes are
- * solved again on both sums (quantize.h). */
+ * plain rounding), each with and without the refinement where cfg->refine, by
+ * the output error on the held-out sum, then the codes are solved again on
+ * both sums (quantize.h). */
 static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_policy *p, const float *w, int64_t rows, int64_t k,
                              int32_t dx, fgq_layer_qweights *q)
 {
