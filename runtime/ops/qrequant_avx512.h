@@ -85,8 +85,8 @@ FGQ_AVX512_INLINE __m512i rq_step(int mode, const rq_consts *k, __m512i d)
     return _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(s, k->lo), k->hi), k->zyv);
 }
 
-/* The loop, with `sat` and `round` as constants: each call site is a copy without the steps it
- * does not need. */
+/* The loop, with `mode` (RQ_*) a constant: each call site is a copy without the steps it does
+ * not need. */
 FGQ_AVX512_INLINE void rq_loop(int mode, const rq_consts *k, const int32_t *dot, int64_t n, uint8_t *yb)
 {
     for (int64_t i = 0; i < n; i += 16) {
@@ -103,9 +103,8 @@ FGQ_AVX512_INLINE void rq_loop(int mode, const rq_consts *k, const int32_t *dot,
  * bound is below 2^29 and r <= 23, else the saturating one again (any channel; rare). Folded:
  * |acc| < 2^30 + 2^29, so |p| < 1.5·2^61 and p + N + z_y·2^(31+r) (|z_y| <= 255, 31 + r <= 54:
  * below 2^62) stays inside int64, and the result, within 1.5·2^30 + 256 of 0, is its low 32
- * bits. Where qmin >= z_y (the
- * lower clamp at or above the zero point: ReLU-style outputs), a p < 0 gives a value <= z_y
- * with or without the 2^31 correction (below: without it, (p + N) >> (31 + r) <= 0 since
+ * bits. Where qmin >= z_y (the lower clamp at or above the zero point: ReLU-style outputs), a
+ * p < 0 gives a value <= z_y with or without the 2^31 correction (below: without it, (p + N) >> (31 + r) <= 0 since
  * p + N < 2^(31+r)), and both clamp to qmin: RQ_FRN drops the correction.
  * With a right shift r >= 1 the two roundings are one: srdhm is s = floor((p + 2^30) / 2^31)
  * (p = acc·mult, mult >= 0), and rounding s / 2^r half away from zero is floor((s + h) / 2^r)
