@@ -67,12 +67,9 @@ FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0,
                                              uint8_t *y, int64_t ld_y, int y_s8)
 {
     const int64_t code = rq_code_max(qw);
-    const int folds = qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 29);
+    const int folds = rq_layer_folds(qw, code);
     rq_consts k;
-    k.two31 = _mm512_set1_epi64(1ll << 31);
-    k.qlo = _mm512_set1_epi32(qmin);
-    k.qhi = _mm512_set1_epi32(qmax);
-    k.pick = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+    rq_fold_shared(qmin, qmax, &k);
     for (int64_t j = 0; j < nc; j++) {
         const int64_t c = c0 + j;
         const int32_t shift = qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
@@ -82,27 +79,13 @@ FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0,
             fgq_qrequant__avx2(qw, c, 0, dj, n, zy, qmin, qmax, yj, y_s8);
             continue;
         }
-        const int32_t right = -shift;
-        if (!folds || right > 23 || !(b > -(1 << 30) && b < (1 << 30))) {
+        const int mode = rq_fold_channel(folds, b, qw->req[2 * c], -shift, zy, qmin, &k);
+        if (mode < 0)
             rq_channel(qw, c, dj, n, zy, qmin, qmax, yj, code);
-            continue;
-        }
-        k.bias = _mm512_set1_epi32(b);
-        k.mult = _mm512_set1_epi32(qw->req[2 * c]);
-        if (right == 0) {
-            k.nz = _mm512_set1_epi64((1ll << 30) + (int64_t)zy * (1ll << 31));
-            rq_loop(RQ_F0, &k, dj, n, yj);
-            continue;
-        }
-        k.nz = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)) + (int64_t)zy * (1ll << (31 + right)));
-        k.qcount = _mm_cvtsi32_si128(31 + right);
-        if (qmin >= zy)
-            rq_loop(RQ_FRN, &k, dj, n, yj);
         else
-            rq_loop(RQ_FR, &k, dj, n, yj);
+            rq_loop_mode(mode, &k, dj, n, yj);
     }
 }
-
 
 /* Row-major form: the constants vary along the lanes (channel c0 + j in lane j), so the rounding
  * shift is per 64-bit lane (vpsravq) and r = 0 lanes take plain srdhm (npos 2^30, no sign

@@ -114,6 +114,40 @@ FGQ_AVX512_INLINE void rq_loop(int mode, const rq_consts *k, const int32_t *dot,
  * (31 + r), less 2^31 inside where s < 0. The sign of p picks the form: s < 0 means p < −2^30;
  * for −2^30 <= p < 0, s = 0 and both forms give 0. |p| < 2^62 and the constants below 2^62:
  * no 64-bit overflow. */
+/* The constants every channel of a call shares in the folded forms. */
+FGQ_AVX512_INLINE void rq_fold_shared(int32_t qmin, int32_t qmax, rq_consts *k)
+{
+    k->two31 = _mm512_set1_epi64(1ll << 31);
+    k->qlo = _mm512_set1_epi32(qmin);
+    k->qhi = _mm512_set1_epi32(qmax);
+    k->pick = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+}
+
+/* Whether a layer's dot bound lets its channels fold (below 2^29; the comment above). */
+FGQ_AVX512_INLINE int rq_layer_folds(const fgq_qweights *qw, int64_t code)
+{
+    return qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 29);
+}
+
+/* One channel's folded form (bias b, multiplier mult, right shift `right` >= 0): sets k's bias,
+ * mult, nz (and qcount) and returns RQ_F0, RQ_FR or RQ_FRN; -1 where it does not apply (the
+ * layer does not fold, |b| >= 2^30 or r > 23). The shared constants are rq_fold_shared's. */
+FGQ_AVX512_INLINE int rq_fold_channel(int layer_folds, int32_t b, int32_t mult, int32_t right, int32_t zy,
+                                      int32_t qmin, rq_consts *k)
+{
+    if (!(layer_folds && b > -(1 << 30) && b < (1 << 30) && right <= 23))
+        return -1;
+    k->bias = _mm512_set1_epi32(b);
+    k->mult = _mm512_set1_epi32(mult);
+    if (right == 0) {
+        k->nz = _mm512_set1_epi64((1ll << 30) + (int64_t)zy * (1ll << 31));
+        return RQ_F0;
+    }
+    k->nz = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)) + (int64_t)zy * (1ll << (31 + right)));
+    k->qcount = _mm_cvtsi32_si128(31 + right);
+    return qmin >= zy ? RQ_FRN : RQ_FR;
+}
+
 FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
                                         int64_t code, rq_consts *k)
 {
@@ -123,23 +157,25 @@ FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32
     k->nudge = _mm512_set1_epi64(1ll << 30);
     k->imax = _mm512_set1_epi32(INT32_MAX);
     k->npos = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)));
-    k->two31 = _mm512_set1_epi64(1ll << 31);
     k->qcount = _mm_cvtsi32_si128(31 + right);
     k->lo = _mm512_set1_epi32(qmin - zy);
     k->hi = _mm512_set1_epi32(qmax - zy);
     k->zyv = _mm512_set1_epi32(zy);
-    k->qlo = _mm512_set1_epi32(qmin);
-    k->qhi = _mm512_set1_epi32(qmax);
-    k->pick = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
-    const int64_t bound = qw->k * code * 255 * (int64_t)qw->mmax;
-    if (!(b > -(1 << 30) && b < (1 << 30) && bound < (1ll << 29) && right <= 23))
-        return right > 0 ? RQ_SAT_ROUND : RQ_SAT_PLAIN;
-    if (right == 0) {
-        k->nz = _mm512_set1_epi64((1ll << 30) + (int64_t)zy * (1ll << 31));
-        return RQ_F0;
+    rq_fold_shared(qmin, qmax, k);
+    const int m = rq_fold_channel(rq_layer_folds(qw, code), b, qw->req[2 * c], right, zy, qmin, k);
+    return m >= 0 ? m : right > 0 ? RQ_SAT_ROUND : RQ_SAT_PLAIN;
+}
+
+/* The loop copy of each form, by a run-time mode. */
+FGQ_AVX512_INLINE void rq_loop_mode(int mode, const rq_consts *k, const int32_t *dot, int64_t n, uint8_t *yb)
+{
+    switch (mode) {
+    case RQ_F0: rq_loop(RQ_F0, k, dot, n, yb); break;
+    case RQ_FR: rq_loop(RQ_FR, k, dot, n, yb); break;
+    case RQ_FRN: rq_loop(RQ_FRN, k, dot, n, yb); break;
+    case RQ_SAT_ROUND: rq_loop(RQ_SAT_ROUND, k, dot, n, yb); break;
+    default: rq_loop(RQ_SAT_PLAIN, k, dot, n, yb); break;
     }
-    k->nz = _mm512_set1_epi64((1ll << 30) + (1ll << (30 + right)) + (int64_t)zy * (1ll << (31 + right)));
-    return qmin >= zy ? RQ_FRN : RQ_FR;
 }
 
 /* One channel's run (shift <= 0): its constants, then the loop copy it needs. */
@@ -147,13 +183,7 @@ FGQ_AVX512_INLINE void rq_channel(const fgq_qweights *qw, int64_t c, const int32
                                   int32_t qmin, int32_t qmax, uint8_t *yb, int64_t code)
 {
     rq_consts k;
-    switch (rq_channel_consts(qw, c, zy, qmin, qmax, code, &k)) {
-    case RQ_F0: rq_loop(RQ_F0, &k, dot, n, yb); break;
-    case RQ_FR: rq_loop(RQ_FR, &k, dot, n, yb); break;
-    case RQ_FRN: rq_loop(RQ_FRN, &k, dot, n, yb); break;
-    case RQ_SAT_ROUND: rq_loop(RQ_SAT_ROUND, &k, dot, n, yb); break;
-    default: rq_loop(RQ_SAT_PLAIN, &k, dot, n, yb); break;
-    }
+    rq_loop_mode(rq_channel_consts(qw, c, zy, qmin, qmax, code, &k), &k, dot, n, yb);
 }
 
 #endif /* x86 */
