@@ -147,7 +147,7 @@ typedef struct {
     fgq_progress *prog;
 } eval_pool;
 
-static void eval_samples(void *ctx, int64_t b, int64_t e)
+static void eval_samples(void *ctx, fgq_idx b, fgq_idx e)
 {
     eval_pool *p = ctx;
     int32_t w = 0;

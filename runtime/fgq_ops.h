@@ -268,7 +268,7 @@ typedef struct {
  * the same provider. Kernels split only independent output elements, so every
  * output is computed by the same float operations whatever the split: results
  * are bit-identical for any n_threads. */
-typedef void (*fgq_task_fn)(void *ctx, int64_t begin, int64_t end);
+typedef void (*fgq_task_fn)(void *ctx, fgq_idx begin, fgq_idx end);
 /* Kernel preference (fgq_parallel.kernels): AUTO runs the fastest kernel the
  * CPU supports (chosen from a const table and the CPU features fgq_model_load
  * queried; runtime/ops/qgemm_dispatch.h), REF only the portable reference kernels.
@@ -304,7 +304,7 @@ uint32_t fgq_cpu_grantable(void);
 typedef struct fgq_parallel {
     void *impl;
     int32_t n_threads; /* threads parallel_for may use, the caller's included */
-    void (*parallel_for)(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx);
+    void (*parallel_for)(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx);
     int32_t kernels;   /* FGQ_KERNELS_AUTO (0) or FGQ_KERNELS_REF; a NULL provider means AUTO */
 } fgq_parallel;
 
@@ -316,22 +316,22 @@ typedef struct fgq_parallel {
  * thread that falls behind is evened out by the atomic hand-out), but never
  * less than FGQ_PARALLEL_MIN_WORK per chunk. Returns n (one chunk: run
  * inline) when par is NULL or single-threaded. */
-static inline int64_t fgq_parallel_grain(const fgq_parallel *par, int64_t n, int64_t cost)
+static inline fgq_idx fgq_parallel_grain(const fgq_parallel *par, fgq_idx n, int64_t cost)
 {
     if (par == NULL || par->n_threads <= 1 || n <= 1)
         return n > 1 ? n : 1;
-    const int64_t chunks = 4 * (int64_t)par->n_threads;
-    int64_t g = (n + chunks - 1) / chunks;
+    const fgq_idx chunks = 4 * (fgq_idx)par->n_threads;
+    const fgq_idx g = (n + chunks - 1) / chunks;
     if (cost < 1)
         cost = 1;
-    const int64_t min_items = (FGQ_PARALLEL_MIN_WORK + cost - 1) / cost;
-    return g < min_items ? (min_items < n ? min_items : n) : g;
+    const int64_t min_items = (FGQ_PARALLEL_MIN_WORK + cost - 1) / cost; /* <= 2^14 */
+    return g < min_items ? (min_items < n ? (fgq_idx)min_items : n) : g;
 }
 
 /* fn(ctx, 0, n) inline when par is NULL or single-threaded; else
  * par->parallel_for (which runs a single chunk inline itself; tests use a
  * provider that splits finer than asked). n <= 0 calls nothing. */
-static inline void fgq_parallel_for(const fgq_parallel *par, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+static inline void fgq_parallel_for(const fgq_parallel *par, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
 {
     if (n <= 0)
         return;

@@ -53,6 +53,19 @@ int fgq_fail_sink_(int first, ...); /* declared only: appears inside sizeof */
 #define fgq_fail(err, status, ...) fgq_fail_status((err), (status), sizeof(fgq_fail_sink_(0, __VA_ARGS__)))
 #endif
 
+/* Index arithmetic inside the runtime: element and byte offsets within one
+ * tensor, weight blob or scratch slice, their counts and loop indices. The
+ * address width: int64 on 64-bit hosts (the same type as int64_t there), int32
+ * on 32-bit cores, where 64-bit multiplies, compares and divisions are several
+ * instructions or a library call each. Safe because the ops' checks bound every
+ * tensor's element count by FGQ_OPS_MAX_NUMEL, which is 2^26 where fgq_idx is
+ * 32 bits (ops_util.h): an offset times a small factor (bytes of an int32) still
+ * fits. Products that are not bounded by one tensor (costs, multiply-adds,
+ * scratch sizes from attributes) stay int64_t / uint64_t. Records, the file
+ * format and the public API keep fixed-width types. */
+typedef ptrdiff_t fgq_idx;
+#define FGQ_IDX_MAX PTRDIFF_MAX
+
 /* Tensor element types. Values are stable: they are written into .fgq files. */
 typedef enum {
     FGQ_DT_UNDEF = 0,

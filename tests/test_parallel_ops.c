@@ -24,7 +24,7 @@ typedef struct {
     int64_t force_grain; /* 0: the kernel's grain */
 } split_provider;
 
-static void split_parallel_for(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+static void split_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
 {
     const split_provider *sp = (const split_provider *)impl;
     sp->inner->parallel_for(sp->inner->impl, n, sp->force_grain > 0 ? sp->force_grain : grain, fn, ctx);

@@ -558,7 +558,7 @@ static void pool_set_node(tnode *nd, fgq_op op, const pool_shape *ps)
 }
 
 /* A provider that runs every item as a task of its own (serially): the ops' task ranges. */
-static void split_for(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+static void split_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
 {
     (void)impl;
     (void)grain;

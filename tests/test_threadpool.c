@@ -23,7 +23,7 @@ typedef struct {
     atomic_int calls;
 } cover_ctx;
 
-static void cover_task(void *ctx, int64_t begin, int64_t end)
+static void cover_task(void *ctx, fgq_idx begin, fgq_idx end)
 {
     cover_ctx *c = (cover_ctx *)ctx;
     atomic_fetch_add(&c->calls, 1);
@@ -135,7 +135,7 @@ static double now_s(void)
 
 /* Chunk 0 waits (up to 20 s) for chunk 1 to start. Whoever runs chunk 0 is
  * stuck in it, so chunk 1 can only start on another thread. */
-static void rendezvous_task(void *ctx, int64_t begin, int64_t end)
+static void rendezvous_task(void *ctx, fgq_idx begin, fgq_idx end)
 {
     rendezvous_ctx *r = (rendezvous_ctx *)ctx;
     for (int64_t i = begin; i < end; i++) {

@@ -131,7 +131,7 @@ static int job_busy(fgq_threadpool *p)
     return (atomic_load_explicit(&p->state, memory_order_acquire) & STATE_ACTIVE_MASK) != 0;
 }
 
-static void pool_parallel_for(void *impl, int64_t n, int64_t grain, fgq_task_fn fn, void *ctx)
+static void pool_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
 {
     fgq_threadpool *p = (fgq_threadpool *)impl;
     if (n <= 0)

@@ -67,7 +67,7 @@ typedef struct {
  * output element accumulates bias, then every (c, kd, kh, kw) tap in that
  * order, then the activation — the same sequence whatever rows share a
  * chunk, so any split gives bit-identical results. */
-static void conv_rows_f32(void *ctx, int64_t begin, int64_t end)
+static void conv_rows_f32(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const conv_task *t = (const conv_task *)ctx;
     const fgq_ops_spatial *sp = t->sp;

@@ -272,7 +272,7 @@ static int dw_pad_exact(const float *wf, int64_t taps, float bias)
     return 1;
 }
 
-__attribute__((target("avx2"))) static void dw_rows(void *ctx, int64_t begin, int64_t end)
+__attribute__((target("avx2"))) static void dw_rows(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const dw_task *t = (const dw_task *)ctx;
     const fgq_ops_spatial *sp = t->sp;

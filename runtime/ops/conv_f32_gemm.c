@@ -341,7 +341,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
 static const float zeros[MR]; /* the bias of a layer without one */
 
 /* Panels [begin, end) of the flattened (n, g, panel) space. */
-static void gemm_panels(void *ctx, int64_t begin, int64_t end)
+static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const gemm_task *t = (const gemm_task *)ctx;
     const int32_t act = t->node->iparams[FGQ_P_ACT];

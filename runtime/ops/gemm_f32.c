@@ -165,7 +165,7 @@ static void gemm_epilogue_f32(const gemm_task *t, int64_t i, int64_t j0, int64_t
 
 /* Gemm units [begin, end): per element, the K-sum in p order, then
  * alpha·Y + beta·C, then the activation — as in a serial run. */
-static void gemm_units_f32(void *ctx, int64_t begin, int64_t end)
+static void gemm_units_f32(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const gemm_task *t = (const gemm_task *)ctx;
     const int64_t m = t->m, n = t->n, k = t->k;
@@ -199,7 +199,7 @@ static void gemm_units_f32(void *ctx, int64_t begin, int64_t end)
 #if GEMM_F32_X86
 /* The same units as plan_fast cuts them: K-sums of a 6-row tile by the
  * AVX2 microkernels, then the shared epilogue per row. */
-static void gemm_units_fast(void *ctx, int64_t begin, int64_t end)
+static void gemm_units_fast(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const gemm_task *t = (const gemm_task *)ctx;
     const int64_t m = t->m, n = t->n, k = t->k, rt = (m + FAST_MR - 1) / FAST_MR;
@@ -342,7 +342,7 @@ static void batch_offsets(const matmul_task *t, int64_t mat, int64_t *oa, int64_
 }
 
 /* MatMul units [begin, end) of the (matrix, row, column block) space. */
-static void matmul_units_f32(void *ctx, int64_t begin, int64_t end)
+static void matmul_units_f32(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const matmul_task *t = (const matmul_task *)ctx;
     const matmul_shape *s = &t->s;
@@ -362,7 +362,7 @@ static void matmul_units_f32(void *ctx, int64_t begin, int64_t end)
 #if GEMM_F32_X86
 /* MatMul units as plan_fast cuts them (matrix slowest): 6-row tiles by the
  * AVX2 6x16 kernel, then the activation. */
-static void matmul_units_fast(void *ctx, int64_t begin, int64_t end)
+static void matmul_units_fast(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const matmul_task *t = (const matmul_task *)ctx;
     const matmul_shape *s = &t->s;

@@ -94,7 +94,7 @@ static inline int64_t fgq_q_rdiv(int64_t n, int64_t d)
     return n >= 0 ? (n + d / 2) / d : -((-n + d / 2) / d);
 }
 
-static inline int32_t fgq_q_load(const void *p, int64_t i, int is_s8)
+static inline int32_t fgq_q_load(const void *p, fgq_idx i, int is_s8)
 {
     return is_s8 ? (int32_t)((const int8_t *)p)[i] : (int32_t)((const uint8_t *)p)[i];
 }
@@ -132,7 +132,7 @@ static inline float fgq_round_f32(float r, int even)
 }
 
 /* Stores clamp(v, qmin, qmax); qmin/qmax lie in the dtype's range (checked). */
-static inline void fgq_q_store(void *p, int64_t i, int is_s8, int64_t v, int32_t qmin, int32_t qmax)
+static inline void fgq_q_store(void *p, fgq_idx i, int is_s8, int64_t v, int32_t qmin, int32_t qmax)
 {
     const int32_t c = v < qmin ? qmin : v > qmax ? qmax : (int32_t)v;
     if (is_s8)
@@ -153,12 +153,12 @@ int64_t fgq_qw_row_bytes(fgq_dtype dt, int64_t k, int64_t *kp);
 /* Code k of a packed s4, s3 or s2 row (qutil.c): out of line, so the reference loops that
  * inline fgq_qw_code carry one call for them instead of three decoders each (on the Cortex-M4
  * the inlined s3 and s2 decoders cost 1.8 KB of runtime flash in every firmware). */
-int32_t fgq_qw_code_subbyte(fgq_dtype dt, const uint8_t *row, int64_t k);
+int32_t fgq_qw_code_subbyte(fgq_dtype dt, const uint8_t *row, fgq_idx k);
 
 /* Code k of a packed row: s8 as is, t2 1 -> +1, 2 -> −1, 0 and the invalid 3 -> 0; s4
  * sign-extended nibble (low first), s3 low − 4·high of its unit (quant/s3.h), s2 2c − 3
  * (quant/s2.h) through fgq_qw_code_subbyte. */
-static inline int32_t fgq_qw_code(fgq_dtype dt, const uint8_t *row, int64_t k)
+static inline int32_t fgq_qw_code(fgq_dtype dt, const uint8_t *row, fgq_idx k)
 {
     if (dt == FGQ_DT_S8)
         return (int32_t)(int8_t)row[k];
@@ -172,8 +172,8 @@ static inline int32_t fgq_qw_code(fgq_dtype dt, const uint8_t *row, int64_t k)
  * [rows, 2], GS? u8 [rows, n_groups(, 2)], plus the Q block's W_* params. */
 typedef struct {
     fgq_dtype dtype;
-    int64_t rows, k, row_bytes;
-    int64_t group, n_groups; /* group = k, n_groups = 1 without GS */
+    fgq_idx rows, k, row_bytes; /* W is a checked tensor: [rows, Kp] bytes bound them */
+    fgq_idx group, n_groups;    /* group = k, n_groups = 1 without GS */
     int32_t n_alpha, mmax;   /* 1, 1 without GS */
     int has_gs;
     const uint8_t *codes, *gs;
@@ -203,11 +203,11 @@ fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_qweights 
 typedef struct {
     const fgq_qweights *qw;
     const uint8_t *gs_row; /* this row's multipliers, NULL without GS */
-    int64_t left, g;       /* codes left in the current group, its index */
+    fgq_idx left, g;       /* codes left in the current group, its index */
     int32_t pos, neg, acc;
 } fgq_qacc;
 
-static inline void fgq_qacc_begin(fgq_qacc *a, const fgq_qweights *qw, int64_t row)
+static inline void fgq_qacc_begin(fgq_qacc *a, const fgq_qweights *qw, fgq_idx row)
 {
     a->qw = qw;
     a->gs_row = qw->has_gs ? qw->gs + row * qw->n_groups * qw->n_alpha : NULL;
@@ -250,12 +250,13 @@ static inline int32_t fgq_qacc_end(fgq_qacc *a)
 
 /* Dot product of weight row `row` with the k activations at x (u8, or s8
  * when x_s8): Σ_k w·(q_x − z_x) through fgq_qacc. QGEMM and QGEMM_DYN. */
-static inline int32_t fgq_qweights_dot(const fgq_qweights *qw, int64_t row, const void *x, int x_s8, int32_t zx)
+static inline int32_t fgq_qweights_dot(const fgq_qweights *qw, fgq_idx row, const void *x, int x_s8, int32_t zx)
 {
     const uint8_t *wrow = qw->codes + row * qw->row_bytes;
     fgq_qacc a;
     fgq_qacc_begin(&a, qw, row);
-    for (int64_t k = 0; k < qw->k; k++)
+    const fgq_idx K = qw->k;
+    for (fgq_idx k = 0; k < K; k++)
         fgq_qacc_push(&a, fgq_qw_code(qw->dtype, wrow, k), fgq_q_load(x, k, x_s8) - zx);
     return fgq_qacc_end(&a);
 }
@@ -274,7 +275,7 @@ fgq_status fgq_qconv_geom_check(const fgq_node_view *node, const fgq_tensor_view
 /* Dot product of output channel mo at batch n, output position (od, oh, ow):
  * Σ_k w[mo, k]·(x[n, c(k), tap] − z_x) through fgq_qacc, padding taps 0. */
 int32_t fgq_qconv_dot(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x, int32_t zx,
-                      int64_t n, int64_t mo, int64_t od, int64_t oh, int64_t ow);
+                      fgq_idx n, fgq_idx mo, fgq_idx od, fgq_idx oh, fgq_idx ow);
 
 /* Output of channel `row` for its dot product: clamp(z_y +
  * requant(sat32(bias + dot), mult, shift), qmin, qmax), before the store. */

@@ -14,7 +14,11 @@
 
 /* Bounds that keep every index computation in int64 far from overflow:
  * elements per tensor ≤ 2^40, spatial params (stride, dilation, pads) ≤ 2^20. */
+#if PTRDIFF_MAX > INT32_MAX
 #define FGQ_OPS_MAX_NUMEL ((int64_t)1 << 40)
+#else /* 32-bit cores: fgq_idx offsets times a small factor stay below 2^31 (fgq_types.h) */
+#define FGQ_OPS_MAX_NUMEL ((int64_t)1 << 26)
+#endif
 #define FGQ_OPS_MAX_SPATIAL_PARAM (1 << 20)
 
 /* Every check message starts with the node: "node 'conv1' (Conv): ...". */

@@ -97,7 +97,7 @@ typedef struct {
 
 /* Output rows [begin, end) of the flattened (plane, od, oh) space; each
  * output element reads only its own window, so any split is bit-identical. */
-static void pool_rows_f32(void *ctx, int64_t begin, int64_t end)
+static void pool_rows_f32(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const pool_task *t = (const pool_task *)ctx;
     const fgq_ops_spatial *sp = t->sp;
@@ -197,7 +197,7 @@ typedef struct {
     int64_t hw;
 } gap_task;
 
-static void global_avgpool_planes_f32(void *ctx, int64_t begin, int64_t end)
+static void global_avgpool_planes_f32(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const gap_task *t = (const gap_task *)ctx;
     for (int64_t p = begin; p < end; p++) {

@@ -61,25 +61,25 @@ fgq_status fgq_qconv_geom_check(const fgq_node_view *node, const fgq_tensor_view
 }
 
 int32_t fgq_qconv_dot(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x, int32_t zx,
-                      int64_t n, int64_t mo, int64_t od, int64_t oh, int64_t ow)
+                      fgq_idx n, fgq_idx mo, fgq_idx od, fgq_idx oh, fgq_idx ow)
 {
     const fgq_ops_spatial *sp = &g->sp;
     const int x_s8 = x->dtype == FGQ_DT_S8;
-    const int64_t c_in = x->dims[1], cg = c_in / g->groups, mg = qw->rows / g->groups;
-    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
+    const fgq_idx c_in = x->dims[1], cg = c_in / g->groups, mg = qw->rows / g->groups;
+    const fgq_idx ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
     const uint8_t *wrow = qw->codes + mo * qw->row_bytes;
-    const int64_t c0 = (mo / mg) * cg;
+    const fgq_idx c0 = (mo / mg) * cg;
     fgq_qacc a;
     fgq_qacc_begin(&a, qw, mo);
-    int64_t k = 0;
-    for (int64_t c = 0; c < cg; c++) {
+    fgq_idx k = 0;
+    for (fgq_idx c = 0; c < cg; c++) {
         const void *xp = (const uint8_t *)x->data + (n * c_in + c0 + c) * x_plane;
-        for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
-            const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
-            for (int64_t kh = 0; kh < sp->kernel[1]; kh++) {
-                const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
-                for (int64_t kw = 0; kw < sp->kernel[2]; kw++, k++) {
-                    const int64_t iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
+        for (fgq_idx kd = 0; kd < sp->kernel[0]; kd++) {
+            const fgq_idx id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+            for (fgq_idx kh = 0; kh < sp->kernel[1]; kh++) {
+                const fgq_idx ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                for (fgq_idx kw = 0; kw < sp->kernel[2]; kw++, k++) {
+                    const fgq_idx iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
                     const int inside = id >= 0 && id < ID && ih >= 0 && ih < IH && iw >= 0 && iw < IW;
                     const int32_t d = inside ? fgq_q_load(xp, (id * IH + ih) * IW + iw, x_s8) - zx : 0;
                     fgq_qacc_push(&a, fgq_qw_code(qw->dtype, wrow, k), d);
@@ -146,8 +146,8 @@ static uint64_t qconv_align64(int64_t x) { return ((uint64_t)x + 63u) & ~(uint64
  * the target alone: the scratch declared at load and the run agree by
  * construction. */
 typedef struct {
-    int64_t tp, tiles, positions; /* positions per tile, tiles per (image, group) */
-    int64_t jb;                   /* channels per block: min(the tile channels, channels per group) */
+    fgq_idx tp, tiles, positions; /* positions per tile, tiles per (image, group) */
+    fgq_idx jb;                   /* channels per block: min(the tile channels, channels per group) */
     int padded;                   /* 2-D with padding, small: im2col from a z_x-padded copy */
     int packable;                 /* x86-64: the shape and weights fit a packed conv kernel (the CPU decides) */
     fgq_ops_spatial psp;          /* the geometry on that copy (no padding) */
@@ -162,7 +162,7 @@ typedef struct {
 static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target,
                                 qconv_gemm_plan *p)
 {
-    const int64_t K = s->geom.k, tile_bytes = target->qconv_tile_bytes, tile_positions = target->qconv_tile_positions;
+    const fgq_idx K = s->geom.k, tile_bytes = target->qconv_tile_bytes, tile_positions = target->qconv_tile_positions;
     memset(p, 0, sizeof *p);
     if (K > tile_bytes)
         return 0;
@@ -174,19 +174,21 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     p->tiles = (p->positions + p->tp - 1) / p->tp;
     /* small padded 2-D layers: border positions would take the slow per-tap path; a padded
      * copy per (image, group) makes every position interior */
-    const int64_t cg = x->dims[1] / s->geom.groups;
-    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    const fgq_idx cg = x->dims[1] / s->geom.groups, pad_bytes = target->qconv_pad_bytes;
+    /* each <= 2^26 + 2^21 (a tensor's dim and two pads): the product is bounded by division */
+    const fgq_idx ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
     p->padded = sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 &&
-                (ph != sp->in[1] || pw != sp->in[2]) && cg * ph * pw <= target->qconv_pad_bytes;
+                (ph != sp->in[1] || pw != sp->in[2]) && ph <= pad_bytes && pw <= pad_bytes / ph &&
+                cg <= pad_bytes / (ph * pw);
     if (p->padded) {
         p->psp = *sp;
         p->psp.in[1] = ph;
         p->psp.in[2] = pw;
         p->psp.pad_begin[1] = p->psp.pad_begin[2] = p->psp.pad_end[1] = p->psp.pad_end[2] = 0;
     }
-    const int64_t mg = s->qw.rows / s->geom.groups;
+    const fgq_idx mg = s->qw.rows / s->geom.groups;
     p->jb = mg < target->qconv_tile_channels ? mg : target->qconv_tile_channels;
-    int64_t tp_dot = p->tp;
+    fgq_idx tp_dot = p->tp;
     /* x86-64: weights a packed conv kernel takes (fgq_qconv_kernel_for), 2-D, stride 1 along W (or 2, where the
      * CPU has VBMI: qconv_run_gemm): the packed conv kernels, 32 positions a tile, reading X (and its padding)
      * themselves */
@@ -260,36 +262,36 @@ typedef struct {
     const fgq_qconv_kernel *conv; /* the packed kernel, when packed */
 #endif
     qconv_gemm_plan p;            /* tp, tiles: the packed kernels' when packed */
-    int64_t csplit, cchunk;       /* a tile's output channels in csplit tasks of cchunk (a multiple of
+    fgq_idx csplit, cchunk;       /* a tile's output channels in csplit tasks of cchunk (a multiple of
                                    * p.jb): more than one when tiles are fewer than the threads */
 } qconv_task;
 
 /* Positions [p0, p0 + np) as rows of K bytes, from the group's channels at
  * xg (channel planes of sp->in, read with the geometry sp). */
-static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const uint8_t *xg, int64_t p0, int64_t np,
+static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const uint8_t *xg, fgq_idx p0, fgq_idx np,
                          uint8_t *buf)
 {
-    const int64_t K = t->s->geom.k, cg = t->x->dims[1] / t->s->geom.groups;
-    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2];
+    const fgq_idx K = t->s->geom.k, cg = t->x->dims[1] / t->s->geom.groups;
+    const fgq_idx ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const fgq_idx KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2];
     const uint8_t pad = (uint8_t)t->zx; /* the byte of z_x in X's dtype */
     if (K == cg && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 && sp->pad_begin[0] == 0 &&
         sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 && sp->out[0] == ID && sp->out[1] == IH && sp->out[2] == IW) {
         /* 1×1, stride 1, no padding: a transpose of [cg, positions] (same dims in and out) */
-        const int64_t plane = ID * IH * IW;
-        for (int64_t r = 0; r < np; r++) {
+        const fgq_idx plane = ID * IH * IW;
+        for (fgq_idx r = 0; r < np; r++) {
             uint8_t *row = buf + r * K;
             const uint8_t *src = xg + p0 + r;
-            for (int64_t c = 0; c < cg; c++, src += plane)
+            for (fgq_idx c = 0; c < cg; c++, src += plane)
                 row[c] = *src;
         }
         return;
     }
     /* the position's (od, oh, ow), stepped along instead of divided out per row: 64-bit
      * division is a library call on 32-bit cores */
-    int64_t nw = p0 % OW, nh = (p0 / OW) % OH, nd = p0 / (OW * OH);
-    for (int64_t r = 0; r < np; r++) {
-        const int64_t ow = nw, oh = nh, od = nd;
+    fgq_idx nw = p0 % OW, nh = (p0 / OW) % OH, nd = p0 / (OW * OH);
+    for (fgq_idx r = 0; r < np; r++) {
+        const fgq_idx ow = nw, oh = nh, od = nd;
         if (++nw == OW) {
             nw = 0;
             if (++nh == OH) {
@@ -298,53 +300,53 @@ static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const u
             }
         }
         uint8_t *row = buf + r * K;
-        const int64_t iw0 = ow * sp->stride[2] - sp->pad_begin[2], dw = sp->dilation[2];
+        const fgq_idx iw0 = ow * sp->stride[2] - sp->pad_begin[2], dw = sp->dilation[2];
         const int w_inside = iw0 >= 0 && iw0 + (KW - 1) * dw < IW;
-        const int64_t ih0 = oh * sp->stride[1] - sp->pad_begin[1], dh = sp->dilation[1];
+        const fgq_idx ih0 = oh * sp->stride[1] - sp->pad_begin[1], dh = sp->dilation[1];
         if (ID == 1 && KD == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && KW <= 8 && dw == 1 && w_inside &&
             ih0 >= 0 && ih0 + (KH - 1) * dh < IH) {
             /* interior of a 2-D layer (the common case): each tap row of KW <= 8 bytes moves
              * as one 4- or 8-byte word where the word stays inside X's row (the bytes past KW
              * are overwritten by the next tap row, or land in the buffer's slack) */
             const uint8_t *xp = xg + ih0 * IW + iw0;
-            const int64_t step = dh * IW;
+            const fgq_idx step = dh * IW;
             if (KW <= 4 && iw0 + 4 <= IW)
-                for (int64_t c = 0; c < cg; c++, xp += IH * IW)
-                    for (int64_t kh = 0; kh < KH; kh++, row += KW) {
+                for (fgq_idx c = 0; c < cg; c++, xp += IH * IW)
+                    for (fgq_idx kh = 0; kh < KH; kh++, row += KW) {
                         uint32_t v;
                         memcpy(&v, xp + kh * step, 4);
                         memcpy(row, &v, 4);
                     }
             else if (iw0 + 8 <= IW)
-                for (int64_t c = 0; c < cg; c++, xp += IH * IW)
-                    for (int64_t kh = 0; kh < KH; kh++, row += KW) {
+                for (fgq_idx c = 0; c < cg; c++, xp += IH * IW)
+                    for (fgq_idx kh = 0; kh < KH; kh++, row += KW) {
                         uint64_t v;
                         memcpy(&v, xp + kh * step, 8);
                         memcpy(row, &v, 8);
                     }
             else
-                for (int64_t c = 0; c < cg; c++, xp += IH * IW)
-                    for (int64_t kh = 0; kh < KH; kh++, row += KW)
-                        for (int64_t kw = 0; kw < KW; kw++)
+                for (fgq_idx c = 0; c < cg; c++, xp += IH * IW)
+                    for (fgq_idx kh = 0; kh < KH; kh++, row += KW)
+                        for (fgq_idx kw = 0; kw < KW; kw++)
                             row[kw] = xp[kh * step + kw];
             continue;
         }
-        for (int64_t c = 0; c < cg; c++)
-            for (int64_t kd = 0; kd < KD; kd++) {
-                const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
-                for (int64_t kh = 0; kh < KH; kh++, row += KW) {
-                    const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+        for (fgq_idx c = 0; c < cg; c++)
+            for (fgq_idx kd = 0; kd < KD; kd++) {
+                const fgq_idx id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+                for (fgq_idx kh = 0; kh < KH; kh++, row += KW) {
+                    const fgq_idx ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
                     if (id < 0 || id >= ID || ih < 0 || ih >= IH) {
                         memset(row, pad, (size_t)KW);
                         continue;
                     }
                     const uint8_t *xr = xg + ((c * ID + id) * IH + ih) * IW;
                     if (w_inside && dw == 1)
-                        for (int64_t kw = 0; kw < KW; kw++) /* KW is small: no memcpy call */
+                        for (fgq_idx kw = 0; kw < KW; kw++) /* KW is small: no memcpy call */
                             row[kw] = xr[iw0 + kw];
                     else
-                        for (int64_t kw = 0; kw < KW; kw++) {
-                            const int64_t iw = iw0 + kw * dw;
+                        for (fgq_idx kw = 0; kw < KW; kw++) {
+                            const fgq_idx iw = iw0 + kw * dw;
                             row[kw] = iw >= 0 && iw < IW ? xr[iw] : pad;
                         }
                 }
@@ -353,42 +355,42 @@ static void qconv_im2col(const qconv_task *t, const fgq_ops_spatial *sp, const u
 }
 
 /* The group's cg channels, H and W padded with z_x, into pbuf (t->p.psp's planes). */
-static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, int64_t cg, uint8_t *pbuf)
+static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, fgq_idx cg, uint8_t *pbuf)
 {
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t IH = sp->in[1], IW = sp->in[2], PH = t->p.psp.in[1], PW = t->p.psp.in[2];
-    const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
+    const fgq_idx IH = sp->in[1], IW = sp->in[2], PH = t->p.psp.in[1], PW = t->p.psp.in[2];
+    const fgq_idx top = sp->pad_begin[1], left = sp->pad_begin[2];
     memset(pbuf, (uint8_t)t->zx, (size_t)(cg * PH * PW));
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t ih = 0; ih < IH; ih++)
+    for (fgq_idx c = 0; c < cg; c++)
+        for (fgq_idx ih = 0; ih < IH; ih++)
             memcpy(pbuf + (c * PH + ih + top) * PW + left, xg + (c * IH + ih) * IW, (size_t)IW);
 }
 
 /* Tasks [b, e) over (image, group, tile, channel chunk), in one scratch slice. */
-static void qconv_tiles(void *ctx, int64_t b, int64_t e)
+static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
 {
     const qconv_task *t = (const qconv_task *)ctx;
     const fgq_qweights *qw = &t->s->qw;
-    const int64_t groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k, tp = t->p.tp, JB = t->p.jb;
+    const fgq_idx groups = t->s->geom.groups, mg = qw->rows / groups, K = t->s->geom.k, tp = t->p.tp, JB = t->p.jb;
     int32_t slot;
     uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
     uint8_t *buf = ws + t->p.buf, *pbuf = ws + t->p.pbuf; /* im2col rows; the padded copy (t->p.padded) */
     int32_t *dot = (int32_t *)(void *)(ws + t->p.dot), *dot_t = (int32_t *)(void *)(ws + t->p.dot_t);
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
-    int64_t built = -1; /* (n, grp) whose padded copy pbuf holds */
+    const fgq_idx c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
+    fgq_idx built = -1; /* (n, grp) whose padded copy pbuf holds */
 #if defined(__x86_64__) || defined(__i386__)
-    int64_t decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache), or (AMX) constants */
+    fgq_idx decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache), or (AMX) constants */
 #endif
 #if defined(__x86_64__)
     if (t->amx)
         fgq_qconv_amx_begin();
 #endif
-    for (int64_t task = b; task < e; task++) {
-        const int64_t cs = task % t->csplit, rest = task / t->csplit;
-        const int64_t tile = rest % t->p.tiles, grp = (rest / t->p.tiles) % groups, n = rest / (t->p.tiles * groups);
-        const int64_t p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
-        const int64_t jb0 = cs * t->cchunk, jb1 = jb0 + t->cchunk < mg ? jb0 + t->cchunk : mg;
+    for (fgq_idx task = b; task < e; task++) {
+        const fgq_idx cs = task % t->csplit, rest = task / t->csplit;
+        const fgq_idx tile = rest % t->p.tiles, grp = (rest / t->p.tiles) % groups, n = rest / (t->p.tiles * groups);
+        const fgq_idx p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
+        const fgq_idx jb0 = cs * t->cchunk, jb1 = jb0 + t->cchunk < mg ? jb0 + t->cchunk : mg;
         const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + grp * cg) * plane;
         if (t->p.padded && built != rest / t->p.tiles) {
             qconv_pad_copy(t, xg, cg, pbuf);
@@ -443,8 +445,8 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
                 decoded = grp;
             }
             fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work); /* once for all blocks */
-            for (int64_t jb = jb0; jb < jb1; jb += JB) {
-                const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
+            for (fgq_idx jb = jb0; jb < jb1; jb += JB) {
+                const fgq_idx j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
 #if defined(__x86_64__)
                 if (t->amx)
                     fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, np, dot, ws + t->p.work);
@@ -466,11 +468,11 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
             qconv_im2col(t, &t->p.psp, pbuf, p0, np, buf);
         else
             qconv_im2col(t, sp, xg, p0, np, buf);
-        for (int64_t jb = jb0; jb < jb1; jb += JB) {
-            const int64_t j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
+        for (fgq_idx jb = jb0; jb < jb1; jb += JB) {
+            const fgq_idx j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
             fgq_qgemm_kernel_gemm(t->kern, qw, j0, nb, buf, K, np, t->x_s8, t->zx, dot, JB, ws + t->p.gwork);
-            for (int64_t r = 0; r < np; r++)
-                for (int64_t i = 0; i < nb; i++)
+            for (fgq_idx r = 0; r < np; r++)
+                for (fgq_idx i = 0; i < nb; i++)
                     dot_t[i * tp + r] = dot[r * JB + i];
             fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot_t, tp, np, t->zy, t->qmin, t->qmax,
                                           t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions, t->y_s8);
@@ -496,7 +498,7 @@ static void qconv_tiles(void *ctx, int64_t b, int64_t e)
  * accumulators (the per-row form), up to qconv_dw_max_plane outputs. */
 typedef struct {
     int padded;               /* the phase form */
-    int64_t sh, sw, qw, qh, br; /* strides; phase-plane width and rows; output rows a band */
+    fgq_idx sh, sw, qw, qh, br; /* strides; phase-plane width and rows; output rows a band */
     uint64_t ew, acc, xp, bytes; /* offsets in the slice; its size */
 } qconv_dw_plan;
 
@@ -505,17 +507,21 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
                               qconv_dw_plan *p)
 {
     const fgq_ops_spatial *sp = &s->geom.sp;
-    const int64_t C = x->dims[1], OH = sp->out[1], OW = sp->out[2], plane = OH * OW;
+    const fgq_idx C = x->dims[1], OH = sp->out[1], OW = sp->out[2], plane = OH * OW;
     memset(p, 0, sizeof *p);
     if (s->geom.groups != C || s->qw.rows != C || s->geom.k > target->qconv_dw_max_k)
         return 0;
-    const int64_t PH = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], PW = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    const int64_t sh = sp->stride[1], sw = sp->stride[2], eh = (sp->kernel[1] - 1) * sp->dilation[1] + 1;
+    /* the spatial check bounds these: dims <= 2^26, kernel, stride, dilation and pads <= 2^20, and
+     * (O − 1)·s + (k − 1)·d + 1 = padded input minus what the last window leaves (< s) */
+    const fgq_idx PH = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], PW = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    const fgq_idx sh = sp->stride[1], sw = sp->stride[2], eh = (sp->kernel[1] - 1) * sp->dilation[1] + 1;
+    const fgq_idx max_padded = target->qconv_dw_max_padded;
     if (sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && sh >= 1 && sw >= 1 &&
-        (OH - 1) * sh + eh <= PH && (OW - 1) * sw + (sp->kernel[2] - 1) * sp->dilation[2] + 1 <= PW) {
-        const int64_t qw = (PW + sw - 1) / sw, extra = (eh + sh - 1) / sh - 1; /* qh = br + extra */
-        int64_t br = target->qconv_dw_max_padded / (sh * sw * qw) - extra;
-        const int64_t by_acc = target->qconv_dw_max_plane / qw;
+        (OH - 1) * sh + eh <= PH && (OW - 1) * sw + (sp->kernel[2] - 1) * sp->dilation[2] + 1 <= PW &&
+        sh <= max_padded && sw <= max_padded / sh && (PW + sw - 1) / sw <= max_padded / (sh * sw)) {
+        const fgq_idx qw = (PW + sw - 1) / sw, extra = (eh + sh - 1) / sh - 1; /* qh = br + extra */
+        fgq_idx br = max_padded / (sh * sw * qw) - extra;
+        const fgq_idx by_acc = target->qconv_dw_max_plane / qw;
         br = br < by_acc ? br : by_acc;
         br = br < OH ? br : OH;
         if (br >= 1) {
@@ -529,7 +535,7 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
     }
     if (!p->padded && plane > target->qconv_dw_max_plane)
         return 0;
-    const int64_t acc = p->padded ? p->br * p->qw : plane;
+    const fgq_idx acc = p->padded ? p->br * p->qw : plane; /* <= qconv_dw_max_plane */
     p->ew = 0;
     p->acc = qconv_align64((int64_t)sizeof(int32_t) * s->geom.k);
     p->xp = p->acc + qconv_align64((int64_t)sizeof(int32_t) * acc);
@@ -556,14 +562,14 @@ typedef struct {
 /* Offset in the phase planes of tap (kh, kw)'s run: plane ((kh·dh) mod sh, (kw·dw) mod sw), row
  * (kh·dh) div sh, column (kw·dw) div sw. In 32-bit arithmetic (all small): a 64-bit division is a
  * library call on 32-bit cores, and this runs once a tap a band. */
-static inline int64_t dw_tap_offset(int64_t kh, int64_t kw, int64_t dh, int64_t dw, int64_t sh, int64_t sw,
-                                    int64_t qw, int64_t pstride)
+static inline fgq_idx dw_tap_offset(fgq_idx kh, fgq_idx kw, fgq_idx dh, fgq_idx dw, fgq_idx sh, fgq_idx sw,
+                                    fgq_idx qw, fgq_idx pstride)
 {
     const int32_t rh = (int32_t)(kh * dh), rw = (int32_t)(kw * dw);
     if (sh == 1 && sw == 1)
-        return (int64_t)rh * qw + rw;
+        return (fgq_idx)rh * qw + rw;
     const int32_t h = (int32_t)sh, w = (int32_t)sw;
-    return (int64_t)(rh % h * w + rw % w) * pstride + (int64_t)(rh / h) * qw + rw / w;
+    return (fgq_idx)(rh % h * w + rw % w) * pstride + (fgq_idx)(rh / h) * qw + rw / w;
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -582,12 +588,12 @@ typedef struct {
 static void dw_tap_list_make(const qconv_dw_task *t, const uint8_t *xp, dw_tap_list *l)
 {
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
-    const int64_t sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, pstride = t->p.qh * t->p.qw;
+    const fgq_idx KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const fgq_idx sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, pstride = t->p.qh * t->p.qw;
     l->n = 0;
-    for (int64_t kh = 0; kh < KH; kh++)
-        for (int64_t b = 0; b < sw; b++)
-            for (int64_t kw = 0; kw < KW; kw++)
+    for (fgq_idx kh = 0; kh < KH; kh++)
+        for (fgq_idx b = 0; b < sw; b++)
+            for (fgq_idx kw = 0; kw < KW; kw++)
                 if (sw == 1 || (kw * dw) % sw == b) {
                     l->k[l->n] = (int32_t)(kh * KW + kw);
                     l->src[l->n++] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
@@ -598,7 +604,7 @@ static void dw_tap_list_make(const qconv_dw_task *t, const uint8_t *xp, dw_tap_l
 /* n bytes of a short row: on x86 fixed-size copies the compiler inlines (two overlapping ones)
  * instead of a library call (small planes' rows are 8-30 bytes, copied twice a channel); writes
  * only d[0, n). */
-static inline void dw_copy(uint8_t *d, const uint8_t *s, int64_t n)
+static inline void dw_copy(uint8_t *d, const uint8_t *s, fgq_idx n)
 {
 #if !defined(__x86_64__) && !defined(__i386__) /* elsewhere the library call: less code (flash) */
     memcpy(d, s, (size_t)n);
@@ -631,46 +637,46 @@ static inline void dw_copy(uint8_t *d, const uint8_t *s, int64_t n)
  * qw − OW extra columns of each row are computed and dropped. Stride 1 is one
  * phase: the band's padded rows themselves; wider strides build each padded
  * input row once and take every sw-th byte of it. */
-static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
+static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
                             uint8_t *xp, int32_t *acc, const void *taps)
 {
     (void)taps; /* the x86 rows' tap list (dw_tap_list); NULL elsewhere */
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
-    const int64_t top = sp->pad_begin[1], left = sp->pad_begin[2];
-    const int64_t sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, qh = t->p.qh, pstride = qh * qw;
+    const fgq_idx IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const fgq_idx KH = sp->kernel[1], KW = sp->kernel[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const fgq_idx top = sp->pad_begin[1], left = sp->pad_begin[2];
+    const fgq_idx sh = t->p.sh, sw = t->p.sw, qw = t->p.qw, qh = t->p.qh, pstride = qh * qw;
     const uint8_t zx = (uint8_t)t->zx;
     uint8_t *prow = xp + sh * sw * pstride; /* stride > 1: one padded input row, qw·sw bytes */
     /* the padding bytes once: a stride-1 band's rows and the padded row only ever get X's
      * columns written over them (small layers paid a memset per row) */
     if (sw > 1)
         memset(prow, zx, (size_t)(qw * sw));
-    for (int64_t oh0 = 0; oh0 < OH; oh0 += t->p.br) {
-        const int64_t nb = OH - oh0 < t->p.br ? OH - oh0 : t->p.br;
+    for (fgq_idx oh0 = 0; oh0 < OH; oh0 += t->p.br) {
+        const fgq_idx nb = OH - oh0 < t->p.br ? OH - oh0 : t->p.br;
         if (sw == 1)
             memset(xp, zx, (size_t)(sh * pstride));
         if (sh == 1 && sw == 1) { /* one phase: the band's padded rows, X's rows copied in */
-            const int64_t r0 = oh0 - top, r = IW < qw - left ? IW : qw - left;
-            const int64_t ih0 = r0 > 0 ? r0 : 0, ih1 = r0 + qh < IH ? r0 + qh : IH;
-            for (int64_t ih = ih0; ih < ih1; ih++)
+            const fgq_idx r0 = oh0 - top, r = IW < qw - left ? IW : qw - left;
+            const fgq_idx ih0 = r0 > 0 ? r0 : 0, ih1 = r0 + qh < IH ? r0 + qh : IH;
+            for (fgq_idx ih = ih0; ih < ih1; ih++)
                 dw_copy(xp + (ih - r0) * qw + left, xc + ih * IW, r);
         } else {
-            for (int64_t a = 0; a < sh; a++)
-                for (int64_t i = 0; i < qh; i++) {
-                    const int64_t ih = (oh0 + i) * sh + a - top;
+            for (fgq_idx a = 0; a < sh; a++)
+                for (fgq_idx i = 0; i < qh; i++) {
+                    const fgq_idx ih = (oh0 + i) * sh + a - top;
                     const uint8_t *xr = xc + ih * IW;
-                    for (int64_t b = 0; b < sw; b++) {
+                    for (fgq_idx b = 0; b < sw; b++) {
                         uint8_t *dst = xp + (a * sw + b) * pstride + i * qw;
                         if (ih < 0 || ih >= IH) {
                             if (sw > 1)
                                 memset(dst, zx, (size_t)qw);
                         } else if (sw == 1) { /* columns −left .. qw − left of the input row */
-                            const int64_t r = IW < qw - left ? IW : qw - left;
+                            const fgq_idx r = IW < qw - left ? IW : qw - left;
                             dw_copy(dst + left, xr, r);
                         } else { /* the padded row once (b = 0), then every sw-th byte of it */
                             if (b == 0) {
-                                const int64_t r = IW < qw * sw - left ? IW : qw * sw - left;
+                                const fgq_idx r = IW < qw * sw - left ? IW : qw * sw - left;
                                 dw_copy(prow + left, xr, r);
                             }
 #if defined(__x86_64__) || defined(__i386__)
@@ -681,16 +687,16 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                             }
 #endif
                             if (sw == 2) /* two loops the compiler vectorises (even / odd bytes) */
-                                for (int64_t j = 0; j < qw; j++)
+                                for (fgq_idx j = 0; j < qw; j++)
                                     dst[j] = prow[2 * j + b];
                             else
-                                for (int64_t j = 0; j < qw; j++)
+                                for (fgq_idx j = 0; j < qw; j++)
                                     dst[j] = prow[j * sw + b];
                         }
                     }
                 }
         }
-        const int64_t L = (nb - 1) * qw + OW;
+        const fgq_idx L = (nb - 1) * qw + OW;
 #if defined(__x86_64__) || defined(__i386__) /* only the x86 rows have taps_q: no code for it elsewhere */
         if (taps != NULL) { /* every tap and the output stage in one call (t->kern->taps_q) */
             /* every tap, zero weights too (they cost a few lanes; skipping them broke runs of
@@ -704,7 +710,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
             uint8_t *yq = (uint8_t *)acc; /* the run's L outputs, then its rows' first OW to Y */
             if (t->kern->taps_q(yq, src, e, nt, L, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8)) {
                 uint8_t *yr = yc + oh0 * OW;
-                for (int64_t ol = 0; ol < nb; ol++, yr += OW, yq += qw)
+                for (fgq_idx ol = 0; ol < nb; ol++, yr += OW, yq += qw)
                     dw_copy(yr, yq, OW);
                 continue;
             }
@@ -714,8 +720,8 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
             const uint8_t *src[DW_TAPS];
             int32_t e[DW_TAPS], nt = 0;
             int first = 1;
-            for (int64_t kh = 0; kh < KH; kh++)
-                for (int64_t kw = 0; kw < KW; kw++) {
+            for (fgq_idx kh = 0; kh < KH; kh++)
+                for (fgq_idx kw = 0; kw < KW; kw++) {
                     const int32_t et = ew[kh * KW + kw];
                     if (et != 0) {
                         src[nt] = xp + dw_tap_offset(kh, kw, dh, dw, sh, sw, qw, pstride);
@@ -734,8 +740,8 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                 }
         } else {
             memset(acc, 0, sizeof(int32_t) * (size_t)L);
-            for (int64_t kh = 0; kh < KH; kh++)
-                for (int64_t kw = 0; kw < KW; kw++) {
+            for (fgq_idx kh = 0; kh < KH; kh++)
+                for (fgq_idx kw = 0; kw < KW; kw++) {
                     const int32_t et = ew[kh * KW + kw];
                     if (et == 0)
                         continue;
@@ -746,11 +752,11 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
                         * without 64-bit index arithmetic, a library call's worth on 32-bit cores) */
             int32_t *dst = acc + OW;
             const int32_t *src = acc + qw;
-            for (int64_t ol = 1; ol < nb; ol++, dst += OW, src += qw)
+            for (fgq_idx ol = 1; ol < nb; ol++, dst += OW, src += qw)
                 for (int32_t ow = 0; ow < (int32_t)OW; ow++)
                     dst[ow] = src[ow];
         } else
-            for (int64_t ol = 1; ol < nb; ol++)
+            for (fgq_idx ol = 1; ol < nb; ol++)
                 memmove(acc + ol * OW, acc + ol * qw, sizeof(int32_t) * (size_t)OW);
         t->requant(&t->s->qw, c, 0, acc, nb * OW, t->zy, t->qmin, t->qmax, yc + oh0 * OW, t->y_s8);
     }
@@ -760,14 +766,14 @@ static void qconv_dw_phases(const qconv_dw_task *t, int64_t c, const int32_t *ew
  * weight e = m·code (m+ or m− by the code's sign), then along each output
  * row acc[ow] += e·(x − z_x) over the outputs whose tap is inside X (taps
  * in the padding add 0, as in the reference), then the output stage. */
-static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
+static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
 {
     const qconv_dw_task *t = (const qconv_dw_task *)ctx;
     const fgq_qweights *qw = &t->s->qw;
     const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t C = qw->rows, K = t->s->geom.k;
-    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sw = sp->stride[2], dw = sp->dilation[2];
+    const fgq_idx C = qw->rows, K = t->s->geom.k;
+    const fgq_idx ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
+    const fgq_idx KH = sp->kernel[1], KW = sp->kernel[2], sw = sp->stride[2], dw = sp->dilation[2];
     int32_t slot;
     uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
     int32_t *ew = (int32_t *)(void *)(ws + t->p.ew), *acc = (int32_t *)(void *)(ws + t->p.acc);
@@ -780,14 +786,14 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
         taps = &tl;
     }
 #endif
-    for (int64_t task = b; task < e; task++) {
-        const int64_t n = task / C, c = task % C;
+    for (fgq_idx task = b; task < e; task++) {
+        const fgq_idx n = task / C, c = task % C;
         const uint8_t *wrow = qw->codes + c * qw->row_bytes;
         if (qw->dtype == FGQ_DT_S8 && !qw->has_gs) /* the common case: e = code */
-            for (int64_t k = 0; k < K; k++)
+            for (fgq_idx k = 0; k < K; k++)
                 ew[k] = (int8_t)wrow[k];
         else
-            for (int64_t k = 0; k < K; k++) {
+            for (fgq_idx k = 0; k < K; k++) {
                 const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
                 int32_t m = 1;
                 if (qw->has_gs) {
@@ -803,31 +809,31 @@ static void qconv_dw_channels(void *ctx, int64_t b, int64_t e)
             qconv_dw_phases(t, c, ew, xc, yc, xp, acc, taps);
             continue;
         }
-        for (int64_t od = 0; od < OD; od++) {
+        for (fgq_idx od = 0; od < OD; od++) {
             memset(acc, 0, sizeof(int32_t) * (size_t)(OH * OW));
-            for (int64_t oh = 0; oh < OH; oh++) {
+            for (fgq_idx oh = 0; oh < OH; oh++) {
                 int32_t *acc_row = acc + oh * OW;
-                for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
-                    const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+                for (fgq_idx kd = 0; kd < sp->kernel[0]; kd++) {
+                    const fgq_idx id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
                     if (id < 0 || id >= ID)
                         continue;
-                    for (int64_t kh = 0; kh < KH; kh++) {
-                        const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                    for (fgq_idx kh = 0; kh < KH; kh++) {
+                        const fgq_idx ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
                         if (ih < 0 || ih >= IH)
                             continue;
                         const uint8_t *xr = xc + (id * IH + ih) * IW;
-                        for (int64_t kw = 0; kw < KW; kw++) {
+                        for (fgq_idx kw = 0; kw < KW; kw++) {
                             const int32_t et = ew[(kd * KH + kh) * KW + kw];
-                            const int64_t off = kw * dw - sp->pad_begin[2]; /* iw = ow·s + off */
-                            const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                            int64_t hi = IW - 1 - off < 0 ? -1 : (IW - 1 - off) / sw;
+                            const fgq_idx off = kw * dw - sp->pad_begin[2]; /* iw = ow·s + off */
+                            const fgq_idx lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                            fgq_idx hi = IW - 1 - off < 0 ? -1 : (IW - 1 - off) / sw;
                             hi = hi < OW - 1 ? hi : OW - 1;
                             if (et == 0 || hi < lo)
                                 continue;
                             if (sw == 1)
                                 t->kern->row(acc_row + lo, xr + lo + off, hi - lo + 1, et, t->zx, t->x_s8);
                             else
-                                for (int64_t ow = lo; ow <= hi; ow++)
+                                for (fgq_idx ow = lo; ow <= hi; ow++)
                                     acc_row[ow] += et * (fgq_q_load(xr, ow * sw + off, t->x_s8) - t->zx);
                         }
                     }
@@ -866,7 +872,8 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
 #endif
     /* per channel: taps × outputs steps of 8 lanes (work units of the grain: /8) */
     const fgq_ops_spatial *sp = &s->geom.sp;
-    const int64_t tasks = x->dims[0] * x->dims[1], per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;
+    const fgq_idx tasks = x->dims[0] * x->dims[1];
+    const int64_t per = sp->out[0] * sp->out[1] * sp->out[2] * s->geom.k;
     fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, per / 8), qconv_dw_channels, &t);
     return 1;
 }
@@ -917,20 +924,20 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         t.p.tiles = (t.p.positions + t.p.tp - 1) / t.p.tp;
     }
 #endif
-    const int64_t K = s->geom.k, mg = s->qw.rows / s->geom.groups, units = x->dims[0] * s->geom.groups * t.p.tiles;
+    const fgq_idx K = s->geom.k, mg = s->qw.rows / s->geom.groups, units = x->dims[0] * s->geom.groups * t.p.tiles;
     /* fewer tiles than threads (a 7x7 plane is one tile): their channel blocks split too, each task
      * packing its tile again (the same bytes whatever the split; ResNet-18's 7x7 layers at 2 threads
      * 850 -> 665 us; splitting whenever tiles < 2·threads made its 14x14 layers slower) */
-    const int64_t threads = node->par != NULL && node->par->n_threads > 1 ? node->par->n_threads : 1;
-    const int64_t blocks = (mg + t.p.jb - 1) / t.p.jb;
+    const fgq_idx threads = node->par != NULL && node->par->n_threads > 1 ? node->par->n_threads : 1;
+    const fgq_idx blocks = (mg + t.p.jb - 1) / t.p.jb;
     t.csplit = 1;
     if (threads > 1 && units < threads)
         t.csplit = (threads + units - 1) / units < blocks ? (threads + units - 1) / units : blocks;
     t.cchunk = (blocks + t.csplit - 1) / t.csplit * t.p.jb;
     t.csplit = (mg + t.cchunk - 1) / t.cchunk;
-    const int64_t tasks = units * t.csplit;
+    const fgq_idx tasks = units * t.csplit;
     fgq_parallel_for(node->par, tasks,
-                     fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, t.p.tp * t.cchunk * K)), qconv_tiles,
+                     fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, (int64_t)t.p.tp * t.cchunk * K)), qconv_tiles,
                      &t);
     return 1;
 }
@@ -970,13 +977,13 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     const int32_t zx = node->iparams[FGQ_QP_X_ZERO], zy = node->iparams[FGQ_QP_Y_ZERO];
     const int32_t qmin = node->iparams[FGQ_QP_QMIN], qmax = node->iparams[FGQ_QP_QMAX];
     const fgq_ops_spatial *sp = &s.geom.sp;
-    const int64_t n_batch = x->dims[0], m_out = y->dims[1];
-    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2], y_plane = OD * OH * OW;
-    for (int64_t n = 0; n < n_batch; n++)
-        for (int64_t mo = 0; mo < m_out; mo++)
-            for (int64_t od = 0; od < OD; od++)
-                for (int64_t oh = 0; oh < OH; oh++)
-                    for (int64_t ow = 0; ow < OW; ow++) {
+    const fgq_idx n_batch = x->dims[0], m_out = y->dims[1];
+    const fgq_idx OD = sp->out[0], OH = sp->out[1], OW = sp->out[2], y_plane = OD * OH * OW;
+    for (fgq_idx n = 0; n < n_batch; n++)
+        for (fgq_idx mo = 0; mo < m_out; mo++)
+            for (fgq_idx od = 0; od < OD; od++)
+                for (fgq_idx oh = 0; oh < OH; oh++)
+                    for (fgq_idx ow = 0; ow < OW; ow++) {
                         const int32_t dot = fgq_qconv_dot(&s.geom, &s.qw, x, zx, n, mo, od, oh, ow);
                         fgq_q_store(y->data, (n * m_out + mo) * y_plane + (od * OH + oh) * OW + ow, y_s8,
                                     fgq_qweights_output(&s.qw, mo, dot, zy), qmin, qmax);

@@ -233,7 +233,7 @@ typedef struct {
     int x_s8;
 } qconv_dyn_task;
 
-static void qconv_dyn_blocks(void *ctx, int64_t b, int64_t e_)
+static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 {
     const qconv_dyn_task *t = (const qconv_dyn_task *)ctx;
     const fgq_qconv_geom *geo = &t->s->geom;
@@ -372,7 +372,7 @@ typedef struct {
     int a_s8;
 } qgemm_dyn_task;
 
-static void qgemm_dyn_blocks(void *ctx, int64_t b, int64_t e_)
+static void qgemm_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 {
     const qgemm_dyn_task *t = (const qgemm_dyn_task *)ctx;
     const fgq_qweights *qw = t->qw;

@@ -146,21 +146,21 @@ typedef struct {
     uint8_t *y;
     int a_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
-    int64_t m_rows, mb, j_blocks; /* mb: rows a block (the build's qgemm_block_rows) */
+    fgq_idx m_rows, mb, j_blocks; /* mb: rows a block (the build's qgemm_block_rows) */
 } qgemm_task;
 
-static void qgemm_tile(const qgemm_task *t, int64_t r0, int64_t mb, int64_t j0, int64_t nb, int32_t *dot,
+static void qgemm_tile(const qgemm_task *t, fgq_idx r0, fgq_idx mb, fgq_idx j0, fgq_idx nb, int32_t *dot,
                        uint8_t *work)
 {
     const fgq_qweights *qw = t->qw;
     t->kern->gemm(qw, j0, nb, t->a + r0 * qw->k, qw->k, mb, t->a_s8, t->zx, dot, QGEMM_JB, work);
-    for (int64_t r = 0; r < mb; r++)
+    for (fgq_idx r = 0; r < mb; r++)
         t->kern->requant(qw, j0, 1, dot + r * QGEMM_JB, nb, t->zy, t->qmin, t->qmax, t->y + (r0 + r) * qw->rows + j0,
                          t->y_s8);
 }
 
 /* Tasks [b, e): row block task / j_blocks, column block task % j_blocks. */
-static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
+static void qgemm_blocks(void *ctx, fgq_idx b, fgq_idx e)
 {
     const qgemm_task *t = (const qgemm_task *)ctx;
     const fgq_qweights *qw = t->qw;
@@ -171,16 +171,16 @@ static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
         block = (int32_t *)fgq_scratch_claim(t->node, &slot);
         work = (uint8_t *)block + qgemm_dots_bytes(t->m_rows, t->mb);
     }
-    for (int64_t task = b; task < e; task++) {
-        const int64_t r0 = (task / t->j_blocks) * t->mb, j0 = (task % t->j_blocks) * QGEMM_JB;
-        const int64_t mb = t->m_rows - r0 < t->mb ? t->m_rows - r0 : t->mb;
-        const int64_t nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
+    for (fgq_idx task = b; task < e; task++) {
+        const fgq_idx r0 = (task / t->j_blocks) * t->mb, j0 = (task % t->j_blocks) * QGEMM_JB;
+        const fgq_idx mb = t->m_rows - r0 < t->mb ? t->m_rows - r0 : t->mb;
+        const fgq_idx nb = qw->rows - j0 < QGEMM_JB ? qw->rows - j0 : QGEMM_JB;
         if (t->kern->gemm != NULL) {
             qgemm_tile(t, r0, mb, j0, nb, block, work);
             continue;
         }
         int32_t dot[QGEMM_JB];
-        for (int64_t r = r0; r < r0 + mb; r++) {
+        for (fgq_idx r = r0; r < r0 + mb; r++) {
             t->kern->dot(qw, j0, nb, t->a + r * qw->k, t->a_s8, t->zx, dot);
             t->kern->requant(qw, j0, 1, dot, nb, t->zy, t->qmin, t->qmax, t->y + r * qw->rows + j0, t->y_s8);
         }
@@ -192,7 +192,7 @@ static void qgemm_blocks(void *ctx, int64_t b, int64_t e)
 #if defined(__x86_64__)
 /* AMX tasks: (chunk of QGEMM_AMX_CH channels, block of 32 rows), chunk-major, so that a thread
  * works out a chunk's row constants once for all its row blocks. */
-static void qgemm_amx_tasks(void *ctx, int64_t b, int64_t e)
+static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
 {
     const qgemm_task *t = (const qgemm_task *)ctx;
     const fgq_qweights *qw = t->qw;

@@ -95,18 +95,18 @@ static int64_t avg_out(const int32_t *ip, int32_t s, int64_t c)
 /* One axis of a window: the in-range taps k0 <= k < k1 and the count of taps
  * inside the padded input [−pb, in + pe) (count_include_pad). */
 typedef struct {
-    int64_t base, k0, k1, n_pad;
+    fgq_idx base, k0, k1, n_pad;
 } qwindow;
 
-static qwindow qwindow_for(const fgq_ops_spatial *sp, int32_t j, int64_t o)
+static qwindow qwindow_for(const fgq_ops_spatial *sp, int32_t j, fgq_idx o)
 {
     qwindow w;
-    const int64_t s = sp->stride[j], d = sp->dilation[j], k = sp->kernel[j], in = sp->in[j];
+    const fgq_idx s = sp->stride[j], d = sp->dilation[j], k = sp->kernel[j], in = sp->in[j];
     w.base = o * s - sp->pad_begin[j];
-    const int64_t lo = w.base < 0 ? (-w.base + d - 1) / d : 0;
-    const int64_t hi = in - w.base > 0 ? (in - w.base + d - 1) / d : 0;
-    const int64_t lim_pad = in + sp->pad_end[j];
-    const int64_t hp = lim_pad - w.base > 0 ? (lim_pad - w.base + d - 1) / d : 0;
+    const fgq_idx lo = w.base < 0 ? (-w.base + d - 1) / d : 0;
+    const fgq_idx hi = in - w.base > 0 ? (in - w.base + d - 1) / d : 0;
+    const fgq_idx lim_pad = in + sp->pad_end[j];
+    const fgq_idx hp = lim_pad - w.base > 0 ? (lim_pad - w.base + d - 1) / d : 0;
     w.k0 = lo < k ? lo : k;
     w.k1 = hi < k ? hi : k;
     if (w.k1 < w.k0)
@@ -130,20 +130,20 @@ static int run_qmaxpool_inside(const fgq_node_view *node, const fgq_tensor_view 
     const int32_t *ip = node->iparams;
     const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
-    const int64_t planes = x->dims[0] * x->dims[1], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
-    for (int64_t pl = 0; pl < planes; pl++) {
+    const fgq_idx planes = x->dims[0] * x->dims[1], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const fgq_idx KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
+    for (fgq_idx pl = 0; pl < planes; pl++) {
         const uint8_t *xp = (const uint8_t *)x->data + pl * IH * IW;
-        for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t ow = 0; ow < OW; ow++) {
+        for (fgq_idx oh = 0; oh < OH; oh++)
+            for (fgq_idx ow = 0; ow < OW; ow++) {
                 const uint8_t *w = xp + oh * sh * IW + ow * sw;
                 int32_t m = INT32_MIN;
-                for (int64_t kh = 0; kh < KH; kh++, w += IW)
-                    for (int64_t kw = 0; kw < KW; kw++) {
+                for (fgq_idx kh = 0; kh < KH; kh++, w += IW)
+                    for (fgq_idx kw = 0; kw < KW; kw++) {
                         const int32_t v = x_s8 ? (int32_t)(int8_t)w[kw] : (int32_t)w[kw];
                         m = v > m ? v : m;
                     }
-                fgq_q_store(y->data, (pl * OH + oh) * OW + ow, y_s8, (int64_t)zy + (m - zx), qmin, qmax);
+                fgq_q_store(y->data, (pl * OH + oh) * OW + ow, y_s8, (fgq_idx)zy + (m - zx), qmin, qmax);
             }
     }
     return 1;
@@ -171,49 +171,49 @@ typedef struct {
     int32_t zx, zy, qmin, qmax;
 } qmax_rows_task;
 
-static void qmaxpool_rows_planes(void *ctx, int64_t b, int64_t e)
+static void qmaxpool_rows_planes(void *ctx, fgq_idx b, fgq_idx e)
 {
     const qmax_rows_task *t = (const qmax_rows_task *)ctx;
     const fgq_ops_spatial *sp = t->sp;
-    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
-    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2];
+    const fgq_idx IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const fgq_idx KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
+    const fgq_idx pt = sp->pad_begin[1], pl = sp->pad_begin[2];
     const uint8_t flip = t->flip;
     uint8_t vmax[QMAX_ROW], out[256];
     for (int32_t v = 0; v < 256; v++) { /* flipped byte -> output byte */
         const int32_t q = t->x_s8 ? (int32_t)(int8_t)(uint8_t)(v ^ flip) : v;
-        fgq_q_store(out, v, t->y_s8, (int64_t)t->zy + (q - t->zx), t->qmin, t->qmax);
+        fgq_q_store(out, v, t->y_s8, (fgq_idx)t->zy + (q - t->zx), t->qmin, t->qmax);
     }
-    for (int64_t p = b; p < e; p++) {
+    for (fgq_idx p = b; p < e; p++) {
         const uint8_t *xp = t->x + p * IH * IW;
         uint8_t *yp = t->y + p * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            const int64_t h0 = oh * sh - pt, r0 = h0 > 0 ? h0 : 0, r1 = h0 + KH < IH ? h0 + KH : IH;
-            for (int64_t c = 0; c < IW; c++)
+        for (fgq_idx oh = 0; oh < OH; oh++) {
+            const fgq_idx h0 = oh * sh - pt, r0 = h0 > 0 ? h0 : 0, r1 = h0 + KH < IH ? h0 + KH : IH;
+            for (fgq_idx c = 0; c < IW; c++)
                 vmax[c] = xp[r0 * IW + c] ^ flip;
-            for (int64_t r = r0 + 1; r < r1; r++) {
+            for (fgq_idx r = r0 + 1; r < r1; r++) {
                 const uint8_t *xr = xp + r * IW;
-                for (int64_t c = 0; c < IW; c++) {
+                for (fgq_idx c = 0; c < IW; c++) {
                     const uint8_t v = xr[c] ^ flip;
                     vmax[c] = v > vmax[c] ? v : vmax[c];
                 }
             }
             /* border windows first, from the column maxima */
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t w0 = ow * sw - pl;
+            for (fgq_idx ow = 0; ow < OW; ow++) {
+                const fgq_idx w0 = ow * sw - pl;
                 if (w0 >= 0 && w0 + KW <= IW)
                     continue;
-                const int64_t c0 = w0 > 0 ? w0 : 0, c1 = w0 + KW < IW ? w0 + KW : IW;
+                const fgq_idx c0 = w0 > 0 ? w0 : 0, c1 = w0 + KW < IW ? w0 + KW : IW;
                 uint8_t m = vmax[c0];
-                for (int64_t c = c0 + 1; c < c1; c++)
+                for (fgq_idx c = c0 + 1; c < c1; c++)
                     m = vmax[c] > m ? vmax[c] : m;
                 yp[oh * OW + ow] = out[m];
             }
-            for (int64_t kw = 1; kw < KW; kw++) /* each pass widens the windows by one: after it, vmax[c] is */
-                for (int64_t c = 0; c + kw < IW; c++) /* the max of columns c .. c + kw (c + 1 not yet written) */
+            for (fgq_idx kw = 1; kw < KW; kw++) /* each pass widens the windows by one: after it, vmax[c] is */
+                for (fgq_idx c = 0; c + kw < IW; c++) /* the max of columns c .. c + kw (c + 1 not yet written) */
                     vmax[c] = vmax[c + 1] > vmax[c] ? vmax[c + 1] : vmax[c];
-            for (int64_t ow = 0; ow < OW; ow++) {
-                const int64_t w0 = ow * sw - pl;
+            for (fgq_idx ow = 0; ow < OW; ow++) {
+                const fgq_idx w0 = ow * sw - pl;
                 if (w0 >= 0 && w0 + KW <= IW)
                     yp[oh * OW + ow] = out[vmax[w0]];
             }
@@ -227,13 +227,13 @@ static int run_qmaxpool_rows(const fgq_node_view *node, const fgq_tensor_view *x
     if (sp->in[0] != 1 || sp->kernel[0] != 1 || sp->out[0] != 1 || sp->dilation[1] != 1 || sp->dilation[2] != 1 ||
         sp->in[2] > QMAX_ROW)
         return 0;
-    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
-    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2];
-    for (int64_t oh = 0; oh < OH; oh++) /* every window must hold a tap of X */
+    const fgq_idx IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const fgq_idx KH = sp->kernel[1], KW = sp->kernel[2], sh = sp->stride[1], sw = sp->stride[2];
+    const fgq_idx pt = sp->pad_begin[1], pl = sp->pad_begin[2];
+    for (fgq_idx oh = 0; oh < OH; oh++) /* every window must hold a tap of X */
         if (oh * sh - pt + KH <= 0 || oh * sh - pt >= IH)
             return 0;
-    for (int64_t ow = 0; ow < OW; ow++)
+    for (fgq_idx ow = 0; ow < OW; ow++)
         if (ow * sw - pl + KW <= 0 || ow * sw - pl >= IW)
             return 0;
     const int32_t *ip = node->iparams;
@@ -249,8 +249,8 @@ static int run_qmaxpool_rows(const fgq_node_view *node, const fgq_tensor_view *x
         .qmin = ip[FGQ_QP_QMIN],
         .qmax = ip[FGQ_QP_QMAX],
     };
-    const int64_t planes = x->dims[0] * x->dims[1];
-    fgq_parallel_for(node->par, planes, fgq_parallel_grain(node->par, planes, IH * IW * (KH + KW)), qmaxpool_rows_planes,
+    const fgq_idx planes = x->dims[0] * x->dims[1];
+    fgq_parallel_for(node->par, planes, fgq_parallel_grain(node->par, planes, (int64_t)IH * IW * (KH + KW)), qmaxpool_rows_planes,
                      (void *)&t);
     return 1;
 }
@@ -268,22 +268,22 @@ static inline __attribute__((always_inline)) void run_qpool(const fgq_node_view 
     const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t zx = ip[FGQ_QP_X_ZERO], zy = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
     const int count_pad = is_avg && ip[FGQ_P_COUNT_PAD] == 1;
-    const int64_t planes = x->dims[0] * x->dims[1];
-    const int64_t IH = sp->in[1], IW = sp->in[2], x_plane = sp->in[0] * IH * IW;
-    const int64_t OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
-    for (int64_t pl = 0; pl < planes; pl++) {
+    const fgq_idx planes = x->dims[0] * x->dims[1];
+    const fgq_idx IH = sp->in[1], IW = sp->in[2], x_plane = sp->in[0] * IH * IW;
+    const fgq_idx OD = sp->out[0], OH = sp->out[1], OW = sp->out[2];
+    for (fgq_idx pl = 0; pl < planes; pl++) {
         const uint8_t *xp = (const uint8_t *)x->data + pl * x_plane;
-        for (int64_t od = 0; od < OD; od++) {
+        for (fgq_idx od = 0; od < OD; od++) {
             const qwindow wd = qwindow_for(sp, 0, od);
-            for (int64_t oh = 0; oh < OH; oh++) {
+            for (fgq_idx oh = 0; oh < OH; oh++) {
                 const qwindow wh = qwindow_for(sp, 1, oh);
-                for (int64_t ow = 0; ow < OW; ow++) {
+                for (fgq_idx ow = 0; ow < OW; ow++) {
                     const qwindow ww = qwindow_for(sp, 2, ow);
                     int32_t acc = is_avg ? 0 : INT32_MIN;
-                    for (int64_t kd = wd.k0; kd < wd.k1; kd++)
-                        for (int64_t kh = wh.k0; kh < wh.k1; kh++)
-                            for (int64_t kw = ww.k0; kw < ww.k1; kw++) {
-                                const int64_t i = ((wd.base + kd * sp->dilation[0]) * IH + wh.base +
+                    for (fgq_idx kd = wd.k0; kd < wd.k1; kd++)
+                        for (fgq_idx kh = wh.k0; kh < wh.k1; kh++)
+                            for (fgq_idx kw = ww.k0; kw < ww.k1; kw++) {
+                                const fgq_idx i = ((wd.base + kd * sp->dilation[0]) * IH + wh.base +
                                                    kh * sp->dilation[1]) * IW + ww.base + kw * sp->dilation[2];
                                 const int32_t d = fgq_q_load(xp, i, x_s8) - zx;
                                 if (is_avg)
@@ -293,11 +293,11 @@ static inline __attribute__((always_inline)) void run_qpool(const fgq_node_view 
                             }
                     int64_t v;
                     if (is_avg) {
-                        const int64_t c = count_pad ? wd.n_pad * wh.n_pad * ww.n_pad
-                                                    : (wd.k1 - wd.k0) * (wh.k1 - wh.k0) * (ww.k1 - ww.k0);
+                        const int64_t c = count_pad ? (int64_t)wd.n_pad * wh.n_pad * ww.n_pad
+                                                    : (int64_t)(wd.k1 - wd.k0) * (wh.k1 - wh.k0) * (ww.k1 - ww.k0);
                         v = avg_out(ip, acc, c);
                     } else {
-                        v = acc == INT32_MIN ? qmin : (int64_t)zy + acc;
+                        v = acc == INT32_MIN ? qmin : (fgq_idx)zy + acc;
                     }
                     fgq_q_store(y->data, (pl * OD + od) * OH * OW + oh * OW + ow, y_s8, v, qmin, qmax);
                 }
@@ -358,10 +358,10 @@ fgq_status fgq_qglobal_avgpool_run(const fgq_node_view *node, const fgq_tensor_v
     const fgq_tensor_view *x = in[0], *y = out[0];
     const int32_t *ip = node->iparams;
     const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
-    const int64_t planes = x->dims[0] * x->dims[1], hw = fgq_ops_dims_prod(x->dims, 2, x->rank);
-    for (int64_t p = 0; p < planes; p++) {
+    const fgq_idx planes = x->dims[0] * x->dims[1], hw = fgq_ops_dims_prod(x->dims, 2, x->rank);
+    for (fgq_idx p = 0; p < planes; p++) {
         int32_t s = 0;
-        for (int64_t i = 0; i < hw; i++)
+        for (fgq_idx i = 0; i < hw; i++)
             s += fgq_q_load(x->data, p * hw + i, x_s8) - ip[FGQ_QP_X_ZERO];
         fgq_q_store(y->data, p, y_s8, avg_out(ip, s, hw), ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
     }

@@ -63,7 +63,7 @@ fgq_status fgq_q_check_req(const fgq_node_view *node, int32_t mult, int32_t shif
     return FGQ_OK;
 }
 
-int32_t fgq_qw_code_subbyte(fgq_dtype dt, const uint8_t *row, int64_t k)
+int32_t fgq_qw_code_subbyte(fgq_dtype dt, const uint8_t *row, fgq_idx k)
 {
     if (dt == FGQ_DT_S3)
         return fgq_s3_get(row, k);

@@ -73,7 +73,7 @@ typedef struct {
  * order, so the same bits. */
 #define INV_ROWS 4
 
-GPTQ_CLONES static void inverse_rows(void *ctx, int64_t b, int64_t e)
+GPTQ_CLONES static void inverse_rows(void *ctx, fgq_idx b, fgq_idx e)
 {
     inv_task *t = ctx;
     const int64_t k = t->k;
@@ -118,7 +118,7 @@ GPTQ_CLONES static void inverse_rows(void *ctx, int64_t b, int64_t e)
 }
 
 /* Blocks [b, e) of INV_ROWS rows (fixed by row index: any thread split gives the same rows). */
-static void inverse_blocks(void *ctx, int64_t b, int64_t e)
+static void inverse_blocks(void *ctx, fgq_idx b, fgq_idx e)
 {
     const inv_task *t = ctx;
     inverse_rows(ctx, b * INV_ROWS, e * INV_ROWS < t->k ? e * INV_ROWS : t->k);
@@ -144,7 +144,7 @@ typedef struct {
 } chol_task;
 
 /* Rows [b, e) of the panel: V[j][i] for i in T, descending. */
-GPTQ_CLONES static void panel_rows(void *ctx, int64_t b, int64_t e)
+GPTQ_CLONES static void panel_rows(void *ctx, fgq_idx b, fgq_idx e)
 {
     const chol_task *t = ctx;
     const int64_t k = t->k;
@@ -239,7 +239,7 @@ static void update_block(const chol_task *t, int64_t q)
 }
 
 /* Task q updates row blocks q and n−1−q (equal work between them). */
-static void update_pairs(void *ctx, int64_t b, int64_t e)
+static void update_pairs(void *ctx, fgq_idx b, fgq_idx e)
 {
     const chol_task *t = ctx;
     const int64_t n = (t->t0 + 3) / 4;
@@ -478,7 +478,7 @@ GPTQ_CLONES static void push_block(double *wr, const double *eb, const double *u
  * block's later columns, and onto the columns past the block when the block ends (push_block),
  * which reads U's rows once a block instead of once a column. A block holds whole groups, so a
  * group's scales are solved from weights every earlier column has updated. */
-GPTQ_CLONES static void quant_blocks(void *ctx, int64_t b, int64_t e)
+GPTQ_CLONES static void quant_blocks(void *ctx, fgq_idx b, fgq_idx e)
 {
     quant_task *t = ctx;
     const fgq_gptq_grid *g = t->g;
@@ -664,7 +664,7 @@ __attribute__((target("avx2,fma"))) static void err_tail_avx2(const double *hi, 
 #define ERR_AVX2 0
 #endif
 
-static void err_blocks(void *ctx, int64_t b0, int64_t b1)
+static void err_blocks(void *ctx, fgq_idx b0, fgq_idx b1)
 {
     err_task *t = ctx;
     const int64_t k = t->k;
@@ -772,7 +772,7 @@ static void g_update(double *gr, const double *h, double lambda, int64_t k, int6
     }
 }
 
-static void refine_rows(void *ctx, int64_t b, int64_t e)
+static void refine_rows(void *ctx, fgq_idx b, fgq_idx e)
 {
     refine_task *t = ctx;
     const fgq_gptq_grid *g = t->g;

@@ -182,7 +182,7 @@ typedef struct {
     int upper;
 } tiles_task;
 
-static void tiles_part(void *ctx, int64_t q0, int64_t q1)
+static void tiles_part(void *ctx, fgq_idx q0, fgq_idx q1)
 {
     const tiles_task *t = ctx;
     const int64_t n = row_tiles(t->k);
@@ -400,7 +400,7 @@ typedef struct {
     float *cols;
 } cols_task;
 
-static void cols_part(void *ctx, int64_t r0, int64_t r1)
+static void cols_part(void *ctx, fgq_idx r0, fgq_idx r1)
 {
     const cols_task *t = ctx;
     for (int64_t r = r0; r < r1; r++) {
@@ -557,7 +557,7 @@ static void copy_run(float *dst, const float *src, int64_t n, int64_t s)
         dst[i] = src[i * s];
 }
 
-static void dw_groups(void *ctx, int64_t g0, int64_t g1)
+static void dw_groups(void *ctx, fgq_idx g0, fgq_idx g1)
 {
     dw_task *t = ctx;
     const fgq_layer_view *v = t->v;
