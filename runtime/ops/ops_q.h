@@ -60,6 +60,22 @@ fgq_status fgq_qmul_run_ref(const fgq_node_view *node, const fgq_tensor_view *co
                             const fgq_tensor_view *const *out, fgq_error *err);
 
 /* Scratch of the ops that take it (fgq_op_impl.scratch). */
+/* QCONV's code paths (qconv.c); a firmware build leaves out those its model's layers do not take
+ * (op_select.h FGQ_QCONV_ON_*). */
+enum {
+    FGQ_QCONV_PATH_DW_PHASES = 1u, /* depthwise, padded input split into stride phases */
+    FGQ_QCONV_PATH_DW_ROWS = 2u,   /* depthwise, a plane of accumulators, tap by tap along rows */
+    FGQ_QCONV_PATH_GEMM = 4u,      /* im2col tiles into an optimized GEMM row (x86: packed conv kernels) */
+    FGQ_QCONV_PATH_REF = 8u,       /* fgq_qconv_dot per output */
+    FGQ_QCONV_PATHS_ALL = 15u
+};
+/* The path a QCONV node that passes its checks takes in a build for `target` whose depthwise
+ * table has a row for its CPU (dw_row) and whose GEMM table has an optimized row for its weights
+ * (gemm_row), every path built; 0 if the node fails its checks. `fgq export --c` writes the
+ * model's paths into its op selection with it. */
+uint32_t fgq_qconv_path(const fgq_node_view *node, const fgq_tensor_view *const *in, const fgq_tensor_view *const *out,
+                        const fgq_target *target, int dw_row, int gemm_row);
+const char *fgq_qconv_path_name(uint32_t path); /* one FGQ_QCONV_PATH_* bit: "reference", ... */
 uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out, const fgq_target *target);
 uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,

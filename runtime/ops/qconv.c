@@ -26,7 +26,14 @@
  * caller's scratch slice, one per thread; fgq_qconv_scratch declares the
  * larger of the two paths' needs from the node's shapes (qconv_gemm_plan,
  * qconv_dw_plan), whatever the kernels at run. The stack holds no buffer.
+ *
+ * Firmware compiles this file with its model's op selection (op_select.h):
+ * the paths (FGQ_QCONV_PATH_*) none of the model's layers takes on the
+ * target are left out. A layer whose path is out takes the next that stays
+ * (GEMM, then the reference); where none does, the load fails naming the
+ * node (fgq_qconv_check), so a wrong selection can cost time, never bytes.
  */
+#include "op_select.h"
 #include "ops_q.h"
 #include "ops_util.h"
 #include "qgemm_dispatch.h"
@@ -125,11 +132,28 @@ static fgq_status qconv_check_all(const fgq_node_view *node, const fgq_tensor_vi
     return fgq_qweights_check(node, in[1], in[2], in[3], gs, y->dims[1], s->geom.k, x->dtype, &s->qw, err);
 }
 
+static uint32_t qconv_path_of(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target, int dw_row,
+                              int gemm_row, uint32_t built);
+
 fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out, fgq_error *err)
 {
     qconv_shape s;
-    return qconv_check_all(node, in, out, &s, err);
+    fgq_status st = qconv_check_all(node, in, out, &s, err);
+    if (st != FGQ_OK || FGQ_QCONV_PATHS_BUILT == FGQ_QCONV_PATHS_ALL)
+        return st;
+    /* a build with paths left out (op_select.h): the path this node takes here must be in it */
+    const int32_t kernels = fgq_node_kernels(node);
+    const uint32_t cpu = fgq_node_cpu(node);
+    const int dw_row = fgq_qconv_dw_kernel_select(kernels, cpu) != NULL;
+    const int gemm_row = fgq_qgemm_kernel_select(s.qw.dtype, kernels, cpu, &s.qw)->dot != fgq_qgemm_dot_ref;
+    if (qconv_path_of(&s, in[0], fgq_target_build(), dw_row, gemm_row, FGQ_QCONV_PATHS_BUILT) == 0)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                        FGQ_NODE_FMT "it takes the %s path on this build, which its op selection leaves out "
+                        "(FGQ_QCONV_ON_*), with every path after it: rebuild with the model's own NAME_ops.h",
+                        FGQ_NODE_ARGS(node), fgq_qconv_path_name(qconv_path_of(&s, in[0], fgq_target_build(), dw_row,
+                                                                               gemm_row, FGQ_QCONV_PATHS_ALL)));
+    return FGQ_OK;
 }
 
 /* im2col tile budget (the target's qconv_tile_*, fgq_target.h: ~96 KB of
@@ -805,11 +829,12 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
             }
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
-        if (t->p.padded) {
-            qconv_dw_phases(t, c, ew, xc, yc, xp, acc, taps);
+        if (t->p.padded) { /* qconv_run_dw takes a padded plan only with the phase form compiled in */
+            if (FGQ_QCONV_ON_DW_PHASES)
+                qconv_dw_phases(t, c, ew, xc, yc, xp, acc, taps);
             continue;
         }
-        for (fgq_idx od = 0; od < OD; od++) {
+        for (fgq_idx od = 0; FGQ_QCONV_ON_DW_ROWS && od < OD; od++) {
             memset(acc, 0, sizeof(int32_t) * (size_t)(OH * OW));
             for (fgq_idx oh = 0; oh < OH; oh++) {
                 int32_t *acc_row = acc + oh * OW;
@@ -865,7 +890,8 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
         .qmin = node->iparams[FGQ_QP_QMIN],
         .qmax = node->iparams[FGQ_QP_QMAX],
     };
-    if (t.kern == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p))
+    if (t.kern == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p) ||
+        !(t.p.padded ? FGQ_QCONV_ON_DW_PHASES : FGQ_QCONV_ON_DW_ROWS))
         return 0;
 #if defined(__x86_64__) || defined(__i386__)
     t.split2 = (cpu & FGQ_CPU_AVX512VBMI) != 0;
@@ -884,7 +910,7 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
                           const fgq_tensor_view *y)
 {
     const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s->qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s->qw);
-    if (kern->dot == fgq_qgemm_dot_ref)
+    if (!FGQ_QCONV_ON_GEMM || kern->dot == fgq_qgemm_dot_ref)
         return 0;
     qconv_task t = {
         .node = node,
@@ -952,6 +978,50 @@ static uint64_t qconv_scratch_bytes(const qconv_shape *s, const fgq_tensor_view 
     return gb > db ? gb : db;
 }
 
+/* The path fgq_qconv_run takes with the paths `built`: depthwise where the table has a depthwise
+ * row and its plan fits (the phase or the row form), else the GEMM path where the weights have an
+ * optimized GEMM row and its plan fits, else the reference; a path not built falls through to the
+ * next; 0 when none is built. */
+static uint32_t qconv_path_of(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target, int dw_row,
+                              int gemm_row, uint32_t built)
+{
+    qconv_dw_plan d;
+    qconv_gemm_plan g;
+    if (dw_row && qconv_dw_plan_make(s, x, target, &d)) {
+        const uint32_t dw = d.padded ? FGQ_QCONV_PATH_DW_PHASES : FGQ_QCONV_PATH_DW_ROWS;
+        if (built & dw)
+            return dw;
+    }
+    if (gemm_row && (built & FGQ_QCONV_PATH_GEMM) && qconv_gemm_plan_make(s, x, target, &g))
+        return FGQ_QCONV_PATH_GEMM;
+    return built & FGQ_QCONV_PATH_REF;
+}
+
+uint32_t fgq_qconv_path(const fgq_node_view *node, const fgq_tensor_view *const *in, const fgq_tensor_view *const *out,
+                        const fgq_target *target, int dw_row, int gemm_row)
+{
+    qconv_shape s;
+    return qconv_check_all(node, in, out, &s, NULL) == FGQ_OK
+               ? qconv_path_of(&s, in[0], target, dw_row, gemm_row, FGQ_QCONV_PATHS_ALL)
+               : 0;
+}
+
+const char *fgq_qconv_path_name(uint32_t path)
+{
+    switch (path) {
+    case FGQ_QCONV_PATH_DW_PHASES:
+        return "depthwise, phase form";
+    case FGQ_QCONV_PATH_DW_ROWS:
+        return "depthwise, row form";
+    case FGQ_QCONV_PATH_GEMM:
+        return "im2col + GEMM";
+    case FGQ_QCONV_PATH_REF:
+        return "reference";
+    default:
+        return "none";
+    }
+}
+
 uint64_t fgq_qconv_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out, const fgq_target *target)
 {
@@ -973,6 +1043,9 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     const fgq_tensor_view *x = in[0], *y = out[0];
     if (qconv_run_dw(node, &s, x, y) || qconv_run_gemm(node, &s, x, y))
         return FGQ_OK;
+    if (!FGQ_QCONV_ON_REF) /* fgq_qconv_check refused such a node at load */
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "no convolution path of this build takes it",
+                        FGQ_NODE_ARGS(node));
     const int y_s8 = y->dtype == FGQ_DT_S8;
     const int32_t zx = node->iparams[FGQ_QP_X_ZERO], zy = node->iparams[FGQ_QP_Y_ZERO];
     const int32_t qmin = node->iparams[FGQ_QP_QMIN], qmax = node->iparams[FGQ_QP_QMAX];

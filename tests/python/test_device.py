@@ -54,12 +54,28 @@ def test_export_c_files(mnist_fgq, tmp_path):
     for macro, on in (("S8", 1), ("S4", 0), ("T2", 1), ("S8_GROUPS", 0), ("T2_SPLIT", 0)):
         assert re.search(r"#define FGQ_QW_ON_%s %d\b" % (macro, on), ops), macro
     assert re.search(r"#define FGQ_QX_ON_S8 0\b", ops)
+    # its two convolutions take im2col + GEMM on a Cortex-M (s8 and ternary rows): the other QCONV paths stay out
+    for macro, on in (("DW_PHASES", 0), ("DW_ROWS", 0), ("GEMM", 1), ("REF", 0)):
+        assert re.search(r"#define FGQ_QCONV_ON_%s %d\b" % (macro, on), ops), macro
     # the array holds the file's bytes exactly
     c = (out / "digits.c").read_text()
     body = c[c.index("digits_data[DIGITS_SIZE] = {") :]
     vals = bytes(int(t, 16) for t in body[body.index("{") + 1 : body.rindex("}")].replace(",", " ").split())
     with open(mnist_fgq, "rb") as f:
         assert vals == f.read()
+
+
+def test_export_c_qconv_paths(tmp_path):
+    """The QCONV paths NAME_ops.h keeps (FGQ_QCONV_ON_*) follow the layers: s4 weights have no
+    Cortex-M GEMM row, so their convolutions take the reference (the depthwise phase form of the
+    MLPerf Tiny models: test_firmware_on_cortex_m4_and_m55_bit_identical runs their headers)."""
+    q = str(tmp_path / "s4.fgq")
+    fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:20", "--weights", "s4:g32", "--solver", "rtn",
+        "--first-last", "s4:g32", "-o", q)
+    fgq("export", q, "--c", str(tmp_path / "s4"))
+    ops = (tmp_path / "s4" / "model_ops.h").read_text()
+    for macro, on in (("DW_PHASES", 0), ("DW_ROWS", 0), ("GEMM", 0), ("REF", 1)):
+        assert re.search(r"#define FGQ_QCONV_ON_%s %d\b" % (macro, on), ops), macro
 
 
 def header_sizes(h):
@@ -225,8 +241,11 @@ def test_firmware_on_cortex_m4_and_m55_bit_identical():
 def test_firmware_without_the_models_kernel_rows_gives_the_same_bytes(mnist_fgq, tmp_path):
     """The kernel selection of NAME_ops.h (FGQ_QW_ON_*, FGQ_QX_ON_*: runtime/ops/op_select.h) only
     drops specialised code: a firmware whose header switches every case off lacks the Arm rows and
-    runs the ternary mnist-8 (s8 and t2 layers) through the reference, with the x86 bytes; the
-    exported header keeps its rows. Oracle: `fgq run --raw` on this machine."""
+    runs the ternary mnist-8 (s8 and t2 layers) through the reference convolution (its QCONV path
+    switched back on), with the x86 bytes; the exported header keeps its rows and leaves the
+    reference convolution out (every layer takes a fast path). With the rows off and the reference
+    convolution out, the load refuses the first convolution, naming it, instead of running.
+    Oracle: `fgq run --raw` on this machine."""
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import device
     sys.path.pop(0)
@@ -234,12 +253,15 @@ def test_firmware_without_the_models_kernel_rows_gives_the_same_bytes(mnist_fgq,
         pytest.skip("arm-none-eabi-gcc or qemu-system-arm not installed")
     dirs = []
     x = np.random.default_rng(1).uniform(0, 255, (1, 1, 28, 28)).astype(np.float32)
-    for tag in ("kept", "dropped"):
+    for tag in ("kept", "dropped", "noref"):
         d = tmp_path / tag
         fgq("export", mnist_fgq, "--c", str(d))
-        if tag == "dropped":
-            ops = (d / "model_ops.h").read_text()
+        ops = (d / "model_ops.h").read_text()
+        if tag == "kept":
+            assert re.search(r"#define FGQ_QCONV_ON_REF 0\b", ops) and re.search(r"#define FGQ_QCONV_ON_GEMM 1\b", ops)
+        else:
             ops = re.sub(r"(#define FGQ_Q[WX]_ON_\w+) 1", r"\1 0", ops)
+            ops = re.sub(r"#define FGQ_QCONV_ON_REF \d", "#define FGQ_QCONV_ON_REF %d" % (tag == "dropped"), ops)
             (d / "model_ops.h").write_text(ops)
         np.save(d / "x.npy", x)
         (d / "in.bin").write_bytes(x.tobytes())
@@ -249,6 +271,13 @@ def test_firmware_without_the_models_kernel_rows_gives_the_same_bytes(mnist_fgq,
     b = device.build("m4", dirs, str(tmp_path), nomsg=False)
     for d in dirs:
         elf = os.path.join(b, "fw_%s.elf" % os.path.basename(d))
+        if d.endswith("noref"):
+            with pytest.raises(RuntimeError) as e:
+                device.run_one("m4", elf, d)
+            assert "fgq-fw: error: load: unsupported" in str(e.value), str(e.value)
+            assert "node 'Convolution28' (QConv): it takes the reference path on this build, which its op selection " \
+                   "leaves out" in str(e.value), str(e.value)
+            continue
         r = device.run_one("m4", elf, d)
         assert r["identical"] and r["heap_requests"] == 0, d
         syms = subprocess.run(["arm-none-eabi-nm", elf], capture_output=True, text=True).stdout

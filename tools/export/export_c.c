@@ -1,5 +1,6 @@
 /* export_c.c — a .fgq model as C source for firmware (export_c.h). */
 #include "export/export_c.h"
+#include "ops/ops_q.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +83,44 @@ static void describe(text *t, const fgq_tensor_info *info)
     for (int32_t d = 0; d < info->rank; d++)
         put(t, "%s%lld", d > 0 ? "," : "", (long long)info->dims[d]);
     put(t, "] */");
+}
+
+/* The QCONV path node `ni` takes on m's target (fgq_qconv_path) in a Cortex-M build with the DSP
+ * rows: a depthwise row, and optimized GEMM rows for s8 and ternary weights only
+ * (runtime/ops/qgemm_dispatch.c); every path when it cannot tell (the firmware then keeps them all). */
+static uint32_t qconv_path_on_device(const fgq_model *m, const fgq_node_info *ni)
+{
+    fgq_tensor_view views[FGQ_MAX_NODE_INPUTS + 1];
+    const fgq_tensor_view *in[FGQ_MAX_NODE_INPUTS] = { NULL }, *out[1] = { &views[FGQ_MAX_NODE_INPUTS] };
+    if (ni->n_inputs > FGQ_MAX_NODE_INPUTS || ni->n_outputs != 1)
+        return FGQ_QCONV_PATHS_ALL;
+    for (int32_t i = 0; i <= ni->n_inputs; i++) {
+        const int32_t t = i < ni->n_inputs ? ni->inputs[i] : ni->outputs[0];
+        fgq_tensor_view *v = i < ni->n_inputs ? &views[i] : &views[FGQ_MAX_NODE_INPUTS];
+        fgq_tensor_info info;
+        if (t < 0) /* an omitted input */
+            continue;
+        if (fgq_model_tensor_info(m, t, &info) != FGQ_OK)
+            return FGQ_QCONV_PATHS_ALL;
+        v->dtype = info.dtype;
+        v->rank = info.rank;
+        memcpy(v->dims, info.dims, sizeof v->dims);
+        v->data = (void *)(uintptr_t)fgq_model_tensor_data(m, t); /* constants; NULL for activations */
+        if (i < ni->n_inputs)
+            in[i] = v;
+    }
+    const fgq_node_view nv = {
+        .name = ni->name,
+        .name_len = ni->name_len,
+        .op = ni->op,
+        .n_inputs = ni->n_inputs,
+        .n_outputs = ni->n_outputs,
+        .iparams = ni->iparams,
+        .fparams = ni->fparams,
+    };
+    const fgq_dtype w = in[1] != NULL ? in[1]->dtype : FGQ_DT_UNDEF;
+    const uint32_t path = fgq_qconv_path(&nv, in, out, fgq_model_target(m), 1, w == FGQ_DT_S8 || w == FGQ_DT_T2);
+    return path != 0 ? path : FGQ_QCONV_PATHS_ALL;
 }
 
 static void upper(const char *s, char *out, size_t cap)
@@ -200,11 +239,14 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
      * each (runtime/ops/op_select.h). 0 lets a build leave that code out; a model that has it anyway
      * still runs, with the same bytes, through the general code. */
     int qw_s8 = 0, qw_s4 = 0, qw_t2 = 0, qw_s8_groups = 0, qw_t2_split = 0, qx_s8 = 0;
+    uint32_t qconv_paths = 0; /* FGQ_QCONV_PATH_* its QCONV nodes take on the target */
     for (int32_t k = 0; k < fgq_model_n_nodes(m); k++) {
         fgq_node_info ni;
         if (fgq_model_node_info(m, k, &ni) != FGQ_OK || (uint32_t)ni.op >= (uint32_t)FGQ_OP_COUNT_)
             continue;
         used[ni.op] = 1;
+        if (ni.op == FGQ_OP_QCONV)
+            qconv_paths |= qconv_path_on_device(m, &ni);
         const int dyn = ni.op == FGQ_OP_QCONV_DYN || ni.op == FGQ_OP_QGEMM_DYN;
         if (!dyn && ni.op != FGQ_OP_QCONV && ni.op != FGQ_OP_QGEMM)
             continue;
@@ -244,6 +286,16 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
         "#define FGQ_QW_ON_T2_SPLIT %d  /* ternary weights with two multipliers a group (asym) */\n"
         "#define FGQ_QX_ON_S8 %d        /* s8 activations into them */\n",
         qw_s8, qw_s4, qw_t2, qw_s8_groups, qw_t2_split, qx_s8);
+    put(&ops,
+        "/* The paths its QCONV nodes take on a %s core with the DSP rows (runtime/ops/op_select.h): a 0\n"
+        " * leaves that path's code out; a layer that needs it anyway takes the next path kept, or fails to load. */\n"
+        "#define FGQ_QCONV_ON_DW_PHASES %d /* depthwise, phase form */\n"
+        "#define FGQ_QCONV_ON_DW_ROWS %d   /* depthwise, row form */\n"
+        "#define FGQ_QCONV_ON_GEMM %d      /* im2col + GEMM */\n"
+        "#define FGQ_QCONV_ON_REF %d       /* the reference convolution */\n",
+        fgq_model_target(m)->name, (qconv_paths & FGQ_QCONV_PATH_DW_PHASES) != 0,
+        (qconv_paths & FGQ_QCONV_PATH_DW_ROWS) != 0, (qconv_paths & FGQ_QCONV_PATH_GEMM) != 0,
+        (qconv_paths & FGQ_QCONV_PATH_REF) != 0);
     put(&ops, "#endif /* %s_OPS_H_ */\n", up);
 
     if (h.failed || body.failed || ops.failed) {
