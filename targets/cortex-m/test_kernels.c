@@ -18,13 +18,18 @@
  * ternary rows with M = 255 on the bound, and the zero point at both ends of
  * each dtype. A row's output stage, where it has its own, against
  * fgq_qrequant_ref (requant_cases), and the depthwise row step of the
- * build against fgq_qconv_dwrow_ref (dwrow_cases).
+ * build against fgq_qconv_dwrow_ref (dwrow_cases). Last, the index width
+ * (index_width_cases): fgq_idx is 32 bits here, and the ops' tensor check
+ * refuses a tensor past FGQ_OPS_MAX_NUMEL (2^26 elements) before any op
+ * indexes it, however its dims split the count.
  *
  * Prints "fgq-kernel-test: ok rows=R cases=C" and exits 0, or the first 10
  * mismatches and exits 1. Run under QEMU (tests/python/test_arm_kernels.py):
  *   qemu-system-arm -M mps2-an386 -nographic -monitor none -serial none \
  *     -semihosting-config enable=on,target=native -kernel fgq_kernel_test.elf
  */
+#include "fgq_format.h"
+#include "ops_util.h"
 #include "qgemm_dispatch.h"
 #include "semihost.h"
 
@@ -300,6 +305,41 @@ static void dwrow_cases(fgq_qconv_dwrow_fn row, rng *r, int count, tally *t)
     }
 }
 
+static void index_width_cases(tally *t)
+{
+    static const int32_t iparams[FGQ_NODE_MAX_IPARAMS];
+    static const float fparams[FGQ_NODE_MAX_FPARAMS];
+    const fgq_node_view node = { .name = "n", .name_len = 1, .op = FGQ_OP_QCONV, .iparams = iparams, .fparams = fparams };
+    /* dims, and whether the check must accept them */
+    static const struct { int32_t rank; int64_t d[4]; int ok; } cases[] = {
+        { 1, { (int64_t)1 << 26 }, 1 },            { 1, { ((int64_t)1 << 26) + 1 }, 0 },
+        { 4, { 1, 64, 1024, 1024 }, 1 },           { 4, { 1, 65, 1024, 1024 }, 0 },
+        { 2, { (int64_t)1 << 20, 1 << 7 }, 0 },    { 2, { (int64_t)1 << 40, 0 }, 0 },
+        { 3, { 0, (int64_t)1 << 30, 1 }, 0 },      { 2, { 3, ((int64_t)1 << 25) }, 0 },
+    };
+    t->cases++;
+    if (sizeof(fgq_idx) != 4) {
+        t->failures++;
+        sh_printf("fgq-kernel-test: MISMATCH fgq_idx is %d bytes on this core, expected 4\n", (int)sizeof(fgq_idx));
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fgq_tensor_view v = { .dtype = FGQ_DT_U8, .rank = cases[i].rank, .data = NULL };
+        for (int32_t d = 0; d < FGQ_MAX_DIMS; d++)
+            v.dims[d] = d < cases[i].rank ? cases[i].d[d] : 0;
+        fgq_error err;
+        fgq_error_clear(&err);
+        const int ok = fgq_ops_check_tensor(&node, &v, "input", 0, &err) == FGQ_OK;
+        t->cases++;
+        if (ok != cases[i].ok) {
+            t->failures++;
+            sh_printf("fgq-kernel-test: MISMATCH index width: case %d %s, expected %s\n", (int)i,
+                      ok ? "accepted" : "refused", cases[i].ok ? "accepted" : "refused");
+        }
+    }
+    sh_printf("fgq-kernel-test: index width: %d-bit fgq_idx, tensors up to %ld elements\n", (int)(8 * sizeof(fgq_idx)),
+              (long)FGQ_OPS_MAX_NUMEL);
+}
+
 int main(void)
 {
     tally t = { 0, 0 };
@@ -327,6 +367,7 @@ int main(void)
         dwrow_cases(dw->row, &r, 3000, &t);
         sh_printf("fgq-kernel-test: %s: %d cases, %d mismatches\n", dw->name, t.cases - cases, t.failures - before);
     }
+    index_width_cases(&t);
     if (t.failures != 0) {
         sh_printf("fgq-kernel-test: FAILED: %d mismatches in %d cases\n", t.failures, t.cases);
         return 1;

@@ -45,6 +45,7 @@ def test_arm_dsp_kernels_match_reference(board, tmp_path):
                             os.path.join(b, elf + ".elf")], capture_output=True, text=True, timeout=120)
         out = r.stdout + r.stderr  # QEMU 7 writes the semihosting console to stderr
         assert r.returncode == 0 and re.search(r"fgq-kernel-test: ok rows=\d+ cases=\d+", out), (elf, out)
+        assert "fgq-kernel-test: index width: 32-bit fgq_idx, tensors up to 67108864 elements" in out, (elf, out)
         for name in DSP_ROWS:
             m = re.search(r"fgq-kernel-test: %s: (\d+) cases, 0 mismatches" % re.escape(name), out)
             assert m and int(m.group(1)) >= 3000, (elf, out)
