@@ -136,15 +136,23 @@ static inline float fgq_f32_of_s33(int64_t d)
  * Below 2^23 in magnitude the truncation t is exact in int32 and float, r − t is exact (same sign,
  * |r − t| < 1, no bits below r's), so the comparisons with 0.5 decide exactly; from 2^23 on, every
  * float is whole (or inf, NaN), which both functions return unchanged. */
+static inline int32_t fgq_round_small_f32(float r, int even); /* below: the same for |r| < 2^23, as an int32 */
 static inline float fgq_round_f32(float r, int even)
 {
     const float a = r < 0.0f ? -r : r;
     if (!(a < 8388608.0f))
         return r;
+    return (float)fgq_round_small_f32(r, even);
+}
+
+/* fgq_round_f32(r, even) as an int32, for |r| < 2^23 (the caller bounds r): the truncation ti is
+ * exact, and so is |r − ti| < 1. */
+static inline int32_t fgq_round_small_f32(float r, int even)
+{
     const int32_t ti = (int32_t)r;
-    const float t = (float)ti, f = r < 0.0f ? t - r : r - t;
+    const float f = r < 0.0f ? (float)ti - r : r - (float)ti;
     const int up = f > 0.5f || (f == 0.5f && (!even || (ti & 1) != 0));
-    return up ? (r < 0.0f ? t - 1.0f : t + 1.0f) : t;
+    return up ? (r < 0.0f ? ti - 1 : ti + 1) : ti;
 }
 
 /* Stores clamp(v, qmin, qmax); qmin/qmax lie in the dtype's range (checked). */
