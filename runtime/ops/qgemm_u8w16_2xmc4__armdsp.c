@@ -15,7 +15,8 @@
  * activation word (2 UXTAB16) shared by two rows, and per row two loads and
  * two SMLAD per 4 codes. Fewer than 4 activation rows, and s8 weights
  * without group multipliers (which `dot` reads as they are), go to `dot`
- * instead, where decoding does not pay. The last K mod 4 codes go term by term.
+ * instead, where decoding does not pay — the latter two activation rows at a
+ * time with u8 activations (pairs_u8s8). The last K mod 4 codes go term by term.
  */
 #include "op_select.h" /* compiled per model in a firmware build: what it may leave out */
 #include "qgemm_armdsp.h"
@@ -139,6 +140,71 @@ static __attribute__((noinline)) void block_any(const fgq_qweights *qw, size_t j
     block(qw, j0, n, a, lda, m, a_s8, zx, dot, ldd, qw->dtype);
 }
 
+/* Plain s8 weights (no multipliers) against two activation rows a0, a1: 2 x 2 dot products a pass,
+ * each weight word's SXTB16 pairs serving both activation rows and each activation word's UXTAB16
+ * pairs both weight rows (per 4 codes: 2 activation and 2 weight words, 4 + 4 extensions, 8 SMLAD),
+ * where `dot` extends the weights once per activation row. Exact as `dot` (qgemm_armdsp.h). */
+FGQ_DSP_INLINE void pair_s8(const uint8_t *w0, const uint8_t *w1, const uint8_t *a0, const uint8_t *a1, int32_t K,
+                            uint32_t nz, int32_t zx, int32_t *c)
+{
+    int32_t c00 = 0, c01 = 0, c10 = 0, c11 = 0, k = 0;
+    for (; k + 4 <= K; k += 4) {
+        uint32_t p02, p13, q02, q13;
+        fgq_dsp_d4(fgq_dsp_ld32(a0 + k), nz, 0, &p02, &p13);
+        fgq_dsp_d4(fgq_dsp_ld32(a1 + k), nz, 0, &q02, &q13);
+        uint32_t w = fgq_dsp_ld32(w0 + k);
+        int16x2_t e02 = __sxtb16((int8x4_t)w), e13 = (int16x2_t)fgq_dsp_sxtb16_ror8(w);
+        c00 = __smlad(e02, (int16x2_t)p02, c00);
+        c00 = __smlad(e13, (int16x2_t)p13, c00);
+        c10 = __smlad(e02, (int16x2_t)q02, c10);
+        c10 = __smlad(e13, (int16x2_t)q13, c10);
+        w = fgq_dsp_ld32(w1 + k);
+        e02 = __sxtb16((int8x4_t)w);
+        e13 = (int16x2_t)fgq_dsp_sxtb16_ror8(w);
+        c01 = __smlad(e02, (int16x2_t)p02, c01);
+        c01 = __smlad(e13, (int16x2_t)p13, c01);
+        c11 = __smlad(e02, (int16x2_t)q02, c11);
+        c11 = __smlad(e13, (int16x2_t)q13, c11);
+    }
+    for (; k < K; k++) {
+        const int32_t d0 = (int32_t)a0[k] - zx, d1 = (int32_t)a1[k] - zx;
+        const int32_t u = (int32_t)(int8_t)w0[k], v = (int32_t)(int8_t)w1[k];
+        c00 += u * d0;
+        c01 += v * d0;
+        c10 += u * d1;
+        c11 += v * d1;
+    }
+    c[0] = c00;
+    c[1] = c01;
+    c[2] = c10;
+    c[3] = c11;
+}
+
+/* Rows [0, m & ~1) of a tile of u8 activations against plain s8 weight rows, two by two (an odd
+ * weight row pairs with itself, its second result dropped); the caller takes an odd last row. */
+static __attribute__((noinline)) void pairs_u8s8(const fgq_qweights *qw, size_t j0, int32_t n, const uint8_t *a,
+                                                 size_t lda, int32_t m, int32_t zx, int32_t *dot, size_t ldd)
+{
+    const int32_t K = (int32_t)qw->k;
+    const size_t rb = (size_t)qw->row_bytes;
+    const uint32_t nz = fgq_dsp_negzx2(zx);
+    for (int32_t r = 0; r + 1 < m; r += 2) {
+        const uint8_t *a0 = a + (size_t)r * lda;
+        int32_t *d0 = dot + (size_t)r * ldd, *d1 = d0 + ldd;
+        for (int32_t i = 0; i < n; i += 2) {
+            const size_t r0 = j0 + (size_t)i, r1 = i + 1 < n ? r0 + 1 : r0;
+            int32_t c[4];
+            pair_s8(qw->codes + r0 * rb, qw->codes + r1 * rb, a0, a0 + lda, K, nz, zx, c);
+            d0[i] = c[0];
+            d1[i] = c[2];
+            if (i + 1 < n) {
+                d0[i + 1] = c[1];
+                d1[i + 1] = c[3];
+            }
+        }
+    }
+}
+
 /* Which block a tile takes: 0 none (`dot` row by row), 1 block_u8t2, 2 block_any. A firmware
  * built for one model (op_select.h) drops the cases its model lacks, and with them the blocks'
  * code; such a tile goes row by row through `dot`, which gives the same sums. */
@@ -164,7 +230,12 @@ static void gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a
         int32_t *db = dot + r0 * ldd;
         const int kind = block_kind(qw, mb, a_s8);
         if (kind == 0) {
-            for (int32_t r = 0; r < mb; r++)
+            int32_t r = 0;
+            if (FGQ_QW_ON_S8 && qw->dtype == FGQ_DT_S8 && !qw->has_gs && !a_s8 && mb >= 2) {
+                pairs_u8s8(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, zx, db, (size_t)ldd);
+                r = mb & ~1;
+            }
+            for (; r < mb; r++)
                 dot_fn(qw, j0, n, ab + (size_t)r * (size_t)lda, a_s8, zx, db + (size_t)r * (size_t)ldd);
         } else if (kind == 1) {
             block_u8t2(qw, (size_t)j0, (int32_t)n, ab, (size_t)lda, mb, zx, db, (size_t)ldd);
