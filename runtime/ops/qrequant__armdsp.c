@@ -40,6 +40,34 @@ FGQ_DSP_INLINE int32_t requant(int32_t acc, int32_t mult, int32_t shift)
     return (x >> e) + (remainder > threshold ? 1 : 0);
 }
 
+/* The same for one channel whose shift is < 0 (REQ's usual case), e = −shift in 1..31: with
+ * Q = acc·mult and P = Q + 2^30, requant's x = floor(P / 2^31), then the rounding shift
+ * (x + 2^(e−1) − [x < 0]) >> e, is floor((P + (2^(e−1) − [x < 0])·2^31) / 2^(31+e)) — nested
+ * floors with an integer added in between — and x < 0 exactly when P < 0, i.e. Q < −2^30. So
+ * it is the high word of Q + k, shifted right by e − 1, with k = 2^30 + 2^(30+e) − [Q < −2^30]·2^31:
+ * one 64-bit multiply, compare and add a value. |Q + k| < 2^62 + 2^61, so the high word is within
+ * int32 and so is the result (< 2^31 / 2^e): adding z_y to it cannot overflow. */
+FGQ_DSP_INLINE void channel_rshift(const int32_t *dot, int32_t n, int32_t b, int32_t mult, int32_t e, int32_t zy,
+                                   int32_t lo, int32_t hi, void *y, int y_s8, int full)
+{
+    const int64_t kp = ((int64_t)1 << 30) + ((int64_t)1 << (30 + e)), kn = kp - ((int64_t)1 << 31);
+    const int32_t s = e - 1;
+    for (int32_t i = 0; i < n; i++) {
+        const int64_t q = (int64_t)__qadd(dot[i], b) * mult;
+        const int64_t t = q + (q < -((int64_t)1 << 30) ? kn : kp);
+        int32_t r = (int32_t)(t >> 32) >> s;
+        /* full: [qmin, qmax] is the dtype's whole range, one saturation (r + z_y fits, above) */
+        if (full)
+            r = y_s8 ? __ssat(r + zy, 8) : (int32_t)__usat(r + zy, 8);
+        else
+            r = (r < lo ? lo : r > hi ? hi : r) + zy;
+        if (y_s8)
+            ((int8_t *)y)[i] = (int8_t)r;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)r;
+    }
+}
+
 FGQ_DSP_INLINE void channel(const int32_t *dot, int32_t n, int32_t b, int32_t mult, int32_t shift, int32_t zy,
                             int32_t lo, int32_t hi, void *y, int y_s8)
 {
@@ -60,7 +88,14 @@ void fgq_qrequant__armdsp(const fgq_qweights *qw, int64_t c0, int64_t c_step, co
     if (c_step == 0) { /* n positions of one channel (QCONV): its parameters once */
         const size_t c = (size_t)c0;
         const int32_t b = qw->bias != NULL ? qw->bias[c] : 0, mult = qw->req[2 * c], shift = qw->req[2 * c + 1];
-        if (y_s8)
+        const int full = qmin == (y_s8 ? -128 : 0) && qmax == (y_s8 ? 127 : 255);
+        if (shift < 0 && y_s8)
+            channel_rshift(dot, nn, b, mult, -shift, zy, lo, hi, y, 1, full);
+        else if (shift < 0 && full)
+            channel_rshift(dot, nn, b, mult, -shift, zy, lo, hi, y, 0, 1);
+        else if (shift < 0)
+            channel_rshift(dot, nn, b, mult, -shift, zy, lo, hi, y, 0, 0);
+        else if (y_s8)
             channel(dot, nn, b, mult, shift, zy, lo, hi, y, 1);
         else
             channel(dot, nn, b, mult, shift, zy, lo, hi, y, 0);
