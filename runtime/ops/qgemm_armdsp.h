@@ -54,6 +54,13 @@ FGQ_DSP_INLINE uint32_t fgq_dsp_sxtb16_ror8(uint32_t v)
     return r;
 }
 
+FGQ_DSP_INLINE uint32_t fgq_dsp_uxtb16_ror8(uint32_t v)
+{
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
 FGQ_DSP_INLINE uint32_t fgq_dsp_uxtab16_ror8(uint32_t a, uint32_t v)
 {
     uint32_t r;

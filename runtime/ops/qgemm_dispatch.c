@@ -177,7 +177,7 @@ static const fgq_qconv_dw_kernel qconv_dw_kernels[] = {
       fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vnni },
     { "qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL },
 #elif defined(__ARM_FEATURE_DSP)
-    { "qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, NULL, NULL },
+    { "qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, fgq_qconv_dwtaps__armdsp, NULL },
 #endif
     { NULL, 0, NULL, NULL, NULL },
 };

@@ -552,6 +552,9 @@ void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 /* qconv_dwrow__armdsp.c: the depthwise row step, 4 outputs a step (SMLABB/T). */
 void fgq_qconv_dwrow__armdsp(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
+/* ... and all taps of a run at once, 4 outputs a pass in registers. */
+void fgq_qconv_dwtaps__armdsp(int32_t *acc, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
+                              int32_t zx, int x_s8);
 /* qgemm_u8t2_1x2c4__armdsp.c: t2 weights (any group layout, n_alpha 1 or 2),
  * 2 rows a pass, one code byte a step, decoded with bit operations. */
 void fgq_qgemm_u8t2_1x2c4__armdsp(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,

@@ -18,7 +18,8 @@
  * ternary rows with M = 255 on the bound, and the zero point at both ends of
  * each dtype. A row's output stage, where it has its own, against
  * fgq_qrequant_ref (requant_cases), and the depthwise row step of the
- * build against fgq_qconv_dwrow_ref (dwrow_cases). Last, the index width
+ * build against fgq_qconv_dwrow_ref (dwrow_cases), its all-taps step against
+ * fgq_qconv_dwtaps_ref (dwtaps_cases). Last, the index width
  * (index_width_cases): fgq_idx is 32 bits here, and the ops' tensor check
  * refuses a tensor past FGQ_OPS_MAX_NUMEL (2^26 elements) before any op
  * indexes it, however its dims split the count.
@@ -305,6 +306,35 @@ static void dwrow_cases(fgq_qconv_dwrow_fn row, rng *r, int count, tally *t)
     }
 }
 
+/* The all-taps step of this build's depthwise row against fgq_qconv_dwtaps_ref: 1..40 taps (past
+ * the 32 the Arm step takes itself: those take the reference), runs of 1..80 (every tail), taps
+ * that overlap or repeat, e within ±128·255 (its ends included), u8 and s8 x, zero points anywhere. */
+static void dwtaps_cases(fgq_qconv_dwtaps_fn taps, rng *r, int count, tally *t)
+{
+    enum { N = 80, T = 40 };
+    int32_t got[N + 1], want[N + 1], e[T];
+    const uint8_t *src[T];
+    for (int c = 0; c < count; c++) {
+        const int x_s8 = rin(r, 0, 1), n = rin(r, 0, 3) == 0 ? rin(r, 1, 7) : rin(r, 1, N);
+        const int32_t nt = rin(r, 0, 5) == 0 ? rin(r, 33, T) : rin(r, 1, 12);
+        const int32_t zx = x_s8 ? rin(r, -128, 127) : rin(r, 0, 255);
+        for (int i = 0; i < N + 64; i++)
+            g_a[i] = (uint8_t)rnd(r);
+        for (int32_t k = 0; k < nt; k++) {
+            e[k] = rin(r, 0, 4) == 0 ? (rin(r, 0, 1) ? 32640 : -32640) : rin(r, -32640, 32640);
+            src[k] = g_a + rin(r, 0, 63);
+        }
+        got[n] = want[n] = 0x5A5A5A5A;
+        taps(got, src, e, nt, n, zx, x_s8);
+        fgq_qconv_dwtaps_ref(want, src, e, nt, n, zx, x_s8);
+        t->cases++;
+        for (int i = 0; i <= n; i++)
+            if (got[i] != want[i] && t->failures++ < 10)
+                sh_printf("fgq-kernel-test: MISMATCH dwtaps n=%d taps=%ld zx=%ld s8=%d: acc[%d] = %ld, reference %ld\n",
+                          n, (long)nt, (long)zx, x_s8, i, (long)got[i], (long)want[i]);
+    }
+}
+
 static void index_width_cases(tally *t)
 {
     static const int32_t iparams[FGQ_NODE_MAX_IPARAMS];
@@ -365,6 +395,8 @@ int main(void)
         rows++;
         const int before = t.failures, cases = t.cases;
         dwrow_cases(dw->row, &r, 3000, &t);
+        if (dw->taps != NULL)
+            dwtaps_cases(dw->taps, &r, 3000, &t);
         sh_printf("fgq-kernel-test: %s: %d cases, %d mismatches\n", dw->name, t.cases - cases, t.failures - before);
     }
     index_width_cases(&t);
