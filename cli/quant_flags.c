@@ -135,7 +135,7 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--act-order '%s': expected on or off", f->act_order);
         cfg->act_order = strcmp(f->act_order, "on") == 0;
     }
-    cfg->refine = 1; /* measured better (cmd_quantize.c --help) */
+    cfg->refine = 0; /* top-1 measured better without it (cmd_quantize.c --help) */
     if (f->refine != NULL) {
         if (strcmp(f->refine, "on") != 0 && strcmp(f->refine, "off") != 0)
             return fgq_fail(err, FGQ_ERR_VALUE, "--refine '%s': expected on or off", f->refine);

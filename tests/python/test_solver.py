@@ -115,14 +115,17 @@ def test_act_order(tmp_path):
 
 
 def test_refine(tmp_path):
-    """--refine on (the default): coordinate descent after GPTQ, kept per layer and damping where the held-out
-    samples say it pays. Its candidates include --refine off's (each damping before the descent), so with the
-    same statistics (--sequential off) no layer's held-out SQNR may fall, and on every layer ternary:g16 some
-    layer must take it ("gptq:D+cd"); the model changes. Bad values and the rtn solver are refused."""
-    on, off = tmp_path / "on.fgq", tmp_path / "off.fgq"
+    """--refine on: coordinate descent after GPTQ, kept per layer and damping where the held-out samples say it
+    pays. Its candidates include --refine off's (each damping before the descent), so with the same statistics
+    (--sequential off) no layer's held-out SQNR may fall, and on every layer ternary:g16 some layer must take it
+    ("gptq:D+cd"); the model changes. Off is the default (the same model as --refine off). Bad values and the
+    rtn solver are refused."""
+    on, off, dflt = tmp_path / "on.fgq", tmp_path / "off.fgq", tmp_path / "default.fgq"
     args = ("--weights", "ternary:g16:exact", "--first-last", "same", "--sequential", "off", *FEW)
-    ron = quantize(on, *args)
+    ron = quantize(on, *args, "--refine", "on")
     roff = quantize(off, *args, "--refine", "off")
+    quantize(dflt, *args)
+    assert model_part(dflt) == model_part(off)
     lon = [r for r in ron["layers"] if r["weight_sqnr_db"] is not None]
     loff = [r for r in roff["layers"] if r["weight_sqnr_db"] is not None]
     assert [r["name"] for r in lon] == [r["name"] for r in loff]
