@@ -33,7 +33,11 @@ fgq_status fgq_ops_check_tensor(const fgq_node_view *node, const fgq_tensor_view
             return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%s %d dim %d is %lld, expected 0..%lld",
                             FGQ_NODE_ARGS(node), role, (int)index, (int)i, (long long)d,
                             (long long)FGQ_OPS_MAX_NUMEL);
+#if PTRDIFF_MAX <= INT32_MAX /* 32-bit cores: n, d <= 2^26 (ops_util.h), the product fits uint64: no library division */
+        if ((uint64_t)n * (uint64_t)d > (uint64_t)FGQ_OPS_MAX_NUMEL)
+#else
         if (d != 0 && n > FGQ_OPS_MAX_NUMEL / d)
+#endif
             return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%s %d has more than %lld elements",
                             FGQ_NODE_ARGS(node), role, (int)index, (long long)FGQ_OPS_MAX_NUMEL);
         n = (n == 0 || d == 0) ? 0 : n * d;
