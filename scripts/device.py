@@ -192,6 +192,27 @@ def markdown(rows):
     return "\n".join(lines)
 
 
+def select(tag, models_arg, boards_arg, models, boards):
+    """The comma lists of --models and --boards checked against `models` (name -> ONNX path) and
+    `boards`: (models found, boards, 0), a model whose file is missing skipped with a line, or
+    (None, None, 2) with a message on an unknown name. bench/cmsis_nn shares it."""
+    picked = [b for b in boards_arg.split(",") if b]
+    for b in picked:
+        if b not in boards:
+            print("%s: unknown board '%s' (%s)" % (tag, b, ", ".join(boards)), file=sys.stderr)
+            return None, None, 2
+    found = []
+    for m in models_arg.split(","):
+        if m not in models:
+            print("%s: unknown model '%s' (%s)" % (tag, m, ", ".join(models)), file=sys.stderr)
+            return None, None, 2
+        if not os.path.exists(models[m]):
+            print("%s: %s skipped: %s not found" % (tag, m, models[m]))
+            continue
+        found.append(m)
+    return found, picked, 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="mnist-8,ic,kws,vww,ad")
@@ -211,20 +232,9 @@ def main():
         print("device: SKIPPED: %s not installed (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi "
               "qemu-system-arm)" % ", ".join(missing))
         return 77
-    boards = [b for b in a.boards.split(",") if b]
-    for b in boards:
-        if b not in BOARDS:
-            print("device: unknown board '%s' (%s)" % (b, ", ".join(BOARDS)), file=sys.stderr)
-            return 2
-    models = []
-    for m in a.models.split(","):
-        if m not in MODELS:
-            print("device: unknown model '%s' (%s)" % (m, ", ".join(MODELS)), file=sys.stderr)
-            return 2
-        if not os.path.exists(MODELS[m]):
-            print("device: %s skipped: %s not found" % (m, MODELS[m]))
-            continue
-        models.append(m)
+    models, boards, status = select("device", a.models, a.boards, MODELS, BOARDS)
+    if status != 0:
+        return status
     work = a.work or tempfile.mkdtemp(prefix="fgq-device-")
     os.makedirs(work, exist_ok=True)
     rows, failed = [], 0

@@ -600,20 +600,6 @@ static int prepare(void)
     return 0;
 }
 
-static const char *u64(uint64_t v, char *buf)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v %% 10u);
-        v /= 10u;
-    } while (v != 0);
-    for (int i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-    return buf;
-}
-
 static int failed(void)
 {
     sh_printf("cmsis_nn: error: layer %%d returned %%d\n", g_failed_layer, (int)g_failed_status);
@@ -646,9 +632,9 @@ int main(void)
     if (run_model(lt) != 0)
         return failed();
     for (int i = 0; i < N_LAYERS; i++)
-        sh_printf("cmsis_nn layer=%%d ticks=%%s\n", i, u64(lt[i], b1));
+        sh_printf("cmsis_nn layer=%%d ticks=%%s\n", i, sh_u64(lt[i], b1));
     sh_printf("cmsis_nn model=%(model)s ticks=%%s stack=%%lu cpu_hz=%%lu scratch=%%d scratch_needed=%%ld "
-              "out_sum=%%ld\n", u64(ticks, b1), (unsigned long)fw_stack_used(), (unsigned long)FW_CPU_HZ,
+              "out_sum=%%ld\n", sh_u64(ticks, b1), (unsigned long)fw_stack_used(), (unsigned long)FW_CPU_HZ,
               SCRATCH_BYTES, (long)need, (long)sum);
     return 0;
 }
@@ -889,20 +875,12 @@ def main():
               "  git clone %s %s && git -C %s checkout %s\n(or pass --cmsis-nn DIR)" %
               (cmsis, CMSIS_NN_URL, cmsis, cmsis, CMSIS_NN_COMMIT))
         return 77
-    boards = [b for b in a.boards.split(",") if b]
-    for b in boards:
-        if b not in BOARDS:
-            print("cmsis_nn: unknown board '%s' (%s)" % (b, ", ".join(BOARDS)), file=sys.stderr)
-            return 2
-    models = []
-    for m in a.models.split(","):
-        if m not in MODELS:
-            print("cmsis_nn: unknown model '%s' (%s)" % (m, ", ".join(MODELS)), file=sys.stderr)
-            return 2
-        if not os.path.exists(MODELS[m]):
-            print("cmsis_nn: %s skipped: %s not found" % (m, MODELS[m]))
-            continue
-        models.append(m)
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import device  # scripts/device.py: the same checks of --models and --boards
+    sys.path.pop(0)
+    models, boards, status = device.select("cmsis_nn", a.models, a.boards, MODELS, BOARDS)
+    if status != 0:
+        return status
 
     qemu_v, gcc_v, commit = versions(cmsis)
     header = "CMSIS-NN %s, %s, %s; -O2 for both; fgq: scripts/device.py --policies s8" % (commit, gcc_v, qemu_v)

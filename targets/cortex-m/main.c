@@ -34,21 +34,6 @@ static _Alignas(64) uint8_t g_arena[MODEL_ARENA_SIZE];
 static uint8_t g_in[MODEL_INPUTS_TOTAL_BYTES];
 static uint8_t g_out[MODEL_OUTPUTS_TOTAL_BYTES];
 
-/* A uint64 in decimal (newlib-nano's printf has no %llu). */
-static const char *u64(uint64_t v, char *buf)
-{
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    for (int i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    buf[n] = '\0';
-    return buf;
-}
-
 static int fail(const char *what, const fgq_error *err)
 {
     sh_printf("fgq-fw: error: %s: %s %s\n", what, err != NULL ? fgq_status_name(err->status) : "",
@@ -134,7 +119,7 @@ int main(void)
               "heap_requests=%lu load_ticks=%s run_ticks=%s cpu_hz=%lu\n",
               (unsigned long)MODEL_SIZE, (unsigned long)MODEL_WEIGHT_BYTES, (unsigned long)sizeof g_arena,
               (unsigned long)fgq_model_arena_size(&g_model), (unsigned long)fw_stack_used(),
-              (unsigned long)fw_stack_size(), (unsigned long)fw_heap_requests(), u64(load_ticks, b1),
-              u64(run_ticks, b2), (unsigned long)FGQ_FW_CPU_HZ);
+              (unsigned long)fw_stack_size(), (unsigned long)fw_heap_requests(), sh_u64(load_ticks, b1),
+              sh_u64(run_ticks, b2), (unsigned long)FGQ_FW_CPU_HZ);
     return 0;
 }

@@ -129,3 +129,17 @@ void sh_exit(int code)
     for (;;) {
     }
 }
+
+const char *sh_u64(uint64_t v, char *buf)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    for (int i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+    return buf;
+}

@@ -13,6 +13,8 @@
 void sh_puts(const char *s);                           /* to the host's stdout */
 /* printf to the host's stdout, up to 255 bytes; conversions %s, %d, %u, %ld, %lu and %% only. */
 void sh_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* v in decimal into buf (at least 21 bytes), for sh_printf's %s (it has no %llu); returns buf. */
+const char *sh_u64(uint64_t v, char *buf);
 /* The command line QEMU was given with -semihosting-config ...,arg=...; 0 on success. */
 int sh_cmdline(char *buf, uint32_t cap);
 /* Host file: mode 0 "rb", 4 "wb"; the handle, or -1. */
