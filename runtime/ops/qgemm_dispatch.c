@@ -260,6 +260,10 @@ static const fgq_qgemm_kernel qgemm_kernels[] = {
     { "qgemm_u8t2_1x4c16__neondot", FGQ_DT_T2, FGQ_CPU_ASIMDDP, NULL, fgq_qgemm_u8t2_1x4c16__neondot, NULL,
       fgq_qrequant_ref, NULL },
 #endif
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && FGQ_QW_ON_S8 /* Helium: before the DSP rows */
+    { "qgemm_u8s8_1x4c16__mve", FGQ_DT_S8, 0, fgq_qgemm_mve_fits, fgq_qgemm_u8s8_1x4c16__mve, NULL,
+      fgq_qrequant__armdsp, NULL },
+#endif
 #if defined(__ARM_FEATURE_DSP) /* chosen at compile time: needs no CPU query */
 #if FGQ_QW_ON_S8
     { "qgemm_u8s8_1x2c4__armdsp", FGQ_DT_S8, 0, NULL, fgq_qgemm_u8s8_1x2c4__armdsp,

@@ -550,6 +550,11 @@ void fgq_qgemm_u8s8_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
 void fgq_qgemm_u8t2_2xmc4__armdsp_gemm(const fgq_qweights *qw, int64_t j0, int64_t n, const uint8_t *a, int64_t lda,
                                        int64_t m, int a_s8, int32_t zx, int32_t *dot, int64_t ldd, uint8_t *work);
+/* qgemm_u8s8_1x4c16__mve.c (Helium, Cortex-M55/M85): plain s8 weights (fgq_qgemm_mve_fits: no
+ * group multipliers, K >= 16), 4 rows a pass, 16 codes a VMLADAVA; the DSP rows take the rest. */
+void fgq_qgemm_u8s8_1x4c16__mve(const fgq_qweights *qw, int64_t j0, int64_t n, const void *a, int a_s8, int32_t zx,
+                                int32_t *dot);
+int fgq_qgemm_mve_fits(const fgq_qweights *qw);
 /* qconv_dwrow__armdsp.c: the depthwise row step, 4 outputs a step (SMLABB/T). */
 void fgq_qconv_dwrow__armdsp(int32_t *acc, const uint8_t *x, int64_t n, int32_t e, int32_t zx, int x_s8);
 /* ... and all taps of a run at once, 4 outputs a pass in registers. */

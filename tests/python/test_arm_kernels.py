@@ -19,6 +19,7 @@ FW = os.path.join(ROOT, "targets", "cortex-m")
 BOARDS = {"m4": "mps2-an386", "m55": "mps3-an547"}
 # the rows a DSP build must hold (qgemm_dispatch.c)
 DSP_ROWS = ["qgemm_u8s8_1x2c4__armdsp", "qgemm_u8t2_1x2c4__armdsp", "qconv_dw_u8__armdsp"]
+MVE_ROWS = ["qgemm_u8s8_1x4c16__mve"]
 SANITIZED = os.environ.get("FGQ_SANITIZED") == "1"
 
 
@@ -46,9 +47,11 @@ def test_arm_dsp_kernels_match_reference(board, tmp_path):
         out = r.stdout + r.stderr  # QEMU 7 writes the semihosting console to stderr
         assert r.returncode == 0 and re.search(r"fgq-kernel-test: ok rows=\d+ cases=\d+", out), (elf, out)
         assert "fgq-kernel-test: index width: 32-bit fgq_idx, tensors up to 67108864 elements" in out, (elf, out)
-        for name in DSP_ROWS:
+        # the Helium row where the core has MVE (the M55): only plain s8 rows of K >= 16 fit it, about a
+        # quarter of the random cases
+        for name in DSP_ROWS + (MVE_ROWS if board == "m55" else []):
             m = re.search(r"fgq-kernel-test: %s: (\d+) cases, 0 mismatches" % re.escape(name), out)
-            assert m and int(m.group(1)) >= 3000, (elf, out)
+            assert m and int(m.group(1)) >= (500 if name in MVE_ROWS else 3000), (elf, out)
         if shutil.which("arm-none-eabi-nm") is not None:
             syms = subprocess.run(["arm-none-eabi-nm", os.path.join(b, elf + ".elf")], capture_output=True,
                                   text=True).stdout
