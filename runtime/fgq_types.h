@@ -58,9 +58,9 @@ int fgq_fail_sink_(int first, ...); /* declared only: appears inside sizeof */
  * address width: int64 on 64-bit hosts (the same type as int64_t there), int32
  * on 32-bit cores, where 64-bit multiplies, compares and divisions are several
  * instructions or a library call each. Safe because the ops' checks bound every
- * tensor's element count by FGQ_OPS_MAX_NUMEL, which is 2^26 where fgq_idx is
- * 32 bits (ops_util.h): an offset times a small factor (bytes of an int32) still
- * fits. Products that are not bounded by one tensor (costs, multiply-adds,
+ * tensor's element count (zero dims left out, so an empty tensor's other dims too)
+ * by FGQ_OPS_MAX_NUMEL, which is 2^26 where fgq_idx is 32 bits (ops_util.h): an
+ * offset times a small factor (bytes of an int32) still fits. Products that are not bounded by one tensor (costs, multiply-adds,
  * scratch sizes from attributes) stay int64_t / uint64_t. Records, the file
  * format and the public API keep fixed-width types. */
 typedef ptrdiff_t fgq_idx;

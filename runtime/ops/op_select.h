@@ -45,7 +45,9 @@
  * that needs a path left out takes the next that stays (the GEMM path, then the reference), and
  * where none does the load refuses it (fgq_qconv_check): a wrong selection costs time or a clear
  * error, never other bytes. Builds without those rows keep every path (the export's analysis
- * assumes them). */
+ * assumes them). The load checks for the kernels a run picks by default: a run asked for the
+ * reference kernels (FGQ_KERNELS_REF) needs FGQ_QCONV_ON_REF and otherwise fails, naming the
+ * node, at run time. */
 #if !defined(__ARM_FEATURE_DSP)
 #undef FGQ_QCONV_ON_DW_PHASES
 #undef FGQ_QCONV_ON_DW_ROWS

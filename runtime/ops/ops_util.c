@@ -24,8 +24,9 @@ fgq_status fgq_ops_check_tensor(const fgq_node_view *node, const fgq_tensor_view
     if (t->rank < 0 || t->rank > FGQ_MAX_DIMS)
         return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%s %d has rank %d, expected 0..%d",
                         FGQ_NODE_ARGS(node), role, (int)index, (int)t->rank, FGQ_MAX_DIMS);
-    /* Multiply with a bound check before each step so the product never overflows;
-     * a zero dim makes the count 0 but the other dims must still be sane. */
+    /* Multiply with a bound check before each step so the product never overflows. A zero
+     * dim makes the count 0, but the product of the others is bounded all the same: the ops
+     * form products of a tensor's dims (a plane, OH·OW) whatever its batch. */
     int64_t n = 1;
     for (int32_t i = 0; i < t->rank; i++) {
         int64_t d = t->dims[i];
@@ -38,9 +39,9 @@ fgq_status fgq_ops_check_tensor(const fgq_node_view *node, const fgq_tensor_view
 #else
         if (d != 0 && n > FGQ_OPS_MAX_NUMEL / d)
 #endif
-            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%s %d has more than %lld elements",
+            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%s %d has more than %lld elements (zero dims left out)",
                             FGQ_NODE_ARGS(node), role, (int)index, (long long)FGQ_OPS_MAX_NUMEL);
-        n = (n == 0 || d == 0) ? 0 : n * d;
+        n = d == 0 ? n : n * d;
     }
     return FGQ_OK;
 }

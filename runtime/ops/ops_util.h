@@ -12,8 +12,10 @@
 #include <math.h>
 #include <stdint.h>
 
-/* Bounds that keep every index computation in int64 far from overflow:
- * elements per tensor ≤ 2^40, spatial params (stride, dilation, pads) ≤ 2^20. */
+/* Bounds that keep every index computation in fgq_idx (fgq_types.h) far from overflow: elements
+ * per tensor ≤ 2^40 on 64-bit hosts, 2^26 where fgq_idx is 32 bits — counted without its zero
+ * dims, so that an empty tensor's other dims are bounded too —, spatial params (stride, dilation,
+ * pads) ≤ 2^20. */
 #if PTRDIFF_MAX > INT32_MAX
 #define FGQ_OPS_MAX_NUMEL ((int64_t)1 << 40)
 #else /* 32-bit cores: fgq_idx offsets times a small factor stay below 2^31 (fgq_types.h) */

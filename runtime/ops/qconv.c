@@ -689,7 +689,9 @@ static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew
             for (fgq_idx a = 0; a < sh; a++)
                 for (fgq_idx i = 0; i < qh; i++) {
                     const fgq_idx ih = (oh0 + i) * sh + a - top;
-                    const uint8_t *xr = xc + ih * IW;
+                    /* rows in the padding have no X row: no offset formed for them (ih·IW could pass
+                     * 32 bits for a large pad) */
+                    const uint8_t *xr = ih >= 0 && ih < IH ? xc + ih * IW : xc;
                     for (fgq_idx b = 0; b < sw; b++) {
                         uint8_t *dst = xp + (a * sw + b) * pstride + i * qw;
                         if (ih < 0 || ih >= IH) {

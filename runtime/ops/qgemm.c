@@ -276,7 +276,7 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     /* every output is the same exact integer whatever the split */
     t.j_blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
     const int64_t tasks = t.j_blocks * ((t.m_rows + t.mb - 1) / t.mb);
-    const int64_t cost = fgq_qgemm_cost(t.kern, t.mb * QGEMM_JB * qw.k);
+    const int64_t cost = fgq_qgemm_cost(t.kern, (int64_t)t.mb * QGEMM_JB * qw.k);
     fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, cost), qgemm_blocks, &t);
     return FGQ_OK;
 }
