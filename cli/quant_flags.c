@@ -135,12 +135,12 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--act-order '%s': expected on or off", f->act_order);
         cfg->act_order = strcmp(f->act_order, "on") == 0;
     }
-    cfg->refine = 0; /* top-1 measured better without it (cmd_quantize.c --help) */
+    cfg->refine = FGQ_REFINE_TERNARY; /* auto: top-1 measured better so (cmd_quantize.c --help) */
     if (f->refine != NULL) {
-        if (strcmp(f->refine, "on") != 0 && strcmp(f->refine, "off") != 0)
-            return fgq_fail(err, FGQ_ERR_VALUE, "--refine '%s': expected on or off", f->refine);
-        cfg->refine = strcmp(f->refine, "on") == 0;
-        if (cfg->refine && cfg->solver != FGQ_SOLVER_GPTQ)
+        if (strcmp(f->refine, "on") != 0 && strcmp(f->refine, "off") != 0 && strcmp(f->refine, "auto") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--refine '%s': expected on, off or auto", f->refine);
+        cfg->refine = strcmp(f->refine, "on") == 0 ? 1 : strcmp(f->refine, "off") == 0 ? 0 : FGQ_REFINE_TERNARY;
+        if (cfg->refine == 1 && cfg->solver != FGQ_SOLVER_GPTQ)
             return fgq_fail(err, FGQ_ERR_VALUE, "--refine refines the gptq solver's codes (the solver is rtn)");
     }
     cfg->sequential = FGQ_SEQ_AUTO;

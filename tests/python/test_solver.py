@@ -118,14 +118,25 @@ def test_refine(tmp_path):
     """--refine on: coordinate descent after GPTQ, kept per layer and damping where the held-out samples say it
     pays. Its candidates include --refine off's (each damping before the descent), so with the same statistics
     (--sequential off) no layer's held-out SQNR may fall, and on every layer ternary:g16 some layer must take it
-    ("gptq:D+cd"); the model changes. Off is the default (the same model as --refine off). Bad values and the
-    rtn solver are refused."""
+    ("gptq:D+cd"); the model changes. The default, auto, refines ternary layers only: every layer ternary gives
+    the --refine on model, s4:g32 layers the --refine off one, and a ternary model with s8 first and last layers
+    refines only its ternary ones. Bad values and the rtn solver are refused."""
     on, off, dflt = tmp_path / "on.fgq", tmp_path / "off.fgq", tmp_path / "default.fgq"
     args = ("--weights", "ternary:g16:exact", "--first-last", "same", "--sequential", "off", *FEW)
     ron = quantize(on, *args, "--refine", "on")
     roff = quantize(off, *args, "--refine", "off")
     quantize(dflt, *args)
+    assert model_part(dflt) == model_part(on)
+    s4 = ("--weights", "s4:g32", "--sequential", "off", *FEW)
+    quantize(dflt, *s4)
+    quantize(off, *s4, "--refine", "off")
     assert model_part(dflt) == model_part(off)
+    mixed = quantize(dflt, "--weights", "ternary:g16:exact", "--sequential", "off", "--refine", "auto", *FEW)
+    for r in mixed["layers"]:
+        if r["weight_sqnr_db"] is not None and r["solver"].endswith("+cd"):
+            assert r["policy"].startswith("ternary"), r
+    ron = quantize(on, *args, "--refine", "on")
+    roff = quantize(off, *args, "--refine", "off")
     lon = [r for r in ron["layers"] if r["weight_sqnr_db"] is not None]
     loff = [r for r in roff["layers"] if r["weight_sqnr_db"] is not None]
     assert [r["name"] for r in lon] == [r["name"] for r in loff]

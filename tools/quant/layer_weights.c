@@ -473,7 +473,9 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
     const double *hf = lh->h[FGQ_H_FIT], *hv = lh->h[FGQ_H_VAL];
     const int held_out = lh->samples[FGQ_H_VAL] > 0;
     double damp = c->cfg->damp > 0.0 ? c->cfg->damp : 1e-2;
-    int refine = c->cfg->refine; /* with a fixed damping: as asked; else chosen below */
+    /* this layer's part of cfg->refine (auto: ternary layers only) */
+    const int want_refine = c->cfg->refine == 1 || (c->cfg->refine == FGQ_REFINE_TERNARY && q->dt == FGQ_DT_T2);
+    int refine = want_refine; /* with a fixed damping: as asked; else chosen below */
     double held_sig = 0.0, held_round = 0.0; /* Σ wᵀ H_val w, and the rounding's held-out error */
     if (c->cfg->damp <= 0.0 && held_out) { /* choose by the held-out output error; -1: plain rounding */
         double best = grouped_output_error(c, w, q->deq, 1, rows, k, groups, hv);
@@ -486,7 +488,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
             fgq_layer_ctx quiet = *c;
             quiet.err = &e2; /* a candidate that cannot be factorised is skipped */
             double e_pre = 0.0;
-            fgq_status cs = gptq_layer(&quiet, &grid, w, rows, k, groups, hf, NULL, k_damps[d], c->cfg->refine, hv, u,
+            fgq_status cs = gptq_layer(&quiet, &grid, w, rows, k, groups, hf, NULL, k_damps[d], want_refine, hv, u,
                                        hsum, codes, mults, deq, &e_pre, &e);
             if (cs == FGQ_ERR_NOMEM) {
                 st = fgq_fail(c->err, FGQ_ERR_NOMEM, "%s", e2.msg);
@@ -497,7 +499,7 @@ static fgq_status compensate(const fgq_layer_ctx *c, int32_t node, const fgq_pol
                 damp = k_damps[d];
                 refine = 0;
             }
-            if (cs == FGQ_OK && c->cfg->refine && e < best) { /* the refined codes, where they measure better */
+            if (cs == FGQ_OK && want_refine && e < best) { /* the refined codes, where they measure better */
                 best = e;
                 damp = k_damps[d];
                 refine = 1;

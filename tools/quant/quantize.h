@@ -92,6 +92,10 @@ fgq_status fgq_act_kind_parse(const char *text, fgq_act_kind *out, fgq_error *er
 /* Quantization levels of an activation kind (256 or 16). */
 int32_t fgq_act_levels(fgq_act_kind k);
 
+/* fgq_quant_cfg.refine: the refinement on ternary layers only (`--refine auto`, the default): measured,
+ * it raised top-1 on ternary layers and lowered it on s8/s4/s3 ones (docs/accuracy-real.md). */
+#define FGQ_REFINE_TERNARY 2
+
 typedef struct {
     const char *node;   /* node name in the float graph */
     int keep_float;     /* 1: the node runs float */
@@ -180,7 +184,8 @@ typedef struct {
     double damp;                         /* GPTQ damping fraction; 0: chosen per layer */
     int act_order;                       /* GPTQ: columns by decreasing diag(H), whole groups kept together */
     int refine;                          /* GPTQ: coordinate descent after the greedy pass (fgq_gptq_refine),
-                                          * kept per layer where it leaves less held-out error */
+                                          * kept per layer where it leaves less held-out error: 0 off, 1 on,
+                                          * FGQ_REFINE_TERNARY on ternary layers only (the CLI's auto) */
     fgq_sequential_mode sequential;      /* GPTQ: statistics from the quantized prefix, output-matching targets
                                           * (solve/sequential.h; run by fgq_quant_pipeline) */
     const fgq_parallel *parallel;        /* threads for the solver (tools/threadpool.h); NULL: serial.
