@@ -38,12 +38,7 @@ FGQ_DSP_INLINE uint32_t fgq_dsp_ld32(const uint8_t *p)
     return v;
 }
 
-FGQ_DSP_INLINE uint32_t fgq_dsp_ror8(uint32_t v)
-{
-    return (v >> 8) | (v << 24);
-}
-
-/* SXTB16, UXTAB16 and SXTAB16 of v rotated right by 8: the instructions take the rotation
+/* SXTB16, UXTB16, UXTAB16 and SXTAB16 of v rotated right by 8: the instructions take the rotation
  * themselves, but GCC (12) emits a separate ROR for the ACLE intrinsic of a rotated operand
  * (one instruction per pair, 4 of the ~30 a 2 x 2 step of pair_s8 took). Not volatile: the
  * compiler schedules and drops them like any expression. */
