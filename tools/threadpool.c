@@ -22,13 +22,26 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SPIN_PAUSE() _mm_pause()
+#else
+#define SPIN_PAUSE() ((void)0)
+#endif
 
-/* Iterations a worker (or the waiting caller) polls before it sleeps: a
- * model runs its nodes back to back, so the next job usually comes within
- * microseconds, sooner than a futex wake-up round trip. Bounded, so an idle
- * pool does not burn a core. */
-#define SPIN_ITERS 20000
+/* How long a worker (or the waiting caller) polls before it sleeps: a model
+ * runs its nodes back to back, but between two parallel nodes the caller
+ * often runs a serial one (QUANTIZE of the input, a QADD, a small GEMV) of
+ * 10-100 us, and a worker that went to sleep then costs a futex wake-up and a
+ * reschedule at the next node (tens of us on a VM). A bound of 20,000 polls
+ * (~15 us here) put MobileNetV2 s8 at 3.93 ms on two threads, hardly below one
+ * thread's 3.99; polling for up to SPIN_NS: 2.70 ms (docs/benchmarks.md).
+ * Bounded in time, so an idle pool burns a core for at most SPIN_NS after its
+ * last job; the clock is read once every SPIN_CHECK polls (a vDSO call). */
+#define SPIN_NS 2000000ll
+#define SPIN_CHECK 256
 
 /* state = generation << 33 | closed << 32 | active workers. The generation
  * wraps after 2^31 jobs; a worker only compares it for equality. */
@@ -58,6 +71,35 @@ struct fgq_threadpool {
     atomic_int_fast64_t next;  /* start of the next chunk to hand out */
 };
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* A poll bound: call spin_more(&s) once a poll; it returns 0 once SPIN_NS have passed since
+ * spin_start. */
+typedef struct {
+    int64_t t0;
+    int32_t polls;
+} spin_state;
+
+static spin_state spin_start(void)
+{
+    const spin_state s = { now_ns(), 0 };
+    return s;
+}
+
+static int spin_more(spin_state *s)
+{
+    SPIN_PAUSE();
+    if (++s->polls < SPIN_CHECK)
+        return 1;
+    s->polls = 0;
+    return now_ns() - s->t0 < SPIN_NS;
+}
+
 static uint64_t state_gen(uint64_t st)
 {
     return st >> STATE_GEN_SHIFT;
@@ -76,7 +118,7 @@ static void run_chunks(fgq_threadpool *p, fgq_task_fn fn, void *ctx, int64_t n, 
 /* Waits until the generation differs from `seen` or stop is set; returns it. */
 static uint64_t wait_for_job(fgq_threadpool *p, uint64_t seen)
 {
-    for (int i = 0; i < SPIN_ITERS; i++) {
+    for (spin_state sp = spin_start(); spin_more(&sp);) {
         const uint64_t g = state_gen(atomic_load_explicit(&p->state, memory_order_acquire));
         if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed))
             return g;
@@ -162,7 +204,7 @@ static void pool_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn 
 
     /* Every chunk is taken: no one may enter now; wait for those inside. */
     atomic_fetch_or_explicit(&p->state, STATE_CLOSED, memory_order_acq_rel);
-    for (int spun = 0; spun < SPIN_ITERS && job_busy(p); spun++) {
+    for (spin_state sp = spin_start(); job_busy(p) && spin_more(&sp);) {
     }
     if (job_busy(p)) {
         pthread_mutex_lock(&p->mu);
