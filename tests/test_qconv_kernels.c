@@ -568,6 +568,99 @@ static void test_dwtaps_twin(void)
     if (rows == 0)
         printf("  no all-taps depthwise function on this CPU\n");
 }
+/* The depthwise plane form (`plane`: a whole 2-D plane read straight from X, qconv_dwplane__avx512vbmi)
+ * of every row that has one against its twin fgq_qconv_dwplane_ref, memcmp over the plane and a
+ * guard past it: planes 1..70 wide and 1..20 high (one 16/32-output step, several, masked tails;
+ * rows past 64 bytes), kernels 1x1..7x7 and 1x9 / 9x1 / 3x5, strides 1..4 (the 16-output form
+ * where 32 do not fit a load), pads 0..4 on each side (left pads under the load's mask, taps
+ * rows wholly in the padding), padding wider than the plane, weights at the int8 ends, zero
+ * points at the ends of u8 and s8, the output stage's forms (biases past ±2^30, shifts
+ * -31..0). It declines a weight outside int8, a dilation or a left shift (shift > 0) and must
+ * then write nothing. */
+static void test_dwplane_twin(void)
+{
+    const uint32_t cpu = fgq_cpu_features();
+    int rows = 0;
+    for (size_t r = 0; fgq_qconv_dw_kernel_at(r) != NULL; r++) {
+        const fgq_qconv_dw_kernel *k = fgq_qconv_dw_kernel_at(r);
+        if (k->plane == NULL)
+            continue;
+        if ((k->needs & cpu) != k->needs) {
+            printf("  %s: plane form skipped, not on this CPU\n", k->name);
+            continue;
+        }
+        rows++;
+        enum { MAXX = 70 * 20, MAXY = (20 + 8 + 4) * (70 + 8 + 4) + 64, MAXK = 81 }; /* OH <= IH + pads, OW <= IW + pads */
+        static uint8_t x[MAXX], y1[MAXY], y2[MAXY];
+        int32_t e[MAXK], bias[3], req[6];
+        static const int32_t shapes[][2] = { { 1, 1 }, { 3, 3 }, { 5, 5 }, { 7, 7 }, { 1, 9 }, { 9, 1 },
+                                             { 3, 5 }, { 2, 2 }, { 1, 3 }, { 3, 1 }, { 4, 4 }, { 6, 2 } };
+        int bad = 0, taken = 0, declined = 0;
+        for (int it = 0; it < 4000; it++) {
+            fgq_qconv_dwplane_geom g;
+            const int32_t *sh = shapes[rnd() % (sizeof shapes / sizeof shapes[0])];
+            g.KH = sh[0];
+            g.KW = sh[1];
+            g.IH = rin(1, 20);
+            g.IW = it % 5 == 0 ? rin(60, 70) : rin(1, 40);
+            g.sh = rin(1, 3);
+            g.sw = it % 9 == 0 ? 4 : rin(1, 2);
+            g.dh = it % 31 == 0 ? 2 : 1;
+            g.dw = it % 37 == 0 ? 2 : 1;
+            g.pt = it % 11 == 0 ? rin(0, 8) : rin(0, 2);
+            g.pl = it % 13 == 0 ? rin(0, 8) : rin(0, 2);
+            const int64_t pb = rin(0, 4), pr = rin(0, 4);
+            const int64_t eh = (g.KH - 1) * g.dh + 1, ew = (g.KW - 1) * g.dw + 1;
+            if (g.IH + g.pt + pb < eh || g.IW + g.pl + pr < ew)
+                continue;
+            g.OH = (g.IH + g.pt + pb - eh) / g.sh + 1;
+            g.OW = (g.IW + g.pl + pr - ew) / g.sw + 1;
+            const int32_t x_s8 = rin(0, 1), edge = it % 7 == 0;
+            const int32_t zx = edge ? (x_s8 ? (rnd() % 2 ? -128 : 127) : (rnd() % 2 ? 0 : 255))
+                                    : (x_s8 ? rin(-128, 127) : rin(0, 255));
+            for (int64_t i = 0; i < g.IH * g.IW; i++)
+                x[i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
+            const int wide = it % 23 == 0;
+            for (int64_t t = 0; t < g.KH * g.KW; t++)
+                e[t] = edge ? (rnd() % 2 ? 127 : -128) : rin(-128, 127);
+            if (wide)
+                e[rin(0, (int32_t)(g.KH * g.KW - 1))] = rnd() % 2 ? 200 : -300;
+            const int bc = (int)(rnd() % 4);
+            bias[1] = bc == 0 ? INT32_MAX - rin(0, 1000) : bc == 1 ? INT32_MIN + rin(0, 1000) : rin(-500000, 500000);
+            req[2] = rnd() % 8 == 0 ? (int32_t)(1u << rin(0, 30)) : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+            req[3] = rnd() % 10 == 0 ? rin(1, 4) : rin(-31, 0);
+            fgq_qweights qw;
+            memset(&qw, 0, sizeof qw);
+            qw.rows = 3;
+            qw.dtype = FGQ_DT_S8;
+            qw.k = (int32_t)(g.KH * g.KW);
+            qw.mmax = 1;
+            qw.bias = rnd() % 5 == 0 ? NULL : bias;
+            qw.req = req;
+            const int y_s8 = rin(0, 1);
+            const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
+            const int32_t zy = rin(ylo, yhi), qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
+            const int32_t qmax = rnd() % 2 ? yhi : rin(qmin, yhi);
+            memset(y1, 0xa5, sizeof y1);
+            memset(y2, 0xa5, sizeof y2);
+            if (k->plane(y1, x, &g, e, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8)) {
+                taken++;
+                CHECK(fgq_qconv_dwplane_ref(y2, x, &g, e, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8) == 1);
+                bad += memcmp(y1, y2, sizeof y1) != 0; /* the guard past the plane too */
+            } else { /* declined: only for a dilation, a left shift or a weight outside int8; nothing written */
+                const int may = req[3] > 0 || wide || g.dh != 1 || g.dw != 1 || (g.sw == 4 && g.KW > 4);
+                declined++;
+                bad += !may || memcmp(y1, y2, sizeof y1) != 0;
+            }
+        }
+        CHECK_MSG(bad == 0, "%s: the plane form differs from its twin in %d of %d cases", k->name, bad,
+                  taken + declined);
+        CHECK_MSG(taken > 2500 && declined > 200, "%s: plane form took %d cases, declined %d", k->name, taken,
+                  declined);
+    }
+    if (rows == 0)
+        printf("  no depthwise plane form on this CPU\n");
+}
 
 int main(void)
 {
@@ -593,6 +686,7 @@ int main(void)
     RUN(test_qconv_random);
     RUN(test_depthwise_front_pad_d);
     RUN(test_dwtaps_twin);
+    RUN(test_dwplane_twin);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();
 }

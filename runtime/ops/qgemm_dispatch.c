@@ -167,19 +167,41 @@ int fgq_qconv_dwtaps_q_ref(uint8_t *y, const uint8_t *const *src, const int32_t 
     return 1;
 }
 
+int fgq_qconv_dwplane_ref(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e, int32_t zx,
+                          int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
+                          int y_s8)
+{
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int32_t s = 0;
+            for (int64_t kh = 0; kh < g->KH; kh++) {
+                const int64_t ih = oh * g->sh - g->pt + kh * g->dh;
+                if (ih < 0 || ih >= g->IH)
+                    continue;
+                for (int64_t kw = 0; kw < g->KW; kw++) {
+                    const int64_t iw = ow * g->sw - g->pl + kw * g->dw;
+                    if (iw >= 0 && iw < g->IW)
+                        s += e[kh * g->KW + kw] * (fgq_q_load(x, ih * g->IW + iw, x_s8) - zx);
+                }
+            }
+            fgq_q_store(y, oh * g->OW + ow, y_s8, fgq_qweights_output(qw, c, s, zy), qmin, qmax);
+        }
+    return 1;
+}
+
 /* The depthwise rows: first usable wins. The x86 rows ask the CPU; the Cortex-M DSP row is
  * chosen at compile time. No row under REF (QCONV then takes its GEMM or reference path). */
 static const fgq_qconv_dw_kernel qconv_dw_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
     { "qconv_dw_u8__avx512vbmi", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qconv_dwrow__avx2,
-      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vbmi },
+      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vbmi, fgq_qconv_dwplane__avx512vbmi },
     { "qconv_dw_u8__avx512vnni", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI, fgq_qconv_dwrow__avx2,
-      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vnni },
-    { "qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL },
+      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vnni, NULL },
+    { "qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL, NULL },
 #elif defined(__ARM_FEATURE_DSP)
-    { "qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, fgq_qconv_dwtaps__armdsp, NULL },
+    { "qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, fgq_qconv_dwtaps__armdsp, NULL, NULL },
 #endif
-    { NULL, 0, NULL, NULL, NULL },
+    { NULL, 0, NULL, NULL, NULL, NULL },
 };
 
 const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i)

@@ -154,6 +154,21 @@ int fgq_qconv_dwtaps_q_ref(uint8_t *y, const uint8_t *const *src, const int32_t 
 typedef int (*fgq_qconv_dwtaps_q_fn)(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                                      int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                      int32_t qmax, int y_s8);
+/* The geometry of one 2-D depthwise plane for the plane form (`plane` below). */
+typedef struct {
+    int64_t IH, IW, OH, OW, KH, KW, sh, sw, dh, dw, pt, pl; /* input, output, kernel; strides, dilations, pads */
+} fgq_qconv_dwplane_geom;
+/* Depthwise QCONV, one channel's whole 2-D plane straight from X (x: its IH·IW bytes; y: its
+ * OH·OW outputs): y[oh][ow] = the output (channel c's, fgq_qrequant_ref's) of Σ_{kh,kw}
+ * e[kh·KW + kw]·(x[oh·sh − pt + kh·dh][ow·sw − pl + kw·dw] − zx), taps outside X adding 0.
+ * Returns 1: the reference twin of a row's `plane`; a fast row's may return 0 instead, having
+ * written nothing, for a shape or channel it does not take (then: the phase form). */
+int fgq_qconv_dwplane_ref(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e, int32_t zx,
+                          int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
+                          int y_s8);
+typedef int (*fgq_qconv_dwplane_fn)(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e,
+                                    int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
+                                    int32_t qmax, int y_s8);
 /* A row of the depthwise table (qgemm_dispatch.c): x86 AVX-512 VBMI and VNNI (qconv_dwtaps__avx512vnni.c)
  * and AVX2 (qconv_dwrow__avx2.c, qconv_dwtaps__avx2.c); the Cortex-M DSP row in builds for that
  * extension (qconv_dwrow__armdsp.c). */
@@ -163,6 +178,7 @@ typedef struct {
     fgq_qconv_dwrow_fn row;       /* one tap along a run */
     fgq_qconv_dwtaps_fn taps;     /* every tap of a run at once; NULL: `row` tap by tap */
     fgq_qconv_dwtaps_q_fn taps_q; /* `taps` and the output stage in registers; NULL: none */
+    fgq_qconv_dwplane_fn plane;   /* a whole 2-D plane from X, the output stage in registers; NULL: none */
 } fgq_qconv_dw_kernel;
 /* The row the depthwise path runs with under preference `kernels` on CPU `cpu`; NULL under
  * FGQ_KERNELS_REF or when no row fits (QCONV then takes its GEMM or reference path). */
@@ -305,6 +321,10 @@ int fgq_qconv_dwtaps_q__avx512vnni(uint8_t *y, const uint8_t *const *src, const 
 int fgq_qconv_dwtaps_q__avx512vbmi(uint8_t *y, const uint8_t *const *src, const int32_t *e, int32_t nt, int64_t n,
                                    int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                    int32_t qmax, int y_s8);
+/* qconv_dwplane__avx512vbmi.c: the plane form, 2-D, dilation 1, s8-range weights. */
+int fgq_qconv_dwplane__avx512vbmi(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e,
+                                  int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
+                                  int32_t qmax, int y_s8);
 /* qadd__avx2.c: QADD without broadcasting, 8 elements a step through the 256-entry tables of
  * each input's rescaled codes (twin: fgq_qadd_run_ref); returns how many it did (n & ~7). */
 int64_t fgq_qadd_tables__avx2(const uint8_t *a, const uint8_t *b, int64_t n, uint8_t fa, uint8_t fb,
