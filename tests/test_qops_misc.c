@@ -123,6 +123,24 @@ static void mult_of(double real, int32_t *m, int32_t *s)
     }
 }
 
+/* Providers that cut an op's range finer than it asks, serially: every item a task of its own
+ * (split_for), or runs of 37 items (chunk37_for: not a multiple of any kernel's step). */
+static void split_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
+{
+    (void)impl;
+    (void)grain;
+    for (int64_t i = 0; i < n; i++)
+        fn(ctx, i, i + 1);
+}
+
+static void chunk37_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
+{
+    (void)impl;
+    (void)grain;
+    for (int64_t b = 0; b < n; b += 37)
+        fn(ctx, b, n - b < 37 ? n : b + 37);
+}
+
 /* ---- QADD ---------------------------------------------------------------------- */
 
 /* The elements of A [ad, rank ar] and B [bd, rank br] that output element i of Y [yd, rank]
@@ -353,7 +371,8 @@ static void test_qmul_random(void)
 /* QADD's table form (inputs not broadcast: residual adds, >= 256 elements) against its reference twin,
  * memcmp, on the fast paths this CPU has (AVX-512: the tables built and the elements run 16 a step,
  * a left shift handed to AVX2; AVX2: 8 a step; then the C tail), on AVX2 alone (the node's CPU
- * features masked) and on the C path alone (kernels ref), over u8/s8 mixes, zero points at the range
+ * features masked), on the C path alone (kernels ref) and cut into spans of 37 and of 1 element (the
+ * op splits its elements over threads), over u8/s8 mixes, zero points at the range
  * edges, left shifts, output shifts of 0 and -31 (every tenth case each), ReLU clamps and lengths
  * that are not multiples of 8 or 16. */
 static void test_qadd_table_twin(void)
@@ -395,8 +414,12 @@ static void test_qadd_table_twin(void)
         const fgq_tensor_view *o1[1] = { &v1 }, *o2[1] = { &v2 };
         fgq_error e;
         CHECK(op_check(&nd, in, &v1, &e) == FGQ_OK);
-        for (int ref = 0; ref < 3; ref++) { /* AUTO, REF, AUTO with AVX2 alone */
+        for (int ref = 0; ref < 5; ref++) { /* AUTO, REF, AUTO with AVX2 alone; AUTO in spans of 37, of 1 */
             fgq_parallel par = { NULL, 1, NULL, ref == 1 ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO };
+            if (ref >= 3) {
+                par.n_threads = 2;
+                par.parallel_for = ref == 3 ? chunk37_for : split_for;
+            }
             nd.v.par = &par;
             nd.v.cpu = ref == 2 ? FGQ_CPU_QUERIED | FGQ_CPU_AVX2 : 0;
             memset(y1, 0x5a, (size_t)n);
@@ -555,15 +578,6 @@ static void pool_set_node(tnode *nd, fgq_op op, const pool_shape *ps)
         nd->ip[FGQ_P_PAD_BEGIN + i] = (int32_t)ps->pb[j];
         nd->ip[FGQ_P_PAD_END + i] = (int32_t)ps->pe[j];
     }
-}
-
-/* A provider that runs every item as a task of its own (serially): the ops' task ranges. */
-static void split_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
-{
-    (void)impl;
-    (void)grain;
-    for (int64_t i = 0; i < n; i++)
-        fn(ctx, i, i + 1);
 }
 
 static void test_qpool_random(void)
@@ -732,6 +746,13 @@ static void test_qglobal_avgpool_random(void)
             bad += qget(y, p, ydt) != v;
         }
         CHECK_MSG(bad == 0, "global avgpool case %d: %d mismatches", it, bad);
+        /* the same bytes with the planes handed out one at a time (the op splits its planes over threads) */
+        uint8_t y1[8];
+        fgq_tensor_view y1v = qview(y1, ydt, rank, yd);
+        const fgq_parallel split = { NULL, 2, split_for, FGQ_KERNELS_AUTO };
+        nd.v.par = &split;
+        CHECK(op_check_run(&nd, in, &y1v) == FGQ_OK && memcmp(y, y1, (size_t)planes) == 0);
+        nd.v.par = NULL;
         cases++;
         bad_cases += bad != 0;
         free(x);
@@ -910,7 +931,7 @@ static void test_quantize(void)
         const int32_t z = rand_zero(ydt), even = it % 2;
         const int32_t qmin = rnd() % 4 == 0 ? z : lo, qmax = hi;
         const float s = it % 9 == 0 ? 1.0f : frand(0.001f, 0.5f);
-        const int64_t n = rint_in(1, 64);
+        const int64_t n = it % 5 == 0 ? rint_in(65, 300) : rint_in(1, 64);
         float *x = malloc(sizeof(float) * (size_t)n);
         uint8_t *y = malloc((size_t)n);
         for (int64_t i = 0; i < n; i++) {
@@ -928,8 +949,12 @@ static void test_quantize(void)
         /* every third case on the reference kernels: the scalar loop for every element (elsewhere
          * it takes only the AVX2 kernel's tail) */
         const fgq_parallel par_ref = { NULL, 1, NULL, FGQ_KERNELS_REF };
+        /* every third case from the second on in spans of 37 values (the op splits its values over threads) */
+        const fgq_parallel par_split = { NULL, 2, chunk37_for, FGQ_KERNELS_AUTO };
         if (it % 3 == 0)
             nd.v.par = &par_ref;
+        else if (it % 3 == 1)
+            nd.v.par = &par_split;
         const int64_t d[1] = { n };
         fgq_tensor_view xv = qview(x, FGQ_DT_F32, 1, d), yv = qview(y, ydt, 1, d);
         const fgq_tensor_view *in[1] = { &xv };

@@ -133,6 +133,40 @@ uint64_t fgq_qadd_scratch(const fgq_node_view *node, const fgq_tensor_view *cons
     return qadd_tables_apply(in, out) ? QADD_TABLE_BYTES : 0;
 }
 
+typedef struct {
+    const fgq_node_view *node;
+    const uint8_t *pa, *pb;
+    uint8_t *y;
+    const int32_t *ta, *tb; /* the inputs' tables */
+    uint8_t fa, fb;         /* 0x80 for s8 inputs: the table index */
+    int y_s8;
+} qadd_task;
+
+/* Elements [b, e) of the table form. */
+static void qadd_span(void *ctx, fgq_idx b, fgq_idx e)
+{
+    const qadd_task *t = (const qadd_task *)ctx;
+    const fgq_node_view *node = t->node;
+    const int32_t *ip = node->iparams;
+    const int32_t zy = ip[FGQ_QP_Y_ZERO], mult = ip[FGQ_QP_REQ_MULT], shift = ip[FGQ_QP_REQ_SHIFT];
+    const uint8_t *pa = t->pa + b, *pb = t->pb + b;
+    uint8_t *y = t->y + b;
+    const int64_t n = e - b;
+    int64_t i = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0)
+        i = fgq_qadd_tables__avx512(pa, pb, n, t->fa, t->fb, t->ta, t->tb, mult, shift, zy, ip[FGQ_QP_QMIN],
+                                    ip[FGQ_QP_QMAX], y);
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
+        i += fgq_qadd_tables__avx2(pa + i, pb + i, n - i, t->fa, t->fb, t->ta, t->tb, mult, shift, zy, ip[FGQ_QP_QMIN],
+                                   ip[FGQ_QP_QMAX], y + i, t->y_s8);
+#endif
+    for (; i < n; i++) {
+        const int64_t v = (int64_t)zy + fgq_requantize_s32(t->ta[pa[i] ^ t->fa] + t->tb[pb[i] ^ t->fb], mult, shift);
+        fgq_q_store(y, i, t->y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+    }
+}
+
 fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                         const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -161,22 +195,21 @@ fgq_status fgq_qadd_run(const fgq_node_view *node, const fgq_tensor_view *const 
             tb[c] = fgq_requantize_s32(((b_s8 ? c - 128 : c) - ip[FGQ_QP_ADD_B_ZERO]) * (1 << lsh),
                                        ip[FGQ_QP_ADD_B_MULT], ip[FGQ_QP_ADD_B_SHIFT]);
         }
-    const uint8_t *pa = (const uint8_t *)a->data, *pb = (const uint8_t *)b->data;
-    const uint8_t fa = a_s8 ? 0x80u : 0u, fb = b_s8 ? 0x80u : 0u;
-    const int32_t zy = ip[FGQ_QP_Y_ZERO], mult = ip[FGQ_QP_REQ_MULT], shift = ip[FGQ_QP_REQ_SHIFT];
-    int64_t i = 0;
-#if defined(__x86_64__) || defined(__i386__)
-    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX512VNNI) != 0)
-        i = fgq_qadd_tables__avx512(pa, pb, n, fa, fb, ta, tb, mult, shift, zy, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX],
-                                    (uint8_t *)y->data);
-    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
-        i += fgq_qadd_tables__avx2(pa + i, pb + i, n - i, fa, fb, ta, tb, mult, shift, zy, ip[FGQ_QP_QMIN],
-                                   ip[FGQ_QP_QMAX], (uint8_t *)y->data + i, y_s8);
-#endif
-    for (; i < n; i++) {
-        const int64_t v = (int64_t)zy + fgq_requantize_s32(ta[pa[i] ^ fa] + tb[pb[i] ^ fb], mult, shift);
-        fgq_q_store(y->data, i, y_s8, v, ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
-    }
+    const qadd_task t = {
+        .node = node,
+        .pa = (const uint8_t *)a->data,
+        .pb = (const uint8_t *)b->data,
+        .y = (uint8_t *)y->data,
+        .ta = ta,
+        .tb = tb,
+        .fa = a_s8 ? 0x80u : 0u,
+        .fb = b_s8 ? 0x80u : 0u,
+        .y_s8 = y_s8,
+    };
+    /* spans of 64+ elements over the threads (the tables are read-only now); one op a byte or so */
+    fgq_idx grain = fgq_parallel_grain(node->par, n, 1);
+    grain = grain < n ? (grain + 63) / 64 * 64 : n;
+    fgq_parallel_for(node->par, n, grain, qadd_span, (void *)&t);
     fgq_scratch_release(node, slot);
     return FGQ_OK;
 }

@@ -44,22 +44,29 @@ fgq_status fgq_quantize_check(const fgq_node_view *node, const fgq_tensor_view *
     return check_same_dims(node, in[0], out[0], err);
 }
 
-fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                            const fgq_tensor_view *const *out, fgq_error *err)
+typedef struct {
+    const fgq_node_view *node;
+    const fgq_tensor_view *x, *y;
+} quantize_task;
+
+/* Elements [b, e) of QUANTIZE. */
+static void quantize_span(void *ctx, fgq_idx b, fgq_idx e)
 {
-    (void)err;
-    const float *x = (const float *)in[0]->data;
-    const fgq_tensor_view *y = out[0];
+    const quantize_task *t = (const quantize_task *)ctx;
+    const fgq_node_view *node = t->node;
+    const fgq_tensor_view *y = t->y;
+    const float *x = (const float *)t->x->data + b;
     const int32_t *ip = node->iparams;
     const float s = node->fparams[FGQ_QPF_SCALE], z = (float)ip[FGQ_QP_Y_ZERO];
     const int32_t zi = ip[FGQ_QP_Y_ZERO], qmin = ip[FGQ_QP_QMIN], qmax = ip[FGQ_QP_QMAX];
     const float lo = (float)qmin, hi = (float)qmax;
     const int even = ip[FGQ_QP_ROUND] == 1, y_s8 = y->dtype == FGQ_DT_S8;
-    const fgq_idx n = fgq_ops_numel(y);
+    uint8_t *yd = (uint8_t *)y->data + b;
+    const fgq_idx n = e - b;
     fgq_idx i = 0;
 #if defined(__x86_64__) || defined(__i386__)
     if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
-        i = fgq_quantize_f32__avx2(x, n, s, z, lo, hi, even, y->data, y_s8);
+        i = fgq_quantize_f32__avx2(x, n, s, z, lo, hi, even, yd, y_s8);
 #endif
     /* y = clamp(round(x / s) + z, qmin, qmax), NaN -> qmin, computed with r = x / s clamped first to
      * [qmin − z − 1, qmax − z + 1] (NaN to the low end; qmin, qmax and z are the dtype's, checked):
@@ -77,11 +84,20 @@ fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *co
         int32_t q = fgq_round_small_f32(r, even) + zi;
 #endif
         q = q < qmin ? qmin : q > qmax ? qmax : q;
-        if (y_s8)
-            ((int8_t *)y->data)[i] = (int8_t)q;
-        else
-            ((uint8_t *)y->data)[i] = (uint8_t)q;
+        yd[i] = y_s8 ? (uint8_t)(int8_t)q : (uint8_t)q;
     }
+}
+
+fgq_status fgq_quantize_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    (void)err;
+    const quantize_task t = { node, in[0], out[0] };
+    const fgq_idx n = fgq_ops_numel(out[0]);
+    /* spans of 64+ values over the threads (a network's input: MobileNetV2's 150 K values, 86 us) */
+    fgq_idx grain = fgq_parallel_grain(node->par, n, 4);
+    grain = grain < n ? (grain + 63) / 64 * 64 : n;
+    fgq_parallel_for(node->par, n, grain, quantize_span, (void *)&t);
     return FGQ_OK;
 }
 

@@ -349,21 +349,46 @@ fgq_status fgq_qglobal_avgpool_check(const fgq_node_view *node, const fgq_tensor
     return fgq_ops_check_out_dims(node, out[0], x->rank, dims, err);
 }
 
+typedef struct {
+    const fgq_node_view *node;
+    const fgq_tensor_view *x, *y;
+    fgq_idx hw;
+} qgap_task;
+
+/* Planes [b, e) of the global average pool. */
+static void qgap_planes(void *ctx, fgq_idx b, fgq_idx e)
+{
+    const qgap_task *t = (const qgap_task *)ctx;
+    const int32_t *ip = t->node->iparams;
+    const int x_s8 = t->x->dtype == FGQ_DT_S8, y_s8 = t->y->dtype == FGQ_DT_S8;
+    const fgq_idx hw = t->hw;
+    for (fgq_idx p = b; p < e; p++) {
+        /* Σ (x − z_x) as Σ x − hw·z_x, wrapping as the sum of the differences does (the check bounds
+         * hw·255 within int32); the plain sum over bytes vectorises */
+        uint32_t s = 0;
+        if (x_s8) {
+            const int8_t *xp = (const int8_t *)t->x->data + p * hw;
+            for (fgq_idx i = 0; i < hw; i++)
+                s += (uint32_t)(int32_t)xp[i];
+        } else {
+            const uint8_t *xp = (const uint8_t *)t->x->data + p * hw;
+            for (fgq_idx i = 0; i < hw; i++)
+                s += xp[i];
+        }
+        s -= (uint32_t)hw * (uint32_t)ip[FGQ_QP_X_ZERO];
+        fgq_q_store(t->y->data, p, y_s8, avg_out(ip, (int32_t)s, hw), ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
+    }
+}
+
 fgq_status fgq_qglobal_avgpool_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                    const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_status st = fgq_qglobal_avgpool_check(node, in, out, err);
     if (st != FGQ_OK)
         return st;
-    const fgq_tensor_view *x = in[0], *y = out[0];
-    const int32_t *ip = node->iparams;
-    const int x_s8 = x->dtype == FGQ_DT_S8, y_s8 = y->dtype == FGQ_DT_S8;
-    const fgq_idx planes = x->dims[0] * x->dims[1], hw = fgq_ops_dims_prod(x->dims, 2, x->rank);
-    for (fgq_idx p = 0; p < planes; p++) {
-        int32_t s = 0;
-        for (fgq_idx i = 0; i < hw; i++)
-            s += fgq_q_load(x->data, p * hw + i, x_s8) - ip[FGQ_QP_X_ZERO];
-        fgq_q_store(y->data, p, y_s8, avg_out(ip, s, hw), ip[FGQ_QP_QMIN], ip[FGQ_QP_QMAX]);
-    }
+    const fgq_tensor_view *x = in[0];
+    const qgap_task t = { node, x, out[0], fgq_ops_dims_prod(x->dims, 2, x->rank) };
+    const fgq_idx planes = x->dims[0] * x->dims[1];
+    fgq_parallel_for(node->par, planes, fgq_parallel_grain(node->par, planes, t.hw), qgap_planes, (void *)&t);
     return FGQ_OK;
 }
