@@ -477,16 +477,22 @@ static void test_requant_random(void)
                     bad++;
                 }
             }
-            /* the rows form (QCONV's tiles): channels c0 .. c0 + nc − 1, a run of m positions each, dots
-             * ld apart, outputs ldy apart; against the reference a channel at a time */
-            const int64_t nc = rin(1, 6), m = rin(1, 11), ld = 11, ldy = 13;
+            /* the rows form (QCONV's tiles): channels c0 .. c0 + nc − 1 (past one block of 16 channels
+             * and its tail), a run of m positions each (past a 16-value step and its tail), dots ld
+             * apart (drawn from this case's dots), outputs ldy apart; against the reference a channel
+             * at a time */
+            enum { RC = 21, RM = 37, RLD = 39, RLDY = 41 };
+            static int32_t dr[RC * RLD];
+            for (int64_t q = 0; q < RC * RLD; q++)
+                dr[q] = dot[rnd() % N];
+            const int64_t nc = rin(1, RC), m = rin(1, RM), ld = RLD, ldy = RLDY;
             const int64_t cr = rin(0, (int32_t)(N - nc));
-            uint8_t yr_fast[6 * 13], yr_ref[6 * 13];
+            uint8_t yr_fast[RC * RLDY], yr_ref[RC * RLDY];
             memset(yr_fast, 0x5a, sizeof yr_fast);
             memset(yr_ref, 0x5a, sizeof yr_ref);
-            fgq_qgemm_kernel_requant_rows(k, &qw, cr, nc, dot, ld, m, zy, qmin, qmax, yr_fast, ldy, y_s8);
+            fgq_qgemm_kernel_requant_rows(k, &qw, cr, nc, dr, ld, m, zy, qmin, qmax, yr_fast, ldy, y_s8);
             for (int64_t j = 0; j < nc; j++)
-                fgq_qrequant_ref(&qw, cr + j, 0, dot + j * ld, m, zy, qmin, qmax, yr_ref + j * ldy, y_s8);
+                fgq_qrequant_ref(&qw, cr + j, 0, dr + j * ld, m, zy, qmin, qmax, yr_ref + j * ldy, y_s8);
             if (memcmp(yr_fast, yr_ref, sizeof yr_fast) != 0) {
                 fprintf(stderr, "  requant case %d: %s rows form differs\n", it, k->name);
                 bad++;
