@@ -287,7 +287,10 @@ typedef struct {
 #endif
     qconv_gemm_plan p;            /* tp, tiles: the packed kernels' when packed */
     fgq_idx csplit, cchunk;       /* a tile's output channels in csplit tasks of cchunk (a multiple of
-                                   * p.jb): more than one when tiles are fewer than the threads */
+                                   * p.jb): more than one when tiles are few (qconv_run_gemm) */
+    int cmajor;                   /* tasks channel chunk by channel chunk, each over every tile, and each
+                                   * slice decodes only its chunk's rows (else tile by tile, the group's
+                                   * rows decoded once a slice) */
 } qconv_task;
 
 /* Positions [p0, p0 + np) as rows of K bytes, from the group's channels at
@@ -411,7 +414,8 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
         fgq_qconv_amx_begin();
 #endif
     for (fgq_idx task = b; task < e; task++) {
-        const fgq_idx cs = task % t->csplit, rest = task / t->csplit;
+        const fgq_idx units = t->p.tiles * groups * t->x->dims[0];
+        const fgq_idx cs = t->cmajor ? task / units : task % t->csplit, rest = t->cmajor ? task % units : task / t->csplit;
         const fgq_idx tile = rest % t->p.tiles, grp = (rest / t->p.tiles) % groups, n = rest / (t->p.tiles * groups);
         const fgq_idx p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
         const fgq_idx jb0 = cs * t->cchunk, jb1 = jb0 + t->cchunk < mg ? jb0 + t->cchunk : mg;
@@ -442,31 +446,37 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
             /* the group's rows once a slice: decoded (multipliers folded in for the AMX and s8 VNNI kernels,
              * t->fold; codes for the grouped VNNI kernels), and the AMX kernel's constants */
 #if defined(__x86_64__)
+            /* the rows this slice decodes: the group's, or (cmajor) the chunk's, lo .. hi − 1 of the group */
+            const fgq_idx lo = t->cmajor ? jb0 : 0, hi = t->cmajor ? jb1 : mg;
             const fgq_qconv_amx_w aw = {
-                .rows = wrows != NULL ? wrows : qw->codes + grp * mg * qw->row_bytes,
+                .rows = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : qw->codes + (grp * mg + lo) * qw->row_bytes,
                 .stride = wrows != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
-                .lo = grp * mg,
-                .hi = grp * mg + mg,
+                .lo = grp * mg + lo,
+                .hi = grp * mg + hi,
                 .grp = ws + t->p.agrp,
             };
             const fgq_qweights folded = { .dtype = FGQ_DT_S8, .rows = mg, .k = K, .row_bytes = fgq_qconv_wrow_bytes(K),
                                           .group = K, .n_groups = 1, .n_alpha = 1, .mmax = 1, .codes = wrows };
 #endif
-            if (decoded != grp) {
+            const fgq_idx want = t->cmajor ? grp * t->csplit + cs : grp;
+            if (decoded != want) {
+#if defined(__x86_64__) || defined(__i386__)
+                uint8_t *wlo = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : NULL;
+#endif
                 if (wrows != NULL) {
 #if defined(__x86_64__)
                     if (t->amx || t->fold)
-                        fgq_qconv_fold_decode(qw, grp * mg, mg, wrows);
+                        fgq_qconv_fold_decode(qw, grp * mg + lo, hi - lo, wlo);
                     else
 #endif
-                        t->conv->decode(qw, grp * mg, mg, wrows);
+                        t->conv->decode(qw, grp * mg + lo, hi - lo, wlo);
                 }
 #if defined(__x86_64__)
                 if (t->amx) /* after the rows its sums read */
-                    fgq_qconv_amx_group(aw.rows, aw.stride, mg, K, wrows != NULL, t->x_s8 ? t->zx + 128 : t->zx,
+                    fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, wrows != NULL, t->x_s8 ? t->zx + 128 : t->zx,
                                         ws + t->p.agrp);
 #endif
-                decoded = grp;
+                decoded = want;
             }
             fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work); /* once for all blocks */
             for (fgq_idx jb = jb0; jb < jb1; jb += JB) {
@@ -988,12 +998,29 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     t.csplit = 1;
     if (threads > 1 && units < threads)
         t.csplit = (threads + units - 1) / units < blocks ? (threads + units - 1) / units : blocks;
+    /* Rows decoded once a slice (ternary, s4, grouped s8: t.p.wcache): split by tiles, every thread
+     * decodes the group's mg rows of K, the same work again; split by channel chunks (cmajor), every
+     * chunk packs the positions again, positions x K bytes. The smaller duplicate wins: chunks where
+     * mg > positions (ResNet-50's 14x14 and 7x7 layers: ternary:g64 at 2 threads 17.4 ms, hardly below
+     * one thread's 19.1, every thread decoding each layer's 1-2.4 MB of rows). A chunk keeps 16+ rows
+     * (the AMX kernel reads 16-row blocks inside its rows). */
+    t.cmajor = 0;
+    if (threads > 1 && t.packed && t.p.wcache && mg > t.p.positions && blocks >= 2) {
+        const fgq_idx cs = 2 * threads < blocks ? 2 * threads : blocks;
+        const fgq_idx cc = (blocks + cs - 1) / cs * t.p.jb;
+        if (mg - (mg - 1) / cc * cc >= 16) {
+            t.cmajor = 1;
+            t.csplit = cs;
+        }
+    }
     t.cchunk = (blocks + t.csplit - 1) / t.csplit * t.p.jb;
     t.csplit = (mg + t.cchunk - 1) / t.cchunk;
     const fgq_idx tasks = units * t.csplit;
-    fgq_parallel_for(node->par, tasks,
-                     fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(kern, (int64_t)t.p.tp * t.cchunk * K)), qconv_tiles,
-                     &t);
+    const int64_t tile_cost = fgq_qgemm_cost(kern, (int64_t)t.p.tp * t.cchunk * K);
+    /* cmajor: whole chunks a grain, so each slice decodes its chunk's rows once */
+    const fgq_idx grain = t.cmajor ? units * fgq_parallel_grain(node->par, t.csplit, tile_cost * units)
+                                   : fgq_parallel_grain(node->par, tasks, tile_cost);
+    fgq_parallel_for(node->par, tasks, grain, qconv_tiles, &t);
     return 1;
 }
 
