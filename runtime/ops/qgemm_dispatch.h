@@ -254,9 +254,11 @@ static inline int64_t fgq_qconv_wcache_bytes(int64_t K, int64_t rows)
 }
 /* The layouts whose rows decode to s8 with their multipliers folded in (fgq_qweights_fold_s8: the
  * AMX kernel, the s8 VNNI kernel) have no per-pair fallback, so their cache is larger: up to
- * FGQ_QCONV_FOLD_CACHE_BYTES (ResNet-18's ternary 3 x 3 x 256 layers: 600 KB; its 3 x 3 x 512 ones,
- * 2.4 MB, stay on the grouped kernels). x86-64 hosts; the figure is the x86-64 profile's. */
-enum { FGQ_QCONV_FOLD_CACHE_BYTES = 1 << 20 };
+ * FGQ_QCONV_FOLD_CACHE_BYTES, 4 MB, so that ResNet's ternary 3 x 3 x 512 layers (2.4 MB of rows) take
+ * the AMX / folded s8 kernels too (at 1 MB they ran the grouped VNNI kernels: ResNet-18
+ * ternary:g64 8.17 -> 7.29 ms at one thread, for 1.9 MB more scratch a thread). x86-64 hosts; the
+ * figure is the x86-64 profile's. */
+enum { FGQ_QCONV_FOLD_CACHE_BYTES = 1 << 22 };
 static inline int64_t fgq_qconv_fold_cache_bytes(int64_t K, int64_t rows)
 {
     const int64_t b = rows * fgq_qconv_wrow_bytes(K);
