@@ -72,7 +72,9 @@ FGQ_DWP_INLINE void dwp_row(int mode, int two, int32_t G, const dwp_taps *q, con
         for (int64_t kh = kh0; kh < kh1; kh++) {
             /* the address as an integer: base may be left of the row (those bytes are masked) */
             const uint8_t *src = (const uint8_t *)((uintptr_t)(x + (ih0 + kh) * g->IW) + (uintptr_t)base);
-            const __m512i v = _mm512_xor_si512(_mm512_mask_loadu_epi8(fill, m, src), flip);
+            /* inside the row (most steps): a plain load, one uop where the merging load takes two */
+            const __m512i raw = m == ~(__mmask64)0 ? _mm512_loadu_si512((const void *)src) : _mm512_mask_loadu_epi8(fill, m, src);
+            const __m512i v = _mm512_xor_si512(raw, flip);
             for (int32_t gi = 0; gi < G; gi++) {
                 a0 = _mm512_dpbusd_epi32(a0, _mm512_permutexvar_epi8(q->idx[0][gi], v), q->w[kh][gi]);
                 if (two)
