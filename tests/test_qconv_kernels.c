@@ -474,6 +474,36 @@ static void test_depthwise_front_pad_d(void)
     CHECK_MSG(bad == 0, "%d of 20 front-padded depthwise cases differ from the reference", bad);
 }
 
+/* A depthwise output stage for channel 1 of 3, drawn at random: biases near the int32 ends (the
+ * saturation) or within ±bias_range, multipliers from powers of two to 2^31, shifts -31..0 and,
+ * one in ten, > 0; M `mmax` over k taps; u8 or s8 outputs, zero point and clamps inside the dtype. */
+typedef struct {
+    int32_t bias[3], req[6];
+    fgq_qweights qw;
+    int y_s8;
+    int32_t zy, qmin, qmax;
+} dw_stage;
+
+static void dw_stage_draw(dw_stage *d, int32_t bias_range, int64_t k, int32_t mmax)
+{
+    memset(d, 0, sizeof *d);
+    const int bc = (int)(rnd() % 4);
+    d->bias[1] = bc == 0 ? INT32_MAX - rin(0, 1000) : bc == 1 ? INT32_MIN + rin(0, 1000) : rin(-bias_range, bias_range);
+    d->req[2] = rnd() % 8 == 0 ? (int32_t)(1u << rin(0, 30)) : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
+    d->req[3] = rnd() % 10 == 0 ? rin(1, 4) : rin(-31, 0);
+    d->qw.rows = 3;
+    d->qw.dtype = FGQ_DT_S8;
+    d->qw.k = k;
+    d->qw.mmax = mmax;
+    d->qw.bias = rnd() % 5 == 0 ? NULL : d->bias;
+    d->qw.req = d->req;
+    d->y_s8 = rin(0, 1);
+    const int32_t ylo = d->y_s8 ? -128 : 0, yhi = d->y_s8 ? 127 : 255;
+    d->zy = rin(ylo, yhi);
+    d->qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
+    d->qmax = rnd() % 2 ? yhi : rin(d->qmin, yhi);
+}
+
 /* The depthwise phase form's all-taps steps of every row of the depthwise table the CPU can run
  * (qconv_dwtaps__avx512vnni, __avx2; the AVX-512 VNNI and VBMI ones with the output stage in registers)
  * against their twins fgq_qconv_dwtaps_ref and fgq_qconv_dwtaps_q_ref, memcmp, the bytes past
@@ -498,7 +528,7 @@ static void test_dwtaps_twin(void)
         enum { NT = 40, N = 100 };
         static uint8_t x[NT][N + 8 + NT];
         const uint8_t *src[NT];
-        int32_t e[NT], a1[N + 1], a2[N + 1], bias[3], req[6];
+        int32_t e[NT], a1[N + 1], a2[N + 1];
         uint8_t y1[N + 1], y2[N + 1];
         int bad = 0, bad_q = 0, fused = 0, declined = 0;
         for (int it = 0; it < 3000; it++) {
@@ -530,30 +560,16 @@ static void test_dwtaps_twin(void)
             if (k->taps_q == NULL)
                 continue;
             /* channel 1 of 3; M 255 (so |m·code| <= 255·128 is within the layer's bound) */
-            const int bc = (int)(rnd() % 4);
-            bias[1] = bc == 0 ? INT32_MAX - rin(0, 1000) : bc == 1 ? INT32_MIN + rin(0, 1000) : rin(-5000000, 5000000);
-            req[2] = rnd() % 8 == 0 ? (int32_t)(1u << rin(0, 30)) : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
-            req[3] = rnd() % 10 == 0 ? rin(1, 4) : rin(-31, 0);
-            fgq_qweights qw;
-            memset(&qw, 0, sizeof qw);
-            qw.rows = 3;
-            qw.dtype = FGQ_DT_S8;
-            qw.k = nt > 0 ? nt : 1;
-            qw.mmax = 255;
-            qw.bias = rnd() % 5 == 0 ? NULL : bias;
-            qw.req = req;
-            const int y_s8 = rin(0, 1);
-            const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
-            const int32_t zy = rin(ylo, yhi), qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
-            const int32_t qmax = rnd() % 2 ? yhi : rin(qmin, yhi);
+            dw_stage d;
+            dw_stage_draw(&d, 5000000, nt > 0 ? nt : 1, 255);
             memset(y1, 0xa5, sizeof y1);
             memset(y2, 0xa5, sizeof y2);
-            if (k->taps_q(y1, src, e, nt, n, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8)) {
+            if (k->taps_q(y1, src, e, nt, n, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8)) {
                 fused++;
-                fgq_qconv_dwtaps_q_ref(y2, src, e, nt, n, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8);
+                fgq_qconv_dwtaps_q_ref(y2, src, e, nt, n, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8);
                 bad_q += memcmp(y1, y2, sizeof y1) != 0;
             } else { /* declined: only for a left shift or a weight outside int16, and nothing written */
-                int may = req[3] > 0;
+                int may = d.req[3] > 0;
                 for (int32_t t = 0; t < nt; t++)
                     may |= e[t] < INT16_MIN || e[t] > INT16_MAX;
                 declined++;
@@ -592,7 +608,7 @@ static void test_dwplane_twin(void)
         rows++;
         enum { MAXX = 70 * 20, MAXY = (20 + 8 + 4) * (70 + 8 + 4) + 64, MAXK = 81 }; /* OH <= IH + pads, OW <= IW + pads */
         static uint8_t x[MAXX], y1[MAXY], y2[MAXY];
-        int32_t e[MAXK], bias[3], req[6];
+        int32_t e[MAXK];
         static const int32_t shapes[][2] = { { 1, 1 }, { 3, 3 }, { 5, 5 }, { 7, 7 }, { 1, 9 }, { 9, 1 },
                                              { 3, 5 }, { 2, 2 }, { 1, 3 }, { 3, 1 }, { 4, 4 }, { 6, 2 } };
         int bad = 0, taken = 0, declined = 0;
@@ -625,30 +641,16 @@ static void test_dwplane_twin(void)
                 e[t] = edge ? (rnd() % 2 ? 127 : -128) : rin(-128, 127);
             if (wide)
                 e[rin(0, (int32_t)(g.KH * g.KW - 1))] = rnd() % 2 ? 200 : -300;
-            const int bc = (int)(rnd() % 4);
-            bias[1] = bc == 0 ? INT32_MAX - rin(0, 1000) : bc == 1 ? INT32_MIN + rin(0, 1000) : rin(-500000, 500000);
-            req[2] = rnd() % 8 == 0 ? (int32_t)(1u << rin(0, 30)) : (int32_t)((1u << 30) + (rnd() % (1u << 30)));
-            req[3] = rnd() % 10 == 0 ? rin(1, 4) : rin(-31, 0);
-            fgq_qweights qw;
-            memset(&qw, 0, sizeof qw);
-            qw.rows = 3;
-            qw.dtype = FGQ_DT_S8;
-            qw.k = (int32_t)(g.KH * g.KW);
-            qw.mmax = 1;
-            qw.bias = rnd() % 5 == 0 ? NULL : bias;
-            qw.req = req;
-            const int y_s8 = rin(0, 1);
-            const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
-            const int32_t zy = rin(ylo, yhi), qmin = rnd() % 2 ? ylo : rin(ylo, yhi);
-            const int32_t qmax = rnd() % 2 ? yhi : rin(qmin, yhi);
+            dw_stage d;
+            dw_stage_draw(&d, 500000, g.KH * g.KW, 1);
             memset(y1, 0xa5, sizeof y1);
             memset(y2, 0xa5, sizeof y2);
-            if (k->plane(y1, x, &g, e, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8)) {
+            if (k->plane(y1, x, &g, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8)) {
                 taken++;
-                CHECK(fgq_qconv_dwplane_ref(y2, x, &g, e, zx, x_s8, &qw, 1, zy, qmin, qmax, y_s8) == 1);
+                CHECK(fgq_qconv_dwplane_ref(y2, x, &g, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8) == 1);
                 bad += memcmp(y1, y2, sizeof y1) != 0; /* the guard past the plane too */
             } else { /* declined: only for a dilation, a left shift or a weight outside int8; nothing written */
-                const int may = req[3] > 0 || wide || g.dh != 1 || g.dw != 1 || (g.sw == 4 && g.KW > 4);
+                const int may = d.req[3] > 0 || wide || g.dh != 1 || g.dw != 1 || (g.sw == 4 && g.KW > 4);
                 declined++;
                 bad += !may || memcmp(y1, y2, sizeof y1) != 0;
             }
