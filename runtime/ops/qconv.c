@@ -407,7 +407,8 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
     const fgq_idx c_in = t->x->dims[1], cg = c_in / groups, plane = sp->in[0] * sp->in[1] * sp->in[2];
     fgq_idx built = -1; /* (n, grp) whose padded copy pbuf holds */
 #if defined(__x86_64__) || defined(__i386__)
-    fgq_idx decoded = -1; /* the group whose weight rows ws + t->p.wrows holds (t->p.wcache), or (AMX) constants */
+    fgq_idx decoded = -1; /* the group (cmajor: group·csplit + chunk) whose rows ws + t->p.wrows holds (t->p.wcache),
+                           * or (AMX) constants */
 #endif
 #if defined(__x86_64__)
     if (t->amx)
