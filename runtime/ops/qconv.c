@@ -446,9 +446,9 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
             uint8_t *wrows = t->p.wcache ? ws + t->p.wrows : NULL;
             /* the group's rows once a slice: decoded (multipliers folded in for the AMX and s8 VNNI kernels,
              * t->fold; codes for the grouped VNNI kernels), and the AMX kernel's constants */
-#if defined(__x86_64__)
             /* the rows this slice decodes: the group's, or (cmajor) the chunk's, lo .. hi − 1 of the group */
             const fgq_idx lo = t->cmajor ? jb0 : 0, hi = t->cmajor ? jb1 : mg;
+#if defined(__x86_64__)
             const fgq_qconv_amx_w aw = {
                 .rows = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : qw->codes + (grp * mg + lo) * qw->row_bytes,
                 .stride = wrows != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
@@ -461,9 +461,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
 #endif
             const fgq_idx want = t->cmajor ? grp * t->csplit + cs : grp;
             if (decoded != want) {
-#if defined(__x86_64__) || defined(__i386__)
                 uint8_t *wlo = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : NULL;
-#endif
                 if (wrows != NULL) {
 #if defined(__x86_64__)
                     if (t->amx || t->fold)
