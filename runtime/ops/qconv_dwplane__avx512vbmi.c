@@ -34,8 +34,10 @@
 
 enum { DWP_MAX_KH = 16, DWP_MAX_G = 4 };
 
+/* Weights as packed int32 (broadcast where used: a load each, no ALU work), so that the frame
+ * stays within check_freestanding's 2 KB stack limit (as vectors they took 4 KB). */
 typedef struct {
-    __m512i w[DWP_MAX_KH][DWP_MAX_G]; /* row kh's window g: its 4 weights in each lane, 0 past KW */
+    int32_t w[DWP_MAX_KH][DWP_MAX_G]; /* row kh's window g: its 4 weights, byte t for tap 4g + t, 0 past KW */
     __m512i idx[2][DWP_MAX_G];        /* window g's byte gather for outputs 0-15 and 16-31 */
     int32_t rowsum[DWP_MAX_KH];       /* Σ_kw e of row kh */
     int32_t G;
@@ -76,9 +78,10 @@ FGQ_DWP_INLINE void dwp_row(int mode, int two, int32_t G, const dwp_taps *q, con
             const __m512i raw = m == ~(__mmask64)0 ? _mm512_loadu_si512((const void *)src) : _mm512_mask_loadu_epi8(fill, m, src);
             const __m512i v = _mm512_xor_si512(raw, flip);
             for (int32_t gi = 0; gi < G; gi++) {
-                a0 = _mm512_dpbusd_epi32(a0, _mm512_permutexvar_epi8(q->idx[0][gi], v), q->w[kh][gi]);
+                const __m512i wv = _mm512_set1_epi32(q->w[kh][gi]);
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_permutexvar_epi8(q->idx[0][gi], v), wv);
                 if (two)
-                    a1 = _mm512_dpbusd_epi32(a1, _mm512_permutexvar_epi8(q->idx[1][gi], v), q->w[kh][gi]);
+                    a1 = _mm512_dpbusd_epi32(a1, _mm512_permutexvar_epi8(q->idx[1][gi], v), wv);
             }
         }
         const int64_t left = g->OW - ow0;
@@ -141,7 +144,7 @@ FGQ_DWP_FN int fgq_qconv_dwplane__avx512vbmi(uint8_t *y, const uint8_t *x, const
             uint32_t packed = 0;
             for (int32_t t = 0; t < 4 && 4 * gi + t < KW; t++)
                 packed |= (uint32_t)(uint8_t)(int8_t)e[kh * KW + 4 * gi + t] << (8 * t);
-            q.w[kh][gi] = _mm512_set1_epi32((int32_t)packed);
+            q.w[kh][gi] = (int32_t)packed;
         }
         for (int64_t kw = 0; kw < KW; kw++)
             s += (uint32_t)e[kh * KW + kw];
