@@ -73,20 +73,27 @@ static void ccase_free(ccase *c)
  * kernels' layers (s8, t2, s4, s3 or s2, per channel or symmetric groups of 32·j or one
  * group, 1-D/2-D, stride 1 or 2 along W, groups 1–2); 3: their pointwise layers (2-D 1 × 1,
  * stride 1, no padding before; padding after on a third: the plane's last tiles are not
- * inside X), planes of 1-144 positions (tails of every length). */
+ * inside X), planes of 1-144 positions (tails of every length); 4: packed 2-D layers of 1-3
+ * groups, batches of 1-3, 40-144 channels a group over 3x3-7x7 inputs (more channels than
+ * positions), decoded weight formats mostly (QCONV's channel-chunk split at two threads). */
 static void make_case(ccase *c, int it, int mode)
 {
     memset(c, 0, sizeof *c);
-    const int packed = mode >= 2;
-    c->ns = mode == 3 ? 2 : mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
-    c->n = rin(1, 2);
+    const int packed = mode >= 2, chunked = mode == 4;
+    c->ns = mode == 3 || chunked ? 2 : mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
+    c->n = chunked ? rin(1, 3) : rin(1, 2);
     const int gp = mode == 1 ? 0 : packed ? 1 + (int)(rnd() % 3) : (int)(rnd() % 4);
     /* one packed 2-D case in 25 deep: 3 x 3 over 170-520 channels, K 1530-4680 (the AMX kernel's
      * reach past the VNNI ones' 1536, and past its own 4608: im2col) on small planes */
     const int deep = mode == 2 && it % 25 == 7;
     const int64_t cg = deep ? rin(170, 520) : rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96),
                   mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
-    if (gp == 0) { /* depthwise */
+    if (chunked) { /* more channels a group than positions, 1-3 groups: the channel-chunk split at 2 threads */
+        static const int64_t mgs[6] = { 40, 48, 80, 100, 112, 144 }; /* last chunks of 8, 16, 16, 4, 16, 16 rows */
+        c->g = rin(1, 3);
+        c->c = c->g * rin(1, 64);
+        c->m = c->g * mgs[rnd() % 6];
+    } else if (gp == 0) { /* depthwise */
         c->g = c->c = c->m = rin(1, 24);
     } else {
         c->g = gp == 1 ? 2 : 1;
@@ -113,8 +120,8 @@ static void make_case(ccase *c, int it, int mode)
          * times runs pass the packing's per-tap table (FGQ_QCONV_PACK_TAP_RUNS) and it works per k */
         const int tall = it % 20 == 13;
         c->in[j] = wide ? (j == 2 ? (tall ? rin(2, 8) : rin(40, 150)) : (tall ? rin(8, 20) : rin(1, 8)))
-                   : deep ? rin(3, 7)
-                          : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
+                   : deep || chunked ? rin(3, 7)
+                                     : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
         if (c->in[j] + c->pb[j] + c->pe[j] < ext)
             c->in[j] = ext;
         c->out[j] = (c->in[j] + c->pb[j] + c->pe[j] - ext) / c->s[j] + 1;
@@ -138,7 +145,8 @@ static void make_case(ccase *c, int it, int mode)
 
     const int wc = (int)(rnd() % 8);
     static const fgq_dtype packed_dts[5] = { FGQ_DT_S8, FGQ_DT_T2, FGQ_DT_S4, FGQ_DT_S3, FGQ_DT_S2 };
-    c->wdt = packed ? packed_dts[(wc + rnd() % 5) % 5]
+    c->wdt = chunked ? packed_dts[rnd() % 5 == 0 ? 0 : 1 + (wc + rnd() % 4) % 4] /* decoded rows, mostly */
+             : packed ? packed_dts[(wc + rnd() % 5) % 5]
              : wc < 3  ? FGQ_DT_S8
              : wc < 5  ? FGQ_DT_T2
              : wc < 6  ? FGQ_DT_S4
@@ -162,7 +170,7 @@ static void make_case(ccase *c, int it, int mode)
                                                : 1;
     int64_t mm = INT32_MAX / (c->kk * cmax * (dx > 0 ? dx : 1));
     mm = mm > 255 ? 255 : mm;
-    c->has_gs = mm >= 1 && rnd() % 3 != 0;
+    c->has_gs = mm >= 1 && rnd() % (chunked ? 6 : 3) != 0;
     if (c->has_gs) {
         const int gsel = (int)(rnd() % 4);
         c->group = gsel < 2 || (packed && gsel == 2) ? 32 * rin(1, 4) : gsel == 2 ? rin(1, 20) : (int32_t)c->kk;
@@ -283,12 +291,14 @@ static fgq_status run_conv(const ccase *c, int32_t kernels, const fgq_parallel *
 }
 
 /* 1000 cases of every kind, then 1000 depthwise ones, 1000 for the packed
- * conv kernels and 1000 of their pointwise layers (their own paths). */
+ * conv kernels, 1000 of their pointwise layers (their own paths) and 1000 whose
+ * groups have more channels than positions (mode 4: at two threads, the split by
+ * channel chunks where the rows are decoded). */
 static void test_qconv_random(void)
 {
     int bad = 0, vnni = 0, other = 0, depthwise = 0, packed_s4 = 0, packed_s3 = 0, packed_s2 = 0, pointwise = 0,
         stride2 = 0, masked_runs = 0, amx_runs = 0, amx_layers = 0, amx_deep = 0, fold_layers = 0;
-    const int per_kind = fgq_test_cases(1000), n_cases = 4 * per_kind;
+    const int per_kind = fgq_test_cases(1000), n_cases = 5 * per_kind;
     /* AMX where the OS grants this process the tile state: every case once more with it, 1 and 2
      * threads (the kernels take their layouts; the others run as before) */
     const uint32_t amx = fgq_host_cpu_grants();
