@@ -414,8 +414,8 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
     if (t->amx)
         fgq_qconv_amx_begin();
 #endif
+    const fgq_idx units = t->p.tiles * groups * t->x->dims[0]; /* tasks per channel chunk */
     for (fgq_idx task = b; task < e; task++) {
-        const fgq_idx units = t->p.tiles * groups * t->x->dims[0];
         const fgq_idx cs = t->cmajor ? task / units : task % t->csplit, rest = t->cmajor ? task % units : task / t->csplit;
         const fgq_idx tile = rest % t->p.tiles, grp = (rest / t->p.tiles) % groups, n = rest / (t->p.tiles * groups);
         const fgq_idx p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
