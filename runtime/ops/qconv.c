@@ -414,9 +414,14 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
     if (t->amx)
         fgq_qconv_amx_begin();
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+    const int cmajor = t->cmajor;
+#else
+    const int cmajor = 0; /* the chunked split is the packed kernels' (qconv_run_gemm): no code for it here */
+#endif
     const fgq_idx units = t->p.tiles * groups * t->x->dims[0]; /* tasks per channel chunk */
     for (fgq_idx task = b; task < e; task++) {
-        const fgq_idx cs = t->cmajor ? task / units : task % t->csplit, rest = t->cmajor ? task % units : task / t->csplit;
+        const fgq_idx cs = cmajor ? task / units : task % t->csplit, rest = cmajor ? task % units : task / t->csplit;
         const fgq_idx tile = rest % t->p.tiles, grp = (rest / t->p.tiles) % groups, n = rest / (t->p.tiles * groups);
         const fgq_idx p0 = tile * tp, np = t->p.positions - p0 < tp ? t->p.positions - p0 : tp;
         const fgq_idx jb0 = cs * t->cchunk, jb1 = jb0 + t->cchunk < mg ? jb0 + t->cchunk : mg;
@@ -447,7 +452,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
             /* the group's rows once a slice: decoded (multipliers folded in for the AMX and s8 VNNI kernels,
              * t->fold; codes for the grouped VNNI kernels), and the AMX kernel's constants */
             /* the rows this slice decodes: the group's, or (cmajor) the chunk's, lo .. hi − 1 of the group */
-            const fgq_idx lo = t->cmajor ? jb0 : 0, hi = t->cmajor ? jb1 : mg;
+            const fgq_idx lo = cmajor ? jb0 : 0, hi = cmajor ? jb1 : mg;
 #if defined(__x86_64__)
             const fgq_qconv_amx_w aw = {
                 .rows = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : qw->codes + (grp * mg + lo) * qw->row_bytes,
@@ -459,7 +464,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
             const fgq_qweights folded = { .dtype = FGQ_DT_S8, .rows = mg, .k = K, .row_bytes = fgq_qconv_wrow_bytes(K),
                                           .group = K, .n_groups = 1, .n_alpha = 1, .mmax = 1, .codes = wrows };
 #endif
-            const fgq_idx want = t->cmajor ? grp * t->csplit + cs : grp;
+            const fgq_idx want = cmajor ? grp * t->csplit + cs : grp;
             if (decoded != want) {
                 uint8_t *wlo = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : NULL;
                 if (wrows != NULL) {
@@ -1004,6 +1009,7 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
      * one thread's 19.1, every thread decoding each layer's 1-2.4 MB of rows). A chunk keeps 16+ rows
      * (the AMX kernel reads 16-row blocks inside its rows). */
     t.cmajor = 0;
+#if defined(__x86_64__) || defined(__i386__) /* the packed kernels' paths: no code for it elsewhere (flash) */
     if (threads > 1 && t.packed && t.p.wcache && mg > t.p.positions && blocks >= 2) {
         const fgq_idx cs = 2 * threads < blocks ? 2 * threads : blocks;
         const fgq_idx cc = (blocks + cs - 1) / cs * t.p.jb;
@@ -1012,13 +1018,16 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
             t.csplit = cs;
         }
     }
+#endif
     t.cchunk = (blocks + t.csplit - 1) / t.csplit * t.p.jb;
     t.csplit = (mg + t.cchunk - 1) / t.cchunk;
     const fgq_idx tasks = units * t.csplit;
     const int64_t tile_cost = fgq_qgemm_cost(kern, (int64_t)t.p.tp * t.cchunk * K);
-    /* cmajor: whole chunks a grain, so each slice decodes its chunk's rows once */
-    const fgq_idx grain = t.cmajor ? units * fgq_parallel_grain(node->par, t.csplit, tile_cost * units)
-                                   : fgq_parallel_grain(node->par, tasks, tile_cost);
+    fgq_idx grain = fgq_parallel_grain(node->par, tasks, tile_cost);
+#if defined(__x86_64__) || defined(__i386__)
+    if (t.cmajor) /* whole chunks a grain, so each slice decodes its chunk's rows once */
+        grain = units * fgq_parallel_grain(node->par, t.csplit, tile_cost * units);
+#endif
     fgq_parallel_for(node->par, tasks, grain, qconv_tiles, &t);
     return 1;
 }
