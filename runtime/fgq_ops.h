@@ -364,7 +364,8 @@ typedef struct {
  * declares, per node, the bytes one thread needs (fgq_op_impl.scratch); the
  * caller passes n_scratch slices, one for each thread that may run the node's
  * work at once (par->n_threads, or 1). Each slice is a FGQ_SCRATCH_HEADER-byte
- * header (a busy flag, written by the op: the caller need not initialise it)
+ * header (a busy flag and a few words the op keeps between the calls of one
+ * run, written by the op: the caller need not initialise it)
  * then the op's bytes, 64-aligned. An op given less fails with FGQ_ERR_NOMEM
  * before it writes anything. fgq_model_run does all this from its arena. */
 #define FGQ_SCRATCH_HEADER 64u

@@ -18,11 +18,17 @@
  * Cortex-M figure is what the Cortex-M runtime computes is proved on the
  * emulated boards (tests/python/test_device.py). This build's profile matches the
  * kernels compiled in (the same #if conditions), and the x86-64 profile's every number
- * is at least every other profile's. */
+ * is at least every other profile's.
+ *
+ * The slices themselves (ops/ops_util.h), on a hand-made node of three: fgq_scratch_begin sets
+ * every memo word to -1 over garbage and frees every slice; a holder's memo words reach the
+ * next holder of the slice and no other; fgq_scratch_claim_for starts at the share of its first
+ * task and takes the next free slice when that one is held; begin needs 64-aligned slices. */
 #include "export/fgq_writer.h"
 #include "fgq_runtime.h"
 #include "fgq_test.h"
 #include "graph_build.h"
+#include "ops/ops_util.h"
 #include "ops/qgemm_dispatch.h"
 #include "passes/passes.h"
 #include "quant/quantize.h"
@@ -348,11 +354,60 @@ static void test_s4(void)
     check_policy("s4", g_pool);
 }
 
+static void test_slices(void)
+{
+    enum { NEED = 100, SLICES = 3 };
+    const uint64_t stride = fgq_scratch_stride(NEED);
+    uint8_t *buf = aligned_alloc(64, SLICES * stride);
+    if (buf == NULL)
+        return;
+    memset(buf, 0xA5, SLICES * stride);
+    fgq_node_view node = { .name = "n", .name_len = 1, .scratch = buf, .scratch_stride = stride, .n_scratch = SLICES };
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_scratch_begin(&node, NEED, &err) == FGQ_OK);
+    for (int32_t i = 0; i < SLICES; i++)
+        for (int32_t k = 0; k < FGQ_SCRATCH_MEMOS; k++)
+            CHECK(fgq_scratch_memo(&node, i)[k] == -1);
+    /* the share of task b of 9 over 3 slices: 0-2, 3-5, 6-8 */
+    int32_t slot = -1;
+    uint8_t *p = fgq_scratch_claim_for(&node, 4, 9, &slot);
+    CHECK(slot == 1 && p == buf + stride + FGQ_SCRATCH_HEADER);
+    fgq_scratch_memo(&node, slot)[2] = 77;
+    int32_t other = -1;
+    (void)fgq_scratch_claim_for(&node, 5, 9, &other); /* slice 1 held: the next free one */
+    CHECK(other == 2 && fgq_scratch_memo(&node, other)[2] == -1);
+    fgq_scratch_release(&node, slot);
+    int32_t again = -1;
+    (void)fgq_scratch_claim_for(&node, 3, 9, &again);
+    CHECK(again == 1 && fgq_scratch_memo(&node, again)[2] == 77); /* what the last holder left */
+    int32_t first = -1;
+    (void)fgq_scratch_claim_for(&node, 8, 9, &first); /* slices 1 and 2 held: wraps to 0 */
+    CHECK(first == 0);
+    int32_t last = -1;
+    fgq_scratch_release(&node, first);
+    fgq_scratch_release(&node, other);
+    (void)fgq_scratch_claim_for(&node, 8, 9, &last);
+    CHECK(last == 2);
+    int32_t zero = -1;
+    (void)fgq_scratch_claim_for(&node, 0, 9, &zero);
+    CHECK(zero == 0);
+    fgq_scratch_release(&node, zero);
+    fgq_scratch_release(&node, last);
+    fgq_scratch_release(&node, again);
+    CHECK(fgq_scratch_begin(&node, NEED, &err) == FGQ_OK); /* the next run: everything forgotten */
+    CHECK(fgq_scratch_memo(&node, 1)[2] == -1);
+    node.scratch = buf + 8; /* misaligned: refused, nothing written */
+    CHECK(fgq_scratch_begin(&node, NEED, &err) == FGQ_ERR_NOMEM);
+    free(buf);
+}
+
 int main(void)
 {
     fgq_error err;
     fgq_error_clear(&err);
     CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
+    RUN(test_slices);
     RUN(test_build_profile);
     RUN(test_x86_profile_bounds_all);
     RUN(test_s8);

@@ -193,10 +193,18 @@ fgq_status fgq_ops_read_spatial(const fgq_node_view *node, const fgq_tensor_view
 
 /* ---- scratch slices ------------------------------------------------------ */
 
-/* The busy flag at the head of slice i (the header is 64 bytes, the slice 64-aligned). */
+/* The busy flag at the head of slice i (the header is 64 bytes, the slice 64-aligned), then at
+ * byte 8 the memo words. */
 static atomic_int *scratch_flag(const fgq_node_view *node, int32_t i)
 {
     return (atomic_int *)(void *)((uint8_t *)node->scratch + (uint64_t)i * node->scratch_stride);
+}
+
+_Static_assert(8 + FGQ_SCRATCH_MEMOS * sizeof(int64_t) <= FGQ_SCRATCH_HEADER, "the memo words fit the header");
+
+int64_t *fgq_scratch_memo(const fgq_node_view *node, int32_t slot)
+{
+    return (int64_t *)(void *)((uint8_t *)node->scratch + (uint64_t)slot * node->scratch_stride + 8);
 }
 
 fgq_status fgq_scratch_begin(const fgq_node_view *node, uint64_t need, fgq_error *err)
@@ -210,23 +218,43 @@ fgq_status fgq_scratch_begin(const fgq_node_view *node, uint64_t need, fgq_error
                         FGQ_NODE_FMT "needs scratch slices of %llu bytes (64-aligned), has %ld of %llu at %p",
                         FGQ_NODE_ARGS(node), (unsigned long long)stride, (long)node->n_scratch,
                         (unsigned long long)node->scratch_stride, node->scratch);
-    for (int32_t i = 0; i < node->n_scratch; i++)
+    for (int32_t i = 0; i < node->n_scratch; i++) {
         atomic_init(scratch_flag(node, i), 0);
+        int64_t *memo = fgq_scratch_memo(node, i);
+        for (int32_t k = 0; k < FGQ_SCRATCH_MEMOS; k++)
+            memo[k] = -1;
+    }
     return FGQ_OK;
 }
 
-void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot)
+/* The first free slice from `first` on, wrapping. */
+static void *scratch_claim_from(const fgq_node_view *node, int32_t first, int32_t *slot)
 {
     *slot = 0;
     if (node->scratch == NULL || node->n_scratch < 1) /* fgq_scratch_begin refused it: not reached */
         return NULL;
     for (;;)
-        for (int32_t i = 0; i < node->n_scratch; i++)
+        for (int32_t k = 0, i = first; k < node->n_scratch; k++, i = i + 1 < node->n_scratch ? i + 1 : 0)
             if (atomic_load_explicit(scratch_flag(node, i), memory_order_relaxed) == 0 &&
                 atomic_exchange_explicit(scratch_flag(node, i), 1, memory_order_acquire) == 0) {
                 *slot = i;
                 return (uint8_t *)node->scratch + (uint64_t)i * node->scratch_stride + FGQ_SCRATCH_HEADER;
             }
+}
+
+void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot)
+{
+    return scratch_claim_from(node, 0, slot);
+}
+
+void *fgq_scratch_claim_for(const fgq_node_view *node, int64_t b, int64_t n, int32_t *slot)
+{
+    int32_t first = 0;
+    if (node->n_scratch > 1 && n > 0 && b > 0 && b < n) {
+        const int64_t per = n / node->n_scratch + (n % node->n_scratch != 0); /* a share's tasks, >= 1 */
+        first = (int32_t)(b / per); /* < n_scratch */
+    }
+    return scratch_claim_from(node, first, slot);
 }
 
 void fgq_scratch_release(const fgq_node_view *node, int32_t slot)

@@ -82,7 +82,24 @@ fgq_status fgq_ops_read_spatial(const fgq_node_view *node, const fgq_tensor_view
  * more, the extra ones wait for a slice (a holder never waits, so they get one). */
 fgq_status fgq_scratch_begin(const fgq_node_view *node, uint64_t need, fgq_error *err);
 void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot);
+/* The same, for a task function's call on tasks [b, ...) of n: the search starts at the slice of
+ * b's share (b·n_scratch/n), so that a provider that deals each thread a contiguous share of the
+ * tasks (tools/threadpool.c) sees each thread keep one slice: a slice the other core wrote last
+ * is read from that core's cache (EfficientNet-Lite1's pointwise layers at two threads: packed
+ * rows and dots in a slice that changed cores from call to call cost 1.5-2x their time). Any
+ * slice gives the same results. */
+void *fgq_scratch_claim_for(const fgq_node_view *node, int64_t b, int64_t n, int32_t *slot);
 void fgq_scratch_release(const fgq_node_view *node, int32_t slot);
+/* FGQ_SCRATCH_MEMOS words in the header of a claimed slice that its holders
+ * keep from one call of the task function to the next within one run of the
+ * op: what the slice's bytes hold (the weight rows a call decoded there, say),
+ * so a later call given the same slice need not build it again. A provider
+ * calls the function once per chunk, and chunks are small at two threads and
+ * more: work redone per call is redone per chunk. fgq_scratch_begin sets every
+ * word to -1; the claim (acquire) and release (release) order one holder's
+ * writes before the next holder's reads. */
+#define FGQ_SCRATCH_MEMOS 4
+int64_t *fgq_scratch_memo(const fgq_node_view *node, int32_t slot);
 
 /* 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: exp never overflows, and
  * small outputs keep their relative precision (Sigmoid, the LSTM/GRU gates). */

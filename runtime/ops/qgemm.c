@@ -168,7 +168,7 @@ static void qgemm_blocks(void *ctx, fgq_idx b, fgq_idx e)
     int32_t *block = NULL; /* [mb][QGEMM_JB] dots, then the kernel's work, for kern->gemm */
     uint8_t *work = NULL;
     if (t->kern->gemm != NULL) {
-        block = (int32_t *)fgq_scratch_claim(t->node, &slot);
+        block = (int32_t *)fgq_scratch_claim_for(t->node, b, t->j_blocks * ((t->m_rows + t->mb - 1) / t->mb), &slot);
         work = (uint8_t *)block + qgemm_dots_bytes(t->m_rows, t->mb);
     }
     for (fgq_idx task = b; task < e; task++) {
@@ -198,14 +198,16 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
     const fgq_qweights *qw = t->qw;
     const int64_t K = qw->k, N = qw->rows, rblocks = (t->m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS;
     int32_t slot;
-    uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
+    uint8_t *ws = (uint8_t *)fgq_scratch_claim_for(t->node, b, (N + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH * rblocks, &slot);
     int32_t *dot = (int32_t *)(void *)ws, *dott = dot + QGEMM_AMX_CH * QGEMM_AMX_ROWS;
     uint8_t *grp = (uint8_t *)(dott + QGEMM_AMX_CH * QGEMM_AMX_ROWS);
     uint8_t *work = grp + (QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW;
     uint8_t *dec = work + ((fgq_qconv_pack_work_bytes(K) + 63) & ~(int64_t)63); /* layout 2: the chunk's rows */
     const int decoded = qw->dtype != FGQ_DT_S8 || qw->has_gs;
     fgq_qconv_amx_w aw = { .rows = NULL };
-    int64_t cur = -1;
+    /* held: the chunk whose rows (dec) and constants (grp) the slice holds from an earlier call of this run
+     * (fgq_scratch_memo); cur: the chunk aw describes */
+    int64_t *memo = fgq_scratch_memo(t->node, slot), held = memo[0], cur = -1;
     fgq_qconv_amx_begin();
     for (int64_t task = b; task < e; task++) {
         const int64_t c = task / rblocks, r0 = (task % rblocks) * QGEMM_AMX_ROWS;
@@ -216,11 +218,15 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
             aw = (fgq_qconv_amx_w){ .rows = qw->codes + lo * qw->row_bytes, .stride = qw->row_bytes, .lo = lo, .hi = hi,
                                     .grp = grp };
             if (decoded) {
-                fgq_qconv_fold_decode(qw, lo, hi - lo, dec);
                 aw.rows = dec;
                 aw.stride = fgq_qconv_wrow_bytes(K);
             }
-            fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, decoded, t->a_s8 ? t->zx + 128 : t->zx, grp);
+            if (c != held) {
+                if (decoded)
+                    fgq_qconv_fold_decode(qw, lo, hi - lo, dec);
+                fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, decoded, t->a_s8 ? t->zx + 128 : t->zx, grp);
+                held = c;
+            }
             cur = c;
         }
         fgq_qgemm_u8s8_32x32c64__amx(&aw, t->a + r0 * K, K, nr, K, t->a_s8, j0, nb, dot, dott, QGEMM_AMX_CH, work);
@@ -232,6 +238,7 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
                              t->y + (r0 + r) * N + j0, t->y_s8);
     }
     fgq_qconv_amx_end();
+    memo[0] = held;
     fgq_scratch_release(t->node, slot);
 }
 #endif
