@@ -6,7 +6,10 @@
  * must be non-empty and at most `grain` long, over many thread counts, n
  * (0, 1, n < threads, grain > n, n not a multiple of grain) and grains.
  * Parallelism itself is checked by a task whose first chunk waits for the
- * second to start: only a second thread can make that happen.
+ * second to start: only a second thread can make that happen. The deal in
+ * shares: the caller runs chunk 0 (its share's first) whatever the workers
+ * do, and a thread stuck in its share's first chunk gets the rest of that
+ * share done by the others.
  */
 #include "fgq_test.h"
 #include "threadpool.h"
@@ -166,6 +169,59 @@ static void test_work_runs_on_two_threads(void)
     fgq_threadpool_destroy(pool);
 }
 
+/* Chunk 0 records its thread; every other chunk waits (up to 20 s) for chunk 0 to have
+ * started. A worker reaches share 0 only once its own share is taken, and a chunk of its share
+ * that it took waits for chunk 0: so chunk 0 runs on the caller. Then chunk 0 waits (up to 20 s)
+ * for every other chunk to finish: the chunks of the caller's share after chunk 0 can only be
+ * done by a worker taking them from that share. */
+typedef struct {
+    pthread_t caller, ran_0;
+    atomic_int started_0, done, all_done;
+    int64_t n;
+} share_ctx;
+
+static void share_task(void *ctx, fgq_idx begin, fgq_idx end)
+{
+    share_ctx *c = (share_ctx *)ctx;
+    for (int64_t i = begin; i < end; i++) {
+        const double t0 = now_s();
+        if (i == 0) {
+            c->ran_0 = pthread_self();
+            atomic_store(&c->started_0, 1);
+            while (atomic_load(&c->done) < c->n - 1 && now_s() - t0 < 20.0) {
+            }
+            atomic_store(&c->all_done, atomic_load(&c->done) == c->n - 1);
+            continue;
+        }
+        while (!atomic_load(&c->started_0) && now_s() - t0 < 20.0) {
+        }
+        atomic_fetch_add(&c->done, 1);
+    }
+}
+
+static void test_caller_runs_the_first_share(void)
+{
+    static const int32_t threads[] = { 2, 3 };
+    for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
+        fgq_threadpool *pool = NULL;
+        fgq_error err;
+        CHECK(fgq_threadpool_create(threads[t], &pool, &err) == FGQ_OK);
+        if (pool == NULL)
+            return;
+        for (int rep = 0; rep < 20; rep++) {
+            share_ctx c = { .caller = pthread_self(), .n = 4 * threads[t] + rep % 3 };
+            atomic_init(&c.started_0, 0);
+            atomic_init(&c.done, 0);
+            atomic_init(&c.all_done, 0);
+            fgq_parallel_for(fgq_threadpool_parallel(pool), c.n, 1, share_task, &c);
+            CHECK_MSG(pthread_equal(c.ran_0, c.caller), "chunk 0 ran on a worker (threads %d)", (int)threads[t]);
+            CHECK_MSG(atomic_load(&c.all_done) == 1, "the caller's share waited for the caller (threads %d)",
+                      (int)threads[t]);
+        }
+        fgq_threadpool_destroy(pool);
+    }
+}
+
 /* Two caller threads sharing one pool: calls are serialized, each still
  * covers its own range exactly once. */
 typedef struct {
@@ -222,6 +278,7 @@ int main(void)
     RUN(test_many_jobs_in_a_row);
     RUN(test_helper_without_pool);
     RUN(test_work_runs_on_two_threads);
+    RUN(test_caller_runs_the_first_share);
     RUN(test_shared_by_two_callers);
     RUN(test_bad_thread_counts);
     return FGQ_TEST_DONE();

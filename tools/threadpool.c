@@ -2,8 +2,15 @@
  *
  * One job at a time. The caller writes the job (fn, ctx, n, grain), then
  * publishes it by storing a new generation into `state` (release) and wakes
- * any sleeping worker; everyone, the caller included, takes chunks from the
- * atomic `next` until it passes n.
+ * any sleeping worker. The job's chunks are dealt in contiguous shares, one a
+ * thread (the caller is thread 0, worker i thread i + 1), each share with its
+ * own atomic cursor: a thread takes its own share's chunks in order, then
+ * what is left of the others' (so a late or slow thread's chunks still get
+ * done). Thread i thus runs the i-th part of every job whenever the threads
+ * keep pace, and ops that split along the same axis (positions, rows) find
+ * the data the previous op wrote on the same core: with one shared cursor
+ * the first chunk went to whichever thread came first, and EfficientNet-
+ * Lite1's pointwise layers read half their input from the other core.
  *
  * A worker may only touch a job it has *entered*: a CAS on `state` that
  * raises the active count while the generation is still the one it saw and
@@ -43,6 +50,16 @@
 #define SPIN_NS 2000000ll
 #define SPIN_CHECK 256
 
+/* A share's cursor, on a cache line of its own. */
+typedef struct {
+    _Alignas(64) atomic_int_fast64_t next;
+} share;
+
+typedef struct {
+    struct fgq_threadpool *pool;
+    int32_t index; /* thread index: 1 + the worker's */
+} worker_arg;
+
 /* state = generation << 33 | closed << 32 | active workers. The generation
  * wraps after 2^31 jobs; a worker only compares it for equality. */
 #define STATE_ACTIVE_MASK 0xFFFFFFFFull
@@ -67,8 +84,9 @@ struct fgq_threadpool {
      * workers only after entering. */
     fgq_task_fn fn;
     void *ctx;
-    int64_t n, grain;
-    atomic_int_fast64_t next;  /* start of the next chunk to hand out */
+    int64_t n, grain, chunks;
+    share *shares;             /* n_threads cursors: share t's next chunk (its end: share_end) */
+    worker_arg *args;          /* worker i's (the pool, i + 1) */
 };
 
 static int64_t now_ns(void)
@@ -105,13 +123,26 @@ static uint64_t state_gen(uint64_t st)
     return st >> STATE_GEN_SHIFT;
 }
 
-static void run_chunks(fgq_threadpool *p, fgq_task_fn fn, void *ctx, int64_t n, int64_t grain)
+/* The first chunk past share t of `chunks` over `threads`: shares differ by at most one chunk. */
+static int64_t share_end(int64_t chunks, int32_t threads, int32_t t)
 {
-    for (;;) {
-        const int64_t b = (int64_t)atomic_fetch_add_explicit(&p->next, grain, memory_order_relaxed);
-        if (b >= n)
-            return;
-        fn(ctx, b, n - b > grain ? b + grain : n);
+    return chunks / threads * (t + 1) + (chunks % threads < t + 1 ? chunks % threads : t + 1);
+}
+
+/* Thread `self`: its own share's chunks, then the others' (the next share first). */
+static void run_chunks(fgq_threadpool *p, int32_t self, fgq_task_fn fn, void *ctx, int64_t n, int64_t grain)
+{
+    const int32_t T = p->n_threads;
+    for (int32_t k = 0; k < T; k++) {
+        const int32_t t = (self + k) % T;
+        const int64_t end = share_end(p->chunks, T, t);
+        for (;;) {
+            const int64_t c = (int64_t)atomic_fetch_add_explicit(&p->shares[t].next, 1, memory_order_relaxed);
+            if (c >= end)
+                break;
+            const int64_t b = c * grain;
+            fn(ctx, b, n - b > grain ? b + grain : n);
+        }
     }
 }
 
@@ -148,7 +179,8 @@ static int enter_job(fgq_threadpool *p, uint64_t gen)
 
 static void *worker_main(void *arg)
 {
-    fgq_threadpool *p = (fgq_threadpool *)arg;
+    fgq_threadpool *p = ((worker_arg *)arg)->pool;
+    const int32_t self = ((worker_arg *)arg)->index;
     uint64_t seen = 0;
     for (;;) {
         seen = wait_for_job(p, seen);
@@ -156,7 +188,7 @@ static void *worker_main(void *arg)
             return NULL;
         if (!enter_job(p, seen))
             continue;
-        run_chunks(p, p->fn, p->ctx, p->n, p->grain);
+        run_chunks(p, self, p->fn, p->ctx, p->n, p->grain);
         const uint64_t before = atomic_fetch_sub_explicit(&p->state, 1, memory_order_acq_rel);
         if ((before & STATE_CLOSED) && (before & STATE_ACTIVE_MASK) == 1) {
             /* last one out of a closed job: wake the caller if it stopped polling */
@@ -192,7 +224,10 @@ static void pool_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn 
     p->ctx = ctx;
     p->n = n;
     p->grain = grain;
-    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    p->chunks = (n + grain - 1) / grain;
+    for (int32_t t = 0; t < p->n_threads; t++)
+        atomic_store_explicit(&p->shares[t].next, t > 0 ? share_end(p->chunks, p->n_threads, t - 1) : 0,
+                              memory_order_relaxed);
     p->generation = (p->generation + 1) & (STATE_ACTIVE_MASK >> 1);
     pthread_mutex_lock(&p->mu);
     atomic_store_explicit(&p->state, p->generation << STATE_GEN_SHIFT, memory_order_release);
@@ -200,7 +235,7 @@ static void pool_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn 
         pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
 
-    run_chunks(p, fn, ctx, n, grain);
+    run_chunks(p, 0, fn, ctx, n, grain);
 
     /* Every chunk is taken: no one may enter now; wait for those inside. */
     atomic_fetch_or_explicit(&p->state, STATE_CLOSED, memory_order_acq_rel);
@@ -234,6 +269,8 @@ static void pool_release(fgq_threadpool *p, int sync_ready)
         pthread_mutex_destroy(&p->submit);
     }
     free(p->workers);
+    free(p->args);
+    free(p->shares);
     free(p);
 }
 
@@ -253,13 +290,16 @@ fgq_status fgq_threadpool_create(int32_t n_threads, fgq_threadpool **out, fgq_er
     p->par.n_threads = n_threads;
     p->par.parallel_for = pool_parallel_for;
     p->owner = getpid();
-    atomic_init(&p->next, 0);
     atomic_init(&p->state, 0);
     atomic_init(&p->stop, 0);
-    if (n_threads > 1 && (p->workers = malloc((size_t)(n_threads - 1) * sizeof *p->workers)) == NULL) {
+    if (n_threads > 1 && ((p->workers = malloc((size_t)(n_threads - 1) * sizeof *p->workers)) == NULL ||
+                          (p->args = malloc((size_t)(n_threads - 1) * sizeof *p->args)) == NULL ||
+                          (p->shares = aligned_alloc(64, (size_t)n_threads * sizeof *p->shares)) == NULL)) {
         pool_release(p, 0);
         return fgq_fail(err, FGQ_ERR_NOMEM, "cannot allocate %ld worker records", (long)(n_threads - 1));
     }
+    for (int32_t t = 0; n_threads > 1 && t < n_threads; t++)
+        atomic_init(&p->shares[t].next, 0);
     int ok = pthread_mutex_init(&p->submit, NULL) == 0;
     if (ok && pthread_mutex_init(&p->mu, NULL) != 0) {
         pthread_mutex_destroy(&p->submit);
@@ -288,7 +328,8 @@ fgq_status fgq_threadpool_create(int32_t n_threads, fgq_threadpool **out, fgq_er
     if (have_attr)
         (void)pthread_attr_setstacksize(&attr, FGQ_THREADPOOL_STACK_BYTES);
     for (int32_t i = 0; i < n_threads - 1; i++) {
-        if (pthread_create(&p->workers[i], have_attr ? &attr : NULL, worker_main, p) != 0) {
+        p->args[i] = (worker_arg){ p, i + 1 };
+        if (pthread_create(&p->workers[i], have_attr ? &attr : NULL, worker_main, &p->args[i]) != 0) {
             if (have_attr)
                 pthread_attr_destroy(&attr);
             /* Keep the workers started so far counted so they are joined. */

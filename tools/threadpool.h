@@ -4,11 +4,16 @@
  * the runtime itself stays thread-free (DESIGN §7).
  *
  * A pool of n threads counts the caller: it starts n - 1 persistent workers
- * (none for n = 1). parallel_for(n_items, grain, fn, ctx) hands out chunks
- * [b, min(b + grain, n_items)) in increasing b from one atomic counter to the
- * caller and the workers, and returns when every chunk has run; each index is
- * covered exactly once. A call with a single chunk, or on a one-thread pool,
- * runs fn inline without waking anyone.
+ * (none for n = 1). parallel_for(n_items, grain, fn, ctx) runs chunks
+ * [b, min(b + grain, n_items)), b a multiple of grain, and returns when every
+ * chunk has run; each index is covered exactly once. The chunks are dealt in
+ * contiguous shares, the first to the caller and share i + 1 to worker i;
+ * each thread runs its own share in order, then takes what is left of the
+ * others' (so a thread that is late or slow delays no one). Ops that split
+ * the same axis the same way (positions, say) thus find on their core what
+ * the op before wrote there, and keep one scratch slice a thread
+ * (fgq_scratch_claim_for). A call with a single chunk, or on a one-thread
+ * pool, runs fn inline without waking anyone.
  *
  * Concurrency: parallel_for calls on one pool from several threads are
  * serialized (a mutex), so sharing a pool is safe but not concurrent; fn must
