@@ -373,8 +373,8 @@ static void test_qmul_random(void)
  * a left shift handed to AVX2; AVX2: 8 a step; then the C tail), on AVX2 alone (the node's CPU
  * features masked), on the C path alone (kernels ref) and cut into spans of 37 and of 1 element (the
  * op splits its elements over threads), over u8/s8 mixes, zero points at the range
- * edges, left shifts, output shifts of 0 and -31 (every tenth case each), ReLU clamps and lengths
- * that are not multiples of 8 or 16. */
+ * edges, left shifts, output shifts of 0 and -31 (every tenth case each), the inputs' shifts 0 or
+ * right in every mix (every third case), ReLU clamps and lengths that are not multiples of 8 or 16. */
 static void test_qadd_table_twin(void)
 {
     int bad = 0, cases = 0;
@@ -401,6 +401,12 @@ static void test_qadd_table_twin(void)
         mult_of(sa / twice_max, &nd.ip[FGQ_QP_ADD_A_MULT], &nd.ip[FGQ_QP_ADD_A_SHIFT]);
         mult_of(sb / twice_max, &nd.ip[FGQ_QP_ADD_B_MULT], &nd.ip[FGQ_QP_ADD_B_SHIFT]);
         mult_of(twice_max / ((double)(1 << lsh) * sy), &nd.ip[FGQ_QP_REQ_MULT], &nd.ip[FGQ_QP_REQ_SHIFT]);
+        if (it % 3 == 2) { /* the inputs' own shifts drawn too: both zero, both right, either */
+            nd.ip[FGQ_QP_ADD_A_MULT] = (1 << 30) + (int32_t)(rnd() % (1u << 30));
+            nd.ip[FGQ_QP_ADD_B_MULT] = (1 << 30) + (int32_t)(rnd() % (1u << 30));
+            nd.ip[FGQ_QP_ADD_A_SHIFT] = (it / 3) % 2 == 0 ? 0 : -(int32_t)(rnd() % 13);
+            nd.ip[FGQ_QP_ADD_B_SHIFT] = (it / 6) % 2 == 0 ? 0 : -(int32_t)(rnd() % 13);
+        }
         if (it % 10 == 1) { /* no rounding shift: the output stage's other variant */
             nd.ip[FGQ_QP_REQ_MULT] = (1 << 30) + (int32_t)(rnd() % (1u << 29));
             nd.ip[FGQ_QP_REQ_SHIFT] = 0;
