@@ -247,15 +247,20 @@ void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot)
     return scratch_claim_from(node, 0, slot);
 }
 
+#if FGQ_OPS_THREADED
 void *fgq_scratch_claim_for(const fgq_node_view *node, int64_t b, int64_t n, int32_t *slot)
 {
     int32_t first = 0;
-    if (node->n_scratch > 1 && n > 0 && b > 0 && b < n) {
-        const int64_t per = n / node->n_scratch + (n % node->n_scratch != 0); /* a share's tasks, >= 1 */
-        first = (int32_t)(b / per); /* < n_scratch */
+    /* a hint only: 32-bit arithmetic (one instruction on the M-profile cores, no library call), and
+     * past 2^32 tasks the first slice */
+    if (node->n_scratch > 1 && b > 0 && b < n && n <= (int64_t)UINT32_MAX) {
+        const uint32_t ns = (uint32_t)node->n_scratch, n32 = (uint32_t)n;
+        const uint32_t per = n32 / ns + (n32 % ns != 0); /* a share's tasks, >= 1 */
+        first = (int32_t)((uint32_t)b / per);            /* < n_scratch */
     }
     return scratch_claim_from(node, first, slot);
 }
+#endif
 
 void fgq_scratch_release(const fgq_node_view *node, int32_t slot)
 {

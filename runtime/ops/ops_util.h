@@ -88,7 +88,21 @@ void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot);
  * is read from that core's cache (EfficientNet-Lite1's pointwise layers at two threads: packed
  * rows and dots in a slice that changed cores from call to call cost 1.5-2x their time). Any
  * slice gives the same results. */
+/* Cores that run ops under a thread pool (application processors). Elsewhere (M-profile firmware:
+ * one thread, one slice) claim_for is claim, and QCONV keeps nothing in the memo words: 260 bytes of
+ * flash that could never pay. */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+#define FGQ_OPS_THREADED 1
 void *fgq_scratch_claim_for(const fgq_node_view *node, int64_t b, int64_t n, int32_t *slot);
+#else
+#define FGQ_OPS_THREADED 0
+static inline void *fgq_scratch_claim_for(const fgq_node_view *node, int64_t b, int64_t n, int32_t *slot)
+{
+    (void)b;
+    (void)n;
+    return fgq_scratch_claim(node, slot);
+}
+#endif
 void fgq_scratch_release(const fgq_node_view *node, int32_t slot);
 /* FGQ_SCRATCH_MEMOS words in the header of a claimed slice that its holders
  * keep from one call of the task function to the next within one run of the

@@ -409,8 +409,8 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
      * chunk, four chunks a thread, and started empty each call the slice decoded every row again per
      * chunk (EfficientNet-Lite1's 15x15 pointwise layers: the AMX constants of all 480 rows took 8.7 %
      * of a two-thread run, 1.7 % at one thread; the layers ran no faster at two) */
-    int64_t *memo = fgq_scratch_memo(t->node, slot);
-    fgq_idx built = memo[0]; /* (n, grp) whose padded copy pbuf holds */
+    int64_t *memo = FGQ_OPS_THREADED ? fgq_scratch_memo(t->node, slot) : NULL;
+    fgq_idx built = FGQ_OPS_THREADED ? memo[0] : -1; /* (n, grp) whose padded copy pbuf holds */
 #if defined(__x86_64__) || defined(__i386__)
     fgq_idx decoded = memo[1]; /* the group (cmajor: group·csplit + chunk) whose rows ws + t->p.wrows holds
                                 * (t->p.wcache), or (AMX) constants */
@@ -525,7 +525,9 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
     if (t->amx)
         fgq_qconv_amx_end();
 #endif
+#if FGQ_OPS_THREADED
     memo[0] = built;
+#endif
 #if defined(__x86_64__) || defined(__i386__)
     memo[1] = decoded;
 #endif
