@@ -75,20 +75,29 @@ static void ccase_free(ccase *c)
  * stride 1, no padding before; padding after on a third: the plane's last tiles are not
  * inside X), planes of 1-144 positions (tails of every length); 4: packed 2-D layers of 1-3
  * groups, batches of 1-3, 40-144 channels a group over 3x3-7x7 inputs (more channels than
- * positions), decoded weight formats mostly (QCONV's channel-chunk split at two threads). */
+ * positions), decoded weight formats mostly (QCONV's channel-chunk split at two threads); a third
+ * of them one image and one group, 36-64 positions and 160-272 channels (the chunks over tiles
+ * packed once, at one thread too). */
 static void make_case(ccase *c, int it, int mode)
 {
     memset(c, 0, sizeof *c);
     const int packed = mode >= 2, chunked = mode == 4;
     c->ns = mode == 3 || chunked ? 2 : mode == 2 ? (it % 4 == 0 ? 1 : 2) : it % 9 == 0 ? 3 : it % 4 == 0 ? 1 : 2;
-    c->n = chunked ? rin(1, 3) : rin(1, 2);
+    c->n = chunked && it % 3 != 0 ? rin(1, 3) : chunked ? 1 : rin(1, 2);
     const int gp = mode == 1 ? 0 : packed ? 1 + (int)(rnd() % 3) : (int)(rnd() % 4);
     /* one packed 2-D case in 25 deep: 3 x 3 over 170-520 channels, K 1530-4680 (the AMX kernel's
      * reach past the VNNI ones' 1536, and past its own 4608: im2col) on small planes */
     const int deep = mode == 2 && it % 25 == 7;
     const int64_t cg = deep ? rin(170, 520) : rnd() % 3 == 0 ? rin(1, 8) : rin(1, 96),
                   mg = rnd() % 4 == 0 ? rin(65, 140) : rin(1, 40);
-    if (chunked) { /* more channels a group than positions, 1-3 groups: the channel-chunk split at 2 threads */
+    const int single = chunked && it % 3 == 0;
+    if (single) { /* one image, one group, two tiles of positions and over twice as many channels: the
+                   * chunks run over tiles packed once (QCONV's pcache), at one thread too */
+        static const int64_t mgs[4] = { 160, 200, 256, 272 };
+        c->g = 1;
+        c->c = rin(8, 64);
+        c->m = mgs[rnd() % 4];
+    } else if (chunked) { /* more channels a group than positions, 1-3 groups: the channel-chunk split at 2 threads */
         static const int64_t mgs[6] = { 40, 48, 80, 100, 112, 144 }; /* last chunks of 8, 16, 16, 4, 16, 16 rows */
         c->g = rin(1, 3);
         c->c = c->g * rin(1, 64);
@@ -120,6 +129,7 @@ static void make_case(ccase *c, int it, int mode)
          * times runs pass the packing's per-tap table (FGQ_QCONV_PACK_TAP_RUNS) and it works per k */
         const int tall = it % 20 == 13;
         c->in[j] = wide ? (j == 2 ? (tall ? rin(2, 8) : rin(40, 150)) : (tall ? rin(8, 20) : rin(1, 8)))
+                   : single          ? rin(6, 8)
                    : deep || chunked ? rin(3, 7)
                                      : rin(1, c->ns == 3 ? 4 : c->ns == 1 ? 40 : 11);
         if (c->in[j] + c->pb[j] + c->pe[j] < ext)

@@ -166,6 +166,10 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
 
 static uint64_t qconv_align64(int64_t x) { return ((uint64_t)x + 63u) & ~(uint64_t)63u; }
 
+/* The decoded rows of one channel chunk where QCONV splits by chunks with its tiles packed once
+ * (qconv_run_gemm): small enough to stay in a core's L2 while every tile runs over them. */
+#define QCONV_CHUNK_BYTES ((int64_t)256 << 10)
+
 /* The GEMM path's tiling and its slice layout, from the node's shapes and
  * the target alone: the scratch declared at load and the run agree by
  * construction. */
@@ -180,6 +184,7 @@ typedef struct {
     int fold;                     /* x86-64, packable: rows decoded to s8, multipliers folded in, for the s8 VNNI
                                    * kernel (fgq_qweights_fold_s8; GS or not s8; in the row cache) */
     uint64_t buf, pbuf, dot, dot_t, gwork, work, wrows, agrp, bytes; /* offsets in the slice; its size */
+    uint64_t wrows_bytes;         /* the row cache's bytes (wcache) */
 } qconv_gemm_plan;
 
 /* 0 when the GEMM path cannot apply (K past the tile budget). */
@@ -264,7 +269,8 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     (void)decoded_s8;
 #endif
     p->wrows = off;
-    off += p->wcache ? qconv_align64(cache) : 0;
+    p->wrows_bytes = p->wcache ? qconv_align64(cache) : 0;
+    off += p->wrows_bytes;
     p->agrp = off; /* AMX: the group's rows' constants (fgq_qconv_amx_group) */
     off += p->amx ? qconv_align64(mg * FGQ_QCONV_AMX_GROUP_ROW) : 0;
     p->bytes = off;
@@ -289,8 +295,11 @@ typedef struct {
     fgq_idx csplit, cchunk;       /* a tile's output channels in csplit tasks of cchunk (a multiple of
                                    * p.jb): more than one when tiles are few (qconv_run_gemm) */
     int cmajor;                   /* tasks channel chunk by channel chunk, each over every tile, and each
-                                   * slice decodes only its chunk's rows (else tile by tile, the group's
-                                   * rows decoded once a slice) */
+                                   * slice decodes only its chunk's rows, at the row cache's start (else
+                                   * tile by tile, the group's rows decoded once a slice) */
+    int pcache;                   /* cmajor: every tile's packed taps kept in the row cache after the
+                                   * chunk's rows (pc_off, pc_stride apart), packed once a slice */
+    uint64_t pc_off, pc_stride;
 } qconv_task;
 
 /* Positions [p0, p0 + np) as rows of K bytes, from the group's channels at
@@ -414,6 +423,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
 #if defined(__x86_64__) || defined(__i386__)
     fgq_idx decoded = memo[1]; /* the group (cmajor: group·csplit + chunk) whose rows ws + t->p.wrows holds
                                 * (t->p.wcache), or (AMX) constants */
+    fgq_idx packed = memo[2];  /* pcache: the (n, grp) whose tiles are packed there */
 #endif
 #if defined(__x86_64__)
     if (t->amx)
@@ -453,26 +463,28 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
                 .dw = sp->dilation[2],
                 .K = K,
             };
-            uint8_t *wrows = t->p.wcache ? ws + t->p.wrows : NULL;
-            /* the group's rows once a slice: decoded (multipliers folded in for the AMX and s8 VNNI kernels,
-             * t->fold; codes for the grouped VNNI kernels), and the AMX kernel's constants */
-            /* the rows this slice decodes: the group's, or (cmajor) the chunk's, lo .. hi − 1 of the group */
+            /* the rows this slice decodes: the group's, or (cmajor) the chunk's, lo .. hi − 1 of the group;
+             * wlo: where row lo is (cmajor: at the cache's start, so that a chunk's rows stay in the core's
+             * cache instead of spreading over the whole group's room) */
             const fgq_idx lo = cmajor ? jb0 : 0, hi = cmajor ? jb1 : mg;
+            uint8_t *wlo = t->p.wcache ? ws + t->p.wrows : NULL;
 #if defined(__x86_64__)
             const fgq_qconv_amx_w aw = {
-                .rows = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : qw->codes + (grp * mg + lo) * qw->row_bytes,
-                .stride = wrows != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
+                .rows = wlo != NULL ? wlo : qw->codes + (grp * mg + lo) * qw->row_bytes,
+                .stride = wlo != NULL ? fgq_qconv_wrow_bytes(K) : qw->row_bytes,
                 .lo = grp * mg + lo,
                 .hi = grp * mg + hi,
                 .grp = ws + t->p.agrp,
             };
-            const fgq_qweights folded = { .dtype = FGQ_DT_S8, .rows = mg, .k = K, .row_bytes = fgq_qconv_wrow_bytes(K),
-                                          .group = K, .n_groups = 1, .n_alpha = 1, .mmax = 1, .codes = wrows };
+            const fgq_qweights folded = { .dtype = FGQ_DT_S8, .rows = hi - lo, .k = K,
+                                          .row_bytes = fgq_qconv_wrow_bytes(K), .group = K, .n_groups = 1,
+                                          .n_alpha = 1, .mmax = 1, .codes = wlo };
 #endif
+            /* the group's rows once a slice: decoded (multipliers folded in for the AMX and s8 VNNI kernels,
+             * t->fold; codes for the grouped VNNI kernels), and the AMX kernel's constants */
             const fgq_idx want = cmajor ? grp * t->csplit + cs : grp;
             if (decoded != want) {
-                uint8_t *wlo = wrows != NULL ? wrows + lo * fgq_qconv_wrow_bytes(K) : NULL;
-                if (wrows != NULL) {
+                if (wlo != NULL) {
 #if defined(__x86_64__)
                     if (t->amx || t->fold)
                         fgq_qconv_fold_decode(qw, grp * mg + lo, hi - lo, wlo);
@@ -482,24 +494,36 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
                 }
 #if defined(__x86_64__)
                 if (t->amx) /* after the rows its sums read */
-                    fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, wrows != NULL, t->x_s8 ? t->zx + 128 : t->zx,
+                    fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, wlo != NULL, t->x_s8 ? t->zx + 128 : t->zx,
                                         ws + t->p.agrp);
 #endif
                 decoded = want;
             }
-            fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, ws + t->p.work); /* once for all blocks */
+            /* the tile's packed taps: once for all its blocks, or (pcache) every tile of (n, grp) once a slice */
+            uint8_t *work = ws + t->p.work;
+            if (t->pcache) {
+                uint8_t *pc = ws + t->p.wrows + t->pc_off;
+                work = pc + tile * t->pc_stride;
+                if (packed != rest / t->p.tiles) {
+                    for (fgq_idx tt = 0; tt < t->p.tiles; tt++) {
+                        const fgq_idx q0 = tt * tp, nq = t->p.positions - q0 < tp ? t->p.positions - q0 : tp;
+                        fgq_qconv_pack_a__avx512vnni(&src, q0, nq, t->x_s8, t->zx, pc + tt * t->pc_stride);
+                    }
+                    packed = rest / t->p.tiles;
+                }
+            } else
+                fgq_qconv_pack_a__avx512vnni(&src, p0, np, t->x_s8, t->zx, work);
             for (fgq_idx jb = jb0; jb < jb1; jb += JB) {
                 const fgq_idx j0 = grp * mg + jb, nb = jb1 - jb < JB ? jb1 - jb : JB;
 #if defined(__x86_64__)
                 if (t->amx)
-                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, np, dot, ws + t->p.work);
+                    fgq_qconv_u8s8_32x32c64__amx(&aw, K, j0, nb, np, dot, work);
                 else if (t->fold)
-                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, &folded, jb, nb, p0, np, t->x_s8, t->zx, dot,
-                                                      ws + t->p.work);
+                    fgq_qconv_u8s8_4x32c4__avx512vnni(&src, &folded, jb - lo, nb, p0, np, t->x_s8, t->zx, dot, work);
                 else
 #endif
-                    t->conv->run(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, ws + t->p.work,
-                                 wrows != NULL ? wrows + jb * fgq_qconv_wrow_bytes(K) : NULL);
+                    t->conv->run(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, work,
+                                 wlo != NULL ? wlo + (jb - lo) * fgq_qconv_wrow_bytes(K) : NULL);
                 fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
                                               t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions,
                                               t->y_s8);
@@ -530,6 +554,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
 #endif
 #if defined(__x86_64__) || defined(__i386__)
     memo[1] = decoded;
+    memo[2] = packed;
 #endif
     fgq_scratch_release(t->node, slot);
 }
@@ -1019,14 +1044,32 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
      * mg > positions (ResNet-50's 14x14 and 7x7 layers: ternary:g64 at 2 threads 17.4 ms, hardly below
      * one thread's 19.1, every thread decoding each layer's 1-2.4 MB of rows). A chunk keeps 16+ rows
      * (the AMX kernel reads 16-row blocks inside its rows). */
+    /* At any thread count, where the image's (and group's) packed tiles fit the row cache beside one
+     * chunk's rows (pcache), chunks of at most QCONV_CHUNK_BYTES of decoded rows, each decoded at the
+     * cache's start and run over every tile packed once: the decoded rows stay in the core's cache
+     * instead of going out to memory and back (ResNet's 7x7 3x3x512 ternary layers: 2.4 MB of rows
+     * decoded per inference, then read again for the second tile). */
     t.cmajor = 0;
+    t.pcache = 0;
 #if defined(__x86_64__) || defined(__i386__) /* the packed kernels' paths: no code for it elsewhere (flash) */
-    if (threads > 1 && t.packed && t.p.wcache && mg > t.p.positions && blocks >= 2) {
-        const fgq_idx cs = 2 * threads < blocks ? 2 * threads : blocks;
-        const fgq_idx cc = (blocks + cs - 1) / cs * t.p.jb;
-        if (mg - (mg - 1) / cc * cc >= 16) {
+    if (t.packed && t.p.wcache && mg > t.p.positions && blocks >= 2) {
+        const int64_t rb = fgq_qconv_wrow_bytes(K), pwb = (int64_t)qconv_align64(fgq_qconv_pack_work_bytes(K));
+        const fgq_idx per = QCONV_CHUNK_BYTES / rb / t.p.jb > 1 ? QCONV_CHUNK_BYTES / rb / t.p.jb : 1; /* blocks */
+        fgq_idx cs = (blocks + per - 1) / per > 2 * threads ? (blocks + per - 1) / per : 2 * threads;
+        cs = cs < blocks ? cs : blocks;
+        fgq_idx cc = (blocks + cs - 1) / cs * t.p.jb;
+        const int pc = x->dims[0] * s->geom.groups == 1 &&
+                       qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) <= t.p.wrows_bytes;
+        if (!pc) { /* two threads and more: chunks to share out, each packing its tiles again */
+            cs = 2 * threads < blocks ? 2 * threads : blocks;
+            cc = (blocks + cs - 1) / cs * t.p.jb;
+        }
+        if (mg - (mg - 1) / cc * cc >= 16 && (pc || threads > 1)) {
             t.cmajor = 1;
             t.csplit = cs;
+            t.pcache = pc;
+            t.pc_off = qconv_align64(cc * rb);
+            t.pc_stride = (uint64_t)pwb;
         }
     }
 #endif
