@@ -25,6 +25,7 @@
  * The packed t2/s4/s3/s2 layers take both weight paths: rows decoded once per
  * group into QCONV's scratch (most), and per channel pair where a group's
  * rows pass FGQ_QCONV_WCACHE_BYTES (wide and deep layers: a few dozen plans).
+ * The ternary rows' 64-codes-a-step decode (AVX-512 VBMI) against its twin, byte for byte.
  * Skips (passes) where the CPU has no optimized kernel.
  */
 #include "test_ops_common.h"
@@ -684,6 +685,54 @@ static void test_dwplane_twin(void)
         printf("  no depthwise plane form on this CPU\n");
 }
 
+/* The 64-codes-a-step ternary decode against its twin fgq_qconv_fold_decode, byte for byte over whole
+ * rows (codes, the zeros to ⌈K/4⌉·4, C): K from 1 to 4700 (every tail, and ResNet's 4608), groups of
+ * 64, 128, 192 and one over the row, one or two multipliers a group, multipliers up to and past the
+ * cap mmax, rows holding the invalid code 3 and codes past K in the last byte (they decode to 0). */
+static void test_fold_t2_twin(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    const uint32_t need = FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI;
+    if ((fgq_cpu_features() & need) != need) {
+        printf("  fold_decode_t2__avx512vbmi: skipped, not on this CPU\n");
+        return;
+    }
+    int bad = 0, cases = 0;
+    for (int it = 0; it < 300; it++) {
+        const int64_t K = it < 20 ? 1 + it * 3 : it % 7 == 0 ? 4608 : rin(1, 4700), rows = rin(1, 9);
+        static const int64_t groups[] = { 64, 128, 192, 1 << 20 };
+        const int64_t G = groups[it % 4] < K ? groups[it % 4] : K;
+        const int32_t n_alpha = 1 + (it / 4) % 2, mmax = it % 5 == 0 ? rin(1, 127) : 127;
+        fgq_qweights qw = { .dtype = FGQ_DT_T2, .rows = rows, .k = K, .row_bytes = (K + 3) / 4, .group = G,
+                            .n_groups = (K + G - 1) / G, .n_alpha = n_alpha, .mmax = mmax, .has_gs = 1 };
+        uint8_t *codes = malloc((size_t)(rows * qw.row_bytes)), *gs = malloc((size_t)(rows * qw.n_groups * n_alpha));
+        for (int64_t i = 0; i < rows * qw.row_bytes; i++)
+            codes[i] = (uint8_t)rnd(); /* 3s and bits past K included */
+        for (int64_t i = 0; i < rows * qw.n_groups * n_alpha; i++)
+            gs[i] = (uint8_t)rin(1, 127);
+        qw.codes = codes;
+        qw.gs = gs;
+        const int64_t rb = fgq_qconv_wrow_bytes(K), bytes = rows * rb;
+        uint8_t *a = malloc((size_t)bytes), *b = malloc((size_t)bytes);
+        memset(a, 0x5a, (size_t)bytes);
+        memset(b, 0xa5, (size_t)bytes);
+        CHECK(fgq_qconv_fold_t2_fits(&qw));
+        fgq_qconv_fold_decode(&qw, 0, rows, a);
+        fgq_qconv_fold_decode_t2__avx512vbmi(&qw, 0, rows, b);
+        for (int64_t i = 0; i < rows; i++) /* each row's bytes up to its C (the rest is the row's slack) */
+            bad += memcmp(a + i * rb, b + i * rb, (size_t)((K + 3) / 4 * 4 + 4)) != 0;
+        cases += (int)rows;
+        free(codes);
+        free(gs);
+        free(a);
+        free(b);
+    }
+    CHECK_MSG(bad == 0, "the 64-a-step ternary decode differs from its twin in %d of %d rows", bad, cases);
+    fgq_qweights s8 = { .dtype = FGQ_DT_S8, .has_gs = 1, .group = 64, .k = 128 }, g32 = { .dtype = FGQ_DT_T2, .has_gs = 1, .group = 32, .k = 128 };
+    CHECK(!fgq_qconv_fold_t2_fits(&s8) && !fgq_qconv_fold_t2_fits(&g32));
+#endif
+}
+
 int main(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -709,6 +758,7 @@ int main(void)
     RUN(test_depthwise_front_pad_d);
     RUN(test_dwtaps_twin);
     RUN(test_dwplane_twin);
+    RUN(test_fold_t2_twin);
     fgq_threadpool_destroy(pool2);
     return FGQ_TEST_DONE();
 }

@@ -288,6 +288,7 @@ typedef struct {
     int packed;                   /* the packed VNNI conv kernels instead of im2col + GEMM */
     int amx;                      /* packed, on the AMX kernel */
     int fold;                     /* packed, on the s8 VNNI kernel over rows decoded with their multipliers */
+    int t2vbmi;                   /* amx or fold, ternary rows decoded 64 codes a step (AVX-512 VBMI) */
 #if defined(__x86_64__) || defined(__i386__)
     const fgq_qconv_kernel *conv; /* the packed kernel, when packed */
 #endif
@@ -486,7 +487,9 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
             if (decoded != want) {
                 if (wlo != NULL) {
 #if defined(__x86_64__)
-                    if (t->amx || t->fold)
+                    if (t->t2vbmi)
+                        fgq_qconv_fold_decode_t2__avx512vbmi(qw, grp * mg + lo, hi - lo, wlo);
+                    else if (t->amx || t->fold)
                         fgq_qconv_fold_decode(qw, grp * mg + lo, hi - lo, wlo);
                     else
 #endif
@@ -1022,6 +1025,7 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
      * channels a pass where the grouped kernel does 2 (and group layouts it does not take, groups of 4) */
     t.fold = !t.amx && t.p.fold && t.p.wcache && (cpu & FGQ_CPU_AVX512VNNI) != 0 && s2_ok;
     t.packed = t.packed || t.amx || t.fold;
+    t.t2vbmi = (t.amx || t.fold) && (cpu & FGQ_CPU_AVX512VBMI) != 0 && fgq_qconv_fold_t2_fits(&s->qw);
 #endif
     if (t.packed) {
         t.p.padded = 0;

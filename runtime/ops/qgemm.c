@@ -204,6 +204,7 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
     uint8_t *work = grp + (QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW;
     uint8_t *dec = work + ((fgq_qconv_pack_work_bytes(K) + 63) & ~(int64_t)63); /* layout 2: the chunk's rows */
     const int decoded = qw->dtype != FGQ_DT_S8 || qw->has_gs;
+    const int t2vbmi = (fgq_node_cpu(t->node) & FGQ_CPU_AVX512VBMI) != 0 && fgq_qconv_fold_t2_fits(qw);
     fgq_qconv_amx_w aw = { .rows = NULL };
     /* held: the chunk whose rows (dec) and constants (grp) the slice holds from an earlier call of this run
      * (fgq_scratch_memo); cur: the chunk aw describes */
@@ -222,7 +223,9 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
                 aw.stride = fgq_qconv_wrow_bytes(K);
             }
             if (c != held) {
-                if (decoded)
+                if (decoded && t2vbmi)
+                    fgq_qconv_fold_decode_t2__avx512vbmi(qw, lo, hi - lo, dec);
+                else if (decoded)
                     fgq_qconv_fold_decode(qw, lo, hi - lo, dec);
                 fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, decoded, t->a_s8 ? t->zx + 128 : t->zx, grp);
                 held = c;

@@ -450,6 +450,11 @@ typedef struct {
  * int32 Σ_k w right after its ⌈K/4⌉·4 bytes (zero past K); for layouts fgq_qweights_fold_s8
  * other than s8 without GS (read in place). */
 void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
+/* qconv_fold_t2__avx512vbmi.c: the same rows for ternary weights with group multipliers in groups of
+ * 64·j codes or one group over the row (fgq_qconv_fold_t2_fits, on every target), 64 codes a step;
+ * needs AVX-512 VBMI beside VNNI. */
+int fgq_qconv_fold_t2_fits(const fgq_qweights *qw);
+void fgq_qconv_fold_decode_t2__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 /* The constants of n weight rows (`stride` apart, K bytes each; c_inline: each row's Σ w follows
  * its ⌈K/4⌉·4 bytes, as fgq_qconv_fold_decode writes it, else summed here) that the kernel starts
  * from, FGQ_QCONV_AMX_GROUP_ROW bytes a row into grp: n rows of 16 int32 −zx'·Σ w (the C tiles'
