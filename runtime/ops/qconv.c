@@ -262,8 +262,18 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
      * VNNI kernel: fgq_qconv_fold_cache_bytes) */
 #if defined(__x86_64__) || defined(__i386__)
     const int decodes = (conv != NULL && conv->decode != NULL) || p->fold || (amx && (s->qw.dtype != FGQ_DT_S8 || s->qw.has_gs));
-    const int64_t cache = decoded_s8 && (p->fold || p->amx) ? fgq_qconv_fold_cache_bytes(K, mg) : fgq_qconv_wcache_bytes(K, mg);
+    int64_t cache = decoded_s8 && (p->fold || p->amx) ? fgq_qconv_fold_cache_bytes(K, mg) : fgq_qconv_wcache_bytes(K, mg);
     p->wcache = p->packable && decodes && cache > 0;
+    /* room for qconv_run_gemm's pcache (one image, one group, more channels than positions): one
+     * block's rows beside every tile packed, where that passes the group's rows (ResNet's 14x14
+     * 3x3x256 layers: 303 KB of rows, 346 KB so; without it two threads packed each tile twice) */
+    if (p->wcache && decoded_s8 && (p->fold || p->amx) && x->dims[0] * s->geom.groups == 1 && mg > p->positions) {
+        const int64_t pcache = (int64_t)qconv_align64(p->jb * fgq_qconv_wrow_bytes(K)) +
+                               (p->positions + FGQ_QCONV_PACK_TP - 1) / FGQ_QCONV_PACK_TP *
+                                   (int64_t)qconv_align64(fgq_qconv_pack_work_bytes(K));
+        if (pcache > cache && pcache <= FGQ_QCONV_FOLD_CACHE_BYTES)
+            cache = pcache;
+    }
 #else
     const int64_t cache = 0;
     (void)decoded_s8;
@@ -1062,6 +1072,11 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         fgq_idx cs = (blocks + per - 1) / per > 2 * threads ? (blocks + per - 1) / per : 2 * threads;
         cs = cs < blocks ? cs : blocks;
         fgq_idx cc = (blocks + cs - 1) / cs * t.p.jb;
+        /* smaller chunks until one fits beside the packed tiles (the plan made room for one block) */
+        while (cs < blocks && qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) > t.p.wrows_bytes) {
+            cs++;
+            cc = (blocks + cs - 1) / cs * t.p.jb;
+        }
         const int pc = x->dims[0] * s->geom.groups == 1 &&
                        qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) <= t.p.wrows_bytes;
         if (!pc) { /* two threads and more: chunks to share out, each packing its tiles again */
