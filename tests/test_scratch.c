@@ -23,7 +23,8 @@
  * The slices themselves (ops/ops_util.h), on a hand-made node of three: fgq_scratch_begin sets
  * every memo word to -1 over garbage and frees every slice; a holder's memo words reach the
  * next holder of the slice and no other; fgq_scratch_claim_for starts at the share of its first
- * task and takes the next free slice when that one is held; begin needs 64-aligned slices. */
+ * task (shares as the pool deals them, the first n mod n_scratch one longer) and takes the next
+ * free slice when that one is held; begin needs 64-aligned slices. */
 #include "export/fgq_writer.h"
 #include "fgq_runtime.h"
 #include "fgq_test.h"
@@ -395,6 +396,18 @@ static void test_slices(void)
     fgq_scratch_release(&node, zero);
     fgq_scratch_release(&node, last);
     fgq_scratch_release(&node, again);
+    /* 7 tasks over 3: the pool's shares 0-2, 3-4, 5-6 (the first n mod 3 one longer) */
+    static const int32_t share7[7] = { 0, 0, 0, 1, 1, 2, 2 };
+    for (int64_t b = 0; b < 7; b++) {
+        int32_t s7 = -1;
+        (void)fgq_scratch_claim_for(&node, b, 7, &s7);
+        CHECK_MSG(s7 == share7[b], "task %d of 7: slice %d, want %d", (int)b, (int)s7, (int)share7[b]);
+        fgq_scratch_release(&node, s7);
+    }
+    int32_t s2 = -1;
+    (void)fgq_scratch_claim_for(&node, 1, 2, &s2); /* fewer tasks than slices: one a share */
+    CHECK(s2 == 1);
+    fgq_scratch_release(&node, s2);
     CHECK(fgq_scratch_begin(&node, NEED, &err) == FGQ_OK); /* the next run: everything forgotten */
     CHECK(fgq_scratch_memo(&node, 1)[2] == -1);
     node.scratch = buf + 8; /* misaligned: refused, nothing written */

@@ -254,9 +254,11 @@ void *fgq_scratch_claim_for(const fgq_node_view *node, int64_t b, int64_t n, int
     /* a hint only: 32-bit arithmetic (one instruction on the M-profile cores, no library call), and
      * past 2^32 tasks the first slice */
     if (node->n_scratch > 1 && b > 0 && b < n && n <= (int64_t)UINT32_MAX) {
-        const uint32_t ns = (uint32_t)node->n_scratch, n32 = (uint32_t)n;
-        const uint32_t per = n32 / ns + (n32 % ns != 0); /* a share's tasks, >= 1 */
-        first = (int32_t)((uint32_t)b / per);            /* < n_scratch */
+        /* shares as the pool deals them: the first n mod n_scratch one task longer (exact for
+         * chunks of one task, within a chunk of the pool's boundaries otherwise) */
+        const uint32_t ns = (uint32_t)node->n_scratch, n32 = (uint32_t)n, b32 = (uint32_t)b;
+        const uint32_t q = n32 / ns, r = n32 % ns, long_end = r * (q + 1);
+        first = (int32_t)(b32 < long_end ? b32 / (q + 1) : r + (b32 - long_end) / q); /* q >= 1 there */
     }
     return scratch_claim_from(node, first, slot);
 }

@@ -265,8 +265,9 @@ static int qconv_gemm_plan_make(const qconv_shape *s, const fgq_tensor_view *x, 
     int64_t cache = decoded_s8 && (p->fold || p->amx) ? fgq_qconv_fold_cache_bytes(K, mg) : fgq_qconv_wcache_bytes(K, mg);
     p->wcache = p->packable && decodes && cache > 0;
     /* room for qconv_run_gemm's pcache (one image, one group, more channels than positions): one
-     * block's rows beside every tile packed, where that passes the group's rows (ResNet's 14x14
-     * 3x3x256 layers: 303 KB of rows, 346 KB so; without it two threads packed each tile twice) */
+     * block's rows (jb: 64 on x86-64) beside every tile packed, where that passes the group's rows
+     * (ResNet's 14x14 3x3x256 layers: 303 KB of rows, 383 KB so; without it two threads packed each
+     * tile twice) */
     if (p->wcache && decoded_s8 && (p->fold || p->amx) && x->dims[0] * s->geom.groups == 1 && mg > p->positions) {
         const int64_t pcache = (int64_t)qconv_align64(p->jb * fgq_qconv_wrow_bytes(K)) +
                                (p->positions + FGQ_QCONV_PACK_TP - 1) / FGQ_QCONV_PACK_TP *
@@ -1077,9 +1078,11 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
             cs++;
             cc = (blocks + cs - 1) / cs * t.p.jb;
         }
-        const int pc = x->dims[0] * s->geom.groups == 1 &&
-                       qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) <= t.p.wrows_bytes;
+        /* a last chunk of 16+ rows (the AMX kernel reads 16-row blocks inside its rows) */
+        int pc = x->dims[0] * s->geom.groups == 1 &&
+                 qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) <= t.p.wrows_bytes && mg - (mg - 1) / cc * cc >= 16;
         if (!pc) { /* two threads and more: chunks to share out, each packing its tiles again */
+            pc = 0;
             cs = 2 * threads < blocks ? 2 * threads : blocks;
             cc = (blocks + cs - 1) / cs * t.p.jb;
         }
