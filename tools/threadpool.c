@@ -7,10 +7,10 @@
  * own atomic cursor: a thread takes its own share's chunks in order, then
  * what is left of the others' (so a late or slow thread's chunks still get
  * done). Thread i thus runs the i-th part of every job whenever the threads
- * keep pace, and ops that split along the same axis (positions, rows) find
- * the data the previous op wrote on the same core: with one shared cursor
- * the first chunk went to whichever thread came first, and EfficientNet-
- * Lite1's pointwise layers read half their input from the other core.
+ * keep pace, so which core works on which positions, and which scratch slice
+ * it writes (fgq_scratch_claim_for), stays the same from node to node; with
+ * one shared cursor it changed with every job, the first chunk going to
+ * whichever thread came first (with the slice hint: 2-3 % at two threads).
  *
  * A worker may only touch a job it has *entered*: a CAS on `state` that
  * raises the active count while the generation is still the one it saw and

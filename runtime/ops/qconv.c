@@ -1082,7 +1082,6 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         int pc = x->dims[0] * s->geom.groups == 1 &&
                  qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) <= t.p.wrows_bytes && mg - (mg - 1) / cc * cc >= 16;
         if (!pc) { /* two threads and more: chunks to share out, each packing its tiles again */
-            pc = 0;
             cs = 2 * threads < blocks ? 2 * threads : blocks;
             cc = (blocks + cs - 1) / cs * t.p.jb;
         }
