@@ -83,13 +83,12 @@ fgq_status fgq_ops_read_spatial(const fgq_node_view *node, const fgq_tensor_view
 fgq_status fgq_scratch_begin(const fgq_node_view *node, uint64_t need, fgq_error *err);
 void *fgq_scratch_claim(const fgq_node_view *node, int32_t *slot);
 /* The same, for a task function's call on tasks [b, ...) of n: the search starts at the slice of
- * b's share (b·n_scratch/n), so that a provider that deals each thread a contiguous share of the
- * tasks (tools/threadpool.c) sees each thread keep one slice: a slice the other core wrote last
- * is read from that core's cache (EfficientNet-Lite1's pointwise layers at two threads: packed
- * rows and dots in a slice that changed cores from call to call cost 1.5-2x their time). Any
+ * b's share (the shares as tools/threadpool.c deals them), so that under a provider that deals
+ * each thread a contiguous share each thread keeps one slice instead of writing the one another
+ * core wrote last (with the pool's shares: 2-3 % at two threads on the mobile networks). Any
  * slice gives the same results. */
 /* Cores that run ops under a thread pool (application processors). Elsewhere (M-profile firmware:
- * one thread, one slice) claim_for is claim, and QCONV keeps nothing in the memo words: 260 bytes of
+ * one thread, one slice) claim_for is claim, and QCONV keeps nothing in the memo words: 256 bytes of
  * flash that could never pay. */
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
 #define FGQ_OPS_THREADED 1
