@@ -1053,39 +1053,38 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
     t.csplit = 1;
     if (threads > 1 && units < threads)
         t.csplit = (threads + units - 1) / units < blocks ? (threads + units - 1) / units : blocks;
-    /* Rows decoded once a slice (ternary, s4, grouped s8: t.p.wcache): split by tiles, every thread
-     * decodes the group's mg rows of K, the same work again; split by channel chunks (cmajor), every
-     * chunk packs the positions again, positions x K bytes. The smaller duplicate wins: chunks where
-     * mg > positions (ResNet-50's 14x14 and 7x7 layers: ternary:g64 at 2 threads 17.4 ms, hardly below
-     * one thread's 19.1, every thread decoding each layer's 1-2.4 MB of rows). A chunk keeps 16+ rows
-     * (the AMX kernel reads 16-row blocks inside its rows). */
-    /* At any thread count, where the image's (and group's) packed tiles fit the row cache beside one
-     * chunk's rows (pcache), chunks of at most QCONV_CHUNK_BYTES of decoded rows, each decoded at the
-     * cache's start and run over every tile packed once: the decoded rows stay in the core's cache
-     * instead of going out to memory and back (ResNet's 7x7 3x3x512 ternary layers: 2.4 MB of rows
-     * decoded per inference, then read again for the second tile). */
+    /* Rows decoded once a slice (ternary, s4, grouped s8: t.p.wcache), where a group has more channels
+     * than positions: tasks go channel chunk by channel chunk (cmajor), each slice decoding only its
+     * chunks' rows, at the row cache's start. Split by tiles instead, every thread decoded the group's
+     * rows again (ResNet-50's 14x14 and 7x7 ternary:g64 layers at 2 threads: 17.4 ms, hardly below one
+     * thread's 19.1). Where one image's (and group's) packed tiles fit the row cache beside a chunk's
+     * rows (pcache), this holds at any thread count, with chunks of at most QCONV_CHUNK_BYTES of rows
+     * run over every tile packed once: the decoded rows stay in the core's cache instead of going out
+     * to memory and back (ResNet's 7x7 3x3x512 layers: 2.4 MB of rows, read again for the second tile).
+     * Without that room, two threads and more still chunk (2 a thread), each chunk packing its tiles
+     * again. A last chunk keeps 16+ rows (the AMX kernel reads 16-row blocks inside its rows). */
     t.cmajor = 0;
     t.pcache = 0;
 #if defined(__x86_64__) || defined(__i386__) /* the packed kernels' paths: no code for it elsewhere (flash) */
     if (t.packed && t.p.wcache && mg > t.p.positions && blocks >= 2) {
         const int64_t rb = fgq_qconv_wrow_bytes(K), pwb = (int64_t)qconv_align64(fgq_qconv_pack_work_bytes(K));
+        const uint64_t tiles_bytes = (uint64_t)(t.p.tiles * pwb);
         const fgq_idx per = QCONV_CHUNK_BYTES / rb / t.p.jb > 1 ? QCONV_CHUNK_BYTES / rb / t.p.jb : 1; /* blocks */
         fgq_idx cs = (blocks + per - 1) / per > 2 * threads ? (blocks + per - 1) / per : 2 * threads;
         cs = cs < blocks ? cs : blocks;
         fgq_idx cc = (blocks + cs - 1) / cs * t.p.jb;
         /* smaller chunks until one fits beside the packed tiles (the plan made room for one block) */
-        while (cs < blocks && qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) > t.p.wrows_bytes) {
+        while (cs < blocks && qconv_align64(cc * rb) + tiles_bytes > t.p.wrows_bytes) {
             cs++;
             cc = (blocks + cs - 1) / cs * t.p.jb;
         }
-        /* a last chunk of 16+ rows (the AMX kernel reads 16-row blocks inside its rows) */
-        int pc = x->dims[0] * s->geom.groups == 1 &&
-                 qconv_align64(cc * rb) + (uint64_t)(t.p.tiles * pwb) <= t.p.wrows_bytes && mg - (mg - 1) / cc * cc >= 16;
-        if (!pc) { /* two threads and more: chunks to share out, each packing its tiles again */
+        const int pc = x->dims[0] * s->geom.groups == 1 && qconv_align64(cc * rb) + tiles_bytes <= t.p.wrows_bytes &&
+                       mg - (mg - 1) / cc * cc >= 16;
+        if (!pc) {
             cs = 2 * threads < blocks ? 2 * threads : blocks;
             cc = (blocks + cs - 1) / cs * t.p.jb;
         }
-        if (mg - (mg - 1) / cc * cc >= 16 && (pc || threads > 1)) {
+        if (pc || (threads > 1 && mg - (mg - 1) / cc * cc >= 16)) {
             t.cmajor = 1;
             t.csplit = cs;
             t.pcache = pc;

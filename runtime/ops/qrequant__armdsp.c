@@ -86,9 +86,11 @@ FGQ_DSP_INLINE void channel(const int32_t *dot, int32_t n, int32_t b, int32_t mu
  * (x >> e) + ((x & mask) > (mask >> 1) + [x < 0])), with the loop's pointers stepped and the clamp
  * one saturation where [qmin, qmax] is the dtype's range: few enough values live that they stay in
  * registers (the general loop below kept 41 instructions a value, spilling; the MLPerf autoencoder's
- * dense layers went through it for every output). */
-static void values(const int32_t *dot, int32_t n, const int32_t *bias, const int32_t *req, int32_t zy,
-                           int32_t lo, int32_t hi, void *y, int y_s8, int full)
+ * dense layers went through it for every output). requant()'s right-shift steps are written out
+ * here rather than called: calling requant() for every value measured 185,480 instructions for
+ * that model on the M4 against 181,800. */
+static void values(const int32_t *dot, int32_t n, const int32_t *bias, const int32_t *req, int32_t zy, int32_t lo,
+                   int32_t hi, void *y, int y_s8, int full)
 {
     for (int32_t i = 0; i < n; i++, req += 2) {
         const int32_t acc = __qadd(dot[i], bias != NULL ? bias[i] : 0), shift = req[1];
