@@ -381,8 +381,10 @@ static inline uint64_t fgq_scratch_stride(uint64_t need)
 }
 
 /* One row per op (ggml-style traits): `check` validates params, dtypes and that
- * the output shapes follow from the input shapes, at load time (data pointers
- * are NULL then); `run` computes; `scratch` sizes run's working memory. Omitted
+ * the output shapes follow from the input shapes, at load time (the data
+ * pointers are NULL then, but for constants: fgq_model_load gives them theirs,
+ * and an op may check constant values its runs rely on, QCONV / QGEMM's REQ);
+ * `run` computes; `scratch` sizes run's working memory. Omitted
  * optional inputs are NULL. None allocates. Table in runtime/ops/op_table.c, indexed by fgq_op. */
 typedef struct {
     const char *name;

@@ -455,6 +455,8 @@ static fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
             return NFAIL(FGQ_ERR_FORMAT, "reads tensor " NAME_FMT " after its planned lifetime ends at node %ld",
                          NAME_ARGS(m, ft.name_off, ft.name_len), (long)ft.last_node);
         tensor_view(&ft, &views[i]);
+        if (ft.kind == FGQ_KIND_CONST) /* in the file (pass 2 bounded it): checks may read constants */
+            views[i].data = (void *)(uintptr_t)(m->base + ft.data_off); /* read only, as in run.c */
         in[i] = &views[i];
     }
     for (uint32_t o = 0; o < fn.n_outputs; o++) {

@@ -17,7 +17,9 @@
  *      dequantized QCONV output is within one output step of a double
  *      convolution of the dequantized inputs (written here);
  *  (3) check() rejecting bad params, shapes and K beyond the overflow bound;
- *      run() rejecting REQ pairs with a shift outside −31..31.
+ *      check() rejecting REQ pairs with a shift outside −31..31 or a negative
+ *      multiplier, and a REQ whose data it is not given (not a constant: the
+ *      runs trust what load checked).
  */
 #include "test_ops_common.h"
 
@@ -672,8 +674,8 @@ static void test_qgemm_at_bound(void)
     }
 }
 
-/* The largest multipliers and shifts, with M = 1 and N = 1, and a REQ that
- * run() must refuse. */
+/* The largest multipliers and shifts, with M = 1 and N = 1, and REQs that
+ * check() must refuse. */
 static void test_qgemm_requant_limits(void)
 {
     const int32_t pairs[][2] = { { INT32_MAX, 31 }, { INT32_MAX, -31 }, { 0, 0 }, { 1 << 30, 0 },
@@ -725,8 +727,26 @@ static void test_qgemm_requant_limits(void)
         tnode nd;
         tnode_init(&nd, FGQ_OP_QGEMM, 4);
         nd.ip[FGQ_QP_QMAX] = 255;
-        fgq_status st = op_check_run(&nd, in, &yv);
-        CHECK_MSG(st == FGQ_ERR_FORMAT, "REQ (%d, %d): status %d", (int)badpairs[p][0], (int)badpairs[p][1], (int)st);
+        CHECK_REJECTS(&nd, in, &yv, FGQ_ERR_FORMAT);
+        qw_free(&w);
+    }
+    { /* a valid REQ, but not a constant: check() sees no data (load gives constants theirs) */
+        qw_t w;
+        qw_alloc(&w, FGQ_DT_S8, 1, 3, 0, 0, 0, 0);
+        qw_pack(&w);
+        qw_views v;
+        qw_make_views(&w, &v);
+        uint8_t a[3] = { 1, 2, 3 }, y[1];
+        const int64_t ad[2] = { 1, 3 }, yd[2] = { 1, 1 };
+        fgq_tensor_view av = qview(a, FGQ_DT_U8, 2, ad), yv = qview(y, FGQ_DT_U8, 2, yd);
+        const fgq_tensor_view *in[4] = { &av, &v.w, NULL, &v.req };
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QGEMM, 4);
+        nd.ip[FGQ_QP_QMAX] = 255;
+        fgq_error e;
+        CHECK(op_check(&nd, in, &yv, &e) == FGQ_OK);
+        v.req.data = NULL;
+        CHECK_REJECTS(&nd, in, &yv, FGQ_ERR_FORMAT);
         qw_free(&w);
     }
 }
@@ -776,6 +796,12 @@ static void test_qconv_rejects(void)
     REJECT_WITH(nd.ip[FGQ_P_KERNEL] = 2, FGQ_ERR_SHAPE); /* K changes: W, Y no longer fit */
     REJECT_WITH(nd.v.n_inputs = 4, FGQ_ERR_FORMAT);       /* GS params without GS */
     REJECT_WITH(nd.v.n_inputs = 6, FGQ_ERR_FORMAT);
+    const int32_t req_m = w.req[2 * 5], req_s = w.req[2 * 5 + 1];
+    REJECT_WITH(w.req[2 * 5 + 1] = 32, FGQ_ERR_FORMAT);                          /* the last row's shift */
+    REJECT_WITH((w.req[2 * 5 + 1] = req_s, w.req[2 * 5] = -1), FGQ_ERR_FORMAT); /* its multiplier */
+    REJECT_WITH((w.req[2 * 5] = req_m, v.req.data = NULL), FGQ_ERR_FORMAT);     /* REQ not a constant */
+    v.req.data = w.req;
+    CHECK(op_check(&nd, in, &yv, &e) == FGQ_OK);
 #undef REJECT_WITH
     /* tensors that do not fit */
     conv_set_node(&nd, &cs, &w, 1);

@@ -192,6 +192,16 @@ static void test_s8_close_to_float(void)
             for (int k = 0; k < C_IN * 9; k++)
                 CHECK(((const int8_t *)w->data)[r * C_IN * 9 + k] == (int8_t)roundf(w1[r * C_IN * 9 + k] / (float)sw));
         }
+        /* a REQ shift outside -31..31 is refused when the model loads (the runs trust REQ) */
+        if (req != NULL) {
+            int32_t *rq = (int32_t *)req->data, keep = rq[1];
+            rq[1] = 40;
+            fgq_graph_runner bad;
+            fgq_error_clear(&err);
+            CHECK(fgq_graph_runner_init(&bad, qg, &err) == FGQ_ERR_FORMAT);
+            CHECK_MSG(strstr(err.msg, "REQ row 0") != NULL && strstr(err.msg, "conv1") != NULL, "%s", err.msg);
+            rq[1] = keep;
+        }
         /* ReLU folded into the clamp: qmin is conv1's output zero point */
         for (int32_t i = 0; i < qg->n_nodes; i++)
             if (strcmp(qg->nodes[i].name, "conv1") == 0) {

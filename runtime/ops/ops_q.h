@@ -217,8 +217,12 @@ fgq_status fgq_qweights_check(const fgq_node_view *node, const fgq_tensor_view *
 fgq_status fgq_qweights_check_dyn(const fgq_node_view *node, const fgq_tensor_view *w, const fgq_tensor_view *w_scale,
                                   const fgq_tensor_view *b, const fgq_tensor_view *gs, int64_t rows, int64_t k,
                                   fgq_qweights *qw, fgq_error *err);
-/* Run-time part: every REQ pair has mult >= 0 and shift in −31..31. */
-fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_qweights *qw, fgq_error *err);
+/* Load-time part, for the op's check (after fgq_qweights_check filled qw from the same views):
+ * REQ (req_view) is a constant whose data the view holds, and every pair has mult >= 0 and shift
+ * in −31..31. The runs rely on it and do not check again (fgq_model_load passes constants' data
+ * to the checks; a REQ that is not a constant is refused). */
+fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_tensor_view *req_view, const fgq_qweights *qw,
+                                  fgq_error *err);
 
 /* Group accumulator over one weight row: push (code, d = q_x − z_x) for k =
  * 0, 1, ..., K − 1 in order; at each group end the group's

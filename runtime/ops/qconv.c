@@ -140,6 +140,8 @@ fgq_status fgq_qconv_check(const fgq_node_view *node, const fgq_tensor_view *con
 {
     qconv_shape s;
     fgq_status st = qconv_check_all(node, in, out, &s, err);
+    if (st == FGQ_OK)
+        st = fgq_qweights_check_req(node, in[3], &s.qw, err);
     if (st != FGQ_OK || FGQ_QCONV_PATHS_BUILT == FGQ_QCONV_PATHS_ALL)
         return st;
     /* a build with paths left out (op_select.h): the path this node takes here must be in it */
@@ -1171,9 +1173,7 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
                          const fgq_tensor_view *const *out, fgq_error *err)
 {
     qconv_shape s;
-    fgq_status st = qconv_check_all(node, in, out, &s, err);
-    if (st == FGQ_OK)
-        st = fgq_qweights_check_req(node, &s.qw, err);
+    fgq_status st = qconv_check_all(node, in, out, &s, err); /* REQ: checked at load */
     if (st == FGQ_OK)
         st = fgq_scratch_begin(node, qconv_scratch_bytes(&s, in[0], fgq_target_build()), err);
     if (st != FGQ_OK)

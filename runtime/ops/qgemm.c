@@ -60,7 +60,8 @@ fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *con
                            const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_qweights qw;
-    return qgemm_check_all(node, in, out, &qw, err);
+    fgq_status st = qgemm_check_all(node, in, out, &qw, err);
+    return st == FGQ_OK ? fgq_qweights_check_req(node, in[3], &qw, err) : st;
 }
 
 /* A task: MB activation rows × QGEMM_JB output channels, MB the target's
@@ -250,9 +251,7 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
                          const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_qweights qw;
-    fgq_status st = qgemm_check_all(node, in, out, &qw, err);
-    if (st == FGQ_OK)
-        st = fgq_qweights_check_req(node, &qw, err);
+    fgq_status st = qgemm_check_all(node, in, out, &qw, err); /* REQ: checked at load */
     const int64_t m_rows = st == FGQ_OK ? fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1) : 0;
     if (st == FGQ_OK)
         st = fgq_scratch_begin(node, qgemm_scratch_bytes(&qw, m_rows, fgq_target_build()), err);
