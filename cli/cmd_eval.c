@@ -183,8 +183,12 @@ static int eval_single(const eval_args *a)
     fgq_error_clear(&err);
     fgq_graph_runner r;
     /* threads > 1: samples run that many at a time, one inference a thread (a runner per thread) */
-    if (fgq_cli_open_model(model, a->batch, 1, &r, &err) != FGQ_OK)
+    /* float_io: a model with quantized inputs / outputs (quantize --io quantized) takes and gives floats
+     * here, converted as its dropped QUANTIZE / DEQUANTIZE did */
+    if (fgq_cli_open_model(model, a->batch, 1, &r, &err) != FGQ_OK || fgq_graph_runner_float_io(&r, &err) != FGQ_OK) {
+        fgq_graph_runner_free(&r);
         return fgq_cli_report(cmd, &err);
+    }
 
     if (!a->pre_given)
         fgq_cli_stored_preprocess(&r.model, &pre);
@@ -209,8 +213,8 @@ static int eval_single(const eval_args *a)
                  model, fgq_model_n_inputs(&r.model));
         goto fail;
     }
-    fgq_model_input_info(&r.model, 0, &in_info);
-    fgq_model_output_info(&r.model, 0, &out_info);
+    fgq_graph_runner_input_info(&r, 0, &in_info);
+    fgq_graph_runner_output_info(&r, 0, &out_info);
     if (in_info.dtype != FGQ_DT_F32 || out_info.dtype != FGQ_DT_F32) {
         fgq_fail(&err, FGQ_ERR_UNSUPPORTED, "%s: eval feeds and reads float32 tensors", model);
         goto fail;
@@ -260,7 +264,8 @@ static int eval_single(const eval_args *a)
             goto fail;
         }
         memcpy(copy, runners[0].model_bytes, (size_t)runners[0].model_size);
-        if (fgq_graph_runner_init_bytes(&runners[n_runners], copy, runners[0].model_size, model, &err) != FGQ_OK)
+        if (fgq_graph_runner_init_bytes(&runners[n_runners], copy, runners[0].model_size, model, &err) != FGQ_OK ||
+            fgq_graph_runner_float_io(&runners[n_runners], &err) != FGQ_OK)
             goto fail;
     }
     if (nw > 1 && fgq_threadpool_create(nw, &pool, &err) != FGQ_OK)
@@ -589,11 +594,12 @@ static int eval_compare(const eval_args *a)
         }
         if (fgq_graph_runner_init(&fr, fg, &err) != FGQ_OK)
             goto fail;
-    } else if (fgq_cli_open_model(fname, a->batch, 1, &fr, &err) != FGQ_OK) { /* threads: below */
+    } else if (fgq_cli_open_model(fname, a->batch, 1, &fr, &err) != FGQ_OK ||
+               fgq_graph_runner_float_io(&fr, &err) != FGQ_OK) { /* threads: below */
         goto fail;
     }
     if (qname != NULL) {
-        if (fgq_cli_open_model(qname, a->batch, 1, &qr, &err) != FGQ_OK)
+        if (fgq_cli_open_model(qname, a->batch, 1, &qr, &err) != FGQ_OK || fgq_graph_runner_float_io(&qr, &err) != FGQ_OK)
             goto fail;
         const char *recipe = NULL;
         uint32_t rlen = 0;
@@ -610,7 +616,7 @@ static int eval_compare(const eval_args *a)
     }
     if (!a->pre_given && !(qname != NULL && fgq_cli_stored_preprocess(&qr.model, &pre)))
         fgq_cli_stored_preprocess(&fr.model, &pre);
-    if (qname != NULL && fgq_compare_check(&fr.model, fname, &qr.model, qname, &err) != FGQ_OK)
+    if (qname != NULL && fgq_compare_check(&fr, fname, &qr, qname, &err) != FGQ_OK)
         goto fail;
     if (fgq_model_n_inputs(&fr.model) != 1) {
         fgq_fail(&err, FGQ_ERR_UNSUPPORTED,
@@ -620,7 +626,7 @@ static int eval_compare(const eval_args *a)
         goto fail;
     }
     fgq_tensor_info in_info;
-    fgq_model_input_info(&fr.model, 0, &in_info);
+    fgq_graph_runner_input_info(&fr, 0, &in_info);
     fgq_data_opts opts = {NULL, a->range, 0, 0};
     if (load_samples(a->data_path, a->range, &in_info, &pre, &d, &err) != FGQ_OK ||
         fgq_labels_load(a->labels_path, &opts, &labels, &n_labels, &err) != FGQ_OK)
@@ -637,15 +643,16 @@ static int eval_compare(const eval_args *a)
         fgq_stage_progress sp = {stage_begin, on_progress, stage_end, &pc};
         if (fgq_quant_pipeline(fg, &cs.samples, &cfg, NULL, (int32_t)a->threads, 0, &sp, &qres, &err) != FGQ_OK)
             goto fail;
-        if (qname == NULL && fgq_graph_runner_init(&qr, qres.qg, &err) != FGQ_OK)
+        if (qname == NULL && (fgq_graph_runner_init(&qr, qres.qg, &err) != FGQ_OK ||
+                              fgq_graph_runner_float_io(&qr, &err) != FGQ_OK))
             goto fail;
     }
-    if (fgq_compare_check(&fr.model, fname, &qr.model, qname ? qname : "the quantized model", &err) != FGQ_OK ||
+    if (fgq_compare_check(&fr, fname, &qr, qname ? qname : "the quantized model", &err) != FGQ_OK ||
         fgq_graph_runner_set_threads(&fr, (int32_t)a->threads, &err) != FGQ_OK ||
         fgq_graph_runner_set_threads(&qr, (int32_t)a->threads, &err) != FGQ_OK)
         goto fail;
     fgq_tensor_info out_info;
-    fgq_model_output_info(&fr.model, 0, &out_info);
+    fgq_graph_runner_output_info(&fr, 0, &out_info);
     int64_t n = d.dims[0];
     if ((float_out = malloc((size_t)n * (size_t)out_info.size_bytes)) == NULL) {
         fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory");

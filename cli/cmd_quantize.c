@@ -26,7 +26,7 @@ static const char k_usage[] =
     "                    [--keep-float NODE]... [--layer NODE=POLICY]... [--bias-correction on|off]\n"
     "                    [--solver gptq|rtn] [--damp F] [--act-order on|off] [--refine on|off|auto]\n"
     "                    [--sequential on|off|auto]\n"
-    "                    [--equalize on|off]\n"
+    "                    [--equalize on|off] [--io float|quantized]\n"
     "                    [--budget BITS | --size BYTES [--candidates P,P,...] [--budget-metric M]]\n"
     "                    [--measure-samples N|all] [--json]\n"
     "\n"
@@ -134,6 +134,16 @@ static const char k_usage[] =
     "                       (-> pools) -> Conv pairs get per-channel scales that even out the\n"
     "                       two layers' channel ranges without changing the float model;\n"
     "                       ReLU6 pairs are left alone (the scale would change the model)\n"
+    "  --io float|quantized the model's float inputs and outputs (default float): quantized\n"
+    "                       drops the QUANTIZE after each input and the DEQUANTIZE before each\n"
+    "                       output, so they are the u8 / s8 codes with a scale and zero point\n"
+    "                       (x = s * (q - z); `fgq inspect` shows them; TFLite's int8 input /\n"
+    "                       output type): no float work at the edges on a microcontroller.\n"
+    "                       `fgq run` and `fgq eval` quantize float data for such inputs as the\n"
+    "                       dropped QUANTIZE did (same outputs bit for bit; --raw feeds codes)\n"
+    "                       and `fgq eval` dequantizes the outputs. An input a float node reads,\n"
+    "                       or an output a float op makes, stays float (said on stderr).\n"
+    "                       u8 or s8 activations\n"
     "  --budget BITS        per-layer precision: each weight layer gets the candidate policy\n"
     "                       that loses the least, the mean bits per weight (codes, group\n"
     "                       multipliers and row scales of every quantized weight layer)\n"
@@ -162,7 +172,8 @@ static const char k_usage[] =
     "                       model over N calibration samples, evenly spaced (default 64;\n"
     "                       all: every one; 0: no measuring pass, the column is omitted)\n"
     "  --json               print {\"model\", \"output\", \"weights\", \"acts\", \"observer\",\n"
-    "                       \"samples\", [\"sequential_s\", \"sequential_layers\",\n"
+    "                       \"samples\", [\"quantized_io\": {\"inputs\", \"outputs\",\n"
+    "                       \"kept_float\"},] [\"sequential_s\", \"sequential_layers\",\n"
     "                       \"sequential_plain\" (layers that kept W), \"sequential_bytes\",]\n"
     "                       \"time_s\": {\"float_pass\", \"budget\",\n"
     "                       \"sequential\", \"quantize\", \"measure\", \"total\"} (wall seconds),\n"
@@ -366,6 +377,13 @@ int fgq_cmd_quantize(int argc, char **argv)
     free(recipe);
     if (st != FGQ_OK)
         goto fail;
+    if (cfg.io_quantized && res.io.kept > 0) /* "input 'x' stays float: ...", a line each */
+        for (const char *line = res.io.notes; *line != '\0';) {
+            const char *end = strchr(line, '\n');
+            const int len = end != NULL ? (int)(end - line) : (int)strlen(line);
+            fprintf(stderr, "fgq quantize: --io quantized: %.*s\n", len, line);
+            line += len + (end != NULL);
+        }
     for (int32_t L = 0; L < n_layers; L++)
         if (layers[L].has_weights && layers[L].clipped_rows > 0)
             fprintf(stderr,
@@ -386,6 +404,14 @@ int fgq_cmd_quantize(int argc, char **argv)
         fgq_json_kv_string(&j, "observer", qf.observer ? qf.observer : "minmax");
         fgq_json_kv_int(&j, "samples", n);
         fgq_json_kv_int(&j, "measure_samples", res.measure_samples);
+        if (cfg.io_quantized) {
+            fgq_json_key(&j, "quantized_io");
+            fgq_json_begin_object(&j);
+            fgq_json_kv_int(&j, "inputs", res.io.inputs);
+            fgq_json_kv_int(&j, "outputs", res.io.outputs);
+            fgq_json_kv_int(&j, "kept_float", res.io.kept);
+            fgq_json_end_object(&j);
+        }
         if (res.has_sequential) {
             fgq_json_kv_double(&j, "sequential_s", res.sequential.seconds);
             fgq_json_kv_int(&j, "sequential_layers", res.sequential.n_layers);
@@ -487,6 +513,9 @@ int fgq_cmd_quantize(int argc, char **argv)
                    fgq_budget_metric_name(bres->metric));
         if (cfg.equalize)
             printf("\nequalization: %d Conv pairs rescaled\n", (int)res.equalized_pairs);
+        if (cfg.io_quantized)
+            printf("\nquantized I/O: %d input(s) and %d output(s) are u8 / s8 codes now, %d left float\n",
+                   (int)res.io.inputs, (int)res.io.outputs, (int)res.io.kept);
         double solve = 0.0;
         for (int32_t L = 0; L < n_layers; L++)
             solve += layers[L].has_weights ? layers[L].solve_ms / 1e3 : 0.0;

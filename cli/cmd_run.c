@@ -26,7 +26,10 @@ static const char k_usage[] =
     "Inputs are fed in each model input's dtype (f32, u8, s8, s32, s64 or bool;\n"
     "integer inputs must hold integral values in the dtype's range, bool ones 0\n"
     "or 1, else the file is refused) and outputs are written in theirs (f32, u8,\n"
-    "s8, s32, s64 or bool .npy).\n"
+    "s8, s32, s64 or bool .npy). An input with quantized I/O (`fgq quantize --io\n"
+    "quantized`: u8 / s8 codes with a scale and zero point) takes the data the\n"
+    "float model would, preprocessed alike, quantized as the dropped QUANTIZE did\n"
+    "(with --raw: its codes); such an output is written as its codes.\n"
     "\n"
     "options:\n"
     "  --input FILE        an input (repeat for each graph input)\n"
@@ -203,7 +206,11 @@ int fgq_cmd_run(int argc, char **argv)
             goto done;
         }
         in_dtype[i] = info.dtype;
-        if (load_input(in_paths[i], info.dtype, &in[i], &err) != FGQ_OK) {
+        float q_s = 1.0f;
+        int32_t q_z = 0;
+        /* quantized I/O: floats in, quantized below (after the stored preprocessing) */
+        const int quantize = !raw && fgq_io_qparams(&r.model, fgq_model_input_tensor(&r.model, i), &q_s, &q_z);
+        if (load_input(in_paths[i], quantize ? FGQ_DT_F32 : info.dtype, &in[i], &err) != FGQ_OK) {
             rc = fgq_cli_report(cmd, &err);
             goto done;
         }
@@ -222,7 +229,7 @@ int fgq_cmd_run(int argc, char **argv)
             goto done;
         }
         reps = k;
-        if (stored && !raw && info.rank > 0 && info.dtype == FGQ_DT_F32) { /* feed data as calibration did */
+        if (stored && !raw && info.rank > 0 && (info.dtype == FGQ_DT_F32 || quantize)) { /* as calibration did */
             fgq_dataset d;
             memset(&d, 0, sizeof d);
             d.data = in[i].data;
@@ -235,6 +242,9 @@ int fgq_cmd_run(int argc, char **argv)
                 rc = fgq_cli_report(cmd, &err);
                 goto done;
             }
+        }
+        if (quantize) { /* in place: the codes take the first numel bytes of the floats */
+            fgq_io_quantize(in[i].data, in[i].numel, q_s, q_z, info.dtype, in[i].data);
         }
     }
     if (reps < 1)
@@ -286,6 +296,10 @@ int fgq_cmd_run(int argc, char **argv)
             }
         } else {
             print_output(&oinfo[o], outs[o], numel);
+            float q_s;
+            int32_t q_z;
+            if (fgq_io_qparams(&r.model, fgq_model_output_tensor(&r.model, o), &q_s, &q_z))
+                printf("  (codes: x = %.9g * (q - %ld))\n", (double)q_s, (long)q_z);
         }
     }
 done:

@@ -27,8 +27,8 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
                                         "--observer",      "--first-last",    "--bias-correction",
                                         "--solver",        "--damp",          "--budget",  "--size",
                                         "--candidates",    "--equalize",      "--act-order",     "--sequential",
-                                        "--depthwise",     "--budget-metric", "--refine",        "--keep-float",
-                                        "--layer"};
+                                        "--depthwise",     "--budget-metric", "--refine",        "--io",
+                                        "--keep-float",    "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -44,7 +44,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
                            &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential,
-                           &f->depthwise, &f->budget_metric, &f->refine};
+                           &f->depthwise, &f->budget_metric, &f->refine, &f->io};
     f->any = 1;
     if (which == 0) { /* --calib: FILE, or NAME=FILE once per model input */
         if (f->n_calib >= FGQ_QUANT_FLAGS_MAX_CALIB) {
@@ -159,6 +159,11 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--equalize '%s': expected on or off", f->equalize);
         cfg->equalize = strcmp(f->equalize, "on") == 0;
     }
+    if (f->io != NULL) {
+        if (strcmp(f->io, "float") != 0 && strcmp(f->io, "quantized") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--io '%s': expected float or quantized", f->io);
+        cfg->io_quantized = strcmp(f->io, "quantized") == 0;
+    }
     if (cfg->bias_correction == FGQ_BC_ON && f->calib == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "--bias-correction on measures the layer inputs on --calib samples");
     cfg->n_overrides = f->n_ov;
@@ -172,10 +177,10 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
     buf[0] = '\0';
     const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
                            "--damp",    "--act-order", "--sequential", "--equalize", "--budget", "--size",
-                           "--candidates", "--budget-metric", "--depthwise", "--refine"};
+                           "--candidates", "--budget-metric", "--depthwise", "--refine", "--io"};
     const char *vals[] = {f->weights, f->acts,      f->observer,   f->first_last, f->bias_correction, f->solver,
                           f->damp,    f->act_order, f->sequential, f->equalize,   f->budget,          f->size,
-                          f->candidates, f->budget_metric, f->depthwise, f->refine};
+                          f->candidates, f->budget_metric, f->depthwise, f->refine, f->io};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);

@@ -337,12 +337,14 @@ static int64_t first_non_finite(const void *buf, int64_t n)
     return -1;
 }
 
-/* One input of run(): its buffer view and the preprocessed copy, if any. */
+/* One input of run(): its buffer view and the preprocessed (or quantized) copy, if any; data's
+ * bytes over every repetition. */
 typedef struct {
     Py_buffer view;
     int have;
     float *owned;
     const void *data;
+    int64_t bytes;
 } run_input;
 
 #define RUN_MAX_OUTPUTS 64
@@ -409,6 +411,14 @@ static PyObject *model_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
         }
         in[i].have = 1;
         const Py_buffer *v = &in[i].view;
+        float q_s = 1.0f;
+        int32_t q_z = 0;
+        /* quantized I/O (quantize --io quantized): float32 data, preprocessed, then quantized as the
+         * model's dropped QUANTIZE did; raw=True: the codes */
+        const int quantize = !raw && fgq_io_qparams(fm, fgq_model_input_tensor(fm, i), &q_s, &q_z);
+        const fgq_dtype codes_dt = info.dtype;
+        if (quantize)
+            info.dtype = FGQ_DT_F32;
         if (!format_matches(v->format, v->itemsize, info.dtype)) {
             if (adapt && info.dtype == FGQ_DT_F32 && v->itemsize == 2 && v->format != NULL &&
                 strchr(v->format, 'e') != NULL) { /* float16 for float32: widened on the Python side */
@@ -446,40 +456,53 @@ static PyObject *model_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
         }
         reps = k;
         in[i].data = v->buf;
-        if (m->pre_kind == PRE_NONE || raw || info.rank <= 0 || info.dtype != FGQ_DT_F32)
-            continue;
-        char name[160];
-        snprintf(name, sizeof name, "input %.*s", (int)info.name_len, info.name);
-        if (m->pre_kind == PRE_IDENTITY) { /* x*1 - 0) / 1 is x: only the check fgq_data_prepare makes */
-            const int64_t bad = first_non_finite(v->buf, numel);
-            if (bad >= 0) {
-                const int64_t per = numel / (k * (info.dims[0] > 0 ? info.dims[0] : 1)); /* one sample's values */
-                raise_msg(st, FGQ_ERR_VALUE, "%s: sample %lld becomes non-finite after preprocessing", name,
-                          (long long)(per > 0 ? bad / per : 0));
-                goto done;
+        in[i].bytes = (int64_t)v->len;
+        if (m->pre_kind != PRE_NONE && !raw && info.rank > 0 && info.dtype == FGQ_DT_F32) {
+            char name[160];
+            snprintf(name, sizeof name, "input %.*s", (int)info.name_len, info.name);
+            if (m->pre_kind == PRE_IDENTITY) { /* x*1 - 0) / 1 is x: only the check fgq_data_prepare makes */
+                const int64_t bad = first_non_finite(v->buf, numel);
+                if (bad >= 0) {
+                    const int64_t per = numel / (k * (info.dims[0] > 0 ? info.dims[0] : 1)); /* one sample's values */
+                    raise_msg(st, FGQ_ERR_VALUE, "%s: sample %lld becomes non-finite after preprocessing", name,
+                              (long long)(per > 0 ? bad / per : 0));
+                    goto done;
+                }
+            } else { /* feed data as calibration did */
+                in[i].owned = malloc(v->len > 0 ? (size_t)v->len : 1);
+                if (in[i].owned == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                memcpy(in[i].owned, v->buf, (size_t)v->len);
+                fgq_dataset d;
+                memset(&d, 0, sizeof d);
+                d.data = in[i].owned;
+                d.rank = info.rank;
+                memcpy(d.dims, info.dims, sizeof d.dims);
+                d.dims[0] *= k;
+                fgq_status s = fgq_data_prepare(&d, name, info.rank, info.dims, &m->pre, &err);
+                in[i].owned = d.data;
+                if (s != FGQ_OK) {
+                    raise_fgq(st, &err);
+                    goto done;
+                }
+                in[i].data = in[i].owned;
             }
-            continue;
         }
-        /* feed data as calibration did */
-        in[i].owned = malloc(v->len > 0 ? (size_t)v->len : 1);
-        if (in[i].owned == NULL) {
-            PyErr_NoMemory();
-            goto done;
+        if (quantize) {
+            if (in[i].owned == NULL) {
+                if ((in[i].owned = malloc(v->len > 0 ? (size_t)v->len : 1)) == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                memcpy(in[i].owned, v->buf, (size_t)v->len);
+            }
+            /* in place: code j overwrites bytes of floats already read */
+            fgq_io_quantize(in[i].owned, numel, q_s, q_z, codes_dt, in[i].owned);
+            in[i].data = in[i].owned;
+            in[i].bytes = numel; /* one byte a code */
         }
-        memcpy(in[i].owned, v->buf, (size_t)v->len);
-        fgq_dataset d;
-        memset(&d, 0, sizeof d);
-        d.data = in[i].owned;
-        d.rank = info.rank;
-        memcpy(d.dims, info.dims, sizeof d.dims);
-        d.dims[0] *= k;
-        fgq_status s = fgq_data_prepare(&d, name, info.rank, info.dims, &m->pre, &err);
-        in[i].owned = d.data;
-        if (s != FGQ_OK) {
-            raise_fgq(st, &err);
-            goto done;
-        }
-        in[i].data = in[i].owned;
     }
     if (given != gi) {
         raise_msg(st, FGQ_ERR_VALUE, "the model has %d input%s; %zd given", (int)gi, gi == 1 ? "" : "s", given);
@@ -531,7 +554,7 @@ static PyObject *model_run(PyObject *self, PyObject *const *args, Py_ssize_t nar
     for (int64_t rep = 0; s == FGQ_OK && rep < reps; rep++) {
         /* buffers of any dtype travel as float pointers (run_graph.h copies size_bytes) */
         for (int32_t i = 0; i < gi; i++)
-            in_ptrs[i] = (const float *)((const uint8_t *)in[i].data + (size_t)(in[i].view.len / reps) * (size_t)rep);
+            in_ptrs[i] = (const float *)((const uint8_t *)in[i].data + (size_t)(in[i].bytes / reps) * (size_t)rep);
         for (int32_t o = 0; o < go; o++)
             cur[o] = (float *)((uint8_t *)out_ptrs[o] + oinfo[o].size_bytes * (uint64_t)rep);
         s = fgq_graph_runner_run(&m->r, in_ptrs, cur, NULL, NULL, &err);

@@ -18,6 +18,7 @@
 #include "ops/ops_q.h"
 
 #include "quant/affine.h"
+#include "run/run_graph.h"
 
 #include <float.h>
 #include <math.h>
@@ -929,7 +930,7 @@ static float round_half_even(float r)
 
 static void test_quantize(void)
 {
-    int cases = 0, bad_total = 0;
+    int cases = 0, bad_total = 0, io_cases = 0;
     for (int it = 0; it < 220; it++) {
         const fgq_dtype ydt = rand_dt();
         int32_t lo, hi;
@@ -978,11 +979,20 @@ static void test_quantize(void)
             if (got != want && bad_total++ < 5)
                 fprintf(stderr, "  quantize %.9g / %g (even %d): %d, want %d\n", (double)x[i], (double)s, even, got, want);
         }
+        /* quantized I/O: the tools' conversion for an input whose QUANTIZE the rewrite dropped (the
+         * whole range, half away) gives the op's bytes */
+        if (!even && qmin == lo && qmax == hi && (ydt == FGQ_DT_U8 || ydt == FGQ_DT_S8)) {
+            uint8_t *io = malloc((size_t)n);
+            fgq_io_quantize(x, n, s, z, ydt, io);
+            bad_total += memcmp(io, y, (size_t)n) != 0;
+            io_cases++;
+            free(io);
+        }
         cases++;
         free(x);
         free(y);
     }
-    CHECK(cases >= 200 && bad_total == 0);
+    CHECK(cases >= 200 && io_cases >= 30 && bad_total == 0);
     /* the half cases themselves */
     const float xs[6] = { 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f };
     const int32_t away[6] = { 1, 2, 3, -1, -2, -3 }, evn[6] = { 0, 2, 2, 0, -2, -2 };
@@ -1054,6 +1064,11 @@ static void test_dequantize(void)
                 const fgq_affine_params ap = { s, z, 0, 255 };
                 bad += y[i] != fgq_affine_dequantize((int32_t)q, &ap);
             }
+        }
+        if (dt != FGQ_DT_S32) { /* quantized I/O: the tools' conversion of an output whose DEQUANTIZE went */
+            float yo[40];
+            fgq_io_dequantize(b8, dt, n, s, z, yo);
+            bad += memcmp(yo, y, (size_t)n * sizeof(float)) != 0;
         }
         cases++;
     }

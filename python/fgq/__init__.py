@@ -147,6 +147,11 @@ class Model:
         models run as float32). C-contiguous arrays are read in place. A model from
         ``fgq.quantize`` stores its calibration preprocessing (scale, mean, std)
         and applies it to float inputs, as ``fgq run`` does, unless raw=True.
+        A model quantized with ``io="quantized"`` (``fgq quantize --io quantized``)
+        has uint8 / int8 inputs and outputs: such an input takes float32 data,
+        preprocessed alike and quantized as the QUANTIZE the model no longer has
+        did (raw=True: the codes themselves), and such an output is returned as
+        its codes (``outputs[i]["quant"]``: x = scale * (q - zero_point)).
         Returns one array, or a tuple for several outputs."""
         # the C side takes C-contiguous arrays of the inputs' dtypes as they are and answers
         # NotImplemented for anything to convert first (a dict, a list, a tensor, a strided or

@@ -15,6 +15,8 @@ Oracles:
   `fgq export --onnx` writes, and ONNX Runtime on the export agrees with fgq's top-1.
 - evaluate / inspect: the dicts `fgq eval --json` / `fgq inspect --json` print (samples_per_s
   aside: a timing).
+- fgq.quantize(io="quantized"): the CLI's bytes; its u8 outputs are the float-I/O model's when
+  dequantized, and raw=True feeds the codes.
 - fgq.quantize(calib={input name: array}) on a float + int64 input model: the bytes of `fgq
   quantize --calib NAME=FILE` per input; the model's outputs on a dict of inputs are `fgq run`'s.
 - bad input (wrong dtype, wrong shape, garbage bytes, a missing file, a bad option, an object that
@@ -154,6 +156,27 @@ def test_quantize_is_fgq_quantize(fgq, quantized, images, tmp_path):
     q.save(saved)
     assert saved.read_bytes() == cli_path.read_bytes()
     assert fgq.Model.load(saved)(x).tobytes() == want.tobytes()
+
+
+def test_quantized_io(fgq, quantized, images, tmp_path):
+    """quantize(io="quantized"): the CLI's bytes; float data quantized as the dropped QUANTIZE did,
+    codes out (dequantized: the float-I/O model's outputs bit for bit), raw=True feeds codes."""
+    q_float, _, _ = quantized
+    cli_path = tmp_path / "qio.fgq"
+    r = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", f"0:{N_CALIB}", "--weights", "ternary:g4",
+                "--acts", "u8", "--io", "quantized", "-o", cli_path)
+    assert r.returncode == 0, r.stderr
+    q = fgq.quantize(MNIST, calib=images[:N_CALIB], weights="ternary:g4", acts="u8", io="quantized", progress=False)
+    assert q.to_bytes() == cli_path.read_bytes()
+    (inp,), (out,) = q.inputs, q.outputs
+    assert inp["dtype"] == "uint8" and out["dtype"] == "uint8" and inp["quantized_as"] is None
+    s, z = out["quant"]["scales"][0], out["quant"]["zero_points"][0]
+    x = images[1000:1020].astype(np.float32)[:, None]
+    y = q(x)
+    assert y.dtype == np.uint8 and y.tobytes() == _cli_run(cli_path, x, tmp_path).tobytes()
+    assert np.array_equal((y.astype(np.int32) - z).astype(np.float32) * np.float32(s), q_float(x))
+    assert inp["quant"]["scales"] == [1.0] and inp["quant"]["zero_points"] == [0]  # MNIST pixels: codes
+    assert q(x.astype(np.uint8), raw=True).tobytes() == y.tobytes()
 
 
 def test_calib_from_a_generator_of_batches(fgq, quantized, images):

@@ -1,6 +1,7 @@
 /* export_c.c — a .fgq model as C source for firmware (export_c.h). */
 #include "export/export_c.h"
 #include "ops/ops_q.h"
+#include "run/run_graph.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -210,6 +211,13 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
             put(&h, "#define %s_%s_%d_BYTES %lluu", up, what, (int)i, (unsigned long long)info.size_bytes);
             describe(&h, &info);
             put(&h, "\n");
+            float qs;
+            int32_t qz;
+            if (fgq_io_qparams(m, side == 0 ? fgq_model_input_tensor(m, i) : fgq_model_output_tensor(m, i), &qs, &qz))
+                put(&h,
+                    "#define %s_%s_%d_SCALE %.9ef /* u8 / s8 codes (fgq quantize --io quantized): x = SCALE * (q - ZERO_POINT) */\n"
+                    "#define %s_%s_%d_ZERO_POINT %ld\n",
+                    up, what, (int)i, (double)qs, up, what, (int)i, (long)qz);
             put(&c, "%s%s_%s_%d_BYTES", i > 0 ? ", " : " ", up, what, (int)i);
             total += info.size_bytes;
         }

@@ -184,6 +184,11 @@ fgq_status fgq_quant_pipeline(fgq_graph *fg, const fgq_samples *samples, fgq_qua
             progress->end(progress->user);
         out->measure_seconds = seconds() - tm;
     }
+    if (st == FGQ_OK && cfg->io_quantized) { /* last: the steps above feed and read floats */
+        st = fgq_quant_io_rewrite(out->qg, &out->io, err);
+        for (int32_t L = 0; L < out->n_layers; L++)
+            out->layers[L].q_tensor = -1; /* renumbered */
+    }
     if (st != FGQ_OK)
         fgq_quant_result_free(out);
     return st;

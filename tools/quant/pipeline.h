@@ -17,6 +17,7 @@
 #define FGQ_TOOLS_QUANT_PIPELINE_H
 
 #include "quant/quantize.h"
+#include "quant/quantized_io.h"
 #include "quant/search/budget.h"
 #include "quant/solve/sequential.h"
 
@@ -47,7 +48,8 @@ void fgq_quant_stats_free(fgq_quant_stats *s);
  * with cfg->sequential (GPTQ) the quantized-prefix statistics
  * (solve/sequential.h; fg's weights are put back afterwards),
  * fgq_quantize_graph, then, when `measure` and there are samples,
- * fgq_quant_measure on them. fg is changed in place (equalization). */
+ * fgq_quant_measure on them, and last with cfg->io_quantized fgq_quant_io_rewrite.
+ * fg is changed in place (equalization). */
 typedef struct {
     fgq_quant_stats stats;
     int has_budget;
@@ -65,6 +67,7 @@ typedef struct {
     double quantize_seconds;     /* fgq_quantize_graph: weights (solver included), bias, the graph */
     double measure_seconds;      /* the per-layer measuring pass (0 without it) */
     int64_t measure_samples;     /* the samples it ran on (0 without it) */
+    fgq_io_rewrite io;           /* cfg->io_quantized: what became u8 / s8 (then layers' q_tensor is -1) */
 } fgq_quant_result;
 
 /* The measuring pass's default sample count (quantize --measure-samples): the per-layer SQNR

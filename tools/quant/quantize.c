@@ -1280,6 +1280,10 @@ fgq_status fgq_quant_config_check(const fgq_quant_config *cfg, fgq_error *err)
         return fgq_fail(err, FGQ_ERR_VALUE, "unknown activation kind %d", (int)cfg->acts);
     if (cfg->bias_correction < FGQ_BC_DEFAULT || cfg->bias_correction > FGQ_BC_ON)
         return fgq_fail(err, FGQ_ERR_VALUE, "unknown bias correction mode %d", (int)cfg->bias_correction);
+    if (cfg->io_quantized && cfg->acts != FGQ_ACTS_U8 && cfg->acts != FGQ_ACTS_S8)
+        return fgq_fail(err, FGQ_ERR_VALUE, "--io quantized needs u8 or s8 activations (%s)",
+                        cfg->acts == FGQ_ACTS_DYNAMIC ? "dynamic ones have no fixed scale"
+                                                      : "u4 keeps 16 levels in a u8, which a caller would have to clamp");
     return FGQ_OK;
 }
 

@@ -192,6 +192,8 @@ typedef struct {
                                           * The model's bytes are the same for any thread count */
     int equalize;                        /* 1: cross-layer equalization first (equalize.h; the caller runs
                                           * fgq_quant_prepare_graph) */
+    int io_quantized;                    /* 1: float inputs and outputs in the activation type, u8 / s8
+                                          * activations only (quantized_io.h; fgq_quant_pipeline's last step) */
 } fgq_quant_config;
 
 /* 1 if cfg's bias correction applies to some layer (so the caller should run

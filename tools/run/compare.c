@@ -54,18 +54,19 @@ static void format_dims(const fgq_tensor_info *t, char *buf, size_t len)
         snprintf(buf, len, "scalar");
 }
 
-fgq_status fgq_compare_check(const fgq_model *a, const char *a_name, const fgq_model *b, const char *b_name,
-                             fgq_error *err)
+fgq_status fgq_compare_check(const fgq_graph_runner *a, const char *a_name, const fgq_graph_runner *b,
+                             const char *b_name, fgq_error *err)
 {
-    const fgq_model *m[2] = {a, b};
+    const fgq_graph_runner *r[2] = {a, b};
     const char *nm[2] = {a_name, b_name};
     fgq_tensor_info in[2], out[2];
     for (int i = 0; i < 2; i++) {
-        if (fgq_model_n_inputs(m[i]) != 1 || fgq_model_n_outputs(m[i]) < 1)
+        const fgq_model *m = &r[i]->model;
+        if (fgq_model_n_inputs(m) != 1 || fgq_model_n_outputs(m) < 1)
             return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: comparing needs a model with one input (it has %d) and an output",
-                            nm[i], (int)fgq_model_n_inputs(m[i]));
-        fgq_model_input_info(m[i], 0, &in[i]);
-        fgq_model_output_info(m[i], 0, &out[i]);
+                            nm[i], (int)fgq_model_n_inputs(m));
+        fgq_graph_runner_input_info(r[i], 0, &in[i]);
+        fgq_graph_runner_output_info(r[i], 0, &out[i]);
         if (in[i].dtype != FGQ_DT_F32 || out[i].dtype != FGQ_DT_F32 || out[i].size_bytes < sizeof(float))
             return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: eval feeds and reads float32 tensors", nm[i]);
     }
@@ -277,12 +278,12 @@ fgq_status fgq_compare_run(fgq_graph_runner *fr, fgq_graph_runner *qr, const fgq
     memset(res, 0, sizeof *res);
     const fgq_model *qm = &qr->model;
     fgq_status st = FGQ_OK;
-    if (fr != NULL && (st = fgq_compare_check(&fr->model, "float model", qm, "quantized model", err)) != FGQ_OK)
+    if (fr != NULL && (st = fgq_compare_check(fr, "float model", qr, "quantized model", err)) != FGQ_OK)
         return st;
     if (fr == NULL && (in->float_out == NULL || in->layers))
         return fgq_fail(err, FGQ_ERR_VALUE, "comparing: without the float model, give its outputs and no layers");
     fgq_tensor_info out_info;
-    fgq_model_output_info(qm, 0, &out_info);
+    fgq_graph_runner_output_info(qr, 0, &out_info);
     int64_t classes = (int64_t)(out_info.size_bytes / sizeof(float));
     res->classes = classes;
     obs_ctx fo, qo;
@@ -297,13 +298,13 @@ fgq_status fgq_compare_run(fgq_graph_runner *fr, fgq_graph_runner *qr, const fgq
         st = fgq_fail(err, FGQ_ERR_NOMEM, "comparing: out of memory");
     for (int o = 0; st == FGQ_OK && o < n_out_f; o++) {
         fgq_tensor_info oi;
-        fgq_model_output_info(&fr->model, o, &oi);
+        fgq_graph_runner_output_info(fr, o, &oi);
         if ((fouts[o] = malloc((size_t)oi.size_bytes + 1)) == NULL)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "comparing: out of memory");
     }
     for (int o = 0; st == FGQ_OK && o < n_out_q; o++) {
         fgq_tensor_info oi;
-        fgq_model_output_info(qm, o, &oi);
+        fgq_graph_runner_output_info(qr, o, &oi);
         if ((qouts[o] = malloc((size_t)oi.size_bytes + 1)) == NULL)
             st = fgq_fail(err, FGQ_ERR_NOMEM, "comparing: out of memory");
     }
@@ -311,7 +312,7 @@ fgq_status fgq_compare_run(fgq_graph_runner *fr, fgq_graph_runner *qr, const fgq
         st = match_layers(&fr->model, qm, res, &fo, &qo, err);
 
     fgq_tensor_info in_info;
-    fgq_model_input_info(qm, 0, &in_info);
+    fgq_graph_runner_input_info(qr, 0, &in_info);
     int64_t per = (int64_t)(in_info.size_bytes / sizeof(float));
     for (int64_t s = 0; st == FGQ_OK && s < in->n_samples; s++) {
         int64_t label = in->labels[s];

@@ -73,9 +73,10 @@ void fgq_compare_result_free(fgq_compare_result *res);
 /* 10·log10(sig / noise); +inf when noise is 0 (no error at all). */
 double fgq_compare_sqnr_db(double sig, double noise);
 
-/* Checks that two loaded models can be compared (the shape rules above);
+/* Checks that two loaded models can be compared as their runners feed and read
+ * them (fgq_graph_runner_input_info: quantized I/O as f32 with float_io; the shape rules above);
  * a_name / b_name for messages. */
-fgq_status fgq_compare_check(const fgq_model *a, const char *a_name, const fgq_model *b, const char *b_name,
-                             fgq_error *err);
+fgq_status fgq_compare_check(const fgq_graph_runner *a, const char *a_name, const fgq_graph_runner *b,
+                             const char *b_name, fgq_error *err);
 
 #endif /* FGQ_COMPARE_H */

@@ -5,6 +5,7 @@
 #include "export/fgq_writer.h"
 #include "run/host_cpu.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,11 +84,152 @@ fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint
     return load_and_alloc(r, name, 1, err);
 }
 
+int fgq_io_qparams(const fgq_model *m, int32_t t, float *s, int32_t *z)
+{
+    fgq_tensor_info ti;
+    fgq_tensor_qparams q;
+    if (fgq_model_tensor_info(m, t, &ti) != FGQ_OK || (ti.dtype != FGQ_DT_U8 && ti.dtype != FGQ_DT_S8) ||
+        fgq_model_tensor_qparams(m, t, &q) != FGQ_OK || q.n_scales != 1)
+        return 0;
+    *s = q.scales[0];
+    *z = q.zero_points != NULL ? q.zero_points[0] : 0;
+    return 1;
+}
+
+void fgq_io_quantize(const float *x, int64_t n, float s, int32_t z, fgq_dtype dt, void *q)
+{
+    /* quantize_span's scalar loop (runtime/ops/qconvert.c) with qmin, qmax the dtype's ends */
+    const int s8 = dt == FGQ_DT_S8;
+    const int32_t qmin = s8 ? -128 : 0, qmax = s8 ? 127 : 255;
+    const float rlo = (float)qmin - (float)z - 1.0f, rhi = (float)qmax - (float)z + 1.0f;
+    uint8_t *y = q;
+    for (int64_t i = 0; i < n; i++) {
+        float r = x[i] / s;
+        r = !(r >= rlo) ? rlo : r > rhi ? rhi : r;
+        int32_t v = (int32_t)roundf(r) + z;
+        v = v < qmin ? qmin : v > qmax ? qmax : v;
+        y[i] = s8 ? (uint8_t)(int8_t)v : (uint8_t)v;
+    }
+}
+
+void fgq_io_dequantize(const void *q, fgq_dtype dt, int64_t n, float s, int32_t z, float *x)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const int32_t v = dt == FGQ_DT_S8 ? (int32_t)((const int8_t *)q)[i] : (int32_t)((const uint8_t *)q)[i];
+        x[i] = (float)(v - z) * s;
+    }
+}
+
+/* Tensor t as fgq_graph_runner_run takes or gives it (float_io: f32 for the converted ones). */
+static void runner_info(const fgq_graph_runner *r, int output, int32_t i, fgq_tensor_info *info)
+{
+    const fgq_model *m = &r->model;
+    if (output)
+        fgq_model_output_info(m, i, info);
+    else
+        fgq_model_input_info(m, i, info);
+    const int32_t k = output ? fgq_model_n_inputs(m) + i : i;
+    if (r->io_off != NULL && r->io_off[k] >= 0) {
+        info->dtype = FGQ_DT_F32;
+        info->size_bytes *= sizeof(float); /* a u8 / s8 tensor: size_bytes was its element count */
+    }
+}
+
+void fgq_graph_runner_input_info(const fgq_graph_runner *r, int32_t i, fgq_tensor_info *info)
+{
+    runner_info(r, 0, i, info);
+}
+
+void fgq_graph_runner_output_info(const fgq_graph_runner *r, int32_t i, fgq_tensor_info *info)
+{
+    runner_info(r, 1, i, info);
+}
+
+fgq_status fgq_graph_runner_float_io(fgq_graph_runner *r, fgq_error *err)
+{
+    if (r == NULL || r->model_bytes == NULL)
+        return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    if (r->io_off != NULL)
+        return FGQ_OK;
+    const fgq_model *m = &r->model;
+    const int32_t n_in = fgq_model_n_inputs(m), n = n_in + fgq_model_n_outputs(m);
+    int64_t *off = malloc((size_t)(n > 0 ? n : 1) * sizeof *off);
+    void **ptrs = malloc((size_t)(n > 0 ? n : 1) * sizeof *ptrs);
+    uint64_t bytes = 0;
+    for (int32_t k = 0; off != NULL && k < n; k++) {
+        const int32_t t = k < n_in ? fgq_model_input_tensor(m, k) : fgq_model_output_tensor(m, k - n_in);
+        float s;
+        int32_t z;
+        fgq_tensor_info ti;
+        off[k] = -1;
+        if (fgq_io_qparams(m, t, &s, &z) && fgq_model_tensor_info(m, t, &ti) == FGQ_OK) {
+            off[k] = (int64_t)bytes;
+            bytes += (ti.size_bytes + 63u) & ~(uint64_t)63u; /* bounded by the loaded model's arena sums */
+        }
+    }
+    uint8_t *stage = off != NULL && ptrs != NULL && bytes <= SIZE_MAX ? malloc(bytes > 0 ? (size_t)bytes : 1) : NULL;
+    if (stage == NULL) {
+        free(off);
+        free(ptrs);
+        return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory staging the model's quantized inputs and outputs");
+    }
+    r->io_off = off;
+    r->io_ptrs = ptrs;
+    r->io_stage = stage;
+    return FGQ_OK;
+}
+
+/* float_io: quantizes the converted inputs into the stage and points the run at it. */
+static void stage_inputs(fgq_graph_runner *r, const float *const *inputs, float *const *outputs)
+{
+    const fgq_model *m = &r->model;
+    const int32_t n_in = fgq_model_n_inputs(m), n = n_in + fgq_model_n_outputs(m);
+    for (int32_t k = 0; k < n; k++) {
+        const int output = k >= n_in;
+        void *user = output ? (void *)outputs[k - n_in] : (void *)(uintptr_t)inputs[k];
+        r->io_ptrs[k] = user;
+        if (r->io_off[k] < 0)
+            continue;
+        const int32_t t = output ? fgq_model_output_tensor(m, k - n_in) : fgq_model_input_tensor(m, k);
+        float s;
+        int32_t z;
+        fgq_tensor_info ti;
+        fgq_io_qparams(m, t, &s, &z);
+        fgq_model_tensor_info(m, t, &ti);
+        r->io_ptrs[k] = r->io_stage + r->io_off[k];
+        if (!output)
+            fgq_io_quantize((const float *)user, (int64_t)ti.size_bytes, s, z, ti.dtype, r->io_ptrs[k]);
+    }
+}
+
+static void unstage_outputs(fgq_graph_runner *r, float *const *outputs)
+{
+    const fgq_model *m = &r->model;
+    const int32_t n_in = fgq_model_n_inputs(m), n_out = fgq_model_n_outputs(m);
+    for (int32_t o = 0; o < n_out; o++) {
+        if (r->io_off[n_in + o] < 0)
+            continue;
+        const int32_t t = fgq_model_output_tensor(m, o);
+        float s;
+        int32_t z;
+        fgq_tensor_info ti;
+        fgq_io_qparams(m, t, &s, &z);
+        fgq_model_tensor_info(m, t, &ti);
+        fgq_io_dequantize(r->io_stage + r->io_off[n_in + o], ti.dtype, (int64_t)ti.size_bytes, s, z, outputs[o]);
+    }
+}
+
 fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs, float *const *outputs,
                                 fgq_node_observer obs, void *user, fgq_error *err)
 {
     if (r == NULL || r->model_bytes == NULL || r->arena == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
+    float *const *user_outputs = outputs;
+    if (r->io_off != NULL) {
+        stage_inputs(r, inputs, outputs);
+        inputs = (const float *const *)r->io_ptrs;
+        outputs = (float *const *)(r->io_ptrs + fgq_model_n_inputs(&r->model));
+    }
     /* the pool's provider (or none: one thread) plus the kernel preference:
      * FGQ_KERNELS=ref runs only the reference kernels (the same bytes, slower) */
     const fgq_parallel *pool = fgq_threadpool_parallel(r->pool);
@@ -97,8 +239,11 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
     const char *pref = getenv("FGQ_KERNELS");
     if (pref != NULL && strcmp(pref, "ref") == 0)
         par.kernels = FGQ_KERNELS_REF;
-    return fgq_model_run_parallel(&r->model, r->arena, r->arena_size, (const void *const *)inputs,
-                                  (void *const *)outputs, obs, user, &par, err);
+    fgq_status st = fgq_model_run_parallel(&r->model, r->arena, r->arena_size, (const void *const *)inputs,
+                                           (void *const *)outputs, obs, user, &par, err);
+    if (st == FGQ_OK && r->io_off != NULL)
+        unstage_outputs(r, user_outputs);
+    return st;
 }
 
 fgq_status fgq_graph_runner_set_threads(fgq_graph_runner *r, int32_t n_threads, fgq_error *err)
@@ -128,6 +273,9 @@ void fgq_graph_runner_free(fgq_graph_runner *r)
     fgq_threadpool_destroy(r->pool);
     free(r->model_bytes);
     free(r->arena);
+    free(r->io_off);
+    free(r->io_stage);
+    free(r->io_ptrs);
     memset(r, 0, sizeof *r);
 }
 

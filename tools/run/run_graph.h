@@ -31,6 +31,11 @@ typedef struct {
     uint64_t arena_size;
     fgq_model model;
     fgq_threadpool *pool; /* owned; NULL: serial */
+    /* fgq_graph_runner_float_io: per graph input, then output, the offset of its codes in io_stage
+     * (-1: not converted); io_ptrs the run's buffer pointers (inputs, then outputs). Owned. */
+    int64_t *io_off;
+    uint8_t *io_stage;
+    void **io_ptrs;
 } fgq_graph_runner;
 
 fgq_status fgq_graph_runner_init(fgq_graph_runner *r, const fgq_graph *g, fgq_error *err);
@@ -41,6 +46,24 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
  * 64-byte aligned buffer when it is not aligned. `name` is for messages. */
 fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint64_t size, const char *name,
                                        fgq_error *err);
+/* Quantized inputs and outputs (`fgq quantize --io quantized`, tools/quant/quantized_io.h): u8 / s8
+ * graph inputs and outputs with one scale. fgq_io_qparams: 1 with s and z when tensor t of m is
+ * one. fgq_io_quantize: what the QUANTIZE op the rewrite dropped computed (runtime/ops/qconvert.c,
+ * the same bytes): q = clamp(round(x / s) + z, the dtype's range), half away from zero, NaN to the
+ * lowest code. fgq_io_dequantize: what the DEQUANTIZE did, x = (float)(q − z) · s. */
+int fgq_io_qparams(const fgq_model *m, int32_t t, float *s, int32_t *z);
+void fgq_io_quantize(const float *x, int64_t n, float s, int32_t z, fgq_dtype dt, void *q);
+void fgq_io_dequantize(const void *q, fgq_dtype dt, int64_t n, float s, int32_t z, float *x);
+
+/* After a successful init: from now on run takes every quantized input as f32 (preprocessed, as
+ * the float model's) and returns every quantized output as f32, converting them as above, so a
+ * model with quantized I/O runs as its float-I/O twin, bit for bit. No-op for a model without.
+ * fgq_graph_runner_input_info / _output_info give the tensors as run sees them (f32, numel · 4
+ * bytes, for the converted ones; otherwise fgq_model_input_info's). */
+fgq_status fgq_graph_runner_float_io(fgq_graph_runner *r, fgq_error *err);
+void fgq_graph_runner_input_info(const fgq_graph_runner *r, int32_t i, fgq_tensor_info *info);
+void fgq_graph_runner_output_info(const fgq_graph_runner *r, int32_t i, fgq_tensor_info *info);
+
 /* After a successful init: run with n_threads threads (caller included), in
  * [1, FGQ_THREADPOOL_MAX_THREADS]; 1 drops the pool. Replaces any earlier
  * pool; on failure the runner keeps running serially. */
