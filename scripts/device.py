@@ -31,7 +31,10 @@ Models: mnist-8 (examples/), and the MLPerf Tiny v0.7 models ic, kws, vww, ad
 from ../shared/models/tiny-v0.7 when that folder exists (else skipped, said).
 
 usage: scripts/device.py [--models mnist-8,ic,...] [--policies s8,ternary:g4]
-                         [--boards m4,m55] [--work DIR] [--json OUT] [--markdown] [--no-nomsg] [--quick]
+                         [--boards m4,m55] [--io float|quantized] [--work DIR] [--json OUT] [--markdown]
+                         [--no-nomsg] [--quick]
+--io quantized: the models quantized with `fgq quantize --io quantized` (u8 codes in and out, no
+float QUANTIZE / DEQUANTIZE on the device), fed random codes.
 Exit status: 0 all identical (and every arena as exported), 1 a mismatch, an
 arena the device computes otherwise, or a failed run, 77 the toolchain or QEMU
 is missing (skipped).
@@ -79,10 +82,10 @@ def input_shapes(model):
     return [tuple(i["shape"]) for i in j["inputs"]]
 
 
-def prepare(name, policy, work, solver=None):
+def prepare(name, policy, work, solver=None, io="float"):
     """Quantize, export as C, and write the input and the x86 output; returns the model folder."""
     onnx_path = MODELS[name]
-    tag = "%s_%s" % (name.replace("-", ""), re.sub(r"[^a-z0-9]", "", policy))
+    tag = "%s_%s%s" % (name.replace("-", ""), re.sub(r"[^a-z0-9]", "", policy), "_qio" if io == "quantized" else "")
     d = os.path.join(work, tag)
     os.makedirs(d, exist_ok=True)
     rng = np.random.default_rng(1234)
@@ -106,12 +109,17 @@ def prepare(name, policy, work, solver=None):
         x = rng.standard_normal(shape).astype(np.float32)
     q = os.path.join(d, "model.fgq")
     sh([fgq_bin(), "quantize", onnx_path, "--calib"] + calib + ["--weights", policy, "-o", q] +
-       (["--solver", solver] if solver else []))
+       (["--solver", solver] if solver else []) + (["--io", "quantized"] if io == "quantized" else []))
     sh([fgq_bin(), "export", q, "--c", d, "--target", "cortex-m"])
+    desc = json.loads(sh([fgq_bin(), "inspect", q, "--json"]))
+    in_dtype = desc["inputs"][0].split()[1]  # "name u8 [1x640] x = s * (q - z)"
+    if in_dtype in ("u8", "s8"):  # --io quantized: the input is codes (random ones; run --raw feeds them)
+        x = rng.integers(0 if in_dtype == "u8" else -128, 256 if in_dtype == "u8" else 128, size=shape,
+                         dtype=np.uint8 if in_dtype == "u8" else np.int8)
     np.save(os.path.join(d, "x.npy"), x)
     with open(os.path.join(d, "in.bin"), "wb") as f:
         f.write(np.ascontiguousarray(x).tobytes())
-    n_out = len(json.loads(sh([fgq_bin(), "inspect", q, "--json"]))["outputs"])
+    n_out = len(desc["outputs"])
     outs = [os.path.join(d, "y%d.npy" % i) for i in range(n_out)]
     argv = [fgq_bin(), "run", q, "--input", os.path.join(d, "x.npy"), "--raw", "--threads", "1"]
     for o in outs:
@@ -223,6 +231,9 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="print the rows as a markdown table")
     ap.add_argument("--no-nomsg", action="store_true",
                     help="skip the FGQ_NO_MESSAGES builds (no 'no messages' flash column)")
+    ap.add_argument("--io", choices=("float", "quantized"), default="float",
+                    help="the models' inputs and outputs: float (QUANTIZE / DEQUANTIZE inside the model) or "
+                         "quantized (fgq quantize --io quantized: u8 codes in and out, as CMSIS-NN's int8 sequence)")
     ap.add_argument("--quick", action="store_true",
                     help="the test suite's run: --no-nomsg, and weights rounded (--solver rtn) instead of solved: "
                          "the comparison with x86 is the same, the quantization faster")
@@ -242,7 +253,7 @@ def main():
         jobs = []
         for m in models:
             for p in a.policies.split(","):
-                jobs.append((m, p, prepare(m, p, work, "rtn" if a.quick else None)))
+                jobs.append((m, p, prepare(m, p, work, "rtn" if a.quick else None, a.io)))
         for b in boards:
             bdir = build(b, [d for _, _, d in jobs], work, nomsg=not (a.no_nomsg or a.quick))
             for m, p, d in jobs:
@@ -253,7 +264,7 @@ def main():
                     print("device: FAILED %s %s %s: %s" % (m, p, b, e))
                     failed += 1
                     continue
-                r.update(model=m, policy=p, board=b)
+                r.update(model=m, policy=p, board=b, io=a.io)
                 rows.append(r)
                 print("device: %-8s %-11s %-4s %s  flash %7d (model %7d)  RAM %7d  arena %7d%s  insns %13s  "
                       "qemu %.1f s" % (

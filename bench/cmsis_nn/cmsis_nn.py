@@ -31,14 +31,16 @@ For every model (../shared/models/tiny-v0.7/model_{kws,ic,vww,ad}.onnx):
      files (one static library per board: only what the layers reach is linked), startup.c and
      semihost.c of targets/cortex-m and the board's linker script; run under qemu-system-arm
      -icount shift=0, so insns = ticks * 1e9 / cpu_hz, as scripts/device.py counts them.
-  4. scripts/device.py --models M --policies s8 --boards B --no-nomsg --json gives fgq's row
-     for the same model and board (its whole fgq_model_run).
+  4. scripts/device.py --models M --policies s8 --boards B --io quantized --no-nomsg --json gives
+     fgq's row for the same model and board (its whole fgq_model_run): the model made with `fgq
+     quantize --io quantized`, so it too goes from u8 codes in to u8 codes out, with no float
+     QUANTIZE / DEQUANTIZE at its ends (--fgq-io float measures the float-I/O model instead).
 
 Figures per (model, board):
   MACs             multiply-accumulates of Conv and Gemm, from the ONNX shapes
   insns            instructions of one inference (CMSIS-NN: the layer sequence from int8 input
-                   to int8 output; fgq: fgq_model_run, with its QUANTIZE of the float input and
-                   DEQUANTIZE of the float output)
+                   to int8 output; fgq: fgq_model_run from u8 codes to u8 codes, or with --fgq-io
+                   float its QUANTIZE of the float input and DEQUANTIZE of the float output too)
   flash w/o wts    CMSIS-NN: .vectors + .text + .ARM.exidx + .rodata + .data of the ELF minus
                    the model's constants (weights, biases, multipliers, shifts); split from the
                    link map into the CMSIS-NN kernels, the generated layer calls (the layers'
@@ -48,6 +50,7 @@ Figures per (model, board):
 
 usage: bench/cmsis_nn/cmsis_nn.py [--models kws,ic,vww,ad] [--boards m4,m55] [--cmsis-nn DIR]
                                   [--work DIR] [--json OUT] [--markdown] [--layers] [--fgq-json F]
+                                  [--fgq-io quantized|float]
 Exit status: 0 every model measured, 1 a failure (build, run, a layer error, fgq's side), 77
 arm-none-eabi-gcc, qemu-system-arm or the CMSIS-NN checkout is missing (skipped).
 """
@@ -782,7 +785,7 @@ def measure(model, board, gen, lib, support, cmsis, work):
                 layer_insns=per_layer, qemu_s=round(wall, 2))
 
 
-def fgq_rows(models, boards, work, fgq_json):
+def fgq_rows(models, boards, work, fgq_json, io="quantized"):
     """fgq's own rows, {(model, board): device.py's row}, from --fgq-json or scripts/device.py run
     now; and an error message (device.py failed: its rows, if it wrote them, are still used)."""
     err = None
@@ -791,7 +794,7 @@ def fgq_rows(models, boards, work, fgq_json):
     else:
         out = os.path.join(work, "fgq_device.json")
         argv = [sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--models", ",".join(models),
-                "--policies", "s8", "--boards", ",".join(boards), "--no-nomsg", "--work",
+                "--policies", "s8", "--boards", ",".join(boards), "--io", io, "--no-nomsg", "--work",
                 os.path.join(work, "fgq"), "--json", out]
         r = subprocess.run(argv, capture_output=True, text=True)
         sys.stdout.write("".join("  " + line + "\n" for line in r.stdout.splitlines() if line.startswith("device:")))
@@ -860,6 +863,9 @@ def main():
     ap.add_argument("--json", help="write the rows there")
     ap.add_argument("--markdown", action="store_true", help="print the rows as a markdown table")
     ap.add_argument("--layers", action="store_true", help="also print a per-layer table per model")
+    ap.add_argument("--fgq-io", choices=("quantized", "float"), default="quantized",
+                    help="fgq's model: u8 codes in and out like CMSIS-NN's sequence (quantized, the default) or "
+                         "float input and output with QUANTIZE / DEQUANTIZE inside the model")
     ap.add_argument("--fgq-json", help="take fgq's rows from this scripts/device.py --json file instead of "
                                        "running it (it must hold --policies s8 rows)")
     a = ap.parse_args()
@@ -883,7 +889,8 @@ def main():
         return status
 
     qemu_v, gcc_v, commit = versions(cmsis)
-    header = "CMSIS-NN %s, %s, %s; -O2 for both; fgq: scripts/device.py --policies s8" % (commit, gcc_v, qemu_v)
+    header = "CMSIS-NN %s, %s, %s; -O2 for both; fgq: scripts/device.py --policies s8 --io %s" % (
+        commit, gcc_v, qemu_v, a.fgq_io)
     print("cmsis_nn: " + header)
     work = a.work or tempfile.mkdtemp(prefix="fgq-cmsis-nn-")
     os.makedirs(work, exist_ok=True)
@@ -911,7 +918,7 @@ def main():
                 print("cmsis_nn:      note: " + note)
         fgq = {}
         if mapped:
-            fgq, err = fgq_rows(list(mapped), boards, work, a.fgq_json)
+            fgq, err = fgq_rows(list(mapped), boards, work, a.fgq_json, a.fgq_io)
             if err:
                 print("cmsis_nn: FAILED fgq's side: %s" % err)
                 failed += 1
@@ -959,9 +966,10 @@ def main():
             json.dump(dict(header=header, rows=rows, layers=list(per_model.values())), f, indent=1)
     if a.markdown:
         print(markdown(rows, header))
-        print("\nfgq's insns are its whole fgq_model_run: QUANTIZE of the float input and DEQUANTIZE of the "
-              "float output included; the CMSIS-NN sequence starts from an int8 input and ends at the int8 "
-              "output. Weights are random (fixed seed). See bench/cmsis_nn/README.md.")
+        print("\nfgq's insns are its whole fgq_model_run, %s; the CMSIS-NN sequence starts from an int8 input "
+              "and ends at the int8 output. Weights are random (fixed seed). See bench/cmsis_nn/README.md." % (
+                  "from u8 codes in to u8 codes out (fgq quantize --io quantized)" if a.fgq_io == "quantized" else
+                  "QUANTIZE of the float input and DEQUANTIZE of the float output included"))
     if a.layers:
         for pm in per_model.values():
             print(layer_table(pm))

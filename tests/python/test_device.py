@@ -1,6 +1,7 @@
 """The device path (docs/device.md): `fgq export --c`, op selection, and the example
 firmware on emulated Cortex-M4 and Cortex-M55 cores (scripts/device.py), whose outputs
 must equal the x86 runtime's byte for byte, in the arena the export sized for them."""
+import glob
 import json
 import os
 import platform
@@ -235,6 +236,32 @@ def test_firmware_on_cortex_m4_and_m55_bit_identical():
         assert row["identical"] and row["heap_requests"] == 0, what
         assert row["arena"] == row["arena_needed"], "%s: exported %d, the device needs %d" % (
             what, row["arena"], row["arena_needed"])
+
+
+def test_firmware_with_quantized_io_bit_identical():
+    """`fgq quantize --io quantized` models (u8 codes in and out, no QUANTIZE / DEQUANTIZE on the
+    device) of mnist-8 and the MLPerf Tiny autoencoder, s8, on both boards: the firmware is fed
+    the codes `fgq run --raw` is fed and writes the same output codes; the header's arena fits."""
+    env = dict(os.environ, FGQ=FGQ)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_json = os.path.join(tmp, "rows.json")
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--quick", "--io", "quantized",
+                            "--models", "mnist-8,ad", "--policies", "s8", "--work", os.path.join(tmp, "w"), "--json",
+                            rows_json], capture_output=True, text=True, env=env)
+        print(r.stdout, r.stderr)
+        if r.returncode == 77:
+            pytest.skip(r.stdout.strip())
+        assert r.returncode == 0, r.stdout + r.stderr
+        with open(rows_json) as f:
+            rows = json.load(f)
+        ins = [os.path.getsize(p) for p in sorted(glob.glob(os.path.join(tmp, "w", "*_qio", "in.bin")))]
+    skipped = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " skipped: " in l]
+    assert len(rows) == 2 * (2 - len(skipped)), r.stdout
+    assert 784 in ins  # mnist-8's 28 x 28 input: one byte a value, not four
+    for row in rows:
+        what = "%s %s %s" % (row["model"], row["policy"], row["board"])
+        assert row["io"] == "quantized" and row["identical"] and row["heap_requests"] == 0, what
+        assert row["arena"] == row["arena_needed"], what
 
 
 @pytest.mark.skipif(SANITIZED, reason="the firmware is not built with sanitizers: run once, in the Release build")
