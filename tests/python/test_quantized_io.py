@@ -121,6 +121,21 @@ def test_float_output_stays_float(tmp_path):
     assert np.load(tmp_path / "y.npy").dtype == np.float32
 
 
+def test_input_read_by_a_float_node_stays_float(tmp_path):
+    """The first convolution kept float reads the input as float: it stays f32, said on stderr, and
+    the QUANTIZE the quantizer made for it up front (--io quantized quantizes every float input
+    first, so that layout ops after it move codes) goes, unread."""
+    out = tmp_path / "m.fgq"
+    rep, err = _quantize(out, "--weights", "s8", "--io", "quantized", "--keep-float", "Convolution28")
+    assert rep["quantized_io"] == {"inputs": 0, "outputs": 1, "kept_float": 1}
+    assert "--io quantized: input 'Input3' stays float: node 'Convolution28' (Conv) reads it as float" in err, err
+    (ins, outs) = _io(out)
+    assert ins[0][1] == "f32" and outs[0][1] == "u8"
+    p = run_fgq("inspect", out, "--json")
+    assert p.returncode == 0, p.stderr
+    assert not any(n["name"].startswith("Input3") for n in json.loads(p.stdout)["nodes"]), p.stdout
+
+
 @pytest.mark.parametrize("args, msg", [
     (["--io", "bogus"], "--io 'bogus': expected float or quantized"),
     (["--io", "quantized", "--acts", "u4"], "--io quantized needs u8 or s8 activations"),

@@ -1425,6 +1425,14 @@ fgq_status fgq_quantize_graph(const fgq_graph *fg, const fgq_calib *calib, const
         c.qg->tensors[it].kind = FGQ_TK_INPUT;
         c.qg->inputs[c.qg->n_inputs++] = c.fver[t] = it;
     }
+    /* quantized I/O: every float input quantized up front, so that layout ops after it (a Reshape
+     * or Transpose from NHWC) move codes instead of running float before the QUANTIZE; the rewrite
+     * (quantized_io.h) then drops the QUANTIZE, or it, unread, where float nodes take the input */
+    for (int32_t i = 0; cfg->io_quantized && i < fg->n_inputs && st == FGQ_OK; i++) {
+        int32_t q;
+        if (fg->tensors[fg->inputs[i]].dtype == FGQ_DT_F32)
+            st = get_quant(&c, fg->inputs[i], &q);
+    }
     for (int32_t i = 0; i < fg->n_nodes && st == FGQ_OK; i++)
         if (!c.absorbed[i])
             st = quantize_node(&c, i);

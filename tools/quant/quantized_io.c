@@ -67,6 +67,18 @@ fgq_status fgq_quant_io_rewrite(fgq_graph *qg, fgq_io_rewrite *rep, fgq_error *e
     uint8_t *dead = calloc((size_t)(qg->n_nodes > 0 ? qg->n_nodes : 1), 1);
     if (dead == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory rewriting the model's inputs and outputs");
+    /* a QUANTIZE whose codes nothing reads (the quantizer makes one for every float input up front:
+     * where only float nodes take the input, it stays unread) */
+    for (int32_t n = 0; n < qg->n_nodes; n++) {
+        if (op_of(&qg->nodes[n]) != FGQ_OP_QUANTIZE)
+            continue;
+        const int32_t q = qg->nodes[n].outputs[0];
+        int read = qg->tensors[q].is_output;
+        for (int32_t m = 0; m < qg->n_nodes && !read; m++)
+            for (int32_t k = 0; k < qg->nodes[m].n_inputs; k++)
+                read |= qg->nodes[m].inputs[k] == q;
+        dead[n] = (uint8_t)!read;
+    }
     for (int32_t i = 0; i < qg->n_inputs; i++) {
         const int32_t t = qg->inputs[i];
         fgq_ir_tensor *x = &qg->tensors[t];
@@ -74,7 +86,7 @@ fgq_status fgq_quant_io_rewrite(fgq_graph *qg, fgq_io_rewrite *rep, fgq_error *e
             continue; /* token ids, masks: fed as they are already */
         int32_t reader = -1, n_reads = 0;
         for (int32_t n = 0; n < qg->n_nodes; n++)
-            for (int32_t k = 0; k < qg->nodes[n].n_inputs; k++)
+            for (int32_t k = 0; k < qg->nodes[n].n_inputs && !dead[n]; k++)
                 if (qg->nodes[n].inputs[k] == t) {
                     n_reads++;
                     if (reader < 0 || op_of(&qg->nodes[reader]) == FGQ_OP_QUANTIZE)
