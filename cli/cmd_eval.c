@@ -141,6 +141,8 @@ typedef struct {
     const int64_t *labels;
     int64_t *rank;
     float *scores; /* nw × n_classes */
+    float **outs;  /* nw × n_out output buffers: output 0 a runner's scores, the others scratch */
+    int32_t n_out;
     _Atomic int64_t done;
     _Atomic int failed;
     fgq_error *errs; /* nw */
@@ -157,10 +159,10 @@ static void eval_samples(void *ctx, fgq_idx b, fgq_idx e)
             break;
         w = (w + 1) % p->nw;
     }
-    float *scores = p->scores + (int64_t)w * p->n_classes;
+    float *const *outs = p->outs + (int64_t)w * p->n_out, *scores = outs[0];
     for (int64_t s = b; s < e && !atomic_load(&p->failed); s++) {
         const float *x = p->data + s * p->per_sample;
-        if (fgq_graph_runner_run(&p->runners[w], &x, &scores, NULL, NULL, &p->errs[w]) != FGQ_OK) {
+        if (fgq_graph_runner_run(&p->runners[w], &x, outs, NULL, NULL, &p->errs[w]) != FGQ_OK) {
             atomic_store(&p->failed, w + 1);
             break;
         }
@@ -204,7 +206,8 @@ static int eval_single(const eval_args *a)
     fgq_dataset d;
     memset(&d, 0, sizeof d);
     int64_t *labels = NULL, n_labels = 0;
-    float *scores = NULL;
+    float *scores = NULL, **outs = NULL;
+    uint8_t *extra = NULL; /* outputs 1.. of every runner: the run writes every output */
     fgq_tensor_info in_info, out_info;
     if (fgq_model_n_inputs(&r.model) != 1 || fgq_model_n_outputs(&r.model) < 1) {
         fgq_fail(&err, FGQ_ERR_UNSUPPORTED,
@@ -270,10 +273,34 @@ static int eval_single(const eval_args *a)
     }
     if (nw > 1 && fgq_threadpool_create(nw, &pool, &err) != FGQ_OK)
         goto fail;
+    const int32_t n_out = fgq_model_n_outputs(&runners[0].model);
+    uint64_t extra_bytes = 0;
+    for (int32_t o = 1; o < n_out; o++) {
+        fgq_tensor_info oi;
+        fgq_graph_runner_output_info(&runners[0], o, &oi);
+        extra_bytes += (oi.size_bytes + 63u) & ~(uint64_t)63u;
+    }
+    outs = calloc((size_t)nw * (size_t)n_out, sizeof *outs);
+    extra = extra_bytes > 0 && extra_bytes <= SIZE_MAX / (uint64_t)nw ? malloc((size_t)(extra_bytes * (uint64_t)nw)) : NULL;
+    if (outs == NULL || (extra_bytes > 0 && extra == NULL)) {
+        fgq_fail(&err, FGQ_ERR_NOMEM, "out of memory for the model's outputs");
+        goto fail;
+    }
+    for (int32_t w = 0; w < nw; w++) {
+        uint64_t at = extra_bytes * (uint64_t)w;
+        outs[(int64_t)w * n_out] = scores + (int64_t)w * n_classes;
+        for (int32_t o = 1; o < n_out; o++) {
+            fgq_tensor_info oi;
+            fgq_graph_runner_output_info(&runners[0], o, &oi);
+            outs[(int64_t)w * n_out + o] = (float *)(void *)(extra + at);
+            at += (oi.size_bytes + 63u) & ~(uint64_t)63u;
+        }
+    }
     fgq_progress prog;
     fgq_progress_begin(&prog, "eval", n);
     double t0 = fgq_now_seconds();
-    eval_pool ep = {runners, busy, nw, d.data, per_sample, n_classes, labels, rank, scores, 0, 0, errs, &prog};
+    eval_pool ep = {runners, busy, nw, d.data, per_sample, n_classes, labels, rank, scores, outs, n_out, 0, 0, errs,
+                    &prog};
     /* ranges of a few samples: evened out across the threads, the progress drawn as they finish */
     const int64_t grain = n / (16 * (int64_t)nw) > 1 ? n / (16 * (int64_t)nw) : 1;
     fgq_parallel_for(fgq_threadpool_parallel(pool), n, grain, eval_samples, &ep);
@@ -326,6 +353,8 @@ done:
     free(errs);
     free(rank);
     free(scores);
+    free(outs);
+    free(extra);
     free(labels);
     fgq_dataset_free(&d);
     fgq_graph_runner_free(&r);

@@ -282,11 +282,10 @@ static void put_io(const fgq_model *m, int32_t t, char *buf, size_t len)
         used += (size_t)snprintf(buf + used, len - used, "%s%lld", d ? "x" : "", (long long)ti.dims[d]);
     if (used < len)
         used += (size_t)snprintf(buf + used, len - used, "]");
-    fgq_tensor_qparams q; /* a quantized input or output (fgq quantize --io quantized): how to read its codes */
-    if (used < len && (ti.dtype == FGQ_DT_U8 || ti.dtype == FGQ_DT_S8) && fgq_model_tensor_qparams(m, t, &q) == FGQ_OK &&
-        q.n_scales == 1)
-        snprintf(buf + used, len - used, " x = %.9g * (q - %ld)", (double)q.scales[0],
-                 (long)(q.zero_points != NULL ? q.zero_points[0] : 0));
+    float s; /* a quantized input or output (fgq quantize --io quantized): how to read its codes */
+    int32_t z;
+    if (used < len && fgq_io_qparams(m, t, &s, &z))
+        snprintf(buf + used, len - used, " x = %.9g * (q - %ld)", (double)s, (long)z);
 }
 
 /* `inspect` of a .fgq: what the runtime loads, and the recipe. */

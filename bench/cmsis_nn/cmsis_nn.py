@@ -805,7 +805,11 @@ def fgq_rows(models, boards, work, fgq_json, io="quantized"):
     try:
         with open(out) as f:
             rows = json.load(f)
-        return {(r["model"], r["board"]): r for r in rows if r.get("policy") == "s8"}, err
+        rows = [r for r in rows if r.get("policy") == "s8"]
+        other = sorted({r.get("io", "float") for r in rows} - {io})  # rows of device.py before --io: float
+        if other:
+            return {}, "%s: rows of fgq with %s I/O, not %s (--fgq-io)" % (out, "/".join(other), io)
+        return {(r["model"], r["board"]): r for r in rows}, err
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
         return {}, "%s: not scripts/device.py --json rows (%s)" % (out, e)
 

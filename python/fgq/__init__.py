@@ -151,7 +151,7 @@ class Model:
         has uint8 / int8 inputs and outputs: such an input takes float32 data,
         preprocessed alike and quantized as the QUANTIZE the model no longer has
         did (raw=True: the codes themselves), and such an output is returned as
-        its codes (``outputs[i]["quant"]``: x = scale * (q - zero_point)).
+        its codes (``outputs[i]["quant"]``: x = scales[0] * (q - zero_points[0])).
         Returns one array, or a tuple for several outputs."""
         # the C side takes C-contiguous arrays of the inputs' dtypes as they are and answers
         # NotImplemented for anything to convert first (a dict, a list, a tensor, a strided or
@@ -186,7 +186,10 @@ class Model:
         imported as float32, and its user holds float16 data. Any other dtype stays
         as given (a float64 array is still an error: narrowing is the caller's call)."""
         io = self.inputs
-        return tuple(x.astype(np.float32) if x.dtype == np.float16 and i < len(io) and io[i]["dtype"] == "float32"
+        # float32 inputs, and quantized ones (io="quantized": float data, quantized by run)
+        takes_float = [t["dtype"] == "float32" or (t["dtype"] in ("uint8", "int8") and t["quant"] is not None)
+                       for t in io]
+        return tuple(x.astype(np.float32) if x.dtype == np.float16 and i < len(io) and takes_float[i]
                      else x for i, x in enumerate(inputs))
 
     @property

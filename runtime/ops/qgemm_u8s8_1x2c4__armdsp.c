@@ -43,7 +43,8 @@ FGQ_DSP_INLINE void span2(const uint8_t *w0, const uint8_t *w1, const uint8_t *a
  * Per 4 codes one LDRD of the activation pair and 4 · (LDR, SXTB16, SMLAD, SXTB16 ror 8, SMLAD),
  * 24 instructions with the loop: the activations are not extended again for each group of rows,
  * and the pointers, sums and temporaries take 13 registers (the end is read from the stack: GCC
- * finds no fourteenth for an asm operand here). Written in
+ * finds no fourteenth for an asm operand here; at -O0 and -Os, and under clang, it finds no 13
+ * either, and the C form below runs). Written in
  * assembly because GCC (12) spilled three pointers to the stack in the C form of this loop (29
  * instructions per 4 codes; extending inside the loop, as span2 does, 31). Each step is what
  * fgq_dsp_mac4 computes. The QGEMM of one activation row (a dense layer at batch 1). */
@@ -51,6 +52,7 @@ FGQ_DSP_INLINE void span4x(const uint8_t *w, size_t rb, const uint32_t *x, const
 {
     const uint8_t *w0 = w, *w1 = w + rb, *w2 = w1 + rb, *w3 = w2 + rb;
     int32_t acc0 = s[0], acc1 = s[1], acc2 = s[2], acc3 = s[3];
+#if defined(__OPTIMIZE__) && !defined(__OPTIMIZE_SIZE__) && !defined(__clang__)
     uint32_t d02, d13, t0, t1;
 #define FGQ_SPAN4X_ROW(W, A)                                                                                        \
     "ldr %[t0], [%[" W "]], #4\n\t"                                                                                 \
@@ -69,6 +71,14 @@ FGQ_DSP_INLINE void span4x(const uint8_t *w, size_t rb, const uint32_t *x, const
                      : [xe] "m"(xe)
                      : "cc", "memory");
 #undef FGQ_SPAN4X_ROW
+#else /* -O0 / -Os (GCC finds no 13 registers for the operands there) and clang: the same steps in C */
+    for (; x < xe; x += 2, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
+        acc0 = fgq_dsp_mac4(fgq_dsp_ld32(w0), x[0], x[1], acc0);
+        acc1 = fgq_dsp_mac4(fgq_dsp_ld32(w1), x[0], x[1], acc1);
+        acc2 = fgq_dsp_mac4(fgq_dsp_ld32(w2), x[0], x[1], acc2);
+        acc3 = fgq_dsp_mac4(fgq_dsp_ld32(w3), x[0], x[1], acc3);
+    }
+#endif
     s[0] = acc0;
     s[1] = acc1;
     s[2] = acc2;

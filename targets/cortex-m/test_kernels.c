@@ -37,12 +37,12 @@
 #include <string.h>
 
 /* random cases: up to MAX_ROWS rows of K <= 300, up to MAX_GROUPS groups a
- * row; limit cases: 3 rows of K <= MAX_K (the s8 bound at |a − zx| = 255),
+ * row; limit cases: 5 rows of K <= MAX_K (the s8 bound at |a − zx| = 255),
  * groups of >= 3 (>= 4 with M = 255) */
 enum { MAX_ROWS = 12, MAX_K = 65793, MAX_GROUPS = 300 };
 
-static uint8_t g_codes[3 * MAX_K];
-static uint8_t g_gs[3 * MAX_K * 2 / 3 + 6];
+static uint8_t g_codes[5 * MAX_K];
+static uint8_t g_gs[5 * MAX_K * 2 / 3 + 10];
 static uint8_t g_a[MAX_K];
 
 typedef struct {
@@ -194,12 +194,13 @@ static void limit_case(const fgq_qgemm_kernel *kern, uint8_t code_byte, int64_t 
     const int64_t kb = k_bound(kern->w_dtype, a_s8, zx, group > 0 ? mmax : 1);
     K = K < kb ? K : kb;
     K = K < MAX_K ? K : MAX_K;
-    fgq_qweights qw = weights(kern->w_dtype, K, 3, group, n_alpha, mmax);
+    fgq_qweights qw = weights(kern->w_dtype, K, 5, group, n_alpha, mmax);
     if (kern->fits != NULL && !kern->fits(&qw))
         return;
-    memset(g_codes, code_byte, (size_t)(3 * qw.row_bytes));
-    memset(g_gs, 255, (size_t)(3 * qw.n_groups * qw.n_alpha));
+    memset(g_codes, code_byte, (size_t)(5 * qw.row_bytes));
+    memset(g_gs, 255, (size_t)(5 * qw.n_groups * qw.n_alpha));
     memset(g_a, a_byte, (size_t)K);
+    compare(kern, &qw, 0, 5, a_s8, zx, t); /* 5 rows: a group of four (the s8 dense rows' chunked form) and one */
     compare(kern, &qw, 0, 3, a_s8, zx, t);
     compare(kern, &qw, 1, 2, a_s8, zx, t);
     if (kern->gemm != NULL) /* lda 0: 5 rows reading the same K activations */

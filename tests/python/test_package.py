@@ -177,6 +177,7 @@ def test_quantized_io(fgq, quantized, images, tmp_path):
     assert np.array_equal((y.astype(np.int32) - z).astype(np.float32) * np.float32(s), q_float(x))
     assert inp["quant"]["scales"] == [1.0] and inp["quant"]["zero_points"] == [0]  # MNIST pixels: codes
     assert q(x.astype(np.uint8), raw=True).tobytes() == y.tobytes()
+    assert q(x.astype(np.float16)).tobytes() == y.tobytes()  # float16 widened (MNIST pixels are exact in it)
 
 
 def test_calib_from_a_generator_of_batches(fgq, quantized, images):

@@ -147,3 +147,96 @@ def test_bad_values_exit_2(tmp_path, args, msg):
                 timeout=TIMEOUT)
     assert p.returncode == 2 and msg in p.stderr, (p.returncode, p.stderr)
     assert not out.exists()
+
+
+def test_two_outputs_one_read_on_by_a_float_node(tmp_path):
+    """Gemm -> y1 (an output, also read by a float Softmax) and Softmax -> y2 (an output): y1
+    becomes codes and keeps its name though the float Softmax still reads its float twin; y2 stays
+    float (said on stderr). `fgq eval` (which scores output 0 and runs both) and `fgq run` agree with
+    the float-I/O model."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(5)
+    w = numpy_helper.from_array((rng.standard_normal((4, 8)) / 3).astype(np.float32), "w")
+    b = numpy_helper.from_array((0.1 * rng.standard_normal(4)).astype(np.float32), "b")
+    nodes = [helper.make_node("Gemm", ["x", "w", "b"], ["y1"], name="fc", transB=1),
+             helper.make_node("Softmax", ["y1"], ["y2"], name="sm", axis=1)]
+    g = helper.make_graph(nodes, "two", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+                          [helper.make_tensor_value_info("y1", TensorProto.FLOAT, [1, 4]),
+                           helper.make_tensor_value_info("y2", TensorProto.FLOAT, [1, 4])], [w, b])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    path = tmp_path / "two.onnx"
+    onnx.save(m, str(path))
+    x = rng.standard_normal((64, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "labels.npy", rng.integers(0, 4, 64).astype(np.int64))
+    models = {}
+    for io in ("float", "quantized"):
+        out = tmp_path / f"{io}.fgq"
+        p = run_fgq("quantize", path, "--calib", tmp_path / "x.npy", "--weights", "s8", "--io", io, "-o", out,
+                    timeout=TIMEOUT)
+        assert p.returncode == 0, p.stderr
+        models[io] = (out, p.stderr)
+    assert "--io quantized: output 'y2' stays float" in models["quantized"][1], models["quantized"][1]
+    (ins, outs) = _io(models["quantized"][0])
+    assert [(o[0], o[1]) for o in outs] == [("y1", "u8"), ("y2", "f32")] and ins[0][1] == "u8", (ins, outs)
+    res = {}
+    for io, (mp, _) in models.items():
+        p = run_fgq("run", mp, "--input", tmp_path / "x.npy", "-o", tmp_path / f"{io}1.npy", "-o",
+                    tmp_path / f"{io}2.npy")
+        assert p.returncode == 0, p.stderr
+        e = run_fgq("eval", mp, "--data", tmp_path / "x.npy", "--labels", tmp_path / "labels.npy", "--threads", "2",
+                    "--json")
+        assert e.returncode == 0, e.stderr
+        res[io] = (np.load(tmp_path / f"{io}1.npy"), np.load(tmp_path / f"{io}2.npy"), json.loads(e.stdout))
+    f1, f2, fe = res["float"]
+    q1, q2, qe = res["quantized"]
+    s, z = np.float32(outs[0][2]), outs[0][3]
+    assert np.array_equal((q1.astype(np.int32) - z).astype(np.float32) * s, f1)
+    assert np.array_equal(q2, f2)
+    assert (qe["top1"], qe["top5"]) == (fe["top1"], fe["top5"])
+
+
+def _fnv1a32(b):
+    h = 0x811C9DC5
+    for c in b:
+        h = ((h ^ c) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+@pytest.mark.parametrize("scale, zero", [(1.0, -2**31), (0.0, 0), (float("nan"), 0), (1.0, 300)])
+def test_bad_input_qparams_in_a_file_are_not_trusted(tmp_path, scale, zero):
+    """A file whose quantized input carries a zero point outside u8 or a scale that is not finite
+    and >= FLT_MIN (the runtime loads it: activation qparams are the tools' business) is not fed as
+    a quantized input: the tools pass data through as codes, no undefined arithmetic (the sanitized
+    run checks that) and no crash."""
+    import struct
+    good = tmp_path / "q.fgq"
+    _quantize(good, "--weights", "s8", "--io", "quantized")
+    b = bytearray(good.read_bytes())
+    (n_tensors,) = struct.unpack_from("<I", b, 24)
+    (toff,) = struct.unpack_from("<I", b, 40)
+    (sname_off,) = struct.unpack_from("<I", b, 56)
+    done = False
+    for t in range(n_tensors):
+        r = toff + 192 * t
+        name_off, name_len, dtype, kind = struct.unpack_from("<IIII", b, r)
+        (q_off,) = struct.unpack_from("<Q", b, r + 112)
+        (nq,) = struct.unpack_from("<i", b, r + 120)
+        if kind == 1 and nq == 1:  # the graph input
+            struct.pack_into("<f", b, q_off, scale)
+            struct.pack_into("<i", b, q_off + 4, zero)
+            done = True
+    assert done
+    struct.pack_into("<I", b, 12, _fnv1a32(bytes(b[128:])))
+    bad = tmp_path / "bad.fgq"
+    bad.write_bytes(bytes(b))
+    x = _images(2)
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    p = run_fgq("run", bad, "--input", tmp_path / "x.npy", "-o", tmp_path / "y.npy")
+    assert p.returncode == 0 and "runtime error" not in p.stderr, (p.returncode, p.stderr)
+    q = run_fgq("inspect", bad)
+    assert q.returncode == 0 and "input  Input3 u8 [1x1x28x28]\n" in q.stdout, q.stdout
+    e = run_fgq("eval", bad, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1010")
+    assert e.returncode == 2 and "float32" in e.stderr and "runtime error" not in e.stderr, e.stderr

@@ -107,8 +107,9 @@ fgq_status fgq_quant_io_rewrite(fgq_graph *qg, fgq_io_rewrite *rep, fgq_error *e
         if ((q->dtype != FGQ_DT_U8 && !s8) || qmin != (s8 ? -128 : 0) || qmax != (s8 ? 127 : 255) ||
             iparam(qn, FGQ_QP_ROUND) != 0 || q->is_output ||
             !same_params(q, fparam(qn, FGQ_QPF_SCALE), iparam(qn, FGQ_QP_Y_ZERO))) {
-            note(rep, "input '%s' stays float: its QUANTIZE '%s' is not one over the whole %s range (u4 "
-                      "activations keep 16 levels in a u8)", x->name, qn->name, fgq_dtype_name(q->dtype));
+            note(rep, "input '%s' stays float: its QUANTIZE '%s' is not the %s tensor's own (its whole range, "
+                      "rounding half away from zero, its scale and zero point)", x->name, qn->name,
+                 fgq_dtype_name(q->dtype));
             continue;
         }
         dead[reader] = 1;
@@ -153,10 +154,8 @@ fgq_status fgq_quant_io_rewrite(fgq_graph *qg, fgq_io_rewrite *rep, fgq_error *e
         qg->outputs[o] = dn->inputs[0];
         y->is_output = 0;
         q->is_output = 1;
-        if (n_reads == 0) { /* the float output goes; the quantized one takes its name */
-            dead[maker] = 1;
-            swap_names(y, q);
-        }
+        dead[maker] = n_reads == 0; /* the float tensor goes, unless float nodes still read it */
+        swap_names(y, q);           /* the output keeps its name either way */
         rep->outputs++;
     }
     fgq_status st = fgq_graph_compact(qg, dead, err);

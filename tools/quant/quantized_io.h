@@ -4,13 +4,15 @@
  *
  * A quantized model takes float inputs and gives float outputs by default: a QUANTIZE after each
  * float graph input, a DEQUANTIZE before each float graph output. On a microcontroller both cost
- * float work per value (the MLPerf Tiny autoencoder's 640 inputs: 15 % of its instructions on a
- * Cortex-M4) that a sensor pipeline delivering integers, or a caller that reads codes, does not
- * need. The rewrite drops them: such an input becomes the u8 / s8 tensor the QUANTIZE made, with
- * its scale and zero point (x ≈ s·(q − z), fgq_model_tensor_qparams), and such an output the
- * tensor the DEQUANTIZE read. The caller quantizes and dequantizes as those ops do
- * (fgq_io_quantize / fgq_io_dequantize, tools/data/data.h), so a model with quantized I/O fed that
- * way gives exactly the float-I/O model's outputs.
+ * float work per value (the MLPerf Tiny autoencoder's 640 inputs and 640 outputs: ~18 % of its
+ * instructions on a Cortex-M4, 28 k of 160 k) that a sensor pipeline delivering integers, or a
+ * caller that reads codes, does not need. The rewrite drops them: such an input becomes the u8 /
+ * s8 tensor the QUANTIZE made, with its scale and zero point (x ≈ s·(q − z),
+ * fgq_model_tensor_qparams), and such an output the tensor the DEQUANTIZE read; each takes the
+ * float tensor's name (an output too where float nodes still read the float tensor, which is
+ * renamed). The caller quantizes and dequantizes as those ops do (fgq_io_quantize /
+ * fgq_io_dequantize, tools/run/run_graph.h), so a model with quantized I/O fed that way gives
+ * exactly the float-I/O model's outputs.
  *
  * Converted: a float graph input read by one node, a QUANTIZE over the whole u8 / s8 range with
  * TensorFlow's rounding (what `fgq quantize` writes with u8 or s8 activations); a float graph

@@ -5,6 +5,7 @@
 #include "export/fgq_writer.h"
 #include "run/host_cpu.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,8 +92,15 @@ int fgq_io_qparams(const fgq_model *m, int32_t t, float *s, int32_t *z)
     if (fgq_model_tensor_info(m, t, &ti) != FGQ_OK || (ti.dtype != FGQ_DT_U8 && ti.dtype != FGQ_DT_S8) ||
         fgq_model_tensor_qparams(m, t, &q) != FGQ_OK || q.n_scales != 1)
         return 0;
-    *s = q.scales[0];
-    *z = q.zero_points != NULL ? q.zero_points[0] : 0;
+    /* the file's values, checked as QUANTIZE checks its own (fgq_quantize_check): a finite scale >=
+     * FLT_MIN, the zero point in the dtype's range; else not one (the tools feed its codes as they are) */
+    const float sc = q.scales[0];
+    const int32_t zp = q.zero_points != NULL ? q.zero_points[0] : 0;
+    const int32_t lo = ti.dtype == FGQ_DT_S8 ? -128 : 0, hi = ti.dtype == FGQ_DT_S8 ? 127 : 255;
+    if (!isfinite(sc) || !(sc >= FLT_MIN) || zp < lo || zp > hi)
+        return 0;
+    *s = sc;
+    *z = zp;
     return 1;
 }
 

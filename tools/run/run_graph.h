@@ -48,7 +48,8 @@ fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint
                                        fgq_error *err);
 /* Quantized inputs and outputs (`fgq quantize --io quantized`, tools/quant/quantized_io.h): u8 / s8
  * graph inputs and outputs with one scale. fgq_io_qparams: 1 with s and z when tensor t of m is
- * one. fgq_io_quantize: what the QUANTIZE op the rewrite dropped computed (runtime/ops/qconvert.c,
+ * one (its scale finite and >= FLT_MIN, its zero point in the dtype's range, as the QUANTIZE op
+ * requires of its own: a file with others gets its codes fed as they are). fgq_io_quantize: what the QUANTIZE op the rewrite dropped computed (runtime/ops/qconvert.c,
  * the same bytes): q = clamp(round(x / s) + z, the dtype's range), half away from zero, NaN to the
  * lowest code. fgq_io_dequantize: what the DEQUANTIZE did, x = (float)(q − z) · s. */
 int fgq_io_qparams(const fgq_model *m, int32_t t, float *s, int32_t *z);
