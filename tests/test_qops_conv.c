@@ -711,8 +711,10 @@ static void test_qgemm_requant_limits(void)
         CHECK(run_gemm_case(2, &w, FGQ_DT_U8, FGQ_DT_U8, 0, 128, 0, 255, a, 0, 0) == 0);
         qw_free(&w);
     }
-    const int32_t badpairs[][2] = { { 1 << 30, 32 }, { 1 << 30, -32 }, { -1, 0 } };
-    for (size_t p = 0; p < sizeof badpairs / sizeof badpairs[0]; p++) {
+    /* bad pairs, then a valid one whose view has no data (not a constant: load gives constants theirs) */
+    const int32_t badpairs[][2] = { { 1 << 30, 32 }, { 1 << 30, -32 }, { -1, 0 }, { 1 << 30, -3 } };
+    const size_t n_bad = sizeof badpairs / sizeof badpairs[0];
+    for (size_t p = 0; p < n_bad; p++) {
         qw_t w;
         qw_alloc(&w, FGQ_DT_S8, 1, 3, 0, 0, 0, 0);
         qw_pack(&w);
@@ -727,25 +729,11 @@ static void test_qgemm_requant_limits(void)
         tnode nd;
         tnode_init(&nd, FGQ_OP_QGEMM, 4);
         nd.ip[FGQ_QP_QMAX] = 255;
-        CHECK_REJECTS(&nd, in, &yv, FGQ_ERR_FORMAT);
-        qw_free(&w);
-    }
-    { /* a valid REQ, but not a constant: check() sees no data (load gives constants theirs) */
-        qw_t w;
-        qw_alloc(&w, FGQ_DT_S8, 1, 3, 0, 0, 0, 0);
-        qw_pack(&w);
-        qw_views v;
-        qw_make_views(&w, &v);
-        uint8_t a[3] = { 1, 2, 3 }, y[1];
-        const int64_t ad[2] = { 1, 3 }, yd[2] = { 1, 1 };
-        fgq_tensor_view av = qview(a, FGQ_DT_U8, 2, ad), yv = qview(y, FGQ_DT_U8, 2, yd);
-        const fgq_tensor_view *in[4] = { &av, &v.w, NULL, &v.req };
-        tnode nd;
-        tnode_init(&nd, FGQ_OP_QGEMM, 4);
-        nd.ip[FGQ_QP_QMAX] = 255;
-        fgq_error e;
-        CHECK(op_check(&nd, in, &yv, &e) == FGQ_OK);
-        v.req.data = NULL;
+        if (p + 1 == n_bad) {
+            fgq_error e;
+            CHECK(op_check(&nd, in, &yv, &e) == FGQ_OK);
+            v.req.data = NULL;
+        }
         CHECK_REJECTS(&nd, in, &yv, FGQ_ERR_FORMAT);
         qw_free(&w);
     }

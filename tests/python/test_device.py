@@ -212,25 +212,30 @@ int main(int argc, char **argv) {
             assert r.returncode == 2 and b"op QGemm (22) is not in this runtime build" in r.stdout, r.stdout
 
 
+def _device_rows(tmp, *args):
+    """scripts/device.py --quick ARGS --json: its rows and how many models it skipped (skips the
+    test where the toolchain or QEMU is missing)."""
+    rows_json = os.path.join(tmp, "rows.json")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--quick", "--json", rows_json]
+                       + list(args), capture_output=True, text=True, env=dict(os.environ, FGQ=FGQ))
+    print(r.stdout, r.stderr)
+    if r.returncode == 77:
+        pytest.skip(r.stdout.strip())
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(rows_json) as f:
+        rows = json.load(f)
+    return rows, len([l for l in r.stdout.splitlines() if l.startswith("device: ") and " skipped: " in l])
+
+
 @pytest.mark.skipif(SANITIZED, reason="the firmware is not built with sanitizers: run once, in the Release build")
 def test_firmware_on_cortex_m4_and_m55_bit_identical():
     """mnist-8 and the MLPerf Tiny v0.7 models, s8 and ternary:g4, exported with --target
     cortex-m, on QEMU's mps2-an386 (Cortex-M4F) and mps3-an547 (Cortex-M55): the header's
     MODEL_ARENA_SIZE is exactly fgq_model_arena_size on the device (arena_needed), the
     firmware runs in an arena of exactly that size, outputs identical to x86, no heap."""
-    env = dict(os.environ, FGQ=FGQ)
     with tempfile.TemporaryDirectory() as tmp:
-        rows_json = os.path.join(tmp, "rows.json")
-        r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--quick", "--json", rows_json],
-                           capture_output=True, text=True, env=env)
-        print(r.stdout, r.stderr)
-        if r.returncode == 77:
-            pytest.skip(r.stdout.strip())
-        assert r.returncode == 0, r.stdout + r.stderr
-        with open(rows_json) as f:
-            rows = json.load(f)
-    skipped = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " skipped: " in l]
-    assert len(rows) == 2 * 2 * (5 - len(skipped)), r.stdout  # models x (s8, ternary:g4) x (M4, M55)
+        rows, skipped = _device_rows(tmp)
+    assert len(rows) == 2 * 2 * (5 - skipped), rows  # models x (s8, ternary:g4) x (M4, M55)
     for row in rows:
         what = "%s %s %s" % (row["model"], row["policy"], row["board"])
         assert row["identical"] and row["heap_requests"] == 0, what
@@ -238,25 +243,16 @@ def test_firmware_on_cortex_m4_and_m55_bit_identical():
             what, row["arena"], row["arena_needed"])
 
 
+@pytest.mark.skipif(SANITIZED, reason="the firmware is not built with sanitizers: run once, in the Release build")
 def test_firmware_with_quantized_io_bit_identical():
     """`fgq quantize --io quantized` models (u8 codes in and out, no QUANTIZE / DEQUANTIZE on the
     device) of mnist-8 and the MLPerf Tiny autoencoder, s8, on both boards: the firmware is fed
     the codes `fgq run --raw` is fed and writes the same output codes; the header's arena fits."""
-    env = dict(os.environ, FGQ=FGQ)
     with tempfile.TemporaryDirectory() as tmp:
-        rows_json = os.path.join(tmp, "rows.json")
-        r = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "device.py"), "--quick", "--io", "quantized",
-                            "--models", "mnist-8,ad", "--policies", "s8", "--work", os.path.join(tmp, "w"), "--json",
-                            rows_json], capture_output=True, text=True, env=env)
-        print(r.stdout, r.stderr)
-        if r.returncode == 77:
-            pytest.skip(r.stdout.strip())
-        assert r.returncode == 0, r.stdout + r.stderr
-        with open(rows_json) as f:
-            rows = json.load(f)
+        rows, skipped = _device_rows(tmp, "--io", "quantized", "--models", "mnist-8,ad", "--policies", "s8",
+                                     "--work", os.path.join(tmp, "w"))
         ins = [os.path.getsize(p) for p in sorted(glob.glob(os.path.join(tmp, "w", "*_qio", "in.bin")))]
-    skipped = [l for l in r.stdout.splitlines() if l.startswith("device: ") and " skipped: " in l]
-    assert len(rows) == 2 * (2 - len(skipped)), r.stdout
+    assert len(rows) == 2 * (2 - skipped), rows
     assert 784 in ins  # mnist-8's 28 x 28 input: one byte a value, not four
     for row in rows:
         what = "%s %s %s" % (row["model"], row["policy"], row["board"])
