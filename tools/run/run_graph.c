@@ -3,6 +3,7 @@
 #include "run/run_graph.h"
 
 #include "export/fgq_writer.h"
+#include "quant/affine.h"
 #include "run/host_cpu.h"
 
 #include <float.h>
@@ -104,28 +105,28 @@ int fgq_io_qparams(const fgq_model *m, int32_t t, float *s, int32_t *z)
     return 1;
 }
 
+/* The runtime's scalar affine conversions (runtime/quant/affine.h), which QUANTIZE and DEQUANTIZE
+ * compute (test_qops_misc holds the op to them); a firmware feeding a quantized input calls the same
+ * functions with its header's SCALE and ZERO_POINT. Element i is read before it is written, so x and
+ * q may be one buffer (the codes in its first n bytes). */
 void fgq_io_quantize(const float *x, int64_t n, float s, int32_t z, fgq_dtype dt, void *q)
 {
-    /* quantize_span's scalar loop (runtime/ops/qconvert.c) with qmin, qmax the dtype's ends */
     const int s8 = dt == FGQ_DT_S8;
-    const int32_t qmin = s8 ? -128 : 0, qmax = s8 ? 127 : 255;
-    const float rlo = (float)qmin - (float)z - 1.0f, rhi = (float)qmax - (float)z + 1.0f;
-    uint8_t *y = q;
-    for (int64_t i = 0; i < n; i++) {
-        float r = x[i] / s;
-        r = !(r >= rlo) ? rlo : r > rhi ? rhi : r;
-        int32_t v = (int32_t)roundf(r) + z;
-        v = v < qmin ? qmin : v > qmax ? qmax : v;
-        y[i] = s8 ? (uint8_t)(int8_t)v : (uint8_t)v;
-    }
+    const fgq_affine_params p = { s, z, s8 ? -128 : 0, s8 ? 127 : 255 };
+    if (s8)
+        fgq_affine_quantize_s8(x, n, &p, (int8_t *)q);
+    else
+        fgq_affine_quantize_u8(x, n, &p, (uint8_t *)q);
 }
 
 void fgq_io_dequantize(const void *q, fgq_dtype dt, int64_t n, float s, int32_t z, float *x)
 {
-    for (int64_t i = 0; i < n; i++) {
-        const int32_t v = dt == FGQ_DT_S8 ? (int32_t)((const int8_t *)q)[i] : (int32_t)((const uint8_t *)q)[i];
-        x[i] = (float)(v - z) * s;
-    }
+    const int s8 = dt == FGQ_DT_S8;
+    const fgq_affine_params p = { s, z, s8 ? -128 : 0, s8 ? 127 : 255 };
+    if (s8)
+        fgq_affine_dequantize_s8((const int8_t *)q, n, &p, x);
+    else
+        fgq_affine_dequantize_u8((const uint8_t *)q, n, &p, x);
 }
 
 /* Tensor t as fgq_graph_runner_run takes or gives it (float_io: f32 for the converted ones). */

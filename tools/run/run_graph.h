@@ -49,9 +49,11 @@ fgq_status fgq_graph_runner_init_bytes(fgq_graph_runner *r, uint8_t *bytes, uint
 /* Quantized inputs and outputs (`fgq quantize --io quantized`, tools/quant/quantized_io.h): u8 / s8
  * graph inputs and outputs with one scale. fgq_io_qparams: 1 with s and z when tensor t of m is
  * one (its scale finite and >= FLT_MIN, its zero point in the dtype's range, as the QUANTIZE op
- * requires of its own: a file with others gets its codes fed as they are). fgq_io_quantize: what the QUANTIZE op the rewrite dropped computed (runtime/ops/qconvert.c,
- * the same bytes): q = clamp(round(x / s) + z, the dtype's range), half away from zero, NaN to the
- * lowest code. fgq_io_dequantize: what the DEQUANTIZE did, x = (float)(q − z) · s. */
+ * requires of its own: a file with others gets its codes fed as they are). fgq_io_quantize: what
+ * the QUANTIZE op the rewrite dropped computed (runtime/ops/qconvert.c, the same bytes: the
+ * runtime's fgq_affine_quantize_u8 / _s8), q = clamp(round(x / s) + z, the dtype's range), half away
+ * from zero, NaN to the lowest code; x and q may be one buffer. fgq_io_dequantize: what the
+ * DEQUANTIZE did, x = s · (q − z). */
 int fgq_io_qparams(const fgq_model *m, int32_t t, float *s, int32_t *z);
 void fgq_io_quantize(const float *x, int64_t n, float s, int32_t z, fgq_dtype dt, void *q);
 void fgq_io_dequantize(const void *q, fgq_dtype dt, int64_t n, float s, int32_t z, float *x);
