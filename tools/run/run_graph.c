@@ -129,6 +129,15 @@ void fgq_io_dequantize(const void *q, fgq_dtype dt, int64_t n, float s, int32_t 
         fgq_affine_dequantize_u8((const uint8_t *)q, n, &p, x);
 }
 
+/* A converted input or output: its codes at io_stage + off (-1: not converted), n of them, dtype dt,
+ * x = s·(q − z). */
+struct fgq_runner_io {
+    int64_t off, n;
+    float s;
+    int32_t z;
+    fgq_dtype dt;
+};
+
 /* Tensor t as fgq_graph_runner_run takes or gives it (float_io: f32 for the converted ones). */
 static void runner_info(const fgq_graph_runner *r, int output, int32_t i, fgq_tensor_info *info)
 {
@@ -138,7 +147,7 @@ static void runner_info(const fgq_graph_runner *r, int output, int32_t i, fgq_te
     else
         fgq_model_input_info(m, i, info);
     const int32_t k = output ? fgq_model_n_inputs(m) + i : i;
-    if (r->io_off != NULL && r->io_off[k] >= 0) {
+    if (r->io != NULL && r->io[k].off >= 0) {
         info->dtype = FGQ_DT_F32;
         info->size_bytes *= sizeof(float); /* a u8 / s8 tensor: size_bytes was its element count */
     }
@@ -158,31 +167,31 @@ fgq_status fgq_graph_runner_float_io(fgq_graph_runner *r, fgq_error *err)
 {
     if (r == NULL || r->model_bytes == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
-    if (r->io_off != NULL)
+    if (r->io != NULL)
         return FGQ_OK;
     const fgq_model *m = &r->model;
     const int32_t n_in = fgq_model_n_inputs(m), n = n_in + fgq_model_n_outputs(m);
-    int64_t *off = malloc((size_t)(n > 0 ? n : 1) * sizeof *off);
+    struct fgq_runner_io *io = malloc((size_t)(n > 0 ? n : 1) * sizeof *io);
     void **ptrs = malloc((size_t)(n > 0 ? n : 1) * sizeof *ptrs);
     uint64_t bytes = 0;
-    for (int32_t k = 0; off != NULL && k < n; k++) {
+    for (int32_t k = 0; io != NULL && k < n; k++) {
         const int32_t t = k < n_in ? fgq_model_input_tensor(m, k) : fgq_model_output_tensor(m, k - n_in);
-        float s;
-        int32_t z;
         fgq_tensor_info ti;
-        off[k] = -1;
-        if (fgq_io_qparams(m, t, &s, &z) && fgq_model_tensor_info(m, t, &ti) == FGQ_OK) {
-            off[k] = (int64_t)bytes;
+        io[k].off = -1;
+        if (fgq_io_qparams(m, t, &io[k].s, &io[k].z) && fgq_model_tensor_info(m, t, &ti) == FGQ_OK) {
+            io[k].off = (int64_t)bytes;
+            io[k].n = (int64_t)ti.size_bytes; /* one byte a code */
+            io[k].dt = ti.dtype;
             bytes += (ti.size_bytes + 63u) & ~(uint64_t)63u; /* bounded by the loaded model's arena sums */
         }
     }
-    uint8_t *stage = off != NULL && ptrs != NULL && bytes <= SIZE_MAX ? malloc(bytes > 0 ? (size_t)bytes : 1) : NULL;
+    uint8_t *stage = io != NULL && ptrs != NULL && bytes <= SIZE_MAX ? malloc(bytes > 0 ? (size_t)bytes : 1) : NULL;
     if (stage == NULL) {
-        free(off);
+        free(io);
         free(ptrs);
         return fgq_fail(err, FGQ_ERR_NOMEM, "out of memory staging the model's quantized inputs and outputs");
     }
-    r->io_off = off;
+    r->io = io;
     r->io_ptrs = ptrs;
     r->io_stage = stage;
     return FGQ_OK;
@@ -191,40 +200,23 @@ fgq_status fgq_graph_runner_float_io(fgq_graph_runner *r, fgq_error *err)
 /* float_io: quantizes the converted inputs into the stage and points the run at it. */
 static void stage_inputs(fgq_graph_runner *r, const float *const *inputs, float *const *outputs)
 {
-    const fgq_model *m = &r->model;
-    const int32_t n_in = fgq_model_n_inputs(m), n = n_in + fgq_model_n_outputs(m);
+    const int32_t n_in = fgq_model_n_inputs(&r->model), n = n_in + fgq_model_n_outputs(&r->model);
     for (int32_t k = 0; k < n; k++) {
-        const int output = k >= n_in;
-        void *user = output ? (void *)outputs[k - n_in] : (void *)(uintptr_t)inputs[k];
-        r->io_ptrs[k] = user;
-        if (r->io_off[k] < 0)
-            continue;
-        const int32_t t = output ? fgq_model_output_tensor(m, k - n_in) : fgq_model_input_tensor(m, k);
-        float s;
-        int32_t z;
-        fgq_tensor_info ti;
-        fgq_io_qparams(m, t, &s, &z);
-        fgq_model_tensor_info(m, t, &ti);
-        r->io_ptrs[k] = r->io_stage + r->io_off[k];
-        if (!output)
-            fgq_io_quantize((const float *)user, (int64_t)ti.size_bytes, s, z, ti.dtype, r->io_ptrs[k]);
+        const struct fgq_runner_io *c = &r->io[k];
+        void *user = k >= n_in ? (void *)outputs[k - n_in] : (void *)(uintptr_t)inputs[k];
+        r->io_ptrs[k] = c->off < 0 ? user : r->io_stage + c->off;
+        if (c->off >= 0 && k < n_in)
+            fgq_io_quantize((const float *)user, c->n, c->s, c->z, c->dt, r->io_ptrs[k]);
     }
 }
 
 static void unstage_outputs(fgq_graph_runner *r, float *const *outputs)
 {
-    const fgq_model *m = &r->model;
-    const int32_t n_in = fgq_model_n_inputs(m), n_out = fgq_model_n_outputs(m);
+    const int32_t n_in = fgq_model_n_inputs(&r->model), n_out = fgq_model_n_outputs(&r->model);
     for (int32_t o = 0; o < n_out; o++) {
-        if (r->io_off[n_in + o] < 0)
-            continue;
-        const int32_t t = fgq_model_output_tensor(m, o);
-        float s;
-        int32_t z;
-        fgq_tensor_info ti;
-        fgq_io_qparams(m, t, &s, &z);
-        fgq_model_tensor_info(m, t, &ti);
-        fgq_io_dequantize(r->io_stage + r->io_off[n_in + o], ti.dtype, (int64_t)ti.size_bytes, s, z, outputs[o]);
+        const struct fgq_runner_io *c = &r->io[n_in + o];
+        if (c->off >= 0)
+            fgq_io_dequantize(r->io_stage + c->off, c->dt, c->n, c->s, c->z, outputs[o]);
     }
 }
 
@@ -234,7 +226,7 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
     if (r == NULL || r->model_bytes == NULL || r->arena == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "graph runner used before a successful init");
     float *const *user_outputs = outputs;
-    if (r->io_off != NULL) {
+    if (r->io != NULL) {
         stage_inputs(r, inputs, outputs);
         inputs = (const float *const *)r->io_ptrs;
         outputs = (float *const *)(r->io_ptrs + fgq_model_n_inputs(&r->model));
@@ -250,7 +242,7 @@ fgq_status fgq_graph_runner_run(fgq_graph_runner *r, const float *const *inputs,
         par.kernels = FGQ_KERNELS_REF;
     fgq_status st = fgq_model_run_parallel(&r->model, r->arena, r->arena_size, (const void *const *)inputs,
                                            (void *const *)outputs, obs, user, &par, err);
-    if (st == FGQ_OK && r->io_off != NULL)
+    if (st == FGQ_OK && r->io != NULL)
         unstage_outputs(r, user_outputs);
     return st;
 }
@@ -282,7 +274,7 @@ void fgq_graph_runner_free(fgq_graph_runner *r)
     fgq_threadpool_destroy(r->pool);
     free(r->model_bytes);
     free(r->arena);
-    free(r->io_off);
+    free(r->io);
     free(r->io_stage);
     free(r->io_ptrs);
     memset(r, 0, sizeof *r);

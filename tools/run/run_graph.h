@@ -31,9 +31,9 @@ typedef struct {
     uint64_t arena_size;
     fgq_model model;
     fgq_threadpool *pool; /* owned; NULL: serial */
-    /* fgq_graph_runner_float_io: per graph input, then output, the offset of its codes in io_stage
-     * (-1: not converted); io_ptrs the run's buffer pointers (inputs, then outputs). Owned. */
-    int64_t *io_off;
+    /* fgq_graph_runner_float_io: per graph input, then output, its conversion, worked out once
+     * (io[k].off -1: not converted); io_ptrs the run's buffer pointers (inputs, then outputs). Owned. */
+    struct fgq_runner_io *io;
     uint8_t *io_stage;
     void **io_ptrs;
 } fgq_graph_runner;
