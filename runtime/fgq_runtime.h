@@ -8,8 +8,10 @@
  * Model buffer: the .fgq bytes, read in place and never written, must stay
  * alive and unchanged while the fgq_model is used, and must start at a
  * 64-byte aligned address (checked: FGQ_ERR_VALUE). Because every blob sits
- * at a 64-aligned file offset, constant data is then 64-aligned in memory and
- * kernels read it directly as float / int32. Header and table records are
+ * at a multiple of the file's blob_align (64 in the files `fgq` writes, 8 in
+ * the device images of `fgq export --c`), constant data is at least 8-byte
+ * aligned in memory and kernels read it directly as float / int32; no kernel
+ * may count on more. Header and table records are
  * decoded byte-wise (little-endian), so they need no alignment of their own.
  * A big-endian host is refused (FGQ_ERR_UNSUPPORTED): constant blobs are
  * little-endian and kernels read them in place.
@@ -88,6 +90,7 @@ typedef struct fgq_model {
     int32_t inputs_index, outputs_index;
     uint64_t arena_size, arena_lower_bound, weight_bytes;
     uint64_t meta_off, meta_size; /* 0, 0: no metadata blob */
+    uint32_t blob_align;          /* the header's: every blob offset is a multiple */
     uint32_t cpu;                 /* CPU features the kernels may use, queried once by load */
     uint64_t records_off;         /* where they start: arena_size rounded up to 64 (a file's arena_size
                                      need not be a multiple of the views' alignment) */
@@ -214,8 +217,13 @@ static inline uint64_t fgq_read_u64le(const void *p)
     return (uint64_t)fgq_read_u32le(b) | (uint64_t)fgq_read_u32le(b + 4) << 32;
 }
 void fgq_file_header_decode(const void *p, fgq_file_header *h);
+/* The fixed part of a record (dims and parameters 0); then, once the caller has checked that
+ * index[dims_index .. +rank) and index[params_index .. +n_iparams + n_fparams) lie in the index
+ * section (the loader does), the dims and parameters from it (index: the section's first byte). */
 void fgq_file_tensor_decode(const void *p, fgq_file_tensor *t);
+void fgq_file_tensor_dims(const void *index, fgq_file_tensor *t);
 void fgq_file_node_decode(const void *p, fgq_file_node *n);
+void fgq_file_node_params(const void *index, fgq_file_node *n);
 
 #ifdef __cplusplus
 }

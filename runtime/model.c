@@ -13,8 +13,17 @@
 #include <string.h>
 
 #define HDR_SIZE ((uint64_t)sizeof(fgq_file_header))
-#define TREC ((uint64_t)sizeof(fgq_file_tensor))
-#define NREC ((uint64_t)sizeof(fgq_file_node))
+#define TREC ((uint64_t)sizeof(fgq_disk_tensor))
+#define NREC ((uint64_t)sizeof(fgq_disk_node))
+
+/* The load passes, called one after another by model_load: out of line, the stack holds the
+ * largest one's frame (most keep a message buffer) rather than the sum GCC's inlining of a static
+ * function called once gives (kws on the Cortex-M4: 388 bytes more at its high-water mark). */
+#if defined(__GNUC__)
+#define LOAD_PASS __attribute__((noinline))
+#else
+#define LOAD_PASS
+#endif
 
 /* Names in messages: at most 64 bytes of the (not NUL-terminated) name. */
 #define NAME_FMT "'%.*s'"
@@ -41,14 +50,18 @@ static int range_ok(uint64_t off, uint64_t len, uint64_t size)
     return off <= size && len <= size - off;
 }
 
+/* Tensor t's record with its dims: pass 2 (check_tensor) proved their index range first. */
 static void read_tensor(const fgq_model *m, int32_t t, fgq_file_tensor *ft)
 {
     fgq_file_tensor_decode(m->base + m->tensors_off + TREC * (uint64_t)t, ft);
+    fgq_file_tensor_dims(m->base + m->index_off, ft);
 }
 
+/* Node n's record with its parameters: pass 4 (check_node) proved their index range first. */
 static void read_node(const fgq_model *m, int32_t n, fgq_file_node *fn)
 {
     fgq_file_node_decode(m->base + m->nodes_off + NREC * (uint64_t)n, fn);
+    fgq_file_node_params(m->base + m->index_off, fn);
 }
 
 static int32_t index_at(const fgq_model *m, uint64_t i)
@@ -63,23 +76,23 @@ static const uint8_t *trec(const fgq_model *m, int32_t t)
 }
 static uint32_t t_kind(const fgq_model *m, int32_t t)
 {
-    return fgq_read_u32le(trec(m, t) + offsetof(fgq_file_tensor, kind));
+    return trec(m, t)[offsetof(fgq_disk_tensor, kind)];
 }
 static uint64_t t_off(const fgq_model *m, int32_t t)
 {
-    return fgq_read_u64le(trec(m, t) + offsetof(fgq_file_tensor, data_off));
+    return fgq_read_u64le(trec(m, t) + offsetof(fgq_disk_tensor, data_off));
 }
 static uint64_t t_size(const fgq_model *m, int32_t t)
 {
-    return fgq_read_u64le(trec(m, t) + offsetof(fgq_file_tensor, data_size));
+    return fgq_read_u64le(trec(m, t) + offsetof(fgq_disk_tensor, data_size));
 }
 static int32_t t_first(const fgq_model *m, int32_t t)
 {
-    return s32_of(fgq_read_u32le(trec(m, t) + offsetof(fgq_file_tensor, first_node)));
+    return s32_of(fgq_read_u32le(trec(m, t) + offsetof(fgq_disk_tensor, first_node)));
 }
 static int32_t t_last(const fgq_model *m, int32_t t)
 {
-    return s32_of(fgq_read_u32le(trec(m, t) + offsetof(fgq_file_tensor, last_node)));
+    return s32_of(fgq_read_u32le(trec(m, t) + offsetof(fgq_disk_tensor, last_node)));
 }
 
 static int dtype_known(uint32_t dt)
@@ -147,7 +160,7 @@ static fgq_status check_meta(const uint8_t *buf, uint64_t size, const fgq_file_h
 {
     if (h->meta_off == 0 && h->meta_size == 0)
         return FGQ_OK;
-    if (h->meta_off < HDR_SIZE || h->meta_off % FGQ_FILE_ALIGN != 0 || h->meta_size < sizeof(fgq_file_meta) ||
+    if (h->meta_off < HDR_SIZE || h->meta_off % h->blob_align != 0 || h->meta_size < sizeof(fgq_file_meta) ||
         (uint64_t)h->meta_off + h->meta_size > size)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: metadata blob [%lu, +%lu) is misplaced or too small (file %llu bytes)",
                         (unsigned long)h->meta_off, (unsigned long)h->meta_size, (unsigned long long)size);
@@ -211,7 +224,7 @@ int fgq_model_get_preprocess(const fgq_model *m, fgq_model_preprocess *p)
     return 1;
 }
 
-static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, fgq_error *err)
+static LOAD_PASS fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, fgq_error *err)
 {
     if (size < HDR_SIZE)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: file has %llu bytes, the header alone needs %llu",
@@ -221,13 +234,18 @@ static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, f
     if (memcmp(h.magic, FGQ_FILE_MAGIC, 8) != 0)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: bad magic (not a .fgq file)");
     if (h.version != FGQ_FILE_VERSION)
-        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: file version %lu, this runtime reads version %u",
-                        (unsigned long)h.version, FGQ_FILE_VERSION);
+        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: file version %lu, this runtime reads version %u (%s)",
+                        (unsigned long)h.version, FGQ_FILE_VERSION,
+                        h.version < FGQ_FILE_VERSION ? "an older fgq wrote it: quantize or convert the model again"
+                                                     : "a newer fgq wrote it");
     if (h.file_size != size)
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: header says %llu bytes, buffer has %llu (truncated?)",
                         (unsigned long long)h.file_size, (unsigned long long)size);
     if (!all_zero(h.reserved, (int)(sizeof h.reserved / sizeof h.reserved[0])))
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: reserved header fields are not zero");
+    if (h.blob_align < FGQ_FILE_MIN_BLOB_ALIGN || h.blob_align > FGQ_FILE_ALIGN || (h.blob_align & (h.blob_align - 1)) != 0)
+        return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: blob alignment %lu is not a power of two in [%u, %u]",
+                        (unsigned long)h.blob_align, FGQ_FILE_MIN_BLOB_ALIGN, FGQ_FILE_ALIGN);
     fgq_status mst = check_meta(buf, size, &h, err);
     if (mst != FGQ_OK)
         return mst;
@@ -276,6 +294,7 @@ static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, f
     m->records_off = fgq_plan_align(h.arena_size); /* UINT64_MAX past the end: the sizes below say so */
     m->meta_off = h.meta_off;
     m->meta_size = h.meta_size;
+    m->blob_align = h.blob_align;
     m->arena_lower_bound = 0;
     m->weight_bytes = 0;
     return FGQ_OK;
@@ -283,11 +302,11 @@ static fgq_status load_header(fgq_model *m, const uint8_t *buf, uint64_t size, f
 
 /* ---- pass 2: each tensor record on its own -------------------------------- */
 
-static fgq_status check_tensor(fgq_model *m, int32_t t, int32_t *n_input_kind, int32_t *n_output_flag,
+static LOAD_PASS fgq_status check_tensor(fgq_model *m, int32_t t, int32_t *n_input_kind, int32_t *n_output_flag,
                                fgq_error *err)
 {
     fgq_file_tensor ft;
-    read_tensor(m, t, &ft);
+    fgq_file_tensor_decode(trec(m, t), &ft); /* the dims below, once their range is checked */
     if (!range_ok(ft.name_off, ft.name_len, m->strings_size))
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: tensor %ld: name [%lu, +%lu) exceeds the %llu-byte string section",
                         (long)t, (unsigned long)ft.name_off, (unsigned long)ft.name_len,
@@ -303,18 +322,17 @@ static fgq_status check_tensor(fgq_model *m, int32_t t, int32_t *n_input_kind, i
         return TFAIL(FGQ_ERR_FORMAT, "unknown kind %lu", (unsigned long)ft.kind);
     if (ft.rank < 0 || ft.rank > FGQ_MAX_DIMS)
         return TFAIL(FGQ_ERR_FORMAT, "rank %ld outside [0, %d]", (long)ft.rank, FGQ_MAX_DIMS);
-    if ((ft.flags & ~(uint32_t)FGQ_FT_GRAPH_OUTPUT) != 0 || !all_zero(ft.reserved, (int)(sizeof ft.reserved / sizeof ft.reserved[0])))
-        return TFAIL(FGQ_ERR_FORMAT, "unknown flags 0x%lx or non-zero reserved fields", (unsigned long)ft.flags);
+    if ((ft.flags & ~(uint32_t)FGQ_FT_GRAPH_OUTPUT) != 0 || ft.reserved != 0)
+        return TFAIL(FGQ_ERR_FORMAT, "unknown flags 0x%lx or a non-zero reserved field", (unsigned long)ft.flags);
+    if ((uint64_t)ft.dims_index + (uint64_t)ft.rank > (uint64_t)m->n_index)
+        return TFAIL(FGQ_ERR_FORMAT, "dims [%lu, +%ld) exceed the %ld-entry index", (unsigned long)ft.dims_index,
+                     (long)ft.rank, (long)m->n_index);
+    fgq_file_tensor_dims(m->base + m->index_off, &ft);
     /* numel = prod(dims); bound every partial product by 2^62 / bits so the
      * bit count below cannot overflow either. */
     uint64_t bits = dtype_bits(ft.dtype);
     uint64_t numel = 1, limit = ((uint64_t)1 << 62) / bits;
-    for (int32_t d = 0; d < FGQ_MAX_DIMS; d++) {
-        if (d >= ft.rank) {
-            if (ft.dims[d] != 0)
-                return TFAIL(FGQ_ERR_FORMAT, "unused dim %ld is %lld, not 0", (long)d, (long long)ft.dims[d]);
-            continue;
-        }
+    for (int32_t d = 0; d < ft.rank; d++) {
         if (ft.dims[d] < 0)
             return TFAIL(FGQ_ERR_SHAPE, "dim %ld is negative (%lld)", (long)d, (long long)ft.dims[d]);
         uint64_t dim = (uint64_t)ft.dims[d];
@@ -331,15 +349,15 @@ static fgq_status check_tensor(fgq_model *m, int32_t t, int32_t *n_input_kind, i
         return TFAIL(FGQ_ERR_FORMAT, "negative quantization scale count %ld or group size %ld",
                      (long)ft.q_n_scales, (long)ft.q_group_size);
     if (ft.q_n_scales > 0) {
-        if (ft.q_off % FGQ_FILE_ALIGN != 0 || !range_ok(ft.q_off, 8 * (uint64_t)ft.q_n_scales, m->size))
+        if (ft.q_off % m->blob_align != 0 || !range_ok(ft.q_off, 8 * (uint64_t)ft.q_n_scales, m->size))
             return TFAIL(FGQ_ERR_FORMAT, "quantization parameters (%ld scales at %llu) unaligned or outside the file",
                          (long)ft.q_n_scales, (unsigned long long)ft.q_off);
         if (ft.q_n_scales > 1 && (ft.q_axis < 0 || ft.q_axis >= (ft.rank > 0 ? ft.rank : 1)))
             return TFAIL(FGQ_ERR_FORMAT, "quantization axis %ld outside rank %ld", (long)ft.q_axis, (long)ft.rank);
     }
-    if (ft.data_off % FGQ_FILE_ALIGN != 0)
+    if (ft.data_off % (ft.kind == FGQ_KIND_CONST ? m->blob_align : FGQ_FILE_ALIGN) != 0)
         return TFAIL(FGQ_ERR_FORMAT, "data offset %llu is not %u-byte aligned", (unsigned long long)ft.data_off,
-                     FGQ_FILE_ALIGN);
+                     (unsigned)(ft.kind == FGQ_KIND_CONST ? m->blob_align : FGQ_FILE_ALIGN));
     if (ft.kind == FGQ_KIND_CONST) {
         if (!range_ok(ft.data_off, ft.data_size, m->size))
             return TFAIL(FGQ_ERR_FORMAT, "constant data [%llu, +%llu) exceeds the %llu-byte file",
@@ -365,7 +383,7 @@ static fgq_status check_tensor(fgq_model *m, int32_t t, int32_t *n_input_kind, i
 
 /* ---- pass 3: graph input and output lists --------------------------------- */
 
-static fgq_status check_io_list(const fgq_model *m, int is_output, int32_t n_kind, fgq_error *err)
+static LOAD_PASS fgq_status check_io_list(const fgq_model *m, int is_output, int32_t n_kind, fgq_error *err)
 {
     const char *what = is_output ? "output" : "input";
     int32_t n = is_output ? m->n_outputs : m->n_inputs;
@@ -404,10 +422,10 @@ static void tensor_view(const fgq_file_tensor *ft, fgq_tensor_view *v)
 }
 
 /* Checks node j and records what running it takes (max_node_io, scratch_need). */
-static fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
+static LOAD_PASS fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
 {
     fgq_file_node fn;
-    read_node(m, j, &fn);
+    fgq_file_node_decode(m->base + m->nodes_off + NREC * (uint64_t)j, &fn); /* parameters once checked */
     if (!range_ok(fn.name_off, fn.name_len, m->strings_size))
         return fgq_fail(err, FGQ_ERR_FORMAT, "fgq: node %ld: name [%lu, +%lu) exceeds the %llu-byte string section",
                         (long)j, (unsigned long)fn.name_off, (unsigned long)fn.name_len,
@@ -417,8 +435,12 @@ static fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
 #define NFAIL(status, ...)                                                                                     \
     fgq_fail(err, status, "fgq: node %ld " NAME_FMT ": %s", (long)j, NAME_ARGS(m, fn.name_off, fn.name_len), \
              (fgq_fail(&detail, status, __VA_ARGS__), detail.msg))
-    if (fn.reserved[0] != 0 || fn.reserved[1] != 0)
-        return NFAIL(FGQ_ERR_FORMAT, "reserved fields are not zero");
+    if (fn.n_iparams > FGQ_NODE_MAX_IPARAMS || fn.n_fparams > FGQ_NODE_MAX_FPARAMS ||
+        (uint64_t)fn.params_index + fn.n_iparams + fn.n_fparams > (uint64_t)m->n_index)
+        return NFAIL(FGQ_ERR_FORMAT, "%lu + %lu parameters at index %lu: over %d + %d or past the %ld-entry index",
+                     (unsigned long)fn.n_iparams, (unsigned long)fn.n_fparams, (unsigned long)fn.params_index,
+                     FGQ_NODE_MAX_IPARAMS, FGQ_NODE_MAX_FPARAMS, (long)m->n_index);
+    fgq_file_node_params(m->base + m->index_off, &fn);
     if (fn.n_inputs > FGQ_MAX_NODE_INPUTS || fn.n_outputs < 1 || fn.n_outputs > FGQ_MAX_NODE_OUTPUTS)
         return NFAIL(FGQ_ERR_FORMAT, "%lu inputs / %lu outputs, limits are %d / [1, %d]", (unsigned long)fn.n_inputs,
                      (unsigned long)fn.n_outputs, FGQ_MAX_NODE_INPUTS, FGQ_MAX_NODE_OUTPUTS);
@@ -519,7 +541,7 @@ static int node_lists(const fgq_model *m, int32_t j, int32_t t, int want_output)
     return 0;
 }
 
-static fgq_status check_lifetime(const fgq_model *m, int32_t t, fgq_error *err)
+static LOAD_PASS fgq_status check_lifetime(const fgq_model *m, int32_t t, fgq_error *err)
 {
     fgq_file_tensor ft;
     read_tensor(m, t, &ft);
@@ -552,7 +574,7 @@ static fgq_status check_lifetime(const fgq_model *m, int32_t t, fgq_error *err)
 
 /* ---- pass 6: the memory plan ---------------------------------------------- */
 
-static fgq_status check_plan(fgq_model *m, fgq_error *err)
+static LOAD_PASS fgq_status check_plan(fgq_model *m, fgq_error *err)
 {
     uint64_t lower = 0, extent = 0;
     for (int32_t a = 0; a < m->n_tensors; a++) {
@@ -747,7 +769,7 @@ fgq_status fgq_model_tensor_qparams(const fgq_model *m, int32_t t, fgq_tensor_qp
     q->n_scales = ft.q_n_scales;
     q->axis = ft.q_axis;
     q->group_size = ft.q_group_size;
-    /* validated: q_off 64-aligned inside the file; the buffer is 64-aligned */
+    /* validated: q_off blob-aligned (>= 8) inside the file; the buffer is 64-aligned */
     q->scales = ft.q_n_scales > 0 ? (const float *)(const void *)(m->base + ft.q_off) : NULL;
     q->zero_points = ft.q_n_scales > 0 ? (const int32_t *)(const void *)(m->base + ft.q_off + 4 * (uint64_t)ft.q_n_scales)
                                        : NULL;

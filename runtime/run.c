@@ -22,7 +22,8 @@ static void *tensor_data(const fgq_model *m, const fgq_file_tensor *ft, uint8_t 
 
 static void read_tensor(const fgq_model *m, int32_t t, fgq_file_tensor *ft)
 {
-    fgq_file_tensor_decode(m->base + m->tensors_off + sizeof(fgq_file_tensor) * (uint64_t)t, ft);
+    fgq_file_tensor_decode(m->base + m->tensors_off + sizeof(fgq_disk_tensor) * (uint64_t)t, ft);
+    fgq_file_tensor_dims(m->base + m->index_off, ft);
 }
 
 static void make_view(const fgq_model *m, int32_t t, uint8_t *arena, fgq_tensor_view *v)

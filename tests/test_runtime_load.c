@@ -66,11 +66,13 @@ static uint8_t *alloc64(uint64_t size)
 
 /* Lifetimes by the rule in fgq_runtime.h, plan by fgq_plan, layout header |
  * tensors | nodes | index | strings | const blobs, file ending at the last
- * byte of the last section (so every truncation cuts something). */
+ * byte of the last section (so every truncation cuts something). The index
+ * holds the nodes' io lists, graph inputs, graph outputs, then each tensor's
+ * dims and each node's iparams up to the last non-zero one (fgq_format.h). */
 static uint8_t *bt_build(const bt_model *bm, uint64_t *size_out)
 {
-    fgq_file_tensor ft[BT_MAXT];
-    fgq_file_node fn[BT_MAXN];
+    fgq_disk_tensor ft[BT_MAXT];
+    fgq_disk_node fn[BT_MAXN];
     memset(ft, 0, sizeof ft);
     memset(fn, 0, sizeof fn);
     int end = bm->n_n > 0 ? bm->n_n - 1 : 0;
@@ -104,7 +106,7 @@ static uint8_t *bt_build(const bt_model *bm, uint64_t *size_out)
     for (int k = 0; k < n_plan; k++)
         ft[pmap[k]].data_off = pt[k].offset;
 
-    int32_t index[256];
+    int32_t index[512];
     int n_index = 0;
     for (int j = 0; j < bm->n_n; j++) {
         fn[j].io_index = (uint32_t)n_index;
@@ -119,40 +121,52 @@ static uint8_t *bt_build(const bt_model *bm, uint64_t *size_out)
     int outputs_index = n_index;
     for (int k = 0; k < bm->n_gout; k++)
         index[n_index++] = bm->gout[k];
+    for (int i = 0; i < bm->n_t; i++) {
+        ft[i].dims_index = (uint32_t)n_index;
+        for (int d = 0; d < bm->t[i].rank; d++)
+            index[n_index++] = (int32_t)bm->t[i].dims[d];
+    }
+    for (int j = 0; j < bm->n_n; j++) {
+        int np = FGQ_NODE_MAX_IPARAMS;
+        while (np > 0 && bm->n[j].ip[np - 1] == 0)
+            np--;
+        fn[j].params_index = (uint32_t)n_index;
+        fn[j].n_iparams = (uint8_t)np;
+        for (int k = 0; k < np; k++)
+            index[n_index++] = bm->n[j].ip[k];
+    }
 
     char strings[1024];
     uint32_t n_str = 0;
     uint64_t off = 128;
     uint64_t tensors_off = off;
-    off = up64(off + 192 * (uint64_t)bm->n_t);
+    off = up64(off + sizeof(fgq_disk_tensor) * (uint64_t)bm->n_t);
     uint64_t nodes_off = off;
-    off = up64(off + 192 * (uint64_t)bm->n_n);
+    off = up64(off + sizeof(fgq_disk_node) * (uint64_t)bm->n_n);
     uint64_t index_off = off;
     off = up64(off + 4 * (uint64_t)n_index);
     uint64_t strings_off = off;
     for (int i = 0; i < bm->n_t; i++) {
         uint32_t len = (uint32_t)strlen(bm->t[i].name);
         ft[i].name_off = n_str;
-        ft[i].name_len = len;
+        ft[i].name_len = (uint16_t)len;
         memcpy(strings + n_str, bm->t[i].name, len);
         n_str += len;
     }
     for (int j = 0; j < bm->n_n; j++) {
         uint32_t len = (uint32_t)strlen(bm->n[j].name);
         fn[j].name_off = n_str;
-        fn[j].name_len = len;
+        fn[j].name_len = (uint16_t)len;
         memcpy(strings + n_str, bm->n[j].name, len);
         n_str += len;
     }
     off += n_str;
     for (int i = 0; i < bm->n_t; i++) {
         const bt_tensor *t = &bm->t[i];
-        ft[i].dtype = (uint32_t)t->dtype;
-        ft[i].kind = (uint32_t)t->kind;
-        ft[i].rank = t->rank;
+        ft[i].dtype = (uint8_t)t->dtype;
+        ft[i].kind = (uint8_t)t->kind;
+        ft[i].rank = (uint8_t)t->rank;
         ft[i].flags = t->is_output ? FGQ_FT_GRAPH_OUTPUT : 0;
-        for (int d = 0; d < t->rank; d++)
-            ft[i].dims[d] = t->dims[d];
         ft[i].data_size = bt_bytes(t);
         if (t->kind == FGQ_KIND_CONST) {
             off = up64(off);
@@ -161,10 +175,9 @@ static uint8_t *bt_build(const bt_model *bm, uint64_t *size_out)
         }
     }
     for (int j = 0; j < bm->n_n; j++) {
-        fn[j].op = (uint32_t)bm->n[j].op;
-        fn[j].n_inputs = (uint32_t)bm->n[j].n_in;
-        fn[j].n_outputs = (uint32_t)bm->n[j].n_out;
-        memcpy(fn[j].iparams, bm->n[j].ip, sizeof fn[j].iparams);
+        fn[j].op = (uint16_t)bm->n[j].op;
+        fn[j].n_inputs = (uint8_t)bm->n[j].n_in;
+        fn[j].n_outputs = (uint8_t)bm->n[j].n_out;
     }
     uint64_t size = off;
     uint8_t *buf = alloc64(size);
@@ -189,11 +202,12 @@ static uint8_t *bt_build(const bt_model *bm, uint64_t *size_out)
     h.inputs_index = (uint32_t)inputs_index;
     h.outputs_index = (uint32_t)outputs_index;
     h.arena_size = arena;
-    /* this test runs on little-endian hosts (the loader refuses others), so
-     * the structs' bytes are the file's bytes */
+    h.blob_align = 64;
+    /* this test runs on little-endian hosts (the loader refuses others), and
+     * the records have no padding, so the structs' bytes are the file's bytes */
     memcpy(buf, &h, sizeof h);
-    memcpy(buf + tensors_off, ft, 192 * (size_t)bm->n_t);
-    memcpy(buf + nodes_off, fn, 192 * (size_t)bm->n_n);
+    memcpy(buf + tensors_off, ft, sizeof(fgq_disk_tensor) * (size_t)bm->n_t);
+    memcpy(buf + nodes_off, fn, sizeof(fgq_disk_node) * (size_t)bm->n_n);
     memcpy(buf + index_off, index, 4 * (size_t)n_index);
     memcpy(buf + strings_off, strings, n_str);
     for (int i = 0; i < bm->n_t; i++)
@@ -213,27 +227,29 @@ static fgq_file_header get_h(const uint8_t *buf)
     return h;
 }
 static void put_h(uint8_t *buf, const fgq_file_header *h) { memcpy(buf, h, sizeof *h); }
-static fgq_file_tensor get_t(const uint8_t *buf, int i)
+static fgq_disk_tensor get_t(const uint8_t *buf, int i)
 {
-    fgq_file_tensor t;
-    memcpy(&t, buf + get_h(buf).tensors_off + 192 * (size_t)i, sizeof t);
+    fgq_disk_tensor t;
+    memcpy(&t, buf + get_h(buf).tensors_off + sizeof t * (size_t)i, sizeof t);
     return t;
 }
-static void put_t(uint8_t *buf, int i, const fgq_file_tensor *t)
+static void put_t(uint8_t *buf, int i, const fgq_disk_tensor *t)
 {
-    memcpy(buf + get_h(buf).tensors_off + 192 * (size_t)i, t, sizeof *t);
+    memcpy(buf + get_h(buf).tensors_off + sizeof *t * (size_t)i, t, sizeof *t);
 }
-static fgq_file_node get_n(const uint8_t *buf, int j)
+static fgq_disk_node get_n(const uint8_t *buf, int j)
 {
-    fgq_file_node n;
-    memcpy(&n, buf + get_h(buf).nodes_off + 192 * (size_t)j, sizeof n);
+    fgq_disk_node n;
+    memcpy(&n, buf + get_h(buf).nodes_off + sizeof n * (size_t)j, sizeof n);
     return n;
 }
-static void put_n(uint8_t *buf, int j, const fgq_file_node *n)
+static void put_n(uint8_t *buf, int j, const fgq_disk_node *n)
 {
-    memcpy(buf + get_h(buf).nodes_off + 192 * (size_t)j, n, sizeof *n);
+    memcpy(buf + get_h(buf).nodes_off + sizeof *n * (size_t)j, n, sizeof *n);
 }
 static void put_index(uint8_t *buf, int k, int32_t v) { memcpy(buf + get_h(buf).index_off + 4 * (size_t)k, &v, 4); }
+/* Dim d of tensor i (in the index). */
+static void put_dim(uint8_t *buf, int i, int d, int32_t v) { put_index(buf, (int)get_t(buf, i).dims_index + d, v); }
 /* Recompute the checksum over [128, size) so deeper checks are reached. */
 static void reseal(uint8_t *buf, uint64_t size)
 {
@@ -497,9 +513,21 @@ static void test_header_defects(void)
     b[0] = 'X';
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "magic");
     FRESH();
-    h.version = 2;
+    h.version = 1; /* 192-byte records: an fgq before the compact tables wrote it */
     put_h(b, &h);
-    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "version 2");
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "version 1", "reads version 2", "again");
+    FRESH();
+    h.version = 3;
+    put_h(b, &h);
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "version 3", "reads version 2", "newer");
+    for (int k = 0; k < 4; k++) { /* not a power of two in [8, 64] */
+        const uint32_t bad[4] = {0, 4, 24, 128};
+        FRESH();
+        h.blob_align = bad[k];
+        put_h(b, &h);
+        reseal(b, size);
+        EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "blob alignment");
+    }
     FRESH();
     h.file_size = size + 64;
     put_h(b, &h);
@@ -559,8 +587,9 @@ static void test_tensor_defects(void)
     uint64_t size = 0;
     uint8_t *buf = bt_build(&bm, &size);
     uint8_t *b = alloc64(size);
-    fgq_file_tensor t;
-#define EDIT_T(i, stmt) (memcpy(b, buf, (size_t)size), t = get_t(b, (i)), (stmt), put_t(b, (i), &t), reseal(b, size))
+    fgq_disk_tensor t;
+#define EDIT_T(i, stmt) (memcpy(b, buf, (size_t)size), t = get_t(b, (i)), (void)(stmt), put_t(b, (i), &t), reseal(b, size))
+#define EDIT_DIM(i, d, v) (memcpy(b, buf, (size_t)size), put_dim(b, (i), (d), (v)), reseal(b, size))
     EDIT_T(0, t.name_off = 1000);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "tensor 0", "name");
     EDIT_T(0, t.dtype = 77);
@@ -569,11 +598,16 @@ static void test_tensor_defects(void)
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'y'", "kind");
     EDIT_T(0, t.rank = 9);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'x'", "rank 9");
-    EDIT_T(0, t.dims[1] = -3);
+    EDIT_DIM(0, 1, -3);
     EXPECT_LOAD(b, size, FGQ_ERR_SHAPE, "'x'", "negative");
-    EDIT_T(0, t.dims[5] = 2);
-    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'x'", "unused dim");
-    EDIT_T(0, (t.dims[0] = INT64_MAX / 2, t.dims[1] = INT64_MAX / 2));
+    EDIT_T(0, t.dims_index = get_h(buf).n_index - 1); /* x has two dims: the second is past the index */
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'x'", "dims", "index");
+    EDIT_T(0, t.dims_index = 0xffffffffu);
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'x'", "dims", "index");
+    memcpy(b, buf, (size_t)size);
+    put_dim(b, 0, 0, INT32_MAX);
+    put_dim(b, 0, 1, INT32_MAX);
+    reseal(b, size);
     EXPECT_LOAD(b, size, FGQ_ERR_SHAPE, "'x'", "overflow");
     EDIT_T(1, t.data_size = 16);
     EXPECT_LOAD(b, size, FGQ_ERR_SHAPE, "'c'", "data_size 16");
@@ -593,13 +627,14 @@ static void test_tensor_defects(void)
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'y'", "negative");
     EDIT_T(2, t.flags = 0); /* y no longer marked as an output but listed */
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "graph output 0", "'y'");
-    EDIT_T(2, t.reserved[14] = 5);
+    EDIT_T(2, t.reserved = 5);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'y'", "reserved");
     EDIT_T(0, t.kind = FGQ_KIND_INTERMEDIATE); /* listed as graph input */
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "graph input 0", "'x'");
     EDIT_T(1, t.flags = FGQ_FT_GRAPH_OUTPUT); /* marked but not listed */
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "marked as graph outputs");
 #undef EDIT_T
+#undef EDIT_DIM
     free(b);
     free(buf);
 }
@@ -611,25 +646,29 @@ static void test_node_defects(void)
     uint64_t size = 0;
     uint8_t *buf = bt_build(&bm, &size);
     uint8_t *b = alloc64(size);
-    fgq_file_node n;
-    fgq_file_tensor t;
-#define EDIT_N(j, stmt) (memcpy(b, buf, (size_t)size), n = get_n(b, (j)), (stmt), put_n(b, (j), &n), reseal(b, size))
+    fgq_disk_node n;
+    fgq_disk_tensor t;
+#define EDIT_N(j, stmt) (memcpy(b, buf, (size_t)size), n = get_n(b, (j)), (void)(stmt), put_n(b, (j), &n), reseal(b, size))
     EDIT_N(1, n.op = 999);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "node 1 'add_y'", "unknown op 999");
     EDIT_N(1, n.op = 0);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'add_y'", "unknown op 0");
     EDIT_N(1, n.n_inputs = 1);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'add_y'", "inputs");
-    EDIT_N(1, n.n_inputs = 100000);
+    EDIT_N(1, n.n_inputs = 200);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'add_y'", "limits");
     EDIT_N(1, n.n_outputs = 0);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'add_y'", "limits");
     EDIT_N(2, n.io_index = 0x7ffffff0u);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'relu_z'", "io list");
-    EDIT_N(0, n.name_len = 0xffffffffu);
+    EDIT_N(0, n.name_len = 0xffffu);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "node 0", "name");
-    EDIT_N(0, n.reserved[1] = 1);
-    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'relu_h'", "reserved");
+    EDIT_N(0, n.n_iparams = FGQ_NODE_MAX_IPARAMS + 1);
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'relu_h'", "parameters");
+    EDIT_N(0, n.n_fparams = FGQ_NODE_MAX_FPARAMS + 1);
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'relu_h'", "parameters");
+    EDIT_N(0, (n.n_iparams = 4, n.params_index = get_h(buf).n_index - 3));
+    EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'relu_h'", "parameters", "index");
 
     /* index entries: node 1's inputs are index[2], index[3], output index[4] */
     memcpy(b, buf, (size_t)size);
@@ -658,7 +697,7 @@ static void test_node_defects(void)
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'add_y'", "tensor -7");
 
     /* lifetimes: y's last reader is relu_z (node 2); h is an output (ends at 2) */
-#define EDIT_T(i, stmt) (memcpy(b, buf, (size_t)size), t = get_t(b, (i)), (stmt), put_t(b, (i), &t), reseal(b, size))
+#define EDIT_T(i, stmt) (memcpy(b, buf, (size_t)size), t = get_t(b, (i)), (void)(stmt), put_t(b, (i), &t), reseal(b, size))
     EDIT_T(3, t.last_node = 1);
     EXPECT_LOAD(b, size, FGQ_ERR_FORMAT, "'relu_z'", "lifetime ends at node 1");
     EDIT_T(2, t.last_node = 1); /* readers are fine, but h is a graph output */
@@ -771,7 +810,7 @@ static void test_plan_matches_planner(void)
     fgq_plan_tensor pt[8];
     int n = 0;
     for (int i = 0; i < fgq_model_n_tensors(&m); i++) {
-        fgq_file_tensor t = get_t(buf, i);
+        fgq_disk_tensor t = get_t(buf, i);
         if (t.kind != FGQ_KIND_CONST)
             pt[n++] = (fgq_plan_tensor){t.data_size, t.first_node, t.last_node, t.data_off};
     }

@@ -24,10 +24,12 @@ TIMEOUT = 900 if SANITIZED else 300
 
 def model_part(path):
     """The model without its metadata blob (the recipe records the flags as given): header fields
-    tensors_off (index 8) .. meta_off (index 17) of fgq_file_header."""
+    tensors_off (index 8) .. meta_off (index 17) of fgq_file_header (runtime/fgq_format.h, version 2:
+    the metadata blob is the last blob the writer lays out)."""
     import struct
     b = path.read_bytes()
-    h = struct.Struct("<8sIIQIIIIIIIIIIIIQ12I").unpack_from(b, 0)
+    h = struct.Struct("<8sIIQIIIIIIIIIIIIQIII9I").unpack_from(b, 0)
+    assert h[1] == 2, h[1]
     return b[h[8]:h[17]] if h[17] else b[h[8]:]
 
 

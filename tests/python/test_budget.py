@@ -158,8 +158,7 @@ def test_hostile_recipe_rejected(tmp_path):
     out = tmp_path / "r.fgq"
     quantize(out, "--weights", "s8")
     f = FgqFile(out.read_bytes())
-    from test_fgq_files import HDR
-    meta_off = HDR.unpack_from(f.buf, 0)[17]  # fgq_file_header.meta_off follows arena_size
+    meta_off = f.hdr()["meta_off"]  # fgq_file_header.meta_off follows arena_size
     off = meta_off + 536
     n = struct.unpack_from("<I", f.buf, off)[0]
     assert n > 0 and bytes(f.buf[off + 4:off + 4 + n]).startswith(b"fgq quantize --weights s8")

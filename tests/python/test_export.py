@@ -356,15 +356,10 @@ def tensors_named(f, suffix):
 def test_weight_scale_from_req_when_w_has_no_qparams(tmp_path, quantized, images):
     """W's qparams (s_m) removed: the export recovers s_m = real(REQ)·s_y/s_x and still agrees with
     `fgq run` (whose kernels never read qparams) by the same rule as above."""
-    from test_fgq_files import TREC
-
     def strip(f):
         for t in tensors_named(f, ".w"):
-            off = f.hdr()["tensors_off"] + TREC.size * t
-            v = list(TREC.unpack_from(f.buf, off))
-            assert v[19] == f.tensor(t)["dims"][0]  # one scale per row before the edit
-            v[18:22] = [0, 0, 0, 0]  # q_off, q_n_scales, q_axis, q_group_size
-            TREC.pack_into(f.buf, off, *v)
+            assert f.tensor(t)["q_n_scales"] == f.tensor(t)["dims"][0]  # one scale per row before the edit
+            f.set_tensor(t, q_off=0, q_n_scales=0, q_axis=0, q_group_size=0)
 
     model = edited(quantized["ternary:g16:asym"], tmp_path / "noq.fgq", strip)
     out, m = export_checked(tmp_path, model, "noq.onnx")

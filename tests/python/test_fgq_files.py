@@ -4,7 +4,8 @@ Oracle: the contract of README ("Exit codes") and DESIGN §4 (hostile files are 
 model file gives exit code exactly 2 and a message on stderr that names the file and the defect;
 never a crash, a sanitizer report or another exit code. The hostile files are made here, in
 Python, from a good file written by `fgq convert examples/mnist-8/model.onnx`, following the
-layout in runtime/fgq_format.h (128-byte header, 192-byte tensor and node records,
+layout in runtime/fgq_format.h, version 2 (128-byte header, 56-byte tensor and 20-byte node
+records, a tensor's dims and a node's parameters as int32 entries of the index section,
 little-endian). After an edit the file is re-sealed (file_size and the FNV-1a 32 checksum over
 bytes [128, file_size), both computed here) so that the loader's deeper checks are reached.
 """
@@ -16,17 +17,22 @@ from conftest import REPO_ROOT, run_fgq
 
 MNIST = REPO_ROOT / "examples" / "mnist-8" / "model.onnx"
 
-HDR = struct.Struct("<8sIIQIIIIIIIIIIIIQ12I")  # fgq_file_header
-TREC = struct.Struct("<IIIIiI8qQQiiQiii15I")  # fgq_file_tensor
-NREC = struct.Struct("<IIIIII32i8f2I")  # fgq_file_node
+HDR = struct.Struct("<8sIIQIIIIIIIIIIIIQIII9I")  # fgq_file_header
+TREC = struct.Struct("<IHBBBBbBiQQiiQiI")  # fgq_disk_tensor
+NREC = struct.Struct("<IHHBBBBII")  # fgq_disk_node
 HDR_FIELDS = ("magic version checksum file_size n_tensors n_nodes n_inputs n_outputs tensors_off nodes_off "
-              "index_off n_index strings_off strings_size inputs_index outputs_index arena_size").split()
+              "index_off n_index strings_off strings_size inputs_index outputs_index arena_size meta_off meta_size "
+              "blob_align").split()
+TREC_FIELDS = ("name_off name_len dtype kind rank flags q_axis reserved q_n_scales data_off data_size first last "
+               "q_off q_group_size dims_index").split()
+NREC_FIELDS = "name_off name_len op n_inputs n_outputs n_iparams n_fparams io_index params_index".split()
 KIND_INTERMEDIATE, KIND_INPUT, KIND_CONST = 0, 1, 2
+MAX_IPARAMS, MAX_FPARAMS = 32, 8  # FGQ_NODE_MAX_IPARAMS / FGQ_NODE_MAX_FPARAMS
 
 
 def test_struct_sizes_match_the_format_header():
-    """Oracle: runtime/fgq_format.h's _Static_asserts (128 / 192 / 192 bytes)."""
-    assert (HDR.size, TREC.size, NREC.size) == (128, 192, 192)
+    """Oracle: runtime/fgq_format.h's _Static_asserts (128 / 56 / 20 bytes)."""
+    assert (HDR.size, TREC.size, NREC.size) == (128, 56, 20)
 
 
 def fnv1a32(data):
@@ -38,14 +44,16 @@ def fnv1a32(data):
 
 
 class FgqFile:
-    """A mutable view of a .fgq file: header fields, tensor/node records and the index."""
+    """A mutable view of a .fgq file (version 2): header fields, tensor/node records and the index,
+    where a tensor's dims and a node's parameters live (fgq_disk_tensor.dims_index,
+    fgq_disk_node.params_index)."""
 
     def __init__(self, data):
         self.buf = bytearray(data)
 
     # header
     def hdr(self):
-        return dict(zip(HDR_FIELDS, HDR.unpack_from(self.buf, 0)[:17]))
+        return dict(zip(HDR_FIELDS, HDR.unpack_from(self.buf, 0)[:len(HDR_FIELDS)]))
 
     def set_hdr(self, **kw):
         vals = list(HDR.unpack_from(self.buf, 0))
@@ -59,35 +67,54 @@ class FgqFile:
         self.set_hdr(checksum=fnv1a32(bytes(self.buf[128:])))
         return self
 
-    # tensors: (name_off, name_len, dtype, kind, rank, flags, dims[8], data_off, data_size,
-    #           first_node, last_node, q_off, q_n_scales, q_axis, q_group_size, reserved[15])
+    # tensors: the record's fields (TREC_FIELDS) and "dims", read from index[dims_index .. +rank)
+    def tensor_off(self, t):
+        return self.hdr()["tensors_off"] + TREC.size * t
+
     def tensor(self, t):
-        v = TREC.unpack_from(self.buf, self.hdr()["tensors_off"] + TREC.size * t)
-        return {"name_off": v[0], "name_len": v[1], "dtype": v[2], "kind": v[3], "rank": v[4],
-                "dims": list(v[6:14]), "data_off": v[14], "data_size": v[15], "first": v[16], "last": v[17]}
+        r = dict(zip(TREC_FIELDS, TREC.unpack_from(self.buf, self.tensor_off(t))))
+        r["dims"] = [self.index(r["dims_index"] + d) for d in range(r["rank"])]
+        return r
 
     def set_tensor(self, t, **kw):
-        off = self.hdr()["tensors_off"] + TREC.size * t
+        """Sets record fields by name; dims=[...] writes the index entries at dims_index (as many
+        as given: the record's rank is not changed)."""
+        off = self.tensor_off(t)
         v = list(TREC.unpack_from(self.buf, off))
-        pos = {"kind": 3, "rank": 4, "data_off": 14, "data_size": 15, "first": 16, "last": 17}
         for k, val in kw.items():
-            if k == "dims":
-                v[6:14] = list(val) + [0] * (8 - len(val))
-            else:
-                v[pos[k]] = val
+            if k != "dims":
+                v[TREC_FIELDS.index(k)] = val
         TREC.pack_into(self.buf, off, *v)
+        if "dims" in kw:
+            di = v[TREC_FIELDS.index("dims_index")]
+            for d, val in enumerate(kw["dims"]):
+                self.set_index(di + d, val)
 
     def name(self, rec):
         s = self.hdr()["strings_off"] + rec["name_off"]
         return bytes(self.buf[s:s + rec["name_len"]]).decode()
 
-    # nodes: (name_off, name_len, op, n_inputs, n_outputs, io_index, ...)
+    # nodes: the record's fields (NREC_FIELDS), "inputs" / "outputs" from index[io_index ..) and
+    # "iparams" / "fparams" from index[params_index ..) (the counts the record gives)
+    def node_off(self, j):
+        return self.hdr()["nodes_off"] + NREC.size * j
+
     def node(self, j):
-        v = NREC.unpack_from(self.buf, self.hdr()["nodes_off"] + NREC.size * j)
-        io = v[5]
-        return {"name_off": v[0], "name_len": v[1], "op": v[2], "n_inputs": v[3], "n_outputs": v[4],
-                "inputs": [self.index(io + i) for i in range(v[3])],
-                "outputs": [self.index(io + v[3] + o) for o in range(v[4])], "io_index": io}
+        n = dict(zip(NREC_FIELDS, NREC.unpack_from(self.buf, self.node_off(j))))
+        io, ni, no, pi = n["io_index"], n["n_inputs"], n["n_outputs"], n["params_index"]
+        n["inputs"] = [self.index(io + i) for i in range(ni)]
+        n["outputs"] = [self.index(io + ni + o) for o in range(no)]
+        n["iparams"] = [self.index(pi + k) for k in range(n["n_iparams"])]
+        n["fparams"] = [struct.unpack("<f", struct.pack("<i", self.index(pi + n["n_iparams"] + k)))[0]
+                        for k in range(n["n_fparams"])]
+        return n
+
+    def set_node(self, j, **kw):
+        off = self.node_off(j)
+        v = list(NREC.unpack_from(self.buf, off))
+        for k, val in kw.items():
+            v[NREC_FIELDS.index(k)] = val
+        NREC.pack_into(self.buf, off, *v)
 
     def index(self, i):
         return struct.unpack_from("<i", self.buf, self.hdr()["index_off"] + 4 * i)[0]
@@ -181,12 +208,18 @@ def test_bad_magic(good):
     expect_rejected(write(d, "bad_magic.fgq", bad), x)
 
 
-def test_bad_version(good):
-    """Oracle: FGQ_FILE_VERSION is 1; version 2 (re-sealed) is rejected naming the version."""
+@pytest.mark.parametrize("version, words", [
+    (1, ("file version 1, this runtime reads version 2",)), (3, ("file version 3", "version 2")), (0, ("version",)),
+])
+def test_bad_version(good, version, words):
+    """Oracle: FGQ_FILE_VERSION is 2 and a reader takes one version (runtime/fgq_format.h). A version-1
+    header (the layout before the records shrank) is refused with "file version 1, this runtime reads
+    version 2"; a newer (3) or a zero version likewise, naming the version. Re-sealed."""
     d, data, x = good
     f = FgqFile(data)
-    f.set_hdr(version=2)
-    expect_rejected(write(d, "bad_version.fgq", f.seal()), x, "version")
+    assert f.hdr()["version"] == 2
+    f.set_hdr(version=version)
+    expect_rejected(write(d, f"bad_version_{version}.fgq", f.seal()), x, *words)
 
 
 def test_bad_checksum(good):
@@ -367,9 +400,153 @@ def test_huge_counts(good, field, value):
 
 
 def test_huge_tensor_dims(good):
-    """Oracle: element counts that overflow 64 bits are refused (dims of 2^40 on a rank-4 const)."""
+    """Oracle: element counts that overflow 64 bits are refused (dims of 2^31 - 1, the most an int32
+    index entry holds, on three axes of a rank-4 const: about 2^93 elements)."""
     d, data, x = good
     f = FgqFile(data)
     _, w, _ = conv_weight(f)
-    f.set_tensor(w, dims=[2**40, 2**40, 2**40, 5])
+    f.set_tensor(w, dims=[2**31 - 1, 2**31 - 1, 2**31 - 1, 5])
     expect_rejected(write(d, "huge_dims.fgq", f.seal()), x, "overflow", "data_size")
+
+
+def test_negative_tensor_dim(good):
+    """Oracle: fgq_format.h, the dims are int32 >= 0. One dim of the Conv weight set to -1 (an index
+    entry is signed) -> rejected naming the tensor and the negative dim."""
+    d, data, x = good
+    f = FgqFile(data)
+    _, w, _ = conv_weight(f)
+    name = f.name(f.tensor(w))
+    f.set_tensor(w, dims=[16, -1, 5, 5])
+    expect_rejected(write(d, "negative_dim.fgq", f.seal()), x, "negative")
+    p = run_fgq("run", d / "negative_dim.fgq", "--input", x, "-o", d / "y.npy")
+    assert name in p.stderr, p.stderr
+
+
+def test_good_file_follows_version_2(good):
+    """Oracle: runtime/fgq_format.h, read here field by field. The good file is version 2 with
+    blob_align 64 (what `fgq convert` writes), zero reserved fields; every tensor's dims
+    index[dims_index .. +rank) and every node's parameters index[params_index .. +n_iparams +
+    n_fparams) lie in the index, the counts within 32 / 8; every constant blob and quantization
+    blob sits at a multiple of blob_align inside the file; and mnist-8's second Conv weight reads
+    as [16, 8, 5, 5] from its index entries."""
+    _, data, _ = good
+    f = FgqFile(data)
+    h = f.hdr()
+    assert (h["version"], h["blob_align"]) == (2, 64)
+    assert HDR.unpack_from(f.buf, 0)[len(HDR_FIELDS):] == (0,) * 9
+    for t in range(f.n_tensors()):
+        r = f.tensor(t)
+        assert r["reserved"] == 0 and 0 <= r["rank"] <= 8, r
+        assert r["dims_index"] + r["rank"] <= h["n_index"], r
+        assert all(v >= 0 for v in r["dims"]), r
+        if r["kind"] == KIND_CONST:
+            assert r["data_off"] % h["blob_align"] == 0 and r["data_off"] + r["data_size"] <= len(data), r
+        if r["q_n_scales"] > 0:
+            assert r["q_off"] % h["blob_align"] == 0 and r["q_off"] + 8 * r["q_n_scales"] <= len(data), r
+    for j in range(f.n_nodes()):
+        n = f.node(j)
+        assert n["n_iparams"] <= MAX_IPARAMS and n["n_fparams"] <= MAX_FPARAMS, n
+        assert n["params_index"] + n["n_iparams"] + n["n_fparams"] <= h["n_index"], n
+        assert n["io_index"] + n["n_inputs"] + n["n_outputs"] <= h["n_index"], n
+    _, w, _ = conv_weight(f)
+    assert f.tensor(w)["dims"] == [16, 8, 5, 5]
+
+
+@pytest.mark.parametrize("where", ["n_index", "n_index-1", "2^32-1"])
+def test_tensor_dims_index_out_of_range(good, where):
+    """Oracle: fgq_format.h, a tensor's dims are index[dims_index .. +rank), which must lie in the
+    n_index entries. The Conv weight's (rank 4) dims_index is moved to n_index, to n_index - 1 (its
+    last three dims past the end) and to 2^32 - 1 (the end wraps a 32-bit sum), re-sealed -> rejected
+    naming the tensor."""
+    d, data, x = good
+    f = FgqFile(data)
+    _, w, _ = conv_weight(f)
+    name = f.name(f.tensor(w))
+    n_index = f.hdr()["n_index"]
+    f.set_tensor(w, dims_index={"n_index": n_index, "n_index-1": n_index - 1, "2^32-1": 2**32 - 1}[where])
+    path = write(d, f"dims_index_{where.replace('^', '')}.fgq", f.seal())
+    expect_rejected(path, x, "index")
+    p = run_fgq("run", path, "--input", x, "-o", d / "y.npy")
+    assert name in p.stderr, p.stderr
+
+
+def test_tensor_reserved_byte_not_zero(good):
+    """Oracle: fgq_format.h, fgq_disk_tensor.reserved is zero. Set to 1 -> rejected naming it."""
+    d, data, x = good
+    f = FgqFile(data)
+    t, _ = first_const(f)
+    f.set_tensor(t, reserved=1)
+    expect_rejected(write(d, "tensor_reserved.fgq", f.seal()), x, "reserved")
+
+
+@pytest.mark.parametrize("align", [0, 4, 24, 128, 2**32 - 64])
+def test_bad_blob_align(good, align):
+    """Oracle: fgq_format.h, blob_align is a power of two in [8, 64]. 0, 4 (a power of two below
+    8), 24 (not a power of two), 128 and 2^32 - 64 (above 64) -> rejected naming the alignment.
+    The blobs stay where they are (multiples of 64, so of any of these but 128)."""
+    d, data, x = good
+    f = FgqFile(data)
+    f.set_hdr(blob_align=align)
+    expect_rejected(write(d, f"blob_align_{align}.fgq", f.seal()), x, "alignment")
+
+
+@pytest.mark.parametrize("align", [8, 16, 32])
+def test_smaller_blob_align_of_a_64_aligned_file_runs(good, align):
+    """Oracle: fgq_format.h, every blob offset is a multiple of blob_align; the good file's are
+    multiples of 64, so of 8, 16 and 32 too: with blob_align lowered (re-sealed) it runs, its output
+    the good file's byte for byte."""
+    d, data, x = good
+    f = FgqFile(data)
+    f.set_hdr(blob_align=align)
+    p = run_fgq("run", write(d, f"blob_align_ok_{align}.fgq", f.seal()), "--input", x, "-o", d / f"y_{align}.npy")
+    assert p.returncode == 0, p.stderr
+    p = run_fgq("run", write(d, "good_ref.fgq", data), "--input", x, "-o", d / "y_ref.npy")
+    assert p.returncode == 0, p.stderr
+    assert (d / f"y_{align}.npy").read_bytes() == (d / "y_ref.npy").read_bytes()
+
+
+@pytest.mark.parametrize("align", [64, 8])
+def test_constant_off_blob_align_refused(good, align):
+    """Oracle: fgq_format.h, a constant's data_off is a multiple of blob_align. A constant moved 4
+    bytes on (still inside the file) is not a multiple of 64 nor of 8 -> rejected naming the tensor
+    and the alignment."""
+    d, data, x = good
+    f = FgqFile(data)
+    t, r = first_const(f)
+    f.set_hdr(blob_align=align)
+    f.set_tensor(t, data_off=r["data_off"] + 4)
+    expect_rejected(write(d, f"const_unaligned_{align}.fgq", f.seal()), x, "aligned")
+    p = run_fgq("run", d / f"const_unaligned_{align}.fgq", "--input", x, "-o", d / "y.npy")
+    assert f.name(r) in p.stderr, p.stderr
+
+
+def node_with_params(f):
+    """(index, record) of the first node with at least one int parameter (mnist-8's Conv)."""
+    for j in range(f.n_nodes()):
+        n = f.node(j)
+        if n["n_iparams"] > 0:
+            return j, n
+    raise AssertionError("no node with parameters in the good file")
+
+
+@pytest.mark.parametrize("edit", ["n_iparams=33", "n_iparams=255", "n_fparams=9", "params_index=n_index",
+                                  "params_index=n_index-1", "params_index=2^32-1"])
+def test_node_params_out_of_range(good, edit):
+    """Oracle: fgq_format.h, a node's parameters are index[params_index .. +n_iparams + n_fparams)
+    with n_iparams <= 32 and n_fparams <= 8. Counts over those limits, and a params_index at the end
+    of the index, one entry short of it (a node with parameters then runs past the end) or at
+    2^32 - 1 (the end wraps a 32-bit sum), re-sealed -> rejected naming the node."""
+    d, data, x = good
+    f = FgqFile(data)
+    j, n = node_with_params(f)
+    name = f.name(n)
+    n_index = f.hdr()["n_index"]
+    field, val = edit.split("=")
+    if field == "params_index":
+        val = {"n_index": n_index, "n_index-1": n_index - 1, "2^32-1": 2**32 - 1}[val]
+        assert n["n_iparams"] + n["n_fparams"] >= 2 or val != n_index - 1, n
+    f.set_node(j, **{field: int(val)})
+    path = write(d, "node_params_%s.fgq" % edit.replace("=", "_").replace("^", ""), f.seal())
+    expect_rejected(path, x, "parameters")
+    p = run_fgq("run", path, "--input", x, "-o", d / "y.npy")
+    assert name in p.stderr, p.stderr

@@ -222,16 +222,18 @@ def test_tiny_models_match_onnxruntime(tmp_path, shared_dir, name, path):
 
 def fgq_const_bytes(path):
     """Sum of data_size of the constant tensors (kind 2) of a .fgq, parsed here from the layout in
-    runtime/fgq_format.h (header: n_tensors at 24, tensors_off at 40; 192-byte tensor records with
-    kind at 12 and data_size at 96)."""
+    runtime/fgq_format.h, version 2 (header: version at 8, n_tensors at 24, tensors_off at 40; 56-byte
+    tensor records (fgq_disk_tensor) with kind a u8 at 7 and data_size a u64 at 24)."""
     b = path.read_bytes()
+    version, = struct.unpack_from("<I", b, 8)
+    assert version == 2, version
     n_tensors, = struct.unpack_from("<I", b, 24)
     tensors_off, = struct.unpack_from("<I", b, 40)
     total = 0
     for t in range(n_tensors):
-        r = tensors_off + 192 * t
-        kind, = struct.unpack_from("<I", b, r + 12)
-        size, = struct.unpack_from("<Q", b, r + 96)
+        r = tensors_off + 56 * t
+        kind = b[r + 7]
+        size, = struct.unpack_from("<Q", b, r + 24)
         if kind == 2:
             total += size
     return total

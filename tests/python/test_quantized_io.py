@@ -215,15 +215,17 @@ def test_bad_input_qparams_in_a_file_are_not_trusted(tmp_path, scale, zero):
     good = tmp_path / "q.fgq"
     _quantize(good, "--weights", "s8", "--io", "quantized")
     b = bytearray(good.read_bytes())
+    # runtime/fgq_format.h, version 2: n_tensors at 24, tensors_off at 40 of the header; 56-byte
+    # tensor records (fgq_disk_tensor): kind a u8 at 7, q_n_scales an i32 at 12, q_off a u64 at 40
+    assert struct.unpack_from("<I", b, 8) == (2,)
     (n_tensors,) = struct.unpack_from("<I", b, 24)
     (toff,) = struct.unpack_from("<I", b, 40)
-    (sname_off,) = struct.unpack_from("<I", b, 56)
     done = False
     for t in range(n_tensors):
-        r = toff + 192 * t
-        name_off, name_len, dtype, kind = struct.unpack_from("<IIII", b, r)
-        (q_off,) = struct.unpack_from("<Q", b, r + 112)
-        (nq,) = struct.unpack_from("<i", b, r + 120)
+        r = toff + 56 * t
+        kind = b[r + 7]
+        (nq,) = struct.unpack_from("<i", b, r + 12)
+        (q_off,) = struct.unpack_from("<Q", b, r + 40)
         if kind == 1 and nq == 1:  # the graph input
             struct.pack_into("<f", b, q_off, scale)
             struct.pack_into("<i", b, q_off + 4, zero)

@@ -1,6 +1,8 @@
 /* fgq_writer.c — lowered graph → .fgq bytes: tables, index, strings, blobs, arena plan, checksum. */
 #include "export/fgq_writer.h"
 
+#include "export/fgq_le.h"
+
 #include "fgq_format.h"
 #include "fgq_runtime.h"
 #include "fileutil.h"
@@ -13,33 +15,7 @@
 #include <string.h>
 
 /* Records are encoded field by field, little-endian, at the offsets of the
- * fgq_format.h structs, so the bytes do not depend on the host. */
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_s32(uint8_t *p, int32_t v)
-{
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    put_u32(p, u);
-}
-static void put_f32(uint8_t *p, float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    put_u32(p, u);
-}
-#define W32(rec, type, field, v) put_u32((rec) + offsetof(type, field), (uint32_t)(v))
-#define W64(rec, type, field, v) put_u64((rec) + offsetof(type, field), (uint64_t)(v))
-#define WS32(rec, type, field, v) put_s32((rec) + offsetof(type, field), (int32_t)(v))
-
+ * fgq_format.h structs (fgq_le.h), so the bytes do not depend on the host. */
 static uint64_t align64(uint64_t x)
 {
     return (x + 63u) & ~(uint64_t)63u;
@@ -74,6 +50,23 @@ typedef struct {
     const fgq_model_preprocess *pre; /* NULL: no preprocessing in the metadata blob */
     const char *recipe;              /* NULL: no recipe; neither: no blob */
 } writer;
+
+/* Parameters a node record carries: up to the last non-zero one (the reader reads the rest as 0). */
+static int32_t n_iparams_of(const fgq_lowered_node *l)
+{
+    int32_t n = FGQ_NODE_MAX_IPARAMS;
+    while (n > 0 && l->iparams[n - 1] == 0)
+        n--;
+    return n;
+}
+static int32_t n_fparams_of(const fgq_lowered_node *l)
+{
+    int32_t n = FGQ_NODE_MAX_FPARAMS;
+    uint32_t bits = 0;
+    while (n > 0 && (memcpy(&bits, &l->fparams[n - 1], 4), bits == 0))
+        n--;
+    return n;
+}
 
 static void mark(writer *w, int32_t t)
 {
@@ -252,18 +245,41 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
     if (st != FGQ_OK)
         return st;
 
-    /* Layout: header, tensors, nodes, index, strings, blobs — each 64-aligned. */
+    /* Layout: header, tensors, nodes, index, strings, blobs — each 64-aligned. The index holds
+     * the nodes' io lists, the graph inputs and outputs, the tensors' dims, the nodes' parameters. */
     uint64_t n_index = (uint64_t)g->n_inputs + (uint64_t)g->n_outputs;
     uint64_t strings_size = 0;
     for (int32_t i = 0; i < nn; i++) {
-        n_index += (uint64_t)w->low[i].n_inputs + (uint64_t)w->low[i].n_outputs;
+        const fgq_lowered_node *l = &w->low[i];
+        n_index += (uint64_t)l->n_inputs + (uint64_t)l->n_outputs + (uint64_t)n_iparams_of(l) +
+                   (uint64_t)n_fparams_of(l);
         strings_size += strlen(g->nodes[i].name);
+        if (strlen(g->nodes[i].name) > UINT16_MAX || (uint32_t)l->op > UINT16_MAX || l->n_inputs > UINT8_MAX ||
+            l->n_outputs > UINT8_MAX)
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: node '%.64s': a name over %u bytes or over %u inputs",
+                            src, g->nodes[i].name, UINT16_MAX, UINT8_MAX);
     }
-    for (int32_t f = 0; f < w->n_ft; f++)
-        strings_size += strlen(g->tensors[w->irt[f]].name);
+    for (int32_t f = 0; f < w->n_ft; f++) {
+        const fgq_ir_tensor *t = &g->tensors[w->irt[f]];
+        strings_size += strlen(t->name);
+        n_index += (uint64_t)t->rank;
+        if (strlen(t->name) > UINT16_MAX)
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: tensor '%.64s...': a name over %u bytes", src, t->name,
+                            UINT16_MAX);
+        for (int32_t d = 0; d < t->rank; d++)
+            if (t->dims[d] > INT32_MAX)
+                return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: tensor '%s': dim %d is %lld, over 2^31 - 1", src,
+                                t->name, (int)d, (long long)t->dims[d]);
+        if (t->q.n_scales > 1 && (t->q.axis < 0 || t->q.axis >= t->rank))
+            return fgq_fail(err, FGQ_ERR_FORMAT, "%s: tensor '%s': scales along axis %d of rank %d", src, t->name,
+                            (int)t->q.axis, (int)t->rank);
+    }
+    if (n_index > (uint64_t)INT32_MAX)
+        return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: %llu index entries, over 2^31 - 1", src,
+                        (unsigned long long)n_index);
     uint64_t tensors_off = 128;
-    uint64_t nodes_off = align64(tensors_off + (uint64_t)w->n_ft * sizeof(fgq_file_tensor));
-    uint64_t index_off = align64(nodes_off + (uint64_t)nn * sizeof(fgq_file_node));
+    uint64_t nodes_off = align64(tensors_off + (uint64_t)w->n_ft * sizeof(fgq_disk_tensor));
+    uint64_t index_off = align64(nodes_off + (uint64_t)nn * sizeof(fgq_disk_node));
     uint64_t strings_off = align64(index_off + 4 * n_index);
     uint64_t blob = align64(strings_off + strings_size);
     if (blob > UINT32_MAX)
@@ -295,96 +311,109 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
 
     uint64_t spos = strings_off, bpos = blob, ipos = 0;
     uint8_t *index = buf + index_off;
+    /* the index: io lists, graph inputs and outputs first, then dims and parameters */
+    for (int32_t i = 0; i < nn; i++) {
+        const fgq_lowered_node *l = &w->low[i];
+        uint8_t *r = buf + nodes_off + (uint64_t)i * sizeof(fgq_disk_node);
+        FGQ_W32(r, fgq_disk_node, io_index, ipos);
+        for (int32_t k = 0; k < l->n_inputs; k++)
+            fgq_put_s32(index + 4 * ipos++, l->inputs[k] < 0 ? -1 : w->fidx[l->inputs[k]]);
+        for (int32_t k = 0; k < l->n_outputs; k++)
+            fgq_put_s32(index + 4 * ipos++, w->fidx[l->outputs[k]]);
+    }
+    uint64_t inputs_index = ipos;
+    for (int32_t i = 0; i < g->n_inputs; i++)
+        fgq_put_s32(index + 4 * ipos++, w->fidx[g->inputs[i]]);
+    uint64_t outputs_index = ipos;
+    for (int32_t i = 0; i < g->n_outputs; i++)
+        fgq_put_s32(index + 4 * ipos++, w->fidx[g->outputs[i]]);
     for (int32_t f = 0; f < w->n_ft; f++) {
         const fgq_ir_tensor *t = &g->tensors[w->irt[f]];
-        uint8_t *r = buf + tensors_off + (uint64_t)f * sizeof(fgq_file_tensor);
+        uint8_t *r = buf + tensors_off + (uint64_t)f * sizeof(fgq_disk_tensor);
         size_t nl = strlen(t->name);
         memcpy(buf + spos, t->name, nl);
-        W32(r, fgq_file_tensor, name_off, spos - strings_off);
-        W32(r, fgq_file_tensor, name_len, nl);
+        FGQ_W32(r, fgq_disk_tensor, name_off, spos - strings_off);
+        FGQ_W16(r, fgq_disk_tensor, name_len, nl);
         spos += nl;
-        W32(r, fgq_file_tensor, dtype, t->dtype);
-        W32(r, fgq_file_tensor, kind, t->kind);
-        WS32(r, fgq_file_tensor, rank, t->rank);
+        FGQ_W8(r, fgq_disk_tensor, dtype, t->dtype);
+        FGQ_W8(r, fgq_disk_tensor, kind, t->kind);
+        FGQ_W8(r, fgq_disk_tensor, rank, t->rank);
         uint32_t flags = 0;
         for (int32_t i = 0; i < g->n_outputs; i++)
             if (g->outputs[i] == w->irt[f])
                 flags = FGQ_FT_GRAPH_OUTPUT;
-        W32(r, fgq_file_tensor, flags, flags);
+        FGQ_W8(r, fgq_disk_tensor, flags, flags);
+        FGQ_W32(r, fgq_disk_tensor, dims_index, ipos);
         for (int32_t d = 0; d < t->rank; d++)
-            put_u64(r + offsetof(fgq_file_tensor, dims) + 8 * (size_t)d, (uint64_t)t->dims[d]);
+            fgq_put_s32(index + 4 * ipos++, (int32_t)t->dims[d]);
         uint64_t bytes = (uint64_t)tensor_bytes(t);
         if (t->kind == FGQ_TK_CONST) {
             bpos = align64(bpos);
             if (bytes)
                 memcpy(buf + bpos, t->data, (size_t)bytes);
-            W64(r, fgq_file_tensor, data_off, bpos);
+            FGQ_W64(r, fgq_disk_tensor, data_off, bpos);
             bpos += bytes;
         } else {
-            W64(r, fgq_file_tensor, data_off, w->arena_off[f]);
+            FGQ_W64(r, fgq_disk_tensor, data_off, w->arena_off[f]);
         }
-        W64(r, fgq_file_tensor, data_size, bytes);
-        WS32(r, fgq_file_tensor, first_node, w->first[f]);
-        WS32(r, fgq_file_tensor, last_node, w->last[f]);
+        FGQ_W64(r, fgq_disk_tensor, data_size, bytes);
+        FGQ_WS32(r, fgq_disk_tensor, first_node, w->first[f]);
+        FGQ_WS32(r, fgq_disk_tensor, last_node, w->last[f]);
         if (t->q.n_scales > 0) {
             bpos = align64(bpos);
-            W64(r, fgq_file_tensor, q_off, bpos);
+            FGQ_W64(r, fgq_disk_tensor, q_off, bpos);
             for (int32_t s = 0; s < t->q.n_scales; s++) {
-                put_f32(buf + bpos + 4 * (uint64_t)s, t->q.scales[s]);
-                put_s32(buf + bpos + 4 * ((uint64_t)t->q.n_scales + (uint64_t)s),
+                fgq_put_f32(buf + bpos + 4 * (uint64_t)s, t->q.scales[s]);
+                fgq_put_s32(buf + bpos + 4 * ((uint64_t)t->q.n_scales + (uint64_t)s),
                         t->q.zero_points ? t->q.zero_points[s] : 0);
             }
             bpos += 8 * (uint64_t)t->q.n_scales;
         }
-        WS32(r, fgq_file_tensor, q_n_scales, t->q.n_scales);
-        WS32(r, fgq_file_tensor, q_axis, t->q.axis);
-        WS32(r, fgq_file_tensor, q_group_size, t->q.group_size);
+        FGQ_WS32(r, fgq_disk_tensor, q_n_scales, t->q.n_scales);
+        /* an int8 on disk: several scales' axis is in [0, rank) (checked above); one scale's is not read */
+        const int32_t qa = t->q.axis >= INT8_MIN && t->q.axis <= INT8_MAX ? t->q.axis : 0;
+        FGQ_W8(r, fgq_disk_tensor, q_axis, (uint8_t)(qa & 0xff));
+        FGQ_WS32(r, fgq_disk_tensor, q_group_size, t->q.group_size);
     }
     for (int32_t i = 0; i < nn; i++) {
         const fgq_lowered_node *l = &w->low[i];
-        uint8_t *r = buf + nodes_off + (uint64_t)i * sizeof(fgq_file_node);
+        uint8_t *r = buf + nodes_off + (uint64_t)i * sizeof(fgq_disk_node);
         size_t nl = strlen(g->nodes[i].name);
         memcpy(buf + spos, g->nodes[i].name, nl);
-        W32(r, fgq_file_node, name_off, spos - strings_off);
-        W32(r, fgq_file_node, name_len, nl);
+        FGQ_W32(r, fgq_disk_node, name_off, spos - strings_off);
+        FGQ_W16(r, fgq_disk_node, name_len, nl);
         spos += nl;
-        W32(r, fgq_file_node, op, l->op);
-        W32(r, fgq_file_node, n_inputs, l->n_inputs);
-        W32(r, fgq_file_node, n_outputs, l->n_outputs);
-        W32(r, fgq_file_node, io_index, ipos);
-        for (int32_t k = 0; k < l->n_inputs; k++)
-            put_s32(index + 4 * ipos++, l->inputs[k] < 0 ? -1 : w->fidx[l->inputs[k]]);
-        for (int32_t k = 0; k < l->n_outputs; k++)
-            put_s32(index + 4 * ipos++, w->fidx[l->outputs[k]]);
-        for (int32_t k = 0; k < FGQ_NODE_MAX_IPARAMS; k++)
-            put_s32(r + offsetof(fgq_file_node, iparams) + 4 * (size_t)k, l->iparams[k]);
-        for (int32_t k = 0; k < FGQ_NODE_MAX_FPARAMS; k++)
-            put_f32(r + offsetof(fgq_file_node, fparams) + 4 * (size_t)k, l->fparams[k]);
+        FGQ_W16(r, fgq_disk_node, op, l->op);
+        FGQ_W8(r, fgq_disk_node, n_inputs, l->n_inputs);
+        FGQ_W8(r, fgq_disk_node, n_outputs, l->n_outputs);
+        const int32_t ni = n_iparams_of(l), nf = n_fparams_of(l);
+        FGQ_W8(r, fgq_disk_node, n_iparams, ni);
+        FGQ_W8(r, fgq_disk_node, n_fparams, nf);
+        FGQ_W32(r, fgq_disk_node, params_index, ipos);
+        for (int32_t k = 0; k < ni; k++)
+            fgq_put_s32(index + 4 * ipos++, l->iparams[k]);
+        for (int32_t k = 0; k < nf; k++)
+            fgq_put_f32(index + 4 * ipos++, l->fparams[k]);
     }
-    uint64_t inputs_index = ipos;
-    for (int32_t i = 0; i < g->n_inputs; i++)
-        put_s32(index + 4 * ipos++, w->fidx[g->inputs[i]]);
-    uint64_t outputs_index = ipos;
-    for (int32_t i = 0; i < g->n_outputs; i++)
-        put_s32(index + 4 * ipos++, w->fidx[g->outputs[i]]);
 
     uint8_t *h = buf;
     memcpy(h, FGQ_FILE_MAGIC, 8);
-    W32(h, fgq_file_header, version, FGQ_FILE_VERSION);
-    W64(h, fgq_file_header, file_size, file_size);
-    W32(h, fgq_file_header, n_tensors, w->n_ft);
-    W32(h, fgq_file_header, n_nodes, nn);
-    W32(h, fgq_file_header, n_inputs, g->n_inputs);
-    W32(h, fgq_file_header, n_outputs, g->n_outputs);
-    W32(h, fgq_file_header, tensors_off, tensors_off);
-    W32(h, fgq_file_header, nodes_off, nodes_off);
-    W32(h, fgq_file_header, index_off, index_off);
-    W32(h, fgq_file_header, n_index, n_index);
-    W32(h, fgq_file_header, strings_off, strings_off);
-    W32(h, fgq_file_header, strings_size, strings_size);
-    W32(h, fgq_file_header, inputs_index, inputs_index);
-    W32(h, fgq_file_header, outputs_index, outputs_index);
-    W64(h, fgq_file_header, arena_size, arena_size);
+    FGQ_W32(h, fgq_file_header, version, FGQ_FILE_VERSION);
+    FGQ_W64(h, fgq_file_header, file_size, file_size);
+    FGQ_W32(h, fgq_file_header, n_tensors, w->n_ft);
+    FGQ_W32(h, fgq_file_header, n_nodes, nn);
+    FGQ_W32(h, fgq_file_header, n_inputs, g->n_inputs);
+    FGQ_W32(h, fgq_file_header, n_outputs, g->n_outputs);
+    FGQ_W32(h, fgq_file_header, tensors_off, tensors_off);
+    FGQ_W32(h, fgq_file_header, nodes_off, nodes_off);
+    FGQ_W32(h, fgq_file_header, index_off, index_off);
+    FGQ_W32(h, fgq_file_header, n_index, n_index);
+    FGQ_W32(h, fgq_file_header, strings_off, strings_off);
+    FGQ_W32(h, fgq_file_header, strings_size, strings_size);
+    FGQ_W32(h, fgq_file_header, inputs_index, inputs_index);
+    FGQ_W32(h, fgq_file_header, outputs_index, outputs_index);
+    FGQ_W64(h, fgq_file_header, arena_size, arena_size);
+    FGQ_W32(h, fgq_file_header, blob_align, FGQ_FILE_ALIGN);
     if (w->pre != NULL || w->recipe != NULL) {
         uint8_t *mt = buf + meta_off;
         fgq_model_preprocess none;
@@ -392,26 +421,26 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
         none.scale = 1.0f;
         none.channel_axis = -1;
         const fgq_model_preprocess *p = w->pre != NULL ? w->pre : &none;
-        W32(h, fgq_file_header, meta_off, meta_off);
-        W32(h, fgq_file_header, meta_size, meta_size);
-        W32(mt, fgq_file_meta, version, FGQ_META_VERSION);
-        W32(mt, fgq_file_meta, flags,
+        FGQ_W32(h, fgq_file_header, meta_off, meta_off);
+        FGQ_W32(h, fgq_file_header, meta_size, meta_size);
+        FGQ_W32(mt, fgq_file_meta, version, FGQ_META_VERSION);
+        FGQ_W32(mt, fgq_file_meta, flags,
             (w->pre != NULL ? FGQ_META_HAS_PREPROCESS : 0u) | (w->recipe != NULL ? FGQ_META_HAS_RECIPE : 0u));
         if (w->recipe != NULL) {
             uint8_t *r = mt + sizeof(fgq_file_meta);
-            put_u32(r, (uint32_t)recipe_len);
+            fgq_put_u32(r, (uint32_t)recipe_len);
             memcpy(r + 4, w->recipe, (size_t)recipe_len);
         }
-        put_f32(mt + offsetof(fgq_file_meta, scale), p->scale);
-        WS32(mt, fgq_file_meta, n_mean, p->n_mean);
-        WS32(mt, fgq_file_meta, n_std, p->n_std);
-        WS32(mt, fgq_file_meta, channel_axis, p->channel_axis);
+        fgq_put_f32(mt + offsetof(fgq_file_meta, scale), p->scale);
+        FGQ_WS32(mt, fgq_file_meta, n_mean, p->n_mean);
+        FGQ_WS32(mt, fgq_file_meta, n_std, p->n_std);
+        FGQ_WS32(mt, fgq_file_meta, channel_axis, p->channel_axis);
         for (int32_t c = 0; c < p->n_mean; c++)
-            put_f32(mt + offsetof(fgq_file_meta, mean) + 4 * (size_t)c, p->mean[c]);
+            fgq_put_f32(mt + offsetof(fgq_file_meta, mean) + 4 * (size_t)c, p->mean[c]);
         for (int32_t c = 0; c < p->n_std; c++)
-            put_f32(mt + offsetof(fgq_file_meta, std) + 4 * (size_t)c, p->std[c]);
+            fgq_put_f32(mt + offsetof(fgq_file_meta, std) + 4 * (size_t)c, p->std[c]);
     }
-    W32(h, fgq_file_header, checksum, fgq_fnv1a32(buf + 128, file_size - 128));
+    FGQ_W32(h, fgq_file_header, checksum, fgq_fnv1a32(buf + 128, file_size - 128));
     *out_buf = buf;
     *out_size = file_size;
     return FGQ_OK;
