@@ -4,6 +4,7 @@
 
 #include "export/export_c.h"
 #include "export/export_onnx.h"
+#include "export/fgq_compact.h"
 #include "fgq_runtime.h"
 #include "fileutil.h"
 
@@ -14,7 +15,7 @@
 
 static const char k_usage[] =
     "usage: fgq export MODEL.fgq --onnx OUT.onnx\n"
-    "       fgq export MODEL.fgq --c DIR [--name NAME] [--target TARGET]\n"
+    "       fgq export MODEL.fgq --c DIR [--name NAME] [--target TARGET] [--keep-all]\n"
     "\n"
     "--onnx: writes MODEL as an ONNX model (opset 21) that ONNX Runtime can run:\n"
     "float ops as their ONNX ops, integer-only ops in QuantizeLinear/\n"
@@ -29,7 +30,11 @@ static const char k_usage[] =
     "the runtime with -DFGQ_OP_SELECTION='\"NAME_ops.h\"' to link only those ops and\n"
     "kernel rows). DIR is created if\n"
     "missing. The firmware calls fgq_model_load / fgq_model_run: no file system, no\n"
-    "heap.\n"
+    "heap. The bytes are a device image of MODEL: constants packed at 8 bytes\n"
+    "instead of 64, and without what only the tools read (the scales and zero\n"
+    "points of every tensor but the graph's inputs and outputs, and the recipe):\n"
+    "it runs bit for bit as MODEL does, in less flash. --keep-all writes MODEL's\n"
+    "bytes as they are.\n"
     "\n"
     "--target: the runtime build the firmware runs. The kernels' working memory\n"
     "(im2col tiles and the like) differs by build, so NAME.h's NAME_ARENA_SIZE and\n"
@@ -56,6 +61,7 @@ static const char k_usage[] =
     "                   \"model\": model.c, model.h, model_ops.h, model_data[])\n"
     "  --target TARGET  cortex-m (default), aarch64 (arm64), x86-64 (x86_64,\n"
     "                   amd64) or host: the build whose arena NAME.h gives\n"
+    "  --keep-all       --c: the .fgq bytes as they are, not the device image\n"
     "  -h, --help       this text\n";
 
 static const char *const k_c_suffix[3] = { ".c", ".h", "_ops.h" };
@@ -136,9 +142,12 @@ int fgq_cmd_export(int argc, char **argv)
         return FGQ_EXIT_OK;
     }
     const char *model = NULL, *out = NULL, *cdir = NULL, *name = NULL, *target_name = NULL;
+    int keep_all = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0 ||
+        if (strcmp(a, "--keep-all") == 0) {
+            keep_all = 1;
+        } else if (strcmp(a, "--onnx") == 0 || strcmp(a, "--c") == 0 || strcmp(a, "--name") == 0 ||
             strcmp(a, "--target") == 0) {
             if (i + 1 >= argc)
                 return fgq_cli_usage_error(cmd, "%s needs a value", a);
@@ -160,6 +169,8 @@ int fgq_cmd_export(int argc, char **argv)
         return fgq_cli_usage_error(cmd, "--name goes with --c");
     if (target_name != NULL && cdir == NULL)
         return fgq_cli_usage_error(cmd, "--target goes with --c");
+    if (keep_all && cdir == NULL)
+        return fgq_cli_usage_error(cmd, "--keep-all goes with --c");
     /* the build --c sizes the arena for; --onnx alone runs nothing, this build's sizes do */
     const fgq_target *target = export_target(cdir == NULL ? "host" : target_name != NULL ? target_name : "cortex-m");
     if (target == NULL) {
@@ -213,8 +224,23 @@ int fgq_cmd_export(int argc, char **argv)
         fgq_error_clear(&err);
         fgq_fail(&err, st, "%s: %s", model, msg);
     }
-    if (st == FGQ_OK && cdir != NULL)
+    if (st == FGQ_OK && cdir != NULL && keep_all) {
         st = write_c(&m, aligned, size, model, cdir, name, &err);
+    } else if (st == FGQ_OK && cdir != NULL) { /* the device image, loaded back: what the firmware will load */
+        uint8_t *image = NULL;
+        uint64_t image_size = 0;
+        fgq_model mi;
+        st = fgq_compact_model(&m, FGQ_FILE_MIN_BLOB_ALIGN, &image, &image_size, &err);
+        if (st == FGQ_OK && (st = fgq_model_load_target(&mi, image, image_size, target, &err)) != FGQ_OK) {
+            char msg[FGQ_ERROR_MSG_LEN];
+            snprintf(msg, sizeof msg, "%s", err.msg);
+            fgq_error_clear(&err);
+            fgq_fail(&err, st, "%s: its device image does not load (a defect of fgq): %s", model, msg);
+        }
+        if (st == FGQ_OK)
+            st = write_c(&mi, image, (size_t)image_size, model, cdir, name, &err);
+        free(image);
+    }
     if (st == FGQ_OK && out != NULL)
         st = fgq_export_onnx(&m, &onnx, &onnx_size, &err);
     if (st == FGQ_OK && out != NULL)

@@ -5,6 +5,7 @@
  * round(b / (s_x·s_w)), REQ = fgq_quantize_multiplier(s_x·s_w / s_y)); the s8
  * per-channel scale max|w_r| / 127. */
 #include "quant/stats/calib.h"
+#include "export/fgq_compact.h"
 #include "export/fgq_writer.h"
 #include "fgq_test.h"
 #include "graph_build.h"
@@ -451,6 +452,122 @@ static void test_model_metadata(void)
     fgq_graph_free(fg);
 }
 
+/* Runs a loaded model on n samples of x; 0 on any failure. y: n × NCLS floats. */
+static int run_model(const fgq_model *m, const float *x, int n, float *y)
+{
+    const uint64_t asz = fgq_model_arena_size(m);
+    uint8_t *arena = aligned_alloc(64, (size_t)(asz + 63) / 64 * 64 + 64);
+    int ok = arena != NULL;
+    for (int s = 0; ok && s < n; s++) {
+        const void *in[1] = {x + (size_t)s * C_IN * H * W};
+        void *out[1] = {y + (size_t)s * NCLS};
+        fgq_error err;
+        fgq_error_clear(&err);
+        ok = fgq_model_run(m, arena, asz, in, out, NULL, NULL, &err) == FGQ_OK;
+    }
+    free(arena);
+    return ok;
+}
+
+/* The device image of `fgq export --c` (fgq_compact_model). Oracles: the source model's outputs,
+ * bit for bit (the image keeps every record and constant); fgq_compact.h's list of what goes:
+ * the scales of every tensor but the graph's input and output, the recipe (the preprocessing
+ * stays); every constant at a multiple of the alignment asked for; a bad alignment refused. */
+static void test_device_image(void)
+{
+    fgq_graph *fg = build();
+    float *calib = make_data(NSAMP), *test = make_data(NSAMP);
+    fgq_quant_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    fgq_error err;
+    fgq_error_clear(&err);
+    CHECK(fgq_policy_parse("ternary:g4", &cfg.weights, &err) == FGQ_OK); /* t2 codes, group multipliers */
+    fgq_layer_report *rep = NULL;
+    int32_t n_rep = 0;
+    fgq_status st;
+    fgq_graph *qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+    CHECK_MSG(st == FGQ_OK && qg != NULL, "%s", err.msg);
+    fgq_model_preprocess pre;
+    memset(&pre, 0, sizeof pre);
+    pre.scale = 0.5f;
+    pre.n_mean = 1;
+    pre.mean[0] = 0.25f;
+    pre.channel_axis = -1;
+    uint8_t *buf = NULL;
+    uint64_t size = 0;
+    fgq_model m;
+    CHECK_MSG(qg != NULL && fgq_write_model_recipe(qg, &pre, "fgq quantize --weights ternary:g4", &buf, &size, &err) ==
+                  FGQ_OK && fgq_model_load(&m, buf, size, &err) == FGQ_OK,
+              "%s", err.msg);
+    float *want = malloc(sizeof(float) * NSAMP * NCLS), *got = malloc(sizeof(float) * NSAMP * NCLS);
+    CHECK(buf != NULL && run_model(&m, test, NSAMP, want));
+    int per_channel = 0;
+    for (int32_t t = 0; buf != NULL && t < fgq_model_n_tensors(&m); t++) {
+        fgq_tensor_qparams q;
+        per_channel |= fgq_model_tensor_qparams(&m, t, &q) == FGQ_OK && q.n_scales > 1;
+    }
+    CHECK(per_channel); /* the source has what the image drops */
+    const uint32_t aligns[3] = {8, 16, 64};
+    for (int a = 0; buf != NULL && a < 3; a++) {
+        uint8_t *img = NULL;
+        uint64_t isz = 0;
+        fgq_model mi;
+        fgq_error_clear(&err);
+        CHECK_MSG(fgq_compact_model(&m, aligns[a], &img, &isz, &err) == FGQ_OK &&
+                      fgq_model_load(&mi, img, isz, &err) == FGQ_OK,
+                  "align %u: %s", (unsigned)aligns[a], err.msg);
+        if (img == NULL)
+            continue;
+        CHECK_MSG(isz < size, "image %llu bytes, model %llu", (unsigned long long)isz, (unsigned long long)size);
+        memset(got, 0xff, sizeof(float) * NSAMP * NCLS);
+        CHECK(run_model(&mi, test, NSAMP, got) && memcmp(got, want, sizeof(float) * NSAMP * NCLS) == 0);
+        CHECK(fgq_model_n_tensors(&mi) == fgq_model_n_tensors(&m) && fgq_model_n_nodes(&mi) == fgq_model_n_nodes(&m));
+        const int32_t tin = fgq_model_input_tensor(&mi, 0), tout = fgq_model_output_tensor(&mi, 0);
+        for (int32_t t = 0; t < fgq_model_n_tensors(&mi); t++) {
+            fgq_tensor_qparams q, q0;
+            CHECK(fgq_model_tensor_qparams(&mi, t, &q) == FGQ_OK && fgq_model_tensor_qparams(&m, t, &q0) == FGQ_OK);
+            if (t == tin || t == tout)
+                CHECK(q.n_scales == q0.n_scales &&
+                      (q.n_scales == 0 || memcmp(q.scales, q0.scales, 4 * (size_t)q.n_scales) == 0));
+            else
+                CHECK_MSG(q.n_scales == 0, "tensor %d keeps %d scales", (int)t, (int)q.n_scales);
+            if (fgq_model_tensor_kind(&mi, t) == FGQ_KIND_CONST) {
+                fgq_tensor_info i0, i1;
+                CHECK(fgq_model_tensor_info(&m, t, &i0) == FGQ_OK && fgq_model_tensor_info(&mi, t, &i1) == FGQ_OK);
+                const uint8_t *d = fgq_model_tensor_data(&mi, t);
+                CHECK(i1.size_bytes == i0.size_bytes && (uintptr_t)d % aligns[a] == 0 &&
+                      memcmp(d, fgq_model_tensor_data(&m, t), (size_t)i0.size_bytes) == 0);
+            }
+        }
+        const char *text;
+        uint32_t len;
+        fgq_model_preprocess p2;
+        memset(&p2, 0, sizeof p2);
+        CHECK(fgq_model_get_recipe(&m, &text, &len) == 1 && fgq_model_get_recipe(&mi, &text, &len) == 0);
+        CHECK(fgq_model_get_preprocess(&mi, &p2) == 1 && p2.scale == 0.5f && p2.n_mean == 1 && p2.mean[0] == 0.25f);
+        fgq_file_header h;
+        fgq_file_header_decode(img, &h);
+        CHECK(h.blob_align == aligns[a] && h.version == FGQ_FILE_VERSION);
+        free(img);
+    }
+    const uint32_t bad[4] = {0, 4, 24, 128};
+    for (int a = 0; buf != NULL && a < 4; a++) {
+        uint8_t *img = (uint8_t *)1;
+        uint64_t isz = 1;
+        fgq_error_clear(&err);
+        CHECK(fgq_compact_model(&m, bad[a], &img, &isz, &err) == FGQ_ERR_VALUE && img == NULL && isz == 0 &&
+              strstr(err.msg, "alignment") != NULL);
+    }
+    free(want);
+    free(got);
+    free(buf);
+    free(rep);
+    fgq_graph_free(qg);
+    fgq_graph_free(fg);
+    free(calib);
+    free(test);
+}
+
 /* Bias correction on a hand-built Gemm y = x·Wᵀ + b (x [1, 8] a graph input).
  * Oracle: b'[r] = b[r] − Σ_k (W_q[r,k] − W[r,k])·μ_k computed here, W_q
  * decoded from the stored codes, multipliers and row scales as the kernels read
@@ -599,6 +716,7 @@ int main(void)
 {
     RUN(test_sig_noise_simd_matches_plain);
     RUN(test_model_metadata);
+    RUN(test_device_image);
     RUN(test_s8_close_to_float);
     RUN(test_ternary_and_overrides);
     RUN(test_u4_and_s8_acts);

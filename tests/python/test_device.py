@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import struct
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,6 @@ def test_export_c_files(mnist_fgq, tmp_path):
     assert names == ["digits.c", "digits.h", "digits_ops.h"]
     h = (out / "digits.h").read_text()
     size = os.path.getsize(mnist_fgq)
-    assert "#define DIGITS_SIZE %du" % size in h
     assert '#define DIGITS_TARGET "cortex-m"' in h  # the default: --c is for firmware
     assert '#define DIGITS_INPUT_0_BYTES 3136u /* "Input3": f32 [1,1,28,28] */' in h
     assert "#define DIGITS_OUTPUT_0_BYTES 40u" in h
@@ -58,12 +58,98 @@ def test_export_c_files(mnist_fgq, tmp_path):
     # its two convolutions take im2col + GEMM on a Cortex-M (s8 and ternary rows): the other QCONV paths stay out
     for macro, on in (("DW_PHASES", 0), ("DW_ROWS", 0), ("GEMM", 1), ("REF", 0)):
         assert re.search(r"#define FGQ_QCONV_ON_%s %d\b" % (macro, on), ops), macro
-    # the array holds the file's bytes exactly
-    c = (out / "digits.c").read_text()
-    body = c[c.index("digits_data[DIGITS_SIZE] = {") :]
-    vals = bytes(int(t, 16) for t in body[body.index("{") + 1 : body.rindex("}")].replace(",", " ").split())
+    # the array holds the device image (test_export_c_device_image), smaller than the file
+    vals = c_array(out / "digits.c", "digits")
+    assert len(vals) < size and "#define DIGITS_SIZE %du" % len(vals) in h
+    # --keep-all: the array holds the file's bytes exactly
+    keep = tmp_path / "keep"
+    fgq("export", mnist_fgq, "--c", str(keep), "--name", "digits", "--keep-all")
+    assert "#define DIGITS_SIZE %du" % size in (keep / "digits.h").read_text()
     with open(mnist_fgq, "rb") as f:
-        assert vals == f.read()
+        assert c_array(keep / "digits.c", "digits") == f.read()
+    assert (keep / "digits_ops.h").read_text() == ops
+
+
+def c_array(path, name):
+    """The bytes of NAME_data[] in an exported NAME.c."""
+    c = path.read_text()
+    body = c[c.index("%s_data[%s_SIZE] = {" % (name, name.upper())) :]
+    return bytes(int(t, 16) for t in body[body.index("{") + 1 : body.rindex("}")].replace(",", " ").split())
+
+
+def test_export_c_device_image(mnist_fgq, tmp_path):
+    """`fgq export --c` writes a device image of the model (export --help): read here against
+    runtime/fgq_format.h (version 2) with tests/python/test_fgq_files.py's parser. Oracles: the
+    format and the source file's own records. The image is a sealed version-2 file (FNV-1a over
+    [128, file_size)) with blob_align 8, the same header counts, tensor and node records (but for
+    the blob offsets and the dropped quantization parameters), index and names as the source;
+    each constant holds the source's bytes at a multiple of 8; quantization parameters are kept,
+    byte for byte, for the graph's inputs and outputs only, zeroed (q_off, q_n_scales, q_axis,
+    q_group_size) for every other tensor; the metadata blob keeps the preprocessing without the
+    recipe (flags FGQ_META_HAS_PREPROCESS, 536 bytes). Run as a .fgq, it gives the source's
+    outputs byte for byte."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from test_fgq_files import FgqFile, fnv1a32
+    fgq("export", mnist_fgq, "--c", str(tmp_path / "c"))
+    with open(mnist_fgq, "rb") as f:
+        src = FgqFile(f.read())
+    img = FgqFile(c_array(tmp_path / "c" / "model.c", "model"))
+    hs, hi = src.hdr(), img.hdr()
+    assert hi["magic"] == b"FGQMODEL" and hi["version"] == 2 and hi["blob_align"] == 8
+    assert hi["file_size"] == len(img.buf) < len(src.buf) and len(img.buf) % 64 == 0
+    assert hi["checksum"] == fnv1a32(bytes(img.buf[128:]))
+    same = ("n_tensors n_nodes n_inputs n_outputs n_index strings_size inputs_index outputs_index "
+            "arena_size").split()
+    assert {k: hi[k] for k in same} == {k: hs[k] for k in same}
+    for k in ("tensors_off", "nodes_off", "index_off", "strings_off"):
+        assert hi[k] % 64 == 0, (k, hi[k])
+
+    def section(f, off, n):
+        return bytes(f.buf[f.hdr()[off]:f.hdr()[off] + n])
+
+    assert section(img, "index_off", 4 * hs["n_index"]) == section(src, "index_off", 4 * hs["n_index"])
+    assert section(img, "strings_off", hs["strings_size"]) == section(src, "strings_off", hs["strings_size"])
+    for j in range(hs["n_nodes"]):
+        assert img.node(j) == src.node(j), j
+    kept = dropped = 0
+    for t in range(hs["n_tensors"]):
+        a, b = src.tensor(t), img.tensor(t)
+        blob = ("data_off", "q_off", "q_n_scales", "q_axis", "q_group_size")
+        assert {k: v for k, v in a.items() if k not in blob} == {k: v for k, v in b.items() if k not in blob}, t
+        if a["kind"] == 2:  # constant
+            assert b["data_off"] % 8 == 0 and b["data_off"] >= hi["strings_off"] + hi["strings_size"], b
+            assert img.buf[b["data_off"]:b["data_off"] + b["data_size"]] == src.buf[a["data_off"]:a["data_off"] + a["data_size"]]
+        else:
+            assert b["data_off"] == a["data_off"]  # arena offsets
+        if a["q_n_scales"] > 0 and (a["kind"] == 1 or a["flags"] & 1):
+            kept += 1
+            assert all(b[k] == a[k] for k in blob[2:]) and b["q_off"] % 8 == 0, (a, b)
+            n = 8 * a["q_n_scales"]
+            assert img.buf[b["q_off"]:b["q_off"] + n] == src.buf[a["q_off"]:a["q_off"] + n]
+        else:
+            dropped += a["q_n_scales"] > 0
+            assert (b["q_off"], b["q_n_scales"], b["q_axis"], b["q_group_size"]) == (0, 0, 0, 0), b
+    assert dropped > 0  # the ternary:g4 weights' per-channel scales, the activations'
+    if hs["meta_off"]:
+        m_src = struct.unpack_from("<II", src.buf, hs["meta_off"])
+        assert m_src[1] & 1  # `fgq quantize` records the preprocessing
+        assert hi["meta_size"] == 536 and hi["meta_off"] % 8 == 0
+        assert struct.unpack_from("<II", img.buf, hi["meta_off"]) == (m_src[0], 1)  # version, flags
+        assert img.buf[hi["meta_off"] + 8:hi["meta_off"] + 536] == src.buf[hs["meta_off"] + 8:hs["meta_off"] + 536]
+    # the image is a model file: it runs as the source does
+    (tmp_path / "image.fgq").write_bytes(bytes(img.buf))
+    x = np.random.default_rng(2).uniform(0, 255, (1, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for name, path in (("src", mnist_fgq), ("img", str(tmp_path / "image.fgq"))):
+        fgq("run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / ("y_%s.npy" % name)), "--raw")
+    assert (tmp_path / "y_img.npy").read_bytes() == (tmp_path / "y_src.npy").read_bytes()
+
+
+def test_export_keep_all_goes_with_c(mnist_fgq, tmp_path):
+    """export --help: --keep-all is a --c flag; with --onnx alone it is a usage error (exit 2)."""
+    r = fgq("export", mnist_fgq, "--onnx", str(tmp_path / "o.onnx"), "--keep-all", check=False)
+    assert r.returncode == 2 and "--keep-all goes with --c" in r.stderr, r.stderr
+    assert not (tmp_path / "o.onnx").exists()
 
 
 def test_export_c_qconv_paths(tmp_path):
