@@ -26,15 +26,28 @@ static void read_tensor(const fgq_model *m, int32_t t, fgq_file_tensor *ft)
     fgq_file_tensor_dims(m->base + m->index_off, ft);
 }
 
+/* Index entry at p (int32, little-endian), without an implementation-defined conversion. */
+static inline int32_t s32_at(const uint8_t *p)
+{
+    const uint32_t u = fgq_read_u32le(p);
+    int32_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* Tensor t's view, read straight from its record and its dims' index entries (every node's
+ * tensors, every run: only the fields a view needs; load proved them). */
 static void make_view(const fgq_model *m, int32_t t, uint8_t *arena, fgq_tensor_view *v)
 {
-    fgq_file_tensor ft;
-    read_tensor(m, t, &ft);
-    v->dtype = (fgq_dtype)ft.dtype;
-    v->rank = ft.rank;
-    for (int d = 0; d < FGQ_MAX_DIMS; d++)
-        v->dims[d] = ft.dims[d];
-    v->data = tensor_data(m, &ft, arena);
+    const uint8_t *r = m->base + m->tensors_off + sizeof(fgq_disk_tensor) * (uint64_t)t;
+    const int32_t rank = r[offsetof(fgq_disk_tensor, rank)];
+    const uint8_t *x = m->base + m->index_off + 4 * (uint64_t)fgq_read_u32le(r + offsetof(fgq_disk_tensor, dims_index));
+    const uint64_t off = fgq_read_u64le(r + offsetof(fgq_disk_tensor, data_off));
+    v->dtype = (fgq_dtype)r[offsetof(fgq_disk_tensor, dtype)];
+    v->rank = rank;
+    for (int32_t d = 0; d < FGQ_MAX_DIMS; d++)
+        v->dims[d] = d < rank ? s32_at(x + 4 * (size_t)d) : 0;
+    v->data = r[offsetof(fgq_disk_tensor, kind)] == FGQ_KIND_CONST ? (void *)(uintptr_t)(m->base + off) : arena + off;
 }
 
 fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
@@ -88,42 +101,46 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
     }
 
     for (int32_t j = 0; j < m->n_nodes; j++) {
-        fgq_node_info ni;
-        fgq_model_node_info(m, j, &ni);
+        fgq_file_node fn; /* the record and its parameters (load proved the index ranges) */
+        fgq_file_node_decode(m->base + m->nodes_off + sizeof(fgq_disk_node) * (uint64_t)j, &fn);
+        fgq_file_node_params(m->base + m->index_off, &fn);
+        const uint8_t *io = m->base + m->index_off + 4 * (uint64_t)fn.io_index;
+        const int32_t n_in = (int32_t)fn.n_inputs, n_out = (int32_t)fn.n_outputs;
         const fgq_tensor_view *in[FGQ_MAX_NODE_INPUTS];
         const fgq_tensor_view *out[FGQ_MAX_NODE_OUTPUTS];
-        for (int32_t i = 0; i < ni.n_inputs; i++) {
+        for (int32_t i = 0; i < n_in; i++) {
+            const int32_t t = s32_at(io + 4 * (size_t)i);
             in[i] = NULL;
-            if (ni.inputs[i] < 0)
+            if (t < 0)
                 continue;
-            make_view(m, ni.inputs[i], a, &views[i]);
+            make_view(m, t, a, &views[i]);
             in[i] = &views[i];
         }
-        for (int32_t o = 0; o < ni.n_outputs; o++) {
-            make_view(m, ni.outputs[o], a, &views[ni.n_inputs + o]);
-            out[o] = &views[ni.n_inputs + o];
+        for (int32_t o = 0; o < n_out; o++) {
+            make_view(m, s32_at(io + 4 * (size_t)(n_in + o)), a, &views[n_in + o]);
+            out[o] = &views[n_in + o];
         }
-        fgq_node_view nv = {
-            .name = ni.name,
-            .name_len = ni.name_len,
-            .op = ni.op,
-            .n_inputs = ni.n_inputs,
-            .n_outputs = ni.n_outputs,
-            .iparams = ni.iparams,
-            .fparams = ni.fparams,
+        const fgq_node_view nv = {
+            .name = (const char *)(m->base + m->strings_off + fn.name_off),
+            .name_len = fn.name_len,
+            .op = (fgq_op)fn.op,
+            .n_inputs = n_in,
+            .n_outputs = n_out,
+            .iparams = fn.iparams,
+            .fparams = fn.fparams,
             .par = par,
             .cpu = m->cpu,
             .scratch = scratch,
             .scratch_stride = fgq_model_scratch_size(m),
             .n_scratch = scratch != NULL ? n_threads : 0,
         };
-        const fgq_op_impl *impl = fgq_op_lookup((uint32_t)ni.op); /* non-NULL: checked at load */
+        const fgq_op_impl *impl = fgq_op_lookup(fn.op); /* non-NULL: checked at load */
         fgq_status st = impl->run(&nv, in, out, err);
         if (st != FGQ_OK)
             return fgq_fail(err, st, "fgq_model_run: node %ld '%.*s' (%s) failed", (long)j,
-                            (int)(ni.name_len > 64 ? 64 : ni.name_len), ni.name, impl->name);
+                            (int)(fn.name_len > 64 ? 64 : fn.name_len), nv.name, impl->name);
         if (obs != NULL)
-            obs(obs_user, j, out, ni.n_outputs);
+            obs(obs_user, j, out, n_out);
     }
 
     for (int32_t i = 0; i < m->n_outputs; i++) {
