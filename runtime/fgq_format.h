@@ -59,7 +59,7 @@ typedef struct {
     uint32_t inputs_index;
     uint32_t outputs_index;
     uint64_t arena_size;     /* bytes of activation arena the plan needs */
-    uint32_t meta_off;       /* 0, or file offset (64-aligned, >= 128) of an fgq_file_meta blob */
+    uint32_t meta_off;       /* 0, or file offset (a multiple of blob_align, >= 128) of an fgq_file_meta blob */
     uint32_t meta_size;      /* 0 with meta_off 0, else the blob's bytes (>= sizeof(fgq_file_meta)) */
     uint32_t blob_align;     /* a power of two in [FGQ_FILE_MIN_BLOB_ALIGN, FGQ_FILE_ALIGN]: every blob's
                                 offset is a multiple (64 in .fgq files; `fgq export --c` packs at 8) */
@@ -102,7 +102,7 @@ typedef struct {
     int8_t q_axis;               /* axis of the scales when q_n_scales > 1 */
     uint8_t reserved;            /* zero */
     int32_t q_n_scales;
-    uint64_t data_off;           /* const: file offset of data, 64-aligned; others: arena offset */
+    uint64_t data_off;           /* const: file offset of data, a multiple of blob_align; others: arena offset, 64-aligned */
     uint64_t data_size;          /* bytes */
     int32_t first_node, last_node; /* lifetime (intermediates, inputs); -1 for consts */
     uint64_t q_off;              /* quant params: q_n_scales f32, then q_n_scales s32 zero points */

@@ -668,6 +668,17 @@ static fgq_status model_load(fgq_model *m, const void *buf, uint64_t size, const
     return check_plan(m, err);
 }
 
+/* model_load, and on failure a record no call takes for loaded (base NULL: fgq_model_run refuses
+ * it), so a caller that ignores the status cannot run unchecked records. */
+static fgq_status model_load_checked(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target,
+                                     const char *fn, fgq_error *err)
+{
+    const fgq_status st = model_load(m, buf, size, target, fn, err);
+    if (st != FGQ_OK && m != NULL)
+        m->base = NULL;
+    return st;
+}
+
 uint32_t fgq_model_grant_cpu(fgq_model *m, uint32_t features)
 {
     if (m == NULL)
@@ -679,12 +690,12 @@ uint32_t fgq_model_grant_cpu(fgq_model *m, uint32_t features)
 
 fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
 {
-    return model_load(m, buf, size, fgq_target_build(), "fgq_model_load", err);
+    return model_load_checked(m, buf, size, fgq_target_build(), "fgq_model_load", err);
 }
 
 fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, fgq_error *err)
 {
-    return model_load(m, buf, size, target, "fgq_model_load_target", err);
+    return model_load_checked(m, buf, size, target, "fgq_model_load_target", err);
 }
 
 /* ---- getters -------------------------------------------------------------- */

@@ -12,6 +12,7 @@
 #include "passes/passes.h"
 #include "quant/affine.h"
 #include "quant/quantize.h"
+#include "quant/quantized_io.h"
 #include "lower/lower.h"
 #include "ops/ops_q.h"
 #include "run/run_graph.h"
@@ -452,15 +453,15 @@ static void test_model_metadata(void)
     fgq_graph_free(fg);
 }
 
-/* Runs a loaded model on n samples of x; 0 on any failure. y: n × NCLS floats. */
-static int run_model(const fgq_model *m, const float *x, int n, float *y)
+/* Runs a loaded model on n samples of x (in_bytes each); 0 on any failure. y: n × out_bytes. */
+static int run_model(const fgq_model *m, const uint8_t *x, size_t in_bytes, int n, uint8_t *y, size_t out_bytes)
 {
     const uint64_t asz = fgq_model_arena_size(m);
     uint8_t *arena = aligned_alloc(64, (size_t)(asz + 63) / 64 * 64 + 64);
     int ok = arena != NULL;
     for (int s = 0; ok && s < n; s++) {
-        const void *in[1] = {x + (size_t)s * C_IN * H * W};
-        void *out[1] = {y + (size_t)s * NCLS};
+        const void *in[1] = {x + (size_t)s * in_bytes};
+        void *out[1] = {y + (size_t)s * out_bytes};
         fgq_error err;
         fgq_error_clear(&err);
         ok = fgq_model_run(m, arena, asz, in, out, NULL, NULL, &err) == FGQ_OK;
@@ -469,11 +470,13 @@ static int run_model(const fgq_model *m, const float *x, int n, float *y)
     return ok;
 }
 
-/* The device image of `fgq export --c` (fgq_compact_model). Oracles: the source model's outputs,
- * bit for bit (the image keeps every record and constant); fgq_compact.h's list of what goes:
- * the scales of every tensor but the graph's input and output, the recipe (the preprocessing
- * stays); every constant at a multiple of the alignment asked for; a bad alignment refused. */
-static void test_device_image(void)
+/* The device image of `fgq export --c` (fgq_compact_model), of the model with float I/O and with
+ * u8 codes in and out (fgq_quant_io_rewrite). Oracles: the source model's outputs, bit for bit
+ * (the image keeps every record and constant); fgq_compact.h's list of what goes: the scales of
+ * every tensor but the graph's input and output (kept byte for byte: the u8 ones' are counted),
+ * the recipe (the preprocessing stays); every constant at a multiple of the alignment asked
+ * for; a bad alignment refused. */
+static void device_image_case(int io_quantized)
 {
     fgq_graph *fg = build();
     float *calib = make_data(NSAMP), *test = make_data(NSAMP);
@@ -487,6 +490,10 @@ static void test_device_image(void)
     fgq_status st;
     fgq_graph *qg = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
     CHECK_MSG(st == FGQ_OK && qg != NULL, "%s", err.msg);
+    fgq_io_rewrite io;
+    memset(&io, 0, sizeof io);
+    if (qg != NULL && io_quantized)
+        CHECK_MSG(fgq_quant_io_rewrite(qg, &io, &err) == FGQ_OK && io.inputs == 1 && io.outputs == 1, "%s", err.msg);
     fgq_model_preprocess pre;
     memset(&pre, 0, sizeof pre);
     pre.scale = 0.5f;
@@ -499,9 +506,16 @@ static void test_device_image(void)
     CHECK_MSG(qg != NULL && fgq_write_model_recipe(qg, &pre, "fgq quantize --weights ternary:g4", &buf, &size, &err) ==
                   FGQ_OK && fgq_model_load(&m, buf, size, &err) == FGQ_OK,
               "%s", err.msg);
-    float *want = malloc(sizeof(float) * NSAMP * NCLS), *got = malloc(sizeof(float) * NSAMP * NCLS);
-    CHECK(buf != NULL && run_model(&m, test, NSAMP, want));
-    int per_channel = 0;
+    /* inputs: the float samples, or codes (any u8 is a valid code) */
+    const size_t in_bytes = (io_quantized ? 1 : sizeof(float)) * C_IN * H * W;
+    const size_t out_bytes = (io_quantized ? 1 : sizeof(float)) * NCLS;
+    uint8_t *x = malloc(in_bytes * NSAMP), *want = malloc(out_bytes * NSAMP), *got = malloc(out_bytes * NSAMP);
+    for (size_t i = 0; i < in_bytes * NSAMP; i++)
+        x[i] = io_quantized ? (uint8_t)(frand(0.0f, 256.0f)) : 0;
+    if (!io_quantized)
+        memcpy(x, test, in_bytes * NSAMP);
+    CHECK(buf != NULL && run_model(&m, x, in_bytes, NSAMP, want, out_bytes));
+    int per_channel = 0, io_scales = 0;
     for (int32_t t = 0; buf != NULL && t < fgq_model_n_tensors(&m); t++) {
         fgq_tensor_qparams q;
         per_channel |= fgq_model_tensor_qparams(&m, t, &q) == FGQ_OK && q.n_scales > 1;
@@ -519,18 +533,22 @@ static void test_device_image(void)
         if (img == NULL)
             continue;
         CHECK_MSG(isz < size, "image %llu bytes, model %llu", (unsigned long long)isz, (unsigned long long)size);
-        memset(got, 0xff, sizeof(float) * NSAMP * NCLS);
-        CHECK(run_model(&mi, test, NSAMP, got) && memcmp(got, want, sizeof(float) * NSAMP * NCLS) == 0);
+        memset(got, 0xa5, out_bytes * NSAMP);
+        CHECK(run_model(&mi, x, in_bytes, NSAMP, got, out_bytes) && memcmp(got, want, out_bytes * NSAMP) == 0);
         CHECK(fgq_model_n_tensors(&mi) == fgq_model_n_tensors(&m) && fgq_model_n_nodes(&mi) == fgq_model_n_nodes(&m));
         const int32_t tin = fgq_model_input_tensor(&mi, 0), tout = fgq_model_output_tensor(&mi, 0);
+        io_scales = 0;
         for (int32_t t = 0; t < fgq_model_n_tensors(&mi); t++) {
             fgq_tensor_qparams q, q0;
             CHECK(fgq_model_tensor_qparams(&mi, t, &q) == FGQ_OK && fgq_model_tensor_qparams(&m, t, &q0) == FGQ_OK);
-            if (t == tin || t == tout)
-                CHECK(q.n_scales == q0.n_scales &&
-                      (q.n_scales == 0 || memcmp(q.scales, q0.scales, 4 * (size_t)q.n_scales) == 0));
-            else
+            if (t == tin || t == tout) {
+                CHECK(q.n_scales == q0.n_scales && q.axis == q0.axis && q.group_size == q0.group_size &&
+                      (q.n_scales == 0 || (memcmp(q.scales, q0.scales, 4 * (size_t)q.n_scales) == 0 &&
+                                           memcmp(q.zero_points, q0.zero_points, 4 * (size_t)q.n_scales) == 0)));
+                io_scales += q.n_scales;
+            } else {
                 CHECK_MSG(q.n_scales == 0, "tensor %d keeps %d scales", (int)t, (int)q.n_scales);
+            }
             if (fgq_model_tensor_kind(&mi, t) == FGQ_KIND_CONST) {
                 fgq_tensor_info i0, i1;
                 CHECK(fgq_model_tensor_info(&m, t, &i0) == FGQ_OK && fgq_model_tensor_info(&mi, t, &i1) == FGQ_OK);
@@ -539,6 +557,7 @@ static void test_device_image(void)
                       memcmp(d, fgq_model_tensor_data(&m, t), (size_t)i0.size_bytes) == 0);
             }
         }
+        CHECK_MSG(io_scales == (io_quantized ? 2 : 0), "%d input/output scales kept", io_scales);
         const char *text;
         uint32_t len;
         fgq_model_preprocess p2;
@@ -558,6 +577,7 @@ static void test_device_image(void)
         CHECK(fgq_compact_model(&m, bad[a], &img, &isz, &err) == FGQ_ERR_VALUE && img == NULL && isz == 0 &&
               strstr(err.msg, "alignment") != NULL);
     }
+    free(x);
     free(want);
     free(got);
     free(buf);
@@ -566,6 +586,12 @@ static void test_device_image(void)
     fgq_graph_free(fg);
     free(calib);
     free(test);
+}
+
+static void test_device_image(void)
+{
+    device_image_case(0);
+    device_image_case(1);
 }
 
 /* Bias correction on a hand-built Gemm y = x·Wᵀ + b (x [1, 8] a graph input).

@@ -774,6 +774,42 @@ static void test_op_shape_checks(void)
     free(buf);
 }
 
+/* Oracles: fgq_runtime.h (a record whose load failed is not a loaded model: fgq_model_run refuses
+ * it, FGQ_ERR_VALUE, even when the failure came after the header was read); fgq_format.h's q_axis,
+ * a signed byte (-1 reads back as -1). */
+static void test_failed_load_and_signed_axis(void)
+{
+    bt_model bm = model_relu();
+    uint64_t size = 0;
+    uint8_t *buf = bt_build(&bm, &size);
+    fgq_disk_tensor t = get_t(buf, 0);
+    t.dims_index = 0xfffffff0u; /* passes the header, fails pass 2 */
+    put_t(buf, 0, &t);
+    reseal(buf, size);
+    fgq_model m;
+    fgq_error err;
+    CHECK(load(&m, buf, size, &err) == FGQ_ERR_FORMAT);
+    float x[4] = {1, -2, 3, -4}, y[4];
+    const void *ins[1] = {x};
+    void *outs[1] = {y};
+    uint8_t *arena = alloc64(4096);
+    fgq_error_clear(&err);
+    CHECK(fgq_model_run(&m, arena, 4096, ins, outs, NULL, NULL, &err) == FGQ_ERR_VALUE &&
+          strstr(err.msg, "no loaded model") != NULL);
+    free(buf);
+
+    buf = bt_build(&bm, &size);
+    t = get_t(buf, 1);
+    t.q_axis = -1;
+    put_t(buf, 1, &t);
+    reseal(buf, size);
+    fgq_tensor_qparams q;
+    CHECK_MSG(load(&m, buf, size, &err) == FGQ_OK, "%s", err.msg);
+    CHECK(fgq_model_tensor_qparams(&m, 1, &q) == FGQ_OK && q.axis == -1 && q.n_scales == 0);
+    free(arena);
+    free(buf);
+}
+
 static void test_zero_node_model(void)
 {
     /* oracle: a graph whose output is its input copies the input through */
@@ -927,6 +963,7 @@ int main(int argc, char **argv)
     RUN(test_add_const);
     RUN(test_chain);
     RUN(test_zero_node_model);
+    RUN(test_failed_load_and_signed_axis);
     RUN(test_plan_matches_planner);
     RUN(test_truncations);
     RUN(test_header_defects);

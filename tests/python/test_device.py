@@ -36,6 +36,17 @@ def mnist_fgq(tmp_path_factory):
     return q
 
 
+@pytest.fixture(scope="module")
+def mnist_fgq_qio(tmp_path_factory):
+    """The same model with u8 codes in and out (`--io quantized`): its graph input and output carry
+    the scales and zero points the device image must keep."""
+    d = tmp_path_factory.mktemp("devq")
+    q = str(d / "m.fgq")
+    fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:50", "--weights", "ternary:g4", "--io",
+        "quantized", "-o", q)
+    return q
+
+
 def test_export_c_files(mnist_fgq, tmp_path):
     out = tmp_path / "fw" / "src"  # the parent does not exist: only one level is created
     r = fgq("export", mnist_fgq, "--c", str(out), check=False)
@@ -77,7 +88,8 @@ def c_array(path, name):
     return bytes(int(t, 16) for t in body[body.index("{") + 1 : body.rindex("}")].replace(",", " ").split())
 
 
-def test_export_c_device_image(mnist_fgq, tmp_path):
+@pytest.mark.parametrize("io", ["float", "quantized"])
+def test_export_c_device_image(mnist_fgq, mnist_fgq_qio, tmp_path, io):
     """`fgq export --c` writes a device image of the model (export --help): read here against
     runtime/fgq_format.h (version 2) with tests/python/test_fgq_files.py's parser. Oracles: the
     format and the source file's own records. The image is a sealed version-2 file (FNV-1a over
@@ -87,7 +99,9 @@ def test_export_c_device_image(mnist_fgq, tmp_path):
     byte for byte, for the graph's inputs and outputs only, zeroed (q_off, q_n_scales, q_axis,
     q_group_size) for every other tensor; the metadata blob keeps the preprocessing without the
     recipe (flags FGQ_META_HAS_PREPROCESS, 536 bytes). Run as a .fgq, it gives the source's
-    outputs byte for byte."""
+    outputs byte for byte. With float I/O no parameter is kept; with `--io quantized` the input's and
+    the output's are (both counted)."""
+    mnist_fgq = mnist_fgq_qio if io == "quantized" else mnist_fgq
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from test_fgq_files import FgqFile, fnv1a32
     fgq("export", mnist_fgq, "--c", str(tmp_path / "c"))
@@ -130,6 +144,7 @@ def test_export_c_device_image(mnist_fgq, tmp_path):
             dropped += a["q_n_scales"] > 0
             assert (b["q_off"], b["q_n_scales"], b["q_axis"], b["q_group_size"]) == (0, 0, 0, 0), b
     assert dropped > 0  # the ternary:g4 weights' per-channel scales, the activations'
+    assert kept == (2 if io == "quantized" else 0)  # the u8 input and output, or nothing
     if hs["meta_off"]:
         m_src = struct.unpack_from("<II", src.buf, hs["meta_off"])
         assert m_src[1] & 1  # `fgq quantize` records the preprocessing
@@ -138,8 +153,8 @@ def test_export_c_device_image(mnist_fgq, tmp_path):
         assert img.buf[hi["meta_off"] + 8:hi["meta_off"] + 536] == src.buf[hs["meta_off"] + 8:hs["meta_off"] + 536]
     # the image is a model file: it runs as the source does
     (tmp_path / "image.fgq").write_bytes(bytes(img.buf))
-    x = np.random.default_rng(2).uniform(0, 255, (1, 1, 28, 28)).astype(np.float32)
-    np.save(tmp_path / "x.npy", x)
+    x = np.random.default_rng(2).uniform(0, 255, (1, 1, 28, 28))
+    np.save(tmp_path / "x.npy", x.astype(np.uint8 if io == "quantized" else np.float32))  # --raw: codes
     for name, path in (("src", mnist_fgq), ("img", str(tmp_path / "image.fgq"))):
         fgq("run", path, "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / ("y_%s.npy" % name)), "--raw")
     assert (tmp_path / "y_img.npy").read_bytes() == (tmp_path / "y_src.npy").read_bytes()

@@ -7,7 +7,8 @@
  *     multipliers); the tools do (`export --onnx`, `compare`, the Python package), so .fgq files
  *     keep them all;
  *   - the metadata blob's recipe (how the model was made) dropped, its preprocessing kept.
- * The result loads and runs bit for bit as the source does (tests/test_export_c.c checks it)
+ * The result loads and runs bit for bit as the source does (tests/test_quantize.c
+ * test_device_image and tests/python/test_device.py check it)
  * and is smaller by what the MLPerf Tiny models showed to weigh most beside their weights.
  *
  * m: loaded (fgq_model_load / _target). *out: malloc'd, 64-byte aligned (free with free()),

@@ -256,8 +256,9 @@ static fgq_status build(writer *w, uint8_t **out_buf, uint64_t *out_size, fgq_er
         strings_size += strlen(g->nodes[i].name);
         if (strlen(g->nodes[i].name) > UINT16_MAX || (uint32_t)l->op > UINT16_MAX || l->n_inputs > UINT8_MAX ||
             l->n_outputs > UINT8_MAX)
-            return fgq_fail(err, FGQ_ERR_UNSUPPORTED, "%s: node '%.64s': a name over %u bytes or over %u inputs",
-                            src, g->nodes[i].name, UINT16_MAX, UINT8_MAX);
+            return fgq_fail(err, FGQ_ERR_UNSUPPORTED,
+                            "%s: node '%.64s': a name over %u bytes, an op number over %u or over %u inputs or outputs",
+                            src, g->nodes[i].name, UINT16_MAX, UINT16_MAX, UINT8_MAX);
     }
     for (int32_t f = 0; f < w->n_ft; f++) {
         const fgq_ir_tensor *t = &g->tensors[w->irt[f]];
