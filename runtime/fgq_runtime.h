@@ -80,8 +80,21 @@ typedef struct {
     const int32_t *zero_points;
 } fgq_tensor_qparams;
 
+/* The tensor views load checks one node's op with (its inputs, then its outputs), kept in the
+ * model record rather than on the stack. The default holds the most a node may have; firmware
+ * whose models' nodes have fewer builds every runtime file (and its own) with a smaller
+ * -DFGQ_LOAD_VIEWS — the same value everywhere: it sizes fgq_model — and `fgq export --c`
+ * writes what the model needs as NAME_MAX_NODE_VIEWS (targets/cortex-m/CMakeLists.txt takes
+ * the largest of its models'). Load refuses a node with more, naming it and the value. */
+#ifndef FGQ_LOAD_VIEWS
+#define FGQ_LOAD_VIEWS (FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS)
+#endif
+#if FGQ_LOAD_VIEWS < 2 || FGQ_LOAD_VIEWS > FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS
+#error "FGQ_LOAD_VIEWS must lie in [2, FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS]"
+#endif
+
 /* Fixed size, caller-allocated; fields are private (filled by load). About
- * 4 KB: load checks each node's views in load_views rather than on the stack. */
+ * 4 KB with the default FGQ_LOAD_VIEWS (the views are most of it: ~80 bytes each). */
 typedef struct fgq_model {
     const uint8_t *base;
     uint64_t size;
@@ -98,7 +111,7 @@ typedef struct fgq_model {
     uint64_t scratch_need;        /* most scratch bytes one node's op declares (fgq_op_impl.scratch) */
     const fgq_target *target;     /* the build the sizes are for (fgq_target_build() unless loaded with
                                      fgq_model_load_target) */
-    fgq_tensor_view load_views[FGQ_MAX_NODE_INPUTS + FGQ_MAX_NODE_OUTPUTS]; /* load's working space */
+    fgq_tensor_view load_views[FGQ_LOAD_VIEWS]; /* load's working space: one node's inputs, then outputs */
 } fgq_model;
 
 /* Validates `size` bytes at `buf` and fills *m. FGQ_ERR_FORMAT / _SHAPE with a

@@ -457,7 +457,13 @@ static LOAD_PASS fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
         return NFAIL(FGQ_ERR_FORMAT, "%s takes %ld..%ld inputs, node has %lu", impl->name, (long)impl->min_inputs,
                      (long)impl->max_inputs, (unsigned long)fn.n_inputs);
 
-    fgq_tensor_view *views = m->load_views; /* in the record: ~4 KB off the stack */
+    if (fn.n_inputs + fn.n_outputs > FGQ_LOAD_VIEWS)
+        return NFAIL(FGQ_ERR_UNSUPPORTED,
+                     "%lu inputs and outputs, and this runtime build checks at most %d (FGQ_LOAD_VIEWS: build it "
+                     "with -DFGQ_LOAD_VIEWS=%lu or more; export --c writes the model's need, NAME_MAX_NODE_VIEWS)",
+                     (unsigned long)(fn.n_inputs + fn.n_outputs), FGQ_LOAD_VIEWS,
+                     (unsigned long)(fn.n_inputs + fn.n_outputs));
+    fgq_tensor_view *views = m->load_views; /* in the record, off the stack */
     const fgq_tensor_view *in[FGQ_MAX_NODE_INPUTS];
     const fgq_tensor_view *out[FGQ_MAX_NODE_OUTPUTS];
     for (uint32_t i = 0; i < fn.n_inputs; i++) {
@@ -497,8 +503,8 @@ static LOAD_PASS fgq_status check_node(fgq_model *m, int32_t j, fgq_error *err)
         for (uint32_t k = 0; k < o; k++)
             if (index_at(m, (uint64_t)fn.io_index + fn.n_inputs + k) == t)
                 return NFAIL(FGQ_ERR_FORMAT, "writes tensor " NAME_FMT " twice", NAME_ARGS(m, ft.name_off, ft.name_len));
-        tensor_view(&ft, &views[FGQ_MAX_NODE_INPUTS + o]);
-        out[o] = &views[FGQ_MAX_NODE_INPUTS + o];
+        tensor_view(&ft, &views[fn.n_inputs + o]);
+        out[o] = &views[fn.n_inputs + o];
     }
 #undef NFAIL
     fgq_node_view nv = {

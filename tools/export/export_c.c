@@ -192,6 +192,17 @@ fgq_status fgq_export_c(const fgq_model *m, const uint8_t *bytes, uint64_t size,
         (unsigned long long)fgq_model_arena_lower_bound(m));
     put(&h, "#define %s_WEIGHT_BYTES %lluu /* constant tensor data within %s_data */\n", up,
         (unsigned long long)fgq_model_weight_bytes(m), name);
+    int32_t max_views = 2; /* FGQ_LOAD_VIEWS' least */
+    for (int32_t j = 0; j < fgq_model_n_nodes(m); j++) {
+        fgq_node_info ni;
+        if (fgq_model_node_info(m, j, &ni) == FGQ_OK && ni.n_inputs + ni.n_outputs > max_views)
+            max_views = ni.n_inputs + ni.n_outputs;
+    }
+    put(&h,
+        "#define %s_MAX_NODE_VIEWS %d /* the most inputs + outputs of a node: the least FGQ_LOAD_VIEWS that\n"
+        "                                  loads this model (-DFGQ_LOAD_VIEWS=%d for every runtime file saves\n"
+        "                                  fgq_model's RAM; fgq_runtime.h) */\n",
+        up, (int)max_views, (int)max_views);
     put(&h, "#define %s_N_INPUTS %d\n#define %s_N_OUTPUTS %d\n", up, (int)n_in, up, (int)n_out);
     text c = { 0 };
     for (int side = 0; side < 2; side++) {
