@@ -117,8 +117,9 @@ typedef struct fgq_model {
 /* Validates `size` bytes at `buf` and fills *m. FGQ_ERR_FORMAT / _SHAPE with a
  * message naming the section, node or tensor on any defect; FGQ_ERR_VALUE for
  * a NULL or misaligned buffer; FGQ_ERR_UNSUPPORTED for an op this runtime does
- * not implement or a limit above. */
-fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err);
+ * not implement or a limit above. On failure *m is zeroed: no call takes it for
+ * a loaded model (fgq_model_run refuses it, the getters find no tensors). */
+static inline fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err);
 /* fgq_model_load, with the run's records and scratch sized for another build's target
  * profile (fgq_target.h): the arena queries below then give what fgq_model_load computes
  * from the same bytes in a runtime built for that target (`fgq export --c DIR --target
@@ -128,8 +129,23 @@ fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_erro
  * the ops divide by its tiles and size their scratch from them. Such a record is for
  * those queries and the model's description: fgq_model_run refuses it
  * (FGQ_ERR_UNSUPPORTED) unless `target` is this build's. */
-fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target,
-                                 fgq_error *err);
+static inline fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size,
+                                               const fgq_target *target, fgq_error *err);
+/* What the two above call, with the record's size as the caller's file sees it: a file built
+ * with another FGQ_LOAD_VIEWS than the runtime's (another fgq_model) is refused, FGQ_ERR_VALUE,
+ * and *m left untouched, rather than written past its end. */
+fgq_status fgq_model_load_rec(fgq_model *m, size_t record_bytes, const void *buf, uint64_t size, fgq_error *err);
+fgq_status fgq_model_load_target_rec(fgq_model *m, size_t record_bytes, const void *buf, uint64_t size,
+                                     const fgq_target *target, fgq_error *err);
+static inline fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
+{
+    return fgq_model_load_rec(m, sizeof *m, buf, size, err);
+}
+static inline fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size,
+                                               const fgq_target *target, fgq_error *err)
+{
+    return fgq_model_load_target_rec(m, sizeof *m, buf, size, target, err);
+}
 
 /* Adds the CPU features a host has made usable beyond what load found (fgq_ops.h: on x86
  * Linux FGQ_CPU_AMXINT8, after the process asked for the tile state) to those m's kernels

@@ -676,12 +676,17 @@ static fgq_status model_load(fgq_model *m, const void *buf, uint64_t size, const
 
 /* model_load, and on failure a record no call takes for loaded (base NULL: fgq_model_run refuses
  * it), so a caller that ignores the status cannot run unchecked records. */
-static fgq_status model_load_checked(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target,
-                                     const char *fn, fgq_error *err)
+static fgq_status model_load_checked(fgq_model *m, size_t record_bytes, const void *buf, uint64_t size,
+                                     const fgq_target *target, const char *fn, fgq_error *err)
 {
+    if (record_bytes != sizeof(fgq_model)) /* *m is not ours to write: another FGQ_LOAD_VIEWS */
+        return fgq_fail(err, FGQ_ERR_VALUE,
+                        "%s: the caller's fgq_model is %lu bytes, this runtime's %lu: build every file with the "
+                        "same FGQ_LOAD_VIEWS (this runtime: %d)",
+                        fn, (unsigned long)record_bytes, (unsigned long)sizeof(fgq_model), FGQ_LOAD_VIEWS);
     const fgq_status st = model_load(m, buf, size, target, fn, err);
     if (st != FGQ_OK && m != NULL)
-        m->base = NULL;
+        memset(m, 0, sizeof *m); /* no counts left either: the getters' bounds checks refuse */
     return st;
 }
 
@@ -694,14 +699,15 @@ uint32_t fgq_model_grant_cpu(fgq_model *m, uint32_t features)
     return m->cpu;
 }
 
-fgq_status fgq_model_load(fgq_model *m, const void *buf, uint64_t size, fgq_error *err)
+fgq_status fgq_model_load_rec(fgq_model *m, size_t record_bytes, const void *buf, uint64_t size, fgq_error *err)
 {
-    return model_load_checked(m, buf, size, fgq_target_build(), "fgq_model_load", err);
+    return model_load_checked(m, record_bytes, buf, size, fgq_target_build(), "fgq_model_load", err);
 }
 
-fgq_status fgq_model_load_target(fgq_model *m, const void *buf, uint64_t size, const fgq_target *target, fgq_error *err)
+fgq_status fgq_model_load_target_rec(fgq_model *m, size_t record_bytes, const void *buf, uint64_t size,
+                                     const fgq_target *target, fgq_error *err)
 {
-    return model_load_checked(m, buf, size, target, "fgq_model_load_target", err);
+    return model_load_checked(m, record_bytes, buf, size, target, "fgq_model_load_target", err);
 }
 
 /* ---- getters -------------------------------------------------------------- */

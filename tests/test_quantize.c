@@ -511,7 +511,7 @@ static void device_image_case(int io_quantized)
     const size_t out_bytes = (io_quantized ? 1 : sizeof(float)) * NCLS;
     uint8_t *x = malloc(in_bytes * NSAMP), *want = malloc(out_bytes * NSAMP), *got = malloc(out_bytes * NSAMP);
     for (size_t i = 0; i < in_bytes * NSAMP; i++)
-        x[i] = io_quantized ? (uint8_t)(frand(0.0f, 256.0f)) : 0;
+        x[i] = io_quantized ? (uint8_t)(frand(0.0f, 1.0f) * 255.0f) : 0; /* in [0, 255]: any u8 */
     if (!io_quantized)
         memcpy(x, test, in_bytes * NSAMP);
     CHECK(buf != NULL && run_model(&m, x, in_bytes, NSAMP, want, out_bytes));

@@ -788,7 +788,7 @@ static void test_failed_load_and_signed_axis(void)
     reseal(buf, size);
     fgq_model m;
     fgq_error err;
-    CHECK(load(&m, buf, size, &err) == FGQ_ERR_FORMAT);
+    CHECK(load(&m, buf, size, &err) == FGQ_ERR_FORMAT && strstr(err.msg, "dims") != NULL); /* pass 2's */
     float x[4] = {1, -2, 3, -4}, y[4];
     const void *ins[1] = {x};
     void *outs[1] = {y};
@@ -806,6 +806,18 @@ static void test_failed_load_and_signed_axis(void)
     fgq_tensor_qparams q;
     CHECK_MSG(load(&m, buf, size, &err) == FGQ_OK, "%s", err.msg);
     CHECK(fgq_model_tensor_qparams(&m, 1, &q) == FGQ_OK && q.axis == -1 && q.n_scales == 0);
+
+    /* a caller built with another FGQ_LOAD_VIEWS (another fgq_model size): refused, the record
+     * untouched (fgq_runtime.h fgq_model_load_rec) */
+    static fgq_model poisoned, before;
+    memset(&poisoned, 0xab, sizeof poisoned);
+    before = poisoned;
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load_rec(&poisoned, sizeof poisoned - sizeof(fgq_tensor_view), buf, size, &err) == FGQ_ERR_VALUE &&
+          strstr(err.msg, "FGQ_LOAD_VIEWS") != NULL && memcmp(&poisoned, &before, sizeof before) == 0);
+    fgq_error_clear(&err);
+    CHECK(fgq_model_load_target_rec(&poisoned, sizeof poisoned + 8, buf, size, fgq_target_build(), &err) ==
+              FGQ_ERR_VALUE && memcmp(&poisoned, &before, sizeof before) == 0);
     free(arena);
     free(buf);
 }
