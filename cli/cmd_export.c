@@ -105,6 +105,15 @@ static int c_path(char *buf, size_t cap, const char *dir, const char *name, cons
     return n > 0 && (size_t)n < cap;
 }
 
+/* err's message as "MODEL: WHAT<message>" (the loader's messages do not name the file). */
+static void reword(fgq_error *err, fgq_status st, const char *model, const char *what)
+{
+    char msg[FGQ_ERROR_MSG_LEN];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    fgq_error_clear(err);
+    fgq_fail(err, st, "%s: %s%s", model, what, msg);
+}
+
 static fgq_status write_c(const fgq_model *m, const uint8_t *bytes, size_t size, const char *model,
                           const char *dir, const char *name, fgq_error *err)
 {
@@ -218,12 +227,8 @@ int fgq_cmd_export(int argc, char **argv)
             memcpy(aligned, bytes, size);
     }
     free(bytes);
-    if (st == FGQ_OK && (st = fgq_model_load_target(&m, aligned, size, target, &err)) != FGQ_OK) {
-        char msg[FGQ_ERROR_MSG_LEN];
-        snprintf(msg, sizeof msg, "%s", err.msg);
-        fgq_error_clear(&err);
-        fgq_fail(&err, st, "%s: %s", model, msg);
-    }
+    if (st == FGQ_OK && (st = fgq_model_load_target(&m, aligned, size, target, &err)) != FGQ_OK)
+        reword(&err, st, model, "");
     if (st == FGQ_OK && cdir != NULL && keep_all) {
         st = write_c(&m, aligned, size, model, cdir, name, &err);
     } else if (st == FGQ_OK && cdir != NULL) { /* the device image, loaded back: what the firmware will load */
@@ -231,12 +236,8 @@ int fgq_cmd_export(int argc, char **argv)
         uint64_t image_size = 0;
         fgq_model mi;
         st = fgq_compact_model(&m, FGQ_FILE_MIN_BLOB_ALIGN, &image, &image_size, &err);
-        if (st == FGQ_OK && (st = fgq_model_load_target(&mi, image, image_size, target, &err)) != FGQ_OK) {
-            char msg[FGQ_ERROR_MSG_LEN];
-            snprintf(msg, sizeof msg, "%s", err.msg);
-            fgq_error_clear(&err);
-            fgq_fail(&err, st, "%s: its device image does not load (a defect of fgq): %s", model, msg);
-        }
+        if (st == FGQ_OK && (st = fgq_model_load_target(&mi, image, image_size, target, &err)) != FGQ_OK)
+            reword(&err, st, model, "its device image does not load (a defect of fgq): ");
         if (st == FGQ_OK)
             st = write_c(&mi, image, (size_t)image_size, model, cdir, name, &err);
         free(image);
