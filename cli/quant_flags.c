@@ -28,7 +28,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
                                         "--solver",        "--damp",          "--budget",  "--size",
                                         "--candidates",    "--equalize",      "--act-order",     "--sequential",
                                         "--depthwise",     "--budget-metric", "--refine",        "--io",
-                                        "--keep-float",    "--layer"};
+                                        "--output-layer",  "--keep-float",    "--layer"};
     const char *a = argv[*i];
     size_t which = sizeof names / sizeof names[0];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
@@ -44,7 +44,7 @@ int fgq_quant_flags_take(fgq_quant_flags *f, const char *cmd, int argc, char **a
     const char **slot[] = {&f->calib,    &f->calib_range, &f->weights, &f->acts,   &f->observer,
                            &f->first_last, &f->bias_correction, &f->solver, &f->damp, &f->budget,
                            &f->size,     &f->candidates, &f->equalize, &f->act_order, &f->sequential,
-                           &f->depthwise, &f->budget_metric, &f->refine, &f->io};
+                           &f->depthwise, &f->budget_metric, &f->refine, &f->io, &f->output_layer};
     f->any = 1;
     if (which == 0) { /* --calib: FILE, or NAME=FILE once per model input */
         if (f->n_calib >= FGQ_QUANT_FLAGS_MAX_CALIB) {
@@ -164,6 +164,14 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
             return fgq_fail(err, FGQ_ERR_VALUE, "--io '%s': expected float or quantized", f->io);
         cfg->io_quantized = strcmp(f->io, "quantized") == 0;
     }
+    if (f->output_layer != NULL) {
+        if (strcmp(f->output_layer, "float") != 0 && strcmp(f->output_layer, "quantized") != 0)
+            return fgq_fail(err, FGQ_ERR_VALUE, "--output-layer '%s': expected float or quantized", f->output_layer);
+        cfg->quantized_tail = strcmp(f->output_layer, "quantized") == 0;
+        if (!cfg->quantized_tail && cfg->io_quantized)
+            return fgq_fail(err, FGQ_ERR_VALUE,
+                            "--output-layer float hands back float; --io quantized hands back codes (give one)");
+    }
     if (cfg->bias_correction == FGQ_BC_ON && f->calib == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "--bias-correction on measures the layer inputs on --calib samples");
     cfg->n_overrides = f->n_ov;
@@ -177,10 +185,10 @@ void fgq_quant_flags_describe(const fgq_quant_flags *f, char *buf, size_t len)
     buf[0] = '\0';
     const char *names[] = {"--weights", "--acts",     "--observer",  "--first-last", "--bias-correction", "--solver",
                            "--damp",    "--act-order", "--sequential", "--equalize", "--budget", "--size",
-                           "--candidates", "--budget-metric", "--depthwise", "--refine", "--io"};
+                           "--candidates", "--budget-metric", "--depthwise", "--refine", "--io", "--output-layer"};
     const char *vals[] = {f->weights, f->acts,      f->observer,   f->first_last, f->bias_correction, f->solver,
                           f->damp,    f->act_order, f->sequential, f->equalize,   f->budget,          f->size,
-                          f->candidates, f->budget_metric, f->depthwise, f->refine, f->io};
+                          f->candidates, f->budget_metric, f->depthwise, f->refine, f->io, f->output_layer};
     for (size_t k = 0; k < sizeof names / sizeof names[0] && used < len; k++)
         if (vals[k] != NULL)
             used += (size_t)snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", names[k], vals[k]);

@@ -3,7 +3,7 @@
  * quantizes (`fgq quantize`, `fgq eval --sensitivity`): --calib (repeatable),
  * --calib-samples, --weights, --acts, --observer, --first-last,
  * --bias-correction, --solver, --damp, --act-order, --refine, --sequential, --equalize, --budget, --size, --candidates,
- * --budget-metric, --io,
+ * --budget-metric, --io, --output-layer,
  * --keep-float, --layer. The values stay text until fgq_quant_flags_config
  * turns them into a fgq_quant_config, with the defaults `fgq quantize --help`
  * states.
@@ -23,7 +23,7 @@ typedef struct {
     int32_t n_calib;
     const char *calib, *calib_range, *weights, *acts, *observer, *first_last, *bias_correction, *solver, *damp,
         *equalize, *act_order, *refine, *sequential, *depthwise;
-    const char *budget, *size, *candidates, *budget_metric, *io;
+    const char *budget, *size, *candidates, *budget_metric, *io, *output_layer;
     fgq_layer_override *ov; /* argc entries */
     int32_t n_ov;
     int any;                /* some flag was given */

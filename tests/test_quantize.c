@@ -31,7 +31,7 @@ static float frand(float lo, float hi)
     return lo + (hi - lo) * (float)((double)(rng >> 11) / 9007199254740992.0);
 }
 
-enum { C_IN = 2, H = 6, W = 6, C1 = 3, NCLS = 4, NSAMP = 40 };
+enum { C_IN = 2, H = 6, W = 6, C1 = 3, NCLS = 4, NSAMP = 40, GK2 = 8, GR2 = 5 };
 
 /* x[1,2,6,6] -> conv1 (3x3 pad 1, bias, fused Relu) -> c1
  *            -> conv2 (1x1, no bias)                 -> c2
@@ -152,6 +152,7 @@ static void test_s8_close_to_float(void)
     fgq_error err;
     fgq_error_clear(&err);
     CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
+    cfg.quantized_tail = 1; /* fc writes codes too (test_float_output_layer: the float one) */
     fgq_layer_report *rep = NULL;
     int32_t n_rep = 0;
     fgq_status st;
@@ -235,6 +236,7 @@ static void test_ternary_and_overrides(void)
     CHECK(fgq_policy_parse("s4:g8", &ov[1].policy, &err) == FGQ_OK);
     cfg.overrides = ov;
     cfg.n_overrides = 2;
+    cfg.quantized_tail = 1; /* the output's scale is the unit of the error below */
     fgq_layer_report *rep = NULL;
     int32_t n_rep = 0;
     fgq_status st;
@@ -295,6 +297,7 @@ static void test_u4_and_s8_acts(void)
         fgq_error_clear(&err);
         CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
         cfg.acts = kinds[k];
+        cfg.quantized_tail = 1; /* the output's scale is the unit of the error below */
         fgq_layer_report *rep = NULL;
         int32_t n_rep = 0;
         fgq_status st;
@@ -485,6 +488,7 @@ static void device_image_case(int io_quantized)
     fgq_error err;
     fgq_error_clear(&err);
     CHECK(fgq_policy_parse("ternary:g4", &cfg.weights, &err) == FGQ_OK); /* t2 codes, group multipliers */
+    cfg.io_quantized = io_quantized; /* as the pipeline sets it: the output layer then writes codes */
     fgq_layer_report *rep = NULL;
     int32_t n_rep = 0;
     fgq_status st;
@@ -594,11 +598,163 @@ static void test_device_image(void)
     device_image_case(1);
 }
 
+/* The op and the iparams attribute of the node named `name` in qg (op -1 when absent). */
+static int64_t node_op(const fgq_graph *qg, const char *name)
+{
+    for (int32_t i = 0; i < qg->n_nodes; i++)
+        if (strcmp(qg->nodes[i].name, name) == 0) {
+            const fgq_ir_attr *op = fgq_node_attr(&qg->nodes[i], "fgq_op");
+            return op != NULL ? op->i : -1;
+        }
+    return -1;
+}
+
+/* The output layer handing back float (fgq_quant_config.quantized_tail = 0, the default).
+ * build()'s fc, quantized twice from the same statistics: with codes (quantized_tail = 1)
+ * and with a float output. Oracles: the float one is QGEMM_DYN reading fc's quantized input
+ * with that input's scale and zero point as constants and the same weight codes; its output
+ * is f32, the graph's output, no DEQUANTIZE; where the codes model's output is not clipped
+ * the two differ by at most half an output step (+ the int32 bias's rounding); for u8, s8 and u4
+ * activations, s8 and ternary weights. A Softmax after fc (a classifier's probabilities)
+ * keeps the float hand-back (fc float, the Softmax float); an fc whose output also feeds a
+ * Relu, or --io quantized, keeps codes. */
+static void test_float_output_layer(void)
+{
+    const fgq_act_kind acts[3] = {FGQ_ACTS_U8, FGQ_ACTS_S8, FGQ_ACTS_U4};
+    const char *const pols[2] = {"s8", "ternary:g4"};
+    fgq_graph *fg = build();
+    float *calib = make_data(NSAMP), *test = make_data(NSAMP);
+    fgq_error err;
+    fgq_error_clear(&err);
+    for (int a = 0; a < 3; a++)
+        for (int p = 0; p < 2; p++) {
+            fgq_graph *qg[2] = {NULL, NULL};
+            for (int tail = 0; tail < 2; tail++) {
+                fgq_quant_config cfg;
+                memset(&cfg, 0, sizeof cfg);
+                CHECK(fgq_policy_parse(pols[p], &cfg.weights, &err) == FGQ_OK);
+                cfg.acts = acts[a];
+                cfg.quantized_tail = tail;
+                fgq_layer_report *rep = NULL;
+                int32_t n_rep = 0;
+                fgq_status st;
+                qg[tail] = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+                CHECK_MSG(st == FGQ_OK, "%s", err.msg);
+                for (int32_t i = 0; i < n_rep; i++)
+                    if (strcmp(rep[i].name, "fc") == 0)
+                        CHECK_MSG(rep[i].quantized && rep[i].has_weights &&
+                                      strncmp(rep[i].policy, pols[p], strlen(pols[p])) == 0,
+                                  "fc: quantized %d, weights %d, policy %s", rep[i].quantized, rep[i].has_weights,
+                                  rep[i].policy);
+                free(rep);
+            }
+            if (qg[0] == NULL || qg[1] == NULL) {
+                fgq_graph_free(qg[0]);
+                fgq_graph_free(qg[1]);
+                continue;
+            }
+            CHECK(node_op(qg[0], "fc") == FGQ_OP_QGEMM_DYN && node_op(qg[1], "fc") == FGQ_OP_QGEMM);
+            const fgq_ir_tensor *y = find(qg[0], "y"), *sx = find(qg[0], "fc.x_scale"), *zx = find(qg[0], "fc.x_zero");
+            const fgq_ir_tensor *w0 = find(qg[0], "fc.w"), *w1 = find(qg[1], "fc.w"), *yq = find(qg[1], "y.q");
+            const fgq_ir_tensor *fq = find(qg[1], "f"), *b1 = find(qg[1], "fc.b");
+            CHECK(y != NULL && y->dtype == FGQ_DT_F32 && y->is_output && find(qg[0], "y.q") == NULL);
+            CHECK(sx != NULL && zx != NULL && fq != NULL && yq != NULL && w0 != NULL && w1 != NULL && b1 != NULL);
+            if (y == NULL || sx == NULL || zx == NULL || fq == NULL || yq == NULL || w0 == NULL || w1 == NULL ||
+                b1 == NULL) {
+                fgq_graph_free(qg[0]);
+                fgq_graph_free(qg[1]);
+                continue;
+            }
+            CHECK(sx->kind == FGQ_TK_CONST && sx->rank == 0 && sx->dtype == FGQ_DT_F32 &&
+                  *(const float *)sx->data == fq->q.scales[0]);
+            CHECK(zx->kind == FGQ_TK_CONST && zx->rank == 0 && zx->dtype == fq->dtype &&
+                  (zx->dtype == FGQ_DT_S8 ? *(const int8_t *)zx->data : *(const uint8_t *)zx->data) ==
+                      fq->q.zero_points[0]);
+            int64_t kp = 0;
+            CHECK(w0->dtype == w1->dtype && w0->dims[1] == w1->dims[1] &&
+                  memcmp(w0->data, w1->data, (size_t)fgq_qw_row_bytes(w0->dtype, w0->dims[1], &kp) * NCLS) == 0);
+            /* the two outputs on the test samples */
+            fgq_graph_runner r0, r1;
+            CHECK(fgq_graph_runner_init(&r0, qg[0], &err) == FGQ_OK && fgq_graph_runner_init(&r1, qg[1], &err) == FGQ_OK);
+            const double s_y = yq->q.scales[0], s_in = fq->q.scales[0];
+            int32_t qlo, qhi;
+            fgq_q_act_range(yq->dtype, &qlo, &qhi);
+            if (acts[a] == FGQ_ACTS_U4)
+                qhi = 15;
+            const double lo = s_y * (qlo - yq->q.zero_points[0]), hi = s_y * (qhi - yq->q.zero_points[0]);
+            double worst = 0.0;
+            int n_free = 0;
+            for (int sI = 0; sI < NSAMP; sI++) {
+                float y0[NCLS], y1[NCLS], *o0 = y0, *o1 = y1;
+                const float *x = test + sI * C_IN * H * W;
+                CHECK(fgq_graph_runner_run(&r0, &x, &o0, NULL, NULL, &err) == FGQ_OK &&
+                      fgq_graph_runner_run(&r1, &x, &o1, NULL, NULL, &err) == FGQ_OK);
+                for (int j = 0; j < NCLS; j++) {
+                    if (y1[j] <= lo + 1e-6 * s_y || y1[j] >= hi - 1e-6 * s_y)
+                        continue; /* clipped to the calibrated range */
+                    const double sr = w1->q.scales[j];
+                    const double d = fabs((double)y0[j] - (double)y1[j]) - 0.5 * s_in * sr - 1e-5 * fabs(y1[j]);
+                    worst = d / s_y > worst ? d / s_y : worst;
+                    n_free++;
+                }
+            }
+            CHECK_MSG(worst <= 0.5 + 1e-3, "acts %d %s: float and codes outputs %.4f steps apart", (int)acts[a],
+                      pols[p], worst);
+            CHECK_MSG(n_free > NSAMP * NCLS / 2, "acts %d %s: %d unclipped outputs", (int)acts[a], pols[p], n_free);
+            fgq_graph_runner_free(&r0);
+            fgq_graph_runner_free(&r1);
+            fgq_graph_free(qg[0]);
+            fgq_graph_free(qg[1]);
+        }
+    free(calib);
+    free(test);
+    fgq_graph_free(fg);
+
+    /* x [1, 8] -> fc (Gemm) -> y -> tail: Softmax -> p (graph output), or Relu -> r beside y */
+    for (int variant = 0; variant < 3; variant++) {
+        fgq_graph *g = fgq_graph_new();
+        g->opset = 13;
+        int64_t dx[2] = {1, GK2}, dw[2] = {GR2, GK2}, dy[2] = {1, GR2};
+        float w[GR2 * GK2], data[NSAMP * GK2];
+        for (int i = 0; i < GR2 * GK2; i++)
+            w[i] = frand(-1.0f, 1.0f);
+        for (int i = 0; i < NSAMP * GK2; i++)
+            data[i] = frand(-1.0f, 1.0f);
+        int32_t x = tensor(g, "x", FGQ_TK_INPUT, 2, dx), W_ = const_f32(g, "w", 2, dw, w);
+        int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, dy), t = tensor(g, "t", FGQ_TK_INTERMEDIATE, 2, dy);
+        int32_t in[2] = {x, W_};
+        add_attr(g, node(g, "fc", "Gemm", 2, in, y), "transB", FGQ_ATTR_INT)->i = 1;
+        node(g, "tail", variant == 1 ? "Relu" : "Softmax", 1, &y, t);
+        int32_t outs[2] = {t, y};
+        set_io(g, 1, &x, variant == 1 ? 2 : 1, outs);
+        fgq_quant_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
+        cfg.io_quantized = variant == 2;
+        fgq_layer_report *rep = NULL;
+        int32_t n_rep = 0;
+        fgq_status st;
+        fgq_graph *qg = quantize(g, data, &cfg, &rep, &n_rep, &st, &err);
+        CHECK_MSG(st == FGQ_OK && qg != NULL, "variant %d: %s", variant, err.msg);
+        if (qg != NULL) {
+            const int64_t want = variant == 0 ? FGQ_OP_QGEMM_DYN : FGQ_OP_QGEMM;
+            CHECK_MSG(node_op(qg, "fc") == want, "variant %d: fc is op %lld", variant, (long long)node_op(qg, "fc"));
+            if (variant == 0) { /* the Softmax runs float on fc's float output, no QUANTIZE between */
+                const fgq_ir_tensor *yt = find(qg, "y");
+                CHECK(yt != NULL && yt->dtype == FGQ_DT_F32 && find(qg, "y.q") == NULL && node_op(qg, "tail") == -1);
+            }
+        }
+        free(rep);
+        fgq_graph_free(qg);
+        fgq_graph_free(g);
+    }
+}
+
 /* Bias correction on a hand-built Gemm y = x·Wᵀ + b (x [1, 8] a graph input).
  * Oracle: b'[r] = b[r] − Σ_k (W_q[r,k] − W[r,k])·μ_k computed here, W_q
  * decoded from the stored codes, multipliers and row scales as the kernels read
  * them (code · min(m, M) · s_r), μ a mean vector set by hand; the stored int32
- * bias must be round(b' / (s_x·s_r)). Also: fgq_input_means_run's mean of x is
+ * bias must be round(b' / (s_x·s_r)), the float bias of a float output layer b' itself. Also: fgq_input_means_run's mean of x is
  * the plain average of the samples; off leaves round(b / (s_x·s_r)). */
 enum { GK = 8, GR = 3, GN = 50 };
 static void test_bias_correction_gemm(void)
@@ -639,12 +795,15 @@ static void test_bias_correction_gemm(void)
         if (m.mean != NULL && m.mean[x] != NULL)
             m.mean[x][k] = mu[k];
     }
-    for (int on = 0; on < 2; on++) {
+    for (int run = 0; run < 4; run++) {
+        /* the int32 bias of a layer writing codes, then the float bias of one handing back float */
+        const int on = run & 1, float_tail = run >> 1;
         fgq_quant_config cfg;
         memset(&cfg, 0, sizeof cfg);
         CHECK(fgq_policy_parse("ternary:g4:exact", &cfg.weights, &err) == FGQ_OK);
         cfg.bias_correction = on ? FGQ_BC_ON : FGQ_BC_OFF;
         cfg.means = &m;
+        cfg.quantized_tail = !float_tail;
         fgq_layer_report *rep = NULL;
         int32_t n_rep = 0;
         fgq_status st;
@@ -674,9 +833,17 @@ static void test_bias_correction_gemm(void)
                     shift += (wqf - (double)w[r * GK + k]) * mu[k];
                 }
                 double want = (double)b[r] - (on ? shift : 0.0);
-                int32_t got = ((const int32_t *)bq->data)[r];
-                CHECK_MSG(fabs((double)got * sx * sr - want) <= 0.5 * sx * sr * (1.0 + 1e-5) + 1e-7,
-                          "row %d (%s): bias %g, want %g", r, on ? "on" : "off", (double)got * sx * sr, want);
+                if (float_tail) {
+                    CHECK(bq->dtype == FGQ_DT_F32);
+                    double got = bq->dtype == FGQ_DT_F32 ? (double)((const float *)bq->data)[r] : NAN;
+                    CHECK_MSG(fabs(got - want) <= 1e-6 * (1.0 + fabs(want)), "row %d (%s, float): bias %g, want %g",
+                              r, on ? "on" : "off", got, want);
+                } else {
+                    CHECK(bq->dtype == FGQ_DT_S32);
+                    int32_t got = bq->dtype == FGQ_DT_S32 ? ((const int32_t *)bq->data)[r] : 0;
+                    CHECK_MSG(fabs((double)got * sx * sr - want) <= 0.5 * sx * sr * (1.0 + 1e-5) + 1e-7,
+                              "row %d (%s): bias %g, want %g", r, on ? "on" : "off", (double)got * sx * sr, want);
+                }
                 moved += fabs(shift) / (sx * sr);
             }
             CHECK(moved > 1.0); /* the correction is not vacuous here */
@@ -748,5 +915,6 @@ int main(void)
     RUN(test_u4_and_s8_acts);
     RUN(test_dynamic_acts);
     RUN(test_bias_correction_gemm);
+    RUN(test_float_output_layer);
     return FGQ_TEST_DONE();
 }

@@ -215,7 +215,8 @@ class Model:
     @property
     def outputs(self) -> List[Dict[str, Any]]:
         """Graph outputs, as inputs; quantized_as describes the integer tensor a
-        float output is dequantized from."""
+        float output is dequantized from (None where the output layer hands
+        back float: quantize(output_layer="float"), the default with float I/O)."""
         return self._m.io(True)
 
     @property

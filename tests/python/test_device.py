@@ -260,7 +260,8 @@ def test_export_c_never_overwrites_its_input(tmp_path, mnist_fgq):
 def test_op_selection_links_only_used_ops_and_refuses_others(mnist_fgq, tmp_path):
     """The exported C model and the runtime built for the host with the model's op
     selection give the x86 CLI's outputs in the header's arena (exported for this
-    build: --target host); with QGEMM switched off, load names the op. In the arena of a
+    build: --target host); with QGEMM_DYN (its output layer, float out) switched off, load
+    names the op. In the arena of a
     default (cortex-m) export, smaller than this build's, the run is refused and the
     message names the --target to export with."""
     fgq("export", mnist_fgq, "--c", str(tmp_path), "--target", "host")
@@ -293,7 +294,9 @@ int main(int argc, char **argv) {
     want = np.load(tmp_path / "y.npy").tobytes()
     for sel, ok in (("model_ops.h", True), ("noqgemm_ops.h", False)):
         if not ok:
-            t = (tmp_path / "model_ops.h").read_text().replace("FGQ_OP_ON_QGEMM 1", "FGQ_OP_ON_QGEMM 0")
+            t = (tmp_path / "model_ops.h").read_text()
+            assert "FGQ_OP_ON_QGEMM_DYN 1" in t, t
+            t = t.replace("FGQ_OP_ON_QGEMM_DYN 1", "FGQ_OP_ON_QGEMM_DYN 0")
             (tmp_path / sel).write_text(t)
         exe = str(tmp_path / ("prog_" + sel.split(".")[0]))
         subprocess.run(["cc", "-std=c11", "-O0", "-Wall", "-Wextra", "-Werror", "-ffunction-sections",
@@ -310,7 +313,8 @@ int main(int argc, char **argv) {
                 assert r.returncode == 2, r.stdout
                 assert "on this %s runtime (export with --target %s)" % (host, host) in r.stdout, r.stdout
         else:
-            assert r.returncode == 2 and b"op QGemm (22) is not in this runtime build" in r.stdout, r.stdout
+            assert r.returncode == 2 and re.search(rb"op QGemmDyn \(\d+\) is not in this runtime build", r.stdout), \
+                r.stdout
     # fgq_model sized for the model (fgq_runtime.h FGQ_LOAD_VIEWS): the header's MODEL_MAX_NODE_VIEWS
     # is the most inputs + outputs of a node, read from the file here; built with exactly that the
     # runtime loads and runs the model as the CLI does; one view fewer is refused at load, naming

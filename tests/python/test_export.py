@@ -187,13 +187,14 @@ POLICIES = ["s8", "ternary:g4", "ternary:g16:asym", "s4:g8", "s3:g8", "s2:g8"]
 def quantized(tmp_path_factory):
     """policy -> quantized mnist-8 .fgq, calibrated on MNIST test images 0..999, weights rounded to nearest
     (what is checked here is that the export computes what fgq does, whatever chose the codes; rtn skips the
-    solver's statistics, which under ASan took two minutes)."""
+    solver's statistics, which under ASan took two minutes); the output layer writes codes, so the output's
+    step is the unit of the comparison (test_float_output_layer_export: the default float one)."""
     d = tmp_path_factory.mktemp("q")
     out = {}
     for pol in POLICIES:
         f = d / (pol.replace(":", "_") + ".fgq")
         fgq_ok("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:1000", "-o", f, "--weights", pol,
-               "--solver", "rtn")
+               "--solver", "rtn", "--output-layer", "quantized")
         out[pol] = f
     return out
 
@@ -220,6 +221,29 @@ def test_quantized_mnist8_export_agrees_with_fgq(tmp_path, quantized, images, po
         worst = float(np.abs(got - want[:n]).max()) / s_y
         assert agree >= 0.995, f"{policy} optimize={optimize}: top-1 agreement {agree:.4f}"
         assert worst <= 2.0 + 1e-6, f"{policy} optimize={optimize}: worst difference {worst:.3f} output steps"
+
+
+def test_float_output_layer_export(tmp_path, quantized, images):
+    """The default output layer (float from the int32 accumulator: QGEMM_DYN with constant input
+    scale and zero point) exports as DequantizeLinear -> Gemm on float weights, no final
+    DequantizeLinear; ORT agrees with `fgq run` as closely as on the codes model: top-1 >= 99.5 %,
+    at most 2 steps of that model's output scale (the same calibration)."""
+    fgq_file = tmp_path / "tail.fgq"
+    fgq_ok("quantize", MNIST, "--calib", IMAGES, "--calib-samples", "0:1000", "-o", fgq_file, "--weights", "s8",
+           "--solver", "rtn")
+    out, m = export_checked(tmp_path, fgq_file, "tail.onnx")
+    last = next(n for n in m.graph.node if m.graph.output[0].name in n.output)
+    assert last.op_type != "DequantizeLinear", last
+    _, mq = export_checked(tmp_path, quantized["s8"], "codes.onnx")
+    s_y = output_step(mq)
+    x = images[EVAL[0]:EVAL[1]]
+    want = fgq_run_stacked(tmp_path, fgq_file, x, "tail").reshape(len(x), 10)
+    for optimize, n in ((True, len(x)), (False, min(500, len(x)))):
+        got = ort_per_image(ort_session(out, optimize), x[:n]).reshape(n, 10)
+        agree = float(np.mean(got.argmax(1) == want[:n].argmax(1)))
+        worst = float(np.abs(got - want[:n]).max()) / s_y
+        assert agree >= 0.995, f"optimize={optimize}: top-1 agreement {agree:.4f}"
+        assert worst <= 2.0 + 1e-6, f"optimize={optimize}: worst difference {worst:.3f} output steps"
 
 
 # Dynamic activations (`--acts dynamic`, docs/quantized-ops.md §8): DYNQUANT is ONNX's own
@@ -432,7 +456,9 @@ def test_quantized_tiny_models_export_runs_in_ort(tmp_path, shared_dir, name):
     calib = tmp_path / "calib.npy"
     np.save(calib, rng.uniform(-1, 1, [32] + shape[1:]).astype(np.float32))
     q = tmp_path / f"{name}.fgq"
-    fgq_ok("quantize", model, "--calib", calib, "--weights", "s8", "-o", q, "--solver", "rtn")  # export, not solver
+    # export, not solver; codes out, so that the output's step is the unit below
+    fgq_ok("quantize", model, "--calib", calib, "--weights", "s8", "-o", q, "--solver", "rtn", "--output-layer",
+           "quantized")
     out, exported = export_checked(tmp_path, q, f"{name}.onnx")
     opt = optimized_ops(tmp_path, out)  # every convolution on ORT's int8 kernel (test_s8_export_is_what_ort_fuses)
     n_conv = sum(n.op_type == "Conv" for n in exported.graph.node)

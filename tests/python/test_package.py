@@ -148,7 +148,7 @@ def test_quantize_is_fgq_quantize(fgq, quantized, images, tmp_path):
         ["Convolution28", "Convolution110", "Times212"]
     (inp,), (out,) = q.inputs, q.outputs
     assert inp["dtype"] == "float32" and inp["quantized_as"]["dtype"] == "uint8"
-    assert len(out["quantized_as"]["quant"]["scales"]) == 1
+    assert out["quantized_as"] is None  # the output layer hands back float (--output-layer float): no codes
     x = images[1000:1020].astype(np.float32)[:, None]
     want = _cli_run(cli_path, x, tmp_path)
     assert q(x).tobytes() == want.tobytes()
@@ -160,8 +160,12 @@ def test_quantize_is_fgq_quantize(fgq, quantized, images, tmp_path):
 
 def test_quantized_io(fgq, quantized, images, tmp_path):
     """quantize(io="quantized"): the CLI's bytes; float data quantized as the dropped QUANTIZE did,
-    codes out (dequantized: the float-I/O model's outputs bit for bit), raw=True feeds codes."""
-    q_float, _, _ = quantized
+    codes out (dequantized: the outputs of the float-I/O model whose output layer writes codes too,
+    bit for bit), raw=True feeds codes."""
+    q_float = fgq.quantize(MNIST, calib=images[:N_CALIB], weights="ternary:g4", acts="u8",
+                           output_layer="quantized", progress=False)
+    (out_f,) = q_float.outputs
+    assert len(out_f["quantized_as"]["quant"]["scales"]) == 1
     cli_path = tmp_path / "qio.fgq"
     r = run_fgq("quantize", MNIST, "--calib", IMAGES, "--calib-samples", f"0:{N_CALIB}", "--weights", "ternary:g4",
                 "--acts", "u8", "--io", "quantized", "-o", cli_path)

@@ -52,7 +52,7 @@ def _io(path):
 @pytest.mark.parametrize("weights", ["s8", "ternary:g4"])
 def test_codes_equal_float_io_outputs(tmp_path, weights):
     fl, qi = tmp_path / "float_io.fgq", tmp_path / "q_io.fgq"
-    _quantize(fl, "--weights", weights)
+    _quantize(fl, "--weights", weights, "--output-layer", "quantized")  # its output layer writes codes too
     rep, err = _quantize(qi, "--weights", weights, "--io", "quantized")
     assert rep["quantized_io"] == {"inputs": 1, "outputs": 1, "kept_float": 0}, rep.get("quantized_io")
     assert "stays float" not in err
@@ -140,6 +140,8 @@ def test_input_read_by_a_float_node_stays_float(tmp_path):
     (["--io", "bogus"], "--io 'bogus': expected float or quantized"),
     (["--io", "quantized", "--acts", "u4"], "--io quantized needs u8 or s8 activations"),
     (["--io", "quantized", "--acts", "dynamic"], "--io quantized needs u8 or s8 activations"),
+    (["--output-layer", "bogus"], "--output-layer 'bogus': expected float or quantized"),
+    (["--output-layer", "float", "--io", "quantized"], "--output-layer float hands back float; --io quantized"),
 ])
 def test_bad_values_exit_2(tmp_path, args, msg):
     out = tmp_path / "m.fgq"
@@ -175,7 +177,7 @@ def test_two_outputs_one_read_on_by_a_float_node(tmp_path):
     for io in ("float", "quantized"):
         out = tmp_path / f"{io}.fgq"
         p = run_fgq("quantize", path, "--calib", tmp_path / "x.npy", "--weights", "s8", "--io", io, "-o", out,
-                    timeout=TIMEOUT)
+                    "--output-layer", "quantized", timeout=TIMEOUT)
         assert p.returncode == 0, p.stderr
         models[io] = (out, p.stderr)
     assert "--io quantized: output 'y2' stays float" in models["quantized"][1], models["quantized"][1]
@@ -242,3 +244,39 @@ def test_bad_input_qparams_in_a_file_are_not_trusted(tmp_path, scale, zero):
     assert q.returncode == 0 and "input  Input3 u8 [1x1x28x28]\n" in q.stdout, q.stdout
     e = run_fgq("eval", bad, "--data", IMAGES, "--labels", LABELS, "--samples", "1000:1010")
     assert e.returncode == 2 and "float32" in e.stderr and "runtime error" not in e.stderr, e.stderr
+
+
+def test_output_layer_float_by_default(tmp_path):
+    """With float I/O the last layer (mnist-8's Gemm, Plus214) hands back float from its int32
+    accumulator: QGemmDyn with its input's scale as a constant, no DEQUANTIZE. Oracle: the same
+    model with codes out (--io quantized, the same calibration and weights): where a code is not
+    clipped the float output lies within half an output step of the code's value; the recipe says
+    how it was made; `--output-layer quantized` brings the DEQUANTIZE back."""
+    fl, qi, fq = tmp_path / "float.fgq", tmp_path / "codes.fgq", tmp_path / "float_codes.fgq"
+    _quantize(fl, "--weights", "s8")
+    _quantize(qi, "--weights", "s8", "--io", "quantized")
+    _quantize(fq, "--weights", "s8", "--output-layer", "quantized")
+    ops = {}
+    for m in (fl, fq):
+        p = run_fgq("inspect", m, "--json")
+        assert p.returncode == 0, p.stderr
+        ops[m] = [(n["name"], n["op"]) for n in json.loads(p.stdout)["nodes"]]
+    assert ("Plus214_Output_0.dequantize", "DEQUANTIZE") not in [(n, o.upper()) for n, o in ops[fl]], ops[fl]
+    assert any(o.upper() in ("QGEMMDYN", "QGEMM_DYN") for _, o in ops[fl]), ops[fl]
+    assert not any(o.upper() in ("QGEMMDYN", "QGEMM_DYN") for _, o in ops[fq]), ops[fq]
+    (_, outs) = _io(qi)
+    s, z = float(outs[0][2]), outs[0][3]
+    x = _images(200).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for m, o in ((fl, "yf.npy"), (qi, "yq.npy")):
+        p = run_fgq("run", m, "--input", tmp_path / "x.npy", "-o", tmp_path / o)
+        assert p.returncode == 0, p.stderr
+    yf, yq = np.load(tmp_path / "yf.npy"), np.load(tmp_path / "yq.npy")
+    assert yf.dtype == np.float32 and yq.dtype == np.uint8
+    free = (yq > 0) & (yq < 255)
+    assert free.mean() > 0.9
+    d = np.abs(yf.astype(np.float64) - (yq.astype(np.float64) - z) * s)[free]
+    assert d.max() <= 0.5 * s * 1.01 + 1e-5 * np.abs(yf[free]).max(), d.max() / s
+    assert d.max() > 0.05 * s  # not the codes again
+    p = run_fgq("inspect", fq, "--json")
+    assert p.returncode == 0 and "--output-layer quantized" in p.stdout, p.stdout[:2000]

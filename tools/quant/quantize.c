@@ -698,6 +698,43 @@ done:
     return st;
 }
 
+static fgq_status emit_float_output_layer(qctx *c, int32_t i, const fgq_policy *pol, const fgq_ir_node *act_node,
+                                          int32_t y, const int32_t x3[3], const fgq_layer_qweights *qw,
+                                          const float *bias, const float *wr, int64_t rows, int64_t k);
+
+/* 1 if float tensor t reaches the graph's outputs only, directly or through
+ * nodes that would run float on it anyway and change no value's rank order
+ * (Softmax, LogSoftmax, the layout moves), and reaches at least one: then its
+ * producer may hand back float (fgq_quant_config.quantized_tail). */
+static int feeds_outputs_only(const qctx *c, int32_t t, int depth)
+{
+    static const char *const tail_ops[] = {"Softmax", "LogSoftmax", "Reshape",  "Flatten",
+                                           "Squeeze", "Unsqueeze",  "Identity", "Dropout"};
+    const fgq_graph *fg = c->fg;
+    if (depth > 16)
+        return 0;
+    int reached = fg->tensors[t].is_output;
+    for (int32_t j = 0; j < fg->n_nodes; j++) {
+        const fgq_ir_node *m = &fg->nodes[j];
+        int reads = 0;
+        for (int32_t q = 0; q < m->n_inputs; q++)
+            reads |= m->inputs[q] == t;
+        if (!reads)
+            continue;
+        int tail = 0;
+        for (size_t q = 0; q < sizeof tail_ops / sizeof tail_ops[0]; q++)
+            tail |= fgq_node_is(m, tail_ops[q]);
+        if (!tail || m->inputs[0] != t || m->n_outputs < 1 || m->outputs[0] < 0 ||
+            fg->tensors[m->outputs[0]].dtype != FGQ_DT_F32 || !feeds_outputs_only(c, m->outputs[0], depth + 1))
+            return 0;
+        for (int32_t q = 1; q < m->n_outputs; q++)
+            if (m->outputs[q] >= 0 && c->n_cons[m->outputs[q]] > 0)
+                return 0;
+        reached = 1;
+    }
+    return reached;
+}
+
 static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
                                         int64_t k, int transposed)
 {
@@ -723,12 +760,29 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     if ((st = get_quant(c, n->inputs[0], &xq)) != FGQ_OK)
         goto done;
     const fgq_affine_params ax = c->qpar[n->inputs[0]];
-    fgq_affine_params ay;
-    if ((st = act_params(c, y, &ay)) != FGQ_OK)
-        goto done;
     int32_t lo, hi;
     fgq_q_act_range(c->act_dt, &lo, &hi);
     int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
+    if (!c->cfg->quantized_tail && !c->cfg->io_quantized && feeds_outputs_only(c, y, 0)) {
+        /* the int32 accumulator straight to float: no rounding to the output's u8 grid */
+        int32_t x3[3];
+        const int64_t no_dims[1] = {0};
+        const uint8_t z_u8 = (uint8_t)ax.zero_point;
+        const int8_t z_s8 = (int8_t)ax.zero_point;
+        x3[0] = xq;
+        x3[1] = new_const(c, n->name, ".x_scale", 0, FGQ_DT_F32, 0, no_dims, &ax.scale, sizeof(float));
+        x3[2] = new_const(c, n->name, ".x_zero", 0, c->act_dt, 0, no_dims,
+                          c->act_dt == FGQ_DT_S8 ? (const void *)&z_s8 : (const void *)&z_u8, 1);
+        if (x3[1] < 0 || x3[2] < 0)
+            st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+        else if ((st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, dx, NULL, &qw)) == FGQ_OK &&
+                 (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) == FGQ_OK)
+            st = emit_float_output_layer(c, i, pol, act_node, y, x3, &qw, bias, wr, rows, k);
+        goto done;
+    }
+    fgq_affine_params ay;
+    if ((st = act_params(c, y, &ay)) != FGQ_OK)
+        goto done;
     /* each row's scale no finer than its bias and requantization can carry */
     s_min = malloc((size_t)rows * sizeof(float));
     if (s_min == NULL) {
@@ -851,53 +905,40 @@ static fgq_status get_dynquant(qctx *c, int32_t t, int32_t out[3])
     return FGQ_OK;
 }
 
-/* Weight node i under --acts dynamic: DYNQUANT of its input, then QCONV_DYN /
- * QGEMM_DYN with float bias and the fused activation in float; output f32. */
-static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
-                                            int64_t k, int transposed)
+/* Weight node i as QCONV_DYN / QGEMM_DYN: x3 = its u8/s8 input, that input's
+ * scale (f32 []) and zero point ([], the input's dtype), from a DYNQUANT or
+ * constants; the weights qw, the float bias (bias correction applied) and the
+ * fused activation in float; output y as f32. */
+static fgq_status emit_float_output_layer(qctx *c, int32_t i, const fgq_policy *pol, const fgq_ir_node *act_node,
+                                          int32_t y, const int32_t x3[3], const fgq_layer_qweights *qw,
+                                          const float *bias, const float *wr, int64_t rows, int64_t k)
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
     const int is_conv = fgq_node_is(n, "Conv");
-    int32_t y = n->outputs[0];
-    const fgq_ir_node *act_node = n;
-    float *bias = calloc((size_t)rows, sizeof(float));
-    float *wr = malloc((size_t)(rows * k) * sizeof(float));
-    fgq_layer_qweights qw;
-    memset(&qw, 0, sizeof qw);
-    fgq_status st = FGQ_OK;
     int32_t in[7], ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
-    if (bias == NULL || wr == NULL) {
-        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-        goto done;
-    }
-    if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK ||
-        (st = get_dynquant(c, n->inputs[0], in)) != FGQ_OK ||
-        (st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, 255, NULL, &qw)) != FGQ_OK ||
-        (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
-        goto done;
+    fgq_status st;
+    memcpy(in, x3, 3 * sizeof *in);
     int has_bias = 0;
     for (int64_t r = 0; r < rows; r++)
         has_bias |= bias[r] != 0.0f;
-    int64_t wd[2] = {rows, qw.kp}, vd[1] = {rows}, gd[3] = {rows, qw.n_groups, 2};
-    in[3] = new_const(c, n->name, ".w", 0, qw.dt, 2, wd, qw.codes, (size_t)(rows * qw.row_bytes));
-    in[4] = new_const(c, n->name, ".w_scale", 0, FGQ_DT_F32, 1, vd, qw.s_row, (size_t)rows * sizeof(float));
+    int64_t wd[2] = {rows, qw->kp}, vd[1] = {rows}, gd[3] = {rows, qw->n_groups, 2};
+    in[3] = new_const(c, n->name, ".w", 0, qw->dt, 2, wd, qw->codes, (size_t)(rows * qw->row_bytes));
+    in[4] = new_const(c, n->name, ".w_scale", 0, FGQ_DT_F32, 1, vd, qw->s_row, (size_t)rows * sizeof(float));
     in[5] = has_bias ? new_const(c, n->name, ".b", 0, FGQ_DT_F32, 1, vd, bias, (size_t)rows * sizeof(float)) : -1;
-    in[6] = qw.gs != NULL ? new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
-                                      (size_t)(rows * qw.n_groups * qw.n_alpha))
-                          : -1;
-    if (in[3] < 0 || in[4] < 0 || (has_bias && in[5] < 0) || (qw.gs != NULL && in[6] < 0)) {
-        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-        goto done;
-    }
-    if ((st = set_qparams(&c->qg->tensors[in[3]], (int32_t)rows, qw.s_row, NULL, 0,
-                          qw.gs != NULL ? (int32_t)qw.group : 0, c->err)) != FGQ_OK)
-        goto done;
+    in[6] = qw->gs != NULL ? new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw->n_alpha == 2 ? 3 : 2, gd, qw->gs,
+                                       (size_t)(rows * qw->n_groups * qw->n_alpha))
+                           : -1;
+    if (in[3] < 0 || in[4] < 0 || (has_bias && in[5] < 0) || (qw->gs != NULL && in[6] < 0))
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+    if ((st = set_qparams(&c->qg->tensors[in[3]], (int32_t)rows, qw->s_row, NULL, 0,
+                          qw->gs != NULL ? (int32_t)qw->group : 0, c->err)) != FGQ_OK)
+        return st;
     if (is_conv) {
         fgq_lowered_node low;
         if ((st = fgq_lower_node(fg, i, &low, c->err)) != FGQ_OK)
-            goto done;
+            return st;
         memcpy(ip, low.iparams, FGQ_QP_X_ZERO * sizeof(int32_t));
         ip[FGQ_P_COUNT_PAD] = 0;
     }
@@ -905,24 +946,49 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
     ip[act_slot] = (int32_t)fgq_node_attr_int(act_node, FGQ_ATTR_ACT, FGQ_ACT_NONE);
     fp[FGQ_PF_ACT0] = ip[act_slot] == FGQ_ACT_CLIP ? fgq_node_attr_float(act_node, FGQ_ATTR_ACT_MIN, -INFINITY) : 0.0f;
     fp[FGQ_PF_ACT1] = ip[act_slot] == FGQ_ACT_CLIP ? fgq_node_attr_float(act_node, FGQ_ATTR_ACT_MAX, INFINITY) : 0.0f;
-    if (qw.gs != NULL) {
-        ip[FGQ_QP_W_GROUP] = (int32_t)qw.group;
-        ip[FGQ_QP_W_NALPHA] = qw.n_alpha;
-        ip[FGQ_QP_W_MMAX] = qw.mmax;
+    if (qw->gs != NULL) {
+        ip[FGQ_QP_W_GROUP] = (int32_t)qw->group;
+        ip[FGQ_QP_W_NALPHA] = qw->n_alpha;
+        ip[FGQ_QP_W_MMAX] = qw->mmax;
     }
     const fgq_ir_tensor *yt = &fg->tensors[y];
     int32_t yf = new_tensor(c, yt->name, ".f32", y, FGQ_DT_F32, 1);
-    if (yf < 0) {
-        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
-        goto done;
-    }
+    if (yf < 0)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
     c->fver[y] = yf;
-    int32_t n_in = qw.gs != NULL ? 7 : has_bias ? 6 : 5;
+    int32_t n_in = qw->gs != NULL ? 7 : has_bias ? 6 : 5;
     if ((st = add_qnode(c, n->name, is_conv ? "QConvDyn" : "QGemmDyn", is_conv ? FGQ_OP_QCONV_DYN : FGQ_OP_QGEMM_DYN,
                         n_in, in, yf, ip, fp)) != FGQ_OK)
+        return st;
+    report_weight_layer(c, i, y, yf, pol, wr, qw->deq, rows * k, 8.0 * (double)qw->bytes / (double)(rows * k),
+                        qw->solver, qw->solve_ms, qw->out_sqnr_db, qw->heldout_sqnr_db);
+    return FGQ_OK;
+}
+
+/* Weight node i under --acts dynamic: DYNQUANT of its input, then QCONV_DYN /
+ * QGEMM_DYN with float bias and the fused activation in float; output f32. */
+static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy *pol, int32_t wt, int64_t rows,
+                                            int64_t k, int transposed)
+{
+    const fgq_ir_node *n = &c->fg->nodes[i];
+    int32_t y = n->outputs[0];
+    const fgq_ir_node *act_node = n;
+    float *bias = calloc((size_t)rows, sizeof(float));
+    float *wr = malloc((size_t)(rows * k) * sizeof(float));
+    fgq_layer_qweights qw;
+    memset(&qw, 0, sizeof qw);
+    fgq_status st = FGQ_OK;
+    int32_t x3[3];
+    if (bias == NULL || wr == NULL) {
+        st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
         goto done;
-    report_weight_layer(c, i, y, yf, pol, wr, qw.deq, rows * k, 8.0 * (double)qw.bytes / (double)(rows * k), qw.solver,
-                            qw.solve_ms, qw.out_sqnr_db, qw.heldout_sqnr_db);
+    }
+    if ((st = gather_layer(c, i, wt, rows, k, transposed, wr, bias, &act_node, &y)) != FGQ_OK ||
+        (st = get_dynquant(c, n->inputs[0], x3)) != FGQ_OK ||
+        (st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, 255, NULL, &qw)) != FGQ_OK ||
+        (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
+        goto done;
+    st = emit_float_output_layer(c, i, pol, act_node, y, x3, &qw, bias, wr, rows, k);
 done:
     fgq_layer_qweights_free(&qw);
     free(bias);

@@ -194,6 +194,12 @@ typedef struct {
                                           * fgq_quant_prepare_graph) */
     int io_quantized;                    /* 1: float inputs and outputs in the activation type, u8 / s8
                                           * activations only (quantized_io.h; fgq_quant_pipeline's last step) */
+    int quantized_tail;                  /* 0 (default): a weight layer whose output reaches only graph
+                                          * outputs (directly or through Softmax / layout moves) hands back
+                                          * float from its int32 accumulator, QCONV_DYN / QGEMM_DYN with
+                                          * the input's scale and zero point as constants, where its output
+                                          * would be rounded to the u8 grid and dequantized; 1: that layer
+                                          * writes codes like the others (io_quantized implies it) */
 } fgq_quant_config;
 
 /* 1 if cfg's bias correction applies to some layer (so the caller should run
