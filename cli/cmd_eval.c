@@ -81,7 +81,7 @@ static const char k_usage[] =
     "  --first-last P, --depthwise P, --keep-float NODE, --layer NODE=POLICY,\n"
     "  --bias-correction on|off,\n"
     "  --solver gptq|rtn, --damp D, --act-order on|off, --refine on|off|auto, --sequential on|off|auto,\n"
-    "  --equalize on|off\n"
+    "  --equalize on|off, --output-layer float|quantized\n"
     "                    as for `fgq quantize` (with --sensitivity only; --calib\n"
     "                    FILE or --calib NAME=FILE for the model's one float32\n"
     "                    input: eval evaluates one-input models)\n"
