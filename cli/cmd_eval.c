@@ -30,7 +30,7 @@ static const char k_usage[] =
     "                --calib C [--calib-samples A:B] --weights POLICY [--acts u8|s8|u4]\n"
     "                [--observer O] [--first-last P|same] [--depthwise P|same] [--keep-float NODE]...\n"
     "                [--layer NODE=POLICY]... [--bias-correction on|off] [--solver gptq|rtn]\n"
-    "                [--damp D] [--equalize on|off] [options above]\n"
+    "                [--damp D] [--equalize on|off] [--output-layer float|quantized] [options above]\n"
     "\n"
     "Runs MODEL on every sample of X and compares the arg-max of its first output\n"
     "with the labels Y: top-1 and top-5 accuracy and samples per second (--threads\n"

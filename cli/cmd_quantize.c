@@ -136,24 +136,29 @@ static const char k_usage[] =
     "                       ReLU6 pairs are left alone (the scale would change the model)\n"
     "  --io float|quantized the model's float inputs and outputs (default float): quantized\n"
     "                       drops the QUANTIZE after each input and the DEQUANTIZE before each\n"
-    "                       output, so they are the u8 / s8 codes with a scale and zero point\n"
+    "                       output (and keeps the output layer in codes: --output-layer\n"
+    "                       quantized), so they are the u8 / s8 codes with a scale and zero point\n"
     "                       (x = s * (q - z); `fgq inspect` shows them; TFLite's int8 input /\n"
     "                       output type): no float work at the edges on a microcontroller.\n"
     "                       `fgq run` and `fgq eval` quantize float data for such inputs as the\n"
-    "                       dropped QUANTIZE did (same outputs bit for bit; --raw feeds codes)\n"
+    "                       dropped QUANTIZE did (the outputs of the float-I/O model made with\n"
+    "                       --output-layer quantized, bit for bit; --raw feeds codes)\n"
     "                       and `fgq eval` dequantizes the outputs. An input a float node reads,\n"
     "                       or an output a float op makes, stays float (said on stderr).\n"
     "                       u8 or s8 activations\n"
     "  --output-layer float|quantized\n"
     "                       a weight layer whose output reaches only the graph's outputs\n"
-    "                       (directly or through Softmax, LogSoftmax or reshapes; a classifier's\n"
-    "                       logits): float (the default with --io float) hands back float from\n"
-    "                       its int32 accumulator, (float)acc * s_x * s_w + bias (QGEMM_DYN /\n"
-    "                       QCONV_DYN with the input's scale as a constant), instead of rounding\n"
-    "                       it to the u8 grid the DEQUANTIZE then reads: no clipped or tied\n"
-    "                       scores (EfficientNet-Lite2 s8, 800 ImageNet images: 6 top-1 ties\n"
-    "                       at a 0.065 step, 89.62 -> 89.75 %). quantized: that layer writes\n"
-    "                       codes like the others (what --io quantized implies)\n"
+    "                       (directly or through Softmax, LogSoftmax or layout moves; a\n"
+    "                       classifier's logits): float (the default with --io float) hands back\n"
+    "                       float from its int32 accumulator, (float)acc * s_x * s_w + bias\n"
+    "                       (QGEMM_DYN / QCONV_DYN with the input's scale as a constant), instead\n"
+    "                       of rounding it to the output's grid that the DEQUANTIZE then reads:\n"
+    "                       no clipped or tied scores (EfficientNet-Lite2 s8, 800 ImageNet\n"
+    "                       images: 6 top-1 ties at a 0.065 step, 89.62 -> 89.75 %). quantized:\n"
+    "                       that layer writes codes like the others (what --io quantized\n"
+    "                       implies). A layer at policy u8 (CONV_INT / MATMUL_INT) always writes\n"
+    "                       codes; under --acts dynamic every weight layer hands back float\n"
+    "                       (the flag is refused there)\n"
     "  --budget BITS        per-layer precision: each weight layer gets the candidate policy\n"
     "                       that loses the least, the mean bits per weight (codes, group\n"
     "                       multipliers and row scales of every quantized weight layer)\n"
@@ -497,10 +502,11 @@ int fgq_cmd_quantize(int argc, char **argv)
     } else {
         if (dynamic)
             printf("%s -> %s: weights %s, activations dynamic (per inference), %lld measuring samples\n\n", model,
-                   out_path, qf.weights, (long long)n);
+                   out_path, qf.weights ? qf.weights : "by --budget / --size", (long long)n);
         else
             printf("%s -> %s: weights %s, activations %s, observer %s, %lld calibration samples\n\n", model, out_path,
-                   qf.weights, qf.acts ? qf.acts : "u8", qf.observer ? qf.observer : "minmax", (long long)n);
+                   qf.weights ? qf.weights : "by --budget / --size", qf.acts ? qf.acts : "u8",
+                   qf.observer ? qf.observer : "minmax", (long long)n);
         int wl = 24; /* as wide as the longest layer name (PyTorch names run long) */
         for (int32_t L = 0; L < n_layers; L++)
             wl = fgq_cli_width(wl, layers[L].name, 0);

@@ -171,6 +171,9 @@ fgq_status fgq_quant_flags_config(const fgq_quant_flags *f, fgq_quant_config *cf
         if (!cfg->quantized_tail && cfg->io_quantized)
             return fgq_fail(err, FGQ_ERR_VALUE,
                             "--output-layer float hands back float; --io quantized hands back codes (give one)");
+        if (cfg->acts == FGQ_ACTS_DYNAMIC)
+            return fgq_fail(err, FGQ_ERR_VALUE,
+                            "--output-layer: under --acts dynamic every weight layer hands back float");
     }
     if (cfg->bias_correction == FGQ_BC_ON && f->calib == NULL)
         return fgq_fail(err, FGQ_ERR_VALUE, "--bias-correction on measures the layer inputs on --calib samples");

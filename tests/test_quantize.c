@@ -609,15 +609,116 @@ static int64_t node_op(const fgq_graph *qg, const char *name)
     return -1;
 }
 
-/* The output layer handing back float (fgq_quant_config.quantized_tail = 0, the default).
- * build()'s fc, quantized twice from the same statistics: with codes (quantized_tail = 1)
- * and with a float output. Oracles: the float one is QGEMM_DYN reading fc's quantized input
- * with that input's scale and zero point as constants and the same weight codes; its output
- * is f32, the graph's output, no DEQUANTIZE; where the codes model's output is not clipped
- * the two differ by at most half an output step (+ the int32 bias's rounding); for u8, s8 and u4
- * activations, s8 and ternary weights. A Softmax after fc (a classifier's probabilities)
- * keeps the float hand-back (fc float, the Softmax float); an fc whose output also feeds a
- * Relu, or --io quantized, keeps codes. */
+/* The node of qg producing tensor t, or NULL. */
+static const fgq_ir_node *producer(const fgq_graph *qg, int32_t t)
+{
+    for (int32_t i = 0; i < qg->n_nodes; i++)
+        for (int32_t o = 0; o < qg->nodes[i].n_outputs; o++)
+            if (qg->nodes[i].outputs[o] == t)
+                return &qg->nodes[i];
+    return NULL;
+}
+
+/* fg's one output layer `layer` quantized twice from the same statistics under cfg: with a
+ * float output (tail 0) and with codes (quantized_tail = 1), both run on n test samples of
+ * n_in floats to n_out outputs. Checks: the float one is QGEMM_DYN / QCONV_DYN (*op) reading the
+ * codes model's input of that layer with its scale and zero point as constants, the same weight
+ * codes; where the codes model's output is not clipped the two differ by at most half its
+ * output step plus 1.5 s_x·s_w of the row (its int32 bias's and its requantization's first
+ * roundings) plus float rounding. Returns the float-output graph (caller frees; NULL on failure). */
+static fgq_graph *tail_against_codes(const fgq_graph *fg, const float *calib, const float *test, int n_in,
+                                     int n_out, int channel_axis_last, const fgq_quant_config *base,
+                                     const char *layer, const char *what)
+{
+    fgq_error err;
+    fgq_error_clear(&err);
+    fgq_graph *qg[2] = {NULL, NULL};
+    for (int tail = 0; tail < 2; tail++) {
+        fgq_quant_config cfg = *base;
+        cfg.quantized_tail = tail;
+        fgq_layer_report *rep = NULL;
+        int32_t n_rep = 0;
+        fgq_status st;
+        qg[tail] = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
+        CHECK_MSG(st == FGQ_OK, "%s: %s", what, err.msg);
+        free(rep);
+    }
+    const fgq_ir_node *n0 = NULL, *n1 = NULL, *dq = NULL;
+    for (int32_t i = 0; qg[0] != NULL && qg[1] != NULL && i < qg[0]->n_nodes; i++)
+        if (strcmp(qg[0]->nodes[i].name, layer) == 0)
+            n0 = &qg[0]->nodes[i];
+    for (int32_t i = 0; qg[1] != NULL && i < qg[1]->n_nodes; i++)
+        if (strcmp(qg[1]->nodes[i].name, layer) == 0)
+            n1 = &qg[1]->nodes[i];
+    if (qg[1] != NULL && qg[1]->n_outputs == 1)
+        dq = producer(qg[1], qg[1]->outputs[0]);
+    CHECK_MSG(n0 != NULL && n1 != NULL && dq != NULL && n0->n_inputs >= 5 && dq->n_inputs == 1, "%s", what);
+    if (n0 == NULL || n1 == NULL || dq == NULL || n0->n_inputs < 5 || dq->n_inputs != 1) {
+        fgq_graph_free(qg[1]);
+        return qg[0];
+    }
+    const fgq_ir_tensor *x0 = &qg[0]->tensors[n0->inputs[0]], *sx = &qg[0]->tensors[n0->inputs[1]];
+    const fgq_ir_tensor *zx = &qg[0]->tensors[n0->inputs[2]], *w0 = &qg[0]->tensors[n0->inputs[3]];
+    const fgq_ir_tensor *x1 = &qg[1]->tensors[n1->inputs[0]], *w1 = &qg[1]->tensors[n1->inputs[1]];
+    const fgq_ir_tensor *yq = &qg[1]->tensors[dq->inputs[0]], *y0 = &qg[0]->tensors[qg[0]->outputs[0]];
+    CHECK_MSG(y0->dtype == FGQ_DT_F32 && producer(qg[0], qg[0]->outputs[0]) == n0, "%s: output not the layer's",
+              what);
+    CHECK_MSG(strcmp(x0->name, x1->name) == 0 && x1->q.n_scales == 1, "%s: input %s / %s", what, x0->name, x1->name);
+    CHECK_MSG(sx->kind == FGQ_TK_CONST && sx->rank == 0 && sx->dtype == FGQ_DT_F32 && x1->q.n_scales == 1 &&
+                  *(const float *)sx->data == x1->q.scales[0],
+              "%s: X_SCALE", what);
+    CHECK_MSG(zx->kind == FGQ_TK_CONST && zx->rank == 0 && zx->dtype == x1->dtype &&
+                  (zx->dtype == FGQ_DT_S8 ? *(const int8_t *)zx->data : *(const uint8_t *)zx->data) ==
+                      x1->q.zero_points[0],
+              "%s: X_ZERO", what);
+    int64_t kp = 0;
+    const int64_t rows = w1->dims[0];
+    CHECK_MSG(w0->dtype == w1->dtype && w0->dims[0] == rows && w0->dims[1] == w1->dims[1] && w1->q.n_scales == rows &&
+                  memcmp(w0->data, w1->data, (size_t)(fgq_qw_row_bytes(w0->dtype, w0->dims[1], &kp) * rows)) == 0,
+              "%s: weight codes differ", what);
+    fgq_graph_runner r0, r1;
+    fgq_error_clear(&err);
+    CHECK(fgq_graph_runner_init(&r0, qg[0], &err) == FGQ_OK && fgq_graph_runner_init(&r1, qg[1], &err) == FGQ_OK);
+    const double s_y = yq->q.scales[0], s_in = x1->q.scales[0];
+    int32_t qlo, qhi;
+    fgq_q_act_range(yq->dtype, &qlo, &qhi);
+    if (base->acts == FGQ_ACTS_U4)
+        qhi = 15;
+    const double lo = s_y * (qlo - yq->q.zero_points[0]), hi = s_y * (qhi - yq->q.zero_points[0]);
+    float *o0 = malloc((size_t)n_out * sizeof(float)), *o1 = malloc((size_t)n_out * sizeof(float));
+    double worst = 0.0;
+    int n_free = 0;
+    for (int sI = 0; o0 != NULL && o1 != NULL && sI < NSAMP; sI++) {
+        const float *x = test + (size_t)sI * (size_t)n_in;
+        CHECK(fgq_graph_runner_run(&r0, &x, &o0, NULL, NULL, &err) == FGQ_OK &&
+              fgq_graph_runner_run(&r1, &x, &o1, NULL, NULL, &err) == FGQ_OK);
+        for (int j = 0; j < n_out; j++) {
+            if (o1[j] <= lo + 1e-6 * s_y || o1[j] >= hi - 1e-6 * s_y)
+                continue; /* clipped to the calibrated range */
+            const int64_t row = channel_axis_last ? j % rows : (j / (n_out / rows)) % rows;
+            const double acc_step = s_in * w1->q.scales[row];
+            const double d = fabs((double)o0[j] - (double)o1[j]) - 1.5 * acc_step - 1e-5 * fabs(o1[j]);
+            worst = d / s_y > worst ? d / s_y : worst;
+            n_free++;
+        }
+    }
+    CHECK_MSG(worst <= 0.5, "%s: float and codes outputs %.4f steps apart", what, worst);
+    CHECK_MSG(n_free > NSAMP * n_out / 4, "%s: %d unclipped outputs", what, n_free); /* a Relu clips half */
+    free(o0);
+    free(o1);
+    fgq_graph_runner_free(&r0);
+    fgq_graph_runner_free(&r1);
+    fgq_graph_free(qg[1]);
+    return qg[0];
+}
+
+/* The output layer handing back float (fgq_quant_config.quantized_tail = 0, the default), each
+ * case against the codes model (tail_against_codes): build()'s fc under u8, s8 and u4
+ * activations, s8 and ternary weights; a Conv output layer (3x3, padding) with a fused Relu and
+ * a Gemm with a fused Clip, the activation carried in float (no output below 0 / outside the
+ * clip, the bounds in fparams). Which layer hands back float: fc before a Softmax (the Softmax
+ * then runs float on it); an fc whose output is also read by a Relu, or by another Gemm, or under
+ * --io quantized, keeps codes (there the other Gemm, the output's only maker, hands back float). */
 static void test_float_output_layer(void)
 {
     const fgq_act_kind acts[3] = {FGQ_ACTS_U8, FGQ_ACTS_S8, FGQ_ACTS_U4};
@@ -628,109 +729,123 @@ static void test_float_output_layer(void)
     fgq_error_clear(&err);
     for (int a = 0; a < 3; a++)
         for (int p = 0; p < 2; p++) {
-            fgq_graph *qg[2] = {NULL, NULL};
-            for (int tail = 0; tail < 2; tail++) {
-                fgq_quant_config cfg;
-                memset(&cfg, 0, sizeof cfg);
-                CHECK(fgq_policy_parse(pols[p], &cfg.weights, &err) == FGQ_OK);
-                cfg.acts = acts[a];
-                cfg.quantized_tail = tail;
-                fgq_layer_report *rep = NULL;
-                int32_t n_rep = 0;
-                fgq_status st;
-                qg[tail] = quantize(fg, calib, &cfg, &rep, &n_rep, &st, &err);
-                CHECK_MSG(st == FGQ_OK, "%s", err.msg);
-                for (int32_t i = 0; i < n_rep; i++)
-                    if (strcmp(rep[i].name, "fc") == 0)
-                        CHECK_MSG(rep[i].quantized && rep[i].has_weights &&
-                                      strncmp(rep[i].policy, pols[p], strlen(pols[p])) == 0,
-                                  "fc: quantized %d, weights %d, policy %s", rep[i].quantized, rep[i].has_weights,
-                                  rep[i].policy);
-                free(rep);
-            }
-            if (qg[0] == NULL || qg[1] == NULL) {
-                fgq_graph_free(qg[0]);
-                fgq_graph_free(qg[1]);
-                continue;
-            }
-            CHECK(node_op(qg[0], "fc") == FGQ_OP_QGEMM_DYN && node_op(qg[1], "fc") == FGQ_OP_QGEMM);
-            const fgq_ir_tensor *y = find(qg[0], "y"), *sx = find(qg[0], "fc.x_scale"), *zx = find(qg[0], "fc.x_zero");
-            const fgq_ir_tensor *w0 = find(qg[0], "fc.w"), *w1 = find(qg[1], "fc.w"), *yq = find(qg[1], "y.q");
-            const fgq_ir_tensor *fq = find(qg[1], "f"), *b1 = find(qg[1], "fc.b");
-            CHECK(y != NULL && y->dtype == FGQ_DT_F32 && y->is_output && find(qg[0], "y.q") == NULL);
-            CHECK(sx != NULL && zx != NULL && fq != NULL && yq != NULL && w0 != NULL && w1 != NULL && b1 != NULL);
-            if (y == NULL || sx == NULL || zx == NULL || fq == NULL || yq == NULL || w0 == NULL || w1 == NULL ||
-                b1 == NULL) {
-                fgq_graph_free(qg[0]);
-                fgq_graph_free(qg[1]);
-                continue;
-            }
-            CHECK(sx->kind == FGQ_TK_CONST && sx->rank == 0 && sx->dtype == FGQ_DT_F32 &&
-                  *(const float *)sx->data == fq->q.scales[0]);
-            CHECK(zx->kind == FGQ_TK_CONST && zx->rank == 0 && zx->dtype == fq->dtype &&
-                  (zx->dtype == FGQ_DT_S8 ? *(const int8_t *)zx->data : *(const uint8_t *)zx->data) ==
-                      fq->q.zero_points[0]);
-            int64_t kp = 0;
-            CHECK(w0->dtype == w1->dtype && w0->dims[1] == w1->dims[1] &&
-                  memcmp(w0->data, w1->data, (size_t)fgq_qw_row_bytes(w0->dtype, w0->dims[1], &kp) * NCLS) == 0);
-            /* the two outputs on the test samples */
-            fgq_graph_runner r0, r1;
-            CHECK(fgq_graph_runner_init(&r0, qg[0], &err) == FGQ_OK && fgq_graph_runner_init(&r1, qg[1], &err) == FGQ_OK);
-            const double s_y = yq->q.scales[0], s_in = fq->q.scales[0];
-            int32_t qlo, qhi;
-            fgq_q_act_range(yq->dtype, &qlo, &qhi);
-            if (acts[a] == FGQ_ACTS_U4)
-                qhi = 15;
-            const double lo = s_y * (qlo - yq->q.zero_points[0]), hi = s_y * (qhi - yq->q.zero_points[0]);
-            double worst = 0.0;
-            int n_free = 0;
-            for (int sI = 0; sI < NSAMP; sI++) {
-                float y0[NCLS], y1[NCLS], *o0 = y0, *o1 = y1;
-                const float *x = test + sI * C_IN * H * W;
-                CHECK(fgq_graph_runner_run(&r0, &x, &o0, NULL, NULL, &err) == FGQ_OK &&
-                      fgq_graph_runner_run(&r1, &x, &o1, NULL, NULL, &err) == FGQ_OK);
-                for (int j = 0; j < NCLS; j++) {
-                    if (y1[j] <= lo + 1e-6 * s_y || y1[j] >= hi - 1e-6 * s_y)
-                        continue; /* clipped to the calibrated range */
-                    const double sr = w1->q.scales[j];
-                    const double d = fabs((double)y0[j] - (double)y1[j]) - 0.5 * s_in * sr - 1e-5 * fabs(y1[j]);
-                    worst = d / s_y > worst ? d / s_y : worst;
-                    n_free++;
-                }
-            }
-            CHECK_MSG(worst <= 0.5 + 1e-3, "acts %d %s: float and codes outputs %.4f steps apart", (int)acts[a],
-                      pols[p], worst);
-            CHECK_MSG(n_free > NSAMP * NCLS / 2, "acts %d %s: %d unclipped outputs", (int)acts[a], pols[p], n_free);
-            fgq_graph_runner_free(&r0);
-            fgq_graph_runner_free(&r1);
-            fgq_graph_free(qg[0]);
-            fgq_graph_free(qg[1]);
+            fgq_quant_config cfg;
+            memset(&cfg, 0, sizeof cfg);
+            CHECK(fgq_policy_parse(pols[p], &cfg.weights, &err) == FGQ_OK);
+            cfg.acts = acts[a];
+            char what[64];
+            snprintf(what, sizeof what, "fc, acts %d, %s", (int)acts[a], pols[p]);
+            fgq_graph *qg = tail_against_codes(fg, calib, test, C_IN * H * W, NCLS, 1, &cfg, "fc", what);
+            CHECK_MSG(qg != NULL && node_op(qg, "fc") == FGQ_OP_QGEMM_DYN && find(qg, "y.q") == NULL, "%s", what);
+            fgq_graph_free(qg);
         }
     free(calib);
     free(test);
     fgq_graph_free(fg);
 
-    /* x [1, 8] -> fc (Gemm) -> y -> tail: Softmax -> p (graph output), or Relu -> r beside y */
-    for (int variant = 0; variant < 3; variant++) {
+    /* x [1, 2, 5, 5] -> conv (3x3, pad 1, fused Relu) -> y [1, 3, 5, 5]; and x [1, 8] -> fc (fused Clip) */
+    for (int c = 0; c < 2; c++) {
         fgq_graph *g = fgq_graph_new();
         g->opset = 13;
-        int64_t dx[2] = {1, GK2}, dw[2] = {GR2, GK2}, dy[2] = {1, GR2};
-        float w[GR2 * GK2], data[NSAMP * GK2];
+        const int n_in = c == 0 ? 2 * 25 : GK2, n_out = c == 0 ? 3 * 25 : GR2;
+        int64_t dxc[4] = {1, 2, 5, 5}, dwc[4] = {3, 2, 3, 3}, dyc[4] = {1, 3, 5, 5};
+        int64_t dxg[2] = {1, GK2}, dwg[2] = {GR2, GK2}, dyg[2] = {1, GR2};
+        float w[GR2 * GK2 > 54 ? GR2 * GK2 : 54], *cal = malloc((size_t)NSAMP * (size_t)n_in * sizeof(float)),
+                                                  *tst = malloc((size_t)NSAMP * (size_t)n_in * sizeof(float));
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
+            w[i] = frand(-1.0f, 1.0f);
+        for (int i = 0; cal != NULL && tst != NULL && i < NSAMP * n_in; i++) {
+            cal[i] = frand(-1.0f, 1.0f);
+            tst[i] = frand(-1.0f, 1.0f);
+        }
+        int32_t x = tensor(g, "x", FGQ_TK_INPUT, c == 0 ? 4 : 2, c == 0 ? dxc : dxg);
+        int32_t W_ = const_f32(g, "w", c == 0 ? 4 : 2, c == 0 ? dwc : dwg, w);
+        int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, c == 0 ? 4 : 2, c == 0 ? dyc : dyg), in[2] = {x, W_};
+        int32_t nd = node(g, "layer", c == 0 ? "Conv" : "Gemm", 2, in, y);
+        if (c == 0) {
+            int64_t pads[4] = {1, 1, 1, 1};
+            attr_ints(g, nd, "pads", 4, pads);
+            add_attr(g, nd, FGQ_ATTR_ACT, FGQ_ATTR_INT)->i = FGQ_ACT_RELU;
+        } else {
+            add_attr(g, nd, "transB", FGQ_ATTR_INT)->i = 1;
+            add_attr(g, nd, FGQ_ATTR_ACT, FGQ_ATTR_INT)->i = FGQ_ACT_CLIP;
+            add_attr(g, nd, FGQ_ATTR_ACT_MIN, FGQ_ATTR_FLOAT)->f = -0.25f;
+            add_attr(g, nd, FGQ_ATTR_ACT_MAX, FGQ_ATTR_FLOAT)->f = 0.5f;
+        }
+        set_io(g, 1, &x, 1, &y);
+        fgq_quant_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
+        fgq_graph *qg = cal != NULL && tst != NULL ? tail_against_codes(g, cal, tst, n_in, n_out, c == 1, &cfg, "layer",
+                                                                         c == 0 ? "conv + relu" : "gemm + clip")
+                                                   : NULL;
+        CHECK(qg != NULL);
+        for (int32_t i = 0; qg != NULL && i < qg->n_nodes; i++) {
+            if (strcmp(qg->nodes[i].name, "layer") != 0)
+                continue;
+            const fgq_ir_attr *op = fgq_node_attr(&qg->nodes[i], "fgq_op");
+            const fgq_ir_attr *ip = fgq_node_attr(&qg->nodes[i], "fgq_iparams");
+            const fgq_ir_attr *fp = fgq_node_attr(&qg->nodes[i], "fgq_fparams");
+            CHECK(op != NULL && ip != NULL && op->i == (c == 0 ? FGQ_OP_QCONV_DYN : FGQ_OP_QGEMM_DYN));
+            if (ip != NULL && c == 0)
+                CHECK(ip->ints[FGQ_P_ACT] == FGQ_ACT_RELU);
+            if (ip != NULL && c == 1)
+                CHECK(ip->ints[FGQ_P_GEMM_ACT] == FGQ_ACT_CLIP && fp != NULL && fp->floats != NULL &&
+                      fp->floats[FGQ_PF_ACT0] == -0.25f && fp->floats[FGQ_PF_ACT1] == 0.5f);
+        }
+        if (qg != NULL) { /* the activation in float: nothing outside it, and it bites */
+            fgq_graph_runner r;
+            float *o = malloc((size_t)n_out * sizeof(float));
+            int at_bound = 0, outside = 0;
+            CHECK(o != NULL && fgq_graph_runner_init(&r, qg, &err) == FGQ_OK);
+            for (int sI = 0; o != NULL && sI < NSAMP; sI++) {
+                const float *xs = tst + (size_t)sI * (size_t)n_in;
+                CHECK(fgq_graph_runner_run(&r, &xs, &o, NULL, NULL, &err) == FGQ_OK);
+                for (int j = 0; j < n_out; j++) {
+                    outside += c == 0 ? o[j] < 0.0f : (o[j] < -0.25f || o[j] > 0.5f);
+                    at_bound += c == 0 ? o[j] == 0.0f : (o[j] == -0.25f || o[j] == 0.5f);
+                }
+            }
+            CHECK_MSG(outside == 0 && at_bound > 0, "case %d: %d outside, %d at the bound", c, outside, at_bound);
+            if (o != NULL)
+                fgq_graph_runner_free(&r);
+            free(o);
+        }
+        fgq_graph_free(qg);
+        fgq_graph_free(g);
+        free(cal);
+        free(tst);
+    }
+
+    /* x [1, 8] -> fc (Gemm) -> y -> Softmax -> t (output) | Relu -> t beside y (outputs) | Gemm fc2 -> t
+     * beside y (outputs) | Softmax under --io quantized */
+    for (int variant = 0; variant < 4; variant++) {
+        fgq_graph *g = fgq_graph_new();
+        g->opset = 13;
+        int64_t dx[2] = {1, GK2}, dw[2] = {GR2, GK2}, dy[2] = {1, GR2}, dw2[2] = {GR2, GR2};
+        float w[GR2 * GK2], w2[GR2 * GR2], data[NSAMP * GK2];
         for (int i = 0; i < GR2 * GK2; i++)
             w[i] = frand(-1.0f, 1.0f);
+        for (int i = 0; i < GR2 * GR2; i++)
+            w2[i] = frand(-1.0f, 1.0f);
         for (int i = 0; i < NSAMP * GK2; i++)
             data[i] = frand(-1.0f, 1.0f);
         int32_t x = tensor(g, "x", FGQ_TK_INPUT, 2, dx), W_ = const_f32(g, "w", 2, dw, w);
         int32_t y = tensor(g, "y", FGQ_TK_INTERMEDIATE, 2, dy), t = tensor(g, "t", FGQ_TK_INTERMEDIATE, 2, dy);
         int32_t in[2] = {x, W_};
         add_attr(g, node(g, "fc", "Gemm", 2, in, y), "transB", FGQ_ATTR_INT)->i = 1;
-        node(g, "tail", variant == 1 ? "Relu" : "Softmax", 1, &y, t);
+        if (variant == 2) {
+            int32_t in2[2] = {y, const_f32(g, "w2", 2, dw2, w2)};
+            add_attr(g, node(g, "tail", "Gemm", 2, in2, t), "transB", FGQ_ATTR_INT)->i = 1;
+        } else {
+            node(g, "tail", variant == 1 ? "Relu" : "Softmax", 1, &y, t);
+        }
         int32_t outs[2] = {t, y};
-        set_io(g, 1, &x, variant == 1 ? 2 : 1, outs);
+        set_io(g, 1, &x, variant == 1 || variant == 2 ? 2 : 1, outs);
         fgq_quant_config cfg;
         memset(&cfg, 0, sizeof cfg);
         CHECK(fgq_policy_parse("s8", &cfg.weights, &err) == FGQ_OK);
-        cfg.io_quantized = variant == 2;
+        cfg.io_quantized = variant == 3;
         fgq_layer_report *rep = NULL;
         int32_t n_rep = 0;
         fgq_status st;
@@ -743,6 +858,8 @@ static void test_float_output_layer(void)
                 const fgq_ir_tensor *yt = find(qg, "y");
                 CHECK(yt != NULL && yt->dtype == FGQ_DT_F32 && find(qg, "y.q") == NULL && node_op(qg, "tail") == -1);
             }
+            if (variant == 2) /* fc2 makes output t alone */
+                CHECK(node_op(qg, "tail") == FGQ_OP_QGEMM_DYN);
         }
         free(rep);
         fgq_graph_free(qg);

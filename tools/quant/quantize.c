@@ -708,8 +708,8 @@ static fgq_status emit_float_output_layer(qctx *c, int32_t i, const fgq_policy *
  * producer may hand back float (fgq_quant_config.quantized_tail). */
 static int feeds_outputs_only(const qctx *c, int32_t t, int depth)
 {
-    static const char *const tail_ops[] = {"Softmax", "LogSoftmax", "Reshape",  "Flatten",
-                                           "Squeeze", "Unsqueeze",  "Identity", "Dropout"};
+    static const char *const tail_ops[] = {"Softmax",   "LogSoftmax", "Reshape",  "Flatten", "Squeeze",
+                                           "Unsqueeze", "Transpose",  "Identity", "Dropout"};
     const fgq_graph *fg = c->fg;
     if (depth > 16)
         return 0;

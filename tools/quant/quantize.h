@@ -199,7 +199,10 @@ typedef struct {
                                           * float from its int32 accumulator, QCONV_DYN / QGEMM_DYN with
                                           * the input's scale and zero point as constants, where its output
                                           * would be rounded to the u8 grid and dequantized; 1: that layer
-                                          * writes codes like the others (io_quantized implies it) */
+                                          * writes codes like the others (io_quantized implies it; a
+                                          * caller that runs fgq_quant_io_rewrite afterwards must set
+                                          * io_quantized, as fgq_quant_pipeline does). Policy u8 layers
+                                          * (CONV_INT / MATMUL_INT) always write codes */
 } fgq_quant_config;
 
 /* 1 if cfg's bias correction applies to some layer (so the caller should run
