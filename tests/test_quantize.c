@@ -677,8 +677,12 @@ static fgq_graph *tail_against_codes(const fgq_graph *fg, const float *calib, co
                   memcmp(w0->data, w1->data, (size_t)(fgq_qw_row_bytes(w0->dtype, w0->dims[1], &kp) * rows)) == 0,
               "%s: weight codes differ", what);
     fgq_graph_runner r0, r1;
+    memset(&r0, 0, sizeof r0); /* freeing a zeroed runner is a no-op */
+    memset(&r1, 0, sizeof r1);
     fgq_error_clear(&err);
-    CHECK(fgq_graph_runner_init(&r0, qg[0], &err) == FGQ_OK && fgq_graph_runner_init(&r1, qg[1], &err) == FGQ_OK);
+    const int r_ok =
+        fgq_graph_runner_init(&r0, qg[0], &err) == FGQ_OK && fgq_graph_runner_init(&r1, qg[1], &err) == FGQ_OK;
+    CHECK_MSG(r_ok, "%s: %s", what, err.msg);
     const double s_y = yq->q.scales[0], s_in = x1->q.scales[0];
     int32_t qlo, qhi;
     fgq_q_act_range(yq->dtype, &qlo, &qhi);
@@ -688,7 +692,7 @@ static fgq_graph *tail_against_codes(const fgq_graph *fg, const float *calib, co
     float *o0 = malloc((size_t)n_out * sizeof(float)), *o1 = malloc((size_t)n_out * sizeof(float));
     double worst = 0.0;
     int n_free = 0;
-    for (int sI = 0; o0 != NULL && o1 != NULL && sI < NSAMP; sI++) {
+    for (int sI = 0; r_ok && o0 != NULL && o1 != NULL && sI < NSAMP; sI++) {
         const float *x = test + (size_t)sI * (size_t)n_in;
         CHECK(fgq_graph_runner_run(&r0, &x, &o0, NULL, NULL, &err) == FGQ_OK &&
               fgq_graph_runner_run(&r1, &x, &o1, NULL, NULL, &err) == FGQ_OK);
@@ -797,8 +801,9 @@ static void test_float_output_layer(void)
             fgq_graph_runner r;
             float *o = malloc((size_t)n_out * sizeof(float));
             int at_bound = 0, outside = 0;
-            CHECK(o != NULL && fgq_graph_runner_init(&r, qg, &err) == FGQ_OK);
-            for (int sI = 0; o != NULL && sI < NSAMP; sI++) {
+            const int r_ok = o != NULL && fgq_graph_runner_init(&r, qg, &err) == FGQ_OK;
+            CHECK_MSG(r_ok, "%s", err.msg);
+            for (int sI = 0; r_ok && sI < NSAMP; sI++) {
                 const float *xs = tst + (size_t)sI * (size_t)n_in;
                 CHECK(fgq_graph_runner_run(&r, &xs, &o, NULL, NULL, &err) == FGQ_OK);
                 for (int j = 0; j < n_out; j++) {
@@ -807,7 +812,7 @@ static void test_float_output_layer(void)
                 }
             }
             CHECK_MSG(outside == 0 && at_bound > 0, "case %d: %d outside, %d at the bound", c, outside, at_bound);
-            if (o != NULL)
+            if (r_ok)
                 fgq_graph_runner_free(&r);
             free(o);
         }
@@ -871,8 +876,9 @@ static void test_float_output_layer(void)
  * Oracle: b'[r] = b[r] − Σ_k (W_q[r,k] − W[r,k])·μ_k computed here, W_q
  * decoded from the stored codes, multipliers and row scales as the kernels read
  * them (code · min(m, M) · s_r), μ a mean vector set by hand; the stored int32
- * bias must be round(b' / (s_x·s_r)), the float bias of a float output layer b' itself. Also: fgq_input_means_run's mean of x is
- * the plain average of the samples; off leaves round(b / (s_x·s_r)). */
+ * bias must be round(b' / (s_x·s_r)), the float bias of a float output layer b' itself. Also:
+ * fgq_input_means_run's mean of x is the plain average of the samples; off leaves
+ * round(b / (s_x·s_r)). */
 enum { GK = 8, GR = 3, GN = 50 };
 static void test_bias_correction_gemm(void)
 {

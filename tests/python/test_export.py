@@ -214,13 +214,18 @@ def test_quantized_mnist8_export_agrees_with_fgq(tmp_path, quantized, images, po
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops and m.opset_import[0].version == 21
     x = images[EVAL[0]:EVAL[1]]
     want = fgq_run_stacked(tmp_path, quantized[policy], x, "q").reshape(len(x), 10)
-    s_y = output_step(m)
+    agrees_with_ort(out, x, want, output_step(m), policy)
+
+
+def agrees_with_ort(out, x, want, s_y, what):
+    """ORT on the exported model, optimized (every image) and not (500): top-1 agreement with `fgq run`'s
+    outputs `want` >= 99.5 %, worst difference <= 2 steps s_y."""
     for optimize, n in ((True, len(x)), (False, min(500, len(x)))):
         got = ort_per_image(ort_session(out, optimize), x[:n]).reshape(n, 10)
         agree = float(np.mean(got.argmax(1) == want[:n].argmax(1)))
         worst = float(np.abs(got - want[:n]).max()) / s_y
-        assert agree >= 0.995, f"{policy} optimize={optimize}: top-1 agreement {agree:.4f}"
-        assert worst <= 2.0 + 1e-6, f"{policy} optimize={optimize}: worst difference {worst:.3f} output steps"
+        assert agree >= 0.995, f"{what} optimize={optimize}: top-1 agreement {agree:.4f}"
+        assert worst <= 2.0 + 1e-6, f"{what} optimize={optimize}: worst difference {worst:.3f} output steps"
 
 
 def test_float_output_layer_export(tmp_path, quantized, images):
@@ -235,15 +240,9 @@ def test_float_output_layer_export(tmp_path, quantized, images):
     last = next(n for n in m.graph.node if m.graph.output[0].name in n.output)
     assert last.op_type != "DequantizeLinear", last
     _, mq = export_checked(tmp_path, quantized["s8"], "codes.onnx")
-    s_y = output_step(mq)
     x = images[EVAL[0]:EVAL[1]]
     want = fgq_run_stacked(tmp_path, fgq_file, x, "tail").reshape(len(x), 10)
-    for optimize, n in ((True, len(x)), (False, min(500, len(x)))):
-        got = ort_per_image(ort_session(out, optimize), x[:n]).reshape(n, 10)
-        agree = float(np.mean(got.argmax(1) == want[:n].argmax(1)))
-        worst = float(np.abs(got - want[:n]).max()) / s_y
-        assert agree >= 0.995, f"optimize={optimize}: top-1 agreement {agree:.4f}"
-        assert worst <= 2.0 + 1e-6, f"optimize={optimize}: worst difference {worst:.3f} output steps"
+    agrees_with_ort(out, x, want, output_step(mq), "float output layer")
 
 
 # Dynamic activations (`--acts dynamic`, docs/quantized-ops.md §8): DYNQUANT is ONNX's own
