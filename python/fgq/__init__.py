@@ -503,7 +503,9 @@ def quantize(model: Union[PathLike, bytes], calib: Any = None, *, weights: Optio
     **options: any other ``fgq quantize`` flag, underscores for dashes:
       observer="mse", first_last="same", depthwise="s8", bias_correction=False,
       solver="rtn", damp=0.01, act_order=True, sequential="auto",
-      equalize=True, candidates=["s8", "s4:g32"].
+      equalize=True, candidates=["s8", "s4:g32"], io="quantized",
+      output_layer="quantized" (the output layer writes codes instead of
+      handing back float from its accumulator).
     progress: a callable(stage, done, total), False for none; default: a tqdm
       bar when tqdm is installed.
     Raises FgqError with the C library's message on a bad option or model.
