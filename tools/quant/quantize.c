@@ -698,9 +698,9 @@ done:
     return st;
 }
 
-static fgq_status emit_float_output_layer(qctx *c, int32_t i, const fgq_policy *pol, const fgq_ir_node *act_node,
-                                          int32_t y, const int32_t x3[3], const fgq_layer_qweights *qw,
-                                          const float *bias, const float *wr, int64_t rows, int64_t k);
+static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, const fgq_ir_node *act_node, int32_t y,
+                                  const int32_t x3[3], const fgq_layer_qweights *qw, const float *bias, const float *wr,
+                                  int64_t rows, int64_t k);
 
 /* 1 if float tensor t reaches the graph's outputs only, directly or through
  * nodes that would run float on it anyway and change no value's rank order
@@ -760,11 +760,9 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     if ((st = get_quant(c, n->inputs[0], &xq)) != FGQ_OK)
         goto done;
     const fgq_affine_params ax = c->qpar[n->inputs[0]];
-    int32_t lo, hi;
-    fgq_q_act_range(c->act_dt, &lo, &hi);
-    int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
     if (!c->cfg->quantized_tail && !c->cfg->io_quantized && feeds_outputs_only(c, y, 0)) {
-        /* the int32 accumulator straight to float: no rounding to the output's u8 grid */
+        /* the int32 accumulator straight to float: no rounding to the output's grid. The multipliers
+         * are bounded with |q_x - z_x| <= 255, as QCONV_DYN / QGEMM_DYN check (quantized-ops.md §8) */
         int32_t x3[3];
         const int64_t no_dims[1] = {0};
         const uint8_t z_u8 = (uint8_t)ax.zero_point;
@@ -775,14 +773,17 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
                           c->act_dt == FGQ_DT_S8 ? (const void *)&z_s8 : (const void *)&z_u8, 1);
         if (x3[1] < 0 || x3[2] < 0)
             st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-        else if ((st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, dx, NULL, &qw)) == FGQ_OK &&
+        else if ((st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, 255, NULL, &qw)) == FGQ_OK &&
                  (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) == FGQ_OK)
-            st = emit_float_output_layer(c, i, pol, act_node, y, x3, &qw, bias, wr, rows, k);
+            st = emit_qdyn_layer(c, i, pol, act_node, y, x3, &qw, bias, wr, rows, k);
         goto done;
     }
     fgq_affine_params ay;
     if ((st = act_params(c, y, &ay)) != FGQ_OK)
         goto done;
+    int32_t lo, hi;
+    fgq_q_act_range(c->act_dt, &lo, &hi);
+    int32_t dx = ax.zero_point - lo > hi - ax.zero_point ? ax.zero_point - lo : hi - ax.zero_point;
     /* each row's scale no finer than its bias and requantization can carry */
     s_min = malloc((size_t)rows * sizeof(float));
     if (s_min == NULL) {
@@ -909,9 +910,9 @@ static fgq_status get_dynquant(qctx *c, int32_t t, int32_t out[3])
  * scale (f32 []) and zero point ([], the input's dtype), from a DYNQUANT or
  * constants; the weights qw, the float bias (bias correction applied) and the
  * fused activation in float; output y as f32. */
-static fgq_status emit_float_output_layer(qctx *c, int32_t i, const fgq_policy *pol, const fgq_ir_node *act_node,
-                                          int32_t y, const int32_t x3[3], const fgq_layer_qweights *qw,
-                                          const float *bias, const float *wr, int64_t rows, int64_t k)
+static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, const fgq_ir_node *act_node, int32_t y,
+                                  const int32_t x3[3], const fgq_layer_qweights *qw, const float *bias, const float *wr,
+                                  int64_t rows, int64_t k)
 {
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
@@ -988,7 +989,7 @@ static fgq_status quantize_weight_layer_dyn(qctx *c, int32_t i, const fgq_policy
         (st = fgq_quantize_layer_weights(&c->lc, i, pol, wr, rows, k, 255, NULL, &qw)) != FGQ_OK ||
         (st = fgq_bias_correct(&c->lc, i, pol, rows, k, wr, qw.deq, bias)) != FGQ_OK)
         goto done;
-    st = emit_float_output_layer(c, i, pol, act_node, y, x3, &qw, bias, wr, rows, k);
+    st = emit_qdyn_layer(c, i, pol, act_node, y, x3, &qw, bias, wr, rows, k);
 done:
     fgq_layer_qweights_free(&qw);
     free(bias);
