@@ -232,7 +232,8 @@ def main():
     ap.add_argument("--no-nomsg", action="store_true",
                     help="skip the FGQ_NO_MESSAGES builds (no 'no messages' flash column)")
     ap.add_argument("--io", choices=("float", "quantized"), default="float",
-                    help="the models' inputs and outputs: float (QUANTIZE / DEQUANTIZE inside the model) or "
+                    help="the models' inputs and outputs: float (a QUANTIZE inside the model, its output layer "
+                         "handing back float) or "
                          "quantized (fgq quantize --io quantized: u8 codes in and out, as CMSIS-NN's int8 sequence)")
     ap.add_argument("--quick", action="store_true",
                     help="the test suite's run: --no-nomsg, and weights rounded (--solver rtn) instead of solved: "

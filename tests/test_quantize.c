@@ -598,7 +598,7 @@ static void test_device_image(void)
     device_image_case(1);
 }
 
-/* The op and the iparams attribute of the node named `name` in qg (op -1 when absent). */
+/* The op of the node named `name` in qg (-1 when absent or not lowered). */
 static int64_t node_op(const fgq_graph *qg, const char *name)
 {
     for (int32_t i = 0; i < qg->n_nodes; i++)
@@ -620,12 +620,13 @@ static const fgq_ir_node *producer(const fgq_graph *qg, int32_t t)
 }
 
 /* fg's one output layer `layer` quantized twice from the same statistics under cfg: with a
- * float output (tail 0) and with codes (quantized_tail = 1), both run on n test samples of
- * n_in floats to n_out outputs. Checks: the float one is QGEMM_DYN / QCONV_DYN (*op) reading the
- * codes model's input of that layer with its scale and zero point as constants, the same weight
- * codes; where the codes model's output is not clipped the two differ by at most half its
+ * float output (tail 0) and with codes (quantized_tail = 1), both run on NSAMP test samples of
+ * n_in floats to n_out outputs. Checks: the float one's output is made by that layer, which reads
+ * the codes model's input of the layer with its scale and zero point as constants, and the same
+ * weight codes; where the codes model's output is not clipped the two differ by at most half its
  * output step plus 1.5 s_x·s_w of the row (its int32 bias's and its requantization's first
- * roundings) plus float rounding. Returns the float-output graph (caller frees; NULL on failure). */
+ * roundings) plus float rounding. Returns the float-output graph (caller frees and checks its op;
+ * NULL when it could not be made). */
 static fgq_graph *tail_against_codes(const fgq_graph *fg, const float *calib, const float *test, int n_in,
                                      int n_out, int channel_axis_last, const fgq_quant_config *base,
                                      const char *layer, const char *what)

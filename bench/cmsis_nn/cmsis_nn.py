@@ -40,7 +40,7 @@ Figures per (model, board):
   MACs             multiply-accumulates of Conv and Gemm, from the ONNX shapes
   insns            instructions of one inference (CMSIS-NN: the layer sequence from int8 input
                    to int8 output; fgq: fgq_model_run from u8 codes to u8 codes, or with --fgq-io
-                   float its QUANTIZE of the float input and DEQUANTIZE of the float output too)
+                   float its QUANTIZE of the float input and its output layer's float epilogue too)
   flash w/o wts    CMSIS-NN: .vectors + .text + .ARM.exidx + .rodata + .data of the ELF minus
                    the model's constants (weights, biases, multipliers, shifts); split from the
                    link map into the CMSIS-NN kernels, the generated layer calls (the layers'
@@ -869,7 +869,8 @@ def main():
     ap.add_argument("--layers", action="store_true", help="also print a per-layer table per model")
     ap.add_argument("--fgq-io", choices=("quantized", "float"), default="quantized",
                     help="fgq's model: u8 codes in and out like CMSIS-NN's sequence (quantized, the default) or "
-                         "float input and output with QUANTIZE / DEQUANTIZE inside the model")
+                         "float input and output (a QUANTIZE inside the model, its output layer handing back "
+                         "float)")
     ap.add_argument("--fgq-json", help="take fgq's rows from this scripts/device.py --json file instead of "
                                        "running it (it must hold --policies s8 rows)")
     a = ap.parse_args()
@@ -973,7 +974,7 @@ def main():
         print("\nfgq's insns are its whole fgq_model_run, %s; the CMSIS-NN sequence starts from an int8 input "
               "and ends at the int8 output. Weights are random (fixed seed). See bench/cmsis_nn/README.md." % (
                   "from u8 codes in to u8 codes out (fgq quantize --io quantized)" if a.fgq_io == "quantized" else
-                  "QUANTIZE of the float input and DEQUANTIZE of the float output included"))
+                  "QUANTIZE of the float input and the output layer's float epilogue included"))
     if a.layers:
         for pm in per_model.values():
             print(layer_table(pm))

@@ -263,9 +263,9 @@ def test_output_layer_float_by_default(tmp_path):
         p = run_fgq("inspect", m, "--json")
         assert p.returncode == 0, p.stderr
         ops[m] = [(n["name"], n["op"]) for n in json.loads(p.stdout)["nodes"]]
-    assert ("Plus214_Output_0.dequantize", "DEQUANTIZE") not in [(n, o.upper()) for n, o in ops[fl]], ops[fl]
-    assert any(o.upper() in ("QGEMMDYN", "QGEMM_DYN") for _, o in ops[fl]), ops[fl]
-    assert not any(o.upper() in ("QGEMMDYN", "QGEMM_DYN") for _, o in ops[fq]), ops[fq]
+    kinds = {m: [o for _, o in ops[m]] for m in ops}
+    assert kinds[fl].count("Dequantize") == 0 and kinds[fl][-1] == "QGemmDyn", kinds[fl]
+    assert kinds[fq].count("Dequantize") == 1 and "QGemmDyn" not in kinds[fq], kinds[fq]
     (_, outs) = _io(qi)
     s, z = float(outs[0][2]), outs[0][3]
     x = _images(200).astype(np.float32)

@@ -703,8 +703,8 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
                                   int64_t rows, int64_t k);
 
 /* 1 if float tensor t reaches the graph's outputs only, directly or through
- * nodes that would run float on it anyway and change no value's rank order
- * (Softmax, LogSoftmax, the layout moves), and reaches at least one: then its
+ * Softmax / LogSoftmax (float ops either way) and the layout moves (which then
+ * run float on it instead of moving codes), and reaches at least one: then its
  * producer may hand back float (fgq_quant_config.quantized_tail). */
 static int feeds_outputs_only(const qctx *c, int32_t t, int depth)
 {

@@ -23,7 +23,12 @@
  *   Unsqueeze, Transpose,     (parameters pass through)
  *   Identity, Dropout
  *   anything else             runs float: DEQUANTIZE before, QUANTIZE after
- *   graph outputs             DEQUANTIZE to f32 (names unchanged)
+ *   graph outputs             DEQUANTIZE to f32 (names unchanged), except where
+ *                             a weight layer makes them (directly or through
+ *                             Softmax, LogSoftmax or the moves above): that
+ *                             layer is QCONV_DYN / QGEMM_DYN with its input's
+ *                             scale and zero point as constants and hands back
+ *                             f32 (quantized_tail below; not with io_quantized)
  *
  * Weights [rows, k] (weights.h view) under the layer's policy (policy.h):
  *   s8 (per row) / u8         s8 codes, no GS; u8 is quantized as per-tensor

@@ -12,7 +12,8 @@
  * float tensor's name (an output too where float nodes still read the float tensor, which is
  * renamed). The caller quantizes and dequantizes as those ops do (fgq_io_quantize /
  * fgq_io_dequantize, tools/run/run_graph.h), so a model with quantized I/O fed that way gives
- * exactly the float-I/O model's outputs.
+ * exactly the outputs of the float-I/O model whose output layer writes codes too
+ * (fgq_quant_config.quantized_tail; the quantizer keeps that layer in codes under io_quantized).
  *
  * Converted: a float graph input read by one node, a QUANTIZE over the whole u8 / s8 range with
  * TensorFlow's rounding (what `fgq quantize` writes with u8 or s8 activations); a float graph
