@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Where tensor t's bytes are: the model for constants, else the arena. The
- * cast drops const for the view type only; kernels never write inputs. */
-static void *tensor_data(const fgq_model *m, const fgq_file_tensor *ft, uint8_t *arena)
+/* Where a tensor of kind `kind` at data_off `off` has its bytes: the model for constants, else
+ * the arena. The cast drops const for the view type only; kernels never write inputs. */
+static void *tensor_data(const fgq_model *m, uint32_t kind, uint64_t off, uint8_t *arena)
 {
-    if (ft->kind == FGQ_KIND_CONST)
-        return (void *)(uintptr_t)(m->base + ft->data_off);
-    return arena + ft->data_off;
+    if (kind == FGQ_KIND_CONST)
+        return (void *)(uintptr_t)(m->base + off);
+    return arena + off;
 }
 
 static void read_tensor(const fgq_model *m, int32_t t, fgq_file_tensor *ft)
@@ -47,7 +47,7 @@ static void make_view(const fgq_model *m, int32_t t, uint8_t *arena, fgq_tensor_
     v->rank = rank;
     for (int32_t d = 0; d < FGQ_MAX_DIMS; d++)
         v->dims[d] = d < rank ? s32_at(x + 4 * (size_t)d) : 0;
-    v->data = r[offsetof(fgq_disk_tensor, kind)] == FGQ_KIND_CONST ? (void *)(uintptr_t)(m->base + off) : arena + off;
+    v->data = tensor_data(m, r[offsetof(fgq_disk_tensor, kind)], off, arena);
 }
 
 fgq_status fgq_model_run(const fgq_model *m, void *arena, uint64_t arena_size, const void *const *inputs,
@@ -150,7 +150,7 @@ fgq_status fgq_model_run_parallel(const fgq_model *m, void *arena, uint64_t aren
             continue;
         if (outputs[i] == NULL)
             return fgq_fail(err, FGQ_ERR_VALUE, "fgq_model_run: graph output %ld buffer is NULL", (long)i);
-        memcpy(outputs[i], tensor_data(m, &ft, a), (size_t)ft.data_size);
+        memcpy(outputs[i], tensor_data(m, ft.kind, ft.data_off, a), (size_t)ft.data_size);
     }
     return FGQ_OK;
 }
