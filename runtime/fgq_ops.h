@@ -276,7 +276,8 @@ typedef void (*fgq_task_fn)(void *ctx, fgq_idx begin, fgq_idx end);
  * when the environment has FGQ_KERNELS=ref. */
 enum { FGQ_KERNELS_AUTO = 0, FGQ_KERNELS_REF = 1 };
 /* CPU features the optimized kernels need: FGQ_CPU_QUERIED is always set, so
- * 0 means "not queried". cpuid/xgetbv on x86 (no libgcc, no cached state);
+ * 0 means "not queried". cpuid/xgetbv on x86 (no libgcc, no cached state):
+ * AVX2 (with FMA), AVX512F, AVX512VNNI (with F, BW and VL), AVX512VBMI;
  * on AArch64 Linux getauxval(AT_HWCAP / AT_HWCAP2): ASIMDDP (SDOT, ARMv8.2-A
  * dotprod) and I8MM; on AArch64 elsewhere what the compiler targets
  * (__ARM_FEATURE_DOTPROD, __ARM_FEATURE_MATMUL_INT8); FGQ_CPU_QUERIED alone
@@ -293,7 +294,8 @@ enum {
     FGQ_CPU_AVX512VBMI = 8u,
     FGQ_CPU_ASIMDDP = 16u,
     FGQ_CPU_I8MM = 32u,
-    FGQ_CPU_AMXINT8 = 64u
+    FGQ_CPU_AMXINT8 = 64u,
+    FGQ_CPU_AVX512F = 128u /* AVX-512 Foundation with the ZMM state enabled (the float kernels need no more) */
 };
 uint32_t fgq_cpu_features(void);
 /* The features a host may grant on top of fgq_cpu_features(): FGQ_CPU_AMXINT8 where cpuid

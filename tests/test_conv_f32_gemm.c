@@ -8,13 +8,16 @@
  * direct loops: |gemm − direct| <= 1e-5·(Σ_k |w·x| + |b|) per output, the
  * bound of two ways of rounding the same sum in the same order; (2) the AVX2
  * kernel with a 2-thread provider gives the same bytes as with none (work is
- * split by position panels, never inside a sum); (3) the op under
+ * split by position panels, never inside a sum); (3) the AVX-512 kernel (32-wide
+ * panels, 8-row tiles; where the CPU has AVX-512F, else reported skipped)
+ * gives the AVX2 kernel's bytes, at 1 and 2 threads; (4) the op under
  * FGQ_KERNELS_AUTO takes the GEMM path exactly where
  * fgq_conv_f32_gemm_fits says and then equals the AVX2 kernel's bytes.
  * Shapes: 1-D/2-D/3-D, groups, strides, dilations, asymmetric pads, no bias,
- * fused ReLU/Clip, position counts that are not multiples of the 16-wide
- * panel, channel counts that are not multiples of the 6-row tile, K past the
- * chunk of KC rows (256; 1024 on x86) (K = 300, 576, 1100, 1152, 1170: whole and partial panels), a 1x1 stride-1 conv (read in place),
+ * fused ReLU/Clip, position counts that are not multiples of the 16- or 32-wide
+ * panel, channel counts that are not multiples of the 6- or 8-row tile (every remainder of 8 among
+ * the random shapes), K past the chunk of KC rows (256; 1024 on x86; 256 or 512 for AVX-512)
+ * (K = 300, 576, 1100, 1152, 1170: whole and partial panels), a 1x1 stride-1 conv (read in place),
  * batch 2; plus 300 random shapes.
  */
 #include "test_conv_common.h"
@@ -27,7 +30,7 @@
 #include <stdlib.h>
 
 static fgq_threadpool *g_pool;
-static int g_skipped_avx2;
+static int g_skipped_avx2, g_skipped_avx512;
 
 /* Σ|w·x| + |b| of every output (the tolerance's scale), by the direct loops on |x|, |w|, |b|. */
 static void magnitudes(tnode *nd, const fgq_tensor_view *const *in, const fgq_tensor_view *y, int64_t nx, int64_t nw,
@@ -62,12 +65,12 @@ static void run_case(const conv_case *cc, uint32_t seed)
     fgq_tensor_view x, w, b, y;
     conv_views(cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y);
-    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 6 * ny));
+    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 7 * ny));
     x.data = buf;
     w.data = buf + nx;
     b.data = buf + nx + nw;
     float *direct = buf + nx + nw + cc->m, *port = direct + ny, *avx = port + ny, *avx2t = avx + ny, *mag = avx2t + ny,
-          *op_auto = mag + ny;
+          *op_auto = mag + ny, *avx512 = op_auto + ny;
     tfill(buf, nx + nw + cc->m, &seed);
     tnode nd;
     set_params(&nd, cc);
@@ -106,8 +109,22 @@ static void run_case(const conv_case *cc, uint32_t seed)
         fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, avx2t, cc->n, cc->c, cc->m, cc->group, 1, &err);
         nd.v.par = NULL;
         CHECK_MSG(memcmp(avx, avx2t, (size_t)ny * sizeof(float)) == 0, "2 threads changed the AVX2 result");
+        if ((fgq_cpu_features() & FGQ_CPU_AVX512F) != 0) {
+            for (int threads = 1; threads <= 2; threads++) {
+                memset(avx512, 0x5A, (size_t)ny * sizeof(float));
+                nd.v.par = threads == 2 ? fgq_threadpool_parallel(g_pool) : NULL;
+                CHECK(fgq_conv_f32_gemm(&nd.v, &sp, x.data, w.data, bias, avx512, cc->n, cc->c, cc->m, cc->group, 2,
+                                        &err) == FGQ_OK);
+                nd.v.par = NULL;
+                CHECK_MSG(memcmp(avx, avx512, (size_t)ny * sizeof(float)) == 0,
+                          "ns=%d c=%lld m=%lld g=%lld: AVX-512 differs from AVX2 (%d threads)", cc->ns,
+                          (long long)cc->c, (long long)cc->m, (long long)cc->group, threads);
+            }
+        } else {
+            g_skipped_avx512 = 1;
+        }
     } else {
-        g_skipped_avx2 = 1;
+        g_skipped_avx2 = g_skipped_avx512 = 1;
     }
     double worst_p = 0.0, worst_a = 0.0;
     for (int64_t i = 0; i < ny; i++) {
@@ -153,6 +170,13 @@ static void test_edge_shapes(void)
         { 3, 1, 4, 8, 2, { 5, 6, 4 }, { 2, 3, 2 }, { 1, 2, 1 }, { 2, 1, 1 }, { 1, 1, 0 }, { 0, 1, 1 }, 1, 0 },
         { 2, 1, 4, 6, 1, { 1, 1 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 0, 0 },      /* one position */
         { 2, 1, 6, 6, 6, { 7, 9 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, 0 },      /* depthwise: direct */
+        /* the 32-wide panels: K 576 past AVX-512's 512-row chunk, 81 positions (a partial panel), 16 rows */
+        { 2, 1, 64, 16, 1, { 9, 9 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_CLIP },
+        { 2, 1, 3, 8, 1, { 80, 80 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_RELU }, /* runs of 32 at stride 2 */
+        { 2, 1, 8, 9, 1, { 7, 45 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 0, 0 }, /* runs across rows */
+        { 2, 1, 24, 40, 1, { 12, 12 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, 0 }, /* in place, 144 = 4.5 panels */
+        /* weights past 1 MiB (96 x 2880 floats): AVX-512's 512-row chunks; the others take 256 */
+        { 2, 1, 320, 96, 1, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_RELU },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 777u + (uint32_t)i);
@@ -197,6 +221,8 @@ int main(void)
     RUN(test_random_shapes);
     if (g_skipped_avx2)
         printf("note: this CPU has no AVX2+FMA: the AVX2 kernel was not run (skipped), the portable one was\n");
+    if (g_skipped_avx512)
+        printf("note: this CPU has no AVX-512F: the AVX-512 kernel was not run (skipped)\n");
     fgq_threadpool_destroy(g_pool);
     return FGQ_TEST_DONE();
 }

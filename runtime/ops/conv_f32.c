@@ -173,15 +173,17 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
         .mg = mg,
     };
     /* Enough output channels per group and taps per channel: the packed GEMM
-     * (conv_f32_gemm.c), where the CPU has AVX2+FMA and the reference kernels
-     * were not asked for. */
-    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0 &&
+     * (conv_f32_gemm.c), where the CPU has AVX2+FMA (its AVX-512 kernel where
+     * it has AVX-512F: the same bytes) and the reference kernels were not
+     * asked for. */
+    const uint32_t cpu = fgq_node_cpu(node);
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0 &&
         fgq_conv_f32_gemm_fits(&sp, t.cg, t.mg)) {
-        return fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups, 1, err);
+        return fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups,
+                                 (cpu & FGQ_CPU_AVX512F) != 0 ? 2 : 1, err);
     }
     /* One input channel per group (depthwise): the AVX2 rows of conv_f32_dw.c, the same bits as below. */
-    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0 &&
-        fgq_conv_f32_dw_fits(&sp, t.cg)) {
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0 && fgq_conv_f32_dw_fits(&sp, t.cg)) {
         fgq_conv_f32_dw(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups);
         return FGQ_OK;
     }

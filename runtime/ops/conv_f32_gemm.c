@@ -1,23 +1,27 @@
 /*
  * conv_f32_gemm.c — float convolution as a GEMM over packed im2col panels,
  * with an AVX2+FMA microkernel (6 output channels x 16 positions held in
- * registers). Reference twin: the direct loops of conv_f32.c
- * (tests/test_conv_f32_gemm.c compares them on random and edge shapes).
+ * registers) and an AVX-512 one (8 output channels x 32 positions). Reference
+ * twin: the direct loops of conv_f32.c (tests/test_conv_f32_gemm.c compares
+ * them on random and edge shapes).
  *
  * Per batch item n and group g the convolution is Y_g[M_g, P] = W_g[M_g, K] ·
  * X_g[K, P] + B, K = C/G·kd·kh·kw in the weight's (c, kd, kh, kw) order and
- * P the output positions. Positions go in panels of 16: a panel's K x 16
- * input columns are packed (im2col, padding as 0) in chunks of KC rows into a
- * buffer of up to KC·16 floats (64 KiB on x86, 16 KiB elsewhere) in the node's scratch slice
+ * P the output positions. Positions go in panels of NR (16; 32 for the
+ * AVX-512 kernel): a panel's K x NR input columns are packed (im2col, padding
+ * as 0) in chunks of KC rows into a buffer of up to KC·NR floats (64 KiB on
+ * x86, 16 KiB elsewhere) in the node's scratch slice
  * (fgq_conv_f32_gemm_scratch), and every output channel of the
- * group is computed against the chunk while it sits in cache, its 6 × 16 sums in registers from the
+ * group is computed against the chunk while it sits in cache, its MR × NR sums in registers from the
  * bias (first chunk) to the store (whole panels straight into Y's rows). Each output
  * element is bias + Σ_k w·x in k order (one FMA per tap: the direct loops
  * round the product and the sum separately, so results differ from them by
- * float rounding only), then the fused activation. Work is split over
- * threads by (n, g, panel): every output element is computed by the same
- * operations whatever the split, so results are bit-identical for any
- * thread count. No allocation; no scratch beyond the panel.
+ * float rounding only), then the fused activation. The AVX2 and AVX-512
+ * kernels do the same operations on each element (the chunk boundaries only
+ * store the sums and load them back), so they give the same bytes. Work is
+ * split over threads by (n, g, panel): every output element is computed by
+ * the same operations whatever the split, so results are bit-identical for
+ * any thread count. No allocation; no scratch beyond the panel.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -29,13 +33,21 @@
 #define CONV_GEMM_X86 1
 #endif
 
-/* KC: the im2col rows a panel packs at once (KC·16 floats of scratch): 64 KB where the AVX2
- * kernel runs (fewer passes over a tile's sums), 16 KB elsewhere */
+/* KC: the im2col rows a panel packs at once (KC·NR floats of scratch): 64 KB where the AVX2
+ * kernel runs (fewer passes over a tile's sums), 16 KB elsewhere. The AVX-512 kernel's panels
+ * are NR5 = 32 positions wide (two vectors a row of the tile: two FMAs per weight broadcast), so
+ * it packs KC5 rows a chunk for the same 64 KB, or KC5S where the group's weights fit in L2
+ * (W5_L2 bytes): then the 32 KB chunk stays in L1 while every tile of rows reads it (a tile of
+ * 8 x 32 at 150 GFLOP/s with 512 rows a chunk, 210 with 256, on a Sapphire Rapids core whose
+ * FMA peak is 240; with larger weights the rows stream from memory, and their 2 KB runs at 512 do
+ * better than 1 KB ones: ResNet-18's layer4 2.5 ms at 512, 3.9 at 256). */
 #if CONV_GEMM_X86
-enum { NR = 16, MR = 6, KC = 1024 };
+enum { NR = 16, MR = 6, KC = 1024, NR5 = 32, MR5 = 8, KC5 = 512, KC5S = 256 };
+#define W5_L2 ((int64_t)1 << 20)
 #else
-enum { NR = 16, MR = 6, KC = 256 };
+enum { NR = 16, MR = 6, KC = 256, NR5 = NR, MR5 = MR };
 #endif
+enum { ISA_C = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 typedef struct {
     const fgq_node_view *node;
@@ -43,14 +55,38 @@ typedef struct {
     const float *x, *w, *b;
     float *y;
     int64_t c_in, m_out, cg, mg, k, positions, panels;
-    int avx2;
+    int64_t nr, kc_max; /* the panel's width (NR, or NR5 for the AVX-512 kernel) and rows a chunk */
+    int isa;            /* ISA_C, ISA_AVX2 or ISA_AVX512 */
+    int pointwise;      /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
+    int avx2;           /* isa >= ISA_AVX2: the AVX2 packing steps */
 } gemm_task;
+
+/* The scratch slice (fgq_conv_f32_gemm_scratch), 64-aligned parts: the packed chunk of K rows
+ * (panel_bytes), the partial panel's tile (TILE_BYTES: MR5 × NR5 floats), and on x86 the runs
+ * of one tap (RUNS_BYTES: pack_panel_2d_avx2) — kept out of the stack frames (2 KB at most). */
+#define TILE_ROWS (MR5 > MR ? MR5 : MR)
+#define TILE_BYTES ((uint64_t)TILE_ROWS * NR5 * sizeof(float))
+
+static uint64_t panel_bytes(int64_t k)
+{
+    /* + one row of slack: pack_run_avx2 writes whole runs of 16 */
+    const int64_t f16 = (k < KC ? k : KC) * NR + NR;
+#if CONV_GEMM_X86
+    const int64_t f32 = (k < KC5 ? k : KC5) * NR5 + NR5; /* the AVX-512 kernel's panels, where the CPU has it */
+    const int64_t f = f16 > f32 ? f16 : f32;
+#else
+    const int64_t f = f16;
+#endif
+    return ((uint64_t)f * sizeof(float) + 63u) & ~(uint64_t)63u;
+}
+
+static uint64_t runs_bytes(void);
 
 uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
 {
     (void)mg;
     const int64_t k = cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
-    return (uint64_t)((k < KC ? k : KC) * NR + NR) * sizeof(float); /* + one row of slack: pack_run_avx2 */
+    return panel_bytes(k) + TILE_BYTES + runs_bytes();
 }
 
 #if CONV_GEMM_X86
@@ -100,6 +136,135 @@ __attribute__((target("avx2,fma"))) static void pack_run_s2_avx2(float *os, cons
 }
 #endif
 
+#if CONV_GEMM_X86
+/* The runs of one tap a 16-lane half of a panel row reads, at most RUNS_MAX (more: the generic
+ * packing below): lanes [lo, hi) of the half read the channel plane at off + j·sw for lane j. */
+enum { RUNS_MAX = 5 };
+typedef struct {
+    int64_t off;
+    __m256i m[4]; /* stride 1: lanes 0-7, 8-15 (m[0], m[1]); stride 2: the 32 columns' 4 groups of 8 */
+} run16;
+
+static uint64_t runs_bytes(void)
+{
+    return ((uint64_t)(2 * RUNS_MAX) * sizeof(run16) + 63u) & ~(uint64_t)63u;
+}
+
+/* The masks of lanes [lo, hi) at stride sw (1 or 2): per lane j at stride 1; per column c of the
+ * 32 a stride-2 half spans, c even and c / 2 in [lo, hi). */
+__attribute__((target("avx2,fma"))) static void run16_masks(run16 *rn, int64_t lo, int64_t hi, int64_t sw)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i vlo = _mm256_set1_epi32((int32_t)lo - 1), vhi = _mm256_set1_epi32((int32_t)hi);
+    for (int q = 0; q < (sw == 1 ? 2 : 4); q++) {
+        __m256i j = _mm256_add_epi32(lane, _mm256_set1_epi32(8 * q));
+        __m256i ok = _mm256_set1_epi32(-1);
+        if (sw == 2) {
+            ok = _mm256_cmpeq_epi32(_mm256_and_si256(j, _mm256_set1_epi32(1)), _mm256_setzero_si256());
+            j = _mm256_srli_epi32(j, 1);
+        }
+        rn->m[q] = _mm256_and_si256(ok, _mm256_and_si256(_mm256_cmpgt_epi32(j, vlo), _mm256_cmpgt_epi32(vhi, j)));
+    }
+}
+
+/* pack_panel_2d's values for stride 1 or 2 along the row, by tap: each tap's runs (the output
+ * rows the panel's positions lie on, clipped to the input) are worked out once, with their lane
+ * masks, and then every channel's row of that tap is masked loads from the channel's plane, OR-ed
+ * (a masked load gives +0 in the lanes it leaves, and a half's runs cover disjoint lanes) and one
+ * store per 16 lanes: no per-row bounds arithmetic, no divisions, no write past the row. Returns
+ * 0, packing nothing, where a half would take more than RUNS_MAX runs (output rows under 7 wide)
+ * or the row stride is another. */
+__attribute__((target("avx2,fma"))) static int pack_panel_2d_avx2(const gemm_task *t, int64_t n, int64_t g,
+                                                                  int64_t p0, int64_t np, int64_t k0, int64_t kc,
+                                                                  float *out, run16 (*runs)[RUNS_MAX])
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], kk = KH * KW, IH = sp->in[1], IW = sp->in[2], OW = sp->out[2];
+    const int64_t sh = sp->stride[1], sw = sp->stride[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2], plane = IH * IW, nr = t->nr, halves = nr / 16;
+    if ((sw != 1 && sw != 2) || IW >= ((int64_t)1 << 30))
+        return 0;
+    int32_t seg_q[NR5], seg_len[NR5], seg_oh[NR5], seg_ow[NR5];
+    int nseg = 0;
+    for (int64_t q = 0; q < np;) {
+        const int64_t p = p0 + q, ow = p % OW, len = OW - ow < np - q ? OW - ow : np - q;
+        seg_q[nseg] = (int32_t)q;
+        seg_len[nseg] = (int32_t)len;
+        seg_oh[nseg] = (int32_t)(p / OW);
+        seg_ow[nseg] = (int32_t)ow;
+        nseg++;
+        q += len;
+    }
+    for (int h = 0; h < halves; h++) { /* segments meeting each half: at most RUNS_MAX */
+        int cnt = 0;
+        for (int si = 0; si < nseg; si++)
+            cnt += seg_q[si] < 16 * h + 16 && seg_q[si] + seg_len[si] > 16 * h;
+        if (cnt > RUNS_MAX)
+            return 0;
+    }
+    const float *xg = t->x + (n * t->c_in + g * t->cg) * plane;
+    int nruns[2];
+    for (int64_t tap = 0; tap < kk; tap++) {
+        /* rows k0 <= c·kk + tap < k0 + kc of this tap */
+        const int64_t c0 = k0 > tap ? (k0 - tap + kk - 1) / kk : 0, c1 = (k0 + kc - tap + kk - 1) / kk;
+        if (c0 >= c1)
+            continue;
+        const int64_t e = tap / KW, f = tap % KW;
+        for (int h = 0; h < halves; h++) {
+            nruns[h] = 0;
+            for (int si = 0; si < nseg; si++) {
+                const int64_t q = seg_q[si], len = seg_len[si], ih = (int64_t)seg_oh[si] * sh - pt + e * dh;
+                if (ih < 0 || ih >= IH)
+                    continue;
+                const int64_t iw0 = (int64_t)seg_ow[si] * sw - pl + f * dw;
+                const int64_t jlo = iw0 >= 0 ? 0 : sw == 1 ? -iw0 : (-iw0 + 1) / 2;
+                int64_t jhi = iw0 > IW - 1 ? 0 : sw == 1 ? IW - iw0 : (IW - 1 - iw0) / 2 + 1;
+                jhi = jhi < len ? jhi : len;
+                /* lanes of the half: [q + jlo, q + jhi) ∩ [16h, 16h + 16) */
+                const int64_t a = q + jlo > 16 * h ? q + jlo : 16 * h, b = q + jhi < 16 * h + 16 ? q + jhi : 16 * h + 16;
+                if (a >= b)
+                    continue;
+                run16 *rn = &runs[h][nruns[h]++];
+                rn->off = ih * IW + iw0 + (16 * h - q) * sw;
+                run16_masks(rn, a - 16 * h, b - 16 * h, sw);
+            }
+        }
+        const float *xc = xg + c0 * plane;
+        float *o = out + (c0 * kk + tap - k0) * nr;
+        for (int64_t c = c0; c < c1; c++, xc += plane, o += kk * nr) {
+            for (int h = 0; h < halves; h++) {
+                __m256 v0 = _mm256_setzero_ps(), v1 = _mm256_setzero_ps();
+                for (int i = 0; i < nruns[h]; i++) {
+                    const run16 *rn = &runs[h][i];
+                    /* lanes outside the masks are not read: the address may lie outside the plane */
+                    const float *src = (const float *)(const void *)((uintptr_t)xc + (uintptr_t)(rn->off * 4));
+                    if (sw == 1) {
+                        v0 = _mm256_or_ps(v0, _mm256_maskload_ps(src, rn->m[0]));
+                        v1 = _mm256_or_ps(v1, _mm256_maskload_ps(src + 8, rn->m[1]));
+                    } else { /* the even columns of 32, as pack_run_s2_avx2 keeps them */
+                        __m256 u[4];
+                        for (int w = 0; w < 4; w++)
+                            u[w] = _mm256_maskload_ps(src + 8 * w, rn->m[w]);
+                        const __m256 e0 = _mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0));
+                        const __m256 e1 = _mm256_shuffle_ps(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0));
+                        v0 = _mm256_or_ps(v0, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e0), 0xD8)));
+                        v1 = _mm256_or_ps(v1, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e1), 0xD8)));
+                    }
+                }
+                _mm256_storeu_ps(o + 16 * h, v0);
+                _mm256_storeu_ps(o + 16 * h + 8, v1);
+            }
+        }
+    }
+    return 1;
+}
+#else
+static uint64_t runs_bytes(void)
+{
+    return 0;
+}
+#endif
+
 /* pack_panel for 2-D (and 1-D) layers: the panel's positions are runs along output rows (at most
  * a few: 16 positions), found once; per im2col row each run reads one input row at a stride,
  * its in-range part [jlo, jhi) copied (stride 1: one memcpy) and the rest 0, with no per-element
@@ -110,8 +275,8 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
     const fgq_ops_spatial *sp = t->sp;
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], kk = KH * KW, IH = sp->in[1], IW = sp->in[2], OW = sp->out[2];
     const int64_t sh = sp->stride[1], sw = sp->stride[2], dh = sp->dilation[1], dw = sp->dilation[2];
-    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2], plane = IH * IW;
-    int64_t seg_q[NR], seg_len[NR], seg_oh[NR], seg_ow[NR];
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2], plane = IH * IW, nr = t->nr;
+    int64_t seg_q[NR5], seg_len[NR5], seg_oh[NR5], seg_ow[NR5];
     int nseg = 0;
     for (int64_t q = 0; q < np;) {
         const int64_t p = p0 + q, ow = p % OW, len = OW - ow < np - q ? OW - ow : np - q;
@@ -126,7 +291,7 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
     for (int64_t r = 0; r < kc; r++) {
         const int64_t e = tap / KW, f = tap % KW;
         const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
-        float *o = out + r * NR;
+        float *o = out + r * nr;
         for (int si = 0; si < nseg; si++) {
             float *os = o + seg_q[si];
             const int64_t len = seg_len[si], ih = seg_oh[si] * sh - pt + e * dh;
@@ -136,17 +301,22 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
             }
             /* iw = iw0 + j·sw for j < len; in range for jlo <= j < jhi */
             const int64_t iw0 = seg_ow[si] * sw - pl + f * dw;
-            const int64_t jlo = iw0 >= 0 ? 0 : (-iw0 + sw - 1) / sw;
-            int64_t jhi = iw0 > IW - 1 ? 0 : (IW - 1 - iw0) / sw + 1;
+            /* (stride 1, the common case, without the divisions: they cost more than the copy) */
+            const int64_t jlo = iw0 >= 0 ? 0 : sw == 1 ? -iw0 : (-iw0 + sw - 1) / sw;
+            int64_t jhi = iw0 > IW - 1 ? 0 : sw == 1 ? IW - iw0 : (IW - 1 - iw0) / sw + 1;
             jhi = jhi < len ? jhi : len;
             const float *xr = xp + ih * IW; /* iw0 may be negative: index, never point, past the row */
 #if CONV_GEMM_X86
             if (t->avx2 && sw == 1) { /* two masked loads and stores instead of memcpy and memset calls */
                 pack_run_avx2(os, xr, iw0, jlo, jhi);
+                if (len > 16) /* a 32-wide panel's run: its second 16 */
+                    pack_run_avx2(os + 16, xr, iw0 + 16, jlo - 16, jhi - 16);
                 continue;
             }
             if (t->avx2 && sw == 2 && IW < ((int64_t)1 << 30)) { /* stems: every other input, 4 loads */
                 pack_run_s2_avx2(os, xr, iw0, IW);
+                if (len > 16)
+                    pack_run_s2_avx2(os + 16, xr, iw0 + 32, IW);
                 continue;
             }
 #endif
@@ -164,7 +334,7 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
             for (; j < len; j++)
                 os[j] = 0.0f;
         }
-        for (int64_t q = np; q < NR; q++)
+        for (int64_t q = np; q < nr; q++)
             o[q] = 0.0f;
         if (++tap == kk) {
             tap = 0;
@@ -173,26 +343,39 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
     }
 }
 
+/* 1x1, stride 1, no padding: output position p is input element p (the output has the input's
+ * spatial size: checked, so end padding is out). */
+static int is_pointwise(const fgq_ops_spatial *sp)
+{
+    return sp->kernel[0] * sp->kernel[1] * sp->kernel[2] == 1 && sp->stride[0] == 1 && sp->stride[1] == 1 &&
+           sp->stride[2] == 1 && sp->pad_begin[0] == 0 && sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 &&
+           sp->out[0] == sp->in[0] && sp->out[1] == sp->in[1] && sp->out[2] == sp->in[2];
+}
+
 /* Rows [k0, k0+kc) of the panel's im2col columns at positions [p0, p0+np)
- * of batch n, group g, into out[kc][16] (positions past np as 0). */
+ * of batch n, group g, into out[kc][t->nr] (positions past np as 0). */
 static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0, int64_t kc,
-                       float *out)
+                       float *out, void *runs)
 {
     const fgq_ops_spatial *sp = t->sp;
     const int64_t KD = sp->kernel[0], KH = sp->kernel[1], KW = sp->kernel[2], kk = KD * KH * KW;
     const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2];
     const int64_t OH = sp->out[1], OW = sp->out[2];
-    const int64_t plane = ID * IH * IW;
+    const int64_t plane = ID * IH * IW, nr = t->nr;
     /* 1x1, stride 1, no padding: output position p is input element p (the
      * output has the input's spatial size: checked, so end padding is out) */
-    const int pointwise = kk == 1 && sp->stride[0] == 1 && sp->stride[1] == 1 && sp->stride[2] == 1 &&
-                          sp->pad_begin[0] == 0 && sp->pad_begin[1] == 0 && sp->pad_begin[2] == 0 &&
-                          sp->out[0] == sp->in[0] && sp->out[1] == sp->in[1] && sp->out[2] == sp->in[2];
+    const int pointwise = t->pointwise;
     if (ID == 1 && KD == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && !pointwise) {
+#if CONV_GEMM_X86
+        if (t->avx2 && pack_panel_2d_avx2(t, n, g, p0, np, k0, kc, out, (run16(*)[RUNS_MAX])runs))
+            return;
+#else
+        (void)runs;
+#endif
         pack_panel_2d(t, n, g, p0, np, k0, kc, out);
         return;
     }
-    int64_t od[NR], oh[NR], ow[NR];
+    int64_t od[NR5], oh[NR5], ow[NR5];
     for (int64_t q = 0; q < np; q++) {
         const int64_t p = p0 + q;
         od[q] = p / (OH * OW);
@@ -203,15 +386,17 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
         const int64_t kr = k0 + r, c = kr / kk, tap = kr % kk;
         const int64_t a = tap / (KH * KW), e = (tap / KW) % KH, f = tap % KW;
         const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
-        float *o = out + r * NR;
-        if (pointwise && np == NR) { /* a 1x1 stride-1 unpadded conv reads the input plane as it lies */
+        float *o = out + r * nr;
+        if (pointwise && np == nr) { /* a 1x1 stride-1 unpadded conv reads the input plane as it lies */
 #if CONV_GEMM_X86
             if (t->avx2) {
                 copy16_avx2(o, xp + p0); /* inline: a library call per 64 bytes cost more than the copy */
+                if (nr > 16)
+                    copy16_avx2(o + 16, xp + p0 + 16);
                 continue;
             }
 #endif
-            memcpy(o, xp + p0, NR * sizeof(float));
+            memcpy(o, xp + p0, (size_t)nr * sizeof(float));
             continue;
         }
         for (int64_t q = 0; q < np; q++) {
@@ -221,15 +406,15 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
             o[q] = i0 >= 0 && i0 < ID && i1 >= 0 && i1 < IH && i2 >= 0 && i2 < IW ? xp[(i0 * IH + i1) * IW + i2]
                                                                                    : 0.0f;
         }
-        for (int64_t q = np; q < NR; q++)
+        for (int64_t q = np; q < nr; q++)
             o[q] = 0.0f;
     }
 }
 
-/* c[i·ldc + 0..16) = (bias ? bias[i] : c[i·ldc + ..]) + Σ_{r < kc} w[i·ldw + r] · bp[r][0..16),
+/* c[i·ldc + 0..16) = (bias ? bias[i] : c[i·ldc + ..]) + Σ_{r < kc} w[i·ldw + r] · bp[r·ldb + 0..16),
  * for i < mr, in r order (portable; the AVX2 kernel does the same with one FMA per tap). */
-static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t kc, float *c, int64_t ldc,
-                       const float *bias)
+static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t ldb, int64_t kc, float *c,
+                       int64_t ldc, const float *bias)
 {
     for (int64_t i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
@@ -239,7 +424,7 @@ static void kernel_ref(const float *w, int64_t ldw, int64_t mr, const float *bp,
         for (int64_t r = 0; r < kc; r++) {
             const float a = w[i * ldw + r];
             for (int q = 0; q < NR; q++)
-                ci[q] += a * bp[r * NR + q];
+                ci[q] += a * bp[r * ldb + q];
         }
     }
 }
@@ -263,7 +448,7 @@ __attribute__((target("avx2,fma"))) static inline __m256 act8(__m256 y, int act,
     (bias != NULL ? _mm256_set1_ps(bias[i]) : _mm256_loadu_ps(ci))
 
 /* act: the fused activation, applied before the store (the last chunk of K), or FGQ_ACT_NONE. */
-__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp,
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t ldb,
                                                             int64_t kc, float *c, int64_t ldc, const float *bias,
                                                             int act, float act_lo, float act_hi)
 {
@@ -275,8 +460,8 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
             const float *wi = w + i * ldw;
             for (int64_t r = 0; r < kc; r++) {
                 const __m256 a = _mm256_broadcast_ss(wi + r);
-                c0 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR), c0);
-                c1 = _mm256_fmadd_ps(a, _mm256_load_ps(bp + r * NR + 8), c1);
+                c0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(bp + r * ldb), c0);
+                c1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(bp + r * ldb + 8), c1);
             }
             _mm256_storeu_ps(ci, act8(c0, act, alo, ahi));
             _mm256_storeu_ps(ci + 8, act8(c1, act, alo, ahi));
@@ -302,7 +487,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
     }
     const float *w0 = w, *w1 = w + ldw, *w2 = w + 2 * ldw, *w3 = w + 3 * ldw, *w4 = w + 4 * ldw, *w5 = w + 5 * ldw;
     for (int64_t r = 0; r < kc; r++) {
-        const __m256 b0 = _mm256_load_ps(bp + r * NR), b1 = _mm256_load_ps(bp + r * NR + 8);
+        const __m256 b0 = _mm256_loadu_ps(bp + r * ldb), b1 = _mm256_loadu_ps(bp + r * ldb + 8);
         __m256 a = _mm256_broadcast_ss(w0 + r);
         c00 = _mm256_fmadd_ps(a, b0, c00);
         c01 = _mm256_fmadd_ps(a, b1, c01);
@@ -336,9 +521,92 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
     _mm256_storeu_ps(r5 + 8, act8(c51, act, alo, ahi));
 }
 #undef KA_INIT
+
+/* act8's rule on 16 sums (AVX-512 masks instead of blends). */
+__attribute__((target("avx512f"))) static inline __m512 act16(__m512 y, int act, __m512 lo, __m512 hi)
+{
+    if (act == FGQ_ACT_RELU)
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ), y, _mm512_setzero_ps());
+    if (act == FGQ_ACT_CLIP) {
+        const __m512 v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, lo, _CMP_LT_OQ), y, lo);
+        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
+    }
+    return y;
+}
+
+/* R (<= MR5) rows of the AVX-512 tile: rows i < R of c (ldc apart) = their start (bias[i], or the
+ * sums there) + Σ_{r < kc} w[i·ldw + r] · bp[r][0..V·16), one FMA per tap in r order as in
+ * kernel_avx2, V vectors of 16 positions a row (2; 1 for a last panel of at most 16 positions,
+ * whose other half would be padding). R and V are constants at each call (always inlined): the
+ * sums live in V·R registers. */
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(const int R, const int V,
+                                                                                 const float *w, int64_t ldw,
+                                                                                 const float *bp, int64_t ldb, int64_t kc, float *c,
+                                                                                 int64_t ldc, const float *bias,
+                                                                                 int act, __m512 alo, __m512 ahi)
+{
+    __m512 s0[MR5], s1[MR5];
+    const float *wr[MR5];
+    for (int i = 0; i < R; i++) {
+        wr[i] = w + i * ldw;
+        if (bias != NULL)
+            s0[i] = s1[i] = _mm512_set1_ps(bias[i]);
+        else {
+            s0[i] = _mm512_loadu_ps(c + i * ldc);
+            s1[i] = V == 2 ? _mm512_loadu_ps(c + i * ldc + 16) : s0[i];
+        }
+    }
+    for (int64_t r = 0; r < kc; r++) {
+        const __m512 b0 = _mm512_loadu_ps(bp + r * ldb);
+        const __m512 b1 = V == 2 ? _mm512_loadu_ps(bp + r * ldb + 16) : b0;
+        for (int i = 0; i < R; i++) {
+            const __m512 a = _mm512_set1_ps(wr[i][r]);
+            s0[i] = _mm512_fmadd_ps(a, b0, s0[i]);
+            if (V == 2)
+                s1[i] = _mm512_fmadd_ps(a, b1, s1[i]);
+        }
+    }
+    for (int i = 0; i < R; i++) {
+        _mm512_storeu_ps(c + i * ldc, act16(s0[i], act, alo, ahi));
+        if (V == 2)
+            _mm512_storeu_ps(c + i * ldc + 16, act16(s1[i], act, alo, ahi));
+    }
+}
+
+/* The tiles of mr <= MR5 rows, V vectors wide: 8 rows a tile, or 4 and then single rows. */
+__attribute__((target("avx512f"), always_inline)) static inline void rows_avx512(const int V, const float *w,
+                                                                                 int64_t ldw, int64_t mr,
+                                                                                 const float *bp, int64_t ldb, int64_t kc, float *c,
+                                                                                 int64_t ldc, const float *bias,
+                                                                                 int act, __m512 alo, __m512 ahi)
+{
+    if (mr == MR5) {
+        tile_avx512(MR5, V, w, ldw, bp, ldb, kc, c, ldc, bias, act, alo, ahi);
+        return;
+    }
+    int64_t i = 0;
+    if (mr >= 4) {
+        tile_avx512(4, V, w, ldw, bp, ldb, kc, c, ldc, bias, act, alo, ahi);
+        i = 4;
+    }
+    for (; i < mr; i++)
+        tile_avx512(1, V, w + i * ldw, ldw, bp, ldb, kc, c + i * ldc, ldc, bias != NULL ? bias + i : NULL, act, alo, ahi);
+}
+
+/* kernel_avx2's contract on a panel of 32 positions (bp[kc][32]) of which np hold positions. */
+__attribute__((target("avx512f"))) static void kernel_avx512(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t ldb,
+                                                              int64_t kc, int64_t np, float *c, int64_t ldc,
+                                                              const float *bias, int act, float act_lo, float act_hi)
+{
+    const __m512 alo = _mm512_set1_ps(act_lo), ahi = _mm512_set1_ps(act_hi);
+    if (np > 16)
+        rows_avx512(2, w, ldw, mr, bp, ldb, kc, c, ldc, bias, act, alo, ahi);
+    else
+        rows_avx512(1, w, ldw, mr, bp, ldb, kc, c, ldc, bias, act, alo, ahi);
+}
 #endif
 
-static const float zeros[MR]; /* the bias of a layer without one */
+static const float zeros[TILE_ROWS]; /* the bias of a layer without one */
 
 /* Panels [begin, end) of the flattened (n, g, panel) space. */
 static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
@@ -346,43 +614,60 @@ static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
     const gemm_task *t = (const gemm_task *)ctx;
     const int32_t act = t->node->iparams[FGQ_P_ACT];
     const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
-    const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k;
+    const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k, nr = t->nr, kcm = t->kc_max;
+    const int64_t mr_max = t->isa == ISA_AVX512 ? MR5 : MR;
     int32_t slot;
-    float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* [min(K, KC)][NR] */
+    float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* [min(K, kc_max)][nr] */
+    float *ctile = (float *)(void *)((uint8_t *)bp + panel_bytes(K));    /* [TILE_ROWS][NR5] */
+    void *runs = (uint8_t *)ctile + TILE_BYTES;
     for (int64_t it = begin; it < end; it++) {
         const int64_t pan = it % t->panels, ng = it / t->panels, g = ng % groups, n = ng / groups;
-        const int64_t p0 = pan * NR, np = P - p0 < NR ? P - p0 : NR;
-        for (int64_t k0 = 0; k0 < K; k0 += KC) {
-            const int64_t kc = K - k0 < KC ? K - k0 : KC;
-            pack_panel(t, n, g, p0, np, k0, kc, bp);
-            for (int64_t m0 = 0; m0 < t->mg; m0 += MR) {
-                const int64_t mr = t->mg - m0 < MR ? t->mg - m0 : MR, mo = g * t->mg + m0;
+        const int64_t p0 = pan * nr, np = P - p0 < nr ? P - p0 : nr;
+        for (int64_t k0 = 0; k0 < K; k0 += kcm) {
+            const int64_t kc = K - k0 < kcm ? K - k0 : kcm;
+            /* a 1x1 stride-1 layer's whole panel: X's rows k0.. are the panel's rows as they lie (the
+             * optimized kernels load them unaligned), else the packed chunk */
+            const int in_place = t->pointwise && np == nr && t->isa != ISA_C;
+            const float *bsrc = bp;
+            int64_t ldb = nr;
+            if (in_place) {
+                bsrc = t->x + (n * t->c_in + g * t->cg + k0) * P + p0;
+                ldb = P;
+            } else
+                pack_panel(t, n, g, p0, np, k0, kc, bp, runs);
+            for (int64_t m0 = 0; m0 < t->mg; m0 += mr_max) {
+                const int64_t mr = t->mg - m0 < mr_max ? t->mg - m0 : mr_max, mo = g * t->mg + m0;
                 /* the first chunk starts at the bias (0 without one), later ones at the sums so far;
                  * a whole panel runs on Y's rows, a partial one on c */
                 const float *bias = k0 == 0 ? (t->b != NULL ? t->b + mo : zeros) : NULL;
-                float *yt = t->y + (n * t->m_out + mo) * P + p0, c[MR][NR];
-                float *ct = np == NR ? yt : &c[0][0];
-                const int64_t ldc = np == NR ? P : NR;
-                if (np != NR && bias == NULL)
+                float *yt = t->y + (n * t->m_out + mo) * P + p0;
+                float *ct = np == nr ? yt : ctile;
+                const int64_t ldc = np == nr ? P : NR5; /* c's rows are NR5 apart */
+                if (np != nr && bias == NULL)
                     for (int64_t i = 0; i < mr; i++) {
-                        memcpy(c[i], yt + i * P, (size_t)np * sizeof(float));
-                        for (int64_t q = np; q < NR; q++)
-                            c[i][q] = 0.0f;
+                        memcpy(ctile + i * NR5, yt + i * P, (size_t)np * sizeof(float));
+                        for (int64_t q = np; q < nr; q++)
+                            ctile[i * NR5 + q] = 0.0f;
                     }
                 const float *wp = t->w + mo * K + k0;
+                const int last_act = k0 + kc == K ? act : FGQ_ACT_NONE; /* fused into the last chunk's store */
 #if CONV_GEMM_X86
-                if (t->avx2) /* the activation fused into the last chunk's store */
-                    kernel_avx2(wp, K, mr, bp, kc, ct, ldc, bias, k0 + kc == K ? act : FGQ_ACT_NONE, act_lo,
-                                act_hi);
+                if (t->isa == ISA_AVX512)
+                    kernel_avx512(wp, K, mr, bsrc, ldb, kc, np, ct, ldc, bias, last_act, act_lo, act_hi);
+                else if (t->isa == ISA_AVX2)
+                    kernel_avx2(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias, last_act, act_lo, act_hi);
                 else
 #endif
-                    kernel_ref(wp, K, mr, bp, kc, ct, ldc, bias);
-                if (np != NR)
+                    kernel_ref(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias);
+#if !CONV_GEMM_X86
+                (void)last_act;
+#endif
+                if (np != nr)
                     for (int64_t i = 0; i < mr; i++)
-                        memcpy(yt + i * P, c[i], (size_t)np * sizeof(float));
+                        memcpy(yt + i * P, ctile + i * NR5, (size_t)np * sizeof(float));
             }
         }
-        if (!t->avx2)
+        if (t->isa == ISA_C)
             for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
                 fgq_ops_act_apply_f32(t->y + (n * t->m_out + mo) * P + p0, np, act, act_lo, act_hi);
     }
@@ -398,11 +683,15 @@ int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
 
 fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                              const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
-                             int avx2, fgq_error *err)
+                             int isa, fgq_error *err)
 {
     fgq_status st = fgq_scratch_begin(node, fgq_conv_f32_gemm_scratch(sp, c_in / groups, m_out / groups), err);
     if (st != FGQ_OK)
         return st;
+#if !CONV_GEMM_X86
+    isa = ISA_C;
+#endif
+    isa = isa < ISA_C ? ISA_C : isa > ISA_AVX512 ? ISA_AVX512 : isa;
     gemm_task t = {
         .node = node,
         .sp = sp,
@@ -415,14 +704,20 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
         .cg = c_in / groups,
         .mg = m_out / groups,
         .positions = sp->out[0] * sp->out[1] * sp->out[2],
-        .avx2 = avx2,
+        .isa = isa,
+        .avx2 = isa >= ISA_AVX2,
+        .pointwise = is_pointwise(sp),
     };
     t.k = t.cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
-    t.panels = (t.positions + NR - 1) / NR;
-#if !CONV_GEMM_X86
-    t.avx2 = 0;
+#if CONV_GEMM_X86
+    t.nr = isa == ISA_AVX512 ? NR5 : NR;
+    t.kc_max = isa != ISA_AVX512 ? KC : t.mg * t.k * (int64_t)sizeof(float) <= W5_L2 ? KC5S : KC5;
+#else
+    t.nr = NR;
+    t.kc_max = KC;
 #endif
+    t.panels = (t.positions + t.nr - 1) / t.nr;
     const int64_t n_items = batch * groups * t.panels;
-    fgq_parallel_for(node->par, n_items, fgq_parallel_grain(node->par, n_items, t.mg * t.k * NR), gemm_panels, &t);
+    fgq_parallel_for(node->par, n_items, fgq_parallel_grain(node->par, n_items, t.mg * t.k * t.nr), gemm_panels, &t);
     return FGQ_OK;
 }

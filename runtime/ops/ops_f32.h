@@ -64,8 +64,9 @@ FGQ_OPS_F32_DECL(scatter_nd)     /* layout_f32.c */
 
 #undef FGQ_OPS_F32_DECL
 
-/* conv_f32_gemm.c: the float convolution as packed GEMM panels (AVX2+FMA when
- * avx2, else portable C); its reference twin is the direct loops of
+/* conv_f32_gemm.c: the float convolution as packed GEMM panels (isa 0:
+ * portable C; 1: AVX2+FMA; 2: AVX-512F, the same bytes as 1; call 1 or 2 only
+ * where the CPU has them); its reference twin is the direct loops of
  * conv_f32.c. fits: the shapes it pays for (at least 4 output channels per
  * group, at least 8 taps per output). x, w, b, y as fgq_conv_f32_run reads
  * them (NCHW, W [M, C/G, k...], b may be NULL); sp from fgq_ops_read_spatial. */
@@ -78,7 +79,7 @@ uint64_t fgq_conv_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *
                               const fgq_tensor_view *const *out, const fgq_target *target);
 fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                              const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
-                             int avx2, fgq_error *err);
+                             int isa, fgq_error *err);
 
 /* conv_f32_dw.c: the depthwise float convolution (one input channel per
  * group, 1-D/2-D, stride 1 or 2) with AVX2, bit-

@@ -40,6 +40,8 @@ static uint32_t x86_features(void)
     if ((xlo & 6u) != 6u || !__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(ebx & (1u << 5)))
         return 0;
     uint32_t f = FGQ_CPU_AVX2;
+    if ((xlo & 0xE6u) == 0xE6u && (ebx & (1u << 16)) != 0)
+        f |= FGQ_CPU_AVX512F;
     const unsigned need_b = (1u << 16) | (1u << 30) | (1u << 31);
     if ((xlo & 0xE6u) == 0xE6u && (ebx & need_b) == need_b && (ecx & (1u << 11)) != 0) {
         f |= FGQ_CPU_AVX512VNNI;
