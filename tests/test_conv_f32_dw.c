@@ -14,7 +14,8 @@
  * vector and the stride-2 read of 16, 1-D, batch 2, no bias, ReLU / Clip;
  * plus 300 random depthwise shapes. Inputs include zeros and negative zeros
  * (so a skipped tap and an added 0·w would differ in the sign of a zero).
- * Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padded-plane form's
+ * The op runs with and without AVX-512F in the node's CPU features (the 16-lane rows of the padded
+ * plane, the 8-lane ones). Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padded-plane form's
  * two exactness conditions (bias not −0, finite weights) on channels made to break them.
  */
 #include "test_conv_common.h"
@@ -79,16 +80,22 @@ static void run_case(const conv_case *cc, uint32_t seed)
         g_skipped = 1;
     }
     /* the op under AUTO: whichever path it takes, the depthwise one is exact; with its scratch declared
-     * (the padded plane), on one thread and on two (ranges of rows split inside a channel) */
-    for (int threads = 1; threads <= 2; threads++) {
-        nd.v.par = threads == 2 ? fgq_threadpool_parallel(g_pool) : NULL;
-        y.data = op_auto;
-        memset(op_auto, 0x5a, (size_t)ny * sizeof(float));
-        CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
-        if (!fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group))
-            CHECK_MSG(memcmp(op_auto, direct, (size_t)ny * sizeof(float)) == 0,
-                      "AUTO depthwise conv (%d threads) differs from REF", threads);
-    }
+     * (the padded plane), on one thread and on two (ranges of rows split inside a channel); and with
+     * AVX-512F masked out of the node's CPU features, so that on a CPU with it both the 16-lane
+     * padded rows and the 8-lane ones are checked */
+    const uint32_t cpus[2] = { 0, FGQ_CPU_QUERIED | FGQ_CPU_AVX2 };
+    for (int ci = 0; ci < 2; ci++)
+        for (int threads = 1; threads <= 2; threads++) {
+            nd.v.cpu = cpus[ci];
+            nd.v.par = threads == 2 ? fgq_threadpool_parallel(g_pool) : NULL;
+            y.data = op_auto;
+            memset(op_auto, 0x5a, (size_t)ny * sizeof(float));
+            CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+            if (!fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group))
+                CHECK_MSG(memcmp(op_auto, direct, (size_t)ny * sizeof(float)) == 0,
+                          "AUTO depthwise conv (%d threads, cpu %#x) differs from REF", threads, (unsigned)cpus[ci]);
+        }
+    nd.v.cpu = 0;
     nd.v.par = NULL;
     free(buf);
 }
@@ -129,6 +136,14 @@ static void test_edge_shapes(void)
         dw2(2, 1, 31, 31, 3, 2, 1, 1, 1, 1, 0),            /* stride 2 near the row end: the 16-float read */
         dw2(2, 1, 32, 32, 3, 2, 1, 1, 0, 1, 0),
         dw2(5, 1, 7, 7, 3, 1, 1, 1, 1, 1, 0),              /* EfficientNet's 7x7 maps: narrower than a vector */
+        /* rows of 16 and more: AVX-512's 16-lane vectors of the padded plane (the last overlapping) */
+        dw2(3, 1, 16, 16, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU),
+        dw2(4, 1, 12, 40, 3, 2, 1, 1, 1, 1, FGQ_ACT_CLIP), /* stride 2: the 31-float read */
+        dw2(3, 1, 18, 33, 5, 1, 1, 2, 2, 1, 0),
+        dw2(2, 1, 9, 67, 5, 2, 1, 2, 1, 1, 0),
+        dw2(3, 1, 14, 14, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU), /* rows of 9..15: one vector, its first OW lanes kept */
+        dw2(2, 1, 15, 15, 5, 1, 1, 2, 2, 1, 0),
+        dw2(2, 1, 20, 19, 3, 2, 1, 1, 1, 1, 0),            /* stride 2, OW 10: the read past the row */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 31u + (uint32_t)i);

@@ -30,6 +30,7 @@
  */
 #include "ops_f32.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h" /* fgq_node_cpu */
 
 #include <stdint.h>
 #include <string.h>
@@ -52,11 +53,12 @@ int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg)
 }
 
 /* The zero-padded plane (dw_rows): floats of one input plane with its padding on every side, and
- * slack past it for the last row's 8-lane loads (stride 2: 15 inputs). */
+ * slack past it for the last row's loads: 8 lanes (stride 2: 15 inputs), or 16 (31), of which a
+ * row narrower than 16 keeps its first OW (dw_pad_rows16). */
 static int64_t dw_padded_floats(const fgq_ops_spatial *sp)
 {
     const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    return ph * pw + 8 * sp->stride[2] + (sp->kernel[2] - 1) * sp->dilation[2] + 8;
+    return ph * pw + 16 * sp->stride[2] + (sp->kernel[2] - 1) * sp->dilation[2] + 16;
 }
 
 uint64_t fgq_conv_f32_dw_scratch(const fgq_ops_spatial *sp, int64_t cg)
@@ -76,6 +78,7 @@ typedef struct {
     float *y;
     int64_t c_in, m_out, mg;
     int padded; /* the zero-padded plane in the node's scratch (fgq_conv_f32_dw_scratch) */
+    int avx512; /* the CPU has AVX-512F: the padded plane's rows of 16 and more go 16 lanes a vector */
 } dw_task;
 
 /* Output positions [lo, hi) at which every tap of a kernel row is inside the
@@ -259,6 +262,97 @@ __attribute__((target("avx2"))) static void dw_pad_rows(const dw_task *t, const 
         dw_pad_vecs(t, xq, PW, wf, bias, oh + v, ow + v, valid + v, 1, yp);
 }
 
+/* The same on 16 positions a vector (AVX-512F), for rows of at least 16: the products and adds
+ * of dw_pad_vecs lane by lane, in the same order, so the same bytes. Stride 2 reads p[0..30]: two
+ * loads, the even elements kept by one two-source permute. */
+__attribute__((target("avx512f"))) static inline __m512 load16(const float *p, int64_t s)
+{
+    if (s == 1)
+        return _mm512_loadu_ps(p);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 15)); /* p[16 + k] = b[k + 1] */
+}
+
+__attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs16(const dw_task *t, const float *xq,
+                                                                                   int64_t PW, const float *wf,
+                                                                                   float bias, const int64_t *oh,
+                                                                                   const int64_t *ow, int nv,
+                                                                                   __mmask16 keep, float *yp)
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], SW = sp->stride[2], OW = sp->out[2];
+    const float *base[DW_PAD_VECS];
+    __m512 acc[DW_PAD_VECS];
+    for (int v = 0; v < nv; v++) {
+        base[v] = xq + oh[v] * sp->stride[1] * PW + ow[v] * SW;
+        acc[v] = _mm512_set1_ps(bias);
+    }
+    for (int64_t kh = 0; kh < KH; kh++) {
+        const int64_t rofs = kh * sp->dilation[1] * PW;
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const __m512 wv = _mm512_set1_ps(wf[kh * KW + kw]);
+            const int64_t ofs = rofs + kw * sp->dilation[2];
+            for (int v = 0; v < nv; v++)
+                acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(wv, load16(base[v] + ofs, SW)));
+        }
+    }
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT0]);
+    const __m512 hi = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT1]);
+    for (int v = 0; v < nv; v++) { /* dw_pad_vecs' rule, with masks */
+        if (act == FGQ_ACT_RELU)
+            acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], zero, _CMP_LT_OQ), acc[v], zero);
+        else if (act == FGQ_ACT_CLIP) {
+            acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], lo, _CMP_LT_OQ), acc[v], lo);
+            acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], hi, _CMP_GT_OQ), acc[v], hi);
+        }
+        _mm512_mask_storeu_ps(yp + oh[v] * OW + ow[v], keep, acc[v]);
+    }
+}
+
+/* X's plane into the padded plane's interior (rows of IW floats, PW apart): whole vectors and a
+ * masked tail, where a libc memcpy call per row cost as much as the row's taps (56 rows of 224
+ * bytes per channel on MobileNet's 56 x 56 maps). */
+__attribute__((target("avx512f"))) static void dw_fill_plane16(float *dst, int64_t PW, const float *src, int64_t IH,
+                                                                int64_t IW)
+{
+    const __mmask16 tail = (__mmask16)((1u << (IW % 16)) - 1u);
+    for (int64_t ih = 0; ih < IH; ih++, dst += PW, src += IW) {
+        int64_t j = 0;
+        for (; j + 16 <= IW; j += 16)
+            _mm512_storeu_ps(dst + j, _mm512_loadu_ps(src + j));
+        if (tail != 0)
+            _mm512_mask_storeu_ps(dst + j, tail, _mm512_maskz_loadu_ps(tail, src + j));
+    }
+}
+
+/* dw_pad_rows on 16 lanes, for rows of OW >= 9: vectors of 16, the last of a row ending at OW;
+ * a row narrower than 16 is one vector whose first OW lanes are stored (the others read the
+ * padded plane past the row, into the next one or the slack, and are dropped). */
+__attribute__((target("avx512f"))) static void dw_pad_rows16(const dw_task *t, const float *xq, int64_t PW,
+                                                              const float *wf, float bias, int64_t oh0, int64_t oh1,
+                                                              float *yp)
+{
+    const int64_t OW = t->sp->out[2];
+    const __mmask16 keep = OW >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << OW) - 1u);
+    int64_t oh[DW_PAD_VECS], ow[DW_PAD_VECS];
+    int nv = 0;
+    for (int64_t r = oh0; r < oh1; r++)
+        for (int64_t c = 0; c < OW; c += 16) {
+            oh[nv] = r;
+            ow[nv] = OW >= 16 && c + 16 > OW ? OW - 16 : c;
+            if (++nv == DW_PAD_VECS) {
+                dw_pad_vecs16(t, xq, PW, wf, bias, oh, ow, DW_PAD_VECS, keep, yp);
+                nv = 0;
+            }
+        }
+    int v = 0;
+    for (; v + 4 <= nv; v += 4)
+        dw_pad_vecs16(t, xq, PW, wf, bias, oh + v, ow + v, 4, keep, yp);
+    for (; v < nv; v++)
+        dw_pad_vecs16(t, xq, PW, wf, bias, oh + v, ow + v, 1, keep, yp);
+}
+
 /* 1 when channel mo's sums may take the padded plane (block8_pad's conditions). */
 static int dw_pad_exact(const float *wf, int64_t taps, float bias)
 {
@@ -300,13 +394,19 @@ __attribute__((target("avx2"))) static void dw_rows(void *ctx, fgq_idx begin, fg
         if (xq != NULL && dw_pad_exact(wf, KH * KW, bias)) {
             const int64_t in_plane = n * t->c_in + g;
             if (built != in_plane) { /* X's rows into the padded plane; its padding stays 0 */
-                for (int64_t ih = 0; ih < IH; ih++)
-                    memcpy(xq + (ih + pt) * PW + pl, xp + ih * IW, (size_t)IW * sizeof(float));
+                if (t->avx512)
+                    dw_fill_plane16(xq + pt * PW + pl, PW, xp, IH, IW);
+                else
+                    for (int64_t ih = 0; ih < IH; ih++)
+                        memcpy(xq + (ih + pt) * PW + pl, xp + ih * IW, (size_t)IW * sizeof(float));
                 built = in_plane;
             }
             /* this row and the channel's next ones in the range, together */
             const int64_t oh1 = OH - oh < end - r ? OH : oh + (end - r);
-            dw_pad_rows(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
+            if (t->avx512 && OW >= 9)
+                dw_pad_rows16(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
+            else
+                dw_pad_rows(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
             r += oh1 - oh - 1;
             continue;
         }
@@ -335,7 +435,8 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
      * profile); otherwise the border blocks with masks, the same bytes */
     const uint64_t need = fgq_conv_f32_dw_scratch(sp, c_in / groups);
     dw_task t = {node, sp, x, w, b, y, c_in, m_out, m_out / groups,
-                 need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK};
+                 need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK,
+                 (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0};
     const int64_t n_rows = n * m_out * sp->out[1];
     const int64_t row_cost = sp->out[2] * sp->kernel[1] * sp->kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), dw_rows, &t);
