@@ -269,10 +269,63 @@ static void test_rejects(void)
     CHECK_REJECTS(&nd, in, &yv, FGQ_ERR_FORMAT);
 }
 
+/* MaxPool's vector rows (pool_f32.c, AVX2: the interior columns 8 at a time, stride 1 or 2)
+ * against the scalar loops (FGQ_KERNELS_REF): the same bytes, on random 2-D shapes with pads,
+ * dilations and rows around the vector's 8 (and the stride-2 read of 15), inputs with NaN, ±0,
+ * ±Inf (the ordered compare skips a NaN tap in both). */
+static void test_maxpool_vector_vs_ref(void)
+{
+    uint32_t seed = 4711u;
+#define R(lo, hi) ((int64_t)(lo) + (int64_t)(((uint32_t)((trand(&seed) + 1.0f) * 1e6f)) % (uint32_t)((hi) - (lo) + 1)))
+    for (int it = 0; it < 200; it++) {
+        pool_case pc;
+        memset(&pc, 0, sizeof pc);
+        pc.ns = 2;
+        pc.n = R(1, 2);
+        pc.c = R(1, 3);
+        for (int i = 0; i < 2; i++) {
+            pc.k[i] = R(1, 4);
+            pc.s[i] = R(1, 2);
+            pc.d[i] = R(1, 2);
+            pc.pb[i] = R(0, pc.k[i] - 1 < 2 ? pc.k[i] - 1 : 2);
+            pc.pe[i] = R(0, pc.k[i] - 1 < 2 ? pc.k[i] - 1 : 2);
+            const int64_t ext = pc.d[i] * (pc.k[i] - 1) + 1;
+            pc.in[i] = R(ext > 1 ? ext : 1, 40);
+            pc.out[i] = (pc.in[i] + pc.pb[i] + pc.pe[i] - ext) / pc.s[i] + 1;
+        }
+        fgq_tensor_view xv, yv;
+        views(&pc, NULL, NULL, &xv, &yv);
+        const int64_t nx = tnumel(&xv), ny = tnumel(&yv);
+        float *x = malloc(sizeof(float) * (size_t)(nx + 2 * ny)), *y = x + nx, *ref = y + ny;
+        tfill(x, nx, &seed);
+        for (int64_t j = 0; j < nx; j += 7)
+            x[j] = j % 3 == 0 ? NAN : j % 3 == 1 ? -0.0f : (j & 8 ? INFINITY : -INFINITY);
+        xv.data = x;
+        tnode nd;
+        set_params(&nd, &pc, FGQ_OP_MAXPOOL);
+        const fgq_tensor_view *in[1] = { &xv };
+        fgq_parallel rp = { NULL, 1, NULL, FGQ_KERNELS_REF };
+        nd.v.par = &rp;
+        yv.data = ref;
+        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+        nd.v.par = NULL;
+        yv.data = y;
+        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
+        CHECK_MSG(memcmp(y, ref, (size_t)ny * sizeof(float)) == 0,
+                  "in %lldx%lld k %lldx%lld s %lld/%lld d %lld/%lld pads %lld,%lld/%lld,%lld: AUTO differs from REF",
+                  (long long)pc.in[0], (long long)pc.in[1], (long long)pc.k[0], (long long)pc.k[1], (long long)pc.s[0],
+                  (long long)pc.s[1], (long long)pc.d[0], (long long)pc.d[1], (long long)pc.pb[0], (long long)pc.pe[0],
+                  (long long)pc.pb[1], (long long)pc.pe[1]);
+        free(x);
+    }
+#undef R
+}
+
 int main(void)
 {
     RUN(test_onnx_and_ort_values);
     RUN(test_against_naive);
+    RUN(test_maxpool_vector_vs_ref);
     RUN(test_global_avgpool);
     RUN(test_rejects);
     return FGQ_TEST_DONE();

@@ -12,8 +12,16 @@
  */
 #include "ops_f32.h"
 #include "ops_util.h"
+#include "qgemm_dispatch.h" /* fgq_node_cpu */
 
 #include <math.h>
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define POOL_X86 1
+#else
+#define POOL_X86 0
+#endif
 
 static fgq_status check_pool(const fgq_node_view *node, const fgq_tensor_view *const *in,
                              const fgq_tensor_view *const *out, fgq_ops_spatial *sp, fgq_error *err)
@@ -93,7 +101,42 @@ typedef struct {
     const float *x;
     float *y;
     int is_max, count_pad;
+    int avx2; /* MaxPool's interior columns 8 at a time (2-D, stride 1 or 2 along the row) */
 } pool_task;
+
+#if POOL_X86
+/* MaxPool outputs [lo, hi) of one row, whose windows lie inside the row (every kw tap in range),
+ * 8 at a time; rows of the window [wh.k0, wh.k1) of plane xp. Per output the scalar loop's
+ * sequence, acc = v > acc ? v : acc over the same taps in the same order (an ordered compare: a
+ * NaN tap is skipped as there), so the same bits. Stride 2 reads p[0..14] and keeps the even
+ * elements (two shuffles). Returns the first output not done. */
+__attribute__((target("avx2"))) static int64_t max_row_avx2(const float *xp, int64_t IW, int64_t kh0, int64_t kh1,
+                                                            int64_t hbase, int64_t DH, int64_t KW, int64_t DW,
+                                                            int64_t SW, int64_t pl, int64_t lo, int64_t hi, float *yr)
+{
+    int64_t ow = lo;
+    for (; ow + 8 <= hi; ow += 8) {
+        __m256 acc = _mm256_set1_ps(-INFINITY);
+        for (int64_t kh = kh0; kh < kh1; kh++) {
+            const float *xr = xp + (hbase + kh * DH) * IW + ow * SW - pl;
+            for (int64_t kw = 0; kw < KW; kw++) {
+                const float *p = xr + kw * DW;
+                __m256 v;
+                if (SW == 1)
+                    v = _mm256_loadu_ps(p);
+                else {
+                    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 7);
+                    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 2, 0));
+                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+                }
+                acc = _mm256_blendv_ps(acc, v, _mm256_cmp_ps(v, acc, _CMP_GT_OQ));
+            }
+        }
+        _mm256_storeu_ps(yr + ow, acc);
+    }
+    return ow;
+}
+#endif
 
 /* Output rows [begin, end) of the flattened (plane, od, oh) space; each
  * output element reads only its own window, so any split is bit-identical. */
@@ -112,7 +155,24 @@ static void pool_rows_f32(void *ctx, fgq_idx begin, fgq_idx end)
         float *yr = t->y + r * OW;
         const window_axis wd = window_for(sp, 0, od);
         const window_axis wh = window_for(sp, 1, oh);
+        /* the interior columns (every tap of the window's row in range) in vectors, where they go */
+        int64_t vlo = 0, vhi = 0, vend = 0;
+#if POOL_X86
+        const int64_t KW = sp->kernel[2], SW = sp->stride[2], PL = sp->pad_begin[2];
+        if (t->avx2 && sp->in[0] == 1 && sp->kernel[0] == 1 && (SW == 1 || SW == 2)) {
+            vlo = (PL + SW - 1) / SW;                       /* ow·s − pl >= 0 */
+            const int64_t last = IW - 1 - (KW - 1) * DW + PL; /* ow·s <= last */
+            vhi = last >= 0 ? last / SW + 1 : 0;
+            vhi = vhi < OW ? vhi : OW;
+            if (vhi > vlo)
+                vend = max_row_avx2(xp, IW, wh.k0, wh.k1, wh.base, DH, KW, DW, SW, PL, vlo, vhi, yr);
+        }
+#endif
         for (int64_t ow = 0; ow < OW; ow++) {
+            if (ow == vlo && vend > vlo) { /* done by the vectors */
+                ow = vend - 1;
+                continue;
+            }
             const window_axis ww = window_for(sp, 2, ow);
             float acc = is_max ? -INFINITY : 0.0f;
             for (int64_t kd = wd.k0; kd < wd.k1; kd++) {
@@ -153,6 +213,9 @@ static fgq_status run_pool(const fgq_node_view *node, const fgq_tensor_view *con
         .y = (float *)out[0]->data,
         .is_max = is_max,
         .count_pad = !is_max && node->iparams[FGQ_P_COUNT_PAD] == 1,
+#if POOL_X86
+        .avx2 = is_max && fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0,
+#endif
     };
     const int64_t rows = in[0]->dims[0] * in[0]->dims[1] * sp.out[0] * sp.out[1];
     const int64_t row_cost = sp.out[2] * sp.kernel[0] * sp.kernel[1] * sp.kernel[2];
