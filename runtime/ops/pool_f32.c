@@ -156,13 +156,13 @@ static void pool_rows_f32(void *ctx, fgq_idx begin, fgq_idx end)
         const window_axis wd = window_for(sp, 0, od);
         const window_axis wh = window_for(sp, 1, oh);
         /* the interior columns (every tap of the window's row in range) in vectors, where they go */
-        int64_t vlo = 0, vhi = 0, vend = 0;
+        int64_t vlo = 0, vend = 0;
 #if POOL_X86
         const int64_t KW = sp->kernel[2], SW = sp->stride[2], PL = sp->pad_begin[2];
         if (t->avx2 && sp->in[0] == 1 && sp->kernel[0] == 1 && (SW == 1 || SW == 2)) {
             vlo = (PL + SW - 1) / SW;                       /* ow·s − pl >= 0 */
             const int64_t last = IW - 1 - (KW - 1) * DW + PL; /* ow·s <= last */
-            vhi = last >= 0 ? last / SW + 1 : 0;
+            int64_t vhi = last >= 0 ? last / SW + 1 : 0;
             vhi = vhi < OW ? vhi : OW;
             if (vhi > vlo)
                 vend = max_row_avx2(xp, IW, wh.k0, wh.k1, wh.base, DH, KW, DW, SW, PL, vlo, vhi, yr);
