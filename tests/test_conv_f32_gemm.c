@@ -175,8 +175,11 @@ static void test_edge_shapes(void)
         { 2, 1, 3, 8, 1, { 80, 80 }, { 3, 3 }, { 2, 2 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_RELU }, /* runs of 32 at stride 2 */
         { 2, 1, 8, 9, 1, { 7, 45 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 0, 0 }, /* runs across rows */
         { 2, 1, 24, 40, 1, { 12, 12 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, 0 }, /* in place, 144 = 4.5 panels */
-        /* weights past 1 MiB (96 x 2880 floats): AVX-512's 512-row chunks; the others take 256 */
+        /* weights past 1 MiB (96 x 2880 floats): AVX-512's 512-row chunks (the others take 256), and
+         * with at most 4 panels, by blocks of 64 rows (gemm_mblocks): 2 blocks, one panel */
         { 2, 1, 320, 96, 1, { 3, 3 }, { 3, 3 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, 1, FGQ_ACT_RELU },
+        /* by blocks: 4 blocks, 4 panels of a 1x1 (3 read in place, a partial one of 4 packed) */
+        { 2, 1, 1100, 256, 1, { 10, 10 }, { 1, 1 }, { 1, 1 }, { 1, 1 }, { 0, 0 }, { 0, 0 }, 1, FGQ_ACT_CLIP },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 777u + (uint32_t)i);

@@ -48,6 +48,9 @@ enum { NR = 16, MR = 6, KC = 1024, NR5 = 32, MR5 = 8, KC5 = 512, KC5S = 256 };
 enum { NR = 16, MR = 6, KC = 256, NR5 = NR, MR5 = MR };
 #endif
 enum { ISA_C = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+/* gemm_mblocks: layers of at most WIDE_PANELS panels whose weights pass W5_L2 go by blocks of MB
+ * rows (each block's weights read once for all the panels) instead of by panels */
+enum { WIDE_PANELS = 4, MB = 64 };
 
 typedef struct {
     const fgq_node_view *node;
@@ -58,6 +61,8 @@ typedef struct {
     int64_t nr, kc_max; /* the panel's width (NR, or NR5 for the AVX-512 kernel) and rows a chunk */
     int isa;            /* ISA_C, ISA_AVX2 or ISA_AVX512 */
     int pointwise;      /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
+    int wide;           /* wide_mode: gemm_mblocks */
+    uint64_t chunks_bytes; /* the scratch's packed chunks: panel_bytes(k), times panels when wide */
     int avx2;           /* isa >= ISA_AVX2: the AVX2 packing steps */
 } gemm_task;
 
@@ -82,11 +87,25 @@ static uint64_t panel_bytes(int64_t k)
 
 static uint64_t runs_bytes(void);
 
+/* 1 where the AVX-512 kernel would take the layer by blocks of rows (gemm_mblocks): at most
+ * WIDE_PANELS panels of NR5, weights of the group past W5_L2, more than one block of MB rows. */
+static int wide_mode(int64_t positions, int64_t k, int64_t mg)
+{
+#if CONV_GEMM_X86
+    return (positions + NR5 - 1) / NR5 <= WIDE_PANELS && mg * k * (int64_t)sizeof(float) > W5_L2 && mg > MB;
+#else
+    (void)positions, (void)k, (void)mg;
+    return 0;
+#endif
+}
+
 uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
 {
-    (void)mg;
     const int64_t k = cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
-    return panel_bytes(k) + TILE_BYTES + runs_bytes();
+    const int64_t positions = sp->out[0] * sp->out[1] * sp->out[2];
+    const uint64_t chunks = wide_mode(positions, k, mg) ? (uint64_t)((positions + NR5 - 1) / NR5) * panel_bytes(k)
+                                                        : panel_bytes(k);
+    return chunks + TILE_BYTES + runs_bytes();
 }
 
 #if CONV_GEMM_X86
@@ -608,68 +627,125 @@ __attribute__((target("avx512f"))) static void kernel_avx512(const float *w, int
 
 static const float zeros[TILE_ROWS]; /* the bias of a layer without one */
 
-/* Panels [begin, end) of the flattened (n, g, panel) space. */
+/* Rows [m_lo, m_hi) of group g, batch n against one panel's chunk of K rows [k0, k0 + kc) at
+ * positions [p0, p0 + np): bsrc (ldb apart) holds the chunk; tiles of MR (MR5) rows. */
+static void panel_tiles(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0, int64_t kc,
+                        const float *bsrc, int64_t ldb, int64_t m_lo, int64_t m_hi, float *ctile)
+{
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
+    const int64_t P = t->positions, K = t->k, nr = t->nr;
+    const int64_t mr_max = t->isa == ISA_AVX512 ? MR5 : MR;
+    for (int64_t m0 = m_lo; m0 < m_hi; m0 += mr_max) {
+        const int64_t mr = m_hi - m0 < mr_max ? m_hi - m0 : mr_max, mo = g * t->mg + m0;
+        /* the first chunk starts at the bias (0 without one), later ones at the sums so far;
+         * a whole panel runs on Y's rows, a partial one on c */
+        const float *bias = k0 == 0 ? (t->b != NULL ? t->b + mo : zeros) : NULL;
+        float *yt = t->y + (n * t->m_out + mo) * P + p0;
+        float *ct = np == nr ? yt : ctile;
+        const int64_t ldc = np == nr ? P : NR5; /* c's rows are NR5 apart */
+        if (np != nr && bias == NULL)
+            for (int64_t i = 0; i < mr; i++) {
+                memcpy(ctile + i * NR5, yt + i * P, (size_t)np * sizeof(float));
+                for (int64_t q = np; q < nr; q++)
+                    ctile[i * NR5 + q] = 0.0f;
+            }
+        const float *wp = t->w + mo * K + k0;
+        const int last_act = k0 + kc == K ? act : FGQ_ACT_NONE; /* fused into the last chunk's store */
+#if CONV_GEMM_X86
+        if (t->isa == ISA_AVX512)
+            kernel_avx512(wp, K, mr, bsrc, ldb, kc, np, ct, ldc, bias, last_act, act_lo, act_hi);
+        else if (t->isa == ISA_AVX2)
+            kernel_avx2(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias, last_act, act_lo, act_hi);
+        else
+#endif
+            kernel_ref(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias);
+#if !CONV_GEMM_X86
+        (void)last_act, (void)act_lo, (void)act_hi;
+#endif
+        if (np != nr)
+            for (int64_t i = 0; i < mr; i++)
+                memcpy(yt + i * P, ctile + i * NR5, (size_t)np * sizeof(float));
+    }
+}
+
+/* The chunk [k0, k0 + kc) of panel pan for batch n, group g: where it lies in X (a whole panel of
+ * a 1x1 stride-1 layer: the optimized kernels load its rows unaligned) or packed into bp. */
+static const float *panel_chunk(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0,
+                                int64_t kc, float *bp, void *runs, int64_t *ldb)
+{
+    if (t->pointwise && np == t->nr && t->isa != ISA_C) {
+        *ldb = t->positions;
+        return t->x + (n * t->c_in + g * t->cg + k0) * t->positions + p0;
+    }
+    pack_panel(t, n, g, p0, np, k0, kc, bp, runs);
+    *ldb = t->nr;
+    return bp;
+}
+
+/* Panels [begin, end) of the flattened (n, g, panel) space: each panel's chunks against every
+ * row of the group. */
 static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const gemm_task *t = (const gemm_task *)ctx;
     const int32_t act = t->node->iparams[FGQ_P_ACT];
     const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
     const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k, nr = t->nr, kcm = t->kc_max;
-    const int64_t mr_max = t->isa == ISA_AVX512 ? MR5 : MR;
     int32_t slot;
     float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* [min(K, kc_max)][nr] */
-    float *ctile = (float *)(void *)((uint8_t *)bp + panel_bytes(K));    /* [TILE_ROWS][NR5] */
+    float *ctile = (float *)(void *)((uint8_t *)bp + t->chunks_bytes); /* [TILE_ROWS][NR5] */
     void *runs = (uint8_t *)ctile + TILE_BYTES;
     for (int64_t it = begin; it < end; it++) {
         const int64_t pan = it % t->panels, ng = it / t->panels, g = ng % groups, n = ng / groups;
         const int64_t p0 = pan * nr, np = P - p0 < nr ? P - p0 : nr;
         for (int64_t k0 = 0; k0 < K; k0 += kcm) {
             const int64_t kc = K - k0 < kcm ? K - k0 : kcm;
-            /* a 1x1 stride-1 layer's whole panel: X's rows k0.. are the panel's rows as they lie (the
-             * optimized kernels load them unaligned), else the packed chunk */
-            const int in_place = t->pointwise && np == nr && t->isa != ISA_C;
-            const float *bsrc = bp;
-            int64_t ldb = nr;
-            if (in_place) {
-                bsrc = t->x + (n * t->c_in + g * t->cg + k0) * P + p0;
-                ldb = P;
-            } else
-                pack_panel(t, n, g, p0, np, k0, kc, bp, runs);
-            for (int64_t m0 = 0; m0 < t->mg; m0 += mr_max) {
-                const int64_t mr = t->mg - m0 < mr_max ? t->mg - m0 : mr_max, mo = g * t->mg + m0;
-                /* the first chunk starts at the bias (0 without one), later ones at the sums so far;
-                 * a whole panel runs on Y's rows, a partial one on c */
-                const float *bias = k0 == 0 ? (t->b != NULL ? t->b + mo : zeros) : NULL;
-                float *yt = t->y + (n * t->m_out + mo) * P + p0;
-                float *ct = np == nr ? yt : ctile;
-                const int64_t ldc = np == nr ? P : NR5; /* c's rows are NR5 apart */
-                if (np != nr && bias == NULL)
-                    for (int64_t i = 0; i < mr; i++) {
-                        memcpy(ctile + i * NR5, yt + i * P, (size_t)np * sizeof(float));
-                        for (int64_t q = np; q < nr; q++)
-                            ctile[i * NR5 + q] = 0.0f;
-                    }
-                const float *wp = t->w + mo * K + k0;
-                const int last_act = k0 + kc == K ? act : FGQ_ACT_NONE; /* fused into the last chunk's store */
-#if CONV_GEMM_X86
-                if (t->isa == ISA_AVX512)
-                    kernel_avx512(wp, K, mr, bsrc, ldb, kc, np, ct, ldc, bias, last_act, act_lo, act_hi);
-                else if (t->isa == ISA_AVX2)
-                    kernel_avx2(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias, last_act, act_lo, act_hi);
-                else
-#endif
-                    kernel_ref(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias);
-#if !CONV_GEMM_X86
-                (void)last_act;
-#endif
-                if (np != nr)
-                    for (int64_t i = 0; i < mr; i++)
-                        memcpy(yt + i * P, ctile + i * NR5, (size_t)np * sizeof(float));
-            }
+            int64_t ldb;
+            const float *bsrc = panel_chunk(t, n, g, p0, np, k0, kc, bp, runs, &ldb);
+            panel_tiles(t, n, g, p0, np, k0, kc, bsrc, ldb, 0, t->mg, ctile);
         }
         if (t->isa == ISA_C)
             for (int64_t mo = g * t->mg; mo < (g + 1) * t->mg; mo++)
                 fgq_ops_act_apply_f32(t->y + (n * t->m_out + mo) * P + p0, np, act, act_lo, act_hi);
+    }
+    fgq_scratch_release(t->node, slot);
+}
+
+/* Blocks [begin, end) of the flattened (n, g, block of MB rows) space, for layers of a few panels
+ * whose weights pass L2 (wide_mode): per chunk of K every panel is packed once (side by side in
+ * the scratch), then each block's rows run against each panel in turn, so that a block's weights
+ * (MB × KC5 floats, 128 KB) come from memory once and not once per panel (ResNet's 7 x 7 layers:
+ * 2 panels, 9.4 MB of weights). The same tiles and chunks as gemm_panels: the same bytes. */
+static void gemm_mblocks(void *ctx, fgq_idx begin, fgq_idx end)
+{
+    const gemm_task *t = (const gemm_task *)ctx;
+    const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k, nr = t->nr, kcm = t->kc_max;
+    const int64_t nb = (t->mg + MB - 1) / MB;
+    int32_t slot;
+    float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* panels x [min(K, kc_max)][nr] */
+    float *ctile = (float *)(void *)((uint8_t *)bp + t->chunks_bytes);
+    void *runs = (uint8_t *)ctile + TILE_BYTES;
+    const int64_t chunk_floats = (int64_t)(t->chunks_bytes / sizeof(float)) / t->panels;
+    for (int64_t it = begin; it < end;) {
+        /* the range's blocks of one (n, g): each chunk packed once for all of them */
+        const int64_t ng = it / nb, g = ng % groups, n = ng / groups, it_end = (ng + 1) * nb < end ? (ng + 1) * nb : end;
+        for (int64_t k0 = 0; k0 < K; k0 += kcm) {
+            const int64_t kc = K - k0 < kcm ? K - k0 : kcm;
+            const float *src[WIDE_PANELS];
+            int64_t ldb[WIDE_PANELS];
+            for (int64_t pan = 0; pan < t->panels; pan++) {
+                const int64_t p0 = pan * nr, np = P - p0 < nr ? P - p0 : nr;
+                src[pan] = panel_chunk(t, n, g, p0, np, k0, kc, bp + pan * chunk_floats, runs, &ldb[pan]);
+            }
+            for (int64_t b = it; b < it_end; b++) {
+                const int64_t mb = b % nb, m_lo = mb * MB, m_hi = t->mg - m_lo < MB ? t->mg : m_lo + MB;
+                for (int64_t pan = 0; pan < t->panels; pan++) {
+                    const int64_t p0 = pan * nr, np = P - p0 < nr ? P - p0 : nr;
+                    panel_tiles(t, n, g, p0, np, k0, kc, src[pan], ldb[pan], m_lo, m_hi, ctile);
+                }
+            }
+        }
+        it = it_end;
     }
     fgq_scratch_release(t->node, slot);
 }
@@ -717,6 +793,14 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
     t.kc_max = KC;
 #endif
     t.panels = (t.positions + t.nr - 1) / t.nr;
+    t.wide = isa == ISA_AVX512 && wide_mode(t.positions, t.k, t.mg);
+    t.chunks_bytes = t.wide ? (uint64_t)t.panels * panel_bytes(t.k) : panel_bytes(t.k);
+    if (t.wide) {
+        const int64_t blocks = batch * groups * ((t.mg + MB - 1) / MB);
+        fgq_parallel_for(node->par, blocks, fgq_parallel_grain(node->par, blocks, MB * t.k * t.positions),
+                         gemm_mblocks, &t);
+        return FGQ_OK;
+    }
     const int64_t n_items = batch * groups * t.panels;
     fgq_parallel_for(node->par, n_items, fgq_parallel_grain(node->par, n_items, t.mg * t.k * t.nr), gemm_panels, &t);
     return FGQ_OK;
