@@ -17,7 +17,7 @@
 
 static void fill_specials(float *x, int64_t n, uint32_t *seed)
 {
-    static const float special[] = { 0.0f, -0.0f, 3.0f, -3.0f, 2.5f, -2.5f, 1e-30f, -1e30f, 5.0f, -5.0f };
+    static const float special[] = {0.0f, -0.0f, 3.0f, -3.0f, 2.5f, -2.5f, 1e-30f, -1e30f, 5.0f, -5.0f};
     for (int64_t i = 0; i < n; i++) {
         const uint32_t r = (uint32_t)((trand(seed) + 1.0f) * 1e6f);
         if (r % 5 == 0)
@@ -36,14 +36,14 @@ static void run_one(fgq_op op, float alpha, float beta, int64_t n, uint32_t seed
 {
     float *x = malloc(sizeof(float) * (size_t)(n + 1) * 4), *yr = x + n + 1, *ya = yr + n + 1, *yi = ya + n + 1;
     fill_specials(x, n, &seed);
-    const int64_t dims[1] = { n };
+    const int64_t dims[1] = {n};
     tnode nd;
     tnode_init(&nd, op, 1);
     nd.fp[0] = alpha;
     nd.fp[1] = beta;
     fgq_tensor_view xv = tview(x, 1, dims), yv = tview(yr, 1, dims);
-    const fgq_tensor_view *in[1] = { &xv };
-    fgq_parallel ref = { NULL, 1, NULL, FGQ_KERNELS_REF };
+    const fgq_tensor_view *in[1] = {&xv};
+    fgq_parallel ref = {NULL, 1, NULL, FGQ_KERNELS_REF};
     nd.v.par = &ref;
     CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
     nd.v.par = NULL;
@@ -53,7 +53,7 @@ static void run_one(fgq_op op, float alpha, float beta, int64_t n, uint32_t seed
               (int)op, (long long)n, (double)alpha, (double)beta);
     memcpy(yi, x, (size_t)n * sizeof(float)); /* in place: out aliases in */
     fgq_tensor_view iv = tview(yi, 1, dims);
-    const fgq_tensor_view *iin[1] = { &iv };
+    const fgq_tensor_view *iin[1] = {&iv};
     CHECK(op_check_run(&nd, iin, &iv) == FGQ_OK);
     CHECK_MSG(memcmp(yr, yi, (size_t)n * sizeof(float)) == 0, "op %d n=%lld: in place differs from REF", (int)op,
               (long long)n);

@@ -83,7 +83,7 @@ static void run_case(const conv_case *cc, uint32_t seed)
      * (the padded plane), on one thread and on two (ranges of rows split inside a channel); and with
      * AVX-512F masked out of the node's CPU features, so that on a CPU with it both the 16-lane
      * padded rows and the 8-lane ones are checked */
-    const uint32_t cpus[2] = { 0, FGQ_CPU_QUERIED | FGQ_CPU_AVX2 };
+    const uint32_t cpus[2] = {0, FGQ_CPU_QUERIED | FGQ_CPU_AVX2};
     for (int ci = 0; ci < 2; ci++)
         for (int threads = 1; threads <= 2; threads++) {
             nd.v.cpu = cpus[ci];
@@ -135,15 +135,14 @@ static void test_edge_shapes(void)
         dw2(2, 1, 10, 10, 3, 1, 1, 6, 6, 1, 0),            /* pads wider than the kernel: no interior at all */
         dw2(2, 1, 31, 31, 3, 2, 1, 1, 1, 1, 0),            /* stride 2 near the row end: the 16-float read */
         dw2(2, 1, 32, 32, 3, 2, 1, 1, 0, 1, 0),
-        dw2(5, 1, 7, 7, 3, 1, 1, 1, 1, 1, 0),              /* EfficientNet's 7x7 maps: narrower than a vector */
+        dw2(5, 1, 7, 7, 3, 1, 1, 1, 1, 1, 0), /* EfficientNet's 7x7 maps: narrower than a vector */
         /* rows of 16 and more: AVX-512's 16-lane vectors of the padded plane (the last overlapping) */
         dw2(3, 1, 16, 16, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU),
         dw2(4, 1, 12, 40, 3, 2, 1, 1, 1, 1, FGQ_ACT_CLIP), /* stride 2: the 31-float read */
-        dw2(3, 1, 18, 33, 5, 1, 1, 2, 2, 1, 0),
-        dw2(2, 1, 9, 67, 5, 2, 1, 2, 1, 1, 0),
+        dw2(3, 1, 18, 33, 5, 1, 1, 2, 2, 1, 0), dw2(2, 1, 9, 67, 5, 2, 1, 2, 1, 1, 0),
         dw2(3, 1, 14, 14, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU), /* rows of 9..15: one vector, its first OW lanes kept */
         dw2(2, 1, 15, 15, 5, 1, 1, 2, 2, 1, 0),
-        dw2(2, 1, 20, 19, 3, 2, 1, 1, 1, 1, 0),            /* stride 2, OW 10: the read past the row */
+        dw2(2, 1, 20, 19, 3, 2, 1, 1, 1, 1, 0), /* stride 2, OW 10: the read past the row */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 31u + (uint32_t)i);

@@ -303,8 +303,8 @@ static void test_maxpool_vector_vs_ref(void)
         xv.data = x;
         tnode nd;
         set_params(&nd, &pc, FGQ_OP_MAXPOOL);
-        const fgq_tensor_view *in[1] = { &xv };
-        fgq_parallel rp = { NULL, 1, NULL, FGQ_KERNELS_REF };
+        const fgq_tensor_view *in[1] = {&xv};
+        fgq_parallel rp = {NULL, 1, NULL, FGQ_KERNELS_REF};
         nd.v.par = &rp;
         yv.data = ref;
         CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);

@@ -314,7 +314,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs
  * masked tail, where a libc memcpy call per row cost as much as the row's taps (56 rows of 224
  * bytes per channel on MobileNet's 56 x 56 maps). */
 __attribute__((target("avx512f"))) static void dw_fill_plane16(float *dst, int64_t PW, const float *src, int64_t IH,
-                                                                int64_t IW)
+                                                               int64_t IW)
 {
     const __mmask16 tail = (__mmask16)((1u << (IW % 16)) - 1u);
     for (int64_t ih = 0; ih < IH; ih++, dst += PW, src += IW) {
@@ -330,8 +330,8 @@ __attribute__((target("avx512f"))) static void dw_fill_plane16(float *dst, int64
  * a row narrower than 16 is one vector whose first OW lanes are stored (the others read the
  * padded plane past the row, into the next one or the slack, and are dropped). */
 __attribute__((target("avx512f"))) static void dw_pad_rows16(const dw_task *t, const float *xq, int64_t PW,
-                                                              const float *wf, float bias, int64_t oh0, int64_t oh1,
-                                                              float *yp)
+                                                             const float *wf, float bias, int64_t oh0, int64_t oh1,
+                                                             float *yp)
 {
     const int64_t OW = t->sp->out[2];
     const __mmask16 keep = OW >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << OW) - 1u);
@@ -434,9 +434,10 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
     /* the padded plane where the node has the scratch for it (conv_f32.c declares it on the x86
      * profile); otherwise the border blocks with masks, the same bytes */
     const uint64_t need = fgq_conv_f32_dw_scratch(sp, c_in / groups);
-    dw_task t = {node, sp, x, w, b, y, c_in, m_out, m_out / groups,
-                 need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK,
-                 (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0};
+    dw_task t = {
+        node, sp, x, w, b, y, c_in, m_out, m_out / groups, need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK,
+        0};
+    t.avx512 = (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0;
     const int64_t n_rows = n * m_out * sp->out[1];
     const int64_t row_cost = sp->out[2] * sp->kernel[1] * sp->kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), dw_rows, &t);

@@ -58,12 +58,12 @@ typedef struct {
     const float *x, *w, *b;
     float *y;
     int64_t c_in, m_out, cg, mg, k, positions, panels;
-    int64_t nr, kc_max; /* the panel's width (NR, or NR5 for the AVX-512 kernel) and rows a chunk */
-    int isa;            /* ISA_C, ISA_AVX2 or ISA_AVX512 */
-    int pointwise;      /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
-    int wide;           /* wide_mode: gemm_mblocks */
+    int64_t nr, kc_max;    /* the panel's width (NR, or NR5 for the AVX-512 kernel) and rows a chunk */
+    int isa;               /* ISA_C, ISA_AVX2 or ISA_AVX512 */
+    int pointwise;         /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
+    int wide;              /* wide_mode: gemm_mblocks */
     uint64_t chunks_bytes; /* the scratch's packed chunks: panel_bytes(k), times panels when wide */
-    int avx2;           /* isa >= ISA_AVX2: the AVX2 packing steps */
+    int avx2;              /* isa >= ISA_AVX2: the AVX2 packing steps */
 } gemm_task;
 
 /* The scratch slice (fgq_conv_f32_gemm_scratch), 64-aligned parts: the packed chunk of K rows
@@ -103,8 +103,8 @@ uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_
 {
     const int64_t k = cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
     const int64_t positions = sp->out[0] * sp->out[1] * sp->out[2];
-    const uint64_t chunks = wide_mode(positions, k, mg) ? (uint64_t)((positions + NR5 - 1) / NR5) * panel_bytes(k)
-                                                        : panel_bytes(k);
+    const uint64_t chunks =
+        wide_mode(positions, k, mg) ? (uint64_t)((positions + NR5 - 1) / NR5) * panel_bytes(k) : panel_bytes(k);
     return chunks + TILE_BYTES + runs_bytes();
 }
 
@@ -193,9 +193,9 @@ __attribute__((target("avx2,fma"))) static void run16_masks(run16 *rn, int64_t l
  * store per 16 lanes: no per-row bounds arithmetic, no divisions, no write past the row. Returns
  * 0, packing nothing, where a half would take more than RUNS_MAX runs (output rows under 7 wide)
  * or the row stride is another. */
-__attribute__((target("avx2,fma"))) static int pack_panel_2d_avx2(const gemm_task *t, int64_t n, int64_t g,
-                                                                  int64_t p0, int64_t np, int64_t k0, int64_t kc,
-                                                                  float *out, run16 (*runs)[RUNS_MAX])
+__attribute__((target("avx2,fma"))) static int pack_panel_2d_avx2(const gemm_task *t, int64_t n, int64_t g, int64_t p0,
+                                                                  int64_t np, int64_t k0, int64_t kc, float *out,
+                                                                  run16 (*runs)[RUNS_MAX])
 {
     const fgq_ops_spatial *sp = t->sp;
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], kk = KH * KW, IH = sp->in[1], IW = sp->in[2], OW = sp->out[2];
@@ -240,7 +240,8 @@ __attribute__((target("avx2,fma"))) static int pack_panel_2d_avx2(const gemm_tas
                 int64_t jhi = iw0 > IW - 1 ? 0 : sw == 1 ? IW - iw0 : (IW - 1 - iw0) / 2 + 1;
                 jhi = jhi < len ? jhi : len;
                 /* lanes of the half: [q + jlo, q + jhi) ∩ [16h, 16h + 16) */
-                const int64_t a = q + jlo > 16 * h ? q + jlo : 16 * h, b = q + jhi < 16 * h + 16 ? q + jhi : 16 * h + 16;
+                const int64_t a = q + jlo > 16 * h ? q + jlo : 16 * h,
+                              b = q + jhi < 16 * h + 16 ? q + jhi : 16 * h + 16;
                 if (a >= b)
                     continue;
                 run16 *rn = &runs[h][nruns[h]++];
@@ -467,9 +468,9 @@ __attribute__((target("avx2,fma"))) static inline __m256 act8(__m256 y, int act,
     (bias != NULL ? _mm256_set1_ps(bias[i]) : _mm256_loadu_ps(ci))
 
 /* act: the fused activation, applied before the store (the last chunk of K), or FGQ_ACT_NONE. */
-__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t ldb,
-                                                            int64_t kc, float *c, int64_t ldc, const float *bias,
-                                                            int act, float act_lo, float act_hi)
+__attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int64_t ldw, int64_t mr, const float *bp,
+                                                            int64_t ldb, int64_t kc, float *c, int64_t ldc,
+                                                            const float *bias, int act, float act_lo, float act_hi)
 {
     const __m256 alo = _mm256_set1_ps(act_lo), ahi = _mm256_set1_ps(act_hi);
     if (mr != MR) {
@@ -558,11 +559,9 @@ __attribute__((target("avx512f"))) static inline __m512 act16(__m512 y, int act,
  * kernel_avx2, V vectors of 16 positions a row (2; 1 for a last panel of at most 16 positions,
  * whose other half would be padding). R and V are constants at each call (always inlined): the
  * sums live in V·R registers. */
-__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(const int R, const int V,
-                                                                                 const float *w, int64_t ldw,
-                                                                                 const float *bp, int64_t ldb, int64_t kc, float *c,
-                                                                                 int64_t ldc, const float *bias,
-                                                                                 int act, __m512 alo, __m512 ahi)
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
+    const int R, const int V, const float *w, int64_t ldw, const float *bp, int64_t ldb, int64_t kc, float *c,
+    int64_t ldc, const float *bias, int act, __m512 alo, __m512 ahi)
 {
     __m512 s0[MR5], s1[MR5];
     const float *wr[MR5];
@@ -593,11 +592,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
 }
 
 /* The tiles of mr <= MR5 rows, V vectors wide: 8 rows a tile, or 4 and then single rows. */
-__attribute__((target("avx512f"), always_inline)) static inline void rows_avx512(const int V, const float *w,
-                                                                                 int64_t ldw, int64_t mr,
-                                                                                 const float *bp, int64_t ldb, int64_t kc, float *c,
-                                                                                 int64_t ldc, const float *bias,
-                                                                                 int act, __m512 alo, __m512 ahi)
+__attribute__((target("avx512f"), always_inline)) static inline void rows_avx512(
+    const int V, const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t ldb, int64_t kc, float *c,
+    int64_t ldc, const float *bias, int act, __m512 alo, __m512 ahi)
 {
     if (mr == MR5) {
         tile_avx512(MR5, V, w, ldw, bp, ldb, kc, c, ldc, bias, act, alo, ahi);
@@ -609,13 +606,14 @@ __attribute__((target("avx512f"), always_inline)) static inline void rows_avx512
         i = 4;
     }
     for (; i < mr; i++)
-        tile_avx512(1, V, w + i * ldw, ldw, bp, ldb, kc, c + i * ldc, ldc, bias != NULL ? bias + i : NULL, act, alo, ahi);
+        tile_avx512(1, V, w + i * ldw, ldw, bp, ldb, kc, c + i * ldc, ldc, bias != NULL ? bias + i : NULL, act, alo,
+                    ahi);
 }
 
 /* kernel_avx2's contract on a panel of 32 positions (bp[kc][32]) of which np hold positions. */
-__attribute__((target("avx512f"))) static void kernel_avx512(const float *w, int64_t ldw, int64_t mr, const float *bp, int64_t ldb,
-                                                              int64_t kc, int64_t np, float *c, int64_t ldc,
-                                                              const float *bias, int act, float act_lo, float act_hi)
+__attribute__((target("avx512f"))) static void kernel_avx512(const float *w, int64_t ldw, int64_t mr, const float *bp,
+                                                             int64_t ldb, int64_t kc, int64_t np, float *c, int64_t ldc,
+                                                             const float *bias, int act, float act_lo, float act_hi)
 {
     const __m512 alo = _mm512_set1_ps(act_lo), ahi = _mm512_set1_ps(act_hi);
     if (np > 16)
@@ -692,7 +690,7 @@ static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
     const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
     const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k, nr = t->nr, kcm = t->kc_max;
     int32_t slot;
-    float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* [min(K, kc_max)][nr] */
+    float *bp = (float *)fgq_scratch_claim(t->node, &slot);            /* [min(K, kc_max)][nr] */
     float *ctile = (float *)(void *)((uint8_t *)bp + t->chunks_bytes); /* [TILE_ROWS][NR5] */
     void *runs = (uint8_t *)ctile + TILE_BYTES;
     for (int64_t it = begin; it < end; it++) {
@@ -728,7 +726,8 @@ static void gemm_mblocks(void *ctx, fgq_idx begin, fgq_idx end)
     const int64_t chunk_floats = (int64_t)(t->chunks_bytes / sizeof(float)) / t->panels;
     for (int64_t it = begin; it < end;) {
         /* the range's blocks of one (n, g): each chunk packed once for all of them */
-        const int64_t ng = it / nb, g = ng % groups, n = ng / groups, it_end = (ng + 1) * nb < end ? (ng + 1) * nb : end;
+        const int64_t ng = it / nb, g = ng % groups, n = ng / groups,
+                      it_end = (ng + 1) * nb < end ? (ng + 1) * nb : end;
         for (int64_t k0 = 0; k0 < K; k0 += kcm) {
             const int64_t kc = K - k0 < kcm ? K - k0 : kcm;
             const float *src[WIDE_PANELS];
@@ -797,8 +796,8 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
     t.chunks_bytes = t.wide ? (uint64_t)t.panels * panel_bytes(t.k) : panel_bytes(t.k);
     if (t.wide) {
         const int64_t blocks = batch * groups * ((t.mg + MB - 1) / MB);
-        fgq_parallel_for(node->par, blocks, fgq_parallel_grain(node->par, blocks, MB * t.k * t.positions),
-                         gemm_mblocks, &t);
+        fgq_parallel_for(node->par, blocks, fgq_parallel_grain(node->par, blocks, MB * t.k * t.positions), gemm_mblocks,
+                         &t);
         return FGQ_OK;
     }
     const int64_t n_items = batch * groups * t.panels;

@@ -160,7 +160,7 @@ static void pool_rows_f32(void *ctx, fgq_idx begin, fgq_idx end)
 #if POOL_X86
         const int64_t KW = sp->kernel[2], SW = sp->stride[2], PL = sp->pad_begin[2];
         if (t->avx2 && sp->in[0] == 1 && sp->kernel[0] == 1 && (SW == 1 || SW == 2)) {
-            vlo = (PL + SW - 1) / SW;                       /* ow·s − pl >= 0 */
+            vlo = (PL + SW - 1) / SW;                         /* ow·s − pl >= 0 */
             const int64_t last = IW - 1 - (KW - 1) * DW + PL; /* ow·s <= last */
             int64_t vhi = last >= 0 ? last / SW + 1 : 0;
             vhi = vhi < OW ? vhi : OW;
