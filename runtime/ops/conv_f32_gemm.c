@@ -419,6 +419,11 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
             memcpy(o, xp + p0, (size_t)nr * sizeof(float));
             continue;
         }
+        if (pointwise) { /* a partial panel of it: its positions, then zeros */
+            memcpy(o, xp + p0, (size_t)np * sizeof(float));
+            memset(o + np, 0, (size_t)(nr - np) * sizeof(float));
+            continue;
+        }
         for (int64_t q = 0; q < np; q++) {
             const int64_t i0 = od[q] * sp->stride[0] - sp->pad_begin[0] + a * sp->dilation[0];
             const int64_t i1 = oh[q] * sp->stride[1] - sp->pad_begin[1] + e * sp->dilation[1];
