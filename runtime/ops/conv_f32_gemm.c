@@ -800,9 +800,11 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
     t.wide = isa == ISA_AVX512 && wide_mode(t.positions, t.k, t.mg);
     t.chunks_bytes = t.wide ? (uint64_t)t.panels * panel_bytes(t.k) : panel_bytes(t.k);
     if (t.wide) {
+        /* one chunk of blocks a thread: each chunk packs every panel of the layer again */
         const int64_t blocks = batch * groups * ((t.mg + MB - 1) / MB);
-        fgq_parallel_for(node->par, blocks, fgq_parallel_grain(node->par, blocks, MB * t.k * t.positions), gemm_mblocks,
-                         &t);
+        const fgq_parallel *par = node->par;
+        const int64_t nt = par != NULL && par->n_threads > 1 ? par->n_threads : 1;
+        fgq_parallel_for(par, blocks, (blocks + nt - 1) / nt, gemm_mblocks, &t);
         return FGQ_OK;
     }
     const int64_t n_items = batch * groups * t.panels;
