@@ -1,6 +1,7 @@
 /*
  * test_parallel_ops.c — the kernels that split their output over threads
- * (Conv, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool).
+ * (Conv, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, and the
+ * elementwise Add/Sub/Mul/Div with broadcasting and a fused activation).
  *
  * Oracle: the same node run serially (node.par = NULL). With a real pool of
  * 1, 2, 3 and 4 threads, and with a provider that forces chunks of 1 or 3
@@ -330,6 +331,41 @@ static void test_pools_bit_identical(void)
     }
 }
 
+/* ---- Add / Sub / Mul / Div (broadcasting, a fused activation) ------------------ */
+
+static void test_eltwise_bit_identical(void)
+{
+    uint32_t s = 1357u;
+    static const fgq_op ops[4] = { FGQ_OP_ADD, FGQ_OP_SUB, FGQ_OP_MUL, FGQ_OP_DIV };
+    for (int it = 0; it < 60; it++) {
+        /* Y [d0, d1, d2, d3]; A the full shape or broadcast on some axes, B likewise (rank <= 4) */
+        int64_t yd[4], ad[4], bd[4];
+        for (int i = 0; i < 4; i++)
+            yd[i] = rnd(&s, 1, i == 3 ? 70 : 9);
+        const int mode = (int)rnd(&s, 0, 2); /* 0: equal shapes, 1: B per channel, 2: both broadcast */
+        for (int i = 0; i < 4; i++) {
+            ad[i] = mode == 2 && rnd(&s, 0, 2) == 0 ? 1 : yd[i];
+            bd[i] = mode == 0 ? yd[i] : mode == 1 ? (i == 1 ? yd[1] : 1) : (ad[i] == 1 || rnd(&s, 0, 1) ? yd[i] : 1);
+        }
+        fgq_tensor_view av = tview(NULL, 4, ad), bv = tview(NULL, 4, bd), yv = tview(NULL, 4, yd);
+        float *a = rand_buf(tnumel(&av), &s), *b = rand_buf(tnumel(&bv), &s);
+        av.data = a;
+        bv.data = b;
+        tnode nd;
+        tnode_init(&nd, ops[it % 4], 2);
+        nd.ip[0] = (int32_t)rnd(&s, 0, 2); /* none, Relu, Clip */
+        nd.fp[FGQ_PF_ACT0] = -0.5f;
+        nd.fp[FGQ_PF_ACT1] = 0.75f;
+        const fgq_tensor_view *in[2] = { &av, &bv };
+        char what[96];
+        snprintf(what, sizeof what, "eltwise op %d [%lld,%lld,%lld,%lld] mode %d", (int)nd.v.op, (long long)yd[0],
+                 (long long)yd[1], (long long)yd[2], (long long)yd[3], mode);
+        check_all_splits(what, &nd, in, &yv);
+        free(a);
+        free(b);
+    }
+}
+
 int main(void)
 {
     for (int t = 1; t <= 4; t++) {
@@ -343,6 +379,7 @@ int main(void)
     RUN(test_gemm_bit_identical);
     RUN(test_matmul_bit_identical);
     RUN(test_pools_bit_identical);
+    RUN(test_eltwise_bit_identical);
     for (int t = 1; t <= 4; t++)
         fgq_threadpool_destroy(g_pools[t]);
     return FGQ_TEST_DONE();
