@@ -43,14 +43,8 @@ static void run_one(fgq_op op, float alpha, float beta, int64_t n, uint32_t seed
     nd.fp[1] = beta;
     fgq_tensor_view xv = tview(x, 1, dims), yv = tview(yr, 1, dims);
     const fgq_tensor_view *in[1] = {&xv};
-    fgq_parallel ref = {NULL, 1, NULL, FGQ_KERNELS_REF};
-    nd.v.par = &ref;
-    CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
-    nd.v.par = NULL;
-    yv.data = ya;
-    CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
-    CHECK_MSG(memcmp(yr, ya, (size_t)n * sizeof(float)) == 0, "op %d n=%lld alpha %g beta %g: AUTO differs from REF",
-              (int)op, (long long)n, (double)alpha, (double)beta);
+    CHECK_MSG(op_ref_auto_same(&nd, in, &yv, yr, ya), "op %d n=%lld alpha %g beta %g: AUTO differs from REF", (int)op,
+              (long long)n, (double)alpha, (double)beta);
     memcpy(yi, x, (size_t)n * sizeof(float)); /* in place: out aliases in */
     fgq_tensor_view iv = tview(yi, 1, dims);
     const fgq_tensor_view *iin[1] = {&iv};

@@ -189,14 +189,7 @@ static void test_pad_exactness(void)
     tnode nd;
     set_params(&nd, &cc);
     const fgq_tensor_view *in[3] = { &x, &w, &b };
-    fgq_parallel ref = { NULL, 1, NULL, FGQ_KERNELS_REF };
-    nd.v.par = &ref;
-    y.data = direct;
-    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
-    nd.v.par = NULL;
-    y.data = fast;
-    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
-    CHECK_MSG(memcmp(fast, direct, (size_t)ny * sizeof(float)) == 0, "padded-plane depthwise: not the direct loops' bytes");
+    CHECK_MSG(op_ref_auto_same(&nd, in, &y, direct, fast), "padded-plane depthwise: not the direct loops' bytes");
     uint32_t bits;
     memcpy(&bits, &direct[0], sizeof bits);
     CHECK(bits == 0x80000000u); /* the case is what it claims: a −0 at the border, an Inf in channel 1 */

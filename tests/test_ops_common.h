@@ -118,6 +118,23 @@ static inline fgq_status op_check_run(tnode *n, const fgq_tensor_view *const *in
     return op_run_view(&n->v, in, out, &err);
 }
 
+/* nd under FGQ_KERNELS_REF into ref, then under its own preference (AUTO unless nd->v.par says
+ * otherwise) into got, y's data set to each in turn; CHECKs both runs and returns 1 when the two
+ * outputs are the same bytes — the oracle of every kernel that claims the reference's bits. */
+static inline int op_ref_auto_same(tnode *nd, const fgq_tensor_view *const *in, fgq_tensor_view *y, float *ref,
+                                   float *got)
+{
+    fgq_parallel rp = { NULL, 1, NULL, FGQ_KERNELS_REF };
+    const fgq_parallel *own = nd->v.par;
+    nd->v.par = &rp;
+    y->data = ref;
+    CHECK(op_check_run(nd, in, y) == FGQ_OK);
+    nd->v.par = own;
+    y->data = got;
+    CHECK(op_check_run(nd, in, y) == FGQ_OK);
+    return memcmp(ref, got, (size_t)tnumel(y) * sizeof(float)) == 0;
+}
+
 /* check must fail with `want` and name the node. */
 #define CHECK_REJECTS(node, in, y, want)                                                   \
     do {                                                                                   \

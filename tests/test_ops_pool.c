@@ -303,15 +303,8 @@ static void test_maxpool_vector_vs_ref(void)
         xv.data = x;
         tnode nd;
         set_params(&nd, &pc, FGQ_OP_MAXPOOL);
-        const fgq_tensor_view *in[1] = {&xv};
-        fgq_parallel rp = {NULL, 1, NULL, FGQ_KERNELS_REF};
-        nd.v.par = &rp;
-        yv.data = ref;
-        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
-        nd.v.par = NULL;
-        yv.data = y;
-        CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
-        CHECK_MSG(memcmp(y, ref, (size_t)ny * sizeof(float)) == 0,
+        const fgq_tensor_view *in[1] = { &xv };
+        CHECK_MSG(op_ref_auto_same(&nd, in, &yv, ref, y),
                   "in %lldx%lld k %lldx%lld s %lld/%lld d %lld/%lld pads %lld,%lld/%lld,%lld: AUTO differs from REF",
                   (long long)pc.in[0], (long long)pc.in[1], (long long)pc.k[0], (long long)pc.k[1], (long long)pc.s[0],
                   (long long)pc.s[1], (long long)pc.d[0], (long long)pc.d[1], (long long)pc.pb[0], (long long)pc.pe[0],
