@@ -83,7 +83,7 @@ static void run_case(const conv_case *cc, uint32_t seed)
      * (the padded plane), on one thread and on two (ranges of rows split inside a channel); and with
      * AVX-512F masked out of the node's CPU features, so that on a CPU with it both the 16-lane
      * padded rows and the 8-lane ones are checked */
-    const uint32_t cpus[2] = {0, FGQ_CPU_QUERIED | FGQ_CPU_AVX2};
+    const uint32_t cpus[2] = {0, (fgq_cpu_features() & ~(uint32_t)FGQ_CPU_AVX512F) | FGQ_CPU_QUERIED};
     for (int ci = 0; ci < 2; ci++)
         for (int threads = 1; threads <= 2; threads++) {
             nd.v.cpu = cpus[ci];

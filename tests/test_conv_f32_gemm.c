@@ -170,7 +170,7 @@ static void test_edge_shapes(void)
         {3, 1, 4, 8, 2, {5, 6, 4}, {2, 3, 2}, {1, 2, 1}, {2, 1, 1}, {1, 1, 0}, {0, 1, 1}, 1, 0},
         {2, 1, 4, 6, 1, {1, 1}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 0, 0}, /* one position */
         {2, 1, 6, 6, 6, {7, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, 0}, /* depthwise: direct */
-        /* the 32-wide panels: K 576 past AVX-512's 512-row chunk, 81 positions (a partial panel), 16 rows */
+        /* the 32-wide panels: K 576 in AVX-512's 256-row chunks (small weights), 81 positions (a partial panel) */
         {2, 1, 64, 16, 1, {9, 9}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, FGQ_ACT_CLIP},
         {2, 1, 3, 8, 1, {80, 80}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, 1, FGQ_ACT_RELU}, /* runs of 32 at stride 2 */
         {2, 1, 8, 9, 1, {7, 45}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 0, 0},             /* runs across rows */
@@ -180,6 +180,12 @@ static void test_edge_shapes(void)
         {2, 1, 320, 96, 1, {3, 3}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, FGQ_ACT_RELU},
         /* by blocks: 4 blocks, 4 panels of a 1x1 (3 read in place, a partial one of 4 packed) */
         {2, 1, 1100, 256, 1, {10, 10}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, 1, FGQ_ACT_CLIP},
+        /* by blocks with batch 2 and 2 groups (8 blocks: a thread's range crosses (n, g)) */
+        {2, 2, 640, 192, 2, {3, 3}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 1, FGQ_ACT_RELU},
+        /* weights past 1 MiB but 5 panels: by panels, in 512-row chunks */
+        {2, 1, 320, 96, 1, {12, 12}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, 0, 0},
+        /* (the by-blocks shapes are 5-10 % past conv_f32_gemm.c's W5_L2 of 1 MiB: a larger threshold
+         * would take them by panels, which this test would still pass) */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 777u + (uint32_t)i);

@@ -1,7 +1,9 @@
 /*
  * conv_f32_dw.c — the float depthwise convolution (one input channel per
  * group: MobileNet's and EfficientNet's 3x3/5x5 layers), 1-D/2-D, stride 1
- * or 2, any dilation and padding, with AVX2 vectors of 8 output positions.
+ * or 2, any dilation and padding, with AVX2 vectors of 8 output positions
+ * (and, where the CPU has AVX-512F, the padded plane's rows of 9 and more
+ * 16 at a time: dw_pad_rows16).
  * Reference twin: the direct loops of conv_f32.c (conv_rows_f32), whose
  * results it reproduces bit for bit (tests/test_conv_f32_dw.c, memcmp).
  *
@@ -306,7 +308,10 @@ __attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs
             acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], lo, _CMP_LT_OQ), acc[v], lo);
             acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], hi, _CMP_GT_OQ), acc[v], hi);
         }
-        _mm512_mask_storeu_ps(yp + oh[v] * OW + ow[v], keep, acc[v]);
+        if (keep == (__mmask16)0xFFFF) /* a plain store where every lane is kept (masked ones cost more on AMD) */
+            _mm512_storeu_ps(yp + oh[v] * OW + ow[v], acc[v]);
+        else
+            _mm512_mask_storeu_ps(yp + oh[v] * OW + ow[v], keep, acc[v]);
     }
 }
 
@@ -435,9 +440,18 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
      * profile); otherwise the border blocks with masks, the same bytes */
     const uint64_t need = fgq_conv_f32_dw_scratch(sp, c_in / groups);
     dw_task t = {
-        node, sp, x, w, b, y, c_in, m_out, m_out / groups, need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK,
-        0};
-    t.avx512 = (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0;
+        .node = node,
+        .sp = sp,
+        .x = x,
+        .w = w,
+        .b = b,
+        .y = y,
+        .c_in = c_in,
+        .m_out = m_out,
+        .mg = m_out / groups,
+        .padded = need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK,
+        .avx512 = (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0,
+    };
     const int64_t n_rows = n * m_out * sp->out[1];
     const int64_t row_cost = sp->out[2] * sp->kernel[1] * sp->kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), dw_rows, &t);

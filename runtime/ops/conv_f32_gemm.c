@@ -19,9 +19,12 @@
  * float rounding only), then the fused activation. The AVX2 and AVX-512
  * kernels do the same operations on each element (the chunk boundaries only
  * store the sums and load them back), so they give the same bytes. Work is
- * split over threads by (n, g, panel): every output element is computed by
- * the same operations whatever the split, so results are bit-identical for
- * any thread count. No allocation; no scratch beyond the panel.
+ * split over threads by (n, g, panel), or, for layers of a few panels whose
+ * weights pass L2, by (n, g, block of rows) with every panel's chunk packed
+ * side by side (gemm_mblocks): every output element is computed by the same
+ * operations whatever the split, so results are bit-identical for any thread
+ * count. No allocation; the scratch holds the packed chunk(s), a partial
+ * panel's tile and a tap's runs (fgq_conv_f32_gemm_scratch).
  */
 #include "ops_f32.h"
 #include "ops_util.h"
@@ -48,9 +51,9 @@ enum { NR = 16, MR = 6, KC = 1024, NR5 = 32, MR5 = 8, KC5 = 512, KC5S = 256 };
 enum { NR = 16, MR = 6, KC = 256, NR5 = NR, MR5 = MR };
 #endif
 enum { ISA_C = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
-/* gemm_mblocks: layers of at most WIDE_PANELS panels whose weights pass W5_L2 go by blocks of MB
+/* gemm_mblocks: layers of at most BLOCKS_MAX_PANELS panels whose weights pass W5_L2 go by blocks of MB
  * rows (each block's weights read once for all the panels) instead of by panels */
-enum { WIDE_PANELS = 4, MB = 64 };
+enum { BLOCKS_MAX_PANELS = 4, MB = 64 };
 
 typedef struct {
     const fgq_node_view *node;
@@ -61,8 +64,8 @@ typedef struct {
     int64_t nr, kc_max;    /* the panel's width (NR, or NR5 for the AVX-512 kernel) and rows a chunk */
     int isa;               /* ISA_C, ISA_AVX2 or ISA_AVX512 */
     int pointwise;         /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
-    int wide;              /* wide_mode: gemm_mblocks */
-    uint64_t chunks_bytes; /* the scratch's packed chunks: panel_bytes(k), times panels when wide */
+    int blocks;            /* by_blocks: gemm_mblocks */
+    uint64_t chunks_bytes; /* the scratch's packed chunks: panel_bytes(k), times panels by blocks */
     int avx2;              /* isa >= ISA_AVX2: the AVX2 packing steps */
 } gemm_task;
 
@@ -88,11 +91,11 @@ static uint64_t panel_bytes(int64_t k)
 static uint64_t runs_bytes(void);
 
 /* 1 where the AVX-512 kernel would take the layer by blocks of rows (gemm_mblocks): at most
- * WIDE_PANELS panels of NR5, weights of the group past W5_L2, more than one block of MB rows. */
-static int wide_mode(int64_t positions, int64_t k, int64_t mg)
+ * BLOCKS_MAX_PANELS panels of NR5, weights of the group past W5_L2, more than one block of MB rows. */
+static int by_blocks(int64_t positions, int64_t k, int64_t mg)
 {
 #if CONV_GEMM_X86
-    return (positions + NR5 - 1) / NR5 <= WIDE_PANELS && mg * k * (int64_t)sizeof(float) > W5_L2 && mg > MB;
+    return (positions + NR5 - 1) / NR5 <= BLOCKS_MAX_PANELS && mg * k * (int64_t)sizeof(float) > W5_L2 && mg > MB;
 #else
     (void)positions, (void)k, (void)mg;
     return 0;
@@ -104,7 +107,7 @@ uint64_t fgq_conv_f32_gemm_scratch(const fgq_ops_spatial *sp, int64_t cg, int64_
     const int64_t k = cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
     const int64_t positions = sp->out[0] * sp->out[1] * sp->out[2];
     const uint64_t chunks =
-        wide_mode(positions, k, mg) ? (uint64_t)((positions + NR5 - 1) / NR5) * panel_bytes(k) : panel_bytes(k);
+        by_blocks(positions, k, mg) ? (uint64_t)((positions + NR5 - 1) / NR5) * panel_bytes(k) : panel_bytes(k);
     return chunks + TILE_BYTES + runs_bytes();
 }
 
@@ -123,20 +126,22 @@ __attribute__((target("avx2,fma"))) static void pack_run_avx2(float *os, const f
     const __m256i r1 = _mm256_and_si256(_mm256_cmpgt_epi32(j1, lo), _mm256_cmpgt_epi32(hi, j1));
     const float *src = (const float *)(const void *)((uintptr_t)row + (uintptr_t)(iw0 * (int64_t)sizeof(float)));
     _mm256_storeu_ps(os, _mm256_maskload_ps(src, r0));
-    _mm256_storeu_ps(os + 8, _mm256_maskload_ps(src + 8, r1));
+    _mm256_storeu_ps(os + 8, _mm256_maskload_ps((const float *)(const void *)((uintptr_t)src + 32u), r1));
 }
 #endif
 
 #if CONV_GEMM_X86
-__attribute__((target("avx2,fma"))) static inline void copy16_avx2(float *d, const float *s)
-{
-    _mm256_storeu_ps(d, _mm256_loadu_ps(s));
-    _mm256_storeu_ps(d + 8, _mm256_loadu_ps(s + 8));
-}
-
 /* The same at stride 2: os[j] = row[iw0 + 2j] where that column is inside the row [0, IW), else
  * 0, j < 16 (all 16 lanes written, as above). Four masked loads of the 32 columns iw0 .. iw0 + 31
  * (columns outside the row not read), then the even ones kept (load8's shuffles). */
+/* The even elements of the 16 floats in a, b (a's 0, 2, 4, 6 then b's), in order: a shuffle keeps
+ * them per 128-bit lane, a permute puts the lanes in order. */
+__attribute__((target("avx2,fma"))) static inline __m256 even8_avx2(__m256 a, __m256 b)
+{
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+}
+
 __attribute__((target("avx2,fma"))) static void pack_run_s2_avx2(float *os, const float *row, int64_t iw0, int64_t IW)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), zero = _mm256_setzero_si256();
@@ -148,10 +153,8 @@ __attribute__((target("avx2,fma"))) static void pack_run_s2_avx2(float *os, cons
         const __m256i in = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero, c), _mm256_cmpgt_epi32(iw, c));
         v[q] = _mm256_maskload_ps((const float *)(const void *)((uintptr_t)src + (uintptr_t)(32 * q)), in);
     }
-    for (int h = 0; h < 2; h++) {
-        const __m256 e = _mm256_shuffle_ps(v[2 * h], v[2 * h + 1], _MM_SHUFFLE(2, 0, 2, 0));
-        _mm256_storeu_ps(os + 8 * h, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
-    }
+    for (int h = 0; h < 2; h++)
+        _mm256_storeu_ps(os + 8 * h, even8_avx2(v[2 * h], v[2 * h + 1]));
 }
 #endif
 
@@ -260,15 +263,15 @@ __attribute__((target("avx2,fma"))) static int pack_panel_2d_avx2(const gemm_tas
                     const float *src = (const float *)(const void *)((uintptr_t)xc + (uintptr_t)(rn->off * 4));
                     if (sw == 1) {
                         v0 = _mm256_or_ps(v0, _mm256_maskload_ps(src, rn->m[0]));
-                        v1 = _mm256_or_ps(v1, _mm256_maskload_ps(src + 8, rn->m[1]));
+                        v1 = _mm256_or_ps(
+                            v1, _mm256_maskload_ps((const float *)(const void *)((uintptr_t)src + 32u), rn->m[1]));
                     } else { /* the even columns of 32, as pack_run_s2_avx2 keeps them */
                         __m256 u[4];
                         for (int w = 0; w < 4; w++)
-                            u[w] = _mm256_maskload_ps(src + 8 * w, rn->m[w]);
-                        const __m256 e0 = _mm256_shuffle_ps(u[0], u[1], _MM_SHUFFLE(2, 0, 2, 0));
-                        const __m256 e1 = _mm256_shuffle_ps(u[2], u[3], _MM_SHUFFLE(2, 0, 2, 0));
-                        v0 = _mm256_or_ps(v0, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e0), 0xD8)));
-                        v1 = _mm256_or_ps(v1, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e1), 0xD8)));
+                            u[w] = _mm256_maskload_ps(
+                                (const float *)(const void *)((uintptr_t)src + (uintptr_t)(32 * w)), rn->m[w]);
+                        v0 = _mm256_or_ps(v0, even8_avx2(u[0], u[1]));
+                        v1 = _mm256_or_ps(v1, even8_avx2(u[2], u[3]));
                     }
                 }
                 _mm256_storeu_ps(o + 16 * h, v0);
@@ -286,7 +289,7 @@ static uint64_t runs_bytes(void)
 #endif
 
 /* pack_panel for 2-D (and 1-D) layers: the panel's positions are runs along output rows (at most
- * a few: 16 positions), found once; per im2col row each run reads one input row at a stride,
+ * a few: 16 or 32 positions), found once; per im2col row each run reads one input row at a stride,
  * its in-range part [jlo, jhi) copied (stride 1: one memcpy) and the rest 0, with no per-element
  * division or bounds test. The same values as the general form below. */
 static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0, int64_t kc,
@@ -329,7 +332,7 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
 #if CONV_GEMM_X86
             if (t->avx2 && sw == 1) { /* two masked loads and stores instead of memcpy and memset calls */
                 pack_run_avx2(os, xr, iw0, jlo, jhi);
-                if (len > 16) /* a 32-wide panel's run: its second 16 */
+                if (len > 16) /* a 32-wide panel's run: its second 16 (where pack_panel_2d_avx2 declined) */
                     pack_run_avx2(os + 16, xr, iw0 + 16, jlo - 16, jhi - 16);
                 continue;
             }
@@ -382,9 +385,7 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
     const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2];
     const int64_t OH = sp->out[1], OW = sp->out[2];
     const int64_t plane = ID * IH * IW, nr = t->nr;
-    /* 1x1, stride 1, no padding: output position p is input element p (the
-     * output has the input's spatial size: checked, so end padding is out) */
-    const int pointwise = t->pointwise;
+    const int pointwise = t->pointwise; /* is_pointwise: position p is input element p */
     if (ID == 1 && KD == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && !pointwise) {
 #if CONV_GEMM_X86
         if (t->avx2 && pack_panel_2d_avx2(t, n, g, p0, np, k0, kc, out, (run16(*)[RUNS_MAX])runs))
@@ -407,15 +408,7 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
         const int64_t a = tap / (KH * KW), e = (tap / KW) % KH, f = tap % KW;
         const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
         float *o = out + r * nr;
-        if (pointwise && np == nr) { /* a 1x1 stride-1 unpadded conv reads the input plane as it lies */
-#if CONV_GEMM_X86
-            if (t->avx2) {
-                copy16_avx2(o, xp + p0); /* inline: a library call per 64 bytes cost more than the copy */
-                if (nr > 16)
-                    copy16_avx2(o + 16, xp + p0 + 16);
-                continue;
-            }
-#endif
+        if (pointwise && np == nr) { /* the portable path's whole panel (the x86 kernels read it in place) */
             memcpy(o, xp + p0, (size_t)nr * sizeof(float));
             continue;
         }
@@ -715,7 +708,7 @@ static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
 }
 
 /* Blocks [begin, end) of the flattened (n, g, block of MB rows) space, for layers of a few panels
- * whose weights pass L2 (wide_mode): per chunk of K every panel is packed once (side by side in
+ * whose weights pass L2 (by_blocks): per chunk of K every panel is packed once (side by side in
  * the scratch), then each block's rows run against each panel in turn, so that a block's weights
  * (MB × KC5 floats, 128 KB) come from memory once and not once per panel (ResNet's 7 x 7 layers:
  * 2 panels, 9.4 MB of weights). The same tiles and chunks as gemm_panels: the same bytes. */
@@ -735,8 +728,8 @@ static void gemm_mblocks(void *ctx, fgq_idx begin, fgq_idx end)
                       it_end = (ng + 1) * nb < end ? (ng + 1) * nb : end;
         for (int64_t k0 = 0; k0 < K; k0 += kcm) {
             const int64_t kc = K - k0 < kcm ? K - k0 : kcm;
-            const float *src[WIDE_PANELS];
-            int64_t ldb[WIDE_PANELS];
+            const float *src[BLOCKS_MAX_PANELS];
+            int64_t ldb[BLOCKS_MAX_PANELS];
             for (int64_t pan = 0; pan < t->panels; pan++) {
                 const int64_t p0 = pan * nr, np = P - p0 < nr ? P - p0 : nr;
                 src[pan] = panel_chunk(t, n, g, p0, np, k0, kc, bp + pan * chunk_floats, runs, &ldb[pan]);
@@ -797,9 +790,9 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
     t.kc_max = KC;
 #endif
     t.panels = (t.positions + t.nr - 1) / t.nr;
-    t.wide = isa == ISA_AVX512 && wide_mode(t.positions, t.k, t.mg);
-    t.chunks_bytes = t.wide ? (uint64_t)t.panels * panel_bytes(t.k) : panel_bytes(t.k);
-    if (t.wide) {
+    t.blocks = isa == ISA_AVX512 && by_blocks(t.positions, t.k, t.mg);
+    t.chunks_bytes = t.blocks ? (uint64_t)t.panels * panel_bytes(t.k) : panel_bytes(t.k);
+    if (t.blocks) {
         /* one chunk of blocks a thread: each chunk packs every panel of the layer again */
         const int64_t blocks = batch * groups * ((t.mg + MB - 1) / MB);
         const fgq_parallel *par = node->par;

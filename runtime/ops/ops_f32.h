@@ -82,9 +82,10 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
                              int isa, fgq_error *err);
 
 /* conv_f32_dw.c: the depthwise float convolution (one input channel per
- * group, 1-D/2-D, stride 1 or 2) with AVX2, bit-
- * identical to the direct loops of conv_f32.c, its reference twin. fits is 0
- * off x86 (GCC/Clang); call only where the CPU has AVX2. */
+ * group, 1-D/2-D, stride 1 or 2) with AVX2 (and AVX-512F rows of 16 where the
+ * node's CPU has it), bit-identical to the direct loops of conv_f32.c, its
+ * reference twin. fits is 0 off x86 (GCC/Clang); call only where the CPU has
+ * AVX2. */
 int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg);
 /* The depthwise rows' scratch: one zero-padded input plane (padded layers whose padded plane fits
  * 128 KB), else 0 (border blocks with masks instead). */
