@@ -31,6 +31,7 @@
  * No allocation; a few hundred bytes of stack.
  */
 #include "ops_f32.h"
+#include "ops_f32_x86.h"
 #include "ops_util.h"
 #include "qgemm_dispatch.h" /* fgq_node_cpu */
 
@@ -96,17 +97,6 @@ static void interior(const fgq_ops_spatial *sp, int64_t *lo, int64_t *hi)
         *hi = *lo;
 }
 
-/* 8 inputs at p, p + s, ..., p + 7s for s = 1 or 2; reads p[0 .. 7s] and no further (stride 2:
- * p[0..7] and p[7..14], keeping a's even and b's odd elements). */
-__attribute__((target("avx2"))) static inline __m256 load8(const float *p, int64_t s)
-{
-    if (s == 1)
-        return _mm256_loadu_ps(p);
-    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 7);
-    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 2, 0)); /* p0 p2 p8 p10 | p4 p6 p12 p14 */
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
-}
-
 /* Output positions [ow, ow + 8) of one row, all interior. */
 __attribute__((target("avx2"))) static inline void block8(const dw_task *t, const float *xp, const float *wf,
                                                           float bias, int64_t oh, int64_t ow, float *yr)
@@ -120,8 +110,8 @@ __attribute__((target("avx2"))) static inline void block8(const dw_task *t, cons
             continue;
         const float *xr = xp + ih * IW + ow * SW - sp->pad_begin[2];
         for (int64_t kw = 0; kw < KW; kw++)
-            acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(wf[kh * KW + kw]),
-                                                   load8(xr + kw * sp->dilation[2], SW)));
+            acc = _mm256_add_ps(
+                acc, _mm256_mul_ps(_mm256_set1_ps(wf[kh * KW + kw]), fgq_f32_load8(xr + kw * sp->dilation[2], SW)));
     }
     _mm256_storeu_ps(yr + ow, acc);
 }
@@ -212,7 +202,7 @@ __attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(co
             const __m256 wv = _mm256_set1_ps(wf[kh * KW + kw]);
             const int64_t ofs = rofs + kw * sp->dilation[2];
             for (int v = 0; v < nv; v++)
-                acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wv, load8(base[v] + ofs, SW)));
+                acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wv, fgq_f32_load8(base[v] + ofs, SW)));
         }
     }
     const int32_t act = t->node->iparams[FGQ_P_ACT];
@@ -299,15 +289,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs
         }
     }
     const int32_t act = t->node->iparams[FGQ_P_ACT];
-    const __m512 zero = _mm512_setzero_ps(), lo = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT0]);
-    const __m512 hi = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT1]);
-    for (int v = 0; v < nv; v++) { /* dw_pad_vecs' rule, with masks */
-        if (act == FGQ_ACT_RELU)
-            acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], zero, _CMP_LT_OQ), acc[v], zero);
-        else if (act == FGQ_ACT_CLIP) {
-            acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], lo, _CMP_LT_OQ), acc[v], lo);
-            acc[v] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(acc[v], hi, _CMP_GT_OQ), acc[v], hi);
-        }
+    const __m512 lo = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT0]), hi = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT1]);
+    for (int v = 0; v < nv; v++) {
+        acc[v] = fgq_f32_act16(acc[v], act, lo, hi);
         if (keep == (__mmask16)0xFFFF) /* a plain store where every lane is kept (masked ones cost more on AMD) */
             _mm512_storeu_ps(yp + oh[v] * OW + ow[v], acc[v]);
         else

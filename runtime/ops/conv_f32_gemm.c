@@ -27,6 +27,7 @@
  * panel's tile and a tap's runs (fgq_conv_f32_gemm_scratch).
  */
 #include "ops_f32.h"
+#include "ops_f32_x86.h"
 #include "ops_util.h"
 
 #include <string.h>
@@ -66,7 +67,6 @@ typedef struct {
     int pointwise;         /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
     int blocks;            /* by_blocks: gemm_mblocks */
     uint64_t chunks_bytes; /* the scratch's packed chunks: panel_bytes(k), times panels by blocks */
-    int avx2;              /* isa >= ISA_AVX2: the AVX2 packing steps */
 } gemm_task;
 
 /* The scratch slice (fgq_conv_f32_gemm_scratch), 64-aligned parts: the packed chunk of K rows
@@ -131,9 +131,6 @@ __attribute__((target("avx2,fma"))) static void pack_run_avx2(float *os, const f
 #endif
 
 #if CONV_GEMM_X86
-/* The same at stride 2: os[j] = row[iw0 + 2j] where that column is inside the row [0, IW), else
- * 0, j < 16 (all 16 lanes written, as above). Four masked loads of the 32 columns iw0 .. iw0 + 31
- * (columns outside the row not read), then the even ones kept (load8's shuffles). */
 /* The even elements of the 16 floats in a, b (a's 0, 2, 4, 6 then b's), in order: a shuffle keeps
  * them per 128-bit lane, a permute puts the lanes in order. */
 __attribute__((target("avx2,fma"))) static inline __m256 even8_avx2(__m256 a, __m256 b)
@@ -142,6 +139,9 @@ __attribute__((target("avx2,fma"))) static inline __m256 even8_avx2(__m256 a, __
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
 }
 
+/* The same at stride 2: os[j] = row[iw0 + 2j] where that column is inside the row [0, IW), else
+ * 0, j < 16 (all 16 lanes written, as above). Four masked loads of the 32 columns iw0 .. iw0 + 31
+ * (columns outside the row not read), then the even ones kept. */
 __attribute__((target("avx2,fma"))) static void pack_run_s2_avx2(float *os, const float *row, int64_t iw0, int64_t IW)
 {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), zero = _mm256_setzero_si256();
@@ -330,13 +330,13 @@ static void pack_panel_2d(const gemm_task *t, int64_t n, int64_t g, int64_t p0, 
             jhi = jhi < len ? jhi : len;
             const float *xr = xp + ih * IW; /* iw0 may be negative: index, never point, past the row */
 #if CONV_GEMM_X86
-            if (t->avx2 && sw == 1) { /* two masked loads and stores instead of memcpy and memset calls */
+            if (t->isa >= ISA_AVX2 && sw == 1) { /* two masked loads and stores instead of memcpy and memset calls */
                 pack_run_avx2(os, xr, iw0, jlo, jhi);
                 if (len > 16) /* a 32-wide panel's run: its second 16 (where pack_panel_2d_avx2 declined) */
                     pack_run_avx2(os + 16, xr, iw0 + 16, jlo - 16, jhi - 16);
                 continue;
             }
-            if (t->avx2 && sw == 2 && IW < ((int64_t)1 << 30)) { /* stems: every other input, 4 loads */
+            if (t->isa >= ISA_AVX2 && sw == 2 && IW < ((int64_t)1 << 30)) { /* stems: every other input, 4 loads */
                 pack_run_s2_avx2(os, xr, iw0, IW);
                 if (len > 16)
                     pack_run_s2_avx2(os + 16, xr, iw0 + 32, IW);
@@ -388,7 +388,7 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
     const int pointwise = t->pointwise; /* is_pointwise: position p is input element p */
     if (ID == 1 && KD == 1 && sp->out[0] == 1 && sp->pad_begin[0] == 0 && !pointwise) {
 #if CONV_GEMM_X86
-        if (t->avx2 && pack_panel_2d_avx2(t, n, g, p0, np, k0, kc, out, (run16(*)[RUNS_MAX])runs))
+        if (t->isa >= ISA_AVX2 && pack_panel_2d_avx2(t, n, g, p0, np, k0, kc, out, (run16(*)[RUNS_MAX])runs))
             return;
 #else
         (void)runs;
@@ -408,11 +408,7 @@ static void pack_panel(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int
         const int64_t a = tap / (KH * KW), e = (tap / KW) % KH, f = tap % KW;
         const float *xp = t->x + (n * t->c_in + g * t->cg + c) * plane;
         float *o = out + r * nr;
-        if (pointwise && np == nr) { /* the portable path's whole panel (the x86 kernels read it in place) */
-            memcpy(o, xp + p0, (size_t)nr * sizeof(float));
-            continue;
-        }
-        if (pointwise) { /* a partial panel of it: its positions, then zeros */
+        if (pointwise) { /* its positions, then zeros (the x86 kernels read a whole panel in place) */
             memcpy(o, xp + p0, (size_t)np * sizeof(float));
             memset(o + np, 0, (size_t)(nr - np) * sizeof(float));
             continue;
@@ -540,18 +536,6 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(const float *w, int6
 }
 #undef KA_INIT
 
-/* act8's rule on 16 sums (AVX-512 masks instead of blends). */
-__attribute__((target("avx512f"))) static inline __m512 act16(__m512 y, int act, __m512 lo, __m512 hi)
-{
-    if (act == FGQ_ACT_RELU)
-        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ), y, _mm512_setzero_ps());
-    if (act == FGQ_ACT_CLIP) {
-        const __m512 v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, lo, _CMP_LT_OQ), y, lo);
-        return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ), v, hi);
-    }
-    return y;
-}
-
 /* R (<= MR5) rows of the AVX-512 tile: rows i < R of c (ldc apart) = their start (bias[i], or the
  * sums there) + Σ_{r < kc} w[i·ldw + r] · bp[r][0..V·16), one FMA per tap in r order as in
  * kernel_avx2, V vectors of 16 positions a row (2; 1 for a last panel of at most 16 positions,
@@ -583,9 +567,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
         }
     }
     for (int i = 0; i < R; i++) {
-        _mm512_storeu_ps(c + i * ldc, act16(s0[i], act, alo, ahi));
+        _mm512_storeu_ps(c + i * ldc, fgq_f32_act16(s0[i], act, alo, ahi));
         if (V == 2)
-            _mm512_storeu_ps(c + i * ldc + 16, act16(s1[i], act, alo, ahi));
+            _mm512_storeu_ps(c + i * ldc + 16, fgq_f32_act16(s1[i], act, alo, ahi));
     }
 }
 
@@ -721,7 +705,7 @@ static void gemm_mblocks(void *ctx, fgq_idx begin, fgq_idx end)
     float *bp = (float *)fgq_scratch_claim(t->node, &slot); /* panels x [min(K, kc_max)][nr] */
     float *ctile = (float *)(void *)((uint8_t *)bp + t->chunks_bytes);
     void *runs = (uint8_t *)ctile + TILE_BYTES;
-    const int64_t chunk_floats = (int64_t)(t->chunks_bytes / sizeof(float)) / t->panels;
+    const int64_t chunk_floats = (int64_t)(panel_bytes(K) / sizeof(float)); /* one panel's chunk */
     for (int64_t it = begin; it < end;) {
         /* the range's blocks of one (n, g): each chunk packed once for all of them */
         const int64_t ng = it / nb, g = ng % groups, n = ng / groups,
@@ -778,7 +762,6 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
         .mg = m_out / groups,
         .positions = sp->out[0] * sp->out[1] * sp->out[2],
         .isa = isa,
-        .avx2 = isa >= ISA_AVX2,
         .pointwise = is_pointwise(sp),
     };
     t.k = t.cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];

@@ -11,6 +11,7 @@
  * no window's sum is split, so any thread count gives the same bits.
  */
 #include "ops_f32.h"
+#include "ops_f32_x86.h"
 #include "ops_util.h"
 #include "qgemm_dispatch.h" /* fgq_node_cpu */
 
@@ -108,8 +109,8 @@ typedef struct {
 /* MaxPool outputs [lo, hi) of one row, whose windows lie inside the row (every kw tap in range),
  * 8 at a time; rows of the window [wh.k0, wh.k1) of plane xp. Per output the scalar loop's
  * sequence, acc = v > acc ? v : acc over the same taps in the same order (an ordered compare: a
- * NaN tap is skipped as there), so the same bits. Stride 2 reads p[0..14] and keeps the even
- * elements (two shuffles). Returns the first output not done. */
+ * NaN tap is skipped as there), so the same bits. Stride 2 reads p[0..14] (fgq_f32_load8).
+ * Returns the first output not done. */
 __attribute__((target("avx2"))) static int64_t max_row_avx2(const float *xp, int64_t IW, int64_t kh0, int64_t kh1,
                                                             int64_t hbase, int64_t DH, int64_t KW, int64_t DW,
                                                             int64_t SW, int64_t pl, int64_t lo, int64_t hi, float *yr)
@@ -120,15 +121,7 @@ __attribute__((target("avx2"))) static int64_t max_row_avx2(const float *xp, int
         for (int64_t kh = kh0; kh < kh1; kh++) {
             const float *xr = xp + (hbase + kh * DH) * IW + ow * SW - pl;
             for (int64_t kw = 0; kw < KW; kw++) {
-                const float *p = xr + kw * DW;
-                __m256 v;
-                if (SW == 1)
-                    v = _mm256_loadu_ps(p);
-                else {
-                    const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 7);
-                    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 2, 0));
-                    v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
-                }
+                const __m256 v = fgq_f32_load8(xr + kw * DW, SW);
                 acc = _mm256_blendv_ps(acc, v, _mm256_cmp_ps(v, acc, _CMP_GT_OQ));
             }
         }
