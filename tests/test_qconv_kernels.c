@@ -605,9 +605,10 @@ static void test_dwtaps_twin(void)
     if (rows == 0)
         printf("  no all-taps depthwise function on this CPU\n");
 }
-/* The depthwise plane form (`plane`: a whole 2-D plane read straight from X, qconv_dwplane__avx512vbmi)
- * of every row that has one against its twin fgq_qconv_dwplane_ref, memcmp over the plane and a
- * guard past it: planes 1..70 wide and 1..20 high (one 16/32-output step, several, masked tails;
+/* The depthwise plane form (`plane`: a whole 2-D plane from X, qconv_dwplane__avx512vbmi) of every
+ * row that has one against its twin fgq_qconv_dwplane_ref, memcmp over the plane and a guard past
+ * it, with scratch for its flat form of none (by rows), a random size (either form) or plenty,
+ * allocated to the byte (ASan sees a write past it): planes 1..70 wide and 1..20 high (one 16/32-output step, several, masked tails;
  * rows past 64 bytes), kernels 1x1..7x7 and 1x9 / 9x1 / 3x5, strides 1..4 (the 16-output form
  * where 32 do not fit a load), pads 0..4 on each side (left pads under the load's mask, taps
  * rows wholly in the padding), padding wider than the plane, weights at the int8 ends, zero
@@ -620,7 +621,7 @@ static void test_dwplane_twin(void)
     int rows = 0;
     for (size_t r = 0; fgq_qconv_dw_kernel_at(r) != NULL; r++) {
         const fgq_qconv_dw_kernel *k = fgq_qconv_dw_kernel_at(r);
-        if (k->plane == NULL)
+        if (k->plane_prep == NULL)
             continue;
         if ((k->needs & cpu) != k->needs) {
             printf("  %s: plane form skipped, not on this CPU\n", k->name);
@@ -632,7 +633,7 @@ static void test_dwplane_twin(void)
         int32_t e[MAXK];
         static const int32_t shapes[][2] = { { 1, 1 }, { 3, 3 }, { 5, 5 }, { 7, 7 }, { 1, 9 }, { 9, 1 },
                                              { 3, 5 }, { 2, 2 }, { 1, 3 }, { 3, 1 }, { 4, 4 }, { 6, 2 } };
-        int bad = 0, taken = 0, declined = 0;
+        int bad = 0, taken = 0, declined = 0, flat = 0;
         for (int it = 0; it < 4000; it++) {
             fgq_qconv_dwplane_geom g;
             const int32_t *sh = shapes[rnd() % (sizeof shapes / sizeof shapes[0])];
@@ -666,20 +667,29 @@ static void test_dwplane_twin(void)
             dw_stage_draw(&d, 500000, g.KH * g.KW, 1);
             memset(y1, 0xa5, sizeof y1);
             memset(y2, 0xa5, sizeof y2);
-            if (k->plane(y1, x, &g, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8)) {
+            /* scratch for the flat form: none (by rows), a random size (either), plenty; exactly
+             * that many bytes, so that ASan sees a write past them */
+            const int64_t sb = it % 3 == 0 ? 0 : it % 3 == 1 ? 64 * rin(1, 40) : 65536;
+            uint8_t *scratch = sb ? (uint8_t *)aligned_alloc(64, (size_t)sb) : NULL;
+            fgq_qconv_dwplane_prep prep;
+            const int fits = k->plane_prep(&prep, &g, zx, x_s8, scratch, sb);
+            if (fits && k->plane(y1, x, &prep, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8)) {
                 taken++;
+                flat += prep.flat;
                 CHECK(fgq_qconv_dwplane_ref(y2, x, &g, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8) == 1);
                 bad += memcmp(y1, y2, sizeof y1) != 0; /* the guard past the plane too */
-            } else { /* declined: only for a dilation, a left shift or a weight outside int8; nothing written */
+            } else { /* declined (set-up or channel): only for a dilation, a left shift or a weight outside
+                      * int8; nothing written */
                 const int may = d.req[3] > 0 || wide || g.dh != 1 || g.dw != 1 || (g.sw == 4 && g.KW > 4);
                 declined++;
                 bad += !may || memcmp(y1, y2, sizeof y1) != 0;
             }
+            free(scratch);
         }
         CHECK_MSG(bad == 0, "%s: the plane form differs from its twin in %d of %d cases", k->name, bad,
                   taken + declined);
-        CHECK_MSG(taken > 2500 && declined > 200, "%s: plane form took %d cases, declined %d", k->name, taken,
-                  declined);
+        CHECK_MSG(taken > 2500 && declined > 200 && flat > 500 && taken - flat > 1000,
+                  "%s: plane form took %d cases (%d flat), declined %d", k->name, taken, flat, declined);
     }
     if (rows == 0)
         printf("  no depthwise plane form on this CPU\n");

@@ -301,7 +301,7 @@ static void test_build_profile(void)
     for (int32_t i = 0; fgq_target_at(i) != NULL; i++) {
         const fgq_target *t = fgq_target_at(i);
         const int x86 = t == fgq_target_find("x86-64");
-        CHECK_MSG(t->qconv_packed == x86 && t->conv_f32_panels == x86 &&
+        CHECK_MSG(t->qconv_packed == x86 && t->conv_f32_panels == x86 && (t->qconv_dw_flat_bytes > 0) == x86 &&
                       t->qgemm_decode_bytes == (x86 ? FGQ_QGEMM_DECODE_BYTES : 0),
                   "%s", t->name);
     }
@@ -315,13 +315,11 @@ static const struct {
     const char *name;
     size_t off;
 } k_target_fields[] = {
-    TARGET_FIELD(qconv_tile_bytes),    TARGET_FIELD(qconv_tile_positions),
-    TARGET_FIELD(qconv_tile_channels), TARGET_FIELD(qconv_pad_bytes),
-    TARGET_FIELD(qconv_packed),        TARGET_FIELD(qconv_dw_max_k),
-    TARGET_FIELD(qconv_dw_max_plane),  TARGET_FIELD(qconv_dw_max_padded),
-    TARGET_FIELD(qgemm_block_rows),    TARGET_FIELD(qgemm_decode_bytes),
-    TARGET_FIELD(qconv_dyn_cols),      TARGET_FIELD(conv_f32_panels),
-    TARGET_FIELD(view_bytes),
+    TARGET_FIELD(qconv_tile_bytes),   TARGET_FIELD(qconv_tile_positions), TARGET_FIELD(qconv_tile_channels),
+    TARGET_FIELD(qconv_pad_bytes),    TARGET_FIELD(qconv_packed),         TARGET_FIELD(qconv_dw_max_k),
+    TARGET_FIELD(qconv_dw_max_plane), TARGET_FIELD(qconv_dw_max_padded),  TARGET_FIELD(qconv_dw_flat_bytes),
+    TARGET_FIELD(qgemm_block_rows),   TARGET_FIELD(qgemm_decode_bytes),   TARGET_FIELD(qconv_dyn_cols),
+    TARGET_FIELD(conv_f32_panels),    TARGET_FIELD(view_bytes),
 };
 _Static_assert(offsetof(fgq_target, view_bytes) + sizeof(int32_t) - offsetof(fgq_target, qconv_tile_bytes) ==
                    sizeof k_target_fields / sizeof k_target_fields[0] * sizeof(int32_t),

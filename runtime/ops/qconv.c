@@ -589,8 +589,31 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
 typedef struct {
     int padded;               /* the phase form */
     fgq_idx sh, sw, qw, qh, br; /* strides; phase-plane width and rows; output rows a band */
-    uint64_t ew, acc, xp, bytes; /* offsets in the slice; its size */
+    uint64_t ew, acc, xp;       /* offsets in the slice: the weights, the accumulators, the phase planes */
+    uint64_t plane, flat;       /* the plane form's set-up, its flat copy and tables (to `bytes`);
+                                   none where plane = bytes (no plane form on the target), flat = bytes */
+    uint64_t bytes;             /* the slice's size */
 } qconv_dw_plan;
+
+/* A 2-D depthwise layer's plane geometry (the plane form's). */
+static fgq_qconv_dwplane_geom qconv_dw_geom(const fgq_ops_spatial *sp)
+{
+    const fgq_qconv_dwplane_geom g = {
+        .IH = sp->in[1],
+        .IW = sp->in[2],
+        .OH = sp->out[1],
+        .OW = sp->out[2],
+        .KH = sp->kernel[1],
+        .KW = sp->kernel[2],
+        .sh = sp->stride[1],
+        .sw = sp->stride[2],
+        .dh = sp->dilation[1],
+        .dw = sp->dilation[2],
+        .pt = sp->pad_begin[1],
+        .pl = sp->pad_begin[2],
+    };
+    return g;
+}
 
 /* 0 when the depthwise path cannot apply by shape. */
 static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, const fgq_target *target,
@@ -630,6 +653,16 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
     p->acc = qconv_align64((int64_t)sizeof(int32_t) * s->geom.k);
     p->xp = p->acc + qconv_align64((int64_t)sizeof(int32_t) * acc);
     p->bytes = p->xp + (p->padded ? qconv_align64(p->sh * p->sw * p->qh * p->qw + (p->sw > 1 ? p->sw * p->qw : 0)) : 0);
+    /* the plane form's set-up and flat copy and tables (x86), past the rest: a channel the plane
+     * form declines takes the phase form, which leaves them as they are */
+    p->plane = p->flat = p->bytes;
+    if (target->qconv_dw_flat_bytes > 0 && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1) {
+        p->flat = p->bytes = p->plane + qconv_align64((int64_t)sizeof(fgq_qconv_dwplane_prep));
+        const fgq_qconv_dwplane_geom g = qconv_dw_geom(sp);
+        const int64_t flat = fgq_qconv_dwflat_layout(&g, NULL, NULL);
+        if (flat > 0 && flat <= target->qconv_dw_flat_bytes)
+            p->bytes += (uint64_t)qconv_align64(flat);
+    }
     return 1;
 }
 
@@ -855,18 +888,19 @@ static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* Channel c by the row's plane form (t->kern->plane); 0 when it declines. Out of line: inside
- * qconv_dw_channels its geometry slowed the phase form's loops there by ~8 %. */
-static __attribute__((noinline)) int qconv_dw_plane(const qconv_dw_task *t, fgq_idx c, const int32_t *ew,
-                                                     const uint8_t *xc, uint8_t *yc)
+/* The row's plane form's set-up for the layer's geometry; 0 when it has none or declines. */
+static int qconv_dw_plane_prep(const qconv_dw_task *t, fgq_qconv_dwplane_prep *p, uint8_t *scratch, int64_t bytes)
 {
-    const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const fgq_qconv_dwplane_geom g = {
-        .IH = sp->in[1], .IW = sp->in[2], .OH = sp->out[1], .OW = sp->out[2], .KH = sp->kernel[1],
-        .KW = sp->kernel[2], .sh = sp->stride[1], .sw = sp->stride[2], .dh = sp->dilation[1],
-        .dw = sp->dilation[2], .pt = sp->pad_begin[1], .pl = sp->pad_begin[2],
-    };
-    return t->kern->plane(yc, xc, &g, ew, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8);
+    const fgq_qconv_dwplane_geom g = qconv_dw_geom(&t->s->geom.sp);
+    return t->kern->plane_prep != NULL && t->kern->plane_prep(p, &g, t->zx, t->x_s8, scratch, bytes);
+}
+
+/* Channel c by the row's plane form; 0 when it declines. Out of line: inside
+ * qconv_dw_channels its geometry slowed the phase form's loops there by ~8 %. */
+static __attribute__((noinline)) int qconv_dw_plane(const qconv_dw_task *t, const fgq_qconv_dwplane_prep *p, fgq_idx c,
+                                                    const int32_t *ew, const uint8_t *xc, uint8_t *yc)
+{
+    return t->kern->plane(yc, xc, p, ew, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8);
 }
 #endif
 
@@ -888,12 +922,15 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
     uint8_t *xp = ws + t->p.xp;
     const void *taps = NULL; /* the fused all-taps step's list (x86 rows only) */
 #if defined(__x86_64__) || defined(__i386__)
-    /* strides of 2+ along W, where it measured faster (one thread): the phase form splits the input into
-     * phase planes first (MobileNetV2 s8's stride-2 layers 0.50-0.60x their time, EfficientNet-Lite1's
-     * 0.50-0.79x); at stride 1 the phase form's flat runs over the padded rows fill the lanes better
-     * (14x14: the plane form took 2.1x the time, 120x120 1.1x) */
-    const int planes =
-        t->kern->plane != NULL && ID == 1 && OD == 1 && sp->kernel[0] == 1 && sp->pad_begin[0] == 0 && sw >= 2;
+    /* The plane form where it measured faster (one thread): by rows at strides of 2+ along W, where
+     * the phase form splits the input into phase planes first (MobileNetV2 s8's stride-2 layers
+     * 0.50-0.60x their time, EfficientNet-Lite1's 0.50-0.79x); the flat form at any stride (EfficientNet-
+     * Lite1 s8's stride-1 layers 0.57x (8 x 8) to 0.73x (60 x 60) of the phase form's time). By rows at
+     * stride 1 the phase form's runs over the padded rows fill the lanes better (14 x 14: 2.1x). */
+    fgq_qconv_dwplane_prep *prep = (fgq_qconv_dwplane_prep *)(void *)(ws + t->p.plane);
+    const int planes = t->p.flat > t->p.plane && ID == 1 && OD == 1 && sp->kernel[0] == 1 && sp->pad_begin[0] == 0 &&
+                       qconv_dw_plane_prep(t, prep, ws + t->p.flat, (int64_t)(t->p.bytes - t->p.flat)) &&
+                       (sw >= 2 || prep->flat);
     dw_tap_list tl;
     if (t->p.padded && t->kern->taps_q != NULL && KH * KW <= DW_TAPS) {
         dw_tap_list_make(t, xp, &tl);
@@ -921,7 +958,7 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
 #if defined(__x86_64__) || defined(__i386__)
         /* the plane form: straight from X, no copies (the row declines what it does not take) */
-        if (planes && qconv_dw_plane(t, c, ew, xc, yc))
+        if (planes && qconv_dw_plane(t, prep, c, ew, xc, yc))
             continue;
 #endif
         if (t->p.padded) { /* qconv_run_dw takes a padded plan only with the phase form compiled in */

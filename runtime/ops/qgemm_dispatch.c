@@ -191,19 +191,57 @@ int fgq_qconv_dwplane_ref(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_
     return 1;
 }
 
+int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, int64_t *rows, int64_t *copy_bytes)
+{
+    const int64_t OW = g->OW, IW = g->IW, sw = g->sw, sh = g->sh, G = (g->KW + 3) / 4;
+    if (g->dh != 1 || g->dw != 1 || g->KH < 1 || g->KH > FGQ_DWFLAT_MAX_KH || g->KW < 1 || G > FGQ_DWFLAT_MAX_G ||
+        sw < 1 || sh < 1 || OW < 1 || g->OH < 1 || g->pl < 0 || g->pl > FGQ_DWFLAT_FRONT)
+        return 0;
+    int64_t a = 16, b = OW; /* gcd(16, OW): the columns' pattern repeats every OW / gcd steps of 16 */
+    while (b != 0) {
+        const int64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    const int64_t period = OW / a, steps = (g->OH * OW + 15) / 16;
+    if (period > FGQ_DWFLAT_MAX_PERIOD)
+        return 0;
+    /* every lane's windows inside the step's 64-byte load: rel_j + 4G <= 64 */
+    for (int64_t ph = 0; ph < period; ph++) {
+        const int64_t ow0 = (16 * ph) % OW;
+        for (int64_t j = 0; j < 16; j++) {
+            const int64_t rel = (ow0 + j) / OW * sh * IW + ((ow0 + j) % OW - ow0) * sw;
+            if (rel < 0 || rel + 4 * G > 64)
+                return 0;
+        }
+    }
+    /* the copy's rows: up to the last step's lanes past the plane (oh <= (16·steps − 1) / OW);
+     * the last load ends at most at row rows − 1, column (OW − 1)·sw − pl, plus 64 bytes */
+    const int64_t r = ((16 * steps - 1) / OW) * sh + g->KH;
+    const int64_t end = FGQ_DWFLAT_FRONT + (r - 1) * IW + (OW - 1) * sw - g->pl + 64;
+    const int64_t whole = FGQ_DWFLAT_FRONT + r * IW;
+    const int64_t copy = ((end > whole ? end : whole) + 63) & ~(int64_t)63;
+    if (rows != NULL)
+        *rows = r;
+    if (copy_bytes != NULL)
+        *copy_bytes = copy;
+    return copy + period * (G * 72 + 4); /* per phase: gathers, masks, the load's start */
+}
+
 /* The depthwise rows: first usable wins. The x86 rows ask the CPU; the Cortex-M DSP row is
  * chosen at compile time. No row under REF (QCONV then takes its GEMM or reference path). */
 static const fgq_qconv_dw_kernel qconv_dw_kernels[] = {
 #if defined(__x86_64__) || defined(__i386__)
-    { "qconv_dw_u8__avx512vbmi", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qconv_dwrow__avx2,
-      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vbmi, fgq_qconv_dwplane__avx512vbmi },
-    { "qconv_dw_u8__avx512vnni", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI, fgq_qconv_dwrow__avx2,
-      fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vnni, NULL },
-    { "qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL, NULL },
+    {"qconv_dw_u8__avx512vbmi", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512VBMI, fgq_qconv_dwrow__avx2,
+     fgq_qconv_dwtaps__avx512vnni, fgq_qconv_dwtaps_q__avx512vbmi, fgq_qconv_dwplane_prep__avx512vbmi,
+     fgq_qconv_dwplane__avx512vbmi},
+    {"qconv_dw_u8__avx512vnni", FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx512vnni,
+     fgq_qconv_dwtaps_q__avx512vnni, NULL, NULL},
+    {"qconv_dw_u8__avx2", FGQ_CPU_AVX2, fgq_qconv_dwrow__avx2, fgq_qconv_dwtaps__avx2, NULL, NULL, NULL},
 #elif defined(__ARM_FEATURE_DSP)
-    { "qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, fgq_qconv_dwtaps__armdsp, NULL, NULL },
+    {"qconv_dw_u8__armdsp", 0, fgq_qconv_dwrow__armdsp, fgq_qconv_dwtaps__armdsp, NULL, NULL, NULL},
 #endif
-    { NULL, 0, NULL, NULL, NULL, NULL },
+    {NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };
 
 const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_at(size_t i)

@@ -161,12 +161,40 @@ typedef struct {
 /* Depthwise QCONV, one channel's whole 2-D plane straight from X (x: its IH·IW bytes; y: its
  * OH·OW outputs): y[oh][ow] = the output (channel c's, fgq_qrequant_ref's) of Σ_{kh,kw}
  * e[kh·KW + kw]·(x[oh·sh − pt + kh·dh][ow·sw − pl + kw·dw] − zx), taps outside X adding 0.
- * Returns 1: the reference twin of a row's `plane`; a fast row's may return 0 instead, having
- * written nothing, for a shape or channel it does not take (then: the phase form). */
+ * Returns 1: the reference twin of a row's `plane`. */
 int fgq_qconv_dwplane_ref(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e, int32_t zx,
                           int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
                           int y_s8);
-typedef int (*fgq_qconv_dwplane_fn)(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e,
+/* What a row's plane form works out once for a geometry, for every channel of a layer
+ * (`plane_prep`): the geometry, its step and the byte gathers of its windows; for the flat form
+ * (outputs in the plane's order) a row-padded copy of the input plane and the gathers of each
+ * step of the columns' period, in the scratch given to plane_prep. */
+typedef struct {
+    fgq_qconv_dwplane_geom g;
+    uint8_t idx[2][4][64]; /* by rows: window w's gather for outputs 0-15 ([0][w]) and 16-31 ([1][w]) */
+    int32_t windows;       /* 4-tap windows a kernel row: ⌈KW / 4⌉ */
+    int32_t two;           /* by rows: 1: 32 outputs a step (two accumulators), 0: 16 */
+    int32_t flat;          /* 1: the flat form (below), 0: by rows */
+    int32_t period;        /* flat: steps of 16 outputs before the columns' pattern repeats */
+    int32_t zx, x_s8;      /* flat: the input's zero point and type the copy was filled for */
+    int64_t copy_rows;     /* flat: rows of X copied into buf (from row pt of the copy) */
+    uint8_t *buf;          /* flat: the row-padded copy (z_x rows around X's), in the scratch */
+    const uint8_t *tab;    /* flat: per step of the period, window gathers (64 B) then masks (8 B) */
+} fgq_qconv_dwplane_prep;
+/* The flat form's layout for g: the rows (*rows) and bytes (*copy_bytes, 64-aligned) of its
+ * row-padded copy, and the bytes of the copy and its tables together (returned); 0 where the
+ * flat form does not take g. On
+ * every target, so that a tool sizes the x86-64 profile's scratch anywhere. */
+enum { FGQ_DWFLAT_FRONT = 64, FGQ_DWFLAT_MAX_PERIOD = 64, FGQ_DWFLAT_MAX_KH = 16, FGQ_DWFLAT_MAX_G = 4 };
+int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, int64_t *rows, int64_t *copy_bytes);
+/* Fills *p for geometry g and an input of zero point zx (s8 when x_s8), with `bytes` of scratch
+ * at `scratch` for the flat form (64-byte aligned; the form is not taken where they do not
+ * suffice); 0 when the row's plane form does not take g (then: the phase form). */
+typedef int (*fgq_qconv_dwplane_prep_fn)(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, int32_t zx,
+                                         int x_s8, uint8_t *scratch, int64_t bytes);
+/* The row's plane form for one channel of p's geometry: fgq_qconv_dwplane_ref's outputs, or 0,
+ * having written nothing, for a channel it does not take (then: the phase form). */
+typedef int (*fgq_qconv_dwplane_fn)(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_prep *p, const int32_t *e,
                                     int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                     int32_t qmax, int y_s8);
 /* A row of the depthwise table (qgemm_dispatch.c): x86 AVX-512 VBMI and VNNI (qconv_dwtaps__avx512vnni.c)
@@ -178,7 +206,8 @@ typedef struct {
     fgq_qconv_dwrow_fn row;       /* one tap along a run */
     fgq_qconv_dwtaps_fn taps;     /* every tap of a run at once; NULL: `row` tap by tap */
     fgq_qconv_dwtaps_q_fn taps_q; /* `taps` and the output stage in registers; NULL: none */
-    fgq_qconv_dwplane_fn plane;   /* a whole 2-D plane from X, the output stage in registers; NULL: none */
+    fgq_qconv_dwplane_prep_fn plane_prep; /* the plane form's set-up for a layer; NULL: no plane form */
+    fgq_qconv_dwplane_fn plane;           /* a whole 2-D plane from X, the output stage in registers */
 } fgq_qconv_dw_kernel;
 /* The row the depthwise path runs with under preference `kernels` on CPU `cpu`; NULL under
  * FGQ_KERNELS_REF or when no row fits (QCONV then takes its GEMM or reference path). */
@@ -327,7 +356,9 @@ int fgq_qconv_dwtaps_q__avx512vbmi(uint8_t *y, const uint8_t *const *src, const 
                                    int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                    int32_t qmax, int y_s8);
 /* qconv_dwplane__avx512vbmi.c: the plane form, 2-D, dilation 1, s8-range weights. */
-int fgq_qconv_dwplane__avx512vbmi(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_geom *g, const int32_t *e,
+int fgq_qconv_dwplane_prep__avx512vbmi(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, int32_t zx, int x_s8,
+                                       uint8_t *scratch, int64_t bytes);
+int fgq_qconv_dwplane__avx512vbmi(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_prep *p, const int32_t *e,
                                   int32_t zx, int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin,
                                   int32_t qmax, int y_s8);
 /* qadd__avx2.c: QADD without broadcasting, 8 elements a step through the 256-entry tables of
