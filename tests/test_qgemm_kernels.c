@@ -503,17 +503,18 @@ static void test_requant_random(void)
 }
 
 /* The output stage at the edges of its forms (qrequant_avx512.h): the folded forms apply where
- * |bias| < 2^30, the layer's dot bound below 2^29 and r <= 23, so each case sits just inside
- * and just outside: dot bound 2^29 − 1 and 2^31 − 1 (K 16448 and 65793 at code 128), biases
- * ±(2^29 − 1) and ±(2^30 − 1) (and 0, small sums whose rounding below 0 matters), the largest
- * multiplier, shifts r 0, 1, 22, 23, 24, z_y at both ends and inside, qmin at the lowest code,
- * at z_y and one below (where a p < 0 value's rounding shows); every kernel row against
- * fgq_qrequant_ref, a channel at a time and in the rows form. */
+ * |bias| < 2^30, the layer's dot bound below 2^29 and r <= 23, and with a left shift L where
+ * |bias| + the bound < 2^(31 − L), so each case sits just inside and just outside: dot bound
+ * 2^29 − 1, 2^31 − 1 and 2^25 (K 16448, 65793 and 1028 at code 128), biases ±(2^29 − 1) and
+ * ±(2^30 − 1) (and 0, small sums whose rounding below 0 matters), the largest multiplier,
+ * shifts r 0, 1, 22, 23, 24 and left shifts 1, 2, 5, z_y at both ends and inside, qmin at the
+ * lowest code, at z_y and one below (where a p < 0 value's rounding shows); every kernel row
+ * against fgq_qrequant_ref, a channel at a time and in the rows form. */
 static void test_requant_edges(void)
 {
     enum { N = 40 };
-    static const int64_t ks[] = {16448, 65793};
-    static const int32_t shifts[] = {0, 1, 22, 23, 24};
+    static const int64_t ks[] = {16448, 65793, 1028};
+    static const int32_t shifts[] = {0, 1, 22, 23, 24, -1, -2, -5}; /* right shifts; left where negative */
     int32_t bias[N], req[2 * N], dot[N];
     uint8_t y_fast[N], y_ref[N];
     int bad = 0, cases = 0;

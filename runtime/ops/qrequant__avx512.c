@@ -34,8 +34,9 @@
  * such lane clamps to qmin either way: 11 vector instructions for 16 values
  * (the load and the store aside) where the general form with a right shift
  * takes 17.
- * Calls with per-lane channels (QGEMM, c_step 1) or a left shift (a real
- * multiplier >= 1) go to fgq_qrequant__avx2.
+ * A left shift (a real multiplier >= 1) folds the same way where no lane can saturate
+ * (rq_fold_channel); calls with per-lane channels (QGEMM, c_step 1) and left shifts that may
+ * saturate go to fgq_qrequant__avx2.
  */
 #include "qrequant_avx512.h"
 
@@ -50,8 +51,18 @@ FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int6
                                         int64_t n, int32_t zy, int32_t qmin, int32_t qmax, void *y, int y_s8)
 {
     const int32_t shift = c_step == 0 ? qw->req[2 * c0 + 1] : 1;
-    if (c_step != 0 || shift > 0) {
+    if (c_step != 0) {
         fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
+        return;
+    }
+    if (shift > 0) { /* a left shift: the folded form where no lane can saturate */
+        rq_consts k;
+        rq_fold_shared(qmin, qmax, &k);
+        const int32_t b = qw->bias != NULL ? qw->bias[c0] : 0;
+        if (rq_fold_channel(rq_layer_bound(qw, rq_code_max(qw)), b, qw->req[2 * c0], -shift, zy, qmin, &k) >= 0)
+            rq_loop(RQ_FRN, &k, dot, n, (uint8_t *)y);
+        else
+            fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
         return;
     }
     rq_channel(qw, c0, dot, n, zy, qmin, qmax, (uint8_t *)y, rq_code_max(qw));
@@ -67,7 +78,7 @@ FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0,
                                              uint8_t *y, int64_t ld_y, int y_s8)
 {
     const int64_t code = rq_code_max(qw);
-    const int folds = rq_layer_folds(qw, code);
+    const int64_t bound = rq_layer_bound(qw, code);
     rq_consts k;
     rq_fold_shared(qmin, qmax, &k);
     for (int64_t j = 0; j < nc; j++) {
@@ -75,15 +86,13 @@ FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0,
         const int32_t shift = qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
         const int32_t *dj = dot + j * ld_dot;
         uint8_t *yj = y + j * ld_y;
-        if (shift > 0) {
-            fgq_qrequant__avx2(qw, c, 0, dj, n, zy, qmin, qmax, yj, y_s8);
-            continue;
-        }
-        const int mode = rq_fold_channel(folds, b, qw->req[2 * c], -shift, zy, qmin, &k);
-        if (mode < 0)
-            rq_channel(qw, c, dj, n, zy, qmin, qmax, yj, code);
-        else
+        const int mode = rq_fold_channel(bound, b, qw->req[2 * c], -shift, zy, qmin, &k);
+        if (mode >= 0)
             rq_loop_mode(mode, &k, dj, n, yj);
+        else if (shift > 0) /* a left shift that may saturate */
+            fgq_qrequant__avx2(qw, c, 0, dj, n, zy, qmin, qmax, yj, y_s8);
+        else
+            rq_channel(qw, c, dj, n, zy, qmin, qmax, yj, code);
     }
 }
 

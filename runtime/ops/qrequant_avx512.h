@@ -123,19 +123,37 @@ FGQ_AVX512_INLINE void rq_fold_shared(int32_t qmin, int32_t qmax, rq_consts *k)
     k->pick = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
 }
 
-/* Whether a layer's dot bound lets its channels fold (below 2^29; the comment above). */
-FGQ_AVX512_INLINE int rq_layer_folds(const fgq_qweights *qw, int64_t code)
+/* A layer's bound on |dot| (k·code·255·mmax); its channels fold where it is below 2^29 (the
+ * comment above). */
+FGQ_AVX512_INLINE int64_t rq_layer_bound(const fgq_qweights *qw, int64_t code)
 {
-    return qw->k * code * 255 * (int64_t)qw->mmax < (1ll << 29);
+    return qw->k * code * 255 * (int64_t)qw->mmax;
 }
 
-/* One channel's folded form (bias b, multiplier mult, right shift `right` >= 0): sets k's bias,
- * mult, nz (and qcount) and returns RQ_F0, RQ_FR or RQ_FRN; -1 where it does not apply (the
- * layer does not fold, |b| >= 2^30 or r > 23). The shared constants are rq_fold_shared's. */
-FGQ_AVX512_INLINE int rq_fold_channel(int layer_folds, int32_t b, int32_t mult, int32_t right, int32_t zy,
-                                      int32_t qmin, rq_consts *k)
+/* One channel's folded form (bias b, multiplier mult, right shift `right`; a left shift where
+ * it is negative): sets k's bias, mult, nz (and qcount) and returns RQ_F0, RQ_FR or RQ_FRN; -1
+ * where it does not apply (the layer's dot bound `bound` not below 2^29, |b| >= 2^30, r > 23).
+ * The shared constants are rq_fold_shared's.
+ * A left shift L = −right (a real multiplier >= 1: first layers, whose input step is coarse)
+ * folds where no lane can saturate, |b| + bound < 2^(31−L): the reference's sat32(b + dot)
+ * and acc·2^L are then exact, and srdhm(acc·2^L, mult) = floor((p·2^L + 2^30) / 2^31) =
+ * floor((p + 2^(30−L)) / 2^(31−L)), p = acc·mult: RQ_FRN's step with N = 2^(30−L) and a shift
+ * by 31 − L, z_y·2^(31−L) inside the rounding constant (|p| < 2^(62−L): no 64-bit overflow). */
+FGQ_AVX512_INLINE int rq_fold_channel(int64_t bound, int32_t b, int32_t mult, int32_t right, int32_t zy, int32_t qmin,
+                                      rq_consts *k)
 {
-    if (!(layer_folds && b > -(1 << 30) && b < (1 << 30) && right <= 23))
+    if (right < 0) {
+        const int32_t left = -right;
+        const int64_t ab = b < 0 ? -(int64_t)b : b;
+        if (!(bound < (1ll << 29) && left <= 29 && ab + bound < (1ll << (31 - left))))
+            return -1;
+        k->bias = _mm512_set1_epi32(b);
+        k->mult = _mm512_set1_epi32(mult);
+        k->nz = _mm512_set1_epi64((1ll << (30 - left)) + (int64_t)zy * (1ll << (31 - left)));
+        k->qcount = _mm_cvtsi32_si128(31 - left);
+        return RQ_FRN;
+    }
+    if (!(bound < (1ll << 29) && b > -(1 << 30) && b < (1 << 30) && right <= 23))
         return -1;
     k->bias = _mm512_set1_epi32(b);
     k->mult = _mm512_set1_epi32(mult);
@@ -162,7 +180,7 @@ FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32
     k->hi = _mm512_set1_epi32(qmax - zy);
     k->zyv = _mm512_set1_epi32(zy);
     rq_fold_shared(qmin, qmax, k);
-    const int m = rq_fold_channel(rq_layer_folds(qw, code), b, qw->req[2 * c], right, zy, qmin, k);
+    const int m = rq_fold_channel(rq_layer_bound(qw, code), b, qw->req[2 * c], right, zy, qmin, k);
     return m >= 0 ? m : right > 0 ? RQ_SAT_ROUND : RQ_SAT_PLAIN;
 }
 
