@@ -659,7 +659,7 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
     if (target->qconv_dw_flat_bytes > 0 && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1) {
         p->flat = p->bytes = p->plane + qconv_align64((int64_t)sizeof(fgq_qconv_dwplane_prep));
         const fgq_qconv_dwplane_geom g = qconv_dw_geom(sp);
-        const int64_t flat = fgq_qconv_dwflat_layout(&g, NULL, NULL);
+        const int64_t flat = fgq_qconv_dwflat_layout(&g, NULL);
         if (flat > 0 && flat <= target->qconv_dw_flat_bytes)
             p->bytes += (uint64_t)qconv_align64(flat);
     }

@@ -182,12 +182,60 @@ FGQ_DWP_INLINE void dwf_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
 #undef DWF_SRC
 }
 
+/* A step's 16 outputs, or the lanes `last` of a row's last step. */
+FGQ_DWP_INLINE void dwr_store(int whole, __mmask16 last, uint8_t *y, __m512i v)
+{
+    if (whole)
+        _mm_storeu_si128((__m128i *)(void *)y, _mm512_cvtepi32_epi8(v));
+    else
+        _mm512_mask_cvtepi32_storeu_epi8(y, last, v);
+}
+
+/* The row-aligned form: each output row in steps of 16 (the last one masked), two steps a turn
+ * (across rows where a row has one). */
+FGQ_DWP_INLINE void dwr_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q, const fgq_qconv_dwplane_prep *p,
+                              const rq_consts *k, __m512i off, uint8_t *y)
+{
+    const fgq_qconv_dwplane_geom *g = &p->g;
+    const int64_t OW = g->OW, IW = g->IW, R = p->period, steps = g->OH * R, lap = g->sh * IW;
+    const uint8_t *b = p->buf + DWF_FRONT, *masks = p->tab + R * G * 64;
+    const int32_t *start = (const int32_t *)(const void *)(masks + R * G * 8);
+    const __m512i fill = _mm512_set1_epi8((char)(uint8_t)(p->x_s8 ? p->zx + 128 : p->zx));
+    const __mmask16 last = (__mmask16)((1u << (OW - 16 * (R - 1))) - 1); /* the lanes of a row's last step */
+    int64_t ph = 0, base = 0, yo = 0, s = 0; /* step s: phase ph of the row at base (bytes) and yo (outputs) */
+#define DWR_SRC(ph_, base_) ((const uint8_t *)((uintptr_t)b + (uintptr_t)((base_) + start[ph_])))
+    for (; s + 2 <= steps; s += 2) {
+        const int64_t ph2 = ph + 1 == R ? 0 : ph + 1, base2 = ph2 == 0 ? base + lap : base,
+                      yo2 = ph2 == 0 ? yo + OW : yo;
+        const __m512i d0 = dwf_dot(KH, G, q, p->tab, ph, masks, DWR_SRC(ph, base), IW, off, fill);
+        const __m512i d1 = dwf_dot(KH, G, q, p->tab, ph2, masks, DWR_SRC(ph2, base2), IW, off, fill);
+        const __m512i r0 = rq_step(mode, k, d0), r1 = rq_step(mode, k, d1);
+        dwr_store(ph + 1 < R, last, y + yo + 16 * ph, r0);
+        dwr_store(ph2 + 1 < R, last, y + yo2 + 16 * ph2, r1);
+        ph = ph2 + 1 == R ? 0 : ph2 + 1;
+        base = ph == 0 ? base2 + lap : base2;
+        yo = ph == 0 ? yo2 + OW : yo2;
+    }
+    if (s < steps) {
+        const __m512i r = rq_step(mode, k, dwf_dot(KH, G, q, p->tab, ph, masks, DWR_SRC(ph, base), IW, off, fill));
+        dwr_store(ph + 1 < R, last, y + yo + 16 * ph, r);
+    }
+#undef DWR_SRC
+}
+
 /* The kernels of EfficientNet and MobileNet (3 x 3, 5 x 5) as constants, the rest by windows. */
 FGQ_DWP_INLINE void dwf_windows(int mode, const dwp_taps *q, const fgq_qconv_dwplane_prep *p, const rq_consts *k,
                                 __m512i off, uint8_t *y)
 {
     const int64_t KH = p->g.KH, KW = p->g.KW;
-    if (KH == 3 && KW == 3)
+    if (p->by_rows) {
+        if (KH == 3 && KW == 3)
+            dwr_plane(mode, 3, 1, q, p, k, off, y);
+        else if (KH == 5 && KW == 5)
+            dwr_plane(mode, 5, 2, q, p, k, off, y);
+        else
+            dwr_plane(mode, (int32_t)KH, p->windows, q, p, k, off, y);
+    } else if (KH == 3 && KW == 3)
         dwf_plane(mode, 3, 1, q, p, k, off, y);
     else if (KH == 5 && KW == 5)
         dwf_plane(mode, 5, 2, q, p, k, off, y);
@@ -214,40 +262,46 @@ FGQ_DWP_INLINE void dwf_copy(const fgq_qconv_dwplane_prep *p, const uint8_t *x)
     }
 }
 
-/* The flat form's set-up: 0 (nothing taken) where the geometry or the scratch does not fit it. */
+/* The copy forms' set-up: 0 (nothing taken) where the geometry or the scratch does not fit them.
+ * Step ph of the period: flat, outputs (16·ph) / OW, (16·ph) mod OW on (lane j the j-th after);
+ * row-aligned, columns 16·ph .. 16·ph + 15 of a row (lanes past OW unused). */
 static int dwf_prep(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, int32_t G, uint8_t *scratch,
                     int64_t bytes)
 {
     const int64_t OW = g->OW, IW = g->IW, sw = g->sw, sh = g->sh, KW = g->KW;
-    int64_t rows, bbytes;
-    const int64_t need = fgq_qconv_dwflat_layout(g, &rows, &bbytes);
+    fgq_qconv_dwflat_shape sh_;
+    const int64_t need = fgq_qconv_dwflat_layout(g, &sh_);
     if (need == 0 || scratch == NULL || need > bytes)
         return 0;
-    const int64_t P = (need - bbytes) / (G * 72 + 4);
+    const int64_t P = sh_.period, bbytes = sh_.copy_bytes;
     uint8_t *tab = scratch + bbytes;
+    int32_t *start = (int32_t *)(void *)(tab + P * G * 72);
     for (int64_t ph = 0; ph < P; ph++) {
-        const int64_t ow0 = (16 * ph) % OW;
+        const int64_t ow0 = sh_.by_rows ? 16 * ph : (16 * ph) % OW;
         uint64_t m[DWP_MAX_G] = {0};
         for (int64_t j = 0; j < 16; j++) {
-            const int64_t owj = (ow0 + j) % OW, rel = (ow0 + j) / OW * sh * IW + (owj - ow0) * sw; /* < 64 - 4G */
+            /* lane j's output column and its window's offset in the step's load (< 64 − 4G) */
+            const int64_t owj = sh_.by_rows ? ow0 + j : (ow0 + j) % OW;
+            const int64_t rel = sh_.by_rows ? j * sw : (ow0 + j) / OW * sh * IW + (owj - ow0) * sw;
             for (int32_t gi = 0; gi < G; gi++)
                 for (int32_t t = 0; t < 4; t++) {
                     const int64_t tap = 4 * gi + t, iw = owj * sw - g->pl + tap;
                     tab[(ph * G + gi) * 64 + 4 * j + t] = (uint8_t)(rel + tap);
-                    if (tap < KW && iw >= 0 && iw < IW)
+                    if (tap < KW && iw >= 0 && iw < IW && owj < OW)
                         m[gi] |= (uint64_t)1 << (4 * j + t);
                 }
         }
         for (int32_t gi = 0; gi < G; gi++)
             memcpy(tab + P * G * 64 + (ph * G + gi) * 8, &m[gi], 8);
-        /* the phase's first step: output (16·ph / OW, ow0), its load at column ow0·sw − pl */
-        int32_t *start = (int32_t *)(void *)(tab + P * G * 72);
-        start[ph] = (int32_t)((16 * ph / OW) * sh * IW + ow0 * sw - g->pl);
+        /* the step's load: row oh0·sh of the copy (row-aligned: 0, its row adds oh·sh·IW), column
+         * ow0·sw − pl */
+        start[ph] = (int32_t)((sh_.by_rows ? 0 : 16 * ph / OW) * sh * IW + ow0 * sw - g->pl);
     }
     memset(scratch, (uint8_t)(p->x_s8 ? p->zx + 128 : p->zx), (size_t)bbytes);
-    const int64_t below = rows - g->pt; /* X's rows B holds */
+    const int64_t below = sh_.rows - g->pt; /* X's rows the copy holds */
     p->copy_rows = below <= 0 ? 0 : below < g->IH ? below : g->IH;
     p->flat = 1;
+    p->by_rows = sh_.by_rows;
     p->period = (int32_t)P;
     p->buf = scratch;
     p->tab = tab;

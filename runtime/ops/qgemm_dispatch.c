@@ -191,7 +191,7 @@ int fgq_qconv_dwplane_ref(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_
     return 1;
 }
 
-int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, int64_t *rows, int64_t *copy_bytes)
+int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, fgq_qconv_dwflat_shape *s)
 {
     const int64_t OW = g->OW, IW = g->IW, sw = g->sw, sh = g->sh, G = (g->KW + 3) / 4;
     if (g->dh != 1 || g->dw != 1 || g->KH < 1 || g->KH > FGQ_DWFLAT_MAX_KH || g->KW < 1 || G > FGQ_DWFLAT_MAX_G ||
@@ -203,29 +203,36 @@ int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, int64_t *rows, 
         a = b;
         b = r;
     }
-    const int64_t period = OW / a, steps = (g->OH * OW + 15) / 16;
-    if (period > FGQ_DWFLAT_MAX_PERIOD)
-        return 0;
-    /* every lane's windows inside the step's 64-byte load: rel_j + 4G <= 64 */
-    for (int64_t ph = 0; ph < period; ph++) {
+    int64_t period = OW / a, by_rows = period > FGQ_DWFLAT_MAX_PERIOD;
+    /* flat: every lane's windows inside the step's 64-byte load, rel_j + 4G <= 64 */
+    for (int64_t ph = 0; ph < period && !by_rows; ph++) {
         const int64_t ow0 = (16 * ph) % OW;
         for (int64_t j = 0; j < 16; j++) {
             const int64_t rel = (ow0 + j) / OW * sh * IW + ((ow0 + j) % OW - ow0) * sw;
             if (rel < 0 || rel + 4 * G > 64)
-                return 0;
+                by_rows = 1;
         }
     }
-    /* the copy's rows: up to the last step's lanes past the plane (oh <= (16·steps − 1) / OW);
-     * the last load ends at most at row rows − 1, column (OW − 1)·sw − pl, plus 64 bytes */
-    const int64_t r = ((16 * steps - 1) / OW) * sh + g->KH;
+    if (by_rows) { /* row-aligned: 16 outputs of a row, rel_j = j·sw */
+        period = (OW + 15) / 16;
+        if (15 * sw + 4 * G > 64 || period > FGQ_DWFLAT_MAX_PERIOD)
+            return 0;
+    }
+    /* the copy's rows: up to the last step's lanes past the plane (flat: oh <= (16·steps − 1) /
+     * OW; row-aligned: OH − 1); the last load ends at most at row rows − 1, column (OW − 1)·sw −
+     * pl, plus 64 bytes */
+    const int64_t last_oh = by_rows ? g->OH - 1 : (16 * ((g->OH * OW + 15) / 16) - 1) / OW;
+    const int64_t r = last_oh * sh + g->KH;
     const int64_t end = FGQ_DWFLAT_FRONT + (r - 1) * IW + (OW - 1) * sw - g->pl + 64;
     const int64_t whole = FGQ_DWFLAT_FRONT + r * IW;
     const int64_t copy = ((end > whole ? end : whole) + 63) & ~(int64_t)63;
-    if (rows != NULL)
-        *rows = r;
-    if (copy_bytes != NULL)
-        *copy_bytes = copy;
-    return copy + period * (G * 72 + 4); /* per phase: gathers, masks, the load's start */
+    if (s != NULL) {
+        s->rows = r;
+        s->copy_bytes = copy;
+        s->period = period;
+        s->by_rows = (int32_t)by_rows;
+    }
+    return copy + period * (G * 72 + 4); /* per step of the period: gathers, masks, the load's start */
 }
 
 /* The depthwise rows: first usable wins. The x86 rows ask the CPU; the Cortex-M DSP row is

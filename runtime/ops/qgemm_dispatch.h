@@ -166,27 +166,35 @@ int fgq_qconv_dwplane_ref(uint8_t *y, const uint8_t *x, const fgq_qconv_dwplane_
                           int x_s8, const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
                           int y_s8);
 /* What a row's plane form works out once for a geometry, for every channel of a layer
- * (`plane_prep`): the geometry, its step and the byte gathers of its windows; for the flat form
- * (outputs in the plane's order) a row-padded copy of the input plane and the gathers of each
- * step of the columns' period, in the scratch given to plane_prep. */
+ * (`plane_prep`): the geometry, its step and the byte gathers of its windows; for the copy forms
+ * a copy of the input plane between rows of z_x and the gathers of each step of their period,
+ * in the scratch given to plane_prep. */
 typedef struct {
     fgq_qconv_dwplane_geom g;
     uint8_t idx[2][4][64]; /* by rows: window w's gather for outputs 0-15 ([0][w]) and 16-31 ([1][w]) */
     int32_t windows;       /* 4-tap windows a kernel row: ⌈KW / 4⌉ */
     int32_t two;           /* by rows: 1: 32 outputs a step (two accumulators), 0: 16 */
-    int32_t flat;          /* 1: the flat form (below), 0: by rows */
-    int32_t period;        /* flat: steps of 16 outputs before the columns' pattern repeats */
-    int32_t zx, x_s8;      /* flat: the input's zero point and type the copy was filled for */
-    int64_t copy_rows;     /* flat: rows of X copied into buf (from row pt of the copy) */
-    uint8_t *buf;          /* flat: the row-padded copy (z_x rows around X's), in the scratch */
-    const uint8_t *tab;    /* flat: per step of the period, window gathers (64 B) then masks (8 B) */
+    int32_t flat;          /* 1: from the copy (the flat or the row-aligned form), 0: by rows from X */
+    int32_t by_rows;       /* copy: 1: steps within an output row (row-aligned), 0: in plane order */
+    int32_t period;        /* copy: steps before the pattern repeats (row-aligned: steps a row) */
+    int32_t zx, x_s8;      /* copy: the input's zero point and type the copy was filled for */
+    int64_t copy_rows;     /* copy: rows of X copied into buf (from row pt of the copy) */
+    uint8_t *buf;          /* copy: X's rows between rows of z_x, in the scratch */
+    const uint8_t *tab;    /* copy: per step of the period, window gathers (64 B), masks (8 B), start */
 } fgq_qconv_dwplane_prep;
-/* The flat form's layout for g: the rows (*rows) and bytes (*copy_bytes, 64-aligned) of its
- * row-padded copy, and the bytes of the copy and its tables together (returned); 0 where the
- * flat form does not take g. On
- * every target, so that a tool sizes the x86-64 profile's scratch anywhere. */
+/* The copy forms' layout for a geometry (fgq_qconv_dwflat_layout). */
+typedef struct {
+    int64_t rows;       /* rows of the copy */
+    int64_t copy_bytes; /* its bytes, 64-aligned */
+    int64_t period;     /* steps of the tables */
+    int32_t by_rows;    /* 1: the row-aligned form, 0: the flat form */
+} fgq_qconv_dwflat_shape;
+/* The copy forms' layout for g (*s) and their bytes, the copy's and the tables' (returned); 0
+ * where neither takes g. The flat form (steps of 16 outputs in plane order) where every lane's
+ * windows fit a step's 64-byte load, else the row-aligned one (steps within a row) where 16
+ * outputs' do. On every target, so that a tool sizes the x86-64 profile's scratch anywhere. */
 enum { FGQ_DWFLAT_FRONT = 64, FGQ_DWFLAT_MAX_PERIOD = 64, FGQ_DWFLAT_MAX_KH = 16, FGQ_DWFLAT_MAX_G = 4 };
-int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, int64_t *rows, int64_t *copy_bytes);
+int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, fgq_qconv_dwflat_shape *s);
 /* Fills *p for geometry g and an input of zero point zx (s8 when x_s8), with `bytes` of scratch
  * at `scratch` for the flat form (64-byte aligned; the form is not taken where they do not
  * suffice); 0 when the row's plane form does not take g (then: the phase form). */
