@@ -927,10 +927,18 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
      * 0.50-0.60x their time, EfficientNet-Lite1's 0.50-0.79x); the flat form at any stride (EfficientNet-
      * Lite1 s8's stride-1 layers 0.57x (8 x 8) to 0.73x (60 x 60) of the phase form's time). By rows at
      * stride 1 the phase form's runs over the padded rows fill the lanes better (14 x 14: 2.1x). */
+    /* set up once a run in each slice (fgq_scratch_memo: a provider calls once a chunk, four chunks a
+     * thread; the set-up, its tables and its copy's rows of z_x stay in the slice between calls) */
     fgq_qconv_dwplane_prep *prep = (fgq_qconv_dwplane_prep *)(void *)(ws + t->p.plane);
-    const int planes = t->p.flat > t->p.plane && ID == 1 && OD == 1 && sp->kernel[0] == 1 && sp->pad_begin[0] == 0 &&
-                       qconv_dw_plane_prep(t, prep, ws + t->p.flat, (int64_t)(t->p.bytes - t->p.flat)) &&
-                       (sw >= 2 || prep->flat);
+    int64_t *memo = FGQ_OPS_THREADED ? fgq_scratch_memo(t->node, slot) : NULL;
+    int planes = memo != NULL ? (int)memo[0] : -1;
+    if (planes < 0) {
+        planes = t->p.flat > t->p.plane && ID == 1 && OD == 1 && sp->kernel[0] == 1 && sp->pad_begin[0] == 0 &&
+                 qconv_dw_plane_prep(t, prep, ws + t->p.flat, (int64_t)(t->p.bytes - t->p.flat)) &&
+                 (sw >= 2 || prep->flat);
+        if (memo != NULL)
+            memo[0] = planes;
+    }
     dw_tap_list tl;
     if (t->p.padded && t->kern->taps_q != NULL && KH * KW <= DW_TAPS) {
         dw_tap_list_make(t, xp, &tl);
