@@ -504,7 +504,8 @@ static void test_requant_random(void)
 
 /* The output stage at the edges of its forms (qrequant_avx512.h): the folded forms apply where
  * |bias| < 2^30, the layer's dot bound below 2^29 and r <= 23, and with a left shift L where
- * |bias| + the bound < 2^(31 − L), so each case sits just inside and just outside: dot bound
+ * |bias| + the bound < 2^(30 − L) (biases just inside that and just inside 2^(31 − L), where no
+ * lane saturates but the value plus z_y would pass int32), so each case sits just inside and just outside: dot bound
  * 2^29 − 1, 2^31 − 1 and 2^25 (K 16448, 65793 and 1028 at code 128), biases ±(2^29 − 1) and
  * ±(2^30 − 1) (and 0, small sums whose rounding below 0 matters), the largest multiplier,
  * shifts r 0, 1, 22, 23, 24 and left shifts 1, 2, 5, z_y at both ends and inside, qmin at the
@@ -527,9 +528,16 @@ static void test_requant_edges(void)
                         const int32_t ylo = y_s8 ? -128 : 0, yhi = y_s8 ? 127 : 255;
                         const int32_t zy = zc == 0 ? ylo : zc == 1 ? yhi : (ylo + yhi) / 2;
                         const int32_t qmin = qc == 0 ? ylo : qc == 1 ? zy : (zy > ylo ? zy - 1 : ylo), qmax = yhi;
+                        const int32_t left = shifts[ri] < 0 ? -shifts[ri] : 0;
                         for (int j = 0; j < N; j++) {
                             const int32_t bb = j % 4 < 2 ? (1 << 29) - 1 : (1 << 30) - 1;
                             bias[j] = j % 8 == 7 ? 0 : j % 2 ? -bb : bb; /* 0: small sums, where rounding p < 0 shows */
+                            /* a left shift: biases at the fold's bound and at no saturation's, so that the
+                             * value, past 2^30, plus z_y passes int32 where the fold would take it */
+                            if (left > 0 && j % 8 == 6 && dmax < (1ll << (31 - left)))
+                                bias[j] = (int32_t)(((1ll << (31 - left)) - dmax - 1) * (j % 16 < 8 ? 1 : -1));
+                            if (left > 0 && j % 8 == 3 && dmax < (1ll << (30 - left)))
+                                bias[j] = (int32_t)(((1ll << (30 - left)) - dmax - 1) * (j % 16 < 8 ? 1 : -1));
                             dot[j] = j % 8 < 4    ? (int32_t)(j % 3 == 0 ? dmax : -dmax)
                                      : j % 8 == 4 ? -1 - (j / 8) % 3 /* -1..-3: values near -1/2 after the shift */
                                                   : (int32_t)((j * 7919) % 2001) - 1000;

@@ -1,8 +1,9 @@
 /*
  * qrequant_avx512.h — the QCONV/QGEMM output stage on 16 int32 lanes (AVX-512 F/BW/VL), for
- * one channel whose shift is <= 0: its constants (rq_channel_consts), one step on a register
- * (rq_step) and a run from memory (rq_loop). Shared by qrequant__avx512.c, which describes the
- * steps, and the depthwise kernel that requantizes in registers (qconv_dwtaps__avx512vnni.c).
+ * one channel: its constants (rq_channel_consts, for a shift <= 0; rq_fold_channel, the folded
+ * forms, left shifts too), one step on a register (rq_step) and a run from memory (rq_loop).
+ * Shared by qrequant__avx512.c, which describes the steps, and the depthwise kernels that
+ * requantize in registers (qconv_dwtaps__avx512vnni.c, qconv_dwplane__avx512vbmi.c).
  * Bit-exact with fgq_qrequant_ref.
  */
 #ifndef FGQ_QREQUANT_AVX512_H
@@ -135,17 +136,20 @@ FGQ_AVX512_INLINE int64_t rq_layer_bound(const fgq_qweights *qw, int64_t code)
  * where it does not apply (the layer's dot bound `bound` not below 2^29, |b| >= 2^30, r > 23).
  * The shared constants are rq_fold_shared's.
  * A left shift L = −right (a real multiplier >= 1: first layers, whose input step is coarse)
- * folds where no lane can saturate, |b| + bound < 2^(31−L): the reference's sat32(b + dot)
- * and acc·2^L are then exact, and srdhm(acc·2^L, mult) = floor((p·2^L + 2^30) / 2^31) =
- * floor((p + 2^(30−L)) / 2^(31−L)), p = acc·mult: RQ_FRN's step with N = 2^(30−L) and a shift
- * by 31 − L, z_y·2^(31−L) inside the rounding constant (|p| < 2^(62−L): no 64-bit overflow). */
+ * folds where |b| + bound < 2^(30−L): the reference's sat32(b + dot) and acc·2^L are then
+ * exact, and srdhm(acc·2^L, mult) = floor((p·2^L + 2^30) / 2^31) = floor((p + 2^(30−L)) /
+ * 2^(31−L)), p = acc·mult: RQ_FRN's step with N = 2^(30−L) and a shift by 31 − L, z_y·2^(31−L)
+ * inside the rounding constant (|p| < 2^(61−L): no 64-bit overflow). The bound is 2^(30−L), not
+ * the 2^(31−L) no saturation needs, so that the value, below 2^30 in magnitude, plus z_y stays
+ * inside int32: the merge keeps each lane's low 32 bits, and a sum past int32 clamped to the
+ * wrong end (a bias near 2^(31−L) − bound, the largest multiplier, z_y 200: 0 for 255). */
 FGQ_AVX512_INLINE int rq_fold_channel(int64_t bound, int32_t b, int32_t mult, int32_t right, int32_t zy, int32_t qmin,
                                       rq_consts *k)
 {
     if (right < 0) {
         const int32_t left = -right;
         const int64_t ab = b < 0 ? -(int64_t)b : b;
-        if (!(bound < (1ll << 29) && left <= 29 && ab + bound < (1ll << (31 - left))))
+        if (!(bound < (1ll << 29) && left <= 29 && ab + bound < (1ll << (30 - left))))
             return -1;
         k->bias = _mm512_set1_epi32(b);
         k->mult = _mm512_set1_epi32(mult);
@@ -166,10 +170,12 @@ FGQ_AVX512_INLINE int rq_fold_channel(int64_t bound, int32_t b, int32_t mult, in
     return qmin >= zy ? RQ_FRN : RQ_FR;
 }
 
+/* Channel c's constants and form; its shift must be <= 0 (the callers decline or take the AVX2
+ * stage for a left shift: the general forms here have no left shift, and it is clamped to 0). */
 FGQ_AVX512_INLINE int rq_channel_consts(const fgq_qweights *qw, int64_t c, int32_t zy, int32_t qmin, int32_t qmax,
                                         int64_t code, rq_consts *k)
 {
-    const int32_t right = -qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
+    const int32_t right = qw->req[2 * c + 1] > 0 ? 0 : -qw->req[2 * c + 1], b = qw->bias != NULL ? qw->bias[c] : 0;
     k->bias = _mm512_set1_epi32(b);
     k->mult = _mm512_set1_epi32(qw->req[2 * c]);
     k->nudge = _mm512_set1_epi64(1ll << 30);
