@@ -35,8 +35,9 @@ typedef struct fgq_target {
     int32_t qconv_packed; /* 1: x86's packed AVX-512 VNNI conv kernels (their taps, 32-position dots) */
     /* QCONV's depthwise path: the largest K, output plane and padded plane it takes */
     int32_t qconv_dw_max_k, qconv_dw_max_plane, qconv_dw_max_padded;
-    int32_t qconv_dw_flat_bytes;   /* the depthwise plane form's flat copy and tables, at most (x86
-                                      AVX-512 VBMI; 0: none) */
+    int32_t qconv_dw_flat_bytes;   /* the depthwise plane form's copy and tables, at most (x86
+                                      AVX-512 VBMI); 0: no plane form (the set-up's bytes are
+                                      reserved only where this is > 0) */
     int32_t qgemm_block_rows;      /* QGEMM: activation rows a block (their int32 dots × 64 channels) */
     int32_t qgemm_decode_bytes;    /* QGEMM's block form: x86's t2/s4 decode buffer (0: none) */
     int32_t qconv_dyn_cols;        /* QCONV_DYN: im2col bytes of its kernel path (0: the reference only) */

@@ -607,14 +607,17 @@ static void test_dwtaps_twin(void)
 }
 /* The depthwise plane form (`plane`: a whole 2-D plane from X, qconv_dwplane__avx512vbmi) of every
  * row that has one against its twin fgq_qconv_dwplane_ref, memcmp over the plane and a guard past
- * it, with scratch for its copy forms (flat and row-aligned) of none (by rows from X), a random
- * size (any form) or plenty, allocated to the byte (ASan sees a write past it): planes 1..70 wide and 1..20 high (one 16/32-output step, several, masked tails;
- * rows past 64 bytes), kernels 1x1..7x7 and 1x9 / 9x1 / 3x5, strides 1..4 (the 16-output form
- * where 32 do not fit a load), pads 0..4 on each side (left pads under the load's mask, taps
- * rows wholly in the padding), padding wider than the plane, weights at the int8 ends, zero
- * points at the ends of u8 and s8, the output stage's forms (biases past ±2^30, shifts
- * -31..0). It declines a weight outside int8, a dilation or a left shift (shift > 0) and must
- * then write nothing. */
+ * it. Scratch for the copy forms (flat, row-aligned): none (by rows from X), a random size, exactly
+ * fgq_qconv_dwflat_layout's bytes (the copy form must be taken) or one byte fewer (it must not),
+ * malloc'ed to the byte so that ASan sees a write past it. Planes 1..70 wide and 1..20 high (one
+ * 16/32-output step, several, masked tails; rows past 64 bytes), kernels 1x1..7x7, 1x9 / 9x1 / 3x5,
+ * 1x16 / 2x13 / 11x3 / 16x4 (four windows a row, sixteen rows), strides 1..4, pads 0..4 on each
+ * side and at times up to 30 on top and 63..65 on the left (the copy's front is 64 bytes), padding
+ * wider than the plane, weights at the int8 ends, zero points at the ends of u8 and s8, the output
+ * stage's forms (biases past ±2^30, shifts -31..0). Each set-up serves three channels (new X,
+ * weights and output stage each: the copy's rows of z_x must survive), and a channel whose zero
+ * point differs from the set-up's is declined. It declines a weight outside int8, a dilation or a
+ * left shift (shift > 0) and must then write nothing. */
 static void test_dwplane_twin(void)
 {
     const uint32_t cpu = fgq_cpu_features();
@@ -628,12 +631,13 @@ static void test_dwplane_twin(void)
             continue;
         }
         rows++;
-        enum { MAXX = 70 * 20, MAXY = (20 + 8 + 4) * (70 + 8 + 4) + 64, MAXK = 81 }; /* OH <= IH + pads, OW <= IW + pads */
+        /* OH <= IH + pads, OW <= IW + pads */
+        enum { MAXX = 70 * 20, MAXY = (20 + 30 + 4) * (70 + 65 + 4) + 64, MAXK = 81 };
         static uint8_t x[MAXX], y1[MAXY], y2[MAXY];
         int32_t e[MAXK];
-        static const int32_t shapes[][2] = { { 1, 1 }, { 3, 3 }, { 5, 5 }, { 7, 7 }, { 1, 9 }, { 9, 1 },
-                                             { 3, 5 }, { 2, 2 }, { 1, 3 }, { 3, 1 }, { 4, 4 }, { 6, 2 } };
-        int bad = 0, taken = 0, declined = 0, flat = 0, aligned = 0;
+        static const int32_t shapes[][2] = {{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 9},  {9, 1},  {3, 5},  {2, 2},
+                                            {1, 3}, {3, 1}, {4, 4}, {6, 2}, {1, 16}, {2, 13}, {11, 3}, {16, 4}};
+        int bad = 0, taken = 0, declined = 0, flat = 0, aligned = 0, exact = 0, mismatch = 0;
         for (int it = 0; it < 4000; it++) {
             fgq_qconv_dwplane_geom g;
             const int32_t *sh = shapes[rnd() % (sizeof shapes / sizeof shapes[0])];
@@ -642,11 +646,11 @@ static void test_dwplane_twin(void)
             g.IH = rin(1, 20);
             g.IW = it % 5 == 0 ? rin(60, 70) : rin(1, 40);
             g.sh = rin(1, 3);
-            g.sw = it % 9 == 0 ? 4 : rin(1, 2);
+            g.sw = it % 9 == 0 ? 4 : it % 7 == 0 ? 3 : rin(1, 2);
             g.dh = it % 31 == 0 ? 2 : 1;
             g.dw = it % 37 == 0 ? 2 : 1;
-            g.pt = it % 11 == 0 ? rin(0, 8) : rin(0, 2);
-            g.pl = it % 13 == 0 ? rin(0, 8) : rin(0, 2);
+            g.pt = it % 17 == 0 ? rin(0, 30) : it % 11 == 0 ? rin(0, 8) : rin(0, 2);
+            g.pl = it % 29 == 0 ? rin(63, 65) : it % 13 == 0 ? rin(0, 8) : rin(0, 2);
             const int64_t pb = rin(0, 4), pr = rin(0, 4);
             const int64_t eh = (g.KH - 1) * g.dh + 1, ew = (g.KW - 1) * g.dw + 1;
             if (g.IH + g.pt + pb < eh || g.IW + g.pl + pr < ew)
@@ -656,42 +660,58 @@ static void test_dwplane_twin(void)
             const int32_t x_s8 = rin(0, 1), edge = it % 7 == 0;
             const int32_t zx = edge ? (x_s8 ? (rnd() % 2 ? -128 : 127) : (rnd() % 2 ? 0 : 255))
                                     : (x_s8 ? rin(-128, 127) : rin(0, 255));
-            for (int64_t i = 0; i < g.IH * g.IW; i++)
-                x[i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
-            const int wide = it % 23 == 0;
-            for (int64_t t = 0; t < g.KH * g.KW; t++)
-                e[t] = edge ? (rnd() % 2 ? 127 : -128) : rin(-128, 127);
-            if (wide)
-                e[rin(0, (int32_t)(g.KH * g.KW - 1))] = rnd() % 2 ? 200 : -300;
-            dw_stage d;
-            dw_stage_draw(&d, 500000, g.KH * g.KW, 1);
-            memset(y1, 0xa5, sizeof y1);
-            memset(y2, 0xa5, sizeof y2);
-            /* scratch for the flat form: none (by rows), a random size (either), plenty; exactly
-             * that many bytes, so that ASan sees a write past them */
-            const int64_t sb = it % 3 == 0 ? 0 : it % 3 == 1 ? 64 * rin(1, 40) : 65536;
-            uint8_t *scratch = sb ? (uint8_t *)aligned_alloc(64, (size_t)sb) : NULL;
+            const int64_t need = fgq_qconv_dwflat_layout(&g, NULL);
+            const int sc = it % 5; /* the scratch: none, random, exact, one byte short, plenty */
+            const int64_t sb = sc == 0 ? 0 : sc == 1 ? 64 * rin(1, 40) : sc == 2 ? need : sc == 3 ? need - 1 : 65536;
+            uint8_t *scratch = sb > 0 ? (uint8_t *)malloc((size_t)sb) : NULL;
             fgq_qconv_dwplane_prep prep;
-            const int fits = k->plane_prep(&prep, &g, zx, x_s8, scratch, sb);
-            if (fits && k->plane(y1, x, &prep, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8)) {
-                taken++;
-                flat += prep.flat;
-                aligned += prep.flat && prep.by_rows;
-                CHECK(fgq_qconv_dwplane_ref(y2, x, &g, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8) == 1);
-                bad += memcmp(y1, y2, sizeof y1) != 0; /* the guard past the plane too */
-            } else { /* declined (set-up or channel): only for a dilation, a left shift or a weight outside
-                      * int8; nothing written */
-                const int may = d.req[3] > 0 || wide || g.dh != 1 || g.dw != 1 || (g.sw == 4 && g.KW > 4);
-                declined++;
-                bad += !may || memcmp(y1, y2, sizeof y1) != 0;
+            const int fits = k->plane_prep(&prep, &g, zx, x_s8, scratch, sb > 0 ? sb : 0);
+            if (fits && need > 0 && (sc == 2 || sc == 3)) { /* the copy form exactly when its bytes are there */
+                exact++;
+                bad += prep.flat != (sc == 2);
+            }
+            for (int ch = 0; ch < 3; ch++) { /* one set-up, three channels */
+                for (int64_t i = 0; i < g.IH * g.IW; i++)
+                    x[i] = (uint8_t)(edge ? (rnd() % 2 ? 0x80 : 0x7f) : rnd());
+                const int wide = (it + ch) % 23 == 0;
+                for (int64_t t = 0; t < g.KH * g.KW; t++)
+                    e[t] = edge ? (rnd() % 2 ? 127 : -128) : rin(-128, 127);
+                if (wide)
+                    e[rin(0, (int32_t)(g.KH * g.KW - 1))] = rnd() % 2 ? 200 : -300;
+                dw_stage d;
+                dw_stage_draw(&d, 500000, g.KH * g.KW, 1);
+                memset(y1, 0xa5, sizeof y1);
+                memset(y2, 0xa5, sizeof y2);
+                if (fits && prep.flat && ch == 2 && it % 4 == 0) { /* a zero point the copy was not made for */
+                    mismatch++;
+                    bad += k->plane(y1, x, &prep, e, zx == 0 ? 1 : zx - 1, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax,
+                                    d.y_s8) != 0 ||
+                           memcmp(y1, y2, sizeof y1) != 0;
+                    continue;
+                }
+                if (fits && k->plane(y1, x, &prep, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8)) {
+                    taken++;
+                    flat += prep.flat;
+                    aligned += prep.flat && prep.by_rows;
+                    CHECK(fgq_qconv_dwplane_ref(y2, x, &g, e, zx, x_s8, &d.qw, 1, d.zy, d.qmin, d.qmax, d.y_s8) == 1);
+                    bad += memcmp(y1, y2, sizeof y1) != 0; /* the guard past the plane too */
+                } else { /* declined (set-up or channel): only for a dilation, a left shift, a weight outside
+                          * int8 or a stride and kernel whose windows pass a load; nothing written */
+                    const int may =
+                        d.req[3] > 0 || wide || g.dh != 1 || g.dw != 1 || 15 * g.sw + 4 * ((g.KW + 3) / 4) > 64;
+                    declined++;
+                    bad += !may || memcmp(y1, y2, sizeof y1) != 0;
+                }
             }
             free(scratch);
         }
         CHECK_MSG(bad == 0, "%s: the plane form differs from its twin in %d of %d cases", k->name, bad,
-                  taken + declined);
-        CHECK_MSG(taken > 2500 && declined > 200 && flat - aligned > 300 && aligned > 100 && taken - flat > 1000,
-                  "%s: plane form took %d cases (%d from the copy, %d of them row-aligned), declined %d", k->name,
-                  taken, flat, aligned, declined);
+                  taken + declined + exact + mismatch);
+        CHECK_MSG(taken > 7000 && declined > 600 && flat - aligned > 900 && aligned > 300 && taken - flat > 2000 &&
+                      exact > 500 && mismatch > 50,
+                  "%s: plane form took %d cases (%d from the copy, %d of them row-aligned), declined %d; %d exact "
+                  "scratch sizes, %d zero-point mismatches",
+                  k->name, taken, flat, aligned, declined, exact, mismatch);
     }
     if (rows == 0)
         printf("  no depthwise plane form on this CPU\n");

@@ -657,7 +657,7 @@ static int qconv_dw_plan_make(const qconv_shape *s, const fgq_tensor_view *x, co
      * form declines takes the phase form, which leaves them as they are */
     p->plane = p->flat = p->bytes;
     if (target->qconv_dw_flat_bytes > 0 && sp->in[0] == 1 && sp->kernel[0] == 1 && sp->out[0] == 1) {
-        p->flat = p->bytes = p->plane + qconv_align64((int64_t)sizeof(fgq_qconv_dwplane_prep));
+        p->flat = p->bytes = p->plane + FGQ_DWPLANE_PREP_BYTES;
         const fgq_qconv_dwplane_geom g = qconv_dw_geom(sp);
         const int64_t flat = fgq_qconv_dwflat_layout(&g, NULL);
         if (flat > 0 && flat <= target->qconv_dw_flat_bytes)
@@ -965,7 +965,7 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
 #if defined(__x86_64__) || defined(__i386__)
-        /* the plane form: straight from X, no copies (the row declines what it does not take) */
+        /* the plane form, by rows from X or from the copy (the row declines what it does not take) */
         if (planes && qconv_dw_plane(t, prep, c, ew, xc, yc))
             continue;
 #endif

@@ -19,9 +19,9 @@
  * to x + 128 (z_x + 128), Σ e·x' − z_x'·Σe in int32 lanes that wrap, congruent to the
  * reference's sum mod 2^32, which fits int32 (quantized-ops.md §3.5); the output stage is
  * rq_step's, bit-exact with fgq_qrequant_ref.
- * What depends on the geometry alone — the gathers, the flat form's copy frame and tables — is
- * worked out once for a layer's channels (fgq_qconv_dwplane_prep__avx512vbmi); built per
- * channel, the gathers were most of a small plane's time (an 8 x 8 plane's 64 outputs took
+ * What depends on the geometry alone — the gathers, the copy's frame and tables — is worked out
+ * once for a layer's channels (fgq_qconv_dwplane_prep__avx512vbmi; the caller keeps it in its
+ * scratch slice for the run, qconv.c); built per channel, the gathers were most of a small plane's time (an 8 x 8 plane's 64 outputs took
  * ~900 cycles, EfficientNet-Lite1 s8).
  * Takes: dilation 1, KH <= DWP_MAX_KH, G <= DWP_MAX_G and (16 − 1)·sw + 4·G <= 64 (else the
  * set-up returns 0), and per channel every e in int8 (s8 per channel: e = code) and a shift
@@ -120,17 +120,23 @@ FGQ_DWP_INLINE void dwp_row(int mode, int two, int32_t G, const dwp_taps *q, con
  * table's column mask), and the rows above and below X are z_x' in B, so every tap reads x' or z_x'
  * and one correction −z_x'·Σe serves every output. Taps past KW weigh 0. */
 
-/* One step's 16 sums, from its load address src, gathers of phase ph; KH and G constants where
- * the caller makes them so (the loops unrolled, the weights' broadcasts hoisted). */
-FGQ_DWP_INLINE __m512i dwf_dot(int32_t KH, int32_t G, const dwp_taps *q, const uint8_t *tab, int64_t ph,
-                               const uint8_t *masks, const uint8_t *src, int64_t IW, __m512i off, __m512i fill)
+/* Step ph of the period's 16 sums, its load `base` bytes past the phase's start in the copy; KH
+ * and G constants where the caller makes them so (the loops unrolled, the weights' broadcasts
+ * hoisted). */
+FGQ_DWP_INLINE __m512i dwf_dot(int32_t KH, int32_t G, const dwp_taps *q, const fgq_qconv_dwplane_prep *p, int64_t ph,
+                               int64_t base, __m512i off, __m512i fill)
 {
+    const int64_t P = p->period, IW = p->g.IW;
+    const uint8_t *gathers = p->tab + ph * G * 64, *masks = p->tab + P * G * 64 + ph * G * 8;
+    const int32_t *start = (const int32_t *)(const void *)(p->tab + P * G * 72);
+    /* the address as an integer: a step's load may start left of row 0 (the front's z_x') */
+    const uint8_t *src = (const uint8_t *)((uintptr_t)(p->buf + DWF_FRONT) + (uintptr_t)(base + start[ph]));
     __m512i ix[DWP_MAX_G];
     __mmask64 cm[DWP_MAX_G];
     for (int32_t gi = 0; gi < G; gi++) {
-        ix[gi] = _mm512_loadu_si512((const void *)(tab + (ph * G + gi) * 64));
+        ix[gi] = _mm512_loadu_si512((const void *)(gathers + gi * 64));
         uint64_t m;
-        memcpy(&m, masks + (ph * G + gi) * 8, sizeof m);
+        memcpy(&m, masks + gi * 8, sizeof m);
         cm[gi] = (__mmask64)m;
     }
     __m512i a0 = off, a1 = _mm512_setzero_si512();
@@ -148,30 +154,27 @@ FGQ_DWP_INLINE __m512i dwf_dot(int32_t KH, int32_t G, const dwp_taps *q, const u
     return _mm512_add_epi32(a0, a1);
 }
 
-/* The plane, two steps (32 outputs, two independent sums) a turn, then a last step of up to 16. */
+/* The flat form: the plane, two steps (32 outputs, two independent sums) a turn, then a last
+ * step of up to 16. */
 FGQ_DWP_INLINE void dwf_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q, const fgq_qconv_dwplane_prep *p,
                               const rq_consts *k, __m512i off, uint8_t *y)
 {
     const fgq_qconv_dwplane_geom *g = &p->g;
-    const int64_t n = g->OH * g->OW, IW = g->IW, P = p->period;
-    const uint8_t *b = p->buf + DWF_FRONT, *masks = p->tab + P * G * 64;
-    const int32_t *start = (const int32_t *)(const void *)(masks + P * G * 8); /* phase ph's load, from b */
-    const int64_t lap = 16 * P / g->OW * g->sh * IW; /* bytes a period of steps moves the loads on */
-    const __m512i fill = _mm512_set1_epi8((char)(uint8_t)(p->x_s8 ? p->zx + 128 : p->zx));
+    const int64_t n = g->OH * g->OW, P = p->period;
+    const int64_t lap = 16 * P / g->OW * g->sh * g->IW; /* bytes a period of steps moves the loads on */
+    const __m512i fill = _mm512_set1_epi8((char)(uint8_t)p->fill);
     int64_t ph = 0, base = 0, p0 = 0;
-    /* the addresses as integers: a step's load may start left of row 0 (the front's z_x') */
-#define DWF_SRC(ph_, base_) ((const uint8_t *)((uintptr_t)b + (uintptr_t)((base_) + start[ph_])))
     for (; p0 + 32 <= n; p0 += 32) {
         const int64_t ph2 = ph + 1 == P ? 0 : ph + 1, base2 = ph2 == 0 ? base + lap : base;
-        const __m512i d0 = dwf_dot(KH, G, q, p->tab, ph, masks, DWF_SRC(ph, base), IW, off, fill);
-        const __m512i d1 = dwf_dot(KH, G, q, p->tab, ph2, masks, DWF_SRC(ph2, base2), IW, off, fill);
+        const __m512i d0 = dwf_dot(KH, G, q, p, ph, base, off, fill);
+        const __m512i d1 = dwf_dot(KH, G, q, p, ph2, base2, off, fill);
         const __m128i y0 = _mm512_cvtepi32_epi8(rq_step(mode, k, d0)), y1 = _mm512_cvtepi32_epi8(rq_step(mode, k, d1));
         _mm256_storeu_si256((__m256i *)(void *)(y + p0), _mm256_inserti128_si256(_mm256_castsi128_si256(y0), y1, 1));
         ph = ph2 + 1 == P ? 0 : ph2 + 1;
         base = ph == 0 ? base2 + lap : base2;
     }
     for (; p0 < n; p0 += 16) {
-        const __m512i r = rq_step(mode, k, dwf_dot(KH, G, q, p->tab, ph, masks, DWF_SRC(ph, base), IW, off, fill));
+        const __m512i r = rq_step(mode, k, dwf_dot(KH, G, q, p, ph, base, off, fill));
         if (n - p0 >= 16)
             _mm_storeu_si128((__m128i *)(void *)(y + p0), _mm512_cvtepi32_epi8(r));
         else
@@ -179,7 +182,6 @@ FGQ_DWP_INLINE void dwf_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
         ph = ph + 1 == P ? 0 : ph + 1;
         base = ph == 0 ? base + lap : base;
     }
-#undef DWF_SRC
 }
 
 /* A step's 16 outputs, or the lanes `last` of a row's last step. */
@@ -197,18 +199,15 @@ FGQ_DWP_INLINE void dwr_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
                               const rq_consts *k, __m512i off, uint8_t *y)
 {
     const fgq_qconv_dwplane_geom *g = &p->g;
-    const int64_t OW = g->OW, IW = g->IW, R = p->period, steps = g->OH * R, lap = g->sh * IW;
-    const uint8_t *b = p->buf + DWF_FRONT, *masks = p->tab + R * G * 64;
-    const int32_t *start = (const int32_t *)(const void *)(masks + R * G * 8);
-    const __m512i fill = _mm512_set1_epi8((char)(uint8_t)(p->x_s8 ? p->zx + 128 : p->zx));
+    const int64_t OW = g->OW, R = p->period, steps = g->OH * R, lap = g->sh * g->IW;
+    const __m512i fill = _mm512_set1_epi8((char)(uint8_t)p->fill);
     const __mmask16 last = (__mmask16)((1u << (OW - 16 * (R - 1))) - 1); /* the lanes of a row's last step */
     int64_t ph = 0, base = 0, yo = 0, s = 0; /* step s: phase ph of the row at base (bytes) and yo (outputs) */
-#define DWR_SRC(ph_, base_) ((const uint8_t *)((uintptr_t)b + (uintptr_t)((base_) + start[ph_])))
     for (; s + 2 <= steps; s += 2) {
         const int64_t ph2 = ph + 1 == R ? 0 : ph + 1, base2 = ph2 == 0 ? base + lap : base,
                       yo2 = ph2 == 0 ? yo + OW : yo;
-        const __m512i d0 = dwf_dot(KH, G, q, p->tab, ph, masks, DWR_SRC(ph, base), IW, off, fill);
-        const __m512i d1 = dwf_dot(KH, G, q, p->tab, ph2, masks, DWR_SRC(ph2, base2), IW, off, fill);
+        const __m512i d0 = dwf_dot(KH, G, q, p, ph, base, off, fill);
+        const __m512i d1 = dwf_dot(KH, G, q, p, ph2, base2, off, fill);
         const __m512i r0 = rq_step(mode, k, d0), r1 = rq_step(mode, k, d1);
         dwr_store(ph + 1 < R, last, y + yo + 16 * ph, r0);
         dwr_store(ph2 + 1 < R, last, y + yo2 + 16 * ph2, r1);
@@ -216,11 +215,8 @@ FGQ_DWP_INLINE void dwr_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
         base = ph == 0 ? base2 + lap : base2;
         yo = ph == 0 ? yo2 + OW : yo2;
     }
-    if (s < steps) {
-        const __m512i r = rq_step(mode, k, dwf_dot(KH, G, q, p->tab, ph, masks, DWR_SRC(ph, base), IW, off, fill));
-        dwr_store(ph + 1 < R, last, y + yo + 16 * ph, r);
-    }
-#undef DWR_SRC
+    if (s < steps)
+        dwr_store(ph + 1 < R, last, y + yo + 16 * ph, rq_step(mode, k, dwf_dot(KH, G, q, p, ph, base, off, fill)));
 }
 
 /* The kernels of EfficientNet and MobileNet (3 x 3, 5 x 5) as constants, the rest by windows. */
@@ -269,20 +265,19 @@ static int dwf_prep(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, 
                     int64_t bytes)
 {
     const int64_t OW = g->OW, IW = g->IW, sw = g->sw, sh = g->sh, KW = g->KW;
-    fgq_qconv_dwflat_shape sh_;
-    const int64_t need = fgq_qconv_dwflat_layout(g, &sh_);
+    fgq_qconv_dwflat_shape lay;
+    const int64_t need = fgq_qconv_dwflat_layout(g, &lay);
     if (need == 0 || scratch == NULL || need > bytes)
         return 0;
-    const int64_t P = sh_.period, bbytes = sh_.copy_bytes;
+    const int64_t P = lay.period, bbytes = lay.copy_bytes;
     uint8_t *tab = scratch + bbytes;
     int32_t *start = (int32_t *)(void *)(tab + P * G * 72);
     for (int64_t ph = 0; ph < P; ph++) {
-        const int64_t ow0 = sh_.by_rows ? 16 * ph : (16 * ph) % OW;
+        const int64_t ow0 = lay.by_rows ? 16 * ph : (16 * ph) % OW;
         uint64_t m[DWP_MAX_G] = {0};
         for (int64_t j = 0; j < 16; j++) {
-            /* lane j's output column and its window's offset in the step's load (< 64 − 4G) */
-            const int64_t owj = sh_.by_rows ? ow0 + j : (ow0 + j) % OW;
-            const int64_t rel = sh_.by_rows ? j * sw : (ow0 + j) / OW * sh * IW + (owj - ow0) * sw;
+            int64_t owj, rel; /* lane j's output column, its window's offset in the step's load (<= 64 − 4G) */
+            fgq_qconv_dwflat_lane(g, lay.by_rows, ph, j, &owj, &rel);
             for (int32_t gi = 0; gi < G; gi++)
                 for (int32_t t = 0; t < 4; t++) {
                     const int64_t tap = 4 * gi + t, iw = owj * sw - g->pl + tap;
@@ -295,13 +290,13 @@ static int dwf_prep(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, 
             memcpy(tab + P * G * 64 + (ph * G + gi) * 8, &m[gi], 8);
         /* the step's load: row oh0·sh of the copy (row-aligned: 0, its row adds oh·sh·IW), column
          * ow0·sw − pl */
-        start[ph] = (int32_t)((sh_.by_rows ? 0 : 16 * ph / OW) * sh * IW + ow0 * sw - g->pl);
+        start[ph] = (int32_t)((lay.by_rows ? 0 : 16 * ph / OW) * sh * IW + ow0 * sw - g->pl);
     }
-    memset(scratch, (uint8_t)(p->x_s8 ? p->zx + 128 : p->zx), (size_t)bbytes);
-    const int64_t below = sh_.rows - g->pt; /* X's rows the copy holds */
+    memset(scratch, (uint8_t)p->fill, (size_t)bbytes);
+    const int64_t below = lay.rows - g->pt; /* X's rows the copy holds */
     p->copy_rows = below <= 0 ? 0 : below < g->IH ? below : g->IH;
     p->flat = 1;
-    p->by_rows = sh_.by_rows;
+    p->by_rows = lay.by_rows;
     p->period = (int32_t)P;
     p->buf = scratch;
     p->tab = tab;
@@ -347,6 +342,7 @@ int fgq_qconv_dwplane_prep__avx512vbmi(fgq_qconv_dwplane_prep *p, const fgq_qcon
     p->two = 31 * sw + 4 * G <= 64 && g->OW > 16;
     p->zx = zx;
     p->x_s8 = x_s8;
+    p->fill = x_s8 ? zx + 128 : zx;
     p->flat = 0;
     if (dwf_prep(p, g, G, scratch, bytes))
         return 1;

@@ -205,14 +205,13 @@ int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, fgq_qconv_dwfla
     }
     int64_t period = OW / a, by_rows = period > FGQ_DWFLAT_MAX_PERIOD;
     /* flat: every lane's windows inside the step's 64-byte load, rel_j + 4G <= 64 */
-    for (int64_t ph = 0; ph < period && !by_rows; ph++) {
-        const int64_t ow0 = (16 * ph) % OW;
+    for (int64_t ph = 0; ph < period && !by_rows; ph++)
         for (int64_t j = 0; j < 16; j++) {
-            const int64_t rel = (ow0 + j) / OW * sh * IW + ((ow0 + j) % OW - ow0) * sw;
+            int64_t ow, rel;
+            fgq_qconv_dwflat_lane(g, 0, ph, j, &ow, &rel);
             if (rel < 0 || rel + 4 * G > 64)
                 by_rows = 1;
         }
-    }
     if (by_rows) { /* row-aligned: 16 outputs of a row, rel_j = j·sw */
         period = (OW + 15) / 16;
         if (15 * sw + 4 * G > 64 || period > FGQ_DWFLAT_MAX_PERIOD)

@@ -178,10 +178,15 @@ typedef struct {
     int32_t by_rows;       /* copy: 1: steps within an output row (row-aligned), 0: in plane order */
     int32_t period;        /* copy: steps before the pattern repeats (row-aligned: steps a row) */
     int32_t zx, x_s8;      /* copy: the input's zero point and type the copy was filled for */
+    int32_t fill;          /* copy: the byte z_x' of its rows around X (z_x, + 128 for s8 X) */
     int64_t copy_rows;     /* copy: rows of X copied into buf (from row pt of the copy) */
     uint8_t *buf;          /* copy: X's rows between rows of z_x, in the scratch */
     const uint8_t *tab;    /* copy: per step of the period, window gathers (64 B), masks (8 B), start */
 } fgq_qconv_dwplane_prep;
+/* The set-up's bytes in a scratch slice: a constant, so that a tool on any host (i386, ARM32
+ * lay the struct out smaller) gives the x86-64 profile's figure. */
+enum { FGQ_DWPLANE_PREP_BYTES = 704 };
+_Static_assert(sizeof(fgq_qconv_dwplane_prep) <= FGQ_DWPLANE_PREP_BYTES, "the set-up fits its bytes");
 /* The copy forms' layout for a geometry (fgq_qconv_dwflat_layout). */
 typedef struct {
     int64_t rows;       /* rows of the copy */
@@ -195,6 +200,15 @@ typedef struct {
  * outputs' do. On every target, so that a tool sizes the x86-64 profile's scratch anywhere. */
 enum { FGQ_DWFLAT_FRONT = 64, FGQ_DWFLAT_MAX_PERIOD = 64, FGQ_DWFLAT_MAX_KH = 16, FGQ_DWFLAT_MAX_G = 4 };
 int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, fgq_qconv_dwflat_shape *s);
+/* Lane j of step ph of the copy forms: its output column (*ow) and its window's offset in the
+ * step's load (*rel; the layout takes the flat form only where every rel + 4·windows <= 64). */
+static inline void fgq_qconv_dwflat_lane(const fgq_qconv_dwplane_geom *g, int by_rows, int64_t ph, int64_t j,
+                                         int64_t *ow, int64_t *rel)
+{
+    const int64_t ow0 = by_rows ? 16 * ph : (16 * ph) % g->OW; /* the step's first output column */
+    *ow = by_rows ? ow0 + j : (ow0 + j) % g->OW;
+    *rel = by_rows ? j * g->sw : (ow0 + j) / g->OW * g->sh * g->IW + (*ow - ow0) * g->sw;
+}
 /* Fills *p for geometry g and an input of zero point zx (s8 when x_s8), with `bytes` of scratch
  * at `scratch` for the flat form (64-byte aligned; the form is not taken where they do not
  * suffice); 0 when the row's plane form does not take g (then: the phase form). */
