@@ -611,13 +611,14 @@ static void test_dwtaps_twin(void)
  * fgq_qconv_dwflat_layout's bytes (the copy form must be taken) or one byte fewer (it must not),
  * malloc'ed to the byte so that ASan sees a write past it. Planes 1..70 wide and 1..20 high (one
  * 16/32-output step, several, masked tails; rows past 64 bytes), kernels 1x1..7x7, 1x9 / 9x1 / 3x5,
- * 1x16 / 2x13 / 11x3 / 16x4 (four windows a row, sixteen rows), strides 1..4, pads 0..4 on each
- * side and at times up to 30 on top and 63..65 on the left (the copy's front is 64 bytes), padding
- * wider than the plane, weights at the int8 ends, zero points at the ends of u8 and s8, the output
- * stage's forms (biases past ±2^30, shifts -31..0). Each set-up serves three channels (new X,
- * weights and output stage each: the copy's rows of z_x must survive), and a channel whose zero
- * point differs from the set-up's is declined. It declines a weight outside int8, a dilation or a
- * left shift (shift > 0) and must then write nothing. */
+ * 1x16 / 2x13 / 11x3 / 16x4 (four windows a row, sixteen rows), strides 1..3 along H and 1..4
+ * along W, pads 0..4 on each side and at times up to 30 on top and 63..65 on the left (the
+ * copy's front is 64 bytes), padding wider than the plane, weights at the int8 ends, zero points
+ * at the ends of u8 and s8, the output stage's forms (biases past ±2^30, shifts -31..0). Each
+ * set-up serves three channels (new X, weights and output stage each: the copy's rows of z_x
+ * must survive), and a channel whose zero point differs from the set-up's is declined. It
+ * declines a weight outside int8, a dilation or a left shift (shift > 0) and must then write
+ * nothing. */
 static void test_dwplane_twin(void)
 {
     const uint32_t cpu = fgq_cpu_features();

@@ -21,8 +21,8 @@
  * rq_step's, bit-exact with fgq_qrequant_ref.
  * What depends on the geometry alone — the gathers, the copy's frame and tables — is worked out
  * once for a layer's channels (fgq_qconv_dwplane_prep__avx512vbmi; the caller keeps it in its
- * scratch slice for the run, qconv.c); built per channel, the gathers were most of a small plane's time (an 8 x 8 plane's 64 outputs took
- * ~900 cycles, EfficientNet-Lite1 s8).
+ * scratch slice for the run, qconv.c); built per channel, the gathers were most of a small
+ * plane's time (an 8 x 8 plane's 64 outputs took ~900 cycles, EfficientNet-Lite1 s8).
  * Takes: dilation 1, KH <= DWP_MAX_KH, G <= DWP_MAX_G and (16 − 1)·sw + 4·G <= 64 (else the
  * set-up returns 0), and per channel every e in int8 (s8 per channel: e = code) and a shift
  * <= 0 (else the plane returns 0 having written nothing; the caller takes the phase form).
@@ -120,17 +120,37 @@ FGQ_DWP_INLINE void dwp_row(int mode, int two, int32_t G, const dwp_taps *q, con
  * table's column mask), and the rows above and below X are z_x' in B, so every tap reads x' or z_x'
  * and one correction −z_x'·Σe serves every output. Taps past KW weigh 0. */
 
+/* What every step of a plane reads, worked out once a plane (the outputs' stores may alias the
+ * prep, so the steps would read its fields again): the copy's row 0, the tables, the row's bytes. */
+typedef struct {
+    const uint8_t *b, *gathers, *masks;
+    const int32_t *start;
+    int64_t IW;
+} dwf_frame;
+
+FGQ_DWP_INLINE dwf_frame dwf_frame_of(const fgq_qconv_dwplane_prep *p, int32_t G)
+{
+    const int64_t P = p->period;
+    const dwf_frame f = {
+        .b = p->buf + DWF_FRONT,
+        .gathers = p->tab,
+        .masks = p->tab + P * G * 64,
+        .start = (const int32_t *)(const void *)(p->tab + P * G * 72),
+        .IW = p->g.IW,
+    };
+    return f;
+}
+
 /* Step ph of the period's 16 sums, its load `base` bytes past the phase's start in the copy; KH
  * and G constants where the caller makes them so (the loops unrolled, the weights' broadcasts
  * hoisted). */
-FGQ_DWP_INLINE __m512i dwf_dot(int32_t KH, int32_t G, const dwp_taps *q, const fgq_qconv_dwplane_prep *p, int64_t ph,
-                               int64_t base, __m512i off, __m512i fill)
+FGQ_DWP_INLINE __m512i dwf_dot(int32_t KH, int32_t G, const dwp_taps *q, const dwf_frame *f, int64_t ph, int64_t base,
+                               __m512i off, __m512i fill)
 {
-    const int64_t P = p->period, IW = p->g.IW;
-    const uint8_t *gathers = p->tab + ph * G * 64, *masks = p->tab + P * G * 64 + ph * G * 8;
-    const int32_t *start = (const int32_t *)(const void *)(p->tab + P * G * 72);
+    const uint8_t *gathers = f->gathers + ph * G * 64, *masks = f->masks + ph * G * 8;
+    const int64_t IW = f->IW;
     /* the address as an integer: a step's load may start left of row 0 (the front's z_x') */
-    const uint8_t *src = (const uint8_t *)((uintptr_t)(p->buf + DWF_FRONT) + (uintptr_t)(base + start[ph]));
+    const uint8_t *src = (const uint8_t *)((uintptr_t)f->b + (uintptr_t)(base + f->start[ph]));
     __m512i ix[DWP_MAX_G];
     __mmask64 cm[DWP_MAX_G];
     for (int32_t gi = 0; gi < G; gi++) {
@@ -163,18 +183,19 @@ FGQ_DWP_INLINE void dwf_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
     const int64_t n = g->OH * g->OW, P = p->period;
     const int64_t lap = 16 * P / g->OW * g->sh * g->IW; /* bytes a period of steps moves the loads on */
     const __m512i fill = _mm512_set1_epi8((char)(uint8_t)p->fill);
+    const dwf_frame f = dwf_frame_of(p, G);
     int64_t ph = 0, base = 0, p0 = 0;
     for (; p0 + 32 <= n; p0 += 32) {
         const int64_t ph2 = ph + 1 == P ? 0 : ph + 1, base2 = ph2 == 0 ? base + lap : base;
-        const __m512i d0 = dwf_dot(KH, G, q, p, ph, base, off, fill);
-        const __m512i d1 = dwf_dot(KH, G, q, p, ph2, base2, off, fill);
+        const __m512i d0 = dwf_dot(KH, G, q, &f, ph, base, off, fill);
+        const __m512i d1 = dwf_dot(KH, G, q, &f, ph2, base2, off, fill);
         const __m128i y0 = _mm512_cvtepi32_epi8(rq_step(mode, k, d0)), y1 = _mm512_cvtepi32_epi8(rq_step(mode, k, d1));
         _mm256_storeu_si256((__m256i *)(void *)(y + p0), _mm256_inserti128_si256(_mm256_castsi128_si256(y0), y1, 1));
         ph = ph2 + 1 == P ? 0 : ph2 + 1;
         base = ph == 0 ? base2 + lap : base2;
     }
     for (; p0 < n; p0 += 16) {
-        const __m512i r = rq_step(mode, k, dwf_dot(KH, G, q, p, ph, base, off, fill));
+        const __m512i r = rq_step(mode, k, dwf_dot(KH, G, q, &f, ph, base, off, fill));
         if (n - p0 >= 16)
             _mm_storeu_si128((__m128i *)(void *)(y + p0), _mm512_cvtepi32_epi8(r));
         else
@@ -201,13 +222,14 @@ FGQ_DWP_INLINE void dwr_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
     const fgq_qconv_dwplane_geom *g = &p->g;
     const int64_t OW = g->OW, R = p->period, steps = g->OH * R, lap = g->sh * g->IW;
     const __m512i fill = _mm512_set1_epi8((char)(uint8_t)p->fill);
+    const dwf_frame f = dwf_frame_of(p, G);
     const __mmask16 last = (__mmask16)((1u << (OW - 16 * (R - 1))) - 1); /* the lanes of a row's last step */
     int64_t ph = 0, base = 0, yo = 0, s = 0; /* step s: phase ph of the row at base (bytes) and yo (outputs) */
     for (; s + 2 <= steps; s += 2) {
         const int64_t ph2 = ph + 1 == R ? 0 : ph + 1, base2 = ph2 == 0 ? base + lap : base,
                       yo2 = ph2 == 0 ? yo + OW : yo;
-        const __m512i d0 = dwf_dot(KH, G, q, p, ph, base, off, fill);
-        const __m512i d1 = dwf_dot(KH, G, q, p, ph2, base2, off, fill);
+        const __m512i d0 = dwf_dot(KH, G, q, &f, ph, base, off, fill);
+        const __m512i d1 = dwf_dot(KH, G, q, &f, ph2, base2, off, fill);
         const __m512i r0 = rq_step(mode, k, d0), r1 = rq_step(mode, k, d1);
         dwr_store(ph + 1 < R, last, y + yo + 16 * ph, r0);
         dwr_store(ph2 + 1 < R, last, y + yo2 + 16 * ph2, r1);
@@ -216,7 +238,7 @@ FGQ_DWP_INLINE void dwr_plane(int mode, int32_t KH, int32_t G, const dwp_taps *q
         yo = ph == 0 ? yo2 + OW : yo2;
     }
     if (s < steps)
-        dwr_store(ph + 1 < R, last, y + yo + 16 * ph, rq_step(mode, k, dwf_dot(KH, G, q, p, ph, base, off, fill)));
+        dwr_store(ph + 1 < R, last, y + yo + 16 * ph, rq_step(mode, k, dwf_dot(KH, G, q, &f, ph, base, off, fill)));
 }
 
 /* The kernels of EfficientNet and MobileNet (3 x 3, 5 x 5) as constants, the rest by windows. */

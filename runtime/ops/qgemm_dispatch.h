@@ -210,8 +210,9 @@ static inline void fgq_qconv_dwflat_lane(const fgq_qconv_dwplane_geom *g, int by
     *rel = by_rows ? j * g->sw : (ow0 + j) / g->OW * g->sh * g->IW + (*ow - ow0) * g->sw;
 }
 /* Fills *p for geometry g and an input of zero point zx (s8 when x_s8), with `bytes` of scratch
- * at `scratch` for the flat form (64-byte aligned; the form is not taken where they do not
- * suffice); 0 when the row's plane form does not take g (then: the phase form). */
+ * at `scratch` for the copy forms (8-byte aligned at least: a table of int32 lies in it; the
+ * forms are not taken where the bytes do not suffice); 0 when the row's plane form does not take
+ * g (then: the phase form). */
 typedef int (*fgq_qconv_dwplane_prep_fn)(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, int32_t zx,
                                          int x_s8, uint8_t *scratch, int64_t bytes);
 /* The row's plane form for one channel of p's geometry: fgq_qconv_dwplane_ref's outputs, or 0,

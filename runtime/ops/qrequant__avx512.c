@@ -34,9 +34,9 @@
  * such lane clamps to qmin either way: 11 vector instructions for 16 values
  * (the load and the store aside) where the general form with a right shift
  * takes 17.
- * A left shift (a real multiplier >= 1) folds the same way where no lane can saturate
- * (rq_fold_channel); calls with per-lane channels (QGEMM, c_step 1) and left shifts that may
- * saturate go to fgq_qrequant__avx2.
+ * A left shift L (a real multiplier >= 1) folds the same way where |bias| + the dot bound <
+ * 2^(30 − L) (rq_fold_channel: no lane saturates and the value plus z_y stays in int32); calls
+ * with per-lane channels (QGEMM, c_step 1) and the other left shifts go to fgq_qrequant__avx2.
  */
 #include "qrequant_avx512.h"
 
@@ -55,7 +55,7 @@ FGQ_AVX512_FN void fgq_qrequant__avx512(const fgq_qweights *qw, int64_t c0, int6
         fgq_qrequant__avx2(qw, c0, c_step, dot, n, zy, qmin, qmax, y, y_s8);
         return;
     }
-    if (shift > 0) { /* a left shift: the folded form where no lane can saturate */
+    if (shift > 0) { /* a left shift: the folded form where it applies (rq_fold_channel) */
         rq_consts k;
         rq_fold_shared(qmin, qmax, &k);
         const int32_t b = qw->bias != NULL ? qw->bias[c0] : 0;
@@ -89,7 +89,7 @@ FGQ_AVX512_FN void fgq_qrequant_rows__avx512(const fgq_qweights *qw, int64_t c0,
         const int mode = rq_fold_channel(bound, b, qw->req[2 * c], -shift, zy, qmin, &k);
         if (mode >= 0)
             rq_loop_mode(mode, &k, dj, n, yj);
-        else if (shift > 0) /* a left shift that may saturate */
+        else if (shift > 0) /* a left shift the folded form does not take */
             fgq_qrequant__avx2(qw, c, 0, dj, n, zy, qmin, qmax, yj, y_s8);
         else
             rq_channel(qw, c, dj, n, zy, qmin, qmax, yj, code);
