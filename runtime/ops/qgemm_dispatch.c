@@ -205,13 +205,21 @@ int64_t fgq_qconv_dwflat_layout(const fgq_qconv_dwplane_geom *g, fgq_qconv_dwfla
     }
     int64_t period = OW / a, by_rows = period > FGQ_DWFLAT_MAX_PERIOD;
     /* flat: every lane's windows inside the step's 64-byte load, rel_j + 4G <= 64 */
-    for (int64_t ph = 0; ph < period && !by_rows; ph++)
-        for (int64_t j = 0; j < 16; j++) {
-            int64_t ow, rel;
-            fgq_qconv_dwflat_lane(g, 0, ph, j, &ow, &rel);
+    /* (fgq_qconv_dwflat_lane's rel, stepped without its divisions: the op sizes its scratch with
+     * this at every run, and a period of 15 took ~3 us with them) */
+    for (int64_t ph = 0, ow0 = 0; ph < period && !by_rows; ph++) {
+        for (int64_t j = 0, ow = ow0, d = 0; j < 16; j++) { /* lane j: output column ow, d rows on */
+            const int64_t rel = d * sh * IW + (ow - ow0) * sw;
             if (rel < 0 || rel + 4 * G > 64)
                 by_rows = 1;
+            if (++ow == OW) {
+                ow = 0;
+                d++;
+            }
         }
+        for (ow0 += 16; ow0 >= OW;)
+            ow0 -= OW;
+    }
     if (by_rows) { /* row-aligned: 16 outputs of a row, rel_j = j·sw */
         period = (OW + 15) / 16;
         if (15 * sw + 4 * G > 64 || period > FGQ_DWFLAT_MAX_PERIOD)
