@@ -295,11 +295,13 @@ static int dwf_prep(fgq_qconv_dwplane_prep *p, const fgq_qconv_dwplane_geom *g, 
     uint8_t *tab = scratch + bbytes;
     int32_t *start = (int32_t *)(void *)(tab + P * G * 72);
     for (int64_t ph = 0; ph < P; ph++) {
-        const int64_t ow0 = lay.by_rows ? 16 * ph : (16 * ph) % OW;
+        int64_t ow0 = 0; /* the step's first output column: lane 0's */
         uint64_t m[DWP_MAX_G] = {0};
         for (int64_t j = 0; j < 16; j++) {
             int64_t owj, rel; /* lane j's output column, its window's offset in the step's load (<= 64 − 4G) */
             fgq_qconv_dwflat_lane(g, lay.by_rows, ph, j, &owj, &rel);
+            if (j == 0)
+                ow0 = owj;
             for (int32_t gi = 0; gi < G; gi++)
                 for (int32_t t = 0; t < 4; t++) {
                     const int64_t tap = 4 * gi + t, iw = owj * sw - g->pl + tap;
