@@ -1,22 +1,24 @@
 /*
- * test_conv_f32_dw.c — the AVX2 depthwise float convolution (runtime/ops/
- * conv_f32_dw.c) against its reference twin, the direct loops of conv_f32.c
- * run under FGQ_KERNELS_REF: the same bytes (memcmp), since the kernel keeps
- * the direct loops' product-then-add sequence per output element.
+ * test_conv_f32_dw.c — the AVX2+FMA depthwise float convolution (runtime/ops/
+ * conv_f32_dw.c) against its reference twin fgq_conv_f32_dw_ref (plain C, one
+ * fmaf a tap over the zero-padded input): the same bytes (memcmp), since the
+ * kernel keeps the twin's sequence per output element; and the twin within
+ * float rounding of the direct loops of conv_f32.c (FGQ_KERNELS_REF, a
+ * product and an add a tap): |twin − direct| <= 1e-5·(Σ|w·x| + |b|).
  *
  * Per case: (1) fgq_conv_f32_dw with no thread provider and with a 2-thread
- * pool both equal the direct loops' bytes; (2) the op under FGQ_KERNELS_AUTO
- * gives the reference's bytes wherever the packed GEMM does not take the
- * shape (the depthwise kernel where fgq_conv_f32_dw_fits says, else the
- * direct loops: both exact, so bytes alone cannot tell them apart). Shapes: 3x3 and
+ * pool both equal the twin's bytes; (2) the op under FGQ_KERNELS_AUTO gives
+ * the twin's bytes where fgq_conv_f32_dw_fits takes the shape and the direct
+ * loops' bytes elsewhere (the packed GEMM's shapes left to its own test). Shapes: 3x3 and
  * 5x5, stride 1 and 2, dilation 2, asymmetric and over-wide pads (no interior
  * position at all), a channel multiplier of 2, widths around the 8-wide
  * vector and the stride-2 read of 16, 1-D, batch 2, no bias, ReLU / Clip;
  * plus 300 random depthwise shapes. Inputs include zeros and negative zeros
  * (so a skipped tap and an added 0·w would differ in the sign of a zero).
  * The op runs with and without AVX-512F in the node's CPU features (the 16-lane rows of the padded
- * plane, the 8-lane ones). Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padded-plane form's
- * two exactness conditions (bias not −0, finite weights) on channels made to break them.
+ * plane, 3x3 and 5x5 unrolled, the 8-lane ones). Where the CPU has no AVX2 the kernel is not run:
+ * reported skipped. And the padding's semantics where the twin and the direct loops part (a −0
+ * sum, an Inf weight on the padding), through both the padded plane and the masked border blocks.
  */
 #include "test_conv_common.h"
 
@@ -35,11 +37,12 @@ static void run_case(const conv_case *cc, uint32_t seed)
     fgq_tensor_view x, w, b, y;
     conv_views(cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y);
-    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 4 * ny));
+    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 6 * ny));
     x.data = buf;
     w.data = buf + nx;
     b.data = buf + nx + nw;
     float *direct = buf + nx + nw + cc->m, *fast = direct + ny, *fast2 = fast + ny, *op_auto = fast2 + ny;
+    float *twin = op_auto + ny, *mag = twin + ny;
     tfill(buf, nx + nw + cc->m, &seed);
     float *xd = x.data;
     for (int64_t i = 0; i < nx; i += 5) /* zeros of both signs */
@@ -64,22 +67,41 @@ static void run_case(const conv_case *cc, uint32_t seed)
     const int fits = fgq_conv_f32_dw_fits(&sp, cc->c / cc->group);
     const int has_avx2 = (fgq_cpu_features() & FGQ_CPU_AVX2) != 0;
     const float *bias = cc->bias ? b.data : NULL;
+    /* the twin on every depthwise shape (plain C, any CPU), within rounding of the direct loops:
+     * the scale Σ|w·x| + |b| is the twin on |x|, |w|, |b| without the activation */
+    fgq_conv_f32_dw_ref(&nd.v, &sp, x.data, w.data, bias, twin, cc->n, cc->c, cc->m, cc->group);
+    {
+        float *ab = malloc(sizeof(float) * (size_t)(nx + nw + cc->m));
+        for (int64_t i = 0; i < nx + nw + cc->m; i++)
+            ab[i] = fabsf(buf[i]);
+        const int32_t act = nd.ip[FGQ_P_ACT];
+        nd.ip[FGQ_P_ACT] = 0;
+        fgq_conv_f32_dw_ref(&nd.v, &sp, ab, ab + nx, cc->bias ? ab + nx + nw : NULL, mag, cc->n, cc->c, cc->m,
+                            cc->group);
+        nd.ip[FGQ_P_ACT] = act;
+        free(ab);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < ny; i++)
+            bad += !(fabsf(twin[i] - direct[i]) <= 1e-5f * mag[i]);
+        CHECK_MSG(bad == 0, "twin: %lld outputs past rounding of the direct loops", (long long)bad);
+    }
     if (fits && has_avx2) {
         g_ran_fast++;
         fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, bias, fast, cc->n, cc->c, cc->m, cc->group);
-        CHECK_MSG(memcmp(fast, direct, (size_t)ny * sizeof(float)) == 0,
-                  "ns=%d c=%lld m=%lld in=%lldx%lld k=%lldx%lld s=%lld d=%lld pb=%lld pe=%lld: not the direct loops' bytes",
+        CHECK_MSG(memcmp(fast, twin, (size_t)ny * sizeof(float)) == 0,
+                  "ns=%d c=%lld m=%lld in=%lldx%lld k=%lldx%lld s=%lld d=%lld pb=%lld pe=%lld: not the twin's bytes",
                   cc->ns, (long long)cc->c, (long long)cc->m, (long long)cc->in[0], (long long)cc->in[1],
-                  (long long)cc->k[0], (long long)cc->k[1], (long long)cc->s[cc->ns - 1],
-                  (long long)cc->d[cc->ns - 1], (long long)cc->pb[cc->ns - 1], (long long)cc->pe[cc->ns - 1]);
+                  (long long)cc->k[0], (long long)cc->k[1], (long long)cc->s[cc->ns - 1], (long long)cc->d[cc->ns - 1],
+                  (long long)cc->pb[cc->ns - 1], (long long)cc->pe[cc->ns - 1]);
         nd.v.par = fgq_threadpool_parallel(g_pool);
         fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, bias, fast2, cc->n, cc->c, cc->m, cc->group);
         nd.v.par = NULL;
-        CHECK_MSG(memcmp(fast2, direct, (size_t)ny * sizeof(float)) == 0, "2 threads: not the direct loops' bytes");
+        CHECK_MSG(memcmp(fast2, twin, (size_t)ny * sizeof(float)) == 0, "2 threads: not the twin's bytes");
     } else if (fits) {
         g_skipped = 1;
     }
-    /* the op under AUTO: whichever path it takes, the depthwise one is exact; with its scratch declared
+    /* the op under AUTO: the twin's bytes where the depthwise kernel takes the shape, the direct loops'
+     * elsewhere; with its scratch declared
      * (the padded plane), on one thread and on two (ranges of rows split inside a channel); and with
      * AVX-512F masked out of the node's CPU features, so that on a CPU with it both the 16-lane
      * padded rows and the 8-lane ones are checked */
@@ -92,8 +114,9 @@ static void run_case(const conv_case *cc, uint32_t seed)
             memset(op_auto, 0x5a, (size_t)ny * sizeof(float));
             CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
             if (!fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group))
-                CHECK_MSG(memcmp(op_auto, direct, (size_t)ny * sizeof(float)) == 0,
-                          "AUTO depthwise conv (%d threads, cpu %#x) differs from REF", threads, (unsigned)cpus[ci]);
+                CHECK_MSG(memcmp(op_auto, fits && has_avx2 ? twin : direct, (size_t)ny * sizeof(float)) == 0,
+                          "AUTO depthwise conv (%d threads, cpu %#x) differs from its twin", threads,
+                          (unsigned)cpus[ci]);
         }
     nd.v.cpu = 0;
     nd.v.par = NULL;
@@ -155,24 +178,27 @@ static void test_edge_shapes(void)
     run_case(&batch2, 6u);
 }
 
-/* The padded plane (conv_f32_dw.c, block8_pad) adds every padding tap as w·0; that equals the
- * direct loops, which skip it, only where the sum can never be −0 and w·0 is no NaN. Two
- * channels that break each condition (the kernel must take its masked border blocks for them)
- * beside one that does not, through the op under AUTO (its scratch declared as in a model) and
- * against REF, memcmp: (a) bias −0, every input −0, positive weights: the direct sums stay −0
- * at the borders, a padding tap would make them +0; (b) one +Inf weight, inputs 1: a padding tap
- * would add Inf·0 = NaN. */
-static void test_pad_exactness(void)
+/* Where the twin and the direct loops part: a tap on the padding adds w·0 in the twin (ONNX's zero
+ * padding) and is skipped in the direct loops. Three channels through the op under AUTO (the
+ * padded plane, its scratch declared as in a model) and through fgq_conv_f32_dw without scratch
+ * (the masked border blocks), both memcmp against the twin: (a) bias −0, every input −0, positive
+ * weights: the direct sums stay −0 at the borders, the twin's padding taps make them +0; (b) one
+ * +Inf weight, inputs 1: on the padding Inf·0 = NaN in the twin, skipped in the direct loops;
+ * (c) ordinary values. */
+static void test_pad_semantics(void)
 {
+    if ((fgq_cpu_features() & FGQ_CPU_AVX2) == 0)
+        return;
     conv_case cc = dw2(3, 1, 6, 9, 3, 1, 1, 1, 1, 1, 0);
     fgq_tensor_view x, w, b, y;
     conv_views(&cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y), plane = cc.in[0] * cc.in[1];
-    float *buf = calloc((size_t)(nx + nw + cc.m + 2 * ny), sizeof(float));
+    float *buf = calloc((size_t)(nx + nw + cc.m + 4 * ny), sizeof(float));
     x.data = buf;
     w.data = buf + nx;
     b.data = buf + nx + nw;
-    float *xd = x.data, *wd = w.data, *bd = b.data, *direct = buf + nx + nw + cc.m, *fast = direct + ny;
+    float *xd = x.data, *wd = w.data, *bd = b.data, *direct = buf + nx + nw + cc.m, *twin = direct + ny;
+    float *op_auto = twin + ny, *border = op_auto + ny;
     for (int64_t i = 0; i < plane; i++) {
         xd[i] = -0.0f;        /* channel 0: (a) */
         xd[plane + i] = 1.0f; /* channel 1: (b) */
@@ -189,11 +215,22 @@ static void test_pad_exactness(void)
     tnode nd;
     set_params(&nd, &cc);
     const fgq_tensor_view *in[3] = { &x, &w, &b };
-    CHECK_MSG(op_ref_auto_same(&nd, in, &y, direct, fast), "padded-plane depthwise: not the direct loops' bytes");
+    CHECK(!op_ref_auto_same(&nd, in, &y, direct, op_auto)); /* the direct loops part from the twin here */
+    fgq_ops_spatial sp;
+    CHECK(fgq_ops_read_spatial(&nd.v, &x, &w, &y, 0, &sp, NULL) == FGQ_OK);
+    fgq_conv_f32_dw_ref(&nd.v, &sp, x.data, w.data, b.data, twin, cc.n, cc.c, cc.m, cc.group);
+    fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, b.data, border, cc.n, cc.c, cc.m, cc.group);
+    CHECK_MSG(memcmp(op_auto, twin, (size_t)ny * sizeof(float)) == 0, "padded plane: not the twin's bytes");
+    CHECK_MSG(memcmp(border, twin, (size_t)ny * sizeof(float)) == 0, "border blocks: not the twin's bytes");
     uint32_t bits;
     memcpy(&bits, &direct[0], sizeof bits);
-    CHECK(bits == 0x80000000u); /* the case is what it claims: a −0 at the border, an Inf in channel 1 */
-    CHECK(direct[plane] == 1.0f && direct[plane + cc.in[1] + 1] == INFINITY); /* 4 in-range taps of 0.25; Inf */
+    CHECK(bits == 0x80000000u); /* (a) the direct loops' −0 at the border, */
+    memcpy(&bits, &twin[0], sizeof bits);
+    CHECK(bits == 0u); /* the twin's +0 */
+    memcpy(&bits, &twin[cc.in[1] + 1], sizeof bits);
+    CHECK(bits == 0x80000000u);                         /* and −0 inside */
+    CHECK(direct[plane] == 1.0f && isnan(twin[plane])); /* (b) 4 in-range taps of 0.25; Inf·0 on the padding */
+    CHECK(direct[plane + cc.in[1] + 1] == INFINITY && twin[plane + cc.in[1] + 1] == INFINITY);
     free(buf);
 }
 
@@ -221,7 +258,7 @@ int main(void)
     CHECK(fgq_threadpool_create(2, &g_pool, &err) == FGQ_OK);
     RUN(test_edge_shapes);
     RUN(test_random_shapes);
-    RUN(test_pad_exactness);
+    RUN(test_pad_semantics);
     if (g_skipped)
         printf("note: this CPU has no AVX2: the depthwise kernel was not run (skipped)\n");
     else

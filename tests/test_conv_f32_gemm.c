@@ -12,7 +12,9 @@
  * panels, 8-row tiles; where the CPU has AVX-512F, else reported skipped)
  * gives the AVX2 kernel's bytes, at 1 and 2 threads; (4) the op under
  * FGQ_KERNELS_AUTO takes the GEMM path exactly where
- * fgq_conv_f32_gemm_fits says and then equals the AVX2 kernel's bytes.
+ * fgq_conv_f32_gemm_fits says and then equals the AVX2 kernel's bytes
+ * (elsewhere the depthwise rows' twin's where they take the shape, else the
+ * direct loops').
  * Shapes: 1-D/2-D/3-D, groups, strides, dilations, asymmetric pads, no bias,
  * fused ReLU/Clip, position counts that are not multiples of the 16- or 32-wide
  * panel, channel counts that are not multiples of the 6- or 8-row tile (every remainder of 8 among
@@ -65,12 +67,12 @@ static void run_case(const conv_case *cc, uint32_t seed)
     fgq_tensor_view x, w, b, y;
     conv_views(cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y);
-    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 7 * ny));
+    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 8 * ny));
     x.data = buf;
     w.data = buf + nx;
     b.data = buf + nx + nw;
     float *direct = buf + nx + nw + cc->m, *port = direct + ny, *avx = port + ny, *avx2t = avx + ny, *mag = avx2t + ny,
-          *op_auto = mag + ny, *avx512 = op_auto + ny;
+          *op_auto = mag + ny, *avx512 = op_auto + ny, *dw_twin = avx512 + ny;
     tfill(buf, nx + nw + cc->m, &seed);
     tnode nd;
     set_params(&nd, cc);
@@ -142,7 +144,11 @@ static void run_case(const conv_case *cc, uint32_t seed)
     y.data = op_auto;
     CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
     const int fits = fgq_conv_f32_gemm_fits(&sp, cc->c / cc->group, cc->m / cc->group);
-    const float *want = has_avx2 && fits ? avx : direct;
+    /* elsewhere the depthwise rows where they take the shape (their twin's bytes), else the direct loops */
+    const int dw = !fits && has_avx2 && fgq_conv_f32_dw_fits(&sp, cc->c / cc->group);
+    if (dw)
+        fgq_conv_f32_dw_ref(&nd.v, &sp, x.data, w.data, bias, dw_twin, cc->n, cc->c, cc->m, cc->group);
+    const float *want = has_avx2 && fits ? avx : dw ? dw_twin : direct;
     CHECK_MSG(memcmp(op_auto, want, (size_t)ny * sizeof(float)) == 0, "AUTO conv is neither path's bytes (fits %d)",
               fits);
     free(buf);

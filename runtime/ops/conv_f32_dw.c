@@ -1,21 +1,25 @@
 /*
  * conv_f32_dw.c — the float depthwise convolution (one input channel per
  * group: MobileNet's and EfficientNet's 3x3/5x5 layers), 1-D/2-D, stride 1
- * or 2, any dilation and padding, with AVX2 vectors of 8 output positions
+ * or 2, any dilation and padding, with AVX2+FMA vectors of 8 output positions
  * (and, where the CPU has AVX-512F, the padded plane's rows of 9 and more
- * 16 at a time: dw_pad_rows16).
- * Reference twin: the direct loops of conv_f32.c (conv_rows_f32), whose
- * results it reproduces bit for bit (tests/test_conv_f32_dw.c, memcmp).
+ * 16 at a time: dw_pad_rows16, with 3x3 and 5x5 unrolled).
+ * Reference twin: fgq_conv_f32_dw_ref below, plain C, whose results it
+ * reproduces bit for bit (tests/test_conv_f32_dw.c, memcmp); the twin differs
+ * from the direct loops of conv_f32.c (conv_rows_f32, FGQ_KERNELS_REF) by
+ * float rounding only, one rounding a tap where they round twice (the test
+ * bounds it, as for the packed GEMM of conv_f32_gemm.c, which fuses too).
  *
- * Why bit-identical is possible: the direct loops give each output element
- * bias, then one product and one add per kernel tap that lands inside the
- * input, taps in (kh, kw) order, then the fused activation (the build's
- * -std=c11 keeps products and adds separately rounded, no FMA). This kernel
- * keeps that sequence per element, 8 positions at a time in registers, mul
- * then add, taps in the same order: where a block's whole kernel rows lie
- * inside the input (the interior) every tap is added; at the borders each
- * lane adds a tap only where it lands inside (masked loads, a blend), so a
- * skipped tap stays skipped; the activation is the same function.
+ * The sequence per output element, the twin's: bias, then one fused
+ * multiply-add (fmaf) per kernel tap over the zero-padded input, taps in
+ * (kh, kw) order, a tap on the padding adding w·0 (ONNX's zero padding: the
+ * direct loops skip such a tap instead, so at the borders the twin's −0 sum
+ * becomes +0 and an Inf weight gives NaN where theirs do not), then the fused
+ * activation. This kernel keeps that sequence per element, 8 or 16 positions
+ * at a time in registers, taps in the same order: where a block's whole
+ * kernel rows lie inside the input (the interior) every tap reads X; at the
+ * borders, lanes outside the row read 0 (masked loads) and rows outside add
+ * w·0; the activation is the same function.
  * Stride 2 reads 15 inputs in two loads and keeps every other one (two
  * shuffles). Loads never reach past the input row's last element that some
  * tap reads. The interior's last partial block is computed as a block that
@@ -23,9 +27,8 @@
  *
  * Padded layers whose zero-padded input plane fits 128 KB take that plane
  * instead (in the node's scratch, built once per channel): every block is
- * then an interior one, padding taps added as w·0 — the same bits wherever a
- * sum cannot be −0 and no weight is Inf or NaN, checked per channel
- * (block8_pad); other channels keep the masked border blocks.
+ * then an interior one (dw_pad_rows, and with AVX-512F dw_pad_rows16, whose
+ * 3x3 and 5x5 forms are unrolled), the same bits.
  *
  * Work is split over threads by output rows, as the direct loops split it.
  * No allocation; a few hundred bytes of stack.
@@ -35,6 +38,7 @@
 #include "ops_util.h"
 #include "qgemm_dispatch.h" /* fgq_node_cpu */
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -74,14 +78,16 @@ uint64_t fgq_conv_f32_dw_scratch(const fgq_ops_spatial *sp, int64_t cg)
 }
 
 #if CONV_DW_X86
-typedef struct {
+typedef struct dw_task {
     const fgq_node_view *node;
     const fgq_ops_spatial *sp;
     const float *x, *w, *b;
     float *y;
     int64_t c_in, m_out, mg;
     int padded; /* the zero-padded plane in the node's scratch (fgq_conv_f32_dw_scratch) */
-    int avx512; /* the CPU has AVX-512F: the padded plane's rows of 16 and more go 16 lanes a vector */
+    int avx512; /* the CPU has AVX-512F: the padded plane's rows of 9 and more go 16 lanes a vector */
+    void (*rows16)(const struct dw_task *, const float *, int64_t, const float *, float, int64_t, int64_t,
+                   float *); /* dw_rows16_pick's form */
 } dw_task;
 
 /* Output positions [lo, hi) at which every tap of a kernel row is inside the
@@ -98,33 +104,33 @@ static void interior(const fgq_ops_spatial *sp, int64_t *lo, int64_t *hi)
 }
 
 /* Output positions [ow, ow + 8) of one row, all interior. */
-__attribute__((target("avx2"))) static inline void block8(const dw_task *t, const float *xp, const float *wf,
-                                                          float bias, int64_t oh, int64_t ow, float *yr)
+__attribute__((target("avx2,fma"))) static inline void block8(const dw_task *t, const float *xp, const float *wf,
+                                                              float bias, int64_t oh, int64_t ow, float *yr)
 {
     const fgq_ops_spatial *sp = t->sp;
     const int64_t IH = sp->in[1], IW = sp->in[2], KH = sp->kernel[1], KW = sp->kernel[2], SW = sp->stride[2];
     __m256 acc = _mm256_set1_ps(bias);
     for (int64_t kh = 0; kh < KH; kh++) {
         const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
-        if (ih < 0 || ih >= IH)
+        if (ih < 0 || ih >= IH) { /* a row of padding: its taps add w·0, as the twin's */
+            for (int64_t kw = 0; kw < KW; kw++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(wf[kh * KW + kw]), _mm256_setzero_ps(), acc);
             continue;
+        }
         const float *xr = xp + ih * IW + ow * SW - sp->pad_begin[2];
         for (int64_t kw = 0; kw < KW; kw++)
-            acc = _mm256_add_ps(
-                acc, _mm256_mul_ps(_mm256_set1_ps(wf[kh * KW + kw]), fgq_f32_load8(xr + kw * sp->dilation[2], SW)));
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(wf[kh * KW + kw]), fgq_f32_load8(xr + kw * sp->dilation[2], SW), acc);
     }
     _mm256_storeu_ps(yr + ow, acc);
 }
 
 /* Output positions [ow, ow + 8) of one row where some tap may fall outside
- * the input: each lane adds a tap's product only where that tap is inside
- * (a blend keeps the lane's sum where it is not: the direct loops skip such
- * a tap, and adding 0·w would turn a −0 sum into +0), input lanes outside
- * the row are not read (masked loads), and only lanes before `valid` are
- * stored (a row narrower than 8). */
-__attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t, const float *xp, const float *wf,
-                                                               float bias, int64_t oh, int64_t ow, int64_t valid,
-                                                               float *yr)
+ * the input: a tap outside adds w·0 in its lane, as the twin's (input lanes
+ * outside the row are not read: masked loads give 0), and only lanes before
+ * `valid` are stored (a row narrower than 8). */
+__attribute__((target("avx2,fma"))) static inline void block8_edge(const dw_task *t, const float *xp, const float *wf,
+                                                                   float bias, int64_t oh, int64_t ow, int64_t valid,
+                                                                   float *yr)
 {
     const fgq_ops_spatial *sp = t->sp;
     const int64_t IH = sp->in[1], IW = sp->in[2], KH = sp->kernel[1], KW = sp->kernel[2], SW = sp->stride[2];
@@ -132,8 +138,11 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
     __m256 acc = _mm256_set1_ps(bias);
     for (int64_t kh = 0; kh < KH; kh++) {
         const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
-        if (ih < 0 || ih >= IH)
+        if (ih < 0 || ih >= IH) {
+            for (int64_t kw = 0; kw < KW; kw++)
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(wf[kh * KW + kw]), _mm256_setzero_ps(), acc);
             continue;
+        }
         for (int64_t kw = 0; kw < KW; kw++) {
             /* input column of lane 0; inside the row: 0 <= col < IW (|col| is far below 2^31) */
             const int64_t col = ow * SW - sp->pad_begin[2] + kw * sp->dilation[2];
@@ -144,10 +153,9 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
             const __m256i c0 = _mm256_add_epi32(_mm256_set1_epi32((int32_t)col), iota);
             const __m256i in0 = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), c0),
                                                     _mm256_cmpgt_epi32(iw, c0));
-            __m256 xv, lane_in;
+            __m256 xv;
             if (SW == 1) {
                 xv = _mm256_maskload_ps(p0, in0);
-                lane_in = _mm256_castsi256_ps(in0);
             } else {
                 const __m256i c7 = _mm256_add_epi32(c0, _mm256_set1_epi32(7));
                 const __m256i in7 = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), c7),
@@ -156,12 +164,8 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
                 const __m256 b = _mm256_maskload_ps((const float *)((uintptr_t)p0 + 7 * sizeof(float)), in7);
                 const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 2, 0));
                 xv = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
-                const __m256 ma = _mm256_castsi256_ps(in0), mb = _mm256_castsi256_ps(in7);
-                const __m256 me = _mm256_shuffle_ps(ma, mb, _MM_SHUFFLE(3, 1, 2, 0));
-                lane_in = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(me), 0xD8));
             }
-            const __m256 sum = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_set1_ps(wf[kh * KW + kw]), xv));
-            acc = _mm256_blendv_ps(acc, sum, lane_in);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(wf[kh * KW + kw]), xv, acc);
         }
     }
     if (valid >= 8)
@@ -172,21 +176,15 @@ __attribute__((target("avx2"))) static inline void block8_edge(const dw_task *t,
 
 /* Up to DW_PAD_VECS vectors of 8 output positions of one channel, vector v at row oh[v], columns
  * ow[v] .. ow[v] + 7 (valid[v] of them stored), read from the zero-padded plane xq (PW floats a
- * row): every tap of every lane added, those in the padding as w·0. That is the direct loops' sum
- * exactly (in round-to-nearest without flush-to-zero, which the border blocks and the direct loops'
- * comparison assume too; nothing in fgq changes the FP mode) when the sum can never be −0 and no
- * w·0 is a NaN: a bias other than −0 (the sum starts
- * at it; −0 + ±0 is the only addition a zero term can change, and a sum that is not −0 never
- * becomes −0 by adding a product) and finite weights; dw_rows checks both per channel. The
- * vectors' sums are independent chains, interleaved: one chain adds a tap every 3-4 cycles
- * (the add's latency), eight keep the adders busy. */
+ * row): every tap of every lane added, those in the padding as w·0, the twin's sum exactly. The
+ * vectors' sums are independent chains, interleaved: one chain adds a tap every 4 cycles (the
+ * FMA's latency), eight keep both FMA units busy. */
 enum { DW_PAD_VECS = 8 };
 
 /* nv vectors (a constant at each call site: 8, 4 or 1, so the chains live in registers). */
-__attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(const dw_task *t, const float *xq,
-                                                                              int64_t PW, const float *wf, float bias,
-                                                                              const int64_t *oh, const int64_t *ow,
-                                                                              const int64_t *valid, int nv, float *yp)
+__attribute__((target("avx2,fma"), always_inline)) static inline void dw_pad_vecs(
+    const dw_task *t, const float *xq, int64_t PW, const float *wf, float bias, const int64_t *oh, const int64_t *ow,
+    const int64_t *valid, int nv, float *yp)
 {
     const fgq_ops_spatial *sp = t->sp;
     const int64_t KH = sp->kernel[1], KW = sp->kernel[2], SW = sp->stride[2], OW = sp->out[2];
@@ -202,7 +200,7 @@ __attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(co
             const __m256 wv = _mm256_set1_ps(wf[kh * KW + kw]);
             const int64_t ofs = rofs + kw * sp->dilation[2];
             for (int v = 0; v < nv; v++)
-                acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(wv, fgq_f32_load8(base[v] + ofs, SW)));
+                acc[v] = _mm256_fmadd_ps(wv, fgq_f32_load8(base[v] + ofs, SW), acc[v]);
         }
     }
     const int32_t act = t->node->iparams[FGQ_P_ACT];
@@ -216,23 +214,22 @@ __attribute__((target("avx2"), always_inline)) static inline void dw_pad_vecs(co
             acc[v] = _mm256_blendv_ps(acc[v], hi, _mm256_cmp_ps(acc[v], hi, _CMP_GT_OQ));
         }
     }
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int v = 0; v < nv; v++) {
         float *yr = yp + oh[v] * OW + ow[v];
-        if (valid[v] >= 8) {
+        if (valid[v] >= 8)
             _mm256_storeu_ps(yr, acc[v]);
-        } else {
-            float lanes[8];
-            _mm256_storeu_ps(lanes, acc[v]);
-            memcpy(yr, lanes, (size_t)valid[v] * sizeof(float));
-        }
+        else /* a row narrower than 8 (a libc memcpy of its lanes took a third of a 7 x 7 layer's time) */
+            _mm256_maskstore_ps(yr, _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)valid[v]), iota), acc[v]);
     }
 }
 
 /* Output rows [oh0, oh1) of one channel (plane yp) from the padded plane: their vectors of 8 (the
  * last of a row ending at OW, overlapping the one before: the same bits twice) DW_PAD_VECS at a
  * time, the activation applied before each store. */
-__attribute__((target("avx2"))) static void dw_pad_rows(const dw_task *t, const float *xq, int64_t PW, const float *wf,
-                                                        float bias, int64_t oh0, int64_t oh1, float *yp)
+__attribute__((target("avx2,fma"))) static void dw_pad_rows(const dw_task *t, const float *xq, int64_t PW,
+                                                            const float *wf, float bias, int64_t oh0, int64_t oh1,
+                                                            float *yp)
 {
     const int64_t OW = t->sp->out[2];
     int64_t oh[DW_PAD_VECS], ow[DW_PAD_VECS], valid[DW_PAD_VECS];
@@ -254,7 +251,7 @@ __attribute__((target("avx2"))) static void dw_pad_rows(const dw_task *t, const 
         dw_pad_vecs(t, xq, PW, wf, bias, oh + v, ow + v, valid + v, 1, yp);
 }
 
-/* The same on 16 positions a vector (AVX-512F), for rows of at least 16: the products and adds
+/* The same on 16 positions a vector (AVX-512F), for rows of at least 9: the fused multiply-adds
  * of dw_pad_vecs lane by lane, in the same order, so the same bytes. Stride 2 reads p[0..30]: two
  * loads, the even elements kept by one two-source permute. */
 __attribute__((target("avx512f"))) static inline __m512 load16(const float *p, int64_t s)
@@ -265,27 +262,29 @@ __attribute__((target("avx512f"))) static inline __m512 load16(const float *p, i
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 15)); /* p[16 + k] = b[k + 1] */
 }
 
-__attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs16(const dw_task *t, const float *xq,
-                                                                                   int64_t PW, const float *wf,
-                                                                                   float bias, const int64_t *oh,
-                                                                                   const int64_t *ow, int nv,
-                                                                                   __mmask16 keep, float *yp)
+/* kh_, kw_, s_: the kernel's height and width and the stride when constants (3x3 and 5x5 with
+ * dilation 1, stride 1 or 2: dw_pad_rows16's unrolled forms), 0 to read them from sp. */
+__attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs16(
+    const dw_task *t, const float *xq, int64_t PW, const float *wf, float bias, const int64_t *oh, const int64_t *ow,
+    int nv, __mmask16 keep, float *yp, const int kh_, const int kw_, const int s_)
 {
     const fgq_ops_spatial *sp = t->sp;
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], SW = sp->stride[2], OW = sp->out[2];
+    const int64_t KH = kh_ ? kh_ : sp->kernel[1], KW = kw_ ? kw_ : sp->kernel[2], SW = s_ ? s_ : sp->stride[2];
+    const int64_t SH = s_ ? s_ : sp->stride[1], DH = kh_ ? 1 : sp->dilation[1], DW = kw_ ? 1 : sp->dilation[2];
+    const int64_t OW = sp->out[2];
     const float *base[DW_PAD_VECS];
     __m512 acc[DW_PAD_VECS];
     for (int v = 0; v < nv; v++) {
-        base[v] = xq + oh[v] * sp->stride[1] * PW + ow[v] * SW;
+        base[v] = xq + oh[v] * SH * PW + ow[v] * SW;
         acc[v] = _mm512_set1_ps(bias);
     }
     for (int64_t kh = 0; kh < KH; kh++) {
-        const int64_t rofs = kh * sp->dilation[1] * PW;
+        const int64_t rofs = kh * DH * PW;
         for (int64_t kw = 0; kw < KW; kw++) {
             const __m512 wv = _mm512_set1_ps(wf[kh * KW + kw]);
-            const int64_t ofs = rofs + kw * sp->dilation[2];
+            const int64_t ofs = rofs + kw * DW;
             for (int v = 0; v < nv; v++)
-                acc[v] = _mm512_add_ps(acc[v], _mm512_mul_ps(wv, load16(base[v] + ofs, SW)));
+                acc[v] = _mm512_fmadd_ps(wv, load16(base[v] + ofs, SW), acc[v]);
         }
     }
     const int32_t act = t->node->iparams[FGQ_P_ACT];
@@ -317,10 +316,11 @@ __attribute__((target("avx512f"))) static void dw_fill_plane16(float *dst, int64
 
 /* dw_pad_rows on 16 lanes, for rows of OW >= 9: vectors of 16, the last of a row ending at OW;
  * a row narrower than 16 is one vector whose first OW lanes are stored (the others read the
- * padded plane past the row, into the next one or the slack, and are dropped). */
-__attribute__((target("avx512f"))) static void dw_pad_rows16(const dw_task *t, const float *xq, int64_t PW,
-                                                             const float *wf, float bias, int64_t oh0, int64_t oh1,
-                                                             float *yp)
+ * padded plane past the row, into the next one or the slack, and are dropped). kh_, kw_, s_ as
+ * for dw_pad_vecs16. */
+__attribute__((target("avx512f"), always_inline)) static inline void dw_pad_rows16_t(
+    const dw_task *t, const float *xq, int64_t PW, const float *wf, float bias, int64_t oh0, int64_t oh1, float *yp,
+    const int kh_, const int kw_, const int s_)
 {
     const int64_t OW = t->sp->out[2];
     const __mmask16 keep = OW >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << OW) - 1u);
@@ -331,31 +331,44 @@ __attribute__((target("avx512f"))) static void dw_pad_rows16(const dw_task *t, c
             oh[nv] = r;
             ow[nv] = OW >= 16 && c + 16 > OW ? OW - 16 : c;
             if (++nv == DW_PAD_VECS) {
-                dw_pad_vecs16(t, xq, PW, wf, bias, oh, ow, DW_PAD_VECS, keep, yp);
+                dw_pad_vecs16(t, xq, PW, wf, bias, oh, ow, DW_PAD_VECS, keep, yp, kh_, kw_, s_);
                 nv = 0;
             }
         }
     int v = 0;
     for (; v + 4 <= nv; v += 4)
-        dw_pad_vecs16(t, xq, PW, wf, bias, oh + v, ow + v, 4, keep, yp);
+        dw_pad_vecs16(t, xq, PW, wf, bias, oh + v, ow + v, 4, keep, yp, kh_, kw_, s_);
     for (; v < nv; v++)
-        dw_pad_vecs16(t, xq, PW, wf, bias, oh + v, ow + v, 1, keep, yp);
+        dw_pad_vecs16(t, xq, PW, wf, bias, oh + v, ow + v, 1, keep, yp, kh_, kw_, s_);
 }
 
-/* 1 when channel mo's sums may take the padded plane (block8_pad's conditions). */
-static int dw_pad_exact(const float *wf, int64_t taps, float bias)
+/* The forms: MobileNet's and EfficientNet's kernels unrolled (the taps' offsets constants, the
+ * weights' broadcasts hoisted), any other geometry read from sp. */
+#define DW_ROWS16(name, kh, kw, st)                                                                            \
+    __attribute__((target("avx512f"))) static void name(const dw_task *t, const float *xq, int64_t PW,         \
+                                                        const float *wf, float bias, int64_t oh0, int64_t oh1, \
+                                                        float *yp)                                             \
+    {                                                                                                          \
+        dw_pad_rows16_t(t, xq, PW, wf, bias, oh0, oh1, yp, kh, kw, st);                                        \
+    }
+DW_ROWS16(dw_rows16_3x3s1, 3, 3, 1)
+DW_ROWS16(dw_rows16_3x3s2, 3, 3, 2)
+DW_ROWS16(dw_rows16_5x5s1, 5, 5, 1)
+DW_ROWS16(dw_rows16_5x5s2, 5, 5, 2)
+DW_ROWS16(dw_rows16_any, 0, 0, 0)
+#undef DW_ROWS16
+
+typedef void (*dw_rows16_fn)(const dw_task *, const float *, int64_t, const float *, float, int64_t, int64_t, float *);
+
+static dw_rows16_fn dw_rows16_pick(const fgq_ops_spatial *sp)
 {
-    uint32_t bb;
-    memcpy(&bb, &bias, sizeof bb);
-    if (bb == 0x80000000u) /* −0 */
-        return 0;
-    for (int64_t i = 0; i < taps; i++)
-        if (!(wf[i] - wf[i] == 0.0f)) /* Inf or NaN */
-            return 0;
-    return 1;
+    const int64_t k = sp->kernel[1], s = sp->stride[1];
+    if (k != sp->kernel[2] || s != sp->stride[2] || sp->dilation[1] != 1 || sp->dilation[2] != 1 || (k != 3 && k != 5))
+        return dw_rows16_any;
+    return k == 3 ? (s == 1 ? dw_rows16_3x3s1 : dw_rows16_3x3s2) : (s == 1 ? dw_rows16_5x5s1 : dw_rows16_5x5s2);
 }
 
-__attribute__((target("avx2"))) static void dw_rows(void *ctx, fgq_idx begin, fgq_idx end)
+__attribute__((target("avx2,fma"))) static void dw_rows(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const dw_task *t = (const dw_task *)ctx;
     const fgq_ops_spatial *sp = t->sp;
@@ -380,7 +393,7 @@ __attribute__((target("avx2"))) static void dw_rows(void *ctx, fgq_idx begin, fg
         const float *wf = t->w + mo * KH * KW;
         const float bias = t->b != NULL ? t->b[mo] : 0.0f;
         float *yr = t->y + plane * OH * OW + oh * OW;
-        if (xq != NULL && dw_pad_exact(wf, KH * KW, bias)) {
+        if (xq != NULL) {
             const int64_t in_plane = n * t->c_in + g;
             if (built != in_plane) { /* X's rows into the padded plane; its padding stays 0 */
                 if (t->avx512)
@@ -393,7 +406,7 @@ __attribute__((target("avx2"))) static void dw_rows(void *ctx, fgq_idx begin, fg
             /* this row and the channel's next ones in the range, together */
             const int64_t oh1 = OH - oh < end - r ? OH : oh + (end - r);
             if (t->avx512 && OW >= 9)
-                dw_pad_rows16(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
+                t->rows16(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
             else
                 dw_pad_rows(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
             r += oh1 - oh - 1;
@@ -436,10 +449,40 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
         .padded = need > 0 && fgq_scratch_begin(node, need, NULL) == FGQ_OK,
         .avx512 = (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0,
     };
+    t.rows16 = dw_rows16_pick(sp);
     const int64_t n_rows = n * m_out * sp->out[1];
     const int64_t row_cost = sp->out[2] * sp->kernel[1] * sp->kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), dw_rows, &t);
 #else
     (void)node, (void)sp, (void)x, (void)w, (void)b, (void)y, (void)n, (void)c_in, (void)m_out, (void)groups;
 #endif
+}
+
+void fgq_conv_f32_dw_ref(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                         const float *b, float *y, int64_t n, int64_t c_in, int64_t m_out, int64_t groups)
+{
+    const int64_t IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], mg = m_out / groups;
+    const int32_t act = node->iparams[FGQ_P_ACT];
+    const float act_lo = node->fparams[FGQ_PF_ACT0], act_hi = node->fparams[FGQ_PF_ACT1];
+    for (int64_t plane = 0; plane < n * m_out; plane++) {
+        const int64_t nn = plane / m_out, mo = plane % m_out;
+        const float *xp = x + (nn * c_in + mo / mg) * IH * IW, *wf = w + mo * KH * KW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            float *yr = y + (plane * OH + oh) * OW;
+            for (int64_t ow = 0; ow < OW; ow++) {
+                float acc = b != NULL ? b[mo] : 0.0f;
+                for (int64_t kh = 0; kh < KH; kh++) {
+                    const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const int64_t iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
+                        const float xv = ih >= 0 && ih < IH && iw >= 0 && iw < IW ? xp[ih * IW + iw] : 0.0f;
+                        acc = fmaf(wf[kh * KW + kw], xv, acc);
+                    }
+                }
+                yr[ow] = acc;
+            }
+            fgq_ops_act_apply_f32(yr, OW, act, act_lo, act_hi);
+        }
+    }
 }

@@ -82,16 +82,21 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
                              int isa, fgq_error *err);
 
 /* conv_f32_dw.c: the depthwise float convolution (one input channel per
- * group, 1-D/2-D, stride 1 or 2) with AVX2 (and AVX-512F rows of 16 where the
- * node's CPU has it), bit-identical to the direct loops of conv_f32.c, its
- * reference twin. fits is 0 off x86 (GCC/Clang); call only where the CPU has
- * AVX2. */
+ * group, 1-D/2-D, stride 1 or 2) with AVX2+FMA (and AVX-512F rows of 16 where
+ * the node's CPU has it), bit-identical to fgq_conv_f32_dw_ref, its reference
+ * twin (one fused multiply-add a tap over the zero-padded input: within float
+ * rounding of the direct loops of conv_f32.c). fits is 0 off x86 (GCC/Clang);
+ * call only where the CPU has AVX2 (fgq_cpu_features' AVX2 includes FMA). */
 int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg);
 /* The depthwise rows' scratch: one zero-padded input plane (padded layers whose padded plane fits
  * 128 KB), else 0 (border blocks with masks instead). */
 uint64_t fgq_conv_f32_dw_scratch(const fgq_ops_spatial *sp, int64_t cg);
 void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                      const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups);
+/* The twin, plain C, on any target, for the shapes fits takes: per output, the bias, then
+ * fmaf(w, x, sum) for every tap in (kh, kw) order, x = 0 on the padding, then the activation. */
+void fgq_conv_f32_dw_ref(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                         const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups);
 
 /* gemm_f32__avx2.c: the Gemm/MatMul microkernels, bit-identical to the loops
  * of gemm_f32.c, their reference twin. For rows i < mr (mr <= 6) and columns
