@@ -16,8 +16,8 @@
  * plus 300 random depthwise shapes. Inputs include zeros and negative zeros
  * (so a skipped tap and an added 0·w would differ in the sign of a zero).
  * The op runs with and without AVX-512F in the node's CPU features (the 16-lane rows of the padded
- * plane, 3x3 and 5x5 unrolled, the 8-lane ones). Where the CPU has no AVX2 the kernel is not run:
- * reported skipped. And the padding's semantics where the twin and the direct loops part (a −0
+ * plane, 3x3 and 5x5 unrolled, and its flat form for narrow rows at stride 1; the 8-lane ones).
+ * Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padding's semantics where the twin and the direct loops part (a −0
  * sum, an Inf weight on the padding), through both the padded plane and the masked border blocks.
  */
 #include "test_conv_common.h"
@@ -162,10 +162,17 @@ static void test_edge_shapes(void)
         /* rows of 16 and more: AVX-512's 16-lane vectors of the padded plane (the last overlapping) */
         dw2(3, 1, 16, 16, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU),
         dw2(4, 1, 12, 40, 3, 2, 1, 1, 1, 1, FGQ_ACT_CLIP), /* stride 2: the 31-float read */
-        dw2(3, 1, 18, 33, 5, 1, 1, 2, 2, 1, 0), dw2(2, 1, 9, 67, 5, 2, 1, 2, 1, 1, 0),
+        dw2(3, 1, 18, 33, 5, 1, 1, 2, 2, 1, 0),
+        dw2(2, 1, 9, 67, 5, 2, 1, 2, 1, 1, 0),
         dw2(3, 1, 14, 14, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU), /* rows of 9..15: one vector, its first OW lanes kept */
         dw2(2, 1, 15, 15, 5, 1, 1, 2, 2, 1, 0),
         dw2(2, 1, 20, 19, 3, 2, 1, 1, 1, 1, 0), /* stride 2, OW 10: the read past the row */
+        /* padded rows narrower than 16 at stride 1: the flat form (dw_flat16), 3x3, 5x5, other kernels,
+         * a plane of 100 x 7 (57 vectors, near its bound of 64) and one past it (120 x 7: the rows) */
+        dw2(4, 1, 8, 8, 5, 1, 1, 2, 2, 1, FGQ_ACT_CLIP),
+        dw2(3, 1, 100, 7, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU),
+        dw2(2, 1, 120, 7, 3, 1, 1, 1, 1, 1, 0),
+        dw2(3, 1, 6, 11, 4, 1, 1, 1, 2, 1, 0),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 31u + (uint32_t)i);

@@ -44,6 +44,11 @@
 
 /* Planes whose padded copy passes this many floats (128 KB) keep the masked border blocks. */
 #define DW_PADDED_MAX_FLOATS 32768
+/* dw_flat16: a table of at most DW_FLAT_MAX vectors of 16 grid positions (padded rows of at most
+ * 16); vectors run 4 or 8 at a time, the last batch reading up to 3 vectors (48 floats) past the
+ * one with the plane's last output. */
+#define DW_FLAT_MAX 64
+#define DW_FLAT_SLACK 48
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -61,11 +66,12 @@ int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg)
 
 /* The zero-padded plane (dw_rows): floats of one input plane with its padding on every side, and
  * slack past it for the last row's loads: 8 lanes (stride 2: 15 inputs), or 16 (31), of which a
- * row narrower than 16 keeps its first OW (dw_pad_rows16). */
+ * row narrower than 16 keeps its first OW (dw_pad_rows16), and the flat form's vectors past the
+ * plane's last (DW_FLAT_SLACK: dw_flat16). */
 static int64_t dw_padded_floats(const fgq_ops_spatial *sp)
 {
     const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
-    return ph * pw + 16 * sp->stride[2] + (sp->kernel[2] - 1) * sp->dilation[2] + 16;
+    return ph * pw + 16 * sp->stride[2] + (sp->kernel[2] - 1) * sp->dilation[2] + 16 + DW_FLAT_SLACK;
 }
 
 uint64_t fgq_conv_f32_dw_scratch(const fgq_ops_spatial *sp, int64_t cg)
@@ -86,6 +92,7 @@ typedef struct dw_task {
     int64_t c_in, m_out, mg;
     int padded; /* the zero-padded plane in the node's scratch (fgq_conv_f32_dw_scratch) */
     int avx512; /* the CPU has AVX-512F: the padded plane's rows of 9 and more go 16 lanes a vector */
+    int flat;   /* dw_flat16 takes whole channels (dw_flat_fits) */
     void (*rows16)(const struct dw_task *, const float *, int64_t, const float *, float, int64_t, int64_t,
                    float *); /* dw_rows16_pick's form */
 } dw_task;
@@ -358,6 +365,116 @@ DW_ROWS16(dw_rows16_5x5s2, 5, 5, 2)
 DW_ROWS16(dw_rows16_any, 0, 0, 0)
 #undef DW_ROWS16
 
+/* The flat form, for stride 1 and padded rows of at most 16 (dw_flat_fits): the outputs of a
+ * channel taken on the padded plane's grid, position q = oh·PW + ow, 16 consecutive q a vector
+ * whatever the rows, a tap then one load at q + kh·dh·PW + kw·dw; the lanes whose ow is past OW
+ * (the grid's right margin, and past the plane's last output) are dropped: the kept ones
+ * compressed to the front and stored at the output index of the vector's first kept lane
+ * (dw_flat_plan, a table made once a call). MobileNet's and EfficientNet's 7 x 7 and 8 x 8 maps,
+ * whose rows of 7 or 8 filled half a vector, and the 14 x 14 ones, whose 14 rows of one vector went
+ * 8, 4, 1 and 1 at a time (a lone vector waits on the FMA's latency tap after tap). The same fused
+ * multiply-adds in the same order per output as dw_pad_vecs16: the same bytes. Wider rows stay
+ * with the rows: their lanes worked out vector by vector cost more than the lanes saved. */
+typedef struct {
+    uint16_t keep[DW_FLAT_MAX]; /* lanes whose grid position is an output */
+    int32_t at[DW_FLAT_MAX];    /* the output index of the vector's first kept lane */
+    int32_t nvec4;              /* vectors with an output, rounded up to 4 */
+} dw_flat_plan;
+
+/* 1 where the flat form takes a stride-1 layer: padded rows of at most 16, a channel's grid within
+ * the table. */
+static int dw_flat_fits(const fgq_ops_spatial *sp, int64_t PW)
+{
+    return sp->stride[1] == 1 && sp->stride[2] == 1 && PW <= 16 && sp->out[1] * PW <= 16 * DW_FLAT_MAX;
+}
+
+static void dw_flat_plan_make(const fgq_ops_spatial *sp, int64_t PW, dw_flat_plan *fp)
+{
+    const int64_t OH = sp->out[1], OW = sp->out[2], Q = OH * PW;
+    fp->nvec4 = (int32_t)((Q + 63) / 64 * 4);
+    int64_t q = 0, r = 0, c = 0; /* grid position q = r·PW + c, stepped without divisions */
+    for (int32_t v = 0; v < fp->nvec4; v++) {
+        fp->at[v] = (int32_t)(r * OW + (c < OW ? c : OW));
+        uint32_t m = 0;
+        for (int32_t i = 0; i < 16; i++, q++) {
+            if (q < Q && c < OW)
+                m |= 1u << i;
+            if (++c == PW) {
+                c = 0;
+                r++;
+            }
+        }
+        fp->keep[v] = (uint16_t)m;
+    }
+}
+
+/* nv vectors (a constant at each call: 8 or 4) at xv (grid positions), kept lanes keep[], stored
+ * from y + at[]; kh_, kw_ as for dw_pad_vecs16. */
+__attribute__((target("avx512f"), always_inline)) static inline void dw_flat_vecs(const dw_task *t, const float *xv,
+                                                                                  int64_t PW, const float *wf,
+                                                                                  float bias, const uint16_t *keep,
+                                                                                  const int32_t *at, int nv, float *yp,
+                                                                                  const int kh_, const int kw_)
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t KH = kh_ ? kh_ : sp->kernel[1], KW = kw_ ? kw_ : sp->kernel[2];
+    const int64_t DH = kh_ ? 1 : sp->dilation[1], DW = kw_ ? 1 : sp->dilation[2];
+    __m512 acc[8];
+    for (int v = 0; v < nv; v++)
+        acc[v] = _mm512_set1_ps(bias);
+    for (int64_t kh = 0; kh < KH; kh++)
+        for (int64_t kw = 0; kw < KW; kw++) {
+            const __m512 wv = _mm512_set1_ps(wf[kh * KW + kw]);
+            const float *p = xv + kh * DH * PW + kw * DW;
+            for (int v = 0; v < nv; v++)
+                acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(p + v * 16), acc[v]);
+        }
+    const int32_t act = t->node->iparams[FGQ_P_ACT];
+    const __m512 lo = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT0]), hi = _mm512_set1_ps(t->node->fparams[FGQ_PF_ACT1]);
+    for (int v = 0; v < nv; v++) {
+        const __mmask16 k = (__mmask16)keep[v];
+        const __m512 kept = _mm512_maskz_compress_ps(k, fgq_f32_act16(acc[v], act, lo, hi));
+        const unsigned n = (unsigned)__builtin_popcount((unsigned)k);
+        _mm512_mask_storeu_ps(yp + at[v], (__mmask16)((1u << n) - 1u), kept);
+    }
+}
+
+/* One whole channel, the table's vectors 8 (then 4) at a time. */
+__attribute__((target("avx512f"), always_inline)) static inline void dw_flat16_t(const dw_task *t, const float *xq,
+                                                                                 int64_t PW, const float *wf,
+                                                                                 float bias, const dw_flat_plan *fp,
+                                                                                 float *yp, const int kh_,
+                                                                                 const int kw_)
+{
+    int32_t v = 0;
+    for (; v + 8 <= fp->nvec4; v += 8)
+        dw_flat_vecs(t, xq + v * 16, PW, wf, bias, fp->keep + v, fp->at + v, 8, yp, kh_, kw_);
+    if (v < fp->nvec4)
+        dw_flat_vecs(t, xq + v * 16, PW, wf, bias, fp->keep + v, fp->at + v, 4, yp, kh_, kw_);
+}
+
+#define DW_FLAT16(name, kh, kw)                                                                                        \
+    __attribute__((target("avx512f"))) static void name(                                                               \
+        const dw_task *t, const float *xq, int64_t PW, const float *wf, float bias, const dw_flat_plan *fp, float *yp) \
+    {                                                                                                                  \
+        dw_flat16_t(t, xq, PW, wf, bias, fp, yp, kh, kw);                                                              \
+    }
+DW_FLAT16(dw_flat16_3x3, 3, 3)
+DW_FLAT16(dw_flat16_5x5, 5, 5)
+DW_FLAT16(dw_flat16_any, 0, 0)
+#undef DW_FLAT16
+
+static void dw_flat16(const dw_task *t, const float *xq, int64_t PW, const float *wf, float bias,
+                      const dw_flat_plan *fp, float *yp)
+{
+    const fgq_ops_spatial *sp = t->sp;
+    const int64_t k = sp->kernel[1];
+    if (k == sp->kernel[2] && sp->dilation[1] == 1 && sp->dilation[2] == 1 && (k == 3 || k == 5))
+        (k == 3 ? dw_flat16_3x3 : dw_flat16_5x5)(t, xq, PW, wf, bias, fp, yp);
+    else
+        dw_flat16_any(t, xq, PW, wf, bias, fp, yp);
+}
+
 typedef void (*dw_rows16_fn)(const dw_task *, const float *, int64_t, const float *, float, int64_t, int64_t, float *);
 
 static dw_rows16_fn dw_rows16_pick(const fgq_ops_spatial *sp)
@@ -386,9 +503,22 @@ __attribute__((target("avx2,fma"))) static void dw_rows(void *ctx, fgq_idx begin
         xq = (float *)fgq_scratch_claim(t->node, &slot);
         memset(xq, 0, (size_t)dw_padded_floats(sp) * sizeof(float));
     }
-    for (int64_t r = begin; r < end; r++) {
-        const int64_t plane = r / OH, oh = r % OH;
-        const int64_t n = plane / t->m_out, mo = plane % t->m_out, g = mo / t->mg;
+    dw_flat_plan fp;
+    if (t->flat)
+        dw_flat_plan_make(sp, PW, &fp);
+    /* r's plane and row, and the plane's batch item and channel, kept as r goes (divisions cost as
+     * much as a 7 x 7 channel's taps) */
+    int64_t plane = begin / OH, oh = begin % OH, n = plane / t->m_out, mo = plane % t->m_out;
+    for (int64_t r = begin; r < end; r++, oh++) {
+        if (oh == OH) {
+            oh = 0;
+            plane++;
+            if (++mo == t->m_out) {
+                mo = 0;
+                n++;
+            }
+        }
+        const int64_t g = t->mg == 1 ? mo : mo / t->mg;
         const float *xp = t->x + (n * t->c_in + g) * IH * IW;
         const float *wf = t->w + mo * KH * KW;
         const float bias = t->b != NULL ? t->b[mo] : 0.0f;
@@ -405,11 +535,14 @@ __attribute__((target("avx2,fma"))) static void dw_rows(void *ctx, fgq_idx begin
             }
             /* this row and the channel's next ones in the range, together */
             const int64_t oh1 = OH - oh < end - r ? OH : oh + (end - r);
-            if (t->avx512 && OW >= 9)
+            if (t->flat && oh == 0 && oh1 == OH)
+                dw_flat16(t, xq, PW, wf, bias, &fp, t->y + plane * OH * OW);
+            else if (t->avx512 && OW >= 9)
                 t->rows16(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
             else
                 dw_pad_rows(t, xq, PW, wf, bias, oh, oh1, t->y + plane * OH * OW);
             r += oh1 - oh - 1;
+            oh = oh1 - 1;
             continue;
         }
         /* blocks of 8 from 0; the last one ends at OW, overlapping the one
@@ -450,6 +583,7 @@ void fgq_conv_f32_dw(const fgq_node_view *node, const fgq_ops_spatial *sp, const
         .avx512 = (fgq_node_cpu(node) & FGQ_CPU_AVX512F) != 0,
     };
     t.rows16 = dw_rows16_pick(sp);
+    t.flat = t.padded && t.avx512 && dw_flat_fits(sp, sp->in[2] + sp->pad_begin[2] + sp->pad_end[2]);
     const int64_t n_rows = n * m_out * sp->out[1];
     const int64_t row_cost = sp->out[2] * sp->kernel[1] * sp->kernel[2];
     fgq_parallel_for(node->par, n_rows, fgq_parallel_grain(node->par, n_rows, row_cost), dw_rows, &t);
