@@ -16,9 +16,11 @@
  * plus 300 random depthwise shapes. Inputs include zeros and negative zeros
  * (so a skipped tap and an added 0·w would differ in the sign of a zero).
  * The op runs with and without AVX-512F in the node's CPU features (the 16-lane rows of the padded
- * plane, 3x3 and 5x5 unrolled, and its flat form for narrow rows at stride 1; the 8-lane ones).
- * Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padding's semantics where the twin and the direct loops part (a −0
- * sum, an Inf weight on the padding), through both the padded plane and the masked border blocks.
+ * plane, 3x3 and 5x5 unrolled, and its flat form for narrow rows at stride 1; the 8-lane ones),
+ * and over two threads in chunks of 1, 3 and 7 rows (ranges that start and end inside channels).
+ * Where the CPU has no AVX2 the kernel is not run: reported skipped. And the padding's semantics
+ * where the twin and the direct loops part (a −0 sum, an Inf weight on the padding), through the
+ * padded plane (flat form, 16-lane and 8-lane rows) and the masked border blocks.
  */
 #include "test_conv_common.h"
 
@@ -32,17 +34,34 @@
 static fgq_threadpool *g_pool;
 static int g_skipped, g_ran_fast;
 
+/* A provider over the pool that forces the chunk size (rows of the (plane, row) space), so that
+ * ranges start and end inside channels and span several. */
+typedef struct {
+    fgq_parallel par;
+    const fgq_parallel *inner;
+    fgq_idx grain;
+} split_provider;
+
+static void split_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
+{
+    const split_provider *sp = (const split_provider *)impl;
+    (void)grain;
+    sp->inner->parallel_for(sp->inner->impl, n, sp->grain, fn, ctx);
+}
+
 static void run_case(const conv_case *cc, uint32_t seed)
 {
     fgq_tensor_view x, w, b, y;
     conv_views(cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y);
-    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 6 * ny));
+    float *buf = malloc(sizeof(float) * (size_t)(nx + nw + cc->m + 4 * ny));
     x.data = buf;
     w.data = buf + nx;
     b.data = buf + nx + nw;
-    float *direct = buf + nx + nw + cc->m, *fast = direct + ny, *fast2 = fast + ny, *op_auto = fast2 + ny;
-    float *twin = op_auto + ny, *mag = twin + ny;
+    float *direct = buf + nx + nw + cc->m, *fast = direct + ny, *fast2 = fast + ny, *mag = fast2 + ny;
+    /* the outputs the kernel writes under AUTO and the twin's, each an allocation of its own (ASan
+     * sees a write past them) */
+    float *op_auto = malloc(sizeof(float) * (size_t)ny), *twin = malloc(sizeof(float) * (size_t)ny);
     tfill(buf, nx + nw + cc->m, &seed);
     float *xd = x.data;
     for (int64_t i = 0; i < nx; i += 5) /* zeros of both signs */
@@ -118,8 +137,26 @@ static void run_case(const conv_case *cc, uint32_t seed)
                           "AUTO depthwise conv (%d threads, cpu %#x) differs from its twin", threads,
                           (unsigned)cpus[ci]);
         }
+    /* chunks of 1, 3 and 7 rows over two threads: ranges that start, end and turn inside channels */
+    if (fits && has_avx2) {
+        static const fgq_idx grains[] = {1, 3, 7};
+        for (size_t gi = 0; gi < sizeof grains / sizeof grains[0]; gi++) {
+            split_provider spv = {
+                {NULL, 2, split_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(g_pool), grains[gi]};
+            spv.par.impl = &spv;
+            nd.v.cpu = 0;
+            nd.v.par = &spv.par;
+            y.data = op_auto;
+            memset(op_auto, 0x5a, (size_t)ny * sizeof(float));
+            CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+            CHECK_MSG(memcmp(op_auto, twin, (size_t)ny * sizeof(float)) == 0,
+                      "chunks of %lld rows: not the twin's bytes", (long long)grains[gi]);
+        }
+    }
     nd.v.cpu = 0;
     nd.v.par = NULL;
+    free(op_auto);
+    free(twin);
     free(buf);
 }
 
@@ -173,6 +210,12 @@ static void test_edge_shapes(void)
         dw2(3, 1, 100, 7, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU),
         dw2(2, 1, 120, 7, 3, 1, 1, 1, 1, 1, 0),
         dw2(3, 1, 6, 11, 4, 1, 1, 1, 2, 1, 0),
+        /* the table's bound: a grid of 64 x 16 = 1024 positions (64 vectors), one row more (the
+         * rows), and a 5 x 11 map whose last vector holds only margin (the last batch's reads reach
+         * furthest past the plane) */
+        dw2(2, 1, 64, 14, 3, 1, 1, 1, 1, 1, FGQ_ACT_CLIP),
+        dw2(2, 1, 65, 14, 3, 1, 1, 1, 1, 1, 0),
+        dw2(3, 1, 5, 11, 3, 1, 1, 1, 1, 1, FGQ_ACT_RELU),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i], 31u + (uint32_t)i);
@@ -192,29 +235,27 @@ static void test_edge_shapes(void)
  * weights: the direct sums stay −0 at the borders, the twin's padding taps make them +0; (b) one
  * +Inf weight, inputs 1: on the padding Inf·0 = NaN in the twin, skipped in the direct loops;
  * (c) ordinary values. */
-static void test_pad_semantics(void)
+static void pad_semantics_case(int64_t h, int64_t wd)
 {
-    if ((fgq_cpu_features() & FGQ_CPU_AVX2) == 0)
-        return;
-    conv_case cc = dw2(3, 1, 6, 9, 3, 1, 1, 1, 1, 1, 0);
+    conv_case cc = dw2(3, 1, h, wd, 3, 1, 1, 1, 1, 1, 0);
     fgq_tensor_view x, w, b, y;
     conv_views(&cc, &x, &w, &b, &y);
     const int64_t nx = tnumel(&x), nw = tnumel(&w), ny = tnumel(&y), plane = cc.in[0] * cc.in[1];
-    float *buf = calloc((size_t)(nx + nw + cc.m + 4 * ny), sizeof(float));
+    float *buf = calloc((size_t)(nx + nw + cc.m + 2 * ny), sizeof(float));
+    float *op_auto = malloc(sizeof(float) * (size_t)ny), *border = malloc(sizeof(float) * (size_t)ny);
     x.data = buf;
     w.data = buf + nx;
     b.data = buf + nx + nw;
-    float *xd = x.data, *wd = w.data, *bd = b.data, *direct = buf + nx + nw + cc.m, *twin = direct + ny;
-    float *op_auto = twin + ny, *border = op_auto + ny;
+    float *xd = x.data, *wd_ = w.data, *bd = b.data, *direct = buf + nx + nw + cc.m, *twin = direct + ny;
     for (int64_t i = 0; i < plane; i++) {
         xd[i] = -0.0f;        /* channel 0: (a) */
         xd[plane + i] = 1.0f; /* channel 1: (b) */
         xd[2 * plane + i] = (float)(i % 7) - 3.0f;
     }
     for (int64_t i = 0; i < 9; i++) {
-        wd[i] = 0.5f + (float)i;
-        wd[9 + i] = i == 0 ? INFINITY : 0.25f; /* the corner tap: in the padding at the top-left output */
-        wd[18 + i] = (float)i - 4.0f;
+        wd_[i] = 0.5f + (float)i;
+        wd_[9 + i] = i == 0 ? INFINITY : 0.25f; /* the corner tap: in the padding at the top-left output */
+        wd_[18 + i] = (float)i - 4.0f;
     }
     bd[0] = -0.0f;
     bd[1] = 0.0f;
@@ -222,13 +263,14 @@ static void test_pad_semantics(void)
     tnode nd;
     set_params(&nd, &cc);
     const fgq_tensor_view *in[3] = { &x, &w, &b };
-    CHECK(!op_ref_auto_same(&nd, in, &y, direct, op_auto)); /* the direct loops part from the twin here */
+    fgq_parallel ref = {NULL, 1, NULL, FGQ_KERNELS_REF};
+    nd.v.par = &ref;
+    y.data = direct;
+    CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+    nd.v.par = NULL;
     fgq_ops_spatial sp;
     CHECK(fgq_ops_read_spatial(&nd.v, &x, &w, &y, 0, &sp, NULL) == FGQ_OK);
     fgq_conv_f32_dw_ref(&nd.v, &sp, x.data, w.data, b.data, twin, cc.n, cc.c, cc.m, cc.group);
-    fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, b.data, border, cc.n, cc.c, cc.m, cc.group);
-    CHECK_MSG(memcmp(op_auto, twin, (size_t)ny * sizeof(float)) == 0, "padded plane: not the twin's bytes");
-    CHECK_MSG(memcmp(border, twin, (size_t)ny * sizeof(float)) == 0, "border blocks: not the twin's bytes");
     uint32_t bits;
     memcpy(&bits, &direct[0], sizeof bits);
     CHECK(bits == 0x80000000u); /* (a) the direct loops' −0 at the border, */
@@ -238,7 +280,39 @@ static void test_pad_semantics(void)
     CHECK(bits == 0x80000000u);                         /* and −0 inside */
     CHECK(direct[plane] == 1.0f && isnan(twin[plane])); /* (b) 4 in-range taps of 0.25; Inf·0 on the padding */
     CHECK(direct[plane + cc.in[1] + 1] == INFINITY && twin[plane + cc.in[1] + 1] == INFINITY);
+    if ((fgq_cpu_features() & FGQ_CPU_AVX2) != 0) {
+        /* the kernel: the padded plane under AUTO, with and without AVX-512F (the flat form or the
+         * 16-lane rows; the 8-lane rows), and the masked border blocks (no scratch) */
+        const uint32_t cpus[2] = {0, (fgq_cpu_features() & ~(uint32_t)FGQ_CPU_AVX512F) | FGQ_CPU_QUERIED};
+        for (int ci = 0; ci < 2; ci++) {
+            nd.v.cpu = cpus[ci];
+            y.data = op_auto;
+            CHECK(op_check_run(&nd, in, &y) == FGQ_OK);
+            CHECK_MSG(memcmp(op_auto, twin, (size_t)ny * sizeof(float)) == 0,
+                      "%lldx%lld, cpu %#x: the padded plane is not the twin's bytes", (long long)h, (long long)wd,
+                      (unsigned)cpus[ci]);
+        }
+        nd.v.cpu = 0;
+        fgq_conv_f32_dw(&nd.v, &sp, x.data, w.data, b.data, border, cc.n, cc.c, cc.m, cc.group);
+        CHECK_MSG(memcmp(border, twin, (size_t)ny * sizeof(float)) == 0, "border blocks: not the twin's bytes");
+    }
+    free(op_auto);
+    free(border);
     free(buf);
+}
+
+/* Where the twin and the direct loops part: a tap on the padding adds w·0 in the twin (ONNX's zero
+ * padding) and is skipped in the direct loops. Three channels through the op under AUTO (the
+ * padded plane, its scratch declared as in a model; with and without AVX-512F) and through
+ * fgq_conv_f32_dw without scratch (the masked border blocks), memcmp against the twin: (a) bias
+ * −0, every input −0, positive weights: the direct sums stay −0 at the borders, the twin's padding
+ * taps make them +0; (b) one +Inf weight, inputs 1: on the padding Inf·0 = NaN in the twin,
+ * skipped in the direct loops; (c) ordinary values. A 6 x 9 map (padded rows of 11: the flat form
+ * with AVX-512F) and a 6 x 20 one (rows of 22: the 16-lane rows). The twin's side needs no AVX2. */
+static void test_pad_semantics(void)
+{
+    pad_semantics_case(6, 9);
+    pad_semantics_case(6, 20);
 }
 
 static void test_random_shapes(void)

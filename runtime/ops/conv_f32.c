@@ -182,7 +182,8 @@ fgq_status fgq_conv_f32_run(const fgq_node_view *node, const fgq_tensor_view *co
         return fgq_conv_f32_gemm(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups,
                                  (cpu & FGQ_CPU_AVX512F) != 0 ? 2 : 1, err);
     }
-    /* One input channel per group (depthwise): the AVX2 rows of conv_f32_dw.c, the same bits as below. */
+    /* One input channel per group (depthwise): the rows of conv_f32_dw.c, one fused multiply-add a tap
+     * (their twin fgq_conv_f32_dw_ref's bytes, within float rounding of the loops below). */
     if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX2) != 0 && fgq_conv_f32_dw_fits(&sp, t.cg)) {
         fgq_conv_f32_dw(node, &sp, t.x, t.w, t.b, t.y, x->dims[0], t.c_in, t.m_out, groups);
         return FGQ_OK;

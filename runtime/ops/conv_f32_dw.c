@@ -3,7 +3,9 @@
  * group: MobileNet's and EfficientNet's 3x3/5x5 layers), 1-D/2-D, stride 1
  * or 2, any dilation and padding, with AVX2+FMA vectors of 8 output positions
  * (and, where the CPU has AVX-512F, the padded plane's rows of 9 and more
- * 16 at a time: dw_pad_rows16, with 3x3 and 5x5 unrolled).
+ * 16 at a time: dw_pad_rows16_t, with 3x3 and 5x5 unrolled, and at stride 1
+ * maps whose padded rows are at most 16 wide 16 grid positions a vector
+ * across rows: dw_flat16).
  * Reference twin: fgq_conv_f32_dw_ref below, plain C, whose results it
  * reproduces bit for bit (tests/test_conv_f32_dw.c, memcmp); the twin differs
  * from the direct loops of conv_f32.c (conv_rows_f32, FGQ_KERNELS_REF) by
@@ -27,11 +29,12 @@
  *
  * Padded layers whose zero-padded input plane fits 128 KB take that plane
  * instead (in the node's scratch, built once per channel): every block is
- * then an interior one (dw_pad_rows, and with AVX-512F dw_pad_rows16, whose
- * 3x3 and 5x5 forms are unrolled), the same bits.
+ * then an interior one (dw_pad_rows, and with AVX-512F dw_pad_rows16_t, whose
+ * 3x3 and 5x5 forms are unrolled, or dw_flat16), the same bits.
  *
  * Work is split over threads by output rows, as the direct loops split it.
- * No allocation; a few hundred bytes of stack.
+ * No allocation; under 2 KB of stack (dw_rows: the flat form's table, 392
+ * bytes, and the 8-lane rows inlined).
  */
 #include "ops_f32.h"
 #include "ops_f32_x86.h"
@@ -45,8 +48,9 @@
 /* Planes whose padded copy passes this many floats (128 KB) keep the masked border blocks. */
 #define DW_PADDED_MAX_FLOATS 32768
 /* dw_flat16: a table of at most DW_FLAT_MAX vectors of 16 grid positions (padded rows of at most
- * 16); vectors run 4 or 8 at a time, the last batch reading up to 3 vectors (48 floats) past the
- * one with the plane's last output. */
+ * 16): the grid OH·PW in vectors, rounded up to 4, run 4 or 8 at a time. The furthest read is
+ * below 16·⌈OH·PW / 64⌉·4 + (KH − 1)·dh·PW + (KW − 1)·dw <= PH·PW + 63 + (KW − 1)·dw (stride 1:
+ * OH + (KH − 1)·dh = PH), inside the plane's slack with DW_FLAT_SLACK. */
 #define DW_FLAT_MAX 64
 #define DW_FLAT_SLACK 48
 
@@ -66,11 +70,12 @@ int fgq_conv_f32_dw_fits(const fgq_ops_spatial *sp, int64_t cg)
 
 /* The zero-padded plane (dw_rows): floats of one input plane with its padding on every side, and
  * slack past it for the last row's loads: 8 lanes (stride 2: 15 inputs), or 16 (31), of which a
- * row narrower than 16 keeps its first OW (dw_pad_rows16), and the flat form's vectors past the
+ * row narrower than 16 keeps its first OW (dw_pad_rows16_t), and the flat form's vectors past the
  * plane's last (DW_FLAT_SLACK: dw_flat16). */
 static int64_t dw_padded_floats(const fgq_ops_spatial *sp)
 {
-    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1], pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
+    const int64_t ph = sp->in[1] + sp->pad_begin[1] + sp->pad_end[1];
+    const int64_t pw = sp->in[2] + sp->pad_begin[2] + sp->pad_end[2];
     return ph * pw + 16 * sp->stride[2] + (sp->kernel[2] - 1) * sp->dilation[2] + 16 + DW_FLAT_SLACK;
 }
 
@@ -91,7 +96,8 @@ typedef struct dw_task {
     float *y;
     int64_t c_in, m_out, mg;
     int padded; /* the zero-padded plane in the node's scratch (fgq_conv_f32_dw_scratch) */
-    int avx512; /* the CPU has AVX-512F: the padded plane's rows of 9 and more go 16 lanes a vector */
+    int avx512; /* the CPU has AVX-512F: the padded plane's rows of 9 and more go 16 lanes a vector
+                 * (dw_pad_rows16_t), narrow maps at stride 1 the flat form (dw_flat16) */
     int flat;   /* dw_flat16 takes whole channels (dw_flat_fits) */
     void (*rows16)(const struct dw_task *, const float *, int64_t, const float *, float, int64_t, int64_t,
                    float *); /* dw_rows16_pick's form */
@@ -270,7 +276,7 @@ __attribute__((target("avx512f"))) static inline __m512 load16(const float *p, i
 }
 
 /* kh_, kw_, s_: the kernel's height and width and the stride when constants (3x3 and 5x5 with
- * dilation 1, stride 1 or 2: dw_pad_rows16's unrolled forms), 0 to read them from sp. */
+ * dilation 1, stride 1 or 2: dw_pad_rows16_t's unrolled forms), 0 to read them from sp. */
 __attribute__((target("avx512f"), always_inline)) static inline void dw_pad_vecs16(
     const dw_task *t, const float *xq, int64_t PW, const float *wf, float bias, const int64_t *oh, const int64_t *ow,
     int nv, __mmask16 keep, float *yp, const int kh_, const int kw_, const int s_)
@@ -370,15 +376,17 @@ DW_ROWS16(dw_rows16_any, 0, 0, 0)
  * whatever the rows, a tap then one load at q + kh·dh·PW + kw·dw; the lanes whose ow is past OW
  * (the grid's right margin, and past the plane's last output) are dropped: the kept ones
  * compressed to the front and stored at the output index of the vector's first kept lane
- * (dw_flat_plan, a table made once a call). MobileNet's and EfficientNet's 7 x 7 and 8 x 8 maps,
- * whose rows of 7 or 8 filled half a vector, and the 14 x 14 ones, whose 14 rows of one vector went
- * 8, 4, 1 and 1 at a time (a lone vector waits on the FMA's latency tap after tap). The same fused
+ * (dw_flat_plan, a table made once for each range of rows a thread takes; it serves the range's
+ * whole channels, a channel cut by the range's ends takes the rows). MobileNet's and
+ * EfficientNet's 7 x 7 and 8 x 8 maps, whose rows of 7 or 8 filled half a vector, and the 14 x 14
+ * ones with 3x3 kernels (padded rows of 16), whose 14 rows of one vector went 8, 4, 1 and 1 at a
+ * time (a lone vector waits on the FMA's latency tap after tap). The same fused
  * multiply-adds in the same order per output as dw_pad_vecs16: the same bytes. Wider rows stay
  * with the rows: their lanes worked out vector by vector cost more than the lanes saved. */
 typedef struct {
     uint16_t keep[DW_FLAT_MAX]; /* lanes whose grid position is an output */
     int32_t at[DW_FLAT_MAX];    /* the output index of the vector's first kept lane */
-    int32_t nvec4;              /* vectors with an output, rounded up to 4 */
+    int32_t nvec4;              /* the grid OH·PW in vectors of 16, rounded up to 4 */
 } dw_flat_plan;
 
 /* 1 where the flat form takes a stride-1 layer: padded rows of at most 16, a channel's grid within
@@ -405,6 +413,8 @@ static void dw_flat_plan_make(const fgq_ops_spatial *sp, int64_t PW, dw_flat_pla
             }
         }
         fp->keep[v] = (uint16_t)m;
+        if (m == 0) /* a vector of margin only: its empty store addresses the plane's start, not past Y */
+            fp->at[v] = 0;
     }
 }
 
