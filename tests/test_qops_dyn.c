@@ -783,6 +783,75 @@ static void test_qconv_dyn_random(void)
         }
     }
     fgq_threadpool_destroy(pool);
+    /* depthwise layers (qdyn.c's depthwise rows where the CPU has a row): strides 1 and 2, 3x3, 5x5
+     * and 1x4 kernels, dilation 2, pads wider than the kernel's reach on one side and none on the
+     * other, rows narrower than the row kernels' 8 lanes and wider than 64, batch 2, each serially
+     * and with the 3-thread pool */
+    static const struct {
+        int64_t c, n, in1, in2, k1, k2, s, d, pb, pe;
+    } dws[] = {{16, 1, 28, 30, 3, 3, 2, 1, 1, 1}, {5, 2, 20, 71, 5, 5, 1, 1, 2, 2}, {7, 1, 9, 13, 5, 5, 2, 2, 3, 0},
+               {3, 1, 6, 5, 1, 4, 1, 1, 0, 2},    {9, 1, 15, 9, 3, 3, 1, 2, 4, 1},  {4, 2, 33, 17, 3, 3, 2, 1, 0, 1}};
+    CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
+    for (size_t b = 0; b < sizeof dws / sizeof dws[0]; b++) {
+        conv_shape cs;
+        memset(&cs, 0, sizeof cs);
+        cs.ns = 2;
+        cs.n = dws[b].n;
+        cs.c = cs.m = cs.g = dws[b].c;
+        for (int j = 0; j < 3; j++)
+            cs.in[j] = cs.k[j] = cs.s[j] = cs.d[j] = cs.out[j] = 1;
+        const int64_t in[2] = {dws[b].in1, dws[b].in2}, kk[2] = {dws[b].k1, dws[b].k2};
+        for (int j = 1; j < 3; j++) {
+            cs.in[j] = in[j - 1];
+            cs.k[j] = kk[j - 1];
+            cs.s[j] = dws[b].s;
+            cs.d[j] = dws[b].d;
+            cs.pb[j] = dws[b].pb;
+            cs.pe[j] = dws[b].pe;
+            cs.out[j] = (cs.in[j] + cs.pb[j] + cs.pe[j] - (cs.k[j] - 1) * cs.d[j] - 1) / cs.s[j] + 1;
+        }
+        for (int rep = 0; rep < 4; rep++) {
+            const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
+            dw_t w;
+            dw_random_for(&w, cs.m, cs.k[1] * cs.k[2], 0);
+            g_conv_par = rep >= 2 ? fgq_threadpool_parallel(pool) : NULL;
+            const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
+            g_conv_par = NULL;
+            CHECK_MSG(bad == 0, "depthwise case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
+                      w.has_gs, bad);
+            dw_free(&w);
+        }
+    }
+    /* pointwise layers (1x1, stride 1, no padding: the im2col rows gathered as X's columns), more
+     * than 64 positions and channels, groups, batch 2 */
+    static const struct {
+        int64_t c, m, g, n, in1, in2;
+    } pws[] = {{70, 130, 1, 1, 9, 10}, {48, 20, 2, 2, 15, 15}, {8, 300, 1, 1, 8, 9}, {3, 5, 1, 1, 1, 1}};
+    for (size_t b = 0; b < sizeof pws / sizeof pws[0]; b++) {
+        conv_shape cs;
+        memset(&cs, 0, sizeof cs);
+        cs.ns = 2;
+        cs.n = pws[b].n;
+        cs.c = pws[b].c;
+        cs.m = pws[b].m;
+        cs.g = pws[b].g;
+        for (int j = 0; j < 3; j++)
+            cs.in[j] = cs.k[j] = cs.s[j] = cs.d[j] = cs.out[j] = 1;
+        cs.in[1] = cs.out[1] = pws[b].in1;
+        cs.in[2] = cs.out[2] = pws[b].in2;
+        for (int rep = 0; rep < 4; rep++) {
+            const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
+            dw_t w;
+            dw_random_for(&w, cs.m, cs.c / cs.g, 0);
+            g_conv_par = rep >= 2 ? fgq_threadpool_parallel(pool) : NULL;
+            const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
+            g_conv_par = NULL;
+            CHECK_MSG(bad == 0, "pointwise case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
+                      w.has_gs, bad);
+            dw_free(&w);
+        }
+    }
+    fgq_threadpool_destroy(pool);
 }
 
 /* ---- (3) rejects ---------------------------------------------------------------- */

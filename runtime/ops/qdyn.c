@@ -24,6 +24,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 /* ---- DYNQUANT ------------------------------------------------------------- */
 
@@ -70,7 +71,12 @@ fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *co
     const int64_t n = fgq_ops_numel(in[0]);
     float lo = 0.0f, hi = 0.0f;
     int nan = 0;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t i0 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
+        i0 = fgq_dynquant_range__avx2(x, n, &lo, &hi, &nan);
+#endif
+    for (int64_t i = i0; i < n; i++) {
         const float v = x[i];
         if (isfinite(v)) {
             lo = v < lo ? v : lo;
@@ -204,12 +210,16 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
 /* On application cores (an OS's stacks), QCONV_DYN runs the QGEMM kernel rows
  * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
  * output positions of one batch item and group, its im2col rows (padding as
- * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps)
- * in the node's scratch slice (up to the target's qconv_dyn_cols bytes, 16 KiB:
- * fgq_qconv_dyn_scratch),
- * then every channel of the group against them, QDYN_JB at a time. The kernels give fgq_qweights_dot's exact integers, so
- * the outputs are the reference's bits (tests/test_qops_dyn.c compares both
- * with an independent oracle). Microcontrollers keep the reference. */
+ * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps;
+ * a 1x1 layer's rows are X's columns) in the node's scratch slice (up to the
+ * target's qconv_dyn_cols bytes, 16 KiB: fgq_qconv_dyn_scratch), then every
+ * channel of the group against them, QDYN_JB at a time: the row's block form
+ * (kern->gemm: each weight row read once a block, where a call a position read
+ * it once a position) or its dot per position. Depthwise layers take the
+ * depthwise rows instead (qconv_dyn_dw, below). The kernels give
+ * fgq_qweights_dot's exact integers, so the outputs are the reference's bits
+ * (tests/test_qops_dyn.c compares both with an independent oracle).
+ * Microcontrollers keep the reference. */
 /* Positions a task gathers for reduction length k: 64, fewer when k·64 bytes
  * would pass the target's `cols`; 0 when one row does not fit, or the target
  * has no kernel path (the reference runs). */
@@ -231,7 +241,20 @@ typedef struct {
     float *y;
     int64_t m_out, k, pb, p_blocks, positions;
     int x_s8;
+    int pointwise; /* 1x1, stride 1, no padding: position p's im2col row is X's column p */
 } qconv_dyn_task;
+
+/* The scratch of the kernel path (qconv_dyn_blocks) for k = K, pb positions a task: the im2col rows,
+ * and where the QGEMM kernel has a block form, its [pb][QDYN_JB] dots and its work bytes. */
+static uint64_t qdyn_cols_bytes(int64_t pb, int64_t k)
+{
+    return ((uint64_t)(pb * k) + 63u) & ~(uint64_t)63u;
+}
+static uint64_t qdyn_blocks_bytes(const fgq_qweights *qw, int64_t pb, const fgq_target *target)
+{
+    return qdyn_cols_bytes(pb, qw->k) + (uint64_t)(pb * QDYN_JB) * sizeof(int32_t) +
+           (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
+}
 
 static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 {
@@ -245,13 +268,24 @@ static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
     const uint8_t zx8 = (uint8_t)t->e->z_x;
     int32_t slot;
     uint8_t *cols = (uint8_t *)fgq_scratch_claim(t->node, &slot);
+    /* the block form's dots [pb][QDYN_JB] and work (qdyn_blocks_bytes), past the rows */
+    int32_t *dots = (int32_t *)(void *)(cols + qdyn_cols_bytes(t->pb, k));
+    uint8_t *work = (uint8_t *)(dots + t->pb * QDYN_JB);
     int32_t dot[QDYN_JB];
     for (int64_t task = b; task < e_; task++) {
         const int64_t pblk = task % t->p_blocks, ng = task / t->p_blocks, g = ng % groups, n = ng / groups;
         const int64_t p0 = pblk * t->pb, np = t->positions - p0 < t->pb ? t->positions - p0 : t->pb;
         const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + g * cg) * x_plane;
-        for (int64_t q = 0; q < np; q++) { /* im2col row of position p0 + q, fgq_qconv_dot's k order */
-            const int64_t p = p0 + q, od = p / (OH * OW), oh = (p / OW) % OH, ow = p % OW;
+        /* position p0's (od, oh, ow), then stepped (three divisions a position cost as much as a
+         * pointwise layer's short rows) */
+        int64_t od = p0 / (OH * OW), oh = (p0 / OW) % OH, ow = p0 % OW;
+        if (t->pointwise) /* the rows are X's columns p0 .. p0 + np − 1: a transpose, channel by channel */
+            for (int64_t c = 0; c < cg; c++) {
+                const uint8_t *src = xg + c * x_plane + p0;
+                for (int64_t q = 0; q < np; q++)
+                    cols[q * k + c] = src[q];
+            }
+        for (int64_t q = 0; q < np && !t->pointwise; q++) { /* im2col row of position p0 + q, fgq_qconv_dot's k order */
             uint8_t *row = cols + q * k;
             int64_t kk = 0;
             for (int64_t c = 0; c < cg; c++) {
@@ -268,15 +302,127 @@ static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
                     }
                 }
             }
+            if (++ow == OW) {
+                ow = 0;
+                if (++oh == OH) {
+                    oh = 0;
+                    od++;
+                }
+            }
         }
         for (int64_t j0 = g * mg; j0 < (g + 1) * mg; j0 += QDYN_JB) {
             const int64_t nb = (g + 1) * mg - j0 < QDYN_JB ? (g + 1) * mg - j0 : QDYN_JB;
+            if (t->kern->gemm != NULL) { /* the block's rows at once: each weight row read once a block */
+                t->kern->gemm(qw, j0, nb, cols, k, np, t->x_s8, t->e->z_x, dots, QDYN_JB, work);
+                for (int64_t i = 0; i < nb; i++) {
+                    float *yi = t->y + (n * t->m_out + j0 + i) * t->positions + p0;
+                    for (int64_t q = 0; q < np; q++)
+                        yi[q] = dyn_out(t->e, j0 + i, dots[q * QDYN_JB + i]);
+                }
+                continue;
+            }
             for (int64_t q = 0; q < np; q++) {
                 t->kern->dot(qw, j0, nb, cols + q * k, t->x_s8, t->e->z_x, dot);
                 float *yq = t->y + (n * t->m_out + j0) * t->positions + p0 + q;
                 for (int64_t i = 0; i < nb; i++)
                     yq[i * t->positions] = dyn_out(t->e, j0 + i, dot[i]);
             }
+        }
+    }
+    fgq_scratch_release(t->node, slot);
+}
+
+/* Depthwise layers (one input and one output channel a group, 1-D/2-D), on the depthwise kernel
+ * table's rows (qgemm_dispatch.h: acc[i] += e·(x[i] − z_x) along a run, e = m·code of one tap):
+ * each output row of a channel as int32 sums over its taps, the padding's taps skipped as
+ * fgq_qconv_dot skips them, then the epilogue. The same integers (exact sums, bounded as the
+ * check bounds the reference's), so the same outputs. By im2col rows and the QGEMM kernel a
+ * depthwise layer took a call a position for K = 9 (MobileNetV2 --acts dynamic: 15 ms for a 56 x
+ * 56 layer of 144 channels). Scratch: a row's sums, a gathered input row (strides past 1), the
+ * channel's taps. */
+typedef struct {
+    const fgq_node_view *node;
+    const qconv_dyn_shape *s;
+    const fgq_qconv_dw_kernel *kern;
+    const dyn_epilogue *e;
+    const fgq_tensor_view *x;
+    float *y;
+    int x_s8;
+} qconv_dyn_dw_task;
+
+static int qdyn_dw_fits(const qconv_dyn_shape *s, const fgq_tensor_view *x, int64_t m_out)
+{
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    return s->geom.groups == x->dims[1] && m_out == x->dims[1] && sp->kernel[0] == 1 && sp->in[0] == 1 &&
+           sp->out[0] == 1;
+}
+
+static uint64_t qdyn_dw_bytes(const qconv_dyn_shape *s)
+{
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    const uint64_t ow = (uint64_t)sp->out[2];
+    return ((ow * 4u + 63u) & ~(uint64_t)63u) + ((ow + 63u) & ~(uint64_t)63u) +
+           (uint64_t)(sp->kernel[1] * sp->kernel[2]) * 4u;
+}
+
+static void qconv_dyn_dw(void *ctx, fgq_idx b, fgq_idx e_)
+{
+    const qconv_dyn_dw_task *t = (const qconv_dyn_dw_task *)ctx;
+    const fgq_qweights *qw = &t->s->qw;
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t C = t->x->dims[1], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
+    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], K = KH * KW;
+    const int64_t sh = sp->stride[1], sw = sp->stride[2], dh = sp->dilation[1], dw = sp->dilation[2];
+    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2];
+    const int32_t zx = t->e->z_x;
+    int32_t slot;
+    uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
+    int32_t *acc = (int32_t *)(void *)ws;                                             /* [OW] */
+    uint8_t *tmp = ws + (((uint64_t)OW * 4u + 63u) & ~(uint64_t)63u);                 /* [OW] */
+    int32_t *ew = (int32_t *)(void *)(tmp + (((uint64_t)OW + 63u) & ~(uint64_t)63u)); /* [K] */
+    for (int64_t task = b; task < e_; task++) {
+        const int64_t n = task / C, c = task % C;
+        const uint8_t *wrow = qw->codes + c * qw->row_bytes;
+        for (int64_t k = 0; k < K; k++) { /* e = m·code, the tap's group multiplier (fgq_qacc_flush's) */
+            const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
+            int32_t m = 1;
+            if (qw->has_gs) {
+                const uint8_t *mg = qw->gs + (c * qw->n_groups + k / qw->group) * qw->n_alpha;
+                m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
+                m = m < qw->mmax ? m : qw->mmax;
+            }
+            ew[k] = m * code;
+        }
+        const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * IH * IW;
+        float *yc = t->y + (n * C + c) * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            memset(acc, 0, (size_t)OW * sizeof(int32_t));
+            for (int64_t kh = 0; kh < KH; kh++) {
+                const int64_t ih = oh * sh - pt + kh * dh;
+                if (ih < 0 || ih >= IH)
+                    continue;
+                const uint8_t *xr = xc + ih * IW;
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const int32_t e = ew[kh * KW + kw];
+                    const int64_t off = kw * dw - pl; /* output ow reads column ow·sw + off */
+                    /* the outputs whose column is inside the row: lo <= ow <= hi */
+                    const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                    int64_t hi = IW - 1 - off >= 0 ? (IW - 1 - off) / sw : -1;
+                    hi = hi < OW - 1 ? hi : OW - 1;
+                    if (e == 0 || lo > hi)
+                        continue;
+                    if (sw == 1) {
+                        t->kern->row(acc + lo, xr + lo + off, hi - lo + 1, e, zx, t->x_s8);
+                    } else {
+                        for (int64_t i = lo; i <= hi; i++)
+                            tmp[i] = xr[i * sw + off];
+                        t->kern->row(acc + lo, tmp + lo, hi - lo + 1, e, zx, t->x_s8);
+                    }
+                }
+            }
+            float *yr = yc + oh * OW;
+            for (int64_t ow = 0; ow < OW; ow++)
+                yr[ow] = dyn_out(t->e, c, acc[ow]);
         }
     }
     fgq_scratch_release(t->node, slot);
@@ -291,7 +437,16 @@ uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view 
     qconv_dyn_shape s;
     if (target->qconv_dyn_cols <= 0 || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
+#if QDYN_FAST
+    /* the larger of the two paths' needs: which one runs is the CPU's choice (the depthwise rows
+     * where the table has one) */
+    const int64_t pb = qdyn_positions(s.qw.k, target->qconv_dyn_cols);
+    const uint64_t blocks = pb > 0 ? qdyn_blocks_bytes(&s.qw, pb, target) : 0;
+    const uint64_t dw = qdyn_dw_fits(&s, in[0], out[0]->dims[1]) ? qdyn_dw_bytes(&s) : 0;
+    return blocks > dw ? blocks : dw;
+#else
     return (uint64_t)(qdyn_positions(s.qw.k, target->qconv_dyn_cols) * s.qw.k);
+#endif
 }
 
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -307,15 +462,31 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     float *y = (float *)out[0]->data;
     const int64_t m_out = out[0]->dims[1];
 #if QDYN_FAST
+    const fgq_qconv_dw_kernel *dwk = fgq_qconv_dw_kernel_select(fgq_node_kernels(node), fgq_node_cpu(node));
+    if (dwk != NULL && fgq_target_build()->qconv_dyn_cols > 0 && qdyn_dw_fits(&s, x, m_out)) {
+        if ((st = fgq_scratch_begin(node, qdyn_dw_bytes(&s), err)) != FGQ_OK)
+            return st;
+        qconv_dyn_dw_task t = {node, &s, dwk, &e, x, y, x->dtype == FGQ_DT_S8};
+        const fgq_ops_spatial *sp = &s.geom.sp;
+        const int64_t tasks = x->dims[0] * m_out;
+        fgq_parallel_for(node->par, tasks,
+                         fgq_parallel_grain(node->par, tasks, sp->out[1] * sp->out[2] * sp->kernel[1] * sp->kernel[2]),
+                         qconv_dyn_dw, &t);
+        fgq_ops_act_apply_f32(y, fgq_ops_numel(out[0]), node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
+                              node->fparams[FGQ_PF_ACT1]);
+        return FGQ_OK;
+    }
     const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s.qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s.qw);
     const int64_t k = s.qw.k;
     const int64_t pb = qdyn_positions(k, fgq_target_build()->qconv_dyn_cols);
     if (kern->dot != fgq_qgemm_dot_ref && pb > 0) {
-        if ((st = fgq_scratch_begin(node, (uint64_t)(pb * k), err)) != FGQ_OK)
+        if ((st = fgq_scratch_begin(node, qdyn_blocks_bytes(&s.qw, pb, fgq_target_build()), err)) != FGQ_OK)
             return st;
         const fgq_ops_spatial *sp = &s.geom.sp;
-        qconv_dyn_task t = {node, &s, kern, &e, x, y, m_out, k, pb, 0, sp->out[0] * sp->out[1] * sp->out[2],
-                            x->dtype == FGQ_DT_S8};
+        qconv_dyn_task t = {
+            node, &s, kern, &e, x, y, m_out, k, pb, 0, sp->out[0] * sp->out[1] * sp->out[2], x->dtype == FGQ_DT_S8, 1};
+        for (int j = 0; j < 3; j++)
+            t.pointwise &= sp->kernel[j] == 1 && sp->stride[j] == 1 && sp->pad_begin[j] == 0 && sp->pad_end[j] == 0;
         t.p_blocks = (t.positions + t.pb - 1) / t.pb;
         const int64_t tasks = x->dims[0] * s.geom.groups * t.p_blocks;
         const int64_t cost = fgq_qgemm_cost(kern, t.pb * k * (m_out / s.geom.groups));

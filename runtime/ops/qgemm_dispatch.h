@@ -416,6 +416,10 @@ int64_t fgq_qlut_run__avx512vbmi(const uint8_t *x, int64_t n, uint8_t flip, cons
  * returns how many it did (n & ~7). */
 int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
                             int y_s8);
+/* The same file: DYNQUANT's range, 8 floats a step: *lo = min(*lo, the finite values), *hi =
+ * max(*hi, ...), each replaced only by a value strictly beyond it (the scalar loop's rule in
+ * qdyn.c, so −0 never replaces +0), *nan |= any NaN; returns how many it read (n & ~7). */
+int64_t fgq_dynquant_range__avx2(const float *x, int64_t n, float *lo, float *hi, int *nan);
 
 /* A QCONV source for the packed conv kernel: the group's channel planes at
  * src (IH × IW, ch_stride bytes apart), 2-D, stride 1 or 2 along W, padding pt
