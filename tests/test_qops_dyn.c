@@ -202,6 +202,20 @@ static void test_dynquant_random_and_edges(void)
         v[17] = NAN;
         CHECK(dynquant_matches(v, 19));
     }
+    /* the specials in every lane of the AVX2 range's vectors (qquantize__avx2.c): −0, denormals,
+     * ±FLT_MAX, ±Inf and NaN at each position of 8, in runs of 16 and 24 */
+    {
+        const float sp[7] = {-0.0f, FLT_TRUE_MIN, -FLT_MIN / 4.0f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY};
+        for (int lane = 0; lane < 8; lane++)
+            for (int k = 0; k < 8; k++) {
+                float v[24];
+                for (int i = 0; i < 24; i++)
+                    v[i] = (float)((i * 7 + lane) % 11 - 5) * 0.25f;
+                for (int i = lane; i < 24; i += 8)
+                    v[i] = k < 7 ? sp[k] : NAN;
+                CHECK_MSG(dynquant_matches(v, 16) && dynquant_matches(v, 24), "special %d in lane %d", k, lane);
+            }
+    }
     /* exact halves round to even: with s = 1/64, 0.5/64 -> 0, 1.5/64 -> 2 */
     {
         const float h[3] = { 255.0f / 64.0f, 0.5f / 64.0f, 1.5f / 64.0f };
@@ -643,8 +657,23 @@ static void random_conv_shape(conv_shape *cs)
     }
 }
 
-/* The thread provider run_conv_case runs the op with (NULL: serially). */
+/* The thread provider run_conv_case runs the op with (NULL: serially), and the CPU features the
+ * node reports (0: the host's). */
 static const fgq_parallel *g_conv_par;
+static uint32_t g_conv_cpu;
+
+/* A provider over a pool that runs the op in chunks of one task, whatever its grain. */
+typedef struct {
+    fgq_parallel par;
+    const fgq_parallel *inner;
+} one_task_provider;
+
+static void one_task_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
+{
+    const one_task_provider *p = (const one_task_provider *)impl;
+    (void)grain;
+    p->inner->parallel_for(p->inner->impl, n, 1, fn, ctx);
+}
 
 static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t zx)
 {
@@ -669,6 +698,7 @@ static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t z
     tnode nd;
     tnode_init(&nd, FGQ_OP_QCONV_DYN, dyn_inputs(&v, w, in));
     nd.v.par = g_conv_par;
+    nd.v.cpu = g_conv_cpu;
     nd.ip[FGQ_P_NSPATIAL] = cs->ns;
     nd.ip[FGQ_P_GROUP] = (int32_t)cs->g;
     for (int i = 0; i < cs->ns; i++) {
@@ -725,6 +755,15 @@ static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t z
     free(x);
     free(y);
     return bad;
+}
+
+/* The CPU features the depthwise and pointwise cases run under, so that one machine covers every
+ * path: the host's (the depthwise rows; the QGEMM row's block form where it has one), AVX2 only
+ * (the AVX2 rows: per-position dots), none (the reference). */
+enum { DYN_CPUS = 3 };
+static uint32_t dyn_cpu(int i)
+{
+    return i == 0 ? 0u : i == 1 ? (fgq_cpu_features() & FGQ_CPU_AVX2) | FGQ_CPU_QUERIED : FGQ_CPU_QUERIED;
 }
 
 static void test_qconv_dyn_random(void)
@@ -789,8 +828,16 @@ static void test_qconv_dyn_random(void)
      * and with the 3-thread pool */
     static const struct {
         int64_t c, n, in1, in2, k1, k2, s, d, pb, pe;
-    } dws[] = {{16, 1, 28, 30, 3, 3, 2, 1, 1, 1}, {5, 2, 20, 71, 5, 5, 1, 1, 2, 2}, {7, 1, 9, 13, 5, 5, 2, 2, 3, 0},
-               {3, 1, 6, 5, 1, 4, 1, 1, 0, 2},    {9, 1, 15, 9, 3, 3, 1, 2, 4, 1},  {4, 2, 33, 17, 3, 3, 2, 1, 0, 1}};
+    } dws[] = {{16, 1, 28, 30, 3, 3, 2, 1, 1, 1},
+               {5, 2, 20, 71, 5, 5, 1, 1, 2, 2},
+               {7, 1, 9, 13, 5, 5, 2, 2, 3, 0},
+               {3, 1, 6, 5, 1, 4, 1, 1, 0, 2},
+               {9, 1, 15, 9, 3, 3, 1, 2, 4, 1},
+               {4, 2, 33, 17, 3, 3, 2, 1, 0, 1},
+               /* stride 3, dilation 3, pads past the kernel's reach (outputs of padding only) */
+               {6, 1, 23, 40, 3, 3, 3, 1, 2, 1},
+               {5, 1, 17, 19, 3, 3, 1, 3, 7, 7},
+               {3, 1, 4, 9, 3, 3, 2, 1, 5, 4}};
     CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
     for (size_t b = 0; b < sizeof dws / sizeof dws[0]; b++) {
         conv_shape cs;
@@ -810,17 +857,44 @@ static void test_qconv_dyn_random(void)
             cs.pe[j] = dws[b].pe;
             cs.out[j] = (cs.in[j] + cs.pb[j] + cs.pe[j] - (cs.k[j] - 1) * cs.d[j] - 1) / cs.s[j] + 1;
         }
-        for (int rep = 0; rep < 4; rep++) {
+        for (int rep = 0; rep < 4 * DYN_CPUS; rep++) {
             const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
             dw_t w;
             dw_random_for(&w, cs.m, cs.k[1] * cs.k[2], 0);
-            g_conv_par = rep >= 2 ? fgq_threadpool_parallel(pool) : NULL;
+            one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
+            one.par.impl = &one;
+            g_conv_par = rep % 4 == 2 ? fgq_threadpool_parallel(pool) : rep % 4 == 3 ? &one.par : NULL;
+            g_conv_cpu = dyn_cpu(rep / 4);
             const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
             g_conv_par = NULL;
+            g_conv_cpu = 0;
             CHECK_MSG(bad == 0, "depthwise case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
                       w.has_gs, bad);
             dw_free(&w);
         }
+    }
+    /* a 3-D depthwise layer of depth 1 whose depth padding leaves only padding: fgq_qconv_dot's 0
+     * (not the depthwise rows: a 2-D sum would ignore the depth) */
+    {
+        conv_shape cs;
+        memset(&cs, 0, sizeof cs);
+        cs.ns = 3;
+        cs.n = 1;
+        cs.c = cs.m = cs.g = 4;
+        const int64_t in[3] = {1, 5, 6}, kk[3] = {1, 3, 3}, st[3] = {2, 1, 1}, pb[3] = {1, 1, 1}, pe[3] = {0, 1, 1};
+        for (int j = 0; j < 3; j++) {
+            cs.in[j] = in[j];
+            cs.k[j] = kk[j];
+            cs.s[j] = st[j];
+            cs.d[j] = 1;
+            cs.pb[j] = pb[j];
+            cs.pe[j] = pe[j];
+            cs.out[j] = (cs.in[j] + cs.pb[j] + cs.pe[j] - cs.k[j]) / cs.s[j] + 1;
+        }
+        dw_t w;
+        dw_random_for(&w, cs.m, 9, 0);
+        CHECK_MSG(run_conv_case(&cs, &w, FGQ_DT_U8, 3) == 0, "3-D depthwise with depth padding");
+        dw_free(&w);
     }
     /* pointwise layers (1x1, stride 1, no padding: the im2col rows gathered as X's columns), more
      * than 64 positions and channels, groups, batch 2 */
@@ -839,13 +913,17 @@ static void test_qconv_dyn_random(void)
             cs.in[j] = cs.k[j] = cs.s[j] = cs.d[j] = cs.out[j] = 1;
         cs.in[1] = cs.out[1] = pws[b].in1;
         cs.in[2] = cs.out[2] = pws[b].in2;
-        for (int rep = 0; rep < 4; rep++) {
+        for (int rep = 0; rep < 4 * DYN_CPUS; rep++) {
             const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
             dw_t w;
             dw_random_for(&w, cs.m, cs.c / cs.g, 0);
-            g_conv_par = rep >= 2 ? fgq_threadpool_parallel(pool) : NULL;
+            one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
+            one.par.impl = &one;
+            g_conv_par = rep % 4 == 2 ? fgq_threadpool_parallel(pool) : rep % 4 == 3 ? &one.par : NULL;
+            g_conv_cpu = dyn_cpu(rep / 4);
             const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
             g_conv_par = NULL;
+            g_conv_cpu = 0;
             CHECK_MSG(bad == 0, "pointwise case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
                       w.has_gs, bad);
             dw_free(&w);

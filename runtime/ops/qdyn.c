@@ -211,7 +211,7 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
  * output positions of one batch item and group, its im2col rows (padding as
  * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps;
- * a 1x1 layer's rows are X's columns) in the node's scratch slice (up to the
+ * a 1x1 layer at stride 1 without padding has X's columns for rows) in the node's scratch slice (up to the
  * target's qconv_dyn_cols bytes, 16 KiB: fgq_qconv_dyn_scratch), then every
  * channel of the group against them, QDYN_JB at a time: the row's block form
  * (kern->gemm: each weight row read once a block, where a call a position read
@@ -228,9 +228,42 @@ static int64_t qdyn_positions(int64_t k, int64_t cols)
     return k > cols ? 0 : cols / k < 64 ? cols / k : 64;
 }
 
+enum { QDYN_JB = 64 };
+
+/* The scratch of the kernel path (qconv_dyn_blocks) for k = K, pb positions a task: the im2col rows,
+ * and for the QGEMM row's block form its [pb][QDYN_JB] dots and its work bytes (the sub-byte
+ * formats' decoded rows: 128 KiB on x86-64). Sized from the target profile alone, on any host. */
+static uint64_t qdyn_cols_bytes(int64_t pb, int64_t k)
+{
+    return ((uint64_t)(pb * k) + 63u) & ~(uint64_t)63u;
+}
+static uint64_t qdyn_blocks_bytes(const fgq_qweights *qw, int64_t pb, const fgq_target *target)
+{
+    return qdyn_cols_bytes(pb, qw->k) + (uint64_t)(pb * QDYN_JB) * sizeof(int32_t) +
+           (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
+}
+
+/* Depthwise layers the depthwise rows take (qconv_dyn_dw): one input and one output channel a
+ * group, 2-D or 1-D (a 3-D layer's depth 1 without depth padding: a padded depth reads only
+ * padding, and fgq_qconv_dot gives 0 there). */
+static int qdyn_dw_fits(const qconv_dyn_shape *s, const fgq_tensor_view *x, int64_t m_out)
+{
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    return s->geom.groups == x->dims[1] && m_out == x->dims[1] && sp->kernel[0] == 1 && sp->in[0] == 1 &&
+           sp->out[0] == 1 && sp->pad_begin[0] == 0;
+}
+
+/* Its scratch: a row's int32 sums, a gathered input row (strides past 1), the channel's taps. */
+static uint64_t qdyn_dw_bytes(const qconv_dyn_shape *s)
+{
+    const fgq_ops_spatial *sp = &s->geom.sp;
+    const uint64_t ow = (uint64_t)sp->out[2];
+    return ((ow * 4u + 63u) & ~(uint64_t)63u) + ((ow + 63u) & ~(uint64_t)63u) +
+           (uint64_t)(sp->kernel[1] * sp->kernel[2]) * 4u;
+}
+
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
 #define QDYN_FAST 1
-enum { QDYN_JB = 64 };
 
 typedef struct {
     const fgq_node_view *node;
@@ -244,17 +277,6 @@ typedef struct {
     int pointwise; /* 1x1, stride 1, no padding: position p's im2col row is X's column p */
 } qconv_dyn_task;
 
-/* The scratch of the kernel path (qconv_dyn_blocks) for k = K, pb positions a task: the im2col rows,
- * and where the QGEMM kernel has a block form, its [pb][QDYN_JB] dots and its work bytes. */
-static uint64_t qdyn_cols_bytes(int64_t pb, int64_t k)
-{
-    return ((uint64_t)(pb * k) + 63u) & ~(uint64_t)63u;
-}
-static uint64_t qdyn_blocks_bytes(const fgq_qweights *qw, int64_t pb, const fgq_target *target)
-{
-    return qdyn_cols_bytes(pb, qw->k) + (uint64_t)(pb * QDYN_JB) * sizeof(int32_t) +
-           (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
-}
 
 static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 {
@@ -332,7 +354,7 @@ static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
     fgq_scratch_release(t->node, slot);
 }
 
-/* Depthwise layers (one input and one output channel a group, 1-D/2-D), on the depthwise kernel
+/* Depthwise layers (qdyn_dw_fits), on the depthwise kernel
  * table's rows (qgemm_dispatch.h: acc[i] += e·(x[i] − z_x) along a run, e = m·code of one tap):
  * each output row of a channel as int32 sums over its taps, the padding's taps skipped as
  * fgq_qconv_dot skips them, then the epilogue. The same integers (exact sums, bounded as the
@@ -350,20 +372,6 @@ typedef struct {
     int x_s8;
 } qconv_dyn_dw_task;
 
-static int qdyn_dw_fits(const qconv_dyn_shape *s, const fgq_tensor_view *x, int64_t m_out)
-{
-    const fgq_ops_spatial *sp = &s->geom.sp;
-    return s->geom.groups == x->dims[1] && m_out == x->dims[1] && sp->kernel[0] == 1 && sp->in[0] == 1 &&
-           sp->out[0] == 1;
-}
-
-static uint64_t qdyn_dw_bytes(const qconv_dyn_shape *s)
-{
-    const fgq_ops_spatial *sp = &s->geom.sp;
-    const uint64_t ow = (uint64_t)sp->out[2];
-    return ((ow * 4u + 63u) & ~(uint64_t)63u) + ((ow + 63u) & ~(uint64_t)63u) +
-           (uint64_t)(sp->kernel[1] * sp->kernel[2]) * 4u;
-}
 
 static void qconv_dyn_dw(void *ctx, fgq_idx b, fgq_idx e_)
 {
@@ -437,16 +445,12 @@ uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view 
     qconv_dyn_shape s;
     if (target->qconv_dyn_cols <= 0 || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
-#if QDYN_FAST
     /* the larger of the two paths' needs: which one runs is the CPU's choice (the depthwise rows
      * where the table has one) */
     const int64_t pb = qdyn_positions(s.qw.k, target->qconv_dyn_cols);
     const uint64_t blocks = pb > 0 ? qdyn_blocks_bytes(&s.qw, pb, target) : 0;
     const uint64_t dw = qdyn_dw_fits(&s, in[0], out[0]->dims[1]) ? qdyn_dw_bytes(&s) : 0;
     return blocks > dw ? blocks : dw;
-#else
-    return (uint64_t)(qdyn_positions(s.qw.k, target->qconv_dyn_cols) * s.qw.k);
-#endif
 }
 
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
