@@ -766,6 +766,27 @@ static uint32_t dyn_cpu(int i)
     return i == 0 ? 0u : i == 1 ? (fgq_cpu_features() & FGQ_CPU_AVX2) | FGQ_CPU_QUERIED : FGQ_CPU_QUERIED;
 }
 
+/* cs with fresh weights (k codes a row) under every CPU setting of dyn_cpu, u8 and s8 inputs,
+ * serially, on the pool, and on the pool in chunks of one task. */
+static void run_dyn_reps(const conv_shape *cs, int64_t k, fgq_threadpool *pool, const char *what, size_t b)
+{
+    for (int rep = 0; rep < 4 * DYN_CPUS; rep++) {
+        const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
+        dw_t w;
+        dw_random_for(&w, cs->m, k, 0);
+        one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
+        one.par.impl = &one;
+        g_conv_par = rep % 4 == 2 ? fgq_threadpool_parallel(pool) : rep % 4 == 3 ? &one.par : NULL;
+        g_conv_cpu = dyn_cpu(rep / 4);
+        const int bad = run_conv_case(cs, &w, xdt, random_zero(xdt));
+        g_conv_par = NULL;
+        g_conv_cpu = 0;
+        CHECK_MSG(bad == 0, "%s case %zu rep %d (%s, gs %d): %d mismatches", what, b, rep, fgq_dtype_name(w.wdt),
+                  w.has_gs, bad);
+        dw_free(&w);
+    }
+}
+
 static void test_qconv_dyn_random(void)
 {
     for (int it = 0; it < 300; it++) {
@@ -857,21 +878,7 @@ static void test_qconv_dyn_random(void)
             cs.pe[j] = dws[b].pe;
             cs.out[j] = (cs.in[j] + cs.pb[j] + cs.pe[j] - (cs.k[j] - 1) * cs.d[j] - 1) / cs.s[j] + 1;
         }
-        for (int rep = 0; rep < 4 * DYN_CPUS; rep++) {
-            const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
-            dw_t w;
-            dw_random_for(&w, cs.m, cs.k[1] * cs.k[2], 0);
-            one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
-            one.par.impl = &one;
-            g_conv_par = rep % 4 == 2 ? fgq_threadpool_parallel(pool) : rep % 4 == 3 ? &one.par : NULL;
-            g_conv_cpu = dyn_cpu(rep / 4);
-            const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
-            g_conv_par = NULL;
-            g_conv_cpu = 0;
-            CHECK_MSG(bad == 0, "depthwise case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
-                      w.has_gs, bad);
-            dw_free(&w);
-        }
+        run_dyn_reps(&cs, cs.k[1] * cs.k[2], pool, "depthwise", b);
     }
     /* a 3-D depthwise layer of depth 1 whose depth padding leaves only padding: fgq_qconv_dot's 0
      * (not the depthwise rows: a 2-D sum would ignore the depth) */
@@ -913,21 +920,7 @@ static void test_qconv_dyn_random(void)
             cs.in[j] = cs.k[j] = cs.s[j] = cs.d[j] = cs.out[j] = 1;
         cs.in[1] = cs.out[1] = pws[b].in1;
         cs.in[2] = cs.out[2] = pws[b].in2;
-        for (int rep = 0; rep < 4 * DYN_CPUS; rep++) {
-            const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
-            dw_t w;
-            dw_random_for(&w, cs.m, cs.c / cs.g, 0);
-            one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
-            one.par.impl = &one;
-            g_conv_par = rep % 4 == 2 ? fgq_threadpool_parallel(pool) : rep % 4 == 3 ? &one.par : NULL;
-            g_conv_cpu = dyn_cpu(rep / 4);
-            const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
-            g_conv_par = NULL;
-            g_conv_cpu = 0;
-            CHECK_MSG(bad == 0, "pointwise case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
-                      w.has_gs, bad);
-            dw_free(&w);
-        }
+        run_dyn_reps(&cs, cs.c / cs.g, pool, "pointwise", b);
     }
     fgq_threadpool_destroy(pool);
 }

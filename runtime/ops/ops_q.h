@@ -276,6 +276,29 @@ static inline int32_t fgq_qacc_end(fgq_qacc *a)
     return a->acc;
 }
 
+/* Weight row `row`'s first K codes as the effective weights e[k] = m·code, m the multiplier of
+ * k's group that fgq_qacc_flush applies (m⁻ for a negative code where n_alpha = 2; 1 without GS):
+ * Σ_k e[k]·d[k] is fgq_qacc's dot, the depthwise paths' taps (qconv.c, qdyn.c). */
+static inline void fgq_qw_tap_weights(const fgq_qweights *qw, fgq_idx row, fgq_idx K, int32_t *e)
+{
+    const uint8_t *wrow = qw->codes + row * qw->row_bytes;
+    if (qw->dtype == FGQ_DT_S8 && !qw->has_gs) { /* the common case: e = code */
+        for (fgq_idx k = 0; k < K; k++)
+            e[k] = (int8_t)wrow[k];
+        return;
+    }
+    for (fgq_idx k = 0; k < K; k++) {
+        const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
+        int32_t m = 1;
+        if (qw->has_gs) {
+            const uint8_t *mg = qw->gs + (row * qw->n_groups + k / qw->group) * qw->n_alpha;
+            m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
+            m = m < qw->mmax ? m : qw->mmax;
+        }
+        e[k] = m * code;
+    }
+}
+
 /* Dot product of weight row `row` with the k activations at x (u8, or s8
  * when x_s8): Σ_k w·(q_x − z_x) through fgq_qacc. QGEMM and QGEMM_DYN. */
 static inline int32_t fgq_qweights_dot(const fgq_qweights *qw, fgq_idx row, const void *x, int x_s8, int32_t zx)

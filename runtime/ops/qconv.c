@@ -947,21 +947,7 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
 #endif
     for (fgq_idx task = b; task < e; task++) {
         const fgq_idx n = task / C, c = task % C;
-        const uint8_t *wrow = qw->codes + c * qw->row_bytes;
-        if (qw->dtype == FGQ_DT_S8 && !qw->has_gs) /* the common case: e = code */
-            for (fgq_idx k = 0; k < K; k++)
-                ew[k] = (int8_t)wrow[k];
-        else
-            for (fgq_idx k = 0; k < K; k++) {
-                const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
-                int32_t m = 1;
-                if (qw->has_gs) {
-                    const uint8_t *mg = qw->gs + (c * qw->n_groups + k / qw->group) * qw->n_alpha;
-                    m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
-                    m = m < qw->mmax ? m : qw->mmax;
-                }
-                ew[k] = m * code;
-            }
+        fgq_qw_tap_weights(qw, c, K, ew);
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
         uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
 #if defined(__x86_64__) || defined(__i386__)

@@ -390,17 +390,7 @@ static void qconv_dyn_dw(void *ctx, fgq_idx b, fgq_idx e_)
     int32_t *ew = (int32_t *)(void *)(tmp + (((uint64_t)OW + 63u) & ~(uint64_t)63u)); /* [K] */
     for (int64_t task = b; task < e_; task++) {
         const int64_t n = task / C, c = task % C;
-        const uint8_t *wrow = qw->codes + c * qw->row_bytes;
-        for (int64_t k = 0; k < K; k++) { /* e = m·code, the tap's group multiplier (fgq_qacc_flush's) */
-            const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
-            int32_t m = 1;
-            if (qw->has_gs) {
-                const uint8_t *mg = qw->gs + (c * qw->n_groups + k / qw->group) * qw->n_alpha;
-                m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
-                m = m < qw->mmax ? m : qw->mmax;
-            }
-            ew[k] = m * code;
-        }
+        fgq_qw_tap_weights(qw, c, K, ew); /* e = m·code a tap */
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * IH * IW;
         float *yc = t->y + (n * C + c) * OH * OW;
         for (int64_t oh = 0; oh < OH; oh++) {
