@@ -211,8 +211,9 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
  * output positions of one batch item and group, its im2col rows (padding as
  * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps;
- * a 1x1 layer at stride 1 without padding has X's columns for rows) in the node's scratch slice (up to the
- * target's qconv_dyn_cols bytes, 16 KiB: fgq_qconv_dyn_scratch), then every
+ * a 1x1 layer at stride 1 without padding has X's columns for rows) in the
+ * node's scratch slice (up to the target's qconv_dyn_cols bytes, 16 KiB:
+ * fgq_qconv_dyn_scratch), then every
  * channel of the group against them, QDYN_JB at a time: the row's block form
  * (kern->gemm: each weight row read once a block, where a call a position read
  * it once a position) or its dot per position. Depthwise layers take the
@@ -230,12 +231,18 @@ static int64_t qdyn_positions(int64_t k, int64_t cols)
 
 enum { QDYN_JB = 64 };
 
+/* Scratch parts start 64-aligned. */
+static uint64_t qdyn_align64(uint64_t bytes)
+{
+    return (bytes + 63u) & ~(uint64_t)63u;
+}
+
 /* The scratch of the kernel path (qconv_dyn_blocks) for k = K, pb positions a task: the im2col rows,
  * and for the QGEMM row's block form its [pb][QDYN_JB] dots and its work bytes (the sub-byte
  * formats' decoded rows: 128 KiB on x86-64). Sized from the target profile alone, on any host. */
 static uint64_t qdyn_cols_bytes(int64_t pb, int64_t k)
 {
-    return ((uint64_t)(pb * k) + 63u) & ~(uint64_t)63u;
+    return qdyn_align64((uint64_t)(pb * k));
 }
 static uint64_t qdyn_blocks_bytes(const fgq_qweights *qw, int64_t pb, const fgq_target *target)
 {
@@ -258,8 +265,7 @@ static uint64_t qdyn_dw_bytes(const qconv_dyn_shape *s)
 {
     const fgq_ops_spatial *sp = &s->geom.sp;
     const uint64_t ow = (uint64_t)sp->out[2];
-    return ((ow * 4u + 63u) & ~(uint64_t)63u) + ((ow + 63u) & ~(uint64_t)63u) +
-           (uint64_t)(sp->kernel[1] * sp->kernel[2]) * 4u;
+    return qdyn_align64(ow * 4u) + qdyn_align64(ow) + (uint64_t)(sp->kernel[1] * sp->kernel[2]) * 4u;
 }
 
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
@@ -277,17 +283,60 @@ typedef struct {
     int pointwise; /* 1x1, stride 1, no padding: position p's im2col row is X's column p */
 } qconv_dyn_task;
 
+/* The im2col rows of positions [p0, p0 + np) of one batch item and group (xg: its first input
+ * channel), fgq_qconv_dot's k order, into cols (k bytes a row). */
+static void qconv_dyn_gather(const qconv_dyn_task *t, const uint8_t *xg, int64_t p0, int64_t np, uint8_t *cols)
+{
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t cg = t->x->dims[1] / t->s->geom.groups, k = t->k;
+    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
+    const int64_t OH = sp->out[1], OW = sp->out[2];
+    const uint8_t zx8 = (uint8_t)t->e->z_x;
+    if (t->pointwise) { /* the rows are X's columns p0 .. p0 + np − 1: a transpose, channel by channel */
+        for (int64_t c = 0; c < cg; c++) {
+            const uint8_t *src = xg + c * x_plane + p0;
+            for (int64_t q = 0; q < np; q++)
+                cols[q * k + c] = src[q];
+        }
+        return;
+    }
+    /* position p0's (od, oh, ow), then stepped (three divisions a position cost as much as a
+     * pointwise layer's short rows) */
+    int64_t od = p0 / (OH * OW), oh = (p0 / OW) % OH, ow = p0 % OW;
+    for (int64_t q = 0; q < np; q++) {
+        uint8_t *row = cols + q * k;
+        int64_t kk = 0;
+        for (int64_t c = 0; c < cg; c++) {
+            const uint8_t *xp = xg + c * x_plane;
+            for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
+                const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
+                for (int64_t kh = 0; kh < sp->kernel[1]; kh++) {
+                    const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
+                    const int row_in = id >= 0 && id < ID && ih >= 0 && ih < IH;
+                    for (int64_t kw = 0; kw < sp->kernel[2]; kw++, kk++) {
+                        const int64_t iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
+                        row[kk] = row_in && iw >= 0 && iw < IW ? xp[(id * IH + ih) * IW + iw] : zx8;
+                    }
+                }
+            }
+        }
+        if (++ow == OW) {
+            ow = 0;
+            if (++oh == OH) {
+                oh = 0;
+                od++;
+            }
+        }
+    }
+}
 
 static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 {
     const qconv_dyn_task *t = (const qconv_dyn_task *)ctx;
-    const fgq_qconv_geom *geo = &t->s->geom;
     const fgq_qweights *qw = &t->s->qw;
-    const fgq_ops_spatial *sp = &geo->sp;
-    const int64_t groups = geo->groups, c_in = t->x->dims[1], cg = c_in / groups, mg = t->m_out / groups;
-    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
-    const int64_t OH = sp->out[1], OW = sp->out[2], k = t->k;
-    const uint8_t zx8 = (uint8_t)t->e->z_x;
+    const fgq_ops_spatial *sp = &t->s->geom.sp;
+    const int64_t groups = t->s->geom.groups, c_in = t->x->dims[1], cg = c_in / groups, mg = t->m_out / groups;
+    const int64_t x_plane = sp->in[0] * sp->in[1] * sp->in[2], k = t->k;
     int32_t slot;
     uint8_t *cols = (uint8_t *)fgq_scratch_claim(t->node, &slot);
     /* the block form's dots [pb][QDYN_JB] and work (qdyn_blocks_bytes), past the rows */
@@ -297,41 +346,7 @@ static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
     for (int64_t task = b; task < e_; task++) {
         const int64_t pblk = task % t->p_blocks, ng = task / t->p_blocks, g = ng % groups, n = ng / groups;
         const int64_t p0 = pblk * t->pb, np = t->positions - p0 < t->pb ? t->positions - p0 : t->pb;
-        const uint8_t *xg = (const uint8_t *)t->x->data + (n * c_in + g * cg) * x_plane;
-        /* position p0's (od, oh, ow), then stepped (three divisions a position cost as much as a
-         * pointwise layer's short rows) */
-        int64_t od = p0 / (OH * OW), oh = (p0 / OW) % OH, ow = p0 % OW;
-        if (t->pointwise) /* the rows are X's columns p0 .. p0 + np − 1: a transpose, channel by channel */
-            for (int64_t c = 0; c < cg; c++) {
-                const uint8_t *src = xg + c * x_plane + p0;
-                for (int64_t q = 0; q < np; q++)
-                    cols[q * k + c] = src[q];
-            }
-        for (int64_t q = 0; q < np && !t->pointwise; q++) { /* im2col row of position p0 + q, fgq_qconv_dot's k order */
-            uint8_t *row = cols + q * k;
-            int64_t kk = 0;
-            for (int64_t c = 0; c < cg; c++) {
-                const uint8_t *xp = xg + c * x_plane;
-                for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
-                    const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
-                    for (int64_t kh = 0; kh < sp->kernel[1]; kh++) {
-                        const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
-                        const int row_in = id >= 0 && id < ID && ih >= 0 && ih < IH;
-                        for (int64_t kw = 0; kw < sp->kernel[2]; kw++, kk++) {
-                            const int64_t iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
-                            row[kk] = row_in && iw >= 0 && iw < IW ? xp[(id * IH + ih) * IW + iw] : zx8;
-                        }
-                    }
-                }
-            }
-            if (++ow == OW) {
-                ow = 0;
-                if (++oh == OH) {
-                    oh = 0;
-                    od++;
-                }
-            }
-        }
+        qconv_dyn_gather(t, (const uint8_t *)t->x->data + (n * c_in + g * cg) * x_plane, p0, np, cols);
         for (int64_t j0 = g * mg; j0 < (g + 1) * mg; j0 += QDYN_JB) {
             const int64_t nb = (g + 1) * mg - j0 < QDYN_JB ? (g + 1) * mg - j0 : QDYN_JB;
             if (t->kern->gemm != NULL) { /* the block's rows at once: each weight row read once a block */
@@ -372,7 +387,6 @@ typedef struct {
     int x_s8;
 } qconv_dyn_dw_task;
 
-
 static void qconv_dyn_dw(void *ctx, fgq_idx b, fgq_idx e_)
 {
     const qconv_dyn_dw_task *t = (const qconv_dyn_dw_task *)ctx;
@@ -385,9 +399,10 @@ static void qconv_dyn_dw(void *ctx, fgq_idx b, fgq_idx e_)
     const int32_t zx = t->e->z_x;
     int32_t slot;
     uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
-    int32_t *acc = (int32_t *)(void *)ws;                                             /* [OW] */
-    uint8_t *tmp = ws + (((uint64_t)OW * 4u + 63u) & ~(uint64_t)63u);                 /* [OW] */
-    int32_t *ew = (int32_t *)(void *)(tmp + (((uint64_t)OW + 63u) & ~(uint64_t)63u)); /* [K] */
+    /* qdyn_dw_bytes' parts */
+    int32_t *acc = (int32_t *)(void *)ws;                                /* [OW] */
+    uint8_t *tmp = ws + qdyn_align64((uint64_t)OW * 4u);                 /* [OW] */
+    int32_t *ew = (int32_t *)(void *)(tmp + qdyn_align64((uint64_t)OW)); /* [K] */
     for (int64_t task = b; task < e_; task++) {
         const int64_t n = task / C, c = task % C;
         fgq_qw_tap_weights(qw, c, K, ew); /* e = m·code a tap */
