@@ -892,15 +892,16 @@ static void test_amx_gemm(void)
     printf("  AMX: %d QGEMM cases\n", run);
 }
 
-/* QUANTIZE under AUTO (qquantize__avx2 for 8 values a step, the scalar loop
- * for the rest) against FGQ_KERNELS_REF over 1000 random cases: lengths
- * 1..100 (every tail), scales, zero points and clamps, both rounding modes,
- * exact halves, NaN, ±Inf, huge values, −0.0 and denormals. */
+/* QUANTIZE under AUTO (qquantize__avx512 for 16 values a step where the CPU
+ * has AVX-512 F, qquantize__avx2 for 8, the scalar loop for the rest), and
+ * under AUTO with AVX2 alone, against FGQ_KERNELS_REF over 1000 random cases:
+ * lengths 1..200 (every tail), scales, zero points and clamps, both rounding
+ * modes, exact halves, NaN, ±Inf, huge values, −0.0 and denormals. */
 static void test_quantize_random(void)
 {
     int bad = 0;
     for (int it = 0; it < 1000 && bad < 5; it++) {
-        const int64_t n = rin(1, 100);
+        const int64_t n = rin(1, 200);
         const float s = it % 4 == 0 ? 1.0f : (float)(rnd() % 1000 + 1) / 997.0f * (it % 3 ? 1.0f : 1e-3f);
         float *x = malloc(sizeof(float) * (size_t)n);
         for (int64_t i = 0; i < n; i++) {
@@ -916,8 +917,8 @@ static void test_quantize_random(void)
         const int y_s8 = it % 2;
         const int32_t lo = y_s8 ? -128 : 0, hi = y_s8 ? 127 : 255;
         const int32_t z = rin(lo, hi), qmin = rnd() % 2 ? lo : rin(lo, z), qmax = rnd() % 2 ? hi : rin(z, hi);
-        uint8_t *y_ref = malloc((size_t)n), *y_auto = malloc((size_t)n);
-        for (int pass = 0; pass < 2; pass++) {
+        uint8_t *y_ref = malloc((size_t)n), *y_auto = malloc((size_t)n), *y_avx2 = malloc((size_t)n);
+        for (int pass = 0; pass < 3; pass++) {
             fgq_parallel par = { NULL, 1, NULL, pass == 0 ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO };
             tnode nd;
             tnode_init(&nd, FGQ_OP_QUANTIZE, 1);
@@ -927,20 +928,24 @@ static void test_quantize_random(void)
             nd.ip[FGQ_QP_QMAX] = qmax;
             nd.ip[FGQ_QP_ROUND] = it % 3 == 0;
             nd.v.par = &par;
+            if (pass == 2)
+                nd.v.cpu = (fgq_cpu_features() & FGQ_CPU_AVX2) | FGQ_CPU_QUERIED;
             const int64_t d[1] = { n };
-            fgq_tensor_view xv = tview(x, 1, d), yv = tview(pass == 0 ? y_ref : y_auto, 1, d);
+            fgq_tensor_view xv = tview(x, 1, d), yv = tview(pass == 0 ? y_ref : pass == 1 ? y_auto : y_avx2, 1, d);
             xv.dtype = FGQ_DT_F32;
             yv.dtype = y_s8 ? FGQ_DT_S8 : FGQ_DT_U8;
             const fgq_tensor_view *in[1] = { &xv };
             CHECK(op_check_run(&nd, in, &yv) == FGQ_OK);
         }
-        if (memcmp(y_ref, y_auto, (size_t)n) != 0) {
-            fprintf(stderr, "  quantize case %d (n %lld, s %g): AUTO differs from REF\n", it, (long long)n, (double)s);
+        if (memcmp(y_ref, y_auto, (size_t)n) != 0 || memcmp(y_ref, y_avx2, (size_t)n) != 0) {
+            fprintf(stderr, "  quantize case %d (n %lld, s %g): AUTO (host or AVX2 alone) differs from REF\n", it,
+                    (long long)n, (double)s);
             bad++;
         }
         free(x);
         free(y_ref);
         free(y_auto);
+        free(y_avx2);
     }
     CHECK(bad == 0);
 }

@@ -30,7 +30,9 @@
 #include "graph_build.h"
 #include "lower/lower.h"
 #include "quant/s4.h"
+#include "ops/qgemm_dispatch.h"
 #include "quant/t2.h"
+#include "run/host_cpu.h"
 #include "threadpool.h"
 
 #include <float.h>
@@ -97,12 +99,26 @@ static void ref_dynquant(const float *x, int64_t n, uint8_t *y, float *s_out, ui
     *z_out = (uint8_t)z;
 }
 
+/* The CPU features DYNQUANT runs under (0: the host's) and its thread provider (NULL: serially). */
+static uint32_t g_dq_cpu;
+static const fgq_parallel *g_dq_par;
+
+/* The CPU settings of DYNQUANT's loops on this machine: the host's (AVX-512 F where it has it),
+ * AVX2 alone, none (the scalar loops). */
+enum { DQ_CPUS = 3 };
+static uint32_t dq_cpu(int i)
+{
+    return i == 0 ? 0u : i == 1 ? (fgq_cpu_features() & FGQ_CPU_AVX2) | FGQ_CPU_QUERIED : FGQ_CPU_QUERIED;
+}
+
 /* Runs DYNQUANT on x (rank/dims given); fills y, *s, *z. */
 static fgq_status run_dynquant(const float *x, int32_t rank, const int64_t *dims, uint8_t *y, float *s, uint8_t *z)
 {
     tnode nd;
     tnode_init(&nd, FGQ_OP_DYNQUANT, 1);
     nd.v.n_outputs = 3;
+    nd.v.cpu = g_dq_cpu;
+    nd.v.par = g_dq_par;
     fgq_tensor_view xv = qview((void *)x, FGQ_DT_F32, rank, dims), yv = qview(y, FGQ_DT_U8, rank, dims);
     fgq_tensor_view sv = qview(s, FGQ_DT_F32, 0, NULL), zv = qview(z, FGQ_DT_U8, 0, NULL);
     const fgq_tensor_view *in[1] = { &xv }, *out[3] = { &yv, &sv, &zv };
@@ -124,15 +140,21 @@ static int same_f32_bits(float a, float b)
     return memcmp(&a, &b, sizeof a) == 0;
 }
 
-/* Checks DYNQUANT(x) against ref_dynquant bit for bit; returns 1 if equal. */
+/* Checks DYNQUANT(x) against ref_dynquant bit for bit under every CPU setting of dq_cpu; returns 1
+ * if equal. */
 static int dynquant_matches(const float *x, int64_t n)
 {
     uint8_t *y = malloc((size_t)(n > 0 ? n : 1)), *yr = malloc((size_t)(n > 0 ? n : 1)), z = 0, zr = 0;
     float s = 0.0f, sr = 0.0f;
-    const int64_t dims[1] = { n };
-    int ok = run_dynquant(x, 1, dims, y, &s, &z) == FGQ_OK;
+    const int64_t dims[1] = {n};
     ref_dynquant(x, n, yr, &sr, &zr);
-    ok = ok && same_f32_bits(s, sr) && z == zr && (n == 0 || memcmp(y, yr, (size_t)n) == 0);
+    int ok = 1;
+    for (int c = 0; c < DQ_CPUS && ok; c++) {
+        g_dq_cpu = dq_cpu(c);
+        ok = run_dynquant(x, 1, dims, y, &s, &z) == FGQ_OK;
+        ok = ok && same_f32_bits(s, sr) && z == zr && (n == 0 || memcmp(y, yr, (size_t)n) == 0);
+    }
+    g_dq_cpu = 0;
     if (!ok)
         fprintf(stderr, "  n %lld: scale %a vs %a, zero %d vs %d\n", (long long)n, (double)s, (double)sr, z, zr);
     free(y);
@@ -202,19 +224,26 @@ static void test_dynquant_random_and_edges(void)
         v[17] = NAN;
         CHECK(dynquant_matches(v, 19));
     }
-    /* the specials in every lane of the AVX2 range's vectors (qquantize__avx2.c): −0, denormals,
-     * ±FLT_MAX, ±Inf and NaN at each position of 8, in runs of 16 and 24 */
+    /* the specials in every lane of the range's vectors (qquantize__avx2.c: 8 lanes;
+     * qquantize__avx512.c: 16 lanes, four vectors a step): −0, denormals, ±FLT_MAX, ±Inf and NaN at
+     * each position of 64, alone and every 64 values, in runs of 64, 80 and 150 (the 64-value step,
+     * the 16-value one, the scalar tail) */
     {
         const float sp[7] = {-0.0f, FLT_TRUE_MIN, -FLT_MIN / 4.0f, FLT_MAX, -FLT_MAX, INFINITY, -INFINITY};
-        for (int lane = 0; lane < 8; lane++)
-            for (int k = 0; k < 8; k++) {
-                float v[24];
-                for (int i = 0; i < 24; i++)
-                    v[i] = (float)((i * 7 + lane) % 11 - 5) * 0.25f;
-                for (int i = lane; i < 24; i += 8)
-                    v[i] = k < 7 ? sp[k] : NAN;
-                CHECK_MSG(dynquant_matches(v, 16) && dynquant_matches(v, 24), "special %d in lane %d", k, lane);
-            }
+        for (int lane = 0; lane < 64; lane++)
+            for (int k = 0; k < 8; k++)
+                for (int every = 0; every < 2; every++) {
+                    float v[150];
+                    for (int i = 0; i < 150; i++)
+                        v[i] = (float)((i * 7 + lane) % 11 - 5) * 0.25f;
+                    for (int i = lane; i < 150; i += 64) {
+                        v[i] = k < 7 ? sp[k] : NAN;
+                        if (!every)
+                            break;
+                    }
+                    CHECK_MSG(dynquant_matches(v, 64) && dynquant_matches(v, 80) && dynquant_matches(v, 150),
+                              "special %d in lane %d (every 64: %d)", k, lane, every);
+                }
     }
     /* exact halves round to even: with s = 1/64, 0.5/64 -> 0, 1.5/64 -> 2 */
     {
@@ -271,6 +300,60 @@ static void test_dynquant_random_and_edges(void)
         float s;
         CHECK(run_dynquant(&one, 0, NULL, &y, &s, &z) == FGQ_OK && s == 2.0f / 255.0f && z == 255 && y == 0);
     }
+}
+
+/* Tensors of several parts (qdyn.c: 16,384 values and more a part, up to 16 parts) serially, on a
+ * 3-thread pool and in chunks of one task, under every CPU setting: the range joined over the
+ * parts and the quantization in spans give the reference's bits; the lowest and highest values
+ * (and a NaN, which takes the scalar quantization) in the last part, the first, or alone. */
+typedef struct {
+    fgq_parallel par;
+    const fgq_parallel *inner;
+} dq_one_task_provider;
+
+static void dq_one_task_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
+{
+    const dq_one_task_provider *p = (const dq_one_task_provider *)impl;
+    (void)grain;
+    p->inner->parallel_for(p->inner->impl, n, 1, fn, ctx);
+}
+
+static void test_dynquant_parts(void)
+{
+    fgq_threadpool *pool = NULL;
+    fgq_error perr;
+    fgq_error_clear(&perr);
+    CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
+    dq_one_task_provider one = {{NULL, 3, dq_one_task_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
+    one.par.impl = &one;
+    static const int64_t sizes[] = {16383, 16384, 16385, 3 * 16384 + 77, 300001, 8 * 65536 + 5};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+        for (int kind = 0; kind < 4; kind++) {
+            const int64_t n = sizes[si];
+            float *x = malloc(sizeof(float) * (size_t)n);
+            for (int64_t i = 0; i < n; i++)
+                x[i] = ((float)(rnd() >> 8) * (1.0f / 16777216.0f) - 0.3f) * 2.5f;
+            if (kind == 0) { /* the extremes in the last values */
+                x[n - 1] = -7.0f;
+                x[n - 2] = 9.0f;
+            } else if (kind == 1) { /* in the first */
+                x[0] = 9.0f;
+                x[1] = -7.0f;
+            } else if (kind == 2) { /* a NaN and an Inf in the middle */
+                x[n / 2] = NAN;
+                x[n / 3] = INFINITY;
+            } else { /* all positive: lo stays 0 */
+                for (int64_t i = 0; i < n; i++)
+                    x[i] = fabsf(x[i]);
+            }
+            for (int p = 0; p < 3; p++) {
+                g_dq_par = p == 0 ? NULL : p == 1 ? fgq_threadpool_parallel(pool) : &one.par;
+                CHECK_MSG(dynquant_matches(x, n), "n %lld kind %d provider %d", (long long)n, kind, p);
+            }
+            g_dq_par = NULL;
+            free(x);
+        }
+    fgq_threadpool_destroy(pool);
 }
 
 static void test_dynquant_rejects(void)
@@ -757,13 +840,19 @@ static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t z
     return bad;
 }
 
-/* The CPU features the depthwise and pointwise cases run under, so that one machine covers every
- * path: the host's (the depthwise rows; the QGEMM row's block form where it has one), AVX2 only
- * (the AVX2 rows: per-position dots), none (the reference). */
-enum { DYN_CPUS = 3 };
+/* The CPU features the cases of run_dyn_reps run under, so that one machine covers every path of
+ * QCONV's it has (qconv.c, which QCONV_DYN runs): the host's with AMX where this process is granted
+ * the tile state (the AMX tiles), the host's (the packed AVX-512 VNNI kernels, the VBMI depthwise
+ * and stride-2 forms, the AVX-512 output stage), AVX-512 VNNI without VBMI (stride 2 through
+ * im2col), AVX2 alone (the AVX2 QGEMM rows and depthwise row, the reference twin of the output
+ * stage), none (the reference). Each is the host's features masked, so none claims what the CPU
+ * lacks. */
+enum { DYN_CPUS = 5 };
 static uint32_t dyn_cpu(int i)
 {
-    return i == 0 ? 0u : i == 1 ? (fgq_cpu_features() & FGQ_CPU_AVX2) | FGQ_CPU_QUERIED : FGQ_CPU_QUERIED;
+    static const uint32_t masks[DYN_CPUS] = {~0u, ~(uint32_t)FGQ_CPU_AMXINT8,
+                                             FGQ_CPU_AVX2 | FGQ_CPU_AVX512VNNI | FGQ_CPU_AVX512F, FGQ_CPU_AVX2, 0u};
+    return ((fgq_cpu_features() | fgq_host_cpu_grants()) & masks[i]) | FGQ_CPU_QUERIED;
 }
 
 /* cs with fresh weights (k codes a row) under every CPU setting of dyn_cpu, u8 and s8 inputs,
@@ -787,6 +876,61 @@ static void run_dyn_reps(const conv_shape *cs, int64_t k, fgq_threadpool *pool, 
     }
 }
 
+/* QCONV_DYN's output stage: every row the CPU can run (fgq_qconv_fout_select's AVX-512 one here)
+ * against fgq_qconv_fout_rows_ref byte for byte: 1..3 channels of 0..40 dots (every tail of a
+ * 16-lane step), strides past the runs, dots at 0 and near ±2^31, scales negative, 0, tiny and
+ * huge (products of ±Inf), bias or none (no + 0: −0 stays), no activation, ReLU (−0 and NaN
+ * stay) and Clip with bounds either way round; the bytes past each run untouched. */
+static void test_fout_rows_kernels(void)
+{
+    const fgq_qconv_fout_fn fast = fgq_qconv_fout_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
+    if (fast == fgq_qconv_fout_rows_ref) {
+        printf("  output stage: this CPU runs the reference twin only\n");
+        return;
+    }
+    int bad = 0;
+    for (int it = 0; it < 3000 && bad < 5; it++) {
+        const int64_t nc = 1 + rnd() % 3, n = rnd() % 41, ld_dot = n + rnd() % 5, ld_y = n + rnd() % 5;
+        int32_t dot[3 * 45];
+        for (int64_t i = 0; i < 3 * 45; i++) {
+            const uint32_t p = rnd() % 8;
+            dot[i] = p == 0   ? 0
+                     : p == 1 ? INT32_MAX - (int32_t)(rnd() % 3)
+                     : p == 2 ? INT32_MIN + (int32_t)(rnd() % 3)
+                              : (int32_t)(rnd() % 200001) - 100000;
+        }
+        float s_w[3], bias[3];
+        for (int j = 0; j < 3; j++) {
+            const uint32_t p = rnd() % 6;
+            s_w[j] = p == 0   ? 0.0f
+                     : p == 1 ? -ldexpf(1.5f, -60)
+                     : p == 2 ? 3e30f
+                              : ldexpf((float)(rnd() % 1000) / 999.0f - 0.5f, rint_in(-12, 2));
+            bias[j] = rnd() % 4 == 0 ? -0.0f : (float)((int32_t)(rnd() % 2001) - 1000) / 250.0f;
+        }
+        fgq_qconv_fout fo = {ldexpf(1.0f + (float)(rnd() % 100) / 100.0f, rint_in(-10, 3)),
+                             s_w,
+                             rnd() % 2 ? bias : NULL,
+                             (int32_t)(rnd() % 3),
+                             0.0f,
+                             0.0f};
+        if (fo.act == FGQ_ACT_CLIP) {
+            fo.act0 = (float)((int32_t)(rnd() % 41) - 20) / 4.0f;
+            fo.act1 = (float)((int32_t)(rnd() % 41) - 20) / 4.0f;
+        }
+        float y_ref[3 * 45], y_fast[3 * 45];
+        for (int i = 0; i < 3 * 45; i++)
+            y_ref[i] = y_fast[i] = (float)i + 0.5f; /* sentinels past the runs */
+        const int64_t c0 = 0;
+        fgq_qconv_fout_rows_ref(&fo, c0, nc, dot, ld_dot, n, y_ref, ld_y);
+        fast(&fo, c0, nc, dot, ld_dot, n, y_fast, ld_y);
+        if (memcmp(y_ref, y_fast, sizeof y_ref) != 0 && bad++ < 3)
+            fprintf(stderr, "  output stage case %d (nc %lld, n %lld, act %d): differs\n", it, (long long)nc,
+                    (long long)n, (int)fo.act);
+    }
+    CHECK_MSG(bad == 0, "%d output stage cases differ", bad);
+}
+
 static void test_qconv_dyn_random(void)
 {
     for (int it = 0; it < 300; it++) {
@@ -801,14 +945,16 @@ static void test_qconv_dyn_random(void)
                   w.has_gs, bad);
         dw_free(&w);
     }
-    /* the shapes the kernel path blocks: more than 64 channels a group (channel blocks), K past the
-     * vector widths, more than 64 positions (position blocks), a K that leaves one position a task
-     * (9,000: 16,384 / K = 1), and one past the 16 KiB gather (18,000: the reference runs); each
-     * serially, and with a 3-thread pool (tasks spread, scratch slices claimed: the same bits) */
+    /* the shapes QCONV's paths block: more than 64 channels a group (channel blocks; 16+ for the AMX
+     * tiles), K past the vector widths and past a tile step of 64, more than 32 positions (several
+     * packed tiles), stride 2, a 5x5 kernel, more channels than positions (the channel-chunk split
+     * with the decoded rows and packed tiles kept: t2, s4 and grouped s8), K of 9,000 and 18,000;
+     * under every CPU setting, serially, on a 3-thread pool and in chunks of one task */
     static const struct {
-        int64_t c, m, g, in1, in2, k;
-    } big[] = {{70, 130, 1, 6, 7, 3}, {40, 140, 2, 9, 11, 3}, {24, 24, 24, 12, 13, 3}, {1000, 3, 1, 3, 3, 3},
-               {2000, 3, 1, 3, 3, 3}};
+        int64_t c, m, g, in1, in2, k, s;
+    } big[] = {{70, 130, 1, 6, 7, 3, 1}, {40, 140, 2, 9, 11, 3, 1}, {24, 24, 24, 12, 13, 3, 1},
+               {1000, 3, 1, 3, 3, 3, 1}, {2000, 3, 1, 3, 3, 3, 1},  {32, 48, 1, 15, 16, 3, 2},
+               {12, 40, 1, 11, 9, 5, 1}, {64, 200, 1, 5, 5, 3, 1},  {16, 96, 2, 8, 8, 3, 2}};
     fgq_threadpool *pool = NULL;
     fgq_error perr;
     fgq_error_clear(&perr);
@@ -826,21 +972,11 @@ static void test_qconv_dyn_random(void)
         cs.in[1] = big[b].in1;
         cs.in[2] = big[b].in2;
         cs.k[1] = cs.k[2] = big[b].k;
-        cs.pb[1] = cs.pb[2] = cs.pe[1] = cs.pe[2] = 1;
-        cs.out[1] = cs.in[1];
-        cs.out[2] = cs.in[2];
-        const int64_t k = cs.c / cs.g * cs.k[1] * cs.k[2];
-        for (int rep = 0; rep < 4; rep++) {
-            const fgq_dtype xdt = rep == 1 ? FGQ_DT_S8 : FGQ_DT_U8;
-            dw_t w;
-            dw_random_for(&w, cs.m, k, 0);
-            g_conv_par = rep >= 2 ? fgq_threadpool_parallel(pool) : NULL;
-            const int bad = run_conv_case(&cs, &w, xdt, random_zero(xdt));
-            g_conv_par = NULL;
-            CHECK_MSG(bad == 0, "big case %zu rep %d (%s, gs %d): %d mismatches", b, rep, fgq_dtype_name(w.wdt),
-                      w.has_gs, bad);
-            dw_free(&w);
-        }
+        cs.s[1] = cs.s[2] = big[b].s;
+        cs.pb[1] = cs.pb[2] = cs.pe[1] = cs.pe[2] = big[b].k / 2;
+        cs.out[1] = (cs.in[1] - 1) / cs.s[1] + 1;
+        cs.out[2] = (cs.in[2] - 1) / cs.s[2] + 1;
+        run_dyn_reps(&cs, cs.c / cs.g * cs.k[1] * cs.k[2], pool, "big", b);
     }
     fgq_threadpool_destroy(pool);
     /* depthwise layers (qdyn.c's depthwise rows where the CPU has a row): strides 1 and 2, 3x3, 5x5
@@ -1061,9 +1197,11 @@ int main(void)
 {
     RUN(test_dynquant_onnx_node_tests);
     RUN(test_dynquant_random_and_edges);
+    RUN(test_dynquant_parts);
     RUN(test_dynquant_rejects);
     RUN(test_qgemm_dyn_random);
     RUN(test_qgemm_dyn_at_bound);
+    RUN(test_fout_rows_kernels);
     RUN(test_qconv_dyn_random);
     RUN(test_dyn_rejects);
     RUN(test_multi_output_model);

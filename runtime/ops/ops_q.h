@@ -328,6 +328,25 @@ fgq_status fgq_qconv_geom_check(const fgq_node_view *node, const fgq_tensor_view
 int32_t fgq_qconv_dot(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x, int32_t zx,
                       fgq_idx n, fgq_idx mo, fgq_idx od, fgq_idx oh, fgq_idx ow);
 
+/* QCONV_DYN's float output stage (qdyn.c) on QCONV's fast paths: channel c's outputs
+ * y = (float)dot·(s_x·s_w[c]) (+ bias[c]), float32 as written, then the fused activation
+ * (fgq_ops_act_apply_f32's act, act0, act1). */
+typedef struct {
+    float s_x;
+    const float *s_w, *bias; /* [M]; bias NULL when absent */
+    int32_t act;
+    float act0, act1;
+} fgq_qconv_fout;
+/* QCONV's fast paths (qconv.c: depthwise, packed conv kernels, im2col + GEMM; the same dots) for
+ * geometry g and weights qw (fgq_qweights_check_dyn's), X with zero point zx, and float outputs y
+ * through fo: QCONV_DYN's. 1 when a path ran; 0 when none takes the layer on this build (then the
+ * caller's reference: fgq_qconv_dot per output). Needs fgq_qconv_fout_scratch bytes a slice
+ * (fgq_scratch_begin'd by the caller). */
+int fgq_qconv_run_fout(const fgq_node_view *node, const fgq_qconv_geom *g, const fgq_qweights *qw,
+                       const fgq_tensor_view *x, int32_t zx, float *y, const fgq_qconv_fout *fo);
+uint64_t fgq_qconv_fout_scratch(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x,
+                                const fgq_target *target);
+
 /* Output of channel `row` for its dot product: clamp(z_y +
  * requant(sat32(bias + dot), mult, shift), qmin, qmax), before the store. */
 int64_t fgq_qweights_output(const fgq_qweights *qw, int64_t row, int32_t dot, int32_t z_y);

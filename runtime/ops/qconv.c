@@ -45,6 +45,37 @@ typedef struct {
     fgq_qweights qw;
 } qconv_shape;
 
+/* Where a run's outputs go: QCONV's codes (requantized, y_s8, zy, qmin, qmax), or (fo != NULL)
+ * QCONV_DYN's floats through its output stage (fgq_qconv_run_fout); zx: X's zero point. */
+typedef struct {
+    void *y;
+    int y_s8;
+    int32_t zx, zy, qmin, qmax;
+    const fgq_qconv_fout *fo;
+} qconv_out;
+
+/* QCONV_DYN's output stage (qgemm_dispatch.h): fgq_qconv_fout's rule, the product and the sum
+ * separate statements (the build keeps them unfused: -ffp-contract=off), then the fused activation. */
+void fgq_qconv_fout_rows_ref(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                             int64_t n, float *y, int64_t ld_y)
+{
+    for (fgq_idx j = 0; j < nc; j++) {
+        const float s = fo->s_x * fo->s_w[c0 + j];
+        const int32_t *d = dot + j * ld_dot;
+        float *yj = y + j * ld_y;
+        if (fo->bias != NULL) {
+            const float b = fo->bias[c0 + j];
+            for (fgq_idx i = 0; i < n; i++) {
+                const float v = (float)d[i] * s;
+                yj[i] = v + b;
+            }
+        } else
+            for (fgq_idx i = 0; i < n; i++)
+                yj[i] = (float)d[i] * s;
+        fgq_ops_act_apply_f32(yj, n, fo->act, fo->act0, fo->act1);
+    }
+}
+
 fgq_status fgq_qconv_geom_check(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
                                 fgq_qconv_geom *g, fgq_error *err)
 {
@@ -295,7 +326,10 @@ typedef struct {
     const qconv_shape *s;
     const fgq_qgemm_kernel *kern;
     const fgq_tensor_view *x;
-    uint8_t *y;
+    uint8_t *y; /* codes, when fo is NULL */
+    float *yf;  /* floats through fo (QCONV_DYN) */
+    const fgq_qconv_fout *fo;
+    fgq_qconv_fout_fn fout; /* its output stage: the twin or a CPU's */
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
     int packed;                   /* the packed VNNI conv kernels instead of im2col + GEMM */
@@ -414,6 +448,18 @@ static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, fgq_idx cg, u
     for (fgq_idx c = 0; c < cg; c++)
         for (fgq_idx ih = 0; ih < IH; ih++)
             memcpy(pbuf + (c * PH + ih + top) * PW + left, xg + (c * IH + ih) * IW, (size_t)IW);
+}
+
+/* A tile's output stage: channels j0 .. j0 + nb − 1, each np dots (ld_dot apart) to Y from element
+ * `at` on (a channel's positions apart). */
+static void qconv_tile_out(const qconv_task *t, fgq_idx j0, fgq_idx nb, const int32_t *dot, fgq_idx ld_dot, fgq_idx np,
+                           fgq_idx at)
+{
+    if (t->fo != NULL)
+        t->fout(t->fo, j0, nb, dot, ld_dot, np, t->yf + at, t->p.positions);
+    else
+        fgq_qgemm_kernel_requant_rows(t->kern, &t->s->qw, j0, nb, dot, ld_dot, np, t->zy, t->qmin, t->qmax, t->y + at,
+                                      t->p.positions, t->y_s8);
 }
 
 /* Tasks [b, e) over (image, group, tile, channel chunk), in one scratch slice. */
@@ -540,9 +586,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
 #endif
                     t->conv->run(&src, qw, j0, nb, p0, np, t->x_s8, t->zx, dot, work,
                                  wlo != NULL ? wlo + (jb - lo) * fgq_qconv_wrow_bytes(K) : NULL);
-                fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot, FGQ_QCONV_PACK_TP, np, t->zy, t->qmin, t->qmax,
-                                              t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions,
-                                              t->y_s8);
+                qconv_tile_out(t, j0, nb, dot, FGQ_QCONV_PACK_TP, np, (n * qw->rows + j0) * t->p.positions + p0);
             }
             continue;
         }
@@ -557,8 +601,7 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
             for (fgq_idx r = 0; r < np; r++)
                 for (fgq_idx i = 0; i < nb; i++)
                     dot_t[i * tp + r] = dot[r * JB + i];
-            fgq_qgemm_kernel_requant_rows(t->kern, qw, j0, nb, dot_t, tp, np, t->zy, t->qmin, t->qmax,
-                                          t->y + ((n * qw->rows + j0) * t->p.positions + p0), t->p.positions, t->y_s8);
+            qconv_tile_out(t, j0, nb, dot_t, tp, np, (n * qw->rows + j0) * t->p.positions + p0);
         }
     }
 #if defined(__x86_64__)
@@ -672,12 +715,24 @@ typedef struct {
     const fgq_qconv_dw_kernel *kern; /* row (tap by tap), taps (the phase form's all-taps step; NULL: row) */
     fgq_qrequant_fn requant;
     const fgq_tensor_view *x;
-    uint8_t *y;
+    uint8_t *y; /* codes, when fo is NULL */
+    float *yf;  /* floats through fo (QCONV_DYN): the fused forms (taps_q, plane) are not taken */
+    const fgq_qconv_fout *fo;
+    fgq_qconv_fout_fn fout;
     int x_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
     int split2; /* x86 with VBMI: stride-2 rows split by fgq_qconv_dw_split2__avx512vbmi */
     qconv_dw_plan p;
 } qconv_dw_task;
+
+/* The output stage of channel c's n sums at acc, to Y from element `at` on. */
+static void qconv_dw_out(const qconv_dw_task *t, fgq_idx c, const int32_t *acc, fgq_idx n, fgq_idx at)
+{
+    if (t->fo != NULL)
+        t->fout(t->fo, c, 1, acc, 0, n, t->yf + at, 0);
+    else
+        t->requant(&t->s->qw, c, 0, acc, n, t->zy, t->qmin, t->qmax, t->y + at, t->y_s8);
+}
 
 /* Taps the all-taps function takes a call (the stack holds their pointers and weights). */
 #define DW_TAPS 32
@@ -760,7 +815,7 @@ static inline void dw_copy(uint8_t *d, const uint8_t *s, fgq_idx n)
  * qw − OW extra columns of each row are computed and dropped. Stride 1 is one
  * phase: the band's padded rows themselves; wider strides build each padded
  * input row once and take every sw-th byte of it. */
-static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew, const uint8_t *xc, uint8_t *yc,
+static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew, const uint8_t *xc, fgq_idx yo,
                             uint8_t *xp, int32_t *acc, const void *taps)
 {
     (void)taps; /* the x86 rows' tap list (dw_tap_list); NULL elsewhere */
@@ -834,7 +889,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew
             const uint8_t *const *src = l->src;
             uint8_t *yq = (uint8_t *)acc; /* the run's L outputs, then its rows' first OW to Y */
             if (t->kern->taps_q(yq, src, e, nt, L, t->zx, t->x_s8, &t->s->qw, c, t->zy, t->qmin, t->qmax, t->y_s8)) {
-                uint8_t *yr = yc + oh0 * OW;
+                uint8_t *yr = t->y + yo + oh0 * OW;
                 for (fgq_idx ol = 0; ol < nb; ol++, yr += OW, yq += qw)
                     dw_copy(yr, yq, OW);
                 continue;
@@ -883,7 +938,7 @@ static void qconv_dw_phases(const qconv_dw_task *t, fgq_idx c, const int32_t *ew
         } else
             for (fgq_idx ol = 1; ol < nb; ol++)
                 memmove(acc + ol * OW, acc + ol * qw, sizeof(int32_t) * (size_t)OW);
-        t->requant(&t->s->qw, c, 0, acc, nb * OW, t->zy, t->qmin, t->qmax, yc + oh0 * OW, t->y_s8);
+        qconv_dw_out(t, c, acc, nb * OW, yo + oh0 * OW);
     }
 }
 
@@ -933,14 +988,15 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
     int64_t *memo = FGQ_OPS_THREADED ? fgq_scratch_memo(t->node, slot) : NULL;
     int planes = memo != NULL ? (int)memo[0] : -1;
     if (planes < 0) {
-        planes = t->p.flat > t->p.plane && ID == 1 && OD == 1 && sp->kernel[0] == 1 && sp->pad_begin[0] == 0 &&
+        planes = t->fo == NULL && t->p.flat > t->p.plane && ID == 1 && OD == 1 && sp->kernel[0] == 1 &&
+                 sp->pad_begin[0] == 0 &&
                  qconv_dw_plane_prep(t, prep, ws + t->p.flat, (int64_t)(t->p.bytes - t->p.flat)) &&
                  (sw >= 2 || prep->flat);
         if (memo != NULL)
             memo[0] = planes;
     }
     dw_tap_list tl;
-    if (t->p.padded && t->kern->taps_q != NULL && KH * KW <= DW_TAPS) {
+    if (t->fo == NULL && t->p.padded && t->kern->taps_q != NULL && KH * KW <= DW_TAPS) {
         dw_tap_list_make(t, xp, &tl);
         taps = &tl;
     }
@@ -949,15 +1005,15 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
         const fgq_idx n = task / C, c = task % C;
         fgq_qw_tap_weights(qw, c, K, ew);
         const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * ID * IH * IW;
-        uint8_t *yc = t->y + (n * C + c) * OD * OH * OW;
+        const fgq_idx yo = (n * C + c) * OD * OH * OW; /* the channel's first output */
 #if defined(__x86_64__) || defined(__i386__)
         /* the plane form, by rows from X or from the copy (the row declines what it does not take) */
-        if (planes && qconv_dw_plane(t, prep, c, ew, xc, yc))
+        if (planes && qconv_dw_plane(t, prep, c, ew, xc, t->y + yo))
             continue;
 #endif
         if (t->p.padded) { /* qconv_run_dw takes a padded plan only with the phase form compiled in */
             if (FGQ_QCONV_ON_DW_PHASES)
-                qconv_dw_phases(t, c, ew, xc, yc, xp, acc, taps);
+                qconv_dw_phases(t, c, ew, xc, yo, xp, acc, taps);
             continue;
         }
         for (fgq_idx od = 0; FGQ_QCONV_ON_DW_ROWS && od < OD; od++) {
@@ -990,15 +1046,14 @@ static void qconv_dw_channels(void *ctx, fgq_idx b, fgq_idx e)
                     }
                 }
             }
-            t->requant(qw, c, 0, acc, OH * OW, t->zy, t->qmin, t->qmax, yc + od * OH * OW, t->y_s8);
+            qconv_dw_out(t, c, acc, OH * OW, yo + od * OH * OW);
         }
     }
     fgq_scratch_release(t->node, slot);
 }
 
 /* The depthwise path; 0 when it does not apply. */
-static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const fgq_tensor_view *x,
-                        const fgq_tensor_view *y)
+static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const fgq_tensor_view *x, const qconv_out *o)
 {
     const int32_t kernels = fgq_node_kernels(node);
     const uint32_t cpu = fgq_node_cpu(node);
@@ -1008,13 +1063,16 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
         .kern = fgq_qconv_dw_kernel_select(kernels, cpu),
         .requant = fgq_qgemm_kernel_select(s->qw.dtype, kernels, cpu, &s->qw)->requant,
         .x = x,
-        .y = (uint8_t *)y->data,
+        .y = o->fo == NULL ? (uint8_t *)o->y : NULL,
+        .yf = o->fo != NULL ? (float *)o->y : NULL,
+        .fo = o->fo,
+        .fout = fgq_qconv_fout_select(fgq_node_kernels(node), fgq_node_cpu(node)),
         .x_s8 = x->dtype == FGQ_DT_S8,
-        .y_s8 = y->dtype == FGQ_DT_S8,
-        .zx = node->iparams[FGQ_QP_X_ZERO],
-        .zy = node->iparams[FGQ_QP_Y_ZERO],
-        .qmin = node->iparams[FGQ_QP_QMIN],
-        .qmax = node->iparams[FGQ_QP_QMAX],
+        .y_s8 = o->y_s8,
+        .zx = o->zx,
+        .zy = o->zy,
+        .qmin = o->qmin,
+        .qmax = o->qmax,
     };
     if (t.kern == NULL || !qconv_dw_plan_make(s, x, fgq_target_build(), &t.p) ||
         !(t.p.padded ? FGQ_QCONV_ON_DW_PHASES : FGQ_QCONV_ON_DW_ROWS))
@@ -1032,8 +1090,7 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
 
 /* The GEMM path; 0 when it does not apply (reference kernels, or K past
  * the tile budget). */
-static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const fgq_tensor_view *x,
-                          const fgq_tensor_view *y)
+static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const fgq_tensor_view *x, const qconv_out *o)
 {
     const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s->qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s->qw);
     if (!FGQ_QCONV_ON_GEMM || kern->dot == fgq_qgemm_dot_ref)
@@ -1043,13 +1100,16 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         .s = s,
         .kern = kern,
         .x = x,
-        .y = (uint8_t *)y->data,
+        .y = o->fo == NULL ? (uint8_t *)o->y : NULL,
+        .yf = o->fo != NULL ? (float *)o->y : NULL,
+        .fo = o->fo,
+        .fout = fgq_qconv_fout_select(fgq_node_kernels(node), fgq_node_cpu(node)),
         .x_s8 = x->dtype == FGQ_DT_S8,
-        .y_s8 = y->dtype == FGQ_DT_S8,
-        .zx = node->iparams[FGQ_QP_X_ZERO],
-        .zy = node->iparams[FGQ_QP_Y_ZERO],
-        .qmin = node->iparams[FGQ_QP_QMIN],
-        .qmax = node->iparams[FGQ_QP_QMAX],
+        .y_s8 = o->y_s8,
+        .zx = o->zx,
+        .zy = o->zy,
+        .qmin = o->qmin,
+        .qmax = o->qmax,
     };
     if (!qconv_gemm_plan_make(s, x, fgq_target_build(), &t.p))
         return 0;
@@ -1210,7 +1270,14 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
     if (st != FGQ_OK)
         return st;
     const fgq_tensor_view *x = in[0], *y = out[0];
-    if (qconv_run_dw(node, &s, x, y) || qconv_run_gemm(node, &s, x, y))
+    const qconv_out o = {y->data,
+                         y->dtype == FGQ_DT_S8,
+                         node->iparams[FGQ_QP_X_ZERO],
+                         node->iparams[FGQ_QP_Y_ZERO],
+                         node->iparams[FGQ_QP_QMIN],
+                         node->iparams[FGQ_QP_QMAX],
+                         NULL};
+    if (qconv_run_dw(node, &s, x, &o) || qconv_run_gemm(node, &s, x, &o))
         return FGQ_OK;
     if (!FGQ_QCONV_ON_REF) /* fgq_qconv_check refused such a node at load */
         return fgq_fail(err, FGQ_ERR_UNSUPPORTED, FGQ_NODE_FMT "no convolution path of this build takes it",
@@ -1231,4 +1298,19 @@ fgq_status fgq_qconv_run(const fgq_node_view *node, const fgq_tensor_view *const
                                     fgq_qweights_output(&s.qw, mo, dot, zy), qmin, qmax);
                     }
     return FGQ_OK;
+}
+
+uint64_t fgq_qconv_fout_scratch(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x,
+                                const fgq_target *target)
+{
+    const qconv_shape s = {*g, *qw};
+    return qconv_scratch_bytes(&s, x, target);
+}
+
+int fgq_qconv_run_fout(const fgq_node_view *node, const fgq_qconv_geom *g, const fgq_qweights *qw,
+                       const fgq_tensor_view *x, int32_t zx, float *y, const fgq_qconv_fout *fo)
+{
+    const qconv_shape s = {*g, *qw};
+    const qconv_out o = {y, 0, zx, 0, 0, 0, fo};
+    return qconv_run_dw(node, &s, x, &o) || qconv_run_gemm(node, &s, x, &o);
 }

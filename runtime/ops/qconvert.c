@@ -65,7 +65,10 @@ static void quantize_span(void *ctx, fgq_idx b, fgq_idx e)
     const fgq_idx n = e - b;
     fgq_idx i = 0;
 #if defined(__x86_64__) || defined(__i386__)
-    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
+    const uint32_t cpu = fgq_node_kernels(node) != FGQ_KERNELS_REF ? fgq_node_cpu(node) : 0;
+    if ((cpu & FGQ_CPU_AVX512F) != 0)
+        i = fgq_quantize_f32__avx512(x, n, s, z, lo, hi, even, yd, y_s8);
+    else if ((cpu & FGQ_CPU_AVX2) != 0)
         i = fgq_quantize_f32__avx2(x, n, s, z, lo, hi, even, yd, y_s8);
 #endif
     /* y = clamp(round(x / s) + z, qmin, qmax), NaN -> qmin, computed with r = x / s clamped first to

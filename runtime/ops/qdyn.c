@@ -60,41 +60,67 @@ fgq_status fgq_dynquant_check(const fgq_node_view *node, const fgq_tensor_view *
     return fgq_ops_check_out_dims(node, out[0], in[0]->rank, in[0]->dims, err);
 }
 
-fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                            const fgq_tensor_view *const *out, fgq_error *err)
+/* DYNQUANT over the threads: the range in up to DQ_PARTS parts of at least DQ_PART values (a slot
+ * each), joined by the same rule (every slot holds 0 or values strictly beyond it, so the order of
+ * the join does not matter), then the values quantized in spans. Single-threaded, DYNQUANT took
+ * a quarter of MobileNetV2 --acts dynamic at two threads. */
+enum { DQ_PARTS = 16, DQ_PART = 16384 };
+
+typedef struct {
+    const fgq_node_view *node;
+    const float *x;
+    uint8_t *y;
+    int64_t n, part;
+    uint32_t cpu; /* FGQ_CPU_* the kernels may use: 0 under FGQ_KERNELS_REF */
+    float s, z;
+    int nan;
+    float lo[DQ_PARTS], hi[DQ_PARTS];
+    int nans[DQ_PARTS];
+} dynquant_task;
+
+static void dynquant_range(void *ctx, fgq_idx b, fgq_idx e)
 {
-    fgq_status st = fgq_dynquant_check(node, in, out, err);
-    if (st != FGQ_OK)
-        return st;
-    const float *x = (const float *)in[0]->data;
-    uint8_t *y = (uint8_t *)out[0]->data;
-    const int64_t n = fgq_ops_numel(in[0]);
-    float lo = 0.0f, hi = 0.0f;
-    int nan = 0;
-    int64_t i0 = 0;
+    dynquant_task *t = (dynquant_task *)ctx;
+    for (fgq_idx p = b; p < e; p++) {
+        const int64_t i0 = p * t->part, i1 = t->n - i0 < t->part ? t->n : i0 + t->part;
+        const float *x = t->x + i0;
+        float lo = 0.0f, hi = 0.0f;
+        int nan = 0;
+        int64_t i = 0;
 #if defined(__x86_64__) || defined(__i386__)
-    if (fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
-        i0 = fgq_dynquant_range__avx2(x, n, &lo, &hi, &nan);
+        if ((t->cpu & FGQ_CPU_AVX512F) != 0)
+            i = fgq_dynquant_range__avx512(x, i1 - i0, &lo, &hi, &nan);
+        else if ((t->cpu & FGQ_CPU_AVX2) != 0)
+            i = fgq_dynquant_range__avx2(x, i1 - i0, &lo, &hi, &nan);
 #endif
-    for (int64_t i = i0; i < n; i++) {
-        const float v = x[i];
-        if (isfinite(v)) {
-            lo = v < lo ? v : lo;
-            hi = v > hi ? v : hi;
+        for (; i < i1 - i0; i++) {
+            const float v = x[i];
+            if (isfinite(v)) {
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+            nan |= v != v;
         }
-        nan |= v != v;
+        t->lo[p] = lo;
+        t->hi[p] = hi;
+        t->nans[p] = nan;
     }
-    const float range = hi - lo;
-    float s = isfinite(range) ? (hi == lo ? 1.0f : range) / 255.0f : (float)(((double)hi - (double)lo) / 255.0);
-    if (!(s > 0.0f))
-        s = 1.0f / 255.0f;
-    float z = 0.0f - lo / s;
-    z = nearbyintf(z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z);
+}
+
+static void dynquant_span(void *ctx, fgq_idx b, fgq_idx e)
+{
+    const dynquant_task *t = (const dynquant_task *)ctx;
+    const float *x = t->x + b;
+    uint8_t *y = t->y + b;
+    const int64_t n = e - b;
+    const float s = t->s, z = t->z;
     int64_t i = 0;
 #if defined(__x86_64__) || defined(__i386__)
-    /* QUANTIZE's AVX2 loop is this one (x / s rounded half to even, + z, clamped) except that it
-     * sends NaN to qmin where DYNQUANT sends it to z: taken only when no value is NaN */
-    if (!nan && fgq_node_kernels(node) != FGQ_KERNELS_REF && (fgq_node_cpu(node) & FGQ_CPU_AVX2) != 0)
+    /* QUANTIZE's loops are this one (x / s rounded half to even, + z, clamped) except that they
+     * send NaN to qmin where DYNQUANT sends it to z: taken only when no value is NaN */
+    if (!t->nan && (t->cpu & FGQ_CPU_AVX512F) != 0)
+        i = fgq_quantize_f32__avx512(x, n, s, z, 0.0f, 255.0f, 1, y, 0);
+    else if (!t->nan && (t->cpu & FGQ_CPU_AVX2) != 0)
         i = fgq_quantize_f32__avx2(x, n, s, z, 0.0f, 255.0f, 1, y, 0);
 #endif
     for (; i < n; i++) {
@@ -102,6 +128,40 @@ fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *co
         v = v != v ? z : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v; /* NaN -> z */
         y[i] = (uint8_t)v;
     }
+}
+
+fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                            const fgq_tensor_view *const *out, fgq_error *err)
+{
+    fgq_status st = fgq_dynquant_check(node, in, out, err);
+    if (st != FGQ_OK)
+        return st;
+    dynquant_task t = {.node = node, .x = (const float *)in[0]->data, .y = (uint8_t *)out[0]->data};
+    t.n = fgq_ops_numel(in[0]);
+    t.cpu = fgq_node_kernels(node) != FGQ_KERNELS_REF ? fgq_node_cpu(node) : 0;
+    /* parts of DQ_PART+ values, a multiple of 64 (the kernels' steps) */
+    t.part = (t.n + DQ_PARTS - 1) / DQ_PARTS;
+    t.part = t.part < DQ_PART ? DQ_PART : (t.part + 63) / 64 * 64;
+    const int64_t parts = t.n > 0 ? (t.n + t.part - 1) / t.part : 0;
+    fgq_parallel_for(node->par, parts, fgq_parallel_grain(node->par, parts, t.part), dynquant_range, &t);
+    float lo = 0.0f, hi = 0.0f;
+    for (int64_t p = 0; p < parts; p++) {
+        lo = t.lo[p] < lo ? t.lo[p] : lo;
+        hi = t.hi[p] > hi ? t.hi[p] : hi;
+        t.nan |= t.nans[p];
+    }
+    const float range = hi - lo;
+    float s = isfinite(range) ? (hi == lo ? 1.0f : range) / 255.0f : (float)(((double)hi - (double)lo) / 255.0);
+    if (!(s > 0.0f))
+        s = 1.0f / 255.0f;
+    float z = 0.0f - lo / s;
+    z = nearbyintf(z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z);
+    t.s = s;
+    t.z = z;
+    /* spans of 64+ values over the threads, as QUANTIZE's */
+    fgq_idx grain = fgq_parallel_grain(node->par, t.n, 4);
+    grain = grain < t.n ? (grain + 63) / 64 * 64 : t.n;
+    fgq_parallel_for(node->par, t.n, grain, dynquant_span, &t);
     *(float *)out[1]->data = s;
     *(uint8_t *)out[2]->data = (uint8_t)z;
     return FGQ_OK;
@@ -207,255 +267,20 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
         }
 }
 
-/* On application cores (an OS's stacks), QCONV_DYN runs the QGEMM kernel rows
- * (qgemm_dispatch.h) on im2col rows gathered per task: a task is a block of
- * output positions of one batch item and group, its im2col rows (padding as
- * z_x, which the kernels subtract to 0, as fgq_qconv_dot skips those taps;
- * a 1x1 layer at stride 1 without padding has X's columns for rows) in the
- * node's scratch slice (up to the target's qconv_dyn_cols bytes, 16 KiB:
- * fgq_qconv_dyn_scratch), then every
- * channel of the group against them, QDYN_JB at a time: the row's block form
- * (kern->gemm: each weight row read once a block, where a call a position read
- * it once a position) or its dot per position. Depthwise layers take the
- * depthwise rows instead (qconv_dyn_dw, below). The kernels give
- * fgq_qweights_dot's exact integers, so the outputs are the reference's bits
- * (tests/test_qops_dyn.c compares both with an independent oracle).
- * Microcontrollers keep the reference. */
-/* Positions a task gathers for reduction length k: 64, fewer when k·64 bytes
- * would pass the target's `cols`; 0 when one row does not fit, or the target
- * has no kernel path (the reference runs). */
-static int64_t qdyn_positions(int64_t k, int64_t cols)
-{
-    return k > cols ? 0 : cols / k < 64 ? cols / k : 64;
-}
-
-enum { QDYN_JB = 64 };
-
-/* Scratch parts start 64-aligned. */
-static uint64_t qdyn_align64(uint64_t bytes)
-{
-    return (bytes + 63u) & ~(uint64_t)63u;
-}
-
-/* The scratch of the kernel path (qconv_dyn_blocks) for k = K, pb positions a task: the im2col rows,
- * and for the QGEMM row's block form its [pb][QDYN_JB] dots and its work bytes (the sub-byte
- * formats' decoded rows: 128 KiB on x86-64). Sized from the target profile alone, on any host. */
-static uint64_t qdyn_cols_bytes(int64_t pb, int64_t k)
-{
-    return qdyn_align64((uint64_t)(pb * k));
-}
-static uint64_t qdyn_blocks_bytes(const fgq_qweights *qw, int64_t pb, const fgq_target *target)
-{
-    return qdyn_cols_bytes(pb, qw->k) + (uint64_t)(pb * QDYN_JB) * sizeof(int32_t) +
-           (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
-}
-
-/* Depthwise layers the depthwise rows take (qconv_dyn_dw): one input and one output channel a
- * group, 2-D or 1-D (a 3-D layer's depth 1 without depth padding: a padded depth reads only
- * padding, and fgq_qconv_dot gives 0 there). */
-static int qdyn_dw_fits(const qconv_dyn_shape *s, const fgq_tensor_view *x, int64_t m_out)
-{
-    const fgq_ops_spatial *sp = &s->geom.sp;
-    return s->geom.groups == x->dims[1] && m_out == x->dims[1] && sp->kernel[0] == 1 && sp->in[0] == 1 &&
-           sp->out[0] == 1 && sp->pad_begin[0] == 0;
-}
-
-/* Its scratch: a row's int32 sums, a gathered input row (strides past 1), the channel's taps. */
-static uint64_t qdyn_dw_bytes(const qconv_dyn_shape *s)
-{
-    const fgq_ops_spatial *sp = &s->geom.sp;
-    const uint64_t ow = (uint64_t)sp->out[2];
-    return qdyn_align64(ow * 4u) + qdyn_align64(ow) + (uint64_t)(sp->kernel[1] * sp->kernel[2]) * 4u;
-}
-
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-#define QDYN_FAST 1
-
-typedef struct {
-    const fgq_node_view *node;
-    const qconv_dyn_shape *s;
-    const fgq_qgemm_kernel *kern;
-    const dyn_epilogue *e;
-    const fgq_tensor_view *x;
-    float *y;
-    int64_t m_out, k, pb, p_blocks, positions;
-    int x_s8;
-    int pointwise; /* 1x1, stride 1, no padding: position p's im2col row is X's column p */
-} qconv_dyn_task;
-
-/* The im2col rows of positions [p0, p0 + np) of one batch item and group (xg: its first input
- * channel), fgq_qconv_dot's k order, into cols (k bytes a row). */
-static void qconv_dyn_gather(const qconv_dyn_task *t, const uint8_t *xg, int64_t p0, int64_t np, uint8_t *cols)
-{
-    const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t cg = t->x->dims[1] / t->s->geom.groups, k = t->k;
-    const int64_t ID = sp->in[0], IH = sp->in[1], IW = sp->in[2], x_plane = ID * IH * IW;
-    const int64_t OH = sp->out[1], OW = sp->out[2];
-    const uint8_t zx8 = (uint8_t)t->e->z_x;
-    if (t->pointwise) { /* the rows are X's columns p0 .. p0 + np − 1: a transpose, channel by channel */
-        for (int64_t c = 0; c < cg; c++) {
-            const uint8_t *src = xg + c * x_plane + p0;
-            for (int64_t q = 0; q < np; q++)
-                cols[q * k + c] = src[q];
-        }
-        return;
-    }
-    /* position p0's (od, oh, ow), then stepped (three divisions a position cost as much as a
-     * pointwise layer's short rows) */
-    int64_t od = p0 / (OH * OW), oh = (p0 / OW) % OH, ow = p0 % OW;
-    for (int64_t q = 0; q < np; q++) {
-        uint8_t *row = cols + q * k;
-        int64_t kk = 0;
-        for (int64_t c = 0; c < cg; c++) {
-            const uint8_t *xp = xg + c * x_plane;
-            for (int64_t kd = 0; kd < sp->kernel[0]; kd++) {
-                const int64_t id = od * sp->stride[0] - sp->pad_begin[0] + kd * sp->dilation[0];
-                for (int64_t kh = 0; kh < sp->kernel[1]; kh++) {
-                    const int64_t ih = oh * sp->stride[1] - sp->pad_begin[1] + kh * sp->dilation[1];
-                    const int row_in = id >= 0 && id < ID && ih >= 0 && ih < IH;
-                    for (int64_t kw = 0; kw < sp->kernel[2]; kw++, kk++) {
-                        const int64_t iw = ow * sp->stride[2] - sp->pad_begin[2] + kw * sp->dilation[2];
-                        row[kk] = row_in && iw >= 0 && iw < IW ? xp[(id * IH + ih) * IW + iw] : zx8;
-                    }
-                }
-            }
-        }
-        if (++ow == OW) {
-            ow = 0;
-            if (++oh == OH) {
-                oh = 0;
-                od++;
-            }
-        }
-    }
-}
-
-static void qconv_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
-{
-    const qconv_dyn_task *t = (const qconv_dyn_task *)ctx;
-    const fgq_qweights *qw = &t->s->qw;
-    const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t groups = t->s->geom.groups, c_in = t->x->dims[1], cg = c_in / groups, mg = t->m_out / groups;
-    const int64_t x_plane = sp->in[0] * sp->in[1] * sp->in[2], k = t->k;
-    int32_t slot;
-    uint8_t *cols = (uint8_t *)fgq_scratch_claim(t->node, &slot);
-    /* the block form's dots [pb][QDYN_JB] and work (qdyn_blocks_bytes), past the rows */
-    int32_t *dots = (int32_t *)(void *)(cols + qdyn_cols_bytes(t->pb, k));
-    uint8_t *work = (uint8_t *)(dots + t->pb * QDYN_JB);
-    int32_t dot[QDYN_JB];
-    for (int64_t task = b; task < e_; task++) {
-        const int64_t pblk = task % t->p_blocks, ng = task / t->p_blocks, g = ng % groups, n = ng / groups;
-        const int64_t p0 = pblk * t->pb, np = t->positions - p0 < t->pb ? t->positions - p0 : t->pb;
-        qconv_dyn_gather(t, (const uint8_t *)t->x->data + (n * c_in + g * cg) * x_plane, p0, np, cols);
-        for (int64_t j0 = g * mg; j0 < (g + 1) * mg; j0 += QDYN_JB) {
-            const int64_t nb = (g + 1) * mg - j0 < QDYN_JB ? (g + 1) * mg - j0 : QDYN_JB;
-            if (t->kern->gemm != NULL) { /* the block's rows at once: each weight row read once a block */
-                t->kern->gemm(qw, j0, nb, cols, k, np, t->x_s8, t->e->z_x, dots, QDYN_JB, work);
-                for (int64_t i = 0; i < nb; i++) {
-                    float *yi = t->y + (n * t->m_out + j0 + i) * t->positions + p0;
-                    for (int64_t q = 0; q < np; q++)
-                        yi[q] = dyn_out(t->e, j0 + i, dots[q * QDYN_JB + i]);
-                }
-                continue;
-            }
-            for (int64_t q = 0; q < np; q++) {
-                t->kern->dot(qw, j0, nb, cols + q * k, t->x_s8, t->e->z_x, dot);
-                float *yq = t->y + (n * t->m_out + j0) * t->positions + p0 + q;
-                for (int64_t i = 0; i < nb; i++)
-                    yq[i * t->positions] = dyn_out(t->e, j0 + i, dot[i]);
-            }
-        }
-    }
-    fgq_scratch_release(t->node, slot);
-}
-
-/* Depthwise layers (qdyn_dw_fits), on the depthwise kernel
- * table's rows (qgemm_dispatch.h: acc[i] += e·(x[i] − z_x) along a run, e = m·code of one tap):
- * each output row of a channel as int32 sums over its taps, the padding's taps skipped as
- * fgq_qconv_dot skips them, then the epilogue. The same integers (exact sums, bounded as the
- * check bounds the reference's), so the same outputs. By im2col rows and the QGEMM kernel a
- * depthwise layer took a call a position for K = 9 (MobileNetV2 --acts dynamic: 15 ms for a 56 x
- * 56 layer of 144 channels). Scratch: a row's sums, a gathered input row (strides past 1), the
- * channel's taps. */
-typedef struct {
-    const fgq_node_view *node;
-    const qconv_dyn_shape *s;
-    const fgq_qconv_dw_kernel *kern;
-    const dyn_epilogue *e;
-    const fgq_tensor_view *x;
-    float *y;
-    int x_s8;
-} qconv_dyn_dw_task;
-
-static void qconv_dyn_dw(void *ctx, fgq_idx b, fgq_idx e_)
-{
-    const qconv_dyn_dw_task *t = (const qconv_dyn_dw_task *)ctx;
-    const fgq_qweights *qw = &t->s->qw;
-    const fgq_ops_spatial *sp = &t->s->geom.sp;
-    const int64_t C = t->x->dims[1], IH = sp->in[1], IW = sp->in[2], OH = sp->out[1], OW = sp->out[2];
-    const int64_t KH = sp->kernel[1], KW = sp->kernel[2], K = KH * KW;
-    const int64_t sh = sp->stride[1], sw = sp->stride[2], dh = sp->dilation[1], dw = sp->dilation[2];
-    const int64_t pt = sp->pad_begin[1], pl = sp->pad_begin[2];
-    const int32_t zx = t->e->z_x;
-    int32_t slot;
-    uint8_t *ws = (uint8_t *)fgq_scratch_claim(t->node, &slot);
-    /* qdyn_dw_bytes' parts */
-    int32_t *acc = (int32_t *)(void *)ws;                                /* [OW] */
-    uint8_t *tmp = ws + qdyn_align64((uint64_t)OW * 4u);                 /* [OW] */
-    int32_t *ew = (int32_t *)(void *)(tmp + qdyn_align64((uint64_t)OW)); /* [K] */
-    for (int64_t task = b; task < e_; task++) {
-        const int64_t n = task / C, c = task % C;
-        fgq_qw_tap_weights(qw, c, K, ew); /* e = m·code a tap */
-        const uint8_t *xc = (const uint8_t *)t->x->data + (n * C + c) * IH * IW;
-        float *yc = t->y + (n * C + c) * OH * OW;
-        for (int64_t oh = 0; oh < OH; oh++) {
-            memset(acc, 0, (size_t)OW * sizeof(int32_t));
-            for (int64_t kh = 0; kh < KH; kh++) {
-                const int64_t ih = oh * sh - pt + kh * dh;
-                if (ih < 0 || ih >= IH)
-                    continue;
-                const uint8_t *xr = xc + ih * IW;
-                for (int64_t kw = 0; kw < KW; kw++) {
-                    const int32_t e = ew[kh * KW + kw];
-                    const int64_t off = kw * dw - pl; /* output ow reads column ow·sw + off */
-                    /* the outputs whose column is inside the row: lo <= ow <= hi */
-                    const int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                    int64_t hi = IW - 1 - off >= 0 ? (IW - 1 - off) / sw : -1;
-                    hi = hi < OW - 1 ? hi : OW - 1;
-                    if (e == 0 || lo > hi)
-                        continue;
-                    if (sw == 1) {
-                        t->kern->row(acc + lo, xr + lo + off, hi - lo + 1, e, zx, t->x_s8);
-                    } else {
-                        for (int64_t i = lo; i <= hi; i++)
-                            tmp[i] = xr[i * sw + off];
-                        t->kern->row(acc + lo, tmp + lo, hi - lo + 1, e, zx, t->x_s8);
-                    }
-                }
-            }
-            float *yr = yc + oh * OW;
-            for (int64_t ow = 0; ow < OW; ow++)
-                yr[ow] = dyn_out(t->e, c, acc[ow]);
-        }
-    }
-    fgq_scratch_release(t->node, slot);
-}
-#else
-#define QDYN_FAST 0
-#endif
-
+/* On application cores QCONV_DYN runs QCONV's own fast paths (qconv.c: the depthwise forms, the
+ * packed conv kernels and AMX tiles, im2col + GEMM) with its float output stage in place of the
+ * requantization (fgq_qconv_run_fout): the kernels give fgq_qconv_dot's exact integers for any
+ * zero point of X's dtype, so the outputs are the reference's bits (tests/test_qops_dyn.c compares
+ * both with an independent oracle). Its own im2col rows and QGEMM rows, which it ran before, took
+ * MobileNetV2 --acts dynamic 31 ms a run where the static s8 model takes 3.4. Microcontrollers
+ * (the target's qconv_dyn_fast 0) keep the reference. */
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target)
 {
     qconv_dyn_shape s;
-    if (target->qconv_dyn_cols <= 0 || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
+    if (!target->qconv_dyn_fast || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
-    /* the larger of the two paths' needs: which one runs is the CPU's choice (the depthwise rows
-     * where the table has one) */
-    const int64_t pb = qdyn_positions(s.qw.k, target->qconv_dyn_cols);
-    const uint64_t blocks = pb > 0 ? qdyn_blocks_bytes(&s.qw, pb, target) : 0;
-    const uint64_t dw = qdyn_dw_fits(&s, in[0], out[0]->dims[1]) ? qdyn_dw_bytes(&s) : 0;
-    return blocks > dw ? blocks : dw;
+    return fgq_qconv_fout_scratch(&s.geom, &s.qw, in[0], target);
 }
 
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -469,43 +294,16 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     dyn_epilogue_read(in, node->n_inputs, &e);
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
-    const int64_t m_out = out[0]->dims[1];
-#if QDYN_FAST
-    const fgq_qconv_dw_kernel *dwk = fgq_qconv_dw_kernel_select(fgq_node_kernels(node), fgq_node_cpu(node));
-    if (dwk != NULL && fgq_target_build()->qconv_dyn_cols > 0 && qdyn_dw_fits(&s, x, m_out)) {
-        if ((st = fgq_scratch_begin(node, qdyn_dw_bytes(&s), err)) != FGQ_OK)
+    const fgq_target *target = fgq_target_build();
+    if (target->qconv_dyn_fast) {
+        if ((st = fgq_scratch_begin(node, fgq_qconv_fout_scratch(&s.geom, &s.qw, x, target), err)) != FGQ_OK)
             return st;
-        qconv_dyn_dw_task t = {node, &s, dwk, &e, x, y, x->dtype == FGQ_DT_S8};
-        const fgq_ops_spatial *sp = &s.geom.sp;
-        const int64_t tasks = x->dims[0] * m_out;
-        fgq_parallel_for(node->par, tasks,
-                         fgq_parallel_grain(node->par, tasks, sp->out[1] * sp->out[2] * sp->kernel[1] * sp->kernel[2]),
-                         qconv_dyn_dw, &t);
-        fgq_ops_act_apply_f32(y, fgq_ops_numel(out[0]), node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
-                              node->fparams[FGQ_PF_ACT1]);
-        return FGQ_OK;
+        const fgq_qconv_fout fo = {
+            e.s_x, e.s_w, e.bias, node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0], node->fparams[FGQ_PF_ACT1]};
+        if (fgq_qconv_run_fout(node, &s.geom, &s.qw, x, e.z_x, y, &fo))
+            return FGQ_OK;
     }
-    const fgq_qgemm_kernel *kern = fgq_qgemm_kernel_select(s.qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &s.qw);
-    const int64_t k = s.qw.k;
-    const int64_t pb = qdyn_positions(k, fgq_target_build()->qconv_dyn_cols);
-    if (kern->dot != fgq_qgemm_dot_ref && pb > 0) {
-        if ((st = fgq_scratch_begin(node, qdyn_blocks_bytes(&s.qw, pb, fgq_target_build()), err)) != FGQ_OK)
-            return st;
-        const fgq_ops_spatial *sp = &s.geom.sp;
-        qconv_dyn_task t = {
-            node, &s, kern, &e, x, y, m_out, k, pb, 0, sp->out[0] * sp->out[1] * sp->out[2], x->dtype == FGQ_DT_S8, 1};
-        for (int j = 0; j < 3; j++)
-            t.pointwise &= sp->kernel[j] == 1 && sp->stride[j] == 1 && sp->pad_begin[j] == 0 && sp->pad_end[j] == 0;
-        t.p_blocks = (t.positions + t.pb - 1) / t.pb;
-        const int64_t tasks = x->dims[0] * s.geom.groups * t.p_blocks;
-        const int64_t cost = fgq_qgemm_cost(kern, t.pb * k * (m_out / s.geom.groups));
-        fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, cost), qconv_dyn_blocks, &t);
-        fgq_ops_act_apply_f32(y, fgq_ops_numel(out[0]), node->iparams[FGQ_P_ACT], node->fparams[FGQ_PF_ACT0],
-                              node->fparams[FGQ_PF_ACT1]);
-        return FGQ_OK;
-    }
-#endif
-    qconv_dyn_ref(node, &s, &e, x, y, m_out);
+    qconv_dyn_ref(node, &s, &e, x, y, out[0]->dims[1]);
     return FGQ_OK;
 }
 

@@ -273,6 +273,18 @@ const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_select(int32_t kernels, uint32_t 
     return NULL;
 }
 
+fgq_qconv_fout_fn fgq_qconv_fout_select(int32_t kernels, uint32_t cpu)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX512F) != 0)
+        return fgq_qconv_fout_rows__avx512;
+#else
+    (void)kernels;
+    (void)cpu;
+#endif
+    return fgq_qconv_fout_rows_ref;
+}
+
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
                       int32_t qmin, int32_t qmax, void *y, int y_s8)
 {

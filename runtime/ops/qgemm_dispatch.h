@@ -130,6 +130,15 @@ const char *fgq_qgemm_kernel_name(const fgq_node_view *node, fgq_dtype w_dtype);
  * layout names (16+ channels a group, K within the kernels' limits). */
 const char *fgq_q_kernel_name(uint32_t op, int32_t w_dtype, int32_t w_mmax, int64_t m_rows, uint32_t cpu);
 
+/* QCONV_DYN's output stage for nc channels c0 .. c0 + nc − 1, each a run of n dots (channel c0 + j's
+ * at dot + j·ld_dot) into y + j·ld_y (fgq_qconv_fout's rule); the reference twin, and the one the
+ * node runs (x86 with AVX-512 F: fgq_qconv_fout_rows__avx512, the same bits). */
+typedef void (*fgq_qconv_fout_fn)(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                                  int64_t n, float *y, int64_t ld_y);
+void fgq_qconv_fout_rows_ref(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                             int64_t n, float *y, int64_t ld_y);
+fgq_qconv_fout_fn fgq_qconv_fout_select(int32_t kernels, uint32_t cpu);
+
 /* ---- the kernels ---------------------------------------------------------- */
 
 /* Reference twin: fgq_qweights_dot per row. */
@@ -420,6 +429,15 @@ int64_t fgq_quantize_f32__avx2(const float *x, int64_t n, float s, float z, floa
  * max(*hi, ...), each replaced only by a value strictly beyond it (the scalar loop's rule in
  * qdyn.c, so −0 never replaces +0), *nan |= any NaN; returns how many it read (n & ~7). */
 int64_t fgq_dynquant_range__avx2(const float *x, int64_t n, float *lo, float *hi, int *nan);
+/* qquantize__avx512.c, CPUs with AVX-512 F (FGQ_CPU_AVX512F): the two above 16 values a step (the
+ * range 64, for *lo <= +0 <= *hi on entry, as DYNQUANT calls it); each returns how many it did (n &
+ * ~15), with the same results. */
+int64_t fgq_quantize_f32__avx512(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
+                                 int y_s8);
+int64_t fgq_dynquant_range__avx512(const float *x, int64_t n, float *lo, float *hi, int *nan);
+/* fgq_qconv_fout_rows_ref's outputs, 16 lanes a step. */
+void fgq_qconv_fout_rows__avx512(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                                 int64_t n, float *y, int64_t ld_y);
 
 /* A QCONV source for the packed conv kernel: the group's channel planes at
  * src (IH × IW, ch_stride bytes apart), 2-D, stride 1 or 2 along W, padding pt
