@@ -580,10 +580,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_qgemm: op %s is not implemented\n", fgq_op_name(op));
         return 1;
     }
-    /* check as the loader does: data pointers NULL. */
+    /* check as the loader does: the activations' data pointers NULL, the constants' (W, B, REQ, GS)
+     * given, since the check reads REQ's values (fgq_qweights_check_req) */
     {
         fgq_tensor_view cx = tx, cw = tw, cb = tb, cr = treq, cg = tgs, cy = ty;
-        cx.data = cw.data = cb.data = cr.data = cg.data = cy.data = NULL;
+        cx.data = cy.data = NULL;
         const fgq_tensor_view *cin[5] = { &cx, &cw, &cb, &cr, has_gs ? &cg : NULL };
         const fgq_tensor_view *cout[1] = { &cy };
         if (impl->check(&node, cin, cout, &err) != FGQ_OK) {
