@@ -225,6 +225,24 @@ FGQ_VNNI_FN void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64
         fold_decode_t2(qw, j0, n, dst);
         return;
     }
+    if (qw->dtype == FGQ_DT_S8 && !qw->has_gs) { /* a copy a row, its Σ w after its ⌈K/4⌉·4 bytes */
+        const int64_t K = qw->k, Kp = (K + 3) / 4 * 4, rb = fgq_qconv_wrow_bytes(K);
+        const __m512i ones = _mm512_set1_epi8(1);
+        for (int64_t i = 0; i < n; i++) {
+            const uint8_t *src = qw->codes + (j0 + i) * qw->row_bytes;
+            uint8_t *row = dst + i * rb;
+            __m512i acc = _mm512_setzero_si512();
+            for (int64_t k0 = 0; k0 < Kp; k0 += 64) {
+                const int64_t kn = K - k0 < 64 ? K - k0 : 64;
+                const __m512i c = _mm512_maskz_loadu_epi8(amx_bytes_mask(kn), src + k0);
+                _mm512_mask_storeu_epi8(row + k0, amx_bytes_mask(Kp - k0 < 64 ? Kp - k0 : 64), c);
+                acc = _mm512_dpbusd_epi32(acc, ones, c);
+            }
+            const uint32_t sum = (uint32_t)_mm512_reduce_add_epi32(acc);
+            memcpy(row + Kp, &sum, 4);
+        }
+        return;
+    }
     switch (qw->dtype) { /* the codes, as the VNNI kernels decode them (their C is recomputed below) */
     case FGQ_DT_S4: fgq_qconv_u8s4_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;
     case FGQ_DT_S3: fgq_qconv_u8s3_2x32c4__avx512vnni_decode(qw, j0, n, dst); break;

@@ -87,18 +87,22 @@ static uint64_t qgemm_dots_bytes(int64_t m_rows, int64_t mb)
 enum { QGEMM_AMX_CH = 256, QGEMM_AMX_ROWS = 32, QGEMM_AMX_MAX_K = 8192 };
 
 /* 1: s8 per channel, read in place; 2: rows decoded to s8 with their multipliers folded in
- * (fgq_qweights_fold_s8: ternary, sub-byte per channel) once per chunk, where a chunk's decoded
- * rows fit FGQ_QCONV_FOLD_CACHE_BYTES and A has 64+ rows; 0: not on AMX. */
+ * (fgq_qweights_fold_s8: ternary, sub-byte per channel; s8 per channel copied) once per chunk,
+ * where a chunk's decoded rows fit FGQ_QCONV_FOLD_CACHE_BYTES and A has 64+ rows; 0: not on AMX.
+ * s8 rows read in place are K bytes apart, and at K = 1024 the tiles' 16-row loads fell into few
+ * cache sets: copied (fgq_qconv_wrow_bytes apart), 1024 x 1024 x 1024 ran 925 -> 1220 GOP/s, 3136 x
+ * 576 x 64 685 -> 865; below 64 rows of A the copy costs more than it saves (32 rows: 755 -> 265). */
 static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows)
 {
 #if defined(__x86_64__)
     if (m_rows < 16 || qw->rows < 16 || qw->k > QGEMM_AMX_MAX_K || !fgq_qweights_fold_s8(qw))
         return 0;
-    if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
-        return 1;
     /* decoding every row once a call pays only over enough rows of A: 16 x 1024 x 1024 ternary ran
      * 129 GOP/s so, 245 on the VNNI kernel; 1024 rows 973 (s8 in place 986) */
-    return m_rows >= 64 && (QGEMM_AMX_CH + 16) * fgq_qconv_wrow_bytes(qw->k) <= FGQ_QCONV_FOLD_CACHE_BYTES ? 2 : 0;
+    const int decode = m_rows >= 64 && (QGEMM_AMX_CH + 16) * fgq_qconv_wrow_bytes(qw->k) <= FGQ_QCONV_FOLD_CACHE_BYTES;
+    if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
+        return decode ? 2 : 1;
+    return decode ? 2 : 0;
 #else
     (void)qw;
     (void)m_rows;
@@ -204,7 +208,7 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
     uint8_t *grp = (uint8_t *)(dott + QGEMM_AMX_CH * QGEMM_AMX_ROWS);
     uint8_t *work = grp + (QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW;
     uint8_t *dec = work + ((fgq_qconv_pack_work_bytes(K) + 63) & ~(int64_t)63); /* layout 2: the chunk's rows */
-    const int decoded = qw->dtype != FGQ_DT_S8 || qw->has_gs;
+    const int decoded = qgemm_amx_layout(qw, t->m_rows) == 2;
     const int t2vbmi = (fgq_node_cpu(t->node) & FGQ_CPU_AVX512VBMI) != 0 && fgq_qconv_fold_t2_fits(qw);
     fgq_qconv_amx_w aw = { .rows = NULL };
     /* held: the chunk whose rows (dec) and constants (grp) the slice holds from an earlier call of this run
@@ -275,10 +279,17 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
     };
 #if defined(__x86_64__)
     const uint32_t cpu = fgq_node_cpu(node), amx = FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI;
-    if (qgemm_amx_layout(&qw, m_rows) && (cpu & amx) == amx && t.kern->dot != fgq_qgemm_dot_ref) {
-        const int64_t tasks = (qw.rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH * ((m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS);
-        fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, QGEMM_AMX_ROWS * QGEMM_AMX_CH * qw.k / 256),
-                         qgemm_amx_tasks, &t);
+    const int layout = qgemm_amx_layout(&qw, m_rows);
+    if (layout && (cpu & amx) == amx && t.kern->dot != fgq_qgemm_dot_ref) {
+        const int64_t chunks = (qw.rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH;
+        const int64_t rblocks = (m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS, tasks = chunks * rblocks;
+        const int64_t cost = QGEMM_AMX_ROWS * QGEMM_AMX_CH * qw.k / 256;
+        /* decoded rows (layout 2): whole chunks a grain, so that one thread decodes each chunk's rows
+         * (split by row blocks, both of two threads decoded every chunk: 64 x 1024 x 1024 s8 at two
+         * threads 1430 -> 850 GOP/s with the copy) */
+        const fgq_idx grain = layout == 2 ? rblocks * fgq_parallel_grain(node->par, chunks, cost * rblocks)
+                                          : fgq_parallel_grain(node->par, tasks, cost);
+        fgq_parallel_for(node->par, tasks, grain, qgemm_amx_tasks, &t);
         return FGQ_OK;
     }
 #endif

@@ -517,7 +517,7 @@ const fgq_qconv_kernel *fgq_qconv_kernel_for(const fgq_qweights *qw);
  * 32 positions a step of 64 k, from the tile fgq_qconv_pack_a__avx512vnni packed (its layout is
  * the B tile's: 16 k-quads × 16 positions × 4 a tile, rows 128 bytes apart) and s8 weight rows
  * (the A tile's: 16 rows × 64 k). The weights: W's own rows (s8 without GS), or rows that
- * fgq_qconv_fold_decode wrote (the other layouts fgq_qweights_fold_s8). */
+ * fgq_qconv_fold_decode wrote (every layout fgq_qweights_fold_s8 takes). */
 typedef struct {
     const uint8_t *rows;   /* row lo's s8 weights (effective: multipliers folded in) */
     int64_t stride;        /* bytes from one row to the next; each row has K readable bytes */
@@ -526,8 +526,8 @@ typedef struct {
     const uint8_t *grp;    /* the rows' constants, fgq_qconv_amx_group's (row r at r − lo) */
 } fgq_qconv_amx_w;
 /* Rows j0 .. j0 + n − 1 of qw as effective s8 weights: row i at i·fgq_qconv_wrow_bytes(K), its
- * int32 Σ_k w right after its ⌈K/4⌉·4 bytes (zero past K); for layouts fgq_qweights_fold_s8
- * other than s8 without GS (read in place). */
+ * int32 Σ_k w right after its ⌈K/4⌉·4 bytes (zero past K); for the layouts fgq_qweights_fold_s8
+ * takes (s8 without GS: a copy, so that the AMX tiles read rows a non-power-of-two apart). */
 void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 /* qconv_fold_t2__avx512vbmi.c: the same rows for ternary weights with group multipliers in groups of
  * 64·j codes or one group over the row (fgq_qconv_fold_t2_fits, on every target), 64 codes a step;
