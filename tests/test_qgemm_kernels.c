@@ -822,8 +822,9 @@ static void test_amx_gemm(void)
     for (int it = 0; it < n_cases && bad < 5; it++) {
         qcase c;
         memset(&c, 0, sizeof c);
-        /* s8 per channel (in place below 64 rows of A, copied from 64); a third ternary with group multipliers up to 127 (groups of 4,
-         * 64 or K, one or two multipliers a group) and a sixth s4 per channel: rows folded into s8 */
+        /* s8 per channel (in place below 64 rows of A, copied from 64); a third ternary with group
+         * multipliers up to 127 (groups of 4, 64 or K, one or two multipliers a group) and a sixth s4
+         * per channel: rows folded into s8 */
         c.wdt = it % 3 == 1 ? FGQ_DT_T2 : it % 6 == 2 ? FGQ_DT_S4 : FGQ_DT_S8;
         c.xdt = it % 3 == 0 ? FGQ_DT_S8 : FGQ_DT_U8;
         c.ydt = it % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
