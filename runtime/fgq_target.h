@@ -40,8 +40,9 @@ typedef struct fgq_target {
                                       reserved only where this is > 0) */
     int32_t qgemm_block_rows;      /* QGEMM: activation rows a block (their int32 dots × 64 channels) */
     int32_t qgemm_decode_bytes;    /* QGEMM's block form: x86's t2/s4 decode buffer (0: none) */
-    int32_t qconv_dyn_fast;        /* 1: QCONV_DYN on QCONV's fast paths, its float output stage in place of
-                                      the requantization (qdyn.c); 0: the reference only */
+    int32_t qdyn_fast;             /* 1: QCONV_DYN / QGEMM_DYN on QCONV's / QGEMM's fast paths, their float
+                                      output stage in place of the requantization (qdyn.c); 0: the
+                                      reference (QGEMM_DYN: the kernel row's dot a row) */
     int32_t conv_f32_panels;       /* 1: the float Conv's packed GEMM panels (x86 AVX2) */
     int32_t view_bytes;            /* a tensor view's bytes there (at least sizeof(fgq_tensor_view)):
                                       the run's records */

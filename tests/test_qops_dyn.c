@@ -591,8 +591,10 @@ static int32_t xval(const uint8_t *x, int64_t i, fgq_dtype xdt)
 }
 
 /* One QGEMM_DYN case: A [mrows, k] → Y [mrows, n]; returns mismatches (−1: op failed). */
-/* The thread provider run_gemm_case runs the op with (NULL: serially). */
+/* The thread provider run_gemm_case runs the op with (NULL: serially), and the CPU features the
+ * node reports (0: the host's). */
 static const fgq_parallel *g_gemm_par;
+static uint32_t g_gemm_cpu;
 
 static int run_gemm_case(int64_t mrows, dw_t *w, fgq_dtype xdt, uint8_t zx, int extreme, int64_t *max_dot)
 {
@@ -611,6 +613,7 @@ static int run_gemm_case(int64_t mrows, dw_t *w, fgq_dtype xdt, uint8_t zx, int 
     tnode nd;
     tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs(&v, w, in));
     nd.v.par = g_gemm_par;
+    nd.v.cpu = g_gemm_cpu;
     set_wparams(&nd, w);
     int32_t act;
     float lo, hi;
@@ -876,15 +879,17 @@ static void run_dyn_reps(const conv_shape *cs, int64_t k, fgq_threadpool *pool, 
     }
 }
 
-/* QCONV_DYN's output stage: every row the CPU can run (fgq_qconv_fout_select's AVX-512 one here)
- * against fgq_qconv_fout_rows_ref byte for byte: 1..3 channels of 0..40 dots (every tail of a
+/* QCONV_DYN's and QGEMM_DYN's output stages: the ones the CPU runs (fgq_qconv_fout_select's and
+ * fgq_qgemm_fout_select's AVX-512 ones here) against fgq_qconv_fout_rows_ref and
+ * fgq_qgemm_fout_row_ref byte for byte: 1..3 channels of 0..40 dots (every tail of a
  * 16-lane step), strides past the runs, dots at 0 and near ±2^31, scales negative, 0, tiny and
  * huge (products of ±Inf), bias or none (no + 0: −0 stays), no activation, ReLU (−0 and NaN
  * stay) and Clip with bounds either way round; the bytes past each run untouched. */
 static void test_fout_rows_kernels(void)
 {
     const fgq_qconv_fout_fn fast = fgq_qconv_fout_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
-    if (fast == fgq_qconv_fout_rows_ref) {
+    const fgq_qgemm_fout_fn fast_row = fgq_qgemm_fout_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
+    if (fast == fgq_qconv_fout_rows_ref || fast_row == fgq_qgemm_fout_row_ref) {
         printf("  output stage: this CPU runs the reference twin only\n");
         return;
     }
@@ -927,8 +932,68 @@ static void test_fout_rows_kernels(void)
         if (memcmp(y_ref, y_fast, sizeof y_ref) != 0 && bad++ < 3)
             fprintf(stderr, "  output stage case %d (nc %lld, n %lld, act %d): differs\n", it, (long long)nc,
                     (long long)n, (int)fo.act);
+        /* QGEMM_DYN's along a row: channel j0 + i a lane, j0 past 0, 0..40 lanes (s_w and bias of 45) */
+        float s_w45[45], bias45[45];
+        for (int i = 0; i < 45; i++) {
+            s_w45[i] = s_w[i % 3] * (float)(1 + i % 7);
+            bias45[i] = bias[i % 3] - (float)(i % 5);
+        }
+        const int64_t j0 = rnd() % 5, nr = rnd() % 41;
+        fgq_qconv_fout fr = fo;
+        fr.s_w = s_w45;
+        fr.bias = fo.bias != NULL ? bias45 : NULL;
+        for (int i = 0; i < 3 * 45; i++)
+            y_ref[i] = y_fast[i] = (float)i + 0.5f;
+        fgq_qgemm_fout_row_ref(&fr, j0, nr, dot, y_ref);
+        fast_row(&fr, j0, nr, dot, y_fast);
+        if (memcmp(y_ref, y_fast, sizeof y_ref) != 0 && bad++ < 3)
+            fprintf(stderr, "  row output stage case %d (j0 %lld, n %lld, act %d): differs\n", it, (long long)j0,
+                    (long long)nr, (int)fo.act);
     }
     CHECK_MSG(bad == 0, "%d output stage cases differ", bad);
+}
+
+/* QGEMM_DYN on QGEMM's paths (fgq_qgemm_run_fout): shapes for the AMX tiles (16+ rows of A and
+ * of W; from 64 rows the rows decoded or copied once a chunk; K past a tile step), the kernel row's
+ * block form and its dot, with every weight format dw_random_for draws, under every CPU setting of
+ * dyn_cpu, serially, on a 3-thread pool and in chunks of one task. */
+static void test_qgemm_dyn_paths(void)
+{
+    static const int64_t shapes[][3] = {{16, 16, 64},   {17, 40, 200}, {64, 48, 130}, {100, 300, 96},
+                                        {70, 20, 1025}, {33, 257, 65}, {1, 70, 33},   {5, 3, 7}}; /* rows of A, N, K */
+    fgq_threadpool *pool = NULL;
+    fgq_error perr;
+    fgq_error_clear(&perr);
+    CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
+    one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
+    one.par.impl = &one;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int rep = 0; rep < 3 * DYN_CPUS; rep++) {
+            const fgq_dtype xdt = rep % 2 ? FGQ_DT_S8 : FGQ_DT_U8;
+            /* the layouts the AMX tiles take (fgq_qweights_fold_s8: s8 per channel, ternary in groups of
+             * 64 with one or two multipliers, s4 per channel) in turn with a random one */
+            const int64_t n = shapes[si][1], k = shapes[si][2];
+            const int fmt = (int)((rep + (int)si) % 4);
+            dw_t w;
+            if (fmt == 0)
+                dw_random_for(&w, n, k, 0);
+            else if (fmt == 1)
+                dw_random(&w, FGQ_DT_S8, n, k, 0, (int32_t)k, 1, 0, 0);
+            else if (fmt == 2)
+                dw_random(&w, FGQ_DT_T2, n, k, 1, 64, 1 + rep % 2, rint_in(1, mmax_allowed(FGQ_DT_T2, k)), 0);
+            else
+                dw_random(&w, FGQ_DT_S4, n, k, 0, (int32_t)k, 1, 0, 0);
+            g_gemm_par = rep % 3 == 1 ? fgq_threadpool_parallel(pool) : rep % 3 == 2 ? &one.par : NULL;
+            g_gemm_cpu = dyn_cpu(rep / 3);
+            int64_t max_dot = 0;
+            const int bad = run_gemm_case(shapes[si][0], &w, xdt, random_zero(xdt), 0, &max_dot);
+            g_gemm_par = NULL;
+            g_gemm_cpu = 0;
+            CHECK_MSG(bad == 0, "shape %zu rep %d (%s, gs %d): %d mismatches", si, rep, fgq_dtype_name(w.wdt), w.has_gs,
+                      bad);
+            dw_free(&w);
+        }
+    fgq_threadpool_destroy(pool);
 }
 
 static void test_qconv_dyn_random(void)
@@ -1203,6 +1268,7 @@ int main(void)
     RUN(test_qgemm_dyn_at_bound);
     RUN(test_fout_rows_kernels);
     RUN(test_qconv_dyn_random);
+    RUN(test_qgemm_dyn_paths);
     RUN(test_dyn_rejects);
     RUN(test_multi_output_model);
     return FGQ_TEST_DONE();

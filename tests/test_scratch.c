@@ -288,9 +288,9 @@ static void test_build_profile(void)
     CHECK(b->qconv_packed == 0 && b->qgemm_decode_bytes == 0 && b->conv_f32_panels == 0);
 #endif
 #if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-    CHECK(b->qconv_dyn_fast > 0);
+    CHECK(b->qdyn_fast > 0);
 #else
-    CHECK(b->qconv_dyn_fast == 0);
+    CHECK(b->qdyn_fast == 0);
 #endif
 #if defined(__aarch64__)
     CHECK(b == fgq_target_find("aarch64"));
@@ -318,7 +318,7 @@ static const struct {
     TARGET_FIELD(qconv_tile_bytes),   TARGET_FIELD(qconv_tile_positions), TARGET_FIELD(qconv_tile_channels),
     TARGET_FIELD(qconv_pad_bytes),    TARGET_FIELD(qconv_packed),         TARGET_FIELD(qconv_dw_max_k),
     TARGET_FIELD(qconv_dw_max_plane), TARGET_FIELD(qconv_dw_max_padded),  TARGET_FIELD(qconv_dw_flat_bytes),
-    TARGET_FIELD(qgemm_block_rows),   TARGET_FIELD(qgemm_decode_bytes),   TARGET_FIELD(qconv_dyn_fast),
+    TARGET_FIELD(qgemm_block_rows),   TARGET_FIELD(qgemm_decode_bytes),   TARGET_FIELD(qdyn_fast),
     TARGET_FIELD(conv_f32_panels),    TARGET_FIELD(view_bytes),
 };
 _Static_assert(offsetof(fgq_target, view_bytes) + sizeof(int32_t) - offsetof(fgq_target, qconv_tile_bytes) ==

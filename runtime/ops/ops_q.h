@@ -84,6 +84,8 @@ uint64_t fgq_qadd_scratch(const fgq_node_view *node, const fgq_tensor_view *cons
                           const fgq_tensor_view *const *out, const fgq_target *target);
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target);
+uint64_t fgq_qgemm_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, const fgq_target *target);
 
 #undef FGQ_OPS_Q_DECL
 
@@ -346,6 +348,15 @@ int fgq_qconv_run_fout(const fgq_node_view *node, const fgq_qconv_geom *g, const
                        const fgq_tensor_view *x, int32_t zx, float *y, const fgq_qconv_fout *fo);
 uint64_t fgq_qconv_fout_scratch(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq_tensor_view *x,
                                 const fgq_target *target);
+
+/* QGEMM's paths (qgemm.c: AMX tiles, the kernel row's blocks; the same dots) for weights qw
+ * (fgq_qweights_check_dyn's), A (rows: its leading dims) with zero point zx, and float outputs y
+ * [rows, qw->rows] through fo (channel c: y = (float)dot·(s_x·s_w[c]) (+ bias[c]), then the fused
+ * activation): QGEMM_DYN's. Needs fgq_qgemm_fout_scratch bytes a slice (fgq_scratch_begin'd by the
+ * caller). */
+void fgq_qgemm_run_fout(const fgq_node_view *node, const fgq_qweights *qw, const fgq_tensor_view *a, int32_t zx,
+                        float *y, const fgq_qconv_fout *fo);
+uint64_t fgq_qgemm_fout_scratch(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target);
 
 /* Output of channel `row` for its dot product: clamp(z_y +
  * requant(sat32(bias + dot), mult, shift), qmin, qmax), before the store. */

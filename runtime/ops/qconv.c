@@ -54,28 +54,6 @@ typedef struct {
     const fgq_qconv_fout *fo;
 } qconv_out;
 
-/* QCONV_DYN's output stage (qgemm_dispatch.h): fgq_qconv_fout's rule, the product and the sum
- * separate statements (the build keeps them unfused: -ffp-contract=off), then the fused activation. */
-void fgq_qconv_fout_rows_ref(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
-                             int64_t n, float *y, int64_t ld_y)
-{
-    for (fgq_idx j = 0; j < nc; j++) {
-        const float s = fo->s_x * fo->s_w[c0 + j];
-        const int32_t *d = dot + j * ld_dot;
-        float *yj = y + j * ld_y;
-        if (fo->bias != NULL) {
-            const float b = fo->bias[c0 + j];
-            for (fgq_idx i = 0; i < n; i++) {
-                const float v = (float)d[i] * s;
-                yj[i] = v + b;
-            }
-        } else
-            for (fgq_idx i = 0; i < n; i++)
-                yj[i] = (float)d[i] * s;
-        fgq_ops_act_apply_f32(yj, n, fo->act, fo->act0, fo->act1);
-    }
-}
-
 fgq_status fgq_qconv_geom_check(const fgq_node_view *node, const fgq_tensor_view *x, const fgq_tensor_view *y,
                                 fgq_qconv_geom *g, fgq_error *err)
 {

@@ -273,12 +273,12 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * zero point of X's dtype, so the outputs are the reference's bits (tests/test_qops_dyn.c compares
  * both with an independent oracle). Its own im2col rows and QGEMM rows, which it ran before, took
  * MobileNetV2 --acts dynamic 31 ms a run where the static s8 model takes 3.4. Microcontrollers
- * (the target's qconv_dyn_fast 0) keep the reference. */
+ * (the target's qdyn_fast 0) keep the reference. */
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target)
 {
     qconv_dyn_shape s;
-    if (!target->qconv_dyn_fast || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
+    if (!target->qdyn_fast || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
     return fgq_qconv_fout_scratch(&s.geom, &s.qw, in[0], target);
 }
@@ -295,7 +295,7 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
     const fgq_target *target = fgq_target_build();
-    if (target->qconv_dyn_fast) {
+    if (target->qdyn_fast) {
         if ((st = fgq_scratch_begin(node, fgq_qconv_fout_scratch(&s.geom, &s.qw, x, target), err)) != FGQ_OK)
             return st;
         const fgq_qconv_fout fo = {
@@ -334,10 +334,12 @@ fgq_status fgq_qgemm_dyn_check(const fgq_node_view *node, const fgq_tensor_view 
     return qgemm_dyn_check_all(node, in, out, &qw, err);
 }
 
-/* QGEMM_DYN: a task is one activation row and QDYN_GJB output channels, the
- * dots by the QGEMM kernel row for the weights (the reference row on
- * microcontrollers and under FGQ_KERNELS_REF): exact integers, so the same
- * outputs whatever the kernel or the split. */
+/* QGEMM_DYN: on application cores (qdyn_fast) QGEMM's own paths with the float output stage
+ * (fgq_qgemm_run_fout: the AMX tiles, the kernel row's block form); elsewhere a task is one
+ * activation row and QDYN_GJB output channels, the dots by the QGEMM kernel row for the weights
+ * (the reference row under FGQ_KERNELS_REF): exact integers, so the same outputs whatever the
+ * kernel or the split. On the kernel row's dot a row, a BERT-style encoder's QGEMM_DYN layers
+ * (128 tokens, d 256) ran at ~100 GOP/s, the static QGEMM's AMX tiles at ~1,000. */
 enum { QDYN_GJB = 64 };
 
 typedef struct {
@@ -365,6 +367,15 @@ static void qgemm_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
     }
 }
 
+uint64_t fgq_qgemm_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                               const fgq_tensor_view *const *out, const fgq_target *target)
+{
+    fgq_qweights qw;
+    if (!target->qdyn_fast || qgemm_dyn_check_all(node, in, out, &qw, NULL) != FGQ_OK)
+        return 0;
+    return fgq_qgemm_fout_scratch(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1), target);
+}
+
 fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                              const fgq_tensor_view *const *out, fgq_error *err)
 {
@@ -375,12 +386,30 @@ fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     dyn_epilogue e;
     dyn_epilogue_read(in, node->n_inputs, &e);
     const fgq_tensor_view *a = in[0];
-    const int a_s8 = a->dtype == FGQ_DT_S8;
     float *y = (float *)out[0]->data;
-    const int64_t n_out = qw.rows;
     const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
-    qgemm_dyn_task t = {&qw, fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &qw),
-                        &e, (const uint8_t *)a->data, y, m_rows, (n_out + QDYN_GJB - 1) / QDYN_GJB, a_s8};
+    const fgq_target *target = fgq_target_build();
+    if (target->qdyn_fast) {
+        if ((st = fgq_scratch_begin(node, fgq_qgemm_fout_scratch(&qw, m_rows, target), err)) != FGQ_OK)
+            return st;
+        const fgq_qconv_fout fo = {e.s_x,
+                                   e.s_w,
+                                   e.bias,
+                                   node->iparams[FGQ_P_GEMM_ACT],
+                                   node->fparams[FGQ_PF_ACT0],
+                                   node->fparams[FGQ_PF_ACT1]};
+        fgq_qgemm_run_fout(node, &qw, a, e.z_x, y, &fo);
+        return FGQ_OK;
+    }
+    const int64_t n_out = qw.rows;
+    qgemm_dyn_task t = {&qw,
+                        fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &qw),
+                        &e,
+                        (const uint8_t *)a->data,
+                        y,
+                        m_rows,
+                        (n_out + QDYN_GJB - 1) / QDYN_GJB,
+                        a->dtype == FGQ_DT_S8};
     const int64_t tasks = m_rows * t.j_blocks;
     fgq_parallel_for(node->par, tasks,
                      fgq_parallel_grain(node->par, tasks, fgq_qgemm_cost(t.kern, QDYN_GJB * qw.k)), qgemm_dyn_blocks,

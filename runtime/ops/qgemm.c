@@ -148,11 +148,23 @@ typedef struct {
     const fgq_qweights *qw;
     const fgq_qgemm_kernel *kern;
     const uint8_t *a;
-    uint8_t *y;
+    uint8_t *y; /* codes, when fo is NULL */
+    float *yf;  /* floats through fo (QGEMM_DYN: fgq_qgemm_run_fout) */
+    const fgq_qconv_fout *fo;
+    fgq_qgemm_fout_fn fout; /* its output stage: the twin or a CPU's */
     int a_s8, y_s8;
     int32_t zx, zy, qmin, qmax;
     fgq_idx m_rows, mb, j_blocks; /* mb: rows a block (the build's qgemm_block_rows) */
 } qgemm_task;
+
+/* The output stage of row r's channels j0 .. j0 + nb − 1 (their dots at dot). */
+static void qgemm_row_out(const qgemm_task *t, fgq_idx r, fgq_idx j0, fgq_idx nb, const int32_t *dot)
+{
+    if (t->fo != NULL)
+        t->fout(t->fo, j0, nb, dot, t->yf + r * t->qw->rows + j0);
+    else
+        t->kern->requant(t->qw, j0, 1, dot, nb, t->zy, t->qmin, t->qmax, t->y + r * t->qw->rows + j0, t->y_s8);
+}
 
 static void qgemm_tile(const qgemm_task *t, fgq_idx r0, fgq_idx mb, fgq_idx j0, fgq_idx nb, int32_t *dot,
                        uint8_t *work)
@@ -160,8 +172,7 @@ static void qgemm_tile(const qgemm_task *t, fgq_idx r0, fgq_idx mb, fgq_idx j0, 
     const fgq_qweights *qw = t->qw;
     t->kern->gemm(qw, j0, nb, t->a + r0 * qw->k, qw->k, mb, t->a_s8, t->zx, dot, QGEMM_JB, work);
     for (fgq_idx r = 0; r < mb; r++)
-        t->kern->requant(qw, j0, 1, dot + r * QGEMM_JB, nb, t->zy, t->qmin, t->qmax, t->y + (r0 + r) * qw->rows + j0,
-                         t->y_s8);
+        qgemm_row_out(t, r0 + r, j0, nb, dot + r * QGEMM_JB);
 }
 
 /* Tasks [b, e): row block task / j_blocks, column block task % j_blocks. */
@@ -187,7 +198,7 @@ static void qgemm_blocks(void *ctx, fgq_idx b, fgq_idx e)
         int32_t dot[QGEMM_JB];
         for (fgq_idx r = r0; r < r0 + mb; r++) {
             t->kern->dot(qw, j0, nb, t->a + r * qw->k, t->a_s8, t->zx, dot);
-            t->kern->requant(qw, j0, 1, dot, nb, t->zy, t->qmin, t->qmax, t->y + r * qw->rows + j0, t->y_s8);
+            qgemm_row_out(t, r, j0, nb, dot);
         }
     }
     if (slot >= 0)
@@ -238,18 +249,19 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
             cur = c;
         }
         fgq_qgemm_u8s8_32x32c64__amx(&aw, t->a + r0 * K, K, nr, K, t->a_s8, j0, nb, dot, dott, QGEMM_AMX_CH, work);
-        if (fgq_qrequant_rowmajor__avx512(qw, j0, nb, dott, QGEMM_AMX_CH, nr, t->zy, t->qmin, t->qmax,
-                                          t->y + r0 * N + j0, N))
+        if (t->fo == NULL && fgq_qrequant_rowmajor__avx512(qw, j0, nb, dott, QGEMM_AMX_CH, nr, t->zy, t->qmin, t->qmax,
+                                                           t->y + r0 * N + j0, N))
             continue;
         for (int64_t r = 0; r < nr; r++)
-            t->kern->requant(qw, j0, 1, dott + r * QGEMM_AMX_CH, nb, t->zy, t->qmin, t->qmax,
-                             t->y + (r0 + r) * N + j0, t->y_s8);
+            qgemm_row_out(t, r0 + r, j0, nb, dott + r * QGEMM_AMX_CH);
     }
     fgq_qconv_amx_end();
     memo[0] = held;
     fgq_scratch_release(t->node, slot);
 }
 #endif
+
+static void qgemm_run_paths(qgemm_task *t);
 
 fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                          const fgq_tensor_view *const *out, fgq_error *err)
@@ -277,26 +289,62 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
         .m_rows = m_rows,
         .mb = fgq_target_build()->qgemm_block_rows,
     };
+    qgemm_run_paths(&t);
+    return FGQ_OK;
+}
+
+uint64_t fgq_qgemm_fout_scratch(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target)
+{
+    return qgemm_scratch_bytes(qw, m_rows, target);
+}
+
+void fgq_qgemm_run_fout(const fgq_node_view *node, const fgq_qweights *qw, const fgq_tensor_view *a, int32_t zx,
+                        float *y, const fgq_qconv_fout *fo)
+{
+    const int32_t kernels = fgq_node_kernels(node);
+    const uint32_t cpu = fgq_node_cpu(node);
+    qgemm_task t = {
+        .node = node,
+        .qw = qw,
+        .kern = fgq_qgemm_kernel_select(qw->dtype, kernels, cpu, qw),
+        .a = (const uint8_t *)a->data,
+        .yf = y,
+        .fo = fo,
+        .fout = fgq_qgemm_fout_select(kernels, cpu),
+        .a_s8 = a->dtype == FGQ_DT_S8,
+        .zx = zx,
+        .m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1),
+        .mb = fgq_target_build()->qgemm_block_rows,
+    };
+    qgemm_run_paths(&t);
+}
+
+/* QGEMM's paths for the task t (its weights, A, the output): the AMX tiles where the CPU has them
+ * and the layout takes them, else blocks of rows by the kernel row. */
+static void qgemm_run_paths(qgemm_task *t)
+{
+    const fgq_node_view *node = t->node;
+    const fgq_qweights *qw = t->qw;
 #if defined(__x86_64__)
+    const int64_t m_rows = t->m_rows;
     const uint32_t cpu = fgq_node_cpu(node), amx = FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI;
-    const int layout = qgemm_amx_layout(&qw, m_rows);
-    if (layout && (cpu & amx) == amx && t.kern->dot != fgq_qgemm_dot_ref) {
-        const int64_t chunks = (qw.rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH;
+    const int layout = qgemm_amx_layout(qw, m_rows);
+    if (layout && (cpu & amx) == amx && t->kern->dot != fgq_qgemm_dot_ref) {
+        const int64_t chunks = (qw->rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH;
         const int64_t rblocks = (m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS, tasks = chunks * rblocks;
-        const int64_t cost = QGEMM_AMX_ROWS * QGEMM_AMX_CH * qw.k / 256;
+        const int64_t cost = QGEMM_AMX_ROWS * QGEMM_AMX_CH * qw->k / 256;
         /* decoded rows (layout 2): whole chunks a grain, so that one thread decodes each chunk's rows
          * (split by row blocks, both of two threads decoded every chunk: 64 x 1024 x 1024 s8 at two
          * threads 1430 -> 850 GOP/s with the copy) */
         const fgq_idx grain = layout == 2 ? rblocks * fgq_parallel_grain(node->par, chunks, cost * rblocks)
                                           : fgq_parallel_grain(node->par, tasks, cost);
-        fgq_parallel_for(node->par, tasks, grain, qgemm_amx_tasks, &t);
-        return FGQ_OK;
+        fgq_parallel_for(node->par, tasks, grain, qgemm_amx_tasks, t);
+        return;
     }
 #endif
     /* every output is the same exact integer whatever the split */
-    t.j_blocks = (qw.rows + QGEMM_JB - 1) / QGEMM_JB;
-    const int64_t tasks = t.j_blocks * ((t.m_rows + t.mb - 1) / t.mb);
-    const int64_t cost = fgq_qgemm_cost(t.kern, (int64_t)t.mb * QGEMM_JB * qw.k);
-    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, cost), qgemm_blocks, &t);
-    return FGQ_OK;
+    t->j_blocks = (qw->rows + QGEMM_JB - 1) / QGEMM_JB;
+    const int64_t tasks = t->j_blocks * ((t->m_rows + t->mb - 1) / t->mb);
+    const int64_t cost = fgq_qgemm_cost(t->kern, (int64_t)t->mb * QGEMM_JB * qw->k);
+    fgq_parallel_for(node->par, tasks, fgq_parallel_grain(node->par, tasks, cost), qgemm_blocks, t);
 }

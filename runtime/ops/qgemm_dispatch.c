@@ -273,6 +273,28 @@ const fgq_qconv_dw_kernel *fgq_qconv_dw_kernel_select(int32_t kernels, uint32_t 
     return NULL;
 }
 
+/* QCONV_DYN's output stage: fgq_qconv_fout's rule, the product and the sum separate statements (the
+ * build keeps them unfused: -ffp-contract=off), then the fused activation. */
+void fgq_qconv_fout_rows_ref(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
+                             int64_t n, float *y, int64_t ld_y)
+{
+    for (fgq_idx j = 0; j < nc; j++) {
+        const float s = fo->s_x * fo->s_w[c0 + j];
+        const int32_t *d = dot + j * ld_dot;
+        float *yj = y + j * ld_y;
+        if (fo->bias != NULL) {
+            const float b = fo->bias[c0 + j];
+            for (fgq_idx i = 0; i < n; i++) {
+                const float v = (float)d[i] * s;
+                yj[i] = v + b;
+            }
+        } else
+            for (fgq_idx i = 0; i < n; i++)
+                yj[i] = (float)d[i] * s;
+        fgq_ops_act_apply_f32(yj, n, fo->act, fo->act0, fo->act1);
+    }
+}
+
 fgq_qconv_fout_fn fgq_qconv_fout_select(int32_t kernels, uint32_t cpu)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -283,6 +305,28 @@ fgq_qconv_fout_fn fgq_qconv_fout_select(int32_t kernels, uint32_t cpu)
     (void)cpu;
 #endif
     return fgq_qconv_fout_rows_ref;
+}
+
+void fgq_qgemm_fout_row_ref(const fgq_qconv_fout *fo, int64_t j0, int64_t n, const int32_t *dot, float *y)
+{
+    for (int64_t i = 0; i < n; i++) { /* the product and the sum separate statements: -ffp-contract=off */
+        const float s = fo->s_x * fo->s_w[j0 + i];
+        const float v = (float)dot[i] * s;
+        y[i] = fo->bias != NULL ? v + fo->bias[j0 + i] : v;
+    }
+    fgq_ops_act_apply_f32(y, n, fo->act, fo->act0, fo->act1);
+}
+
+fgq_qgemm_fout_fn fgq_qgemm_fout_select(int32_t kernels, uint32_t cpu)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (kernels != FGQ_KERNELS_REF && (cpu & FGQ_CPU_AVX512F) != 0)
+        return fgq_qgemm_fout_row__avx512;
+#else
+    (void)kernels;
+    (void)cpu;
+#endif
+    return fgq_qgemm_fout_row_ref;
 }
 
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,

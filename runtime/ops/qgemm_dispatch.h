@@ -138,6 +138,12 @@ typedef void (*fgq_qconv_fout_fn)(const fgq_qconv_fout *fo, int64_t c0, int64_t 
 void fgq_qconv_fout_rows_ref(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
                              int64_t n, float *y, int64_t ld_y);
 fgq_qconv_fout_fn fgq_qconv_fout_select(int32_t kernels, uint32_t cpu);
+/* QGEMM_DYN's output stage along one row: y[i] = the output of channel j0 + i for dot[i], i < n
+ * (fgq_qconv_fout's rule); the reference twin, and the one the node runs (x86 with AVX-512 F:
+ * fgq_qgemm_fout_row__avx512, the same bits). */
+typedef void (*fgq_qgemm_fout_fn)(const fgq_qconv_fout *fo, int64_t j0, int64_t n, const int32_t *dot, float *y);
+void fgq_qgemm_fout_row_ref(const fgq_qconv_fout *fo, int64_t j0, int64_t n, const int32_t *dot, float *y);
+fgq_qgemm_fout_fn fgq_qgemm_fout_select(int32_t kernels, uint32_t cpu);
 
 /* ---- the kernels ---------------------------------------------------------- */
 
@@ -435,6 +441,8 @@ int64_t fgq_dynquant_range__avx2(const float *x, int64_t n, float *lo, float *hi
 int64_t fgq_quantize_f32__avx512(const float *x, int64_t n, float s, float z, float lo, float hi, int even, void *y,
                                  int y_s8);
 int64_t fgq_dynquant_range__avx512(const float *x, int64_t n, float *lo, float *hi, int *nan);
+/* fgq_qgemm_fout_row_ref's outputs, 16 lanes a step. */
+void fgq_qgemm_fout_row__avx512(const fgq_qconv_fout *fo, int64_t j0, int64_t n, const int32_t *dot, float *y);
 /* fgq_qconv_fout_rows_ref's outputs, 16 lanes a step. */
 void fgq_qconv_fout_rows__avx512(const fgq_qconv_fout *fo, int64_t c0, int64_t nc, const int32_t *dot, int64_t ld_dot,
                                  int64_t n, float *y, int64_t ld_y);

@@ -130,4 +130,27 @@ FGQ_AVX512F_FN void fgq_qconv_fout_rows__avx512(const fgq_qconv_fout *fo, int64_
     }
 }
 
+/* fgq_qgemm_fout_row_ref on 16 lanes: channel j0 + i's scale s_x·s_w[j0 + i] a lane (the same
+ * scalar product), then qconv_fout_rows' steps. */
+FGQ_AVX512F_FN void fgq_qgemm_fout_row__avx512(const fgq_qconv_fout *fo, int64_t j0, int64_t n, const int32_t *dot,
+                                               float *y)
+{
+    const int32_t act = fo->act;
+    const __m512 lo = act == FGQ_ACT_RELU ? _mm512_setzero_ps() : _mm512_set1_ps(fo->act0);
+    const __m512 hi = _mm512_set1_ps(fo->act1), sx = _mm512_set1_ps(fo->s_x);
+    const int clamp_lo = act == FGQ_ACT_RELU || act == FGQ_ACT_CLIP, clamp_hi = act == FGQ_ACT_CLIP;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1u);
+        const __m512 s = _mm512_mul_ps(sx, _mm512_maskz_loadu_ps(m, fo->s_w + j0 + i));
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(m, dot + i)), s);
+        if (fo->bias != NULL)
+            v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, fo->bias + j0 + i));
+        if (clamp_lo)
+            v = _mm512_max_ps(lo, v);
+        if (clamp_hi)
+            v = _mm512_min_ps(hi, v);
+        _mm512_mask_storeu_ps(y + i, m, v);
+    }
+}
+
 #endif /* x86 */

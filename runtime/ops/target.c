@@ -29,7 +29,7 @@ static const fgq_target target_x86_64 = {
     .qconv_dw_flat_bytes = 65536,
     .qgemm_block_rows = 64,
     .qgemm_decode_bytes = FGQ_QGEMM_DECODE_BYTES,
-    .qconv_dyn_fast = 1,
+    .qdyn_fast = 1,
     .conv_f32_panels = 1,
     .view_bytes = VIEW_BYTES,
 };
@@ -47,7 +47,7 @@ static const fgq_target target_aarch64 = {
     .qconv_dw_flat_bytes = 0,
     .qgemm_block_rows = 64,
     .qgemm_decode_bytes = 0,
-    .qconv_dyn_fast = 1,
+    .qdyn_fast = 1,
     .conv_f32_panels = 0,
     .view_bytes = VIEW_BYTES,
 };
@@ -69,7 +69,7 @@ static const fgq_target target_cortex_m = {
     .qconv_dw_flat_bytes = 0,
     .qgemm_block_rows = 16,
     .qgemm_decode_bytes = 0,
-    .qconv_dyn_fast = 0,
+    .qdyn_fast = 0,
     .conv_f32_panels = 0,
     .view_bytes = VIEW_BYTES,
 };
