@@ -1,15 +1,19 @@
 /*
- * test_gemm_f32_fast.c — the AVX2 Gemm/MatMul path (runtime/ops/
- * gemm_f32__avx2.c, chosen in gemm_f32.c) against its reference twin, the
- * loops of gemm_f32.c run under FGQ_KERNELS_REF.
+ * test_gemm_f32_fast.c — the fast Gemm/MatMul paths (runtime/ops/
+ * gemm_f32__avx2.c's 6x16 kernels, and for MatMul of 4+ rows and 8+ k the
+ * convolution's packed panels, conv_f32_gemm.c, AVX2 and AVX-512; chosen in
+ * gemm_f32.c) against their reference twin, the loops of gemm_f32.c run
+ * under FGQ_KERNELS_REF.
  *
- * Oracle: the same bytes. Tolerance 0, not c·ε·Σ|a·b|: both paths give each
- * output element 0.0f, then one separately rounded product and one add per
- * p in order (no FMA on either side), then the same epilogue, so any
+ * Oracle: the same bytes. Tolerance 0, not c·ε·Σ|a·b|: every path gives each
+ * output element 0.0f, then one fused multiply-add per p in order (fmaf in
+ * the loops, vfmadd in the kernels), then the same epilogue, so any
  * difference is a bug (a wrong tile edge, a masked lane, a split sum).
- * Per case: (1) AUTO, 1 thread, equals REF byte for byte; (2) AUTO with a
- * 2-thread pool equals AUTO with none; (3) fgq_gemm_f32_fast says AUTO takes
- * the fast path exactly where the CPU has AVX2+FMA, and never under REF.
+ * Per case: (1) AUTO, 1 thread, equals REF byte for byte, and so does AUTO
+ * on AVX2 alone (the AVX2 panels where the host would take AVX-512's);
+ * (2) AUTO with a 2-thread pool equals AUTO with none; (3) fgq_gemm_f32_fast
+ * says AUTO takes the fast path exactly where the CPU has AVX2+FMA, and
+ * never under REF.
  * The kernels are also called directly on tiles of 1..6 rows and column
  * ranges that start and end off the vector width, against a scalar loop in
  * this file, and must not write y outside their tile.
@@ -25,6 +29,7 @@
 #include "ops/ops_f32.h"
 #include "threadpool.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static fgq_threadpool *g_pool;
@@ -57,6 +62,16 @@ static void run_three(tnode *nd, const fgq_tensor_view *const *in, fgq_tensor_vi
     y->data = two;
     CHECK(op_check_run(nd, in, y) == FGQ_OK);
     nd->v.par = NULL;
+    if (g_has_avx2) { /* AVX2 alone: the 8-lane kernels (the panels' AVX2 6 x 16 tiles) */
+        float *avx2 = malloc(sizeof(float) * (size_t)(ny + 1));
+        fill_nan(avx2, ny);
+        nd->v.cpu = (fgq_cpu_features() & FGQ_CPU_AVX2) | FGQ_CPU_QUERIED;
+        y->data = avx2;
+        CHECK(op_check_run(nd, in, y) == FGQ_OK);
+        nd->v.cpu = 0;
+        CHECK_MSG(memcmp(ref, avx2, sizeof(float) * (size_t)ny) == 0, "%s: AVX2 alone differs from REF", what);
+        free(avx2);
+    }
     int64_t first = -1;
     for (int64_t i = 0; i < ny && first < 0; i++)
         if (memcmp(&ref[i], &one[i], sizeof(float)) != 0)
@@ -179,6 +194,17 @@ static void test_matmul_edges(void)
     const int64_t one_k[2] = { 1, 1 }, k1[2] = { 1, 300 }, big[2] = { 1, 257 }, bigb[2] = { 257, 300 };
     matmul_case(2, one_k, 2, k1, FGQ_ACT_NONE, seed++); /* K = 1 */
     matmul_case(2, big, 2, bigb, FGQ_ACT_RELU, seed++); /* the mnist-8-like GEMV, wider */
+    /* the packed panels (4+ rows, 8+ k): several panels of 32 and 16 with a partial last one, K past
+     * a chunk of 256 and 512 rows (the sums stored and loaded back), few panels with A past 1 MB
+     * (by blocks of rows), a batch with B shared and one with B per item */
+    const int64_t pa[2] = {9, 600}, pb[2] = {600, 77}, qa[2] = {70, 1100}, qb[2] = {1100, 40};
+    matmul_case(2, pa, 2, pb, FGQ_ACT_CLIP, seed++);
+    matmul_case(2, qa, 2, qb, FGQ_ACT_NONE, seed++);
+    const int64_t ra[2] = {300, 1000}, rb[2] = {1000, 100};
+    matmul_case(2, ra, 2, rb, FGQ_ACT_RELU, seed++);
+    const int64_t ba[3] = {3, 4, 8}, bs[2] = {8, 33}, bt[3] = {3, 8, 33};
+    matmul_case(3, ba, 2, bs, FGQ_ACT_NONE, seed++);
+    matmul_case(3, ba, 3, bt, FGQ_ACT_RELU, seed++);
 }
 
 static int64_t rnd(uint32_t *s, int64_t lo, int64_t hi)
@@ -208,8 +234,8 @@ static void test_random_shapes(void)
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-/* The kernels on one tile, against a scalar loop with the same rounding;
- * y around the tile must keep its NaNs. */
+/* The kernels on one tile, against a scalar loop with the same rounding (fmaf
+ * a p); y around the tile must keep its NaNs. */
 static void kernel_tile(int tb, int64_t mr, int64_t k, int64_t n, int64_t j0, int64_t j1, int ta, uint32_t seed)
 {
     const int64_t m = mr + 1; /* A' has one row more than the tile (transA strides over it) */
@@ -223,10 +249,8 @@ static void kernel_tile(int tb, int64_t mr, int64_t k, int64_t n, int64_t j0, in
     for (int64_t i = 0; i < mr; i++)
         for (int64_t j = j0; j < j1; j++) {
             float acc = 0.0f;
-            for (int64_t p = 0; p < k; p++) {
-                const float prod = a[i * ars + p * acs] * (tb ? b[j * k + p] : b[p * n + j]);
-                acc += prod;
-            }
+            for (int64_t p = 0; p < k; p++)
+                acc = fmaf(a[i * ars + p * acs], tb ? b[j * k + p] : b[p * n + j], acc);
             want[i * n + j] = acc;
         }
     if (tb)

@@ -67,6 +67,11 @@ typedef struct {
     int pointwise;         /* is_pointwise: the kernels read a whole panel's rows from X where they lie */
     int blocks;            /* by_blocks: gemm_mblocks */
     uint64_t chunks_bytes; /* the scratch's packed chunks: panel_bytes(k), times panels by blocks */
+    int32_t act;           /* the fused activation and its bounds (Conv's, or MatMul's) */
+    float act_lo, act_hi;
+    int packed;     /* whole panels of a pointwise layer packed too, not read where they lie */
+    int64_t ldw;    /* floats from one row of w to the next (k, or a MatMul's whole K: a slice) */
+    int accumulate; /* 1: the first chunk starts at Y's sums (a later slice of K), not the bias */
 } gemm_task;
 
 /* The scratch slice (fgq_conv_f32_gemm_scratch), 64-aligned parts: the packed chunk of K rows
@@ -651,15 +656,15 @@ static const float zeros[TILE_ROWS]; /* the bias of a layer without one */
 static void panel_tiles(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0, int64_t kc,
                         const float *bsrc, int64_t ldb, int64_t m_lo, int64_t m_hi, float *ctile)
 {
-    const int32_t act = t->node->iparams[FGQ_P_ACT];
-    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
-    const int64_t P = t->positions, K = t->k, nr = t->nr;
+    const int32_t act = t->act;
+    const float act_lo = t->act_lo, act_hi = t->act_hi;
+    const int64_t P = t->positions, K = t->k, nr = t->nr, ldw = t->ldw;
     const int64_t mr_max = t->isa == ISA_AVX512 ? MR5 : MR;
     for (int64_t m0 = m_lo; m0 < m_hi; m0 += mr_max) {
         const int64_t mr = m_hi - m0 < mr_max ? m_hi - m0 : mr_max, mo = g * t->mg + m0;
         /* the first chunk starts at the bias (0 without one), later ones at the sums so far;
          * a whole panel runs on Y's rows, a partial one on c */
-        const float *bias = k0 == 0 ? (t->b != NULL ? t->b + mo : zeros) : NULL;
+        const float *bias = k0 == 0 && !t->accumulate ? (t->b != NULL ? t->b + mo : zeros) : NULL;
         float *yt = t->y + (n * t->m_out + mo) * P + p0;
         float *ct = np == nr ? yt : ctile;
         const int64_t ldc = np == nr ? P : NR5; /* c's rows are NR5 apart */
@@ -669,17 +674,17 @@ static void panel_tiles(const gemm_task *t, int64_t n, int64_t g, int64_t p0, in
                 for (int64_t q = np; q < nr; q++)
                     ctile[i * NR5 + q] = 0.0f;
             }
-        const float *wp = t->w + mo * K + k0;
+        const float *wp = t->w + mo * ldw + k0;
         const int last_act = k0 + kc == K ? act : FGQ_ACT_NONE; /* fused into the last chunk's store */
 #if CONV_GEMM_X86
         if (t->isa == ISA_AVX512)
-            kernel_avx512(wp, K, mr, bsrc, ldb, kc, np, ct, ldc, bias, last_act, act_lo, act_hi,
-                          m0 + 2 * mr_max <= m_hi ? wp + mr_max * K : NULL);
+            kernel_avx512(wp, ldw, mr, bsrc, ldb, kc, np, ct, ldc, bias, last_act, act_lo, act_hi,
+                          m0 + 2 * mr_max <= m_hi ? wp + mr_max * ldw : NULL);
         else if (t->isa == ISA_AVX2)
-            kernel_avx2(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias, last_act, act_lo, act_hi);
+            kernel_avx2(wp, ldw, mr, bsrc, ldb, kc, ct, ldc, bias, last_act, act_lo, act_hi);
         else
 #endif
-            kernel_ref(wp, K, mr, bsrc, ldb, kc, ct, ldc, bias);
+            kernel_ref(wp, ldw, mr, bsrc, ldb, kc, ct, ldc, bias);
 #if !CONV_GEMM_X86
         (void)last_act, (void)act_lo, (void)act_hi;
 #endif
@@ -694,7 +699,7 @@ static void panel_tiles(const gemm_task *t, int64_t n, int64_t g, int64_t p0, in
 static const float *panel_chunk(const gemm_task *t, int64_t n, int64_t g, int64_t p0, int64_t np, int64_t k0,
                                 int64_t kc, float *bp, void *runs, int64_t *ldb)
 {
-    if (t->pointwise && np == t->nr && t->isa != ISA_C) {
+    if (t->pointwise && np == t->nr && t->isa != ISA_C && !t->packed) {
         *ldb = t->positions;
         return t->x + (n * t->c_in + g * t->cg + k0) * t->positions + p0;
     }
@@ -708,8 +713,8 @@ static const float *panel_chunk(const gemm_task *t, int64_t n, int64_t g, int64_
 static void gemm_panels(void *ctx, fgq_idx begin, fgq_idx end)
 {
     const gemm_task *t = (const gemm_task *)ctx;
-    const int32_t act = t->node->iparams[FGQ_P_ACT];
-    const float act_lo = t->node->fparams[FGQ_PF_ACT0], act_hi = t->node->fparams[FGQ_PF_ACT1];
+    const int32_t act = t->act;
+    const float act_lo = t->act_lo, act_hi = t->act_hi;
     const int64_t groups = t->c_in / t->cg, P = t->positions, K = t->k, nr = t->nr, kcm = t->kc_max;
     int32_t slot;
     float *bp = (float *)fgq_scratch_claim(t->node, &slot);            /* [min(K, kc_max)][nr] */
@@ -778,9 +783,72 @@ int fgq_conv_f32_gemm_fits(const fgq_ops_spatial *sp, int64_t cg, int64_t mg)
     return mg >= 4 && cg * kk >= 8;
 }
 
+static fgq_status conv_gemm_run(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                                const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
+                                int isa, int32_t act, float act_lo, float act_hi, int packed, int64_t ldw,
+                                int accumulate, fgq_error *err);
+
 fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
                              const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
                              int isa, fgq_error *err)
+{
+    return conv_gemm_run(node, sp, x, w, b, y, batch, c_in, m_out, groups, isa, node->iparams[FGQ_P_ACT],
+                         node->fparams[FGQ_PF_ACT0], node->fparams[FGQ_PF_ACT1], 0, 0, 0, err);
+}
+
+/* MatMul's Y [m, n] = A [m, k] · B [k, n] as a 1 x 1 layer: A's rows are the weights' (M = m, K = k),
+ * B the input of k channels over n positions (its rows read where they lie, whole panels, or
+ * packed, the last), Y the output's channels. */
+static fgq_ops_spatial matmul_geometry(int64_t n)
+{
+    fgq_ops_spatial sp;
+    memset(&sp, 0, sizeof sp);
+    for (int j = 0; j < 3; j++) {
+        sp.in[j] = sp.out[j] = j == 2 ? n : 1;
+        sp.kernel[j] = sp.stride[j] = sp.dilation[j] = 1;
+    }
+    return sp;
+}
+
+int fgq_matmul_f32_gemm_fits(int64_t m, int64_t k)
+{
+    const fgq_ops_spatial sp = matmul_geometry(1);
+    return fgq_conv_f32_gemm_fits(&sp, k, m);
+}
+
+uint64_t fgq_matmul_f32_gemm_scratch(int64_t m, int64_t k, int64_t n)
+{
+    const fgq_ops_spatial sp = matmul_geometry(n);
+    return fgq_conv_f32_gemm_scratch(&sp, k, m);
+}
+
+fgq_status fgq_matmul_f32_gemm(const fgq_node_view *node, const float *a, const float *b, float *y, int64_t m,
+                               int64_t k, int64_t n, int isa, int32_t act, float act_lo, float act_hi, fgq_error *err)
+{
+    const fgq_ops_spatial sp = matmul_geometry(n);
+#if CONV_GEMM_X86
+    /* A past L2: K in slices of KC5S, each over every panel (Y's sums stored and loaded back
+     * between them, as between a panel's chunks: the same bytes), so that the slice's columns of
+     * A stay in L2 while the panels pass instead of coming from memory again for every panel
+     * (ViT-B/16's 197 x 3072 x 768: 8.9 -> 7.0 ms, one thread) */
+    if (isa == ISA_AVX512 && m * k * (int64_t)sizeof(float) > W5_L2 && k > KC5S) {
+        for (int64_t k0 = 0; k0 < k; k0 += KC5S) {
+            const int64_t ks = k - k0 < KC5S ? k - k0 : KC5S, last = k0 + ks == k;
+            const fgq_status st = conv_gemm_run(node, &sp, b + k0 * n, a + k0, NULL, y, 1, ks, m, 1, isa,
+                                                last ? act : FGQ_ACT_NONE, act_lo, act_hi, 1, k, k0 > 0, err);
+            if (st != FGQ_OK)
+                return st;
+        }
+        return FGQ_OK;
+    }
+#endif
+    return conv_gemm_run(node, &sp, b, a, NULL, y, 1, k, m, 1, isa, act, act_lo, act_hi, 1, 0, 0, err);
+}
+
+static fgq_status conv_gemm_run(const fgq_node_view *node, const fgq_ops_spatial *sp, const float *x, const float *w,
+                                const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
+                                int isa, int32_t act, float act_lo, float act_hi, int packed, int64_t ldw,
+                                int accumulate, fgq_error *err)
 {
     fgq_status st = fgq_scratch_begin(node, fgq_conv_f32_gemm_scratch(sp, c_in / groups, m_out / groups), err);
     if (st != FGQ_OK)
@@ -803,8 +871,14 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
         .positions = sp->out[0] * sp->out[1] * sp->out[2],
         .isa = isa,
         .pointwise = is_pointwise(sp),
+        .act = act,
+        .act_lo = act_lo,
+        .act_hi = act_hi,
+        .packed = packed,
+        .accumulate = accumulate,
     };
     t.k = t.cg * sp->kernel[0] * sp->kernel[1] * sp->kernel[2];
+    t.ldw = ldw > 0 ? ldw : t.k;
 #if CONV_GEMM_X86
     t.nr = isa == ISA_AVX512 ? NR5 : NR;
     t.kc_max = isa != ISA_AVX512 ? KC : t.mg * t.k * (int64_t)sizeof(float) <= W5_L2 ? KC5S : KC5;

@@ -16,20 +16,26 @@
  *
  * Two paths, the same bytes: where fgq_gemm_f32_fast(node) (an AVX2+FMA CPU,
  * kernels not forced to REF) the K-sums come from the register-blocked
- * microkernels of gemm_f32__avx2.c over tiles of 6 rows; else from the loops
- * below, the reference twin. The epilogue (alpha, beta·C, activation) is one
- * function shared by both.
+ * microkernels of gemm_f32__avx2.c over tiles of 6 rows, or for MatMul of 4+
+ * rows and 8+ k from the convolution's packed panels (conv_f32_gemm.c,
+ * fgq_matmul_f32_gemm: AVX2 or AVX-512); else from the loops below, the
+ * reference twin. Every path gives each element 0 and then one fused
+ * multiply-add a p in order (fmaf here, vfmadd there: the kernels kept a
+ * product and an add apart until 2026-12-07, which halved their rate). The
+ * epilogue (alpha, beta·C, activation) is one function shared by both.
  */
 #include "ops_f32.h"
 #include "ops_util.h"
 #include "qgemm_dispatch.h"
 
+#include <math.h>
 #include <string.h>
 
 /* yr[j0, j1) = Σ_p a[p·as] · b[p, j] for one row of Y, b row-major [K, N]: the
  * i-k-j order keeps the inner loop a contiguous axpy over a row of b. Each
  * element sees the products in p order whatever [j0, j1) is, so splitting
- * columns (or rows) over threads changes no bit of Y. */
+ * columns (or rows) over threads changes no bit of Y. One fused multiply-add a
+ * p (fmaf), as the kernels' FMA: one rounding a p. */
 static void row_axpy_f32(float *yr, const float *a, int64_t as, const float *b, int64_t k, int64_t n, int64_t j0,
                          int64_t j1)
 {
@@ -39,7 +45,7 @@ static void row_axpy_f32(float *yr, const float *a, int64_t as, const float *b, 
         const float av = a[p * as];
         const float *br = b + p * n;
         for (int64_t j = j0; j < j1; j++)
-            yr[j] += av * br[j];
+            yr[j] = fmaf(av, br[j], yr[j]);
     }
 }
 
@@ -184,10 +190,10 @@ static void gemm_units_f32(void *ctx, fgq_idx begin, fgq_idx end)
                 if (!t->ta) {
                     const float *ar = t->a + i * k;
                     for (int64_t p = 0; p < k; p++)
-                        acc += ar[p] * br[p];
+                        acc = fmaf(ar[p], br[p], acc);
                 } else {
                     for (int64_t p = 0; p < k; p++)
-                        acc += t->a[p * m + i] * br[p];
+                        acc = fmaf(t->a[p * m + i], br[p], acc);
                 }
                 yr[j] = acc;
             }
@@ -383,10 +389,21 @@ static void matmul_units_fast(void *ctx, fgq_idx begin, fgq_idx end)
 }
 #endif
 
+uint64_t fgq_matmul_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                const fgq_tensor_view *const *out, const fgq_target *target)
+{
+    if (!target->conv_f32_panels || fgq_matmul_f32_check(node, in, out, NULL) != FGQ_OK)
+        return 0;
+    const fgq_tensor_view *a = in[0], *b = in[1];
+    const int64_t k = a->dims[a->rank - 1], m = a->rank > 1 ? a->dims[a->rank - 2] : 1;
+    const int64_t n = b->rank > 1 ? b->dims[b->rank - 1] : 1;
+    return fgq_matmul_f32_gemm_fits(m, k) ? fgq_matmul_f32_gemm_scratch(m, k, n) : 0;
+}
+
 fgq_status fgq_matmul_f32_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
                               const fgq_tensor_view *const *out, fgq_error *err)
 {
-    (void)err;
+    (void)err; /* the packed panels' only (x86) */
     const fgq_tensor_view *a = in[0], *b = in[1];
     matmul_task t;
     memset(&t, 0, sizeof t);
@@ -415,6 +432,23 @@ fgq_status fgq_matmul_f32_run(const fgq_node_view *node, const fgq_tensor_view *
     if (nmat == 0 || s->m == 0 || s->n == 0)
         return FGQ_OK;
 #if GEMM_F32_X86
+    /* 4+ rows and 8+ k: the convolution's packed panels (conv_f32_gemm.c: AVX-512 8 x 32 tiles, B's
+     * rows in chunks of K that stay in cache while every row of A passes), a matrix at a time; the
+     * 6 x 16 kernel read B where it lies for each tile of rows (ViT-B/16's MatMuls ran at ~13
+     * GFLOP/s so) */
+    const uint32_t cpu = fgq_node_cpu(node);
+    if (fgq_gemm_f32_fast(node) && fgq_matmul_f32_gemm_fits(s->m, s->k) && fgq_target_build()->conv_f32_panels) {
+        for (int64_t mat = 0; mat < nmat; mat++) {
+            int64_t oa, ob;
+            batch_offsets(&t, mat, &oa, &ob);
+            const fgq_status st =
+                fgq_matmul_f32_gemm(node, t.a + oa * s->m * s->k, t.b + ob * s->k * s->n, t.y + mat * s->m * s->n, s->m,
+                                    s->k, s->n, (cpu & FGQ_CPU_AVX512F) != 0 ? 2 : 1, t.act, t.act_lo, t.act_hi, err);
+            if (st != FGQ_OK)
+                return st;
+        }
+        return FGQ_OK;
+    }
     if (fgq_gemm_f32_fast(node)) {
         t.tp = plan_fast(node->par, nmat, s->m, s->n);
         const int64_t rows = s->m < FAST_MR ? s->m : FAST_MR;

@@ -1,18 +1,16 @@
 /*
- * gemm_f32__avx2.c — the float Gemm/MatMul microkernels with AVX2, bit-
+ * gemm_f32__avx2.c — the float Gemm/MatMul microkernels with AVX2+FMA, bit-
  * identical to the loops of gemm_f32.c (row_axpy_f32 and the transB dot
  * product), their reference twin (tests/test_gemm_f32_fast.c, memcmp).
  *
  * Why bit-identical is possible: the reference gives each output element
- * 0.0f, then for p = 0..K-1 in order one product A'(i,p)·B'(p,j) rounded to
- * float and one add (the build's -std=c11 keeps them separately rounded, no
- * FMA). Both kernels keep exactly that sequence per element, 8 columns of Y
- * to a vector, mul then add; only which elements share a register changes.
- * FMA (one rounding fewer) measured no faster at M = 1, where loads bound
- * the kernel, and ~1.3x faster at M >= 16 (docs/benchmarks.md, 2026-12-04):
- * kept out, so that FGQ_KERNELS=ref still proves whole models byte for byte.
- * Any split of rows or columns over threads, and any mix of tiles, gives the
- * same bytes.
+ * 0.0f, then for p = 0..K-1 in order one fused multiply-add fmaf(A'(i,p),
+ * B'(p,j), acc). Both kernels keep exactly that sequence per element, 8
+ * columns of Y to a vector, one vfmadd a p; only which elements share a
+ * register changes. (Until 2026-12-07 both sides kept a product and an add
+ * apart, which cost the kernels half their rate; the packed panels MatMul
+ * now takes, conv_f32_gemm.c, fuse them too.) Any split of rows or columns
+ * over threads, and any mix of tiles, gives the same bytes.
  *
  * 6x16 (B' = B, row-major [K, ldb]): six rows of Y times 16 columns in 12
  * accumulators, a row of B loaded once per p for all six; fewer than six
@@ -41,17 +39,17 @@
 #include <immintrin.h>
 
 /* Lanes [0, n) of a vector set (n < 8): the mask maskload/maskstore take. */
-__attribute__((target("avx2"))) static __m256i tail_mask(int64_t n)
+__attribute__((target("avx2,fma"))) static __m256i tail_mask(int64_t n)
 {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
 }
 
-#define MADD(acc, a, b) acc = _mm256_add_ps(acc, _mm256_mul_ps(a, b))
+#define MADD(acc, a, b) acc = _mm256_fmadd_ps(a, b, acc)
 
 /* One row of Y, columns [j0, j1): y[j] = Σ_p a[p·acs]·b[p·ldb + j]. */
-__attribute__((target("avx2"))) static void row_1x64(const float *a, int64_t acs, const float *b, int64_t ldb,
-                                                     int64_t k, int64_t j0, int64_t j1, float *y)
+__attribute__((target("avx2,fma"))) static void row_1x64(const float *a, int64_t acs, const float *b, int64_t ldb,
+                                                         int64_t k, int64_t j0, int64_t j1, float *y)
 {
     int64_t j = j0;
     for (; j + 64 <= j1; j += 64) {
@@ -132,9 +130,9 @@ __attribute__((target("avx2"))) static void row_1x64(const float *a, int64_t acs
         cs[5][0] = c50, cs[5][1] = c51;                                                               \
     } while (0)
 
-__attribute__((target("avx2"))) void fgq_gemm_f32_6x16__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr,
-                                                             const float *b, int64_t ldb, int64_t k, int64_t j0,
-                                                             int64_t j1, float *y, int64_t ldy)
+__attribute__((target("avx2,fma"))) void fgq_gemm_f32_6x16__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr,
+                                                                 const float *b, int64_t ldb, int64_t k, int64_t j0,
+                                                                 int64_t j1, float *y, int64_t ldy)
 {
     if (mr != 6) {
         for (int64_t i = 0; i < mr; i++)
@@ -165,7 +163,7 @@ __attribute__((target("avx2"))) void fgq_gemm_f32_6x16__avx2(const float *a, int
 #undef TILE_6X16
 
 /* out[s] = column s of the 8x8 block r[0..8)[0..8). */
-__attribute__((target("avx2"))) static void transpose_8x8(const __m256 r[8], __m256 out[8])
+__attribute__((target("avx2,fma"))) static void transpose_8x8(const __m256 r[8], __m256 out[8])
 {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
     const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
@@ -196,9 +194,9 @@ enum { KB = 8 }; /* k per transposed block: KB x 16 floats = 512 bytes of stack 
         MADD(c1, av_, b1);                                                                            \
     } while (0)
 
-__attribute__((target("avx2"))) void fgq_gemm_f32_6x16t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr,
-                                                              const float *b, int64_t ldb, int64_t k, int64_t j0,
-                                                              int64_t j1, float *y, int64_t ldy)
+__attribute__((target("avx2,fma"))) void fgq_gemm_f32_6x16t__avx2(const float *a, int64_t ars, int64_t acs, int64_t mr,
+                                                                  const float *b, int64_t ldb, int64_t k, int64_t j0,
+                                                                  int64_t j1, float *y, int64_t ldy)
 {
     _Alignas(32) float bt[KB * 16];
     for (int64_t j = j0; j < j1; j += 16) {

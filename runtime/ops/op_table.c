@@ -25,7 +25,7 @@
 #define OP_ROWS                                                        \
     ROWS(CONV, "Conv", 2, 3, conv)                                     \
     ROW(GEMM, "Gemm", 2, 3, gemm)                                      \
-    ROW(MATMUL, "MatMul", 2, 2, matmul)                                \
+    ROWS(MATMUL, "MatMul", 2, 2, matmul)                               \
     ROW(ADD, "Add", 2, 2, eltwise)                                     \
     ROW(SUB, "Sub", 2, 2, eltwise)                                     \
     ROW(MUL, "Mul", 2, 2, eltwise)                                     \
