@@ -333,11 +333,15 @@ static void qgemm_run_paths(qgemm_task *t)
         const int64_t chunks = (qw->rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH;
         const int64_t rblocks = (m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS, tasks = chunks * rblocks;
         const int64_t cost = QGEMM_AMX_ROWS * QGEMM_AMX_CH * qw->k / 256;
-        /* decoded rows (layout 2): whole chunks a grain, so that one thread decodes each chunk's rows
-         * (split by row blocks, both of two threads decoded every chunk: 64 x 1024 x 1024 s8 at two
-         * threads 1430 -> 850 GOP/s with the copy) */
-        const fgq_idx grain = layout == 2 ? rblocks * fgq_parallel_grain(node->par, chunks, cost * rblocks)
-                                          : fgq_parallel_grain(node->par, tasks, cost);
+        /* decoded rows (layout 2) and a chunk for every thread: whole chunks a grain, so that one thread
+         * decodes each chunk's rows (split by row blocks, both of two threads decoded every chunk);
+         * fewer chunks than threads (N <= 256: one) split by row blocks, each thread decoding the
+         * chunk again (whole chunks left the second thread idle: 3136 x 576 x 64 at two threads ran
+         * at one thread's 840 GOP/s) */
+        const int64_t threads = node->par != NULL && node->par->n_threads > 1 ? node->par->n_threads : 1;
+        const fgq_idx grain = layout == 2 && chunks >= threads
+                                  ? rblocks * fgq_parallel_grain(node->par, chunks, cost * rblocks)
+                                  : fgq_parallel_grain(node->par, tasks, cost);
         fgq_parallel_for(node->par, tasks, grain, qgemm_amx_tasks, t);
         return;
     }
