@@ -61,6 +61,19 @@ static fgq_tensor_view qview(void *data, fgq_dtype dt, int32_t rank, const int64
     return v;
 }
 
+/* A provider over a pool that runs the op in chunks of one task, whatever its grain. */
+typedef struct {
+    fgq_parallel par;
+    const fgq_parallel *inner;
+} one_task_provider;
+
+static void one_task_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
+{
+    const one_task_provider *p = (const one_task_provider *)impl;
+    (void)grain;
+    p->inner->parallel_for(p->inner->impl, n, 1, fn, ctx);
+}
+
 /* ---- (1) DYNQUANT ------------------------------------------------------------ */
 
 /* Round half to even, from floor (independent of the rounding mode). */
@@ -306,17 +319,6 @@ static void test_dynquant_random_and_edges(void)
  * 3-thread pool and in chunks of one task, under every CPU setting: the range joined over the
  * parts and the quantization in spans give the reference's bits; the lowest and highest values
  * (and a NaN, which takes the scalar quantization) in the last part, the first, or alone. */
-typedef struct {
-    fgq_parallel par;
-    const fgq_parallel *inner;
-} dq_one_task_provider;
-
-static void dq_one_task_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
-{
-    const dq_one_task_provider *p = (const dq_one_task_provider *)impl;
-    (void)grain;
-    p->inner->parallel_for(p->inner->impl, n, 1, fn, ctx);
-}
 
 static void test_dynquant_parts(void)
 {
@@ -324,7 +326,7 @@ static void test_dynquant_parts(void)
     fgq_error perr;
     fgq_error_clear(&perr);
     CHECK(fgq_threadpool_create(3, &pool, &perr) == FGQ_OK);
-    dq_one_task_provider one = {{NULL, 3, dq_one_task_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
+    one_task_provider one = {{NULL, 3, one_task_parallel_for, FGQ_KERNELS_AUTO}, fgq_threadpool_parallel(pool)};
     one.par.impl = &one;
     static const int64_t sizes[] = {16383, 16384, 16385, 3 * 16384 + 77, 300001, 8 * 65536 + 5};
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
@@ -748,18 +750,6 @@ static void random_conv_shape(conv_shape *cs)
 static const fgq_parallel *g_conv_par;
 static uint32_t g_conv_cpu;
 
-/* A provider over a pool that runs the op in chunks of one task, whatever its grain. */
-typedef struct {
-    fgq_parallel par;
-    const fgq_parallel *inner;
-} one_task_provider;
-
-static void one_task_parallel_for(void *impl, fgq_idx n, fgq_idx grain, fgq_task_fn fn, void *ctx)
-{
-    const one_task_provider *p = (const one_task_provider *)impl;
-    (void)grain;
-    p->inner->parallel_for(p->inner->impl, n, 1, fn, ctx);
-}
 
 static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t zx)
 {
