@@ -871,10 +871,10 @@ static void run_dyn_reps(const conv_shape *cs, int64_t k, fgq_threadpool *pool, 
 
 /* QCONV_DYN's and QGEMM_DYN's output stages: the ones the CPU runs (fgq_qconv_fout_select's and
  * fgq_qgemm_fout_select's AVX-512 ones here) against fgq_qconv_fout_rows_ref and
- * fgq_qgemm_fout_row_ref byte for byte: 1..3 channels of 0..40 dots (every tail of a
- * 16-lane step), strides past the runs, dots at 0 and near ±2^31, scales negative, 0, tiny and
- * huge (products of ±Inf), bias or none (no + 0: −0 stays), no activation, ReLU (−0 and NaN
- * stay) and Clip with bounds either way round; the bytes past each run untouched. */
+ * fgq_qgemm_fout_row_ref byte for byte: 1..3 channels from channel 0 or 1 of 0..40 dots (every
+ * tail of a 16-lane step), strides past the runs, dots at 0 and near ±2^31, scales negative, 0,
+ * NaN, tiny and huge (products of ±Inf), bias or none (no + 0: −0 stays), no activation, ReLU (−0
+ * and NaN stay) and Clip with bounds either way round; the bytes past each run untouched. */
 static void test_fout_rows_kernels(void)
 {
     const fgq_qconv_fout_fn fast = fgq_qconv_fout_select(FGQ_KERNELS_AUTO, fgq_cpu_features());
@@ -894,12 +894,13 @@ static void test_fout_rows_kernels(void)
                      : p == 2 ? INT32_MIN + (int32_t)(rnd() % 3)
                               : (int32_t)(rnd() % 200001) - 100000;
         }
-        float s_w[3], bias[3];
-        for (int j = 0; j < 3; j++) {
-            const uint32_t p = rnd() % 6;
+        float s_w[4], bias[4]; /* channels c0 .. c0 + nc − 1, c0 0 or 1 */
+        for (int j = 0; j < 4; j++) {
+            const uint32_t p = rnd() % 7;
             s_w[j] = p == 0   ? 0.0f
                      : p == 1 ? -ldexpf(1.5f, -60)
                      : p == 2 ? 3e30f
+                     : p == 3 ? NAN /* NaN outputs through the activations */
                               : ldexpf((float)(rnd() % 1000) / 999.0f - 0.5f, rint_in(-12, 2));
             bias[j] = rnd() % 4 == 0 ? -0.0f : (float)((int32_t)(rnd() % 2001) - 1000) / 250.0f;
         }
@@ -916,7 +917,7 @@ static void test_fout_rows_kernels(void)
         float y_ref[3 * 45], y_fast[3 * 45];
         for (int i = 0; i < 3 * 45; i++)
             y_ref[i] = y_fast[i] = (float)i + 0.5f; /* sentinels past the runs */
-        const int64_t c0 = 0;
+        const int64_t c0 = rnd() % 2;
         fgq_qconv_fout_rows_ref(&fo, c0, nc, dot, ld_dot, n, y_ref, ld_y);
         fast(&fo, c0, nc, dot, ld_dot, n, y_fast, ld_y);
         if (memcmp(y_ref, y_fast, sizeof y_ref) != 0 && bad++ < 3)
@@ -925,8 +926,8 @@ static void test_fout_rows_kernels(void)
         /* QGEMM_DYN's along a row: channel j0 + i a lane, j0 past 0, 0..40 lanes (s_w and bias of 45) */
         float s_w45[45], bias45[45];
         for (int i = 0; i < 45; i++) {
-            s_w45[i] = s_w[i % 3] * (float)(1 + i % 7);
-            bias45[i] = bias[i % 3] - (float)(i % 5);
+            s_w45[i] = s_w[i % 4] * (float)(1 + i % 7);
+            bias45[i] = bias[i % 4] - (float)(i % 5);
         }
         const int64_t j0 = rnd() % 5, nr = rnd() % 41;
         fgq_qconv_fout fr = fo;

@@ -81,13 +81,13 @@ fgq_status fgq_conv_f32_gemm(const fgq_node_view *node, const fgq_ops_spatial *s
                              const float *b, float *y, int64_t batch, int64_t c_in, int64_t m_out, int64_t groups,
                              int isa, fgq_error *err);
 
+/* MatMul's fgq_op_impl.scratch: the panels' where the target runs them (x86) and they fit, else 0. */
+uint64_t fgq_matmul_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
+                                const fgq_tensor_view *const *out, const fgq_target *target);
 /* The same panels for MatMul (gemm_f32.c): Y [m, n] = A [m, k] · B [k, n], row-major and
  * contiguous, then the activation (act, lo, hi); each element 0 + Σ_p a·b in p order, one fused
  * multiply-add a p (the bytes of gemm_f32.c's loops, which use fmaf). fits: m >= 4, k >= 8 (as
  * fgq_conv_f32_gemm_fits); scratch: a thread's, for node->scratch (fgq_scratch_begin'd here). */
-/* MatMul's fgq_op_impl.scratch: the panels' where the target runs them (x86) and they fit, else 0. */
-uint64_t fgq_matmul_f32_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                const fgq_tensor_view *const *out, const fgq_target *target);
 int fgq_matmul_f32_gemm_fits(int64_t m, int64_t k);
 uint64_t fgq_matmul_f32_gemm_scratch(int64_t m, int64_t k, int64_t n);
 fgq_status fgq_matmul_f32_gemm(const fgq_node_view *node, const float *a, const float *b, float *y, int64_t m,

@@ -274,13 +274,28 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * both with an independent oracle). Its own im2col rows and QGEMM rows, which it ran before, took
  * MobileNetV2 --acts dynamic 31 ms a run where the static s8 model takes 3.4. Microcontrollers
  * (the target's qdyn_fast 0) keep the reference. */
+/* The fast paths are compiled where a profile with qdyn_fast is the build's (x86, AArch64): a
+ * microcontroller's firmware links no QCONV / QGEMM path for its dynamic layers (a run-time test
+ * alone kept ~6 KB of QCONV's code in a Cortex-M4 image whose model has QCONV_DYN and no QCONV).
+ * The tools, which size every profile, run on those hosts. */
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
+#define QDYN_FAST 1
+#else
+#define QDYN_FAST 0
+#endif
+
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target)
 {
+#if QDYN_FAST
     qconv_dyn_shape s;
     if (!target->qdyn_fast || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
     return fgq_qconv_fout_scratch(&s.geom, &s.qw, in[0], target);
+#else
+    (void)node, (void)in, (void)out, (void)target;
+    return 0;
+#endif
 }
 
 fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -294,6 +309,7 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     dyn_epilogue_read(in, node->n_inputs, &e);
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
+#if QDYN_FAST
     const fgq_target *target = fgq_target_build();
     if (target->qdyn_fast) {
         if ((st = fgq_scratch_begin(node, fgq_qconv_fout_scratch(&s.geom, &s.qw, x, target), err)) != FGQ_OK)
@@ -303,6 +319,7 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
         if (fgq_qconv_run_fout(node, &s.geom, &s.qw, x, e.z_x, y, &fo))
             return FGQ_OK;
     }
+#endif
     qconv_dyn_ref(node, &s, &e, x, y, out[0]->dims[1]);
     return FGQ_OK;
 }
@@ -370,10 +387,15 @@ static void qgemm_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 uint64_t fgq_qgemm_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target)
 {
+#if QDYN_FAST
     fgq_qweights qw;
     if (!target->qdyn_fast || qgemm_dyn_check_all(node, in, out, &qw, NULL) != FGQ_OK)
         return 0;
     return fgq_qgemm_fout_scratch(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1), target);
+#else
+    (void)node, (void)in, (void)out, (void)target;
+    return 0;
+#endif
 }
 
 fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *const *in,
@@ -388,6 +410,7 @@ fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     const fgq_tensor_view *a = in[0];
     float *y = (float *)out[0]->data;
     const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
+#if QDYN_FAST
     const fgq_target *target = fgq_target_build();
     if (target->qdyn_fast) {
         if ((st = fgq_scratch_begin(node, fgq_qgemm_fout_scratch(&qw, m_rows, target), err)) != FGQ_OK)
@@ -401,6 +424,7 @@ fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
         fgq_qgemm_run_fout(node, &qw, a, e.z_x, y, &fo);
         return FGQ_OK;
     }
+#endif
     const int64_t n_out = qw.rows;
     qgemm_dyn_task t = {&qw,
                         fgq_qgemm_kernel_select(qw.dtype, fgq_node_kernels(node), fgq_node_cpu(node), &qw),

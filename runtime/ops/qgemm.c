@@ -83,7 +83,8 @@ static uint64_t qgemm_dots_bytes(int64_t m_rows, int64_t mb)
  * QGEMM_AMX_MAX_K, run on the AMX conv kernel (A's rows as its positions), QGEMM_AMX_CH channels
  * by 32 rows a task. Its slice: the kernel's channel-major dots, their transpose (the output stage
  * runs along a row), the chunk's row constants (fgq_qconv_amx_group), the packed rows. Sized from
- * the shapes alone (the CPU decides at run time). */
+ * the shapes and the target profile alone, on any host (the x86-64 profile's, qconv_packed; the CPU
+ * decides at run time). */
 enum { QGEMM_AMX_CH = 256, QGEMM_AMX_ROWS = 32, QGEMM_AMX_MAX_K = 8192 };
 
 /* 1: s8 per channel, read in place; 2: rows decoded to s8 with their multipliers folded in
@@ -92,10 +93,9 @@ enum { QGEMM_AMX_CH = 256, QGEMM_AMX_ROWS = 32, QGEMM_AMX_MAX_K = 8192 };
  * s8 rows read in place are K bytes apart, and at K = 1024 the tiles' 16-row loads fell into few
  * cache sets: copied (fgq_qconv_wrow_bytes apart), 1024 x 1024 x 1024 ran 925 -> 1220 GOP/s, 3136 x
  * 576 x 64 685 -> 865; below 64 rows of A the copy costs more than it saves (32 rows: 755 -> 265). */
-static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows)
+static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target)
 {
-#if defined(__x86_64__)
-    if (m_rows < 16 || qw->rows < 16 || qw->k > QGEMM_AMX_MAX_K || !fgq_qweights_fold_s8(qw))
+    if (!target->qconv_packed || m_rows < 16 || qw->rows < 16 || qw->k > QGEMM_AMX_MAX_K || !fgq_qweights_fold_s8(qw))
         return 0;
     /* decoding every row once a call pays only over enough rows of A: 16 x 1024 x 1024 ternary ran
      * 129 GOP/s so, 245 on the VNNI kernel; 1024 rows 973 (s8 in place 986) */
@@ -103,25 +103,14 @@ static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows)
     if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
         return decode ? 2 : 1;
     return decode ? 2 : 0;
-#else
-    (void)qw;
-    (void)m_rows;
-    return 0;
-#endif
 }
 
 static uint64_t qgemm_amx_bytes(int64_t K, int layout)
 {
-#if defined(__x86_64__)
     const uint64_t dots = (uint64_t)QGEMM_AMX_CH * QGEMM_AMX_ROWS * sizeof(int32_t);
     return 2 * dots + (uint64_t)(QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW +
            (((uint64_t)fgq_qconv_pack_work_bytes(K) + 63u) & ~(uint64_t)63u) +
            (layout == 2 ? (uint64_t)(QGEMM_AMX_CH + 16) * (uint64_t)fgq_qconv_wrow_bytes(K) : 0);
-#else
-    (void)K;
-    (void)layout;
-    return 0;
-#endif
 }
 
 static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target)
@@ -129,7 +118,7 @@ static uint64_t qgemm_scratch_bytes(const fgq_qweights *qw, int64_t m_rows, cons
     if (m_rows <= 0)
         return 0;
     const uint64_t b = qgemm_dots_bytes(m_rows, target->qgemm_block_rows) + (uint64_t)fgq_qgemm_gemm_work_bytes(qw, target);
-    const int layout = qgemm_amx_layout(qw, m_rows);
+    const int layout = qgemm_amx_layout(qw, m_rows, target);
     const uint64_t amx = layout ? qgemm_amx_bytes(qw->k, layout) : 0;
     return b > amx ? b : amx;
 }
@@ -219,7 +208,7 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
     uint8_t *grp = (uint8_t *)(dott + QGEMM_AMX_CH * QGEMM_AMX_ROWS);
     uint8_t *work = grp + (QGEMM_AMX_CH + 16) * FGQ_QCONV_AMX_GROUP_ROW;
     uint8_t *dec = work + ((fgq_qconv_pack_work_bytes(K) + 63) & ~(int64_t)63); /* layout 2: the chunk's rows */
-    const int decoded = qgemm_amx_layout(qw, t->m_rows) == 2;
+    const int decoded = qgemm_amx_layout(qw, t->m_rows, fgq_target_build()) == 2;
     const int t2vbmi = (fgq_node_cpu(t->node) & FGQ_CPU_AVX512VBMI) != 0 && fgq_qconv_fold_t2_fits(qw);
     fgq_qconv_amx_w aw = { .rows = NULL };
     /* held: the chunk whose rows (dec) and constants (grp) the slice holds from an earlier call of this run
@@ -328,7 +317,7 @@ static void qgemm_run_paths(qgemm_task *t)
 #if defined(__x86_64__)
     const int64_t m_rows = t->m_rows;
     const uint32_t cpu = fgq_node_cpu(node), amx = FGQ_CPU_AMXINT8 | FGQ_CPU_AVX512VNNI;
-    const int layout = qgemm_amx_layout(qw, m_rows);
+    const int layout = qgemm_amx_layout(qw, m_rows, fgq_target_build());
     if (layout && (cpu & amx) == amx && t->kern->dot != fgq_qgemm_dot_ref) {
         const int64_t chunks = (qw->rows + QGEMM_AMX_CH - 1) / QGEMM_AMX_CH;
         const int64_t rblocks = (m_rows + QGEMM_AMX_ROWS - 1) / QGEMM_AMX_ROWS, tasks = chunks * rblocks;

@@ -1,12 +1,13 @@
 /*
  * qquantize__avx512.c — the float <-> int8 boundary of the quantized ops on 16 lanes (AVX-512 F):
  * QUANTIZE's and DYNQUANT's quantization (fgq_quantize_f32__avx512), DYNQUANT's range
- * (fgq_dynquant_range__avx512) and QCONV_DYN's output stage (fgq_qconv_fout_rows__avx512).
- * Each is bit-exact with its twin: the AVX2 loops of qquantize__avx2.c (whose twins are the
- * scalar loops of qconvert.c and qdyn.c) and qconv.c's qconv_fout_rows. With the convolutions
- * on QCONV's kernels, MobileNetV2 --acts dynamic spent 43 % of its time in DYNQUANT's AVX2 loops
- * (the range's blend chain ran at its latency, 8 values in ~8 cycles) and 9 % in the output
- * stage's scalar activation.
+ * (fgq_dynquant_range__avx512) and the output stages of QCONV_DYN (fgq_qconv_fout_rows__avx512)
+ * and QGEMM_DYN (fgq_qgemm_fout_row__avx512). Each is bit-exact with its twin: the AVX2 loops of
+ * qquantize__avx2.c (whose twins are the scalar loops of qconvert.c and qdyn.c), and
+ * fgq_qconv_fout_rows_ref / fgq_qgemm_fout_row_ref (qgemm_dispatch.c). With the convolutions on
+ * QCONV's kernels, MobileNetV2 --acts dynamic spent 46 % of its time in DYNQUANT's AVX2 loops (the
+ * range's blend chain ran at its latency, 8 values in ~8 cycles) and 9 % in the output stage's
+ * scalar activation.
  */
 #include "qgemm_dispatch.h"
 
@@ -99,7 +100,7 @@ FGQ_AVX512F_FN int64_t fgq_dynquant_range__avx512(const float *x, int64_t n, flo
     return i;
 }
 
-/* qconv_fout_rows (qconv.c) on 16 lanes: (float)dot (the conversion rounds as the scalar one, to
+/* fgq_qconv_fout_rows_ref (qgemm_dispatch.c) on 16 lanes: (float)dot (the conversion rounds as the scalar one, to
  * nearest), times s = s_x·s_w[c] (the same scalar product), + bias, then ReLU as max(0, v) (−0
  * and NaN stay: vmaxps returns its second operand unless the first is strictly greater) or Clip
  * as min(hi, max(lo, v)), the twin's y < lo ? lo : y and v > hi ? hi : v. */
@@ -131,7 +132,7 @@ FGQ_AVX512F_FN void fgq_qconv_fout_rows__avx512(const fgq_qconv_fout *fo, int64_
 }
 
 /* fgq_qgemm_fout_row_ref on 16 lanes: channel j0 + i's scale s_x·s_w[j0 + i] a lane (the same
- * scalar product), then qconv_fout_rows' steps. */
+ * scalar product), then fgq_qconv_fout_rows__avx512's steps. */
 FGQ_AVX512F_FN void fgq_qgemm_fout_row__avx512(const fgq_qconv_fout *fo, int64_t j0, int64_t n, const int32_t *dot,
                                                float *y)
 {
