@@ -95,6 +95,13 @@ enum { QGEMM_AMX_CH = 256, QGEMM_AMX_ROWS = 32, QGEMM_AMX_MAX_K = 8192 };
  * 576 x 64 685 -> 865; below 64 rows of A the copy costs more than it saves (32 rows: 755 -> 265). */
 static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows, const fgq_target *target)
 {
+#if !defined(__x86_64__) && !defined(__i386__) && !defined(__aarch64__)
+    /* a microcontroller's build sizes its own profile only (qconv_packed 0: none), and the tools
+     * that size the x86-64 profile run on the hosts above; here the code would cost ~0.4 KB of
+     * flash for nothing */
+    (void)qw, (void)m_rows, (void)target;
+    return 0;
+#else
     if (!target->qconv_packed || m_rows < 16 || qw->rows < 16 || qw->k > QGEMM_AMX_MAX_K || !fgq_qweights_fold_s8(qw))
         return 0;
     /* decoding every row once a call pays only over enough rows of A: 16 x 1024 x 1024 ternary ran
@@ -103,6 +110,7 @@ static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows, const fgq_ta
     if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
         return decode ? 2 : 1;
     return decode ? 2 : 0;
+#endif
 }
 
 static uint64_t qgemm_amx_bytes(int64_t K, int layout)
