@@ -333,6 +333,12 @@ int32_t fgq_qconv_dot(const fgq_qconv_geom *g, const fgq_qweights *qw, const fgq
 /* QCONV_DYN's float output stage (qdyn.c) on QCONV's fast paths: channel c's outputs
  * y = (float)dot·(s_x·s_w[c]) (+ bias[c]), float32 as written, then the fused activation
  * (fgq_ops_act_apply_f32's act, act0, act1). */
+/* Where QCONV_DYN / QGEMM_DYN run QCONV's and QGEMM's paths (the profiles with qdyn_fast): the
+ * application cores FGQ_OPS_THREADED names. Elsewhere (microcontroller firmware) none of it is
+ * compiled in: a run-time test alone kept ~6 KB of QCONV's code in a Cortex-M4 image whose model
+ * has QCONV_DYN and no QCONV; the tools, which size every profile, run on the cores above. */
+#define FGQ_QDYN_PATHS FGQ_OPS_THREADED
+
 typedef struct {
     float s_x;
     const float *s_w, *bias; /* [M]; bias NULL when absent */

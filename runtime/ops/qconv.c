@@ -45,15 +45,6 @@ typedef struct {
     fgq_qweights qw;
 } qconv_shape;
 
-/* QCONV_DYN's float outputs on these paths (fgq_qconv_run_fout) exist where a profile runs them, the
- * builds qdyn.c takes them on (x86, AArch64); a microcontroller's QCONV links no float output stage
- * (its flash). */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-#define QCONV_FOUT 1
-#else
-#define QCONV_FOUT 0
-#endif
-
 /* Where a run's outputs go: QCONV's codes (requantized, y_s8, zy, qmin, qmax), or (fo != NULL)
  * QCONV_DYN's floats through its output stage (fgq_qconv_run_fout); zx: X's zero point. */
 typedef struct {
@@ -442,7 +433,7 @@ static void qconv_pad_copy(const qconv_task *t, const uint8_t *xg, fgq_idx cg, u
 static void qconv_tile_out(const qconv_task *t, fgq_idx j0, fgq_idx nb, const int32_t *dot, fgq_idx ld_dot, fgq_idx np,
                            fgq_idx at)
 {
-    if (QCONV_FOUT && t->fo != NULL)
+    if (FGQ_QDYN_PATHS && t->fo != NULL)
         t->fout(t->fo, j0, nb, dot, ld_dot, np, t->yf + at, t->p.positions);
     else
         fgq_qgemm_kernel_requant_rows(t->kern, &t->s->qw, j0, nb, dot, ld_dot, np, t->zy, t->qmin, t->qmax, t->y + at,
@@ -715,7 +706,7 @@ typedef struct {
 /* The output stage of channel c's n sums at acc, to Y from element `at` on. */
 static void qconv_dw_out(const qconv_dw_task *t, fgq_idx c, const int32_t *acc, fgq_idx n, fgq_idx at)
 {
-    if (QCONV_FOUT && t->fo != NULL)
+    if (FGQ_QDYN_PATHS && t->fo != NULL)
         t->fout(t->fo, c, 1, acc, 0, n, t->yf + at, 0);
     else
         t->requant(&t->s->qw, c, 0, acc, n, t->zy, t->qmin, t->qmax, t->y + at, t->y_s8);
@@ -1053,7 +1044,8 @@ static int qconv_run_dw(const fgq_node_view *node, const qconv_shape *s, const f
         .y = o->fo == NULL ? (uint8_t *)o->y : NULL,
         .yf = o->fo != NULL ? (float *)o->y : NULL,
         .fo = o->fo,
-        .fout = QCONV_FOUT && o->fo != NULL ? fgq_qconv_fout_select(fgq_node_kernels(node), fgq_node_cpu(node)) : NULL,
+        .fout =
+            FGQ_QDYN_PATHS && o->fo != NULL ? fgq_qconv_fout_select(fgq_node_kernels(node), fgq_node_cpu(node)) : NULL,
         .x_s8 = x->dtype == FGQ_DT_S8,
         .y_s8 = o->y_s8,
         .zx = o->zx,
@@ -1090,7 +1082,8 @@ static int qconv_run_gemm(const fgq_node_view *node, const qconv_shape *s, const
         .y = o->fo == NULL ? (uint8_t *)o->y : NULL,
         .yf = o->fo != NULL ? (float *)o->y : NULL,
         .fo = o->fo,
-        .fout = QCONV_FOUT && o->fo != NULL ? fgq_qconv_fout_select(fgq_node_kernels(node), fgq_node_cpu(node)) : NULL,
+        .fout =
+            FGQ_QDYN_PATHS && o->fo != NULL ? fgq_qconv_fout_select(fgq_node_kernels(node), fgq_node_cpu(node)) : NULL,
         .x_s8 = x->dtype == FGQ_DT_S8,
         .y_s8 = o->y_s8,
         .zx = o->zx,

@@ -274,20 +274,10 @@ static void qconv_dyn_ref(const fgq_node_view *node, const qconv_dyn_shape *s, c
  * both with an independent oracle). Its own im2col rows and QGEMM rows, which it ran before, took
  * MobileNetV2 --acts dynamic 31 ms a run where the static s8 model takes 3.4. Microcontrollers
  * (the target's qdyn_fast 0) keep the reference. */
-/* The fast paths are compiled where a profile with qdyn_fast is the build's (x86, AArch64): a
- * microcontroller's firmware links no QCONV / QGEMM path for its dynamic layers (a run-time test
- * alone kept ~6 KB of QCONV's code in a Cortex-M4 image whose model has QCONV_DYN and no QCONV).
- * The tools, which size every profile, run on those hosts. */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-#define QDYN_FAST 1
-#else
-#define QDYN_FAST 0
-#endif
-
 uint64_t fgq_qconv_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target)
 {
-#if QDYN_FAST
+#if FGQ_QDYN_PATHS
     qconv_dyn_shape s;
     if (!target->qdyn_fast || qconv_dyn_check_all(node, in, out, &s, NULL) != FGQ_OK)
         return 0;
@@ -309,7 +299,7 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     dyn_epilogue_read(in, node->n_inputs, &e);
     const fgq_tensor_view *x = in[0];
     float *y = (float *)out[0]->data;
-#if QDYN_FAST
+#if FGQ_QDYN_PATHS
     const fgq_target *target = fgq_target_build();
     if (target->qdyn_fast) {
         if ((st = fgq_scratch_begin(node, fgq_qconv_fout_scratch(&s.geom, &s.qw, x, target), err)) != FGQ_OK)
@@ -387,7 +377,7 @@ static void qgemm_dyn_blocks(void *ctx, fgq_idx b, fgq_idx e_)
 uint64_t fgq_qgemm_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, const fgq_target *target)
 {
-#if QDYN_FAST
+#if FGQ_QDYN_PATHS
     fgq_qweights qw;
     if (!target->qdyn_fast || qgemm_dyn_check_all(node, in, out, &qw, NULL) != FGQ_OK)
         return 0;
@@ -410,7 +400,7 @@ fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
     const fgq_tensor_view *a = in[0];
     float *y = (float *)out[0]->data;
     const int64_t m_rows = fgq_ops_dims_prod(a->dims, 0, a->rank - 1);
-#if QDYN_FAST
+#if FGQ_QDYN_PATHS
     const fgq_target *target = fgq_target_build();
     if (target->qdyn_fast) {
         if ((st = fgq_scratch_begin(node, fgq_qgemm_fout_scratch(&qw, m_rows, target), err)) != FGQ_OK)

@@ -154,18 +154,10 @@ typedef struct {
     fgq_idx m_rows, mb, j_blocks; /* mb: rows a block (the build's qgemm_block_rows) */
 } qgemm_task;
 
-/* QGEMM_DYN's float outputs on these paths (fgq_qgemm_run_fout) exist where qdyn.c takes them (x86,
- * AArch64); a microcontroller's QGEMM keeps no branch for them (its flash). */
-#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__)
-#define QGEMM_FOUT 1
-#else
-#define QGEMM_FOUT 0
-#endif
-
 /* The output stage of row r's channels j0 .. j0 + nb − 1 (their dots at dot). */
 static void qgemm_row_out(const qgemm_task *t, fgq_idx r, fgq_idx j0, fgq_idx nb, const int32_t *dot)
 {
-    if (QGEMM_FOUT && t->fo != NULL)
+    if (FGQ_QDYN_PATHS && t->fo != NULL)
         t->fout(t->fo, j0, nb, dot, t->yf + r * t->qw->rows + j0);
     else
         t->kern->requant(t->qw, j0, 1, dot, nb, t->zy, t->qmin, t->qmax, t->y + r * t->qw->rows + j0, t->y_s8);
