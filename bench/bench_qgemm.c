@@ -15,6 +15,8 @@
  *   --budget S   ... but stop once >= 3 runs and S seconds are done (default 2)
  *   --kernels auto|ref  kernel preference (fgq_parallel.kernels); default ref when
  *                the environment has FGQ_KERNELS=ref (as the CLI), else auto
+ *   --wsum on|off  QGEMM with ternary weights gets WSUM, the rows' sums, as `fgq quantize`
+ *                writes it (default on; off: the node without it, as older models)
  *   --json       one JSON line instead of text
  * GOP/s = 2·M·N·K / median time. Weights: gaussian floats packed by
  * fgq_quantize_packed_f32; activations uniform u8 (fixed seed), z_x = 10;
@@ -329,7 +331,7 @@ static int parse_conv(const char *s, cell_shape *cs)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_qgemm (--m M --k K --n N | --conv C,H,W,OC,KH,KW,PAD) [--weights s8|s4|s3|s2|s8:gN|s4:gN|s3:gN|s2:gN|ternary:gN]\n"
-                    "                   [--threads T] [--reps R] [--budget SECONDS] [--kernels auto|ref] [--json]\n"
+                    "                   [--threads T] [--reps R] [--budget SECONDS] [--kernels auto|ref] [--wsum on|off] [--json]\n"
                     "       bench_qgemm --peak [--threads T] [--json]\n");
 }
 
@@ -337,7 +339,7 @@ int main(int argc, char **argv)
 {
     cell_shape cs = { 0 };
     const char *wpol = "s8";
-    int threads = 1, reps = 50, json = 0, peak = 0;
+    int threads = 1, reps = 50, json = 0, peak = 0, wsum_on = 1;
     double budget = 2.0;
     const char *env_kernels = getenv("FGQ_KERNELS");
     int32_t kernels = env_kernels != NULL && !strcmp(env_kernels, "ref") ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO;
@@ -374,6 +376,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             kernels = !strcmp(argv[++i], "ref") ? FGQ_KERNELS_REF : FGQ_KERNELS_AUTO;
+        } else if (!strcmp(a, "--wsum")) {
+            if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) {
+                fprintf(stderr, "bench_qgemm: --wsum on|off, got '%s'\n", v);
+                return 2;
+            }
+            wsum_on = !strcmp(argv[++i], "on");
         } else if (!strcmp(a, "--budget"))
             budget = atof(argv[++i]);
         else {
@@ -531,7 +539,17 @@ int main(int argc, char **argv)
         tgs.dims[2] = 2;
         tgs.data = gmults != NULL ? gmults : pw.mults;
     }
-    const fgq_tensor_view *ins[5] = { &tx, &tw, &tb, &treq, has_gs ? &tgs : NULL };
+    /* WSUM (the rows' sums) where `fgq quantize` writes it: QGEMM with ternary weights */
+    const int has_wsum = !cs.conv && pw.dtype == FGQ_DT_T2 && wsum_on;
+    int32_t *wsum = has_wsum ? malloc((size_t)N * sizeof(int32_t)) : NULL;
+    fgq_tensor_view tsum = { .dtype = FGQ_DT_S32, .rank = 1, .dims = { N }, .data = wsum };
+    if (has_wsum && (wsum == NULL || fgq_qweights_row_sums(pw.dtype, pw.codes, N, K, has_gs ? pw.layout.group : 0,
+                                                           pw.layout.n_alpha, mmax, (const uint8_t *)tgs.data,
+                                                           wsum) != FGQ_OK)) {
+        fprintf(stderr, "bench_qgemm: the rows' sums failed\n");
+        return 1;
+    }
+    const fgq_tensor_view *ins[6] = { &tx, &tw, &tb, &treq, has_gs ? &tgs : NULL, &tsum };
     const fgq_tensor_view *outs[1] = { &ty };
 
     int32_t ip[FGQ_NODE_MAX_IPARAMS] = { 0 };
@@ -568,7 +586,7 @@ int main(int argc, char **argv)
     fgq_node_view node = { .name = node_name,
                            .name_len = (uint32_t)(sizeof node_name - 1),
                            .op = op,
-                           .n_inputs = has_gs ? 5 : 4,
+                           .n_inputs = has_wsum ? 6 : has_gs ? 5 : 4,
                            .n_outputs = 1,
                            .iparams = ip,
                            .fparams = fp,
@@ -583,9 +601,9 @@ int main(int argc, char **argv)
     /* check as the loader does: the activations' data pointers NULL, the constants' (W, B, REQ, GS)
      * given, since the check reads REQ's values (fgq_qweights_check_req) */
     {
-        fgq_tensor_view cx = tx, cw = tw, cb = tb, cr = treq, cg = tgs, cy = ty;
+        fgq_tensor_view cx = tx, cw = tw, cb = tb, cr = treq, cg = tgs, cs_ = tsum, cy = ty;
         cx.data = cy.data = NULL;
-        const fgq_tensor_view *cin[5] = { &cx, &cw, &cb, &cr, has_gs ? &cg : NULL };
+        const fgq_tensor_view *cin[6] = { &cx, &cw, &cb, &cr, has_gs ? &cg : NULL, &cs_ };
         const fgq_tensor_view *cout[1] = { &cy };
         if (impl->check(&node, cin, cout, &err) != FGQ_OK) {
             fprintf(stderr, "bench_qgemm: check: %s\n", err.msg);

@@ -43,7 +43,8 @@ typedef enum {
      * QRESHAPE is FGQ_OP_RESHAPE (it copies any whole-byte dtype). */
     FGQ_OP_QCONV = 21,        /* in: X u8|s8, W s8|s4|t2 [M, Kp], B? s32 [M], REQ s32 [M, 2], GS? u8 [M, G(, 2)];
                                  spatial block (FGQ_P_ACT must be 0) + Q block */
-    FGQ_OP_QGEMM = 22,        /* in: A u8|s8 [..., K], W [N, Kp], B?, REQ [N, 2], GS? (as QCONV); Q block */
+    FGQ_OP_QGEMM = 22,        /* in: A u8|s8 [..., K], W [N, Kp], B?, REQ [N, 2], GS? (as QCONV), WSUM? s32 [N]
+                                 (fgq_qweights_row_sums); Q block */
     FGQ_OP_QADD = 23,         /* in: A, B u8|s8 (numpy broadcasting); FGQ_QP_ADD_* + Q block */
     FGQ_OP_QMAXPOOL = 24,     /* spatial block + X/Y zero, qmin, qmax */
     FGQ_OP_QAVGPOOL = 25,     /* spatial block, ip[FGQ_P_COUNT_PAD] + X/Y zero, qmin, qmax, REQ mult/shift */
@@ -249,6 +250,14 @@ const char *fgq_op_name(fgq_op op);
 /* The op's enum name without FGQ_OP_ ("QCONV": FGQ_OP_ON_QCONV in an op selection header, op_table.c),
  * or NULL for an id that is no op. */
 const char *fgq_op_key(fgq_op op);
+
+/* QGEMM's WSUM input: out[r] = Σ_k of row r's effective integer weights, code · m with m the
+ * multiplier of k's group (min(GS value, mmax); m⁻ for a negative code where n_alpha is 2; 1
+ * without GS), for W [rows, Kp] packed codes of w_dtype (s8, s4, s3, s2, t2) with k codes a row.
+ * group 0: no GS (gs, n_alpha, mmax ignored). Wraps modulo 2^32 as the runtime's sums do (a
+ * loadable QGEMM's rows fit int32). FGQ_ERR_VALUE for a dtype without weight codes or bad sizes. */
+fgq_status fgq_qweights_row_sums(fgq_dtype w_dtype, const void *codes, int64_t rows, int64_t k, int64_t group,
+                                 int32_t n_alpha, int32_t mmax, const uint8_t *gs, int32_t *out);
 
 /* What an op kernel sees: views into the arena / the model blob. */
 typedef struct {

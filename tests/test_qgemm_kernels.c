@@ -46,9 +46,9 @@ static fgq_threadpool *pool2; /* test binary only */
 typedef struct {
     fgq_dtype wdt, xdt, ydt;
     int64_t m, n, k, kp, row_bytes, group, n_groups;
-    int32_t n_alpha, mmax, has_gs, has_bias, zx, zy, qmin, qmax;
+    int32_t n_alpha, mmax, has_gs, has_bias, has_wsum, zx, zy, qmin, qmax;
     uint8_t *codes, *gs, *a;
-    int32_t *bias, *req;
+    int32_t *bias, *req, *wsum;
 } qcase;
 
 static void qcase_free(qcase *c)
@@ -58,6 +58,7 @@ static void qcase_free(qcase *c)
     free(c->a);
     free(c->bias);
     free(c->req);
+    free(c->wsum);
 }
 
 /* W's padded row length Kp and bytes per row for K codes of dtype wdt. */
@@ -143,7 +144,10 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
         c->group = gc < 17 ? sizes[gc] : gc == 17 ? c->k : gc == 18 ? c->k + rin(1, 9) : rin(1, (int32_t)c->k);
         c->n_alpha = wdt == FGQ_DT_T2 && rnd() % 2 ? 2 : 1;
         if (wide32) { /* the layouts the VNNI kernels take: 32·j, symmetric */
-            c->group = rnd() % 4 == 0 ? c->k + rin(0, 9) : 32 * rin(1, rnd() % 2 ? 4 : 40); /* or one group */
+            static const int64_t ws[] = {64, 128, 256, 512, 768}; /* and the t2 GEMV's with WSUM */
+            c->group = rnd() % 4 == 0 ? c->k + rin(0, 9)
+                       : rnd() % 2    ? ws[rnd() % 5]
+                                      : 32 * rin(1, rnd() % 2 ? 4 : 40); /* or one group */
             c->n_alpha = 1;
         }
         c->mmax = rnd() % 3 == 0 ? (int32_t)mm : rin(1, (int32_t)mm);
@@ -160,6 +164,35 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
     }
     const int wc = (int)(rnd() % 10);
     fill_codes(c, wc < 6 ? 0 : wc < 7 ? 1 : wc < 8 ? 2 : 3);
+    /* WSUM (the rows' sums, QGEMM's input 5) in half the cases */
+    c->has_wsum = rnd() % 2 == 0;
+    c->wsum = malloc(sizeof(int32_t) * (size_t)c->n);
+    {
+        fgq_qweights qw;
+        memset(&qw, 0, sizeof qw);
+        qw.dtype = c->wdt;
+        qw.rows = c->n;
+        qw.k = c->k;
+        qw.row_bytes = c->row_bytes;
+        qw.group = c->group;
+        qw.n_groups = c->n_groups;
+        qw.n_alpha = c->n_alpha;
+        qw.mmax = c->mmax;
+        qw.has_gs = c->has_gs;
+        qw.codes = c->codes;
+        qw.gs = c->gs;
+        int32_t *e = malloc(sizeof(int32_t) * (size_t)c->k);
+        for (int64_t j = 0; j < c->n; j++) {
+            c->wsum[j] = fgq_qweights_row_sum(&qw, j);
+            fgq_qw_tap_weights(&qw, j, c->k, e); /* the sum, independently */
+            int64_t want = 0;
+            for (int64_t k = 0; k < c->k; k++)
+                want += e[k];
+            CHECK_MSG(c->wsum[j] == (int32_t)want, "row sum %d, want %lld (K %lld group %lld n_alpha %d)",
+                      (int)c->wsum[j], (long long)want, (long long)c->k, (long long)c->group, (int)c->n_alpha);
+        }
+        free(e);
+    }
 
     c->a = malloc((size_t)(c->m * c->k));
     const int ac = (int)(rnd() % 8);
@@ -196,6 +229,7 @@ static fgq_qweights case_qweights(const qcase *c)
     qw.gs = c->gs;
     qw.bias = c->has_bias ? c->bias : NULL;
     qw.req = c->req;
+    qw.wsum = c->has_wsum ? c->wsum : NULL;
     return qw;
 }
 
@@ -212,15 +246,17 @@ static fgq_status run_op_cpu(const qcase *c, int32_t kernels, const fgq_parallel
     const int64_t gd[3] = { c->n, c->n_groups, 2 }, yd[2] = { c->m, c->n };
     fgq_tensor_view av = tview(c->a, 2, ad), wv = tview(c->codes, 2, wd), bv = tview(c->bias, 1, bd);
     fgq_tensor_view rv = tview(c->req, 2, rd), gv = tview(c->gs, c->n_alpha == 2 ? 3 : 2, gd), yv = tview(y, 2, yd);
+    fgq_tensor_view sv = tview(c->wsum, 1, bd);
     av.dtype = c->xdt;
     wv.dtype = c->wdt;
     bv.dtype = FGQ_DT_S32;
     rv.dtype = FGQ_DT_S32;
     gv.dtype = FGQ_DT_U8;
+    sv.dtype = FGQ_DT_S32;
     yv.dtype = c->ydt;
-    const fgq_tensor_view *in[5] = { &av, &wv, c->has_bias ? &bv : NULL, &rv, &gv };
+    const fgq_tensor_view *in[6] = {&av, &wv, c->has_bias ? &bv : NULL, &rv, c->has_gs ? &gv : NULL, &sv};
     tnode nd;
-    tnode_init(&nd, FGQ_OP_QGEMM, c->has_gs ? 5 : 4);
+    tnode_init(&nd, FGQ_OP_QGEMM, c->has_wsum ? 6 : c->has_gs ? 5 : 4);
     nd.ip[FGQ_QP_X_ZERO] = c->zx;
     nd.ip[FGQ_QP_Y_ZERO] = c->zy;
     nd.ip[FGQ_QP_QMIN] = c->qmin;
@@ -332,9 +368,9 @@ static int check_case(const fgq_qgemm_kernel *kern, const qcase *c, const char *
         ok = 0;
     }
     if (!ok)
-        fprintf(stderr, "    M %lld N %lld K %lld x %s zx %d gs %d group %lld n_alpha %d M %d\n", (long long)c->m,
-                (long long)c->n, (long long)c->k, fgq_dtype_name(c->xdt), (int)c->zx, (int)c->has_gs,
-                (long long)c->group, (int)c->n_alpha, (int)c->mmax);
+        fprintf(stderr, "    M %lld N %lld K %lld x %s zx %d gs %d group %lld n_alpha %d M %d wsum %d\n",
+                (long long)c->m, (long long)c->n, (long long)c->k, fgq_dtype_name(c->xdt), (int)c->zx, (int)c->has_gs,
+                (long long)c->group, (int)c->n_alpha, (int)c->mmax, (int)c->has_wsum);
     free(d_fast);
     free(d_ref);
     free(d_blk);
@@ -622,12 +658,17 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     }
     CHECK_MSG(bound_mmax(&c) >= (c.has_gs ? c.mmax : 1), "%s: outside the §3.5 bound", what);
     const fgq_qweights qw = case_qweights(&c);
+    c.wsum = malloc(sizeof(int32_t) * (size_t)c.n);
+    for (int64_t j = 0; j < c.n; j++)
+        c.wsum[j] = fgq_qweights_row_sum(&qw, j);
     for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
         const fgq_qgemm_kernel *kr = fgq_qgemm_kernel_at(i);
         if (kr->w_dtype != wdt || !fgq_qgemm_kernel_usable(kr, fgq_cpu_features()) || (kr->fits != NULL && !kr->fits(&qw)))
             continue;
-        CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s", what, kr->name);
+        for (c.has_wsum = 0; c.has_wsum < 2; c.has_wsum++) /* without WSUM, then with (the t2 GEMV's sums path) */
+            CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s wsum %d", what, kr->name, (int)c.has_wsum);
     }
+    c.has_wsum = 0;
     /* the exact value, independent of both kernels */
     int32_t dot[5];
     fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO, fgq_cpu_features(), &qw)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
@@ -642,6 +683,69 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     CHECK_MSG(want >= INT32_MIN && want <= INT32_MAX && dot[0] == (int32_t)want, "%s: dot %d, want %lld", what,
               dot[0], (long long)want);
     qcase_free(&c);
+}
+
+static void expect_refused(tnode *nd, const fgq_tensor_view *const *in, const fgq_tensor_view *y, fgq_status want,
+                           const char *text)
+{
+    fgq_error e;
+    const fgq_status st = op_check(nd, in, y, &e);
+    CHECK_MSG(st == want && strstr(e.msg, text) != NULL && strstr(e.msg, "node_under_test") != NULL,
+              "status %d (want %d): '%s', want '%s'", (int)st, (int)want, st == FGQ_OK ? "" : e.msg, text);
+}
+
+/* A WSUM that is not each row's sum, or not a constant, is refused when the model loads (the op's
+ * check), naming the row; the right one passes. */
+static void test_wsum_checked(void)
+{
+    for (int it = 0; it < 40; it++) {
+        qcase c;
+        make_case(&c, it % 2 ? FGQ_DT_T2 : FGQ_DT_S8, it, it % 4 < 2);
+        c.has_wsum = 1;
+        uint8_t *y = calloc((size_t)(c.m * c.n), 1);
+        CHECK(run_op(&c, FGQ_KERNELS_AUTO, NULL, y) == FGQ_OK);
+        const int64_t row = (int64_t)(rnd() % (uint32_t)c.n);
+        c.wsum[row] += it % 3 == 0 ? 1 : it % 3 == 1 ? -1 : INT32_MIN;
+        const int64_t ad[2] = {c.m, c.k}, wd[2] = {c.n, c.kp}, rd[2] = {c.n, 2}, sd[1] = {c.n};
+        const int64_t gd[3] = {c.n, c.n_groups, 2}, yd[2] = {c.m, c.n};
+        fgq_tensor_view av = tview(c.a, 2, ad), wv = tview(c.codes, 2, wd), rv = tview(c.req, 2, rd);
+        fgq_tensor_view gv = tview(c.gs, c.n_alpha == 2 ? 3 : 2, gd), sv = tview(c.wsum, 1, sd), yv = tview(y, 2, yd);
+        av.dtype = c.xdt;
+        wv.dtype = c.wdt;
+        rv.dtype = FGQ_DT_S32;
+        gv.dtype = FGQ_DT_U8;
+        sv.dtype = FGQ_DT_S32;
+        yv.dtype = c.ydt;
+        const fgq_tensor_view *in[6] = {&av, &wv, NULL, &rv, c.has_gs ? &gv : NULL, &sv};
+        tnode nd;
+        tnode_init(&nd, FGQ_OP_QGEMM, 6);
+        nd.ip[FGQ_QP_X_ZERO] = c.zx;
+        nd.ip[FGQ_QP_Y_ZERO] = c.zy;
+        nd.ip[FGQ_QP_QMIN] = c.qmin;
+        nd.ip[FGQ_QP_QMAX] = c.qmax;
+        if (c.has_gs) {
+            nd.ip[FGQ_QP_W_GROUP] = (int32_t)c.group;
+            nd.ip[FGQ_QP_W_NALPHA] = c.n_alpha;
+            nd.ip[FGQ_QP_W_MMAX] = c.mmax;
+        }
+        if (FGQ_QW_WSUM_READ) { /* where a kernel reads the values (else the shape alone: ops_q.h) */
+            char want[64];
+            snprintf(want, sizeof want, "WSUM row %lld is", (long long)row);
+            expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, want);
+            sv.data = NULL; /* not a constant */
+            expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM is not a constant");
+        } else {
+            fgq_error e;
+            CHECK(op_check(&nd, in, &yv, &e) == FGQ_OK);
+        }
+        const int64_t bad_d[1] = {c.n + 1};
+        fgq_tensor_view sv2 = tview(c.wsum, 1, bad_d);
+        sv2.dtype = FGQ_DT_S32;
+        in[5] = &sv2;
+        expect_refused(&nd, in, &yv, FGQ_ERR_SHAPE, "WSUM must be s32");
+        free(y);
+        qcase_free(&c);
+    }
 }
 
 static void test_limits(void)
@@ -970,6 +1074,7 @@ int main(void)
         return 1;
     }
     RUN(test_limits);
+    RUN(test_wsum_checked);
     RUN(test_panels);
     RUN(test_requant_random);
     RUN(test_requant_edges);

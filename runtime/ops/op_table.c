@@ -70,7 +70,7 @@
     ROW(NOT, "Not", 1, 1, not )                                        \
     ROW(SCATTER_ND, "ScatterND", 3, 3, scatter_nd)                     \
     QROWS(QCONV, "QConv", 4, 5, qconv)                                 \
-    QROWS(QGEMM, "QGemm", 4, 5, qgemm)                                 \
+    QROWS(QGEMM, "QGemm", 4, 6, qgemm)                                 \
     QROWS(QADD, "QAdd", 2, 2, qadd)                                    \
     QROW(QMAXPOOL, "QMaxPool", 1, 1, qmaxpool)                         \
     QROW(QAVGPOOL, "QAveragePool", 1, 1, qavgpool)                     \

@@ -204,6 +204,7 @@ typedef struct {
     int has_gs;
     const uint8_t *codes, *gs;
     const int32_t *bias, *req;
+    const int32_t *wsum; /* QGEMM's WSUM? (fgq_qweights_row_sum of every row, checked at load), else NULL */
 } fgq_qweights;
 
 /* Validates W, B, REQ, GS (views; data may be NULL) for `rows` output
@@ -225,6 +226,11 @@ fgq_status fgq_qweights_check_dyn(const fgq_node_view *node, const fgq_tensor_vi
  * to the checks; a REQ that is not a constant is refused). */
 fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_tensor_view *req_view, const fgq_qweights *qw,
                                   fgq_error *err);
+
+/* QGEMM's WSUM? s32 [rows] (view not NULL): its shape, then qw->wsum; at_load: also a constant
+ * whose every value is fgq_qweights_row_sum (qw filled from the same node's views). */
+fgq_status fgq_qweights_check_wsum(const fgq_node_view *node, const fgq_tensor_view *wsum, fgq_qweights *qw,
+                                   int at_load, fgq_error *err);
 
 /* Group accumulator over one weight row: push (code, d = q_x − z_x) for k =
  * 0, 1, ..., K − 1 in order; at each group end the group's
@@ -313,6 +319,19 @@ static inline int32_t fgq_qweights_dot(const fgq_qweights *qw, fgq_idx row, cons
         fgq_qacc_push(&a, fgq_qw_code(qw->dtype, wrow, k), fgq_q_load(x, k, x_s8) - zx);
     return fgq_qacc_end(&a);
 }
+
+/* Σ_k of weight row `row`'s effective weights (fgq_qw_tap_weights' e[k]), modulo 2^32: what z_x
+ * multiplies in fgq_qweights_dot, so that Σ_k e[k]·q_x[k] − z_x·(this) is the same dot (mod 2^32).
+ * QGEMM's WSUM input holds it per row (checked at load against this: qutil.c). */
+int32_t fgq_qweights_row_sum(const fgq_qweights *qw, fgq_idx row);
+
+/* Builds whose kernels read WSUM (the x86 ternary GEMV row) check its values at load; the others
+ * check its shape only, since there its values cannot change an output. */
+#if defined(__x86_64__) || defined(__i386__)
+#define FGQ_QW_WSUM_READ 1
+#else
+#define FGQ_QW_WSUM_READ 0
+#endif
 
 /* Convolution geometry shared by QCONV and QCONV_DYN (qconv.c): the spatial
  * block read against X and Y, the group count, K = (C/G)·Πkernel. */

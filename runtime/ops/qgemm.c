@@ -8,6 +8,10 @@
  * packed rows (the tools transpose ONNX's B into [N, K] rows; transB,
  * alpha and beta are folded into W, B and REQ). Weights per ops_q.h.
  *
+ * WSUM? s32 [N] (input 5): each row's Σ_k of its effective weights (ops_q.h
+ * fgq_qweights_row_sum), checked at load; kernels that take it compute
+ * Σ w·a − z_x·WSUM instead of the z_x term per call (the ternary GEMV row).
+ *
  * The dot products and the output stage come from the kernel row
  * qgemm_dispatch.c selects (AVX-512 VNNI or AVX2 for s8 and t2 where the CPU
  * has them, else fgq_qweights_dot); all give the same integers. Tiles of
@@ -19,10 +23,10 @@
 #include "qgemm_dispatch.h"
 
 static fgq_status qgemm_check_all(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                  const fgq_tensor_view *const *out, fgq_qweights *qw, fgq_error *err)
+                                  const fgq_tensor_view *const *out, int at_load, fgq_qweights *qw, fgq_error *err)
 {
-    if (node->n_inputs < 4 || node->n_inputs > 5 || node->n_outputs != 1)
-        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%d inputs / %d outputs, expected 4..5 / 1",
+    if (node->n_inputs < 4 || node->n_inputs > 6 || node->n_outputs != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%d inputs / %d outputs, expected 4..6 / 1",
                         FGQ_NODE_ARGS(node), (int)node->n_inputs, (int)node->n_outputs);
     if (in == NULL || out == NULL || out[0] == NULL || in[0] == NULL || in[1] == NULL || in[3] == NULL)
         return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "A, W, REQ and the output are required",
@@ -51,16 +55,17 @@ static fgq_status qgemm_check_all(const fgq_node_view *node, const fgq_tensor_vi
         if (y->dims[i] != a->dims[i])
             return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "Y dim %d is %lld, expected %lld (A's)",
                             FGQ_NODE_ARGS(node), (int)i, (long long)y->dims[i], (long long)a->dims[i]);
-    const fgq_tensor_view *gs = node->n_inputs > 4 ? in[4] : NULL;
-    return fgq_qweights_check(node, in[1], in[2], in[3], gs, y->dims[y->rank - 1], a->dims[a->rank - 1], a->dtype,
-                              qw, err);
+    const fgq_tensor_view *gs = node->n_inputs > 4 ? in[4] : NULL, *wsum = node->n_inputs > 5 ? in[5] : NULL;
+    st = fgq_qweights_check(node, in[1], in[2], in[3], gs, y->dims[y->rank - 1], a->dims[a->rank - 1], a->dtype, qw,
+                            err);
+    return st == FGQ_OK && wsum != NULL ? fgq_qweights_check_wsum(node, wsum, qw, at_load, err) : st;
 }
 
 fgq_status fgq_qgemm_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                            const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_qweights qw;
-    fgq_status st = qgemm_check_all(node, in, out, &qw, err);
+    fgq_status st = qgemm_check_all(node, in, out, 1, &qw, err);
     return st == FGQ_OK ? fgq_qweights_check_req(node, in[3], &qw, err) : st;
 }
 
@@ -135,7 +140,7 @@ uint64_t fgq_qgemm_scratch(const fgq_node_view *node, const fgq_tensor_view *con
                            const fgq_tensor_view *const *out, const fgq_target *target)
 {
     fgq_qweights qw;
-    if (qgemm_check_all(node, in, out, &qw, NULL) != FGQ_OK)
+    if (qgemm_check_all(node, in, out, 0, &qw, NULL) != FGQ_OK)
         return 0;
     return qgemm_scratch_bytes(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1), target);
 }
@@ -264,7 +269,7 @@ fgq_status fgq_qgemm_run(const fgq_node_view *node, const fgq_tensor_view *const
                          const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_qweights qw;
-    fgq_status st = qgemm_check_all(node, in, out, &qw, err); /* REQ: checked at load */
+    fgq_status st = qgemm_check_all(node, in, out, 0, &qw, err); /* REQ, WSUM: checked at load */
     const int64_t m_rows = st == FGQ_OK ? fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1) : 0;
     if (st == FGQ_OK)
         st = fgq_scratch_begin(node, qgemm_scratch_bytes(&qw, m_rows, fgq_target_build()), err);

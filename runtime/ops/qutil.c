@@ -5,6 +5,8 @@
 #include "quant/s2.h"
 #include "quant/s3.h"
 
+#include <string.h>
+
 int fgq_q_act_range(fgq_dtype dt, int32_t *lo, int32_t *hi)
 {
     if (dt == FGQ_DT_U8) {
@@ -188,6 +190,7 @@ static fgq_status qweights_check_impl(const fgq_node_view *node, const fgq_tenso
     qw->gs = gs != NULL ? (const uint8_t *)gs->data : NULL;
     qw->bias = b != NULL && b_dt == FGQ_DT_S32 ? (const int32_t *)b->data : NULL;
     qw->req = req != NULL ? (const int32_t *)req->data : NULL;
+    qw->wsum = NULL;
     return FGQ_OK;
 }
 
@@ -232,6 +235,111 @@ fgq_status fgq_qweights_check_req(const fgq_node_view *node, const fgq_tensor_vi
                             FGQ_NODE_FMT "REQ row %lld (multiplier %ld, shift %ld): expected multiplier >= 0, shift in -31..31",
                             FGQ_NODE_ARGS(node), (long long)r, (long)mult, (long)shift);
     }
+    return FGQ_OK;
+}
+
+/* Codes [k0, k1) of a t2 row: the counts of +1 and −1 (3, invalid, is 0 and counts as neither),
+ * 32 codes a 64-bit word between the ends. */
+static void t2_counts(const uint8_t *wrow, int64_t k0, int64_t k1, int64_t *pos, int64_t *neg)
+{
+    int64_t p = 0, n = 0, k = k0;
+    for (; k < k1 && (k % 32 != 0 || k + 32 > k1); k++) {
+        const int c = (wrow[k >> 2] >> (2 * (k & 3))) & 3;
+        p += c == 1;
+        n += c == 2;
+    }
+    for (; k + 32 <= k1; k += 32) {
+        uint64_t w = 0;
+        for (int b = 7; b >= 0; b--) /* little-endian, on any host */
+            w = w << 8 | wrow[(k >> 2) + b];
+        const uint64_t lo = w & 0x5555555555555555ull, hi = (w >> 1) & 0x5555555555555555ull;
+        p += __builtin_popcountll(lo & ~hi);
+        n += __builtin_popcountll(hi & ~lo);
+    }
+    for (; k < k1; k++) {
+        const int c = (wrow[k >> 2] >> (2 * (k & 3))) & 3;
+        p += c == 1;
+        n += c == 2;
+    }
+    *pos = p;
+    *neg = n;
+}
+
+int32_t fgq_qweights_row_sum(const fgq_qweights *qw, fgq_idx row)
+{
+    const uint8_t *wrow = qw->codes + row * qw->row_bytes;
+    int64_t sum = 0;
+    if (qw->dtype == FGQ_DT_T2) { /* whole groups by their counts: a load-time pass over every weight */
+        for (int64_t g = 0; g < qw->n_groups; g++) {
+            const int64_t k0 = g * qw->group, k1 = k0 + qw->group < qw->k ? k0 + qw->group : qw->k;
+            int64_t pos, neg, mp = 1, mn = 1;
+            t2_counts(wrow, k0, k1, &pos, &neg);
+            if (qw->has_gs) {
+                const uint8_t *mg = qw->gs + (row * qw->n_groups + g) * qw->n_alpha;
+                mp = mg[0] < qw->mmax ? mg[0] : qw->mmax;
+                mn = qw->n_alpha == 2 ? (mg[1] < qw->mmax ? mg[1] : qw->mmax) : mp;
+            }
+            sum += mp * pos - mn * neg;
+        }
+        return (int32_t)(uint32_t)(uint64_t)sum;
+    }
+    for (fgq_idx k = 0; k < qw->k; k++) {
+        const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
+        int32_t m = 1;
+        if (qw->has_gs) {
+            const uint8_t *mg = qw->gs + (row * qw->n_groups + k / qw->group) * qw->n_alpha;
+            m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
+            m = m < qw->mmax ? m : qw->mmax;
+        }
+        sum += (int64_t)m * code;
+    }
+    return (int32_t)(uint32_t)(uint64_t)sum;
+}
+
+fgq_status fgq_qweights_check_wsum(const fgq_node_view *node, const fgq_tensor_view *wsum, fgq_qweights *qw,
+                                   int at_load, fgq_error *err)
+{
+    fgq_status st = check_dims2(node, wsum, "WSUM", FGQ_DT_S32, 1, qw->rows, 0, 0, err);
+    if (st != FGQ_OK)
+        return st;
+    qw->wsum = (const int32_t *)wsum->data;
+    if (!at_load || !FGQ_QW_WSUM_READ)
+        return FGQ_OK;
+    /* at load, as REQ: the runs trust it, and a wrong sum would shift every output of its row */
+    if (wsum->data == NULL)
+        return fgq_fail(err, FGQ_ERR_FORMAT,
+                        FGQ_NODE_FMT "WSUM is not a constant: its row sums are checked when the model loads",
+                        FGQ_NODE_ARGS(node));
+    for (int64_t r = 0; r < qw->rows; r++) {
+        const int32_t want = fgq_qweights_row_sum(qw, r);
+        if (qw->wsum[r] != want)
+            return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "WSUM row %lld is %ld, expected %ld (the row's weights)",
+                            FGQ_NODE_ARGS(node), (long long)r, (long)qw->wsum[r], (long)want);
+    }
+    return FGQ_OK;
+}
+
+fgq_status fgq_qweights_row_sums(fgq_dtype w_dtype, const void *codes, int64_t rows, int64_t k, int64_t group,
+                                 int32_t n_alpha, int32_t mmax, const uint8_t *gs, int32_t *out)
+{
+    if (fgq_qw_code_max(w_dtype) == 0 || codes == NULL || out == NULL || rows < 0 || k < 1 || group < 0 ||
+        (group > 0 && (gs == NULL || n_alpha < 1 || n_alpha > 2 || mmax < 1 || mmax > 255)))
+        return FGQ_ERR_VALUE;
+    fgq_qweights qw;
+    memset(&qw, 0, sizeof qw);
+    qw.dtype = w_dtype;
+    qw.rows = rows;
+    qw.k = k;
+    qw.row_bytes = fgq_qw_row_bytes(w_dtype, k, NULL);
+    qw.has_gs = group > 0;
+    qw.group = group > 0 ? group : k;
+    qw.n_groups = (k + qw.group - 1) / qw.group;
+    qw.n_alpha = group > 0 ? n_alpha : 1;
+    qw.mmax = group > 0 ? mmax : 1;
+    qw.codes = (const uint8_t *)codes;
+    qw.gs = group > 0 ? gs : NULL;
+    for (int64_t r = 0; r < rows; r++)
+        out[r] = fgq_qweights_row_sum(&qw, r);
     return FGQ_OK;
 }
 

@@ -746,6 +746,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     float *bias = calloc((size_t)rows, sizeof(float));
     float *wr = malloc((size_t)(rows * k) * sizeof(float));
     int32_t *bq = malloc((size_t)rows * sizeof(int32_t)), *req = malloc((size_t)rows * 2 * sizeof(int32_t));
+    int32_t *wsum = NULL;
     float *s_min = NULL;
     fgq_layer_qweights qw;
     memset(&qw, 0, sizeof qw);
@@ -816,7 +817,7 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     }
     {
         int64_t wd[2] = {rows, qw.kp}, bd[1] = {rows}, rd[2] = {rows, 2}, gd[3] = {rows, qw.n_groups, 2};
-        int32_t in[5];
+        int32_t in[6];
         in[0] = xq;
         in[1] = new_const(c, n->name, ".w", 0, qw.dt, 2, wd, qw.codes, (size_t)(rows * qw.row_bytes));
         in[2] = new_const(c, n->name, ".b", 0, FGQ_DT_S32, 1, bd, bq, (size_t)rows * sizeof(int32_t));
@@ -825,8 +826,21 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
         if (qw.gs != NULL)
             in[n_in++] = new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
                                    (size_t)(rows * qw.n_groups * qw.n_alpha));
+        if (!is_conv && qw.dt == FGQ_DT_T2) {
+            /* WSUM, the rows' sums: the x86 ternary GEMV then drops its per-call z_x term
+             * (runtime/ops/qgemm_u8t2_1x4c64__avx512vbmi.c; 4 bytes a row) */
+            wsum = malloc((size_t)rows * sizeof(int32_t));
+            if (wsum == NULL || fgq_qweights_row_sums(qw.dt, qw.codes, rows, k, qw.gs != NULL ? qw.group : 0,
+                                                      qw.n_alpha, qw.mmax, qw.gs, wsum) != FGQ_OK) {
+                st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+                goto done;
+            }
+            if (n_in == 4)
+                in[n_in++] = -1; /* no GS */
+            in[n_in++] = new_const(c, n->name, ".wsum", 0, FGQ_DT_S32, 1, bd, wsum, (size_t)rows * sizeof(int32_t));
+        }
         for (int32_t q = 1; q < n_in; q++)
-            if (in[q] < 0) {
+            if (in[q] < 0 && !(q == 4 && n_in == 6)) {
                 st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
                 goto done;
             }
@@ -868,6 +882,7 @@ done:
     free(bq);
     free(req);
     free(s_min);
+    free(wsum);
     return st;
 }
 
