@@ -15,7 +15,7 @@
  *   --budget S   ... but stop once >= 3 runs and S seconds are done (default 2)
  *   --kernels auto|ref  kernel preference (fgq_parallel.kernels); default ref when
  *                the environment has FGQ_KERNELS=ref (as the CLI), else auto
- *   --wsum on|off  QGEMM with ternary weights gets WSUM, the rows' sums, as `fgq quantize`
+ *   --wsum on|off  QGEMM with ternary or s8 weights gets WSUM, the rows' sums, as `fgq quantize`
  *                writes it (default on; off: the node without it, as older models)
  *   --json       one JSON line instead of text
  * GOP/s = 2·M·N·K / median time. Weights: gaussian floats packed by
@@ -539,8 +539,8 @@ int main(int argc, char **argv)
         tgs.dims[2] = 2;
         tgs.data = gmults != NULL ? gmults : pw.mults;
     }
-    /* WSUM (the rows' sums) where `fgq quantize` writes it: QGEMM with ternary weights */
-    const int has_wsum = !cs.conv && pw.dtype == FGQ_DT_T2 && wsum_on;
+    /* WSUM (the rows' sums) where `fgq quantize` writes it: QGEMM with ternary or s8 weights */
+    const int has_wsum = !cs.conv && (pw.dtype == FGQ_DT_T2 || pw.dtype == FGQ_DT_S8) && wsum_on;
     int32_t *wsum = has_wsum ? malloc((size_t)N * sizeof(int32_t)) : NULL;
     fgq_tensor_view tsum = { .dtype = FGQ_DT_S32, .rank = 1, .dims = { N }, .data = wsum };
     if (has_wsum && (wsum == NULL || fgq_qweights_row_sums(pw.dtype, pw.codes, N, K, has_gs ? pw.layout.group : 0,

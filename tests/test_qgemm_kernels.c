@@ -960,6 +960,14 @@ static void test_amx_gemm(void)
                 c.gs[i] = (uint8_t)(rnd() % 4 == 0 ? 255 : rnd() % 256); /* above M too: min(m, M) */
         }
         fill_codes(&c, it % 4);
+        /* WSUM in half the cases: the in-place s8 tiles then take its sums instead of their own */
+        c.has_wsum = (it / 2) % 2 == 0;
+        c.wsum = malloc(sizeof(int32_t) * (size_t)c.n);
+        {
+            const fgq_qweights qw = case_qweights(&c);
+            for (int64_t j = 0; j < c.n; j++)
+                c.wsum[j] = fgq_qweights_row_sum(&qw, j);
+        }
         c.a = malloc((size_t)(c.m * c.k));
         for (int64_t i = 0; i < c.m * c.k; i++)
             c.a[i] = (uint8_t)(am == 1 ? hi : am == 2 ? lo : rin(lo, hi));
@@ -982,9 +990,11 @@ static void test_amx_gemm(void)
         ok &= run_op_cpu(&c, FGQ_KERNELS_AUTO, NULL, y_amx, cpu) == FGQ_OK;
         ok &= run_op_cpu(&c, FGQ_KERNELS_AUTO, fgq_threadpool_parallel(pool2), y_par, cpu) == FGQ_OK;
         if (!ok || memcmp(y_ref, y_amx, mn) != 0 || memcmp(y_ref, y_par, mn) != 0) {
-            fprintf(stderr, "  AMX case %d: M %lld N %lld K %lld w %s group %lld x %s zx %d: bytes differ from the reference\n",
+            fprintf(stderr,
+                    "  AMX case %d: M %lld N %lld K %lld w %s group %lld x %s zx %d wsum %d: bytes differ from the "
+                    "reference\n",
                     it, (long long)c.m, (long long)c.n, (long long)c.k, fgq_dtype_name(c.wdt), (long long)c.group,
-                    fgq_dtype_name(c.xdt), (int)c.zx);
+                    fgq_dtype_name(c.xdt), (int)c.zx, (int)c.has_wsum);
             bad++;
         }
         run++;

@@ -534,8 +534,8 @@ static void qconv_tiles(void *ctx, fgq_idx b, fgq_idx e)
                 }
 #if defined(__x86_64__)
                 if (t->amx) /* after the rows its sums read */
-                    fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, wlo != NULL, t->x_s8 ? t->zx + 128 : t->zx,
-                                        ws + t->p.agrp);
+                    fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, wlo != NULL, NULL,
+                                        t->x_s8 ? t->zx + 128 : t->zx, ws + t->p.agrp);
 #endif
                 decoded = want;
             }

@@ -79,7 +79,7 @@ static inline __mmask64 amx_bytes_mask(int64_t n)
 }
 
 FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline,
-                                     int32_t zxp, uint8_t *grp)
+                                     const int32_t *sums, int32_t zxp, uint8_t *grp)
 {
     const __m512i ones = _mm512_set1_epi8(1);
     const int64_t kf = K / 64 * 64, kt = K % 64, Kp = (K + 3) / 4 * 4;
@@ -88,7 +88,9 @@ FGQ_VNNI_FN void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *w = rows + i * stride;
         int32_t c;
-        if (c_inline) {
+        if (sums != NULL) {
+            c = sums[i];
+        } else if (c_inline) {
             memcpy(&c, w + Kp, 4);
         } else {
             __m512i acc = _mm512_setzero_si512();
@@ -341,6 +343,13 @@ FGQ_AMX_FN static void amx_conv_half(const fgq_qconv_amx_w *w, int64_t K, int64_
         _tile_loadd(0, init + 16 * s0, 64);
         _tile_loadd(2, init + 16 * s1, 64); /* s1 is a valid block whether or not n1 > 0 */
         for (int64_t kk = 0; kk < kf; kk++) {
+            /* two steps ahead, the weight rows' next lines: read in place (QGEMM below 64 rows of A)
+             * their 16-row tile loads stalled on L2 (16 x 1024 x 1024: 0.070 -> 0.064 ms) */
+            if (kk + 2 < kf)
+                for (int r = 0; r < 16; r++) {
+                    _mm_prefetch((const char *)(a0 + (kk + 2) * 64 + r * w->stride), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(a1 + (kk + 2) * 64 + r * w->stride), _MM_HINT_T0);
+                }
             _tile_loadd(6, pa + kk * QB, LD);
             _tile_loadd(4, a0 + kk * 64, w->stride);
             _tile_dpbsud(0, 4, 6);
@@ -411,7 +420,8 @@ FGQ_AMX_FN void fgq_qgemm_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, const uin
                                              int64_t K, int a_s8, int64_t j0, int64_t nb, int32_t *dot, int32_t *dott,
                                              int64_t ldt, uint8_t *work)
 {
-    fgq_qgemm_amx_pack_rows(a, lda, nr, K, a_s8, work + FGQ_QCONV_PACK_SEG_BYTES);
+    if (a != NULL)
+        fgq_qgemm_amx_pack_rows(a, lda, nr, K, a_s8, work + FGQ_QCONV_PACK_SEG_BYTES);
     fgq_qconv_u8s8_32x32c64__amx(w, K, j0, nb, nr, dot, work);
     for (int64_t jb = 0; jb < nb; jb += 16) { /* dot[j·32 + r] -> dott[r·ldt + j], 16 × 16 at a time */
         const __mmask16 jm = nb - jb >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nb - jb)) - 1u);

@@ -110,8 +110,12 @@ static int qgemm_amx_layout(const fgq_qweights *qw, int64_t m_rows, const fgq_ta
     if (!target->qconv_packed || m_rows < 16 || qw->rows < 16 || qw->k > QGEMM_AMX_MAX_K || !fgq_qweights_fold_s8(qw))
         return 0;
     /* decoding every row once a call pays only over enough rows of A: 16 x 1024 x 1024 ternary ran
-     * 129 GOP/s so, 245 on the VNNI kernel; 1024 rows 973 (s8 in place 986) */
-    const int decode = m_rows >= 64 && (QGEMM_AMX_CH + 16) * fgq_qconv_wrow_bytes(qw->k) <= FGQ_QCONV_FOLD_CACHE_BYTES;
+     * 129 GOP/s so, 245 on the VNNI kernel; 1024 rows 973 (s8 in place 986). With the ternary decode
+     * through a table a group (qconv_fold_t2__avx512vbmi.c) ternary pays from 16 rows: 16 x 1024 x
+     * 1024 0.144 -> 0.113 ms, 32 rows 0.239 -> 0.133 (VNNI -> AMX) */
+    const int64_t from = qw->dtype == FGQ_DT_T2 && fgq_qconv_fold_t2_fits(qw) ? 16 : 64;
+    const int decode =
+        m_rows >= from && (QGEMM_AMX_CH + 16) * fgq_qconv_wrow_bytes(qw->k) <= FGQ_QCONV_FOLD_CACHE_BYTES;
     if (qw->dtype == FGQ_DT_S8 && !qw->has_gs)
         return decode ? 2 : 1;
     return decode ? 2 : 0;
@@ -225,8 +229,8 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
     const int t2vbmi = (fgq_node_cpu(t->node) & FGQ_CPU_AVX512VBMI) != 0 && fgq_qconv_fold_t2_fits(qw);
     fgq_qconv_amx_w aw = { .rows = NULL };
     /* held: the chunk whose rows (dec) and constants (grp) the slice holds from an earlier call of this run
-     * (fgq_scratch_memo); cur: the chunk aw describes */
-    int64_t *memo = fgq_scratch_memo(t->node, slot), held = memo[0], cur = -1;
+     * (fgq_scratch_memo); cur: the chunk aw describes; packed: the block of A's rows packed in work */
+    int64_t *memo = fgq_scratch_memo(t->node, slot), held = memo[0], cur = -1, packed = memo[1];
     fgq_qconv_amx_begin();
     for (int64_t task = b; task < e; task++) {
         const int64_t c = task / rblocks, r0 = (task % rblocks) * QGEMM_AMX_ROWS;
@@ -245,12 +249,20 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
                     fgq_qconv_fold_decode_t2__avx512vbmi(qw, lo, hi - lo, dec);
                 else if (decoded)
                     fgq_qconv_fold_decode(qw, lo, hi - lo, dec);
-                fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, decoded, t->a_s8 ? t->zx + 128 : t->zx, grp);
+                /* the rows' sums: WSUM's where the model has it and the rows are W's own (s8 per
+                 * channel: Σ w is the effective weights' sum), else the decoded rows' or summed */
+                fgq_qconv_amx_group(aw.rows, aw.stride, hi - lo, K, decoded,
+                                    qw->wsum != NULL && !decoded ? qw->wsum + lo : NULL, t->a_s8 ? t->zx + 128 : t->zx,
+                                    grp);
                 held = c;
             }
             cur = c;
         }
-        fgq_qgemm_u8s8_32x32c64__amx(&aw, t->a + r0 * K, K, nr, K, t->a_s8, j0, nb, dot, dott, QGEMM_AMX_CH, work);
+        /* A's rows packed once a slice where every chunk meets the same block (M <= 32: 16 x 1024 x 1024
+         * packed them four times a call, 10 % of it) */
+        fgq_qgemm_u8s8_32x32c64__amx(&aw, packed == r0 ? NULL : t->a + r0 * K, K, nr, K, t->a_s8, j0, nb, dot, dott,
+                                     QGEMM_AMX_CH, work);
+        packed = r0;
         if (t->fo == NULL && fgq_qrequant_rowmajor__avx512(qw, j0, nb, dott, QGEMM_AMX_CH, nr, t->zy, t->qmin, t->qmax,
                                                            t->y + r0 * N + j0, N))
             continue;
@@ -259,6 +271,7 @@ static void qgemm_amx_tasks(void *ctx, fgq_idx b, fgq_idx e)
     }
     fgq_qconv_amx_end();
     memo[0] = held;
+    memo[1] = packed;
     fgq_scratch_release(t->node, slot);
 }
 #endif

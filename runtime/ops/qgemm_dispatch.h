@@ -542,21 +542,23 @@ void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_
  * needs AVX-512 VBMI beside VNNI. */
 int fgq_qconv_fold_t2_fits(const fgq_qweights *qw);
 void fgq_qconv_fold_decode_t2__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
-/* The constants of n weight rows (`stride` apart, K bytes each; c_inline: each row's Σ w follows
- * its ⌈K/4⌉·4 bytes, as fgq_qconv_fold_decode writes it, else summed here) that the kernel starts
- * from, FGQ_QCONV_AMX_GROUP_ROW bytes a row into grp: n rows of 16 int32 −zx'·Σ w (the C tiles'
- * start: the zero-point correction), then n rows of the bytes from ⌊K/64⌋·64 to K, zero to 64
- * (the last, partial k step's A tile; none when K % 64 is 0). Once per group and slice. */
-void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline, int32_t zxp,
-                         uint8_t *grp);
+/* The constants of n weight rows (`stride` apart, K bytes each; Σ w from `sums` where not NULL
+ * (QGEMM's WSUM), else, c_inline, from after each row's ⌈K/4⌉·4 bytes, as fgq_qconv_fold_decode
+ * writes it, else summed here) that the kernel starts from, FGQ_QCONV_AMX_GROUP_ROW bytes a row
+ * into grp: n rows of 16 int32 −zx'·Σ w (the C tiles' start: the zero-point correction), then n
+ * rows of the bytes from ⌊K/64⌋·64 to K, zero to 64 (the last, partial k step's A tile; none when
+ * K % 64 is 0). Once per group and slice. */
+void fgq_qconv_amx_group(const uint8_t *rows, int64_t stride, int64_t n, int64_t K, int c_inline, const int32_t *sums,
+                         int32_t zxp, uint8_t *grp);
 /* QGEMM on the AMX conv kernel: activation rows 0 .. nr − 1 (nr <= 32; lda apart, K bytes each; u8,
  * or s8 when a_s8: flipped to u8 as the conv packing does) as the conv kernel's packed tile, rows as
  * its positions, at pa (fgq_qconv_pack_pa_bytes(K) bytes: quads past K and positions past nr 0). */
 void fgq_qgemm_amx_pack_rows(const uint8_t *a, int64_t lda, int64_t nr, int64_t K, int a_s8, uint8_t *pa);
 /* dott[r·ldt + j] = Σ_k w[j0 + j, k]·(a[r, k] − zx) for r < nr <= 32, j < nb (w->lo <= j0, j0 + nb <=
  * w->hi; zx' in w->grp as the conv kernel has it): QGEMM's activation rows as the conv kernel's
- * positions (fgq_qgemm_amx_pack_rows), its channel-major result in dot (⌈nb/16⌉·16 × 32 int32), then
- * transposed. work: fgq_qconv_pack_work_bytes(K). */
+ * positions (fgq_qgemm_amx_pack_rows; a NULL: work holds them packed already, from an earlier call
+ * with the same rows), its channel-major result in dot (⌈nb/16⌉·16 × 32 int32), then transposed.
+ * work: fgq_qconv_pack_work_bytes(K). */
 void fgq_qgemm_u8s8_32x32c64__amx(const fgq_qconv_amx_w *w, const uint8_t *a, int64_t lda, int64_t nr, int64_t K,
                                   int a_s8, int64_t j0, int64_t nb, int32_t *dot, int32_t *dott, int64_t ldt,
                                   uint8_t *work);

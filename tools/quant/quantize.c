@@ -826,9 +826,9 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
         if (qw.gs != NULL)
             in[n_in++] = new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
                                    (size_t)(rows * qw.n_groups * qw.n_alpha));
-        if (!is_conv && qw.dt == FGQ_DT_T2) {
-            /* WSUM, the rows' sums: the x86 ternary GEMV then drops its per-call z_x term
-             * (runtime/ops/qgemm_u8t2_1x4c64__avx512vbmi.c; 4 bytes a row) */
+        if (!is_conv && (qw.dt == FGQ_DT_T2 || qw.dt == FGQ_DT_S8)) {
+            /* WSUM, the rows' sums (4 bytes a row): the x86 ternary GEMV then drops its per-call z_x
+             * term (runtime/ops/qgemm_u8t2_1x4c64__avx512vbmi.c), the AMX s8 tiles their rows' sums */
             wsum = malloc((size_t)rows * sizeof(int32_t));
             if (wsum == NULL || fgq_qweights_row_sums(qw.dt, qw.codes, rows, k, qw.gs != NULL ? qw.group : 0,
                                                       qw.n_alpha, qw.mmax, qw.gs, wsum) != FGQ_OK) {
