@@ -65,7 +65,8 @@ typedef enum {
                                  W_SCALE f32 [M], B? f32 [M], GS? u8 [M, G(, 2)]; out f32 = (float)dot·(s_x·s_w[m])
                                  + B[m], then the fused act; spatial block (ACT at FGQ_P_ACT, fp ACT0/1) +
                                  W_GROUP, W_NALPHA, W_MMAX; the int32 bound with |q_x − z_x| <= 255 */
-    FGQ_OP_QGEMM_DYN = 34,    /* in: A u8|s8 [..., K], A_SCALE, A_ZERO, W [N, Kp], W_SCALE, B?, GS? (as QCONV_DYN);
+    FGQ_OP_QGEMM_DYN = 34,    /* in: A u8|s8 [..., K], A_SCALE, A_ZERO, W [N, Kp], W_SCALE, B?, GS? (as QCONV_DYN),
+                                 WSUM? (as QGEMM);
                                  out f32 [..., N]; act at FGQ_P_GEMM_ACT (fp ACT0/1) + W_GROUP, W_NALPHA, W_MMAX */
     /* Float ops of the common model zoo (opsets 11..17). Slice, Pad and Split move bytes: any whole-byte dtype. */
     FGQ_OP_HARD_SIGMOID = 35, /* y = max(0, min(1, alpha·x + beta)); fp[0] alpha, fp[1] beta */

@@ -406,8 +406,9 @@ static void test_dynquant_rejects(void)
 typedef struct {
     fgq_dtype wdt;
     int64_t rows, k, kp, row_bytes, ngroups;
-    int has_gs, has_bias;
+    int has_gs, has_bias, has_wsum; /* has_wsum: QGEMM_DYN gets WSUM (dyn_inputs_gemm) */
     int32_t group, nalpha, mmax;
+    int32_t *wsum;   /* [rows]: the rows' sums */
     int8_t *codes;   /* [rows, k] */
     uint8_t *packed; /* [rows, row_bytes] */
     uint8_t *gs;     /* [rows, ngroups, nalpha] */
@@ -431,6 +432,7 @@ static void dw_free(dw_t *w)
     free(w->gs);
     free(w->s_w);
     free(w->bias);
+    free(w->wsum);
 }
 
 /* Random weights: codes with extremes, multipliers (some above M, which the
@@ -475,6 +477,9 @@ static void dw_random(dw_t *w, fgq_dtype wdt, int64_t rows, int64_t k, int has_g
         else
             fgq_t2_pack(c, k, p);
     }
+    w->has_wsum = rnd() % 2 == 0;
+    w->wsum = calloc((size_t)rows, sizeof(int32_t));
+    CHECK(fgq_qweights_row_sums(wdt, w->packed, rows, k, w->group, w->nalpha, w->mmax, w->gs, w->wsum) == FGQ_OK);
 }
 
 static int64_t ref_mult(const dw_t *w, int64_t r, int64_t k, int32_t code)
@@ -522,7 +527,7 @@ static void dw_random_for(dw_t *w, int64_t rows, int64_t k, int extreme)
 }
 
 typedef struct {
-    fgq_tensor_view x, sx, zx, w, sw, b, gs, y;
+    fgq_tensor_view x, sx, zx, w, sw, b, gs, wsum, y;
     float s_x;
     uint8_t z_x[1];
 } dyn_views;
@@ -538,6 +543,7 @@ static void dyn_make_views(dyn_views *v, dw_t *w, void *x, fgq_dtype xdt, int32_
     v->sw = qview(w->s_w, FGQ_DT_F32, 1, rd);
     v->b = qview(w->bias, FGQ_DT_F32, 1, rd);
     v->gs = qview(w->gs, FGQ_DT_U8, w->nalpha == 2 ? 3 : 2, gd);
+    v->wsum = qview(w->wsum, FGQ_DT_S32, 1, rd);
     v->y = qview(y, FGQ_DT_F32, yrank, yd);
 }
 
@@ -552,6 +558,16 @@ static int32_t dyn_inputs(dyn_views *v, const dw_t *w, const fgq_tensor_view **i
     in[5] = w->has_bias ? &v->b : NULL;
     in[6] = w->has_gs ? &v->gs : NULL;
     return w->has_gs ? 7 : w->has_bias ? 6 : 5;
+}
+
+/* QGEMM_DYN's: dyn_inputs, then WSUM (8) where the case has it. */
+static int32_t dyn_inputs_gemm(dyn_views *v, const dw_t *w, const fgq_tensor_view **in)
+{
+    const int32_t n = dyn_inputs(v, w, in);
+    if (!w->has_wsum)
+        return n;
+    in[7] = &v->wsum;
+    return 8;
 }
 
 static void set_act(tnode *nd, int32_t slot, int32_t *act, float *lo, float *hi)
@@ -611,9 +627,9 @@ static int run_gemm_case(int64_t mrows, dw_t *w, fgq_dtype xdt, uint8_t zx, int 
     dyn_make_views(&v, w, x, xdt, 2, xd, y, 2, yd);
     v.s_x = ldexpf(1.0f + (float)(rnd() % 100) / 100.0f, rint_in(-10, 0));
     v.z_x[0] = zx;
-    const fgq_tensor_view *in[7];
+    const fgq_tensor_view *in[8];
     tnode nd;
-    tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs(&v, w, in));
+    tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs_gemm(&v, w, in));
     nd.v.par = g_gemm_par;
     nd.v.cpu = g_gemm_cpu;
     set_wparams(&nd, w);
@@ -707,9 +723,9 @@ static void test_qgemm_dyn_at_bound(void)
             const int64_t xd[2] = { 1, k + 1 }, yd[2] = { 1, 2 };
             dyn_views v;
             dyn_make_views(&v, &w, xb, xdt, 2, xd, yb, 2, yd);
-            const fgq_tensor_view *in[7];
+            const fgq_tensor_view *in[8];
             tnode nd;
-            tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs(&v, &w, in));
+            tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs_gemm(&v, &w, in));
             set_wparams(&nd, &w);
             CHECK_REJECTS(&nd, in, &v.y, FGQ_ERR_UNSUPPORTED);
             dw_free(&w);
@@ -770,7 +786,7 @@ static int run_conv_case(const conv_shape *cs, dw_t *w, fgq_dtype xdt, uint8_t z
     dyn_make_views(&v, w, x, xdt, cs->ns + 2, xd, y, cs->ns + 2, yd);
     v.s_x = ldexpf(1.0f + (float)(rnd() % 100) / 100.0f, rint_in(-10, 0));
     v.z_x[0] = zx;
-    const fgq_tensor_view *in[7];
+    const fgq_tensor_view *in[8];
     tnode nd;
     tnode_init(&nd, FGQ_OP_QCONV_DYN, dyn_inputs(&v, w, in));
     nd.v.par = g_conv_par;
@@ -1130,9 +1146,9 @@ static void test_dyn_rejects(void)
     dyn_views v;
     dyn_make_views(&v, &w, x, FGQ_DT_U8, 2, xd, y, 2, yd);
     v.s_x = 0.5f;
-    const fgq_tensor_view *in[7];
+    const fgq_tensor_view *in[8];
     tnode nd;
-    tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs(&v, &w, in));
+    tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs_gemm(&v, &w, in));
     CHECK_REJECTS(&nd, in, &v.y, FGQ_OK);
     {
         const fgq_tensor_view keep = v.sx; /* X_SCALE [1] is fine, [2] or u8 is not */
@@ -1236,9 +1252,9 @@ static void test_multi_output_model(void)
         dyn_make_views(&v, &w, q, FGQ_DT_U8, 2, dx, ywant, 2, dy);
         v.s_x = sx;
         v.z_x[0] = z;
-        const fgq_tensor_view *in[7];
+        const fgq_tensor_view *in[8];
         tnode nd;
-        tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs(&v, &w, in));
+        tnode_init(&nd, FGQ_OP_QGEMM_DYN, dyn_inputs_gemm(&v, &w, in));
         set_wparams(&nd, &w);
         nd.ip[FGQ_P_GEMM_ACT] = FGQ_ACT_RELU;
         CHECK(op_check_run(&nd, in, &v.y) == FGQ_OK);

@@ -82,7 +82,7 @@
     QROW(CONV_INT, "ConvInt", 2, 3, conv_int)                          \
     QROW(DYNQUANT, "DynQuantize", 1, 1, dynquant)                      \
     QROWS(QCONV_DYN, "QConvDyn", 5, 7, qconv_dyn)                      \
-    QROWS(QGEMM_DYN, "QGemmDyn", 5, 7, qgemm_dyn)                      \
+    QROWS(QGEMM_DYN, "QGemmDyn", 5, 8, qgemm_dyn)                      \
     QROW(QLUT, "QLut", 2, 2, qlut)                                     \
     QROW(QMUL, "QMul", 2, 2, qmul)
 

@@ -13,7 +13,7 @@
  *              NaN -> z (0.0), +Inf -> 255, −Inf -> 0; hi − lo beyond FLT_MAX is
  *              taken in double, a scale that underflows to 0 is 1/255.
  *   QCONV_DYN  X u8|s8, X_SCALE f32 [], X_ZERO (X's dtype) [], W [M, Kp],
- *   QGEMM_DYN  W_SCALE f32 [M], B? f32 [M], GS? [M, G(, 2)]:
+ *   QGEMM_DYN  W_SCALE f32 [M], B? f32 [M], GS? [M, G(, 2)] (QGEMM_DYN: WSUM? s32 [M], as QGEMM's):
  *              dot as QCONV / QGEMM (fgq_qconv_dot, fgq_qweights_dot; bound with
  *              |q_x − z_x| <= 255), then in float32
  *              y = (float)dot · (s_x · s_w[m]) (+ B[m]), then the fused activation.
@@ -169,13 +169,14 @@ fgq_status fgq_dynquant_run(const fgq_node_view *node, const fgq_tensor_view *co
 
 /* ---- QCONV_DYN / QGEMM_DYN ------------------------------------------------ */
 
-/* Inputs 0..2 (X, X_SCALE, X_ZERO), presence of W and W_SCALE, a f32 output. */
+/* Inputs 0..2 (X, X_SCALE, X_ZERO), presence of W and W_SCALE, a f32 output; up to max_in inputs
+ * (QCONV_DYN 7, QGEMM_DYN 8: WSUM). */
 static fgq_status dyn_check_common(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                   const fgq_tensor_view *const *out, fgq_error *err)
+                                   const fgq_tensor_view *const *out, int32_t max_in, fgq_error *err)
 {
-    if (node->n_inputs < 5 || node->n_inputs > 7 || node->n_outputs != 1)
-        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%d inputs / %d outputs, expected 5..7 / 1",
-                        FGQ_NODE_ARGS(node), (int)node->n_inputs, (int)node->n_outputs);
+    if (node->n_inputs < 5 || node->n_inputs > max_in || node->n_outputs != 1)
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "%d inputs / %d outputs, expected 5..%d / 1",
+                        FGQ_NODE_ARGS(node), (int)node->n_inputs, (int)node->n_outputs, (int)max_in);
     if (in == NULL || out == NULL || out[0] == NULL || in[0] == NULL || in[1] == NULL || in[2] == NULL ||
         in[3] == NULL || in[4] == NULL)
         return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "X, X_SCALE, X_ZERO, W, W_SCALE and the output are required",
@@ -229,7 +230,7 @@ typedef struct {
 static fgq_status qconv_dyn_check_all(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                       const fgq_tensor_view *const *out, qconv_dyn_shape *s, fgq_error *err)
 {
-    fgq_status st = dyn_check_common(node, in, out, err);
+    fgq_status st = dyn_check_common(node, in, out, 7, err);
     if (st == FGQ_OK)
         st = fgq_ops_check_act(node, node->iparams[FGQ_P_ACT], err);
     if (st == FGQ_OK)
@@ -315,9 +316,9 @@ fgq_status fgq_qconv_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
 }
 
 static fgq_status qgemm_dyn_check_all(const fgq_node_view *node, const fgq_tensor_view *const *in,
-                                      const fgq_tensor_view *const *out, fgq_qweights *qw, fgq_error *err)
+                                      const fgq_tensor_view *const *out, int at_load, fgq_qweights *qw, fgq_error *err)
 {
-    fgq_status st = dyn_check_common(node, in, out, err);
+    fgq_status st = dyn_check_common(node, in, out, 8, err);
     if (st == FGQ_OK)
         st = fgq_ops_check_act(node, node->iparams[FGQ_P_GEMM_ACT], err);
     if (st != FGQ_OK)
@@ -331,14 +332,16 @@ static fgq_status qgemm_dyn_check_all(const fgq_node_view *node, const fgq_tenso
             return fgq_fail(err, FGQ_ERR_SHAPE, FGQ_NODE_FMT "Y dim %d is %lld, expected %lld (A's)",
                             FGQ_NODE_ARGS(node), (int)i, (long long)y->dims[i], (long long)a->dims[i]);
     const fgq_tensor_view *b = node->n_inputs > 5 ? in[5] : NULL, *gs = node->n_inputs > 6 ? in[6] : NULL;
-    return fgq_qweights_check_dyn(node, in[3], in[4], b, gs, y->dims[y->rank - 1], a->dims[a->rank - 1], qw, err);
+    const fgq_tensor_view *wsum = node->n_inputs > 7 ? in[7] : NULL;
+    st = fgq_qweights_check_dyn(node, in[3], in[4], b, gs, y->dims[y->rank - 1], a->dims[a->rank - 1], qw, err);
+    return st == FGQ_OK && wsum != NULL ? fgq_qweights_check_wsum(node, wsum, qw, at_load, err) : st;
 }
 
 fgq_status fgq_qgemm_dyn_check(const fgq_node_view *node, const fgq_tensor_view *const *in,
                                const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_qweights qw;
-    return qgemm_dyn_check_all(node, in, out, &qw, err);
+    return qgemm_dyn_check_all(node, in, out, 1, &qw, err);
 }
 
 /* QGEMM_DYN: on application cores (qdyn_fast) QGEMM's own paths with the float output stage
@@ -379,7 +382,7 @@ uint64_t fgq_qgemm_dyn_scratch(const fgq_node_view *node, const fgq_tensor_view 
 {
 #if FGQ_QDYN_PATHS
     fgq_qweights qw;
-    if (!target->qdyn_fast || qgemm_dyn_check_all(node, in, out, &qw, NULL) != FGQ_OK)
+    if (!target->qdyn_fast || qgemm_dyn_check_all(node, in, out, 0, &qw, NULL) != FGQ_OK)
         return 0;
     return fgq_qgemm_fout_scratch(&qw, fgq_ops_dims_prod(in[0]->dims, 0, in[0]->rank - 1), target);
 #else
@@ -392,7 +395,7 @@ fgq_status fgq_qgemm_dyn_run(const fgq_node_view *node, const fgq_tensor_view *c
                              const fgq_tensor_view *const *out, fgq_error *err)
 {
     fgq_qweights qw;
-    fgq_status st = qgemm_dyn_check_all(node, in, out, &qw, err);
+    fgq_status st = qgemm_dyn_check_all(node, in, out, 0, &qw, err);
     if (st != FGQ_OK)
         return st;
     dyn_epilogue e;

@@ -932,10 +932,11 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
     const fgq_graph *fg = c->fg;
     const fgq_ir_node *n = &fg->nodes[i];
     const int is_conv = fgq_node_is(n, "Conv");
-    int32_t in[7], ip[FGQ_NODE_MAX_IPARAMS] = {0};
+    int32_t in[8], ip[FGQ_NODE_MAX_IPARAMS] = {0};
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     fgq_status st;
     memcpy(in, x3, 3 * sizeof *in);
+    in[7] = -1;
     int has_bias = 0;
     for (int64_t r = 0; r < rows; r++)
         has_bias |= bias[r] != 0.0f;
@@ -948,6 +949,15 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
                            : -1;
     if (in[3] < 0 || in[4] < 0 || (has_bias && in[5] < 0) || (qw->gs != NULL && in[6] < 0))
         return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+    if (!is_conv && (qw->dt == FGQ_DT_T2 || qw->dt == FGQ_DT_S8)) { /* WSUM, as for QGEMM */
+        int32_t *wsum = malloc((size_t)rows * sizeof(int32_t));
+        if (wsum != NULL && fgq_qweights_row_sums(qw->dt, qw->codes, rows, k, qw->gs != NULL ? qw->group : 0,
+                                                  qw->n_alpha, qw->mmax, qw->gs, wsum) == FGQ_OK)
+            in[7] = new_const(c, n->name, ".wsum", 0, FGQ_DT_S32, 1, vd, wsum, (size_t)rows * sizeof(int32_t));
+        free(wsum);
+        if (in[7] < 0)
+            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+    }
     if ((st = set_qparams(&c->qg->tensors[in[3]], (int32_t)rows, qw->s_row, NULL, 0,
                           qw->gs != NULL ? (int32_t)qw->group : 0, c->err)) != FGQ_OK)
         return st;
@@ -972,7 +982,7 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
     if (yf < 0)
         return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory building the quantized graph");
     c->fver[y] = yf;
-    int32_t n_in = qw->gs != NULL ? 7 : has_bias ? 6 : 5;
+    int32_t n_in = in[7] >= 0 ? 8 : qw->gs != NULL ? 7 : has_bias ? 6 : 5;
     if ((st = add_qnode(c, n->name, is_conv ? "QConvDyn" : "QGemmDyn", is_conv ? FGQ_OP_QCONV_DYN : FGQ_OP_QGEMM_DYN,
                         n_in, in, yf, ip, fp)) != FGQ_OK)
         return st;
