@@ -263,6 +263,9 @@ int fgq_qgemm_vnni_fits(const fgq_qweights *qw);
  * these layouts, and the s8 VNNI conv kernel the decoded rows of those with GS or not s8
  * (qconv.c). A layout test, on every target. */
 int fgq_qweights_fold_s8(const fgq_qweights *qw);
+/* Ternary with group multipliers in groups of 64·j codes or one group over the row: the layouts the
+ * ternary fold decode takes (qconv_fold_t2__avx512vbmi.c; defined on every target, for the sizing). */
+int fgq_qconv_fold_t2_fits(const fgq_qweights *qw);
 
 /* Reference output stage: fgq_qweights_output + fgq_q_store per value. */
 void fgq_qrequant_ref(const fgq_qweights *qw, int64_t c0, int64_t c_step, const int32_t *dot, int64_t n, int32_t zy,
@@ -538,9 +541,8 @@ typedef struct {
  * takes (s8 without GS: a copy, so that the AMX tiles read rows a non-power-of-two apart). */
 void fgq_qconv_fold_decode(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 /* qconv_fold_t2__avx512vbmi.c: the same rows for ternary weights with group multipliers in groups of
- * 64·j codes or one group over the row (fgq_qconv_fold_t2_fits, on every target), 64 codes a step;
- * needs AVX-512 VBMI beside VNNI. */
-int fgq_qconv_fold_t2_fits(const fgq_qweights *qw);
+ * 64·j codes or one group over the row (fgq_qconv_fold_t2_fits, declared above: on every target), 64
+ * codes a step; needs AVX-512 VBMI beside VNNI. */
 void fgq_qconv_fold_decode_t2__avx512vbmi(const fgq_qweights *qw, int64_t j0, int64_t n, uint8_t *dst);
 /* The constants of n weight rows (`stride` apart, K bytes each; Σ w from `sums` where not NULL
  * (QGEMM's WSUM), else, c_inline, from after each row's ⌈K/4⌉·4 bytes, as fgq_qconv_fold_decode
