@@ -32,9 +32,10 @@ static const char k_usage[] =
     "missing. The firmware calls fgq_model_load / fgq_model_run: no file system, no\n"
     "heap. The bytes are a device image of MODEL: constants packed at 8 bytes\n"
     "instead of 64, and without what only the tools read (the scales and zero\n"
-    "points of every tensor but the graph's inputs and outputs, and the recipe):\n"
-    "it runs bit for bit as MODEL does, in less flash. --keep-all writes MODEL's\n"
-    "bytes as they are.\n"
+    "points of every tensor but the graph's inputs and outputs, and the recipe)\n"
+    "or what TARGET's kernels do not (the weight rows' sums of QGEMM layers, WSUM,\n"
+    "which only x86-64 reads): it runs bit for bit as MODEL does, in less flash.\n"
+    "--keep-all writes MODEL's bytes as they are.\n"
     "\n"
     "--target: the runtime build the firmware runs. The kernels' working memory\n"
     "(im2col tiles and the like) differs by build, so NAME.h's NAME_ARENA_SIZE and\n"
@@ -235,7 +236,7 @@ int fgq_cmd_export(int argc, char **argv)
         uint8_t *image = NULL;
         uint64_t image_size = 0;
         fgq_model mi;
-        st = fgq_compact_model(&m, FGQ_FILE_MIN_BLOB_ALIGN, &image, &image_size, &err);
+        st = fgq_compact_model(&m, FGQ_FILE_MIN_BLOB_ALIGN, target->qgemm_wsum, &image, &image_size, &err);
         if (st == FGQ_OK && (st = fgq_model_load_target(&mi, image, image_size, target, &err)) != FGQ_OK)
             reword(&err, st, model, "its device image does not load (a defect of fgq): ");
         if (st == FGQ_OK)

@@ -44,6 +44,8 @@ typedef struct fgq_target {
                                       output stage in place of the requantization (qdyn.c); 0: the
                                       reference (QGEMM_DYN: the kernel row's dot a row) */
     int32_t conv_f32_panels;       /* 1: the float Conv's packed GEMM panels (x86 AVX2) */
+    int32_t qgemm_wsum;            /* 1: kernels read QGEMM's / QGEMM_DYN's WSUM (x86: FGQ_QW_WSUM_READ);
+                                      0: a device image for the target leaves it out (fgq_compact_model) */
     int32_t view_bytes;            /* a tensor view's bytes there (at least sizeof(fgq_tensor_view)):
                                       the run's records */
 } fgq_target;

@@ -319,7 +319,7 @@ static const struct {
     TARGET_FIELD(qconv_pad_bytes),    TARGET_FIELD(qconv_packed),         TARGET_FIELD(qconv_dw_max_k),
     TARGET_FIELD(qconv_dw_max_plane), TARGET_FIELD(qconv_dw_max_padded),  TARGET_FIELD(qconv_dw_flat_bytes),
     TARGET_FIELD(qgemm_block_rows),   TARGET_FIELD(qgemm_decode_bytes),   TARGET_FIELD(qdyn_fast),
-    TARGET_FIELD(conv_f32_panels),    TARGET_FIELD(view_bytes),
+    TARGET_FIELD(conv_f32_panels),    TARGET_FIELD(qgemm_wsum),           TARGET_FIELD(view_bytes),
 };
 _Static_assert(offsetof(fgq_target, view_bytes) + sizeof(int32_t) - offsetof(fgq_target, qconv_tile_bytes) ==
                    sizeof k_target_fields / sizeof k_target_fields[0] * sizeof(int32_t),

@@ -31,6 +31,7 @@ static const fgq_target target_x86_64 = {
     .qgemm_decode_bytes = FGQ_QGEMM_DECODE_BYTES,
     .qdyn_fast = 1,
     .conv_f32_panels = 1,
+    .qgemm_wsum = 1,
     .view_bytes = VIEW_BYTES,
 };
 
@@ -49,6 +50,7 @@ static const fgq_target target_aarch64 = {
     .qgemm_decode_bytes = 0,
     .qdyn_fast = 1,
     .conv_f32_panels = 0,
+    .qgemm_wsum = 0,
     .view_bytes = VIEW_BYTES,
 };
 
@@ -71,6 +73,7 @@ static const fgq_target target_cortex_m = {
     .qgemm_decode_bytes = 0,
     .qdyn_fast = 0,
     .conv_f32_panels = 0,
+    .qgemm_wsum = 0,
     .view_bytes = VIEW_BYTES,
 };
 

@@ -18,9 +18,42 @@ static int keeps_qparams(const fgq_file_tensor *ft)
     return ft->kind == FGQ_KIND_INPUT || (ft->flags & FGQ_FT_GRAPH_OUTPUT) != 0;
 }
 
+/* The index entry (absolute) of node i's WSUM input, or 0 when it has none: QGEMM's input 5,
+ * QGEMM_DYN's 7 (docs/quantized-ops.md §3.1, §8). */
+static uint32_t wsum_entry(const fgq_model *m, int32_t i)
+{
+    fgq_file_node fn;
+    fgq_file_node_decode(m->base + m->nodes_off + (uint64_t)i * sizeof(fgq_disk_node), &fn);
+    const uint32_t at = fn.op == FGQ_OP_QGEMM ? 5 : fn.op == FGQ_OP_QGEMM_DYN ? 7 : UINT32_MAX;
+    return at != UINT32_MAX && fn.n_inputs > at ? fn.io_index + at : 0;
+}
+
+/* 1 when tensor t is a WSUM the image leaves out: a constant that one node reads, as its WSUM, and
+ * nothing else (not a graph output; no other input) — as `fgq quantize` writes it. */
+static int drops_tensor(const fgq_model *m, int32_t t, const fgq_file_tensor *ft)
+{
+    if (ft->kind != FGQ_KIND_CONST || (ft->flags & FGQ_FT_GRAPH_OUTPUT) != 0)
+        return 0;
+    const uint8_t *index = m->base + m->index_off;
+    int as_wsum = 0, other = 0;
+    for (int32_t i = 0; i < m->n_nodes; i++) {
+        fgq_file_node fn;
+        fgq_file_node_decode(m->base + m->nodes_off + (uint64_t)i * sizeof(fgq_disk_node), &fn);
+        const uint32_t w = wsum_entry(m, i);
+        for (uint32_t j = 0; j < fn.n_inputs; j++)
+            if ((int32_t)fgq_read_u32le(index + 4 * ((uint64_t)fn.io_index + j)) == t) {
+                if (fn.io_index + j == w)
+                    as_wsum++;
+                else
+                    other++;
+            }
+    }
+    return as_wsum == 1 && other == 0;
+}
+
 /* Lays the image out (buf NULL: only its size). Sections in the source's order of the format:
  * header, tensors, nodes, index, strings at 64; then the blobs, tensor by tensor. */
-static uint64_t lay_out(const fgq_model *m, uint32_t align, uint8_t *buf)
+static uint64_t lay_out(const fgq_model *m, uint32_t align, int keep_wsum, uint8_t *buf)
 {
     const uint8_t *src = m->base;
     const uint64_t tensors_off = sizeof(fgq_file_header);
@@ -34,10 +67,31 @@ static uint64_t lay_out(const fgq_model *m, uint32_t align, uint8_t *buf)
         memcpy(buf + index_off, src + m->index_off, 4 * (size_t)m->n_index);
         memcpy(buf + strings_off, src + m->strings_off, (size_t)m->strings_size);
     }
+    if (!keep_wsum && buf != NULL) /* the WSUM inputs the image leaves out: omitted (their tensors below) */
+        for (int32_t i = 0; i < m->n_nodes; i++) {
+            const uint32_t w = wsum_entry(m, i);
+            if (w != 0) {
+                const int32_t t = (int32_t)fgq_read_u32le(src + m->index_off + 4 * (uint64_t)w);
+                fgq_file_tensor ft;
+                if (t >= 0 && t < m->n_tensors) {
+                    fgq_file_tensor_decode(src + m->tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor), &ft);
+                    if (drops_tensor(m, t, &ft))
+                        fgq_put_s32(buf + index_off + 4 * (uint64_t)w, -1);
+                }
+            }
+        }
     for (int32_t t = 0; t < m->n_tensors; t++) {
         fgq_file_tensor ft;
         fgq_file_tensor_decode(src + m->tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor), &ft);
         uint8_t *r = buf != NULL ? buf + tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor) : NULL;
+        if (!keep_wsum && drops_tensor(m, t, &ft)) { /* an empty constant: its first dim 0, no blob */
+            if (r != NULL) {
+                fgq_put_s32(buf + index_off + 4 * (uint64_t)ft.dims_index, 0);
+                FGQ_W64(r, fgq_disk_tensor, data_off, 0);
+                FGQ_W64(r, fgq_disk_tensor, data_size, 0);
+            }
+            continue;
+        }
         if (ft.kind == FGQ_KIND_CONST) {
             pos = align_up(pos, align);
             if (r != NULL) {
@@ -87,7 +141,8 @@ static uint64_t lay_out(const fgq_model *m, uint32_t align, uint8_t *buf)
     return size;
 }
 
-fgq_status fgq_compact_model(const fgq_model *m, uint32_t align, uint8_t **out, uint64_t *out_size, fgq_error *err)
+fgq_status fgq_compact_model(const fgq_model *m, uint32_t align, int keep_wsum, uint8_t **out, uint64_t *out_size,
+                             fgq_error *err)
 {
     *out = NULL;
     *out_size = 0;
@@ -96,12 +151,12 @@ fgq_status fgq_compact_model(const fgq_model *m, uint32_t align, uint8_t **out, 
     if (align < FGQ_FILE_MIN_BLOB_ALIGN || align > FGQ_FILE_ALIGN || (align & (align - 1)) != 0)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_compact_model: blob alignment %lu is not a power of two in [%u, %u]",
                         (unsigned long)align, FGQ_FILE_MIN_BLOB_ALIGN, FGQ_FILE_ALIGN);
-    const uint64_t size = lay_out(m, align, NULL);
+    const uint64_t size = lay_out(m, align, keep_wsum, NULL);
     uint8_t *buf = aligned_alloc(FGQ_FILE_ALIGN, (size_t)size);
     if (buf == NULL)
         return fgq_fail(err, FGQ_ERR_NOMEM, "fgq_compact_model: cannot allocate %llu bytes", (unsigned long long)size);
     memset(buf, 0, (size_t)size);
-    lay_out(m, align, buf);
+    lay_out(m, align, keep_wsum, buf);
     *out = buf;
     *out_size = size;
     return FGQ_OK;
