@@ -677,5 +677,6 @@ int main(int argc, char **argv)
     free(y);
     free(bias);
     free(req);
+    free(wsum);
     return 0;
 }

@@ -333,10 +333,17 @@ static int check_case(const fgq_qgemm_kernel *kern, const qcase *c, const char *
         /* rows 1.., columns 1.., written with a wider stride */
         const int64_t m1 = c->m - 1, n1 = c->n - 1, ldd = c->n + 3;
         int32_t *d_off = malloc(sizeof(int32_t) * (size_t)(m1 * ldd));
-        /* and without (NULL: every kernel must then keep to registers) */
+        /* and without (NULL: every kernel must then keep to registers), then with (the ternary GEMV's
+         * WSUM path, at j0 1) */
         fgq_qgemm_kernel_gemm(kern, &qw, 1, n1, c->a + c->k, c->k, m1, a_s8, c->zx, d_off, ldd, NULL);
         for (int64_t r = 0; r < m1 && ok; r++)
             ok = cmp_dots(d_off + r * ldd, d_ref + (r + 1) * c->n + 1, n1, what, kern->name, it, "gemm offset");
+        uint8_t *work = malloc((size_t)fgq_qgemm_gemm_work_bytes(&qw, fgq_target_build()) + 1);
+        memset(work, 0x5A, (size_t)fgq_qgemm_gemm_work_bytes(&qw, fgq_target_build()) + 1);
+        fgq_qgemm_kernel_gemm(kern, &qw, 1, n1, c->a + c->k, c->k, m1, a_s8, c->zx, d_off, ldd, work);
+        for (int64_t r = 0; r < m1 && ok; r++)
+            ok = cmp_dots(d_off + r * ldd, d_ref + (r + 1) * c->n + 1, n1, what, kern->name, it, "gemm offset work");
+        free(work);
         free(d_off);
     }
     for (int64_t r = 0; r < c->m && ok; r++) {
@@ -698,6 +705,8 @@ static void expect_refused(tnode *nd, const fgq_tensor_view *const *in, const fg
  * check), naming the row; the right one passes. */
 static void test_wsum_checked(void)
 {
+    /* the profile the tools consult (a device image drops WSUM where it is 0) says what the build does */
+    CHECK(fgq_target_build()->qgemm_wsum == FGQ_QW_WSUM_READ);
     for (int it = 0; it < 40; it++) {
         qcase c;
         make_case(&c, it % 2 ? FGQ_DT_T2 : FGQ_DT_S8, it, it % 4 < 2);
@@ -705,7 +714,8 @@ static void test_wsum_checked(void)
         uint8_t *y = calloc((size_t)(c.m * c.n), 1);
         CHECK(run_op(&c, FGQ_KERNELS_AUTO, NULL, y) == FGQ_OK);
         const int64_t row = (int64_t)(rnd() % (uint32_t)c.n);
-        c.wsum[row] += it % 3 == 0 ? 1 : it % 3 == 1 ? -1 : INT32_MIN;
+        const uint32_t delta = it % 3 == 0 ? 1u : it % 3 == 1 ? 0xFFFFFFFFu : 0x80000000u; /* +1, −1, 2^31 */
+        c.wsum[row] = (int32_t)((uint32_t)c.wsum[row] + delta);
         const int64_t ad[2] = {c.m, c.k}, wd[2] = {c.n, c.kp}, rd[2] = {c.n, 2}, sd[1] = {c.n};
         const int64_t gd[3] = {c.n, c.n_groups, 2}, yd[2] = {c.m, c.n};
         fgq_tensor_view av = tview(c.a, 2, ad), wv = tview(c.codes, 2, wd), rv = tview(c.req, 2, rd);
@@ -732,6 +742,15 @@ static void test_wsum_checked(void)
             char want[64];
             snprintf(want, sizeof want, "WSUM row %lld is", (long long)row);
             expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, want);
+            c.wsum[row] = (int32_t)((uint32_t)c.wsum[row] - delta);
+            wv.data = NULL; /* W not a constant (a graph input, say): its sums cannot be checked */
+            expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM needs W and GS to be constants");
+            wv.data = c.codes;
+            if (c.has_gs) {
+                gv.data = NULL;
+                expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM needs W and GS to be constants");
+                gv.data = c.gs;
+            }
             sv.data = NULL; /* not a constant */
             expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM is not a constant");
         } else {

@@ -180,11 +180,12 @@ __attribute__((target(FGQ_VBMI_TARGET))) void fgq_qgemm_u8t2_1x4c64__avx512vbmi(
  * (the table on bits 0-1). So w_j[b] = code 4b + j, and in dword lane l (bytes 4l .. 4l + 3) the codes
  * 16l + j + {0, 4, 8, 12}: each 128-bit lane L holds codes [k + 64L, k + 64L + 64), one group of 64.
  * The activations are put in that order once per call into `work` (x_j[4l + i] = a[16l + 4i + j]
- * within each 64: one vpermb and a 4 x 4 transpose of 128-bit lanes a step). Per step and row: four
- * vpdpbusd into the lanes' group sums, then one multiply by the lanes' multipliers (groups of 64:
- * four per step, of 128: two, of 256·j or one over the row: one) — 4 vpermb, 1 vpmultishiftqb,
- * 4 vpdpbusd, 1 vpmulld, where the kernel above spends 8 shuffles, 8 vpdpbusd and 4 vpmulld on the
- * same 256 codes (1x8192x8192 g64: 1.9 -> 0.9 ms on Sapphire Rapids, docs/benchmarks.md). */
+ * within each 64: a vpermb per 64 and a 4 x 4 transpose of 128-bit lanes a step). Per step and row:
+ * four vpdpbusd into the lanes' group sums (|lane| <= 16 · 255), then one vpdpwssd adds them times
+ * the lanes' multipliers (groups of 64: four per step, of 128: two, of 256·j or one over the row:
+ * one) — 4 vpermb, 1 vpmultishiftqb, 4 vpdpbusd, 1 vpdpwssd, where the kernel above spends 8
+ * shuffles, 8 vpdpbusd and 4 vpmulld on the same 256 codes (1x8192x8192 g64: 1.9 -> 0.8 ms on
+ * Sapphire Rapids, docs/benchmarks.md). */
 
 enum { WS_STEP = 256, WS_ROWS = 4 };
 

@@ -310,6 +310,8 @@ fgq_status fgq_qweights_check_wsum(const fgq_node_view *node, const fgq_tensor_v
         return fgq_fail(err, FGQ_ERR_FORMAT,
                         FGQ_NODE_FMT "WSUM is not a constant: its row sums are checked when the model loads",
                         FGQ_NODE_ARGS(node));
+    if (qw->codes == NULL || (qw->has_gs && qw->gs == NULL)) /* sums of weights known only at run time */
+        return fgq_fail(err, FGQ_ERR_FORMAT, FGQ_NODE_FMT "WSUM needs W and GS to be constants", FGQ_NODE_ARGS(node));
     for (int64_t r = 0; r < qw->rows; r++) {
         const int32_t want = fgq_qweights_row_sum(qw, r);
         if (qw->wsum[r] != want)

@@ -826,9 +826,10 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
         if (qw.gs != NULL)
             in[n_in++] = new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
                                    (size_t)(rows * qw.n_groups * qw.n_alpha));
-        if (!is_conv && (qw.dt == FGQ_DT_T2 || qw.dt == FGQ_DT_S8)) {
-            /* WSUM, the rows' sums (4 bytes a row): the x86 ternary GEMV then drops its per-call z_x
-             * term (runtime/ops/qgemm_u8t2_1x4c64__avx512vbmi.c), the AMX s8 tiles their rows' sums */
+        if (!is_conv && (qw.dt == FGQ_DT_T2 || (qw.dt == FGQ_DT_S8 && qw.gs == NULL))) {
+            /* WSUM, the rows' sums (4 bytes a row), where a kernel reads it: the x86 ternary GEMV then
+             * drops its per-call z_x term (runtime/ops/qgemm_u8t2_1x4c64__avx512vbmi.c), the AMX tiles
+             * on s8 rows in place their rows' sums */
             wsum = malloc((size_t)rows * sizeof(int32_t));
             if (wsum == NULL || fgq_qweights_row_sums(qw.dt, qw.codes, rows, k, qw.gs != NULL ? qw.group : 0,
                                                       qw.n_alpha, qw.mmax, qw.gs, wsum) != FGQ_OK) {
@@ -836,11 +837,11 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
                 goto done;
             }
             if (n_in == 4)
-                in[n_in++] = -1; /* no GS */
+                in[n_in++] = -1; /* no GS (so omitted, not a failed allocation) */
             in[n_in++] = new_const(c, n->name, ".wsum", 0, FGQ_DT_S32, 1, bd, wsum, (size_t)rows * sizeof(int32_t));
         }
         for (int32_t q = 1; q < n_in; q++)
-            if (in[q] < 0 && !(q == 4 && n_in == 6)) {
+            if (in[q] < 0 && !(q == 4 && qw.gs == NULL)) {
                 st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
                 goto done;
             }
@@ -949,7 +950,7 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
                            : -1;
     if (in[3] < 0 || in[4] < 0 || (has_bias && in[5] < 0) || (qw->gs != NULL && in[6] < 0))
         return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-    if (!is_conv && (qw->dt == FGQ_DT_T2 || qw->dt == FGQ_DT_S8)) { /* WSUM, as for QGEMM */
+    if (!is_conv && (qw->dt == FGQ_DT_T2 || (qw->dt == FGQ_DT_S8 && qw->gs == NULL))) { /* WSUM, as for QGEMM */
         int32_t *wsum = malloc((size_t)rows * sizeof(int32_t));
         if (wsum != NULL && fgq_qweights_row_sums(qw->dt, qw->codes, rows, k, qw->gs != NULL ? qw->group : 0,
                                                   qw->n_alpha, qw->mmax, qw->gs, wsum) == FGQ_OK)
