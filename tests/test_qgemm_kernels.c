@@ -116,6 +116,27 @@ static void fill_codes(qcase *c, int mode)
     }
 }
 
+static fgq_qweights case_qweights(const qcase *c)
+{
+    fgq_qweights qw;
+    memset(&qw, 0, sizeof qw);
+    qw.dtype = c->wdt;
+    qw.rows = c->n;
+    qw.k = c->k;
+    qw.row_bytes = c->row_bytes;
+    qw.group = c->group;
+    qw.n_groups = c->n_groups;
+    qw.n_alpha = c->n_alpha;
+    qw.mmax = c->mmax;
+    qw.has_gs = c->has_gs;
+    qw.codes = c->codes;
+    qw.gs = c->gs;
+    qw.bias = c->has_bias ? c->bias : NULL;
+    qw.req = c->req;
+    qw.wsum = c->has_wsum ? c->wsum : NULL;
+    return qw;
+}
+
 static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
 {
     memset(c, 0, sizeof *c);
@@ -168,19 +189,7 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
     c->has_wsum = rnd() % 2 == 0;
     c->wsum = malloc(sizeof(int32_t) * (size_t)c->n);
     {
-        fgq_qweights qw;
-        memset(&qw, 0, sizeof qw);
-        qw.dtype = c->wdt;
-        qw.rows = c->n;
-        qw.k = c->k;
-        qw.row_bytes = c->row_bytes;
-        qw.group = c->group;
-        qw.n_groups = c->n_groups;
-        qw.n_alpha = c->n_alpha;
-        qw.mmax = c->mmax;
-        qw.has_gs = c->has_gs;
-        qw.codes = c->codes;
-        qw.gs = c->gs;
+        const fgq_qweights qw = case_qweights(c);
         int32_t *e = malloc(sizeof(int32_t) * (size_t)c->k);
         for (int64_t j = 0; j < c->n; j++) {
             c->wsum[j] = fgq_qweights_row_sum(&qw, j);
@@ -212,26 +221,6 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
     }
 }
 
-static fgq_qweights case_qweights(const qcase *c)
-{
-    fgq_qweights qw;
-    memset(&qw, 0, sizeof qw);
-    qw.dtype = c->wdt;
-    qw.rows = c->n;
-    qw.k = c->k;
-    qw.row_bytes = c->row_bytes;
-    qw.group = c->group;
-    qw.n_groups = c->n_groups;
-    qw.n_alpha = c->n_alpha;
-    qw.mmax = c->mmax;
-    qw.has_gs = c->has_gs;
-    qw.codes = c->codes;
-    qw.gs = c->gs;
-    qw.bias = c->has_bias ? c->bias : NULL;
-    qw.req = c->req;
-    qw.wsum = c->has_wsum ? c->wsum : NULL;
-    return qw;
-}
 
 /* Runs QGEMM on the case under `kernels` with `par` (NULL: serial) and CPU features cpu (0: the
  * CPU's); y out. */

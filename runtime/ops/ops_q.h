@@ -284,6 +284,20 @@ static inline int32_t fgq_qacc_end(fgq_qacc *a)
     return a->acc;
 }
 
+/* Code k of weight row `row` (its bytes at wrow) as its effective weight m·code, m the multiplier of
+ * k's group that fgq_qacc_flush applies (m⁻ for a negative code where n_alpha = 2; 1 without GS). */
+static inline int32_t fgq_qw_effective(const fgq_qweights *qw, fgq_idx row, const uint8_t *wrow, fgq_idx k)
+{
+    const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
+    int32_t m = 1;
+    if (qw->has_gs) {
+        const uint8_t *mg = qw->gs + (row * qw->n_groups + k / qw->group) * qw->n_alpha;
+        m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
+        m = m < qw->mmax ? m : qw->mmax;
+    }
+    return m * code;
+}
+
 /* Weight row `row`'s first K codes as the effective weights e[k] = m·code, m the multiplier of
  * k's group that fgq_qacc_flush applies (m⁻ for a negative code where n_alpha = 2; 1 without GS):
  * Σ_k e[k]·d[k] is fgq_qacc's dot, the depthwise paths' taps (qconv.c, qdyn.c). */
@@ -295,16 +309,8 @@ static inline void fgq_qw_tap_weights(const fgq_qweights *qw, fgq_idx row, fgq_i
             e[k] = (int8_t)wrow[k];
         return;
     }
-    for (fgq_idx k = 0; k < K; k++) {
-        const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
-        int32_t m = 1;
-        if (qw->has_gs) {
-            const uint8_t *mg = qw->gs + (row * qw->n_groups + k / qw->group) * qw->n_alpha;
-            m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
-            m = m < qw->mmax ? m : qw->mmax;
-        }
-        e[k] = m * code;
-    }
+    for (fgq_idx k = 0; k < K; k++)
+        e[k] = fgq_qw_effective(qw, row, wrow, k);
 }
 
 /* Dot product of weight row `row` with the k activations at x (u8, or s8

@@ -283,16 +283,8 @@ int32_t fgq_qweights_row_sum(const fgq_qweights *qw, fgq_idx row)
         }
         return (int32_t)(uint32_t)(uint64_t)sum;
     }
-    for (fgq_idx k = 0; k < qw->k; k++) {
-        const int32_t code = fgq_qw_code(qw->dtype, wrow, k);
-        int32_t m = 1;
-        if (qw->has_gs) {
-            const uint8_t *mg = qw->gs + (row * qw->n_groups + k / qw->group) * qw->n_alpha;
-            m = (code < 0 && qw->n_alpha == 2) ? mg[1] : mg[0];
-            m = m < qw->mmax ? m : qw->mmax;
-        }
-        sum += (int64_t)m * code;
-    }
+    for (fgq_idx k = 0; k < qw->k; k++)
+        sum += fgq_qw_effective(qw, row, wrow, k);
     return (int32_t)(uint32_t)(uint64_t)sum;
 }
 
