@@ -94,7 +94,8 @@ def test_export_c_device_image(mnist_fgq, mnist_fgq_qio, tmp_path, io):
     runtime/fgq_format.h (version 2) with tests/python/test_fgq_files.py's parser. Oracles: the
     format and the source file's own records. The image is a sealed version-2 file (FNV-1a over
     [128, file_size)) with blob_align 8, the same header counts, tensor and node records (but for
-    the blob offsets and the dropped quantization parameters), index and names as the source;
+    the blob offsets, the dropped quantization parameters and the dropped WSUM: its node input
+    omitted, its constant empty), index and names as the source;
     each constant holds the source's bytes at a multiple of 8; quantization parameters are kept,
     byte for byte, for the graph's inputs and outputs only, zeroed (q_off, q_n_scales, q_axis,
     q_group_size) for every other tensor; the metadata blob keeps the preprocessing without the
@@ -121,14 +122,32 @@ def test_export_c_device_image(mnist_fgq, mnist_fgq_qio, tmp_path, io):
     def section(f, off, n):
         return bytes(f.buf[f.hdr()[off]:f.hdr()[off] + n])
 
-    assert section(img, "index_off", 4 * hs["n_index"]) == section(src, "index_off", 4 * hs["n_index"])
+    # WSUM (QGEMM input 5, QGEMM_DYN input 7: docs/quantized-ops.md §3.1) is read by x86 kernels
+    # only: the image for the default target (cortex-m) omits the input and empties the constant
+    wsum = {}  # tensor -> the index entry of the node input that read it
+    for j in range(hs["n_nodes"]):
+        n = src.node(j)
+        at = {22: 5, 34: 7}.get(n["op"])
+        if at is not None and n["n_inputs"] > at and n["inputs"][at] >= 0:
+            wsum[n["inputs"][at]] = n["io_index"] + at
+    assert wsum  # the output layer's (QGEMM with --io quantized, QGEMM_DYN with float I/O)
+    want = bytearray(section(src, "index_off", 4 * hs["n_index"]))
+    for t, entry in wsum.items():
+        struct.pack_into("<i", want, 4 * entry, -1)
+        struct.pack_into("<i", want, 4 * src.tensor(t)["dims_index"], 0)
+    assert section(img, "index_off", 4 * hs["n_index"]) == bytes(want)
     assert section(img, "strings_off", hs["strings_size"]) == section(src, "strings_off", hs["strings_size"])
     for j in range(hs["n_nodes"]):
-        assert img.node(j) == src.node(j), j
+        a, b = src.node(j), img.node(j)
+        a["inputs"] = [-1 if a["io_index"] + i in wsum.values() else v for i, v in enumerate(a["inputs"])]
+        assert a == b, j
     kept = dropped = 0
     for t in range(hs["n_tensors"]):
         a, b = src.tensor(t), img.tensor(t)
         blob = ("data_off", "q_off", "q_n_scales", "q_axis", "q_group_size")
+        if t in wsum:  # an empty constant
+            assert b["kind"] == 2 and b["dims"] == [0] and b["data_size"] == 0 and b["data_off"] == 0, b
+            continue
         assert {k: v for k, v in a.items() if k not in blob} == {k: v for k, v in b.items() if k not in blob}, t
         if a["kind"] == 2:  # constant
             assert b["data_off"] % 8 == 0 and b["data_off"] >= hi["strings_off"] + hi["strings_size"], b
