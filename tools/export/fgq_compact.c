@@ -18,42 +18,76 @@ static int keeps_qparams(const fgq_file_tensor *ft)
     return ft->kind == FGQ_KIND_INPUT || (ft->flags & FGQ_FT_GRAPH_OUTPUT) != 0;
 }
 
-/* The index entry (absolute) of node i's WSUM input, or 0 when it has none: QGEMM's input 5,
- * QGEMM_DYN's 7 (docs/quantized-ops.md §3.1, §8). */
-static uint32_t wsum_entry(const fgq_model *m, int32_t i)
+/* Node fn's WSUM slot (its input number: QGEMM's 5, QGEMM_DYN's 7; docs/quantized-ops.md §3.1,
+ * §8), or UINT32_MAX where it has none. */
+static uint32_t wsum_slot(const fgq_file_node *fn)
 {
-    fgq_file_node fn;
-    fgq_file_node_decode(m->base + m->nodes_off + (uint64_t)i * sizeof(fgq_disk_node), &fn);
-    const uint32_t at = fn.op == FGQ_OP_QGEMM ? 5 : fn.op == FGQ_OP_QGEMM_DYN ? 7 : UINT32_MAX;
-    return at != UINT32_MAX && fn.n_inputs > at ? fn.io_index + at : 0;
+    const uint32_t at = fn->op == FGQ_OP_QGEMM ? 5 : fn->op == FGQ_OP_QGEMM_DYN ? 7 : UINT32_MAX;
+    return at != UINT32_MAX && fn->n_inputs > at ? at : UINT32_MAX;
 }
 
-/* 1 when tensor t is a WSUM the image leaves out: a constant that one node reads, as its WSUM, and
- * nothing else (not a graph output; no other input) — as `fgq quantize` writes it. */
-static int drops_tensor(const fgq_model *m, int32_t t, const fgq_file_tensor *ft)
+static void saturating_add(uint8_t *c)
 {
-    if (ft->kind != FGQ_KIND_CONST || (ft->flags & FGQ_FT_GRAPH_OUTPUT) != 0)
-        return 0;
+    *c = (uint8_t)(*c < 255 ? *c + 1 : 255);
+}
+
+/* drop[t] = 1 for each tensor t the image leaves out: a WSUM as `fgq quantize` writes it — an s32
+ * [rows] constant that one node reads, in its WSUM slot, and nothing else reads (no other input of
+ * any node, not a graph output), whose dims entry no other record shares (the image writes a 0
+ * there). One pass over the records: O(tensors + inputs + index). */
+static fgq_status wsum_drops(const fgq_model *m, uint8_t *drop, fgq_error *err)
+{
     const uint8_t *index = m->base + m->index_off;
-    int as_wsum = 0, other = 0;
+    const size_t nt = (size_t)m->n_tensors + 1, ni = (size_t)m->n_index + 1;
+    uint8_t *as_wsum = calloc(nt, 1), *other = calloc(nt, 1), *entry_users = calloc(ni, 1);
+    fgq_status st = FGQ_OK;
+    if (as_wsum == NULL || other == NULL || entry_users == NULL) {
+        st = fgq_fail(err, FGQ_ERR_NOMEM, "fgq_compact_model: out of memory");
+        goto done;
+    }
     for (int32_t i = 0; i < m->n_nodes; i++) {
         fgq_file_node fn;
         fgq_file_node_decode(m->base + m->nodes_off + (uint64_t)i * sizeof(fgq_disk_node), &fn);
-        const uint32_t w = wsum_entry(m, i);
-        for (uint32_t j = 0; j < fn.n_inputs; j++)
-            if ((int32_t)fgq_read_u32le(index + 4 * ((uint64_t)fn.io_index + j)) == t) {
-                if (fn.io_index + j == w)
-                    as_wsum++;
-                else
-                    other++;
-            }
+        const uint32_t at = wsum_slot(&fn);
+        for (uint32_t j = 0; j < fn.n_inputs; j++) {
+            const int32_t t = (int32_t)fgq_read_u32le(index + 4 * ((uint64_t)fn.io_index + j));
+            if (t >= 0 && t < m->n_tensors)
+                saturating_add(j == at ? &as_wsum[t] : &other[t]);
+        }
+        /* the entries the node's lists and parameters take (loaded: within the index) */
+        const uint64_t io_end = (uint64_t)fn.io_index + fn.n_inputs + fn.n_outputs;
+        for (uint64_t e = fn.io_index; e < io_end; e++)
+            saturating_add(&entry_users[e]);
+        for (uint64_t e = fn.params_index; e < (uint64_t)fn.params_index + fn.n_iparams + fn.n_fparams; e++)
+            saturating_add(&entry_users[e]);
     }
-    return as_wsum == 1 && other == 0;
+    for (int32_t t = 0; t < m->n_tensors; t++) {
+        fgq_file_tensor ft;
+        fgq_file_tensor_decode(m->base + m->tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor), &ft);
+        for (uint64_t e = ft.dims_index; e < (uint64_t)ft.dims_index + (uint64_t)ft.rank; e++)
+            saturating_add(&entry_users[e]);
+    }
+    for (int32_t k = 0; k < m->n_inputs; k++) /* the graph's input and output lists */
+        saturating_add(&entry_users[(uint64_t)m->inputs_index + (uint64_t)k]);
+    for (int32_t k = 0; k < m->n_outputs; k++)
+        saturating_add(&entry_users[(uint64_t)m->outputs_index + (uint64_t)k]);
+    for (int32_t t = 0; t < m->n_tensors; t++) {
+        fgq_file_tensor ft;
+        fgq_file_tensor_decode(m->base + m->tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor), &ft);
+        drop[t] = (uint8_t)(as_wsum[t] == 1 && other[t] == 0 && ft.kind == FGQ_KIND_CONST &&
+                            (ft.flags & FGQ_FT_GRAPH_OUTPUT) == 0 && ft.dtype == FGQ_DT_S32 && ft.rank == 1 &&
+                            entry_users[ft.dims_index] == 1);
+    }
+done:
+    free(as_wsum);
+    free(other);
+    free(entry_users);
+    return st;
 }
 
 /* Lays the image out (buf NULL: only its size). Sections in the source's order of the format:
  * header, tensors, nodes, index, strings at 64; then the blobs, tensor by tensor. */
-static uint64_t lay_out(const fgq_model *m, uint32_t align, int keep_wsum, uint8_t *buf)
+static uint64_t lay_out(const fgq_model *m, uint32_t align, const uint8_t *drop, uint8_t *buf)
 {
     const uint8_t *src = m->base;
     const uint64_t tensors_off = sizeof(fgq_file_header);
@@ -67,32 +101,27 @@ static uint64_t lay_out(const fgq_model *m, uint32_t align, int keep_wsum, uint8
         memcpy(buf + index_off, src + m->index_off, 4 * (size_t)m->n_index);
         memcpy(buf + strings_off, src + m->strings_off, (size_t)m->strings_size);
     }
-    if (!keep_wsum && buf != NULL) /* the WSUM inputs the image leaves out: omitted (their tensors below) */
+    if (drop != NULL && buf != NULL) /* the WSUM inputs the image leaves out: omitted (their tensors below) */
         for (int32_t i = 0; i < m->n_nodes; i++) {
-            const uint32_t w = wsum_entry(m, i);
-            if (w != 0) {
-                const int32_t t = (int32_t)fgq_read_u32le(src + m->index_off + 4 * (uint64_t)w);
-                fgq_file_tensor ft;
-                if (t >= 0 && t < m->n_tensors) {
-                    fgq_file_tensor_decode(src + m->tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor), &ft);
-                    if (drops_tensor(m, t, &ft))
-                        fgq_put_s32(buf + index_off + 4 * (uint64_t)w, -1);
-                }
-            }
+            fgq_file_node fn;
+            fgq_file_node_decode(src + m->nodes_off + (uint64_t)i * sizeof(fgq_disk_node), &fn);
+            const uint32_t at = wsum_slot(&fn);
+            const uint64_t e = (uint64_t)fn.io_index + at;
+            const int32_t t = at != UINT32_MAX ? (int32_t)fgq_read_u32le(src + m->index_off + 4 * e) : -1;
+            if (t >= 0 && t < m->n_tensors && drop[t])
+                fgq_put_s32(buf + index_off + 4 * e, -1);
         }
     for (int32_t t = 0; t < m->n_tensors; t++) {
         fgq_file_tensor ft;
         fgq_file_tensor_decode(src + m->tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor), &ft);
         uint8_t *r = buf != NULL ? buf + tensors_off + (uint64_t)t * sizeof(fgq_disk_tensor) : NULL;
-        if (!keep_wsum && drops_tensor(m, t, &ft)) { /* an empty constant: its first dim 0, no blob */
+        if (drop != NULL && drop[t]) { /* an empty constant: its dim 0, no blob (its q params: below) */
             if (r != NULL) {
                 fgq_put_s32(buf + index_off + 4 * (uint64_t)ft.dims_index, 0);
                 FGQ_W64(r, fgq_disk_tensor, data_off, 0);
                 FGQ_W64(r, fgq_disk_tensor, data_size, 0);
             }
-            continue;
-        }
-        if (ft.kind == FGQ_KIND_CONST) {
+        } else if (ft.kind == FGQ_KIND_CONST) {
             pos = align_up(pos, align);
             if (r != NULL) {
                 memcpy(buf + pos, src + ft.data_off, (size_t)ft.data_size);
@@ -151,12 +180,25 @@ fgq_status fgq_compact_model(const fgq_model *m, uint32_t align, int keep_wsum, 
     if (align < FGQ_FILE_MIN_BLOB_ALIGN || align > FGQ_FILE_ALIGN || (align & (align - 1)) != 0)
         return fgq_fail(err, FGQ_ERR_VALUE, "fgq_compact_model: blob alignment %lu is not a power of two in [%u, %u]",
                         (unsigned long)align, FGQ_FILE_MIN_BLOB_ALIGN, FGQ_FILE_ALIGN);
-    const uint64_t size = lay_out(m, align, keep_wsum, NULL);
+    uint8_t *drop = NULL;
+    if (!keep_wsum) {
+        drop = malloc((size_t)m->n_tensors + 1);
+        fgq_status st = drop != NULL ? wsum_drops(m, drop, err)
+                                     : fgq_fail(err, FGQ_ERR_NOMEM, "fgq_compact_model: out of memory");
+        if (st != FGQ_OK) {
+            free(drop);
+            return st;
+        }
+    }
+    const uint64_t size = lay_out(m, align, drop, NULL);
     uint8_t *buf = aligned_alloc(FGQ_FILE_ALIGN, (size_t)size);
-    if (buf == NULL)
+    if (buf == NULL) {
+        free(drop);
         return fgq_fail(err, FGQ_ERR_NOMEM, "fgq_compact_model: cannot allocate %llu bytes", (unsigned long long)size);
+    }
     memset(buf, 0, (size_t)size);
-    lay_out(m, align, keep_wsum, buf);
+    lay_out(m, align, drop, buf);
+    free(drop);
     *out = buf;
     *out_size = size;
     return FGQ_OK;
