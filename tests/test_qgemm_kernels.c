@@ -193,7 +193,9 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
         int32_t *e = malloc(sizeof(int32_t) * (size_t)c->k);
         for (int64_t j = 0; j < c->n; j++) {
             c->wsum[j] = fgq_qweights_row_sum(&qw, j);
-            fgq_qw_tap_weights(&qw, j, c->k, e); /* the sum, independently */
+            if (j != 0 && j != c->n / 2 && j != c->n - 1)
+                continue; /* three rows a case against an independent sum (the suite also runs under qemu) */
+            fgq_qw_tap_weights(&qw, j, c->k, e);
             int64_t want = 0;
             for (int64_t k = 0; k < c->k; k++)
                 want += e[k];
@@ -661,10 +663,15 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
         const fgq_qgemm_kernel *kr = fgq_qgemm_kernel_at(i);
         if (kr->w_dtype != wdt || !fgq_qgemm_kernel_usable(kr, fgq_cpu_features()) || (kr->fits != NULL && !kr->fits(&qw)))
             continue;
-        for (c.has_wsum = 0; c.has_wsum < 2; c.has_wsum++) /* without WSUM, then with (the t2 GEMV's sums path) */
-            CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s wsum %d", what, kr->name, (int)c.has_wsum);
+        CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s", what, kr->name);
+        if (wdt == FGQ_DT_T2 && FGQ_QW_WSUM_READ) { /* one row with WSUM: the x86 ternary GEMV's sums path */
+            c.has_wsum = 1;
+            c.m = 1;
+            CHECK_MSG(check_case(kr, &c, what, 0), "%s: %s, WSUM, one row", what, kr->name);
+            c.has_wsum = 0;
+            c.m = 5;
+        }
     }
-    c.has_wsum = 0;
     /* the exact value, independent of both kernels */
     int32_t dot[5];
     fgq_qgemm_kernel_select(wdt, FGQ_KERNELS_AUTO, fgq_cpu_features(), &qw)->dot(&qw, 0, c.n, c.a, xdt == FGQ_DT_S8, zx, dot);
