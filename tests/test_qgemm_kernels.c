@@ -137,6 +137,15 @@ static fgq_qweights case_qweights(const qcase *c)
     return qw;
 }
 
+/* c->wsum: each weight row's sum (fgq_qweights_row_sum), what QGEMM's WSUM holds. */
+static void case_wsum(qcase *c)
+{
+    const fgq_qweights qw = case_qweights(c);
+    c->wsum = malloc(sizeof(int32_t) * (size_t)c->n);
+    for (int64_t j = 0; j < c->n; j++)
+        c->wsum[j] = fgq_qweights_row_sum(&qw, j);
+}
+
 static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
 {
     memset(c, 0, sizeof *c);
@@ -187,12 +196,11 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
     fill_codes(c, wc < 6 ? 0 : wc < 7 ? 1 : wc < 8 ? 2 : 3);
     /* WSUM (the rows' sums, QGEMM's input 5) in half the cases */
     c->has_wsum = rnd() % 2 == 0;
-    c->wsum = malloc(sizeof(int32_t) * (size_t)c->n);
+    case_wsum(c);
     {
         const fgq_qweights qw = case_qweights(c);
         int32_t *e = malloc(sizeof(int32_t) * (size_t)c->k);
         for (int64_t j = 0; j < c->n; j++) {
-            c->wsum[j] = fgq_qweights_row_sum(&qw, j);
             if (j != 0 && j != c->n / 2 && j != c->n - 1)
                 continue; /* three rows a case against an independent sum (the suite also runs under qemu) */
             fgq_qw_tap_weights(&qw, j, c->k, e);
@@ -224,6 +232,50 @@ static void make_case(qcase *c, fgq_dtype wdt, int it, int wide32)
 }
 
 
+/* The case as a QGEMM node and its views (y: the output's bytes), made in place: in[] points into
+ * the record. WSUM (input 5) where the case has it, GS (4) and the bias (2) likewise. */
+typedef struct {
+    fgq_tensor_view a, w, b, req, gs, wsum, y;
+    const fgq_tensor_view *in[6];
+    tnode nd;
+} case_op;
+
+static void case_op_init(case_op *o, const qcase *c, uint8_t *y)
+{
+    const int64_t ad[2] = {c->m, c->k}, wd[2] = {c->n, c->kp}, bd[1] = {c->n}, rd[2] = {c->n, 2};
+    const int64_t gd[3] = {c->n, c->n_groups, 2}, yd[2] = {c->m, c->n};
+    o->a = tview(c->a, 2, ad);
+    o->w = tview(c->codes, 2, wd);
+    o->b = tview(c->bias, 1, bd);
+    o->req = tview(c->req, 2, rd);
+    o->gs = tview(c->gs, c->n_alpha == 2 ? 3 : 2, gd);
+    o->wsum = tview(c->wsum, 1, bd);
+    o->y = tview(y, 2, yd);
+    o->a.dtype = c->xdt;
+    o->w.dtype = c->wdt;
+    o->b.dtype = FGQ_DT_S32;
+    o->req.dtype = FGQ_DT_S32;
+    o->gs.dtype = FGQ_DT_U8;
+    o->wsum.dtype = FGQ_DT_S32;
+    o->y.dtype = c->ydt;
+    o->in[0] = &o->a;
+    o->in[1] = &o->w;
+    o->in[2] = c->has_bias ? &o->b : NULL;
+    o->in[3] = &o->req;
+    o->in[4] = c->has_gs ? &o->gs : NULL;
+    o->in[5] = &o->wsum;
+    tnode_init(&o->nd, FGQ_OP_QGEMM, c->has_wsum ? 6 : c->has_gs ? 5 : 4);
+    o->nd.ip[FGQ_QP_X_ZERO] = c->zx;
+    o->nd.ip[FGQ_QP_Y_ZERO] = c->zy;
+    o->nd.ip[FGQ_QP_QMIN] = c->qmin;
+    o->nd.ip[FGQ_QP_QMAX] = c->qmax;
+    if (c->has_gs) {
+        o->nd.ip[FGQ_QP_W_GROUP] = (int32_t)c->group;
+        o->nd.ip[FGQ_QP_W_NALPHA] = c->n_alpha;
+        o->nd.ip[FGQ_QP_W_MMAX] = c->mmax;
+    }
+}
+
 /* Runs QGEMM on the case under `kernels` with `par` (NULL: serial) and CPU features cpu (0: the
  * CPU's); y out. */
 static fgq_status run_op_cpu(const qcase *c, int32_t kernels, const fgq_parallel *pool, uint8_t *y, uint32_t cpu)
@@ -233,37 +285,15 @@ static fgq_status run_op_cpu(const qcase *c, int32_t kernels, const fgq_parallel
         par = *pool;
         par.kernels = kernels;
     }
-    const int64_t ad[2] = { c->m, c->k }, wd[2] = { c->n, c->kp }, bd[1] = { c->n }, rd[2] = { c->n, 2 };
-    const int64_t gd[3] = { c->n, c->n_groups, 2 }, yd[2] = { c->m, c->n };
-    fgq_tensor_view av = tview(c->a, 2, ad), wv = tview(c->codes, 2, wd), bv = tview(c->bias, 1, bd);
-    fgq_tensor_view rv = tview(c->req, 2, rd), gv = tview(c->gs, c->n_alpha == 2 ? 3 : 2, gd), yv = tview(y, 2, yd);
-    fgq_tensor_view sv = tview(c->wsum, 1, bd);
-    av.dtype = c->xdt;
-    wv.dtype = c->wdt;
-    bv.dtype = FGQ_DT_S32;
-    rv.dtype = FGQ_DT_S32;
-    gv.dtype = FGQ_DT_U8;
-    sv.dtype = FGQ_DT_S32;
-    yv.dtype = c->ydt;
-    const fgq_tensor_view *in[6] = {&av, &wv, c->has_bias ? &bv : NULL, &rv, c->has_gs ? &gv : NULL, &sv};
-    tnode nd;
-    tnode_init(&nd, FGQ_OP_QGEMM, c->has_wsum ? 6 : c->has_gs ? 5 : 4);
-    nd.ip[FGQ_QP_X_ZERO] = c->zx;
-    nd.ip[FGQ_QP_Y_ZERO] = c->zy;
-    nd.ip[FGQ_QP_QMIN] = c->qmin;
-    nd.ip[FGQ_QP_QMAX] = c->qmax;
-    if (c->has_gs) {
-        nd.ip[FGQ_QP_W_GROUP] = (int32_t)c->group;
-        nd.ip[FGQ_QP_W_NALPHA] = c->n_alpha;
-        nd.ip[FGQ_QP_W_MMAX] = c->mmax;
-    }
-    nd.v.par = &par;
-    nd.v.cpu = cpu;
-    const fgq_tensor_view *out[1] = { &yv };
+    case_op o;
+    case_op_init(&o, c, y);
+    o.nd.v.par = &par;
+    o.nd.v.cpu = cpu;
+    const fgq_tensor_view *out[1] = {&o.y};
     fgq_error err;
-    fgq_status st = op_check(&nd, in, &yv, &err);
+    fgq_status st = op_check(&o.nd, o.in, &o.y, &err);
     if (st == FGQ_OK)
-        st = op_run_view(&nd.v, in, out, &err);
+        st = op_run_view(&o.nd.v, o.in, out, &err);
     if (st != FGQ_OK)
         fprintf(stderr, "  QGEMM: %s\n", err.msg);
     return st;
@@ -656,9 +686,7 @@ static void limit_case(fgq_dtype wdt, fgq_dtype xdt, int32_t zx, int32_t a_val, 
     }
     CHECK_MSG(bound_mmax(&c) >= (c.has_gs ? c.mmax : 1), "%s: outside the §3.5 bound", what);
     const fgq_qweights qw = case_qweights(&c);
-    c.wsum = malloc(sizeof(int32_t) * (size_t)c.n);
-    for (int64_t j = 0; j < c.n; j++)
-        c.wsum[j] = fgq_qweights_row_sum(&qw, j);
+    case_wsum(&c);
     for (size_t i = 0; fgq_qgemm_kernel_at(i) != NULL; i++) {
         const fgq_qgemm_kernel *kr = fgq_qgemm_kernel_at(i);
         if (kr->w_dtype != wdt || !fgq_qgemm_kernel_usable(kr, fgq_cpu_features()) || (kr->fits != NULL && !kr->fits(&qw)))
@@ -712,52 +740,32 @@ static void test_wsum_checked(void)
         const int64_t row = (int64_t)(rnd() % (uint32_t)c.n);
         const uint32_t delta = it % 3 == 0 ? 1u : it % 3 == 1 ? 0xFFFFFFFFu : 0x80000000u; /* +1, −1, 2^31 */
         c.wsum[row] = (int32_t)((uint32_t)c.wsum[row] + delta);
-        const int64_t ad[2] = {c.m, c.k}, wd[2] = {c.n, c.kp}, rd[2] = {c.n, 2}, sd[1] = {c.n};
-        const int64_t gd[3] = {c.n, c.n_groups, 2}, yd[2] = {c.m, c.n};
-        fgq_tensor_view av = tview(c.a, 2, ad), wv = tview(c.codes, 2, wd), rv = tview(c.req, 2, rd);
-        fgq_tensor_view gv = tview(c.gs, c.n_alpha == 2 ? 3 : 2, gd), sv = tview(c.wsum, 1, sd), yv = tview(y, 2, yd);
-        av.dtype = c.xdt;
-        wv.dtype = c.wdt;
-        rv.dtype = FGQ_DT_S32;
-        gv.dtype = FGQ_DT_U8;
-        sv.dtype = FGQ_DT_S32;
-        yv.dtype = c.ydt;
-        const fgq_tensor_view *in[6] = {&av, &wv, NULL, &rv, c.has_gs ? &gv : NULL, &sv};
-        tnode nd;
-        tnode_init(&nd, FGQ_OP_QGEMM, 6);
-        nd.ip[FGQ_QP_X_ZERO] = c.zx;
-        nd.ip[FGQ_QP_Y_ZERO] = c.zy;
-        nd.ip[FGQ_QP_QMIN] = c.qmin;
-        nd.ip[FGQ_QP_QMAX] = c.qmax;
-        if (c.has_gs) {
-            nd.ip[FGQ_QP_W_GROUP] = (int32_t)c.group;
-            nd.ip[FGQ_QP_W_NALPHA] = c.n_alpha;
-            nd.ip[FGQ_QP_W_MMAX] = c.mmax;
-        }
+        case_op o;
+        case_op_init(&o, &c, y);
         if (FGQ_QW_WSUM_READ) { /* where a kernel reads the values (else the shape alone: ops_q.h) */
             char want[64];
             snprintf(want, sizeof want, "WSUM row %lld is", (long long)row);
-            expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, want);
+            expect_refused(&o.nd, o.in, &o.y, FGQ_ERR_FORMAT, want);
             c.wsum[row] = (int32_t)((uint32_t)c.wsum[row] - delta);
-            wv.data = NULL; /* W not a constant (a graph input, say): its sums cannot be checked */
-            expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM needs W and GS to be constants");
-            wv.data = c.codes;
+            o.w.data = NULL; /* W not a constant (a graph input, say): its sums cannot be checked */
+            expect_refused(&o.nd, o.in, &o.y, FGQ_ERR_FORMAT, "WSUM needs W and GS to be constants");
+            o.w.data = c.codes;
             if (c.has_gs) {
-                gv.data = NULL;
-                expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM needs W and GS to be constants");
-                gv.data = c.gs;
+                o.gs.data = NULL;
+                expect_refused(&o.nd, o.in, &o.y, FGQ_ERR_FORMAT, "WSUM needs W and GS to be constants");
+                o.gs.data = c.gs;
             }
-            sv.data = NULL; /* not a constant */
-            expect_refused(&nd, in, &yv, FGQ_ERR_FORMAT, "WSUM is not a constant");
+            o.wsum.data = NULL; /* not a constant */
+            expect_refused(&o.nd, o.in, &o.y, FGQ_ERR_FORMAT, "WSUM is not a constant");
         } else {
             fgq_error e;
-            CHECK(op_check(&nd, in, &yv, &e) == FGQ_OK);
+            CHECK(op_check(&o.nd, o.in, &o.y, &e) == FGQ_OK);
         }
         const int64_t bad_d[1] = {c.n + 1};
         fgq_tensor_view sv2 = tview(c.wsum, 1, bad_d);
         sv2.dtype = FGQ_DT_S32;
-        in[5] = &sv2;
-        expect_refused(&nd, in, &yv, FGQ_ERR_SHAPE, "WSUM must be s32");
+        o.in[5] = &sv2;
+        expect_refused(&o.nd, o.in, &o.y, FGQ_ERR_SHAPE, "WSUM must be s32");
         free(y);
         qcase_free(&c);
     }
@@ -977,12 +985,7 @@ static void test_amx_gemm(void)
         fill_codes(&c, it % 4);
         /* WSUM in half the cases: the in-place s8 tiles then take its sums instead of their own */
         c.has_wsum = (it / 2) % 2 == 0;
-        c.wsum = malloc(sizeof(int32_t) * (size_t)c.n);
-        {
-            const fgq_qweights qw = case_qweights(&c);
-            for (int64_t j = 0; j < c.n; j++)
-                c.wsum[j] = fgq_qweights_row_sum(&qw, j);
-        }
+        case_wsum(&c);
         c.a = malloc((size_t)(c.m * c.k));
         for (int64_t i = 0; i < c.m * c.k; i++)
             c.a[i] = (uint8_t)(am == 1 ? hi : am == 2 ? lo : rin(lo, hi));

@@ -129,6 +129,25 @@ static int32_t new_const(qctx *c, const char *base, const char *suffix, int bare
     return t;
 }
 
+/* The WSUM constant of a QGEMM / QGEMM_DYN layer `name` (each weight row's sum, 4 bytes a row;
+ * docs/quantized-ops.md §3.1), where a kernel reads it: ternary weights (the x86 ternary GEMV then
+ * drops its per-call z_x term) and s8 without GS (the AMX tiles on rows in place their rows' sums).
+ * -1: not written (other weights), -2: out of memory. */
+static int32_t new_wsum_const(qctx *c, const char *name, const fgq_layer_qweights *qw, int64_t rows, int64_t k)
+{
+    if (!(qw->dt == FGQ_DT_T2 || (qw->dt == FGQ_DT_S8 && qw->gs == NULL)))
+        return -1;
+    int32_t *wsum = malloc((size_t)rows * sizeof(int32_t)), t = -2;
+    if (wsum != NULL && fgq_qweights_row_sums(qw->dt, qw->codes, rows, k, qw->gs != NULL ? qw->group : 0, qw->n_alpha,
+                                              qw->mmax, qw->gs, wsum) == FGQ_OK) {
+        const int64_t d[1] = {rows};
+        t = new_const(c, name, ".wsum", 0, FGQ_DT_S32, 1, d, wsum, (size_t)rows * sizeof(int32_t));
+        t = t < 0 ? -2 : t;
+    }
+    free(wsum);
+    return t;
+}
+
 static int32_t add_node(qctx *c, const char *name, const char *op_type, int32_t n_in, const int32_t *in, int32_t out)
 {
     char nm[512];
@@ -746,7 +765,6 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
     float *bias = calloc((size_t)rows, sizeof(float));
     float *wr = malloc((size_t)(rows * k) * sizeof(float));
     int32_t *bq = malloc((size_t)rows * sizeof(int32_t)), *req = malloc((size_t)rows * 2 * sizeof(int32_t));
-    int32_t *wsum = NULL;
     float *s_min = NULL;
     fgq_layer_qweights qw;
     memset(&qw, 0, sizeof qw);
@@ -826,19 +844,15 @@ static fgq_status quantize_weight_layer(qctx *c, int32_t i, const fgq_policy *po
         if (qw.gs != NULL)
             in[n_in++] = new_const(c, n->name, ".gs", 0, FGQ_DT_U8, qw.n_alpha == 2 ? 3 : 2, gd, qw.gs,
                                    (size_t)(rows * qw.n_groups * qw.n_alpha));
-        if (!is_conv && (qw.dt == FGQ_DT_T2 || (qw.dt == FGQ_DT_S8 && qw.gs == NULL))) {
-            /* WSUM, the rows' sums (4 bytes a row), where a kernel reads it: the x86 ternary GEMV then
-             * drops its per-call z_x term (runtime/ops/qgemm_u8t2_1x4c64__avx512vbmi.c), the AMX tiles
-             * on s8 rows in place their rows' sums */
-            wsum = malloc((size_t)rows * sizeof(int32_t));
-            if (wsum == NULL || fgq_qweights_row_sums(qw.dt, qw.codes, rows, k, qw.gs != NULL ? qw.group : 0,
-                                                      qw.n_alpha, qw.mmax, qw.gs, wsum) != FGQ_OK) {
-                st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-                goto done;
-            }
+        const int32_t ws = is_conv ? -1 : new_wsum_const(c, n->name, &qw, rows, k);
+        if (ws == -2) {
+            st = fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
+            goto done;
+        }
+        if (ws >= 0) {
             if (n_in == 4)
                 in[n_in++] = -1; /* no GS (so omitted, not a failed allocation) */
-            in[n_in++] = new_const(c, n->name, ".wsum", 0, FGQ_DT_S32, 1, bd, wsum, (size_t)rows * sizeof(int32_t));
+            in[n_in++] = ws;
         }
         for (int32_t q = 1; q < n_in; q++)
             if (in[q] < 0 && !(q == 4 && qw.gs == NULL)) {
@@ -883,7 +897,6 @@ done:
     free(bq);
     free(req);
     free(s_min);
-    free(wsum);
     return st;
 }
 
@@ -937,7 +950,6 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
     float fp[FGQ_NODE_MAX_FPARAMS] = {0};
     fgq_status st;
     memcpy(in, x3, 3 * sizeof *in);
-    in[7] = -1;
     int has_bias = 0;
     for (int64_t r = 0; r < rows; r++)
         has_bias |= bias[r] != 0.0f;
@@ -950,15 +962,9 @@ static fgq_status emit_qdyn_layer(qctx *c, int32_t i, const fgq_policy *pol, con
                            : -1;
     if (in[3] < 0 || in[4] < 0 || (has_bias && in[5] < 0) || (qw->gs != NULL && in[6] < 0))
         return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-    if (!is_conv && (qw->dt == FGQ_DT_T2 || (qw->dt == FGQ_DT_S8 && qw->gs == NULL))) { /* WSUM, as for QGEMM */
-        int32_t *wsum = malloc((size_t)rows * sizeof(int32_t));
-        if (wsum != NULL && fgq_qweights_row_sums(qw->dt, qw->codes, rows, k, qw->gs != NULL ? qw->group : 0,
-                                                  qw->n_alpha, qw->mmax, qw->gs, wsum) == FGQ_OK)
-            in[7] = new_const(c, n->name, ".wsum", 0, FGQ_DT_S32, 1, vd, wsum, (size_t)rows * sizeof(int32_t));
-        free(wsum);
-        if (in[7] < 0)
-            return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
-    }
+    in[7] = is_conv ? -1 : new_wsum_const(c, n->name, qw, rows, k); /* WSUM, as for QGEMM */
+    if (in[7] == -2)
+        return fgq_fail(c->err, FGQ_ERR_NOMEM, "out of memory quantizing layer '%s'", n->name);
     if ((st = set_qparams(&c->qg->tensors[in[3]], (int32_t)rows, qw->s_row, NULL, 0,
                           qw->gs != NULL ? (int32_t)qw->group : 0, c->err)) != FGQ_OK)
         return st;
